@@ -1,0 +1,86 @@
+package transform
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// Error codes of DESIGN.md §4.
+const (
+	CodeInvalidRequest       = "invalid_request"
+	CodeUnknownOperation     = "unknown_operation"
+	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeRequestTooLarge      = "request_too_large"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeProviderRejected     = "provider_rejected"
+	CodeUpstreamError        = "upstream_error"
+	CodeSignatureInvalid     = "upstream_signature_invalid"
+	CodeUpstreamTimeout      = "upstream_timeout"
+)
+
+// Error is a failure the merchant sees as
+// {"error":{"code","message","field"?,"provider_code"?,"provider_message"?}}.
+// Messages never carry a secret: they name fields, not values.
+type Error struct {
+	Status          int    `json:"-"`
+	Code            string `json:"code"`
+	Message         string `json:"message"`
+	Field           string `json:"field,omitempty"`
+	ProviderCode    string `json:"provider_code,omitempty"`
+	ProviderMessage string `json:"provider_message,omitempty"`
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return e.Code + ": " + e.Field + " " + e.Message
+	}
+	return e.Code + ": " + e.Message
+}
+
+// JSON is the error's response body.
+func (e *Error) JSON() []byte {
+	b, _ := json.Marshal(struct {
+		Error *Error `json:"error"`
+	}{e})
+	return b
+}
+
+// Invalid is a 400 invalid_request naming the field at fault.
+func Invalid(field, message string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Field: field, Message: field + " " + message}
+}
+
+// Rejected is a 422 provider_rejected: the provider refused the business
+// request (an order already paid, an invalid login code).
+func Rejected(providerCode, providerMessage string) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: CodeProviderRejected,
+		Message: "the provider rejected the request", ProviderCode: providerCode, ProviderMessage: providerMessage}
+}
+
+// Upstream is a 502 upstream_error: the answer is not 2xx, not parseable, or
+// reports a communication failure.
+func Upstream(message string) *Error {
+	return &Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: message}
+}
+
+// UpstreamCode is Upstream with the provider's own code and message.
+func UpstreamCode(message, providerCode, providerMessage string) *Error {
+	e := Upstream(message)
+	e.ProviderCode, e.ProviderMessage = providerCode, providerMessage
+	return e
+}
+
+// SignatureInvalid is a 502 upstream_signature_invalid.
+func SignatureInvalid() *Error {
+	return &Error{Status: http.StatusBadGateway, Code: CodeSignatureInvalid, Message: "the provider's answer carries a signature that does not verify"}
+}
+
+// Timeout is a 504 upstream_timeout.
+func Timeout() *Error {
+	return &Error{Status: http.StatusGatewayTimeout, Code: CodeUpstreamTimeout, Message: "the provider did not answer in time"}
+}
+
+// UnknownOperation is a 404 unknown_operation.
+func UnknownOperation(provider, op string) *Error {
+	return &Error{Status: http.StatusNotFound, Code: CodeUnknownOperation, Message: "\"" + op + "\" is no operation of " + provider}
+}

@@ -1,0 +1,103 @@
+package transform
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Role is the handler a provider configuration serves; required fields differ.
+type Role int
+
+// Roles.
+const (
+	RoleClient  Role = iota // minipay: merchant → provider
+	RoleWebhook             // minipay_webhook: provider → merchant
+	RoleSandbox             // minipay_sandbox: the emulated provider
+)
+
+// ConfigField is one string field of a provider configuration, exposed so the
+// adapter can resolve placeholders ({env.*}, {file.*}) in every field and
+// report an empty required one by its JSON name.
+type ConfigField struct {
+	Name     string
+	Value    *string
+	Required []Role
+}
+
+// RequiredFor tells whether the field must be set for role.
+func (f ConfigField) RequiredFor(role Role) bool {
+	for _, r := range f.Required {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// AllRoles is the Required list of a field every role needs.
+var AllRoles = []Role{RoleClient, RoleWebhook, RoleSandbox}
+
+// Config is a provider's configuration as the Caddy modules hold it.
+type Config interface {
+	ProviderName() string
+	ConfigFields() []ConfigField
+}
+
+// Call is one prepared upstream exchange: the request minipay sends to the
+// provider through reverse_proxy, and how to read the answer.
+type Call struct {
+	Method      string
+	Path        string
+	RawQuery    string
+	ContentType string
+	Body        []byte
+	// OrderID is for the log line only.
+	OrderID string
+	// Decode verifies the provider's answer and returns the merchant's JSON.
+	// It receives the answer after any Content-Encoding has been removed.
+	Decode func(status int, header http.Header, body []byte) ([]byte, error)
+}
+
+// Client is a provider's merchant-facing side.
+type Client interface {
+	// Prepare validates the merchant's JSON body for operation op and builds
+	// the signed upstream call; an unknown op is an *Error unknown_operation.
+	Prepare(ctx context.Context, op string, body []byte) (*Call, error)
+}
+
+// Notification is a provider's notification as received.
+type Notification struct {
+	Header http.Header
+	Body   []byte
+}
+
+// Webhook is a provider's notification side.
+type Webhook interface {
+	// Verify authenticates a notification and normalizes it. Any error means
+	// unverified: the notification must not be forwarded.
+	Verify(n Notification) (*Event, error)
+	// Ack is the exact success acknowledgement the provider expects.
+	Ack() (status int, contentType string, body []byte)
+	// Nack is the provider's failure form, sent with the given status.
+	Nack(reason string) (contentType string, body []byte)
+}
+
+// Outbound is a request the sandbox sends by itself (a notification).
+type Outbound struct {
+	URL         string
+	ContentType string
+	Header      http.Header
+	Body        []byte
+}
+
+// Sandbox is a provider's emulated server side.
+type Sandbox interface {
+	// Handles tells whether the request path belongs to this provider.
+	Handles(path string) bool
+	// ServeHTTP answers one API request like the provider would.
+	ServeHTTP(w http.ResponseWriter, r *http.Request)
+	// Complete settles an order and returns the signed notification to send
+	// to its notify URL, and a check of the answer it must get (the ACK).
+	Complete(orderID string, succeeded bool, now time.Time) (*Outbound, func(status int, body []byte) bool, error)
+}

@@ -1,0 +1,202 @@
+package transform
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Operations of the merchant API; the last element of the request path.
+const (
+	OpPay    = "pay"
+	OpQuery  = "query"
+	OpClose  = "close"
+	OpRefund = "refund"
+	OpLogin  = "login"
+)
+
+// PayRequest is the merchant's unsigned pay request.
+type PayRequest struct {
+	OrderID     string `json:"order_id"`
+	Amount      string `json:"amount"`
+	Currency    string `json:"currency"`
+	Description string `json:"description"`
+	OpenID      string `json:"openid"`
+	ClientIP    string `json:"client_ip,omitempty"`
+	NotifyURL   string `json:"notify_url,omitempty"`
+	ExpireAt    string `json:"expire_at,omitempty"`
+	Attach      string `json:"attach,omitempty"`
+	PayerName   string `json:"payer_name,omitempty"`
+	Country     string `json:"country,omitempty"`
+
+	// Filled by Validate.
+	Money  Money     `json:"-"`
+	Expire time.Time `json:"-"`
+}
+
+// Validate checks every field and fills Money and Expire.
+func (p *PayRequest) Validate() error {
+	if err := ValidOrderID("order_id", p.OrderID); err != nil {
+		return err
+	}
+	m, err := ParseMoney(p.Amount, p.Currency, "amount", "currency")
+	if err != nil {
+		return err
+	}
+	p.Money = m
+	if err := ValidText("description", p.Description, 127); err != nil {
+		return err
+	}
+	if p.OpenID == "" {
+		return Invalid("openid", "is required")
+	}
+	if len(p.OpenID) > 128 {
+		return Invalid("openid", "is too long")
+	}
+	if p.ExpireAt != "" {
+		t, err := time.Parse(time.RFC3339, p.ExpireAt)
+		if err != nil {
+			return Invalid("expire_at", "must be an RFC 3339 time")
+		}
+		p.Expire = t
+	}
+	if p.ClientIP != "" && len(p.ClientIP) > 64 {
+		return Invalid("client_ip", "is too long")
+	}
+	if len(p.Attach) > 127 {
+		return Invalid("attach", "is longer than 127 bytes")
+	}
+	return nil
+}
+
+// OrderRequest is the body of query and close.
+type OrderRequest struct {
+	OrderID string `json:"order_id"`
+}
+
+// Validate checks order_id.
+func (o *OrderRequest) Validate() error { return ValidOrderID("order_id", o.OrderID) }
+
+// RefundRequest is the merchant's refund request.
+type RefundRequest struct {
+	OrderID         string `json:"order_id"`
+	RefundID        string `json:"refund_id"`
+	Amount          string `json:"amount"`
+	Currency        string `json:"currency"`
+	TotalAmount     string `json:"total_amount,omitempty"`
+	ProviderOrderID string `json:"provider_order_id,omitempty"`
+	Reason          string `json:"reason,omitempty"`
+
+	Money Money `json:"-"`
+	// Total is the order's whole amount; it is Money when total_amount is absent.
+	Total Money `json:"-"`
+}
+
+// Validate checks every field and fills Money and Total.
+func (r *RefundRequest) Validate() error {
+	if err := ValidOrderID("order_id", r.OrderID); err != nil {
+		return err
+	}
+	if err := ValidOrderID("refund_id", r.RefundID); err != nil {
+		return err
+	}
+	m, err := ParseMoney(r.Amount, r.Currency, "amount", "currency")
+	if err != nil {
+		return err
+	}
+	r.Money, r.Total = m, m
+	if r.TotalAmount != "" {
+		t, err := ParseMoney(r.TotalAmount, r.Currency, "total_amount", "currency")
+		if err != nil {
+			return err
+		}
+		if t.Minor < m.Minor {
+			return Invalid("amount", "is larger than total_amount")
+		}
+		r.Total = t
+	}
+	if len(r.Reason) > 80*3 {
+		return Invalid("reason", "is too long")
+	}
+	return nil
+}
+
+// LoginRequest is the body of login.
+type LoginRequest struct {
+	Code string `json:"code"`
+}
+
+// Validate checks code.
+func (l *LoginRequest) Validate() error {
+	if l.Code == "" {
+		return Invalid("code", "is required")
+	}
+	if len(l.Code) > 128 {
+		return Invalid("code", "is too long")
+	}
+	return nil
+}
+
+// ValidOrderID checks DESIGN.md's order id rule: 1–32 characters of A-Za-z0-9_-|*.
+func ValidOrderID(field, id string) error {
+	if id == "" {
+		return Invalid(field, "is required")
+	}
+	if len(id) > 32 {
+		return Invalid(field, "is longer than 32 characters")
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '|' || c == '*') {
+			return Invalid(field, "may only contain A-Z a-z 0-9 _ - | *")
+		}
+	}
+	return nil
+}
+
+// ValidText checks a required UTF-8 text of at most max bytes.
+func ValidText(field, s string, max int) error {
+	if s == "" {
+		return Invalid(field, "is required")
+	}
+	if len(s) > max {
+		return Invalid(field, "is longer than "+strconv.Itoa(max)+" bytes")
+	}
+	if !utf8.ValidString(s) {
+		return Invalid(field, "is not valid UTF-8")
+	}
+	return nil
+}
+
+// DecodeJSON reads a merchant body strictly: unknown fields, wrong types and
+// trailing data are a 400 naming the field where encoding/json tells it.
+func DecodeJSON(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typeErr) && typeErr.Field != "":
+			return Invalid(typeErr.Field, "must be a "+typeErr.Type.String())
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), "\"")
+			return Invalid(name, "is not a known field")
+		case errors.Is(err, io.EOF):
+			return &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body is empty"}
+		default:
+			return &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body is not valid JSON"}
+		}
+	}
+	if dec.More() {
+		return &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body holds more than one JSON value"}
+	}
+	if tok, err := dec.Token(); err != io.EOF || tok != nil {
+		return &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body holds data after the JSON object"}
+	}
+	return nil
+}

@@ -1,0 +1,103 @@
+package transform
+
+import "encoding/json"
+
+// Payment statuses of the status object and of refunds.
+const (
+	StatusPending   = "pending"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusCancelled = "cancelled"
+	StatusRefunded  = "refunded"
+)
+
+// PaymentParams is the pay answer: the object the mini program hands to
+// wx.requestPayment as is, plus the plugin's own order references. Every value
+// is a string.
+type PaymentParams struct {
+	TimeStamp       string `json:"timeStamp"`
+	NonceStr        string `json:"nonceStr"`
+	Package         string `json:"package"`
+	SignType        string `json:"signType"`
+	PaySign         string `json:"paySign"`
+	Provider        string `json:"provider"`
+	OrderID         string `json:"order_id"`
+	ProviderOrderID string `json:"provider_order_id,omitempty"`
+}
+
+// PaymentStatus is the query answer.
+type PaymentStatus struct {
+	Provider        string `json:"provider"`
+	OrderID         string `json:"order_id"`
+	ProviderOrderID string `json:"provider_order_id"`
+	Status          string `json:"status"`
+	Amount          string `json:"amount"`
+	Currency        string `json:"currency"`
+	PaidAt          string `json:"paid_at,omitempty"`
+	ProviderStatus  string `json:"provider_status"`
+}
+
+// CloseResult is the close answer.
+type CloseResult struct {
+	Provider string `json:"provider"`
+	OrderID  string `json:"order_id"`
+	Status   string `json:"status"`
+}
+
+// RefundResult is the refund answer.
+type RefundResult struct {
+	Provider         string `json:"provider"`
+	OrderID          string `json:"order_id"`
+	RefundID         string `json:"refund_id"`
+	ProviderRefundID string `json:"provider_refund_id"`
+	Status           string `json:"status"`
+	Amount           string `json:"amount"`
+	Currency         string `json:"currency"`
+}
+
+// LoginResult is the login answer; SessionKey only with expose_session_key.
+type LoginResult struct {
+	OpenID     string `json:"openid"`
+	UnionID    string `json:"unionid,omitempty"`
+	SessionKey string `json:"session_key,omitempty"`
+}
+
+// Event types of the normalized webhook event.
+const (
+	EventPaymentSucceeded = "payment.succeeded"
+	EventPaymentFailed    = "payment.failed"
+	EventPaymentPending   = "payment.pending"
+	EventPaymentCancelled = "payment.cancelled"
+	EventRefundSucceeded  = "refund.succeeded"
+	EventRefundFailed     = "refund.failed"
+	EventUnknown          = "unknown"
+)
+
+// Event is the normalized webhook event forwarded to the merchant backend.
+// ID is stable across the provider's retries of one notification.
+type Event struct {
+	ID              string            `json:"id"`
+	Provider        string            `json:"provider"`
+	Type            string            `json:"type"`
+	OrderID         string            `json:"order_id"`
+	ProviderOrderID string            `json:"provider_order_id,omitempty"`
+	RefundID        string            `json:"refund_id,omitempty"`
+	Amount          string            `json:"amount,omitempty"`
+	Currency        string            `json:"currency,omitempty"`
+	OccurredAt      string            `json:"occurred_at,omitempty"`
+	Data            map[string]string `json:"data"`
+}
+
+// EventID builds the stable event id provider:reference:type.
+func EventID(provider, reference, typ string) string {
+	return provider + ":" + reference + ":" + typ
+}
+
+// Marshal encodes v; the types here cannot fail to encode.
+func Marshal(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("transform: " + err.Error())
+	}
+	return b
+}

@@ -1,0 +1,149 @@
+package transform
+
+import (
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"hash"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Param is one name/value pair of a signed parameter set.
+type Param struct {
+	Name, Value string
+}
+
+// Params is an ordered parameter set, the raw parsed form of a flat XML
+// document or a form; signing and verifying always work on it, never on a
+// typed struct, so fields a provider adds later are still signed.
+type Params []Param
+
+// Get returns the value of the first parameter called name.
+func (p Params) Get(name string) string {
+	for i := range p {
+		if p[i].Name == name {
+			return p[i].Value
+		}
+	}
+	return ""
+}
+
+// Has tells whether a parameter called name is present.
+func (p Params) Has(name string) bool {
+	for i := range p {
+		if p[i].Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Map copies the parameters into a map (the event's data).
+func (p Params) Map() map[string]string {
+	m := make(map[string]string, len(p))
+	for _, kv := range p {
+		m[kv.Name] = kv.Value
+	}
+	return m
+}
+
+// SortedQuery writes the signature base string shared by WeChat Pay v2 and
+// Latipay: non-empty parameters except skip, sorted by name (ASCII), joined as
+// k=v with '&', values raw. The result is appended to dst.
+func (p Params) SortedQuery(dst []byte, skip string) []byte {
+	idx := make([]int, 0, 32)
+	for i := range p {
+		if p[i].Value != "" && p[i].Name != skip {
+			idx = append(idx, i)
+		}
+	}
+	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(p[a].Name, p[b].Name) })
+	for n, i := range idx {
+		if n > 0 {
+			dst = append(dst, '&')
+		}
+		dst = append(dst, p[i].Name...)
+		dst = append(dst, '=')
+		dst = append(dst, p[i].Value...)
+	}
+	return dst
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// GetBuf and PutBuf recycle scratch buffers on the signing hot path.
+func GetBuf() *[]byte { b := bufPool.Get().(*[]byte); *b = (*b)[:0]; return b }
+
+// PutBuf returns a buffer taken with GetBuf.
+func PutBuf(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		bufPool.Put(b)
+	}
+}
+
+// MD5Hex is the hex MD5 of msg, uppercase when upper.
+func MD5Hex(msg []byte, upper bool) string {
+	sum := md5.Sum(msg)
+	return hexString(sum[:], upper)
+}
+
+// SHA256Hex is the hex SHA-256 of msg, uppercase when upper.
+func SHA256Hex(msg []byte, upper bool) string {
+	sum := sha256.Sum256(msg)
+	return hexString(sum[:], upper)
+}
+
+// HMACSHA256Hex is the hex HMAC-SHA256 of msg under key, uppercase when upper.
+func HMACSHA256Hex(key string, msg []byte, upper bool) string {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write(msg)
+	var sum [sha256.Size]byte
+	return hexString(m.Sum(sum[:0]), upper)
+}
+
+// NewHMACSHA256 is a reusable keyed HMAC-SHA256 for a hot path; callers
+// must Reset it (hash.Hash is not safe for concurrent use).
+func NewHMACSHA256(key string) hash.Hash { return hmac.New(sha256.New, []byte(key)) }
+
+func hexString(sum []byte, upper bool) string {
+	var buf [2 * sha256.Size]byte
+	dst := buf[:hex.EncodedLen(len(sum))]
+	hex.Encode(dst, sum)
+	if upper {
+		for i, c := range dst {
+			if c >= 'a' {
+				dst[i] = c - ('a' - 'A')
+			}
+		}
+	}
+	return string(dst)
+}
+
+// EqualHexConstantTime compares a received hex signature with the expected
+// one in constant time, ignoring ASCII case (providers differ in the case they
+// print). A received value that is not hex never matches.
+func EqualHexConstantTime(got, want string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := 0; i < len(got); i++ {
+		c := got[i] // the received value is public: branching on it leaks nothing
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	var diff byte
+	for i := 0; i < len(got); i++ {
+		diff |= (got[i] | 0x20) ^ (want[i] | 0x20) // |0x20 lowercases hex letters and keeps digits
+	}
+	return subtle.ConstantTimeByteEq(diff, 0) == 1
+}
+
+// EqualConstantTime compares two signatures byte for byte in constant time.
+func EqualConstantTime(got, want string) bool {
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}

@@ -1,0 +1,294 @@
+package wechatv2
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// Upstream paths (host api.mch.weixin.qq.com, fail-over api2.mch.weixin.qq.com).
+const (
+	PathUnifiedOrder = "/pay/unifiedorder"
+	PathOrderQuery   = "/pay/orderquery"
+	PathCloseOrder   = "/pay/closeorder"
+	PathRefund       = "/secapi/pay/refund"
+)
+
+// Beijing is UTC+8, the zone of every WeChat Pay v2 timestamp.
+var Beijing = time.FixedZone("CST", 8*3600)
+
+// Client builds signed WeChat Pay v2 calls and reads their answers.
+type Client struct {
+	cfg Config
+	// Now is the clock for paySign's timeStamp; tests pin it.
+	Now func() time.Time
+}
+
+// NewClient validates cfg and returns a Client.
+func NewClient(cfg Config) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Client{cfg: cfg, Now: time.Now}, nil
+}
+
+var _ transform.Client = (*Client)(nil)
+
+// Prepare implements transform.Client for pay, query, close and refund.
+func (c *Client) Prepare(_ context.Context, op string, body []byte) (*transform.Call, error) {
+	switch op {
+	case transform.OpPay:
+		var req transform.PayRequest
+		if err := transform.DecodeJSON(body, &req); err != nil {
+			return nil, err
+		}
+		return c.Pay(&req)
+	case transform.OpQuery:
+		var req transform.OrderRequest
+		if err := transform.DecodeJSON(body, &req); err != nil {
+			return nil, err
+		}
+		return c.Query(&req)
+	case transform.OpClose:
+		var req transform.OrderRequest
+		if err := transform.DecodeJSON(body, &req); err != nil {
+			return nil, err
+		}
+		return c.Close(&req)
+	case transform.OpRefund:
+		var req transform.RefundRequest
+		if err := transform.DecodeJSON(body, &req); err != nil {
+			return nil, err
+		}
+		return c.Refund(&req)
+	}
+	return nil, transform.UnknownOperation(Name, op)
+}
+
+// base starts a parameter set with the merchant identity and a fresh nonce.
+func (c *Client) base(n int) transform.Params {
+	p := make(transform.Params, 0, n+6)
+	p = append(p, transform.Param{Name: "appid", Value: c.cfg.AppID}, transform.Param{Name: "mch_id", Value: c.cfg.MchID})
+	if c.cfg.SubMchID != "" {
+		p = append(p, transform.Param{Name: "sub_appid", Value: c.cfg.SubAppID}, transform.Param{Name: "sub_mch_id", Value: c.cfg.SubMchID})
+	}
+	return append(p,
+		transform.Param{Name: "nonce_str", Value: transform.Nonce(32)},
+		transform.Param{Name: "sign_type", Value: c.cfg.SignType})
+}
+
+// call signs params and wraps them as an XML POST to path.
+func (c *Client) call(path, orderID string, p transform.Params, decode func(transform.Params) ([]byte, error)) *transform.Call {
+	p = append(p, transform.Param{Name: "sign", Value: Sign(p, c.cfg.APIKey, c.cfg.SignType)})
+	return &transform.Call{
+		Method: http.MethodPost, Path: path, ContentType: "text/xml; charset=utf-8",
+		Body: transform.AppendFlatXML(make([]byte, 0, 64*len(p)), "xml", p), OrderID: orderID,
+		Decode: func(status int, _ http.Header, body []byte) ([]byte, error) {
+			answer, err := c.ReadAnswer(status, body)
+			if err != nil {
+				return nil, err
+			}
+			return decode(answer)
+		},
+	}
+}
+
+// Pay builds the unifiedorder call; its answer becomes the wx.requestPayment object.
+func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	notifyURL := firstNonEmpty(req.NotifyURL, c.cfg.NotifyURL)
+	if notifyURL == "" {
+		return nil, transform.Invalid("notify_url", "is required (in the request or the provider configuration)")
+	}
+	clientIP := firstNonEmpty(req.ClientIP, c.cfg.ClientIP)
+	if clientIP == "" {
+		return nil, transform.Invalid("client_ip", "is required (in the request or the provider configuration)")
+	}
+	p := c.base(12)
+	p = append(p,
+		transform.Param{Name: "body", Value: req.Description},
+		transform.Param{Name: "out_trade_no", Value: req.OrderID},
+		transform.Param{Name: "total_fee", Value: req.Money.MinorText()},
+		transform.Param{Name: "fee_type", Value: req.Money.Currency},
+		transform.Param{Name: "spbill_create_ip", Value: clientIP},
+		transform.Param{Name: "notify_url", Value: notifyURL},
+		transform.Param{Name: "trade_type", Value: "JSAPI"},
+	)
+	if c.cfg.SubAppID != "" {
+		p = append(p, transform.Param{Name: "sub_openid", Value: req.OpenID})
+	} else {
+		p = append(p, transform.Param{Name: "openid", Value: req.OpenID})
+	}
+	if req.Attach != "" {
+		p = append(p, transform.Param{Name: "attach", Value: req.Attach})
+	}
+	if !req.Expire.IsZero() {
+		p = append(p, transform.Param{Name: "time_expire", Value: req.Expire.In(Beijing).Format("20060102150405")})
+	}
+	orderID := req.OrderID
+	return c.call(PathUnifiedOrder, orderID, p, func(a transform.Params) ([]byte, error) {
+		prepayID := a.Get("prepay_id")
+		if prepayID == "" {
+			return nil, transform.Upstream("the provider's answer has no prepay_id")
+		}
+		return transform.Marshal(c.PaymentParams(orderID, prepayID)), nil
+	}), nil
+}
+
+// PaymentParams signs the wx.requestPayment object for a prepay id.
+func (c *Client) PaymentParams(orderID, prepayID string) *transform.PaymentParams {
+	pp := &transform.PaymentParams{
+		TimeStamp: strconv.FormatInt(c.Now().Unix(), 10),
+		NonceStr:  transform.Nonce(32),
+		Package:   "prepay_id=" + prepayID,
+		SignType:  c.cfg.SignType,
+		Provider:  Name,
+		OrderID:   orderID,
+	}
+	pp.PaySign = PaySign(c.cfg.payAppID(), pp.NonceStr, pp.Package, pp.SignType, pp.TimeStamp, c.cfg.APIKey)
+	return pp
+}
+
+// Query builds the orderquery call; its answer becomes the status object.
+func (c *Client) Query(req *transform.OrderRequest) (*transform.Call, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	p := append(c.base(1), transform.Param{Name: "out_trade_no", Value: req.OrderID})
+	return c.call(PathOrderQuery, req.OrderID, p, func(a transform.Params) ([]byte, error) {
+		st, err := StatusFromQuery(a)
+		if err != nil {
+			return nil, err
+		}
+		st.OrderID = req.OrderID
+		return transform.Marshal(st), nil
+	}), nil
+}
+
+// StatusFromQuery maps an orderquery answer to the status object.
+func StatusFromQuery(a transform.Params) (*transform.PaymentStatus, error) {
+	state := a.Get("trade_state")
+	status, ok := tradeStates[state]
+	if !ok {
+		return nil, transform.UpstreamCode("the provider's answer has an unknown trade_state", state, a.Get("trade_state_desc"))
+	}
+	st := &transform.PaymentStatus{
+		Provider: Name, OrderID: a.Get("out_trade_no"), ProviderOrderID: a.Get("transaction_id"),
+		Status: status, ProviderStatus: state,
+	}
+	if fee := a.Get("total_fee"); fee != "" {
+		m, ok := transform.MoneyFromMinorText(fee, feeType(a))
+		if !ok {
+			return nil, transform.Upstream("the provider's answer has an invalid total_fee")
+		}
+		st.Amount, st.Currency = m.String(), m.Currency
+	}
+	if t := a.Get("time_end"); t != "" && status != transform.StatusPending {
+		st.PaidAt = beijingRFC3339(t)
+	}
+	return st, nil
+}
+
+var tradeStates = map[string]string{
+	"SUCCESS": transform.StatusSucceeded, "REFUND": transform.StatusRefunded,
+	"NOTPAY": transform.StatusPending, "USERPAYING": transform.StatusPending,
+	"CLOSED": transform.StatusCancelled, "REVOKED": transform.StatusCancelled,
+	"PAYERROR": transform.StatusFailed,
+}
+
+// Close builds the closeorder call.
+func (c *Client) Close(req *transform.OrderRequest) (*transform.Call, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	p := append(c.base(1), transform.Param{Name: "out_trade_no", Value: req.OrderID})
+	return c.call(PathCloseOrder, req.OrderID, p, func(transform.Params) ([]byte, error) {
+		return transform.Marshal(transform.CloseResult{Provider: Name, OrderID: req.OrderID, Status: transform.StatusCancelled}), nil
+	}), nil
+}
+
+// Refund builds the refund call (the TLS client certificate belongs on reverse_proxy).
+// WeChat settles refunds asynchronously: the answer's status is "pending"
+// and the refund notification brings refund.succeeded or refund.failed.
+func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	p := c.base(7)
+	p = append(p,
+		transform.Param{Name: "out_trade_no", Value: req.OrderID},
+		transform.Param{Name: "out_refund_no", Value: req.RefundID},
+		transform.Param{Name: "total_fee", Value: req.Total.MinorText()},
+		transform.Param{Name: "refund_fee", Value: req.Money.MinorText()},
+		transform.Param{Name: "refund_fee_type", Value: req.Money.Currency},
+	)
+	if req.Reason != "" {
+		p = append(p, transform.Param{Name: "refund_desc", Value: req.Reason})
+	}
+	if c.cfg.NotifyURL != "" {
+		p = append(p, transform.Param{Name: "notify_url", Value: c.cfg.NotifyURL})
+	}
+	return c.call(PathRefund, req.OrderID, p, func(a transform.Params) ([]byte, error) {
+		return transform.Marshal(transform.RefundResult{
+			Provider: Name, OrderID: req.OrderID, RefundID: req.RefundID,
+			ProviderRefundID: a.Get("refund_id"), Status: transform.StatusPending,
+			Amount: req.Money.String(), Currency: req.Money.Currency,
+		}), nil
+	}), nil
+}
+
+// ReadAnswer parses and checks a v2 answer: 2xx, well-formed, return_code
+// SUCCESS, signed with the merchant's key, for this merchant, and
+// result_code SUCCESS. The signature is checked before anything in the
+// answer is believed.
+func (c *Client) ReadAnswer(status int, body []byte) (transform.Params, error) {
+	if status < 200 || status > 299 {
+		return nil, transform.Upstream("the provider answered HTTP " + strconv.Itoa(status))
+	}
+	_, a, err := transform.ParseFlatXML(body)
+	if err != nil {
+		return nil, transform.Upstream("the provider's answer is not valid XML")
+	}
+	if rc := a.Get("return_code"); rc != "SUCCESS" {
+		return nil, transform.UpstreamCode("the provider reported a communication failure", rc, a.Get("return_msg"))
+	}
+	if !Verify(a, c.cfg.APIKey, c.cfg.SignType) {
+		return nil, transform.SignatureInvalid()
+	}
+	if a.Get("appid") != c.cfg.AppID || a.Get("mch_id") != c.cfg.MchID {
+		return nil, transform.Upstream("the provider's answer is for another appid or mch_id")
+	}
+	if a.Get("result_code") != "SUCCESS" {
+		return nil, transform.Rejected(a.Get("err_code"), a.Get("err_code_des"))
+	}
+	return a, nil
+}
+
+func feeType(a transform.Params) string {
+	if ft := a.Get("fee_type"); ft != "" {
+		return ft
+	}
+	return "CNY"
+}
+
+// beijingRFC3339 turns WeChat's yyyyMMddHHmmss (UTC+8) into RFC 3339; an
+// unreadable value is dropped rather than guessed.
+func beijingRFC3339(s string) string {
+	t, err := time.ParseInLocation("20060102150405", s, Beijing)
+	if err != nil {
+		return ""
+	}
+	return t.Format(time.RFC3339)
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

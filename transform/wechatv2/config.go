@@ -1,0 +1,117 @@
+// Package wechatv2 is WeChat Pay API v2 (JSAPI / mini program) for
+// caddy-minipay: signing, the unifiedorder / orderquery / closeorder / refund
+// calls, paySign, payment and refund notifications, and the sandbox server.
+package wechatv2
+
+import (
+	"errors"
+	"net/url"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// Name is the provider's name in configuration and answers.
+const Name = "wechat_v2"
+
+// Sign types.
+const (
+	SignMD5        = "MD5"
+	SignHMACSHA256 = "HMAC-SHA256"
+)
+
+// Config is the wechat_v2 provider configuration (DESIGN.md §3).
+type Config struct {
+	AppID     string `json:"app_id,omitempty"`
+	MchID     string `json:"mch_id,omitempty"`
+	APIKey    string `json:"api_key,omitempty"`
+	SignType  string `json:"sign_type,omitempty"`
+	NotifyURL string `json:"notify_url,omitempty"`
+	ClientIP  string `json:"client_ip,omitempty"`
+	SubAppID  string `json:"sub_app_id,omitempty"`
+	SubMchID  string `json:"sub_mch_id,omitempty"`
+}
+
+// ProviderName is "wechat_v2".
+func (*Config) ProviderName() string { return Name }
+
+// ConfigFields lists every string field for placeholder resolution.
+func (c *Config) ConfigFields() []transform.ConfigField {
+	return []transform.ConfigField{
+		{Name: "app_id", Value: &c.AppID, Required: transform.AllRoles},
+		{Name: "mch_id", Value: &c.MchID, Required: transform.AllRoles},
+		{Name: "api_key", Value: &c.APIKey, Required: transform.AllRoles},
+		{Name: "sign_type", Value: &c.SignType},
+		{Name: "notify_url", Value: &c.NotifyURL},
+		{Name: "client_ip", Value: &c.ClientIP},
+		{Name: "sub_app_id", Value: &c.SubAppID},
+		{Name: "sub_mch_id", Value: &c.SubMchID},
+	}
+}
+
+// Validate checks the resolved configuration. Messages name fields, never values.
+func (c *Config) Validate() error {
+	if len(c.APIKey) != 32 {
+		return errors.New("wechat_v2: api_key must be 32 bytes (the APIv2 key, not the AppSecret)")
+	}
+	switch c.SignType {
+	case "":
+		c.SignType = SignMD5
+	case SignMD5, SignHMACSHA256:
+	default:
+		return errors.New("wechat_v2: sign_type must be MD5 or HMAC-SHA256")
+	}
+	if c.SubAppID != "" && c.SubMchID == "" {
+		return errors.New("wechat_v2: sub_app_id needs sub_mch_id (service-provider mode)")
+	}
+	if c.NotifyURL != "" {
+		if u, err := url.Parse(c.NotifyURL); err != nil || u.Host == "" || u.RawQuery != "" {
+			return errors.New("wechat_v2: notify_url must be an absolute URL without a query string")
+		}
+	}
+	return nil
+}
+
+// payAppID is the appId the mini program runs as: sub_app_id in
+// service-provider mode.
+func (c *Config) payAppID() string {
+	if c.SubAppID != "" {
+		return c.SubAppID
+	}
+	return c.AppID
+}
+
+// Sign computes the v2 signature of params (every non-empty parameter but
+// sign, sorted, "&key=" + apiKey appended), MD5 or HMAC-SHA256, uppercase hex.
+func Sign(params transform.Params, apiKey, signType string) string {
+	buf := transform.GetBuf()
+	defer transform.PutBuf(buf)
+	b := params.SortedQuery(*buf, "sign")
+	b = append(b, "&key="...)
+	b = append(b, apiKey...)
+	*buf = b
+	if signType == SignHMACSHA256 {
+		return transform.HMACSHA256Hex(apiKey, b, true)
+	}
+	return transform.MD5Hex(b, true)
+}
+
+// Verify recomputes the signature over every received parameter (fields
+// WeChat adds later included) and compares it in constant time.
+func Verify(params transform.Params, apiKey, signType string) bool {
+	got := params.Get("sign")
+	if got == "" {
+		return false
+	}
+	return transform.EqualHexConstantTime(got, Sign(params, apiKey, signType))
+}
+
+// PaySign is the wx.requestPayment signature over appId, nonceStr, package,
+// signType and timeStamp (capital I in appId; never the unifiedorder sign).
+func PaySign(appID, nonceStr, pkg, signType, timeStamp, apiKey string) string {
+	p := [5]transform.Param{
+		{Name: "appId", Value: appID}, {Name: "nonceStr", Value: nonceStr},
+		{Name: "package", Value: pkg}, {Name: "signType", Value: signType},
+		{Name: "timeStamp", Value: timeStamp},
+	}
+	return Sign(p[:], apiKey, signType)
+}

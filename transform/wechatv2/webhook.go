@@ -1,0 +1,190 @@
+package wechatv2
+
+import (
+	"crypto/aes"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// AckBody is the exact acknowledgement WeChat Pay waits for.
+const AckBody = `<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>`
+
+// Webhook verifies WeChat Pay v2 payment and refund notifications.
+type Webhook struct {
+	cfg    Config
+	aesKey []byte // refund notifications: lowercase hex MD5 of the API key
+}
+
+// NewWebhook validates cfg and returns a Webhook.
+func NewWebhook(cfg Config) (*Webhook, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Webhook{cfg: cfg, aesKey: RefundKey(cfg.APIKey)}, nil
+}
+
+var _ transform.Webhook = (*Webhook)(nil)
+
+// Errors of Verify; none names a secret.
+var (
+	ErrUnsigned       = errors.New("wechat_v2: notification is not signed or not successful")
+	ErrBadSignature   = errors.New("wechat_v2: notification signature does not verify")
+	ErrForeign        = errors.New("wechat_v2: notification is for another appid or mch_id")
+	ErrMalformed      = errors.New("wechat_v2: notification is not a valid v2 document")
+	ErrRefundDecrypt  = errors.New("wechat_v2: refund notification req_info does not decrypt")
+	ErrUnknownOutcome = errors.New("wechat_v2: notification has no known result_code")
+)
+
+// Verify implements transform.Webhook.
+func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
+	root, p, err := transform.ParseFlatXML(n.Body)
+	if err != nil || root != "xml" {
+		return nil, ErrMalformed
+	}
+	if p.Get("return_code") != "SUCCESS" {
+		return nil, ErrUnsigned
+	}
+	if p.Get("appid") != w.cfg.AppID || p.Get("mch_id") != w.cfg.MchID {
+		return nil, ErrForeign
+	}
+	if p.Has("req_info") {
+		return w.refundEvent(p)
+	}
+	signType := p.Get("sign_type")
+	if signType == "" { // WeChat often leaves it out; the order was signed with ours
+		signType = w.cfg.SignType
+	}
+	if signType != SignMD5 && signType != SignHMACSHA256 {
+		return nil, ErrMalformed
+	}
+	if !Verify(p, w.cfg.APIKey, signType) {
+		return nil, ErrBadSignature
+	}
+	return PaymentEvent(p)
+}
+
+// PaymentEvent normalizes a verified payment notification.
+func PaymentEvent(p transform.Params) (*transform.Event, error) {
+	var typ string
+	switch p.Get("result_code") {
+	case "SUCCESS":
+		typ = transform.EventPaymentSucceeded
+	case "FAIL":
+		typ = transform.EventPaymentFailed
+	default:
+		return nil, ErrUnknownOutcome
+	}
+	ref := firstNonEmpty(p.Get("transaction_id"), p.Get("out_trade_no"))
+	ev := &transform.Event{
+		ID: transform.EventID(Name, ref, typ), Provider: Name, Type: typ,
+		OrderID: p.Get("out_trade_no"), ProviderOrderID: p.Get("transaction_id"),
+		OccurredAt: beijingRFC3339(p.Get("time_end")), Data: p.Map(),
+	}
+	if m, ok := transform.MoneyFromMinorText(p.Get("total_fee"), feeType(p)); ok {
+		ev.Amount, ev.Currency = m.String(), m.Currency
+	}
+	delete(ev.Data, "sign")
+	return ev, nil
+}
+
+// refundEvent decrypts req_info; decrypting under the merchant's key is what
+// authenticates a refund notification (it carries no sign).
+func (w *Webhook) refundEvent(outer transform.Params) (*transform.Event, error) {
+	plain, err := DecryptRefundInfo(outer.Get("req_info"), w.aesKey)
+	if err != nil {
+		return nil, ErrRefundDecrypt
+	}
+	root, p, err := transform.ParseFlatXML(plain)
+	if err != nil || root != "root" {
+		return nil, ErrRefundDecrypt
+	}
+	typ := transform.EventRefundFailed
+	if p.Get("refund_status") == "SUCCESS" {
+		typ = transform.EventRefundSucceeded
+	}
+	data := outer.Map()
+	delete(data, "req_info")
+	for _, kv := range p {
+		data[kv.Name] = kv.Value
+	}
+	ev := &transform.Event{
+		ID: transform.EventID(Name, firstNonEmpty(p.Get("refund_id"), p.Get("out_refund_no")), typ), Provider: Name, Type: typ,
+		OrderID: p.Get("out_trade_no"), ProviderOrderID: p.Get("transaction_id"), RefundID: p.Get("out_refund_no"),
+		Data: data,
+	}
+	if m, ok := transform.MoneyFromMinorText(p.Get("refund_fee"), "CNY"); ok {
+		ev.Amount, ev.Currency = m.String(), m.Currency
+	}
+	if t, err := time.ParseInLocation("2006-01-02 15:04:05", p.Get("success_time"), Beijing); err == nil {
+		ev.OccurredAt = t.Format(time.RFC3339)
+	}
+	return ev, nil
+}
+
+// Ack implements transform.Webhook.
+func (*Webhook) Ack() (int, string, []byte) {
+	return http.StatusOK, "text/xml; charset=utf-8", []byte(AckBody)
+}
+
+// Nack implements transform.Webhook: WeChat's FAIL form.
+func (*Webhook) Nack(reason string) (string, []byte) {
+	return "text/xml; charset=utf-8", transform.AppendFlatXML(nil, "xml", transform.Params{
+		{Name: "return_code", Value: "FAIL"}, {Name: "return_msg", Value: reason}})
+}
+
+// RefundKey is the AES-256 key of refund notifications: the lowercase hex
+// MD5 of the API key, used as 32 ASCII bytes.
+func RefundKey(apiKey string) []byte {
+	sum := md5.Sum([]byte(apiKey))
+	return []byte(hex.EncodeToString(sum[:]))
+}
+
+// DecryptRefundInfo decrypts req_info: base64, AES-256-ECB, PKCS#7.
+func DecryptRefundInfo(reqInfo string, key []byte) ([]byte, error) {
+	ct, err := base64.StdEncoding.DecodeString(reqInfo)
+	if err != nil || len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
+		return nil, ErrRefundDecrypt
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, ErrRefundDecrypt
+	}
+	out := make([]byte, len(ct))
+	for i := 0; i < len(ct); i += aes.BlockSize {
+		block.Decrypt(out[i:i+aes.BlockSize], ct[i:i+aes.BlockSize])
+	}
+	pad := int(out[len(out)-1])
+	if pad == 0 || pad > aes.BlockSize {
+		return nil, ErrRefundDecrypt
+	}
+	for _, b := range out[len(out)-pad:] {
+		if int(b) != pad {
+			return nil, ErrRefundDecrypt
+		}
+	}
+	return out[:len(out)-pad], nil
+}
+
+// EncryptRefundInfo is the provider side of DecryptRefundInfo (the sandbox).
+func EncryptRefundInfo(plain, key []byte) (string, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return "", err
+	}
+	pad := aes.BlockSize - len(plain)%aes.BlockSize
+	buf := make([]byte, len(plain)+pad)
+	copy(buf, plain)
+	for i := len(plain); i < len(buf); i++ {
+		buf[i] = byte(pad)
+	}
+	for i := 0; i < len(buf); i += aes.BlockSize {
+		block.Encrypt(buf[i:i+aes.BlockSize], buf[i:i+aes.BlockSize])
+	}
+	return base64.StdEncoding.EncodeToString(buf), nil
+}

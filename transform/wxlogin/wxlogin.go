@@ -1,0 +1,114 @@
+// Package wxlogin is the mini program login exchange (code2Session) for
+// caddy-minipay: the request minipay sends to api.weixin.qq.com, the answer
+// mapping, and the sandbox server.
+package wxlogin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// Name is the provider's name in configuration.
+const Name = "wechat_login"
+
+// Path is code2Session's path on api.weixin.qq.com.
+const Path = "/sns/jscode2session"
+
+// Config is the wechat_login provider configuration (DESIGN.md §3).
+type Config struct {
+	AppID            string `json:"app_id,omitempty"`
+	AppSecret        string `json:"app_secret,omitempty"`
+	ExposeSessionKey bool   `json:"expose_session_key,omitempty"`
+}
+
+// ProviderName is "wechat_login".
+func (*Config) ProviderName() string { return Name }
+
+// ConfigFields lists every string field for placeholder resolution.
+func (c *Config) ConfigFields() []transform.ConfigField {
+	return []transform.ConfigField{
+		{Name: "app_id", Value: &c.AppID, Required: transform.AllRoles},
+		{Name: "app_secret", Value: &c.AppSecret, Required: transform.AllRoles},
+	}
+}
+
+// Client builds code2Session calls.
+type Client struct{ cfg Config }
+
+// NewClient returns a Client.
+func NewClient(cfg Config) (*Client, error) {
+	if cfg.AppID == "" || cfg.AppSecret == "" {
+		return nil, errors.New("wechat_login: app_id and app_secret are required")
+	}
+	return &Client{cfg: cfg}, nil
+}
+
+var _ transform.Client = (*Client)(nil)
+
+// Prepare implements transform.Client for login. The AppSecret travels only
+// in the upstream query string, which no log line of the plugin prints.
+func (c *Client) Prepare(_ context.Context, op string, body []byte) (*transform.Call, error) {
+	if op != transform.OpLogin {
+		return nil, transform.UnknownOperation(Name, op)
+	}
+	var req transform.LoginRequest
+	if err := transform.DecodeJSON(body, &req); err != nil {
+		return nil, err
+	}
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	q := url.Values{"appid": {c.cfg.AppID}, "secret": {c.cfg.AppSecret}, "js_code": {req.Code}, "grant_type": {"authorization_code"}}
+	return &transform.Call{
+		Method: http.MethodGet, Path: Path, RawQuery: q.Encode(),
+		Decode: func(status int, _ http.Header, body []byte) ([]byte, error) {
+			res, err := ReadAnswer(status, body)
+			if err != nil {
+				return nil, err
+			}
+			if !c.cfg.ExposeSessionKey {
+				res.SessionKey = ""
+			}
+			return transform.Marshal(res), nil
+		},
+	}, nil
+}
+
+// Answer is code2Session's JSON answer (served as JSON or text/plain).
+type Answer struct {
+	OpenID     string `json:"openid,omitempty"`
+	SessionKey string `json:"session_key,omitempty"`
+	UnionID    string `json:"unionid,omitempty"`
+	ErrCode    int    `json:"errcode,omitempty"`
+	ErrMsg     string `json:"errmsg,omitempty"`
+}
+
+// ReadAnswer maps a code2Session answer: errcode 0 or absent is success;
+// the user's errors (bad, used or blocked code, rate limit) are 422; our
+// configuration errors and "system busy" are 502.
+func ReadAnswer(status int, body []byte) (*transform.LoginResult, error) {
+	if status < 200 || status > 299 {
+		return nil, transform.Upstream("the provider answered HTTP " + strconv.Itoa(status))
+	}
+	var a Answer
+	if err := json.Unmarshal(body, &a); err != nil {
+		return nil, transform.Upstream("the provider's answer is not valid JSON")
+	}
+	switch a.ErrCode {
+	case 0:
+		if a.OpenID == "" {
+			return nil, transform.Upstream("the provider's answer has no openid")
+		}
+		return &transform.LoginResult{OpenID: a.OpenID, UnionID: a.UnionID, SessionKey: a.SessionKey}, nil
+	case 40029, 40163, 45011, 40226:
+		return nil, transform.Rejected(strconv.Itoa(a.ErrCode), a.ErrMsg)
+	default:
+		return nil, transform.UpstreamCode("the provider reported an error", strconv.Itoa(a.ErrCode), a.ErrMsg)
+	}
+}

@@ -1,0 +1,308 @@
+package transform
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/beevik/etree"
+)
+
+// ErrXML is returned for every document the XML helpers refuse.
+var ErrXML = errors.New("malformed or unsupported XML")
+
+// ParseFlatXML reads a flat document — one root element whose children each
+// hold text or CDATA, as WeChat Pay v2 and its notifications use — into
+// Params in document order. It refuses DTDs and entity declarations (no
+// expansion ever happens), unknown entities, attributes on children and
+// nested elements. Values share memory with one copy of the body, so parsing
+// costs a handful of allocations. The root's name is returned.
+func ParseFlatXML(body []byte) (root string, params Params, err error) {
+	s := string(body)
+	i := skipProlog(s)
+	if i < 0 {
+		return "", nil, ErrXML
+	}
+	root, i, ok := openTag(s, i)
+	if !ok {
+		return "", nil, ErrXML
+	}
+	params = make(Params, 0, 24)
+	for {
+		i = skipSpaceAndComments(s, i)
+		if i < 0 || i >= len(s) || s[i] != '<' {
+			return "", nil, ErrXML
+		}
+		if strings.HasPrefix(s[i:], "</") {
+			end := i + 2 + len(root)
+			if !strings.HasPrefix(s[i+2:], root) || end >= len(s) || s[end] != '>' {
+				return "", nil, ErrXML
+			}
+			if skipSpaceAndComments(s, end+1) != len(s) {
+				return "", nil, ErrXML
+			}
+			return root, params, nil
+		}
+		name, j, ok := openTag(s, i)
+		if !ok {
+			return "", nil, ErrXML
+		}
+		if name == "" { // self-closing child: <name/>
+			name = s[i+1 : j-2]
+			params = append(params, Param{Name: name})
+			i = j
+			continue
+		}
+		value, k, ok := readText(s, j, name)
+		if !ok {
+			return "", nil, ErrXML
+		}
+		params = append(params, Param{Name: name, Value: value})
+		i = k
+	}
+}
+
+// skipProlog skips an optional <?xml ...?> declaration, whitespace and
+// comments; a DOCTYPE or any other directive is refused (-1).
+func skipProlog(s string) int {
+	i := skipSpaceAndComments(s, 0)
+	if i >= 0 && strings.HasPrefix(s[i:], "<?xml") {
+		end := strings.Index(s[i:], "?>")
+		if end < 0 {
+			return -1
+		}
+		i = skipSpaceAndComments(s, i+end+2)
+	}
+	return i
+}
+
+func skipSpaceAndComments(s string, i int) int {
+	for i < len(s) {
+		switch c := s[i]; {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			i++
+		case strings.HasPrefix(s[i:], "<!--"):
+			end := strings.Index(s[i+4:], "-->")
+			if end < 0 {
+				return -1
+			}
+			i += 4 + end + 3
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// openTag reads "<name>" at i and returns the name and the index after '>'.
+// For "<name/>" it returns an empty name and the index after "/>".
+func openTag(s string, i int) (string, int, bool) {
+	if i < 0 || i >= len(s) || s[i] != '<' {
+		return "", 0, false
+	}
+	j := i + 1
+	for j < len(s) && isNameByte(s[j], j == i+1) {
+		j++
+	}
+	if j == i+1 || j >= len(s) {
+		return "", 0, false
+	}
+	switch {
+	case s[j] == '>':
+		return s[i+1 : j], j + 1, true
+	case s[j] == '/' && j+1 < len(s) && s[j+1] == '>':
+		return "", j + 2, true
+	}
+	return "", 0, false // attributes, directives, processing instructions
+}
+
+func isNameByte(c byte, first bool) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' ||
+		!first && ('0' <= c && c <= '9' || c == '-' || c == '.')
+}
+
+// readText reads character data and CDATA sections up to </name>.
+func readText(s string, i int, name string) (string, int, bool) {
+	var b []byte // only used when the value is not one contiguous slice
+	parts := 0
+	single := ""
+	add := func(v string) {
+		parts++
+		if parts == 1 {
+			single = v
+			return
+		}
+		if parts == 2 {
+			b = append(b, single...)
+		}
+		b = append(b, v...)
+	}
+	for i < len(s) {
+		switch {
+		case strings.HasPrefix(s[i:], "<![CDATA["):
+			end := strings.Index(s[i+9:], "]]>")
+			if end < 0 {
+				return "", 0, false
+			}
+			add(s[i+9 : i+9+end])
+			i += 9 + end + 3
+		case strings.HasPrefix(s[i:], "</"):
+			end := i + 2 + len(name)
+			if !strings.HasPrefix(s[i+2:], name) || end >= len(s) || s[end] != '>' {
+				return "", 0, false
+			}
+			var v string
+			switch parts {
+			case 0:
+			case 1:
+				v = single
+			default:
+				v = string(b)
+			}
+			if !utf8.ValidString(v) {
+				return "", 0, false
+			}
+			return v, end + 1, true
+		case s[i] == '<':
+			if strings.HasPrefix(s[i:], "<!--") {
+				j := skipSpaceAndComments(s, i)
+				if j < 0 {
+					return "", 0, false
+				}
+				i = j
+				continue
+			}
+			return "", 0, false // nested element
+		default:
+			j := i
+			for j < len(s) && s[j] != '<' {
+				j++
+			}
+			text := s[i:j]
+			if strings.IndexByte(text, '&') >= 0 {
+				var ok bool
+				if text, ok = unescape(text); !ok {
+					return "", 0, false
+				}
+			}
+			if strings.Contains(text, "]]>") {
+				return "", 0, false
+			}
+			add(text)
+			i = j
+		}
+	}
+	return "", 0, false
+}
+
+func unescape(s string) (string, bool) {
+	var b strings.Builder
+	for {
+		amp := strings.IndexByte(s, '&')
+		if amp < 0 {
+			b.WriteString(s)
+			return b.String(), true
+		}
+		b.WriteString(s[:amp])
+		semi := strings.IndexByte(s[amp:], ';')
+		if semi < 0 {
+			return "", false
+		}
+		ent := s[amp+1 : amp+semi]
+		switch ent {
+		case "lt":
+			b.WriteByte('<')
+		case "gt":
+			b.WriteByte('>')
+		case "amp":
+			b.WriteByte('&')
+		case "quot":
+			b.WriteByte('"')
+		case "apos":
+			b.WriteByte('\'')
+		default:
+			if len(ent) < 2 || ent[0] != '#' {
+				return "", false
+			}
+			var n uint64
+			var err error
+			if ent[1] == 'x' {
+				n, err = strconv.ParseUint(ent[2:], 16, 32)
+			} else {
+				n, err = strconv.ParseUint(ent[1:], 10, 32)
+			}
+			r := rune(n)
+			if err != nil || !isXMLChar(r) {
+				return "", false
+			}
+			b.WriteRune(r)
+		}
+		s = s[amp+semi+1:]
+	}
+}
+
+func isXMLChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D || r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
+}
+
+// AppendFlatXML writes params as <root><name><![CDATA[value]]></name>...</root>.
+func AppendFlatXML(dst []byte, root string, params Params) []byte {
+	dst = append(dst, '<')
+	dst = append(dst, root...)
+	dst = append(dst, '>')
+	for _, p := range params {
+		dst = append(dst, '<')
+		dst = append(dst, p.Name...)
+		dst = append(dst, '>')
+		dst = AppendCDATA(dst, p.Value)
+		dst = append(dst, "</"...)
+		dst = append(dst, p.Name...)
+		dst = append(dst, '>')
+	}
+	dst = append(dst, "</"...)
+	dst = append(dst, root...)
+	return append(dst, '>')
+}
+
+// AppendCDATA writes v as one or more CDATA sections; "]]>" inside v is split
+// across two sections so the value survives byte for byte.
+func AppendCDATA(dst []byte, v string) []byte {
+	dst = append(dst, "<![CDATA["...)
+	for {
+		k := strings.Index(v, "]]>")
+		if k < 0 {
+			break
+		}
+		dst = append(dst, v[:k+2]...)
+		dst = append(dst, "]]><![CDATA["...)
+		v = v[k+2:]
+	}
+	dst = append(dst, v...)
+	return append(dst, "]]>"...)
+}
+
+// ParseXMLDocument reads a nested document with etree (for providers whose
+// payloads nest, like 2C2P), refusing DTDs and directives so no entity is
+// ever declared or expanded; unknown entities fail in encoding/xml's strict mode.
+func ParseXMLDocument(body []byte) (*etree.Document, error) {
+	if bytes.Contains(body, []byte("<!")) && (bytes.Contains(body, []byte("<!DOCTYPE")) || bytes.Contains(body, []byte("<!ENTITY"))) {
+		return nil, ErrXML
+	}
+	doc := etree.NewDocument()
+	doc.ReadSettings = etree.ReadSettings{}
+	if err := doc.ReadFromBytes(body); err != nil {
+		return nil, ErrXML
+	}
+	for _, t := range doc.Child {
+		if _, ok := t.(*etree.Directive); ok {
+			return nil, ErrXML
+		}
+	}
+	if doc.Root() == nil {
+		return nil, ErrXML
+	}
+	return doc, nil
+}
