@@ -61,6 +61,8 @@ type Call struct {
 
 // Client is a provider's merchant-facing side.
 type Client interface {
+	// Supports tells whether op is one of the provider's operations.
+	Supports(op string) bool
 	// Prepare validates the merchant's JSON body for operation op and builds
 	// the signed upstream call; an unknown op is an *Error unknown_operation.
 	Prepare(ctx context.Context, op string, body []byte) (*Call, error)

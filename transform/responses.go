@@ -1,6 +1,9 @@
 package transform
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // Payment statuses of the status object and of refunds.
 const (
@@ -93,11 +96,15 @@ func EventID(provider, reference, typ string) string {
 	return provider + ":" + reference + ":" + typ
 }
 
-// Marshal encodes v; the types here cannot fail to encode.
+// Marshal encodes v without HTML escaping (these bodies are JSON for
+// programs, and '<' in an XML ACK should read as '<'); the types here cannot
+// fail to encode.
 func Marshal(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		panic("transform: " + err.Error())
 	}
-	return b
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }

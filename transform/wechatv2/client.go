@@ -37,6 +37,15 @@ func NewClient(cfg Config) (*Client, error) {
 
 var _ transform.Client = (*Client)(nil)
 
+// Supports implements transform.Client.
+func (*Client) Supports(op string) bool {
+	switch op {
+	case transform.OpPay, transform.OpQuery, transform.OpClose, transform.OpRefund:
+		return true
+	}
+	return false
+}
+
 // Prepare implements transform.Client for pay, query, close and refund.
 func (c *Client) Prepare(_ context.Context, op string, body []byte) (*transform.Call, error) {
 	switch op {

@@ -296,7 +296,9 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 	}
 	n = append(n, transform.Param{Name: "sign", Value: Sign(n, s.cfg.APIKey, o.signType)})
 	out := &transform.Outbound{URL: o.notifyURL, ContentType: "text/xml", Body: transform.AppendFlatXML(nil, "xml", n)}
-	ack := func(status int, body []byte) bool { return status == http.StatusOK && bytes.Equal(body, []byte(AckBody)) }
+	ack := func(status int, body []byte) bool {
+		return status == http.StatusOK && bytes.Equal(body, []byte(AckBody))
+	}
 	return out, ack, nil
 }
 

@@ -51,6 +51,9 @@ func NewClient(cfg Config) (*Client, error) {
 
 var _ transform.Client = (*Client)(nil)
 
+// Supports implements transform.Client.
+func (*Client) Supports(op string) bool { return op == transform.OpLogin }
+
 // Prepare implements transform.Client for login. The AppSecret travels only
 // in the upstream query string, which no log line of the plugin prints.
 func (c *Client) Prepare(_ context.Context, op string, body []byte) (*transform.Call, error) {

@@ -1,0 +1,134 @@
+package caddymodule
+
+import (
+	"encoding/json"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
+//
+//	minipay [<matcher>] <provider_name> {
+//	    <field> <value>
+//	}
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	raw, err := parseProviderDirective(d)
+	h.ProviderRaw = raw
+	return err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
+//
+//	minipay_webhook [<matcher>] <provider_name> {
+//	    <field> <value>
+//	}
+func (h *Webhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	raw, err := parseProviderDirective(d)
+	h.ProviderRaw = raw
+	return err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
+//
+//	minipay_sandbox [<matcher>] {
+//	    <provider_name> {
+//	        <field> <value>
+//	    }
+//	    ...
+//	}
+func (s *Sandbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		if seen[name] {
+			return d.Errf("provider %s is configured twice", name)
+		}
+		seen[name] = true
+		raw, err := parseProviderBlock(d, name)
+		if err != nil {
+			return err
+		}
+		s.ProvidersRaw = append(s.ProvidersRaw, raw)
+	}
+	if len(s.ProvidersRaw) == 0 {
+		return d.Err("minipay_sandbox needs at least one provider block")
+	}
+	return nil
+}
+
+// parseProviderDirective reads "<directive> <provider_name> { ... }".
+func parseProviderDirective(d *caddyfile.Dispenser) (json.RawMessage, error) {
+	d.Next() // directive name
+	if !d.NextArg() {
+		return nil, d.Err("expected a provider name")
+	}
+	name := d.Val()
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	raw, err := parseProviderBlock(d, name)
+	if err != nil {
+		return nil, err
+	}
+	if d.Next() {
+		return nil, d.Errf("unexpected token %q after the provider block", d.Val())
+	}
+	return raw, nil
+}
+
+// parseProviderBlock turns "<field> <value>" lines into the provider's JSON
+// object; field names are the JSON names. true and false become booleans
+// (expose_session_key), everything else a string, so placeholders pass
+// through untouched and are resolved at Provision.
+func parseProviderBlock(d *caddyfile.Dispenser, name string) (json.RawMessage, error) {
+	fields := map[string]any{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		field := d.Val()
+		if !d.NextArg() {
+			return nil, d.Errf("field %s needs a value", field)
+		}
+		var value any = d.Val()
+		switch d.Val() {
+		case "true":
+			value = true
+		case "false":
+			value = false
+		}
+		if d.NextArg() {
+			return nil, d.Errf("field %s takes one value", field)
+		}
+		if _, dup := fields[field]; dup {
+			return nil, d.Errf("field %s is set twice", field)
+		}
+		fields[field] = value
+	}
+	return caddyconfig.JSONModuleObject(fields, "name", name, nil), nil
+}
+
+func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(Handler)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+func parseWebhook(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(Webhook)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+func parseSandbox(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(Sandbox)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}

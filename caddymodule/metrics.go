@@ -1,0 +1,60 @@
+package caddymodule
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are registered in Caddy's metrics registry, so they appear on
+// Caddy's own /metrics endpoint beside reverse_proxy's upstream metrics.
+type metrics struct {
+	requests *prometheus.CounterVec
+	upstream *prometheus.HistogramVec
+	webhooks *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "caddy", Subsystem: "minipay", Name: "requests_total",
+			Help: "Merchant requests handled by minipay, by provider, operation and outcome (ok or the error code).",
+		}, []string{"provider", "operation", "outcome"}),
+		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "caddy", Subsystem: "minipay", Name: "upstream_duration_seconds",
+			Help:    "Time from handing the signed request to reverse_proxy until the provider's answer was recorded.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"provider", "operation"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "caddy", Subsystem: "minipay", Name: "webhooks_total",
+			Help: "Provider notifications handled by minipay_webhook, by provider and outcome (acked, unverified, merchant_failed, too_large).",
+		}, []string{"provider", "outcome"}),
+	}
+	var err error
+	if m.requests, err = register(reg, m.requests); err != nil {
+		return nil, err
+	}
+	if m.upstream, err = register(reg, m.upstream); err != nil {
+		return nil, err
+	}
+	if m.webhooks, err = register(reg, m.webhooks); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register adds c to reg, or returns the collector already registered there
+// by another minipay handler of the same configuration.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if reg == nil {
+		return c, nil
+	}
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, err
+}

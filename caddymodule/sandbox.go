@@ -1,0 +1,225 @@
+package caddymodule
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// Sandbox is the minipay_sandbox terminal handler: it serves the real API
+// paths of every provider it is configured with, verifying what it receives
+// and signing what it answers, keeps orders in memory, and sends signed
+// notifications on POST /sandbox/complete. It also plays a demo merchant
+// backend at /sandbox/merchant/events, which records the events
+// minipay_webhook forwards so a walkthrough can show them.
+//
+//	minipay_sandbox [<matcher>] {
+//	    <provider_name> {
+//	        <field> <value>
+//	    }
+//	}
+type Sandbox struct {
+	// One module per emulated provider, in the minipay.providers namespace.
+	ProvidersRaw []json.RawMessage `json:"providers,omitempty" caddy:"namespace=minipay.providers inline_key=name"`
+
+	providers map[string]transform.Sandbox
+	names     []string
+	client    *http.Client
+	logger    *zap.Logger
+
+	demo *demoMerchant
+}
+
+// demoMerchant holds the events the demo merchant backend received.
+type demoMerchant struct {
+	mu     sync.Mutex
+	events []merchantEvent
+}
+
+// CaddyModule returns the Caddy module information.
+func (Sandbox) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "http.handlers.minipay_sandbox", New: func() caddy.Module { return new(Sandbox) }}
+}
+
+// Provision builds one emulated server per provider block.
+func (s *Sandbox) Provision(ctx caddy.Context) error {
+	s.logger = ctx.Logger()
+	mods, err := ctx.LoadModule(s, "ProvidersRaw")
+	if err != nil {
+		return fmt.Errorf("minipay_sandbox: loading providers: %w", err)
+	}
+	s.providers = map[string]transform.Sandbox{}
+	s.demo = new(demoMerchant)
+	for _, mod := range mods.([]any) {
+		p, err := resolveProvider(mod, transform.RoleSandbox)
+		if err != nil {
+			return err
+		}
+		sp, ok := p.(sandboxProvider)
+		if !ok {
+			return fmt.Errorf("minipay_sandbox: provider %s has no sandbox", p.ProviderName())
+		}
+		if _, dup := s.providers[p.ProviderName()]; dup {
+			return fmt.Errorf("minipay_sandbox: provider %s is configured twice", p.ProviderName())
+		}
+		sb, err := sp.NewSandbox()
+		if err != nil {
+			return err
+		}
+		s.providers[p.ProviderName()] = sb
+		s.names = append(s.names, p.ProviderName())
+	}
+	if len(s.providers) == 0 {
+		return errors.New("minipay_sandbox: at least one provider is required")
+	}
+	// Notifications go to URLs of the sandbox's own configuration; bound
+	// them in time like any outbound call.
+	s.client = &http.Client{Timeout: 15 * time.Second}
+	return nil
+}
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler; it never calls next.
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	switch r.URL.Path {
+	case "/sandbox/complete":
+		s.complete(w, r)
+		return nil
+	case "/sandbox/merchant/events":
+		s.merchant(w, r)
+		return nil
+	}
+	for _, name := range s.names {
+		if p := s.providers[name]; p.Handles(r.URL.Path) {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			p.ServeHTTP(w, r)
+			return nil
+		}
+	}
+	writeJSON(w, http.StatusNotFound, []byte(`{"error":{"code":"not_found","message":"the sandbox emulates no API at this path"}}`))
+	return nil
+}
+
+type completeRequest struct {
+	Provider string `json:"provider"`
+	OrderID  string `json:"order_id"`
+	Result   string `json:"result"`
+}
+
+type completeResult struct {
+	Provider        string `json:"provider"`
+	OrderID         string `json:"order_id"`
+	Result          string `json:"result"`
+	NotifyURL       string `json:"notify_url"`
+	Delivered       bool   `json:"delivered"`
+	ResponseStatus  int    `json:"response_status,omitempty"`
+	ResponseBody    string `json:"response_body,omitempty"`
+	Acknowledged    bool   `json:"acknowledged"`
+	DeliveryFailure string `json:"delivery_failure,omitempty"`
+}
+
+// complete settles an order and sends the provider's signed notification to
+// its notify URL, reporting what came back.
+func (s *Sandbox) complete(w http.ResponseWriter, r *http.Request) {
+	body, terr := readMerchantRequest(r)
+	if terr != nil {
+		writeError(w, terr)
+		return
+	}
+	var req completeRequest
+	if err := transform.DecodeJSON(body, &req); err != nil {
+		writeError(w, asError(err))
+		return
+	}
+	p, ok := s.providers[req.Provider]
+	if !ok {
+		writeError(w, transform.Invalid("provider", "is not emulated by this sandbox"))
+		return
+	}
+	if req.Result != "succeeded" && req.Result != "failed" {
+		writeError(w, transform.Invalid("result", "must be succeeded or failed"))
+		return
+	}
+	out, acked, err := p.Complete(req.OrderID, req.Result == "succeeded", time.Now())
+	if err != nil {
+		writeError(w, transform.Invalid("order_id", "cannot be completed: "+err.Error()))
+		return
+	}
+	res := completeResult{Provider: req.Provider, OrderID: req.OrderID, Result: req.Result, NotifyURL: out.URL}
+	nreq, err := http.NewRequestWithContext(r.Context(), http.MethodPost, out.URL, bytes.NewReader(out.Body))
+	if err != nil {
+		res.DeliveryFailure = "invalid notify URL"
+		writeJSON(w, http.StatusOK, transform.Marshal(res))
+		return
+	}
+	for k, v := range out.Header {
+		nreq.Header[k] = v
+	}
+	nreq.Header.Set("Content-Type", out.ContentType)
+	resp, err := s.client.Do(nreq)
+	if err != nil {
+		res.DeliveryFailure = "the notify URL could not be reached"
+		writeJSON(w, http.StatusOK, transform.Marshal(res))
+		return
+	}
+	ack, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	res.Delivered, res.ResponseStatus, res.ResponseBody = true, resp.StatusCode, string(ack)
+	res.Acknowledged = acked(resp.StatusCode, ack)
+	s.logger.Info("minipay sandbox notification", zap.String("provider", req.Provider), zap.String("order_id", req.OrderID),
+		zap.Int("status", resp.StatusCode), zap.Bool("acknowledged", res.Acknowledged))
+	writeJSON(w, http.StatusOK, transform.Marshal(res))
+}
+
+type merchantEvent struct {
+	EventID  string          `json:"minipay_event_id"`
+	Provider string          `json:"minipay_provider"`
+	Event    json.RawMessage `json:"event"`
+}
+
+// merchant is the demo merchant backend: POST records a forwarded event
+// (answering 200), GET lists the last 100.
+func (s *Sandbox) merchant(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodPost:
+		body, err := readBody(r, maxBody)
+		if err != nil || !json.Valid(body) {
+			writeJSON(w, http.StatusBadRequest, []byte(`{"received":false}`))
+			return
+		}
+		s.demo.mu.Lock()
+		s.demo.events = append(s.demo.events, merchantEvent{r.Header.Get("Minipay-Event-Id"), r.Header.Get("Minipay-Provider"), body})
+		if len(s.demo.events) > 100 {
+			s.demo.events = s.demo.events[len(s.demo.events)-100:]
+		}
+		s.demo.mu.Unlock()
+		writeJSON(w, http.StatusOK, []byte(`{"received":true}`))
+	case http.MethodGet:
+		s.demo.mu.Lock()
+		out := transform.Marshal(struct {
+			Events []merchantEvent `json:"events"`
+		}{append([]merchantEvent{}, s.demo.events...)})
+		s.demo.mu.Unlock()
+		writeJSON(w, http.StatusOK, out)
+	default:
+		writeError(w, &transform.Error{Status: http.StatusMethodNotAllowed, Code: transform.CodeMethodNotAllowed, Message: "use GET or POST"})
+	}
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Sandbox)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Sandbox)(nil)
+	_ caddyfile.Unmarshaler       = (*Sandbox)(nil)
+)

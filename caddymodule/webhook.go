@@ -1,0 +1,158 @@
+package caddymodule
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// Webhook is the minipay_webhook middleware: it verifies a provider's
+// notification, forwards one normalized JSON event to the next handler
+// (reverse_proxy to the merchant backend) and answers the provider with its
+// exact acknowledgement only once the merchant answered 2xx. Nothing
+// unverified is ever forwarded.
+//
+//	minipay_webhook [<matcher>] <provider_name> {
+//	    <field> <value>
+//	}
+type Webhook struct {
+	// The provider, a module in the minipay.providers namespace.
+	ProviderRaw json.RawMessage `json:"provider,omitempty" caddy:"namespace=minipay.providers inline_key=name"`
+
+	name    string
+	webhook transform.Webhook
+	logger  *zap.Logger
+	metrics *metrics
+}
+
+// CaddyModule returns the Caddy module information.
+func (Webhook) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "http.handlers.minipay_webhook", New: func() caddy.Module { return new(Webhook) }}
+}
+
+// Provision loads the provider and builds its verifier.
+func (h *Webhook) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if h.ProviderRaw == nil {
+		return fmt.Errorf("minipay_webhook: a provider is required")
+	}
+	mod, err := ctx.LoadModule(h, "ProviderRaw")
+	if err != nil {
+		return fmt.Errorf("minipay_webhook: loading provider %q: %w", providerName(h.ProviderRaw), err)
+	}
+	p, err := resolveProvider(mod, transform.RoleWebhook)
+	if err != nil {
+		return err
+	}
+	wp, ok := p.(webhookProvider)
+	if !ok {
+		return fmt.Errorf("minipay_webhook: provider %s sends no notifications", p.ProviderName())
+	}
+	if h.webhook, err = wp.NewWebhook(); err != nil {
+		return err
+	}
+	h.name = p.ProviderName()
+	h.metrics, err = newMetrics(ctx.GetMetricsRegistry())
+	return err
+}
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	start := time.Now()
+	outcome, ev, status := h.serve(w, r, next)
+	h.metrics.webhooks.WithLabelValues(h.name, outcome).Inc()
+	fields := []zap.Field{
+		zap.String("provider", h.name), zap.String("operation", "webhook"), zap.String("outcome", outcome),
+		zap.Int("status", status), zap.Duration("duration", time.Since(start)),
+	}
+	if ev != nil {
+		fields = append(fields, zap.String("order_id", ev.OrderID), zap.String("event_id", ev.ID), zap.String("type", ev.Type))
+	}
+	if outcome == "acked" {
+		h.logger.Info("minipay webhook", fields...)
+	} else {
+		h.logger.Warn("minipay webhook", fields...)
+	}
+	return nil
+}
+
+func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) (string, *transform.Event, int) {
+	nack := func(status int, reason string) int {
+		ct, body := h.webhook.Nack(reason)
+		w.Header().Set("Content-Type", ct)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+		return status
+	}
+	if r.Method != http.MethodPost {
+		return "unverified", nil, nack(http.StatusMethodNotAllowed, "method not allowed")
+	}
+	body, err := readBody(r, maxBody)
+	if errors.Is(err, errTooLarge) {
+		return "too_large", nil, nack(http.StatusRequestEntityTooLarge, "body too large")
+	}
+	if err != nil {
+		return "unverified", nil, nack(http.StatusBadRequest, "unreadable body")
+	}
+	ev, err := h.webhook.Verify(transform.Notification{Header: r.Header, Body: body})
+	if err != nil {
+		return "unverified", nil, nack(http.StatusUnauthorized, "verification failed")
+	}
+
+	event := transform.Marshal(ev)
+	r.Method = http.MethodPost
+	for k := range r.Header {
+		if strings.HasPrefix(k, "Minipay-") {
+			delete(r.Header, k)
+		}
+	}
+	r.Header.Del("Content-Encoding")
+	r.Header.Del("Content-Length")
+	r.Header.Del("Transfer-Encoding")
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Minipay-Event-Id", ev.ID)
+	r.Header.Set("Minipay-Provider", h.name)
+	r.Body = nopCloser{bytes.NewReader(event)}
+	r.ContentLength = int64(len(event))
+	r.GetBody = nil
+
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	ans := record(w, r, next, buf)
+	if ans.err != nil {
+		if upstreamFailure(ans.err).Code == transform.CodeUpstreamTimeout {
+			return "merchant_failed", ev, nack(http.StatusGatewayTimeout, "merchant backend timed out")
+		}
+		return "merchant_failed", ev, nack(http.StatusBadGateway, "merchant backend unavailable")
+	}
+	if ans.status < 200 || ans.status > 299 {
+		return "merchant_failed", ev, nack(http.StatusBadGateway, "merchant backend answered "+strconv.Itoa(ans.status))
+	}
+	status, ct, ack := h.webhook.Ack()
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Length", strconv.Itoa(len(ack)))
+	w.WriteHeader(status)
+	_, _ = w.Write(ack)
+	return "acked", ev, status
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Webhook)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Webhook)(nil)
+	_ caddyfile.Unmarshaler       = (*Webhook)(nil)
+)
