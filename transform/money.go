@@ -24,15 +24,15 @@ const maxMinor = 999_999_999_999
 // the currency has and unknown currencies; the error names amountField or
 // currencyField, so a caller can pass "total_amount" for a second amount.
 func ParseMoney(amount, code, amountField, currencyField string) (Money, error) {
+	if amount == "" {
+		return Money{}, Invalid(amountField, "is required")
+	}
 	if code == "" {
 		return Money{}, Invalid(currencyField, "is required")
 	}
 	digits, ok := currency.GetDigits(code)
 	if !ok || len(code) != 3 || strings.ToUpper(code) != code {
 		return Money{}, Invalid(currencyField, "is not an ISO 4217 currency code")
-	}
-	if amount == "" {
-		return Money{}, Invalid(amountField, "is required")
 	}
 	whole, frac, hasDot := strings.Cut(amount, ".")
 	if whole == "" || !allDigits(whole) || (hasDot && (frac == "" || !allDigits(frac))) {

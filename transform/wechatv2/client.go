@@ -29,7 +29,7 @@ type Client struct {
 
 // NewClient validates cfg and returns a Client.
 func NewClient(cfg Config) (*Client, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
 	return &Client{cfg: cfg, Now: time.Now}, nil

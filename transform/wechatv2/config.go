@@ -48,8 +48,8 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 	}
 }
 
-// Validate checks the resolved configuration. Messages name fields, never values.
-func (c *Config) Validate() error {
+// Check checks the resolved configuration (not named Validate: Caddy would call that before placeholders are resolved). Messages name fields, never values.
+func (c *Config) Check() error {
 	if len(c.APIKey) != 32 {
 		return errors.New("wechat_v2: api_key must be 32 bytes (the APIv2 key, not the AppSecret)")
 	}

@@ -39,7 +39,7 @@ type sandboxOrder struct {
 
 // NewSandbox validates cfg and returns an empty Sandbox.
 func NewSandbox(cfg Config) (*Sandbox, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
 	return &Sandbox{cfg: cfg, orders: map[string]*sandboxOrder{}, Now: time.Now}, nil

@@ -23,7 +23,7 @@ type Webhook struct {
 
 // NewWebhook validates cfg and returns a Webhook.
 func NewWebhook(cfg Config) (*Webhook, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
 	return &Webhook{cfg: cfg, aesKey: RefundKey(cfg.APIKey)}, nil

@@ -1,0 +1,141 @@
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	_ "github.com/minipay/caddy-minipay"
+)
+
+// Sandbox credentials shared by the tests (not secrets of anyone).
+const (
+	appID     = "wx8888888888888888"
+	mchID     = "1900000109"
+	apiKey    = "8934e7d15453e97507ef794cf7b0519d"
+	appSecret = "5f5e2c8d4b7a4e0f9c1d3b6a8e2f4c7d"
+)
+
+// globalOptions keeps Caddy's admin API where caddytest expects it and
+// sends the default log to a file the tests can read.
+func globalOptions(logFile string) string {
+	return `{
+	skip_install_trust
+	admin localhost:2999
+	grace_period 1ns
+	log {
+		output file ` + logFile + `
+		format json
+	}
+}
+`
+}
+
+// freePort asks the kernel for a port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startCaddy loads config (a Caddyfile) into the in-process Caddy of
+// caddytest. When caddytest cannot start Caddy it skips, and .ci/run turns
+// any skip into a failure.
+func startCaddy(t *testing.T, config string) *caddytest.Tester {
+	t.Helper()
+	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{TestRequestTimeout: 20 * time.Second})
+	tc.InitServer(config, "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	return tc
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("answer is not a JSON object: %v: %s", err, r.body)
+	}
+	return m
+}
+
+// errorOf returns the "error" object of a DESIGN.md §4 error answer.
+func (r response) errorOf(t *testing.T) map[string]any {
+	t.Helper()
+	e, ok := r.json(t)["error"].(map[string]any)
+	if !ok {
+		t.Fatalf("answer has no error object: %s", r.body)
+	}
+	return e
+}
+
+func do(t *testing.T, tc *caddytest.Tester, method, url, contentType string, body []byte) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := tc.Client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+func postJSON(t *testing.T, tc *caddytest.Tester, url string, body string) response {
+	t.Helper()
+	return do(t, tc, http.MethodPost, url, "application/json", []byte(body))
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// logText reads what Caddy logged so far.
+func logText(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func mustContain(t *testing.T, haystack, needle, what string) {
+	t.Helper()
+	if !strings.Contains(haystack, needle) {
+		t.Fatalf("%s: %q not found in %s", what, needle, haystack)
+	}
+}

@@ -1,0 +1,103 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform/wechatv2"
+)
+
+// TestCaddyfileExampleWalkthrough runs Caddyfile.example itself (ports and
+// admin address moved for the test) and follows the README walkthrough:
+// login → pay → sandbox complete → the event the merchant backend received,
+// then query, refund and close.
+func TestCaddyfileExampleWalkthrough(t *testing.T) {
+	example, err := os.ReadFile(filepath.Join("..", "Caddyfile.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	merchant, sandbox := freePort(t), freePort(t)
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	config := strings.NewReplacer(
+		"admin localhost:2019", "admin localhost:2999\n\tskip_install_trust\n\tgrace_period 1ns\n\tlog {\n\t\toutput file "+logFile+"\n\t\tformat json\n\t}",
+		":8080", ":"+itoa(merchant), ":9090", ":"+itoa(sandbox),
+	).Replace(string(example))
+	tc := startCaddy(t, config)
+	base := "http://localhost:" + itoa(merchant)
+
+	login := postJSON(t, tc, base+"/wxlogin/login", `{"code":"walkthrough-1"}`)
+	if login.status != 200 {
+		t.Fatalf("login: %d %s", login.status, login.body)
+	}
+	openid := str(login.json(t)["openid"])
+	if len(openid) != 28 || login.json(t)["session_key"] != nil {
+		t.Fatalf("login answer: %s", login.body)
+	}
+	if again := postJSON(t, tc, base+"/wxlogin/login", `{"code":"walkthrough-1"}`); again.status != 422 ||
+		str(again.errorOf(t)["provider_code"]) != "40163" {
+		t.Fatalf("reused code: %d %s", again.status, again.body)
+	}
+
+	before := time.Now().Unix()
+	pay := postJSON(t, tc, base+"/wechat/pay",
+		`{"order_id":"WALK-1","amount":"12.34","currency":"CNY","description":"Latte","openid":"`+openid+`"}`)
+	if pay.status != 200 {
+		t.Fatalf("pay: %d %s", pay.status, pay.body)
+	}
+	p := pay.json(t)
+	ts, _ := strconv.ParseInt(str(p["timeStamp"]), 10, 64)
+	if ts < before || ts > time.Now().Unix() || len(str(p["nonceStr"])) != 32 ||
+		!strings.HasPrefix(str(p["package"]), "prepay_id=wx") || p["signType"] != "HMAC-SHA256" ||
+		p["provider"] != "wechat_v2" || p["order_id"] != "WALK-1" || p["appId"] != nil {
+		t.Fatalf("pay answer: %s", pay.body)
+	}
+	want := wechatv2.PaySign(appID, str(p["nonceStr"]), str(p["package"]), "HMAC-SHA256", str(p["timeStamp"]), apiKey)
+	if p["paySign"] != want {
+		t.Fatalf("paySign %v, want %s", p["paySign"], want)
+	}
+
+	done := postJSON(t, tc, "http://localhost:"+itoa(sandbox)+"/sandbox/complete",
+		`{"provider":"wechat_v2","order_id":"WALK-1","result":"succeeded"}`)
+	c := done.json(t)
+	if done.status != 200 || c["acknowledged"] != true || c["response_body"] != wechatv2.AckBody {
+		t.Fatalf("complete: %d %s", done.status, done.body)
+	}
+
+	events := do(t, tc, "GET", "http://localhost:"+itoa(sandbox)+"/sandbox/merchant/events", "", nil).json(t)["events"].([]any)
+	if len(events) != 1 {
+		t.Fatalf("merchant received %d events", len(events))
+	}
+	rec := events[0].(map[string]any)
+	ev := rec["event"].(map[string]any)
+	if ev["type"] != "payment.succeeded" || ev["order_id"] != "WALK-1" || ev["amount"] != "12.34" ||
+		ev["currency"] != "CNY" || rec["minipay_event_id"] != ev["id"] || rec["minipay_provider"] != "wechat_v2" ||
+		!strings.HasPrefix(str(ev["id"]), "wechat_v2:") || !strings.HasSuffix(str(ev["id"]), ":payment.succeeded") {
+		t.Fatalf("event: %v", rec)
+	}
+
+	q := postJSON(t, tc, base+"/wechat/query", `{"order_id":"WALK-1"}`).json(t)
+	if q["status"] != "succeeded" || q["amount"] != "12.34" || q["provider_order_id"] != ev["provider_order_id"] || q["paid_at"] == nil {
+		t.Fatalf("query: %v", q)
+	}
+	refund := postJSON(t, tc, base+"/wechat/refund",
+		`{"order_id":"WALK-1","refund_id":"WALK-1-R1","amount":"2.34","currency":"CNY","total_amount":"12.34","reason":"one shot less"}`)
+	if r := refund.json(t); refund.status != 200 || r["status"] != "pending" || r["amount"] != "2.34" || str(r["provider_refund_id"]) == "" {
+		t.Fatalf("refund: %d %s", refund.status, refund.body)
+	}
+	closed := postJSON(t, tc, base+"/wechat/close", `{"order_id":"WALK-1"}`)
+	if closed.status != 422 || closed.errorOf(t)["provider_code"] != "ORDERPAID" {
+		t.Fatalf("close of a paid order: %d %s", closed.status, closed.body)
+	}
+
+	logs := logText(t, logFile)
+	for _, secret := range []string{apiKey, appSecret, openid} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("the log contains a secret or a clear openid: %s", secret)
+		}
+	}
+	mustContain(t, logs, `"outcome":"ok"`, "operation log line")
+}
