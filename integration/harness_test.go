@@ -3,10 +3,12 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -138,4 +140,30 @@ func mustContain(t *testing.T, haystack, needle, what string) {
 	if !strings.Contains(haystack, needle) {
 		t.Fatalf("%s: %q not found in %s", what, needle, haystack)
 	}
+}
+
+// adminLoader posts configurations to the running Caddy's admin API and
+// reports a refused one as an error carrying Caddy's answer.
+type adminLoader struct{ client *http.Client }
+
+// caddytestTester makes sure the in-process Caddy runs (starting it with a
+// minimal configuration) and returns a loader for configurations that are
+// expected to fail.
+func caddytestTester(t *testing.T) adminLoader {
+	t.Helper()
+	startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "log"))+":"+itoa(freePort(t))+" {\n\trespond ok\n}\n")
+	return adminLoader{client: &http.Client{Timeout: 10 * time.Second}}
+}
+
+func (a adminLoader) load(caddyfile string) error {
+	res, err := a.client.Post("http://localhost:2999/load", "text/caddyfile", strings.NewReader(caddyfile))
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		return errors.New(string(body))
+	}
+	return nil
 }

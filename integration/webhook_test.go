@@ -1,0 +1,248 @@
+package integration
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wechatv2"
+)
+
+// The exact ACK of DESIGN.md §5, as a literal.
+const wechatACK = `<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>`
+
+type delivery struct {
+	header http.Header
+	event  map[string]any
+}
+
+// merchantBackend records what minipay_webhook forwards and answers with
+// the status the test sets.
+type merchantBackend struct {
+	srv    *httptest.Server
+	status atomic.Int32
+	mu     sync.Mutex
+	got    []delivery
+}
+
+func newMerchantBackend(t *testing.T) *merchantBackend {
+	m := &merchantBackend{}
+	m.status.Store(200)
+	m.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var ev map[string]any
+		if err := json.Unmarshal(b, &ev); err != nil || r.Method != http.MethodPost {
+			w.WriteHeader(http.StatusTeapot)
+			return
+		}
+		m.mu.Lock()
+		m.got = append(m.got, delivery{r.Header.Clone(), ev})
+		m.mu.Unlock()
+		w.WriteHeader(int(m.status.Load()))
+		_, _ = w.Write([]byte(`{"merchant":"says ok"}`))
+	}))
+	t.Cleanup(m.srv.Close)
+	return m
+}
+
+func (m *merchantBackend) take() []delivery {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	got := m.got
+	m.got = nil
+	return got
+}
+
+// notification is a WeChat Pay v2 payment notification as WeChat sends it
+// (no sign_type field), signed with key and signType after mutate ran.
+func notification(key, signType string, mutate func(p transform.Params) transform.Params) transform.Params {
+	p := transform.Params{
+		{Name: "appid", Value: appID}, {Name: "bank_type", Value: "CFT"}, {Name: "cash_fee", Value: "1234"},
+		{Name: "fee_type", Value: "CNY"}, {Name: "is_subscribe", Value: "N"}, {Name: "mch_id", Value: mchID},
+		{Name: "nonce_str", Value: "5d2b6c2a8db53831f7eda20af46e531c"}, {Name: "openid", Value: "oUpF8uMEb4qRXf22hE3X68TekukE"},
+		{Name: "out_trade_no", Value: "ORDER-77"}, {Name: "result_code", Value: "SUCCESS"}, {Name: "return_code", Value: "SUCCESS"},
+		{Name: "time_end", Value: "20261122100000"}, {Name: "total_fee", Value: "1234"}, {Name: "trade_type", Value: "JSAPI"},
+		{Name: "transaction_id", Value: "4200000123202611220000000077"},
+	}
+	if mutate != nil {
+		p = mutate(p)
+	}
+	return append(p, transform.Param{Name: "sign", Value: wechatv2.Sign(p, key, signType)})
+}
+
+func set(name, value string) func(transform.Params) transform.Params {
+	return func(p transform.Params) transform.Params {
+		for i := range p {
+			if p[i].Name == name {
+				p[i].Value = value
+				return p
+			}
+		}
+		return append(p, transform.Param{Name: name, Value: value})
+	}
+}
+
+func xmlOf(p transform.Params) string { return string(transform.AppendFlatXML(nil, "xml", p)) }
+
+// TestWebhookOutcomes drives minipay_webhook through a real Caddy for every
+// outcome: valid, forged, tampered amount, foreign appid, merchant 5xx, and a
+// refund notification.
+func TestWebhookOutcomes(t *testing.T) {
+	merchant := newMerchantBackend(t)
+	port := itoa(freePort(t))
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	tc := startCaddy(t, globalOptions(logFile)+`
+:`+port+` {
+	handle /webhooks/wechat_v2 {
+		minipay_webhook wechat_v2 {
+			app_id `+appID+`
+			mch_id `+mchID+`
+			api_key `+apiKey+`
+			sign_type HMAC-SHA256
+		}
+		reverse_proxy `+strings.TrimPrefix(merchant.srv.URL, "http://")+`
+	}
+}
+`)
+	url := "http://localhost:" + port + "/webhooks/wechat_v2"
+	tampered := notification(apiKey, wechatv2.SignHMACSHA256, nil)
+	for i := range tampered {
+		if tampered[i].Name == "total_fee" {
+			tampered[i].Value = "1"
+		}
+	}
+	refundInner := transform.Params{
+		{Name: "out_refund_no", Value: "ORDER-77-R1"}, {Name: "out_trade_no", Value: "ORDER-77"},
+		{Name: "refund_id", Value: "50000408502026112200000001"}, {Name: "refund_fee", Value: "234"},
+		{Name: "refund_status", Value: "SUCCESS"}, {Name: "success_time", Value: "2026-11-22 10:05:00"},
+		{Name: "transaction_id", Value: "4200000123202611220000000077"},
+	}
+	refund, err := wechatv2.RefundNotification(wechatv2.Config{AppID: appID, MchID: mchID, APIKey: apiKey}, refundInner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreignRefund, _ := wechatv2.RefundNotification(wechatv2.Config{AppID: appID, MchID: mchID, APIKey: strings.Repeat("f", 32)}, refundInner)
+
+	tests := []struct {
+		name           string
+		body           string
+		merchantStatus int32
+		status         int
+		forwarded      bool
+		eventType      string
+		amount         string
+	}{
+		{"valid HMAC without sign_type", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)), 200, 200, true, "payment.succeeded", "12.34"},
+		{"valid with an extension field", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("promotion_detail", "new-field"))), 200, 200, true, "payment.succeeded", "12.34"},
+		{"valid MD5 with sign_type", xmlOf(notification(apiKey, wechatv2.SignMD5, set("sign_type", "MD5"))), 200, 200, true, "payment.succeeded", "12.34"},
+		{"payment failed", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("result_code", "FAIL"))), 200, 200, true, "payment.failed", "12.34"},
+		{"refund", string(refund), 200, 200, true, "refund.succeeded", "2.34"},
+		{"forged", xmlOf(notification(strings.Repeat("0", 32), wechatv2.SignHMACSHA256, nil)), 200, 401, false, "", ""},
+		{"signed with MD5 but config says HMAC", xmlOf(notification(apiKey, wechatv2.SignMD5, nil)), 200, 401, false, "", ""},
+		{"tampered amount", xmlOf(tampered), 200, 401, false, "", ""},
+		{"foreign appid", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("appid", "wx0000000000000000"))), 200, 401, false, "", ""},
+		{"foreign mch_id", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("mch_id", "1230000109"))), 200, 401, false, "", ""},
+		{"unsigned", `<xml><return_code><![CDATA[SUCCESS]]></return_code><appid>` + appID + `</appid><mch_id>` + mchID + `</mch_id><result_code>SUCCESS</result_code></xml>`, 200, 401, false, "", ""},
+		{"refund under another key", string(foreignRefund), 200, 401, false, "", ""},
+		{"not XML", `{"hello":"world"}`, 200, 401, false, "", ""},
+		{"doctype", `<!DOCTYPE xml [<!ENTITY x "y">]><xml><appid>&x;</appid></xml>`, 200, 401, false, "", ""},
+		{"merchant answers 500", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)), 500, 502, true, "payment.succeeded", "12.34"},
+		{"merchant answers 404", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)), 404, 502, true, "payment.succeeded", "12.34"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			merchant.status.Store(tt.merchantStatus)
+			req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", "text/xml")
+			req.Header.Set("Minipay-Event-Id", "spoofed")
+			req.Header.Set("Minipay-Verified", "true")
+			res, err := tc.Client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", res.StatusCode, tt.status, body)
+			}
+			if tt.status == 200 && string(body) != wechatACK {
+				t.Fatalf("ACK is not byte-exact: %q", body)
+			}
+			if tt.status != 200 && !strings.HasPrefix(string(body), `<xml><return_code><![CDATA[FAIL]]></return_code>`) {
+				t.Fatalf("failure answer is not WeChat's FAIL form: %q", body)
+			}
+			got := merchant.take()
+			if !tt.forwarded {
+				if len(got) != 0 {
+					t.Fatalf("an unverified notification reached the merchant: %v", got[0].event)
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("merchant received %d events, want 1", len(got))
+			}
+			d := got[0]
+			ev := d.event
+			if ev["type"] != tt.eventType || ev["amount"] != tt.amount || ev["currency"] != "CNY" || ev["provider"] != "wechat_v2" || ev["order_id"] != "ORDER-77" {
+				t.Fatalf("event %v", ev)
+			}
+			if d.header.Get("Minipay-Event-Id") != ev["id"] || d.header.Get("Minipay-Provider") != "wechat_v2" ||
+				d.header.Get("Minipay-Verified") != "" || d.header.Get("Content-Type") != "application/json" {
+				t.Fatalf("forwarded headers %v", d.header)
+			}
+			data, _ := ev["data"].(map[string]any)
+			if data == nil || data["sign"] != nil {
+				t.Fatalf("event data %v", data)
+			}
+			switch tt.eventType {
+			case "payment.succeeded":
+				if ev["id"] != "wechat_v2:4200000123202611220000000077:payment.succeeded" || ev["occurred_at"] != "2026-11-22T10:00:00+08:00" {
+					t.Fatalf("event id/time %v %v", ev["id"], ev["occurred_at"])
+				}
+			case "refund.succeeded":
+				if ev["refund_id"] != "ORDER-77-R1" || data["refund_status"] != "SUCCESS" {
+					t.Fatalf("refund event %v", ev)
+				}
+			}
+		})
+	}
+	logs := logText(t, logFile)
+	mustContain(t, logs, `"outcome":"unverified"`, "warn line for a forged notification")
+	if strings.Contains(logs, apiKey) || strings.Contains(logs, "oUpF8uMEb4qRXf22hE3X68TekukE") {
+		t.Fatal("the log contains the API key or a clear openid")
+	}
+}
+
+// TestProvisionErrors checks that a required field that resolves empty fails
+// the config load, naming provider and field, and that no secret is echoed.
+func TestProvisionErrors(t *testing.T) {
+	tests := []struct{ name, block, want string }{
+		{"unset env", "minipay wechat_v2 {\n app_id " + appID + "\n mch_id " + mchID + "\n api_key {env.MINIPAY_TEST_UNSET_VARIABLE}\n}", "provider wechat_v2: field api_key is required"},
+		{"unreadable file", "minipay wechat_login {\n app_id " + appID + "\n app_secret {file./nonexistent/minipay/secret}\n}", "provider wechat_login: field app_secret is required"},
+		{"missing field", "minipay wechat_v2 {\n app_id " + appID + "\n api_key " + apiKey + "\n}", "provider wechat_v2: field mch_id is required"},
+		{"short key", "minipay wechat_v2 {\n app_id " + appID + "\n mch_id " + mchID + "\n api_key tooshort-secret-value\n}", "api_key must be 32 bytes"},
+		{"unknown field", "minipay wechat_v2 {\n app_id " + appID + "\n mch_id " + mchID + "\n api_key " + apiKey + "\n colour blue\n}", "colour"},
+		{"webhook of login", "minipay_webhook wechat_login {\n app_id " + appID + "\n app_secret " + appSecret + "\n}", "wechat_login sends no notifications"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tc := caddytestTester(t)
+			err := tc.load(globalOptions(filepath.Join(t.TempDir(), "log")) + ":" + itoa(freePort(t)) + " {\n" + tt.block + "\nreverse_proxy 127.0.0.1:9\n}\n")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("load error %v, want it to contain %q", err, tt.want)
+			}
+			for _, secret := range []string{"tooshort-secret-value", apiKey, appSecret} {
+				if strings.Contains(err.Error(), secret) {
+					t.Fatalf("the error echoes a secret: %v", err)
+				}
+			}
+		})
+	}
+}
