@@ -61,14 +61,19 @@ func readMerchantRequest(r *http.Request) ([]byte, *transform.Error) {
 	return body, nil
 }
 
+// writeJSON sends body with a trailing newline (friendlier in a terminal,
+// irrelevant to JSON parsers).
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Content-Length", strconv.Itoa(len(body)+1))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+	_, _ = w.Write(newline)
 }
+
+var newline = []byte("\n")
 
 func writeError(w http.ResponseWriter, e *transform.Error) { writeJSON(w, e.Status, e.JSON()) }
 
