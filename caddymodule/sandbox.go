@@ -62,7 +62,8 @@ func (s *Sandbox) Provision(ctx caddy.Context) error {
 	}
 	s.providers = map[string]transform.Sandbox{}
 	s.demo = new(demoMerchant)
-	for _, mod := range mods.([]any) {
+	list, _ := mods.([]any) // nil when no provider block is configured
+	for _, mod := range list {
 		p, err := resolveProvider(mod, transform.RoleSandbox)
 		if err != nil {
 			return err
