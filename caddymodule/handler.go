@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -110,13 +111,38 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	if err != nil {
 		return nil, 0, asError(err)
 	}
+	// The answer is decoded from buf, which goes back to the pool only once
+	// the merchant's answer is written: Decode may return a slice of it.
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer bufPool.Put(buf)
+	out, err := h.roundTrip(w, r, next, op, call, buf)
+	if errors.Is(err, transform.ErrRetry) { // e.g. an expired bearer token: once, with a fresh one
+		if call, err = h.client.Prepare(r.Context(), op, body); err == nil {
+			out, err = h.roundTrip(w, r, next, op, call, buf)
+		}
+		if errors.Is(err, transform.ErrRetry) {
+			err = transform.Upstream("the provider refused the call twice")
+		}
+	}
+	if err != nil {
+		return call, 0, asError(err)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return call, http.StatusOK, nil
+}
 
+// roundTrip rewrites the request for the provider, lets next carry it and
+// decodes the recorded answer.
+func (h *Handler) roundTrip(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, op string, call *transform.Call, buf *bytes.Buffer) ([]byte, error) {
 	// Rewrite the request for the provider. Caddy keeps the original for its
 	// access log; the merchant's headers (and Host) never reach the provider.
 	r.Method = call.Method
 	r.URL.Path, r.URL.RawPath, r.URL.RawQuery = call.Path, "", call.RawQuery
 	r.Host = ""
 	r.Header = http.Header{"Accept": {"*/*"}, "User-Agent": {"caddy-minipay"}}
+	for k, v := range call.Header {
+		r.Header[k] = v
+	}
 	if call.Body != nil {
 		r.Header.Set("Content-Type", call.ContentType)
 	}
@@ -127,28 +153,21 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	}
 	r.GetBody = nil
 
-	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
-	defer bufPool.Put(buf)
 	upstreamStart := time.Now()
 	ans := record(w, r, next, buf)
 	h.metrics.upstream.WithLabelValues(h.name, op).Observe(time.Since(upstreamStart).Seconds())
 	if ans.err != nil {
 		if ans.err == errTooLarge {
-			return call, 0, transform.Upstream("the provider's answer is too large")
+			return nil, transform.Upstream("the provider's answer is too large")
 		}
-		return call, 0, upstreamFailure(ans.err)
+		return nil, upstreamFailure(ans.err)
 	}
 	answer, err := decodedBody(ans.header, ans.body)
 	if err != nil {
-		return call, 0, transform.Upstream("the provider's answer could not be decoded")
+		return nil, transform.Upstream("the provider's answer could not be decoded")
 	}
-	out, err := call.Decode(ans.status, ans.header, answer)
-	if err != nil {
-		return call, 0, asError(err)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return call, http.StatusOK, nil
+	return call.Decode(ans.status, ans.header, answer)
 }
 
 type nopCloser struct{ *bytes.Reader }

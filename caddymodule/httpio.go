@@ -84,6 +84,9 @@ func asError(err error) *transform.Error {
 	if errors.As(err, &te) {
 		return te
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return transform.Timeout()
+	}
 	return transform.Upstream("the provider's answer could not be processed")
 }
 

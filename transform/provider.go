@@ -2,6 +2,7 @@ package transform
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 )
@@ -51,13 +52,21 @@ type Call struct {
 	Path        string
 	RawQuery    string
 	ContentType string
-	Body        []byte
+	// Header holds extra upstream headers (an Authorization bearer token).
+	Header http.Header
+	Body   []byte
 	// OrderID is for the log line only.
 	OrderID string
 	// Decode verifies the provider's answer and returns the merchant's JSON.
 	// It receives the answer after any Content-Encoding has been removed.
+	// Returning ErrRetry asks minipay to Prepare the call again and send it
+	// once more (a bearer token the API refused has been dropped).
 	Decode func(status int, header http.Header, body []byte) ([]byte, error)
 }
+
+// ErrRetry is returned by Call.Decode when the call should be prepared and
+// sent again, once.
+var ErrRetry = errors.New("transform: prepare and send the call again")
 
 // Client is a provider's merchant-facing side.
 type Client interface {
