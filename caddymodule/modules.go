@@ -9,9 +9,7 @@ func init() {
 	caddy.RegisterModule(Handler{})
 	caddy.RegisterModule(Webhook{})
 	caddy.RegisterModule(Sandbox{})
-
-	caddy.RegisterModule(WechatV2{})
-	caddy.RegisterModule(WechatLogin{})
+	// Providers register in their own files (provider_*.go).
 
 	httpcaddyfile.RegisterHandlerDirective("minipay", parseHandler)
 	httpcaddyfile.RegisterDirectiveOrder("minipay", httpcaddyfile.Before, "reverse_proxy")
