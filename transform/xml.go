@@ -26,7 +26,7 @@ func ParseFlatXML(body []byte) (root string, params Params, err error) {
 		return "", nil, ErrXML
 	}
 	root, i, ok := openTag(s, i)
-	if !ok {
+	if !ok || root == "" { // "<xml/>": openTag reports no name; refused, never a v2 document
 		return "", nil, ErrXML
 	}
 	params = make(Params, 0, 24)
@@ -70,12 +70,65 @@ func skipProlog(s string) int {
 	i := skipSpaceAndComments(s, 0)
 	if i >= 0 && strings.HasPrefix(s[i:], "<?xml") {
 		end := strings.Index(s[i:], "?>")
-		if end < 0 {
+		if end < 0 || !validXMLDecl(s[i+5:i+end]) {
 			return -1
 		}
 		i = skipSpaceAndComments(s, i+end+2)
 	}
 	return i
+}
+
+// validXMLDecl checks what follows "<?xml" in a declaration (XML 1.0 §2.8):
+// version "1.0", then optionally encoding (UTF-8 only: the body is read as
+// UTF-8, never transcoded) and standalone, in that order.
+func validXMLDecl(d string) bool {
+	names := [...]string{"version", "encoding", "standalone"}
+	next := 0
+	for {
+		t := strings.TrimLeft(d, " \t\r\n")
+		if t == "" {
+			return next > 0
+		}
+		if len(t) == len(d) { // pseudo-attributes are separated by whitespace
+			return false
+		}
+		eq := strings.IndexByte(t, '=')
+		if eq < 0 {
+			return false
+		}
+		name := strings.TrimRight(t[:eq], " \t\r\n")
+		k := next
+		for k < len(names) && names[k] != name {
+			k++
+		}
+		if k == len(names) || next == 0 && k != 0 {
+			return false
+		}
+		next = k + 1
+		t = strings.TrimLeft(t[eq+1:], " \t\r\n")
+		if t == "" || t[0] != '"' && t[0] != '\'' {
+			return false
+		}
+		end := strings.IndexByte(t[1:], t[0])
+		if end < 0 {
+			return false
+		}
+		switch v := t[1 : 1+end]; name {
+		case "version":
+			if v != "1.0" {
+				return false
+			}
+		case "encoding":
+			if !strings.EqualFold(v, "utf-8") {
+				return false
+			}
+		case "standalone":
+			if v != "yes" && v != "no" {
+				return false
+			}
+		}
+		d = t[2+end:]
+	}
 }
 
 func skipSpaceAndComments(s string, i int) int {
@@ -84,16 +137,24 @@ func skipSpaceAndComments(s string, i int) int {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			i++
 		case strings.HasPrefix(s[i:], "<!--"):
-			end := strings.Index(s[i+4:], "-->")
-			if end < 0 {
+			if i = commentEnd(s, i); i < 0 {
 				return -1
 			}
-			i += 4 + end + 3
 		default:
 			return i
 		}
 	}
 	return i
+}
+
+// commentEnd returns the index after the comment starting at s[i:] ("<!--"),
+// or -1: "--" may only appear in "-->" (XML 1.0 §2.5).
+func commentEnd(s string, i int) int {
+	k := strings.Index(s[i+4:], "--")
+	if k < 0 || i+4+k+2 >= len(s) || s[i+4+k+2] != '>' {
+		return -1
+	}
+	return i + 4 + k + 3
 }
 
 // openTag reads "<name>" at i and returns the name and the index after '>'.
@@ -123,7 +184,9 @@ func isNameByte(c byte, first bool) bool {
 		!first && ('0' <= c && c <= '9' || c == '-' || c == '.')
 }
 
-// readText reads character data and CDATA sections up to </name>.
+// readText reads character data and CDATA sections up to </name>. Line
+// ends are normalized as XML 1.0 §2.11 requires ("\r\n" and a lone "\r" read
+// as "\n"; "&#13;" stays "\r"), and the value must consist of XML characters.
 func readText(s string, i int, name string) (string, int, bool) {
 	var b []byte // only used when the value is not one contiguous slice
 	parts := 0
@@ -146,7 +209,7 @@ func readText(s string, i int, name string) (string, int, bool) {
 			if end < 0 {
 				return "", 0, false
 			}
-			add(s[i+9 : i+9+end])
+			add(normalizeNewlines(s[i+9 : i+9+end]))
 			i += 9 + end + 3
 		case strings.HasPrefix(s[i:], "</"):
 			end := i + 2 + len(name)
@@ -161,37 +224,34 @@ func readText(s string, i int, name string) (string, int, bool) {
 			default:
 				v = string(b)
 			}
-			if !utf8.ValidString(v) {
+			if !validXMLText(v) {
 				return "", 0, false
 			}
 			return v, end + 1, true
-		case s[i] == '<':
-			if strings.HasPrefix(s[i:], "<!--") {
-				j := skipSpaceAndComments(s, i)
-				if j < 0 {
-					return "", 0, false
-				}
-				i = j
-				continue
+		case strings.HasPrefix(s[i:], "<!--"):
+			if i = commentEnd(s, i); i < 0 { // the comment only, not the text after it
+				return "", 0, false
 			}
+		case s[i] == '<':
 			return "", 0, false // nested element
 		default:
-			j := i
-			for j < len(s) && s[j] != '<' {
-				j++
+			j := strings.IndexByte(s[i:], '<')
+			if j < 0 {
+				return "", 0, false
 			}
-			text := s[i:j]
+			text := s[i : i+j]
+			if strings.Contains(text, "]]>") {
+				return "", 0, false
+			}
+			text = normalizeNewlines(text)
 			if strings.IndexByte(text, '&') >= 0 {
 				var ok bool
 				if text, ok = unescape(text); !ok {
 					return "", 0, false
 				}
 			}
-			if strings.Contains(text, "]]>") {
-				return "", 0, false
-			}
 			add(text)
-			i = j
+			i += j
 		}
 	}
 	return "", 0, false
@@ -243,6 +303,33 @@ func unescape(s string) (string, bool) {
 	}
 }
 
+// normalizeNewlines reads "\r\n" and a lone "\r" of the raw document as "\n".
+func normalizeNewlines(v string) string {
+	if strings.IndexByte(v, '\r') < 0 {
+		return v
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(v, "\r\n", "\n"), "\r", "\n")
+}
+
+// validXMLText tells whether v is UTF-8 made of XML 1.0 characters (§2.2).
+func validXMLText(v string) bool {
+	for i := 0; i < len(v); {
+		if c := v[i]; c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				return false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(v[i:])
+		if r == utf8.RuneError && size == 1 || !isXMLChar(r) {
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
 func isXMLChar(r rune) bool {
 	return r == 0x09 || r == 0x0A || r == 0x0D || r >= 0x20 && r <= 0xD7FF ||
 		r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
@@ -267,21 +354,34 @@ func AppendFlatXML(dst []byte, root string, params Params) []byte {
 	return append(dst, '>')
 }
 
-// AppendCDATA writes v as one or more CDATA sections; "]]>" inside v is split
-// across two sections so the value survives byte for byte.
+// AppendCDATA writes v as one or more CDATA sections so the value survives
+// byte for byte: "]]>" inside v is split across two sections, and "\r" is
+// written as "&#13;" between sections (a raw one would be read as "\n").
 func AppendCDATA(dst []byte, v string) []byte {
 	dst = append(dst, "<![CDATA["...)
 	for {
-		k := strings.Index(v, "]]>")
+		k := strings.IndexByte(v, '\r')
 		if k < 0 {
 			break
+		}
+		dst = appendCDATABody(dst, v[:k])
+		dst = append(dst, "]]>&#13;<![CDATA["...)
+		v = v[k+1:]
+	}
+	dst = appendCDATABody(dst, v)
+	return append(dst, "]]>"...)
+}
+
+func appendCDATABody(dst []byte, v string) []byte {
+	for {
+		k := strings.Index(v, "]]>")
+		if k < 0 {
+			return append(dst, v...)
 		}
 		dst = append(dst, v[:k+2]...)
 		dst = append(dst, "]]><![CDATA["...)
 		v = v[k+2:]
 	}
-	dst = append(dst, v...)
-	return append(dst, "]]>"...)
 }
 
 // ParseXMLDocument reads a nested document with etree (for providers whose

@@ -260,7 +260,7 @@ func (c *Client) ReadAnswer(status int, body []byte) (transform.Params, error) {
 		return nil, transform.Upstream("the provider answered HTTP " + strconv.Itoa(status))
 	}
 	_, a, err := transform.ParseFlatXML(body)
-	if err != nil {
+	if err != nil || hasDuplicate(a) {
 		return nil, transform.Upstream("the provider's answer is not valid XML")
 	}
 	if rc := a.Get("return_code"); rc != "SUCCESS" {

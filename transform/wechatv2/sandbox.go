@@ -310,11 +310,15 @@ func RefundNotification(cfg Config, inner transform.Params) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return transform.AppendFlatXML(nil, "xml", transform.Params{
+	outer := transform.Params{
 		{Name: "return_code", Value: "SUCCESS"}, {Name: "appid", Value: cfg.AppID},
 		{Name: "mch_id", Value: cfg.MchID}, {Name: "nonce_str", Value: transform.Nonce(32)},
 		{Name: "req_info", Value: reqInfo},
-	}), nil
+	}
+	if cfg.SubMchID != "" {
+		outer = append(outer, transform.Param{Name: "sub_appid", Value: cfg.SubAppID}, transform.Param{Name: "sub_mch_id", Value: cfg.SubMchID})
+	}
+	return transform.AppendFlatXML(nil, "xml", outer), nil
 }
 
 // reply signs fields as an answer to this merchant.

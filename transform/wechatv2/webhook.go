@@ -44,13 +44,14 @@ var (
 // Verify implements transform.Webhook.
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 	root, p, err := transform.ParseFlatXML(n.Body)
-	if err != nil || root != "xml" {
+	if err != nil || root != "xml" || hasDuplicate(p) {
 		return nil, ErrMalformed
 	}
 	if p.Get("return_code") != "SUCCESS" {
 		return nil, ErrUnsigned
 	}
-	if p.Get("appid") != w.cfg.AppID || p.Get("mch_id") != w.cfg.MchID {
+	if p.Get("appid") != w.cfg.AppID || p.Get("mch_id") != w.cfg.MchID ||
+		w.cfg.SubMchID != "" && p.Get("sub_mch_id") != w.cfg.SubMchID { // the provider's key signs for every sub-merchant
 		return nil, ErrForeign
 	}
 	if p.Has("req_info") {
@@ -69,6 +70,31 @@ func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 	return PaymentEvent(p)
 }
 
+// hasDuplicate tells whether a parameter name occurs twice. WeChat never
+// repeats one; a repeated name would let Get (the first) and the signature
+// (every non-empty one) disagree, and an empty element is outside the
+// signature, so anyone could prepend one to blank a signed field.
+func hasDuplicate(p transform.Params) bool {
+	if len(p) > 32 { // a 64 KiB body can hold thousands of elements: stay linear
+		seen := make(map[string]struct{}, len(p))
+		for _, kv := range p {
+			if _, ok := seen[kv.Name]; ok {
+				return true
+			}
+			seen[kv.Name] = struct{}{}
+		}
+		return false
+	}
+	for i := 1; i < len(p); i++ {
+		for j := 0; j < i; j++ {
+			if p[i].Name == p[j].Name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // PaymentEvent normalizes a verified payment notification.
 func PaymentEvent(p transform.Params) (*transform.Event, error) {
 	var typ string
@@ -77,8 +103,8 @@ func PaymentEvent(p transform.Params) (*transform.Event, error) {
 		typ = transform.EventPaymentSucceeded
 	case "FAIL":
 		typ = transform.EventPaymentFailed
-	default:
-		return nil, ErrUnknownOutcome
+	default: // verified but not mapped: forwarded as "unknown" (DESIGN.md §5)
+		typ = transform.EventUnknown
 	}
 	ref := firstNonEmpty(p.Get("transaction_id"), p.Get("out_trade_no"))
 	ev := &transform.Event{

@@ -1,0 +1,255 @@
+package transform
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// DESIGN.md §4: order_id is 1–32 characters of A-Za-z0-9_-|*.
+func TestValidOrderID(t *testing.T) {
+	tests := []struct {
+		id string
+		ok bool
+	}{
+		{"O1", true},
+		{"a", true},
+		{"A-Z_a-z|0-9*", true},
+		{"20261122100000123456789012345678", true}, // 32
+		{strings.Repeat("x", 32), true},
+		{"", false},
+		{strings.Repeat("x", 33), false},
+		{"order 1", false},
+		{"order.1", false},
+		{"order/1", false},
+		{"订单1", false},
+		{"o\x00", false},
+		{"o\n", false},
+		{"a+b", false},
+		{"a=b", false},
+		{"a&b", false},
+		{"<xml>", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			err := ValidOrderID("refund_id", tt.id)
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("ValidOrderID(%q) = %v", tt.id, err)
+				}
+				return
+			}
+			wantInvalid(t, err, "refund_id")
+		})
+	}
+}
+
+func TestValidText(t *testing.T) {
+	if err := ValidText("description", "测试商品", 127); err != nil {
+		t.Fatalf("ValidText = %v", err)
+	}
+	if err := ValidText("description", strings.Repeat("a", 127), 127); err != nil {
+		t.Fatalf("127 bytes: %v", err)
+	}
+	for _, bad := range []string{"", strings.Repeat("a", 128), strings.Repeat("中", 43), "\xff\xfe"} {
+		wantInvalid(t, ValidText("description", bad, 127), "description")
+	}
+}
+
+func TestDecodeJSON(t *testing.T) {
+	var ok PayRequest
+	if err := DecodeJSON([]byte(" {\"order_id\":\"O1\",\"amount\":\"1.00\"} \n"), &ok); err != nil {
+		t.Fatalf("DecodeJSON = %v", err)
+	}
+	if ok.OrderID != "O1" || ok.Amount != "1.00" {
+		t.Fatalf("decoded %+v", ok)
+	}
+	tests := []struct {
+		name, body, field string
+	}{
+		{"unknown field", `{"order_id":"O1","colour":"red"}`, "colour"},
+		{"unknown field first", `{"total_fee":1234}`, "total_fee"},
+		{"number for a string", `{"order_id":1}`, "order_id"},
+		{"object for a string", `{"amount":{"v":1}}`, "amount"},
+		{"bool for a string", `{"openid":true}`, "openid"},
+		{"trailing object", `{"order_id":"O1"}{"order_id":"O2"}`, ""},
+		{"trailing garbage", `{"order_id":"O1"} x`, ""},
+		{"trailing brace", `{"order_id":"O1"}}`, ""},
+		{"trailing array", `{"order_id":"O1"}[]`, ""},
+		{"empty", ``, ""},
+		{"whitespace only", " \n\t", ""},
+		{"not JSON", `order_id=O1`, ""},
+		{"XML", `<xml><order_id>O1</order_id></xml>`, ""},
+		{"truncated", `{"order_id":"O1"`, ""},
+		{"array", `[{"order_id":"O1"}]`, ""},
+		{"string", `"O1"`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var req PayRequest
+			err := DecodeJSON([]byte(tt.body), &req)
+			wantInvalid(t, err, tt.field)
+		})
+	}
+}
+
+func validPay() PayRequest {
+	return PayRequest{OrderID: "O1", Amount: "12.34", Currency: "CNY", Description: "测试商品", OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}
+}
+
+func TestPayRequestValidate(t *testing.T) {
+	p := validPay()
+	p.ExpireAt = "2026-11-22T02:00:00Z"
+	if err := p.Validate(); err != nil {
+		t.Fatalf("Validate = %v", err)
+	}
+	if p.Money != (Money{1234, "CNY", 2}) {
+		t.Fatalf("Money = %+v", p.Money)
+	}
+	if want := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC); !p.Expire.Equal(want) {
+		t.Fatalf("Expire = %v, want %v", p.Expire, want)
+	}
+
+	tests := []struct {
+		field  string
+		mutate func(*PayRequest)
+	}{
+		{"order_id", func(p *PayRequest) { p.OrderID = "" }},
+		{"order_id", func(p *PayRequest) { p.OrderID = "has space" }},
+		{"amount", func(p *PayRequest) { p.Amount = "" }},
+		{"amount", func(p *PayRequest) { p.Amount = "0" }},
+		{"amount", func(p *PayRequest) { p.Amount = "1.001" }},
+		{"currency", func(p *PayRequest) { p.Currency = "" }},
+		{"currency", func(p *PayRequest) { p.Currency = "RMB" }},
+		{"description", func(p *PayRequest) { p.Description = "" }},
+		{"description", func(p *PayRequest) { p.Description = strings.Repeat("商", 43) }}, // 129 bytes
+		{"description", func(p *PayRequest) { p.Description = "\xc3\x28" }},
+		{"openid", func(p *PayRequest) { p.OpenID = "" }},
+		{"openid", func(p *PayRequest) { p.OpenID = strings.Repeat("o", 129) }},
+		{"expire_at", func(p *PayRequest) { p.ExpireAt = "2026-11-22 10:00:00" }},
+		{"expire_at", func(p *PayRequest) { p.ExpireAt = "20261122100000" }},
+		{"client_ip", func(p *PayRequest) { p.ClientIP = strings.Repeat("1", 65) }},
+		{"attach", func(p *PayRequest) { p.Attach = strings.Repeat("a", 128) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			p := validPay()
+			tt.mutate(&p)
+			wantInvalid(t, p.Validate(), tt.field)
+		})
+	}
+}
+
+func TestOrderRequestValidate(t *testing.T) {
+	if err := (&OrderRequest{OrderID: "O1"}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	wantInvalid(t, (&OrderRequest{}).Validate(), "order_id")
+}
+
+func TestRefundRequestValidate(t *testing.T) {
+	r := RefundRequest{OrderID: "O1", RefundID: "R1", Amount: "5.00", Currency: "CNY"}
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if r.Money != (Money{500, "CNY", 2}) || r.Total != r.Money {
+		t.Fatalf("without total_amount: Money %+v, Total %+v; want Total = Money", r.Money, r.Total)
+	}
+
+	r = RefundRequest{OrderID: "O1", RefundID: "R1", Amount: "5.00", Currency: "CNY", TotalAmount: "12.34"}
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if r.Money.Minor != 500 || r.Total != (Money{1234, "CNY", 2}) {
+		t.Fatalf("Money %+v, Total %+v", r.Money, r.Total)
+	}
+
+	r = RefundRequest{OrderID: "O1", RefundID: "R1", Amount: "12.34", Currency: "CNY", TotalAmount: "12.34"}
+	if err := r.Validate(); err != nil {
+		t.Fatalf("a full refund is valid: %v", err)
+	}
+
+	tests := []struct {
+		field string
+		r     RefundRequest
+	}{
+		{"order_id", RefundRequest{RefundID: "R1", Amount: "1", Currency: "CNY"}},
+		{"refund_id", RefundRequest{OrderID: "O1", Amount: "1", Currency: "CNY"}},
+		{"refund_id", RefundRequest{OrderID: "O1", RefundID: "R 1", Amount: "1", Currency: "CNY"}},
+		{"amount", RefundRequest{OrderID: "O1", RefundID: "R1", Currency: "CNY"}},
+		{"amount", RefundRequest{OrderID: "O1", RefundID: "R1", Amount: "12.35", Currency: "CNY", TotalAmount: "12.34"}},
+		{"currency", RefundRequest{OrderID: "O1", RefundID: "R1", Amount: "1"}},
+		{"total_amount", RefundRequest{OrderID: "O1", RefundID: "R1", Amount: "1", Currency: "CNY", TotalAmount: "-2"}},
+		{"total_amount", RefundRequest{OrderID: "O1", RefundID: "R1", Amount: "1", Currency: "CNY", TotalAmount: "2.001"}},
+		{"reason", RefundRequest{OrderID: "O1", RefundID: "R1", Amount: "1", Currency: "CNY", Reason: strings.Repeat("r", 241)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			wantInvalid(t, tt.r.Validate(), tt.field)
+		})
+	}
+}
+
+func TestLoginRequestValidate(t *testing.T) {
+	if err := (&LoginRequest{Code: "081xYz000abc"}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	wantInvalid(t, (&LoginRequest{}).Validate(), "code")
+	wantInvalid(t, (&LoginRequest{Code: strings.Repeat("c", 129)}).Validate(), "code")
+}
+
+// DESIGN.md §4: every failure is {"error":{"code","message","field"?,"provider_code"?,"provider_message"?}}.
+func TestErrorJSON(t *testing.T) {
+	tests := []struct {
+		err    *Error
+		status int
+		want   string
+	}{
+		{Invalid("amount", "is required"), 400, `{"error":{"code":"invalid_request","message":"amount is required","field":"amount"}}`},
+		{Rejected("ORDERPAID", "该订单已支付"), 422, `{"error":{"code":"provider_rejected","message":"the provider rejected the request","provider_code":"ORDERPAID","provider_message":"该订单已支付"}}`},
+		{Upstream("boom"), 502, `{"error":{"code":"upstream_error","message":"boom"}}`},
+		{UpstreamCode("x", "FAIL", "签名错误"), 502, `{"error":{"code":"upstream_error","message":"x","provider_code":"FAIL","provider_message":"签名错误"}}`},
+		{SignatureInvalid(), 502, ""},
+		{Timeout(), 504, ""},
+		{UnknownOperation("wechat_v2", "refunds"), 404, `{"error":{"code":"unknown_operation","message":"\"refunds\" is no operation of wechat_v2"}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.err.Code, func(t *testing.T) {
+			if tt.err.Status != tt.status {
+				t.Errorf("Status = %d, want %d", tt.err.Status, tt.status)
+			}
+			body := tt.err.JSON()
+			if tt.want != "" && string(body) != tt.want {
+				t.Errorf("JSON =\n %s\nwant\n %s", body, tt.want)
+			}
+			var v struct {
+				Error map[string]string `json:"error"`
+			}
+			if err := json.Unmarshal(body, &v); err != nil || v.Error["code"] != tt.err.Code || v.Error["message"] == "" {
+				t.Errorf("JSON %s does not decode to the error shape: %v", body, err)
+			}
+			var e *Error
+			if !errors.As(error(tt.err), &e) || tt.err.Error() == "" {
+				t.Error("Error() is empty")
+			}
+		})
+	}
+	if got := SignatureInvalid().Code; got != CodeSignatureInvalid {
+		t.Errorf("SignatureInvalid code %q", got)
+	}
+	if got := Timeout().Code; got != CodeUpstreamTimeout {
+		t.Errorf("Timeout code %q", got)
+	}
+}
+
+func TestMarshalNoHTMLEscape(t *testing.T) {
+	got := string(Marshal(map[string]string{"a": "<xml>&"}))
+	if got != `{"a":"<xml>&"}` {
+		t.Fatalf("Marshal = %s", got)
+	}
+	if EventID("wechat_v2", "4200000123", EventPaymentSucceeded) != "wechat_v2:4200000123:payment.succeeded" {
+		t.Fatal("EventID does not follow DESIGN.md §5")
+	}
+}

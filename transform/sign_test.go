@@ -1,0 +1,171 @@
+package transform
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestNonce(t *testing.T) {
+	for _, n := range []int{0, 1, 16, 32, 64, 65, 200} {
+		s := Nonce(n)
+		if len(s) != n {
+			t.Fatalf("len(Nonce(%d)) = %d", n, len(s))
+		}
+		for i := 0; i < len(s); i++ {
+			if !strings.ContainsRune(nonceAlphabet, rune(s[i])) {
+				t.Fatalf("Nonce(%d) = %q holds %q, outside A-Za-z0-9", n, s, s[i])
+			}
+		}
+	}
+	if a, b := Nonce(32), Nonce(32); a == b {
+		t.Fatalf("two nonces are equal: %s", a)
+	}
+	if len(nonceAlphabet) != 62 {
+		t.Fatalf("the alphabet has %d characters, the bias bound assumes 62", len(nonceAlphabet))
+	}
+	// Every character of the alphabet shows up over many draws (a biased
+	// or truncated mapping would miss some).
+	seen := map[byte]bool{}
+	for _, c := range []byte(Nonce(62 * 64)) {
+		seen[c] = true
+	}
+	if len(seen) != 62 {
+		t.Fatalf("%d of 62 characters seen in 3968 draws", len(seen))
+	}
+}
+
+func TestEqualHexConstantTime(t *testing.T) {
+	const sig = "9A0A8659F005D6984697E2CA0A9CF3B7" // wechat_v2.md MD5 vector
+	tests := []struct {
+		got, want string
+		eq        bool
+	}{
+		{sig, sig, true},
+		{strings.ToLower(sig), sig, true},
+		{"9a0A8659f005D6984697e2CA0A9CF3B7", sig, true},
+		{"9A0A8659F005D6984697E2CA0A9CF3B8", sig, false},
+		{sig[:31], sig, false},
+		{sig + "0", sig, false},
+		{"", sig, false},
+		{"", "", true},
+		// not hex: '|0x20' must not make these equal to the digits/letters
+		{"\x19A0A8659F005D6984697E2CA0A9CF3B7", sig, false}, // 0x19|0x20 = '9'
+		{"9\x010A8659F005D6984697E2CA0A9CF3B7", sig, false}, // 0x01|0x20 = '!'
+		{"9Z0A8659F005D6984697E2CA0A9CF3B7", sig, false},
+		{"9A0A8659F005D6984697E2CA0A9CF3B\x17", sig, false}, // 0x17|0x20 = '7'
+		{"zz", "ZZ", false},
+		{"9A0A8659F005D6984697E2CA0A9CF3 7", sig, false},
+	}
+	for _, tt := range tests {
+		if got := EqualHexConstantTime(tt.got, tt.want); got != tt.eq {
+			t.Errorf("EqualHexConstantTime(%q, %q) = %v, want %v", tt.got, tt.want, got, tt.eq)
+		}
+	}
+}
+
+func TestEqualConstantTime(t *testing.T) {
+	if !EqualConstantTime("abc", "abc") || EqualConstantTime("abc", "ABC") || EqualConstantTime("abc", "abcd") {
+		t.Fatal("EqualConstantTime is not an exact comparison")
+	}
+}
+
+func TestSortedQuery(t *testing.T) {
+	p := Params{
+		{Name: "nonce_str", Value: "n"},
+		{Name: "sign", Value: "SIGN"},
+		{Name: "B", Value: "upper"},
+		{Name: "appid", Value: "wx1"},
+		{Name: "attach", Value: ""},
+		{Name: "a_b", Value: "x&y=z"},
+		{Name: "a", Value: "1"},
+		{Name: "body", Value: "测试 商品"},
+	}
+	tests := []struct {
+		skip, want string
+	}{
+		// ASCII order: uppercase before lowercase, "a" < "a_b" < "appid"; empty
+		// values and the skipped name left out; values raw, not URL-encoded.
+		{"sign", "B=upper&a=1&a_b=x&y=z&appid=wx1&body=测试 商品&nonce_str=n"},
+		{"", "B=upper&a=1&a_b=x&y=z&appid=wx1&body=测试 商品&nonce_str=n&sign=SIGN"},
+		{"appid", "B=upper&a=1&a_b=x&y=z&body=测试 商品&nonce_str=n&sign=SIGN"},
+	}
+	for _, tt := range tests {
+		if got := string(p.SortedQuery(nil, tt.skip)); got != tt.want {
+			t.Errorf("SortedQuery(skip %q)\n got %s\nwant %s", tt.skip, got, tt.want)
+		}
+	}
+	if got := string(p.SortedQuery([]byte("prefix:"), "sign")); !strings.HasPrefix(got, "prefix:B=upper&") {
+		t.Errorf("SortedQuery does not append to dst: %s", got)
+	}
+	if got := string(Params{{Name: "a"}, {Name: "b"}}.SortedQuery(nil, "")); got != "" {
+		t.Errorf("all-empty params = %q", got)
+	}
+	if got := string(Params(nil).SortedQuery(nil, "sign")); got != "" {
+		t.Errorf("nil params = %q", got)
+	}
+	// more than the 32 pre-sized slots
+	var many Params
+	for c := 'z'; c >= 'A'; c-- {
+		if c >= 'a' || c <= 'Z' {
+			many = append(many, Param{Name: string(c), Value: "1"})
+		}
+	}
+	got := string(many.SortedQuery(nil, ""))
+	if !strings.HasPrefix(got, "A=1&B=1&") || !strings.HasSuffix(got, "&y=1&z=1") || strings.Count(got, "&") != 51 {
+		t.Errorf("52 params: %s", got)
+	}
+}
+
+func TestParamsAccessors(t *testing.T) {
+	p := Params{{Name: "a", Value: "1"}, {Name: "empty"}, {Name: "a", Value: "2"}}
+	if p.Get("a") != "1" || p.Get("missing") != "" || p.Get("empty") != "" {
+		t.Fatal("Get does not return the first value")
+	}
+	if !p.Has("empty") || p.Has("missing") {
+		t.Fatal("Has")
+	}
+	m := p.Map()
+	if len(m) != 2 || m["empty"] != "" {
+		t.Fatalf("Map = %v", m)
+	}
+}
+
+// Standard vectors: MD5 from RFC 1321 appendix A.5, SHA-256 from FIPS 180-2
+// appendix B.1, HMAC-SHA256 from RFC 4231 test case 2.
+func TestHashHex(t *testing.T) {
+	if got := MD5Hex([]byte("abc"), false); got != "900150983cd24fb0d6963f7d28e17f72" {
+		t.Errorf("MD5Hex = %s", got)
+	}
+	if got := MD5Hex([]byte("abc"), true); got != "900150983CD24FB0D6963F7D28E17F72" {
+		t.Errorf("MD5Hex upper = %s", got)
+	}
+	if got := SHA256Hex([]byte("abc"), false); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
+		t.Errorf("SHA256Hex = %s", got)
+	}
+	const rfc4231 = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+	if got := HMACSHA256Hex("Jefe", []byte("what do ya want for nothing?"), false); got != rfc4231 {
+		t.Errorf("HMACSHA256Hex = %s", got)
+	}
+	if got := HMACSHA256Hex("Jefe", []byte("what do ya want for nothing?"), true); got != strings.ToUpper(rfc4231) {
+		t.Errorf("HMACSHA256Hex upper = %s", got)
+	}
+	h := NewHMACSHA256("Jefe")
+	for i := 0; i < 2; i++ { // reusable after Reset
+		h.Reset()
+		h.Write([]byte("what do ya want for nothing?"))
+		if got := hexString(h.Sum(nil), false); got != rfc4231 {
+			t.Errorf("NewHMACSHA256 round %d = %s", i, got)
+		}
+	}
+}
+
+func TestBufPool(t *testing.T) {
+	b := GetBuf()
+	*b = append(*b, "dirty"...)
+	PutBuf(b)
+	if c := GetBuf(); len(*c) != 0 {
+		t.Fatalf("GetBuf returned %d stale bytes", len(*c))
+	}
+	big := make([]byte, 0, 128<<10)
+	PutBuf(&big) // an oversized buffer is dropped, not pooled; must not panic
+}

@@ -1,0 +1,531 @@
+package wechatv2
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+const payJSON = `{"order_id":"O1","amount":"12.34","currency":"CNY","description":"测试商品","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","expire_at":"2026-11-22T02:30:00Z","attach":"a=1&b=2"}`
+
+// The unifiedorder SUCCESS answer of the documentation (wechat_v2.md
+// "Response"), for the official example merchant. The signs were computed
+// outside Go from the published rules:
+//
+//	printf '%s' 'appid=wxd930ea5d5a258f4f&mch_id=10000100&nonce_str=IITRi8Iabbblz1Jc&prepay_id=wx201411101639507cbf6ffd8b0779950874&result_code=SUCCESS&return_code=SUCCESS&return_msg=OK&trade_type=JSAPI&key=192006250b4c09247ec02edce69f6a2d' | md5sum
+//	... | openssl dgst -sha256 -hmac 192006250b4c09247ec02edce69f6a2d
+const (
+	payAnswerTemplate = `<xml>
+   <return_code><![CDATA[SUCCESS]]></return_code>
+   <return_msg><![CDATA[OK]]></return_msg>
+   <appid><![CDATA[wxd930ea5d5a258f4f]]></appid>
+   <mch_id><![CDATA[10000100]]></mch_id>
+   <nonce_str><![CDATA[IITRi8Iabbblz1Jc]]></nonce_str>
+   <sign><![CDATA[SIGN]]></sign>
+   <result_code><![CDATA[SUCCESS]]></result_code>
+   <prepay_id><![CDATA[wx201411101639507cbf6ffd8b0779950874]]></prepay_id>
+   <trade_type><![CDATA[JSAPI]]></trade_type>
+</xml>`
+	payAnswerMD5Sign  = "12AEAC49895C58E07922F68A21BF6D83"
+	payAnswerHMACSign = "E640B7E27AD4CF87E139FF3D0A6E0046C6F6475C0897DC2E03FCD9F0C5840B0F"
+	prepayID          = "wx201411101639507cbf6ffd8b0779950874"
+)
+
+func payAnswer(sign string) []byte {
+	return []byte(strings.Replace(payAnswerTemplate, "SIGN", sign, 1))
+}
+
+func TestClientSupports(t *testing.T) {
+	c := newClient(t, testConfig(""))
+	for op, want := range map[string]bool{"pay": true, "query": true, "close": true, "refund": true, "login": false, "": false, "Pay": false} {
+		if got := c.Supports(op); got != want {
+			t.Errorf("Supports(%q) = %v", op, got)
+		}
+	}
+}
+
+func TestPreparePay(t *testing.T) {
+	tests := []struct {
+		name      string
+		cfg       Config
+		signType  string
+		openField string
+		extra     map[string]string
+	}{
+		{"direct MD5", testConfig(""), SignMD5, "openid", nil},
+		{"direct HMAC-SHA256", testConfig(SignHMACSHA256), SignHMACSHA256, "openid", nil},
+		{"service provider", spConfig(), SignMD5, "sub_openid", map[string]string{"sub_appid": spSubAppID, "sub_mch_id": spSubMchID}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, tt.cfg)
+			call, err := c.Prepare(context.Background(), "pay", []byte(payJSON))
+			if err != nil {
+				t.Fatalf("Prepare = %v", err)
+			}
+			if call.Method != http.MethodPost || call.Path != "/pay/unifiedorder" || call.RawQuery != "" ||
+				!strings.HasPrefix(call.ContentType, "text/xml") || call.OrderID != "O1" || call.Decode == nil {
+				t.Fatalf("call = %s %s ? %s, %q, order %q", call.Method, call.Path, call.RawQuery, call.ContentType, call.OrderID)
+			}
+			p := parseXML(t, call.Body)
+			want := map[string]string{
+				"appid":            tt.cfg.AppID,
+				"mch_id":           tt.cfg.MchID,
+				"sign_type":        tt.signType,
+				"body":             "测试商品",
+				"out_trade_no":     "O1",
+				"total_fee":        "1234", // fen, an integer (wechat_v2.md)
+				"fee_type":         "CNY",
+				"spbill_create_ip": clientIP, // the configured default
+				"notify_url":       notifyURL,
+				"trade_type":       "JSAPI",
+				tt.openField:       openID,
+				"attach":           "a=1&b=2",
+				"time_expire":      "20261122103000", // 02:30Z is 10:30 in Beijing
+			}
+			for k, v := range tt.extra {
+				want[k] = v
+			}
+			got := p.Map()
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("%s = %q, want %q", k, got[k], v)
+				}
+			}
+			if n := p.Get("nonce_str"); len(n) != 32 {
+				t.Errorf("nonce_str %q is not 32 characters", n)
+			}
+			if want := len(want) + 2; len(p) != want { // + nonce_str, sign
+				t.Errorf("%d parameters, want %d: %v", len(p), want, got)
+			}
+			if tt.openField == "sub_openid" && p.Has("openid") {
+				t.Error("service-provider mode also sends openid")
+			}
+			if sign := p.Get("sign"); sign != refSign(p, vecAPIKey, tt.signType) {
+				t.Errorf("sign %s does not verify with the configured key", sign)
+			}
+			if Verify(p, otherKey, tt.signType) {
+				t.Error("the request verifies under another key")
+			}
+		})
+	}
+}
+
+// The request's client_ip and notify_url win over the configuration.
+func TestPreparePayOverrides(t *testing.T) {
+	c := newClient(t, testConfig(""))
+	call, err := c.Prepare(context.Background(), "pay", []byte(`{"order_id":"O2","amount":"1","currency":"CNY","description":"d","openid":"o","client_ip":"198.51.100.1","notify_url":"https://other.example/n"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parseXML(t, call.Body)
+	if p.Get("spbill_create_ip") != "198.51.100.1" || p.Get("notify_url") != "https://other.example/n" || p.Get("total_fee") != "100" {
+		t.Fatalf("params %v", p.Map())
+	}
+	if p.Has("time_expire") || p.Has("attach") {
+		t.Fatalf("optional fields sent although absent: %v", p.Map())
+	}
+}
+
+func TestPrepareErrors(t *testing.T) {
+	noDefaults := testConfig("")
+	noDefaults.NotifyURL, noDefaults.ClientIP = "", ""
+	noIP := testConfig("")
+	noIP.ClientIP = ""
+	tests := []struct {
+		name, op, body string
+		cfg            Config
+		status         int
+		code, field    string
+	}{
+		{"unknown op", "refunds", `{}`, testConfig(""), 404, transform.CodeUnknownOperation, ""},
+		{"login is not wechat_v2", "login", `{"code":"x"}`, testConfig(""), 404, transform.CodeUnknownOperation, ""},
+		{"missing notify_url", "pay", `{"order_id":"O1","amount":"1","currency":"CNY","description":"d","openid":"o"}`, noDefaults, 400, transform.CodeInvalidRequest, "notify_url"},
+		{"missing client_ip", "pay", `{"order_id":"O1","amount":"1","currency":"CNY","description":"d","openid":"o"}`, noIP, 400, transform.CodeInvalidRequest, "client_ip"},
+		{"JPY decimals", "pay", `{"order_id":"O1","amount":"1.5","currency":"JPY","description":"d","openid":"o"}`, testConfig(""), 400, transform.CodeInvalidRequest, "amount"},
+		{"unknown field", "pay", `{"order_id":"O1","total_fee":1234}`, testConfig(""), 400, transform.CodeInvalidRequest, "total_fee"},
+		{"wrong type", "pay", `{"order_id":"O1","amount":12.34}`, testConfig(""), 400, transform.CodeInvalidRequest, "amount"},
+		{"not JSON", "query", `order_id=O1`, testConfig(""), 400, transform.CodeInvalidRequest, ""},
+		{"query without order_id", "query", `{}`, testConfig(""), 400, transform.CodeInvalidRequest, "order_id"},
+		{"close with a bad order_id", "close", `{"order_id":"O 1"}`, testConfig(""), 400, transform.CodeInvalidRequest, "order_id"},
+		{"refund over the total", "refund", `{"order_id":"O1","refund_id":"R1","amount":"12.35","currency":"CNY","total_amount":"12.34"}`, testConfig(""), 400, transform.CodeInvalidRequest, "amount"},
+		{"refund without refund_id", "refund", `{"order_id":"O1","amount":"1","currency":"CNY"}`, testConfig(""), 400, transform.CodeInvalidRequest, "refund_id"},
+		{"unknown refund field", "refund", `{"order_id":"O1","refund_id":"R1","amount":"1","currency":"CNY","refund_fee":1}`, testConfig(""), 400, transform.CodeInvalidRequest, "refund_fee"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			call, err := newClient(t, tt.cfg).Prepare(context.Background(), tt.op, []byte(tt.body))
+			if call != nil {
+				t.Fatalf("Prepare returned a call for %s", tt.body)
+			}
+			e := wantError(t, err, tt.status, tt.code)
+			if e.Field != tt.field {
+				t.Fatalf("field = %q, want %q", e.Field, tt.field)
+			}
+		})
+	}
+}
+
+func TestPrepareQueryCloseRefund(t *testing.T) {
+	c := newClient(t, testConfig(""))
+	tests := []struct {
+		op, body, path string
+		want           map[string]string
+	}{
+		{"query", `{"order_id":"O1"}`, "/pay/orderquery", map[string]string{"out_trade_no": "O1"}},
+		{"close", `{"order_id":"O1"}`, "/pay/closeorder", map[string]string{"out_trade_no": "O1"}},
+		{"refund", `{"order_id":"O1","refund_id":"R1","amount":"5.00","currency":"CNY","total_amount":"12.34","reason":"退货"}`, "/secapi/pay/refund",
+			map[string]string{"out_trade_no": "O1", "out_refund_no": "R1", "total_fee": "1234", "refund_fee": "500", "refund_fee_type": "CNY", "refund_desc": "退货", "notify_url": notifyURL}},
+		{"refund", `{"order_id":"O1","refund_id":"R2","amount":"12.34","currency":"CNY"}`, "/secapi/pay/refund",
+			map[string]string{"out_trade_no": "O1", "out_refund_no": "R2", "total_fee": "1234", "refund_fee": "1234", "refund_fee_type": "CNY", "notify_url": notifyURL}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.op, func(t *testing.T) {
+			call, err := c.Prepare(context.Background(), tt.op, []byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if call.Method != http.MethodPost || call.Path != tt.path || call.OrderID != "O1" {
+				t.Fatalf("call %s %s %q", call.Method, call.Path, call.OrderID)
+			}
+			p := parseXML(t, call.Body)
+			tt.want["appid"], tt.want["mch_id"], tt.want["sign_type"] = vecAppID, vecMchID, SignMD5
+			got := p.Map()
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("%s = %q, want %q", k, got[k], v)
+				}
+			}
+			if len(p) != len(tt.want)+2 {
+				t.Errorf("parameters %v", got)
+			}
+			if p.Get("sign") != refSign(p, vecAPIKey, SignMD5) {
+				t.Error("sign does not verify")
+			}
+		})
+	}
+}
+
+func preparePay(t *testing.T, c *Client) *transform.Call {
+	t.Helper()
+	call, err := c.Prepare(context.Background(), "pay", []byte(payJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return call
+}
+
+// DESIGN.md §4 pay response: every value a string, paySign over appId
+// (sub_app_id in service-provider mode), nonceStr, package, signType,
+// timeStamp with the merchant's sign type — never the unifiedorder sign.
+func TestDecodePaySuccess(t *testing.T) {
+	tests := []struct {
+		name     string
+		cfg      Config
+		answer   []byte
+		signType string
+		appID    string
+	}{
+		{"MD5", testConfig(""), payAnswer(payAnswerMD5Sign), SignMD5, vecAppID},
+		{"HMAC-SHA256", testConfig(SignHMACSHA256), payAnswer(payAnswerHMACSign), SignHMACSHA256, vecAppID},
+		{"lowercase sign", testConfig(""), payAnswer(strings.ToLower(payAnswerMD5Sign)), SignMD5, vecAppID},
+		{"service provider", spConfig(), signedXML(transform.Params{
+			{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"}, {Name: "appid", Value: spAppID},
+			{Name: "mch_id", Value: spMchID}, {Name: "sub_appid", Value: spSubAppID}, {Name: "sub_mch_id", Value: spSubMchID},
+			{Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
+			{Name: "prepay_id", Value: prepayID}, {Name: "trade_type", Value: "JSAPI"},
+		}, vecAPIKey, SignMD5), SignMD5, spSubAppID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			call := preparePay(t, newClient(t, tt.cfg))
+			out, err := call.Decode(http.StatusOK, http.Header{"Content-Type": {"text/plain"}}, tt.answer)
+			if err != nil {
+				t.Fatalf("Decode = %v", err)
+			}
+			var got map[string]string // fails unless every value is a string
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatalf("%s: %v", out, err)
+			}
+			if got["timeStamp"] != "1795312800" || got["package"] != "prepay_id="+prepayID || got["signType"] != tt.signType ||
+				got["provider"] != "wechat_v2" || got["order_id"] != "O1" || len(got["nonceStr"]) != 32 {
+				t.Fatalf("pay response %s", out)
+			}
+			if len(got) != 7 {
+				t.Errorf("pay response has %d fields: %s", len(got), out)
+			}
+			want := refSign(transform.Params{
+				{Name: "appId", Value: tt.appID}, {Name: "nonceStr", Value: got["nonceStr"]},
+				{Name: "package", Value: got["package"]}, {Name: "signType", Value: tt.signType},
+				{Name: "timeStamp", Value: got["timeStamp"]},
+			}, vecAPIKey, tt.signType)
+			if got["paySign"] != want {
+				t.Fatalf("paySign = %s, want %s", got["paySign"], want)
+			}
+			if got["paySign"] != PaySign(tt.appID, got["nonceStr"], got["package"], got["signType"], got["timeStamp"], vecAPIKey) {
+				t.Fatal("paySign differs from PaySign")
+			}
+			if got["paySign"] == parseXML(t, tt.answer).Get("sign") {
+				t.Fatal("paySign reuses the unifiedorder sign")
+			}
+		})
+	}
+}
+
+func TestDecodePayErrors(t *testing.T) {
+	goodFields := func() transform.Params {
+		return transform.Params{
+			{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"}, {Name: "appid", Value: vecAppID},
+			{Name: "mch_id", Value: vecMchID}, {Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
+			{Name: "prepay_id", Value: prepayID}, {Name: "trade_type", Value: "JSAPI"},
+		}
+	}
+	with := func(name, value string) transform.Params {
+		p := goodFields()
+		for i := range p {
+			if p[i].Name == name {
+				p[i].Value = value
+				return p
+			}
+		}
+		return append(p, transform.Param{Name: name, Value: value})
+	}
+	tests := []struct {
+		name                  string
+		cfg                   Config
+		status                int
+		body                  []byte
+		wantStatus            int
+		code, pcode, pmessage string
+	}{
+		{"communication failure", testConfig(""), 200,
+			[]byte(`<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[签名错误]]></return_msg></xml>`),
+			502, transform.CodeUpstreamError, "FAIL", "签名错误"},
+		{"no return_code", testConfig(""), 200, []byte(`<xml><return_msg>x</return_msg></xml>`), 502, transform.CodeUpstreamError, "", "x"},
+		{"bad sign", testConfig(""), 200, payAnswer("12AEAC49895C58E07922F68A21BF6D84"), 502, transform.CodeSignatureInvalid, "", ""},
+		{"non-hex sign", testConfig(""), 200, payAnswer("12AEAC49895C58E07922F68A21BF6DZZ"), 502, transform.CodeSignatureInvalid, "", ""},
+		{"missing sign", testConfig(""), 200, []byte(strings.Replace(string(payAnswer("")), "<sign><![CDATA[]]></sign>", "", 1)), 502, transform.CodeSignatureInvalid, "", ""},
+		{"empty sign", testConfig(""), 200, payAnswer(""), 502, transform.CodeSignatureInvalid, "", ""},
+		{"MD5 answer to an HMAC merchant", testConfig(SignHMACSHA256), 200, payAnswer(payAnswerMD5Sign), 502, transform.CodeSignatureInvalid, "", ""},
+		{"signed with another key", testConfig(""), 200, signedXML(goodFields(), otherKey, SignMD5), 502, transform.CodeSignatureInvalid, "", ""},
+		{"tampered prepay_id", testConfig(""), 200, []byte(strings.Replace(string(payAnswer(payAnswerMD5Sign)), prepayID, "wx_attacker", 1)), 502, transform.CodeSignatureInvalid, "", ""},
+		{"order paid", testConfig(""), 200, signedXML(append(with("result_code", "FAIL"),
+			transform.Param{Name: "err_code", Value: "ORDERPAID"}, transform.Param{Name: "err_code_des", Value: "该订单已支付"}), vecAPIKey, SignMD5),
+			422, transform.CodeProviderRejected, "ORDERPAID", "该订单已支付"},
+		{"unsigned business failure", testConfig(""), 200, []byte(`<xml><return_code>SUCCESS</return_code><result_code>FAIL</result_code><err_code>ORDERPAID</err_code></xml>`),
+			502, transform.CodeSignatureInvalid, "", ""},
+		{"HTTP 500", testConfig(""), 500, payAnswer(payAnswerMD5Sign), 502, transform.CodeUpstreamError, "", ""},
+		{"HTTP 302", testConfig(""), 302, nil, 502, transform.CodeUpstreamError, "", ""},
+		{"HTTP 404 HTML", testConfig(""), 404, []byte("<html>not found</html>"), 502, transform.CodeUpstreamError, "", ""},
+		{"garbage", testConfig(""), 200, []byte("\x00\x01garbage"), 502, transform.CodeUpstreamError, "", ""},
+		{"empty body", testConfig(""), 200, nil, 502, transform.CodeUpstreamError, "", ""},
+		{"JSON body", testConfig(""), 200, []byte(`{"return_code":"SUCCESS"}`), 502, transform.CodeUpstreamError, "", ""},
+		{"foreign appid", testConfig(""), 200, signedXML(with("appid", "wx0000000000000000"), vecAPIKey, SignMD5), 502, transform.CodeUpstreamError, "", ""},
+		{"foreign mch_id", testConfig(""), 200, signedXML(with("mch_id", "10000101"), vecAPIKey, SignMD5), 502, transform.CodeUpstreamError, "", ""},
+		{"empty duplicate before a signed field", testConfig(""), 200, []byte(strings.Replace(string(payAnswer(payAnswerMD5Sign)), "<xml>", "<xml><result_code/>", 1)), 502, transform.CodeUpstreamError, "", ""},
+		{"no prepay_id", testConfig(""), 200, signedXML(with("prepay_id", ""), vecAPIKey, SignMD5), 502, transform.CodeUpstreamError, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			call := preparePay(t, newClient(t, tt.cfg))
+			out, err := call.Decode(tt.status, nil, tt.body)
+			if out != nil {
+				t.Fatalf("Decode returned %s", out)
+			}
+			e := wantError(t, err, tt.wantStatus, tt.code)
+			if e.ProviderCode != tt.pcode || e.ProviderMessage != tt.pmessage {
+				t.Fatalf("provider_code %q provider_message %q, want %q %q", e.ProviderCode, e.ProviderMessage, tt.pcode, tt.pmessage)
+			}
+		})
+	}
+}
+
+// wechat_v2.md "orderquery trade_state → status", time_end in UTC+8.
+func TestDecodeQuery(t *testing.T) {
+	tests := []struct {
+		state, status string
+		paid          bool
+	}{
+		{"SUCCESS", transform.StatusSucceeded, true},
+		{"REFUND", transform.StatusRefunded, true},
+		{"NOTPAY", transform.StatusPending, false},
+		{"USERPAYING", transform.StatusPending, false},
+		{"CLOSED", transform.StatusCancelled, false},
+		{"REVOKED", transform.StatusCancelled, false},
+		{"PAYERROR", transform.StatusFailed, false},
+	}
+	c := newClient(t, testConfig(""))
+	for _, tt := range tests {
+		t.Run(tt.state, func(t *testing.T) {
+			call, err := c.Prepare(context.Background(), "query", []byte(`{"order_id":"O1"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := transform.Params{
+				{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"}, {Name: "appid", Value: vecAppID},
+				{Name: "mch_id", Value: vecMchID}, {Name: "nonce_str", Value: "n1"}, {Name: "result_code", Value: "SUCCESS"},
+				{Name: "out_trade_no", Value: "O1"}, {Name: "trade_state", Value: tt.state}, {Name: "trade_state_desc", Value: "desc"},
+				{Name: "total_fee", Value: "1234"}, {Name: "fee_type", Value: "CNY"}, {Name: "transaction_id", Value: "4200000123"},
+			}
+			if tt.paid {
+				p = append(p, transform.Param{Name: "time_end", Value: "20261122100000"})
+			}
+			out, err := call.Decode(200, nil, signedXML(p, vecAPIKey, SignMD5))
+			if err != nil {
+				t.Fatalf("Decode = %v", err)
+			}
+			want := `{"provider":"wechat_v2","order_id":"O1","provider_order_id":"4200000123","status":"` + tt.status +
+				`","amount":"12.34","currency":"CNY",`
+			if tt.paid {
+				want += `"paid_at":"2026-11-22T10:00:00+08:00",`
+			}
+			want += `"provider_status":"` + tt.state + `"}`
+			if string(out) != want {
+				t.Fatalf("status object\n got %s\nwant %s", out, want)
+			}
+		})
+	}
+}
+
+func TestDecodeQueryEdgeCases(t *testing.T) {
+	c := newClient(t, testConfig(""))
+	base := func(extra ...transform.Param) []byte {
+		p := transform.Params{
+			{Name: "return_code", Value: "SUCCESS"}, {Name: "appid", Value: vecAppID}, {Name: "mch_id", Value: vecMchID},
+			{Name: "nonce_str", Value: "n1"}, {Name: "result_code", Value: "SUCCESS"}, {Name: "out_trade_no", Value: "O1"},
+		}
+		return signedXML(append(p, extra...), vecAPIKey, SignMD5)
+	}
+	call, _ := c.Prepare(context.Background(), "query", []byte(`{"order_id":"O1"}`))
+
+	// fee_type absent: CNY, WeChat's default
+	out, err := call.Decode(200, nil, base(transform.Param{Name: "trade_state", Value: "NOTPAY"}, transform.Param{Name: "total_fee", Value: "5"}))
+	if err != nil || !strings.Contains(string(out), `"amount":"0.05","currency":"CNY"`) {
+		t.Fatalf("default fee_type: %s %v", out, err)
+	}
+	// an unknown trade_state is not guessed
+	_, err = call.Decode(200, nil, base(transform.Param{Name: "trade_state", Value: "WEIRD"}, transform.Param{Name: "trade_state_desc", Value: "?"}))
+	if e := wantError(t, err, 502, transform.CodeUpstreamError); e.ProviderCode != "WEIRD" || e.ProviderMessage != "?" {
+		t.Fatalf("unknown trade_state: %+v", e)
+	}
+	// an invalid total_fee is not guessed
+	_, err = call.Decode(200, nil, base(transform.Param{Name: "trade_state", Value: "SUCCESS"}, transform.Param{Name: "total_fee", Value: "12.34"}))
+	wantError(t, err, 502, transform.CodeUpstreamError)
+	// order not found is the provider's refusal
+	_, err = call.Decode(200, nil, signedXML(transform.Params{
+		{Name: "return_code", Value: "SUCCESS"}, {Name: "appid", Value: vecAppID}, {Name: "mch_id", Value: vecMchID},
+		{Name: "result_code", Value: "FAIL"}, {Name: "err_code", Value: "ORDERNOTEXIST"}, {Name: "err_code_des", Value: "订单不存在"},
+	}, vecAPIKey, SignMD5))
+	if e := wantError(t, err, 422, transform.CodeProviderRejected); e.ProviderCode != "ORDERNOTEXIST" {
+		t.Fatalf("ORDERNOTEXIST: %+v", e)
+	}
+}
+
+func TestDecodeCloseAndRefund(t *testing.T) {
+	c := newClient(t, testConfig(""))
+	ok := func(extra ...transform.Param) []byte {
+		return signedXML(append(transform.Params{
+			{Name: "return_code", Value: "SUCCESS"}, {Name: "appid", Value: vecAppID}, {Name: "mch_id", Value: vecMchID},
+			{Name: "nonce_str", Value: "n1"}, {Name: "result_code", Value: "SUCCESS"},
+		}, extra...), vecAPIKey, SignMD5)
+	}
+	tests := []struct {
+		op, body string
+		answer   []byte
+		want     string
+	}{
+		{"close", `{"order_id":"O1"}`, ok(), `{"provider":"wechat_v2","order_id":"O1","status":"cancelled"}`},
+		{"refund", `{"order_id":"O1","refund_id":"R1","amount":"5.00","currency":"CNY","total_amount":"12.34"}`,
+			ok(transform.Param{Name: "refund_id", Value: "50000123"}, transform.Param{Name: "out_refund_no", Value: "R1"}),
+			`{"provider":"wechat_v2","order_id":"O1","refund_id":"R1","provider_refund_id":"50000123","status":"pending","amount":"5.00","currency":"CNY"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.op, func(t *testing.T) {
+			call, err := c.Prepare(context.Background(), tt.op, []byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := call.Decode(200, nil, tt.answer)
+			if err != nil || string(out) != tt.want {
+				t.Fatalf("Decode = %s, %v\nwant %s", out, err, tt.want)
+			}
+			_, err = call.Decode(200, nil, []byte(strings.Replace(string(tt.answer), "<sign><![CDATA[", "<sign><![CDATA[0", 1)))
+			wantError(t, err, 502, transform.CodeSignatureInvalid)
+		})
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	good := testConfig("")
+	if err := good.Check(); err != nil || good.SignType != SignMD5 {
+		t.Fatalf("Check = %v, sign_type %q; want MD5 by default", err, good.SignType)
+	}
+	sp := spConfig()
+	if err := sp.Check(); err != nil {
+		t.Fatalf("service-provider config: %v", err)
+	}
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+	}{
+		{"short key", func(c *Config) { c.APIKey = vecAPIKey[:31] }},
+		{"AppSecret-length key", func(c *Config) { c.APIKey = vecAPIKey + "x" }},
+		{"unknown sign type", func(c *Config) { c.SignType = "SHA1" }},
+		{"lowercase sign type", func(c *Config) { c.SignType = "md5" }},
+		{"sub_app_id without sub_mch_id", func(c *Config) { c.SubAppID = spSubAppID }},
+		{"notify_url with a query", func(c *Config) { c.NotifyURL = "https://merchant.example/n?x=1" }},
+		{"relative notify_url", func(c *Config) { c.NotifyURL = "/wechat/notify" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := testConfig("")
+			tt.mutate(&c)
+			err := c.Check()
+			if err == nil {
+				t.Fatal("Check accepted the configuration")
+			}
+			if strings.Contains(err.Error(), vecAPIKey[:31]) {
+				t.Fatal("the error shows the key")
+			}
+			if _, err := NewClient(c); err == nil {
+				t.Fatal("NewClient accepted it")
+			}
+			if _, err := NewWebhook(c); err == nil {
+				t.Fatal("NewWebhook accepted it")
+			}
+			if _, err := NewSandbox(c); err == nil {
+				t.Fatal("NewSandbox accepted it")
+			}
+		})
+	}
+	var cfg Config
+	if cfg.ProviderName() != "wechat_v2" {
+		t.Fatal("ProviderName")
+	}
+	required := map[string]bool{}
+	for _, f := range cfg.ConfigFields() {
+		if f.Value == nil {
+			t.Fatalf("field %s has no value pointer", f.Name)
+		}
+		required[f.Name] = f.RequiredFor(transform.RoleWebhook)
+	}
+	if !required["app_id"] || !required["mch_id"] || !required["api_key"] || required["notify_url"] || len(required) != 8 {
+		t.Fatalf("config fields %v", required)
+	}
+}
+
+func TestTimeStampIsUnixSeconds(t *testing.T) {
+	c := newClient(t, testConfig(""))
+	pp := c.PaymentParams("O1", "wx1")
+	if pp.TimeStamp != strconv.FormatInt(pinned.Unix(), 10) || pp.Package != "prepay_id=wx1" {
+		t.Fatalf("PaymentParams = %+v", pp)
+	}
+	if pp2 := c.PaymentParams("O1", "wx1"); pp2.NonceStr == pp.NonceStr {
+		t.Fatal("nonceStr repeats")
+	}
+}

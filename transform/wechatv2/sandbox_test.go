@@ -1,0 +1,374 @@
+package wechatv2
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+func newSandbox(t testing.TB, cfg Config) *Sandbox {
+	t.Helper()
+	s, err := NewSandbox(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Now = func() time.Time { return pinned }
+	return s
+}
+
+// sandboxDo posts body to path and returns the answer's parameters, after
+// checking the answer is signed (when return_code is SUCCESS) with refSign.
+func sandboxDo(t *testing.T, s *Sandbox, path string, body []byte, signType string) transform.Params {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body)))
+	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/xml") {
+		t.Fatalf("%s answered %d %q", path, rec.Code, rec.Header().Get("Content-Type"))
+	}
+	if cl := rec.Header().Get("Content-Length"); cl != strconv.Itoa(rec.Body.Len()) {
+		t.Fatalf("Content-Length %s for %d bytes", cl, rec.Body.Len())
+	}
+	p := parseXML(t, rec.Body.Bytes())
+	if p.Get("return_code") == "SUCCESS" {
+		if p.Get("sign") != refSign(p, vecAPIKey, signType) {
+			t.Fatalf("the sandbox's answer is not signed with the merchant's key (%s): %s", signType, rec.Body.Bytes())
+		}
+		if p.Get("appid") != s.cfg.AppID || p.Get("mch_id") != s.cfg.MchID {
+			t.Fatalf("answer for another merchant: %s", rec.Body.Bytes())
+		}
+	} else if p.Has("sign") {
+		t.Fatalf("a communication failure is signed: %s", rec.Body.Bytes())
+	}
+	return p
+}
+
+// unifiedOrder is a unifiedorder request as a merchant's own code would send it.
+func unifiedOrder(orderID, fee, body string, extra ...transform.Param) transform.Params {
+	return append(transform.Params{
+		{Name: "appid", Value: vecAppID}, {Name: "mch_id", Value: vecMchID}, {Name: "nonce_str", Value: "5K8264ILTKCH16CQ2502SI8ZNMTM67VS"},
+		{Name: "body", Value: body}, {Name: "out_trade_no", Value: orderID}, {Name: "total_fee", Value: fee},
+		{Name: "fee_type", Value: "CNY"}, {Name: "spbill_create_ip", Value: clientIP}, {Name: "notify_url", Value: notifyURL},
+		{Name: "trade_type", Value: "JSAPI"}, {Name: "openid", Value: openID},
+	}, extra...)
+}
+
+func orderReq(orderID string, extra ...transform.Param) transform.Params {
+	return append(transform.Params{
+		{Name: "appid", Value: vecAppID}, {Name: "mch_id", Value: vecMchID}, {Name: "nonce_str", Value: "n"}, {Name: "out_trade_no", Value: orderID},
+	}, extra...)
+}
+
+func wantResult(t *testing.T, p transform.Params, result, errCode string) {
+	t.Helper()
+	if p.Get("return_code") != "SUCCESS" || p.Get("result_code") != result || p.Get("err_code") != errCode {
+		t.Fatalf("answer %v, want result_code %s err_code %q", p.Map(), result, errCode)
+	}
+}
+
+func TestSandboxCommunicationFailures(t *testing.T) {
+	s := newSandbox(t, testConfig(""))
+	tests := []struct {
+		name, msg string
+		body      []byte
+	}{
+		{"bad sign", "签名错误", []byte(strings.Replace(string(signedXML(unifiedOrder("O1", "1234", "b"), vecAPIKey, SignMD5)), "<total_fee><![CDATA[1234]]>", "<total_fee><![CDATA[1]]>", 1))},
+		{"another key", "签名错误", signedXML(unifiedOrder("O1", "1234", "b"), otherKey, SignMD5)},
+		{"HMAC sign without sign_type", "签名错误", signedXML(unifiedOrder("O1", "1234", "b"), vecAPIKey, SignHMACSHA256)},
+		{"no sign", "签名错误", transform.AppendFlatXML(nil, "xml", unifiedOrder("O1", "1234", "b"))},
+		{"unknown sign_type", "sign_type参数错误", signedXML(unifiedOrder("O1", "1234", "b", transform.Param{Name: "sign_type", Value: "SHA1"}), vecAPIKey, SignMD5)},
+		{"not XML", "XML格式错误", []byte(`{"appid":"x"}`)},
+		{"DOCTYPE", "XML格式错误", []byte(`<!DOCTYPE xml [<!ENTITY e "x">]><xml><appid>&e;</appid></xml>`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := sandboxDo(t, s, PathUnifiedOrder, tt.body, SignMD5)
+			if p.Get("return_code") != "FAIL" || p.Get("return_msg") != tt.msg || len(p) != 2 {
+				t.Fatalf("answer %v, want return_code FAIL %s", p.Map(), tt.msg)
+			}
+		})
+	}
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, PathUnifiedOrder, nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("GET answered %d", rec.Code)
+	}
+	if len(s.orders) != 0 {
+		t.Fatal("a refused request created an order")
+	}
+}
+
+func TestSandboxBusinessFailures(t *testing.T) {
+	s := newSandbox(t, testConfig(""))
+	tests := []struct {
+		name, errCode string
+		p             transform.Params
+	}{
+		{"foreign appid", "APPID_MCHID_NOT_MATCH", set(unifiedOrder("O1", "1", "b"), "appid", "wx0000000000000000")},
+		{"no nonce", "LACK_PARAMS", set(unifiedOrder("O1", "1", "b"), "nonce_str", "")},
+		{"long nonce", "LACK_PARAMS", set(unifiedOrder("O1", "1", "b"), "nonce_str", strings.Repeat("n", 33))},
+		{"no notify_url", "LACK_PARAMS", set(unifiedOrder("O1", "1", "b"), "notify_url", "")},
+		{"no openid", "LACK_PARAMS", set(unifiedOrder("O1", "1", "b"), "openid", "")},
+		{"decimal total_fee", "INVALID_REQUEST", unifiedOrder("O1", "12.34", "b")},
+		{"zero total_fee", "INVALID_REQUEST", unifiedOrder("O1", "0", "b")},
+		{"padded total_fee", "INVALID_REQUEST", unifiedOrder("O1", "01", "b")},
+		{"long body", "INVALID_REQUEST", unifiedOrder("O1", "1", strings.Repeat("商", 43))},
+		{"bad out_trade_no", "INVALID_REQUEST", unifiedOrder("O 1", "1", "b")},
+		{"time_expire too soon", "INVALID_REQUEST", unifiedOrder("O1", "1", "b", transform.Param{Name: "time_expire", Value: "20261122100400"})},
+		{"time_expire unreadable", "INVALID_REQUEST", unifiedOrder("O1", "1", "b", transform.Param{Name: "time_expire", Value: "2026-11-22"})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantResult(t, sandboxDo(t, s, PathUnifiedOrder, signedXML(tt.p, vecAPIKey, SignMD5), SignMD5), "FAIL", tt.errCode)
+		})
+	}
+	// five minutes ahead in Beijing time is enough
+	p := sandboxDo(t, s, PathUnifiedOrder, signedXML(unifiedOrder("O1", "1", "b", transform.Param{Name: "time_expire", Value: "20261122100500"}), vecAPIKey, SignMD5), SignMD5)
+	wantResult(t, p, "SUCCESS", "")
+}
+
+func TestSandboxOrderLifecycle(t *testing.T) {
+	for _, signType := range []string{SignMD5, SignHMACSHA256} {
+		t.Run(signType, func(t *testing.T) {
+			s := newSandbox(t, testConfig(signType))
+			do := func(path string, p transform.Params) transform.Params {
+				p = append(p[:len(p):len(p)], transform.Param{Name: "sign_type", Value: signType})
+				return sandboxDo(t, s, path, signedXML(p, vecAPIKey, signType), signType)
+			}
+
+			a := do(PathUnifiedOrder, unifiedOrder("O1", "1234", "测试商品"))
+			wantResult(t, a, "SUCCESS", "")
+			prepay := a.Get("prepay_id")
+			if !strings.HasPrefix(prepay, "wx20261122100000") || a.Get("trade_type") != "JSAPI" {
+				t.Fatalf("prepay_id %q", prepay)
+			}
+			// the same order again: the same prepay_id (WeChat's idempotent retry)
+			if again := do(PathUnifiedOrder, unifiedOrder("O1", "1234", "测试商品")); again.Get("prepay_id") != prepay {
+				t.Fatalf("retry got %q, want %q", again.Get("prepay_id"), prepay)
+			}
+			// the same out_trade_no with another amount or body
+			wantResult(t, do(PathUnifiedOrder, unifiedOrder("O1", "1235", "测试商品")), "FAIL", "INVALID_REQUEST")
+			wantResult(t, do(PathUnifiedOrder, unifiedOrder("O1", "1234", "other")), "FAIL", "INVALID_REQUEST")
+
+			q := do(PathOrderQuery, orderReq("O1"))
+			wantResult(t, q, "SUCCESS", "")
+			if q.Get("trade_state") != "NOTPAY" || q.Get("total_fee") != "1234" || q.Has("transaction_id") {
+				t.Fatalf("query %v", q.Map())
+			}
+			wantResult(t, do(PathOrderQuery, orderReq("NOPE")), "FAIL", "ORDERNOTEXIST")
+			wantResult(t, do(PathRefund, orderReq("O1", transform.Param{Name: "out_refund_no", Value: "R1"},
+				transform.Param{Name: "total_fee", Value: "1234"}, transform.Param{Name: "refund_fee", Value: "100"})), "FAIL", "TRADE_STATE_ERROR")
+
+			out, ack, err := s.Complete("O1", true, pinned.Add(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.URL != notifyURL || !strings.HasPrefix(out.ContentType, "text/xml") {
+				t.Fatalf("outbound %s %s", out.URL, out.ContentType)
+			}
+			n := parseXML(t, out.Body)
+			if n.Has("sign_type") {
+				t.Fatal("the notification carries sign_type (WeChat often leaves it out; the sandbox should too)")
+			}
+			ev, err := newWebhook(t, testConfig(signType)).Verify(transform.Notification{Body: out.Body})
+			if err != nil {
+				t.Fatalf("the sandbox's notification does not verify: %v\n%s", err, out.Body)
+			}
+			if ev.Type != transform.EventPaymentSucceeded || ev.OrderID != "O1" || ev.Amount != "12.34" || ev.Currency != "CNY" ||
+				ev.OccurredAt != "2026-11-22T10:01:00+08:00" || !strings.HasPrefix(ev.ProviderOrderID, "4200020261122100100") {
+				t.Fatalf("event %+v", ev)
+			}
+			if !ack(200, []byte(AckBody)) {
+				t.Fatal("the ACK is not accepted")
+			}
+			for _, bad := range []struct {
+				status int
+				body   string
+			}{{201, AckBody}, {200, AckBody + "\n"}, {200, " " + AckBody}, {200, "SUCCESS"}, {500, AckBody}, {200, ""}} {
+				if ack(bad.status, []byte(bad.body)) {
+					t.Fatalf("ack accepted %d %q", bad.status, bad.body)
+				}
+			}
+
+			q = do(PathOrderQuery, orderReq("O1"))
+			if q.Get("trade_state") != "SUCCESS" || q.Get("transaction_id") != ev.ProviderOrderID || q.Get("time_end") != "20261122100100" {
+				t.Fatalf("query after payment %v", q.Map())
+			}
+			wantResult(t, do(PathUnifiedOrder, unifiedOrder("O1", "1234", "测试商品")), "FAIL", "ORDERPAID")
+			wantResult(t, do(PathCloseOrder, orderReq("O1")), "FAIL", "ORDERPAID")
+
+			refund := func(id, fee string) transform.Params {
+				return do(PathRefund, orderReq("O1", transform.Param{Name: "out_refund_no", Value: id},
+					transform.Param{Name: "total_fee", Value: "1234"}, transform.Param{Name: "refund_fee", Value: fee}))
+			}
+			r1 := refund("R1", "1000")
+			wantResult(t, r1, "SUCCESS", "")
+			if r1.Get("refund_id") == "" || r1.Get("out_refund_no") != "R1" || r1.Get("refund_fee") != "1000" {
+				t.Fatalf("refund %v", r1.Map())
+			}
+			if again := refund("R1", "1000"); again.Get("refund_id") != r1.Get("refund_id") {
+				t.Fatal("a refund retry got another refund_id")
+			}
+			wantResult(t, refund("R2", "235"), "FAIL", "NOTENOUGH")
+			wantResult(t, refund("R2", "234"), "SUCCESS", "")
+			wantResult(t, do(PathRefund, orderReq("O1", transform.Param{Name: "out_refund_no", Value: "R3"},
+				transform.Param{Name: "total_fee", Value: "999"}, transform.Param{Name: "refund_fee", Value: "1"})), "FAIL", "INVALID_REQUEST")
+			if q := do(PathOrderQuery, orderReq("O1")); q.Get("trade_state") != "REFUND" {
+				t.Fatalf("trade_state after refund %q", q.Get("trade_state"))
+			}
+
+			// close an unpaid order, then it can neither be paid nor closed again
+			wantResult(t, do(PathUnifiedOrder, unifiedOrder("O2", "1", "b")), "SUCCESS", "")
+			wantResult(t, do(PathCloseOrder, orderReq("O2")), "SUCCESS", "")
+			wantResult(t, do(PathCloseOrder, orderReq("O2")), "FAIL", "ORDERCLOSED")
+			wantResult(t, do(PathUnifiedOrder, unifiedOrder("O2", "1", "b")), "FAIL", "ORDERCLOSED")
+			wantResult(t, do(PathCloseOrder, orderReq("NOPE")), "FAIL", "ORDERNOTEXIST")
+			if _, _, err := s.Complete("O2", true, pinned); err == nil {
+				t.Fatal("a closed order was completed")
+			}
+			if _, _, err := s.Complete("NOPE", true, pinned); err == nil {
+				t.Fatal("an unknown order was completed")
+			}
+		})
+	}
+}
+
+func TestSandboxFailedPayment(t *testing.T) {
+	s := newSandbox(t, testConfig(""))
+	wantResult(t, sandboxDo(t, s, PathUnifiedOrder, signedXML(unifiedOrder("O1", "500", "b", transform.Param{Name: "attach", Value: "x"}), vecAPIKey, SignMD5), SignMD5), "SUCCESS", "")
+	out, _, err := s.Complete("O1", false, pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := newWebhook(t, testConfig("")).Verify(transform.Notification{Body: out.Body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Type != transform.EventPaymentFailed || ev.Data["err_code"] != "NOTENOUGH" || ev.Data["attach"] != "x" || ev.Amount != "5.00" {
+		t.Fatalf("event %+v", ev)
+	}
+	// a failed payment can be retried and succeed, with the same transaction id
+	out2, _, err := s.Complete("O1", true, pinned.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev2, err := newWebhook(t, testConfig("")).Verify(transform.Notification{Body: out2.Body})
+	if err != nil || ev2.Type != transform.EventPaymentSucceeded || ev2.ProviderOrderID != ev.ProviderOrderID {
+		t.Fatalf("event %+v, %v", ev2, err)
+	}
+}
+
+func TestSandboxServiceProvider(t *testing.T) {
+	cfg := spConfig()
+	s := newSandbox(t, cfg)
+	c := newClient(t, cfg)
+	call, err := c.Prepare(context.Background(), "pay", []byte(payJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, call.Path, bytes.NewReader(call.Body)))
+	if _, err := call.Decode(rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {
+		t.Fatalf("Decode = %v\n%s", err, rec.Body.Bytes())
+	}
+	out, _, err := s.Complete("O1", true, pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: out.Body})
+	if err != nil || ev.Data["sub_mch_id"] != spSubMchID || ev.Data["sub_openid"] != openID {
+		t.Fatalf("event %+v, %v", ev, err)
+	}
+	body, err := RefundNotification(cfg, transform.Params{{Name: "out_refund_no", Value: "R1"}, {Name: "refund_status", Value: "SUCCESS"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: body}); err != nil || ev.Type != transform.EventRefundSucceeded {
+		t.Fatalf("refund notification %+v, %v", ev, err)
+	}
+
+	foreign := set(set(unifiedOrder("O9", "1", "b"), "appid", spAppID), "mch_id", spMchID)
+	foreign = append(foreign, transform.Param{Name: "sub_appid", Value: spSubAppID}, transform.Param{Name: "sub_mch_id", Value: "1900000999"})
+	p := sandboxDo(t, s, PathUnifiedOrder, signedXML(foreign, vecAPIKey, SignMD5), SignMD5)
+	wantResult(t, p, "FAIL", "NOAUTH")
+}
+
+// The client and the sandbox talk to each other: every operation's answer
+// decodes, end to end. (An additional check: the literal answers above
+// pin the format itself.)
+func TestClientAgainstSandbox(t *testing.T) {
+	for _, signType := range []string{SignMD5, SignHMACSHA256} {
+		t.Run(signType, func(t *testing.T) {
+			cfg := testConfig(signType)
+			s := newSandbox(t, cfg)
+			c := newClient(t, cfg)
+			run := func(op, body string) ([]byte, error) {
+				call, err := c.Prepare(context.Background(), op, []byte(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				rec := httptest.NewRecorder()
+				s.ServeHTTP(rec, httptest.NewRequest(call.Method, call.Path, bytes.NewReader(call.Body)))
+				return call.Decode(rec.Code, rec.Header(), rec.Body.Bytes())
+			}
+			out, err := run("pay", payJSON)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pp transform.PaymentParams
+			if err := json.Unmarshal(out, &pp); err != nil || !strings.HasPrefix(pp.Package, "prepay_id=wx") || pp.SignType != signType {
+				t.Fatalf("pay %s", out)
+			}
+			if pp.PaySign != PaySign(vecAppID, pp.NonceStr, pp.Package, signType, pp.TimeStamp, vecAPIKey) {
+				t.Fatal("paySign")
+			}
+			if out, err := run("query", `{"order_id":"O1"}`); err != nil || !strings.Contains(string(out), `"status":"pending","amount":"12.34","currency":"CNY"`) {
+				t.Fatalf("query %s %v", out, err)
+			}
+			_, err = run("refund", `{"order_id":"O1","refund_id":"R1","amount":"1","currency":"CNY","total_amount":"12.34"}`)
+			if e := wantError(t, err, 422, transform.CodeProviderRejected); e.ProviderCode != "TRADE_STATE_ERROR" {
+				t.Fatalf("refund before payment: %+v", e)
+			}
+			if _, _, err := s.Complete("O1", true, pinned); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := run("query", `{"order_id":"O1"}`); err != nil ||
+				!strings.Contains(string(out), `"status":"succeeded","amount":"12.34","currency":"CNY","paid_at":"2026-11-22T10:00:00+08:00","provider_status":"SUCCESS"`) {
+				t.Fatalf("query %s %v", out, err)
+			}
+			if out, err := run("refund", `{"order_id":"O1","refund_id":"R1","amount":"1","currency":"CNY","total_amount":"12.34"}`); err != nil ||
+				!strings.Contains(string(out), `"refund_id":"R1","provider_refund_id":"50000`) {
+				t.Fatalf("refund %s %v", out, err)
+			}
+			_, err = run("close", `{"order_id":"O1"}`)
+			if e := wantError(t, err, 422, transform.CodeProviderRejected); e.ProviderCode != "ORDERPAID" {
+				t.Fatalf("close a paid order: %+v", e)
+			}
+			if out, err := run("pay", strings.Replace(payJSON, `"O1"`, `"O2"`, 1)); err != nil || !strings.Contains(string(out), `"order_id":"O2"`) {
+				t.Fatalf("pay O2 %s %v", out, err)
+			}
+			if out, err := run("close", `{"order_id":"O2"}`); err != nil || string(out) != `{"provider":"wechat_v2","order_id":"O2","status":"cancelled"}` {
+				t.Fatalf("close %s %v", out, err)
+			}
+		})
+	}
+}
+
+func TestSandboxHandles(t *testing.T) {
+	s := newSandbox(t, testConfig(""))
+	for path, want := range map[string]bool{
+		"/pay/unifiedorder": true, "/pay/orderquery": true, "/pay/closeorder": true, "/secapi/pay/refund": true,
+		"/pay/refund": false, "/sns/jscode2session": false, "/": false,
+	} {
+		if s.Handles(path) != want {
+			t.Errorf("Handles(%q) = %v", path, !want)
+		}
+	}
+}

@@ -1,0 +1,387 @@
+package wechatv2
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// A payment notification of the official example merchant, laid out like
+// the documentation's sample (fields in WeChat's order, total_fee as plain
+// text), without sign_type. The signs were computed outside Go:
+//
+//	N='appid=wxd930ea5d5a258f4f&bank_type=CFT&cash_fee=1234&fee_type=CNY&is_subscribe=Y&mch_id=10000100&nonce_str=5d2b6c2a8db53831f7eda20af46e531c&openid=oUpF8uMEb4qRXf22hE3X68TekukE&out_trade_no=O1&result_code=SUCCESS&return_code=SUCCESS&time_end=20261122100000&total_fee=1234&trade_type=JSAPI&transaction_id=4200000123'
+//	printf '%s' "$N&key=192006250b4c09247ec02edce69f6a2d" | md5sum                                                 → notifyMD5Sign
+//	printf '%s' "$N&key=192006250b4c09247ec02edce69f6a2d" | openssl dgst -sha256 -hmac 192006250b4c09247ec02edce69f6a2d → notifyHMACSign
+//
+// notifyExtraSign is the MD5 of the same string with
+// "settlement_total_fee=1234" added in its sorted place (a field this code
+// does not know, which WeChat signs).
+const (
+	notifyTemplate = `<xml>
+<appid><![CDATA[wxd930ea5d5a258f4f]]></appid>
+<bank_type><![CDATA[CFT]]></bank_type>
+<cash_fee><![CDATA[1234]]></cash_fee>
+<fee_type><![CDATA[CNY]]></fee_type>
+<is_subscribe><![CDATA[Y]]></is_subscribe>
+<mch_id><![CDATA[10000100]]></mch_id>
+<nonce_str><![CDATA[5d2b6c2a8db53831f7eda20af46e531c]]></nonce_str>
+<openid><![CDATA[oUpF8uMEb4qRXf22hE3X68TekukE]]></openid>
+<out_trade_no><![CDATA[O1]]></out_trade_no>
+<result_code><![CDATA[SUCCESS]]></result_code>
+<return_code><![CDATA[SUCCESS]]></return_code>
+<sign><![CDATA[SIGN]]></sign>
+<time_end><![CDATA[20261122100000]]></time_end>
+<total_fee>1234</total_fee>
+<trade_type><![CDATA[JSAPI]]></trade_type>
+<transaction_id><![CDATA[4200000123]]></transaction_id>EXTRA
+</xml>`
+	notifyMD5Sign   = "0742406C6B69077DF2FE1C075748A005"
+	notifyHMACSign  = "32D43DCED06E65D8E374D75A7B99EDBDC9DB420E1000319026CC48E24A4AC2D0"
+	notifyExtraSign = "11B5445164D0E53F60E0814A60D4AADB"
+	extraField      = "\n<settlement_total_fee><![CDATA[1234]]></settlement_total_fee>"
+)
+
+func notification(sign, extra string) []byte {
+	return []byte(strings.Replace(strings.Replace(notifyTemplate, "SIGN", sign, 1), "EXTRA", extra, 1))
+}
+
+// notificationParams is the notification above as parameters, for variants
+// re-signed with refSign.
+func notificationParams() transform.Params {
+	return transform.Params{
+		{Name: "appid", Value: vecAppID}, {Name: "bank_type", Value: "CFT"}, {Name: "cash_fee", Value: "1234"},
+		{Name: "fee_type", Value: "CNY"}, {Name: "is_subscribe", Value: "Y"}, {Name: "mch_id", Value: vecMchID},
+		{Name: "nonce_str", Value: "5d2b6c2a8db53831f7eda20af46e531c"}, {Name: "openid", Value: "oUpF8uMEb4qRXf22hE3X68TekukE"},
+		{Name: "out_trade_no", Value: "O1"}, {Name: "result_code", Value: "SUCCESS"}, {Name: "return_code", Value: "SUCCESS"},
+		{Name: "time_end", Value: "20261122100000"}, {Name: "total_fee", Value: "1234"}, {Name: "trade_type", Value: "JSAPI"},
+		{Name: "transaction_id", Value: "4200000123"},
+	}
+}
+
+func set(p transform.Params, name, value string) transform.Params {
+	p = append(transform.Params(nil), p...)
+	for i := range p {
+		if p[i].Name == name {
+			p[i].Value = value
+			return p
+		}
+	}
+	return append(p, transform.Param{Name: name, Value: value})
+}
+
+func newWebhook(t testing.TB, cfg Config) *Webhook {
+	t.Helper()
+	w, err := NewWebhook(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestWebhookVerifyPayment(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		body []byte
+	}{
+		{"MD5", testConfig(""), notification(notifyMD5Sign, "")},
+		{"HMAC-SHA256 without sign_type", testConfig(SignHMACSHA256), notification(notifyHMACSign, "")},
+		{"unknown field signed", testConfig(""), notification(notifyExtraSign, extraField)},
+		{"lowercase sign", testConfig(""), notification(strings.ToLower(notifyMD5Sign), "")},
+		{"HMAC-SHA256 with sign_type, MD5 merchant", testConfig(""),
+			signedXML(set(notificationParams(), "sign_type", SignHMACSHA256), vecAPIKey, SignHMACSHA256)},
+		{"MD5 with sign_type, HMAC merchant", testConfig(SignHMACSHA256),
+			signedXML(set(notificationParams(), "sign_type", SignMD5), vecAPIKey, SignMD5)},
+		{"empty field left out of the sign", testConfig(""), notification(notifyMD5Sign, "<attach></attach>")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := newWebhook(t, tt.cfg).Verify(transform.Notification{Body: tt.body})
+			if err != nil {
+				t.Fatalf("Verify = %v", err)
+			}
+			if ev.ID != "wechat_v2:4200000123:payment.succeeded" || ev.Provider != "wechat_v2" || ev.Type != transform.EventPaymentSucceeded ||
+				ev.OrderID != "O1" || ev.ProviderOrderID != "4200000123" || ev.Amount != "12.34" || ev.Currency != "CNY" ||
+				ev.OccurredAt != "2026-11-22T10:00:00+08:00" || ev.RefundID != "" {
+				t.Fatalf("event %+v", ev)
+			}
+			if _, ok := ev.Data["sign"]; ok {
+				t.Fatal("data carries the sign")
+			}
+			for _, k := range []string{"appid", "mch_id", "openid", "transaction_id", "total_fee", "time_end", "bank_type", "cash_fee", "is_subscribe"} {
+				if ev.Data[k] == "" {
+					t.Errorf("data lacks %s: %v", k, ev.Data)
+				}
+			}
+			if ev.Data["openid"] != "oUpF8uMEb4qRXf22hE3X68TekukE" {
+				t.Errorf("data openid %q", ev.Data["openid"])
+			}
+			if tt.name == "unknown field signed" && ev.Data["settlement_total_fee"] != "1234" {
+				t.Errorf("the unknown field is not forwarded: %v", ev.Data)
+			}
+		})
+	}
+}
+
+// DESIGN.md §5 normalized event, byte for byte.
+func TestWebhookEventJSON(t *testing.T) {
+	ev, err := newWebhook(t, testConfig("")).Verify(transform.Notification{Body: notification(notifyMD5Sign, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"id":"wechat_v2:4200000123:payment.succeeded","provider":"wechat_v2","type":"payment.succeeded",` +
+		`"order_id":"O1","provider_order_id":"4200000123","amount":"12.34","currency":"CNY","occurred_at":"2026-11-22T10:00:00+08:00",` +
+		`"data":{"appid":"wxd930ea5d5a258f4f","bank_type":"CFT","cash_fee":"1234","fee_type":"CNY","is_subscribe":"Y","mch_id":"10000100",` +
+		`"nonce_str":"5d2b6c2a8db53831f7eda20af46e531c","openid":"oUpF8uMEb4qRXf22hE3X68TekukE","out_trade_no":"O1","result_code":"SUCCESS",` +
+		`"return_code":"SUCCESS","time_end":"20261122100000","total_fee":"1234","trade_type":"JSAPI","transaction_id":"4200000123"}}`
+	if got := string(transform.Marshal(ev)); got != want {
+		t.Fatalf("event\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestWebhookVerifyRejects(t *testing.T) {
+	md5 := testConfig("")
+	hmac := testConfig(SignHMACSHA256)
+	tampered := strings.Replace(string(notification(notifyMD5Sign, "")), "<total_fee>1234</total_fee>", "<total_fee>1</total_fee>", 1)
+	tests := []struct {
+		name string
+		cfg  Config
+		body []byte
+		want error
+	}{
+		{"forged sign", md5, notification("0742406C6B69077DF2FE1C075748A006", ""), ErrBadSignature},
+		{"sign of another key", md5, signedXML(notificationParams(), otherKey, SignMD5), ErrBadSignature},
+		{"tampered total_fee", md5, []byte(tampered), ErrBadSignature},
+		{"field added after signing", md5, notification(notifyMD5Sign, extraField), ErrBadSignature},
+		{"signed field removed", md5, []byte(strings.Replace(string(notification(notifyExtraSign, extraField)), extraField, "", 1)), ErrBadSignature},
+		{"HMAC notification, MD5 merchant", md5, notification(notifyHMACSign, ""), ErrBadSignature},
+		{"MD5 notification, HMAC merchant", hmac, notification(notifyMD5Sign, ""), ErrBadSignature},
+		{"sign_type downgrade field added", hmac, notification(notifyHMACSign, "<sign_type>MD5</sign_type>"), ErrBadSignature},
+		{"unknown sign_type", md5, signedXML(set(notificationParams(), "sign_type", "SHA1"), vecAPIKey, SignMD5), ErrMalformed},
+		{"missing sign", md5, []byte(strings.Replace(string(notification("", "")), "<sign><![CDATA[]]></sign>", "", 1)), ErrBadSignature},
+		{"empty sign", md5, notification("", ""), ErrBadSignature},
+		{"foreign appid", md5, signedXML(set(notificationParams(), "appid", "wx0000000000000000"), vecAPIKey, SignMD5), ErrForeign},
+		{"foreign mch_id", md5, signedXML(set(notificationParams(), "mch_id", "10000101"), vecAPIKey, SignMD5), ErrForeign},
+		{"return_code FAIL", md5, signedXML(set(notificationParams(), "return_code", "FAIL"), vecAPIKey, SignMD5), ErrUnsigned},
+		{"communication failure", md5, []byte(`<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[参数格式校验错误]]></return_msg></xml>`), ErrUnsigned},
+		{"malformed XML", md5, []byte(`<xml><appid>wxd930ea5d5a258f4f</appid>`), ErrMalformed},
+		{"DOCTYPE", md5, append([]byte(`<!DOCTYPE xml [<!ENTITY e "x">]>`), notification(notifyMD5Sign, "")...), ErrMalformed},
+		{"other root", md5, []byte(strings.Replace(strings.Replace(string(notification(notifyMD5Sign, "")), "<xml>", "<root>", 1), "</xml>", "</root>", 1)), ErrMalformed},
+		{"JSON", md5, []byte(`{"return_code":"SUCCESS"}`), ErrMalformed},
+		{"empty", md5, nil, ErrMalformed},
+		// An empty element is outside the signature; placed before the
+		// signed one it must not change what the event reports (the event
+		// id, the order, the amount) while the signature still verifies.
+		{"empty duplicate transaction_id", md5, []byte(strings.Replace(string(notification(notifyMD5Sign, "")), "<xml>", "<xml><transaction_id></transaction_id>", 1)), ErrMalformed},
+		{"empty duplicate out_trade_no", md5, []byte(strings.Replace(string(notification(notifyMD5Sign, "")), "<xml>", "<xml><out_trade_no/>", 1)), ErrMalformed},
+		{"empty duplicate total_fee", md5, []byte(strings.Replace(string(notification(notifyMD5Sign, "")), "<xml>", "<xml><total_fee/>", 1)), ErrMalformed},
+		{"duplicate field", md5, signedXML(append(notificationParams(), transform.Param{Name: "out_trade_no", Value: "O2"}), vecAPIKey, SignMD5), ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := newWebhook(t, tt.cfg).Verify(transform.Notification{Body: tt.body})
+			if ev != nil || err == nil {
+				t.Fatalf("Verify accepted it: %+v", ev)
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Verify = %v, want %v", err, tt.want)
+			}
+			if strings.Contains(err.Error(), vecAPIKey) {
+				t.Fatal("the error shows the key")
+			}
+		})
+	}
+}
+
+// wechat_v2.md: result_code FAIL → payment.failed; DESIGN.md §5: a verified
+// notification of a kind the plugin does not map is forwarded as "unknown".
+func TestWebhookOutcomes(t *testing.T) {
+	tests := []struct {
+		result, typ string
+	}{
+		{"SUCCESS", transform.EventPaymentSucceeded},
+		{"FAIL", transform.EventPaymentFailed},
+		{"PENDING_SOMETHING_NEW", transform.EventUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.result, func(t *testing.T) {
+			body := signedXML(set(notificationParams(), "result_code", tt.result), vecAPIKey, SignMD5)
+			ev, err := newWebhook(t, testConfig("")).Verify(transform.Notification{Body: body})
+			if err != nil {
+				t.Fatalf("Verify = %v", err)
+			}
+			if ev.Type != tt.typ || ev.ID != "wechat_v2:4200000123:"+tt.typ || ev.Data["result_code"] != tt.result {
+				t.Fatalf("event %+v", ev)
+			}
+		})
+	}
+	// no transaction_id (a failed payment may lack one): the id falls back to out_trade_no
+	p := set(set(notificationParams(), "result_code", "FAIL"), "transaction_id", "")
+	ev, err := newWebhook(t, testConfig("")).Verify(transform.Notification{Body: signedXML(p, vecAPIKey, SignMD5)})
+	if err != nil || ev.ID != "wechat_v2:O1:payment.failed" || ev.ProviderOrderID != "" {
+		t.Fatalf("event %+v, %v", ev, err)
+	}
+}
+
+func TestWebhookServiceProvider(t *testing.T) {
+	p := notificationParams()
+	p = set(set(p, "appid", spAppID), "mch_id", spMchID)
+	p = append(p, transform.Param{Name: "sub_appid", Value: spSubAppID}, transform.Param{Name: "sub_mch_id", Value: spSubMchID})
+	w := newWebhook(t, spConfig())
+	if ev, err := w.Verify(transform.Notification{Body: signedXML(p, vecAPIKey, SignMD5)}); err != nil || ev.Type != transform.EventPaymentSucceeded {
+		t.Fatalf("Verify = %+v, %v", ev, err)
+	}
+	// The service provider's key signs every sub-merchant's notifications:
+	// one for another sub-merchant is foreign here.
+	other := set(p, "sub_mch_id", "1900000999")
+	if ev, err := w.Verify(transform.Notification{Body: signedXML(other, vecAPIKey, SignMD5)}); !errors.Is(err, ErrForeign) {
+		t.Fatalf("another sub-merchant's notification: %+v, %v", ev, err)
+	}
+}
+
+// The refund notification vector of wechat_v2.md: req_info under API key
+// 192006250b4c09247ec02edce69f6a2d decrypts to out_refund_no R1, SUCCESS.
+const publishedReqInfo = "WBzGpzQuNpcFxIlFjUUD9BZv+lpBMzd2SHiKCkwfALWid5G8ZvfOussfMIHLbKJmcnxPKdb1ZJEqTAp8ysQv+xa1fj+Eorgndx3fNxf3KAYa3LPgsjvZgxaeYyrhV05Kbjkj6ywg27cEyTTaPZFYNg=="
+
+func refundNotification(appID, mchID, reqInfo string) []byte {
+	return []byte(`<xml><return_code>SUCCESS</return_code><appid><![CDATA[` + appID + `]]></appid><mch_id><![CDATA[` + mchID +
+		`]]></mch_id><nonce_str><![CDATA[TeqClE3i0mvn3DrK]]></nonce_str><req_info><![CDATA[` + reqInfo + `]]></req_info></xml>`)
+}
+
+func TestWebhookRefundNotification(t *testing.T) {
+	ev, err := newWebhook(t, testConfig("")).Verify(transform.Notification{Body: refundNotification(vecAppID, vecMchID, publishedReqInfo)})
+	if err != nil {
+		t.Fatalf("Verify = %v", err)
+	}
+	if ev.Type != transform.EventRefundSucceeded || ev.RefundID != "R1" || ev.ID != "wechat_v2:R1:refund.succeeded" || ev.Provider != "wechat_v2" {
+		t.Fatalf("event %+v", ev)
+	}
+	if ev.Data["refund_status"] != "SUCCESS" || ev.Data["out_refund_no"] != "R1" || ev.Data["appid"] != vecAppID {
+		t.Fatalf("data %v", ev.Data)
+	}
+	if _, ok := ev.Data["req_info"]; ok {
+		t.Fatal("data carries the ciphertext")
+	}
+
+	// A full notification through RefundNotification (the sandbox's side).
+	inner := transform.Params{
+		{Name: "transaction_id", Value: "4200000123"}, {Name: "out_trade_no", Value: "O1"}, {Name: "refund_id", Value: "50000123"},
+		{Name: "out_refund_no", Value: "R2"}, {Name: "total_fee", Value: "1234"}, {Name: "refund_fee", Value: "500"},
+		{Name: "settlement_refund_fee", Value: "500"}, {Name: "refund_status", Value: "CHANGE"},
+		{Name: "success_time", Value: "2026-11-22 10:05:00"}, {Name: "refund_recv_accout", Value: "支付用户零钱"},
+	}
+	body, err := RefundNotification(testConfig(""), inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err = newWebhook(t, testConfig("")).Verify(transform.Notification{Body: body})
+	if err != nil {
+		t.Fatalf("Verify = %v", err)
+	}
+	if ev.Type != transform.EventRefundFailed || ev.ID != "wechat_v2:50000123:refund.failed" || ev.OrderID != "O1" ||
+		ev.ProviderOrderID != "4200000123" || ev.RefundID != "R2" || ev.Amount != "5.00" || ev.Currency != "CNY" ||
+		ev.OccurredAt != "2026-11-22T10:05:00+08:00" {
+		t.Fatalf("event %+v", ev)
+	}
+
+	rejects := []struct {
+		name string
+		cfg  Config
+		body []byte
+		want error
+	}{
+		{"req_info under another key", Config{AppID: vecAppID, MchID: vecMchID, APIKey: otherKey}, refundNotification(vecAppID, vecMchID, publishedReqInfo), ErrRefundDecrypt},
+		{"foreign appid", testConfig(""), refundNotification("wx0000000000000000", vecMchID, publishedReqInfo), ErrForeign},
+		{"foreign mch_id", testConfig(""), refundNotification(vecAppID, "10000101", publishedReqInfo), ErrForeign},
+		{"not base64", testConfig(""), refundNotification(vecAppID, vecMchID, "not base64!"), ErrRefundDecrypt},
+		{"truncated", testConfig(""), refundNotification(vecAppID, vecMchID, publishedReqInfo[:64]), ErrRefundDecrypt},
+		{"not whole blocks", testConfig(""), refundNotification(vecAppID, vecMchID, "AAAA"), ErrRefundDecrypt},
+		{"empty req_info", testConfig(""), refundNotification(vecAppID, vecMchID, ""), ErrRefundDecrypt},
+	}
+	for _, tt := range rejects {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := newWebhook(t, tt.cfg).Verify(transform.Notification{Body: tt.body})
+			if ev != nil || !errors.Is(err, tt.want) {
+				t.Fatalf("Verify = %+v, %v; want %v", ev, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecryptRefundInfoPadding(t *testing.T) {
+	key := RefundKey(vecAPIKey)
+	for _, plain := range []string{"", "x", "0123456789abcdef", "<root><a>1</a></root>"} {
+		enc, err := EncryptRefundInfo([]byte(plain), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := DecryptRefundInfo(enc, key); err != nil || string(got) != plain {
+			t.Fatalf("round trip of %q = %q, %v", plain, got, err)
+		}
+	}
+	if _, err := DecryptRefundInfo(publishedReqInfo, []byte("short")); err == nil {
+		t.Fatal("a short key was accepted")
+	}
+}
+
+// DESIGN.md §5: the success ACK, byte for byte.
+func TestWebhookAck(t *testing.T) {
+	status, ct, body := newWebhook(t, testConfig("")).Ack()
+	const want = `<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>`
+	if status != 200 || string(body) != want || AckBody != want {
+		t.Fatalf("Ack = %d %q", status, body)
+	}
+	if !strings.HasPrefix(ct, "text/xml") {
+		t.Fatalf("content type %q", ct)
+	}
+	ct, nack := newWebhook(t, testConfig("")).Nack("签名失败 ]]> <x>")
+	p := parseXML(t, nack)
+	if !strings.HasPrefix(ct, "text/xml") || p.Get("return_code") != "FAIL" || p.Get("return_msg") != "签名失败 ]]> <x>" || len(p) != 2 {
+		t.Fatalf("Nack = %s", nack)
+	}
+}
+
+func TestHasDuplicate(t *testing.T) {
+	mk := func(names ...string) transform.Params {
+		p := make(transform.Params, len(names))
+		for i, n := range names {
+			p[i].Name = n
+		}
+		return p
+	}
+	var many, manyDup []string
+	for i := 0; i < 100; i++ {
+		many = append(many, "f"+strings.Repeat("x", i))
+	}
+	manyDup = append(append(manyDup, many...), "fxx")
+	tests := []struct {
+		p    transform.Params
+		want bool
+	}{
+		{nil, false},
+		{mk("a"), false},
+		{mk("a", "b", "c"), false},
+		{mk("a", "b", "a"), true},
+		{mk("a", "a"), true},
+		{mk(many...), false},
+		{mk(manyDup...), true},
+	}
+	for i, tt := range tests {
+		if got := hasDuplicate(tt.p); got != tt.want {
+			t.Errorf("case %d (%d names): %v, want %v", i, len(tt.p), got, tt.want)
+		}
+	}
+}
+
+// A 64 KiB notification of thousands of empty elements is refused quickly
+// (the duplicate check must not be quadratic on a public endpoint).
+func TestWebhookManyElements(t *testing.T) {
+	body := "<xml>" + strings.Repeat("<a/>", 16000) + "</xml>"
+	ev, err := newWebhook(t, testConfig("")).Verify(transform.Notification{Body: []byte(body)})
+	if ev != nil || !errors.Is(err, ErrMalformed) {
+		t.Fatalf("Verify = %+v, %v", ev, err)
+	}
+}

@@ -1,0 +1,334 @@
+package wxlogin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+const (
+	appID     = "wxd678efh567hg6787" // the appid of wechat_v2.md's paySign example
+	appSecret = "0123456789abcdef0123456789abcdef"
+)
+
+func newClient(t testing.TB, expose bool) *Client {
+	t.Helper()
+	c, err := NewClient(Config{AppID: appID, AppSecret: appSecret, ExposeSessionKey: expose})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func wantError(t *testing.T, err error, status int, code string) *transform.Error {
+	t.Helper()
+	var e *transform.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v (%T) is not a *transform.Error", err, err)
+	}
+	if e.Status != status || e.Code != code {
+		t.Fatalf("error = %d %s (%s), want %d %s", e.Status, e.Code, e.Message, status, code)
+	}
+	if strings.Contains(string(e.JSON()), appSecret) {
+		t.Fatal("the error carries the AppSecret")
+	}
+	return e
+}
+
+// The errcode table of wechat_login.md.
+func TestReadAnswer(t *testing.T) {
+	tests := []struct {
+		name        string
+		body        string
+		status      int // 0: success
+		code, pcode string
+		pmsg        string
+	}{
+		{"errcode absent", `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","session_key":"tiihtNczf5v6AKRyjwEUhQ=="}`, 0, "", "", ""},
+		{"errcode 0", `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","session_key":"k","unionid":"o6_bmasdasdsad6_2sgVt7hMZOPfL","errcode":0,"errmsg":"ok"}`, 0, "", "", ""},
+		{"invalid code", `{"errcode":40029,"errmsg":"invalid code, rid: 6543"}`, 422, transform.CodeProviderRejected, "40029", "invalid code, rid: 6543"},
+		{"code been used", `{"errcode":40163,"errmsg":"code been used"}`, 422, transform.CodeProviderRejected, "40163", "code been used"},
+		{"rate limited", `{"errcode":45011,"errmsg":"api minute-quota reach limit"}`, 422, transform.CodeProviderRejected, "45011", "api minute-quota reach limit"},
+		{"high-risk user", `{"errcode":40226,"errmsg":"invalid user"}`, 422, transform.CodeProviderRejected, "40226", "invalid user"},
+		{"invalid appid", `{"errcode":40013,"errmsg":"invalid appid"}`, 502, transform.CodeUpstreamError, "40013", "invalid appid"},
+		{"invalid appsecret", `{"errcode":40125,"errmsg":"invalid appsecret"}`, 502, transform.CodeUpstreamError, "40125", "invalid appsecret"},
+		{"system busy", `{"errcode":-1,"errmsg":"system error"}`, 502, transform.CodeUpstreamError, "-1", "system error"},
+		{"unlisted errcode", `{"errcode":41008,"errmsg":"missing code"}`, 502, transform.CodeUpstreamError, "41008", "missing code"},
+		{"errcode with an openid", `{"openid":"o","errcode":40029,"errmsg":"invalid code"}`, 422, transform.CodeProviderRejected, "40029", "invalid code"},
+		{"missing openid", `{"session_key":"k"}`, 502, transform.CodeUpstreamError, "", ""},
+		{"empty object", `{}`, 502, transform.CodeUpstreamError, "", ""},
+		{"garbage", `<html>502 Bad Gateway</html>`, 502, transform.CodeUpstreamError, "", ""},
+		{"empty", ``, 502, transform.CodeUpstreamError, "", ""},
+		{"errcode as a string", `{"errcode":"40029"}`, 502, transform.CodeUpstreamError, "", ""},
+		{"array", `[{"openid":"o"}]`, 502, transform.CodeUpstreamError, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := ReadAnswer(200, []byte(tt.body))
+			if tt.status == 0 {
+				if err != nil || res.OpenID != "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o" || res.SessionKey == "" {
+					t.Fatalf("ReadAnswer = %+v, %v", res, err)
+				}
+				return
+			}
+			if res != nil {
+				t.Fatalf("ReadAnswer returned %+v", res)
+			}
+			e := wantError(t, err, tt.status, tt.code)
+			if e.ProviderCode != tt.pcode || e.ProviderMessage != tt.pmsg {
+				t.Fatalf("provider_code %q provider_message %q, want %q %q", e.ProviderCode, e.ProviderMessage, tt.pcode, tt.pmsg)
+			}
+		})
+	}
+	for _, status := range []int{301, 400, 404, 500, 503} {
+		_, err := ReadAnswer(status, []byte(`{"openid":"o"}`))
+		wantError(t, err, 502, transform.CodeUpstreamError)
+	}
+}
+
+func TestPrepare(t *testing.T) {
+	c := newClient(t, false)
+	if !c.Supports("login") || c.Supports("pay") {
+		t.Fatal("Supports")
+	}
+	call, err := c.Prepare(context.Background(), "login", []byte(`{"code":"081xYz000abc+/="}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if call.Method != http.MethodGet || call.Path != "/sns/jscode2session" || len(call.Body) != 0 || call.ContentType != "" {
+		t.Fatalf("call %s %s body %q ct %q", call.Method, call.Path, call.Body, call.ContentType)
+	}
+	q, err := url.ParseQuery(call.RawQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := url.Values{"appid": {appID}, "secret": {appSecret}, "js_code": {"081xYz000abc+/="}, "grant_type": {"authorization_code"}}
+	if len(q) != len(want) {
+		t.Fatalf("query %v", q)
+	}
+	for k, v := range want {
+		if q.Get(k) != v[0] {
+			t.Errorf("%s = %q, want %q", k, q.Get(k), v[0])
+		}
+	}
+	if strings.Contains(call.RawQuery, "+/=") {
+		t.Fatalf("js_code is not URL-encoded: %s", call.RawQuery)
+	}
+	if strings.Contains(call.OrderID, appSecret) {
+		t.Fatal("the log field carries the secret")
+	}
+}
+
+func TestPrepareErrors(t *testing.T) {
+	tests := []struct {
+		name, op, body string
+		status         int
+		code, field    string
+	}{
+		{"unknown op", "pay", `{"code":"x"}`, 404, transform.CodeUnknownOperation, ""},
+		{"empty op", "", `{"code":"x"}`, 404, transform.CodeUnknownOperation, ""},
+		{"missing code", "login", `{}`, 400, transform.CodeInvalidRequest, "code"},
+		{"empty code", "login", `{"code":""}`, 400, transform.CodeInvalidRequest, "code"},
+		{"long code", "login", `{"code":"` + strings.Repeat("c", 129) + `"}`, 400, transform.CodeInvalidRequest, "code"},
+		{"code as a number", "login", `{"code":123}`, 400, transform.CodeInvalidRequest, "code"},
+		{"unknown field", "login", `{"code":"x","appid":"wx1"}`, 400, transform.CodeInvalidRequest, "appid"},
+		{"not JSON", "login", `code=x`, 400, transform.CodeInvalidRequest, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			call, err := newClient(t, false).Prepare(context.Background(), tt.op, []byte(tt.body))
+			if call != nil {
+				t.Fatal("a call was prepared")
+			}
+			if e := wantError(t, err, tt.status, tt.code); e.Field != tt.field {
+				t.Fatalf("field %q, want %q", e.Field, tt.field)
+			}
+		})
+	}
+}
+
+// DESIGN.md §4 login response: {"openid","unionid"?,"session_key"? (only
+// with expose_session_key)}.
+func TestDecodeSessionKey(t *testing.T) {
+	answer := []byte(`{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","session_key":"tiihtNczf5v6AKRyjwEUhQ==","unionid":"o6_bmasdasdsad6_2sgVt7hMZOPfL"}`)
+	tests := []struct {
+		expose bool
+		answer []byte
+		want   string
+	}{
+		{false, answer, `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","unionid":"o6_bmasdasdsad6_2sgVt7hMZOPfL"}`},
+		{true, answer, `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","unionid":"o6_bmasdasdsad6_2sgVt7hMZOPfL","session_key":"tiihtNczf5v6AKRyjwEUhQ=="}`},
+		{false, []byte(`{"openid":"o1","session_key":"k"}`), `{"openid":"o1"}`},
+	}
+	for _, tt := range tests {
+		call, err := newClient(t, tt.expose).Prepare(context.Background(), "login", []byte(`{"code":"c"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// WeChat sometimes serves the JSON as text/plain; the header is irrelevant.
+		out, err := call.Decode(200, http.Header{"Content-Type": {"text/plain"}}, tt.answer)
+		if err != nil || string(out) != tt.want {
+			t.Fatalf("expose %v: Decode = %s, %v\nwant %s", tt.expose, out, err, tt.want)
+		}
+	}
+	call, _ := newClient(t, false).Prepare(context.Background(), "login", []byte(`{"code":"c"}`))
+	_, err := call.Decode(200, nil, []byte(`{"errcode":40163,"errmsg":"code been used"}`))
+	if e := wantError(t, err, 422, transform.CodeProviderRejected); e.ProviderCode != "40163" {
+		t.Fatalf("provider_code %q", e.ProviderCode)
+	}
+}
+
+func TestConfig(t *testing.T) {
+	for _, cfg := range []Config{{}, {AppID: appID}, {AppSecret: appSecret}} {
+		if _, err := NewClient(cfg); err == nil {
+			t.Fatalf("NewClient(%+v) accepted", cfg)
+		}
+		if _, err := NewSandbox(cfg); err == nil {
+			t.Fatalf("NewSandbox(%+v) accepted", cfg)
+		}
+	}
+	var cfg Config
+	if cfg.ProviderName() != "wechat_login" {
+		t.Fatal("ProviderName")
+	}
+	fields := cfg.ConfigFields()
+	if len(fields) != 2 || fields[0].Name != "app_id" || fields[1].Name != "app_secret" ||
+		!fields[0].RequiredFor(transform.RoleClient) || !fields[1].RequiredFor(transform.RoleSandbox) {
+		t.Fatalf("ConfigFields %+v", fields)
+	}
+}
+
+func sandboxGet(t *testing.T, s *Sandbox, method string, q url.Values) Answer {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(method, "/sns/jscode2session?"+q.Encode(), nil))
+	if rec.Code != 200 {
+		t.Fatalf("status %d", rec.Code)
+	}
+	res, err := ReadAnswer(rec.Code, rec.Body.Bytes())
+	var a Answer
+	switch {
+	case err == nil:
+		a = Answer{OpenID: res.OpenID, SessionKey: res.SessionKey, UnionID: res.UnionID}
+	default:
+		var e *transform.Error
+		if !errors.As(err, &e) {
+			t.Fatal(err)
+		}
+		a.ErrMsg = e.ProviderCode
+	}
+	return a
+}
+
+func TestSandbox(t *testing.T) {
+	s, err := NewSandbox(Config{AppID: appID, AppSecret: appSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Handles("/sns/jscode2session") || s.Handles("/pay/unifiedorder") {
+		t.Fatal("Handles")
+	}
+	q := func(code string, mutate ...func(url.Values)) url.Values {
+		v := url.Values{"appid": {appID}, "secret": {appSecret}, "js_code": {code}, "grant_type": {"authorization_code"}}
+		for _, m := range mutate {
+			m(v)
+		}
+		return v
+	}
+	first := sandboxGet(t, s, http.MethodGet, q("code-1"))
+	if first.OpenID != OpenID(appID) || len(first.OpenID) != 28 || first.SessionKey == "" {
+		t.Fatalf("login %+v", first)
+	}
+	if again := sandboxGet(t, s, http.MethodGet, q("code-1")); again.ErrMsg != "40163" {
+		t.Fatalf("code reuse: %+v", again)
+	}
+	second := sandboxGet(t, s, http.MethodGet, q("code-2"))
+	if second.OpenID != first.OpenID || second.SessionKey == first.SessionKey {
+		t.Fatalf("second login %+v", second)
+	}
+	tests := []struct {
+		name, want, method string
+		v                  url.Values
+	}{
+		{"invalid code", "40029", http.MethodGet, q("invalid-123")},
+		{"blocked user", "40226", http.MethodGet, q("blocked-1")},
+		{"wrong secret", "40125", http.MethodGet, q("code-3", func(v url.Values) { v.Set("secret", strings.Repeat("0", 32)) })},
+		{"no secret", "40125", http.MethodGet, q("code-3", func(v url.Values) { v.Del("secret") })},
+		{"wrong appid", "40013", http.MethodGet, q("code-3", func(v url.Values) { v.Set("appid", "wx0000000000000000") })},
+		{"wrong grant_type", "40002", http.MethodGet, q("code-3", func(v url.Values) { v.Set("grant_type", "client_credential") })},
+		{"no code", "41008", http.MethodGet, q("")},
+		{"POST", "43001", http.MethodPost, q("code-3")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if a := sandboxGet(t, s, tt.method, tt.v); a.ErrMsg != tt.want || a.OpenID != "" {
+				t.Fatalf("answer %+v, want errcode %s", a, tt.want)
+			}
+		})
+	}
+	// code-3 was never accepted above, so it still works once
+	if a := sandboxGet(t, s, http.MethodGet, q("code-3")); a.OpenID == "" {
+		t.Fatalf("code-3: %+v", a)
+	}
+	if OpenID("wx1") == OpenID("wx2") {
+		t.Fatal("two mini programs share the sandbox openid")
+	}
+	if _, _, err := s.Complete("O1", true, time.Now()); err == nil {
+		t.Fatal("wechat_login sent a notification")
+	}
+}
+
+// The client and the sandbox end to end: the login answer decodes.
+func TestClientAgainstSandbox(t *testing.T) {
+	s, _ := NewSandbox(Config{AppID: appID, AppSecret: appSecret})
+	for _, expose := range []bool{false, true} {
+		c := newClient(t, expose)
+		call, err := c.Prepare(context.Background(), "login", []byte(`{"code":"e2e-`+map[bool]string{false: "a", true: "b"}[expose]+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(call.Method, call.Path+"?"+call.RawQuery, nil))
+		if ct := rec.Header().Get("Content-Type"); ct != "text/plain" {
+			t.Fatalf("sandbox content type %q", ct)
+		}
+		out, err := call.Decode(rec.Code, rec.Header(), rec.Body.Bytes())
+		if err != nil || !strings.HasPrefix(string(out), `{"openid":"`+OpenID(appID)+`"`) || strings.Contains(string(out), "session_key") != expose {
+			t.Fatalf("expose %v: %s %v", expose, out, err)
+		}
+	}
+}
+
+// FuzzReadAnswer: ReadAnswer never panics; success always carries an
+// openid, and every failure is a 422 or 502 *transform.Error.
+func FuzzReadAnswer(f *testing.F) {
+	f.Add(200, []byte(`{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","session_key":"tiihtNczf5v6AKRyjwEUhQ==","unionid":"u"}`))
+	f.Add(200, []byte(`{"errcode":40029,"errmsg":"invalid code"}`))
+	f.Add(200, []byte(`{"errcode":-1,"errmsg":"system error"}`))
+	f.Add(200, []byte(`{"errcode":1e3}`))
+	f.Add(500, []byte(`<html></html>`))
+	f.Add(200, []byte(`{"openid":"\u0000"}`))
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		res, err := ReadAnswer(status, body)
+		if err != nil {
+			var e *transform.Error
+			if !errors.As(err, &e) || (e.Status != 422 && e.Status != 502) || res != nil {
+				t.Fatalf("ReadAnswer = %+v, %v", res, err)
+			}
+			if e.Status == 422 && e.Code != transform.CodeProviderRejected {
+				t.Fatalf("422 with code %s", e.Code)
+			}
+			return
+		}
+		if status < 200 || status > 299 || res == nil || res.OpenID == "" {
+			t.Fatalf("accepted HTTP %d: %+v", status, res)
+		}
+	})
+}
