@@ -174,8 +174,13 @@ func ValidText(field, s string, max int) error {
 }
 
 // DecodeJSON reads a merchant body strictly: unknown fields, wrong types and
-// trailing data are a 400 naming the field where encoding/json tells it.
+// trailing data are a 400 naming the field. The merchant request types take
+// the exact, faster path of decodeFlatJSON; other types go through
+// encoding/json with unknown fields disallowed.
 func DecodeJSON(body []byte, v any) error {
+	if f, ok := v.(flatJSON); ok {
+		return decodeFlatJSON(body, f.jsonFields())
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -100,6 +100,9 @@ func EventID(provider, reference, typ string) string {
 // programs, and '<' in an XML ACK should read as '<'); the types here cannot
 // fail to encode.
 func Marshal(v any) []byte {
+	if a, ok := v.(interface{ AppendJSON([]byte) []byte }); ok {
+		return a.AppendJSON(make([]byte, 0, 320))
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

@@ -61,7 +61,15 @@ func (p Params) SortedQuery(dst []byte, skip string) []byte {
 			idx = append(idx, i)
 		}
 	}
-	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(p[a].Name, p[b].Name) })
+	if len(idx) > 48 {
+		slices.SortFunc(idx, func(a, b int) int { return strings.Compare(p[a].Name, p[b].Name) })
+	} else { // insertion sort: parameter sets are small, and this avoids sort's overhead
+		for i := 1; i < len(idx); i++ {
+			for j := i; j > 0 && p[idx[j]].Name < p[idx[j-1]].Name; j-- {
+				idx[j], idx[j-1] = idx[j-1], idx[j]
+			}
+		}
+	}
 	for n, i := range idx {
 		if n > 0 {
 			dst = append(dst, '&')
@@ -105,9 +113,27 @@ func HMACSHA256Hex(key string, msg []byte, upper bool) string {
 	return hexString(m.Sum(sum[:0]), upper)
 }
 
-// NewHMACSHA256 is a reusable keyed HMAC-SHA256 for a hot path; callers
-// must Reset it (hash.Hash is not safe for concurrent use).
-func NewHMACSHA256(key string) hash.Hash { return hmac.New(sha256.New, []byte(key)) }
+// HMACPool computes HMAC-SHA256 under one key, reusing hash states: building
+// an HMAC costs several allocations, and a client signs with the same key
+// on every request. Safe for concurrent use.
+type HMACPool struct{ pool sync.Pool }
+
+// NewHMACPool returns an HMACPool for key.
+func NewHMACPool(key string) *HMACPool {
+	k := []byte(key)
+	return &HMACPool{pool: sync.Pool{New: func() any { return hmac.New(sha256.New, k) }}}
+}
+
+// Hex is the hex HMAC-SHA256 of msg, uppercase when upper.
+func (p *HMACPool) Hex(msg []byte, upper bool) string {
+	h := p.pool.Get().(hash.Hash)
+	h.Reset()
+	h.Write(msg)
+	var sum [sha256.Size]byte
+	out := hexString(h.Sum(sum[:0]), upper)
+	p.pool.Put(h)
+	return out
+}
 
 func hexString(sum []byte, upper bool) string {
 	var buf [2 * sha256.Size]byte

@@ -149,12 +149,10 @@ func TestHashHex(t *testing.T) {
 	if got := HMACSHA256Hex("Jefe", []byte("what do ya want for nothing?"), true); got != strings.ToUpper(rfc4231) {
 		t.Errorf("HMACSHA256Hex upper = %s", got)
 	}
-	h := NewHMACSHA256("Jefe")
-	for i := 0; i < 2; i++ { // reusable after Reset
-		h.Reset()
-		h.Write([]byte("what do ya want for nothing?"))
-		if got := hexString(h.Sum(nil), false); got != rfc4231 {
-			t.Errorf("NewHMACSHA256 round %d = %s", i, got)
+	pool := NewHMACPool("Jefe")
+	for i := 0; i < 3; i++ { // pooled states are reset between uses
+		if got := pool.Hex([]byte("what do ya want for nothing?"), false); got != rfc4231 {
+			t.Errorf("HMACPool round %d = %s", i, got)
 		}
 	}
 }

@@ -22,7 +22,8 @@ var Beijing = time.FixedZone("CST", 8*3600)
 
 // Client builds signed WeChat Pay v2 calls and reads their answers.
 type Client struct {
-	cfg Config
+	cfg    Config
+	signer signer
 	// Now is the clock for paySign's timeStamp; tests pin it.
 	Now func() time.Time
 }
@@ -32,7 +33,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, Now: time.Now}, nil
+	return &Client{cfg: cfg, signer: newSigner(cfg.APIKey), Now: time.Now}, nil
 }
 
 var _ transform.Client = (*Client)(nil)
@@ -91,7 +92,7 @@ func (c *Client) base(n int) transform.Params {
 
 // call signs params and wraps them as an XML POST to path.
 func (c *Client) call(path, orderID string, p transform.Params, decode func(transform.Params) ([]byte, error)) *transform.Call {
-	p = append(p, transform.Param{Name: "sign", Value: Sign(p, c.cfg.APIKey, c.cfg.SignType)})
+	p = append(p, transform.Param{Name: "sign", Value: c.signer.sign(p, c.cfg.SignType)})
 	return &transform.Call{
 		Method: http.MethodPost, Path: path, ContentType: "text/xml; charset=utf-8",
 		Body: transform.AppendFlatXML(make([]byte, 0, 64*len(p)), "xml", p), OrderID: orderID,
@@ -159,7 +160,7 @@ func (c *Client) PaymentParams(orderID, prepayID string) *transform.PaymentParam
 		Provider:  Name,
 		OrderID:   orderID,
 	}
-	pp.PaySign = PaySign(c.cfg.payAppID(), pp.NonceStr, pp.Package, pp.SignType, pp.TimeStamp, c.cfg.APIKey)
+	pp.PaySign = c.signer.paySign(c.cfg.payAppID(), pp.NonceStr, pp.Package, pp.SignType, pp.TimeStamp)
 	return pp
 }
 
@@ -266,7 +267,7 @@ func (c *Client) ReadAnswer(status int, body []byte) (transform.Params, error) {
 	if rc := a.Get("return_code"); rc != "SUCCESS" {
 		return nil, transform.UpstreamCode("the provider reported a communication failure", rc, a.Get("return_msg"))
 	}
-	if !Verify(a, c.cfg.APIKey, c.cfg.SignType) {
+	if !c.signer.verify(a, c.cfg.SignType) {
 		return nil, transform.SignatureInvalid()
 	}
 	if a.Get("appid") != c.cfg.AppID || a.Get("mch_id") != c.cfg.MchID {

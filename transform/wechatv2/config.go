@@ -83,35 +83,55 @@ func (c *Config) payAppID() string {
 // Sign computes the v2 signature of params (every non-empty parameter but
 // sign, sorted, "&key=" + apiKey appended), MD5 or HMAC-SHA256, uppercase hex.
 func Sign(params transform.Params, apiKey, signType string) string {
-	buf := transform.GetBuf()
-	defer transform.PutBuf(buf)
-	b := params.SortedQuery(*buf, "sign")
-	b = append(b, "&key="...)
-	b = append(b, apiKey...)
-	*buf = b
-	if signType == SignHMACSHA256 {
-		return transform.HMACSHA256Hex(apiKey, b, true)
-	}
-	return transform.MD5Hex(b, true)
+	return newSigner(apiKey).sign(params, signType)
 }
 
 // Verify recomputes the signature over every received parameter (fields
 // WeChat adds later included) and compares it in constant time.
 func Verify(params transform.Params, apiKey, signType string) bool {
-	got := params.Get("sign")
-	if got == "" {
-		return false
-	}
-	return transform.EqualHexConstantTime(got, Sign(params, apiKey, signType))
+	return newSigner(apiKey).verify(params, signType)
 }
 
 // PaySign is the wx.requestPayment signature over appId, nonceStr, package,
 // signType and timeStamp (capital I in appId; never the unifiedorder sign).
 func PaySign(appID, nonceStr, pkg, signType, timeStamp, apiKey string) string {
+	return newSigner(apiKey).paySign(appID, nonceStr, pkg, signType, timeStamp)
+}
+
+// signer signs with one merchant key. Clients, webhooks and sandboxes keep
+// one, so HMAC states are pooled instead of built per signature.
+type signer struct {
+	key  string
+	hmac *transform.HMACPool
+}
+
+func newSigner(apiKey string) signer {
+	return signer{key: apiKey, hmac: transform.NewHMACPool(apiKey)}
+}
+
+func (s signer) sign(params transform.Params, signType string) string {
+	buf := transform.GetBuf()
+	defer transform.PutBuf(buf)
+	b := params.SortedQuery(*buf, "sign")
+	b = append(b, "&key="...)
+	b = append(b, s.key...)
+	*buf = b
+	if signType == SignHMACSHA256 {
+		return s.hmac.Hex(b, true)
+	}
+	return transform.MD5Hex(b, true)
+}
+
+func (s signer) verify(params transform.Params, signType string) bool {
+	got := params.Get("sign")
+	return got != "" && transform.EqualHexConstantTime(got, s.sign(params, signType))
+}
+
+func (s signer) paySign(appID, nonceStr, pkg, signType, timeStamp string) string {
 	p := [5]transform.Param{
 		{Name: "appId", Value: appID}, {Name: "nonceStr", Value: nonceStr},
 		{Name: "package", Value: pkg}, {Name: "signType", Value: signType},
 		{Name: "timeStamp", Value: timeStamp},
 	}
-	return Sign(p[:], apiKey, signType)
+	return s.sign(p[:], signType)
 }

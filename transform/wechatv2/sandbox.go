@@ -16,8 +16,9 @@ import (
 // signature it receives, keeps orders in memory and signs its answers and
 // notifications with the merchant's key, the way WeChat does.
 type Sandbox struct {
-	cfg Config
-	mu  sync.Mutex
+	cfg    Config
+	signer signer
+	mu     sync.Mutex
 	// orders by out_trade_no
 	orders map[string]*sandboxOrder
 	seq    int64
@@ -42,7 +43,7 @@ func NewSandbox(cfg Config) (*Sandbox, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
-	return &Sandbox{cfg: cfg, orders: map[string]*sandboxOrder{}, Now: time.Now}, nil
+	return &Sandbox{cfg: cfg, signer: newSigner(cfg.APIKey), orders: map[string]*sandboxOrder{}, Now: time.Now}, nil
 }
 
 var _ transform.Sandbox = (*Sandbox)(nil)
@@ -80,7 +81,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		commFail(w, "sign_type参数错误")
 		return
 	}
-	if !Verify(p, s.cfg.APIKey, signType) {
+	if !s.signer.verify(p, signType) {
 		commFail(w, "签名错误")
 		return
 	}
@@ -294,7 +295,7 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 		n = append(n, transform.Param{Name: "sub_appid", Value: s.cfg.SubAppID}, transform.Param{Name: "sub_mch_id", Value: s.cfg.SubMchID},
 			transform.Param{Name: "sub_openid", Value: o.params.Get("sub_openid")})
 	}
-	n = append(n, transform.Param{Name: "sign", Value: Sign(n, s.cfg.APIKey, o.signType)})
+	n = append(n, transform.Param{Name: "sign", Value: s.signer.sign(n, o.signType)})
 	out := &transform.Outbound{URL: o.notifyURL, ContentType: "text/xml", Body: transform.AppendFlatXML(nil, "xml", n)}
 	ack := func(status int, body []byte) bool {
 		return status == http.StatusOK && bytes.Equal(body, []byte(AckBody))
@@ -332,7 +333,7 @@ func (s *Sandbox) reply(w http.ResponseWriter, signType string, fields transform
 			p = append(p, f)
 		}
 	}
-	p = append(p, transform.Param{Name: "sign", Value: Sign(p, s.cfg.APIKey, signType)})
+	p = append(p, transform.Param{Name: "sign", Value: s.signer.sign(p, signType)})
 	writeXML(w, transform.AppendFlatXML(nil, "xml", p))
 }
 

@@ -18,6 +18,7 @@ const AckBody = `<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg>
 // Webhook verifies WeChat Pay v2 payment and refund notifications.
 type Webhook struct {
 	cfg    Config
+	signer signer
 	aesKey []byte // refund notifications: lowercase hex MD5 of the API key
 }
 
@@ -26,7 +27,7 @@ func NewWebhook(cfg Config) (*Webhook, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
-	return &Webhook{cfg: cfg, aesKey: RefundKey(cfg.APIKey)}, nil
+	return &Webhook{cfg: cfg, signer: newSigner(cfg.APIKey), aesKey: RefundKey(cfg.APIKey)}, nil
 }
 
 var _ transform.Webhook = (*Webhook)(nil)
@@ -64,7 +65,7 @@ func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 	if signType != SignMD5 && signType != SignHMACSHA256 {
 		return nil, ErrMalformed
 	}
-	if !Verify(p, w.cfg.APIKey, signType) {
+	if !w.signer.verify(p, signType) {
 		return nil, ErrBadSignature
 	}
 	return PaymentEvent(p)

@@ -1,0 +1,102 @@
+package transform
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestDecodeFlatJSON(t *testing.T) {
+	tests := []struct {
+		name, body string
+		field      string // the field the 400 names; "" for a body-level error
+		ok         bool
+		wantAttach string
+	}{
+		{"plain", `{"order_id":"O1","attach":"a"}`, "", true, "a"},
+		{"spaces and null", " {\n\t\"order_id\" : \"O1\" , \"attach\" : null } ", "", true, ""},
+		{"escaped backspace", `{"order_id":"O1","attach":"\"\\\/\b\t\n"}`, "attach", false, ""}, // \b is a control character
+		{"unicode escapes", `{"order_id":"O1","attach":"\u4e2d\ud83d\ude00 \/"}`, "", true, "中😀 /"},
+		{"empty object", `{}`, "", true, ""},
+		{"case differs", `{"ORDER_ID":"O1"}`, "ORDER_ID", false, ""},
+		{"unknown", `{"order_id":"O1","tip":"1"}`, "tip", false, ""},
+		{"twice", `{"order_id":"O1","order_id":"O2"}`, "order_id", false, ""},
+		{"number", `{"order_id":1}`, "order_id", false, ""},
+		{"bool", `{"attach":true}`, "attach", false, ""},
+		{"object", `{"attach":{}}`, "attach", false, ""},
+		{"raw control character", "{\"attach\":\"a\x01b\"}", "", false, ""},
+		{"escaped control character", `{"attach":"a\u0001b"}`, "attach", false, ""},
+		{"invalid UTF-8", "{\"attach\":\"\xff\"}", "", false, ""},
+		{"trailing", `{"order_id":"O1"} x`, "", false, ""},
+		{"two objects", `{}{}`, "", false, ""},
+		{"array", `[]`, "", false, ""},
+		{"empty", ``, "", false, ""},
+		{"unterminated", `{"order_id":"O1"`, "", false, ""},
+		{"missing colon", `{"order_id" "O1"}`, "", false, ""},
+		{"trailing comma", `{"order_id":"O1",}`, "", false, ""},
+		{"bad escape", `{"attach":"\x"}`, "", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var p PayRequest
+			err := DecodeJSON([]byte(tt.body), &p)
+			if tt.ok {
+				if err != nil || p.Attach != tt.wantAttach {
+					t.Fatalf("err %v, attach %q, want %q", err, p.Attach, tt.wantAttach)
+				}
+				return
+			}
+			e, isErr := err.(*Error)
+			if !isErr || e.Status != 400 || e.Code != CodeInvalidRequest || e.Field != tt.field {
+				t.Fatalf("err %#v, want a 400 naming %q", err, tt.field)
+			}
+		})
+	}
+}
+
+// FuzzDecodeFlatJSON: whatever the strict decoder accepts, encoding/json
+// accepts too and reads the same values.
+func FuzzDecodeFlatJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"order_id":"O1","amount":"12.34","currency":"CNY","description":"Latte","openid":"o"}`,
+		`{"attach":"\u4e2d\ud83d\ude00\"\\"}`, `{"attach":null}`, `{}`, ` { "order_id" : "x" } `,
+		`{"attach":"\ud800"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var ours PayRequest
+		if decodeFlatJSON(body, ours.jsonFields()) != nil {
+			return
+		}
+		var std PayRequest
+		if err := json.Unmarshal(body, &std); err != nil {
+			t.Fatalf("accepted what encoding/json refuses (%v): %q", err, body)
+		}
+		if ours != std {
+			t.Fatalf("values differ for %q:\n ours %+v\n std  %+v", body, ours, std)
+		}
+	})
+}
+
+// FuzzAppendJSON: the hand-written pay answer is byte-equal to encoding/json's
+// (HTML escaping off) for any field values.
+func FuzzAppendJSON(f *testing.F) {
+	f.Add("1490840662", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", "prepay_id=wx1", "MD5", "22D9B4E5", "O1", "")
+	f.Add("\x00\"\\\u2028<>&", "\xff\xfe", "\u4e2d", "\t\n\r", "\u2029", "o", "p")
+	f.Fuzz(func(t *testing.T, ts, nonce, pkg, signType, paySign, orderID, providerOrderID string) {
+		p := PaymentParams{TimeStamp: ts, NonceStr: nonce, Package: pkg, SignType: signType, PaySign: paySign,
+			Provider: "wechat_v2", OrderID: orderID, ProviderOrderID: providerOrderID}
+		got := string(p.AppendJSON(nil))
+		var std bytes.Buffer
+		enc := json.NewEncoder(&std)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(p); err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.TrimSuffix(std.String(), "\n"); got != want {
+			t.Fatalf("\n got %s\nwant %s", got, want)
+		}
+	})
+}
