@@ -82,8 +82,11 @@ func (c *Client) Prepare(_ context.Context, op string, body []byte) (*transform.
 func (c *Client) base(n int) transform.Params {
 	p := make(transform.Params, 0, n+6)
 	p = append(p, transform.Param{Name: "appid", Value: c.cfg.AppID}, transform.Param{Name: "mch_id", Value: c.cfg.MchID})
+	if c.cfg.SubAppID != "" {
+		p = append(p, transform.Param{Name: "sub_appid", Value: c.cfg.SubAppID})
+	}
 	if c.cfg.SubMchID != "" {
-		p = append(p, transform.Param{Name: "sub_appid", Value: c.cfg.SubAppID}, transform.Param{Name: "sub_mch_id", Value: c.cfg.SubMchID})
+		p = append(p, transform.Param{Name: "sub_mch_id", Value: c.cfg.SubMchID})
 	}
 	return append(p,
 		transform.Param{Name: "nonce_str", Value: transform.Nonce(32)},
@@ -114,6 +117,9 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	notifyURL := firstNonEmpty(req.NotifyURL, c.cfg.NotifyURL)
 	if notifyURL == "" {
 		return nil, transform.Invalid("notify_url", "is required (in the request or the provider configuration)")
+	}
+	if req.NotifyURL != "" && !validNotifyURL(req.NotifyURL) {
+		return nil, transform.Invalid("notify_url", "must be an absolute http(s) URL without a query string")
 	}
 	clientIP := firstNonEmpty(req.ClientIP, c.cfg.ClientIP)
 	if clientIP == "" {
@@ -260,8 +266,8 @@ func (c *Client) ReadAnswer(status int, body []byte) (transform.Params, error) {
 	if status < 200 || status > 299 {
 		return nil, transform.Upstream("the provider answered HTTP " + strconv.Itoa(status))
 	}
-	_, a, err := transform.ParseFlatXML(body)
-	if err != nil || hasDuplicate(a) {
+	root, a, err := transform.ParseFlatXML(body)
+	if err != nil || root != "xml" || hasDuplicate(a) {
 		return nil, transform.Upstream("the provider's answer is not valid XML")
 	}
 	if rc := a.Get("return_code"); rc != "SUCCESS" {

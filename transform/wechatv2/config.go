@@ -63,12 +63,16 @@ func (c *Config) Check() error {
 	if c.SubAppID != "" && c.SubMchID == "" {
 		return errors.New("wechat_v2: sub_app_id needs sub_mch_id (service-provider mode)")
 	}
-	if c.NotifyURL != "" {
-		if u, err := url.Parse(c.NotifyURL); err != nil || u.Host == "" || u.RawQuery != "" {
-			return errors.New("wechat_v2: notify_url must be an absolute URL without a query string")
-		}
+	if c.NotifyURL != "" && !validNotifyURL(c.NotifyURL) {
+		return errors.New("wechat_v2: notify_url must be an absolute http(s) URL without a query string")
 	}
 	return nil
+}
+
+// validNotifyURL is WeChat's rule for notify_url: absolute, no query string.
+func validNotifyURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.RawQuery == "" && !u.ForceQuery
 }
 
 // payAppID is the appId the mini program runs as: sub_app_id in

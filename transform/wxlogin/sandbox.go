@@ -33,6 +33,9 @@ func NewSandbox(cfg Config) (*Sandbox, error) {
 
 var _ transform.Sandbox = (*Sandbox)(nil)
 
+// maxRememberedCodes bounds the used-code memory of a long-running sandbox.
+const maxRememberedCodes = 100_000
+
 // OpenID is the sandbox user's openid for an app_id: 28 characters like WeChat's.
 func OpenID(appID string) string {
 	sum := sha256.Sum256([]byte("minipay-sandbox-user:" + appID))
@@ -68,6 +71,9 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.mu.Lock()
 		used := s.used[code]
+		if len(s.used) >= maxRememberedCodes { // bound memory; real codes expire after 5 minutes anyway
+			clear(s.used)
+		}
 		s.used[code] = true
 		s.mu.Unlock()
 		if used {
