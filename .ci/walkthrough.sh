@@ -14,6 +14,17 @@ expect() {
 	case $1 in
 	wechat) printf '%s\n' '"openid":"os7xVv419cwT89c3EhFacTtXD_84"' '"paySign":"' '"acknowledged":true' \
 		'"type":"payment.succeeded"' '"status":"succeeded"' '"status":"pending"' '"provider_code":"ORDERPAID"' ;;
+	cbtis) printf '%s\n' '"signType":"RSA"' '"provider":"cbtis","order_id":"CBTIS-1001","provider_order_id":"C' \
+		'"response_body":"success","acknowledged":true' '"type":"payment.succeeded","order_id":"CBTIS-1001"' \
+		'"status":"succeeded","amount":"12.30","currency":"HKD","paid_at":"' '"provider_status":"SUCCEEDED"' ;;
+	latipay) printf '%s\n' '"package":"prepay_id=wx' '"provider":"latipay","order_id":"LATI-1001","provider_order_id":"' \
+		'"field":"currency"' '"response_body":"sent","acknowledged":true' \
+		'"provider":"latipay","type":"payment.succeeded","order_id":"LATI-1001"' \
+		'"status":"succeeded","amount":"12.30","currency":"NZD","paid_at":"' '"provider_status":"paid"' \
+		'"refund_id":"LATI-1001-R1","provider_refund_id":"","status":"succeeded","amount":"2.30"' ;;
+	2c2p) printf '%s\n' '"signType":"HMAC-SHA256","paySign":"' '"provider":"2c2p","order_id":"DEMO-2C2P-1","provider_order_id":"' \
+		'"response_body":"OK","acknowledged":true' '"provider":"2c2p","type":"payment.succeeded","order_id":"DEMO-2C2P-1"' \
+		'"amount":"12.34","currency":"SGD"' '"provider_code":"99","provider_message":"Duplicate unique transaction code."' ;;
 	*) echo "walkthrough: no expectations for $1 in $0" >&2; return 1 ;;
 	esac
 }

@@ -1,0 +1,241 @@
+package integration
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The Latipay sandbox merchant (not anyone's secret).
+const (
+	latipayUserID   = "U000334333"
+	latipayWalletID = "W00000001"
+	latipayAPIKey   = "lp-sandbox-3f9a1c7e5b2d4086"
+	latipayAppID    = "wx721398712681232"
+)
+
+// latipayNotify is the notification formula written out for the test:
+// HMAC-SHA256(merchant_reference + payment_method + status + currency + amount).
+func latipayNotify(key string, v url.Values) string {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(v.Get("merchant_reference") + v.Get("payment_method") + v.Get("status") + v.Get("currency") + v.Get("amount")))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// TestLatipay drives the latipay provider through a real Caddy: pay, query,
+// refund against the sandbox; the sandbox's notification through
+// minipay_webhook to a merchant backend; forged notifications and a failing
+// merchant; a wrong api_key that Latipay's code 206 reports.
+func TestLatipay(t *testing.T) {
+	merchant := newMerchantBackend(t)
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	port, sandbox := itoa(freePort(t)), itoa(freePort(t))
+	identity := `
+			user_id ` + latipayUserID + `
+			wallet_id ` + latipayWalletID + `
+			app_id ` + latipayAppID + `
+			currency NZD`
+	tc := startCaddy(t, globalOptions(logFile)+`
+:`+port+` {
+	handle /latipay/* {
+		minipay latipay {`+identity+`
+			api_key `+latipayAPIKey+`
+			notify_url http://localhost:`+port+`/webhooks/latipay
+		}
+		reverse_proxy 127.0.0.1:`+sandbox+`
+	}
+	handle /latipay-wrong-key/* {
+		minipay latipay {`+identity+`
+			api_key not-the-merchant-key
+			notify_url http://localhost:`+port+`/webhooks/latipay
+		}
+		reverse_proxy 127.0.0.1:`+sandbox+`
+	}
+	handle /webhooks/latipay {
+		minipay_webhook latipay {
+			api_key `+latipayAPIKey+`
+			currency NZD
+		}
+		reverse_proxy `+strings.TrimPrefix(merchant.srv.URL, "http://")+`
+	}
+}
+
+:`+sandbox+` {
+	bind 127.0.0.1
+	minipay_sandbox {
+		latipay {`+identity+`
+			api_key `+latipayAPIKey+`
+		}
+	}
+}
+`)
+	base, sb := "http://localhost:"+port, "http://localhost:"+sandbox
+
+	pay := postJSON(t, tc, base+"/latipay/pay",
+		`{"order_id":"LP-1001","amount":"12.3","currency":"NZD","description":"Flat white","openid":"obRdo5H-72b_PH2Lvr5_Dw9bXKHs"}`)
+	if pay.status != 200 {
+		t.Fatalf("pay: %d %s", pay.status, pay.body)
+	}
+	p := pay.json(t)
+	poid := str(p["provider_order_id"])
+	if p["provider"] != "latipay" || p["order_id"] != "LP-1001" || !strings.HasPrefix(str(p["package"]), "prepay_id=wx") ||
+		p["signType"] != "MD5" || str(p["paySign"]) == "" || str(p["timeStamp"]) == "" || str(p["nonceStr"]) == "" || poid == "" {
+		t.Fatalf("pay answer: %s", pay.body)
+	}
+
+	errorsTests := []struct {
+		name, path, body      string
+		status                int
+		code, field, provider string
+	}{
+		{"currency not the wallet's", "/latipay/pay", `{"order_id":"LP-1002","amount":"1.00","currency":"AUD","description":"x","openid":"o"}`, 400, "invalid_request", "currency", ""},
+		{"refund without provider_order_id", "/latipay/refund", `{"order_id":"LP-1001","refund_id":"R1","amount":"1.00","currency":"NZD"}`, 400, "invalid_request", "provider_order_id", ""},
+		{"close is no latipay operation", "/latipay/close", `{"order_id":"LP-1001"}`, 404, "unknown_operation", "", ""},
+		{"refund of an unpaid order", "/latipay/refund", `{"order_id":"LP-1001","refund_id":"R1","amount":"1.00","currency":"NZD","provider_order_id":"` + poid + `"}`, 422, "provider_rejected", "", "207"},
+		{"query of an unknown order", "/latipay/query", `{"order_id":"LP-404"}`, 422, "provider_rejected", "", "201"},
+		{"wrong api_key: Latipay's 206", "/latipay-wrong-key/pay", `{"order_id":"LP-1003","amount":"1.00","currency":"NZD","description":"x","openid":"o"}`, 502, "upstream_error", "", "206"},
+		{"wrong api_key on query", "/latipay-wrong-key/query", `{"order_id":"LP-1001"}`, 502, "upstream_error", "", "206"},
+	}
+	for _, tt := range errorsTests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := postJSON(t, tc, base+tt.path, tt.body)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+			}
+			e := r.errorOf(t)
+			if e["code"] != tt.code || str(e["field"]) != tt.field || str(e["provider_code"]) != tt.provider {
+				t.Fatalf("error %v", e)
+			}
+		})
+	}
+
+	if q := postJSON(t, tc, base+"/latipay/query", `{"order_id":"LP-1001"}`).json(t); q["status"] != "pending" || q["amount"] != "12.30" ||
+		q["currency"] != "NZD" || q["provider_order_id"] != poid || q["paid_at"] != nil || q["provider_status"] != "pending" {
+		t.Fatalf("query before payment: %v", q)
+	}
+
+	// The user pays: the sandbox sends Latipay's notification to the webhook
+	// route, which forwards the event and answers "sent".
+	complete := func() map[string]any {
+		t.Helper()
+		r := postJSON(t, tc, sb+"/sandbox/complete", `{"provider":"latipay","order_id":"LP-1001","result":"succeeded"}`)
+		if r.status != 200 {
+			t.Fatalf("complete: %d %s", r.status, r.body)
+		}
+		return r.json(t)
+	}
+	c := complete()
+	if c["acknowledged"] != true || c["response_body"] != "sent" || c["response_status"] != float64(200) || c["notify_url"] != base+"/webhooks/latipay" {
+		t.Fatalf("complete: %v", c)
+	}
+	got := merchant.take()
+	if len(got) != 1 {
+		t.Fatalf("merchant received %d events", len(got))
+	}
+	ev := got[0].event
+	wantID := "latipay:" + poid + ":payment.succeeded"
+	if ev["id"] != wantID || ev["type"] != "payment.succeeded" || ev["provider"] != "latipay" || ev["order_id"] != "LP-1001" ||
+		ev["provider_order_id"] != poid || ev["amount"] != "12.30" || ev["currency"] != "NZD" || !strings.HasSuffix(str(ev["occurred_at"]), "+08:00") ||
+		got[0].header.Get("Minipay-Event-Id") != wantID || got[0].header.Get("Minipay-Provider") != "latipay" {
+		t.Fatalf("event %v, headers %v", ev, got[0].header)
+	}
+	data, _ := ev["data"].(map[string]any)
+	if data["payment_method"] != "wechat" || data["status"] != "paid" || data["signature"] != nil {
+		t.Fatalf("event data %v", data)
+	}
+
+	q := postJSON(t, tc, base+"/latipay/query", `{"order_id":"LP-1001"}`).json(t)
+	if q["status"] != "succeeded" || q["paid_at"] != ev["occurred_at"] {
+		t.Fatalf("query after payment: %v", q)
+	}
+	refund := postJSON(t, tc, base+"/latipay/refund",
+		`{"order_id":"LP-1001","refund_id":"LP-1001-R1","amount":"2.30","currency":"NZD","provider_order_id":"`+poid+`","reason":"one shot less"}`)
+	if r := refund.json(t); refund.status != 200 || r["status"] != "succeeded" || r["amount"] != "2.30" || r["refund_id"] != "LP-1001-R1" || r["provider"] != "latipay" {
+		t.Fatalf("refund: %d %s", refund.status, refund.body)
+	}
+	if over := postJSON(t, tc, base+"/latipay/refund",
+		`{"order_id":"LP-1001","refund_id":"LP-1001-R2","amount":"10.01","currency":"NZD","provider_order_id":"`+poid+`"}`); over.status != 422 {
+		t.Fatalf("refund over the rest: %d %s", over.status, over.body)
+	}
+
+	// The merchant fails: Latipay gets a 5xx and no "sent", so it retries.
+	merchant.status.Store(500)
+	c = complete()
+	if c["acknowledged"] != false || c["response_body"] == "sent" || c["response_status"].(float64) < 500 {
+		t.Fatalf("complete with a failing merchant: %v", c)
+	}
+	if got := merchant.take(); len(got) != 1 || got[0].event["id"] != wantID {
+		t.Fatalf("the retry is not the same event: %v", got)
+	}
+	merchant.status.Store(200)
+
+	// Notifications posted directly: only the key's signature is forwarded.
+	valid := url.Values{
+		"merchant_reference": {"LP-1001"}, "order_id": {poid}, "currency": {"NZD"}, "amount": {"12.30"},
+		"payment_method": {"wechat"}, "status": {"paid"}, "pay_time": {"2026-11-22 10:00:00"},
+	}
+	signed := func(key string, mutate func(url.Values)) string {
+		v := url.Values{}
+		for k, x := range valid {
+			v[k] = x
+		}
+		if mutate != nil {
+			mutate(v)
+		}
+		v.Set("signature", latipayNotify(key, v))
+		return v.Encode()
+	}
+	tests := []struct {
+		name      string
+		body      string
+		status    int
+		forwarded bool
+	}{
+		{"valid", signed(latipayAPIKey, nil), 200, true},
+		{"forged", signed("not-the-merchant-key", nil), 401, false},
+		{"tampered amount", strings.Replace(signed(latipayAPIKey, nil), "amount=12.30", "amount=0.01", 1), 401, false},
+		{"another wallet's currency", signed(latipayAPIKey, func(v url.Values) { v.Set("currency", "AUD") }), 401, false},
+		{"unsigned", strings.Replace(signed(latipayAPIKey, nil), "signature=", "x=", 1), 401, false},
+		{"a repeated status", signed(latipayAPIKey, nil) + "&status=failed", 401, false},
+	}
+	for _, tt := range tests {
+		t.Run("webhook "+tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/latipay", strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			res, err := tc.Client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tt.status || (string(body) == "sent") != (tt.status == 200) {
+				t.Fatalf("status %d body %q, want %d", res.StatusCode, body, tt.status)
+			}
+			if got := merchant.take(); (len(got) == 1) != tt.forwarded || len(got) > 1 {
+				t.Fatalf("merchant received %d events", len(got))
+			}
+		})
+	}
+
+	// An order id with | and * travels escaped in the query path.
+	if r := postJSON(t, tc, base+"/latipay/pay", `{"order_id":"LP|1004*","amount":"1.00","currency":"NZD","description":"x","openid":"o"}`); r.status != 200 {
+		t.Fatalf("pay LP|1004*: %d %s", r.status, r.body)
+	}
+	if q := postJSON(t, tc, base+"/latipay/query", `{"order_id":"LP|1004*"}`); q.status != 200 || q.json(t)["status"] != "pending" {
+		t.Fatalf("query LP|1004*: %d %s", q.status, q.body)
+	}
+
+	logs := logText(t, logFile)
+	for _, secret := range []string{latipayAPIKey, "not-the-merchant-key", "obRdo5H-72b_PH2Lvr5_Dw9bXKHs"} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("the log contains %q", secret)
+		}
+	}
+	mustContain(t, logs, `"provider":"latipay"`, "log lines")
+}

@@ -1,0 +1,362 @@
+package cbtis
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// Client builds CBTIS calls with a bearer token and reads their answers. It
+// owns the token cache of its configuration: one Client per minipay handler.
+type Client struct {
+	cfg    Config
+	tokens *tokenSource
+}
+
+// NewClient validates cfg and returns a Client with its own http.Client for
+// the token endpoint.
+func NewClient(cfg Config) (*Client, error) {
+	return newClient(cfg, time.Now)
+}
+
+// newClient is NewClient with the token cache's clock (tests move it).
+func newClient(cfg Config, now func() time.Time) (*Client, error) {
+	if err := cfg.checkClient(true); err != nil {
+		return nil, err
+	}
+	ts, err := newTokenSource(&cfg, newHTTPClient(), now)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{cfg: cfg, tokens: ts}, nil
+}
+
+var _ transform.Client = (*Client)(nil)
+
+// Supports implements transform.Client.
+func (*Client) Supports(op string) bool {
+	return op == transform.OpPay || op == transform.OpQuery
+}
+
+// TokenFetches counts the access-token fetches this client started.
+func (c *Client) TokenFetches() int { return c.tokens.Fetches() }
+
+// Prepare implements transform.Client for pay and query. The merchant's
+// body is checked before a token is fetched: a 400 costs no round trip.
+func (c *Client) Prepare(ctx context.Context, op string, body []byte) (*transform.Call, error) {
+	var (
+		call *transform.Call
+		err  error
+	)
+	switch op {
+	case transform.OpPay:
+		var req transform.PayRequest
+		if err := transform.DecodeJSON(body, &req); err != nil {
+			return nil, err
+		}
+		call, err = c.Pay(&req)
+	case transform.OpQuery:
+		var req transform.OrderRequest
+		if err := transform.DecodeJSON(body, &req); err != nil {
+			return nil, err
+		}
+		call, err = c.Query(&req)
+	default:
+		return nil, transform.UnknownOperation(Name, op)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := c.authorize(ctx, call); err != nil {
+		return nil, err
+	}
+	return call, nil
+}
+
+// authorize adds the bearer token; a 401 answer drops that token and asks
+// minipay to prepare the call again (once), which fetches a fresh one.
+func (c *Client) authorize(ctx context.Context, call *transform.Call) error {
+	token, err := c.tokens.Token(ctx)
+	if err != nil {
+		return err
+	}
+	call.Header = http.Header{"Authorization": {"Bearer " + token}}
+	decode := call.Decode
+	call.Decode = func(status int, h http.Header, body []byte) ([]byte, error) {
+		if status == http.StatusUnauthorized {
+			c.tokens.Invalidate(token)
+			return nil, transform.ErrRetry
+		}
+		return decode(status, h, body)
+	}
+	return nil
+}
+
+// createRequest is the body of payment_intents/create.
+type createRequest struct {
+	Amount          string        `json:"amount"`
+	Currency        string        `json:"currency"`
+	MerchantOrderID string        `json:"merchant_order_id"`
+	PaymentMethod   paymentMethod `json:"payment_method"`
+	Description     string        `json:"description"`
+	NotifyURL       string        `json:"notify_url,omitempty"`
+}
+
+type paymentMethod struct {
+	Type   string       `json:"type"`
+	WeChat wechatMethod `json:"wechat"`
+}
+
+type wechatMethod struct {
+	Flow      string `json:"flow"`
+	SubAppID  string `json:"sub_appid"`
+	SubOpenID string `json:"sub_openid"`
+}
+
+// Pay builds the create call (without its token); its answer becomes the
+// wx.requestPayment object. client_ip, expire_at, attach, payer_name and
+// country have no CBTIS field and are not sent.
+func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	notifyURL := c.cfg.NotifyURL
+	if req.NotifyURL != "" {
+		if !absoluteURL(req.NotifyURL) {
+			return nil, transform.Invalid("notify_url", "must be an absolute http(s) URL")
+		}
+		notifyURL = req.NotifyURL
+	}
+	body := transform.Marshal(createRequest{
+		Amount: req.Money.String(), Currency: req.Money.Currency, MerchantOrderID: req.OrderID,
+		PaymentMethod: paymentMethod{Type: "wechat", WeChat: wechatMethod{Flow: "mini_program", SubAppID: c.cfg.SubAppID, SubOpenID: req.OpenID}},
+		Description:   req.Description, NotifyURL: notifyURL,
+	})
+	orderID := req.OrderID
+	return c.call(PathCreate, orderID, body, func(data json.RawMessage) ([]byte, error) {
+		pp, err := PaymentParams(orderID, data)
+		if err != nil {
+			return nil, err
+		}
+		return transform.Marshal(pp), nil
+	}), nil
+}
+
+// Query builds the query call by merchant_order_id; its answer becomes the
+// status object.
+func (c *Client) Query(req *transform.OrderRequest) (*transform.Call, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	body := transform.Marshal(struct {
+		MerchantOrderID string `json:"merchant_order_id"`
+	}{req.OrderID})
+	orderID := req.OrderID
+	return c.call(PathQuery, orderID, body, func(data json.RawMessage) ([]byte, error) {
+		st, err := StatusFromQuery(orderID, data)
+		if err != nil {
+			return nil, err
+		}
+		return transform.Marshal(st), nil
+	}), nil
+}
+
+func (c *Client) call(path, orderID string, body []byte, decode func(json.RawMessage) ([]byte, error)) *transform.Call {
+	return &transform.Call{
+		Method: http.MethodPost, Path: path, ContentType: "application/json", Body: body, OrderID: orderID,
+		Decode: func(status int, _ http.Header, answer []byte) ([]byte, error) {
+			data, err := ReadAnswer(status, answer)
+			if err != nil {
+				return nil, err
+			}
+			return decode(data)
+		},
+	}
+}
+
+// envelope is every API answer: {"code","message","data","rid"}.
+type envelope struct {
+	Code    json.RawMessage `json:"code"`
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// ReadAnswer checks an API answer and returns its data: 2xx (401 is the
+// caller's), JSON, code 0. A non-zero code is the provider's refusal (422).
+func ReadAnswer(status int, body []byte) (json.RawMessage, error) {
+	var env envelope
+	jsonErr := json.Unmarshal(body, &env)
+	if status < 200 || status > 299 {
+		e := transform.Upstream("the provider answered HTTP " + strconv.Itoa(status))
+		if jsonErr == nil {
+			e.ProviderCode, e.ProviderMessage = codeText(env.Code), env.Message
+		}
+		return nil, e
+	}
+	if jsonErr != nil {
+		return nil, transform.Upstream("the provider's answer is not valid JSON")
+	}
+	code := codeText(env.Code)
+	switch code {
+	case "0":
+	case "":
+		return nil, transform.Upstream("the provider's answer has no code")
+	default:
+		return nil, transform.Rejected(code, env.Message)
+	}
+	if len(env.Data) == 0 || env.Data[0] != '{' {
+		return nil, transform.Upstream("the provider's answer has no data object")
+	}
+	return env.Data, nil
+}
+
+// intent is the data of a create or query answer.
+type intent struct {
+	OrderID         flexString `json:"order_id"`
+	MerchantOrderID flexString `json:"merchant_order_id"`
+	Amount          flexString `json:"amount"`
+	Currency        flexString `json:"currency"`
+	Status          flexString `json:"status"`
+	PayTime         flexString `json:"pay_time"`
+	NextAction      *struct {
+		Type flexString `json:"type"`
+		Data *struct {
+			NonceStr  flexString `json:"nonceStr"`
+			Package   flexString `json:"package"`
+			PaySign   flexString `json:"paySign"`
+			SignType  flexString `json:"signType"`
+			TimeStamp flexString `json:"timeStamp"`
+		} `json:"data"`
+	} `json:"next_action"`
+}
+
+func readIntent(orderID string, data json.RawMessage) (*intent, error) {
+	var in intent
+	if err := json.Unmarshal(data, &in); err != nil {
+		return nil, transform.Upstream("the provider's answer has an unexpected data object")
+	}
+	if in.MerchantOrderID != "" && string(in.MerchantOrderID) != orderID {
+		return nil, transform.Upstream("the provider's answer is for another merchant_order_id")
+	}
+	return &in, nil
+}
+
+// PaymentParams maps a create answer's data to the wx.requestPayment object:
+// next_action.data as CBTIS signed it (signType RSA included), plus the
+// order references.
+func PaymentParams(orderID string, data json.RawMessage) (*transform.PaymentParams, error) {
+	in, err := readIntent(orderID, data)
+	if err != nil {
+		return nil, err
+	}
+	if in.NextAction == nil || in.NextAction.Data == nil {
+		return nil, transform.Upstream("the provider's answer has no next_action.data")
+	}
+	d := in.NextAction.Data
+	pp := &transform.PaymentParams{
+		TimeStamp: string(d.TimeStamp), NonceStr: string(d.NonceStr), Package: string(d.Package),
+		SignType: string(d.SignType), PaySign: string(d.PaySign),
+		Provider: Name, OrderID: orderID, ProviderOrderID: string(in.OrderID),
+	}
+	if pp.TimeStamp == "" || pp.NonceStr == "" || pp.Package == "" || pp.SignType == "" || pp.PaySign == "" {
+		return nil, transform.Upstream("the provider's next_action.data lacks a wx.requestPayment field")
+	}
+	return pp, nil
+}
+
+// Payment intent statuses (data.status) and their status-object values.
+// The documented ones are PENDING, SUCCEEDED and CANCELLED; any other is
+// reported as failed with the raw value in provider_status.
+var intentStatuses = map[string]string{
+	"PENDING":   transform.StatusPending,
+	"SUCCEEDED": transform.StatusSucceeded,
+	"CANCELLED": transform.StatusCancelled,
+	"REFUNDED":  transform.StatusRefunded,
+	"FAILED":    transform.StatusFailed,
+}
+
+// StatusFromQuery maps a query answer's data to the status object.
+func StatusFromQuery(orderID string, data json.RawMessage) (*transform.PaymentStatus, error) {
+	in, err := readIntent(orderID, data)
+	if err != nil {
+		return nil, err
+	}
+	raw := string(in.Status)
+	if raw == "" {
+		return nil, transform.Upstream("the provider's answer has no status")
+	}
+	status, ok := intentStatuses[strings.ToUpper(raw)]
+	if !ok {
+		status = transform.StatusFailed
+	}
+	st := &transform.PaymentStatus{
+		Provider: Name, OrderID: orderID, ProviderOrderID: string(in.OrderID),
+		Status: status, ProviderStatus: raw,
+	}
+	if in.Amount != "" {
+		m, ok := amount(string(in.Amount), string(in.Currency))
+		if !ok {
+			return nil, transform.Upstream("the provider's answer has an invalid amount or currency")
+		}
+		st.Amount, st.Currency = m.String(), m.Currency
+	}
+	st.PaidAt = rfc3339(string(in.PayTime))
+	return st, nil
+}
+
+// amount reads a CBTIS decimal amount in major units. Trailing zeros past
+// the currency's exponent ("105.000" JPY-style padding) are tolerated.
+func amount(s, code string) (transform.Money, bool) {
+	if whole, frac, ok := strings.Cut(s, "."); ok {
+		frac = strings.TrimRight(frac, "0")
+		s = whole
+		if frac != "" {
+			s += "." + frac
+		}
+	}
+	m, err := transform.ParseMoney(s, code, "amount", "currency")
+	return m, err == nil
+}
+
+// rfc3339 normalizes a CBTIS time (RFC 3339, often with milliseconds) to
+// RFC 3339 in seconds; anything else is dropped rather than guessed.
+func rfc3339(s string) string {
+	if s == "" {
+		return ""
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return ""
+	}
+	return t.Format(time.RFC3339)
+}
+
+// flexString reads a JSON string, number or boolean as its text (CBTIS
+// examples mix "timeStamp":"…" and numeric ids); null is "".
+type flexString string
+
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) >= 2 && b[0] == '"' && bytes.IndexByte(b, '\\') < 0:
+		*f = flexString(b[1 : len(b)-1]) // no escapes: the bytes are the text
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = flexString(s)
+	case string(b) == "null":
+		*f = ""
+	case len(b) > 0 && (b[0] == '{' || b[0] == '['):
+		return &json.UnsupportedValueError{Str: "object where a string was expected"}
+	default:
+		*f = flexString(bytes.TrimSpace(b))
+	}
+	return nil
+}

@@ -1,0 +1,131 @@
+// Package cbtis is CBTIS payment intents (WeChat Pay, mini program flow) for
+// caddy-minipay: OAuth 2.0 client-credentials access tokens, the create and
+// query calls, the signed JSON notifications, and the sandbox server.
+package cbtis
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// Name is the provider's name in configuration and answers.
+const Name = "cbtis"
+
+// API paths below the merchant's assigned host.
+const (
+	PathAuth   = "/mch-api/v1/auth"
+	PathCreate = "/mch-api/v1/pa/payment_intents/create"
+	PathQuery  = "/mch-api/v1/pa/payment_intents/query"
+)
+
+// DefaultSignatureHeader carries the notification signature unless
+// signature_header names another (the public docs do not name it).
+const DefaultSignatureHeader = "Signature"
+
+// Config is the cbtis provider configuration (DESIGN.md §3).
+type Config struct {
+	UID             string `json:"uid,omitempty"`
+	ClientSecret    string `json:"client_secret,omitempty"`
+	SubAppID        string `json:"sub_app_id,omitempty"`
+	TokenURL        string `json:"token_url,omitempty"`
+	APIKey          string `json:"api_key,omitempty"`
+	NotifyURL       string `json:"notify_url,omitempty"`
+	SignatureHeader string `json:"signature_header,omitempty"`
+}
+
+// ProviderName is "cbtis".
+func (*Config) ProviderName() string { return Name }
+
+var (
+	clientAndSandbox = []transform.Role{transform.RoleClient, transform.RoleSandbox}
+	clientOnly       = []transform.Role{transform.RoleClient}
+)
+
+// ConfigFields lists every string field for placeholder resolution. The
+// webhook needs only key material, api_key or else client_secret: a rule
+// of two fields that Required cannot state, so Check enforces it.
+// token_url is not required of the sandbox, which serves PathAuth itself.
+func (c *Config) ConfigFields() []transform.ConfigField {
+	return []transform.ConfigField{
+		{Name: "uid", Value: &c.UID, Required: clientAndSandbox},
+		{Name: "client_secret", Value: &c.ClientSecret, Required: clientAndSandbox},
+		{Name: "sub_app_id", Value: &c.SubAppID, Required: clientAndSandbox},
+		{Name: "token_url", Value: &c.TokenURL, Required: clientOnly},
+		{Name: "api_key", Value: &c.APIKey},
+		{Name: "notify_url", Value: &c.NotifyURL},
+		{Name: "signature_header", Value: &c.SignatureHeader},
+	}
+}
+
+// Check checks the resolved configuration and fills defaults (not named
+// Validate: Caddy would call that before placeholders are resolved).
+// Messages name fields, never values.
+func (c *Config) Check() error {
+	if c.WebhookKey() == "" {
+		return errors.New("cbtis: api_key or client_secret is required (the notification key)")
+	}
+	if c.SignatureHeader == "" {
+		c.SignatureHeader = DefaultSignatureHeader
+	}
+	if !validHeaderName(c.SignatureHeader) {
+		return errors.New("cbtis: signature_header must be an HTTP header name")
+	}
+	if c.TokenURL != "" {
+		if u, err := url.Parse(c.TokenURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Fragment != "" {
+			return errors.New("cbtis: token_url must be an absolute http(s) URL such as https://<host>/mch-api/v1/auth")
+		}
+	}
+	if c.NotifyURL != "" && !absoluteURL(c.NotifyURL) {
+		return errors.New("cbtis: notify_url must be an absolute http(s) URL")
+	}
+	return nil
+}
+
+// checkClient adds the fields the merchant API needs (resolveProvider
+// already enforces them in Caddy; this guards direct users of the package).
+func (c *Config) checkClient(needTokenURL bool) error {
+	if err := c.Check(); err != nil {
+		return err
+	}
+	switch {
+	case c.UID == "":
+		return errors.New("cbtis: uid is required")
+	case c.ClientSecret == "":
+		return errors.New("cbtis: client_secret is required")
+	case c.SubAppID == "":
+		return errors.New("cbtis: sub_app_id is required")
+	case needTokenURL && c.TokenURL == "":
+		return errors.New("cbtis: token_url is required")
+	}
+	return nil
+}
+
+// WebhookKey is the notification key: api_key, defaulting to client_secret.
+func (c *Config) WebhookKey() string {
+	if c.APIKey != "" {
+		return c.APIKey
+	}
+	return c.ClientSecret
+}
+
+func absoluteURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Host != "" && (u.Scheme == "https" || u.Scheme == "http")
+}
+
+// validHeaderName accepts RFC 9110 token characters.
+func validHeaderName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}

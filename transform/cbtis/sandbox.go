@@ -1,0 +1,346 @@
+package cbtis
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// DefaultTokenLifetime is the sandbox's expires_in.
+const DefaultTokenLifetime = time.Hour
+
+// Sandbox error codes (CBTIS publishes none; these are the sandbox's own).
+const (
+	SandboxCodeUnauthorized   = 40100
+	SandboxCodeInvalidParam   = 40001
+	SandboxCodeDuplicateOrder = 40002
+	SandboxCodeOrderPaid      = 40003
+	SandboxCodeOrderNotFound  = 40004
+)
+
+// Sandbox emulates the CBTIS API for one merchant: client-credentials
+// tokens that expire, create and query behind a bearer token, orders in
+// memory, and signed notifications.
+type Sandbox struct {
+	cfg Config
+	// TokenLifetime is the lifetime of issued tokens (tests shorten it).
+	TokenLifetime time.Duration
+	// Now is the sandbox clock.
+	Now func() time.Time
+
+	mu     sync.Mutex
+	tokens map[string]time.Time // token → expiry
+	issued int
+	orders map[string]*sandboxOrder // by merchant_order_id
+	seq    int64
+}
+
+type sandboxOrder struct {
+	orderID, merchantOrderID string
+	amount                   transform.Money
+	description, notifyURL   string
+	subOpenID                string
+	status                   string // PENDING, SUCCEEDED, FAILED
+	createTime, payTime      time.Time
+	next                     map[string]string
+}
+
+// NewSandbox validates cfg and returns an empty Sandbox.
+func NewSandbox(cfg Config) (*Sandbox, error) {
+	if err := cfg.checkClient(false); err != nil {
+		return nil, err
+	}
+	return &Sandbox{cfg: cfg, TokenLifetime: DefaultTokenLifetime, Now: time.Now,
+		tokens: map[string]time.Time{}, orders: map[string]*sandboxOrder{}}, nil
+}
+
+var _ transform.Sandbox = (*Sandbox)(nil)
+
+// Handles implements transform.Sandbox.
+func (s *Sandbox) Handles(path string) bool {
+	return path == PathAuth || path == PathCreate || path == PathQuery
+}
+
+// TokensIssued counts the access tokens the sandbox has issued.
+func (s *Sandbox) TokensIssued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.issued
+}
+
+// ServeHTTP implements transform.Sandbox.
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == PathAuth {
+		s.auth(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		reply(w, http.StatusMethodNotAllowed, 40500, "method not allowed", nil)
+		return
+	}
+	if !s.authorized(r) {
+		reply(w, http.StatusUnauthorized, SandboxCodeUnauthorized, "invalid or expired access token", nil)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err != nil {
+		reply(w, http.StatusBadRequest, SandboxCodeInvalidParam, "unreadable body", nil)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var (
+		code int
+		msg  string
+		data any
+	)
+	switch r.URL.Path {
+	case PathCreate:
+		code, msg, data = s.create(body)
+	case PathQuery:
+		code, msg, data = s.query(body)
+	}
+	reply(w, http.StatusOK, code, msg, data)
+}
+
+// auth is GET /mch-api/v1/auth?grant_type=client_credentials&uid=&client_secret=.
+func (s *Sandbox) auth(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		reply(w, http.StatusMethodNotAllowed, 40500, "method not allowed", nil)
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("grant_type") != "client_credentials" {
+		reply(w, http.StatusBadRequest, SandboxCodeInvalidParam, "grant_type must be client_credentials", nil)
+		return
+	}
+	uidOK := transform.EqualConstantTime(q.Get("uid"), s.cfg.UID)
+	secretOK := transform.EqualConstantTime(q.Get("client_secret"), s.cfg.ClientSecret)
+	if !uidOK || !secretOK {
+		reply(w, http.StatusUnauthorized, SandboxCodeUnauthorized, "invalid uid or client_secret", nil)
+		return
+	}
+	now := s.Now()
+	token := "sbx_" + transform.Nonce(40)
+	s.mu.Lock()
+	for t, exp := range s.tokens { // keep the map small
+		if !now.Before(exp) {
+			delete(s.tokens, t)
+		}
+	}
+	s.tokens[token] = now.Add(s.TokenLifetime)
+	s.issued++
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(transform.Marshal(struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int64  `json:"expires_in"`
+	}{token, int64((s.TokenLifetime + time.Second - 1) / time.Second)}))
+}
+
+func (s *Sandbox) authorized(r *http.Request) bool {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, ok := s.tokens[token]
+	return ok && s.Now().Before(exp)
+}
+
+type sandboxCreate struct {
+	Amount          string `json:"amount"`
+	Currency        string `json:"currency"`
+	MerchantOrderID string `json:"merchant_order_id"`
+	PaymentMethod   *struct {
+		Type   string `json:"type"`
+		WeChat *struct {
+			Flow      string `json:"flow"`
+			SubAppID  string `json:"sub_appid"`
+			SubOpenID string `json:"sub_openid"`
+		} `json:"wechat"`
+	} `json:"payment_method"`
+	Description        string `json:"description"`
+	NotifyURL          string `json:"notify_url"`
+	SettlementCurrency string `json:"settlement_currency"`
+}
+
+func (s *Sandbox) create(body []byte) (int, string, any) {
+	var req sandboxCreate
+	if err := json.Unmarshal(body, &req); err != nil {
+		return SandboxCodeInvalidParam, "invalid JSON body", nil
+	}
+	m, err := transform.ParseMoney(req.Amount, req.Currency, "amount", "currency")
+	if err != nil {
+		var te *transform.Error
+		if errors.As(err, &te) {
+			return SandboxCodeInvalidParam, te.Message, nil
+		}
+		return SandboxCodeInvalidParam, "invalid amount", nil
+	}
+	switch {
+	case req.MerchantOrderID == "" || len(req.MerchantOrderID) > 32:
+		return SandboxCodeInvalidParam, "merchant_order_id is required (at most 32 characters)", nil
+	case req.Description == "":
+		return SandboxCodeInvalidParam, "description is required", nil
+	case req.PaymentMethod == nil || req.PaymentMethod.Type != "wechat" || req.PaymentMethod.WeChat == nil:
+		return SandboxCodeInvalidParam, "payment_method.type must be wechat with a wechat object", nil
+	case req.PaymentMethod.WeChat.Flow != "mini_program":
+		return SandboxCodeInvalidParam, "payment_method.wechat.flow must be mini_program", nil
+	case req.PaymentMethod.WeChat.SubAppID != s.cfg.SubAppID:
+		return SandboxCodeInvalidParam, "sub_appid is not bound to this merchant", nil
+	case req.PaymentMethod.WeChat.SubOpenID == "":
+		return SandboxCodeInvalidParam, "sub_openid is required for the mini_program flow", nil
+	case req.NotifyURL != "" && !absoluteURL(req.NotifyURL):
+		return SandboxCodeInvalidParam, "notify_url must be an absolute URL", nil
+	}
+	if o, ok := s.orders[req.MerchantOrderID]; ok {
+		switch {
+		case o.status == "SUCCEEDED":
+			return SandboxCodeOrderPaid, "the order has been paid", nil
+		case o.amount != m || o.description != req.Description:
+			return SandboxCodeDuplicateOrder, "duplicate merchant_order_id", nil
+		}
+		return 0, "ok", o.view(true)
+	}
+	now := s.Now()
+	s.seq++
+	o := &sandboxOrder{
+		orderID:         "C" + now.UTC().Format("060102150405") + strconv.FormatInt(100000+s.seq, 10),
+		merchantOrderID: req.MerchantOrderID, amount: m, description: req.Description,
+		notifyURL: req.NotifyURL, subOpenID: req.PaymentMethod.WeChat.SubOpenID,
+		status: "PENDING", createTime: now,
+		next: map[string]string{
+			"appId": s.cfg.SubAppID, "timeStamp": strconv.FormatInt(now.Unix(), 10), "nonceStr": transform.Nonce(32),
+			"package": "prepay_id=wx" + now.UTC().Format("20060102150405") + transform.Nonce(20), "signType": "RSA",
+			"paySign": fakeRSASignature(),
+		},
+	}
+	s.orders[o.merchantOrderID] = o
+	return 0, "ok", o.view(true)
+}
+
+// fakeRSASignature looks like an RSA-2048 signature in base64; nothing
+// verifies it outside a real WeChat client.
+func fakeRSASignature() string {
+	var b [256]byte
+	_, _ = rand.Read(b[:])
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+func (s *Sandbox) query(body []byte) (int, string, any) {
+	var req struct {
+		OrderID         string `json:"order_id"`
+		MerchantOrderID string `json:"merchant_order_id"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return SandboxCodeInvalidParam, "invalid JSON body", nil
+	}
+	if req.OrderID == "" && req.MerchantOrderID == "" {
+		return SandboxCodeInvalidParam, "order_id or merchant_order_id is required", nil
+	}
+	var found *sandboxOrder
+	if req.MerchantOrderID != "" {
+		found = s.orders[req.MerchantOrderID]
+	} else {
+		for _, o := range s.orders {
+			if o.orderID == req.OrderID {
+				found = o
+			}
+		}
+	}
+	if found == nil {
+		return SandboxCodeOrderNotFound, "order not found", nil
+	}
+	return 0, "ok", found.view(false)
+}
+
+// view is the order as create (with next_action) or query answers it.
+func (o *sandboxOrder) view(withNext bool) map[string]any {
+	v := map[string]any{
+		"order_id": o.orderID, "merchant_order_id": o.merchantOrderID,
+		"amount": o.amount.String(), "currency": o.amount.Currency, "description": o.description,
+		"create_time": o.createTime.UTC().Format("2006-01-02T15:04:05.000Z"), "status": o.status,
+	}
+	if !o.payTime.IsZero() {
+		v["pay_time"] = o.payTime.UTC().Format("2006-01-02T15:04:05.000Z")
+	}
+	if withNext {
+		v["next_action"] = map[string]any{"type": "call_sdk", "data": o.next}
+	}
+	return v
+}
+
+// reply writes the API envelope {"code","data","message","rid"}.
+func reply(w http.ResponseWriter, status, code int, msg string, data any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(transform.Marshal(struct {
+		Code    int    `json:"code"`
+		Data    any    `json:"data,omitempty"`
+		Message string `json:"message"`
+		RID     string `json:"rid"`
+	}{code, data, msg, transform.Nonce(24)}))
+}
+
+// Complete implements transform.Sandbox: it settles a PENDING order (a
+// SUCCEEDED one may be notified again) and signs the notification:
+// payment_success, or payment_failed (a kind the plugin forwards as
+// unknown) when the payment failed.
+func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*transform.Outbound, func(int, []byte) bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[orderID]
+	switch {
+	case !ok:
+		return nil, nil, errors.New("no such order")
+	case o.notifyURL == "":
+		return nil, nil, errors.New("the order has no notify_url")
+	case o.status != "PENDING" && !(o.status == "SUCCEEDED" && succeeded):
+		return nil, nil, errors.New("the order is " + o.status)
+	}
+	kind := "payment_failed"
+	if succeeded {
+		kind = NotifyPaymentSuccess
+		if o.payTime.IsZero() {
+			o.payTime = now
+		}
+		o.status = "SUCCEEDED"
+	} else {
+		o.status = "FAILED"
+	}
+	var uid any = s.cfg.UID
+	if n, err := strconv.ParseInt(s.cfg.UID, 10, 64); err == nil {
+		uid = n // CBTIS sends uid as a number
+	}
+	data := map[string]any{
+		"uid": uid, "order_id": o.orderID, "merchant_order_id": o.merchantOrderID,
+		"order_amount": o.amount.String(), "order_currency": o.amount.Currency,
+		"create_time": o.createTime.UTC().Format("2006-01-02T15:04:05.000Z"), "status": o.status,
+	}
+	if succeeded {
+		data["pay_time"] = o.payTime.UTC().Format("2006-01-02T15:04:05.000Z")
+	}
+	body := transform.Marshal(struct {
+		NotifyType string         `json:"notify_type"`
+		Data       map[string]any `json:"data"`
+	}{kind, data})
+	out := &transform.Outbound{
+		URL: o.notifyURL, ContentType: "application/json", Body: body,
+		Header: http.Header{http.CanonicalHeaderKey(s.cfg.SignatureHeader): {Signature(body, s.cfg.WebhookKey())}},
+	}
+	ack := func(status int, body []byte) bool {
+		return status == http.StatusOK && string(body) == AckBody
+	}
+	return out, ack, nil
+}

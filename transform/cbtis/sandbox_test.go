@@ -1,0 +1,259 @@
+package cbtis
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+type sandboxEnv struct {
+	sb     *Sandbox
+	srv    *httptest.Server
+	client *Client
+	clk    *clock // the sandbox's clock
+}
+
+// newSandboxEnv serves a Sandbox over HTTP and points a Client (real
+// clock) at its token endpoint.
+func newSandboxEnv(t *testing.T, lifetime time.Duration) *sandboxEnv {
+	t.Helper()
+	cfg := testConfig("http://placeholder.invalid" + PathAuth)
+	cfg.APIKey = vecAPIKey
+	sb, err := NewSandbox(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := newClock()
+	sb.Now, sb.TokenLifetime = clk.Now, lifetime
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	cfg.TokenURL = srv.URL + PathAuth
+	return &sandboxEnv{sb: sb, srv: srv, client: newTestClient(t, cfg, nil), clk: clk}
+}
+
+func (e *sandboxEnv) do(t *testing.T, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s %s: not JSON: %s", method, path, b)
+	}
+	return res.StatusCode, m
+}
+
+func (e *sandboxEnv) token(t *testing.T) string {
+	t.Helper()
+	status, m := e.do(t, "GET", PathAuth+"?grant_type=client_credentials&uid="+testUID+"&client_secret="+testSecret, "", "")
+	tok, _ := m["access_token"].(string)
+	if status != 200 || tok == "" {
+		t.Fatalf("auth: %d %v", status, m)
+	}
+	return tok
+}
+
+func TestSandboxAuth(t *testing.T) {
+	e := newSandboxEnv(t, DefaultTokenLifetime)
+	tests := []struct {
+		name, method, query string
+		status              int
+	}{
+		{"valid", "GET", "grant_type=client_credentials&uid=" + testUID + "&client_secret=" + testSecret, 200},
+		{"wrong secret", "GET", "grant_type=client_credentials&uid=" + testUID + "&client_secret=x", 401},
+		{"wrong uid", "GET", "grant_type=client_credentials&uid=1&client_secret=" + testSecret, 401},
+		{"wrong grant", "GET", "grant_type=password&uid=" + testUID + "&client_secret=" + testSecret, 400},
+		{"POST", "POST", "grant_type=client_credentials&uid=" + testUID + "&client_secret=" + testSecret, 405},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, m := e.do(t, tt.method, PathAuth+"?"+tt.query, "", "")
+			if status != tt.status {
+				t.Fatalf("status %d, want %d: %v", status, tt.status, m)
+			}
+			if status == 200 && (m["expires_in"] != float64(3600) || !strings.HasPrefix(m["access_token"].(string), "sbx_")) {
+				t.Fatalf("answer %v", m)
+			}
+		})
+	}
+	if e.sb.TokensIssued() != 1 {
+		t.Fatalf("TokensIssued = %d", e.sb.TokensIssued())
+	}
+}
+
+const sandboxCreateBody = `{"amount":"12.30","currency":"HKD","merchant_order_id":"S1","payment_method":{"type":"wechat","wechat":{"flow":"mini_program","sub_appid":"wx7bc98d929da735fe","sub_openid":"o1"}},"description":"d","notify_url":"https://merchant.example/notify"}`
+
+func TestSandboxAPI(t *testing.T) {
+	e := newSandboxEnv(t, 10*time.Second)
+	tok := e.token(t)
+	tests := []struct {
+		name, path, token, body string
+		status                  int
+		code                    float64
+	}{
+		{"no token", PathCreate, "", sandboxCreateBody, 401, SandboxCodeUnauthorized},
+		{"unknown token", PathCreate, "sbx_nope", sandboxCreateBody, 401, SandboxCodeUnauthorized},
+		{"create", PathCreate, tok, sandboxCreateBody, 200, 0},
+		{"same create again is idempotent", PathCreate, tok, sandboxCreateBody, 200, 0},
+		{"same id, other amount", PathCreate, tok, strings.Replace(sandboxCreateBody, "12.30", "12.31", 1), 200, SandboxCodeDuplicateOrder},
+		{"foreign sub_appid", PathCreate, tok, strings.Replace(sandboxCreateBody, subAppID, "wx0000000000000000", 1), 200, SandboxCodeInvalidParam},
+		{"other flow", PathCreate, tok, strings.Replace(sandboxCreateBody, "mini_program", "jsapi", 1), 200, SandboxCodeInvalidParam},
+		{"no sub_openid", PathCreate, tok, strings.Replace(sandboxCreateBody, `"sub_openid":"o1"`, `"sub_openid":""`, 1), 200, SandboxCodeInvalidParam},
+		{"too many decimals", PathCreate, tok, strings.Replace(sandboxCreateBody, "12.30", "12.301", 1), 200, SandboxCodeInvalidParam},
+		{"no description", PathCreate, tok, strings.Replace(sandboxCreateBody, `"description":"d"`, `"description":""`, 1), 200, SandboxCodeInvalidParam},
+		{"query by merchant_order_id", PathQuery, tok, `{"merchant_order_id":"S1"}`, 200, 0},
+		{"query unknown", PathQuery, tok, `{"merchant_order_id":"S2"}`, 200, SandboxCodeOrderNotFound},
+		{"query without id", PathQuery, tok, `{}`, 200, SandboxCodeInvalidParam},
+	}
+	var providerID string
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, m := e.do(t, "POST", tt.path, tt.token, tt.body)
+			if status != tt.status || m["code"] != tt.code {
+				t.Fatalf("%d %v, want %d code %v", status, m, tt.status, tt.code)
+			}
+			if tt.code != 0 {
+				return
+			}
+			data := m["data"].(map[string]any)
+			if data["merchant_order_id"] != "S1" || data["amount"] != "12.30" || data["currency"] != "HKD" || data["status"] != "PENDING" {
+				t.Fatalf("data %v", data)
+			}
+			if tt.path == PathCreate {
+				next := data["next_action"].(map[string]any)["data"].(map[string]any)
+				if next["signType"] != "RSA" || next["appId"] != subAppID || !strings.HasPrefix(next["package"].(string), "prepay_id=") {
+					t.Fatalf("next_action %v", next)
+				}
+				if providerID != "" && data["order_id"] != providerID {
+					t.Fatal("the repeated create made another order")
+				}
+				providerID = data["order_id"].(string)
+			}
+		})
+	}
+	if status, m := e.do(t, "POST", PathQuery, tok, `{"order_id":"`+providerID+`"}`); status != 200 || m["code"] != float64(0) {
+		t.Fatalf("query by order_id: %v", m)
+	}
+	// the token expires on the sandbox's clock
+	e.clk.Advance(10 * time.Second)
+	if status, _ := e.do(t, "POST", PathQuery, tok, `{"merchant_order_id":"S1"}`); status != 401 {
+		t.Fatalf("expired token: %d", status)
+	}
+}
+
+// The client against the sandbox: pay, query, complete, and a token the
+// sandbox let expire while the client still trusted it (401 → refresh).
+func TestClientAgainstSandbox(t *testing.T) {
+	e := newSandboxEnv(t, time.Hour)
+	out, err := roundTrip(t, e.client, e.srv.URL, "pay", `{"order_id":"RT-1","amount":"12.30","currency":"HKD","description":"Tea","openid":"o1"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pp map[string]string
+	if err := json.Unmarshal(out, &pp); err != nil || pp["signType"] != "RSA" || pp["provider"] != "cbtis" || pp["order_id"] != "RT-1" ||
+		!strings.HasPrefix(pp["provider_order_id"], "C") || pp["paySign"] == "" {
+		t.Fatalf("pay: %s", out)
+	}
+	// the sandbox's hour passes; the client's clock does not move
+	e.clk.Advance(2 * time.Hour)
+	out, err = roundTrip(t, e.client, e.srv.URL, "query", `{"order_id":"RT-1"}`)
+	if err != nil || !strings.Contains(string(out), `"status":"pending"`) {
+		t.Fatalf("query: %s %v", out, err)
+	}
+	if e.sb.TokensIssued() != 2 || e.client.TokenFetches() != 2 {
+		t.Fatalf("tokens: %d issued, %d fetched; want 2 (one refresh after the 401)", e.sb.TokensIssued(), e.client.TokenFetches())
+	}
+
+	out2, ack, err := e.sb.Complete("RT-1", true, t0.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out2.URL != notifyURL || out2.ContentType != "application/json" || !ack(200, []byte("success")) || ack(200, []byte("ok")) || ack(204, nil) {
+		t.Fatalf("outbound %+v", out2)
+	}
+	ev, err := newWebhook(t, Config{APIKey: vecAPIKey}).Verify(transform.Notification{Header: out2.Header, Body: out2.Body})
+	if err != nil {
+		t.Fatalf("the sandbox's notification does not verify: %v\n%s", err, out2.Body)
+	}
+	if ev.Type != transform.EventPaymentSucceeded || ev.OrderID != "RT-1" || ev.Amount != "12.30" || ev.Currency != "HKD" ||
+		ev.ProviderOrderID != pp["provider_order_id"] || ev.OccurredAt != "2026-11-22T05:00:00Z" || ev.Data["uid"] != testUID {
+		t.Fatalf("event %+v", ev)
+	}
+	if got := out2.Header.Get("Signature"); got != refSignature(out2.Body, vecAPIKey) {
+		t.Fatalf("Signature header %q", got)
+	}
+	out, err = roundTrip(t, e.client, e.srv.URL, "query", `{"order_id":"RT-1"}`)
+	if err != nil || !strings.Contains(string(out), `"status":"succeeded"`) || !strings.Contains(string(out), `"paid_at":"2026-11-22T05:00:00Z"`) {
+		t.Fatalf("query after completion: %s %v", out, err)
+	}
+	// a second success notification may be sent again; a paid order cannot fail
+	if _, _, err := e.sb.Complete("RT-1", true, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.sb.Complete("RT-1", false, t0); err == nil {
+		t.Fatal("a paid order failed")
+	}
+	// pay again for a paid order: the provider's refusal
+	_, err = roundTrip(t, e.client, e.srv.URL, "pay", `{"order_id":"RT-1","amount":"12.30","currency":"HKD","description":"Tea","openid":"o1"}`)
+	if te := wantError(t, err, 422, transform.CodeProviderRejected); te.ProviderCode != "40003" {
+		t.Fatalf("pay of a paid order: %+v", te)
+	}
+	_, err = roundTrip(t, e.client, e.srv.URL, "query", `{"order_id":"NONE"}`)
+	wantError(t, err, 422, transform.CodeProviderRejected)
+}
+
+func TestSandboxCompleteFailed(t *testing.T) {
+	e := newSandboxEnv(t, time.Hour)
+	if _, err := roundTrip(t, e.client, e.srv.URL, "pay", `{"order_id":"F-1","amount":"1","currency":"JPY","description":"d","openid":"o1"}`); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := e.sb.Complete("F-1", false, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := newWebhook(t, Config{APIKey: vecAPIKey}).Verify(transform.Notification{Header: out.Header, Body: out.Body})
+	if err != nil || ev.Type != transform.EventUnknown || ev.Data["notify_type"] != "payment_failed" || ev.Amount != "1" {
+		t.Fatalf("failed payment: %+v %v", ev, err)
+	}
+	q, err := roundTrip(t, e.client, e.srv.URL, "query", `{"order_id":"F-1"}`)
+	if err != nil || !strings.Contains(string(q), `"status":"failed","amount":"1","currency":"JPY","provider_status":"FAILED"`) {
+		t.Fatalf("query: %s %v", q, err)
+	}
+	if _, _, err := e.sb.Complete("NOPE", true, t0); err == nil {
+		t.Fatal("completed an unknown order")
+	}
+	// an order created without notify_url cannot be notified
+	cfg := testConfig(e.srv.URL + PathAuth)
+	cfg.NotifyURL = ""
+	if _, err := roundTrip(t, newTestClient(t, cfg, nil), e.srv.URL, "pay", `{"order_id":"N-1","amount":"1","currency":"JPY","description":"d","openid":"o1"}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.sb.Complete("N-1", true, t0); err == nil {
+		t.Fatal("completed an order without notify_url")
+	}
+}
+
+func TestSandboxHandles(t *testing.T) {
+	e := newSandboxEnv(t, time.Hour)
+	for path, want := range map[string]bool{PathAuth: true, PathCreate: true, PathQuery: true, "/mch-api/v1/pa/payment_intents/refund": false, "/pay/unifiedorder": false} {
+		if e.sb.Handles(path) != want {
+			t.Errorf("Handles(%s) != %v", path, want)
+		}
+	}
+	if _, err := NewSandbox(Config{ClientSecret: testSecret}); err == nil {
+		t.Fatal("NewSandbox without uid and sub_app_id")
+	}
+}

@@ -1,0 +1,185 @@
+package cbtis
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// AckBody is the acknowledgement sent with HTTP 200 (CBTIS only requires
+// the 200; the body is the conventional one).
+const AckBody = "success"
+
+// Notification kinds (notify_type) with a mapping.
+const (
+	NotifyPaymentSuccess = "payment_success"
+	NotifyRefundSuccess  = "refund_success"
+)
+
+// Webhook verifies CBTIS notifications: lowercase hex SHA-256 of
+// raw body + "." + key in a header.
+type Webhook struct {
+	key    string
+	header string
+	uid    string // when configured, a notification for another uid is refused
+}
+
+// NewWebhook validates cfg and returns a Webhook; only the key material
+// (api_key or client_secret) is needed.
+func NewWebhook(cfg Config) (*Webhook, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	return &Webhook{key: cfg.WebhookKey(), header: cfg.SignatureHeader, uid: cfg.UID}, nil
+}
+
+var _ transform.Webhook = (*Webhook)(nil)
+
+// Errors of Verify; none names a secret.
+var (
+	ErrUnsigned     = errors.New("cbtis: notification carries no signature header")
+	ErrBadSignature = errors.New("cbtis: notification signature does not verify")
+	ErrMalformed    = errors.New("cbtis: notification is not a JSON object")
+	ErrForeign      = errors.New("cbtis: notification is for another uid")
+)
+
+// Signature is the notification signature of body under key: lowercase hex
+// SHA-256 (a plain hash, not an HMAC) of body + "." + key.
+func Signature(body []byte, key string) string {
+	h := sha256.New()
+	h.Write(body)
+	h.Write([]byte{'.'})
+	h.Write([]byte(key))
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0]))
+}
+
+// Verify implements transform.Webhook. The signature is checked on the raw
+// bytes first; the JSON is parsed only once it verified.
+func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
+	got := strings.TrimSpace(n.Header.Get(w.header))
+	if got == "" {
+		return nil, ErrUnsigned
+	}
+	if !transform.EqualHexConstantTime(got, Signature(n.Body, w.key)) {
+		return nil, ErrBadSignature
+	}
+	ev, err := Event(n.Body)
+	if err != nil {
+		return nil, err
+	}
+	if uid, ok := ev.Data["uid"]; ok && w.uid != "" && uid != w.uid {
+		return nil, ErrForeign
+	}
+	return ev, nil
+}
+
+// Event normalizes a verified notification. data holds every field of the
+// notification's data object as strings, plus notify_type.
+func Event(body []byte) (*transform.Event, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil || top == nil {
+		return nil, ErrMalformed
+	}
+	kind, _ := jsonText(top["notify_type"]) // absent: still forwarded, as unknown
+	data := map[string]string{}
+	if raw, present := top["data"]; present && string(raw) != "null" {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &fields); err != nil {
+			return nil, ErrMalformed
+		}
+		for k, v := range fields {
+			if s, ok := jsonText(v); ok {
+				data[k] = s
+			}
+		}
+	}
+	data["notify_type"] = kind
+
+	ev := &transform.Event{Provider: Name, Data: data, OrderID: data["merchant_order_id"], ProviderOrderID: data["order_id"]}
+	var ref, amountField, currency string
+	switch kind {
+	case NotifyPaymentSuccess:
+		ev.Type = transform.EventPaymentSucceeded
+		ref = firstNonEmpty(data["order_id"], data["merchant_order_id"])
+		amountField, currency = "order_amount", firstNonEmpty(data["order_currency"], data["currency"])
+		ev.OccurredAt = rfc3339(data["pay_time"])
+	case NotifyRefundSuccess:
+		ev.Type = transform.EventRefundSucceeded
+		ev.RefundID = data["merchant_refund_id"]
+		ref = firstNonEmpty(data["refund_id"], data["merchant_refund_id"])
+		// The documented refund notification has only order_amount.
+		amountField = "refund_amount"
+		if data[amountField] == "" {
+			amountField = "order_amount"
+		}
+		currency = firstNonEmpty(data["refund_currency"], data["order_currency"], data["currency"])
+		ev.OccurredAt = rfc3339(data["refund_time"])
+	default: // verified but not mapped: forwarded as "unknown" (DESIGN.md §5)
+		ev.Type = transform.EventUnknown
+		ref = firstNonEmpty(data["refund_id"], data["order_id"], data["merchant_refund_id"], data["merchant_order_id"])
+		amountField, currency = "order_amount", firstNonEmpty(data["order_currency"], data["currency"])
+	}
+	if ref == "" {
+		// No reference at all: the body itself is what CBTIS repeats on retries.
+		ref = transform.SHA256Hex(body, false)[:32]
+	}
+	if ev.Type == transform.EventUnknown && kind != "" {
+		ref += "/" + kind // two unmapped kinds for one order must not share an id
+	}
+	ev.ID = transform.EventID(Name, ref, ev.Type)
+	if m, ok := amount(data[amountField], currency); ok {
+		ev.Amount, ev.Currency = m.String(), m.Currency
+	}
+	return ev, nil
+}
+
+// jsonText renders one JSON value as event data: strings unquoted, numbers
+// and booleans as written, objects and arrays as compact JSON, null as "".
+func jsonText(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0:
+		return "", false
+	case raw[0] == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", false
+		}
+		return s, true
+	case string(raw) == "null":
+		return "", true
+	case raw[0] == '{' || raw[0] == '[':
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, raw); err != nil {
+			return "", false
+		}
+		return buf.String(), true
+	}
+	return string(raw), true
+}
+
+// Ack implements transform.Webhook: HTTP 200, body "success".
+func (*Webhook) Ack() (int, string, []byte) {
+	return http.StatusOK, "text/plain; charset=utf-8", []byte(AckBody)
+}
+
+// Nack implements transform.Webhook: a short text (the status makes CBTIS retry).
+func (*Webhook) Nack(reason string) (string, []byte) {
+	return "text/plain; charset=utf-8", []byte("fail: " + reason)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,167 @@
+package cbtis
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// The known-answer vector of the CBTIS docs ("auth/auth-webhook"), as
+// quoted in ../shared/providers/cbtis.md: a refund notification, apikey
+// 6d0e8fa7b10c40c3a48c0c2be41cb178.
+const (
+	vecBody      = `{"notify_type":"refund_success","data":{"uid":39172931,"refund_id":"C34368224017070000","merchant_refund_id":"P2164521756312637123","order_amount":"105.00","create_time":"2023-08-23T18:25:43.511Z","refund_time":"2023-08-23T18:28:16.511Z"}}`
+	vecSignature = "3ce5a54d8a76590179f0f4192a6c0efddf20e118966b6276b1bfbbc0b33f362a"
+)
+
+// paymentBody is a payment_success notification in the documented shape.
+const paymentBody = `{"notify_type":"payment_success","data":{"uid":39172931,"order_id":"C34368224017070001","merchant_order_id":"P9297895081903","order_amount":"12.30","order_currency":"HKD","create_time":"2023-08-23T18:25:43.511Z","pay_time":"2023-08-23T18:26:01.000Z","status":"SUCCEEDED"}}`
+
+func webhookConfig() Config {
+	return Config{ClientSecret: testSecret, APIKey: vecAPIKey}
+}
+
+func newWebhook(t testing.TB, cfg Config) *Webhook {
+	t.Helper()
+	w, err := NewWebhook(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestSignatureKnownAnswer(t *testing.T) {
+	if got := Signature([]byte(vecBody), vecAPIKey); got != vecSignature {
+		t.Fatalf("Signature = %s, want %s", got, vecSignature)
+	}
+	if got := refSignature([]byte(vecBody), vecAPIKey); got != vecSignature {
+		t.Fatalf("the reference signer = %s", got)
+	}
+}
+
+func TestWebhookVector(t *testing.T) {
+	w := newWebhook(t, webhookConfig())
+	ev, err := w.Verify(transform.Notification{Header: http.Header{"Signature": {vecSignature}}, Body: []byte(vecBody)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(transform.Marshal(ev))
+	want := `{"id":"cbtis:C34368224017070000:refund.succeeded","provider":"cbtis","type":"refund.succeeded","order_id":"",` +
+		`"refund_id":"P2164521756312637123","occurred_at":"2023-08-23T18:28:16Z","data":{"create_time":"2023-08-23T18:25:43.511Z",` +
+		`"merchant_refund_id":"P2164521756312637123","notify_type":"refund_success","order_amount":"105.00","refund_id":"C34368224017070000",` +
+		`"refund_time":"2023-08-23T18:28:16.511Z","uid":"39172931"}}`
+	if got != want {
+		t.Fatalf("event\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestWebhookVerify(t *testing.T) {
+	sig := refSignature([]byte(paymentBody), vecAPIKey)
+	tampered := strings.Replace(paymentBody, `"12.30"`, `"0.01"`, 1)
+	tests := []struct {
+		name   string
+		cfg    func(*Config)
+		header http.Header
+		body   string
+		err    error
+	}{
+		{"valid", nil, http.Header{"Signature": {sig}}, paymentBody, nil},
+		{"uppercase hex accepted", nil, http.Header{"Signature": {strings.ToUpper(sig)}}, paymentBody, nil},
+		{"surrounding spaces", nil, http.Header{"Signature": {" " + sig + " "}}, paymentBody, nil},
+		{"custom header", func(c *Config) { c.SignatureHeader = "X-Cbtis-Signature" }, http.Header{"X-Cbtis-Signature": {sig}}, paymentBody, nil},
+		{"custom header, default sent", func(c *Config) { c.SignatureHeader = "X-Cbtis-Signature" }, http.Header{"Signature": {sig}}, paymentBody, ErrUnsigned},
+		{"key defaults to client_secret", func(c *Config) { c.APIKey, c.ClientSecret = "", vecAPIKey }, http.Header{"Signature": {sig}}, paymentBody, nil},
+		{"api_key wins over client_secret", func(c *Config) { c.ClientSecret = vecAPIKey; c.APIKey = testSecret }, http.Header{"Signature": {sig}}, paymentBody, ErrBadSignature},
+		{"forged (another key)", nil, http.Header{"Signature": {refSignature([]byte(paymentBody), testSecret)}}, paymentBody, ErrBadSignature},
+		{"HMAC instead of a plain hash", nil, http.Header{"Signature": {transform.HMACSHA256Hex(vecAPIKey, []byte(paymentBody), false)}}, paymentBody, ErrBadSignature},
+		{"tampered body", nil, http.Header{"Signature": {sig}}, tampered, ErrBadSignature},
+		{"re-serialized body", nil, http.Header{"Signature": {sig}}, strings.ReplaceAll(paymentBody, `,"`, `, "`), ErrBadSignature},
+		{"header missing", nil, http.Header{}, paymentBody, ErrUnsigned},
+		{"header empty", nil, http.Header{"Signature": {""}}, paymentBody, ErrUnsigned},
+		{"truncated", nil, http.Header{"Signature": {sig[:63]}}, paymentBody, ErrBadSignature},
+		{"not hex", nil, http.Header{"Signature": {"z" + sig[1:]}}, paymentBody, ErrBadSignature},
+		{"sha256= prefix", nil, http.Header{"Signature": {"sha256=" + sig}}, paymentBody, ErrBadSignature},
+		{"configured uid matches", func(c *Config) { c.UID = "39172931" }, http.Header{"Signature": {sig}}, paymentBody, nil},
+		{"another uid", func(c *Config) { c.UID = "1000001" }, http.Header{"Signature": {sig}}, paymentBody, ErrForeign},
+		{"signature of the empty body", nil, http.Header{"Signature": {refSignature(nil, vecAPIKey)}}, "", ErrMalformed},
+		{"signed but not JSON", nil, http.Header{"Signature": {refSignature([]byte("hello"), vecAPIKey)}}, "hello", ErrMalformed},
+		{"signed but data not an object", nil, http.Header{"Signature": {refSignature([]byte(`{"notify_type":"payment_success","data":[1]}`), vecAPIKey)}}, `{"notify_type":"payment_success","data":[1]}`, ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := webhookConfig()
+			if tt.cfg != nil {
+				tt.cfg(&cfg)
+			}
+			ev, err := newWebhook(t, cfg).Verify(transform.Notification{Header: tt.header, Body: []byte(tt.body)})
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("Verify = %v, want %v", err, tt.err)
+			}
+			if err != nil {
+				if ev != nil {
+					t.Fatal("an event with an error")
+				}
+				if strings.Contains(err.Error(), vecAPIKey) || strings.Contains(err.Error(), testSecret) {
+					t.Fatal("the error names a key")
+				}
+				return
+			}
+			if ev.Type != transform.EventPaymentSucceeded || ev.ID != "cbtis:C34368224017070001:payment.succeeded" {
+				t.Fatalf("event %+v", ev)
+			}
+		})
+	}
+}
+
+func TestWebhookEvents(t *testing.T) {
+	tests := []struct {
+		name, body, want string
+	}{
+		{"payment", paymentBody,
+			`{"id":"cbtis:C34368224017070001:payment.succeeded","provider":"cbtis","type":"payment.succeeded","order_id":"P9297895081903",` +
+				`"provider_order_id":"C34368224017070001","amount":"12.30","currency":"HKD","occurred_at":"2023-08-23T18:26:01Z",` +
+				`"data":{"create_time":"2023-08-23T18:25:43.511Z","merchant_order_id":"P9297895081903","notify_type":"payment_success",` +
+				`"order_amount":"12.30","order_currency":"HKD","order_id":"C34368224017070001","pay_time":"2023-08-23T18:26:01.000Z","status":"SUCCEEDED","uid":"39172931"}}`},
+		{"refund with its own amount", `{"notify_type":"refund_success","data":{"refund_id":"R9","merchant_refund_id":"MR9","merchant_order_id":"P1","order_id":"C1","order_amount":"105.00","refund_amount":"5","refund_currency":"CNY","refund_time":"2023-08-23T18:28:16Z"}}`,
+			`{"id":"cbtis:R9:refund.succeeded","provider":"cbtis","type":"refund.succeeded","order_id":"P1","provider_order_id":"C1","refund_id":"MR9",` +
+				`"amount":"5.00","currency":"CNY","occurred_at":"2023-08-23T18:28:16Z","data":{"merchant_order_id":"P1","merchant_refund_id":"MR9",` +
+				`"notify_type":"refund_success","order_amount":"105.00","order_id":"C1","refund_amount":"5","refund_currency":"CNY","refund_id":"R9","refund_time":"2023-08-23T18:28:16Z"}}`},
+		{"unmapped kind forwarded as unknown", `{"notify_type":"payment_failed","data":{"order_id":"C2","merchant_order_id":"P2","order_amount":"1","order_currency":"JPY","extra":{"a":[1, 2]},"flag":true,"none":null}}`,
+			`{"id":"cbtis:C2/payment_failed:unknown","provider":"cbtis","type":"unknown","order_id":"P2","provider_order_id":"C2","amount":"1","currency":"JPY",` +
+				`"data":{"extra":"{\"a\":[1,2]}","flag":"true","merchant_order_id":"P2","none":"","notify_type":"payment_failed","order_amount":"1","order_currency":"JPY","order_id":"C2"}}`},
+		{"no data, no kind", `{"hello":"world"}`,
+			`{"id":"cbtis:` + transform.SHA256Hex([]byte(`{"hello":"world"}`), false)[:32] + `:unknown","provider":"cbtis","type":"unknown","order_id":"","data":{"notify_type":""}}`},
+	}
+	w := newWebhook(t, webhookConfig())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := w.Verify(transform.Notification{Header: http.Header{"Signature": {refSignature([]byte(tt.body), vecAPIKey)}}, Body: []byte(tt.body)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(transform.Marshal(ev)); got != tt.want {
+				t.Fatalf("event\n got %s\nwant %s", got, tt.want)
+			}
+			// a retry of the same notification has the same id
+			again, _ := w.Verify(transform.Notification{Header: http.Header{"Signature": {refSignature([]byte(tt.body), vecAPIKey)}}, Body: []byte(tt.body)})
+			if again.ID != ev.ID {
+				t.Fatal("the id is not stable")
+			}
+		})
+	}
+}
+
+func TestAckNack(t *testing.T) {
+	w := newWebhook(t, webhookConfig())
+	status, ct, body := w.Ack()
+	if status != 200 || string(body) != "success" || !strings.HasPrefix(ct, "text/plain") {
+		t.Fatalf("Ack = %d %q %q", status, ct, body)
+	}
+	ct, body = w.Nack("verification failed")
+	if !strings.HasPrefix(ct, "text/plain") || string(body) != "fail: verification failed" {
+		t.Fatalf("Nack = %q %q", ct, body)
+	}
+}

@@ -1,0 +1,485 @@
+package latipay
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"hash"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// Upstream paths (hosts api.latipay.net, staging api-staging.latipay.net).
+const (
+	PathPay    = "/v2/miniapppay"
+	PathQuery  = "/v2/transaction/" // + merchant_reference
+	PathRefund = "/v2/refund"
+)
+
+// ContentTypeJSON is the request type Latipay documents for its JSON calls.
+const ContentTypeJSON = "application/json;charset=UTF-8"
+
+// ChinaTime is UTC+8, the zone Latipay's docs print next to pay_time
+// ("UTC/GMT+08:00"); a pay_time without a zone is read in it.
+var ChinaTime = time.FixedZone("UTC+8", 8*3600)
+
+// Client builds signed Latipay calls and reads their answers.
+type Client struct {
+	cfg Config
+	// macs recycles keyed HMAC-SHA256 states: building one costs more than
+	// the signature itself on the pay hot path.
+	macs sync.Pool
+}
+
+// NewClient validates cfg and returns a Client.
+func NewClient(cfg Config) (*Client, error) {
+	if err := cfg.checkFor(transform.RoleClient); err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg}
+	key := []byte(cfg.APIKey)
+	c.macs.New = func() any { return hmac.New(sha256.New, key) }
+	return c, nil
+}
+
+// sign is Sign with a recycled HMAC state. params never holds api_key here.
+func (c *Client) sign(params transform.Params) string {
+	m := c.macs.Get().(hash.Hash)
+	m.Reset()
+	buf := transform.GetBuf()
+	b := params.SortedQuery(*buf, "signature")
+	b = append(b, c.cfg.APIKey...)
+	m.Write(b)
+	*buf = b
+	transform.PutBuf(buf)
+	var sum [sha256.Size]byte
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], m.Sum(sum[:0]))
+	c.macs.Put(m)
+	return string(out[:])
+}
+
+var _ transform.Client = (*Client)(nil)
+
+// Supports implements transform.Client.
+func (*Client) Supports(op string) bool {
+	switch op {
+	case transform.OpPay, transform.OpQuery, transform.OpRefund:
+		return true
+	}
+	return false
+}
+
+// Prepare implements transform.Client for pay, query and refund.
+func (c *Client) Prepare(_ context.Context, op string, body []byte) (*transform.Call, error) {
+	switch op {
+	case transform.OpPay:
+		var req transform.PayRequest
+		if err := transform.DecodeJSON(body, &req); err != nil {
+			return nil, err
+		}
+		return c.Pay(&req)
+	case transform.OpQuery:
+		var req transform.OrderRequest
+		if err := transform.DecodeJSON(body, &req); err != nil {
+			return nil, err
+		}
+		return c.Query(&req)
+	case transform.OpRefund:
+		var req transform.RefundRequest
+		if err := transform.DecodeJSON(body, &req); err != nil {
+			return nil, err
+		}
+		return c.Refund(&req)
+	}
+	return nil, transform.UnknownOperation(Name, op)
+}
+
+// walletCurrency refuses money in another currency than the wallet's: the
+// wallet fixes the currency and Latipay's calls carry none.
+func (c *Client) walletCurrency(m transform.Money) error {
+	if m.Currency != c.cfg.Currency {
+		return transform.Invalid("currency", "must be the wallet's currency "+c.cfg.Currency)
+	}
+	return nil
+}
+
+// payBody is the miniapppay request, in Latipay's documented order.
+type payBody struct {
+	UserID            string `json:"user_id"`
+	WalletID          string `json:"wallet_id"`
+	Amount            string `json:"amount"`
+	NotifyURL         string `json:"notify_url"`
+	MerchantReference string `json:"merchant_reference"`
+	ProductName       string `json:"product_name"`
+	AppID             string `json:"app_id"`
+	OpenID            string `json:"open_id"`
+	Signature         string `json:"signature"`
+}
+
+// Pay builds the miniapppay call; its answer becomes the wx.requestPayment
+// object. client_ip, expire_at, attach, payer_name and country have no
+// Latipay field and are ignored.
+func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	if err := c.walletCurrency(req.Money); err != nil {
+		return nil, err
+	}
+	// The signature is over the raw values: each must survive JSON unchanged.
+	if !utf8.ValidString(req.OpenID) {
+		return nil, transform.Invalid("openid", "is not valid UTF-8")
+	}
+	notifyURL := req.NotifyURL
+	if notifyURL == "" {
+		notifyURL = c.cfg.NotifyURL
+	}
+	if notifyURL == "" {
+		return nil, transform.Invalid("notify_url", "is required (in the request or the provider configuration)")
+	}
+	if !absoluteURL(notifyURL) || !utf8.ValidString(notifyURL) {
+		return nil, transform.Invalid("notify_url", "must be an absolute http(s) URL")
+	}
+	b := payBody{
+		UserID: c.cfg.UserID, WalletID: c.cfg.WalletID, Amount: req.Money.String(), NotifyURL: notifyURL,
+		MerchantReference: req.OrderID, ProductName: req.Description, AppID: c.cfg.AppID, OpenID: req.OpenID,
+	}
+	p := transform.Params{
+		{Name: "user_id", Value: b.UserID}, {Name: "wallet_id", Value: b.WalletID}, {Name: "amount", Value: b.Amount},
+		{Name: "notify_url", Value: b.NotifyURL}, {Name: "merchant_reference", Value: b.MerchantReference},
+		{Name: "product_name", Value: b.ProductName}, {Name: "app_id", Value: b.AppID}, {Name: "open_id", Value: b.OpenID},
+	}
+	b.Signature = c.sign(p)
+	orderID := req.OrderID
+	return &transform.Call{
+		Method: http.MethodPost, Path: PathPay, ContentType: ContentTypeJSON, Body: transform.Marshal(b), OrderID: orderID,
+		Decode: func(status int, _ http.Header, body []byte) ([]byte, error) {
+			pp, err := PaymentFromAnswer(status, body)
+			if err != nil {
+				return nil, err
+			}
+			pp.OrderID = orderID
+			return transform.Marshal(pp), nil
+		},
+	}, nil
+}
+
+// PaymentFromAnswer maps a miniapppay answer
+// {"payment":{"nonceStr","paySign","signType","timeStamp","packageStr"},"paydata":{"order_id"}}
+// to the wx.requestPayment object (packageStr becomes package). Latipay
+// does not sign this answer; paySign is WeChat's, checked by WeChat.
+func PaymentFromAnswer(status int, body []byte) (*transform.PaymentParams, error) {
+	// One typed pass on the hot path; the fields take strings or numbers.
+	var a struct {
+		Code    jsonText `json:"code"`
+		Message jsonText `json:"message"`
+		Payment *struct {
+			NonceStr   jsonText `json:"nonceStr"`
+			PaySign    jsonText `json:"paySign"`
+			SignType   jsonText `json:"signType"`
+			TimeStamp  jsonText `json:"timeStamp"`
+			PackageStr jsonText `json:"packageStr"`
+		} `json:"payment"`
+		Paydata *struct {
+			OrderID jsonText `json:"order_id"`
+		} `json:"paydata"`
+	}
+	parsed := json.Unmarshal(body, &a) == nil && bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{"))
+	if err := checkAnswer(status, parsed, string(a.Code), string(a.Message)); err != nil {
+		return nil, err
+	}
+	if a.Payment == nil {
+		return nil, transform.Upstream("the provider's answer has no payment object")
+	}
+	pp := &transform.PaymentParams{
+		TimeStamp: string(a.Payment.TimeStamp), NonceStr: string(a.Payment.NonceStr), Package: string(a.Payment.PackageStr),
+		SignType: string(a.Payment.SignType), PaySign: string(a.Payment.PaySign), Provider: Name,
+	}
+	for _, f := range [...]struct{ name, v string }{
+		{"timeStamp", pp.TimeStamp}, {"nonceStr", pp.NonceStr}, {"packageStr", pp.Package}, {"signType", pp.SignType}, {"paySign", pp.PaySign},
+	} {
+		if f.v == "" {
+			return nil, transform.Upstream("the provider's answer has no payment." + f.name)
+		}
+	}
+	if a.Paydata != nil {
+		pp.ProviderOrderID = string(a.Paydata.OrderID)
+	}
+	return pp, nil
+}
+
+// Query builds GET /v2/transaction/{merchant_reference}; its answer becomes
+// the status object.
+func (c *Client) Query(req *transform.OrderRequest) (*transform.Call, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	sig := c.sign(transform.Params{{Name: "merchant_reference", Value: req.OrderID}, {Name: "user_id", Value: c.cfg.UserID}})
+	orderID := req.OrderID
+	return &transform.Call{
+		Method: http.MethodGet, Path: PathQuery + orderID,
+		RawQuery: "user_id=" + url.QueryEscape(c.cfg.UserID) + "&signature=" + sig, OrderID: orderID,
+		Decode: func(status int, _ http.Header, body []byte) ([]byte, error) {
+			st, err := c.StatusFromAnswer(orderID, status, body)
+			if err != nil {
+				return nil, err
+			}
+			return transform.Marshal(st), nil
+		},
+	}, nil
+}
+
+// StatusFromAnswer checks and maps a transaction query answer. Its signature
+// (the notification formula) is verified on the amount's text exactly as
+// sent — Latipay may send amount as a JSON number, and 120.00 must stay
+// "120.00" — before anything in it is believed; then the answer must be for
+// orderID and in the wallet's currency.
+func (c *Client) StatusFromAnswer(orderID string, status int, body []byte) (*transform.PaymentStatus, error) {
+	a, err := readAnswer(status, body)
+	if err != nil {
+		return nil, err
+	}
+	f, err := scalars(a, "merchant_reference", "payment_method", "status", "currency", "amount", "order_id", "pay_time", "signature")
+	if err != nil {
+		return nil, err
+	}
+	ref, method, state, cur, amount := f[0], f[1], f[2], f[3], f[4]
+	if !verifyNotify(f[7], ref, method, state, cur, amount, c.cfg.APIKey) {
+		return nil, transform.SignatureInvalid()
+	}
+	if ref != orderID {
+		return nil, transform.Upstream("the provider's answer is for another merchant_reference")
+	}
+	if cur != c.cfg.Currency {
+		return nil, transform.Upstream("the provider's answer is in another currency than the wallet's")
+	}
+	mapped, ok := statuses[state]
+	if !ok {
+		return nil, transform.UpstreamCode("the provider's answer has an unknown status", state, "")
+	}
+	m, err := transform.ParseMoney(amount, cur, "amount", "currency")
+	if err != nil {
+		return nil, transform.Upstream("the provider's answer has an invalid amount")
+	}
+	st := &transform.PaymentStatus{
+		Provider: Name, OrderID: ref, ProviderOrderID: f[5], Status: mapped,
+		Amount: m.String(), Currency: m.Currency, ProviderStatus: state,
+	}
+	if mapped == transform.StatusSucceeded {
+		st.PaidAt = PayTimeRFC3339(f[6])
+	}
+	return st, nil
+}
+
+// statuses maps Latipay's transaction status to the status object's.
+var statuses = map[string]string{
+	"paid": transform.StatusSucceeded, "pending": transform.StatusPending,
+	"failed": transform.StatusFailed, "rejected": transform.StatusFailed,
+	"canceled": transform.StatusCancelled,
+}
+
+// refundBody is the refund request, in Latipay's documented order.
+type refundBody struct {
+	UserID       string `json:"user_id"`
+	OrderID      string `json:"order_id"`
+	RefundAmount string `json:"refund_amount"`
+	Reference    string `json:"reference,omitempty"`
+	Signature    string `json:"signature"`
+}
+
+// Refund builds POST /v2/refund. Latipay refunds by its own order id, which
+// the merchant passes as provider_order_id (the pay answer's). Latipay
+// answers {"code":0} once the refund is done and sends no refund
+// notification, so a code 0 answer is status "succeeded".
+func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	if err := c.walletCurrency(req.Money); err != nil {
+		return nil, err
+	}
+	if err := validProviderOrderID(req.ProviderOrderID); err != nil {
+		return nil, err
+	}
+	if !utf8.ValidString(req.Reason) {
+		return nil, transform.Invalid("reason", "is not valid UTF-8")
+	}
+	b := refundBody{UserID: c.cfg.UserID, OrderID: req.ProviderOrderID, RefundAmount: req.Money.String(), Reference: req.Reason}
+	b.Signature = c.sign(transform.Params{
+		{Name: "user_id", Value: b.UserID}, {Name: "order_id", Value: b.OrderID},
+		{Name: "refund_amount", Value: b.RefundAmount}, {Name: "reference", Value: b.Reference},
+	})
+	res := transform.RefundResult{
+		Provider: Name, OrderID: req.OrderID, RefundID: req.RefundID, Status: transform.StatusSucceeded,
+		Amount: req.Money.String(), Currency: req.Money.Currency,
+	}
+	return &transform.Call{
+		Method: http.MethodPost, Path: PathRefund, ContentType: ContentTypeJSON, Body: transform.Marshal(b), OrderID: req.OrderID,
+		Decode: func(status int, _ http.Header, body []byte) ([]byte, error) {
+			a, err := readAnswer(status, body)
+			if err != nil {
+				return nil, err
+			}
+			if code, ok := scalar(a["code"]); !ok || code != "0" { // the only success signal
+				return nil, transform.Upstream("the provider's answer has no code 0")
+			}
+			out := res
+			if id, ok := scalar(a["refund_id"]); ok {
+				out.ProviderRefundID = id
+			}
+			return transform.Marshal(out), nil
+		},
+	}, nil
+}
+
+// validProviderOrderID checks Latipay's order id: it is signed raw and sent
+// in JSON, so keep it to the characters Latipay's ids use.
+func validProviderOrderID(id string) error {
+	if id == "" {
+		return transform.Invalid("provider_order_id", "is required for latipay (the pay answer's provider_order_id)")
+	}
+	if len(id) > 64 {
+		return transform.Invalid("provider_order_id", "is longer than 64 characters")
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return transform.Invalid("provider_order_id", "may only contain A-Z a-z 0-9 _ -")
+		}
+	}
+	return nil
+}
+
+// ourSide are the error codes (Latipay's error-code table) that mean the
+// merchant's configuration or our signature is wrong, not a business
+// refusal: 205 unknown user / no key, 206 wrong signature, 301 wrong
+// account or currency info, 450 wallet not assigned to the user. The
+// merchant cannot act on them per order; the operator must fix the config.
+var ourSide = map[string]bool{"205": true, "206": true, "301": true, "450": true}
+
+// readAnswer parses a Latipay JSON answer into its members (names matched
+// exactly) and checks it with checkAnswer.
+func readAnswer(status int, body []byte) (map[string]json.RawMessage, error) {
+	var a map[string]json.RawMessage
+	parsed := json.Unmarshal(body, &a) == nil && a != nil
+	code, codeOK := scalar(a["code"])
+	msg, _ := scalar(a["message"])
+	if !codeOK {
+		code = ""
+	}
+	if err := checkAnswer(status, parsed, code, msg); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// checkAnswer turns an error answer (code other than 0, with message) into
+// the merchant's error: 502 upstream_error for a credential or signature
+// problem (ourSide) or any 5xx, 422 provider_rejected otherwise. A non-2xx
+// answer without a code, and an answer that is no JSON object, are a 502.
+func checkAnswer(status int, parsed bool, code, msg string) error {
+	hasCode := parsed && code != ""
+	if status < 200 || status > 299 {
+		httpMsg := "the provider answered HTTP " + strconv.Itoa(status)
+		switch {
+		case hasCode && code != "0" && status < 500:
+			return providerError(code, msg)
+		case hasCode:
+			return transform.UpstreamCode(httpMsg, code, msg)
+		}
+		return transform.Upstream(httpMsg)
+	}
+	if !parsed {
+		return transform.Upstream("the provider's answer is not a JSON object")
+	}
+	if hasCode && code != "0" {
+		return providerError(code, msg)
+	}
+	return nil
+}
+
+func providerError(code, msg string) error {
+	if ourSide[code] {
+		return transform.UpstreamCode("the provider refused the merchant's credentials or signature", code, msg)
+	}
+	return transform.Rejected(code, msg)
+}
+
+// scalar is the text of a JSON string, or of a JSON number exactly as
+// written (120.00 stays "120.00"); absent and null are "". Objects, arrays
+// and booleans are not scalars. raw is valid JSON (the decoder checked it).
+func scalar(raw json.RawMessage) (string, bool) {
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return "", true
+	case raw[0] == '"':
+		if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) { // nothing to unescape or replace
+			return string(raw[1 : len(raw)-1]), true
+		}
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return "", false
+		}
+		return s, true
+	case raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9':
+		return string(raw), true
+	}
+	return "", false
+}
+
+// jsonText is a member read with scalar: a JSON string, or a number as
+// written.
+type jsonText string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *jsonText) UnmarshalJSON(b []byte) error {
+	s, ok := scalar(b)
+	if !ok {
+		return errNotScalar
+	}
+	*t = jsonText(s)
+	return nil
+}
+
+var errNotScalar = errors.New("latipay: not a JSON string or number")
+
+// scalars reads the named fields of an answer; a field that is no scalar
+// makes the answer unreadable.
+func scalars(a map[string]json.RawMessage, names ...string) ([]string, error) {
+	out := make([]string, len(names))
+	for i, n := range names {
+		v, ok := scalar(a[n])
+		if !ok {
+			return nil, transform.Upstream("the provider's answer has an invalid " + n)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// PayTimeRFC3339 turns Latipay's pay_time ("2017-07-07 10:53:50", read in
+// ChinaTime; an RFC 3339 time keeps its own zone) into RFC 3339; an
+// unreadable value is dropped rather than guessed.
+func PayTimeRFC3339(s string) string {
+	if s == "" {
+		return ""
+	}
+	if t, err := time.ParseInLocation("2006-01-02 15:04:05", s, ChinaTime); err == nil {
+		return t.Format(time.RFC3339)
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.Format(time.RFC3339)
+	}
+	return ""
+}

@@ -1,0 +1,140 @@
+package latipay
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// FuzzParseNotification: the form parser never panics, refuses what
+// net/url refuses, and on success holds exactly net/url's single values,
+// sorted by name.
+func FuzzParseNotification(f *testing.F) {
+	f.Add([]byte(docNotification))
+	f.Add([]byte(notificationForm(vecAPIKey, setForm("status", "failed"))))
+	f.Add([]byte("a=1&a=2"))
+	f.Add([]byte("a=%zz;b"))
+	f.Add([]byte("=&&="))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := ParseNotification(body)
+		if err != nil {
+			if p != nil {
+				t.Fatal("params with an error")
+			}
+			return
+		}
+		v, verr := url.ParseQuery(string(body))
+		if verr != nil || len(body) > MaxNotification || len(v) != len(p) {
+			t.Fatalf("accepted %q (net/url: %v)", body, verr)
+		}
+		for i, kv := range p {
+			if i > 0 && p[i-1].Name >= kv.Name {
+				t.Fatalf("not sorted or repeated: %v", p)
+			}
+			if vs := v[kv.Name]; len(vs) != 1 || vs[0] != kv.Value {
+				t.Fatalf("%s = %q, net/url says %q", kv.Name, kv.Value, vs)
+			}
+		}
+	})
+}
+
+// FuzzWebhookVerify: Verify never panics and never accepts a notification
+// that the key did not sign: whenever it succeeds, an independent
+// recomputation (refNotify over net/url's fields) reproduces the signature,
+// every signed field is present, the currency is the wallet's (when
+// configured), and the event carries no signature.
+func FuzzWebhookVerify(f *testing.F) {
+	f.Add([]byte(docNotification), true)
+	f.Add([]byte(docNotification), false)
+	f.Add([]byte(notificationForm(vecAPIKey, setForm("status", "canceled"))), true)
+	f.Add([]byte(notificationForm(vecAPIKey, setForm("currency", "AUD"))), false)
+	f.Add([]byte(notificationForm(otherKey, nil)), true)
+	f.Add([]byte(notificationForm(vecAPIKey, nil)+"&status=failed"), true)
+	f.Add([]byte("sent"), true)
+	hooks := map[bool]*Webhook{true: newWebhook(f, testConfig()), false: newWebhook(f, Config{APIKey: vecAPIKey})}
+	f.Fuzz(func(t *testing.T, body []byte, walletCurrency bool) {
+		ev, err := hooks[walletCurrency].Verify(transform.Notification{Body: body})
+		if err != nil {
+			if ev != nil {
+				t.Fatal("an event with an error")
+			}
+			return
+		}
+		v, verr := url.ParseQuery(string(body))
+		if verr != nil {
+			t.Fatalf("accepted a form net/url refuses: %q", body)
+		}
+		for _, name := range []string{"merchant_reference", "payment_method", "status", "currency", "amount", "signature"} {
+			if len(v[name]) != 1 || v[name][0] == "" {
+				t.Fatalf("accepted without a single %s: %q", name, body)
+			}
+		}
+		want := refNotify(v.Get("merchant_reference"), v.Get("payment_method"), v.Get("status"), v.Get("currency"), v.Get("amount"), vecAPIKey)
+		if !strings.EqualFold(v.Get("signature"), want) {
+			t.Fatalf("accepted a signature the key did not make: %q", body)
+		}
+		if walletCurrency && v.Get("currency") != "NZD" {
+			t.Fatalf("accepted another currency: %q", body)
+		}
+		if _, ok := ev.Data["signature"]; ok || ev.Provider != Name || ev.OrderID != v.Get("merchant_reference") ||
+			!strings.HasPrefix(ev.ID, "latipay:") || !strings.HasSuffix(ev.ID, ":"+ev.Type) {
+			t.Fatalf("event %+v", ev)
+		}
+	})
+}
+
+// FuzzQueryAnswer: StatusFromAnswer never panics; every failure is a 422 or
+// 502 *transform.Error, and it succeeds only for a 2xx answer about the
+// asked order, in the wallet's currency, whose signature an independent
+// decoder (json.Decoder.UseNumber keeps a number's text) reproduces.
+func FuzzQueryAnswer(f *testing.F) {
+	const ref = "dsi39ej430sks03"
+	f.Add(200, []byte(queryAnswerJSON(ref, "alipay", "paid", "NZD", `120.00`, "840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1")))
+	f.Add(200, []byte(queryAnswerJSON(ref, "alipay", "paid", "NZD", `"120.00"`, "840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1")))
+	f.Add(200, []byte(queryAnswerJSON(ref, "alipay", "paid", "NZD", `120`, "f734b225900929eda1891ba63c77445e8c744d026b1948130bcea217d3016cf8")))
+	f.Add(200, []byte(queryAnswerJSON(ref, "wechat", "pending", "NZD", `1.5`, refNotify(ref, "wechat", "pending", "NZD", "1.5", vecAPIKey))))
+	f.Add(200, []byte(`{"code":206,"message":"Signature from Merchant request is wrong"}`))
+	f.Add(404, []byte(`{"code":201,"message":"order not exist"}`))
+	f.Add(200, []byte(`null`))
+	c := newClient(f, testConfig())
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		st, err := c.StatusFromAnswer(ref, status, body)
+		if err != nil {
+			var e *transform.Error
+			if !errors.As(err, &e) || (e.Status != 502 && e.Status != 422) || st != nil {
+				t.Fatalf("error %v (%T), status %v", err, err, st)
+			}
+			return
+		}
+		if status < 200 || status > 299 {
+			t.Fatalf("accepted HTTP %d", status)
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		var a map[string]any
+		if err := dec.Decode(&a); err != nil {
+			t.Fatalf("accepted %q: %v", body, err)
+		}
+		text := func(k string) string {
+			switch v := a[k].(type) {
+			case string:
+				return v
+			case json.Number:
+				return v.String()
+			}
+			return ""
+		}
+		want := refNotify(text("merchant_reference"), text("payment_method"), text("status"), text("currency"), text("amount"), vecAPIKey)
+		if !strings.EqualFold(text("signature"), want) || text("merchant_reference") != ref || text("currency") != "NZD" {
+			t.Fatalf("accepted %q", body)
+		}
+		if st.OrderID != ref || st.Provider != Name || st.Currency != "NZD" || st.Amount == "" {
+			t.Fatalf("status %+v", st)
+		}
+	})
+}

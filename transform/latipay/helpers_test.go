@@ -1,0 +1,94 @@
+package latipay
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// The merchant of Latipay's published examples (latipay.md, Latipay's
+// latipay-wechat-mini-app.md and latipay-hosted-online.md): api_key
+// 111222333, user U000334333, wallet W00000001, mini app wx721398712681232.
+const (
+	vecAPIKey   = "111222333"
+	vecUserID   = "U000334333"
+	vecWalletID = "W00000001"
+	vecAppID    = "wx721398712681232"
+	vecNotify   = "https://merchantsite.com/latipay/notify"
+	vecOpenID   = "obRdo5H-72b_PH2Lvr5_Dw9bXKHs"
+	otherKey    = "999888777"
+)
+
+func testConfig() Config {
+	return Config{UserID: vecUserID, WalletID: vecWalletID, APIKey: vecAPIKey, AppID: vecAppID, Currency: "NZD", NotifyURL: vecNotify}
+}
+
+func newClient(t testing.TB, cfg Config) *Client {
+	t.Helper()
+	c, err := NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func newWebhook(t testing.TB, cfg Config) *Webhook {
+	t.Helper()
+	w, err := NewWebhook(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// refSign is latipay.md's request signature written out independently of
+// Sign: non-empty parameters but signature and api_key, sorted by name,
+// k=v joined with '&', the key appended, HMAC-SHA256 keyed by the key,
+// lowercase hex.
+func refSign(p map[string]string, key string) string {
+	var names []string
+	for k, v := range p {
+		if v != "" && k != "signature" && k != "api_key" {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, k := range names {
+		parts = append(parts, k+"="+p[k])
+	}
+	return refHMAC(strings.Join(parts, "&")+key, key)
+}
+
+// refNotify is the notification formula, written out independently.
+func refNotify(ref, method, status, currency, amount, key string) string {
+	return refHMAC(ref+method+status+currency+amount, key)
+}
+
+func refHMAC(msg, key string) string {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(msg))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// wantError asserts err is a *transform.Error with status and code.
+func wantError(t *testing.T, err error, status int, code string) *transform.Error {
+	t.Helper()
+	var e *transform.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v (%T) is not a *transform.Error", err, err)
+	}
+	if e.Status != status || e.Code != code {
+		t.Fatalf("error = %d %s (%s), want %d %s", e.Status, e.Code, e.Message, status, code)
+	}
+	if strings.Contains(string(e.JSON()), vecAPIKey) {
+		t.Fatal("the error carries the API key")
+	}
+	return e
+}

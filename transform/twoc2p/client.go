@@ -1,0 +1,217 @@
+package twoc2p
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// Response codes of the pay answer and of notifications.
+const (
+	RespApproved = "00"  // paid (status A)
+	RespPrepay   = "32"  // WCMINI: the WeChat prepay is ready
+	RespPending  = "001" // waiting for the payer
+	RespFailed   = "99"  // 2C2P's generic refusal, failReason says why
+)
+
+// BackendURLField carries the request's notify_url in the payload. 2c2p.md
+// names no field for 9.9 (production accounts set the backend URL in the
+// 2C2P merchant portal); this is 2C2P's name for it in its newer API, and
+// the sandbox notifies it.
+const BackendURLField = "backendReturnUrl"
+
+// Client builds signed 2C2P pay calls and reads their answers.
+type Client struct {
+	cfg Config
+	// Now is the clock for the request's timeStamp; tests pin it.
+	Now func() time.Time
+}
+
+// NewClient checks cfg and returns a Client.
+func NewClient(cfg Config) (*Client, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	if err := cfg.need("merchant_id", "secret_key", "app_id"); err != nil {
+		return nil, err
+	}
+	return &Client{cfg: cfg, Now: time.Now}, nil
+}
+
+var _ transform.Client = (*Client)(nil)
+
+// Supports implements transform.Client: 2C2P's WCMINI flow has pay only.
+func (*Client) Supports(op string) bool { return op == transform.OpPay }
+
+// Prepare implements transform.Client.
+func (c *Client) Prepare(_ context.Context, op string, body []byte) (*transform.Call, error) {
+	if op != transform.OpPay {
+		return nil, transform.UnknownOperation(Name, op)
+	}
+	var req transform.PayRequest
+	if err := transform.DecodeJSON(body, &req); err != nil {
+		return nil, err
+	}
+	return c.Pay(&req)
+}
+
+// Pay builds the signed PaymentRequest; its answer becomes the
+// wx.requestPayment object.
+func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
+	if err := validatePay(req); err != nil {
+		return nil, err
+	}
+	numeric := req.Money.NumericCode()
+	if _, ok := CurrencyForNumeric(numeric); !ok {
+		return nil, transform.Invalid("currency", "has no ISO 4217 numeric code")
+	}
+	doc := newDocument()
+	p := doc.CreateElement(RootRequest)
+	add := func(name, value string) { p.CreateElement(name).SetText(value) }
+	add("timeStamp", c.Now().In(Zone).Format(timeLayout))
+	add("merchantID", c.cfg.MerchantID)
+	add("uniqueTransactionCode", req.OrderID)
+	add("desc", req.Description)
+	add("amt", Amount12(req.Money))
+	add("currencyCode", numeric)
+	if country := firstNonEmpty(req.Country, c.cfg.PanCountry); country != "" {
+		add("panCountry", country)
+	}
+	if req.PayerName != "" {
+		add("cardholderName", req.PayerName)
+	}
+	add("paymentChannel", PaymentChannel)
+	if req.Attach != "" {
+		add("userDefined1", req.Attach) // 2C2P echoes it in the answer and the notification
+	}
+	if req.NotifyURL != "" {
+		add(BackendURLField, req.NotifyURL)
+	}
+	wechat := p.CreateElement("miniProgramData").CreateElement("wechat")
+	wechat.CreateElement("appID").SetText(c.cfg.AppID)
+	wechat.CreateElement("openID").SetText(req.OpenID)
+
+	envelope := Seal(RootRequest, c.cfg.Version, writeDocument(doc), c.cfg.SecretKey)
+	body := make([]byte, 0, len(FieldRequest)+1+len(envelope)+len(envelope)/8)
+	body = append(append(body, FieldRequest...), '=')
+	body = append(body, url.QueryEscape(envelope)...)
+	orderID := req.OrderID
+	return &transform.Call{
+		Method: http.MethodPost, Path: c.cfg.PaymentPath, ContentType: "application/x-www-form-urlencoded",
+		Body: body, OrderID: orderID,
+		Decode: func(status int, header http.Header, body []byte) ([]byte, error) {
+			a, err := c.ReadAnswer(status, header, body)
+			if err != nil {
+				return nil, err
+			}
+			pp, err := paymentParams(a, orderID)
+			if err != nil {
+				return nil, err
+			}
+			return transform.Marshal(pp), nil
+		},
+	}, nil
+}
+
+// validatePay adds 2C2P's rules to DESIGN.md's: every text must survive an
+// XML document, the country is a 2-letter code, notify_url an absolute URL.
+// client_ip and expire_at have no WCMINI field and are not sent.
+func validatePay(req *transform.PayRequest) error {
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	for _, f := range []struct{ name, value string }{
+		{"description", req.Description}, {"openid", req.OpenID}, {"payer_name", req.PayerName},
+		{"attach", req.Attach}, {"notify_url", req.NotifyURL},
+	} {
+		if !validXMLText(f.value) {
+			return transform.Invalid(f.name, "holds characters an XML document cannot carry")
+		}
+	}
+	if req.Country != "" && !validCountry(req.Country) {
+		return transform.Invalid("country", "must be an ISO 3166-1 alpha-2 code such as \"SG\"")
+	}
+	if len(req.PayerName) > 255 {
+		return transform.Invalid("payer_name", "is longer than 255 bytes")
+	}
+	if req.NotifyURL != "" {
+		u, err := url.Parse(req.NotifyURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(req.NotifyURL) > 512 {
+			return transform.Invalid("notify_url", "must be an absolute http(s) URL")
+		}
+	}
+	return nil
+}
+
+// ReadAnswer reads a pay answer: 2xx, a base64 envelope (gzip tolerated),
+// its signature verified before anything in it is believed, the payload
+// for this merchant and respCode 32. Any other respCode is 2C2P's refusal.
+func (c *Client) ReadAnswer(status int, header http.Header, body []byte) (transform.Params, error) {
+	if status < 200 || status > 299 {
+		return nil, transform.Upstream("the provider answered HTTP " + strconv.Itoa(status))
+	}
+	text, err := EnvelopeText(body, header.Get("Content-Type"), FieldResponse)
+	if err != nil {
+		return nil, transform.Upstream("the provider's answer is not a 2C2P envelope")
+	}
+	a, err := Open(text, RootResponse, c.cfg.SecretKey)
+	switch {
+	case errors.Is(err, ErrUnsigned), errors.Is(err, ErrBadSignature):
+		return nil, transform.SignatureInvalid()
+	case err != nil:
+		return nil, transform.Upstream("the provider's answer is not a 2C2P envelope")
+	}
+	if m := a.Get("merchantID"); m != "" && m != c.cfg.MerchantID {
+		return nil, transform.Upstream("the provider's answer is for another merchantID")
+	}
+	code := a.Get("respCode")
+	if code == "" {
+		return nil, transform.Upstream("the provider's answer has no respCode")
+	}
+	if code != RespPrepay {
+		return nil, transform.Rejected(code, a.Get("failReason"))
+	}
+	return a, nil
+}
+
+// requestPaymentKeys are the wx.requestPayment fields 2C2P hands over.
+var requestPaymentKeys = [...]string{"timeStamp", "nonceStr", "package", "signType", "paySign"}
+
+// paymentParams turns a respCode 32 answer into the wx.requestPayment
+// object: the JSON text in miniProgramData/wechat, passed on as 2C2P
+// (and WeChat behind it) signed it.
+func paymentParams(a transform.Params, orderID string) (*transform.PaymentParams, error) {
+	if ref := a.Get("uniqueTransactionCode"); ref != "" && ref != orderID {
+		return nil, transform.Upstream("the provider's answer is for another order")
+	}
+	raw := firstNonEmpty(a.Get("miniProgramData/wechat"), a.Get("miniProgramData"))
+	dec := json.NewDecoder(bytes.NewReader([]byte(raw)))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil || dec.More() {
+		return nil, transform.Upstream("the provider's answer has no wx.requestPayment object in miniProgramData")
+	}
+	var v [len(requestPaymentKeys)]string
+	for i, k := range requestPaymentKeys {
+		switch x := obj[k].(type) {
+		case string:
+			v[i] = x
+		case json.Number: // a timeStamp written as a number is still the same value
+			v[i] = x.String()
+		}
+		if v[i] == "" {
+			return nil, transform.Upstream("the provider's wx.requestPayment object has no " + k)
+		}
+	}
+	return &transform.PaymentParams{
+		TimeStamp: v[0], NonceStr: v[1], Package: v[2], SignType: v[3], PaySign: v[4],
+		Provider: Name, OrderID: orderID, ProviderOrderID: a.Get("tranRef"),
+	}, nil
+}

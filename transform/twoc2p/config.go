@@ -1,0 +1,162 @@
+// Package twoc2p is 2C2P SecurePay API 9.9 for WeChat Mini Program payments
+// (paymentChannel WCMINI) for caddy-minipay: the signed base64 envelopes,
+// the pay call and its answer, the backend notification, and the sandbox
+// server.
+package twoc2p
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/bojanz/currency"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// Name is the provider's name in configuration and answers.
+const Name = "2c2p"
+
+// Defaults of the optional fields (DESIGN.md §3).
+const (
+	DefaultVersion     = "9.9"
+	DefaultPaymentPath = "/2C2PFrontEnd/SecurePayment/Payment.aspx"
+)
+
+// PaymentChannel is 2C2P's channel for WeChat Mini Program payments.
+const PaymentChannel = "WCMINI"
+
+// Zone is the zone of the timestamps minipay and the sandbox write
+// (ddMMyyHHmmss carries none): Singapore, where 2C2P is based.
+var Zone = time.FixedZone("UTC+8", 8*3600)
+
+// timeLayout is 2C2P's ddMMyyHHmmss.
+const timeLayout = "020106150405"
+
+// Config is the 2c2p provider configuration (DESIGN.md §3).
+type Config struct {
+	MerchantID  string `json:"merchant_id,omitempty"`
+	SecretKey   string `json:"secret_key,omitempty"`
+	AppID       string `json:"app_id,omitempty"`
+	Version     string `json:"version,omitempty"`
+	PanCountry  string `json:"pan_country,omitempty"`
+	PaymentPath string `json:"payment_path,omitempty"`
+}
+
+// ProviderName is "2c2p".
+func (*Config) ProviderName() string { return Name }
+
+var clientAndSandbox = []transform.Role{transform.RoleClient, transform.RoleSandbox}
+
+// ConfigFields lists every string field for placeholder resolution. The
+// webhook only verifies, so it needs no app_id.
+func (c *Config) ConfigFields() []transform.ConfigField {
+	return []transform.ConfigField{
+		{Name: "merchant_id", Value: &c.MerchantID, Required: transform.AllRoles},
+		{Name: "secret_key", Value: &c.SecretKey, Required: transform.AllRoles},
+		{Name: "app_id", Value: &c.AppID, Required: clientAndSandbox},
+		{Name: "version", Value: &c.Version},
+		{Name: "pan_country", Value: &c.PanCountry},
+		{Name: "payment_path", Value: &c.PaymentPath},
+	}
+}
+
+// Check checks the resolved configuration and fills the defaults (not
+// named Validate: Caddy would call that before placeholders are resolved).
+// Messages name fields, never values.
+func (c *Config) Check() error {
+	if c.Version == "" {
+		c.Version = DefaultVersion
+	}
+	if !validVersion(c.Version) {
+		return errors.New("2c2p: version must look like 9.9")
+	}
+	if c.PaymentPath == "" {
+		c.PaymentPath = DefaultPaymentPath
+	}
+	if !strings.HasPrefix(c.PaymentPath, "/") || strings.ContainsAny(c.PaymentPath, "?# \t\r\n") {
+		return errors.New("2c2p: payment_path must be an absolute path without query, such as " + DefaultPaymentPath)
+	}
+	if c.PanCountry != "" && !validCountry(c.PanCountry) {
+		return errors.New("2c2p: pan_country must be an ISO 3166-1 alpha-2 code such as SG")
+	}
+	for _, f := range []struct{ name, value string }{{"merchant_id", c.MerchantID}, {"app_id", c.AppID}} {
+		if !validXMLText(f.value) || strings.TrimSpace(f.value) != f.value {
+			return errors.New("2c2p: " + f.name + " holds characters a 2C2P document cannot carry")
+		}
+	}
+	return nil
+}
+
+// need fails naming the first empty field among names, for constructors
+// used without Caddy (which checks required fields itself).
+func (c *Config) need(names ...string) error {
+	for _, f := range c.ConfigFields() {
+		for _, n := range names {
+			if f.Name == n && *f.Value == "" {
+				return errors.New("2c2p: " + n + " is required")
+			}
+		}
+	}
+	return nil
+}
+
+func validVersion(v string) bool {
+	if v == "" || v[0] == '.' || v[len(v)-1] == '.' || strings.Contains(v, "..") {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if (v[i] < '0' || v[i] > '9') && v[i] != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+func validCountry(c string) bool {
+	return len(c) == 2 && 'A' <= c[0] && c[0] <= 'Z' && 'A' <= c[1] && c[1] <= 'Z'
+}
+
+// alphaByNumeric maps ISO 4217 numeric codes ("702") to alphabetic ones
+// ("SGD"), from the same table the money parser uses.
+var alphaByNumeric = func() map[string]string {
+	codes := currency.GetCurrencyCodes()
+	m := make(map[string]string, len(codes))
+	for _, code := range codes {
+		if n, ok := currency.GetNumericCode(code); ok && n != "000" {
+			m[n] = code
+		}
+	}
+	return m
+}()
+
+// CurrencyForNumeric returns the alphabetic code of an ISO 4217 numeric code.
+func CurrencyForNumeric(numeric string) (string, bool) {
+	code, ok := alphaByNumeric[numeric]
+	return code, ok
+}
+
+// Amount12 is 2C2P's amt: the minor units, zero-padded to 12 digits.
+func Amount12(m transform.Money) string {
+	s := m.MinorText()
+	if len(s) >= 12 {
+		return s
+	}
+	return strings.Repeat("0", 12-len(s)) + s
+}
+
+// MoneyFromAmt reads amt and a numeric currencyCode back into Money.
+func MoneyFromAmt(amt, numeric string) (transform.Money, bool) {
+	code, ok := CurrencyForNumeric(numeric)
+	if !ok {
+		return transform.Money{}, false
+	}
+	return transform.MoneyFromMinorText(amt, code)
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,294 @@
+package twoc2p
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/beevik/etree"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// Roots of 2C2P's documents: the envelope and the payload inside it share
+// the root name.
+const (
+	RootRequest  = "PaymentRequest"
+	RootResponse = "PaymentResponse"
+)
+
+// Form fields that carry an envelope.
+const (
+	FieldRequest  = "paymentRequest"
+	FieldResponse = "paymentResponse"
+)
+
+// maxInflated bounds a gzip-compressed body once inflated.
+const maxInflated = 1 << 20
+
+// maxDepth bounds payload nesting; 2C2P's deepest is
+// PaymentRequest/miniProgramData/wechat/appID.
+const maxDepth = 4
+
+// Errors of envelope handling; none names a secret or a value.
+var (
+	ErrMalformed    = errors.New("2c2p: not a base64 2C2P envelope with a payload")
+	ErrUnsigned     = errors.New("2c2p: the envelope carries no signature")
+	ErrBadSignature = errors.New("2c2p: the envelope's signature does not verify")
+	ErrForeign      = errors.New("2c2p: the payload is for another merchantID")
+)
+
+// Sign is 2C2P's signature: the uppercase hex HMAC-SHA256, keyed with the
+// secret key's raw bytes, of the payload's base64 text (not of the XML).
+func Sign(payload, secretKey string) string {
+	return transform.HMACSHA256Hex(secretKey, []byte(payload), true)
+}
+
+// Envelope is the outer document <Root><version/><payload/><signature/></Root>.
+// Nothing in it is authenticated until Verify succeeded.
+type Envelope struct {
+	Root      string
+	Version   string
+	Payload   string // base64 text, exactly as signed
+	Signature string
+}
+
+// Verify compares the signature with the key's in constant time.
+func (e *Envelope) Verify(secretKey string) bool {
+	return e.Signature != "" && transform.EqualHexConstantTime(e.Signature, Sign(e.Payload, secretKey))
+}
+
+// Seal signs an inner document and returns the envelope's base64 text, the
+// value of the paymentRequest / paymentResponse form field. The envelope is
+// flat and its values are base64, hex and a version, so it is written
+// directly.
+func Seal(root, version string, inner []byte, secretKey string) string {
+	payload := base64.StdEncoding.EncodeToString(inner)
+	signature := Sign(payload, secretKey)
+	env := make([]byte, 0, 2*len(root)+len(version)+len(payload)+len(signature)+64)
+	env = append(append(append(env, '<'), root...), "><version>"...)
+	env = appendEscaped(env, version)
+	env = append(append(env, "</version><payload>"...), payload...)
+	env = append(append(env, "</payload><signature>"...), signature...)
+	env = append(append(append(env, "</signature></"...), root...), '>')
+	return base64.StdEncoding.EncodeToString(env)
+}
+
+// appendEscaped writes text content with &, < and > escaped.
+func appendEscaped(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '&':
+			dst = append(dst, "&amp;"...)
+		case '<':
+			dst = append(dst, "&lt;"...)
+		case '>':
+			dst = append(dst, "&gt;"...)
+		default:
+			dst = append(dst, s[i])
+		}
+	}
+	return dst
+}
+
+// ParseEnvelope reads an envelope's base64 text with the given root. It
+// checks the form only: call Verify before believing anything in it.
+func ParseEnvelope(text []byte, root string) (*Envelope, error) {
+	raw := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	n, err := base64.StdEncoding.Decode(raw, bytes.TrimSpace(text))
+	if err != nil || n == 0 {
+		return nil, ErrMalformed
+	}
+	env := &Envelope{Root: root}
+	var seen [3]bool
+	// The envelope is flat: the frame's flat parser reads it in one pass,
+	// etree whatever that one refuses (attributes, nested elements).
+	if name, p, err := transform.ParseFlatXML(raw[:n]); err == nil {
+		if name != root {
+			return nil, ErrMalformed
+		}
+		for _, kv := range p {
+			if !env.set(&seen, kv.Name, kv.Value) {
+				return nil, ErrMalformed
+			}
+		}
+	} else {
+		doc, err := transform.ParseXMLDocument(raw[:n])
+		if err != nil || doc.Root().FullTag() != root {
+			return nil, ErrMalformed
+		}
+		for _, el := range doc.Root().ChildElements() {
+			if len(el.ChildElements()) > 0 && isEnvelopeField(el.FullTag()) || !env.set(&seen, el.FullTag(), el.Text()) {
+				return nil, ErrMalformed
+			}
+		}
+	}
+	if env.Payload == "" {
+		return nil, ErrMalformed
+	}
+	return env, nil
+}
+
+func isEnvelopeField(name string) bool {
+	return name == "version" || name == "payload" || name == "signature"
+}
+
+// set stores one envelope field; a repeated one makes the envelope
+// ambiguous (false). Other elements are unsigned and unused.
+func (e *Envelope) set(seen *[3]bool, name, value string) bool {
+	var dst *string
+	var k int
+	switch name {
+	case "version":
+		dst, k = &e.Version, 0
+	case "payload":
+		dst, k = &e.Payload, 1
+	case "signature":
+		dst, k = &e.Signature, 2
+	default:
+		return true
+	}
+	if seen[k] {
+		return false
+	}
+	seen[k], *dst = true, value
+	return true
+}
+
+// Open parses an envelope, verifies its signature and only then decodes
+// its payload into fields (see ParsePayload).
+func Open(text []byte, root, secretKey string) (transform.Params, error) {
+	env, err := ParseEnvelope(text, root)
+	if err != nil {
+		return nil, err
+	}
+	if env.Signature == "" {
+		return nil, ErrUnsigned
+	}
+	if !env.Verify(secretKey) {
+		return nil, ErrBadSignature
+	}
+	return env.Fields()
+}
+
+// Fields decodes the payload; it is only trustworthy after Verify.
+func (e *Envelope) Fields() (transform.Params, error) {
+	inner, err := base64.StdEncoding.DecodeString(e.Payload)
+	if err != nil {
+		return nil, ErrMalformed
+	}
+	return ParsePayload(inner, e.Root)
+}
+
+// ParsePayload reads an inner document into its leaf elements in document
+// order, a nested leaf named by its path below the root
+// ("miniProgramData/wechat"). An element with children contributes its
+// children only; nesting deeper than 2C2P's own is refused.
+func ParsePayload(inner []byte, root string) (transform.Params, error) {
+	if name, p, err := transform.ParseFlatXML(inner); err == nil { // notifications, refusals: flat
+		if name != root {
+			return nil, ErrMalformed
+		}
+		return p, nil
+	}
+	doc, err := transform.ParseXMLDocument(inner)
+	if err != nil || doc.Root().FullTag() != root {
+		return nil, ErrMalformed
+	}
+	fields := make(transform.Params, 0, 48)
+	var walk func(prefix string, el *etree.Element, depth int) bool
+	walk = func(prefix string, el *etree.Element, depth int) bool {
+		for _, ch := range el.ChildElements() {
+			name := prefix + ch.FullTag()
+			if len(ch.ChildElements()) == 0 {
+				fields = append(fields, transform.Param{Name: name, Value: ch.Text()})
+				continue
+			}
+			if depth == maxDepth || !walk(name+"/", ch, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	if !walk("", doc.Root(), 1) {
+		return nil, ErrMalformed
+	}
+	return fields, nil
+}
+
+// EnvelopeText finds the envelope in a body: a form whose field names the
+// envelope (the notification, the request) or the bare base64 text (the
+// pay answer), gzip-compressed or not. A form value sent without URL
+// encoding turns '+' into ' '; base64 has no spaces, so they are put back.
+func EnvelopeText(body []byte, contentType, field string) ([]byte, error) {
+	body, err := inflate(body)
+	if err != nil {
+		return nil, ErrMalformed
+	}
+	body = bytes.TrimSpace(body)
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt != "application/x-www-form-urlencoded" && !bytes.HasPrefix(body, []byte(field+"=")) {
+		return body, nil
+	}
+	if !utf8.Valid(body) {
+		return nil, ErrMalformed
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil || len(form[field]) != 1 {
+		return nil, ErrMalformed
+	}
+	return []byte(strings.ReplaceAll(form[field][0], " ", "+")), nil
+}
+
+// inflate undoes a gzip compression the transport left in place,
+// recognized by its magic bytes (1f 8b; base64 text never starts so).
+func inflate(body []byte) ([]byte, error) {
+	if len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
+		return body, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, maxInflated+1))
+	if err != nil || len(out) > maxInflated {
+		return nil, ErrMalformed
+	}
+	return out, nil
+}
+
+// newDocument starts a document written the way 2C2P writes its own: no
+// declaration, no indentation, explicit end tags, and text escaped for
+// &, < and > only ("\r" as a reference, so it survives parsing).
+func newDocument() *etree.Document {
+	doc := etree.NewDocument()
+	doc.WriteSettings = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: true}
+	return doc
+}
+
+func writeDocument(doc *etree.Document) []byte {
+	var buf bytes.Buffer
+	_, _ = doc.WriteTo(&buf) // a bytes.Buffer does not fail
+	return buf.Bytes()
+}
+
+// validXMLText tells whether s is UTF-8 made of XML 1.0 characters, so
+// that it survives a document unchanged (etree would replace the others).
+func validXMLText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !(r == 0x09 || r == 0x0A || r == 0x0D || r >= 0x20 && r <= 0xD7FF ||
+			r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,277 @@
+package twoc2p
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// The reference signer reproduces the published signatures before any test
+// relies on it.
+func TestRefSignKnownAnswers(t *testing.T) {
+	for _, tt := range []struct{ name, text, want string }{
+		{"request", demoRequestEnvelope(t), demoRequestSignature},
+		{"approved", demoApproved, demoApprovedSignature},
+		{"declined", demoDeclined, demoDeclinedSignature},
+	} {
+		env, err := refOpen(tt.text)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if env.Signature != tt.want || refSign(env.Payload, demoSecretKey) != tt.want {
+			t.Fatalf("%s: signature %s, reference %s, want %s", tt.name, env.Signature, refSign(env.Payload, demoSecretKey), tt.want)
+		}
+	}
+}
+
+// demoRequestEnvelope is the envelope text of 2c2p-demo-request.form.
+func demoRequestEnvelope(t testing.TB) string {
+	t.Helper()
+	f, err := url.ParseQuery(demoRequestForm)
+	if err != nil || len(f["paymentRequest"]) != 1 {
+		t.Fatalf("the demo request form does not parse: %v", err)
+	}
+	return f["paymentRequest"][0]
+}
+
+// TestDemoRequestKnownAnswer: the real request's payload signs, with Sign,
+// to the signature 2C2P accepted, and decodes to what was sent.
+func TestDemoRequestKnownAnswer(t *testing.T) {
+	text, err := EnvelopeText([]byte(demoRequestForm), "application/x-www-form-urlencoded", FieldRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := ParseEnvelope(text, RootRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Sign(env.Payload, demoSecretKey); got != demoRequestSignature {
+		t.Fatalf("Sign = %s, want %s", got, demoRequestSignature)
+	}
+	if env.Version != "9.9" || env.Signature != demoRequestSignature || !env.Verify(demoSecretKey) || env.Verify(otherKey) {
+		t.Fatalf("envelope %+v", env)
+	}
+	p, err := env.Fields()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"amt": "000000000100", "currencyCode": "702", "panCountry": "SG", "cardholderName": "Longbob Longsen",
+		"merchantID": "JT01", "uniqueTransactionCode": "7570917b60", "desc": "Store Purchase",
+	}
+	for k, v := range want {
+		if p.Get(k) != v {
+			t.Fatalf("%s = %q, want %q", k, p.Get(k), v)
+		}
+	}
+}
+
+// TestDemoResponsesKnownAnswer: both demo answers verify under the demo
+// key, fail under another, and decode.
+func TestDemoResponsesKnownAnswer(t *testing.T) {
+	tests := []struct {
+		name, text, signature string
+		want                  map[string]string
+	}{
+		{"approved", demoApproved, demoApprovedSignature, map[string]string{
+			"respCode": "00", "status": "A", "tranRef": "3200632", "approvalCode": "631496", "amt": "000000000100",
+			"currencyCode": "702", "failReason": "Approved", "uniqueTransactionCode": "dd0cf2540f", "merchantID": "JT01",
+			"timeStamp": "270820193307", "dateTime": "270820203307", "bankName": "JPMORGAN CHASE BANK NA", "fxRate": "0.0",
+		}},
+		{"declined", demoDeclined, demoDeclinedSignature, map[string]string{
+			"respCode": "99", "status": "F", "tranRef": "", "failReason": "Invalid Card Number.",
+			"uniqueTransactionCode": "1be3c59843", "currencyCode": "", "pan": "411111XXXXX1111",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, err := ParseEnvelope([]byte(tt.text), RootResponse)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if env.Signature != tt.signature || Sign(env.Payload, demoSecretKey) != tt.signature {
+				t.Fatalf("signature %s", env.Signature)
+			}
+			p, err := Open([]byte(tt.text), RootResponse, demoSecretKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tt.want {
+				if !p.Has(k) || p.Get(k) != v {
+					t.Fatalf("%s = %q, want %q", k, p.Get(k), v)
+				}
+			}
+			if len(p) != 36 {
+				t.Fatalf("%d fields, want the demo answer's 36", len(p))
+			}
+			if _, err := Open([]byte(tt.text), RootResponse, otherKey); !errors.Is(err, ErrBadSignature) {
+				t.Fatalf("verified under another key: %v", err)
+			}
+			if _, err := Open([]byte(tt.text), RootRequest, demoSecretKey); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("a PaymentResponse read as a PaymentRequest: %v", err)
+			}
+		})
+	}
+}
+
+// TestOneByteChangeFailsVerification changes every byte of each fixture's
+// payload (and of its signature) in turn; none may verify.
+func TestOneByteChangeFailsVerification(t *testing.T) {
+	for _, tt := range []struct{ name, root, text string }{
+		{"request", RootRequest, demoRequestEnvelope(t)},
+		{"approved", RootResponse, demoApproved},
+		{"declined", RootResponse, demoDeclined},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env, err := ParseEnvelope([]byte(tt.text), tt.root)
+			if err != nil || !env.Verify(demoSecretKey) {
+				t.Fatalf("the fixture does not verify: %v", err)
+			}
+			for i := range len(env.Payload) {
+				changed := *env
+				changed.Payload = flipByte(env.Payload, i)
+				if changed.Verify(demoSecretKey) {
+					t.Fatalf("payload changed at byte %d verifies", i)
+				}
+				sealed := reseal(tt.root, changed)
+				if _, err := Open([]byte(sealed), tt.root, demoSecretKey); !errors.Is(err, ErrBadSignature) {
+					t.Fatalf("payload changed at byte %d: Open = %v", i, err)
+				}
+			}
+			for i := range len(env.Signature) {
+				changed := *env
+				changed.Signature = env.Signature[:i] + string("0123456789ABCDEF"[(strings.IndexByte("0123456789ABCDEF", env.Signature[i])+1)%16]) + env.Signature[i+1:]
+				if changed.Verify(demoSecretKey) {
+					t.Fatalf("signature changed at byte %d verifies", i)
+				}
+			}
+		})
+	}
+}
+
+// reseal writes an envelope back with its (possibly altered) values.
+func reseal(root string, e Envelope) string {
+	return base64.StdEncoding.EncodeToString([]byte("<" + root + "><version>" + e.Version + "</version><payload>" +
+		e.Payload + "</payload><signature>" + e.Signature + "</signature></" + root + ">"))
+}
+
+// TestSealFormat: Seal writes 2c2p.md's envelope exactly, signed as
+// refSign signs.
+func TestSealFormat(t *testing.T) {
+	inner := []byte(`<PaymentResponse><respCode>32</respCode></PaymentResponse>`)
+	text := Seal(RootResponse, "9.9", inner, demoSecretKey)
+	raw, err := base64.StdEncoding.DecodeString(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := base64.StdEncoding.EncodeToString(inner)
+	want := "<PaymentResponse><version>9.9</version><payload>" + payload + "</payload><signature>" +
+		refSign(payload, demoSecretKey) + "</signature></PaymentResponse>"
+	if string(raw) != want {
+		t.Fatalf("envelope\n%s\nwant\n%s", raw, want)
+	}
+	if text != refSeal(RootResponse, string(inner), demoSecretKey) {
+		t.Fatal("Seal and refSeal disagree")
+	}
+}
+
+func TestParseEnvelopeRefuses(t *testing.T) {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	good := base64.StdEncoding.EncodeToString([]byte(answerXML()))
+	sig := refSign(good, demoSecretKey)
+	tests := []struct {
+		name, text string
+		want       error
+	}{
+		{"not base64", "<PaymentResponse/>", ErrMalformed},
+		{"empty", "", ErrMalformed},
+		{"base64 of JSON", b64(`{"payload":"x"}`), ErrMalformed},
+		{"doctype", b64(`<!DOCTYPE PaymentResponse [<!ENTITY x "y">]><PaymentResponse><payload>&x;</payload></PaymentResponse>`), ErrMalformed},
+		{"other root", b64("<PaymentRequest><payload>" + good + "</payload><signature>" + sig + "</signature></PaymentRequest>"), ErrMalformed},
+		{"two payloads", b64("<PaymentResponse><payload>" + good + "</payload><payload>" + good + "</payload><signature>" + sig + "</signature></PaymentResponse>"), ErrMalformed},
+		{"two signatures", b64("<PaymentResponse><payload>" + good + "</payload><signature>" + sig + "</signature><signature>" + sig + "</signature></PaymentResponse>"), ErrMalformed},
+		{"nested signature", b64("<PaymentResponse><payload>" + good + "</payload><signature><x>" + sig + "</x></signature></PaymentResponse>"), ErrMalformed},
+		{"no payload", b64("<PaymentResponse><signature>" + sig + "</signature></PaymentResponse>"), ErrMalformed},
+		{"no signature", b64("<PaymentResponse><payload>" + good + "</payload></PaymentResponse>"), ErrUnsigned},
+		{"empty signature", b64("<PaymentResponse><payload>" + good + "</payload><signature></signature></PaymentResponse>"), ErrUnsigned},
+		{"signature of another key", b64("<PaymentResponse><payload>" + good + "</payload><signature>" + refSign(good, otherKey) + "</signature></PaymentResponse>"), ErrBadSignature},
+		{"payload not base64 but signed", b64("<PaymentResponse><payload>%%%</payload><signature>" + refSign("%%%", demoSecretKey) + "</signature></PaymentResponse>"), ErrMalformed},
+		{"payload of another root, signed", refSeal("PaymentResponse", "<PaymentRequest/>", demoSecretKey), ErrMalformed},
+		{"payload nested too deep, signed", refSeal("PaymentResponse", "<PaymentResponse><a><b><c><d><e>x</e></d></c></b></a></PaymentResponse>", demoSecretKey), ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Open([]byte(tt.text), RootResponse, demoSecretKey)
+			if !errors.Is(err, tt.want) || p != nil {
+				t.Fatalf("Open = %v, %v; want %v", p, err, tt.want)
+			}
+		})
+	}
+	// the well-formed one, lower-case hex and a CDATA payload included
+	for _, text := range []string{
+		b64("<PaymentResponse><version>9.9</version><payload>" + good + "</payload><signature>" + sig + "</signature></PaymentResponse>"),
+		b64("<PaymentResponse><payload><![CDATA[" + good + "]]></payload><signature>" + strings.ToLower(sig) + "</signature><extra/></PaymentResponse>"),
+	} {
+		p, err := Open([]byte(text), RootResponse, demoSecretKey)
+		if err != nil || p.Get("respCode") != "32" || !strings.HasPrefix(p.Get("miniProgramData/wechat"), `{"timeStamp"`) {
+			t.Fatalf("Open = %v, %v", p, err)
+		}
+	}
+}
+
+func TestEnvelopeText(t *testing.T) {
+	env := refSeal(RootResponse, answerXML(), demoSecretKey)
+	tests := []struct {
+		name        string
+		body        []byte
+		contentType string
+		ok          bool
+	}{
+		{"raw text/html", []byte(env), "text/html; charset=utf-8", true},
+		{"raw with whitespace", []byte("\r\n  " + env + "\n"), "", true},
+		{"raw gzip", gzipped([]byte(env)), "text/html", true},
+		{"form", form(FieldResponse, env), "application/x-www-form-urlencoded", true},
+		{"form without content type", form(FieldResponse, env), "", true},
+		{"form not URL-encoded", []byte(FieldResponse + "=" + env), "application/x-www-form-urlencoded", true},
+		{"gzip form", gzipped(form(FieldResponse, env)), "", true},
+		{"form with the field twice", []byte(string(form(FieldResponse, env)) + "&" + string(form(FieldResponse, env))), "application/x-www-form-urlencoded", false},
+		{"form without the field", form("other", env), "application/x-www-form-urlencoded", false},
+		{"broken gzip", []byte{0x1f, 0x8b, 0x08, 0, 1, 2}, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := EnvelopeText(tt.body, tt.contentType, FieldResponse)
+			if (err == nil) != tt.ok {
+				t.Fatalf("err = %v", err)
+			}
+			if tt.ok && string(got) != env {
+				t.Fatalf("text %.60q…", got)
+			}
+		})
+	}
+	bomb := gzipped([]byte(strings.Repeat("A", maxInflated+1)))
+	if _, err := EnvelopeText(bomb, "", FieldResponse); err == nil {
+		t.Fatal("an answer inflating past the bound was read")
+	}
+}
+
+func TestParsePayloadPaths(t *testing.T) {
+	p, err := ParsePayload([]byte(`<PaymentRequest><a>1</a><miniProgramData><wechat><appID>wx1</appID><openID>o</openID></wechat></miniProgramData><b/></PaymentRequest>`), RootRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := transform.Params{{Name: "a", Value: "1"}, {Name: "miniProgramData/wechat/appID", Value: "wx1"},
+		{Name: "miniProgramData/wechat/openID", Value: "o"}, {Name: "b", Value: ""}}
+	if len(p) != len(want) {
+		t.Fatalf("%v", p)
+	}
+	for i := range want {
+		if p[i] != want[i] {
+			t.Fatalf("%v, want %v", p, want)
+		}
+	}
+}

@@ -1,0 +1,151 @@
+package twoc2p
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+const (
+	testAppID  = "wx8888888888888888"
+	testOpenID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+	otherKey   = "not-the-secret-key"
+)
+
+// pinned is the clock of the tests: 2026-11-22 10:00:00 in UTC+8.
+var pinned = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+
+func testConfig() Config {
+	return Config{MerchantID: demoMerchantID, SecretKey: demoSecretKey, AppID: testAppID}
+}
+
+func newClient(t testing.TB, cfg Config) *Client {
+	t.Helper()
+	c, err := NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Now = func() time.Time { return pinned }
+	return c
+}
+
+// refSign is 2c2p.md's rule written out independently of Sign: uppercase
+// hex HMAC-SHA256, key = the secret key's bytes, message = the base64 text.
+func refSign(payloadB64, key string) string {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(payloadB64))
+	return strings.ToUpper(hex.EncodeToString(m.Sum(nil)))
+}
+
+// refEnvelope is an envelope read with encoding/xml, not etree.
+type refEnvelope struct {
+	XMLName   xml.Name
+	Version   string `xml:"version"`
+	Payload   string `xml:"payload"`
+	Signature string `xml:"signature"`
+}
+
+// refOpen decodes an envelope's base64 text with the standard library only.
+func refOpen(text string) (refEnvelope, error) {
+	var env refEnvelope
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
+	if err != nil {
+		return env, err
+	}
+	err = xml.Unmarshal(raw, &env)
+	return env, err
+}
+
+// refSeal builds an envelope by string concatenation (not Seal), signed
+// with refSign.
+func refSeal(root, inner, key string) string {
+	payload := base64.StdEncoding.EncodeToString([]byte(inner))
+	return base64.StdEncoding.EncodeToString([]byte("<" + root + "><version>9.9</version><payload>" + payload +
+		"</payload><signature>" + refSign(payload, key) + "</signature></" + root + ">"))
+}
+
+// answerXML is a PaymentResponse payload with the demo server's fields,
+// written by hand; kv pairs override or add fields (in order).
+func answerXML(kv ...string) string {
+	fields := [][2]string{
+		{"timeStamp", "221126100000"}, {"merchantID", demoMerchantID}, {"respCode", "32"}, {"pan", ""},
+		{"amt", "000000001234"}, {"uniqueTransactionCode", "ORDER-1"}, {"tranRef", "3200632"},
+		{"approvalCode", ""}, {"refNumber", ""}, {"eci", ""}, {"dateTime", "221126100000"}, {"status", ""},
+		{"failReason", "Pending"}, {"userDefined1", ""}, {"paymentChannel", "WCMINI"}, {"backendInvoice", ""},
+		{"currencyCode", "702"},
+		{"miniProgramData", `<wechat>{"timeStamp":"1795346400","package":"prepay_id=wx2026112210000012345678901234567890","nonceStr":"5K8264ILTKCH16CQ2502SI8ZNMTM67VS","signType":"HMAC-SHA256","paySign":"86641182781CC02AFAFDE56FD441760023D2BA8AE9F6FFB47F25C9D344DA1D87"}</wechat>`},
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		found := false
+		for j := range fields {
+			if fields[j][0] == kv[i] {
+				fields[j][1], found = kv[i+1], true
+			}
+		}
+		if !found {
+			fields = append(fields, [2]string{kv[i], kv[i+1]})
+		}
+	}
+	var b strings.Builder
+	b.WriteString("<PaymentResponse>")
+	for _, f := range fields {
+		if f[0] == "-" || f[1] == "-" { // "-" drops a field
+			continue
+		}
+		b.WriteString("<" + f[0] + ">" + f[1] + "</" + f[0] + ">")
+	}
+	b.WriteString("</PaymentResponse>")
+	return b.String()
+}
+
+func without(name string) []string { return []string{name, "-"} }
+
+func gzipped(b []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
+func form(field, value string) []byte {
+	return []byte(url.Values{field: {value}}.Encode())
+}
+
+// wantError asserts err is a *transform.Error with status and code.
+func wantError(t *testing.T, err error, status int, code string) *transform.Error {
+	t.Helper()
+	var e *transform.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v (%T) is not a *transform.Error", err, err)
+	}
+	if e.Status != status || e.Code != code {
+		t.Fatalf("error = %d %s (%s), want %d %s", e.Status, e.Code, e.Message, status, code)
+	}
+	if strings.Contains(string(e.JSON()), demoSecretKey) {
+		t.Fatal("the error carries the secret key")
+	}
+	return e
+}
+
+// flipByte changes s[i] to another base64 character.
+func flipByte(s string, i int) string {
+	c := byte('A')
+	if s[i] == 'A' {
+		c = 'B'
+	}
+	return s[:i] + string(c) + s[i+1:]
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

@@ -1,0 +1,243 @@
+package twoc2p
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wechatv2"
+)
+
+func newSandbox(t testing.TB, cfg Config) *Sandbox {
+	t.Helper()
+	s, err := NewSandbox(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Now = func() time.Time { return pinned }
+	return s
+}
+
+// post sends a prepared call to the sandbox and returns the answer as
+// recorded, checking its transport form.
+func post(t *testing.T, s *Sandbox, call *transform.Call, gzipOK bool) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(call.Method, call.Path, bytes.NewReader(call.Body))
+	r.Header.Set("Content-Type", call.ContentType)
+	if gzipOK {
+		r.Header.Set("Accept-Encoding", "gzip, deflate")
+	}
+	if !s.Handles(r.URL.Path) {
+		t.Fatalf("the sandbox does not handle %s", r.URL.Path)
+	}
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, r)
+	if rec.Code != 200 || rec.Header().Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("answer %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	return rec
+}
+
+// answerOf opens a sandbox answer with the reference decoder and the key.
+func answerOf(t *testing.T, rec *httptest.ResponseRecorder) transform.Params {
+	t.Helper()
+	body := rec.Body.Bytes()
+	if rec.Header().Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(zr)
+	}
+	env, err := refOpen(string(body))
+	if err != nil || env.XMLName.Local != "PaymentResponse" || env.Signature != refSign(env.Payload, demoSecretKey) {
+		t.Fatalf("the answer is not an envelope signed with the key (%v): %s", err, body)
+	}
+	p, err := Open(body, RootResponse, demoSecretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func payCall(t *testing.T, c *Client, body string) *transform.Call {
+	t.Helper()
+	call, err := c.Prepare(context.Background(), "pay", []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return call
+}
+
+const sandboxPay = `{"order_id":"SB-1","amount":"12.34","currency":"SGD","description":"Kaya toast","openid":"` + testOpenID +
+	`","attach":"table=7","notify_url":"http://merchant.example/webhooks/2c2p"}`
+
+// TestSandboxPayRoundTrip: the client's request, the sandbox's answer, the
+// client's reading of it: a wx.requestPayment object signed like WeChat's.
+func TestSandboxPayRoundTrip(t *testing.T) {
+	s := newSandbox(t, testConfig())
+	c := newClient(t, testConfig())
+	for _, mode := range []string{"plain", "gzip, inflated by the transport", "gzip, left compressed"} {
+		gz := mode != "plain"
+		call := payCall(t, c, sandboxPay)
+		rec := post(t, s, call, gz)
+		if (rec.Header().Get("Content-Encoding") == "gzip") != gz {
+			t.Fatalf("%s: Content-Encoding %q", mode, rec.Header().Get("Content-Encoding"))
+		}
+		a := answerOf(t, rec)
+		if a.Get("respCode") != "32" || a.Get("merchantID") != demoMerchantID || a.Get("uniqueTransactionCode") != "SB-1" ||
+			a.Get("amt") != "000000001234" || a.Get("currencyCode") != "702" || a.Get("tranRef") != "3200001" ||
+			a.Get("userDefined1") != "table=7" || a.Get("paymentChannel") != "WCMINI" {
+			t.Fatalf("answer %v", a.Map())
+		}
+		body := rec.Body.Bytes()
+		if mode == "gzip, inflated by the transport" {
+			zr, _ := gzip.NewReader(bytes.NewReader(body))
+			body, _ = io.ReadAll(zr)
+		}
+		out, err := call.Decode(200, rec.Header(), body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pp map[string]string
+		if err := json.Unmarshal(out, &pp); err != nil {
+			t.Fatal(err)
+		}
+		want := wechatv2.PaySign(testAppID, pp["nonceStr"], pp["package"], "HMAC-SHA256", pp["timeStamp"], s.wechatKey)
+		if pp["paySign"] != want || pp["signType"] != "HMAC-SHA256" || !strings.HasPrefix(pp["package"], "prepay_id=wx20261122100000") ||
+			len(pp["nonceStr"]) != 32 || pp["timeStamp"] != "1795312800" || pp["provider"] != "2c2p" || pp["order_id"] != "SB-1" ||
+			pp["provider_order_id"] != "3200001" {
+			t.Fatalf("pay answer %s", out)
+		}
+	}
+	if len(s.orders) != 1 {
+		t.Fatalf("%d orders for one order id sent twice", len(s.orders))
+	}
+}
+
+// TestSandboxRefusals: what 2C2P cannot take is a signed respCode 99 with
+// the reason, which minipay turns into a 422 (or, under a wrong key, a 502).
+func TestSandboxRefusals(t *testing.T) {
+	s := newSandbox(t, testConfig())
+	good := newClient(t, testConfig())
+	other := func(mutate func(*Config)) *Client { cfg := testConfig(); mutate(&cfg); return newClient(t, cfg) }
+	// an order paid already, for the duplicate case
+	post(t, s, payCall(t, good, strings.Replace(sandboxPay, "SB-1", "PAID-1", 1)), false)
+	if _, _, err := s.Complete("PAID-1", true, pinned); err != nil {
+		t.Fatal(err)
+	}
+	post(t, s, payCall(t, good, strings.Replace(sandboxPay, "SB-1", "OPEN-1", 1)), false)
+	tests := []struct {
+		name, reason string
+		client       *Client
+		body         string
+		raw          []byte
+		wantStatus   int
+		wantCode     string
+	}{
+		{"foreign merchantID", "Invalid merchant ID.", other(func(c *Config) { c.MerchantID = "JT02" }), sandboxPay, nil, 422, "provider_rejected"},
+		{"wrong secret key", "Invalid signature.", other(func(c *Config) { c.SecretKey = otherKey }), sandboxPay, nil, 502, "upstream_signature_invalid"},
+		{"wrong app_id", "Invalid appID.", other(func(c *Config) { c.AppID = "wx0000000000000000" }), sandboxPay, nil, 422, "provider_rejected"},
+		{"wrong version", "Invalid version.", other(func(c *Config) { c.Version = "9.4" }), sandboxPay, nil, 422, "provider_rejected"},
+		{"order paid", "Duplicate unique transaction code.", good, strings.Replace(sandboxPay, "SB-1", "PAID-1", 1), nil, 422, "provider_rejected"},
+		{"same order, other amount", "Duplicate unique transaction code.", good, strings.Replace(strings.Replace(sandboxPay, "SB-1", "OPEN-1", 1), "12.34", "12.35", 1), nil, 422, "provider_rejected"},
+		{"not a form", "Invalid payment request.", good, sandboxPay, []byte("hello"), 422, "provider_rejected"},
+		{"unsigned request", "Invalid signature.", good, sandboxPay,
+			form(FieldRequest, b64("<PaymentRequest><version>9.9</version><payload>"+b64("<PaymentRequest><merchantID>JT01</merchantID></PaymentRequest>")+"</payload></PaymentRequest>")), 422, "provider_rejected"},
+		{"missing fields", "Invalid timeStamp.", good, sandboxPay,
+			form(FieldRequest, refSeal(RootRequest, "<PaymentRequest><merchantID>JT01</merchantID></PaymentRequest>", demoSecretKey)), 422, "provider_rejected"},
+		{"another channel", "Invalid paymentChannel.", good, sandboxPay,
+			form(FieldRequest, refSeal(RootRequest, "<PaymentRequest><timeStamp>221126100000</timeStamp><merchantID>JT01</merchantID><uniqueTransactionCode>X1</uniqueTransactionCode><desc>x</desc><amt>000000000100</amt><currencyCode>702</currencyCode><paymentChannel>CC</paymentChannel></PaymentRequest>", demoSecretKey)), 422, "provider_rejected"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			call := payCall(t, tt.client, tt.body)
+			if tt.raw != nil {
+				call.Body = tt.raw
+			}
+			rec := post(t, s, call, false)
+			a := answerOf(t, rec)
+			if a.Get("respCode") != "99" || a.Get("status") != "F" || a.Get("failReason") != tt.reason {
+				t.Fatalf("answer %v", a.Map())
+			}
+			_, err := call.Decode(200, rec.Header(), rec.Body.Bytes())
+			e := wantError(t, err, tt.wantStatus, tt.wantCode)
+			if tt.wantStatus == 422 && (e.ProviderCode != "99" || e.ProviderMessage != tt.reason) {
+				t.Fatalf("error %+v", e)
+			}
+		})
+	}
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, DefaultPaymentPath, nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("GET answered %d", rec.Code)
+	}
+	if s.Handles("/pay/unifiedorder") || !s.Handles(DefaultPaymentPath) {
+		t.Fatal("Handles")
+	}
+}
+
+// TestSandboxComplete: the notification the sandbox sends is one the
+// webhook verifies, for the order, with its amount and attach.
+func TestSandboxComplete(t *testing.T) {
+	s := newSandbox(t, testConfig())
+	c := newClient(t, testConfig())
+	w := newWebhook(t, testConfig())
+	post(t, s, payCall(t, c, sandboxPay), false)
+	post(t, s, payCall(t, c, strings.Replace(strings.Replace(sandboxPay, "SB-1", "NO-URL", 1), `,"notify_url":"http://merchant.example/webhooks/2c2p"`, "", 1)), false)
+	post(t, s, payCall(t, c, strings.Replace(sandboxPay, "SB-1", "FAILS-1", 1)), false)
+
+	verify := func(out *transform.Outbound) *transform.Event {
+		t.Helper()
+		if out.URL != "http://merchant.example/webhooks/2c2p" || out.ContentType != "application/x-www-form-urlencoded" ||
+			!bytes.HasPrefix(out.Body, []byte("paymentResponse=")) {
+			t.Fatalf("outbound %+v", out)
+		}
+		ev, err := w.Verify(transform.Notification{Header: http.Header{"Content-Type": {out.ContentType}}, Body: out.Body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	out, ack, err := s.Complete("SB-1", true, pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := verify(out)
+	if ev.Type != "payment.succeeded" || ev.ID != "2c2p:3200001:payment.succeeded" || ev.OrderID != "SB-1" ||
+		ev.Amount != "12.34" || ev.Currency != "SGD" || ev.Data["userDefined1"] != "table=7" || ev.Data["status"] != "A" ||
+		ev.Data["respCode"] != "00" || len(ev.Data["approvalCode"]) != 6 {
+		t.Fatalf("event %+v", ev)
+	}
+	if !ack(200, nil) || ack(500, []byte("OK")) || ack(202, nil) {
+		t.Fatal("the ACK check is not HTTP 200")
+	}
+	again, _, err := s.Complete("SB-1", true, pinned.Add(time.Minute)) // a retry: same values, same event id
+	if err != nil || verify(again).ID != ev.ID || verify(again).Data["approvalCode"] != ev.Data["approvalCode"] {
+		t.Fatalf("retry: %v", err)
+	}
+	if _, _, err := s.Complete("SB-1", false, pinned); err == nil {
+		t.Fatal("a paid order failed")
+	}
+	out, _, err = s.Complete("FAILS-1", false, pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := verify(out); ev.Type != "payment.failed" || ev.Data["respCode"] != "99" || ev.Data["status"] != "F" {
+		t.Fatalf("failed event %+v", ev)
+	}
+	if _, _, err := s.Complete("NO-URL", true, pinned); err == nil || !strings.Contains(err.Error(), "notify_url") {
+		t.Fatalf("an order without notify URL: %v", err)
+	}
+	if _, _, err := s.Complete("NEVER", true, pinned); err == nil {
+		t.Fatal("an unknown order completed")
+	}
+}

@@ -1,0 +1,89 @@
+package twoc2p
+
+import (
+	"net/http"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// AckBody is what minipay answers a verified notification with, after
+// status 200 (2C2P only looks at the status).
+const AckBody = "OK"
+
+// Webhook verifies 2C2P backend notifications: a form field paymentResponse
+// (or the raw body) holding the same signed envelope as the pay answer.
+type Webhook struct {
+	cfg Config
+}
+
+// NewWebhook checks cfg and returns a Webhook; it needs merchant_id and
+// secret_key only.
+func NewWebhook(cfg Config) (*Webhook, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	if err := cfg.need("merchant_id", "secret_key"); err != nil {
+		return nil, err
+	}
+	return &Webhook{cfg: cfg}, nil
+}
+
+var _ transform.Webhook = (*Webhook)(nil)
+
+// Verify implements transform.Webhook: the signature first, then the
+// merchantID, then the mapping.
+func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
+	text, err := EnvelopeText(n.Body, n.Header.Get("Content-Type"), FieldResponse)
+	if err != nil {
+		return nil, err
+	}
+	p, err := Open(text, RootResponse, w.cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	if p.Get("merchantID") != w.cfg.MerchantID {
+		return nil, ErrForeign
+	}
+	return PaymentEvent(p), nil
+}
+
+// EventType maps respCode and status: 00 with status A (or none) paid,
+// status F or respCode 99 failed, 001 and 32 pending, anything else
+// unknown (still forwarded, with respCode and status in data).
+func EventType(respCode, status string) string {
+	switch {
+	case status == "F" || respCode == RespFailed:
+		return transform.EventPaymentFailed
+	case respCode == RespApproved && (status == "A" || status == ""):
+		return transform.EventPaymentSucceeded
+	case (respCode == RespPending || respCode == RespPrepay) && status != "A":
+		return transform.EventPaymentPending
+	}
+	return transform.EventUnknown
+}
+
+// PaymentEvent normalizes a verified notification's payload. occurred_at is
+// left out: 2C2P's dateTime carries no zone (it is in data as sent).
+func PaymentEvent(p transform.Params) *transform.Event {
+	typ := EventType(p.Get("respCode"), p.Get("status"))
+	orderID, tranRef := p.Get("uniqueTransactionCode"), p.Get("tranRef")
+	ev := &transform.Event{
+		ID: transform.EventID(Name, firstNonEmpty(tranRef, orderID), typ), Provider: Name, Type: typ,
+		OrderID: orderID, ProviderOrderID: tranRef, Data: p.Map(),
+	}
+	if m, ok := MoneyFromAmt(p.Get("amt"), p.Get("currencyCode")); ok && m.Minor > 0 {
+		ev.Amount, ev.Currency = m.String(), m.Currency
+	}
+	return ev
+}
+
+// Ack implements transform.Webhook: HTTP 200.
+func (*Webhook) Ack() (int, string, []byte) {
+	return http.StatusOK, "text/plain; charset=utf-8", []byte(AckBody)
+}
+
+// Nack implements transform.Webhook: any status but 200 makes 2C2P retry;
+// the body is a short reason for whoever reads the logs.
+func (*Webhook) Nack(reason string) (string, []byte) {
+	return "text/plain; charset=utf-8", []byte(reason)
+}
