@@ -17,6 +17,7 @@ import (
 type Client struct {
 	cfg    Config
 	tokens *tokenSource
+	ops    transform.Operations
 }
 
 // NewClient validates cfg and returns a Client with its own http.Client for
@@ -34,15 +35,15 @@ func newClient(cfg Config, now func() time.Time) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, tokens: ts}, nil
+	c := &Client{cfg: cfg, tokens: ts}
+	c.ops = transform.Operations{Pay: c.Pay, Query: c.Query}
+	return c, nil
 }
 
 var _ transform.Client = (*Client)(nil)
 
 // Supports implements transform.Client.
-func (*Client) Supports(op string) bool {
-	return op == transform.OpPay || op == transform.OpQuery
-}
+func (c *Client) Supports(op string) bool { return c.ops.Supports(op) }
 
 // TokenFetches counts the access-token fetches this client started.
 func (c *Client) TokenFetches() int { return c.tokens.Fetches() }
@@ -50,26 +51,7 @@ func (c *Client) TokenFetches() int { return c.tokens.Fetches() }
 // Prepare implements transform.Client for pay and query. The merchant's
 // body is checked before a token is fetched: a 400 costs no round trip.
 func (c *Client) Prepare(ctx context.Context, op string, body []byte) (*transform.Call, error) {
-	var (
-		call *transform.Call
-		err  error
-	)
-	switch op {
-	case transform.OpPay:
-		var req transform.PayRequest
-		if err := transform.DecodeJSON(body, &req); err != nil {
-			return nil, err
-		}
-		call, err = c.Pay(&req)
-	case transform.OpQuery:
-		var req transform.OrderRequest
-		if err := transform.DecodeJSON(body, &req); err != nil {
-			return nil, err
-		}
-		call, err = c.Query(&req)
-	default:
-		return nil, transform.UnknownOperation(Name, op)
-	}
+	call, err := c.ops.Dispatch(Name, op, body)
 	if err != nil {
 		return nil, err
 	}

@@ -3,16 +3,11 @@ package latipay
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"hash"
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -36,9 +31,10 @@ var ChinaTime = time.FixedZone("UTC+8", 8*3600)
 // Client builds signed Latipay calls and reads their answers.
 type Client struct {
 	cfg Config
-	// macs recycles keyed HMAC-SHA256 states: building one costs more than
+	// mac recycles keyed HMAC-SHA256 states: building one costs more than
 	// the signature itself on the pay hot path.
-	macs sync.Pool
+	mac *transform.HMACPool
+	ops transform.Operations
 }
 
 // NewClient validates cfg and returns a Client.
@@ -46,63 +42,29 @@ func NewClient(cfg Config) (*Client, error) {
 	if err := cfg.checkFor(transform.RoleClient); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg}
-	key := []byte(cfg.APIKey)
-	c.macs.New = func() any { return hmac.New(sha256.New, key) }
+	c := &Client{cfg: cfg, mac: transform.NewHMACPool(cfg.APIKey)}
+	c.ops = transform.Operations{Pay: c.Pay, Query: c.Query, Refund: c.Refund}
 	return c, nil
 }
 
 // sign is Sign with a recycled HMAC state. params never holds api_key here.
 func (c *Client) sign(params transform.Params) string {
-	m := c.macs.Get().(hash.Hash)
-	m.Reset()
 	buf := transform.GetBuf()
+	defer transform.PutBuf(buf)
 	b := params.SortedQuery(*buf, "signature")
 	b = append(b, c.cfg.APIKey...)
-	m.Write(b)
 	*buf = b
-	transform.PutBuf(buf)
-	var sum [sha256.Size]byte
-	var out [2 * sha256.Size]byte
-	hex.Encode(out[:], m.Sum(sum[:0]))
-	c.macs.Put(m)
-	return string(out[:])
+	return c.mac.Hex(b, false)
 }
 
 var _ transform.Client = (*Client)(nil)
 
 // Supports implements transform.Client.
-func (*Client) Supports(op string) bool {
-	switch op {
-	case transform.OpPay, transform.OpQuery, transform.OpRefund:
-		return true
-	}
-	return false
-}
+func (c *Client) Supports(op string) bool { return c.ops.Supports(op) }
 
 // Prepare implements transform.Client for pay, query and refund.
 func (c *Client) Prepare(_ context.Context, op string, body []byte) (*transform.Call, error) {
-	switch op {
-	case transform.OpPay:
-		var req transform.PayRequest
-		if err := transform.DecodeJSON(body, &req); err != nil {
-			return nil, err
-		}
-		return c.Pay(&req)
-	case transform.OpQuery:
-		var req transform.OrderRequest
-		if err := transform.DecodeJSON(body, &req); err != nil {
-			return nil, err
-		}
-		return c.Query(&req)
-	case transform.OpRefund:
-		var req transform.RefundRequest
-		if err := transform.DecodeJSON(body, &req); err != nil {
-			return nil, err
-		}
-		return c.Refund(&req)
-	}
-	return nil, transform.UnknownOperation(Name, op)
+	return c.ops.Dispatch(Name, op, body)
 }
 
 // walletCurrency refuses money in another currency than the wallet's: the

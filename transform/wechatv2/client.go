@@ -24,6 +24,7 @@ var Beijing = time.FixedZone("CST", 8*3600)
 type Client struct {
 	cfg    Config
 	signer signer
+	ops    transform.Operations
 	// Now is the clock for paySign's timeStamp; tests pin it.
 	Now func() time.Time
 }
@@ -33,49 +34,19 @@ func NewClient(cfg Config) (*Client, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, signer: newSigner(cfg.APIKey), Now: time.Now}, nil
+	c := &Client{cfg: cfg, signer: newSigner(cfg.APIKey), Now: time.Now}
+	c.ops = transform.Operations{Pay: c.Pay, Query: c.Query, Close: c.Close, Refund: c.Refund}
+	return c, nil
 }
 
 var _ transform.Client = (*Client)(nil)
 
 // Supports implements transform.Client.
-func (*Client) Supports(op string) bool {
-	switch op {
-	case transform.OpPay, transform.OpQuery, transform.OpClose, transform.OpRefund:
-		return true
-	}
-	return false
-}
+func (c *Client) Supports(op string) bool { return c.ops.Supports(op) }
 
 // Prepare implements transform.Client for pay, query, close and refund.
 func (c *Client) Prepare(_ context.Context, op string, body []byte) (*transform.Call, error) {
-	switch op {
-	case transform.OpPay:
-		var req transform.PayRequest
-		if err := transform.DecodeJSON(body, &req); err != nil {
-			return nil, err
-		}
-		return c.Pay(&req)
-	case transform.OpQuery:
-		var req transform.OrderRequest
-		if err := transform.DecodeJSON(body, &req); err != nil {
-			return nil, err
-		}
-		return c.Query(&req)
-	case transform.OpClose:
-		var req transform.OrderRequest
-		if err := transform.DecodeJSON(body, &req); err != nil {
-			return nil, err
-		}
-		return c.Close(&req)
-	case transform.OpRefund:
-		var req transform.RefundRequest
-		if err := transform.DecodeJSON(body, &req); err != nil {
-			return nil, err
-		}
-		return c.Refund(&req)
-	}
-	return nil, transform.UnknownOperation(Name, op)
+	return c.ops.Dispatch(Name, op, body)
 }
 
 // base starts a parameter set with the merchant identity and a fresh nonce.
