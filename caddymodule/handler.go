@@ -43,14 +43,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision loads the provider, resolves its placeholders and builds its client.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	if h.ProviderRaw == nil {
-		return fmt.Errorf("minipay: a provider is required")
-	}
-	mod, err := ctx.LoadModule(h, "ProviderRaw")
-	if err != nil {
-		return fmt.Errorf("minipay: loading provider %q: %w", providerName(h.ProviderRaw), err)
-	}
-	p, err := resolveProvider(mod, transform.RoleClient)
+	p, err := loadProvider(ctx, h, "minipay", h.ProviderRaw, transform.RoleClient)
 	if err != nil {
 		return err
 	}

@@ -45,14 +45,7 @@ func (Webhook) CaddyModule() caddy.ModuleInfo {
 // Provision loads the provider and builds its verifier.
 func (h *Webhook) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	if h.ProviderRaw == nil {
-		return fmt.Errorf("minipay_webhook: a provider is required")
-	}
-	mod, err := ctx.LoadModule(h, "ProviderRaw")
-	if err != nil {
-		return fmt.Errorf("minipay_webhook: loading provider %q: %w", providerName(h.ProviderRaw), err)
-	}
-	p, err := resolveProvider(mod, transform.RoleWebhook)
+	p, err := loadProvider(ctx, h, "minipay_webhook", h.ProviderRaw, transform.RoleWebhook)
 	if err != nil {
 		return err
 	}
