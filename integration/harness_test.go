@@ -44,7 +44,7 @@ func globalOptions(logFile string) string {
 }
 
 // freePort asks the kernel for a port that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -57,7 +57,10 @@ func freePort(t *testing.T) int {
 // startCaddy loads config (a Caddyfile) into the in-process Caddy of
 // caddytest. When caddytest cannot start Caddy it skips, and .ci/run turns
 // any skip into a failure.
-func startCaddy(t *testing.T, config string) *caddytest.Tester {
+func startCaddy(t *testing.T, config string) *caddytest.Tester { return startCaddyB(t, config) }
+
+// startCaddyB is startCaddy for tests and benchmarks alike.
+func startCaddyB(t testing.TB, config string) *caddytest.Tester {
 	t.Helper()
 	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{TestRequestTimeout: 20 * time.Second})
 	tc.InitServer(config, "caddyfile")
