@@ -2,6 +2,7 @@ package transform
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -60,6 +61,67 @@ func FuzzParseFlatXML(f *testing.F) {
 		root2, p2, err := ParseFlatXML(AppendFlatXML(nil, root, p))
 		if err != nil || root2 != root || !slices.Equal(p, p2) {
 			t.Fatalf("re-encoded document reads back as %q %q %v, want %q %q", root2, p2, err, root, p)
+		}
+	})
+}
+
+// Seeds for ParseNestedXML: 2C2P's nested documents and the edge cases of
+// nesting, besides every flat seed.
+var nestedXMLSeeds = []string{
+	twoc2pAnswer,
+	`<PaymentRequest><a>1</a><miniProgramData><wechat><appID>wx1</appID><openID>o</openID></wechat></miniProgramData><b/></PaymentRequest>`,
+	"<r>\r\n <a>\n\t<!-- x --><b>1</b>\n <c><![CDATA[<2>]]></c>\n</a>\n</r>",
+	`<r><a><b><c><d><e>x</e></d></c></b></a></r>`,
+	`<r><a></a><b><c/></b><b><c>&amp;&#13;</c></b></r>`,
+	`<r><a>x<b>1</b></a></r>`,
+	`<r><a><b>1</b> x</a></r>`,
+	`<r><a><b>1</b><![CDATA[ ]]></a></r>`,
+	`<r><a><b>1</b></r></a>`,
+	`<r><a x="1"><b>1</b></a></r>`,
+}
+
+// FuzzParseNestedXML: ParseNestedXML never panics; whatever it accepts at
+// a depth etree reads the same way: same root, same leaves (paths and
+// text) in order, nothing beside child elements but whitespace and
+// comments, no leaf deeper than the depth. A document ParseFlatXML reads
+// reads the same at any depth, and one ParseNestedXML refuses, ParseFlatXML
+// refuses too.
+func FuzzParseNestedXML(f *testing.F) {
+	for _, s := range flatXMLSeeds {
+		f.Add([]byte(s), uint8(1))
+	}
+	for i, s := range nestedXMLSeeds {
+		f.Add([]byte(s), uint8(i%6))
+	}
+	f.Fuzz(func(t *testing.T, body []byte, depth uint8) {
+		maxDepth := int(depth % 8)
+		root, p, err := ParseNestedXML(body, maxDepth)
+		froot, fp, ferr := ParseFlatXML(body)
+		if err != nil {
+			if root != "" || p != nil {
+				t.Fatalf("a refused document returned %q %q", root, p)
+			}
+			if ferr == nil && maxDepth >= 1 {
+				t.Fatalf("refused at depth %d a flat document ParseFlatXML reads", maxDepth)
+			}
+			return
+		}
+		if ferr == nil && (root != froot || !slices.Equal(p, fp)) {
+			t.Fatalf("depth %d reads %q %q, ParseFlatXML %q %q", maxDepth, root, p, froot, fp)
+		}
+		if root == "" {
+			t.Fatal("accepted with an empty root name")
+		}
+		for _, kv := range p {
+			if kv.Name == "" || strings.Count(kv.Name, "/") >= max(maxDepth, 1) || !isXMLString(kv.Value) {
+				t.Fatalf("accepted parameter %q at depth %d", kv, maxDepth)
+			}
+		}
+		if len(body) > maxBody {
+			return
+		}
+		if msg := etreeAgreesNested(string(body), root, p, maxDepth); msg != "" {
+			t.Fatal(msg)
 		}
 	})
 }

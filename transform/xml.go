@@ -19,7 +19,23 @@ var ErrXML = errors.New("malformed or unsupported XML")
 // expansion ever happens), unknown entities, attributes on children and
 // nested elements. Values share memory with one copy of the body, so parsing
 // costs a handful of allocations. The root's name is returned.
+//
+// It is ParseNestedXML with no level below the root's children.
 func ParseFlatXML(body []byte) (root string, params Params, err error) {
+	return ParseNestedXML(body, 1)
+}
+
+// ParseNestedXML reads a document under ParseFlatXML's rules, except that an
+// element may hold child elements instead of text, up to maxDepth levels
+// below the root (the root's children are level 1). Its leaves become
+// Params in document order, each named by its path below the root joined
+// with "/" ("miniProgramData/wechat/appID"); an element with children
+// contributes its leaves only, and an empty or self-closing element is a
+// leaf with an empty value. Mixed content — text or CDATA beside child
+// elements, other than whitespace between them — is refused. Values share
+// memory with one copy of the body; a nested leaf's path costs one
+// allocation.
+func ParseNestedXML(body []byte, maxDepth int) (root string, params Params, err error) {
 	s := string(body)
 	i := skipProlog(s)
 	if i < 0 {
@@ -30,38 +46,95 @@ func ParseFlatXML(body []byte) (root string, params Params, err error) {
 		return "", nil, ErrXML
 	}
 	params = make(Params, 0, 24)
+	var stack [8]string
+	open := append(stack[:0], root) // the elements open at i, the root first
 	for {
 		i = skipSpaceAndComments(s, i)
 		if i < 0 || i >= len(s) || s[i] != '<' {
 			return "", nil, ErrXML
 		}
 		if strings.HasPrefix(s[i:], "</") {
-			end := i + 2 + len(root)
-			if !strings.HasPrefix(s[i+2:], root) || end >= len(s) || s[end] != '>' {
+			name := open[len(open)-1]
+			end := i + 2 + len(name)
+			if !strings.HasPrefix(s[i+2:], name) || end >= len(s) || s[end] != '>' {
 				return "", nil, ErrXML
 			}
-			if skipSpaceAndComments(s, end+1) != len(s) {
+			if open, i = open[:len(open)-1], end+1; len(open) > 0 {
+				continue
+			}
+			if skipSpaceAndComments(s, i) != len(s) {
 				return "", nil, ErrXML
 			}
 			return root, params, nil
 		}
 		name, j, ok := openTag(s, i)
-		if !ok {
+		if !ok || len(open) > maxDepth { // an element len(open) levels below the root
 			return "", nil, ErrXML
 		}
-		if name == "" { // self-closing child: <name/>
+		if name == "" { // self-closing leaf: <name/>
 			name = s[i+1 : j-2]
+			if len(open) > 1 {
+				name = leafPath(open, name)
+			}
 			params = append(params, Param{Name: name})
 			i = j
+			continue
+		}
+		if k := elementContent(s, j); k > 0 {
+			open = append(open, name)
+			i = k
 			continue
 		}
 		value, k, ok := readText(s, j, name)
 		if !ok {
 			return "", nil, ErrXML
 		}
+		if len(open) > 1 {
+			name = leafPath(open, name)
+		}
 		params = append(params, Param{Name: name, Value: value})
 		i = k
 	}
+}
+
+// elementContent tells whether the content starting at s[j] holds elements:
+// past whitespace and comments, a start tag. It returns that tag's index,
+// or 0 for text, CDATA, an end tag or anything malformed (readText then
+// reads or refuses it, an element after text included).
+func elementContent(s string, j int) int {
+	if j >= len(s) {
+		return 0
+	}
+	switch c := s[j]; {
+	case c == '<':
+		if j+1 < len(s) && s[j+1] == '!' && !strings.HasPrefix(s[j:], "<!--") { // CDATA, a directive
+			return 0
+		}
+	case c != ' ' && c != '\t' && c != '\n' && c != '\r': // text, the common case
+		return 0
+	}
+	k := skipSpaceAndComments(s, j)
+	if k < 0 || k+1 >= len(s) || s[k] != '<' || !isNameByte(s[k+1], true) {
+		return 0
+	}
+	return k
+}
+
+// leafPath names a leaf deeper than the root's children by its path below
+// the root (open[0]), in one allocation.
+func leafPath(open []string, name string) string {
+	n := len(name)
+	for _, o := range open[1:] {
+		n += len(o) + 1
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, o := range open[1:] {
+		b.WriteString(o)
+		b.WriteByte('/')
+	}
+	b.WriteString(name)
+	return b.String()
 }
 
 // skipProlog skips an optional <?xml ...?> declaration, whitespace and

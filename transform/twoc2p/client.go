@@ -72,33 +72,35 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	if _, ok := CurrencyForNumeric(numeric); !ok {
 		return nil, transform.Invalid("currency", "has no ISO 4217 numeric code")
 	}
-	doc := newDocument()
-	p := doc.CreateElement(RootRequest)
-	add := func(name, value string) { p.CreateElement(name).SetText(value) }
-	add("timeStamp", c.Now().In(Zone).Format(timeLayout))
-	add("merchantID", c.cfg.MerchantID)
-	add("uniqueTransactionCode", req.OrderID)
-	add("desc", req.Description)
-	add("amt", Amount12(req.Money))
-	add("currencyCode", numeric)
+	// The payload is written directly, in 2C2P's form: no declaration, no
+	// indentation, explicit end tags, text escaped by appendEscaped.
+	inner := make([]byte, 0, 640+len(req.Description)+len(req.PayerName)+len(req.Attach)+len(req.NotifyURL)+len(req.OpenID))
+	inner = append(inner, "<"+RootRequest+">"...)
+	inner = appendElement(inner, "timeStamp", c.Now().In(Zone).Format(timeLayout))
+	inner = appendElement(inner, "merchantID", c.cfg.MerchantID)
+	inner = appendElement(inner, "uniqueTransactionCode", req.OrderID)
+	inner = appendElement(inner, "desc", req.Description)
+	inner = appendElement(inner, "amt", Amount12(req.Money))
+	inner = appendElement(inner, "currencyCode", numeric)
 	if country := firstNonEmpty(req.Country, c.cfg.PanCountry); country != "" {
-		add("panCountry", country)
+		inner = appendElement(inner, "panCountry", country)
 	}
 	if req.PayerName != "" {
-		add("cardholderName", req.PayerName)
+		inner = appendElement(inner, "cardholderName", req.PayerName)
 	}
-	add("paymentChannel", PaymentChannel)
+	inner = appendElement(inner, "paymentChannel", PaymentChannel)
 	if req.Attach != "" {
-		add("userDefined1", req.Attach) // 2C2P echoes it in the answer and the notification
+		inner = appendElement(inner, "userDefined1", req.Attach) // 2C2P echoes it in the answer and the notification
 	}
 	if req.NotifyURL != "" {
-		add(BackendURLField, req.NotifyURL)
+		inner = appendElement(inner, BackendURLField, req.NotifyURL)
 	}
-	wechat := p.CreateElement("miniProgramData").CreateElement("wechat")
-	wechat.CreateElement("appID").SetText(c.cfg.AppID)
-	wechat.CreateElement("openID").SetText(req.OpenID)
+	inner = append(inner, "<miniProgramData><wechat>"...)
+	inner = appendElement(inner, "appID", c.cfg.AppID)
+	inner = appendElement(inner, "openID", req.OpenID)
+	inner = append(inner, "</wechat></miniProgramData></"+RootRequest+">"...)
 
-	envelope := Seal(RootRequest, c.cfg.Version, writeDocument(doc), c.cfg.SecretKey)
+	envelope := Seal(RootRequest, c.cfg.Version, inner, c.cfg.SecretKey)
 	body := make([]byte, 0, len(FieldRequest)+1+len(envelope)+len(envelope)/8)
 	body = append(append(body, FieldRequest...), '=')
 	body = append(body, url.QueryEscape(envelope)...)

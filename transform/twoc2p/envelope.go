@@ -11,8 +11,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/beevik/etree"
-
 	"github.com/minipay/caddy-minipay/transform"
 )
 
@@ -80,21 +78,38 @@ func Seal(root, version string, inner []byte, secretKey string) string {
 	return base64.StdEncoding.EncodeToString(env)
 }
 
-// appendEscaped writes text content with &, < and > escaped.
+// appendEscaped writes text content as 2C2P writes its own documents: &, <
+// and > escaped, and "\r" as a character reference so that it survives
+// parsing (a raw one would be read as "\n"). The text must be made of XML
+// characters (validXMLText).
 func appendEscaped(dst []byte, s string) []byte {
+	last := 0
 	for i := 0; i < len(s); i++ {
+		var esc string
 		switch s[i] {
 		case '&':
-			dst = append(dst, "&amp;"...)
+			esc = "&amp;"
 		case '<':
-			dst = append(dst, "&lt;"...)
+			esc = "&lt;"
 		case '>':
-			dst = append(dst, "&gt;"...)
+			esc = "&gt;"
+		case '\r':
+			esc = "&#xD;"
 		default:
-			dst = append(dst, s[i])
+			continue
 		}
+		dst = append(append(dst, s[last:i]...), esc...)
+		last = i + 1
 	}
-	return dst
+	return append(dst, s[last:]...)
+}
+
+// appendElement writes <name>text</name>, the text escaped by appendEscaped;
+// an empty text still gets its end tag, as 2C2P writes it.
+func appendElement(dst []byte, name, text string) []byte {
+	dst = append(append(append(dst, '<'), name...), '>')
+	dst = appendEscaped(dst, text)
+	return append(append(append(dst, "</"...), name...), '>')
 }
 
 // ParseEnvelope reads an envelope's base64 text with the given root. It
@@ -189,37 +204,14 @@ func (e *Envelope) Fields() (transform.Params, error) {
 // ParsePayload reads an inner document into its leaf elements in document
 // order, a nested leaf named by its path below the root
 // ("miniProgramData/wechat"). An element with children contributes its
-// children only; nesting deeper than 2C2P's own is refused.
+// children only; nesting deeper than 2C2P's own, mixed content, attributes
+// and DTDs are refused (transform.ParseNestedXML).
 func ParsePayload(inner []byte, root string) (transform.Params, error) {
-	if name, p, err := transform.ParseFlatXML(inner); err == nil { // notifications, refusals: flat
-		if name != root {
-			return nil, ErrMalformed
-		}
-		return p, nil
-	}
-	doc, err := transform.ParseXMLDocument(inner)
-	if err != nil || doc.Root().FullTag() != root {
+	name, p, err := transform.ParseNestedXML(inner, maxDepth)
+	if err != nil || name != root {
 		return nil, ErrMalformed
 	}
-	fields := make(transform.Params, 0, 48)
-	var walk func(prefix string, el *etree.Element, depth int) bool
-	walk = func(prefix string, el *etree.Element, depth int) bool {
-		for _, ch := range el.ChildElements() {
-			name := prefix + ch.FullTag()
-			if len(ch.ChildElements()) == 0 {
-				fields = append(fields, transform.Param{Name: name, Value: ch.Text()})
-				continue
-			}
-			if depth == maxDepth || !walk(name+"/", ch, depth+1) {
-				return false
-			}
-		}
-		return true
-	}
-	if !walk("", doc.Root(), 1) {
-		return nil, ErrMalformed
-	}
-	return fields, nil
+	return p, nil
 }
 
 // EnvelopeText finds the envelope in a body: a form whose field names the
@@ -263,23 +255,8 @@ func inflate(body []byte) ([]byte, error) {
 	return out, nil
 }
 
-// newDocument starts a document written the way 2C2P writes its own: no
-// declaration, no indentation, explicit end tags, and text escaped for
-// &, < and > only ("\r" as a reference, so it survives parsing).
-func newDocument() *etree.Document {
-	doc := etree.NewDocument()
-	doc.WriteSettings = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: true}
-	return doc
-}
-
-func writeDocument(doc *etree.Document) []byte {
-	var buf bytes.Buffer
-	_, _ = doc.WriteTo(&buf) // a bytes.Buffer does not fail
-	return buf.Bytes()
-}
-
 // validXMLText tells whether s is UTF-8 made of XML 1.0 characters, so
-// that it survives a document unchanged (etree would replace the others).
+// that it survives a document unchanged.
 func validXMLText(s string) bool {
 	if !utf8.ValidString(s) {
 		return false

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/beevik/etree"
+
 	"github.com/minipay/caddy-minipay/transform"
 )
 
@@ -273,5 +275,51 @@ func TestParsePayloadPaths(t *testing.T) {
 		if p[i] != want[i] {
 			t.Fatalf("%v, want %v", p, want)
 		}
+	}
+}
+
+// appendElement writes what etree wrote before it, with the settings Pay
+// and the sandbox used (explicit end tags, canonical text), and ParsePayload
+// reads every value back unchanged.
+func TestAppendElementAsEtree(t *testing.T) {
+	for _, v := range []string{"", "Kaya toast", `Tea <"Special"> & 'more'`, "a]]>b", "x\r\ny\rz\t", "茶 😀", "&amp;&#13;"} {
+		doc := etree.NewDocument()
+		doc.WriteSettings = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: true}
+		doc.CreateElement(RootRequest).CreateElement("desc").SetText(v)
+		want, err := doc.WriteToString()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := string(append(appendElement([]byte("<"+RootRequest+">"), "desc", v), "</"+RootRequest+">"...))
+		if got != want {
+			t.Fatalf("appendElement(%q)\n got %q\nwant %q", v, got, want)
+		}
+		p, err := ParsePayload([]byte(got), RootRequest)
+		if err != nil || len(p) != 1 || p[0] != (transform.Param{Name: "desc", Value: v}) {
+			t.Fatalf("%q reads back as %q, %v", got, p, err)
+		}
+	}
+}
+
+// ParsePayload reads with transform.ParseNestedXML: what 2C2P never writes
+// (attributes, prefixes, mixed content, DTDs, nesting past maxDepth) is
+// refused.
+func TestParsePayloadRefuses(t *testing.T) {
+	for _, doc := range []string{
+		`<PaymentResponse><respCode x="1">32</respCode></PaymentResponse>`,
+		`<PaymentResponse><x:a xmlns:x="u">1</x:a></PaymentResponse>`,
+		`<PaymentResponse><miniProgramData>x<wechat>{}</wechat></miniProgramData></PaymentResponse>`,
+		`<PaymentResponse><respCode>32</respCode><![CDATA[t]]></PaymentResponse>`,
+		`<!DOCTYPE PaymentResponse [<!ENTITY e "32">]><PaymentResponse><respCode>&e;</respCode></PaymentResponse>`,
+		`<PaymentResponse><a><b><c><d><e>x</e></d></c></b></a></PaymentResponse>`,
+		`<PaymentRequest><respCode>32</respCode></PaymentRequest>`,
+	} {
+		if p, err := ParsePayload([]byte(doc), RootResponse); !errors.Is(err, ErrMalformed) || p != nil {
+			t.Fatalf("ParsePayload(%q) = %q, %v", doc, p, err)
+		}
+	}
+	p, err := ParsePayload([]byte(`<PaymentResponse><a><b><c><d>x</d></c></b></a></PaymentResponse>`), RootResponse)
+	if err != nil || len(p) != 1 || p[0] != (transform.Param{Name: "a/b/c/d", Value: "x"}) {
+		t.Fatalf("four levels: %q, %v", p, err)
 	}
 }

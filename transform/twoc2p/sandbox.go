@@ -198,9 +198,9 @@ func (s *Sandbox) refusal(req transform.Params, reason string, now time.Time) []
 // response writes a PaymentResponse payload with the demo server's fields,
 // in its order, echoing the request's.
 func (s *Sandbox) response(req transform.Params, o outcome, now time.Time) []byte {
-	doc := newDocument()
-	p := doc.CreateElement(RootResponse)
-	add := func(name, value string) { p.CreateElement(name).SetText(value) }
+	p := make([]byte, 0, 1024+len(o.wechat))
+	p = append(p, "<"+RootResponse+">"...)
+	add := func(name, value string) { p = appendElement(p, name, value) }
 	ts := now.In(Zone).Format(timeLayout)
 	refNumber := ""
 	if o.approvalCode != "" {
@@ -227,9 +227,11 @@ func (s *Sandbox) response(req transform.Params, o outcome, now time.Time) []byt
 	add("backendInvoice", o.backendInvoice)
 	add("currencyCode", req.Get("currencyCode"))
 	if o.wechat != "" {
-		p.CreateElement("miniProgramData").CreateElement("wechat").SetText(o.wechat)
+		p = append(p, "<miniProgramData>"...)
+		add("wechat", o.wechat)
+		p = append(p, "</miniProgramData>"...)
 	}
-	return writeDocument(doc)
+	return append(p, "</"+RootResponse+">"...)
 }
 
 // reply seals a payload and sends it like the demo server: base64 text as
