@@ -10,12 +10,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // Test identity: sub_appid and sub_openid of the CBTIS mini program
@@ -139,17 +139,7 @@ func refSignature(body []byte, key string) string {
 // that it carries no secret.
 func wantError(t testing.TB, err error, status int, code string) *transform.Error {
 	t.Helper()
-	var e *transform.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not a *transform.Error", err, err)
-	}
-	if e.Status != status || e.Code != code {
-		t.Fatalf("error = %d %s (%s), want %d %s", e.Status, e.Code, e.Message, status, code)
-	}
-	if j := string(e.JSON()); strings.Contains(j, testSecret) || strings.Contains(j, "client_secret=") || strings.Contains(j, "127.0.0.1") {
-		t.Fatalf("the error carries a secret or the token URL: %s", j)
-	}
-	return e
+	return transformtest.WantError(t, err, status, code, testSecret, "client_secret=", "127.0.0.1")
 }
 
 // roundTrip sends a prepared call to base as reverse_proxy would and

@@ -8,13 +8,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
-	"errors"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 const (
@@ -126,17 +126,7 @@ func form(field, value string) []byte {
 // wantError asserts err is a *transform.Error with status and code.
 func wantError(t *testing.T, err error, status int, code string) *transform.Error {
 	t.Helper()
-	var e *transform.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not a *transform.Error", err, err)
-	}
-	if e.Status != status || e.Code != code {
-		t.Fatalf("error = %d %s (%s), want %d %s", e.Status, e.Code, e.Message, status, code)
-	}
-	if strings.Contains(string(e.JSON()), demoSecretKey) {
-		t.Fatal("the error carries the secret key")
-	}
-	return e
+	return transformtest.WantError(t, err, status, code, demoSecretKey)
 }
 
 // flipByte changes s[i] to another base64 character.

@@ -5,13 +5,13 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // The merchant identity of the official signature example (wechat_v2.md
@@ -124,15 +124,5 @@ func parseXML(t testing.TB, body []byte) transform.Params {
 // wantError asserts err is a *transform.Error with status and code.
 func wantError(t *testing.T, err error, status int, code string) *transform.Error {
 	t.Helper()
-	var e *transform.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not a *transform.Error", err, err)
-	}
-	if e.Status != status || e.Code != code {
-		t.Fatalf("error = %d %s (%s), want %d %s", e.Status, e.Code, e.Message, status, code)
-	}
-	if strings.Contains(string(e.JSON()), vecAPIKey) {
-		t.Fatal("the error carries the API key")
-	}
-	return e
+	return transformtest.WantError(t, err, status, code, vecAPIKey)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 const (
@@ -29,17 +30,7 @@ func newClient(t testing.TB, expose bool) *Client {
 
 func wantError(t *testing.T, err error, status int, code string) *transform.Error {
 	t.Helper()
-	var e *transform.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not a *transform.Error", err, err)
-	}
-	if e.Status != status || e.Code != code {
-		t.Fatalf("error = %d %s (%s), want %d %s", e.Status, e.Code, e.Message, status, code)
-	}
-	if strings.Contains(string(e.JSON()), appSecret) {
-		t.Fatal("the error carries the AppSecret")
-	}
-	return e
+	return transformtest.WantError(t, err, status, code, appSecret)
 }
 
 // The errcode table of wechat_login.md.
