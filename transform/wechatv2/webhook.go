@@ -34,12 +34,11 @@ var _ transform.Webhook = (*Webhook)(nil)
 
 // Errors of Verify; none names a secret.
 var (
-	ErrUnsigned       = errors.New("wechat_v2: notification is not signed or not successful")
-	ErrBadSignature   = errors.New("wechat_v2: notification signature does not verify")
-	ErrForeign        = errors.New("wechat_v2: notification is for another appid or mch_id")
-	ErrMalformed      = errors.New("wechat_v2: notification is not a valid v2 document")
-	ErrRefundDecrypt  = errors.New("wechat_v2: refund notification req_info does not decrypt")
-	ErrUnknownOutcome = errors.New("wechat_v2: notification has no known result_code")
+	ErrUnsigned      = errors.New("wechat_v2: notification is not signed or not successful")
+	ErrBadSignature  = errors.New("wechat_v2: notification signature does not verify")
+	ErrForeign       = errors.New("wechat_v2: notification is for another appid or mch_id")
+	ErrMalformed     = errors.New("wechat_v2: notification is not a valid v2 document")
+	ErrRefundDecrypt = errors.New("wechat_v2: refund notification req_info does not decrypt")
 )
 
 // Verify implements transform.Webhook.
