@@ -30,6 +30,7 @@ const BackendURLField = "backendReturnUrl"
 // Client builds signed 2C2P pay calls and reads their answers.
 type Client struct {
 	cfg Config
+	ops transform.Operations
 	// Now is the clock for the request's timeStamp; tests pin it.
 	Now func() time.Time
 }
@@ -42,24 +43,19 @@ func NewClient(cfg Config) (*Client, error) {
 	if err := cfg.need("merchant_id", "secret_key", "app_id"); err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, Now: time.Now}, nil
+	c := &Client{cfg: cfg, Now: time.Now}
+	c.ops = transform.Operations{Pay: c.Pay}
+	return c, nil
 }
 
 var _ transform.Client = (*Client)(nil)
 
 // Supports implements transform.Client: 2C2P's WCMINI flow has pay only.
-func (*Client) Supports(op string) bool { return op == transform.OpPay }
+func (c *Client) Supports(op string) bool { return c.ops.Supports(op) }
 
 // Prepare implements transform.Client.
 func (c *Client) Prepare(_ context.Context, op string, body []byte) (*transform.Call, error) {
-	if op != transform.OpPay {
-		return nil, transform.UnknownOperation(Name, op)
-	}
-	var req transform.PayRequest
-	if err := transform.DecodeJSON(body, &req); err != nil {
-		return nil, err
-	}
-	return c.Pay(&req)
+	return c.ops.Dispatch(Name, op, body)
 }
 
 // Pay builds the signed PaymentRequest; its answer becomes the

@@ -39,31 +39,34 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 }
 
 // Client builds code2Session calls.
-type Client struct{ cfg Config }
+type Client struct {
+	cfg Config
+	ops transform.Operations
+}
 
 // NewClient returns a Client.
 func NewClient(cfg Config) (*Client, error) {
 	if cfg.AppID == "" || cfg.AppSecret == "" {
 		return nil, errors.New("wechat_login: app_id and app_secret are required")
 	}
-	return &Client{cfg: cfg}, nil
+	c := &Client{cfg: cfg}
+	c.ops = transform.Operations{Login: c.Login}
+	return c, nil
 }
 
 var _ transform.Client = (*Client)(nil)
 
 // Supports implements transform.Client.
-func (*Client) Supports(op string) bool { return op == transform.OpLogin }
+func (c *Client) Supports(op string) bool { return c.ops.Supports(op) }
 
-// Prepare implements transform.Client for login. The AppSecret travels only
-// in the upstream query string, which no log line of the plugin prints.
+// Prepare implements transform.Client for login.
 func (c *Client) Prepare(_ context.Context, op string, body []byte) (*transform.Call, error) {
-	if op != transform.OpLogin {
-		return nil, transform.UnknownOperation(Name, op)
-	}
-	var req transform.LoginRequest
-	if err := transform.DecodeJSON(body, &req); err != nil {
-		return nil, err
-	}
+	return c.ops.Dispatch(Name, op, body)
+}
+
+// Login builds the code2Session call. The AppSecret travels only in the
+// upstream query string, which no log line of the plugin prints.
+func (c *Client) Login(req *transform.LoginRequest) (*transform.Call, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
