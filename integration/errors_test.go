@@ -213,7 +213,7 @@ func TestMerchantAPIErrors(t *testing.T) {
 	}
 	mustContain(t, logs, `"outcome":"upstream_signature_invalid"`, "log line of the forged answer")
 
-	metrics := do(t, tc, "GET", "http://localhost:2999/metrics", "", nil)
+	metrics := do(t, tc, "GET", "http://"+adminAddr+"/metrics", "", nil)
 	mustContain(t, string(metrics.body), `caddy_minipay_requests_total{operation="pay",outcome="upstream_timeout",provider="wechat_v2"} 1`, "metrics")
 	mustContain(t, string(metrics.body), `caddy_minipay_upstream_duration_seconds_count{operation="pay",provider="wechat_v2"}`, "metrics")
 }

@@ -28,12 +28,30 @@ const (
 	appSecret = "5f5e2c8d4b7a4e0f9c1d3b6a8e2f4c7d"
 )
 
-// globalOptions keeps Caddy's admin API where caddytest expects it and
+// adminAddr is this test process's own admin endpoint (not caddytest's
+// fixed 2999), so that several `go test ./integration` runs on one machine
+// each drive their own in-process Caddy.
+var adminAddr = func() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return "localhost:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}()
+
+// adminPort is adminAddr's port, for caddytest.
+func adminPort() int {
+	p, _ := strconv.Atoi(adminAddr[strings.LastIndexByte(adminAddr, ':')+1:])
+	return p
+}
+
+// globalOptions keeps Caddy's admin API where the harness expects it and
 // sends the default log to a file the tests can read.
 func globalOptions(logFile string) string {
 	return `{
 	skip_install_trust
-	admin localhost:2999
+	admin ` + adminAddr + `
 	grace_period 1ns
 	log {
 		output file ` + logFile + `
@@ -62,7 +80,7 @@ func startCaddy(t *testing.T, config string) *caddytest.Tester { return startCad
 // startCaddyB is startCaddy for tests and benchmarks alike.
 func startCaddyB(t testing.TB, config string) *caddytest.Tester {
 	t.Helper()
-	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{TestRequestTimeout: 20 * time.Second})
+	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort(), TestRequestTimeout: 20 * time.Second})
 	tc.InitServer(config, "caddyfile")
 	if t.Failed() {
 		t.FailNow()
@@ -159,7 +177,7 @@ func caddytestTester(t *testing.T) adminLoader {
 }
 
 func (a adminLoader) load(caddyfile string) error {
-	res, err := a.client.Post("http://localhost:2999/load", "text/caddyfile", strings.NewReader(caddyfile))
+	res, err := a.client.Post("http://"+adminAddr+"/load", "text/caddyfile", strings.NewReader(caddyfile))
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ func TestCaddyfileExampleWalkthrough(t *testing.T) {
 	merchant, sandbox := freePort(t), freePort(t)
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
 	config := strings.NewReplacer(
-		"admin localhost:2019", "admin localhost:2999\n\tskip_install_trust\n\tgrace_period 1ns\n\tlog {\n\t\toutput file "+logFile+"\n\t\tformat json\n\t}",
+		"admin localhost:2019", "admin "+adminAddr+"\n\tskip_install_trust\n\tgrace_period 1ns\n\tlog {\n\t\toutput file "+logFile+"\n\t\tformat json\n\t}",
 		":8080", ":"+itoa(merchant), ":9090", ":"+itoa(sandbox),
 	).Replace(string(example))
 	tc := startCaddy(t, config)
