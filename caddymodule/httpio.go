@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -145,15 +144,7 @@ func decodedBody(header http.Header, body []byte) ([]byte, error) {
 	case "", "identity":
 		return body, nil
 	case "gzip":
-		zr, err := gzip.NewReader(bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		out, err := io.ReadAll(io.LimitReader(zr, maxAnswer+1))
-		if err != nil || len(out) > maxAnswer {
-			return nil, errTooLarge
-		}
-		return out, nil
+		return transform.Gunzip(body, maxAnswer)
 	}
 	return nil, errors.New("unsupported Content-Encoding")
 }

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/caddyserver/caddy/v2"
@@ -59,9 +60,10 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 	repl := caddy.NewReplacer()
 	for _, f := range p.ConfigFields() {
 		*f.Value = repl.ReplaceKnown(*f.Value, "")
-		if *f.Value == "" && f.RequiredFor(role) {
-			return nil, fmt.Errorf("minipay: provider %s: field %s is required and empty (after resolving placeholders)", p.ProviderName(), f.Name)
-		}
+	}
+	var missing *transform.MissingFieldError
+	if errors.As(transform.CheckRequired(p, role), &missing) {
+		return nil, fmt.Errorf("minipay: provider %s: field %s is required and empty (after resolving placeholders)", missing.Provider, missing.Field)
 	}
 	return p, nil
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
-	"github.com/minipay/caddy-minipay/transform/wechatv2"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // fakeWeChat is an independent WeChat Pay v2 server that misbehaves on
@@ -32,7 +32,7 @@ func fakeWeChat(t *testing.T) *httptest.Server {
 				{Name: "result_code", Value: "SUCCESS"}, {Name: "prepay_id", Value: "wx201411101639507cbf6ffd8b0779950874"},
 				{Name: "trade_type", Value: "JSAPI"},
 			}
-			p = append(p, transform.Param{Name: "sign", Value: wechatv2.Sign(p, key, req.Get("sign_type"))})
+			p = append(p, transform.Param{Name: "sign", Value: wxpay.Sign(p, key, req.Get("sign_type"))})
 			_, _ = w.Write(transform.AppendFlatXML(nil, "xml", p))
 		}
 		id := req.Get("out_trade_no")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/wechatv2"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // BenchmarkMinipayVersusPlainProxy measures, in one run on one machine, a
@@ -25,7 +26,7 @@ func BenchmarkMinipayVersusPlainProxy(b *testing.B) {
 		{Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
 		{Name: "prepay_id", Value: "wx201411101639507cbf6ffd8b0779950874"}, {Name: "trade_type", Value: "JSAPI"},
 	}
-	p = append(p, transform.Param{Name: "sign", Value: wechatv2.Sign(p, apiKey, wechatv2.SignMD5)})
+	p = append(p, transform.Param{Name: "sign", Value: wxpay.Sign(p, apiKey, wechatv2.SignMD5)})
 	answer := transform.AppendFlatXML(nil, "xml", p)
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform/wechatv2"
+
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // TestCaddyfileExampleWalkthrough runs Caddyfile.example itself (ports and
@@ -55,7 +57,7 @@ func TestCaddyfileExampleWalkthrough(t *testing.T) {
 		p["provider"] != "wechat_v2" || p["order_id"] != "WALK-1" || p["appId"] != nil {
 		t.Fatalf("pay answer: %s", pay.body)
 	}
-	want := wechatv2.PaySign(appID, str(p["nonceStr"]), str(p["package"]), "HMAC-SHA256", str(p["timeStamp"]), apiKey)
+	want := wxpay.PaySign(appID, str(p["nonceStr"]), str(p["package"]), "HMAC-SHA256", str(p["timeStamp"]), apiKey)
 	if p["paySign"] != want {
 		t.Fatalf("paySign %v, want %s", p["paySign"], want)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/wechatv2"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // The exact ACK of DESIGN.md §5, as a literal.
@@ -74,7 +75,7 @@ func notification(key, signType string, mutate func(p transform.Params) transfor
 	if mutate != nil {
 		p = mutate(p)
 	}
-	return append(p, transform.Param{Name: "sign", Value: wechatv2.Sign(p, key, signType)})
+	return append(p, transform.Param{Name: "sign", Value: wxpay.Sign(p, key, signType)})
 }
 
 func set(name, value string) func(transform.Params) transform.Params {

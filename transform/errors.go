@@ -2,6 +2,7 @@ package transform
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 )
 
@@ -84,3 +85,13 @@ func Timeout() *Error {
 func UnknownOperation(provider, op string) *Error {
 	return &Error{Status: http.StatusNotFound, Code: CodeUnknownOperation, Message: "\"" + op + "\" is no operation of " + provider}
 }
+
+// Errors of Webhook.Verify, shared by every provider (and by 2C2P's
+// envelope, which its answers use too). Any of them means unverified: the
+// notification is not forwarded. None names a value.
+var (
+	ErrMalformed    = errors.New("notification is not a well-formed document of the provider")
+	ErrUnsigned     = errors.New("notification carries no signature (or reports no success)")
+	ErrBadSignature = errors.New("notification signature does not verify")
+	ErrForeign      = errors.New("notification is for another merchant")
+)

@@ -1,9 +1,20 @@
 package transform
 
+import "context"
+
 // Operations is a provider's merchant API: one builder per operation it
 // supports (nil for the others). Dispatch decodes the merchant's body into
-// the operation's canonical request, so providers only build calls.
+// the operation's canonical request and validates it, so a builder receives
+// a valid request (Money and Expire filled) and only builds the call.
+//
+// A provider's Client embeds Operations, which gives it Supports and
+// Prepare (transform.Client); its builders are the Client's own methods:
+//
+//	c.Operations = transform.Operations{Provider: Name, Pay: c.Pay, Query: c.Query}
 type Operations struct {
+	// Provider names the provider in an unknown_operation error.
+	Provider string
+
 	Pay    func(*PayRequest) (*Call, error)
 	Query  func(*OrderRequest) (*Call, error)
 	Close  func(*OrderRequest) (*Call, error)
@@ -11,7 +22,7 @@ type Operations struct {
 	Login  func(*LoginRequest) (*Call, error)
 }
 
-// Supports tells whether op has a builder.
+// Supports tells whether op has a builder (transform.Client).
 func (o *Operations) Supports(op string) bool {
 	switch op {
 	case OpPay:
@@ -28,8 +39,13 @@ func (o *Operations) Supports(op string) bool {
 	return false
 }
 
-// Dispatch decodes body for op and calls its builder; an op without one is
-// a 404 unknown_operation naming provider.
+// Prepare is Dispatch for the configured Provider (transform.Client).
+func (o *Operations) Prepare(_ context.Context, op string, body []byte) (*Call, error) {
+	return o.Dispatch(o.Provider, op, body)
+}
+
+// Dispatch decodes and validates body for op and calls its builder; an op
+// without one is a 404 unknown_operation naming provider.
 func (o *Operations) Dispatch(provider, op string, body []byte) (*Call, error) {
 	if !o.Supports(op) {
 		return nil, UnknownOperation(provider, op)
@@ -48,9 +64,20 @@ func (o *Operations) Dispatch(provider, op string, body []byte) (*Call, error) {
 	}
 }
 
-func build[R any](body []byte, builder func(*R) (*Call, error)) (*Call, error) {
-	req := new(R)
+// request is a canonical request: a pointer to R that validates itself.
+type request[R any] interface {
+	*R
+	Validate() error
+}
+
+// build decodes, validates, then builds: a builder never sees a request
+// that has not passed Validate.
+func build[R any, P request[R]](body []byte, builder func(P) (*Call, error)) (*Call, error) {
+	req := P(new(R))
 	if err := DecodeJSON(body, req); err != nil {
+		return nil, err
+	}
+	if err := req.Validate(); err != nil {
 		return nil, err
 	}
 	return builder(req)

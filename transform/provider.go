@@ -7,44 +7,6 @@ import (
 	"time"
 )
 
-// Role is the handler a provider configuration serves; required fields differ.
-type Role int
-
-// Roles.
-const (
-	RoleClient  Role = iota // minipay: merchant → provider
-	RoleWebhook             // minipay_webhook: provider → merchant
-	RoleSandbox             // minipay_sandbox: the emulated provider
-)
-
-// ConfigField is one string field of a provider configuration, exposed so the
-// adapter can resolve placeholders ({env.*}, {file.*}) in every field and
-// report an empty required one by its JSON name.
-type ConfigField struct {
-	Name     string
-	Value    *string
-	Required []Role
-}
-
-// RequiredFor tells whether the field must be set for role.
-func (f ConfigField) RequiredFor(role Role) bool {
-	for _, r := range f.Required {
-		if r == role {
-			return true
-		}
-	}
-	return false
-}
-
-// AllRoles is the Required list of a field every role needs.
-var AllRoles = []Role{RoleClient, RoleWebhook, RoleSandbox}
-
-// Config is a provider's configuration as the Caddy modules hold it.
-type Config interface {
-	ProviderName() string
-	ConfigFields() []ConfigField
-}
-
 // Call is one prepared upstream exchange: the request minipay sends to the
 // provider through reverse_proxy, and how to read the answer.
 type Call struct {

@@ -297,7 +297,7 @@ func readText(s string, i int, name string) (string, int, bool) {
 			default:
 				v = string(b)
 			}
-			if !validXMLText(v) {
+			if !ValidXMLText(v) {
 				return "", 0, false
 			}
 			return v, end + 1, true
@@ -384,8 +384,9 @@ func normalizeNewlines(v string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(v, "\r\n", "\n"), "\r", "\n")
 }
 
-// validXMLText tells whether v is UTF-8 made of XML 1.0 characters (§2.2).
-func validXMLText(v string) bool {
+// ValidXMLText tells whether v is UTF-8 made of XML 1.0 characters (XML 1.0
+// §2.2), so that it survives a document unchanged.
+func ValidXMLText(v string) bool {
 	for i := 0; i < len(v); {
 		if c := v[i]; c < utf8.RuneSelf {
 			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {

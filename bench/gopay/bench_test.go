@@ -19,6 +19,7 @@ import (
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/wechatv2"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 const (
@@ -35,7 +36,7 @@ func answer(signType string) []byte {
 		{Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
 		{Name: "prepay_id", Value: "wx201411101639507cbf6ffd8b0779950874"}, {Name: "trade_type", Value: "JSAPI"},
 	}
-	p = append(p, transform.Param{Name: "sign", Value: wechatv2.Sign(p, apiKey, signType)})
+	p = append(p, transform.Param{Name: "sign", Value: wxpay.Sign(p, apiKey, signType)})
 	return transform.AppendFlatXML(nil, "xml", p)
 }
 

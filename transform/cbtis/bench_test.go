@@ -3,6 +3,8 @@ package cbtis
 import (
 	"context"
 	"testing"
+
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // BenchmarkPayRoundTrip is the transform work of one merchant pay call with
@@ -13,23 +15,10 @@ import (
 func BenchmarkPayRoundTrip(b *testing.B) {
 	ts := newTokenServer(b)
 	c := newTestClient(b, testConfig(ts.URL()), nil)
-	body, answer := []byte(payJSON), []byte(createAnswer)
-	ctx := context.Background()
-	if _, err := c.Prepare(ctx, "pay", body); err != nil { // fills the token cache
+	if _, err := c.Prepare(context.Background(), "pay", []byte(payJSON)); err != nil { // fills the token cache
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		call, err := c.Prepare(ctx, "pay", body)
-		if err != nil {
-			b.Fatal(err)
-		}
-		out, err := call.Decode(200, nil, answer)
-		if err != nil || len(out) == 0 {
-			b.Fatal(err)
-		}
-	}
+	transformtest.PayRoundTrip(b, c, []byte(payJSON), nil, []byte(createAnswer))
 	b.StopTimer()
 	if ts.Fetches() != 1 {
 		b.Fatalf("%d token fetches, want 1", ts.Fetches())

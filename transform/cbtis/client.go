@@ -1,7 +1,6 @@
 package cbtis
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -15,9 +14,9 @@ import (
 // Client builds CBTIS calls with a bearer token and reads their answers. It
 // owns the token cache of its configuration: one Client per minipay handler.
 type Client struct {
-	cfg    Config
-	tokens *tokenSource
-	ops    transform.Operations
+	transform.Operations // Supports; Prepare adds the bearer token
+	cfg                  Config
+	tokens               *tokenSource
 }
 
 // NewClient validates cfg and returns a Client with its own http.Client for
@@ -28,7 +27,7 @@ func NewClient(cfg Config) (*Client, error) {
 
 // newClient is NewClient with the token cache's clock (tests move it).
 func newClient(cfg Config, now func() time.Time) (*Client, error) {
-	if err := cfg.checkClient(true); err != nil {
+	if err := transform.CheckConfig(&cfg, transform.RoleClient); err != nil {
 		return nil, err
 	}
 	ts, err := newTokenSource(&cfg, newHTTPClient(), now)
@@ -36,14 +35,11 @@ func newClient(cfg Config, now func() time.Time) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{cfg: cfg, tokens: ts}
-	c.ops = transform.Operations{Pay: c.Pay, Query: c.Query}
+	c.Operations = transform.Operations{Provider: Name, Pay: c.Pay, Query: c.Query}
 	return c, nil
 }
 
 var _ transform.Client = (*Client)(nil)
-
-// Supports implements transform.Client.
-func (c *Client) Supports(op string) bool { return c.ops.Supports(op) }
 
 // TokenFetches counts the access-token fetches this client started.
 func (c *Client) TokenFetches() int { return c.tokens.Fetches() }
@@ -51,7 +47,7 @@ func (c *Client) TokenFetches() int { return c.tokens.Fetches() }
 // Prepare implements transform.Client for pay and query. The merchant's
 // body is checked before a token is fetched: a 400 costs no round trip.
 func (c *Client) Prepare(ctx context.Context, op string, body []byte) (*transform.Call, error) {
-	call, err := c.ops.Dispatch(Name, op, body)
+	call, err := c.Operations.Prepare(ctx, op, body)
 	if err != nil {
 		return nil, err
 	}
@@ -105,9 +101,6 @@ type wechatMethod struct {
 // wx.requestPayment object. client_ip, expire_at, attach, payer_name and
 // country have no CBTIS field and are not sent.
 func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
 	notifyURL := c.cfg.NotifyURL
 	if req.NotifyURL != "" {
 		if !absoluteURL(req.NotifyURL) {
@@ -133,9 +126,6 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 // Query builds the query call by merchant_order_id; its answer becomes the
 // status object.
 func (c *Client) Query(req *transform.OrderRequest) (*transform.Call, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
 	body := transform.Marshal(struct {
 		MerchantOrderID string `json:"merchant_order_id"`
 	}{req.OrderID})
@@ -200,20 +190,20 @@ func ReadAnswer(status int, body []byte) (json.RawMessage, error) {
 
 // intent is the data of a create or query answer.
 type intent struct {
-	OrderID         flexString `json:"order_id"`
-	MerchantOrderID flexString `json:"merchant_order_id"`
-	Amount          flexString `json:"amount"`
-	Currency        flexString `json:"currency"`
-	Status          flexString `json:"status"`
-	PayTime         flexString `json:"pay_time"`
+	OrderID         transform.JSONText `json:"order_id"`
+	MerchantOrderID transform.JSONText `json:"merchant_order_id"`
+	Amount          transform.JSONText `json:"amount"`
+	Currency        transform.JSONText `json:"currency"`
+	Status          transform.JSONText `json:"status"`
+	PayTime         transform.JSONText `json:"pay_time"`
 	NextAction      *struct {
-		Type flexString `json:"type"`
+		Type transform.JSONText `json:"type"`
 		Data *struct {
-			NonceStr  flexString `json:"nonceStr"`
-			Package   flexString `json:"package"`
-			PaySign   flexString `json:"paySign"`
-			SignType  flexString `json:"signType"`
-			TimeStamp flexString `json:"timeStamp"`
+			NonceStr  transform.JSONText `json:"nonceStr"`
+			Package   transform.JSONText `json:"package"`
+			PaySign   transform.JSONText `json:"paySign"`
+			SignType  transform.JSONText `json:"signType"`
+			TimeStamp transform.JSONText `json:"timeStamp"`
 		} `json:"data"`
 	} `json:"next_action"`
 }
@@ -317,28 +307,4 @@ func rfc3339(s string) string {
 		return ""
 	}
 	return t.Format(time.RFC3339)
-}
-
-// flexString reads a JSON string, number or boolean as its text (CBTIS
-// examples mix "timeStamp":"…" and numeric ids); null is "".
-type flexString string
-
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	switch {
-	case len(b) >= 2 && b[0] == '"' && bytes.IndexByte(b, '\\') < 0:
-		*f = flexString(b[1 : len(b)-1]) // no escapes: the bytes are the text
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*f = flexString(s)
-	case string(b) == "null":
-		*f = ""
-	case len(b) > 0 && (b[0] == '{' || b[0] == '['):
-		return &json.UnsupportedValueError{Str: "object where a string was expected"}
-	default:
-		*f = flexString(bytes.TrimSpace(b))
-	}
-	return nil
 }

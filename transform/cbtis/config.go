@@ -5,7 +5,6 @@ package cbtis
 
 import (
 	"errors"
-	"net/url"
 	"strings"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -74,31 +73,12 @@ func (c *Config) Check() error {
 		return errors.New("cbtis: signature_header must be an HTTP header name")
 	}
 	if c.TokenURL != "" {
-		if u, err := url.Parse(c.TokenURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Fragment != "" {
+		if u, ok := transform.AbsoluteURL(c.TokenURL); !ok || u.Fragment != "" {
 			return errors.New("cbtis: token_url must be an absolute http(s) URL such as https://<host>/mch-api/v1/auth")
 		}
 	}
 	if c.NotifyURL != "" && !absoluteURL(c.NotifyURL) {
 		return errors.New("cbtis: notify_url must be an absolute http(s) URL")
-	}
-	return nil
-}
-
-// checkClient adds the fields the merchant API needs (resolveProvider
-// already enforces them in Caddy; this guards direct users of the package).
-func (c *Config) checkClient(needTokenURL bool) error {
-	if err := c.Check(); err != nil {
-		return err
-	}
-	switch {
-	case c.UID == "":
-		return errors.New("cbtis: uid is required")
-	case c.ClientSecret == "":
-		return errors.New("cbtis: client_secret is required")
-	case c.SubAppID == "":
-		return errors.New("cbtis: sub_app_id is required")
-	case needTokenURL && c.TokenURL == "":
-		return errors.New("cbtis: token_url is required")
 	}
 	return nil
 }
@@ -112,8 +92,8 @@ func (c *Config) WebhookKey() string {
 }
 
 func absoluteURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && u.Host != "" && (u.Scheme == "https" || u.Scheme == "http")
+	_, ok := transform.AbsoluteURL(s)
+	return ok
 }
 
 // validHeaderName accepts RFC 9110 token characters.

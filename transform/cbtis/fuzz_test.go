@@ -32,7 +32,7 @@ func FuzzWebhookVerify(f *testing.F) {
 			if ev != nil {
 				t.Fatal("an event with an error")
 			}
-			if !errors.Is(err, ErrUnsigned) && !errors.Is(err, ErrBadSignature) && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrForeign) {
+			if !errors.Is(err, transform.ErrUnsigned) && !errors.Is(err, transform.ErrBadSignature) && !errors.Is(err, transform.ErrMalformed) && !errors.Is(err, transform.ErrForeign) {
 				t.Fatalf("unexpected error %v", err)
 			}
 			return

@@ -31,7 +31,7 @@ const (
 )
 
 // t0 is the tests' clock origin.
-var t0 = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+var t0 = transformtest.Pinned
 
 func testConfig(tokenURL string) Config {
 	return Config{UID: testUID, ClientSecret: testSecret, SubAppID: subAppID, TokenURL: tokenURL, NotifyURL: notifyURL}

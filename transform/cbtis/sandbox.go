@@ -56,7 +56,7 @@ type sandboxOrder struct {
 
 // NewSandbox validates cfg and returns an empty Sandbox.
 func NewSandbox(cfg Config) (*Sandbox, error) {
-	if err := cfg.checkClient(false); err != nil {
+	if err := transform.CheckConfig(&cfg, transform.RoleSandbox); err != nil {
 		return nil, err
 	}
 	return &Sandbox{cfg: cfg, TokenLifetime: DefaultTokenLifetime, Now: time.Now,

@@ -2,10 +2,10 @@ package cbtis
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -33,21 +33,13 @@ type Webhook struct {
 // NewWebhook validates cfg and returns a Webhook; only the key material
 // (api_key or client_secret) is needed.
 func NewWebhook(cfg Config) (*Webhook, error) {
-	if err := cfg.Check(); err != nil {
+	if err := transform.CheckConfig(&cfg, transform.RoleWebhook); err != nil {
 		return nil, err
 	}
 	return &Webhook{key: cfg.WebhookKey(), header: cfg.SignatureHeader, uid: cfg.UID}, nil
 }
 
 var _ transform.Webhook = (*Webhook)(nil)
-
-// Errors of Verify; none names a secret.
-var (
-	ErrUnsigned     = errors.New("cbtis: notification carries no signature header")
-	ErrBadSignature = errors.New("cbtis: notification signature does not verify")
-	ErrMalformed    = errors.New("cbtis: notification is not a JSON object")
-	ErrForeign      = errors.New("cbtis: notification is for another uid")
-)
 
 // Signature is the notification signature of body under key: lowercase hex
 // SHA-256 (a plain hash, not an HMAC) of body + "." + key.
@@ -65,17 +57,17 @@ func Signature(body []byte, key string) string {
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 	got := strings.TrimSpace(n.Header.Get(w.header))
 	if got == "" {
-		return nil, ErrUnsigned
+		return nil, transform.ErrUnsigned
 	}
 	if !transform.EqualHexConstantTime(got, Signature(n.Body, w.key)) {
-		return nil, ErrBadSignature
+		return nil, transform.ErrBadSignature
 	}
 	ev, err := Event(n.Body)
 	if err != nil {
 		return nil, err
 	}
 	if uid, ok := ev.Data["uid"]; ok && w.uid != "" && uid != w.uid {
-		return nil, ErrForeign
+		return nil, transform.ErrForeign
 	}
 	return ev, nil
 }
@@ -85,14 +77,14 @@ func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 func Event(body []byte) (*transform.Event, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil || top == nil {
-		return nil, ErrMalformed
+		return nil, transform.ErrMalformed
 	}
 	kind, _ := jsonText(top["notify_type"]) // absent: still forwarded, as unknown
 	data := map[string]string{}
 	if raw, present := top["data"]; present && string(raw) != "null" {
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &fields); err != nil {
-			return nil, ErrMalformed
+			return nil, transform.ErrMalformed
 		}
 		for k, v := range fields {
 			if s, ok := jsonText(v); ok {
@@ -107,24 +99,24 @@ func Event(body []byte) (*transform.Event, error) {
 	switch kind {
 	case NotifyPaymentSuccess:
 		ev.Type = transform.EventPaymentSucceeded
-		ref = firstNonEmpty(data["order_id"], data["merchant_order_id"])
-		amountField, currency = "order_amount", firstNonEmpty(data["order_currency"], data["currency"])
+		ref = cmp.Or(data["order_id"], data["merchant_order_id"])
+		amountField, currency = "order_amount", cmp.Or(data["order_currency"], data["currency"])
 		ev.OccurredAt = rfc3339(data["pay_time"])
 	case NotifyRefundSuccess:
 		ev.Type = transform.EventRefundSucceeded
 		ev.RefundID = data["merchant_refund_id"]
-		ref = firstNonEmpty(data["refund_id"], data["merchant_refund_id"])
+		ref = cmp.Or(data["refund_id"], data["merchant_refund_id"])
 		// The documented refund notification has only order_amount.
 		amountField = "refund_amount"
 		if data[amountField] == "" {
 			amountField = "order_amount"
 		}
-		currency = firstNonEmpty(data["refund_currency"], data["order_currency"], data["currency"])
+		currency = cmp.Or(data["refund_currency"], data["order_currency"], data["currency"])
 		ev.OccurredAt = rfc3339(data["refund_time"])
 	default: // verified but not mapped: forwarded as "unknown" (DESIGN.md §5)
 		ev.Type = transform.EventUnknown
-		ref = firstNonEmpty(data["refund_id"], data["order_id"], data["merchant_refund_id"], data["merchant_order_id"])
-		amountField, currency = "order_amount", firstNonEmpty(data["order_currency"], data["currency"])
+		ref = cmp.Or(data["refund_id"], data["order_id"], data["merchant_refund_id"], data["merchant_order_id"])
+		amountField, currency = "order_amount", cmp.Or(data["order_currency"], data["currency"])
 	}
 	if ref == "" {
 		// No reference at all: the body itself is what CBTIS repeats on retries.
@@ -144,18 +136,14 @@ func Event(body []byte) (*transform.Event, error) {
 // and booleans as written, objects and arrays as compact JSON, null as "".
 func jsonText(raw json.RawMessage) (string, bool) {
 	raw = bytes.TrimSpace(raw)
-	switch {
-	case len(raw) == 0:
+	if len(raw) == 0 {
 		return "", false
-	case raw[0] == '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", false
-		}
+	}
+	if s, ok := transform.JSONScalar(raw); ok {
 		return s, true
-	case string(raw) == "null":
-		return "", true
-	case raw[0] == '{' || raw[0] == '[':
+	}
+	switch raw[0] {
+	case '{', '[':
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, raw); err != nil {
 			return "", false
@@ -173,13 +161,4 @@ func (*Webhook) Ack() (int, string, []byte) {
 // Nack implements transform.Webhook: a short text (the status makes CBTIS retry).
 func (*Webhook) Nack(reason string) (string, []byte) {
 	return "text/plain; charset=utf-8", []byte("fail: " + reason)
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // The known-answer vector of the CBTIS docs ("auth/auth-webhook"), as
@@ -24,14 +25,7 @@ func webhookConfig() Config {
 	return Config{ClientSecret: testSecret, APIKey: vecAPIKey}
 }
 
-func newWebhook(t testing.TB, cfg Config) *Webhook {
-	t.Helper()
-	w, err := NewWebhook(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
+func newWebhook(t testing.TB, cfg Config) *Webhook { return transformtest.Must(t, NewWebhook, cfg) }
 
 func TestSignatureKnownAnswer(t *testing.T) {
 	if got := Signature([]byte(vecBody), vecAPIKey); got != vecSignature {
@@ -72,23 +66,23 @@ func TestWebhookVerify(t *testing.T) {
 		{"uppercase hex accepted", nil, http.Header{"Signature": {strings.ToUpper(sig)}}, paymentBody, nil},
 		{"surrounding spaces", nil, http.Header{"Signature": {" " + sig + " "}}, paymentBody, nil},
 		{"custom header", func(c *Config) { c.SignatureHeader = "X-Cbtis-Signature" }, http.Header{"X-Cbtis-Signature": {sig}}, paymentBody, nil},
-		{"custom header, default sent", func(c *Config) { c.SignatureHeader = "X-Cbtis-Signature" }, http.Header{"Signature": {sig}}, paymentBody, ErrUnsigned},
+		{"custom header, default sent", func(c *Config) { c.SignatureHeader = "X-Cbtis-Signature" }, http.Header{"Signature": {sig}}, paymentBody, transform.ErrUnsigned},
 		{"key defaults to client_secret", func(c *Config) { c.APIKey, c.ClientSecret = "", vecAPIKey }, http.Header{"Signature": {sig}}, paymentBody, nil},
-		{"api_key wins over client_secret", func(c *Config) { c.ClientSecret = vecAPIKey; c.APIKey = testSecret }, http.Header{"Signature": {sig}}, paymentBody, ErrBadSignature},
-		{"forged (another key)", nil, http.Header{"Signature": {refSignature([]byte(paymentBody), testSecret)}}, paymentBody, ErrBadSignature},
-		{"HMAC instead of a plain hash", nil, http.Header{"Signature": {transform.HMACSHA256Hex(vecAPIKey, []byte(paymentBody), false)}}, paymentBody, ErrBadSignature},
-		{"tampered body", nil, http.Header{"Signature": {sig}}, tampered, ErrBadSignature},
-		{"re-serialized body", nil, http.Header{"Signature": {sig}}, strings.ReplaceAll(paymentBody, `,"`, `, "`), ErrBadSignature},
-		{"header missing", nil, http.Header{}, paymentBody, ErrUnsigned},
-		{"header empty", nil, http.Header{"Signature": {""}}, paymentBody, ErrUnsigned},
-		{"truncated", nil, http.Header{"Signature": {sig[:63]}}, paymentBody, ErrBadSignature},
-		{"not hex", nil, http.Header{"Signature": {"z" + sig[1:]}}, paymentBody, ErrBadSignature},
-		{"sha256= prefix", nil, http.Header{"Signature": {"sha256=" + sig}}, paymentBody, ErrBadSignature},
+		{"api_key wins over client_secret", func(c *Config) { c.ClientSecret = vecAPIKey; c.APIKey = testSecret }, http.Header{"Signature": {sig}}, paymentBody, transform.ErrBadSignature},
+		{"forged (another key)", nil, http.Header{"Signature": {refSignature([]byte(paymentBody), testSecret)}}, paymentBody, transform.ErrBadSignature},
+		{"HMAC instead of a plain hash", nil, http.Header{"Signature": {transform.HMACSHA256Hex(vecAPIKey, []byte(paymentBody), false)}}, paymentBody, transform.ErrBadSignature},
+		{"tampered body", nil, http.Header{"Signature": {sig}}, tampered, transform.ErrBadSignature},
+		{"re-serialized body", nil, http.Header{"Signature": {sig}}, strings.ReplaceAll(paymentBody, `,"`, `, "`), transform.ErrBadSignature},
+		{"header missing", nil, http.Header{}, paymentBody, transform.ErrUnsigned},
+		{"header empty", nil, http.Header{"Signature": {""}}, paymentBody, transform.ErrUnsigned},
+		{"truncated", nil, http.Header{"Signature": {sig[:63]}}, paymentBody, transform.ErrBadSignature},
+		{"not hex", nil, http.Header{"Signature": {"z" + sig[1:]}}, paymentBody, transform.ErrBadSignature},
+		{"sha256= prefix", nil, http.Header{"Signature": {"sha256=" + sig}}, paymentBody, transform.ErrBadSignature},
 		{"configured uid matches", func(c *Config) { c.UID = "39172931" }, http.Header{"Signature": {sig}}, paymentBody, nil},
-		{"another uid", func(c *Config) { c.UID = "1000001" }, http.Header{"Signature": {sig}}, paymentBody, ErrForeign},
-		{"signature of the empty body", nil, http.Header{"Signature": {refSignature(nil, vecAPIKey)}}, "", ErrMalformed},
-		{"signed but not JSON", nil, http.Header{"Signature": {refSignature([]byte("hello"), vecAPIKey)}}, "hello", ErrMalformed},
-		{"signed but data not an object", nil, http.Header{"Signature": {refSignature([]byte(`{"notify_type":"payment_success","data":[1]}`), vecAPIKey)}}, `{"notify_type":"payment_success","data":[1]}`, ErrMalformed},
+		{"another uid", func(c *Config) { c.UID = "1000001" }, http.Header{"Signature": {sig}}, paymentBody, transform.ErrForeign},
+		{"signature of the empty body", nil, http.Header{"Signature": {refSignature(nil, vecAPIKey)}}, "", transform.ErrMalformed},
+		{"signed but not JSON", nil, http.Header{"Signature": {refSignature([]byte("hello"), vecAPIKey)}}, "hello", transform.ErrMalformed},
+		{"signed but data not an object", nil, http.Header{"Signature": {refSignature([]byte(`{"notify_type":"payment_success","data":[1]}`), vecAPIKey)}}, `{"notify_type":"payment_success","data":[1]}`, transform.ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

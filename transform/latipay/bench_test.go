@@ -1,8 +1,9 @@
 package latipay
 
 import (
-	"context"
 	"testing"
+
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // BenchmarkPayRoundTrip is the transform work of one merchant pay call:
@@ -11,19 +12,5 @@ import (
 // (parse it, map packageStr to package, encode the wx.requestPayment
 // object).
 func BenchmarkPayRoundTrip(b *testing.B) {
-	c := newClient(b, testConfig())
-	body, answer := []byte(payJSON), []byte(docPayAnswer)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		call, err := c.Prepare(ctx, "pay", body)
-		if err != nil {
-			b.Fatal(err)
-		}
-		out, err := call.Decode(200, nil, answer)
-		if err != nil || len(out) == 0 {
-			b.Fatal(err)
-		}
-	}
+	transformtest.PayRoundTrip(b, newClient(b, testConfig()), []byte(payJSON), nil, []byte(docPayAnswer))
 }

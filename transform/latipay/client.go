@@ -2,9 +2,8 @@ package latipay
 
 import (
 	"bytes"
-	"context"
+	"cmp"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -24,47 +23,21 @@ const (
 // ContentTypeJSON is the request type Latipay documents for its JSON calls.
 const ContentTypeJSON = "application/json;charset=UTF-8"
 
-// ChinaTime is UTC+8, the zone Latipay's docs print next to pay_time
-// ("UTC/GMT+08:00"); a pay_time without a zone is read in it.
-var ChinaTime = time.FixedZone("UTC+8", 8*3600)
-
 // Client builds signed Latipay calls and reads their answers.
 type Client struct {
-	cfg Config
-	// mac recycles keyed HMAC-SHA256 states: building one costs more than
-	// the signature itself on the pay hot path.
-	mac *transform.HMACPool
-	ops transform.Operations
+	transform.Operations // Supports and Prepare: pay, query and refund
+	cfg                  Config
+	signer               signer
 }
 
 // NewClient validates cfg and returns a Client.
 func NewClient(cfg Config) (*Client, error) {
-	if err := cfg.checkFor(transform.RoleClient); err != nil {
+	if err := transform.CheckConfig(&cfg, transform.RoleClient); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, mac: transform.NewHMACPool(cfg.APIKey)}
-	c.ops = transform.Operations{Pay: c.Pay, Query: c.Query, Refund: c.Refund}
+	c := &Client{cfg: cfg, signer: newSigner(cfg.APIKey)}
+	c.Operations = transform.Operations{Provider: Name, Pay: c.Pay, Query: c.Query, Refund: c.Refund}
 	return c, nil
-}
-
-// sign is Sign with a recycled HMAC state. params never holds api_key here.
-func (c *Client) sign(params transform.Params) string {
-	buf := transform.GetBuf()
-	defer transform.PutBuf(buf)
-	b := params.SortedQuery(*buf, "signature")
-	b = append(b, c.cfg.APIKey...)
-	*buf = b
-	return c.mac.Hex(b, false)
-}
-
-var _ transform.Client = (*Client)(nil)
-
-// Supports implements transform.Client.
-func (c *Client) Supports(op string) bool { return c.ops.Supports(op) }
-
-// Prepare implements transform.Client for pay, query and refund.
-func (c *Client) Prepare(_ context.Context, op string, body []byte) (*transform.Call, error) {
-	return c.ops.Dispatch(Name, op, body)
 }
 
 // walletCurrency refuses money in another currency than the wallet's: the
@@ -93,9 +66,6 @@ type payBody struct {
 // object. client_ip, expire_at, attach, payer_name and country have no
 // Latipay field and are ignored.
 func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
 	if err := c.walletCurrency(req.Money); err != nil {
 		return nil, err
 	}
@@ -103,10 +73,7 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	if !utf8.ValidString(req.OpenID) {
 		return nil, transform.Invalid("openid", "is not valid UTF-8")
 	}
-	notifyURL := req.NotifyURL
-	if notifyURL == "" {
-		notifyURL = c.cfg.NotifyURL
-	}
+	notifyURL := cmp.Or(req.NotifyURL, c.cfg.NotifyURL)
 	if notifyURL == "" {
 		return nil, transform.Invalid("notify_url", "is required (in the request or the provider configuration)")
 	}
@@ -122,7 +89,7 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 		{Name: "notify_url", Value: b.NotifyURL}, {Name: "merchant_reference", Value: b.MerchantReference},
 		{Name: "product_name", Value: b.ProductName}, {Name: "app_id", Value: b.AppID}, {Name: "open_id", Value: b.OpenID},
 	}
-	b.Signature = c.sign(p)
+	b.Signature = c.signer.sign(p)
 	orderID := req.OrderID
 	return &transform.Call{
 		Method: http.MethodPost, Path: PathPay, ContentType: ContentTypeJSON, Body: transform.Marshal(b), OrderID: orderID,
@@ -144,17 +111,17 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 func PaymentFromAnswer(status int, body []byte) (*transform.PaymentParams, error) {
 	// One typed pass on the hot path; the fields take strings or numbers.
 	var a struct {
-		Code    jsonText `json:"code"`
-		Message jsonText `json:"message"`
+		Code    transform.JSONText `json:"code"`
+		Message transform.JSONText `json:"message"`
 		Payment *struct {
-			NonceStr   jsonText `json:"nonceStr"`
-			PaySign    jsonText `json:"paySign"`
-			SignType   jsonText `json:"signType"`
-			TimeStamp  jsonText `json:"timeStamp"`
-			PackageStr jsonText `json:"packageStr"`
+			NonceStr   transform.JSONText `json:"nonceStr"`
+			PaySign    transform.JSONText `json:"paySign"`
+			SignType   transform.JSONText `json:"signType"`
+			TimeStamp  transform.JSONText `json:"timeStamp"`
+			PackageStr transform.JSONText `json:"packageStr"`
 		} `json:"payment"`
 		Paydata *struct {
-			OrderID jsonText `json:"order_id"`
+			OrderID transform.JSONText `json:"order_id"`
 		} `json:"paydata"`
 	}
 	parsed := json.Unmarshal(body, &a) == nil && bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{"))
@@ -184,10 +151,7 @@ func PaymentFromAnswer(status int, body []byte) (*transform.PaymentParams, error
 // Query builds GET /v2/transaction/{merchant_reference}; its answer becomes
 // the status object.
 func (c *Client) Query(req *transform.OrderRequest) (*transform.Call, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
-	sig := c.sign(transform.Params{{Name: "merchant_reference", Value: req.OrderID}, {Name: "user_id", Value: c.cfg.UserID}})
+	sig := c.signer.sign(transform.Params{{Name: "merchant_reference", Value: req.OrderID}, {Name: "user_id", Value: c.cfg.UserID}})
 	orderID := req.OrderID
 	return &transform.Call{
 		Method: http.MethodGet, Path: PathQuery + orderID,
@@ -217,7 +181,7 @@ func (c *Client) StatusFromAnswer(orderID string, status int, body []byte) (*tra
 		return nil, err
 	}
 	ref, method, state, cur, amount := f[0], f[1], f[2], f[3], f[4]
-	if !verifyNotify(f[7], ref, method, state, cur, amount, c.cfg.APIKey) {
+	if !c.signer.verifyNotify(f[7], ref, method, state, cur, amount) {
 		return nil, transform.SignatureInvalid()
 	}
 	if ref != orderID {
@@ -265,9 +229,6 @@ type refundBody struct {
 // answers {"code":0} once the refund is done and sends no refund
 // notification, so a code 0 answer is status "succeeded".
 func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
 	if err := c.walletCurrency(req.Money); err != nil {
 		return nil, err
 	}
@@ -278,7 +239,7 @@ func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
 		return nil, transform.Invalid("reason", "is not valid UTF-8")
 	}
 	b := refundBody{UserID: c.cfg.UserID, OrderID: req.ProviderOrderID, RefundAmount: req.Money.String(), Reference: req.Reason}
-	b.Signature = c.sign(transform.Params{
+	b.Signature = c.signer.sign(transform.Params{
 		{Name: "user_id", Value: b.UserID}, {Name: "order_id", Value: b.OrderID},
 		{Name: "refund_amount", Value: b.RefundAmount}, {Name: "reference", Value: b.Reference},
 	})
@@ -293,11 +254,11 @@ func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
 			if err != nil {
 				return nil, err
 			}
-			if code, ok := scalar(a["code"]); !ok || code != "0" { // the only success signal
+			if code, ok := transform.JSONScalar(a["code"]); !ok || code != "0" { // the only success signal
 				return nil, transform.Upstream("the provider's answer has no code 0")
 			}
 			out := res
-			if id, ok := scalar(a["refund_id"]); ok {
+			if id, ok := transform.JSONScalar(a["refund_id"]); ok {
 				out.ProviderRefundID = id
 			}
 			return transform.Marshal(out), nil
@@ -335,8 +296,8 @@ var ourSide = map[string]bool{"205": true, "206": true, "301": true, "450": true
 func readAnswer(status int, body []byte) (map[string]json.RawMessage, error) {
 	var a map[string]json.RawMessage
 	parsed := json.Unmarshal(body, &a) == nil && a != nil
-	code, codeOK := scalar(a["code"])
-	msg, _ := scalar(a["message"])
+	code, codeOK := transform.JSONScalar(a["code"])
+	msg, _ := transform.JSONScalar(a["message"])
 	if !codeOK {
 		code = ""
 	}
@@ -378,50 +339,12 @@ func providerError(code, msg string) error {
 	return transform.Rejected(code, msg)
 }
 
-// scalar is the text of a JSON string, or of a JSON number exactly as
-// written (120.00 stays "120.00"); absent and null are "". Objects, arrays
-// and booleans are not scalars. raw is valid JSON (the decoder checked it).
-func scalar(raw json.RawMessage) (string, bool) {
-	switch {
-	case len(raw) == 0 || string(raw) == "null":
-		return "", true
-	case raw[0] == '"':
-		if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) { // nothing to unescape or replace
-			return string(raw[1 : len(raw)-1]), true
-		}
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return "", false
-		}
-		return s, true
-	case raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9':
-		return string(raw), true
-	}
-	return "", false
-}
-
-// jsonText is a member read with scalar: a JSON string, or a number as
-// written.
-type jsonText string
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (t *jsonText) UnmarshalJSON(b []byte) error {
-	s, ok := scalar(b)
-	if !ok {
-		return errNotScalar
-	}
-	*t = jsonText(s)
-	return nil
-}
-
-var errNotScalar = errors.New("latipay: not a JSON string or number")
-
 // scalars reads the named fields of an answer; a field that is no scalar
 // makes the answer unreadable.
 func scalars(a map[string]json.RawMessage, names ...string) ([]string, error) {
 	out := make([]string, len(names))
 	for i, n := range names {
-		v, ok := scalar(a[n])
+		v, ok := transform.JSONScalar(a[n])
 		if !ok {
 			return nil, transform.Upstream("the provider's answer has an invalid " + n)
 		}
@@ -431,13 +354,13 @@ func scalars(a map[string]json.RawMessage, names ...string) ([]string, error) {
 }
 
 // PayTimeRFC3339 turns Latipay's pay_time ("2017-07-07 10:53:50", read in
-// ChinaTime; an RFC 3339 time keeps its own zone) into RFC 3339; an
+// transform.UTC8; an RFC 3339 time keeps its own zone) into RFC 3339; an
 // unreadable value is dropped rather than guessed.
 func PayTimeRFC3339(s string) string {
 	if s == "" {
 		return ""
 	}
-	if t, err := time.ParseInLocation("2006-01-02 15:04:05", s, ChinaTime); err == nil {
+	if t, err := time.ParseInLocation("2006-01-02 15:04:05", s, transform.UTC8); err == nil {
 		return t.Format(time.RFC3339)
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {

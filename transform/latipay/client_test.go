@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 func TestClientSupports(t *testing.T) {
@@ -164,11 +165,11 @@ func TestPrepareErrors(t *testing.T) {
 // that JSON would replace; the signed value must be the one sent.
 func TestPayRefusesInvalidUTF8(t *testing.T) {
 	c := newClient(t, testConfig())
-	_, err := c.Pay(&transform.PayRequest{OrderID: "O1", Amount: "1.00", Currency: "NZD", Description: "x", OpenID: "o\xff"})
+	_, err := c.Pay(transformtest.Valid(t, &transform.PayRequest{OrderID: "O1", Amount: "1.00", Currency: "NZD", Description: "x", OpenID: "o\xff"}))
 	if e := wantError(t, err, 400, transform.CodeInvalidRequest); e.Field != "openid" {
 		t.Fatalf("field %q", e.Field)
 	}
-	_, err = c.Refund(&transform.RefundRequest{OrderID: "O1", RefundID: "R1", Amount: "1.00", Currency: "NZD", ProviderOrderID: "1", Reason: "\xfe"})
+	_, err = c.Refund(transformtest.Valid(t, &transform.RefundRequest{OrderID: "O1", RefundID: "R1", Amount: "1.00", Currency: "NZD", ProviderOrderID: "1", Reason: "\xfe"}))
 	if e := wantError(t, err, 400, transform.CodeInvalidRequest); e.Field != "reason" {
 		t.Fatalf("field %q", e.Field)
 	}

@@ -5,7 +5,6 @@ package latipay
 
 import (
 	"errors"
-	"net/url"
 	"strings"
 
 	"github.com/bojanz/currency"
@@ -62,68 +61,8 @@ func (c *Config) Check() error {
 	return nil
 }
 
-// checkFor is Check plus the fields role needs, for callers without Caddy
-// (the adapter already refused empty required fields).
-func (c *Config) checkFor(role transform.Role) error {
-	for _, f := range c.ConfigFields() {
-		if *f.Value == "" && f.RequiredFor(role) {
-			return errors.New("latipay: " + f.Name + " is required")
-		}
-	}
-	return c.Check()
-}
-
+// absoluteURL is Latipay's rule for notify_url.
 func absoluteURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
-}
-
-// Sign is Latipay's request signature: every non-empty parameter except
-// signature (and never api_key), sorted by name, k=v joined with '&', values
-// raw, the api_key appended directly; HMAC-SHA256 keyed by the api_key over
-// that whole string, lowercase hex.
-func Sign(params transform.Params, apiKey string) string {
-	if params.Has("api_key") { // never part of the message, whoever put it there
-		kept := make(transform.Params, 0, len(params))
-		for _, p := range params {
-			if p.Name != "api_key" {
-				kept = append(kept, p)
-			}
-		}
-		params = kept
-	}
-	buf := transform.GetBuf()
-	defer transform.PutBuf(buf)
-	b := params.SortedQuery(*buf, "signature")
-	b = append(b, apiKey...)
-	*buf = b
-	return transform.HMACSHA256Hex(apiKey, b, false)
-}
-
-// Verify checks a request's signature parameter in constant time.
-func Verify(params transform.Params, apiKey string) bool {
-	got := params.Get("signature")
-	return got != "" && transform.EqualHexConstantTime(got, Sign(params, apiKey))
-}
-
-// NotifySign is the signature of notifications and query answers:
-// HMAC-SHA256 keyed by the api_key over merchant_reference + payment_method +
-// status + currency + amount (plain concatenation, no api_key appended),
-// lowercase hex. amount is the text exactly as Latipay sent it.
-func NotifySign(merchantReference, paymentMethod, status, currencyCode, amount, apiKey string) string {
-	buf := transform.GetBuf()
-	defer transform.PutBuf(buf)
-	b := append(*buf, merchantReference...)
-	b = append(b, paymentMethod...)
-	b = append(b, status...)
-	b = append(b, currencyCode...)
-	b = append(b, amount...)
-	*buf = b
-	return transform.HMACSHA256Hex(apiKey, b, false)
-}
-
-// verifyNotify compares a received notification-formula signature in
-// constant time.
-func verifyNotify(got, merchantReference, paymentMethod, status, currencyCode, amount, apiKey string) bool {
-	return got != "" && transform.EqualHexConstantTime(got, NotifySign(merchantReference, paymentMethod, status, currencyCode, amount, apiKey))
+	_, ok := transform.AbsoluteURL(s)
+	return ok
 }

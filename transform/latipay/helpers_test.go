@@ -29,23 +29,9 @@ func testConfig() Config {
 	return Config{UserID: vecUserID, WalletID: vecWalletID, APIKey: vecAPIKey, AppID: vecAppID, Currency: "NZD", NotifyURL: vecNotify}
 }
 
-func newClient(t testing.TB, cfg Config) *Client {
-	t.Helper()
-	c, err := NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func newClient(t testing.TB, cfg Config) *Client { return transformtest.Must(t, NewClient, cfg) }
 
-func newWebhook(t testing.TB, cfg Config) *Webhook {
-	t.Helper()
-	w, err := NewWebhook(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
+func newWebhook(t testing.TB, cfg Config) *Webhook { return transformtest.Must(t, NewWebhook, cfg) }
 
 // refSign is latipay.md's request signature written out independently of
 // Sign: non-empty parameters but signature and api_key, sorted by name,

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // Latipay's error codes (error-code.md) the sandbox answers with.
@@ -65,7 +66,7 @@ type sandboxPayment struct {
 // NewSandbox validates cfg (every field but notify_url) and returns an
 // empty Sandbox.
 func NewSandbox(cfg Config) (*Sandbox, error) {
-	if err := cfg.checkFor(transform.RoleSandbox); err != nil {
+	if err := transform.CheckConfig(&cfg, transform.RoleSandbox); err != nil {
 		return nil, err
 	}
 	return &Sandbox{cfg: cfg, orders: map[string]*sandboxOrder{}, byID: map[string]*sandboxOrder{}, Now: time.Now}, nil
@@ -141,7 +142,7 @@ func readJSONParams(body io.Reader) (transform.Params, bool) {
 	}
 	p := make(transform.Params, 0, len(m))
 	for k, raw := range m {
-		v, ok := scalar(raw)
+		v, ok := transform.JSONScalar(raw)
 		if !ok {
 			return nil, false
 		}
@@ -202,19 +203,18 @@ func (s *Sandbox) pay(w http.ResponseWriter, p transform.Params) {
 		return
 	}
 	s.seq++
-	now := s.Now().In(ChinaTime)
+	now := s.Now().In(transform.UTC8)
 	o := &sandboxOrder{
 		ref: ref, id: now.Format("20060102") + strconv.FormatInt(10000000+s.seq, 10),
 		amount: m, notifyURL: p.Get("notify_url"), product: p.Get("product_name"), openID: p.Get("open_id"), status: "pending",
 	}
 	o.payment = sandboxPayment{
-		NonceStr: transform.Nonce(32), SignType: "MD5", TimeStamp: strconv.FormatInt(now.Unix(), 10),
+		NonceStr: transform.Nonce(32), SignType: wxpay.SignMD5, TimeStamp: strconv.FormatInt(now.Unix(), 10),
 		PackageStr: "prepay_id=wx" + now.Format("20060102150405") + transform.Nonce(20),
 	}
 	// WeChat's paySign over the object, under a key the sandbox derives: in
 	// production Latipay signs it with its own WeChat key.
-	o.payment.PaySign = transform.MD5Hex([]byte("appId="+s.cfg.AppID+"&nonceStr="+o.payment.NonceStr+"&package="+o.payment.PackageStr+
-		"&signType=MD5&timeStamp="+o.payment.TimeStamp+"&key="+s.wechatKey()), true)
+	o.payment.PaySign = wxpay.PaySign(s.cfg.AppID, o.payment.NonceStr, o.payment.PackageStr, o.payment.SignType, o.payment.TimeStamp, s.wechatKey())
 	s.orders[ref] = o
 	s.byID[o.id] = o
 	writeJSON(w, s.paymentAnswer(o))
@@ -303,7 +303,7 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 		return nil, nil, errors.New("the order is paid")
 	}
 	if o.status != "paid" {
-		o.payTime = now.In(ChinaTime).Format("2006-01-02 15:04:05")
+		o.payTime = now.In(transform.UTC8).Format("2006-01-02 15:04:05")
 	}
 	o.status = "failed"
 	if succeeded {

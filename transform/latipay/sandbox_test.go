@@ -12,18 +12,12 @@ import (
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
-// pinned is the sandbox clock: 2026-11-22 10:00:00 UTC+8.
-var pinned = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
-
 func newSandbox(t testing.TB) *Sandbox {
-	t.Helper()
-	s, err := NewSandbox(testConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Now = func() time.Time { return pinned }
+	s := transformtest.Must(t, NewSandbox, testConfig())
+	s.Now = transformtest.Clock
 	return s
 }
 
@@ -111,7 +105,7 @@ func TestSandboxRoundTrip(t *testing.T) {
 		t.Fatalf("provider_code %s", e.ProviderCode)
 	}
 
-	out, ack, err := s.Complete("LP-1", true, pinned.Add(time.Minute))
+	out, ack, err := s.Complete("LP-1", true, transformtest.Pinned.Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,10 +144,10 @@ func TestSandboxRoundTrip(t *testing.T) {
 	if r := mustExchange(t, c, s, "refund", strings.Replace(refund, `"2.00"`, `"10.30"`, 1)); r["status"] != "succeeded" {
 		t.Fatalf("refund of the rest %v", r)
 	}
-	if _, _, err := s.Complete("LP-1", false, pinned); err == nil {
+	if _, _, err := s.Complete("LP-1", false, transformtest.Pinned); err == nil {
 		t.Fatal("a paid order failed")
 	}
-	if _, _, err := s.Complete("NEVER", true, pinned); err == nil {
+	if _, _, err := s.Complete("NEVER", true, transformtest.Pinned); err == nil {
 		t.Fatal("an unknown order completed")
 	}
 }
@@ -161,7 +155,7 @@ func TestSandboxRoundTrip(t *testing.T) {
 func TestSandboxFailedThenPaid(t *testing.T) {
 	c, s, w := newClient(t, testConfig()), newSandbox(t), newWebhook(t, testConfig())
 	mustExchange(t, c, s, "pay", `{"order_id":"LP-2","amount":"1.00","currency":"NZD","description":"x","openid":"o"}`)
-	out, _, err := s.Complete("LP-2", false, pinned)
+	out, _, err := s.Complete("LP-2", false, transformtest.Pinned)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +165,7 @@ func TestSandboxFailedThenPaid(t *testing.T) {
 	if q := mustExchange(t, c, s, "query", `{"order_id":"LP-2"}`); q["status"] != "failed" || q["paid_at"] != nil {
 		t.Fatalf("query %v", q)
 	}
-	if _, _, err := s.Complete("LP-2", true, pinned); err != nil {
+	if _, _, err := s.Complete("LP-2", true, transformtest.Pinned); err != nil {
 		t.Fatal(err)
 	}
 	if q := mustExchange(t, c, s, "query", `{"order_id":"LP-2"}`); q["status"] != "succeeded" {

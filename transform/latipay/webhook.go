@@ -1,7 +1,6 @@
 package latipay
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -26,7 +25,7 @@ type Webhook struct {
 // When currency is set, notifications in another currency are refused as
 // foreign (they belong to another wallet of the same Latipay user).
 func NewWebhook(cfg Config) (*Webhook, error) {
-	if err := cfg.checkFor(transform.RoleWebhook); err != nil {
+	if err := transform.CheckConfig(&cfg, transform.RoleWebhook); err != nil {
 		return nil, err
 	}
 	return &Webhook{cfg: cfg}, nil
@@ -34,30 +33,22 @@ func NewWebhook(cfg Config) (*Webhook, error) {
 
 var _ transform.Webhook = (*Webhook)(nil)
 
-// Errors of Verify; none names a secret.
-var (
-	ErrMalformed    = errors.New("latipay: notification is not a valid form")
-	ErrUnsigned     = errors.New("latipay: notification lacks a signed field or the signature")
-	ErrBadSignature = errors.New("latipay: notification signature does not verify")
-	ErrForeign      = errors.New("latipay: notification is in another currency than the wallet's")
-)
-
 // ParseNotification reads a form-urlencoded notification from the raw body
 // into parameters sorted by name. A repeated name, a malformed escape or a
 // body over MaxNotification is refused: a repeated name would let the
 // signed value and the forwarded one differ.
 func ParseNotification(body []byte) (transform.Params, error) {
 	if len(body) > MaxNotification {
-		return nil, ErrMalformed
+		return nil, transform.ErrMalformed
 	}
 	v, err := url.ParseQuery(string(body))
 	if err != nil {
-		return nil, ErrMalformed
+		return nil, transform.ErrMalformed
 	}
 	p := make(transform.Params, 0, len(v))
 	for name, values := range v {
 		if len(values) != 1 {
-			return nil, ErrMalformed
+			return nil, transform.ErrMalformed
 		}
 		p = append(p, transform.Param{Name: name, Value: values[0]})
 	}
@@ -69,8 +60,8 @@ func ParseNotification(body []byte) (transform.Params, error) {
 // fields (merchant_reference + payment_method + status + currency + amount,
 // keyed by apiKey) in constant time.
 func VerifyNotification(p transform.Params, apiKey string) bool {
-	return verifyNotify(p.Get("signature"), p.Get("merchant_reference"), p.Get("payment_method"),
-		p.Get("status"), p.Get("currency"), p.Get("amount"), apiKey)
+	return newSigner(apiKey).verifyNotify(p.Get("signature"), p.Get("merchant_reference"), p.Get("payment_method"),
+		p.Get("status"), p.Get("currency"), p.Get("amount"))
 }
 
 // Verify implements transform.Webhook.
@@ -83,14 +74,14 @@ func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 	// without separators, so an empty one would let its neighbours shift.
 	for _, f := range [...]string{"merchant_reference", "payment_method", "status", "currency", "amount", "signature"} {
 		if p.Get(f) == "" {
-			return nil, ErrUnsigned
+			return nil, transform.ErrUnsigned
 		}
 	}
 	if !VerifyNotification(p, w.cfg.APIKey) {
-		return nil, ErrBadSignature
+		return nil, transform.ErrBadSignature
 	}
 	if w.cfg.Currency != "" && p.Get("currency") != w.cfg.Currency {
-		return nil, ErrForeign
+		return nil, transform.ErrForeign
 	}
 	return NotificationEvent(p), nil
 }

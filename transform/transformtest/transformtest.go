@@ -1,11 +1,15 @@
-// Package transformtest holds the assertions the providers' tests share. It
-// is imported by tests only.
+// Package transformtest holds what the providers' tests share: the error
+// assertion, the must-construct helper, the pinned clock and the pay
+// round-trip benchmark body. It is imported by tests only.
 package transformtest
 
 import (
+	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
 )
@@ -29,4 +33,53 @@ func WantError(t testing.TB, err error, status int, code string, forbidden ...st
 		}
 	}
 	return e
+}
+
+// Must builds a provider side with its constructor and fails t on error:
+// transformtest.Must(t, NewWebhook, cfg).
+func Must[C, T any](t testing.TB, construct func(C) (T, error), cfg C) T {
+	t.Helper()
+	v, err := construct(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// Valid validates a canonical request for a test that calls a builder
+// directly (Operations.Dispatch validates before it builds), failing t when
+// the request is invalid.
+func Valid[R interface{ Validate() error }](t testing.TB, req R) R {
+	t.Helper()
+	if err := req.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// Pinned is the tests' clock: 2026-11-22 10:00:00 UTC+8 (02:00 UTC), the
+// time the known-answer fixtures were signed at.
+var Pinned = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+
+// Clock is a Now that always answers Pinned.
+func Clock() time.Time { return Pinned }
+
+// PayRoundTrip is the body of every provider's BenchmarkPayRoundTrip: the
+// transform work of one merchant pay call, Prepare of body, then Decode of
+// a provider answer prepared outside the loop.
+func PayRoundTrip(b *testing.B, c transform.Client, body []byte, header http.Header, answer []byte) {
+	b.Helper()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		call, err := c.Prepare(ctx, transform.OpPay, body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := call.Decode(http.StatusOK, header, answer)
+		if err != nil || len(out) == 0 {
+			b.Fatal(err)
+		}
+	}
 }

@@ -1,9 +1,10 @@
 package twoc2p
 
 import (
-	"context"
 	"net/http"
 	"testing"
+
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // BenchmarkPayRoundTrip is the transform work of one merchant pay call:
@@ -13,21 +14,8 @@ import (
 // parse the envelope, verify, base64, parse the payload, read the
 // wx.requestPayment JSON, encode the answer).
 func BenchmarkPayRoundTrip(b *testing.B) {
-	c := newClient(b, testConfig())
 	body := []byte(`{"order_id":"ORDER-1","amount":"12.34","currency":"SGD","description":"Kaya toast","openid":"` + testOpenID + `"}`)
 	answer := []byte(refSeal(RootResponse, answerXML(), demoSecretKey))
 	header := http.Header{"Content-Type": {"text/html; charset=utf-8"}}
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		call, err := c.Prepare(ctx, "pay", body)
-		if err != nil {
-			b.Fatal(err)
-		}
-		out, err := call.Decode(200, header, answer)
-		if err != nil || len(out) == 0 {
-			b.Fatal(err)
-		}
-	}
+	transformtest.PayRoundTrip(b, newClient(b, testConfig()), body, header, answer)
 }

@@ -1,13 +1,13 @@
 package twoc2p
 
 import (
-	"bytes"
-	"context"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -29,34 +29,23 @@ const BackendURLField = "backendReturnUrl"
 
 // Client builds signed 2C2P pay calls and reads their answers.
 type Client struct {
-	cfg Config
-	ops transform.Operations
+	transform.Operations // Supports and Prepare: 2C2P's WCMINI flow has pay only
+	cfg                  Config
 	// Now is the clock for the request's timeStamp; tests pin it.
 	Now func() time.Time
 }
 
 // NewClient checks cfg and returns a Client.
 func NewClient(cfg Config) (*Client, error) {
-	if err := cfg.Check(); err != nil {
-		return nil, err
-	}
-	if err := cfg.need("merchant_id", "secret_key", "app_id"); err != nil {
+	if err := transform.CheckConfig(&cfg, transform.RoleClient); err != nil {
 		return nil, err
 	}
 	c := &Client{cfg: cfg, Now: time.Now}
-	c.ops = transform.Operations{Pay: c.Pay}
+	c.Operations = transform.Operations{Provider: Name, Pay: c.Pay}
 	return c, nil
 }
 
 var _ transform.Client = (*Client)(nil)
-
-// Supports implements transform.Client: 2C2P's WCMINI flow has pay only.
-func (c *Client) Supports(op string) bool { return c.ops.Supports(op) }
-
-// Prepare implements transform.Client.
-func (c *Client) Prepare(_ context.Context, op string, body []byte) (*transform.Call, error) {
-	return c.ops.Dispatch(Name, op, body)
-}
 
 // Pay builds the signed PaymentRequest; its answer becomes the
 // wx.requestPayment object.
@@ -72,13 +61,13 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	// indentation, explicit end tags, text escaped by appendEscaped.
 	inner := make([]byte, 0, 640+len(req.Description)+len(req.PayerName)+len(req.Attach)+len(req.NotifyURL)+len(req.OpenID))
 	inner = append(inner, "<"+RootRequest+">"...)
-	inner = appendElement(inner, "timeStamp", c.Now().In(Zone).Format(timeLayout))
+	inner = appendElement(inner, "timeStamp", c.Now().In(transform.UTC8).Format(timeLayout))
 	inner = appendElement(inner, "merchantID", c.cfg.MerchantID)
 	inner = appendElement(inner, "uniqueTransactionCode", req.OrderID)
 	inner = appendElement(inner, "desc", req.Description)
 	inner = appendElement(inner, "amt", Amount12(req.Money))
 	inner = appendElement(inner, "currencyCode", numeric)
-	if country := firstNonEmpty(req.Country, c.cfg.PanCountry); country != "" {
+	if country := cmp.Or(req.Country, c.cfg.PanCountry); country != "" {
 		inner = appendElement(inner, "panCountry", country)
 	}
 	if req.PayerName != "" {
@@ -118,18 +107,15 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	}, nil
 }
 
-// validatePay adds 2C2P's rules to DESIGN.md's: every text must survive an
+// validatePay adds 2C2P's rules to those of transform.PayRequest: every text must survive an
 // XML document, the country is a 2-letter code, notify_url an absolute URL.
 // client_ip and expire_at have no WCMINI field and are not sent.
 func validatePay(req *transform.PayRequest) error {
-	if err := req.Validate(); err != nil {
-		return err
-	}
 	for _, f := range []struct{ name, value string }{
 		{"description", req.Description}, {"openid", req.OpenID}, {"payer_name", req.PayerName},
 		{"attach", req.Attach}, {"notify_url", req.NotifyURL},
 	} {
-		if !validXMLText(f.value) {
+		if !transform.ValidXMLText(f.value) {
 			return transform.Invalid(f.name, "holds characters an XML document cannot carry")
 		}
 	}
@@ -140,8 +126,7 @@ func validatePay(req *transform.PayRequest) error {
 		return transform.Invalid("payer_name", "is longer than 255 bytes")
 	}
 	if req.NotifyURL != "" {
-		u, err := url.Parse(req.NotifyURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(req.NotifyURL) > 512 {
+		if _, ok := transform.AbsoluteURL(req.NotifyURL); !ok || len(req.NotifyURL) > 512 {
 			return transform.Invalid("notify_url", "must be an absolute http(s) URL")
 		}
 	}
@@ -161,7 +146,7 @@ func (c *Client) ReadAnswer(status int, header http.Header, body []byte) (transf
 	}
 	a, err := Open(text, RootResponse, c.cfg.SecretKey)
 	switch {
-	case errors.Is(err, ErrUnsigned), errors.Is(err, ErrBadSignature):
+	case errors.Is(err, transform.ErrUnsigned), errors.Is(err, transform.ErrBadSignature):
 		return nil, transform.SignatureInvalid()
 	case err != nil:
 		return nil, transform.Upstream("the provider's answer is not a 2C2P envelope")
@@ -189,22 +174,16 @@ func paymentParams(a transform.Params, orderID string) (*transform.PaymentParams
 	if ref := a.Get("uniqueTransactionCode"); ref != "" && ref != orderID {
 		return nil, transform.Upstream("the provider's answer is for another order")
 	}
-	raw := firstNonEmpty(a.Get("miniProgramData/wechat"), a.Get("miniProgramData"))
-	dec := json.NewDecoder(bytes.NewReader([]byte(raw)))
-	dec.UseNumber()
-	var obj map[string]any
+	raw := cmp.Or(a.Get("miniProgramData/wechat"), a.Get("miniProgramData"))
+	dec := json.NewDecoder(strings.NewReader(raw))
+	var obj map[string]json.RawMessage
 	if err := dec.Decode(&obj); err != nil || dec.More() {
 		return nil, transform.Upstream("the provider's answer has no wx.requestPayment object in miniProgramData")
 	}
 	var v [len(requestPaymentKeys)]string
 	for i, k := range requestPaymentKeys {
-		switch x := obj[k].(type) {
-		case string:
-			v[i] = x
-		case json.Number: // a timeStamp written as a number is still the same value
-			v[i] = x.String()
-		}
-		if v[i] == "" {
+		// a timeStamp written as a number is still the same value
+		if v[i], _ = transform.JSONScalar(obj[k]); v[i] == "" {
 			return nil, transform.Upstream("the provider's wx.requestPayment object has no " + k)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // sentRequest is the inner PaymentRequest read with encoding/xml.
@@ -249,7 +250,7 @@ func TestPayAnswer(t *testing.T) {
 // A carriage return reaches 2C2P as sent (a raw one would be read as "\n").
 func TestPayKeepsCarriageReturn(t *testing.T) {
 	req := &transform.PayRequest{OrderID: "O1", Amount: "1", Currency: "SGD", Description: "a\r\nb", OpenID: "o"}
-	call, err := newClient(t, testConfig()).Pay(req)
+	call, err := newClient(t, testConfig()).Pay(transformtest.Valid(t, req))
 	if err != nil {
 		t.Fatal(err)
 	}

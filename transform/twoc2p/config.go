@@ -7,7 +7,6 @@ package twoc2p
 import (
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/bojanz/currency"
 
@@ -25,10 +24,6 @@ const (
 
 // PaymentChannel is 2C2P's channel for WeChat Mini Program payments.
 const PaymentChannel = "WCMINI"
-
-// Zone is the zone of the timestamps minipay and the sandbox write
-// (ddMMyyHHmmss carries none): Singapore, where 2C2P is based.
-var Zone = time.FixedZone("UTC+8", 8*3600)
 
 // timeLayout is 2C2P's ddMMyyHHmmss.
 const timeLayout = "020106150405"
@@ -81,21 +76,8 @@ func (c *Config) Check() error {
 		return errors.New("2c2p: pan_country must be an ISO 3166-1 alpha-2 code such as SG")
 	}
 	for _, f := range []struct{ name, value string }{{"merchant_id", c.MerchantID}, {"app_id", c.AppID}} {
-		if !validXMLText(f.value) || strings.TrimSpace(f.value) != f.value {
+		if !transform.ValidXMLText(f.value) || strings.TrimSpace(f.value) != f.value {
 			return errors.New("2c2p: " + f.name + " holds characters a 2C2P document cannot carry")
-		}
-	}
-	return nil
-}
-
-// need fails naming the first empty field among names, for constructors
-// used without Caddy (which checks required fields itself).
-func (c *Config) need(names ...string) error {
-	for _, f := range c.ConfigFields() {
-		for _, n := range names {
-			if f.Name == n && *f.Value == "" {
-				return errors.New("2c2p: " + n + " is required")
-			}
 		}
 	}
 	return nil
@@ -152,11 +134,4 @@ func MoneyFromAmt(amt, numeric string) (transform.Money, bool) {
 		return transform.Money{}, false
 	}
 	return transform.MoneyFromMinorText(amt, code)
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

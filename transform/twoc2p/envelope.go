@@ -2,10 +2,7 @@ package twoc2p
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/base64"
-	"errors"
-	"io"
 	"mime"
 	"net/url"
 	"strings"
@@ -33,14 +30,6 @@ const maxInflated = 1 << 20
 // maxDepth bounds payload nesting; 2C2P's deepest is
 // PaymentRequest/miniProgramData/wechat/appID.
 const maxDepth = 4
-
-// Errors of envelope handling; none names a secret or a value.
-var (
-	ErrMalformed    = errors.New("2c2p: not a base64 2C2P envelope with a payload")
-	ErrUnsigned     = errors.New("2c2p: the envelope carries no signature")
-	ErrBadSignature = errors.New("2c2p: the envelope's signature does not verify")
-	ErrForeign      = errors.New("2c2p: the payload is for another merchantID")
-)
 
 // Sign is 2C2P's signature: the uppercase hex HMAC-SHA256, keyed with the
 // secret key's raw bytes, of the payload's base64 text (not of the XML).
@@ -81,7 +70,7 @@ func Seal(root, version string, inner []byte, secretKey string) string {
 // appendEscaped writes text content as 2C2P writes its own documents: &, <
 // and > escaped, and "\r" as a character reference so that it survives
 // parsing (a raw one would be read as "\n"). The text must be made of XML
-// characters (validXMLText).
+// characters (transform.ValidXMLText).
 func appendEscaped(dst []byte, s string) []byte {
 	last := 0
 	for i := 0; i < len(s); i++ {
@@ -118,7 +107,7 @@ func ParseEnvelope(text []byte, root string) (*Envelope, error) {
 	raw := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
 	n, err := base64.StdEncoding.Decode(raw, bytes.TrimSpace(text))
 	if err != nil || n == 0 {
-		return nil, ErrMalformed
+		return nil, transform.ErrMalformed
 	}
 	env := &Envelope{Root: root}
 	var seen [3]bool
@@ -126,26 +115,26 @@ func ParseEnvelope(text []byte, root string) (*Envelope, error) {
 	// etree whatever that one refuses (attributes, nested elements).
 	if name, p, err := transform.ParseFlatXML(raw[:n]); err == nil {
 		if name != root {
-			return nil, ErrMalformed
+			return nil, transform.ErrMalformed
 		}
 		for _, kv := range p {
 			if !env.set(&seen, kv.Name, kv.Value) {
-				return nil, ErrMalformed
+				return nil, transform.ErrMalformed
 			}
 		}
 	} else {
 		doc, err := transform.ParseXMLDocument(raw[:n])
 		if err != nil || doc.Root().FullTag() != root {
-			return nil, ErrMalformed
+			return nil, transform.ErrMalformed
 		}
 		for _, el := range doc.Root().ChildElements() {
 			if len(el.ChildElements()) > 0 && isEnvelopeField(el.FullTag()) || !env.set(&seen, el.FullTag(), el.Text()) {
-				return nil, ErrMalformed
+				return nil, transform.ErrMalformed
 			}
 		}
 	}
 	if env.Payload == "" {
-		return nil, ErrMalformed
+		return nil, transform.ErrMalformed
 	}
 	return env, nil
 }
@@ -184,10 +173,10 @@ func Open(text []byte, root, secretKey string) (transform.Params, error) {
 		return nil, err
 	}
 	if env.Signature == "" {
-		return nil, ErrUnsigned
+		return nil, transform.ErrUnsigned
 	}
 	if !env.Verify(secretKey) {
-		return nil, ErrBadSignature
+		return nil, transform.ErrBadSignature
 	}
 	return env.Fields()
 }
@@ -196,7 +185,7 @@ func Open(text []byte, root, secretKey string) (transform.Params, error) {
 func (e *Envelope) Fields() (transform.Params, error) {
 	inner, err := base64.StdEncoding.DecodeString(e.Payload)
 	if err != nil {
-		return nil, ErrMalformed
+		return nil, transform.ErrMalformed
 	}
 	return ParsePayload(inner, e.Root)
 }
@@ -209,7 +198,7 @@ func (e *Envelope) Fields() (transform.Params, error) {
 func ParsePayload(inner []byte, root string) (transform.Params, error) {
 	name, p, err := transform.ParseNestedXML(inner, maxDepth)
 	if err != nil || name != root {
-		return nil, ErrMalformed
+		return nil, transform.ErrMalformed
 	}
 	return p, nil
 }
@@ -221,7 +210,7 @@ func ParsePayload(inner []byte, root string) (transform.Params, error) {
 func EnvelopeText(body []byte, contentType, field string) ([]byte, error) {
 	body, err := inflate(body)
 	if err != nil {
-		return nil, ErrMalformed
+		return nil, transform.ErrMalformed
 	}
 	body = bytes.TrimSpace(body)
 	mt, _, _ := mime.ParseMediaType(contentType)
@@ -229,11 +218,11 @@ func EnvelopeText(body []byte, contentType, field string) ([]byte, error) {
 		return body, nil
 	}
 	if !utf8.Valid(body) {
-		return nil, ErrMalformed
+		return nil, transform.ErrMalformed
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil || len(form[field]) != 1 {
-		return nil, ErrMalformed
+		return nil, transform.ErrMalformed
 	}
 	return []byte(strings.ReplaceAll(form[field][0], " ", "+")), nil
 }
@@ -244,28 +233,5 @@ func inflate(body []byte) ([]byte, error) {
 	if len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
 		return body, nil
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	out, err := io.ReadAll(io.LimitReader(zr, maxInflated+1))
-	if err != nil || len(out) > maxInflated {
-		return nil, ErrMalformed
-	}
-	return out, nil
-}
-
-// validXMLText tells whether s is UTF-8 made of XML 1.0 characters, so
-// that it survives a document unchanged.
-func validXMLText(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if !(r == 0x09 || r == 0x0A || r == 0x0D || r >= 0x20 && r <= 0xD7FF ||
-			r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF) {
-			return false
-		}
-	}
-	return true
+	return transform.Gunzip(body, maxInflated)
 }

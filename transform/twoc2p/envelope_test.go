@@ -110,10 +110,10 @@ func TestDemoResponsesKnownAnswer(t *testing.T) {
 			if len(p) != 36 {
 				t.Fatalf("%d fields, want the demo answer's 36", len(p))
 			}
-			if _, err := Open([]byte(tt.text), RootResponse, otherKey); !errors.Is(err, ErrBadSignature) {
+			if _, err := Open([]byte(tt.text), RootResponse, otherKey); !errors.Is(err, transform.ErrBadSignature) {
 				t.Fatalf("verified under another key: %v", err)
 			}
-			if _, err := Open([]byte(tt.text), RootRequest, demoSecretKey); !errors.Is(err, ErrMalformed) {
+			if _, err := Open([]byte(tt.text), RootRequest, demoSecretKey); !errors.Is(err, transform.ErrMalformed) {
 				t.Fatalf("a PaymentResponse read as a PaymentRequest: %v", err)
 			}
 		})
@@ -140,7 +140,7 @@ func TestOneByteChangeFailsVerification(t *testing.T) {
 					t.Fatalf("payload changed at byte %d verifies", i)
 				}
 				sealed := reseal(tt.root, changed)
-				if _, err := Open([]byte(sealed), tt.root, demoSecretKey); !errors.Is(err, ErrBadSignature) {
+				if _, err := Open([]byte(sealed), tt.root, demoSecretKey); !errors.Is(err, transform.ErrBadSignature) {
 					t.Fatalf("payload changed at byte %d: Open = %v", i, err)
 				}
 			}
@@ -189,21 +189,21 @@ func TestParseEnvelopeRefuses(t *testing.T) {
 		name, text string
 		want       error
 	}{
-		{"not base64", "<PaymentResponse/>", ErrMalformed},
-		{"empty", "", ErrMalformed},
-		{"base64 of JSON", b64(`{"payload":"x"}`), ErrMalformed},
-		{"doctype", b64(`<!DOCTYPE PaymentResponse [<!ENTITY x "y">]><PaymentResponse><payload>&x;</payload></PaymentResponse>`), ErrMalformed},
-		{"other root", b64("<PaymentRequest><payload>" + good + "</payload><signature>" + sig + "</signature></PaymentRequest>"), ErrMalformed},
-		{"two payloads", b64("<PaymentResponse><payload>" + good + "</payload><payload>" + good + "</payload><signature>" + sig + "</signature></PaymentResponse>"), ErrMalformed},
-		{"two signatures", b64("<PaymentResponse><payload>" + good + "</payload><signature>" + sig + "</signature><signature>" + sig + "</signature></PaymentResponse>"), ErrMalformed},
-		{"nested signature", b64("<PaymentResponse><payload>" + good + "</payload><signature><x>" + sig + "</x></signature></PaymentResponse>"), ErrMalformed},
-		{"no payload", b64("<PaymentResponse><signature>" + sig + "</signature></PaymentResponse>"), ErrMalformed},
-		{"no signature", b64("<PaymentResponse><payload>" + good + "</payload></PaymentResponse>"), ErrUnsigned},
-		{"empty signature", b64("<PaymentResponse><payload>" + good + "</payload><signature></signature></PaymentResponse>"), ErrUnsigned},
-		{"signature of another key", b64("<PaymentResponse><payload>" + good + "</payload><signature>" + refSign(good, otherKey) + "</signature></PaymentResponse>"), ErrBadSignature},
-		{"payload not base64 but signed", b64("<PaymentResponse><payload>%%%</payload><signature>" + refSign("%%%", demoSecretKey) + "</signature></PaymentResponse>"), ErrMalformed},
-		{"payload of another root, signed", refSeal("PaymentResponse", "<PaymentRequest/>", demoSecretKey), ErrMalformed},
-		{"payload nested too deep, signed", refSeal("PaymentResponse", "<PaymentResponse><a><b><c><d><e>x</e></d></c></b></a></PaymentResponse>", demoSecretKey), ErrMalformed},
+		{"not base64", "<PaymentResponse/>", transform.ErrMalformed},
+		{"empty", "", transform.ErrMalformed},
+		{"base64 of JSON", b64(`{"payload":"x"}`), transform.ErrMalformed},
+		{"doctype", b64(`<!DOCTYPE PaymentResponse [<!ENTITY x "y">]><PaymentResponse><payload>&x;</payload></PaymentResponse>`), transform.ErrMalformed},
+		{"other root", b64("<PaymentRequest><payload>" + good + "</payload><signature>" + sig + "</signature></PaymentRequest>"), transform.ErrMalformed},
+		{"two payloads", b64("<PaymentResponse><payload>" + good + "</payload><payload>" + good + "</payload><signature>" + sig + "</signature></PaymentResponse>"), transform.ErrMalformed},
+		{"two signatures", b64("<PaymentResponse><payload>" + good + "</payload><signature>" + sig + "</signature><signature>" + sig + "</signature></PaymentResponse>"), transform.ErrMalformed},
+		{"nested signature", b64("<PaymentResponse><payload>" + good + "</payload><signature><x>" + sig + "</x></signature></PaymentResponse>"), transform.ErrMalformed},
+		{"no payload", b64("<PaymentResponse><signature>" + sig + "</signature></PaymentResponse>"), transform.ErrMalformed},
+		{"no signature", b64("<PaymentResponse><payload>" + good + "</payload></PaymentResponse>"), transform.ErrUnsigned},
+		{"empty signature", b64("<PaymentResponse><payload>" + good + "</payload><signature></signature></PaymentResponse>"), transform.ErrUnsigned},
+		{"signature of another key", b64("<PaymentResponse><payload>" + good + "</payload><signature>" + refSign(good, otherKey) + "</signature></PaymentResponse>"), transform.ErrBadSignature},
+		{"payload not base64 but signed", b64("<PaymentResponse><payload>%%%</payload><signature>" + refSign("%%%", demoSecretKey) + "</signature></PaymentResponse>"), transform.ErrMalformed},
+		{"payload of another root, signed", refSeal("PaymentResponse", "<PaymentRequest/>", demoSecretKey), transform.ErrMalformed},
+		{"payload nested too deep, signed", refSeal("PaymentResponse", "<PaymentResponse><a><b><c><d><e>x</e></d></c></b></a></PaymentResponse>", demoSecretKey), transform.ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -314,7 +314,7 @@ func TestParsePayloadRefuses(t *testing.T) {
 		`<PaymentResponse><a><b><c><d><e>x</e></d></c></b></a></PaymentResponse>`,
 		`<PaymentRequest><respCode>32</respCode></PaymentRequest>`,
 	} {
-		if p, err := ParsePayload([]byte(doc), RootResponse); !errors.Is(err, ErrMalformed) || p != nil {
+		if p, err := ParsePayload([]byte(doc), RootResponse); !errors.Is(err, transform.ErrMalformed) || p != nil {
 			t.Fatalf("ParsePayload(%q) = %q, %v", doc, p, err)
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/transformtest"
@@ -23,20 +22,13 @@ const (
 	otherKey   = "not-the-secret-key"
 )
 
-// pinned is the clock of the tests: 2026-11-22 10:00:00 in UTC+8.
-var pinned = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
-
 func testConfig() Config {
 	return Config{MerchantID: demoMerchantID, SecretKey: demoSecretKey, AppID: testAppID}
 }
 
 func newClient(t testing.TB, cfg Config) *Client {
-	t.Helper()
-	c, err := NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Now = func() time.Time { return pinned }
+	c := transformtest.Must(t, NewClient, cfg)
+	c.Now = transformtest.Clock
 	return c
 }
 

@@ -1,6 +1,7 @@
 package twoc2p
 
 import (
+	"cmp"
 	"compress/gzip"
 	"errors"
 	"io"
@@ -12,7 +13,7 @@ import (
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
-	"github.com/minipay/caddy-minipay/transform/wechatv2"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // maxRequest bounds what the sandbox reads of a payment request.
@@ -57,10 +58,7 @@ type sandboxOrder struct {
 
 // NewSandbox checks cfg and returns an empty Sandbox.
 func NewSandbox(cfg Config) (*Sandbox, error) {
-	if err := cfg.Check(); err != nil {
-		return nil, err
-	}
-	if err := cfg.need("merchant_id", "secret_key", "app_id"); err != nil {
+	if err := transform.CheckConfig(&cfg, transform.RoleSandbox); err != nil {
 		return nil, err
 	}
 	return &Sandbox{
@@ -131,7 +129,7 @@ func (s *Sandbox) pay(req transform.Params, now time.Time) []byte {
 		s.seq++
 		o = &sandboxOrder{
 			request: req, number: s.seq, state: statePending, tranRef: strconv.FormatInt(3200000+s.seq, 10),
-			prepayID:  "wx" + now.In(Zone).Format("20060102150405") + transform.Nonce(20),
+			prepayID:  "wx" + now.In(transform.UTC8).Format("20060102150405") + transform.Nonce(20),
 			notifyURL: req.Get(BackendURLField),
 		}
 		s.orders[id] = o
@@ -164,7 +162,7 @@ func (s *Sandbox) checkPay(req transform.Params) string {
 		return "Invalid panCountry."
 	}
 	if u := req.Get(BackendURLField); u != "" {
-		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		if _, ok := transform.AbsoluteURL(u); !ok {
 			return "Invalid " + BackendURLField + "."
 		}
 	}
@@ -181,7 +179,7 @@ func (s *Sandbox) requestPayment(prepayID string, now time.Time) string {
 		NonceStr  string `json:"nonceStr"`
 		SignType  string `json:"signType"`
 		PaySign   string `json:"paySign"`
-	}{ts, pkg, nonce, wechatv2.SignHMACSHA256, wechatv2.PaySign(s.cfg.AppID, nonce, pkg, wechatv2.SignHMACSHA256, ts, s.wechatKey)}))
+	}{ts, pkg, nonce, wxpay.SignHMACSHA256, wxpay.PaySign(s.cfg.AppID, nonce, pkg, wxpay.SignHMACSHA256, ts, s.wechatKey)}))
 }
 
 // outcome is what varies between 2C2P's answers.
@@ -201,13 +199,13 @@ func (s *Sandbox) response(req transform.Params, o outcome, now time.Time) []byt
 	p := make([]byte, 0, 1024+len(o.wechat))
 	p = append(p, "<"+RootResponse+">"...)
 	add := func(name, value string) { p = appendElement(p, name, value) }
-	ts := now.In(Zone).Format(timeLayout)
+	ts := now.In(transform.UTC8).Format(timeLayout)
 	refNumber := ""
 	if o.approvalCode != "" {
 		refNumber = req.Get("uniqueTransactionCode")
 	}
 	add("timeStamp", ts)
-	add("merchantID", firstNonEmpty(req.Get("merchantID"), s.cfg.MerchantID))
+	add("merchantID", cmp.Or(req.Get("merchantID"), s.cfg.MerchantID))
 	add("respCode", o.code)
 	add("pan", "")
 	add("amt", req.Get("amt"))

@@ -13,16 +13,13 @@ import (
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
-	"github.com/minipay/caddy-minipay/transform/wechatv2"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 func newSandbox(t testing.TB, cfg Config) *Sandbox {
-	t.Helper()
-	s, err := NewSandbox(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Now = func() time.Time { return pinned }
+	s := transformtest.Must(t, NewSandbox, cfg)
+	s.Now = transformtest.Clock
 	return s
 }
 
@@ -111,7 +108,7 @@ func TestSandboxPayRoundTrip(t *testing.T) {
 		if err := json.Unmarshal(out, &pp); err != nil {
 			t.Fatal(err)
 		}
-		want := wechatv2.PaySign(testAppID, pp["nonceStr"], pp["package"], "HMAC-SHA256", pp["timeStamp"], s.wechatKey)
+		want := wxpay.PaySign(testAppID, pp["nonceStr"], pp["package"], "HMAC-SHA256", pp["timeStamp"], s.wechatKey)
 		if pp["paySign"] != want || pp["signType"] != "HMAC-SHA256" || !strings.HasPrefix(pp["package"], "prepay_id=wx20261122100000") ||
 			len(pp["nonceStr"]) != 32 || pp["timeStamp"] != "1795312800" || pp["provider"] != "2c2p" || pp["order_id"] != "SB-1" ||
 			pp["provider_order_id"] != "3200001" {
@@ -131,7 +128,7 @@ func TestSandboxRefusals(t *testing.T) {
 	other := func(mutate func(*Config)) *Client { cfg := testConfig(); mutate(&cfg); return newClient(t, cfg) }
 	// an order paid already, for the duplicate case
 	post(t, s, payCall(t, good, strings.Replace(sandboxPay, "SB-1", "PAID-1", 1)), false)
-	if _, _, err := s.Complete("PAID-1", true, pinned); err != nil {
+	if _, _, err := s.Complete("PAID-1", true, transformtest.Pinned); err != nil {
 		t.Fatal(err)
 	}
 	post(t, s, payCall(t, good, strings.Replace(sandboxPay, "SB-1", "OPEN-1", 1)), false)
@@ -207,7 +204,7 @@ func TestSandboxComplete(t *testing.T) {
 		}
 		return ev
 	}
-	out, ack, err := s.Complete("SB-1", true, pinned)
+	out, ack, err := s.Complete("SB-1", true, transformtest.Pinned)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,24 +217,24 @@ func TestSandboxComplete(t *testing.T) {
 	if !ack(200, nil) || ack(500, []byte("OK")) || ack(202, nil) {
 		t.Fatal("the ACK check is not HTTP 200")
 	}
-	again, _, err := s.Complete("SB-1", true, pinned.Add(time.Minute)) // a retry: same values, same event id
+	again, _, err := s.Complete("SB-1", true, transformtest.Pinned.Add(time.Minute)) // a retry: same values, same event id
 	if err != nil || verify(again).ID != ev.ID || verify(again).Data["approvalCode"] != ev.Data["approvalCode"] {
 		t.Fatalf("retry: %v", err)
 	}
-	if _, _, err := s.Complete("SB-1", false, pinned); err == nil {
+	if _, _, err := s.Complete("SB-1", false, transformtest.Pinned); err == nil {
 		t.Fatal("a paid order failed")
 	}
-	out, _, err = s.Complete("FAILS-1", false, pinned)
+	out, _, err = s.Complete("FAILS-1", false, transformtest.Pinned)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ev := verify(out); ev.Type != "payment.failed" || ev.Data["respCode"] != "99" || ev.Data["status"] != "F" {
 		t.Fatalf("failed event %+v", ev)
 	}
-	if _, _, err := s.Complete("NO-URL", true, pinned); err == nil || !strings.Contains(err.Error(), "notify_url") {
+	if _, _, err := s.Complete("NO-URL", true, transformtest.Pinned); err == nil || !strings.Contains(err.Error(), "notify_url") {
 		t.Fatalf("an order without notify URL: %v", err)
 	}
-	if _, _, err := s.Complete("NEVER", true, pinned); err == nil {
+	if _, _, err := s.Complete("NEVER", true, transformtest.Pinned); err == nil {
 		t.Fatal("an unknown order completed")
 	}
 }

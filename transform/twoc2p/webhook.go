@@ -1,6 +1,7 @@
 package twoc2p
 
 import (
+	"cmp"
 	"net/http"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -19,10 +20,7 @@ type Webhook struct {
 // NewWebhook checks cfg and returns a Webhook; it needs merchant_id and
 // secret_key only.
 func NewWebhook(cfg Config) (*Webhook, error) {
-	if err := cfg.Check(); err != nil {
-		return nil, err
-	}
-	if err := cfg.need("merchant_id", "secret_key"); err != nil {
+	if err := transform.CheckConfig(&cfg, transform.RoleWebhook); err != nil {
 		return nil, err
 	}
 	return &Webhook{cfg: cfg}, nil
@@ -42,7 +40,7 @@ func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 		return nil, err
 	}
 	if p.Get("merchantID") != w.cfg.MerchantID {
-		return nil, ErrForeign
+		return nil, transform.ErrForeign
 	}
 	return PaymentEvent(p), nil
 }
@@ -68,7 +66,7 @@ func PaymentEvent(p transform.Params) *transform.Event {
 	typ := EventType(p.Get("respCode"), p.Get("status"))
 	orderID, tranRef := p.Get("uniqueTransactionCode"), p.Get("tranRef")
 	ev := &transform.Event{
-		ID: transform.EventID(Name, firstNonEmpty(tranRef, orderID), typ), Provider: Name, Type: typ,
+		ID: transform.EventID(Name, cmp.Or(tranRef, orderID), typ), Provider: Name, Type: typ,
 		OrderID: orderID, ProviderOrderID: tranRef, Data: p.Map(),
 	}
 	if m, ok := MoneyFromAmt(p.Get("amt"), p.Get("currencyCode")); ok && m.Minor > 0 {

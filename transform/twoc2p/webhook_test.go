@@ -7,16 +7,10 @@ import (
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
-func newWebhook(t testing.TB, cfg Config) *Webhook {
-	t.Helper()
-	w, err := NewWebhook(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
+func newWebhook(t testing.TB, cfg Config) *Webhook { return transformtest.Must(t, NewWebhook, cfg) }
 
 // notificationXML is a backend notification payload for ORDER-1, written
 // by hand like the demo server's answers.
@@ -56,15 +50,15 @@ func TestWebhookVerify(t *testing.T) {
 		{"other code: unknown", formHeader, form(FieldResponse, signed(notificationXML("respCode", "05", "status", "V"))), "unknown", "2c2p:3200632:unknown", "12.34", "SGD", nil},
 		{"no tranRef: the order id", formHeader, form(FieldResponse, signed(notificationXML(without("tranRef")...))), "payment.succeeded", "2c2p:ORDER-1:payment.succeeded", "12.34", "SGD", nil},
 		{"unknown currency: no amount", formHeader, form(FieldResponse, signed(notificationXML("currencyCode", "999"))), "payment.succeeded", "2c2p:3200632:payment.succeeded", "", "", nil},
-		{"forged", formHeader, form(FieldResponse, refSeal(RootResponse, notificationXML(), otherKey)), "", "", "", "", ErrBadSignature},
-		{"tampered amount", formHeader, form(FieldResponse, tampered), "", "", "", "", ErrBadSignature},
-		{"foreign merchantID", formHeader, form(FieldResponse, signed(notificationXML("merchantID", "JT02"))), "", "", "", "", ErrForeign},
-		{"no merchantID", formHeader, form(FieldResponse, signed(notificationXML(without("merchantID")...))), "", "", "", "", ErrForeign},
-		{"unsigned", formHeader, form(FieldResponse, b64("<PaymentResponse><payload>"+b64(notificationXML())+"</payload></PaymentResponse>")), "", "", "", "", ErrUnsigned},
-		{"a request envelope", formHeader, form(FieldResponse, refSeal(RootRequest, notificationXML(), demoSecretKey)), "", "", "", "", ErrMalformed},
-		{"another form field", formHeader, form("paymentRequest", signed(notificationXML())), "", "", "", "", ErrMalformed},
-		{"JSON", http.Header{"Content-Type": {"application/json"}}, []byte(`{"respCode":"00"}`), "", "", "", "", ErrMalformed},
-		{"empty", nil, nil, "", "", "", "", ErrMalformed},
+		{"forged", formHeader, form(FieldResponse, refSeal(RootResponse, notificationXML(), otherKey)), "", "", "", "", transform.ErrBadSignature},
+		{"tampered amount", formHeader, form(FieldResponse, tampered), "", "", "", "", transform.ErrBadSignature},
+		{"foreign merchantID", formHeader, form(FieldResponse, signed(notificationXML("merchantID", "JT02"))), "", "", "", "", transform.ErrForeign},
+		{"no merchantID", formHeader, form(FieldResponse, signed(notificationXML(without("merchantID")...))), "", "", "", "", transform.ErrForeign},
+		{"unsigned", formHeader, form(FieldResponse, b64("<PaymentResponse><payload>"+b64(notificationXML())+"</payload></PaymentResponse>")), "", "", "", "", transform.ErrUnsigned},
+		{"a request envelope", formHeader, form(FieldResponse, refSeal(RootRequest, notificationXML(), demoSecretKey)), "", "", "", "", transform.ErrMalformed},
+		{"another form field", formHeader, form("paymentRequest", signed(notificationXML())), "", "", "", "", transform.ErrMalformed},
+		{"JSON", http.Header{"Content-Type": {"application/json"}}, []byte(`{"respCode":"00"}`), "", "", "", "", transform.ErrMalformed},
+		{"empty", nil, nil, "", "", "", "", transform.ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,8 +1,9 @@
 package wechatv2
 
 import (
-	"context"
 	"testing"
+
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // BenchmarkPayRoundTrip is the transform work of one merchant pay call:
@@ -19,21 +20,7 @@ func BenchmarkPayRoundTrip(b *testing.B) {
 		{SignHMACSHA256, payAnswer(payAnswerHMACSign)},
 	} {
 		b.Run(tt.signType, func(b *testing.B) {
-			c := newClient(b, testConfig(tt.signType))
-			body := []byte(payJSON)
-			ctx := context.Background()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				call, err := c.Prepare(ctx, "pay", body)
-				if err != nil {
-					b.Fatal(err)
-				}
-				out, err := call.Decode(200, nil, tt.answer)
-				if err != nil || len(out) == 0 {
-					b.Fatal(err)
-				}
-			}
+			transformtest.PayRoundTrip(b, newClient(b, testConfig(tt.signType)), []byte(payJSON), nil, tt.answer)
 		})
 	}
 }

@@ -1,12 +1,13 @@
 package wechatv2
 
 import (
-	"context"
+	"cmp"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // Upstream paths (host api.mch.weixin.qq.com, fail-over api2.mch.weixin.qq.com).
@@ -17,37 +18,26 @@ const (
 	PathRefund       = "/secapi/pay/refund"
 )
 
-// Beijing is UTC+8, the zone of every WeChat Pay v2 timestamp.
-var Beijing = time.FixedZone("CST", 8*3600)
-
 // Client builds signed WeChat Pay v2 calls and reads their answers.
 type Client struct {
-	cfg    Config
-	signer signer
-	ops    transform.Operations
+	transform.Operations // Supports and Prepare: pay, query, close and refund
+	cfg                  Config
+	signer               wxpay.Signer
 	// Now is the clock for paySign's timeStamp; tests pin it.
 	Now func() time.Time
 }
 
 // NewClient validates cfg and returns a Client.
 func NewClient(cfg Config) (*Client, error) {
-	if err := cfg.Check(); err != nil {
+	if err := transform.CheckConfig(&cfg, transform.RoleClient); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, signer: newSigner(cfg.APIKey), Now: time.Now}
-	c.ops = transform.Operations{Pay: c.Pay, Query: c.Query, Close: c.Close, Refund: c.Refund}
+	c := &Client{cfg: cfg, signer: wxpay.NewSigner(cfg.APIKey), Now: time.Now}
+	c.Operations = transform.Operations{Provider: Name, Pay: c.Pay, Query: c.Query, Close: c.Close, Refund: c.Refund}
 	return c, nil
 }
 
 var _ transform.Client = (*Client)(nil)
-
-// Supports implements transform.Client.
-func (c *Client) Supports(op string) bool { return c.ops.Supports(op) }
-
-// Prepare implements transform.Client for pay, query, close and refund.
-func (c *Client) Prepare(_ context.Context, op string, body []byte) (*transform.Call, error) {
-	return c.ops.Dispatch(Name, op, body)
-}
 
 // base starts a parameter set with the merchant identity and a fresh nonce.
 func (c *Client) base(n int) transform.Params {
@@ -66,7 +56,7 @@ func (c *Client) base(n int) transform.Params {
 
 // call signs params and wraps them as an XML POST to path.
 func (c *Client) call(path, orderID string, p transform.Params, decode func(transform.Params) ([]byte, error)) *transform.Call {
-	p = append(p, transform.Param{Name: "sign", Value: c.signer.sign(p, c.cfg.SignType)})
+	p = append(p, transform.Param{Name: "sign", Value: c.signer.Sign(p, c.cfg.SignType)})
 	return &transform.Call{
 		Method: http.MethodPost, Path: path, ContentType: "text/xml; charset=utf-8",
 		Body: transform.AppendFlatXML(make([]byte, 0, 64*len(p)), "xml", p), OrderID: orderID,
@@ -82,17 +72,14 @@ func (c *Client) call(path, orderID string, p transform.Params, decode func(tran
 
 // Pay builds the unifiedorder call; its answer becomes the wx.requestPayment object.
 func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
-	notifyURL := firstNonEmpty(req.NotifyURL, c.cfg.NotifyURL)
+	notifyURL := cmp.Or(req.NotifyURL, c.cfg.NotifyURL)
 	if notifyURL == "" {
 		return nil, transform.Invalid("notify_url", "is required (in the request or the provider configuration)")
 	}
 	if req.NotifyURL != "" && !validNotifyURL(req.NotifyURL) {
 		return nil, transform.Invalid("notify_url", "must be an absolute http(s) URL without a query string")
 	}
-	clientIP := firstNonEmpty(req.ClientIP, c.cfg.ClientIP)
+	clientIP := cmp.Or(req.ClientIP, c.cfg.ClientIP)
 	if clientIP == "" {
 		return nil, transform.Invalid("client_ip", "is required (in the request or the provider configuration)")
 	}
@@ -115,7 +102,7 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 		p = append(p, transform.Param{Name: "attach", Value: req.Attach})
 	}
 	if !req.Expire.IsZero() {
-		p = append(p, transform.Param{Name: "time_expire", Value: req.Expire.In(Beijing).Format("20060102150405")})
+		p = append(p, transform.Param{Name: "time_expire", Value: req.Expire.In(transform.UTC8).Format("20060102150405")})
 	}
 	orderID := req.OrderID
 	return c.call(PathUnifiedOrder, orderID, p, func(a transform.Params) ([]byte, error) {
@@ -137,15 +124,12 @@ func (c *Client) PaymentParams(orderID, prepayID string) *transform.PaymentParam
 		Provider:  Name,
 		OrderID:   orderID,
 	}
-	pp.PaySign = c.signer.paySign(c.cfg.payAppID(), pp.NonceStr, pp.Package, pp.SignType, pp.TimeStamp)
+	pp.PaySign = c.signer.PaySign(c.cfg.payAppID(), pp.NonceStr, pp.Package, pp.SignType, pp.TimeStamp)
 	return pp
 }
 
 // Query builds the orderquery call; its answer becomes the status object.
 func (c *Client) Query(req *transform.OrderRequest) (*transform.Call, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
 	p := append(c.base(1), transform.Param{Name: "out_trade_no", Value: req.OrderID})
 	return c.call(PathOrderQuery, req.OrderID, p, func(a transform.Params) ([]byte, error) {
 		st, err := StatusFromQuery(a)
@@ -190,9 +174,6 @@ var tradeStates = map[string]string{
 
 // Close builds the closeorder call.
 func (c *Client) Close(req *transform.OrderRequest) (*transform.Call, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
 	p := append(c.base(1), transform.Param{Name: "out_trade_no", Value: req.OrderID})
 	return c.call(PathCloseOrder, req.OrderID, p, func(transform.Params) ([]byte, error) {
 		return transform.Marshal(transform.CloseResult{Provider: Name, OrderID: req.OrderID, Status: transform.StatusCancelled}), nil
@@ -203,9 +184,6 @@ func (c *Client) Close(req *transform.OrderRequest) (*transform.Call, error) {
 // WeChat settles refunds asynchronously: the answer's status is "pending"
 // and the refund notification brings refund.succeeded or refund.failed.
 func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
 	p := c.base(7)
 	p = append(p,
 		transform.Param{Name: "out_trade_no", Value: req.OrderID},
@@ -244,7 +222,7 @@ func (c *Client) ReadAnswer(status int, body []byte) (transform.Params, error) {
 	if rc := a.Get("return_code"); rc != "SUCCESS" {
 		return nil, transform.UpstreamCode("the provider reported a communication failure", rc, a.Get("return_msg"))
 	}
-	if !c.signer.verify(a, c.cfg.SignType) {
+	if !c.signer.Verify(a, c.cfg.SignType) {
 		return nil, transform.SignatureInvalid()
 	}
 	if a.Get("appid") != c.cfg.AppID || a.Get("mch_id") != c.cfg.MchID {
@@ -266,16 +244,9 @@ func feeType(a transform.Params) string {
 // beijingRFC3339 turns WeChat's yyyyMMddHHmmss (UTC+8) into RFC 3339; an
 // unreadable value is dropped rather than guessed.
 func beijingRFC3339(s string) string {
-	t, err := time.ParseInLocation("20060102150405", s, Beijing)
+	t, err := time.ParseInLocation("20060102150405", s, transform.UTC8)
 	if err != nil {
 		return ""
 	}
 	return t.Format(time.RFC3339)
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 const payJSON = `{"order_id":"O1","amount":"12.34","currency":"CNY","description":"测试商品","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","expire_at":"2026-11-22T02:30:00Z","attach":"a=1&b=2"}`
@@ -109,7 +111,7 @@ func TestPreparePay(t *testing.T) {
 			if sign := p.Get("sign"); sign != refSign(p, vecAPIKey, tt.signType) {
 				t.Errorf("sign %s does not verify with the configured key", sign)
 			}
-			if Verify(p, otherKey, tt.signType) {
+			if wxpay.Verify(p, otherKey, tt.signType) {
 				t.Error("the request verifies under another key")
 			}
 		})
@@ -267,7 +269,7 @@ func TestDecodePaySuccess(t *testing.T) {
 			if got["paySign"] != want {
 				t.Fatalf("paySign = %s, want %s", got["paySign"], want)
 			}
-			if got["paySign"] != PaySign(tt.appID, got["nonceStr"], got["package"], got["signType"], got["timeStamp"], vecAPIKey) {
+			if got["paySign"] != wxpay.PaySign(tt.appID, got["nonceStr"], got["package"], got["signType"], got["timeStamp"], vecAPIKey) {
 				t.Fatal("paySign differs from PaySign")
 			}
 			if got["paySign"] == parseXML(t, tt.answer).Get("sign") {
@@ -522,7 +524,7 @@ func TestConfigCheck(t *testing.T) {
 func TestTimeStampIsUnixSeconds(t *testing.T) {
 	c := newClient(t, testConfig(""))
 	pp := c.PaymentParams("O1", "wx1")
-	if pp.TimeStamp != strconv.FormatInt(pinned.Unix(), 10) || pp.Package != "prepay_id=wx1" {
+	if pp.TimeStamp != strconv.FormatInt(transformtest.Pinned.Unix(), 10) || pp.Package != "prepay_id=wx1" {
 		t.Fatalf("PaymentParams = %+v", pp)
 	}
 	if pp2 := c.PaymentParams("O1", "wx1"); pp2.NonceStr == pp.NonceStr {

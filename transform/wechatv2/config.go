@@ -5,18 +5,18 @@ package wechatv2
 
 import (
 	"errors"
-	"net/url"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // Name is the provider's name in configuration and answers.
 const Name = "wechat_v2"
 
-// Sign types.
+// Sign types (sign_type), WeChat's v2 signature of transform/wxpay.
 const (
-	SignMD5        = "MD5"
-	SignHMACSHA256 = "HMAC-SHA256"
+	SignMD5        = wxpay.SignMD5
+	SignHMACSHA256 = wxpay.SignHMACSHA256
 )
 
 // Config is the wechat_v2 provider configuration (DESIGN.md §3).
@@ -71,8 +71,8 @@ func (c *Config) Check() error {
 
 // validNotifyURL is WeChat's rule for notify_url: absolute, no query string.
 func validNotifyURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.RawQuery == "" && !u.ForceQuery
+	u, ok := transform.AbsoluteURL(s)
+	return ok && u.RawQuery == "" && !u.ForceQuery
 }
 
 // payAppID is the appId the mini program runs as: sub_app_id in
@@ -82,60 +82,4 @@ func (c *Config) payAppID() string {
 		return c.SubAppID
 	}
 	return c.AppID
-}
-
-// Sign computes the v2 signature of params (every non-empty parameter but
-// sign, sorted, "&key=" + apiKey appended), MD5 or HMAC-SHA256, uppercase hex.
-func Sign(params transform.Params, apiKey, signType string) string {
-	return newSigner(apiKey).sign(params, signType)
-}
-
-// Verify recomputes the signature over every received parameter (fields
-// WeChat adds later included) and compares it in constant time.
-func Verify(params transform.Params, apiKey, signType string) bool {
-	return newSigner(apiKey).verify(params, signType)
-}
-
-// PaySign is the wx.requestPayment signature over appId, nonceStr, package,
-// signType and timeStamp (capital I in appId; never the unifiedorder sign).
-func PaySign(appID, nonceStr, pkg, signType, timeStamp, apiKey string) string {
-	return newSigner(apiKey).paySign(appID, nonceStr, pkg, signType, timeStamp)
-}
-
-// signer signs with one merchant key. Clients, webhooks and sandboxes keep
-// one, so HMAC states are pooled instead of built per signature.
-type signer struct {
-	key  string
-	hmac *transform.HMACPool
-}
-
-func newSigner(apiKey string) signer {
-	return signer{key: apiKey, hmac: transform.NewHMACPool(apiKey)}
-}
-
-func (s signer) sign(params transform.Params, signType string) string {
-	buf := transform.GetBuf()
-	defer transform.PutBuf(buf)
-	b := params.SortedQuery(*buf, "sign")
-	b = append(b, "&key="...)
-	b = append(b, s.key...)
-	*buf = b
-	if signType == SignHMACSHA256 {
-		return s.hmac.Hex(b, true)
-	}
-	return transform.MD5Hex(b, true)
-}
-
-func (s signer) verify(params transform.Params, signType string) bool {
-	got := params.Get("sign")
-	return got != "" && transform.EqualHexConstantTime(got, s.sign(params, signType))
-}
-
-func (s signer) paySign(appID, nonceStr, pkg, signType, timeStamp string) string {
-	p := [5]transform.Param{
-		{Name: "appId", Value: appID}, {Name: "nonceStr", Value: nonceStr},
-		{Name: "package", Value: pkg}, {Name: "signType", Value: signType},
-		{Name: "timeStamp", Value: timeStamp},
-	}
-	return s.sign(p[:], signType)
 }

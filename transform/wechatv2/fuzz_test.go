@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // FuzzWebhookVerify: Verify never panics, and never accepts a notification
@@ -86,7 +87,7 @@ func FuzzReadAnswer(f *testing.F) {
 		if status < 200 || status > 299 {
 			t.Fatalf("accepted HTTP %d", status)
 		}
-		if !Verify(a, vecAPIKey, SignMD5) || !strings.EqualFold(a.Get("sign"), refSign(a, vecAPIKey, SignMD5)) {
+		if !wxpay.Verify(a, vecAPIKey, SignMD5) || !strings.EqualFold(a.Get("sign"), refSign(a, vecAPIKey, SignMD5)) {
 			t.Fatalf("accepted an answer the key did not sign: %q", body)
 		}
 		if a.Get("return_code") != "SUCCESS" || a.Get("result_code") != "SUCCESS" || a.Get("appid") != vecAppID || a.Get("mch_id") != vecMchID {

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/transformtest"
@@ -35,9 +34,6 @@ const (
 	spSubMchID = "1900000109"
 )
 
-// pinned is the clock of the tests: 2026-11-22 10:00:00 Beijing time.
-var pinned = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
-
 func testConfig(signType string) Config {
 	return Config{AppID: vecAppID, MchID: vecMchID, APIKey: vecAPIKey, SignType: signType, NotifyURL: notifyURL, ClientIP: clientIP}
 }
@@ -49,12 +45,8 @@ func spConfig() Config {
 }
 
 func newClient(t testing.TB, cfg Config) *Client {
-	t.Helper()
-	c, err := NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Now = func() time.Time { return pinned }
+	c := transformtest.Must(t, NewClient, cfg)
+	c.Now = transformtest.Clock
 	return c
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // Sandbox emulates the WeChat Pay v2 API for one merchant: it verifies every
@@ -17,7 +18,7 @@ import (
 // notifications with the merchant's key, the way WeChat does.
 type Sandbox struct {
 	cfg    Config
-	signer signer
+	signer wxpay.Signer
 	mu     sync.Mutex
 	// orders by out_trade_no
 	orders map[string]*sandboxOrder
@@ -40,10 +41,10 @@ type sandboxOrder struct {
 
 // NewSandbox validates cfg and returns an empty Sandbox.
 func NewSandbox(cfg Config) (*Sandbox, error) {
-	if err := cfg.Check(); err != nil {
+	if err := transform.CheckConfig(&cfg, transform.RoleSandbox); err != nil {
 		return nil, err
 	}
-	return &Sandbox{cfg: cfg, signer: newSigner(cfg.APIKey), orders: map[string]*sandboxOrder{}, Now: time.Now}, nil
+	return &Sandbox{cfg: cfg, signer: wxpay.NewSigner(cfg.APIKey), orders: map[string]*sandboxOrder{}, Now: time.Now}, nil
 }
 
 var _ transform.Sandbox = (*Sandbox)(nil)
@@ -81,7 +82,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		commFail(w, "sign_type参数错误")
 		return
 	}
-	if !s.signer.verify(p, signType) {
+	if !s.signer.Verify(p, signType) {
 		commFail(w, "签名错误")
 		return
 	}
@@ -139,7 +140,7 @@ func (s *Sandbox) unifiedOrder(p transform.Params, signType string) transform.Pa
 		return bizFail("INVALID_REQUEST", "out_trade_no参数错误")
 	}
 	if te := p.Get("time_expire"); te != "" {
-		t, err := time.ParseInLocation("20060102150405", te, Beijing)
+		t, err := time.ParseInLocation("20060102150405", te, transform.UTC8)
 		if err != nil {
 			return bizFail("INVALID_REQUEST", "time_expire时间格式错误")
 		}
@@ -161,7 +162,7 @@ func (s *Sandbox) unifiedOrder(p transform.Params, signType string) transform.Pa
 	s.seq++
 	o := &sandboxOrder{
 		params: p, signType: signType, state: "NOTPAY", totalFee: fee, notifyURL: p.Get("notify_url"),
-		prepayID: "wx" + s.Now().In(Beijing).Format("20060102150405") + transform.Nonce(20),
+		prepayID: "wx" + s.Now().In(transform.UTC8).Format("20060102150405") + transform.Nonce(20),
 		refunds:  map[string]string{},
 	}
 	s.orders[id] = o
@@ -266,8 +267,8 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 	}
 	if o.txID == "" {
 		s.seq++
-		o.txID = "42000" + now.In(Beijing).Format("20060102150405") + strconv.FormatInt(1000000+s.seq, 10)
-		o.timeEnd = now.In(Beijing).Format("20060102150405")
+		o.txID = "42000" + now.In(transform.UTC8).Format("20060102150405") + strconv.FormatInt(1000000+s.seq, 10)
+		o.timeEnd = now.In(transform.UTC8).Format("20060102150405")
 	}
 	result := "FAIL"
 	o.state = "PAYERROR"
@@ -295,7 +296,7 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 		n = append(n, transform.Param{Name: "sub_appid", Value: s.cfg.SubAppID}, transform.Param{Name: "sub_mch_id", Value: s.cfg.SubMchID},
 			transform.Param{Name: "sub_openid", Value: o.params.Get("sub_openid")})
 	}
-	n = append(n, transform.Param{Name: "sign", Value: s.signer.sign(n, o.signType)})
+	n = append(n, transform.Param{Name: "sign", Value: s.signer.Sign(n, o.signType)})
 	out := &transform.Outbound{URL: o.notifyURL, ContentType: "text/xml", Body: transform.AppendFlatXML(nil, "xml", n)}
 	ack := func(status int, body []byte) bool {
 		return status == http.StatusOK && bytes.Equal(body, []byte(AckBody))
@@ -333,7 +334,7 @@ func (s *Sandbox) reply(w http.ResponseWriter, signType string, fields transform
 			p = append(p, f)
 		}
 	}
-	p = append(p, transform.Param{Name: "sign", Value: s.signer.sign(p, signType)})
+	p = append(p, transform.Param{Name: "sign", Value: s.signer.Sign(p, signType)})
 	writeXML(w, transform.AppendFlatXML(nil, "xml", p))
 }
 

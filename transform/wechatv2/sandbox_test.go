@@ -12,15 +12,13 @@ import (
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 func newSandbox(t testing.TB, cfg Config) *Sandbox {
-	t.Helper()
-	s, err := NewSandbox(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Now = func() time.Time { return pinned }
+	s := transformtest.Must(t, NewSandbox, cfg)
+	s.Now = transformtest.Clock
 	return s
 }
 
@@ -166,7 +164,7 @@ func TestSandboxOrderLifecycle(t *testing.T) {
 			wantResult(t, do(PathRefund, orderReq("O1", transform.Param{Name: "out_refund_no", Value: "R1"},
 				transform.Param{Name: "total_fee", Value: "1234"}, transform.Param{Name: "refund_fee", Value: "100"})), "FAIL", "TRADE_STATE_ERROR")
 
-			out, ack, err := s.Complete("O1", true, pinned.Add(time.Minute))
+			out, ack, err := s.Complete("O1", true, transformtest.Pinned.Add(time.Minute))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -230,10 +228,10 @@ func TestSandboxOrderLifecycle(t *testing.T) {
 			wantResult(t, do(PathCloseOrder, orderReq("O2")), "FAIL", "ORDERCLOSED")
 			wantResult(t, do(PathUnifiedOrder, unifiedOrder("O2", "1", "b")), "FAIL", "ORDERCLOSED")
 			wantResult(t, do(PathCloseOrder, orderReq("NOPE")), "FAIL", "ORDERNOTEXIST")
-			if _, _, err := s.Complete("O2", true, pinned); err == nil {
+			if _, _, err := s.Complete("O2", true, transformtest.Pinned); err == nil {
 				t.Fatal("a closed order was completed")
 			}
-			if _, _, err := s.Complete("NOPE", true, pinned); err == nil {
+			if _, _, err := s.Complete("NOPE", true, transformtest.Pinned); err == nil {
 				t.Fatal("an unknown order was completed")
 			}
 		})
@@ -243,7 +241,7 @@ func TestSandboxOrderLifecycle(t *testing.T) {
 func TestSandboxFailedPayment(t *testing.T) {
 	s := newSandbox(t, testConfig(""))
 	wantResult(t, sandboxDo(t, s, PathUnifiedOrder, signedXML(unifiedOrder("O1", "500", "b", transform.Param{Name: "attach", Value: "x"}), vecAPIKey, SignMD5), SignMD5), "SUCCESS", "")
-	out, _, err := s.Complete("O1", false, pinned)
+	out, _, err := s.Complete("O1", false, transformtest.Pinned)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +253,7 @@ func TestSandboxFailedPayment(t *testing.T) {
 		t.Fatalf("event %+v", ev)
 	}
 	// a failed payment can be retried and succeed, with the same transaction id
-	out2, _, err := s.Complete("O1", true, pinned.Add(time.Hour))
+	out2, _, err := s.Complete("O1", true, transformtest.Pinned.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +276,7 @@ func TestSandboxServiceProvider(t *testing.T) {
 	if _, err := call.Decode(rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {
 		t.Fatalf("Decode = %v\n%s", err, rec.Body.Bytes())
 	}
-	out, _, err := s.Complete("O1", true, pinned)
+	out, _, err := s.Complete("O1", true, transformtest.Pinned)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +324,7 @@ func TestClientAgainstSandbox(t *testing.T) {
 			if err := json.Unmarshal(out, &pp); err != nil || !strings.HasPrefix(pp.Package, "prepay_id=wx") || pp.SignType != signType {
 				t.Fatalf("pay %s", out)
 			}
-			if pp.PaySign != PaySign(vecAppID, pp.NonceStr, pp.Package, signType, pp.TimeStamp, vecAPIKey) {
+			if pp.PaySign != wxpay.PaySign(vecAppID, pp.NonceStr, pp.Package, signType, pp.TimeStamp, vecAPIKey) {
 				t.Fatal("paySign")
 			}
 			if out, err := run("query", `{"order_id":"O1"}`); err != nil || !strings.Contains(string(out), `"status":"pending","amount":"12.34","currency":"CNY"`) {
@@ -336,7 +334,7 @@ func TestClientAgainstSandbox(t *testing.T) {
 			if e := wantError(t, err, 422, transform.CodeProviderRejected); e.ProviderCode != "TRADE_STATE_ERROR" {
 				t.Fatalf("refund before payment: %+v", e)
 			}
-			if _, _, err := s.Complete("O1", true, pinned); err != nil {
+			if _, _, err := s.Complete("O1", true, transformtest.Pinned); err != nil {
 				t.Fatal(err)
 			}
 			if out, err := run("query", `{"order_id":"O1"}`); err != nil ||

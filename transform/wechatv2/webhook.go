@@ -1,6 +1,7 @@
 package wechatv2
 
 import (
+	"cmp"
 	"crypto/aes"
 	"crypto/md5"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // AckBody is the exact acknowledgement WeChat Pay waits for.
@@ -18,41 +20,37 @@ const AckBody = `<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg>
 // Webhook verifies WeChat Pay v2 payment and refund notifications.
 type Webhook struct {
 	cfg    Config
-	signer signer
+	signer wxpay.Signer
 	aesKey []byte // refund notifications: lowercase hex MD5 of the API key
 }
 
 // NewWebhook validates cfg and returns a Webhook.
 func NewWebhook(cfg Config) (*Webhook, error) {
-	if err := cfg.Check(); err != nil {
+	if err := transform.CheckConfig(&cfg, transform.RoleWebhook); err != nil {
 		return nil, err
 	}
-	return &Webhook{cfg: cfg, signer: newSigner(cfg.APIKey), aesKey: RefundKey(cfg.APIKey)}, nil
+	return &Webhook{cfg: cfg, signer: wxpay.NewSigner(cfg.APIKey), aesKey: RefundKey(cfg.APIKey)}, nil
 }
 
 var _ transform.Webhook = (*Webhook)(nil)
 
-// Errors of Verify; none names a secret.
-var (
-	ErrUnsigned      = errors.New("wechat_v2: notification is not signed or not successful")
-	ErrBadSignature  = errors.New("wechat_v2: notification signature does not verify")
-	ErrForeign       = errors.New("wechat_v2: notification is for another appid or mch_id")
-	ErrMalformed     = errors.New("wechat_v2: notification is not a valid v2 document")
-	ErrRefundDecrypt = errors.New("wechat_v2: refund notification req_info does not decrypt")
-)
+// ErrRefundDecrypt is Verify's error for a refund notification whose
+// req_info does not decrypt; the others are transform's transform.ErrMalformed,
+// transform.ErrUnsigned, transform.ErrBadSignature and transform.ErrForeign.
+var ErrRefundDecrypt = errors.New("wechat_v2: refund notification req_info does not decrypt")
 
 // Verify implements transform.Webhook.
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 	root, p, err := transform.ParseFlatXML(n.Body)
 	if err != nil || root != "xml" || hasDuplicate(p) {
-		return nil, ErrMalformed
+		return nil, transform.ErrMalformed
 	}
 	if p.Get("return_code") != "SUCCESS" {
-		return nil, ErrUnsigned
+		return nil, transform.ErrUnsigned
 	}
 	if p.Get("appid") != w.cfg.AppID || p.Get("mch_id") != w.cfg.MchID ||
 		w.cfg.SubMchID != "" && p.Get("sub_mch_id") != w.cfg.SubMchID { // the provider's key signs for every sub-merchant
-		return nil, ErrForeign
+		return nil, transform.ErrForeign
 	}
 	if p.Has("req_info") {
 		return w.refundEvent(p)
@@ -62,10 +60,10 @@ func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 		signType = w.cfg.SignType
 	}
 	if signType != SignMD5 && signType != SignHMACSHA256 {
-		return nil, ErrMalformed
+		return nil, transform.ErrMalformed
 	}
-	if !w.signer.verify(p, signType) {
-		return nil, ErrBadSignature
+	if !w.signer.Verify(p, signType) {
+		return nil, transform.ErrBadSignature
 	}
 	return PaymentEvent(p)
 }
@@ -106,7 +104,7 @@ func PaymentEvent(p transform.Params) (*transform.Event, error) {
 	default: // verified but not mapped: forwarded as "unknown" (DESIGN.md §5)
 		typ = transform.EventUnknown
 	}
-	ref := firstNonEmpty(p.Get("transaction_id"), p.Get("out_trade_no"))
+	ref := cmp.Or(p.Get("transaction_id"), p.Get("out_trade_no"))
 	ev := &transform.Event{
 		ID: transform.EventID(Name, ref, typ), Provider: Name, Type: typ,
 		OrderID: p.Get("out_trade_no"), ProviderOrderID: p.Get("transaction_id"),
@@ -140,14 +138,14 @@ func (w *Webhook) refundEvent(outer transform.Params) (*transform.Event, error) 
 		data[kv.Name] = kv.Value
 	}
 	ev := &transform.Event{
-		ID: transform.EventID(Name, firstNonEmpty(p.Get("refund_id"), p.Get("out_refund_no")), typ), Provider: Name, Type: typ,
+		ID: transform.EventID(Name, cmp.Or(p.Get("refund_id"), p.Get("out_refund_no")), typ), Provider: Name, Type: typ,
 		OrderID: p.Get("out_trade_no"), ProviderOrderID: p.Get("transaction_id"), RefundID: p.Get("out_refund_no"),
 		Data: data,
 	}
 	if m, ok := transform.MoneyFromMinorText(p.Get("refund_fee"), "CNY"); ok {
 		ev.Amount, ev.Currency = m.String(), m.Currency
 	}
-	if t, err := time.ParseInLocation("2006-01-02 15:04:05", p.Get("success_time"), Beijing); err == nil {
+	if t, err := time.ParseInLocation("2006-01-02 15:04:05", p.Get("success_time"), transform.UTC8); err == nil {
 		ev.OccurredAt = t.Format(time.RFC3339)
 	}
 	return ev, nil

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // A payment notification of the official example merchant, laid out like
@@ -72,14 +73,7 @@ func set(p transform.Params, name, value string) transform.Params {
 	return append(p, transform.Param{Name: name, Value: value})
 }
 
-func newWebhook(t testing.TB, cfg Config) *Webhook {
-	t.Helper()
-	w, err := NewWebhook(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
+func newWebhook(t testing.TB, cfg Config) *Webhook { return transformtest.Must(t, NewWebhook, cfg) }
 
 func TestWebhookVerifyPayment(t *testing.T) {
 	tests := []struct {
@@ -152,33 +146,33 @@ func TestWebhookVerifyRejects(t *testing.T) {
 		body []byte
 		want error
 	}{
-		{"forged sign", md5, notification("0742406C6B69077DF2FE1C075748A006", ""), ErrBadSignature},
-		{"sign of another key", md5, signedXML(notificationParams(), otherKey, SignMD5), ErrBadSignature},
-		{"tampered total_fee", md5, []byte(tampered), ErrBadSignature},
-		{"field added after signing", md5, notification(notifyMD5Sign, extraField), ErrBadSignature},
-		{"signed field removed", md5, []byte(strings.Replace(string(notification(notifyExtraSign, extraField)), extraField, "", 1)), ErrBadSignature},
-		{"HMAC notification, MD5 merchant", md5, notification(notifyHMACSign, ""), ErrBadSignature},
-		{"MD5 notification, HMAC merchant", hmac, notification(notifyMD5Sign, ""), ErrBadSignature},
-		{"sign_type downgrade field added", hmac, notification(notifyHMACSign, "<sign_type>MD5</sign_type>"), ErrBadSignature},
-		{"unknown sign_type", md5, signedXML(set(notificationParams(), "sign_type", "SHA1"), vecAPIKey, SignMD5), ErrMalformed},
-		{"missing sign", md5, []byte(strings.Replace(string(notification("", "")), "<sign><![CDATA[]]></sign>", "", 1)), ErrBadSignature},
-		{"empty sign", md5, notification("", ""), ErrBadSignature},
-		{"foreign appid", md5, signedXML(set(notificationParams(), "appid", "wx0000000000000000"), vecAPIKey, SignMD5), ErrForeign},
-		{"foreign mch_id", md5, signedXML(set(notificationParams(), "mch_id", "10000101"), vecAPIKey, SignMD5), ErrForeign},
-		{"return_code FAIL", md5, signedXML(set(notificationParams(), "return_code", "FAIL"), vecAPIKey, SignMD5), ErrUnsigned},
-		{"communication failure", md5, []byte(`<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[参数格式校验错误]]></return_msg></xml>`), ErrUnsigned},
-		{"malformed XML", md5, []byte(`<xml><appid>wxd930ea5d5a258f4f</appid>`), ErrMalformed},
-		{"DOCTYPE", md5, append([]byte(`<!DOCTYPE xml [<!ENTITY e "x">]>`), notification(notifyMD5Sign, "")...), ErrMalformed},
-		{"other root", md5, []byte(strings.Replace(strings.Replace(string(notification(notifyMD5Sign, "")), "<xml>", "<root>", 1), "</xml>", "</root>", 1)), ErrMalformed},
-		{"JSON", md5, []byte(`{"return_code":"SUCCESS"}`), ErrMalformed},
-		{"empty", md5, nil, ErrMalformed},
+		{"forged sign", md5, notification("0742406C6B69077DF2FE1C075748A006", ""), transform.ErrBadSignature},
+		{"sign of another key", md5, signedXML(notificationParams(), otherKey, SignMD5), transform.ErrBadSignature},
+		{"tampered total_fee", md5, []byte(tampered), transform.ErrBadSignature},
+		{"field added after signing", md5, notification(notifyMD5Sign, extraField), transform.ErrBadSignature},
+		{"signed field removed", md5, []byte(strings.Replace(string(notification(notifyExtraSign, extraField)), extraField, "", 1)), transform.ErrBadSignature},
+		{"HMAC notification, MD5 merchant", md5, notification(notifyHMACSign, ""), transform.ErrBadSignature},
+		{"MD5 notification, HMAC merchant", hmac, notification(notifyMD5Sign, ""), transform.ErrBadSignature},
+		{"sign_type downgrade field added", hmac, notification(notifyHMACSign, "<sign_type>MD5</sign_type>"), transform.ErrBadSignature},
+		{"unknown sign_type", md5, signedXML(set(notificationParams(), "sign_type", "SHA1"), vecAPIKey, SignMD5), transform.ErrMalformed},
+		{"missing sign", md5, []byte(strings.Replace(string(notification("", "")), "<sign><![CDATA[]]></sign>", "", 1)), transform.ErrBadSignature},
+		{"empty sign", md5, notification("", ""), transform.ErrBadSignature},
+		{"foreign appid", md5, signedXML(set(notificationParams(), "appid", "wx0000000000000000"), vecAPIKey, SignMD5), transform.ErrForeign},
+		{"foreign mch_id", md5, signedXML(set(notificationParams(), "mch_id", "10000101"), vecAPIKey, SignMD5), transform.ErrForeign},
+		{"return_code FAIL", md5, signedXML(set(notificationParams(), "return_code", "FAIL"), vecAPIKey, SignMD5), transform.ErrUnsigned},
+		{"communication failure", md5, []byte(`<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[参数格式校验错误]]></return_msg></xml>`), transform.ErrUnsigned},
+		{"malformed XML", md5, []byte(`<xml><appid>wxd930ea5d5a258f4f</appid>`), transform.ErrMalformed},
+		{"DOCTYPE", md5, append([]byte(`<!DOCTYPE xml [<!ENTITY e "x">]>`), notification(notifyMD5Sign, "")...), transform.ErrMalformed},
+		{"other root", md5, []byte(strings.Replace(strings.Replace(string(notification(notifyMD5Sign, "")), "<xml>", "<root>", 1), "</xml>", "</root>", 1)), transform.ErrMalformed},
+		{"JSON", md5, []byte(`{"return_code":"SUCCESS"}`), transform.ErrMalformed},
+		{"empty", md5, nil, transform.ErrMalformed},
 		// An empty element is outside the signature; placed before the
 		// signed one it must not change what the event reports (the event
 		// id, the order, the amount) while the signature still verifies.
-		{"empty duplicate transaction_id", md5, []byte(strings.Replace(string(notification(notifyMD5Sign, "")), "<xml>", "<xml><transaction_id></transaction_id>", 1)), ErrMalformed},
-		{"empty duplicate out_trade_no", md5, []byte(strings.Replace(string(notification(notifyMD5Sign, "")), "<xml>", "<xml><out_trade_no/>", 1)), ErrMalformed},
-		{"empty duplicate total_fee", md5, []byte(strings.Replace(string(notification(notifyMD5Sign, "")), "<xml>", "<xml><total_fee/>", 1)), ErrMalformed},
-		{"duplicate field", md5, signedXML(append(notificationParams(), transform.Param{Name: "out_trade_no", Value: "O2"}), vecAPIKey, SignMD5), ErrMalformed},
+		{"empty duplicate transaction_id", md5, []byte(strings.Replace(string(notification(notifyMD5Sign, "")), "<xml>", "<xml><transaction_id></transaction_id>", 1)), transform.ErrMalformed},
+		{"empty duplicate out_trade_no", md5, []byte(strings.Replace(string(notification(notifyMD5Sign, "")), "<xml>", "<xml><out_trade_no/>", 1)), transform.ErrMalformed},
+		{"empty duplicate total_fee", md5, []byte(strings.Replace(string(notification(notifyMD5Sign, "")), "<xml>", "<xml><total_fee/>", 1)), transform.ErrMalformed},
+		{"duplicate field", md5, signedXML(append(notificationParams(), transform.Param{Name: "out_trade_no", Value: "O2"}), vecAPIKey, SignMD5), transform.ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -237,7 +231,7 @@ func TestWebhookServiceProvider(t *testing.T) {
 	// The service provider's key signs every sub-merchant's notifications:
 	// one for another sub-merchant is foreign here.
 	other := set(p, "sub_mch_id", "1900000999")
-	if ev, err := w.Verify(transform.Notification{Body: signedXML(other, vecAPIKey, SignMD5)}); !errors.Is(err, ErrForeign) {
+	if ev, err := w.Verify(transform.Notification{Body: signedXML(other, vecAPIKey, SignMD5)}); !errors.Is(err, transform.ErrForeign) {
 		t.Fatalf("another sub-merchant's notification: %+v, %v", ev, err)
 	}
 }
@@ -294,8 +288,8 @@ func TestWebhookRefundNotification(t *testing.T) {
 		want error
 	}{
 		{"req_info under another key", Config{AppID: vecAppID, MchID: vecMchID, APIKey: otherKey}, refundNotification(vecAppID, vecMchID, publishedReqInfo), ErrRefundDecrypt},
-		{"foreign appid", testConfig(""), refundNotification("wx0000000000000000", vecMchID, publishedReqInfo), ErrForeign},
-		{"foreign mch_id", testConfig(""), refundNotification(vecAppID, "10000101", publishedReqInfo), ErrForeign},
+		{"foreign appid", testConfig(""), refundNotification("wx0000000000000000", vecMchID, publishedReqInfo), transform.ErrForeign},
+		{"foreign mch_id", testConfig(""), refundNotification(vecAppID, "10000101", publishedReqInfo), transform.ErrForeign},
 		{"not base64", testConfig(""), refundNotification(vecAppID, vecMchID, "not base64!"), ErrRefundDecrypt},
 		{"truncated", testConfig(""), refundNotification(vecAppID, vecMchID, publishedReqInfo[:64]), ErrRefundDecrypt},
 		{"not whole blocks", testConfig(""), refundNotification(vecAppID, vecMchID, "AAAA"), ErrRefundDecrypt},
@@ -381,7 +375,7 @@ func TestHasDuplicate(t *testing.T) {
 func TestWebhookManyElements(t *testing.T) {
 	body := "<xml>" + strings.Repeat("<a/>", 16000) + "</xml>"
 	ev, err := newWebhook(t, testConfig("")).Verify(transform.Notification{Body: []byte(body)})
-	if ev != nil || !errors.Is(err, ErrMalformed) {
+	if ev != nil || !errors.Is(err, transform.ErrMalformed) {
 		t.Fatalf("Verify = %+v, %v", ev, err)
 	}
 }

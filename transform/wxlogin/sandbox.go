@@ -25,7 +25,7 @@ type Sandbox struct {
 
 // NewSandbox returns a Sandbox for cfg.
 func NewSandbox(cfg Config) (*Sandbox, error) {
-	if _, err := NewClient(cfg); err != nil {
+	if err := transform.CheckConfig(&cfg, transform.RoleSandbox); err != nil {
 		return nil, err
 	}
 	return &Sandbox{cfg: cfg, used: map[string]bool{}}, nil

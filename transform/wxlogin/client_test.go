@@ -20,12 +20,7 @@ const (
 )
 
 func newClient(t testing.TB, expose bool) *Client {
-	t.Helper()
-	c, err := NewClient(Config{AppID: appID, AppSecret: appSecret, ExposeSessionKey: expose})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return transformtest.Must(t, NewClient, Config{AppID: appID, AppSecret: appSecret, ExposeSessionKey: expose})
 }
 
 func wantError(t *testing.T, err error, status int, code string) *transform.Error {

@@ -1,12 +1,7 @@
-// Package wxlogin is the mini program login exchange (code2Session) for
-// caddy-minipay: the request minipay sends to api.weixin.qq.com, the answer
-// mapping, and the sandbox server.
 package wxlogin
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,62 +9,30 @@ import (
 	"github.com/minipay/caddy-minipay/transform"
 )
 
-// Name is the provider's name in configuration.
-const Name = "wechat_login"
-
 // Path is code2Session's path on api.weixin.qq.com.
 const Path = "/sns/jscode2session"
 
-// Config is the wechat_login provider configuration (DESIGN.md §3).
-type Config struct {
-	AppID            string `json:"app_id,omitempty"`
-	AppSecret        string `json:"app_secret,omitempty"`
-	ExposeSessionKey bool   `json:"expose_session_key,omitempty"`
-}
-
-// ProviderName is "wechat_login".
-func (*Config) ProviderName() string { return Name }
-
-// ConfigFields lists every string field for placeholder resolution.
-func (c *Config) ConfigFields() []transform.ConfigField {
-	return []transform.ConfigField{
-		{Name: "app_id", Value: &c.AppID, Required: transform.AllRoles},
-		{Name: "app_secret", Value: &c.AppSecret, Required: transform.AllRoles},
-	}
-}
-
 // Client builds code2Session calls.
 type Client struct {
-	cfg Config
-	ops transform.Operations
+	transform.Operations // Supports and Prepare: login
+	cfg                  Config
 }
 
-// NewClient returns a Client.
+// NewClient checks cfg and returns a Client.
 func NewClient(cfg Config) (*Client, error) {
-	if cfg.AppID == "" || cfg.AppSecret == "" {
-		return nil, errors.New("wechat_login: app_id and app_secret are required")
+	if err := transform.CheckConfig(&cfg, transform.RoleClient); err != nil {
+		return nil, err
 	}
 	c := &Client{cfg: cfg}
-	c.ops = transform.Operations{Login: c.Login}
+	c.Operations = transform.Operations{Provider: Name, Login: c.Login}
 	return c, nil
 }
 
 var _ transform.Client = (*Client)(nil)
 
-// Supports implements transform.Client.
-func (c *Client) Supports(op string) bool { return c.ops.Supports(op) }
-
-// Prepare implements transform.Client for login.
-func (c *Client) Prepare(_ context.Context, op string, body []byte) (*transform.Call, error) {
-	return c.ops.Dispatch(Name, op, body)
-}
-
 // Login builds the code2Session call. The AppSecret travels only in the
 // upstream query string, which no log line of the plugin prints.
 func (c *Client) Login(req *transform.LoginRequest) (*transform.Call, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
 	q := url.Values{"appid": {c.cfg.AppID}, "secret": {c.cfg.AppSecret}, "js_code": {req.Code}, "grant_type": {"authorization_code"}}
 	return &transform.Call{
 		Method: http.MethodGet, Path: Path, RawQuery: q.Encode(),

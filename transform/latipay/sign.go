@@ -1,0 +1,83 @@
+package latipay
+
+import "github.com/minipay/caddy-minipay/transform"
+
+// Latipay's two signatures (docs/providers/latipay.md, "Signatures"), both
+// HMAC-SHA256 keyed by the api_key, lowercase hex:
+//   - the request signature over the sorted parameters (Sign);
+//   - the notification signature over five concatenated fields, which
+//     notifications and query answers carry (NotifySign).
+
+// Sign is Latipay's request signature: every non-empty parameter except
+// signature (and never api_key), sorted by name, k=v joined with '&', values
+// raw, the api_key appended directly; HMAC-SHA256 keyed by the api_key over
+// that whole string, lowercase hex.
+func Sign(params transform.Params, apiKey string) string {
+	return newSigner(apiKey).sign(params)
+}
+
+// Verify checks a request's signature parameter in constant time.
+func Verify(params transform.Params, apiKey string) bool {
+	return newSigner(apiKey).verify(params)
+}
+
+// NotifySign is the signature of notifications and query answers:
+// HMAC-SHA256 keyed by the api_key over merchant_reference + payment_method +
+// status + currency + amount (plain concatenation, no api_key appended),
+// lowercase hex. amount is the text exactly as Latipay sent it.
+func NotifySign(merchantReference, paymentMethod, status, currencyCode, amount, apiKey string) string {
+	return newSigner(apiKey).notifySign(merchantReference, paymentMethod, status, currencyCode, amount)
+}
+
+// signer signs with one merchant key. Clients, webhooks and sandboxes keep
+// one: building a keyed HMAC state costs more than the signature itself on
+// the pay hot path, so states are recycled.
+type signer struct {
+	key string
+	mac *transform.HMACPool
+}
+
+func newSigner(apiKey string) signer {
+	return signer{key: apiKey, mac: transform.NewHMACPool(apiKey)}
+}
+
+func (s signer) sign(params transform.Params) string {
+	if params.Has("api_key") { // never part of the message, whoever put it there
+		kept := make(transform.Params, 0, len(params))
+		for _, p := range params {
+			if p.Name != "api_key" {
+				kept = append(kept, p)
+			}
+		}
+		params = kept
+	}
+	buf := transform.GetBuf()
+	defer transform.PutBuf(buf)
+	b := params.SortedQuery(*buf, "signature")
+	b = append(b, s.key...)
+	*buf = b
+	return s.mac.Hex(b, false)
+}
+
+func (s signer) verify(params transform.Params) bool {
+	got := params.Get("signature")
+	return got != "" && transform.EqualHexConstantTime(got, s.sign(params))
+}
+
+func (s signer) notifySign(merchantReference, paymentMethod, status, currencyCode, amount string) string {
+	buf := transform.GetBuf()
+	defer transform.PutBuf(buf)
+	b := append(*buf, merchantReference...)
+	b = append(b, paymentMethod...)
+	b = append(b, status...)
+	b = append(b, currencyCode...)
+	b = append(b, amount...)
+	*buf = b
+	return s.mac.Hex(b, false)
+}
+
+// verifyNotify compares a received notification-formula signature in
+// constant time.
+func (s signer) verifyNotify(got, merchantReference, paymentMethod, status, currencyCode, amount string) bool {
+	return got != "" && transform.EqualHexConstantTime(got, s.notifySign(merchantReference, paymentMethod, status, currencyCode, amount))
+}

@@ -1,0 +1,8 @@
+package transform
+
+import "time"
+
+// UTC8 is UTC+8 without daylight saving: Beijing time, in which WeChat Pay
+// writes its timestamps and Latipay its pay_time, and Singapore time, in
+// which minipay writes 2C2P's zoneless timestamps.
+var UTC8 = time.FixedZone("UTC+8", 8*3600)
