@@ -3,8 +3,6 @@ package cbtis
 import (
 	"bytes"
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -40,17 +38,6 @@ func NewWebhook(cfg Config) (*Webhook, error) {
 }
 
 var _ transform.Webhook = (*Webhook)(nil)
-
-// Signature is the notification signature of body under key: lowercase hex
-// SHA-256 (a plain hash, not an HMAC) of body + "." + key.
-func Signature(body []byte, key string) string {
-	h := sha256.New()
-	h.Write(body)
-	h.Write([]byte{'.'})
-	h.Write([]byte(key))
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))
-}
 
 // Verify implements transform.Webhook. The signature is checked on the raw
 // bytes first; the JSON is parsed only once it verified.

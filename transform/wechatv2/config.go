@@ -7,17 +7,10 @@ import (
 	"errors"
 
 	"github.com/minipay/caddy-minipay/transform"
-	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // Name is the provider's name in configuration and answers.
 const Name = "wechat_v2"
-
-// Sign types (sign_type), WeChat's v2 signature of transform/wxpay.
-const (
-	SignMD5        = wxpay.SignMD5
-	SignHMACSHA256 = wxpay.SignHMACSHA256
-)
 
 // Config is the wechat_v2 provider configuration (DESIGN.md §3).
 type Config struct {
