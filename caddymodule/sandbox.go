@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,7 +40,8 @@ type Sandbox struct {
 	client    *http.Client
 	logger    *zap.Logger
 
-	demo *demoMerchant
+	demo  *demoMerchant
+	notes *notificationLog // what the console lists
 }
 
 // demoMerchant holds the events the demo merchant backend received.
@@ -62,6 +64,7 @@ func (s *Sandbox) Provision(ctx caddy.Context) error {
 	}
 	s.providers = map[string]transform.Sandbox{}
 	s.demo = new(demoMerchant)
+	s.notes = new(notificationLog)
 	list, _ := mods.([]any) // nil when no provider block is configured
 	for _, mod := range list {
 		p, err := resolveProvider(mod, transform.RoleSandbox)
@@ -99,6 +102,12 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		return nil
 	case "/sandbox/merchant/events":
 		s.merchant(w, r)
+		return nil
+	case "/sandbox/":
+		s.console(w, r)
+		return nil
+	case "/sandbox":
+		http.Redirect(w, r, "/sandbox/", http.StatusMovedPermanently)
 		return nil
 	}
 	for _, name := range s.names {
@@ -148,20 +157,43 @@ func (s *Sandbox) complete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, transform.Invalid("provider", "is not emulated by this sandbox"))
 		return
 	}
-	if req.Result != "succeeded" && req.Result != "failed" {
-		writeError(w, transform.Invalid("result", "must be succeeded or failed"))
+	var (
+		out   *transform.Outbound
+		acked func(int, []byte) bool
+		err   error
+	)
+	switch req.Result {
+	case "succeeded", "failed":
+		out, acked, err = p.Complete(req.OrderID, req.Result == "succeeded", time.Now())
+	case "refunded":
+		rp, ok := p.(transform.RefundSandbox)
+		if !ok {
+			writeError(w, transform.Invalid("result", "must be succeeded or failed: "+req.Provider+" sends no refund notifications"))
+			return
+		}
+		out, acked, err = rp.CompleteRefund(req.OrderID, time.Now())
+	default:
+		writeError(w, transform.Invalid("result", "must be succeeded, failed or refunded"))
 		return
 	}
-	out, acked, err := p.Complete(req.OrderID, req.Result == "succeeded", time.Now())
 	if err != nil {
 		writeError(w, transform.Invalid("order_id", "cannot be completed: "+err.Error()))
 		return
 	}
 	res := completeResult{Provider: req.Provider, OrderID: req.OrderID, Result: req.Result, NotifyURL: out.URL}
-	nreq, err := http.NewRequestWithContext(r.Context(), http.MethodPost, out.URL, bytes.NewReader(out.Body))
+	s.deliver(r.Context(), out, acked, &res)
+	s.notes.add(sentNotification{At: time.Now(), Provider: res.Provider, OrderID: res.OrderID, Result: res.Result, URL: res.NotifyURL,
+		Status: res.ResponseStatus, Answer: res.ResponseBody, Acknowledged: res.Acknowledged, Failure: res.DeliveryFailure})
+	s.logger.Info("minipay sandbox notification", zap.String("provider", req.Provider), zap.String("order_id", req.OrderID),
+		zap.String("result", req.Result), zap.Int("status", res.ResponseStatus), zap.Bool("acknowledged", res.Acknowledged))
+	writeJSON(w, http.StatusOK, transform.Marshal(res))
+}
+
+// deliver posts a notification to its URL and records the answer in res.
+func (s *Sandbox) deliver(ctx context.Context, out *transform.Outbound, acked func(int, []byte) bool, res *completeResult) {
+	nreq, err := http.NewRequestWithContext(ctx, http.MethodPost, out.URL, bytes.NewReader(out.Body))
 	if err != nil {
 		res.DeliveryFailure = "invalid notify URL"
-		writeJSON(w, http.StatusOK, transform.Marshal(res))
 		return
 	}
 	for k, v := range out.Header {
@@ -171,16 +203,12 @@ func (s *Sandbox) complete(w http.ResponseWriter, r *http.Request) {
 	resp, err := s.client.Do(nreq)
 	if err != nil {
 		res.DeliveryFailure = "the notify URL could not be reached"
-		writeJSON(w, http.StatusOK, transform.Marshal(res))
 		return
 	}
 	ack, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
 	res.Delivered, res.ResponseStatus, res.ResponseBody = true, resp.StatusCode, string(ack)
 	res.Acknowledged = acked(resp.StatusCode, ack)
-	s.logger.Info("minipay sandbox notification", zap.String("provider", req.Provider), zap.String("order_id", req.OrderID),
-		zap.Int("status", resp.StatusCode), zap.Bool("acknowledged", res.Acknowledged))
-	writeJSON(w, http.StatusOK, transform.Marshal(res))
 }
 
 type merchantEvent struct {

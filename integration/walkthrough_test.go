@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/caddytest"
+
 	"github.com/minipay/caddy-minipay/transform/wechatv2"
 
 	"github.com/minipay/caddy-minipay/transform/wxpay"
@@ -17,18 +19,26 @@ import (
 // admin address moved for the test) and follows the README walkthrough:
 // login → pay → sandbox complete → the event the merchant backend received,
 // then query, refund and close.
-func TestCaddyfileExampleWalkthrough(t *testing.T) {
+// startExample runs Caddyfile.example with its ports, admin address and
+// log moved for the test; it returns the merchant and sandbox ports and
+// the log file.
+func startExample(t *testing.T) (tc *caddytest.Tester, merchant, sandbox int, logFile string) {
+	t.Helper()
 	example, err := os.ReadFile(filepath.Join("..", "Caddyfile.example"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	merchant, sandbox := freePort(t), freePort(t)
-	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	merchant, sandbox = freePort(t), freePort(t)
+	logFile = filepath.Join(t.TempDir(), "caddy.log")
 	config := strings.NewReplacer(
 		"admin localhost:2019", "admin "+adminAddr+"\n\tskip_install_trust\n\tgrace_period 1ns\n\tlog {\n\t\toutput file "+logFile+"\n\t\tformat json\n\t}",
 		":8080", ":"+itoa(merchant), ":9090", ":"+itoa(sandbox),
 	).Replace(string(example))
-	tc := startCaddy(t, config)
+	return startCaddy(t, config), merchant, sandbox, logFile
+}
+
+func TestCaddyfileExampleWalkthrough(t *testing.T) {
+	tc, merchant, sandbox, logFile := startExample(t)
 	base := "http://localhost:" + itoa(merchant)
 
 	login := postJSON(t, tc, base+"/wxlogin/login", `{"code":"walkthrough-1"}`)

@@ -73,4 +73,24 @@ type Sandbox interface {
 	// Complete settles an order and returns the signed notification to send
 	// to its notify URL, and a check of the answer it must get (the ACK).
 	Complete(orderID string, succeeded bool, now time.Time) (*Outbound, func(status int, body []byte) bool, error)
+	// Orders lists the orders the sandbox holds, in any order (the sandbox
+	// console sorts them).
+	Orders() []SandboxOrder
+}
+
+// SandboxOrder is one order as the sandbox console shows it.
+type SandboxOrder struct {
+	// ID is the merchant's order id: what POST /sandbox/complete takes.
+	ID      string
+	Amount  Money
+	State   string // StatusPending, StatusSucceeded, StatusFailed, StatusCancelled or StatusRefunded
+	Created time.Time
+}
+
+// RefundSandbox is a Sandbox whose provider notifies refunds.
+type RefundSandbox interface {
+	// CompleteRefund refunds what remains of a paid order (or, when nothing
+	// remains, repeats the last refund's notification) and returns the signed
+	// refund notification and its ACK check, like Complete.
+	CompleteRefund(orderID string, now time.Time) (*Outbound, func(status int, body []byte) bool, error)
 }

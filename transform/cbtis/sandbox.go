@@ -49,8 +49,10 @@ type sandboxOrder struct {
 	amount                   transform.Money
 	description, notifyURL   string
 	subOpenID                string
-	status                   string // PENDING, SUCCEEDED, FAILED
+	status                   string // PENDING, SUCCEEDED, FAILED, REFUNDED
 	createTime, payTime      time.Time
+	refundID                 string
+	refundTime               time.Time
 	next                     map[string]string
 }
 
@@ -319,28 +321,13 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 	} else {
 		o.status = "FAILED"
 	}
-	var uid any = s.cfg.UID
-	if n, err := strconv.ParseInt(s.cfg.UID, 10, 64); err == nil {
-		uid = n // CBTIS sends uid as a number
-	}
 	data := map[string]any{
-		"uid": uid, "order_id": o.orderID, "merchant_order_id": o.merchantOrderID,
+		"uid": s.uid(), "order_id": o.orderID, "merchant_order_id": o.merchantOrderID,
 		"order_amount": o.amount.String(), "order_currency": o.amount.Currency,
 		"create_time": o.createTime.UTC().Format("2006-01-02T15:04:05.000Z"), "status": o.status,
 	}
 	if succeeded {
 		data["pay_time"] = o.payTime.UTC().Format("2006-01-02T15:04:05.000Z")
 	}
-	body := transform.Marshal(struct {
-		NotifyType string         `json:"notify_type"`
-		Data       map[string]any `json:"data"`
-	}{kind, data})
-	out := &transform.Outbound{
-		URL: o.notifyURL, ContentType: "application/json", Body: body,
-		Header: http.Header{http.CanonicalHeaderKey(s.cfg.SignatureHeader): {Signature(body, s.cfg.WebhookKey())}},
-	}
-	ack := func(status int, body []byte) bool {
-		return status == http.StatusOK && string(body) == AckBody
-	}
-	return out, ack, nil
+	return s.notification(o.notifyURL, kind, data), acknowledged, nil
 }

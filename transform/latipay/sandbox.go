@@ -53,6 +53,7 @@ type sandboxOrder struct {
 	payTime   string // "2006-01-02 15:04:05", UTC+8
 	refunded  int64
 	payment   sandboxPayment
+	created   time.Time
 }
 
 type sandboxPayment struct {
@@ -207,6 +208,7 @@ func (s *Sandbox) pay(w http.ResponseWriter, p transform.Params) {
 	o := &sandboxOrder{
 		ref: ref, id: now.Format("20060102") + strconv.FormatInt(10000000+s.seq, 10),
 		amount: m, notifyURL: p.Get("notify_url"), product: p.Get("product_name"), openID: p.Get("open_id"), status: "pending",
+		created: now,
 	}
 	o.payment = sandboxPayment{
 		NonceStr: transform.Nonce(32), SignType: wxpay.SignMD5, TimeStamp: strconv.FormatInt(now.Unix(), 10),

@@ -54,6 +54,7 @@ type sandboxOrder struct {
 	approvalCode   string
 	backendInvoice string
 	notifyURL      string
+	created        time.Time
 }
 
 // NewSandbox checks cfg and returns an empty Sandbox.
@@ -130,7 +131,7 @@ func (s *Sandbox) pay(req transform.Params, now time.Time) []byte {
 		o = &sandboxOrder{
 			request: req, number: s.seq, state: statePending, tranRef: strconv.FormatInt(3200000+s.seq, 10),
 			prepayID:  "wx" + now.In(transform.UTC8).Format("20060102150405") + transform.Nonce(20),
-			notifyURL: req.Get(BackendURLField),
+			notifyURL: req.Get(BackendURLField), created: now,
 		}
 		s.orders[id] = o
 	}

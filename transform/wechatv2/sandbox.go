@@ -1,7 +1,6 @@
 package wechatv2
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -37,6 +36,10 @@ type sandboxOrder struct {
 	totalFee  int64
 	refunded  int64
 	refunds   map[string]string // out_refund_no → refund_id
+	created   time.Time
+	// refundLog lists the refunds in the order they were made, for the
+	// console's refund notifications.
+	refundLog []sandboxRefund
 }
 
 // NewSandbox validates cfg and returns an empty Sandbox.
@@ -163,7 +166,7 @@ func (s *Sandbox) unifiedOrder(p transform.Params, signType string) transform.Pa
 	o := &sandboxOrder{
 		params: p, signType: signType, state: "NOTPAY", totalFee: fee, notifyURL: p.Get("notify_url"),
 		prepayID: "wx" + s.Now().In(transform.UTC8).Format("20060102150405") + transform.Nonce(20),
-		refunds:  map[string]string{},
+		refunds:  map[string]string{}, created: s.Now(),
 	}
 	s.orders[id] = o
 	return transform.Params{{Name: "result_code", Value: "SUCCESS"}, {Name: "prepay_id", Value: o.prepayID}, {Name: "trade_type", Value: "JSAPI"}}
@@ -238,6 +241,7 @@ func (s *Sandbox) refund(p transform.Params) transform.Params {
 	s.seq++
 	id := "50000" + strconv.FormatInt(s.Now().Unix(), 10) + strconv.FormatInt(s.seq, 10)
 	o.refunds[p.Get("out_refund_no")] = id
+	o.refundLog = append(o.refundLog, sandboxRefund{outRefundNo: p.Get("out_refund_no"), id: id, fee: fee})
 	o.refunded += fee
 	o.state = "REFUND"
 	return refundOK(p, o.txID, id)
@@ -298,10 +302,7 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 	}
 	n = append(n, transform.Param{Name: "sign", Value: s.signer.Sign(n, o.signType)})
 	out := &transform.Outbound{URL: o.notifyURL, ContentType: "text/xml", Body: transform.AppendFlatXML(nil, "xml", n)}
-	ack := func(status int, body []byte) bool {
-		return status == http.StatusOK && bytes.Equal(body, []byte(AckBody))
-	}
-	return out, ack, nil
+	return out, acknowledged, nil
 }
 
 // RefundNotification builds the encrypted refund notification WeChat sends

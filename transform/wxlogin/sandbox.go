@@ -91,6 +91,9 @@ func (s *Sandbox) Complete(string, bool, time.Time) (*transform.Outbound, func(i
 	return nil, nil, errNoNotifications
 }
 
+// Orders implements transform.Sandbox; logins make no orders.
+func (s *Sandbox) Orders() []transform.SandboxOrder { return nil }
+
 var errNoNotifications = sandboxError("wechat_login sends no notifications")
 
 type sandboxError string

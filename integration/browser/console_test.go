@@ -1,0 +1,392 @@
+// Package browser drives the sandbox console (GET /sandbox/) in headless
+// Chromium against a real Caddy with the plugin: the binary of ./cmd/caddy,
+// built from this checkout. It is a module of its own so that chromedp never
+// enters the plugin's go.mod; .ci/run runs it (README, "Sandbox console").
+package browser
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Sandbox credentials of the example (nobody's secrets).
+const wechatMerchant = `
+		app_id wx8888888888888888
+		mch_id 1900000109
+		api_key 8934e7d15453e97507ef794cf7b0519d`
+
+// repoRoot is the checkout this module lives in.
+var repoRoot, _ = filepath.Abs(filepath.Join("..", ".."))
+
+// artifacts is where screenshots go: CI output, ignored by git.
+var artifacts = filepath.Join(repoRoot, ".ci", "browser")
+
+// caddyBin is ./cmd/caddy of this checkout, built once by TestMain.
+var caddyBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "minipay-browser-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "caddy"), "./cmd/caddy")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build ./cmd/caddy: %v\n%s", err, out)
+	} else {
+		caddyBin = filepath.Join(dir, "caddy")
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type stack struct {
+	merchant, sandbox string // base URLs
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startCaddy builds ./cmd/caddy and runs it with a merchant site (a
+// wechat_v2 merchant route and its webhook route, forwarding to the
+// sandbox's demo merchant backend) and the sandbox.
+func startCaddy(t *testing.T) stack {
+	t.Helper()
+	if caddyBin == "" {
+		t.Fatal("./cmd/caddy was not built")
+	}
+	dir := t.TempDir()
+	admin, mport, sport := freePort(t), freePort(t), freePort(t)
+	config := fmt.Sprintf(`{
+	admin localhost:%d
+	skip_install_trust
+	storage file_system %s
+}
+
+:%d {
+	handle /wechat/* {
+		minipay wechat_v2 {%s
+			notify_url http://localhost:%d/webhooks/wechat_v2
+			client_ip 127.0.0.1
+		}
+		reverse_proxy localhost:%d
+	}
+	handle /webhooks/wechat_v2 {
+		minipay_webhook wechat_v2 {%s
+		}
+		rewrite * /sandbox/merchant/events
+		reverse_proxy localhost:%d
+	}
+}
+
+:%d {
+	bind 127.0.0.1
+	minipay_sandbox {
+		wechat_v2 {%s
+		}
+	}
+}
+`, admin, filepath.Join(dir, "storage"), mport, wechatMerchant, mport, sport, wechatMerchant, sport, sport, wechatMerchant)
+	cfgPath := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.Create(filepath.Join(dir, "caddy.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(caddyBin, "run", "--config", cfgPath, "--adapter", "caddyfile")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logFile.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile.Name())
+			t.Logf("caddy log:\n%s", b)
+		}
+	})
+	s := stack{merchant: fmt.Sprintf("http://localhost:%d", mport), sandbox: fmt.Sprintf("http://localhost:%d", sport)}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get(s.sandbox + "/sandbox/")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caddy did not serve the console in 30s: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func postJSON(t *testing.T, url, body string) map[string]any {
+	t.Helper()
+	res, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %d %s", url, res.StatusCode, b)
+	}
+	return m
+}
+
+// pay creates an order through the merchant API, as a merchant backend does.
+func (s stack) pay(t *testing.T, orderID, amount string) {
+	t.Helper()
+	m := postJSON(t, s.merchant+"/wechat/pay", `{"order_id":"`+orderID+`","amount":"`+amount+
+		`","currency":"CNY","description":"Latte","openid":"os7xVv419cwT89c3EhFacTtXD_84"}`)
+	if m["order_id"] != orderID || m["paySign"] == "" {
+		t.Fatalf("pay answer %v", m)
+	}
+}
+
+// merchantEvents lists "<type> <amount>" of every event the demo merchant
+// backend received for orderID, oldest first.
+func (s stack) merchantEvents(t *testing.T, orderID string) []string {
+	t.Helper()
+	res, err := http.Get(s.sandbox + "/sandbox/merchant/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var got struct {
+		Events []struct {
+			Provider string `json:"minipay_provider"`
+			Event    struct {
+				Type    string `json:"type"`
+				OrderID string `json:"order_id"`
+				Amount  string `json:"amount"`
+			} `json:"event"`
+		} `json:"events"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range got.Events {
+		if e.Event.OrderID == orderID && e.Provider == "wechat_v2" {
+			types = append(types, e.Event.Type+" "+e.Event.Amount)
+		}
+	}
+	return types
+}
+
+// browser starts headless Chromium. Under CI=true a missing Chromium fails
+// the test; elsewhere it skips with the command that installs it.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("CHROMIUM")
+	if path == "" {
+		for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
+			if _, err := os.Stat(p); err == nil {
+				path = p
+				break
+			}
+		}
+	}
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("Chromium is missing (/usr/bin/chromium): apt-get install -y chromium")
+		}
+		t.Skip("Chromium is missing: apt-get install -y chromium, or set CHROMIUM to its path")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1280, 900),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(acancel)
+	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	t.Cleanup(bcancel)
+	return bctx
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(artifacts, name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", filepath.Join(artifacts, name))
+}
+
+// order is the selector of an order's element (not its notifications').
+func order(id string) string { return `article[data-order-id="` + id + `"][data-provider="wechat_v2"]` }
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// settle clicks one of an order's buttons and waits until the page (with
+// no reload) shows the notification acknowledged and the new state.
+func settle(t *testing.T, ctx context.Context, id, action, state string) {
+	t.Helper()
+	ack := `[data-notification][data-order-id="` + id + `"][data-acknowledged="true"]`
+	before, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('`+ack+`').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(order(id)+` button[data-action="`+action+`"]`)),
+		wait(fmt.Sprintf(`document.querySelectorAll('%s').length > %d`, ack, before), 20*time.Second),
+		wait(`document.querySelector('`+order(id)+` [data-field="state"]').textContent.trim() === "`+state+`"`, 10*time.Second),
+	)
+	if err != nil {
+		t.Fatalf("%s %s: %v", action, id, err)
+	}
+	if got := text(t, ctx, order(id)+` [data-field="state"]`); got != state {
+		t.Fatalf("%s shows state %q, want %q", id, got, state)
+	}
+}
+
+// wait polls a JavaScript condition until it is true.
+func wait(cond string, timeout time.Duration) chromedp.Action[chromedp.Void] {
+	poll := chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(timeout))
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := poll(ctx, t)
+		return chromedp.Void{}, err
+	}
+}
+
+func TestConsole(t *testing.T) {
+	s := startCaddy(t)
+	ctx := browser(t)
+	s.pay(t, "WEB-1", "12.34")
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(s.sandbox+"/sandbox/"),
+		chromedp.WaitVisible(chromedp.CSS(order("WEB-1"))),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(t, ctx, order("WEB-1")+` [data-field="state"]`); got != "pending" {
+		t.Fatalf("a new order shows %q", got)
+	}
+
+	// An order created while the page is open appears without a reload,
+	// and newest first.
+	s.pay(t, "WEB-2", "8.00")
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(order("WEB-2")))); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('article[data-order-id]')].map(e => e.dataset.orderId)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(ids, ",") != "WEB-2,WEB-1" {
+		t.Fatalf("orders listed %v, want newest first", ids)
+	}
+
+	settle(t, ctx, "WEB-1", "succeed", "succeeded")
+	if got := s.merchantEvents(t, "WEB-1"); strings.Join(got, ",") != "payment.succeeded 12.34" {
+		t.Fatalf("merchant backend received %v for WEB-1", got)
+	}
+	settle(t, ctx, "WEB-2", "fail", "failed")
+	if got := s.merchantEvents(t, "WEB-2"); strings.Join(got, ",") != "payment.failed 8.00" {
+		t.Fatalf("merchant backend received %v for WEB-2", got)
+	}
+	settle(t, ctx, "WEB-1", "refund", "refunded")
+	if got := s.merchantEvents(t, "WEB-1"); strings.Join(got, ",") != "payment.succeeded 12.34,refund.succeeded 12.34" {
+		t.Fatalf("merchant backend received %v for WEB-1 after the refund", got)
+	}
+	// What the delivery answered is on the page: WeChat's exact ACK.
+	if got := text(t, ctx, `[data-notification][data-order-id="WEB-2"] .answer`); !strings.Contains(got, "<return_code><![CDATA[SUCCESS]]>") {
+		t.Fatalf("the notification's answer shows %q", got)
+	}
+	if disabled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('`+order("WEB-1")+` button[data-action="fail"]').disabled`)); err != nil || !disabled {
+		t.Fatalf("fail is enabled on a refunded order (%v)", err)
+	}
+	screenshot(t, ctx, "console-desktop.png")
+
+	// Phone width: nothing wider than the window.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Sleep(300*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overflow {
+		t.Fatal("the console is wider than a 390px window")
+	}
+	screenshot(t, ctx, "console-phone.png")
+}
+
+// The page is plain server-rendered HTML: the hooks are there without
+// JavaScript, and the Content-Security-Policy forbids anything external.
+func TestConsoleWithoutJavaScript(t *testing.T) {
+	s := startCaddy(t)
+	s.pay(t, "RAW-1", "1.00")
+	res, err := http.Get(s.sandbox + "/sandbox/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	for _, want := range []string{
+		`data-order-id="RAW-1" data-provider="wechat_v2"`, `data-field="state">pending<`,
+		`data-action="succeed"`, `data-action="fail"`, `data-action="refund" disabled`,
+	} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("the page has no %s", want)
+		}
+	}
+	csp := res.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "connect-src 'self'") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+	for _, external := range []string{"http://", "https://", "src=\"//"} {
+		if bytes.Contains(body, []byte(external)) {
+			t.Errorf("the page refers to something external (%s)", external)
+		}
+	}
+}

@@ -1,0 +1,86 @@
+package cbtis
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+var consoleStates = map[string]string{
+	"PENDING": transform.StatusPending, "SUCCEEDED": transform.StatusSucceeded,
+	"FAILED": transform.StatusFailed, "REFUNDED": transform.StatusRefunded,
+}
+
+// Orders implements transform.Sandbox.
+func (s *Sandbox) Orders() []transform.SandboxOrder {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]transform.SandboxOrder, 0, len(s.orders))
+	for id, o := range s.orders {
+		out = append(out, transform.SandboxOrder{ID: id, Amount: o.amount, State: consoleStates[o.status], Created: o.createTime})
+	}
+	return out
+}
+
+var _ transform.RefundSandbox = (*Sandbox)(nil)
+
+// CompleteRefund implements transform.RefundSandbox: it refunds a paid
+// order in full (CBTIS's API here has no refund call; the merchant refunds
+// in CBTIS's portal) and signs the refund_success notification, the
+// documented fields plus the order's references and the refunded amount.
+// A refunded order's notification is sent again unchanged.
+func (s *Sandbox) CompleteRefund(orderID string, now time.Time) (*transform.Outbound, func(int, []byte) bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[orderID]
+	switch {
+	case !ok:
+		return nil, nil, errors.New("no such order")
+	case o.notifyURL == "":
+		return nil, nil, errors.New("the order has no notify_url")
+	case o.status != "SUCCEEDED" && o.status != "REFUNDED":
+		return nil, nil, errors.New("the order is " + o.status)
+	}
+	if o.status == "SUCCEEDED" {
+		s.seq++
+		o.status, o.refundTime = "REFUNDED", now
+		o.refundID = "C" + now.UTC().Format("060102150405") + strconv.FormatInt(100000+s.seq, 10)
+	}
+	data := map[string]any{
+		"uid": s.uid(), "refund_id": o.refundID, "merchant_refund_id": "R" + o.merchantOrderID,
+		"order_id": o.orderID, "merchant_order_id": o.merchantOrderID,
+		"order_amount": o.amount.String(), "order_currency": o.amount.Currency,
+		"refund_amount": o.amount.String(), "refund_currency": o.amount.Currency,
+		"create_time": o.createTime.UTC().Format("2006-01-02T15:04:05.000Z"),
+		"refund_time": o.refundTime.UTC().Format("2006-01-02T15:04:05.000Z"),
+	}
+	return s.notification(o.notifyURL, NotifyRefundSuccess, data), acknowledged, nil
+}
+
+// notification is a signed notification of kind with data.
+func (s *Sandbox) notification(url, kind string, data map[string]any) *transform.Outbound {
+	body := transform.Marshal(struct {
+		NotifyType string         `json:"notify_type"`
+		Data       map[string]any `json:"data"`
+	}{kind, data})
+	return &transform.Outbound{
+		URL: url, ContentType: "application/json", Body: body,
+		Header: http.Header{http.CanonicalHeaderKey(s.cfg.SignatureHeader): {Signature(body, s.cfg.WebhookKey())}},
+	}
+}
+
+// uid is the merchant's uid as CBTIS sends it: a number when it is one.
+func (s *Sandbox) uid() any {
+	if n, err := strconv.ParseInt(s.cfg.UID, 10, 64); err == nil {
+		return n
+	}
+	return s.cfg.UID
+}
+
+// acknowledged tells whether a notification got CBTIS's ACK.
+func acknowledged(status int, body []byte) bool {
+	return status == http.StatusOK && string(body) == AckBody
+}

@@ -1,0 +1,24 @@
+package latipay
+
+import "github.com/minipay/caddy-minipay/transform"
+
+// Orders implements transform.Sandbox. A paid order refunded in full
+// through /v2/refund shows as refunded (Latipay notifies no refunds).
+func (s *Sandbox) Orders() []transform.SandboxOrder {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]transform.SandboxOrder, 0, len(s.orders))
+	for ref, o := range s.orders {
+		state := transform.StatusPending
+		switch {
+		case o.status == "paid" && o.refunded == o.amount.Minor:
+			state = transform.StatusRefunded
+		case o.status == "paid":
+			state = transform.StatusSucceeded
+		case o.status == "failed":
+			state = transform.StatusFailed
+		}
+		out = append(out, transform.SandboxOrder{ID: ref, Amount: o.amount, State: state, Created: o.created})
+	}
+	return out
+}
