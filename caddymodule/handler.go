@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -33,6 +34,8 @@ type Handler struct {
 	client  transform.Client
 	logger  *zap.Logger
 	metrics *metrics
+	// ops holds the series of each operation the provider supports.
+	ops map[string]opMetrics
 }
 
 // CaddyModule returns the Caddy module information.
@@ -55,47 +58,65 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.name = p.ProviderName()
-	h.metrics, err = newMetrics(ctx.GetMetricsRegistry())
-	return err
+	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
+	h.ops = h.metrics.operations(h.name, h.client)
+	return nil
 }
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	start := time.Now()
 	op := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
-	call, status, terr := h.serve(w, r, next, op)
+	m, supported := h.ops[op]
+	if !supported {
+		terr := transform.UnknownOperation(h.name, op)
+		writeError(w, terr)
+		h.finish(start, "unknown", nil, terr.Status, terr) // "unknown" keeps the metric labels bounded
+		return nil
+	}
+	rec := getRecorder()
+	defer rec.release() // after the answer is written: it may be a slice of rec's buffer
+	call, status, terr := h.serve(w, r, next, op, m, rec)
 	if terr != nil {
 		writeError(w, terr)
 		status = terr.Status
 	}
+	h.finish(start, op, call, status, terr)
+	return nil
+}
+
+// finish counts the request and writes its log line.
+func (h *Handler) finish(start time.Time, op string, call *transform.Call, status int, terr *transform.Error) {
 	outcome := "ok"
 	if terr != nil {
 		outcome = terr.Code
 	}
-	if !h.client.Supports(op) {
-		op = "unknown" // keep metric labels bounded
+	if m, ok := h.ops[op]; ok && terr == nil {
+		m.ok.Inc()
+	} else {
+		h.metrics.requests.WithLabelValues(h.name, op, outcome).Inc()
 	}
-	h.metrics.requests.WithLabelValues(h.name, op, outcome).Inc()
-	fields := []zap.Field{
-		zap.String("provider", h.name), zap.String("operation", op), zap.String("outcome", outcome),
-		zap.Int("status", status), zap.Duration("duration", time.Since(start)),
+	ce := h.logger.Check(zap.InfoLevel, "minipay")
+	if ce == nil {
+		return
 	}
+	fields := make([]zap.Field, 0, 7)
+	fields = append(fields, zap.String("provider", h.name), zap.String("operation", op), zap.String("outcome", outcome),
+		zap.Int("status", status), zap.Duration("duration", time.Since(start)))
 	if call != nil && call.OrderID != "" {
 		fields = append(fields, zap.String("order_id", call.OrderID))
 	}
 	if terr != nil && terr.ProviderCode != "" {
 		fields = append(fields, zap.String("provider_code", terr.ProviderCode))
 	}
-	h.logger.Info("minipay", fields...)
-	return nil
+	ce.Write(fields...)
 }
 
 // serve does the work; it writes the success answer itself and returns the
 // error the caller writes.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, op string) (*transform.Call, int, *transform.Error) {
-	if !h.client.Supports(op) {
-		return nil, 0, transform.UnknownOperation(h.name, op)
-	}
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, op string, m opMetrics, rec *recorder) (*transform.Call, int, *transform.Error) {
 	body, terr := readMerchantRequest(r)
 	if terr != nil {
 		return nil, 0, terr
@@ -104,14 +125,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	if err != nil {
 		return nil, 0, asError(err)
 	}
-	// The answer is decoded from buf, which goes back to the pool only once
-	// the merchant's answer is written: Decode may return a slice of it.
-	buf := bufPool.Get().(*bytes.Buffer)
-	defer bufPool.Put(buf)
-	out, err := h.roundTrip(w, r, next, op, call, buf)
+	out, err := h.roundTrip(r, next, m, call, rec)
 	if errors.Is(err, transform.ErrRetry) { // e.g. an expired bearer token: once, with a fresh one
 		if call, err = h.client.Prepare(r.Context(), op, body); err == nil {
-			out, err = h.roundTrip(w, r, next, op, call, buf)
+			out, err = h.roundTrip(r, next, m, call, rec)
 		}
 		if errors.Is(err, transform.ErrRetry) {
 			err = transform.Upstream("the provider refused the call twice")
@@ -124,48 +141,52 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	return call, http.StatusOK, nil
 }
 
+// Headers every upstream request carries; shared, never modified (Header.Set
+// replaces a value, and reverse_proxy works on a deep copy).
+var (
+	acceptAny = []string{"*/*"}
+	userAgent = []string{"caddy-minipay"}
+)
+
 // roundTrip rewrites the request for the provider, lets next carry it and
 // decodes the recorded answer.
-func (h *Handler) roundTrip(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, op string, call *transform.Call, buf *bytes.Buffer) ([]byte, error) {
+func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics, call *transform.Call, rec *recorder) ([]byte, error) {
 	// Rewrite the request for the provider. Caddy keeps the original for its
 	// access log; the merchant's headers (and Host) never reach the provider.
 	r.Method = call.Method
 	r.URL.Path, r.URL.RawPath, r.URL.RawQuery = call.Path, "", call.RawQuery
 	r.Host = ""
-	r.Header = http.Header{"Accept": {"*/*"}, "User-Agent": {"caddy-minipay"}}
+	header := make(http.Header, 3+len(call.Header))
+	header["Accept"], header["User-Agent"] = acceptAny, userAgent
 	for k, v := range call.Header {
-		r.Header[k] = v
+		header[k] = v
 	}
 	if call.Body != nil {
-		r.Header.Set("Content-Type", call.ContentType)
+		header["Content-Type"] = []string{call.ContentType}
 	}
+	r.Header = header
 	r.Body = http.NoBody
 	r.ContentLength = int64(len(call.Body))
 	if len(call.Body) > 0 {
-		r.Body = nopCloser{bytes.NewReader(call.Body)}
+		r.Body = io.NopCloser(bytes.NewReader(call.Body))
 	}
 	r.GetBody = nil
 
-	buf.Reset()
 	upstreamStart := time.Now()
-	ans := record(w, r, next, buf)
-	h.metrics.upstream.WithLabelValues(h.name, op).Observe(time.Since(upstreamStart).Seconds())
-	if ans.err != nil {
-		if ans.err == errTooLarge {
+	err := rec.record(r, next)
+	m.upstream.Observe(time.Since(upstreamStart).Seconds())
+	if err != nil {
+		if err == errTooLarge {
 			return nil, transform.Upstream("the provider's answer is too large")
 		}
-		return nil, upstreamFailure(ans.err)
+		return nil, upstreamFailure(err)
 	}
-	answer, err := decodedBody(ans.header, ans.body)
+	answer, err := decodedBody(rec.header, rec.body.Bytes())
 	if err != nil {
 		return nil, transform.Upstream("the provider's answer could not be decoded")
 	}
-	return call.Decode(ans.status, ans.header, answer)
+	return call.Decode(rec.status, rec.header, answer)
 }
-
-type nopCloser struct{ *bytes.Reader }
-
-func (nopCloser) Close() error { return nil }
 
 // Interface guards.
 var (

@@ -30,6 +30,13 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, errTooLarge
 	}
+	if r.ContentLength >= 0 { // the server holds the body to this length: one exact allocation
+		b := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, err
@@ -46,9 +53,10 @@ func readMerchantRequest(r *http.Request) ([]byte, *transform.Error) {
 	if r.Method != http.MethodPost {
 		return nil, &transform.Error{Status: http.StatusMethodNotAllowed, Code: transform.CodeMethodNotAllowed, Message: "use POST"}
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return nil, &transform.Error{Status: http.StatusUnsupportedMediaType, Code: transform.CodeUnsupportedMediaType, Message: "send Content-Type: application/json"}
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" { // the usual value needs no parsing
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return nil, &transform.Error{Status: http.StatusUnsupportedMediaType, Code: transform.CodeUnsupportedMediaType, Message: "send Content-Type: application/json"}
+		}
 	}
 	body, err := readBody(r, maxBody)
 	if errors.Is(err, errTooLarge) {
@@ -64,15 +72,20 @@ func readMerchantRequest(r *http.Request) ([]byte, *transform.Error) {
 // irrelevant to JSON parsers).
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)+1))
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"], h["Cache-Control"] = jsonType, noStore
+	h["Content-Length"] = []string{strconv.Itoa(len(body) + 1)}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 	_, _ = w.Write(newline)
 }
 
-var newline = []byte("\n")
+var (
+	newline = []byte("\n")
+	// Shared header values, never modified (Header.Set and Add replace a
+	// value's slice rather than writing into it).
+	jsonType = []string{"application/json"}
+	noStore  = []string{"no-store"}
+)
 
 func writeError(w http.ResponseWriter, e *transform.Error) { writeJSON(w, e.Status, e.JSON()) }
 
@@ -100,41 +113,83 @@ func upstreamFailure(err error) *transform.Error {
 	return transform.Upstream("the provider could not be reached")
 }
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// recorded is the next handler's answer, captured instead of sent.
-type recorded struct {
-	status int
-	header http.Header
-	body   []byte
-	err    error
+// recorder captures the next handler's answer (reverse_proxy's: the
+// provider's or the merchant backend's) instead of sending it. It has a
+// header map of its own and does not unwrap to the merchant's
+// ResponseWriter, so nothing of that answer (headers, 1xx, body) can reach
+// the merchant; it keeps at most maxAnswer bytes of the body. Recorders are
+// pooled: a handler gets one per request and releases it once the merchant's
+// answer is written (a decoded answer may be a slice of its body).
+type recorder struct {
+	header   http.Header
+	body     bytes.Buffer
+	status   int
+	tooLarge bool
 }
 
-// record calls next with a recorder and restores w's header map afterwards:
-// the recorder writes the upstream's headers into w's map, and none of them
-// may leak into the answer minipay writes itself.
-func record(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, buf *bytes.Buffer) recorded {
-	saved := w.Header().Clone()
-	rec := caddyhttp.NewResponseRecorder(w, buf, func(int, http.Header) bool { return true })
-	err := next.ServeHTTP(rec, r)
-	out := recorded{status: rec.Status(), header: w.Header().Clone(), err: err}
-	h := w.Header()
-	for k := range h {
-		delete(h, k)
+var recorderPool = sync.Pool{New: func() any { return &recorder{header: make(http.Header, 8)} }}
+
+func getRecorder() *recorder { return recorderPool.Get().(*recorder) }
+
+// release returns rec to the pool, unless its buffer grew past what a
+// usual answer needs (it would pin that memory).
+func (rec *recorder) release() {
+	if rec.body.Cap() <= maxPooledAnswer {
+		recorderPool.Put(rec)
 	}
-	for k, v := range saved {
-		h[k] = v
-	}
-	if err == nil {
-		if out.status == 0 {
-			out.status = http.StatusOK
+}
+
+const maxPooledAnswer = 64 << 10
+
+// errAborted is reverse_proxy giving up on an answer it had started to copy
+// (a connection reset or a body shorter than announced).
+var errAborted = errors.New("the answer was cut short")
+
+// record resets rec and lets next answer into it. A next that aborts with
+// panic(http.ErrAbortHandler) — reverse_proxy does when it cannot copy an
+// answer to the end — returns errAborted instead, so the merchant still
+// gets a JSON answer; any other panic goes on.
+func (rec *recorder) record(r *http.Request, next caddyhttp.Handler) (err error) {
+	clear(rec.header)
+	rec.body.Reset()
+	rec.status, rec.tooLarge = 0, false
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			err = errAborted
 		}
-		out.body = buf.Bytes()
-		if buf.Len() > maxAnswer {
-			out.err = errTooLarge
+		if rec.tooLarge {
+			err = errTooLarge
 		}
+		if err == nil && rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+	}()
+	return next.ServeHTTP(rec, r)
+}
+
+// Header implements http.ResponseWriter.
+func (rec *recorder) Header() http.Header { return rec.header }
+
+// WriteHeader implements http.ResponseWriter; 1xx answers are not final and
+// are dropped.
+func (rec *recorder) WriteHeader(status int) {
+	if rec.status == 0 && status >= 200 {
+		rec.status = status
 	}
-	return out
+}
+
+// Write implements http.ResponseWriter; past maxAnswer it fails, which stops
+// reverse_proxy from reading further.
+func (rec *recorder) Write(p []byte) (int, error) {
+	rec.WriteHeader(http.StatusOK)
+	if rec.body.Len()+len(p) > maxAnswer {
+		rec.tooLarge = true
+		return 0, errTooLarge
+	}
+	return rec.body.Write(p)
 }
 
 // decodedBody removes a gzip Content-Encoding (some providers compress

@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/minipay/caddy-minipay/transform"
 )
 
 // metrics are registered in Caddy's metrics registry, so they appear on
@@ -57,4 +59,26 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 		}
 	}
 	return c, err
+}
+
+// opMetrics are one operation's series, resolved once in Provision: a label
+// lookup on every request costs more than the counting.
+type opMetrics struct {
+	ok       prometheus.Counter
+	upstream prometheus.Observer
+}
+
+// operations resolves the series of every operation client supports; the
+// map is also the handler's list of operations.
+func (m *metrics) operations(provider string, client transform.Client) map[string]opMetrics {
+	ops := map[string]opMetrics{}
+	for _, op := range transform.OperationNames {
+		if client.Supports(op) {
+			ops[op] = opMetrics{
+				ok:       m.requests.WithLabelValues(provider, op, "ok"),
+				upstream: m.upstream.WithLabelValues(provider, op),
+			}
+		}
+	}
+	return ops
 }

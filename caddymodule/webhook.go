@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -118,22 +119,20 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Minipay-Event-Id", ev.ID)
 	r.Header.Set("Minipay-Provider", h.name)
-	r.Body = nopCloser{bytes.NewReader(event)}
+	r.Body = io.NopCloser(bytes.NewReader(event))
 	r.ContentLength = int64(len(event))
 	r.GetBody = nil
 
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bufPool.Put(buf)
-	ans := record(w, r, next, buf)
-	if ans.err != nil {
-		if upstreamFailure(ans.err).Code == transform.CodeUpstreamTimeout {
+	rec := getRecorder()
+	defer rec.release()
+	if err := rec.record(r, next); err != nil {
+		if upstreamFailure(err).Code == transform.CodeUpstreamTimeout {
 			return "merchant_failed", ev, nack(http.StatusGatewayTimeout, "merchant backend timed out")
 		}
 		return "merchant_failed", ev, nack(http.StatusBadGateway, "merchant backend unavailable")
 	}
-	if ans.status < 200 || ans.status > 299 {
-		return "merchant_failed", ev, nack(http.StatusBadGateway, "merchant backend answered "+strconv.Itoa(ans.status))
+	if rec.status < 200 || rec.status > 299 {
+		return "merchant_failed", ev, nack(http.StatusBadGateway, "merchant backend answered "+strconv.Itoa(rec.status))
 	}
 	status, ct, ack := h.webhook.Ack()
 	w.Header().Set("Content-Type", ct)

@@ -20,6 +20,10 @@ const (
 	OpLogin  = "login"
 )
 
+// OperationNames lists every operation (caddymodule resolves each one's
+// metric series once).
+var OperationNames = []string{OpPay, OpQuery, OpClose, OpRefund, OpLogin}
+
 // PayRequest is the merchant's unsigned pay request.
 type PayRequest struct {
 	OrderID     string `json:"order_id"`

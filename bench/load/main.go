@@ -1,0 +1,583 @@
+// Command load is caddy-minipay's load benchmark: the minipay pay route
+// against a plain reverse_proxy route, both in front of the same fixed,
+// correctly signed upstream, measured alternately by wrk over several rounds.
+//
+//	go run ./bench/load            # from the repository; needs wrk on PATH
+//	go run ./bench/load -h         # flags
+//
+// It builds ./cmd/caddy, starts one Caddy process per route from that
+// binary, checks once that the minipay route answers a paySign that verifies,
+// then runs wrk against each side in turn (the order alternates between
+// rounds) and prints, per round and side, requests/s, p50/p99 latency, the
+// failed requests (non-2xx answers and socket errors) and the peak RSS
+// (VmHWM) of that side's Caddy during the run, then the medians of the
+// ratios minipay/plain. Everything listens on loopback only.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The merchant's configuration; the upstream signs with the same key. These
+// are test credentials of nobody.
+const (
+	appID     = "wx8888888888888888"
+	mchID     = "1900000109"
+	apiKey    = "8934e7d15453e97507ef794cf7b0519d"
+	notifyURL = "https://merchant.example/webhooks/wechat_v2"
+	prepayID  = "wx201411101639507cbf6ffd8b0779950874"
+)
+
+// payBody is the merchant's pay request, the same on both routes.
+const payBody = `{"order_id":"LOAD-1","amount":"12.34","currency":"CNY","description":"Latte","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`
+
+type options struct {
+	rounds      int
+	duration    time.Duration
+	warmup      time.Duration
+	connections int
+	threads     int
+	caddy       string
+	profile     string
+	keep        bool
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.rounds, "rounds", 5, "alternating rounds (each runs both sides)")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "wrk duration per side and round")
+	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "unmeasured wrk run per side before the rounds")
+	flag.IntVar(&o.connections, "c", 32, "wrk connections")
+	flag.IntVar(&o.threads, "t", 2, "wrk threads")
+	flag.StringVar(&o.caddy, "caddy", "", "a Caddy binary with the plugin (default: go build ./cmd/caddy)")
+	flag.StringVar(&o.profile, "profile", "", "after the rounds, write CPU profiles of both sides under load and the minipay side's allocation profile into this directory")
+	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (Caddyfiles, logs)")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	if o.rounds < 1 || o.duration < time.Second {
+		return errors.New("need -rounds >= 1 and -duration >= 1s")
+	}
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		return errors.New("wrk is not on PATH (Debian/Ubuntu: apt-get install wrk)")
+	}
+	dir, err := os.MkdirTemp("", "minipay-load-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Println("work directory:", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	if o.caddy == "" {
+		if o.caddy, err = buildCaddy(dir); err != nil {
+			return err
+		}
+	}
+
+	upstream, err := startUpstream()
+	if err != nil {
+		return err
+	}
+	defer upstream.Close()
+
+	plain, err := startSide(o.caddy, dir, "plain", func(port string) string {
+		return "\treverse_proxy " + upstream.Addr().String() + "\n"
+	})
+	if err != nil {
+		return err
+	}
+	defer plain.stop()
+	minipay, err := startSide(o.caddy, dir, "minipay", func(port string) string {
+		return `	minipay wechat_v2 {
+		app_id ` + appID + `
+		mch_id ` + mchID + `
+		api_key ` + apiKey + `
+		notify_url ` + notifyURL + `
+		client_ip 127.0.0.1
+	}
+	reverse_proxy ` + upstream.Addr().String() + "\n"
+	})
+	if err != nil {
+		return err
+	}
+	defer minipay.stop()
+	if err := checkPayAnswer(minipay.url); err != nil {
+		return fmt.Errorf("minipay route: %w", err)
+	}
+
+	script := filepath.Join(dir, "post.lua")
+	if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
+		return err
+	}
+	w := wrkRunner{bin: wrk, script: script, connections: o.connections, threads: o.threads}
+	printEnvironment(w)
+	fmt.Printf("wrk -t%d -c%d -d%s, POST %d-byte JSON; %d rounds, order alternating; warm-up %s per side\n\n",
+		o.threads, o.connections, o.duration, len(payBody), o.rounds, o.warmup)
+
+	for _, s := range []*side{plain, minipay} {
+		if o.warmup > 0 {
+			if _, err := w.run(s, o.warmup); err != nil {
+				return err
+			}
+		}
+	}
+	fmt.Printf("%-5s %-7s %10s %9s %9s %7s %9s %11s\n", "round", "side", "req/s", "p50 ms", "p99 ms", "failed", "RSS MiB", "CPU µs/req")
+	var ratios ratioSet
+	failed := 0
+	for i := 1; i <= o.rounds; i++ {
+		order := []*side{plain, minipay}
+		if i%2 == 0 {
+			order = []*side{minipay, plain}
+		}
+		res := map[*side]result{}
+		for _, s := range order {
+			r, err := w.run(s, o.duration)
+			if err != nil {
+				return err
+			}
+			res[s] = r
+			failed += r.failed()
+			fmt.Printf("%-5d %-7s %10.0f %9.2f %9.2f %7d %9.1f %11.1f\n", i, s.name, r.rps(), ms(r.p50us), ms(r.p99us), r.failed(), float64(r.hwmKiB)/1024, r.cpuPerRequest())
+		}
+		ratios.add(res[minipay], res[plain])
+	}
+	fmt.Println()
+	ratios.print()
+	fmt.Printf("failed requests, all rounds: %d (target 0)\n", failed)
+	fmt.Println("load average after:", loadAverage())
+
+	if o.profile != "" {
+		return profile(o, w, plain, minipay)
+	}
+	return nil
+}
+
+// buildCaddy builds the repository's ./cmd/caddy (Caddy with the plugin).
+func buildCaddy(dir string) (string, error) {
+	root, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil || len(bytes.TrimSpace(root)) == 0 {
+		return "", errors.New("run this from inside the caddy-minipay repository (go env GOMOD is empty)")
+	}
+	bin := filepath.Join(dir, "caddy")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/caddy")
+	cmd.Dir = filepath.Dir(string(bytes.TrimSpace(root)))
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	fmt.Println("building ./cmd/caddy …")
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/caddy: %w", err)
+	}
+	return bin, nil
+}
+
+// startUpstream serves WeChat Pay's unifiedorder success answer, signed
+// with apiKey, to every request (after reading its body, as a real server
+// would).
+func startUpstream() (net.Listener, error) {
+	answer := signedXML([][2]string{
+		{"return_code", "SUCCESS"}, {"return_msg", "OK"}, {"appid", appID}, {"mch_id", mchID},
+		{"nonce_str", "IITRi8Iabbblz1Jc"}, {"result_code", "SUCCESS"}, {"prepay_id", prepayID},
+		{"trade_type", "JSAPI"},
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = w.Write(answer)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	return l, nil
+}
+
+// wechatSign is WeChat Pay v2's MD5 signature: the non-empty fields sorted
+// by name as k=v joined by &, then &key=<API key>, MD5, upper-case hex
+// (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3). Written
+// here again, not taken from the plugin, so the benchmark's upstream is an
+// independent check of the plugin's verification.
+func wechatSign(fields [][2]string) string {
+	sorted := slices.Clone(fields)
+	slices.SortFunc(sorted, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	var b strings.Builder
+	for _, f := range sorted {
+		if f[1] == "" || f[0] == "sign" {
+			continue
+		}
+		b.WriteString(f[0] + "=" + f[1] + "&")
+	}
+	b.WriteString("key=" + apiKey)
+	sum := md5.Sum([]byte(b.String()))
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+func signedXML(fields [][2]string) []byte {
+	fields = append(fields, [2]string{"sign", wechatSign(fields)})
+	var b bytes.Buffer
+	b.WriteString("<xml>")
+	for _, f := range fields {
+		fmt.Fprintf(&b, "<%s><![CDATA[%s]]></%s>", f[0], f[1], f[0])
+	}
+	b.WriteString("</xml>")
+	return b.Bytes()
+}
+
+// checkPayAnswer sends one pay and checks that the answer is the
+// wx.requestPayment object for the upstream's prepay_id with a paySign that
+// verifies, so the benchmark measures a route that works.
+func checkPayAnswer(url string) error {
+	res, err := http.Post(url, "application/json", strings.NewReader(payBody))
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %d: %s", res.StatusCode, body)
+	}
+	var a map[string]string
+	if err := json.Unmarshal(body, &a); err != nil {
+		return fmt.Errorf("answer %s: %w", body, err)
+	}
+	want := wechatSign([][2]string{{"appId", appID}, {"timeStamp", a["timeStamp"]}, {"nonceStr", a["nonceStr"]},
+		{"package", a["package"]}, {"signType", a["signType"]}})
+	if a["package"] != "prepay_id="+prepayID || a["signType"] != "MD5" || a["paySign"] != want {
+		return fmt.Errorf("the answer is not a verifiable wx.requestPayment object: %s", body)
+	}
+	return nil
+}
+
+// side is one Caddy process and its route.
+type side struct {
+	name  string
+	url   string
+	admin string
+	cmd   *exec.Cmd
+}
+
+// startSide writes a Caddyfile whose site block holds route and runs Caddy
+// on it; it returns once the admin endpoint and the route answer.
+func startSide(caddy, dir, name string, route func(port string) string) (*side, error) {
+	port, adminPort := freePort(), freePort()
+	cfg := fmt.Sprintf(`{
+	admin localhost:%s
+	persist_config off
+}
+
+http://127.0.0.1:%s {
+%s}
+`, adminPort, port, route(port))
+	file := filepath.Join(dir, name+".Caddyfile")
+	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(caddy, "run", "--config", file, "--adapter", "caddyfile")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	home := filepath.Join(dir, name+".home")
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home, "XDG_DATA_HOME="+home)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &side{name: name, url: "http://127.0.0.1:" + port + "/pay", admin: "http://localhost:" + adminPort, cmd: cmd}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get(s.admin + "/config/")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("%s Caddy did not start; see %s", name, logFile.Name())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	res, err := http.Post(s.url, "application/json", strings.NewReader(payBody))
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		s.stop()
+		return nil, fmt.Errorf("%s route answered HTTP %d; see %s", name, res.StatusCode, logFile.Name())
+	}
+	return s, nil
+}
+
+func (s *side) stop() {
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// resetPeakRSS starts a new VmHWM period (proc(5): clear_refs, value 5).
+func (s *side) resetPeakRSS() {
+	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.cmd.Process.Pid), []byte("5"), 0)
+}
+
+// peakRSS is VmHWM in KiB.
+func (s *side) peakRSS() int {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return n
+		}
+	}
+	return 0
+}
+
+// cpuTime is the process's user+system CPU time in µs (proc(5): stat
+// fields 14 and 15, in clock ticks of 1/100 s on Linux).
+func (s *side) cpuTime() int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	_, rest, _ := bytes.Cut(b, []byte(") "))
+	f := strings.Fields(string(rest))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.Atoi(f[11])
+	stime, _ := strconv.Atoi(f[12])
+	return (utime + stime) * 10000
+}
+
+func freePort() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// wrkScript makes wrk POST the merchant's JSON and print its figures on one
+// machine-readable line (latencies in µs). wrk counts answers with a status
+// above 399 in errors.status; no route here answers 1xx or 3xx.
+var wrkScript = `wrk.method = "POST"
+wrk.body = '` + payBody + `'
+wrk.headers["Content-Type"] = "application/json"
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %d %d %d %d %d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect, e.read, e.write, e.timeout))
+end
+`
+
+type wrkRunner struct {
+	bin, script          string
+	connections, threads int
+}
+
+// result is one wrk run.
+type result struct {
+	requests, durationUs, p50us, p99us int
+	non2xx, socketErrors               int
+	hwmKiB                             int
+	cpuUs                              int // the side's Caddy's CPU time (user+system) during the run
+}
+
+func (r result) rps() float64 { return float64(r.requests) / (float64(r.durationUs) / 1e6) }
+func (r result) failed() int  { return r.non2xx + r.socketErrors }
+
+// cpuPerRequest is the Caddy process's CPU time per request in µs: less
+// sensitive to other load on the machine than requests/s.
+func (r result) cpuPerRequest() float64 { return float64(r.cpuUs) / float64(r.requests) }
+
+func (w wrkRunner) run(s *side, d time.Duration) (result, error) {
+	s.resetPeakRSS()
+	cpu0 := s.cpuTime()
+	out, err := exec.Command(w.bin, "-t", strconv.Itoa(w.threads), "-c", strconv.Itoa(w.connections),
+		"-d", strconv.Itoa(int(d.Seconds()))+"s", "--timeout", "5s", "-s", w.script, s.url).CombinedOutput()
+	if err != nil {
+		return result{}, fmt.Errorf("wrk: %v: %s", err, out)
+	}
+	var r result
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) != 10 || f[0] != "RESULT" {
+			continue
+		}
+		n := make([]int, 9)
+		for i := range n {
+			n[i], _ = strconv.Atoi(f[i+1])
+		}
+		r = result{requests: n[0], durationUs: n[1], p50us: n[2], p99us: n[3], non2xx: n[4],
+			socketErrors: n[5] + n[6] + n[7] + n[8]}
+	}
+	if r.requests == 0 {
+		return result{}, fmt.Errorf("wrk printed no result: %s", out)
+	}
+	r.hwmKiB = s.peakRSS()
+	r.cpuUs = s.cpuTime() - cpu0
+	return r, nil
+}
+
+// ratioSet holds the per-round ratios minipay/plain.
+type ratioSet struct{ rps, p50, p99, rss, cpu []float64 }
+
+func (rs *ratioSet) add(m, p result) {
+	rs.rps = append(rs.rps, m.rps()/p.rps())
+	rs.p50 = append(rs.p50, float64(m.p50us)/float64(p.p50us))
+	rs.p99 = append(rs.p99, float64(m.p99us)/float64(p.p99us))
+	rs.rss = append(rs.rss, float64(m.hwmKiB)/float64(p.hwmKiB))
+	rs.cpu = append(rs.cpu, m.cpuPerRequest()/p.cpuPerRequest())
+}
+
+func (rs *ratioSet) print() {
+	fmt.Println("ratios minipay/plain: median (per round)")
+	for _, r := range []struct {
+		name   string
+		values []float64
+		target string
+		ok     func(float64) bool
+	}{
+		{"throughput", rs.rps, ">= 0.95", func(v float64) bool { return v >= 0.95 }},
+		{"p50 latency", rs.p50, "", nil},
+		{"p99 latency", rs.p99, "<= 1.10", func(v float64) bool { return v <= 1.10 }},
+		{"peak RSS", rs.rss, "<= 1.20", func(v float64) bool { return v <= 1.20 }},
+		{"CPU/request", rs.cpu, "", nil},
+	} {
+		med := median(r.values)
+		verdict := ""
+		if r.ok != nil {
+			verdict = "target " + r.target + ": met"
+			if !r.ok(med) {
+				verdict = "target " + r.target + ": MISSED"
+			}
+		}
+		per := make([]string, len(r.values))
+		for i, v := range r.values {
+			per[i] = fmt.Sprintf("%.3f", v)
+		}
+		fmt.Printf("  %-12s %.3f  (%s)  %s\n", r.name, med, strings.Join(per, " "), verdict)
+	}
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func ms(us int) float64 { return float64(us) / 1000 }
+
+func printEnvironment(w wrkRunner) {
+	v, _ := exec.Command(w.bin, "-v").CombinedOutput()
+	first, _, _ := strings.Cut(string(v), "\n")
+	fmt.Printf("%s, %s, %d CPUs; load average before: %s\n", runtime.Version(), strings.TrimSpace(first), runtime.NumCPU(), loadAverage())
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// profile runs each side once more while Caddy's admin endpoint records a
+// CPU profile, and saves the minipay side's allocation profile.
+func profile(o options, w wrkRunner, sides ...*side) error {
+	if err := os.MkdirAll(o.profile, 0o755); err != nil {
+		return err
+	}
+	secs := max(int(o.duration.Seconds())-2, 1)
+	for _, s := range sides {
+		errc := make(chan error, 1)
+		go func() { _, err := w.run(s, o.duration); errc <- err }()
+		time.Sleep(time.Second)
+		if err := fetch(s.admin+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), filepath.Join(o.profile, s.name+".cpu.pprof")); err != nil {
+			return err
+		}
+		if err := <-errc; err != nil {
+			return err
+		}
+		if err := fetch(s.admin+"/debug/pprof/allocs", filepath.Join(o.profile, s.name+".allocs.pprof")); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("profiles in %s: go tool pprof -top %s\n", o.profile, filepath.Join(o.profile, "minipay.cpu.pprof"))
+	return nil
+}
+
+func fetch(url, file string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(res.Body)
+		return fmt.Errorf("GET %s: HTTP %d: %s", url, res.StatusCode, b)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

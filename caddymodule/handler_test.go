@@ -1,0 +1,190 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wechatv2"
+)
+
+// Test credentials of nobody.
+const (
+	testAppID  = "wx8888888888888888"
+	testMchID  = "1900000109"
+	testAPIKey = "8934e7d15453e97507ef794cf7b0519d"
+	payJSON    = `{"order_id":"BENCH-1","amount":"12.34","currency":"CNY","description":"Latte","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`
+)
+
+// newTestHandler is a provisioned wechat_v2 Handler without Caddy: the
+// same fields Provision sets, an Info-level JSON logger writing to log.
+func newTestHandler(tb testing.TB, log io.Writer) *Handler {
+	tb.Helper()
+	client, err := wechatv2.NewClient(wechatv2.Config{AppID: testAppID, MchID: testMchID, APIKey: testAPIKey,
+		NotifyURL: "https://merchant.example/webhooks/wechat_v2", ClientIP: "127.0.0.1"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(log), zap.InfoLevel))
+	return &Handler{name: wechatv2.Name, client: client, logger: logger, metrics: m, ops: m.operations(wechatv2.Name, client)}
+}
+
+// signedPayAnswer is a unifiedorder success answer signed with testAPIKey.
+func signedPayAnswer() []byte {
+	p := transform.Params{
+		{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"},
+		{Name: "appid", Value: testAppID}, {Name: "mch_id", Value: testMchID},
+		{Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
+		{Name: "prepay_id", Value: "wx201411101639507cbf6ffd8b0779950874"}, {Name: "trade_type", Value: "JSAPI"},
+	}
+	p = append(p, transform.Param{Name: "sign", Value: wechatv2.Sign(p, testAPIKey, wechatv2.SignMD5)})
+	return transform.AppendFlatXML(nil, "xml", p)
+}
+
+// upstream plays reverse_proxy: it reads the signed request and answers the
+// way reverse_proxy writes an upstream's answer.
+func upstream(answer []byte) caddyhttp.Handler {
+	return caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/xml")
+		w.Header().Set("Set-Cookie", "upstream=1")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(answer)
+		return nil
+	})
+}
+
+func pay(h *Handler, next caddyhttp.Handler) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/pay", strings.NewReader(payJSON))
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	_ = h.ServeHTTP(w, r, next)
+	return w
+}
+
+// BenchmarkHandlerPay is the plugin's own work on one pay, without the
+// network: read and check the merchant's request, sign, rewrite the request,
+// record the answer, verify it, answer, count and log. Allocation counts are
+// the figure to watch (go test -run '^$' -bench HandlerPay -benchmem ./caddymodule/).
+func BenchmarkHandlerPay(b *testing.B) {
+	h := newTestHandler(b, io.Discard)
+	next := upstream(signedPayAnswer())
+	b.ReportAllocs()
+	for b.Loop() {
+		if w := pay(h, next); w.Code != http.StatusOK {
+			b.Fatalf("HTTP %d: %s", w.Code, w.Body)
+		}
+	}
+}
+
+// TestHandlerAnswers checks what the merchant gets when reverse_proxy
+// records a good answer, an answer it cuts short, and one too large; nothing
+// of the upstream's answer (headers, 1xx) reaches the merchant.
+func TestHandlerAnswers(t *testing.T) {
+	answer := signedPayAnswer()
+	huge := make([]byte, 64<<10)
+	tests := []struct {
+		name       string
+		next       caddyhttp.Handler
+		wantStatus int
+		wantCode   string // the error code; "" for a success
+	}{
+		{"signed answer", upstream(answer), 200, ""},
+		{"early hints first", caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Link", "</a.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			return upstream(answer).ServeHTTP(w, r)
+		}), 200, ""},
+		{"aborted mid-answer (reverse_proxy's panic)", caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(answer[:20])
+			panic(http.ErrAbortHandler)
+		}), 502, transform.CodeUpstreamError},
+		{"answer past 1 MiB", caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			w.WriteHeader(http.StatusOK)
+			for range 64 { // 4 MiB offered; the recorder must refuse after the first MiB
+				if _, err := w.Write(huge); err != nil {
+					return nil // reverse_proxy stops copying at the first failed write
+				}
+			}
+			return nil
+		}), 502, transform.CodeUpstreamError},
+		{"reverse_proxy's 502", caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+			return caddyhttp.Error(http.StatusBadGateway, io.ErrUnexpectedEOF)
+		}), 502, transform.CodeUpstreamError},
+		{"reverse_proxy's 504", caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+			return caddyhttp.Error(http.StatusGatewayTimeout, io.ErrUnexpectedEOF)
+		}), 504, transform.CodeUpstreamTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log strings.Builder
+			w := pay(newTestHandler(t, &log), tt.next)
+			if w.Code != tt.wantStatus {
+				t.Fatalf("HTTP %d, want %d: %s", w.Code, tt.wantStatus, w.Body)
+			}
+			if got := w.Header().Get("Content-Type"); got != "application/json" {
+				t.Errorf("Content-Type %q", got)
+			}
+			if w.Header().Get("Set-Cookie") != "" || w.Header().Get("Link") != "" {
+				t.Errorf("the upstream's headers reached the merchant: %v", w.Header())
+			}
+			var body map[string]any
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+				t.Fatalf("not JSON: %s", w.Body)
+			}
+			if tt.wantCode == "" {
+				if body["package"] != "prepay_id=wx201411101639507cbf6ffd8b0779950874" {
+					t.Errorf("answer %s", w.Body)
+				}
+			} else if e, _ := body["error"].(map[string]any); e["code"] != tt.wantCode {
+				t.Errorf("answer %s, want code %s", w.Body, tt.wantCode)
+			}
+			outcome := tt.wantCode
+			if outcome == "" {
+				outcome = "ok"
+			}
+			if !strings.Contains(log.String(), `"outcome":"`+outcome+`"`) {
+				t.Errorf("log line: %s", log.String())
+			}
+		})
+	}
+}
+
+// TestRecorderStopsAtLimit checks that the recorder refuses writes past
+// maxAnswer, so reverse_proxy stops reading the upstream there.
+func TestRecorderStopsAtLimit(t *testing.T) {
+	rec := getRecorder()
+	defer rec.release()
+	chunk := make([]byte, 100<<10)
+	written := 0
+	err := rec.record(httptest.NewRequest(http.MethodGet, "/", nil), caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+		for range 20 {
+			n, err := w.Write(chunk)
+			written += n
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	if err != errTooLarge {
+		t.Fatalf("err %v, want errTooLarge", err)
+	}
+	if written > maxAnswer || rec.body.Len() > maxAnswer {
+		t.Errorf("wrote %d, kept %d; the limit is %d", written, rec.body.Len(), maxAnswer)
+	}
+}
