@@ -15,6 +15,7 @@ import (
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/wechatv2"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // Test credentials of nobody.
@@ -50,7 +51,7 @@ func signedPayAnswer() []byte {
 		{Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
 		{Name: "prepay_id", Value: "wx201411101639507cbf6ffd8b0779950874"}, {Name: "trade_type", Value: "JSAPI"},
 	}
-	p = append(p, transform.Param{Name: "sign", Value: wechatv2.Sign(p, testAPIKey, wechatv2.SignMD5)})
+	p = append(p, transform.Param{Name: "sign", Value: wxpay.Sign(p, testAPIKey, wechatv2.SignMD5)})
 	return transform.AppendFlatXML(nil, "xml", p)
 }
 
