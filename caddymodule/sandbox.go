@@ -82,6 +82,12 @@ func (s *Sandbox) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return err
 		}
+		if n, ok := sb.(notifyingSandbox); ok {
+			name := p.ProviderName()
+			n.SetNotify(func(out *transform.Outbound, acked func(int, []byte) bool) {
+				go s.notify(name, out, acked) // the provider's sandbox is locked: never wait here
+			})
+		}
 		s.providers[p.ProviderName()] = sb
 		s.names = append(s.names, p.ProviderName())
 	}
@@ -119,6 +125,25 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	}
 	writeJSON(w, http.StatusNotFound, []byte(`{"error":{"code":"not_found","message":"the sandbox emulates no API at this path"}}`))
 	return nil
+}
+
+// notifyingSandbox is a provider sandbox that sends notifications by itself
+// (a v3 refund's REFUND.SUCCESS), through the hook it is given.
+type notifyingSandbox interface {
+	SetNotify(func(out *transform.Outbound, acknowledged func(status int, body []byte) bool))
+}
+
+// notify delivers a notification a provider's sandbox sent by itself, and
+// records it like those of /sandbox/complete.
+func (s *Sandbox) notify(provider string, out *transform.Outbound, acked func(int, []byte) bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res := completeResult{Provider: provider, Result: "refunded", NotifyURL: out.URL}
+	s.deliver(ctx, out, acked, &res)
+	s.notes.add(sentNotification{At: time.Now(), Provider: res.Provider, Result: res.Result, URL: res.NotifyURL,
+		Status: res.ResponseStatus, Answer: res.ResponseBody, Acknowledged: res.Acknowledged, Failure: res.DeliveryFailure})
+	s.logger.Info("minipay sandbox notification", zap.String("provider", provider), zap.String("result", res.Result),
+		zap.Int("status", res.ResponseStatus), zap.Bool("acknowledged", res.Acknowledged))
 }
 
 type completeRequest struct {

@@ -135,7 +135,9 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		return "merchant_failed", ev, nack(http.StatusBadGateway, "merchant backend answered "+strconv.Itoa(rec.status))
 	}
 	status, ct, ack := h.webhook.Ack()
-	w.Header().Set("Content-Type", ct)
+	if ct != "" { // wechat_v3's ACK is a bare 200
+		w.Header().Set("Content-Type", ct)
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(ack)))
 	w.WriteHeader(status)
 	_, _ = w.Write(ack)

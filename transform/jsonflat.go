@@ -240,4 +240,8 @@ func (r *RefundRequest) jsonFields() []JSONField {
 	}
 }
 
+func (r *RefundQueryRequest) jsonFields() []JSONField {
+	return []JSONField{{"refund_id", &r.RefundID}, {"order_id", &r.OrderID}}
+}
+
 func (l *LoginRequest) jsonFields() []JSONField { return []JSONField{{"code", &l.Code}} }

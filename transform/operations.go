@@ -15,11 +15,12 @@ type Operations struct {
 	// Provider names the provider in an unknown_operation error.
 	Provider string
 
-	Pay    func(*PayRequest) (*Call, error)
-	Query  func(*OrderRequest) (*Call, error)
-	Close  func(*OrderRequest) (*Call, error)
-	Refund func(*RefundRequest) (*Call, error)
-	Login  func(*LoginRequest) (*Call, error)
+	Pay         func(*PayRequest) (*Call, error)
+	Query       func(*OrderRequest) (*Call, error)
+	Close       func(*OrderRequest) (*Call, error)
+	Refund      func(*RefundRequest) (*Call, error)
+	RefundQuery func(*RefundQueryRequest) (*Call, error)
+	Login       func(*LoginRequest) (*Call, error)
 }
 
 // Supports tells whether op has a builder (transform.Client).
@@ -33,6 +34,8 @@ func (o *Operations) Supports(op string) bool {
 		return o.Close != nil
 	case OpRefund:
 		return o.Refund != nil
+	case OpRefundQuery:
+		return o.RefundQuery != nil
 	case OpLogin:
 		return o.Login != nil
 	}
@@ -59,6 +62,8 @@ func (o *Operations) Dispatch(provider, op string, body []byte) (*Call, error) {
 		return build(body, o.Close)
 	case OpRefund:
 		return build(body, o.Refund)
+	case OpRefundQuery:
+		return build(body, o.RefundQuery)
 	default:
 		return build(body, o.Login)
 	}

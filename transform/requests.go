@@ -13,11 +13,12 @@ import (
 
 // Operations of the merchant API; the last element of the request path.
 const (
-	OpPay    = "pay"
-	OpQuery  = "query"
-	OpClose  = "close"
-	OpRefund = "refund"
-	OpLogin  = "login"
+	OpPay         = "pay"
+	OpQuery       = "query"
+	OpClose       = "close"
+	OpRefund      = "refund"
+	OpRefundQuery = "refund_query"
+	OpLogin       = "login"
 )
 
 // OperationNames lists every operation (caddymodule resolves each one's
@@ -126,6 +127,24 @@ func (r *RefundRequest) Validate() error {
 	}
 	if len(r.Reason) > 80*3 {
 		return Invalid("reason", "is too long")
+	}
+	return nil
+}
+
+// RefundQueryRequest is the body of refund_query: the merchant's refund id,
+// and optionally the order it belongs to (then checked against the answer).
+type RefundQueryRequest struct {
+	RefundID string `json:"refund_id"`
+	OrderID  string `json:"order_id,omitempty"`
+}
+
+// Validate checks refund_id and, when given, order_id.
+func (r *RefundQueryRequest) Validate() error {
+	if err := ValidOrderID("refund_id", r.RefundID); err != nil {
+		return err
+	}
+	if r.OrderID != "" {
+		return ValidOrderID("order_id", r.OrderID)
 	}
 	return nil
 }

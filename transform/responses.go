@@ -56,6 +56,9 @@ type RefundResult struct {
 	Status           string `json:"status"`
 	Amount           string `json:"amount"`
 	Currency         string `json:"currency"`
+	// ProviderStatus is the provider's own refund state where it reports
+	// one (wechat_v3: SUCCESS, PROCESSING, CLOSED, ABNORMAL).
+	ProviderStatus string `json:"provider_status,omitempty"`
 }
 
 // LoginResult is the login answer; SessionKey only with expose_session_key.

@@ -1,0 +1,36 @@
+package caddymodule
+
+import (
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wechatv3"
+)
+
+func init() { caddy.RegisterModule(WechatV3{}) }
+
+// WechatV3 is the minipay.providers.wechat_v3 module: WeChat Pay API v3.
+// Its keys are parsed once, when the handler provisions.
+type WechatV3 struct{ wechatv3.Config }
+
+// CaddyModule returns the Caddy module information.
+func (WechatV3) CaddyModule() caddy.ModuleInfo {
+	return providerInfo(wechatv3.Name, func() caddy.Module { return new(WechatV3) })
+}
+
+// NewClient builds the merchant-facing side.
+func (p *WechatV3) NewClient() (transform.Client, error) { return wechatv3.NewClient(p.Config) }
+
+// NewWebhook builds the notification side.
+func (p *WechatV3) NewWebhook() (transform.Webhook, error) { return wechatv3.NewWebhook(p.Config) }
+
+// NewSandbox builds the emulated server.
+func (p *WechatV3) NewSandbox() (transform.Sandbox, error) { return wechatv3.NewSandbox(p.Config) }
+
+// Interface guards.
+var (
+	_ provider        = (*WechatV3)(nil)
+	_ clientProvider  = (*WechatV3)(nil)
+	_ webhookProvider = (*WechatV3)(nil)
+	_ sandboxProvider = (*WechatV3)(nil)
+)

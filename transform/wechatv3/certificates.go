@@ -1,0 +1,334 @@
+package wechatv3
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// Refresh policy of downloaded platform certificates.
+const (
+	// CertificatesRefreshEvery is how old a download may grow before a
+	// background refresh: WeChat publishes a new certificate about ten days
+	// before it signs with it, so twice a day is plenty.
+	CertificatesRefreshEvery = 12 * time.Hour
+	// CertificatesMinInterval rate-limits the downloads an unknown serial
+	// triggers, so that forged serials cannot make the plugin hammer WeChat.
+	CertificatesMinInterval = time.Minute
+	// maxCertificatesAnswer bounds the download.
+	maxCertificatesAnswer = 1 << 20
+)
+
+// ErrNoCertificates is a download that failed or yielded nothing usable.
+var ErrNoCertificates = errors.New("wechat_v3: the platform certificates could not be downloaded")
+
+// CertificateStore shares the downloaded certificates between the instances
+// of a cluster (Caddy's storage in the plugin), so that one of them
+// downloads per refresh. It stores WeChat's answer as received: the
+// certificates in it are encrypted with api_v3_key, so a reader
+// authenticates them by decrypting, and nothing secret is stored.
+type CertificateStore interface {
+	// Lock and Unlock bracket a check-then-download across the cluster.
+	Lock(ctx context.Context) error
+	Unlock(ctx context.Context) error
+	// Load returns what Store saved last; any error means nothing usable.
+	Load(ctx context.Context) ([]byte, error)
+	Store(ctx context.Context, value []byte) error
+}
+
+// Certificates downloads WeChat's platform certificates from GET
+// /v3/certificates (a signed request), decrypts them with the APIv3 key and
+// verifies the download's own signature before using them. Several serials
+// are valid at once during a rotation.
+type Certificates struct {
+	url      string
+	signer   *Signer
+	apiV3Key []byte
+	// others are the merchant's other keys, which may also sign the download.
+	others KeySource
+
+	// Client sends the download; Now is the clock; both are set by
+	// NewCertificates and replaceable by tests before first use.
+	Client       *http.Client
+	Now          func() time.Time
+	RefreshEvery time.Duration
+	MinInterval  time.Duration
+	// Store, when set, shares downloads across a cluster.
+	Store CertificateStore
+
+	set        atomic.Pointer[certificateSet]
+	mu         sync.Mutex // one download at a time
+	lastTry    time.Time  // guarded by mu
+	refreshing atomic.Bool
+}
+
+type certificateSet struct {
+	certs   map[string]*x509.Certificate // by uppercase serial
+	fetched time.Time
+}
+
+// NewCertificates prepares a downloader; nothing is fetched until a key is
+// first needed.
+func NewCertificates(rawURL string, signer *Signer, apiV3Key []byte) (*Certificates, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, errors.New("must be an absolute http(s) URL")
+	}
+	return &Certificates{
+		url: rawURL, signer: signer, apiV3Key: apiV3Key,
+		Client: &http.Client{Timeout: 10 * time.Second}, Now: time.Now,
+		RefreshEvery: CertificatesRefreshEvery, MinInterval: CertificatesMinInterval,
+	}, nil
+}
+
+// PublicKey implements KeySource: a known, currently valid certificate's key;
+// an unknown serial triggers a download (at most one per MinInterval), a
+// download older than RefreshEvery a refresh in the background.
+func (c *Certificates) PublicKey(serial string) (*rsa.PublicKey, bool) {
+	serial = strings.ToUpper(serial)
+	now := c.Now()
+	if s := c.set.Load(); s != nil {
+		if cert, ok := s.certs[serial]; ok && validAt(cert, now) {
+			if now.Sub(s.fetched) >= c.RefreshEvery {
+				c.refreshInBackground()
+			}
+			return cert.PublicKey.(*rsa.PublicKey), true
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := c.Refresh(ctx, false); err != nil {
+		return nil, false
+	}
+	if s := c.set.Load(); s != nil {
+		if cert, ok := s.certs[serial]; ok && validAt(cert, now) {
+			return cert.PublicKey.(*rsa.PublicKey), true
+		}
+	}
+	return nil, false
+}
+
+// Serials lists the serials of the certificates held now, sorted.
+func (c *Certificates) Serials() []string {
+	s := c.set.Load()
+	if s == nil {
+		return nil
+	}
+	out := make([]string, 0, len(s.certs))
+	for serial := range s.certs {
+		out = append(out, serial)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Certificates returns the certificates held now.
+func (c *Certificates) Certificates() []*x509.Certificate {
+	s := c.set.Load()
+	if s == nil {
+		return nil
+	}
+	out := make([]*x509.Certificate, 0, len(s.certs))
+	for _, serial := range c.Serials() {
+		out = append(out, s.certs[serial])
+	}
+	return out
+}
+
+func (c *Certificates) refreshInBackground() {
+	if !c.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer c.refreshing.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = c.Refresh(ctx, true)
+	}()
+}
+
+// Refresh downloads the certificates unless one did within MinInterval
+// (force skips that limit for the 12-hourly refresh, though never two at
+// once). With a Store, a download another instance stored within
+// MinInterval (or, when forced, within RefreshEvery) is used instead.
+func (c *Certificates) Refresh(ctx context.Context, force bool) error {
+	before := c.set.Load()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if after := c.set.Load(); after != before && after != nil {
+		return nil // another caller downloaded while this one waited
+	}
+	now := c.Now()
+	if !force && !c.lastTry.IsZero() && now.Sub(c.lastTry) < c.MinInterval {
+		return ErrNoCertificates
+	}
+	c.lastTry = now
+	if c.Store == nil {
+		return c.download(ctx, now)
+	}
+	if err := c.Store.Lock(ctx); err != nil {
+		return ErrNoCertificates
+	}
+	defer func() { _ = c.Store.Unlock(context.WithoutCancel(ctx)) }()
+	fresh := c.MinInterval
+	if force {
+		fresh = c.RefreshEvery
+	}
+	if stored, err := c.Store.Load(ctx); err == nil {
+		if s, err := c.readStored(stored, now); err == nil && now.Sub(s.fetched) < fresh && (before == nil || s.fetched.After(before.fetched)) {
+			c.set.Store(s)
+			return nil
+		}
+	}
+	return c.download(ctx, now)
+}
+
+// storedDownload is what goes into a CertificateStore: WeChat's answer with
+// the headers that sign it.
+type storedDownload struct {
+	Fetched time.Time   `json:"fetched"`
+	Header  http.Header `json:"header"`
+	Body    string      `json:"body"`
+}
+
+func (c *Certificates) readStored(b []byte, now time.Time) (*certificateSet, error) {
+	var sd storedDownload
+	if err := json.Unmarshal(b, &sd); err != nil || sd.Fetched.After(now) {
+		return nil, ErrNoCertificates
+	}
+	// The signature's 300 s window applies to answers as they arrive; a
+	// stored answer is checked at its download time.
+	s, err := c.readAnswer(sd.Header, []byte(sd.Body), sd.Fetched)
+	if err != nil {
+		return nil, err
+	}
+	s.fetched = sd.Fetched
+	return s, nil
+}
+
+func (c *Certificates) download(ctx context.Context, now time.Time) error {
+	u, _ := url.Parse(c.url)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
+	if err != nil {
+		return ErrNoCertificates
+	}
+	auth, err := c.signer.Authorization(http.MethodGet, u.RequestURI(), nil, now.Unix(), transform.Nonce(32))
+	if err != nil {
+		return ErrNoCertificates
+	}
+	req.Header.Set("Authorization", auth)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", UserAgent)
+	resp, err := c.Client.Do(req)
+	if err != nil {
+		return ErrNoCertificates
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxCertificatesAnswer+1))
+	if err != nil || len(body) > maxCertificatesAnswer || resp.StatusCode != http.StatusOK {
+		return ErrNoCertificates
+	}
+	s, err := c.readAnswer(resp.Header, body, c.Now())
+	if err != nil {
+		return err
+	}
+	s.fetched = now
+	c.set.Store(s)
+	if c.Store != nil {
+		h := http.Header{}
+		for _, k := range []string{HeaderSerial, HeaderSignature, HeaderTimestamp, HeaderNonce} {
+			h.Set(k, resp.Header.Get(k))
+		}
+		b, _ := json.Marshal(storedDownload{Fetched: now, Header: h, Body: string(body)})
+		_ = c.Store.Store(ctx, b)
+	}
+	return nil
+}
+
+type certificatesAnswer struct {
+	Data []struct {
+		SerialNo           string   `json:"serial_no"`
+		EncryptCertificate Resource `json:"encrypt_certificate"`
+	} `json:"data"`
+}
+
+// readAnswer decrypts every certificate of a download and then checks the
+// download's signature with them (or with the merchant's other keys).
+func (c *Certificates) readAnswer(h http.Header, body []byte, now time.Time) (*certificateSet, error) {
+	var a certificatesAnswer
+	if err := json.Unmarshal(body, &a); err != nil || len(a.Data) == 0 || len(a.Data) > 32 {
+		return nil, ErrNoCertificates
+	}
+	s := &certificateSet{certs: make(map[string]*x509.Certificate, len(a.Data))}
+	for _, d := range a.Data {
+		plain, err := d.EncryptCertificate.Decrypt(c.apiV3Key)
+		if err != nil {
+			return nil, ErrNoCertificates
+		}
+		certs, err := ParseCertificates(string(plain))
+		if err != nil || len(certs) != 1 || !strings.EqualFold(CertificateSerial(certs[0]), d.SerialNo) {
+			return nil, ErrNoCertificates
+		}
+		s.certs[CertificateSerial(certs[0])] = certs[0]
+	}
+	keys := keySourceFunc(func(serial string) (*rsa.PublicKey, bool) {
+		if cert, ok := s.certs[strings.ToUpper(serial)]; ok && validAt(cert, now) {
+			return cert.PublicKey.(*rsa.PublicKey), true
+		}
+		if c.others != nil {
+			return c.others.PublicKey(serial)
+		}
+		return nil, false
+	})
+	if err := Verify(keys, h, body, now); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+type keySourceFunc func(string) (*rsa.PublicKey, bool)
+
+func (f keySourceFunc) PublicKey(serial string) (*rsa.PublicKey, bool) { return f(serial) }
+
+// appendCertificatesAnswer is the provider's side (the sandbox): the
+// download document for certs, each encrypted with key.
+func appendCertificatesAnswer(dst []byte, certs []*x509.Certificate, pemOf func(*x509.Certificate) []byte, key []byte) ([]byte, error) {
+	dst = append(dst, `{"data":[`...)
+	for i, cert := range certs {
+		r, err := EncryptResource(key, transform.Nonce(12), "certificate", pemOf(cert))
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"serial_no":`...)
+		dst = transform.AppendJSONString(dst, CertificateSerial(cert))
+		dst = append(dst, `,"effective_time":`...)
+		dst = transform.AppendJSONString(dst, cert.NotBefore.In(Beijing).Format(time.RFC3339))
+		dst = append(dst, `,"expire_time":`...)
+		dst = transform.AppendJSONString(dst, cert.NotAfter.In(Beijing).Format(time.RFC3339))
+		dst = append(dst, `,"encrypt_certificate":{"algorithm":`...)
+		dst = transform.AppendJSONString(dst, r.Algorithm)
+		dst = append(dst, `,"associated_data":`...)
+		dst = transform.AppendJSONString(dst, r.AssociatedData)
+		dst = append(dst, `,"ciphertext":`...)
+		dst = transform.AppendJSONString(dst, r.Ciphertext)
+		dst = append(dst, `,"nonce":`...)
+		dst = transform.AppendJSONString(dst, r.Nonce)
+		dst = append(dst, `}}`...)
+	}
+	return append(dst, `]}`...), nil
+}

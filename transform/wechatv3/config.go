@@ -1,0 +1,213 @@
+// Package wechatv3 is WeChat Pay API v3 (JSAPI / mini program, direct and
+// service-provider mode) for caddy-minipay: the Authorization signature of
+// requests, the verification of every answer and notification (WeChat Pay
+// public key, downloaded or static platform certificates, or both), the
+// jsapi / query / close / refund / refund query calls, the RSA paySign,
+// notifications with their AES-256-GCM resource, and the sandbox server.
+// The wire format is described in docs/providers/wechat_v3.md.
+package wechatv3
+
+import (
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"net/url"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// Name is the provider's name in configuration and answers.
+const Name = "wechat_v3"
+
+// UserAgent is sent on every request: WeChat refuses requests without one.
+const UserAgent = "caddy-minipay (+https://github.com/minipay/caddy-minipay) wechat_v3"
+
+// Beijing is UTC+8, the zone of WeChat's RFC 3339 times (time_expire).
+var Beijing = time.FixedZone("CST", 8*3600)
+
+// Config is the wechat_v3 provider configuration. Every key is PEM text
+// (in Caddy, normally a {file./path} placeholder).
+type Config struct {
+	AppID string `json:"app_id,omitempty"`
+	MchID string `json:"mch_id,omitempty"`
+	// SerialNo is the serial of the merchant's API certificate, and
+	// PrivateKey its private key (apiclient_key.pem).
+	SerialNo   string `json:"serial_no,omitempty"`
+	PrivateKey string `json:"private_key,omitempty"`
+	// APIv3Key decrypts notifications and downloaded certificates (32 bytes).
+	APIv3Key string `json:"api_v3_key,omitempty"`
+	// Verification key sources; at least one.
+	PublicKey           string `json:"public_key,omitempty"`
+	PublicKeyID         string `json:"public_key_id,omitempty"`
+	CertificatesURL     string `json:"certificates_url,omitempty"`
+	PlatformCertificate string `json:"platform_certificate,omitempty"`
+	// PlatformPrivateKey is the sandbox's own signing key (WeChat's side).
+	PlatformPrivateKey string `json:"platform_private_key,omitempty"`
+
+	NotifyURL string `json:"notify_url,omitempty"`
+	ClientIP  string `json:"client_ip,omitempty"`
+	SubAppID  string `json:"sub_app_id,omitempty"`
+	SubMchID  string `json:"sub_mch_id,omitempty"`
+}
+
+// ProviderName is "wechat_v3".
+func (*Config) ProviderName() string { return Name }
+
+// ConfigFields lists every string field for placeholder resolution. The
+// fields whose need depends on others (the key sources, api_v3_key for a
+// client in certificate mode) are checked by NewClient, NewWebhook and
+// NewSandbox.
+func (c *Config) ConfigFields() []transform.ConfigField {
+	clientSandbox := []transform.Role{transform.RoleClient, transform.RoleSandbox}
+	webhookSandbox := []transform.Role{transform.RoleWebhook, transform.RoleSandbox}
+	return []transform.ConfigField{
+		{Name: "app_id", Value: &c.AppID, Required: transform.AllRoles},
+		{Name: "mch_id", Value: &c.MchID, Required: transform.AllRoles},
+		{Name: "serial_no", Value: &c.SerialNo, Required: clientSandbox},
+		{Name: "private_key", Value: &c.PrivateKey, Required: clientSandbox},
+		{Name: "api_v3_key", Value: &c.APIv3Key, Required: webhookSandbox},
+		{Name: "public_key", Value: &c.PublicKey},
+		{Name: "public_key_id", Value: &c.PublicKeyID},
+		{Name: "certificates_url", Value: &c.CertificatesURL},
+		{Name: "platform_certificate", Value: &c.PlatformCertificate},
+		{Name: "platform_private_key", Value: &c.PlatformPrivateKey, Required: []transform.Role{transform.RoleSandbox}},
+		{Name: "notify_url", Value: &c.NotifyURL},
+		{Name: "client_ip", Value: &c.ClientIP},
+		{Name: "sub_app_id", Value: &c.SubAppID},
+		{Name: "sub_mch_id", Value: &c.SubMchID},
+	}
+}
+
+// fieldError names the field at fault, never its value.
+func fieldError(field, problem string) error {
+	return errors.New("wechat_v3: " + field + " " + problem)
+}
+
+// keys is a parsed configuration: every key parsed once, when the provider
+// loads, never per request.
+type keys struct {
+	signer *Signer             // merchant key; nil where not configured
+	ring   *Keyring            // verification keys; nil for the sandbox
+	apiV3  []byte              // nil where not configured
+	certs  []*x509.Certificate // platform_certificate
+	pub    *rsa.PublicKey      // public_key, parsed for the sandbox only
+}
+
+// parse checks the configuration for role and parses its keys.
+func (c *Config) parse(role transform.Role) (*keys, error) {
+	for _, f := range c.ConfigFields() {
+		if *f.Value == "" && f.RequiredFor(role) {
+			return nil, fieldError(f.Name, "is required")
+		}
+	}
+	if c.SubAppID != "" && c.SubMchID == "" {
+		return nil, fieldError("sub_app_id", "needs sub_mch_id (service-provider mode)")
+	}
+	if c.NotifyURL != "" && !validNotifyURL(c.NotifyURL) {
+		return nil, fieldError("notify_url", "must be an absolute http(s) URL without a query string")
+	}
+	k := new(keys)
+	if c.PrivateKey != "" {
+		if c.SerialNo == "" {
+			return nil, fieldError("serial_no", "is required with private_key (the merchant API certificate's serial)")
+		}
+		key, err := ParsePrivateKey(c.PrivateKey)
+		if err != nil {
+			return nil, fieldError("private_key", err.Error())
+		}
+		k.signer = &Signer{MchID: c.MchID, SerialNo: c.SerialNo, Key: key}
+	}
+	if c.APIv3Key != "" {
+		if len(c.APIv3Key) != 32 {
+			return nil, fieldError("api_v3_key", "must be 32 bytes (the APIv3 key)")
+		}
+		k.apiV3 = []byte(c.APIv3Key)
+	}
+	if c.PlatformCertificate != "" {
+		certs, err := ParseCertificates(c.PlatformCertificate)
+		if err != nil {
+			return nil, fieldError("platform_certificate", err.Error())
+		}
+		k.certs = certs
+	}
+	if role == transform.RoleSandbox {
+		if c.PublicKey != "" { // optional there; NewSandbox checks it is platform_private_key's
+			pub, err := ParsePublicKey(c.PublicKey)
+			if err != nil {
+				return nil, fieldError("public_key", err.Error())
+			}
+			k.pub = pub
+		}
+		return k, nil
+	}
+	ring := &Keyring{now: time.Now, static: map[string]*x509.Certificate{}}
+	switch {
+	case c.PublicKey != "" && c.PublicKeyID == "":
+		return nil, fieldError("public_key_id", "is required with public_key (the PUB_KEY_ID_… WeChat shows with the key)")
+	case c.PublicKeyID != "" && c.PublicKey == "":
+		return nil, fieldError("public_key", "is required with public_key_id")
+	case c.PublicKey != "":
+		pub, err := ParsePublicKey(c.PublicKey)
+		if err != nil {
+			return nil, fieldError("public_key", err.Error())
+		}
+		ring.publicKeyID, ring.publicKey = c.PublicKeyID, pub
+	}
+	for _, cert := range k.certs {
+		ring.static[CertificateSerial(cert)] = cert
+	}
+	if c.CertificatesURL != "" {
+		if k.signer == nil {
+			return nil, fieldError("private_key", "and serial_no are required with certificates_url (the download is a signed request)")
+		}
+		if k.apiV3 == nil {
+			return nil, fieldError("api_v3_key", "is required with certificates_url (it decrypts the certificates)")
+		}
+		dl, err := NewCertificates(c.CertificatesURL, k.signer, k.apiV3)
+		if err != nil {
+			return nil, fieldError("certificates_url", err.Error())
+		}
+		dl.others = staticKeys{ring}
+		ring.downloaded = dl
+	}
+	if ring.publicKey == nil && len(ring.static) == 0 && ring.downloaded == nil {
+		return nil, fieldError("public_key", "(with public_key_id), certificates_url or platform_certificate: at least one verification key source is required")
+	}
+	k.ring = ring
+	return k, nil
+}
+
+// staticKeys is a keyring without its downloaded part (which must not call
+// itself while verifying its own download).
+type staticKeys struct{ k *Keyring }
+
+func (s staticKeys) PublicKey(serial string) (*rsa.PublicKey, bool) {
+	if s.k.publicKey != nil && serial == s.k.publicKeyID {
+		return s.k.publicKey, true
+	}
+	if c, ok := s.k.static[serial]; ok && validAt(c, s.k.now()) {
+		return c.PublicKey.(*rsa.PublicKey), true
+	}
+	return nil, false
+}
+
+// validNotifyURL: absolute http(s), no query string (WeChat appends none and
+// refuses one).
+func validNotifyURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.RawQuery == "" && !u.ForceQuery
+}
+
+// partner tells whether the merchant is a service provider acting for a
+// sub-merchant.
+func (c *Config) partner() bool { return c.SubMchID != "" }
+
+// payAppID is the appId paySign covers: the mini program the payer uses,
+// sub_app_id when the service provider pays for a sub-merchant's app.
+func (c *Config) payAppID() string {
+	if c.SubAppID != "" {
+		return c.SubAppID
+	}
+	return c.AppID
+}

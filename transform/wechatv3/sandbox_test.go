@@ -1,0 +1,159 @@
+package wechatv3
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
+)
+
+type notified struct {
+	mu  sync.Mutex
+	out []*transform.Outbound
+}
+
+func (n *notified) take(t *testing.T) *transform.Outbound {
+	t.Helper()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.out) != 1 {
+		t.Fatalf("%d notifications, want 1", len(n.out))
+	}
+	o := n.out[0]
+	n.out = nil
+	return o
+}
+
+func newSandbox(t *testing.T, edit func(*Config)) (*Sandbox, *notified) {
+	cfg := sandboxConfig(t)
+	if edit != nil {
+		edit(&cfg)
+	}
+	sb := must(NewSandbox(cfg))
+	n := new(notified)
+	sb.SetNotify(func(out *transform.Outbound, ack func(int, []byte) bool) {
+		if !ack(http.StatusOK, nil) || !ack(http.StatusNoContent, nil) || ack(http.StatusInternalServerError, nil) {
+			t.Error("the ACK rule is not WeChat's (200 or 204)")
+		}
+		n.mu.Lock()
+		n.out = append(n.out, out)
+		n.mu.Unlock()
+	})
+	return sb, n
+}
+
+func decodeMap(t *testing.T, b []byte) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	return m
+}
+
+// The whole life of an order through the sandbox, in each key mode and in
+// service-provider mode: pay, paySign, query, notification, refund with its
+// notification, refund query, close.
+func TestSandboxRoundTrip(t *testing.T) {
+	modes := []struct {
+		name    string
+		client  func(*Config, string)
+		sandbox func(*Config)
+		serial  string // what the sandbox announces
+	}{
+		{"public key", func(*Config, string) {}, nil, examplePublicKeyID},
+		{"static certificate", func(c *Config, _ string) {
+			c.PublicKey, c.PublicKeyID, c.PlatformCertificate = "", "", exampleKey(t, "wechatpay_platform_cert.pem")
+		}, nil, examplePlatformSN},
+		{"downloaded certificates", func(c *Config, url string) {
+			c.PublicKey, c.PublicKeyID, c.CertificatesURL = "", "", url+PathCertificates
+		}, nil, examplePlatformSN},
+		{"mixed", func(c *Config, url string) { c.CertificatesURL = url + PathCertificates }, nil, examplePublicKeyID},
+		{"partner, sub_openid", func(c *Config, _ string) { c.SubMchID, c.SubAppID = "1900000110", "wx9999999999999999" },
+			func(c *Config) { c.SubMchID, c.SubAppID = "1900000110", "wx9999999999999999" }, examplePublicKeyID},
+		{"partner, sp_openid", func(c *Config, _ string) { c.SubMchID = "1900000110" },
+			func(c *Config) { c.SubMchID = "1900000110" }, examplePublicKeyID},
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			sb, notes := newSandbox(t, m.sandbox)
+			srv := sandboxServer(t, sb)
+			cfg := merchantConfig(t)
+			m.client(&cfg, srv.URL)
+			c := must(NewClient(cfg))
+			wcfg := cfg
+			wh := must(NewWebhook(wcfg))
+
+			pay := must(exchange(t, c, srv, "pay", `{"order_id":"V3-1","amount":"12.34","currency":"CNY","description":"一杯咖啡","openid":"o-payer","client_ip":"10.1.2.3","expire_at":"2099-01-02T03:04:05Z","attach":"a&b"}`))
+			pp := decodeMap(t, pay)
+			if pp["signType"] != "RSA" || !strings.HasPrefix(pp["package"], "prepay_id=wx") || pp["provider"] != Name || pp["order_id"] != "V3-1" {
+				t.Fatalf("pay answer %s", pay)
+			}
+			msg := AppendPayMessage(nil, cfg.payAppID(), pp["timeStamp"], pp["nonceStr"], pp["package"])
+			if !VerifyMessage(&c.keys.signer.Key.PublicKey, msg, pp["paySign"]) {
+				t.Fatal("paySign does not verify with the merchant's key over appId (sub_app_id in partner mode)")
+			}
+
+			st := decodeMap(t, must(exchange(t, c, srv, "query", `{"order_id":"V3-1"}`)))
+			if st["status"] != "pending" || st["provider_status"] != "NOTPAY" || st["amount"] != "12.34" || st["currency"] != "CNY" {
+				t.Fatalf("query %v", st)
+			}
+
+			out, ack, err := sb.Complete("V3-1", true, time.Now())
+			if err != nil || out.Header.Get(HeaderSerial) != m.serial || !ack(http.StatusOK, nil) {
+				t.Fatalf("Complete: %v %v", out, err)
+			}
+			ev := must(wh.Verify(transform.Notification{Header: out.Header, Body: out.Body}))
+			if ev.Type != transform.EventPaymentSucceeded || ev.OrderID != "V3-1" || ev.Amount != "12.34" || ev.Data["attach"] != "a&b" ||
+				ev.ID != "wechat_v3:"+ev.ProviderOrderID+":payment.succeeded" || ev.OccurredAt == "" {
+				t.Fatalf("event %+v", ev)
+			}
+
+			st = decodeMap(t, must(exchange(t, c, srv, "query", `{"order_id":"V3-1"}`)))
+			if st["status"] != "succeeded" || st["paid_at"] == "" || st["provider_order_id"] != ev.ProviderOrderID {
+				t.Fatalf("query %v", st)
+			}
+
+			_, err = exchange(t, c, srv, "refund", `{"order_id":"V3-1","refund_id":"V3-1-R1","amount":"2.34","currency":"CNY"}`)
+			if e := transformtest.WantError(t, err, 400, "invalid_request"); e.Field != "total_amount" {
+				t.Fatalf("refund without total_amount: %+v", e)
+			}
+			rf := decodeMap(t, must(exchange(t, c, srv, "refund", `{"order_id":"V3-1","refund_id":"V3-1-R1","amount":"2.34","currency":"CNY","total_amount":"12.34","reason":"太烫"}`)))
+			if rf["status"] != "pending" || rf["provider_status"] != "PROCESSING" || rf["amount"] != "2.34" || rf["refund_id"] != "V3-1-R1" || rf["provider_refund_id"] == "" {
+				t.Fatalf("refund %v", rf)
+			}
+			rn := notes.take(t)
+			rev := must(wh.Verify(transform.Notification{Header: rn.Header, Body: rn.Body}))
+			if rev.Type != transform.EventRefundSucceeded || rev.RefundID != "V3-1-R1" || rev.OrderID != "V3-1" || rev.Amount != "2.34" {
+				t.Fatalf("refund event %+v", rev)
+			}
+			rq := decodeMap(t, must(exchange(t, c, srv, "refund_query", `{"refund_id":"V3-1-R1","order_id":"V3-1"}`)))
+			if rq["status"] != "succeeded" || rq["provider_status"] != "SUCCESS" || rq["order_id"] != "V3-1" {
+				t.Fatalf("refund_query %v", rq)
+			}
+			_, err = exchange(t, c, srv, "refund_query", `{"refund_id":"V3-1-R9"}`)
+			if e := transformtest.WantError(t, err, 422, "provider_rejected"); e.ProviderCode != "RESOURCE_NOT_EXISTS" {
+				t.Fatalf("unknown refund: %+v", e)
+			}
+
+			_, err = exchange(t, c, srv, "close", `{"order_id":"V3-1"}`)
+			if e := transformtest.WantError(t, err, 422, "provider_rejected"); e.ProviderCode != "ORDERPAID" {
+				t.Fatalf("close of a paid order: %+v", e)
+			}
+			must(exchange(t, c, srv, "pay", `{"order_id":"V3-2","amount":"1","currency":"CNY","description":"d","openid":"o"}`))
+			cl := decodeMap(t, must(exchange(t, c, srv, "close", `{"order_id":"V3-2"}`)))
+			if cl["status"] != "cancelled" {
+				t.Fatalf("close %v", cl)
+			}
+			_, err = exchange(t, c, srv, "pay", `{"order_id":"V3-2","amount":"1","currency":"CNY","description":"d","openid":"o"}`)
+			if e := transformtest.WantError(t, err, 422, "provider_rejected"); e.ProviderCode != "ORDER_CLOSED" {
+				t.Fatalf("pay of a closed order: %+v", e)
+			}
+		})
+	}
+}

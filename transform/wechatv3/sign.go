@@ -1,0 +1,263 @@
+package wechatv3
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// The signature rules are those of docs/providers/wechat_v3.md ("Request
+// signature", "Answer and notification signature"): RSASSA-PKCS1-v1_5 with
+// SHA-256, base64, over newline-terminated lines.
+
+// AuthScheme is the Authorization scheme of every merchant request.
+const AuthScheme = "WECHATPAY2-SHA256-RSA2048"
+
+// ParsePrivateKey reads an RSA private key from PEM text, PKCS#8
+// ("PRIVATE KEY", as WeChat's apiclient_key.pem) or PKCS#1 ("RSA PRIVATE KEY").
+// The error never carries key material.
+func ParsePrivateKey(pemText string) (*rsa.PrivateKey, error) {
+	block, _ := pem.Decode([]byte(strings.TrimSpace(pemText)))
+	if block == nil {
+		return nil, errors.New("is not PEM text")
+	}
+	switch block.Type {
+	case "PRIVATE KEY":
+		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, errors.New("is not a PKCS#8 private key")
+		}
+		rk, ok := k.(*rsa.PrivateKey)
+		if !ok {
+			return nil, errors.New("is not an RSA private key")
+		}
+		return rk, nil
+	case "RSA PRIVATE KEY":
+		k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, errors.New("is not a PKCS#1 private key")
+		}
+		return k, nil
+	}
+	return nil, errors.New("is PEM of type " + strconv.Quote(block.Type) + ", not a private key")
+}
+
+// ParsePublicKey reads an RSA public key from PEM text: "PUBLIC KEY" (PKIX,
+// as WeChat's pub_key.pem) or "RSA PUBLIC KEY" (PKCS#1).
+func ParsePublicKey(pemText string) (*rsa.PublicKey, error) {
+	block, _ := pem.Decode([]byte(strings.TrimSpace(pemText)))
+	if block == nil {
+		return nil, errors.New("is not PEM text")
+	}
+	switch block.Type {
+	case "PUBLIC KEY":
+		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, errors.New("is not a PKIX public key")
+		}
+		rk, ok := k.(*rsa.PublicKey)
+		if !ok {
+			return nil, errors.New("is not an RSA public key")
+		}
+		return rk, nil
+	case "RSA PUBLIC KEY":
+		k, err := x509.ParsePKCS1PublicKey(block.Bytes)
+		if err != nil {
+			return nil, errors.New("is not a PKCS#1 public key")
+		}
+		return k, nil
+	}
+	return nil, errors.New("is PEM of type " + strconv.Quote(block.Type) + ", not a public key")
+}
+
+// ParseCertificates reads one or more PEM certificates with RSA keys.
+func ParseCertificates(pemText string) ([]*x509.Certificate, error) {
+	rest := []byte(strings.TrimSpace(pemText))
+	var out []*x509.Certificate
+	for len(rest) > 0 {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, errors.New("holds PEM of type " + strconv.Quote(block.Type) + ", not a certificate")
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, errors.New("holds a certificate that does not parse")
+		}
+		if _, ok := c.PublicKey.(*rsa.PublicKey); !ok {
+			return nil, errors.New("holds a certificate without an RSA key")
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("is not PEM certificate text")
+	}
+	return out, nil
+}
+
+// CertificateSerial is a certificate's serial as WeChat writes it
+// (Wechatpay-Serial, serial_no): uppercase hex without separators.
+func CertificateSerial(c *x509.Certificate) string {
+	return strings.ToUpper(c.SerialNumber.Text(16))
+}
+
+// SignMessage is base64(RSASSA-PKCS1-v1_5(SHA-256(msg))) with key.
+func SignMessage(key *rsa.PrivateKey, msg []byte) (string, error) {
+	sum := sha256.Sum256(msg)
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(sig), nil
+}
+
+// VerifyMessage checks a base64 RSASSA-PKCS1-v1_5 SHA-256 signature of msg.
+// WeChat's deliberate probes (signatures beginning WECHATPAY/SIGNTEST/) are
+// not base64 and fail here like any other bad signature.
+func VerifyMessage(pub *rsa.PublicKey, msg []byte, signature string) bool {
+	if pub == nil || len(signature) > 2048 {
+		return false
+	}
+	var buf [512]byte
+	n, err := base64.StdEncoding.Decode(buf[:], []byte(signature))
+	if err != nil || n != pub.Size() {
+		return false
+	}
+	sum := sha256.Sum256(msg)
+	return rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], buf[:n]) == nil
+}
+
+// AppendAuthMessage appends the request signature's message:
+// METHOD\nPATH_AND_QUERY\nTIMESTAMP\nNONCE\nBODY\n (the body line is empty
+// for a GET, and still ends with \n).
+func AppendAuthMessage(dst []byte, method, pathAndQuery, timestamp, nonce string, body []byte) []byte {
+	dst = append(dst, method...)
+	dst = append(dst, '\n')
+	dst = append(dst, pathAndQuery...)
+	dst = append(dst, '\n')
+	dst = append(dst, timestamp...)
+	dst = append(dst, '\n')
+	dst = append(dst, nonce...)
+	dst = append(dst, '\n')
+	dst = append(dst, body...)
+	return append(dst, '\n')
+}
+
+// AppendAnswerMessage appends the message WeChat signs in an answer or a
+// notification: TIMESTAMP\nNONCE\nBODY\n (BODY empty for a 204).
+func AppendAnswerMessage(dst []byte, timestamp, nonce string, body []byte) []byte {
+	dst = append(dst, timestamp...)
+	dst = append(dst, '\n')
+	dst = append(dst, nonce...)
+	dst = append(dst, '\n')
+	dst = append(dst, body...)
+	return append(dst, '\n')
+}
+
+// AppendPayMessage appends the message of the mini program's paySign:
+// appId\ntimeStamp\nnonceStr\npackage\n.
+func AppendPayMessage(dst []byte, appID, timeStamp, nonceStr, pkg string) []byte {
+	dst = append(dst, appID...)
+	dst = append(dst, '\n')
+	dst = append(dst, timeStamp...)
+	dst = append(dst, '\n')
+	dst = append(dst, nonceStr...)
+	dst = append(dst, '\n')
+	dst = append(dst, pkg...)
+	return append(dst, '\n')
+}
+
+// Signer signs a merchant's requests with its API private key.
+type Signer struct {
+	MchID    string
+	SerialNo string
+	Key      *rsa.PrivateKey
+}
+
+// Authorization signs one request and returns the Authorization header value:
+// WECHATPAY2-SHA256-RSA2048 mchid="…",nonce_str="…",timestamp="…",serial_no="…",signature="…".
+func (s *Signer) Authorization(method, pathAndQuery string, body []byte, timestamp int64, nonce string) (string, error) {
+	ts := strconv.FormatInt(timestamp, 10)
+	buf := make([]byte, 0, 128+len(pathAndQuery)+len(body))
+	sig, err := SignMessage(s.Key, AppendAuthMessage(buf, method, pathAndQuery, ts, nonce, body))
+	if err != nil {
+		return "", err
+	}
+	h := make([]byte, 0, 128+len(s.MchID)+len(s.SerialNo)+len(nonce)+len(sig))
+	h = append(h, AuthScheme+` mchid="`...)
+	h = append(h, s.MchID...)
+	h = append(h, `",nonce_str="`...)
+	h = append(h, nonce...)
+	h = append(h, `",timestamp="`...)
+	h = append(h, ts...)
+	h = append(h, `",serial_no="`...)
+	h = append(h, s.SerialNo...)
+	h = append(h, `",signature="`...)
+	h = append(h, sig...)
+	h = append(h, '"')
+	return string(h), nil
+}
+
+// PaySign is the v3 wx.requestPayment signature (signType RSA): the
+// merchant's RSA-SHA256 over appId\ntimeStamp\nnonceStr\npackage\n.
+func PaySign(key *rsa.PrivateKey, appID, timeStamp, nonceStr, pkg string) (string, error) {
+	var buf [256]byte
+	return SignMessage(key, AppendPayMessage(buf[:0], appID, timeStamp, nonceStr, pkg))
+}
+
+// Authorization is a parsed Authorization header (the sandbox's side).
+type Authorization struct {
+	MchID, NonceStr, Timestamp, SerialNo, Signature string
+}
+
+// ParseAuthorization reads an Authorization header of scheme
+// WECHATPAY2-SHA256-RSA2048; every one of the five parameters is required
+// once.
+func ParseAuthorization(h string) (*Authorization, bool) {
+	rest, ok := strings.CutPrefix(h, AuthScheme+" ")
+	if !ok || len(h) > 4096 {
+		return nil, false
+	}
+	a := new(Authorization)
+	seen := 0
+	for rest != "" {
+		var kv string
+		kv, rest, _ = strings.Cut(rest, ",")
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+			return nil, false
+		}
+		v = v[1 : len(v)-1]
+		var dst *string
+		switch k {
+		case "mchid":
+			dst = &a.MchID
+		case "nonce_str":
+			dst = &a.NonceStr
+		case "timestamp":
+			dst = &a.Timestamp
+		case "serial_no":
+			dst = &a.SerialNo
+		case "signature":
+			dst = &a.Signature
+		default:
+			return nil, false
+		}
+		if *dst != "" || v == "" {
+			return nil, false
+		}
+		*dst = v
+		seen++
+	}
+	return a, seen == 5
+}

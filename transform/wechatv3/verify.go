@@ -1,0 +1,144 @@
+package wechatv3
+
+import (
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Headers WeChat signs its answers and notifications with.
+const (
+	HeaderSerial    = "Wechatpay-Serial"
+	HeaderSignature = "Wechatpay-Signature"
+	HeaderTimestamp = "Wechatpay-Timestamp"
+	HeaderNonce     = "Wechatpay-Nonce"
+	HeaderRequestID = "Request-Id"
+)
+
+// MaxSkew is WeChat's window: an answer or notification whose timestamp is
+// this far or farther from now is refused.
+const MaxSkew = 300 * time.Second
+
+// PublicKeyIDPrefix starts every WeChat Pay public key id.
+const PublicKeyIDPrefix = "PUB_KEY_ID_"
+
+// Verification failures. None carries a key, a signature or a body.
+var (
+	ErrUnsigned      = errors.New("wechat_v3: a Wechatpay-Serial, -Signature, -Timestamp or -Nonce header is missing")
+	ErrSkew          = errors.New("wechat_v3: Wechatpay-Timestamp is outside the 300 s window")
+	ErrUnknownSerial = errors.New("wechat_v3: Wechatpay-Serial names no known key")
+	ErrProbe         = errors.New("wechat_v3: the signature is a WECHATPAY/SIGNTEST probe")
+	ErrBadSignature  = errors.New("wechat_v3: the signature does not verify")
+)
+
+// KeySource finds the public key WeChat signed with by the Wechatpay-Serial
+// value: a platform certificate serial or a public key id.
+type KeySource interface {
+	PublicKey(serial string) (*rsa.PublicKey, bool)
+}
+
+// Keyring is every verification key a merchant configured: the WeChat Pay
+// public key (by its id), static platform certificates (by serial) and the
+// certificates downloaded from /v3/certificates. During a switch from
+// certificates to the public key WeChat signs with both, so the key is
+// chosen by serial: the public key id selects the public key, a
+// PUB_KEY_ID_… value that is not ours selects nothing, any other value a
+// certificate.
+type Keyring struct {
+	publicKeyID string
+	publicKey   *rsa.PublicKey
+	static      map[string]*x509.Certificate
+	downloaded  *Certificates
+	now         func() time.Time
+}
+
+// PublicKey implements KeySource.
+func (k *Keyring) PublicKey(serial string) (*rsa.PublicKey, bool) {
+	if serial == "" {
+		return nil, false
+	}
+	if k.publicKey != nil && serial == k.publicKeyID {
+		return k.publicKey, true
+	}
+	if strings.HasPrefix(serial, PublicKeyIDPrefix) {
+		return nil, false
+	}
+	if c, ok := k.static[strings.ToUpper(serial)]; ok && validAt(c, k.now()) {
+		return c.PublicKey.(*rsa.PublicKey), true
+	}
+	if k.downloaded != nil {
+		return k.downloaded.PublicKey(serial)
+	}
+	return nil, false
+}
+
+// Serials lists the key ids the ring knows now, for the admin view and logs.
+func (k *Keyring) Serials() []string {
+	var out []string
+	if k.publicKey != nil {
+		out = append(out, k.publicKeyID)
+	}
+	for s := range k.static {
+		out = append(out, s)
+	}
+	if k.downloaded != nil {
+		out = append(out, k.downloaded.Serials()...)
+	}
+	return out
+}
+
+func validAt(c *x509.Certificate, now time.Time) bool {
+	return !now.Before(c.NotBefore) && !now.After(c.NotAfter)
+}
+
+// Verify checks the four Wechatpay-* headers of an answer or a notification
+// against body, before anything in body is read: every header present, the
+// timestamp within MaxSkew of now, a known key for the serial, and the
+// RSA-SHA256 signature over TIMESTAMP\nNONCE\nBODY\n.
+func Verify(keys KeySource, h http.Header, body []byte, now time.Time) error {
+	serial, sig := h.Get(HeaderSerial), h.Get(HeaderSignature)
+	ts, nonce := h.Get(HeaderTimestamp), h.Get(HeaderNonce)
+	if serial == "" || sig == "" || ts == "" || nonce == "" {
+		return ErrUnsigned
+	}
+	if strings.HasPrefix(sig, "WECHATPAY/SIGNTEST/") {
+		return ErrProbe
+	}
+	t, ok := parseTimestamp(ts)
+	if !ok {
+		return ErrSkew
+	}
+	if d := now.Unix() - t; d >= int64(MaxSkew/time.Second) || d <= -int64(MaxSkew/time.Second) {
+		return ErrSkew
+	}
+	if len(nonce) > 64 || len(serial) > 128 {
+		return ErrBadSignature
+	}
+	pub, ok := keys.PublicKey(serial)
+	if !ok {
+		return ErrUnknownSerial
+	}
+	buf := make([]byte, 0, len(ts)+len(nonce)+len(body)+3)
+	if !VerifyMessage(pub, AppendAnswerMessage(buf, ts, nonce, body), sig) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// parseTimestamp reads Unix seconds: 1 to 12 decimal digits, nothing else.
+func parseTimestamp(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 12 {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}

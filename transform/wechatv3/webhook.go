@@ -1,0 +1,166 @@
+package wechatv3
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// Notification event types WeChat sends for JSAPI payments and refunds.
+const (
+	EventTransactionSuccess = "TRANSACTION.SUCCESS"
+	EventRefundSuccess      = "REFUND.SUCCESS"
+	EventRefundAbnormal     = "REFUND.ABNORMAL"
+	EventRefundClosed       = "REFUND.CLOSED"
+)
+
+// Limits of a notification's decrypted resource.
+const (
+	maxResourceDepth   = 6
+	maxResourceMembers = 256
+)
+
+// Errors of Verify besides the signature's (ErrUnsigned, ErrSkew,
+// ErrUnknownSerial, ErrProbe, ErrBadSignature) and ErrDecrypt.
+var (
+	ErrMalformed = errors.New("wechat_v3: the notification is not a v3 notification")
+	ErrForeign   = errors.New("wechat_v3: the notification is for another mchid or appid")
+)
+
+// Webhook verifies WeChat Pay v3 notifications: the Wechatpay-* signature
+// over the raw body first, then the AES-256-GCM resource, then that the
+// decrypted resource names this merchant.
+type Webhook struct {
+	cfg  Config
+	keys *keys
+	// Now is the clock of the 300 s window; tests pin it.
+	Now func() time.Time
+}
+
+// NewWebhook checks cfg, parses its keys and returns a Webhook.
+func NewWebhook(cfg Config) (*Webhook, error) {
+	k, err := cfg.parse(transform.RoleWebhook)
+	if err != nil {
+		return nil, err
+	}
+	w := &Webhook{cfg: cfg, keys: k, Now: time.Now}
+	k.ring.now = func() time.Time { return w.Now() }
+	if k.ring.downloaded != nil {
+		k.ring.downloaded.Now = k.ring.now
+	}
+	return w, nil
+}
+
+var _ transform.Webhook = (*Webhook)(nil)
+
+// Keys is the webhook's verification keyring.
+func (w *Webhook) Keys() *Keyring { return w.keys.ring }
+
+// notification is the signed envelope. Its fields are read only after the
+// signature over the whole body verified.
+type notification struct {
+	ID           string    `json:"id"`
+	CreateTime   string    `json:"create_time"`
+	EventType    string    `json:"event_type"`
+	ResourceType string    `json:"resource_type"`
+	Summary      string    `json:"summary"`
+	Resource     *Resource `json:"resource"`
+}
+
+// Verify implements transform.Webhook. Nothing of the body is parsed before
+// its signature verified; the event holds only the decrypted (authenticated)
+// resource and the signed envelope's id, event_type and summary.
+func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
+	if err := Verify(w.keys.ring, n.Header, n.Body, w.Now()); err != nil {
+		return nil, err
+	}
+	var env notification
+	if err := json.Unmarshal(n.Body, &env); err != nil || env.ID == "" || env.EventType == "" ||
+		env.ResourceType != "encrypt-resource" || env.Resource == nil {
+		return nil, ErrMalformed
+	}
+	plain, err := env.Resource.Decrypt(w.keys.apiV3)
+	if err != nil {
+		return nil, err
+	}
+	data, err := transform.FlattenJSON(plain, maxResourceDepth, maxResourceMembers)
+	if err != nil {
+		return nil, ErrMalformed
+	}
+	if !w.belongs(data) {
+		return nil, ErrForeign
+	}
+	return eventOf(&env, data), nil
+}
+
+// belongs checks the decrypted resource names this merchant: mchid (and
+// appid where the resource has one); in service-provider mode sp_mchid and
+// sub_mchid (and sp_appid / sub_appid where present). One mchid per route:
+// WeChat's key signs for every merchant of a service provider.
+func (w *Webhook) belongs(d map[string]string) bool {
+	has := func(k, want string) bool { v, ok := d[k]; return !ok || v == want }
+	if w.cfg.partner() {
+		return d["sp_mchid"] == w.cfg.MchID && d["sub_mchid"] == w.cfg.SubMchID &&
+			has("sp_appid", w.cfg.AppID) && (w.cfg.SubAppID == "" || has("sub_appid", w.cfg.SubAppID))
+	}
+	return d["mchid"] == w.cfg.MchID && has("appid", w.cfg.AppID)
+}
+
+// eventOf normalizes a verified notification. A type is mapped only when
+// the resource's own state agrees with it; anything else verified is
+// "unknown" (still forwarded, with WeChat's event_type in data).
+func eventOf(env *notification, data map[string]string) *transform.Event {
+	typ := transform.EventUnknown
+	switch {
+	case env.EventType == EventTransactionSuccess && data["trade_state"] == "SUCCESS":
+		typ = transform.EventPaymentSucceeded
+	case env.EventType == EventRefundSuccess && data["refund_status"] == "SUCCESS":
+		typ = transform.EventRefundSucceeded
+	case env.EventType == EventRefundAbnormal && data["refund_status"] == "ABNORMAL",
+		env.EventType == EventRefundClosed && data["refund_status"] == "CLOSED":
+		typ = transform.EventRefundFailed
+	}
+	ev := &transform.Event{Provider: Name, Type: typ, OrderID: data["out_trade_no"],
+		ProviderOrderID: data["transaction_id"], OccurredAt: data["success_time"]}
+	if ev.OccurredAt != "" {
+		if _, err := time.Parse(time.RFC3339, ev.OccurredAt); err != nil {
+			ev.OccurredAt = ""
+		}
+	}
+	// The id is stable across WeChat's retries: the transaction or refund
+	// it reports, else the notification's own id.
+	ref := env.ID
+	switch typ {
+	case transform.EventPaymentSucceeded:
+		ref = cmp.Or(data["transaction_id"], data["out_trade_no"], env.ID)
+		if m, ok := transform.MoneyFromMinorText(data["amount.total"], cmp.Or(data["amount.currency"], currencyCNY)); ok {
+			ev.Amount, ev.Currency = m.String(), m.Currency
+		}
+	case transform.EventRefundSucceeded, transform.EventRefundFailed:
+		ref = cmp.Or(data["refund_id"], data["out_refund_no"], env.ID)
+		ev.RefundID = data["out_refund_no"]
+		if m, ok := transform.MoneyFromMinorText(data["amount.refund"], cmp.Or(data["amount.currency"], currencyCNY)); ok {
+			ev.Amount, ev.Currency = m.String(), m.Currency
+		}
+	}
+	ev.ID = transform.EventID(Name, ref, typ)
+	data["event_type"] = env.EventType
+	data["summary"] = env.Summary
+	data["notification_id"] = env.ID
+	ev.Data = data
+	return ev
+}
+
+// Ack implements transform.Webhook: 200 with an empty body.
+func (*Webhook) Ack() (int, string, []byte) { return http.StatusOK, "", nil }
+
+// Nack implements transform.Webhook: {"code":"FAIL","message":"…"}; the
+// status (4xx/5xx) is what makes WeChat retry.
+func (*Webhook) Nack(reason string) (string, []byte) {
+	b := append([]byte(`{"code":"FAIL","message":`), transform.AppendJSONString(nil, reason)...)
+	return "application/json", append(b, '}')
+}
