@@ -82,8 +82,7 @@ type certificateSet struct {
 // NewCertificates prepares a downloader; nothing is fetched until a key is
 // first needed.
 func NewCertificates(rawURL string, signer *Signer, apiV3Key []byte) (*Certificates, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if _, ok := transform.AbsoluteURL(rawURL); !ok {
 		return nil, errors.New("must be an absolute http(s) URL")
 	}
 	return &Certificates{
@@ -317,9 +316,9 @@ func appendCertificatesAnswer(dst []byte, certs []*x509.Certificate, pemOf func(
 		dst = append(dst, `{"serial_no":`...)
 		dst = transform.AppendJSONString(dst, CertificateSerial(cert))
 		dst = append(dst, `,"effective_time":`...)
-		dst = transform.AppendJSONString(dst, cert.NotBefore.In(Beijing).Format(time.RFC3339))
+		dst = transform.AppendJSONString(dst, cert.NotBefore.In(transform.UTC8).Format(time.RFC3339))
 		dst = append(dst, `,"expire_time":`...)
-		dst = transform.AppendJSONString(dst, cert.NotAfter.In(Beijing).Format(time.RFC3339))
+		dst = transform.AppendJSONString(dst, cert.NotAfter.In(transform.UTC8).Format(time.RFC3339))
 		dst = append(dst, `,"encrypt_certificate":{"algorithm":`...)
 		dst = transform.AppendJSONString(dst, r.Algorithm)
 		dst = append(dst, `,"associated_data":`...)

@@ -2,7 +2,6 @@ package wechatv3
 
 import (
 	"cmp"
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // Upstream paths (host api.mch.weixin.qq.com, fail-over api2.mch.weixin.qq.com);
@@ -21,16 +21,15 @@ const (
 	PathPartnerOutTradeNo   = "/v3/pay/partner/transactions/out-trade-no/" // + {out_trade_no}[/close]
 	PathRefunds             = "/v3/refund/domestic/refunds"                // POST; GET + /{out_refund_no}
 	PathCertificates        = "/v3/certificates"
-	signTypeRSA             = "RSA"
 	currencyCNY             = "CNY"
 	maxProviderMessageBytes = 256
 )
 
 // Client builds signed WeChat Pay v3 calls and verifies their answers.
 type Client struct {
+	transform.Operations
 	cfg  Config
 	keys *keys
-	ops  transform.Operations
 	// serialHeader is Wechatpay-Serial in public-key mode: it asks WeChat to
 	// sign its answers with the public key.
 	serialHeader []string
@@ -52,19 +51,11 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.PublicKeyID != "" {
 		c.serialHeader = []string{cfg.PublicKeyID}
 	}
-	c.ops = transform.Operations{Pay: c.Pay, Query: c.Query, Close: c.Close, Refund: c.Refund, RefundQuery: c.RefundQuery}
+	c.Operations = transform.Operations{Provider: Name, Pay: c.Pay, Query: c.Query, Close: c.Close, Refund: c.Refund, RefundQuery: c.RefundQuery}
 	return c, nil
 }
 
 var _ transform.Client = (*Client)(nil)
-
-// Supports implements transform.Client.
-func (c *Client) Supports(op string) bool { return c.ops.Supports(op) }
-
-// Prepare implements transform.Client for pay, query, close, refund and refund_query.
-func (c *Client) Prepare(_ context.Context, op string, body []byte) (*transform.Call, error) {
-	return c.ops.Dispatch(Name, op, body)
-}
 
 // Keys is the client's verification keyring (the admin view lists it).
 func (c *Client) Keys() *Keyring { return c.keys.ring }
@@ -140,9 +131,6 @@ func answerError(status int, body []byte) error {
 
 // Pay builds the JSAPI order; its answer becomes the wx.requestPayment object.
 func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
 	if req.Money.Currency != currencyCNY {
 		return nil, transform.Invalid("currency", "must be CNY (WeChat Pay v3 JSAPI charges in CNY)")
 	}
@@ -207,7 +195,7 @@ func (c *Client) appendPayBody(dst []byte, req *transform.PayRequest, notifyURL,
 	dst = transform.AppendJSONString(dst, req.OrderID)
 	if !req.Expire.IsZero() {
 		dst = append(dst, `,"time_expire":"`...)
-		dst = req.Expire.In(Beijing).AppendFormat(dst, time.RFC3339)
+		dst = req.Expire.In(transform.UTC8).AppendFormat(dst, time.RFC3339)
 		dst = append(dst, '"')
 	}
 	if req.Attach != "" {
@@ -244,11 +232,11 @@ func (c *Client) PaymentParams(orderID, prepayID string) (*transform.PaymentPara
 		TimeStamp: strconv.FormatInt(c.Now().Unix(), 10),
 		NonceStr:  transform.Nonce(32),
 		Package:   "prepay_id=" + prepayID,
-		SignType:  signTypeRSA,
+		SignType:  wxpay.SignTypeRSA,
 		Provider:  Name,
 		OrderID:   orderID,
 	}
-	sig, err := PaySign(c.keys.signer.Key, c.cfg.payAppID(), pp.TimeStamp, pp.NonceStr, pp.Package)
+	sig, err := wxpay.PaySignRSA(c.cfg.payAppID(), pp.TimeStamp, pp.NonceStr, pp.Package, c.keys.signer.Key)
 	if err != nil {
 		return nil, transform.Upstream("the payment could not be signed")
 	}
@@ -267,9 +255,6 @@ func (c *Client) orderPath(orderID string) (path, rawQuery string) {
 
 // Query builds the order query; its answer becomes the status object.
 func (c *Client) Query(req *transform.OrderRequest) (*transform.Call, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
 	path, q := c.orderPath(req.OrderID)
 	return c.call(http.MethodGet, path, q, nil, req.OrderID, func(_ int, answer []byte) ([]byte, error) {
 		st, err := c.StatusFromTransaction(answer, req.OrderID)
@@ -348,9 +333,6 @@ func (c *Client) StatusFromTransaction(answer []byte, orderID string) (*transfor
 
 // Close builds the close call; WeChat answers 204 with an empty, signed body.
 func (c *Client) Close(req *transform.OrderRequest) (*transform.Call, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
 	path, _ := c.orderPath(req.OrderID)
 	var body []byte
 	if c.cfg.partner() {
@@ -367,9 +349,6 @@ func (c *Client) Close(req *transform.OrderRequest) (*transform.Call, error) {
 // Refund builds the domestic refund. total_amount is required: WeChat checks
 // the order's whole amount.
 func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
 	if req.TotalAmount == "" {
 		return nil, transform.Invalid("total_amount", "is required (the order's whole amount)")
 	}
@@ -407,9 +386,6 @@ func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
 
 // RefundQuery builds the query of one refund by the merchant's refund id.
 func (c *Client) RefundQuery(req *transform.RefundQueryRequest) (*transform.Call, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
 	q := ""
 	if c.cfg.partner() {
 		q = "sub_mchid=" + url.QueryEscape(c.cfg.SubMchID)

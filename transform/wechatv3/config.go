@@ -11,7 +11,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"errors"
-	"net/url"
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -22,9 +21,6 @@ const Name = "wechat_v3"
 
 // UserAgent is sent on every request: WeChat refuses requests without one.
 const UserAgent = "caddy-minipay (+https://github.com/minipay/caddy-minipay) wechat_v3"
-
-// Beijing is UTC+8, the zone of WeChat's RFC 3339 times (time_expire).
-var Beijing = time.FixedZone("CST", 8*3600)
 
 // Config is the wechat_v3 provider configuration. Every key is PEM text
 // (in Caddy, normally a {file./path} placeholder).
@@ -94,18 +90,26 @@ type keys struct {
 	pub    *rsa.PublicKey      // public_key, parsed for the sandbox only
 }
 
-// parse checks the configuration for role and parses its keys.
-func (c *Config) parse(role transform.Role) (*keys, error) {
-	for _, f := range c.ConfigFields() {
-		if *f.Value == "" && f.RequiredFor(role) {
-			return nil, fieldError(f.Name, "is required")
-		}
-	}
+// Check implements transform.Checker: the values that do not depend on the
+// role (Caddy resolves placeholders first; constructors run it through
+// transform.CheckConfig).
+func (c *Config) Check() error {
 	if c.SubAppID != "" && c.SubMchID == "" {
-		return nil, fieldError("sub_app_id", "needs sub_mch_id (service-provider mode)")
+		return fieldError("sub_app_id", "needs sub_mch_id (service-provider mode)")
 	}
 	if c.NotifyURL != "" && !validNotifyURL(c.NotifyURL) {
-		return nil, fieldError("notify_url", "must be an absolute http(s) URL without a query string")
+		return fieldError("notify_url", "must be an absolute http(s) URL without a query string")
+	}
+	if c.APIv3Key != "" && len(c.APIv3Key) != 32 {
+		return fieldError("api_v3_key", "must be 32 bytes (the APIv3 key)")
+	}
+	return nil
+}
+
+// parse checks the configuration for role and parses its keys, once.
+func (c *Config) parse(role transform.Role) (*keys, error) {
+	if err := transform.CheckConfig(c, role); err != nil {
+		return nil, err
 	}
 	k := new(keys)
 	if c.PrivateKey != "" {
@@ -119,9 +123,6 @@ func (c *Config) parse(role transform.Role) (*keys, error) {
 		k.signer = &Signer{MchID: c.MchID, SerialNo: c.SerialNo, Key: key}
 	}
 	if c.APIv3Key != "" {
-		if len(c.APIv3Key) != 32 {
-			return nil, fieldError("api_v3_key", "must be 32 bytes (the APIv3 key)")
-		}
 		k.apiV3 = []byte(c.APIv3Key)
 	}
 	if c.PlatformCertificate != "" {
@@ -195,8 +196,8 @@ func (s staticKeys) PublicKey(serial string) (*rsa.PublicKey, bool) {
 // validNotifyURL: absolute http(s), no query string (WeChat appends none and
 // refuses one).
 func validNotifyURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.RawQuery == "" && !u.ForceQuery
+	u, ok := transform.AbsoluteURL(s)
+	return ok && u.RawQuery == "" && !u.ForceQuery
 }
 
 // partner tells whether the merchant is a service provider acting for a

@@ -362,7 +362,7 @@ func (s *Sandbox) pay(body []byte, partner bool, announce string) (int, []byte, 
 	}
 	s.seq++
 	o := &sandboxOrder{partner: partner, req: req, state: "NOTPAY", announce: announce,
-		prepayID: "wx" + s.Now().In(Beijing).Format("02150405") + strconv.FormatInt(1e9+s.seq, 10) + transform.Nonce(12)}
+		prepayID: "wx" + s.Now().In(transform.UTC8).Format("02150405") + strconv.FormatInt(1e9+s.seq, 10) + transform.Nonce(12)}
 	s.orders[req.OutTradeNo] = o
 	return http.StatusOK, prepayAnswer(o.prepayID), nil
 }
@@ -576,7 +576,7 @@ func (s *Sandbox) refund(body []byte, announce string) (int, []byte, *v3Error) {
 		return 0, nil, fail(http.StatusForbidden, "NOT_ENOUGH", "申请退款金额超过订单可退金额")
 	}
 	s.seq++
-	now := s.Now().In(Beijing).Format(time.RFC3339)
+	now := s.Now().In(transform.UTC8).Format(time.RFC3339)
 	r := &sandboxRefund{order: o, id: "50300" + strconv.FormatInt(s.Now().Unix(), 10) + strconv.FormatInt(1e6+s.seq, 10),
 		outRefundNo: req.OutRefundNo, amount: *req.Amount.Refund, status: "SUCCESS", createTime: now, successTime: now}
 	s.refunds[req.OutRefundNo] = r
@@ -638,7 +638,7 @@ func (s *Sandbox) Notification(notifyURL, announce, eventType, summary, original
 	}
 	res.OriginalType = originalType
 	now := s.Now()
-	body := transform.Marshal(envelope{ID: sandboxUUID(), CreateTime: now.In(Beijing).Format(time.RFC3339),
+	body := transform.Marshal(envelope{ID: sandboxUUID(), CreateTime: now.In(transform.UTC8).Format(time.RFC3339),
 		ResourceType: "encrypt-resource", EventType: eventType, Summary: summary, Resource: res})
 	h := s.sign(announce, body)
 	return &transform.Outbound{URL: notifyURL, ContentType: "application/json", Header: h, Body: body}, nil
@@ -686,8 +686,8 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 	}
 	if o.txID == "" {
 		s.seq++
-		o.txID = "42000" + now.In(Beijing).Format("20060102150405") + strconv.FormatInt(1e8+s.seq, 10)
-		o.successTime = now.In(Beijing).Format(time.RFC3339)
+		o.txID = "42000" + now.In(transform.UTC8).Format("20060102150405") + strconv.FormatInt(1e8+s.seq, 10)
+		o.successTime = now.In(transform.UTC8).Format(time.RFC3339)
 	}
 	o.state = "SUCCESS"
 	out, err := s.Notification(o.req.NotifyURL, o.announce, EventTransactionSuccess, "支付成功", "transaction",

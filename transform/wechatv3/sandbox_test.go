@@ -10,6 +10,7 @@ import (
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/transformtest"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 type notified struct {
@@ -94,7 +95,7 @@ func TestSandboxRoundTrip(t *testing.T) {
 			if pp["signType"] != "RSA" || !strings.HasPrefix(pp["package"], "prepay_id=wx") || pp["provider"] != Name || pp["order_id"] != "V3-1" {
 				t.Fatalf("pay answer %s", pay)
 			}
-			msg := AppendPayMessage(nil, cfg.payAppID(), pp["timeStamp"], pp["nonceStr"], pp["package"])
+			msg := wxpay.AppendPayMessageRSA(nil, cfg.payAppID(), pp["timeStamp"], pp["nonceStr"], pp["package"])
 			if !VerifyMessage(&c.keys.signer.Key.PublicKey, msg, pp["paySign"]) {
 				t.Fatal("paySign does not verify with the merchant's key over appId (sub_app_id in partner mode)")
 			}

@@ -2,7 +2,6 @@ package wechatv3
 
 import (
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -11,6 +10,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // The signature rules are those of docs/providers/wechat_v3.md ("Request
@@ -112,14 +113,7 @@ func CertificateSerial(c *x509.Certificate) string {
 }
 
 // SignMessage is base64(RSASSA-PKCS1-v1_5(SHA-256(msg))) with key.
-func SignMessage(key *rsa.PrivateKey, msg []byte) (string, error) {
-	sum := sha256.Sum256(msg)
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
-	if err != nil {
-		return "", err
-	}
-	return base64.StdEncoding.EncodeToString(sig), nil
-}
+func SignMessage(key *rsa.PrivateKey, msg []byte) (string, error) { return wxpay.SignRSA(key, msg) }
 
 // VerifyMessage checks a base64 RSASSA-PKCS1-v1_5 SHA-256 signature of msg.
 // WeChat's deliberate probes (signatures beginning WECHATPAY/SIGNTEST/) are
@@ -164,19 +158,6 @@ func AppendAnswerMessage(dst []byte, timestamp, nonce string, body []byte) []byt
 	return append(dst, '\n')
 }
 
-// AppendPayMessage appends the message of the mini program's paySign:
-// appId\ntimeStamp\nnonceStr\npackage\n.
-func AppendPayMessage(dst []byte, appID, timeStamp, nonceStr, pkg string) []byte {
-	dst = append(dst, appID...)
-	dst = append(dst, '\n')
-	dst = append(dst, timeStamp...)
-	dst = append(dst, '\n')
-	dst = append(dst, nonceStr...)
-	dst = append(dst, '\n')
-	dst = append(dst, pkg...)
-	return append(dst, '\n')
-}
-
 // Signer signs a merchant's requests with its API private key.
 type Signer struct {
 	MchID    string
@@ -206,13 +187,6 @@ func (s *Signer) Authorization(method, pathAndQuery string, body []byte, timesta
 	h = append(h, sig...)
 	h = append(h, '"')
 	return string(h), nil
-}
-
-// PaySign is the v3 wx.requestPayment signature (signType RSA): the
-// merchant's RSA-SHA256 over appId\ntimeStamp\nnonceStr\npackage\n.
-func PaySign(key *rsa.PrivateKey, appID, timeStamp, nonceStr, pkg string) (string, error) {
-	var buf [256]byte
-	return SignMessage(key, AppendPayMessage(buf[:0], appID, timeStamp, nonceStr, pkg))
 }
 
 // Authorization is a parsed Authorization header (the sandbox's side).

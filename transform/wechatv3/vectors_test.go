@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // The known-answer vectors of docs/providers/wechat_v3.md, as literals. The
@@ -79,7 +80,7 @@ func TestVectorAuthorizationSignature(t *testing.T) {
 // Vector 4: paySign of the mini program's wx.requestPayment.
 func TestVectorPaySign(t *testing.T) {
 	const want = "AbYoQ6i9MZnUERVuk9Z/WnUqdEpgcUFSoNP63CP3vdq3pcCHaEmg5jE4sfVRYAv2m+MQBaLRhBPgmzbA3GQ1r13nLZo36Gx2aaJfKhB+OuWVom/g8+rsV3zpfiqJPVJUZjJtd/RKDoNExad/6dBrL/9QdoqcJlFZxa36GagpmN7tvYQxu5/cJRq2lr/AEtqV8y/FLHO6VAmVOLmaT3Z29rOvSt/0vTZjj2wFI8Q6nXjdg6FWrDEs4w/1fcbLwQA3FO4R/HSUUgQcoLd6seD+Fsb55CCSNk0CFDLMdwSmnKKbbGg8GLOzZ0c8JivLOnBRVIgwH6oJujdgzbYcbW9jTg=="
-	got, err := PaySign(testKey(t).Key, "wxd678efh567hg6787", "1490840662", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", "prepay_id=wx2017033010242291fcfe0db70013231072")
+	got, err := wxpay.PaySignRSA("wxd678efh567hg6787", "1490840662", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", "prepay_id=wx2017033010242291fcfe0db70013231072", testKey(t).Key)
 	if err != nil || got != want {
 		t.Fatalf("paySign = %q, %v", got, err)
 	}
@@ -126,15 +127,15 @@ func TestVectorAnswerSignature(t *testing.T) {
 		at     time.Time
 		expect error
 	}{
-		{"body changed", func(http.Header) []byte { return []byte(`{"prepay_id":"wx26112221580621e9b071c00d9e093b0001"}`) }, now, ErrBadSignature},
+		{"body changed", func(http.Header) []byte { return []byte(`{"prepay_id":"wx26112221580621e9b071c00d9e093b0001"}`) }, now, transform.ErrBadSignature},
 		{"299 s late", func(http.Header) []byte { return body }, now.Add(299 * time.Second), nil},
 		{"300 s late", func(http.Header) []byte { return body }, now.Add(300 * time.Second), ErrSkew},
 		{"300 s early", func(http.Header) []byte { return body }, now.Add(-300 * time.Second), ErrSkew},
 		{"unknown serial", func(h http.Header) []byte { h.Set(HeaderSerial, "ABCDEF"); return body }, now, ErrUnknownSerial},
 		{"foreign public key id", func(h http.Header) []byte { h.Set(HeaderSerial, "PUB_KEY_ID_OTHER"); return body }, now, ErrUnknownSerial},
 		{"probe", func(h http.Header) []byte { h.Set(HeaderSignature, "WECHATPAY/SIGNTEST/"+sig); return body }, now, ErrProbe},
-		{"no nonce", func(h http.Header) []byte { h.Del(HeaderNonce); return body }, now, ErrUnsigned},
-		{"no signature", func(h http.Header) []byte { h.Del(HeaderSignature); return body }, now, ErrUnsigned},
+		{"no nonce", func(h http.Header) []byte { h.Del(HeaderNonce); return body }, now, transform.ErrUnsigned},
+		{"no signature", func(h http.Header) []byte { h.Del(HeaderSignature); return body }, now, transform.ErrUnsigned},
 		{"signed timestamp", func(h http.Header) []byte { h.Set(HeaderTimestamp, "+1554209980"); return body }, now, ErrSkew},
 	}
 	for _, c := range cases {

@@ -3,11 +3,13 @@ package wechatv3
 import (
 	"crypto/rsa"
 	"crypto/x509"
-	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
 )
 
 // Headers WeChat signs its answers and notifications with.
@@ -26,13 +28,14 @@ const MaxSkew = 300 * time.Second
 // PublicKeyIDPrefix starts every WeChat Pay public key id.
 const PublicKeyIDPrefix = "PUB_KEY_ID_"
 
-// Verification failures. None carries a key, a signature or a body.
+// Verification failures: a missing header is transform.ErrUnsigned, a
+// signature that does not verify transform.ErrBadSignature; the cases below
+// say why and match transform.ErrBadSignature with errors.Is. None carries a
+// key, a signature or a body.
 var (
-	ErrUnsigned      = errors.New("wechat_v3: a Wechatpay-Serial, -Signature, -Timestamp or -Nonce header is missing")
-	ErrSkew          = errors.New("wechat_v3: Wechatpay-Timestamp is outside the 300 s window")
-	ErrUnknownSerial = errors.New("wechat_v3: Wechatpay-Serial names no known key")
-	ErrProbe         = errors.New("wechat_v3: the signature is a WECHATPAY/SIGNTEST probe")
-	ErrBadSignature  = errors.New("wechat_v3: the signature does not verify")
+	ErrSkew          = fmt.Errorf("%w: Wechatpay-Timestamp is outside the 300 s window", transform.ErrBadSignature)
+	ErrUnknownSerial = fmt.Errorf("%w: Wechatpay-Serial names no known key", transform.ErrBadSignature)
+	ErrProbe         = fmt.Errorf("%w: a WECHATPAY/SIGNTEST probe", transform.ErrBadSignature)
 )
 
 // KeySource finds the public key WeChat signed with by the Wechatpay-Serial
@@ -103,7 +106,7 @@ func Verify(keys KeySource, h http.Header, body []byte, now time.Time) error {
 	serial, sig := h.Get(HeaderSerial), h.Get(HeaderSignature)
 	ts, nonce := h.Get(HeaderTimestamp), h.Get(HeaderNonce)
 	if serial == "" || sig == "" || ts == "" || nonce == "" {
-		return ErrUnsigned
+		return transform.ErrUnsigned
 	}
 	if strings.HasPrefix(sig, "WECHATPAY/SIGNTEST/") {
 		return ErrProbe
@@ -116,7 +119,7 @@ func Verify(keys KeySource, h http.Header, body []byte, now time.Time) error {
 		return ErrSkew
 	}
 	if len(nonce) > 64 || len(serial) > 128 {
-		return ErrBadSignature
+		return transform.ErrBadSignature
 	}
 	pub, ok := keys.PublicKey(serial)
 	if !ok {
@@ -124,7 +127,7 @@ func Verify(keys KeySource, h http.Header, body []byte, now time.Time) error {
 	}
 	buf := make([]byte, 0, len(ts)+len(nonce)+len(body)+3)
 	if !VerifyMessage(pub, AppendAnswerMessage(buf, ts, nonce, body), sig) {
-		return ErrBadSignature
+		return transform.ErrBadSignature
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package wechatv3
 import (
 	"cmp"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
@@ -22,13 +21,6 @@ const (
 const (
 	maxResourceDepth   = 6
 	maxResourceMembers = 256
-)
-
-// Errors of Verify besides the signature's (ErrUnsigned, ErrSkew,
-// ErrUnknownSerial, ErrProbe, ErrBadSignature) and ErrDecrypt.
-var (
-	ErrMalformed = errors.New("wechat_v3: the notification is not a v3 notification")
-	ErrForeign   = errors.New("wechat_v3: the notification is for another mchid or appid")
 )
 
 // Webhook verifies WeChat Pay v3 notifications: the Wechatpay-* signature
@@ -81,7 +73,7 @@ func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 	var env notification
 	if err := json.Unmarshal(n.Body, &env); err != nil || env.ID == "" || env.EventType == "" ||
 		env.ResourceType != "encrypt-resource" || env.Resource == nil {
-		return nil, ErrMalformed
+		return nil, transform.ErrMalformed
 	}
 	plain, err := env.Resource.Decrypt(w.keys.apiV3)
 	if err != nil {
@@ -89,10 +81,10 @@ func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 	}
 	data, err := transform.FlattenJSON(plain, maxResourceDepth, maxResourceMembers)
 	if err != nil {
-		return nil, ErrMalformed
+		return nil, transform.ErrMalformed
 	}
 	if !w.belongs(data) {
-		return nil, ErrForeign
+		return nil, transform.ErrForeign
 	}
 	return eventOf(&env, data), nil
 }

@@ -1,0 +1,45 @@
+package wxpay
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+)
+
+// SignTypeRSA is the signType of a paySign made with the merchant's RSA key
+// (WeChat Pay API v3; docs/providers/wechat_v3.md, "wx.requestPayment").
+const SignTypeRSA = "RSA"
+
+// SignRSA is base64(RSASSA-PKCS1-v1_5(SHA-256(msg))) with key: the signature
+// of WeChat Pay v3's requests, answers, notifications and paySign.
+func SignRSA(key *rsa.PrivateKey, msg []byte) (string, error) {
+	sum := sha256.Sum256(msg)
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(sig), nil
+}
+
+// AppendPayMessageRSA appends the message of the RSA paySign:
+// appId\ntimeStamp\nnonceStr\npackage\n (every line ends with \n).
+func AppendPayMessageRSA(dst []byte, appID, timeStamp, nonceStr, pkg string) []byte {
+	dst = append(dst, appID...)
+	dst = append(dst, '\n')
+	dst = append(dst, timeStamp...)
+	dst = append(dst, '\n')
+	dst = append(dst, nonceStr...)
+	dst = append(dst, '\n')
+	dst = append(dst, pkg...)
+	return append(dst, '\n')
+}
+
+// PaySignRSA is the wx.requestPayment signature of signType RSA: the
+// merchant's RSA-SHA256 over appId\ntimeStamp\nnonceStr\npackage\n, appId
+// being the mini program the payer uses (sub_appid for a sub-merchant's).
+func PaySignRSA(appID, timeStamp, nonceStr, pkg string, key *rsa.PrivateKey) (string, error) {
+	var buf [256]byte
+	return SignRSA(key, AppendPayMessageRSA(buf[:0], appID, timeStamp, nonceStr, pkg))
+}
