@@ -58,6 +58,8 @@ type sandboxOrder struct {
 	txID        string
 	successTime string
 	refunded    int64
+	lastRefund  *sandboxRefund
+	created     time.Time
 	// announce is the Wechatpay-Serial the order's notifications carry: the
 	// key the merchant asked for when ordering.
 	announce string
@@ -361,7 +363,7 @@ func (s *Sandbox) pay(body []byte, partner bool, announce string) (int, []byte, 
 		return http.StatusOK, prepayAnswer(o.prepayID), nil
 	}
 	s.seq++
-	o := &sandboxOrder{partner: partner, req: req, state: "NOTPAY", announce: announce,
+	o := &sandboxOrder{partner: partner, req: req, state: "NOTPAY", announce: announce, created: s.Now(),
 		prepayID: "wx" + s.Now().In(transform.UTC8).Format("02150405") + strconv.FormatInt(1e9+s.seq, 10) + transform.Nonce(12)}
 	s.orders[req.OutTradeNo] = o
 	return http.StatusOK, prepayAnswer(o.prepayID), nil
@@ -581,7 +583,7 @@ func (s *Sandbox) refund(body []byte, announce string) (int, []byte, *v3Error) {
 		outRefundNo: req.OutRefundNo, amount: *req.Amount.Refund, status: "SUCCESS", createTime: now, successTime: now}
 	s.refunds[req.OutRefundNo] = r
 	o.refunded += r.amount
-	o.state = "REFUND"
+	o.state, o.lastRefund = "REFUND", r
 	answer := transform.Marshal(r.object("PROCESSING"))
 	if s.Notify != nil {
 		if out, err := s.refundNotification(r, cmp.Or(req.NotifyURL, o.req.NotifyURL), announce); err == nil {

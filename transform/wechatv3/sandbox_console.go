@@ -1,0 +1,62 @@
+package wechatv3
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+var consoleStates = map[string]string{
+	"NOTPAY": transform.StatusPending, "SUCCESS": transform.StatusSucceeded, "PAYERROR": transform.StatusFailed,
+	"CLOSED": transform.StatusCancelled, "REFUND": transform.StatusRefunded,
+}
+
+// Orders implements transform.Sandbox.
+func (s *Sandbox) Orders() []transform.SandboxOrder {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]transform.SandboxOrder, 0, len(s.orders))
+	for id, o := range s.orders {
+		m, _ := transform.MoneyFromMinor(*o.req.Amount.Total, currencyCNY)
+		out = append(out, transform.SandboxOrder{ID: id, Amount: m, State: consoleStates[o.state], Created: o.created})
+	}
+	return out
+}
+
+var _ transform.RefundSandbox = (*Sandbox)(nil)
+
+// CompleteRefund implements transform.RefundSandbox. A refund made through
+// the API is notified by itself (Notify); this refunds what remains of a
+// paid order (out_refund_no "SBX" + the refund_id) and returns its
+// REFUND.SUCCESS, or, when nothing remains, the last refund's notification
+// again, as WeChat's retries do.
+func (s *Sandbox) CompleteRefund(orderID string, now time.Time) (*transform.Outbound, func(int, []byte) bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[orderID]
+	if !ok {
+		return nil, nil, errors.New("no such order")
+	}
+	if o.state != "SUCCESS" && o.state != "REFUND" {
+		return nil, nil, errors.New("the order is " + o.state)
+	}
+	var r *sandboxRefund
+	if rest := *o.req.Amount.Total - o.refunded; rest > 0 {
+		s.seq++
+		at := now.In(transform.UTC8).Format(time.RFC3339)
+		id := "50300" + strconv.FormatInt(now.Unix(), 10) + strconv.FormatInt(1e6+s.seq, 10)
+		r = &sandboxRefund{order: o, id: id, outRefundNo: "SBX" + id, amount: rest, status: "SUCCESS", createTime: at, successTime: at}
+		s.refunds[r.outRefundNo] = r
+		o.refunded, o.state = *o.req.Amount.Total, "REFUND"
+		o.lastRefund = r
+	} else if r = o.lastRefund; r == nil {
+		return nil, nil, errors.New("the order has nothing to refund")
+	}
+	out, err := s.refundNotification(r, o.req.NotifyURL, o.announce)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, acknowledged, nil
+}

@@ -1,0 +1,45 @@
+package wechatv3
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+func TestSandboxOrdersAndCompleteRefund(t *testing.T) {
+	sb, _ := newSandbox(t, nil)
+	srv := sandboxServer(t, sb)
+	c := must(NewClient(merchantConfig(t)))
+	wh := must(NewWebhook(merchantConfig(t)))
+	must(exchange(t, c, srv, "pay", `{"order_id":"C-1","amount":"3.00","currency":"CNY","description":"d","openid":"o"}`))
+	if _, _, err := sb.CompleteRefund("C-1", time.Now()); err == nil {
+		t.Fatal("refunded an unpaid order")
+	}
+	orders := sb.Orders()
+	if len(orders) != 1 || orders[0].ID != "C-1" || orders[0].State != transform.StatusPending || orders[0].Amount.String() != "3.00" {
+		t.Fatalf("orders %+v", orders)
+	}
+	if _, _, err := sb.Complete("C-1", true, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	out, ack, err := sb.CompleteRefund("C-1", time.Now())
+	if err != nil || !ack(http.StatusNoContent, nil) || ack(http.StatusBadGateway, []byte(`{"code":"FAIL"}`)) {
+		t.Fatalf("CompleteRefund: %v", err)
+	}
+	ev := must(wh.Verify(transform.Notification{Header: out.Header, Body: out.Body}))
+	if ev.Type != transform.EventRefundSucceeded || ev.Amount != "3.00" || ev.OrderID != "C-1" || ev.RefundID[:3] != "SBX" {
+		t.Fatalf("event %+v", ev)
+	}
+	again, _, err := sb.CompleteRefund("C-1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev2 := must(wh.Verify(transform.Notification{Header: again.Header, Body: again.Body})); ev2.ID != ev.ID {
+		t.Fatalf("the repeated notification's event id %s differs from %s", ev2.ID, ev.ID)
+	}
+	if o := sb.Orders()[0]; o.State != transform.StatusRefunded {
+		t.Fatalf("order %+v", o)
+	}
+}
