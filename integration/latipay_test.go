@@ -139,19 +139,23 @@ func TestLatipay(t *testing.T) {
 		t.Fatalf("merchant received %d events", len(got))
 	}
 	ev := got[0].event
-	wantID := "latipay:" + poid + ":payment.succeeded"
+	// Latipay signs merchant_reference, payment_method, status, currency and
+	// amount only: the id is built from them, order_id and pay_time stay
+	// unverified data.
+	wantID := "latipay:LP-1001:payment.succeeded"
 	if ev["id"] != wantID || ev["type"] != "payment.succeeded" || ev["provider"] != "latipay" || ev["order_id"] != "LP-1001" ||
-		ev["provider_order_id"] != poid || ev["amount"] != "12.30" || ev["currency"] != "NZD" || !strings.HasSuffix(str(ev["occurred_at"]), "+08:00") ||
+		ev["provider_order_id"] != nil || ev["amount"] != "12.30" || ev["currency"] != "NZD" || ev["occurred_at"] != nil ||
 		got[0].header.Get("Minipay-Event-Id") != wantID || got[0].header.Get("Minipay-Provider") != "latipay" {
 		t.Fatalf("event %v, headers %v", ev, got[0].header)
 	}
 	data, _ := ev["data"].(map[string]any)
-	if data["payment_method"] != "wechat" || data["status"] != "paid" || data["signature"] != nil {
+	if data["payment_method"] != "wechat" || data["status"] != "paid" || data["signature"] != nil || data["order_id"] != nil ||
+		data["unverified.order_id"] != poid || !strings.HasPrefix(str(data["unverified.pay_time"]), "20") {
 		t.Fatalf("event data %v", data)
 	}
 
 	q := postJSON(t, tc, base+"/latipay/query", `{"order_id":"LP-1001"}`).json(t)
-	if q["status"] != "succeeded" || q["paid_at"] != ev["occurred_at"] {
+	if q["status"] != "succeeded" || !strings.HasSuffix(str(q["paid_at"]), "+08:00") {
 		t.Fatalf("query after payment: %v", q)
 	}
 	refund := postJSON(t, tc, base+"/latipay/refund",
@@ -203,6 +207,8 @@ func TestLatipay(t *testing.T) {
 		{"another wallet's currency", signed(latipayAPIKey, func(v url.Values) { v.Set("currency", "AUD") }), 401, false},
 		{"unsigned", strings.Replace(signed(latipayAPIKey, nil), "signature=", "x=", 1), 401, false},
 		{"a repeated status", signed(latipayAPIKey, nil) + "&status=failed", 401, false},
+		{"boundary shifted into payment_method", signed(latipayAPIKey, func(v url.Values) { v.Set("merchant_reference", "LP-100"); v.Set("payment_method", "1wechat") }), 401, false},
+		{"unknown status", signed(latipayAPIKey, func(v url.Values) { v.Set("status", "refunded") }), 401, false},
 	}
 	for _, tt := range tests {
 		t.Run("webhook "+tt.name, func(t *testing.T) {

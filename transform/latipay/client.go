@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -180,27 +181,27 @@ func (c *Client) StatusFromAnswer(orderID string, status int, body []byte) (*tra
 	if err != nil {
 		return nil, err
 	}
-	ref, method, state, cur, amount := f[0], f[1], f[2], f[3], f[4]
-	if !c.signer.verifyNotify(f[7], ref, method, state, cur, amount) {
+	sf := Signed{MerchantReference: f[0], PaymentMethod: f[1], Status: f[2], Currency: f[3], Amount: f[4]}
+	if !c.signer.verifySigned(f[7], sf) {
 		return nil, transform.SignatureInvalid()
 	}
-	if ref != orderID {
+	if sf.MerchantReference != orderID {
 		return nil, transform.Upstream("the provider's answer is for another merchant_reference")
 	}
-	if cur != c.cfg.Currency {
+	mapped, ok := statuses[sf.Status]
+	if !ok { // never guessed into a terminal state
+		return nil, transform.UpstreamCode("the provider's answer has an unknown status", sf.Status, "")
+	}
+	m, err := sf.CheckGrammar(c.cfg.Currency)
+	switch {
+	case errors.Is(err, transform.ErrForeign):
 		return nil, transform.Upstream("the provider's answer is in another currency than the wallet's")
-	}
-	mapped, ok := statuses[state]
-	if !ok {
-		return nil, transform.UpstreamCode("the provider's answer has an unknown status", state, "")
-	}
-	m, err := transform.ParseMoney(amount, cur, "amount", "currency")
-	if err != nil {
-		return nil, transform.Upstream("the provider's answer has an invalid amount")
+	case err != nil:
+		return nil, transform.Upstream("the provider's answer has a signed field outside its grammar (payment_method or amount)")
 	}
 	st := &transform.PaymentStatus{
-		Provider: Name, OrderID: ref, ProviderOrderID: f[5], Status: mapped,
-		Amount: m.String(), Currency: m.Currency, ProviderStatus: state,
+		Provider: Name, OrderID: orderID, ProviderOrderID: f[5], Status: mapped,
+		Amount: m.String(), Currency: m.Currency, ProviderStatus: sf.Status,
 	}
 	if mapped == transform.StatusSucceeded {
 		st.PaidAt = PayTimeRFC3339(f[6])

@@ -28,7 +28,7 @@ type Config struct {
 // ProviderName is "latipay".
 func (*Config) ProviderName() string { return Name }
 
-// clientAndSandbox: the webhook only needs the key (and the currency when set).
+// clientAndSandbox: the webhook only needs the key and the wallet's currency.
 var clientAndSandbox = []transform.Role{transform.RoleClient, transform.RoleSandbox}
 
 // ConfigFields lists every string field for placeholder resolution.
@@ -38,7 +38,7 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 		{Name: "wallet_id", Value: &c.WalletID, Required: clientAndSandbox},
 		{Name: "api_key", Value: &c.APIKey, Required: transform.AllRoles},
 		{Name: "app_id", Value: &c.AppID, Required: clientAndSandbox},
-		{Name: "currency", Value: &c.Currency, Required: clientAndSandbox},
+		{Name: "currency", Value: &c.Currency, Required: transform.AllRoles},
 		{Name: "notify_url", Value: &c.NotifyURL},
 	}
 }

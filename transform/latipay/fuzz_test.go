@@ -46,19 +46,22 @@ func FuzzParseNotification(f *testing.F) {
 // FuzzWebhookVerify: Verify never panics and never accepts a notification
 // that the key did not sign: whenever it succeeds, an independent
 // recomputation (refNotify over net/url's fields) reproduces the signature,
-// every signed field is present, the currency is the wallet's (when
-// configured), and the event carries no signature.
+// every signed field is present and inside its grammar, the currency is the
+// wallet's, and the event holds the signed fields only (plus unverified.*),
+// its id built from merchant_reference and the type.
 func FuzzWebhookVerify(f *testing.F) {
-	f.Add([]byte(docNotification), true)
-	f.Add([]byte(docNotification), false)
-	f.Add([]byte(notificationForm(vecAPIKey, setForm("status", "canceled"))), true)
-	f.Add([]byte(notificationForm(vecAPIKey, setForm("currency", "AUD"))), false)
-	f.Add([]byte(notificationForm(otherKey, nil)), true)
-	f.Add([]byte(notificationForm(vecAPIKey, nil)+"&status=failed"), true)
-	f.Add([]byte("sent"), true)
-	hooks := map[bool]*Webhook{true: newWebhook(f, testConfig()), false: newWebhook(f, Config{APIKey: vecAPIKey})}
-	f.Fuzz(func(t *testing.T, body []byte, walletCurrency bool) {
-		ev, err := hooks[walletCurrency].Verify(transform.Notification{Body: body})
+	f.Add([]byte(docNotification))
+	f.Add([]byte(notificationForm(vecAPIKey, setForm("status", "canceled"))))
+	f.Add([]byte(notificationForm(vecAPIKey, setForm("currency", "AUD"))))
+	f.Add([]byte(notificationForm(vecAPIKey, setForm("payment_method", "3alipay"))))
+	f.Add([]byte(notificationForm(otherKey, nil)))
+	f.Add([]byte(notificationForm(vecAPIKey, nil) + "&status=failed"))
+	f.Add([]byte("sent"))
+	w := newWebhook(f, testConfig())
+	methods := map[string]bool{"wechat": true, "alipay": true, "onlineBank": true, "unionpay": true, "moneymore": true}
+	states := map[string]bool{"paid": true, "pending": true, "failed": true, "rejected": true, "canceled": true}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ev, err := w.Verify(transform.Notification{Body: body})
 		if err != nil {
 			if ev != nil {
 				t.Fatal("an event with an error")
@@ -74,16 +77,27 @@ func FuzzWebhookVerify(f *testing.F) {
 				t.Fatalf("accepted without a single %s: %q", name, body)
 			}
 		}
-		want := refNotify(v.Get("merchant_reference"), v.Get("payment_method"), v.Get("status"), v.Get("currency"), v.Get("amount"), vecAPIKey)
+		ref := v.Get("merchant_reference")
+		want := refNotify(ref, v.Get("payment_method"), v.Get("status"), v.Get("currency"), v.Get("amount"), vecAPIKey)
 		if !strings.EqualFold(v.Get("signature"), want) {
 			t.Fatalf("accepted a signature the key did not make: %q", body)
 		}
-		if walletCurrency && v.Get("currency") != "NZD" {
-			t.Fatalf("accepted another currency: %q", body)
+		if v.Get("currency") != "NZD" || !methods[v.Get("payment_method")] || !states[v.Get("status")] ||
+			transform.ValidOrderID("r", ref) != nil {
+			t.Fatalf("accepted a signed field outside its grammar: %q", body)
 		}
-		if _, ok := ev.Data["signature"]; ok || ev.Provider != Name || ev.OrderID != v.Get("merchant_reference") ||
-			!strings.HasPrefix(ev.ID, "latipay:") || !strings.HasSuffix(ev.ID, ":"+ev.Type) {
+		if ev.Provider != Name || ev.OrderID != ref || ev.ID != "latipay:"+ref+":"+ev.Type || ev.ProviderOrderID != "" || ev.OccurredAt != "" {
 			t.Fatalf("event %+v", ev)
+		}
+		for k, val := range ev.Data {
+			if !strings.HasPrefix(k, "unverified.") && v.Get(k) != val {
+				t.Fatalf("data[%s] = %q is not the signed field", k, val)
+			}
+			switch k {
+			case "merchant_reference", "payment_method", "status", "currency", "amount", "unverified.order_id", "unverified.pay_time":
+			default:
+				t.Fatalf("data carries %q", k)
+			}
 		}
 	})
 }

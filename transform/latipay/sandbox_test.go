@@ -118,7 +118,8 @@ func TestSandboxRoundTrip(t *testing.T) {
 		t.Fatalf("notification %s", out.Body)
 	}
 	ev, err := w.Verify(transform.Notification{Body: out.Body})
-	if err != nil || ev.Type != "payment.succeeded" || ev.ProviderOrderID != p["provider_order_id"] || ev.Amount != "12.30" || ev.OccurredAt != "2026-11-22T10:01:00+08:00" {
+	if err != nil || ev.Type != "payment.succeeded" || ev.ID != "latipay:LP-1:payment.succeeded" || ev.Amount != "12.30" ||
+		ev.Data["unverified.order_id"] != p["provider_order_id"] || ev.Data["unverified.pay_time"] != "2026-11-22 10:01:00" {
 		t.Fatalf("event %+v, %v", ev, err)
 	}
 	for _, a := range []struct {

@@ -1,6 +1,7 @@
 package latipay
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,20 +19,26 @@ const MaxNotification = 64 << 10
 
 // Webhook verifies Latipay payment notifications.
 type Webhook struct {
-	cfg Config
+	cfg    Config
+	signer signer
 }
 
-// NewWebhook validates cfg and returns a Webhook; only api_key is required.
-// When currency is set, notifications in another currency are refused as
-// foreign (they belong to another wallet of the same Latipay user).
+// NewWebhook validates cfg and returns a Webhook. It needs api_key and the
+// wallet's currency: a notification in another currency belongs to another
+// wallet of the same Latipay user, and the currency fixes the amount's
+// grammar.
 func NewWebhook(cfg Config) (*Webhook, error) {
 	if err := transform.CheckConfig(&cfg, transform.RoleWebhook); err != nil {
 		return nil, err
 	}
-	return &Webhook{cfg: cfg}, nil
+	return &Webhook{cfg: cfg, signer: newSigner(cfg.APIKey)}, nil
 }
 
 var _ transform.Webhook = (*Webhook)(nil)
+
+// ErrBadField is Verify's error for a signed field outside its documented
+// grammar; it is a transform.ErrMalformed.
+var ErrBadField = fmt.Errorf("%w: a signed field is outside its documented grammar", transform.ErrMalformed)
 
 // ParseNotification reads a form-urlencoded notification from the raw body
 // into parameters sorted by name. A repeated name, a malformed escape or a
@@ -56,59 +63,108 @@ func ParseNotification(body []byte) (transform.Params, error) {
 	return p, nil
 }
 
-// VerifyNotification checks the notification formula over the received
-// fields (merchant_reference + payment_method + status + currency + amount,
-// keyed by apiKey) in constant time.
-func VerifyNotification(p transform.Params, apiKey string) bool {
-	return newSigner(apiKey).verifyNotify(p.Get("signature"), p.Get("merchant_reference"), p.Get("payment_method"),
-		p.Get("status"), p.Get("currency"), p.Get("amount"))
+// Signed holds the five fields Latipay's notification signature covers
+// (merchant_reference + payment_method + status + currency + amount, in
+// that order, concatenated without separators). Nothing else in a
+// notification is authenticated.
+type Signed struct {
+	MerchantReference, PaymentMethod, Status, Currency, Amount string
 }
 
-// Verify implements transform.Webhook.
+// signedOf takes the signed fields out of a parsed notification.
+func signedOf(p transform.Params) Signed {
+	return Signed{p.Get("merchant_reference"), p.Get("payment_method"), p.Get("status"), p.Get("currency"), p.Get("amount")}
+}
+
+// verifySigned checks sig (the notification formula) over the fields in
+// constant time.
+func (s signer) verifySigned(sig string, f Signed) bool {
+	return s.verifyNotify(sig, f.MerchantReference, f.PaymentMethod, f.Status, f.Currency, f.Amount)
+}
+
+// CheckGrammar checks each signed field against its own documented grammar
+// (docs/providers/latipay.md, "Notification"), so that the boundaries of the concatenation
+// cannot shift: "dsi39ej430sks0" + "3alipay" signs like "dsi39ej430sks03" +
+// "alipay", and "NZD1" + "20.00" like "NZD" + "120.00". merchant_reference
+// is an order id (1–32 of A-Za-z0-9_-|*), payment_method and status come
+// from closed lists (no entry is a suffix of another), currency is exactly
+// the wallet's three letters, and amount a positive decimal with at most
+// the currency's digits. The parse is unique under these rules: amount is
+// the digits after the last letter, currency the three letters before,
+// status and payment_method the only list entries that end there.
+func (s Signed) CheckGrammar(walletCurrency string) (transform.Money, error) {
+	if transform.ValidOrderID("merchant_reference", s.MerchantReference) != nil ||
+		!slices.Contains(paymentMethods, s.PaymentMethod) {
+		return transform.Money{}, ErrBadField
+	}
+	if _, ok := statuses[s.Status]; !ok {
+		return transform.Money{}, ErrBadField
+	}
+	if s.Currency != walletCurrency {
+		return transform.Money{}, transform.ErrForeign
+	}
+	m, err := transform.ParseMoney(s.Amount, s.Currency, "amount", "currency")
+	if err != nil {
+		return transform.Money{}, ErrBadField
+	}
+	return m, nil
+}
+
+// paymentMethods is Latipay's closed, case-sensitive list of payment
+// methods (docs/providers/latipay.md); a mini app payment says "wechat".
+var paymentMethods = []string{"wechat", "alipay", "onlineBank", "unionpay", "moneymore"}
+
+// unverifiedFields are the documented notification fields outside the
+// signature. The event keeps them under "unverified.<name>" so that a
+// merchant can log them, never as if Latipay had vouched for them; any other
+// unsigned field is dropped.
+var unverifiedFields = []string{"order_id", "pay_time"}
+
+// Verify implements transform.Webhook: the signature over the five signed
+// fields, then each field's grammar, then the wallet's currency. The event
+// is built from the signed fields alone.
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 	p, err := ParseNotification(n.Body)
 	if err != nil {
 		return nil, err
 	}
+	s := signedOf(p)
 	// Every signed field must be present: the formula concatenates them
 	// without separators, so an empty one would let its neighbours shift.
-	for _, f := range [...]string{"merchant_reference", "payment_method", "status", "currency", "amount", "signature"} {
-		if p.Get(f) == "" {
-			return nil, transform.ErrUnsigned
-		}
+	if s.MerchantReference == "" || s.PaymentMethod == "" || s.Status == "" || s.Currency == "" || s.Amount == "" || p.Get("signature") == "" {
+		return nil, transform.ErrUnsigned
 	}
-	if !VerifyNotification(p, w.cfg.APIKey) {
+	if !w.signer.verifySigned(p.Get("signature"), s) {
 		return nil, transform.ErrBadSignature
 	}
-	if w.cfg.Currency != "" && p.Get("currency") != w.cfg.Currency {
-		return nil, transform.ErrForeign
+	m, err := s.CheckGrammar(w.cfg.Currency)
+	if err != nil {
+		return nil, err
 	}
-	return NotificationEvent(p), nil
+	return NotificationEvent(s, m, p), nil
 }
 
-// NotificationEvent normalizes a verified notification. The id is stable
-// across Latipay's retries: latipay:<order_id>:<type> (merchant_reference
-// when order_id is absent).
-func NotificationEvent(p transform.Params) *transform.Event {
-	status := p.Get("status")
-	typ, ok := eventTypes[status]
-	if !ok { // verified but not mapped: forwarded as "unknown" (DESIGN.md §5)
-		typ = transform.EventUnknown
+// NotificationEvent normalizes a verified notification from its signed
+// fields s (m is its amount, already checked). The id, latipay:
+// <merchant_reference>:<type>, is stable across Latipay's retries and made
+// of signed data only; order_id and pay_time are unsigned, so the event has
+// no provider_order_id and no occurred_at, and data holds them only as
+// "unverified.order_id" and "unverified.pay_time", taken from p.
+func NotificationEvent(s Signed, m transform.Money, p transform.Params) *transform.Event {
+	typ := eventTypes[s.Status]
+	data := map[string]string{
+		"merchant_reference": s.MerchantReference, "payment_method": s.PaymentMethod,
+		"status": s.Status, "currency": s.Currency, "amount": s.Amount,
 	}
-	ref := p.Get("order_id")
-	if ref == "" {
-		ref = p.Get("merchant_reference")
+	for _, name := range unverifiedFields {
+		if v := p.Get(name); v != "" {
+			data["unverified."+name] = v
+		}
 	}
-	ev := &transform.Event{
-		ID: transform.EventID(Name, ref, typ), Provider: Name, Type: typ,
-		OrderID: p.Get("merchant_reference"), ProviderOrderID: p.Get("order_id"),
-		OccurredAt: PayTimeRFC3339(p.Get("pay_time")), Data: p.Map(),
+	return &transform.Event{
+		ID: transform.EventID(Name, s.MerchantReference, typ), Provider: Name, Type: typ,
+		OrderID: s.MerchantReference, Amount: m.String(), Currency: m.Currency, Data: data,
 	}
-	if m, err := transform.ParseMoney(p.Get("amount"), p.Get("currency"), "amount", "currency"); err == nil {
-		ev.Amount, ev.Currency = m.String(), m.Currency
-	}
-	delete(ev.Data, "signature")
-	return ev
 }
 
 var eventTypes = map[string]string{

@@ -32,74 +32,63 @@ func notificationForm(key string, mutate func(url.Values)) string {
 
 func setForm(name, value string) func(url.Values) { return func(v url.Values) { v.Set(name, value) } }
 
+// TestWebhookKnownAnswer: the published notification verifies, and the
+// event holds its five signed fields only; order_id and pay_time, outside
+// the signature, are kept as unverified.* data and build nothing else.
 func TestWebhookKnownAnswer(t *testing.T) {
-	for _, cfg := range []Config{testConfig(), {APIKey: vecAPIKey}} {
-		ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: []byte(docNotification)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := transform.Event{
-			ID: "latipay:2017232323345678:payment.succeeded", Provider: "latipay", Type: "payment.succeeded",
-			OrderID: "dsi39ej430sks03", ProviderOrderID: "2017232323345678", Amount: "120.00", Currency: "NZD",
-			OccurredAt: "2017-07-07T10:53:50+08:00",
-		}
-		got := *ev
-		got.Data, want.Data = nil, nil
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("event %+v\nwant %+v", got, want)
-		}
-		wantData := map[string]string{
-			"merchant_reference": "dsi39ej430sks03", "order_id": "2017232323345678", "amount": "120.00", "currency": "NZD",
-			"payment_method": "alipay", "pay_time": "2017-07-07 10:53:50", "status": "paid",
-		}
-		if len(ev.Data) != len(wantData) {
-			t.Fatalf("data %v", ev.Data)
-		}
-		for k, v := range wantData {
-			if ev.Data[k] != v {
-				t.Fatalf("data[%s] = %q, want %q", k, ev.Data[k], v)
-			}
-		}
+	ev, err := newWebhook(t, testConfig()).Verify(transform.Notification{Body: []byte(docNotification)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := transform.Event{
+		ID: "latipay:dsi39ej430sks03:payment.succeeded", Provider: "latipay", Type: "payment.succeeded",
+		OrderID: "dsi39ej430sks03", Amount: "120.00", Currency: "NZD",
+		Data: map[string]string{
+			"merchant_reference": "dsi39ej430sks03", "amount": "120.00", "currency": "NZD", "payment_method": "alipay", "status": "paid",
+			"unverified.order_id": "2017232323345678", "unverified.pay_time": "2017-07-07 10:53:50",
+		},
+	}
+	if !reflect.DeepEqual(*ev, want) {
+		t.Fatalf("event %+v\nwant %+v", *ev, want)
 	}
 }
 
 func TestWebhookVerify(t *testing.T) {
 	tests := []struct {
 		name    string
-		cfg     Config
 		body    string
 		err     error
 		typ, id string
 	}{
-		{"paid", testConfig(), notificationForm(vecAPIKey, nil), nil, "payment.succeeded", "latipay:2017232323345678:payment.succeeded"},
-		{"failed", testConfig(), notificationForm(vecAPIKey, setForm("status", "failed")), nil, "payment.failed", "latipay:2017232323345678:payment.failed"},
-		{"rejected", testConfig(), notificationForm(vecAPIKey, setForm("status", "rejected")), nil, "payment.failed", "latipay:2017232323345678:payment.failed"},
-		{"canceled", testConfig(), notificationForm(vecAPIKey, setForm("status", "canceled")), nil, "payment.cancelled", "latipay:2017232323345678:payment.cancelled"},
-		{"pending", testConfig(), notificationForm(vecAPIKey, setForm("status", "pending")), nil, "payment.pending", "latipay:2017232323345678:payment.pending"},
-		{"unknown status", testConfig(), notificationForm(vecAPIKey, setForm("status", "refunded")), nil, "unknown", "latipay:2017232323345678:unknown"},
-		{"no order_id: merchant_reference in the id", testConfig(), notificationForm(vecAPIKey, func(v url.Values) { v.Del("order_id") }), nil, "payment.succeeded", "latipay:dsi39ej430sks03:payment.succeeded"},
-		{"an extension field", testConfig(), notificationForm(vecAPIKey, setForm("new_field", "x")), nil, "payment.succeeded", "latipay:2017232323345678:payment.succeeded"},
-		{"upper-case signature", testConfig(), notificationForm(vecAPIKey, setForm("signature", strings.ToUpper(refNotify("dsi39ej430sks03", "wechat", "paid", "NZD", "120.00", vecAPIKey)))), nil, "payment.succeeded", "latipay:2017232323345678:payment.succeeded"},
-		{"another currency, none configured", Config{APIKey: vecAPIKey}, notificationForm(vecAPIKey, setForm("currency", "AUD")), nil, "payment.succeeded", "latipay:2017232323345678:payment.succeeded"},
-		{"another currency than the wallet's", testConfig(), notificationForm(vecAPIKey, setForm("currency", "AUD")), transform.ErrForeign, "", ""},
-		{"forged", testConfig(), notificationForm(otherKey, nil), transform.ErrBadSignature, "", ""},
-		{"tampered amount", testConfig(), strings.Replace(notificationForm(vecAPIKey, nil), "amount=120.00", "amount=1.00", 1), transform.ErrBadSignature, "", ""},
-		{"tampered status", testConfig(), strings.Replace(notificationForm(vecAPIKey, setForm("status", "failed")), "status=failed", "status=paid", 1), transform.ErrBadSignature, "", ""},
-		{"amount text changed", testConfig(), strings.Replace(notificationForm(vecAPIKey, nil), "amount=120.00", "amount=120", 1), transform.ErrBadSignature, "", ""},
-		{"not hex", testConfig(), notificationForm(vecAPIKey, setForm("signature", strings.Repeat("z", 64))), transform.ErrBadSignature, "", ""},
-		{"no signature", testConfig(), notificationForm(vecAPIKey, setForm("signature", "")), transform.ErrUnsigned, "", ""},
-		{"no payment_method", testConfig(), notificationForm(vecAPIKey, func(v url.Values) { v.Del("payment_method") }), transform.ErrUnsigned, "", ""},
-		{"no amount", testConfig(), notificationForm(vecAPIKey, func(v url.Values) { v.Del("amount") }), transform.ErrUnsigned, "", ""},
-		{"a repeated field", testConfig(), notificationForm(vecAPIKey, nil) + "&status=failed", transform.ErrMalformed, "", ""},
-		{"a bad escape", testConfig(), notificationForm(vecAPIKey, nil) + "&x=%zz", transform.ErrMalformed, "", ""},
-		{"a semicolon", testConfig(), notificationForm(vecAPIKey, nil) + ";x=1", transform.ErrMalformed, "", ""},
-		{"too large", testConfig(), notificationForm(vecAPIKey, setForm("pad", strings.Repeat("a", 64<<10))), transform.ErrMalformed, "", ""},
-		{"JSON", testConfig(), `{"merchant_reference":"dsi39ej430sks03","status":"paid"}`, transform.ErrUnsigned, "", ""},
-		{"empty", testConfig(), ``, transform.ErrUnsigned, "", ""},
+		{"paid", notificationForm(vecAPIKey, nil), nil, "payment.succeeded", "latipay:dsi39ej430sks03:payment.succeeded"},
+		{"failed", notificationForm(vecAPIKey, setForm("status", "failed")), nil, "payment.failed", "latipay:dsi39ej430sks03:payment.failed"},
+		{"rejected", notificationForm(vecAPIKey, setForm("status", "rejected")), nil, "payment.failed", "latipay:dsi39ej430sks03:payment.failed"},
+		{"canceled", notificationForm(vecAPIKey, setForm("status", "canceled")), nil, "payment.cancelled", "latipay:dsi39ej430sks03:payment.cancelled"},
+		{"pending", notificationForm(vecAPIKey, setForm("status", "pending")), nil, "payment.pending", "latipay:dsi39ej430sks03:payment.pending"},
+		{"no order_id", notificationForm(vecAPIKey, func(v url.Values) { v.Del("order_id") }), nil, "payment.succeeded", "latipay:dsi39ej430sks03:payment.succeeded"},
+		{"an extension field", notificationForm(vecAPIKey, setForm("new_field", "x")), nil, "payment.succeeded", "latipay:dsi39ej430sks03:payment.succeeded"},
+		{"upper-case signature", notificationForm(vecAPIKey, setForm("signature", strings.ToUpper(refNotify("dsi39ej430sks03", "wechat", "paid", "NZD", "120.00", vecAPIKey)))), nil, "payment.succeeded", "latipay:dsi39ej430sks03:payment.succeeded"},
+		{"every payment method", notificationForm(vecAPIKey, setForm("payment_method", "onlineBank")), nil, "payment.succeeded", "latipay:dsi39ej430sks03:payment.succeeded"},
+		{"unknown status, signed", notificationForm(vecAPIKey, setForm("status", "refunded")), ErrBadField, "", ""},
+		{"another currency than the wallet's", notificationForm(vecAPIKey, setForm("currency", "AUD")), transform.ErrForeign, "", ""},
+		{"forged", notificationForm(otherKey, nil), transform.ErrBadSignature, "", ""},
+		{"tampered amount", strings.Replace(notificationForm(vecAPIKey, nil), "amount=120.00", "amount=1.00", 1), transform.ErrBadSignature, "", ""},
+		{"tampered status", strings.Replace(notificationForm(vecAPIKey, setForm("status", "failed")), "status=failed", "status=paid", 1), transform.ErrBadSignature, "", ""},
+		{"amount text changed", strings.Replace(notificationForm(vecAPIKey, nil), "amount=120.00", "amount=120", 1), transform.ErrBadSignature, "", ""},
+		{"not hex", notificationForm(vecAPIKey, setForm("signature", strings.Repeat("z", 64))), transform.ErrBadSignature, "", ""},
+		{"no signature", notificationForm(vecAPIKey, setForm("signature", "")), transform.ErrUnsigned, "", ""},
+		{"no payment_method", notificationForm(vecAPIKey, func(v url.Values) { v.Del("payment_method") }), transform.ErrUnsigned, "", ""},
+		{"no amount", notificationForm(vecAPIKey, func(v url.Values) { v.Del("amount") }), transform.ErrUnsigned, "", ""},
+		{"a repeated field", notificationForm(vecAPIKey, nil) + "&status=failed", transform.ErrMalformed, "", ""},
+		{"a bad escape", notificationForm(vecAPIKey, nil) + "&x=%zz", transform.ErrMalformed, "", ""},
+		{"a semicolon", notificationForm(vecAPIKey, nil) + ";x=1", transform.ErrMalformed, "", ""},
+		{"too large", notificationForm(vecAPIKey, setForm("pad", strings.Repeat("a", 64<<10))), transform.ErrMalformed, "", ""},
+		{"JSON", `{"merchant_reference":"dsi39ej430sks03","status":"paid"}`, transform.ErrUnsigned, "", ""},
+		{"empty", ``, transform.ErrUnsigned, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ev, err := newWebhook(t, tt.cfg).Verify(transform.Notification{Body: []byte(tt.body)})
+			ev, err := newWebhook(t, testConfig()).Verify(transform.Notification{Body: []byte(tt.body)})
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) || ev != nil {
 					t.Fatalf("Verify = %v, %v; want %v", ev, err, tt.err)
@@ -109,14 +98,99 @@ func TestWebhookVerify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ev.Type != tt.typ || ev.ID != tt.id || ev.OrderID != "dsi39ej430sks03" || ev.Amount != "120.00" {
+			if ev.Type != tt.typ || ev.ID != tt.id || ev.OrderID != "dsi39ej430sks03" || ev.Amount != "120.00" ||
+				ev.ProviderOrderID != "" || ev.OccurredAt != "" {
 				t.Fatalf("event %+v", ev)
 			}
-			if _, ok := ev.Data["signature"]; ok {
-				t.Fatal("data carries the signature")
+			for k := range ev.Data {
+				switch k {
+				case "merchant_reference", "payment_method", "status", "currency", "amount", "unverified.order_id", "unverified.pay_time":
+				default:
+					t.Fatalf("data carries %q: %v", k, ev.Data)
+				}
 			}
 			if ev.Data["status"] == "" {
 				t.Fatal("data lacks the raw status")
+			}
+		})
+	}
+}
+
+// TestWebhookAttacks: notifications an attacker can build from captured
+// ones (the signature covers five fields concatenated without separators).
+// Each is refused, or, when only unsigned fields changed, yields exactly the
+// event of the original (so the merchant's dedupe on the id holds).
+func TestWebhookAttacks(t *testing.T) {
+	w := newWebhook(t, testConfig())
+	// docSig signs "dsi39ej430sks03alipaypaidNZD120.00" (latipay.md's vector).
+	const docSig = "840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1"
+	withDocSig := func(ref, method, status, cur, amount string) string {
+		if refNotify(ref, method, status, cur, amount, vecAPIKey) != docSig {
+			t.Fatalf("%s+%s+%s+%s+%s does not sign like the vector", ref, method, status, cur, amount)
+		}
+		return url.Values{"merchant_reference": {ref}, "payment_method": {method}, "status": {status}, "currency": {cur},
+			"amount": {amount}, "order_id": {"2017232323345678"}, "signature": {docSig}}.Encode()
+	}
+	refused := []struct {
+		name string
+		body string
+		err  error
+	}{
+		{"boundary shift: merchant_reference into payment_method", withDocSig("dsi39ej430sks0", "3alipay", "paid", "NZD", "120.00"), ErrBadField},
+		{"boundary shift: payment_method into status", withDocSig("dsi39ej430sks03", "alipaypa", "id", "NZD", "120.00"), ErrBadField},
+		{"boundary shift: status into currency", withDocSig("dsi39ej430sks03", "alipay", "paidN", "ZD1", "20.00"), ErrBadField},
+		{"boundary shift: currency into amount", withDocSig("dsi39ej430sks03", "alipay", "paid", "NZD1", "20.00"), transform.ErrForeign},
+		{"boundary shift: amount into currency", withDocSig("dsi39ej430sks03", "alipay", "pai", "dNZ", "D120.00"), ErrBadField},
+		{"forged with another key", notificationForm(otherKey, nil), transform.ErrBadSignature},
+		{"replayed with another signed status", strings.Replace(docNotification, "status=paid", "status=pending", 1), transform.ErrBadSignature},
+		{"replayed for another order", strings.Replace(docNotification, "merchant_reference=dsi39ej430sks03", "merchant_reference=dsi39ej430sks04", 1), transform.ErrBadSignature},
+		{"another wallet's valid notification", notificationForm(vecAPIKey, setForm("currency", "AUD")), transform.ErrForeign},
+		{"payment_method in another case", notificationForm(vecAPIKey, setForm("payment_method", "WeChat")), ErrBadField},
+		{"undocumented payment_method", notificationForm(vecAPIKey, setForm("payment_method", "paypal")), ErrBadField},
+		{"status in another case", notificationForm(vecAPIKey, setForm("status", "PAID")), ErrBadField},
+		{"merchant_reference outside the order-id grammar", notificationForm(vecAPIKey, setForm("merchant_reference", "O 1")), ErrBadField},
+		{"merchant_reference too long", notificationForm(vecAPIKey, setForm("merchant_reference", strings.Repeat("a", 33))), ErrBadField},
+		{"amount with more decimals than NZD", notificationForm(vecAPIKey, setForm("amount", "120.001")), ErrBadField},
+		{"amount zero", notificationForm(vecAPIKey, setForm("amount", "0.00")), ErrBadField},
+		{"amount negative", notificationForm(vecAPIKey, setForm("amount", "-1.00")), ErrBadField},
+		{"amount with an exponent", notificationForm(vecAPIKey, setForm("amount", "1e2")), ErrBadField},
+		{"a query answer (JSON) as a notification", `{"merchant_reference":"dsi39ej430sks03","payment_method":"alipay","status":"paid","currency":"NZD","amount":"120.00","signature":"` + docSig + `"}`, transform.ErrUnsigned},
+		{"oversized", docNotification + "&pad=" + strings.Repeat("a", MaxNotification), transform.ErrMalformed},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			if ev, err := w.Verify(transform.Notification{Body: []byte(tt.body)}); !errors.Is(err, tt.err) || ev != nil {
+				t.Fatalf("Verify = %+v, %v; want %v", ev, err, tt.err)
+			}
+		})
+	}
+
+	original, err := w.Verify(transform.Notification{Body: []byte(docNotification)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsignedChanges := map[string]string{
+		"a new order_id": strings.Replace(docNotification, "order_id=2017232323345678", "order_id=9999999999999999", 1),
+		"a new pay_time": strings.Replace(docNotification, "pay_time=2017-07-07%2010%3A53%3A50", "pay_time=2030-01-01%2000%3A00%3A00", 1),
+		"added fields":   docNotification + "&provider_order_id=X&occurred_at=2030-01-01T00%3A00%3A00Z&type=refund.succeeded&id=evil",
+	}
+	for name, body := range unsignedChanges {
+		t.Run("replayed with "+name, func(t *testing.T) {
+			ev, err := w.Verify(transform.Notification{Body: []byte(body)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.ID != original.ID || ev.Type != original.Type || ev.OrderID != original.OrderID || ev.ProviderOrderID != "" ||
+				ev.OccurredAt != "" || ev.Amount != original.Amount {
+				t.Fatalf("event %+v differs from the original %+v", ev, original)
+			}
+			for k, v := range ev.Data {
+				if !strings.HasPrefix(k, "unverified.") && original.Data[k] != v {
+					t.Fatalf("data[%s] = %q, not signed", k, v)
+				}
+			}
+			if len(ev.Data) > len(original.Data) {
+				t.Fatalf("data grew: %v", ev.Data)
 			}
 		})
 	}
