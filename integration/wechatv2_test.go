@@ -142,7 +142,9 @@ func TestWebhookOutcomes(t *testing.T) {
 	}{
 		{"valid HMAC without sign_type", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)), 200, 200, true, "payment.succeeded", "12.34"},
 		{"valid with an extension field", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("promotion_detail", "new-field"))), 200, 200, true, "payment.succeeded", "12.34"},
-		{"valid MD5 with sign_type", xmlOf(notification(apiKey, wechatv2.SignMD5, set("sign_type", "MD5"))), 200, 200, true, "payment.succeeded", "12.34"},
+		{"valid HMAC with sign_type", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("sign_type", "HMAC-SHA256"))), 200, 200, true, "payment.succeeded", "12.34"},
+		{"downgraded to MD5 with sign_type", xmlOf(notification(apiKey, wechatv2.SignMD5, set("sign_type", "MD5"))), 200, 401, false, "", ""},
+		{"a signed orderquery answer", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("trade_state", "NOTPAY"))), 200, 401, false, "", ""},
 		{"payment failed", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("result_code", "FAIL"))), 200, 200, true, "payment.failed", "12.34"},
 		{"refund", string(refund), 200, 200, true, "refund.succeeded", "2.34"},
 		{"forged", xmlOf(notification(strings.Repeat("0", 32), wechatv2.SignHMACSHA256, nil)), 200, 401, false, "", ""},

@@ -140,6 +140,10 @@ func (c *Client) ReadAnswer(status int, header http.Header, body []byte) (transf
 	if status < 200 || status > 299 {
 		return nil, transform.Upstream("the provider answered HTTP " + strconv.Itoa(status))
 	}
+	body, err := InflateAnswer(body)
+	if err != nil {
+		return nil, transform.Upstream("the provider's answer is not a 2C2P envelope")
+	}
 	text, err := EnvelopeText(body, header.Get("Content-Type"), FieldResponse)
 	if err != nil {
 		return nil, transform.Upstream("the provider's answer is not a 2C2P envelope")

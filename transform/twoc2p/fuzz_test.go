@@ -1,7 +1,10 @@
 package twoc2p
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -48,18 +51,22 @@ func FuzzOpen(f *testing.F) {
 // FuzzWebhookVerify: Verify never panics; it accepts only a notification
 // whose envelope the key signed and whose merchantID is the configured one.
 func FuzzWebhookVerify(f *testing.F) {
-	f.Add(form(FieldResponse, demoApproved), true)
-	f.Add([]byte(demoDeclined), false)
-	f.Add(form(FieldResponse, refSeal(RootResponse, notificationXML(), demoSecretKey)), true)
-	f.Add(form(FieldResponse, refSeal(RootResponse, notificationXML("merchantID", "JT02"), demoSecretKey)), true)
-	f.Add([]byte(FieldResponse+"="+refSeal(RootResponse, notificationXML("respCode", "001", "status", ""), demoSecretKey)), false)
-	f.Add(gzipped([]byte(demoApproved)), false)
-	f.Add([]byte("paymentResponse=%ZZ"), true)
+	f.Add(form(FieldResponse, demoApproved), true, false)
+	f.Add([]byte(demoDeclined), false, false)
+	f.Add(form(FieldResponse, refSeal(RootResponse, notificationXML(), demoSecretKey)), true, false)
+	f.Add(form(FieldResponse, refSeal(RootResponse, notificationXML("merchantID", "JT02"), demoSecretKey)), true, false)
+	f.Add([]byte(FieldResponse+"="+refSeal(RootResponse, notificationXML("respCode", "001", "status", ""), demoSecretKey)), false, false)
+	f.Add(gzipped([]byte(demoApproved)), false, false)
+	f.Add(gzipped([]byte(demoApproved)), false, true)
+	f.Add([]byte("paymentResponse=%ZZ"), true, false)
 	w := newWebhook(f, testConfig())
-	f.Fuzz(func(t *testing.T, body []byte, isForm bool) {
+	f.Fuzz(func(t *testing.T, body []byte, isForm, gzipEncoded bool) {
 		h := http.Header{}
 		if isForm {
 			h.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if gzipEncoded {
+			h.Set("Content-Encoding", "gzip")
 		}
 		ev, err := w.Verify(transform.Notification{Header: h, Body: body})
 		if err != nil {
@@ -67,6 +74,15 @@ func FuzzWebhookVerify(f *testing.F) {
 				t.Fatal("an event with an error")
 			}
 			return
+		}
+		if gzipEncoded {
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				t.Fatalf("accepted a broken gzip body: %q", body)
+			}
+			if body, err = io.ReadAll(zr); err != nil || len(body) > MaxNotification {
+				t.Fatalf("accepted a gzip body that inflates badly or past 64 KiB: %v", err)
+			}
 		}
 		text, err := EnvelopeText(body, h.Get("Content-Type"), FieldResponse)
 		if err != nil || !refVerified(text, demoSecretKey) {
@@ -98,7 +114,8 @@ func FuzzReadAnswer(f *testing.F) {
 			}
 			return
 		}
-		text, _ := EnvelopeText(body, "", FieldResponse)
+		inflated, _ := InflateAnswer(body)
+		text, _ := EnvelopeText(inflated, "", FieldResponse)
 		if status < 200 || status > 299 || a.Get("respCode") != "32" || !refVerified(text, demoSecretKey) {
 			t.Fatalf("accepted HTTP %d %q", status, body)
 		}

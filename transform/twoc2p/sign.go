@@ -24,8 +24,12 @@ const (
 	FieldResponse = "paymentResponse"
 )
 
-// maxInflated bounds a gzip-compressed body once inflated.
+// maxInflated bounds a gzip-compressed pay answer once inflated.
 const maxInflated = 1 << 20
+
+// MaxNotification bounds a notification, once any Content-Encoding is
+// removed (64 KiB, like every notification body).
+const MaxNotification = 64 << 10
 
 // maxDepth bounds payload nesting; 2C2P's deepest is
 // PaymentRequest/miniProgramData/wechat/appID.
@@ -111,36 +115,22 @@ func ParseEnvelope(text []byte, root string) (*Envelope, error) {
 	}
 	env := &Envelope{Root: root}
 	var seen [3]bool
-	// The envelope is flat: the frame's flat parser reads it in one pass,
-	// etree whatever that one refuses (attributes, nested elements).
-	if name, p, err := transform.ParseFlatXML(raw[:n]); err == nil {
-		if name != root {
+	// The envelope is flat: one pass of the frame's flat parser, and what it
+	// refuses (attributes, nested elements) is refused. No second parser
+	// runs on input before its signature is checked.
+	name, p, err := transform.ParseFlatXML(raw[:n])
+	if err != nil || name != root {
+		return nil, transform.ErrMalformed
+	}
+	for _, kv := range p {
+		if !env.set(&seen, kv.Name, kv.Value) {
 			return nil, transform.ErrMalformed
-		}
-		for _, kv := range p {
-			if !env.set(&seen, kv.Name, kv.Value) {
-				return nil, transform.ErrMalformed
-			}
-		}
-	} else {
-		doc, err := transform.ParseXMLDocument(raw[:n])
-		if err != nil || doc.Root().FullTag() != root {
-			return nil, transform.ErrMalformed
-		}
-		for _, el := range doc.Root().ChildElements() {
-			if len(el.ChildElements()) > 0 && isEnvelopeField(el.FullTag()) || !env.set(&seen, el.FullTag(), el.Text()) {
-				return nil, transform.ErrMalformed
-			}
 		}
 	}
 	if env.Payload == "" {
 		return nil, transform.ErrMalformed
 	}
 	return env, nil
-}
-
-func isEnvelopeField(name string) bool {
-	return name == "version" || name == "payload" || name == "signature"
 }
 
 // set stores one envelope field; a repeated one makes the envelope
@@ -205,13 +195,10 @@ func ParsePayload(inner []byte, root string) (transform.Params, error) {
 
 // EnvelopeText finds the envelope in a body: a form whose field names the
 // envelope (the notification, the request) or the bare base64 text (the
-// pay answer), gzip-compressed or not. A form value sent without URL
-// encoding turns '+' into ' '; base64 has no spaces, so they are put back.
+// pay answer). Any compression must be removed first (InflateAnswer,
+// Webhook.Verify). A form value sent without URL encoding turns '+' into
+// ' '; base64 has no spaces, so they are put back.
 func EnvelopeText(body []byte, contentType, field string) ([]byte, error) {
-	body, err := inflate(body)
-	if err != nil {
-		return nil, transform.ErrMalformed
-	}
 	body = bytes.TrimSpace(body)
 	mt, _, _ := mime.ParseMediaType(contentType)
 	if mt != "application/x-www-form-urlencoded" && !bytes.HasPrefix(body, []byte(field+"=")) {
@@ -227,11 +214,18 @@ func EnvelopeText(body []byte, contentType, field string) ([]byte, error) {
 	return []byte(strings.ReplaceAll(form[field][0], " ", "+")), nil
 }
 
-// inflate undoes a gzip compression the transport left in place,
-// recognized by its magic bytes (1f 8b; base64 text never starts so).
-func inflate(body []byte) ([]byte, error) {
+// InflateAnswer undoes a gzip compression a transport left in place on a
+// pay answer, recognized by its magic bytes (1f 8b; base64 text never
+// starts so): the 2C2P demo server compresses its answers, and the answer
+// comes from the configured upstream. Notifications, from anyone, are
+// inflated only when their Content-Encoding says gzip.
+func InflateAnswer(body []byte) ([]byte, error) {
 	if len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
 		return body, nil
 	}
-	return transform.Gunzip(body, maxInflated)
+	out, err := transform.Gunzip(body, maxInflated)
+	if err != nil {
+		return nil, transform.ErrMalformed
+	}
+	return out, nil
 }

@@ -235,28 +235,39 @@ func TestEnvelopeText(t *testing.T) {
 	}{
 		{"raw text/html", []byte(env), "text/html; charset=utf-8", true},
 		{"raw with whitespace", []byte("\r\n  " + env + "\n"), "", true},
-		{"raw gzip", gzipped([]byte(env)), "text/html", true},
 		{"form", form(FieldResponse, env), "application/x-www-form-urlencoded", true},
 		{"form without content type", form(FieldResponse, env), "", true},
 		{"form not URL-encoded", []byte(FieldResponse + "=" + env), "application/x-www-form-urlencoded", true},
-		{"gzip form", gzipped(form(FieldResponse, env)), "", true},
+		{"gzip is not inflated", gzipped([]byte(env)), "text/html", false},
 		{"form with the field twice", []byte(string(form(FieldResponse, env)) + "&" + string(form(FieldResponse, env))), "application/x-www-form-urlencoded", false},
 		{"form without the field", form("other", env), "application/x-www-form-urlencoded", false},
-		{"broken gzip", []byte{0x1f, 0x8b, 0x08, 0, 1, 2}, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := EnvelopeText(tt.body, tt.contentType, FieldResponse)
-			if (err == nil) != tt.ok {
-				t.Fatalf("err = %v", err)
+			if tt.ok != (err == nil && string(got) == env) {
+				t.Fatalf("err = %v, text %.60q…", err, got)
 			}
 			if tt.ok && string(got) != env {
 				t.Fatalf("text %.60q…", got)
 			}
 		})
 	}
-	bomb := gzipped([]byte(strings.Repeat("A", maxInflated+1)))
-	if _, err := EnvelopeText(bomb, "", FieldResponse); err == nil {
+}
+
+// TestInflateAnswer: a pay answer compressed by a transport that left no
+// Content-Encoding is inflated, up to 1 MiB.
+func TestInflateAnswer(t *testing.T) {
+	env := refSeal(RootResponse, answerXML(), demoSecretKey)
+	for _, body := range [][]byte{[]byte(env), gzipped([]byte(env))} {
+		if got, err := InflateAnswer(body); err != nil || string(got) != env {
+			t.Fatalf("InflateAnswer = %.60q, %v", got, err)
+		}
+	}
+	if _, err := InflateAnswer([]byte{0x1f, 0x8b, 0x08, 0, 1, 2}); err == nil {
+		t.Fatal("a broken gzip stream was read")
+	}
+	if _, err := InflateAnswer(gzipped([]byte(strings.Repeat("A", maxInflated+1)))); err == nil {
 		t.Fatal("an answer inflating past the bound was read")
 	}
 }

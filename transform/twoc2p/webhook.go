@@ -31,7 +31,11 @@ var _ transform.Webhook = (*Webhook)(nil)
 // Verify implements transform.Webhook: the signature first, then the
 // merchantID, then the mapping.
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
-	text, err := EnvelopeText(n.Body, n.Header.Get("Content-Type"), FieldResponse)
+	body, err := notificationBody(n)
+	if err != nil {
+		return nil, err
+	}
+	text, err := EnvelopeText(body, n.Header.Get("Content-Type"), FieldResponse)
 	if err != nil {
 		return nil, err
 	}
@@ -43,6 +47,26 @@ func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 		return nil, transform.ErrForeign
 	}
 	return PaymentEvent(p), nil
+}
+
+// notificationBody removes the Content-Encoding the notification declares
+// (gzip or none), inflating to at most MaxNotification bytes; a body is
+// never inflated because it looks compressed.
+func notificationBody(n transform.Notification) ([]byte, error) {
+	switch n.Header.Get("Content-Encoding") {
+	case "", "identity":
+		if len(n.Body) > MaxNotification {
+			return nil, transform.ErrMalformed
+		}
+		return n.Body, nil
+	case "gzip":
+		out, err := transform.Gunzip(n.Body, MaxNotification)
+		if err != nil {
+			return nil, transform.ErrMalformed
+		}
+		return out, nil
+	}
+	return nil, transform.ErrMalformed
 }
 
 // EventType maps respCode and status: 00 with status A (or none) paid,

@@ -3,6 +3,7 @@ package twoc2p
 import (
 	"errors"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -202,4 +203,94 @@ func TestCurrencyForNumeric(t *testing.T) {
 			t.Fatalf("CurrencyForNumeric(%q) = %s", bad, got)
 		}
 	}
+}
+
+// TestWebhookAttacks: forged, replayed-with-changes, foreign, wrong-kind
+// and oversized notifications are refused.
+func TestWebhookAttacks(t *testing.T) {
+	w := newWebhook(t, testConfig())
+	signed := func(inner string) string { return refSeal(RootResponse, inner, demoSecretKey) }
+	gz := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Content-Encoding": {"gzip"}}
+	big := strings.Repeat("x", MaxNotification)
+	tests := []struct {
+		name   string
+		header http.Header
+		body   []byte
+		want   error
+	}{
+		{"forged with another key", formHeader, form(FieldResponse, refSeal(RootResponse, notificationXML(), otherKey)), transform.ErrBadSignature},
+		{"replayed for another order", formHeader, form(FieldResponse, resigned(t, signed(notificationXML()), "ORDER-1", "ORDER-2")), transform.ErrBadSignature},
+		{"replayed with a failure turned into success", formHeader, form(FieldResponse, resigned(t, signed(notificationXML("respCode", "99", "status", "F")), "<status>F<", "<status>A<")), transform.ErrBadSignature},
+		{"another merchant's valid notification", formHeader, form(FieldResponse, refSeal(RootResponse, notificationXML("merchantID", "JT02"), otherKey)), transform.ErrBadSignature},
+		{"another merchantID under our key", formHeader, form(FieldResponse, signed(notificationXML("merchantID", "JT02"))), transform.ErrForeign},
+		{"a request envelope (wrong kind)", formHeader, form(FieldResponse, refSeal(RootRequest, strings.ReplaceAll(notificationXML(), RootResponse, RootRequest), demoSecretKey)), transform.ErrMalformed},
+		{"gzip without Content-Encoding", formHeader, gzipped(form(FieldResponse, demoApproved)), transform.ErrMalformed},
+		{"raw gzip without Content-Encoding", nil, gzipped([]byte(demoApproved)), transform.ErrMalformed},
+		{"Content-Encoding the body does not have", gz, form(FieldResponse, demoApproved), transform.ErrMalformed},
+		{"another Content-Encoding", http.Header{"Content-Encoding": {"br"}}, []byte(demoApproved), transform.ErrMalformed},
+		{"gzip inflating past 64 KiB", gz, gzipped(form(FieldResponse, demoApproved+big)), transform.ErrMalformed},
+		{"oversized", formHeader, []byte(string(form(FieldResponse, demoApproved)) + "&pad=" + big), transform.ErrMalformed},
+		// The envelope is flat; what the flat parser refuses is refused, not
+		// handed to a second parser.
+		{"an attribute on the payload", nil, []byte(b64(strings.Replace(refDecode(t, demoApproved), "<payload>", `<payload a="1">`, 1))), transform.ErrMalformed},
+		{"a nested element in the envelope", nil, []byte(b64(strings.Replace(refDecode(t, demoApproved), "<version>", "<x><y>1</y></x><version>", 1))), transform.ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if ev, err := w.Verify(transform.Notification{Header: tt.header, Body: tt.body}); ev != nil || !errors.Is(err, tt.want) {
+				t.Fatalf("Verify = %+v, %v; want %v", ev, err, tt.want)
+			}
+		})
+	}
+	// A gzip body the Content-Encoding announces is read.
+	if ev, err := w.Verify(transform.Notification{Header: gz, Body: gzipped(form(FieldResponse, demoApproved))}); err != nil || ev.Type != transform.EventPaymentSucceeded {
+		t.Fatalf("gzip with Content-Encoding: %+v, %v", ev, err)
+	}
+}
+
+// TestWebhookBoundedWork: hostile bodies of a few KiB cost little before
+// the signature check: no inflating of what Content-Encoding did not
+// announce, never past 64 KiB, no second parser.
+func TestWebhookBoundedWork(t *testing.T) {
+	w := newWebhook(t, testConfig())
+	nested := b64("<PaymentResponse>" + strings.Repeat(`<a b="1"><c/></a>`, 40000) + "</PaymentResponse>")
+	bodies := map[string]transform.Notification{
+		"gzip bomb, no Content-Encoding":   {Body: gzipped([]byte(strings.Repeat("A", 1<<20)))},
+		"gzip bomb, Content-Encoding gzip": {Header: http.Header{"Content-Encoding": {"gzip"}}, Body: gzipped([]byte(strings.Repeat("A", 1<<20)))},
+		"gzip of nested elements":          {Body: gzipped([]byte(nested))},
+		"gzip of nested elements, encoded": {Header: http.Header{"Content-Encoding": {"gzip"}}, Body: gzipped([]byte(nested[:MaxNotification]))},
+	}
+	for name, n := range bodies {
+		t.Run(name, func(t *testing.T) {
+			if len(n.Body) > 8<<10 {
+				t.Fatalf("the attack body is %d bytes", len(n.Body))
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			ev, err := w.Verify(n)
+			runtime.ReadMemStats(&after)
+			if ev != nil || err == nil {
+				t.Fatalf("Verify = %+v, %v", ev, err)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+				t.Fatalf("%d bytes allocated before the signature check", alloc)
+			}
+		})
+	}
+}
+
+// resigned is an envelope whose payload had old replaced by new, keeping
+// the original signature (what an attacker replaying a capture can do).
+func resigned(t *testing.T, text, old, new string) string {
+	t.Helper()
+	env, err := refOpen(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := refDecode(t, env.Payload)
+	if !strings.Contains(inner, old) {
+		t.Fatalf("%q not in the payload", old)
+	}
+	return reseal(RootResponse, Envelope{Version: "9.9", Payload: b64(strings.Replace(inner, old, new, 1)), Signature: env.Signature})
 }

@@ -42,19 +42,38 @@ func FuzzWebhookVerify(f *testing.F) {
 			t.Fatalf("accepted a foreign or failed notification: %q", body)
 		}
 		if p.Has("req_info") {
-			if _, err := DecryptRefundInfo(p.Get("req_info"), RefundKey(vecAPIKey)); err != nil {
+			plain, err := DecryptRefundInfo(p.Get("req_info"), RefundKey(vecAPIKey))
+			if err != nil {
 				t.Fatalf("accepted a refund notification whose req_info does not decrypt: %q", body)
 			}
-		} else {
-			signType := p.Get("sign_type")
-			if signType == "" {
-				signType = w.cfg.SignType
+			_, inner, _ := transform.ParseFlatXML(plain)
+			for k, v := range ev.Data {
+				if v == "" || inner.Get(k) != v && !(k == "appid" || k == "mch_id") {
+					t.Fatalf("data[%s] = %q is not from req_info: %q", k, v, body)
+				}
 			}
-			if want := refSign(p, vecAPIKey, signType); !strings.EqualFold(p.Get("sign"), want) {
+		} else {
+			if st := p.Get("sign_type"); st != "" && st != w.cfg.SignType {
+				t.Fatalf("accepted sign_type %q, configured %s: %q", st, w.cfg.SignType, body)
+			}
+			if want := refSign(p, vecAPIKey, w.cfg.SignType); !strings.EqualFold(p.Get("sign"), want) {
 				t.Fatalf("accepted a sign that is not the key's: %q", body)
+			}
+			for _, f := range []string{"transaction_id", "out_trade_no", "total_fee", "time_end"} {
+				if p.Get(f) == "" {
+					t.Fatalf("accepted a document without %s: %q", f, body)
+				}
+			}
+			if p.Has("trade_state") || p.Has("prepay_id") {
+				t.Fatalf("accepted an API answer: %q", body)
 			}
 			if _, ok := ev.Data["sign"]; ok {
 				t.Fatal("the event carries the sign")
+			}
+			for k, v := range ev.Data {
+				if v == "" || p.Get(k) != v {
+					t.Fatalf("data[%s] = %q is not a signed field: %q", k, v, body)
+				}
 			}
 		}
 		if ev.Provider != Name || ev.Type == "" || !strings.HasPrefix(ev.ID, "wechat_v2:") || !strings.HasSuffix(ev.ID, ":"+ev.Type) {

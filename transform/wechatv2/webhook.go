@@ -3,6 +3,7 @@ package wechatv2
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -30,10 +31,14 @@ func NewWebhook(cfg Config) (*Webhook, error) {
 
 var _ transform.Webhook = (*Webhook)(nil)
 
-// ErrRefundDecrypt is Verify's error for a refund notification whose
-// req_info does not decrypt; the others are transform's transform.ErrMalformed,
-// transform.ErrUnsigned, transform.ErrBadSignature and transform.ErrForeign.
-var ErrRefundDecrypt = errors.New("wechat_v2: refund notification req_info does not decrypt")
+// Errors of Verify besides transform's ErrMalformed, ErrUnsigned,
+// ErrBadSignature and ErrForeign (ErrSignType wraps ErrBadSignature,
+// ErrNotNotice ErrMalformed).
+var (
+	ErrRefundDecrypt = errors.New("wechat_v2: refund notification req_info does not decrypt")
+	ErrSignType      = fmt.Errorf("%w: the notification names another sign type than the configured one", transform.ErrBadSignature)
+	ErrNotNotice     = fmt.Errorf("%w: the document is not a payment notification (a signed API answer?)", transform.ErrMalformed)
+)
 
 // Verify implements transform.Webhook.
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
@@ -51,17 +56,46 @@ func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 	if p.Has("req_info") {
 		return w.refundEvent(p)
 	}
-	signType := p.Get("sign_type")
-	if signType == "" { // WeChat often leaves it out; the order was signed with ours
-		signType = w.cfg.SignType
+	// The configured sign type is the only one accepted: WeChat signs a
+	// notification with the order's type, and minipay signs every order with
+	// the configured one. A notification often leaves sign_type out.
+	if st := p.Get("sign_type"); st != "" && st != w.cfg.SignType {
+		return nil, ErrSignType
 	}
-	if signType != SignMD5 && signType != SignHMACSHA256 {
-		return nil, transform.ErrMalformed
-	}
-	if !w.signer.Verify(p, signType) {
+	if !w.signer.Verify(p, w.cfg.SignType) {
 		return nil, transform.ErrBadSignature
 	}
+	if !isPaymentNotice(p) {
+		return nil, ErrNotNotice
+	}
 	return PaymentEvent(p)
+}
+
+// noticeFields are what every payment notification carries and no API
+// answer carries all of: every answer of the v2 API is signed with the
+// same key, so a signed document proves nothing about its kind.
+var noticeFields = [...]string{"transaction_id", "out_trade_no", "total_fee", "time_end"}
+
+// answerFields are fields of API answers (unifiedorder's prepay_id,
+// orderquery's trade_state, refund's refund_id...) that no payment
+// notification carries: a signed orderquery answer with trade_state NOTPAY
+// must not pass as a paid notification.
+var answerFields = [...]string{"trade_state", "trade_state_desc", "prepay_id", "code_url", "mweb_url",
+	"refund_id", "out_refund_no", "refund_fee", "refund_count", "req_info"}
+
+// isPaymentNotice tells whether p has the shape of a payment notification.
+func isPaymentNotice(p transform.Params) bool {
+	for _, f := range noticeFields {
+		if p.Get(f) == "" {
+			return false
+		}
+	}
+	for _, f := range answerFields {
+		if p.Has(f) {
+			return false
+		}
+	}
+	return true
 }
 
 // hasDuplicate tells whether a parameter name occurs twice. WeChat never
@@ -89,7 +123,9 @@ func hasDuplicate(p transform.Params) bool {
 	return false
 }
 
-// PaymentEvent normalizes a verified payment notification.
+// PaymentEvent normalizes a verified payment notification. data holds the
+// signed fields: every non-empty one but sign (an empty element is outside
+// the signature).
 func PaymentEvent(p transform.Params) (*transform.Event, error) {
 	var typ string
 	switch p.Get("result_code") {
@@ -100,21 +136,33 @@ func PaymentEvent(p transform.Params) (*transform.Event, error) {
 	default: // verified but not mapped: forwarded as "unknown" (DESIGN.md §5)
 		typ = transform.EventUnknown
 	}
-	ref := cmp.Or(p.Get("transaction_id"), p.Get("out_trade_no"))
 	ev := &transform.Event{
-		ID: transform.EventID(Name, ref, typ), Provider: Name, Type: typ,
+		ID: transform.EventID(Name, p.Get("transaction_id"), typ), Provider: Name, Type: typ,
 		OrderID: p.Get("out_trade_no"), ProviderOrderID: p.Get("transaction_id"),
-		OccurredAt: beijingRFC3339(p.Get("time_end")), Data: p.Map(),
+		OccurredAt: beijingRFC3339(p.Get("time_end")), Data: nonEmpty(p, "sign"),
 	}
 	if m, ok := transform.MoneyFromMinorText(p.Get("total_fee"), feeType(p)); ok {
 		ev.Amount, ev.Currency = m.String(), m.Currency
 	}
-	delete(ev.Data, "sign")
 	return ev, nil
 }
 
+// nonEmpty is p as a map without its empty values and without skip.
+func nonEmpty(p transform.Params, skip string) map[string]string {
+	m := make(map[string]string, len(p))
+	for _, kv := range p {
+		if kv.Value != "" && kv.Name != skip {
+			m[kv.Name] = kv.Value
+		}
+	}
+	return m
+}
+
 // refundEvent decrypts req_info; decrypting under the merchant's key is what
-// authenticates a refund notification (it carries no sign).
+// authenticates a refund notification (it carries no sign). The event holds
+// the decrypted fields only, plus the outer identifiers Verify compared with
+// the configuration (appid, mch_id, sub_mch_id): anything else next to
+// req_info is unauthenticated and left out.
 func (w *Webhook) refundEvent(outer transform.Params) (*transform.Event, error) {
 	plain, err := DecryptRefundInfo(outer.Get("req_info"), w.aesKey)
 	if err != nil {
@@ -124,14 +172,19 @@ func (w *Webhook) refundEvent(outer transform.Params) (*transform.Event, error) 
 	if err != nil || root != "root" {
 		return nil, ErrRefundDecrypt
 	}
-	typ := transform.EventRefundFailed
-	if p.Get("refund_status") == "SUCCESS" {
-		typ = transform.EventRefundSucceeded
+	// A repeated name would let Get and the merchant read different values;
+	// AES-ECB blocks can be cut and pasted between captured notifications.
+	if hasDuplicate(p) || p.Get("out_refund_no") == "" || p.Get("refund_status") == "" {
+		return nil, transform.ErrMalformed
 	}
-	data := outer.Map()
-	delete(data, "req_info")
-	for _, kv := range p {
-		data[kv.Name] = kv.Value
+	typ, ok := refundTypes[p.Get("refund_status")]
+	if !ok { // verified but undocumented: never guessed into a terminal state
+		typ = transform.EventUnknown
+	}
+	data := nonEmpty(p, "")
+	data["appid"], data["mch_id"] = w.cfg.AppID, w.cfg.MchID
+	if w.cfg.SubMchID != "" {
+		data["sub_mch_id"] = w.cfg.SubMchID
 	}
 	ev := &transform.Event{
 		ID: transform.EventID(Name, cmp.Or(p.Get("refund_id"), p.Get("out_refund_no")), typ), Provider: Name, Type: typ,
@@ -145,6 +198,12 @@ func (w *Webhook) refundEvent(outer transform.Params) (*transform.Event, error) 
 		ev.OccurredAt = t.Format(time.RFC3339)
 	}
 	return ev, nil
+}
+
+// refundTypes maps the documented refund_status values (SUCCESS, CHANGE:
+// the refund failed and needs handling, REFUNDCLOSE: closed).
+var refundTypes = map[string]string{
+	"SUCCESS": transform.EventRefundSucceeded, "CHANGE": transform.EventRefundFailed, "REFUNDCLOSE": transform.EventRefundFailed,
 }
 
 // Ack implements transform.Webhook.

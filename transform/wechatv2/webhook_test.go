@@ -85,9 +85,9 @@ func TestWebhookVerifyPayment(t *testing.T) {
 		{"HMAC-SHA256 without sign_type", testConfig(SignHMACSHA256), notification(notifyHMACSign, "")},
 		{"unknown field signed", testConfig(""), notification(notifyExtraSign, extraField)},
 		{"lowercase sign", testConfig(""), notification(strings.ToLower(notifyMD5Sign), "")},
-		{"HMAC-SHA256 with sign_type, MD5 merchant", testConfig(""),
+		{"HMAC-SHA256 with sign_type", testConfig(SignHMACSHA256),
 			signedXML(set(notificationParams(), "sign_type", SignHMACSHA256), vecAPIKey, SignHMACSHA256)},
-		{"MD5 with sign_type, HMAC merchant", testConfig(SignHMACSHA256),
+		{"MD5 with sign_type", testConfig(""),
 			signedXML(set(notificationParams(), "sign_type", SignMD5), vecAPIKey, SignMD5)},
 		{"empty field left out of the sign", testConfig(""), notification(notifyMD5Sign, "<attach></attach>")},
 	}
@@ -153,8 +153,10 @@ func TestWebhookVerifyRejects(t *testing.T) {
 		{"signed field removed", md5, []byte(strings.Replace(string(notification(notifyExtraSign, extraField)), extraField, "", 1)), transform.ErrBadSignature},
 		{"HMAC notification, MD5 merchant", md5, notification(notifyHMACSign, ""), transform.ErrBadSignature},
 		{"MD5 notification, HMAC merchant", hmac, notification(notifyMD5Sign, ""), transform.ErrBadSignature},
-		{"sign_type downgrade field added", hmac, notification(notifyHMACSign, "<sign_type>MD5</sign_type>"), transform.ErrBadSignature},
-		{"unknown sign_type", md5, signedXML(set(notificationParams(), "sign_type", "SHA1"), vecAPIKey, SignMD5), transform.ErrMalformed},
+		{"sign_type downgrade field added", hmac, notification(notifyHMACSign, "<sign_type>MD5</sign_type>"), ErrSignType},
+		{"downgraded to MD5, signed with MD5", hmac, signedXML(set(notificationParams(), "sign_type", SignMD5), vecAPIKey, SignMD5), ErrSignType},
+		{"upgraded to HMAC-SHA256, MD5 merchant", md5, signedXML(set(notificationParams(), "sign_type", SignHMACSHA256), vecAPIKey, SignHMACSHA256), ErrSignType},
+		{"unknown sign_type", md5, signedXML(set(notificationParams(), "sign_type", "SHA1"), vecAPIKey, SignMD5), ErrSignType},
 		{"missing sign", md5, []byte(strings.Replace(string(notification("", "")), "<sign><![CDATA[]]></sign>", "", 1)), transform.ErrBadSignature},
 		{"empty sign", md5, notification("", ""), transform.ErrBadSignature},
 		{"foreign appid", md5, signedXML(set(notificationParams(), "appid", "wx0000000000000000"), vecAPIKey, SignMD5), transform.ErrForeign},
@@ -212,10 +214,11 @@ func TestWebhookOutcomes(t *testing.T) {
 			}
 		})
 	}
-	// no transaction_id (a failed payment may lack one): the id falls back to out_trade_no
+	// A notification always carries transaction_id (WeChat's notification
+	// page marks it required): without it the document is no notification.
 	p := set(set(notificationParams(), "result_code", "FAIL"), "transaction_id", "")
 	ev, err := newWebhook(t, testConfig("")).Verify(transform.Notification{Body: signedXML(p, vecAPIKey, SignMD5)})
-	if err != nil || ev.ID != "wechat_v2:O1:payment.failed" || ev.ProviderOrderID != "" {
+	if !errors.Is(err, ErrNotNotice) || ev != nil {
 		t.Fatalf("event %+v, %v", ev, err)
 	}
 }
@@ -376,6 +379,125 @@ func TestWebhookManyElements(t *testing.T) {
 	body := "<xml>" + strings.Repeat("<a/>", 16000) + "</xml>"
 	ev, err := newWebhook(t, testConfig("")).Verify(transform.Notification{Body: []byte(body)})
 	if ev != nil || !errors.Is(err, transform.ErrMalformed) {
+		t.Fatalf("Verify = %+v, %v", ev, err)
+	}
+}
+
+// TestWebhookAttacks: documents an attacker holds or can make, each signed
+// with the merchant's own key where that is what a real capture would carry
+// (every v2 API answer is signed with the same key as notifications).
+func TestWebhookAttacks(t *testing.T) {
+	answer := func(fields ...string) transform.Params {
+		p := transform.Params{
+			{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"}, {Name: "appid", Value: vecAppID},
+			{Name: "mch_id", Value: vecMchID}, {Name: "nonce_str", Value: "Rr4V2ibd5ET3U4cv"}, {Name: "result_code", Value: "SUCCESS"},
+		}
+		for i := 0; i+1 < len(fields); i += 2 {
+			p = append(p, transform.Param{Name: fields[i], Value: fields[i+1]})
+		}
+		return p
+	}
+	paidAnswer := append(notificationParams()[:0:0], notificationParams()...)
+	paidAnswer = append(paidAnswer, transform.Param{Name: "trade_state", Value: "SUCCESS"}, transform.Param{Name: "trade_state_desc", Value: "支付成功"})
+	foreign := set(set(notificationParams(), "appid", "wx0000000000000000"), "mch_id", "10000999")
+	md5, hmac := testConfig(""), testConfig(SignHMACSHA256)
+	tests := []struct {
+		name string
+		cfg  Config
+		body []byte
+		want error
+	}{
+		{"orderquery answer, unpaid order", md5, signedXML(answer("out_trade_no", "O1", "trade_state", "NOTPAY", "trade_state_desc", "订单未支付"), vecAPIKey, SignMD5), ErrNotNotice},
+		{"orderquery answer, unpaid, with every notification field", md5, signedXML(set(set(paidAnswer, "trade_state", "NOTPAY"), "trade_state_desc", "订单未支付"), vecAPIKey, SignMD5), ErrNotNotice},
+		{"orderquery answer, paid order", md5, signedXML(paidAnswer, vecAPIKey, SignMD5), ErrNotNotice},
+		{"closeorder answer", md5, signedXML(answer("result_msg", "OK"), vecAPIKey, SignMD5), ErrNotNotice},
+		{"unifiedorder answer", md5, signedXML(answer("trade_type", "JSAPI", "prepay_id", "wx201411101639507cbf6ffd8b0779950874"), vecAPIKey, SignMD5), ErrNotNotice},
+		{"refund answer", md5, signedXML(answer("transaction_id", "4200000123", "out_trade_no", "O1", "out_refund_no", "R1", "refund_id", "5000", "refund_fee", "100", "total_fee", "1234", "cash_fee", "1234"), vecAPIKey, SignMD5), ErrNotNotice},
+		{"HMAC answer to an HMAC merchant", hmac, signedXML(set(answer("out_trade_no", "O1", "trade_state", "NOTPAY"), "sign_type", SignHMACSHA256), vecAPIKey, SignHMACSHA256), ErrNotNotice},
+		{"downgraded to MD5", hmac, signedXML(set(notificationParams(), "sign_type", SignMD5), vecAPIKey, SignMD5), ErrSignType},
+		{"downgrade with sign_type lower-case", hmac, signedXML(set(notificationParams(), "sign_type", "md5"), vecAPIKey, SignMD5), ErrSignType},
+		{"MD5 sign without sign_type, HMAC merchant", hmac, signedXML(notificationParams(), vecAPIKey, SignMD5), transform.ErrBadSignature},
+		{"forged", md5, signedXML(notificationParams(), otherKey, SignMD5), transform.ErrBadSignature},
+		{"replayed with another amount", md5, []byte(strings.Replace(string(notification(notifyMD5Sign, "")), "<total_fee>1234</total_fee>", "<total_fee>1</total_fee>", 1)), transform.ErrBadSignature},
+		{"replayed for another order", md5, []byte(strings.Replace(string(notification(notifyMD5Sign, "")), "[O1]", "[O2]", 1)), transform.ErrBadSignature},
+		{"replayed with an unsigned answer field", md5, notification(notifyMD5Sign, "<trade_state></trade_state>"), ErrNotNotice},
+		{"another merchant's valid notification", md5, signedXML(foreign, otherKey, SignMD5), transform.ErrForeign},
+		{"another merchant's notification under our key", md5, signedXML(foreign, vecAPIKey, SignMD5), transform.ErrForeign},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := newWebhook(t, tt.cfg).Verify(transform.Notification{Body: tt.body})
+			if ev != nil || !errors.Is(err, tt.want) {
+				t.Fatalf("Verify = %+v, %v; want %v", ev, err, tt.want)
+			}
+		})
+	}
+
+	// An empty element is outside the signature: accepted, but not in data.
+	ev, err := newWebhook(t, md5).Verify(transform.Notification{Body: notification(notifyMD5Sign, "<attach></attach><coupon_fee/>")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ev.Data["attach"]; ok || len(ev.Data) != 15 {
+		t.Fatalf("data holds unsigned (empty) fields: %v", ev.Data)
+	}
+}
+
+// TestWebhookRefundAttacks: only req_info is authenticated.
+func TestWebhookRefundAttacks(t *testing.T) {
+	w := newWebhook(t, testConfig(""))
+	// Outer fields next to the authenticated req_info (the published vector
+	// holds out_refund_no R1 and refund_status SUCCESS only).
+	padded := []byte(strings.Replace(string(refundNotification(vecAppID, vecMchID, publishedReqInfo)), "<req_info>",
+		"<refund_fee>99999</refund_fee><settlement_refund_fee>99999</settlement_refund_fee><transaction_id>4299</transaction_id>"+
+			"<out_trade_no>O9</out_trade_no><success_time>2030-01-01 00:00:00</success_time><refund_status>SUCCESS</refund_status><req_info>", 1))
+	ev, err := w.Verify(transform.Notification{Body: padded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"out_refund_no": "R1", "refund_status": "SUCCESS", "appid": vecAppID, "mch_id": vecMchID}
+	if len(ev.Data) != len(want) || ev.Amount != "" || ev.Currency != "" || ev.OrderID != "" || ev.ProviderOrderID != "" || ev.OccurredAt != "" {
+		t.Fatalf("event %+v", ev)
+	}
+	for k, v := range want {
+		if ev.Data[k] != v {
+			t.Fatalf("data %v", ev.Data)
+		}
+	}
+
+	inner := func(extra ...transform.Param) transform.Params {
+		return append(transform.Params{
+			{Name: "transaction_id", Value: "4200000123"}, {Name: "out_trade_no", Value: "O1"}, {Name: "refund_id", Value: "50000123"},
+			{Name: "out_refund_no", Value: "R2"}, {Name: "refund_fee", Value: "500"}, {Name: "refund_status", Value: "SUCCESS"},
+		}, extra...)
+	}
+	rejects := []struct {
+		name  string
+		inner transform.Params
+		want  error
+	}{
+		{"a repeated name inside req_info", inner(transform.Param{Name: "refund_fee", Value: "100000"}), transform.ErrMalformed},
+		{"an empty repeated name inside req_info", append(transform.Params{{Name: "refund_status", Value: ""}}, inner()...), transform.ErrMalformed},
+		{"no out_refund_no", inner()[:3], transform.ErrMalformed},
+	}
+	for _, tt := range rejects {
+		t.Run(tt.name, func(t *testing.T) {
+			body, err := RefundNotification(testConfig(""), tt.inner)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev, err := w.Verify(transform.Notification{Body: body}); ev != nil || !errors.Is(err, tt.want) {
+				t.Fatalf("Verify = %+v, %v; want %v", ev, err, tt.want)
+			}
+		})
+	}
+
+	// An undocumented refund_status is verified but never terminal.
+	body, err := RefundNotification(testConfig(""), set(inner(), "refund_status", "PROCESSING"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := w.Verify(transform.Notification{Body: body}); err != nil || ev.Type != transform.EventUnknown {
 		t.Fatalf("Verify = %+v, %v", ev, err)
 	}
 }
