@@ -30,6 +30,7 @@ type Handler struct {
 	// The provider, a module in the minipay.providers namespace.
 	ProviderRaw json.RawMessage `json:"provider,omitempty" caddy:"namespace=minipay.providers inline_key=name"`
 
+	adminListing
 	name    string
 	client  transform.Client
 	logger  *zap.Logger
@@ -55,6 +56,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("minipay: provider %s has no merchant API", p.ProviderName())
 	}
 	if h.client, err = cp.NewClient(); err != nil {
+		return err
+	}
+	if err := h.list("minipay", p, h.client); err != nil {
 		return err
 	}
 	h.name = p.ProviderName()

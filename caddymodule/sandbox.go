@@ -35,6 +35,7 @@ type Sandbox struct {
 	// One module per emulated provider, in the minipay.providers namespace.
 	ProvidersRaw []json.RawMessage `json:"providers,omitempty" caddy:"namespace=minipay.providers inline_key=name"`
 
+	adminListing
 	providers map[string]transform.Sandbox
 	names     []string
 	client    *http.Client
@@ -87,6 +88,9 @@ func (s *Sandbox) Provision(ctx caddy.Context) error {
 			n.SetNotify(func(out *transform.Outbound, acked func(int, []byte) bool) {
 				go s.notify(name, out, acked) // the provider's sandbox is locked: never wait here
 			})
+		}
+		if err := s.list("minipay_sandbox", p, sb); err != nil {
+			return err
 		}
 		s.providers[p.ProviderName()] = sb
 		s.names = append(s.names, p.ProviderName())

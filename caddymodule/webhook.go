@@ -32,6 +32,7 @@ type Webhook struct {
 	// The provider, a module in the minipay.providers namespace.
 	ProviderRaw json.RawMessage `json:"provider,omitempty" caddy:"namespace=minipay.providers inline_key=name"`
 
+	adminListing
 	name    string
 	webhook transform.Webhook
 	logger  *zap.Logger
@@ -55,6 +56,9 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("minipay_webhook: provider %s sends no notifications", p.ProviderName())
 	}
 	if h.webhook, err = wp.NewWebhook(); err != nil {
+		return err
+	}
+	if err := h.list("minipay_webhook", p, h.webhook); err != nil {
 		return err
 	}
 	h.name = p.ProviderName()

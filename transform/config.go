@@ -12,11 +12,14 @@ const (
 
 // ConfigField is one string field of a provider configuration, exposed so the
 // adapter can resolve placeholders ({env.*}, {file.*}) in every field and
-// report an empty required one by its JSON name.
+// report an empty required one by its JSON name. A Secret field (a key, a
+// client secret) is left out of everything the plugin shows about a loaded
+// configuration (the admin API's GET /minipay/providers).
 type ConfigField struct {
 	Name     string
 	Value    *string
 	Required []Role
+	Secret   bool
 }
 
 // RequiredFor tells whether the field must be set for role.

@@ -50,10 +50,10 @@ var (
 func (c *Config) ConfigFields() []transform.ConfigField {
 	return []transform.ConfigField{
 		{Name: "uid", Value: &c.UID, Required: clientAndSandbox},
-		{Name: "client_secret", Value: &c.ClientSecret, Required: clientAndSandbox},
+		{Name: "client_secret", Value: &c.ClientSecret, Required: clientAndSandbox, Secret: true},
 		{Name: "sub_app_id", Value: &c.SubAppID, Required: clientAndSandbox},
 		{Name: "token_url", Value: &c.TokenURL, Required: clientOnly},
-		{Name: "api_key", Value: &c.APIKey},
+		{Name: "api_key", Value: &c.APIKey, Secret: true},
 		{Name: "notify_url", Value: &c.NotifyURL},
 		{Name: "signature_header", Value: &c.SignatureHeader},
 	}

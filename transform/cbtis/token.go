@@ -39,6 +39,7 @@ type tokenSource struct {
 	mu        sync.Mutex
 	token     string
 	refreshAt time.Time // zero: cached until the API refuses it (no expires_in)
+	expiresAt time.Time // what expires_in said, for the admin API
 	inflight  *tokenFetch
 	fetches   int // completed or started fetches, for tests
 }
@@ -115,8 +116,9 @@ func (s *tokenSource) fetch(ctx context.Context, f *tokenFetch) {
 	token, lifetime, expires, err := s.request(ctx)
 	s.mu.Lock()
 	if err == nil {
-		s.token, s.refreshAt = token, time.Time{}
+		s.token, s.refreshAt, s.expiresAt = token, time.Time{}, time.Time{}
 		if expires {
+			s.expiresAt = start.Add(lifetime)
 			// Counted from before the request left: never later than the
 			// provider's clock. An expires_in of 0 is not cached at all.
 			s.refreshAt = start.Add(lifetime - margin(lifetime))
@@ -139,7 +141,7 @@ func margin(lifetime time.Duration) time.Duration {
 func (s *tokenSource) Invalidate(token string) {
 	s.mu.Lock()
 	if s.token == token {
-		s.token, s.refreshAt = "", time.Time{}
+		s.token, s.refreshAt, s.expiresAt = "", time.Time{}, time.Time{}
 	}
 	s.mu.Unlock()
 }
@@ -263,3 +265,15 @@ func isInteger(b []byte) bool {
 	}
 	return len(b) > 0
 }
+
+// TokenExpiresAt implements transform.TokenHolder.
+func (c *Client) TokenExpiresAt() time.Time {
+	c.tokens.mu.Lock()
+	defer c.tokens.mu.Unlock()
+	if c.tokens.token == "" {
+		return time.Time{}
+	}
+	return c.tokens.expiresAt
+}
+
+var _ transform.TokenHolder = (*Client)(nil)

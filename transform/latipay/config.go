@@ -36,7 +36,7 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 	return []transform.ConfigField{
 		{Name: "user_id", Value: &c.UserID, Required: clientAndSandbox},
 		{Name: "wallet_id", Value: &c.WalletID, Required: clientAndSandbox},
-		{Name: "api_key", Value: &c.APIKey, Required: transform.AllRoles},
+		{Name: "api_key", Value: &c.APIKey, Required: transform.AllRoles, Secret: true},
 		{Name: "app_id", Value: &c.AppID, Required: clientAndSandbox},
 		{Name: "currency", Value: &c.Currency, Required: transform.AllRoles},
 		{Name: "notify_url", Value: &c.NotifyURL},

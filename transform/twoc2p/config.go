@@ -48,7 +48,7 @@ var clientAndSandbox = []transform.Role{transform.RoleClient, transform.RoleSand
 func (c *Config) ConfigFields() []transform.ConfigField {
 	return []transform.ConfigField{
 		{Name: "merchant_id", Value: &c.MerchantID, Required: transform.AllRoles},
-		{Name: "secret_key", Value: &c.SecretKey, Required: transform.AllRoles},
+		{Name: "secret_key", Value: &c.SecretKey, Required: transform.AllRoles, Secret: true},
 		{Name: "app_id", Value: &c.AppID, Required: clientAndSandbox},
 		{Name: "version", Value: &c.Version},
 		{Name: "pan_country", Value: &c.PanCountry},

@@ -32,7 +32,7 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 	return []transform.ConfigField{
 		{Name: "app_id", Value: &c.AppID, Required: transform.AllRoles},
 		{Name: "mch_id", Value: &c.MchID, Required: transform.AllRoles},
-		{Name: "api_key", Value: &c.APIKey, Required: transform.AllRoles},
+		{Name: "api_key", Value: &c.APIKey, Required: transform.AllRoles, Secret: true},
 		{Name: "sign_type", Value: &c.SignType},
 		{Name: "notify_url", Value: &c.NotifyURL},
 		{Name: "client_ip", Value: &c.ClientIP},

@@ -22,6 +22,6 @@ func (*Config) ProviderName() string { return Name }
 func (c *Config) ConfigFields() []transform.ConfigField {
 	return []transform.ConfigField{
 		{Name: "app_id", Value: &c.AppID, Required: transform.AllRoles},
-		{Name: "app_secret", Value: &c.AppSecret, Required: transform.AllRoles},
+		{Name: "app_secret", Value: &c.AppSecret, Required: transform.AllRoles, Secret: true},
 	}
 }

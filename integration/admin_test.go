@@ -1,0 +1,143 @@
+package integration
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+type adminProvider struct {
+	Handler  string            `json:"handler"`
+	Provider string            `json:"provider"`
+	Config   map[string]any    `json:"config"`
+	Keys     []json.RawMessage `json:"keys"`
+	Token    string            `json:"token_expires_at"`
+}
+
+func adminProviders(t *testing.T) ([]adminProvider, string) {
+	t.Helper()
+	res, err := http.Get("http://" + adminAddr + "/minipay/providers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	var list []adminProvider
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &list) != nil {
+		t.Fatalf("GET /minipay/providers: %d %s %s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	return list, string(body)
+}
+
+// TestAdminProviders reads GET /minipay/providers of a Caddy running
+// Caddyfile.example: every provider route is listed with its non-secret
+// fields, no secret appears at all (not even its field name), and the CBTIS
+// client shows its token's expiry once it holds one.
+func TestAdminProviders(t *testing.T) {
+	tc, merchant, _, _ := startExample(t)
+	list, body := adminProviders(t)
+	var got []string
+	for _, p := range list {
+		got = append(got, p.Handler+" "+p.Provider)
+		if p.Keys == nil {
+			t.Errorf("%s %s: keys is not an array", p.Handler, p.Provider)
+		}
+	}
+	want := []string{ // by handler, then provider
+		"minipay 2c2p", "minipay cbtis", "minipay latipay", "minipay wechat_login", "minipay wechat_v2",
+		"minipay_webhook 2c2p", "minipay_webhook cbtis", "minipay_webhook latipay", "minipay_webhook wechat_v2",
+		"minipay_sandbox 2c2p", "minipay_sandbox cbtis", "minipay_sandbox latipay", "minipay_sandbox wechat_login", "minipay_sandbox wechat_v2",
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("providers:\n got %v\nwant %v", got, want)
+	}
+	// Caddyfile.example's secrets, literally, and the names of secret fields.
+	for _, secret := range []string{
+		"8934e7d15453e97507ef794cf7b0519d", "5f5e2c8d4b7a4e0f9c1d3b6a8e2f4c7d", "7jYcp4FxFdf0",
+		"lp-sandbox-3f9a1c7e5b2d4086", "cs_sandbox_4b7e1d9a2c6f8e3b5a7d9c1e3f5a7b9d", "6d0e8fa7b10c40c3a48c0c2be41cb178",
+		`"api_key"`, `"app_secret"`, `"secret_key"`, `"client_secret"`,
+	} {
+		if strings.Contains(body, secret) {
+			t.Errorf("GET /minipay/providers shows %s", secret)
+		}
+	}
+	v2 := list[4].Config
+	if v2["app_id"] != appID || v2["mch_id"] != mchID || v2["sign_type"] != "HMAC-SHA256" || v2["client_ip"] != "127.0.0.1" ||
+		!strings.HasSuffix(str(v2["notify_url"]), "/webhooks/wechat_v2") {
+		t.Errorf("wechat_v2 config %v", v2)
+	}
+	if c := list[1].Config; c["uid"] != "39172931" || c["sub_app_id"] != "wx7bc98d929da735fe" || !strings.HasSuffix(str(c["token_url"]), "/mch-api/v1/auth") {
+		t.Errorf("cbtis config %v", c)
+	}
+	if list[1].Token != "" {
+		t.Errorf("a token expiry before any token: %s", list[1].Token)
+	}
+
+	before := time.Now()
+	if res := postJSON(t, tc, "http://localhost:"+itoa(merchant)+"/cbtis/pay",
+		`{"order_id":"ADM-1","amount":"1.00","currency":"HKD","description":"d","openid":"o"}`); res.status != 200 {
+		t.Fatalf("cbtis pay: %d %s", res.status, res.body)
+	}
+	list, _ = adminProviders(t)
+	exp, err := time.Parse(time.RFC3339, list[1].Token)
+	// the sandbox issues one-hour tokens
+	if err != nil || exp.Before(before.Add(time.Hour-2*time.Second)) || exp.After(time.Now().Add(time.Hour+time.Second)) {
+		t.Fatalf("token_expires_at %q (%v)", list[1].Token, err)
+	}
+
+	if res, err := http.Post("http://"+adminAddr+"/minipay/providers", "application/json", nil); err != nil || res.StatusCode != 405 {
+		t.Fatalf("POST /minipay/providers: %v %v", res, err)
+	}
+}
+
+// A configuration that is unloaded (here: replaced) leaves the list.
+func TestAdminProvidersFollowReloads(t *testing.T) {
+	startCaddy(t, globalOptions(t.TempDir()+"/log")+`
+:`+itoa(freePort(t))+` {
+	minipay_sandbox {
+		latipay {
+			user_id U1
+			wallet_id W1
+			api_key k
+			app_id wx1
+			currency NZD
+		}
+	}
+}
+`)
+	list, body := adminProviders(t)
+	if len(list) != 1 || list[0].Handler != "minipay_sandbox" || list[0].Provider != "latipay" || list[0].Config["wallet_id"] != "W1" {
+		t.Fatalf("after the first load: %s", body)
+	}
+	// A configuration that fails to load (its second provider lacks a
+	// field) lists nothing, and the running one stays listed.
+	loader := adminLoader{client: &http.Client{Timeout: 10 * time.Second}}
+	if err := loader.load(globalOptions(t.TempDir()+"/log") + `
+:` + itoa(freePort(t)) + ` {
+	minipay_sandbox {
+		latipay {
+			user_id U2
+			wallet_id W2
+			api_key k
+			app_id wx1
+			currency NZD
+		}
+		cbtis {
+			uid 1
+		}
+	}
+}
+`); err == nil {
+		t.Fatal("a configuration without cbtis's client_secret loaded")
+	}
+	if list, body := adminProviders(t); len(list) != 1 || list[0].Config["wallet_id"] != "W1" {
+		t.Fatalf("after a failed load: %s", body)
+	}
+	startCaddy(t, globalOptions(t.TempDir()+"/log")+":"+itoa(freePort(t))+" {\n\trespond ok\n}\n")
+	if list, body := adminProviders(t); len(list) != 0 {
+		t.Fatalf("after a reload without minipay: %s", body)
+	}
+}
