@@ -47,9 +47,10 @@ func TestAdminProviders(t *testing.T) {
 		}
 	}
 	want := []string{ // by handler, then provider
-		"minipay 2c2p", "minipay cbtis", "minipay latipay", "minipay wechat_login", "minipay wechat_v2",
-		"minipay_webhook 2c2p", "minipay_webhook cbtis", "minipay_webhook latipay", "minipay_webhook wechat_v2",
+		"minipay 2c2p", "minipay cbtis", "minipay latipay", "minipay wechat_login", "minipay wechat_v2", "minipay wechat_v3",
+		"minipay_webhook 2c2p", "minipay_webhook cbtis", "minipay_webhook latipay", "minipay_webhook wechat_v2", "minipay_webhook wechat_v3",
 		"minipay_sandbox 2c2p", "minipay_sandbox cbtis", "minipay_sandbox latipay", "minipay_sandbox wechat_login", "minipay_sandbox wechat_v2",
+		"minipay_sandbox wechat_v3",
 	}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("providers:\n got %v\nwant %v", got, want)
@@ -58,22 +59,32 @@ func TestAdminProviders(t *testing.T) {
 	for _, secret := range []string{
 		"8934e7d15453e97507ef794cf7b0519d", "5f5e2c8d4b7a4e0f9c1d3b6a8e2f4c7d", "7jYcp4FxFdf0",
 		"lp-sandbox-3f9a1c7e5b2d4086", "cs_sandbox_4b7e1d9a2c6f8e3b5a7d9c1e3f5a7b9d", "6d0e8fa7b10c40c3a48c0c2be41cb178",
-		`"api_key"`, `"app_secret"`, `"secret_key"`, `"client_secret"`,
+		"sandbox-apiv3-key-0123456789abcd", "PRIVATE KEY",
+		`"api_key"`, `"app_secret"`, `"secret_key"`, `"client_secret"`, `"private_key"`, `"api_v3_key"`, `"platform_private_key"`,
 	} {
 		if strings.Contains(body, secret) {
 			t.Errorf("GET /minipay/providers shows %s", secret)
 		}
 	}
-	v2 := list[4].Config
+	find := func(list []adminProvider, handler, provider string) adminProvider {
+		for _, p := range list {
+			if p.Handler == handler && p.Provider == provider {
+				return p
+			}
+		}
+		t.Fatalf("no %s %s", handler, provider)
+		return adminProvider{}
+	}
+	v2 := find(list, "minipay", "wechat_v2").Config
 	if v2["app_id"] != appID || v2["mch_id"] != mchID || v2["sign_type"] != "HMAC-SHA256" || v2["client_ip"] != "127.0.0.1" ||
 		!strings.HasSuffix(str(v2["notify_url"]), "/webhooks/wechat_v2") {
 		t.Errorf("wechat_v2 config %v", v2)
 	}
-	if c := list[1].Config; c["uid"] != "39172931" || c["sub_app_id"] != "wx7bc98d929da735fe" || !strings.HasSuffix(str(c["token_url"]), "/mch-api/v1/auth") {
+	if c := find(list, "minipay", "cbtis").Config; c["uid"] != "39172931" || c["sub_app_id"] != "wx7bc98d929da735fe" || !strings.HasSuffix(str(c["token_url"]), "/mch-api/v1/auth") {
 		t.Errorf("cbtis config %v", c)
 	}
-	if list[1].Token != "" {
-		t.Errorf("a token expiry before any token: %s", list[1].Token)
+	if tok := find(list, "minipay", "cbtis").Token; tok != "" {
+		t.Errorf("a token expiry before any token: %s", tok)
 	}
 
 	before := time.Now()
@@ -82,10 +93,11 @@ func TestAdminProviders(t *testing.T) {
 		t.Fatalf("cbtis pay: %d %s", res.status, res.body)
 	}
 	list, _ = adminProviders(t)
-	exp, err := time.Parse(time.RFC3339, list[1].Token)
+	tok := find(list, "minipay", "cbtis").Token
+	exp, err := time.Parse(time.RFC3339, tok)
 	// the sandbox issues one-hour tokens
 	if err != nil || exp.Before(before.Add(time.Hour-2*time.Second)) || exp.After(time.Now().Add(time.Hour+time.Second)) {
-		t.Fatalf("token_expires_at %q (%v)", list[1].Token, err)
+		t.Fatalf("token_expires_at %q (%v)", tok, err)
 	}
 
 	if res, err := http.Post("http://"+adminAddr+"/minipay/providers", "application/json", nil); err != nil || res.StatusCode != 405 {
