@@ -23,7 +23,7 @@ const (
 
 // OperationNames lists every operation (caddymodule resolves each one's
 // metric series once).
-var OperationNames = []string{OpPay, OpQuery, OpClose, OpRefund, OpLogin}
+var OperationNames = []string{OpPay, OpQuery, OpClose, OpRefund, OpRefundQuery, OpLogin}
 
 // PayRequest is the merchant's unsigned pay request.
 type PayRequest struct {
