@@ -15,7 +15,7 @@ import (
 //	    <field> <value>
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	raw, err := parseProviderDirective(d)
+	raw, err := parseProviderDirective(d, nil)
 	h.ProviderRaw = raw
 	return err
 }
@@ -23,10 +23,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
 //
 //	minipay_webhook [<matcher>] <provider_name> {
+//	    dedupe <duration>
 //	    <field> <value>
 //	}
+//
+// dedupe is the handler's own option (JSON "dedupe" beside "provider"),
+// taken out before the provider's fields.
 func (h *Webhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	raw, err := parseProviderDirective(d)
+	raw, err := parseProviderDirective(d, h.handlerOption)
 	h.ProviderRaw = raw
 	return err
 }
@@ -54,7 +58,7 @@ func (s *Sandbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("provider %s is configured twice", name)
 		}
 		seen[name] = true
-		raw, err := parseProviderBlock(d, name)
+		raw, err := parseProviderBlock(d, name, nil)
 		if err != nil {
 			return err
 		}
@@ -66,8 +70,12 @@ func (s *Sandbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
+// handlerOption consumes a line of the block that is the handler's own
+// option rather than a provider field, and tells whether it did.
+type handlerOption func(d *caddyfile.Dispenser) (bool, error)
+
 // parseProviderDirective reads "<directive> <provider_name> { ... }".
-func parseProviderDirective(d *caddyfile.Dispenser) (json.RawMessage, error) {
+func parseProviderDirective(d *caddyfile.Dispenser, option handlerOption) (json.RawMessage, error) {
 	d.Next() // directive name
 	if !d.NextArg() {
 		return nil, d.Err("expected a provider name")
@@ -76,7 +84,7 @@ func parseProviderDirective(d *caddyfile.Dispenser) (json.RawMessage, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	raw, err := parseProviderBlock(d, name)
+	raw, err := parseProviderBlock(d, name, option)
 	if err != nil {
 		return nil, err
 	}
@@ -89,10 +97,19 @@ func parseProviderDirective(d *caddyfile.Dispenser) (json.RawMessage, error) {
 // parseProviderBlock turns "<field> <value>" lines into the provider's JSON
 // object; field names are the JSON names. true and false become booleans
 // (expose_session_key), everything else a string, so placeholders pass
-// through untouched and are resolved at Provision.
-func parseProviderBlock(d *caddyfile.Dispenser, name string) (json.RawMessage, error) {
+// through untouched and are resolved at Provision. Lines option consumes
+// (when not nil) are the handler's, not the provider's.
+func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOption) (json.RawMessage, error) {
 	fields := map[string]any{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if option != nil {
+			if taken, err := option(d); taken || err != nil {
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
 		field := d.Val()
 		if !d.NextArg() {
 			return nil, d.Errf("field %s needs a value", field)

@@ -14,6 +14,9 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	upstream *prometheus.HistogramVec
 	webhooks *prometheus.CounterVec
+	// storageFailures counts failed operations on Caddy's storage, after
+	// which the instance worked alone (see sharedStore).
+	storageFailures *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -29,8 +32,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"provider", "operation"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "caddy", Subsystem: "minipay", Name: "webhooks_total",
-			Help: "Provider notifications handled by minipay_webhook, by provider and outcome (acked, unverified, merchant_failed, too_large).",
+			Help: "Provider notifications handled by minipay_webhook, by provider and outcome (acked, duplicate, in_progress, unverified, merchant_failed, too_large).",
 		}, []string{"provider", "outcome"}),
+		storageFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "caddy", Subsystem: "minipay", Name: "storage_failures_total",
+			Help: "Failed operations on Caddy's storage, by use (a provider name such as cbtis for its shared token, or dedupe) and operation; each time the instance worked alone (its own token fetch, forwarding without de-duplication).",
+		}, []string{"use", "operation"}),
 	}
 	var err error
 	if m.requests, err = register(reg, m.requests); err != nil {
@@ -40,6 +47,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.webhooks, err = register(reg, m.webhooks); err != nil {
+		return nil, err
+	}
+	if m.storageFailures, err = register(reg, m.storageFailures); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,17 +27,24 @@ import (
 // unverified is ever forwarded.
 //
 //	minipay_webhook [<matcher>] <provider_name> {
+//	    dedupe <duration>      # optional, a handler option
 //	    <field> <value>
 //	}
 type Webhook struct {
 	// The provider, a module in the minipay.providers namespace.
 	ProviderRaw json.RawMessage `json:"provider,omitempty" caddy:"namespace=minipay.providers inline_key=name"`
+	// Dedupe, when set, is the window during which an event the merchant
+	// acknowledged is acknowledged again without being forwarded (across
+	// the instances sharing Caddy's storage). See dedupe.go.
+	Dedupe caddy.Duration `json:"dedupe,omitempty"`
 
 	adminListing
-	name    string
-	webhook transform.Webhook
-	logger  *zap.Logger
-	metrics *metrics
+	name      string
+	webhook   transform.Webhook
+	logger    *zap.Logger
+	metrics   *metrics
+	dedupe    *deduper
+	stopPurge context.CancelFunc
 }
 
 // CaddyModule returns the Caddy module information.
@@ -62,8 +70,10 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.name = p.ProviderName()
-	h.metrics, err = newMetrics(ctx.GetMetricsRegistry())
-	return err
+	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
+	return h.startDedupe(ctx)
 }
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
@@ -78,7 +88,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if ev != nil {
 		fields = append(fields, zap.String("order_id", ev.OrderID), zap.String("event_id", ev.ID), zap.String("type", ev.Type))
 	}
-	if outcome == "acked" {
+	if outcome == "acked" || outcome == "duplicate" {
 		h.logger.Info("minipay webhook", fields...)
 	} else {
 		h.logger.Warn("minipay webhook", fields...)
@@ -109,6 +119,14 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	if err != nil {
 		return "unverified", nil, nack(http.StatusUnauthorized, "verification failed")
 	}
+	claim, verdict := h.dedupe.claim(r.Context(), ev.ID)
+	switch verdict {
+	case dedupeDuplicate:
+		return "duplicate", ev, h.ack(w)
+	case dedupeInProgress:
+		return "in_progress", ev, nack(http.StatusServiceUnavailable, "event being delivered by another instance")
+	}
+	defer claim.release(r.Context())
 
 	event := transform.Marshal(ev)
 	r.Method = http.MethodPost
@@ -138,6 +156,12 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	if rec.status < 200 || rec.status > 299 {
 		return "merchant_failed", ev, nack(http.StatusBadGateway, "merchant backend answered "+strconv.Itoa(rec.status))
 	}
+	claim.acknowledged(r.Context())
+	return "acked", ev, h.ack(w)
+}
+
+// ack sends the provider's success acknowledgement and returns its status.
+func (h *Webhook) ack(w http.ResponseWriter) int {
 	status, ct, ack := h.webhook.Ack()
 	if ct != "" { // wechat_v3's ACK is a bare 200
 		w.Header().Set("Content-Type", ct)
@@ -145,7 +169,7 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	w.Header().Set("Content-Length", strconv.Itoa(len(ack)))
 	w.WriteHeader(status)
 	_, _ = w.Write(ack)
-	return "acked", ev, status
+	return status
 }
 
 // Interface guards.

@@ -46,12 +46,15 @@ func adminPort() int {
 	return p
 }
 
-// globalOptions keeps Caddy's admin API where the harness expects it and
-// sends the default log to a file the tests can read.
+// globalOptions keeps Caddy's admin API where the harness expects it,
+// sends the default log to a file the tests can read, and gives the test a
+// storage of its own beside that file (a shared CBTIS token must not
+// outlive the test's fake provider).
 func globalOptions(logFile string) string {
 	return `{
 	skip_install_trust
 	admin ` + adminAddr + `
+	storage file_system ` + filepath.Join(filepath.Dir(logFile), "storage") + `
 	grace_period 1ns
 	log {
 		output file ` + logFile + `

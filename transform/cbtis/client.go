@@ -39,9 +39,18 @@ func newClient(cfg Config, now func() time.Time) (*Client, error) {
 	return c, nil
 }
 
-var _ transform.Client = (*Client)(nil)
+// Interface guards.
+var (
+	_ transform.Client      = (*Client)(nil)
+	_ transform.StateSharer = (*Client)(nil)
+)
 
-// TokenFetches counts the access-token fetches this client started.
+// ShareState implements transform.StateSharer: the access token is fetched
+// once per cluster and kept in store under
+// minipay/cbtis/<sha256(token_url+uid)>/token.
+func (c *Client) ShareState(store transform.Store) { c.tokens.share(store) }
+
+// TokenFetches counts this client's requests to the token endpoint.
 func (c *Client) TokenFetches() int { return c.tokens.Fetches() }
 
 // Prepare implements transform.Client for pay and query. The merchant's

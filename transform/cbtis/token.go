@@ -2,6 +2,8 @@ package cbtis
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -29,19 +31,24 @@ const (
 )
 
 // tokenSource fetches, caches and shares the OAuth 2.0 client-credentials
-// access token of one provider configuration.
+// access token of one provider configuration. Each instance keeps the token
+// in memory; with a shared store (ShareState) the instances of a cluster
+// fetch it once and share it (docs: README "Clusters").
 type tokenSource struct {
 	hc     *http.Client
 	url    string // with the client_secret in its query: never in an error or log
 	secret string // to scrub provider messages that might echo it
+	key    string // the shared token's key: minipay/cbtis/<sha256(token_url+uid)>/token
 	now    func() time.Time
 
 	mu        sync.Mutex
 	token     string
 	refreshAt time.Time // zero: cached until the API refuses it (no expires_in)
 	expiresAt time.Time // what expires_in said, for the admin API
+	refused   string    // the last token the API refused: a shared copy equal to it is not reused
+	store     transform.Store
 	inflight  *tokenFetch
-	fetches   int // completed or started fetches, for tests
+	fetches   int // requests to the token endpoint, for tests
 }
 
 // tokenFetch is one fetch that concurrent callers share.
@@ -61,7 +68,16 @@ func newTokenSource(cfg *Config, hc *http.Client, now func() time.Time) (*tokenS
 	q.Set("uid", cfg.UID)
 	q.Set("client_secret", cfg.ClientSecret)
 	u.RawQuery = q.Encode()
-	return &tokenSource{hc: hc, url: u.String(), secret: cfg.ClientSecret, now: now}, nil
+	sum := sha256.Sum256([]byte(cfg.TokenURL + cfg.UID))
+	key := "minipay/cbtis/" + hex.EncodeToString(sum[:]) + "/token"
+	return &tokenSource{hc: hc, url: u.String(), secret: cfg.ClientSecret, key: key, now: now}, nil
+}
+
+// share makes the token a cluster's: fetched once under the store's lock.
+func (s *tokenSource) share(store transform.Store) {
+	s.mu.Lock()
+	s.store = store
+	s.mu.Unlock()
 }
 
 // newHTTPClient is the plugin's own client for the token endpoint (the API
@@ -99,7 +115,6 @@ func (s *tokenSource) Token(ctx context.Context) (string, error) {
 	if f == nil {
 		f = &tokenFetch{done: make(chan struct{})}
 		s.inflight = f
-		s.fetches++
 		go s.fetch(context.WithoutCancel(ctx), f)
 	}
 	s.mu.Unlock()
@@ -112,22 +127,87 @@ func (s *tokenSource) Token(ctx context.Context) (string, error) {
 }
 
 func (s *tokenSource) fetch(ctx context.Context, f *tokenFetch) {
-	start := s.now()
-	token, lifetime, expires, err := s.request(ctx)
+	t, err := s.obtain(ctx)
 	s.mu.Lock()
 	if err == nil {
-		s.token, s.refreshAt, s.expiresAt = token, time.Time{}, time.Time{}
-		if expires {
-			s.expiresAt = start.Add(lifetime)
-			// Counted from before the request left: never later than the
-			// provider's clock. An expires_in of 0 is not cached at all.
-			s.refreshAt = start.Add(lifetime - margin(lifetime))
-		}
+		s.token, s.refreshAt, s.expiresAt = t.AccessToken, t.RefreshAt, t.ExpiresAt
 	}
 	s.inflight = nil
-	f.token, f.err = token, err
+	f.token, f.err = t.AccessToken, err
 	s.mu.Unlock()
 	close(f.done)
+}
+
+// sharedLockWait bounds the wait for another instance's fetch (itself
+// bounded by the http.Client's timeout) before fetching alone.
+const sharedLockWait = 15 * time.Second
+
+// obtain returns a token with when to renew it: the shared one when it is
+// usable, else one fetched under the store's lock (re-checked once the lock
+// is held, so a cluster fetches once). Without a store, or when the store
+// fails, the instance fetches by itself.
+func (s *tokenSource) obtain(ctx context.Context) (sharedToken, error) {
+	s.mu.Lock()
+	store, refused := s.store, s.refused
+	s.mu.Unlock()
+	if store == nil {
+		return s.fetchOwn(ctx)
+	}
+	v, err := transform.FillShared(ctx, store, s.key, sharedLockWait, func(b []byte) bool {
+		t, ok := decodeShared(b)
+		return ok && t.AccessToken != refused && (t.RefreshAt.IsZero() || s.now().Before(t.RefreshAt))
+	}, func() ([]byte, error) {
+		t, err := s.fetchOwn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(t)
+	})
+	var se *transform.StoreError
+	if errors.As(err, &se) {
+		return s.fetchOwn(ctx) // the adapter's store logged and counted the failure
+	}
+	if err != nil {
+		return sharedToken{}, err
+	}
+	t, ok := decodeShared(v)
+	if !ok {
+		return s.fetchOwn(ctx)
+	}
+	return t, nil
+}
+
+// sharedToken is a token with its times, as the store keeps it; the times
+// are absent for a token without expires_in.
+type sharedToken struct {
+	AccessToken string    `json:"access_token"`
+	RefreshAt   time.Time `json:"refresh_at,omitzero"` // renew from then on
+	ExpiresAt   time.Time `json:"expires_at,omitzero"` // what expires_in said
+}
+
+// decodeShared reads a stored token, refusing what the token endpoint's
+// own answer would not pass.
+func decodeShared(b []byte) (sharedToken, bool) {
+	var t sharedToken
+	if json.Unmarshal(b, &t) != nil || !usableToken(t.AccessToken) {
+		return sharedToken{}, false
+	}
+	return t, true
+}
+
+// fetchOwn requests a token from the endpoint. Its times are counted from
+// before the request left, so never later than the provider's clock; an
+// expires_in of 0 is due at once (not cached).
+func (s *tokenSource) fetchOwn(ctx context.Context) (sharedToken, error) {
+	start := s.now()
+	s.mu.Lock()
+	s.fetches++
+	s.mu.Unlock()
+	token, lifetime, expires, err := s.request(ctx)
+	if err != nil || !expires {
+		return sharedToken{AccessToken: token}, err
+	}
+	return sharedToken{AccessToken: token, RefreshAt: start.Add(lifetime - margin(lifetime)), ExpiresAt: start.Add(lifetime)}, nil
 }
 
 // margin is a minute, or a quarter of a short lifetime (a 2-minute token is
@@ -137,16 +217,19 @@ func margin(lifetime time.Duration) time.Duration {
 }
 
 // Invalidate drops token if it is still the cached one: after a 401, a
-// token fetched meanwhile by another request is kept.
+// token fetched meanwhile by another request is kept. A shared copy that is
+// still this token is replaced by the next fetch, under the store's lock;
+// one another instance fetched meanwhile is used as it is.
 func (s *tokenSource) Invalidate(token string) {
 	s.mu.Lock()
+	s.refused = token
 	if s.token == token {
 		s.token, s.refreshAt, s.expiresAt = "", time.Time{}, time.Time{}
 	}
 	s.mu.Unlock()
 }
 
-// Fetches counts the token fetches started so far.
+// Fetches counts the requests to the token endpoint so far.
 func (s *tokenSource) Fetches() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -211,7 +294,7 @@ func (s *tokenSource) request(ctx context.Context) (string, time.Duration, bool,
 	if token == "" && a.Data != nil {
 		token, expires = a.Data.AccessToken, a.Data.ExpiresIn
 	}
-	if token == "" || len(token) > 4096 || strings.ContainsAny(token, "\r\n") {
+	if !usableToken(token) {
 		return "", 0, false, transform.Upstream("the token endpoint's answer has no usable access_token")
 	}
 	if expires == "" {
@@ -222,6 +305,11 @@ func (s *tokenSource) request(ctx context.Context) (string, time.Duration, bool,
 		return "", 0, false, transform.Upstream("the token endpoint's answer has an invalid expires_in")
 	}
 	return token, time.Duration(min(n, maxTokenLifetime.Seconds()) * float64(time.Second)), true, nil
+}
+
+// usableToken accepts a token that can go into an Authorization header.
+func usableToken(token string) bool {
+	return token != "" && len(token) <= 4096 && !strings.ContainsAny(token, "\r\n")
 }
 
 // scrub drops a provider message that repeats the secret.

@@ -1,0 +1,255 @@
+package caddymodule
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// De-duplication tuning.
+const (
+	// dedupeLockWait bounds the wait for another instance forwarding the same
+	// event; past it the provider gets its failure form with a 503 and
+	// retries later (providers wait a few seconds for an answer).
+	dedupeLockWait = 5 * time.Second
+	// dedupeStoreTimeout bounds the storage calls of one notification that
+	// are not lock waits.
+	dedupeStoreTimeout = 5 * time.Second
+)
+
+// deduper remembers, in Caddy's storage shared by a cluster, the events the
+// merchant acknowledged, so that a provider's retry of one of them is
+// acknowledged without being forwarded again. Only acknowledged events are
+// remembered: an event is never dropped because another instance failed to
+// deliver it. When the storage fails it fails open: the event is forwarded.
+//
+// Keys: minipay/events/<provider>/<lowercase hex sha256(event id)>, holding
+// {"event_id","acked_at"}; the lock of the same name is held while the
+// event is forwarded.
+type deduper struct {
+	store  transform.Store
+	prefix string // minipay/events/<provider>/
+	window time.Duration
+	wait   time.Duration // bound of the wait for the event's lock
+	logger *zap.Logger
+	now    func() time.Time
+}
+
+// dedupeRecord is what the storage holds per acknowledged event: nothing
+// secret (the id is made of order ids and the event type).
+type dedupeRecord struct {
+	EventID string    `json:"event_id"`
+	AckedAt time.Time `json:"acked_at"`
+}
+
+func newDeduper(store transform.Store, provider string, window time.Duration, logger *zap.Logger) *deduper {
+	return &deduper{store: store, prefix: "minipay/events/" + provider + "/", window: window, wait: dedupeLockWait, logger: logger, now: time.Now}
+}
+
+func (d *deduper) key(eventID string) string {
+	sum := sha256.Sum256([]byte(eventID))
+	return d.prefix + hex.EncodeToString(sum[:])
+}
+
+// dedupeVerdict is what to do with a verified event.
+type dedupeVerdict int
+
+const (
+	// dedupeForward: forward it (holding its lock, unless the storage failed).
+	dedupeForward dedupeVerdict = iota
+	// dedupeDuplicate: acknowledged already within the window; ACK, do not forward.
+	dedupeDuplicate
+	// dedupeInProgress: another instance is forwarding it; answer a 5xx so
+	// that the provider retries.
+	dedupeInProgress
+)
+
+// eventClaim is an event being forwarded: release must follow; acknowledged
+// records the merchant's 2xx first. A nil claim (no de-duplication) does
+// nothing.
+type eventClaim struct {
+	d       *deduper
+	key, id string
+	locked  bool
+}
+
+// claim decides about a verified event. Without de-duplication (d nil) it
+// is always forwarded.
+func (d *deduper) claim(ctx context.Context, eventID string) (*eventClaim, dedupeVerdict) {
+	if d == nil {
+		return nil, dedupeForward
+	}
+	c := &eventClaim{d: d, key: d.key(eventID), id: eventID}
+	// A retry of an acknowledged event is answered without taking the lock.
+	if dup, ok := d.acknowledged(ctx, c.key); dup || !ok {
+		if dup {
+			return nil, dedupeDuplicate
+		}
+		return c, dedupeForward // the storage failed: fail open
+	}
+	if err := transform.LockWithin(ctx, d.store, c.key, d.wait); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return nil, dedupeInProgress // held by another instance (or the provider left)
+		}
+		return c, dedupeForward // the storage failed: fail open
+	}
+	c.locked = true
+	// It may have been acknowledged while this instance waited for the lock.
+	if dup, _ := d.acknowledged(ctx, c.key); dup {
+		c.release(ctx)
+		return nil, dedupeDuplicate
+	}
+	return c, dedupeForward
+}
+
+// acknowledged tells whether key holds an acknowledgement younger than the
+// window; ok is false when the storage could not say.
+func (d *deduper) acknowledged(ctx context.Context, key string) (dup, ok bool) {
+	sctx, cancel := context.WithTimeout(ctx, dedupeStoreTimeout)
+	defer cancel()
+	b, err := d.store.Load(sctx, key)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, true
+	case err != nil:
+		return false, false
+	}
+	var rec dedupeRecord
+	if json.Unmarshal(b, &rec) != nil {
+		return false, true // unreadable: not a duplicate; overwritten once acknowledged
+	}
+	return d.now().Sub(rec.AckedAt) < d.window, true
+}
+
+// acknowledged stores the merchant's acknowledgement of the event, before
+// the provider's ACK is sent.
+func (c *eventClaim) acknowledged(ctx context.Context) {
+	if c == nil {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dedupeStoreTimeout)
+	defer cancel()
+	_ = c.d.store.Store(sctx, c.key, transform.Marshal(dedupeRecord{EventID: c.id, AckedAt: c.d.now().UTC()})) // a failure is logged by sharedStore
+}
+
+// release lets another instance forward (or recognise) the event.
+func (c *eventClaim) release(ctx context.Context) {
+	if c == nil || !c.locked {
+		return
+	}
+	c.locked = false
+	transform.Unlock(ctx, c.d.store, c.key)
+}
+
+// purgeInterval is how often expired entries are purged: a quarter of the
+// window, between a second and an hour.
+func (d *deduper) purgeInterval() time.Duration {
+	return min(max(d.window/4, time.Second), time.Hour)
+}
+
+// purgeLoop purges expired entries until ctx ends (the configuration is
+// unloaded). Every instance of a cluster purges; deleting is idempotent.
+func (d *deduper) purgeLoop(ctx context.Context) {
+	t := time.NewTimer(d.purgeInterval())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n := d.purge(ctx); n > 0 {
+				d.logger.Debug("minipay: purged expired webhook de-duplication entries", zap.Int("entries", n), zap.String("prefix", d.prefix))
+			}
+			t.Reset(d.purgeInterval())
+		}
+	}
+}
+
+// purge deletes the entries older than the window (and unreadable ones)
+// and returns how many it deleted.
+func (d *deduper) purge(ctx context.Context) int {
+	keys, err := d.store.List(ctx, d.prefix, false)
+	if err != nil {
+		return 0 // nothing stored yet, or logged by sharedStore
+	}
+	n := 0
+	for _, key := range keys {
+		if ctx.Err() != nil {
+			break
+		}
+		b, err := d.store.Load(ctx, key)
+		if err != nil {
+			continue
+		}
+		var rec dedupeRecord
+		if json.Unmarshal(b, &rec) == nil && d.now().Sub(rec.AckedAt) < d.window {
+			continue
+		}
+		if d.store.Delete(ctx, key) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// startDedupe sets up de-duplication when the handler has a window: the
+// deduper over Caddy's storage and its purge, stopped by Cleanup or when
+// the configuration's context ends.
+func (h *Webhook) startDedupe(ctx caddy.Context) error {
+	if h.Dedupe < 0 {
+		return errors.New("minipay_webhook: dedupe must be a positive duration")
+	}
+	if h.Dedupe == 0 {
+		return nil
+	}
+	h.dedupe = newDeduper(newSharedStore(ctx, h.metrics, "dedupe"), h.name, time.Duration(h.Dedupe), h.logger)
+	pctx, stop := context.WithCancel(ctx)
+	h.stopPurge = stop
+	go h.dedupe.purgeLoop(pctx)
+	return nil
+}
+
+// Cleanup stops the purge of de-duplication entries and takes the
+// provider off the admin API's list.
+func (h *Webhook) Cleanup() error {
+	if h.stopPurge != nil {
+		h.stopPurge()
+	}
+	return h.adminListing.Cleanup()
+}
+
+// handlerOption takes the handler's own options out of the provider block:
+// "dedupe <duration>".
+func (h *Webhook) handlerOption(d *caddyfile.Dispenser) (bool, error) {
+	if d.Val() != "dedupe" {
+		return false, nil
+	}
+	if !d.NextArg() {
+		return true, d.Err("dedupe needs a duration, such as dedupe 25h")
+	}
+	dur, err := caddy.ParseDuration(d.Val())
+	if err != nil || dur <= 0 {
+		return true, d.Errf("dedupe: %q is not a positive duration", d.Val())
+	}
+	if d.NextArg() {
+		return true, d.Err("dedupe takes one duration")
+	}
+	if h.Dedupe != 0 {
+		return true, d.Err("dedupe is set twice")
+	}
+	h.Dedupe = caddy.Duration(dur)
+	return true, nil
+}
+
+// Interface guard.
+var _ caddy.CleanerUpper = (*Webhook)(nil)

@@ -1,0 +1,428 @@
+package caddymodule
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
+)
+
+func TestWebhookCaddyfileDedupe(t *testing.T) {
+	tests := []struct {
+		name, input string
+		dedupe      time.Duration
+		provider    string // the provider JSON, without the handler's option
+		err         string
+	}{
+		{"first line", "minipay_webhook cbtis {\n dedupe 25h\n api_key k1\n}", 25 * time.Hour, `{"api_key":"k1","name":"cbtis"}`, ""},
+		{"after the fields, in days", "minipay_webhook cbtis {\n api_key k1\n dedupe 2d\n signature_header X-Sig\n}", 48 * time.Hour, `{"api_key":"k1","name":"cbtis","signature_header":"X-Sig"}`, ""},
+		{"absent", "minipay_webhook wechat_v2 {\n api_key k1\n}", 0, `{"api_key":"k1","name":"wechat_v2"}`, ""},
+		{"no value", "minipay_webhook cbtis {\n dedupe\n api_key k1\n}", 0, "", "dedupe needs a duration"},
+		{"not a duration", "minipay_webhook cbtis {\n dedupe soon\n}", 0, "", `dedupe: "soon" is not a positive duration`},
+		{"zero", "minipay_webhook cbtis {\n dedupe 0s\n}", 0, "", "not a positive duration"},
+		{"negative", "minipay_webhook cbtis {\n dedupe -1h\n}", 0, "", "not a positive duration"},
+		{"two values", "minipay_webhook cbtis {\n dedupe 1h 2h\n}", 0, "", "dedupe takes one duration"},
+		{"twice", "minipay_webhook cbtis {\n dedupe 1h\n dedupe 2h\n}", 0, "", "dedupe is set twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var h Webhook
+			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if time.Duration(h.Dedupe) != tt.dedupe || string(h.ProviderRaw) != tt.provider {
+				t.Fatalf("dedupe %v, provider %s", time.Duration(h.Dedupe), h.ProviderRaw)
+			}
+		})
+	}
+	// dedupe is minipay_webhook's option only: in a minipay block it is a
+	// provider field (which the provider module then refuses).
+	var m Handler
+	if err := m.UnmarshalCaddyfile(caddyfile.NewTestDispenser("minipay cbtis {\n dedupe 1h\n}")); err != nil || string(m.ProviderRaw) != `{"dedupe":"1h","name":"cbtis"}` {
+		t.Fatalf("minipay: %v %s", err, m.ProviderRaw)
+	}
+}
+
+// The JSON form: "dedupe" beside "provider", a Caddy duration.
+func TestWebhookJSONDedupe(t *testing.T) {
+	var h Webhook
+	if err := json.Unmarshal([]byte(`{"handler":"minipay_webhook","dedupe":"25h","provider":{"name":"cbtis","api_key":"k"}}`), &h); err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(h.Dedupe) != 25*time.Hour {
+		t.Fatalf("dedupe %v", time.Duration(h.Dedupe))
+	}
+	out, _ := json.Marshal(Webhook{ProviderRaw: json.RawMessage(`{"name":"cbtis"}`), Dedupe: caddy.Duration(time.Hour)})
+	if string(out) != `{"provider":{"name":"cbtis"},"dedupe":3600000000000}` {
+		t.Fatalf("%s", out)
+	}
+}
+
+// fakeNotifications verifies a notification whose X-Sig header is "ok";
+// the body is the event id.
+type fakeNotifications struct{}
+
+func (fakeNotifications) Verify(n transform.Notification) (*transform.Event, error) {
+	if n.Header.Get("X-Sig") != "ok" {
+		return nil, transform.ErrRetry // any error: unverified
+	}
+	return &transform.Event{ID: string(n.Body), Provider: "fake", Type: "payment.succeeded", OrderID: "O1", Data: map[string]string{}}, nil
+}
+
+func (fakeNotifications) Ack() (int, string, []byte) { return 200, "text/plain", []byte("success") }
+
+func (fakeNotifications) Nack(string) (string, []byte) { return "text/plain", []byte("fail") }
+
+// fakeMerchant counts the events forwarded to it and answers status after
+// delay (or after release is closed, when set).
+type fakeMerchant struct {
+	status  atomic.Int32
+	delay   time.Duration
+	release chan struct{}
+	mu      sync.Mutex
+	got     []string // event ids
+}
+
+func (m *fakeMerchant) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
+	m.mu.Lock()
+	m.got = append(m.got, r.Header.Get("Minipay-Event-Id"))
+	m.mu.Unlock()
+	time.Sleep(m.delay)
+	if m.release != nil {
+		<-m.release
+	}
+	w.WriteHeader(int(m.status.Load()))
+	return nil
+}
+
+func (m *fakeMerchant) count(id string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, g := range m.got {
+		if g == id {
+			n++
+		}
+	}
+	return n
+}
+
+// instance is one minipay_webhook as Provision would set it up, over store.
+func instance(t *testing.T, store transform.Store, window time.Duration) *Webhook {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := newMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	registries.Store(m, reg)
+	h := &Webhook{name: "fake", webhook: fakeNotifications{}, logger: zap.NewNop(), metrics: m, Dedupe: caddy.Duration(window)}
+	if window > 0 {
+		h.dedupe = newDeduper(&sharedStore{inner: store, use: "dedupe", logger: zap.NewNop(), failures: m.storageFailures}, "fake", window, zap.NewNop())
+	}
+	return h
+}
+
+func notify(t *testing.T, h *Webhook, merchant caddyhttp.Handler, id string) (int, string) {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "/webhooks/fake", strings.NewReader(id))
+	r.Header.Set("X-Sig", "ok")
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, r, merchant); err != nil {
+		t.Fatal(err)
+	}
+	return w.Code, w.Body.String()
+}
+
+// registries holds each test instance's metrics registry.
+var registries sync.Map // *metrics → *prometheus.Registry
+
+// counter reads a counter of h's registry by name and labels, as
+// Prometheus would scrape it.
+func counter(t *testing.T, h *Webhook, name string, labels map[string]string) float64 {
+	t.Helper()
+	reg, _ := registries.Load(h.metrics)
+	mfs, err := reg.(*prometheus.Registry).Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
+					continue next
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+func outcomes(t *testing.T, h *Webhook, outcome string) float64 {
+	return counter(t, h, "caddy_minipay_webhooks_total", map[string]string{"provider": "fake", "outcome": outcome})
+}
+
+func TestWebhookDedupe(t *testing.T) {
+	store := transformtest.NewMemStore()
+	a, b := instance(t, store, time.Hour), instance(t, store, time.Hour)
+	m := &fakeMerchant{}
+	m.status.Store(200)
+
+	t.Run("to A then B: forwarded once, both ACK", func(t *testing.T) {
+		for _, h := range []*Webhook{a, b, a} {
+			if code, body := notify(t, h, m, "ev-1"); code != 200 || body != "success" {
+				t.Fatalf("%d %q", code, body)
+			}
+		}
+		if n := m.count("ev-1"); n != 1 {
+			t.Fatalf("forwarded %d times", n)
+		}
+		if outcomes(t, a, "acked") != 1 || outcomes(t, a, "duplicate") != 1 || outcomes(t, b, "duplicate") != 1 {
+			t.Fatalf("outcomes: A acked %v duplicate %v, B duplicate %v", outcomes(t, a, "acked"), outcomes(t, a, "duplicate"), outcomes(t, b, "duplicate"))
+		}
+		var rec dedupeRecord
+		v, err := store.Load(context.Background(), "minipay/events/fake/"+sha256Hex("ev-1"))
+		if err != nil || json.Unmarshal(v, &rec) != nil || rec.EventID != "ev-1" || time.Since(rec.AckedAt) > time.Minute {
+			t.Fatalf("record %s, %v", v, err)
+		}
+	})
+
+	t.Run("concurrently to both: forwarded once", func(t *testing.T) {
+		slow := &fakeMerchant{delay: 100 * time.Millisecond}
+		slow.status.Store(200)
+		var wg sync.WaitGroup
+		codes := make([]int, 6)
+		for i := range codes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes[i], _ = notify(t, []*Webhook{a, b}[i%2], slow, "ev-2")
+			}()
+		}
+		wg.Wait()
+		if n := slow.count("ev-2"); n != 1 {
+			t.Fatalf("forwarded %d times", n)
+		}
+		for i, c := range codes {
+			if c != 200 {
+				t.Fatalf("notification %d answered %d (the lock was released in time)", i, c)
+			}
+		}
+	})
+
+	t.Run("merchant failure then retry: forwarded again", func(t *testing.T) {
+		m.status.Store(500)
+		if code, body := notify(t, a, m, "ev-3"); code != 502 || body != "fail" {
+			t.Fatalf("%d %q", code, body)
+		}
+		if store.Exists(context.Background(), "minipay/events/fake/"+sha256Hex("ev-3")) {
+			t.Fatal("a merchant failure was remembered")
+		}
+		m.status.Store(200)
+		if code, _ := notify(t, b, m, "ev-3"); code != 200 {
+			t.Fatalf("retry answered %d", code)
+		}
+		if code, _ := notify(t, a, m, "ev-3"); code != 200 || m.count("ev-3") != 2 {
+			t.Fatalf("%d, forwarded %d times, want 2", code, m.count("ev-3"))
+		}
+	})
+
+	t.Run("held by another instance past the wait: 503, not forwarded", func(t *testing.T) {
+		held := &fakeMerchant{release: make(chan struct{})}
+		held.status.Store(200)
+		b.dedupe.wait = 200 * time.Millisecond
+		defer func() { b.dedupe.wait = dedupeLockWait }()
+		done := make(chan int)
+		go func() { c, _ := notify(t, a, held, "ev-4"); done <- c }()
+		for held.count("ev-4") == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if code, body := notify(t, b, held, "ev-4"); code != 503 || body != "fail" {
+			t.Fatalf("%d %q", code, body)
+		}
+		close(held.release)
+		if c := <-done; c != 200 || held.count("ev-4") != 1 || outcomes(t, b, "in_progress") != 1 {
+			t.Fatalf("A %d, forwarded %d times", c, held.count("ev-4"))
+		}
+		if code, _ := notify(t, b, held, "ev-4"); code != 200 || held.count("ev-4") != 1 {
+			t.Fatalf("the provider's retry: %d, forwarded %d times", code, held.count("ev-4"))
+		}
+	})
+
+	t.Run("past the window: forwarded again", func(t *testing.T) {
+		a.dedupe.now = func() time.Time { return time.Now().Add(time.Hour) }
+		defer func() { a.dedupe.now = time.Now }()
+		if code, _ := notify(t, a, m, "ev-1"); code != 200 || m.count("ev-1") != 2 {
+			t.Fatalf("%d, forwarded %d times", code, m.count("ev-1"))
+		}
+	})
+
+	t.Run("no dedupe: forwarded every time", func(t *testing.T) {
+		plain := instance(t, store, 0)
+		for i := 0; i < 3; i++ {
+			if code, _ := notify(t, plain, m, "ev-5"); code != 200 {
+				t.Fatal(code)
+			}
+		}
+		if m.count("ev-5") != 3 {
+			t.Fatalf("forwarded %d times", m.count("ev-5"))
+		}
+	})
+
+	if keys := store.Keys(); len(keys) != 4 {
+		t.Fatalf("stored %v", keys)
+	}
+	for _, id := range []string{"ev-1", "ev-2", "ev-3", "ev-4"} {
+		if store.Locked("minipay/events/fake/" + sha256Hex(id)) {
+			t.Fatalf("the lock of %s is still held", id)
+		}
+	}
+}
+
+// When the storage fails, events are forwarded (never dropped) and the
+// provider still gets its exact answer; each failure is counted.
+func TestWebhookDedupeFailsOpen(t *testing.T) {
+	for _, ops := range [][]string{{"load"}, {"lock"}, {"store"}, {"load", "lock", "store"}} {
+		t.Run(strings.Join(ops, "+"), func(t *testing.T) {
+			store := transformtest.NewMemStore()
+			store.Fail(ops...)
+			h := instance(t, store, time.Hour)
+			m := &fakeMerchant{}
+			m.status.Store(200)
+			for i := 0; i < 2; i++ {
+				if code, body := notify(t, h, m, "ev-1"); code != 200 || body != "success" {
+					t.Fatalf("%d %q", code, body)
+				}
+			}
+			if m.count("ev-1") < 1 || (ops[0] != "lock" && m.count("ev-1") != 2) {
+				t.Fatalf("forwarded %d times", m.count("ev-1"))
+			}
+			if n := counter(t, h, "caddy_minipay_storage_failures_total", map[string]string{"use": "dedupe", "operation": ops[0]}); n < 1 {
+				t.Fatalf("%s failures counted: %v", ops[0], n)
+			}
+			m.status.Store(500)
+			if code, body := notify(t, h, m, "ev-9"); code != 502 || body != "fail" {
+				t.Fatalf("merchant failure: %d %q", code, body)
+			}
+		})
+	}
+}
+
+func TestDedupePurge(t *testing.T) {
+	store := transformtest.NewMemStore()
+	d := newDeduper(store, "fake", time.Hour, zap.NewNop())
+	ctx := context.Background()
+	now := time.Now()
+	put := func(id string, age time.Duration) {
+		if err := store.Store(ctx, d.key(id), transform.Marshal(dedupeRecord{EventID: id, AckedAt: now.Add(-age)})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := d.purge(ctx); n != 0 {
+		t.Fatalf("purged %d of nothing", n)
+	}
+	put("young", 59*time.Minute)
+	put("old", 61*time.Minute)
+	put("older", 30*time.Hour)
+	if err := store.Store(ctx, d.key("garbage"), []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Store(ctx, "minipay/events/other/"+sha256Hex("old"), []byte(`{"acked_at":"2000-01-01T00:00:00Z"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.purge(ctx); n != 3 {
+		t.Fatalf("purged %d, want 3", n)
+	}
+	if keys := store.Keys(); len(keys) != 2 || keys[0] != d.key("young") && keys[1] != d.key("young") {
+		t.Fatalf("left %v", keys)
+	}
+
+	// the loop runs on its interval and stops with its context
+	if got := newDeduper(store, "fake", 25*time.Hour, zap.NewNop()).purgeInterval(); got != time.Hour {
+		t.Fatalf("interval for 25h: %v", got)
+	}
+	if got := newDeduper(store, "fake", 2*time.Second, zap.NewNop()).purgeInterval(); got != time.Second {
+		t.Fatalf("interval for 2s: %v", got)
+	}
+	short := newDeduper(store, "fake", 2*time.Second, zap.NewNop())
+	put("soon-old", 0)
+	lctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { short.purgeLoop(lctx); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for store.Exists(ctx, d.key("soon-old")) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if store.Exists(ctx, d.key("soon-old")) {
+		t.Fatal("the background purge did not run")
+	}
+	stop()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the purge loop did not stop")
+	}
+}
+
+// A negative window is refused at Provision; Cleanup stops the purge.
+func TestWebhookDedupeLifecycle(t *testing.T) {
+	h := &Webhook{Dedupe: caddy.Duration(-time.Hour)}
+	if err := h.startDedupe(caddy.Context{Context: context.Background()}); err == nil || !strings.Contains(err.Error(), "dedupe must be a positive duration") {
+		t.Fatalf("%v", err)
+	}
+	stopped := false
+	h = &Webhook{stopPurge: func() { stopped = true }}
+	if err := h.Cleanup(); err != nil || !stopped {
+		t.Fatalf("Cleanup: %v, stopped %v", err, stopped)
+	}
+	if err := (&Webhook{}).Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	// the admin API's list is cleaned up too
+	listed := &Webhook{adminListing: adminListing{ids: []uint64{1 << 62}}}
+	if err := listed.Cleanup(); err != nil || listed.ids != nil {
+		t.Fatalf("Cleanup left the admin listing: %v %v", err, listed.ids)
+	}
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// The key is minipay/events/<provider>/<lowercase hex sha256(event id)>;
+// the digest is sha256sum's of the id.
+func TestDedupeKey(t *testing.T) {
+	d := newDeduper(nil, "cbtis", time.Hour, zap.NewNop())
+	if got, want := d.key("cbtis:C9:payment.succeeded"), "minipay/events/cbtis/febc0fb04038323beebbda3e6c40cc3c3b0205040e78c4d0fe8f6f783f503dee"; got != want {
+		t.Fatalf("key %s, want %s", got, want)
+	}
+}

@@ -1,0 +1,191 @@
+package cbtis
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform/transformtest"
+)
+
+// instances returns n clients of one configuration sharing store, as n
+// Caddy instances configured with one storage.
+func instances(t *testing.T, n int, tokenURL string, store *transformtest.MemStore, clk *clock) []*Client {
+	cs := make([]*Client, n)
+	for i := range cs {
+		cs[i] = newTestClient(t, testConfig(tokenURL), clk)
+		cs[i].ShareState(store)
+	}
+	return cs
+}
+
+func token(t *testing.T, c *Client) string {
+	t.Helper()
+	tok, err := c.tokens.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// The key is minipay/cbtis/<lowercase hex sha256(token_url + uid)>/token
+// (README "Clusters"); the digest is sha256sum's of the concatenation.
+func TestSharedTokenKey(t *testing.T) {
+	c := newTestClient(t, testConfig("https://cbtis.example/mch-api/v1/auth"), nil)
+	if want := "minipay/cbtis/20a644d9166e49df75de995e920130944e4f37eda2114b6ed44bce24bbfa8726/token"; c.tokens.key != want {
+		t.Fatalf("key %s, want %s", c.tokens.key, want)
+	}
+}
+
+func TestSharedTokenOneFetchPerCluster(t *testing.T) {
+	ts := newTokenServer(t)
+	store := transformtest.NewMemStore()
+	cs := instances(t, 2, ts.URL(), store, nil)
+	a, b := cs[0], cs[1]
+	if tok := token(t, a); tok != "tok-1" {
+		t.Fatalf("A: %q", tok)
+	}
+	for i := 0; i < 3; i++ {
+		if tok := token(t, b); tok != "tok-1" {
+			t.Fatalf("B: %q", tok)
+		}
+	}
+	if ts.Fetches() != 1 || a.TokenFetches() != 1 || b.TokenFetches() != 0 {
+		t.Fatalf("%d fetches at the server (A %d, B %d), want 1", ts.Fetches(), a.TokenFetches(), b.TokenFetches())
+	}
+	// B keeps its memory copy: no store round trip per call
+	loads := store.Ops("load")
+	token(t, b)
+	if store.Ops("load") != loads {
+		t.Fatal("a cached token was read from the store again")
+	}
+}
+
+func TestSharedTokenConcurrentColdStart(t *testing.T) {
+	ts := newTokenServer(t)
+	ts.set(func(ts *tokenServer) { ts.gate = make(chan struct{}) })
+	cs := instances(t, 3, ts.URL(), transformtest.NewMemStore(), nil)
+	var wg sync.WaitGroup
+	toks := make([]string, 30)
+	for i := range toks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			toks[i] = token(t, cs[i%len(cs)])
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(ts.gate)
+	wg.Wait()
+	for i, tok := range toks {
+		if tok != "tok-1" {
+			t.Fatalf("caller %d: %q", i, tok)
+		}
+	}
+	if ts.Fetches() != 1 {
+		t.Fatalf("%d fetches, want 1", ts.Fetches())
+	}
+}
+
+// A token the API refused on one instance is replaced once; the other
+// instance, refused the same token, takes the replacement from the store.
+func TestSharedTokenRefused(t *testing.T) {
+	ts := newTokenServer(t)
+	store := transformtest.NewMemStore()
+	cs := instances(t, 2, ts.URL(), store, nil)
+	a, b := cs[0], cs[1]
+	token(t, a)
+	token(t, b)
+	a.tokens.Invalidate("tok-1")
+	if tok := token(t, a); tok != "tok-2" {
+		t.Fatalf("A after its 401: %q", tok)
+	}
+	if tok := token(t, b); tok != "tok-1" {
+		t.Fatalf("B, not refused yet, keeps its copy: %q", tok)
+	}
+	b.tokens.Invalidate("tok-1")
+	if tok := token(t, b); tok != "tok-2" || ts.Fetches() != 2 {
+		t.Fatalf("B after its 401: %q after %d fetches, want tok-2 after 2", tok, ts.Fetches())
+	}
+	// both refused at once: still one fetch for the two
+	a.tokens.Invalidate("tok-2")
+	b.tokens.Invalidate("tok-2")
+	if ta, tb := token(t, a), token(t, b); ta != "tok-3" || tb != "tok-3" || ts.Fetches() != 3 {
+		t.Fatalf("A %q, B %q after %d fetches", ta, tb, ts.Fetches())
+	}
+}
+
+// An instance whose memory copy is due reads the store first: another
+// instance may have renewed it already.
+func TestSharedTokenRenewal(t *testing.T) {
+	ts := newTokenServer(t)
+	clk := newClock()
+	cs := instances(t, 2, ts.URL(), transformtest.NewMemStore(), clk)
+	a, b := cs[0], cs[1]
+	token(t, a)
+	token(t, b)
+	clk.Advance(3540 * time.Second) // expires_in 3600: due a minute early
+	if tok := token(t, a); tok != "tok-2" {
+		t.Fatalf("A: %q", tok)
+	}
+	if tok := token(t, b); tok != "tok-2" || ts.Fetches() != 2 {
+		t.Fatalf("B: %q after %d fetches, want the renewed tok-2 after 2", tok, ts.Fetches())
+	}
+}
+
+// The store failing never fails a call: each instance fetches by itself.
+func TestSharedTokenStoreUnavailable(t *testing.T) {
+	for _, ops := range [][]string{{"load"}, {"lock"}, {"store"}, {"load", "lock", "store", "unlock"}} {
+		t.Run(ops[0], func(t *testing.T) {
+			ts := newTokenServer(t)
+			store := transformtest.NewMemStore()
+			store.Fail(ops...)
+			cs := instances(t, 2, ts.URL(), store, nil)
+			if ta, tb := token(t, cs[0]), token(t, cs[1]); ta == "" || tb == "" || ta == tb || ts.Fetches() != 2 {
+				t.Fatalf("A %q, B %q after %d fetches, want two own tokens", ta, tb, ts.Fetches())
+			}
+		})
+	}
+	t.Run("garbage in the store is replaced", func(t *testing.T) {
+		ts := newTokenServer(t)
+		store := transformtest.NewMemStore()
+		a := instances(t, 1, ts.URL(), store, nil)[0]
+		if err := store.Store(context.Background(), a.tokens.key, []byte(`{"access_token":"x\ny"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if tok := token(t, a); tok != "tok-1" {
+			t.Fatalf("%q", tok)
+		}
+		if v, _ := store.Load(context.Background(), a.tokens.key); string(v) == `{"access_token":"x\ny"}` {
+			t.Fatal("the garbage stayed")
+		}
+	})
+}
+
+// A token without expires_in is shared without a refresh time and lives
+// until refused; an error of the token endpoint is neither shared nor cached.
+func TestSharedTokenWithoutLifetimeAndErrors(t *testing.T) {
+	ts := newTokenServer(t)
+	ts.set(func(ts *tokenServer) { ts.expiresIn = "" })
+	store := transformtest.NewMemStore()
+	cs := instances(t, 2, ts.URL(), store, newClock())
+	token(t, cs[0])
+	if v, _ := store.Load(context.Background(), cs[0].tokens.key); string(v) != `{"access_token":"tok-1"}` {
+		t.Fatalf("stored %s", v)
+	}
+	if tok := token(t, cs[1]); tok != "tok-1" || ts.Fetches() != 1 {
+		t.Fatalf("%q after %d fetches", tok, ts.Fetches())
+	}
+
+	bad := newTokenServer(t)
+	bad.set(func(ts *tokenServer) { ts.expiresIn = `"soon"` })
+	badStore := transformtest.NewMemStore()
+	c := instances(t, 1, bad.URL(), badStore, nil)[0]
+	if _, err := c.tokens.Token(context.Background()); err == nil {
+		t.Fatal("an invalid expires_in was accepted")
+	}
+	if keys := badStore.Keys(); len(keys) != 0 || badStore.Locked(c.tokens.key) {
+		t.Fatalf("after a failed fetch: keys %v, locked %v", keys, badStore.Locked(c.tokens.key))
+	}
+}

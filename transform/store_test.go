@@ -1,0 +1,155 @@
+package transform_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
+)
+
+const fillKey = "minipay/test/value"
+
+// filler counts its calls and returns "v<n>".
+type filler struct {
+	calls atomic.Int32
+	delay time.Duration
+	err   error
+}
+
+func (f *filler) fill() ([]byte, error) {
+	n := f.calls.Add(1)
+	time.Sleep(f.delay)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return []byte("v" + string(rune('0'+n))), nil
+}
+
+func usableUnless(bad string) func([]byte) bool {
+	return func(b []byte) bool { return string(b) != bad }
+}
+
+func TestFillSharedFillsOnceAndShares(t *testing.T) {
+	s := transformtest.NewMemStore()
+	f := &filler{}
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		v, err := transform.FillShared(ctx, s, fillKey, time.Second, usableUnless(""), f.fill)
+		if err != nil || string(v) != "v1" {
+			t.Fatalf("call %d: %q, %v", i, v, err)
+		}
+	}
+	if f.calls.Load() != 1 || s.Ops("lock") != 1 || s.Locked(fillKey) {
+		t.Fatalf("fill ran %d times, %d locks taken, still locked %v", f.calls.Load(), s.Ops("lock"), s.Locked(fillKey))
+	}
+	// an unusable value is replaced under the lock
+	v, err := transform.FillShared(ctx, s, fillKey, time.Second, usableUnless("v1"), f.fill)
+	if err != nil || string(v) != "v2" || f.calls.Load() != 2 {
+		t.Fatalf("refill: %q, %v after %d fills", v, err, f.calls.Load())
+	}
+	if v, _ := s.Load(ctx, fillKey); string(v) != "v2" {
+		t.Fatalf("stored %q", v)
+	}
+}
+
+// Callers that all find the key missing at once (instances at a cold
+// start) fill once: the others re-read under the lock.
+func TestFillSharedConcurrentColdStart(t *testing.T) {
+	s := transformtest.NewMemStore()
+	f := &filler{delay: 50 * time.Millisecond}
+	var wg sync.WaitGroup
+	got := make([]string, 20)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := transform.FillShared(context.Background(), s, fillKey, 5*time.Second, usableUnless(""), f.fill)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = string(v)
+		}()
+	}
+	wg.Wait()
+	for i, v := range got {
+		if v != "v1" {
+			t.Fatalf("caller %d got %q", i, v)
+		}
+	}
+	if f.calls.Load() != 1 {
+		t.Fatalf("fill ran %d times, want 1", f.calls.Load())
+	}
+}
+
+func TestFillSharedFailures(t *testing.T) {
+	ctx := context.Background()
+	t.Run("load fails: a StoreError, no fill", func(t *testing.T) {
+		s := transformtest.NewMemStore()
+		s.Fail("load")
+		f := &filler{}
+		_, err := transform.FillShared(ctx, s, fillKey, time.Second, usableUnless(""), f.fill)
+		var se *transform.StoreError
+		if !errors.As(err, &se) || se.Op != "load" || !errors.Is(err, transformtest.ErrUnavailable) || f.calls.Load() != 0 {
+			t.Fatalf("err %v, %d fills", err, f.calls.Load())
+		}
+	})
+	t.Run("lock fails: a StoreError, no fill", func(t *testing.T) {
+		s := transformtest.NewMemStore()
+		s.Fail("lock")
+		f := &filler{}
+		_, err := transform.FillShared(ctx, s, fillKey, time.Second, usableUnless(""), f.fill)
+		var se *transform.StoreError
+		if !errors.As(err, &se) || se.Op != "lock" || f.calls.Load() != 0 {
+			t.Fatalf("err %v, %d fills", err, f.calls.Load())
+		}
+	})
+	t.Run("lock held elsewhere past the wait", func(t *testing.T) {
+		s := transformtest.NewMemStore()
+		if err := s.Lock(ctx, fillKey); err != nil {
+			t.Fatal(err)
+		}
+		f := &filler{}
+		start := time.Now()
+		_, err := transform.FillShared(ctx, s, fillKey, 100*time.Millisecond, usableUnless(""), f.fill)
+		var se *transform.StoreError
+		if !errors.As(err, &se) || !errors.Is(err, context.DeadlineExceeded) || f.calls.Load() != 0 || time.Since(start) > 2*time.Second {
+			t.Fatalf("err %v, %d fills after %v", err, f.calls.Load(), time.Since(start))
+		}
+	})
+	t.Run("store fails: the value is returned, not shared", func(t *testing.T) {
+		s := transformtest.NewMemStore()
+		s.Fail("store")
+		f := &filler{}
+		v, err := transform.FillShared(ctx, s, fillKey, time.Second, usableUnless(""), f.fill)
+		if err != nil || string(v) != "v1" || len(s.Keys()) != 0 || s.Locked(fillKey) {
+			t.Fatalf("%q, %v; keys %v", v, err, s.Keys())
+		}
+	})
+	t.Run("fill fails: its error, nothing stored, lock released", func(t *testing.T) {
+		s := transformtest.NewMemStore()
+		boom := errors.New("token endpoint down")
+		f := &filler{err: boom}
+		_, err := transform.FillShared(ctx, s, fillKey, time.Second, usableUnless(""), f.fill)
+		var se *transform.StoreError
+		if !errors.Is(err, boom) || errors.As(err, &se) || len(s.Keys()) != 0 || s.Locked(fillKey) {
+			t.Fatalf("err %v, keys %v, locked %v", err, s.Keys(), s.Locked(fillKey))
+		}
+	})
+	t.Run("the caller's context ended: the lock is still released", func(t *testing.T) {
+		s := transformtest.NewMemStore()
+		cctx, cancel := context.WithCancel(ctx)
+		f := &filler{}
+		_, err := transform.FillShared(cctx, s, fillKey, time.Second, usableUnless(""), func() ([]byte, error) {
+			cancel()
+			return f.fill()
+		})
+		if err != nil || s.Locked(fillKey) {
+			t.Fatalf("err %v, locked %v", err, s.Locked(fillKey))
+		}
+	})
+}
