@@ -114,6 +114,7 @@ func SandboxCertificate(key *rsa.PrivateKey) (*x509.Certificate, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(der)
+	sum[0] = sum[0]&0x7f | 0x10 // positive, and 16 hex digits however printed
 	tmpl := &x509.Certificate{
 		SerialNumber: new(big.Int).SetBytes(sum[:8]),
 		Subject:      pkix.Name{CommonName: "caddy-minipay wechat_v3 sandbox platform certificate", Organization: []string{"caddy-minipay sandbox"}},

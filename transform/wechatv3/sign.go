@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"strconv"
@@ -107,9 +108,10 @@ func ParseCertificates(pemText string) ([]*x509.Certificate, error) {
 }
 
 // CertificateSerial is a certificate's serial as WeChat writes it
-// (Wechatpay-Serial, serial_no): uppercase hex without separators.
+// (Wechatpay-Serial, serial_no): the serial number's bytes in uppercase hex,
+// two digits a byte (a leading zero nibble is kept, as wechatpay-go does).
 func CertificateSerial(c *x509.Certificate) string {
-	return strings.ToUpper(c.SerialNumber.Text(16))
+	return strings.ToUpper(hex.EncodeToString(c.SerialNumber.Bytes()))
 }
 
 // SignMessage is base64(RSASSA-PKCS1-v1_5(SHA-256(msg))) with key.

@@ -1,0 +1,162 @@
+package wechatv3
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type platform struct {
+	key  *rsa.PrivateKey
+	cert *x509.Certificate
+}
+
+func newPlatform(t *testing.T) platform {
+	key := must(rsa.GenerateKey(rand.Reader, 2048))
+	return platform{key, must(SandboxCertificate(key))}
+}
+
+func (p platform) serial() string { return CertificateSerial(p.cert) }
+
+// signed is an answer signed by p at now.
+func (p platform) signed(t testing.TB, now time.Time, body string) http.Header {
+	ts := strconv.FormatInt(now.Unix(), 10)
+	sig := must(SignMessage(p.key, AppendAnswerMessage(nil, ts, "n", []byte(body))))
+	return http.Header{HeaderSerial: {p.serial()}, HeaderTimestamp: {ts}, HeaderNonce: {"n"}, HeaderSignature: {sig}}
+}
+
+// certServer is WeChat's GET /v3/certificates: it serves the certificates
+// of serving, signed by the first, and counts downloads.
+type certServer struct {
+	mu        sync.Mutex
+	serving   []platform
+	downloads atomic.Int32
+	now       func() time.Time
+}
+
+func (cs *certServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cs.downloads.Add(1)
+	if _, ok := ParseAuthorization(r.Header.Get("Authorization")); !ok || r.URL.Path != PathCertificates || r.Method != http.MethodGet {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	var certs []*x509.Certificate
+	for _, p := range cs.serving {
+		certs = append(certs, p.cert)
+	}
+	body := must(appendCertificatesAnswer(nil, certs, func(c *x509.Certificate) []byte {
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}, []byte(exampleAPIv3Key)))
+	for k, v := range cs.serving[0].signed(nil, cs.now(), string(body)) {
+		w.Header()[k] = v
+	}
+	_, _ = w.Write(body)
+}
+
+// Certificate mode: a download on first need, several serials at once, an
+// unknown serial downloads again (at most once a minute), and a download
+// older than 12 h is refreshed in the background.
+func TestCertificatesRotation(t *testing.T) {
+	a, b := newPlatform(t), newPlatform(t)
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	var clockMu sync.Mutex
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	advance := func(d time.Duration) { clockMu.Lock(); now = now.Add(d); clockMu.Unlock() }
+	cs := &certServer{serving: []platform{a}, now: clock}
+	srv := httptest.NewServer(cs)
+	defer srv.Close()
+	cfg := merchantConfig(t)
+	cfg.PublicKey, cfg.PublicKeyID, cfg.CertificatesURL = "", "", srv.URL+PathCertificates
+	c := must(NewClient(cfg))
+	c.Now = clock
+	verify := func(p platform) error {
+		body := `{"x":1}`
+		return Verify(c.Keys(), p.signed(t, clock(), body), []byte(body), clock())
+	}
+	if cs.downloads.Load() != 0 {
+		t.Fatal("downloaded before first need")
+	}
+	if err := verify(a); err != nil || cs.downloads.Load() != 1 {
+		t.Fatalf("first answer: %v, %d downloads", err, cs.downloads.Load())
+	}
+	if err := verify(a); err != nil || cs.downloads.Load() != 1 {
+		t.Fatalf("second answer: %v, %d downloads", err, cs.downloads.Load())
+	}
+	// WeChat publishes b; an answer signed by b arrives at once: one download, then both verify.
+	cs.mu.Lock()
+	cs.serving = []platform{a, b}
+	cs.mu.Unlock()
+	if err := verify(b); err != ErrUnknownSerial || cs.downloads.Load() != 1 {
+		t.Fatalf("new serial within a minute of the last download: %v, %d downloads", err, cs.downloads.Load())
+	}
+	advance(CertificatesMinInterval)
+	if err := verify(b); err != nil || cs.downloads.Load() != 2 {
+		t.Fatalf("new serial: %v, %d downloads", err, cs.downloads.Load())
+	}
+	if err := verify(a); err != nil {
+		t.Fatalf("old serial during the rotation: %v", err)
+	}
+	if got := c.Certificates().Serials(); len(got) != 2 {
+		t.Fatalf("serials %v", got)
+	}
+	// Forged serials cannot make the plugin hammer WeChat.
+	for i := 0; i < 5; i++ {
+		if err := verify(newPlatform(t)); err != ErrUnknownSerial {
+			t.Fatalf("unknown key: %v", err)
+		}
+	}
+	if cs.downloads.Load() != 2 {
+		t.Fatalf("%d downloads after unknown serials within a minute", cs.downloads.Load())
+	}
+	advance(CertificatesMinInterval)
+	if err := verify(newPlatform(t)); err != ErrUnknownSerial || cs.downloads.Load() != 3 {
+		t.Fatalf("a minute later: %v, %d downloads", err, cs.downloads.Load())
+	}
+	// 12 h on, a known serial still verifies at once and triggers a background refresh.
+	cs.mu.Lock()
+	cs.serving = []platform{b}
+	cs.mu.Unlock()
+	advance(CertificatesRefreshEvery)
+	if err := verify(a); err != nil {
+		t.Fatalf("stale download: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for cs.downloads.Load() != 4 || len(c.Certificates().Serials()) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no background refresh: %d downloads, serials %v", cs.downloads.Load(), c.Certificates().Serials())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := verify(a); err != ErrUnknownSerial {
+		t.Fatalf("a retired certificate: %v", err)
+	}
+}
+
+// A download whose signature does not verify with the certificates in it is
+// not used.
+func TestCertificatesDownloadMustBeSigned(t *testing.T) {
+	a, forger := newPlatform(t), newPlatform(t)
+	cs := &certServer{serving: []platform{forger, a}, now: time.Now}
+	cs.serving[0].cert = a.cert // signed by forger, announcing a's serial
+	srv := httptest.NewServer(cs)
+	defer srv.Close()
+	cfg := merchantConfig(t)
+	cfg.PublicKey, cfg.PublicKeyID, cfg.CertificatesURL = "", "", srv.URL+PathCertificates
+	c := must(NewClient(cfg))
+	if err := c.Certificates().Refresh(t.Context(), true); err == nil {
+		t.Fatal("a download signed by a key it does not hold was accepted")
+	}
+	if len(c.Certificates().Serials()) != 0 {
+		t.Fatal("certificates installed from an unverified download")
+	}
+}

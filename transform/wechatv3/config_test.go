@@ -1,0 +1,88 @@
+package wechatv3
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"strings"
+	"testing"
+)
+
+// A configuration that cannot work fails when the provider loads, naming the
+// field and never a value.
+func TestConfigErrors(t *testing.T) {
+	pkcs1 := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY",
+		Bytes: x509.MarshalPKCS1PrivateKey(must(ParsePrivateKey(exampleKey(t, "apiclient_key.pem"))))}))
+	cases := []struct {
+		name  string
+		build func(Config) error
+		edit  func(*Config)
+		field string // "" = loads
+	}{
+		{"client", client, nil, ""},
+		{"client, PKCS#1 key", client, func(c *Config) { c.PrivateKey = pkcs1 }, ""},
+		{"client, bad key", client, func(c *Config) { c.PrivateKey = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----" }, "private_key"},
+		{"client, no PEM", client, func(c *Config) { c.PrivateKey = "secret-not-pem" }, "private_key"},
+		{"client, public key as private_key", client, func(c *Config) { c.PrivateKey = exampleKey(t, "wechatpay_pub_key.pem") }, "private_key"},
+		{"client, no serial_no", client, func(c *Config) { c.SerialNo = "" }, "serial_no"},
+		{"client, short api_v3_key", client, func(c *Config) { c.APIv3Key = "short-key" }, "api_v3_key"},
+		{"client, no key source", client, func(c *Config) { c.PublicKey, c.PublicKeyID = "", "" }, "public_key"},
+		{"client, public_key without id", client, func(c *Config) { c.PublicKeyID = "" }, "public_key_id"},
+		{"client, id without public_key", client, func(c *Config) { c.PublicKey = "" }, "public_key"},
+		{"client, bad public_key", client, func(c *Config) { c.PublicKey = exampleKey(t, "apiclient_key.pem") }, "public_key"},
+		{"client, bad certificate", client, func(c *Config) { c.PlatformCertificate = exampleKey(t, "wechatpay_pub_key.pem") }, "platform_certificate"},
+		{"client, relative certificates_url", client, func(c *Config) { c.CertificatesURL = "/v3/certificates" }, "certificates_url"},
+		{"client, certificates_url without api_v3_key", client, func(c *Config) { c.CertificatesURL, c.APIv3Key = "https://x.example/v3/certificates", "" }, "api_v3_key"},
+		{"client, sub_app_id without sub_mch_id", client, func(c *Config) { c.SubAppID = "wx9" }, "sub_app_id"},
+		{"client, notify_url with a query", client, func(c *Config) { c.NotifyURL = "https://m.example/n?a=1" }, "notify_url"},
+		{"webhook", webhook, func(c *Config) { c.SerialNo, c.PrivateKey = "", "" }, ""},
+		{"webhook, no api_v3_key", webhook, func(c *Config) { c.APIv3Key = "" }, "api_v3_key"},
+		{"webhook, certificates_url without private_key", webhook, func(c *Config) {
+			c.PrivateKey, c.CertificatesURL = "", "https://api.mch.weixin.qq.com/v3/certificates"
+		}, "private_key"},
+		{"sandbox", sandbox, nil, ""},
+		{"sandbox, no platform_private_key", sandbox, func(c *Config) { c.PlatformPrivateKey = "" }, "platform_private_key"},
+		{"sandbox, bad platform_private_key", sandbox, func(c *Config) { c.PlatformPrivateKey = "x" }, "platform_private_key"},
+		{"sandbox, certificate of another key", sandbox, func(c *Config) {
+			c.PlatformCertificate = readFixture(t, "wechat_v3-test-platform-cert.pem")
+		}, "platform_certificate"},
+		{"sandbox, public_key of another key", sandbox, func(c *Config) { c.PublicKey = readFixture(t, "wechat_v3-test-public-key.pem") }, "public_key"},
+		{"sandbox, own certificate", sandbox, func(c *Config) { c.PlatformCertificate = "" }, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := merchantConfig(t)
+			if tc.build == nil || strings.HasPrefix(tc.name, "sandbox") {
+				cfg = sandboxConfig(t)
+			}
+			if tc.edit != nil {
+				tc.edit(&cfg)
+			}
+			err := tc.build(cfg)
+			switch {
+			case tc.field == "" && err != nil:
+				t.Fatal(err)
+			case tc.field == "":
+			case err == nil:
+				t.Fatalf("loaded; want an error naming %s", tc.field)
+			case !strings.HasPrefix(err.Error(), "wechat_v3: "+tc.field+" "):
+				t.Fatalf("error %q does not start with the field %s", err, tc.field)
+			case strings.Contains(err.Error(), "secret-not-pem") || strings.Contains(err.Error(), "short-key") || strings.Contains(err.Error(), "BEGIN"):
+				t.Fatalf("error %q carries a value", err)
+			}
+		})
+	}
+}
+
+func client(c Config) error  { _, err := NewClient(c); return err }
+func webhook(c Config) error { _, err := NewWebhook(c); return err }
+func sandbox(c Config) error { _, err := NewSandbox(c); return err }
+
+// The sandbox's own certificate is the same at every start.
+func TestSandboxCertificateIsStable(t *testing.T) {
+	cfg := sandboxConfig(t)
+	cfg.PlatformCertificate = ""
+	a, b := must(NewSandbox(cfg)), must(NewSandbox(cfg))
+	if a.Serial() != b.Serial() || string(a.CertificatePEM()) != string(b.CertificatePEM()) || len(a.Serial()) != 16 {
+		t.Fatalf("serials %s %s", a.Serial(), b.Serial())
+	}
+}

@@ -1,0 +1,135 @@
+package wechatv3
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// notificationOf signs and encrypts a notification as the sandbox (WeChat's
+// side) does, with the resource given.
+func notificationOf(t *testing.T, sb *Sandbox, announce, eventType, resource string) transform.Notification {
+	t.Helper()
+	out := must(sb.Notification("https://m.example/n", announce, eventType, "s", "transaction", []byte(resource)))
+	return transform.Notification{Header: out.Header, Body: out.Body}
+}
+
+func TestWebhookOutcomes(t *testing.T) {
+	sb, _ := newSandbox(t, nil)
+	direct := must(NewWebhook(merchantConfig(t)))
+	partnerCfg := merchantConfig(t)
+	partnerCfg.SubMchID, partnerCfg.SubAppID = "1900000110", "wx9999999999999999"
+	partner := must(NewWebhook(partnerCfg))
+	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","success_time":"2026-11-29T10:00:05+08:00","payer":{"openid":"o"},"amount":{"total":1234,"currency":"CNY"},"promotion_detail":[{"amount":1}]}`
+	const refund = `{"mchid":"1900000109","out_trade_no":"O1","transaction_id":"4200001","out_refund_no":"R1","refund_id":"5030001","refund_status":"%s","amount":{"total":1234,"refund":234,"payer_total":1234,"payer_refund":234}}`
+	pk := examplePublicKeyID
+	cases := []struct {
+		name    string
+		w       *Webhook
+		n       transform.Notification
+		err     error
+		typ, id string
+	}{
+		{"payment", direct, notificationOf(t, sb, pk, EventTransactionSuccess, tx), nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
+		{"payment announced by certificate serial", direct, notificationOf(t, sb, examplePlatformSN, EventTransactionSuccess, tx), ErrUnknownSerial, "", ""},
+		{"refund succeeded", direct, notificationOf(t, sb, pk, EventRefundSuccess, strings.Replace(refund, "%s", "SUCCESS", 1)), nil, "refund.succeeded", "wechat_v3:5030001:refund.succeeded"},
+		{"refund abnormal", direct, notificationOf(t, sb, pk, EventRefundAbnormal, strings.Replace(refund, "%s", "ABNORMAL", 1)), nil, "refund.failed", "wechat_v3:5030001:refund.failed"},
+		{"refund closed", direct, notificationOf(t, sb, pk, EventRefundClosed, strings.Replace(refund, "%s", "CLOSED", 1)), nil, "refund.failed", "wechat_v3:5030001:refund.failed"},
+		{"event type and state disagree", direct, notificationOf(t, sb, pk, EventRefundSuccess, strings.Replace(refund, "%s", "PROCESSING", 1)), nil, "unknown", ""},
+		{"payment not in SUCCESS", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, `"SUCCESS"`, `"NOTPAY"`, 1)), nil, "unknown", ""},
+		{"other event type", direct, notificationOf(t, sb, pk, "MCHTRANSFER.BILL.FINISHED", `{"mchid":"1900000109","out_bill_no":"B1"}`), nil, "unknown", ""},
+		{"another mchid", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, "1900000109", "1900000999", 1)), transform.ErrForeign, "", ""},
+		{"another appid", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, "wx8888888888888888", "wx0000000000000000", 1)), transform.ErrForeign, "", ""},
+		{"no mchid", direct, notificationOf(t, sb, pk, EventTransactionSuccess, `{"appid":"wx8888888888888888","out_trade_no":"O1"}`), transform.ErrForeign, "", ""},
+		{"partner", partner, notificationOf(t, sb, pk, EventTransactionSuccess,
+			`{"sp_mchid":"1900000109","sub_mchid":"1900000110","sp_appid":"wx8888888888888888","sub_appid":"wx9999999999999999","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1}}`), nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
+		{"partner, another sub_mchid", partner, notificationOf(t, sb, pk, EventTransactionSuccess,
+			`{"sp_mchid":"1900000109","sub_mchid":"1900000111","sp_appid":"wx8888888888888888","out_trade_no":"O1","trade_state":"SUCCESS"}`), transform.ErrForeign, "", ""},
+		{"partner route, direct notification", partner, notificationOf(t, sb, pk, EventTransactionSuccess, tx), transform.ErrForeign, "", ""},
+		{"resource not JSON", direct, notificationOf(t, sb, pk, EventTransactionSuccess, `not json`), transform.ErrMalformed, "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := tc.w.Verify(tc.n)
+			if !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) {
+				t.Fatalf("error %v, want %v", err, tc.err)
+			}
+			if err != nil {
+				return
+			}
+			if ev.Type != tc.typ || tc.id != "" && ev.ID != tc.id || ev.Data["notification_id"] == "" || ev.Data["summary"] != "s" || ev.Data["event_type"] == "" {
+				t.Fatalf("event %+v", ev)
+			}
+			if tc.typ == "unknown" && !strings.HasSuffix(ev.ID, ":unknown") {
+				t.Fatalf("unknown event id %s", ev.ID)
+			}
+			for k := range ev.Data {
+				if strings.HasPrefix(k, "resource") || k == "ciphertext" {
+					t.Fatalf("event data carries the envelope's %s", k)
+				}
+			}
+		})
+	}
+	ev := must(direct.Verify(notificationOf(t, sb, pk, EventTransactionSuccess, tx)))
+	if ev.Data["promotion_detail.0.amount"] != "1" || ev.Data["payer.openid"] != "o" || ev.Amount != "12.34" || ev.OccurredAt != "2026-11-29T10:00:05+08:00" {
+		t.Fatalf("flattened data %v", ev.Data)
+	}
+}
+
+// Tampering with what the signature covers, or with the headers, is refused
+// before anything of the body is read.
+func TestWebhookRefusals(t *testing.T) {
+	w := vector8Webhook(t, nil)
+	cases := []struct {
+		name string
+		edit func(*transform.Notification)
+		err  error
+	}{
+		{"body changed", func(n *transform.Notification) { n.Body = []byte(strings.Replace(string(n.Body), "EV-", "EW-", 1)) }, transform.ErrBadSignature},
+		{"no signature", func(n *transform.Notification) { n.Header.Del(HeaderSignature) }, transform.ErrUnsigned},
+		{"no serial", func(n *transform.Notification) { n.Header.Del(HeaderSerial) }, transform.ErrUnsigned},
+		{"probe", func(n *transform.Notification) {
+			n.Header.Set(HeaderSignature, "WECHATPAY/SIGNTEST/"+n.Header.Get(HeaderSignature))
+		}, ErrProbe},
+		{"unknown serial", func(n *transform.Notification) { n.Header.Set(HeaderSerial, "1234") }, ErrUnknownSerial},
+		{"replayed later", func(n *transform.Notification) {}, ErrSkew},
+	}
+	for _, tc := range cases {
+		n := vector8(t)
+		tc.edit(&n)
+		if tc.name == "replayed later" {
+			w.Now = func() time.Time { return time.Unix(1795917606+300, 0) }
+		}
+		if _, err := w.Verify(n); !errors.Is(err, tc.err) || !errors.Is(err, transform.ErrBadSignature) && !errors.Is(err, transform.ErrUnsigned) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.err)
+		}
+	}
+	wrongKey := vector8Webhook(t, func(c *Config) { c.APIv3Key = strings.Repeat("k", 32) })
+	if _, err := wrongKey.Verify(vector8(t)); err != ErrDecrypt {
+		t.Fatalf("another api_v3_key: %v", err)
+	}
+	foreign := vector8Webhook(t, func(c *Config) { c.MchID = "1230000110" })
+	if _, err := foreign.Verify(vector8(t)); err != transform.ErrForeign {
+		t.Fatalf("another mch_id: %v", err)
+	}
+	// A signed API answer is not a notification.
+	sb, _ := newSandbox(t, nil)
+	body := []byte(`{"prepay_id":"wx1"}`)
+	if _, err := must(NewWebhook(merchantConfig(t))).Verify(transform.Notification{Header: sb.sign(examplePublicKeyID, body), Body: body}); err != transform.ErrMalformed {
+		t.Fatalf("a signed answer as a notification: %v", err)
+	}
+}
+
+func TestWebhookAckAndNack(t *testing.T) {
+	w := vector8Webhook(t, nil)
+	if status, ct, body := w.Ack(); status != http.StatusOK || ct != "" || len(body) != 0 {
+		t.Fatalf("ACK %d %q %q", status, ct, body)
+	}
+	if ct, body := w.Nack(`verification "failed"`); ct != "application/json" || string(body) != `{"code":"FAIL","message":"verification \"failed\""}` {
+		t.Fatalf("NACK %q %s", ct, body)
+	}
+}
