@@ -385,7 +385,8 @@ func TestCBTISSandboxFlow(t *testing.T) {
 	if got := merchant.take(); len(got) != 1 || got[0].event["type"] != "unknown" || got[0].event["data"].(map[string]any)["notify_type"] != "payment_failed" {
 		t.Fatalf("failed payment event: %v", got)
 	}
-	if q := postJSON(t, tc, base+"/cbtis/query", `{"order_id":"CB-1002"}`).json(t); q["status"] != "failed" || q["amount"] != "5.00" {
+	// CBTIS documents no failed intent status: the intent stays PENDING.
+	if q := postJSON(t, tc, base+"/cbtis/query", `{"order_id":"CB-1002"}`).json(t); q["status"] != "pending" || q["amount"] != "5.00" {
 		t.Fatalf("query of the failed payment: %v", q)
 	}
 	if r := postJSON(t, tc, base+"/cbtis/query", `{"order_id":"NEVER-1"}`); r.status != 422 || r.errorOf(t)["code"] != "provider_rejected" || r.errorOf(t)["provider_code"] != "40004" {

@@ -39,6 +39,11 @@ type Client interface {
 	Prepare(ctx context.Context, op string, body []byte) (*Call, error)
 }
 
+// MaxNotification bounds a notification body, after any Content-Encoding
+// was removed: every Webhook.Verify refuses a longer one (ErrMalformed)
+// before any other work, whoever calls it.
+const MaxNotification = 64 << 10
+
 // Notification is a provider's notification as received.
 type Notification struct {
 	Header http.Header

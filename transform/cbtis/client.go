@@ -222,7 +222,9 @@ func readIntent(orderID string, data json.RawMessage) (*intent, error) {
 	if err := json.Unmarshal(data, &in); err != nil {
 		return nil, transform.Upstream("the provider's answer has an unexpected data object")
 	}
-	if in.MerchantOrderID != "" && string(in.MerchantOrderID) != orderID {
+	// create and query answers always name the order: a missing or
+	// different merchant_order_id is an answer to another request.
+	if string(in.MerchantOrderID) != orderID {
 		return nil, transform.Upstream("the provider's answer is for another merchant_order_id")
 	}
 	return &in, nil
@@ -251,15 +253,15 @@ func PaymentParams(orderID string, data json.RawMessage) (*transform.PaymentPara
 	return pp, nil
 }
 
-// Payment intent statuses (data.status) and their status-object values.
-// The documented ones are PENDING, SUCCEEDED and CANCELLED; any other is
-// reported as failed with the raw value in provider_status.
+// Payment intent statuses (data.status) and their status-object values:
+// the documented ones (docs.globalcbtis.com, WeChat mini program flow).
+// Another status is never guessed into a state, least of all a terminal one
+// (a merchant could cancel an order the customer then pays): StatusFromQuery
+// answers it with a 502 naming it.
 var intentStatuses = map[string]string{
 	"PENDING":   transform.StatusPending,
 	"SUCCEEDED": transform.StatusSucceeded,
 	"CANCELLED": transform.StatusCancelled,
-	"REFUNDED":  transform.StatusRefunded,
-	"FAILED":    transform.StatusFailed,
 }
 
 // StatusFromQuery maps a query answer's data to the status object.
@@ -274,7 +276,7 @@ func StatusFromQuery(orderID string, data json.RawMessage) (*transform.PaymentSt
 	}
 	status, ok := intentStatuses[strings.ToUpper(raw)]
 	if !ok {
-		status = transform.StatusFailed
+		return nil, transform.UpstreamCode("the provider's answer has an undocumented status", raw, "")
 	}
 	st := &transform.PaymentStatus{
 		Provider: Name, OrderID: orderID, ProviderOrderID: string(in.OrderID),

@@ -175,9 +175,12 @@ func TestDecodeErrors(t *testing.T) {
 		{"no next_action", "pay", 200, `{"code":0,"data":{"order_id":"C1","status":"PENDING"}}`, 502, transform.CodeUpstreamError, "", ""},
 		{"no paySign", "pay", 200, strings.Replace(createAnswer, `"paySign":"Rm9vQmFyU2lnbmF0dXJlQmFzZTY0PT0=",`, "", 1), 502, transform.CodeUpstreamError, "", ""},
 		{"another order", "pay", 200, strings.Replace(createAnswer, `"merchant_order_id":"P9297895081903"`, `"merchant_order_id":"OTHER"`, 1), 502, transform.CodeUpstreamError, "", ""},
+		{"no merchant_order_id", "pay", 200, strings.Replace(createAnswer, `"merchant_order_id":"P9297895081903",`, ``, 1), 502, transform.CodeUpstreamError, "", ""},
+		{"query for another order", "query", 200, `{"code":0,"data":{"order_id":"C1","merchant_order_id":"OTHER","status":"SUCCEEDED"}}`, 502, transform.CodeUpstreamError, "", ""},
+		{"query without merchant_order_id", "query", 200, `{"code":0,"data":{"order_id":"C1","status":"SUCCEEDED"}}`, 502, transform.CodeUpstreamError, "", ""},
 		{"field of the wrong shape", "pay", 200, strings.Replace(createAnswer, `"paySign":"Rm9vQmFyU2lnbmF0dXJlQmFzZTY0PT0="`, `"paySign":{"a":1}`, 1), 502, transform.CodeUpstreamError, "", ""},
 		{"query without status", "query", 200, `{"code":0,"data":{"order_id":"C1","merchant_order_id":"P9297895081903"}}`, 502, transform.CodeUpstreamError, "", ""},
-		{"query with a bad amount", "query", 200, `{"code":0,"data":{"status":"SUCCEEDED","amount":"1,00","currency":"HKD"}}`, 502, transform.CodeUpstreamError, "", ""},
+		{"query with a bad amount", "query", 200, `{"code":0,"data":{"merchant_order_id":"P9297895081903","status":"SUCCEEDED","amount":"1,00","currency":"HKD"}}`, 502, transform.CodeUpstreamError, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,8 +204,23 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 // cbtis.md "query": PENDING→pending, SUCCEEDED→succeeded, CANCELLED→cancelled;
-// pay_time → paid_at. Undocumented statuses are reported as failed with the
-// raw value in provider_status.
+// pay_time → paid_at. An undocumented status is never guessed into a state
+// (TestDecodeQueryUndocumentedStatus).
+// An undocumented status (a new CBTIS state such as PROCESSING) is a 502
+// naming it, never "failed": a merchant could cancel an order the customer
+// then pays.
+func TestDecodeQueryUndocumentedStatus(t *testing.T) {
+	for _, status := range []string{"PROCESSING", "FAILED", "REFUNDED", "EXPIRED", "CANCELED"} {
+		t.Run(status, func(t *testing.T) {
+			out, err := preparedCall(t, "query", `{"order_id":"P9297895081903"}`).Decode(200, nil,
+				[]byte(`{"code":0,"message":"ok","data":{"order_id":"C1","merchant_order_id":"P9297895081903","amount":"1.00","currency":"HKD","status":"`+status+`"}}`))
+			if e := wantError(t, err, 502, transform.CodeUpstreamError); out != nil || e.ProviderCode != status {
+				t.Fatalf("status %s: %s, provider_code %q", status, out, e.ProviderCode)
+			}
+		})
+	}
+}
+
 func TestDecodeQuery(t *testing.T) {
 	tests := []struct {
 		status, want, payTime, paidAt string
@@ -212,9 +230,7 @@ func TestDecodeQuery(t *testing.T) {
 		{"SUCCEEDED", "succeeded", "2023-08-24T02:28:16+08:00", "2023-08-24T02:28:16+08:00"},
 		{"SUCCEEDED", "succeeded", "2023-08-23 18:28:16", ""}, // not RFC 3339: dropped, not guessed
 		{"CANCELLED", "cancelled", "", ""},
-		{"FAILED", "failed", "", ""},
-		{"REFUNDED", "refunded", "2023-08-23T18:28:16Z", "2023-08-23T18:28:16Z"},
-		{"EXPIRED", "failed", "", ""},
+		{"succeeded", "succeeded", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.status+tt.payTime, func(t *testing.T) {
@@ -240,7 +256,7 @@ func TestDecodeQuery(t *testing.T) {
 	t.Run("amounts normalized", func(t *testing.T) {
 		for in, want := range map[string]string{`"1"`: "1.00", `1.5`: "1.50", `"12.340"`: "12.34"} {
 			out, err := preparedCall(t, "query", `{"order_id":"P1"}`).Decode(200, nil,
-				[]byte(`{"code":0,"data":{"status":"PENDING","amount":`+in+`,"currency":"CNY"}}`))
+				[]byte(`{"code":0,"data":{"merchant_order_id":"P1","status":"PENDING","amount":`+in+`,"currency":"CNY"}}`))
 			if err != nil || !strings.Contains(string(out), `"amount":"`+want+`","currency":"CNY"`) {
 				t.Fatalf("amount %s: %s %v", in, out, err)
 			}

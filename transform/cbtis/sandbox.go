@@ -267,12 +267,27 @@ func (s *Sandbox) query(body []byte) (int, string, any) {
 	return 0, "ok", found.view(false)
 }
 
+// documentedStatus is the intent status the API answers with: CBTIS
+// documents PENDING, SUCCEEDED and CANCELLED only, so a failed payment
+// leaves the intent PENDING (the customer may pay again) and a refund, a
+// separate object, leaves it SUCCEEDED. The console shows the sandbox's own
+// state.
+func documentedStatus(status string) string {
+	switch status {
+	case "FAILED":
+		return "PENDING"
+	case "REFUNDED":
+		return "SUCCEEDED"
+	}
+	return status
+}
+
 // view is the order as create (with next_action) or query answers it.
 func (o *sandboxOrder) view(withNext bool) map[string]any {
 	v := map[string]any{
 		"order_id": o.orderID, "merchant_order_id": o.merchantOrderID,
 		"amount": o.amount.String(), "currency": o.amount.Currency, "description": o.description,
-		"create_time": o.createTime.UTC().Format("2006-01-02T15:04:05.000Z"), "status": o.status,
+		"create_time": o.createTime.UTC().Format("2006-01-02T15:04:05.000Z"), "status": documentedStatus(o.status),
 	}
 	if !o.payTime.IsZero() {
 		v["pay_time"] = o.payTime.UTC().Format("2006-01-02T15:04:05.000Z")

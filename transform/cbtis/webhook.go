@@ -42,6 +42,9 @@ var _ transform.Webhook = (*Webhook)(nil)
 // Verify implements transform.Webhook. The signature is checked on the raw
 // bytes first; the JSON is parsed only once it verified.
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
+	if len(n.Body) > transform.MaxNotification {
+		return nil, transform.ErrMalformed
+	}
 	got := strings.TrimSpace(n.Header.Get(w.header))
 	if got == "" {
 		return nil, transform.ErrUnsigned
@@ -93,11 +96,10 @@ func Event(body []byte) (*transform.Event, error) {
 		ev.Type = transform.EventRefundSucceeded
 		ev.RefundID = data["merchant_refund_id"]
 		ref = cmp.Or(data["refund_id"], data["merchant_refund_id"])
-		// The documented refund notification has only order_amount.
+		// The amount refunded, only when the notification says it: the
+		// documented refund notification carries only order_amount, the
+		// order's total, and a partial refund must not look full.
 		amountField = "refund_amount"
-		if data[amountField] == "" {
-			amountField = "order_amount"
-		}
 		currency = cmp.Or(data["refund_currency"], data["order_currency"], data["currency"])
 		ev.OccurredAt = rfc3339(data["refund_time"])
 	default: // verified but not mapped: forwarded as "unknown" (DESIGN.md §5)

@@ -114,6 +114,11 @@ func TestWebhookEvents(t *testing.T) {
 			`{"id":"cbtis:R9:refund.succeeded","provider":"cbtis","type":"refund.succeeded","order_id":"P1","provider_order_id":"C1","refund_id":"MR9",` +
 				`"amount":"5.00","currency":"CNY","occurred_at":"2023-08-23T18:28:16Z","data":{"merchant_order_id":"P1","merchant_refund_id":"MR9",` +
 				`"notify_type":"refund_success","order_amount":"105.00","order_id":"C1","refund_amount":"5","refund_currency":"CNY","refund_id":"R9","refund_time":"2023-08-23T18:28:16Z"}}`},
+		// A refund notification without refund_amount says nothing about how
+		// much was refunded (order_amount is the order's total): no amount.
+		{"refund without refund_amount", `{"notify_type":"refund_success","data":{"refund_id":"R8","merchant_refund_id":"MR8","order_amount":"105.00","order_currency":"HKD"}}`,
+			`{"id":"cbtis:R8:refund.succeeded","provider":"cbtis","type":"refund.succeeded","order_id":"","refund_id":"MR8",` +
+				`"data":{"merchant_refund_id":"MR8","notify_type":"refund_success","order_amount":"105.00","order_currency":"HKD","refund_id":"R8"}}`},
 		{"unmapped kind forwarded as unknown", `{"notify_type":"payment_failed","data":{"order_id":"C2","merchant_order_id":"P2","order_amount":"1","order_currency":"JPY","extra":{"a":[1, 2]},"flag":true,"none":null}}`,
 			`{"id":"cbtis:C2/payment_failed:unknown","provider":"cbtis","type":"unknown","order_id":"P2","provider_order_id":"C2","amount":"1","currency":"JPY",` +
 				`"data":{"extra":"{\"a\":[1,2]}","flag":"true","merchant_order_id":"P2","none":"","notify_type":"payment_failed","order_amount":"1","order_currency":"JPY","order_id":"C2"}}`},
@@ -148,5 +153,44 @@ func TestAckNack(t *testing.T) {
 	ct, body = w.Nack("verification failed")
 	if !strings.HasPrefix(ct, "text/plain") || string(body) != "fail: verification failed" {
 		t.Fatalf("Nack = %q %q", ct, body)
+	}
+}
+
+// TestWebhookAttacks: forged, replayed-with-changes, foreign, downgraded,
+// wrong-kind and oversized notifications are refused.
+func TestWebhookAttacks(t *testing.T) {
+	signed := func(body, key string) http.Header { return http.Header{"Signature": {refSignature([]byte(body), key)}} }
+	foreignBody := strings.Replace(paymentBody, "39172931", "1000001", 1)
+	queryAnswer := `{"code":0,"message":"ok","data":{"order_id":"C34368224017070001","merchant_order_id":"P9297895081903","amount":"12.30","currency":"HKD","status":"SUCCEEDED"}}`
+	big := paymentBody[:len(paymentBody)-2] + `,"pad":"` + strings.Repeat("x", transform.MaxNotification) + `"}}`
+	withUID := func(c *Config) { c.UID = "39172931" }
+	tests := []struct {
+		name   string
+		cfg    func(*Config)
+		header http.Header
+		body   string
+		want   error
+	}{
+		{"forged", nil, signed(paymentBody, testSecret), paymentBody, transform.ErrBadSignature},
+		{"replayed for another order", nil, signed(paymentBody, vecAPIKey), strings.Replace(paymentBody, "P9297895081903", "P9297895081904", 1), transform.ErrBadSignature},
+		{"replayed with a field added", nil, signed(paymentBody, vecAPIKey), strings.Replace(paymentBody, `{"uid"`, `{"refund_amount":"1","uid"`, 1), transform.ErrBadSignature},
+		{"replayed with a trailing space", nil, signed(paymentBody, vecAPIKey), paymentBody + " ", transform.ErrBadSignature},
+		{"another merchant's valid notification", withUID, signed(foreignBody, testSecret), foreignBody, transform.ErrBadSignature},
+		{"another uid under our key", withUID, signed(foreignBody, vecAPIKey), foreignBody, transform.ErrForeign},
+		{"downgraded to no signature", nil, http.Header{}, paymentBody, transform.ErrUnsigned},
+		{"a signature in another header", nil, http.Header{"X-Signature": {refSignature([]byte(paymentBody), vecAPIKey)}}, paymentBody, transform.ErrUnsigned},
+		{"an API answer (unsigned) as a notification", nil, http.Header{}, queryAnswer, transform.ErrUnsigned},
+		{"oversized, even signed", nil, signed(big, vecAPIKey), big, transform.ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := webhookConfig()
+			if tt.cfg != nil {
+				tt.cfg(&cfg)
+			}
+			if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Header: tt.header, Body: []byte(tt.body)}); ev != nil || !errors.Is(err, tt.want) {
+				t.Fatalf("Verify = %+v, %v; want %v", ev, err, tt.want)
+			}
+		})
 	}
 }

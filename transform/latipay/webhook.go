@@ -14,8 +14,8 @@ import (
 // it retries about every 30 s until it gets it.
 const AckBody = "sent"
 
-// MaxNotification bounds a notification body (DESIGN.md §5).
-const MaxNotification = 64 << 10
+// MaxNotification bounds a notification body.
+const MaxNotification = transform.MaxNotification
 
 // Webhook verifies Latipay payment notifications.
 type Webhook struct {

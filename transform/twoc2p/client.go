@@ -175,7 +175,9 @@ var requestPaymentKeys = [...]string{"timeStamp", "nonceStr", "package", "signTy
 // object: the JSON text in miniProgramData/wechat, passed on as 2C2P
 // (and WeChat behind it) signed it.
 func paymentParams(a transform.Params, orderID string) (*transform.PaymentParams, error) {
-	if ref := a.Get("uniqueTransactionCode"); ref != "" && ref != orderID {
+	// 2C2P's answers always name the order (uniqueTransactionCode): a
+	// missing or different one is an answer to another request.
+	if a.Get("uniqueTransactionCode") != orderID {
 		return nil, transform.Upstream("the provider's answer is for another order")
 	}
 	raw := cmp.Or(a.Get("miniProgramData/wechat"), a.Get("miniProgramData"))

@@ -203,6 +203,7 @@ func TestPayAnswer(t *testing.T) {
 		{"empty", 200, html, nil, 502, "upstream_error", "", "", nil},
 		{"another merchant", 200, html, []byte(refSeal(RootResponse, answerXML("merchantID", "JT02"), demoSecretKey)), 502, "upstream_error", "", "", nil},
 		{"another order", 200, html, []byte(refSeal(RootResponse, answerXML("uniqueTransactionCode", "ORDER-2"), demoSecretKey)), 502, "upstream_error", "", "", nil},
+		{"no order", 200, html, []byte(refSeal(RootResponse, answerXML(without("uniqueTransactionCode")...), demoSecretKey)), 502, "upstream_error", "", "", nil},
 		{"no respCode", 200, html, []byte(refSeal(RootResponse, answerXML(without("respCode")...), demoSecretKey)), 502, "upstream_error", "", "", nil},
 		{"32 without miniProgramData", 200, html, []byte(refSeal(RootResponse, answerXML(without("miniProgramData")...), demoSecretKey)), 502, "upstream_error", "", "", nil},
 		{"32 with an incomplete object", 200, html, []byte(refSeal(RootResponse, answerXML("miniProgramData", `<wechat>{"timeStamp":"1","package":"p"}</wechat>`), demoSecretKey)), 502, "upstream_error", "", "", nil},

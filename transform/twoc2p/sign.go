@@ -29,7 +29,7 @@ const maxInflated = 1 << 20
 
 // MaxNotification bounds a notification, once any Content-Encoding is
 // removed (64 KiB, like every notification body).
-const MaxNotification = 64 << 10
+const MaxNotification = transform.MaxNotification
 
 // maxDepth bounds payload nesting; 2C2P's deepest is
 // PaymentRequest/miniProgramData/wechat/appID.

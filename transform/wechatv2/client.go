@@ -132,11 +132,13 @@ func (c *Client) PaymentParams(orderID, prepayID string) *transform.PaymentParam
 func (c *Client) Query(req *transform.OrderRequest) (*transform.Call, error) {
 	p := append(c.base(1), transform.Param{Name: "out_trade_no", Value: req.OrderID})
 	return c.call(PathOrderQuery, req.OrderID, p, func(a transform.Params) ([]byte, error) {
+		if err := sameOrder(a, "out_trade_no", req.OrderID); err != nil {
+			return nil, err
+		}
 		st, err := StatusFromQuery(a)
 		if err != nil {
 			return nil, err
 		}
-		st.OrderID = req.OrderID
 		return transform.Marshal(st), nil
 	}), nil
 }
@@ -172,6 +174,17 @@ var tradeStates = map[string]string{
 	"PAYERROR": transform.StatusFailed,
 }
 
+// sameOrder checks that an answer names the order (or refund) asked about:
+// WeChat's orderquery and refund answers always carry out_trade_no (and
+// out_refund_no), so a missing or different one is an answer to another
+// request, never rewritten into ours.
+func sameOrder(a transform.Params, field, want string) error {
+	if a.Get(field) != want {
+		return transform.Upstream("the provider's answer is for another " + field)
+	}
+	return nil
+}
+
 // Close builds the closeorder call.
 func (c *Client) Close(req *transform.OrderRequest) (*transform.Call, error) {
 	p := append(c.base(1), transform.Param{Name: "out_trade_no", Value: req.OrderID})
@@ -199,6 +212,12 @@ func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
 		p = append(p, transform.Param{Name: "notify_url", Value: c.cfg.NotifyURL})
 	}
 	return c.call(PathRefund, req.OrderID, p, func(a transform.Params) ([]byte, error) {
+		if err := sameOrder(a, "out_trade_no", req.OrderID); err != nil {
+			return nil, err
+		}
+		if err := sameOrder(a, "out_refund_no", req.RefundID); err != nil {
+			return nil, err
+		}
 		return transform.Marshal(transform.RefundResult{
 			Provider: Name, OrderID: req.OrderID, RefundID: req.RefundID,
 			ProviderRefundID: a.Get("refund_id"), Status: transform.StatusPending,

@@ -415,6 +415,20 @@ func TestDecodeQueryEdgeCases(t *testing.T) {
 	if e := wantError(t, err, 502, transform.CodeUpstreamError); e.ProviderCode != "WEIRD" || e.ProviderMessage != "?" {
 		t.Fatalf("unknown trade_state: %+v", e)
 	}
+	// an answer about another order (or none) is not rewritten into ours
+	other := func(no string) []byte {
+		return signedXML(transform.Params{
+			{Name: "return_code", Value: "SUCCESS"}, {Name: "appid", Value: vecAppID}, {Name: "mch_id", Value: vecMchID},
+			{Name: "nonce_str", Value: "n1"}, {Name: "result_code", Value: "SUCCESS"}, {Name: "out_trade_no", Value: no},
+			{Name: "trade_state", Value: "SUCCESS"}, {Name: "total_fee", Value: "5"},
+		}, vecAPIKey, SignMD5)
+	}
+	for _, no := range []string{"O2", ""} {
+		out, err := call.Decode(200, nil, other(no))
+		if e := wantError(t, err, 502, transform.CodeUpstreamError); out != nil || !strings.Contains(e.Message, "out_trade_no") {
+			t.Fatalf("answer for out_trade_no %q: %s %+v", no, out, e)
+		}
+	}
 	// an invalid total_fee is not guessed
 	_, err = call.Decode(200, nil, base(transform.Param{Name: "trade_state", Value: "SUCCESS"}, transform.Param{Name: "total_fee", Value: "12.34"}))
 	wantError(t, err, 502, transform.CodeUpstreamError)
@@ -443,7 +457,7 @@ func TestDecodeCloseAndRefund(t *testing.T) {
 	}{
 		{"close", `{"order_id":"O1"}`, ok(), `{"provider":"wechat_v2","order_id":"O1","status":"cancelled"}`},
 		{"refund", `{"order_id":"O1","refund_id":"R1","amount":"5.00","currency":"CNY","total_amount":"12.34"}`,
-			ok(transform.Param{Name: "refund_id", Value: "50000123"}, transform.Param{Name: "out_refund_no", Value: "R1"}),
+			ok(transform.Param{Name: "refund_id", Value: "50000123"}, transform.Param{Name: "out_trade_no", Value: "O1"}, transform.Param{Name: "out_refund_no", Value: "R1"}),
 			`{"provider":"wechat_v2","order_id":"O1","refund_id":"R1","provider_refund_id":"50000123","status":"pending","amount":"5.00","currency":"CNY"}`},
 	}
 	for _, tt := range tests {
@@ -459,6 +473,21 @@ func TestDecodeCloseAndRefund(t *testing.T) {
 			_, err = call.Decode(200, nil, []byte(strings.Replace(string(tt.answer), "<sign><![CDATA[", "<sign><![CDATA[0", 1)))
 			wantError(t, err, 502, transform.CodeSignatureInvalid)
 		})
+	}
+	// A refund answer for another order or another refund is refused.
+	call, err := c.Prepare(context.Background(), "refund", []byte(`{"order_id":"O1","refund_id":"R1","amount":"5.00","currency":"CNY","total_amount":"12.34"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range [][]byte{
+		ok(transform.Param{Name: "out_trade_no", Value: "O2"}, transform.Param{Name: "out_refund_no", Value: "R1"}),
+		ok(transform.Param{Name: "out_trade_no", Value: "O1"}, transform.Param{Name: "out_refund_no", Value: "R2"}),
+		ok(transform.Param{Name: "out_refund_no", Value: "R1"}),
+	} {
+		out, err := call.Decode(200, nil, a)
+		if wantError(t, err, 502, transform.CodeUpstreamError); out != nil {
+			t.Fatalf("answer for another refund: %s", out)
+		}
 	}
 }
 

@@ -42,6 +42,9 @@ var (
 
 // Verify implements transform.Webhook.
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
+	if len(n.Body) > transform.MaxNotification {
+		return nil, transform.ErrMalformed
+	}
 	root, p, err := transform.ParseFlatXML(n.Body)
 	if err != nil || root != "xml" || hasDuplicate(p) {
 		return nil, transform.ErrMalformed

@@ -423,6 +423,7 @@ func TestWebhookAttacks(t *testing.T) {
 		{"replayed with an unsigned answer field", md5, notification(notifyMD5Sign, "<trade_state></trade_state>"), ErrNotNotice},
 		{"another merchant's valid notification", md5, signedXML(foreign, otherKey, SignMD5), transform.ErrForeign},
 		{"another merchant's notification under our key", md5, signedXML(foreign, vecAPIKey, SignMD5), transform.ErrForeign},
+		{"oversized, even signed", md5, signedXML(set(notificationParams(), "attach", strings.Repeat("x", transform.MaxNotification)), vecAPIKey, SignMD5), transform.ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
