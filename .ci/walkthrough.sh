@@ -25,6 +25,13 @@ expect() {
 	2c2p) printf '%s\n' '"signType":"HMAC-SHA256","paySign":"' '"provider":"2c2p","order_id":"DEMO-2C2P-1","provider_order_id":"' \
 		'"response_body":"OK","acknowledged":true' '"provider":"2c2p","type":"payment.succeeded","order_id":"DEMO-2C2P-1"' \
 		'"amount":"12.34","currency":"SGD"' '"provider_code":"99","provider_message":"Duplicate unique transaction code."' ;;
+	wechat_v3) printf '%s\n' '"signType":"RSA","paySign":"' '"provider":"wechat_v3","order_id":"V3-1001"}' \
+		'"notify_url":"http://localhost:8080/webhooks/wechat_v3","delivered":true,"response_status":200,"acknowledged":true' \
+		'"status":"succeeded","amount":"12.30","currency":"CNY","paid_at":"' \
+		'"status":"pending","amount":"2.30","currency":"CNY","provider_status":"PROCESSING"' \
+		'"status":"succeeded","amount":"2.30","currency":"CNY","provider_status":"SUCCESS"' \
+		'"provider":"wechat_v3","type":"payment.succeeded","order_id":"V3-1001"' \
+		'"provider":"wechat_v3","type":"refund.succeeded","order_id":"V3-1001"' '"provider_code":"ORDERPAID"' ;;
 	*) echo "walkthrough: no expectations for $1 in $0" >&2; return 1 ;;
 	esac
 }
@@ -57,7 +64,7 @@ for name in $names; do
 done
 # The example's secrets (every literal key in Caddyfile.example) and the
 # sandbox user's openid must never reach Caddy's log.
-secrets=$(grep -oE '^\s*(api_key|app_secret|secret_key|client_secret)\s+\S+' Caddyfile.example | awk '{print $2}' | sort -u)
+secrets=$(grep -oE '^\s*(api_key|api_v3_key|app_secret|secret_key|client_secret)\s+\S+' Caddyfile.example | awk '{print $2}' | sort -u)
 for s in $secrets os7xVv419cwT89c3EhFacTtXD_84; do
 	if grep -qF -- "$s" "$log"; then
 		echo "walkthrough: Caddy's log holds a secret or a clear openid"; exit 1
