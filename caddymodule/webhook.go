@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -129,18 +128,7 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	defer claim.release(r.Context())
 
 	event := transform.Marshal(ev)
-	r.Method = http.MethodPost
-	for k := range r.Header {
-		if strings.HasPrefix(k, "Minipay-") {
-			delete(r.Header, k)
-		}
-	}
-	r.Header.Del("Content-Encoding")
-	r.Header.Del("Content-Length")
-	r.Header.Del("Transfer-Encoding")
-	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set("Minipay-Event-Id", ev.ID)
-	r.Header.Set("Minipay-Provider", h.name)
+	forwardOnly(r, ev.ID, h.name)
 	r.Body = io.NopCloser(bytes.NewReader(event))
 	r.ContentLength = int64(len(event))
 	r.GetBody = nil
@@ -158,6 +146,24 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	}
 	claim.acknowledged(r.Context())
 	return "acked", ev, h.ack(w)
+}
+
+// forwardOnly turns the provider's request into the event's: POST, the
+// same path, no query string, and a fresh header map holding only
+// Content-Type and the two Minipay-* headers. Nothing the sender chose
+// reaches the merchant: not a lookalike such as Minipay_Event_Id (CGI and
+// FastCGI backends fold '_' and '-' together), not a cookie, not an
+// Authorization, not the query. reverse_proxy adds its own X-Forwarded-*.
+func forwardOnly(r *http.Request, eventID, provider string) {
+	r.Method = http.MethodPost
+	r.Header = http.Header{
+		"Content-Type":     {"application/json"},
+		"Minipay-Event-Id": {eventID},
+		"Minipay-Provider": {provider},
+	}
+	r.Trailer = nil
+	r.URL.RawQuery, r.URL.ForceQuery = "", false
+	r.RequestURI = r.URL.RequestURI()
 }
 
 // ack sends the provider's success acknowledgement and returns its status.

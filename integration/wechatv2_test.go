@@ -21,6 +21,7 @@ const wechatACK = `<xml><return_code><![CDATA[SUCCESS]]></return_code><return_ms
 
 type delivery struct {
 	header http.Header
+	uri    string // the request URI the merchant received
 	event  map[string]any
 }
 
@@ -44,7 +45,7 @@ func newMerchantBackend(t *testing.T) *merchantBackend {
 			return
 		}
 		m.mu.Lock()
-		m.got = append(m.got, delivery{r.Header.Clone(), ev})
+		m.got = append(m.got, delivery{r.Header.Clone(), r.RequestURI, ev})
 		m.mu.Unlock()
 		w.WriteHeader(int(m.status.Load()))
 		_, _ = w.Write([]byte(`{"merchant":"says ok"}`))

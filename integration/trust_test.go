@@ -1,0 +1,188 @@
+package integration
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/minipay/caddy-minipay/transform/cbtis"
+	"github.com/minipay/caddy-minipay/transform/wechatv2"
+)
+
+// trustRoutes starts a Caddy with one minipay_webhook route per provider,
+// all forwarding to one recording merchant backend.
+func trustRoutes(t *testing.T) (base string, merchant *merchantBackend) {
+	merchant = newMerchantBackend(t)
+	port := itoa(freePort(t))
+	backend := strings.TrimPrefix(merchant.srv.URL, "http://")
+	startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+:`+port+` {
+	handle /webhooks/wechat_v2 {
+		minipay_webhook wechat_v2 {
+			app_id `+appID+`
+			mch_id `+mchID+`
+			api_key `+apiKey+`
+			sign_type HMAC-SHA256
+		}
+		reverse_proxy `+backend+`
+	}
+	handle /webhooks/latipay {
+		minipay_webhook latipay {
+			api_key `+latipayAPIKey+`
+			currency NZD
+		}
+		reverse_proxy `+backend+`
+	}
+	handle /webhooks/cbtis {
+		minipay_webhook cbtis {
+			api_key `+cbtisAPIKey+`
+			uid `+cbtisUID+`
+		}
+		reverse_proxy `+backend+`
+	}
+	handle /webhooks/2c2p {
+		minipay_webhook 2c2p {
+			merchant_id `+twoc2pMerchant+`
+			secret_key `+twoc2pKey+`
+		}
+		reverse_proxy `+backend+`
+	}
+}
+`)
+	return "http://localhost:" + port, merchant
+}
+
+// latipayForm is a Latipay notification for LP-77 signed with key.
+func latipayForm(key string, mutate func(url.Values)) string {
+	v := url.Values{"merchant_reference": {"LP-77"}, "order_id": {"2026112210000077"}, "currency": {"NZD"}, "amount": {"12.30"},
+		"payment_method": {"wechat"}, "status": {"paid"}, "pay_time": {"2026-11-22 10:00:00"}}
+	if mutate != nil {
+		mutate(v)
+	}
+	v.Set("signature", latipayNotify(key, v))
+	return v.Encode()
+}
+
+// TestWebhookForwardsOnlyTheEvent: whatever the sender put in the request
+// (Minipay-* headers and lookalikes such as Minipay_Event_Id, cookies,
+// credentials, a query string), the merchant receives the event, its
+// Content-Type and the two Minipay-* headers minipay set, plus only what
+// reverse_proxy adds itself (X-Forwarded-*, Accept-Encoding, …).
+func TestWebhookForwardsOnlyTheEvent(t *testing.T) {
+	base, merchant := trustRoutes(t)
+	req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/latipay?token=attacker&Minipay-Event-Id=x", strings.NewReader(latipayForm(latipayAPIKey, nil)))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	spoofed := map[string]string{
+		"Minipay-Event-Id": "spoofed", "Minipay-Provider": "wechat_v2", "Minipay_Event_Id": "spoofed", "Minipay_Provider": "spoofed",
+		"Minipay-Verified": "true", "Authorization": "Bearer attacker", "Cookie": "session=attacker", "X-Event-Type": "refund.succeeded",
+		"X-Api-Key": "attacker", "Forwarded": "for=10.0.0.1", "X-Real-Ip": "10.0.0.1",
+	}
+	for k, v := range spoofed {
+		req.Header[k] = []string{v} // as sent, not canonicalized by the client
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(body) != "sent" {
+		t.Fatalf("status %d %q", res.StatusCode, body)
+	}
+	got := merchant.take()
+	if len(got) != 1 {
+		t.Fatalf("merchant received %d events", len(got))
+	}
+	d := got[0]
+	if d.uri != "/webhooks/latipay" {
+		t.Fatalf("the merchant received the URI %q (the query must not be forwarded)", d.uri)
+	}
+	if d.header.Get("Minipay-Event-Id") != "latipay:LP-77:payment.succeeded" || d.header.Get("Minipay-Provider") != "latipay" ||
+		d.header.Get("Content-Type") != "application/json" || len(d.header.Values("Minipay-Event-Id")) != 1 {
+		t.Fatalf("headers %v", d.header)
+	}
+	allowed := map[string]bool{"Content-Type": true, "Minipay-Event-Id": true, "Minipay-Provider": true, "Content-Length": true,
+		"Accept-Encoding": true, "User-Agent": true, "X-Forwarded-For": true, "X-Forwarded-Host": true, "X-Forwarded-Proto": true, "Via": true}
+	for k, v := range d.header {
+		if !allowed[k] {
+			t.Errorf("the merchant received header %s: %v", k, v)
+		}
+		for _, x := range v {
+			if strings.Contains(x, "attacker") || strings.Contains(x, "spoofed") || strings.Contains(x, "10.0.0.1") {
+				t.Errorf("the merchant received %s: %s", k, x)
+			}
+		}
+	}
+}
+
+// TestWebhookAttacksThroughCaddy: per provider, notifications an attacker
+// can send get the provider's failure form with 401 (413 when too large),
+// and nothing reaches the merchant.
+func TestWebhookAttacksThroughCaddy(t *testing.T) {
+	base, merchant := trustRoutes(t)
+	xmlType, formType := "text/xml", "application/x-www-form-urlencoded"
+	wechatFail := `<xml><return_code><![CDATA[FAIL]]></return_code>`
+	big := strings.Repeat("x", 65<<10)
+	cbtisPaid := `{"notify_type":"payment_success","data":{"uid":` + cbtisUID + `,"order_id":"C1","merchant_order_id":"CB-77","order_amount":"12.30","order_currency":"HKD"}}`
+	cbtisForeign := strings.Replace(cbtisPaid, cbtisUID, "1000001", 1)
+	twoc2pEnvelope := func(inner string) string { // signed with the merchant's key
+		payload := base64.StdEncoding.EncodeToString([]byte(inner))
+		m := hmac.New(sha256.New, []byte(twoc2pKey))
+		m.Write([]byte(payload))
+		sig := strings.ToUpper(hex.EncodeToString(m.Sum(nil)))
+		return base64.StdEncoding.EncodeToString([]byte("<PaymentResponse><version>9.9</version><payload>" + payload + "</payload><signature>" + sig + "</signature></PaymentResponse>"))
+	}
+	tests := []struct {
+		name, path, contentType string
+		header                  http.Header
+		body                    string
+		status                  int
+		failForm                string // a prefix of the provider's failure form
+	}{
+		{"wechat_v2 forged", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(strings.Repeat("0", 32), wechatv2.SignHMACSHA256, nil)), 401, wechatFail},
+		{"wechat_v2 downgraded to MD5", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignMD5, set("sign_type", "MD5"))), 401, wechatFail},
+		{"wechat_v2 signed orderquery answer (NOTPAY)", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("trade_state", "NOTPAY"))), 401, wechatFail},
+		{"wechat_v2 another merchant's", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("mch_id", "1230000109"))), 401, wechatFail},
+		{"wechat_v2 oversized", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("attach", big))), 413, wechatFail},
+		{"latipay forged", "/webhooks/latipay", formType, nil, latipayForm("not-the-key", nil), 401, "fail: "},
+		{"latipay boundary shifted", "/webhooks/latipay", formType, nil, latipayForm(latipayAPIKey, func(v url.Values) { v.Set("merchant_reference", "LP-7"); v.Set("payment_method", "7wechat") }), 401, "fail: "},
+		{"latipay another wallet", "/webhooks/latipay", formType, nil, latipayForm(latipayAPIKey, func(v url.Values) { v.Set("currency", "AUD") }), 401, "fail: "},
+		{"latipay oversized", "/webhooks/latipay", formType, nil, latipayForm(latipayAPIKey, func(v url.Values) { v.Set("pad", big) }), 413, "fail: "},
+		{"cbtis forged", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisPaid), "not-the-key")}}, cbtisPaid, 401, "fail: "},
+		{"cbtis another uid", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisForeign), cbtisAPIKey)}}, cbtisForeign, 401, "fail: "},
+		{"cbtis replayed with changes", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisPaid), cbtisAPIKey)}}, strings.Replace(cbtisPaid, "12.30", "1230", 1), 401, "fail: "},
+		{"cbtis oversized", "/webhooks/cbtis", "application/json", nil, cbtisPaid + big, 413, "fail: "},
+		{"2c2p another merchantID", "/webhooks/2c2p", formType, nil, "paymentResponse=" + url.QueryEscape(twoc2pEnvelope("<PaymentResponse><merchantID>JT02</merchantID><respCode>00</respCode><status>A</status><uniqueTransactionCode>X</uniqueTransactionCode></PaymentResponse>")), 401, ""},
+		{"2c2p gzip without Content-Encoding", "/webhooks/2c2p", formType, nil, string(twoc2pGzip("paymentResponse="+url.QueryEscape(twoc2pDemoApproved))), 401, ""},
+		{"2c2p oversized", "/webhooks/2c2p", formType, nil, "paymentResponse=" + url.QueryEscape(twoc2pDemoApproved) + "&pad=" + big, 413, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, base+tt.path, strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", tt.contentType)
+			for k, v := range tt.header {
+				req.Header[k] = v
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tt.status || !bytes.HasPrefix(body, []byte(tt.failForm)) || len(body) == 0 {
+				t.Fatalf("status %d %q, want %d and the failure form", res.StatusCode, body, tt.status)
+			}
+			if got := merchant.take(); len(got) != 0 {
+				t.Fatalf("the merchant received %v", got[0].event)
+			}
+		})
+	}
+}
