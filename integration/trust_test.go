@@ -161,7 +161,7 @@ func TestWebhookAttacksThroughCaddy(t *testing.T) {
 		{"cbtis replayed with changes", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisPaid), cbtisAPIKey)}}, strings.Replace(cbtisPaid, "12.30", "1230", 1), 401, "fail: "},
 		{"cbtis oversized", "/webhooks/cbtis", "application/json", nil, cbtisPaid + big, 413, "fail: "},
 		{"2c2p another merchantID", "/webhooks/2c2p", formType, nil, "paymentResponse=" + url.QueryEscape(twoc2pEnvelope("<PaymentResponse><merchantID>JT02</merchantID><respCode>00</respCode><status>A</status><uniqueTransactionCode>X</uniqueTransactionCode></PaymentResponse>")), 401, ""},
-		{"2c2p gzip without Content-Encoding", "/webhooks/2c2p", formType, nil, string(twoc2pGzip("paymentResponse="+url.QueryEscape(twoc2pDemoApproved))), 401, ""},
+		{"2c2p gzip without Content-Encoding", "/webhooks/2c2p", formType, nil, string(twoc2pGzip("paymentResponse=" + url.QueryEscape(twoc2pDemoApproved))), 401, ""},
 		{"2c2p oversized", "/webhooks/2c2p", formType, nil, "paymentResponse=" + url.QueryEscape(twoc2pDemoApproved) + "&pad=" + big, 413, ""},
 	}
 	for _, tt := range tests {
