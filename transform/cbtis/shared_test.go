@@ -54,6 +54,10 @@ func TestSharedTokenOneFetchPerCluster(t *testing.T) {
 	if ts.Fetches() != 1 || a.TokenFetches() != 1 || b.TokenFetches() != 0 {
 		t.Fatalf("%d fetches at the server (A %d, B %d), want 1", ts.Fetches(), a.TokenFetches(), b.TokenFetches())
 	}
+	// the expiry the admin API shows is the fetching instance's
+	if ea, eb := a.TokenExpiresAt(), b.TokenExpiresAt(); ea.IsZero() || !ea.Equal(eb) {
+		t.Fatalf("expiry on A %v, on B %v", ea, eb)
+	}
 	// B keeps its memory copy: no store round trip per call
 	loads := store.Ops("load")
 	token(t, b)
