@@ -16,9 +16,14 @@ import (
 
 // Upstream paths (hosts api.latipay.net, staging api-staging.latipay.net).
 const (
-	PathPay    = "/v2/miniapppay"
-	PathQuery  = "/v2/transaction/" // + merchant_reference
-	PathRefund = "/v2/refund"
+	PathPay   = "/v2/miniapppay"
+	PathQuery = "/v2/transaction/" // + merchant_reference
+	// PathRefund is Latipay's own documented refund path (its hosted-online
+	// docs, "5 - Refund": no version part); PathRefundV2 is the one a
+	// third-party plugin uses. refund_path overrides it; the sandbox serves
+	// both.
+	PathRefund   = "/refund"
+	PathRefundV2 = "/v2/refund"
 )
 
 // ContentTypeJSON is the request type Latipay documents for its JSON calls.
@@ -225,7 +230,7 @@ type refundBody struct {
 	Signature    string `json:"signature"`
 }
 
-// Refund builds POST /v2/refund. Latipay refunds by its own order id, which
+// Refund builds POST refund_path (default /refund). Latipay refunds by its own order id, which
 // the merchant passes as provider_order_id (the pay answer's). Latipay
 // answers {"code":0} once the refund is done and sends no refund
 // notification, so a code 0 answer is status "succeeded".
@@ -249,7 +254,7 @@ func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
 		Amount: req.Money.String(), Currency: req.Money.Currency,
 	}
 	return &transform.Call{
-		Method: http.MethodPost, Path: PathRefund, ContentType: ContentTypeJSON, Body: transform.Marshal(b), OrderID: req.OrderID,
+		Method: http.MethodPost, Path: c.cfg.RefundPath, ContentType: ContentTypeJSON, Body: transform.Marshal(b), OrderID: req.OrderID,
 		Decode: func(status int, _ http.Header, body []byte) ([]byte, error) {
 			a, err := readAnswer(status, body)
 			if err != nil {

@@ -351,8 +351,28 @@ func TestPrepareRefundKnownAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	const want = `{"user_id":"U000334333","order_id":"23479798sdf7987234","refund_amount":"120.00","reference":"notes about this refund","signature":"3052b51072570b743bf9a12a20a45b0adf280aee84907ef0e54d1079fb3f961c"}`
-	if call.Method != http.MethodPost || call.Path != "/v2/refund" || call.ContentType != "application/json;charset=UTF-8" || string(call.Body) != want {
+	if call.Method != http.MethodPost || call.Path != "/refund" || call.ContentType != "application/json;charset=UTF-8" || string(call.Body) != want {
 		t.Fatalf("call %s %s %q\n got %s\nwant %s", call.Method, call.Path, call.ContentType, call.Body, want)
+	}
+}
+
+// refund_path overrides Latipay's documented /refund (no version part).
+func TestRefundPath(t *testing.T) {
+	for path, want := range map[string]string{"": "/refund", "/v2/refund": "/v2/refund", "/api/refund": "/api/refund"} {
+		cfg := testConfig()
+		cfg.RefundPath = path
+		call, err := newClient(t, cfg).Prepare(context.Background(), "refund", []byte(
+			`{"order_id":"O-1","refund_id":"R-1","amount":"1.00","currency":"NZD","provider_order_id":"2026112210000001"}`))
+		if err != nil || call.Path != want {
+			t.Fatalf("refund_path %q: %v, %v", path, call, err)
+		}
+	}
+	for _, bad := range []string{"refund", "/refund?x=1", "/re fund", "https://api.latipay.net/refund"} {
+		cfg := testConfig()
+		cfg.RefundPath = bad
+		if _, err := NewClient(cfg); err == nil || !strings.Contains(err.Error(), "refund_path") {
+			t.Fatalf("refund_path %q: %v", bad, err)
+		}
 	}
 }
 

@@ -23,6 +23,8 @@ type Config struct {
 	AppID     string `json:"app_id,omitempty"`
 	Currency  string `json:"currency,omitempty"`
 	NotifyURL string `json:"notify_url,omitempty"`
+	// RefundPath is the refund call's path, PathRefund by default.
+	RefundPath string `json:"refund_path,omitempty"`
 }
 
 // ProviderName is "latipay".
@@ -40,6 +42,7 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 		{Name: "app_id", Value: &c.AppID, Required: clientAndSandbox},
 		{Name: "currency", Value: &c.Currency, Required: transform.AllRoles},
 		{Name: "notify_url", Value: &c.NotifyURL},
+		{Name: "refund_path", Value: &c.RefundPath},
 	}
 }
 
@@ -57,6 +60,12 @@ func (c *Config) Check() error {
 	}
 	if c.NotifyURL != "" && !absoluteURL(c.NotifyURL) {
 		return errors.New("latipay: notify_url must be an absolute http(s) URL")
+	}
+	if c.RefundPath == "" {
+		c.RefundPath = PathRefund
+	}
+	if !strings.HasPrefix(c.RefundPath, "/") || strings.ContainsAny(c.RefundPath, "?# \t\r\n") {
+		return errors.New("latipay: refund_path must be an absolute path without query, such as " + PathRefund)
 	}
 	return nil
 }

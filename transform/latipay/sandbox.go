@@ -77,17 +77,23 @@ var _ transform.Sandbox = (*Sandbox)(nil)
 
 // Handles implements transform.Sandbox.
 func (s *Sandbox) Handles(path string) bool {
-	if path == PathPay || path == PathRefund {
+	if path == PathPay || s.isRefund(path) {
 		return true
 	}
 	ref, ok := strings.CutPrefix(path, PathQuery)
 	return ok && ref != "" && !strings.Contains(ref, "/")
 }
 
+// isRefund tells whether path is a refund path: Latipay's /refund, the
+// /v2/refund some integrations use, or the configured refund_path.
+func (s *Sandbox) isRefund(path string) bool {
+	return path == PathRefund || path == PathRefundV2 || path == s.cfg.RefundPath
+}
+
 // ServeHTTP implements transform.Sandbox.
 func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case r.URL.Path == PathPay || r.URL.Path == PathRefund:
+	case r.URL.Path == PathPay || s.isRefund(r.URL.Path):
 		if r.Method != http.MethodPost {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return

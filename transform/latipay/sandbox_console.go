@@ -3,7 +3,7 @@ package latipay
 import "github.com/minipay/caddy-minipay/transform"
 
 // Orders implements transform.Sandbox. A paid order refunded in full
-// through /v2/refund shows as refunded (Latipay notifies no refunds).
+// through /refund (or /v2/refund) shows as refunded (Latipay notifies no refunds).
 func (s *Sandbox) Orders() []transform.SandboxOrder {
 	s.mu.Lock()
 	defer s.mu.Unlock()

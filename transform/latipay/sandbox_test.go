@@ -142,7 +142,13 @@ func TestSandboxRoundTrip(t *testing.T) {
 	if _, err := exchange(t, c, s, "refund", strings.Replace(refund, `"2.00"`, `"10.31"`, 1)); err == nil {
 		t.Fatal("a refund over the order's amount")
 	}
-	if r := mustExchange(t, c, s, "refund", strings.Replace(refund, `"2.00"`, `"10.30"`, 1)); r["status"] != "succeeded" {
+	// the sandbox serves /v2/refund too (a client with refund_path /v2/refund)
+	v2cfg := testConfig()
+	v2cfg.RefundPath = PathRefundV2
+	if r := mustExchange(t, newClient(t, v2cfg), s, "refund", strings.Replace(refund, `"2.00"`, `"0.30"`, 1)); r["status"] != "succeeded" {
+		t.Fatalf("refund through /v2/refund %v", r)
+	}
+	if r := mustExchange(t, c, s, "refund", strings.Replace(refund, `"2.00"`, `"10.00"`, 1)); r["status"] != "succeeded" {
 		t.Fatalf("refund of the rest %v", r)
 	}
 	if _, _, err := s.Complete("LP-1", false, transformtest.Pinned); err == nil {
@@ -178,7 +184,7 @@ func TestSandboxHandles(t *testing.T) {
 	s := newSandbox(t)
 	for path, want := range map[string]bool{
 		"/v2/miniapppay": true, "/v2/refund": true, "/v2/transaction/LP-1": true,
-		"/v2/transaction/": false, "/v2/transaction/a/b": false, "/v2/transaction": false, "/pay/unifiedorder": false, "/refund": false,
+		"/refund": true, "/v2/transaction/": false, "/v2/transaction/a/b": false, "/v2/transaction": false, "/pay/unifiedorder": false, "/v3/refund": false,
 	} {
 		if s.Handles(path) != want {
 			t.Errorf("Handles(%q) != %v", path, want)
