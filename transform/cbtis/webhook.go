@@ -42,10 +42,22 @@ var _ transform.Webhook = (*Webhook)(nil)
 // Verify implements transform.Webhook. The signature is checked on the raw
 // bytes first; the JSON is parsed only once it verified.
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
+	return w.Explain(n, nil)
+}
+
+var _ transform.Explainer = (*Webhook)(nil)
+
+// Explain implements transform.Explainer: Verify, recording body + "." +
+// the key (masked) and both hex digests.
+func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*transform.Event, error) {
 	if len(n.Body) > transform.MaxNotification {
 		return nil, transform.ErrMalformed
 	}
 	got := strings.TrimSpace(n.Header.Get(w.header))
+	if x != nil {
+		x.SignType, x.Received = "SHA-256", got
+		x.StringToSign, x.Expected = string(n.Body)+"."+transform.Masked, Signature(n.Body, w.key)
+	}
 	if got == "" {
 		return nil, transform.ErrUnsigned
 	}

@@ -124,6 +124,14 @@ var unverifiedFields = []string{"order_id", "pay_time"}
 // fields, then each field's grammar, then the wallet's currency. The event
 // is built from the signed fields alone.
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
+	return w.Explain(n, nil)
+}
+
+var _ transform.Explainer = (*Webhook)(nil)
+
+// Explain implements transform.Explainer: Verify, recording the five signed
+// fields' concatenation (the HMAC key is not part of it) and both digests.
+func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*transform.Event, error) {
 	p, err := ParseNotification(n.Body)
 	if err != nil {
 		return nil, err
@@ -133,6 +141,11 @@ func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 	// without separators, so an empty one would let its neighbours shift.
 	if s.MerchantReference == "" || s.PaymentMethod == "" || s.Status == "" || s.Currency == "" || s.Amount == "" || p.Get("signature") == "" {
 		return nil, transform.ErrUnsigned
+	}
+	if x != nil {
+		x.SignType, x.Received = "HMAC-SHA256", p.Get("signature")
+		x.StringToSign = s.MerchantReference + s.PaymentMethod + s.Status + s.Currency + s.Amount
+		x.Expected = w.signer.notifySign(s.MerchantReference, s.PaymentMethod, s.Status, s.Currency, s.Amount)
 	}
 	if !w.signer.verifySigned(p.Get("signature"), s) {
 		return nil, transform.ErrBadSignature

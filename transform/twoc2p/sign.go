@@ -158,9 +158,17 @@ func (e *Envelope) set(seen *[3]bool, name, value string) bool {
 // Open parses an envelope, verifies its signature and only then decodes
 // its payload into fields (see ParsePayload).
 func Open(text []byte, root, secretKey string) (transform.Params, error) {
+	return openExplained(text, root, secretKey, nil)
+}
+
+// openExplained is Open, recording what it compared in x when x is not nil.
+func openExplained(text []byte, root, secretKey string, x *transform.Explanation) (transform.Params, error) {
 	env, err := ParseEnvelope(text, root)
 	if err != nil {
 		return nil, err
+	}
+	if x != nil {
+		x.SignType, x.StringToSign, x.Received, x.Expected = "HMAC-SHA256", env.Payload, env.Signature, Sign(env.Payload, secretKey)
 	}
 	if env.Signature == "" {
 		return nil, transform.ErrUnsigned

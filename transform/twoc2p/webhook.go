@@ -31,6 +31,15 @@ var _ transform.Webhook = (*Webhook)(nil)
 // Verify implements transform.Webhook: the signature first, then the
 // merchantID, then the mapping.
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
+	return w.Explain(n, nil)
+}
+
+var _ transform.Explainer = (*Webhook)(nil)
+
+// Explain implements transform.Explainer: Verify, recording the envelope's
+// payload (the base64 text the HMAC covers; the key is not part of it) and
+// both signatures.
+func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*transform.Event, error) {
 	body, err := notificationBody(n)
 	if err != nil {
 		return nil, err
@@ -39,7 +48,7 @@ func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := Open(text, RootResponse, w.cfg.SecretKey)
+	p, err := openExplained(text, RootResponse, w.cfg.SecretKey, x)
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,15 @@ var (
 
 // Verify implements transform.Webhook.
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
+	return w.Explain(n, nil)
+}
+
+var _ transform.Explainer = (*Webhook)(nil)
+
+// Explain implements transform.Explainer: Verify, recording the sorted
+// parameters it signed (the key masked) and both signatures. A document
+// whose signature verifies but that is an API answer is of kind answer.
+func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*transform.Event, error) {
 	if len(n.Body) > transform.MaxNotification {
 		return nil, transform.ErrMalformed
 	}
@@ -57,6 +66,9 @@ func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 		return nil, transform.ErrForeign
 	}
 	if p.Has("req_info") {
+		if x != nil { // nothing is signed: decrypting under the key authenticates
+			x.SignType = "AES-256-ECB (req_info, no sign)"
+		}
 		return w.refundEvent(p)
 	}
 	// The configured sign type is the only one accepted: WeChat signs a
@@ -65,10 +77,17 @@ func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 	if st := p.Get("sign_type"); st != "" && st != w.cfg.SignType {
 		return nil, ErrSignType
 	}
+	if x != nil {
+		x.SignType, x.Received = w.cfg.SignType, p.Get("sign")
+		x.StringToSign, x.Expected = w.signer.Explain(p, w.cfg.SignType)
+	}
 	if !w.signer.Verify(p, w.cfg.SignType) {
 		return nil, transform.ErrBadSignature
 	}
 	if !isPaymentNotice(p) {
+		if x != nil {
+			x.Kind = transform.KindAnswer
+		}
 		return nil, ErrNotNotice
 	}
 	return PaymentEvent(p)

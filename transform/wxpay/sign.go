@@ -58,6 +58,11 @@ func (s Signer) Sign(params transform.Params, signType string) string {
 	return transform.MD5Hex(b, true)
 }
 
+// Explain is Sign's input with the key masked, and Sign's result.
+func (s Signer) Explain(params transform.Params, signType string) (stringToSign, signature string) {
+	return string(params.SortedQuery(nil, "sign")) + "&key=" + transform.Masked, s.Sign(params, signType)
+}
+
 // Verify is the package's Verify with the Signer's key.
 func (s Signer) Verify(params transform.Params, signType string) bool {
 	got := params.Get("sign")

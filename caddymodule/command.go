@@ -1,0 +1,206 @@
+package caddymodule
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// `caddy minipay verify` explains a provider's signature offline through the
+// provider's own webhook verifier (transform.Explainer): the verdict is the
+// one minipay_webhook would give. README, "caddy minipay verify".
+
+const verifyUsage = `verify --provider <name> [--set <field>=<value>]... [--header "<Name>: <value>"]... [--file <path> | -]`
+
+// Exit statuses of the command.
+const (
+	exitValid   = 0
+	exitInvalid = 1
+	exitUsage   = 2 // bad flags, unknown provider or field, unreadable input
+)
+
+// maxVerifyInput bounds what the command reads; the verifiers refuse more
+// than 64 KiB anyway.
+const maxVerifyInput = 1 << 20
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "minipay",
+		Usage: verifyUsage,
+		Short: "Explains a payment provider's signature offline (minipay verify)",
+		Long: `
+caddy minipay verify reads a provider's notification as received (from --file, or
+stdin with --file - or without --file) and the headers a provider signs in
+(--header, repeatable), builds the provider from --set field=value (the Caddyfile
+field names; values accept {env.*} and {file.*} placeholders), and prints the
+canonical string to sign with every secret replaced by ***, the expected and the
+received signature, and the verdict of the provider's own webhook verifier.
+
+Exit status: 0 valid, 1 invalid, 2 usage error or unreadable input.`,
+		CobraFunc: func(cmd *cobra.Command) {
+			// The command parses its own flags so that a usage error exits 2.
+			cmd.DisableFlagParsing = true
+			cmd.RunE = func(_ *cobra.Command, args []string) error {
+				if code := runMinipay(args, os.Stdin, os.Stdout, os.Stderr); code != 0 {
+					os.Exit(code)
+				}
+				return nil
+			}
+		},
+	})
+}
+
+// runMinipay runs `caddy minipay <args>` and returns the exit status.
+func runMinipay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "verify" {
+		fmt.Fprintln(stderr, "usage: caddy minipay "+verifyUsage)
+		return exitUsage
+	}
+	code, err := runVerify(args[1:], stdin, stdout)
+	if err != nil {
+		fmt.Fprintln(stderr, "caddy minipay verify: "+err.Error())
+	}
+	return code
+}
+
+// listFlag is a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ", ") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var sets, headers listFlag
+	name := fs.String("provider", "", "provider name")
+	file := fs.String("file", "", "input file, - for stdin")
+	fs.Var(&sets, "set", "field=value")
+	fs.Var(&headers, "header", "Name: value")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage, fmt.Errorf("%v\nusage: caddy minipay %s", err, verifyUsage)
+	}
+	switch rest := fs.Args(); {
+	case len(rest) == 1 && rest[0] == "-" && *file == "":
+		*file = "-"
+	case len(rest) > 0:
+		return exitUsage, fmt.Errorf("unexpected argument %q\nusage: caddy minipay %s", rest[0], verifyUsage)
+	}
+	if *name == "" {
+		return exitUsage, errors.New("--provider is required")
+	}
+	webhook, err := explainerFor(*name, sets)
+	if err != nil {
+		return exitUsage, err
+	}
+	n := transform.Notification{Header: http.Header{}}
+	for _, h := range headers {
+		k, v, ok := strings.Cut(h, ":")
+		if k = strings.TrimSpace(k); !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return exitUsage, fmt.Errorf("--header %q: want \"Name: value\"", h)
+		}
+		n.Header.Add(k, strings.TrimSpace(v))
+	}
+	if n.Body, err = readInput(*file, stdin); err != nil {
+		return exitUsage, err
+	}
+
+	x := transform.Explanation{Kind: transform.KindNotification}
+	_, verr := webhook.Explain(n, &x)
+	line := func(k, v string) { fmt.Fprintf(stdout, "%s: %s\n", k, strings.ReplaceAll(v, "\n", `\n`)) }
+	line("provider", *name)
+	line("kind", x.Kind)
+	if x.SignType != "" {
+		line("sign_type", x.SignType)
+	}
+	line("string_to_sign", x.StringToSign)
+	line("expected", x.Expected)
+	line("received", x.Received)
+	if verr != nil {
+		line("verdict", "invalid ("+verr.Error()+")")
+		return exitInvalid, nil
+	}
+	line("verdict", "valid")
+	return exitValid, nil
+}
+
+// explainerFor builds a provider's webhook from field=value settings,
+// resolved like a Caddyfile's (placeholders included).
+func explainerFor(name string, sets []string) (transform.Explainer, error) {
+	info, err := caddy.GetModule("minipay.providers." + name)
+	if err != nil {
+		return nil, fmt.Errorf("unknown provider %q", name)
+	}
+	p, ok := info.New().(provider)
+	if !ok {
+		return nil, fmt.Errorf("unknown provider %q", name)
+	}
+	fields := p.ConfigFields()
+	for _, s := range sets {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--set %q: want field=value", k)
+		}
+		i := fieldIndex(fields, k)
+		if i < 0 {
+			return nil, fmt.Errorf("--set: %s has no field %q", name, k)
+		}
+		*fields[i].Value = v
+	}
+	if _, err := resolveProvider(p, transform.RoleWebhook); err != nil {
+		return nil, err
+	}
+	wp, ok := p.(webhookProvider)
+	if !ok {
+		return nil, fmt.Errorf("provider %s sends no notifications", name)
+	}
+	w, err := wp.NewWebhook()
+	if err != nil {
+		return nil, err
+	}
+	x, ok := w.(transform.Explainer)
+	if !ok {
+		return nil, fmt.Errorf("provider %s cannot explain its verification yet", name)
+	}
+	return x, nil
+}
+
+func fieldIndex(fields []transform.ConfigField, name string) int {
+	for i, f := range fields {
+		if f.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// readInput reads the notification from a file, or stdin for "-" or "".
+func readInput(path string, stdin io.Reader) ([]byte, error) {
+	r := stdin
+	if path != "" && path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("--file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxVerifyInput+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the input: %w", err)
+	}
+	if len(b) > maxVerifyInput {
+		return nil, errors.New("the input is larger than 1 MiB")
+	}
+	return b, nil
+}
