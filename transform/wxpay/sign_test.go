@@ -44,6 +44,11 @@ func TestSignKnownAnswers(t *testing.T) {
 			if Verify(append(signed[:len(signed):len(signed)], transform.Param{Name: "new_field", Value: "x"}), key, tt.signType) {
 				t.Fatal("a non-empty extra field was not covered by the signature")
 			}
+			// Explain (caddy minipay verify): the documented string, key masked.
+			text, sig := NewSigner(key).Explain(signed, tt.signType)
+			if text != wantBase+"&key=***" || sig != tt.want {
+				t.Fatalf("Explain = %s, %s", text, sig)
+			}
 		})
 	}
 }

@@ -1,0 +1,181 @@
+package caddymodule
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Vectors, as literals (sources named): each provider's published
+// notification example where there is one.
+const (
+	// docs/providers/cbtis.md: the CBTIS docs' refund notification and its
+	// signature under api_key 6d0e8fa7b10c40c3a48c0c2be41cb178.
+	cbtisBody = `{"notify_type":"refund_success","data":{"uid":39172931,"refund_id":"C34368224017070000","merchant_refund_id":"P2164521756312637123","order_amount":"105.00","create_time":"2023-08-23T18:25:43.511Z","refund_time":"2023-08-23T18:28:16.511Z"}}`
+	cbtisSig  = "3ce5a54d8a76590179f0f4192a6c0efddf20e118966b6276b1bfbbc0b33f362a"
+	// docs/providers/latipay.md: Latipay's notification example (api_key 111222333).
+	latipayBody = `merchant_reference=dsi39ej430sks03&order_id=2017232323345678&amount=120.00&currency=NZD&payment_method=alipay&pay_time=2017-07-07%2010%3A53%3A50&status=paid&signature=840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1`
+	// docs/providers/2c2p.md: the 2C2P demo server's approved PaymentResponse
+	// (merchant JT01, demo key 7jYcp4FxFdf0), from activemerchant's tests.
+	twoc2pEnvelope = "PFBheW1lbnRSZXNwb25zZT48dmVyc2lvbj45Ljk8L3ZlcnNpb24+PHBheWxvYWQ+UEZCaGVXMWxiblJTWlhOd2IyNXpaVDQ4ZEdsdFpWTjBZVz" +
+		"F3UGpJM01EZ3lNREU1TXpNd056d3ZkR2x0WlZOMFlXMXdQanh0WlhKamFHRnVkRWxFUGtwVU1ERThMMjFsY21Ob1lXNTBTVVErUEhKbGMzQkRi" +
+		"MlJsUGpBd1BDOXlaWE53UTI5a1pUNDhjR0Z1UGpReU5ESTBNbGhZV0ZoWVdEUXlOREk4TDNCaGJqNDhZVzEwUGpBd01EQXdNREF3TURFd01Ed3" +
+		"ZZVzEwUGp4MWJtbHhkV1ZVY21GdWMyRmpkR2x2YmtOdlpHVStaR1F3WTJZeU5UUXdaand2ZFc1cGNYVmxWSEpoYm5OaFkzUnBiMjVEYjJSbFBq" +
+		"eDBjbUZ1VW1WbVBqTXlNREEyTXpJOEwzUnlZVzVTWldZK1BHRndjSEp2ZG1Gc1EyOWtaVDQyTXpFME9UWThMMkZ3Y0hKdmRtRnNRMjlrWlQ0OG" +
+		"NtVm1UblZ0WW1WeVBtUmtNR05tTWpVME1HWThMM0psWms1MWJXSmxjajQ4WldOcFBqQTNQQzlsWTJrK1BHUmhkR1ZVYVcxbFBqSTNNRGd5TURJ" +
+		"d016TXdOend2WkdGMFpWUnBiV1UrUEhOMFlYUjFjejVCUEM5emRHRjBkWE0rUEdaaGFXeFNaV0Z6YjI0K1FYQndjbTkyWldROEwyWmhhV3hTWl" +
+		"dGemIyNCtQSFZ6WlhKRVpXWnBibVZrTVQ0OEwzVnpaWEpFWldacGJtVmtNVDQ4ZFhObGNrUmxabWx1WldReVBqd3ZkWE5sY2tSbFptbHVaV1F5" +
+		"UGp4MWMyVnlSR1ZtYVc1bFpETStQQzkxYzJWeVJHVm1hVzVsWkRNK1BIVnpaWEpFWldacGJtVmtORDQ4TDNWelpYSkVaV1pwYm1Wa05ENDhkWE" +
+		"5sY2tSbFptbHVaV1ExUGp3dmRYTmxja1JsWm1sdVpXUTFQanhwY0hCUVpYSnBiMlErUEM5cGNIQlFaWEpwYjJRK1BHbHdjRWx1ZEdWeVpYTjBW" +
+		"SGx3WlQ0OEwybHdjRWx1ZEdWeVpYTjBWSGx3WlQ0OGFYQndTVzUwWlhKbGMzUlNZWFJsUGp3dmFYQndTVzUwWlhKbGMzUlNZWFJsUGp4cGNIQk" +
+		"5aWEpqYUdGdWRFRmljMjl5WWxKaGRHVStQQzlwY0hCTlpYSmphR0Z1ZEVGaWMyOXlZbEpoZEdVK1BIQmhhV1JEYUdGdWJtVnNQand2Y0dGcFpF" +
+		"Tm9ZVzV1Wld3K1BIQmhhV1JCWjJWdWRENDhMM0JoYVdSQloyVnVkRDQ4Y0dGNWJXVnVkRU5vWVc1dVpXdytQQzl3WVhsdFpXNTBRMmhoYm01bG" +
+		"JENDhZbUZqYTJWdVpFbHVkbTlwWTJVK016QTRNak0zTUR3dlltRmphMlZ1WkVsdWRtOXBZMlUrUEdsemMzVmxja052ZFc1MGNuaytWVk04TDJs" +
+		"emMzVmxja052ZFc1MGNuaytQR2x6YzNWbGNrTnZkVzUwY25sQk16NVZVMEU4TDJsemMzVmxja052ZFc1MGNubEJNejQ4WW1GdWEwNWhiV1UrU2" +
+		"xCTlQxSkhRVTRnUTBoQlUwVWdRa0ZPU3lCT1FUd3ZZbUZ1YTA1aGJXVStQR05oY21SVWVYQmxQa05TUlVSSlZEd3ZZMkZ5WkZSNWNHVStQSEJ5" +
+		"YjJObGMzTkNlVDVXU1R3dmNISnZZMlZ6YzBKNVBqeHdZWGx0Wlc1MFUyTm9aVzFsUGxaSlBDOXdZWGx0Wlc1MFUyTm9aVzFsUGp4eVlYUmxVWF" +
+		"Z2ZEdWSlJENDhMM0poZEdWUmRXOTBaVWxFUGp4dmNtbG5hVzVoYkVGdGIzVnVkRDQ4TDI5eWFXZHBibUZzUVcxdmRXNTBQanhtZUZKaGRHVStN" +
+		"QzR3UEM5bWVGSmhkR1UrUEdOMWNuSmxibU41UTI5a1pUNDNNREk4TDJOMWNuSmxibU41UTI5a1pUNDhMMUJoZVcxbGJuUlNaWE53YjI1elpUND" +
+		"08L3BheWxvYWQ+PHNpZ25hdHVyZT45MDhDMzE4NjlBMERCQTVFMTY0N0E5REVEREUxRkVGRUM0QjNGODdDMDU5QzE0RDJBRjcwQkY0QjIzMDk1" +
+		"RkUxPC9zaWduYXR1cmU+PC9QYXltZW50UmVzcG9uc2U+"
+	twoc2pSig = "908C31869A0DBA5E1647A9DEDDE1FEFEC4B3F87C059C14D2AF70BF4B23095FE1"
+	// testdata/wechat_v2-notification.xml, signed by an independent
+	// reference (testdata/README.md); its sorted parameters:
+	v2StringToSign = "appid=wx8888888888888888&bank_type=CFT&cash_fee=1234&fee_type=CNY&is_subscribe=N&mch_id=1900000109" +
+		"&nonce_str=5d2b6c2a8db53831f7eda20af46e531c&openid=os7xVv419cwT89c3EhFacTtXD_84&out_trade_no=DEMO-1001" +
+		"&result_code=SUCCESS&return_code=SUCCESS&time_end=20261122192026&total_fee=1234&trade_type=JSAPI" +
+		"&transaction_id=42000202611221920261000002&key=***"
+	v2Sig = "C56109ABD993F83839457CD5C28C40EA2B8720BBB771043E87D4B2EC5321FD9D"
+)
+
+func verify(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := runMinipay(append([]string{"verify"}, args...), strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestVerifyCommand(t *testing.T) {
+	v2, err := os.ReadFile(filepath.Join("testdata", "wechat_v2-notification.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MINIPAY_TEST_V2_KEY", "8934e7d15453e97507ef794cf7b0519d")
+	keyFile := writeFile(t, "cbtis.key", "6d0e8fa7b10c40c3a48c0c2be41cb178\n")
+	v2Args := []string{"--provider", "wechat_v2", "--set", "app_id=wx8888888888888888", "--set", "mch_id=1900000109",
+		"--set", "api_key={env.MINIPAY_TEST_V2_KEY}", "--set", "sign_type=HMAC-SHA256", "--file", "-"}
+	cbtisArgs := []string{"--provider", "cbtis", "--set", "api_key={file." + keyFile + "}", "--header", "Signature: " + cbtisSig, "--file", "-"}
+	latipayArgs := []string{"--provider", "latipay", "--set", "api_key=111222333", "--set", "currency=NZD", "-"}
+	twoc2pArgs := []string{"--provider", "2c2p", "--set", "merchant_id=JT01", "--set", "secret_key=7jYcp4FxFdf0", "--file", "-"}
+	flip := func(s, old, new string) string {
+		if !strings.Contains(s, old) {
+			t.Fatalf("no %q to tamper with", old)
+		}
+		return strings.Replace(s, old, new, 1)
+	}
+	tests := []struct {
+		name  string
+		input string
+		args  []string
+		code  int
+		want  string // the output, exactly
+	}{
+		{"wechat_v2 valid", string(v2), v2Args, 0, "provider: wechat_v2\nkind: notification\nsign_type: HMAC-SHA256\n" +
+			"string_to_sign: " + v2StringToSign + "\nexpected: " + v2Sig + "\nreceived: " + v2Sig + "\nverdict: valid\n"},
+		{"wechat_v2 tampered amount", flip(string(v2), "<total_fee><![CDATA[1234]]>", "<total_fee><![CDATA[1]]>"), v2Args, 1, ""},
+		{"cbtis valid", cbtisBody, cbtisArgs, 0, "provider: cbtis\nkind: notification\nsign_type: SHA-256\n" +
+			"string_to_sign: " + cbtisBody + ".***\nexpected: " + cbtisSig + "\nreceived: " + cbtisSig + "\nverdict: valid\n"},
+		{"cbtis tampered amount", flip(cbtisBody, "105.00", "105.01"), cbtisArgs, 1, ""},
+		{"latipay valid", latipayBody, latipayArgs, 0, "provider: latipay\nkind: notification\nsign_type: HMAC-SHA256\n" +
+			"string_to_sign: dsi39ej430sks03alipaypaidNZD120.00\nexpected: 840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1\n" +
+			"received: 840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1\nverdict: valid\n"},
+		{"latipay tampered amount", flip(latipayBody, "amount=120.00", "amount=1200.0"), latipayArgs, 1, ""},
+		{"2c2p valid", twoc2pEnvelope, twoc2pArgs, 0, ""},
+		{"2c2p tampered signature", flip(twoc2pEnvelope, "RkUxPC9zaWduYXR1cmU+", "RkUyPC9zaWduYXR1cmU+"), twoc2pArgs, 1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := verify(t, tt.input, tt.args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tt.code, out, errOut)
+			}
+			if tt.want != "" && out != tt.want {
+				t.Fatalf("output:\n%s\nwant:\n%s", out, tt.want)
+			}
+			last := out[strings.LastIndex(strings.TrimSuffix(out, "\n"), "\n")+1:]
+			switch {
+			case tt.code == 0 && last != "verdict: valid\n":
+				t.Fatalf("last line %q", last)
+			case tt.code == 1 && !strings.HasPrefix(last, "verdict: invalid (") || tt.code == 1 && !strings.HasSuffix(last, ")\n"):
+				t.Fatalf("last line %q", last)
+			}
+			for _, secret := range []string{"8934e7d15453e97507ef794cf7b0519d", "6d0e8fa7b10c40c3a48c0c2be41cb178", "111222333", "7jYcp4FxFdf0"} {
+				if strings.Contains(out+errOut, secret) {
+					t.Fatalf("the output shows the secret %s", secret)
+				}
+			}
+		})
+	}
+
+	// 2C2P: the payload is what the HMAC covers, the signature the demo's.
+	_, out, _ := verify(t, twoc2pEnvelope, twoc2pArgs...)
+	if !strings.Contains(out, "\nexpected: "+twoc2pSig+"\nreceived: "+twoc2pSig+"\n") || !strings.Contains(out, "string_to_sign: PFBheW1lbnRSZXNwb25zZT4") {
+		t.Fatalf("2c2p output:\n%s", out)
+	}
+	// A tampered v2 notification: same received signature, another expected one.
+	_, out, _ = verify(t, flip(string(v2), "<total_fee><![CDATA[1234]]>", "<total_fee><![CDATA[1]]>"), v2Args...)
+	if !strings.Contains(out, "&total_fee=1&") || !strings.Contains(out, "\nreceived: "+v2Sig+"\n") || strings.Contains(out, "expected: "+v2Sig) ||
+		!strings.Contains(out, "verdict: invalid (notification signature does not verify)") {
+		t.Fatalf("tampered v2 output:\n%s", out)
+	}
+	// From a file rather than stdin.
+	if code, out, _ := verify(t, "", append(v2Args[:len(v2Args)-1:len(v2Args)-1], writeFile(t, "n.xml", string(v2)))...); code != 0 {
+		t.Fatalf("--file path: exit %d\n%s", code, out)
+	}
+}
+
+// Usage errors and unreadable input exit 2, and say why on stderr.
+func TestVerifyCommandUsage(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no subcommand", nil, "usage"},
+		{"no provider", []string{"--file", "-"}, "--provider is required"},
+		{"unknown flag", []string{"--provider", "cbtis", "--bogus"}, "bogus"},
+		{"unknown provider", []string{"--provider", "paypal"}, `unknown provider "paypal"`},
+		{"unknown field", []string{"--provider", "cbtis", "--set", "colour=red"}, `no field "colour"`},
+		{"--set without =", []string{"--provider", "cbtis", "--set", "api_key"}, "want field=value"},
+		{"a required field missing", []string{"--provider", "latipay", "--set", "currency=NZD"}, "api_key is required"},
+		{"a bad header", []string{"--provider", "cbtis", "--set", "api_key=k", "--header", "Signature"}, `want "Name: value"`},
+		{"an unreadable file", []string{"--provider", "cbtis", "--set", "api_key=k", "--file", "/nonexistent/n.json"}, "--file"},
+		{"a stray argument", []string{"--provider", "cbtis", "--set", "api_key=k", "n.json"}, "unexpected argument"},
+		{"no verifier", []string{"--provider", "wechat_login", "--set", "app_id=a", "--set", "app_secret=s"}, "sends no notifications"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			args := tt.args
+			if tt.name != "no subcommand" {
+				args = append([]string{"verify"}, args...)
+			}
+			if code := runMinipay(args, strings.NewReader(""), &out, &errOut); code != 2 {
+				t.Fatalf("exit %d, want 2 (%s)", code, errOut.String())
+			}
+			if out.Len() != 0 || !strings.Contains(errOut.String(), tt.want) {
+				t.Fatalf("stdout %q, stderr %q, want %q", out.String(), errOut.String(), tt.want)
+			}
+		})
+	}
+}
