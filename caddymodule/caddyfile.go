@@ -11,17 +11,6 @@ import (
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
 //
-//	minipay [<matcher>] <provider_name> {
-//	    <field> <value>
-//	}
-func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	raw, err := parseProviderDirective(d, nil)
-	h.ProviderRaw = raw
-	return err
-}
-
-// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
-//
 //	minipay_webhook [<matcher>] <provider_name> {
 //	    dedupe <duration>
 //	    <field> <value>

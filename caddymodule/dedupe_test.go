@@ -75,7 +75,7 @@ func TestWebhookJSONDedupe(t *testing.T) {
 	if time.Duration(h.Dedupe) != 25*time.Hour {
 		t.Fatalf("dedupe %v", time.Duration(h.Dedupe))
 	}
-	out, _ := json.Marshal(Webhook{ProviderRaw: json.RawMessage(`{"name":"cbtis"}`), Dedupe: caddy.Duration(time.Hour)})
+	out, _ := json.Marshal(Webhook{providerHandler: providerHandler{ProviderRaw: json.RawMessage(`{"name":"cbtis"}`)}, Dedupe: caddy.Duration(time.Hour)})
 	if string(out) != `{"provider":{"name":"cbtis"},"dedupe":3600000000000}` {
 		t.Fatalf("%s", out)
 	}
@@ -139,7 +139,7 @@ func instance(t *testing.T, store transform.Store, window time.Duration) *Webhoo
 		t.Fatal(err)
 	}
 	registries.Store(m, reg)
-	h := &Webhook{name: "fake", webhook: fakeNotifications{}, logger: zap.NewNop(), metrics: m, Dedupe: caddy.Duration(window)}
+	h := &Webhook{providerHandler: providerHandler{name: "fake", logger: zap.NewNop(), metrics: m}, webhook: fakeNotifications{}, Dedupe: caddy.Duration(window)}
 	if window > 0 {
 		h.dedupe = newDeduper(&sharedStore{inner: store, use: "dedupe", logger: zap.NewNop(), failures: m.storageFailures}, "fake", window, zap.NewNop())
 	}

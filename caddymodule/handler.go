@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,14 +26,9 @@ import (
 //	    <field> <value>
 //	}
 type Handler struct {
-	// The provider, a module in the minipay.providers namespace.
-	ProviderRaw json.RawMessage `json:"provider,omitempty" caddy:"namespace=minipay.providers inline_key=name"`
-
+	providerHandler
 	adminListing
-	name    string
-	client  transform.Client
-	logger  *zap.Logger
-	metrics *metrics
+	client transform.Client
 	// ops holds the series of each operation the provider supports.
 	ops map[string]opMetrics
 }
@@ -46,8 +40,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 
 // Provision loads the provider, resolves its placeholders and builds its client.
 func (h *Handler) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
-	p, err := loadProvider(ctx, h, "minipay", h.ProviderRaw, transform.RoleClient)
+	p, err := h.provision(ctx, "minipay", transform.RoleClient)
 	if err != nil {
 		return err
 	}
@@ -59,10 +52,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if err := h.list("minipay", p, h.client); err != nil {
-		return err
-	}
-	h.name = p.ProviderName()
-	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
 	}
 	h.ops = h.metrics.operations(h.name, h.client)
@@ -107,9 +96,7 @@ func (h *Handler) finish(start time.Time, op string, call *transform.Call, statu
 	if ce == nil {
 		return
 	}
-	fields := make([]zap.Field, 0, 7)
-	fields = append(fields, zap.String("provider", h.name), zap.String("operation", op), zap.String("outcome", outcome),
-		zap.Int("status", status), zap.Duration("duration", time.Since(start)))
+	fields := h.appendLogFields(make([]zap.Field, 0, 7), op, outcome, status, start)
 	if call != nil && call.OrderID != "" {
 		fields = append(fields, zap.String("order_id", call.OrderID))
 	}

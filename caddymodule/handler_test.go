@@ -40,7 +40,7 @@ func newTestHandler(tb testing.TB, log io.Writer) *Handler {
 		tb.Fatal(err)
 	}
 	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(log), zap.InfoLevel))
-	return &Handler{name: wechatv2.Name, client: client, logger: logger, metrics: m, ops: m.operations(wechatv2.Name, client)}
+	return &Handler{providerHandler: providerHandler{name: wechatv2.Name, logger: logger, metrics: m}, client: client, ops: m.operations(wechatv2.Name, client)}
 }
 
 // signedPayAnswer is a unifiedorder success answer signed with testAPIKey.
@@ -51,7 +51,7 @@ func signedPayAnswer() []byte {
 		{Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
 		{Name: "prepay_id", Value: "wx201411101639507cbf6ffd8b0779950874"}, {Name: "trade_type", Value: "JSAPI"},
 	}
-	p = append(p, transform.Param{Name: "sign", Value: wxpay.Sign(p, testAPIKey, wechatv2.SignMD5)})
+	p = append(p, transform.Param{Name: "sign", Value: wxpay.Sign(p, testAPIKey, wxpay.SignMD5)})
 	return transform.AppendFlatXML(nil, "xml", p)
 }
 

@@ -35,19 +35,6 @@ func providerInfo(name string, newFn func() caddy.Module) caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: caddy.ModuleID("minipay.providers." + name), New: newFn}
 }
 
-// loadProvider loads the ProviderRaw field of a handler (minipay or
-// minipay_webhook) and resolves it for role.
-func loadProvider(ctx caddy.Context, handler any, directive string, raw json.RawMessage, role transform.Role) (provider, error) {
-	if raw == nil {
-		return nil, fmt.Errorf("%s: a provider is required", directive)
-	}
-	mod, err := ctx.LoadModule(handler, "ProviderRaw")
-	if err != nil {
-		return nil, fmt.Errorf("%s: loading provider %q: %w", directive, providerName(raw), err)
-	}
-	return resolveProvider(mod, role)
-}
-
 // resolveProvider turns a loaded guest module into a provider with every
 // field's placeholders ({env.*}, {file.*}) resolved, and fails naming the
 // provider and the field when one that role needs is empty. The values are

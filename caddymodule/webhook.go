@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,18 +29,14 @@ import (
 //	    <field> <value>
 //	}
 type Webhook struct {
-	// The provider, a module in the minipay.providers namespace.
-	ProviderRaw json.RawMessage `json:"provider,omitempty" caddy:"namespace=minipay.providers inline_key=name"`
+	providerHandler
 	// Dedupe, when set, is the window during which an event the merchant
 	// acknowledged is acknowledged again without being forwarded (across
 	// the instances sharing Caddy's storage). See dedupe.go.
 	Dedupe caddy.Duration `json:"dedupe,omitempty"`
 
 	adminListing
-	name      string
 	webhook   transform.Webhook
-	logger    *zap.Logger
-	metrics   *metrics
 	dedupe    *deduper
 	stopPurge context.CancelFunc
 }
@@ -53,8 +48,7 @@ func (Webhook) CaddyModule() caddy.ModuleInfo {
 
 // Provision loads the provider and builds its verifier.
 func (h *Webhook) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
-	p, err := loadProvider(ctx, h, "minipay_webhook", h.ProviderRaw, transform.RoleWebhook)
+	p, err := h.provision(ctx, "minipay_webhook", transform.RoleWebhook)
 	if err != nil {
 		return err
 	}
@@ -68,10 +62,6 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 	if err := h.list("minipay_webhook", p, h.webhook); err != nil {
 		return err
 	}
-	h.name = p.ProviderName()
-	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
-		return err
-	}
 	return h.startDedupe(ctx)
 }
 
@@ -80,10 +70,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	start := time.Now()
 	outcome, ev, status := h.serve(w, r, next)
 	h.metrics.webhooks.WithLabelValues(h.name, outcome).Inc()
-	fields := []zap.Field{
-		zap.String("provider", h.name), zap.String("operation", "webhook"), zap.String("outcome", outcome),
-		zap.Int("status", status), zap.Duration("duration", time.Since(start)),
-	}
+	fields := h.appendLogFields(make([]zap.Field, 0, 8), "webhook", outcome, status, start)
 	if ev != nil {
 		fields = append(fields, zap.String("order_id", ev.OrderID), zap.String("event_id", ev.ID), zap.String("type", ev.Type))
 	}

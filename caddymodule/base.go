@@ -1,0 +1,67 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// providerHandler is what the minipay and minipay_webhook middleware share:
+// the one provider they serve, its name, the logger and the metrics, how
+// they are provisioned and how their Caddyfile directive is read. Each
+// embeds it and adds the provider side it uses (a Client, a Webhook).
+type providerHandler struct {
+	// The provider, a module in the minipay.providers namespace.
+	ProviderRaw json.RawMessage `json:"provider,omitempty" caddy:"namespace=minipay.providers inline_key=name"`
+
+	name    string
+	logger  *zap.Logger
+	metrics *metrics
+}
+
+// provision loads the provider for role, resolves its placeholders and
+// sets up the name, logger and metrics. directive names the handler in
+// errors.
+func (b *providerHandler) provision(ctx caddy.Context, directive string, role transform.Role) (provider, error) {
+	b.logger = ctx.Logger()
+	if b.ProviderRaw == nil {
+		return nil, fmt.Errorf("%s: a provider is required", directive)
+	}
+	name := providerName(b.ProviderRaw)
+	mod, err := ctx.LoadModule(b, "ProviderRaw")
+	if err != nil {
+		return nil, fmt.Errorf("%s: loading provider %q: %w", directive, name, err)
+	}
+	p, err := resolveProvider(mod, role)
+	if err != nil {
+		return nil, err
+	}
+	b.name = p.ProviderName()
+	b.metrics, err = newMetrics(ctx.GetMetricsRegistry())
+	return p, err
+}
+
+// appendLogFields appends the fields every log line of the handler starts
+// with; the caller sizes dst for the fields it adds.
+func (b *providerHandler) appendLogFields(dst []zap.Field, op, outcome string, status int, start time.Time) []zap.Field {
+	return append(dst, zap.String("provider", b.name), zap.String("operation", op), zap.String("outcome", outcome),
+		zap.Int("status", status), zap.Duration("duration", time.Since(start)))
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens (Webhook
+// has its own, for its dedupe option):
+//
+//	minipay [<matcher>] <provider_name> {
+//	    <field> <value>
+//	}
+func (b *providerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	raw, err := parseProviderDirective(d, nil)
+	b.ProviderRaw = raw
+	return err
+}

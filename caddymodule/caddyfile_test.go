@@ -1,0 +1,81 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+// Every parse error of caddyfile.go, in the style of Caddy's own directive
+// tests: caddyfile.NewTestDispenser over the directive's tokens.
+func TestUnmarshalCaddyfileErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name, input, want string
+		unmarshaler       func() caddyfile.Unmarshaler
+	}{
+		{"minipay without a provider", `minipay`, "expected a provider name", newHandler},
+		{"minipay with two providers", `minipay wechat_v2 latipay`, "wrong argument count", newHandler},
+		{"minipay, field without a value", "minipay wechat_v2 {\n\tapp_id\n}", "field app_id needs a value", newHandler},
+		{"minipay, field with two values", "minipay wechat_v2 {\n\tapp_id wx1 wx2\n}", "field app_id takes one value", newHandler},
+		{"minipay, field set twice", "minipay wechat_v2 {\n\tapp_id wx1\n\tapp_id wx2\n}", "field app_id is set twice", newHandler},
+		{"minipay, a token after the block", "minipay wechat_v2 {\n\tapp_id wx1\n}\nextra", `unexpected token "extra" after the provider block`, newHandler},
+		{"minipay_webhook without a provider", `minipay_webhook`, "expected a provider name", newWebhook},
+		{"minipay_webhook with two providers", `minipay_webhook latipay cbtis`, "wrong argument count", newWebhook},
+		{"minipay_webhook, field without a value", "minipay_webhook latipay {\n\tapi_key\n}", "field api_key needs a value", newWebhook},
+		{"minipay_webhook, field with two values", "minipay_webhook latipay {\n\tapi_key a b\n}", "field api_key takes one value", newWebhook},
+		{"minipay_webhook, field set twice", "minipay_webhook latipay {\n\tapi_key a\n\tapi_key b\n}", "field api_key is set twice", newWebhook},
+		{"minipay_webhook, a token after the block", "minipay_webhook latipay {\n\tapi_key a\n}\nextra", `unexpected token "extra" after the provider block`, newWebhook},
+		{"minipay_sandbox with an argument", "minipay_sandbox wechat_v2 {\n\twechat_v2 {\n\t\tapp_id wx1\n\t}\n}", "wrong argument count", newSandbox},
+		{"minipay_sandbox, provider with an argument", "minipay_sandbox {\n\twechat_v2 extra {\n\t\tapp_id wx1\n\t}\n}", "wrong argument count", newSandbox},
+		{"minipay_sandbox, provider twice", "minipay_sandbox {\n\tlatipay {\n\t\tapi_key a\n\t}\n\tlatipay {\n\t\tapi_key b\n\t}\n}", "provider latipay is configured twice", newSandbox},
+		{"minipay_sandbox without a provider", `minipay_sandbox`, "minipay_sandbox needs at least one provider block", newSandbox},
+		{"minipay_sandbox with an empty block", "minipay_sandbox {\n}", "minipay_sandbox needs at least one provider block", newSandbox},
+		{"minipay_sandbox, field without a value", "minipay_sandbox {\n\tcbtis {\n\t\tuid\n\t}\n}", "field uid needs a value", newSandbox},
+		{"minipay_sandbox, field with two values", "minipay_sandbox {\n\tcbtis {\n\t\tuid a b\n\t}\n}", "field uid takes one value", newSandbox},
+		{"minipay_sandbox, field set twice", "minipay_sandbox {\n\tcbtis {\n\t\tuid a\n\t\tuid b\n\t}\n}", "field uid is set twice", newSandbox},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.unmarshaler().UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
+			if err == nil {
+				t.Fatalf("%q parsed without error", tt.input)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func newHandler() caddyfile.Unmarshaler { return new(Handler) }
+func newWebhook() caddyfile.Unmarshaler { return new(Webhook) }
+func newSandbox() caddyfile.Unmarshaler { return new(Sandbox) }
+
+// The provider block becomes the inline provider object: JSON names as
+// written, true and false as booleans, placeholders untouched.
+func TestUnmarshalCaddyfileProvider(t *testing.T) {
+	in := "minipay wechat_login {\n\tapp_id wx1\n\tapp_secret {env.WECHAT_APP_SECRET}\n\texpose_session_key true\n}"
+	for _, u := range []interface {
+		caddyfile.Unmarshaler
+		raw() json.RawMessage
+	}{new(Handler), new(Webhook)} {
+		if err := u.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in)); err != nil {
+			t.Fatal(err)
+		}
+		const want = `{"app_id":"wx1","app_secret":"{env.WECHAT_APP_SECRET}","expose_session_key":true,"name":"wechat_login"}`
+		if got := string(u.raw()); got != want {
+			t.Fatalf("%T provider = %s, want %s", u, got, want)
+		}
+	}
+	s := new(Sandbox)
+	err := s.UnmarshalCaddyfile(caddyfile.NewTestDispenser("minipay_sandbox {\n\tlatipay {\n\t\tapi_key k\n\t}\n\tcbtis {\n\t\tuid u\n\t}\n}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.ProvidersRaw) != 2 || string(s.ProvidersRaw[0]) != `{"api_key":"k","name":"latipay"}` || string(s.ProvidersRaw[1]) != `{"name":"cbtis","uid":"u"}` {
+		t.Fatalf("sandbox providers = %s", s.ProvidersRaw)
+	}
+}
+
+func (b *providerHandler) raw() json.RawMessage { return b.ProviderRaw }
