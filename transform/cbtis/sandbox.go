@@ -41,6 +41,7 @@ type Sandbox struct {
 	tokens map[string]time.Time // token → expiry
 	issued int
 	orders map[string]*sandboxOrder // by merchant_order_id
+	ring   transform.OrderRing      // creation order, to forget the oldest
 	seq    int64
 }
 
@@ -227,6 +228,9 @@ func (s *Sandbox) create(body []byte) (int, string, any) {
 			"package": "prepay_id=wx" + now.UTC().Format("20060102150405") + transform.Nonce(20), "signType": "RSA",
 			"paySign": fakeRSASignature(),
 		},
+	}
+	if old, evict := s.ring.Add(o.merchantOrderID); evict { // bounded memory
+		delete(s.orders, old)
 	}
 	s.orders[o.merchantOrderID] = o
 	return 0, "ok", o.view(true)

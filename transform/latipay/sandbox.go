@@ -38,6 +38,7 @@ type Sandbox struct {
 	mu  sync.Mutex
 	// orders by merchant_reference, and by Latipay's order_id
 	orders map[string]*sandboxOrder
+	ring   transform.OrderRing // creation order, to forget the oldest
 	byID   map[string]*sandboxOrder
 	seq    int64
 	Now    func() time.Time
@@ -223,6 +224,10 @@ func (s *Sandbox) pay(w http.ResponseWriter, p transform.Params) {
 	// WeChat's paySign over the object, under a key the sandbox derives: in
 	// production Latipay signs it with its own WeChat key.
 	o.payment.PaySign = wxpay.PaySign(s.cfg.AppID, o.payment.NonceStr, o.payment.PackageStr, o.payment.SignType, o.payment.TimeStamp, s.wechatKey())
+	if old, evict := s.ring.Add(ref); evict { // bounded memory
+		delete(s.byID, s.orders[old].id)
+		delete(s.orders, old)
+	}
 	s.orders[ref] = o
 	s.byID[o.id] = o
 	writeJSON(w, s.paymentAnswer(o))

@@ -34,6 +34,7 @@ type Sandbox struct {
 	wechatKey string
 	mu        sync.Mutex
 	orders    map[string]*sandboxOrder // by uniqueTransactionCode
+	ring      transform.OrderRing      // creation order, to forget the oldest
 	seq       int64
 	Now       func() time.Time
 }
@@ -132,6 +133,9 @@ func (s *Sandbox) pay(req transform.Params, now time.Time) []byte {
 			request: req, number: s.seq, state: statePending, tranRef: strconv.FormatInt(3200000+s.seq, 10),
 			prepayID:  "wx" + now.In(transform.UTC8).Format("20060102150405") + transform.Nonce(20),
 			notifyURL: req.Get(BackendURLField), created: now,
+		}
+		if old, evict := s.ring.Add(id); evict { // bounded memory
+			delete(s.orders, old)
 		}
 		s.orders[id] = o
 	}

@@ -21,6 +21,7 @@ type Sandbox struct {
 	mu     sync.Mutex
 	// orders by out_trade_no
 	orders map[string]*sandboxOrder
+	ring   transform.OrderRing // creation order, to forget the oldest
 	seq    int64
 	Now    func() time.Time
 }
@@ -167,6 +168,9 @@ func (s *Sandbox) unifiedOrder(p transform.Params, signType string) transform.Pa
 		params: p, signType: signType, state: "NOTPAY", totalFee: fee, notifyURL: p.Get("notify_url"),
 		prepayID: "wx" + s.Now().In(transform.UTC8).Format("20060102150405") + transform.Nonce(20),
 		refunds:  map[string]string{}, created: s.Now(),
+	}
+	if old, evict := s.ring.Add(id); evict { // bounded memory
+		delete(s.orders, old)
 	}
 	s.orders[id] = o
 	return transform.Params{{Name: "result_code", Value: "SUCCESS"}, {Name: "prepay_id", Value: o.prepayID}, {Name: "trade_type", Value: "JSAPI"}}

@@ -370,3 +370,18 @@ func TestSandboxHandles(t *testing.T) {
 		}
 	}
 }
+
+// The sandbox keeps a bounded number of orders: past the bound the oldest
+// is forgotten (ORDERNOTEXIST), the newest are kept.
+func TestSandboxOrdersBounded(t *testing.T) {
+	s := newSandbox(t, testConfig(""))
+	s.ring.Max = 2
+	for _, id := range []string{"B1", "B2", "B3"} {
+		wantResult(t, sandboxDo(t, s, PathUnifiedOrder, signedXML(unifiedOrder(id, "100", "b"), vecAPIKey, SignMD5), SignMD5), "SUCCESS", "")
+	}
+	if len(s.orders) != 2 {
+		t.Fatalf("the sandbox keeps %d orders", len(s.orders))
+	}
+	wantResult(t, sandboxDo(t, s, PathOrderQuery, signedXML(orderReq("B1"), vecAPIKey, SignMD5), SignMD5), "FAIL", "ORDERNOTEXIST")
+	wantResult(t, sandboxDo(t, s, PathOrderQuery, signedXML(orderReq("B3"), vecAPIKey, SignMD5), SignMD5), "SUCCESS", "")
+}
