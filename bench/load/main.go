@@ -3,6 +3,7 @@
 // correctly signed upstream, measured alternately by wrk over several rounds.
 //
 //	go run ./bench/load            # from the repository; needs wrk on PATH
+//	go run ./bench/load -provider wechat_v3
 //	go run ./bench/load -h         # flags
 //
 // It builds ./cmd/caddy, starts one Caddy process per route from that
@@ -18,9 +19,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/md5"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,6 +42,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -59,6 +68,7 @@ type options struct {
 	caddy       string
 	profile     string
 	keep        bool
+	provider    string
 }
 
 func main() {
@@ -71,6 +81,7 @@ func main() {
 	flag.StringVar(&o.caddy, "caddy", "", "a Caddy binary with the plugin (default: go build ./cmd/caddy)")
 	flag.StringVar(&o.profile, "profile", "", "after the rounds, write CPU profiles of both sides under load and the minipay side's allocation profile into this directory")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (Caddyfiles, logs)")
+	flag.StringVar(&o.provider, "provider", "wechat_v2", "the pay route's provider: wechat_v2, or wechat_v3 (RSA-2048 signatures make it CPU-bound; the targets are wechat_v2's)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -95,42 +106,47 @@ func run(o options) error {
 	} else {
 		defer os.RemoveAll(dir)
 	}
+	root, err := repositoryRoot()
+	if err != nil {
+		return err
+	}
 	if o.caddy == "" {
-		if o.caddy, err = buildCaddy(dir); err != nil {
+		if o.caddy, err = buildCaddy(root, dir); err != nil {
 			return err
 		}
 	}
+	var v variant
+	switch o.provider {
+	case "wechat_v2":
+		v = wechatV2{}
+	case "wechat_v3":
+		if v, err = newWechatV3(root); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("-provider %q: wechat_v2 or wechat_v3", o.provider)
+	}
 
-	upstream, err := startUpstream()
+	upstream, err := startUpstream(v.answer)
 	if err != nil {
 		return err
 	}
 	defer upstream.Close()
 
-	plain, err := startSide(o.caddy, dir, "plain", func(port string) string {
-		return "\treverse_proxy " + upstream.Addr().String() + "\n"
-	})
+	plain, err := startSide(o.caddy, dir, "plain", "\treverse_proxy "+upstream.Addr().String()+"\n")
 	if err != nil {
 		return err
 	}
 	defer plain.stop()
-	minipay, err := startSide(o.caddy, dir, "minipay", func(port string) string {
-		return `	minipay wechat_v2 {
-		app_id ` + appID + `
-		mch_id ` + mchID + `
-		api_key ` + apiKey + `
-		notify_url ` + notifyURL + `
-		client_ip 127.0.0.1
-	}
-	reverse_proxy ` + upstream.Addr().String() + "\n"
-	})
+	minipay, err := startSide(o.caddy, dir, "minipay", v.route()+"\treverse_proxy "+upstream.Addr().String()+"\n")
 	if err != nil {
 		return err
 	}
 	defer minipay.stop()
-	if err := checkPayAnswer(minipay.url); err != nil {
-		return fmt.Errorf("minipay route: %w", err)
+	if err := checkPayAnswer(minipay.url, v); err != nil {
+		return fmt.Errorf("minipay %s route: %w", o.provider, err)
 	}
+	fmt.Printf("pay route: minipay %s\n", o.provider)
 
 	script := filepath.Join(dir, "post.lua")
 	if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
@@ -169,7 +185,7 @@ func run(o options) error {
 		ratios.add(res[minipay], res[plain])
 	}
 	fmt.Println()
-	ratios.print()
+	ratios.print(o.provider == "wechat_v2")
 	fmt.Printf("failed requests, all rounds: %d (target 0)\n", failed)
 	fmt.Println("load average after:", loadAverage())
 
@@ -179,15 +195,20 @@ func run(o options) error {
 	return nil
 }
 
-// buildCaddy builds the repository's ./cmd/caddy (Caddy with the plugin).
-func buildCaddy(dir string) (string, error) {
-	root, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil || len(bytes.TrimSpace(root)) == 0 {
+// repositoryRoot is the directory of the go.mod of the repository.
+func repositoryRoot() (string, error) {
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil || len(bytes.TrimSpace(gomod)) == 0 || string(bytes.TrimSpace(gomod)) == os.DevNull {
 		return "", errors.New("run this from inside the caddy-minipay repository (go env GOMOD is empty)")
 	}
+	return filepath.Dir(string(bytes.TrimSpace(gomod))), nil
+}
+
+// buildCaddy builds the repository's ./cmd/caddy (Caddy with the plugin).
+func buildCaddy(root, dir string) (string, error) {
 	bin := filepath.Join(dir, "caddy")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/caddy")
-	cmd.Dir = filepath.Dir(string(bytes.TrimSpace(root)))
+	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	fmt.Println("building ./cmd/caddy …")
 	if err := cmd.Run(); err != nil {
@@ -196,23 +217,171 @@ func buildCaddy(dir string) (string, error) {
 	return bin, nil
 }
 
-// startUpstream serves WeChat Pay's unifiedorder success answer, signed
-// with apiKey, to every request (after reading its body, as a real server
-// would).
-func startUpstream() (net.Listener, error) {
-	answer := signedXML([][2]string{
-		{"return_code", "SUCCESS"}, {"return_msg", "OK"}, {"appid", appID}, {"mch_id", mchID},
-		{"nonce_str", "IITRi8Iabbblz1Jc"}, {"result_code", "SUCCESS"}, {"prepay_id", prepayID},
-		{"trade_type", "JSAPI"},
-	})
+// A variant is a provider's pay route and the upstream that answers it.
+type variant interface {
+	// route is the minipay directive of the pay route.
+	route() string
+	// answer writes the upstream's signed success answer.
+	answer(w http.ResponseWriter)
+	// checkPaySign verifies the wx.requestPayment object's paySign.
+	checkPaySign(a map[string]string) error
+}
+
+// wechatV2 is WeChat Pay API v2 with an MD5 signature.
+type wechatV2 struct{}
+
+func (wechatV2) route() string {
+	return `	minipay wechat_v2 {
+		app_id ` + appID + `
+		mch_id ` + mchID + `
+		api_key ` + apiKey + `
+		notify_url ` + notifyURL + `
+		client_ip 127.0.0.1
+	}
+`
+}
+
+var v2Answer = signedXML([][2]string{
+	{"return_code", "SUCCESS"}, {"return_msg", "OK"}, {"appid", appID}, {"mch_id", mchID},
+	{"nonce_str", "IITRi8Iabbblz1Jc"}, {"result_code", "SUCCESS"}, {"prepay_id", prepayID},
+	{"trade_type", "JSAPI"},
+})
+
+func (wechatV2) answer(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/xml")
+	_, _ = w.Write(v2Answer)
+}
+
+func (wechatV2) checkPaySign(a map[string]string) error {
+	want := wechatSign([][2]string{{"appId", appID}, {"timeStamp", a["timeStamp"]}, {"nonceStr", a["nonceStr"]},
+		{"package", a["package"]}, {"signType", a["signType"]}})
+	if a["signType"] != "MD5" || a["paySign"] != want {
+		return errors.New("paySign does not verify")
+	}
+	return nil
+}
+
+// wechatV3 is WeChat Pay API v3 with the repository's public sandbox keys
+// (examples/keys): the merchant signs with apiclient_key.pem, the upstream
+// with the WeChat Pay key whose public half and id the route trusts.
+type wechatV3 struct {
+	keys        string // examples/keys
+	platformKey *rsa.PrivateKey
+	merchantPub *rsa.PublicKey
+	signed      atomic.Pointer[v3Answer] // re-signed every second: answers older than 300 s are refused
+}
+
+type v3Answer struct{ timestamp, nonce, signature string }
+
+const (
+	v3PublicKeyID = "PUB_KEY_ID_0119000001092026112900000000000001"
+	v3Body        = `{"prepay_id":"` + prepayID + `"}`
+)
+
+func newWechatV3(root string) (*wechatV3, error) {
+	v := &wechatV3{keys: filepath.Join(root, "examples", "keys")}
+	block, err := readPEM(filepath.Join(v.keys, "wechatpay_platform_key.pem"))
+	if err != nil {
+		return nil, err
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("wechatpay_platform_key.pem: %w", err)
+	}
+	v.platformKey = key.(*rsa.PrivateKey)
+	if block, err = readPEM(filepath.Join(v.keys, "apiclient_cert.pem")); err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("apiclient_cert.pem: %w", err)
+	}
+	v.merchantPub = cert.PublicKey.(*rsa.PublicKey)
+	if err := v.sign(); err != nil {
+		return nil, err
+	}
+	go func() {
+		for range time.Tick(time.Second) {
+			_ = v.sign()
+		}
+	}()
+	return v, nil
+}
+
+func readPEM(file string) (*pem.Block, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("%s holds no PEM block", file)
+	}
+	return block, nil
+}
+
+// sign signs the answer as WeChat does: RSASSA-PKCS1-v1_5 SHA-256 over
+// timestamp, nonce and body, each followed by a newline
+// (https://pay.weixin.qq.com/doc/v3/merchant/4012365342).
+func (v *wechatV3) sign() error {
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	nonce := "5K8264ILTKCH16CQ2502SI8ZNMTM67VS"
+	sum := sha256.Sum256([]byte(ts + "\n" + nonce + "\n" + v3Body + "\n"))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, v.platformKey, crypto.SHA256, sum[:])
+	if err != nil {
+		return err
+	}
+	v.signed.Store(&v3Answer{timestamp: ts, nonce: nonce, signature: base64.StdEncoding.EncodeToString(sig)})
+	return nil
+}
+
+func (v *wechatV3) route() string {
+	return `	minipay wechat_v3 {
+		app_id ` + appID + `
+		mch_id ` + mchID + `
+		serial_no 3775B6A45ACD588826D15E583A95F5DD2F2D3B4A
+		private_key {file.` + filepath.Join(v.keys, "apiclient_key.pem") + `}
+		api_v3_key sandbox-apiv3-key-0123456789abcd
+		public_key {file.` + filepath.Join(v.keys, "wechatpay_pub_key.pem") + `}
+		public_key_id ` + v3PublicKeyID + `
+		notify_url ` + notifyURL + `
+		client_ip 127.0.0.1
+	}
+`
+}
+
+func (v *wechatV3) answer(w http.ResponseWriter) {
+	a := v.signed.Load()
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Wechatpay-Serial", v3PublicKeyID)
+	h.Set("Wechatpay-Timestamp", a.timestamp)
+	h.Set("Wechatpay-Nonce", a.nonce)
+	h.Set("Wechatpay-Signature", a.signature)
+	_, _ = w.Write([]byte(v3Body))
+}
+
+// checkPaySign verifies the RSA paySign over appId, timeStamp, nonceStr and
+// package, each followed by a newline, with the merchant's public key.
+func (v *wechatV3) checkPaySign(a map[string]string) error {
+	sig, err := base64.StdEncoding.DecodeString(a["paySign"])
+	if err != nil || a["signType"] != "RSA" {
+		return errors.New("paySign is not an RSA signature")
+	}
+	sum := sha256.Sum256([]byte(appID + "\n" + a["timeStamp"] + "\n" + a["nonceStr"] + "\n" + a["package"] + "\n"))
+	return rsa.VerifyPKCS1v15(v.merchantPub, crypto.SHA256, sum[:], sig)
+}
+
+// startUpstream serves the provider's signed success answer to every
+// request (after reading its body, as a real server would).
+func startUpstream(answer func(http.ResponseWriter)) (net.Listener, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "text/xml")
-		_, _ = w.Write(answer)
+		answer(w)
 	}), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	return l, nil
@@ -252,7 +421,7 @@ func signedXML(fields [][2]string) []byte {
 // checkPayAnswer sends one pay and checks that the answer is the
 // wx.requestPayment object for the upstream's prepay_id with a paySign that
 // verifies, so the benchmark measures a route that works.
-func checkPayAnswer(url string) error {
+func checkPayAnswer(url string, v variant) error {
 	res, err := http.Post(url, "application/json", strings.NewReader(payBody))
 	if err != nil {
 		return err
@@ -266,10 +435,11 @@ func checkPayAnswer(url string) error {
 	if err := json.Unmarshal(body, &a); err != nil {
 		return fmt.Errorf("answer %s: %w", body, err)
 	}
-	want := wechatSign([][2]string{{"appId", appID}, {"timeStamp", a["timeStamp"]}, {"nonceStr", a["nonceStr"]},
-		{"package", a["package"]}, {"signType", a["signType"]}})
-	if a["package"] != "prepay_id="+prepayID || a["signType"] != "MD5" || a["paySign"] != want {
-		return fmt.Errorf("the answer is not a verifiable wx.requestPayment object: %s", body)
+	if a["package"] != "prepay_id="+prepayID {
+		return fmt.Errorf("not the wx.requestPayment object of the upstream's prepay_id: %s", body)
+	}
+	if err := v.checkPaySign(a); err != nil {
+		return fmt.Errorf("%w: %s", err, body)
 	}
 	return nil
 }
@@ -282,9 +452,9 @@ type side struct {
 	cmd   *exec.Cmd
 }
 
-// startSide writes a Caddyfile whose site block holds route and runs Caddy
+// startSide writes a Caddyfile whose site block is route and runs Caddy
 // on it; it returns once the admin endpoint and the route answer.
-func startSide(caddy, dir, name string, route func(port string) string) (*side, error) {
+func startSide(caddy, dir, name, route string) (*side, error) {
 	port, adminPort := freePort(), freePort()
 	cfg := fmt.Sprintf(`{
 	admin localhost:%s
@@ -293,7 +463,7 @@ func startSide(caddy, dir, name string, route func(port string) string) (*side, 
 
 http://127.0.0.1:%s {
 %s}
-`, adminPort, port, route(port))
+`, adminPort, port, route)
 	file := filepath.Join(dir, name+".Caddyfile")
 	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
 		return nil, err
@@ -474,7 +644,10 @@ func (rs *ratioSet) add(m, p result) {
 	rs.cpu = append(rs.cpu, m.cpuPerRequest()/p.cpuPerRequest())
 }
 
-func (rs *ratioSet) print() {
+// print shows the medians, and against the targets when withTargets (they
+// are set for wechat_v2; wechat_v3's two RSA signatures a pay make it
+// CPU-bound).
+func (rs *ratioSet) print(withTargets bool) {
 	fmt.Println("ratios minipay/plain: median (per round)")
 	for _, r := range []struct {
 		name   string
@@ -490,7 +663,7 @@ func (rs *ratioSet) print() {
 	} {
 		med := median(r.values)
 		verdict := ""
-		if r.ok != nil {
+		if r.ok != nil && withTargets {
 			verdict = "target " + r.target + ": met"
 			if !r.ok(med) {
 				verdict = "target " + r.target + ": MISSED"
