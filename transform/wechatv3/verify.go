@@ -132,6 +132,26 @@ func Verify(keys KeySource, h http.Header, body []byte, now time.Time) error {
 	return nil
 }
 
+// explainSignature records what Verify checks: the message, the received
+// signature, and the key and outcome of the RSA check alone.
+func explainSignature(keys KeySource, h http.Header, body []byte, x *transform.Explanation) {
+	serial, sig := h.Get(HeaderSerial), h.Get(HeaderSignature)
+	ts, nonce := h.Get(HeaderTimestamp), h.Get(HeaderNonce)
+	x.SignType, x.Received = "SHA256-RSA2048 (Wechatpay-Signature)", sig
+	x.StringToSign = string(AppendAnswerMessage(nil, ts, nonce, body))
+	pub, ok := keys.PublicKey(serial)
+	switch {
+	case serial == "":
+		x.Expected = "a signature by the key Wechatpay-Serial names (no Wechatpay-Serial header)"
+	case !ok:
+		x.Expected = "a signature by key " + serial + " (no such key is configured or valid)"
+	case VerifyMessage(pub, []byte(x.StringToSign), sig):
+		x.Expected = "a signature by key " + serial + " (it verifies)"
+	default:
+		x.Expected = "a signature by key " + serial + " (it does not verify)"
+	}
+}
+
 // parseTimestamp reads Unix seconds: 1 to 12 decimal digits, nothing else.
 func parseTimestamp(s string) (int64, bool) {
 	if len(s) == 0 || len(s) > 12 {

@@ -67,6 +67,19 @@ type notification struct {
 // its signature verified; the event holds only the decrypted (authenticated)
 // resource and the signed envelope's id, event_type and summary.
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
+	return w.Explain(n, nil)
+}
+
+var _ transform.Explainer = (*Webhook)(nil)
+
+// Explain implements transform.Explainer: Verify, recording the signed
+// message (TIMESTAMP\nNONCE\nBODY\n) and the received signature; an RSA
+// signature has no "expected" value, so expected names the key and
+// whether the signature verifies under it, whatever the time window says.
+func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*transform.Event, error) {
+	if x != nil {
+		explainSignature(w.keys.ring, n.Header, n.Body, x)
+	}
 	if err := Verify(w.keys.ring, n.Header, n.Body, w.Now()); err != nil {
 		return nil, err
 	}
