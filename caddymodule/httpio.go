@@ -17,7 +17,7 @@ import (
 )
 
 const (
-	// maxBody bounds merchant requests and provider notifications (DESIGN.md §4, §5).
+	// maxBody bounds merchant requests and provider notifications (README "Merchant API", "Webhooks").
 	maxBody = 64 << 10
 	// maxAnswer bounds what minipay buffers of an upstream answer or a merchant's reply.
 	maxAnswer = 1 << 20
@@ -47,7 +47,7 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// readMerchantRequest enforces DESIGN.md §4's request rules, in the order a
+// readMerchantRequest enforces README "Errors"'s request rules, in the order a
 // client can act on: POST, JSON, size.
 func readMerchantRequest(r *http.Request) ([]byte, *transform.Error) {
 	if r.Method != http.MethodPost {

@@ -122,7 +122,7 @@ func errorConfig(t *testing.T, fake string, logFile string) (config string, merc
 	return config, "http://localhost:" + merchant, "http://localhost:" + sandbox
 }
 
-// TestMerchantAPIErrors covers every error code of DESIGN.md §4 through a
+// TestMerchantAPIErrors covers every error code of README "Merchant API" through a
 // real Caddy: the status, the code and, where there is one, the field.
 func TestMerchantAPIErrors(t *testing.T) {
 	fake := fakeWeChat(t)

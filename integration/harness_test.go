@@ -106,7 +106,7 @@ func (r response) json(t *testing.T) map[string]any {
 	return m
 }
 
-// errorOf returns the "error" object of a DESIGN.md §4 error answer.
+// errorOf returns the "error" object of a README "Merchant API" error answer.
 func (r response) errorOf(t *testing.T) map[string]any {
 	t.Helper()
 	e, ok := r.json(t)["error"].(map[string]any)

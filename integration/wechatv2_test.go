@@ -16,7 +16,7 @@ import (
 	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
-// The exact ACK of DESIGN.md §5, as a literal.
+// The exact ACK of README "Webhooks", as a literal.
 const wechatACK = `<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>`
 
 type delivery struct {

@@ -6,7 +6,7 @@ import (
 	"net/http"
 )
 
-// Error codes of DESIGN.md §4.
+// Error codes of README "Merchant API".
 const (
 	CodeInvalidRequest       = "invalid_request"
 	CodeUnknownOperation     = "unknown_operation"

@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// Seeds: the documents WeChat Pay v2 really sends (wechat_v2.md), and the
+// Seeds: the documents WeChat Pay v2 really sends (docs/providers/wechat_v2.md), and the
 // edge cases ParseFlatXML has rules for.
 var flatXMLSeeds = []string{
 	wechatAnswer,
@@ -126,7 +126,7 @@ func FuzzParseNestedXML(f *testing.F) {
 	})
 }
 
-// maxBody is the handlers' body limit (DESIGN.md §4, §5).
+// maxBody is the handlers' body limit (README "Merchant API", "Webhooks").
 const maxBody = 64 << 10
 
 var fuzzNames = []string{"appid", "mch_id", "nonce_str", "sign", "body", "attach", "total_fee", "a", "x-y.z", "_1"}

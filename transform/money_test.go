@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// wantInvalid asserts err is DESIGN.md §4's 400 invalid_request naming field.
+// wantInvalid asserts err is README "Errors"'s 400 invalid_request naming field.
 func wantInvalid(t *testing.T, err error, field string) {
 	t.Helper()
 	var e *Error
@@ -21,7 +21,7 @@ func wantInvalid(t *testing.T, err error, field string) {
 	}
 }
 
-// DESIGN.md §4 "Money": a decimal string in major units, in an ISO 4217
+// README "Merchant API": a decimal string in major units, in an ISO 4217
 // alphabetic code, with at most the currency's minor-unit exponent of
 // decimals (ISO 4217: CNY 2, JPY 0, BHD and KWD 3, CLF 4).
 func TestParseMoney(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"github.com/beevik/etree"
 )
 
-// The respCode 32 answer payload of 2C2P (2c2p.md), with its nested
+// The respCode 32 answer payload of 2C2P (docs/providers/2c2p.md), with its nested
 // miniProgramData/wechat element.
 const twoc2pAnswer = `<PaymentResponse><timeStamp>221126100000</timeStamp><merchantID>JT01</merchantID><respCode>32</respCode><pan></pan>` +
 	`<amt>000000001234</amt><uniqueTransactionCode>ORDER-1</uniqueTransactionCode><tranRef>3200632</tranRef>` +

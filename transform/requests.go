@@ -165,7 +165,7 @@ func (l *LoginRequest) Validate() error {
 	return nil
 }
 
-// ValidOrderID checks DESIGN.md's order id rule: 1–32 characters of A-Za-z0-9_-|*.
+// ValidOrderID checks the README's order id rule: 1–32 characters of A-Za-z0-9_-|*.
 func ValidOrderID(field, id string) error {
 	if id == "" {
 		return Invalid(field, "is required")

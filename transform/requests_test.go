@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// DESIGN.md §4: order_id is 1–32 characters of A-Za-z0-9_-|*.
+// README "Merchant API": order_id is 1–32 characters of A-Za-z0-9_-|*.
 func TestValidOrderID(t *testing.T) {
 	tests := []struct {
 		id string
@@ -200,7 +200,7 @@ func TestLoginRequestValidate(t *testing.T) {
 	wantInvalid(t, (&LoginRequest{Code: strings.Repeat("c", 129)}).Validate(), "code")
 }
 
-// DESIGN.md §4: every failure is {"error":{"code","message","field"?,"provider_code"?,"provider_message"?}}.
+// README "Merchant API": every failure is {"error":{"code","message","field"?,"provider_code"?,"provider_message"?}}.
 func TestErrorJSON(t *testing.T) {
 	tests := []struct {
 		err    *Error
@@ -250,6 +250,6 @@ func TestMarshalNoHTMLEscape(t *testing.T) {
 		t.Fatalf("Marshal = %s", got)
 	}
 	if EventID("wechat_v2", "4200000123", EventPaymentSucceeded) != "wechat_v2:4200000123:payment.succeeded" {
-		t.Fatal("EventID does not follow DESIGN.md §5")
+		t.Fatal("EventID does not follow the README's event id rule")
 	}
 }

@@ -35,7 +35,7 @@ func TestNonce(t *testing.T) {
 }
 
 func TestEqualHexConstantTime(t *testing.T) {
-	const sig = "9A0A8659F005D6984697E2CA0A9CF3B7" // wechat_v2.md MD5 vector
+	const sig = "9A0A8659F005D6984697E2CA0A9CF3B7" // docs/providers/wechat_v2.md MD5 vector
 	tests := []struct {
 		got, want string
 		eq        bool

@@ -10,7 +10,7 @@ import (
 )
 
 // The unifiedorder answer example of the WeChat Pay v2 documentation
-// (wechat_v2.md "Response (XML)"), as WeChat lays it out.
+// (docs/providers/wechat_v2.md "Response"), as WeChat lays it out.
 const wechatAnswer = `<xml>
    <return_code><![CDATA[SUCCESS]]></return_code>
    <return_msg><![CDATA[OK]]></return_msg>

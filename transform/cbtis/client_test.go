@@ -13,7 +13,7 @@ import (
 
 const payJSON = `{"order_id":"P9297895081903","amount":"1","currency":"HKD","description":"Mini Program Payment","openid":"oqZa55Qo-u0cVViWMAgv_YbyXb4U"}`
 
-// createAnswer has the shape of the create answer in cbtis.md "pay" (the
+// createAnswer has the shape of the create answer in docs/providers/cbtis.md "Endpoints" (the
 // docs elide the values; these are illustrative).
 const createAnswer = `{"code":0,"data":{"order_id":"C34368224017070001","merchant_order_id":"P9297895081903","amount":"1.00","currency":"HKD",
  "create_time":"2023-08-23T18:25:43.511Z","next_action":{"type":"call_sdk","data":{"appId":"wx7bc98d929da735fe",
@@ -30,7 +30,7 @@ func TestClientSupports(t *testing.T) {
 	}
 }
 
-// cbtis.md "pay": the create body, amount a decimal string in major units,
+// docs/providers/cbtis.md "Endpoints": the create body, amount a decimal string in major units,
 // the bearer token in Authorization.
 func TestPreparePay(t *testing.T) {
 	ts := newTokenServer(t)
@@ -203,7 +203,7 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
-// cbtis.md "query": PENDING→pending, SUCCEEDED→succeeded, CANCELLED→cancelled;
+// docs/providers/cbtis.md "Endpoints": PENDING→pending, SUCCEEDED→succeeded, CANCELLED→cancelled;
 // pay_time → paid_at. An undocumented status is never guessed into a state
 // (TestDecodeQueryUndocumentedStatus).
 // An undocumented status (a new CBTIS state such as PROCESSING) is a 502

@@ -24,7 +24,7 @@ const (
 // signature_header names another (the public docs do not name it).
 const DefaultSignatureHeader = "Signature"
 
-// Config is the cbtis provider configuration (DESIGN.md §3).
+// Config is the cbtis provider configuration (README "Provider fields").
 type Config struct {
 	UID             string `json:"uid,omitempty"`
 	ClientSecret    string `json:"client_secret,omitempty"`

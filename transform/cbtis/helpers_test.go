@@ -19,14 +19,14 @@ import (
 )
 
 // Test identity: sub_appid and sub_openid of the CBTIS mini program
-// example (cbtis.md "pay"); uid and secrets are the tests' own.
+// example (docs/providers/cbtis.md "Endpoints"); uid and secrets are the tests' own.
 const (
 	testUID    = "39172931"
 	testSecret = "cs_5f2b8e1c9d7a4e6b8c0d2f4a6b8c0d2e"
 	subAppID   = "wx7bc98d929da735fe"
 	subOpenID  = "oqZa55Qo-u0cVViWMAgv_YbyXb4U"
 	notifyURL  = "https://merchant.example/notify"
-	// The key of the CBTIS docs' webhook example (cbtis.md "Known-answer vector").
+	// The key of the CBTIS docs' webhook example (docs/providers/cbtis.md "Known-answer vectors").
 	vecAPIKey = "6d0e8fa7b10c40c3a48c0c2be41cb178"
 )
 
@@ -128,7 +128,7 @@ func newTestClient(t testing.TB, cfg Config, clk *clock) *Client {
 	return c
 }
 
-// refSignature is cbtis.md's rule written out independently of Signature:
+// refSignature is docs/providers/cbtis.md's rule written out independently of Signature:
 // lowercase hex SHA-256 of body + "." + key.
 func refSignature(body []byte, key string) string {
 	sum := sha256.Sum256(append(append(bytes.Clone(body), '.'), key...))

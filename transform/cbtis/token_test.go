@@ -13,7 +13,7 @@ import (
 	"github.com/minipay/caddy-minipay/transform"
 )
 
-// cbtis.md "Authentication": GET {token_url}?grant_type=client_credentials&uid=&client_secret=.
+// docs/providers/cbtis.md "Authentication": GET {token_url}?grant_type=client_credentials&uid=&client_secret=.
 func TestTokenRequest(t *testing.T) {
 	ts := newTokenServer(t)
 	c := newTestClient(t, testConfig(ts.URL()+"?region=hk"), nil)

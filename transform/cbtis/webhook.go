@@ -114,7 +114,7 @@ func Event(body []byte) (*transform.Event, error) {
 		amountField = "refund_amount"
 		currency = cmp.Or(data["refund_currency"], data["order_currency"], data["currency"])
 		ev.OccurredAt = rfc3339(data["refund_time"])
-	default: // verified but not mapped: forwarded as "unknown" (DESIGN.md §5)
+	default: // verified but not mapped: forwarded as "unknown" (README "Webhooks")
 		ev.Type = transform.EventUnknown
 		ref = cmp.Or(data["refund_id"], data["order_id"], data["merchant_refund_id"], data["merchant_order_id"])
 		amountField, currency = "order_amount", cmp.Or(data["order_currency"], data["currency"])

@@ -15,7 +15,7 @@ import (
 // Name is the provider's name in configuration and answers.
 const Name = "latipay"
 
-// Config is the latipay provider configuration (DESIGN.md §3).
+// Config is the latipay provider configuration (README "Provider fields").
 type Config struct {
 	UserID    string `json:"user_id,omitempty"`
 	WalletID  string `json:"wallet_id,omitempty"`

@@ -12,7 +12,7 @@ import (
 	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
-// The merchant of Latipay's published examples (latipay.md, Latipay's
+// The merchant of Latipay's published examples (docs/providers/latipay.md, Latipay's
 // latipay-wechat-mini-app.md and latipay-hosted-online.md): api_key
 // 111222333, user U000334333, wallet W00000001, mini app wx721398712681232.
 const (
@@ -33,7 +33,7 @@ func newClient(t testing.TB, cfg Config) *Client { return transformtest.Must(t, 
 
 func newWebhook(t testing.TB, cfg Config) *Webhook { return transformtest.Must(t, NewWebhook, cfg) }
 
-// refSign is latipay.md's request signature written out independently of
+// refSign is docs/providers/latipay.md's request signature written out independently of
 // Sign: non-empty parameters but signature and api_key, sorted by name,
 // k=v joined with '&', the key appended, HMAC-SHA256 keyed by the key,
 // lowercase hex.

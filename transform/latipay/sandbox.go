@@ -18,7 +18,7 @@ import (
 	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
-// Latipay's error codes (error-code.md) the sandbox answers with.
+// Latipay's error codes (docs/providers/latipay.md "Errors") the sandbox answers with.
 const (
 	codeOrderNotExist = 201
 	codeFieldsNull    = 204

@@ -6,7 +6,7 @@ import (
 	"github.com/minipay/caddy-minipay/transform"
 )
 
-// Latipay's published known answers (latipay.md "Known-answer vectors",
+// Latipay's published known answers (docs/providers/latipay.md "Known-answer vectors",
 // from Latipay/latipay.github.io src/v2/latipay-hosted-online.md and
 // latipay-wechat-mini-app.md), api_key 111222333. Vectors 1 and 2 are the
 // hosted-online parameters (payment_method alipay, ...): they test the

@@ -122,7 +122,7 @@ func TestWebhookVerify(t *testing.T) {
 // event of the original (so the merchant's dedupe on the id holds).
 func TestWebhookAttacks(t *testing.T) {
 	w := newWebhook(t, testConfig())
-	// docSig signs "dsi39ej430sks03alipaypaidNZD120.00" (latipay.md's vector).
+	// docSig signs "dsi39ej430sks03alipaypaidNZD120.00" (docs/providers/latipay.md's vector).
 	const docSig = "840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1"
 	withDocSig := func(ref, method, status, cur, amount string) string {
 		if refNotify(ref, method, status, cur, amount, vecAPIKey) != docSig {

@@ -21,7 +21,7 @@ const (
 	RespFailed   = "99"  // 2C2P's generic refusal, failReason says why
 )
 
-// BackendURLField carries the request's notify_url in the payload. 2c2p.md
+// BackendURLField carries the request's notify_url in the payload. docs/providers/2c2p.md
 // names no field for 9.9 (production accounts set the backend URL in the
 // 2C2P merchant portal); this is 2C2P's name for it in its newer API, and
 // the sandbox notifies it.

@@ -16,7 +16,7 @@ import (
 // Name is the provider's name in configuration and answers.
 const Name = "2c2p"
 
-// Defaults of the optional fields (DESIGN.md §3).
+// Defaults of the optional fields (README "Provider fields").
 const (
 	DefaultVersion     = "9.9"
 	DefaultPaymentPath = "/2C2PFrontEnd/SecurePayment/Payment.aspx"
@@ -28,7 +28,7 @@ const PaymentChannel = "WCMINI"
 // timeLayout is 2C2P's ddMMyyHHmmss.
 const timeLayout = "020106150405"
 
-// Config is the 2c2p provider configuration (DESIGN.md §3).
+// Config is the 2c2p provider configuration (README "Provider fields").
 type Config struct {
 	MerchantID  string `json:"merchant_id,omitempty"`
 	SecretKey   string `json:"secret_key,omitempty"`

@@ -1,7 +1,7 @@
 package twoc2p
 
 // Known-answer vectors: a real exchange with the 2C2P demo server (merchant
-// JT01, demo secret key 7jYcp4FxFdf0), from ../shared/providers/2c2p.md and
+// JT01, demo secret key 7jYcp4FxFdf0), from docs/providers/2c2p.md and
 // its fixture files, which come from activemerchant/active_merchant
 // test/unit/gateways/two_c_two_p_test.rb. Copied here as literals so the
 // tests do not depend on files outside the module.
@@ -22,7 +22,7 @@ const (
 		"jbU5vWVhObFBDOWtaWE5qUGp3dlVHRjViV1Z1ZEZKbGNYVmxjM1ErPC9wYXlsb2FkPjxzaWduYXR1cmU%2BQkU5MjYxQzBDOTU5OTQwMDREODJ" +
 		"CNUQwRUI1QjMwRDdBMjUzRTc5NzQwNzhBNEREQjBFQjlDNjUwQjA4NUZCRTwvc2lnbmF0dXJlPjwvUGF5bWVudFJlcXVlc3Q%2B"
 
-	// Its envelope's payload signs to this (2c2p.md).
+	// Its envelope's payload signs to this (docs/providers/2c2p.md).
 	demoRequestSignature = "BE9261C0C95994004D82B5D0EB5B30D7A253E7974078A4DDB0EB9C650B085FBE"
 
 	// 2c2p-demo-response-approved.b64: respCode 00, status A, tranRef 3200632.

@@ -32,7 +32,7 @@ func newClient(t testing.TB, cfg Config) *Client {
 	return c
 }
 
-// refSign is 2c2p.md's rule written out independently of Sign: uppercase
+// refSign is docs/providers/2c2p.md's rule written out independently of Sign: uppercase
 // hex HMAC-SHA256, key = the secret key's bytes, message = the base64 text.
 func refSign(payloadB64, key string) string {
 	m := hmac.New(sha256.New, []byte(key))

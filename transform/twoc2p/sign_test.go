@@ -161,7 +161,7 @@ func reseal(root string, e Envelope) string {
 		e.Payload + "</payload><signature>" + e.Signature + "</signature></" + root + ">"))
 }
 
-// TestSealFormat: Seal writes 2c2p.md's envelope exactly, signed as
+// TestSealFormat: Seal writes docs/providers/2c2p.md's envelope exactly, signed as
 // refSign signs.
 func TestSealFormat(t *testing.T) {
 	inner := []byte(`<PaymentResponse><respCode>32</respCode></PaymentResponse>`)

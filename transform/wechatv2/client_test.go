@@ -15,7 +15,7 @@ import (
 
 const payJSON = `{"order_id":"O1","amount":"12.34","currency":"CNY","description":"测试商品","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","expire_at":"2026-11-22T02:30:00Z","attach":"a=1&b=2"}`
 
-// The unifiedorder SUCCESS answer of the documentation (wechat_v2.md
+// The unifiedorder SUCCESS answer of the documentation (docs/providers/wechat_v2.md
 // "Response"), for the official example merchant. The signs were computed
 // outside Go from the published rules:
 //
@@ -81,7 +81,7 @@ func TestPreparePay(t *testing.T) {
 				"sign_type":        tt.signType,
 				"body":             "测试商品",
 				"out_trade_no":     "O1",
-				"total_fee":        "1234", // fen, an integer (wechat_v2.md)
+				"total_fee":        "1234", // fen, an integer (docs/providers/wechat_v2.md)
 				"fee_type":         "CNY",
 				"spbill_create_ip": clientIP, // the configured default
 				"notify_url":       notifyURL,
@@ -222,7 +222,7 @@ func preparePay(t *testing.T, c *Client) *transform.Call {
 	return call
 }
 
-// DESIGN.md §4 pay response: every value a string, paySign over appId
+// README "Merchant API" pay response: every value a string, paySign over appId
 // (sub_app_id in service-provider mode), nonceStr, package, signType,
 // timeStamp with the merchant's sign type — never the unifiedorder sign.
 func TestDecodePaySuccess(t *testing.T) {
@@ -347,7 +347,7 @@ func TestDecodePayErrors(t *testing.T) {
 	}
 }
 
-// wechat_v2.md "orderquery trade_state → status", time_end in UTC+8.
+// docs/providers/wechat_v2.md "orderquery trade_state → status", time_end in UTC+8.
 func TestDecodeQuery(t *testing.T) {
 	tests := []struct {
 		state, status string

@@ -12,7 +12,7 @@ import (
 // Name is the provider's name in configuration and answers.
 const Name = "wechat_v2"
 
-// Config is the wechat_v2 provider configuration (DESIGN.md §3).
+// Config is the wechat_v2 provider configuration (README "Provider fields").
 type Config struct {
 	AppID     string `json:"app_id,omitempty"`
 	MchID     string `json:"mch_id,omitempty"`

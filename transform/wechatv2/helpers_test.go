@@ -13,7 +13,7 @@ import (
 	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
-// The merchant identity of the official signature example (wechat_v2.md
+// The merchant identity of the official signature example (docs/providers/wechat_v2.md
 // "Known-answer vectors"): appid, mch_id and the 32-byte API key.
 const (
 	vecAppID  = "wxd930ea5d5a258f4f"
@@ -50,7 +50,7 @@ func newClient(t testing.TB, cfg Config) *Client {
 	return c
 }
 
-// refSign is wechat_v2.md's signature rule written out independently of
+// refSign is docs/providers/wechat_v2.md's signature rule written out independently of
 // Sign: non-empty parameters but sign, sorted by name, k=v joined with '&',
 // "&key=" appended, MD5 or HMAC-SHA256 (key = API key), uppercase hex.
 func refSign(p transform.Params, key, signType string) string {

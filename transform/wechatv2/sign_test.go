@@ -2,7 +2,7 @@ package wechatv2
 
 import "testing"
 
-// Vector from wechat_v2.md (computed there, checked with openssl).
+// Vector from docs/providers/wechat_v2.md (computed there, checked with openssl).
 func TestRefundInfoKnownAnswer(t *testing.T) {
 	key := RefundKey("192006250b4c09247ec02edce69f6a2d")
 	if string(key) != "d96eb16afdd491fa1e705096edbc2205" {

@@ -155,7 +155,7 @@ func PaymentEvent(p transform.Params) (*transform.Event, error) {
 		typ = transform.EventPaymentSucceeded
 	case "FAIL":
 		typ = transform.EventPaymentFailed
-	default: // verified but not mapped: forwarded as "unknown" (DESIGN.md §5)
+	default: // verified but not mapped: forwarded as "unknown" (README "Webhooks")
 		typ = transform.EventUnknown
 	}
 	ev := &transform.Event{

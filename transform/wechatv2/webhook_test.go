@@ -120,7 +120,7 @@ func TestWebhookVerifyPayment(t *testing.T) {
 	}
 }
 
-// DESIGN.md §5 normalized event, byte for byte.
+// README "Webhooks" normalized event, byte for byte.
 func TestWebhookEventJSON(t *testing.T) {
 	ev, err := newWebhook(t, testConfig("")).Verify(transform.Notification{Body: notification(notifyMD5Sign, "")})
 	if err != nil {
@@ -192,7 +192,7 @@ func TestWebhookVerifyRejects(t *testing.T) {
 	}
 }
 
-// wechat_v2.md: result_code FAIL → payment.failed; DESIGN.md §5: a verified
+// docs/providers/wechat_v2.md: result_code FAIL → payment.failed; README "Webhooks": a verified
 // notification of a kind the plugin does not map is forwarded as "unknown".
 func TestWebhookOutcomes(t *testing.T) {
 	tests := []struct {
@@ -239,7 +239,7 @@ func TestWebhookServiceProvider(t *testing.T) {
 	}
 }
 
-// The refund notification vector of wechat_v2.md: req_info under API key
+// The refund notification vector of docs/providers/wechat_v2.md: req_info under API key
 // 192006250b4c09247ec02edce69f6a2d decrypts to out_refund_no R1, SUCCESS.
 const publishedReqInfo = "WBzGpzQuNpcFxIlFjUUD9BZv+lpBMzd2SHiKCkwfALWid5G8ZvfOussfMIHLbKJmcnxPKdb1ZJEqTAp8ysQv+xa1fj+Eorgndx3fNxf3KAYa3LPgsjvZgxaeYyrhV05Kbjkj6ywg27cEyTTaPZFYNg=="
 
@@ -324,7 +324,7 @@ func TestDecryptRefundInfoPadding(t *testing.T) {
 	}
 }
 
-// DESIGN.md §5: the success ACK, byte for byte.
+// README "Webhooks": the success ACK, byte for byte.
 func TestWebhookAck(t *testing.T) {
 	status, ct, body := newWebhook(t, testConfig("")).Ack()
 	const want = `<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>`

@@ -14,7 +14,7 @@ import (
 )
 
 const (
-	appID     = "wxd678efh567hg6787" // the appid of wechat_v2.md's paySign example
+	appID     = "wxd678efh567hg6787" // the appid of docs/providers/wechat_v2.md's paySign example
 	appSecret = "0123456789abcdef0123456789abcdef"
 )
 
@@ -27,7 +27,7 @@ func wantError(t *testing.T, err error, status int, code string) *transform.Erro
 	return transformtest.WantError(t, err, status, code, appSecret)
 }
 
-// The errcode table of wechat_login.md.
+// The errcode table of docs/providers/wechat_login.md.
 func TestReadAnswer(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -139,7 +139,7 @@ func TestPrepareErrors(t *testing.T) {
 	}
 }
 
-// DESIGN.md §4 login response: {"openid","unionid"?,"session_key"? (only
+// README "Merchant API" login response: {"openid","unionid"?,"session_key"? (only
 // with expose_session_key)}.
 func TestDecodeSessionKey(t *testing.T) {
 	answer := []byte(`{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","session_key":"tiihtNczf5v6AKRyjwEUhQ==","unionid":"o6_bmasdasdsad6_2sgVt7hMZOPfL"}`)

@@ -8,7 +8,7 @@ import "github.com/minipay/caddy-minipay/transform"
 // Name is the provider's name in configuration.
 const Name = "wechat_login"
 
-// Config is the wechat_login provider configuration (DESIGN.md §3).
+// Config is the wechat_login provider configuration (README "Provider fields").
 type Config struct {
 	AppID            string `json:"app_id,omitempty"`
 	AppSecret        string `json:"app_secret,omitempty"`

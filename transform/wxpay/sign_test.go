@@ -6,7 +6,7 @@ import (
 	"github.com/minipay/caddy-minipay/transform"
 )
 
-// Known answers from ../shared/providers/wechat_v2.md: the official example of
+// Known answers from docs/providers/wechat_v2.md: the official example of
 // the v2 signature rules ("4_3"), also asserted by binarywang/WxJava's
 // SignUtils test, and the official wx.requestPayment paySign example.
 func TestSignKnownAnswers(t *testing.T) {
