@@ -20,8 +20,8 @@ import (
 const (
 	// dedupeLockWait bounds the wait for another instance forwarding the same
 	// event; past it the provider gets its failure form with a 503 and
-	// retries later (providers wait a few seconds for an answer).
-	dedupeLockWait = 5 * time.Second
+	// retries later. Below the 5 s providers such as CBTIS wait for an answer.
+	dedupeLockWait = 3 * time.Second
 	// dedupeStoreTimeout bounds the storage calls of one notification that
 	// are not lock waits.
 	dedupeStoreTimeout = 5 * time.Second
