@@ -36,7 +36,7 @@ const maxVerifyInput = 1 << 20
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "minipay",
-		Usage: verifyUsage,
+		Usage: verifyUsage + " | " + signUsage,
 		Short: "Explains a payment provider's signature offline (minipay verify)",
 		Long: `
 caddy minipay verify reads a provider's notification as received (from --file, or
@@ -46,7 +46,11 @@ field names; values accept {env.*} and {file.*} placeholders), and prints the
 canonical string to sign with every secret replaced by ***, the expected and the
 received signature, and the verdict of the provider's own webhook verifier.
 
-Exit status: 0 valid, 1 invalid, 2 usage error or unreadable input.`,
+Exit status: 0 valid, 1 invalid, 2 usage error or unreadable input.
+
+caddy minipay sign computes the sorted-parameter signature of a request the
+merchant's own code sends (wechat_v2: an <xml> document; latipay: a JSON object)
+and prints the string to sign (the key as ***) and the signature.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			// The command parses its own flags so that a usage error exits 2.
 			cmd.DisableFlagParsing = true
@@ -62,13 +66,14 @@ Exit status: 0 valid, 1 invalid, 2 usage error or unreadable input.`,
 
 // runMinipay runs `caddy minipay <args>` and returns the exit status.
 func runMinipay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "verify" {
-		fmt.Fprintln(stderr, "usage: caddy minipay "+verifyUsage)
+	run := map[string]func([]string, io.Reader, io.Writer) (int, error){"verify": runVerify, "sign": runSign}
+	if len(args) == 0 || run[args[0]] == nil {
+		fmt.Fprintln(stderr, "usage: caddy minipay "+verifyUsage+"\n       caddy minipay "+signUsage)
 		return exitUsage
 	}
-	code, err := runVerify(args[1:], stdin, stdout)
+	code, err := run[args[0]](args[1:], stdin, stdout)
 	if err != nil {
-		fmt.Fprintln(stderr, "caddy minipay verify: "+err.Error())
+		fmt.Fprintln(stderr, "caddy minipay "+args[0]+": "+err.Error())
 	}
 	return code
 }

@@ -81,3 +81,21 @@ func (s signer) notifySign(merchantReference, paymentMethod, status, currencyCod
 func (s signer) verifyNotify(got, merchantReference, paymentMethod, status, currencyCode, amount string) bool {
 	return got != "" && transform.EqualHexConstantTime(got, s.notifySign(merchantReference, paymentMethod, status, currencyCode, amount))
 }
+
+// ExplainSign is the sorted-parameter signature of params (signature and
+// api_key left out) with the message's appended key masked, and the
+// signature itself: what `caddy minipay sign` prints.
+func ExplainSign(params transform.Params, apiKey string) (stringToSign, signature string) {
+	s := newSigner(apiKey)
+	msg := params.SortedQuery(nil, "signature")
+	if params.Has("api_key") {
+		kept := make(transform.Params, 0, len(params))
+		for _, p := range params {
+			if p.Name != "api_key" {
+				kept = append(kept, p)
+			}
+		}
+		msg = kept.SortedQuery(nil, "signature")
+	}
+	return string(msg) + transform.Masked, s.sign(params)
+}
