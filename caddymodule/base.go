@@ -47,6 +47,28 @@ func (b *providerHandler) provision(ctx caddy.Context, directive string, role tr
 	return p, err
 }
 
+// provisionSide provisions b for role, then builds the provider side the
+// handler serves with the constructor side returns (false when the
+// provider has no such side: the error says what it lacks) and lists it
+// for the admin API.
+func provisionSide[S any](ctx caddy.Context, b *providerHandler, a *adminListing, directive string, role transform.Role,
+	lacks string, side func(provider) (func() (S, error), bool)) (S, error) {
+	var zero S
+	p, err := b.provision(ctx, directive, role)
+	if err != nil {
+		return zero, err
+	}
+	build, ok := side(p)
+	if !ok {
+		return zero, fmt.Errorf("%s: provider %s %s", directive, p.ProviderName(), lacks)
+	}
+	s, err := build()
+	if err != nil {
+		return zero, err
+	}
+	return s, a.list(directive, p, s)
+}
+
 // appendLogFields appends the fields every log line of the handler starts
 // with; the caller sizes dst for the fields it adds.
 func (b *providerHandler) appendLogFields(dst []zap.Field, op, outcome string, status int, start time.Time) []zap.Field {

@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -40,18 +39,16 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 
 // Provision loads the provider, resolves its placeholders and builds its client.
 func (h *Handler) Provision(ctx caddy.Context) error {
-	p, err := h.provision(ctx, "minipay", transform.RoleClient)
+	var err error
+	h.client, err = provisionSide(ctx, &h.providerHandler, &h.adminListing, "minipay", transform.RoleClient, "has no merchant API",
+		func(p provider) (func() (transform.Client, error), bool) {
+			cp, ok := p.(clientProvider)
+			if !ok {
+				return nil, false
+			}
+			return cp.NewClient, true
+		})
 	if err != nil {
-		return err
-	}
-	cp, ok := p.(clientProvider)
-	if !ok {
-		return fmt.Errorf("minipay: provider %s has no merchant API", p.ProviderName())
-	}
-	if h.client, err = cp.NewClient(); err != nil {
-		return err
-	}
-	if err := h.list("minipay", p, h.client); err != nil {
 		return err
 	}
 	h.ops = h.metrics.operations(h.name, h.client)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -48,18 +47,16 @@ func (Webhook) CaddyModule() caddy.ModuleInfo {
 
 // Provision loads the provider and builds its verifier.
 func (h *Webhook) Provision(ctx caddy.Context) error {
-	p, err := h.provision(ctx, "minipay_webhook", transform.RoleWebhook)
+	var err error
+	h.webhook, err = provisionSide(ctx, &h.providerHandler, &h.adminListing, "minipay_webhook", transform.RoleWebhook, "sends no notifications",
+		func(p provider) (func() (transform.Webhook, error), bool) {
+			wp, ok := p.(webhookProvider)
+			if !ok {
+				return nil, false
+			}
+			return wp.NewWebhook, true
+		})
 	if err != nil {
-		return err
-	}
-	wp, ok := p.(webhookProvider)
-	if !ok {
-		return fmt.Errorf("minipay_webhook: provider %s sends no notifications", p.ProviderName())
-	}
-	if h.webhook, err = wp.NewWebhook(); err != nil {
-		return err
-	}
-	if err := h.list("minipay_webhook", p, h.webhook); err != nil {
 		return err
 	}
 	return h.startDedupe(ctx)
