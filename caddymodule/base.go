@@ -66,6 +66,7 @@ func provisionSide[S any](ctx caddy.Context, b *providerHandler, a *adminListing
 	if err != nil {
 		return zero, err
 	}
+	shareState(ctx, b.metrics, s, b.name)
 	return s, a.list(directive, p, s)
 }
 

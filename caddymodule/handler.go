@@ -52,7 +52,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.ops = h.metrics.operations(h.name, h.client)
-	shareState(ctx, h.metrics, h.client, h.name)
 	return nil
 }
 

@@ -48,6 +48,48 @@ type CertificateStore interface {
 	Store(ctx context.Context, value []byte) error
 }
 
+// CertificatesKey is where a cluster keeps one merchant's download in its
+// shared storage (README, "Clusters").
+func CertificatesKey(mchID string) string {
+	return "minipay/wechat_v3/" + mchID + "/certificates"
+}
+
+// certificatesLockWait bounds the wait for another instance's download.
+const certificatesLockWait = 10 * time.Second
+
+// sharedCertificates is a CertificateStore at one key of a cluster's
+// transform.Store; the lock has the key's name.
+type sharedCertificates struct {
+	store transform.Store
+	key   string
+}
+
+func (s sharedCertificates) Lock(ctx context.Context) error {
+	return transform.LockWithin(ctx, s.store, s.key, certificatesLockWait)
+}
+
+func (s sharedCertificates) Unlock(ctx context.Context) error {
+	transform.Unlock(ctx, s.store, s.key)
+	return nil
+}
+
+func (s sharedCertificates) Load(ctx context.Context) ([]byte, error) {
+	return s.store.Load(ctx, s.key)
+}
+
+func (s sharedCertificates) Store(ctx context.Context, v []byte) error {
+	return s.store.Store(ctx, s.key, v)
+}
+
+// share makes the downloads of mchID go through the cluster's store: one
+// download per refresh per cluster, each instance still verifying what it
+// reads (readStored) before trusting it.
+func (k *Keyring) share(s transform.Store, mchID string) {
+	if k != nil && k.downloaded != nil {
+		k.downloaded.Store = sharedCertificates{store: s, key: CertificatesKey(mchID)}
+	}
+}
+
 // Certificates downloads WeChat's platform certificates from GET
 // /v3/certificates (a signed request), decrypts them with the APIv3 key and
 // verifies the download's own signature before using them. Several serials
@@ -160,8 +202,8 @@ func (c *Certificates) refreshInBackground() {
 
 // Refresh downloads the certificates unless one did within MinInterval
 // (force skips that limit for the 12-hourly refresh, though never two at
-// once). With a Store, a download another instance stored within
-// MinInterval (or, when forced, within RefreshEvery) is used instead.
+// once). With a Store, a download another instance stored that is newer
+// than this instance's and not yet due for a refresh is used instead.
 func (c *Certificates) Refresh(ctx context.Context, force bool) error {
 	before := c.set.Load()
 	c.mu.Lock()
@@ -178,15 +220,15 @@ func (c *Certificates) Refresh(ctx context.Context, force bool) error {
 		return c.download(ctx, now)
 	}
 	if err := c.Store.Lock(ctx); err != nil {
-		return ErrNoCertificates
+		// The storage is down or another instance holds the lock too long:
+		// this instance downloads alone rather than go without keys.
+		return c.download(ctx, now)
 	}
 	defer func() { _ = c.Store.Unlock(context.WithoutCancel(ctx)) }()
-	fresh := c.MinInterval
-	if force {
-		fresh = c.RefreshEvery
-	}
+	// A stored download is used when it is not due for a refresh and newer
+	// than what this instance holds (another instance downloaded since).
 	if stored, err := c.Store.Load(ctx); err == nil {
-		if s, err := c.readStored(stored, now); err == nil && now.Sub(s.fetched) < fresh && (before == nil || s.fetched.After(before.fetched)) {
+		if s, err := c.readStored(stored, now); err == nil && now.Sub(s.fetched) < c.RefreshEvery && (before == nil || s.fetched.After(before.fetched)) {
 			c.set.Store(s)
 			return nil
 		}

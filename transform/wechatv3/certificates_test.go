@@ -8,10 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 type platform struct {
@@ -158,5 +161,78 @@ func TestCertificatesDownloadMustBeSigned(t *testing.T) {
 	}
 	if len(c.Certificates().Serials()) != 0 {
 		t.Fatal("certificates installed from an unverified download")
+	}
+}
+
+// Certificate mode in a cluster: instances sharing one store download once
+// per refresh; each still verifies what it reads, so a tampered stored
+// download is not trusted; a store that fails leaves each instance to
+// download alone.
+func TestCertificatesSharedByACluster(t *testing.T) {
+	a := newPlatform(t)
+	cs := &certServer{serving: []platform{a}, now: time.Now}
+	srv := httptest.NewServer(cs)
+	defer srv.Close()
+	cfg := merchantConfig(t)
+	cfg.PublicKey, cfg.PublicKeyID, cfg.CertificatesURL = "", "", srv.URL+PathCertificates
+	body := `{"x":1}`
+	verifyBy := func(keys KeySource) error {
+		return Verify(keys, a.signed(t, time.Now(), body), []byte(body), time.Now())
+	}
+
+	store := transformtest.NewMemStore()
+	c1, c2 := must(NewClient(cfg)), must(NewClient(cfg))
+	w := must(NewWebhook(cfg))
+	c1.ShareState(store)
+	c2.ShareState(store)
+	w.ShareState(store)
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for _, keys := range []KeySource{c1.Keys(), c2.Keys(), w.Keys()} {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- verifyBy(keys) }()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("verify: %v", err)
+		}
+	}
+	if n := cs.downloads.Load(); n != 1 {
+		t.Fatalf("three instances sharing a store downloaded %d times, want 1", n)
+	}
+	if keys := store.Keys(); len(keys) != 1 || keys[0] != "minipay/wechat_v3/"+cfg.MchID+"/certificates" {
+		t.Fatalf("stored keys %v", keys)
+	}
+
+	// A stored download changed by someone with access to the storage (its
+	// signature no longer verifies) is not trusted: the instance downloads.
+	stored := must(store.Load(t.Context(), CertificatesKey(cfg.MchID)))
+	tampered := []byte(strings.Replace(string(stored), `\"data\"`, `\"data\" `, 1))
+	if string(tampered) == string(stored) {
+		t.Fatal("test did not change the stored download")
+	}
+	_ = store.Store(t.Context(), CertificatesKey(cfg.MchID), tampered)
+	c3 := must(NewClient(cfg))
+	c3.ShareState(store)
+	if err := verifyBy(c3.Keys()); err != nil || cs.downloads.Load() != 2 {
+		t.Fatalf("after tampering: %v, %d downloads", err, cs.downloads.Load())
+	}
+
+	// A later cold start uses the stored download (it is not yet due).
+	c5 := must(NewClient(cfg))
+	c5.ShareState(store)
+	if err := verifyBy(c5.Keys()); err != nil || cs.downloads.Load() != 2 {
+		t.Fatalf("cold start after the others: %v, %d downloads", err, cs.downloads.Load())
+	}
+
+	// Storage down: each instance downloads on its own and still verifies.
+	broken := transformtest.NewMemStore()
+	broken.Fail("load", "lock")
+	c4 := must(NewClient(cfg))
+	c4.ShareState(broken)
+	if err := verifyBy(c4.Keys()); err != nil || cs.downloads.Load() != 3 {
+		t.Fatalf("storage down: %v, %d downloads", err, cs.downloads.Load())
 	}
 }

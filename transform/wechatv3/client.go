@@ -63,6 +63,12 @@ func (c *Client) Keys() *Keyring { return c.keys.ring }
 // Certificates is the downloader of certificate mode, or nil.
 func (c *Client) Certificates() *Certificates { return c.keys.ring.downloaded }
 
+// ShareState implements transform.StateSharer: in certificate mode the
+// downloads are shared with the cluster. Call it before the first request.
+func (c *Client) ShareState(s transform.Store) { c.keys.ring.share(s, c.cfg.MchID) }
+
+var _ transform.StateSharer = (*Client)(nil)
+
 // call signs one request and wraps the reading of its answer: verify the
 // signature of every answer first (errors included), then map errors, then
 // decode a 2xx answer.

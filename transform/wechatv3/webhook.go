@@ -52,6 +52,11 @@ var _ transform.Webhook = (*Webhook)(nil)
 // Keys is the webhook's verification keyring.
 func (w *Webhook) Keys() *Keyring { return w.keys.ring }
 
+// ShareState implements transform.StateSharer, as Client.ShareState.
+func (w *Webhook) ShareState(s transform.Store) { w.keys.ring.share(s, w.cfg.MchID) }
+
+var _ transform.StateSharer = (*Webhook)(nil)
+
 // notification is the signed envelope. Its fields are read only after the
 // signature over the whole body verified.
 type notification struct {
