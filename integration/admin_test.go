@@ -83,6 +83,31 @@ func TestAdminProviders(t *testing.T) {
 	if c := find(list, "minipay", "cbtis").Config; c["uid"] != "39172931" || c["sub_app_id"] != "wx7bc98d929da735fe" || !strings.HasSuffix(str(c["token_url"]), "/mch-api/v1/auth") {
 		t.Errorf("cbtis config %v", c)
 	}
+	// wechat_v3 names its keys by public identity: the merchant
+	// certificate's serial, the WeChat Pay public key id, and the sandbox's
+	// platform certificate with its expiry.
+	keysOf := func(p adminProvider) string {
+		var parts []string
+		for _, k := range p.Keys {
+			var v map[string]string
+			_ = json.Unmarshal(k, &v)
+			parts = append(parts, v["kind"]+"="+v["id"])
+			if _, err := time.Parse(time.RFC3339, v["not_after"]); v["kind"] == "platform_certificate" && err != nil {
+				t.Errorf("%s %s: certificate %s without a not_after: %s", p.Handler, p.Provider, v["id"], k)
+			}
+		}
+		return strings.Join(parts, ",")
+	}
+	const merchantSerial, publicKeyID = "merchant_certificate=3775B6A45ACD588826D15E583A95F5DD2F2D3B4A", "wechatpay_public_key=PUB_KEY_ID_0119000001092026112900000000000001"
+	if k := keysOf(find(list, "minipay", "wechat_v3")); !strings.HasPrefix(k, merchantSerial+","+publicKeyID) {
+		t.Errorf("minipay wechat_v3 keys: %s", k)
+	}
+	if k := keysOf(find(list, "minipay_webhook", "wechat_v3")); !strings.Contains(k, publicKeyID) {
+		t.Errorf("minipay_webhook wechat_v3 keys: %s", k)
+	}
+	if k := keysOf(find(list, "minipay_sandbox", "wechat_v3")); !strings.HasPrefix(k, "platform_certificate=") || !strings.Contains(k, publicKeyID) {
+		t.Errorf("minipay_sandbox wechat_v3 keys: %s", k)
+	}
 	if tok := find(list, "minipay", "cbtis").Token; tok != "" {
 		t.Errorf("a token expiry before any token: %s", tok)
 	}

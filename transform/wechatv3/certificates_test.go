@@ -84,7 +84,7 @@ func TestCertificatesRotation(t *testing.T) {
 	c.Now = clock
 	verify := func(p platform) error {
 		body := `{"x":1}`
-		return Verify(c.Keys(), p.signed(t, clock(), body), []byte(body), clock())
+		return Verify(c.Keyring(), p.signed(t, clock(), body), []byte(body), clock())
 	}
 	if cs.downloads.Load() != 0 {
 		t.Fatal("downloaded before first need")
@@ -188,7 +188,7 @@ func TestCertificatesSharedByACluster(t *testing.T) {
 	w.ShareState(store)
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
-	for _, keys := range []KeySource{c1.Keys(), c2.Keys(), w.Keys()} {
+	for _, keys := range []KeySource{c1.Keyring(), c2.Keyring(), w.Keyring()} {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs <- verifyBy(keys) }()
 	}
@@ -216,14 +216,14 @@ func TestCertificatesSharedByACluster(t *testing.T) {
 	_ = store.Store(t.Context(), CertificatesKey(cfg.MchID), tampered)
 	c3 := must(NewClient(cfg))
 	c3.ShareState(store)
-	if err := verifyBy(c3.Keys()); err != nil || cs.downloads.Load() != 2 {
+	if err := verifyBy(c3.Keyring()); err != nil || cs.downloads.Load() != 2 {
 		t.Fatalf("after tampering: %v, %d downloads", err, cs.downloads.Load())
 	}
 
 	// A later cold start uses the stored download (it is not yet due).
 	c5 := must(NewClient(cfg))
 	c5.ShareState(store)
-	if err := verifyBy(c5.Keys()); err != nil || cs.downloads.Load() != 2 {
+	if err := verifyBy(c5.Keyring()); err != nil || cs.downloads.Load() != 2 {
 		t.Fatalf("cold start after the others: %v, %d downloads", err, cs.downloads.Load())
 	}
 
@@ -232,7 +232,7 @@ func TestCertificatesSharedByACluster(t *testing.T) {
 	broken.Fail("load", "lock")
 	c4 := must(NewClient(cfg))
 	c4.ShareState(broken)
-	if err := verifyBy(c4.Keys()); err != nil || cs.downloads.Load() != 3 {
+	if err := verifyBy(c4.Keyring()); err != nil || cs.downloads.Load() != 3 {
 		t.Fatalf("storage down: %v, %d downloads", err, cs.downloads.Load())
 	}
 }

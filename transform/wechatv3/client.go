@@ -57,8 +57,13 @@ func NewClient(cfg Config) (*Client, error) {
 
 var _ transform.Client = (*Client)(nil)
 
-// Keys is the client's verification keyring (the admin view lists it).
-func (c *Client) Keys() *Keyring { return c.keys.ring }
+// Keyring is the client's verification keyring.
+func (c *Client) Keyring() *Keyring { return c.keys.ring }
+
+// Keys implements transform.KeyHolder (the admin view).
+func (c *Client) Keys() []transform.KeyInfo { return c.keys.keyInfos() }
+
+var _ transform.KeyHolder = (*Client)(nil)
 
 // Certificates is the downloader of certificate mode, or nil.
 func (c *Client) Certificates() *Certificates { return c.keys.ring.downloaded }
@@ -158,7 +163,7 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	if c.cfg.partner() {
 		path = PathPartnerJSAPI
 	}
-	body := c.appendPayBody(make([]byte, 0, 512), req, notifyURL, clientIP)
+	body := c.AppendPayBody(make([]byte, 0, 512), req, notifyURL, clientIP)
 	orderID := req.OrderID
 	return c.call(http.MethodPost, path, "", body, orderID, func(_ int, answer []byte) ([]byte, error) {
 		var a struct {
@@ -175,9 +180,10 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	})
 }
 
-// appendPayBody writes the JSAPI order body (nested JSON) by hand: see
-// README's note on JSON building for the comparison with sjson.
-func (c *Client) appendPayBody(dst []byte, req *transform.PayRequest, notifyURL, clientIP string) []byte {
+// AppendPayBody appends the JSAPI order body (unsigned) for req to dst. It
+// writes the nested JSON by hand: bench/wechatpay's BenchmarkPayBody shows
+// it about 40 times faster than sjson for the same bytes (README).
+func (c *Client) AppendPayBody(dst []byte, req *transform.PayRequest, notifyURL, clientIP string) []byte {
 	if c.cfg.partner() {
 		dst = append(dst, `{"sp_appid":`...)
 		dst = transform.AppendJSONString(dst, c.cfg.AppID)

@@ -41,6 +41,8 @@ type Sandbox struct {
 	mu      sync.Mutex
 	orders  map[string]*sandboxOrder  // by out_trade_no
 	refunds map[string]*sandboxRefund // by out_refund_no
+	// creation order of each map, to forget the oldest (bounded memory)
+	orderRing, refundRing transform.OrderRing
 	seq     int64
 
 	// Now is the sandbox's clock.
@@ -131,6 +133,18 @@ func SandboxCertificate(key *rsa.PrivateKey) (*x509.Certificate, error) {
 
 // Serial is the platform certificate serial the sandbox announces.
 func (s *Sandbox) Serial() string { return s.serial }
+
+// Keys implements transform.KeyHolder: the identities the sandbox signs
+// under (its platform certificate, and its public key id when configured).
+func (s *Sandbox) Keys() []transform.KeyInfo {
+	out := []transform.KeyInfo{{ID: s.serial, Kind: "platform_certificate", NotAfter: s.cert.NotAfter}}
+	if s.cfg.PublicKeyID != "" {
+		out = append(out, transform.KeyInfo{ID: s.cfg.PublicKeyID, Kind: "wechatpay_public_key"})
+	}
+	return out
+}
+
+var _ transform.KeyHolder = (*Sandbox)(nil)
 
 // CertificatePEM is the sandbox's platform certificate.
 func (s *Sandbox) CertificatePEM() []byte { return s.certPEM }
@@ -367,6 +381,9 @@ func (s *Sandbox) pay(body []byte, partner bool, announce string) (int, []byte, 
 	o := &sandboxOrder{partner: partner, req: req, state: "NOTPAY", announce: announce, created: s.Now(),
 		prepayID: "wx" + s.Now().In(transform.UTC8).Format("02150405") + strconv.FormatInt(1e9+s.seq, 10) + transform.Nonce(12)}
 	s.orders[req.OutTradeNo] = o
+	if oldest, evict := s.orderRing.Add(req.OutTradeNo); evict {
+		delete(s.orders, oldest)
+	}
 	return http.StatusOK, prepayAnswer(o.prepayID), nil
 }
 
@@ -583,6 +600,9 @@ func (s *Sandbox) refund(body []byte, announce string) (int, []byte, *v3Error) {
 	r := &sandboxRefund{order: o, id: "50300" + strconv.FormatInt(s.Now().Unix(), 10) + strconv.FormatInt(1e6+s.seq, 10),
 		outRefundNo: req.OutRefundNo, amount: *req.Amount.Refund, status: "SUCCESS", createTime: now, successTime: now}
 	s.refunds[req.OutRefundNo] = r
+	if oldest, evict := s.refundRing.Add(req.OutRefundNo); evict {
+		delete(s.refunds, oldest)
+	}
 	o.refunded += r.amount
 	o.state, o.lastRefund = "REFUND", r
 	answer := transform.Marshal(r.object("PROCESSING"))

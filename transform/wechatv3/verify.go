@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -164,4 +165,39 @@ func parseTimestamp(s string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	return n, err == nil
+}
+
+// keyInfos lists, for the admin view, the public identities of the keys a
+// side uses: the merchant certificate's serial (signing) and every
+// verification key, certificates with their expiry. Never key material.
+func (k *keys) keyInfos() []transform.KeyInfo {
+	var out []transform.KeyInfo
+	if k.signer != nil {
+		out = append(out, transform.KeyInfo{ID: k.signer.SerialNo, Kind: "merchant_certificate"})
+	}
+	ring := k.ring
+	if ring == nil {
+		return out
+	}
+	if ring.publicKey != nil {
+		out = append(out, transform.KeyInfo{ID: ring.publicKeyID, Kind: "wechatpay_public_key"})
+	}
+	for _, cert := range sortedCertificates(ring.static) {
+		out = append(out, transform.KeyInfo{ID: CertificateSerial(cert), Kind: "platform_certificate", NotAfter: cert.NotAfter})
+	}
+	if ring.downloaded != nil {
+		for _, cert := range ring.downloaded.Certificates() {
+			out = append(out, transform.KeyInfo{ID: CertificateSerial(cert), Kind: "platform_certificate", NotAfter: cert.NotAfter})
+		}
+	}
+	return out
+}
+
+func sortedCertificates(m map[string]*x509.Certificate) []*x509.Certificate {
+	out := make([]*x509.Certificate, 0, len(m))
+	for _, c := range m {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return CertificateSerial(out[i]) < CertificateSerial(out[j]) })
+	return out
 }

@@ -49,8 +49,13 @@ func NewWebhook(cfg Config) (*Webhook, error) {
 
 var _ transform.Webhook = (*Webhook)(nil)
 
-// Keys is the webhook's verification keyring.
-func (w *Webhook) Keys() *Keyring { return w.keys.ring }
+// Keyring is the webhook's verification keyring.
+func (w *Webhook) Keyring() *Keyring { return w.keys.ring }
+
+// Keys implements transform.KeyHolder (the admin view).
+func (w *Webhook) Keys() []transform.KeyInfo { return w.keys.keyInfos() }
+
+var _ transform.KeyHolder = (*Webhook)(nil)
 
 // ShareState implements transform.StateSharer, as Client.ShareState.
 func (w *Webhook) ShareState(s transform.Store) { w.keys.ring.share(s, w.cfg.MchID) }
