@@ -43,7 +43,7 @@ type Sandbox struct {
 	refunds map[string]*sandboxRefund // by out_refund_no
 	// creation order of each map, to forget the oldest (bounded memory)
 	orderRing, refundRing transform.OrderRing
-	seq     int64
+	seq                   int64
 
 	// Now is the sandbox's clock.
 	Now func() time.Time
