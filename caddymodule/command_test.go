@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // Vectors, as literals (sources named): each provider's published
@@ -19,28 +21,8 @@ const (
 	latipayBody = `merchant_reference=dsi39ej430sks03&order_id=2017232323345678&amount=120.00&currency=NZD&payment_method=alipay&pay_time=2017-07-07%2010%3A53%3A50&status=paid&signature=840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1`
 	// docs/providers/2c2p.md: the 2C2P demo server's approved PaymentResponse
 	// (merchant JT01, demo key 7jYcp4FxFdf0), from activemerchant's tests.
-	twoc2pEnvelope = "PFBheW1lbnRSZXNwb25zZT48dmVyc2lvbj45Ljk8L3ZlcnNpb24+PHBheWxvYWQ+UEZCaGVXMWxiblJTWlhOd2IyNXpaVDQ4ZEdsdFpWTjBZVz" +
-		"F3UGpJM01EZ3lNREU1TXpNd056d3ZkR2x0WlZOMFlXMXdQanh0WlhKamFHRnVkRWxFUGtwVU1ERThMMjFsY21Ob1lXNTBTVVErUEhKbGMzQkRi" +
-		"MlJsUGpBd1BDOXlaWE53UTI5a1pUNDhjR0Z1UGpReU5ESTBNbGhZV0ZoWVdEUXlOREk4TDNCaGJqNDhZVzEwUGpBd01EQXdNREF3TURFd01Ed3" +
-		"ZZVzEwUGp4MWJtbHhkV1ZVY21GdWMyRmpkR2x2YmtOdlpHVStaR1F3WTJZeU5UUXdaand2ZFc1cGNYVmxWSEpoYm5OaFkzUnBiMjVEYjJSbFBq" +
-		"eDBjbUZ1VW1WbVBqTXlNREEyTXpJOEwzUnlZVzVTWldZK1BHRndjSEp2ZG1Gc1EyOWtaVDQyTXpFME9UWThMMkZ3Y0hKdmRtRnNRMjlrWlQ0OG" +
-		"NtVm1UblZ0WW1WeVBtUmtNR05tTWpVME1HWThMM0psWms1MWJXSmxjajQ4WldOcFBqQTNQQzlsWTJrK1BHUmhkR1ZVYVcxbFBqSTNNRGd5TURJ" +
-		"d016TXdOend2WkdGMFpWUnBiV1UrUEhOMFlYUjFjejVCUEM5emRHRjBkWE0rUEdaaGFXeFNaV0Z6YjI0K1FYQndjbTkyWldROEwyWmhhV3hTWl" +
-		"dGemIyNCtQSFZ6WlhKRVpXWnBibVZrTVQ0OEwzVnpaWEpFWldacGJtVmtNVDQ4ZFhObGNrUmxabWx1WldReVBqd3ZkWE5sY2tSbFptbHVaV1F5" +
-		"UGp4MWMyVnlSR1ZtYVc1bFpETStQQzkxYzJWeVJHVm1hVzVsWkRNK1BIVnpaWEpFWldacGJtVmtORDQ4TDNWelpYSkVaV1pwYm1Wa05ENDhkWE" +
-		"5sY2tSbFptbHVaV1ExUGp3dmRYTmxja1JsWm1sdVpXUTFQanhwY0hCUVpYSnBiMlErUEM5cGNIQlFaWEpwYjJRK1BHbHdjRWx1ZEdWeVpYTjBW" +
-		"SGx3WlQ0OEwybHdjRWx1ZEdWeVpYTjBWSGx3WlQ0OGFYQndTVzUwWlhKbGMzUlNZWFJsUGp3dmFYQndTVzUwWlhKbGMzUlNZWFJsUGp4cGNIQk" +
-		"5aWEpqYUdGdWRFRmljMjl5WWxKaGRHVStQQzlwY0hCTlpYSmphR0Z1ZEVGaWMyOXlZbEpoZEdVK1BIQmhhV1JEYUdGdWJtVnNQand2Y0dGcFpF" +
-		"Tm9ZVzV1Wld3K1BIQmhhV1JCWjJWdWRENDhMM0JoYVdSQloyVnVkRDQ4Y0dGNWJXVnVkRU5vWVc1dVpXdytQQzl3WVhsdFpXNTBRMmhoYm01bG" +
-		"JENDhZbUZqYTJWdVpFbHVkbTlwWTJVK016QTRNak0zTUR3dlltRmphMlZ1WkVsdWRtOXBZMlUrUEdsemMzVmxja052ZFc1MGNuaytWVk04TDJs" +
-		"emMzVmxja052ZFc1MGNuaytQR2x6YzNWbGNrTnZkVzUwY25sQk16NVZVMEU4TDJsemMzVmxja052ZFc1MGNubEJNejQ4WW1GdWEwNWhiV1UrU2" +
-		"xCTlQxSkhRVTRnUTBoQlUwVWdRa0ZPU3lCT1FUd3ZZbUZ1YTA1aGJXVStQR05oY21SVWVYQmxQa05TUlVSSlZEd3ZZMkZ5WkZSNWNHVStQSEJ5" +
-		"YjJObGMzTkNlVDVXU1R3dmNISnZZMlZ6YzBKNVBqeHdZWGx0Wlc1MFUyTm9aVzFsUGxaSlBDOXdZWGx0Wlc1MFUyTm9aVzFsUGp4eVlYUmxVWF" +
-		"Z2ZEdWSlJENDhMM0poZEdWUmRXOTBaVWxFUGp4dmNtbG5hVzVoYkVGdGIzVnVkRDQ4TDI5eWFXZHBibUZzUVcxdmRXNTBQanhtZUZKaGRHVStN" +
-		"QzR3UEM5bWVGSmhkR1UrUEdOMWNuSmxibU41UTI5a1pUNDNNREk4TDJOMWNuSmxibU41UTI5a1pUNDhMMUJoZVcxbGJuUlNaWE53YjI1elpUND" +
-		"08L3BheWxvYWQ+PHNpZ25hdHVyZT45MDhDMzE4NjlBMERCQTVFMTY0N0E5REVEREUxRkVGRUM0QjNGODdDMDU5QzE0RDJBRjcwQkY0QjIzMDk1" +
-		"RkUxPC9zaWduYXR1cmU+PC9QYXltZW50UmVzcG9uc2U+"
-	twoc2pSig = "908C31869A0DBA5E1647A9DEDDE1FEFEC4B3F87C059C14D2AF70BF4B23095FE1"
+	twoc2pEnvelope = transformtest.TwoC2PDemoApproved
+	twoc2pSig      = transformtest.TwoC2PDemoApprovedSignature
 	// testdata/wechat_v2-notification.xml, signed by an independent
 	// reference (testdata/README.md); its sorted parameters:
 	v2StringToSign = "appid=wx8888888888888888&bank_type=CFT&cash_fee=1234&fee_type=CNY&is_subscribe=N&mch_id=1900000109" +
