@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"crypto/rsa"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,6 +12,20 @@ import (
 
 	"github.com/minipay/caddy-minipay/transform/wechatv3"
 )
+
+// examplePlatformKey is the sandbox's platform key of examples/keys.
+func examplePlatformKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	pem, err := os.ReadFile(filepath.Join("..", "examples", "keys", "wechatpay_platform_key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := wechatv3.ParsePrivateKey(string(pem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
 
 // v3Notification is a WeChat Pay v3 notification for Caddyfile.example's
 // merchant, encrypted with its APIv3 key and signed now with the example
@@ -27,14 +42,7 @@ func v3Notification(t *testing.T) (body []byte, headers []string) {
 	}
 	body, _ = json.Marshal(map[string]any{"id": "EV-1", "create_time": "2026-11-29T15:00:00+08:00", "event_type": "TRANSACTION.SUCCESS",
 		"resource_type": "encrypt-resource", "summary": "支付成功", "resource": res})
-	pem, err := os.ReadFile(filepath.Join("..", "examples", "keys", "wechatpay_platform_key.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := wechatv3.ParsePrivateKey(string(pem))
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := examplePlatformKey(t)
 	ts, nonce := strconv.FormatInt(time.Now().Unix(), 10), "n0nce-for-the-test"
 	sig, err := wechatv3.SignMessage(key, wechatv3.AppendAnswerMessage(nil, ts, nonce, body))
 	if err != nil {
@@ -69,5 +77,56 @@ func TestVerifyCommandWechatV3(t *testing.T) {
 	}
 	if strings.Contains(out, "sandbox-apiv3-key") {
 		t.Fatal("the APIv3 key is printed")
+	}
+}
+
+// A provider's signed API answer is explained as kind "answer": valid when
+// its signature verifies (a webhook still refuses it as a notification),
+// invalid when a byte changed.
+func TestVerifyCommandAnswers(t *testing.T) {
+	key := examplePlatformKey(t)
+	body := `{"prepay_id":"wx29150000100000000001"}`
+	ts, nonce := strconv.FormatInt(time.Now().Unix(), 10), "answer-nonce"
+	sig, err := wechatv3.SignMessage(key, wechatv3.AppendAnswerMessage(nil, ts, nonce, []byte(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := filepath.Abs(filepath.Join("..", "examples", "keys", "wechatpay_pub_key.pem"))
+	v3Args := []string{"--provider", "wechat_v3", "--set", "app_id=wx8888888888888888", "--set", "mch_id=1900000109",
+		"--set", "api_v3_key=sandbox-apiv3-key-0123456789abcd", "--set", "public_key={file." + pub + "}",
+		"--set", "public_key_id=PUB_KEY_ID_0119000001092026112900000000000001",
+		"--header", "Wechatpay-Serial: PUB_KEY_ID_0119000001092026112900000000000001", "--header", "Wechatpay-Signature: " + sig,
+		"--header", "Wechatpay-Timestamp: " + ts, "--header", "Wechatpay-Nonce: " + nonce}
+
+	// wechat_v2: an orderquery answer signed (HMAC-SHA256) with the example
+	// merchant key; its sign computed independently of the plugin with
+	// printf '%s' "<sorted parameters>&key=<api_key>" | openssl dgst -sha256 -hmac <api_key>.
+	const v2AnswerSig = "D03525713A8052F466E8C35DA1FC8ABE5F920A464B42B460DCEC3DB69E87148A"
+	v2Answer := "<xml><appid>wx8888888888888888</appid><mch_id>1900000109</mch_id><nonce_str>ans0001</nonce_str>" +
+		"<out_trade_no>DEMO-1001</out_trade_no><result_code>SUCCESS</result_code><return_code>SUCCESS</return_code>" +
+		"<trade_state>NOTPAY</trade_state><sign_type>HMAC-SHA256</sign_type><sign>" + v2AnswerSig + "</sign></xml>"
+	v2Args := []string{"--provider", "wechat_v2", "--set", "app_id=wx8888888888888888", "--set", "mch_id=1900000109",
+		"--set", "api_key=8934e7d15453e97507ef794cf7b0519d", "--set", "sign_type=HMAC-SHA256", "--file", "-"}
+
+	tests := []struct {
+		name, input string
+		args        []string
+		code        int
+	}{
+		{"wechat_v3 prepay answer", body, v3Args, 0},
+		{"wechat_v3 tampered answer", strings.Replace(body, "0001", "0002", 1), v3Args, 1},
+		{"wechat_v2 orderquery answer", v2Answer, v2Args, 0},
+		{"wechat_v2 tampered answer", strings.Replace(v2Answer, "NOTPAY", "SUCCESS", 1), v2Args, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := verify(t, tt.input, tt.args...)
+			if code != tt.code || !strings.Contains(out, "\nkind: answer\n") && tt.code == 0 {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tt.code, out, errOut)
+			}
+			if tt.code == 0 && !strings.HasSuffix(out, "verdict: valid\n") || tt.code == 1 && !strings.Contains(out, "verdict: invalid (") {
+				t.Fatalf("verdict:\n%s", out)
+			}
+		})
 	}
 }

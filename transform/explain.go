@@ -1,5 +1,7 @@
 package transform
 
+import "fmt"
+
 // Explanation is what a verifier compared, recorded for `caddy minipay
 // verify`. A provider's Webhook.Verify is its Explain with a nil
 // Explanation, so the command's verdict is the webhook's verdict: there is
@@ -31,3 +33,9 @@ type Explainer interface {
 	// records in x what it compared (as far as verification got).
 	Explain(n Notification, x *Explanation) (*Event, error)
 }
+
+// ErrSignedAnswer refuses a document whose signature verifies but which is
+// one of the provider's API answers (signed with the same key), not a
+// notification: a webhook never forwards it, and `caddy minipay verify`
+// explains it as kind "answer" with a valid signature.
+var ErrSignedAnswer = fmt.Errorf("%w: a signed API answer, not a notification", ErrMalformed)

@@ -33,11 +33,11 @@ var _ transform.Webhook = (*Webhook)(nil)
 
 // Errors of Verify besides transform's ErrMalformed, ErrUnsigned,
 // ErrBadSignature and ErrForeign (ErrSignType wraps ErrBadSignature,
-// ErrNotNotice ErrMalformed).
+// ErrNotNotice transform.ErrSignedAnswer).
 var (
 	ErrRefundDecrypt = errors.New("wechat_v2: refund notification req_info does not decrypt")
 	ErrSignType      = fmt.Errorf("%w: the notification names another sign type than the configured one", transform.ErrBadSignature)
-	ErrNotNotice     = fmt.Errorf("%w: the document is not a payment notification (a signed API answer?)", transform.ErrMalformed)
+	ErrNotNotice     = fmt.Errorf("%w (wechat_v2: the document is not a payment notification)", transform.ErrSignedAnswer)
 )
 
 // Verify implements transform.Webhook.

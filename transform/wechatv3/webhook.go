@@ -96,6 +96,13 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	var env notification
 	if err := json.Unmarshal(n.Body, &env); err != nil || env.ID == "" || env.EventType == "" ||
 		env.ResourceType != "encrypt-resource" || env.Resource == nil {
+		if len(n.Body) == 0 || (err == nil && env.EventType == "" && env.Resource == nil) {
+			// Signed, but an API answer (a 204 close has an empty body).
+			if x != nil {
+				x.Kind = transform.KindAnswer
+			}
+			return nil, transform.ErrSignedAnswer
+		}
 		return nil, transform.ErrMalformed
 	}
 	plain, err := env.Resource.Decrypt(w.keys.apiV3)

@@ -119,7 +119,7 @@ func TestWebhookRefusals(t *testing.T) {
 	// A signed API answer is not a notification.
 	sb, _ := newSandbox(t, nil)
 	body := []byte(`{"prepay_id":"wx1"}`)
-	if _, err := must(NewWebhook(merchantConfig(t))).Verify(transform.Notification{Header: sb.sign(examplePublicKeyID, body), Body: body}); err != transform.ErrMalformed {
+	if _, err := must(NewWebhook(merchantConfig(t))).Verify(transform.Notification{Header: sb.sign(examplePublicKeyID, body), Body: body}); !errors.Is(err, transform.ErrSignedAnswer) {
 		t.Fatalf("a signed answer as a notification: %v", err)
 	}
 }
