@@ -137,27 +137,15 @@ func VerifyMessage(pub *rsa.PublicKey, msg []byte, signature string) bool {
 // METHOD\nPATH_AND_QUERY\nTIMESTAMP\nNONCE\nBODY\n (the body line is empty
 // for a GET, and still ends with \n).
 func AppendAuthMessage(dst []byte, method, pathAndQuery, timestamp, nonce string, body []byte) []byte {
-	dst = append(dst, method...)
-	dst = append(dst, '\n')
-	dst = append(dst, pathAndQuery...)
-	dst = append(dst, '\n')
-	dst = append(dst, timestamp...)
-	dst = append(dst, '\n')
-	dst = append(dst, nonce...)
-	dst = append(dst, '\n')
-	dst = append(dst, body...)
-	return append(dst, '\n')
+	dst = wxpay.AppendLines(dst, method, pathAndQuery, timestamp, nonce)
+	return append(append(dst, body...), '\n')
 }
 
 // AppendAnswerMessage appends the message WeChat signs in an answer or a
 // notification: TIMESTAMP\nNONCE\nBODY\n (BODY empty for a 204).
 func AppendAnswerMessage(dst []byte, timestamp, nonce string, body []byte) []byte {
-	dst = append(dst, timestamp...)
-	dst = append(dst, '\n')
-	dst = append(dst, nonce...)
-	dst = append(dst, '\n')
-	dst = append(dst, body...)
-	return append(dst, '\n')
+	dst = wxpay.AppendLines(dst, timestamp, nonce)
+	return append(append(dst, body...), '\n')
 }
 
 // Signer signs a merchant's requests with its API private key.

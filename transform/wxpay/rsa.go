@@ -23,17 +23,20 @@ func SignRSA(key *rsa.PrivateKey, msg []byte) (string, error) {
 	return base64.StdEncoding.EncodeToString(sig), nil
 }
 
+// AppendLines appends each line followed by \n: the shape of every message
+// WeChat Pay v3 signs (requests, answers, notifications, paySign).
+func AppendLines(dst []byte, lines ...string) []byte {
+	for _, l := range lines {
+		dst = append(dst, l...)
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
 // AppendPayMessageRSA appends the message of the RSA paySign:
 // appId\ntimeStamp\nnonceStr\npackage\n (every line ends with \n).
 func AppendPayMessageRSA(dst []byte, appID, timeStamp, nonceStr, pkg string) []byte {
-	dst = append(dst, appID...)
-	dst = append(dst, '\n')
-	dst = append(dst, timeStamp...)
-	dst = append(dst, '\n')
-	dst = append(dst, nonceStr...)
-	dst = append(dst, '\n')
-	dst = append(dst, pkg...)
-	return append(dst, '\n')
+	return AppendLines(dst, appID, timeStamp, nonceStr, pkg)
 }
 
 // PaySignRSA is the wx.requestPayment signature of signType RSA: the
