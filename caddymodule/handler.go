@@ -51,7 +51,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	h.ops = h.metrics.operations(h.name, h.client)
+	h.ops = h.metrics.operations(h.name, h.client, h.logger)
 	return nil
 }
 
@@ -77,22 +77,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return nil
 }
 
-// finish counts the request and writes its log line.
+// finish counts the request and writes its log line: INFO for a success,
+// WARN for a failure, so a deployment can keep only the failures by setting
+// this logger's level to WARN.
 func (h *Handler) finish(start time.Time, op string, call *transform.Call, status int, terr *transform.Error) {
-	outcome := "ok"
+	m, known := h.ops[op]
+	level, outcome := zap.InfoLevel, "ok"
 	if terr != nil {
-		outcome = terr.Code
+		level, outcome = zap.WarnLevel, terr.Code
 	}
-	if m, ok := h.ops[op]; ok && terr == nil {
+	if known && terr == nil {
 		m.ok.Inc()
 	} else {
 		h.metrics.requests.WithLabelValues(h.name, op, outcome).Inc()
 	}
-	ce := h.logger.Check(zap.InfoLevel, "minipay")
+	log := m.log
+	if !known {
+		log = h.logger.With(zap.String("provider", h.name), zap.String("operation", op))
+	}
+	ce := log.Check(level, "minipay")
 	if ce == nil {
 		return
 	}
-	fields := h.appendLogFields(make([]zap.Field, 0, 7), op, outcome, status, start)
+	fields := append(make([]zap.Field, 0, 5), zap.String("outcome", outcome), zap.Int("status", status),
+		zap.Duration("duration", time.Since(start)))
 	if call != nil && call.OrderID != "" {
 		fields = append(fields, zap.String("order_id", call.OrderID))
 	}

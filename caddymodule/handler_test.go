@@ -40,7 +40,7 @@ func newTestHandler(tb testing.TB, log io.Writer) *Handler {
 		tb.Fatal(err)
 	}
 	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(log), zap.InfoLevel))
-	return &Handler{providerHandler: providerHandler{name: wechatv2.Name, logger: logger, metrics: m}, client: client, ops: m.operations(wechatv2.Name, client)}
+	return &Handler{providerHandler: providerHandler{name: wechatv2.Name, logger: logger, metrics: m}, client: client, ops: m.operations(wechatv2.Name, client, logger)}
 }
 
 // signedPayAnswer is a unifiedorder success answer signed with testAPIKey.

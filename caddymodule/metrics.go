@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	"github.com/minipay/caddy-minipay/transform"
 )
@@ -72,21 +73,24 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 }
 
 // opMetrics are one operation's series, resolved once in Provision: a label
-// lookup on every request costs more than the counting.
+// lookup on every request costs more than the counting. log is the handler's
+// logger with the provider and operation fields already encoded.
 type opMetrics struct {
 	ok       prometheus.Counter
 	upstream prometheus.Observer
+	log      *zap.Logger
 }
 
 // operations resolves the series of every operation client supports; the
 // map is also the handler's list of operations.
-func (m *metrics) operations(provider string, client transform.Client) map[string]opMetrics {
+func (m *metrics) operations(provider string, client transform.Client, logger *zap.Logger) map[string]opMetrics {
 	ops := map[string]opMetrics{}
 	for _, op := range transform.OperationNames {
 		if client.Supports(op) {
 			ops[op] = opMetrics{
 				ok:       m.requests.WithLabelValues(provider, op, "ok"),
 				upstream: m.upstream.WithLabelValues(provider, op),
+				log:      logger.With(zap.String("provider", provider), zap.String("operation", op)),
 			}
 		}
 	}

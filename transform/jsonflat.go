@@ -18,7 +18,14 @@ type JSONField struct {
 // encoding/json (member names match exactly, not case-insensitively; a member
 // given twice is refused) and several times faster on the payment hot path.
 type flatJSON interface {
-	jsonFields() []JSONField
+	jsonFields() jsonFieldList
+}
+
+// jsonFieldList is a request type's members, returned by value so that the
+// list lives on the decoder's stack: the hot path allocates no slice for it.
+type jsonFieldList struct {
+	fields [12]JSONField
+	n      int
 }
 
 var (
@@ -221,27 +228,31 @@ func shorten(name string) string {
 	return name
 }
 
-func (p *PayRequest) jsonFields() []JSONField {
-	return []JSONField{
+func (p *PayRequest) jsonFields() jsonFieldList {
+	return jsonFieldList{n: 11, fields: [12]JSONField{
 		{"order_id", &p.OrderID}, {"amount", &p.Amount}, {"currency", &p.Currency},
 		{"description", &p.Description}, {"openid", &p.OpenID}, {"client_ip", &p.ClientIP},
 		{"notify_url", &p.NotifyURL}, {"expire_at", &p.ExpireAt}, {"attach", &p.Attach},
 		{"payer_name", &p.PayerName}, {"country", &p.Country},
-	}
+	}}
 }
 
-func (o *OrderRequest) jsonFields() []JSONField { return []JSONField{{"order_id", &o.OrderID}} }
+func (o *OrderRequest) jsonFields() jsonFieldList {
+	return jsonFieldList{n: 1, fields: [12]JSONField{{"order_id", &o.OrderID}}}
+}
 
-func (r *RefundRequest) jsonFields() []JSONField {
-	return []JSONField{
+func (r *RefundRequest) jsonFields() jsonFieldList {
+	return jsonFieldList{n: 7, fields: [12]JSONField{
 		{"order_id", &r.OrderID}, {"refund_id", &r.RefundID}, {"amount", &r.Amount},
 		{"currency", &r.Currency}, {"total_amount", &r.TotalAmount},
 		{"provider_order_id", &r.ProviderOrderID}, {"reason", &r.Reason},
-	}
+	}}
 }
 
-func (r *RefundQueryRequest) jsonFields() []JSONField {
-	return []JSONField{{"refund_id", &r.RefundID}, {"order_id", &r.OrderID}}
+func (r *RefundQueryRequest) jsonFields() jsonFieldList {
+	return jsonFieldList{n: 2, fields: [12]JSONField{{"refund_id", &r.RefundID}, {"order_id", &r.OrderID}}}
 }
 
-func (l *LoginRequest) jsonFields() []JSONField { return []JSONField{{"code", &l.Code}} }
+func (l *LoginRequest) jsonFields() jsonFieldList {
+	return jsonFieldList{n: 1, fields: [12]JSONField{{"code", &l.Code}}}
+}

@@ -67,7 +67,7 @@ func FuzzDecodeFlatJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var ours PayRequest
-		if decodeFlatJSON(body, ours.jsonFields()) != nil {
+		if l := ours.jsonFields(); decodeFlatJSON(body, l.fields[:l.n]) != nil {
 			return
 		}
 		var std PayRequest
@@ -99,4 +99,17 @@ func FuzzAppendJSON(f *testing.F) {
 			t.Fatalf("\n got %s\nwant %s", got, want)
 		}
 	})
+}
+
+// TestJSONFieldListsAreComplete guards the hand-counted n of each request
+// type's field list: every entry below n is bound, none past it.
+func TestJSONFieldListsAreComplete(t *testing.T) {
+	for _, f := range []flatJSON{new(PayRequest), new(OrderRequest), new(RefundRequest), new(RefundQueryRequest), new(LoginRequest)} {
+		l := f.jsonFields()
+		for i, field := range l.fields {
+			if bound := field.Name != "" && field.Value != nil; bound != (i < l.n) {
+				t.Errorf("%T: field %d (%q) bound=%v with n=%d", f, i, field.Name, bound, l.n)
+			}
+		}
+	}
 }

@@ -1,13 +1,17 @@
 package transform
 
-import "crypto/rand"
+import (
+	"crypto/rand"
+	"strings"
+)
 
 const nonceAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz"
 
 // Nonce returns n characters of [A-Za-z0-9] from crypto/rand, without modulo
 // bias (values past the last whole multiple of 62 are redrawn).
 func Nonce(n int) string {
-	out := make([]byte, n)
+	var out strings.Builder // one allocation, no copy into a string
+	out.Grow(n)
 	var buf [64]byte
 	for i := 0; i < n; {
 		if _, err := rand.Read(buf[:]); err != nil {
@@ -17,12 +21,12 @@ func Nonce(n int) string {
 			if b >= 248 { // 248 = 4*62
 				continue
 			}
-			out[i] = nonceAlphabet[b%62]
+			out.WriteByte(nonceAlphabet[b%62])
 			i++
 			if i == n {
 				break
 			}
 		}
 	}
-	return string(out)
+	return out.String()
 }

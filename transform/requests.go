@@ -202,7 +202,8 @@ func ValidText(field, s string, max int) error {
 // encoding/json with unknown fields disallowed.
 func DecodeJSON(body []byte, v any) error {
 	if f, ok := v.(flatJSON); ok {
-		return decodeFlatJSON(body, f.jsonFields())
+		l := f.jsonFields()
+		return decodeFlatJSON(body, l.fields[:l.n])
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -45,7 +45,9 @@ func ParseNestedXML(body []byte, maxDepth int) (root string, params Params, err 
 	if !ok || root == "" { // "<xml/>": openTag reports no name; refused, never a v2 document
 		return "", nil, ErrXML
 	}
-	params = make(Params, 0, 24)
+	// Every leaf ends with "</" (or "/>"), so the count bounds the leaves
+	// closely: the slice is allocated once, at about its final size.
+	params = make(Params, 0, strings.Count(s, "</")+strings.Count(s, "/>"))
 	var stack [8]string
 	open := append(stack[:0], root) // the elements open at i, the root first
 	for {
@@ -410,7 +412,16 @@ func isXMLChar(r rune) bool {
 }
 
 // AppendFlatXML writes params as <root><name><![CDATA[value]]></name>...</root>.
+// A nil dst is allocated once at the document's size (values holding "\r" or
+// "]]>", which take a few bytes more, grow it).
 func AppendFlatXML(dst []byte, root string, params Params) []byte {
+	if dst == nil {
+		n := 2*len(root) + 5
+		for _, p := range params {
+			n += 2*len(p.Name) + len(p.Value) + len("<></><![CDATA[]]>")
+		}
+		dst = make([]byte, 0, n)
+	}
 	dst = append(dst, '<')
 	dst = append(dst, root...)
 	dst = append(dst, '>')

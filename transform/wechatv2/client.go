@@ -39,9 +39,10 @@ func NewClient(cfg Config) (*Client, error) {
 
 var _ transform.Client = (*Client)(nil)
 
-// base starts a parameter set with the merchant identity and a fresh nonce.
-func (c *Client) base(n int) transform.Params {
-	p := make(transform.Params, 0, n+6)
+// base starts a parameter set in p with the merchant identity and a fresh
+// nonce. Callers pass a stack array's slice: the set only lives until call
+// has signed and serialized it, so it need not be allocated at all.
+func (c *Client) base(p transform.Params) transform.Params {
 	p = append(p, transform.Param{Name: "appid", Value: c.cfg.AppID}, transform.Param{Name: "mch_id", Value: c.cfg.MchID})
 	if c.cfg.SubAppID != "" {
 		p = append(p, transform.Param{Name: "sub_appid", Value: c.cfg.SubAppID})
@@ -59,7 +60,7 @@ func (c *Client) call(path, orderID string, p transform.Params, decode func(tran
 	p = append(p, transform.Param{Name: "sign", Value: c.signer.Sign(p, c.cfg.SignType)})
 	return &transform.Call{
 		Method: http.MethodPost, Path: path, ContentType: "text/xml; charset=utf-8",
-		Body: transform.AppendFlatXML(make([]byte, 0, 64*len(p)), "xml", p), OrderID: orderID,
+		Body: transform.AppendFlatXML(nil, "xml", p), OrderID: orderID,
 		Decode: func(status int, _ http.Header, body []byte) ([]byte, error) {
 			answer, err := c.ReadAnswer(status, body)
 			if err != nil {
@@ -83,7 +84,8 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	if clientIP == "" {
 		return nil, transform.Invalid("client_ip", "is required (in the request or the provider configuration)")
 	}
-	p := c.base(12)
+	var params [20]transform.Param
+	p := c.base(params[:0])
 	p = append(p,
 		transform.Param{Name: "body", Value: req.Description},
 		transform.Param{Name: "out_trade_no", Value: req.OrderID},
@@ -130,7 +132,8 @@ func (c *Client) PaymentParams(orderID, prepayID string) *transform.PaymentParam
 
 // Query builds the orderquery call; its answer becomes the status object.
 func (c *Client) Query(req *transform.OrderRequest) (*transform.Call, error) {
-	p := append(c.base(1), transform.Param{Name: "out_trade_no", Value: req.OrderID})
+	var params [8]transform.Param
+	p := append(c.base(params[:0]), transform.Param{Name: "out_trade_no", Value: req.OrderID})
 	return c.call(PathOrderQuery, req.OrderID, p, func(a transform.Params) ([]byte, error) {
 		if err := sameOrder(a, "out_trade_no", req.OrderID); err != nil {
 			return nil, err
@@ -187,7 +190,8 @@ func sameOrder(a transform.Params, field, want string) error {
 
 // Close builds the closeorder call.
 func (c *Client) Close(req *transform.OrderRequest) (*transform.Call, error) {
-	p := append(c.base(1), transform.Param{Name: "out_trade_no", Value: req.OrderID})
+	var params [8]transform.Param
+	p := append(c.base(params[:0]), transform.Param{Name: "out_trade_no", Value: req.OrderID})
 	return c.call(PathCloseOrder, req.OrderID, p, func(transform.Params) ([]byte, error) {
 		return transform.Marshal(transform.CloseResult{Provider: Name, OrderID: req.OrderID, Status: transform.StatusCancelled}), nil
 	}), nil
@@ -197,7 +201,8 @@ func (c *Client) Close(req *transform.OrderRequest) (*transform.Call, error) {
 // WeChat settles refunds asynchronously: the answer's status is "pending"
 // and the refund notification brings refund.succeeded or refund.failed.
 func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
-	p := c.base(7)
+	var params [16]transform.Param
+	p := c.base(params[:0])
 	p = append(p,
 		transform.Param{Name: "out_trade_no", Value: req.OrderID},
 		transform.Param{Name: "out_refund_no", Value: req.RefundID},
