@@ -46,8 +46,9 @@ func ParseNestedXML(body []byte, maxDepth int) (root string, params Params, err 
 		return "", nil, ErrXML
 	}
 	// Every leaf ends with "</" (or "/>"), so the count bounds the leaves
-	// closely: the slice is allocated once, at about its final size.
-	params = make(Params, 0, strings.Count(s, "</")+strings.Count(s, "/>"))
+	// closely: the slice is allocated once, at about its final size. The cap
+	// keeps a hostile body of end tags from buying a large allocation.
+	params = make(Params, 0, min(strings.Count(s, "</")+strings.Count(s, "/>"), 64))
 	var stack [8]string
 	open := append(stack[:0], root) // the elements open at i, the root first
 	for {
