@@ -69,12 +69,21 @@ func readMerchantRequest(r *http.Request) ([]byte, *transform.Error) {
 }
 
 // writeJSON sends body with a trailing newline (friendlier in a terminal,
-// irrelevant to JSON parsers).
+// irrelevant to JSON parsers). Callers pass a body they own: the newline is
+// appended in place when body has room, so the answer is one Write (Caddy's
+// idle-timeout writer moves the connection's deadline on every Write), and a
+// 200 needs no WriteHeader call of its own.
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h["Content-Type"], h["Cache-Control"] = jsonType, noStore
 	h["Content-Length"] = []string{strconv.Itoa(len(body) + 1)}
-	w.WriteHeader(status)
+	if status != http.StatusOK {
+		w.WriteHeader(status)
+	}
+	if cap(body) > len(body) {
+		_, _ = w.Write(append(body, '\n'))
+		return
+	}
 	_, _ = w.Write(body)
 	_, _ = w.Write(newline)
 }

@@ -45,10 +45,11 @@ func ParseNestedXML(body []byte, maxDepth int) (root string, params Params, err 
 	if !ok || root == "" { // "<xml/>": openTag reports no name; refused, never a v2 document
 		return "", nil, ErrXML
 	}
-	// Every leaf ends with "</" (or "/>"), so the count bounds the leaves
-	// closely: the slice is allocated once, at about its final size. The cap
-	// keeps a hostile body of end tags from buying a large allocation.
-	params = make(Params, 0, min(strings.Count(s, "</")+strings.Count(s, "/>"), 64))
+	// Every element but a self-closing one ends with "</", so one count sizes
+	// the slice at about its final length (self-closing leaves, which are
+	// rare, grow it). The cap keeps a hostile body of end tags from buying a
+	// large allocation.
+	params = make(Params, 0, min(strings.Count(s, "</"), 64))
 	var stack [8]string
 	open := append(stack[:0], root) // the elements open at i, the root first
 	for {
