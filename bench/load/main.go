@@ -68,6 +68,7 @@ type options struct {
 	caddy       string
 	profile     string
 	keep        bool
+	logLevel    string
 	provider    string
 }
 
@@ -81,6 +82,7 @@ func main() {
 	flag.StringVar(&o.caddy, "caddy", "", "a Caddy binary with the plugin (default: go build ./cmd/caddy)")
 	flag.StringVar(&o.profile, "profile", "", "after the rounds, write CPU profiles of both sides under load and the minipay side's allocation profile into this directory")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (Caddyfiles, logs)")
+	flag.StringVar(&o.logLevel, "log-level", "", "Caddy's default log level on both sides (e.g. WARN: minipay logs a success at INFO and a failure at WARN, so WARN measures the route without its per-success log line); empty keeps Caddy's default, INFO")
 	flag.StringVar(&o.provider, "provider", "wechat_v2", "the pay route's provider: wechat_v2, or wechat_v3 (RSA-2048 signatures make it CPU-bound; the targets are wechat_v2's)")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -133,12 +135,12 @@ func run(o options) error {
 	}
 	defer upstream.Close()
 
-	plain, err := startSide(o.caddy, dir, "plain", "\treverse_proxy "+upstream.Addr().String()+"\n")
+	plain, err := startSide(o.caddy, dir, "plain", o.logLevel, "\treverse_proxy "+upstream.Addr().String()+"\n")
 	if err != nil {
 		return err
 	}
 	defer plain.stop()
-	minipay, err := startSide(o.caddy, dir, "minipay", v.route()+"\treverse_proxy "+upstream.Addr().String()+"\n")
+	minipay, err := startSide(o.caddy, dir, "minipay", o.logLevel, v.route()+"\treverse_proxy "+upstream.Addr().String()+"\n")
 	if err != nil {
 		return err
 	}
@@ -454,16 +456,20 @@ type side struct {
 
 // startSide writes a Caddyfile whose site block is route and runs Caddy
 // on it; it returns once the admin endpoint and the route answer.
-func startSide(caddy, dir, name, route string) (*side, error) {
+func startSide(caddy, dir, name, logLevel, route string) (*side, error) {
 	port, adminPort := freePort(), freePort()
+	var logOption string
+	if logLevel != "" {
+		logOption = "\tlog {\n\t\tlevel " + logLevel + "\n\t}\n"
+	}
 	cfg := fmt.Sprintf(`{
 	admin localhost:%s
 	persist_config off
-}
+%s}
 
 http://127.0.0.1:%s {
 %s}
-`, adminPort, port, route)
+`, adminPort, logOption, port, route)
 	file := filepath.Join(dir, name+".Caddyfile")
 	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
 		return nil, err
