@@ -33,4 +33,7 @@ var (
 	_ clientProvider  = (*WechatV3)(nil)
 	_ webhookProvider = (*WechatV3)(nil)
 	_ sandboxProvider = (*WechatV3)(nil)
+	// minipay_sandbox finds the hook by a type assertion, which a changed
+	// signature would make fail in silence.
+	_ notifyingSandbox = (*wechatv3.Sandbox)(nil)
 )

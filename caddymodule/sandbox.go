@@ -85,8 +85,8 @@ func (s *Sandbox) Provision(ctx caddy.Context) error {
 		}
 		if n, ok := sb.(notifyingSandbox); ok {
 			name := p.ProviderName()
-			n.SetNotify(func(out *transform.Outbound, acked func(int, []byte) bool) {
-				go s.notify(name, out, acked) // the provider's sandbox is locked: never wait here
+			n.SetNotify(func(orderID string, out *transform.Outbound, acked func(int, []byte) bool) {
+				go s.notify(name, orderID, out, acked) // the provider's sandbox is locked: never wait here
 			})
 		}
 		if err := s.list("minipay_sandbox", p, sb); err != nil {
@@ -132,22 +132,20 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 }
 
 // notifyingSandbox is a provider sandbox that sends notifications by itself
-// (a v3 refund's REFUND.SUCCESS), through the hook it is given.
+// (a v3 refund's REFUND.SUCCESS), through the hook it is given, naming the
+// order each is about so that the console lists it under that order.
 type notifyingSandbox interface {
-	SetNotify(func(out *transform.Outbound, acknowledged func(status int, body []byte) bool))
+	SetNotify(func(orderID string, out *transform.Outbound, acknowledged func(status int, body []byte) bool))
 }
 
 // notify delivers a notification a provider's sandbox sent by itself, and
 // records it like those of /sandbox/complete.
-func (s *Sandbox) notify(provider string, out *transform.Outbound, acked func(int, []byte) bool) {
+func (s *Sandbox) notify(provider, orderID string, out *transform.Outbound, acked func(int, []byte) bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	res := completeResult{Provider: provider, Result: "refunded", NotifyURL: out.URL}
+	res := completeResult{Provider: provider, OrderID: orderID, Result: "refunded", NotifyURL: out.URL}
 	s.deliver(ctx, out, acked, &res)
-	s.notes.add(sentNotification{At: time.Now(), Provider: res.Provider, Result: res.Result, URL: res.NotifyURL,
-		Status: res.ResponseStatus, Answer: res.ResponseBody, Acknowledged: res.Acknowledged, Failure: res.DeliveryFailure})
-	s.logger.Info("minipay sandbox notification", zap.String("provider", provider), zap.String("result", res.Result),
-		zap.Int("status", res.ResponseStatus), zap.Bool("acknowledged", res.Acknowledged))
+	s.record(&res)
 }
 
 type completeRequest struct {
@@ -211,11 +209,18 @@ func (s *Sandbox) complete(w http.ResponseWriter, r *http.Request) {
 	}
 	res := completeResult{Provider: req.Provider, OrderID: req.OrderID, Result: req.Result, NotifyURL: out.URL}
 	s.deliver(r.Context(), out, acked, &res)
+	s.record(&res)
+	writeJSON(w, http.StatusOK, transform.Marshal(res))
+}
+
+// record lists a delivered (or undeliverable) notification in the console
+// and logs it: one place for both ways a notification goes out, so neither
+// can leave out the order it is about.
+func (s *Sandbox) record(res *completeResult) {
 	s.notes.add(sentNotification{At: time.Now(), Provider: res.Provider, OrderID: res.OrderID, Result: res.Result, URL: res.NotifyURL,
 		Status: res.ResponseStatus, Answer: res.ResponseBody, Acknowledged: res.Acknowledged, Failure: res.DeliveryFailure})
-	s.logger.Info("minipay sandbox notification", zap.String("provider", req.Provider), zap.String("order_id", req.OrderID),
-		zap.String("result", req.Result), zap.Int("status", res.ResponseStatus), zap.Bool("acknowledged", res.Acknowledged))
-	writeJSON(w, http.StatusOK, transform.Marshal(res))
+	s.logger.Info("minipay sandbox notification", zap.String("provider", res.Provider), zap.String("order_id", res.OrderID),
+		zap.String("result", res.Result), zap.Int("status", res.ResponseStatus), zap.Bool("acknowledged", res.Acknowledged))
 }
 
 // deliver posts a notification to its URL and records the answer in res.

@@ -175,7 +175,9 @@ func TestWechatV3SandboxKeyModes(t *testing.T) {
 			if c := postJSON(t, tc, base+"/"+name+"/close", `{"order_id":"`+order+`-2"}`); c.status != 200 || c.json(t)["status"] != "cancelled" {
 				t.Fatalf("close: %d %s", c.status, c.body)
 			}
-			// Both notifications reached the merchant backend through this mode's webhook route.
+			// Both notifications reached the merchant backend through this
+			// mode's webhook route, and the console lists both under the
+			// order, the refund's too though the sandbox sent it by itself.
 			deadline := time.Now().Add(5 * time.Second)
 			for {
 				types := map[string]bool{}
@@ -186,15 +188,22 @@ func TestWechatV3SandboxKeyModes(t *testing.T) {
 						types[str(ev["type"])] = true
 					}
 				}
-				if types["payment.succeeded"] && types["refund.succeeded"] {
+				list := string(do(t, tc, "GET", sb+"/sandbox/?part=list", "", nil).body)
+				for _, result := range []string{"succeeded", "refunded"} {
+					types["console "+result] = strings.Contains(list, `data-notification="" data-order-id="`+order+`" data-result="`+result+`" data-acknowledged="true"`)
+				}
+				if types["payment.succeeded"] && types["refund.succeeded"] && types["console succeeded"] && types["console refunded"] {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("events for %s: %v", order, types)
+					t.Fatalf("events and console notifications for %s: %v", order, types)
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
 		})
+	}
+	if list := string(do(t, tc, "GET", sb+"/sandbox/?part=list", "", nil).body); strings.Contains(list, `data-order-id=""`) {
+		t.Fatalf("the console lists a notification without its order: %s", list)
 	}
 	logs := logText(t, logFile)
 	for _, secret := range []string{v3APIv3Key, "BEGIN PRIVATE KEY", "o-pk"} {

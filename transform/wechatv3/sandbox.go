@@ -48,8 +48,10 @@ type Sandbox struct {
 	// Now is the sandbox's clock.
 	Now func() time.Time
 	// Notify, when set, sends a notification the sandbox produces by itself
-	// (a refund's REFUND.SUCCESS); the Caddy module delivers it.
-	Notify func(out *transform.Outbound, acknowledged func(status int, body []byte) bool)
+	// (a refund's REFUND.SUCCESS) about the order orderID (its
+	// out_trade_no, however the request named it); the Caddy module
+	// delivers it and lists it in the console under that order.
+	Notify func(orderID string, out *transform.Outbound, acknowledged func(status int, body []byte) bool)
 }
 
 type sandboxOrder struct {
@@ -608,7 +610,7 @@ func (s *Sandbox) refund(body []byte, announce string) (int, []byte, *v3Error) {
 	answer := transform.Marshal(r.object("PROCESSING"))
 	if s.Notify != nil {
 		if out, err := s.refundNotification(r, cmp.Or(req.NotifyURL, o.req.NotifyURL), announce); err == nil {
-			s.Notify(out, acknowledged)
+			s.Notify(o.req.OutTradeNo, out, acknowledged)
 		}
 	}
 	return http.StatusOK, answer, nil
@@ -743,6 +745,6 @@ func sandboxUUID() string {
 // SetNotify sets Notify (the Caddy module's hook for notifications the
 // sandbox sends by itself). f is called with the sandbox locked: it must not
 // block, nor call the sandbox.
-func (s *Sandbox) SetNotify(f func(out *transform.Outbound, acknowledged func(status int, body []byte) bool)) {
+func (s *Sandbox) SetNotify(f func(orderID string, out *transform.Outbound, acknowledged func(status int, body []byte) bool)) {
 	s.Notify = f
 }

@@ -13,20 +13,27 @@ import (
 	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
+// notified records what the sandbox sent through Notify.
 type notified struct {
-	mu  sync.Mutex
-	out []*transform.Outbound
+	mu     sync.Mutex
+	orders []string // the order each notification is about
+	out    []*transform.Outbound
 }
 
-func (n *notified) take(t *testing.T) *transform.Outbound {
+// take returns the one notification sent since the last take, failing the
+// test unless it names orderID.
+func (n *notified) take(t *testing.T, orderID string) *transform.Outbound {
 	t.Helper()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if len(n.out) != 1 {
 		t.Fatalf("%d notifications, want 1", len(n.out))
 	}
+	if n.orders[0] != orderID {
+		t.Fatalf("the notification names order %q, want %q", n.orders[0], orderID)
+	}
 	o := n.out[0]
-	n.out = nil
+	n.orders, n.out = nil, nil
 	return o
 }
 
@@ -37,11 +44,12 @@ func newSandbox(t *testing.T, edit func(*Config)) (*Sandbox, *notified) {
 	}
 	sb := must(NewSandbox(cfg))
 	n := new(notified)
-	sb.SetNotify(func(out *transform.Outbound, ack func(int, []byte) bool) {
+	sb.SetNotify(func(orderID string, out *transform.Outbound, ack func(int, []byte) bool) {
 		if !ack(http.StatusOK, nil) || !ack(http.StatusNoContent, nil) || ack(http.StatusInternalServerError, nil) {
 			t.Error("the ACK rule is not WeChat's (200 or 204)")
 		}
 		n.mu.Lock()
+		n.orders = append(n.orders, orderID)
 		n.out = append(n.out, out)
 		n.mu.Unlock()
 	})
@@ -128,7 +136,7 @@ func TestSandboxRoundTrip(t *testing.T) {
 			if rf["status"] != "pending" || rf["provider_status"] != "PROCESSING" || rf["amount"] != "2.34" || rf["refund_id"] != "V3-1-R1" || rf["provider_refund_id"] == "" {
 				t.Fatalf("refund %v", rf)
 			}
-			rn := notes.take(t)
+			rn := notes.take(t, "V3-1")
 			rev := must(wh.Verify(transform.Notification{Header: rn.Header, Body: rn.Body}))
 			if rev.Type != transform.EventRefundSucceeded || rev.RefundID != "V3-1-R1" || rev.OrderID != "V3-1" || rev.Amount != "2.34" {
 				t.Fatalf("refund event %+v", rev)
@@ -155,6 +163,53 @@ func TestSandboxRoundTrip(t *testing.T) {
 			if e := transformtest.WantError(t, err, 422, "provider_rejected"); e.ProviderCode != "ORDER_CLOSED" {
 				t.Fatalf("pay of a closed order: %+v", e)
 			}
+		})
+	}
+}
+
+// A refund made through the API is notified by the sandbox itself; the
+// notification must name the refunded order's out_trade_no, also when the
+// refund named the order by its transaction_id alone (the console lists it
+// under that order).
+func TestSandboxRefundNotificationNamesOrder(t *testing.T) {
+	partner := func(c *Config) { c.SubMchID, c.SubAppID = "1900000110", "wx9999999999999999" }
+	tests := []struct {
+		name  string
+		edit  func(*Config) // both sides
+		order string
+		refer func(transactionID string) string // how the refund names the order
+	}{
+		{"out_trade_no", nil, "RN-1", func(string) string { return `"out_trade_no":"RN-1"` }},
+		{"transaction_id", nil, "RN-2", func(tx string) string { return `"transaction_id":"` + tx + `"` }},
+		{"partner, transaction_id", partner, "RN-3", func(tx string) string { return `"sub_mchid":"1900000110","transaction_id":"` + tx + `"` }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sb, notes := newSandbox(t, tt.edit)
+			srv := sandboxServer(t, sb)
+			cfg := merchantConfig(t)
+			if tt.edit != nil {
+				tt.edit(&cfg)
+			}
+			c := must(NewClient(cfg))
+			must(exchange(t, c, srv, "pay", `{"order_id":"`+tt.order+`","amount":"5.00","currency":"CNY","description":"d","openid":"o"}`))
+			if _, _, err := sb.Complete(tt.order, true, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			tx := decodeMap(t, must(exchange(t, c, srv, "query", `{"order_id":"`+tt.order+`"}`)))["provider_order_id"]
+			if tx == "" {
+				t.Fatal("the paid order has no transaction_id")
+			}
+			body := `{` + tt.refer(tx) + `,"out_refund_no":"` + tt.order + `-R1","amount":{"refund":100,"total":500,"currency":"CNY"}}`
+			call := must(c.call(http.MethodPost, PathRefunds, "", []byte(body), "", func(_ int, answer []byte) ([]byte, error) { return answer, nil }))
+			var answer struct {
+				OutTradeNo string `json:"out_trade_no"`
+				Status     string `json:"status"`
+			}
+			if raw := must(send(t, srv, call)); json.Unmarshal(raw, &answer) != nil || answer.OutTradeNo != tt.order || answer.Status != "PROCESSING" {
+				t.Fatalf("refund answer %s", raw)
+			}
+			notes.take(t, tt.order)
 		})
 	}
 }
