@@ -601,10 +601,7 @@ func (s *Sandbox) refund(body []byte, announce string) (int, []byte, *v3Error) {
 	now := s.Now().In(transform.UTC8).Format(time.RFC3339)
 	r := &sandboxRefund{order: o, id: "50300" + strconv.FormatInt(s.Now().Unix(), 10) + strconv.FormatInt(1e6+s.seq, 10),
 		outRefundNo: req.OutRefundNo, amount: *req.Amount.Refund, status: "SUCCESS", createTime: now, successTime: now}
-	s.refunds[req.OutRefundNo] = r
-	if oldest, evict := s.refundRing.Add(req.OutRefundNo); evict {
-		delete(s.refunds, oldest)
-	}
+	s.keepRefund(r)
 	o.refunded += r.amount
 	o.state, o.lastRefund = "REFUND", r
 	answer := transform.Marshal(r.object("PROCESSING"))
@@ -614,6 +611,15 @@ func (s *Sandbox) refund(body []byte, announce string) (int, []byte, *v3Error) {
 		}
 	}
 	return http.StatusOK, answer, nil
+}
+
+// keepRefund remembers a new refund by its out_refund_no, forgetting the
+// oldest once MaxSandboxOrders are kept (the API's and the console's alike).
+func (s *Sandbox) keepRefund(r *sandboxRefund) {
+	s.refunds[r.outRefundNo] = r
+	if oldest, evict := s.refundRing.Add(r.outRefundNo); evict {
+		delete(s.refunds, oldest)
+	}
 }
 
 func (s *Sandbox) refundQuery(id string, q map[string][]string) (int, []byte, *v3Error) {

@@ -48,7 +48,7 @@ func (s *Sandbox) CompleteRefund(orderID string, now time.Time) (*transform.Outb
 		at := now.In(transform.UTC8).Format(time.RFC3339)
 		id := "50300" + strconv.FormatInt(now.Unix(), 10) + strconv.FormatInt(1e6+s.seq, 10)
 		r = &sandboxRefund{order: o, id: id, outRefundNo: "SBX" + id, amount: rest, status: "SUCCESS", createTime: at, successTime: at}
-		s.refunds[r.outRefundNo] = r
+		s.keepRefund(r)
 		o.refunded, o.state = *o.req.Amount.Total, "REFUND"
 		o.lastRefund = r
 	} else if r = o.lastRefund; r == nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 func TestSandboxOrdersAndCompleteRefund(t *testing.T) {
@@ -41,5 +42,39 @@ func TestSandboxOrdersAndCompleteRefund(t *testing.T) {
 	}
 	if o := sb.Orders()[0]; o.State != transform.StatusRefunded {
 		t.Fatalf("order %+v", o)
+	}
+}
+
+// The refunds the console makes count toward the same bound as those made
+// through the API: past it the oldest is forgotten, so a long-running
+// sandbox does not grow without end.
+func TestSandboxCompleteRefundIsBounded(t *testing.T) {
+	sb, notes := newSandbox(t, nil)
+	sb.refundRing.Max = 2
+	srv := sandboxServer(t, sb)
+	c := must(NewClient(merchantConfig(t)))
+	for _, id := range []string{"B-1", "B-2", "B-3"} {
+		must(exchange(t, c, srv, "pay", `{"order_id":"`+id+`","amount":"1.00","currency":"CNY","description":"d","openid":"o"}`))
+		if _, _, err := sb.Complete(id, true, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(exchange(t, c, srv, "refund", `{"order_id":"B-1","refund_id":"B-1-R1","amount":"0.50","currency":"CNY","total_amount":"1.00"}`))
+	notes.take(t, "B-1")
+	for _, id := range []string{"B-1", "B-2", "B-3"} {
+		if _, _, err := sb.CompleteRefund(id, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sb.mu.Lock()
+	kept := len(sb.refunds)
+	_, first := sb.refunds["B-1-R1"]
+	sb.mu.Unlock()
+	if kept != 2 || first {
+		t.Fatalf("%d refunds kept (the API's first one among them: %v), want the 2 newest", kept, first)
+	}
+	_, err := exchange(t, c, srv, "refund_query", `{"refund_id":"B-1-R1"}`)
+	if e := transformtest.WantError(t, err, 422, "provider_rejected"); e.ProviderCode != "RESOURCE_NOT_EXISTS" {
+		t.Fatalf("a forgotten refund: %+v", e)
 	}
 }
