@@ -18,7 +18,9 @@ import (
 
 // `caddy minipay verify` explains a provider's signature offline through the
 // provider's own webhook verifier (transform.Explainer): the verdict is the
-// one minipay_webhook would give. README, "caddy minipay verify".
+// one minipay_webhook would give, or, for an API answer the webhook never
+// reads (transform.AnswerExplainer), the one minipay gives that answer.
+// README, "caddy minipay verify".
 
 const verifyUsage = `verify --provider <name> [--set <field>=<value>]... [--header "<Name>: <value>"]... [--file <path> | -]`
 
@@ -39,14 +41,16 @@ func init() {
 		Usage: verifyUsage + " | " + signUsage,
 		Short: "Explains a payment provider's signature offline (minipay verify)",
 		Long: `
-caddy minipay verify reads a provider's notification as received (from --file, or
-stdin with --file - or without --file) and the headers a provider signs in
-(--header, repeatable), builds the provider from --set field=value (the Caddyfile
-field names; values accept {env.*} and {file.*} placeholders), and prints the
-canonical string to sign with every secret replaced by ***, the expected and the
-received signature, and the verdict of the provider's own webhook verifier.
+caddy minipay verify reads a provider's notification or API answer as received
+(from --file, or stdin with --file - or without --file) and the headers a
+provider signs in (--header, repeatable), builds the provider from --set
+field=value (the Caddyfile field names; values accept {env.*} and {file.*}
+placeholders), and prints its kind (notification or answer), the canonical
+string to sign with every secret replaced by ***, the expected and the
+received signature, and the verdict of the provider's own verifier.
 
-Exit status: 0 valid, 1 invalid, 2 usage error or unreadable input.
+Exit status: 0 valid, 1 invalid, 2 usage error, unreadable input, or an API
+answer the provider does not sign (the message says what it signs).
 
 caddy minipay sign computes the sorted-parameter signature of a request the
 merchant's own code sends (wechat_v2: an <xml> document; latipay: a JSON object)
@@ -120,8 +124,21 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 		return exitUsage, err
 	}
 
+	// An answer the webhook never reads (another form, or unsigned) is
+	// recognised by its content first; anything else goes through the
+	// webhook's own verifier.
 	x := transform.Explanation{Kind: transform.KindNotification}
-	_, verr := webhook.Explain(n, &x)
+	var verr error
+	answer := false
+	if ae, ok := webhook.(transform.AnswerExplainer); ok {
+		answer, verr = ae.ExplainAnswer(n, &x)
+	}
+	if !answer {
+		_, verr = webhook.Explain(n, &x)
+	}
+	if errors.Is(verr, transform.ErrUnsignedAnswer) {
+		return exitUsage, verr
+	}
 	line := func(k, v string) { fmt.Fprintf(stdout, "%s: %s\n", k, strings.ReplaceAll(v, "\n", `\n`)) }
 	line("provider", *name)
 	line("kind", x.Kind)

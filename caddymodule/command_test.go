@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"compress/gzip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,47 @@ const (
 		"&transaction_id=42000202611221920261000002&key=***"
 	v2Sig = "C56109ABD993F83839457CD5C28C40EA2B8720BBB771043E87D4B2EC5321FD9D"
 )
+
+// API answers, as literals (sources named).
+const (
+	// Latipay's transaction query answer (Latipay/latipay.github.io,
+	// src/v2/latipay-hosted-online.md, "5 - Payment Result Interface"): the
+	// example response's fields with those of the page's "Signature in
+	// Response" example, message dsi39ej430sks03alipaypaidNZD120.00 under
+	// api_key 111222333.
+	latipayAnswer = `{"merchant_reference":"dsi39ej430sks03","currency":"NZD","amount":"120.00","payment_method":"alipay",` +
+		`"status":"paid","pay_time":"2017-07-07 10:53:50","order_id":"201834687346343",` +
+		`"signature":"840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1"}`
+	// The same page's example response as printed (its trailing comma
+	// removed): its signature is the example query URL's, copied, and does
+	// not verify over its own fields (AUD, wechat).
+	latipayPrintedAnswer = `{"merchant_reference":"dsi39ej430sks03","currency":"AUD","amount":"120.00","payment_method":"wechat",` +
+		`"status":"paid","pay_time":"2017-07-07 10:53:50","order_id":"201834687346343",` +
+		`"signature":"14d5b06a2a5a2ec509a148277ed4cbeb3c43301b239f080a3467ff0aba4070e3"}`
+	// Latipay's unsigned answers: miniapppay's (src/v2/latipay-wechat-mini-app.md,
+	// STEP 3 "Response", its ".." filled in) and the refund's code 0.
+	latipayPayAnswer = `{"payment":{"nonceStr":"5K8264ILTKCH16CQ2502SI8ZNMTM67VS","paySign":"C380BEC2BFD727A4B6845133519F3AD6",` +
+		`"signType":"MD5","timeStamp":"1414561699","packageStr":"prepay_id=wx201410272009395522657a690389285100"},"paydata":{"order_id":"2017232323345678"}}`
+	latipayRefundAnswer = `{"code":0,"message":"SUCCESS"}`
+	// CBTIS's answers (docs/providers/cbtis.md): payment_intents/create's
+	// {"code","data","message","rid"} for the documented request, and the
+	// token answer. CBTIS signs neither.
+	cbtisCreateAnswer = `{"code":0,"data":{"order_id":"C34368224017070001","merchant_order_id":"P9297895081903","amount":"1","currency":"HKD",` +
+		`"create_time":"2023-08-23T18:25:43.511Z","next_action":{"type":"call_sdk","data":{"appId":"wx7bc98d929da735fe",` +
+		`"nonceStr":"n0nce","package":"prepay_id=wx23182543","paySign":"c2ln","signType":"RSA","timeStamp":"1692815143"}},` +
+		`"status":"PENDING"},"message":"ok","rid":"r-1"}`
+	cbtisTokenAnswer = `{"access_token":"eyJhbGciOiJIUzI1NiJ9.e30.c2ln","expires_in":3600}`
+)
+
+func gzipText(t *testing.T, s string) string {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	if _, err := zw.Write([]byte(s)); err != nil || zw.Close() != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
 
 func verify(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
@@ -159,5 +201,100 @@ func TestVerifyCommandUsage(t *testing.T) {
 				t.Fatalf("stdout %q, stderr %q, want %q", out.String(), errOut.String(), tt.want)
 			}
 		})
+	}
+}
+
+// Every provider's API answers: a signed one is explained as kind answer
+// (valid, or invalid once a byte changed); an unsigned one is a usage error
+// (exit 2) saying what the provider signs instead. No secret is printed.
+func TestVerifyCommandProviderAnswers(t *testing.T) {
+	latipayArgs := []string{"--provider", "latipay", "--set", "api_key=111222333", "--set", "currency=NZD", "-"}
+	twoc2pArgs := []string{"--provider", "2c2p", "--set", "merchant_id=JT01", "--set", "secret_key=7jYcp4FxFdf0", "--file", "-"}
+	cbtisArgs := []string{"--provider", "cbtis", "--set", "api_key=6d0e8fa7b10c40c3a48c0c2be41cb178", "--file", "-"}
+	const latipaySig = "840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1"
+	latipayValid := "provider: latipay\nkind: answer\nsign_type: HMAC-SHA256\nstring_to_sign: dsi39ej430sks03alipaypaidNZD120.00\n" +
+		"expected: " + latipaySig + "\nreceived: " + latipaySig + "\nverdict: valid\n"
+	replace := func(s, old, new string) string {
+		if !strings.Contains(s, old) {
+			t.Fatalf("no %q to replace", old)
+		}
+		return strings.Replace(s, old, new, 1)
+	}
+	// The demo answer with one byte of its signature changed.
+	twoc2pTampered := replace(twoc2pEnvelope, "RkUxPC9zaWduYXR1cmU+", "RkUyPC9zaWduYXR1cmU+")
+
+	tests := []struct {
+		name  string
+		input string
+		args  []string
+		code  int
+		kind  string // the kind line, when the code is 0 or 1
+		want  string // the whole output, when given; for exit 2, a part of the message
+	}{
+		{"latipay query answer", latipayAnswer, latipayArgs, 0, "answer", latipayValid},
+		{"latipay query answer, amount a JSON number", replace(latipayAnswer, `"amount":"120.00"`, `"amount":120.00`), latipayArgs, 0, "answer", latipayValid},
+		{"latipay query answer, tampered status", replace(latipayAnswer, `"status":"paid"`, `"status":"failed"`), latipayArgs, 1, "answer",
+			"provider: latipay\nkind: answer\nsign_type: HMAC-SHA256\nstring_to_sign: dsi39ej430sks03alipayfailedNZD120.00\n" +
+				// expected computed independently: printf '%s' dsi39ej430sks03alipayfailedNZD120.00 | openssl dgst -sha256 -hmac 111222333
+				"expected: fe00638507563f0636b94e2dc14cdab065128ecb1472db12bce36263f933518b\nreceived: " + latipaySig + "\n" +
+				"verdict: invalid (notification signature does not verify)\n"},
+		{"latipay query answer, tampered amount", replace(latipayAnswer, `"120.00"`, `"1200.0"`), latipayArgs, 1, "answer", ""},
+		{"latipay query answer without its signature", replace(latipayAnswer, `"signature":"`+latipaySig+`"`, `"signature":""`), latipayArgs, 1, "answer", ""},
+		{"latipay query answer in another wallet's currency", latipayAnswer, []string{"--provider", "latipay", "--set", "api_key=111222333", "--set", "currency=AUD", "-"}, 1, "answer", ""},
+		{"latipay docs' printed example answer", latipayPrintedAnswer, []string{"--provider", "latipay", "--set", "api_key=111222333", "--set", "currency=AUD", "-"}, 1, "answer", ""},
+		{"latipay pay answer", latipayPayAnswer, latipayArgs, 2, "", "for latipay, verify explains notifications (the form Latipay posts) and transaction query answers"},
+		{"latipay refund answer", latipayRefundAnswer, latipayArgs, 2, "", "Latipay does not sign (its pay, refund and error answers carry no signature)"},
+		{"latipay notification, still", latipayBody, latipayArgs, 0, "notification", ""},
+		{"2c2p pay answer, compressed as the demo server sends it", gzipText(t, twoc2pEnvelope), twoc2pArgs, 0, "answer", ""},
+		{"2c2p declined pay answer, compressed", gzipText(t, transformtest.TwoC2PDemoDeclined), twoc2pArgs, 0, "answer", ""},
+		{"2c2p pay answer, compressed, tampered", gzipText(t, twoc2pTampered), twoc2pArgs, 1, "answer", ""},
+		{"2c2p pay answer, compressed, another merchant's", gzipText(t, twoc2pEnvelope), []string{"--provider", "2c2p", "--set", "merchant_id=JT02",
+			"--set", "secret_key=7jYcp4FxFdf0", "--file", "-"}, 1, "answer", ""},
+		{"2c2p envelope, bare: the webhook accepts it as a notification", twoc2pEnvelope, twoc2pArgs, 0, "notification", ""},
+		{"2c2p envelope declared gzip: a notification", gzipText(t, twoc2pEnvelope), append([]string{"--header", "Content-Encoding: gzip"}, twoc2pArgs...), 0, "notification", ""},
+		{"cbtis create answer", cbtisCreateAnswer, cbtisArgs, 2, "", "for cbtis, verify explains notifications (the raw body, with the Signature header"},
+		{"cbtis token answer", cbtisTokenAnswer, cbtisArgs, 2, "", "CBTIS signs none (they come over TLS, answering the bearer token)"},
+		{"cbtis answer with a Signature header", cbtisCreateAnswer, append([]string{"--header", "Signature: " + cbtisSig}, cbtisArgs...), 2, "", "CBTIS signs none"},
+		{"cbtis notification, still", cbtisBody, append([]string{"--header", "Signature: " + cbtisSig}, cbtisArgs...), 0, "notification", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := verify(t, tt.input, tt.args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tt.code, out, errOut)
+			}
+			for _, secret := range []string{"111222333", "7jYcp4FxFdf0", "6d0e8fa7b10c40c3a48c0c2be41cb178"} {
+				if strings.Contains(out+errOut, secret) {
+					t.Fatalf("the output shows the secret %s:\n%s%s", secret, out, errOut)
+				}
+			}
+			if tt.code == 2 {
+				if out != "" || !strings.Contains(errOut, "there is no signature to explain") || !strings.Contains(errOut, tt.want) {
+					t.Fatalf("stdout %q, stderr %q, want %q", out, errOut, tt.want)
+				}
+				return
+			}
+			if tt.want != "" && out != tt.want {
+				t.Fatalf("output:\n%s\nwant:\n%s", out, tt.want)
+			}
+			verdict := "verdict: valid\n"
+			if tt.code == 1 {
+				verdict = "verdict: invalid ("
+			}
+			if !strings.Contains(out, "\nkind: "+tt.kind+"\n") || !strings.Contains(out, verdict) || errOut != "" {
+				t.Fatalf("want kind %s and %q:\n%s%s", tt.kind, verdict, out, errOut)
+			}
+		})
+	}
+
+	// The compressed 2C2P answer: the payload the HMAC covers, the demo's signature.
+	_, out, _ := verify(t, gzipText(t, twoc2pEnvelope), twoc2pArgs...)
+	if !strings.Contains(out, "\nsign_type: HMAC-SHA256\nstring_to_sign: PFBheW1lbnRSZXNwb25zZT4") ||
+		!strings.HasSuffix(out, "\nexpected: "+twoc2pSig+"\nreceived: "+twoc2pSig+"\nverdict: valid\n") {
+		t.Fatalf("2c2p answer:\n%s", out)
+	}
+	_, out, _ = verify(t, gzipText(t, twoc2pTampered), twoc2pArgs...)
+	if !strings.Contains(out, "\nexpected: "+twoc2pSig+"\n") || strings.Contains(out, "\nreceived: "+twoc2pSig+"\n") {
+		t.Fatalf("tampered 2c2p answer:\n%s", out)
 	}
 }

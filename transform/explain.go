@@ -1,14 +1,18 @@
 package transform
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Explanation is what a verifier compared, recorded for `caddy minipay
 // verify`. A provider's Webhook.Verify is its Explain with a nil
 // Explanation, so the command's verdict is the webhook's verdict: there is
 // one code path, and recording costs nothing when nobody asks.
 type Explanation struct {
-	// Kind is "notification", or "answer" for a provider's signed API
-	// answer (which a webhook refuses).
+	// Kind is "notification", or "answer" for one of the provider's API
+	// answers (which a webhook refuses), told by its content whether or
+	// not it verifies.
 	Kind     string
 	SignType string
 	// StringToSign is the canonical text the signature covers, every
@@ -39,3 +43,26 @@ type Explainer interface {
 // notification: a webhook never forwards it, and `caddy minipay verify`
 // explains it as kind "answer" with a valid signature.
 var ErrSignedAnswer = fmt.Errorf("%w: a signed API answer, not a notification", ErrMalformed)
+
+// AnswerExplainer is an Explainer that also explains those of the
+// provider's API answers that minipay_webhook never reads as notifications,
+// being of another form (Latipay's JSON query answer, 2C2P's pay answer as
+// its demo server sends it, compressed without saying so) or unsigned.
+// `caddy minipay verify` asks it first; the webhook never calls it.
+type AnswerExplainer interface {
+	Explainer
+	// ExplainAnswer tells by content whether n is one of these answers
+	// (false: explain n with Explain). When it is, it verifies it as the
+	// provider's client verifies that answer, recording in x (Kind
+	// KindAnswer) what it compared, and returns nil when the signature
+	// verifies, the reason when it does not, or an error wrapping
+	// ErrUnsignedAnswer for an answer the provider does not sign.
+	ExplainAnswer(n Notification, x *Explanation) (bool, error)
+}
+
+// ErrUnsignedAnswer is ExplainAnswer's error for an API answer the
+// provider does not sign (it comes over TLS, answering the merchant's own
+// credentials): there is nothing to verify, and `caddy minipay verify`
+// says so as a usage error. A provider wraps it, saying what verify
+// explains for it instead.
+var ErrUnsignedAnswer = errors.New("there is no signature to explain")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -72,6 +73,36 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		return nil, transform.ErrForeign
 	}
 	return ev, nil
+}
+
+var _ transform.AnswerExplainer = (*Webhook)(nil)
+
+// ErrUnsignedAnswer is ExplainAnswer's error for every API answer: CBTIS
+// signs none (they come over TLS, answering the bearer token).
+var ErrUnsignedAnswer = fmt.Errorf("cbtis: the input is an API answer, and CBTIS signs none (they come over TLS, answering the "+
+	"bearer token): %w; for cbtis, verify explains notifications (the raw body, with the Signature header, or the header "+
+	"signature_header names)", transform.ErrUnsignedAnswer)
+
+// ExplainAnswer implements transform.AnswerExplainer: a JSON object without
+// notify_type and with the members of an API answer (code, as in
+// {"code","message","data","rid"}, or the token answer's access_token) is
+// an answer, and CBTIS signs no answer. Whatever header came with it, it is
+// not a notification.
+func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanation) (bool, error) {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(n.Body, &top) != nil || top == nil {
+		return false, nil
+	}
+	_, notification := top["notify_type"]
+	_, code := top["code"]
+	_, token := top["access_token"]
+	if notification || !code && !token {
+		return false, nil
+	}
+	if x != nil {
+		x.Kind = transform.KindAnswer
+	}
+	return true, ErrUnsignedAnswer
 }
 
 // Event normalizes a verified notification. data holds every field of the

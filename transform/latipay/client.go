@@ -182,12 +182,15 @@ func (c *Client) StatusFromAnswer(orderID string, status int, body []byte) (*tra
 	if err != nil {
 		return nil, err
 	}
-	f, err := scalars(a, "merchant_reference", "payment_method", "status", "currency", "amount", "order_id", "pay_time", "signature")
+	sf, sig, err := answerSigned(a)
 	if err != nil {
 		return nil, err
 	}
-	sf := Signed{MerchantReference: f[0], PaymentMethod: f[1], Status: f[2], Currency: f[3], Amount: f[4]}
-	if !c.signer.verifySigned(f[7], sf) {
+	f, err := scalars(a, "order_id", "pay_time")
+	if err != nil {
+		return nil, err
+	}
+	if !c.signer.verifySigned(sig, sf) {
 		return nil, transform.SignatureInvalid()
 	}
 	if sf.MerchantReference != orderID {
@@ -205,13 +208,23 @@ func (c *Client) StatusFromAnswer(orderID string, status int, body []byte) (*tra
 		return nil, transform.Upstream("the provider's answer has a signed field outside its grammar (payment_method or amount)")
 	}
 	st := &transform.PaymentStatus{
-		Provider: Name, OrderID: orderID, ProviderOrderID: f[5], Status: mapped,
+		Provider: Name, OrderID: orderID, ProviderOrderID: f[0], Status: mapped,
 		Amount: m.String(), Currency: m.Currency, ProviderStatus: sf.Status,
 	}
 	if mapped == transform.StatusSucceeded {
-		st.PaidAt = PayTimeRFC3339(f[6])
+		st.PaidAt = PayTimeRFC3339(f[1])
 	}
 	return st, nil
+}
+
+// answerSigned reads the fields a transaction query answer's signature
+// covers (the notification formula) and the signature itself.
+func answerSigned(a map[string]json.RawMessage) (Signed, string, error) {
+	f, err := scalars(a, "merchant_reference", "payment_method", "status", "currency", "amount", "signature")
+	if err != nil {
+		return Signed{}, "", err
+	}
+	return Signed{MerchantReference: f[0], PaymentMethod: f[1], Status: f[2], Currency: f[3], Amount: f[4]}, f[5], nil
 }
 
 // statuses maps Latipay's transaction status to the status object's.

@@ -1,6 +1,8 @@
 package latipay
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -143,9 +145,7 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		return nil, transform.ErrUnsigned
 	}
 	if x != nil {
-		x.SignType, x.Received = "HMAC-SHA256", p.Get("signature")
-		x.StringToSign = s.MerchantReference + s.PaymentMethod + s.Status + s.Currency + s.Amount
-		x.Expected = w.signer.notifySign(s.MerchantReference, s.PaymentMethod, s.Status, s.Currency, s.Amount)
+		w.explainSigned(x, s, p.Get("signature"))
 	}
 	if !w.signer.verifySigned(p.Get("signature"), s) {
 		return nil, transform.ErrBadSignature
@@ -155,6 +155,60 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		return nil, err
 	}
 	return NotificationEvent(s, m, p), nil
+}
+
+// explainSigned records the five fields' concatenation (the HMAC key is
+// not part of it) and both digests.
+func (w *Webhook) explainSigned(x *transform.Explanation, s Signed, received string) {
+	x.SignType, x.Received = "HMAC-SHA256", received
+	x.StringToSign = s.MerchantReference + s.PaymentMethod + s.Status + s.Currency + s.Amount
+	x.Expected = w.signer.notifySign(s.MerchantReference, s.PaymentMethod, s.Status, s.Currency, s.Amount)
+}
+
+var _ transform.AnswerExplainer = (*Webhook)(nil)
+
+// ErrUnsignedAnswer is ExplainAnswer's error for the pay, refund and error
+// answers: Latipay signs none of them.
+var ErrUnsignedAnswer = fmt.Errorf("latipay: the input is an API answer Latipay does not sign (its pay, refund and error answers "+
+	"carry no signature): %w; for latipay, verify explains notifications (the form Latipay posts) and transaction query answers "+
+	"(the JSON with its signature)", transform.ErrUnsignedAnswer)
+
+// ExplainAnswer implements transform.AnswerExplainer: a JSON object is an
+// API answer (a notification is a form). A transaction query answer (it has
+// merchant_reference or a signature) is verified as Client.StatusFromAnswer
+// verifies it: the notification formula over the five fields as sent, then
+// each field's grammar and the wallet's currency. Any other answer is
+// unsigned.
+func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanation) (bool, error) {
+	if t := bytes.TrimLeft(n.Body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return false, nil
+	}
+	if x != nil {
+		x.Kind = transform.KindAnswer
+	}
+	var a map[string]json.RawMessage
+	if json.Unmarshal(n.Body, &a) != nil {
+		return true, transform.ErrMalformed
+	}
+	_, signed := a["signature"]
+	if _, query := a["merchant_reference"]; !signed && !query {
+		return true, ErrUnsignedAnswer
+	}
+	s, sig, err := answerSigned(a)
+	if err != nil {
+		return true, transform.ErrMalformed
+	}
+	if x != nil {
+		w.explainSigned(x, s, sig)
+	}
+	if sig == "" {
+		return true, transform.ErrUnsigned
+	}
+	if !w.signer.verifySigned(sig, s) {
+		return true, transform.ErrBadSignature
+	}
+	_, err = s.CheckGrammar(w.cfg.Currency)
+	return true, err
 }
 
 // NotificationEvent normalizes a verified notification from its signed

@@ -228,7 +228,7 @@ func EnvelopeText(body []byte, contentType, field string) ([]byte, error) {
 // comes from the configured upstream. Notifications, from anyone, are
 // inflated only when their Content-Encoding says gzip.
 func InflateAnswer(body []byte) ([]byte, error) {
-	if len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
+	if !isGzip(body) {
 		return body, nil
 	}
 	out, err := transform.Gunzip(body, maxInflated)
@@ -237,3 +237,6 @@ func InflateAnswer(body []byte) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// isGzip tells whether body starts with gzip's magic bytes.
+func isGzip(body []byte) bool { return len(body) >= 2 && body[0] == 0x1f && body[1] == 0x8b }

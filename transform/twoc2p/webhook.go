@@ -44,11 +44,7 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	if err != nil {
 		return nil, err
 	}
-	text, err := EnvelopeText(body, n.Header.Get("Content-Type"), FieldResponse)
-	if err != nil {
-		return nil, err
-	}
-	p, err := openExplained(text, RootResponse, w.cfg.SecretKey, x)
+	p, err := w.open(body, n.Header.Get("Content-Type"), x)
 	if err != nil {
 		return nil, err
 	}
@@ -56,6 +52,47 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		return nil, transform.ErrForeign
 	}
 	return PaymentEvent(p), nil
+}
+
+var _ transform.AnswerExplainer = (*Webhook)(nil)
+
+// ExplainAnswer implements transform.AnswerExplainer. A pay answer is the
+// same signed envelope as a notification, bare or as a form, and the webhook
+// accepts either: Explain explains it, as a notification. Only its content
+// can set it apart when it arrives as the demo server sends it,
+// gzip-compressed without a Content-Encoding saying so (InflateAnswer),
+// which the webhook refuses to inflate; that answer is verified as
+// Client.ReadAnswer verifies it: the signature over the payload, then the
+// merchantID when the payload names one.
+func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanation) (bool, error) {
+	if n.Header.Get("Content-Encoding") != "" || !isGzip(n.Body) {
+		return false, nil
+	}
+	if x != nil {
+		x.Kind = transform.KindAnswer
+	}
+	body, err := InflateAnswer(n.Body)
+	if err != nil {
+		return true, err
+	}
+	p, err := w.open(body, n.Header.Get("Content-Type"), x)
+	if err != nil {
+		return true, err
+	}
+	if m := p.Get("merchantID"); m != "" && m != w.cfg.MerchantID {
+		return true, transform.ErrForeign
+	}
+	return true, nil
+}
+
+// open finds the PaymentResponse envelope in body (bare or a form field),
+// verifies its signature and only then decodes its payload.
+func (w *Webhook) open(body []byte, contentType string, x *transform.Explanation) (transform.Params, error) {
+	text, err := EnvelopeText(body, contentType, FieldResponse)
+	if err != nil {
+		return nil, err
+	}
+	return openExplained(text, RootResponse, w.cfg.SecretKey, x)
 }
 
 // notificationBody removes the Content-Encoding the notification declares

@@ -71,6 +71,9 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		}
 		return w.refundEvent(p)
 	}
+	if x != nil && !isPaymentNotice(p) { // by its content, whether or not it verifies
+		x.Kind = transform.KindAnswer
+	}
 	// The configured sign type is the only one accepted: WeChat signs a
 	// notification with the order's type, and minipay signs every order with
 	// the configured one. A notification often leaves sign_type out.
@@ -85,9 +88,6 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		return nil, transform.ErrBadSignature
 	}
 	if !isPaymentNotice(p) {
-		if x != nil {
-			x.Kind = transform.KindAnswer
-		}
 		return nil, ErrNotNotice
 	}
 	return PaymentEvent(p)

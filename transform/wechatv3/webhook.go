@@ -89,6 +89,9 @@ var _ transform.Explainer = (*Webhook)(nil)
 func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*transform.Event, error) {
 	if x != nil {
 		explainSignature(w.keys.ring, n.Header, n.Body, x)
+		if isAnswer(n.Body) { // by its content, whether or not it verifies
+			x.Kind = transform.KindAnswer
+		}
 	}
 	if err := Verify(w.keys.ring, n.Header, n.Body, w.Now()); err != nil {
 		return nil, err
@@ -96,11 +99,7 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	var env notification
 	if err := json.Unmarshal(n.Body, &env); err != nil || env.ID == "" || env.EventType == "" ||
 		env.ResourceType != "encrypt-resource" || env.Resource == nil {
-		if len(n.Body) == 0 || (err == nil && env.EventType == "" && env.Resource == nil) {
-			// Signed, but an API answer (a 204 close has an empty body).
-			if x != nil {
-				x.Kind = transform.KindAnswer
-			}
+		if isAnswer(n.Body) {
 			return nil, transform.ErrSignedAnswer
 		}
 		return nil, transform.ErrMalformed
@@ -117,6 +116,15 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		return nil, transform.ErrForeign
 	}
 	return eventOf(&env, data), nil
+}
+
+// isAnswer tells one of WeChat Pay's API answers, signed like a
+// notification, by its content: an empty body (a 204, as close answers) or
+// a JSON document with neither event_type nor resource.
+func isAnswer(body []byte) bool {
+	var env notification
+	err := json.Unmarshal(body, &env)
+	return len(body) == 0 || err == nil && env.EventType == "" && env.Resource == nil
 }
 
 // belongs checks the decrypted resource names this merchant: mchid (and
