@@ -18,11 +18,9 @@ var consoleStates = map[string]string{
 func (s *Sandbox) Orders() []transform.SandboxOrder {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]transform.SandboxOrder, 0, len(s.orders))
-	for id, o := range s.orders {
-		out = append(out, transform.SandboxOrder{ID: id, Amount: o.amount, State: consoleStates[o.status], Created: o.createTime})
-	}
-	return out
+	return transform.SandboxOrders(s.orders, func(id string, o *sandboxOrder) transform.SandboxOrder {
+		return transform.SandboxOrder{ID: id, Amount: o.amount, State: consoleStates[o.status], Created: o.createTime}
+	})
 }
 
 var _ transform.RefundSandbox = (*Sandbox)(nil)

@@ -7,8 +7,7 @@ import "github.com/minipay/caddy-minipay/transform"
 func (s *Sandbox) Orders() []transform.SandboxOrder {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]transform.SandboxOrder, 0, len(s.orders))
-	for ref, o := range s.orders {
+	return transform.SandboxOrders(s.orders, func(ref string, o *sandboxOrder) transform.SandboxOrder {
 		state := transform.StatusPending
 		switch {
 		case o.status == "paid" && o.refunded == o.amount.Minor:
@@ -18,7 +17,6 @@ func (s *Sandbox) Orders() []transform.SandboxOrder {
 		case o.status == "failed":
 			state = transform.StatusFailed
 		}
-		out = append(out, transform.SandboxOrder{ID: ref, Amount: o.amount, State: state, Created: o.created})
-	}
-	return out
+		return transform.SandboxOrder{ID: ref, Amount: o.amount, State: state, Created: o.created}
+	})
 }

@@ -11,14 +11,12 @@ import (
 func (s *Sandbox) Orders() []transform.SandboxOrder {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]transform.SandboxOrder, 0, len(s.orders))
-	for id, o := range s.orders {
+	return transform.SandboxOrders(s.orders, func(id string, o *sandboxOrder) transform.SandboxOrder {
 		code, _ := CurrencyForNumeric(o.request.Get("currencyCode"))
 		m, ok := transform.MoneyFromMinorText(strings.TrimLeft(o.request.Get("amt"), "0"), code)
 		if !ok {
 			m = transform.Money{Currency: code}
 		}
-		out = append(out, transform.SandboxOrder{ID: id, Amount: m, State: o.state, Created: o.created})
-	}
-	return out
+		return transform.SandboxOrder{ID: id, Amount: m, State: o.state, Created: o.created}
+	})
 }

@@ -19,21 +19,15 @@ type sandboxRefund struct {
 	successTime     string
 }
 
-var consoleStates = map[string]string{
-	"NOTPAY": transform.StatusPending, "SUCCESS": transform.StatusSucceeded, "PAYERROR": transform.StatusFailed,
-	"CLOSED": transform.StatusCancelled, "REFUND": transform.StatusRefunded,
-}
-
-// Orders implements transform.Sandbox.
+// Orders implements transform.Sandbox. An order's state is a trade_state,
+// shown as the client reads it from an orderquery (tradeStates).
 func (s *Sandbox) Orders() []transform.SandboxOrder {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]transform.SandboxOrder, 0, len(s.orders))
-	for id, o := range s.orders {
+	return transform.SandboxOrders(s.orders, func(id string, o *sandboxOrder) transform.SandboxOrder {
 		m, _ := transform.MoneyFromMinor(o.totalFee, feeType(o.params))
-		out = append(out, transform.SandboxOrder{ID: id, Amount: m, State: consoleStates[o.state], Created: o.created})
-	}
-	return out
+		return transform.SandboxOrder{ID: id, Amount: m, State: tradeStates[o.state], Created: o.created}
+	})
 }
 
 var _ transform.RefundSandbox = (*Sandbox)(nil)

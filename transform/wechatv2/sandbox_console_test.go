@@ -16,6 +16,10 @@ func TestSandboxOrdersAndRefundNotifications(t *testing.T) {
 	wantResult(t, do(PathUnifiedOrder, unifiedOrder("O1", "1234", "b")), "SUCCESS", "")
 	wantResult(t, do(PathUnifiedOrder, unifiedOrder("O2", "500", "b")), "SUCCESS", "")
 	wantResult(t, do(PathCloseOrder, orderReq("O2")), "SUCCESS", "")
+	wantResult(t, do(PathUnifiedOrder, unifiedOrder("O3", "100", "b")), "SUCCESS", "")
+	if _, _, err := s.Complete("O3", false, transformtest.Pinned); err != nil {
+		t.Fatal(err)
+	}
 
 	states := func() map[string]transform.SandboxOrder {
 		m := map[string]transform.SandboxOrder{}
@@ -25,11 +29,11 @@ func TestSandboxOrdersAndRefundNotifications(t *testing.T) {
 		return m
 	}
 	got := states()
-	if o := got["O1"]; len(got) != 2 || o.State != transform.StatusPending || o.Amount.String() != "12.34" || o.Amount.Currency != "CNY" || !o.Created.Equal(transformtest.Pinned) {
+	if o := got["O1"]; len(got) != 3 || o.State != transform.StatusPending || o.Amount.String() != "12.34" || o.Amount.Currency != "CNY" || !o.Created.Equal(transformtest.Pinned) {
 		t.Fatalf("orders %+v", got)
 	}
-	if got["O2"].State != transform.StatusCancelled {
-		t.Fatalf("closed order %+v", got["O2"])
+	if got["O2"].State != transform.StatusCancelled || got["O3"].State != transform.StatusFailed {
+		t.Fatalf("closed order %+v, failed order %+v", got["O2"], got["O3"])
 	}
 	if _, _, err := s.CompleteRefund("O1", transformtest.Pinned); err == nil {
 		t.Fatal("refunded an unpaid order")

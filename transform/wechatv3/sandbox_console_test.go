@@ -1,7 +1,9 @@
 package wechatv3
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +78,54 @@ func TestSandboxCompleteRefundIsBounded(t *testing.T) {
 	_, err := exchange(t, c, srv, "refund_query", `{"refund_id":"B-1-R1"}`)
 	if e := transformtest.WantError(t, err, 422, "provider_rejected"); e.ProviderCode != "RESOURCE_NOT_EXISTS" {
 		t.Fatalf("a forgotten refund: %+v", e)
+	}
+}
+
+// The console shows each trade_state the sandbox keeps as the client reads
+// it from a query.
+func TestSandboxOrderStates(t *testing.T) {
+	sb, notes := newSandbox(t, nil)
+	srv := sandboxServer(t, sb)
+	c := must(NewClient(merchantConfig(t)))
+	tests := []struct {
+		order  string
+		settle func(id string) error
+		want   string
+	}{
+		{"S-pending", func(string) error { return nil }, transform.StatusPending},
+		{"S-succeeded", func(id string) error { _, _, err := sb.Complete(id, true, time.Now()); return err }, transform.StatusSucceeded},
+		{"S-failed", func(id string) error {
+			if _, _, err := sb.Complete(id, false, time.Now()); err == nil || !strings.Contains(err.Error(), "PAYERROR") {
+				return fmt.Errorf("failing the payment: %v, want PAYERROR and nothing sent", err)
+			}
+			return nil
+		}, transform.StatusFailed},
+		{"S-cancelled", func(id string) error { _, err := exchange(t, c, srv, "close", `{"order_id":"`+id+`"}`); return err }, transform.StatusCancelled},
+		{"S-refunded", func(id string) error {
+			if _, _, err := sb.Complete(id, true, time.Now()); err != nil {
+				return err
+			}
+			_, err := exchange(t, c, srv, "refund", `{"order_id":"`+id+`","refund_id":"`+id+`-R1","amount":"1.00","currency":"CNY","total_amount":"1.00"}`)
+			notes.take(t, id)
+			return err
+		}, transform.StatusRefunded},
+	}
+	for _, tt := range tests {
+		must(exchange(t, c, srv, "pay", `{"order_id":"`+tt.order+`","amount":"1.00","currency":"CNY","description":"d","openid":"o"}`))
+		if err := tt.settle(tt.order); err != nil {
+			t.Fatalf("%s: %v", tt.order, err)
+		}
+	}
+	got := map[string]string{}
+	for _, o := range sb.Orders() {
+		got[o.ID] = o.State
+	}
+	for _, tt := range tests {
+		if got[tt.order] != tt.want {
+			t.Errorf("%s is %q, want %q", tt.order, got[tt.order], tt.want)
+		}
+	}
+	if len(got) != len(tests) {
+		t.Fatalf("orders %v", got)
 	}
 }
