@@ -25,58 +25,58 @@ const AuthScheme = "WECHATPAY2-SHA256-RSA2048"
 // ParsePrivateKey reads an RSA private key from PEM text, PKCS#8
 // ("PRIVATE KEY", as WeChat's apiclient_key.pem) or PKCS#1 ("RSA PRIVATE KEY").
 // The error never carries key material.
-func ParsePrivateKey(pemText string) (*rsa.PrivateKey, error) {
-	block, _ := pem.Decode([]byte(strings.TrimSpace(pemText)))
-	if block == nil {
-		return nil, errors.New("is not PEM text")
-	}
-	switch block.Type {
-	case "PRIVATE KEY":
-		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, errors.New("is not a PKCS#8 private key")
-		}
-		rk, ok := k.(*rsa.PrivateKey)
-		if !ok {
-			return nil, errors.New("is not an RSA private key")
-		}
-		return rk, nil
-	case "RSA PRIVATE KEY":
-		k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, errors.New("is not a PKCS#1 private key")
-		}
-		return k, nil
-	}
-	return nil, errors.New("is PEM of type " + strconv.Quote(block.Type) + ", not a private key")
-}
+func ParsePrivateKey(pemText string) (*rsa.PrivateKey, error) { return privateKeyPEM.parse(pemText) }
 
 // ParsePublicKey reads an RSA public key from PEM text: "PUBLIC KEY" (PKIX,
 // as WeChat's pub_key.pem) or "RSA PUBLIC KEY" (PKCS#1).
-func ParsePublicKey(pemText string) (*rsa.PublicKey, error) {
+func ParsePublicKey(pemText string) (*rsa.PublicKey, error) { return publicKeyPEM.parse(pemText) }
+
+// rsaKeyPEM is how one kind of RSA key is read from PEM: from a container
+// that may hold any algorithm's key (PKCS#8, PKIX), or from PKCS#1.
+type rsaKeyPEM[K any] struct {
+	kind                     string // in errors: "private key", "public key"
+	genericType, genericName string
+	parseGeneric             func(der []byte) (any, error)
+	pkcs1Type                string
+	parsePKCS1               func(der []byte) (K, error)
+}
+
+var (
+	privateKeyPEM = rsaKeyPEM[*rsa.PrivateKey]{kind: "private key",
+		genericType: "PRIVATE KEY", genericName: "PKCS#8", parseGeneric: x509.ParsePKCS8PrivateKey,
+		pkcs1Type: "RSA PRIVATE KEY", parsePKCS1: x509.ParsePKCS1PrivateKey}
+	publicKeyPEM = rsaKeyPEM[*rsa.PublicKey]{kind: "public key",
+		genericType: "PUBLIC KEY", genericName: "PKIX", parseGeneric: x509.ParsePKIXPublicKey,
+		pkcs1Type: "RSA PUBLIC KEY", parsePKCS1: x509.ParsePKCS1PublicKey}
+)
+
+// parse reads the first PEM block of pemText; its errors name the form
+// that did not parse, never the text.
+func (f rsaKeyPEM[K]) parse(pemText string) (K, error) {
+	var none K
 	block, _ := pem.Decode([]byte(strings.TrimSpace(pemText)))
 	if block == nil {
-		return nil, errors.New("is not PEM text")
+		return none, errors.New("is not PEM text")
 	}
 	switch block.Type {
-	case "PUBLIC KEY":
-		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	case f.genericType:
+		k, err := f.parseGeneric(block.Bytes)
 		if err != nil {
-			return nil, errors.New("is not a PKIX public key")
+			return none, errors.New("is not a " + f.genericName + " " + f.kind)
 		}
-		rk, ok := k.(*rsa.PublicKey)
+		rk, ok := k.(K)
 		if !ok {
-			return nil, errors.New("is not an RSA public key")
+			return none, errors.New("is not an RSA " + f.kind)
 		}
 		return rk, nil
-	case "RSA PUBLIC KEY":
-		k, err := x509.ParsePKCS1PublicKey(block.Bytes)
+	case f.pkcs1Type:
+		k, err := f.parsePKCS1(block.Bytes)
 		if err != nil {
-			return nil, errors.New("is not a PKCS#1 public key")
+			return none, errors.New("is not a PKCS#1 " + f.kind)
 		}
 		return k, nil
 	}
-	return nil, errors.New("is PEM of type " + strconv.Quote(block.Type) + ", not a public key")
+	return none, errors.New("is PEM of type " + strconv.Quote(block.Type) + ", not a " + f.kind)
 }
 
 // ParseCertificates reads one or more PEM certificates with RSA keys.
