@@ -62,6 +62,10 @@ const (
 		`"nonceStr":"n0nce","package":"prepay_id=wx23182543","paySign":"c2ln","signType":"RSA","timeStamp":"1692815143"}},` +
 		`"status":"PENDING"},"message":"ok","rid":"r-1"}`
 	cbtisTokenAnswer = `{"access_token":"eyJhbGciOiJIUzI1NiJ9.e30.c2ln","expires_in":3600}`
+	// cbtisCreateAnswer's signature as a notification's under api_key
+	// 6d0e8fa7b10c40c3a48c0c2be41cb178, computed independently:
+	// printf '%s' "$cbtisCreateAnswer.6d0e8fa7b10c40c3a48c0c2be41cb178" | openssl dgst -sha256
+	cbtisCreateAnswerSig = "6e3213153a87449174586847a96135b85c81d34344a5b80012b0d14afb58cf2b"
 )
 
 func gzipText(t *testing.T, s string) string {
@@ -254,7 +258,12 @@ func TestVerifyCommandProviderAnswers(t *testing.T) {
 		{"2c2p envelope declared gzip: a notification", gzipText(t, twoc2pEnvelope), append([]string{"--header", "Content-Encoding: gzip"}, twoc2pArgs...), 0, "notification", ""},
 		{"cbtis create answer", cbtisCreateAnswer, cbtisArgs, 2, "", "for cbtis, verify explains notifications (the raw body, with the Signature header"},
 		{"cbtis token answer", cbtisTokenAnswer, cbtisArgs, 2, "", "CBTIS signs none (they come over TLS, answering the bearer token)"},
-		{"cbtis answer with a Signature header", cbtisCreateAnswer, append([]string{"--header", "Signature: " + cbtisSig}, cbtisArgs...), 2, "", "CBTIS signs none"},
+		{"cbtis answer with a Signature header that does not verify", cbtisCreateAnswer, append([]string{"--header", "Signature: " + cbtisSig}, cbtisArgs...), 2, "", "CBTIS signs none"},
+		// Signed with the webhook's key, an answer-shaped body is what
+		// minipay_webhook forwards (as unknown): verify agrees.
+		{"cbtis answer-shaped body whose Signature verifies", cbtisCreateAnswer, append([]string{"--header", "Signature: " + cbtisCreateAnswerSig}, cbtisArgs...), 0, "notification",
+			"provider: cbtis\nkind: notification\nsign_type: SHA-256\nstring_to_sign: " + cbtisCreateAnswer + ".***\nexpected: " + cbtisCreateAnswerSig +
+				"\nreceived: " + cbtisCreateAnswerSig + "\nverdict: valid\n"},
 		{"cbtis notification, still", cbtisBody, append([]string{"--header", "Signature: " + cbtisSig}, cbtisArgs...), 0, "notification", ""},
 	}
 	for _, tt := range tests {

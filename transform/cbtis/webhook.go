@@ -54,7 +54,7 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	if len(n.Body) > transform.MaxNotification {
 		return nil, transform.ErrMalformed
 	}
-	got := strings.TrimSpace(n.Header.Get(w.header))
+	got, verifies := w.signed(n)
 	if x != nil {
 		x.SignType, x.Received = "SHA-256", got
 		x.StringToSign, x.Expected = string(n.Body)+"."+transform.Masked, Signature(n.Body, w.key)
@@ -62,7 +62,7 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	if got == "" {
 		return nil, transform.ErrUnsigned
 	}
-	if !transform.EqualHexConstantTime(got, Signature(n.Body, w.key)) {
+	if !verifies {
 		return nil, transform.ErrBadSignature
 	}
 	ev, err := Event(n.Body)
@@ -73,6 +73,13 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		return nil, transform.ErrForeign
 	}
 	return ev, nil
+}
+
+// signed returns the signature header's value and whether it verifies over
+// the raw body (compared in constant time).
+func (w *Webhook) signed(n transform.Notification) (got string, verifies bool) {
+	got = strings.TrimSpace(n.Header.Get(w.header))
+	return got, got != "" && transform.EqualHexConstantTime(got, Signature(n.Body, w.key))
 }
 
 var _ transform.AnswerExplainer = (*Webhook)(nil)
@@ -86,9 +93,13 @@ var ErrUnsignedAnswer = fmt.Errorf("cbtis: the input is an API answer, and CBTIS
 // ExplainAnswer implements transform.AnswerExplainer: a JSON object without
 // notify_type and with the members of an API answer (code, as in
 // {"code","message","data","rid"}, or the token answer's access_token) is
-// an answer, and CBTIS signs no answer. Whatever header came with it, it is
-// not a notification.
+// an answer, and CBTIS signs no answer. A body whose signature header
+// verifies is left to Explain whatever its members: the webhook forwards it
+// (without notify_type, as unknown), and verify must give the same verdict.
 func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanation) (bool, error) {
+	if _, verifies := w.signed(n); verifies {
+		return false, nil
+	}
 	var top map[string]json.RawMessage
 	if json.Unmarshal(n.Body, &top) != nil || top == nil {
 		return false, nil

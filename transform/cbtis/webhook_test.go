@@ -101,6 +101,58 @@ func TestWebhookVerify(t *testing.T) {
 	}
 }
 
+// TestExplainAnswerAgreesWithVerify: an answer-shaped body is classed as an
+// unsigned answer only when the webhook would refuse it; one whose signature
+// header verifies is the webhook's (forwarded as unknown) in verify too.
+func TestExplainAnswerAgreesWithVerify(t *testing.T) {
+	const answer = `{"code":0,"data":{"order_id":"X"}}`
+	signed := refSignature([]byte(answer), vecAPIKey)
+	tests := []struct {
+		name      string
+		cfg       func(*Config)
+		header    http.Header
+		isAnswer  bool
+		verifyErr error // Verify's verdict on the same input
+	}{
+		{"no header", nil, http.Header{}, true, transform.ErrUnsigned},
+		{"another body's signature", nil, http.Header{"Signature": {vecSignature}}, true, transform.ErrBadSignature},
+		{"signed with another key", nil, http.Header{"Signature": {refSignature([]byte(answer), testSecret)}}, true, transform.ErrBadSignature},
+		{"signature verifies", nil, http.Header{"Signature": {signed}}, false, nil},
+		{"signature verifies, uppercase", nil, http.Header{"Signature": {strings.ToUpper(signed)}}, false, nil},
+		{"signature verifies in the configured header", func(c *Config) { c.SignatureHeader = "X-Cbtis-Signature" }, http.Header{"X-Cbtis-Signature": {signed}}, false, nil},
+		{"signature in a header not configured", func(c *Config) { c.SignatureHeader = "X-Cbtis-Signature" }, http.Header{"Signature": {signed}}, true, transform.ErrUnsigned},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := webhookConfig()
+			if tt.cfg != nil {
+				tt.cfg(&cfg)
+			}
+			w := newWebhook(t, cfg)
+			n := transform.Notification{Header: tt.header, Body: []byte(answer)}
+			x := transform.Explanation{Kind: transform.KindNotification}
+			isAnswer, err := w.ExplainAnswer(n, &x)
+			if isAnswer != tt.isAnswer {
+				t.Fatalf("ExplainAnswer = %v, %v; want answer %v", isAnswer, err, tt.isAnswer)
+			}
+			wantKind, wantErr := transform.KindNotification, error(nil)
+			if tt.isAnswer {
+				wantKind, wantErr = transform.KindAnswer, transform.ErrUnsignedAnswer
+			}
+			if !errors.Is(err, wantErr) || x.Kind != wantKind {
+				t.Fatalf("ExplainAnswer error %v, kind %q; want %v, %q", err, x.Kind, wantErr, wantKind)
+			}
+			ev, err := w.Verify(n)
+			if !errors.Is(err, tt.verifyErr) {
+				t.Fatalf("Verify = %v, want %v", err, tt.verifyErr)
+			}
+			if err == nil && (ev.Type != transform.EventUnknown || ev.ProviderOrderID != "X") {
+				t.Fatalf("event %+v, want unknown for provider order X", ev)
+			}
+		})
+	}
+}
+
 func TestWebhookEvents(t *testing.T) {
 	tests := []struct {
 		name, body, want string
