@@ -67,7 +67,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 	rec := getRecorder()
-	defer rec.release() // after the answer is written: it may be a slice of rec's buffer
+	// Released once the answer is written: Decode may answer with a slice of
+	// rec's buffer, which writeJSON may extend in place (transform.Call.Decode).
+	defer rec.release()
 	call, status, terr := h.serve(w, r, next, op, m, rec)
 	if terr != nil {
 		writeError(w, terr)

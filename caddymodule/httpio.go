@@ -69,10 +69,11 @@ func readMerchantRequest(r *http.Request) ([]byte, *transform.Error) {
 }
 
 // writeJSON sends body with a trailing newline (friendlier in a terminal,
-// irrelevant to JSON parsers). Callers pass a body they own: the newline is
-// appended in place when body has room, so the answer is one Write (Caddy's
-// idle-timeout writer moves the connection's deadline on every Write), and a
-// 200 needs no WriteHeader call of its own.
+// irrelevant to JSON parsers). Callers pass a body they own, never a shared
+// or pre-built slice (transform.Call.Decode's answer is the caller's): the
+// newline is appended in place when body has room, so the answer is one
+// Write (Caddy's idle-timeout writer moves the connection's deadline on
+// every Write), and a 200 needs no WriteHeader call of its own.
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h["Content-Type"], h["Cache-Control"] = jsonType, noStore
@@ -128,7 +129,8 @@ func upstreamFailure(err error) *transform.Error {
 // ResponseWriter, so nothing of that answer (headers, 1xx, body) can reach
 // the merchant; it keeps at most maxAnswer bytes of the body. Recorders are
 // pooled: a handler gets one per request and releases it once the merchant's
-// answer is written (a decoded answer may be a slice of its body).
+// answer is written (a decoded answer may be a slice of its body, which
+// writeJSON may extend in place).
 type recorder struct {
 	header   http.Header
 	body     bytes.Buffer

@@ -21,6 +21,11 @@ type Call struct {
 	OrderID string
 	// Decode verifies the provider's answer and returns the merchant's JSON.
 	// It receives the answer after any Content-Encoding has been removed.
+	// The returned slice belongs to the caller, who may append to it in
+	// place (the handler appends the answer's newline when the slice has
+	// spare capacity): return one made for this answer, or a slice of body,
+	// never a shared or pre-built one, whose bytes past len the append would
+	// overwrite under another request.
 	// Returning ErrRetry asks minipay to Prepare the call again and send it
 	// once more (a bearer token the API refused has been dropped).
 	Decode func(status int, header http.Header, body []byte) ([]byte, error)

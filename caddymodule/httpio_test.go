@@ -1,0 +1,78 @@
+package caddymodule
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+)
+
+// countingWriter counts the calls writeJSON makes on the ResponseWriter.
+type countingWriter struct {
+	*httptest.ResponseRecorder
+	writes, writeHeaders int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.ResponseRecorder.Write(p)
+}
+
+func (w *countingWriter) WriteHeader(status int) {
+	w.writeHeaders++
+	w.ResponseRecorder.WriteHeader(status)
+}
+
+// TestWriteJSON covers both of writeJSON's branches: a body with spare
+// capacity gets its newline appended in place (one Write), one without is
+// sent in two Writes; either way the merchant gets the body and "\n", the
+// headers announce exactly that, and the caller's bytes stay as they were.
+func TestWriteJSON(t *testing.T) {
+	const doc = `{"error":{"code":"invalid_request","message":"amount is required"}}`
+	tests := []struct {
+		name         string
+		spare        int // capacity past the body
+		status       int
+		writes       int
+		writeHeaders int // a 200 is implied by the first Write
+	}{
+		{"spare capacity, 200", 16, http.StatusOK, 1, 0},
+		{"spare capacity, 400", 1, http.StatusBadRequest, 1, 1},
+		{"no spare capacity, 200", 0, http.StatusOK, 2, 0},
+		{"no spare capacity, 502", 0, http.StatusBadGateway, 2, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := append(make([]byte, 0, len(doc)+tt.spare), doc...)
+			w := &countingWriter{ResponseRecorder: httptest.NewRecorder()}
+			writeJSON(w, tt.status, body)
+
+			if got, want := w.Body.String(), doc+"\n"; got != want {
+				t.Errorf("body %q, want %q", got, want)
+			}
+			if string(body) != doc {
+				t.Errorf("the caller's bytes changed: %q", body)
+			}
+			if w.Code != tt.status {
+				t.Errorf("status %d, want %d", w.Code, tt.status)
+			}
+			h := w.Result().Header
+			for k, want := range map[string]string{
+				"Content-Type":   "application/json",
+				"Cache-Control":  "no-store",
+				"Content-Length": strconv.Itoa(len(doc) + 1),
+			} {
+				if got := h.Values(k); len(got) != 1 || got[0] != want {
+					t.Errorf("%s %q, want %q", k, got, want)
+				}
+			}
+			if w.writes != tt.writes || w.writeHeaders != tt.writeHeaders {
+				t.Errorf("%d Write and %d WriteHeader calls, want %d and %d", w.writes, w.writeHeaders, tt.writes, tt.writeHeaders)
+			}
+			if tt.writes == 1 && !bytes.Equal(body[:len(body)+1], []byte(doc+"\n")) {
+				t.Errorf("the newline was not appended in place: %q", body[:len(body)+1])
+			}
+		})
+	}
+}
