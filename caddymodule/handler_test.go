@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -27,8 +28,8 @@ const (
 )
 
 // newTestHandler is a provisioned wechat_v2 Handler without Caddy: the
-// same fields Provision sets, an Info-level JSON logger writing to log.
-func newTestHandler(tb testing.TB, log io.Writer) *Handler {
+// same fields Provision sets, a JSON logger at level writing to log.
+func newTestHandler(tb testing.TB, log io.Writer, level zapcore.Level) *Handler {
 	tb.Helper()
 	client, err := wechatv2.NewClient(wechatv2.Config{AppID: testAppID, MchID: testMchID, APIKey: testAPIKey,
 		NotifyURL: "https://merchant.example/webhooks/wechat_v2", ClientIP: "127.0.0.1"})
@@ -39,7 +40,7 @@ func newTestHandler(tb testing.TB, log io.Writer) *Handler {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(log), zap.InfoLevel))
+	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(log), level))
 	return &Handler{providerHandler: providerHandler{name: wechatv2.Name, logger: logger, metrics: m}, client: client, ops: m.operations(wechatv2.Name, client, logger)}
 }
 
@@ -69,7 +70,12 @@ func upstream(answer []byte) caddyhttp.Handler {
 }
 
 func pay(h *Handler, next caddyhttp.Handler) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/pay", strings.NewReader(payJSON))
+	return payWith(h, next, payJSON)
+}
+
+// payWith sends body to the handler's pay operation.
+func payWith(h *Handler, next caddyhttp.Handler, body string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/pay", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
 	_ = h.ServeHTTP(w, r, next)
@@ -81,7 +87,7 @@ func pay(h *Handler, next caddyhttp.Handler) *httptest.ResponseRecorder {
 // record the answer, verify it, answer, count and log. Allocation counts are
 // the figure to watch (go test -run '^$' -bench HandlerPay -benchmem ./caddymodule/).
 func BenchmarkHandlerPay(b *testing.B) {
-	h := newTestHandler(b, io.Discard)
+	h := newTestHandler(b, io.Discard, zapcore.InfoLevel)
 	next := upstream(signedPayAnswer())
 	b.ReportAllocs()
 	for b.Loop() {
@@ -133,7 +139,7 @@ func TestHandlerAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var log strings.Builder
-			w := pay(newTestHandler(t, &log), tt.next)
+			w := pay(newTestHandler(t, &log, zapcore.InfoLevel), tt.next)
 			if w.Code != tt.wantStatus {
 				t.Fatalf("HTTP %d, want %d: %s", w.Code, tt.wantStatus, w.Body)
 			}
@@ -188,4 +194,99 @@ func TestRecorderStopsAtLimit(t *testing.T) {
 	if written > maxAnswer || rec.body.Len() > maxAnswer {
 		t.Errorf("wrote %d, kept %d; the limit is %d", written, rec.body.Len(), maxAnswer)
 	}
+}
+
+// TestHandlerLogLevels: a success is one INFO line and a failure one WARN
+// line, so a logger at WARN keeps only the failures; each line names the
+// provider and operation (encoded once per operation logger) and its own
+// fields exactly once.
+func TestHandlerLogLevels(t *testing.T) {
+	answer := signedPayAnswer()
+	forged := bytes.Replace(answer, []byte("wx201411101639507cbf6ffd8b0779950874"), []byte("wx201411101639507cbf6ffd8b0779950875"), 1)
+	if bytes.Equal(forged, answer) {
+		t.Fatal("the answer has no prepay_id to change")
+	}
+	const noAmount = `{"order_id":"BENCH-1","currency":"CNY","description":"Latte","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`
+	tests := []struct {
+		name   string
+		level  zapcore.Level
+		body   string
+		answer []byte
+		status int
+		want   map[string]any // the one line's fields; nil: no line
+	}{
+		{"success at WARN", zapcore.WarnLevel, payJSON, answer, 200, nil},
+		{"forged answer at WARN", zapcore.WarnLevel, payJSON, forged, 502, map[string]any{"level": "warn", "msg": "minipay",
+			"provider": "wechat_v2", "operation": "pay", "outcome": transform.CodeSignatureInvalid, "status": 502.0, "order_id": "BENCH-1"}},
+		{"invalid request at WARN", zapcore.WarnLevel, noAmount, answer, 400, map[string]any{"level": "warn", "msg": "minipay",
+			"provider": "wechat_v2", "operation": "pay", "outcome": transform.CodeInvalidRequest, "status": 400.0}},
+		{"success at INFO", zapcore.InfoLevel, payJSON, answer, 200, map[string]any{"level": "info", "msg": "minipay",
+			"provider": "wechat_v2", "operation": "pay", "outcome": "ok", "status": 200.0, "order_id": "BENCH-1"}},
+		{"forged answer at INFO", zapcore.InfoLevel, payJSON, forged, 502, map[string]any{"level": "warn", "msg": "minipay",
+			"provider": "wechat_v2", "operation": "pay", "outcome": transform.CodeSignatureInvalid, "status": 502.0, "order_id": "BENCH-1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log strings.Builder
+			if w := payWith(newTestHandler(t, &log, tt.level), upstream(tt.answer), tt.body); w.Code != tt.status {
+				t.Fatalf("HTTP %d, want %d: %s", w.Code, tt.status, w.Body)
+			}
+			if tt.want == nil {
+				if log.Len() != 0 {
+					t.Fatalf("a success logged at %s: %s", tt.level, log.String())
+				}
+				return
+			}
+			lines := strings.Split(strings.TrimSuffix(log.String(), "\n"), "\n")
+			if log.Len() == 0 || len(lines) != 1 {
+				t.Fatalf("%d lines, want 1:\n%s", len(lines), log.String())
+			}
+			keys := logKeys(t, lines[0])
+			for k, n := range keys {
+				if n != 1 {
+					t.Errorf("%q appears %d times: %s", k, n, lines[0])
+				}
+			}
+			var got map[string]any
+			if err := json.Unmarshal([]byte(lines[0]), &got); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("%s = %v, want %v: %s", k, got[k], v, lines[0])
+				}
+			}
+			if d, ok := got["duration"].(float64); !ok || d <= 0 {
+				t.Errorf("duration %v: %s", got["duration"], lines[0])
+			}
+			for k := range got {
+				if _, known := tt.want[k]; !known && k != "duration" && k != "ts" {
+					t.Errorf("unexpected field %s: %s", k, lines[0])
+				}
+			}
+		})
+	}
+}
+
+// logKeys counts the top-level keys of a JSON log line as written (a map
+// would hide a key written twice).
+func logKeys(t *testing.T, line string) map[string]int {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("not a JSON object: %s", line)
+	}
+	keys := map[string]int{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		keys[tok.(string)]++
+	}
+	return keys
 }
