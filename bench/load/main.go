@@ -566,14 +566,27 @@ func (s *side) cpuTime() int {
 	return (utime + stime) * 10000
 }
 
+// freePort returns a port that was free a moment ago and that this run has
+// not handed out before (two "listen on :0, close" calls can return the same
+// port while neither is in use yet).
 func freePort() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !handedOut[port] {
+			handedOut[port] = true
+			return strconv.Itoa(port)
+		}
 	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
+
+// handedOut holds the ports freePort has returned (only main's goroutine
+// starts sides).
+var handedOut = map[int]bool{}
 
 // wrkScript makes wrk POST the merchant's JSON and print its figures on one
 // machine-readable line (latencies in µs). wrk counts answers with a status

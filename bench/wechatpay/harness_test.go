@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,21 +122,46 @@ var adminAddr = func() string {
 	return "localhost:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }()
 
+// adminPort is adminAddr's port.
+func adminPort() int {
+	p, _ := strconv.Atoi(adminAddr[strings.LastIndexByte(adminAddr, ':')+1:])
+	return p
+}
+
+// freePort asks the kernel for a port that was free a moment ago and that
+// this process has not handed out before (nor uses for Caddy's admin
+// endpoint): two "listen on :0, close" calls can return the same port while
+// neither is in use yet, and a site on the admin port answers 404s.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if port != adminPort() && !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port after 100 tries")
+	return 0
 }
+
+// handedOut holds the ports freePort has returned.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // startCaddy loads a Caddyfile into the in-process Caddy of caddytest.
 func startCaddy(t testing.TB, caddyfile string) *caddytest.Tester {
 	t.Helper()
-	port, _ := strconv.Atoi(adminAddr[strings.LastIndexByte(adminAddr, ':')+1:])
-	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: port, TestRequestTimeout: 20 * time.Second})
+	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort(), TestRequestTimeout: 20 * time.Second})
 	tc.InitServer(`{
 	skip_install_trust
 	admin `+adminAddr+`

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,15 +60,34 @@ type stack struct {
 	merchant, sandbox string // base URLs
 }
 
+// freePort asks the kernel for a port that was free a moment ago and that
+// this process has not handed out before: two "listen on :0, close" calls
+// can return the same port while neither is in use yet.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port after 100 tries")
+	return 0
 }
+
+// handedOut holds the ports freePort has returned.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // startCaddy builds ./cmd/caddy and runs it with a merchant site (a
 // wechat_v2 merchant route and its webhook route, forwarding to the
