@@ -69,6 +69,7 @@ type options struct {
 	profile     string
 	keep        bool
 	logLevel    string
+	delay       time.Duration
 	provider    string
 }
 
@@ -82,6 +83,7 @@ func main() {
 	flag.StringVar(&o.caddy, "caddy", "", "a Caddy binary with the plugin (default: go build ./cmd/caddy)")
 	flag.StringVar(&o.profile, "profile", "", "after the rounds, write CPU profiles of both sides under load and the minipay side's allocation profile into this directory")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (Caddyfiles, logs)")
+	flag.DurationVar(&o.delay, "upstream-delay", 0, "the upstream waits this long before each answer (a real provider takes tens of milliseconds; 0, the default, makes the proxies' CPU the bottleneck)")
 	flag.StringVar(&o.logLevel, "log-level", "", "Caddy's default log level on both sides (e.g. WARN: minipay logs a success at INFO and a failure at WARN, so WARN measures the route without its per-success log line); empty keeps Caddy's default, INFO")
 	flag.StringVar(&o.provider, "provider", "wechat_v2", "the pay route's provider: wechat_v2, or wechat_v3 (RSA-2048 signatures make it CPU-bound; the targets are wechat_v2's)")
 	flag.Parse()
@@ -129,7 +131,7 @@ func run(o options) error {
 		return fmt.Errorf("-provider %q: wechat_v2 or wechat_v3", o.provider)
 	}
 
-	upstream, err := startUpstream(v.answer)
+	upstream, err := startUpstream(v.answer, o.delay)
 	if err != nil {
 		return err
 	}
@@ -156,8 +158,8 @@ func run(o options) error {
 	}
 	w := wrkRunner{bin: wrk, script: script, connections: o.connections, threads: o.threads}
 	printEnvironment(w)
-	fmt.Printf("wrk -t%d -c%d -d%s, POST %d-byte JSON; %d rounds, order alternating; warm-up %s per side\n\n",
-		o.threads, o.connections, o.duration, len(payBody), o.rounds, o.warmup)
+	fmt.Printf("wrk -t%d -c%d -d%s, POST %d-byte JSON; %d rounds, order alternating; warm-up %s per side; upstream delay %s\n\n",
+		o.threads, o.connections, o.duration, len(payBody), o.rounds, o.warmup, o.delay)
 
 	for _, s := range []*side{plain, minipay} {
 		if o.warmup > 0 {
@@ -376,13 +378,16 @@ func (v *wechatV3) checkPaySign(a map[string]string) error {
 
 // startUpstream serves the provider's signed success answer to every
 // request (after reading its body, as a real server would).
-func startUpstream(answer func(http.ResponseWriter)) (net.Listener, error) {
+func startUpstream(answer func(http.ResponseWriter), delay time.Duration) (net.Listener, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		if delay > 0 {
+			time.Sleep(delay)
+		}
 		answer(w)
 	}), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
