@@ -18,14 +18,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +33,7 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	_ "github.com/minipay/caddy-minipay"
+	"github.com/minipay/caddy-minipay/internal/testport"
 )
 
 // The merchant and WeChat identities the sandbox plays (test values).
@@ -114,12 +113,11 @@ func keyPath(t testing.TB, name string) string {
 // adminAddr is this test process's own Caddy admin endpoint, so that
 // concurrent test processes on one machine each drive their own Caddy.
 var adminAddr = func() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testport.Pick()
 	if err != nil {
 		panic(err)
 	}
-	defer l.Close()
-	return "localhost:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return "localhost:" + strconv.Itoa(port)
 }()
 
 // adminPort is adminAddr's port.
@@ -128,35 +126,9 @@ func adminPort() int {
 	return p
 }
 
-// freePort asks the kernel for a port that was free a moment ago and that
-// this process has not handed out before (nor uses for Caddy's admin
-// endpoint): two "listen on :0, close" calls can return the same port while
-// neither is in use yet, and a site on the admin port answers 404s.
-func freePort(t testing.TB) int {
-	t.Helper()
-	handedOut.Lock()
-	defer handedOut.Unlock()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if port != adminPort() && !handedOut.ports[port] {
-			handedOut.ports[port] = true
-			return port
-		}
-	}
-	t.Fatal("no free port after 100 tries")
-	return 0
-}
-
-// handedOut holds the ports freePort has returned.
-var handedOut = struct {
-	sync.Mutex
-	ports map[int]bool
-}{ports: map[int]bool{}}
+// freePort is a loopback port no other server of this process was given
+// (the admin endpoint's included).
+func freePort(t testing.TB) int { return testport.Free(t) }
 
 // startCaddy loads a Caddyfile into the in-process Caddy of caddytest.
 func startCaddy(t testing.TB, caddyfile string) *caddytest.Tester {
