@@ -2,7 +2,7 @@
 // caddy-minipay's wechat_v2: gopay judges every signature we produce and
 // signs documents we must accept (judge_test.go), and the pay transform is
 // compared with the same work done through gopay (the benchmarks below, and
-// TestRoundTripRatio for DESIGN.md §9's 0.15× rule). It is a separate module
+// TestRoundTripRatio for the 0.15× rule of README's "Benchmark" section). It is a separate module
 // so that gopay never enters the plugin's go.mod; CI runs its tests:
 //
 //	cd bench/gopay && go test -count=1 -v ./...

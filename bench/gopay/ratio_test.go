@@ -11,8 +11,9 @@ import (
 	"testing"
 )
 
-// maxRoundTripRatio is DESIGN.md §9: "the transform round trip stays at
-// most 0.15× go-pay/gopay's time for the same work".
+// maxRoundTripRatio is the project's performance rule (README, "Benchmark"):
+// the transform round trip stays at most 0.15× go-pay/gopay's time for the
+// same work.
 const maxRoundTripRatio = 0.15
 
 // TestRoundTripRatio asserts maxRoundTripRatio on the benchmarks' own round
@@ -32,7 +33,7 @@ func TestRoundTripRatio(t *testing.T) {
 			ratio := float64(ours) / float64(theirs)
 			t.Logf("caddy-minipay %d ns/op, go-pay/gopay %d ns/op: ratio %.3f (at most %.2f)", ours, theirs, ratio, maxRoundTripRatio)
 			if ratio > maxRoundTripRatio {
-				t.Errorf("the round trip takes %.3f× gopay's time, more than DESIGN.md §9's %.2f×", ratio, maxRoundTripRatio)
+				t.Errorf("the round trip takes %.3f× gopay's time, more than the rule's %.2f×", ratio, maxRoundTripRatio)
 			}
 		})
 	}
