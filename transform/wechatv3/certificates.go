@@ -225,6 +225,9 @@ func (c *Certificates) Refresh(ctx context.Context, force bool) error {
 		return c.download(ctx, now)
 	}
 	defer func() { _ = c.Store.Unlock(context.WithoutCancel(ctx)) }()
+	// The clock is read again: the instance that held the lock stored a
+	// download made after this one started waiting for it.
+	now = c.Now()
 	// A stored download is used when it is not due for a refresh and newer
 	// than what this instance holds (another instance downloaded since).
 	if stored, err := c.Store.Load(ctx); err == nil {
@@ -246,7 +249,10 @@ type storedDownload struct {
 
 func (c *Certificates) readStored(b []byte, now time.Time) (*certificateSet, error) {
 	var sd storedDownload
-	if err := json.Unmarshal(b, &sd); err != nil || sd.Fetched.After(now) {
+	// Another instance's clock may run a little ahead of this one's; a
+	// download from further in the future than WeChat's own window allows
+	// is not used (it would never fall due for a refresh).
+	if err := json.Unmarshal(b, &sd); err != nil || sd.Fetched.After(now.Add(MaxSkew)) {
 		return nil, ErrNoCertificates
 	}
 	// The signature's 300 s window applies to answers as they arrive; a

@@ -236,3 +236,53 @@ func TestCertificatesSharedByACluster(t *testing.T) {
 		t.Fatalf("storage down: %v, %d downloads", err, cs.downloads.Load())
 	}
 }
+
+// Instances' clocks differ a little: a download stored by an instance whose
+// clock runs ahead within WeChat's 300 s window is used; one stored from
+// further ahead is not (it would never fall due for a refresh).
+func TestCertificatesStoredByAClockAhead(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		ahead     time.Duration
+		downloads int32
+	}{
+		{"a minute ahead", time.Minute, 1},
+		{"just within the window", MaxSkew - time.Second, 1},
+		{"an hour ahead", time.Hour, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newPlatform(t)
+			clockAhead := func() time.Time { return time.Now().Add(tc.ahead) }
+			var platformAhead atomic.Bool // the platform answers each instance at its time
+			platformAhead.Store(true)
+			cs := &certServer{serving: []platform{a}, now: func() time.Time {
+				if platformAhead.Load() {
+					return clockAhead()
+				}
+				return time.Now()
+			}}
+			srv := httptest.NewServer(cs)
+			defer srv.Close()
+			cfg := merchantConfig(t)
+			cfg.PublicKey, cfg.PublicKeyID, cfg.CertificatesURL = "", "", srv.URL+PathCertificates
+			store := transformtest.NewMemStore()
+			ahead, behind := must(NewClient(cfg)), must(NewClient(cfg))
+			ahead.ShareState(store)
+			behind.ShareState(store)
+			ahead.Certificates().Now = clockAhead
+			if err := ahead.Certificates().Refresh(t.Context(), true); err != nil {
+				t.Fatalf("download by the instance ahead: %v", err)
+			}
+			platformAhead.Store(false)
+			if err := behind.Certificates().Refresh(t.Context(), true); err != nil {
+				t.Fatalf("refresh by the instance behind: %v", err)
+			}
+			if n := cs.downloads.Load(); n != tc.downloads {
+				t.Fatalf("%d downloads, want %d", n, tc.downloads)
+			}
+			if len(behind.Certificates().Serials()) != 1 {
+				t.Fatal("the instance behind holds no certificate")
+			}
+		})
+	}
+}
