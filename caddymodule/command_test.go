@@ -61,6 +61,9 @@ const (
 		`"create_time":"2023-08-23T18:25:43.511Z","next_action":{"type":"call_sdk","data":{"appId":"wx7bc98d929da735fe",` +
 		`"nonceStr":"n0nce","package":"prepay_id=wx23182543","paySign":"c2ln","signType":"RSA","timeStamp":"1692815143"}},` +
 		`"status":"PENDING"},"message":"ok","rid":"r-1"}`
+	// WeChat Pay v2's communication failure, return_code FAIL with no sign
+	// (docs/providers/wechat_v2.md, "Response": 签名错误 for a wrong key).
+	v2FailAnswer     = `<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[签名错误]]></return_msg></xml>`
 	cbtisTokenAnswer = `{"access_token":"eyJhbGciOiJIUzI1NiJ9.e30.c2ln","expires_in":3600}`
 	// cbtisCreateAnswer's signature as a notification's under api_key
 	// 6d0e8fa7b10c40c3a48c0c2be41cb178, computed independently:
@@ -215,6 +218,8 @@ func TestVerifyCommandProviderAnswers(t *testing.T) {
 	latipayArgs := []string{"--provider", "latipay", "--set", "api_key=111222333", "--set", "currency=NZD", "-"}
 	twoc2pArgs := []string{"--provider", "2c2p", "--set", "merchant_id=JT01", "--set", "secret_key=7jYcp4FxFdf0", "--file", "-"}
 	cbtisArgs := []string{"--provider", "cbtis", "--set", "api_key=6d0e8fa7b10c40c3a48c0c2be41cb178", "--file", "-"}
+	v2Args := []string{"--provider", "wechat_v2", "--set", "app_id=wx8888888888888888", "--set", "mch_id=1900000109",
+		"--set", "api_key=8934e7d15453e97507ef794cf7b0519d", "--set", "sign_type=HMAC-SHA256", "--file", "-"}
 	const latipaySig = "840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1"
 	latipayValid := "provider: latipay\nkind: answer\nsign_type: HMAC-SHA256\nstring_to_sign: dsi39ej430sks03alipaypaidNZD120.00\n" +
 		"expected: " + latipaySig + "\nreceived: " + latipaySig + "\nverdict: valid\n"
@@ -264,6 +269,10 @@ func TestVerifyCommandProviderAnswers(t *testing.T) {
 		{"cbtis answer-shaped body whose Signature verifies", cbtisCreateAnswer, append([]string{"--header", "Signature: " + cbtisCreateAnswerSig}, cbtisArgs...), 0, "notification",
 			"provider: cbtis\nkind: notification\nsign_type: SHA-256\nstring_to_sign: " + cbtisCreateAnswer + ".***\nexpected: " + cbtisCreateAnswerSig +
 				"\nreceived: " + cbtisCreateAnswerSig + "\nverdict: valid\n"},
+		// WeChat Pay v2 signs no return_code FAIL answer (docs/providers/wechat_v2.md,
+		// "Response"): the one WeChat sends for a wrong key, as its docs print it.
+		{"wechat_v2 return_code FAIL answer", v2FailAnswer, v2Args, 2, "", "for wechat_v2, verify explains payment notifications"},
+		{"wechat_v2 return_code FAIL answer, no return_msg", `<xml><return_code>FAIL</return_code></xml>`, v2Args, 2, "", "WeChat Pay signs no return_code FAIL answer"},
 		{"cbtis notification, still", cbtisBody, append([]string{"--header", "Signature: " + cbtisSig}, cbtisArgs...), 0, "notification", ""},
 	}
 	for _, tt := range tests {
@@ -272,7 +281,7 @@ func TestVerifyCommandProviderAnswers(t *testing.T) {
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d\n%s%s", code, tt.code, out, errOut)
 			}
-			for _, secret := range []string{"111222333", "7jYcp4FxFdf0", "6d0e8fa7b10c40c3a48c0c2be41cb178"} {
+			for _, secret := range []string{"111222333", "7jYcp4FxFdf0", "6d0e8fa7b10c40c3a48c0c2be41cb178", "8934e7d15453e97507ef794cf7b0519d"} {
 				if strings.Contains(out+errOut, secret) {
 					t.Fatalf("the output shows the secret %s:\n%s%s", secret, out, errOut)
 				}

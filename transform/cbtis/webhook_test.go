@@ -130,18 +130,7 @@ func TestExplainAnswerAgreesWithVerify(t *testing.T) {
 			}
 			w := newWebhook(t, cfg)
 			n := transform.Notification{Header: tt.header, Body: []byte(answer)}
-			x := transform.Explanation{Kind: transform.KindNotification}
-			isAnswer, err := w.ExplainAnswer(n, &x)
-			if isAnswer != tt.isAnswer {
-				t.Fatalf("ExplainAnswer = %v, %v; want answer %v", isAnswer, err, tt.isAnswer)
-			}
-			wantKind, wantErr := transform.KindNotification, error(nil)
-			if tt.isAnswer {
-				wantKind, wantErr = transform.KindAnswer, transform.ErrUnsignedAnswer
-			}
-			if !errors.Is(err, wantErr) || x.Kind != wantKind {
-				t.Fatalf("ExplainAnswer error %v, kind %q; want %v, %q", err, x.Kind, wantErr, wantKind)
-			}
+			transformtest.WantUnsignedAnswer(t, w, n, tt.isAnswer)
 			ev, err := w.Verify(n)
 			if !errors.Is(err, tt.verifyErr) {
 				t.Fatalf("Verify = %v, want %v", err, tt.verifyErr)

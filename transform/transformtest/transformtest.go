@@ -83,3 +83,23 @@ func PayRoundTrip(b *testing.B, c transform.Client, body []byte, header http.Hea
 		}
 	}
 }
+
+// WantUnsignedAnswer asserts what a provider's ExplainAnswer says of n:
+// an unsigned API answer (transform.ErrUnsignedAnswer, kind answer) when
+// unsigned is true, else not an answer at all (left to Explain, the kind
+// untouched).
+func WantUnsignedAnswer(t testing.TB, ae transform.AnswerExplainer, n transform.Notification, unsigned bool) {
+	t.Helper()
+	x := transform.Explanation{Kind: transform.KindNotification}
+	isAnswer, err := ae.ExplainAnswer(n, &x)
+	if isAnswer != unsigned {
+		t.Fatalf("ExplainAnswer = %v, %v; want answer %v", isAnswer, err, unsigned)
+	}
+	wantKind, wantErr := transform.KindNotification, error(nil)
+	if unsigned {
+		wantKind, wantErr = transform.KindAnswer, transform.ErrUnsignedAnswer
+	}
+	if !errors.Is(err, wantErr) || x.Kind != wantKind {
+		t.Fatalf("ExplainAnswer error %v, kind %q; want %v, %q", err, x.Kind, wantErr, wantKind)
+	}
+}

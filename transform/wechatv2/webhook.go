@@ -93,6 +93,34 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	return PaymentEvent(p)
 }
 
+var _ transform.AnswerExplainer = (*Webhook)(nil)
+
+// ErrUnsignedAnswer is ExplainAnswer's error for a return_code FAIL answer:
+// WeChat Pay signs none (a communication failure, such as 签名错误 for a
+// request signed with another key).
+var ErrUnsignedAnswer = fmt.Errorf("wechat_v2: the input is a return_code FAIL answer, and WeChat Pay signs no return_code FAIL "+
+	"answer (its return_msg says what WeChat refused, e.g. 签名错误: the request was signed with another key or sign type; "+
+	"caddy minipay sign shows the request's signature): %w; for wechat_v2, verify explains payment notifications (sign), "+
+	"refund notifications (req_info) and return_code SUCCESS answers (sign)", transform.ErrUnsignedAnswer)
+
+// ExplainAnswer implements transform.AnswerExplainer: a well-formed <xml>
+// document whose return_code is present but not SUCCESS is an unsigned
+// answer (the webhook refuses it as unsigned). Anything else is left to
+// Explain.
+func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanation) (bool, error) {
+	if len(n.Body) > transform.MaxNotification {
+		return false, nil
+	}
+	root, p, err := transform.ParseFlatXML(n.Body)
+	if err != nil || root != "xml" || hasDuplicate(p) || !p.Has("return_code") || p.Get("return_code") == "SUCCESS" {
+		return false, nil
+	}
+	if x != nil {
+		x.Kind = transform.KindAnswer
+	}
+	return true, ErrUnsignedAnswer
+}
+
 // noticeFields are what every payment notification carries and no API
 // answer carries all of: every answer of the v2 API is signed with the
 // same key, so a signed document proves nothing about its kind.

@@ -502,3 +502,34 @@ func TestWebhookRefundAttacks(t *testing.T) {
 		t.Fatalf("Verify = %+v, %v", ev, err)
 	}
 }
+
+// TestExplainAnswerReturnCodeFail: WeChat signs no return_code FAIL answer
+// (docs/providers/wechat_v2.md, "Response"), so `caddy minipay verify` has
+// nothing to explain (transform.ErrUnsignedAnswer, kind answer), while the
+// webhook keeps refusing it as unsigned. Anything else is left to Explain.
+func TestExplainAnswerReturnCodeFail(t *testing.T) {
+	tests := []struct {
+		name      string
+		body      []byte
+		isAnswer  bool
+		verifyErr error // Verify's verdict on the same input
+	}{
+		{"communication failure", []byte(`<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[签名错误]]></return_msg></xml>`), true, transform.ErrUnsigned},
+		{"FAIL without return_msg", []byte(`<xml><return_code>FAIL</return_code></xml>`), true, transform.ErrUnsigned},
+		{"FAIL beside a signature", signedXML(set(notificationParams(), "return_code", "FAIL"), vecAPIKey, SignMD5), true, transform.ErrUnsigned},
+		{"payment notification", notification(notifyMD5Sign, ""), false, nil},
+		{"no return_code", []byte(`<xml><return_msg>OK</return_msg></xml>`), false, transform.ErrUnsigned},
+		{"malformed", []byte(`<xml><return_code>FAIL</return_code>`), false, transform.ErrMalformed},
+		{"duplicate return_code", []byte(`<xml><return_code>FAIL</return_code><return_code>SUCCESS</return_code></xml>`), false, transform.ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWebhook(t, testConfig(SignMD5))
+			n := transform.Notification{Body: tt.body}
+			transformtest.WantUnsignedAnswer(t, w, n, tt.isAnswer)
+			if _, err := w.Verify(n); !errors.Is(err, tt.verifyErr) {
+				t.Fatalf("Verify = %v, want %v", err, tt.verifyErr)
+			}
+		})
+	}
+}
