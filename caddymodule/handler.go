@@ -115,7 +115,7 @@ func (h *Handler) finish(start time.Time, op string, call *transform.Call, statu
 // serve does the work; it writes the success answer itself and returns the
 // error the caller writes.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, op string, m opMetrics, rec *recorder) (*transform.Call, int, *transform.Error) {
-	body, terr := readMerchantRequest(r)
+	body, terr := readMerchantRequest(w, r)
 	if terr != nil {
 		return nil, 0, terr
 	}

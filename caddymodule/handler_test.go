@@ -290,3 +290,54 @@ func logKeys(t *testing.T, line string) map[string]int {
 	}
 	return keys
 }
+
+// TestMerchantRequestRules checks README "Errors"'s request rules at the
+// handler: a 405 says which method to use (RFC 9110 §15.5.6: a 405 MUST
+// carry Allow), and a body in a content coding the handler does not decode
+// is refused like any other media it cannot read (RFC 9110 §15.5.16),
+// instead of failing later as "not valid JSON".
+func TestMerchantRequestRules(t *testing.T) {
+	tests := []struct {
+		name, method, contentType, contentEncoding string
+		status                                     int
+		code, allow                                string
+	}{
+		{"GET", http.MethodGet, "", "", 405, transform.CodeMethodNotAllowed, "POST"},
+		{"PUT", http.MethodPut, "application/json", "", 405, transform.CodeMethodNotAllowed, "POST"},
+		{"HEAD", http.MethodHead, "", "", 405, transform.CodeMethodNotAllowed, "POST"},
+		{"gzip body", http.MethodPost, "application/json", "gzip", 415, transform.CodeUnsupportedMediaType, ""},
+		{"br body", http.MethodPost, "application/json", "br", 415, transform.CodeUnsupportedMediaType, ""},
+		{"identity coding", http.MethodPost, "application/json", "identity", 200, "", ""},
+		{"charset parameter", http.MethodPost, "application/json; charset=utf-8", "", 200, "", ""},
+		{"no Content-Type", http.MethodPost, "", "", 415, transform.CodeUnsupportedMediaType, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTestHandler(t, io.Discard, zapcore.InfoLevel)
+			r := httptest.NewRequest(tt.method, "http://minipay.local/wechat/pay", strings.NewReader(payJSON))
+			if tt.contentType != "" {
+				r.Header.Set("Content-Type", tt.contentType)
+			}
+			if tt.contentEncoding != "" {
+				r.Header.Set("Content-Encoding", tt.contentEncoding)
+			}
+			w := httptest.NewRecorder()
+			_ = h.ServeHTTP(w, r, upstream(signedPayAnswer()))
+			if w.Code != tt.status {
+				t.Fatalf("HTTP %d, want %d: %s", w.Code, tt.status, w.Body)
+			}
+			if got := w.Header().Get("Allow"); got != tt.allow {
+				t.Errorf("Allow %q, want %q", got, tt.allow)
+			}
+			if tt.code == "" {
+				return
+			}
+			var body struct {
+				Error transform.Error `json:"error"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Error.Code != tt.code || body.Error.Message == "" {
+				t.Fatalf("answer %s, want code %s", w.Body, tt.code)
+			}
+		})
+	}
+}

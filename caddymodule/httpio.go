@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -48,15 +49,21 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 }
 
 // readMerchantRequest enforces README "Errors"'s request rules, in the order a
-// client can act on: POST, JSON, size.
-func readMerchantRequest(r *http.Request) ([]byte, *transform.Error) {
+// client can act on: POST, JSON, size. A 405 carries Allow (RFC 9110
+// §15.5.6 requires it).
+func readMerchantRequest(w http.ResponseWriter, r *http.Request) ([]byte, *transform.Error) {
 	if r.Method != http.MethodPost {
+		w.Header()["Allow"] = allowPost
 		return nil, &transform.Error{Status: http.StatusMethodNotAllowed, Code: transform.CodeMethodNotAllowed, Message: "use POST"}
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" { // the usual value needs no parsing
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 			return nil, &transform.Error{Status: http.StatusUnsupportedMediaType, Code: transform.CodeUnsupportedMediaType, Message: "send Content-Type: application/json"}
 		}
+	}
+	// A coded body would be read as JSON as it is (RFC 9110 §15.5.16: 415).
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return nil, &transform.Error{Status: http.StatusUnsupportedMediaType, Code: transform.CodeUnsupportedMediaType, Message: "send the body without a Content-Encoding"}
 	}
 	body, err := readBody(r, maxBody)
 	if errors.Is(err, errTooLarge) {
@@ -93,8 +100,9 @@ var (
 	newline = []byte("\n")
 	// Shared header values, never modified (Header.Set and Add replace a
 	// value's slice rather than writing into it).
-	jsonType = []string{"application/json"}
-	noStore  = []string{"no-store"}
+	jsonType  = []string{"application/json"}
+	noStore   = []string{"no-store"}
+	allowPost = []string{http.MethodPost}
 )
 
 func writeError(w http.ResponseWriter, e *transform.Error) { writeJSON(w, e.Status, e.JSON()) }

@@ -169,7 +169,7 @@ type completeResult struct {
 // complete settles an order and sends the provider's signed notification to
 // its notify URL, reporting what came back.
 func (s *Sandbox) complete(w http.ResponseWriter, r *http.Request) {
-	body, terr := readMerchantRequest(r)
+	body, terr := readMerchantRequest(w, r)
 	if terr != nil {
 		writeError(w, terr)
 		return

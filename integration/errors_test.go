@@ -185,6 +185,9 @@ func TestMerchantAPIErrors(t *testing.T) {
 			if ct := r.header.Get("Content-Type"); ct != "application/json" {
 				t.Fatalf("Content-Type %q", ct)
 			}
+			if allow := r.header.Get("Allow"); (tt.status == 405) != (allow == "POST") {
+				t.Fatalf("HTTP %d with Allow %q", r.status, allow)
+			}
 			e := r.errorOf(t)
 			if e["code"] != tt.code || str(e["field"]) != tt.field || str(e["provider_code"]) != tt.providerCode || str(e["message"]) == "" {
 				t.Fatalf("error %v, want code %s field %q provider_code %q", e, tt.code, tt.field, tt.providerCode)
