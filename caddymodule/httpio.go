@@ -52,15 +52,29 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 // client can act on: POST, JSON, size. A 405 carries Allow (RFC 9110
 // §15.5.6 requires it).
 func readMerchantRequest(w http.ResponseWriter, r *http.Request) ([]byte, *transform.Error) {
-	if r.Method != http.MethodPost {
-		w.Header()["Allow"] = allowPost
-		return nil, &transform.Error{Status: http.StatusMethodNotAllowed, Code: transform.CodeMethodNotAllowed, Message: "use POST"}
+	if terr := requirePost(w, r); terr != nil {
+		return nil, terr
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" { // the usual value needs no parsing
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 			return nil, &transform.Error{Status: http.StatusUnsupportedMediaType, Code: transform.CodeUnsupportedMediaType, Message: "send Content-Type: application/json"}
 		}
 	}
+	return readPlainBody(r)
+}
+
+// requirePost refuses any method but POST, with Allow.
+func requirePost(w http.ResponseWriter, r *http.Request) *transform.Error {
+	if r.Method != http.MethodPost {
+		w.Header()["Allow"] = allowPost
+		return &transform.Error{Status: http.StatusMethodNotAllowed, Code: transform.CodeMethodNotAllowed, Message: "use POST"}
+	}
+	return nil
+}
+
+// readPlainBody reads a request body of at most maxBody bytes, refusing a
+// Content-Encoding.
+func readPlainBody(r *http.Request) ([]byte, *transform.Error) {
 	// A coded body would be read as JSON as it is (RFC 9110 §15.5.16: 415).
 	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		return nil, &transform.Error{Status: http.StatusUnsupportedMediaType, Code: transform.CodeUnsupportedMediaType, Message: "send the body without a Content-Encoding"}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,7 +171,7 @@ type completeResult struct {
 // complete settles an order and sends the provider's signed notification to
 // its notify URL, reporting what came back.
 func (s *Sandbox) complete(w http.ResponseWriter, r *http.Request) {
-	body, terr := readMerchantRequest(w, r)
+	body, terr := readCompleteRequest(w, r)
 	if terr != nil {
 		writeError(w, terr)
 		return
@@ -203,7 +205,17 @@ func (s *Sandbox) complete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, transform.Invalid("result", "must be succeeded, failed or refunded"))
 		return
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, transform.ErrNoOrders):
+		writeError(w, transform.Invalid("provider", "keeps no orders in this sandbox: "+req.Provider+" sends no notifications"))
+		return
+	case errors.Is(err, transform.ErrNotNotified): // settled: say so, with what was not sent
+		res := completeResult{Provider: req.Provider, OrderID: req.OrderID, Result: req.Result, DeliveryFailure: err.Error()}
+		s.logger.Info("minipay sandbox settlement without notification", zap.String("provider", req.Provider),
+			zap.String("order_id", req.OrderID), zap.String("result", req.Result))
+		writeJSON(w, http.StatusOK, transform.Marshal(res))
+		return
+	case err != nil:
 		writeError(w, transform.Invalid("order_id", "cannot be completed: "+err.Error()))
 		return
 	}
@@ -211,6 +223,39 @@ func (s *Sandbox) complete(w http.ResponseWriter, r *http.Request) {
 	s.deliver(r.Context(), out, acked, &res)
 	s.record(&res)
 	writeJSON(w, http.StatusOK, transform.Marshal(res))
+}
+
+// readCompleteRequest reads POST /sandbox/complete's body, which is JSON
+// whatever Content-Type a script sends (curl -d sends a form's). A
+// browser's cross-site request is refused instead: the JSON-only rule of
+// the merchant API is what kept another site's page from posting here.
+func readCompleteRequest(w http.ResponseWriter, r *http.Request) ([]byte, *transform.Error) {
+	if terr := requirePost(w, r); terr != nil {
+		return nil, terr
+	}
+	if crossSite(r) {
+		return nil, &transform.Error{Status: http.StatusForbidden, Code: codeCrossSite, Message: "the sandbox refuses requests from another site's page"}
+	}
+	return readPlainBody(r)
+}
+
+// codeCrossSite is the error code of a cross-site request to the sandbox.
+const codeCrossSite = "cross_site_request"
+
+// crossSite tells whether a browser sent r from another origin's page:
+// its Sec-Fetch-Site is neither same-origin nor none (typed by the user),
+// or, from a browser too old to send that, its Origin names another host
+// (or is "null", a sandboxed frame's). Scripts and curl send neither.
+func crossSite(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site != "same-origin" && site != "none"
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	u, err := url.Parse(origin)
+	return err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host)
 }
 
 // record lists a delivered (or undeliverable) notification in the console

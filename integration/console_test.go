@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -96,5 +97,93 @@ func TestSandboxConsole(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != "/sandbox/" {
 		t.Fatalf("GET /sandbox: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+// TestSandboxCompleteRequests: what POST /sandbox/complete answers besides
+// a delivered notification. A settlement the provider notifies nothing of
+// (a failed wechat_v3 payment) is a 200 that says so, not an error after the
+// fact; a provider without orders is named as the field at fault; the body
+// is JSON whatever Content-Type a script sends (curl -d sends a form's),
+// while a browser's cross-site request is refused.
+func TestSandboxCompleteRequests(t *testing.T) {
+	tc, merchant, sandbox, _ := startExample(t)
+	base, sbx := "http://localhost:"+itoa(merchant), "http://localhost:"+itoa(sandbox)
+	for _, pay := range []struct{ path, body string }{
+		{"/wechat_v3/pay", `{"order_id":"CMP-V3","amount":"12.30","currency":"CNY","description":"Latte","openid":"o"}`},
+		{"/wechat/pay", `{"order_id":"CMP-V2","amount":"12.34","currency":"CNY","description":"Latte","openid":"o"}`},
+	} {
+		if res := postJSON(t, tc, base+pay.path, pay.body); res.status != 200 {
+			t.Fatalf("%s: %d %s", pay.path, res.status, res.body)
+		}
+	}
+
+	// WeChat Pay v3 notifies successful payments only.
+	res := postJSON(t, tc, sbx+"/sandbox/complete", `{"provider":"wechat_v3","order_id":"CMP-V3","result":"failed"}`)
+	if res.status != 200 {
+		t.Fatalf("failing a wechat_v3 order: %d %s", res.status, res.body)
+	}
+	if m := res.json(t); m["provider"] != "wechat_v3" || m["order_id"] != "CMP-V3" || m["result"] != "failed" || m["delivered"] != false ||
+		m["acknowledged"] != false || !strings.Contains(str(m["delivery_failure"]), "sends no notification for a failed payment") {
+		t.Fatalf("failing a wechat_v3 order: %s", res.body)
+	}
+	if q := postJSON(t, tc, base+"/wechat_v3/query", `{"order_id":"CMP-V3"}`); q.status != 200 || q.json(t)["status"] != "failed" {
+		t.Fatalf("query after failing: %d %s", q.status, q.body)
+	}
+	list := string(do(t, tc, http.MethodGet, sbx+"/sandbox/?part=list", "", nil).body)
+	mustContain(t, list, `data-order-id="CMP-V3" data-provider="wechat_v3"`, "console list")
+	if strings.Contains(list, `data-notification="" data-order-id="CMP-V3"`) {
+		t.Fatal("the console lists a notification the sandbox did not send")
+	}
+
+	complete := `{"provider":"wechat_v2","order_id":"CMP-V2","result":"succeeded"}`
+	for _, tt := range []struct {
+		name, contentType, body string
+		header                  http.Header
+		status                  int
+		field                   string // of the error, when status is not 200
+	}{
+		{"a provider without orders", "application/json", `{"provider":"wechat_login","order_id":"X","result":"succeeded"}`, nil, 400, "provider"},
+		{"JSON", "application/json", complete, nil, 200, ""},
+		{"no Content-Type", "", complete, nil, 200, ""},
+		{"curl -d's form Content-Type", "application/x-www-form-urlencoded", complete, nil, 200, ""},
+		{"text/plain", "text/plain", complete, nil, 200, ""},
+		{"the console's own origin", "application/json", complete, http.Header{"Origin": {sbx}, "Sec-Fetch-Site": {"same-origin"}}, 200, ""},
+		{"not JSON", "application/x-www-form-urlencoded", "provider=wechat_v2&order_id=CMP-V2&result=succeeded", nil, 400, ""},
+		{"another site's page", "text/plain", complete, http.Header{"Origin": {"https://attacker.example"}}, 403, ""},
+		{"another site's page, by Sec-Fetch-Site", "text/plain", complete, http.Header{"Sec-Fetch-Site": {"cross-site"}}, 403, ""},
+		{"a sandboxed frame", "text/plain", complete, http.Header{"Origin": {"null"}}, 403, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, sbx+"/sandbox/complete", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tt.header {
+				req.Header[k] = v
+			}
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			r, err := tc.Client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			res := response{status: r.StatusCode, header: r.Header, body: b}
+			if res.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", res.status, tt.status, res.body)
+			}
+			if tt.status == 200 {
+				if m := res.json(t); m["delivered"] != true || m["acknowledged"] != true {
+					t.Fatalf("answer %s", res.body)
+				}
+				return
+			}
+			if e := res.errorOf(t); str(e["field"]) != tt.field || str(e["message"]) == "" {
+				t.Fatalf("error %v, want field %q", e, tt.field)
+			}
+		})
 	}
 }

@@ -88,6 +88,19 @@ type Sandbox interface {
 	Orders() []SandboxOrder
 }
 
+// Errors of Sandbox.Complete (and RefundSandbox.CompleteRefund) that
+// POST /sandbox/complete tells apart from "this order cannot be completed".
+var (
+	// ErrNotNotified is wrapped, saying why, by a Complete that settled the
+	// order but whose provider sends no notification for that outcome
+	// (WeChat Pay v3 notifies successful payments only): the settlement
+	// happened, nothing was sent.
+	ErrNotNotified = errors.New("nothing was sent")
+	// ErrNoOrders is a sandbox's Complete whose provider keeps no orders
+	// and sends no notifications (code2Session).
+	ErrNoOrders = errors.New("keeps no orders and sends no notifications")
+)
+
 // SandboxOrder is one order as the sandbox console shows it.
 type SandboxOrder struct {
 	// ID is the merchant's order id: what POST /sandbox/complete takes.

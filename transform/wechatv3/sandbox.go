@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net/http"
@@ -713,7 +714,7 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 	}
 	if !succeeded {
 		o.state = "PAYERROR"
-		return nil, nil, errors.New("the order is now PAYERROR; WeChat Pay v3 sends no notification for a failed payment")
+		return nil, nil, fmt.Errorf("%w: the order is now PAYERROR, and WeChat Pay v3 sends no notification for a failed payment", transform.ErrNotNotified)
 	}
 	if o.txID == "" {
 		s.seq++

@@ -1,6 +1,7 @@
 package wechatv3
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -95,7 +96,7 @@ func TestSandboxOrderStates(t *testing.T) {
 		{"S-pending", func(string) error { return nil }, transform.StatusPending},
 		{"S-succeeded", func(id string) error { _, _, err := sb.Complete(id, true, time.Now()); return err }, transform.StatusSucceeded},
 		{"S-failed", func(id string) error {
-			if _, _, err := sb.Complete(id, false, time.Now()); err == nil || !strings.Contains(err.Error(), "PAYERROR") {
+			if out, _, err := sb.Complete(id, false, time.Now()); out != nil || !errors.Is(err, transform.ErrNotNotified) || !strings.Contains(err.Error(), "PAYERROR") {
 				return fmt.Errorf("failing the payment: %v, want PAYERROR and nothing sent", err)
 			}
 			return nil

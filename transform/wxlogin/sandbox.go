@@ -88,14 +88,8 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Complete implements transform.Sandbox; logins have no notification.
 func (s *Sandbox) Complete(string, bool, time.Time) (*transform.Outbound, func(int, []byte) bool, error) {
-	return nil, nil, errNoNotifications
+	return nil, nil, transform.ErrNoOrders
 }
 
 // Orders implements transform.Sandbox; logins make no orders.
 func (s *Sandbox) Orders() []transform.SandboxOrder { return nil }
-
-var errNoNotifications = sandboxError("wechat_login sends no notifications")
-
-type sandboxError string
-
-func (e sandboxError) Error() string { return string(e) }
