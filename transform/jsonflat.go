@@ -36,9 +36,10 @@ var (
 )
 
 // decodeFlatJSON reads {"name":"value",...} into fields. null leaves a field
-// empty; any other non-string value, an unknown or repeated member, and a
-// value with control characters (no provider's XML can carry them) are a 400
-// naming the member.
+// empty; any other non-string value, an unknown or repeated member, a value
+// that is not UTF-8, and one with control characters or the noncharacters
+// U+FFFE and U+FFFF (no provider's XML can carry them) are a 400 naming the
+// member.
 func decodeFlatJSON(body []byte, fields []JSONField) error {
 	s := string(body) // one copy; unescaped values are substrings of it
 	i := skipJSONSpace(s, 0)
@@ -58,7 +59,7 @@ func decodeFlatJSON(body []byte, fields []JSONField) error {
 				return errBodyNotJSON
 			}
 			name, j, ok := readJSONString(s, i)
-			if !ok {
+			if !ok || !utf8.ValidString(name) {
 				return errBodyNotJSON
 			}
 			i = skipJSONSpace(s, j)
@@ -86,8 +87,11 @@ func decodeFlatJSON(body []byte, fields []JSONField) error {
 				if !ok {
 					return errBodyNotJSON
 				}
+				if !utf8.ValidString(v) {
+					return Invalid(name, "is not valid UTF-8")
+				}
 				if !printable(v) {
-					return Invalid(name, "contains control characters")
+					return Invalid(name, "contains a control character or a noncharacter (U+FFFE, U+FFFF)")
 				}
 				*fields[k].Value = v
 				i = j
@@ -126,15 +130,15 @@ func skipJSONSpace(s string, i int) int {
 }
 
 // readJSONString reads the string starting at s[i] == '"' and returns its
-// value and the index after the closing quote. Invalid UTF-8 and raw control
-// characters are refused, as RFC 8259 requires.
+// value and the index after the closing quote. Raw control characters are
+// refused, as RFC 8259 requires; the caller checks that the value is UTF-8,
+// so that the error can name the member.
 func readJSONString(s string, i int) (string, int, bool) {
 	start := i + 1
 	for j := start; j < len(s); j++ {
 		switch c := s[j]; {
 		case c == '"':
-			v := s[start:j]
-			return v, j + 1, utf8.ValidString(v)
+			return s[start:j], j + 1, true
 		case c == '\\':
 			return readEscapedJSONString(s, start, j)
 		case c < 0x20:
@@ -151,7 +155,7 @@ func readEscapedJSONString(s string, start, j int) (string, int, bool) {
 		c := s[j]
 		switch {
 		case c == '"':
-			return string(b), j + 1, utf8.Valid(b)
+			return string(b), j + 1, true
 		case c < 0x20:
 			return "", 0, false
 		case c != '\\':
@@ -211,10 +215,15 @@ func hex4(s string, i int) (rune, bool) {
 	return rune(n), err == nil
 }
 
-// printable refuses C0 control characters other than tab and newline, and DEL.
+// printable refuses C0 control characters other than tab and newline, DEL,
+// and U+FFFE and U+FFFF (UTF-8 EF BF BE, EF BF BF), which XML 1.0 (§2.2)
+// excludes: WeChat v2's and 2C2P's documents could not carry them.
 func printable(v string) bool {
 	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < 0x20 && c != '\t' && c != '\n' || c == 0x7f {
+		switch c := v[i]; {
+		case c < 0x20 && c != '\t' && c != '\n' || c == 0x7f:
+			return false
+		case c == 0xef && i+2 < len(v) && v[i+1] == 0xbf && v[i+2] >= 0xbe:
 			return false
 		}
 	}
