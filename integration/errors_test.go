@@ -158,6 +158,7 @@ func TestMerchantAPIErrors(t *testing.T) {
 		{"bad expire_at", "POST", "/wechat/pay", "application/json", `{"order_id":"E1","amount":"1","currency":"CNY","description":"x","openid":"o","expire_at":"tomorrow"}`, 400, "invalid_request", "expire_at", ""},
 		{"notify_url with a query", "POST", "/wechat/pay", "application/json", `{"order_id":"E1","amount":"1","currency":"CNY","description":"x","openid":"o","notify_url":"https://m.example/n?x=1"}`, 400, "invalid_request", "notify_url", ""},
 		{"control character", "POST", "/wechat/pay", "application/json", `{"order_id":"E1","amount":"1","currency":"CNY","description":"a\u0000b","openid":"o"}`, 400, "invalid_request", "description", ""},
+		{"client_ip not an address", "POST", "/wechat/pay", "application/json", `{"order_id":"E1","amount":"1","currency":"CNY","description":"x","openid":"o","client_ip":"localhost"}`, 400, "invalid_request", "client_ip", ""},
 		{"invalid UTF-8 in a value", "POST", "/wechat/pay", "application/json", "{\"order_id\":\"E1\",\"amount\":\"1\",\"currency\":\"CNY\",\"description\":\"\xff\",\"openid\":\"o\"}", 400, "invalid_request", "description", ""},
 		{"noncharacter XML cannot carry", "POST", "/wechat/pay", "application/json", `{"order_id":"E1","amount":"1","currency":"CNY","description":"a\ufffeb","openid":"o"}`, 400, "invalid_request", "description", ""},
 		{"field name in another case", "POST", "/wechat/query", "application/json", `{"ORDER_ID":"E1"}`, 400, "invalid_request", "ORDER_ID", ""},

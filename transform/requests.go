@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -70,13 +71,21 @@ func (p *PayRequest) Validate() error {
 		}
 		p.Expire = t
 	}
-	if p.ClientIP != "" && len(p.ClientIP) > 64 {
-		return Invalid("client_ip", "is too long")
+	if p.ClientIP != "" && !ValidIP(p.ClientIP) {
+		return Invalid("client_ip", "must be an IPv4 or IPv6 address")
 	}
 	if len(p.Attach) > 127 {
 		return Invalid("attach", "is longer than 127 bytes")
 	}
 	return nil
+}
+
+// ValidIP tells whether s is an IPv4 or IPv6 address in its usual text form,
+// without a zone or port: what WeChat's spbill_create_ip and
+// scene_info.payer_client_ip take.
+func ValidIP(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Zone() == ""
 }
 
 // OrderRequest is the body of query and close.

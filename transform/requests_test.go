@@ -112,6 +112,17 @@ func TestPayRequestValidate(t *testing.T) {
 		t.Fatalf("Expire = %v, want %v", p.Expire, want)
 	}
 
+	for _, ok := range []func(*PayRequest){
+		func(p *PayRequest) { p.ClientIP = "203.0.113.7" },
+		func(p *PayRequest) { p.ClientIP = "2001:db8::1" },
+	} {
+		p := validPay()
+		ok(&p)
+		if err := p.Validate(); err != nil {
+			t.Errorf("%+v: Validate = %v", p, err)
+		}
+	}
+
 	tests := []struct {
 		field  string
 		mutate func(*PayRequest)
@@ -131,6 +142,12 @@ func TestPayRequestValidate(t *testing.T) {
 		{"expire_at", func(p *PayRequest) { p.ExpireAt = "2026-11-22 10:00:00" }},
 		{"expire_at", func(p *PayRequest) { p.ExpireAt = "20261122100000" }},
 		{"client_ip", func(p *PayRequest) { p.ClientIP = strings.Repeat("1", 65) }},
+		// WeChat's spbill_create_ip and payer_client_ip are IPv4 or IPv6 addresses
+		{"client_ip", func(p *PayRequest) { p.ClientIP = "localhost" }},
+		{"client_ip", func(p *PayRequest) { p.ClientIP = "1.2.3" }},
+		{"client_ip", func(p *PayRequest) { p.ClientIP = "1.2.3.4:80" }},
+		{"client_ip", func(p *PayRequest) { p.ClientIP = "fe80::1%eth0" }},
+		{"client_ip", func(p *PayRequest) { p.ClientIP = " 1.2.3.4" }},
 		{"attach", func(p *PayRequest) { p.Attach = strings.Repeat("a", 128) }},
 	}
 	for _, tt := range tests {

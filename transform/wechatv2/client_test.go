@@ -511,6 +511,7 @@ func TestConfigCheck(t *testing.T) {
 		{"sub_app_id without sub_mch_id", func(c *Config) { c.SubAppID = spSubAppID }},
 		{"notify_url with a query", func(c *Config) { c.NotifyURL = "https://merchant.example/n?x=1" }},
 		{"relative notify_url", func(c *Config) { c.NotifyURL = "/wechat/notify" }},
+		{"client_ip not an address", func(c *Config) { c.ClientIP = "localhost" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

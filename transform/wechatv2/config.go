@@ -59,6 +59,9 @@ func (c *Config) Check() error {
 	if c.NotifyURL != "" && !validNotifyURL(c.NotifyURL) {
 		return errors.New("wechat_v2: notify_url must be an absolute http(s) URL without a query string")
 	}
+	if c.ClientIP != "" && !transform.ValidIP(c.ClientIP) {
+		return errors.New("wechat_v2: client_ip must be an IPv4 or IPv6 address")
+	}
 	return nil
 }
 

@@ -100,6 +100,9 @@ func (c *Config) Check() error {
 	if c.NotifyURL != "" && !validNotifyURL(c.NotifyURL) {
 		return fieldError("notify_url", "must be an absolute http(s) URL without a query string")
 	}
+	if c.ClientIP != "" && !transform.ValidIP(c.ClientIP) {
+		return fieldError("client_ip", "must be an IPv4 or IPv6 address")
+	}
 	if c.APIv3Key != "" && len(c.APIv3Key) != 32 {
 		return fieldError("api_v3_key", "must be 32 bytes (the APIv3 key)")
 	}

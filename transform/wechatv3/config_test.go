@@ -34,6 +34,8 @@ func TestConfigErrors(t *testing.T) {
 		{"client, certificates_url without api_v3_key", client, func(c *Config) { c.CertificatesURL, c.APIv3Key = "https://x.example/v3/certificates", "" }, "api_v3_key"},
 		{"client, sub_app_id without sub_mch_id", client, func(c *Config) { c.SubAppID = "wx9" }, "sub_app_id"},
 		{"client, notify_url with a query", client, func(c *Config) { c.NotifyURL = "https://m.example/n?a=1" }, "notify_url"},
+		{"client, client_ip not an address", client, func(c *Config) { c.ClientIP = "my-host" }, "client_ip"},
+		{"client, client_ip", client, func(c *Config) { c.ClientIP = "2001:db8::1" }, ""},
 		{"webhook", webhook, func(c *Config) { c.SerialNo, c.PrivateKey = "", "" }, ""},
 		{"webhook, no api_v3_key", webhook, func(c *Config) { c.APIv3Key = "" }, "api_v3_key"},
 		{"webhook, certificates_url without private_key", webhook, func(c *Config) {
