@@ -161,6 +161,7 @@ func TestMerchantAPIErrors(t *testing.T) {
 		{"client_ip not an address", "POST", "/wechat/pay", "application/json", `{"order_id":"E1","amount":"1","currency":"CNY","description":"x","openid":"o","client_ip":"localhost"}`, 400, "invalid_request", "client_ip", ""},
 		{"invalid UTF-8 in a value", "POST", "/wechat/pay", "application/json", "{\"order_id\":\"E1\",\"amount\":\"1\",\"currency\":\"CNY\",\"description\":\"\xff\",\"openid\":\"o\"}", 400, "invalid_request", "description", ""},
 		{"noncharacter XML cannot carry", "POST", "/wechat/pay", "application/json", `{"order_id":"E1","amount":"1","currency":"CNY","description":"a\ufffeb","openid":"o"}`, 400, "invalid_request", "description", ""},
+		{"country not alpha-2", "POST", "/wechat/pay", "application/json", `{"order_id":"E1","amount":"1","currency":"CNY","description":"x","openid":"o","country":"china"}`, 400, "invalid_request", "country", ""},
 		{"field name in another case", "POST", "/wechat/query", "application/json", `{"ORDER_ID":"E1"}`, 400, "invalid_request", "ORDER_ID", ""},
 		{"field given twice", "POST", "/wechat/query", "application/json", `{"order_id":"E1","order_id":"E2"}`, 400, "invalid_request", "order_id", ""},
 		{"unknown operation", "POST", "/wechat/capture", "application/json", `{}`, 404, "unknown_operation", "", ""},

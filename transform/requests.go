@@ -65,7 +65,8 @@ func (p *PayRequest) Validate() error {
 		return Invalid("openid", "is too long")
 	}
 	if p.ExpireAt != "" {
-		t, err := time.Parse(time.RFC3339, p.ExpireAt)
+		// RFC 3339 §5.6 allows a lower-case t and z, which time.Parse does not.
+		t, err := time.Parse(time.RFC3339, strings.ToUpper(p.ExpireAt))
 		if err != nil {
 			return Invalid("expire_at", "must be an RFC 3339 time")
 		}
@@ -77,6 +78,12 @@ func (p *PayRequest) Validate() error {
 	if len(p.Attach) > 127 {
 		return Invalid("attach", "is longer than 127 bytes")
 	}
+	if len(p.PayerName) > 255 {
+		return Invalid("payer_name", "is longer than 255 bytes")
+	}
+	if p.Country != "" && !ValidCountry(p.Country) {
+		return Invalid("country", "must be an ISO 3166-1 alpha-2 code such as \"SG\"")
+	}
 	return nil
 }
 
@@ -86,6 +93,12 @@ func (p *PayRequest) Validate() error {
 func ValidIP(s string) bool {
 	a, err := netip.ParseAddr(s)
 	return err == nil && a.Zone() == ""
+}
+
+// ValidCountry tells whether c is an ISO 3166-1 alpha-2 code's form: two
+// upper-case letters.
+func ValidCountry(c string) bool {
+	return len(c) == 2 && 'A' <= c[0] && c[0] <= 'Z' && 'A' <= c[1] && c[1] <= 'Z'
 }
 
 // OrderRequest is the body of query and close.

@@ -115,12 +115,22 @@ func TestPayRequestValidate(t *testing.T) {
 	for _, ok := range []func(*PayRequest){
 		func(p *PayRequest) { p.ClientIP = "203.0.113.7" },
 		func(p *PayRequest) { p.ClientIP = "2001:db8::1" },
+		func(p *PayRequest) { p.Country = "SG" },
+		func(p *PayRequest) { p.PayerName = strings.Repeat("n", 255) },
+		// RFC 3339 §5.6: T and Z may be lower case; fractional seconds are allowed
+		func(p *PayRequest) { p.ExpireAt = "2026-11-22t02:00:00z" },
+		func(p *PayRequest) { p.ExpireAt = "2026-11-22T10:00:00.5+08:00" },
 	} {
 		p := validPay()
 		ok(&p)
 		if err := p.Validate(); err != nil {
 			t.Errorf("%+v: Validate = %v", p, err)
 		}
+	}
+	p = validPay()
+	p.ExpireAt = "2026-11-22t10:00:00+08:00"
+	if err := p.Validate(); err != nil || !p.Expire.Equal(time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)) {
+		t.Fatalf("lower-case t: Validate = %v, Expire = %v", err, p.Expire)
 	}
 
 	tests := []struct {
@@ -148,6 +158,11 @@ func TestPayRequestValidate(t *testing.T) {
 		{"client_ip", func(p *PayRequest) { p.ClientIP = "1.2.3.4:80" }},
 		{"client_ip", func(p *PayRequest) { p.ClientIP = "fe80::1%eth0" }},
 		{"client_ip", func(p *PayRequest) { p.ClientIP = " 1.2.3.4" }},
+		// country and payer_name follow one rule for every provider, not only 2C2P's
+		{"country", func(p *PayRequest) { p.Country = "sg" }},
+		{"country", func(p *PayRequest) { p.Country = "SGP" }},
+		{"country", func(p *PayRequest) { p.Country = "S" }},
+		{"payer_name", func(p *PayRequest) { p.PayerName = strings.Repeat("n", 256) }},
 		{"attach", func(p *PayRequest) { p.Attach = strings.Repeat("a", 128) }},
 	}
 	for _, tt := range tests {

@@ -107,9 +107,10 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	}, nil
 }
 
-// validatePay adds 2C2P's rules to those of transform.PayRequest: every text must survive an
-// XML document, the country is a 2-letter code, notify_url an absolute URL.
-// client_ip and expire_at have no WCMINI field and are not sent.
+// validatePay adds 2C2P's rules to those of transform.PayRequest (which
+// already checks country and payer_name): every text must survive an XML
+// document, notify_url is an absolute URL. client_ip and expire_at have no
+// WCMINI field and are not sent.
 func validatePay(req *transform.PayRequest) error {
 	for _, f := range []struct{ name, value string }{
 		{"description", req.Description}, {"openid", req.OpenID}, {"payer_name", req.PayerName},
@@ -118,12 +119,6 @@ func validatePay(req *transform.PayRequest) error {
 		if !transform.ValidXMLText(f.value) {
 			return transform.Invalid(f.name, "holds characters an XML document cannot carry")
 		}
-	}
-	if req.Country != "" && !validCountry(req.Country) {
-		return transform.Invalid("country", "must be an ISO 3166-1 alpha-2 code such as \"SG\"")
-	}
-	if len(req.PayerName) > 255 {
-		return transform.Invalid("payer_name", "is longer than 255 bytes")
 	}
 	if req.NotifyURL != "" {
 		if _, ok := transform.AbsoluteURL(req.NotifyURL); !ok || len(req.NotifyURL) > 512 {

@@ -72,7 +72,7 @@ func (c *Config) Check() error {
 	if !strings.HasPrefix(c.PaymentPath, "/") || strings.ContainsAny(c.PaymentPath, "?# \t\r\n") {
 		return errors.New("2c2p: payment_path must be an absolute path without query, such as " + DefaultPaymentPath)
 	}
-	if c.PanCountry != "" && !validCountry(c.PanCountry) {
+	if c.PanCountry != "" && !transform.ValidCountry(c.PanCountry) {
 		return errors.New("2c2p: pan_country must be an ISO 3166-1 alpha-2 code such as SG")
 	}
 	for _, f := range []struct{ name, value string }{{"merchant_id", c.MerchantID}, {"app_id", c.AppID}} {
@@ -93,10 +93,6 @@ func validVersion(v string) bool {
 		}
 	}
 	return true
-}
-
-func validCountry(c string) bool {
-	return len(c) == 2 && 'A' <= c[0] && c[0] <= 'Z' && 'A' <= c[1] && c[1] <= 'Z'
 }
 
 // alphaByNumeric maps ISO 4217 numeric codes ("702") to alphabetic ones

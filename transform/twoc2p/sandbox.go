@@ -163,7 +163,7 @@ func (s *Sandbox) checkPay(req transform.Params) string {
 		return "Invalid appID."
 	case req.Get("miniProgramData/wechat/openID") == "":
 		return "Invalid openID."
-	case req.Has("panCountry") && !validCountry(req.Get("panCountry")):
+	case req.Has("panCountry") && !transform.ValidCountry(req.Get("panCountry")):
 		return "Invalid panCountry."
 	}
 	if u := req.Get(BackendURLField); u != "" {
