@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -116,24 +117,27 @@ func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanati
 	return true, ErrUnsignedAnswer
 }
 
+// Limits of a notification's data object: deeper or larger than any
+// notification CBTIS documents, and far below what 64 KiB could hold.
+const (
+	maxDataDepth   = 8
+	maxDataMembers = 1024
+)
+
 // Event normalizes a verified notification. data holds every field of the
-// notification's data object as strings, plus notify_type.
+// notification's data object as strings, a nested member's name joined to
+// its parent's with a dot (payer.openid, discounts.0.id), plus notify_type.
+// A name given twice, at the top or in data, makes the document refused:
+// the signature covers both values and nothing says which one is meant.
 func Event(body []byte) (*transform.Event, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil || top == nil {
-		return nil, transform.ErrMalformed
+	kind, raw, err := topLevel(body)
+	if err != nil {
+		return nil, err
 	}
-	kind, _ := jsonText(top["notify_type"]) // absent: still forwarded, as unknown
 	data := map[string]string{}
-	if raw, present := top["data"]; present && string(raw) != "null" {
-		var fields map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &fields); err != nil {
+	if len(raw) != 0 && string(raw) != "null" {
+		if data, err = transform.FlattenJSON(raw, maxDataDepth, maxDataMembers); err != nil {
 			return nil, transform.ErrMalformed
-		}
-		for k, v := range fields {
-			if s, ok := jsonText(v); ok {
-				data[k] = s
-			}
 		}
 	}
 	data["notify_type"] = kind
@@ -175,8 +179,49 @@ func Event(body []byte) (*transform.Event, error) {
 	return ev, nil
 }
 
-// jsonText renders one JSON value as event data: strings unquoted, numbers
-// and booleans as written, objects and arrays as compact JSON, null as "".
+// topLevel reads the notification's object once: notify_type as text and
+// data as it was written; other members are skipped. A member given twice,
+// anything but one object, or data after it is transform.ErrMalformed.
+func topLevel(body []byte) (kind string, data json.RawMessage, err error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "", nil, transform.ErrMalformed
+	}
+	var seenKind, seenData bool
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", nil, transform.ErrMalformed
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return "", nil, transform.ErrMalformed
+		}
+		switch name, _ := tok.(string); name {
+		case "notify_type":
+			if seenKind {
+				return "", nil, transform.ErrMalformed
+			}
+			seenKind = true
+			kind, _ = jsonText(raw) // absent: still forwarded, as unknown
+		case "data":
+			if seenData {
+				return "", nil, transform.ErrMalformed
+			}
+			seenData, data = true, raw
+		}
+	}
+	if _, err := dec.Token(); err != nil { // '}'
+		return "", nil, transform.ErrMalformed
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return "", nil, transform.ErrMalformed
+	}
+	return kind, data, nil
+}
+
+// jsonText renders notify_type: strings unquoted, numbers as written, null
+// as ""; an object or an array as compact JSON.
 func jsonText(raw json.RawMessage) (string, bool) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {

@@ -162,7 +162,12 @@ func TestWebhookEvents(t *testing.T) {
 				`"data":{"merchant_refund_id":"MR8","notify_type":"refund_success","order_amount":"105.00","order_currency":"HKD","refund_id":"R8"}}`},
 		{"unmapped kind forwarded as unknown", `{"notify_type":"payment_failed","data":{"order_id":"C2","merchant_order_id":"P2","order_amount":"1","order_currency":"JPY","extra":{"a":[1, 2]},"flag":true,"none":null}}`,
 			`{"id":"cbtis:C2/payment_failed:unknown","provider":"cbtis","type":"unknown","order_id":"P2","provider_order_id":"C2","amount":"1","currency":"JPY",` +
-				`"data":{"extra":"{\"a\":[1,2]}","flag":"true","merchant_order_id":"P2","none":"","notify_type":"payment_failed","order_amount":"1","order_currency":"JPY","order_id":"C2"}}`},
+				`"data":{"extra.a.0":"1","extra.a.1":"2","flag":"true","merchant_order_id":"P2","notify_type":"payment_failed","order_amount":"1","order_currency":"JPY","order_id":"C2"}}`},
+		// DESIGN §5: a provider's nested object is flattened with dots, as
+		// wechat_v3's resource is; numbers keep their text.
+		{"nested objects flattened with dots", `{"notify_type":"payment_success","data":{"order_id":"C3","merchant_order_id":"P3","order_amount":"2.50","order_currency":"HKD","payer":{"openid":"o-1","amount":{"total":250}},"discounts":[{"id":"D1"}]}}`,
+			`{"id":"cbtis:C3:payment.succeeded","provider":"cbtis","type":"payment.succeeded","order_id":"P3","provider_order_id":"C3","amount":"2.50","currency":"HKD",` +
+				`"data":{"discounts.0.id":"D1","merchant_order_id":"P3","notify_type":"payment_success","order_amount":"2.50","order_currency":"HKD","order_id":"C3","payer.amount.total":"250","payer.openid":"o-1"}}`},
 		{"no data, no kind", `{"hello":"world"}`,
 			`{"id":"cbtis:` + transform.SHA256Hex([]byte(`{"hello":"world"}`), false)[:32] + `:unknown","provider":"cbtis","type":"unknown","order_id":"","data":{"notify_type":""}}`},
 	}
@@ -205,6 +210,10 @@ func TestWebhookAttacks(t *testing.T) {
 	queryAnswer := `{"code":0,"message":"ok","data":{"order_id":"C34368224017070001","merchant_order_id":"P9297895081903","amount":"12.30","currency":"HKD","status":"SUCCEEDED"}}`
 	big := paymentBody[:len(paymentBody)-2] + `,"pad":"` + strings.Repeat("x", transform.MaxNotification) + `"}}`
 	withUID := func(c *Config) { c.UID = "39172931" }
+	dupKind := `{"notify_type":"refund_success","notify_type":"payment_success","data":{"order_id":"C1"}}`
+	dupMember := `{"notify_type":"payment_success","data":{"order_id":"C1","order_amount":"0.01","order_amount":"12.30"}}`
+	dupData := `{"notify_type":"payment_success","data":{"order_id":"C1"},"data":{"order_id":"C2"}}`
+	deep := `{"notify_type":"payment_success","data":{"a":` + strings.Repeat(`{"a":`, 10) + `1` + strings.Repeat(`}`, 10) + `}}`
 	tests := []struct {
 		name   string
 		cfg    func(*Config)
@@ -222,6 +231,14 @@ func TestWebhookAttacks(t *testing.T) {
 		{"a signature in another header", nil, http.Header{"X-Signature": {refSignature([]byte(paymentBody), vecAPIKey)}}, paymentBody, transform.ErrUnsigned},
 		{"an API answer (unsigned) as a notification", nil, http.Header{}, queryAnswer, transform.ErrUnsigned},
 		{"oversized, even signed", nil, signed(big, vecAPIKey), big, transform.ErrMalformed},
+		// A name given twice has two values: which one the event would carry
+		// is up to the parser, so the document is refused, as every other
+		// provider's is.
+		{"notify_type given twice", nil, signed(dupKind, vecAPIKey), dupKind, transform.ErrMalformed},
+		{"a data member given twice", nil, signed(dupMember, vecAPIKey), dupMember, transform.ErrMalformed},
+		{"data given twice", nil, signed(dupData, vecAPIKey), dupData, transform.ErrMalformed},
+		{"nested deeper than any notification", nil, signed(deep, vecAPIKey), deep, transform.ErrMalformed},
+		{"data after the object", nil, signed(paymentBody+"{}", vecAPIKey), paymentBody + "{}", transform.ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
