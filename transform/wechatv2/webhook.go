@@ -210,9 +210,9 @@ func nonEmpty(p transform.Params, skip string) map[string]string {
 
 // refundEvent decrypts req_info; decrypting under the merchant's key is what
 // authenticates a refund notification (it carries no sign). The event holds
-// the decrypted fields only, plus the outer identifiers Verify compared with
-// the configuration (appid, mch_id, sub_mch_id): anything else next to
-// req_info is unauthenticated and left out.
+// the decrypted fields only: the outer identifiers Verify compared with the
+// configuration (appid, mch_id, sub_mch_id) and anything else next to
+// req_info are unauthenticated and left out.
 func (w *Webhook) refundEvent(outer transform.Params) (*transform.Event, error) {
 	plain, err := DecryptRefundInfo(outer.Get("req_info"), w.aesKey)
 	if err != nil {
@@ -232,10 +232,6 @@ func (w *Webhook) refundEvent(outer transform.Params) (*transform.Event, error) 
 		typ = transform.EventUnknown
 	}
 	data := nonEmpty(p, "")
-	data["appid"], data["mch_id"] = w.cfg.AppID, w.cfg.MchID
-	if w.cfg.SubMchID != "" {
-		data["sub_mch_id"] = w.cfg.SubMchID
-	}
 	ev := &transform.Event{
 		ID: transform.EventID(Name, cmp.Or(p.Get("refund_id"), p.Get("out_refund_no")), typ), Provider: Name, Type: typ,
 		OrderID: p.Get("out_trade_no"), ProviderOrderID: p.Get("transaction_id"), RefundID: p.Get("out_refund_no"),
