@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -337,6 +338,119 @@ func TestMerchantRequestRules(t *testing.T) {
 			}
 			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Error.Code != tt.code || body.Error.Message == "" {
 				t.Fatalf("answer %s, want code %s", w.Body, tt.code)
+			}
+		})
+	}
+}
+
+// TestWebhookMerchantAnswers: DESIGN §5.4, the provider gets its ACK once
+// the merchant answered 2xx, whatever the merchant's body, and its failure
+// form with a 5xx otherwise (504 when reverse_proxy timed out), so that it
+// retries.
+func TestWebhookMerchantAnswers(t *testing.T) {
+	tests := []struct {
+		name     string
+		merchant caddyhttp.HandlerFunc
+		status   int
+		body     string
+		outcome  string
+	}{
+		{"200, no body", answer(200, 0), 200, "success", "acked"},
+		{"204", answer(204, 0), 200, "success", "acked"},
+		{"201 with a body", answer(201, 10), 200, "success", "acked"},
+		{"299", answer(299, 0), 200, "success", "acked"},
+		{"200 with a body larger than the recorder keeps", answer(200, maxAnswer+1), 200, "success", "acked"},
+		{"1xx then 200", func(w http.ResponseWriter, _ *http.Request) error {
+			w.WriteHeader(http.StatusEarlyHints)
+			w.WriteHeader(http.StatusOK)
+			return nil
+		}, 200, "success", "acked"},
+		{"nothing written", func(http.ResponseWriter, *http.Request) error { return nil }, 200, "success", "acked"},
+		{"300", answer(300, 0), 502, "fail", "merchant_failed"},
+		{"404", answer(404, 5), 502, "fail", "merchant_failed"},
+		{"500 with a large body", answer(500, maxAnswer+1), 502, "fail", "merchant_failed"},
+		{"unreachable", func(http.ResponseWriter, *http.Request) error {
+			return caddyhttp.Error(http.StatusBadGateway, io.ErrUnexpectedEOF)
+		}, 502, "fail", "merchant_failed"},
+		{"timed out", func(http.ResponseWriter, *http.Request) error {
+			return caddyhttp.Error(http.StatusGatewayTimeout, context.DeadlineExceeded)
+		}, 504, "fail", "merchant_failed"},
+		{"cut short after its 200", func(w http.ResponseWriter, _ *http.Request) error {
+			w.WriteHeader(http.StatusOK)
+			panic(http.ErrAbortHandler)
+		}, 502, "fail", "merchant_failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := instance(t, nil, 0)
+			if code, body := notify(t, h, tt.merchant, "ev-1"); code != tt.status || body != tt.body {
+				t.Fatalf("provider got %d %q, want %d %q", code, body, tt.status, tt.body)
+			}
+			if n := outcomes(t, h, tt.outcome); n != 1 {
+				t.Fatalf("outcome %s counted %v times", tt.outcome, n)
+			}
+		})
+	}
+}
+
+// answer is a merchant backend answering status with size bytes of body.
+func answer(status, size int) caddyhttp.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) error {
+		w.WriteHeader(status)
+		if size > 0 {
+			if _, err := w.Write(bytes.Repeat([]byte("x"), size)); err != nil {
+				return err // what reverse_proxy does when the writer refuses the body
+			}
+		}
+		return nil
+	}
+}
+
+// TestWebhookForwardedRequest: DESIGN §5.3, the merchant gets a POST of the
+// event with Content-Type and the two Minipay-* headers, the event's
+// length, no query and nothing of how the provider framed its request
+// (method, chunked transfer encoding, trailers).
+func TestWebhookForwardedRequest(t *testing.T) {
+	tests := []struct {
+		name    string
+		method  string
+		chunked bool
+	}{
+		{"with a Content-Length", http.MethodPost, false},
+		{"chunked, with a trailer", http.MethodPost, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(tt.method, "/webhooks/fake?token=x", strings.NewReader("ev-1"))
+			r.Header.Set("X-Sig", "ok")
+			r.Header.Set("Cookie", "a=b")
+			if tt.chunked {
+				r.ContentLength, r.TransferEncoding = -1, []string{"chunked"}
+				r.Trailer = http.Header{"X-Trailer": {"t"}}
+			}
+			var got *http.Request
+			var body []byte
+			merchant := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+				got = r
+				body, _ = io.ReadAll(r.Body)
+				return nil
+			})
+			w := httptest.NewRecorder()
+			if err := instance(t, nil, 0).ServeHTTP(w, r, merchant); err != nil || w.Code != 200 {
+				t.Fatalf("%v %d", err, w.Code)
+			}
+			want := http.Header{"Content-Type": {"application/json"}, "Minipay-Event-Id": {"ev-1"}, "Minipay-Provider": {"fake"}}
+			if got.Method != http.MethodPost || got.URL.RawQuery != "" || got.RequestURI != "/webhooks/fake" || len(got.Header) != len(want) {
+				t.Fatalf("forwarded %s %s, headers %v", got.Method, got.RequestURI, got.Header)
+			}
+			for k, v := range want {
+				if len(got.Header[k]) != 1 || got.Header[k][0] != v[0] {
+					t.Fatalf("headers %v, want %v", got.Header, want)
+				}
+			}
+			if got.ContentLength != int64(len(body)) || len(got.TransferEncoding) != 0 || got.Trailer != nil ||
+				!bytes.HasPrefix(body, []byte(`{"id":"ev-1",`)) {
+				t.Fatalf("forwarded length %d, transfer encoding %v, trailer %v, body %s", got.ContentLength, got.TransferEncoding, got.Trailer, body)
 			}
 		})
 	}

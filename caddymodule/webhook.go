@@ -119,13 +119,18 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 
 	rec := getRecorder()
 	defer rec.release()
-	if err := rec.record(r, next); err != nil {
+	err = rec.record(r, next)
+	merchantOK := rec.status >= 200 && rec.status <= 299
+	switch {
+	case errors.Is(err, errTooLarge) && merchantOK:
+		// The merchant answered 2xx: only its body, which nobody reads, was
+		// longer than the recorder keeps. The event was delivered.
+	case err != nil:
 		if upstreamFailure(err).Code == transform.CodeUpstreamTimeout {
 			return "merchant_failed", ev, nack(http.StatusGatewayTimeout, "merchant backend timed out")
 		}
 		return "merchant_failed", ev, nack(http.StatusBadGateway, "merchant backend unavailable")
-	}
-	if rec.status < 200 || rec.status > 299 {
+	case !merchantOK:
 		return "merchant_failed", ev, nack(http.StatusBadGateway, "merchant backend answered "+strconv.Itoa(rec.status))
 	}
 	claim.acknowledged(r.Context())
@@ -133,8 +138,10 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 }
 
 // forwardOnly turns the provider's request into the event's: POST, the
-// same path, no query string, and a fresh header map holding only
-// Content-Type and the two Minipay-* headers. Nothing the sender chose
+// same path, no query string, a fresh header map holding only
+// Content-Type and the two Minipay-* headers, and none of the provider's
+// framing (a chunked transfer encoding, trailers): the event goes with its
+// Content-Length. Nothing the sender chose
 // reaches the merchant: not a lookalike such as Minipay_Event_Id (CGI and
 // FastCGI backends fold '_' and '-' together), not a cookie, not an
 // Authorization, not the query. reverse_proxy adds its own X-Forwarded-*.
@@ -145,7 +152,7 @@ func forwardOnly(r *http.Request, eventID, provider string) {
 		"Minipay-Event-Id": {eventID},
 		"Minipay-Provider": {provider},
 	}
-	r.Trailer = nil
+	r.Trailer, r.TransferEncoding = nil, nil
 	r.URL.RawQuery, r.URL.ForceQuery = "", false
 	r.RequestURI = r.URL.RequestURI()
 }
