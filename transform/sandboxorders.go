@@ -1,5 +1,10 @@
 package transform
 
+import (
+	"errors"
+	"slices"
+)
+
 // SandboxOrders is the body of a sandbox's Orders: every order it keeps (by
 // the merchant's order id) as view shows it to the console, in any order.
 // The sandbox holds its lock around the call.
@@ -9,4 +14,29 @@ func SandboxOrders[O any](orders map[string]O, view func(id string, o O) Sandbox
 		out = append(out, view(id, o))
 	}
 	return out
+}
+
+// SandboxOrderIn is how a sandbox's Complete and CompleteRefund begin: the
+// order orderID names, when its state (the provider's own word, read by
+// state) is one of states; else the error POST /sandbox/complete reports
+// ("no such order", "the order is <state>"). The sandbox holds its lock.
+func SandboxOrderIn[O any](orders map[string]*O, orderID string, state func(*O) string, states ...string) (*O, error) {
+	o, ok := orders[orderID]
+	if !ok {
+		return nil, errors.New("no such order")
+	}
+	if st := state(o); !slices.Contains(states, st) {
+		return nil, errors.New("the order is " + st)
+	}
+	return o, nil
+}
+
+// SandboxSettleable is how a sandbox's Complete begins: SandboxOrderIn
+// with the provider's open states, and, for a success, its succeeded state
+// too (a success notified again, as the provider's retries do).
+func SandboxSettleable[O any](orders map[string]*O, orderID string, state func(*O) string, succeeded bool, succeededState string, open ...string) (*O, error) {
+	if succeeded {
+		open = append(open[:len(open):len(open)], succeededState)
+	}
+	return SandboxOrderIn(orders, orderID, state, open...)
 }

@@ -314,6 +314,17 @@ func reply(w http.ResponseWriter, status, code int, msg string, data any) {
 	}{code, data, msg, transform.Nonce(24)}))
 }
 
+// notifiable is how Complete and CompleteRefund begin: the order, in one
+// of states (or SUCCEEDED too, for a success notified again), with a
+// notify URL to send to.
+func (s *Sandbox) notifiable(orderID string, succeeded bool, states ...string) (*sandboxOrder, error) {
+	o, err := transform.SandboxSettleable(s.orders, orderID, func(o *sandboxOrder) string { return o.status }, succeeded, "SUCCEEDED", states...)
+	if err == nil && o.notifyURL == "" {
+		return nil, errors.New("the order has no notify_url")
+	}
+	return o, err
+}
+
 // Complete implements transform.Sandbox: it settles a PENDING order (a
 // SUCCEEDED one may be notified again) and signs the notification:
 // payment_success, or payment_failed (a kind the plugin forwards as
@@ -321,14 +332,9 @@ func reply(w http.ResponseWriter, status, code int, msg string, data any) {
 func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*transform.Outbound, func(int, []byte) bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, ok := s.orders[orderID]
-	switch {
-	case !ok:
-		return nil, nil, errors.New("no such order")
-	case o.notifyURL == "":
-		return nil, nil, errors.New("the order has no notify_url")
-	case o.status != "PENDING" && !(o.status == "SUCCEEDED" && succeeded):
-		return nil, nil, errors.New("the order is " + o.status)
+	o, err := s.notifiable(orderID, succeeded, "PENDING")
+	if err != nil {
+		return nil, nil, err
 	}
 	kind := "payment_failed"
 	if succeeded {

@@ -1,7 +1,6 @@
 package cbtis
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -33,14 +32,9 @@ var _ transform.RefundSandbox = (*Sandbox)(nil)
 func (s *Sandbox) CompleteRefund(orderID string, now time.Time) (*transform.Outbound, func(int, []byte) bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, ok := s.orders[orderID]
-	switch {
-	case !ok:
-		return nil, nil, errors.New("no such order")
-	case o.notifyURL == "":
-		return nil, nil, errors.New("the order has no notify_url")
-	case o.status != "SUCCEEDED" && o.status != "REFUNDED":
-		return nil, nil, errors.New("the order is " + o.status)
+	o, err := s.notifiable(orderID, false, "SUCCEEDED", "REFUNDED")
+	if err != nil {
+		return nil, nil, err
 	}
 	if o.status == "SUCCEEDED" {
 		s.seq++

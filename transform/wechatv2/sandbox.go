@@ -1,7 +1,6 @@
 package wechatv2
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -260,18 +259,18 @@ func refundOK(p transform.Params, txID, id string) transform.Params {
 	}
 }
 
+// tradeState is an order's trade_state, for transform.SandboxOrderIn.
+func tradeState(o *sandboxOrder) string { return o.state }
+
 // Complete implements transform.Sandbox: it settles a NOTPAY order and signs
 // the payment notification with the order's sign type, leaving sign_type out
 // as WeChat often does.
 func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*transform.Outbound, func(int, []byte) bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, ok := s.orders[orderID]
-	if !ok {
-		return nil, nil, errors.New("no such order")
-	}
-	if o.state != "NOTPAY" && o.state != "PAYERROR" && !(o.state == "SUCCESS" && succeeded) {
-		return nil, nil, errors.New("the order is " + o.state)
+	o, err := transform.SandboxSettleable(s.orders, orderID, tradeState, succeeded, "SUCCESS", "NOTPAY", "PAYERROR")
+	if err != nil {
+		return nil, nil, err
 	}
 	if o.txID == "" {
 		s.seq++

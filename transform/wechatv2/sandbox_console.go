@@ -2,7 +2,6 @@ package wechatv2
 
 import (
 	"bytes"
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -41,12 +40,9 @@ var _ transform.RefundSandbox = (*Sandbox)(nil)
 func (s *Sandbox) CompleteRefund(orderID string, now time.Time) (*transform.Outbound, func(int, []byte) bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, ok := s.orders[orderID]
-	if !ok {
-		return nil, nil, errors.New("no such order")
-	}
-	if o.state != "SUCCESS" && o.state != "REFUND" {
-		return nil, nil, errors.New("the order is " + o.state)
+	o, err := transform.SandboxOrderIn(s.orders, orderID, tradeState, "SUCCESS", "REFUND")
+	if err != nil {
+		return nil, nil, err
 	}
 	var r *sandboxRefund
 	for i := range o.refundLog {

@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -698,6 +697,9 @@ func (s *Sandbox) refundNotification(r *sandboxRefund, notifyURL, announce strin
 	return s.Notification(notifyURL, announce, EventRefundSuccess, "退款成功", "refund", transform.Marshal(res))
 }
 
+// tradeState is an order's trade_state, for transform.SandboxOrderIn.
+func tradeState(o *sandboxOrder) string { return o.state }
+
 // Complete implements transform.Sandbox: a succeeded order becomes SUCCESS
 // and its TRANSACTION.SUCCESS notification is returned. WeChat Pay v3 sends
 // no notification for a failed payment: "failed" marks the order PAYERROR
@@ -705,12 +707,9 @@ func (s *Sandbox) refundNotification(r *sandboxRefund, notifyURL, announce strin
 func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*transform.Outbound, func(int, []byte) bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, ok := s.orders[orderID]
-	if !ok {
-		return nil, nil, errors.New("no such order")
-	}
-	if o.state != "NOTPAY" && o.state != "PAYERROR" && !(o.state == "SUCCESS" && succeeded) {
-		return nil, nil, errors.New("the order is " + o.state)
+	o, err := transform.SandboxSettleable(s.orders, orderID, tradeState, succeeded, "SUCCESS", "NOTPAY", "PAYERROR")
+	if err != nil {
+		return nil, nil, err
 	}
 	if !succeeded {
 		o.state = "PAYERROR"
