@@ -340,7 +340,10 @@ func TestDedupePurge(t *testing.T) {
 	store := transformtest.NewMemStore()
 	d := newDeduper(store, "fake", time.Hour, zap.NewNop())
 	ctx := context.Background()
-	now := time.Now()
+	// The clock is pinned: an entry's age is what the test says, however
+	// long the machine takes between storing it and purging.
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	d.now = func() time.Time { return now }
 	put := func(id string, age time.Duration) {
 		if err := store.Store(ctx, d.key(id), transform.Marshal(dedupeRecord{EventID: id, AckedAt: now.Add(-age)})); err != nil {
 			t.Fatal(err)
@@ -373,6 +376,7 @@ func TestDedupePurge(t *testing.T) {
 		t.Fatalf("interval for 2s: %v", got)
 	}
 	short := newDeduper(store, "fake", 2*time.Second, zap.NewNop())
+	short.now = func() time.Time { return now.Add(2 * time.Second) } // the entry below is old at the first tick
 	put("soon-old", 0)
 	lctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})

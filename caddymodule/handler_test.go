@@ -455,3 +455,39 @@ func TestWebhookForwardedRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookRefusals: DESIGN §5.1–2, what is not a verifiable notification
+// gets the provider's failure form and reaches nobody; a 405 names the
+// method allowed (RFC 9110 §15.5.6).
+func TestWebhookRefusals(t *testing.T) {
+	tests := []struct {
+		name, method, sig string
+		body              string
+		status            int
+		allow, outcome    string
+	}{
+		{"GET", http.MethodGet, "ok", "ev-1", 405, "POST", "unverified"},
+		{"PUT", http.MethodPut, "ok", "ev-1", 405, "POST", "unverified"},
+		{"over 64 KiB", http.MethodPost, "ok", strings.Repeat("x", maxBody+1), 413, "", "too_large"},
+		{"unverified", http.MethodPost, "forged", "ev-1", 401, "", "unverified"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := instance(t, nil, 0)
+			r := httptest.NewRequest(tt.method, "/webhooks/fake", strings.NewReader(tt.body))
+			r.Header.Set("X-Sig", tt.sig)
+			w := httptest.NewRecorder()
+			forwarded := false
+			next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { forwarded = true; return nil })
+			if err := h.ServeHTTP(w, r, next); err != nil {
+				t.Fatal(err)
+			}
+			if w.Code != tt.status || w.Body.String() != "fail" || w.Header().Get("Allow") != tt.allow || forwarded {
+				t.Fatalf("%d %q, Allow %q, forwarded %v", w.Code, w.Body, w.Header().Get("Allow"), forwarded)
+			}
+			if outcomes(t, h, tt.outcome) != 1 {
+				t.Fatalf("outcome %s not counted", tt.outcome)
+			}
+		})
+	}
+}

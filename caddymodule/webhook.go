@@ -89,6 +89,7 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		return status
 	}
 	if r.Method != http.MethodPost {
+		w.Header()["Allow"] = allowPost // RFC 9110 §15.5.6
 		return "unverified", nil, nack(http.StatusMethodNotAllowed, "method not allowed")
 	}
 	body, err := readBody(r, maxBody)
