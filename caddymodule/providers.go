@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -47,6 +48,11 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 	repl := caddy.NewReplacer()
 	for _, f := range p.ConfigFields() {
 		*f.Value = repl.ReplaceKnown(*f.Value, "")
+		// A request placeholder has no value at load and would be kept as
+		// text: the Caddyfile adapter makes {file.NAME} (no / nor .) one.
+		if strings.Contains(*f.Value, "{http.") {
+			return nil, fmt.Errorf("minipay: provider %s: field %s holds the request placeholder {http.…}, which has no value when the configuration loads (write a file as {file./absolute/path})", p.ProviderName(), f.Name)
+		}
 	}
 	var missing *transform.MissingFieldError
 	if errors.As(transform.CheckRequired(p, role), &missing) {
