@@ -175,6 +175,11 @@ func (d *deduper) purgeLoop(ctx context.Context) {
 	}
 }
 
+// purgeLockWait bounds the purge's wait for an event's lock: a lock that is
+// held means an instance is forwarding that event, and the entry is left
+// for a later purge.
+const purgeLockWait = 50 * time.Millisecond
+
 // purge deletes the entries older than the window (and unreadable ones)
 // and returns how many it deleted.
 func (d *deduper) purge(ctx context.Context) int {
@@ -187,19 +192,34 @@ func (d *deduper) purge(ctx context.Context) int {
 		if ctx.Err() != nil {
 			break
 		}
-		b, err := d.store.Load(ctx, key)
-		if err != nil {
-			continue
-		}
-		var rec dedupeRecord
-		if json.Unmarshal(b, &rec) == nil && d.now().Sub(rec.AckedAt) < d.window {
-			continue
-		}
-		if d.store.Delete(ctx, key) == nil {
+		if d.expired(ctx, key) && d.deleteExpired(ctx, key) {
 			n++
 		}
 	}
 	return n
+}
+
+// expired tells whether key holds an entry older than the window, or an
+// unreadable one.
+func (d *deduper) expired(ctx context.Context, key string) bool {
+	b, err := d.store.Load(ctx, key)
+	if err != nil {
+		return false
+	}
+	var rec dedupeRecord
+	return json.Unmarshal(b, &rec) != nil || d.now().Sub(rec.AckedAt) >= d.window
+}
+
+// deleteExpired deletes an expired entry under the event's lock, reading it
+// again once the lock is held: an instance forwarding the event holds the
+// lock and stores a fresh acknowledgement before releasing it, which a
+// delete decided on the old entry would otherwise wipe out.
+func (d *deduper) deleteExpired(ctx context.Context, key string) bool {
+	if transform.LockWithin(ctx, d.store, key, purgeLockWait) != nil {
+		return false // being forwarded (or the storage failed): a later purge
+	}
+	defer transform.Unlock(ctx, d.store, key)
+	return d.expired(ctx, key) && d.store.Delete(ctx, key) == nil
 }
 
 // startDedupe sets up de-duplication when the handler has a window: the

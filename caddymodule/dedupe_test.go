@@ -396,6 +396,56 @@ func TestDedupePurge(t *testing.T) {
 	}
 }
 
+// The purge never deletes an entry under an instance that is forwarding
+// the same event: that instance holds the event's lock and is about to
+// store a fresh acknowledgement, which a delete decided on the old one
+// would wipe out (the provider's next retry would then be forwarded again).
+func TestDedupePurgeSkipsEventsBeingForwarded(t *testing.T) {
+	store := transformtest.NewMemStore()
+	d := newDeduper(store, "fake", time.Hour, zap.NewNop())
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	d.now = func() time.Time { return now }
+	ctx := context.Background()
+	key := d.key("ev-1")
+	record := func(at time.Time) []byte { return transform.Marshal(dedupeRecord{EventID: "ev-1", AckedAt: at}) }
+	tests := []struct {
+		name       string
+		stored     []byte // before the purge
+		heldBy     bool   // another instance holds ev-1's lock: it is forwarding it
+		wantStored bool
+	}{
+		{"expired, nobody forwarding: deleted", record(now.Add(-2 * time.Hour)), false, false},
+		{"expired, being forwarded: left for a later purge", record(now.Add(-2 * time.Hour)), true, true},
+		{"young: kept", record(now.Add(-time.Minute)), false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := store.Store(ctx, key, tt.stored); err != nil {
+				t.Fatal(err)
+			}
+			if tt.heldBy {
+				if err := store.Lock(ctx, key); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d.purge(ctx)
+			// Decided while the lock is held: the forwarding instance may
+			// store its record between the purge's read and its delete.
+			if got := store.Exists(ctx, key); got != tt.wantStored {
+				t.Fatalf("stored after the purge: %v, want %v", got, tt.wantStored)
+			}
+			if tt.heldBy {
+				if err := store.Unlock(ctx, key); err != nil {
+					t.Fatal(err)
+				}
+			} else if store.Locked(key) {
+				t.Fatal("the purge left the event's lock held")
+			}
+			_ = store.Delete(ctx, key)
+		})
+	}
+}
+
 // A negative window is refused at Provision; Cleanup stops the purge.
 func TestWebhookDedupeLifecycle(t *testing.T) {
 	h := &Webhook{Dedupe: caddy.Duration(-time.Hour)}
