@@ -410,6 +410,12 @@ func TestDecodeQueryEdgeCases(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), `"amount":"0.05","currency":"CNY"`) {
 		t.Fatalf("default fee_type: %s %v", out, err)
 	}
+	// WeChat's orderquery sends total_fee and transaction_id only for SUCCESS: an unpaid
+	// order's status object keeps every member, empty where WeChat says nothing (README)
+	out, err = call.Decode(200, nil, base(transform.Param{Name: "trade_state", Value: "NOTPAY"}))
+	if want := `{"provider":"wechat_v2","order_id":"O1","provider_order_id":"","status":"pending","amount":"","currency":"","provider_status":"NOTPAY"}`; err != nil || string(out) != want {
+		t.Fatalf("unpaid order without total_fee:\n got %s %v\nwant %s", out, err, want)
+	}
 	// an unknown trade_state is not guessed
 	_, err = call.Decode(200, nil, base(transform.Param{Name: "trade_state", Value: "WEIRD"}, transform.Param{Name: "trade_state_desc", Value: "?"}))
 	if e := wantError(t, err, 502, transform.CodeUpstreamError); e.ProviderCode != "WEIRD" || e.ProviderMessage != "?" {
