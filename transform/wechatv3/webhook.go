@@ -96,8 +96,8 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	if err := Verify(w.keys.ring, n.Header, n.Body, w.Now()); err != nil {
 		return nil, err
 	}
-	var env notification
-	if err := json.Unmarshal(n.Body, &env); err != nil || env.ID == "" || env.EventType == "" ||
+	env, err := parseEnvelope(n.Body)
+	if err != nil || env.ID == "" || env.EventType == "" ||
 		env.ResourceType != "encrypt-resource" || env.Resource == nil {
 		if isAnswer(n.Body) {
 			return nil, transform.ErrSignedAnswer
@@ -115,7 +115,30 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	if !w.belongs(data) {
 		return nil, transform.ErrForeign
 	}
-	return eventOf(&env, data), nil
+	return eventOf(env, data), nil
+}
+
+// Limits of the signed envelope: WeChat's has two levels and ten members.
+const (
+	maxEnvelopeDepth   = 4
+	maxEnvelopeMembers = 64
+)
+
+// parseEnvelope reads the verified envelope by its exact member names (not
+// encoding/json's case-insensitive match) and refuses a name given twice:
+// the signature covers both values and nothing says which one is meant.
+func parseEnvelope(body []byte) (*notification, error) {
+	flat, err := transform.FlattenJSON(body, maxEnvelopeDepth, maxEnvelopeMembers)
+	if err != nil {
+		return nil, transform.ErrMalformed
+	}
+	env := &notification{ID: flat["id"], CreateTime: flat["create_time"], EventType: flat["event_type"],
+		ResourceType: flat["resource_type"], Summary: flat["summary"]}
+	if c, ok := flat["resource.ciphertext"]; ok {
+		env.Resource = &Resource{Algorithm: flat["resource.algorithm"], Ciphertext: c, AssociatedData: flat["resource.associated_data"],
+			Nonce: flat["resource.nonce"], OriginalType: flat["resource.original_type"]}
+	}
+	return env, nil
 }
 
 // isAnswer tells one of WeChat Pay's API answers, signed like a

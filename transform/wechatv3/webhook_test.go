@@ -124,6 +124,48 @@ func TestWebhookRefusals(t *testing.T) {
 	}
 }
 
+// The signed envelope is read by its exact member names, and a name given
+// twice is refused: the signature covers both values and nothing says which
+// one WeChat meant (encoding/json would take the last, and match
+// "EVENT_TYPE" as "event_type").
+func TestWebhookEnvelopeNames(t *testing.T) {
+	sb, _ := newSandbox(t, nil)
+	w := must(NewWebhook(merchantConfig(t)))
+	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1234,"currency":"CNY"}}`
+	good := notificationOf(t, sb, examplePublicKeyID, EventTransactionSuccess, tx).Body
+	resigned := func(edit func(string) string) transform.Notification {
+		body := []byte(edit(string(good)))
+		return transform.Notification{Header: sb.sign(examplePublicKeyID, body), Body: body}
+	}
+	cases := []struct {
+		name string
+		n    transform.Notification
+		err  error
+		typ  string
+	}{
+		{"as sent", resigned(func(b string) string { return b }), nil, "payment.succeeded"},
+		{"event_type twice", resigned(func(b string) string { return `{"event_type":"REFUND.SUCCESS",` + b[1:] }), transform.ErrMalformed, ""},
+		{"id twice", resigned(func(b string) string { return `{"id":"EV-other",` + b[1:] }), transform.ErrMalformed, ""},
+		{"resource twice", resigned(func(b string) string { return `{"resource":{"algorithm":"AEAD_AES_256_GCM"},` + b[1:] }), transform.ErrMalformed, ""},
+		{"a resource member twice", resigned(func(b string) string {
+			return strings.Replace(b, `"resource":{`, `"resource":{"nonce":"000000000000",`, 1)
+		}), transform.ErrMalformed, ""},
+		{"EVENT_TYPE is another member", resigned(func(b string) string { return b[:len(b)-1] + `,"EVENT_TYPE":"REFUND.SUCCESS"}` }), nil, "payment.succeeded"},
+		{"data after the object", resigned(func(b string) string { return b + "{}" }), transform.ErrMalformed, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := w.Verify(tc.n)
+			if !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) {
+				t.Fatalf("error %v, want %v", err, tc.err)
+			}
+			if err == nil && (ev.Type != tc.typ || ev.Data["event_type"] != EventTransactionSuccess) {
+				t.Fatalf("event %+v", ev)
+			}
+		})
+	}
+}
+
 func TestWebhookAckAndNack(t *testing.T) {
 	w := vector8Webhook(t, nil)
 	if status, ct, body := w.Ack(); status != http.StatusOK || ct != "" || len(body) != 0 {
