@@ -6,8 +6,13 @@ import "unicode/utf8"
 // with HTML escaping off (", \, control characters, U+2028, U+2029; invalid
 // UTF-8 becomes U+FFFD).
 func AppendJSONString(dst []byte, s string) []byte {
+	return append(AppendJSONText(append(dst, '"'), s), '"')
+}
+
+// AppendJSONText appends s escaped as AppendJSONString escapes it, without
+// the quotes: the tail of a JSON string whose head the caller wrote.
+func AppendJSONText(dst []byte, s string) []byte {
 	const hexDigits = "0123456789abcdef"
-	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -54,8 +59,7 @@ func AppendJSONString(dst []byte, s string) []byte {
 		}
 		i += size
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }
 
 // AppendJSON writes the wx.requestPayment object by hand: it is the answer

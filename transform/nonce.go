@@ -1,32 +1,36 @@
 package transform
 
-import (
-	"crypto/rand"
-	"strings"
-)
+import "crypto/rand"
 
 const nonceAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz"
 
 // Nonce returns n characters of [A-Za-z0-9] from crypto/rand, without modulo
 // bias (values past the last whole multiple of 62 are redrawn).
 func Nonce(n int) string {
-	var out strings.Builder // one allocation, no copy into a string
-	out.Grow(n)
 	var buf [64]byte
-	for i := 0; i < n; {
-		if _, err := rand.Read(buf[:]); err != nil {
+	if n <= len(buf) {
+		return string(AppendNonce(buf[:0], n)) // one allocation
+	}
+	return string(AppendNonce(make([]byte, 0, n), n))
+}
+
+// AppendNonce appends Nonce's n characters to dst: into a caller's stack
+// buffer it allocates nothing.
+func AppendNonce(dst []byte, n int) []byte {
+	var rnd [64]byte
+	for n > 0 {
+		if _, err := rand.Read(rnd[:]); err != nil {
 			panic("transform: crypto/rand failed: " + err.Error())
 		}
-		for _, b := range buf {
+		for _, b := range rnd {
 			if b >= 248 { // 248 = 4*62
 				continue
 			}
-			out.WriteByte(nonceAlphabet[b%62])
-			i++
-			if i == n {
+			dst = append(dst, nonceAlphabet[b%62])
+			if n--; n == 0 {
 				break
 			}
 		}
 	}
-	return out.String()
+	return dst
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"hash"
 	"slices"
 	"strings"
@@ -95,14 +94,23 @@ func PutBuf(b *[]byte) {
 
 // MD5Hex is the hex MD5 of msg, uppercase when upper.
 func MD5Hex(msg []byte, upper bool) string {
+	var buf [2 * md5.Size]byte
+	return string(AppendMD5Hex(buf[:0], msg, upper))
+}
+
+// AppendMD5Hex appends MD5Hex's result to dst; into a caller's stack
+// buffer it allocates nothing (a signature that is only compared never
+// needs a string).
+func AppendMD5Hex(dst, msg []byte, upper bool) []byte {
 	sum := md5.Sum(msg)
-	return hexString(sum[:], upper)
+	return AppendHex(dst, sum[:], upper)
 }
 
 // SHA256Hex is the hex SHA-256 of msg, uppercase when upper.
 func SHA256Hex(msg []byte, upper bool) string {
 	sum := sha256.Sum256(msg)
-	return hexString(sum[:], upper)
+	var buf [2 * sha256.Size]byte
+	return string(AppendHex(buf[:0], sum[:], upper))
 }
 
 // HMACSHA256Hex is the hex HMAC-SHA256 of msg under key, uppercase when upper.
@@ -110,7 +118,8 @@ func HMACSHA256Hex(key string, msg []byte, upper bool) string {
 	m := hmac.New(sha256.New, []byte(key))
 	m.Write(msg)
 	var sum [sha256.Size]byte
-	return hexString(m.Sum(sum[:0]), upper)
+	var buf [2 * sha256.Size]byte
+	return string(AppendHex(buf[:0], m.Sum(sum[:0]), upper))
 }
 
 // HMACPool computes HMAC-SHA256 under one key, reusing hash states: building
@@ -126,33 +135,39 @@ func NewHMACPool(key string) *HMACPool {
 
 // Hex is the hex HMAC-SHA256 of msg, uppercase when upper.
 func (p *HMACPool) Hex(msg []byte, upper bool) string {
+	var buf [2 * sha256.Size]byte
+	return string(p.AppendHex(buf[:0], msg, upper))
+}
+
+// AppendHex appends Hex's result to dst.
+func (p *HMACPool) AppendHex(dst, msg []byte, upper bool) []byte {
 	h := p.pool.Get().(hash.Hash)
 	h.Reset()
 	h.Write(msg)
 	var sum [sha256.Size]byte
-	out := hexString(h.Sum(sum[:0]), upper)
+	dst = AppendHex(dst, h.Sum(sum[:0]), upper)
 	p.pool.Put(h)
-	return out
+	return dst
 }
 
-func hexString(sum []byte, upper bool) string {
-	var buf [2 * sha256.Size]byte
-	dst := buf[:hex.EncodedLen(len(sum))]
-	hex.Encode(dst, sum)
+// AppendHex appends the hex encoding of sum to dst, uppercase when upper.
+func AppendHex(dst, sum []byte, upper bool) []byte {
+	digits := "0123456789abcdef"
 	if upper {
-		for i, c := range dst {
-			if c >= 'a' {
-				dst[i] = c - ('a' - 'A')
-			}
-		}
+		digits = "0123456789ABCDEF"
 	}
-	return string(dst)
+	for _, c := range sum {
+		dst = append(dst, digits[c>>4], digits[c&0x0f])
+	}
+	return dst
 }
 
 // EqualHexConstantTime compares a received hex signature with the expected
 // one in constant time, ignoring ASCII case (providers differ in the case they
 // print). A received value that is not hex never matches.
-func EqualHexConstantTime(got, want string) bool {
+// want may be a string or a caller's buffer (AppendMD5Hex), so the expected
+// value of a check costs no allocation.
+func EqualHexConstantTime[W string | []byte](got string, want W) bool {
 	if len(got) != len(want) {
 		return false
 	}

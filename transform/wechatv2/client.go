@@ -112,9 +112,47 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 		if prepayID == "" {
 			return nil, transform.Upstream("the provider's answer has no prepay_id")
 		}
-		return transform.Marshal(c.PaymentParams(orderID, prepayID)), nil
+		return c.appendPayment(nil, orderID, prepayID), nil
 	}), nil
 }
+
+// appendPayment appends the JSON of PaymentParams(orderID, prepayID), byte
+// for byte what transform.Marshal writes for it, building the time stamp,
+// nonce and paySign in stack buffers: the answer of every pay costs one
+// allocation. A nil dst is allocated at the answer's size plus one byte,
+// room for the newline the handler appends.
+func (c *Client) appendPayment(dst []byte, orderID, prepayID string) []byte {
+	var tsBuf [20]byte
+	timeStamp := strconv.AppendInt(tsBuf[:0], c.Now().Unix(), 10)
+	var nonceBuf [32]byte
+	nonce := transform.AppendNonce(nonceBuf[:0], len(nonceBuf))
+	var sigBuf [64]byte
+	// The conversions stay on the stack: AppendPaySign keeps nothing.
+	paySign := c.signer.AppendPaySign(sigBuf[:0], c.cfg.payAppID(), string(nonce), prepayID, c.cfg.SignType, string(timeStamp))
+	if dst == nil {
+		dst = make([]byte, 0, len(paymentJSONShape)+len(timeStamp)+len(nonce)+len(prepayID)+len(c.cfg.SignType)+
+			len(paySign)+len(Name)+len(orderID)+1)
+	}
+	// The time stamp (digits), nonce ([A-Za-z0-9]) and paySign (hex) need no escaping.
+	dst = append(dst, `{"timeStamp":"`...)
+	dst = append(dst, timeStamp...)
+	dst = append(dst, `","nonceStr":"`...)
+	dst = append(dst, nonce...)
+	dst = append(dst, `","package":"prepay_id=`...)
+	dst = transform.AppendJSONText(dst, prepayID)
+	dst = append(dst, `","signType":`...)
+	dst = transform.AppendJSONString(dst, c.cfg.SignType)
+	dst = append(dst, `,"paySign":"`...)
+	dst = append(dst, paySign...)
+	dst = append(dst, `","provider":`...)
+	dst = transform.AppendJSONString(dst, Name)
+	dst = append(dst, `,"order_id":`...)
+	dst = transform.AppendJSONString(dst, orderID)
+	return append(dst, '}')
+}
+
+// paymentJSONShape is appendPayment's fixed text, which sizes its answer.
+const paymentJSONShape = `{"timeStamp":"","nonceStr":"","package":"prepay_id=","signType":"","paySign":"","provider":"","order_id":""}`
 
 // PaymentParams signs the wx.requestPayment object for a prepay id.
 func (c *Client) PaymentParams(orderID, prepayID string) *transform.PaymentParams {

@@ -567,3 +567,54 @@ func TestTimeStampIsUnixSeconds(t *testing.T) {
 		t.Fatal("nonceStr repeats")
 	}
 }
+
+// The pay answer is written by hand (appendPayment): it must be exactly what
+// transform.Marshal writes for the PaymentParams it carries, with the pinned
+// time stamp, a fresh [A-Za-z0-9]{32} nonce and a paySign that the
+// independent reference signer computes, for every sign type and for the
+// sub-merchant's appId; values that JSON escapes included.
+func TestPayAnswerIsMarshalOfItsPaymentParams(t *testing.T) {
+	sp := spConfig()
+	tests := []struct {
+		name              string
+		cfg               Config
+		appID             string
+		orderID, prepayID string
+	}{
+		{"MD5", testConfig(SignMD5), vecAppID, "O1", "wx201411101639507cbf6ffd8b0779950874"},
+		{"HMAC-SHA256", testConfig(SignHMACSHA256), vecAppID, "O1", "wx201411101639507cbf6ffd8b0779950874"},
+		{"default sign type", testConfig(""), vecAppID, "O1", "wx1"},
+		{"sub-merchant", sp, spSubAppID, "O1", "wx1"},
+		{"escaped values", testConfig(SignMD5), vecAppID, "O\"1\\", "wx<1>&\"\\\n\u2028\xff"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, tt.cfg)
+			out := c.appendPayment(nil, tt.orderID, tt.prepayID)
+			if cap(out) == len(out) {
+				t.Errorf("no room for the handler's newline: len %d, cap %d", len(out), cap(out))
+			}
+			var pp transform.PaymentParams
+			if err := json.Unmarshal(out, &pp); err != nil {
+				t.Fatalf("%s: %v", out, err)
+			}
+			signType := c.cfg.SignType
+			marshaled := transform.Marshal(&transform.PaymentParams{TimeStamp: pp.TimeStamp, NonceStr: pp.NonceStr,
+				Package: "prepay_id=" + tt.prepayID, SignType: signType, PaySign: pp.PaySign, Provider: Name, OrderID: tt.orderID})
+			if string(marshaled) != string(out) {
+				t.Fatalf("appendPayment\n%s\nMarshal of its PaymentParams\n%s", out, marshaled)
+			}
+			if pp.TimeStamp != strconv.FormatInt(transformtest.Pinned.Unix(), 10) || pp.Package != strings.ToValidUTF8("prepay_id="+tt.prepayID, "\uFFFD") ||
+				pp.SignType != signType || pp.Provider != Name || pp.OrderID != tt.orderID || len(pp.NonceStr) != 32 ||
+				strings.Trim(pp.NonceStr, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != "" {
+				t.Fatalf("PaymentParams %+v", pp)
+			}
+			want := refSign(transform.Params{{Name: "appId", Value: tt.appID}, {Name: "nonceStr", Value: pp.NonceStr},
+				{Name: "package", Value: "prepay_id=" + tt.prepayID}, {Name: "signType", Value: signType},
+				{Name: "timeStamp", Value: pp.TimeStamp}}, vecAPIKey, signType)
+			if pp.PaySign != want {
+				t.Fatalf("paySign %s, reference %s", pp.PaySign, want)
+			}
+		})
+	}
+}

@@ -60,3 +60,44 @@ func TestPaySignKnownAnswer(t *testing.T) {
 		t.Fatalf("PaySign = %s, want %s", got, want)
 	}
 }
+
+// PaySign writes its five parameters in their sorted order instead of
+// sorting them: it must sign what Sign (pinned by the official vectors
+// above) signs over the same parameters, empty ones left out included, and
+// AppendPaySign what PaySign signs for "prepay_id=" + the prepay id.
+func TestPaySignIsSignOfItsParameters(t *testing.T) {
+	const key = "qazwsxedcrfvtgbyhnujmikolp111111"
+	tests := []struct {
+		name                                    string
+		appID, nonceStr, prepayID, signType, ts string
+	}{
+		{"official example", "wxd678efh567hg6787", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", "wx2017033010242291fcfe0db70013231072", SignMD5, "1490840662"},
+		{"HMAC-SHA256", "wxd678efh567hg6787", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", "wx2017033010242291fcfe0db70013231072", SignHMACSHA256, "1490840662"},
+		{"no appId", "", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", "wx1", SignMD5, "1490840662"},
+		{"no nonce", "wxd678efh567hg6787", "", "wx1", SignMD5, "1490840662"},
+		{"no time stamp", "wxd678efh567hg6787", "N", "wx1", SignMD5, ""},
+		{"no sign type (MD5)", "wxd678efh567hg6787", "N", "wx1", "", "1490840662"},
+		{"empty prepay id", "wxd678efh567hg6787", "N", "", SignMD5, "1490840662"},
+	}
+	s := NewSigner(key)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pkg := "prepay_id=" + tt.prepayID
+			want := Sign(transform.Params{
+				{Name: "timeStamp", Value: tt.ts}, {Name: "package", Value: pkg}, {Name: "appId", Value: tt.appID},
+				{Name: "signType", Value: tt.signType}, {Name: "nonceStr", Value: tt.nonceStr},
+			}, key, tt.signType)
+			if got := s.PaySign(tt.appID, tt.nonceStr, pkg, tt.signType, tt.ts); got != want {
+				t.Errorf("PaySign = %s, Sign = %s", got, want)
+			}
+			if got := string(s.AppendPaySign([]byte("x"), tt.appID, tt.nonceStr, tt.prepayID, tt.signType, tt.ts)); got != "x"+want {
+				t.Errorf("AppendPaySign = %s, want x%s", got, want)
+			}
+		})
+	}
+	// a package of its own (PaySign's argument) that is empty is left out too
+	if got, want := s.PaySign("wx1", "N", "", SignMD5, "1"), Sign(transform.Params{{Name: "appId", Value: "wx1"},
+		{Name: "nonceStr", Value: "N"}, {Name: "signType", Value: SignMD5}, {Name: "timeStamp", Value: "1"}}, key, SignMD5); got != want {
+		t.Errorf("PaySign without package = %s, want %s", got, want)
+	}
+}
