@@ -237,7 +237,9 @@ func (w *Webhook) refundEvent(outer transform.Params) (*transform.Event, error) 
 		OrderID: p.Get("out_trade_no"), ProviderOrderID: p.Get("transaction_id"), RefundID: p.Get("out_refund_no"),
 		Data: data,
 	}
-	if m, ok := transform.MoneyFromMinorText(p.Get("refund_fee"), "CNY"); ok {
+	// settlement_refund_fee (退款金额) is what was refunded; refund_fee
+	// (申请退款金额) what was asked, larger when vouchers were not refunded.
+	if m, ok := transform.MoneyFromMinorText(cmp.Or(p.Get("settlement_refund_fee"), p.Get("refund_fee")), "CNY"); ok {
 		ev.Amount, ev.Currency = m.String(), m.Currency
 	}
 	if t, err := time.ParseInLocation("2006-01-02 15:04:05", p.Get("success_time"), transform.UTC8); err == nil {

@@ -270,7 +270,7 @@ func TestWebhookRefundNotification(t *testing.T) {
 	// A full notification through RefundNotification (the sandbox's side).
 	inner := transform.Params{
 		{Name: "transaction_id", Value: "4200000123"}, {Name: "out_trade_no", Value: "O1"}, {Name: "refund_id", Value: "50000123"},
-		{Name: "out_refund_no", Value: "R2"}, {Name: "total_fee", Value: "1234"}, {Name: "refund_fee", Value: "500"},
+		{Name: "out_refund_no", Value: "R2"}, {Name: "total_fee", Value: "1234"}, {Name: "refund_fee", Value: "600"},
 		{Name: "settlement_refund_fee", Value: "500"}, {Name: "refund_status", Value: "CHANGE"},
 		{Name: "success_time", Value: "2026-11-22 10:05:00"}, {Name: "refund_recv_accout", Value: "支付用户零钱"},
 	}
