@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -22,7 +24,7 @@ import (
 // reads (transform.AnswerExplainer), the one minipay gives that answer.
 // README, "caddy minipay verify".
 
-const verifyUsage = `verify --provider <name> [--set <field>=<value>]... [--header "<Name>: <value>"]... [--file <path> | -]`
+const verifyUsage = `verify --provider <name> [--set <field>=<value>]... [--header "<Name>: <value>"]... [--at <time received>] [--file <path> | -]`
 
 // Exit statuses of the command.
 const (
@@ -47,7 +49,9 @@ provider signs in (--header, repeatable), builds the provider from --set
 field=value (the Caddyfile field names; values accept {env.*} and {file.*}
 placeholders), and prints its kind (notification or answer), the canonical
 string to sign with every secret replaced by ***, the expected and the
-received signature, and the verdict of the provider's own verifier.
+received signature, and the verdict of the provider's own verifier. A
+verdict that depends on the time of receipt (WeChat Pay v3's 300 s window)
+is judged now, or as of --at (RFC 3339, or Unix seconds).
 
 Exit status: 0 valid, 1 invalid, 2 usage error, unreadable input, or an API
 answer the provider does not sign (the message says what it signs).
@@ -96,8 +100,13 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	file := fs.String("file", "", "input file, - for stdin")
 	fs.Var(&sets, "set", "field=value")
 	fs.Var(&headers, "header", "Name: value")
+	at := fs.String("at", "", "when the input was received: RFC 3339 or Unix seconds")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage, fmt.Errorf("%v\nusage: caddy minipay %s", err, verifyUsage)
+	}
+	received, err := parseReceivedAt(*at)
+	if err != nil {
+		return exitUsage, err
 	}
 	switch rest := fs.Args(); {
 	case len(rest) == 1 && rest[0] == "-" && *file == "":
@@ -111,6 +120,9 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	webhook, err := explainerFor(*name, sets)
 	if err != nil {
 		return exitUsage, err
+	}
+	if c, ok := webhook.(transform.Clocked); ok && !received.IsZero() {
+		c.SetClock(func() time.Time { return received })
 	}
 	n := transform.Notification{Header: http.Header{}}
 	for _, h := range headers {
@@ -151,11 +163,30 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	// A provider's API answer whose signature verifies is valid as an
 	// answer (a webhook still refuses it as a notification).
 	if verr != nil && !(x.Kind == transform.KindAnswer && errors.Is(verr, transform.ErrSignedAnswer)) {
-		line("verdict", "invalid ("+verr.Error()+")")
+		reason := verr.Error()
+		if errors.Is(verr, transform.ErrOutsideWindow) && received.IsZero() {
+			reason += "; judged now: --at <time received> judges it as of then"
+		}
+		line("verdict", "invalid ("+reason+")")
 		return exitInvalid, nil
 	}
 	line("verdict", "valid")
 	return exitValid, nil
+}
+
+// parseReceivedAt reads --at: RFC 3339 (a lower-case t or z too), or Unix
+// seconds; "" is the zero time (now).
+func parseReceivedAt(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if sec, err := strconv.ParseInt(v, 10, 64); err == nil && sec > 0 {
+		return time.Unix(sec, 0), nil
+	}
+	if t, err := time.Parse(time.RFC3339, strings.ToUpper(v)); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--at %q: want RFC 3339 (2026-11-29T10:00:06+08:00) or Unix seconds", v)
 }
 
 // explainerFor builds a provider's webhook from field=value settings,

@@ -132,3 +132,52 @@ func TestVerifyCommandAnswers(t *testing.T) {
 		})
 	}
 }
+
+// WeChat Pay v3's 300 s window depends on when a notification arrived, not
+// on its bytes: published vector 8 (docs/providers/wechat_v3.md, "Known-answer
+// vectors", signed at 1795917606) is invalid when judged now, and valid with
+// --at set to its time of receipt, in either form; outside the window of --at
+// it is invalid again, and a changed byte is invalid whatever --at says.
+func TestVerifyCommandAt(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("..", "transform", "wechatv3", "testdata", "wechat_v3-notify-transaction.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := filepath.Abs(filepath.Join("..", "transform", "wechatv3", "testdata", "wechat_v3-test-platform-cert.pem"))
+	const signature = "MyX3nAFI/IKXsFAZevHLajbACTzZTP1AtwRdwdYY9ZHf1YUS3l4tSSv0pWMfK2mvoFOpcRLzbKlm9LE3RNAHesnw8Q43n7PeTAZKhAH5zqJjrqCyNiSvYt7e1ypgbGFGrY8wIjOpdNMuqqEVxaPFYhvI/DZVNwWzfV8YG2KTFetZO7u1Ez4zilZ7MxVOzb7RlrNh6xp3qBnvP87vu4VUWflqwm1hYP2voyCwOLl+UvLBWCK2OsBMAQOSPJtxJDWemZE1RwPICTrBezk9iFnHScOhYxsHdt0LX2HmXqmCAsJC6vhFVMPKogQDfA5fWMcpPrLP5S/wmGOKleMmzCYL2w=="
+	args := []string{"--provider", "wechat_v3", "--set", "app_id=wxd678efh567hg6787", "--set", "mch_id=1230000109",
+		"--set", "api_v3_key=a7cde1ZJB1kG2e7VfTs3jQzaAa8tKtW2", "--set", "platform_certificate={file." + cert + "}",
+		"--header", "Wechatpay-Serial: D7CE59D1F522D701", "--header", "Wechatpay-Timestamp: 1795917606",
+		"--header", "Wechatpay-Nonce: 5K8264ILTKCH16CQ2502SI8ZNMTM67VS", "--header", "Wechatpay-Signature: " + signature}
+	const window = "verdict: invalid (notification signature does not verify: Wechatpay-Timestamp is outside the 300 s window"
+	tests := []struct {
+		name, at, input string
+		code            int
+		verdict         string
+	}{
+		{"judged now", "", string(body), 1, window + "; judged now: --at <time received> judges it as of then)\n"},
+		{"at its timestamp, Unix seconds", "1795917606", string(body), 0, "verdict: valid\n"},
+		{"RFC 3339, 299 s later", "2026-11-29T10:05:05+08:00", string(body), 0, "verdict: valid\n"},
+		{"RFC 3339 in lower case", "2026-11-29t02:00:06z", string(body), 0, "verdict: valid\n"},
+		{"300 s later", "1795917906", string(body), 1, window + ")\n"},
+		{"a changed byte", "1795917606", strings.Replace(string(body), `"id"`, `"Id"`, 1), 1,
+			"verdict: invalid (notification signature does not verify)\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := args
+			if tt.at != "" {
+				a = append([]string{"--at", tt.at}, args...)
+			}
+			code, out, errOut := verify(t, tt.input, a...)
+			if code != tt.code || !strings.HasSuffix(out, tt.verdict) {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tt.code, out, errOut)
+			}
+		})
+	}
+	for _, bad := range []string{"yesterday", "2026-11-29 10:00:06", "-5", "0"} {
+		if code, _, errOut := verify(t, string(body), append([]string{"--at", bad}, args...)...); code != 2 || !strings.Contains(errOut, "--at") {
+			t.Errorf("--at %q: exit %d, %q", bad, code, errOut)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 )
 
 // Error codes of README "Merchant API".
@@ -94,4 +95,14 @@ var (
 	ErrUnsigned     = errors.New("notification carries no signature (or reports no success)")
 	ErrBadSignature = errors.New("notification signature does not verify")
 	ErrForeign      = errors.New("notification is for another merchant")
+	// ErrOutsideWindow is matched (errors.Is) by a refusal that depends on
+	// when the notification arrived, not on its bytes: a provider's
+	// timestamp window. `caddy minipay verify --at` judges it as of then.
+	ErrOutsideWindow = errors.New("the signed timestamp is outside the provider's window")
 )
+
+// Clocked is a Webhook whose verdict depends on the time of receipt;
+// SetClock replaces its clock (`caddy minipay verify --at`).
+type Clocked interface {
+	SetClock(now func() time.Time)
+}

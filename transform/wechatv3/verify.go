@@ -34,10 +34,18 @@ const PublicKeyIDPrefix = "PUB_KEY_ID_"
 // say why and match transform.ErrBadSignature with errors.Is. None carries a
 // key, a signature or a body.
 var (
-	ErrSkew          = fmt.Errorf("%w: Wechatpay-Timestamp is outside the 300 s window", transform.ErrBadSignature)
+	ErrSkew          = windowError("Wechatpay-Timestamp is outside the 300 s window")
 	ErrUnknownSerial = fmt.Errorf("%w: Wechatpay-Serial names no known key", transform.ErrBadSignature)
 	ErrProbe         = fmt.Errorf("%w: a WECHATPAY/SIGNTEST probe", transform.ErrBadSignature)
 )
+
+// windowError is ErrSkew: a refusal (transform.ErrBadSignature, as WeChat's
+// SDKs report it) that depends on the time of receipt
+// (transform.ErrOutsideWindow).
+type windowError string
+
+func (e windowError) Error() string   { return transform.ErrBadSignature.Error() + ": " + string(e) }
+func (e windowError) Unwrap() []error { return []error{transform.ErrBadSignature, transform.ErrOutsideWindow} }
 
 // KeySource finds the public key WeChat signed with by the Wechatpay-Serial
 // value: a platform certificate serial or a public key id.

@@ -33,6 +33,9 @@ type Webhook struct {
 	Now func() time.Time
 }
 
+// SetClock implements transform.Clocked.
+func (w *Webhook) SetClock(now func() time.Time) { w.Now = now }
+
 // NewWebhook checks cfg, parses its keys and returns a Webhook.
 func NewWebhook(cfg Config) (*Webhook, error) {
 	k, err := cfg.parse(transform.RoleWebhook)
