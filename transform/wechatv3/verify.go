@@ -44,8 +44,10 @@ var (
 // (transform.ErrOutsideWindow).
 type windowError string
 
-func (e windowError) Error() string   { return transform.ErrBadSignature.Error() + ": " + string(e) }
-func (e windowError) Unwrap() []error { return []error{transform.ErrBadSignature, transform.ErrOutsideWindow} }
+func (e windowError) Error() string { return transform.ErrBadSignature.Error() + ": " + string(e) }
+func (e windowError) Unwrap() []error {
+	return []error{transform.ErrBadSignature, transform.ErrOutsideWindow}
+}
 
 // KeySource finds the public key WeChat signed with by the Wechatpay-Serial
 // value: a platform certificate serial or a public key id.
