@@ -241,6 +241,9 @@ func (s *Sandbox) refund(p transform.Params) transform.Params {
 	if o.refunded+fee > o.totalFee {
 		return bizFail("NOTENOUGH", "退款金额大于支付金额")
 	}
+	if len(o.refundLog) >= maxRefundsPerOrder {
+		return bizFail("INVALID_REQUEST", "每个支付订单的部分退款次数不能超过50次")
+	}
 	s.seq++
 	id := "50000" + strconv.FormatInt(s.Now().Unix(), 10) + strconv.FormatInt(s.seq, 10)
 	o.refunds[p.Get("out_refund_no")] = id
@@ -249,6 +252,11 @@ func (s *Sandbox) refund(p transform.Params) transform.Params {
 	o.state = "REFUND"
 	return refundOK(p, o.txID, id)
 }
+
+// maxRefundsPerOrder is WeChat's limit: "每个支付订单的部分退款次数不能超过50次"
+// (申请退款, https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4); it
+// also bounds what the sandbox keeps per order.
+const maxRefundsPerOrder = 50
 
 func refundOK(p transform.Params, txID, id string) transform.Params {
 	return transform.Params{

@@ -238,6 +238,32 @@ func TestSandboxOrderLifecycle(t *testing.T) {
 	}
 }
 
+// WeChat takes at most 50 refunds of one order; a retry of one of them is
+// still answered with its refund_id.
+func TestSandboxRefundsPerOrder(t *testing.T) {
+	s := newSandbox(t, testConfig(""))
+	do := func(path string, p transform.Params) transform.Params {
+		return sandboxDo(t, s, path, signedXML(p, vecAPIKey, SignMD5), SignMD5)
+	}
+	wantResult(t, do(PathUnifiedOrder, unifiedOrder("O1", "100", "b")), "SUCCESS", "")
+	if _, _, err := s.Complete("O1", true, transformtest.Pinned); err != nil {
+		t.Fatal(err)
+	}
+	refund := func(id string) transform.Params {
+		return do(PathRefund, orderReq("O1", transform.Param{Name: "out_refund_no", Value: id},
+			transform.Param{Name: "total_fee", Value: "100"}, transform.Param{Name: "refund_fee", Value: "1"}))
+	}
+	first := refund("R0")
+	wantResult(t, first, "SUCCESS", "")
+	for i := 1; i < 50; i++ {
+		wantResult(t, refund("R"+strconv.Itoa(i)), "SUCCESS", "")
+	}
+	wantResult(t, refund("R50"), "FAIL", "INVALID_REQUEST")
+	if again := refund("R0"); again.Get("result_code") != "SUCCESS" || again.Get("refund_id") != first.Get("refund_id") {
+		t.Fatalf("a retry of the first refund: %v", again.Map())
+	}
+}
+
 func TestSandboxFailedPayment(t *testing.T) {
 	s := newSandbox(t, testConfig(""))
 	wantResult(t, sandboxDo(t, s, PathUnifiedOrder, signedXML(unifiedOrder("O1", "500", "b", transform.Param{Name: "attach", Value: "x"}), vecAPIKey, SignMD5), SignMD5), "SUCCESS", "")
