@@ -27,6 +27,10 @@ const (
 	SandboxCodeOrderNotFound  = 40004
 )
 
+// maxSandboxTokens bounds the live tokens the sandbox keeps; a client
+// renewing its token keeps working, as the newest are kept.
+const maxSandboxTokens = 100
+
 // Sandbox emulates the CBTIS API for one merchant: client-credentials
 // tokens that expire, create and query behind a bearer token, orders in
 // memory, and signed notifications.
@@ -39,10 +43,13 @@ type Sandbox struct {
 
 	mu     sync.Mutex
 	tokens map[string]time.Time // token → expiry
-	issued int
-	orders map[string]*sandboxOrder // by merchant_order_id
-	ring   transform.OrderRing      // creation order, to forget the oldest
-	seq    int64
+	// tokenQueue lists the live tokens as issued, which is also the order
+	// they expire in (one lifetime for all): the oldest go first.
+	tokenQueue []string
+	issued     int
+	orders     map[string]*sandboxOrder // by merchant_order_id
+	ring       transform.OrderRing      // creation order, to forget the oldest
+	seq        int64
 }
 
 type sandboxOrder struct {
@@ -135,12 +142,14 @@ func (s *Sandbox) auth(w http.ResponseWriter, r *http.Request) {
 	now := s.Now()
 	token := "sbx_" + transform.Nonce(40)
 	s.mu.Lock()
-	for t, exp := range s.tokens { // keep the map small
-		if !now.Before(exp) {
-			delete(s.tokens, t)
-		}
+	// Expired tokens go, and beyond maxSandboxTokens the oldest live one:
+	// whoever holds client_secret cannot fill memory by asking again.
+	for len(s.tokenQueue) > 0 && (len(s.tokenQueue) >= maxSandboxTokens || !now.Before(s.tokens[s.tokenQueue[0]])) {
+		delete(s.tokens, s.tokenQueue[0])
+		s.tokenQueue = s.tokenQueue[1:]
 	}
 	s.tokens[token] = now.Add(s.TokenLifetime)
+	s.tokenQueue = append(s.tokenQueue, token)
 	s.issued++
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")

@@ -94,6 +94,40 @@ func TestSandboxAuth(t *testing.T) {
 	}
 }
 
+// Tokens asked for over and over are bounded: the newest maxSandboxTokens
+// stay valid, older ones are forgotten first, and expired ones go.
+func TestSandboxTokensBounded(t *testing.T) {
+	e := newSandboxEnv(t, DefaultTokenLifetime)
+	issue := func() string {
+		t.Helper()
+		status, m := e.do(t, "GET", PathAuth+"?grant_type=client_credentials&uid="+testUID+"&client_secret="+testSecret, "", "")
+		if status != 200 {
+			t.Fatalf("token: %d %v", status, m)
+		}
+		return m["access_token"].(string)
+	}
+	first := issue()
+	var last string
+	for range maxSandboxTokens {
+		last = issue()
+	}
+	e.sb.mu.Lock()
+	live := len(e.sb.tokens)
+	e.sb.mu.Unlock()
+	if live != maxSandboxTokens {
+		t.Fatalf("%d live tokens, want %d", live, maxSandboxTokens)
+	}
+	if e.sb.authorized(bearer(first)) || !e.sb.authorized(bearer(last)) {
+		t.Fatal("the oldest token is still valid, or the newest is not")
+	}
+}
+
+func bearer(token string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, PathQuery, nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	return r
+}
+
 const sandboxCreateBody = `{"amount":"12.30","currency":"HKD","merchant_order_id":"S1","payment_method":{"type":"wechat","wechat":{"flow":"mini_program","sub_appid":"wx7bc98d929da735fe","sub_openid":"o1"}},"description":"d","notify_url":"https://merchant.example/notify"}`
 
 func TestSandboxAPI(t *testing.T) {
