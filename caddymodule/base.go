@@ -23,6 +23,9 @@ type providerHandler struct {
 	name    string
 	logger  *zap.Logger
 	metrics *metrics
+	// secrets are the values of the provider's secret fields, kept out of
+	// the provider text an error answer passes on (Error.WithoutSecrets).
+	secrets []string
 }
 
 // provision loads the provider for role, resolves its placeholders and
@@ -43,6 +46,11 @@ func (b *providerHandler) provision(ctx caddy.Context, directive string, role tr
 		return nil, err
 	}
 	b.name = p.ProviderName()
+	for _, f := range p.ConfigFields() {
+		if f.Secret && *f.Value != "" {
+			b.secrets = append(b.secrets, *f.Value)
+		}
+	}
 	b.metrics, err = newMetrics(ctx.GetMetricsRegistry())
 	return p, err
 }

@@ -72,6 +72,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	defer rec.release()
 	call, status, terr := h.serve(w, r, next, op, m, rec)
 	if terr != nil {
+		terr = terr.WithoutSecrets(h.secrets)
 		writeError(w, terr)
 		status = terr.Status
 	}

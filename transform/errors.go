@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -45,6 +47,36 @@ func (e *Error) JSON() []byte {
 		Error *Error `json:"error"`
 	}{e})
 	return b
+}
+
+// WithoutSecrets returns e, or a copy of it without the provider code or
+// message that holds one of secrets, as is or URL-encoded: that text comes
+// from the upstream, which may quote the request it got (an error page
+// repeating the URL, whose query carries code2Session's AppSecret), and a
+// secret never reaches the merchant.
+func (e *Error) WithoutSecrets(secrets []string) *Error {
+	if e.ProviderCode == "" && e.ProviderMessage == "" {
+		return e
+	}
+	code, msg := e.ProviderCode, e.ProviderMessage
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		q := url.QueryEscape(s)
+		if strings.Contains(code, s) || strings.Contains(code, q) {
+			code = ""
+		}
+		if strings.Contains(msg, s) || strings.Contains(msg, q) {
+			msg = ""
+		}
+	}
+	if code == e.ProviderCode && msg == e.ProviderMessage {
+		return e
+	}
+	c := *e
+	c.ProviderCode, c.ProviderMessage = code, msg
+	return &c
 }
 
 // Invalid is a 400 invalid_request naming the field at fault.

@@ -1,0 +1,39 @@
+package transform
+
+import "testing"
+
+func TestErrorWithoutSecrets(t *testing.T) {
+	const secret = "s3cr3t+/=0123456789abcdef0123456"
+	secrets := []string{"", secret, "another-secret"}
+	tests := []struct {
+		name               string
+		code, msg          string
+		wantCode, wantMsg  string
+		wantSameErrorValue bool
+	}{
+		{"no provider text", "", "", "", "", true},
+		{"ordinary text", "40029", "invalid code, rid: 6543", "40029", "invalid code, rid: 6543", true},
+		{"secret in the message", "40029", "bad secret " + secret, "40029", "", false},
+		{"URL-encoded secret in the message", "40013", "/sns/jscode2session?secret=s3cr3t%2B%2F%3D0123456789abcdef0123456", "40013", "", false},
+		{"secret in the code", "x" + secret, "invalid code", "", "invalid code", false},
+		{"another secret", "1", "another-secret", "1", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := UpstreamCode("the provider reported an error", tt.code, tt.msg)
+			got := e.WithoutSecrets(secrets)
+			if got.ProviderCode != tt.wantCode || got.ProviderMessage != tt.wantMsg {
+				t.Fatalf("provider_code %q provider_message %q, want %q %q", got.ProviderCode, got.ProviderMessage, tt.wantCode, tt.wantMsg)
+			}
+			if (got == e) != tt.wantSameErrorValue {
+				t.Fatalf("returned the same *Error: %v, want %v", got == e, tt.wantSameErrorValue)
+			}
+			if e.ProviderCode != tt.code || e.ProviderMessage != tt.msg {
+				t.Fatal("the original error was changed (it may be shared)")
+			}
+			if got.Status != e.Status || got.Code != e.Code || got.Message != e.Message {
+				t.Fatalf("status, code or message changed: %+v", got)
+			}
+		})
+	}
+}
