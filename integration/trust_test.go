@@ -123,6 +123,31 @@ func TestWebhookForwardsOnlyTheEvent(t *testing.T) {
 	}
 }
 
+// A provider's reference holding a control byte (CBTIS signs any JSON
+// string) still makes a valid Minipay-Event-Id header: the event is
+// delivered and acknowledged, the byte written %XX in the header and the id.
+func TestWebhookEventIDWithControlBytes(t *testing.T) {
+	base, merchant := trustRoutes(t)
+	body := `{"notify_type":"payment_success","data":{"uid":` + cbtisUID + `,"order_id":"C\n1\u0000","merchant_order_id":"CB-78","order_amount":"12.30","order_currency":"HKD"}}`
+	req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/cbtis", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Signature", cbtis.Signature([]byte(body), cbtisAPIKey))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(answer) != "success" {
+		t.Fatalf("status %d %q", res.StatusCode, answer)
+	}
+	got := merchant.take()
+	const id = "cbtis:C%0A1%00:payment.succeeded"
+	if len(got) != 1 || got[0].header.Get("Minipay-Event-Id") != id || got[0].event["id"] != id {
+		t.Fatalf("deliveries %+v", got)
+	}
+}
+
 // TestWebhookAttacksThroughCaddy: per provider, notifications an attacker
 // can send get the provider's failure form with 401 (413 when too large),
 // and nothing reaches the merchant.

@@ -281,7 +281,22 @@ func TestMarshalNoHTMLEscape(t *testing.T) {
 	if got != `{"a":"<xml>&"}` {
 		t.Fatalf("Marshal = %s", got)
 	}
-	if EventID("wechat_v2", "4200000123", EventPaymentSucceeded) != "wechat_v2:4200000123:payment.succeeded" {
-		t.Fatal("EventID does not follow the README's event id rule")
+}
+
+func TestEventID(t *testing.T) {
+	tests := []struct{ reference, want string }{
+		{"4200000123", "wechat_v2:4200000123:payment.succeeded"},
+		{"支付-1 a", "wechat_v2:支付-1 a:payment.succeeded"},
+		// A control byte would make the Minipay-Event-Id header invalid.
+		{"a\nb\r\x00\x7f\tc", "wechat_v2:a%0Ab%0D%00%7F%09c:payment.succeeded"},
+	}
+	for _, tt := range tests {
+		got := EventID("wechat_v2", tt.reference, EventPaymentSucceeded)
+		if got != tt.want {
+			t.Errorf("EventID(%q) = %q, want %q", tt.reference, got, tt.want)
+		}
+		if strings.ContainsFunc(got, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			t.Errorf("EventID(%q) = %q holds a control byte, which no header value may", tt.reference, got)
+		}
 	}
 }
