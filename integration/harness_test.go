@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,15 +46,42 @@ func adminPort() int {
 	return p
 }
 
+// storageRoot holds every configuration's storage (see storageDir); TestMain
+// removes it once Caddy has stopped.
+var storageRoot = func() string {
+	dir, err := os.MkdirTemp("", "minipay-integration-storage-")
+	if err != nil {
+		panic(err)
+	}
+	return dir
+}()
+
+var storageSeq atomic.Int64
+
+// storageDir is a storage of its own for one configuration (a shared CBTIS
+// token must not outlive the test's fake provider). It is not under the
+// test's t.TempDir: Caddy's TLS app cleans its storage in the background
+// after a load (a lock file, last_clean.json), and a test that ends within
+// milliseconds of its load would see its TempDir's removal fail with
+// "directory not empty".
+func storageDir() string {
+	return filepath.Join(storageRoot, strconv.FormatInt(storageSeq.Add(1), 10))
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	_ = os.RemoveAll(storageRoot)
+	os.Exit(code)
+}
+
 // globalOptions keeps Caddy's admin API where the harness expects it,
-// sends the default log to a file the tests can read, and gives the test a
-// storage of its own beside that file (a shared CBTIS token must not
-// outlive the test's fake provider).
+// sends the default log to a file the tests can read, and gives the
+// configuration a storage of its own (storageDir).
 func globalOptions(logFile string) string {
 	return `{
 	skip_install_trust
 	admin ` + adminAddr + `
-	storage file_system ` + filepath.Join(filepath.Dir(logFile), "storage") + `
+	storage file_system ` + storageDir() + `
 	grace_period 1ns
 	log {
 		output file ` + logFile + `

@@ -35,7 +35,7 @@ func startExample(t *testing.T) (tc *caddytest.Tester, merchant, sandbox int, lo
 	merchant, sandbox = freePort(t), freePort(t)
 	logFile = filepath.Join(t.TempDir(), "caddy.log")
 	config := strings.NewReplacer(
-		"admin localhost:2019", "admin "+adminAddr+"\n\tstorage file_system "+filepath.Join(filepath.Dir(logFile), "storage")+"\n\tskip_install_trust\n\tgrace_period 1ns\n\tlog {\n\t\toutput file "+logFile+"\n\t\tformat json\n\t}",
+		"admin localhost:2019", "admin "+adminAddr+"\n\tstorage file_system "+storageDir()+"\n\tskip_install_trust\n\tgrace_period 1ns\n\tlog {\n\t\toutput file "+logFile+"\n\t\tformat json\n\t}",
 		":8080", ":"+itoa(merchant), ":9090", ":"+itoa(sandbox),
 		"{file.examples/", "{file."+examples+"/", // the example's key files, relative to the repository root
 	).Replace(string(example))
