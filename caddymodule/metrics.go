@@ -81,8 +81,20 @@ type opMetrics struct {
 	log      *zap.Logger
 }
 
+// requestErrorOutcomes are the outcomes of a failed request to a known
+// operation: every error code of README "Errors" but unknown_operation,
+// which is counted under the operation "unknown".
+var requestErrorOutcomes = []string{
+	transform.CodeInvalidRequest, transform.CodeMethodNotAllowed, transform.CodeRequestTooLarge,
+	transform.CodeUnsupportedMediaType, transform.CodeProviderRejected, transform.CodeUpstreamError,
+	transform.CodeSignatureInvalid, transform.CodeUpstreamTimeout,
+}
+
 // operations resolves the series of every operation client supports; the
-// map is also the handler's list of operations.
+// map is also the handler's list of operations. Every outcome's series
+// exists from Provision on, at 0: a counter that appears with its first
+// event at 1 is invisible to increase() and rate(), so an alert on
+// outcome="upstream_signature_invalid" would miss the first forged answer.
 func (m *metrics) operations(provider string, client transform.Client, logger *zap.Logger) map[string]opMetrics {
 	ops := map[string]opMetrics{}
 	for _, op := range transform.OperationNames {
@@ -92,7 +104,31 @@ func (m *metrics) operations(provider string, client transform.Client, logger *z
 				upstream: m.upstream.WithLabelValues(provider, op),
 				log:      logger.With(zap.String("provider", provider), zap.String("operation", op)),
 			}
+			for _, outcome := range requestErrorOutcomes {
+				m.requests.WithLabelValues(provider, op, outcome)
+			}
 		}
 	}
+	m.requests.WithLabelValues(provider, "unknown", transform.CodeUnknownOperation)
 	return ops
+}
+
+// Outcomes of a notification (README "Observability").
+const (
+	webhookAcked          = "acked"
+	webhookDuplicate      = "duplicate"
+	webhookInProgress     = "in_progress"
+	webhookUnverified     = "unverified"
+	webhookMerchantFailed = "merchant_failed"
+	webhookTooLarge       = "too_large"
+)
+
+var webhookOutcomeNames = []string{webhookAcked, webhookDuplicate, webhookInProgress, webhookUnverified, webhookMerchantFailed, webhookTooLarge}
+
+// webhookOutcomes creates the provider's webhook series at 0, for the
+// reason operations does.
+func (m *metrics) webhookOutcomes(provider string) {
+	for _, outcome := range webhookOutcomeNames {
+		m.webhooks.WithLabelValues(provider, outcome)
+	}
 }

@@ -59,6 +59,7 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	h.metrics.webhookOutcomes(h.name)
 	return h.startDedupe(ctx)
 }
 
@@ -71,7 +72,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if ev != nil {
 		fields = append(fields, zap.String("order_id", ev.OrderID), zap.String("event_id", ev.ID), zap.String("type", ev.Type))
 	}
-	if outcome == "acked" || outcome == "duplicate" {
+	if outcome == webhookAcked || outcome == webhookDuplicate {
 		h.logger.Info("minipay webhook", fields...)
 	} else {
 		h.logger.Warn("minipay webhook", fields...)
@@ -90,25 +91,25 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	}
 	if r.Method != http.MethodPost {
 		w.Header()["Allow"] = allowPost // RFC 9110 §15.5.6
-		return "unverified", nil, nack(http.StatusMethodNotAllowed, "method not allowed")
+		return webhookUnverified, nil, nack(http.StatusMethodNotAllowed, "method not allowed")
 	}
 	body, err := readBody(r, maxBody)
 	if errors.Is(err, errTooLarge) {
-		return "too_large", nil, nack(http.StatusRequestEntityTooLarge, "body too large")
+		return webhookTooLarge, nil, nack(http.StatusRequestEntityTooLarge, "body too large")
 	}
 	if err != nil {
-		return "unverified", nil, nack(http.StatusBadRequest, "unreadable body")
+		return webhookUnverified, nil, nack(http.StatusBadRequest, "unreadable body")
 	}
 	ev, err := h.webhook.Verify(transform.Notification{Header: r.Header, Body: body})
 	if err != nil {
-		return "unverified", nil, nack(http.StatusUnauthorized, "verification failed")
+		return webhookUnverified, nil, nack(http.StatusUnauthorized, "verification failed")
 	}
 	claim, verdict := h.dedupe.claim(r.Context(), ev.ID)
 	switch verdict {
 	case dedupeDuplicate:
-		return "duplicate", ev, h.ack(w)
+		return webhookDuplicate, ev, h.ack(w)
 	case dedupeInProgress:
-		return "in_progress", ev, nack(http.StatusServiceUnavailable, "event being delivered by another instance")
+		return webhookInProgress, ev, nack(http.StatusServiceUnavailable, "event being delivered by another instance")
 	}
 	defer claim.release(r.Context())
 
@@ -128,14 +129,14 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		// longer than the recorder keeps. The event was delivered.
 	case err != nil:
 		if upstreamFailure(err).Code == transform.CodeUpstreamTimeout {
-			return "merchant_failed", ev, nack(http.StatusGatewayTimeout, "merchant backend timed out")
+			return webhookMerchantFailed, ev, nack(http.StatusGatewayTimeout, "merchant backend timed out")
 		}
-		return "merchant_failed", ev, nack(http.StatusBadGateway, "merchant backend unavailable")
+		return webhookMerchantFailed, ev, nack(http.StatusBadGateway, "merchant backend unavailable")
 	case !merchantOK:
-		return "merchant_failed", ev, nack(http.StatusBadGateway, "merchant backend answered "+strconv.Itoa(rec.status))
+		return webhookMerchantFailed, ev, nack(http.StatusBadGateway, "merchant backend answered "+strconv.Itoa(rec.status))
 	}
 	claim.acknowledged(r.Context())
-	return "acked", ev, h.ack(w)
+	return webhookAcked, ev, h.ack(w)
 }
 
 // forwardOnly turns the provider's request into the event's: POST, the
