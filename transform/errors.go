@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Error codes of README "Merchant API".
@@ -88,7 +89,24 @@ func Invalid(field, message string) *Error {
 // request (an order already paid, an invalid login code).
 func Rejected(providerCode, providerMessage string) *Error {
 	return &Error{Status: http.StatusUnprocessableEntity, Code: CodeProviderRejected,
-		Message: "the provider rejected the request", ProviderCode: providerCode, ProviderMessage: providerMessage}
+		Message: "the provider rejected the request", ProviderCode: clipProviderText(providerCode), ProviderMessage: clipProviderText(providerMessage)}
+}
+
+// MaxProviderText bounds a provider_code or provider_message: the upstream's
+// text, which may be anything up to the answer's size (an HTML error page).
+const MaxProviderText = 256
+
+// clipProviderText cuts s to at most MaxProviderText bytes, at a UTF-8
+// character boundary.
+func clipProviderText(s string) string {
+	if len(s) <= MaxProviderText {
+		return s
+	}
+	n := MaxProviderText
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // Upstream is a 502 upstream_error: the answer is not 2xx, not parseable, or
@@ -100,7 +118,7 @@ func Upstream(message string) *Error {
 // UpstreamCode is Upstream with the provider's own code and message.
 func UpstreamCode(message, providerCode, providerMessage string) *Error {
 	e := Upstream(message)
-	e.ProviderCode, e.ProviderMessage = providerCode, providerMessage
+	e.ProviderCode, e.ProviderMessage = clipProviderText(providerCode), clipProviderText(providerMessage)
 	return e
 }
 

@@ -1,6 +1,9 @@
 package transform
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestErrorWithoutSecrets(t *testing.T) {
 	const secret = "s3cr3t+/=0123456789abcdef0123456"
@@ -35,5 +38,34 @@ func TestErrorWithoutSecrets(t *testing.T) {
 				t.Fatalf("status, code or message changed: %+v", got)
 			}
 		})
+	}
+}
+
+// The upstream's own text is bounded (an HTML error page can be as large as
+// the answer), and cut where a character starts, never inside one.
+func TestProviderTextClipped(t *testing.T) {
+	long := strings.Repeat("a", MaxProviderText-1) + "订单" // 订 straddles the limit
+	tests := []struct {
+		name string
+		err  *Error
+	}{
+		{"rejected", Rejected(long, long)},
+		{"upstream", UpstreamCode("m", long, long)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, got := range []string{tt.err.ProviderCode, tt.err.ProviderMessage} {
+				if got != strings.Repeat("a", MaxProviderText-1) {
+					t.Fatalf("clipped to %d bytes %q", len(got), got[max(0, len(got)-8):])
+				}
+			}
+		})
+	}
+	if short := Rejected("ORDERPAID", "订单已支付"); short.ProviderCode != "ORDERPAID" || short.ProviderMessage != "订单已支付" {
+		t.Fatalf("short text changed: %+v", short)
+	}
+	exact := strings.Repeat("b", MaxProviderText)
+	if e := Rejected("", exact); e.ProviderMessage != exact {
+		t.Fatal("text of exactly the limit was cut")
 	}
 }

@@ -15,14 +15,13 @@ import (
 // Upstream paths (host api.mch.weixin.qq.com, fail-over api2.mch.weixin.qq.com);
 // the partner paths serve a service provider acting for a sub-merchant.
 const (
-	PathJSAPI               = "/v3/pay/transactions/jsapi"
-	PathPartnerJSAPI        = "/v3/pay/partner/transactions/jsapi"
-	PathOutTradeNo          = "/v3/pay/transactions/out-trade-no/"         // + {out_trade_no}[/close]
-	PathPartnerOutTradeNo   = "/v3/pay/partner/transactions/out-trade-no/" // + {out_trade_no}[/close]
-	PathRefunds             = "/v3/refund/domestic/refunds"                // POST; GET + /{out_refund_no}
-	PathCertificates        = "/v3/certificates"
-	currencyCNY             = "CNY"
-	maxProviderMessageBytes = 256
+	PathJSAPI             = "/v3/pay/transactions/jsapi"
+	PathPartnerJSAPI      = "/v3/pay/partner/transactions/jsapi"
+	PathOutTradeNo        = "/v3/pay/transactions/out-trade-no/"         // + {out_trade_no}[/close]
+	PathPartnerOutTradeNo = "/v3/pay/partner/transactions/out-trade-no/" // + {out_trade_no}[/close]
+	PathRefunds           = "/v3/refund/domestic/refunds"                // POST; GET + /{out_refund_no}
+	PathCertificates      = "/v3/certificates"
+	currencyCNY           = "CNY"
 )
 
 // Client builds signed WeChat Pay v3 calls and verifies their answers.
@@ -125,9 +124,6 @@ func answerError(status int, body []byte) error {
 		Message string `json:"message"`
 	}
 	_ = json.Unmarshal(body, &e)
-	if len(e.Message) > maxProviderMessageBytes {
-		e.Message = e.Message[:maxProviderMessageBytes]
-	}
 	msg := "the provider answered HTTP " + strconv.Itoa(status)
 	switch {
 	case status >= 500 || status < 400:
