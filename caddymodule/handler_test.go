@@ -491,3 +491,31 @@ func TestWebhookRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestHandlerRequestScratch: the merchant's body is read into the pooled
+// recorder's scratch, so requests one after the other, longer and shorter,
+// must each be signed and answered with their own order and nothing of an
+// earlier body.
+func TestHandlerRequestScratch(t *testing.T) {
+	h := newTestHandler(t, io.Discard, zapcore.InfoLevel)
+	var sent []byte
+	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		sent, _ = io.ReadAll(r.Body)
+		return upstream(signedPayAnswer()).ServeHTTP(w, r)
+	})
+	for _, orderID := range []string{"SCRATCH-LONG-ORDER-1234567890", "S-2", "SCRATCH-3", "4"} {
+		body := strings.Replace(payJSON, `"BENCH-1"`, `"`+orderID+`"`, 1)
+		w := payWith(h, next, body)
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: HTTP %d: %s", orderID, w.Code, w.Body)
+		}
+		var answer transform.PaymentParams
+		if err := json.Unmarshal(w.Body.Bytes(), &answer); err != nil || answer.OrderID != orderID {
+			t.Fatalf("%s: answer %s (%v)", orderID, w.Body, err)
+		}
+		_, p, err := transform.ParseFlatXML(sent)
+		if err != nil || p.Get("out_trade_no") != orderID || p.Get("body") != "Latte" {
+			t.Fatalf("%s: upstream got %s (%v)", orderID, sent, err)
+		}
+	}
+}

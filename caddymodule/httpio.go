@@ -26,13 +26,21 @@ const (
 
 var errTooLarge = errors.New("body too large")
 
-// readBody reads at most limit bytes; a longer body is errTooLarge.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
+// readBody reads at most limit bytes; a longer body is errTooLarge. A body
+// of known length is read into scratch when it fits (a pooled buffer the
+// caller owns until it is done with the body), else into one exact
+// allocation; scratch may be nil.
+func readBody(r *http.Request, limit int64, scratch []byte) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, errTooLarge
 	}
-	if r.ContentLength >= 0 { // the server holds the body to this length: one exact allocation
-		b := make([]byte, r.ContentLength)
+	if r.ContentLength >= 0 { // the server holds the body to this length
+		b := scratch[:0]
+		if int64(cap(b)) >= r.ContentLength {
+			b = b[:r.ContentLength]
+		} else {
+			b = make([]byte, r.ContentLength)
+		}
 		if _, err := io.ReadFull(r.Body, b); err != nil {
 			return nil, err
 		}
@@ -51,7 +59,8 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 // readMerchantRequest enforces README "Errors"'s request rules, in the order a
 // client can act on: POST, JSON, size. A 405 carries Allow (RFC 9110
 // §15.5.6 requires it).
-func readMerchantRequest(w http.ResponseWriter, r *http.Request) ([]byte, *transform.Error) {
+// The body is read into scratch when it fits (readBody).
+func readMerchantRequest(w http.ResponseWriter, r *http.Request, scratch []byte) ([]byte, *transform.Error) {
 	if terr := requirePost(w, r); terr != nil {
 		return nil, terr
 	}
@@ -60,7 +69,7 @@ func readMerchantRequest(w http.ResponseWriter, r *http.Request) ([]byte, *trans
 			return nil, &transform.Error{Status: http.StatusUnsupportedMediaType, Code: transform.CodeUnsupportedMediaType, Message: "send Content-Type: application/json"}
 		}
 	}
-	return readPlainBody(r)
+	return readPlainBody(r, scratch)
 }
 
 // requirePost refuses any method but POST, with Allow.
@@ -72,14 +81,14 @@ func requirePost(w http.ResponseWriter, r *http.Request) *transform.Error {
 	return nil
 }
 
-// readPlainBody reads a request body of at most maxBody bytes, refusing a
-// Content-Encoding.
-func readPlainBody(r *http.Request) ([]byte, *transform.Error) {
+// readPlainBody reads a request body of at most maxBody bytes, into scratch
+// when it fits (readBody), refusing a Content-Encoding.
+func readPlainBody(r *http.Request, scratch []byte) ([]byte, *transform.Error) {
 	// A coded body would be read as JSON as it is (RFC 9110 §15.5.16: 415).
 	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		return nil, &transform.Error{Status: http.StatusUnsupportedMediaType, Code: transform.CodeUnsupportedMediaType, Message: "send the body without a Content-Encoding"}
 	}
-	body, err := readBody(r, maxBody)
+	body, err := readBody(r, maxBody, scratch)
 	if errors.Is(err, errTooLarge) {
 		return nil, &transform.Error{Status: http.StatusRequestEntityTooLarge, Code: transform.CodeRequestTooLarge, Message: "the body is larger than 64 KiB"}
 	}
@@ -158,19 +167,30 @@ type recorder struct {
 	body     bytes.Buffer
 	status   int
 	tooLarge bool
+	// request is scratch for the merchant's body (readMerchantRequest):
+	// Prepare copies what it keeps, so the buffer serves the next request.
+	request []byte
 }
 
 var recorderPool = sync.Pool{New: func() any { return &recorder{header: make(http.Header, 8)} }}
 
 func getRecorder() *recorder { return recorderPool.Get().(*recorder) }
 
-// release returns rec to the pool, unless its buffer grew past what a
-// usual answer needs (it would pin that memory).
+// release returns rec to the pool, unless its answer buffer grew past what
+// a usual answer needs (it would pin that memory); a request scratch past
+// what a usual request needs is dropped for the same reason.
 func (rec *recorder) release() {
+	if cap(rec.request) > maxPooledRequest {
+		rec.request = nil
+	}
 	if rec.body.Cap() <= maxPooledAnswer {
 		recorderPool.Put(rec)
 	}
 }
+
+// maxPooledRequest keeps the scratch of the usual merchant requests (a pay
+// is about 200 bytes) without pinning the 64 KiB a request may reach.
+const maxPooledRequest = 4 << 10
 
 const maxPooledAnswer = 64 << 10
 
@@ -224,6 +244,21 @@ func (rec *recorder) Write(p []byte) (int, error) {
 	}
 	return rec.body.Write(p)
 }
+
+// bodyReader is an in-memory request body that costs one allocation, where
+// io.NopCloser(bytes.NewReader(b)) costs two. It is never pooled: a
+// transport may still read or close a request's body after RoundTrip
+// returns.
+type bodyReader struct{ bytes.Reader }
+
+func newBodyReader(b []byte) *bodyReader {
+	r := new(bodyReader)
+	r.Reset(b)
+	return r
+}
+
+// Close implements io.Closer.
+func (*bodyReader) Close() error { return nil }
 
 // decodedBody removes a gzip Content-Encoding (some providers compress
 // whatever the client asked for), bounded like every other body.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -72,6 +73,53 @@ func TestWriteJSON(t *testing.T) {
 			}
 			if tt.writes == 1 && !bytes.Equal(body[:len(body)+1], []byte(doc+"\n")) {
 				t.Errorf("the newline was not appended in place: %q", body[:len(body)+1])
+			}
+		})
+	}
+}
+
+// TestReadBodyScratch: a body of known length that fits the caller's
+// scratch is read into it (no allocation), a longer one into a buffer of
+// its own (the scratch keeps its bytes); a body of unknown length is read
+// to the limit; past the limit either is errTooLarge.
+func TestReadBodyScratch(t *testing.T) {
+	const body = `{"order_id":"O1"}`
+	tests := []struct {
+		name          string
+		contentLength int64 // -1: unknown
+		scratchCap    int
+		limit         int64
+		wantErr       error
+		inScratch     bool
+	}{
+		{"fits the scratch", int64(len(body)), 64, 1024, nil, true},
+		{"exactly the scratch", int64(len(body)), len(body), 1024, nil, true},
+		{"longer than the scratch", int64(len(body)), 4, 1024, nil, false},
+		{"no scratch", int64(len(body)), 0, 1024, nil, false},
+		{"unknown length", -1, 64, 1024, nil, false},
+		{"known length past the limit", int64(len(body)), 64, 8, errTooLarge, false},
+		{"unknown length past the limit", -1, 64, 8, errTooLarge, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			scratch := append(make([]byte, 0, tt.scratchCap), bytes.Repeat([]byte("x"), tt.scratchCap)...)[:0]
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+			r.ContentLength = tt.contentLength
+			got, err := readBody(r, tt.limit, scratch)
+			if err != tt.wantErr {
+				t.Fatalf("error %v, want %v", err, tt.wantErr)
+			}
+			if tt.wantErr != nil {
+				return
+			}
+			if string(got) != body {
+				t.Fatalf("read %q, want %q", got, body)
+			}
+			if shared := tt.scratchCap > 0 && &got[0] == &scratch[:1][0]; shared != tt.inScratch {
+				t.Errorf("read into the scratch: %v, want %v", shared, tt.inScratch)
+			}
+			if !tt.inScratch && tt.scratchCap > 0 && string(scratch[:tt.scratchCap]) != strings.Repeat("x", tt.scratchCap) {
+				t.Errorf("the scratch changed: %q", scratch[:tt.scratchCap])
 			}
 		})
 	}

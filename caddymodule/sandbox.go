@@ -236,7 +236,7 @@ func readCompleteRequest(w http.ResponseWriter, r *http.Request) ([]byte, *trans
 	if crossSite(r) {
 		return nil, &transform.Error{Status: http.StatusForbidden, Code: codeCrossSite, Message: "the sandbox refuses requests from another site's page"}
 	}
-	return readPlainBody(r)
+	return readPlainBody(r, nil)
 }
 
 // codeCrossSite is the error code of a cross-site request to the sandbox.
@@ -301,7 +301,7 @@ type merchantEvent struct {
 func (s *Sandbox) merchant(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodPost:
-		body, err := readBody(r, maxBody)
+		body, err := readBody(r, maxBody, nil)
 		if err != nil || !json.Valid(body) {
 			writeJSON(w, http.StatusBadRequest, []byte(`{"received":false}`))
 			return

@@ -1,10 +1,8 @@
 package caddymodule
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -93,7 +91,7 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		w.Header()["Allow"] = allowPost // RFC 9110 §15.5.6
 		return webhookUnverified, nil, nack(http.StatusMethodNotAllowed, "method not allowed")
 	}
-	body, err := readBody(r, maxBody)
+	body, err := readBody(r, maxBody, nil)
 	if errors.Is(err, errTooLarge) {
 		return webhookTooLarge, nil, nack(http.StatusRequestEntityTooLarge, "body too large")
 	}
@@ -115,7 +113,7 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 
 	event := transform.Marshal(ev)
 	forwardOnly(r, ev.ID, h.name)
-	r.Body = io.NopCloser(bytes.NewReader(event))
+	r.Body = newBodyReader(event)
 	r.ContentLength = int64(len(event))
 	r.GetBody = nil
 
