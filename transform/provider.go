@@ -41,6 +41,8 @@ type Client interface {
 	Supports(op string) bool
 	// Prepare validates the merchant's JSON body for operation op and builds
 	// the signed upstream call; an unknown op is an *Error unknown_operation.
+	// The call must not keep body: minipay reads it into a buffer that
+	// serves a later request.
 	Prepare(ctx context.Context, op string, body []byte) (*Call, error)
 }
 
