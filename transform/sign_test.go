@@ -2,6 +2,7 @@ package transform
 
 import (
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -31,6 +32,34 @@ func TestNonce(t *testing.T) {
 	}
 	if len(seen) != 62 {
 		t.Fatalf("%d of 62 characters seen in 3968 draws", len(seen))
+	}
+}
+
+// Nonces drawn concurrently, across many refills of the read-ahead, are
+// all different and all of the alphabet.
+func TestNonceConcurrent(t *testing.T) {
+	const workers, each = 4, 2000 // 2000 nonces use about 64 refills of 1 KiB
+	results := make([][]string, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for range each {
+				results[w] = append(results[w], string(AppendNonce(nil, 32)))
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, r := range results {
+		for _, n := range r {
+			if len(n) != 32 || strings.Trim(n, nonceAlphabet) != "" {
+				t.Fatalf("nonce %q", n)
+			}
+			if seen[n] {
+				t.Fatalf("nonce %s drawn twice", n)
+			}
+			seen[n] = true
+		}
 	}
 }
 
@@ -166,4 +195,12 @@ func TestBufPool(t *testing.T) {
 	}
 	big := make([]byte, 0, 128<<10)
 	PutBuf(&big) // an oversized buffer is dropped, not pooled; must not panic
+}
+
+func BenchmarkNonce(b *testing.B) {
+	b.ReportAllocs()
+	var buf [32]byte
+	for b.Loop() {
+		AppendNonce(buf[:0], len(buf))
+	}
 }
