@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
@@ -107,7 +108,7 @@ func readPlainBody(r *http.Request, scratch []byte) ([]byte, *transform.Error) {
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h["Content-Type"], h["Cache-Control"] = jsonType, noStore
-	h["Content-Length"] = []string{strconv.Itoa(len(body) + 1)}
+	h["Content-Length"] = contentLength(len(body) + 1)
 	if status != http.StatusOK {
 		w.WriteHeader(status)
 	}
@@ -119,13 +120,28 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(newline)
 }
 
+// contentLength is the header value of n: for the usual answer sizes a
+// shared slice, made on first use, so an answer allocates none.
+func contentLength(n int) []string {
+	if n >= len(contentLengths) {
+		return []string{strconv.Itoa(n)}
+	}
+	if v := contentLengths[n].Load(); v != nil {
+		return *v
+	}
+	v := []string{strconv.Itoa(n)}
+	contentLengths[n].Store(&v)
+	return v
+}
+
 var (
 	newline = []byte("\n")
 	// Shared header values, never modified (Header.Set and Add replace a
 	// value's slice rather than writing into it).
-	jsonType  = []string{"application/json"}
-	noStore   = []string{"no-store"}
-	allowPost = []string{http.MethodPost}
+	jsonType       = []string{"application/json"}
+	noStore        = []string{"no-store"}
+	allowPost      = []string{http.MethodPost}
+	contentLengths [2048]atomic.Pointer[[]string]
 )
 
 func writeError(w http.ResponseWriter, e *transform.Error) { writeJSON(w, e.Status, e.JSON()) }
