@@ -123,11 +123,11 @@ var logFields = sync.Pool{New: func() any { return new([5]zap.Field) }}
 // serve does the work; it writes the success answer itself and returns the
 // error the caller writes.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, op string, m opMetrics, rec *recorder) (*transform.Call, int, *transform.Error) {
-	body, terr := readMerchantRequest(w, r, rec.request)
+	body, terr := readMerchantRequest(w, r, rec.request.body)
 	if terr != nil {
 		return nil, 0, terr
 	}
-	rec.request = body[:0] // the scratch of the next request that gets rec
+	rec.request.body = body[:0] // the scratch of the next request that gets rec
 	call, err := h.client.Prepare(r.Context(), op, body)
 	if err != nil {
 		return nil, 0, asError(err)
@@ -176,7 +176,14 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 	r.Method = call.Method
 	r.URL.Path, r.URL.RawPath, r.URL.RawQuery = call.Path, "", call.RawQuery
 	r.Host = ""
-	header := make(http.Header, 3+len(call.Header))
+	// The provider's headers go in rec's map, which reverse_proxy copies
+	// before using; the merchant's go back on r once it returns, so nothing
+	// that reads r later (a placeholder in a log field) can see the pooled
+	// map while another request fills it.
+	merchantHeader := r.Header
+	defer func() { r.Header = merchantHeader }()
+	header := rec.request.header
+	clear(header)
 	header["Accept"], header["User-Agent"] = acceptAny, userAgent
 	for k, v := range call.Header {
 		header[k] = v

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -516,6 +517,39 @@ func TestHandlerRequestScratch(t *testing.T) {
 		_, p, err := transform.ParseFlatXML(sent)
 		if err != nil || p.Get("out_trade_no") != orderID || p.Get("body") != "Latte" {
 			t.Fatalf("%s: upstream got %s (%v)", orderID, sent, err)
+		}
+	}
+}
+
+// TestHandlerUpstreamHeaders: the provider gets Accept, User-Agent and the
+// call's Content-Type, nothing of the merchant's headers, on every request
+// (the map is the pooled recorder's); once the handler returns, the request
+// carries the merchant's own header map again, unchanged.
+func TestHandlerUpstreamHeaders(t *testing.T) {
+	h := newTestHandler(t, io.Discard, zapcore.InfoLevel)
+	var sent http.Header
+	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		sent = r.Header.Clone()
+		r.Header.Set("X-Added-Downstream", "1") // a later handler writing into the map
+		return upstream(signedPayAnswer()).ServeHTTP(w, r)
+	})
+	want := http.Header{"Accept": {"*/*"}, "User-Agent": {"caddy-minipay"}, "Content-Type": {"text/xml; charset=utf-8"}}
+	for i := range 3 {
+		r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/pay", strings.NewReader(payJSON))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", "Bearer merchant-secret")
+		r.Header.Set("Cookie", "session=merchant")
+		merchantHeader := r.Header
+		merchantCopy := r.Header.Clone()
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, r, next); err != nil || w.Code != http.StatusOK {
+			t.Fatalf("request %d: HTTP %d, %v: %s", i, w.Code, err, w.Body)
+		}
+		if !reflect.DeepEqual(sent, want) {
+			t.Errorf("request %d: the provider got headers %v, want %v", i, sent, want)
+		}
+		if reflect.ValueOf(r.Header).Pointer() != reflect.ValueOf(merchantHeader).Pointer() || !reflect.DeepEqual(r.Header, merchantCopy) {
+			t.Errorf("request %d: after the handler the request has headers %v, want the merchant's %v", i, r.Header, merchantCopy)
 		}
 	}
 }

@@ -183,12 +183,22 @@ type recorder struct {
 	body     bytes.Buffer
 	status   int
 	tooLarge bool
-	// request is scratch for the merchant's body (readMerchantRequest):
-	// Prepare copies what it keeps, so the buffer serves the next request.
-	request []byte
+	// request is the minipay handler's scratch for the request it sends.
+	request struct {
+		// body holds the merchant's body (readMerchantRequest): Prepare
+		// copies what it keeps, so the buffer serves the next request.
+		body []byte
+		// header is the provider's request header, which reverse_proxy
+		// copies before it sends anything (Handler.roundTrip).
+		header http.Header
+	}
 }
 
-var recorderPool = sync.Pool{New: func() any { return &recorder{header: make(http.Header, 8)} }}
+var recorderPool = sync.Pool{New: func() any {
+	rec := &recorder{header: make(http.Header, 8)}
+	rec.request.header = make(http.Header, 4)
+	return rec
+}}
 
 func getRecorder() *recorder { return recorderPool.Get().(*recorder) }
 
@@ -196,8 +206,8 @@ func getRecorder() *recorder { return recorderPool.Get().(*recorder) }
 // a usual answer needs (it would pin that memory); a request scratch past
 // what a usual request needs is dropped for the same reason.
 func (rec *recorder) release() {
-	if cap(rec.request) > maxPooledRequest {
-		rec.request = nil
+	if cap(rec.request.body) > maxPooledRequest {
+		rec.request.body = nil
 	}
 	if rec.body.Cap() <= maxPooledAnswer {
 		recorderPool.Put(rec)
