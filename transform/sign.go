@@ -127,10 +127,17 @@ func HMACSHA256Hex(key string, msg []byte, upper bool) string {
 // on every request. Safe for concurrent use.
 type HMACPool struct{ pool sync.Pool }
 
+// pooledHMAC is a hash state with room for its sum: Sum through the
+// hash.Hash interface would move a buffer on the caller's stack to the heap.
+type pooledHMAC struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
 // NewHMACPool returns an HMACPool for key.
 func NewHMACPool(key string) *HMACPool {
 	k := []byte(key)
-	return &HMACPool{pool: sync.Pool{New: func() any { return hmac.New(sha256.New, k) }}}
+	return &HMACPool{pool: sync.Pool{New: func() any { return &pooledHMAC{h: hmac.New(sha256.New, k)} }}}
 }
 
 // Hex is the hex HMAC-SHA256 of msg, uppercase when upper.
@@ -141,12 +148,11 @@ func (p *HMACPool) Hex(msg []byte, upper bool) string {
 
 // AppendHex appends Hex's result to dst.
 func (p *HMACPool) AppendHex(dst, msg []byte, upper bool) []byte {
-	h := p.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(msg)
-	var sum [sha256.Size]byte
-	dst = AppendHex(dst, h.Sum(sum[:0]), upper)
-	p.pool.Put(h)
+	m := p.pool.Get().(*pooledHMAC)
+	m.h.Reset()
+	m.h.Write(msg)
+	dst = AppendHex(dst, m.h.Sum(m.sum[:0]), upper)
+	p.pool.Put(m)
 	return dst
 }
 

@@ -416,28 +416,34 @@ func isXMLChar(r rune) bool {
 		r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
 }
 
-// AppendFlatXML writes params as <root><name><![CDATA[value]]></name>...</root>.
-// A nil dst is allocated once at the document's size (values holding "\r" or
-// "]]>", which take a few bytes more, grow it).
-func AppendFlatXML(dst []byte, root string, params Params) []byte {
+// AppendFlatXML writes params as <root><name><![CDATA[value]]></name>...</root>,
+// the sets one after the other (a signature computed over the first can
+// follow it without a copy of the set). A nil dst is allocated once at the
+// document's size (values holding "\r" or "]]>", which take a few bytes
+// more, grow it).
+func AppendFlatXML(dst []byte, root string, sets ...Params) []byte {
 	if dst == nil {
 		n := 2*len(root) + 5
-		for _, p := range params {
-			n += 2*len(p.Name) + len(p.Value) + len("<></><![CDATA[]]>")
+		for _, params := range sets {
+			for _, p := range params {
+				n += 2*len(p.Name) + len(p.Value) + len("<></><![CDATA[]]>")
+			}
 		}
 		dst = make([]byte, 0, n)
 	}
 	dst = append(dst, '<')
 	dst = append(dst, root...)
 	dst = append(dst, '>')
-	for _, p := range params {
-		dst = append(dst, '<')
-		dst = append(dst, p.Name...)
-		dst = append(dst, '>')
-		dst = AppendCDATA(dst, p.Value)
-		dst = append(dst, "</"...)
-		dst = append(dst, p.Name...)
-		dst = append(dst, '>')
+	for _, params := range sets {
+		for _, p := range params {
+			dst = append(dst, '<')
+			dst = append(dst, p.Name...)
+			dst = append(dst, '>')
+			dst = AppendCDATA(dst, p.Value)
+			dst = append(dst, "</"...)
+			dst = append(dst, p.Name...)
+			dst = append(dst, '>')
+		}
 	}
 	dst = append(dst, "</"...)
 	dst = append(dst, root...)

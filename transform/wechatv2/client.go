@@ -57,10 +57,13 @@ func (c *Client) base(p transform.Params) transform.Params {
 
 // call signs params and wraps them as an XML POST to path.
 func (c *Client) call(path, orderID string, p transform.Params, decode func(transform.Params) ([]byte, error)) *transform.Call {
-	p = append(p, transform.Param{Name: "sign", Value: c.signer.Sign(p, c.cfg.SignType)})
+	// The signature only lives until the XML is written: as a string of at
+	// most 32 bytes (MD5) in a set that does not escape, it stays on the stack.
+	var sig [64]byte
+	sign := transform.Params{{Name: "sign", Value: string(c.signer.AppendSign(sig[:0], p, c.cfg.SignType))}}
 	return &transform.Call{
 		Method: http.MethodPost, Path: path, ContentType: "text/xml; charset=utf-8",
-		Body: transform.AppendFlatXML(nil, "xml", p), OrderID: orderID,
+		Body: transform.AppendFlatXML(nil, "xml", p, sign), OrderID: orderID,
 		Decode: func(status int, _ http.Header, body []byte) ([]byte, error) {
 			answer, err := c.ReadAnswer(status, body)
 			if err != nil {
