@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"hash"
 	"slices"
-	"strings"
 	"sync"
 )
 
@@ -54,30 +53,68 @@ func (p Params) Map() map[string]string {
 // Latipay: non-empty parameters except skip, sorted by name (ASCII), joined as
 // k=v with '&', values raw. The result is appended to dst.
 func (p Params) SortedQuery(dst []byte, skip string) []byte {
-	idx := make([]int, 0, 32)
+	var small [32]sortEntry
+	entries := small[:0]
 	for i := range p {
 		if p[i].Value != "" && p[i].Name != skip {
-			idx = append(idx, i)
+			entries = append(entries, sortEntry{key: nameKey(p[i].Name), i: i})
 		}
 	}
-	if len(idx) > 48 {
-		slices.SortFunc(idx, func(a, b int) int { return strings.Compare(p[a].Name, p[b].Name) })
+	less := func(a, b sortEntry) bool {
+		if a.key != b.key {
+			return a.key < b.key
+		}
+		return p[a.i].Name < p[b.i].Name
+	}
+	if len(entries) > 48 {
+		slices.SortFunc(entries, func(a, b sortEntry) int {
+			if less(a, b) {
+				return -1
+			}
+			if less(b, a) {
+				return 1
+			}
+			return 0
+		})
 	} else { // insertion sort: parameter sets are small, and this avoids sort's overhead
-		for i := 1; i < len(idx); i++ {
-			for j := i; j > 0 && p[idx[j]].Name < p[idx[j-1]].Name; j-- {
-				idx[j], idx[j-1] = idx[j-1], idx[j]
+		for i := 1; i < len(entries); i++ {
+			for j := i; j > 0 && less(entries[j], entries[j-1]); j-- {
+				entries[j], entries[j-1] = entries[j-1], entries[j]
 			}
 		}
 	}
-	for n, i := range idx {
+	for n, e := range entries {
 		if n > 0 {
 			dst = append(dst, '&')
 		}
-		dst = append(dst, p[i].Name...)
+		dst = append(dst, p[e.i].Name...)
 		dst = append(dst, '=')
-		dst = append(dst, p[i].Value...)
+		dst = append(dst, p[e.i].Value...)
 	}
 	return dst
+}
+
+// sortEntry is a parameter to sort, with its name's first bytes as a number:
+// most comparisons of names are decided by one integer comparison.
+type sortEntry struct {
+	key uint64
+	i   int
+}
+
+// nameKey is the first 8 bytes of name, big-endian, padded with zeros:
+// keys order as their names do, and equal keys leave the order to the
+// names (a name that is a prefix of the other, or shares its first 8
+// bytes).
+func nameKey(name string) uint64 {
+	if len(name) >= 8 {
+		return uint64(name[0])<<56 | uint64(name[1])<<48 | uint64(name[2])<<40 | uint64(name[3])<<32 |
+			uint64(name[4])<<24 | uint64(name[5])<<16 | uint64(name[6])<<8 | uint64(name[7])
+	}
+	var k uint64
+	for i := 0; i < len(name); i++ {
+		k |= uint64(name[i]) << (56 - 8*i)
+	}
+	return k
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}

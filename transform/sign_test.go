@@ -1,6 +1,9 @@
 package transform
 
 import (
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -145,6 +148,37 @@ func TestSortedQuery(t *testing.T) {
 	}
 }
 
+// SortedQuery decides most comparisons on the names' first 8 bytes
+// (nameKey): names that share them, are prefixes of each other, are shorter
+// or longer than 8 bytes, hold NUL or bytes past ASCII, must still come in
+// the order of sort.Strings, in the insertion sort (up to 48) and past it.
+func TestSortedQueryOrder(t *testing.T) {
+	names := []string{"refund_fee_type", "refund_fee", "refund_f", "refund_", "refund_fee\x00", "refund_fea",
+		"a", "a\x00", "a\x00b", "ab", "", "\xff", "\xffa", "é", "sign_type", "sign", "sign_typ", "sign_type2",
+		"out_trade_no", "out_refund_no", "Z", "_", "0", "zzzzzzzzz", "zzzzzzzz", "zzzzzzz"}
+	for _, many := range []bool{false, true} {
+		var p Params
+		for i, n := range names {
+			p = append(p, Param{Name: n, Value: strconv.Itoa(i)})
+			if many { // past 48 entries the sort is slices.SortFunc
+				p = append(p, Param{Name: n + "~" + strconv.Itoa(i), Value: "x"})
+			}
+		}
+		var sorted []string
+		for _, x := range p {
+			sorted = append(sorted, x.Name)
+		}
+		sort.Strings(sorted)
+		var want []string // names are unique here, so each one's value is found by name
+		for _, n := range sorted {
+			want = append(want, n+"="+p[slices.IndexFunc(p, func(x Param) bool { return x.Name == n })].Value)
+		}
+		if got := string(p.SortedQuery(nil, "no such name")); got != strings.Join(want, "&") {
+			t.Errorf("%d parameters:\n got %q\nwant %q", len(p), got, strings.Join(want, "&"))
+		}
+	}
+}
+
 func TestParamsAccessors(t *testing.T) {
 	p := Params{{Name: "a", Value: "1"}, {Name: "empty"}, {Name: "a", Value: "2"}}
 	if p.Get("a") != "1" || p.Get("missing") != "" || p.Get("empty") != "" {
@@ -202,5 +236,23 @@ func BenchmarkNonce(b *testing.B) {
 	var buf [32]byte
 	for b.Loop() {
 		AppendNonce(buf[:0], len(buf))
+	}
+}
+
+// BenchmarkSortedQuery is the string a wechat_v2 unifiedorder signs: the
+// largest parameter set of a pay, in the order the client builds it.
+func BenchmarkSortedQuery(b *testing.B) {
+	p := Params{
+		{Name: "appid", Value: "wx8888888888888888"}, {Name: "mch_id", Value: "1900000109"},
+		{Name: "nonce_str", Value: "5K8264ILTKCH16CQ2502SI8ZNMTM67VS"}, {Name: "sign_type", Value: "MD5"},
+		{Name: "body", Value: "Latte"}, {Name: "out_trade_no", Value: "BENCH-1"}, {Name: "total_fee", Value: "1234"},
+		{Name: "fee_type", Value: "CNY"}, {Name: "spbill_create_ip", Value: "127.0.0.1"},
+		{Name: "notify_url", Value: "https://merchant.example/webhooks/wechat_v2"}, {Name: "trade_type", Value: "JSAPI"},
+		{Name: "openid", Value: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+	}
+	b.ReportAllocs()
+	buf := make([]byte, 0, 1024)
+	for b.Loop() {
+		buf = p.SortedQuery(buf[:0], "sign")
 	}
 }
