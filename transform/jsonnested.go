@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"slices"
 	"strconv"
 )
 
@@ -29,20 +31,47 @@ func FlattenJSON(doc []byte, maxDepth, maxMembers int) (map[string]string, error
 	if err := flattenObject(dec, "", 1, maxDepth, maxMembers, out); err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); err == nil {
-		return nil, ErrNestedJSON // data after the object
+	// Only the end of the input may follow the object: io.EOF, not any
+	// error (a Token error is exactly what trailing garbage gives).
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, ErrNestedJSON
 	}
 	return out, nil
 }
 
 // flattenObject reads the members after an opening brace up to its closing one.
+// A member name given twice in one object is refused whatever its values
+// (null, {} and [] leave no leaf, and two objects would merge their leaves):
+// the leaves alone cannot tell it.
 func flattenObject(dec *json.Decoder, prefix string, depth, maxDepth, maxMembers int, out map[string]string) error {
+	var few [8]string // the usual object; a larger one is checked with a map
+	var names []string
+	var many map[string]struct{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
 			return ErrNestedJSON
 		}
 		name, _ := tok.(string)
+		if many != nil {
+			if _, dup := many[name]; dup {
+				return ErrNestedJSON
+			}
+			many[name] = struct{}{}
+		} else {
+			if slices.Contains(names, name) {
+				return ErrNestedJSON
+			}
+			if names == nil {
+				names = few[:0]
+			}
+			if names = append(names, name); len(names) == len(few) {
+				many = make(map[string]struct{}, 2*len(few))
+				for _, n := range names {
+					many[n] = struct{}{}
+				}
+			}
+		}
 		if err := flattenValue(dec, prefix+name, depth, maxDepth, maxMembers, out); err != nil {
 			return err
 		}

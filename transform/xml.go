@@ -492,13 +492,27 @@ func ParseXMLDocument(body []byte) (*etree.Document, error) {
 	if err := doc.ReadFromBytes(body); err != nil {
 		return nil, ErrXML
 	}
-	for _, t := range doc.Child {
-		if _, ok := t.(*etree.Directive); ok {
-			return nil, ErrXML
-		}
+	if hasDirective(doc.Child) {
+		return nil, ErrXML
 	}
 	if doc.Root() == nil {
 		return nil, ErrXML
 	}
 	return doc, nil
+}
+
+// hasDirective tells whether a directive (<!...>) occurs anywhere, inside
+// elements too: encoding/xml reads one wherever it stands.
+func hasDirective(tokens []etree.Token) bool {
+	for _, t := range tokens {
+		switch x := t.(type) {
+		case *etree.Directive:
+			return true
+		case *etree.Element:
+			if hasDirective(x.Child) {
+				return true
+			}
+		}
+	}
+	return false
 }
