@@ -96,6 +96,32 @@ func TestMetricSeriesExistBeforeTheFirstEvent(t *testing.T) {
 	}
 }
 
+// TestStorageFailureSeriesExistBeforeTheFirstFailure: README's checklist
+// says to alert on caddy_minipay_storage_failures_total, so each operation
+// of each use that has a shared store is at 0 from Provision on, for the
+// reason TestMetricSeriesExistBeforeTheFirstEvent gives.
+func TestStorageFailureSeriesExistBeforeTheFirstFailure(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := newMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.sharedStore(nil, "dedupe", zap.NewNop())
+	m.sharedStore(nil, "cbtis", zap.NewNop())
+	g := gather(t, reg)
+	for _, use := range []string{"dedupe", "cbtis"} {
+		for _, op := range []string{"lock", "unlock", "load", "store", "delete", "list"} {
+			series := "operation=" + op + ",use=" + use
+			if v, ok := g.series["caddy_minipay_storage_failures_total"][series]; !ok || v != 0 {
+				t.Errorf("caddy_minipay_storage_failures_total{%s} = %v (present %v), want 0 before any failure", series, v, ok)
+			}
+		}
+	}
+	if n := len(g.series["caddy_minipay_storage_failures_total"]); n != 12 {
+		t.Errorf("%d storage failure series, want 12 (six operations of two uses)", n)
+	}
+}
+
 // TestMetricsAsREADMESays: the names, label sets and webhook outcomes of
 // README "Observability" are those registered.
 func TestMetricsAsREADMESays(t *testing.T) {

@@ -26,7 +26,19 @@ type sharedStore struct {
 }
 
 func newSharedStore(ctx caddy.Context, m *metrics, use string) *sharedStore {
-	return &sharedStore{inner: ctx.Storage(), use: use, logger: ctx.Logger(), failures: m.storageFailures}
+	return m.sharedStore(ctx.Storage(), use, ctx.Logger())
+}
+
+// storageOperations are the operation labels of sharedStore's failures.
+var storageOperations = []string{"lock", "unlock", "load", "store", "delete", "list"}
+
+// sharedStore wraps inner for use, and creates its failure series at 0, so
+// that an alert on increase() sees the first failure (see operations).
+func (m *metrics) sharedStore(inner transform.Store, use string, logger *zap.Logger) *sharedStore {
+	for _, op := range storageOperations {
+		m.storageFailures.WithLabelValues(use, op)
+	}
+	return &sharedStore{inner: inner, use: use, logger: logger, failures: m.storageFailures}
 }
 
 // shareState hands the storage to a provider side that keeps shared state
