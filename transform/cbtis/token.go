@@ -278,11 +278,11 @@ func (s *tokenSource) request(ctx context.Context) (string, time.Duration, bool,
 	var a tokenAnswer
 	jsonErr := json.Unmarshal(body, &a)
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		e := transform.Upstream("the token endpoint answered HTTP " + strconv.Itoa(res.StatusCode))
-		if jsonErr == nil {
-			e.ProviderCode, e.ProviderMessage = codeText(a.Code), s.scrub(a.Message)
+		msg := "the token endpoint answered HTTP " + strconv.Itoa(res.StatusCode)
+		if jsonErr == nil { // UpstreamCode bounds the provider's text, as every answer's
+			return "", 0, false, transform.UpstreamCode(msg, codeText(a.Code), s.scrub(a.Message))
 		}
-		return "", 0, false, e
+		return "", 0, false, transform.Upstream(msg)
 	}
 	if jsonErr != nil {
 		return "", 0, false, transform.Upstream("the token endpoint's answer is not valid JSON")
