@@ -1,0 +1,150 @@
+package integration
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestLoginThroughCaddy: minipay wechat_login in front of a fake
+// code2Session that answers as WeChat documents (docs/providers/
+// wechat_login.md): the request it receives, each answer shape and errcode
+// mapped as README "Errors" says, session_key only with expose_session_key,
+// and neither the AppSecret nor the session_key nor the openid in the log.
+func TestLoginThroughCaddy(t *testing.T) {
+	const sessionKey = "tiihtNczf5v6AKRyjwEUhQ=="
+	var mu sync.Mutex
+	var got []*http.Request
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Clone(r.Context()))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain") // WeChat's actual Content-Type for JSON
+		answers := map[string]string{
+			"with-unionid": `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","session_key":"` + sessionKey + `","unionid":"oTmHYjg4Ed6sULbQpFfp8ZN"}`,
+			"no-unionid":   `{"session_key":"` + sessionKey + `","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`,
+			"zero-errcode": `{"errcode":0,"errmsg":"ok","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","session_key":"` + sessionKey + `"}`,
+			"used":         `{"errcode":40163,"errmsg":"code been used, rid: 6a1b"}`,
+			"invalid":      `{"errcode":40029,"errmsg":"invalid code, rid: 6a1c"}`,
+			"quota":        `{"errcode":45011,"errmsg":"api minute-quota reach limit  mustslower  retry next minute"}`,
+			"blocked":      `{"errcode":40226,"errmsg":"high risk user"}`,
+			"busy":         `{"errcode":-1,"errmsg":"system error"}`,
+			"bad-secret":   `{"errcode":40125,"errmsg":"invalid appsecret"}`,
+			"no-openid":    `{"session_key":"` + sessionKey + `"}`,
+			"not-json":     `<html>502 Bad Gateway</html>`,
+		}
+		_, _ = w.Write([]byte(answers[r.URL.Query().Get("js_code")]))
+	}))
+	t.Cleanup(fake.Close)
+
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	port := itoa(freePort(t))
+	upstream := strings.TrimPrefix(fake.URL, "http://")
+	tc := startCaddy(t, globalOptions(logFile)+`
+:`+port+` {
+	handle /login/* {
+		minipay wechat_login {
+			app_id `+appID+`
+			app_secret `+appSecret+`
+		}
+		reverse_proxy `+upstream+`
+	}
+	handle /login-sk/* {
+		minipay wechat_login {
+			app_id `+appID+`
+			app_secret `+appSecret+`
+			expose_session_key true
+		}
+		reverse_proxy `+upstream+`
+	}
+}
+`)
+	base := "http://localhost:" + port
+	tests := []struct {
+		path, code   string
+		status       int
+		want         string // the whole answer on success
+		errCode      string
+		providerCode string
+	}{
+		{"/login/login", "with-unionid", 200, `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","unionid":"oTmHYjg4Ed6sULbQpFfp8ZN"}`, "", ""},
+		{"/login/login", "no-unionid", 200, `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`, "", ""},
+		{"/login/login", "zero-errcode", 200, `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`, "", ""},
+		{"/login-sk/login", "no-unionid", 200, `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","session_key":"` + sessionKey + `"}`, "", ""},
+		{"/login/login", "used", 422, "", "provider_rejected", "40163"},
+		{"/login/login", "invalid", 422, "", "provider_rejected", "40029"},
+		{"/login/login", "quota", 422, "", "provider_rejected", "45011"},
+		{"/login/login", "blocked", 422, "", "provider_rejected", "40226"},
+		{"/login/login", "busy", 502, "", "upstream_error", "-1"},
+		{"/login/login", "bad-secret", 502, "", "upstream_error", "40125"},
+		{"/login/login", "no-openid", 502, "", "upstream_error", ""},
+		{"/login/login", "not-json", 502, "", "upstream_error", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path+" "+tt.code, func(t *testing.T) {
+			r := postJSON(t, tc, base+tt.path, `{"code":"`+tt.code+`"}`)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+			}
+			if tt.status == 200 {
+				if strings.TrimSpace(string(r.body)) != tt.want {
+					t.Fatalf("answer %s, want %s", r.body, tt.want)
+				}
+				return
+			}
+			e := r.errorOf(t)
+			if str(e["code"]) != tt.errCode || str(e["provider_code"]) != tt.providerCode {
+				t.Fatalf("error %v, want %s with provider_code %q", e, tt.errCode, tt.providerCode)
+			}
+			if strings.Contains(string(r.body), sessionKey) || strings.Contains(string(r.body), appSecret) {
+				t.Fatalf("the error carries a secret: %s", r.body)
+			}
+		})
+	}
+
+	// The request code2Session received: GET with the four documented
+	// parameters, nothing of the merchant's.
+	mu.Lock()
+	first := got[0]
+	mu.Unlock()
+	q := first.URL.Query()
+	if first.Method != http.MethodGet || first.URL.Path != "/sns/jscode2session" || len(q) != 4 || q.Get("appid") != appID ||
+		q.Get("secret") != appSecret || q.Get("js_code") != "with-unionid" || q.Get("grant_type") != "authorization_code" || first.ContentLength > 0 {
+		t.Fatalf("code2Session received %s %s (Content-Length %d)", first.Method, first.URL, first.ContentLength)
+	}
+
+	// The merchant's mistakes never reach WeChat.
+	before := len(got)
+	for _, bad := range []struct {
+		body  string
+		field string
+	}{{`{}`, "code"}, {`{"code":""}`, "code"}, {`{"code":1}`, "code"}, {`{"code":"x","openid":"o"}`, "openid"}} {
+		r := postJSON(t, tc, base+"/login/login", bad.body)
+		if e := r.errorOf(t); r.status != 400 || str(e["field"]) != bad.field {
+			t.Errorf("%s: status %d, error %v, want 400 naming %s", bad.body, r.status, e, bad.field)
+		}
+	}
+	mu.Lock()
+	after := len(got)
+	mu.Unlock()
+	if after != before {
+		t.Fatalf("%d invalid requests reached code2Session", after-before)
+	}
+
+	log, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{appSecret, sessionKey, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "oTmHYjg4Ed6sULbQpFfp8ZN"} {
+		if strings.Contains(string(log), s) {
+			t.Fatalf("the log carries %q", s)
+		}
+	}
+	if n := strings.Count(string(log), `"operation":"login"`); n < len(tests) {
+		t.Fatalf("%d log lines for login, want one per operation (%d at least)", n, len(tests))
+	}
+}
