@@ -27,6 +27,11 @@ func TestDecodeFlatJSON(t *testing.T) {
 		{"object", `{"attach":{}}`, "attach", false, ""},
 		{"raw control character", "{\"attach\":\"a\x01b\"}", "", false, ""},
 		{"escaped control character", `{"attach":"a\u0001b"}`, "attach", false, ""},
+		// printable ASCII without escapes skips the UTF-8 and character checks: the edges of that range
+		{"raw DEL", "{\"attach\":\"a\x7fb\"}", "attach", false, ""},
+		{"escaped DEL", `{"attach":"a\u007fb"}`, "attach", false, ""},
+		{"raw tilde and space", `{"attach":"~ a"}`, "", true, "~ a"},
+		{"raw non-ASCII", "{\"attach\":\"\xe4\xb8\xad\"}", "", true, "中"},
 		{"invalid UTF-8 in a value", "{\"attach\":\"\xff\"}", "attach", false, ""},
 		{"invalid UTF-8 after an escape", "{\"attach\":\"\\n\xc3\x28\"}", "attach", false, ""},
 		{"invalid UTF-8 in a name", "{\"att\xffach\":\"a\"}", "", false, ""},
@@ -117,6 +122,19 @@ func TestJSONFieldListsAreComplete(t *testing.T) {
 			if bound := field.Name != "" && field.Value != nil; bound != (i < l.n) {
 				t.Errorf("%T: field %d (%q) bound=%v with n=%d", f, i, field.Name, bound, l.n)
 			}
+		}
+	}
+}
+
+// BenchmarkDecodePayRequest is the merchant's pay body of the load
+// benchmark, decoded as every pay decodes it.
+func BenchmarkDecodePayRequest(b *testing.B) {
+	body := []byte(`{"order_id":"LOAD-1","amount":"12.34","currency":"CNY","description":"Latte","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		var req PayRequest
+		if err := DecodeJSON(body, &req); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
