@@ -394,7 +394,19 @@ func normalizeNewlines(v string) string {
 // ValidXMLText tells whether v is UTF-8 made of XML 1.0 characters (XML 1.0
 // §2.2), so that it survives a document unchanged.
 func ValidXMLText(v string) bool {
-	for i := 0; i < len(v); {
+	i := 0
+	// Eight bytes at a time while they are all printable ASCII (0x20 to
+	// 0x7f), the usual value: the expression has a high bit set for any
+	// byte below 0x20 or from 0x80 (and may for a printable byte after such
+	// a one), so the bytes from the first chunk it flags are read one by one.
+	for ; i+8 <= len(v); i += 8 {
+		x := uint64(v[i]) | uint64(v[i+1])<<8 | uint64(v[i+2])<<16 | uint64(v[i+3])<<24 |
+			uint64(v[i+4])<<32 | uint64(v[i+5])<<40 | uint64(v[i+6])<<48 | uint64(v[i+7])<<56
+		if ((x-0x2020202020202020)&^x|x)&0x8080808080808080 != 0 {
+			break
+		}
+	}
+	for i < len(v) {
 		if c := v[i]; c < utf8.RuneSelf {
 			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
 				return false

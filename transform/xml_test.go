@@ -2,9 +2,11 @@ package transform
 
 import (
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/beevik/etree"
 )
@@ -283,6 +285,46 @@ func TestParseXMLDocument(t *testing.T) {
 	for _, in := range refused {
 		if d, err := ParseXMLDocument([]byte(in)); !errors.Is(err, ErrXML) || d != nil {
 			t.Errorf("ParseXMLDocument(%q) = %v, %v; want ErrXML", in, d, err)
+		}
+	}
+}
+
+// ValidXMLText reads printable ASCII eight bytes at a time: it must agree
+// with XML 1.0's Char production, read rune by rune, on every value, with
+// the characters it refuses at each position of a chunk and past it.
+func TestValidXMLText(t *testing.T) {
+	xmlChar := func(r rune) bool { // XML 1.0 §2.2, Char
+		return r == 0x9 || r == 0xA || r == 0xD || 0x20 <= r && r <= 0xD7FF || 0xE000 <= r && r <= 0xFFFD || 0x10000 <= r && r <= 0x10FFFF
+	}
+	reference := func(v string) bool {
+		if !utf8.ValidString(v) {
+			return false
+		}
+		for _, r := range v {
+			if !xmlChar(r) {
+				return false
+			}
+		}
+		return true
+	}
+	values := []string{"", "SUCCESS", "wx201411101639507cbf6ffd8b0779950874", "~~~~~~~~\x7f", "中文商品描述 with text", "\t\n\r"}
+	for _, bad := range []string{"\x00", "\x01", "\x1f", "\x0b", "\xff", "\xc3\x28", "\xef\xbf\xbe", "\xef\xbf\xbf", "\xed\xa0\x80"} {
+		for pos := range 17 { // in the first and second chunk and the tail
+			values = append(values, strings.Repeat("a", pos)+bad+strings.Repeat("b", 9))
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []string{"a", "Z", " ", "~", "\x7f", "\t", "\n", "\r", "\x00", "\x1f", "é", "中", "\U0001F600", "\xff", "\xef\xbf\xbe", "\xed\xa0\x80"}
+	for range 2000 {
+		var b strings.Builder
+		for range rng.IntN(40) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		values = append(values, b.String())
+	}
+	for _, v := range values {
+		if got, want := ValidXMLText(v), reference(v); got != want {
+			t.Errorf("ValidXMLText(%q) = %v, want %v", v, got, want)
 		}
 	}
 }
