@@ -103,3 +103,14 @@ func WantUnsignedAnswer(t testing.TB, ae transform.AnswerExplainer, n transform.
 		t.Fatalf("ExplainAnswer error %v, kind %q; want %v, %q", err, x.Kind, wantErr, wantKind)
 	}
 }
+
+// Flipped is body with one byte changed (the one at i modulo its length,
+// XORed with a non-zero mask): fuzz targets check that a signed document
+// changed anywhere never verifies.
+func Flipped(body []byte, i uint16, mask byte) []byte {
+	b := append([]byte(nil), body...)
+	if len(b) > 0 {
+		b[int(i)%len(b)] ^= mask | 1
+	}
+	return b
+}

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // resigned is doc's fields signed by refSign under key (any sign it had
@@ -27,15 +28,6 @@ func resigned(doc []byte, key, signType string) []byte {
 		}
 	}
 	return signedXML(q, key, signType)
-}
-
-// flipped is body with the byte at i (modulo its length) changed.
-func flipped(body []byte, i uint16, by byte) []byte {
-	b := bytes.Clone(body)
-	if len(b) > 0 {
-		b[int(i)%len(b)] ^= by | 1
-	}
-	return b
 }
 
 // FuzzSignedAnswer: an answer whose fields the fuzzer writes, signed with
@@ -86,7 +78,7 @@ func FuzzSignedAnswer(f *testing.F) {
 		} else if !json.Valid(out) {
 			t.Fatalf("%q read as %q", answer, out)
 		}
-		bad := flipped(answer, at, byte(at>>8))
+		bad := transformtest.Flipped(answer, at, byte(at>>8))
 		if out2, err2 := call.Decode(http.StatusOK, nil, bad); err2 == nil && !bytes.Equal(out2, out) {
 			t.Fatalf("a changed byte read as another result: %q -> %s (was %s, %v)", bad, out2, out, err)
 		}

@@ -35,15 +35,6 @@ func newPlatformSigner(t testing.TB) platformSigner {
 	}}
 }
 
-// flipped is body with the byte at i (modulo its length) changed.
-func flipped(body []byte, i uint16, by byte) []byte {
-	b := bytes.Clone(body)
-	if len(b) > 0 {
-		b[int(i)%len(b)] ^= by | 1
-	}
-	return b
-}
-
 // FuzzSignedNotification: a notification the platform key signed, its
 // envelope and its (encrypted) resource written by the fuzzer, is an event
 // of this merchant or a documented refusal; the event's data is the
@@ -101,7 +92,7 @@ func FuzzSignedNotification(f *testing.F) {
 			}
 		}
 		if len(n.Body) > 0 {
-			bad := flipped(n.Body, at, byte(at>>8))
+			bad := transformtest.Flipped(n.Body, at, byte(at>>8))
 			if ev, err := w.Verify(transform.Notification{Header: n.Header, Body: bad}); err == nil || ev != nil {
 				t.Fatalf("a changed byte verified: %q", bad)
 			}
@@ -166,7 +157,7 @@ func FuzzSignedAnswer(f *testing.F) {
 			t.Fatalf("HTTP %d read as %q", status, out)
 		}
 		if len(answer) > 0 {
-			bad := flipped(answer, at, byte(at>>8))
+			bad := transformtest.Flipped(answer, at, byte(at>>8))
 			var e *transform.Error
 			if _, err := call.Decode(status, h, bad); !errors.As(err, &e) || e.Code != transform.CodeSignatureInvalid {
 				t.Fatalf("a changed byte was read: %v, %q", err, bad)
@@ -272,7 +263,7 @@ func FuzzCertificatesAnswer(f *testing.F) {
 			if len(set.certs) == 0 || len(set.certs) > 32 || set.certs[examplePlatformSN] == nil {
 				t.Fatalf("read %d certificates from %q", len(set.certs), body)
 			}
-			if _, err := certs.readAnswer(h, flipped(body, at, byte(at>>8)), transformtest.Pinned); err == nil {
+			if _, err := certs.readAnswer(h, transformtest.Flipped(body, at, byte(at>>8)), transformtest.Pinned); err == nil {
 				t.Fatalf("a changed byte was read")
 			}
 		} else if set != nil {
