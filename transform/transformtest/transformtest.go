@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/minipay/caddy-minipay/transform"
 )
@@ -113,4 +114,21 @@ func Flipped(body []byte, i uint16, mask byte) []byte {
 		b[int(i)%len(b)] ^= mask | 1
 	}
 	return b
+}
+
+// WantAnswerError asserts what every answer reader's failure must be (fuzz
+// targets): a *transform.Error, 422 or 502, with no result beside it, and
+// provider text of at most transform.MaxProviderText bytes of UTF-8.
+func WantAnswerError(t testing.TB, err error, out []byte) *transform.Error {
+	t.Helper()
+	var e *transform.Error
+	if !errors.As(err, &e) || out != nil || e.Status != http.StatusUnprocessableEntity && e.Status != http.StatusBadGateway {
+		t.Fatalf("error %v (%T), result %q", err, err, out)
+	}
+	for _, s := range []string{e.ProviderCode, e.ProviderMessage} {
+		if len(s) > transform.MaxProviderText || !utf8.ValidString(s) {
+			t.Fatalf("provider text %q (%d bytes)", s, len(s))
+		}
+	}
+	return e
 }
