@@ -133,7 +133,7 @@ func flipByte(s string, i int) string {
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 // refDecode is the XML of an envelope's base64 text.
-func refDecode(t *testing.T, text string) string {
+func refDecode(t testing.TB, text string) string {
 	t.Helper()
 	raw, err := base64.StdEncoding.DecodeString(text)
 	if err != nil {
