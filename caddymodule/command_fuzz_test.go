@@ -2,16 +2,71 @@ package caddymodule
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
 	"github.com/minipay/caddy-minipay/transform"
 )
+
+// fuzzAt is the fuzz targets' time of receipt (--at), so that a verdict
+// does not depend on when they run.
+const fuzzAt = "1795917606"
+
+// fuzzProvider is a provider's webhook settings and, for a provider that
+// signs in headers, the headers carrying a signature.
+type fuzzProvider struct {
+	name string
+	sets []string
+	hdr  func(sig string) []string
+}
+
+// fuzzProviders are the providers that send notifications, configured with
+// their published vectors' credentials (command_test.go).
+func fuzzProviders(tb testing.TB) []fuzzProvider {
+	pub, err := os.ReadFile(filepath.Join("..", "examples", "keys", "wechatpay_pub_key.pem"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return []fuzzProvider{
+		{"wechat_v2", []string{"app_id=wx8888888888888888", "mch_id=1900000109", "api_key=8934e7d15453e97507ef794cf7b0519d", "sign_type=HMAC-SHA256"}, nil},
+		{"cbtis", []string{"api_key=6d0e8fa7b10c40c3a48c0c2be41cb178"}, func(sig string) []string { return []string{"Signature: " + sig} }},
+		{"latipay", []string{"api_key=111222333", "currency=NZD"}, nil},
+		{"2c2p", []string{"merchant_id=JT01", "secret_key=7jYcp4FxFdf0"}, nil},
+		{"wechat_v3", []string{"app_id=wx8888888888888888", "mch_id=1900000109", "api_v3_key=sandbox-apiv3-key-0123456789abcd",
+			"public_key=" + string(pub), "public_key_id=PUB_KEY_ID_0119000001092026112900000000000001"},
+			func(sig string) []string {
+				return []string{"Wechatpay-Serial: PUB_KEY_ID_0119000001092026112900000000000001", "Wechatpay-Timestamp: " + fuzzAt,
+					"Wechatpay-Nonce: n0nce", "Wechatpay-Signature: " + sig}
+			}},
+	}
+}
+
+// fuzzWebhooks are the providers' webhooks, clocked at fuzzAt.
+func fuzzWebhooks(tb testing.TB, providers []fuzzProvider) []transform.Explainer {
+	webhooks := make([]transform.Explainer, len(providers))
+	for i, p := range providers {
+		var err error
+		if webhooks[i], err = explainerFor(p.name, p.sets); err != nil {
+			tb.Fatal(err)
+		}
+		if c, ok := webhooks[i].(transform.Clocked); ok {
+			c.SetClock(func() time.Time { return time.Unix(1795917606, 0) })
+		}
+	}
+	return webhooks
+}
 
 // verifyLineKeys are the keys `caddy minipay verify` prints, in order.
 var verifyLineKeys = []string{"provider", "kind", "sign_type", "string_to_sign", "expected", "received", "verdict"}
@@ -26,27 +81,7 @@ func FuzzVerifyCommand(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	pub, err := os.ReadFile(filepath.Join("..", "examples", "keys", "wechatpay_pub_key.pem"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	const at = "1795917606" // --at: the same verdict whenever the target runs
-	providers := []struct {
-		name string
-		sets []string
-		hdr  func(sig string) []string
-	}{
-		{"wechat_v2", []string{"app_id=wx8888888888888888", "mch_id=1900000109", "api_key=8934e7d15453e97507ef794cf7b0519d", "sign_type=HMAC-SHA256"}, nil},
-		{"cbtis", []string{"api_key=6d0e8fa7b10c40c3a48c0c2be41cb178"}, func(sig string) []string { return []string{"Signature: " + sig} }},
-		{"latipay", []string{"api_key=111222333", "currency=NZD"}, nil},
-		{"2c2p", []string{"merchant_id=JT01", "secret_key=7jYcp4FxFdf0"}, nil},
-		{"wechat_v3", []string{"app_id=wx8888888888888888", "mch_id=1900000109", "api_v3_key=sandbox-apiv3-key-0123456789abcd",
-			"public_key=" + string(pub), "public_key_id=PUB_KEY_ID_0119000001092026112900000000000001"},
-			func(sig string) []string {
-				return []string{"Wechatpay-Serial: PUB_KEY_ID_0119000001092026112900000000000001", "Wechatpay-Timestamp: " + at,
-					"Wechatpay-Nonce: n0nce", "Wechatpay-Signature: " + sig}
-			}},
-	}
+	providers := fuzzProviders(f)
 	f.Add(uint8(0), v2, "")
 	f.Add(uint8(0), []byte(v2FailAnswer), "")
 	f.Add(uint8(1), []byte(cbtisBody), cbtisSig)
@@ -56,19 +91,11 @@ func FuzzVerifyCommand(f *testing.F) {
 	f.Add(uint8(3), []byte(twoc2pEnvelope), "")
 	f.Add(uint8(4), []byte(`{"id":"EV-1","resource":{}}`), "x")
 	f.Add(uint8(4), []byte{}, "")
-	webhooks := make([]transform.Explainer, len(providers))
-	for i, p := range providers {
-		if webhooks[i], err = explainerFor(p.name, p.sets); err != nil {
-			f.Fatal(err)
-		}
-		if c, ok := webhooks[i].(transform.Clocked); ok {
-			c.SetClock(func() time.Time { return time.Unix(1795917606, 0) })
-		}
-	}
+	webhooks := fuzzWebhooks(f, providers)
 	f.Fuzz(func(t *testing.T, which uint8, body []byte, sig string) {
 		i := int(which) % len(providers)
 		p := providers[i]
-		args := []string{"verify", "--provider", p.name, "--at", at, "--file", "-"}
+		args := []string{"verify", "--provider", p.name, "--at", fuzzAt, "--file", "-"}
 		for _, s := range p.sets {
 			args = append(args, "--set", s)
 		}
@@ -121,6 +148,86 @@ func FuzzVerifyCommand(f *testing.F) {
 		}
 		if valid != (err == nil) {
 			t.Fatalf("%s: verdict valid=%v, the webhook's %v: %q", p.name, valid, err, body)
+		}
+	})
+}
+
+// FuzzWebhookHandler: minipay_webhook, for any provider, method, body and
+// merchant answer, forwards only what the provider's Verify accepts (the
+// event as JSON, with a valid Minipay-Event-Id), answers the provider's
+// ACK only after a 2xx from the merchant, and otherwise its failure form
+// (Nack's Content-Type) with a 4xx or 5xx; never a 500.
+func FuzzWebhookHandler(f *testing.F) {
+	v2, err := os.ReadFile(filepath.Join("testdata", "wechat_v2-notification.xml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint8(0), true, v2, "", 200)
+	f.Add(uint8(1), true, []byte(cbtisBody), cbtisSig, 204)
+	f.Add(uint8(1), true, []byte(cbtisBody), cbtisSig, 500)
+	f.Add(uint8(2), true, []byte(latipayBody), "", 200)
+	f.Add(uint8(3), true, []byte(twoc2pEnvelope), "", 200)
+	f.Add(uint8(4), true, []byte(`{}`), "x", 200)
+	f.Add(uint8(1), false, []byte(cbtisBody), cbtisSig, 200)
+	providers := fuzzProviders(f)
+	webhooks := fuzzWebhooks(f, providers)
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		f.Fatal(err)
+	}
+	handlers := make([]*Webhook, len(providers))
+	for i, p := range providers {
+		handlers[i] = &Webhook{providerHandler: providerHandler{name: p.name, logger: zap.NewNop(), metrics: m},
+			webhook: webhooks[i].(transform.Webhook)}
+	}
+	f.Fuzz(func(t *testing.T, which uint8, post bool, body []byte, sig string, merchantStatus int) {
+		if merchantStatus < 200 || merchantStatus > 599 {
+			return // a final status
+		}
+		i := int(which) % len(providers)
+		method := http.MethodPost
+		if !post {
+			method = http.MethodPut
+		}
+		r := httptest.NewRequest(method, "/webhooks/"+providers[i].name, bytes.NewReader(body))
+		n := transform.Notification{Header: http.Header{}, Body: body}
+		if providers[i].hdr != nil {
+			for _, h := range providers[i].hdr(sig) {
+				k, v, _ := strings.Cut(h, ":")
+				r.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+				n.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+			}
+		}
+		var forwarded []byte
+		next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			forwarded, _ = io.ReadAll(r.Body)
+			if id := r.Header.Get("Minipay-Event-Id"); id == "" || strings.ContainsFunc(id, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
+				t.Fatalf("event id %q", id)
+			}
+			w.WriteHeader(merchantStatus)
+			return nil
+		})
+		w := httptest.NewRecorder()
+		if err := handlers[i].ServeHTTP(w, r, next); err != nil {
+			t.Fatal(err)
+		}
+		ev, verr := webhooks[i].Explain(n, nil)
+		if forwarded != nil {
+			if !post || verr != nil || !json.Valid(forwarded) || !bytes.Equal(forwarded, transform.Marshal(ev)) {
+				t.Fatalf("%s forwarded %q for %q (Verify %v)", providers[i].name, forwarded, body, verr)
+			}
+		} else if post && verr == nil && len(body) <= maxBody {
+			t.Fatalf("%s did not forward a verified notification: %d %q", providers[i].name, w.Code, w.Body)
+		}
+		ackStatus, ackType, ack := webhooks[i].(transform.Webhook).Ack()
+		nackType, _ := webhooks[i].(transform.Webhook).Nack("")
+		switch {
+		case forwarded != nil && merchantStatus <= 299:
+			if w.Code != ackStatus || !bytes.Equal(w.Body.Bytes(), ack) || ackType != "" && w.Header().Get("Content-Type") != ackType {
+				t.Fatalf("ACK %d %q", w.Code, w.Body)
+			}
+		case w.Code < 400 || w.Code == 500 || w.Header().Get("Content-Type") != nackType:
+			t.Fatalf("%s: %d %q %q after merchant %d", providers[i].name, w.Code, w.Header().Get("Content-Type"), w.Body, merchantStatus)
 		}
 	})
 }

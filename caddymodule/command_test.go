@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"bytes"
-	"compress/gzip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,12 +72,7 @@ const (
 
 func gzipText(t *testing.T, s string) string {
 	t.Helper()
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	if _, err := zw.Write([]byte(s)); err != nil || zw.Close() != nil {
-		t.Fatal(err)
-	}
-	return b.String()
+	return string(transformtest.Gzip([]byte(s)))
 }
 
 func verify(t *testing.T, stdin string, args ...string) (int, string, string) {

@@ -4,6 +4,8 @@
 package transformtest
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"net/http"
@@ -131,4 +133,13 @@ func WantAnswerError(t testing.TB, err error, out []byte) *transform.Error {
 		}
 	}
 	return e
+}
+
+// Gzip compresses b (writing to memory cannot fail).
+func Gzip(b []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	return buf.Bytes()
 }

@@ -1,8 +1,6 @@
 package twoc2p
 
 import (
-	"bytes"
-	"compress/gzip"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -103,13 +101,7 @@ func answerXML(kv ...string) string {
 
 func without(name string) []string { return []string{name, "-"} }
 
-func gzipped(b []byte) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	_, _ = zw.Write(b)
-	_ = zw.Close()
-	return buf.Bytes()
-}
+func gzipped(b []byte) []byte { return transformtest.Gzip(b) }
 
 func form(field, value string) []byte {
 	return []byte(url.Values{field: {value}}.Encode())
