@@ -403,3 +403,43 @@ func TestFlattenJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeJSONOther: DecodeJSON's encoding/json path (types other than
+// the merchant requests, such as the sandbox's /sandbox/complete body)
+// refuses with a 400 *Error, naming the field for a wrong type or an
+// unknown member, and accepts exactly one object encoding/json reads.
+func FuzzDecodeJSONOther(f *testing.F) {
+	for _, s := range []string{`{"provider":"wechat_v2","order_id":"O1","result":"succeeded"}`, `{"provider":1}`, `{"x":1}`,
+		`{"order_id":"O1"} {}`, `{"order_id":"O1"} x`, ``, `null`, `[]`, `{"n":1.5}`, `{"n":"1"}`, `{"sub":{"a":1}}`} {
+		f.Add([]byte(s))
+	}
+	type other struct {
+		Provider string `json:"provider"`
+		OrderID  string `json:"order_id"`
+		Result   string `json:"result"`
+		N        int    `json:"n"`
+		Sub      struct {
+			A int `json:"a"`
+		} `json:"sub"`
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var v other
+		err := DecodeJSON(body, &v)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Status != 400 || e.Code != CodeInvalidRequest || e.Message == "" {
+				t.Fatalf("error %#v", err)
+			}
+			return
+		}
+		var std other
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&std); err != nil || std != v {
+			t.Fatalf("accepted %q: %+v, encoding/json %+v %v", body, v, std, err)
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			t.Fatalf("accepted trailing data: %q", body)
+		}
+	})
+}
