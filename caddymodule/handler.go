@@ -101,24 +101,32 @@ func (h *Handler) finish(start time.Time, op string, m opMetrics, call *transfor
 	if ce == nil {
 		return
 	}
-	pooled := logFields.Get().(*[5]zap.Field)
+	pooled := logFields.Get().(*[7]zap.Field)
 	fields := append(pooled[:0], zap.String("outcome", outcome), zap.Int("status", status),
 		zap.Duration("duration", time.Since(start)))
 	if call != nil && call.OrderID != "" {
 		fields = append(fields, zap.String("order_id", call.OrderID))
 	}
-	if terr != nil && terr.ProviderCode != "" {
-		fields = append(fields, zap.String("provider_code", terr.ProviderCode))
+	if terr != nil {
+		// Why, for the operator: our own message names fields, never values
+		// (the provider's message is left out: it is the upstream's text).
+		fields = append(fields, zap.String("message", terr.Message))
+		if terr.Field != "" {
+			fields = append(fields, zap.String("field", terr.Field))
+		}
+		if terr.ProviderCode != "" {
+			fields = append(fields, zap.String("provider_code", terr.ProviderCode))
+		}
 	}
 	ce.Write(fields...)
-	*pooled = [5]zap.Field{} // keeps no request's strings alive in the pool
+	*pooled = [7]zap.Field{} // keeps no request's strings alive in the pool
 	logFields.Put(pooled)
 }
 
 // logFields recycles the log line's fields (320 bytes a request otherwise):
 // a core encodes the fields during Write and keeps none of them (zap's JSON
 // and console encoders, Caddy's filter encoder, samplers and tees alike).
-var logFields = sync.Pool{New: func() any { return new([5]zap.Field) }}
+var logFields = sync.Pool{New: func() any { return new([7]zap.Field) }}
 
 // serve does the work; it writes the success answer itself and returns the
 // error the caller writes.

@@ -219,13 +219,16 @@ func TestHandlerLogLevels(t *testing.T) {
 	}{
 		{"success at WARN", zapcore.WarnLevel, payJSON, answer, 200, nil},
 		{"forged answer at WARN", zapcore.WarnLevel, payJSON, forged, 502, map[string]any{"level": "warn", "msg": "minipay",
-			"provider": "wechat_v2", "operation": "pay", "outcome": transform.CodeSignatureInvalid, "status": 502.0, "order_id": "BENCH-1"}},
+			"provider": "wechat_v2", "operation": "pay", "outcome": transform.CodeSignatureInvalid, "status": 502.0, "order_id": "BENCH-1",
+			"message": "the provider's answer carries a signature that does not verify"}},
 		{"invalid request at WARN", zapcore.WarnLevel, noAmount, answer, 400, map[string]any{"level": "warn", "msg": "minipay",
-			"provider": "wechat_v2", "operation": "pay", "outcome": transform.CodeInvalidRequest, "status": 400.0}},
+			"provider": "wechat_v2", "operation": "pay", "outcome": transform.CodeInvalidRequest, "status": 400.0,
+			"message": "amount is required", "field": "amount"}},
 		{"success at INFO", zapcore.InfoLevel, payJSON, answer, 200, map[string]any{"level": "info", "msg": "minipay",
 			"provider": "wechat_v2", "operation": "pay", "outcome": "ok", "status": 200.0, "order_id": "BENCH-1"}},
 		{"forged answer at INFO", zapcore.InfoLevel, payJSON, forged, 502, map[string]any{"level": "warn", "msg": "minipay",
-			"provider": "wechat_v2", "operation": "pay", "outcome": transform.CodeSignatureInvalid, "status": 502.0, "order_id": "BENCH-1"}},
+			"provider": "wechat_v2", "operation": "pay", "outcome": transform.CodeSignatureInvalid, "status": 502.0, "order_id": "BENCH-1",
+			"message": "the provider's answer carries a signature that does not verify"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -466,15 +469,18 @@ func TestWebhookRefusals(t *testing.T) {
 		body              string
 		status            int
 		allow, outcome    string
+		reason            string // the warn line's reason
 	}{
-		{"GET", http.MethodGet, "ok", "ev-1", 405, "POST", "unverified"},
-		{"PUT", http.MethodPut, "ok", "ev-1", 405, "POST", "unverified"},
-		{"over 64 KiB", http.MethodPost, "ok", strings.Repeat("x", maxBody+1), 413, "", "too_large"},
-		{"unverified", http.MethodPost, "forged", "ev-1", 401, "", "unverified"},
+		{"GET", http.MethodGet, "ok", "ev-1", 405, "POST", "unverified", "method not allowed"},
+		{"PUT", http.MethodPut, "ok", "ev-1", 405, "POST", "unverified", "method not allowed"},
+		{"over 64 KiB", http.MethodPost, "ok", strings.Repeat("x", maxBody+1), 413, "", "too_large", "body too large"},
+		{"unverified", http.MethodPost, "forged", "ev-1", 401, "", "unverified", transform.ErrRetry.Error()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := instance(t, nil, 0)
+			var log strings.Builder
+			h.logger = zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&log), zapcore.InfoLevel))
 			r := httptest.NewRequest(tt.method, "/webhooks/fake", strings.NewReader(tt.body))
 			r.Header.Set("X-Sig", tt.sig)
 			w := httptest.NewRecorder()
@@ -488,6 +494,11 @@ func TestWebhookRefusals(t *testing.T) {
 			}
 			if outcomes(t, h, tt.outcome) != 1 {
 				t.Fatalf("outcome %s not counted", tt.outcome)
+			}
+			var line map[string]any
+			if err := json.Unmarshal([]byte(log.String()), &line); err != nil || line["level"] != "warn" ||
+				line["outcome"] != tt.outcome || line["reason"] != tt.reason {
+				t.Fatalf("log line %s (%v), want warn, outcome %s, reason %q", log.String(), err, tt.outcome, tt.reason)
 			}
 		})
 	}

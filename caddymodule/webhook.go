@@ -64,11 +64,15 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	start := time.Now()
-	outcome, ev, status := h.serve(w, r, next)
+	var reason string
+	outcome, ev, status := h.serve(w, r, next, &reason)
 	h.metrics.webhooks.WithLabelValues(h.name, outcome).Inc()
-	fields := h.appendLogFields(make([]zap.Field, 0, 8), "webhook", outcome, status, start)
+	fields := h.appendLogFields(make([]zap.Field, 0, 9), "webhook", outcome, status, start)
 	if ev != nil {
 		fields = append(fields, zap.String("order_id", ev.OrderID), zap.String("event_id", ev.ID), zap.String("type", ev.Type))
+	}
+	if reason != "" {
+		fields = append(fields, zap.String("reason", reason))
 	}
 	if outcome == webhookAcked || outcome == webhookDuplicate {
 		h.logger.Info("minipay webhook", fields...)
@@ -78,8 +82,11 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return nil
 }
 
-func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) (string, *transform.Event, int) {
+// serve does the work; a refusal's reason, for the log, goes in *why (it
+// names no value: Verify's errors never do).
+func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, why *string) (string, *transform.Event, int) {
 	nack := func(status int, reason string) int {
+		*why = reason
 		ct, body := h.webhook.Nack(reason)
 		w.Header().Set("Content-Type", ct)
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
@@ -100,7 +107,9 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	}
 	ev, err := h.webhook.Verify(transform.Notification{Header: r.Header, Body: body})
 	if err != nil {
-		return webhookUnverified, nil, nack(http.StatusUnauthorized, "verification failed")
+		status := nack(http.StatusUnauthorized, "verification failed")
+		*why = err.Error() // which check failed, for the operator only
+		return webhookUnverified, nil, status
 	}
 	claim, verdict := h.dedupe.claim(r.Context(), ev.ID)
 	switch verdict {
