@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -151,7 +153,7 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	if errors.Is(verr, transform.ErrUnsignedAnswer) {
 		return exitUsage, verr
 	}
-	line := func(k, v string) { fmt.Fprintf(stdout, "%s: %s\n", k, strings.ReplaceAll(v, "\n", `\n`)) }
+	line := func(k, v string) { fmt.Fprintf(stdout, "%s: %s\n", k, printable(v)) }
 	line("provider", *name)
 	line("kind", x.Kind)
 	if x.SignType != "" {
@@ -172,6 +174,49 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	}
 	line("verdict", "valid")
 	return exitValid, nil
+}
+
+// printable writes a newline as \n (one line per key), a carriage return as
+// \r, any other control character but a tab (C0, DEL, C1) as \xHH or
+// \u00HH, and a byte that is not UTF-8 as \xHH: the input is the sender's,
+// and a raw CR or escape sequence would let a notification redraw the
+// terminal (print "verdict: valid" over the real verdict).
+func printable(v string) string {
+	i := 0
+	for i < len(v) {
+		c := v[i]
+		if c >= 0x20 && c < 0x7f || c == '\t' {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(v[i:])
+		if r == utf8.RuneError && n == 1 || unicode.IsControl(r) {
+			break
+		}
+		i += n
+	}
+	if i == len(v) {
+		return v
+	}
+	const hex = "0123456789abcdef"
+	b := append(make([]byte, 0, len(v)+16), v[:i]...)
+	for i < len(v) {
+		r, n := utf8.DecodeRuneInString(v[i:])
+		switch {
+		case r == '\n':
+			b = append(b, `\n`...)
+		case r == '\r':
+			b = append(b, `\r`...)
+		case r == utf8.RuneError && n == 1, r < 0x80 && unicode.IsControl(r) && r != '\t':
+			b = append(b, '\\', 'x', hex[v[i]>>4], hex[v[i]&0xf])
+		case unicode.IsControl(r) && r != '\t': // C1, two bytes in UTF-8
+			b = append(b, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
+		default:
+			b = append(b, v[i:i+n]...)
+		}
+		i += n
+	}
+	return string(b)
 }
 
 // parseReceivedAt reads --at: RFC 3339 (a lower-case t or z too), or Unix

@@ -310,3 +310,31 @@ func TestVerifyCommandProviderAnswers(t *testing.T) {
 		t.Fatalf("tampered 2c2p answer:\n%s", out)
 	}
 }
+
+// What verify prints comes from the sender: a control character must not
+// reach the terminal raw, where a carriage return or an escape sequence
+// could print "verdict: valid" over the real verdict.
+func TestPrintable(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain ASCII, 中文 and\ttab", "plain ASCII, 中文 and\ttab"},
+		{"a\nb", `a\nb`},
+		{"x\rverdict: valid", `x\rverdict: valid`},
+		{"\x1b[2K\x1b[1Averdict: valid", `\x1b[2K\x1b[1Averdict: valid`},
+		{"nul\x00 del\x7f", `nul\x00 del\x7f`},
+		{"c1 \u009b2K", `c1 \u009b2K`},
+		{"not utf-8 \xff\xfe", `not utf-8 \xff\xfe`},
+		{`a backslash \n stays`, `a backslash \n stays`},
+	}
+	for _, tt := range tests {
+		if got := printable(tt.in); got != tt.want {
+			t.Errorf("printable(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	// Through the command: a CBTIS body whose JSON holds a raw CR and ESC
+	// (its string_to_sign is the raw body).
+	body := "{\"notify_type\":\"payment_success\",\"data\":{}}\r\x1b[1Averdict: valid"
+	_, out, _ := verify(t, body, "--provider", "cbtis", "--set", "api_key=k", "--header", "Signature: 00")
+	if strings.ContainsAny(out, "\r\x1b") || !strings.Contains(out, `\r\x1b[1Averdict: valid`) {
+		t.Fatalf("verify printed a raw control character, or not the body: %q", out)
+	}
+}
