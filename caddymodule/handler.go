@@ -156,26 +156,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	return call, http.StatusOK, nil
 }
 
-// Headers every upstream request carries; shared, never modified (Header.Set
-// replaces a value, and reverse_proxy works on a deep copy).
-var (
-	acceptAny = []string{"*/*"}
-	userAgent = []string{"caddy-minipay"}
-	// The providers' upstream Content-Types, shared the same way.
-	sharedContentTypes = [][]string{{"text/xml; charset=utf-8"}, {"text/xml"}, jsonType, {"application/x-www-form-urlencoded"}}
-)
-
-// headerValue is the header value v: a shared one for the providers'
-// Content-Types, so the usual upstream request allocates no slice for it.
-func headerValue(v string) []string {
-	for _, shared := range sharedContentTypes {
-		if shared[0] == v {
-			return shared
-		}
-	}
-	return []string{v}
-}
-
 // roundTrip rewrites the request for the provider, lets next carry it and
 // decodes the recorded answer.
 func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics, call *transform.Call, rec *recorder) ([]byte, error) {
@@ -187,18 +167,34 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 	// The provider's headers go in rec's map, which reverse_proxy copies
 	// before using; the merchant's go back on r once it returns, so nothing
 	// that reads r later (a placeholder in a log field) can see the pooled
-	// map while another request fills it.
+	// map while another request fills it. The values are copies in rec's
+	// storage too, never a slice shared with another request: a handler
+	// between minipay and reverse_proxy may write a value in place (Caddy's
+	// request_header replace assigns hdr[field][i]).
 	merchantHeader := r.Header
-	defer func() { r.Header = merchantHeader }()
 	header := rec.request.header
+	defer func() {
+		r.Header = merchantHeader
+		clear(header) // keeps no request's values (a bearer token) alive in the pool
+		clear(rec.request.values)
+	}()
 	clear(header)
-	header["Accept"], header["User-Agent"] = acceptAny, userAgent
+	values := rec.request.values[:0]
+	if n := 3 + valueCount(call.Header); cap(values) < n {
+		values = make([]string, 0, n) // never grown below: earlier fields keep slices of it
+	}
+	values = append(values, "*/*", "caddy-minipay")
+	header["Accept"], header["User-Agent"] = values[0:1:1], values[1:2:2]
 	for k, v := range call.Header {
-		header[k] = v
+		start := len(values)
+		values = append(values, v...)
+		header[k] = values[start:len(values):len(values)]
 	}
 	if call.Body != nil {
-		header["Content-Type"] = headerValue(call.ContentType)
+		values = append(values, call.ContentType)
+		header["Content-Type"] = values[len(values)-1 : len(values) : len(values)]
 	}
+	rec.request.values = values
 	r.Header = header
 	r.Body = http.NoBody
 	r.ContentLength = int64(len(call.Body))
@@ -221,6 +217,15 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 		return nil, transform.Upstream("the provider's answer could not be decoded")
 	}
 	return call.Decode(rec.status, rec.header, answer)
+}
+
+// valueCount is the number of values in h.
+func valueCount(h http.Header) int {
+	n := 0
+	for _, v := range h {
+		n += len(v)
+	}
+	return n
 }
 
 // Interface guards.

@@ -8,10 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/headers"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -561,6 +564,60 @@ func TestHandlerUpstreamHeaders(t *testing.T) {
 		}
 		if reflect.ValueOf(r.Header).Pointer() != reflect.ValueOf(merchantHeader).Pointer() || !reflect.DeepEqual(r.Header, merchantCopy) {
 			t.Errorf("request %d: after the handler the request has headers %v, want the merchant's %v", i, r.Header, merchantCopy)
+		}
+	}
+}
+
+// TestHeaderValuesOwnedPerRequest: Caddy's header handlers write a replaced
+// value into the value slice in place (headers.HeaderOps.ApplyTo assigns
+// hdr[field][i]), so a value minipay puts in a header map another handler
+// can reach must belong to that request alone. A deferred replace on the
+// merchant's answer (`header >Content-Type ...`) and a request_header
+// replace between minipay and reverse_proxy change every value of every
+// field here; the plain request after them must still get exactly its own.
+func TestHeaderValuesOwnedPerRequest(t *testing.T) {
+	h := newTestHandler(t, io.Discard, zapcore.InfoLevel)
+	var everyByte []headers.Replacement
+	for _, c := range "0123456789aceimnoprstuxy*/-;" {
+		everyByte = append(everyByte, headers.Replacement{Search: string(c), Replace: "#"})
+	}
+	ops := &headers.HeaderOps{Replace: map[string][]headers.Replacement{"*": everyByte}}
+	var sent http.Header
+	proxy := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		sent = r.Header.Clone()
+		return upstream(signedPayAnswer()).ServeHTTP(w, r)
+	})
+	rewritten := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return headers.Handler{Request: ops}.ServeHTTP(w, r, proxy)
+	})
+	send := func(rewrite bool) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/pay", strings.NewReader(payJSON))
+		r.Header.Set("Content-Type", "application/json")
+		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer()))
+		w := httptest.NewRecorder()
+		if !rewrite {
+			_ = h.ServeHTTP(w, r, proxy)
+			return w
+		}
+		_ = headers.Handler{Response: &headers.RespHeaderOps{HeaderOps: ops, Deferred: true}}.ServeHTTP(w, r,
+			caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error { return h.ServeHTTP(w, r, rewritten) }))
+		return w
+	}
+	for i := range 2 {
+		if w := send(true); w.Code != http.StatusOK || w.Header().Get("Content-Type") == "application/json" {
+			t.Fatalf("round %d: the rewritten request: HTTP %d, Content-Type %q: the replace did not run", i, w.Code, w.Header().Get("Content-Type"))
+		}
+		w := send(false)
+		if w.Code != http.StatusOK {
+			t.Fatalf("round %d: HTTP %d: %s", i, w.Code, w.Body)
+		}
+		wantAnswer := http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-store"}, "Content-Length": {strconv.Itoa(w.Body.Len())}}
+		if !reflect.DeepEqual(w.Header(), wantAnswer) {
+			t.Errorf("round %d: the merchant's answer has headers %v, want %v", i, w.Header(), wantAnswer)
+		}
+		wantSent := http.Header{"Accept": {"*/*"}, "User-Agent": {"caddy-minipay"}, "Content-Type": {"text/xml; charset=utf-8"}}
+		if !reflect.DeepEqual(sent, wantSent) {
+			t.Errorf("round %d: the provider got headers %v, want %v", i, sent, wantSent)
 		}
 	}
 }

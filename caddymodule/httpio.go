@@ -76,7 +76,7 @@ func readMerchantRequest(w http.ResponseWriter, r *http.Request, scratch []byte)
 // requirePost refuses any method but POST, with Allow.
 func requirePost(w http.ResponseWriter, r *http.Request) *transform.Error {
 	if r.Method != http.MethodPost {
-		w.Header()["Allow"] = allowPost
+		w.Header()["Allow"] = []string{http.MethodPost} // its own: a handler may write a value in place
 		return &transform.Error{Status: http.StatusMethodNotAllowed, Code: transform.CodeMethodNotAllowed, Message: "use POST"}
 	}
 	return nil
@@ -107,8 +107,12 @@ func readPlainBody(r *http.Request, scratch []byte) ([]byte, *transform.Error) {
 // every Write), and a 200 needs no WriteHeader call of its own.
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h["Content-Type"], h["Cache-Control"] = jsonType, noStore
-	h["Content-Length"] = contentLength(len(body) + 1)
+	// The three values in one allocation of this answer's own: a handler
+	// may write a value in place (Caddy's deferred header replace assigns
+	// hdr[field][i]), so a value slice is never shared between answers.
+	values := make([]string, 3)
+	values[0], values[1], values[2] = "application/json", "no-store", contentLength(len(body)+1)
+	h["Content-Type"], h["Cache-Control"], h["Content-Length"] = values[0:1:1], values[1:2:2], values[2:3:3]
 	if status != http.StatusOK {
 		w.WriteHeader(status)
 	}
@@ -121,27 +125,23 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 }
 
 // contentLength is the header value of n: for the usual answer sizes a
-// shared slice, made on first use, so an answer allocates none.
-func contentLength(n int) []string {
+// shared string (strings are immutable; the slice holding it is the
+// answer's own), made on first use, so an answer allocates none for it.
+func contentLength(n int) string {
 	if n >= len(contentLengths) {
-		return []string{strconv.Itoa(n)}
+		return strconv.Itoa(n)
 	}
 	if v := contentLengths[n].Load(); v != nil {
 		return *v
 	}
-	v := []string{strconv.Itoa(n)}
+	v := strconv.Itoa(n)
 	contentLengths[n].Store(&v)
 	return v
 }
 
 var (
-	newline = []byte("\n")
-	// Shared header values, never modified (Header.Set and Add replace a
-	// value's slice rather than writing into it).
-	jsonType       = []string{"application/json"}
-	noStore        = []string{"no-store"}
-	allowPost      = []string{http.MethodPost}
-	contentLengths [2048]atomic.Pointer[[]string]
+	newline        = []byte("\n")
+	contentLengths [2048]atomic.Pointer[string]
 )
 
 func writeError(w http.ResponseWriter, e *transform.Error) { writeJSON(w, e.Status, e.JSON()) }
@@ -189,8 +189,10 @@ type recorder struct {
 		// copies what it keeps, so the buffer serves the next request.
 		body []byte
 		// header is the provider's request header, which reverse_proxy
-		// copies before it sends anything (Handler.roundTrip).
+		// copies before it sends anything (Handler.roundTrip); values
+		// holds its values.
 		header http.Header
+		values []string
 	}
 }
 

@@ -95,7 +95,7 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		return status
 	}
 	if r.Method != http.MethodPost {
-		w.Header()["Allow"] = allowPost // RFC 9110 §15.5.6
+		w.Header()["Allow"] = []string{http.MethodPost} // RFC 9110 §15.5.6; its own: a handler may write a value in place
 		return webhookUnverified, nil, nack(http.StatusMethodNotAllowed, "method not allowed")
 	}
 	body, err := readBody(r, maxBody, nil)
