@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -253,4 +254,168 @@ func TestProvisionErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPooledHandlerUnderConcurrency drives the minipay handler's pooled
+// state (the merchant body's scratch, the provider's header map and its
+// values, the recorder, the log fields, the nonce read-ahead, the HMAC
+// states) from many goroutines at once through a real Caddy, with bodies of
+// different sizes and an upstream that, by turns, answers, answers before
+// reading the request, drops the connection before answering (reverse_proxy
+// retries, lb_retry_match POST) and cuts its answer short. One route also
+// rewrites header values in place (a deferred header replace on the
+// answer, a request_header replace before reverse_proxy). Every answer must
+// be the request's own (its order id, its prepay id) or a documented
+// upstream error, with exactly its own headers; every upstream request must
+// carry exactly the provider's headers. Meant for -race:
+//
+//	go test -race -count=1 ./integration/ -run TestPooledHandlerUnderConcurrency
+func TestPooledHandlerUnderConcurrency(t *testing.T) {
+	var turn atomic.Int64
+	var upstreamErrs sync.Map // the first wrong header an upstream saw, by route
+	fake := func(route, wantUA string) *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for k, want := range map[string]string{"Accept": "*/*", "User-Agent": wantUA, "Content-Type": "text/xml; charset=utf-8"} {
+				if got := r.Header.Values(k); len(got) != 1 || got[0] != want {
+					upstreamErrs.LoadOrStore(route, fmt.Sprintf("%s %q, want %q", k, got, want))
+				}
+			}
+			mode := turn.Add(1) % 5
+			if mode == 3 || mode == 4 { // drop the connection: before answering, or halfway through the answer
+				hj, _ := w.(http.Hijacker)
+				conn, buf, err := hj.Hijack()
+				if err == nil {
+					if mode == 4 {
+						_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 500\r\n\r\n<xml><return_code>")
+						_ = buf.Flush()
+					}
+					_ = conn.Close()
+				}
+				return
+			}
+			var body []byte
+			if mode != 2 { // mode 2 answers without reading the request
+				body, _ = io.ReadAll(r.Body)
+			}
+			prepayID := "wx-unread"
+			if mode != 2 {
+				_, req, err := transform.ParseFlatXML(body)
+				if err != nil || !wxpay.Verify(req, apiKey, req.Get("sign_type")) {
+					http.Error(w, "bad request", http.StatusBadRequest)
+					return
+				}
+				prepayID = "wx" + req.Get("out_trade_no")
+			}
+			p := transform.Params{
+				{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"},
+				{Name: "appid", Value: appID}, {Name: "mch_id", Value: mchID},
+				{Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
+				{Name: "prepay_id", Value: prepayID}, {Name: "trade_type", Value: "JSAPI"},
+			}
+			p = append(p, transform.Param{Name: "sign", Value: wxpay.Sign(p, apiKey, "MD5")})
+			w.Header().Set("Content-Type", "text/xml")
+			_, _ = w.Write(transform.AppendFlatXML(nil, "xml", p))
+		}))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	plain, rewriting := fake("plain", "caddy-minipay"), fake("rewriting", "minipay-via-caddy-minipay")
+	wechat := `
+			app_id ` + appID + `
+			mch_id ` + mchID + `
+			api_key ` + apiKey + `
+			notify_url https://merchant.example/webhooks/wechat_v2
+			client_ip 127.0.0.1`
+	proxy := func(upstream string) string {
+		return `reverse_proxy ` + strings.TrimPrefix(upstream, "http://") + ` ` + strings.TrimPrefix(upstream, "http://") + ` {
+			lb_policy round_robin
+			lb_retries 2
+			lb_try_interval 1ms
+			lb_retry_match {
+				method POST
+			}
+		}`
+	}
+	port := itoa(freePort(t))
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "log"))+`
+:`+port+` {
+	route /plain/* {
+		minipay wechat_v2 {`+wechat+`
+		}
+		`+proxy(plain.URL)+`
+	}
+	route /rewriting/* {
+		header >Content-Type application/json "application/json; charset=utf-8"
+		minipay wechat_v2 {`+wechat+`
+		}
+		request_header User-Agent caddy "minipay-via-caddy"
+		`+proxy(rewriting.URL)+`
+	}
+}
+`)
+	var wg sync.WaitGroup
+	var answered, failed atomic.Int64
+	errs := make(chan string, 64)
+	for g := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 25 {
+				route, wantCT := "plain", "application/json"
+				if (g+i)%2 == 1 {
+					route, wantCT = "rewriting", "application/json; charset=utf-8"
+				}
+				orderID := fmt.Sprintf("P%d-%d-%s", g, i, strings.Repeat("x", (g*7+i*13)%24))
+				body := `{"order_id":"` + orderID + `","amount":"12.34","currency":"CNY","description":"` +
+					strings.Repeat("L", (g*31+i*17)%120+1) + `","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","attach":"` +
+					strings.Repeat("a", (g+i*5)%100) + `"}`
+				req, _ := http.NewRequest(http.MethodPost, "http://localhost:"+port+"/"+route+"/pay", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				res, err := tc.Client.Do(req)
+				if err != nil {
+					errs <- orderID + ": " + err.Error()
+					return
+				}
+				answer, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if got := res.Header.Values("Content-Type"); len(got) != 1 || got[0] != wantCT ||
+					res.Header.Get("Cache-Control") != "no-store" || res.Header.Get("Content-Length") != itoa(len(answer)) {
+					errs <- fmt.Sprintf("%s: headers %v for %d bytes", orderID, res.Header, len(answer))
+					return
+				}
+				var a struct {
+					OrderID string `json:"order_id"`
+					Package string `json:"package"`
+					Error   struct {
+						Code string `json:"code"`
+					} `json:"error"`
+				}
+				if err := json.Unmarshal(answer, &a); err != nil {
+					errs <- fmt.Sprintf("%s: HTTP %d %s", orderID, res.StatusCode, answer)
+					return
+				}
+				switch {
+				case res.StatusCode == http.StatusOK && a.OrderID == orderID && (a.Package == "prepay_id=wx"+orderID || a.Package == "prepay_id=wx-unread"):
+					answered.Add(1)
+				case res.StatusCode == http.StatusBadGateway && a.Error.Code == transform.CodeUpstreamError:
+					failed.Add(1)
+				default:
+					errs <- fmt.Sprintf("%s: HTTP %d %s", orderID, res.StatusCode, answer)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if answered.Load() == 0 || failed.Load() == 0 {
+		t.Errorf("%d answers and %d upstream failures: the upstream's turns did not all happen", answered.Load(), failed.Load())
+	}
+	upstreamErrs.Range(func(route, e any) bool {
+		t.Errorf("the %s upstream got %s", route, e)
+		return true
+	})
 }
