@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -56,7 +57,18 @@ func FuzzDispatch(f *testing.F) {
 			op = dispatchOps[opIndex]
 		}
 		got = nil
-		call, err := ops.Dispatch("test", op, body)
+		scratch := append([]byte(nil), body...)
+		call, err := ops.Dispatch("test", op, scratch)
+		// minipay reads the body into a buffer the next request reuses
+		// (transform.Client.Prepare): nothing decoded, and no error's
+		// field or message, may still point into it.
+		decoded := fmt.Sprintf("%#v %#v", got, err)
+		for i := range scratch {
+			scratch[i] = 'X'
+		}
+		if after := fmt.Sprintf("%#v %#v", got, err); after != decoded {
+			t.Fatalf("%s: overwriting the body changed what was decoded:\n%s\n%s", op, decoded, after)
+		}
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) || call != nil || got != nil {

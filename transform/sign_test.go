@@ -256,3 +256,42 @@ func BenchmarkSortedQuery(b *testing.B) {
 		buf = p.SortedQuery(buf[:0], "sign")
 	}
 }
+
+// FuzzSortedQuery: for any distinct names (the fuzzer's text split at '|',
+// any bytes), SortedQuery writes the parameters in sort.Strings order, in
+// the insertion sort and, with many set, past 48 parameters.
+func FuzzSortedQuery(f *testing.F) {
+	f.Add("refund_fee|refund_fee_type|refund_f|a\x00|a|\xff|é|sign", false)
+	f.Add("zzzzzzzz|zzzzzzz|zzzzzzzzz|\x00\x00\x00\x00\x00\x00\x00\x00|\x00", true)
+	f.Fuzz(func(t *testing.T, text string, many bool) {
+		var names []string // in the fuzzer's order
+		seen := map[string]bool{}
+		add := func(n string) {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+		for _, n := range strings.Split(text, "|") {
+			add(n)
+		}
+		for i := 0; many && len(names) <= 48; i++ {
+			add(names[i%len(names)] + "\x00" + strconv.Itoa(i))
+		}
+		p := make(Params, len(names))
+		value := make(map[string]string, len(names))
+		for i, n := range names {
+			p[i] = Param{Name: n, Value: "v" + strconv.Itoa(i)}
+			value[n] = p[i].Value
+		}
+		sorted := slices.Clone(names)
+		sort.Strings(sorted)
+		var want []string
+		for _, n := range sorted {
+			want = append(want, n+"="+value[n])
+		}
+		if got := string(p.SortedQuery(nil, "\xff\xff no such name")); got != strings.Join(want, "&") {
+			t.Fatalf("%d parameters:\n got %q\nwant %q", len(p), got, strings.Join(want, "&"))
+		}
+	})
+}

@@ -293,20 +293,7 @@ func TestParseXMLDocument(t *testing.T) {
 // with XML 1.0's Char production, read rune by rune, on every value, with
 // the characters it refuses at each position of a chunk and past it.
 func TestValidXMLText(t *testing.T) {
-	xmlChar := func(r rune) bool { // XML 1.0 §2.2, Char
-		return r == 0x9 || r == 0xA || r == 0xD || 0x20 <= r && r <= 0xD7FF || 0xE000 <= r && r <= 0xFFFD || 0x10000 <= r && r <= 0x10FFFF
-	}
-	reference := func(v string) bool {
-		if !utf8.ValidString(v) {
-			return false
-		}
-		for _, r := range v {
-			if !xmlChar(r) {
-				return false
-			}
-		}
-		return true
-	}
+	reference := referenceXMLText
 	values := []string{"", "SUCCESS", "wx201411101639507cbf6ffd8b0779950874", "~~~~~~~~\x7f", "中文商品描述 with text", "\t\n\r"}
 	for _, bad := range []string{"\x00", "\x01", "\x1f", "\x0b", "\xff", "\xc3\x28", "\xef\xbf\xbe", "\xef\xbf\xbf", "\xed\xa0\x80"} {
 		for pos := range 17 { // in the first and second chunk and the tail
@@ -327,4 +314,60 @@ func TestValidXMLText(t *testing.T) {
 			t.Errorf("ValidXMLText(%q) = %v, want %v", v, got, want)
 		}
 	}
+}
+
+// referenceXMLText is ValidXMLText's definition read rune by rune: UTF-8
+// made of XML 1.0 §2.2's Char production.
+func referenceXMLText(v string) bool {
+	if !utf8.ValidString(v) {
+		return false
+	}
+	for _, r := range v {
+		if !(r == 0x9 || r == 0xA || r == 0xD || 0x20 <= r && r <= 0xD7FF || 0xE000 <= r && r <= 0xFFFD || 0x10000 <= r && r <= 0x10FFFF) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestValidXMLTextEveryBytePair: the eight-byte check must send a chunk to
+// the byte-by-byte read whenever any byte of it is not printable ASCII,
+// whatever the other bytes (a borrow from one byte into the next could hide
+// a second one): every pair of byte values at every pair of positions of
+// eight bytes, placed within one chunk and straddling two, agrees with the
+// rune-by-rune reading.
+func TestValidXMLTextEveryBytePair(t *testing.T) {
+	chunk := []byte("        ")
+	for _, lead := range []int{0, 5} {
+		prefix := strings.Repeat("~", lead)
+		for i := range 8 {
+			for j := i + 1; j < 8; j++ {
+				for a := range 256 {
+					for b := range 256 {
+						for k := range chunk {
+							chunk[k] = "a ~\x7f0Zz!"[k]
+						}
+						chunk[i], chunk[j] = byte(a), byte(b)
+						v := prefix + string(chunk) + "tail"
+						if got, want := ValidXMLText(v), referenceXMLText(v); got != want {
+							t.Fatalf("ValidXMLText(%q) = %v, want %v", v, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// FuzzValidXMLText: ValidXMLText agrees with the rune-by-rune reading on
+// any value.
+func FuzzValidXMLText(f *testing.F) {
+	for _, v := range []string{"", "SUCCESS", "~~~~~~~~\x7f", "aaaaaaa\x00bbbbbbbb", "中文 text", "\xef\xbf\xbe12345678", "\t\n\r"} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		if got, want := ValidXMLText(v), referenceXMLText(v); got != want {
+			t.Fatalf("ValidXMLText(%q) = %v, want %v", v, got, want)
+		}
+	})
 }
