@@ -312,13 +312,11 @@ func usableToken(token string) bool {
 	return token != "" && len(token) <= 4096 && !strings.ContainsAny(token, "\r\n")
 }
 
-// scrub drops a provider message that repeats the secret.
+// scrub drops a provider message that repeats the secret (its length is
+// bounded by transform.UpstreamCode, like every provider's).
 func (s *tokenSource) scrub(msg string) string {
 	if s.secret != "" && strings.Contains(msg, s.secret) {
 		return ""
-	}
-	if len(msg) > 256 {
-		msg = strings.ToValidUTF8(msg[:256], "")
 	}
 	return msg
 }
