@@ -103,12 +103,43 @@ func startCaddy(t *testing.T, config string) *caddytest.Tester { return startCad
 // startCaddyB is startCaddy for tests and benchmarks alike.
 func startCaddyB(t testing.TB, config string) *caddytest.Tester {
 	t.Helper()
+	if caddyStarted.Load() {
+		awaitAdmin(t)
+	}
 	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort(), TestRequestTimeout: 20 * time.Second})
 	tc.InitServer(config, "caddyfile")
 	if t.Failed() {
 		t.FailNow()
 	}
+	caddyStarted.Store(true)
 	return tc
+}
+
+// caddyStarted is set once caddytest has started this process's Caddy.
+var caddyStarted atomic.Bool
+
+// awaitAdmin waits until the admin endpoint answers three times in a row.
+// After a refused load (a test of a bad configuration) it was once found
+// down for a moment; caddytest, seeing that, starts a second Caddy in this
+// process, whose initial admin-only configuration then replaced the one the
+// test loaded ("POSTed configuration isn't active", CI, 6 December).
+func awaitAdmin(t testing.TB) {
+	t.Helper()
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(10 * time.Second)
+	for ok := 0; ok < 3; {
+		res, err := client.Get("http://" + adminAddr + "/config/")
+		if err == nil {
+			res.Body.Close()
+			ok++
+		} else {
+			ok = 0
+			if time.Now().After(deadline) {
+				t.Fatalf("Caddy's admin endpoint %s did not come back: %v", adminAddr, err)
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 type response struct {
