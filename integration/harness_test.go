@@ -118,14 +118,16 @@ func startCaddyB(t testing.TB, config string) *caddytest.Tester {
 // caddyStarted is set once caddytest has started this process's Caddy.
 var caddyStarted atomic.Bool
 
-// awaitAdmin waits until the admin endpoint answers three times in a row.
-// After a refused load (a test of a bad configuration) it was once found
-// down for a moment; caddytest, seeing that, starts a second Caddy in this
-// process, whose initial admin-only configuration then replaced the one the
-// test loaded ("POSTed configuration isn't active", CI, 6 December).
+// awaitAdmin waits until the admin endpoint answers three new connections
+// in a row. Every load starts a new admin server and stops the previous one
+// in the background (Caddy's replaceLocalAdminServer), so a connection that
+// the stopping server accepted can fail; caddytest, seeing one fail, starts
+// a second Caddy in this process, whose initial admin-only configuration
+// then replaced the one the test loaded ("POSTed configuration isn't
+// active", CI, 6 December, right after TestProvisionErrors' refused load).
 func awaitAdmin(t testing.TB) {
 	t.Helper()
-	client := &http.Client{Timeout: time.Second}
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(10 * time.Second)
 	for ok := 0; ok < 3; {
 		res, err := client.Get("http://" + adminAddr + "/config/")
