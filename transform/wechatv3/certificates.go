@@ -240,11 +240,13 @@ func (c *Certificates) Refresh(ctx context.Context, force bool) error {
 }
 
 // storedDownload is what goes into a CertificateStore: WeChat's answer with
-// the headers that sign it.
+// the headers that sign it. Body is kept as bytes (base64 in JSON): a JSON
+// string would replace bytes that are not UTF-8, and the signature covers
+// the answer byte for byte.
 type storedDownload struct {
 	Fetched time.Time   `json:"fetched"`
 	Header  http.Header `json:"header"`
-	Body    string      `json:"body"`
+	Body    []byte      `json:"body"`
 }
 
 func (c *Certificates) readStored(b []byte, now time.Time) (*certificateSet, error) {
@@ -257,7 +259,7 @@ func (c *Certificates) readStored(b []byte, now time.Time) (*certificateSet, err
 	}
 	// The signature's 300 s window applies to answers as they arrive; a
 	// stored answer is checked at its download time.
-	s, err := c.readAnswer(sd.Header, []byte(sd.Body), sd.Fetched)
+	s, err := c.readAnswer(sd.Header, sd.Body, sd.Fetched)
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +300,7 @@ func (c *Certificates) download(ctx context.Context, now time.Time) error {
 		for _, k := range []string{HeaderSerial, HeaderSignature, HeaderTimestamp, HeaderNonce} {
 			h.Set(k, resp.Header.Get(k))
 		}
-		b, _ := json.Marshal(storedDownload{Fetched: now, Header: h, Body: string(body)})
+		b, _ := json.Marshal(storedDownload{Fetched: now, Header: h, Body: body})
 		_ = c.Store.Store(ctx, b)
 	}
 	return nil

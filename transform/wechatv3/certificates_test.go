@@ -1,14 +1,15 @@
 package wechatv3
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,6 +44,8 @@ type certServer struct {
 	serving   []platform
 	downloads atomic.Int32
 	now       func() time.Time
+	// decorate, when set, changes the answer's body before it is signed.
+	decorate func([]byte) []byte
 }
 
 func (cs *certServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -60,6 +63,9 @@ func (cs *certServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body := must(appendCertificatesAnswer(nil, certs, func(c *x509.Certificate) []byte {
 		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 	}, []byte(exampleAPIv3Key)))
+	if cs.decorate != nil {
+		body = cs.decorate(body)
+	}
 	for k, v := range cs.serving[0].signed(nil, cs.now(), string(body)) {
 		w.Header()[k] = v
 	}
@@ -208,11 +214,15 @@ func TestCertificatesSharedByACluster(t *testing.T) {
 
 	// A stored download changed by someone with access to the storage (its
 	// signature no longer verifies) is not trusted: the instance downloads.
-	stored := must(store.Load(t.Context(), CertificatesKey(cfg.MchID)))
-	tampered := []byte(strings.Replace(string(stored), `\"data\"`, `\"data\" `, 1))
-	if string(tampered) == string(stored) {
-		t.Fatal("test did not change the stored download")
+	var sd storedDownload
+	if err := json.Unmarshal(must(store.Load(t.Context(), CertificatesKey(cfg.MchID))), &sd); err != nil {
+		t.Fatal(err)
 	}
+	if !bytes.Contains(sd.Body, []byte(`"data"`)) {
+		t.Fatalf("stored body %q", sd.Body)
+	}
+	sd.Body = bytes.Replace(sd.Body, []byte(`"data"`), []byte(`"data" `), 1)
+	tampered := must(json.Marshal(sd))
 	_ = store.Store(t.Context(), CertificatesKey(cfg.MchID), tampered)
 	c3 := must(NewClient(cfg))
 	c3.ShareState(store)
@@ -234,6 +244,36 @@ func TestCertificatesSharedByACluster(t *testing.T) {
 	c4.ShareState(broken)
 	if err := verifyBy(c4.Keyring()); err != nil || cs.downloads.Load() != 3 {
 		t.Fatalf("storage down: %v, %d downloads", err, cs.downloads.Load())
+	}
+}
+
+// The stored download is WeChat's answer byte for byte, whatever its bytes:
+// a body that is not UTF-8 (a JSON string would have replaced them) still
+// verifies on the instance that reads it, which then does not download.
+func TestCertificatesStoredByteForByte(t *testing.T) {
+	a := newPlatform(t)
+	cs := &certServer{serving: []platform{a}, now: time.Now, decorate: func(b []byte) []byte {
+		return append([]byte("{\"note\":\"caf\xe9 \xff\",\r\n"), b[1:]...)
+	}}
+	srv := httptest.NewServer(cs)
+	defer srv.Close()
+	cfg := merchantConfig(t)
+	cfg.PublicKey, cfg.PublicKeyID, cfg.CertificatesURL = "", "", srv.URL+PathCertificates
+	store := transformtest.NewMemStore()
+	first, second := must(NewClient(cfg)), must(NewClient(cfg))
+	first.ShareState(store)
+	second.ShareState(store)
+	if err := first.Certificates().Refresh(t.Context(), true); err != nil {
+		t.Fatalf("download: %v", err)
+	}
+	if err := second.Certificates().Refresh(t.Context(), true); err != nil {
+		t.Fatalf("refresh from the store: %v", err)
+	}
+	if n := cs.downloads.Load(); n != 1 {
+		t.Fatalf("%d downloads, want 1: the stored answer did not verify", n)
+	}
+	if len(second.Certificates().Serials()) != 1 {
+		t.Fatal("the second instance holds no certificate")
 	}
 }
 
