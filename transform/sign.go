@@ -122,8 +122,11 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // GetBuf and PutBuf recycle scratch buffers on the signing hot path.
 func GetBuf() *[]byte { b := bufPool.Get().(*[]byte); *b = (*b)[:0]; return b }
 
-// PutBuf returns a buffer taken with GetBuf.
+// PutBuf returns a buffer taken with GetBuf. It zeroes what was written:
+// a string to sign ends with the merchant's key, which should not linger in
+// a pooled (or dropped) buffer for whatever reads it next.
 func PutBuf(b *[]byte) {
+	clear(*b)
 	if cap(*b) <= 64<<10 {
 		bufPool.Put(b)
 	}

@@ -229,6 +229,23 @@ func TestBufPool(t *testing.T) {
 	}
 	big := make([]byte, 0, 128<<10)
 	PutBuf(&big) // an oversized buffer is dropped, not pooled; must not panic
+
+	// A string to sign ends with the merchant's key: what goes back to the
+	// pool holds none of it, whether pooled or dropped.
+	for _, size := range []int{0, 128 << 10} {
+		s := GetBuf()
+		if size > 0 {
+			*s = make([]byte, 0, size)
+		}
+		*s = append(*s, "a=1&key=192006250b4c09247ec02edce69f6a2d"...)
+		written := (*s)[:len(*s)]
+		PutBuf(s)
+		for i, c := range written {
+			if c != 0 {
+				t.Fatalf("capacity %d: byte %d is %q after PutBuf", size, i, c)
+			}
+		}
+	}
 }
 
 func BenchmarkNonce(b *testing.B) {
