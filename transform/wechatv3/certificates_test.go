@@ -247,6 +247,20 @@ func TestCertificatesSharedByACluster(t *testing.T) {
 	}
 }
 
+// clusterOfTwo is two clients in certificate mode downloading from cs and
+// sharing one store.
+func clusterOfTwo(t *testing.T, cs *certServer) (*Client, *Client) {
+	srv := httptest.NewServer(cs)
+	t.Cleanup(srv.Close)
+	cfg := merchantConfig(t)
+	cfg.PublicKey, cfg.PublicKeyID, cfg.CertificatesURL = "", "", srv.URL+PathCertificates
+	store := transformtest.NewMemStore()
+	a, b := must(NewClient(cfg)), must(NewClient(cfg))
+	a.ShareState(store)
+	b.ShareState(store)
+	return a, b
+}
+
 // The stored download is WeChat's answer byte for byte, whatever its bytes:
 // a body that is not UTF-8 (a JSON string would have replaced them) still
 // verifies on the instance that reads it, which then does not download.
@@ -255,14 +269,7 @@ func TestCertificatesStoredByteForByte(t *testing.T) {
 	cs := &certServer{serving: []platform{a}, now: time.Now, decorate: func(b []byte) []byte {
 		return append([]byte("{\"note\":\"caf\xe9 \xff\",\r\n"), b[1:]...)
 	}}
-	srv := httptest.NewServer(cs)
-	defer srv.Close()
-	cfg := merchantConfig(t)
-	cfg.PublicKey, cfg.PublicKeyID, cfg.CertificatesURL = "", "", srv.URL+PathCertificates
-	store := transformtest.NewMemStore()
-	first, second := must(NewClient(cfg)), must(NewClient(cfg))
-	first.ShareState(store)
-	second.ShareState(store)
+	first, second := clusterOfTwo(t, cs)
 	if err := first.Certificates().Refresh(t.Context(), true); err != nil {
 		t.Fatalf("download: %v", err)
 	}
@@ -301,14 +308,7 @@ func TestCertificatesStoredByAClockAhead(t *testing.T) {
 				}
 				return time.Now()
 			}}
-			srv := httptest.NewServer(cs)
-			defer srv.Close()
-			cfg := merchantConfig(t)
-			cfg.PublicKey, cfg.PublicKeyID, cfg.CertificatesURL = "", "", srv.URL+PathCertificates
-			store := transformtest.NewMemStore()
-			ahead, behind := must(NewClient(cfg)), must(NewClient(cfg))
-			ahead.ShareState(store)
-			behind.ShareState(store)
+			ahead, behind := clusterOfTwo(t, cs)
 			ahead.Certificates().Now = clockAhead
 			if err := ahead.Certificates().Refresh(t.Context(), true); err != nil {
 				t.Fatalf("download by the instance ahead: %v", err)
