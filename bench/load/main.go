@@ -43,6 +43,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -168,7 +169,7 @@ func run(o options) error {
 			}
 		}
 	}
-	fmt.Printf("%-5s %-7s %10s %9s %9s %7s %9s %11s\n", "round", "side", "req/s", "p50 ms", "p99 ms", "failed", "RSS MiB", "CPU µs/req")
+	fmt.Printf("%-5s %-7s %10s %9s %9s %7s %9s %11s %22s\n", "round", "side", "req/s", "p50 ms", "p99 ms", "failed", "RSS MiB", "CPU µs/req", "cores caddy/up/wrk")
 	var ratios ratioSet
 	failed := 0
 	for i := 1; i <= o.rounds; i++ {
@@ -184,7 +185,8 @@ func run(o options) error {
 			}
 			res[s] = r
 			failed += r.failed()
-			fmt.Printf("%-5d %-7s %10.0f %9.2f %9.2f %7d %9.1f %11.1f\n", i, s.name, r.rps(), ms(r.p50us), ms(r.p99us), r.failed(), float64(r.hwmKiB)/1024, r.cpuPerRequest())
+			fmt.Printf("%-5d %-7s %10.0f %9.2f %9.2f %7d %9.1f %11.1f %12.2f/%.2f/%.2f\n", i, s.name, r.rps(), ms(r.p50us), ms(r.p99us), r.failed(), float64(r.hwmKiB)/1024, r.cpuPerRequest(),
+				r.cores(r.cpuUs), r.cores(r.upstreamCPUUs), r.cores(r.wrkCPUUs))
 		}
 		ratios.add(res[minipay], res[plain])
 	}
@@ -619,7 +621,12 @@ type result struct {
 	non2xx, socketErrors               int
 	hwmKiB                             int
 	cpuUs                              int // the side's Caddy's CPU time (user+system) during the run
+	upstreamCPUUs, wrkCPUUs            int // this process's (the upstream's, mostly) and wrk's
 }
+
+// cores is CPU time us spent over the run, in cores (1.0 = one core busy
+// for the whole run).
+func (r result) cores(us int) float64 { return float64(us) / float64(r.durationUs) }
 
 func (r result) rps() float64 { return float64(r.requests) / (float64(r.durationUs) / 1e6) }
 func (r result) failed() int  { return r.non2xx + r.socketErrors }
@@ -630,9 +637,10 @@ func (r result) cpuPerRequest() float64 { return float64(r.cpuUs) / float64(r.re
 
 func (w wrkRunner) run(s *side, d time.Duration) (result, error) {
 	s.resetPeakRSS()
-	cpu0 := s.cpuTime()
-	out, err := exec.Command(w.bin, "-t", strconv.Itoa(w.threads), "-c", strconv.Itoa(w.connections),
-		"-d", strconv.Itoa(int(d.Seconds()))+"s", "--timeout", "5s", "-s", w.script, s.url).CombinedOutput()
+	cpu0, self0 := s.cpuTime(), selfCPUTime()
+	cmd := exec.Command(w.bin, "-t", strconv.Itoa(w.threads), "-c", strconv.Itoa(w.connections),
+		"-d", strconv.Itoa(int(d.Seconds()))+"s", "--timeout", "5s", "-s", w.script, s.url)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return result{}, fmt.Errorf("wrk: %v: %s", err, out)
 	}
@@ -654,7 +662,19 @@ func (w wrkRunner) run(s *side, d time.Duration) (result, error) {
 	}
 	r.hwmKiB = s.peakRSS()
 	r.cpuUs = s.cpuTime() - cpu0
+	r.upstreamCPUUs = selfCPUTime() - self0
+	r.wrkCPUUs = int((cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Microseconds())
 	return r, nil
+}
+
+// selfCPUTime is this process's user+system CPU time in µs: the upstream's
+// work, and this benchmark's own bookkeeping (which is idle during a run).
+func selfCPUTime() int {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return int(ru.Utime.Sec+ru.Stime.Sec)*1e6 + int(ru.Utime.Usec+ru.Stime.Usec)
 }
 
 // ratioSet holds the per-round ratios minipay/plain.
