@@ -34,8 +34,8 @@ const (
 // deliver it. When the storage fails it fails open: the event is forwarded.
 //
 // Keys: minipay/events/<provider>/<lowercase hex sha256(event id)>, holding
-// {"event_id","acked_at"}; the lock of the same name is held while the
-// event is forwarded.
+// {"event_id","acked_at","expires_at"}; the lock of the same name is held
+// while the event is forwarded.
 type deduper struct {
 	store  transform.Store
 	prefix string // minipay/events/<provider>/
@@ -46,10 +46,15 @@ type deduper struct {
 }
 
 // dedupeRecord is what the storage holds per acknowledged event: nothing
-// secret (the id is made of order ids and the event type).
+// secret (the id is made of order ids and the event type). ExpiresAt is
+// the acknowledgement's time plus the window of the route that stored it:
+// every route of a provider shares the prefix, and a route with a shorter
+// window must not purge what a route with a longer one still relies on
+// (whether an entry is a duplicate is each route's own window's call).
 type dedupeRecord struct {
-	EventID string    `json:"event_id"`
-	AckedAt time.Time `json:"acked_at"`
+	EventID   string    `json:"event_id"`
+	AckedAt   time.Time `json:"acked_at"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 func newDeduper(store transform.Store, provider string, window time.Duration, logger *zap.Logger) *deduper {
@@ -99,7 +104,14 @@ func (d *deduper) claim(ctx context.Context, eventID string) (*eventClaim, dedup
 	}
 	if err := transform.LockWithin(ctx, d.store, c.key, d.wait); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-			return nil, dedupeInProgress // held by another instance (or the provider left)
+			// Held by another instance (or the provider left). A storage that
+			// polls for its locks (file_system: once a second) may miss a
+			// release just before the deadline: read once more, so that an
+			// event acknowledged meanwhile is a duplicate, not a 503.
+			if dup, _ := d.acknowledged(ctx, c.key); dup {
+				return nil, dedupeDuplicate
+			}
+			return nil, dedupeInProgress
 		}
 		return c, dedupeForward // the storage failed: fail open
 	}
@@ -139,7 +151,9 @@ func (c *eventClaim) acknowledged(ctx context.Context) {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dedupeStoreTimeout)
 	defer cancel()
-	_ = c.d.store.Store(sctx, c.key, transform.Marshal(dedupeRecord{EventID: c.id, AckedAt: c.d.now().UTC()})) // a failure is logged by sharedStore
+	at := c.d.now().UTC()
+	rec := dedupeRecord{EventID: c.id, AckedAt: at, ExpiresAt: at.Add(c.d.window)}
+	_ = c.d.store.Store(sctx, c.key, transform.Marshal(rec)) // a failure is logged by sharedStore
 }
 
 // release lets another instance forward (or recognise) the event.
@@ -199,15 +213,19 @@ func (d *deduper) purge(ctx context.Context) int {
 	return n
 }
 
-// expired tells whether key holds an entry older than the window, or an
-// unreadable one.
+// expired tells whether key holds an entry older than the window and past
+// the expiry its own route gave it, or an unreadable one.
 func (d *deduper) expired(ctx context.Context, key string) bool {
 	b, err := d.store.Load(ctx, key)
 	if err != nil {
 		return false
 	}
 	var rec dedupeRecord
-	return json.Unmarshal(b, &rec) != nil || d.now().Sub(rec.AckedAt) >= d.window
+	if json.Unmarshal(b, &rec) != nil {
+		return true
+	}
+	now := d.now()
+	return now.Sub(rec.AckedAt) >= d.window && !now.Before(rec.ExpiresAt)
 }
 
 // deleteExpired deletes an expired entry under the event's lock, reading it

@@ -480,3 +480,89 @@ func TestDedupeKey(t *testing.T) {
 		t.Fatalf("key %s, want %s", got, want)
 	}
 }
+
+// Every minipay_webhook route of a provider shares the key prefix (the
+// key names the provider, not the route), so the routes of one Caddy, or
+// the instances of a cluster during a change of configuration, may purge
+// each other's entries. A route with a shorter window must not purge an
+// entry that a route with a longer window stored and still relies on: the
+// provider's retry would be forwarded again.
+func TestDedupePurgeKeepsEntriesOfLongerWindows(t *testing.T) {
+	store := transformtest.NewMemStore()
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	long := newDeduper(store, "wechat_v2", 25*time.Hour, zap.NewNop())
+	short := newDeduper(store, "wechat_v2", 3*time.Second, zap.NewNop())
+	ctx := context.Background()
+	// the long route forwards and acknowledges an event
+	long.now = func() time.Time { return now }
+	c, verdict := long.claim(ctx, "wechat_v2:42:payment.succeeded")
+	if verdict != dedupeForward {
+		t.Fatalf("verdict %v", verdict)
+	}
+	c.acknowledged(ctx)
+	c.release(ctx)
+
+	tests := []struct {
+		name       string
+		at         time.Duration // after the acknowledgement
+		purger     *deduper
+		wantStored bool
+	}{
+		{"the short route's purge, past its window only: kept", time.Minute, short, true},
+		{"the short route's purge, past both windows: deleted", 26 * time.Hour, short, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.purger.now = func() time.Time { return now.Add(tt.at) }
+			tt.purger.purge(ctx)
+			if got := store.Exists(ctx, long.key("wechat_v2:42:payment.succeeded")); got != tt.wantStored {
+				t.Fatalf("stored: %v, want %v", got, tt.wantStored)
+			}
+			if tt.wantStored {
+				long.now = func() time.Time { return now.Add(tt.at) }
+				if _, verdict := long.claim(ctx, "wechat_v2:42:payment.succeeded"); verdict != dedupeDuplicate {
+					t.Fatalf("the long route's verdict on the retry: %v, want a duplicate", verdict)
+				}
+			}
+		})
+	}
+}
+
+// pollingLockStore waits for a held lock as Caddy's file_system storage
+// does, by polling once a second: a lock released between two polls is
+// seen only at the next one, which may come after the wait's deadline.
+type pollingLockStore struct{ *transformtest.MemStore }
+
+func (s pollingLockStore) Lock(ctx context.Context, name string) error {
+	if s.Locked(name) {
+		<-ctx.Done() // the next poll is past the deadline
+		return ctx.Err()
+	}
+	return s.MemStore.Lock(ctx, name)
+}
+
+// An instance whose wait for the event's lock ran out reads the storage
+// once more before answering 503: when the instance that held the lock
+// stored the merchant's acknowledgement meanwhile, the retry is a
+// duplicate (ACK, not forwarded), not an event still in progress.
+func TestWebhookDedupeAcknowledgedDuringTheWait(t *testing.T) {
+	store := pollingLockStore{transformtest.NewMemStore()}
+	a, b := instance(t, store, time.Hour), instance(t, store, time.Hour)
+	b.dedupe.wait = 300 * time.Millisecond
+	m := &fakeMerchant{release: make(chan struct{})}
+	m.status.Store(200)
+	done := make(chan int)
+	go func() { c, _ := notify(t, a, m, "ev-1"); done <- c }()
+	for m.count("ev-1") == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	go func() { time.Sleep(50 * time.Millisecond); close(m.release) }() // A's merchant answers during B's wait
+	code, body := notify(t, b, m, "ev-1")
+	if c := <-done; c != 200 {
+		t.Fatalf("A answered %d", c)
+	}
+	if code != 200 || body != "success" || m.count("ev-1") != 1 || outcomes(t, b, "duplicate") != 1 {
+		t.Fatalf("B answered %d %q (outcome duplicate %v, in_progress %v), forwarded %d times",
+			code, body, outcomes(t, b, "duplicate"), outcomes(t, b, "in_progress"), m.count("ev-1"))
+	}
+}
