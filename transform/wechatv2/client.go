@@ -209,7 +209,9 @@ func StatusFromQuery(a transform.Params) (*transform.PaymentStatus, error) {
 		}
 		st.Amount, st.Currency = m.String(), m.Currency
 	}
-	if t := a.Get("time_end"); t != "" && status != transform.StatusPending {
+	// Only a paid order has a payment time: a failed or closed one has none,
+	// whatever time_end the answer carries.
+	if t := a.Get("time_end"); t != "" && (status == transform.StatusSucceeded || status == transform.StatusRefunded) {
 		st.PaidAt = beijingRFC3339(t)
 	}
 	return st, nil

@@ -374,9 +374,9 @@ func TestDecodeQuery(t *testing.T) {
 				{Name: "out_trade_no", Value: "O1"}, {Name: "trade_state", Value: tt.state}, {Name: "trade_state_desc", Value: "desc"},
 				{Name: "total_fee", Value: "1234"}, {Name: "fee_type", Value: "CNY"}, {Name: "transaction_id", Value: "4200000123"},
 			}
-			if tt.paid {
-				p = append(p, transform.Param{Name: "time_end", Value: "20261122100000"})
-			}
+			// time_end in every state: an answer that carries one for an order
+			// that failed or was closed still gives no paid_at (wechat_v3 alike).
+			p = append(p, transform.Param{Name: "time_end", Value: "20261122100000"})
 			out, err := call.Decode(200, nil, signedXML(p, vecAPIKey, SignMD5))
 			if err != nil {
 				t.Fatalf("Decode = %v", err)
