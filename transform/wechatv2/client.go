@@ -296,7 +296,7 @@ func (c *Client) ReadAnswer(status int, body []byte) (transform.Params, error) {
 	if !c.signer.Verify(a, c.cfg.SignType) {
 		return nil, transform.SignatureInvalid()
 	}
-	if a.Get("appid") != c.cfg.AppID || a.Get("mch_id") != c.cfg.MchID {
+	if c.cfg.foreign(a, false) {
 		return nil, transform.Upstream("the provider's answer is for another appid or mch_id")
 	}
 	if a.Get("result_code") != "SUCCESS" {

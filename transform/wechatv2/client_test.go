@@ -279,6 +279,22 @@ func TestDecodePaySuccess(t *testing.T) {
 	}
 }
 
+// spAnswer is a service-provider pay answer with one field set to value.
+func spAnswer(name, value string) transform.Params {
+	p := transform.Params{
+		{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"}, {Name: "appid", Value: spAppID},
+		{Name: "mch_id", Value: spMchID}, {Name: "sub_appid", Value: spSubAppID}, {Name: "sub_mch_id", Value: spSubMchID},
+		{Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
+		{Name: "prepay_id", Value: prepayID}, {Name: "trade_type", Value: "JSAPI"},
+	}
+	for i := range p {
+		if p[i].Name == name {
+			p[i].Value = value
+		}
+	}
+	return p
+}
+
 func TestDecodePayErrors(t *testing.T) {
 	goodFields := func() transform.Params {
 		return transform.Params{
@@ -329,6 +345,10 @@ func TestDecodePayErrors(t *testing.T) {
 		{"JSON body", testConfig(""), 200, []byte(`{"return_code":"SUCCESS"}`), 502, transform.CodeUpstreamError, "", ""},
 		{"foreign appid", testConfig(""), 200, signedXML(with("appid", "wx0000000000000000"), vecAPIKey, SignMD5), 502, transform.CodeUpstreamError, "", ""},
 		{"foreign mch_id", testConfig(""), 200, signedXML(with("mch_id", "10000101"), vecAPIKey, SignMD5), 502, transform.CodeUpstreamError, "", ""},
+		// Service-provider mode: the provider's key signs for every sub-merchant,
+		// so an answer naming another sub_mch_id or sub_appid is not ours.
+		{"foreign sub_mch_id", spConfig(), 200, signedXML(spAnswer("sub_mch_id", "1900000999"), vecAPIKey, SignMD5), 502, transform.CodeUpstreamError, "", ""},
+		{"foreign sub_appid", spConfig(), 200, signedXML(spAnswer("sub_appid", "wx0000000000000000"), vecAPIKey, SignMD5), 502, transform.CodeUpstreamError, "", ""},
 		{"empty duplicate before a signed field", testConfig(""), 200, []byte(strings.Replace(string(payAnswer(payAnswerMD5Sign)), "<xml>", "<xml><result_code/>", 1)), 502, transform.CodeUpstreamError, "", ""},
 		{"no prepay_id", testConfig(""), 200, signedXML(with("prepay_id", ""), vecAPIKey, SignMD5), 502, transform.CodeUpstreamError, "", ""},
 	}

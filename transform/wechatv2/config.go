@@ -79,3 +79,22 @@ func (c *Config) payAppID() string {
 	}
 	return c.AppID
 }
+
+// foreign tells whether a signed document names another merchant than this
+// configuration: appid and mch_id always; in service-provider mode also
+// sub_mch_id and sub_appid, because the provider's key signs for every
+// sub-merchant and each of their mini programs. A notification must carry
+// sub_mch_id (needSubMch); an answer that leaves a sub_* field out is not
+// refused for it, one naming another is.
+func (c *Config) foreign(p transform.Params, needSubMch bool) bool {
+	if p.Get("appid") != c.AppID || p.Get("mch_id") != c.MchID {
+		return true
+	}
+	if c.SubMchID == "" {
+		return false
+	}
+	if (needSubMch || p.Has("sub_mch_id")) && p.Get("sub_mch_id") != c.SubMchID {
+		return true
+	}
+	return c.SubAppID != "" && p.Has("sub_appid") && p.Get("sub_appid") != c.SubAppID
+}

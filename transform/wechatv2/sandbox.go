@@ -341,6 +341,12 @@ func (s *Sandbox) reply(w http.ResponseWriter, signType string, fields transform
 	p = append(p, transform.Param{Name: "return_code", Value: "SUCCESS"}, transform.Param{Name: "return_msg", Value: "OK"},
 		transform.Param{Name: "appid", Value: s.cfg.AppID}, transform.Param{Name: "mch_id", Value: s.cfg.MchID},
 		transform.Param{Name: "nonce_str", Value: transform.Nonce(16)})
+	if s.cfg.SubMchID != "" { // WeChat names the sub-merchant in every answer for it
+		p = append(p, transform.Param{Name: "sub_mch_id", Value: s.cfg.SubMchID})
+		if s.cfg.SubAppID != "" {
+			p = append(p, transform.Param{Name: "sub_appid", Value: s.cfg.SubAppID})
+		}
+	}
 	for _, f := range fields {
 		if f.Value != "" {
 			p = append(p, f)

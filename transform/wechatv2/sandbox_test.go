@@ -302,6 +302,10 @@ func TestSandboxServiceProvider(t *testing.T) {
 	if _, err := call.Decode(rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {
 		t.Fatalf("Decode = %v\n%s", err, rec.Body.Bytes())
 	}
+	// Like WeChat, the answer names the sub-merchant (the client checks it).
+	if a := parseXML(t, rec.Body.Bytes()); a.Get("sub_mch_id") != spSubMchID || a.Get("sub_appid") != spSubAppID {
+		t.Fatalf("answer without the sub-merchant: %s", rec.Body.Bytes())
+	}
 	out, _, err := s.Complete("O1", true, transformtest.Pinned)
 	if err != nil {
 		t.Fatal(err)

@@ -61,8 +61,7 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	if p.Get("return_code") != "SUCCESS" {
 		return nil, transform.ErrUnsigned
 	}
-	if p.Get("appid") != w.cfg.AppID || p.Get("mch_id") != w.cfg.MchID ||
-		w.cfg.SubMchID != "" && p.Get("sub_mch_id") != w.cfg.SubMchID { // the provider's key signs for every sub-merchant
+	if w.cfg.foreign(p, true) {
 		return nil, transform.ErrForeign
 	}
 	if p.Has("req_info") {

@@ -238,6 +238,12 @@ func TestWebhookServiceProvider(t *testing.T) {
 	if ev, err := w.Verify(transform.Notification{Body: signedXML(other, vecAPIKey, SignMD5)}); !errors.Is(err, transform.ErrForeign) {
 		t.Fatalf("another sub-merchant's notification: %+v, %v", ev, err)
 	}
+	// The sub-merchant's other mini program (sub_appid) is foreign to a route
+	// configured with sub_app_id, as in wechat_v3.
+	otherApp := set(p, "sub_appid", "wx0000000000000000")
+	if ev, err := w.Verify(transform.Notification{Body: signedXML(otherApp, vecAPIKey, SignMD5)}); !errors.Is(err, transform.ErrForeign) {
+		t.Fatalf("another sub_appid's notification: %+v, %v", ev, err)
+	}
 }
 
 // The refund notification vector of docs/providers/wechat_v2.md: req_info under API key
