@@ -40,6 +40,30 @@ func (p Params) Has(name string) bool {
 	return false
 }
 
+// HasDuplicate tells whether a name occurs twice. No provider repeats one;
+// a repeated name lets Get (the first value) and Map or a signature (every
+// value) disagree, so a document giving one is refused.
+func (p Params) HasDuplicate() bool {
+	if len(p) > 32 { // a 64 KiB body can hold thousands of elements: stay linear
+		seen := make(map[string]struct{}, len(p))
+		for _, kv := range p {
+			if _, ok := seen[kv.Name]; ok {
+				return true
+			}
+			seen[kv.Name] = struct{}{}
+		}
+		return false
+	}
+	for i := 1; i < len(p); i++ {
+		for j := 0; j < i; j++ {
+			if p[i].Name == p[j].Name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Map copies the parameters into a map (the event's data).
 func (p Params) Map() map[string]string {
 	m := make(map[string]string, len(p))

@@ -192,10 +192,12 @@ func (e *Envelope) Fields() (transform.Params, error) {
 // order, a nested leaf named by its path below the root
 // ("miniProgramData/wechat"). An element with children contributes its
 // children only; nesting deeper than 2C2P's own, mixed content, attributes
-// and DTDs are refused (transform.ParseNestedXML).
+// and DTDs are refused (transform.ParseNestedXML), and so is a leaf given
+// twice (the order id Get reads and the one in the event's data would
+// differ).
 func ParsePayload(inner []byte, root string) (transform.Params, error) {
 	name, p, err := transform.ParseNestedXML(inner, maxDepth)
-	if err != nil || name != root {
+	if err != nil || name != root || p.HasDuplicate() {
 		return nil, transform.ErrMalformed
 	}
 	return p, nil

@@ -324,6 +324,10 @@ func TestParsePayloadRefuses(t *testing.T) {
 		`<!DOCTYPE PaymentResponse [<!ENTITY e "32">]><PaymentResponse><respCode>&e;</respCode></PaymentResponse>`,
 		`<PaymentResponse><a><b><c><d><e>x</e></d></c></b></a></PaymentResponse>`,
 		`<PaymentRequest><respCode>32</respCode></PaymentRequest>`,
+		// A name given twice: the signature covers both values, and Get (the
+		// event's order_id) and the event's data (the last) would disagree.
+		`<PaymentResponse><uniqueTransactionCode>O1</uniqueTransactionCode><respCode>00</respCode><uniqueTransactionCode>O2</uniqueTransactionCode></PaymentResponse>`,
+		`<PaymentResponse><miniProgramData><wechat>a</wechat></miniProgramData><miniProgramData><wechat>b</wechat></miniProgramData></PaymentResponse>`,
 	} {
 		if p, err := ParsePayload([]byte(doc), RootResponse); !errors.Is(err, transform.ErrMalformed) || p != nil {
 			t.Fatalf("ParsePayload(%q) = %q, %v", doc, p, err)

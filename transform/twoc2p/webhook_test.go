@@ -223,6 +223,7 @@ func TestWebhookAttacks(t *testing.T) {
 		{"replayed with a failure turned into success", formHeader, form(FieldResponse, resigned(t, signed(notificationXML("respCode", "99", "status", "F")), "<status>F<", "<status>A<")), transform.ErrBadSignature},
 		{"another merchant's valid notification", formHeader, form(FieldResponse, refSeal(RootResponse, notificationXML("merchantID", "JT02"), otherKey)), transform.ErrBadSignature},
 		{"another merchantID under our key", formHeader, form(FieldResponse, signed(notificationXML("merchantID", "JT02"))), transform.ErrForeign},
+		{"a signed payload giving the order twice", formHeader, form(FieldResponse, signed(strings.Replace(notificationXML(), "</"+RootResponse+">", "<uniqueTransactionCode>ORDER-2</uniqueTransactionCode></"+RootResponse+">", 1))), transform.ErrMalformed},
 		{"a request envelope (wrong kind)", formHeader, form(FieldResponse, refSeal(RootRequest, strings.ReplaceAll(notificationXML(), RootResponse, RootRequest), demoSecretKey)), transform.ErrMalformed},
 		{"gzip without Content-Encoding", formHeader, gzipped(form(FieldResponse, demoApproved)), transform.ErrMalformed},
 		{"raw gzip without Content-Encoding", nil, gzipped([]byte(demoApproved)), transform.ErrMalformed},

@@ -287,7 +287,7 @@ func (c *Client) ReadAnswer(status int, body []byte) (transform.Params, error) {
 		return nil, transform.Upstream("the provider answered HTTP " + strconv.Itoa(status))
 	}
 	root, a, err := transform.ParseFlatXML(body)
-	if err != nil || root != "xml" || hasDuplicate(a) {
+	if err != nil || root != "xml" || a.HasDuplicate() {
 		return nil, transform.Upstream("the provider's answer is not valid XML")
 	}
 	if rc := a.Get("return_code"); rc != "SUCCESS" {

@@ -55,7 +55,7 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		return nil, transform.ErrMalformed
 	}
 	root, p, err := transform.ParseFlatXML(n.Body)
-	if err != nil || root != "xml" || hasDuplicate(p) {
+	if err != nil || root != "xml" || p.HasDuplicate() {
 		return nil, transform.ErrMalformed
 	}
 	if p.Get("return_code") != "SUCCESS" {
@@ -111,7 +111,7 @@ func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanati
 		return false, nil
 	}
 	root, p, err := transform.ParseFlatXML(n.Body)
-	if err != nil || root != "xml" || hasDuplicate(p) || !p.Has("return_code") || p.Get("return_code") == "SUCCESS" {
+	if err != nil || root != "xml" || p.HasDuplicate() || !p.Has("return_code") || p.Get("return_code") == "SUCCESS" {
 		return false, nil
 	}
 	if x != nil {
@@ -145,31 +145,6 @@ func isPaymentNotice(p transform.Params) bool {
 		}
 	}
 	return true
-}
-
-// hasDuplicate tells whether a parameter name occurs twice. WeChat never
-// repeats one; a repeated name would let Get (the first) and the signature
-// (every non-empty one) disagree, and an empty element is outside the
-// signature, so anyone could prepend one to blank a signed field.
-func hasDuplicate(p transform.Params) bool {
-	if len(p) > 32 { // a 64 KiB body can hold thousands of elements: stay linear
-		seen := make(map[string]struct{}, len(p))
-		for _, kv := range p {
-			if _, ok := seen[kv.Name]; ok {
-				return true
-			}
-			seen[kv.Name] = struct{}{}
-		}
-		return false
-	}
-	for i := 1; i < len(p); i++ {
-		for j := 0; j < i; j++ {
-			if p[i].Name == p[j].Name {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // PaymentEvent normalizes a verified payment notification. data holds the
@@ -223,7 +198,7 @@ func (w *Webhook) refundEvent(outer transform.Params) (*transform.Event, error) 
 	}
 	// A repeated name would let Get and the merchant read different values;
 	// AES-ECB blocks can be cut and pasted between captured notifications.
-	if hasDuplicate(p) || p.Get("out_refund_no") == "" || p.Get("refund_status") == "" {
+	if p.HasDuplicate() || p.Get("out_refund_no") == "" || p.Get("refund_status") == "" {
 		return nil, transform.ErrMalformed
 	}
 	typ, ok := refundTypes[p.Get("refund_status")]

@@ -377,7 +377,7 @@ func TestHasDuplicate(t *testing.T) {
 		{mk(manyDup...), true},
 	}
 	for i, tt := range tests {
-		if got := hasDuplicate(tt.p); got != tt.want {
+		if got := tt.p.HasDuplicate(); got != tt.want {
 			t.Errorf("case %d (%d names): %v, want %v", i, len(tt.p), got, tt.want)
 		}
 	}
