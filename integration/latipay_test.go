@@ -64,6 +64,12 @@ func TestLatipay(t *testing.T) {
 		}
 		reverse_proxy `+strings.TrimPrefix(merchant.srv.URL, "http://")+`
 	}
+	handle /webhooks/latipay-key-only {
+		minipay_webhook latipay {
+			api_key `+latipayAPIKey+`
+		}
+		reverse_proxy `+strings.TrimPrefix(merchant.srv.URL, "http://")+`
+	}
 }
 
 :`+sandbox+` {
@@ -200,19 +206,26 @@ func TestLatipay(t *testing.T) {
 		body      string
 		status    int
 		forwarded bool
+		route     string // after /webhooks/latipay
 	}{
-		{"valid", signed(latipayAPIKey, nil), 200, true},
-		{"forged", signed("not-the-merchant-key", nil), 401, false},
-		{"tampered amount", strings.Replace(signed(latipayAPIKey, nil), "amount=12.30", "amount=0.01", 1), 401, false},
-		{"another wallet's currency", signed(latipayAPIKey, func(v url.Values) { v.Set("currency", "AUD") }), 401, false},
-		{"unsigned", strings.Replace(signed(latipayAPIKey, nil), "signature=", "x=", 1), 401, false},
-		{"a repeated status", signed(latipayAPIKey, nil) + "&status=failed", 401, false},
-		{"boundary shifted into payment_method", signed(latipayAPIKey, func(v url.Values) { v.Set("merchant_reference", "LP-100"); v.Set("payment_method", "1wechat") }), 401, false},
-		{"unknown status", signed(latipayAPIKey, func(v url.Values) { v.Set("status", "refunded") }), 401, false},
+		{"valid", signed(latipayAPIKey, nil), 200, true, ""},
+		{"forged", signed("not-the-merchant-key", nil), 401, false, ""},
+		{"tampered amount", strings.Replace(signed(latipayAPIKey, nil), "amount=12.30", "amount=0.01", 1), 401, false, ""},
+		{"another wallet's currency", signed(latipayAPIKey, func(v url.Values) { v.Set("currency", "AUD") }), 401, false, ""},
+		{"unsigned", strings.Replace(signed(latipayAPIKey, nil), "signature=", "x=", 1), 401, false, ""},
+		{"a repeated status", signed(latipayAPIKey, nil) + "&status=failed", 401, false, ""},
+		{"boundary shifted into payment_method", signed(latipayAPIKey, func(v url.Values) { v.Set("merchant_reference", "LP-100"); v.Set("payment_method", "1wechat") }), 401, false, ""},
+		{"unknown status", signed(latipayAPIKey, func(v url.Values) { v.Set("status", "refunded") }), 401, false, ""},
+		// DESIGN §3: minipay_webhook requires only what verification needs,
+		// api_key; without currency any ISO 4217 code passes its grammar
+		{"key only: valid", signed(latipayAPIKey, nil), 200, true, "-key-only"},
+		{"key only: another wallet's currency", signed(latipayAPIKey, func(v url.Values) { v.Set("currency", "AUD") }), 200, true, "-key-only"},
+		{"key only: forged", signed("not-the-merchant-key", nil), 401, false, "-key-only"},
+		{"key only: no ISO 4217 code", signed(latipayAPIKey, func(v url.Values) { v.Set("currency", "XYZ") }), 401, false, "-key-only"},
 	}
 	for _, tt := range tests {
 		t.Run("webhook "+tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/latipay", strings.NewReader(tt.body))
+			req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/latipay"+tt.route, strings.NewReader(tt.body))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			res, err := tc.Client.Do(req)
 			if err != nil {

@@ -33,12 +33,12 @@ func TestConfigCheck(t *testing.T) {
 		client, webhook, sandbox string // "" = accepted, else a substring of the error
 	}{
 		{"complete", testConfig(), "", "", ""},
-		{"webhook needs only the key and the currency", Config{APIKey: vecAPIKey, Currency: "NZD"}, "user_id is required", "", "user_id is required"},
-		{"webhook without the currency", Config{APIKey: vecAPIKey}, "user_id is required", "currency is required", "user_id is required"},
+		{"webhook with the key and the currency", Config{APIKey: vecAPIKey, Currency: "NZD"}, "user_id is required", "", "user_id is required"},
+		{"webhook needs only the key", Config{APIKey: vecAPIKey}, "user_id is required", "", "user_id is required"},
 		{"no key", with(func(c *Config) { c.APIKey = "" }), "api_key is required", "api_key is required", "api_key is required"},
 		{"no wallet", with(func(c *Config) { c.WalletID = "" }), "wallet_id is required", "", "wallet_id is required"},
 		{"no app_id", with(func(c *Config) { c.AppID = "" }), "app_id is required", "", "app_id is required"},
-		{"no currency", with(func(c *Config) { c.Currency = "" }), "currency is required", "currency is required", "currency is required"},
+		{"no currency", with(func(c *Config) { c.Currency = "" }), "currency is required", "", "currency is required"},
 		{"unknown currency", with(func(c *Config) { c.Currency = "XYZ" }), "ISO 4217", "ISO 4217", "ISO 4217"},
 		{"lower-case currency", with(func(c *Config) { c.Currency = "nzd" }), "ISO 4217", "ISO 4217", "ISO 4217"},
 		{"relative notify_url", with(func(c *Config) { c.NotifyURL = "/latipay/notify" }), "notify_url", "notify_url", "notify_url"},

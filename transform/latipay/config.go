@@ -30,7 +30,8 @@ type Config struct {
 // ProviderName is "latipay".
 func (*Config) ProviderName() string { return Name }
 
-// clientAndSandbox: the webhook only needs the key and the wallet's currency.
+// clientAndSandbox: the webhook needs only the key (DESIGN §3: the fields
+// verification needs); the wallet's currency is optional there.
 var clientAndSandbox = []transform.Role{transform.RoleClient, transform.RoleSandbox}
 
 // ConfigFields lists every string field for placeholder resolution.
@@ -40,7 +41,7 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 		{Name: "wallet_id", Value: &c.WalletID, Required: clientAndSandbox},
 		{Name: "api_key", Value: &c.APIKey, Required: transform.AllRoles, Secret: true},
 		{Name: "app_id", Value: &c.AppID, Required: clientAndSandbox},
-		{Name: "currency", Value: &c.Currency, Required: transform.AllRoles},
+		{Name: "currency", Value: &c.Currency, Required: clientAndSandbox},
 		{Name: "notify_url", Value: &c.NotifyURL},
 		{Name: "refund_path", Value: &c.RefundPath},
 	}

@@ -25,10 +25,9 @@ type Webhook struct {
 	signer signer
 }
 
-// NewWebhook validates cfg and returns a Webhook. It needs api_key and the
-// wallet's currency: a notification in another currency belongs to another
-// wallet of the same Latipay user, and the currency fixes the amount's
-// grammar.
+// NewWebhook validates cfg and returns a Webhook. It needs api_key only;
+// with the wallet's currency configured, a notification in another currency
+// (another wallet of the same Latipay user) is refused as foreign.
 func NewWebhook(cfg Config) (*Webhook, error) {
 	if err := transform.CheckConfig(&cfg, transform.RoleWebhook); err != nil {
 		return nil, err
@@ -90,8 +89,9 @@ func (s signer) verifySigned(sig string, f Signed) bool {
 // "alipay", and "NZD1" + "20.00" like "NZD" + "120.00". merchant_reference
 // is an order id (1–32 of A-Za-z0-9_-|*), payment_method and status come
 // from closed lists (no entry is a suffix of another), currency is exactly
-// the wallet's three letters, and amount a positive decimal with at most
-// the currency's digits. The parse is unique under these rules: amount is
+// the wallet's three letters (any ISO 4217 code when walletCurrency is "":
+// a webhook configured without it), and amount a positive decimal with at
+// most the currency's digits. The parse is unique under these rules: amount is
 // the digits after the last letter, currency the three letters before,
 // status and payment_method the only list entries that end there.
 func (s Signed) CheckGrammar(walletCurrency string) (transform.Money, error) {
@@ -102,9 +102,10 @@ func (s Signed) CheckGrammar(walletCurrency string) (transform.Money, error) {
 	if _, ok := statuses[s.Status]; !ok {
 		return transform.Money{}, ErrBadField
 	}
-	if s.Currency != walletCurrency {
+	if walletCurrency != "" && s.Currency != walletCurrency {
 		return transform.Money{}, transform.ErrForeign
 	}
+	// ParseMoney also holds currency to ISO 4217's three capital letters
 	m, err := transform.ParseMoney(s.Amount, s.Currency, "amount", "currency")
 	if err != nil {
 		return transform.Money{}, ErrBadField

@@ -207,3 +207,48 @@ func TestWebhookAckNack(t *testing.T) {
 		t.Fatalf("Nack = %q %q", ct, body)
 	}
 }
+
+// TestWebhookWithoutWalletCurrency: DESIGN §3 requires on minipay_webhook only
+// the fields verification needs, and Latipay's signature needs api_key
+// alone. Without a configured wallet currency every signed field is still
+// held to its grammar — currency any ISO 4217 code, amount with at most that
+// currency's decimals — so the concatenation's boundaries stay fixed; with
+// one configured, the notification must match it (TestWebhookVerify).
+func TestWebhookWithoutWalletCurrency(t *testing.T) {
+	w := newWebhook(t, Config{APIKey: vecAPIKey})
+	signedWith := func(cur, amount string) string {
+		return notificationForm(vecAPIKey, func(v url.Values) { v.Set("currency", cur); v.Set("amount", amount) })
+	}
+	accepted := []struct{ name, body, amount, currency string }{
+		{"the published notification", docNotification, "120.00", "NZD"},
+		{"another wallet's currency", signedWith("AUD", "12.30"), "12.30", "AUD"},
+		{"a zero-decimal currency", signedWith("JPY", "1200"), "1200", "JPY"},
+		{"a three-decimal currency", signedWith("KWD", "1.5"), "1.500", "KWD"},
+	}
+	for _, tt := range accepted {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := w.Verify(transform.Notification{Body: []byte(tt.body)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Amount != tt.amount || ev.Currency != tt.currency || ev.Data["currency"] != tt.currency {
+				t.Fatalf("event amount %q %q, data %v; want %q %q", ev.Amount, ev.Currency, ev.Data, tt.amount, tt.currency)
+			}
+		})
+	}
+	refused := []struct{ name, body string }{
+		{"a currency in lower case", signedWith("nzd", "120.00")},
+		{"no ISO 4217 code", signedWith("XYZ", "120.00")},
+		{"four letters", signedWith("NZDA", "120.00")},
+		{"more decimals than the currency has", signedWith("JPY", "120.5")},
+		// "NZD1" + "20.00" signs like the published "NZD" + "120.00"
+		{"boundary shift: currency into amount", strings.Replace(strings.Replace(docNotification, "currency=NZD", "currency=NZD1", 1), "amount=120.00", "amount=20.00", 1)},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			if ev, err := w.Verify(transform.Notification{Body: []byte(tt.body)}); !errors.Is(err, ErrBadField) || ev != nil {
+				t.Fatalf("Verify = %+v, %v; want %v", ev, err, ErrBadField)
+			}
+		})
+	}
+}
