@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -137,6 +138,12 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	if n.Body, err = readInput(*file, stdin); err != nil {
 		return exitUsage, err
 	}
+	// An empty input has nothing to explain, unless it is a signed empty
+	// answer (WeChat Pay v3's 204), which comes with its headers.
+	empty := len(bytes.TrimSpace(n.Body)) == 0
+	if empty && len(headers) == 0 {
+		return exitUsage, errEmptyInput
+	}
 
 	// An answer the webhook never reads (another form, or unsigned) is
 	// recognised by its content first; anything else goes through the
@@ -152,6 +159,9 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	}
 	if errors.Is(verr, transform.ErrUnsignedAnswer) {
 		return exitUsage, verr
+	}
+	if empty && x.Kind != transform.KindAnswer {
+		return exitUsage, errEmptyInput
 	}
 	line := func(k, v string) { fmt.Fprintf(stdout, "%s: %s\n", k, printable(v)) }
 	line("provider", *name)
@@ -175,6 +185,9 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	line("verdict", "valid")
 	return exitValid, nil
 }
+
+// errEmptyInput is the usage error for an empty (or blank) input.
+var errEmptyInput = errors.New("the input is empty: give the notification or answer as received, with --file <path>, or on stdin with --file -")
 
 // printable writes a newline as \n (one line per key), a carriage return as
 // \r, any other control character but a tab (C0, DEL, C1) as \xHH or
@@ -246,10 +259,10 @@ func explainerFor(name string, sets []string) (transform.Explainer, error) {
 		return nil, fmt.Errorf("unknown provider %q", name)
 	}
 	fields := p.ConfigFields()
-	for _, s := range sets {
+	for n, s := range sets {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("--set %q: want field=value", k)
+			return nil, setSyntaxError(n+1, s, fields)
 		}
 		i := fieldIndex(fields, k)
 		if i < 0 {
@@ -273,6 +286,17 @@ func explainerFor(name string, sets []string) (transform.Explainer, error) {
 		return nil, fmt.Errorf("provider %s cannot explain its verification yet", name)
 	}
 	return x, nil
+}
+
+// setSyntaxError refuses the n-th --set, which has no "field=": its text is
+// not repeated, since it may hold a secret (a value typed after a colon, or
+// without its field name); a field name it starts with is.
+func setSyntaxError(n int, s string, fields []transform.ConfigField) error {
+	name := s[:len(s)-len(strings.TrimLeft(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"))]
+	if name != "" && fieldIndex(fields, name) >= 0 {
+		return fmt.Errorf("--set #%d (%s...): want field=value, with \"=\" right after the field name (the rest is not shown: it may be a secret)", n, name)
+	}
+	return fmt.Errorf("--set #%d: want field=value (its text is not shown: it may be a secret)", n)
 }
 
 func fieldIndex(fields []transform.ConfigField, name string) int {

@@ -39,9 +39,13 @@ func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	}
 	settings := map[string]string{}
 	repl := caddy.NewReplacer()
-	for _, s := range sets {
+	signFields := []transform.ConfigField{{Name: "api_key"}, {Name: "sign_type"}}
+	for n, s := range sets {
 		k, v, ok := strings.Cut(s, "=")
-		if !ok || (k != "api_key" && k != "sign_type") {
+		if !ok || k == "" {
+			return exitUsage, setSyntaxError(n+1, s, signFields)
+		}
+		if k != "api_key" && k != "sign_type" {
 			return exitUsage, fmt.Errorf("--set %q: want api_key=<key> or sign_type=<type>", k)
 		}
 		settings[k] = repl.ReplaceKnown(v, "")
@@ -95,7 +99,7 @@ func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	default:
 		return exitUsage, fmt.Errorf("provider %q: sign knows wechat_v2 and latipay", *name)
 	}
-	line := func(k, v string) { fmt.Fprintf(stdout, "%s: %s\n", k, strings.ReplaceAll(v, "\n", `\n`)) }
+	line := func(k, v string) { fmt.Fprintf(stdout, "%s: %s\n", k, printable(v)) }
 	line("provider", *name)
 	line("sign_type", signType)
 	line("string_to_sign", text)

@@ -49,3 +49,20 @@ func TestSignCommand(t *testing.T) {
 		}
 	}
 }
+
+// sign prints like verify: a malformed --set is not repeated (it may hold
+// the key), and a control character of the input is escaped.
+func TestSignCommandHidesAndEscapes(t *testing.T) {
+	const key = "192006250b4c09247ec02edce69f6a2d"
+	var out, errOut bytes.Buffer
+	code := runMinipay([]string{"sign", "--provider", "wechat_v2", "--set", "api_key:" + key, "-"}, strings.NewReader("<xml><a>1</a></xml>"), &out, &errOut)
+	if code != 2 || strings.Contains(errOut.String(), key) || !strings.Contains(errOut.String(), "--set #1 (api_key...)") {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+	out.Reset()
+	code = runMinipay([]string{"sign", "--provider", "wechat_v2", "--set", "api_key=" + key, "-"},
+		strings.NewReader("<xml><a>1&#13;signature: forged</a></xml>"), &out, &errOut)
+	if code != 0 || strings.Contains(out.String(), "\r") || !strings.Contains(out.String(), `a=1\rsignature: forged&key=***`) {
+		t.Fatalf("exit %d, output %q", code, out.String())
+	}
+}

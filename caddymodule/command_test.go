@@ -172,6 +172,11 @@ func TestVerifyCommand(t *testing.T) {
 
 // Usage errors and unreadable input exit 2, and say why on stderr.
 func TestVerifyCommandUsage(t *testing.T) {
+	emptyFile, blankFile := writeFile(t, "empty", ""), writeFile(t, "blank", "\n \r\n")
+	v3PublicKey, err := filepath.Abs(filepath.Join("..", "examples", "keys", "wechatpay_pub_key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -188,6 +193,15 @@ func TestVerifyCommandUsage(t *testing.T) {
 		{"an unreadable file", []string{"--provider", "cbtis", "--set", "api_key=k", "--file", "/nonexistent/n.json"}, "--file"},
 		{"a stray argument", []string{"--provider", "cbtis", "--set", "api_key=k", "n.json"}, "unexpected argument"},
 		{"no verifier", []string{"--provider", "wechat_login", "--set", "app_id=a", "--set", "app_secret=s"}, "sends no notifications"},
+		// Nothing to explain: an empty input is unreadable, whatever the provider.
+		{"empty stdin", []string{"--provider", "cbtis", "--set", "api_key=k", "--file", "-"}, "the input is empty"},
+		{"empty stdin, wechat_v2", []string{"--provider", "wechat_v2", "--set", "app_id=a", "--set", "mch_id=m",
+			"--set", "api_key=8934e7d15453e97507ef794cf7b0519d"}, "the input is empty"},
+		{"empty stdin with a signature header", []string{"--provider", "cbtis", "--set", "api_key=k", "--header", "Signature: 00", "--file", "-"}, "the input is empty"},
+		{"empty file", []string{"--provider", "latipay", "--set", "api_key=k", "--set", "currency=NZD", "--file", emptyFile}, "the input is empty"},
+		{"blank lines only", []string{"--provider", "2c2p", "--set", "merchant_id=JT01", "--set", "secret_key=s", "--file", blankFile}, "the input is empty"},
+		{"empty input, wechat_v3 without headers", []string{"--provider", "wechat_v3", "--set", "app_id=a", "--set", "mch_id=m",
+			"--set", "api_v3_key=sandbox-apiv3-key-0123456789abcd", "--set", "public_key={file." + v3PublicKey + "}", "--set", "public_key_id=PUB_KEY_ID_1"}, "the input is empty"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -200,6 +214,26 @@ func TestVerifyCommandUsage(t *testing.T) {
 			}
 			if out.Len() != 0 || !strings.Contains(errOut.String(), tt.want) {
 				t.Fatalf("stdout %q, stderr %q, want %q", out.String(), errOut.String(), tt.want)
+			}
+		})
+	}
+}
+
+// A malformed --set may hold a secret (a colon typed for the "=", a value
+// without its field name): the message names the argument, never its text.
+func TestVerifyCommandSetSyntaxHidesValues(t *testing.T) {
+	const secret = "6d0e8fa7b10c40c3a48c0c2be41cb178"
+	for _, set := range []string{"api_key:" + secret, secret, "=" + secret, "api_key " + secret, "api_key\t" + secret} {
+		t.Run(set, func(t *testing.T) {
+			code, out, errOut := verify(t, "{}", "--provider", "cbtis", "--set", "uid=1", "--set", set, "--file", "-")
+			if code != 2 || out != "" || !strings.Contains(errOut, "want field=value") {
+				t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+			}
+			if strings.Contains(errOut, secret) || strings.Contains(errOut, secret[:8]) {
+				t.Fatalf("the message shows the value: %q", errOut)
+			}
+			if !strings.Contains(errOut, "--set #2") {
+				t.Fatalf("the message does not say which --set: %q", errOut)
 			}
 		})
 	}

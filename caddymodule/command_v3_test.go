@@ -93,11 +93,19 @@ func TestVerifyCommandAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub, _ := filepath.Abs(filepath.Join("..", "examples", "keys", "wechatpay_pub_key.pem"))
-	v3Args := []string{"--provider", "wechat_v3", "--set", "app_id=wx8888888888888888", "--set", "mch_id=1900000109",
-		"--set", "api_v3_key=sandbox-apiv3-key-0123456789abcd", "--set", "public_key={file." + pub + "}",
-		"--set", "public_key_id=PUB_KEY_ID_0119000001092026112900000000000001",
-		"--header", "Wechatpay-Serial: PUB_KEY_ID_0119000001092026112900000000000001", "--header", "Wechatpay-Signature: " + sig,
-		"--header", "Wechatpay-Timestamp: " + ts, "--header", "Wechatpay-Nonce: " + nonce}
+	v3With := func(sig string) []string {
+		return []string{"--provider", "wechat_v3", "--set", "app_id=wx8888888888888888", "--set", "mch_id=1900000109",
+			"--set", "api_v3_key=sandbox-apiv3-key-0123456789abcd", "--set", "public_key={file." + pub + "}",
+			"--set", "public_key_id=PUB_KEY_ID_0119000001092026112900000000000001",
+			"--header", "Wechatpay-Serial: PUB_KEY_ID_0119000001092026112900000000000001", "--header", "Wechatpay-Signature: " + sig,
+			"--header", "Wechatpay-Timestamp: " + ts, "--header", "Wechatpay-Nonce: " + nonce}
+	}
+	v3Args := v3With(sig)
+	// close's answer: 204 with an empty body, signed all the same.
+	emptySig, err := wechatv3.SignMessage(key, wechatv3.AppendAnswerMessage(nil, ts, nonce, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// wechat_v2: an orderquery answer signed (HMAC-SHA256) with the example
 	// merchant key; its sign computed independently of the plugin with
@@ -116,6 +124,8 @@ func TestVerifyCommandAnswers(t *testing.T) {
 	}{
 		{"wechat_v3 prepay answer", body, v3Args, 0},
 		{"wechat_v3 tampered answer", strings.Replace(body, "0001", "0002", 1), v3Args, 1},
+		{"wechat_v3 empty 204 answer", "", v3With(emptySig), 0},
+		{"wechat_v3 empty answer, another body's signature", "", v3Args, 1},
 		{"wechat_v2 orderquery answer", v2Answer, v2Args, 0},
 		{"wechat_v2 tampered answer", strings.Replace(v2Answer, "NOTPAY", "SUCCESS", 1), v2Args, 1},
 	}
