@@ -145,18 +145,7 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 		return exitUsage, errEmptyInput
 	}
 
-	// An answer the webhook never reads (another form, or unsigned) is
-	// recognised by its content first; anything else goes through the
-	// webhook's own verifier.
-	x := transform.Explanation{Kind: transform.KindNotification}
-	var verr error
-	answer := false
-	if ae, ok := webhook.(transform.AnswerExplainer); ok {
-		answer, verr = ae.ExplainAnswer(n, &x)
-	}
-	if !answer {
-		_, verr = webhook.Explain(n, &x)
-	}
+	x, verr := explain(webhook, n)
 	if errors.Is(verr, transform.ErrUnsignedAnswer) {
 		return exitUsage, verr
 	}
@@ -172,18 +161,53 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	line("string_to_sign", x.StringToSign)
 	line("expected", x.Expected)
 	line("received", x.Received)
-	// A provider's API answer whose signature verifies is valid as an
-	// answer (a webhook still refuses it as a notification).
-	if verr != nil && !(x.Kind == transform.KindAnswer && errors.Is(verr, transform.ErrSignedAnswer)) {
+	if !valid(x, verr) {
 		reason := verr.Error()
 		if errors.Is(verr, transform.ErrOutsideWindow) && received.IsZero() {
 			reason += "; judged now: --at <time received> judges it as of then"
+		}
+		// The input is judged as given; a line break that echo or an editor
+		// added is only pointed out.
+		if trimmed, ok := withoutFinalLineBreak(n.Body); ok {
+			if tx, terr := explain(webhook, transform.Notification{Header: n.Header, Body: trimmed}); valid(tx, terr) {
+				reason += "; without its final line break the input verifies: give it exactly as received (printf '%s', not echo)"
+			}
 		}
 		line("verdict", "invalid ("+reason+")")
 		return exitInvalid, nil
 	}
 	line("verdict", "valid")
 	return exitValid, nil
+}
+
+// explain runs the provider's own verifier on n: an API answer the webhook
+// never reads (another form, or unsigned) is recognised by its content
+// first; anything else goes through the webhook's Explain.
+func explain(webhook transform.Explainer, n transform.Notification) (transform.Explanation, error) {
+	x := transform.Explanation{Kind: transform.KindNotification}
+	if ae, ok := webhook.(transform.AnswerExplainer); ok {
+		if answer, err := ae.ExplainAnswer(n, &x); answer {
+			return x, err
+		}
+	}
+	_, err := webhook.Explain(n, &x)
+	return x, err
+}
+
+// valid is the verdict: verified, or a provider's API answer whose
+// signature verifies (a webhook still refuses it as a notification).
+func valid(x transform.Explanation, err error) bool {
+	return err == nil || x.Kind == transform.KindAnswer && errors.Is(err, transform.ErrSignedAnswer)
+}
+
+// withoutFinalLineBreak is b without one final "\n" or "\r\n".
+func withoutFinalLineBreak(b []byte) ([]byte, bool) {
+	t, ok := bytes.CutSuffix(b, []byte("\n"))
+	if !ok {
+		return b, false
+	}
+	t, _ = bytes.CutSuffix(t, []byte("\r"))
+	return t, true
 }
 
 // errEmptyInput is the usage error for an empty (or blank) input.

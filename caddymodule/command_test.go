@@ -219,6 +219,60 @@ func TestVerifyCommandUsage(t *testing.T) {
 	}
 }
 
+// An input saved with a final line break its sender never sent (echo, an
+// editor) is judged as given, and the reason says that without the line
+// break it verifies. A tampered input gets no such hint.
+func TestVerifyCommandFinalLineBreak(t *testing.T) {
+	latipayArgs := []string{"--provider", "latipay", "--set", "api_key=111222333", "--set", "currency=NZD", "--file", "-"}
+	cbtisArgs := []string{"--provider", "cbtis", "--set", "api_key=6d0e8fa7b10c40c3a48c0c2be41cb178", "--header", "Signature: " + cbtisSig, "--file", "-"}
+	const hint = "; without its final line break the input verifies: give it exactly as received (printf '%s', not echo)"
+	for _, tt := range []struct {
+		name, input string
+		args        []string
+		code        int
+		hint        bool
+	}{
+		{"latipay form + LF", latipayBody + "\n", latipayArgs, 1, true},
+		{"latipay form + CRLF", latipayBody + "\r\n", latipayArgs, 1, true},
+		{"cbtis body + LF", cbtisBody + "\n", cbtisArgs, 1, true},
+		{"cbtis tampered body + LF", strings.Replace(cbtisBody, "105.00", "105.01", 1) + "\n", cbtisArgs, 1, false},
+		{"latipay form + two LF", latipayBody + "\n\n", latipayArgs, 1, false},
+		{"latipay form as sent", latipayBody, latipayArgs, 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := verify(t, tt.input, tt.args...)
+			if code != tt.code || strings.Contains(out, hint) != tt.hint {
+				t.Fatalf("exit %d (want %d), hint %v:\n%s%s", code, tt.code, tt.hint, out, errOut)
+			}
+			if tt.hint && !strings.HasSuffix(out, hint+")\n") {
+				t.Fatalf("verdict line:\n%s", out)
+			}
+		})
+	}
+}
+
+// A wechat_v2 notification naming another sign type than the configured
+// one is invalid, and still explained: the configured type, the string it
+// signs, the signature it expects and the one received.
+func TestVerifyCommandWechatV2OtherSignType(t *testing.T) {
+	v2, err := os.ReadFile(filepath.Join("testdata", "wechat_v2-notification.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fixture is HMAC-SHA256 without a sign_type element: name it.
+	input := strings.Replace(string(v2), "<total_fee>", "<sign_type>HMAC-SHA256</sign_type><total_fee>", 1)
+	code, out, errOut := verify(t, input, "--provider", "wechat_v2", "--set", "app_id=wx8888888888888888", "--set", "mch_id=1900000109",
+		"--set", "api_key=8934e7d15453e97507ef794cf7b0519d", "--file", "-")
+	if code != 1 || !strings.Contains(out, "\nsign_type: MD5\nstring_to_sign: appid=wx8888888888888888&") ||
+		!strings.Contains(out, "&sign_type=HMAC-SHA256&") || !strings.Contains(out, "\nreceived: "+v2Sig+"\n") ||
+		!strings.Contains(out, "verdict: invalid (notification signature does not verify: the notification names another sign type than the configured one)") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(out, "expected: \n") || strings.Contains(out+errOut, "8934e7d15453e97507ef794cf7b0519d") {
+		t.Fatalf("no expected signature, or the key shown:\n%s", out)
+	}
+}
+
 // A malformed --set may hold a secret (a colon typed for the "=", a value
 // without its field name): the message names the argument, never its text.
 func TestVerifyCommandSetSyntaxHidesValues(t *testing.T) {

@@ -73,15 +73,15 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	if x != nil && !isPaymentNotice(p) { // by its content, whether or not it verifies
 		x.Kind = transform.KindAnswer
 	}
+	if x != nil { // also when the sign type is refused below: what the configured one expects
+		x.SignType, x.Received = w.cfg.SignType, p.Get("sign")
+		x.StringToSign, x.Expected = w.signer.Explain(p, w.cfg.SignType)
+	}
 	// The configured sign type is the only one accepted: WeChat signs a
 	// notification with the order's type, and minipay signs every order with
 	// the configured one. A notification often leaves sign_type out.
 	if st := p.Get("sign_type"); st != "" && st != w.cfg.SignType {
 		return nil, ErrSignType
-	}
-	if x != nil {
-		x.SignType, x.Received = w.cfg.SignType, p.Get("sign")
-		x.StringToSign, x.Expected = w.signer.Explain(p, w.cfg.SignType)
 	}
 	if !w.signer.Verify(p, w.cfg.SignType) {
 		return nil, transform.ErrBadSignature
