@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"hash"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -71,6 +72,41 @@ func (p Params) Map() map[string]string {
 		m[kv.Name] = kv.Value
 	}
 	return m
+}
+
+// SortedQueryAmbiguous tells whether the string SortedQuery writes for p
+// has another reading as sorted k=v pairs that tolerated does not accept: a
+// value of field holding "&name=" where name sorts after field and before
+// the next field (a captured document's field moved into the value before
+// it, and removed, signs the same). tolerated decides which such readings
+// are harmless (a merchant's own attach of key=value pairs); nil tolerates
+// none. A value may hold '&' and '=' otherwise.
+func (p Params) SortedQueryAmbiguous(skip string, tolerated func(field, name string) bool) bool {
+	signed := make(Params, 0, len(p))
+	for _, kv := range p {
+		if kv.Value != "" && kv.Name != skip {
+			signed = append(signed, kv)
+		}
+	}
+	slices.SortFunc(signed, func(a, b Param) int { return strings.Compare(a.Name, b.Name) })
+	for i, kv := range signed {
+		for v := kv.Value; ; {
+			amp := strings.IndexByte(v, '&')
+			if amp < 0 {
+				break
+			}
+			v = v[amp+1:]
+			eq := strings.IndexByte(v, '=')
+			if eq <= 0 || strings.IndexByte(v[:eq], '&') >= 0 {
+				continue
+			}
+			name := v[:eq]
+			if name > kv.Name && (i+1 == len(signed) || name < signed[i+1].Name) && (tolerated == nil || !tolerated(kv.Name, name)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // SortedQuery writes the signature base string shared by WeChat Pay v2 and

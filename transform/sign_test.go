@@ -312,3 +312,45 @@ func FuzzSortedQuery(f *testing.F) {
 		}
 	})
 }
+
+// SortedQueryAmbiguous: a value holding "&name=" for a name that sorts
+// between its field and the next one has a second reading of the signed
+// string; any other '&' or '=' has none.
+func TestSortedQueryAmbiguous(t *testing.T) {
+	p := func(kv ...string) Params {
+		var out Params
+		for i := 0; i+1 < len(kv); i += 2 {
+			out = append(out, Param{Name: kv[i], Value: kv[i+1]})
+		}
+		return out
+	}
+	attachOnly := func(field, _ string) bool { return field == "attach" }
+	tests := []struct {
+		name      string
+		p         Params
+		tolerated func(field, name string) bool
+		want      bool
+	}{
+		{"no ampersand", p("a", "1", "c", "2"), nil, false},
+		{"a field moved into the value before it", p("a", "1&b=2", "c", "3"), nil, true},
+		{"document order does not matter", p("c", "3", "a", "1&b=2"), nil, true},
+		{"moved into the last value", p("a", "1", "c", "3&d=4"), nil, true},
+		{"a name sorting after the next field", p("a", "1&d=2", "c", "3"), nil, false},
+		{"a name sorting before its own field", p("b", "1&a=2", "c", "3"), nil, false},
+		{"no '=' after '&'", p("a", "1&b", "c", "3"), nil, false},
+		{"an empty name", p("a", "1&=2", "c", "3"), nil, false},
+		{"'&' inside the would-be name", p("a", "1&x&d=2", "c", "3"), nil, false},
+		{"the second '&' is the ambiguous one", p("a", "1&z=0&b=2", "c", "3"), nil, true},
+		{"an empty next field is not signed", p("a", "1&b=2", "b", "", "c", "3"), nil, true},
+		{"the skipped field is not signed", p("a", "1&b=2", "sign", "S", "c", "3"), nil, true},
+		{"tolerated", p("attach", "1&b=2", "c", "3"), attachOnly, false},
+		{"not tolerated for another field", p("a", "1&b=2", "c", "3"), attachOnly, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.p.SortedQueryAmbiguous("sign", tt.tolerated); got != tt.want {
+				t.Fatalf("SortedQueryAmbiguous(%v) = %v, want %v", tt.p, got, tt.want)
+			}
+		})
+	}
+}

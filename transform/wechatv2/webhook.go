@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -38,6 +40,11 @@ var (
 	ErrRefundDecrypt = errors.New("wechat_v2: refund notification req_info does not decrypt")
 	ErrSignType      = fmt.Errorf("%w: the notification names another sign type than the configured one", transform.ErrBadSignature)
 	ErrNotNotice     = fmt.Errorf("%w (wechat_v2: the document is not a payment notification)", transform.ErrSignedAnswer)
+	// ErrShiftedField: a signed value holds "&name=" for a name that sorts
+	// between its field and the next, so the signed string has two readings
+	// (a captured notification's field moved into the value before it signs
+	// the same).
+	ErrShiftedField = fmt.Errorf("%w: a signed value reads as another field too (&name=)", transform.ErrMalformed)
 )
 
 // Verify implements transform.Webhook.
@@ -86,6 +93,9 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	if !w.signer.Verify(p, w.cfg.SignType) {
 		return nil, transform.ErrBadSignature
 	}
+	if p.SortedQueryAmbiguous("sign", attachPairs) {
+		return nil, ErrShiftedField
+	}
 	if !isPaymentNotice(p) {
 		return nil, ErrNotNotice
 	}
@@ -119,6 +129,32 @@ func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanati
 	}
 	return true, ErrUnsignedAnswer
 }
+
+// attachPairs tolerates the one harmless second reading of a signed
+// notification: the merchant's own attach holding key=value pairs
+// ("a=1&b=2") whose names are none of WeChat's. Every other field that
+// holds "&name=" for a name sorting before the next field is refused:
+// only a field of a genuine notification can have been moved there.
+func attachPairs(field, name string) bool {
+	return field == "attach" && !notificationField(name)
+}
+
+// notificationField tells a field name of WeChat Pay's payment
+// notification (coupon_type_$n, coupon_id_$n and coupon_fee_$n numbered).
+func notificationField(name string) bool {
+	for _, prefix := range [...]string{"coupon_type_", "coupon_id_", "coupon_fee_"} {
+		if n, ok := strings.CutPrefix(name, prefix); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+			return true
+		}
+	}
+	return slices.Contains(notificationFields[:], name)
+}
+
+// notificationFields are the documented fields of a payment notification.
+var notificationFields = [...]string{"return_code", "return_msg", "appid", "mch_id", "sub_appid", "sub_mch_id", "device_info",
+	"nonce_str", "sign", "sign_type", "result_code", "err_code", "err_code_des", "openid", "is_subscribe", "sub_openid",
+	"sub_is_subscribe", "trade_type", "bank_type", "total_fee", "settlement_total_fee", "fee_type", "cash_fee",
+	"cash_fee_type", "coupon_fee", "coupon_count", "transaction_id", "out_trade_no", "attach", "time_end"}
 
 // noticeFields are what every payment notification carries and no API
 // answer carries all of: every answer of the v2 API is signed with the

@@ -3,6 +3,7 @@ package wechatv2
 import (
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -433,6 +434,12 @@ func TestWebhookAttacks(t *testing.T) {
 		{"replayed with an unsigned answer field", md5, notification(notifyMD5Sign, "<trade_state></trade_state>"), ErrNotNotice},
 		{"another merchant's valid notification", md5, signedXML(foreign, otherKey, SignMD5), transform.ErrForeign},
 		{"another merchant's notification under our key", md5, signedXML(foreign, vecAPIKey, SignMD5), transform.ErrForeign},
+		// The signed string joins k=v with '&', and a value may hold '&':
+		// a captured notification's next field moved into the value before
+		// it (and removed) signs the same. Each is refused.
+		{"trade_type moved into total_fee", md5, shifted(t, "<total_fee>1234</total_fee>\n<trade_type><![CDATA[JSAPI]]></trade_type>", "<total_fee><![CDATA[1234&trade_type=JSAPI]]></total_fee>"), ErrShiftedField},
+		{"result_code moved into out_trade_no", md5, shifted(t, "[O1]]></out_trade_no>\n<result_code><![CDATA[SUCCESS]]></result_code>", "[O1&result_code=SUCCESS]]></out_trade_no>"), ErrShiftedField},
+		{"three fields moved into bank_type", md5, shifted(t, "[CFT]]></bank_type>\n<cash_fee><![CDATA[1234]]></cash_fee>\n<fee_type><![CDATA[CNY]]></fee_type>\n<is_subscribe><![CDATA[Y]]></is_subscribe>", "[CFT&cash_fee=1234&fee_type=CNY&is_subscribe=Y]]></bank_type>"), ErrShiftedField},
 		{"oversized, even signed", md5, signedXML(set(notificationParams(), "attach", strings.Repeat("x", transform.MaxNotification)), vecAPIKey, SignMD5), transform.ErrMalformed},
 	}
 	for _, tt := range tests {
@@ -451,6 +458,39 @@ func TestWebhookAttacks(t *testing.T) {
 	}
 	if _, ok := ev.Data["attach"]; ok || len(ev.Data) != 15 {
 		t.Fatalf("data holds unsigned (empty) fields: %v", ev.Data)
+	}
+}
+
+// shifted is the captured MD5 notification with from replaced by to, its
+// signature left as WeChat made it.
+func shifted(t *testing.T, from, to string) []byte {
+	t.Helper()
+	body := string(notification(notifyMD5Sign, ""))
+	if !strings.Contains(body, from) {
+		t.Fatalf("the notification has no %q", from)
+	}
+	return []byte(strings.Replace(body, from, to, 1))
+}
+
+// A value may hold "&name=" when name cannot sort between its field and the
+// next one (an attach of the merchant's own key=value pairs): no other
+// reading of the signed string gives a document of sorted names.
+func TestWebhookAmpersandInValue(t *testing.T) {
+	cfg := testConfig("")
+	for _, attach := range []string{"store=7&user=42&a=1", "a=1&b=2", "x&bank=1"} { // b and bank sort between attach and bank_type
+		p := set(notificationParams(), "attach", attach)
+		ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: signedXML(p, vecAPIKey, SignMD5)})
+		if err != nil || ev.Data["attach"] != attach {
+			t.Fatalf("attach %q: Verify = %+v, %v", attach, ev, err)
+		}
+	}
+	// "&bank_type=" in attach sorts between attach and the next field
+	// (cash_fee once bank_type is gone), and bank_type is WeChat's: a
+	// captured notification's field moved into attach. Refused.
+	p := set(notificationParams(), "attach", "x&bank_type=CFT")
+	p = slices.DeleteFunc(p, func(kv transform.Param) bool { return kv.Name == "bank_type" })
+	if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: signedXML(p, vecAPIKey, SignMD5)}); !errors.Is(err, ErrShiftedField) {
+		t.Fatalf("Verify = %+v, %v", ev, err)
 	}
 }
 
