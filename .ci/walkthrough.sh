@@ -13,7 +13,8 @@ caddy=$(realpath "${1:-./caddy}")
 expect() {
 	case $1 in
 	wechat) printf '%s\n' '"openid":"os7xVv419cwT89c3EhFacTtXD_84"' '"paySign":"' '"acknowledged":true' \
-		'"type":"payment.succeeded"' '"status":"succeeded"' '"status":"pending"' '"provider_code":"ORDERPAID"' ;;
+		'"type":"payment.succeeded"' '"status":"succeeded"' '"status":"pending"' \
+		'"refund_id":"DEMO-1001-R1","provider_refund_id":"5' '"provider_status":"PROCESSING"' '"provider_code":"ORDERPAID"' ;;
 	cbtis) printf '%s\n' '"signType":"RSA"' '"provider":"cbtis","order_id":"CBTIS-1001","provider_order_id":"C' \
 		'"response_body":"success","acknowledged":true' '"type":"payment.succeeded","order_id":"CBTIS-1001"' \
 		'"status":"succeeded","amount":"12.30","currency":"HKD","paid_at":"' '"provider_status":"SUCCEEDED"' ;;

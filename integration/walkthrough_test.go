@@ -105,6 +105,20 @@ func TestCaddyfileExampleWalkthrough(t *testing.T) {
 	if r := refund.json(t); refund.status != 200 || r["status"] != "pending" || r["amount"] != "2.34" || str(r["provider_refund_id"]) == "" {
 		t.Fatalf("refund: %d %s", refund.status, refund.body)
 	}
+	// wechat_v2 refund_query (/pay/refundquery): the refund is PROCESSING
+	// until WeChat (here the sandbox) notifies it, then SUCCESS.
+	rq := postJSON(t, tc, base+"/wechat/refund_query", `{"refund_id":"WALK-1-R1","order_id":"WALK-1"}`)
+	if want := `{"provider":"wechat_v2","order_id":"WALK-1","refund_id":"WALK-1-R1","provider_refund_id":"` +
+		str(refund.json(t)["provider_refund_id"]) + `","status":"pending","amount":"2.34","currency":"CNY","provider_status":"PROCESSING"}` + "\n"; rq.status != 200 || string(rq.body) != want {
+		t.Fatalf("refund_query: %d %s\nwant %s", rq.status, rq.body, want)
+	}
+	if r := postJSON(t, tc, "http://localhost:"+itoa(sandbox)+"/sandbox/complete",
+		`{"provider":"wechat_v2","order_id":"WALK-1","result":"refunded"}`); r.status != 200 || r.json(t)["acknowledged"] != true {
+		t.Fatalf("refund notification: %d %s", r.status, r.body)
+	}
+	if rq := postJSON(t, tc, base+"/wechat/refund_query", `{"refund_id":"WALK-1-R1"}`).json(t); rq["status"] != "succeeded" || rq["provider_status"] != "SUCCESS" || rq["order_id"] != "WALK-1" {
+		t.Fatalf("refund_query after the notification: %v", rq)
+	}
 	closed := postJSON(t, tc, base+"/wechat/close", `{"order_id":"WALK-1"}`)
 	if closed.status != 422 || closed.errorOf(t)["provider_code"] != "ORDERPAID" {
 		t.Fatalf("close of a paid order: %d %s", closed.status, closed.body)

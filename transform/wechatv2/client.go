@@ -16,11 +16,12 @@ const (
 	PathOrderQuery   = "/pay/orderquery"
 	PathCloseOrder   = "/pay/closeorder"
 	PathRefund       = "/secapi/pay/refund"
+	PathRefundQuery  = "/pay/refundquery"
 )
 
 // Client builds signed WeChat Pay v2 calls and reads their answers.
 type Client struct {
-	transform.Operations // Supports and Prepare: pay, query, close and refund
+	transform.Operations // Supports and Prepare: pay, query, close, refund and refund_query
 	cfg                  Config
 	signer               wxpay.Signer
 	// Now is the clock for paySign's timeStamp; tests pin it.
@@ -33,7 +34,7 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{cfg: cfg, signer: wxpay.NewSigner(cfg.APIKey), Now: time.Now}
-	c.Operations = transform.Operations{Provider: Name, Pay: c.Pay, Query: c.Query, Close: c.Close, Refund: c.Refund}
+	c.Operations = transform.Operations{Provider: Name, Pay: c.Pay, Query: c.Query, Close: c.Close, Refund: c.Refund, RefundQuery: c.RefundQuery}
 	return c, nil
 }
 
@@ -275,6 +276,64 @@ func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
 			ProviderRefundID: a.Get("refund_id"), Status: transform.StatusPending,
 			Amount: req.Money.String(), Currency: req.Money.Currency,
 		}), nil
+	}), nil
+}
+
+// RefundQuery builds the refundquery call for one refund, by the merchant's
+// refund id (out_refund_no); its answer becomes the refund object.
+func (c *Client) RefundQuery(req *transform.RefundQueryRequest) (*transform.Call, error) {
+	var params [8]transform.Param
+	p := append(c.base(params[:0]), transform.Param{Name: "out_refund_no", Value: req.RefundID})
+	return c.call(PathRefundQuery, req.OrderID, p, func(_ *Client, orderID string, a transform.Params) ([]byte, error) {
+		return RefundFromQuery(a, req.RefundID, orderID)
+	}), nil
+}
+
+// refundStates maps refundquery's refund_status_$n. CHANGE (退款异常: the
+// money could not reach the payer, the merchant must act) did not refund.
+var refundStates = map[string]string{
+	"SUCCESS": transform.StatusSucceeded, "PROCESSING": transform.StatusPending,
+	"REFUNDCLOSE": transform.StatusFailed, "CHANGE": transform.StatusFailed,
+}
+
+// maxRefundsListed bounds the refund_$n entries read from one answer (WeChat
+// allows 50 partial refunds per order).
+const maxRefundsListed = 64
+
+// RefundFromQuery maps a verified refundquery answer to the refund object of
+// refundID: the answer lists the order's refunds as <field>_$n, and the one
+// whose out_refund_no_$n is refundID is taken. The answer must be of orderID
+// when the merchant named one.
+func RefundFromQuery(a transform.Params, refundID, orderID string) ([]byte, error) {
+	if orderID != "" {
+		if err := sameOrder(a, "out_trade_no", orderID); err != nil {
+			return nil, err
+		}
+	}
+	n := -1
+	for i := 0; i < maxRefundsListed; i++ {
+		if a.Get("out_refund_no_"+strconv.Itoa(i)) == refundID {
+			n = i
+			break
+		}
+	}
+	if n < 0 {
+		return nil, transform.Upstream("the provider's answer is for another out_refund_no")
+	}
+	suffix := "_" + strconv.Itoa(n)
+	state := a.Get("refund_status" + suffix)
+	status, ok := refundStates[state]
+	if !ok {
+		return nil, transform.UpstreamCode("the provider's answer has an unknown refund_status", state, "")
+	}
+	m, ok := transform.MoneyFromMinorText(a.Get("refund_fee"+suffix), feeType(a))
+	if !ok {
+		return nil, transform.Upstream("the provider's answer has an invalid refund_fee")
+	}
+	return transform.Marshal(transform.RefundResult{
+		Provider: Name, OrderID: a.Get("out_trade_no"), RefundID: refundID,
+		ProviderRefundID: a.Get("refund_id" + suffix), Status: status,
+		Amount: m.String(), Currency: m.Currency, ProviderStatus: state,
 	}), nil
 }
 

@@ -638,3 +638,95 @@ func TestPayAnswerIsMarshalOfItsPaymentParams(t *testing.T) {
 		})
 	}
 }
+
+// refund_query: POST /pay/refundquery by out_refund_no; the answer lists the
+// refund as out_refund_no_0, refund_id_0, refund_fee_0, refund_status_0
+// (the shape of WeChat's example answer, 查询退款, chapter 9_5).
+func TestRefundQuery(t *testing.T) {
+	c := newClient(t, testConfig(""))
+	call, err := c.Prepare(context.Background(), "refund_query", []byte(`{"refund_id":"1415701182","order_id":"1415757673"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if call.Method != http.MethodPost || call.Path != "/pay/refundquery" {
+		t.Fatalf("%s %s", call.Method, call.Path)
+	}
+	sent := parseXML(t, call.Body)
+	if sent.Get("out_refund_no") != "1415701182" || sent.Get("appid") != vecAppID || sent.Get("mch_id") != vecMchID ||
+		sent.Get("sign") != refSign(sent, vecAPIKey, SignMD5) {
+		t.Fatalf("request %s", call.Body)
+	}
+	answer := func(status string, extra ...transform.Param) []byte {
+		return signedXML(append(transform.Params{
+			{Name: "appid", Value: vecAppID}, {Name: "mch_id", Value: vecMchID}, {Name: "nonce_str", Value: "TeqClE3i0mvn3DrK"},
+			{Name: "out_refund_no_0", Value: "1415701182"}, {Name: "out_trade_no", Value: "1415757673"},
+			{Name: "refund_count", Value: "1"}, {Name: "refund_fee_0", Value: "1"},
+			{Name: "refund_id_0", Value: "2008450740201411110000174436"}, {Name: "refund_status_0", Value: status},
+			{Name: "result_code", Value: "SUCCESS"}, {Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"},
+			{Name: "transaction_id", Value: "1008450740201411110005820873"},
+		}, extra...), vecAPIKey, SignMD5)
+	}
+	for _, tt := range []struct{ wechat, status string }{
+		{"PROCESSING", transform.StatusPending}, {"SUCCESS", transform.StatusSucceeded},
+		{"REFUNDCLOSE", transform.StatusFailed}, {"CHANGE", transform.StatusFailed},
+	} {
+		out, err := call.Decode(200, nil, answer(tt.wechat))
+		want := `{"provider":"wechat_v2","order_id":"1415757673","refund_id":"1415701182","provider_refund_id":"2008450740201411110000174436","status":"` +
+			tt.status + `","amount":"0.01","currency":"CNY","provider_status":"` + tt.wechat + `"}`
+		if err != nil || string(out) != want {
+			t.Fatalf("%s: %s, %v\nwant %s", tt.wechat, out, err, want)
+		}
+	}
+	// fee_type names the currency
+	out, err := call.Decode(200, nil, answer("SUCCESS", transform.Param{Name: "fee_type", Value: "HKD"}))
+	if err != nil || !strings.Contains(string(out), `"amount":"0.01","currency":"HKD"`) {
+		t.Fatalf("fee_type HKD: %s, %v", out, err)
+	}
+	// The refund asked about is found among several.
+	several := signedXML(transform.Params{
+		{Name: "appid", Value: vecAppID}, {Name: "mch_id", Value: vecMchID}, {Name: "nonce_str", Value: "n"},
+		{Name: "out_trade_no", Value: "1415757673"}, {Name: "refund_count", Value: "2"},
+		{Name: "out_refund_no_0", Value: "OTHER"}, {Name: "refund_id_0", Value: "1"}, {Name: "refund_fee_0", Value: "5"}, {Name: "refund_status_0", Value: "SUCCESS"},
+		{Name: "out_refund_no_1", Value: "1415701182"}, {Name: "refund_id_1", Value: "2"}, {Name: "refund_fee_1", Value: "250"}, {Name: "refund_status_1", Value: "PROCESSING"},
+		{Name: "result_code", Value: "SUCCESS"}, {Name: "return_code", Value: "SUCCESS"},
+	}, vecAPIKey, SignMD5)
+	if out, err := call.Decode(200, nil, several); err != nil || !strings.Contains(string(out), `"provider_refund_id":"2","status":"pending","amount":"2.50"`) {
+		t.Fatalf("several refunds: %s, %v", out, err)
+	}
+	// WeChat's refusal is the provider's.
+	_, err = call.Decode(200, nil, signedXML(transform.Params{
+		{Name: "return_code", Value: "SUCCESS"}, {Name: "appid", Value: vecAppID}, {Name: "mch_id", Value: vecMchID},
+		{Name: "nonce_str", Value: "n"}, {Name: "result_code", Value: "FAIL"}, {Name: "err_code", Value: "REFUNDNOTEXIST"},
+		{Name: "err_code_des", Value: "退款订单查询失败"},
+	}, vecAPIKey, SignMD5))
+	if e := wantError(t, err, 422, transform.CodeProviderRejected); e.ProviderCode != "REFUNDNOTEXIST" {
+		t.Fatalf("REFUNDNOTEXIST: %+v", e)
+	}
+	// Another order's refund, no such refund in the list, an undocumented
+	// status, an unreadable amount, or a bad signature: 502.
+	for name, a := range map[string][]byte{
+		"another order":  []byte(strings.Replace(string(answer("SUCCESS")), "1415757673", "1415757674", 1)),
+		"another refund": signedXML(set(parseXML(t, answer("SUCCESS")), "out_refund_no_0", "R9"), vecAPIKey, SignMD5),
+		"no amount":      signedXML(set(parseXML(t, answer("SUCCESS")), "refund_fee_0", "1.5"), vecAPIKey, SignMD5),
+	} {
+		out, err := call.Decode(200, nil, a)
+		if out != nil || err == nil {
+			t.Fatalf("%s: %s, %v", name, out, err)
+		}
+		if e := err.(*transform.Error); e.Status != 502 {
+			t.Fatalf("%s: %+v", name, e)
+		}
+	}
+	_, err = call.Decode(200, nil, answer("NEWSTATE"))
+	if e := wantError(t, err, 502, transform.CodeUpstreamError); e.ProviderCode != "NEWSTATE" {
+		t.Fatalf("undocumented status: %+v", e)
+	}
+	// Without order_id, any order's refund of that id is the answer.
+	call, err = c.Prepare(context.Background(), "refund_query", []byte(`{"refund_id":"1415701182"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := call.Decode(200, nil, answer("SUCCESS")); err != nil || !strings.Contains(string(out), `"order_id":"1415757673"`) {
+		t.Fatalf("without order_id: %s, %v", out, err)
+	}
+}

@@ -55,7 +55,7 @@ var _ transform.Sandbox = (*Sandbox)(nil)
 // Handles implements transform.Sandbox.
 func (s *Sandbox) Handles(path string) bool {
 	switch path {
-	case PathUnifiedOrder, PathOrderQuery, PathCloseOrder, PathRefund:
+	case PathUnifiedOrder, PathOrderQuery, PathCloseOrder, PathRefund, PathRefundQuery:
 		return true
 	}
 	return false
@@ -113,6 +113,8 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(s.closeOrder(p))
 	case PathRefund:
 		reply(s.refund(p))
+	case PathRefundQuery:
+		reply(s.refundQuery(p))
 	default:
 		http.NotFound(w, r)
 	}
@@ -265,6 +267,39 @@ func refundOK(p transform.Params, txID, id string) transform.Params {
 		{Name: "refund_id", Value: id}, {Name: "refund_fee", Value: p.Get("refund_fee")},
 		{Name: "total_fee", Value: p.Get("total_fee")}, {Name: "cash_fee", Value: p.Get("total_fee")},
 	}
+}
+
+// refundQuery answers /pay/refundquery by out_refund_no as WeChat does when
+// asked for one refund: that refund as the _0 entry. A refund is PROCESSING
+// until the sandbox notified it (the console or /sandbox/complete
+// "refunded"), SUCCESS after.
+func (s *Sandbox) refundQuery(p transform.Params) transform.Params {
+	outRefundNo := p.Get("out_refund_no")
+	if outRefundNo == "" {
+		return bizFail("LACK_PARAMS", "缺少参数out_refund_no")
+	}
+	for _, o := range s.orders {
+		for _, r := range o.refundLog {
+			if r.outRefundNo != outRefundNo {
+				continue
+			}
+			status, successTime := "PROCESSING", ""
+			if r.notified {
+				status, successTime = "SUCCESS", r.successTime
+			}
+			fee := strconv.FormatInt(o.totalFee, 10)
+			return transform.Params{
+				{Name: "result_code", Value: "SUCCESS"}, {Name: "transaction_id", Value: o.txID},
+				{Name: "out_trade_no", Value: o.params.Get("out_trade_no")}, {Name: "total_fee", Value: fee},
+				{Name: "cash_fee", Value: fee}, {Name: "fee_type", Value: o.params.Get("fee_type")},
+				{Name: "refund_count", Value: "1"}, {Name: "out_refund_no_0", Value: r.outRefundNo},
+				{Name: "refund_id_0", Value: r.id}, {Name: "refund_channel_0", Value: "ORIGINAL"},
+				{Name: "refund_fee_0", Value: strconv.FormatInt(r.fee, 10)}, {Name: "refund_status_0", Value: status},
+				{Name: "refund_recv_accout_0", Value: "支付用户的零钱"}, {Name: "refund_success_time_0", Value: successTime},
+			}
+		}
+	}
+	return bizFail("REFUNDNOTEXIST", "退款订单查询失败")
 }
 
 // tradeState is an order's trade_state, for transform.SandboxOrderIn.

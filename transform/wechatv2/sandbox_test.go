@@ -375,6 +375,23 @@ func TestClientAgainstSandbox(t *testing.T) {
 				!strings.Contains(string(out), `"refund_id":"R1","provider_refund_id":"50000`) {
 				t.Fatalf("refund %s %v", out, err)
 			}
+			// The refund is PROCESSING until WeChat (here the sandbox) notifies it.
+			if out, err := run("refund_query", `{"refund_id":"R1","order_id":"O1"}`); err != nil ||
+				!strings.Contains(string(out), `"status":"pending","amount":"1.00","currency":"CNY","provider_status":"PROCESSING"}`) {
+				t.Fatalf("refund_query %s %v", out, err)
+			}
+			if _, _, err := s.CompleteRefund("O1", transformtest.Pinned); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := run("refund_query", `{"refund_id":"R1"}`); err != nil ||
+				!strings.Contains(string(out), `{"provider":"wechat_v2","order_id":"O1","refund_id":"R1","provider_refund_id":"50000`) ||
+				!strings.HasSuffix(string(out), `"status":"succeeded","amount":"1.00","currency":"CNY","provider_status":"SUCCESS"}`) {
+				t.Fatalf("refund_query %s %v", out, err)
+			}
+			_, err = run("refund_query", `{"refund_id":"R404"}`)
+			if e := wantError(t, err, 422, transform.CodeProviderRejected); e.ProviderCode != "REFUNDNOTEXIST" {
+				t.Fatalf("refund_query of no refund: %+v", e)
+			}
 			_, err = run("close", `{"order_id":"O1"}`)
 			if e := wantError(t, err, 422, transform.CodeProviderRejected); e.ProviderCode != "ORDERPAID" {
 				t.Fatalf("close a paid order: %+v", e)
@@ -393,7 +410,7 @@ func TestSandboxHandles(t *testing.T) {
 	s := newSandbox(t, testConfig(""))
 	for path, want := range map[string]bool{
 		"/pay/unifiedorder": true, "/pay/orderquery": true, "/pay/closeorder": true, "/secapi/pay/refund": true,
-		"/pay/refund": false, "/sns/jscode2session": false, "/": false,
+		"/pay/refundquery": true, "/pay/refund": false, "/sns/jscode2session": false, "/": false,
 	} {
 		if s.Handles(path) != want {
 			t.Errorf("Handles(%q) = %v", path, !want)
