@@ -104,18 +104,12 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	fs.Var(&sets, "set", "field=value")
 	fs.Var(&headers, "header", "Name: value")
 	at := fs.String("at", "", "when the input was received: RFC 3339 or Unix seconds")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage, fmt.Errorf("%v\nusage: caddy minipay %s", err, verifyUsage)
+	if err := parseFlags(fs, args, file, verifyUsage); err != nil {
+		return exitUsage, err
 	}
 	received, err := parseReceivedAt(*at)
 	if err != nil {
 		return exitUsage, err
-	}
-	switch rest := fs.Args(); {
-	case len(rest) == 1 && rest[0] == "-" && *file == "":
-		*file = "-"
-	case len(rest) > 0:
-		return exitUsage, fmt.Errorf("unexpected argument %q\nusage: caddy minipay %s", rest[0], verifyUsage)
 	}
 	if *name == "" {
 		return exitUsage, errors.New("--provider is required")
@@ -208,6 +202,32 @@ func withoutFinalLineBreak(b []byte) ([]byte, bool) {
 	}
 	t, _ = bytes.CutSuffix(t, []byte("\r"))
 	return t, true
+}
+
+// parseFlags parses a subcommand's flags; "-" (stdin, the same as --file -)
+// may stand anywhere among them, once, and only without --file.
+func parseFlags(fs *flag.FlagSet, args []string, file *string, usage string) error {
+	dash := false
+	for {
+		if err := fs.Parse(args); err != nil {
+			return fmt.Errorf("%v\nusage: caddy minipay %s", err, usage)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] != "-" || dash || *file != "" {
+			return fmt.Errorf("unexpected argument %q\nusage: caddy minipay %s", args[0], usage)
+		}
+		dash, args = true, args[1:]
+	}
+	if dash {
+		if *file != "" {
+			return fmt.Errorf("unexpected argument \"-\" with --file\nusage: caddy minipay %s", usage)
+		}
+		*file = "-"
+	}
+	return nil
 }
 
 // errEmptyInput is the usage error for an empty (or blank) input.

@@ -29,13 +29,8 @@ func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	name := fs.String("provider", "", "wechat_v2 or latipay")
 	file := fs.String("file", "", "input file, - for stdin")
 	fs.Var(&sets, "set", "api_key=<key>, sign_type=<type>")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage, fmt.Errorf("%v\nusage: caddy minipay %s", err, signUsage)
-	}
-	if rest := fs.Args(); len(rest) == 1 && rest[0] == "-" && *file == "" {
-		*file = "-"
-	} else if len(rest) > 0 {
-		return exitUsage, fmt.Errorf("unexpected argument %q\nusage: caddy minipay %s", rest[0], signUsage)
+	if err := parseFlags(fs, args, file, signUsage); err != nil {
+		return exitUsage, err
 	}
 	settings := map[string]string{}
 	repl := caddy.NewReplacer()

@@ -273,6 +273,35 @@ func TestVerifyCommandWechatV2OtherSignType(t *testing.T) {
 	}
 }
 
+// "-" (stdin) may stand anywhere among the flags, as in most commands:
+// before --set and --header too.
+func TestVerifyCommandStdinDashAnywhere(t *testing.T) {
+	for _, args := range [][]string{
+		{"-", "--provider", "cbtis", "--set", "api_key=6d0e8fa7b10c40c3a48c0c2be41cb178", "--header", "Signature: " + cbtisSig},
+		{"--provider", "cbtis", "-", "--set", "api_key=6d0e8fa7b10c40c3a48c0c2be41cb178", "--header", "Signature: " + cbtisSig},
+		{"--provider", "cbtis", "--set", "api_key=6d0e8fa7b10c40c3a48c0c2be41cb178", "--header", "Signature: " + cbtisSig, "-"},
+	} {
+		if code, out, errOut := verify(t, cbtisBody, args...); code != 0 || !strings.HasSuffix(out, "verdict: valid\n") {
+			t.Fatalf("%q: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	for _, args := range [][]string{
+		{"--provider", "cbtis", "-", "-", "--set", "api_key=k"},
+		{"--provider", "cbtis", "--file", "n.json", "-", "--set", "api_key=k"},
+		{"--provider", "cbtis", "-", "n.json", "--set", "api_key=k"},
+	} {
+		if code, out, errOut := verify(t, cbtisBody, args...); code != 2 || out != "" || !strings.Contains(errOut, "unexpected argument") {
+			t.Fatalf("%q: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	var out, errOut bytes.Buffer
+	code := runMinipay([]string{"sign", "--provider", "wechat_v2", "-", "--set", "api_key=192006250b4c09247ec02edce69f6a2d"},
+		strings.NewReader("<xml><a>1</a></xml>"), &out, &errOut)
+	if code != 0 || !strings.Contains(out.String(), "string_to_sign: a=1&key=***\n") {
+		t.Fatalf("sign: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+}
+
 // A malformed --set may hold a secret (a colon typed for the "=", a value
 // without its field name): the message names the argument, never its text.
 func TestVerifyCommandSetSyntaxHidesValues(t *testing.T) {
