@@ -454,3 +454,44 @@ func TestPublishedVectors(t *testing.T) {
 		}
 	})
 }
+
+// TestRefundQueryJudgedByGopay: the refundquery our client signs verifies in
+// gopay and asks for the refund by out_refund_no; an answer signed by gopay
+// (the shape of WeChat's example answer, 查询退款 chapter 9_5, the refund as
+// its _0 entry) becomes our refund object, and is refused once altered.
+func TestRefundQueryJudgedByGopay(t *testing.T) {
+	for _, m := range merchants() {
+		t.Run(m.name, func(t *testing.T) {
+			st := m.cfg.SignType
+			call, err := m.newClient(t).Prepare(context.Background(), "refund_query", []byte(`{"refund_id":"1415701182","order_id":"1415757673"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent := gopayRead(t, call.Body)
+			if call.Path != "/pay/refundquery" || sent.GetString("out_refund_no") != "1415701182" || !gopayVerifies(t, st, sent) {
+				t.Fatalf("%s %s", call.Path, call.Body)
+			}
+			fields := map[string]string{
+				"return_code": "SUCCESS", "return_msg": "OK", "result_code": "SUCCESS", "appid": m.cfg.AppID, "mch_id": m.cfg.MchID,
+				"nonce_str": "TeqClE3i0mvn3DrK", "out_trade_no": "1415757673", "transaction_id": "1008450740201411110005820873",
+				"total_fee": "1234", "cash_fee": "1234", "refund_count": "1", "out_refund_no_0": "1415701182",
+				"refund_id_0": "2008450740201411110000174436", "refund_fee_0": "234", "refund_status_0": "SUCCESS",
+				"refund_channel_0": "ORIGINAL", "refund_success_time_0": "2026-11-22 10:05:00",
+			}
+			if m.cfg.SubMchID != "" {
+				fields["sub_appid"], fields["sub_mch_id"] = m.cfg.SubAppID, m.cfg.SubMchID
+			}
+			answer := gopaySigned(st, fields)
+			out, err := call.Decode(200, nil, []byte(wechat.GenerateXml(answer)))
+			want := `{"provider":"wechat_v2","order_id":"1415757673","refund_id":"1415701182","provider_refund_id":"2008450740201411110000174436",` +
+				`"status":"succeeded","amount":"2.34","currency":"CNY","provider_status":"SUCCESS"}`
+			if err != nil || string(out) != want {
+				t.Fatalf("Decode = %s, %v\nwant %s", out, err, want)
+			}
+			forged := maps.Clone(answer).Set("refund_fee_0", "1234")
+			if out, err := call.Decode(200, nil, []byte(wechat.GenerateXml(forged))); err == nil {
+				t.Fatalf("an altered answer decodes: %s", out)
+			}
+		})
+	}
+}
