@@ -132,3 +132,33 @@ func TestCaddyfileExampleWalkthrough(t *testing.T) {
 	}
 	mustContain(t, logs, `"outcome":"ok"`, "operation log line")
 }
+
+// TestCaddyfileExampleCompletesWithoutNotifyURL: in Caddyfile.example every
+// pay route configures its notify_url, so a merchant body without one (the
+// field is optional in DESIGN §4) still yields an order that
+// /sandbox/complete can notify, and the merchant backend gets the event.
+func TestCaddyfileExampleCompletesWithoutNotifyURL(t *testing.T) {
+	tc, merchant, sandbox, _ := startExample(t)
+	base, sb := "http://localhost:"+itoa(merchant), "http://localhost:"+itoa(sandbox)
+	for _, p := range []struct{ provider, route, currency string }{
+		{"wechat_v2", "/wechat", "CNY"}, {"wechat_v3", "/wechat_v3", "CNY"},
+		{"2c2p", "/2c2p", "SGD"}, {"latipay", "/latipay", "NZD"}, {"cbtis", "/cbtis", "HKD"},
+	} {
+		t.Run(p.provider, func(t *testing.T) {
+			orderID := "NO-URL-" + strings.ToUpper(strings.ReplaceAll(p.provider, "_", ""))
+			pay := postJSON(t, tc, base+p.route+"/pay", `{"order_id":"`+orderID+`","amount":"1.00","currency":"`+p.currency+
+				`","description":"x","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`)
+			if pay.status != 200 {
+				t.Fatalf("pay: %d %s", pay.status, pay.body)
+			}
+			done := postJSON(t, tc, sb+"/sandbox/complete", `{"provider":"`+p.provider+`","order_id":"`+orderID+`","result":"succeeded"}`)
+			if c := done.json(t); done.status != 200 || c["acknowledged"] != true {
+				t.Fatalf("complete: %d %s", done.status, done.body)
+			}
+		})
+	}
+	events := do(t, tc, "GET", sb+"/sandbox/merchant/events", "", nil).json(t)["events"].([]any)
+	if len(events) != 5 {
+		t.Fatalf("merchant received %d events, want 5", len(events))
+	}
+}

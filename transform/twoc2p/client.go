@@ -21,7 +21,8 @@ const (
 	RespFailed   = "99"  // 2C2P's generic refusal, failReason says why
 )
 
-// BackendURLField carries the request's notify_url in the payload. docs/providers/2c2p.md
+// BackendURLField carries the request's notify_url (else the configured
+// one) in the payload. docs/providers/2c2p.md
 // names no field for 9.9 (production accounts set the backend URL in the
 // 2C2P merchant portal); this is 2C2P's name for it in its newer API, and
 // the sandbox notifies it.
@@ -59,7 +60,7 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	}
 	// The payload is written directly, in 2C2P's form: no declaration, no
 	// indentation, explicit end tags, text escaped by appendEscaped.
-	inner := make([]byte, 0, 640+len(req.Description)+len(req.PayerName)+len(req.Attach)+len(req.NotifyURL)+len(req.OpenID))
+	inner := make([]byte, 0, 640+len(req.Description)+len(req.PayerName)+len(req.Attach)+len(req.NotifyURL)+len(c.cfg.NotifyURL)+len(req.OpenID))
 	inner = append(inner, "<"+RootRequest+">"...)
 	inner = appendElement(inner, "timeStamp", c.Now().In(transform.UTC8).Format(timeLayout))
 	inner = appendElement(inner, "merchantID", c.cfg.MerchantID)
@@ -77,8 +78,8 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	if req.Attach != "" {
 		inner = appendElement(inner, "userDefined1", req.Attach) // 2C2P echoes it in the answer and the notification
 	}
-	if req.NotifyURL != "" {
-		inner = appendElement(inner, BackendURLField, req.NotifyURL)
+	if notifyURL := cmp.Or(req.NotifyURL, c.cfg.NotifyURL); notifyURL != "" {
+		inner = appendElement(inner, BackendURLField, notifyURL)
 	}
 	inner = append(inner, "<miniProgramData><wechat>"...)
 	inner = appendElement(inner, "appID", c.cfg.AppID)
@@ -120,10 +121,8 @@ func validatePay(req *transform.PayRequest) error {
 			return transform.Invalid(f.name, "holds characters an XML document cannot carry")
 		}
 	}
-	if req.NotifyURL != "" {
-		if _, ok := transform.AbsoluteURL(req.NotifyURL); !ok || len(req.NotifyURL) > 512 {
-			return transform.Invalid("notify_url", "must be an absolute http(s) URL")
-		}
+	if req.NotifyURL != "" && !validNotifyURL(req.NotifyURL) {
+		return transform.Invalid("notify_url", "must be an absolute http(s) URL")
 	}
 	return nil
 }

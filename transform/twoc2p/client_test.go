@@ -83,11 +83,18 @@ func TestPayRequest(t *testing.T) {
 				UserDefined1: strp("table=7"), BackendReturnURL: strp("https://shop.example/webhooks/2c2p?a=1&b=2")}, ""},
 		{"pan_country from the configuration", `{` + base + `,"amount":"1","currency":"SGD","description":"x"}`, "SG",
 			sentRequest{Desc: "x", Amt: "000000000100", CurrencyCode: "702", PanCountry: strp("SG")}, ""},
+		{"notify_url from the configuration", `{` + base + `,"amount":"1","currency":"SGD","description":"x"}`, "",
+			sentRequest{Desc: "x", Amt: "000000000100", CurrencyCode: "702", BackendReturnURL: strp(configNotifyURL)}, ""},
+		{"the request's notify_url wins", `{` + base + `,"amount":"1","currency":"SGD","description":"x","notify_url":"https://shop.example/n"}`, "",
+			sentRequest{Desc: "x", Amt: "000000000100", CurrencyCode: "702", BackendReturnURL: strp("https://shop.example/n")}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig()
 			cfg.PanCountry = tt.panCountry
+			if strings.HasPrefix(tt.name, "notify_url from") || strings.HasPrefix(tt.name, "the request's notify_url") {
+				cfg.NotifyURL = configNotifyURL
+			}
 			call, err := newClient(t, cfg).Prepare(context.Background(), "pay", []byte(tt.body))
 			if err != nil {
 				t.Fatal(err)
@@ -113,6 +120,10 @@ func TestPayRequest(t *testing.T) {
 		})
 	}
 }
+
+// configNotifyURL is a provider-level notify_url: the backend URL the
+// merchant registered with 2C2P, sent when the request names none.
+const configNotifyURL = "https://pay.example.com/webhooks/2c2p"
 
 func equalSent(a, b sentRequest) bool {
 	eq := func(x, y *string) bool { return x == nil && y == nil || x != nil && y != nil && *x == *y }

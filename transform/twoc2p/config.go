@@ -36,6 +36,10 @@ type Config struct {
 	Version     string `json:"version,omitempty"`
 	PanCountry  string `json:"pan_country,omitempty"`
 	PaymentPath string `json:"payment_path,omitempty"`
+	// NotifyURL is the backend URL the merchant registered with 2C2P: sent
+	// as backendReturnUrl when the pay request has no notify_url, and where
+	// the sandbox notifies orders whose request named none.
+	NotifyURL string `json:"notify_url,omitempty"`
 }
 
 // ProviderName is "2c2p".
@@ -53,6 +57,7 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 		{Name: "version", Value: &c.Version},
 		{Name: "pan_country", Value: &c.PanCountry},
 		{Name: "payment_path", Value: &c.PaymentPath},
+		{Name: "notify_url", Value: &c.NotifyURL},
 	}
 }
 
@@ -75,12 +80,22 @@ func (c *Config) Check() error {
 	if c.PanCountry != "" && !transform.ValidCountry(c.PanCountry) {
 		return errors.New("2c2p: pan_country must be an ISO 3166-1 alpha-2 code such as SG")
 	}
+	if c.NotifyURL != "" && !validNotifyURL(c.NotifyURL) {
+		return errors.New("2c2p: notify_url must be an absolute http(s) URL")
+	}
 	for _, f := range []struct{ name, value string }{{"merchant_id", c.MerchantID}, {"app_id", c.AppID}} {
 		if !transform.ValidXMLText(f.value) || strings.TrimSpace(f.value) != f.value {
 			return errors.New("2c2p: " + f.name + " holds characters a 2C2P document cannot carry")
 		}
 	}
 	return nil
+}
+
+// validNotifyURL: an absolute http(s) URL that an XML payload can carry,
+// at most 512 bytes.
+func validNotifyURL(u string) bool {
+	_, ok := transform.AbsoluteURL(u)
+	return ok && len(u) <= 512 && transform.ValidXMLText(u)
 }
 
 func validVersion(v string) bool {

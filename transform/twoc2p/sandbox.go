@@ -132,7 +132,7 @@ func (s *Sandbox) pay(req transform.Params, now time.Time) []byte {
 		o = &sandboxOrder{
 			request: req, number: s.seq, state: statePending, tranRef: strconv.FormatInt(3200000+s.seq, 10),
 			prepayID:  "wx" + now.In(transform.UTC8).Format("20060102150405") + transform.Nonce(20),
-			notifyURL: req.Get(BackendURLField), created: now,
+			notifyURL: cmp.Or(req.Get(BackendURLField), s.cfg.NotifyURL), created: now,
 		}
 		if old, evict := s.ring.Add(id); evict { // bounded memory
 			delete(s.orders, old)
@@ -256,7 +256,8 @@ func (s *Sandbox) reply(w http.ResponseWriter, r *http.Request, inner []byte) {
 
 // Complete implements transform.Sandbox: it settles the order and signs the
 // backend notification (form field paymentResponse) for the notify URL the
-// pay request carried; 2C2P wants HTTP 200 back.
+// pay request carried, else the configured notify_url (the backend URL a
+// merchant registers with 2C2P); 2C2P wants HTTP 200 back.
 func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*transform.Outbound, func(int, []byte) bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -265,7 +266,7 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 	case !ok:
 		return nil, nil, errors.New("no such order")
 	case o.notifyURL == "":
-		return nil, nil, errors.New("the order has no notify URL (send notify_url with pay)")
+		return nil, nil, errors.New("the order has no notify URL (send notify_url with pay, or configure notify_url)")
 	case o.state == stateSucceeded && !succeeded:
 		return nil, nil, errors.New("the order is " + o.state)
 	}

@@ -237,4 +237,18 @@ func TestSandboxComplete(t *testing.T) {
 	if _, _, err := s.Complete("NEVER", true, transformtest.Pinned); err == nil {
 		t.Fatal("an unknown order completed")
 	}
+
+	// The sandbox's own notify_url plays the backend URL a merchant
+	// registers with 2C2P: an order whose request named none is notified there.
+	withURL := testConfig()
+	withURL.NotifyURL = "http://merchant.example/webhooks/2c2p"
+	s = newSandbox(t, withURL)
+	post(t, s, payCall(t, c, strings.Replace(strings.Replace(sandboxPay, "SB-1", "NO-URL", 1), `,"notify_url":"http://merchant.example/webhooks/2c2p"`, "", 1)), false)
+	out, _, err = s.Complete("NO-URL", true, transformtest.Pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := verify(out); ev.Type != "payment.succeeded" || ev.OrderID != "NO-URL" {
+		t.Fatalf("event %+v", ev)
+	}
 }

@@ -150,6 +150,9 @@ func TestConfigCheck(t *testing.T) {
 		{"lower-case pan_country", func(c *Config) { c.PanCountry = "sg" }, false},
 		{"merchant_id with a control character", func(c *Config) { c.MerchantID = "JT\x0101" }, false},
 		{"merchant_id with spaces around", func(c *Config) { c.MerchantID = " JT01" }, false},
+		{"notify_url", func(c *Config) { c.NotifyURL = "https://pay.example.com/webhooks/2c2p" }, true},
+		{"relative notify_url", func(c *Config) { c.NotifyURL = "/webhooks/2c2p" }, false},
+		{"notify_url with a control character", func(c *Config) { c.NotifyURL = "https://pay.example.com/\x01" }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
