@@ -153,7 +153,9 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 // Content-Length. Nothing the sender chose
 // reaches the merchant: not a lookalike such as Minipay_Event_Id (CGI and
 // FastCGI backends fold '_' and '-' together), not a cookie, not an
-// Authorization, not the query. reverse_proxy adds its own X-Forwarded-*.
+// Authorization, not the query, not the Host (a catch-all site answers
+// any): reverse_proxy then sends the upstream's own address as Host, and
+// adds its own X-Forwarded-For and -Proto (X-Forwarded-Host empty).
 func forwardOnly(r *http.Request, eventID, provider string) {
 	r.Method = http.MethodPost
 	r.Header = http.Header{
@@ -161,6 +163,7 @@ func forwardOnly(r *http.Request, eventID, provider string) {
 		"Minipay-Event-Id": {eventID},
 		"Minipay-Provider": {provider},
 	}
+	r.Host = ""
 	r.Trailer, r.TransferEncoding = nil, nil
 	r.URL.RawQuery, r.URL.ForceQuery = "", false
 	r.RequestURI = r.URL.RequestURI()

@@ -88,6 +88,7 @@ func TestWebhookForwardsOnlyTheEvent(t *testing.T) {
 	for k, v := range spoofed {
 		req.Header[k] = []string{v} // as sent, not canonicalized by the client
 	}
+	req.Host = "attacker.example" // the site answers any host, as a catch-all :port site does
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +105,9 @@ func TestWebhookForwardsOnlyTheEvent(t *testing.T) {
 	d := got[0]
 	if d.uri != "/webhooks/latipay" {
 		t.Fatalf("the merchant received the URI %q (the query must not be forwarded)", d.uri)
+	}
+	if strings.Contains(d.host, "attacker") {
+		t.Errorf("the merchant received the sender's Host %q", d.host)
 	}
 	if d.header.Get("Minipay-Event-Id") != "latipay:LP-77:payment.succeeded" || d.header.Get("Minipay-Provider") != "latipay" ||
 		d.header.Get("Content-Type") != "application/json" || len(d.header.Values("Minipay-Event-Id")) != 1 {

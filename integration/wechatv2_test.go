@@ -24,6 +24,7 @@ type delivery struct {
 	header http.Header
 	uri    string // the request URI the merchant received
 	event  map[string]any
+	host   string // the Host the merchant received
 }
 
 // merchantBackend records what minipay_webhook forwards and answers with
@@ -46,7 +47,7 @@ func newMerchantBackend(t *testing.T) *merchantBackend {
 			return
 		}
 		m.mu.Lock()
-		m.got = append(m.got, delivery{r.Header.Clone(), r.RequestURI, ev})
+		m.got = append(m.got, delivery{r.Header.Clone(), r.RequestURI, ev, r.Host})
 		m.mu.Unlock()
 		w.WriteHeader(int(m.status.Load()))
 		_, _ = w.Write([]byte(`{"merchant":"says ok"}`))
