@@ -67,6 +67,8 @@ type tokenServer struct {
 	answer    func(w http.ResponseWriter) bool
 	gate      chan struct{} // when set, answers wait for it to close
 	lastQuery url.Values
+	// lastRawQuery is the query as sent, in its order
+	lastRawQuery string
 }
 
 func newTokenServer(t testing.TB) *tokenServer {
@@ -75,7 +77,7 @@ func newTokenServer(t testing.TB) *tokenServer {
 		ts.mu.Lock()
 		ts.fetches++
 		n := ts.fetches
-		ts.lastQuery = r.URL.Query()
+		ts.lastQuery, ts.lastRawQuery = r.URL.Query(), r.URL.RawQuery
 		gate, answer, exp := ts.gate, ts.answer, ts.expiresIn
 		ts.mu.Unlock()
 		if gate != nil {

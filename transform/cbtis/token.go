@@ -63,11 +63,17 @@ func newTokenSource(cfg *Config, hc *http.Client, now func() time.Time) (*tokenS
 	if err != nil {
 		return nil, errors.New("cbtis: token_url is not a URL")
 	}
+	// token_url's own query first, then the three parameters in the order
+	// CBTIS documents them, each replacing any value token_url gave it
 	q := u.Query()
-	q.Set("grant_type", "client_credentials")
-	q.Set("uid", cfg.UID)
-	q.Set("client_secret", cfg.ClientSecret)
-	u.RawQuery = q.Encode()
+	q.Del("grant_type")
+	q.Del("uid")
+	q.Del("client_secret")
+	query := "grant_type=client_credentials&uid=" + url.QueryEscape(cfg.UID) + "&client_secret=" + url.QueryEscape(cfg.ClientSecret)
+	if own := q.Encode(); own != "" {
+		query = own + "&" + query
+	}
+	u.RawQuery = query
 	sum := sha256.Sum256([]byte(cfg.TokenURL + cfg.UID))
 	key := "minipay/cbtis/" + hex.EncodeToString(sum[:]) + "/token"
 	return &tokenSource{hc: hc, url: u.String(), secret: cfg.ClientSecret, key: key, now: now}, nil

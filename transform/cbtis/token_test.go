@@ -22,11 +22,31 @@ func TestTokenRequest(t *testing.T) {
 		t.Fatalf("Token = %q, %v", tok, err)
 	}
 	ts.mu.Lock()
-	q := ts.lastQuery
+	q, raw := ts.lastQuery, ts.lastRawQuery
 	ts.mu.Unlock()
 	if q.Get("grant_type") != "client_credentials" || q.Get("uid") != testUID || q.Get("client_secret") != testSecret ||
 		q.Get("region") != "hk" || len(q) != 4 {
 		t.Fatalf("token query %v", q)
+	}
+	// the documented order, after token_url's own query
+	if want := "region=hk&grant_type=client_credentials&uid=" + testUID + "&client_secret=" + testSecret; raw != want {
+		t.Fatalf("token query %q, want %q", raw, want)
+	}
+}
+
+// A token_url whose query already names one of the three parameters has
+// it replaced, not repeated: the endpoint would read one of two values.
+func TestTokenRequestReplacesParameters(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestClient(t, testConfig(ts.URL()+"?uid=1&grant_type=password"), nil)
+	if _, err := c.tokens.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ts.mu.Lock()
+	raw := ts.lastRawQuery
+	ts.mu.Unlock()
+	if want := "grant_type=client_credentials&uid=" + testUID + "&client_secret=" + testSecret; raw != want {
+		t.Fatalf("token query %q, want %q", raw, want)
 	}
 }
 
