@@ -1,8 +1,14 @@
 package caddymodule
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -89,6 +95,10 @@ func parseProviderDirective(d *caddyfile.Dispenser, option handlerOption) (json.
 // through untouched and are resolved at Provision. Lines option consumes
 // (when not nil) are the handler's, not the provider's.
 func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOption) (json.RawMessage, error) {
+	info, err := caddy.GetModule(providerNamespace + "." + name)
+	if err != nil {
+		return nil, d.Errf("unknown provider %q (one of %s)", name, strings.Join(providerNames(), ", "))
+	}
 	fields := map[string]any{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		if option != nil {
@@ -116,9 +126,49 @@ func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOptio
 		if _, dup := fields[field]; dup {
 			return nil, d.Errf("field %s is set twice", field)
 		}
+		if err := checkField(info, field, value); err != nil {
+			return nil, d.Errf("%s", err.Error())
+		}
 		fields[field] = value
 	}
 	return caddyconfig.JSONModuleObject(fields, "name", name, nil), nil
+}
+
+// checkField decodes one field into a new provider as Caddy decodes the
+// provider's JSON when it loads the configuration (unknown fields refused),
+// so that an unknown field or a value of the wrong type is refused at its
+// line. The message never holds the value (it may be a secret).
+func checkField(info caddy.ModuleInfo, field string, value any) error {
+	b, err := json.Marshal(map[string]any{field: value})
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(info.New())
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &typeErr):
+		return fmt.Errorf("field %s takes a %s, not a %s", field, typeErr.Type, typeErr.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return fmt.Errorf("provider %s has no field %q", info.ID.Name(), field)
+	}
+	return fmt.Errorf("field %s: invalid value", field)
+}
+
+// providerNamespace is the provider guest modules' namespace.
+const providerNamespace = "minipay.providers"
+
+// providerNames lists the registered providers' names, sorted.
+func providerNames() []string {
+	var names []string
+	for _, m := range caddy.GetModules(providerNamespace) {
+		names = append(names, m.ID.Name())
+	}
+	sort.Strings(names)
+	return names
 }
 
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {

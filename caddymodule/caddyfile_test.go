@@ -35,6 +35,16 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"minipay_sandbox, field without a value", "minipay_sandbox {\n\tcbtis {\n\t\tuid\n\t}\n}", "field uid needs a value", newSandbox},
 		{"minipay_sandbox, field with two values", "minipay_sandbox {\n\tcbtis {\n\t\tuid a b\n\t}\n}", "field uid takes one value", newSandbox},
 		{"minipay_sandbox, field set twice", "minipay_sandbox {\n\tcbtis {\n\t\tuid a\n\t\tuid b\n\t}\n}", "field uid is set twice", newSandbox},
+		// What Caddy would refuse when loading the JSON is refused here, at its line.
+		{"minipay, unknown provider", "minipay paypal {\n\tapp_id wx1\n}", `unknown provider "paypal" (one of 2c2p, cbtis, latipay, wechat_login, wechat_v2, wechat_v3), at Testfile:1`, newHandler},
+		{"minipay_webhook, unknown provider", "minipay_webhook alipay {\n\tapi_key k\n}", `unknown provider "alipay"`, newWebhook},
+		{"minipay_sandbox, unknown provider", "minipay_sandbox {\n\tlatipay {\n\t\tapi_key a\n\t}\n\tstripe {\n\t\tkey k\n\t}\n}", `unknown provider "stripe"`, newSandbox},
+		{"minipay, unknown field", "minipay wechat_v2 {\n\tapp_id wx1\n\tcolour red\n}", `provider wechat_v2 has no field "colour", at Testfile:3`, newHandler},
+		{"minipay, a webhook's option", "minipay wechat_v2 {\n\tdedupe 25h\n}", `provider wechat_v2 has no field "dedupe"`, newHandler},
+		{"minipay_webhook, unknown field", "minipay_webhook cbtis {\n\tapi_key k\n\tsignature_hedaer X-Sig\n}", `provider cbtis has no field "signature_hedaer"`, newWebhook},
+		{"minipay_sandbox, unknown field", "minipay_sandbox {\n\tcbtis {\n\t\tuid u\n\t\ttokenurl x\n\t}\n}", `provider cbtis has no field "tokenurl", at Testfile:4`, newSandbox},
+		{"minipay, a boolean for a string", "minipay cbtis {\n\tuid true\n}", "field uid takes a string, not a bool, at Testfile:2", newHandler},
+		{"minipay, a string for a boolean", "minipay wechat_login {\n\texpose_session_key yes\n}", "field expose_session_key takes a bool, not a string", newHandler},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.unmarshaler().UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))

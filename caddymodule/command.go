@@ -294,7 +294,7 @@ func parseReceivedAt(v string) (time.Time, error) {
 // explainerFor builds a provider's webhook from field=value settings,
 // resolved like a Caddyfile's (placeholders included).
 func explainerFor(name string, sets []string) (transform.Explainer, error) {
-	info, err := caddy.GetModule("minipay.providers." + name)
+	info, err := caddy.GetModule(providerNamespace + "." + name)
 	if err != nil {
 		return nil, fmt.Errorf("unknown provider %q", name)
 	}

@@ -33,7 +33,7 @@ type sandboxProvider interface {
 }
 
 func providerInfo(name string, newFn func() caddy.Module) caddy.ModuleInfo {
-	return caddy.ModuleInfo{ID: caddy.ModuleID("minipay.providers." + name), New: newFn}
+	return caddy.ModuleInfo{ID: caddy.ModuleID(providerNamespace + "." + name), New: newFn}
 }
 
 // resolveProvider turns a loaded guest module into a provider with every
