@@ -3,6 +3,7 @@ package twoc2p
 import (
 	"cmp"
 	"net/http"
+	"strings"
 
 	"github.com/minipay/caddy-minipay/transform"
 )
@@ -96,16 +97,17 @@ func (w *Webhook) open(body []byte, contentType string, x *transform.Explanation
 }
 
 // notificationBody removes the Content-Encoding the notification declares
-// (gzip or none), inflating to at most MaxNotification bytes; a body is
+// (gzip or none; a content coding is case-insensitive, and x-gzip is gzip:
+// RFC 9110 §8.4.1), inflating to at most MaxNotification bytes; a body is
 // never inflated because it looks compressed.
 func notificationBody(n transform.Notification) ([]byte, error) {
-	switch n.Header.Get("Content-Encoding") {
+	switch strings.ToLower(n.Header.Get("Content-Encoding")) {
 	case "", "identity":
 		if len(n.Body) > MaxNotification {
 			return nil, transform.ErrMalformed
 		}
 		return n.Body, nil
-	case "gzip":
+	case "gzip", "x-gzip":
 		out, err := transform.Gunzip(n.Body, MaxNotification)
 		if err != nil {
 			return nil, transform.ErrMalformed

@@ -246,9 +246,16 @@ func TestWebhookAttacks(t *testing.T) {
 			}
 		})
 	}
-	// A gzip body the Content-Encoding announces is read.
-	if ev, err := w.Verify(transform.Notification{Header: gz, Body: gzipped(form(FieldResponse, demoApproved))}); err != nil || ev.Type != transform.EventPaymentSucceeded {
-		t.Fatalf("gzip with Content-Encoding: %+v, %v", ev, err)
+	// A gzip body the Content-Encoding announces is read; a content coding
+	// is case-insensitive and x-gzip is gzip (RFC 9110 §8.4.1, §18.6).
+	for _, ce := range []string{"gzip", "GZIP", "Gzip", "x-gzip"} {
+		h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Content-Encoding": {ce}}
+		if ev, err := w.Verify(transform.Notification{Header: h, Body: gzipped(form(FieldResponse, demoApproved))}); err != nil || ev.Type != transform.EventPaymentSucceeded {
+			t.Fatalf("Content-Encoding %s: %+v, %v", ce, ev, err)
+		}
+	}
+	if ev, err := w.Verify(transform.Notification{Header: http.Header{"Content-Encoding": {"Identity"}}, Body: []byte(demoApproved)}); err != nil {
+		t.Fatalf("Content-Encoding Identity: %+v, %v", ev, err)
 	}
 }
 
