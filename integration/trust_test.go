@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/cbtis"
 	"github.com/minipay/caddy-minipay/transform/wechatv2"
 )
@@ -169,6 +170,21 @@ func TestWebhookAttacksThroughCaddy(t *testing.T) {
 		sig := strings.ToUpper(hex.EncodeToString(m.Sum(nil)))
 		return base64.StdEncoding.EncodeToString([]byte("<PaymentResponse><version>9.9</version><payload>" + payload + "</payload><signature>" + sig + "</signature></PaymentResponse>"))
 	}
+	// A captured notification with result_code moved into the value before
+	// it (and removed): the signed string, and so the signature, is the same.
+	shifted := func() transform.Params {
+		var out transform.Params
+		for _, kv := range notification(apiKey, wechatv2.SignHMACSHA256, nil) {
+			switch kv.Name {
+			case "out_trade_no":
+				kv.Value += "&result_code=SUCCESS"
+			case "result_code":
+				continue
+			}
+			out = append(out, kv)
+		}
+		return out
+	}()
 	tests := []struct {
 		name, path, contentType string
 		header                  http.Header
@@ -180,6 +196,7 @@ func TestWebhookAttacksThroughCaddy(t *testing.T) {
 		{"wechat_v2 downgraded to MD5", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignMD5, set("sign_type", "MD5"))), 401, wechatFail},
 		{"wechat_v2 signed orderquery answer (NOTPAY)", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("trade_state", "NOTPAY"))), 401, wechatFail},
 		{"wechat_v2 another merchant's", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("mch_id", "1230000109"))), 401, wechatFail},
+		{"wechat_v2 a field moved into the value before it", "/webhooks/wechat_v2", xmlType, nil, xmlOf(shifted), 401, wechatFail},
 		{"wechat_v2 oversized", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("attach", big))), 413, wechatFail},
 		{"latipay forged", "/webhooks/latipay", formType, nil, latipayForm("not-the-key", nil), 401, "fail: "},
 		{"latipay boundary shifted", "/webhooks/latipay", formType, nil, latipayForm(latipayAPIKey, func(v url.Values) { v.Set("merchant_reference", "LP-7"); v.Set("payment_method", "7wechat") }), 401, "fail: "},
@@ -190,6 +207,7 @@ func TestWebhookAttacksThroughCaddy(t *testing.T) {
 		{"cbtis replayed with changes", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisPaid), cbtisAPIKey)}}, strings.Replace(cbtisPaid, "12.30", "1230", 1), 401, "fail: "},
 		{"cbtis oversized", "/webhooks/cbtis", "application/json", nil, cbtisPaid + big, 413, "fail: "},
 		{"2c2p another merchantID", "/webhooks/2c2p", formType, nil, "paymentResponse=" + url.QueryEscape(twoc2pEnvelope("<PaymentResponse><merchantID>JT02</merchantID><respCode>00</respCode><status>A</status><uniqueTransactionCode>X</uniqueTransactionCode></PaymentResponse>")), 401, ""},
+		{"2c2p a signed payload giving the order twice", "/webhooks/2c2p", formType, nil, "paymentResponse=" + url.QueryEscape(twoc2pEnvelope("<PaymentResponse><merchantID>JT01</merchantID><respCode>00</respCode><status>A</status><uniqueTransactionCode>X</uniqueTransactionCode><uniqueTransactionCode>Y</uniqueTransactionCode></PaymentResponse>")), 401, ""},
 		{"2c2p gzip without Content-Encoding", "/webhooks/2c2p", formType, nil, string(twoc2pGzip("paymentResponse=" + url.QueryEscape(twoc2pDemoApproved))), 401, ""},
 		{"2c2p oversized", "/webhooks/2c2p", formType, nil, "paymentResponse=" + url.QueryEscape(twoc2pDemoApproved) + "&pad=" + big, 413, ""},
 	}
