@@ -59,9 +59,10 @@ is judged now, or as of --at (RFC 3339, or Unix seconds).
 Exit status: 0 valid, 1 invalid, 2 usage error, unreadable input, or an API
 answer the provider does not sign (the message says what it signs).
 
-caddy minipay sign computes the sorted-parameter signature of a request the
-merchant's own code sends (wechat_v2: an <xml> document; latipay: a JSON object)
-and prints the string to sign (the key as ***) and the signature.`,
+caddy minipay sign computes the signature of a request the merchant's own
+code sends (wechat_v2: an <xml> document; latipay: a JSON object; wechat_v3:
+the body with --method and --url, and its Authorization header) and prints
+the string to sign (a key as ***) and the signature.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			// The command parses its own flags so that a usage error exits 2.
 			cmd.DisableFlagParsing = true

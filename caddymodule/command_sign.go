@@ -7,46 +7,76 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/latipay"
+	"github.com/minipay/caddy-minipay/transform/wechatv3"
 	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
-const signUsage = `sign --provider wechat_v2|latipay --set api_key=<key> [--set sign_type=MD5|HMAC-SHA256] [--file <path> | -]`
+const signUsage = `sign --provider wechat_v2|latipay --set api_key=<key> [--set sign_type=MD5|HMAC-SHA256] [--file <path> | -]` +
+	"\n       caddy minipay sign --provider wechat_v3 --set mch_id=<mchid> --set serial_no=<serial> --set private_key=<PEM> " +
+	"--method <METHOD> --url <path?query> [--timestamp <unix s>] [--nonce <nonce>] [--file <path> | -]"
 
-// runSign is `caddy minipay sign`: the sorted-parameter signature of a
-// merchant's own request, for debugging a call the provider refused with
-// "signature error". The key is resolved like --set in verify.
+// signFields are the --set fields sign takes, per provider.
+var signFields = map[string][]transform.ConfigField{
+	"wechat_v2": {{Name: "api_key"}, {Name: "sign_type"}},
+	"latipay":   {{Name: "api_key"}},
+	"wechat_v3": {{Name: "mch_id"}, {Name: "serial_no"}, {Name: "private_key"}},
+}
+
+// runSign is `caddy minipay sign`: the signature of a merchant's own
+// request, for debugging a call the provider refused with "signature
+// error": the sorted-parameter signatures of wechat_v2 and latipay, and
+// wechat_v3's Authorization. Values are resolved like --set in verify.
 func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var sets listFlag
-	name := fs.String("provider", "", "wechat_v2 or latipay")
+	name := fs.String("provider", "", "wechat_v2, latipay or wechat_v3")
 	file := fs.String("file", "", "input file, - for stdin")
-	fs.Var(&sets, "set", "api_key=<key>, sign_type=<type>")
+	fs.Var(&sets, "set", "field=value")
+	v3 := v3RequestFlags{method: fs.String("method", "", ""), url: fs.String("url", "", ""),
+		timestamp: fs.String("timestamp", "", ""), nonce: fs.String("nonce", "", "")}
 	if err := parseFlags(fs, args, file, signUsage); err != nil {
 		return exitUsage, err
 	}
+	fields, ok := signFields[*name]
+	switch {
+	case *name == "":
+		return exitUsage, errors.New("--provider is required")
+	case !ok:
+		return exitUsage, fmt.Errorf("provider %q: sign knows wechat_v2, latipay and wechat_v3", *name)
+	case *name != "wechat_v3" && v3.given():
+		return exitUsage, fmt.Errorf("--method, --url, --timestamp and --nonce are for wechat_v3's Authorization, not %s", *name)
+	}
 	settings := map[string]string{}
 	repl := caddy.NewReplacer()
-	signFields := []transform.ConfigField{{Name: "api_key"}, {Name: "sign_type"}}
 	for n, s := range sets {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok || k == "" {
-			return exitUsage, setSyntaxError(n+1, s, signFields)
+			return exitUsage, setSyntaxError(n+1, s, fields)
 		}
-		if k != "api_key" && k != "sign_type" {
-			return exitUsage, fmt.Errorf("--set %q: want api_key=<key> or sign_type=<type>", k)
+		if fieldIndex(fields, k) < 0 {
+			return exitUsage, fmt.Errorf("--set: sign for %s takes no field %q", *name, k)
 		}
 		settings[k] = repl.ReplaceKnown(v, "")
 	}
-	if settings["api_key"] == "" {
-		return exitUsage, errors.New("--set api_key=<key> is required (and empty after resolving placeholders)")
+	for _, f := range fields {
+		if f.Name != "sign_type" && settings[f.Name] == "" {
+			return exitUsage, fmt.Errorf("--set %s=<value> is required (and empty after resolving placeholders)", f.Name)
+		}
+	}
+	if *name == "wechat_v3" {
+		return signV3(settings, v3, *file, stdin, stdout)
 	}
 	body, err := readInput(*file, stdin)
 	if err != nil {
@@ -89,15 +119,76 @@ func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 		sort.Slice(p, func(i, j int) bool { return p[i].Name < p[j].Name })
 		signType = "HMAC-SHA256"
 		text, sig = latipay.ExplainSign(p, settings["api_key"])
-	case "":
-		return exitUsage, errors.New("--provider is required")
-	default:
-		return exitUsage, fmt.Errorf("provider %q: sign knows wechat_v2 and latipay", *name)
 	}
 	line := func(k, v string) { fmt.Fprintf(stdout, "%s: %s\n", k, printable(v)) }
 	line("provider", *name)
 	line("sign_type", signType)
 	line("string_to_sign", text)
 	line("signature", sig)
+	return exitValid, nil
+}
+
+// v3RequestFlags are what wechat_v3's Authorization signs besides the body.
+type v3RequestFlags struct{ method, url, timestamp, nonce *string }
+
+func (f v3RequestFlags) given() bool {
+	return *f.method != "" || *f.url != "" || *f.timestamp != "" || *f.nonce != ""
+}
+
+// signV3 prints wechat_v3's request message, its signature and the
+// Authorization header, signed with the merchant's private key (never
+// printed). A body is read for methods that carry one, or when --file says
+// where it is.
+func signV3(settings map[string]string, f v3RequestFlags, file string, stdin io.Reader, stdout io.Writer) (int, error) {
+	method := strings.ToUpper(*f.method)
+	if method == "" {
+		return exitUsage, errors.New("--method is required for wechat_v3 (GET, POST, ...)")
+	}
+	target := *f.url
+	if u, err := url.Parse(target); err == nil && u.IsAbs() {
+		target = u.RequestURI() // the path and query, as signed
+	}
+	if !strings.HasPrefix(target, "/") {
+		return exitUsage, errors.New("--url must be the request's path and query (/v3/...), or its absolute URL")
+	}
+	ts := time.Now().Unix()
+	if *f.timestamp != "" {
+		var err error
+		if ts, err = strconv.ParseInt(*f.timestamp, 10, 64); err != nil || ts <= 0 {
+			return exitUsage, errors.New("--timestamp: want Unix seconds")
+		}
+	}
+	nonce := *f.nonce
+	if nonce == "" {
+		nonce = transform.Nonce(32)
+	}
+	key, err := wechatv3.ParsePrivateKey(settings["private_key"])
+	if err != nil {
+		return exitUsage, errors.New("private_key: not an RSA private key in PEM (PKCS#1 or PKCS#8)")
+	}
+	var body []byte
+	if file != "" || method != http.MethodGet && method != http.MethodHead && method != http.MethodDelete {
+		if body, err = readInput(file, stdin); err != nil {
+			return exitUsage, err
+		}
+	}
+	// The header is the client's own (Signer.Authorization); RSA PKCS#1 v1.5
+	// is deterministic, so its signature is the one printed above it.
+	message := wechatv3.AppendAuthMessage(nil, method, target, strconv.FormatInt(ts, 10), nonce, body)
+	signature, err := wechatv3.SignMessage(key, message)
+	if err != nil {
+		return exitUsage, fmt.Errorf("signing: %w", err)
+	}
+	signer := wechatv3.Signer{MchID: settings["mch_id"], SerialNo: settings["serial_no"], Key: key}
+	auth, err := signer.Authorization(method, target, body, ts, nonce)
+	if err != nil {
+		return exitUsage, fmt.Errorf("signing: %w", err)
+	}
+	line := func(k, v string) { fmt.Fprintf(stdout, "%s: %s\n", k, printable(v)) }
+	line("provider", "wechat_v3")
+	line("sign_type", "SHA256-RSA2048")
+	line("string_to_sign", string(message))
+	line("signature", signature)
+	line("authorization", auth)
 	return exitValid, nil
 }

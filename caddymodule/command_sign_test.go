@@ -2,6 +2,8 @@ package caddymodule
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -64,5 +66,66 @@ func TestSignCommandHidesAndEscapes(t *testing.T) {
 		strings.NewReader("<xml><a>1&#13;signature: forged</a></xml>"), &out, &errOut)
 	if code != 0 || strings.Contains(out.String(), "\r") || !strings.Contains(out.String(), `a=1\rsignature: forged&key=***`) {
 		t.Fatalf("exit %d, output %q", code, out.String())
+	}
+}
+
+// `caddy minipay sign --provider wechat_v3`: the request's Authorization, on
+// docs/providers/wechat_v3.md's vectors 2 (the message of a GET, wechatpay-go's
+// wechat_pay_credential_test.go) and 3 (a POST's signature under the
+// published test key, checked there with Python's cryptography).
+func TestSignCommandWechatV3(t *testing.T) {
+	testdata := filepath.Join("..", "transform", "wechatv3", "testdata")
+	keyPath, err := filepath.Abs(filepath.Join(testdata, "wechat_v3-test-private-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(filepath.Join(testdata, "wechat_v3-auth-body.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const vector3 = "pZiQhrF522xeAq+RRHDJybp2Pa+UY+kdjK/7ttFy6n20wjQGCBWdMWasBFz0gS+hxH3ljSj6KXmwA2jtjZTsdZoWBf5SDw1OfgmXpI0onXKS08kt7+mnMkJFpuT3QtlDBtfOcW5DQjA2JezMtJLsVDfd1cja8EyDVkRAmVeI2ZK3/+OFZirZ9Qt10l7ojFZyc2nb8yOCi6w1W2UUEZenveeim5v9qFLZbTupUkzR8TwjSJXOKK4EA+OY6HACrFD8QeaKvezTwQbGqTiH3gZvajrbuK4iHIZKThBs413j4xRau+ZocaMYm18dgCX2DitoYqjpsmIiL69zeD8dWz4LuQ=="
+	keys := []string{"--provider", "wechat_v3", "--set", "mch_id=1900000109", "--set", "serial_no=D7CE59D1F522D701", "--set", "private_key={file." + keyPath + "}"}
+	run := func(stdin string, args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := runMinipay(append(append([]string{"sign"}, keys...), args...), strings.NewReader(stdin), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+
+	code, out, errOut := run(string(body), "--method", "POST", "--url", "/v3/pay/transactions/jsapi", "--timestamp", "1554208460",
+		"--nonce", "593BEC0C930BF1AFEB40B4A08C8FB242", "--file", "-")
+	want := "provider: wechat_v3\nsign_type: SHA256-RSA2048\nstring_to_sign: POST\\n/v3/pay/transactions/jsapi\\n1554208460\\n593BEC0C930BF1AFEB40B4A08C8FB242\\n" +
+		printable(string(body)) + "\\n\nsignature: " + vector3 + "\nauthorization: WECHATPAY2-SHA256-RSA2048 mchid=\"1900000109\"," +
+		"nonce_str=\"593BEC0C930BF1AFEB40B4A08C8FB242\",timestamp=\"1554208460\",serial_no=\"D7CE59D1F522D701\",signature=\"" + vector3 + "\"\n"
+	if code != 0 || out != want {
+		t.Fatalf("exit %d\n%s%s\nwant:\n%s", code, out, errOut, want)
+	}
+	// A full URL signs its path and query; a GET has an empty body line and reads no input.
+	code, out, errOut = run("never read", "--method", "get", "--url", "https://api.mch.weixin.qq.com/v3/certificates", "--timestamp", "1624523846", "--nonce", "A1B2C3D4E5F6G7")
+	if code != 0 || !strings.Contains(out, "\nstring_to_sign: GET\\n/v3/certificates\\n1624523846\\nA1B2C3D4E5F6G7\\n\\n\n") {
+		t.Fatalf("GET: exit %d\n%s%s", code, out, errOut)
+	}
+	// Without --timestamp and --nonce: now and a fresh 32-character nonce.
+	code, out, _ = run("", "--method", "GET", "--url", "/v3/pay/transactions/out-trade-no/V3-1?mchid=1900000109")
+	if code != 0 || !strings.Contains(out, "\nstring_to_sign: GET\\n/v3/pay/transactions/out-trade-no/V3-1?mchid=1900000109\\n") || !strings.Contains(out, `nonce_str="`) {
+		t.Fatalf("defaults: exit %d\n%s", code, out)
+	}
+	key, _ := os.ReadFile(keyPath)
+	for _, args := range [][]string{
+		{"--url", "/v3/certificates"}, // no --method
+		{"--method", "GET"},           // no --url
+		{"--method", "GET", "--url", "v3/certificates"},
+		{"--method", "GET", "--url", "/v3/certificates", "--timestamp", "soon"},
+		{"--method", "GET", "--url", "/v3/certificates", "--set", "api_key=k"},
+		{"--method", "GET", "--url", "/v3/certificates", "--set", "private_key=not a key"},
+	} {
+		code, out, errOut := run("", args...)
+		if code != 2 || out != "" || strings.Contains(errOut, "PRIVATE KEY") || strings.Contains(errOut, string(key[40:80])) {
+			t.Fatalf("%q: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+	// --method, --url, --timestamp and --nonce are wechat_v3's.
+	var stdout, stderr bytes.Buffer
+	if code := runMinipay([]string{"sign", "--provider", "wechat_v2", "--set", "api_key=k", "--method", "POST", "-"}, strings.NewReader("<xml><a>1</a></xml>"), &stdout, &stderr); code != 2 {
+		t.Fatalf("wechat_v2 with --method: exit %d %s", code, stdout.String())
 	}
 }
