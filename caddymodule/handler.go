@@ -146,7 +146,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 			out, err = h.roundTrip(r, next, m, call, rec)
 		}
 		if errors.Is(err, transform.ErrRetry) {
-			err = transform.Upstream("the provider refused the call twice")
+			err = transform.RetryFinal(err)
 		}
 	}
 	if err != nil {

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -257,4 +259,77 @@ func TestLatipay(t *testing.T) {
 		}
 	}
 	mustContain(t, logs, `"provider":"latipay"`, "log lines")
+}
+
+// TestLatipayQuerySignatureFallback: an independent Latipay whose account
+// accepts only the older query signature, the plain concatenation
+// merchant_reference + user_id (Latipay's PHP plugin, Core.php find()), and
+// refuses vector 3's sorted form with code 206. minipay retries once in the
+// other form (docs/providers/latipay.md: "the fallback to try"), then keeps
+// it; with a wrong api_key both forms are refused and the merchant gets the
+// 502 naming 206.
+func TestLatipayQuerySignatureFallback(t *testing.T) {
+	var mu sync.Mutex
+	var signatures []string
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ref := strings.TrimPrefix(r.URL.Path, "/v2/transaction/")
+		sig := r.URL.Query().Get("signature")
+		mu.Lock()
+		signatures = append(signatures, sig)
+		mu.Unlock()
+		m := hmac.New(sha256.New, []byte(latipayAPIKey))
+		m.Write([]byte(ref + r.URL.Query().Get("user_id")))
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method != http.MethodGet || sig != hex.EncodeToString(m.Sum(nil)) {
+			_, _ = io.WriteString(w, `{"code":206,"message":"Signature from Merchant request is wrong"}`)
+			return
+		}
+		v := url.Values{"merchant_reference": {ref}, "payment_method": {"wechat"}, "status": {"paid"}, "currency": {"NZD"}, "amount": {"12.30"}}
+		_, _ = io.WriteString(w, `{"merchant_reference":"`+ref+`","order_id":"2026112210000009","currency":"NZD","amount":12.30,`+
+			`"payment_method":"wechat","status":"paid","pay_time":"2026-11-22 10:00:00","signature":"`+latipayNotify(latipayAPIKey, v)+`"}`)
+	}))
+	t.Cleanup(fake.Close)
+	taken := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		s := signatures
+		signatures = nil
+		return s
+	}
+	port := itoa(freePort(t))
+	route := func(path, key string) string {
+		return `
+	handle ` + path + `/* {
+		minipay latipay {
+			user_id ` + latipayUserID + `
+			wallet_id ` + latipayWalletID + `
+			app_id ` + latipayAppID + `
+			currency NZD
+			api_key ` + key + `
+		}
+		reverse_proxy ` + strings.TrimPrefix(fake.URL, "http://") + `
+	}`
+	}
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+:`+port+` {`+route("/latipay", latipayAPIKey)+route("/latipay-wrong-key", "not-the-merchant-key")+`
+}
+`)
+	base := "http://localhost:" + port
+
+	for i, want := range []int{2, 1} { // the sorted form refused, then the concatenation; afterwards the concatenation at once
+		q := postJSON(t, tc, base+"/latipay/query", `{"order_id":"LP-2001"}`)
+		if st := q.json(t); q.status != 200 || st["status"] != "succeeded" || st["amount"] != "12.30" {
+			t.Fatalf("query %d: %d %s", i, q.status, q.body)
+		}
+		if sent := taken(); len(sent) != want {
+			t.Fatalf("query %d sent %d requests (%v), want %d", i, len(sent), sent, want)
+		}
+	}
+	q := postJSON(t, tc, base+"/latipay-wrong-key/query", `{"order_id":"LP-2001"}`)
+	if e := q.errorOf(t); q.status != 502 || e["code"] != "upstream_error" || e["provider_code"] != "206" {
+		t.Fatalf("wrong key: %d %s", q.status, q.body)
+	}
+	if sent := taken(); len(sent) != 2 || sent[0] == sent[1] {
+		t.Fatalf("wrong key: sent %v, want both forms once", sent)
+	}
 }

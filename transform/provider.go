@@ -27,13 +27,32 @@ type Call struct {
 	// never a shared or pre-built one, whose bytes past len the append would
 	// overwrite under another request.
 	// Returning ErrRetry asks minipay to Prepare the call again and send it
-	// once more (a bearer token the API refused has been dropped).
+	// once more (a bearer token the API refused has been dropped); a
+	// *RetryError also says what a second such answer means.
 	Decode func(status int, header http.Header, body []byte) ([]byte, error)
 }
 
 // ErrRetry is returned by Call.Decode when the call should be prepared and
 // sent again, once.
 var ErrRetry = errors.New("transform: prepare and send the call again")
+
+// RetryError is an ErrRetry that carries what the answer means should the
+// retried call be answered the same way (Latipay's 206 after both of its
+// query signature forms): errors.Is(err, ErrRetry) holds.
+type RetryError struct{ Final error }
+
+func (e *RetryError) Error() string        { return ErrRetry.Error() }
+func (e *RetryError) Is(target error) bool { return target == ErrRetry }
+
+// RetryFinal is the error of a retried call that asked for a retry again:
+// the RetryError's Final, else a 502 upstream_error.
+func RetryFinal(err error) error {
+	var r *RetryError
+	if errors.As(err, &r) && r.Final != nil {
+		return r.Final
+	}
+	return Upstream("the provider refused the call twice")
+}
 
 // Client is a provider's merchant-facing side.
 type Client interface {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -34,6 +35,10 @@ type Client struct {
 	transform.Operations // Supports and Prepare: pay, query and refund
 	cfg                  Config
 	signer               signer
+	// queryConcat: the query is signed in the plain concatenation
+	// merchant_reference + user_id (Latipay's older form, its PHP plugin's)
+	// rather than the sorted form of vector 3; it flips on a 206.
+	queryConcat atomic.Bool
 }
 
 // NewClient validates cfg and returns a Client.
@@ -156,14 +161,32 @@ func PaymentFromAnswer(status int, body []byte) (*transform.PaymentParams, error
 
 // Query builds GET /v2/transaction/{merchant_reference}; its answer becomes
 // the status object.
+//
+// It is signed in the sorted form (vector 3, Latipay's current docs) or, once
+// an account refused that with 206, in the plain concatenation
+// merchant_reference + user_id (Latipay's older docs and PHP plugin:
+// docs/providers/latipay.md, "the fallback to try"). A 206 switches the form
+// and asks minipay to prepare the query once more; a 206 for that one too
+// (a wrong api_key) is the 502 it means.
 func (c *Client) Query(req *transform.OrderRequest) (*transform.Call, error) {
-	sig := c.signer.sign(transform.Params{{Name: "merchant_reference", Value: req.OrderID}, {Name: "user_id", Value: c.cfg.UserID}})
+	concat := c.queryConcat.Load()
+	var sig string
+	if concat {
+		sig = c.signer.mac.Hex([]byte(req.OrderID+c.cfg.UserID), false)
+	} else {
+		sig = c.signer.sign(transform.Params{{Name: "merchant_reference", Value: req.OrderID}, {Name: "user_id", Value: c.cfg.UserID}})
+	}
 	orderID := req.OrderID
 	return &transform.Call{
 		Method: http.MethodGet, Path: PathQuery + orderID,
 		RawQuery: "user_id=" + url.QueryEscape(c.cfg.UserID) + "&signature=" + sig, OrderID: orderID,
 		Decode: func(status int, _ http.Header, body []byte) ([]byte, error) {
 			st, err := c.StatusFromAnswer(orderID, status, body)
+			var e *transform.Error
+			if errors.As(err, &e) && e.ProviderCode == codeSignatureWrong {
+				c.queryConcat.CompareAndSwap(concat, !concat)
+				return nil, &transform.RetryError{Final: err}
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -171,6 +194,9 @@ func (c *Client) Query(req *transform.OrderRequest) (*transform.Call, error) {
 		},
 	}, nil
 }
+
+// codeSignatureWrong is Latipay's "Signature from Merchant request is wrong".
+const codeSignatureWrong = "206"
 
 // StatusFromAnswer checks and maps a transaction query answer. Its signature
 // (the notification formula) is verified on the amount's text exactly as

@@ -3,7 +3,9 @@ package latipay
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -306,6 +308,9 @@ func TestQueryAnswer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out, err := call.Decode(tt.status, nil, []byte(tt.body))
+			if errors.Is(err, transform.ErrRetry) { // 206: what it means once the other signature form was refused too
+				err = transform.RetryFinal(err)
+			}
 			if tt.state == "" {
 				e := wantError(t, err, tt.errStatus, tt.code)
 				if e.ProviderCode != tt.pcode {
@@ -419,5 +424,73 @@ func TestRefund(t *testing.T) {
 				t.Fatalf("provider_code %q, want %q", e.ProviderCode, tt.pcode)
 			}
 		})
+	}
+}
+
+// docs/providers/latipay.md, "query": the sorted form (vector 3) is
+// Latipay's current one; an older revision and Latipay's PHP plugin
+// (Core.php find(): hash_hmac('sha256', $orderId . $userId, $apiKey)) sign
+// the plain concatenation merchant_reference + user_id, "the fallback to
+// try" when an account refuses the sorted form with code 206. A 206 asks
+// minipay to prepare the query once more in the other form, which the client
+// then keeps trying first; a second 206 is the 502 it means.
+func TestQuerySignatureFallback(t *testing.T) {
+	cfg := testConfig()
+	cfg.UserID = "U000000013"
+	c := newClient(t, cfg)
+	const (
+		sorted = "58f93f458880120d650611f2452917a25a39edc2f5e3a03baac73a7a49bc81f4" // vector 3
+		wrong  = `{"code":206,"message":"Signature from Merchant request is wrong"}`
+	)
+	concat := refHMAC("6000324"+"U000000013", vecAPIKey) // Core.php's formula, written out
+	prepare := func() *transform.Call {
+		t.Helper()
+		call, err := c.Prepare(context.Background(), "query", []byte(`{"order_id":"6000324"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return call
+	}
+	signature := func(call *transform.Call) string {
+		q, err := url.ParseQuery(call.RawQuery)
+		if err != nil || q.Get("user_id") != "U000000013" {
+			t.Fatalf("query %q", call.RawQuery)
+		}
+		return q.Get("signature")
+	}
+
+	first := prepare()
+	if got := signature(first); got != sorted {
+		t.Fatalf("first signature %s, want vector 3's %s", got, sorted)
+	}
+	_, err := first.Decode(200, nil, []byte(wrong))
+	if !errors.Is(err, transform.ErrRetry) {
+		t.Fatalf("206 on the sorted form: %v, want ErrRetry", err)
+	}
+	second := prepare()
+	if got := signature(second); got != concat {
+		t.Fatalf("retried signature %s, want the concatenation's %s", got, concat)
+	}
+	answer := queryAnswerJSON("6000324", "wechat", "pending", "NZD", `"1.00"`, refNotify("6000324", "wechat", "pending", "NZD", "1.00", vecAPIKey))
+	if _, err := second.Decode(200, nil, []byte(answer)); err != nil {
+		t.Fatal(err)
+	}
+	if got := signature(prepare()); got != concat {
+		t.Fatalf("after the concatenation worked, the next query signs %s, want %s", got, concat)
+	}
+
+	// Both forms refused (a wrong api_key): the retried call's 206 is the
+	// answer, a 502 naming Latipay's code.
+	_, err = prepare().Decode(200, nil, []byte(wrong))
+	if !errors.Is(err, transform.ErrRetry) {
+		t.Fatalf("206 on the concatenation: %v, want ErrRetry", err)
+	}
+	retried := prepare()
+	if got := signature(retried); got != sorted {
+		t.Fatalf("retried signature %s, want %s", got, sorted)
+	}
+	_, err = retried.Decode(200, nil, []byte(wrong))
+	if e := transform.RetryFinal(err); wantError(t, e, 502, transform.CodeUpstreamError).ProviderCode != "206" {
+		t.Fatalf("the final error %v does not name 206", e)
 	}
 }
