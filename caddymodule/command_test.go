@@ -302,6 +302,40 @@ func TestVerifyCommandStdinDashAnywhere(t *testing.T) {
 	}
 }
 
+// A wechat_v2 refund notification carries no sign: req_info decrypting under
+// the key is the check. verify shows what decrypted, or that nothing did.
+// The vector is docs/providers/wechat_v2.md's (API key
+// 192006250b4c09247ec02edce69f6a2d, checked there with openssl).
+func TestVerifyCommandWechatV2Refund(t *testing.T) {
+	const reqInfo = "WBzGpzQuNpcFxIlFjUUD9BZv+lpBMzd2SHiKCkwfALWid5G8ZvfOussfMIHLbKJmcnxPKdb1ZJEqTAp8ysQv+xa1fj+Eorgndx3fNxf3KAYa3LPgsjvZgxaeYyrhV05Kbjkj6ywg27cEyTTaPZFYNg=="
+	notification := func(reqInfo string) string {
+		return "<xml><return_code>SUCCESS</return_code><appid>wxd930ea5d5a258f4f</appid><mch_id>10000100</mch_id>" +
+			"<nonce_str>n1</nonce_str><req_info><![CDATA[" + reqInfo + "]]></req_info></xml>"
+	}
+	args := []string{"--provider", "wechat_v2", "--set", "app_id=wxd930ea5d5a258f4f", "--set", "mch_id=10000100",
+		"--set", "api_key=192006250b4c09247ec02edce69f6a2d", "--file", "-"}
+	code, out, errOut := verify(t, notification(reqInfo), args...)
+	want := "provider: wechat_v2\nkind: notification\nsign_type: AES-256-ECB (req_info, no sign)\n" +
+		"string_to_sign: <root><out_refund_no><![CDATA[R1]]></out_refund_no><refund_status><![CDATA[SUCCESS]]></refund_status></root>\n" +
+		"expected: req_info encrypted under the lowercase hex MD5 of api_key (it decrypts to a <root> document)\nreceived: " + reqInfo + "\nverdict: valid\n"
+	if code != 0 || out != want {
+		t.Fatalf("exit %d\n%s%s\nwant:\n%s", code, out, errOut, want)
+	}
+	// ECB: a changed first block garbles that block only, and the document
+	// no longer parses; under another key the padding fails.
+	tampered := "WBzH" + reqInfo[4:]
+	code, out, errOut = verify(t, notification(tampered), args...)
+	if code != 1 || !strings.Contains(out, "_no><![CDATA[R1]]></out_refund_no>") || !strings.HasSuffix(out,
+		"\nexpected: req_info encrypted under the lowercase hex MD5 of api_key (it does not decrypt to a <root> document)\nreceived: "+tampered+
+			"\nverdict: invalid (wechat_v2: refund notification req_info does not decrypt)\n") {
+		t.Fatalf("tampered: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = verify(t, notification(reqInfo), append(args[:len(args)-3:len(args)-3], "api_key=8934e7d15453e97507ef794cf7b0519d", "--file", "-")...)
+	if code != 1 || !strings.Contains(out, "\nstring_to_sign: \nexpected: req_info encrypted under the lowercase hex MD5 of api_key (it does not decrypt to a <root> document)\n") {
+		t.Fatalf("another key: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
 // A malformed --set may hold a secret (a colon typed for the "=", a value
 // without its field name): the message names the argument, never its text.
 func TestVerifyCommandSetSyntaxHidesValues(t *testing.T) {

@@ -72,10 +72,18 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		return nil, transform.ErrForeign
 	}
 	if p.Has("req_info") {
+		ev, err := w.refundEvent(p)
 		if x != nil { // nothing is signed: decrypting under the key authenticates
-			x.SignType = "AES-256-ECB (req_info, no sign)"
+			x.SignType, x.Received = "AES-256-ECB (req_info, no sign)", p.Get("req_info")
+			if plain, derr := DecryptRefundInfo(p.Get("req_info"), w.aesKey); derr == nil {
+				x.StringToSign = string(plain) // a changed block shows as garbage in its place
+			}
+			x.Expected = "req_info encrypted under the lowercase hex MD5 of api_key (it decrypts to a <root> document)"
+			if errors.Is(err, ErrRefundDecrypt) {
+				x.Expected = "req_info encrypted under the lowercase hex MD5 of api_key (it does not decrypt to a <root> document)"
+			}
 		}
-		return w.refundEvent(p)
+		return ev, err
 	}
 	if x != nil && !isPaymentNotice(p) { // by its content, whether or not it verifies
 		x.Kind = transform.KindAnswer
