@@ -131,25 +131,32 @@ func TestWebhookForwardsOnlyTheEvent(t *testing.T) {
 // A provider's reference holding a control byte (CBTIS signs any JSON
 // string) still makes a valid Minipay-Event-Id header: the event is
 // delivered and acknowledged, the byte written %XX in the header and the id.
+// A reference holding that very text ("C%0A1%00") is another event, with
+// another id ('%' is written %25): with dedupe, sharing the id would have
+// made it a duplicate, acknowledged and never forwarded.
 func TestWebhookEventIDWithControlBytes(t *testing.T) {
 	base, merchant := trustRoutes(t)
-	body := `{"notify_type":"payment_success","data":{"uid":` + cbtisUID + `,"order_id":"C\n1\u0000","merchant_order_id":"CB-78","order_amount":"12.30","order_currency":"HKD"}}`
-	req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/cbtis", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Signature", cbtis.Signature([]byte(body), cbtisAPIKey))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != 200 || string(answer) != "success" {
-		t.Fatalf("status %d %q", res.StatusCode, answer)
-	}
-	got := merchant.take()
-	const id = "cbtis:C%0A1%00:payment.succeeded"
-	if len(got) != 1 || got[0].header.Get("Minipay-Event-Id") != id || got[0].event["id"] != id {
-		t.Fatalf("deliveries %+v", got)
+	for _, tt := range []struct{ reference, id string }{
+		{`C\n1\u0000`, "cbtis:C%0A1%00:payment.succeeded"},
+		{`C%0A1%00`, "cbtis:C%250A1%2500:payment.succeeded"},
+	} {
+		body := `{"notify_type":"payment_success","data":{"uid":` + cbtisUID + `,"order_id":"` + tt.reference + `","merchant_order_id":"CB-78","order_amount":"12.30","order_currency":"HKD"}}`
+		req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/cbtis", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Signature", cbtis.Signature([]byte(body), cbtisAPIKey))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || string(answer) != "success" {
+			t.Fatalf("%s: status %d %q", tt.reference, res.StatusCode, answer)
+		}
+		got := merchant.take()
+		if len(got) != 1 || got[0].header.Get("Minipay-Event-Id") != tt.id || got[0].event["id"] != tt.id {
+			t.Fatalf("%s: deliveries %+v", tt.reference, got)
+		}
 	}
 }
 

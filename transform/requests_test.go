@@ -289,9 +289,20 @@ func TestEventID(t *testing.T) {
 		{"支付-1 a", "wechat_v2:支付-1 a:payment.succeeded"},
 		// A control byte would make the Minipay-Event-Id header invalid.
 		{"a\nb\r\x00\x7f\tc", "wechat_v2:a%0Ab%0D%00%7F%09c:payment.succeeded"},
+		// '%' is escaped too, so that the escaping is one-to-one: "A%0AB" and
+		// "A\nB" are two references (two events), which must not share an id
+		// (with dedupe, the second would be acknowledged and never forwarded).
+		{"A%0AB", "wechat_v2:A%250AB:payment.succeeded"},
+		{"A\nB", "wechat_v2:A%0AB:payment.succeeded"},
+		{"100%", "wechat_v2:100%25:payment.succeeded"},
 	}
+	ids := map[string]string{}
 	for _, tt := range tests {
 		got := EventID("wechat_v2", tt.reference, EventPaymentSucceeded)
+		if other, ok := ids[got]; ok {
+			t.Errorf("references %q and %q share the id %q", other, tt.reference, got)
+		}
+		ids[got] = tt.reference
 		if got != tt.want {
 			t.Errorf("EventID(%q) = %q, want %q", tt.reference, got, tt.want)
 		}

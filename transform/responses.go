@@ -97,21 +97,25 @@ type Event struct {
 // EventID builds the stable event id provider:reference:type. A control
 // byte in the provider's reference is written %XX: the id also goes out as
 // the Minipay-Event-Id header, where such a byte is not allowed (the
-// forward would fail, and the provider retry it forever).
+// forward would fail, and the provider retry it forever). '%' is written
+// %25, so that two references never share an id (dedupe would take the
+// second event for the first).
 func EventID(provider, reference, typ string) string {
 	for i := 0; i < len(reference); i++ {
-		if c := reference[i]; c < 0x20 || c == 0x7f {
+		if escapedInID(reference[i]) {
 			return provider + ":" + escapeControls(reference) + ":" + typ
 		}
 	}
 	return provider + ":" + reference + ":" + typ
 }
 
+func escapedInID(c byte) bool { return c < 0x20 || c == 0x7f || c == '%' }
+
 func escapeControls(s string) string {
 	const hex = "0123456789ABCDEF"
 	b := make([]byte, 0, len(s)+8)
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f {
+		if c := s[i]; escapedInID(c) {
 			b = append(b, '%', hex[c>>4], hex[c&0xf])
 		} else {
 			b = append(b, c)
