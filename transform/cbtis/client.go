@@ -274,7 +274,7 @@ func StatusFromQuery(orderID string, data json.RawMessage) (*transform.PaymentSt
 	if raw == "" {
 		return nil, transform.Upstream("the provider's answer has no status")
 	}
-	status, ok := intentStatuses[strings.ToUpper(raw)]
+	status, ok := intentStatuses[raw] // exactly as documented: "succeeded" is not SUCCEEDED guessed right
 	if !ok {
 		return nil, transform.UpstreamCode("the provider's answer has an undocumented status", raw, "")
 	}
