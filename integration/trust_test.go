@@ -90,14 +90,8 @@ func TestWebhookForwardsOnlyTheEvent(t *testing.T) {
 		req.Header[k] = []string{v} // as sent, not canonicalized by the client
 	}
 	req.Host = "attacker.example" // the site answers any host, as a catch-all :port site does
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != 200 || string(body) != "sent" {
-		t.Fatalf("status %d %q", res.StatusCode, body)
+	if status, body := send(t, req); status != 200 || string(body) != "sent" {
+		t.Fatalf("status %d %q", status, body)
 	}
 	got := merchant.take()
 	if len(got) != 1 {
@@ -144,14 +138,8 @@ func TestWebhookEventIDWithControlBytes(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/cbtis", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Signature", cbtis.Signature([]byte(body), cbtisAPIKey))
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		answer, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != 200 || string(answer) != "success" {
-			t.Fatalf("%s: status %d %q", tt.reference, res.StatusCode, answer)
+		if status, answer := send(t, req); status != 200 || string(answer) != "success" {
+			t.Fatalf("%s: status %d %q", tt.reference, status, answer)
 		}
 		got := merchant.take()
 		if len(got) != 1 || got[0].header.Get("Minipay-Event-Id") != tt.id || got[0].event["id"] != tt.id {
@@ -225,18 +213,24 @@ func TestWebhookAttacksThroughCaddy(t *testing.T) {
 			for k, v := range tt.header {
 				req.Header[k] = v
 			}
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != tt.status || !bytes.HasPrefix(body, []byte(tt.failForm)) || len(body) == 0 {
-				t.Fatalf("status %d %q, want %d and the failure form", res.StatusCode, body, tt.status)
+			if status, body := send(t, req); status != tt.status || !bytes.HasPrefix(body, []byte(tt.failForm)) || len(body) == 0 {
+				t.Fatalf("status %d %q, want %d and the failure form", status, body, tt.status)
 			}
 			if got := merchant.take(); len(got) != 0 {
 				t.Fatalf("the merchant received %v", got[0].event)
 			}
 		})
 	}
+}
+
+// send sends req and returns the answer's status and body.
+func send(t *testing.T, req *http.Request) (int, []byte) {
+	t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, body
 }
