@@ -336,6 +336,22 @@ func TestVerifyCommandWechatV2Refund(t *testing.T) {
 	}
 }
 
+// A notification for another merchant is refused as such, and its signature
+// is still explained, as for 2c2p and latipay: valid under this key or not.
+func TestVerifyCommandWechatV2OtherMerchant(t *testing.T) {
+	v2, err := os.ReadFile(filepath.Join("testdata", "wechat_v2-notification.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := verify(t, string(v2), "--provider", "wechat_v2", "--set", "app_id=wx8888888888888888", "--set", "mch_id=1900000108",
+		"--set", "api_key=8934e7d15453e97507ef794cf7b0519d", "--set", "sign_type=HMAC-SHA256", "--file", "-")
+	want := "provider: wechat_v2\nkind: notification\nsign_type: HMAC-SHA256\nstring_to_sign: " + v2StringToSign + "\nexpected: " + v2Sig +
+		"\nreceived: " + v2Sig + "\nverdict: invalid (notification is for another merchant)\n"
+	if code != 1 || out != want {
+		t.Fatalf("exit %d\n%s%s\nwant:\n%s", code, out, errOut, want)
+	}
+}
+
 // A malformed --set may hold a secret (a colon typed for the "=", a value
 // without its field name): the message names the argument, never its text.
 func TestVerifyCommandSetSyntaxHidesValues(t *testing.T) {

@@ -68,6 +68,15 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	if p.Get("return_code") != "SUCCESS" {
 		return nil, transform.ErrUnsigned
 	}
+	// Recorded before any refusal (another merchant, another sign type):
+	// what the configured key and sign type expect.
+	if x != nil && !p.Has("req_info") {
+		if !isPaymentNotice(p) { // by its content, whether or not it verifies
+			x.Kind = transform.KindAnswer
+		}
+		x.SignType, x.Received = w.cfg.SignType, p.Get("sign")
+		x.StringToSign, x.Expected = w.signer.Explain(p, w.cfg.SignType)
+	}
 	if w.cfg.foreign(p, true) {
 		return nil, transform.ErrForeign
 	}
@@ -84,13 +93,6 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 			}
 		}
 		return ev, err
-	}
-	if x != nil && !isPaymentNotice(p) { // by its content, whether or not it verifies
-		x.Kind = transform.KindAnswer
-	}
-	if x != nil { // also when the sign type is refused below: what the configured one expects
-		x.SignType, x.Received = w.cfg.SignType, p.Get("sign")
-		x.StringToSign, x.Expected = w.signer.Explain(p, w.cfg.SignType)
 	}
 	// The configured sign type is the only one accepted: WeChat signs a
 	// notification with the order's type, and minipay signs every order with
