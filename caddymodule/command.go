@@ -161,11 +161,11 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 		if errors.Is(verr, transform.ErrOutsideWindow) && received.IsZero() {
 			reason += "; judged now: --at <time received> judges it as of then"
 		}
-		// The input is judged as given; a line break that echo or an editor
-		// added is only pointed out.
-		if trimmed, ok := withoutFinalLineBreak(n.Body); ok {
+		// The input is judged as given; what echo or an editor added is only
+		// pointed out.
+		if trimmed, added := withoutEditorBytes(n.Body); added != "" {
 			if tx, terr := explain(webhook, transform.Notification{Header: n.Header, Body: trimmed}); valid(tx, terr) {
-				reason += "; without its final line break the input verifies: give it exactly as received (printf '%s', not echo)"
+				reason += "; without its " + added + " the input verifies: give it exactly as received (printf '%s', not echo)"
 			}
 		}
 		line("verdict", "invalid ("+reason+")")
@@ -195,14 +195,19 @@ func valid(x transform.Explanation, err error) bool {
 	return err == nil || x.Kind == transform.KindAnswer && errors.Is(err, transform.ErrSignedAnswer)
 }
 
-// withoutFinalLineBreak is b without one final "\n" or "\r\n".
-func withoutFinalLineBreak(b []byte) ([]byte, bool) {
-	t, ok := bytes.CutSuffix(b, []byte("\n"))
-	if !ok {
-		return b, false
+// withoutEditorBytes is b without what a file saved by echo or an editor
+// may add to what a provider sent: a leading UTF-8 byte order mark and one
+// final "\n" or "\r\n"; added names what was removed ("" for nothing).
+func withoutEditorBytes(b []byte) (trimmed []byte, added string) {
+	var what []string
+	if t, ok := bytes.CutPrefix(b, []byte("\xef\xbb\xbf")); ok {
+		b, what = t, append(what, "byte order mark")
 	}
-	t, _ = bytes.CutSuffix(t, []byte("\r"))
-	return t, true
+	if t, ok := bytes.CutSuffix(b, []byte("\n")); ok {
+		b, _ = bytes.CutSuffix(t, []byte("\r"))
+		what = append(what, "final line break")
+	}
+	return b, strings.Join(what, " and ")
 }
 
 // parseFlags parses a subcommand's flags; "-" (stdin, the same as --file -)

@@ -219,9 +219,9 @@ func TestVerifyCommandUsage(t *testing.T) {
 	}
 }
 
-// An input saved with a final line break its sender never sent (echo, an
-// editor) is judged as given, and the reason says that without the line
-// break it verifies. A tampered input gets no such hint.
+// An input saved with a final line break or a byte order mark its sender
+// never sent (echo, an editor) is judged as given, and the reason says that
+// without them it verifies. A tampered input gets no such hint.
 func TestVerifyCommandFinalLineBreak(t *testing.T) {
 	latipayArgs := []string{"--provider", "latipay", "--set", "api_key=111222333", "--set", "currency=NZD", "--file", "-"}
 	cbtisArgs := []string{"--provider", "cbtis", "--set", "api_key=6d0e8fa7b10c40c3a48c0c2be41cb178", "--header", "Signature: " + cbtisSig, "--file", "-"}
@@ -238,9 +238,18 @@ func TestVerifyCommandFinalLineBreak(t *testing.T) {
 		{"cbtis tampered body + LF", strings.Replace(cbtisBody, "105.00", "105.01", 1) + "\n", cbtisArgs, 1, false},
 		{"latipay form + two LF", latipayBody + "\n\n", latipayArgs, 1, false},
 		{"latipay form as sent", latipayBody, latipayArgs, 0, false},
+		{"cbtis body after a byte order mark", "\ufeff" + cbtisBody, cbtisArgs, 1, true},
+		{"cbtis body between a byte order mark and a CRLF", "\ufeff" + cbtisBody + "\r\n", cbtisArgs, 1, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errOut := verify(t, tt.input, tt.args...)
+			hint := hint
+			switch {
+			case strings.HasPrefix(tt.input, "\ufeff") && strings.HasSuffix(tt.input, "\n"):
+				hint = strings.Replace(hint, "its final line break", "its byte order mark and final line break", 1)
+			case strings.HasPrefix(tt.input, "\ufeff"):
+				hint = strings.Replace(hint, "its final line break", "its byte order mark", 1)
+			}
 			if code != tt.code || strings.Contains(out, hint) != tt.hint {
 				t.Fatalf("exit %d (want %d), hint %v:\n%s%s", code, tt.code, tt.hint, out, errOut)
 			}
