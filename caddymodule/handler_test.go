@@ -223,7 +223,7 @@ func TestHandlerLogLevels(t *testing.T) {
 		{"success at WARN", zapcore.WarnLevel, payJSON, answer, 200, nil},
 		{"forged answer at WARN", zapcore.WarnLevel, payJSON, forged, 502, map[string]any{"level": "warn", "msg": "minipay",
 			"provider": "wechat_v2", "operation": "pay", "outcome": transform.CodeSignatureInvalid, "status": 502.0, "order_id": "BENCH-1",
-			"message": "the provider's answer carries a signature that does not verify"}},
+			"message": "the provider's answer carries no signature that verifies"}},
 		{"invalid request at WARN", zapcore.WarnLevel, noAmount, answer, 400, map[string]any{"level": "warn", "msg": "minipay",
 			"provider": "wechat_v2", "operation": "pay", "outcome": transform.CodeInvalidRequest, "status": 400.0,
 			"message": "amount is required", "field": "amount"}},
@@ -231,7 +231,7 @@ func TestHandlerLogLevels(t *testing.T) {
 			"provider": "wechat_v2", "operation": "pay", "outcome": "ok", "status": 200.0, "order_id": "BENCH-1"}},
 		{"forged answer at INFO", zapcore.InfoLevel, payJSON, forged, 502, map[string]any{"level": "warn", "msg": "minipay",
 			"provider": "wechat_v2", "operation": "pay", "outcome": transform.CodeSignatureInvalid, "status": 502.0, "order_id": "BENCH-1",
-			"message": "the provider's answer carries a signature that does not verify"}},
+			"message": "the provider's answer carries no signature that verifies"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -124,7 +124,7 @@ func UpstreamCode(message, providerCode, providerMessage string) *Error {
 
 // SignatureInvalid is a 502 upstream_signature_invalid.
 func SignatureInvalid() *Error {
-	return &Error{Status: http.StatusBadGateway, Code: CodeSignatureInvalid, Message: "the provider's answer carries a signature that does not verify"}
+	return &Error{Status: http.StatusBadGateway, Code: CodeSignatureInvalid, Message: "the provider's answer carries no signature that verifies"}
 }
 
 // Timeout is a 504 upstream_timeout.
