@@ -64,6 +64,14 @@ func FillShared(ctx context.Context, s Store, key string, lockWait time.Duration
 		return v, err
 	}
 	if err := LockWithin(ctx, s, key, lockWait); err != nil {
+		// Another instance held the lock for the whole wait. A storage that
+		// polls for locks (file_system: once a second) may have missed its
+		// release: read once more before the caller fills alone.
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			if v, ok, _ := loadUsable(ctx, s, key, usable); ok {
+				return v, nil
+			}
+		}
 		return nil, err
 	}
 	defer Unlock(ctx, s, key)

@@ -121,6 +121,24 @@ func TestFillSharedFailures(t *testing.T) {
 			t.Fatalf("err %v, %d fills after %v", err, f.calls.Load(), time.Since(start))
 		}
 	})
+	// A storage that polls for locks (file_system: once a second) may see a
+	// release only after the wait ran out: the value the holder stored
+	// meanwhile is read once more and used, not fetched a second time.
+	t.Run("lock held past the wait, filled meanwhile", func(t *testing.T) {
+		s := transformtest.NewMemStore()
+		if err := s.Lock(ctx, fillKey); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			_ = s.Store(ctx, fillKey, []byte("filled elsewhere")) // the holder keeps its lock until after the wait
+		}()
+		f := &filler{}
+		v, err := transform.FillShared(ctx, s, fillKey, 200*time.Millisecond, usableUnless(""), f.fill)
+		if err != nil || string(v) != "filled elsewhere" || f.calls.Load() != 0 {
+			t.Fatalf("%q, %v, %d fills", v, err, f.calls.Load())
+		}
+	})
 	t.Run("store fails: the value is returned, not shared", func(t *testing.T) {
 		s := transformtest.NewMemStore()
 		s.Fail("store")

@@ -219,12 +219,14 @@ func (c *Certificates) Refresh(ctx context.Context, force bool) error {
 	if c.Store == nil {
 		return c.download(ctx, now)
 	}
-	if err := c.Store.Lock(ctx); err != nil {
-		// The storage is down or another instance holds the lock too long:
-		// this instance downloads alone rather than go without keys.
-		return c.download(ctx, now)
+	// Without the lock (the storage is down, or another instance held it
+	// for the whole wait, or released it just after a storage that polls
+	// for locks last looked) the stored download is still read once: the
+	// holder may have stored it meanwhile. Failing that, this instance
+	// downloads alone rather than go without keys.
+	if err := c.Store.Lock(ctx); err == nil {
+		defer func() { _ = c.Store.Unlock(context.WithoutCancel(ctx)) }()
 	}
-	defer func() { _ = c.Store.Unlock(context.WithoutCancel(ctx)) }()
 	// The clock is read again: the instance that held the lock stored a
 	// download made after this one started waiting for it.
 	now = c.Now()

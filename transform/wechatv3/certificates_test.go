@@ -2,6 +2,7 @@ package wechatv3
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
@@ -324,5 +326,32 @@ func TestCertificatesStoredByAClockAhead(t *testing.T) {
 				t.Fatal("the instance behind holds no certificate")
 			}
 		})
+	}
+}
+
+// lockHeldElsewhere is a CertificateStore whose lock another instance
+// holds past the wait (or that a storage polling once a second sees
+// released only after it): Lock fails as transform.LockWithin does.
+type lockHeldElsewhere struct{ CertificateStore }
+
+func (lockHeldElsewhere) Lock(context.Context) error {
+	return &transform.StoreError{Op: "lock", Key: "k", Err: context.DeadlineExceeded}
+}
+
+// An instance that could not take the lock reads the storage once more
+// before downloading alone: the holder stored its download meanwhile, and
+// the cluster still downloads once.
+func TestCertificatesLockWaitRanOut(t *testing.T) {
+	cs := &certServer{serving: []platform{newPlatform(t)}, now: time.Now}
+	first, second := clusterOfTwo(t, cs)
+	if err := first.Certificates().Refresh(t.Context(), true); err != nil {
+		t.Fatalf("download: %v", err)
+	}
+	second.Certificates().Store = lockHeldElsewhere{second.Certificates().Store}
+	if err := second.Certificates().Refresh(t.Context(), true); err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if n := cs.downloads.Load(); n != 1 || len(second.Certificates().Serials()) != 1 {
+		t.Fatalf("%d downloads, want 1 (the stored one read once more)", n)
 	}
 }
