@@ -283,6 +283,33 @@ func TestMarshalNoHTMLEscape(t *testing.T) {
 	}
 }
 
+// A status object has a payment time only when the order was paid
+// (succeeded, or refunded after it was paid), whatever the provider put
+// in its answer: the rule holds for every provider's query.
+func TestPaymentStatusPaidAtOnlyWhenPaid(t *testing.T) {
+	for _, tt := range []struct {
+		status string
+		keep   bool
+	}{
+		{StatusSucceeded, true}, {StatusRefunded, true},
+		{StatusPending, false}, {StatusFailed, false}, {StatusCancelled, false}, {"", false},
+	} {
+		st := &PaymentStatus{Provider: "p", OrderID: "O1", Status: tt.status, PaidAt: "2026-12-07T07:09:50+08:00", ProviderStatus: "<X&Y>"}
+		got := string(Marshal(st))
+		want := `{"provider":"p","order_id":"O1","provider_order_id":"","status":"` + tt.status + `","amount":"","currency":"",`
+		if tt.keep {
+			want += `"paid_at":"2026-12-07T07:09:50+08:00",`
+		}
+		want += `"provider_status":"<X&Y>"}`
+		if got != want {
+			t.Errorf("status %q:\n got %s\nwant %s", tt.status, got, want)
+		}
+		if st.PaidAt == "" {
+			t.Errorf("status %q: Marshal changed the value it was given", tt.status)
+		}
+	}
+}
+
 func TestEventID(t *testing.T) {
 	tests := []struct{ reference, want string }{
 		{"4200000123", "wechat_v2:4200000123:payment.succeeded"},

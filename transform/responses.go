@@ -40,6 +40,35 @@ type PaymentStatus struct {
 	ProviderStatus  string `json:"provider_status"`
 }
 
+// AppendJSON appends the status object's JSON to dst. paid_at is written
+// only for a paid order (succeeded, or refunded after it was paid): a
+// provider's answer may carry a time for a failed or closed order too, and
+// a merchant reading paid_at should not need to check status first.
+func (s *PaymentStatus) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"provider":`...)
+	dst = AppendJSONString(dst, s.Provider)
+	dst = append(dst, `,"order_id":`...)
+	dst = AppendJSONString(dst, s.OrderID)
+	dst = append(dst, `,"provider_order_id":`...)
+	dst = AppendJSONString(dst, s.ProviderOrderID)
+	dst = append(dst, `,"status":`...)
+	dst = AppendJSONString(dst, s.Status)
+	dst = append(dst, `,"amount":`...)
+	dst = AppendJSONString(dst, s.Amount)
+	dst = append(dst, `,"currency":`...)
+	dst = AppendJSONString(dst, s.Currency)
+	if s.PaidAt != "" && (s.Status == StatusSucceeded || s.Status == StatusRefunded) {
+		dst = append(dst, `,"paid_at":`...)
+		dst = AppendJSONString(dst, s.PaidAt)
+	}
+	dst = append(dst, `,"provider_status":`...)
+	dst = AppendJSONString(dst, s.ProviderStatus)
+	return append(dst, '}')
+}
+
+// MarshalJSON is AppendJSON for encoding/json.
+func (s *PaymentStatus) MarshalJSON() ([]byte, error) { return s.AppendJSON(nil), nil }
+
 // CloseResult is the close answer.
 type CloseResult struct {
 	Provider string `json:"provider"`

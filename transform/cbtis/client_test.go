@@ -231,6 +231,9 @@ func TestDecodeQuery(t *testing.T) {
 		{"SUCCEEDED", "succeeded", "2023-08-24T02:28:16+08:00", "2023-08-24T02:28:16+08:00"},
 		{"SUCCEEDED", "succeeded", "2023-08-23 18:28:16", ""}, // not RFC 3339: dropped, not guessed
 		{"CANCELLED", "cancelled", "", ""},
+		// only a paid order has a payment time, whatever the answer carries
+		{"CANCELLED", "cancelled", "2023-08-23T18:28:16.511Z", ""},
+		{"PENDING", "pending", "2023-08-23T18:28:16.511Z", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.status+tt.payTime, func(t *testing.T) {
