@@ -3,6 +3,7 @@ package wechatv2
 import (
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -35,7 +36,6 @@ type sandboxOrder struct {
 	notifyURL string
 	totalFee  int64
 	refunded  int64
-	refunds   map[string]string // out_refund_no → refund_id
 	created   time.Time
 	// refundLog lists the refunds in the order they were made, for the
 	// console's refund notifications.
@@ -168,7 +168,7 @@ func (s *Sandbox) unifiedOrder(p transform.Params, signType string) transform.Pa
 	o := &sandboxOrder{
 		params: p, signType: signType, state: "NOTPAY", totalFee: fee, notifyURL: p.Get("notify_url"),
 		prepayID: "wx" + s.Now().In(transform.UTC8).Format("20060102150405") + transform.Nonce(20),
-		refunds:  map[string]string{}, created: s.Now(),
+		created:  s.Now(),
 	}
 	if old, evict := s.ring.Add(id); evict { // bounded memory
 		delete(s.orders, old)
@@ -177,26 +177,47 @@ func (s *Sandbox) unifiedOrder(p transform.Params, signType string) transform.Pa
 	return transform.Params{{Name: "result_code", Value: "SUCCESS"}, {Name: "prepay_id", Value: o.prepayID}, {Name: "trade_type", Value: "JSAPI"}}
 }
 
+// orderByID finds the order a request names, as WeChat does: by
+// transaction_id when it is given, else by out_trade_no. ok is false when
+// the request names none.
+func (s *Sandbox) orderByID(p transform.Params) (o *sandboxOrder, id string, ok bool) {
+	if tx := p.Get("transaction_id"); tx != "" {
+		for id, o := range s.orders {
+			if o.txID == tx {
+				return o, id, true
+			}
+		}
+		return nil, "", true
+	}
+	id = p.Get("out_trade_no")
+	return s.orders[id], id, id != ""
+}
+
 func (s *Sandbox) orderQuery(p transform.Params) transform.Params {
-	o, ok := s.orders[p.Get("out_trade_no")]
-	if !ok {
+	o, id, named := s.orderByID(p)
+	switch {
+	case !named:
+		return bizFail("LACK_PARAMS", "缺少参数out_trade_no")
+	case o == nil:
 		return bizFail("ORDERNOTEXIST", "订单不存在")
 	}
 	out := transform.Params{
 		{Name: "result_code", Value: "SUCCESS"},
-		{Name: "out_trade_no", Value: p.Get("out_trade_no")},
+		{Name: "out_trade_no", Value: id},
 		{Name: "trade_state", Value: o.state},
 		{Name: "trade_state_desc", Value: tradeStateDesc[o.state]},
 		{Name: "total_fee", Value: strconv.FormatInt(o.totalFee, 10)},
-		{Name: "fee_type", Value: o.params.Get("fee_type")},
+		{Name: "fee_type", Value: feeType(o.params)},
 		{Name: "trade_type", Value: "JSAPI"},
 		{Name: "openid", Value: o.params.Get("openid")},
+		{Name: "sub_openid", Value: o.params.Get("sub_openid")},
 		{Name: "attach", Value: o.params.Get("attach")},
 	}
 	if o.txID != "" {
 		out = append(out, transform.Param{Name: "transaction_id", Value: o.txID},
 			transform.Param{Name: "time_end", Value: o.timeEnd}, transform.Param{Name: "bank_type", Value: "CFT"},
-			transform.Param{Name: "cash_fee", Value: strconv.FormatInt(o.totalFee, 10)})
+			transform.Param{Name: "cash_fee", Value: strconv.FormatInt(o.totalFee, 10)},
+			transform.Param{Name: "cash_fee_type", Value: feeType(o.params)})
 	}
 	return out
 }
@@ -219,40 +240,60 @@ func (s *Sandbox) closeOrder(p transform.Params) transform.Params {
 	return transform.Params{{Name: "result_code", Value: "SUCCESS"}}
 }
 
+// refund answers /secapi/pay/refund with WeChat's codes (申请退款, chapter
+// 9_4): the order by transaction_id or out_trade_no; REFUND_FEE_MISMATCH
+// when total_fee is not the order's or a known out_refund_no comes back
+// with another refund_fee (a retry with the same one gets the same
+// refund); INVALID_REQUEST past what remains to refund.
 func (s *Sandbox) refund(p transform.Params) transform.Params {
-	for _, f := range []string{"out_trade_no", "out_refund_no", "total_fee", "refund_fee"} {
+	for _, f := range []string{"out_refund_no", "total_fee", "refund_fee"} {
 		if p.Get(f) == "" {
 			return bizFail("LACK_PARAMS", "缺少参数"+f)
 		}
 	}
-	o, ok := s.orders[p.Get("out_trade_no")]
-	if !ok {
+	o, id, named := s.orderByID(p)
+	switch {
+	case !named:
+		return bizFail("LACK_PARAMS", "缺少参数out_trade_no")
+	case o == nil:
 		return bizFail("ORDERNOTEXIST", "订单不存在")
-	}
-	if o.state != "SUCCESS" && o.state != "REFUND" {
+	case o.state != "SUCCESS" && o.state != "REFUND":
 		return bizFail("TRADE_STATE_ERROR", "订单状态错误")
 	}
 	total, err1 := strconv.ParseInt(p.Get("total_fee"), 10, 64)
 	fee, err2 := strconv.ParseInt(p.Get("refund_fee"), 10, 64)
-	if err1 != nil || err2 != nil || total != o.totalFee || fee <= 0 {
-		return bizFail("INVALID_REQUEST", "订单金额或退款金额与之前请求不一致，请核实后再试")
+	if err1 != nil || err2 != nil || fee <= 0 {
+		return bizFail("INVALID_REQUEST", "total_fee或refund_fee参数错误")
 	}
-	if id, ok := o.refunds[p.Get("out_refund_no")]; ok {
-		return refundOK(p, o.txID, id)
-	}
-	if o.refunded+fee > o.totalFee {
-		return bizFail("NOTENOUGH", "退款金额大于支付金额")
-	}
-	if len(o.refundLog) >= maxRefundsPerOrder {
+	r := o.refund(p.Get("out_refund_no"))
+	switch {
+	case total != o.totalFee, r != nil && r.fee != fee:
+		return bizFail("REFUND_FEE_MISMATCH", "订单金额或退款金额与之前请求不一致，请核实后再试")
+	case r != nil:
+		return refundOK(id, o, r)
+	case o.refunded >= o.totalFee:
+		return bizFail("ERROR", "订单已全额退款")
+	case o.refunded+fee > o.totalFee:
+		return bizFail("INVALID_REQUEST", "refund_fee大于可退金额")
+	case len(o.refundLog) >= maxRefundsPerOrder:
 		return bizFail("INVALID_REQUEST", "每个支付订单的部分退款次数不能超过50次")
 	}
 	s.seq++
-	id := "50000" + strconv.FormatInt(s.Now().Unix(), 10) + strconv.FormatInt(s.seq, 10)
-	o.refunds[p.Get("out_refund_no")] = id
-	o.refundLog = append(o.refundLog, sandboxRefund{outRefundNo: p.Get("out_refund_no"), id: id, fee: fee})
+	o.refundLog = append(o.refundLog, sandboxRefund{outRefundNo: p.Get("out_refund_no"), fee: fee, notifyURL: p.Get("notify_url"),
+		id: "50000" + strconv.FormatInt(s.Now().Unix(), 10) + strconv.FormatInt(s.seq, 10)})
 	o.refunded += fee
 	o.state = "REFUND"
-	return refundOK(p, o.txID, id)
+	return refundOK(id, o, &o.refundLog[len(o.refundLog)-1])
+}
+
+// refund is the order's refund out_refund_no, or nil.
+func (o *sandboxOrder) refund(outRefundNo string) *sandboxRefund {
+	for i := range o.refundLog {
+		if o.refundLog[i].outRefundNo == outRefundNo {
+			return &o.refundLog[i]
+		}
+	}
+	return nil
 }
 
 // maxRefundsPerOrder is WeChat's limit: "每个支付订单的部分退款次数不能超过50次"
@@ -260,46 +301,75 @@ func (s *Sandbox) refund(p transform.Params) transform.Params {
 // also bounds what the sandbox keeps per order.
 const maxRefundsPerOrder = 50
 
-func refundOK(p transform.Params, txID, id string) transform.Params {
+func refundOK(orderID string, o *sandboxOrder, r *sandboxRefund) transform.Params {
+	total, fee := strconv.FormatInt(o.totalFee, 10), strconv.FormatInt(r.fee, 10)
 	return transform.Params{
-		{Name: "result_code", Value: "SUCCESS"}, {Name: "transaction_id", Value: txID},
-		{Name: "out_trade_no", Value: p.Get("out_trade_no")}, {Name: "out_refund_no", Value: p.Get("out_refund_no")},
-		{Name: "refund_id", Value: id}, {Name: "refund_fee", Value: p.Get("refund_fee")},
-		{Name: "total_fee", Value: p.Get("total_fee")}, {Name: "cash_fee", Value: p.Get("total_fee")},
+		{Name: "result_code", Value: "SUCCESS"}, {Name: "transaction_id", Value: o.txID},
+		{Name: "out_trade_no", Value: orderID}, {Name: "out_refund_no", Value: r.outRefundNo},
+		{Name: "refund_id", Value: r.id}, {Name: "refund_fee", Value: fee}, {Name: "settlement_refund_fee", Value: fee},
+		{Name: "total_fee", Value: total}, {Name: "fee_type", Value: feeType(o.params)},
+		{Name: "cash_fee", Value: total}, {Name: "cash_refund_fee", Value: fee},
 	}
 }
 
-// refundQuery answers /pay/refundquery by out_refund_no as WeChat does when
-// asked for one refund: that refund as the _0 entry. A refund is PROCESSING
-// until the sandbox notified it (the console or /sandbox/complete
-// "refunded"), SUCCESS after.
+// refundQuery answers /pay/refundquery as WeChat does (查询退款, chapter
+// 9_5): by refund_id, out_refund_no, transaction_id or out_trade_no, in that
+// priority; one refund asked for is the _0 entry, an order lists all its
+// refunds as _$n, refund_fee their sum. A refund is PROCESSING until the
+// sandbox notified it (the console or /sandbox/complete "refunded"),
+// SUCCESS after.
 func (s *Sandbox) refundQuery(p transform.Params) transform.Params {
-	outRefundNo := p.Get("out_refund_no")
-	if outRefundNo == "" {
-		return bizFail("LACK_PARAMS", "缺少参数out_refund_no")
-	}
-	for _, o := range s.orders {
-		for _, r := range o.refundLog {
-			if r.outRefundNo != outRefundNo {
-				continue
+	var (
+		o       *sandboxOrder
+		orderID string
+		listed  []*sandboxRefund
+	)
+	switch refundID, outRefundNo := p.Get("refund_id"), p.Get("out_refund_no"); {
+	case refundID != "" || outRefundNo != "":
+		for id, cand := range s.orders {
+			for i := range cand.refundLog {
+				if r := &cand.refundLog[i]; refundID != "" && r.id == refundID || refundID == "" && r.outRefundNo == outRefundNo {
+					o, orderID, listed = cand, id, []*sandboxRefund{r}
+				}
 			}
-			status, successTime := "PROCESSING", ""
-			if r.notified {
-				status, successTime = "SUCCESS", r.successTime
-			}
-			fee := strconv.FormatInt(o.totalFee, 10)
-			return transform.Params{
-				{Name: "result_code", Value: "SUCCESS"}, {Name: "transaction_id", Value: o.txID},
-				{Name: "out_trade_no", Value: o.params.Get("out_trade_no")}, {Name: "total_fee", Value: fee},
-				{Name: "cash_fee", Value: fee}, {Name: "fee_type", Value: o.params.Get("fee_type")},
-				{Name: "refund_count", Value: "1"}, {Name: "out_refund_no_0", Value: r.outRefundNo},
-				{Name: "refund_id_0", Value: r.id}, {Name: "refund_channel_0", Value: "ORIGINAL"},
-				{Name: "refund_fee_0", Value: strconv.FormatInt(r.fee, 10)}, {Name: "refund_status_0", Value: status},
-				{Name: "refund_recv_accout_0", Value: "支付用户的零钱"}, {Name: "refund_success_time_0", Value: successTime},
+		}
+	default:
+		var named bool
+		if o, orderID, named = s.orderByID(p); !named {
+			return bizFail("LACK_PARAMS", "缺少参数out_refund_no")
+		}
+		if o != nil {
+			for i := range o.refundLog {
+				listed = append(listed, &o.refundLog[i])
 			}
 		}
 	}
-	return bizFail("REFUNDNOTEXIST", "退款订单查询失败")
+	if len(listed) == 0 {
+		return bizFail("REFUNDNOTEXIST", "退款订单查询失败")
+	}
+	fee := strconv.FormatInt(o.totalFee, 10)
+	out := transform.Params{
+		{Name: "result_code", Value: "SUCCESS"}, {Name: "transaction_id", Value: o.txID},
+		{Name: "out_trade_no", Value: orderID}, {Name: "total_fee", Value: fee},
+		{Name: "cash_fee", Value: fee}, {Name: "fee_type", Value: feeType(o.params)},
+		{Name: "refund_count", Value: strconv.Itoa(len(listed))},
+	}
+	var sum int64
+	for n, r := range listed {
+		status, successTime := "PROCESSING", ""
+		if r.notified {
+			status, successTime = "SUCCESS", r.successTime
+		}
+		sum += r.fee
+		i, rf := strconv.Itoa(n), strconv.FormatInt(r.fee, 10)
+		out = append(out,
+			transform.Param{Name: "out_refund_no_" + i, Value: r.outRefundNo}, transform.Param{Name: "refund_id_" + i, Value: r.id},
+			transform.Param{Name: "refund_channel_" + i, Value: "ORIGINAL"}, transform.Param{Name: "refund_fee_" + i, Value: rf},
+			transform.Param{Name: "settlement_refund_fee_" + i, Value: rf}, transform.Param{Name: "refund_status_" + i, Value: status},
+			transform.Param{Name: "refund_account_" + i, Value: "REFUND_SOURCE_RECHARGE_FUNDS"},
+			transform.Param{Name: "refund_recv_accout_" + i, Value: "支付用户的零钱"}, transform.Param{Name: "refund_success_time_" + i, Value: successTime})
+	}
+	return append(out, transform.Param{Name: "refund_fee", Value: strconv.FormatInt(sum, 10)})
 }
 
 // tradeState is an order's trade_state, for transform.SandboxOrderIn.
@@ -329,7 +399,7 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 	fee := strconv.FormatInt(o.totalFee, 10)
 	n := transform.Params{
 		{Name: "appid", Value: s.cfg.AppID}, {Name: "bank_type", Value: "CFT"}, {Name: "cash_fee", Value: fee},
-		{Name: "fee_type", Value: o.params.Get("fee_type")}, {Name: "is_subscribe", Value: "N"},
+		{Name: "fee_type", Value: feeType(o.params)}, {Name: "is_subscribe", Value: "N"},
 		{Name: "mch_id", Value: s.cfg.MchID}, {Name: "nonce_str", Value: transform.Nonce(32)},
 		{Name: "openid", Value: o.params.Get("openid")}, {Name: "out_trade_no", Value: orderID},
 		{Name: "result_code", Value: result}, {Name: "return_code", Value: "SUCCESS"},
@@ -346,6 +416,7 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 		n = append(n, transform.Param{Name: "sub_appid", Value: s.cfg.SubAppID}, transform.Param{Name: "sub_mch_id", Value: s.cfg.SubMchID},
 			transform.Param{Name: "sub_openid", Value: o.params.Get("sub_openid")})
 	}
+	n = slices.DeleteFunc(n, func(p transform.Param) bool { return p.Value == "" }) // WeChat sends no empty fields
 	n = append(n, transform.Param{Name: "sign", Value: s.signer.Sign(n, o.signType)})
 	out := &transform.Outbound{URL: o.notifyURL, ContentType: "text/xml", Body: transform.AppendFlatXML(nil, "xml", n)}
 	return out, acknowledged, nil

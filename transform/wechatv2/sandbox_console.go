@@ -2,6 +2,7 @@ package wechatv2
 
 import (
 	"bytes"
+	"cmp"
 	"net/http"
 	"strconv"
 	"time"
@@ -16,6 +17,9 @@ type sandboxRefund struct {
 	fee             int64
 	notified        bool
 	successTime     string
+	// notifyURL is the refund request's notify_url, which WeChat notifies
+	// instead of the order's when given.
+	notifyURL string
 }
 
 // Orders implements transform.Sandbox. An order's state is a trade_state,
@@ -55,7 +59,6 @@ func (s *Sandbox) CompleteRefund(orderID string, now time.Time) (*transform.Outb
 		s.seq++
 		id := "50000" + strconv.FormatInt(now.Unix(), 10) + strconv.FormatInt(s.seq, 10)
 		o.refundLog = append(o.refundLog, sandboxRefund{outRefundNo: "SBX" + id, id: id, fee: o.totalFee - o.refunded})
-		o.refunds["SBX"+id] = id
 		o.refunded = o.totalFee
 		o.state = "REFUND"
 		r = &o.refundLog[len(o.refundLog)-1]
@@ -78,7 +81,7 @@ func (s *Sandbox) CompleteRefund(orderID string, now time.Time) (*transform.Outb
 	if err != nil {
 		return nil, nil, err
 	}
-	out := &transform.Outbound{URL: o.notifyURL, ContentType: "text/xml", Body: body}
+	out := &transform.Outbound{URL: cmp.Or(r.notifyURL, o.notifyURL), ContentType: "text/xml", Body: body}
 	return out, acknowledged, nil
 }
 

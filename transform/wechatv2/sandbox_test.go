@@ -214,10 +214,15 @@ func TestSandboxOrderLifecycle(t *testing.T) {
 			if again := refund("R1", "1000"); again.Get("refund_id") != r1.Get("refund_id") {
 				t.Fatal("a refund retry got another refund_id")
 			}
-			wantResult(t, refund("R2", "235"), "FAIL", "NOTENOUGH")
+			// WeChat's codes (申请退款, chapter 9_4): a known out_refund_no with
+			// another refund_fee, or another total_fee, is REFUND_FEE_MISMATCH
+			// (NOTENOUGH is the merchant's balance, not the order's).
+			wantResult(t, refund("R1", "999"), "FAIL", "REFUND_FEE_MISMATCH")
+			wantResult(t, refund("R2", "235"), "FAIL", "INVALID_REQUEST")
 			wantResult(t, refund("R2", "234"), "SUCCESS", "")
 			wantResult(t, do(PathRefund, orderReq("O1", transform.Param{Name: "out_refund_no", Value: "R3"},
-				transform.Param{Name: "total_fee", Value: "999"}, transform.Param{Name: "refund_fee", Value: "1"})), "FAIL", "INVALID_REQUEST")
+				transform.Param{Name: "total_fee", Value: "999"}, transform.Param{Name: "refund_fee", Value: "1"})), "FAIL", "REFUND_FEE_MISMATCH")
+			wantResult(t, refund("R3", "1"), "FAIL", "ERROR") // 订单已全额退款
 			if q := do(PathOrderQuery, orderReq("O1")); q.Get("trade_state") != "REFUND" {
 				t.Fatalf("trade_state after refund %q", q.Get("trade_state"))
 			}
