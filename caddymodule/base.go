@@ -36,7 +36,10 @@ func (b *providerHandler) provision(ctx caddy.Context, directive string, role tr
 	if b.ProviderRaw == nil {
 		return nil, fmt.Errorf("%s: a provider is required", directive)
 	}
-	name := providerName(b.ProviderRaw)
+	name, err := providerObjectName(b.ProviderRaw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", directive, err)
+	}
 	mod, err := ctx.LoadModule(b, "ProviderRaw")
 	if err != nil {
 		return nil, fmt.Errorf("%s: loading provider %q: %w", directive, name, err)

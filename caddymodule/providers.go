@@ -61,12 +61,19 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 	return p, nil
 }
 
-// providerName reads the inline "name" key, for error messages before the
-// module is loaded.
-func providerName(raw json.RawMessage) string {
-	var v struct {
-		Name string `json:"name"`
+// providerObjectName reads a provider object's "name" as Caddy's module
+// loader does (that exact key, a non-empty string) and fails where the
+// loader would, before it can: the loader's message for a missing name
+// prints the whole object, secrets included ("module name not specified
+// with key 'name' in map[api_key:…]"), in the /load answer and the log.
+func providerObjectName(raw json.RawMessage) (string, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return "", errors.New("the provider must be a JSON object")
 	}
-	_ = json.Unmarshal(raw, &v)
-	return v.Name
+	var name string
+	if v, ok := obj["name"]; !ok || json.Unmarshal(v, &name) != nil || name == "" {
+		return "", fmt.Errorf(`the provider object needs "name", a string naming the provider (one of %s)`, strings.Join(providerNames(), ", "))
+	}
+	return name, nil
 }

@@ -61,6 +61,11 @@ func (Sandbox) CaddyModule() caddy.ModuleInfo {
 // Provision builds one emulated server per provider block.
 func (s *Sandbox) Provision(ctx caddy.Context) error {
 	s.logger = ctx.Logger()
+	for i, raw := range s.ProvidersRaw {
+		if _, err := providerObjectName(raw); err != nil {
+			return fmt.Errorf("minipay_sandbox: providers[%d]: %w", i, err)
+		}
+	}
 	mods, err := ctx.LoadModule(s, "ProvidersRaw")
 	if err != nil {
 		return fmt.Errorf("minipay_sandbox: loading providers: %w", err)

@@ -244,3 +244,24 @@ func (a adminLoader) load(caddyfile string) error {
 	}
 	return nil
 }
+
+// loadJSON posts a JSON configuration whose one route holds handler (the
+// admin endpoint is the harness's own, so that a load that succeeds keeps
+// it) and reports a refused one with the text of Caddy's "error".
+func (a adminLoader) loadJSON(handler string) error {
+	config := `{"admin":{"listen":"` + adminAddr + `"},"apps":{"http":{"servers":{"s":{"listen":["127.0.0.1:0"],"routes":[{"handle":[` + handler + `]}]}}}}}`
+	res, err := a.client.Post("http://"+adminAddr+"/load", "application/json", strings.NewReader(config))
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode == http.StatusOK {
+		return nil
+	}
+	var answer struct{ Error string }
+	if json.Unmarshal(body, &answer) != nil || answer.Error == "" {
+		return errors.New(string(body))
+	}
+	return errors.New(answer.Error)
+}
