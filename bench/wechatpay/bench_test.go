@@ -56,14 +56,7 @@ type signedAnswer struct {
 
 func newSignedAnswer(tb testing.TB) signedAnswer {
 	tb.Helper()
-	pem, err := readKey("wechatpay_platform_key.pem")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	platform, err := utils.LoadPrivateKey(pem)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	platform := platformKey(tb)
 	body := []byte(`{"prepay_id":"` + benchPrepayID + `"}`)
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	nonce := "c5ac7061fccab6bf3e254dcf98995b8c"

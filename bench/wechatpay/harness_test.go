@@ -91,6 +91,21 @@ func loadKeys(t testing.TB) keys {
 	return k
 }
 
+// platformKey is WeChat's (the sandbox's) private key: a well-formed key
+// that is not the merchant's.
+func platformKey(t testing.TB) *rsa.PrivateKey {
+	t.Helper()
+	pem, err := readKey("wechatpay_platform_key.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := utils.LoadPrivateKey(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
 // keysDir holds the repository's public sandbox keys.
 const keysDir = "../../examples/keys"
 

@@ -20,8 +20,12 @@ const (
 	PathOutTradeNo        = "/v3/pay/transactions/out-trade-no/"         // + {out_trade_no}[/close]
 	PathPartnerOutTradeNo = "/v3/pay/partner/transactions/out-trade-no/" // + {out_trade_no}[/close]
 	PathRefunds           = "/v3/refund/domestic/refunds"                // POST; GET + /{out_refund_no}
-	PathCertificates      = "/v3/certificates"
-	currencyCNY           = "CNY"
+	// The query by WeChat's transaction_id, which only the sandbox serves
+	// (the plugin queries by the merchant's order id).
+	PathTransactionID        = "/v3/pay/transactions/id/"         // + {transaction_id}
+	PathPartnerTransactionID = "/v3/pay/partner/transactions/id/" // + {transaction_id}
+	PathCertificates         = "/v3/certificates"
+	currencyCNY              = "CNY"
 )
 
 // Client builds signed WeChat Pay v3 calls and verifies their answers.

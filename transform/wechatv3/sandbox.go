@@ -14,6 +14,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -264,6 +265,15 @@ func (s *Sandbox) route(r *http.Request, body []byte, announce string) (int, []b
 		return s.refundQuery(strings.TrimPrefix(p, PathRefunds+"/"), r.URL.Query())
 	}
 	for _, partner := range []bool{false, true} {
+		prefix := PathTransactionID
+		if partner {
+			prefix = PathPartnerTransactionID
+		}
+		if tx, ok := strings.CutPrefix(p, prefix); ok && get && tx != "" && !strings.Contains(tx, "/") {
+			return s.queryByTransactionID(tx, partner, r.URL.Query())
+		}
+	}
+	for _, partner := range []bool{false, true} {
 		prefix := PathOutTradeNo
 		if partner {
 			prefix = PathPartnerOutTradeNo
@@ -462,20 +472,40 @@ func (s *Sandbox) order(id string, partner bool, mchID, spMchID, subMchID string
 	return o, nil
 }
 
-func (s *Sandbox) query(id string, partner bool, q map[string][]string) (int, []byte, *v3Error) {
+func (s *Sandbox) query(id string, partner bool, q url.Values) (int, []byte, *v3Error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queryLocked(id, partner, q)
+}
+
+// queryLocked answers a query of the order id (none when id is empty) for
+// the merchant its query string names; s.mu is held.
+func (s *Sandbox) queryLocked(id string, partner bool, q url.Values) (int, []byte, *v3Error) {
 	get := func(k string) string {
 		if v := q[k]; len(v) == 1 {
 			return v[0]
 		}
 		return ""
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	o, e := s.order(id, partner, get("mchid"), get("sp_mchid"), get("sub_mchid"))
 	if e != nil {
 		return 0, nil, e
 	}
 	return http.StatusOK, transform.Marshal(o.transaction(id)), nil
+}
+
+// queryByTransactionID answers 微信支付订单号查询订单: a paid order by its
+// transaction_id (an unpaid order has none, so WeChat does not find it).
+func (s *Sandbox) queryByTransactionID(tx string, partner bool, q url.Values) (int, []byte, *v3Error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, o := range s.orders {
+		if o.txID == tx {
+			return s.queryLocked(id, partner, q)
+		}
+	}
+	// Not found: the merchant is still checked first, as for any query.
+	return s.queryLocked("", partner, q)
 }
 
 func (s *Sandbox) close(id string, partner bool, body []byte) (int, []byte, *v3Error) {
@@ -594,8 +624,10 @@ func (s *Sandbox) refund(body []byte, announce string) (int, []byte, *v3Error) {
 		}
 		return http.StatusOK, transform.Marshal(r.object(r.status)), nil
 	}
+	// NOT_ENOUGH is WeChat's answer when the merchant's balance cannot pay
+	// the refund, not when the order cannot.
 	if o.refunded+*req.Amount.Refund > *o.req.Amount.Total {
-		return 0, nil, fail(http.StatusForbidden, "NOT_ENOUGH", "申请退款金额超过订单可退金额")
+		return 0, nil, fail(http.StatusBadRequest, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
 	}
 	s.seq++
 	now := s.Now().In(transform.UTC8).Format(time.RFC3339)
