@@ -335,13 +335,14 @@ func (s *Sandbox) notifiable(orderID string, succeeded bool, states ...string) (
 }
 
 // Complete implements transform.Sandbox: it settles a PENDING order (a
-// SUCCEEDED one may be notified again) and signs the notification:
+// SUCCEEDED one may be notified again; one whose payment failed is PENDING
+// to the API, so the customer may still pay it) and signs the notification:
 // payment_success, or payment_failed (a kind the plugin forwards as
 // unknown) when the payment failed.
 func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*transform.Outbound, func(int, []byte) bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, err := s.notifiable(orderID, succeeded, "PENDING")
+	o, err := s.notifiable(orderID, succeeded, "PENDING", "FAILED")
 	if err != nil {
 		return nil, nil, err
 	}

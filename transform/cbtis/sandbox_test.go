@@ -266,6 +266,13 @@ func TestSandboxCompleteFailed(t *testing.T) {
 	if err != nil || !strings.Contains(string(q), `"status":"pending","amount":"1","currency":"JPY","provider_status":"PENDING"`) {
 		t.Fatalf("query: %s %v", q, err)
 	}
+	// The intent is still PENDING to the merchant: the customer may pay again.
+	if _, _, err := e.sb.Complete("F-1", true, t0); err != nil {
+		t.Fatalf("paying an intent whose payment failed: %v", err)
+	}
+	if q, err := roundTrip(t, e.client, e.srv.URL, "query", `{"order_id":"F-1"}`); err != nil || !strings.Contains(string(q), `"status":"succeeded"`) {
+		t.Fatalf("query after paying again: %s %v", q, err)
+	}
 	if _, _, err := e.sb.Complete("NOPE", true, t0); err == nil {
 		t.Fatal("completed an unknown order")
 	}
