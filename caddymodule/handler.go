@@ -136,13 +136,19 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		return nil, 0, terr
 	}
 	rec.request.body = body[:0] // the scratch of the next request that gets rec
+	// A call that comes with an error is not sent; it names the order in
+	// the log line (transform.Client.Prepare).
 	call, err := h.client.Prepare(r.Context(), op, body)
 	if err != nil {
-		return nil, 0, asError(err)
+		return call, 0, asError(err)
 	}
 	out, err := h.roundTrip(r, next, m, call, rec)
 	if errors.Is(err, transform.ErrRetry) { // e.g. an expired bearer token: once, with a fresh one
-		if call, err = h.client.Prepare(r.Context(), op, body); err == nil {
+		var retry *transform.Call
+		if retry, err = h.client.Prepare(r.Context(), op, body); retry != nil {
+			call = retry
+		}
+		if err == nil {
 			out, err = h.roundTrip(r, next, m, call, rec)
 		}
 		if errors.Is(err, transform.ErrRetry) {

@@ -54,14 +54,16 @@ func (c *Client) ShareState(store transform.Store) { c.tokens.share(store) }
 func (c *Client) TokenFetches() int { return c.tokens.Fetches() }
 
 // Prepare implements transform.Client for pay and query. The merchant's
-// body is checked before a token is fetched: a 400 costs no round trip.
+// body is checked before a token is fetched: a 400 costs no round trip. A
+// token that could not be fetched returns the call (for its OrderID) with
+// the error.
 func (c *Client) Prepare(ctx context.Context, op string, body []byte) (*transform.Call, error) {
 	call, err := c.Operations.Prepare(ctx, op, body)
 	if err != nil {
 		return nil, err
 	}
 	if err := c.authorize(ctx, call); err != nil {
-		return nil, err
+		return call, err
 	}
 	return call, nil
 }

@@ -236,8 +236,9 @@ func TestTokenErrors(t *testing.T) {
 			ts.set(func(ts *tokenServer) { ts.answer = tt.answer })
 			c := newTestClient(t, testConfig(ts.URL()), nil)
 			call, err := c.Prepare(context.Background(), "query", []byte(`{"order_id":"O1"}`))
-			if call != nil {
-				t.Fatal("a call without a token")
+			// The call comes back for the log line's order_id only, without a token.
+			if call == nil || call.OrderID != "O1" || call.Header.Get("Authorization") != "" {
+				t.Fatalf("call %+v, want one for order O1 without Authorization", call)
 			}
 			e := wantError(t, err, 502, transform.CodeUpstreamError)
 			if e.ProviderCode != tt.providerCode || e.ProviderMessage != tt.providerMsg {

@@ -1,0 +1,91 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/cbtis"
+)
+
+// TestFailedCallLogNamesOrder: the log line of a valid request names its
+// order_id (README "Observability") even when the call failed before
+// anything went upstream — CBTIS's token endpoint failing at the first
+// fetch, or at the fetch that follows the API's 401 for a refused token.
+func TestFailedCallLogNamesOrder(t *testing.T) {
+	const orderID = "CBTIS-LOG-1"
+	body := `{"order_id":"` + orderID + `","amount":"12.30","currency":"HKD","description":"Milk tea","openid":"oqZa55Qo-u0cVViWMAgv_YbyXb4U"}`
+	tests := []struct {
+		name string
+		// goodTokens is how many token fetches succeed before the endpoint fails.
+		goodTokens int64
+		// apiStatus is what the API answers a call that reached it.
+		apiStatus int
+		wantCalls int64
+	}{
+		{"token endpoint fails", 0, http.StatusOK, 0},
+		{"token refused, the new fetch fails", 1, http.StatusUnauthorized, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var fetches atomic.Int64
+			tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				if fetches.Add(1) > tt.goodTokens {
+					http.Error(w, "down", http.StatusInternalServerError)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{"access_token":"tok-observe-test","expires_in":3600}`))
+			}))
+			defer tokens.Close()
+			client, err := cbtis.NewClient(cbtis.Config{UID: "39172931", ClientSecret: "cs_observe_test_secret",
+				SubAppID: "wx7bc98d929da735fe", TokenURL: tokens.URL + "/mch-api/v1/auth"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := newMetrics(prometheus.NewRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var log strings.Builder
+			logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&log), zapcore.InfoLevel))
+			h := &Handler{providerHandler: providerHandler{name: cbtis.Name, logger: logger, metrics: m}, client: client,
+				ops: m.operations(cbtis.Name, client, logger)}
+			var calls atomic.Int64
+			api := caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+				calls.Add(1)
+				w.WriteHeader(tt.apiStatus)
+				return nil
+			})
+			r := httptest.NewRequest(http.MethodPost, "http://minipay.local/cbtis/pay", strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			_ = h.ServeHTTP(w, r, api)
+			if w.Code != http.StatusBadGateway || !strings.Contains(w.Body.String(), transform.CodeUpstreamError) {
+				t.Fatalf("HTTP %d %s, want 502 upstream_error", w.Code, w.Body)
+			}
+			if calls.Load() != tt.wantCalls {
+				t.Fatalf("the API was called %d times, want %d", calls.Load(), tt.wantCalls)
+			}
+			var line map[string]any
+			if err := json.Unmarshal([]byte(strings.TrimSpace(log.String())), &line); err != nil {
+				t.Fatalf("not one JSON line: %v\n%s", err, log.String())
+			}
+			if line["order_id"] != orderID || line["outcome"] != transform.CodeUpstreamError || line["operation"] != "pay" {
+				t.Errorf("log line %s, want order_id %s, outcome upstream_error, operation pay", log.String(), orderID)
+			}
+			if strings.Contains(log.String(), "tok-observe-test") || strings.Contains(log.String(), "cs_observe_test_secret") {
+				t.Errorf("the log line holds a secret: %s", log.String())
+			}
+		})
+	}
+}
