@@ -134,11 +134,14 @@ func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOptio
 	return caddyconfig.JSONModuleObject(fields, "name", name, nil), nil
 }
 
-// checkField decodes one field into a new provider as Caddy decodes the
-// provider's JSON when it loads the configuration (unknown fields refused),
-// so that an unknown field or a value of the wrong type is refused at its
-// line. The message never holds the value (it may be a secret).
+// checkField refuses at its line what the load would refuse: a field that
+// is not exactly one of the provider's JSON names (knownField), a value of
+// the wrong type (decoded into a new provider as Caddy decodes the
+// provider's JSON). The message never holds the value (it may be a secret).
 func checkField(info caddy.ModuleInfo, field string, value any) error {
+	if err := knownField(info, field); err != nil {
+		return err
+	}
 	b, err := json.Marshal(map[string]any{field: value})
 	if err != nil {
 		return err
@@ -152,8 +155,6 @@ func checkField(info caddy.ModuleInfo, field string, value any) error {
 		return nil
 	case errors.As(err, &typeErr):
 		return fmt.Errorf("field %s takes a %s, not a %s", field, typeErr.Type, typeErr.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return fmt.Errorf("provider %s has no field %q", info.ID.Name(), field)
 	}
 	return fmt.Errorf("field %s: invalid value", field)
 }

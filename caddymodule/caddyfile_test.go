@@ -43,6 +43,9 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"minipay, a webhook's option", "minipay wechat_v2 {\n\tdedupe 25h\n}", `provider wechat_v2 has no field "dedupe"`, newHandler},
 		{"minipay_webhook, unknown field", "minipay_webhook cbtis {\n\tapi_key k\n\tsignature_hedaer X-Sig\n}", `provider cbtis has no field "signature_hedaer"`, newWebhook},
 		{"minipay_sandbox, unknown field", "minipay_sandbox {\n\tcbtis {\n\t\tuid u\n\t\ttokenurl x\n\t}\n}", `provider cbtis has no field "tokenurl", at Testfile:4`, newSandbox},
+		// Field names are exact, as in the README (encoding/json would take APP_ID for app_id).
+		{"minipay, a field name in another case", "minipay wechat_v2 {\n\tAPP_ID wx1\n}", `provider wechat_v2 has no field "APP_ID" (field names are exact: app_id), at Testfile:2`, newHandler},
+		{"minipay_sandbox, a field name in another case", "minipay_sandbox {\n\twechat_login {\n\t\tExpose_Session_Key true\n\t}\n}", `provider wechat_login has no field "Expose_Session_Key" (field names are exact: expose_session_key)`, newSandbox},
 		{"minipay, a boolean for a string", "minipay cbtis {\n\tuid true\n}", "field uid takes a string, not a bool, at Testfile:2", newHandler},
 		{"minipay, a string for a boolean", "minipay wechat_login {\n\texpose_session_key yes\n}", "field expose_session_key takes a bool, not a string", newHandler},
 	} {

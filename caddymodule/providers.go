@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -66,6 +69,8 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 // loader would, before it can: the loader's message for a missing name
 // prints the whole object, secrets included ("module name not specified
 // with key 'name' in map[api_key:…]"), in the /load answer and the log.
+// It also holds the object's field names to the exact JSON names, which
+// encoding/json, Caddy's decoder, matches without regard to case.
 func providerObjectName(raw json.RawMessage) (string, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
@@ -75,5 +80,55 @@ func providerObjectName(raw json.RawMessage) (string, error) {
 	if v, ok := obj["name"]; !ok || json.Unmarshal(v, &name) != nil || name == "" {
 		return "", fmt.Errorf(`the provider object needs "name", a string naming the provider (one of %s)`, strings.Join(providerNames(), ", "))
 	}
+	info, err := caddy.GetModule(providerNamespace + "." + name)
+	if err != nil {
+		return name, nil // Caddy's loader names the unknown module
+	}
+	keys := slices.Sorted(maps.Keys(obj))
+	for _, key := range keys {
+		if key != "name" {
+			if err := knownField(info, key); err != nil {
+				return name, err
+			}
+		}
+	}
 	return name, nil
+}
+
+// knownField fails unless field is exactly the JSON name of one of the
+// provider's fields; the message names the field as written and, where
+// only its case differs, the name meant.
+func knownField(info caddy.ModuleInfo, field string) error {
+	names := jsonFieldNames(reflect.TypeOf(info.New()))
+	if slices.Contains(names, field) {
+		return nil
+	}
+	for _, n := range names {
+		if strings.EqualFold(n, field) {
+			return fmt.Errorf("provider %s has no field %q (field names are exact: %s)", info.ID.Name(), field, n)
+		}
+	}
+	return fmt.Errorf("provider %s has no field %q", info.ID.Name(), field)
+}
+
+// jsonFieldNames lists the JSON names of t's fields as encoding/json
+// decodes them, those of embedded structs included.
+func jsonFieldNames(t reflect.Type) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var names []string
+	for f := range t.Fields() {
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case tag == "-" || !f.IsExported() && !f.Anonymous:
+		case f.Anonymous && tag == "" && f.Type.Kind() == reflect.Struct:
+			names = append(names, jsonFieldNames(f.Type)...)
+		case tag != "":
+			names = append(names, tag)
+		default:
+			names = append(names, f.Name)
+		}
+	}
+	return names
 }

@@ -27,17 +27,50 @@ func TestProviderObjectWithoutName(t *testing.T) {
 			{"minipay_sandbox", `{"handler":"minipay_sandbox","providers":[{"name":"wechat_login","app_id":"` + appID + `","app_secret":"` + appSecret + `"},` + o.object + `]}`,
 				`minipay_sandbox: providers[1]: the provider object needs "name"`},
 		} {
-			t.Run(o.name+"/"+h.handler, func(t *testing.T) {
-				err := tc.loadJSON(h.config)
-				if err == nil || !strings.Contains(err.Error(), h.want) {
-					t.Fatalf("load error %v, want it to contain %q", err, h.want)
-				}
-				for _, s := range []string{secret, appSecret} {
-					if strings.Contains(err.Error(), s) {
-						t.Fatalf("the load error echoes a secret: %v", err)
-					}
-				}
-			})
+			t.Run(o.name+"/"+h.handler, func(t *testing.T) { wantLoadError(t, tc, h.config, h.want, secret, appSecret) })
+		}
+	}
+}
+
+// TestProviderFieldNamesExact: a provider field is known by its exact JSON
+// name, as README "Configuration" lists them; encoding/json, which Caddy
+// decodes modules with, would take "API_KEY" or "Api_Key" for api_key (and
+// the last of two spellings). A name in another case and an unknown one
+// fail the load naming the name, never a value.
+func TestProviderFieldNamesExact(t *testing.T) {
+	v2 := `"name":"wechat_v2","app_id":"` + appID + `","mch_id":"` + mchID + `"`
+	tests := []struct{ name, handler, want string }{
+		{"upper case", `{"handler":"minipay","provider":{` + v2 + `,"API_KEY":"` + apiKey + `"}}`,
+			`minipay: provider wechat_v2 has no field "API_KEY" (field names are exact: api_key)`},
+		{"two spellings", `{"handler":"minipay_webhook","provider":{` + v2 + `,"api_key":"` + apiKey + `","Api_Key":"` + apiKey + `"}}`,
+			`minipay_webhook: provider wechat_v2 has no field "Api_Key" (field names are exact: api_key)`},
+		{"boolean field", `{"handler":"minipay_sandbox","providers":[{"name":"wechat_login","app_id":"` + appID + `","app_secret":"` + appSecret + `","Expose_Session_Key":true}]}`,
+			`minipay_sandbox: providers[0]: provider wechat_login has no field "Expose_Session_Key" (field names are exact: expose_session_key)`},
+		{"unknown field", `{"handler":"minipay","provider":{` + v2 + `,"api_key":"` + apiKey + `","colour":"blue"}}`,
+			`minipay: provider wechat_v2 has no field "colour"`},
+	}
+	tc := caddytestTester(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { wantLoadError(t, tc, tt.handler, tt.want, apiKey, appSecret) })
+	}
+	// The exact names load.
+	if err := tc.loadJSON(`{"handler":"minipay","provider":{` + v2 + `,"api_key":"` + apiKey + `"}}`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantLoadError loads a JSON configuration whose route holds handler and
+// wants Caddy to refuse it with an error containing want and none of
+// secrets.
+func wantLoadError(t *testing.T, tc adminLoader, handler, want string, secrets ...string) {
+	t.Helper()
+	err := tc.loadJSON(handler)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("load error %v, want it to contain %q", err, want)
+	}
+	for _, s := range secrets {
+		if strings.Contains(err.Error(), s) {
+			t.Fatalf("the load error echoes a secret: %v", err)
 		}
 	}
 }
