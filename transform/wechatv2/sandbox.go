@@ -126,12 +126,11 @@ func (s *Sandbox) unifiedOrder(p transform.Params, signType string) transform.Pa
 			return bizFail("LACK_PARAMS", "缺少参数"+f)
 		}
 	}
-	openidField := "openid"
-	if s.cfg.SubAppID != "" {
-		openidField = "sub_openid"
-	}
-	if p.Get("trade_type") != "JSAPI" || p.Get(openidField) == "" {
-		return bizFail("LACK_PARAMS", "JSAPI支付必须传"+openidField)
+	// The payer: openid (under appid), or in service-provider mode
+	// sub_openid (under sub_appid, which it then needs) instead.
+	payer := p.Get("openid") != "" || s.cfg.SubMchID != "" && p.Get("sub_openid") != "" && p.Get("sub_appid") != ""
+	if p.Get("trade_type") != "JSAPI" || !payer {
+		return bizFail("LACK_PARAMS", "JSAPI支付必须传openid或sub_openid")
 	}
 	fee, err := strconv.ParseInt(p.Get("total_fee"), 10, 64)
 	if err != nil || fee <= 0 || strconv.FormatInt(fee, 10) != p.Get("total_fee") {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -325,6 +326,25 @@ func TestSandboxServiceProvider(t *testing.T) {
 	}
 	if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: body}); err != nil || ev.Type != transform.EventRefundSucceeded {
 		t.Fatalf("refund notification %+v, %v", ev, err)
+	}
+
+	// The payer is named by openid (under the service provider's appid) or
+	// by sub_openid, which needs sub_appid (统一下单, service-provider mode).
+	sp := func(orderID string, payer ...transform.Param) transform.Params {
+		p := slices.DeleteFunc(set(set(unifiedOrder(orderID, "1", "b"), "appid", spAppID), "mch_id", spMchID),
+			func(p transform.Param) bool { return p.Name == "openid" })
+		return append(append(p, transform.Param{Name: "sub_mch_id", Value: spSubMchID}), payer...)
+	}
+	for _, tt := range []struct {
+		name, result, errCode string
+		p                     transform.Params
+	}{
+		{"openid", "SUCCESS", "", sp("O10", transform.Param{Name: "openid", Value: openID})},
+		{"sub_openid", "SUCCESS", "", sp("O11", transform.Param{Name: "sub_appid", Value: spSubAppID}, transform.Param{Name: "sub_openid", Value: openID})},
+		{"sub_openid without sub_appid", "FAIL", "LACK_PARAMS", sp("O12", transform.Param{Name: "sub_openid", Value: openID})},
+		{"no payer", "FAIL", "LACK_PARAMS", sp("O13", transform.Param{Name: "sub_appid", Value: spSubAppID})},
+	} {
+		wantResult(t, sandboxDo(t, s, PathUnifiedOrder, signedXML(tt.p, vecAPIKey, SignMD5), SignMD5), tt.result, tt.errCode)
 	}
 
 	foreign := set(set(unifiedOrder("O9", "1", "b"), "appid", spAppID), "mch_id", spMchID)
