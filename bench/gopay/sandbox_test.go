@@ -46,7 +46,7 @@ func startSandboxes(t *testing.T) map[string]string {
 	bases := map[string]string{}
 	var sites strings.Builder
 	for _, m := range merchants() {
-		port := testport.Free(t)
+		port := testportFree(t)
 		bases[m.name] = "http://localhost:" + strconv.Itoa(port)
 		sites.WriteString(":" + strconv.Itoa(port) + " {\n\tminipay_sandbox {\n\t\twechat_v2 {\n" +
 			"\t\t\tapp_id " + m.cfg.AppID + "\n\t\t\tmch_id " + m.cfg.MchID + "\n\t\t\tapi_key " + m.cfg.APIKey +
@@ -56,6 +56,16 @@ func startSandboxes(t *testing.T) map[string]string {
 		}
 		sites.WriteString("\t\t}\n\t}\n}\n")
 	}
+	startCaddy(t, sites.String())
+	return bases
+}
+
+// testportFree is a loopback port no other server of this process was given.
+func testportFree(t *testing.T) int { return testport.Free(t) }
+
+// startCaddy loads the Caddyfile sites into the in-process Caddy.
+func startCaddy(t *testing.T, sites string) {
+	t.Helper()
 	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: sandboxAdmin, TestRequestTimeout: 20 * time.Second})
 	tc.InitServer(`{
 	skip_install_trust
@@ -66,11 +76,10 @@ func startSandboxes(t *testing.T) map[string]string {
 		output file `+filepath.Join(t.TempDir(), "caddy.log")+`
 	}
 }
-`+sites.String(), "caddyfile")
+`+sites, "caddyfile")
 	if t.Failed() {
 		t.FailNow()
 	}
-	return bases
 }
 
 // notifyURL is a merchant's notify URL served with gopay's parsers: it
@@ -107,11 +116,12 @@ func (n *notifyURL) next(t *testing.T) gopay.BodyMap {
 	}
 }
 
-// complete asks the sandbox to settle (or refund) an order and returns its report.
-func complete(t *testing.T, base, orderID, result string) map[string]any {
+// complete asks the sandbox to settle (or refund) an order of provider
+// and returns its report.
+func complete(t *testing.T, base, orderID, result, provider string) map[string]any {
 	t.Helper()
 	res, err := http.Post(base+"/sandbox/complete", "application/json",
-		strings.NewReader(`{"provider":"wechat_v2","order_id":"`+orderID+`","result":"`+result+`"}`))
+		strings.NewReader(`{"provider":"`+provider+`","order_id":"`+orderID+`","result":"`+result+`"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +216,7 @@ func TestGopayClientAgainstSandbox(t *testing.T) {
 
 			// The payer pays: gopay reads and verifies the notification, and
 			// the sandbox sees gopay's ACK as WeChat's.
-			report := complete(t, base, orderID, "succeeded")
+			report := complete(t, base, orderID, "succeeded", "wechat_v2")
 			n := payNotify.next(t)
 			if !gopayVerifies(t, m.cfg.SignType, n) {
 				t.Errorf("gopay VerifySign refuses the payment notification %v", n)
@@ -261,7 +271,7 @@ func TestGopayClientAgainstSandbox(t *testing.T) {
 			}
 
 			// The refund notification: gopay decrypts req_info with the API key.
-			report = complete(t, base, orderID, "refunded")
+			report = complete(t, base, orderID, "refunded", "wechat_v2")
 			rn := refundNotify.next(t)
 			info, err := wechat.DecryptRefundNotifyReqInfo(rn.GetString("req_info"), apiKey)
 			if err != nil || info.OutRefundNo != r1 || info.OutTradeNo != orderID || info.RefundFee != "100" || info.RefundStatus != "SUCCESS" ||
