@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -72,5 +73,61 @@ func wantLoadError(t *testing.T, tc adminLoader, handler, want string, secrets .
 		if strings.Contains(err.Error(), s) {
 			t.Fatalf("the load error echoes a secret: %v", err)
 		}
+	}
+}
+
+// TestMatchersOnDirectives: several providers on one site with no handle
+// block, no route block and no order option, each selected by a matcher on
+// its directive (a path, a named matcher), in front of one reverse_proxy;
+// the operation is the last element of the path.
+func TestMatchersOnDirectives(t *testing.T) {
+	merchant, sandbox := itoa(freePort(t)), itoa(freePort(t))
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+:`+merchant+` {
+	reverse_proxy 127.0.0.1:`+sandbox+`
+	@login path /app/login/*
+	minipay @login wechat_login {
+		app_id `+appID+`
+		app_secret `+appSecret+`
+	}
+	minipay /shop/wechat/* wechat_v2 {
+		app_id `+appID+`
+		mch_id `+mchID+`
+		api_key `+apiKey+`
+		notify_url http://localhost:`+merchant+`/webhooks/wechat_v2
+		client_ip 127.0.0.1
+	}
+}
+
+:`+sandbox+` {
+	bind 127.0.0.1
+	minipay_sandbox {
+		wechat_v2 {
+			app_id `+appID+`
+			mch_id `+mchID+`
+			api_key `+apiKey+`
+		}
+		wechat_login {
+			app_id `+appID+`
+			app_secret `+appSecret+`
+		}
+	}
+}
+`)
+	base := "http://localhost:" + merchant
+	if r := postJSON(t, tc, base+"/app/login/login", `{"code":"matcher-1"}`); r.status != 200 || str(r.json(t)["openid"]) == "" {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	r := postJSON(t, tc, base+"/shop/wechat/pay", `{"order_id":"M1","amount":"1.00","currency":"CNY","description":"Tea","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`)
+	if r.status != 200 || r.json(t)["provider"] != "wechat_v2" || !strings.HasPrefix(str(r.json(t)["package"]), "prepay_id=") {
+		t.Fatalf("pay: %d %s", r.status, r.body)
+	}
+	if r := postJSON(t, tc, base+"/shop/wechat/query", `{"order_id":"M1"}`); r.status != 200 || r.json(t)["status"] != "pending" {
+		t.Fatalf("query: %d %s", r.status, r.body)
+	}
+	// A path no matcher selects goes straight to reverse_proxy, unsigned:
+	// the sandbox has no such API.
+	if r := postJSON(t, tc, base+"/shop/other/pay", `{}`); r.status == 200 {
+		t.Fatalf("an unselected path was served: %d %s", r.status, r.body)
 	}
 }
