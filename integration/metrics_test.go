@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,23 +11,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2/caddytest"
+
 	"github.com/minipay/caddy-minipay/transform/wechatv2"
 )
 
 // minipaySeries reads every caddy_minipay_* counter series of the admin
 // endpoint's /metrics (histograms by their _count), keyed by name and labels
 // as Prometheus writes them.
-func minipaySeries(t *testing.T) map[string]float64 {
+func minipaySeries(t *testing.T, tc *caddytest.Tester) map[string]float64 {
 	t.Helper()
-	res, err := http.Get("http://" + adminAddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	text, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	text := do(t, tc, http.MethodGet, "http://"+adminAddr+"/metrics", "", nil).body
 	series := map[string]float64{}
 	for _, m := range seriesLine.FindAllStringSubmatch(string(text), -1) {
 		v, err := strconv.ParseFloat(m[2], 64)
@@ -135,7 +128,7 @@ func TestMetricsCountAndReload(t *testing.T) {
 	}
 	want[fmt.Sprintf(webhooks, "merchant_failed")]++
 
-	got := minipaySeries(t)
+	got := minipaySeries(t, tc)
 	checkSeries(t, "after the sequence", got, want)
 	for name := range got {
 		if strings.Contains(name, "METRIC-") || strings.Contains(name, apiKey) {
@@ -149,11 +142,11 @@ func TestMetricsCountAndReload(t *testing.T) {
 		t.Fatalf("reload: %v", err)
 	}
 	awaitAdmin(t)
-	checkSeries(t, "after a reload", minipaySeries(t), nil)
+	checkSeries(t, "after a reload", minipaySeries(t, tc), nil)
 	if got := pay("METRIC-9"); got != http.StatusOK {
 		t.Fatalf("pay after the reload: HTTP %d", got)
 	}
-	checkSeries(t, "after a reload and a pay", minipaySeries(t), map[string]float64{fmt.Sprintf(requests, "pay", "ok"): 1, upstream: 1})
+	checkSeries(t, "after a reload and a pay", minipaySeries(t, tc), map[string]float64{fmt.Sprintf(requests, "pay", "ok"): 1, upstream: 1})
 
 	// A configuration that cannot load (its key file is missing) is refused;
 	// the running one keeps serving.
