@@ -50,11 +50,18 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 	}
 	repl := caddy.NewReplacer()
 	for _, f := range p.ConfigFields() {
-		*f.Value = repl.ReplaceKnown(*f.Value, "")
-		// A request placeholder has no value at load and would be kept as
-		// text: the Caddyfile adapter makes {file.NAME} (no / nor .) one.
-		if strings.Contains(*f.Value, "{http.") {
+		written := *f.Value
+		*f.Value = repl.ReplaceKnown(written, "")
+		// A placeholder with no value at load is kept as its text, which
+		// would become the key. A request placeholder: the Caddyfile
+		// adapter makes {file.NAME} (no / nor .) one. Any other unknown
+		// one that is the whole value: {$NAME} (the Caddyfile's syntax) in
+		// JSON, {ENV.NAME}. Braces inside a value are a secret's own.
+		switch {
+		case strings.Contains(*f.Value, "{http."):
 			return nil, fmt.Errorf("minipay: provider %s: field %s holds the request placeholder {http.…}, which has no value when the configuration loads (write a file as {file./absolute/path})", p.ProviderName(), f.Name)
+		case *f.Value == written && wholePlaceholder(written):
+			return nil, fmt.Errorf("minipay: provider %s: field %s holds a placeholder that has no value when the configuration loads (the global ones are {env.NAME} and {file./path}; {$NAME} is the Caddyfile's, expanded by caddy adapt)", p.ProviderName(), f.Name)
 		}
 	}
 	var missing *transform.MissingFieldError
@@ -62,6 +69,12 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 		return nil, fmt.Errorf("minipay: provider %s: field %s is required and empty (after resolving placeholders)", missing.Provider, missing.Field)
 	}
 	return p, nil
+}
+
+// wholePlaceholder tells whether s is one placeholder and nothing else:
+// "{name}" with no brace or space inside.
+func wholePlaceholder(s string) bool {
+	return len(s) > 2 && s[0] == '{' && s[len(s)-1] == '}' && !strings.ContainsAny(s[1:len(s)-1], "{} \t\r\n")
 }
 
 // providerObjectName reads a provider object's "name" as Caddy's module

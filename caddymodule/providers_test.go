@@ -26,6 +26,8 @@ func TestResolveProviderRequestPlaceholder(t *testing.T) {
 			"minipay: provider wechat_v2: field api_key holds the request placeholder"},
 		{"request header", &Latipay{latipay.Config{UserID: "U1", WalletID: "W1", AppID: testAppID, Currency: "NZD", APIKey: "{http.request.header.X-Key}"}},
 			"minipay: provider latipay: field api_key holds the request placeholder"},
+		{"the Caddyfile's {$NAME} in JSON", &Latipay{latipay.Config{UserID: "U1", WalletID: "W1", AppID: testAppID, Currency: "NZD", APIKey: "{$MINIPAY_TEST_KEY}"}},
+			"minipay: provider latipay: field api_key holds a placeholder that has no value when the configuration loads"},
 		{"inside a value", &Latipay{latipay.Config{UserID: "U1", WalletID: "W1", AppID: testAppID, Currency: "NZD", APIKey: "k",
 			NotifyURL: "https://m.example/{http.request.host}/n"}}, "minipay: provider latipay: field notify_url holds the request placeholder"},
 	}

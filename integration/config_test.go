@@ -131,3 +131,27 @@ func TestMatchersOnDirectives(t *testing.T) {
 		t.Fatalf("an unselected path was served: %d %s", r.status, r.body)
 	}
 }
+
+// TestUnknownPlaceholderFails: a field that is one placeholder Caddy does
+// not know when the configuration loads would be used as its own text (a
+// latipay api_key of "{$LATIPAY_API_KEY}", the Caddyfile's syntax copied
+// into JSON, signs every request with those 18 bytes). The load fails
+// naming the provider and the field, not the value; the global
+// placeholders and literal braces inside a value still load.
+func TestUnknownPlaceholderFails(t *testing.T) {
+	t.Setenv("MINIPAY_TEST_LATIPAY_KEY", "lp-key-from-env")
+	latipay := func(apiKey string) string {
+		return `{"handler":"minipay","provider":{"name":"latipay","user_id":"U1","wallet_id":"W1","app_id":"` + appID + `","currency":"NZD","api_key":"` + apiKey + `"}}`
+	}
+	tc := caddytestTester(t)
+	for _, value := range []string{"{$MINIPAY_TEST_LATIPAY_KEY}", "{ENV.MINIPAY_TEST_LATIPAY_KEY}", "{env:MINIPAY_TEST_LATIPAY_KEY}", "{vars.key}", "{header.X-Key}"} {
+		t.Run(value, func(t *testing.T) {
+			wantLoadError(t, tc, latipay(value), "minipay: provider latipay: field api_key holds a placeholder that has no value when the configuration loads", value)
+		})
+	}
+	for _, value := range []string{"{env.MINIPAY_TEST_LATIPAY_KEY}", "k{ey}1", "{key", "lp-{x}"} {
+		if err := tc.loadJSON(latipay(value)); err != nil {
+			t.Fatalf("%s: %v", value, err)
+		}
+	}
+}
