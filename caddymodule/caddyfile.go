@@ -110,6 +110,9 @@ func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOptio
 			}
 		}
 		field := d.Val()
+		if err := knownField(info, field); err != nil {
+			return nil, d.Errf("%s", err.Error())
+		}
 		if !d.NextArg() {
 			return nil, d.Errf("field %s needs a value", field)
 		}
@@ -134,14 +137,10 @@ func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOptio
 	return caddyconfig.JSONModuleObject(fields, "name", name, nil), nil
 }
 
-// checkField refuses at its line what the load would refuse: a field that
-// is not exactly one of the provider's JSON names (knownField), a value of
-// the wrong type (decoded into a new provider as Caddy decodes the
-// provider's JSON). The message never holds the value (it may be a secret).
+// checkField refuses at its line a value of the wrong type for a known
+// field, decoding it into a new provider as Caddy decodes the provider's
+// JSON. The message never holds the value (it may be a secret).
 func checkField(info caddy.ModuleInfo, field string, value any) error {
-	if err := knownField(info, field); err != nil {
-		return err
-	}
 	b, err := json.Marshal(map[string]any{field: value})
 	if err != nil {
 		return err

@@ -46,6 +46,10 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		// Field names are exact, as in the README (encoding/json would take APP_ID for app_id).
 		{"minipay, a field name in another case", "minipay wechat_v2 {\n\tAPP_ID wx1\n}", `provider wechat_v2 has no field "APP_ID" (field names are exact: app_id), at Testfile:2`, newHandler},
 		{"minipay_sandbox, a field name in another case", "minipay_sandbox {\n\twechat_login {\n\t\tExpose_Session_Key true\n\t}\n}", `provider wechat_login has no field "Expose_Session_Key" (field names are exact: expose_session_key)`, newSandbox},
+		// A line that is a value without its field name: the token is not repeated (it may be the secret).
+		{"minipay, a value without its field", "minipay latipay {\n\tuser_id U1\n\t" + lineSecret + "\n}", "provider latipay has no such field (the name is not repeated: it looks like a value, which may be a secret), at Testfile:3", newHandler},
+		{"minipay_webhook, a value without its field", "minipay_webhook cbtis {\n\t" + lineSecret + " x\n}", "provider cbtis has no such field (the name is not repeated", newWebhook},
+		{"minipay_sandbox, a value without its field", "minipay_sandbox {\n\t2c2p {\n\t\t" + lineSecret + "\n\t}\n}", "provider 2c2p has no such field (the name is not repeated", newSandbox},
 		{"minipay, a boolean for a string", "minipay cbtis {\n\tuid true\n}", "field uid takes a string, not a bool, at Testfile:2", newHandler},
 		{"minipay, a string for a boolean", "minipay wechat_login {\n\texpose_session_key yes\n}", "field expose_session_key takes a bool, not a string", newHandler},
 	} {
@@ -57,9 +61,15 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %q, want it to contain %q", err, tt.want)
 			}
+			if strings.Contains(err.Error(), lineSecret) {
+				t.Fatalf("error %q repeats a value", err)
+			}
 		})
 	}
 }
+
+// lineSecret is a secret written on a line of its own, without its field name.
+const lineSecret = "lp-sandbox-3f9a1c7e5b2d4086"
 
 func newHandler() caddyfile.Unmarshaler { return new(Handler) }
 func newWebhook() caddyfile.Unmarshaler { return new(Webhook) }

@@ -110,7 +110,9 @@ func providerObjectName(raw json.RawMessage) (string, error) {
 
 // knownField fails unless field is exactly the JSON name of one of the
 // provider's fields; the message names the field as written and, where
-// only its case differs, the name meant.
+// only its case differs, the name meant. A name that looks like a value
+// (a digit, a character no field name has) is not repeated: it may be a
+// secret written without its field name.
 func knownField(info caddy.ModuleInfo, field string) error {
 	names := jsonFieldNames(reflect.TypeOf(info.New()))
 	if slices.Contains(names, field) {
@@ -120,6 +122,9 @@ func knownField(info caddy.ModuleInfo, field string) error {
 		if strings.EqualFold(n, field) {
 			return fmt.Errorf("provider %s has no field %q (field names are exact: %s)", info.ID.Name(), field, n)
 		}
+	}
+	if len(field) > 40 || strings.TrimLeft(field, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-") != "" {
+		return fmt.Errorf("provider %s has no such field (the name is not repeated: it looks like a value, which may be a secret)", info.ID.Name())
 	}
 	return fmt.Errorf("provider %s has no field %q", info.ID.Name(), field)
 }
