@@ -19,7 +19,8 @@ func init() { caddy.RegisterModule(AdminAPI{}) }
 // Caddy's admin endpoint lists every loaded minipay, minipay_webhook and
 // minipay_sandbox provider with its non-secret configuration, the public
 // identities of its keys and its access token's expiry. Secret fields are
-// left out, not masked.
+// left out, not masked. It has no configuration and no Caddyfile syntax:
+// Caddy's admin endpoint serves every registered admin.api module's routes.
 type AdminAPI struct{}
 
 // CaddyModule returns the Caddy module information.
@@ -161,10 +162,5 @@ func serveProviders(w http.ResponseWriter, r *http.Request) error {
 	return json.NewEncoder(w).Encode(views)
 }
 
-// Interface guards.
-var (
-	_ caddy.AdminRouter  = AdminAPI{}
-	_ caddy.CleanerUpper = (*Handler)(nil)
-	_ caddy.CleanerUpper = (*Webhook)(nil)
-	_ caddy.CleanerUpper = (*Sandbox)(nil)
-)
+// Interface guard.
+var _ caddy.AdminRouter = AdminAPI{}

@@ -288,6 +288,3 @@ func (h *Webhook) handlerOption(d *caddyfile.Dispenser) (bool, error) {
 	h.Dedupe = caddy.Duration(dur)
 	return true, nil
 }
-
-// Interface guard.
-var _ caddy.CleanerUpper = (*Webhook)(nil)

@@ -333,6 +333,7 @@ func (s *Sandbox) merchant(w http.ResponseWriter, r *http.Request) {
 // Interface guards.
 var (
 	_ caddy.Provisioner           = (*Sandbox)(nil)
+	_ caddy.CleanerUpper          = (*Sandbox)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Sandbox)(nil)
 	_ caddyfile.Unmarshaler       = (*Sandbox)(nil)
 )

@@ -184,6 +184,7 @@ func (h *Webhook) ack(w http.ResponseWriter) int {
 // Interface guards.
 var (
 	_ caddy.Provisioner           = (*Webhook)(nil)
+	_ caddy.CleanerUpper          = (*Webhook)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Webhook)(nil)
 	_ caddyfile.Unmarshaler       = (*Webhook)(nil)
 )
