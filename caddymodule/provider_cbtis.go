@@ -10,8 +10,21 @@ import (
 func init() { caddy.RegisterModule(CBTIS{}) }
 
 // CBTIS is the minipay.providers.cbtis module: CBTIS payment intents (WeChat
-// mini program flow). Each minipay handler builds its own client at
-// Provision, so the access-token cache is per provider configuration.
+// mini program flow). Each minipay handler builds its own client, with its
+// own copy of the access token; the clients of one token_url and uid fetch
+// the token once between them through Caddy's storage (cbtis.Client.ShareState).
+// In a Caddyfile it is the provider block of minipay, minipay_webhook or
+// minipay_sandbox; the fields and when each is required are in README "CBTIS":
+//
+//	minipay cbtis {
+//	    uid              <uid>
+//	    client_secret    <OAuth client secret>
+//	    sub_app_id       <mini program appid>
+//	    token_url        https://<host>/mch-api/v1/auth
+//	    api_key          <notification key>
+//	    notify_url       <url>
+//	    signature_header <header name>
+//	}
 type CBTIS struct{ cbtis.Config }
 
 // CaddyModule returns the Caddy module information.

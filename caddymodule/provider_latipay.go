@@ -10,7 +10,19 @@ import (
 func init() { caddy.RegisterModule(Latipay{}) }
 
 // Latipay is the minipay.providers.latipay module: Latipay v2 WeChat mini
-// app payments.
+// app payments. In a Caddyfile it is the provider block of minipay,
+// minipay_webhook or minipay_sandbox; the fields and when each is required
+// are in README "Latipay":
+//
+//	minipay latipay {
+//	    user_id     <user id>
+//	    wallet_id   <wallet id>
+//	    api_key     <api key>
+//	    app_id      <mini program appid>
+//	    currency    <the wallet's ISO 4217 code>
+//	    notify_url  <url>
+//	    refund_path <path>
+//	}
 type Latipay struct{ latipay.Config }
 
 // CaddyModule returns the Caddy module information.

@@ -10,7 +10,19 @@ import (
 func init() { caddy.RegisterModule(TwoC2P{}) }
 
 // TwoC2P is the minipay.providers.2c2p module: 2C2P SecurePay 9.9, WeChat
-// Mini Program payments (WCMINI).
+// Mini Program payments (WCMINI). In a Caddyfile it is the provider block
+// of minipay, minipay_webhook or minipay_sandbox; the fields and when each
+// is required are in README "2C2P":
+//
+//	minipay 2c2p {
+//	    merchant_id  <merchant id>
+//	    secret_key   <secret key>
+//	    app_id       <mini program appid>
+//	    version      <envelope version>
+//	    pan_country  <ISO 3166-1 alpha-2>
+//	    payment_path <path>
+//	    notify_url   <url>
+//	}
 type TwoC2P struct{ twoc2p.Config }
 
 // CaddyModule returns the Caddy module information.

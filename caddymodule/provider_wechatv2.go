@@ -10,6 +10,20 @@ import (
 func init() { caddy.RegisterModule(WechatV2{}) }
 
 // WechatV2 is the minipay.providers.wechat_v2 module: WeChat Pay API v2.
+// In a Caddyfile it is the provider block of minipay, minipay_webhook or
+// minipay_sandbox; the fields and when each is required are in README
+// "Provider fields":
+//
+//	minipay wechat_v2 {
+//	    app_id     <appid>
+//	    mch_id     <mch_id>
+//	    api_key    <32-byte APIv2 key>
+//	    sign_type  MD5|HMAC-SHA256
+//	    notify_url <url>
+//	    client_ip  <ip>
+//	    sub_app_id <appid>
+//	    sub_mch_id <mch_id>
+//	}
 type WechatV2 struct{ wechatv2.Config }
 
 // CaddyModule returns the Caddy module information.

@@ -10,7 +10,26 @@ import (
 func init() { caddy.RegisterModule(WechatV3{}) }
 
 // WechatV3 is the minipay.providers.wechat_v3 module: WeChat Pay API v3.
-// Its keys are parsed once, when the handler provisions.
+// Its keys are parsed once, when the handler provisions. In a Caddyfile it
+// is the provider block of minipay, minipay_webhook or minipay_sandbox;
+// which fields each needs is in README "Provider fields":
+//
+//	minipay wechat_v3 {
+//	    app_id               <appid>
+//	    mch_id               <mch_id>
+//	    serial_no            <merchant certificate serial>
+//	    private_key          {file./absolute/path/apiclient_key.pem}
+//	    api_v3_key           <32-byte APIv3 key>
+//	    public_key           {file./absolute/path/pub_key.pem}
+//	    public_key_id        <PUB_KEY_ID_…>
+//	    certificates_url     <url of GET /v3/certificates>
+//	    platform_certificate {file./absolute/path/platform_cert.pem}
+//	    platform_private_key {file./absolute/path/key.pem}   # minipay_sandbox only
+//	    notify_url           <url>
+//	    client_ip            <ip>
+//	    sub_app_id           <appid>
+//	    sub_mch_id           <mch_id>
+//	}
 type WechatV3 struct{ wechatv3.Config }
 
 // CaddyModule returns the Caddy module information.

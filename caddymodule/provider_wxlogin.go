@@ -10,6 +10,14 @@ import (
 func init() { caddy.RegisterModule(WechatLogin{}) }
 
 // WechatLogin is the minipay.providers.wechat_login module: code2Session.
+// In a Caddyfile it is the provider block of minipay or minipay_sandbox
+// (it sends no notifications, so it has no minipay_webhook side):
+//
+//	minipay wechat_login {
+//	    app_id             <appid>
+//	    app_secret         <AppSecret>
+//	    expose_session_key true|false
+//	}
 type WechatLogin struct{ wxlogin.Config }
 
 // CaddyModule returns the Caddy module information.
