@@ -16,9 +16,11 @@ const (
 // client secret) is left out of everything the plugin shows about a loaded
 // configuration (the admin API's GET /minipay/providers).
 type ConfigField struct {
-	Name     string
+	Name string // the JSON name, which Caddyfile lines and errors use
+	// Value points at the configuration's field: resolving a placeholder
+	// writes the value through it.
 	Value    *string
-	Required []Role
+	Required []Role // the roles that need the field; nil when it is optional
 	Secret   bool
 }
 
@@ -37,7 +39,11 @@ var AllRoles = []Role{RoleClient, RoleWebhook, RoleSandbox}
 
 // Config is a provider's configuration as the Caddy modules hold it.
 type Config interface {
+	// ProviderName is the provider's name in configuration and answers
+	// ("wechat_v2").
 	ProviderName() string
+	// ConfigFields lists every string field, in the order CheckRequired
+	// looks for an empty one.
 	ConfigFields() []ConfigField
 }
 
@@ -54,6 +60,7 @@ type MissingFieldError struct {
 	Provider, Field string
 }
 
+// Error names the provider and the field, never a value.
 func (e *MissingFieldError) Error() string { return e.Provider + ": " + e.Field + " is required" }
 
 // CheckRequired fails with a *MissingFieldError naming the first field of

@@ -27,7 +27,7 @@ const (
 // {"error":{"code","message","field"?,"provider_code"?,"provider_message"?}}.
 // Messages never carry a secret: they name fields, not values.
 type Error struct {
-	Status          int    `json:"-"`
+	Status          int    `json:"-"` // the HTTP status of the answer, not part of its body
 	Code            string `json:"code"`
 	Message         string `json:"message"`
 	Field           string `json:"field,omitempty"`
@@ -35,6 +35,7 @@ type Error struct {
 	ProviderMessage string `json:"provider_message,omitempty"`
 }
 
+// Error is the code, the field and the message, for logs.
 func (e *Error) Error() string {
 	if e.Field != "" {
 		return e.Code + ": " + e.Field + " " + e.Message

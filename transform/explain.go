@@ -14,12 +14,15 @@ type Explanation struct {
 	// answers (which a webhook refuses), told by its content whether or
 	// not it verifies.
 	Kind     string
-	SignType string
+	SignType string // the algorithm, "HMAC-SHA256", "SHA256-RSA2048 (Wechatpay-Signature)", ...
 	// StringToSign is the canonical text the signature covers, every
 	// secret in it replaced by Masked.
 	StringToSign string
-	Expected     string
-	Received     string
+	// Expected is the signature computed over StringToSign, or where the
+	// verifier cannot compute one (an RSA signature, an encrypted body)
+	// what it takes as proof, in words.
+	Expected string
+	Received string // the signature (or the ciphertext) the input carried
 }
 
 // Masked stands for a secret in an Explanation.

@@ -9,8 +9,8 @@ import (
 
 // JSONField binds a member of a flat JSON object to a string field.
 type JSONField struct {
-	Name  string
-	Value *string
+	Name  string  // the member's exact name
+	Value *string // receives the member's value
 }
 
 // flatJSON is implemented by the merchant request types, whose members are

@@ -5,7 +5,7 @@ import "time"
 // KeyInfo names a key or certificate a provider side uses by its public
 // identity only (a key id, a certificate serial), for the admin API.
 type KeyInfo struct {
-	ID   string
+	ID   string // the key id or certificate serial
 	Kind string // "merchant_certificate", "wechatpay_public_key", "platform_certificate", ...
 	// NotAfter is a certificate's expiry; zero when the key has none.
 	NotAfter time.Time

@@ -10,9 +10,9 @@ import (
 // Money is an amount in a currency's minor units (fen for CNY, cents for USD,
 // yen for JPY), with the currency's ISO 4217 exponent.
 type Money struct {
-	Minor    int64
-	Currency string
-	Digits   uint8
+	Minor    int64  // the amount in minor units: 1234 for "12.34" CNY
+	Currency string // the ISO 4217 alphabetic code
+	Digits   uint8  // the currency's minor-unit exponent: 2 for CNY, 0 for JPY
 }
 
 // maxMinor keeps amounts inside what every provider accepts (2C2P's twelve

@@ -42,8 +42,9 @@ func AppendNonce(dst []byte, n int) []byte {
 
 // randomBytes is crypto/rand output read ahead, handed out once each: one
 // getrandom call per 1 KiB (about 30 nonces) instead of one per nonce,
-// whose fixed cost was half of a nonce's (two per wechat_v2 pay). The bytes
-// are crypto/rand's own, so a nonce is exactly as unpredictable as before;
+// whose fixed cost would be half of a nonce's (two per wechat_v2 pay). The
+// bytes are crypto/rand's own, so a nonce is exactly as unpredictable as
+// one read on its own;
 // what the read-ahead adds is that up to 1 KiB of future nonce material sits
 // in memory, no concern for values that are sent in clear anyway.
 type randomBytes struct {

@@ -41,7 +41,10 @@ var ErrRetry = errors.New("transform: prepare and send the call again")
 // query signature forms): errors.Is(err, ErrRetry) holds.
 type RetryError struct{ Final error }
 
-func (e *RetryError) Error() string        { return ErrRetry.Error() }
+// Error is ErrRetry's text.
+func (e *RetryError) Error() string { return ErrRetry.Error() }
+
+// Is makes errors.Is(err, ErrRetry) hold for a *RetryError.
 func (e *RetryError) Is(target error) bool { return target == ErrRetry }
 
 // RetryFinal is the error of a retried call that asked for a retry again:

@@ -42,10 +42,12 @@ type StoreError struct {
 	Err error
 }
 
+// Error names the operation and the key (never a value).
 func (e *StoreError) Error() string {
 	return "shared store: " + e.Op + " " + e.Key + ": " + e.Err.Error()
 }
 
+// Unwrap returns the Store's own error.
 func (e *StoreError) Unwrap() error { return e.Err }
 
 // unlockTimeout bounds the release of a lock, which must happen even when
