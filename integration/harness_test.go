@@ -229,7 +229,11 @@ type adminLoader struct{ client *http.Client }
 func caddytestTester(t *testing.T) adminLoader {
 	t.Helper()
 	startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "log"))+":"+itoa(freePort(t))+" {\n\trespond ok\n}\n")
-	return adminLoader{client: &http.Client{Timeout: 10 * time.Second}}
+	// No keep-alive: every load restarts the admin endpoint (a refused one
+	// too, when the running configuration is restored), which closes the
+	// connection a pooled client would reuse: the next POST, not replayed,
+	// failed with EOF or a reset.
+	return adminLoader{client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
 }
 
 func (a adminLoader) load(caddyfile string) error {
