@@ -492,9 +492,10 @@ func appendCDATABody(dst []byte, v string) []byte {
 	}
 }
 
-// ParseXMLDocument reads a nested document with etree (for providers whose
-// payloads nest, like 2C2P), refusing DTDs and directives so no entity is
-// ever declared or expanded; unknown entities fail in encoding/xml's strict mode.
+// ParseXMLDocument reads a nested document into an etree DOM, for a caller
+// who wants one (the providers read theirs with ParseFlatXML and
+// ParseNestedXML), refusing DTDs and directives so no entity is ever
+// declared or expanded; unknown entities fail in encoding/xml's strict mode.
 func ParseXMLDocument(body []byte) (*etree.Document, error) {
 	if bytes.Contains(body, []byte("<!")) && (bytes.Contains(body, []byte("<!DOCTYPE")) || bytes.Contains(body, []byte("<!ENTITY"))) {
 		return nil, ErrXML
