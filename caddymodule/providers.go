@@ -62,6 +62,11 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 			return nil, fmt.Errorf("minipay: provider %s: field %s holds the request placeholder {http.…}, which has no value when the configuration loads (write a file as {file./absolute/path})", p.ProviderName(), f.Name)
 		case *f.Value == written && wholePlaceholder(written):
 			return nil, fmt.Errorf("minipay: provider %s: field %s holds a placeholder that has no value when the configuration loads (the global ones are {env.NAME} and {file./path}; {$NAME} is the Caddyfile's, expanded by caddy adapt)", p.ProviderName(), f.Name)
+		// A required field left empty fails below; an optional one would
+		// be silently unset (a cbtis api_key then defaults to
+		// client_secret), though Caddy only logs the unreadable file.
+		case *f.Value == "" && strings.HasPrefix(written, "{file.") && wholePlaceholder(written) && !f.RequiredFor(role):
+			return nil, fmt.Errorf("minipay: provider %s: field %s holds a {file.…} placeholder that resolved to nothing (a file that cannot be read, or an empty one)", p.ProviderName(), f.Name)
 		}
 	}
 	var missing *transform.MissingFieldError

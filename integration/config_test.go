@@ -155,3 +155,24 @@ func TestUnknownPlaceholderFails(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreadableFileInOptionalField: a {file.*} that cannot be read
+// resolves to nothing; in a required field that fails the load
+// (TestProvisionErrors), and so it does in an optional one, naming the
+// field: a cbtis webhook whose api_key file is missing would otherwise
+// verify with client_secret, a v3 webhook would lose its platform
+// certificate, a pay route its notify_url.
+func TestUnreadableFileInOptionalField(t *testing.T) {
+	const missing = "{file./nonexistent/minipay/secret}"
+	tc := caddytestTester(t)
+	for _, tt := range []struct{ name, handler, want string }{
+		{"cbtis api_key", `{"handler":"minipay_webhook","provider":{"name":"cbtis","client_secret":"cs-1","api_key":"` + missing + `"}}`,
+			"minipay: provider cbtis: field api_key holds a {file.…} placeholder that resolved to nothing"},
+		{"wechat_v2 notify_url", `{"handler":"minipay","provider":{"name":"wechat_v2","app_id":"` + appID + `","mch_id":"` + mchID + `","api_key":"` + apiKey + `","notify_url":"` + missing + `"}}`,
+			"minipay: provider wechat_v2: field notify_url holds a {file.…} placeholder that resolved to nothing"},
+		{"wechat_login sandbox", `{"handler":"minipay_sandbox","providers":[{"name":"wechat_login","app_id":"` + appID + `","app_secret":"` + appSecret + `"},{"name":"latipay","user_id":"U1","wallet_id":"W1","app_id":"` + appID + `","currency":"NZD","api_key":"k","notify_url":"` + missing + `"}]}`,
+			"minipay: provider latipay: field notify_url holds a {file.…} placeholder that resolved to nothing"},
+	} {
+		t.Run(tt.name, func(t *testing.T) { wantLoadError(t, tc, tt.handler, tt.want, apiKey, appSecret) })
+	}
+}
