@@ -86,6 +86,9 @@ type eventClaim struct {
 	d       *deduper
 	key, id string
 	locked  bool
+	// keep is the expiry of the entry this event had (another route's,
+	// with a longer window): acknowledging again never shortens it.
+	keep time.Time
 }
 
 // claim decides about a verified event. Without de-duplication (d nil) it
@@ -96,7 +99,7 @@ func (d *deduper) claim(ctx context.Context, eventID string) (*eventClaim, dedup
 	}
 	c := &eventClaim{d: d, key: d.key(eventID), id: eventID}
 	// A retry of an acknowledged event is answered without taking the lock.
-	if dup, ok := d.acknowledged(ctx, c.key); dup || !ok {
+	if dup, _, ok := d.acknowledged(ctx, c.key); dup || !ok {
 		if dup {
 			return nil, dedupeDuplicate
 		}
@@ -108,7 +111,7 @@ func (d *deduper) claim(ctx context.Context, eventID string) (*eventClaim, dedup
 			// polls for its locks (file_system: once a second) may miss a
 			// release just before the deadline: read once more, so that an
 			// event acknowledged meanwhile is a duplicate, not a 503.
-			if dup, _ := d.acknowledged(ctx, c.key); dup {
+			if dup, _, _ := d.acknowledged(ctx, c.key); dup {
 				return nil, dedupeDuplicate
 			}
 			return nil, dedupeInProgress
@@ -117,30 +120,33 @@ func (d *deduper) claim(ctx context.Context, eventID string) (*eventClaim, dedup
 	}
 	c.locked = true
 	// It may have been acknowledged while this instance waited for the lock.
-	if dup, _ := d.acknowledged(ctx, c.key); dup {
+	dup, keep, _ := d.acknowledged(ctx, c.key)
+	if dup {
 		c.release(ctx)
 		return nil, dedupeDuplicate
 	}
+	c.keep = keep
 	return c, dedupeForward
 }
 
 // acknowledged tells whether key holds an acknowledgement younger than the
-// window; ok is false when the storage could not say.
-func (d *deduper) acknowledged(ctx context.Context, key string) (dup, ok bool) {
+// window, and the entry's expiry (zero without one); ok is false when the
+// storage could not say.
+func (d *deduper) acknowledged(ctx context.Context, key string) (dup bool, expires time.Time, ok bool) {
 	sctx, cancel := context.WithTimeout(ctx, dedupeStoreTimeout)
 	defer cancel()
 	b, err := d.store.Load(sctx, key)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return false, true
+		return false, time.Time{}, true
 	case err != nil:
-		return false, false
+		return false, time.Time{}, false
 	}
 	var rec dedupeRecord
 	if json.Unmarshal(b, &rec) != nil {
-		return false, true // unreadable: not a duplicate; overwritten once acknowledged
+		return false, time.Time{}, true // unreadable: not a duplicate; overwritten once acknowledged
 	}
-	return d.now().Sub(rec.AckedAt) < d.window, true
+	return d.now().Sub(rec.AckedAt) < d.window, rec.ExpiresAt, true
 }
 
 // acknowledged stores the merchant's acknowledgement of the event, before
@@ -153,6 +159,9 @@ func (c *eventClaim) acknowledged(ctx context.Context) {
 	defer cancel()
 	at := c.d.now().UTC()
 	rec := dedupeRecord{EventID: c.id, AckedAt: at, ExpiresAt: at.Add(c.d.window)}
+	if c.keep.After(rec.ExpiresAt) { // a longer route's entry, past this route's window only
+		rec.ExpiresAt = c.keep.UTC()
+	}
 	_ = c.d.store.Store(sctx, c.key, transform.Marshal(rec)) // a failure is logged by sharedStore
 }
 

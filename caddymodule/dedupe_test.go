@@ -529,6 +529,38 @@ func TestDedupePurgeKeepsEntriesOfLongerWindows(t *testing.T) {
 	}
 }
 
+// The same event acknowledged again through a route with a shorter window
+// (for which the first acknowledgement is already past its window) must not
+// shorten the expiry the longer route gave the entry: the short route's
+// purge would then delete it, and the long route forward the provider's
+// next retry again.
+func TestDedupeShorterRouteKeepsLongerExpiry(t *testing.T) {
+	store := transformtest.NewMemStore()
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	long := newDeduper(store, "wechat_v2", 25*time.Hour, zap.NewNop())
+	short := newDeduper(store, "wechat_v2", 3*time.Second, zap.NewNop())
+	ctx := context.Background()
+	const id = "wechat_v2:42:payment.succeeded"
+	forward := func(d *deduper, at time.Duration) {
+		t.Helper()
+		d.now = func() time.Time { return now.Add(at) }
+		c, verdict := d.claim(ctx, id)
+		if verdict != dedupeForward {
+			t.Fatalf("verdict at %v: %v, want forward", at, verdict)
+		}
+		c.acknowledged(ctx)
+		c.release(ctx)
+	}
+	forward(long, 0)
+	forward(short, time.Minute) // past the short window: forwarded and acknowledged again
+	short.now = func() time.Time { return now.Add(2 * time.Minute) }
+	short.purge(ctx)
+	long.now = func() time.Time { return now.Add(3 * time.Minute) }
+	if _, verdict := long.claim(ctx, id); verdict != dedupeDuplicate {
+		t.Fatalf("the long route's verdict on a retry 3 minutes after its acknowledgement: %v, want a duplicate", verdict)
+	}
+}
+
 // pollingLockStore waits for a held lock as Caddy's file_system storage
 // does, by polling once a second: a lock released between two polls is
 // seen only at the next one, which may come after the wait's deadline.
