@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -86,16 +85,4 @@ func provisionSide[S any](ctx caddy.Context, b *providerHandler, a *adminListing
 func (b *providerHandler) appendLogFields(dst []zap.Field, op, outcome string, status int, start time.Time) []zap.Field {
 	return append(dst, zap.String("provider", b.name), zap.String("operation", op), zap.String("outcome", outcome),
 		zap.Int("status", status), zap.Duration("duration", time.Since(start)))
-}
-
-// UnmarshalCaddyfile sets up the handler from Caddyfile tokens (Webhook
-// has its own, for its dedupe option):
-//
-//	minipay [<matcher>] <provider_name> {
-//	    <field> <value>
-//	}
-func (b *providerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	raw, err := parseProviderDirective(d, nil)
-	b.ProviderRaw = raw
-	return err
 }

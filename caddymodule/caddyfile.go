@@ -15,6 +15,18 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens (Webhook
+// has its own, for its dedupe option):
+//
+//	minipay [<matcher>] <provider_name> {
+//	    <field> <value>
+//	}
+func (b *providerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	raw, err := parseProviderDirective(d, nil)
+	b.ProviderRaw = raw
+	return err
+}
+
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
 //
 //	minipay_webhook [<matcher>] <provider_name> {
@@ -28,6 +40,29 @@ func (h *Webhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	raw, err := parseProviderDirective(d, h.handlerOption)
 	h.ProviderRaw = raw
 	return err
+}
+
+// handlerOption takes the handler's own options out of the provider block:
+// "dedupe <duration>".
+func (h *Webhook) handlerOption(d *caddyfile.Dispenser) (bool, error) {
+	if d.Val() != "dedupe" {
+		return false, nil
+	}
+	if !d.NextArg() {
+		return true, d.Err("dedupe needs a duration, such as dedupe 25h")
+	}
+	dur, err := caddy.ParseDuration(d.Val())
+	if err != nil || dur <= 0 {
+		return true, d.Errf("dedupe: %q is not a positive duration", d.Val())
+	}
+	if d.NextArg() {
+		return true, d.Err("dedupe takes one duration")
+	}
+	if h.Dedupe != 0 {
+		return true, d.Err("dedupe is set twice")
+	}
+	h.Dedupe = caddy.Duration(dur)
+	return true, nil
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:

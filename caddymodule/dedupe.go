@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -273,27 +272,4 @@ func (h *Webhook) Cleanup() error {
 		h.stopPurge()
 	}
 	return h.adminListing.Cleanup()
-}
-
-// handlerOption takes the handler's own options out of the provider block:
-// "dedupe <duration>".
-func (h *Webhook) handlerOption(d *caddyfile.Dispenser) (bool, error) {
-	if d.Val() != "dedupe" {
-		return false, nil
-	}
-	if !d.NextArg() {
-		return true, d.Err("dedupe needs a duration, such as dedupe 25h")
-	}
-	dur, err := caddy.ParseDuration(d.Val())
-	if err != nil || dur <= 0 {
-		return true, d.Errf("dedupe: %q is not a positive duration", d.Val())
-	}
-	if d.NextArg() {
-		return true, d.Err("dedupe takes one duration")
-	}
-	if h.Dedupe != 0 {
-		return true, d.Err("dedupe is set twice")
-	}
-	h.Dedupe = caddy.Duration(dur)
-	return true, nil
 }
