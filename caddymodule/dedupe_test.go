@@ -482,6 +482,15 @@ func TestDedupeKey(t *testing.T) {
 	}
 }
 
+// routesOfTwoWindows is two wechat_v2 routes sharing a store, with windows
+// of 25 hours and 3 seconds, and a fixed time to set their clocks from.
+func routesOfTwoWindows() (store *transformtest.MemStore, long, short *deduper, now time.Time) {
+	store = transformtest.NewMemStore()
+	long = newDeduper(store, "wechat_v2", 25*time.Hour, zap.NewNop())
+	short = newDeduper(store, "wechat_v2", 3*time.Second, zap.NewNop())
+	return store, long, short, time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+}
+
 // Every minipay_webhook route of a provider shares the key prefix (the
 // key names the provider, not the route), so the routes of one Caddy, or
 // the instances of a cluster during a change of configuration, may purge
@@ -489,10 +498,7 @@ func TestDedupeKey(t *testing.T) {
 // entry that a route with a longer window stored and still relies on: the
 // provider's retry would be forwarded again.
 func TestDedupePurgeKeepsEntriesOfLongerWindows(t *testing.T) {
-	store := transformtest.NewMemStore()
-	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	long := newDeduper(store, "wechat_v2", 25*time.Hour, zap.NewNop())
-	short := newDeduper(store, "wechat_v2", 3*time.Second, zap.NewNop())
+	store, long, short, now := routesOfTwoWindows()
 	ctx := context.Background()
 	// the long route forwards and acknowledges an event
 	long.now = func() time.Time { return now }
@@ -535,10 +541,7 @@ func TestDedupePurgeKeepsEntriesOfLongerWindows(t *testing.T) {
 // purge would then delete it, and the long route forward the provider's
 // next retry again.
 func TestDedupeShorterRouteKeepsLongerExpiry(t *testing.T) {
-	store := transformtest.NewMemStore()
-	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	long := newDeduper(store, "wechat_v2", 25*time.Hour, zap.NewNop())
-	short := newDeduper(store, "wechat_v2", 3*time.Second, zap.NewNop())
+	_, long, short, now := routesOfTwoWindows()
 	ctx := context.Background()
 	const id = "wechat_v2:42:payment.succeeded"
 	forward := func(d *deduper, at time.Duration) {
