@@ -577,14 +577,34 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
+// Both forms of the wx.requestPayment object, the exported PaymentParams and
+// the pay answer the handler sends (appendPayment), carry Unix seconds and a
+// nonce of their own.
 func TestTimeStampIsUnixSeconds(t *testing.T) {
 	c := newClient(t, testConfig(""))
-	pp := c.PaymentParams("O1", "wx1")
-	if pp.TimeStamp != strconv.FormatInt(transformtest.Pinned.Unix(), 10) || pp.Package != "prepay_id=wx1" {
-		t.Fatalf("PaymentParams = %+v", pp)
+	tests := []struct {
+		name    string
+		payment func(t *testing.T) *transform.PaymentParams
+	}{
+		{"PaymentParams", func(*testing.T) *transform.PaymentParams { return c.PaymentParams("O1", "wx1") }},
+		{"pay answer", func(t *testing.T) *transform.PaymentParams {
+			var pp transform.PaymentParams
+			if out := c.appendPayment(nil, "O1", "wx1"); json.Unmarshal(out, &pp) != nil {
+				t.Fatalf("not JSON: %s", out)
+			}
+			return &pp
+		}},
 	}
-	if pp2 := c.PaymentParams("O1", "wx1"); pp2.NonceStr == pp.NonceStr {
-		t.Fatal("nonceStr repeats")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pp := tt.payment(t)
+			if pp.TimeStamp != strconv.FormatInt(transformtest.Pinned.Unix(), 10) || pp.Package != "prepay_id=wx1" {
+				t.Fatalf("%+v", pp)
+			}
+			if pp2 := tt.payment(t); pp2.NonceStr == pp.NonceStr {
+				t.Fatal("nonceStr repeats")
+			}
+		})
 	}
 }
 
