@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -191,19 +190,6 @@ func checkField(info caddy.ModuleInfo, field string, value any) error {
 		return fmt.Errorf("field %s takes a %s, not a %s", field, typeErr.Type, typeErr.Value)
 	}
 	return fmt.Errorf("field %s: invalid value", field)
-}
-
-// providerNamespace is the provider guest modules' namespace.
-const providerNamespace = "minipay.providers"
-
-// providerNames lists the registered providers' names, sorted.
-func providerNames() []string {
-	var names []string
-	for _, m := range caddy.GetModules(providerNamespace) {
-		names = append(names, m.ID.Name())
-	}
-	sort.Strings(names)
-	return names
 }
 
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -33,6 +34,19 @@ type webhookProvider interface {
 
 type sandboxProvider interface {
 	NewSandbox() (transform.Sandbox, error)
+}
+
+// providerNamespace is the provider guest modules' namespace.
+const providerNamespace = "minipay.providers"
+
+// providerNames lists the registered providers' names, sorted.
+func providerNames() []string {
+	var names []string
+	for _, m := range caddy.GetModules(providerNamespace) {
+		names = append(names, m.ID.Name())
+	}
+	sort.Strings(names)
+	return names
 }
 
 func providerInfo(name string, newFn func() caddy.Module) caddy.ModuleInfo {
