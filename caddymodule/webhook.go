@@ -150,12 +150,12 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 // same path, no query string, a fresh header map holding only
 // Content-Type and the two Minipay-* headers, and none of the provider's
 // framing (a chunked transfer encoding, trailers): the event goes with its
-// Content-Length. Nothing the sender chose
-// reaches the merchant: not a lookalike such as Minipay_Event_Id (CGI and
-// FastCGI backends fold '_' and '-' together), not a cookie, not an
-// Authorization, not the query, not the Host (a catch-all site answers
-// any): reverse_proxy then sends the upstream's own address as Host, and
-// adds its own X-Forwarded-For and -Proto (X-Forwarded-Host empty).
+// Content-Length. Nothing the sender chose reaches the merchant: not a
+// lookalike such as Minipay_Event_Id (CGI and FastCGI backends fold '_' and
+// '-' together), not a cookie, not an Authorization, not the query, not the
+// Host (a catch-all site answers any): reverse_proxy then sends the
+// upstream's own address as Host, and adds its own X-Forwarded-For and
+// -Proto (X-Forwarded-Host empty).
 func forwardOnly(r *http.Request, eventID, provider string) {
 	r.Method = http.MethodPost
 	r.Header = http.Header{
