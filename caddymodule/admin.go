@@ -57,6 +57,15 @@ type adminListing struct{ ids []uint64 }
 // list adds a provider the handler has built to the admin API's list. Its
 // configuration is captured now, without the secret fields.
 func (a *adminListing) list(handler string, p provider, side any) error {
+	// The side was built from a copy of the configuration, whose Check
+	// filled in the defaults; filling them here too makes the view show
+	// the values in effect (sign_type MD5, 2c2p's version, ...). Check
+	// passed on that copy, so it passes here.
+	if ch, ok := p.(transform.Checker); ok {
+		if err := ch.Check(); err != nil {
+			return err
+		}
+	}
 	config, err := publicConfig(p)
 	if err != nil {
 		return err

@@ -83,6 +83,19 @@ func TestAdminProviders(t *testing.T) {
 	if c := find(list, "minipay", "cbtis").Config; c["uid"] != "39172931" || c["sub_app_id"] != "wx7bc98d929da735fe" || !strings.HasSuffix(str(c["token_url"]), "/mch-api/v1/auth") {
 		t.Errorf("cbtis config %v", c)
 	}
+	// The view shows the values in effect: an optional field left out of
+	// the configuration appears with its default.
+	for _, d := range []struct{ handler, provider, field, want string }{
+		{"minipay", "cbtis", "signature_header", "Signature"},
+		{"minipay_webhook", "cbtis", "signature_header", "Signature"},
+		{"minipay", "2c2p", "version", "9.9"},
+		{"minipay", "2c2p", "payment_path", "/2C2PFrontEnd/SecurePayment/Payment.aspx"},
+		{"minipay", "latipay", "refund_path", "/refund"},
+	} {
+		if got := find(list, d.handler, d.provider).Config[d.field]; got != d.want {
+			t.Errorf("%s %s: %s = %v, want the default %q", d.handler, d.provider, d.field, got, d.want)
+		}
+	}
 	// wechat_v3 names its keys by public identity: the merchant
 	// certificate's serial, the WeChat Pay public key id, and the sandbox's
 	// platform certificate with its expiry.
