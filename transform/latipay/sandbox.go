@@ -41,7 +41,8 @@ type Sandbox struct {
 	ring   transform.OrderRing // creation order, to forget the oldest
 	byID   map[string]*sandboxOrder
 	seq    int64
-	Now    func() time.Time
+	// Now is the sandbox's clock (time.Now unless a test pins it).
+	Now func() time.Time
 }
 
 type sandboxOrder struct {

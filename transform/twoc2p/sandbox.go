@@ -36,7 +36,8 @@ type Sandbox struct {
 	orders    map[string]*sandboxOrder // by uniqueTransactionCode
 	ring      transform.OrderRing      // creation order, to forget the oldest
 	seq       int64
-	Now       func() time.Time
+	// Now is the sandbox's clock (time.Now unless a test pins it).
+	Now func() time.Time
 }
 
 // Order states.

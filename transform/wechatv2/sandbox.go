@@ -23,7 +23,8 @@ type Sandbox struct {
 	orders map[string]*sandboxOrder
 	ring   transform.OrderRing // creation order, to forget the oldest
 	seq    int64
-	Now    func() time.Time
+	// Now is the sandbox's clock (time.Now unless a test pins it).
+	Now func() time.Time
 }
 
 type sandboxOrder struct {

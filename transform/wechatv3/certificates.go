@@ -45,6 +45,7 @@ type CertificateStore interface {
 	Unlock(ctx context.Context) error
 	// Load returns what Store saved last; any error means nothing usable.
 	Load(ctx context.Context) ([]byte, error)
+	// Store saves a download, WeChat's answer as received.
 	Store(ctx context.Context, value []byte) error
 }
 
@@ -105,8 +106,8 @@ type Certificates struct {
 	// NewCertificates and replaceable by tests before first use.
 	Client       *http.Client
 	Now          func() time.Time
-	RefreshEvery time.Duration
-	MinInterval  time.Duration
+	RefreshEvery time.Duration // CertificatesRefreshEvery unless a test changes it
+	MinInterval  time.Duration // CertificatesMinInterval unless a test changes it
 	// Store, when set, shares downloads across a cluster.
 	Store CertificateStore
 

@@ -150,9 +150,9 @@ func AppendAnswerMessage(dst []byte, timestamp, nonce string, body []byte) []byt
 
 // Signer signs a merchant's requests with its API private key.
 type Signer struct {
-	MchID    string
-	SerialNo string
-	Key      *rsa.PrivateKey
+	MchID    string          // the merchant id the Authorization header names
+	SerialNo string          // the serial of the merchant API certificate
+	Key      *rsa.PrivateKey // that certificate's private key
 }
 
 // Authorization signs one request and returns the Authorization header value:

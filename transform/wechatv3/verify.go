@@ -52,6 +52,8 @@ func (e windowError) Unwrap() []error {
 // KeySource finds the public key WeChat signed with by the Wechatpay-Serial
 // value: a platform certificate serial or a public key id.
 type KeySource interface {
+	// PublicKey returns the key serial names, false when it names none
+	// this source trusts now.
 	PublicKey(serial string) (*rsa.PublicKey, bool)
 }
 
