@@ -155,13 +155,16 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 // '-' together), not a cookie, not an Authorization, not the query, not the
 // Host (a catch-all site answers any): reverse_proxy then sends the
 // upstream's own address as Host, and adds its own X-Forwarded-For and
-// -Proto (X-Forwarded-Host empty).
+// -Proto. X-Forwarded-Host is left out (a nil value tells reverse_proxy not
+// to set it) rather than sent empty, which a backend trusting it (Django's
+// USE_X_FORWARDED_HOST) reads as the host and refuses.
 func forwardOnly(r *http.Request, eventID, provider string) {
 	r.Method = http.MethodPost
 	r.Header = http.Header{
 		"Content-Type":     {"application/json"},
 		"Minipay-Event-Id": {eventID},
 		"Minipay-Provider": {provider},
+		"X-Forwarded-Host": nil,
 	}
 	r.Host = ""
 	r.Trailer, r.TransferEncoding = nil, nil
