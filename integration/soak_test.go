@@ -82,14 +82,6 @@ func resetConn(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
-// wait sleeps for d or until the request is given up.
-func wait(r *http.Request, d time.Duration) {
-	select {
-	case <-r.Context().Done():
-	case <-time.After(d):
-	}
-}
-
 // faultyWeChat is a WeChat Pay v2 unifiedorder endpoint that fails, by the
 // order id, in every way a network and a provider can.
 func faultyWeChat(t *testing.T) *httptest.Server {
@@ -204,11 +196,6 @@ func soakRequest(base string, n int64) (*http.Request, fault) {
 	}
 	return req, f
 }
-
-const (
-	wechatFailPrefix = `<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[`
-	wechatFailSuffix = `]]></return_msg></xml>`
-)
 
 // checkSoakAnswer returns what is wrong with an answer to f, or "".
 func checkSoakAnswer(f fault, status int, header http.Header, body []byte) string {
