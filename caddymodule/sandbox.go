@@ -326,6 +326,7 @@ func (s *Sandbox) merchant(w http.ResponseWriter, r *http.Request) {
 		s.demo.mu.Unlock()
 		writeJSON(w, http.StatusOK, out)
 	default:
+		w.Header().Set("Allow", "GET, POST")
 		writeError(w, &transform.Error{Status: http.StatusMethodNotAllowed, Code: transform.CodeMethodNotAllowed, Message: "use GET or POST"})
 	}
 }
