@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"bytes"
-	"compress/gzip"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -62,14 +60,6 @@ func twoc2pAnswer(orderID, amt, respCode, status, tranRef string) string {
 		"</tranRef><approvalCode></approvalCode><refNumber></refNumber><eci></eci><dateTime>221126100000</dateTime><status>" + status +
 		"</status><failReason>Approved</failReason><userDefined1></userDefined1><paymentChannel>WCMINI</paymentChannel>" +
 		"<backendInvoice></backendInvoice><currencyCode>702</currencyCode>" + wechat + "</PaymentResponse>"
-}
-
-func twoc2pGzip(s string) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	_, _ = zw.Write([]byte(s))
-	_ = zw.Close()
-	return buf.Bytes()
 }
 
 // twoc2pSent is what the fake read of one request.
@@ -138,12 +128,12 @@ func (f *fake2C2P) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(twoc2pDemoApproved))
 	case strings.HasPrefix(id, "DECLINED"):
 		w.Header().Set("Content-Encoding", "gzip")
-		_, _ = w.Write(twoc2pGzip(twoc2pDemoDeclined))
+		_, _ = w.Write(transformtest.Gzip([]byte(twoc2pDemoDeclined)))
 	case strings.HasPrefix(id, "GZIP"):
 		w.Header().Set("Content-Encoding", "gzip")
-		_, _ = w.Write(twoc2pGzip(twoc2pSeal(twoc2pAnswer(id, p.Amt, "32", "", "4100001"), twoc2pKey)))
+		_, _ = w.Write(transformtest.Gzip([]byte(twoc2pSeal(twoc2pAnswer(id, p.Amt, "32", "", "4100001"), twoc2pKey))))
 	case strings.HasPrefix(id, "RAWGZIP"): // compressed, but not labelled so
-		_, _ = w.Write(twoc2pGzip(twoc2pSeal(twoc2pAnswer(id, p.Amt, "32", "", "4100002"), twoc2pKey)))
+		_, _ = w.Write(transformtest.Gzip([]byte(twoc2pSeal(twoc2pAnswer(id, p.Amt, "32", "", "4100002"), twoc2pKey))))
 	case strings.HasPrefix(id, "FORGED"):
 		_, _ = w.Write([]byte(twoc2pSeal(twoc2pAnswer(id, p.Amt, "32", "", "4100003"), "0000000000000")))
 	case strings.HasPrefix(id, "HTTP500"):
