@@ -141,12 +141,15 @@ func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanati
 }
 
 // attachPairs tolerates the one harmless second reading of a signed
-// notification: the merchant's own attach holding key=value pairs
-// ("a=1&b=2") whose names are none of WeChat's. Every other field that
-// holds "&name=" for a name sorting before the next field is refused:
-// only a field of a genuine notification can have been moved there.
+// notification: the merchant's own free text, attach or device_info,
+// holding key=value pairs ("a=1&b=2") whose names are none of WeChat's.
+// minipay only forwards those two, so a reading that moves such a pair out
+// of them changes nothing it decides on. Every other field that holds
+// "&name=" for a name sorting before the next field is refused, and so is
+// one of WeChat's names in attach or device_info: a field of a genuine
+// notification can have been moved there.
 func attachPairs(field, name string) bool {
-	return field == "attach" && !notificationField(name)
+	return (field == "attach" || field == "device_info") && !notificationField(name)
 }
 
 // notificationField tells a field name of WeChat Pay's payment

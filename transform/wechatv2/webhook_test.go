@@ -477,20 +477,32 @@ func shifted(t *testing.T, from, to string) []byte {
 // reading of the signed string gives a document of sorted names.
 func TestWebhookAmpersandInValue(t *testing.T) {
 	cfg := testConfig("")
-	for _, attach := range []string{"store=7&user=42&a=1", "a=1&b=2", "x&bank=1"} { // b and bank sort between attach and bank_type
-		p := set(notificationParams(), "attach", attach)
+	// The merchant's own attach and device_info (both its free text, which
+	// minipay only forwards) may hold key=value pairs whose names sort
+	// before the next field: b and bank before bank_type, e and employee
+	// before fee_type.
+	for _, f := range []struct{ field, value string }{
+		{"attach", "store=7&user=42&a=1"}, {"attach", "a=1&b=2"}, {"attach", "x&bank=1"},
+		{"device_info", "POS&e=1"}, {"device_info", "store=1&employee=7"},
+	} {
+		p := set(notificationParams(), f.field, f.value)
 		ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: signedXML(p, vecAPIKey, SignMD5)})
-		if err != nil || ev.Data["attach"] != attach {
-			t.Fatalf("attach %q: Verify = %+v, %v", attach, ev, err)
+		if err != nil || ev.Data[f.field] != f.value {
+			t.Fatalf("%s %q: Verify = %+v, %v", f.field, f.value, ev, err)
 		}
 	}
 	// "&bank_type=" in attach sorts between attach and the next field
 	// (cash_fee once bank_type is gone), and bank_type is WeChat's: a
-	// captured notification's field moved into attach. Refused.
-	p := set(notificationParams(), "attach", "x&bank_type=CFT")
-	p = slices.DeleteFunc(p, func(kv transform.Param) bool { return kv.Name == "bank_type" })
-	if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: signedXML(p, vecAPIKey, SignMD5)}); !errors.Is(err, ErrShiftedField) {
-		t.Fatalf("Verify = %+v, %v", ev, err)
+	// captured notification's field moved into attach. Refused, and so is
+	// fee_type moved into device_info.
+	for _, f := range []struct{ field, value, moved string }{
+		{"attach", "x&bank_type=CFT", "bank_type"}, {"device_info", "WEB&fee_type=CNY", "fee_type"},
+	} {
+		p := set(notificationParams(), f.field, f.value)
+		p = slices.DeleteFunc(p, func(kv transform.Param) bool { return kv.Name == f.moved })
+		if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: signedXML(p, vecAPIKey, SignMD5)}); !errors.Is(err, ErrShiftedField) {
+			t.Fatalf("%s %q: Verify = %+v, %v", f.field, f.value, ev, err)
+		}
 	}
 }
 
