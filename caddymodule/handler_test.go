@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -470,6 +471,9 @@ func TestWebhookForwardedRequest(t *testing.T) {
 // TestWebhookRefusals: DESIGN §5.1–2, what is not a verifiable notification
 // gets the provider's failure form and reaches nobody; a 405 names the
 // method allowed (RFC 9110 §15.5.6).
+// brokenBody marks a TestWebhookRefusals body that cannot be read.
+const brokenBody = "(unreadable)"
+
 func TestWebhookRefusals(t *testing.T) {
 	tests := []struct {
 		name, method, sig string
@@ -482,6 +486,7 @@ func TestWebhookRefusals(t *testing.T) {
 		{"PUT", http.MethodPut, "ok", "ev-1", 405, "POST", "unverified", "method not allowed"},
 		{"over 64 KiB", http.MethodPost, "ok", strings.Repeat("x", maxBody+1), 413, "", "too_large", "body too large"},
 		{"unverified", http.MethodPost, "forged", "ev-1", 401, "", "unverified", transform.ErrRetry.Error()},
+		{"unreadable body", http.MethodPost, "ok", brokenBody, 400, "", "unverified", "unreadable body"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -489,6 +494,9 @@ func TestWebhookRefusals(t *testing.T) {
 			var log strings.Builder
 			h.logger = zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&log), zapcore.InfoLevel))
 			r := httptest.NewRequest(tt.method, "/webhooks/fake", strings.NewReader(tt.body))
+			if tt.body == brokenBody { // framing broken mid-body: a bad chunk, a connection lost
+				r.Body, r.ContentLength = io.NopCloser(iotest.ErrReader(io.ErrUnexpectedEOF)), -1
+			}
 			r.Header.Set("X-Sig", tt.sig)
 			w := httptest.NewRecorder()
 			forwarded := false
