@@ -289,12 +289,13 @@ func newBodyReader(b []byte) *bodyReader {
 func (*bodyReader) Close() error { return nil }
 
 // decodedBody removes a gzip Content-Encoding (some providers compress
-// whatever the client asked for), bounded like every other body.
+// whatever the client asked for), bounded like every other body. A content
+// coding is case-insensitive and x-gzip is gzip (RFC 9110 §8.4.1).
 func decodedBody(header http.Header, body []byte) ([]byte, error) {
-	switch header.Get("Content-Encoding") {
-	case "", "identity":
+	switch ce := header.Get("Content-Encoding"); {
+	case ce == "" || strings.EqualFold(ce, "identity"):
 		return body, nil
-	case "gzip":
+	case strings.EqualFold(ce, "gzip") || strings.EqualFold(ce, "x-gzip"):
 		return transform.Gunzip(body, maxAnswer)
 	}
 	return nil, errors.New("unsupported Content-Encoding")

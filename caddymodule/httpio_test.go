@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"compress/gzip"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -132,6 +133,39 @@ func TestContentLength(t *testing.T) {
 		first, second := contentLength(n), contentLength(n)
 		if want := strconv.Itoa(n); first != want || second != want {
 			t.Fatalf("contentLength(%d) = %q, then %q, want %q", n, first, second, want)
+		}
+	}
+}
+
+// TestDecodedBodyContentCodings: a content coding is case-insensitive and
+// x-gzip is gzip (RFC 9110 §8.4.1, §8.4.1.3), as the 2C2P webhook reads
+// them; Go's transport inflates a "GZIP" answer itself only when it asked
+// for gzip, and never an "x-gzip" one.
+func TestDecodedBodyContentCodings(t *testing.T) {
+	const answer = "<xml><return_code>SUCCESS</return_code></xml>"
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte(answer))
+	_ = zw.Close()
+	tests := []struct {
+		coding string
+		body   []byte
+		ok     bool
+	}{
+		{"", []byte(answer), true},
+		{"identity", []byte(answer), true},
+		{"Identity", []byte(answer), true},
+		{"gzip", gz.Bytes(), true},
+		{"GZIP", gz.Bytes(), true},
+		{"x-gzip", gz.Bytes(), true},
+		{"X-Gzip", gz.Bytes(), true},
+		{"br", []byte("xxxx"), false},
+		{"gzip", []byte(answer), false}, // not gzip at all
+	}
+	for _, tt := range tests {
+		got, err := decodedBody(http.Header{"Content-Encoding": {tt.coding}}, tt.body)
+		if tt.ok != (err == nil) || tt.ok && string(got) != answer {
+			t.Errorf("Content-Encoding %q: %q, %v", tt.coding, got, err)
 		}
 	}
 }
