@@ -73,7 +73,8 @@ func paySignMD5(a map[string]string, key string) string {
 
 // TestReloadUnderLoad rotates the API key while clients pay without pause:
 // the Caddyfile is changed to read the key from another file and loaded
-// through the admin API, as `caddy reload` does. Half the clients speak
+// through the admin API, as `caddy reload` does; then a configuration that
+// cannot load (its key file is missing) is refused. Half the clients speak
 // HTTP/2 (h2c), half HTTP/1.1 marking their pays idempotent; no request of
 // either may fail, each answer's paySign verifies with the old or the new
 // key, and every pay that starts once the reload returned is signed with the
@@ -195,12 +196,19 @@ func TestReloadUnderLoad(t *testing.T) {
 			})
 		}
 	}
+	loader := adminLoader{client: &http.Client{Timeout: 30 * time.Second}}
 	time.Sleep(2 * time.Second)
-	if err := (adminLoader{client: &http.Client{Timeout: 30 * time.Second}}).load(config(newKeyFile)); err != nil {
+	if err := loader.load(config(newKeyFile)); err != nil {
 		t.Fatalf("reload: %v", err)
 	}
 	reloaded.Store(true)
-	time.Sleep(2 * time.Second)
+	time.Sleep(time.Second)
+	// A reload that fails (its key file is missing) leaves the running
+	// configuration serving, under the same load.
+	if err := loader.load(config(filepath.Join(dir, "missing"))); err == nil {
+		t.Fatal("a configuration whose key file is missing loaded")
+	}
+	time.Sleep(time.Second)
 	close(stop)
 	wg.Wait()
 
@@ -224,5 +232,76 @@ func TestReloadUnderLoad(t *testing.T) {
 		if key, problem := pay(kind); key != rotatedKey {
 			t.Errorf("%s after the reload: %q %s", kind, key, problem)
 		}
+	}
+}
+
+// TestReloadRereadsKeyFileWhenForced: a reload of an unchanged Caddyfile
+// leaves a key file's new content unread (the configuration holds the
+// placeholder, and Caddy skips a load equal to the running one); a forced
+// one (`caddy reload --force` sends Cache-Control: must-revalidate) reads
+// it, as README "Secrets" says.
+func TestReloadRereadsKeyFileWhenForced(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "api_key")
+	if err := os.WriteFile(keyFile, []byte(apiKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	upstream, signedBy := keyedWeChat(t, apiKey, rotatedKey)
+	port := itoa(freePort(t))
+	config := globalOptions(filepath.Join(t.TempDir(), "caddy.log")) + `
+:` + port + ` {
+	minipay wechat_v2 {
+		app_id ` + appID + `
+		mch_id ` + mchID + `
+		api_key {file.` + keyFile + `}
+		notify_url https://merchant.example/webhooks/wechat_v2
+		client_ip 127.0.0.1
+	}
+	reverse_proxy ` + strings.TrimPrefix(upstream.URL, "http://") + `
+}
+`
+	tc := startCaddy(t, config)
+	// signedWith pays once and names the key the upstream verified.
+	signedWith := func() string {
+		before := map[string]int64{apiKey: signedBy[apiKey].Load(), rotatedKey: signedBy[rotatedKey].Load()}
+		if res := postJSON(t, tc, "http://localhost:"+port+"/pay", `{"order_id":"FORCE-1","amount":"1.00","currency":"CNY","description":"d","openid":"o1"}`); res.status != 200 {
+			t.Fatalf("pay: HTTP %d %s", res.status, res.body)
+		}
+		for k, n := range before {
+			if signedBy[k].Load() > n {
+				return k
+			}
+		}
+		return "none"
+	}
+	if got := signedWith(); got != apiKey {
+		t.Fatalf("before the rotation: signed with %q", got)
+	}
+	if err := os.WriteFile(keyFile, []byte(rotatedKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	load := func(force bool) {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+adminAddr+"/load", strings.NewReader(config))
+		req.Header.Set("Content-Type", "text/caddyfile")
+		if force {
+			req.Header.Set("Cache-Control", "must-revalidate")
+		}
+		res, err := tc.Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("load: HTTP %d %s", res.StatusCode, b)
+		}
+		awaitAdmin(t)
+	}
+	load(false)
+	if got := signedWith(); got != apiKey {
+		t.Fatalf("after a plain reload of the same Caddyfile: signed with %q, want the old key", got)
+	}
+	load(true)
+	if got := signedWith(); got != rotatedKey {
+		t.Fatalf("after a forced reload: signed with %q, want the rotated key", got)
 	}
 }
