@@ -220,8 +220,12 @@ func mustContain(t *testing.T, haystack, needle, what string) {
 }
 
 // adminLoader posts configurations to the running Caddy's admin API and
-// reports a refused one as an error carrying Caddy's answer.
-type adminLoader struct{ client *http.Client }
+// reports a refused one as an error carrying Caddy's answer; forced loads
+// one equal to the running configuration too, as `caddy reload --force` does.
+type adminLoader struct {
+	client *http.Client
+	forced bool
+}
 
 // caddytestTester makes sure the in-process Caddy runs (starting it with a
 // minimal configuration) and returns a loader for configurations that are
@@ -237,7 +241,15 @@ func caddytestTester(t *testing.T) adminLoader {
 }
 
 func (a adminLoader) load(caddyfile string) error {
-	res, err := a.client.Post("http://"+adminAddr+"/load", "text/caddyfile", strings.NewReader(caddyfile))
+	req, err := http.NewRequest(http.MethodPost, "http://"+adminAddr+"/load", strings.NewReader(caddyfile))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "text/caddyfile")
+	if a.forced {
+		req.Header.Set("Cache-Control", "must-revalidate")
+	}
+	res, err := a.client.Do(req)
 	if err != nil {
 		return err
 	}

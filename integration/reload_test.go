@@ -60,6 +60,25 @@ func keyedWeChat(t *testing.T, keys ...string) (*httptest.Server, map[string]*at
 	return srv, signedBy
 }
 
+// keyedSite is a site on port whose /wechat/* routes pay with wechat_v2,
+// the API key read from keyFile, through reverse_proxy to upstream.
+func keyedSite(port, keyFile, upstream string) string {
+	return `
+:` + port + ` {
+	handle /wechat/* {
+		minipay wechat_v2 {
+			app_id ` + appID + `
+			mch_id ` + mchID + `
+			api_key {file.` + keyFile + `}
+			notify_url https://merchant.example/webhooks/wechat_v2
+			client_ip 127.0.0.1
+		}
+		reverse_proxy ` + strings.TrimPrefix(upstream, "http://") + `
+	}
+}
+`
+}
+
 // paySignMD5 is wx.requestPayment's MD5 paySign for appID, computed from the
 // rule (fields sorted by name, k=v joined by &, then &key=, MD5, upper-case
 // hex; https://pay.weixin.qq.com/wiki/doc/api/wxa/wxa_api.php?chapter=7_7)
@@ -103,22 +122,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	port := itoa(freePort(t))
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
 	options := strings.Replace(globalOptions(logFile), "{\n", "{\n\tservers {\n\t\tprotocols h1 h2c\n\t}\n", 1)
-	config := func(keyFile string) string {
-		return options + `
-:` + port + ` {
-	handle /wechat/* {
-		minipay wechat_v2 {
-			app_id ` + appID + `
-			mch_id ` + mchID + `
-			api_key {file.` + keyFile + `}
-			notify_url https://merchant.example/webhooks/wechat_v2
-			client_ip 127.0.0.1
-		}
-		reverse_proxy ` + strings.TrimPrefix(upstream.URL, "http://") + `
-	}
-}
-`
-	}
+	config := func(keyFile string) string { return options + keyedSite(port, keyFile, upstream.URL) }
 	startCaddy(t, config(oldKeyFile))
 	url := "http://127.0.0.1:" + port + "/wechat/pay"
 	var h2c http.Protocols
@@ -247,23 +251,12 @@ func TestReloadRereadsKeyFileWhenForced(t *testing.T) {
 	}
 	upstream, signedBy := keyedWeChat(t, apiKey, rotatedKey)
 	port := itoa(freePort(t))
-	config := globalOptions(filepath.Join(t.TempDir(), "caddy.log")) + `
-:` + port + ` {
-	minipay wechat_v2 {
-		app_id ` + appID + `
-		mch_id ` + mchID + `
-		api_key {file.` + keyFile + `}
-		notify_url https://merchant.example/webhooks/wechat_v2
-		client_ip 127.0.0.1
-	}
-	reverse_proxy ` + strings.TrimPrefix(upstream.URL, "http://") + `
-}
-`
+	config := globalOptions(filepath.Join(t.TempDir(), "caddy.log")) + keyedSite(port, keyFile, upstream.URL)
 	tc := startCaddy(t, config)
 	// signedWith pays once and names the key the upstream verified.
 	signedWith := func() string {
 		before := map[string]int64{apiKey: signedBy[apiKey].Load(), rotatedKey: signedBy[rotatedKey].Load()}
-		if res := postJSON(t, tc, "http://localhost:"+port+"/pay", `{"order_id":"FORCE-1","amount":"1.00","currency":"CNY","description":"d","openid":"o1"}`); res.status != 200 {
+		if res := postJSON(t, tc, "http://localhost:"+port+"/wechat/pay", `{"order_id":"FORCE-1","amount":"1.00","currency":"CNY","description":"d","openid":"o1"}`); res.status != 200 {
 			t.Fatalf("pay: HTTP %d %s", res.status, res.body)
 		}
 		for k, n := range before {
@@ -279,20 +272,9 @@ func TestReloadRereadsKeyFileWhenForced(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte(rotatedKey), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	load := func(force bool) {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+adminAddr+"/load", strings.NewReader(config))
-		req.Header.Set("Content-Type", "text/caddyfile")
-		if force {
-			req.Header.Set("Cache-Control", "must-revalidate")
-		}
-		res, err := tc.Client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("load: HTTP %d %s", res.StatusCode, b)
+	load := func(forced bool) {
+		if err := (adminLoader{client: tc.Client, forced: forced}).load(config); err != nil {
+			t.Fatalf("load: %v", err)
 		}
 		awaitAdmin(t)
 	}
