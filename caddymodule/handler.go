@@ -191,6 +191,9 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 	}
 	values = append(values, "*/*", "caddy-minipay")
 	header["Accept"], header["User-Agent"] = values[0:1:1], values[1:2:2]
+	// Host is cleared above: a nil value tells reverse_proxy to leave
+	// X-Forwarded-Host out rather than send it empty.
+	header["X-Forwarded-Host"] = nil
 	for k, v := range call.Header {
 		start := len(values)
 		values = append(values, v...)
