@@ -1,8 +1,6 @@
 package transform
 
 import (
-	"bytes"
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -174,13 +172,7 @@ func FuzzPaymentStatusAppendJSON(f *testing.F) {
 		if status != StatusSucceeded && status != StatusRefunded {
 			want.PaidAt = ""
 		}
-		var std bytes.Buffer
-		enc := json.NewEncoder(&std)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(want); err != nil {
-			t.Fatal(err)
-		}
-		if w := strings.TrimSuffix(std.String(), "\n"); got != w {
+		if w := stdJSON(t, want); got != w {
 			t.Fatalf("\n got %s\nwant %s", got, w)
 		}
 		if m := string(Marshal(&s)); m != got {
