@@ -76,20 +76,20 @@ func (p Params) Map() map[string]string {
 
 // SortedQueryAmbiguous tells whether the string SortedQuery writes for p
 // has another reading as sorted k=v pairs that tolerated does not accept: a
-// value of field holding "&name=" where name sorts after field and before
-// the next field (a captured document's field moved into the value before
-// it, and removed, signs the same). tolerated decides which such readings
-// are harmless (a merchant's own attach of key=value pairs); nil tolerates
-// none. A value may hold '&' and '=' otherwise.
+// value of field holding "&name=" where name sorts after field. Two
+// documents then sign the same: in one, a field after it was moved into
+// the value and removed (name sorts before the next field); in the other,
+// name is a field whose value ran on over the fields that follow (name
+// sorts after them, up to the next name that sorts after it). tolerated
+// decides which readings are harmless (a merchant's own attach of
+// key=value pairs whose names no genuine document has); nil tolerates none.
+// A name sorting before field gives no sorted reading: a value may hold it,
+// and '&' and '=' otherwise.
 func (p Params) SortedQueryAmbiguous(skip string, tolerated func(field, name string) bool) bool {
-	signed := make(Params, 0, len(p))
 	for _, kv := range p {
-		if kv.Value != "" && kv.Name != skip {
-			signed = append(signed, kv)
+		if kv.Value == "" || kv.Name == skip { // not signed
+			continue
 		}
-	}
-	slices.SortFunc(signed, func(a, b Param) int { return strings.Compare(a.Name, b.Name) })
-	for i, kv := range signed {
 		for v := kv.Value; ; {
 			amp := strings.IndexByte(v, '&')
 			if amp < 0 {
@@ -100,8 +100,7 @@ func (p Params) SortedQueryAmbiguous(skip string, tolerated func(field, name str
 			if eq <= 0 || strings.IndexByte(v[:eq], '&') >= 0 {
 				continue
 			}
-			name := v[:eq]
-			if name > kv.Name && (i+1 == len(signed) || name < signed[i+1].Name) && (tolerated == nil || !tolerated(kv.Name, name)) {
+			if name := v[:eq]; name > kv.Name && (tolerated == nil || !tolerated(kv.Name, name)) {
 				return true
 			}
 		}

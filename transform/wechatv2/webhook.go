@@ -41,9 +41,9 @@ var (
 	ErrSignType      = fmt.Errorf("%w: the notification names another sign type than the configured one", transform.ErrBadSignature)
 	ErrNotNotice     = fmt.Errorf("%w (wechat_v2: the document is not a payment notification)", transform.ErrSignedAnswer)
 	// ErrShiftedField: a signed value holds "&name=" for a name that sorts
-	// between its field and the next, so the signed string has two readings
-	// (a captured notification's field moved into the value before it signs
-	// the same).
+	// after its field, so the signed string has two readings (a captured
+	// notification's field moved into the value before it, or a value that
+	// ran on over the fields after it, signs the same).
 	ErrShiftedField = fmt.Errorf("%w: a signed value reads as another field too (&name=)", transform.ErrMalformed)
 )
 
@@ -144,10 +144,11 @@ func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanati
 // notification: the merchant's own free text, attach or device_info,
 // holding key=value pairs ("a=1&b=2") whose names are none of WeChat's.
 // minipay only forwards those two, so a reading that moves such a pair out
-// of them changes nothing it decides on. Every other field that holds
-// "&name=" for a name sorting before the next field is refused, and so is
-// one of WeChat's names in attach or device_info: a field of a genuine
-// notification can have been moved there.
+// of them changes nothing it decides on: no genuine notification has a
+// field of that name. Every other field that holds "&name=" for a name
+// sorting after it is refused, and so is one of WeChat's names in attach
+// or device_info: a genuine notification's field can have been moved
+// there, or its value can be what a forged field ran on over.
 func attachPairs(field, name string) bool {
 	return (field == "attach" || field == "device_info") && !notificationField(name)
 }

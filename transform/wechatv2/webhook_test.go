@@ -506,6 +506,34 @@ func TestWebhookAmpersandInValue(t *testing.T) {
 	}
 }
 
+// The other direction: a value that swallows the fields after it. A
+// genuine notification whose device_info (the merchant's free text) holds
+// "&coupon_fee=5" signs the same string as a forged one whose cash_fee is
+// "1234&device_info=store" followed by a coupon_fee of 5: the name after
+// the '&' sorts past the next field, and everything up to the next name
+// that sorts after it reads as its value. Every such forgery puts a name
+// sorting after the field into a value: refused.
+func TestWebhookFieldSwallowingTheNext(t *testing.T) {
+	cfg := testConfig("")
+	genuine := set(notificationParams(), "device_info", "store&coupon_fee=5")
+	sign := refSign(genuine, vecAPIKey, SignMD5)
+	if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: signedXML(genuine, vecAPIKey, SignMD5)}); err != nil || ev.Data["device_info"] != "store&coupon_fee=5" {
+		t.Fatalf("the genuine notification: %+v, %v", ev, err)
+	}
+	// cash_fee swallows device_info, whose value carried coupon_fee. (Only
+	// the merchant's free text can carry WeChat's names in a genuine
+	// notification, so the fields before device_info are the ones at risk.)
+	forged := slices.DeleteFunc(set(set(genuine, "cash_fee", "1234&device_info=store"), "coupon_fee", "5"),
+		func(kv transform.Param) bool { return kv.Name == "device_info" })
+	if refSign(forged, vecAPIKey, SignMD5) != sign {
+		t.Fatalf("the forgery does not sign as the genuine notification: %v", forged)
+	}
+	body := transform.AppendFlatXML(nil, "xml", append(forged, transform.Param{Name: "sign", Value: sign}))
+	if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: body}); !errors.Is(err, ErrShiftedField) {
+		t.Fatalf("forged %v: Verify = %+v, %v", forged, ev, err)
+	}
+}
+
 // TestWebhookRefundAttacks: only req_info is authenticated.
 func TestWebhookRefundAttacks(t *testing.T) {
 	w := newWebhook(t, testConfig(""))
