@@ -103,7 +103,7 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	if !w.signer.Verify(p, w.cfg.SignType) {
 		return nil, transform.ErrBadSignature
 	}
-	if p.SortedQueryAmbiguous("sign", attachPairs) {
+	if p.SortedQueryAmbiguous("sign", attachPairs) || pairOutsideFreeText(p) {
 		return nil, ErrShiftedField
 	}
 	if !isPaymentNotice(p) {
@@ -145,12 +145,39 @@ func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanati
 // holding key=value pairs ("a=1&b=2") whose names are none of WeChat's.
 // minipay only forwards those two, so a reading that moves such a pair out
 // of them changes nothing it decides on: no genuine notification has a
-// field of that name. Every other field that holds "&name=" for a name
-// sorting after it is refused, and so is one of WeChat's names in attach
-// or device_info: a genuine notification's field can have been moved
-// there, or its value can be what a forged field ran on over.
+// field of that name. One of WeChat's names sorting after attach or
+// device_info is refused there: a genuine notification's field can have
+// been moved there, or its value can be what a forged field ran on over.
+// Any other field holding "&name=" is refused (pairOutsideFreeText).
 func attachPairs(field, name string) bool {
 	return (field == "attach" || field == "device_info") && !notificationField(name)
+}
+
+// pairOutsideFreeText tells whether a signed value other than the
+// merchant's free text (attach, device_info) holds "&name=". WeChat's own
+// values never do; a forged one may have run on over genuine fields whose
+// names sort before its own (a field fz added after attach "x" whose value
+// "1&bank_type=CFT&cash_fee=1234&fee_type=USD" signs as a genuine attach
+// "x&fz=1" followed by those fields, and drops fee_type), which
+// SortedQueryAmbiguous, looking at names sorting after the field, misses.
+func pairOutsideFreeText(p transform.Params) bool {
+	for _, kv := range p {
+		switch kv.Name {
+		case "sign", "attach", "device_info":
+			continue
+		}
+		for v := kv.Value; ; {
+			amp := strings.IndexByte(v, '&')
+			if amp < 0 {
+				break
+			}
+			v = v[amp+1:]
+			if end := strings.IndexAny(v, "&="); end > 0 && v[end] == '=' {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // notificationField tells a field name of WeChat Pay's payment

@@ -534,6 +534,33 @@ func TestWebhookFieldSwallowingTheNext(t *testing.T) {
 	}
 }
 
+// A field a forger adds can also run on over genuine fields whose names
+// sort before it: a genuine notification whose attach (the merchant's own
+// text) holds "&fz=1" signs the same as a forged one whose attach is "x"
+// and whose new field fz is "1&bank_type=CFT&cash_fee=1234&fee_type=USD".
+// Every name in that value sorts before fz, yet the forgery drops
+// fee_type: the event said 12.34 CNY for a payment of 12.34 USD. Only the
+// merchant's free text may hold "&name=" in a genuine notification.
+func TestWebhookAddedFieldRunningOn(t *testing.T) {
+	cfg := testConfig("")
+	genuine := set(set(notificationParams(), "fee_type", "USD"), "attach", "x&fz=1")
+	if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: signedXML(genuine, vecAPIKey, SignMD5)}); err != nil || ev.Currency != "USD" {
+		t.Fatalf("the genuine notification: %+v, %v", ev, err)
+	}
+	sign := refSign(genuine, vecAPIKey, SignMD5)
+	forged := set(set(genuine, "attach", "x"), "fz", "1&bank_type=CFT&cash_fee=1234&fee_type=USD")
+	forged = slices.DeleteFunc(forged, func(kv transform.Param) bool {
+		return kv.Name == "bank_type" || kv.Name == "cash_fee" || kv.Name == "fee_type"
+	})
+	if refSign(forged, vecAPIKey, SignMD5) != sign {
+		t.Fatalf("the forgery does not sign as the genuine notification: %v", forged)
+	}
+	body := transform.AppendFlatXML(nil, "xml", append(forged, transform.Param{Name: "sign", Value: sign}))
+	if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: body}); !errors.Is(err, ErrShiftedField) {
+		t.Fatalf("forged %v: Verify = %+v, %v", forged, ev, err)
+	}
+}
+
 // TestWebhookRefundAttacks: only req_info is authenticated.
 func TestWebhookRefundAttacks(t *testing.T) {
 	w := newWebhook(t, testConfig(""))
