@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"hash"
+	"iter"
 	"slices"
 	"strings"
 	"sync"
@@ -90,22 +91,35 @@ func (p Params) SortedQueryAmbiguous(skip string, tolerated func(field, name str
 		if kv.Value == "" || kv.Name == skip { // not signed
 			continue
 		}
-		for v := kv.Value; ; {
+		for name := range PairNames(kv.Value) {
+			if name > kv.Name && (tolerated == nil || !tolerated(kv.Name, name)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// PairNames yields the names a value would give fields if the signed
+// string's reader took its "&name=" for a boundary: each non-empty text
+// between an '&' and the next '=' that holds no '&'.
+func PairNames(v string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for {
 			amp := strings.IndexByte(v, '&')
 			if amp < 0 {
-				break
+				return
 			}
 			v = v[amp+1:]
 			eq := strings.IndexByte(v, '=')
 			if eq <= 0 || strings.IndexByte(v[:eq], '&') >= 0 {
 				continue
 			}
-			if name := v[:eq]; name > kv.Name && (tolerated == nil || !tolerated(kv.Name, name)) {
-				return true
+			if !yield(v[:eq]) {
+				return
 			}
 		}
 	}
-	return false
 }
 
 // SortedQuery writes the signature base string shared by WeChat Pay v2 and

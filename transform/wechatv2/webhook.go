@@ -166,15 +166,8 @@ func pairOutsideFreeText(p transform.Params) bool {
 		case "sign", "attach", "device_info":
 			continue
 		}
-		for v := kv.Value; ; {
-			amp := strings.IndexByte(v, '&')
-			if amp < 0 {
-				break
-			}
-			v = v[amp+1:]
-			if end := strings.IndexAny(v, "&="); end > 0 && v[end] == '=' {
-				return true
-			}
+		for range transform.PairNames(kv.Value) {
+			return true
 		}
 	}
 	return false
