@@ -84,8 +84,11 @@ func (p Params) Map() map[string]string {
 // sorts after them, up to the next name that sorts after it). tolerated
 // decides which readings are harmless (a merchant's own attach of
 // key=value pairs whose names no genuine document has); nil tolerates none.
-// A name sorting before field gives no sorted reading: a value may hold it,
-// and '&' and '=' otherwise.
+// Not covered: a name sorting before field, which gives another reading
+// only with field itself read as part of the value before it (a forged
+// field added after a genuine one, running on over the genuine fields that
+// follow); a caller whose own values never hold "&name=" refuses those
+// separately (wechat_v2 outside the merchant's free text).
 func (p Params) SortedQueryAmbiguous(skip string, tolerated func(field, name string) bool) bool {
 	for _, kv := range p {
 		if kv.Value == "" || kv.Name == skip { // not signed
