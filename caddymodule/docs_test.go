@@ -1,0 +1,60 @@
+package caddymodule
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestEveryProviderIsDocumented keeps README Development's "Adding a
+// provider" checklist true for every registered provider, so that a
+// provider added as one package plus its registration file fails here until
+// the files outside its package are written: its adapt golden, its
+// docs/providers page (with its vectors and sources), its row in README's
+// module table and its routes in Caddyfile.example. A page for a provider
+// that is not registered fails too.
+func TestEveryProviderIsDocumented(t *testing.T) {
+	read := func(path string) string {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	readme, example := read("../README.md"), read("../Caddyfile.example")
+	names := providerNames()
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			if _, err := os.Stat(filepath.Join("testdata", "caddyfile_adapt", name+".caddyfiletest")); err != nil {
+				t.Errorf("no adapt golden (step 3): %v", err)
+			}
+			if page, err := os.ReadFile(filepath.Join("..", "docs", "providers", name+".md")); err != nil {
+				t.Errorf("no docs/providers page (step 5): %v", err)
+			} else {
+				for _, part := range []string{"Known-answer vectors", "Sources"} {
+					if !strings.Contains(string(page), part) {
+						t.Errorf("docs/providers/%s.md has no %q", name, part)
+					}
+				}
+			}
+			if row := "| `minipay.providers." + name + "` |"; !strings.Contains(readme, row) {
+				t.Errorf("README's module table has no row %q (step 6)", row)
+			}
+			if route := "minipay " + name + " {"; !strings.Contains(example, route) {
+				t.Errorf("Caddyfile.example has no %q (step 7)", route)
+			}
+		})
+	}
+	pages, err := filepath.Glob(filepath.Join("..", "docs", "providers", "*.md"))
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("no docs/providers pages: %v", err)
+	}
+	for _, page := range pages {
+		if name := strings.TrimSuffix(filepath.Base(page), ".md"); !slices.Contains(names, name) {
+			t.Errorf("docs/providers/%s.md is not a registered provider's page (%v)", name, names)
+		}
+	}
+}
