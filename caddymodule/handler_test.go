@@ -351,7 +351,7 @@ func TestMerchantRequestRules(t *testing.T) {
 	}
 }
 
-// TestWebhookMerchantAnswers: DESIGN §5.4, the provider gets its ACK once
+// TestWebhookMerchantAnswers: README Webhooks, step 4: the provider gets its ACK once
 // the merchant answered 2xx, whatever the merchant's body, and its failure
 // form with a 5xx otherwise (504 when reverse_proxy timed out), so that it
 // retries.
@@ -414,7 +414,7 @@ func answer(status, size int) caddyhttp.HandlerFunc {
 	}
 }
 
-// TestWebhookForwardedRequest: DESIGN §5.3, the merchant gets a POST of the
+// TestWebhookForwardedRequest: README Webhooks, step 3: the merchant gets a POST of the
 // event with Content-Type and the two Minipay-* headers, the event's
 // length, no query and nothing of how the provider framed its request
 // (method, chunked transfer encoding, trailers).
@@ -468,7 +468,7 @@ func TestWebhookForwardedRequest(t *testing.T) {
 	}
 }
 
-// TestWebhookRefusals: DESIGN §5.1–2, what is not a verifiable notification
+// TestWebhookRefusals: README Webhooks, steps 1–2: what is not a verifiable notification
 // gets the provider's failure form and reaches nobody; a 405 names the
 // method allowed (RFC 9110 §15.5.6).
 // brokenBody marks a TestWebhookRefusals body that cannot be read.

@@ -140,7 +140,7 @@ func faultyMerchant(t *testing.T) *httptest.Server {
 // cuts or stalls a 2xx, answers 100 then nothing, or stores the event with
 // a 204 or a 3 MiB body. Each answer is README's for its fault (wechat_v3
 // signs every answer, so an unsigned one is upstream_signature_invalid,
-// DESIGN §4), never a 500; Caddy's log, at DEBUG, holds one minipay line
+// README wechat_v3), never a 500; Caddy's log, at DEBUG, holds one minipay line
 // per call with its order_id, no panic, no secret and no openid.
 func TestUpstreamAndMerchantFaults(t *testing.T) {
 	up, merchant := faultyUpstream(t), faultyMerchant(t)

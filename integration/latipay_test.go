@@ -218,7 +218,7 @@ func TestLatipay(t *testing.T) {
 		{"a repeated status", signed(latipayAPIKey, nil) + "&status=failed", 401, false, ""},
 		{"boundary shifted into payment_method", signed(latipayAPIKey, func(v url.Values) { v.Set("merchant_reference", "LP-100"); v.Set("payment_method", "1wechat") }), 401, false, ""},
 		{"unknown status", signed(latipayAPIKey, func(v url.Values) { v.Set("status", "refunded") }), 401, false, ""},
-		// DESIGN §3: minipay_webhook requires only what verification needs,
+		// README Latipay: minipay_webhook requires only what verification needs,
 		// api_key; without currency any ISO 4217 code passes its grammar
 		{"key only: valid", signed(latipayAPIKey, nil), 200, true, "-key-only"},
 		{"key only: another wallet's currency", signed(latipayAPIKey, func(v url.Values) { v.Set("currency", "AUD") }), 200, true, "-key-only"},

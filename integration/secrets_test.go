@@ -13,7 +13,7 @@ import (
 // to the merchant (provider_code, provider_message), but an upstream that
 // quotes the request it got — an error page or a proxy repeating the URL,
 // whose query holds code2Session's AppSecret — must not hand the merchant a
-// secret, as it is or URL-encoded (DESIGN §3: a secret never appears in a
+// secret, as it is or URL-encoded (README Secrets: a secret never appears in a
 // response).
 func TestProviderTextCarriesNoSecret(t *testing.T) {
 	// A secret with characters a query string escapes, as a configured

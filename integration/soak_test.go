@@ -37,7 +37,7 @@ const soakTimeout = 2 * time.Second
 type fault struct {
 	name    string
 	webhook bool
-	// status and code of the answer: a DESIGN §4 error code for pay, "ack"
+	// status and code of the answer: a README Errors code for pay, "ack"
 	// or "fail" (WeChat's FAIL form) for webhooks, "ok" for a paid pay.
 	status int
 	code   string

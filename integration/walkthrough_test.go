@@ -135,7 +135,7 @@ func TestCaddyfileExampleWalkthrough(t *testing.T) {
 
 // TestCaddyfileExampleCompletesWithoutNotifyURL: in Caddyfile.example every
 // pay route configures its notify_url, so a merchant body without one (the
-// field is optional in DESIGN §4) still yields an order that
+// field is optional in README Merchant API) still yields an order that
 // /sandbox/complete can notify, and the merchant backend gets the event.
 func TestCaddyfileExampleCompletesWithoutNotifyURL(t *testing.T) {
 	tc, merchant, sandbox, _ := startExample(t)

@@ -233,7 +233,7 @@ func TestProvisionErrors(t *testing.T) {
 		{"unset env", "minipay wechat_v2 {\n app_id " + appID + "\n mch_id " + mchID + "\n api_key {env.MINIPAY_TEST_UNSET_VARIABLE}\n}", "provider wechat_v2: field api_key is required"},
 		{"unreadable file", "minipay wechat_login {\n app_id " + appID + "\n app_secret {file./nonexistent/minipay/secret}\n}", "provider wechat_login: field app_secret is required"},
 		// The Caddyfile adapter turns {file.NAME} (no / nor .) into a request placeholder, which
-		// has no value at load: the secret would be the placeholder's text (DESIGN §3)
+		// has no value at load: the secret would be the placeholder's text (README Secrets)
 		{"file placeholder read as a request one", "minipay wechat_login {\n app_id " + appID + "\n app_secret {file.app_secret}\n}", "provider wechat_login: field app_secret holds the request placeholder"},
 		{"request placeholder", "minipay latipay {\n user_id U1\n wallet_id W1\n app_id " + appID + "\n currency NZD\n api_key {http.request.header.X-Key}\n}", "provider latipay: field api_key holds the request placeholder"},
 		{"missing field", "minipay wechat_v2 {\n app_id " + appID + "\n api_key " + apiKey + "\n}", "provider wechat_v2: field mch_id is required"},

@@ -163,7 +163,7 @@ func TestWebhookEvents(t *testing.T) {
 		{"unmapped kind forwarded as unknown", `{"notify_type":"payment_failed","data":{"order_id":"C2","merchant_order_id":"P2","order_amount":"1","order_currency":"JPY","extra":{"a":[1, 2]},"flag":true,"none":null}}`,
 			`{"id":"cbtis:C2/payment_failed:unknown","provider":"cbtis","type":"unknown","order_id":"P2","provider_order_id":"C2","amount":"1","currency":"JPY",` +
 				`"data":{"extra.a.0":"1","extra.a.1":"2","flag":"true","merchant_order_id":"P2","notify_type":"payment_failed","order_amount":"1","order_currency":"JPY","order_id":"C2"}}`},
-		// DESIGN §5: a provider's nested object is flattened with dots, as
+		// README Webhooks (the event's data): a provider's nested object is flattened with dots, as
 		// wechat_v3's resource is; numbers keep their text.
 		{"nested objects flattened with dots", `{"notify_type":"payment_success","data":{"order_id":"C3","merchant_order_id":"P3","order_amount":"2.50","order_currency":"HKD","payer":{"openid":"o-1","amount":{"total":250}},"discounts":[{"id":"D1"}]}}`,
 			`{"id":"cbtis:C3:payment.succeeded","provider":"cbtis","type":"payment.succeeded","order_id":"P3","provider_order_id":"C3","amount":"2.50","currency":"HKD",` +

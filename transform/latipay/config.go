@@ -30,7 +30,7 @@ type Config struct {
 // ProviderName is "latipay".
 func (*Config) ProviderName() string { return Name }
 
-// clientAndSandbox: the webhook needs only the key (DESIGN §3: the fields
+// clientAndSandbox: the webhook needs only the key (README Latipay: the fields
 // verification needs); the wallet's currency is optional there.
 var clientAndSandbox = []transform.Role{transform.RoleClient, transform.RoleSandbox}
 

@@ -208,7 +208,7 @@ func TestWebhookAckNack(t *testing.T) {
 	}
 }
 
-// TestWebhookWithoutWalletCurrency: DESIGN §3 requires on minipay_webhook only
+// TestWebhookWithoutWalletCurrency: README Latipay requires on minipay_webhook only
 // the fields verification needs, and Latipay's signature needs api_key
 // alone. Without a configured wallet currency every signed field is still
 // held to its grammar — currency any ISO 4217 code, amount with at most that

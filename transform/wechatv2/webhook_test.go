@@ -264,7 +264,7 @@ func TestWebhookRefundNotification(t *testing.T) {
 	if ev.Type != transform.EventRefundSucceeded || ev.RefundID != "R1" || ev.ID != "wechat_v2:R1:refund.succeeded" || ev.Provider != "wechat_v2" {
 		t.Fatalf("event %+v", ev)
 	}
-	// DESIGN §5: every entry of data comes from bytes the decryption
+	// README "What the merchant can trust": every entry of data comes from bytes the decryption
 	// authenticates. The outer appid and mch_id are compared with the
 	// configuration but nothing authenticates them: they are not in data.
 	if want := map[string]string{"out_refund_no": "R1", "refund_status": "SUCCESS"}; !maps.Equal(ev.Data, want) {
