@@ -297,7 +297,7 @@ func TestWechatV3AgainstFakeWeChat(t *testing.T) {
 	certB, pemB := newCert(t, rotB, 0x6F5E4D3C2B1A)
 	serialA, serialB := strings.ToUpper(certA.SerialNumber.Text(16)), strings.ToUpper(certB.SerialNumber.Text(16))
 	fake := &fakeWeChatV3{t: t, merchant: &v3PrivateKey(t, "apiclient_key.pem").PublicKey,
-		certs: []string{pemA, pemB}, certKey: rotA, certSerial: serialA} // B published before it is used
+		certs: []string{pemA}, certKey: rotA, certSerial: serialA} // B is published after the first download
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	upstream := strings.TrimPrefix(srv.URL, "http://")
@@ -378,9 +378,11 @@ func TestWechatV3AgainstFakeWeChat(t *testing.T) {
 		})
 	}
 
-	// Certificate mode: the first answer triggers one download; both
-	// published serials verify (a rotation in progress); an unknown serial
-	// is refused without hammering the download (at most once a minute).
+	// Certificate mode: the first answer triggers one download; WeChat
+	// then publishes B and signs with it at once: B is downloaded at once
+	// (the first download does not start the once-a-minute limit) and both
+	// serials verify (a rotation in progress); an unknown serial is refused
+	// without hammering the download (at most once a minute).
 	t.Run("rotation", func(t *testing.T) {
 		fake.script(signed(rotA, serialA, 0, 200, tx("SUCCESS")))
 		if r := query("dl"); r.status != 200 || fake.downloads.Load() != 1 {
@@ -389,9 +391,16 @@ func TestWechatV3AgainstFakeWeChat(t *testing.T) {
 		if fake.lastSerial != "" {
 			t.Fatalf("certificate mode sent Wechatpay-Serial %q", fake.lastSerial)
 		}
+		fake.mu.Lock()
+		fake.certs = []string{pemA, pemB}
+		fake.mu.Unlock()
 		fake.script(signed(rotB, serialB, 0, 200, tx("SUCCESS")))
+		if r := query("dl"); r.status != 200 || fake.downloads.Load() != 2 {
+			t.Fatalf("signed by B: %d %s, %d downloads", r.status, r.body, fake.downloads.Load())
+		}
+		fake.script(signed(rotA, serialA, 0, 200, tx("SUCCESS")))
 		if r := query("dl"); r.status != 200 {
-			t.Fatalf("signed by B: %d %s", r.status, r.body)
+			t.Fatalf("signed by A after the rotation began: %d %s", r.status, r.body)
 		}
 		rotC, _ := rsa.GenerateKey(rand.Reader, 2048)
 		for i := 0; i < 3; i++ {
@@ -400,8 +409,8 @@ func TestWechatV3AgainstFakeWeChat(t *testing.T) {
 				t.Fatalf("unknown serial: %d %s", r.status, r.body)
 			}
 		}
-		if n := fake.downloads.Load(); n != 1 {
-			t.Fatalf("%d downloads, want 1 (unknown serials are rate-limited)", n)
+		if n := fake.downloads.Load(); n != 2 {
+			t.Fatalf("%d downloads, want 2 (unknown serials are rate-limited)", n)
 		}
 		fake.script(signed(rotA, serialA, -301*time.Second, 200, tx("SUCCESS")))
 		if r := query("dl"); r.status != 502 || r.errorOf(t)["code"] != "upstream_signature_invalid" {

@@ -203,8 +203,12 @@ func (c *Certificates) refreshInBackground() {
 
 // Refresh downloads the certificates unless one did within MinInterval
 // (force skips that limit for the 12-hourly refresh, though never two at
-// once). With a Store, a download another instance stored that is newer
-// than this instance's and not yet due for a refresh is used instead.
+// once). The first download that succeeds, made when nothing was held,
+// does not start that interval: a certificate WeChat publishes just after
+// a start is fetched at once when an answer names it (a rotation), and
+// only the refreshes unknown serials trigger after that are limited. With
+// a Store, a download another instance stored that is newer than this
+// instance's and not yet due for a refresh is used instead.
 func (c *Certificates) Refresh(ctx context.Context, force bool) error {
 	before := c.set.Load()
 	c.mu.Lock()
@@ -217,6 +221,16 @@ func (c *Certificates) Refresh(ctx context.Context, force bool) error {
 		return ErrNoCertificates
 	}
 	c.lastTry = now
+	err := c.refreshLocked(ctx, now, before)
+	if err == nil && before == nil {
+		c.lastTry = time.Time{}
+	}
+	return err
+}
+
+// refreshLocked is Refresh's work once the rate limit allowed it; c.mu is
+// held.
+func (c *Certificates) refreshLocked(ctx context.Context, now time.Time, before *certificateSet) error {
 	if c.Store == nil {
 		return c.download(ctx, now)
 	}
