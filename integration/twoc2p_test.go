@@ -307,6 +307,9 @@ func TestTwoC2PSandboxPayAndWebhook(t *testing.T) {
 		{"valid form", formType, formOf(envelope(goodPayload, goodSig)), 200, "payment.succeeded", "12.34", "SGD"},
 		{"valid raw body: the demo server's approved answer", "text/plain", twoc2pDemoApproved, 200, "payment.succeeded", "1.00", "SGD"},
 		{"the declined demo answer", formType, formOf(twoc2pDemoDeclined), 200, "payment.failed", "", ""},
+		{"valid raw body labelled a form, as curl -d sends it", formType, twoc2pDemoApproved, 200, "payment.succeeded", "1.00", "SGD"},
+		{"valid multipart form, as curl -F sends it", "multipart/form-data; boundary=b0", "--b0\r\nContent-Disposition: form-data; name=\"paymentResponse\"\r\n\r\n" +
+			twoc2pDemoApproved + "\r\n--b0--\r\n", 200, "payment.succeeded", "1.00", "SGD"},
 		{"forged", formType, formOf(twoc2pSeal(twoc2pAnswer("2C2P-7", "000000001234", "00", "A", "3209999"), "0000000000000")), 401, "", "", ""},
 		{"tampered amount", formType, formOf(envelope(tamperedPayload, goodSig)), 401, "", "", ""},
 		{"foreign merchant", formType, formOf(twoc2pSeal(strings.Replace(twoc2pAnswer("2C2P-7", "000000001234", "00", "A", "3209999"),

@@ -59,10 +59,15 @@ func FuzzWebhookVerify(f *testing.F) {
 	f.Add(gzipped([]byte(demoApproved)), false, false)
 	f.Add(gzipped([]byte(demoApproved)), false, true)
 	f.Add([]byte("paymentResponse=%ZZ"), true, false)
+	f.Add(multipartForm(FieldResponse, demoApproved), true, false)
+	f.Add(multipartForm("a", "1", FieldResponse, demoApproved), true, false)
 	w := newWebhook(f, testConfig())
 	f.Fuzz(func(t *testing.T, body []byte, isForm, gzipEncoded bool) {
 		h := http.Header{}
-		if isForm {
+		switch {
+		case isForm && bytes.HasPrefix(body, []byte("--"+testBoundary)):
+			h.Set("Content-Type", multipartHeader.Get("Content-Type"))
+		case isForm:
 			h.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
 		if gzipEncoded {

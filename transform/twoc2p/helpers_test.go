@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -105,6 +106,32 @@ func gzipped(b []byte) []byte { return transformtest.Gzip(b) }
 
 func form(field, value string) []byte {
 	return []byte(url.Values{field: {value}}.Encode())
+}
+
+const testBoundary = "minipay-test-boundary"
+
+var multipartHeader = http.Header{"Content-Type": {"multipart/form-data; boundary=" + testBoundary}}
+
+// multipartForm is a multipart/form-data body (what curl -F sends) with the
+// given field, value pairs, written by hand.
+func multipartForm(kv ...string) []byte {
+	var b strings.Builder
+	for i := 0; i+1 < len(kv); i += 2 {
+		b.WriteString("--" + testBoundary + "\r\nContent-Disposition: form-data; name=\"" + kv[i] + "\"\r\n\r\n" + kv[i+1] + "\r\n")
+	}
+	b.WriteString("--" + testBoundary + "--\r\n")
+	return []byte(b.String())
+}
+
+// wrap76 breaks base64 text into MIME's 76-character lines.
+func wrap76(s string) string {
+	var b strings.Builder
+	for len(s) > 76 {
+		b.WriteString(s[:76] + "\r\n")
+		s = s[76:]
+	}
+	b.WriteString(s)
+	return b.String()
 }
 
 // wantError asserts err is a *transform.Error with status and code.

@@ -3,7 +3,9 @@ package twoc2p
 import (
 	"bytes"
 	"encoding/base64"
+	"io"
 	"mime"
+	"mime/multipart"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -203,25 +205,82 @@ func ParsePayload(inner []byte, root string) (transform.Params, error) {
 	return p, nil
 }
 
-// EnvelopeText finds the envelope in a body: a form whose field names the
-// envelope (the notification, the request) or the bare base64 text (the
-// pay answer). Any compression must be removed first (InflateAnswer,
-// Webhook.Verify). A form value sent without URL encoding turns '+' into
-// ' '; base64 has no spaces, so they are put back.
+// EnvelopeText finds the envelope in a body: the bare base64 text (the pay
+// answer; a raw-body notification), or a form whose field names the
+// envelope (the notification, the request), URL-encoded or multipart. The
+// body's content decides, not its Content-Type: curl -d and other clients
+// label a bare envelope application/x-www-form-urlencoded, and base64 text
+// cannot be a form holding the field (a '=' only ends it). Any compression
+// must be removed first (InflateAnswer, Webhook.Verify). A form value sent
+// without URL encoding turns '+' into ' '; base64 has no spaces, so they are
+// put back.
 func EnvelopeText(body []byte, contentType, field string) ([]byte, error) {
 	body = bytes.TrimSpace(body)
-	mt, _, _ := mime.ParseMediaType(contentType)
-	if mt != "application/x-www-form-urlencoded" && !bytes.HasPrefix(body, []byte(field+"=")) {
+	if isBase64Text(body) {
 		return body, nil
 	}
 	if !utf8.Valid(body) {
 		return nil, transform.ErrMalformed
 	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil || len(form[field]) != 1 {
+	var values []string
+	if mt, params, _ := mime.ParseMediaType(contentType); mt == "multipart/form-data" {
+		var err error
+		if values, err = multipartValues(body, params["boundary"], field); err != nil {
+			return nil, err
+		}
+	} else {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, transform.ErrMalformed
+		}
+		values = form[field]
+	}
+	if len(values) != 1 {
 		return nil, transform.ErrMalformed
 	}
-	return []byte(strings.ReplaceAll(form[field][0], " ", "+")), nil
+	return []byte(strings.ReplaceAll(values[0], " ", "+")), nil
+}
+
+// isBase64Text tells whether body is standard base64, line breaks allowed,
+// '=' only as the final padding.
+func isBase64Text(body []byte) bool {
+	n := len(bytes.TrimRight(body, "="))
+	if n == 0 || len(body)-n > 2 {
+		return false
+	}
+	for _, c := range body[:n] {
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '\r' || c == '\n') {
+			return false
+		}
+	}
+	return true
+}
+
+// multipartValues returns the values of field in a multipart/form-data body
+// (curl -F), already bounded by the body's size.
+func multipartValues(body []byte, boundary, field string) ([]string, error) {
+	if boundary == "" {
+		return nil, transform.ErrMalformed
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	var values []string
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return values, nil
+		}
+		if err != nil {
+			return nil, transform.ErrMalformed
+		}
+		if part.FormName() != field {
+			continue
+		}
+		v, err := io.ReadAll(part)
+		if err != nil {
+			return nil, transform.ErrMalformed
+		}
+		values = append(values, string(bytes.TrimSpace(v)))
+	}
 }
 
 // InflateAnswer undoes a gzip compression a transport left in place on a
