@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -118,7 +117,7 @@ type Certificates struct {
 }
 
 type certificateSet struct {
-	certs   map[string]*x509.Certificate // by uppercase serial
+	certs   map[string]*x509.Certificate // by serialKey
 	fetched time.Time
 }
 
@@ -139,7 +138,7 @@ func NewCertificates(rawURL string, signer *Signer, apiV3Key []byte) (*Certifica
 // an unknown serial triggers a download (at most one per MinInterval), a
 // download older than RefreshEvery a refresh in the background.
 func (c *Certificates) PublicKey(serial string) (*rsa.PublicKey, bool) {
-	serial = strings.ToUpper(serial)
+	serial = serialKey(serial)
 	now := c.Now()
 	if s := c.set.Load(); s != nil {
 		if cert, ok := s.certs[serial]; ok && validAt(cert, now) {
@@ -169,8 +168,8 @@ func (c *Certificates) Serials() []string {
 		return nil
 	}
 	out := make([]string, 0, len(s.certs))
-	for serial := range s.certs {
-		out = append(out, serial)
+	for _, cert := range s.certs {
+		out = append(out, CertificateSerial(cert))
 	}
 	sort.Strings(out)
 	return out
@@ -184,7 +183,7 @@ func (c *Certificates) Certificates() []*x509.Certificate {
 	}
 	out := make([]*x509.Certificate, 0, len(s.certs))
 	for _, serial := range c.Serials() {
-		out = append(out, s.certs[serial])
+		out = append(out, s.certs[serialKey(serial)])
 	}
 	return out
 }
@@ -344,13 +343,13 @@ func (c *Certificates) readAnswer(h http.Header, body []byte, now time.Time) (*c
 			return nil, ErrNoCertificates
 		}
 		certs, err := ParseCertificates(string(plain))
-		if err != nil || len(certs) != 1 || !strings.EqualFold(CertificateSerial(certs[0]), d.SerialNo) {
+		if err != nil || len(certs) != 1 || serialKey(CertificateSerial(certs[0])) != serialKey(d.SerialNo) {
 			return nil, ErrNoCertificates
 		}
-		s.certs[CertificateSerial(certs[0])] = certs[0]
+		s.certs[serialKey(CertificateSerial(certs[0]))] = certs[0]
 	}
 	keys := keySourceFunc(func(serial string) (*rsa.PublicKey, bool) {
-		if cert, ok := s.certs[strings.ToUpper(serial)]; ok && validAt(cert, now) {
+		if cert, ok := s.certs[serialKey(serial)]; ok && validAt(cert, now) {
 			return cert.PublicKey.(*rsa.PublicKey), true
 		}
 		if c.others != nil {

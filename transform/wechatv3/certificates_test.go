@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -393,5 +394,71 @@ func TestCertificatesLockWaitRanOut(t *testing.T) {
 	}
 	if n := cs.downloads.Load(); n != 1 || len(second.Certificates().Serials()) != 1 {
 		t.Fatalf("%d downloads, want 1 (the stored one read once more)", n)
+	}
+}
+
+// A certificate serial names a number: WeChat and wechatpay-go write it two
+// hex digits a byte (0A2B3C4D5E6F), other SDKs drop the leading zero
+// (Java's BigInteger.toString(16): A2B3C4D5E6F) or write lowercase. Each
+// spelling, in Wechatpay-Serial or in a download's serial_no, selects the
+// certificate, static or downloaded; another number selects nothing.
+func TestCertificateSerialSpellings(t *testing.T) {
+	key := must(rsa.GenerateKey(rand.Reader, 2048))
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(0x0A2B3C4D5E6F),
+		NotBefore: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}
+	cert := must(x509.ParseCertificate(must(x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key))))
+	p := platform{key, cert}
+	if got := CertificateSerial(cert); got != "0A2B3C4D5E6F" {
+		t.Fatalf("CertificateSerial %s", got)
+	}
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	answer := func(serial string) (http.Header, []byte) {
+		body := `{"x":1}`
+		h := p.signed(t, now, body)
+		h.Set(HeaderSerial, serial)
+		return h, []byte(body)
+	}
+	static := merchantConfig(t)
+	static.PublicKey, static.PublicKeyID, static.PlatformCertificate = "", "", pemText("CERTIFICATE", cert.Raw)
+	staticRing := must(NewClient(static)).Keyring()
+	tests := []struct {
+		name     string
+		serial   string // in Wechatpay-Serial, and in the download's serial_no
+		verifies bool
+	}{
+		{"two digits a byte", "0A2B3C4D5E6F", true},
+		{"leading zero dropped", "A2B3C4D5E6F", true},
+		{"lowercase", "a2b3c4d5e6f", true},
+		{"another number", "A2B3C4D5E6F0", false},
+		{"another number, one digit more", "1A2B3C4D5E6F", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := error(nil)
+			if !tt.verifies {
+				want = ErrUnknownSerial
+			}
+			h, body := answer(tt.serial)
+			if err := Verify(staticRing, h, body, now); err != want {
+				t.Errorf("static certificate: %v, want %v", err, want)
+			}
+			cs := &certServer{serving: []platform{p}, now: func() time.Time { return now },
+				decorate: func(b []byte) []byte {
+					return bytes.Replace(b, []byte(`"serial_no":"0A2B3C4D5E6F"`), []byte(`"serial_no":"`+tt.serial+`"`), 1)
+				}}
+			srv := httptest.NewServer(cs)
+			defer srv.Close()
+			dl := merchantConfig(t)
+			dl.PublicKey, dl.PublicKeyID, dl.CertificatesURL = "", "", srv.URL+PathCertificates
+			c := must(NewClient(dl))
+			c.Now = func() time.Time { return now }
+			if err := Verify(c.Keyring(), h, body, now); err != want {
+				t.Errorf("downloaded certificate: %v, want %v", err, want)
+			}
+			// A download naming another number than its certificate's is not used.
+			if got := c.Certificates().Serials(); tt.verifies && (len(got) != 1 || got[0] != "0A2B3C4D5E6F") || !tt.verifies && len(got) != 0 {
+				t.Errorf("downloaded serials %v", got)
+			}
+		})
 	}
 }

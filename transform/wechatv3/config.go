@@ -159,7 +159,7 @@ func (c *Config) parse(role transform.Role) (*keys, error) {
 		ring.publicKeyID, ring.publicKey = c.PublicKeyID, pub
 	}
 	for _, cert := range k.certs {
-		ring.static[CertificateSerial(cert)] = cert
+		ring.static[serialKey(CertificateSerial(cert))] = cert
 	}
 	if c.CertificatesURL != "" {
 		if k.signer == nil {
@@ -190,7 +190,7 @@ func (s staticKeys) PublicKey(serial string) (*rsa.PublicKey, bool) {
 	if s.k.publicKey != nil && serial == s.k.publicKeyID {
 		return s.k.publicKey, true
 	}
-	if c, ok := s.k.static[serial]; ok && validAt(c, s.k.now()) {
+	if c, ok := s.k.static[serialKey(serial)]; ok && validAt(c, s.k.now()) {
 		return c.PublicKey.(*rsa.PublicKey), true
 	}
 	return nil, false

@@ -114,6 +114,19 @@ func CertificateSerial(c *x509.Certificate) string {
 	return strings.ToUpper(hex.EncodeToString(c.SerialNumber.Bytes()))
 }
 
+// serialKey is how a certificate serial is looked up: the number it names,
+// in uppercase hex without leading zeros. WeChat and wechatpay-go write two
+// digits a byte (a leading zero nibble kept: CertificateSerial), but other
+// SDKs print the number (Java's BigInteger.toString(16) drops that zero),
+// and some print it in lowercase; all name the same certificate.
+func serialKey(serial string) string {
+	n := strings.TrimLeft(serial, "0")
+	if n == "" && serial != "" {
+		return "0"
+	}
+	return strings.ToUpper(n)
+}
+
 // SignMessage is base64(RSASSA-PKCS1-v1_5(SHA-256(msg))) with key.
 func SignMessage(key *rsa.PrivateKey, msg []byte) (string, error) { return wxpay.SignRSA(key, msg) }
 

@@ -99,7 +99,7 @@ func testRing(t testing.TB, now time.Time) *Keyring {
 		t.Fatal(err)
 	}
 	return &Keyring{publicKeyID: "PUB_KEY_ID_TEST", publicKey: pub,
-		static: map[string]*x509.Certificate{CertificateSerial(certs[0]): certs[0]}, now: func() time.Time { return now }}
+		static: map[string]*x509.Certificate{serialKey(CertificateSerial(certs[0])): certs[0]}, now: func() time.Time { return now }}
 }
 
 // Vector 5: an answer's signature, at its own time.

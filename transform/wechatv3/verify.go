@@ -67,7 +67,7 @@ type KeySource interface {
 type Keyring struct {
 	publicKeyID string
 	publicKey   *rsa.PublicKey
-	static      map[string]*x509.Certificate
+	static      map[string]*x509.Certificate // by serialKey
 	downloaded  *Certificates
 	now         func() time.Time
 }
@@ -83,7 +83,7 @@ func (k *Keyring) PublicKey(serial string) (*rsa.PublicKey, bool) {
 	if strings.HasPrefix(serial, PublicKeyIDPrefix) {
 		return nil, false
 	}
-	if c, ok := k.static[strings.ToUpper(serial)]; ok && validAt(c, k.now()) {
+	if c, ok := k.static[serialKey(serial)]; ok && validAt(c, k.now()) {
 		return c.PublicKey.(*rsa.PublicKey), true
 	}
 	if k.downloaded != nil {
