@@ -52,7 +52,11 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	if p.Get("merchantID") != w.cfg.MerchantID {
 		return nil, transform.ErrForeign
 	}
-	return PaymentEvent(p), nil
+	ev := PaymentEvent(p)
+	if len(ev.Data) != len(p) { // <a.b> and <a><b>: one data key, two values
+		return nil, transform.ErrMalformed
+	}
+	return ev, nil
 }
 
 var _ transform.AnswerExplainer = (*Webhook)(nil)
@@ -133,13 +137,19 @@ func EventType(respCode, status string) string {
 }
 
 // PaymentEvent normalizes a verified notification's payload. occurred_at is
-// left out: 2C2P's dateTime carries no zone (it is in data as sent).
+// left out: 2C2P's dateTime carries no zone (it is in data as sent). data
+// holds every payload field, a nested one named by its path with dots
+// (miniProgramData.wechat), as every provider flattens nested fields.
 func PaymentEvent(p transform.Params) *transform.Event {
 	typ := EventType(p.Get("respCode"), p.Get("status"))
 	orderID, tranRef := p.Get("uniqueTransactionCode"), p.Get("tranRef")
+	data := make(map[string]string, len(p))
+	for _, kv := range p {
+		data[strings.ReplaceAll(kv.Name, "/", ".")] = kv.Value
+	}
 	ev := &transform.Event{
 		ID: transform.EventID(Name, cmp.Or(tranRef, orderID), typ), Provider: Name, Type: typ,
-		OrderID: orderID, ProviderOrderID: tranRef, Data: p.Map(),
+		OrderID: orderID, ProviderOrderID: tranRef, Data: data,
 	}
 	if m, ok := MoneyFromAmt(p.Get("amt"), p.Get("currencyCode")); ok && m.Minor > 0 {
 		ev.Amount, ev.Currency = m.String(), m.Currency

@@ -60,6 +60,8 @@ func TestWebhookVerify(t *testing.T) {
 		{"pending 32", formHeader, form(FieldResponse, signed(notificationXML("respCode", "32", "status", ""))), "payment.pending", "2c2p:3200632:payment.pending", "12.34", "SGD", nil},
 		{"other code: unknown", formHeader, form(FieldResponse, signed(notificationXML("respCode", "05", "status", "V"))), "unknown", "2c2p:3200632:unknown", "12.34", "SGD", nil},
 		{"no tranRef: the order id", formHeader, form(FieldResponse, signed(notificationXML(without("tranRef")...))), "payment.succeeded", "2c2p:ORDER-1:payment.succeeded", "12.34", "SGD", nil},
+		{"nested fields", formHeader, form(FieldResponse, signed(notificationXML("miniProgramData", `<wechat>{"a":1}</wechat>`))), "payment.succeeded", "2c2p:3200632:payment.succeeded", "12.34", "SGD", nil},
+		{"a name that is also a nested path", formHeader, form(FieldResponse, signed(notificationXML("miniProgramData", `<wechat>x</wechat>`, "miniProgramData.wechat", "y"))), "", "", "", "", transform.ErrMalformed},
 		{"unknown currency: no amount", formHeader, form(FieldResponse, signed(notificationXML("currencyCode", "999"))), "payment.succeeded", "2c2p:3200632:payment.succeeded", "", "", nil},
 		{"forged", formHeader, form(FieldResponse, refSeal(RootResponse, notificationXML(), otherKey)), "", "", "", "", transform.ErrBadSignature},
 		{"tampered amount", formHeader, form(FieldResponse, tampered), "", "", "", "", transform.ErrBadSignature},
@@ -115,6 +117,29 @@ func TestWebhookEventData(t *testing.T) {
 	}
 	if ev.OrderID != "dd0cf2540f" || ev.ProviderOrderID != "3200632" {
 		t.Fatalf("event %+v", ev)
+	}
+}
+
+// A nested payload field is flattened with dots in data, as DESIGN §5 has
+// every provider do (amount.total, payer.openid).
+func TestWebhookEventDataNested(t *testing.T) {
+	w := newWebhook(t, testConfig())
+	inner := notificationXML("miniProgramData", `<wechat>{"timeStamp":"1"}</wechat>`, "extra", `<a><b>x</b><c>y</c></a>`)
+	ev, err := w.Verify(transform.Notification{Header: formHeader, Body: form(FieldResponse, refSeal(RootResponse, inner, demoSecretKey))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ key, want string }{
+		{"miniProgramData.wechat", `{"timeStamp":"1"}`}, {"extra.a.b", "x"}, {"extra.a.c", "y"}, {"respCode", "00"},
+	} {
+		if got, ok := ev.Data[tt.key]; !ok || got != tt.want {
+			t.Fatalf("data[%s] = %q, %v; want %q (data %v)", tt.key, got, ok, tt.want, ev.Data)
+		}
+	}
+	for k := range ev.Data {
+		if strings.Contains(k, "/") {
+			t.Fatalf("data key %q is not flattened with dots", k)
+		}
 	}
 }
 
