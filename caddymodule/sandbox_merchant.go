@@ -1,0 +1,51 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// demoMerchant holds the events the demo merchant backend received.
+type demoMerchant struct {
+	mu     sync.Mutex
+	events []merchantEvent
+}
+
+type merchantEvent struct {
+	EventID  string          `json:"minipay_event_id"`
+	Provider string          `json:"minipay_provider"`
+	Event    json.RawMessage `json:"event"`
+}
+
+// merchant is the demo merchant backend: POST records a forwarded event
+// (answering 200), GET lists the last 100.
+func (s *Sandbox) merchant(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodPost:
+		body, err := readBody(r, maxBody, nil)
+		if err != nil || !json.Valid(body) {
+			writeJSON(w, http.StatusBadRequest, []byte(`{"received":false}`))
+			return
+		}
+		s.demo.mu.Lock()
+		s.demo.events = append(s.demo.events, merchantEvent{r.Header.Get("Minipay-Event-Id"), r.Header.Get("Minipay-Provider"), body})
+		if len(s.demo.events) > 100 {
+			s.demo.events = s.demo.events[len(s.demo.events)-100:]
+		}
+		s.demo.mu.Unlock()
+		writeJSON(w, http.StatusOK, []byte(`{"received":true}`))
+	case http.MethodGet:
+		s.demo.mu.Lock()
+		out := transform.Marshal(struct {
+			Events []merchantEvent `json:"events"`
+		}{append([]merchantEvent{}, s.demo.events...)})
+		s.demo.mu.Unlock()
+		writeJSON(w, http.StatusOK, out)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		writeError(w, &transform.Error{Status: http.StatusMethodNotAllowed, Code: transform.CodeMethodNotAllowed, Message: "use GET or POST"})
+	}
+}
