@@ -373,7 +373,18 @@ func TestWebhookMerchantAnswers(t *testing.T) {
 			w.WriteHeader(http.StatusOK)
 			return nil
 		}, 200, "success", "acked"},
-		{"nothing written", func(http.ResponseWriter, *http.Request) error { return nil }, 200, "success", "acked"},
+		{"a body, no status", func(w http.ResponseWriter, _ *http.Request) error {
+			_, err := w.Write([]byte("ok"))
+			return err
+		}, 200, "success", "acked"},
+		// No handler after minipay_webhook answered (a route without
+		// reverse_proxy; Caddy would send an empty 200): the event reached
+		// nobody, so the provider must retry.
+		{"nothing written", func(http.ResponseWriter, *http.Request) error { return nil }, 502, "fail", "merchant_failed"},
+		{"only a 1xx", func(w http.ResponseWriter, _ *http.Request) error {
+			w.WriteHeader(http.StatusEarlyHints)
+			return nil
+		}, 502, "fail", "merchant_failed"},
 		{"300", answer(300, 0), 502, "fail", "merchant_failed"},
 		{"404", answer(404, 5), 502, "fail", "merchant_failed"},
 		{"500 with a large body", answer(500, maxAnswer+1), 502, "fail", "merchant_failed"},
@@ -421,15 +432,20 @@ func answer(status, size int) caddyhttp.HandlerFunc {
 func TestWebhookForwardedRequest(t *testing.T) {
 	tests := []struct {
 		name    string
-		method  string
+		target  string
 		chunked bool
 	}{
-		{"with a Content-Length", http.MethodPost, false},
-		{"chunked, with a trailer", http.MethodPost, true},
+		{"with a Content-Length", "/webhooks/fake?token=x", false},
+		{"chunked, with a trailer", "/webhooks/fake?token=x", true},
+		// Caddy's path matcher cleans the path, reverse_proxy sends it raw:
+		// each of these matches a route "/webhooks/fake".
+		{"dot segments", "/admin/refund-all/../../webhooks/fake?token=x", false},
+		{"percent-encoded dot segments and slashes", "/admin%2F%2e%2e/webhooks/./fake", false},
+		{"repeated slashes", "//webhooks//fake", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest(tt.method, "/webhooks/fake?token=x", strings.NewReader("ev-1"))
+			r := httptest.NewRequest(http.MethodPost, tt.target, strings.NewReader("ev-1"))
 			r.Header.Set("X-Sig", "ok")
 			r.Header.Set("Cookie", "a=b")
 			if tt.chunked {
@@ -441,6 +457,7 @@ func TestWebhookForwardedRequest(t *testing.T) {
 			merchant := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 				got = r
 				body, _ = io.ReadAll(r.Body)
+				w.WriteHeader(http.StatusNoContent)
 				return nil
 			})
 			w := httptest.NewRecorder()
@@ -452,7 +469,7 @@ func TestWebhookForwardedRequest(t *testing.T) {
 			if xfh, ok := got.Header["X-Forwarded-Host"]; !ok || xfh != nil {
 				t.Fatalf("X-Forwarded-Host %q (present %v), want nil so that reverse_proxy leaves it out", xfh, ok)
 			}
-			if got.Method != http.MethodPost || got.URL.RawQuery != "" || got.RequestURI != "/webhooks/fake" || len(got.Header) != len(want)+1 {
+			if got.Method != http.MethodPost || got.URL.RawQuery != "" || got.RequestURI != "/webhooks/fake" || got.URL.EscapedPath() != "/webhooks/fake" || len(got.Header) != len(want)+1 {
 				t.Fatalf("forwarded %s %s, headers %v", got.Method, got.RequestURI, got.Header)
 			}
 			for k, v := range want {

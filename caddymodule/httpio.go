@@ -183,6 +183,9 @@ type recorder struct {
 	body     bytes.Buffer
 	status   int
 	tooLarge bool
+	// answered tells that the next handler wrote a final status or a body
+	// (record defaults status to 200 when it returned without either).
+	answered bool
 	// request is the minipay handler's scratch for the request it sends.
 	request struct {
 		// body holds the merchant's body (readMerchantRequest): Prepare
@@ -244,6 +247,7 @@ func (rec *recorder) record(r *http.Request, next caddyhttp.Handler) (err error)
 		if rec.tooLarge {
 			err = errTooLarge
 		}
+		rec.answered = rec.status != 0
 		if err == nil && rec.status == 0 {
 			rec.status = http.StatusOK
 		}

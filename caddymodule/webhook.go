@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -139,6 +140,10 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 			return webhookMerchantFailed, ev, nack(http.StatusGatewayTimeout, "merchant backend timed out")
 		}
 		return webhookMerchantFailed, ev, nack(http.StatusBadGateway, "merchant backend unavailable")
+	case !rec.answered:
+		// Nothing after minipay_webhook answered (no reverse_proxy in the
+		// route): the event reached nobody, so the provider must retry.
+		return webhookMerchantFailed, ev, nack(http.StatusBadGateway, "no handler after minipay_webhook answered")
 	case !merchantOK:
 		return webhookMerchantFailed, ev, nack(http.StatusBadGateway, "merchant backend answered "+strconv.Itoa(rec.status))
 	}
@@ -147,7 +152,8 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 }
 
 // forwardOnly turns the provider's request into the event's: POST, the
-// same path, no query string, a fresh header map holding only
+// same path cleaned as Caddy's path matcher reads it (dot segments and
+// repeated slashes resolved, no percent-encoded form), no query string, a fresh header map holding only
 // Content-Type and the two Minipay-* headers, and none of the provider's
 // framing (a chunked transfer encoding, trailers): the event goes with its
 // Content-Length. Nothing the sender chose reaches the merchant: not a
@@ -157,7 +163,10 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 // upstream's own address as Host, and adds its own X-Forwarded-For and
 // -Proto. X-Forwarded-Host is left out (a nil value tells reverse_proxy not
 // to set it) rather than sent empty, which a backend trusting it (Django's
-// USE_X_FORWARDED_HOST) reads as the host and refuses.
+// USE_X_FORWARDED_HOST) reads as the host and refuses. The path matcher
+// cleans the path but reverse_proxy sends it raw, so without the cleaning
+// "/admin/x/../../webhooks/wechat_v2" would match the webhook's route and
+// reach the merchant as sent, for a backend that routes on its prefix.
 func forwardOnly(r *http.Request, eventID, provider string) {
 	r.Method = http.MethodPost
 	r.Header = http.Header{
@@ -169,6 +178,10 @@ func forwardOnly(r *http.Request, eventID, provider string) {
 	r.Host = ""
 	r.Trailer, r.TransferEncoding = nil, nil
 	r.URL.RawQuery, r.URL.ForceQuery = "", false
+	if strings.HasPrefix(r.URL.Path, "/") {
+		r.URL.Path = caddyhttp.CleanPath(r.URL.Path, true)
+	}
+	r.URL.RawPath = ""
 	r.RequestURI = r.URL.RequestURI()
 }
 

@@ -43,6 +43,12 @@ func trustRoutes(t *testing.T) (base string, merchant *merchantBackend) {
 		}
 		reverse_proxy `+backend+`
 	}
+	handle /webhooks/unrouted {
+		minipay_webhook latipay {
+			api_key `+latipayAPIKey+`
+			currency NZD
+		}
+	}
 	handle /webhooks/cbtis {
 		minipay_webhook cbtis {
 			api_key `+cbtisAPIKey+`
@@ -126,6 +132,38 @@ func TestWebhookForwardsOnlyTheEvent(t *testing.T) {
 				t.Errorf("the merchant received %s: %s", k, x)
 			}
 		}
+	}
+}
+
+// TestWebhookPathThroughCaddy: Caddy's path matcher cleans the path, while
+// reverse_proxy sends it raw. The merchant receives the path the route
+// matched, whatever dot segments, percent-encoded slashes or repeated
+// slashes the sender wrote around it, so that a backend routing on a prefix
+// ("/admin/…") is never reached through a webhook route; and a route with
+// no handler after minipay_webhook (Caddy would answer an empty 200) gets
+// the failure form with a 502, so the provider retries, not the ACK.
+func TestWebhookPathThroughCaddy(t *testing.T) {
+	base, merchant := trustRoutes(t)
+	for _, path := range []string{
+		"/admin/refund-all/../../webhooks/latipay",
+		"/admin%2Frefund-all%2F..%2F../webhooks/latipay",
+		"/admin/%2e%2e/webhooks/./latipay",
+		"//webhooks//latipay",
+	} {
+		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(latipayForm(latipayAPIKey, nil)))
+		req.URL.Opaque = "//" + req.URL.Host + path // sent as written, not re-encoded
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if status, body := send(t, req); status != 200 || string(body) != "sent" {
+			t.Fatalf("%s: status %d %q", path, status, body)
+		}
+		if got := merchant.take(); len(got) != 1 || got[0].uri != "/webhooks/latipay" {
+			t.Fatalf("%s: the merchant received %+v, want one event at /webhooks/latipay", path, got)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/unrouted", strings.NewReader(latipayForm(latipayAPIKey, nil)))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if status, body := send(t, req); status != 502 || !strings.HasPrefix(string(body), "fail: ") {
+		t.Fatalf("no handler after minipay_webhook: status %d %q, want 502 and the failure form", status, body)
 	}
 }
 
