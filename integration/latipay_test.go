@@ -216,6 +216,7 @@ func TestLatipay(t *testing.T) {
 		{"another wallet's currency", signed(latipayAPIKey, func(v url.Values) { v.Set("currency", "AUD") }), 401, false, ""},
 		{"unsigned", strings.Replace(signed(latipayAPIKey, nil), "signature=", "x=", 1), 401, false, ""},
 		{"a repeated status", signed(latipayAPIKey, nil) + "&status=failed", 401, false, ""},
+		{"valid, with the line break a file sent by curl --data-binary ends with", signed(latipayAPIKey, nil) + "\n", 200, true, ""},
 		{"boundary shifted into payment_method", signed(latipayAPIKey, func(v url.Values) { v.Set("merchant_reference", "LP-100"); v.Set("payment_method", "1wechat") }), 401, false, ""},
 		{"unknown status", signed(latipayAPIKey, func(v url.Values) { v.Set("status", "refunded") }), 401, false, ""},
 		// README Latipay: minipay_webhook requires only what verification needs,

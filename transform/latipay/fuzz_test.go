@@ -20,6 +20,7 @@ func FuzzParseNotification(f *testing.F) {
 	f.Add([]byte("a=1&a=2"))
 	f.Add([]byte("a=%zz;b"))
 	f.Add([]byte("=&&="))
+	f.Add([]byte(docNotification + "\r\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		p, err := ParseNotification(body)
 		if err != nil {
@@ -28,7 +29,7 @@ func FuzzParseNotification(f *testing.F) {
 			}
 			return
 		}
-		v, verr := url.ParseQuery(string(body))
+		v, verr := url.ParseQuery(string(trimForm(body)))
 		if verr != nil || len(body) > MaxNotification || len(v) != len(p) {
 			t.Fatalf("accepted %q (net/url: %v)", body, verr)
 		}
@@ -68,7 +69,7 @@ func FuzzWebhookVerify(f *testing.F) {
 			}
 			return
 		}
-		v, verr := url.ParseQuery(string(body))
+		v, verr := url.ParseQuery(string(trimForm(body)))
 		if verr != nil {
 			t.Fatalf("accepted a form net/url refuses: %q", body)
 		}

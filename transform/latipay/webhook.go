@@ -44,12 +44,14 @@ var ErrBadField = fmt.Errorf("%w: a signed field is outside its documented gramm
 // ParseNotification reads a form-urlencoded notification from the raw body
 // into parameters sorted by name. A repeated name, a malformed escape or a
 // body over MaxNotification is refused: a repeated name would let the
-// signed value and the forwarded one differ.
+// signed value and the forwarded one differ. Line breaks and spaces around
+// the body are not part of the form (a file sent with curl --data-binary
+// ends with one; inside a form, a space is written + or %20).
 func ParseNotification(body []byte) (transform.Params, error) {
 	if len(body) > MaxNotification {
 		return nil, transform.ErrMalformed
 	}
-	v, err := url.ParseQuery(string(body))
+	v, err := url.ParseQuery(string(trimForm(body)))
 	if err != nil {
 		return nil, transform.ErrMalformed
 	}
@@ -63,6 +65,9 @@ func ParseNotification(body []byte) (transform.Params, error) {
 	slices.SortFunc(p, func(a, b transform.Param) int { return strings.Compare(a.Name, b.Name) })
 	return p, nil
 }
+
+// trimForm removes the ASCII spaces, tabs and line breaks around a form body.
+func trimForm(body []byte) []byte { return bytes.Trim(body, " \t\r\n") }
 
 // Signed holds the five fields Latipay's notification signature covers
 // (merchant_reference + payment_method + status + currency + amount, in
