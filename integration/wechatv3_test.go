@@ -493,6 +493,16 @@ func TestWechatV3WebhookOutcomes(t *testing.T) {
 			h.Set("Wechatpay-Signature", "WECHATPAY/SIGNTEST/"+h.Get("Wechatpay-Signature"))
 			return h
 		}(), 200, 401, ""},
+		{"signature type RSA", good, func() http.Header {
+			h := wechatHeaders(t, platform, v3PublicKeyID, now, good)
+			h.Set("Wechatpay-Signature-Type", "WECHATPAY2-SHA256-RSA2048")
+			return h
+		}(), 200, 200, "payment.succeeded"},
+		{"signature type SM2", good, func() http.Header {
+			h := wechatHeaders(t, platform, v3PublicKeyID, now, good)
+			h.Set("Wechatpay-Signature-Type", "WECHATPAY2-SM2-WITH-SM3")
+			return h
+		}(), 200, 401, ""},
 		{"replayed 10 minutes later", good, wechatHeaders(t, platform, v3PublicKeyID, now-600, good), 200, 401, ""},
 		{"unknown serial", good, wechatHeaders(t, platform, "PUB_KEY_ID_OTHER", now, good), 200, 401, ""},
 		{"another merchant", notification("TRANSACTION.SUCCESS", strings.Replace(tx, mchID, "1900000999", 1), v3APIv3Key), nil, 200, 401, ""},

@@ -91,7 +91,8 @@ func (s *Sandbox) reply(w http.ResponseWriter, announce string, status int, body
 	_, _ = w.Write(body)
 }
 
-// sign returns the four Wechatpay-* headers over body.
+// sign returns the four Wechatpay-* headers over body, and
+// Wechatpay-Signature-Type as WeChat sends it.
 func (s *Sandbox) sign(announce string, body []byte) http.Header {
 	ts := strconv.FormatInt(s.Now().Unix(), 10)
 	nonce := transform.Nonce(32)
@@ -99,7 +100,8 @@ func (s *Sandbox) sign(announce string, body []byte) http.Header {
 	if err != nil {
 		sig = ""
 	}
-	return http.Header{HeaderSerial: {announce}, HeaderTimestamp: {ts}, HeaderNonce: {nonce}, HeaderSignature: {sig}}
+	return http.Header{HeaderSerial: {announce}, HeaderTimestamp: {ts}, HeaderNonce: {nonce}, HeaderSignature: {sig},
+		HeaderSignatureType: {AuthScheme}}
 }
 
 func (s *Sandbox) route(r *http.Request, body []byte, announce string) (int, []byte, *v3Error) {

@@ -137,6 +137,9 @@ func TestVectorAnswerSignature(t *testing.T) {
 		{"no nonce", func(h http.Header) []byte { h.Del(HeaderNonce); return body }, now, transform.ErrUnsigned},
 		{"no signature", func(h http.Header) []byte { h.Del(HeaderSignature); return body }, now, transform.ErrUnsigned},
 		{"signed timestamp", func(h http.Header) []byte { h.Set(HeaderTimestamp, "+1554209980"); return body }, now, ErrSkew},
+		{"signature type RSA", func(h http.Header) []byte { h.Set(HeaderSignatureType, "WECHATPAY2-SHA256-RSA2048"); return body }, now, nil},
+		{"signature type SM2", func(h http.Header) []byte { h.Set(HeaderSignatureType, "WECHATPAY2-SM2-WITH-SM3"); return body }, now, ErrSignatureType},
+		{"signature type empty", func(h http.Header) []byte { h.Set(HeaderSignatureType, ""); return body }, now, nil},
 	}
 	for _, c := range cases {
 		h2 := h.Clone()

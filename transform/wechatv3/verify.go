@@ -20,6 +20,9 @@ const (
 	HeaderTimestamp = "Wechatpay-Timestamp"
 	HeaderNonce     = "Wechatpay-Nonce"
 	HeaderRequestID = "Request-Id"
+	// HeaderSignatureType names the algorithm; absent or empty means RSA,
+	// the only one verified here (wechatpay-go's notify.Handler reads it so).
+	HeaderSignatureType = "Wechatpay-Signature-Type"
 )
 
 // MaxSkew is WeChat's window: an answer or notification whose timestamp is
@@ -37,6 +40,7 @@ var (
 	ErrSkew          = windowError("Wechatpay-Timestamp is outside the 300 s window")
 	ErrUnknownSerial = fmt.Errorf("%w: Wechatpay-Serial names no known key", transform.ErrBadSignature)
 	ErrProbe         = fmt.Errorf("%w: a WECHATPAY/SIGNTEST probe", transform.ErrBadSignature)
+	ErrSignatureType = fmt.Errorf("%w: Wechatpay-Signature-Type is not "+AuthScheme, transform.ErrBadSignature)
 )
 
 // windowError is ErrSkew: a refusal (transform.ErrBadSignature, as WeChat's
@@ -112,14 +116,18 @@ func validAt(c *x509.Certificate, now time.Time) bool {
 }
 
 // Verify checks the four Wechatpay-* headers of an answer or a notification
-// against body, before anything in body is read: every header present, the
-// timestamp within MaxSkew of now, a known key for the serial, and the
-// RSA-SHA256 signature over TIMESTAMP\nNONCE\nBODY\n.
+// against body, before anything in body is read: every header present, no
+// Wechatpay-Signature-Type but RSA's, the timestamp within MaxSkew of now,
+// a known key for the serial, and the RSA-SHA256 signature over
+// TIMESTAMP\nNONCE\nBODY\n.
 func Verify(keys KeySource, h http.Header, body []byte, now time.Time) error {
 	serial, sig := h.Get(HeaderSerial), h.Get(HeaderSignature)
 	ts, nonce := h.Get(HeaderTimestamp), h.Get(HeaderNonce)
 	if serial == "" || sig == "" || ts == "" || nonce == "" {
 		return transform.ErrUnsigned
+	}
+	if st := h.Get(HeaderSignatureType); st != "" && st != AuthScheme {
+		return ErrSignatureType
 	}
 	if strings.HasPrefix(sig, "WECHATPAY/SIGNTEST/") {
 		return ErrProbe

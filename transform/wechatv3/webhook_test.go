@@ -96,6 +96,7 @@ func TestWebhookRefusals(t *testing.T) {
 			n.Header.Set(HeaderSignature, "WECHATPAY/SIGNTEST/"+n.Header.Get(HeaderSignature))
 		}, ErrProbe},
 		{"unknown serial", func(n *transform.Notification) { n.Header.Set(HeaderSerial, "1234") }, ErrUnknownSerial},
+		{"another signature type", func(n *transform.Notification) { n.Header.Set(HeaderSignatureType, "WECHATPAY2-SM2-WITH-SM3") }, ErrSignatureType},
 		{"replayed later", func(n *transform.Notification) {}, ErrSkew},
 	}
 	for _, tc := range cases {
