@@ -71,7 +71,7 @@ type notification struct {
 	ID           string    `json:"id"`
 	CreateTime   string    `json:"create_time"`
 	EventType    string    `json:"event_type"`
-	ResourceType string    `json:"resource_type"`
+	ResourceType *string   `json:"resource_type"`
 	Summary      string    `json:"summary"`
 	Resource     *Resource `json:"resource"`
 }
@@ -100,8 +100,10 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		return nil, err
 	}
 	env, err := parseEnvelope(n.Body)
+	// resource_type is read only when present: wechatpay-go's notify.Handler
+	// does not read it, and an API answer has no event_type and resource.
 	if err != nil || env.ID == "" || env.EventType == "" ||
-		env.ResourceType != "encrypt-resource" || env.Resource == nil {
+		env.ResourceType != nil && *env.ResourceType != "encrypt-resource" || env.Resource == nil {
 		if isAnswer(n.Body) {
 			return nil, transform.ErrSignedAnswer
 		}
@@ -136,7 +138,10 @@ func parseEnvelope(body []byte) (*notification, error) {
 		return nil, transform.ErrMalformed
 	}
 	env := &notification{ID: flat["id"], CreateTime: flat["create_time"], EventType: flat["event_type"],
-		ResourceType: flat["resource_type"], Summary: flat["summary"]}
+		Summary: flat["summary"]}
+	if rt, ok := flat["resource_type"]; ok {
+		env.ResourceType = &rt
+	}
 	if c, ok := flat["resource.ciphertext"]; ok {
 		env.Resource = &Resource{Algorithm: flat["resource.algorithm"], Ciphertext: c, AssociatedData: flat["resource.associated_data"],
 			Nonce: flat["resource.nonce"], OriginalType: flat["resource.original_type"]}
@@ -167,17 +172,20 @@ func (w *Webhook) belongs(d map[string]string) bool {
 }
 
 // eventOf normalizes a verified notification. A type is mapped only when
-// the resource's own state agrees with it; anything else verified is
-// "unknown" (still forwarded, with WeChat's event_type in data).
+// the resource's own state, where it has one, agrees with it (WeChat's
+// event_type is signed too, and says it alone when the state is absent);
+// anything else verified is "unknown" (still forwarded, with WeChat's
+// event_type in data).
 func eventOf(env *notification, data map[string]string) *transform.Event {
+	agrees := func(member, state string) bool { v, ok := data[member]; return !ok || v == state }
 	typ := transform.EventUnknown
 	switch {
-	case env.EventType == EventTransactionSuccess && data["trade_state"] == "SUCCESS":
+	case env.EventType == EventTransactionSuccess && agrees("trade_state", "SUCCESS"):
 		typ = transform.EventPaymentSucceeded
-	case env.EventType == EventRefundSuccess && data["refund_status"] == "SUCCESS":
+	case env.EventType == EventRefundSuccess && agrees("refund_status", "SUCCESS"):
 		typ = transform.EventRefundSucceeded
-	case env.EventType == EventRefundAbnormal && data["refund_status"] == "ABNORMAL",
-		env.EventType == EventRefundClosed && data["refund_status"] == "CLOSED":
+	case env.EventType == EventRefundAbnormal && agrees("refund_status", "ABNORMAL"),
+		env.EventType == EventRefundClosed && agrees("refund_status", "CLOSED"):
 		typ = transform.EventRefundFailed
 	}
 	ev := &transform.Event{Provider: Name, Type: typ, OrderID: data["out_trade_no"],

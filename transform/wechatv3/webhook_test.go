@@ -40,6 +40,8 @@ func TestWebhookOutcomes(t *testing.T) {
 		{"refund abnormal", direct, notificationOf(t, sb, pk, EventRefundAbnormal, strings.Replace(refund, "%s", "ABNORMAL", 1)), nil, "refund.failed", "wechat_v3:5030001:refund.failed"},
 		{"refund closed", direct, notificationOf(t, sb, pk, EventRefundClosed, strings.Replace(refund, "%s", "CLOSED", 1)), nil, "refund.failed", "wechat_v3:5030001:refund.failed"},
 		{"event type and state disagree", direct, notificationOf(t, sb, pk, EventRefundSuccess, strings.Replace(refund, "%s", "PROCESSING", 1)), nil, "unknown", ""},
+		{"payment without trade_state", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, `"trade_state":"SUCCESS",`, ``, 1)), nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
+		{"refund without refund_status", direct, notificationOf(t, sb, pk, EventRefundClosed, strings.Replace(refund, `"refund_status":"%s",`, ``, 1)), nil, "refund.failed", "wechat_v3:5030001:refund.failed"},
 		{"payment not in SUCCESS", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, `"SUCCESS"`, `"NOTPAY"`, 1)), nil, "unknown", ""},
 		{"other event type", direct, notificationOf(t, sb, pk, "MCHTRANSFER.BILL.FINISHED", `{"mchid":"1900000109","out_bill_no":"B1"}`), nil, "unknown", ""},
 		{"another mchid", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, "1900000109", "1900000999", 1)), transform.ErrForeign, "", ""},
@@ -153,6 +155,9 @@ func TestWebhookEnvelopeNames(t *testing.T) {
 		}), transform.ErrMalformed, ""},
 		{"EVENT_TYPE is another member", resigned(func(b string) string { return b[:len(b)-1] + `,"EVENT_TYPE":"REFUND.SUCCESS"}` }), nil, "payment.succeeded"},
 		{"data after the object", resigned(func(b string) string { return b + "{}" }), transform.ErrMalformed, ""},
+		{"no resource_type", resigned(func(b string) string { return strings.Replace(b, `"resource_type":"encrypt-resource",`, ``, 1) }), nil, "payment.succeeded"},
+		{"another resource_type", resigned(func(b string) string { return strings.Replace(b, `"encrypt-resource"`, `"plain-resource"`, 1) }), transform.ErrMalformed, ""},
+		{"resource_type empty", resigned(func(b string) string { return strings.Replace(b, `"encrypt-resource"`, `""`, 1) }), transform.ErrMalformed, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
