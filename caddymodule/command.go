@@ -79,11 +79,21 @@ the string to sign (a key as ***) and the signature.`,
 // runMinipay runs `caddy minipay <args>` and returns the exit status.
 func runMinipay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	run := map[string]func([]string, io.Reader, io.Writer) (int, error){"verify": runVerify, "sign": runSign}
+	usage := "usage: caddy minipay " + verifyUsage + "\n       caddy minipay " + signUsage
+	if len(args) == 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fmt.Fprintln(stdout, usage)
+		return exitValid
+	}
 	if len(args) == 0 || run[args[0]] == nil {
-		fmt.Fprintln(stderr, "usage: caddy minipay "+verifyUsage+"\n       caddy minipay "+signUsage)
+		fmt.Fprintln(stderr, usage)
 		return exitUsage
 	}
 	code, err := run[args[0]](args[1:], stdin, stdout)
+	var help *helpRequest
+	if errors.As(err, &help) {
+		fmt.Fprint(stdout, help.text)
+		return exitValid
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "caddy minipay "+args[0]+": "+err.Error())
 	}
@@ -100,10 +110,10 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var sets, headers listFlag
-	name := fs.String("provider", "", "provider name")
-	file := fs.String("file", "", "input file, - for stdin")
-	fs.Var(&sets, "set", "field=value")
-	fs.Var(&headers, "header", "Name: value")
+	name := fs.String("provider", "", "wechat_v2, wechat_v3, 2c2p, latipay or cbtis")
+	file := fs.String("file", "", "the notification or answer as received; - (or no --file) for stdin")
+	fs.Var(&sets, "set", "field=value, a provider field by its Caddyfile name; the value may be {env.NAME} or {file.path} (repeatable)")
+	fs.Var(&headers, "header", "\"Name: value\", a header the provider signs in (repeatable)")
 	at := fs.String("at", "", "when the input was received: RFC 3339 or Unix seconds")
 	if err := parseFlags(fs, args, file, verifyUsage); err != nil {
 		return exitUsage, err
@@ -210,12 +220,23 @@ func withoutEditorBytes(b []byte) (trimmed []byte, added string) {
 	return b, strings.Join(what, " and ")
 }
 
+// helpRequest is parseFlags' answer to -h or --help: asking for the usage is
+// no usage error, so it goes to stdout and the command exits 0.
+type helpRequest struct{ text string }
+
+func (h *helpRequest) Error() string { return "help requested" }
+
 // parseFlags parses a subcommand's flags; "-" (stdin, the same as --file -)
 // may stand anywhere among them, once, and only without --file.
 func parseFlags(fs *flag.FlagSet, args []string, file *string, usage string) error {
 	dash := false
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			var flags strings.Builder
+			fs.SetOutput(&flags)
+			fs.PrintDefaults()
+			return &helpRequest{"usage: caddy minipay " + usage + "\n\nflags:\n" + flags.String()}
+		} else if err != nil {
 			return fmt.Errorf("%v\nusage: caddy minipay %s", err, usage)
 		}
 		args = fs.Args()

@@ -42,10 +42,12 @@ func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	fs.SetOutput(io.Discard)
 	var sets listFlag
 	name := fs.String("provider", "", "wechat_v2, latipay or wechat_v3")
-	file := fs.String("file", "", "input file, - for stdin")
-	fs.Var(&sets, "set", "field=value")
-	v3 := v3RequestFlags{method: fs.String("method", "", ""), url: fs.String("url", "", ""),
-		timestamp: fs.String("timestamp", "", ""), nonce: fs.String("nonce", "", "")}
+	file := fs.String("file", "", "the request body; - (or no --file) for stdin")
+	fs.Var(&sets, "set", "field=value; the value may be {env.NAME} or {file.path} (repeatable)")
+	v3 := v3RequestFlags{method: fs.String("method", "", "wechat_v3: the request's method"),
+		url:       fs.String("url", "", "wechat_v3: the path and query as sent, or the absolute URL"),
+		timestamp: fs.String("timestamp", "", "wechat_v3: Unix seconds (default now)"),
+		nonce:     fs.String("nonce", "", "wechat_v3: the nonce (default a fresh one)")}
 	if err := parseFlags(fs, args, file, signUsage); err != nil {
 		return exitUsage, err
 	}

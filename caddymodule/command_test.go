@@ -219,6 +219,32 @@ func TestVerifyCommandUsage(t *testing.T) {
 	}
 }
 
+// Asking for help is no usage error: the usage (and, for a subcommand, its
+// flags) goes to stdout and the command exits 0, as Go's flag package and
+// Caddy's own commands do.
+func TestMinipayHelp(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string // a part of stdout
+	}{
+		{[]string{"--help"}, "caddy minipay sign --provider wechat_v3"},
+		{[]string{"-h"}, "caddy minipay verify --provider <name>"},
+		{[]string{"help"}, "caddy minipay verify --provider <name>"},
+		{[]string{"verify", "--help"}, "  -header value\n"},
+		{[]string{"verify", "-h"}, "  -at string\n"},
+		{[]string{"verify", "--provider", "cbtis", "--help"}, "usage: caddy minipay verify --provider <name>"},
+		{[]string{"sign", "--help"}, "  -method string\n"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := runMinipay(tt.args, strings.NewReader(""), &out, &errOut)
+			if code != 0 || errOut.Len() != 0 || !strings.HasPrefix(out.String(), "usage: caddy minipay ") || !strings.Contains(out.String(), tt.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 0 and %q on stdout", code, out.String(), errOut.String(), tt.want)
+			}
+		})
+	}
+}
+
 // An input saved with a final line break or a byte order mark its sender
 // never sent (echo, an editor) is judged as given, and the reason says that
 // without them it verifies. A tampered input gets no such hint.
