@@ -258,11 +258,13 @@ func TestVerifyCommandFinalLineBreak(t *testing.T) {
 		code        int
 		hint        bool
 	}{
-		{"latipay form + LF", latipayBody + "\n", latipayArgs, 1, true},
-		{"latipay form + CRLF", latipayBody + "\r\n", latipayArgs, 1, true},
+		// Latipay's form ignores the line breaks around it, as its webhook does
+		{"latipay form + LF", latipayBody + "\n", latipayArgs, 0, false},
+		{"latipay form + CRLF", latipayBody + "\r\n", latipayArgs, 0, false},
 		{"cbtis body + LF", cbtisBody + "\n", cbtisArgs, 1, true},
 		{"cbtis tampered body + LF", strings.Replace(cbtisBody, "105.00", "105.01", 1) + "\n", cbtisArgs, 1, false},
-		{"latipay form + two LF", latipayBody + "\n\n", latipayArgs, 1, false},
+		{"latipay form + two LF", latipayBody + "\n\n", latipayArgs, 0, false},
+		{"cbtis body + two LF", cbtisBody + "\n\n", cbtisArgs, 1, false},
 		{"latipay form as sent", latipayBody, latipayArgs, 0, false},
 		{"cbtis body after a byte order mark", "\ufeff" + cbtisBody, cbtisArgs, 1, true},
 		{"cbtis body between a byte order mark and a CRLF", "\ufeff" + cbtisBody + "\r\n", cbtisArgs, 1, true},
