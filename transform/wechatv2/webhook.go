@@ -103,7 +103,7 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	if !w.signer.Verify(p, w.cfg.SignType) {
 		return nil, transform.ErrBadSignature
 	}
-	if p.SortedQueryAmbiguous("sign", attachPairs) || pairOutsideFreeText(p) {
+	if p.SortedQueryAmbiguous("sign", attachPairs) || pairOutsideFreeText(p) || splitFromFreeText(p) {
 		return nil, ErrShiftedField
 	}
 	if !isPaymentNotice(p) {
@@ -140,14 +140,14 @@ func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanati
 	return true, ErrUnsignedAnswer
 }
 
-// attachPairs tolerates the one harmless second reading of a signed
-// notification: the merchant's own free text, attach or device_info,
-// holding key=value pairs ("a=1&b=2") whose names are none of WeChat's.
-// minipay only forwards those two, so a reading that moves such a pair out
-// of them changes nothing it decides on: no genuine notification has a
-// field of that name. One of WeChat's names sorting after attach or
-// device_info is refused there: a genuine notification's field can have
-// been moved there, or its value can be what a forged field ran on over.
+// attachPairs tolerates the merchant's own free text, attach or
+// device_info, holding key=value pairs ("a=1&b=2") whose names are none of
+// WeChat's; the other reading, such a pair moved out of the value into a
+// field of its own, is refused by splitFromFreeText (no genuine
+// notification has a field of that name). One of WeChat's names sorting
+// after attach or device_info is refused there: a genuine notification's
+// field can have been moved there, or its value can be what a forged field
+// ran on over.
 // Any other field holding "&name=" is refused (pairOutsideFreeText).
 func attachPairs(field, name string) bool {
 	return (field == "attach" || field == "device_info") && !notificationField(name)
@@ -167,6 +167,31 @@ func pairOutsideFreeText(p transform.Params) bool {
 			continue
 		}
 		for range transform.PairNames(kv.Value) {
+			return true
+		}
+	}
+	return false
+}
+
+// splitFromFreeText tells whether the signed field that follows attach or
+// device_info in the signed string is none of WeChat's. The free text may
+// hold pairs attachPairs tolerates ("a=1&b=2"), and a captured
+// notification with that value cut at an '&' into a shorter one and a
+// field of its own (attach "a=1", b "2") signs the same: a reading that
+// changes the attach the merchant reads. WeChat's field after attach is
+// bank_type, and after device_info one of its own documented ones.
+func splitFromFreeText(p transform.Params) bool {
+	for _, field := range [...]string{"attach", "device_info"} {
+		if p.Get(field) == "" { // not signed, nothing to split
+			continue
+		}
+		next := ""
+		for _, kv := range p {
+			if kv.Value != "" && kv.Name != "sign" && kv.Name > field && (next == "" || kv.Name < next) {
+				next = kv.Name
+			}
+		}
+		if next != "" && !notificationField(next) {
 			return true
 		}
 	}

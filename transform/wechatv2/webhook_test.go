@@ -650,3 +650,43 @@ func TestExplainAnswerReturnCodeFail(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookFreeTextSplit: the merchant's free text (attach, device_info)
+// may hold pairs whose names are not WeChat's ("a=1&b=2"), and a captured
+// notification with such a value split at '&' into a shorter value and a
+// field of its own signs the same: attach "a=1" and a field b "2". That
+// reading changes data["attach"], which the merchant decides on, so a
+// field that is none of WeChat's and follows attach or device_info in the
+// signed string is refused (no genuine notification has one there).
+func TestWebhookFreeTextSplit(t *testing.T) {
+	cfg := testConfig("")
+	tests := []struct {
+		name         string
+		field, value string            // the genuine value
+		kept         string            // the forged, shorter value
+		split        []transform.Param // the fields split off it
+	}{
+		{"attach a=1&b=2", "attach", "a=1&b=2", "a=1", []transform.Param{{Name: "b", Value: "2"}}},
+		{"attach with an auth pair", "attach", "plan=pro&auth=7f3a", "plan=pro", []transform.Param{{Name: "auth", Value: "7f3a"}}},
+		{"attach into two fields", "attach", "a=1&b=2&bank=3", "a=1", []transform.Param{{Name: "b", Value: "2"}, {Name: "bank", Value: "3"}}},
+		{"device_info", "device_info", "POS&e=1", "POS", []transform.Param{{Name: "e", Value: "1"}}},
+		{"device_info store and employee", "device_info", "store=1&employee=7", "store=1", []transform.Param{{Name: "employee", Value: "7"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			genuine := set(notificationParams(), tt.field, tt.value)
+			if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: signedXML(genuine, vecAPIKey, SignMD5)}); err != nil || ev.Data[tt.field] != tt.value {
+				t.Fatalf("the genuine notification: %+v, %v", ev, err)
+			}
+			sign := refSign(genuine, vecAPIKey, SignMD5)
+			forged := append(set(genuine, tt.field, tt.kept), tt.split...)
+			if refSign(forged, vecAPIKey, SignMD5) != sign {
+				t.Fatalf("the forgery does not sign as the genuine notification: %v", forged)
+			}
+			body := transform.AppendFlatXML(nil, "xml", append(forged, transform.Param{Name: "sign", Value: sign}))
+			if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: body}); !errors.Is(err, ErrShiftedField) {
+				t.Fatalf("forged %v: Verify = %+v, %v", forged, ev, err)
+			}
+		})
+	}
+}
