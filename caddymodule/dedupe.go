@@ -104,7 +104,22 @@ func (d *deduper) claim(ctx context.Context, eventID string) (*eventClaim, dedup
 		}
 		return c, dedupeForward // the storage failed: fail open
 	}
-	if err := transform.LockWithin(ctx, d.store, c.key, d.wait); err != nil {
+	// While another instance forwards the event, its acknowledgement is
+	// looked for as well as the lock: a storage sees a released lock late
+	// (file_system polls once a second).
+	polling := true
+	locked, err := transform.WaitLock(ctx, d.store, c.key, d.wait, transform.SharedPoll, func(ctx context.Context) bool {
+		if !polling {
+			return false
+		}
+		dup, _, ok := d.acknowledged(ctx, c.key)
+		polling = ok // a failing storage is left to the lock
+		return dup
+	})
+	if err == nil && !locked {
+		return nil, dedupeDuplicate
+	}
+	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
 			// Held by another instance (or the provider left). A storage that
 			// polls for its locks (file_system: once a second) may miss a

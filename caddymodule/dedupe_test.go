@@ -577,21 +577,31 @@ func (s pollingLockStore) Lock(ctx context.Context, name string) error {
 	return s.MemStore.Lock(ctx, name)
 }
 
+// forwardingOnA starts two instances, A and B, on a storage that sees a released lock
+// late, and has A forward "ev-1" to a merchant that answers 200 once
+// m.release is closed; done receives A's status.
+func forwardingOnA(t *testing.T) (b *Webhook, m *fakeMerchant, done chan int) {
+	t.Helper()
+	store := pollingLockStore{transformtest.NewMemStore()}
+	a := instance(t, store, time.Hour)
+	b = instance(t, store, time.Hour)
+	m = &fakeMerchant{release: make(chan struct{})}
+	m.status.Store(200)
+	done = make(chan int)
+	go func() { c, _ := notify(t, a, m, "ev-1"); done <- c }()
+	for m.count("ev-1") == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return b, m, done
+}
+
 // An instance whose wait for the event's lock ran out reads the storage
 // once more before answering 503: when the instance that held the lock
 // stored the merchant's acknowledgement meanwhile, the retry is a
 // duplicate (ACK, not forwarded), not an event still in progress.
 func TestWebhookDedupeAcknowledgedDuringTheWait(t *testing.T) {
-	store := pollingLockStore{transformtest.NewMemStore()}
-	a, b := instance(t, store, time.Hour), instance(t, store, time.Hour)
+	b, m, done := forwardingOnA(t)
 	b.dedupe.wait = 300 * time.Millisecond
-	m := &fakeMerchant{release: make(chan struct{})}
-	m.status.Store(200)
-	done := make(chan int)
-	go func() { c, _ := notify(t, a, m, "ev-1"); done <- c }()
-	for m.count("ev-1") == 0 {
-		time.Sleep(5 * time.Millisecond)
-	}
 	go func() { time.Sleep(50 * time.Millisecond); close(m.release) }() // A's merchant answers during B's wait
 	code, body := notify(t, b, m, "ev-1")
 	if c := <-done; c != 200 {
@@ -600,5 +610,23 @@ func TestWebhookDedupeAcknowledgedDuringTheWait(t *testing.T) {
 	if code != 200 || body != "success" || m.count("ev-1") != 1 || outcomes(t, b, "duplicate") != 1 {
 		t.Fatalf("B answered %d %q (outcome duplicate %v, in_progress %v), forwarded %d times",
 			code, body, outcomes(t, b, "duplicate"), outcomes(t, b, "in_progress"), m.count("ev-1"))
+	}
+}
+
+// An instance waiting for the event's lock answers the ACK as soon as the
+// instance forwarding the event stored the merchant's acknowledgement, not
+// once it sees the lock released (file_system sees a release only at its
+// next once-a-second poll, so the provider waited up to the whole 3 s).
+func TestWebhookDedupeWaiterAnswersOnceAcknowledged(t *testing.T) {
+	b, m, done := forwardingOnA(t)
+	go func() { time.Sleep(50 * time.Millisecond); close(m.release) }()
+	start := time.Now()
+	code, body := notify(t, b, m, "ev-1")
+	waited := time.Since(start)
+	if c := <-done; c != 200 {
+		t.Fatalf("A answered %d", c)
+	}
+	if code != 200 || body != "success" || m.count("ev-1") != 1 || outcomes(t, b, "duplicate") != 1 || waited > time.Second {
+		t.Fatalf("B answered %d %q after %v (wait bound %v), forwarded %d times", code, body, waited, b.dedupe.wait, m.count("ev-1"))
 	}
 }

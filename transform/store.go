@@ -58,14 +58,27 @@ const unlockTimeout = 5 * time.Second
 // takes the lock of the same name (waiting at most lockWait), reads the key
 // again, and only if the value is still missing or unusable calls fill and
 // stores its result, then releases the lock: across a cluster, concurrent
-// callers run fill once. An error of fill is returned as is; a failing Load
-// or Lock returns a *StoreError (the caller falls back to its own fill); a
-// failing Store still returns the filled value, which is only not shared.
+// callers run fill once. While it waits for the lock it reads the key every
+// SharedPoll, and uses a usable value as soon as the holder stored it. An
+// error of fill is returned as is; a failing Load or Lock returns a
+// *StoreError (the caller falls back to its own fill); a failing Store
+// still returns the filled value, which is only not shared.
 func FillShared(ctx context.Context, s Store, key string, lockWait time.Duration, usable func([]byte) bool, fill func() ([]byte, error)) ([]byte, error) {
 	if v, ok, err := loadUsable(ctx, s, key, usable); ok || err != nil {
 		return v, err
 	}
-	if err := LockWithin(ctx, s, key, lockWait); err != nil {
+	var shared []byte
+	polling := true
+	locked, err := WaitLock(ctx, s, key, lockWait, SharedPoll, func(ctx context.Context) bool {
+		if !polling {
+			return false
+		}
+		v, ok, err := loadUsable(ctx, s, key, usable)
+		polling = err == nil // a failing storage is left to the lock
+		shared = v
+		return ok
+	})
+	if err != nil {
 		// Another instance held the lock for the whole wait. A storage that
 		// polls for locks (file_system: once a second) may have missed its
 		// release: read once more before the caller fills alone.
@@ -75,6 +88,9 @@ func FillShared(ctx context.Context, s Store, key string, lockWait time.Duration
 			}
 		}
 		return nil, err
+	}
+	if !locked {
+		return shared, nil // the holder stored it while this caller waited
 	}
 	defer Unlock(ctx, s, key)
 	if v, ok, err := loadUsable(ctx, s, key, usable); ok || err != nil {
@@ -107,13 +123,54 @@ func loadUsable(ctx context.Context, s Store, key string, usable func([]byte) bo
 func LockWithin(ctx context.Context, s Store, name string, wait time.Duration) error {
 	lctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	if err := s.Lock(lctx, name); err != nil {
-		if lctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-			err = errors.Join(err, lctx.Err())
-		}
-		return &StoreError{Op: "lock", Key: name, Err: err}
+	return lockError(lctx, name, s.Lock(lctx, name))
+}
+
+// lockError is the *StoreError of a failed Lock under lctx (nil for none).
+func lockError(lctx context.Context, name string, err error) error {
+	if err == nil {
+		return nil
 	}
-	return nil
+	if lctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		err = errors.Join(err, lctx.Err())
+	}
+	return &StoreError{Op: "lock", Key: name, Err: err}
+}
+
+// SharedPoll is how often a caller waiting for a lock checks whether the
+// holder's work is done. Storages see a released lock late (file_system
+// polls once a second), and waiters take the lock one after the other just
+// to read what the holder stored: without it, on a cluster of several
+// instances the last one got the lock seconds after the holder stored a
+// value, and a short-lived token was due again by then.
+const SharedPoll = 100 * time.Millisecond
+
+// WaitLock takes the lock name like LockWithin, except that while it waits
+// it calls done every poll, and stops waiting without the lock when done
+// reports that the holder's work is done (a value stored under the lock):
+// locked is then false with no error. done runs on the caller's goroutine.
+func WaitLock(ctx context.Context, s Store, name string, wait, poll time.Duration, done func(context.Context) bool) (locked bool, err error) {
+	lctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	result := make(chan error, 1)
+	go func() { result <- s.Lock(lctx, name) }()
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-result:
+			return err == nil, lockError(lctx, name, err)
+		case <-tick.C:
+			if !done(lctx) {
+				continue
+			}
+			cancel()
+			if <-result == nil { // taken just before the cancel
+				Unlock(ctx, s, name)
+			}
+			return false, nil
+		}
+	}
 }
 
 // Unlock releases the lock name taken by LockWithin, even when ctx has

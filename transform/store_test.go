@@ -86,6 +86,44 @@ func TestFillSharedConcurrentColdStart(t *testing.T) {
 	}
 }
 
+// A caller waiting for the lock uses the value the holder stored as soon as
+// it is there, not once the lock is seen released: a storage sees a release
+// late (file_system polls once a second) and waiters take the lock one after
+// the other, so on a cluster of several instances a short-lived token was
+// due again by the time the last waiter read it, and fetched a second time.
+func TestFillSharedWaiterTakesTheStoredValue(t *testing.T) {
+	ctx := context.Background()
+	s := transformtest.NewMemStore()
+	if err := s.Lock(ctx, fillKey); err != nil { // the holder: another instance fetching
+		t.Fatal(err)
+	}
+	start := time.Now()
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		_ = s.Store(ctx, fillKey, []byte("fetched elsewhere"))
+		time.Sleep(700 * time.Millisecond) // the release, as a waiter polling once a second sees it
+		_ = s.Unlock(ctx, fillKey)
+	}()
+	// the stored value is due for renewal 500 ms after the start
+	fresh := func(b []byte) bool {
+		return string(b) == "fetched elsewhere" && time.Since(start) < 500*time.Millisecond
+	}
+	f := &filler{}
+	v, err := transform.FillShared(ctx, s, fillKey, 5*time.Second, fresh, f.fill)
+	if err != nil || string(v) != "fetched elsewhere" || f.calls.Load() != 0 {
+		t.Fatalf("%q, %v, %d fills after %v", v, err, f.calls.Load(), time.Since(start))
+	}
+	// the waiter's own lock request ended with its wait: the holder's release
+	// leaves the lock free
+	deadline := time.Now().Add(2 * time.Second)
+	for s.Locked(fillKey) || s.Ops("unlock") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the lock is still held after the holder released it")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestFillSharedFailures(t *testing.T) {
 	ctx := context.Background()
 	t.Run("load fails: a StoreError, no fill", func(t *testing.T) {
