@@ -316,6 +316,9 @@ func TestMerchantRequestRules(t *testing.T) {
 		{"HEAD", http.MethodHead, "", "", 405, transform.CodeMethodNotAllowed, "POST"},
 		{"gzip body", http.MethodPost, "application/json", "gzip", 415, transform.CodeUnsupportedMediaType, ""},
 		{"br body", http.MethodPost, "application/json", "br", 415, transform.CodeUnsupportedMediaType, ""},
+		// Every coding of the list counts, on one header line or several (RFC 9110 §8.4).
+		{"identity, gzip", http.MethodPost, "application/json", "identity, gzip", 415, transform.CodeUnsupportedMediaType, ""},
+		{"identity, then gzip on a second line", http.MethodPost, "application/json", "identity\ngzip", 415, transform.CodeUnsupportedMediaType, ""},
 		{"identity coding", http.MethodPost, "application/json", "identity", 200, "", ""},
 		{"charset parameter", http.MethodPost, "application/json; charset=utf-8", "", 200, "", ""},
 		{"no Content-Type", http.MethodPost, "", "", 415, transform.CodeUnsupportedMediaType, ""},
@@ -327,8 +330,10 @@ func TestMerchantRequestRules(t *testing.T) {
 			if tt.contentType != "" {
 				r.Header.Set("Content-Type", tt.contentType)
 			}
-			if tt.contentEncoding != "" {
-				r.Header.Set("Content-Encoding", tt.contentEncoding)
+			for line := range strings.SplitSeq(tt.contentEncoding, "\n") {
+				if line != "" {
+					r.Header.Add("Content-Encoding", line)
+				}
 			}
 			w := httptest.NewRecorder()
 			_ = h.ServeHTTP(w, r, upstream(signedPayAnswer()))

@@ -8,8 +8,8 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -85,8 +85,9 @@ func requirePost(w http.ResponseWriter, r *http.Request) *transform.Error {
 // readPlainBody reads a request body of at most maxBody bytes, into scratch
 // when it fits (readBody), refusing a Content-Encoding.
 func readPlainBody(r *http.Request, scratch []byte) ([]byte, *transform.Error) {
-	// A coded body would be read as JSON as it is (RFC 9110 §15.5.16: 415).
-	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+	// A coded body would be read as JSON as it is (RFC 9110 §15.5.16: 415);
+	// every coding listed counts, on every header line.
+	if slices.ContainsFunc(transform.ContentCodings(r.Header), func(c string) bool { return c != "identity" }) {
 		return nil, &transform.Error{Status: http.StatusUnsupportedMediaType, Code: transform.CodeUnsupportedMediaType, Message: "send the body without a Content-Encoding"}
 	}
 	body, err := readBody(r, maxBody, scratch)
@@ -292,15 +293,9 @@ func newBodyReader(b []byte) *bodyReader {
 // Close implements io.Closer.
 func (*bodyReader) Close() error { return nil }
 
-// decodedBody removes a gzip Content-Encoding (some providers compress
-// whatever the client asked for), bounded like every other body. A content
-// coding is case-insensitive and x-gzip is gzip (RFC 9110 §8.4.1).
+// decodedBody removes the answer's Content-Encoding (some providers compress
+// whatever the client asked for) by transform.DecodeContent's rule, bounded
+// like every other body.
 func decodedBody(header http.Header, body []byte) ([]byte, error) {
-	switch ce := header.Get("Content-Encoding"); {
-	case ce == "" || strings.EqualFold(ce, "identity"):
-		return body, nil
-	case strings.EqualFold(ce, "gzip") || strings.EqualFold(ce, "x-gzip"):
-		return transform.Gunzip(body, maxAnswer)
-	}
-	return nil, errors.New("unsupported Content-Encoding")
+	return transform.DecodeContent(header, body, maxAnswer)
 }

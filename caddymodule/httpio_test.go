@@ -148,24 +148,28 @@ func TestDecodedBodyContentCodings(t *testing.T) {
 	_, _ = zw.Write([]byte(answer))
 	_ = zw.Close()
 	tests := []struct {
-		coding string
-		body   []byte
-		ok     bool
+		codings []string // one element per header line
+		body    []byte
+		ok      bool
 	}{
-		{"", []byte(answer), true},
-		{"identity", []byte(answer), true},
-		{"Identity", []byte(answer), true},
-		{"gzip", gz.Bytes(), true},
-		{"GZIP", gz.Bytes(), true},
-		{"x-gzip", gz.Bytes(), true},
-		{"X-Gzip", gz.Bytes(), true},
-		{"br", []byte("xxxx"), false},
-		{"gzip", []byte(answer), false}, // not gzip at all
+		{nil, []byte(answer), true},
+		{[]string{"identity"}, []byte(answer), true},
+		{[]string{"Identity"}, []byte(answer), true},
+		{[]string{"gzip"}, gz.Bytes(), true},
+		{[]string{"GZIP"}, gz.Bytes(), true},
+		{[]string{"x-gzip"}, gz.Bytes(), true},
+		{[]string{"X-Gzip"}, gz.Bytes(), true},
+		// RFC 9110 §8.4: a list, on one line or several.
+		{[]string{"gzip, identity"}, gz.Bytes(), true},
+		{[]string{"identity", "gzip"}, gz.Bytes(), true},
+		{[]string{"br"}, []byte("xxxx"), false},
+		{[]string{"gzip, br"}, gz.Bytes(), false},
+		{[]string{"gzip"}, []byte(answer), false}, // not gzip at all
 	}
 	for _, tt := range tests {
-		got, err := decodedBody(http.Header{"Content-Encoding": {tt.coding}}, tt.body)
+		got, err := decodedBody(http.Header{"Content-Encoding": tt.codings}, tt.body)
 		if tt.ok != (err == nil) || tt.ok && string(got) != answer {
-			t.Errorf("Content-Encoding %q: %q, %v", tt.coding, got, err)
+			t.Errorf("Content-Encoding %q: %q, %v", tt.codings, got, err)
 		}
 	}
 }

@@ -5,10 +5,23 @@ import (
 	"compress/gzip"
 	"errors"
 	"io"
+	"net/http"
+	"strings"
 )
 
 // ErrInflateTooLarge is Gunzip's answer to a body that inflates past its bound.
 var ErrInflateTooLarge = errors.New("transform: the body inflates past its bound")
+
+// ErrContentCoding is DecodeContent's answer to a Content-Encoding it does
+// not remove: a coding other than gzip, x-gzip and identity, or more gzip
+// layers than MaxGzipLayers.
+var ErrContentCoding = errors.New("transform: unsupported Content-Encoding")
+
+// MaxGzipLayers bounds the gzip codings DecodeContent removes from one body:
+// each layer may cost up to its bound in inflating, and no provider
+// compresses twice (a proxy compressing a compressed answer would be the
+// second).
+const MaxGzipLayers = 2
 
 // Gunzip inflates a gzip body, reading at most max bytes of output: a few
 // compressed bytes must not cost more memory than an uncompressed body may.
@@ -25,4 +38,63 @@ func Gunzip(body []byte, max int) ([]byte, error) {
 		return nil, ErrInflateTooLarge
 	}
 	return out, nil
+}
+
+// ContentCodings lists the codings of header's Content-Encoding in the order
+// they were applied, lowercased (a coding is case-insensitive) and with
+// x-gzip read as gzip (RFC 9110 §8.4.1): every header line, each a
+// comma-separated list, whose empty elements are ignored (§5.6.1), as one
+// list (§5.3).
+func ContentCodings(header http.Header) []string {
+	var codings []string
+	for _, line := range header.Values("Content-Encoding") {
+		for c := range strings.SplitSeq(line, ",") {
+			c = strings.ToLower(strings.Trim(c, " \t"))
+			switch c {
+			case "":
+				continue
+			case "x-gzip":
+				c = "gzip"
+			}
+			codings = append(codings, c)
+		}
+	}
+	return codings
+}
+
+// DecodeContent removes the codings header's Content-Encoding lists, last
+// applied first (RFC 9110 §8.4), when each is gzip, x-gzip or identity and
+// there are at most MaxGzipLayers gzip ones; any other list is
+// ErrContentCoding, checked before anything is inflated. Nothing is inflated
+// that Content-Encoding did not ask for, and the result, like each layer's
+// output, is at most max bytes (ErrInflateTooLarge otherwise).
+func DecodeContent(header http.Header, body []byte, max int) ([]byte, error) {
+	if len(body) > max {
+		return nil, ErrInflateTooLarge
+	}
+	codings := ContentCodings(header)
+	layers := 0
+	for _, c := range codings {
+		switch c {
+		case "identity":
+		case "gzip":
+			layers++
+		default:
+			return nil, ErrContentCoding
+		}
+	}
+	if layers > MaxGzipLayers {
+		return nil, ErrContentCoding
+	}
+	for i := len(codings) - 1; i >= 0; i-- {
+		if codings[i] != "gzip" {
+			continue
+		}
+		out, err := Gunzip(body, max)
+		if err != nil {
+			return nil, err
+		}
+		body = out
+	}
+	return body, nil
 }

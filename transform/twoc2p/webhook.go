@@ -70,7 +70,7 @@ var _ transform.AnswerExplainer = (*Webhook)(nil)
 // Client.ReadAnswer verifies it: the signature over the payload, then the
 // merchantID when the payload names one.
 func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanation) (bool, error) {
-	if n.Header.Get("Content-Encoding") != "" || !isGzip(n.Body) {
+	if len(transform.ContentCodings(n.Header)) > 0 || !isGzip(n.Body) {
 		return false, nil
 	}
 	if x != nil {
@@ -101,24 +101,15 @@ func (w *Webhook) open(body []byte, contentType string, x *transform.Explanation
 }
 
 // notificationBody removes the Content-Encoding the notification declares
-// (gzip or none; a content coding is case-insensitive, and x-gzip is gzip:
-// RFC 9110 §8.4.1), inflating to at most MaxNotification bytes; a body is
-// never inflated because it looks compressed.
+// (transform.DecodeContent: gzip, x-gzip or identity, in any case, as a list
+// too), to at most MaxNotification bytes; a body is never inflated because
+// it looks compressed.
 func notificationBody(n transform.Notification) ([]byte, error) {
-	switch strings.ToLower(n.Header.Get("Content-Encoding")) {
-	case "", "identity":
-		if len(n.Body) > MaxNotification {
-			return nil, transform.ErrMalformed
-		}
-		return n.Body, nil
-	case "gzip", "x-gzip":
-		out, err := transform.Gunzip(n.Body, MaxNotification)
-		if err != nil {
-			return nil, transform.ErrMalformed
-		}
-		return out, nil
+	out, err := transform.DecodeContent(n.Header, n.Body, MaxNotification)
+	if err != nil {
+		return nil, transform.ErrMalformed
 	}
-	return nil, transform.ErrMalformed
+	return out, nil
 }
 
 // EventType maps respCode and status: 00 with status A (or none) paid,

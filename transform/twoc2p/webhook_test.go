@@ -267,6 +267,7 @@ func TestWebhookAttacks(t *testing.T) {
 		{"raw gzip without Content-Encoding", nil, gzipped([]byte(demoApproved)), transform.ErrMalformed},
 		{"Content-Encoding the body does not have", gz, form(FieldResponse, demoApproved), transform.ErrMalformed},
 		{"another Content-Encoding", http.Header{"Content-Encoding": {"br"}}, []byte(demoApproved), transform.ErrMalformed},
+		{"gzip then another Content-Encoding", http.Header{"Content-Encoding": {"gzip", "br"}}, gzipped([]byte(demoApproved)), transform.ErrMalformed},
 		{"gzip inflating past 64 KiB", gz, gzipped(form(FieldResponse, demoApproved+big)), transform.ErrMalformed},
 		{"oversized", formHeader, []byte(string(form(FieldResponse, demoApproved)) + "&pad=" + big), transform.ErrMalformed},
 		// The envelope is flat; what the flat parser refuses is refused, not
@@ -282,9 +283,10 @@ func TestWebhookAttacks(t *testing.T) {
 		})
 	}
 	// A gzip body the Content-Encoding announces is read; a content coding
-	// is case-insensitive and x-gzip is gzip (RFC 9110 §8.4.1, §18.6).
-	for _, ce := range []string{"gzip", "GZIP", "Gzip", "x-gzip"} {
-		h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Content-Encoding": {ce}}
+	// is case-insensitive and x-gzip is gzip (RFC 9110 §8.4.1, §18.6), and
+	// Content-Encoding is a list, on one line or several (§8.4).
+	for _, ce := range [][]string{{"gzip"}, {"GZIP"}, {"Gzip"}, {"x-gzip"}, {"gzip, identity"}, {"identity", "x-gzip"}} {
+		h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Content-Encoding": ce}
 		if ev, err := w.Verify(transform.Notification{Header: h, Body: gzipped(form(FieldResponse, demoApproved))}); err != nil || ev.Type != transform.EventPaymentSucceeded {
 			t.Fatalf("Content-Encoding %s: %+v, %v", ce, ev, err)
 		}
