@@ -150,7 +150,7 @@ func (c *Certificates) PublicKey(serial string) (*rsa.PublicKey, bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := c.Refresh(ctx, false); err != nil {
+	if err := c.refresh(ctx, false, serial); err != nil {
 		return nil, false
 	}
 	if s := c.set.Load(); s != nil {
@@ -209,6 +209,12 @@ func (c *Certificates) refreshInBackground() {
 // a Store, a download another instance stored that is newer than this
 // instance's and not yet due for a refresh is used instead.
 func (c *Certificates) Refresh(ctx context.Context, force bool) error {
+	return c.refresh(ctx, force, "")
+}
+
+// refresh is Refresh for the certificate of serial (a serialKey), or for
+// none ("").
+func (c *Certificates) refresh(ctx context.Context, force bool, serial string) error {
 	before := c.set.Load()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -220,7 +226,7 @@ func (c *Certificates) Refresh(ctx context.Context, force bool) error {
 		return ErrNoCertificates
 	}
 	c.lastTry = now
-	err := c.refreshLocked(ctx, now, before)
+	err := c.refreshLocked(ctx, now, before, serial)
 	if err == nil && before == nil {
 		c.lastTry = time.Time{}
 	}
@@ -229,7 +235,7 @@ func (c *Certificates) Refresh(ctx context.Context, force bool) error {
 
 // refreshLocked is Refresh's work once the rate limit allowed it; c.mu is
 // held.
-func (c *Certificates) refreshLocked(ctx context.Context, now time.Time, before *certificateSet) error {
+func (c *Certificates) refreshLocked(ctx context.Context, now time.Time, before *certificateSet, serial string) error {
 	if c.Store == nil {
 		return c.download(ctx, now)
 	}
@@ -244,15 +250,26 @@ func (c *Certificates) refreshLocked(ctx context.Context, now time.Time, before 
 	// The clock is read again: the instance that held the lock stored a
 	// download made after this one started waiting for it.
 	now = c.Now()
-	// A stored download is used when it is not due for a refresh and newer
-	// than what this instance holds (another instance downloaded since).
 	if stored, err := c.Store.Load(ctx); err == nil {
-		if s, err := c.readStored(stored, now); err == nil && now.Sub(s.fetched) < c.RefreshEvery && (before == nil || s.fetched.After(before.fetched)) {
+		if s, err := c.readStored(stored, now); err == nil && now.Sub(s.fetched) < c.RefreshEvery && s.replaces(before, serial) {
 			c.set.Store(s)
 			return nil
 		}
 	}
 	return c.download(ctx, now)
+}
+
+// replaces tells whether a stored download that is not due for a refresh
+// is used instead of downloading: for a refresh an unknown serial
+// triggered, when it holds that serial (another instance downloaded it:
+// one download per cluster; a download older than the rotation would
+// not); for any other, when it is newer than what this instance holds.
+func (s *certificateSet) replaces(held *certificateSet, serial string) bool {
+	if serial != "" {
+		_, ok := s.certs[serial]
+		return ok
+	}
+	return held == nil || s.fetched.After(held.fetched)
 }
 
 // storedDownload is what goes into a CertificateStore: WeChat's answer with

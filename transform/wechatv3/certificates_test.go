@@ -304,6 +304,41 @@ func clusterOfTwo(t *testing.T, cs *certServer) (*Client, *Client) {
 	return a, b
 }
 
+// A rotation in a cluster: a download stored before WeChat published the
+// new certificate does not hide it from an instance that starts after the
+// publication and is asked for it first; the download that instance makes
+// serves the other instance too.
+func TestCertificatesRotationInACluster(t *testing.T) {
+	a, b := newPlatform(t), newPlatform(t)
+	cs := &certServer{serving: []platform{a}, now: time.Now}
+	first, second := clusterOfTwo(t, cs)
+	body := `{"x":1}`
+	verify := func(c *Client, p platform) error {
+		return Verify(c.Keyring(), p.signed(t, time.Now(), body), []byte(body), time.Now())
+	}
+	steps := []struct {
+		name      string
+		c         *Client
+		p         platform
+		downloads int32
+	}{
+		{"first instance, old certificate", first, a, 1},
+		{"second instance's first answer, new certificate", second, b, 2},
+		{"first instance, new certificate (the stored download)", first, b, 2},
+		{"second instance, old certificate", second, a, 2},
+	}
+	for i, st := range steps {
+		if i == 1 {
+			cs.mu.Lock()
+			cs.serving = []platform{a, b}
+			cs.mu.Unlock()
+		}
+		if err := verify(st.c, st.p); err != nil || cs.downloads.Load() != st.downloads {
+			t.Fatalf("%s: %v, %d downloads, want %d", st.name, err, cs.downloads.Load(), st.downloads)
+		}
+	}
+}
+
 // The stored download is WeChat's answer byte for byte, whatever its bytes:
 // a body that is not UTF-8 (a JSON string would have replaced them) still
 // verifies on the instance that reads it, which then does not download.
