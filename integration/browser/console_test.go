@@ -278,9 +278,22 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // order is the selector of an order's element (not its notifications').
 func order(id string) string { return `article[data-order-id="` + id + `"][data-provider="wechat_v2"]` }
 
+// text is an element's textContent: the text in the markup.
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(sel)))
+	return read(t, ctx, sel, chromedp.TextContent(chromedp.CSS(sel)))
+}
+
+// rendered is an element's text as the page shows it (innerText, which
+// chromedp.Text and most scripts read: CSS such as text-transform applies).
+func rendered(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	return read(t, ctx, sel, chromedp.Text(chromedp.CSS(sel)))
+}
+
+func read(t *testing.T, ctx context.Context, sel string, action chromedp.Action[string]) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, action)
 	if err != nil {
 		t.Fatalf("text of %s: %v", sel, err)
 	}
@@ -307,6 +320,9 @@ func settle(t *testing.T, ctx context.Context, id, action, state string) {
 	if got := text(t, ctx, order(id)+` [data-field="state"]`); got != state {
 		t.Fatalf("%s shows state %q, want %q", id, got, state)
 	}
+	if got := rendered(t, ctx, order(id)+` [data-field="state"]`); got != state {
+		t.Fatalf("%s renders state %q, want %q", id, got, state)
+	}
 }
 
 // wait polls a JavaScript condition until it is true.
@@ -328,8 +344,9 @@ func TestConsole(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	if got := text(t, ctx, order("WEB-1")+` [data-field="state"]`); got != "pending" {
-		t.Fatalf("a new order shows %q", got)
+	// The state is the status vocabulary's word, in the markup and as shown.
+	if got, shown := text(t, ctx, order("WEB-1")+` [data-field="state"]`), rendered(t, ctx, order("WEB-1")+` [data-field="state"]`); got != "pending" || shown != "pending" {
+		t.Fatalf("a new order has the state %q, shown as %q", got, shown)
 	}
 
 	// An order created while the page is open appears without a reload,
