@@ -145,6 +145,10 @@ func TestWebhookOutcomes(t *testing.T) {
 	}{
 		{"valid HMAC without sign_type", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)), 200, 200, true, "payment.succeeded", "12.34"},
 		{"valid with an extension field", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("promotion_detail", "new-field"))), 200, 200, true, "payment.succeeded", "12.34"},
+		// As Python's ElementTree writes it: an empty element "<device_info />",
+		// space before '>' (XML 1.0 §3.1).
+		{"valid, empty element and spaces in tags", strings.Replace(strings.Replace(xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)),
+			"<xml>", "<xml ><device_info />", 1), "</sign>", "</sign\n>", 1), 200, 200, true, "payment.succeeded", "12.34"},
 		{"valid HMAC with sign_type", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("sign_type", "HMAC-SHA256"))), 200, 200, true, "payment.succeeded", "12.34"},
 		{"downgraded to MD5 with sign_type", xmlOf(notification(apiKey, wechatv2.SignMD5, set("sign_type", "MD5"))), 200, 401, false, "", ""},
 		{"a signed orderquery answer", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("trade_state", "NOTPAY"))), 200, 401, false, "", ""},

@@ -23,6 +23,7 @@ var flatXMLSeeds = []string{
 	`<xml><!-- a -- b --><a>1</a></xml>`,
 	"<xml><a>\x01</a></xml>",
 	`<?xml version="1.1"?><xml></xml>`,
+	"<xml \n><a\t>1</a ><b /></xml\r\n>",
 }
 
 // appendFlatXMLString is AppendFlatXML for seeds.

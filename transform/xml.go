@@ -38,8 +38,8 @@ func ParseNestedXML(body []byte, maxDepth int) (root string, params Params, err 
 	if i < 0 {
 		return "", nil, ErrXML
 	}
-	root, i, ok := openTag(s, i)
-	if !ok || root == "" { // "<xml/>": openTag reports no name; refused, never a v2 document
+	root, i, empty, ok := openTag(s, i)
+	if !ok || empty { // "<xml/>": refused, never a v2 document
 		return "", nil, ErrXML
 	}
 	// Every element but a self-closing one has two '<' (its start and end
@@ -58,12 +58,11 @@ func ParseNestedXML(body []byte, maxDepth int) (root string, params Params, err 
 			return "", nil, ErrXML
 		}
 		if strings.HasPrefix(s[i:], "</") {
-			name := open[len(open)-1]
-			end := i + 2 + len(name)
-			if !strings.HasPrefix(s[i+2:], name) || end >= len(s) || s[end] != '>' {
+			end, ok := closeTag(s, i, open[len(open)-1])
+			if !ok {
 				return "", nil, ErrXML
 			}
-			if open, i = open[:len(open)-1], end+1; len(open) > 0 {
+			if open, i = open[:len(open)-1], end; len(open) > 0 {
 				continue
 			}
 			if skipSpaceAndComments(s, i) != len(s) {
@@ -71,12 +70,11 @@ func ParseNestedXML(body []byte, maxDepth int) (root string, params Params, err 
 			}
 			return root, params, nil
 		}
-		name, j, ok := openTag(s, i)
+		name, j, empty, ok := openTag(s, i)
 		if !ok || len(open) > maxDepth { // an element len(open) levels below the root
 			return "", nil, ErrXML
 		}
-		if name == "" { // self-closing leaf: <name/>
-			name = s[i+1 : j-2]
+		if empty { // self-closing leaf: <name/>
 			if len(open) > 1 {
 				name = leafPath(open, name)
 			}
@@ -235,25 +233,52 @@ func commentEnd(s string, i int) int {
 }
 
 // openTag reads "<name>" at i and returns the name and the index after '>'.
-// For "<name/>" it returns an empty name and the index after "/>".
-func openTag(s string, i int) (string, int, bool) {
+// For "<name/>" it reports empty and returns the index after "/>". Space
+// may precede '>' or "/>" (XML 1.0 §3.1: Python's ElementTree writes an
+// empty element as "<name />").
+func openTag(s string, i int) (name string, next int, empty, ok bool) {
 	if i < 0 || i >= len(s) || s[i] != '<' {
-		return "", 0, false
+		return "", 0, false, false
 	}
 	j := i + 1
 	for j < len(s) && isNameByte(s[j], j == i+1) {
 		j++
 	}
-	if j == i+1 || j >= len(s) {
-		return "", 0, false
+	if j == i+1 {
+		return "", 0, false, false
 	}
+	name = s[i+1 : j]
+	j = skipSpace(s, j)
 	switch {
+	case j >= len(s):
 	case s[j] == '>':
-		return s[i+1 : j], j + 1, true
+		return name, j + 1, false, true
 	case s[j] == '/' && j+1 < len(s) && s[j+1] == '>':
-		return "", j + 2, true
+		return name, j + 2, true, true
 	}
-	return "", 0, false // attributes, directives, processing instructions
+	return "", 0, false, false // attributes, directives, processing instructions
+}
+
+// closeTag reads the end tag "</name>" (space allowed before '>') at i and
+// returns the index after it.
+func closeTag(s string, i int, name string) (int, bool) {
+	end := i + 2 + len(name)
+	if !strings.HasPrefix(s[i+2:], name) {
+		return 0, false
+	}
+	if end = skipSpace(s, end); end >= len(s) || s[end] != '>' {
+		return 0, false
+	}
+	return end + 1, true
+}
+
+// skipSpace returns the index of the first byte from i that is not XML
+// white space.
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 func isNameByte(c byte, first bool) bool {
@@ -289,8 +314,8 @@ func readText(s string, i int, name string) (string, int, bool) {
 			add(normalizeNewlines(s[i+9 : i+9+end]))
 			i += 9 + end + 3
 		case strings.HasPrefix(s[i:], "</"):
-			end := i + 2 + len(name)
-			if !strings.HasPrefix(s[i+2:], name) || end >= len(s) || s[end] != '>' {
+			end, ok := closeTag(s, i, name)
+			if !ok {
 				return "", 0, false
 			}
 			var v string
@@ -304,7 +329,7 @@ func readText(s string, i int, name string) (string, int, bool) {
 			if !ValidXMLText(v) {
 				return "", 0, false
 			}
-			return v, end + 1, true
+			return v, end, true
 		case strings.HasPrefix(s[i:], "<!--"):
 			if i = commentEnd(s, i); i < 0 { // the comment only, not the text after it
 				return "", 0, false

@@ -70,6 +70,10 @@ func TestParseFlatXMLAccepts(t *testing.T) {
 			Params{{"coupon_fee_0", "1"}, {"a-b.c", "2"}, {"_x", "3"}}},
 		{"replacement character is a character", "<xml><a>\uFFFD</a></xml>", "xml", Params{{"a", "\uFFFD"}}},
 		{"astral plane", `<xml><a>😀&#x1F600;</a></xml>`, "xml", Params{{"a", "😀😀"}}},
+		// XML 1.0 §3.1: STag, ETag and EmptyElemTag allow space before '>' and "/>".
+		// Python's ElementTree writes every empty element as "<name />".
+		{"space before /> (ElementTree)", `<xml><a>1</a><attach /><b>2</b></xml>`, "xml", Params{{"a", "1"}, {"attach", ""}, {"b", "2"}}},
+		{"space before > in tags", "<xml \t><a\r\n>1</a ><b>2</b\n></xml >", "xml", Params{{"a", "1"}, {"b", "2"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,6 +159,10 @@ func TestParseFlatXMLRefuses(t *testing.T) {
 		{"self-closing root with a nameless close", `<xml/><a>1</a></>`},
 		{"nameless element", `<xml><>1</></xml>`},
 		{"space after <", `<xml>< a>1</a></xml>`},
+		{"space after </", `<xml><a>1</ a></xml>`},
+		{"space inside />", `<xml><a/ ></xml>`},
+		{"space then attribute", `<xml><a b>1</a></xml>`},
+		{"self-closing root with space", `<xml />`},
 		{"name starting with a digit", `<xml><0a>1</0a></xml>`},
 		{"byte-order mark", "\uFEFF<xml><a>1</a></xml>"},
 		{"two roots", `<xml></xml><xml></xml>`},

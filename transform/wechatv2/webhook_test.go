@@ -92,6 +92,11 @@ func TestWebhookVerifyPayment(t *testing.T) {
 		{"MD5 with sign_type", testConfig(""),
 			signedXML(set(notificationParams(), "sign_type", SignMD5), vecAPIKey, SignMD5)},
 		{"empty field left out of the sign", testConfig(""), notification(notifyMD5Sign, "<attach></attach>")},
+		// Python's ElementTree writes an empty element "<attach />"; XML allows
+		// space before '>' in any tag.
+		{"empty element with a space (ElementTree)", testConfig(""), notification(notifyMD5Sign, "<attach /><device_info\n/>")},
+		{"space before > in tags", testConfig(""),
+			[]byte(strings.ReplaceAll(strings.ReplaceAll(string(notification(notifyMD5Sign, "")), "<xml>", "<xml >"), "</sign>", "</sign >"))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
