@@ -210,7 +210,8 @@ func ParsePayload(inner []byte, root string) (transform.Params, error) {
 // envelope (the notification, the request), URL-encoded or multipart. The
 // body's content decides, not its Content-Type: curl -d and other clients
 // label a bare envelope application/x-www-form-urlencoded, and base64 text
-// cannot be a form holding the field (a '=' only ends it). Any compression
+// cannot be a form holding the field (a '=' only ends it), nor can its
+// URL-encoded form (one token). Any compression
 // must be removed first (InflateAnswer, Webhook.Verify). A form value sent
 // without URL encoding turns '+' into ' '; base64 has no spaces, so they are
 // put back.
@@ -221,6 +222,13 @@ func EnvelopeText(body []byte, contentType, field string) ([]byte, error) {
 	}
 	if !utf8.Valid(body) {
 		return nil, transform.ErrMalformed
+	}
+	// The bare envelope URL-encoded, as curl --data-urlencode @file sends
+	// it: one token, no field name.
+	if !bytes.ContainsAny(body, "=&;") {
+		if raw, err := url.PathUnescape(string(body)); err == nil && isBase64Text(bytes.TrimSpace([]byte(raw))) {
+			return bytes.TrimSpace([]byte(raw)), nil
+		}
 	}
 	var values []string
 	if mt, params, _ := mime.ParseMediaType(contentType); mt == "multipart/form-data" {

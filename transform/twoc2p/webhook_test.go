@@ -3,6 +3,7 @@ package twoc2p
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strings"
 	"testing"
@@ -46,6 +47,7 @@ func TestWebhookVerify(t *testing.T) {
 		{"raw body labelled a form", formHeader, []byte(demoApproved), "payment.succeeded", "2c2p:3200632:payment.succeeded", "1.00", "SGD", nil},
 		{"raw body as text/plain, wrapped at 76", http.Header{"Content-Type": {"text/plain"}}, []byte(wrap76(demoApproved)), "payment.succeeded", "2c2p:3200632:payment.succeeded", "1.00", "SGD", nil},
 		{"a form with other fields", formHeader, []byte("a=1&" + string(form(FieldResponse, demoApproved)) + "&b=2"), "payment.succeeded", "2c2p:3200632:payment.succeeded", "1.00", "SGD", nil},
+		{"raw body URL-encoded (curl --data-urlencode @file)", formHeader, []byte(url.QueryEscape(demoApproved + "\n")), "payment.succeeded", "2c2p:3200632:payment.succeeded", "1.00", "SGD", nil},
 		{"a form, unlabelled", nil, form(FieldResponse, demoApproved), "payment.succeeded", "2c2p:3200632:payment.succeeded", "1.00", "SGD", nil},
 		{"a multipart form (curl -F)", multipartHeader, multipartForm(FieldResponse, demoApproved), "payment.succeeded", "2c2p:3200632:payment.succeeded", "1.00", "SGD", nil},
 		{"a multipart form without the field", multipartHeader, multipartForm("paymentRequest", demoApproved), "", "", "", "", transform.ErrMalformed},
