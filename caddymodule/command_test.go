@@ -126,6 +126,12 @@ func TestVerifyCommand(t *testing.T) {
 			"string_to_sign: dsi39ej430sks03alipaypaidNZD120.00\nexpected: 840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1\n" +
 			"received: 840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1\nverdict: valid\n"},
 		{"latipay tampered amount", flip(latipayBody, "amount=120.00", "amount=1200.0"), latipayArgs, 1, ""},
+		// Without its signature, what it would cover and be is still shown,
+		// as for the other providers.
+		{"latipay without its signature", flip(latipayBody, "&signature=840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1", ""),
+			latipayArgs, 1, "provider: latipay\nkind: notification\nsign_type: HMAC-SHA256\nstring_to_sign: dsi39ej430sks03alipaypaidNZD120.00\n" +
+				"expected: 840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1\nreceived: \n" +
+				"verdict: invalid (notification carries no signature (or reports no success))\n"},
 		{"2c2p valid", twoc2pEnvelope, twoc2pArgs, 0, ""},
 		{"2c2p tampered signature", flip(twoc2pEnvelope, "RkUxPC9zaWduYXR1cmU+", "RkUyPC9zaWduYXR1cmU+"), twoc2pArgs, 1, ""},
 	}

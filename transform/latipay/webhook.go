@@ -145,13 +145,15 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		return nil, err
 	}
 	s := signedOf(p)
+	// Explained first: a notification without its signature (or a signed
+	// field) still shows what the signature would cover and be.
+	if x != nil {
+		w.explainSigned(x, s, p.Get("signature"))
+	}
 	// Every signed field must be present: the formula concatenates them
 	// without separators, so an empty one would let its neighbours shift.
 	if s.MerchantReference == "" || s.PaymentMethod == "" || s.Status == "" || s.Currency == "" || s.Amount == "" || p.Get("signature") == "" {
 		return nil, transform.ErrUnsigned
-	}
-	if x != nil {
-		w.explainSigned(x, s, p.Get("signature"))
 	}
 	if !w.signer.verifySigned(p.Get("signature"), s) {
 		return nil, transform.ErrBadSignature
