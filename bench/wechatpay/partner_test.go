@@ -86,6 +86,14 @@ func TestSDKPartnerAgainstSandbox(t *testing.T) {
 		*got.SpAppid != appID || *got.SubAppid != subAppID || *got.Payer.SubOpenid != subOpenID || *got.TradeState != "SUCCESS" || *got.Amount.Total != partnerFee {
 		t.Fatalf("partner payment notification: %s", got)
 	}
+	byID, res, err := pay.QueryOrderById(ctx, jsapi.QueryOrderByIdRequest{TransactionId: got.TransactionId, SpMchid: core.String(mchID), SubMchid: core.String(subMchID)})
+	if err != nil {
+		t.Fatalf("partner QueryOrderById: %v", err)
+	}
+	wantSignedUnder(t, res, publicKeyID)
+	if *byID.OutTradeNo != orderID || *byID.SubMchid != subMchID || *byID.TradeState != "SUCCESS" || *byID.TransactionId != *got.TransactionId {
+		t.Fatalf("partner query by transaction_id: %s", byID)
+	}
 
 	refundID := newOrderID("SR")
 	refund, res, err := refunds.Create(ctx, refunddomestic.CreateRequest{
