@@ -174,6 +174,12 @@ func twoc2pConfig(t *testing.T, logFile, fake, merchantBackend string) (config, 
 		}
 		reverse_proxy ` + strings.TrimPrefix(fake, "http://") + `
 	}
+	handle /live2c2p/* {
+		minipay 2c2p {` + provider + `
+			payment_path /SecurePayment/Payment.aspx
+		}
+		reverse_proxy 127.0.0.1:` + sb + `
+	}
 	handle /webhooks/2c2p {
 		minipay_webhook 2c2p {
 			merchant_id ` + twoc2pMerchant + `
@@ -232,6 +238,10 @@ func TestTwoC2PSandboxPayAndWebhook(t *testing.T) {
 	if again := postJSON(t, tc, base+"/2c2p/pay", twoc2pPay("2C2P-1", "12.34", "SGD", notify)); again.status != 200 ||
 		again.json(t)["package"] != p["package"] || again.json(t)["provider_order_id"] != p["provider_order_id"] {
 		t.Fatalf("pay again: %d %s", again.status, again.body)
+	}
+	// a route with the live hosts' payment_path reaches the sandbox too
+	if live := postJSON(t, tc, base+"/live2c2p/pay", twoc2pPay("2C2P-L", "1.00", "SGD", "")); live.status != 200 || live.json(t)["order_id"] != "2C2P-L" {
+		t.Fatalf("pay through payment_path /SecurePayment/Payment.aspx: %d %s", live.status, live.body)
 	}
 	// a business refusal of the sandbox is a 422 with 2C2P's code and reason
 	if other := postJSON(t, tc, base+"/2c2p/pay", twoc2pPay("2C2P-1", "99.00", "SGD", notify)); other.status != 422 ||

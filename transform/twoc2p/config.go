@@ -22,6 +22,10 @@ const (
 	DefaultPaymentPath = "/2C2PFrontEnd/SecurePayment/Payment.aspx"
 )
 
+// LivePaymentPath is the path 2C2P's samples show on live hosts; the
+// sandbox serves it as well as the demo server's and the configured one.
+const LivePaymentPath = "/SecurePayment/Payment.aspx"
+
 // PaymentChannel is 2C2P's channel for WeChat Mini Program payments.
 const PaymentChannel = "WCMINI"
 

@@ -72,8 +72,12 @@ func NewSandbox(cfg Config) (*Sandbox, error) {
 
 var _ transform.Sandbox = (*Sandbox)(nil)
 
-// Handles implements transform.Sandbox.
-func (s *Sandbox) Handles(path string) bool { return path == s.cfg.PaymentPath }
+// Handles implements transform.Sandbox: the configured payment_path, the
+// demo server's and the live hosts' (so a minipay route whose payment_path
+// differs from the sandbox's still reaches it, as a Latipay refund does).
+func (s *Sandbox) Handles(path string) bool {
+	return path == s.cfg.PaymentPath || path == DefaultPaymentPath || path == LivePaymentPath
+}
 
 // ServeHTTP implements transform.Sandbox for POST payment_path, form field
 // paymentRequest.

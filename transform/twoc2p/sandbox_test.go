@@ -182,6 +182,49 @@ func TestSandboxRefusals(t *testing.T) {
 	}
 }
 
+// TestSandboxPaths: the sandbox serves the configured payment_path, the
+// demo server's and the live hosts', whatever a minipay route sends to.
+func TestSandboxPaths(t *testing.T) {
+	custom := testConfig()
+	custom.PaymentPath = "/custom/Payment.aspx"
+	for _, tt := range []struct {
+		name    string
+		sandbox Config
+		path    string
+		handled bool
+	}{
+		{"default sandbox, demo path", testConfig(), DefaultPaymentPath, true},
+		{"default sandbox, live path", testConfig(), LivePaymentPath, true},
+		{"default sandbox, another path", testConfig(), "/custom/Payment.aspx", false},
+		{"custom sandbox, its path", custom, "/custom/Payment.aspx", true},
+		{"custom sandbox, demo path", custom, DefaultPaymentPath, true},
+		{"custom sandbox, live path", custom, LivePaymentPath, true},
+		{"below the path", testConfig(), LivePaymentPath + "/x", false},
+		{"WeChat's path", testConfig(), "/pay/unifiedorder", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSandbox(t, tt.sandbox)
+			if s.Handles(tt.path) != tt.handled {
+				t.Fatalf("Handles(%s) = %v", tt.path, !tt.handled)
+			}
+			if !tt.handled {
+				return
+			}
+			client := testConfig()
+			client.PaymentPath = tt.path
+			req := &transform.PayRequest{OrderID: "P-1", Amount: "1.00", Currency: "SGD", Description: "d", OpenID: testOpenID}
+			call, err := newClient(t, client).Pay(transformtest.Valid(t, req))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := post(t, s, call, false)
+			if a := answerOf(t, rec); a.Get("respCode") != RespPrepay {
+				t.Fatalf("answer %v", a.Map())
+			}
+		})
+	}
+}
+
 // TestSandboxComplete: the notification the sandbox sends is one the
 // webhook verifies, for the order, with its amount and attach.
 func TestSandboxComplete(t *testing.T) {
