@@ -122,7 +122,7 @@ func TestWebhookEventData(t *testing.T) {
 	}
 }
 
-// A nested payload field is flattened with dots in data, as DESIGN §5 has
+// A nested payload field is flattened with dots in data, as README Webhooks has
 // every provider do (amount.total, payer.openid).
 func TestWebhookEventDataNested(t *testing.T) {
 	w := newWebhook(t, testConfig())
