@@ -456,6 +456,9 @@ func TestCertificateSerialSpellings(t *testing.T) {
 	static := merchantConfig(t)
 	static.PublicKey, static.PublicKeyID, static.PlatformCertificate = "", "", pemText("CERTIFICATE", cert.Raw)
 	staticRing := must(NewClient(static)).Keyring()
+	if got := staticRing.Serials(); len(got) != 1 || got[0] != "0A2B3C4D5E6F" {
+		t.Fatalf("the static keyring lists %v", got)
+	}
 	tests := []struct {
 		name     string
 		serial   string // in Wechatpay-Serial, and in the download's serial_no

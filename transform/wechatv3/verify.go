@@ -102,8 +102,8 @@ func (k *Keyring) Serials() []string {
 	if k.publicKey != nil {
 		out = append(out, k.publicKeyID)
 	}
-	for s := range k.static {
-		out = append(out, s)
+	for _, c := range sortedCertificates(k.static) {
+		out = append(out, CertificateSerial(c))
 	}
 	if k.downloaded != nil {
 		out = append(out, k.downloaded.Serials()...)
