@@ -128,6 +128,7 @@ type keyView struct {
 
 func serveProviders(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
 		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed: use GET", r.Method)}
 	}
 	loadedProviders.mu.Lock()

@@ -138,7 +138,7 @@ func TestAdminProviders(t *testing.T) {
 		t.Fatalf("token_expires_at %q (%v)", tok, err)
 	}
 
-	if res, err := http.Post("http://"+adminAddr+"/minipay/providers", "application/json", nil); err != nil || res.StatusCode != 405 {
+	if res, err := http.Post("http://"+adminAddr+"/minipay/providers", "application/json", nil); err != nil || res.StatusCode != 405 || res.Header.Get("Allow") != "GET" {
 		t.Fatalf("POST /minipay/providers: %v %v", res, err)
 	}
 }
