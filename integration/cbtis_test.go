@@ -32,6 +32,7 @@ type fakeCBTIS struct {
 	expiresIn  int
 	tokenDelay time.Duration
 	always401  bool
+	tokenDown  bool // the token endpoint answers 503 (after tokenDelay)
 
 	mu       sync.Mutex
 	fetches  int
@@ -54,9 +55,14 @@ func (f *fakeCBTIS) serve(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		f.mu.Lock()
 		f.fetches++
-		n, delay := f.fetches, f.tokenDelay
+		n, delay, down := f.fetches, f.tokenDelay, f.tokenDown
 		f.mu.Unlock()
 		time.Sleep(delay)
+		if down {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"code":50300,"message":"token service unavailable"}`))
+			return
+		}
 		if r.Method != http.MethodGet || q.Get("grant_type") != "client_credentials" || q.Get("uid") != cbtisUID || q.Get("client_secret") != cbtisSecret {
 			w.WriteHeader(http.StatusUnauthorized)
 			_, _ = w.Write([]byte(`{"code":40100,"message":"invalid credentials"}`))

@@ -219,10 +219,13 @@ func TestCluster(t *testing.T) {
 	if onDisk {
 		storage = "file_system " + dir
 	}
-	shared, cold, revoked := newFakeCBTIS(t, 3600), newFakeCBTIS(t, 3600), newFakeCBTIS(t, 3600)
+	shared, cold, revoked, down := newFakeCBTIS(t, 3600), newFakeCBTIS(t, 3600), newFakeCBTIS(t, 3600), newFakeCBTIS(t, 3600)
 	cold.mu.Lock()
 	cold.tokenDelay = 300 * time.Millisecond // the cold start's calls all arrive during the fetch
 	cold.mu.Unlock()
+	down.mu.Lock()
+	down.tokenDelay, down.tokenDown = time.Second, true
+	down.mu.Unlock()
 	merchant := newCountingMerchant(t)
 	route := func(prefix string, f *fakeCBTIS) string {
 		return `
@@ -233,7 +236,7 @@ func TestCluster(t *testing.T) {
 	}`
 	}
 	upstream := strings.TrimPrefix(merchant.srv.URL, "http://")
-	site := route("shared", shared) + route("cold", cold) + route("revoked", revoked) + `
+	site := route("shared", shared) + route("cold", cold) + route("revoked", revoked) + route("down", down) + `
 	handle /webhooks/dedupe {
 		minipay_webhook cbtis {
 			dedupe 25h
@@ -258,6 +261,23 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("pay %s on %s: %d %s", id, p.base, status, body)
 		}
 	}
+	// payAtOnce sends n pays to /<prefix>/pay at once, alternating between
+	// A and B; want judges each answer.
+	payAtOnce := func(t *testing.T, n int, prefix string, want func(status int, body string) bool) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p := []caddyProcess{a, b}[i%2]
+				if status, body := postProcess(t, p, "/"+prefix+"/pay", cbtisPay(strings.ToUpper(prefix)+"-"+itoa(i))); !want(status, body) {
+					t.Errorf("pay %d: %d %s", i, status, body)
+				}
+			}()
+		}
+		wg.Wait()
+	}
 
 	t.Run("one token fetch for calls spread over both", func(t *testing.T) {
 		pay(a, "shared", "S-1")
@@ -281,20 +301,21 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("concurrent cold start on both: one fetch", func(t *testing.T) {
-		var wg sync.WaitGroup
-		for i := 0; i < 12; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				p := []caddyProcess{a, b}[i%2]
-				if status, body := postProcess(t, p, "/cold/pay", cbtisPay("COLD-"+itoa(i))); status != 200 {
-					t.Errorf("pay %d: %d %s", i, status, body)
-				}
-			}()
-		}
-		wg.Wait()
+		payAtOnce(t, 12, "cold", func(status int, _ string) bool { return status == 200 })
 		if fetches, calls := cold.counts(); fetches != 1 || calls != 12 {
 			t.Fatalf("%d token fetches and %d API calls, want 1 and 12", fetches, calls)
+		}
+	})
+
+	// the instance that waited for the lock takes the failure, rather than
+	// fetching in turn (a token endpoint that does not answer made it wait
+	// for two fetch timeouts)
+	t.Run("token endpoint failing for both at once: one fetch, every call a 502", func(t *testing.T) {
+		payAtOnce(t, 6, "down", func(status int, body string) bool {
+			return status == 502 && strings.Contains(body, `"code":"upstream_error"`) && strings.Contains(body, `"provider_code":"50300"`)
+		})
+		if fetches, calls := down.counts(); fetches != 1 || calls != 0 {
+			t.Fatalf("%d token fetches and %d API calls, want 1 and 0", fetches, calls)
 		}
 	})
 

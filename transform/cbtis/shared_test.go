@@ -2,10 +2,13 @@ package cbtis
 
 import (
 	"context"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
@@ -168,7 +171,8 @@ func TestSharedTokenStoreUnavailable(t *testing.T) {
 }
 
 // A token without expires_in is shared without a refresh time and lives
-// until refused; an error of the token endpoint is neither shared nor cached.
+// until refused; an error of the token endpoint is not cached: no token is
+// stored, and the next caller fetches again.
 func TestSharedTokenWithoutLifetimeAndErrors(t *testing.T) {
 	ts := newTokenServer(t)
 	ts.set(func(ts *tokenServer) { ts.expiresIn = "" })
@@ -189,7 +193,58 @@ func TestSharedTokenWithoutLifetimeAndErrors(t *testing.T) {
 	if _, err := c.tokens.Token(context.Background()); err == nil {
 		t.Fatal("an invalid expires_in was accepted")
 	}
-	if keys := badStore.Keys(); len(keys) != 0 || badStore.Locked(c.tokens.key) {
+	if keys := badStore.Keys(); len(keys) != 1 || keys[0] != c.tokens.failed || badStore.Locked(c.tokens.key) {
 		t.Fatalf("after a failed fetch: keys %v, locked %v", keys, badStore.Locked(c.tokens.key))
+	}
+	if _, err := c.tokens.Token(context.Background()); err == nil || bad.Fetches() != 2 {
+		t.Fatalf("the next caller: %v after %d fetches, want a fetch of its own", err, bad.Fetches())
+	}
+}
+
+// A fetch that fails is shared like one that succeeds: the instances that
+// waited for the lock meanwhile fail with it rather than each fetching in
+// turn (with a token endpoint that does not answer, the third instance
+// answered after three fetch timeouts). It holds no secret, and the next
+// caller tries again.
+func TestSharedTokenFailureSharedWithWaiters(t *testing.T) {
+	ts := newTokenServer(t)
+	ts.set(func(ts *tokenServer) {
+		ts.gate = make(chan struct{})
+		ts.answer = func(w http.ResponseWriter) bool {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"code":50300,"message":"try later"}`))
+			return true
+		}
+	})
+	store := transformtest.NewMemStore()
+	cs := instances(t, 3, ts.URL(), store, nil)
+	var wg sync.WaitGroup
+	errs := make([]error, 9)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = cs[i%len(cs)].tokens.Token(context.Background())
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(ts.gate)
+	wg.Wait()
+	for i, err := range errs {
+		e := wantError(t, err, http.StatusBadGateway, transform.CodeUpstreamError)
+		if e.ProviderCode != "50300" || e.ProviderMessage != "try later" || !strings.HasPrefix(e.Message, "the token endpoint answered HTTP 503") {
+			t.Fatalf("caller %d: %+v", i, e)
+		}
+	}
+	if ts.Fetches() != 1 {
+		t.Fatalf("%d fetches, want 1 for the three instances", ts.Fetches())
+	}
+	stored, _ := store.Load(context.Background(), cs[0].tokens.failed)
+	if strings.Contains(string(stored), testSecret) || !strings.Contains(string(stored), `"provider_code":"50300"`) {
+		t.Fatalf("stored failure %s", stored)
+	}
+	ts.set(func(ts *tokenServer) { ts.answer = nil })
+	if tok := token(t, cs[1]); tok != "tok-2" || ts.Fetches() != 2 {
+		t.Fatalf("the next caller: %q after %d fetches", tok, ts.Fetches())
 	}
 }

@@ -39,6 +39,7 @@ type tokenSource struct {
 	url    string // with the client_secret in its query: never in an error or log
 	secret string // to scrub provider messages that might echo it
 	key    string // the shared token's key: minipay/cbtis/<sha256(token_url+uid)>/token
+	failed string // beside it, the last failed fetch: …/failure
 	now    func() time.Time
 
 	mu        sync.Mutex
@@ -75,8 +76,8 @@ func newTokenSource(cfg *Config, hc *http.Client, now func() time.Time) (*tokenS
 	}
 	u.RawQuery = query
 	sum := sha256.Sum256([]byte(cfg.TokenURL + cfg.UID))
-	key := "minipay/cbtis/" + hex.EncodeToString(sum[:]) + "/token"
-	return &tokenSource{hc: hc, url: u.String(), secret: cfg.ClientSecret, key: key, now: now}, nil
+	prefix := "minipay/cbtis/" + hex.EncodeToString(sum[:]) + "/"
+	return &tokenSource{hc: hc, url: u.String(), secret: cfg.ClientSecret, key: prefix + "token", failed: prefix + "failure", now: now}, nil
 }
 
 // share makes the token a cluster's: fetched once under the store's lock.
@@ -159,12 +160,17 @@ func (s *tokenSource) obtain(ctx context.Context) (sharedToken, error) {
 	if store == nil {
 		return s.fetchOwn(ctx)
 	}
+	waiting := s.now()
 	v, err := transform.FillShared(ctx, store, s.key, sharedLockWait, func(b []byte) bool {
 		t, ok := decodeShared(b)
 		return ok && t.AccessToken != refused && (t.RefreshAt.IsZero() || s.now().Before(t.RefreshAt))
 	}, func() ([]byte, error) {
+		if err := s.failedSince(ctx, store, waiting); err != nil {
+			return nil, err
+		}
 		t, err := s.fetchOwn(ctx)
 		if err != nil {
+			s.shareFailure(ctx, store, err)
 			return nil, err
 		}
 		return json.Marshal(t)
@@ -181,6 +187,44 @@ func (s *tokenSource) obtain(ctx context.Context) (sharedToken, error) {
 		return s.fetchOwn(ctx)
 	}
 	return t, nil
+}
+
+// sharedFailure is a failed fetch as the store keeps it, beside the token.
+// The instances that were waiting for the lock while it failed fail with
+// it, as the callers sharing one fetch in an instance do, instead of each
+// fetching in turn once it holds the lock: with a token endpoint that does
+// not answer, the n-th waiting instance answered only after n fetch
+// timeouts. A caller that came later fetches again: a failure is not
+// cached. It holds no secret (the provider's message is scrubbed).
+type sharedFailure struct {
+	FailedAt        time.Time `json:"failed_at"`
+	Message         string    `json:"message"`
+	ProviderCode    string    `json:"provider_code,omitempty"`
+	ProviderMessage string    `json:"provider_message,omitempty"`
+}
+
+// shareFailure stores the failure of this instance's fetch.
+func (s *tokenSource) shareFailure(ctx context.Context, store transform.Store, err error) {
+	f := sharedFailure{FailedAt: s.now().UTC(), Message: "the access token could not be fetched"}
+	var te *transform.Error
+	if errors.As(err, &te) {
+		f.Message, f.ProviderCode, f.ProviderMessage = te.Message, te.ProviderCode, te.ProviderMessage
+	}
+	_ = store.Store(ctx, s.failed, transform.Marshal(f)) // not shared this time; the adapter's Store logs why
+}
+
+// failedSince returns the error of a fetch that failed after since (while
+// this caller waited for the lock), else nil.
+func (s *tokenSource) failedSince(ctx context.Context, store transform.Store, since time.Time) error {
+	b, err := store.Load(ctx, s.failed)
+	if err != nil {
+		return nil
+	}
+	var f sharedFailure
+	if json.Unmarshal(b, &f) != nil || !f.FailedAt.After(since) || f.Message == "" {
+		return nil
+	}
+	return transform.UpstreamCode(f.Message+" (another instance's fetch)", f.ProviderCode, f.ProviderMessage)
 }
 
 // sharedToken is a token with its times, as the store keeps it; the times
