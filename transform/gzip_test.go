@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -71,3 +72,62 @@ func TestDecodeContent(t *testing.T) {
 
 // errAny is TestDecodeContent's "some error".
 var errAny = errors.New("any error")
+
+// FuzzDecodeContent: whatever the header and body, DecodeContent never
+// returns more than max bytes, refuses a list with a coding other than
+// gzip, x-gzip and identity (by the list syntax written out here), returns
+// the body untouched when no gzip coding is listed, and gives back a
+// payload compressed as many times as the header lists gzip (up to
+// MaxGzipLayers), however the list is spelled.
+func FuzzDecodeContent(f *testing.F) {
+	f.Add("gzip", []byte("<xml/>"), uint8(1), uint16(64))
+	f.Add("identity, x-gzip", []byte("{}"), uint8(1), uint16(64))
+	f.Add("GZIP,\tgzip", []byte("payload"), uint8(2), uint16(16))
+	f.Add("gzip\ngzip", []byte("payload"), uint8(2), uint16(16))
+	f.Add("br, gzip", []byte("x"), uint8(1), uint16(8))
+	f.Add(" , ", []byte("x"), uint8(0), uint16(8))
+	f.Fuzz(func(t *testing.T, header string, payload []byte, layers uint8, max16 uint16) {
+		max := int(max16)
+		h := http.Header{}
+		for _, line := range strings.Split(header, "\n") {
+			h.Add("Content-Encoding", line)
+		}
+		// The list as RFC 9110 writes it: comma-separated elements on every
+		// line, optional whitespace, empty elements ignored.
+		gzips, other := 0, false
+		for _, line := range strings.Split(header, "\n") {
+			for _, e := range strings.Split(line, ",") {
+				switch strings.ToLower(strings.Trim(e, " \t")) {
+				case "":
+				case "identity":
+				case "gzip", "x-gzip":
+					gzips++
+				default:
+					other = true
+				}
+			}
+		}
+		body := payload
+		for range min(int(layers), 3) {
+			body = gzipBytes(body)
+		}
+		out, err := DecodeContent(h, body, max)
+		if len(out) > max {
+			t.Fatalf("%d bytes out, max %d", len(out), max)
+		}
+		switch {
+		case other || gzips > MaxGzipLayers:
+			if err == nil {
+				t.Fatalf("Content-Encoding %q decoded", header)
+			}
+		case gzips == 0:
+			if len(body) <= max && (err != nil || !bytes.Equal(out, body)) {
+				t.Fatalf("Content-Encoding %q: body changed: %q, %v", header, out, err)
+			}
+		case gzips == int(layers) && len(payload) <= max && len(body) <= max:
+			if err != nil || !bytes.Equal(out, payload) {
+				t.Fatalf("Content-Encoding %q over %d layers: %q, %v; want %q", header, layers, out, err, payload)
+			}
+		}
+	})
+}
