@@ -8,5 +8,7 @@
 //
 // One sub-package per provider (wechatv2, wxlogin, ...) holds both sides of
 // that provider's wire format: the client side the proxy uses and the server
-// side the sandbox uses.
+// side the sandbox uses. No provider imports another: what several share is
+// here, or in wxpay (WeChat's signatures and paySign); transformtest holds
+// what their tests share.
 package transform
