@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,9 @@ func fakeWeChat(t *testing.T) *httptest.Server {
 				{Name: "result_code", Value: "SUCCESS"}, {Name: "prepay_id", Value: "wx201411101639507cbf6ffd8b0779950874"},
 				{Name: "trade_type", Value: "JSAPI"},
 			}
+			if appid == "" { // an answer naming no merchant (DESIGN §4 asks for none)
+				p = slices.DeleteFunc(p, func(kv transform.Param) bool { return kv.Name == "appid" || kv.Name == "mch_id" })
+			}
 			p = append(p, transform.Param{Name: "sign", Value: wxpay.Sign(p, key, req.Get("sign_type"))})
 			_, _ = w.Write(transform.AppendFlatXML(nil, "xml", p))
 		}
@@ -47,6 +51,8 @@ func fakeWeChat(t *testing.T) *httptest.Server {
 			answer("00000000000000000000000000000000", appID)
 		case strings.HasPrefix(id, "FOREIGN"):
 			answer(apiKey, "wx0000000000000000")
+		case strings.HasPrefix(id, "ANONYMOUS"):
+			answer(apiKey, "")
 		case strings.HasPrefix(id, "SLOW"):
 			time.Sleep(1500 * time.Millisecond)
 			answer(apiKey, appID)
@@ -206,6 +212,10 @@ func TestMerchantAPIErrors(t *testing.T) {
 	// {env.*} are right, so the failures above are the ones named.
 	if r := postJSON(t, tc, base+"/fake/pay", pay("OK-1")); r.status != 200 || r.json(t)["package"] != "prepay_id=wx201411101639507cbf6ffd8b0779950874" {
 		t.Fatalf("fake pay: %d %s", r.status, r.body)
+	}
+	// So does a signed answer without appid and mch_id (one naming another is refused above).
+	if r := postJSON(t, tc, base+"/fake/pay", pay("ANONYMOUS-1")); r.status != 200 || r.json(t)["package"] != "prepay_id=wx201411101639507cbf6ffd8b0779950874" {
+		t.Fatalf("fake pay without appid and mch_id: %d %s", r.status, r.body)
 	}
 	// the login's AppSecret came from {file.*}
 	if r := postJSON(t, tc, base+"/wxlogin/login", `{"code":"file-secret-1"}`); r.status != 200 {

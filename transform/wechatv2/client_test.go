@@ -242,6 +242,14 @@ func TestDecodePaySuccess(t *testing.T) {
 			{Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
 			{Name: "prepay_id", Value: prepayID}, {Name: "trade_type", Value: "JSAPI"},
 		}, vecAPIKey, SignMD5), SignMD5, spSubAppID},
+		// DESIGN §4 asks an answer to be signed, not to name the merchant: one
+		// that leaves appid and mch_id out (an implementation of WeChat's API
+		// other than WeChat's own) is read; one naming another is refused
+		// (TestDecodePayErrors).
+		{"without appid and mch_id", testConfig(""), signedXML(transform.Params{
+			{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"}, {Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"},
+			{Name: "result_code", Value: "SUCCESS"}, {Name: "prepay_id", Value: prepayID}, {Name: "trade_type", Value: "JSAPI"},
+		}, vecAPIKey, SignMD5), SignMD5, vecAppID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -81,19 +81,23 @@ func (c *Config) payAppID() string {
 }
 
 // foreign tells whether a signed document names another merchant than this
-// configuration: appid and mch_id always; in service-provider mode also
-// sub_mch_id and sub_appid, because the provider's key signs for every
-// sub-merchant and each of their mini programs. A notification must carry
-// sub_mch_id (needSubMch); an answer that leaves a sub_* field out is not
-// refused for it, one naming another is.
-func (c *Config) foreign(p transform.Params, needSubMch bool) bool {
-	if p.Get("appid") != c.AppID || p.Get("mch_id") != c.MchID {
-		return true
+// configuration: appid and mch_id; in service-provider mode also sub_mch_id
+// and sub_appid, because the provider's key signs for every sub-merchant and
+// each of their mini programs. A notification must carry appid, mch_id and,
+// in service-provider mode, sub_mch_id (notification: DESIGN §5 checks them);
+// an answer is refused for naming another, not for leaving one out (its
+// signature already binds it to this key, and DESIGN §4 asks no more: a
+// WeChat implementation that answers without appid and mch_id is still read).
+func (c *Config) foreign(p transform.Params, notification bool) bool {
+	for _, f := range [...]struct{ name, want string }{{"appid", c.AppID}, {"mch_id", c.MchID}} {
+		if got := p.Get(f.name); got != f.want && (notification || got != "") {
+			return true
+		}
 	}
 	if c.SubMchID == "" {
 		return false
 	}
-	if (needSubMch || p.Has("sub_mch_id")) && p.Get("sub_mch_id") != c.SubMchID {
+	if (notification || p.Has("sub_mch_id")) && p.Get("sub_mch_id") != c.SubMchID {
 		return true
 	}
 	return c.SubAppID != "" && p.Has("sub_appid") && p.Get("sub_appid") != c.SubAppID

@@ -168,6 +168,9 @@ func TestWebhookVerifyRejects(t *testing.T) {
 		{"empty sign", md5, notification("", ""), transform.ErrBadSignature},
 		{"foreign appid", md5, signedXML(set(notificationParams(), "appid", "wx0000000000000000"), vecAPIKey, SignMD5), transform.ErrForeign},
 		{"foreign mch_id", md5, signedXML(set(notificationParams(), "mch_id", "10000101"), vecAPIKey, SignMD5), transform.ErrForeign},
+		// A notification must name the merchant (DESIGN §5), unlike an answer.
+		{"no appid", md5, signedXML(set(notificationParams(), "appid", ""), vecAPIKey, SignMD5), transform.ErrForeign},
+		{"no mch_id", md5, signedXML(set(notificationParams(), "mch_id", ""), vecAPIKey, SignMD5), transform.ErrForeign},
 		{"return_code FAIL", md5, signedXML(set(notificationParams(), "return_code", "FAIL"), vecAPIKey, SignMD5), transform.ErrUnsigned},
 		{"communication failure", md5, []byte(`<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[参数格式校验错误]]></return_msg></xml>`), transform.ErrUnsigned},
 		{"malformed XML", md5, []byte(`<xml><appid>wxd930ea5d5a258f4f</appid>`), transform.ErrMalformed},
