@@ -29,6 +29,15 @@ const wechatMerchant = `
 		mch_id 1900000109
 		api_key 8934e7d15453e97507ef794cf7b0519d`
 
+// wechatV3Merchant is Caddyfile.example's WeChat Pay v3 merchant, with the
+// sandbox-only test keys of examples/keys (%[1]s is that directory).
+const wechatV3Merchant = `
+		app_id wx8888888888888888
+		mch_id 1900000109
+		serial_no 3775B6A45ACD588826D15E583A95F5DD2F2D3B4A
+		private_key {file.%[1]s/apiclient_key.pem}
+		api_v3_key sandbox-apiv3-key-0123456789abcd`
+
 // repoRoot is the checkout this module lives in.
 var repoRoot, _ = filepath.Abs(filepath.Join("..", ".."))
 
@@ -98,6 +107,7 @@ func startCaddy(t *testing.T) stack {
 		t.Fatal("./cmd/caddy was not built")
 	}
 	dir := t.TempDir()
+	keys := filepath.Join(repoRoot, "examples", "keys")
 	admin, mport, sport := freePort(t), freePort(t), freePort(t)
 	config := fmt.Sprintf(`{
 	admin localhost:%d
@@ -119,6 +129,15 @@ func startCaddy(t *testing.T) stack {
 		rewrite * /sandbox/merchant/events
 		reverse_proxy localhost:%d
 	}
+	handle /wechat_v3/* {
+		minipay wechat_v3 {%s
+			public_key {file.%s/wechatpay_pub_key.pem}
+			public_key_id PUB_KEY_ID_0119000001092026112900000000000001
+			notify_url http://localhost:%d/webhooks/wechat_v3
+			client_ip 127.0.0.1
+		}
+		reverse_proxy localhost:%d
+	}
 }
 
 :%d {
@@ -126,9 +145,16 @@ func startCaddy(t *testing.T) stack {
 	minipay_sandbox {
 		wechat_v2 {%s
 		}
+		wechat_v3 {%s
+			platform_private_key {file.%s/wechatpay_platform_key.pem}
+			platform_certificate {file.%s/wechatpay_platform_cert.pem}
+			public_key_id PUB_KEY_ID_0119000001092026112900000000000001
+		}
 	}
 }
-`, admin, filepath.Join(dir, "storage"), mport, wechatMerchant, mport, sport, wechatMerchant, sport, sport, wechatMerchant)
+`, admin, filepath.Join(dir, "storage"), mport, wechatMerchant, mport, sport, wechatMerchant, sport,
+		fmt.Sprintf(wechatV3Merchant, keys), keys, mport, sport,
+		sport, wechatMerchant, fmt.Sprintf(wechatV3Merchant, keys), keys, keys)
 	cfgPath := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -184,10 +210,15 @@ func postJSON(t *testing.T, url, body string) map[string]any {
 	return m
 }
 
-// pay creates an order through the merchant API, as a merchant backend does.
+// pay creates a wechat_v2 order through the merchant API, as a merchant
+// backend does.
 func (s stack) pay(t *testing.T, orderID, amount string) {
+	s.payWith(t, "/wechat/pay", orderID, amount)
+}
+
+func (s stack) payWith(t *testing.T, path, orderID, amount string) {
 	t.Helper()
-	m := postJSON(t, s.merchant+"/wechat/pay", `{"order_id":"`+orderID+`","amount":"`+amount+
+	m := postJSON(t, s.merchant+path, `{"order_id":"`+orderID+`","amount":"`+amount+
 		`","currency":"CNY","description":"Latte","openid":"os7xVv419cwT89c3EhFacTtXD_84"}`)
 	if m["order_id"] != orderID || m["paySign"] == "" {
 		t.Fatalf("pay answer %v", m)
@@ -425,5 +456,36 @@ func TestConsoleWithoutJavaScript(t *testing.T) {
 		if bytes.Contains(body, []byte(external)) {
 			t.Errorf("the page refers to something external (%s)", external)
 		}
+	}
+}
+
+// A click whose answer changes nothing on the list (here: fail on a
+// wechat_v3 order that failed already, for which WeChat sends nothing)
+// still gives the order its buttons back: the page re-renders after every
+// action, not only when the list changed.
+func TestConsoleActionWithoutChange(t *testing.T) {
+	s := startCaddy(t)
+	ctx := browser(t)
+	s.payWith(t, "/wechat_v3/pay", "V3-FAIL-1", "3.00")
+	if m := postJSON(t, s.sandbox+"/sandbox/complete", `{"provider":"wechat_v3","order_id":"V3-FAIL-1","result":"failed"}`); m["delivered"] != false {
+		t.Fatalf("complete failed: %v", m)
+	}
+	card := `article[data-order-id="V3-FAIL-1"][data-provider="wechat_v3"]`
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.sandbox+"/sandbox/"),
+		chromedp.WaitVisible(chromedp.CSS(card)),
+		// past the page's first refresh, so that the list it shows is the
+		// one the sandbox renders
+		chromedp.Sleep(2500*time.Millisecond),
+		chromedp.Click(chromedp.CSS(card+` button[data-action="fail"]`)),
+		wait(`document.getElementById("toast").textContent.includes("nothing was sent")`, 10*time.Second),
+		wait(`(o => !o.classList.contains("busy") && !o.querySelector('button[data-action="fail"]').disabled)(document.querySelector('`+card+`'))`, 5*time.Second),
+	)
+	if err != nil {
+		busy, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('`+card+`').outerHTML`))
+		t.Fatalf("the order did not get its buttons back: %v\n%s", err, busy)
+	}
+	if got := rendered(t, ctx, card+` [data-field="state"]`); got != "failed" {
+		t.Fatalf("state %q, want failed", got)
 	}
 }
