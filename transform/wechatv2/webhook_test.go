@@ -94,6 +94,9 @@ func TestWebhookVerifyPayment(t *testing.T) {
 		{"empty field left out of the sign", testConfig(""), notification(notifyMD5Sign, "<attach></attach>")},
 		// Python's ElementTree writes an empty element "<attach />"; XML allows
 		// space before '>' in any tag.
+		// return_code is the transport status; the signature authenticates.
+		{"without return_code", testConfig(""), signedXML(slices.DeleteFunc(notificationParams(),
+			func(kv transform.Param) bool { return kv.Name == "return_code" }), vecAPIKey, SignMD5)},
 		{"empty element with a space (ElementTree)", testConfig(""), notification(notifyMD5Sign, "<attach /><device_info\n/>")},
 		{"space before > in tags", testConfig(""),
 			[]byte(strings.ReplaceAll(strings.ReplaceAll(string(notification(notifyMD5Sign, "")), "<xml>", "<xml >"), "</sign>", "</sign >"))},
