@@ -1,7 +1,10 @@
 package caddymodule
 
 import (
+	"strings"
+
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/cbtis"
@@ -32,6 +35,25 @@ func (CBTIS) CaddyModule() caddy.ModuleInfo {
 	return providerInfo(cbtis.Name, func() caddy.Module { return new(CBTIS) })
 }
 
+// Provision warns when a minipay_webhook's signature_header holds '_' or
+// '.': Caddy drops every request header whose name has one unless the
+// server's expected_underscore_headers (expected_dot_headers) lists it, so
+// each notification would be refused as unsigned (README "CBTIS").
+func (p *CBTIS) Provision(ctx caddy.Context) error {
+	if !strings.ContainsAny(p.SignatureHeader, "_.") {
+		return nil
+	}
+	for _, m := range ctx.Modules() {
+		if _, ok := m.(*Webhook); ok {
+			ctx.Logger().Warn("minipay_webhook cbtis: Caddy drops request headers whose name holds '_' or '.' unless the server's "+
+				"expected_underscore_headers (or expected_dot_headers) lists them; list signature_header there, "+
+				"or every notification is refused as unsigned", zap.String("signature_header", p.SignatureHeader))
+			return nil
+		}
+	}
+	return nil
+}
+
 // NewClient builds the merchant-facing side with its token cache.
 func (p *CBTIS) NewClient() (transform.Client, error) { return cbtis.NewClient(p.Config) }
 
@@ -43,8 +65,9 @@ func (p *CBTIS) NewSandbox() (transform.Sandbox, error) { return cbtis.NewSandbo
 
 // Interface guards.
 var (
-	_ provider        = (*CBTIS)(nil)
-	_ clientProvider  = (*CBTIS)(nil)
-	_ webhookProvider = (*CBTIS)(nil)
-	_ sandboxProvider = (*CBTIS)(nil)
+	_ provider          = (*CBTIS)(nil)
+	_ caddy.Provisioner = (*CBTIS)(nil)
+	_ clientProvider    = (*CBTIS)(nil)
+	_ webhookProvider   = (*CBTIS)(nil)
+	_ sandboxProvider   = (*CBTIS)(nil)
 )

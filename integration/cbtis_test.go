@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -489,5 +490,51 @@ func TestCBTISProvisionErrors(t *testing.T) {
 	tc := caddytestTester(t)
 	if err := tc.load(globalOptions(filepath.Join(t.TempDir(), "log")) + ":" + itoa(freePort(t)) + " {\nminipay_webhook cbtis {\n api_key " + cbtisAPIKey + "\n}\nreverse_proxy 127.0.0.1:9\n}\n"); err != nil {
 		t.Fatalf("webhook with api_key only: %v", err)
+	}
+}
+
+// TestCBTISSignatureHeaderWithUnderscore: Caddy drops every request header
+// whose name holds '_' or '.' unless the server's
+// expected_underscore_headers (expected_dot_headers) lists it, so a
+// signature_header such as X_Cbtis_Signature verifies only with it there
+// (README "CBTIS"); without it, minipay_webhook warns when it loads.
+func TestCBTISSignatureHeaderWithUnderscore(t *testing.T) {
+	body := []byte(`{"notify_type":"payment_success","data":{"order_id":"C-US-1","merchant_order_id":"US-1","order_amount":"1.00","order_currency":"HKD"}}`)
+	for _, allowed := range []bool{false, true} {
+		port := itoa(freePort(t))
+		logFile := filepath.Join(t.TempDir(), "caddy.log")
+		options := globalOptions(logFile)
+		if allowed {
+			options = strings.Replace(options, "grace_period 1ns", "grace_period 1ns\n\tservers {\n\t\texpected_underscore_headers X_Cbtis_Signature\n\t}", 1)
+		}
+		startCaddy(t, options+`
+:`+port+` {
+	route /webhooks/cbtis {
+		minipay_webhook cbtis {
+			api_key `+cbtisAPIKey+`
+			signature_header X_Cbtis_Signature
+		}
+		respond 204
+	}
+}
+`)
+		req, _ := http.NewRequest(http.MethodPost, "http://localhost:"+port+"/webhooks/cbtis", bytes.NewReader(body))
+		req.Header["X_Cbtis_Signature"] = []string{cbtisSign(body, cbtisAPIKey)}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ack, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		logs := logText(t, logFile)
+		warned := strings.Contains(logs, "expected_underscore_headers")
+		switch {
+		case allowed && (res.StatusCode != 200 || string(ack) != "success"):
+			t.Fatalf("with the header listed: %d %q", res.StatusCode, ack)
+		case !allowed && res.StatusCode != 401:
+			t.Fatalf("without it (Caddy drops the header): %d %q", res.StatusCode, ack)
+		case !allowed && !warned:
+			t.Fatalf("no warning about expected_underscore_headers in the log:\n%s", logs)
+		}
 	}
 }
