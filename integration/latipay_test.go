@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -270,14 +271,11 @@ func TestLatipay(t *testing.T) {
 // it; with a wrong api_key both forms are refused and the merchant gets the
 // 502 naming 206.
 func TestLatipayQuerySignatureFallback(t *testing.T) {
-	var mu sync.Mutex
-	var signatures []string
+	var signatures received
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ref := strings.TrimPrefix(r.URL.Path, "/v2/transaction/")
 		sig := r.URL.Query().Get("signature")
-		mu.Lock()
-		signatures = append(signatures, sig)
-		mu.Unlock()
+		signatures.add(sig)
 		m := hmac.New(sha256.New, []byte(latipayAPIKey))
 		m.Write([]byte(ref + r.URL.Query().Get("user_id")))
 		w.Header().Set("Content-Type", "application/json")
@@ -290,29 +288,10 @@ func TestLatipayQuerySignatureFallback(t *testing.T) {
 			`"payment_method":"wechat","status":"paid","pay_time":"2026-11-22 10:00:00","signature":"`+latipayNotify(latipayAPIKey, v)+`"}`)
 	}))
 	t.Cleanup(fake.Close)
-	taken := func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		s := signatures
-		signatures = nil
-		return s
-	}
+	taken := signatures.take
 	port := itoa(freePort(t))
-	route := func(path, key string) string {
-		return `
-	handle ` + path + `/* {
-		minipay latipay {
-			user_id ` + latipayUserID + `
-			wallet_id ` + latipayWalletID + `
-			app_id ` + latipayAppID + `
-			currency NZD
-			api_key ` + key + `
-		}
-		reverse_proxy ` + strings.TrimPrefix(fake.URL, "http://") + `
-	}`
-	}
 	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
-:`+port+` {`+route("/latipay", latipayAPIKey)+route("/latipay-wrong-key", "not-the-merchant-key")+`
+:`+port+` {`+latipayRoute("/latipay", fake.URL, latipayAPIKey)+latipayRoute("/latipay-wrong-key", fake.URL, "not-the-merchant-key")+`
 }
 `)
 	base := "http://localhost:" + port
@@ -333,4 +312,90 @@ func TestLatipayQuerySignatureFallback(t *testing.T) {
 	if sent := taken(); len(sent) != 2 || sent[0] == sent[1] {
 		t.Fatalf("wrong key: sent %v, want both forms once", sent)
 	}
+}
+
+// TestLatipayRefundPathFallback: an independent Latipay that serves the
+// refund at /v2/refund only (a third-party plugin's path; Latipay's own docs
+// give /refund) and answers 404 elsewhere. Without refund_path, minipay
+// sends the refund to /refund, then once more to /v2/refund, and keeps that
+// path; with refund_path /refund configured, the 404 is the 502 it means.
+func TestLatipayRefundPathFallback(t *testing.T) {
+	var paths received
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths.add(r.URL.Path)
+		var body map[string]string
+		if r.URL.Path != "/v2/refund" || r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&body) != nil {
+			http.NotFound(w, r)
+			return
+		}
+		m := hmac.New(sha256.New, []byte(latipayAPIKey))
+		m.Write([]byte("order_id=" + body["order_id"] + "&refund_amount=" + body["refund_amount"] + "&user_id=" + body["user_id"] + latipayAPIKey))
+		w.Header().Set("Content-Type", "application/json")
+		if body["signature"] != hex.EncodeToString(m.Sum(nil)) {
+			_, _ = io.WriteString(w, `{"code":206,"message":"Signature from Merchant request is wrong"}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"code":0,"message":"SUCCESS"}`)
+	}))
+	t.Cleanup(fake.Close)
+	taken := paths.take
+	port := itoa(freePort(t))
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+:`+port+` {`+latipayRoute("/latipay", fake.URL, latipayAPIKey)+latipayRoute("/latipay-fixed", fake.URL, latipayAPIKey+"\n\t\t\trefund_path /refund")+`
+}
+`)
+	base := "http://localhost:" + port
+	const refund = `{"order_id":"LP-3001","refund_id":"LP-3001-R1","amount":"1.00","currency":"NZD","provider_order_id":"2026112210000001"}`
+	for i, want := range [][]string{{"/refund", "/v2/refund"}, {"/v2/refund"}} {
+		r := postJSON(t, tc, base+"/latipay/refund", refund)
+		if got := r.json(t); r.status != 200 || got["status"] != "succeeded" || got["amount"] != "1.00" {
+			t.Fatalf("refund %d: %d %s", i, r.status, r.body)
+		}
+		if sent := taken(); strings.Join(sent, " ") != strings.Join(want, " ") {
+			t.Fatalf("refund %d sent to %v, want %v", i, sent, want)
+		}
+	}
+	r := postJSON(t, tc, base+"/latipay-fixed/refund", refund)
+	if e := r.errorOf(t); r.status != 502 || e["code"] != "upstream_error" {
+		t.Fatalf("configured refund_path: %d %s", r.status, r.body)
+	}
+	if sent := taken(); len(sent) != 1 || sent[0] != "/refund" {
+		t.Fatalf("configured refund_path: sent to %v", sent)
+	}
+}
+
+// latipayRoute is a Caddyfile route at path/* for the sandbox merchant with
+// api_key key (and any provider lines after it), proxied to upstream.
+func latipayRoute(path, upstream, key string) string {
+	return `
+	handle ` + path + `/* {
+		minipay latipay {
+			user_id ` + latipayUserID + `
+			wallet_id ` + latipayWalletID + `
+			app_id ` + latipayAppID + `
+			currency NZD
+			api_key ` + key + `
+		}
+		reverse_proxy ` + strings.TrimPrefix(upstream, "http://") + `
+	}`
+}
+
+// received records what a fake provider was sent, for the test to take.
+type received struct {
+	mu    sync.Mutex
+	items []string
+}
+
+func (r *received) add(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.items = append(r.items, s)
+}
+
+// take returns what was recorded since the last take.
+func (r *received) take() (items []string) {
+	r.mu.Lock()
+	items, r.items = r.items, nil
+	r.mu.Unlock()
+	return items
 }

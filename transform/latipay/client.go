@@ -39,14 +39,20 @@ type Client struct {
 	// merchant_reference + user_id (Latipay's older form, its PHP plugin's)
 	// rather than the sorted form of vector 3; it flips on a 206.
 	queryConcat atomic.Bool
+	// refundOther: refunds go to the other of Latipay's two refund paths
+	// (/refund, /v2/refund) than the default; it flips on a bare 404.
+	// refundPathSet: refund_path was configured, and is used as is.
+	refundOther   atomic.Bool
+	refundPathSet bool
 }
 
 // NewClient validates cfg and returns a Client.
 func NewClient(cfg Config) (*Client, error) {
+	refundPathSet := cfg.RefundPath != "" // before Check fills the default
 	if err := transform.CheckConfig(&cfg, transform.RoleClient); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, signer: newSigner(cfg.APIKey)}
+	c := &Client{cfg: cfg, signer: newSigner(cfg.APIKey), refundPathSet: refundPathSet}
 	c.Operations = transform.Operations{Provider: Name, Pay: c.Pay, Query: c.Query, Refund: c.Refund}
 	return c, nil
 }
@@ -273,6 +279,12 @@ type refundBody struct {
 // the merchant passes as provider_order_id (the pay answer's). Latipay
 // answers {"code":0} once the refund is done and sends no refund
 // notification, so a code 0 answer is status "succeeded".
+//
+// Latipay's own docs give /refund, a third-party plugin and some
+// integrations /v2/refund (docs/providers/latipay.md). Without refund_path,
+// a 404 that is no Latipay answer (no JSON code: the path does not exist,
+// so nothing was refunded) switches to the other path and asks minipay to
+// send the refund once more; a 404 there too is the 502 it means.
 func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
 	if err := c.walletCurrency(req.Money); err != nil {
 		return nil, err
@@ -292,9 +304,19 @@ func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
 		Provider: Name, OrderID: req.OrderID, RefundID: req.RefundID, Status: transform.StatusSucceeded,
 		Amount: req.Money.String(), Currency: req.Money.Currency,
 	}
+	path, other := c.cfg.RefundPath, false
+	if !c.refundPathSet {
+		if other = c.refundOther.Load(); other {
+			path = PathRefundV2
+		}
+	}
 	return &transform.Call{
-		Method: http.MethodPost, Path: c.cfg.RefundPath, ContentType: ContentTypeJSON, Body: transform.Marshal(b), OrderID: req.OrderID,
+		Method: http.MethodPost, Path: path, ContentType: ContentTypeJSON, Body: transform.Marshal(b), OrderID: req.OrderID,
 		Decode: func(status int, _ http.Header, body []byte) ([]byte, error) {
+			if status == http.StatusNotFound && !c.refundPathSet && !hasCode(body) {
+				c.refundOther.CompareAndSwap(other, !other)
+				return nil, &transform.RetryError{Final: transform.Upstream("the provider answered HTTP 404 on " + path)}
+			}
 			a, err := readAnswer(status, body)
 			if err != nil {
 				return nil, err
@@ -309,6 +331,16 @@ func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
 			return transform.Marshal(out), nil
 		},
 	}, nil
+}
+
+// hasCode tells whether body is a Latipay answer: a JSON object with a code.
+func hasCode(body []byte) bool {
+	var a map[string]json.RawMessage
+	if json.Unmarshal(body, &a) != nil {
+		return false
+	}
+	code, ok := transform.JSONScalar(a["code"])
+	return ok && code != ""
 }
 
 // validProviderOrderID checks Latipay's order id: it is signed raw and sent

@@ -494,3 +494,65 @@ func TestQuerySignatureFallback(t *testing.T) {
 		t.Fatalf("the final error %v does not name 206", e)
 	}
 }
+
+// TestRefundPathFallback: without refund_path, a 404 that is no Latipay
+// answer (the path does not exist there) sends the refund once more to the
+// other of Latipay's two refund paths, which later refunds keep; a 404 on
+// both is the 502 it means. A Latipay answer with a code, whatever its
+// status, and a configured refund_path are never switched.
+func TestRefundPathFallback(t *testing.T) {
+	const req = `{"order_id":"O-1","refund_id":"R-1","amount":"1.00","currency":"NZD","provider_order_id":"2026112210000001"}`
+	const done = `{"code":0,"message":""}`
+	prepare := func(c *Client) *transform.Call {
+		t.Helper()
+		call, err := c.Prepare(context.Background(), "refund", []byte(req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return call
+	}
+	type step struct {
+		path   string // the path the call goes to
+		status int
+		body   string
+		retry  bool // the answer asks for the refund once more
+	}
+	notFound := "404 page not found\n"
+	for _, tt := range []struct {
+		name       string
+		refundPath string
+		steps      []step
+	}{
+		{"/refund answers", "", []step{{"/refund", 200, done, false}, {"/refund", 200, done, false}}},
+		{"only /v2/refund exists", "", []step{{"/refund", 404, notFound, true}, {"/v2/refund", 200, done, false}, {"/v2/refund", 200, done, false}}},
+		{"an HTML 404", "", []step{{"/refund", 404, "<html>Not Found</html>", true}, {"/v2/refund", 200, done, false}}},
+		{"neither exists", "", []step{{"/refund", 404, notFound, true}, {"/v2/refund", 404, notFound, true}, {"/refund", 200, done, false}}},
+		{"a Latipay answer with a 404", "", []step{{"/refund", 404, `{"code":201,"message":"order not exist"}`, false}, {"/refund", 200, done, false}}},
+		{"a configured /refund", "/refund", []step{{"/refund", 404, notFound, false}, {"/refund", 200, done, false}}},
+		{"a configured /v2/refund", "/v2/refund", []step{{"/v2/refund", 404, notFound, false}, {"/v2/refund", 200, done, false}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.RefundPath = tt.refundPath
+			c := newClient(t, cfg)
+			for i, s := range tt.steps {
+				call := prepare(c)
+				if call.Path != s.path {
+					t.Fatalf("step %d: refund sent to %s, want %s", i, call.Path, s.path)
+				}
+				out, err := call.Decode(s.status, nil, []byte(s.body))
+				if errors.Is(err, transform.ErrRetry) != s.retry {
+					t.Fatalf("step %d: Decode = %s, %v; retry %v", i, out, err, s.retry)
+				}
+				if s.retry {
+					if e := transform.RetryFinal(err); wantError(t, e, 502, transform.CodeUpstreamError) == nil {
+						t.Fatal("no final error")
+					}
+				}
+				if s.status == 200 && (err != nil || !strings.Contains(string(out), `"status":"succeeded"`)) {
+					t.Fatalf("step %d: Decode = %s, %v", i, out, err)
+				}
+			}
+		})
+	}
+}
