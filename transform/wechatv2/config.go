@@ -84,10 +84,11 @@ func (c *Config) payAppID() string {
 // configuration: appid and mch_id; in service-provider mode also sub_mch_id
 // and sub_appid, because the provider's key signs for every sub-merchant and
 // each of their mini programs. A notification must carry appid, mch_id and,
-// in service-provider mode, sub_mch_id (notification: DESIGN §5 checks them);
+// in service-provider mode, sub_mch_id (README Webhooks checks them);
 // an answer is refused for naming another, not for leaving one out (its
-// signature already binds it to this key, and DESIGN §4 asks no more: a
-// WeChat implementation that answers without appid and mch_id is still read).
+// signature already binds it to this key, and README Merchant API asks no
+// more: a WeChat implementation that answers without appid and mch_id is
+// still read).
 func (c *Config) foreign(p transform.Params, notification bool) bool {
 	for _, f := range [...]struct{ name, want string }{{"appid", c.AppID}, {"mch_id", c.MchID}} {
 		if got := p.Get(f.name); got != f.want && (notification || got != "") {

@@ -171,7 +171,7 @@ func TestWebhookVerifyRejects(t *testing.T) {
 		{"empty sign", md5, notification("", ""), transform.ErrBadSignature},
 		{"foreign appid", md5, signedXML(set(notificationParams(), "appid", "wx0000000000000000"), vecAPIKey, SignMD5), transform.ErrForeign},
 		{"foreign mch_id", md5, signedXML(set(notificationParams(), "mch_id", "10000101"), vecAPIKey, SignMD5), transform.ErrForeign},
-		// A notification must name the merchant (DESIGN §5), unlike an answer.
+		// A notification must name the merchant (README Webhooks), unlike an answer.
 		{"no appid", md5, signedXML(set(notificationParams(), "appid", ""), vecAPIKey, SignMD5), transform.ErrForeign},
 		{"no mch_id", md5, signedXML(set(notificationParams(), "mch_id", ""), vecAPIKey, SignMD5), transform.ErrForeign},
 		{"return_code FAIL", md5, signedXML(set(notificationParams(), "return_code", "FAIL"), vecAPIKey, SignMD5), transform.ErrUnsigned},
