@@ -211,10 +211,9 @@ func ParsePayload(inner []byte, root string) (transform.Params, error) {
 // body's content decides, not its Content-Type: curl -d and other clients
 // label a bare envelope application/x-www-form-urlencoded, and base64 text
 // cannot be a form holding the field (a '=' only ends it), nor can its
-// URL-encoded form (one token). Any compression
-// must be removed first (InflateAnswer, Webhook.Verify). A form value sent
-// without URL encoding turns '+' into ' '; base64 has no spaces, so they are
-// put back.
+// URL-encoded form (one token). Any compression must be removed first
+// (InflateAnswer, Webhook.Verify). A form value sent without URL encoding
+// turns '+' into ' '; base64 has no spaces, so they are put back.
 func EnvelopeText(body []byte, contentType, field string) ([]byte, error) {
 	body = bytes.TrimSpace(body)
 	if isBase64Text(body) {
