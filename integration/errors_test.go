@@ -33,7 +33,7 @@ func fakeWeChat(t *testing.T) *httptest.Server {
 				{Name: "result_code", Value: "SUCCESS"}, {Name: "prepay_id", Value: "wx201411101639507cbf6ffd8b0779950874"},
 				{Name: "trade_type", Value: "JSAPI"},
 			}
-			if appid == "" { // an answer naming no merchant (DESIGN §4 asks for none)
+			if appid == "" { // an answer naming no merchant (README Merchant API asks for none)
 				p = slices.DeleteFunc(p, func(kv transform.Param) bool { return kv.Name == "appid" || kv.Name == "mch_id" })
 			}
 			p = append(p, transform.Param{Name: "sign", Value: wxpay.Sign(p, key, req.Get("sign_type"))})

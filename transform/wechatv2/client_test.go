@@ -242,7 +242,7 @@ func TestDecodePaySuccess(t *testing.T) {
 			{Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
 			{Name: "prepay_id", Value: prepayID}, {Name: "trade_type", Value: "JSAPI"},
 		}, vecAPIKey, SignMD5), SignMD5, spSubAppID},
-		// DESIGN §4 asks an answer to be signed, not to name the merchant: one
+		// README Merchant API asks an answer to be signed, not to name the merchant: one
 		// that leaves appid and mch_id out (an implementation of WeChat's API
 		// other than WeChat's own) is read; one naming another is refused
 		// (TestDecodePayErrors).
