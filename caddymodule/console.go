@@ -61,7 +61,7 @@ type sentNotification struct {
 
 func (l *notificationLog) add(n sentNotification) {
 	if len(n.Answer) > consoleAnswer {
-		n.Answer = n.Answer[:consoleAnswer] + "…"
+		n.Answer = transform.Clip(n.Answer, consoleAnswer) + "…" // WeChat's answers hold Chinese
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

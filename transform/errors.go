@@ -99,11 +99,15 @@ const MaxProviderText = 256
 
 // clipProviderText cuts s to at most MaxProviderText bytes, at a UTF-8
 // character boundary.
-func clipProviderText(s string) string {
-	if len(s) <= MaxProviderText {
+func clipProviderText(s string) string { return Clip(s, MaxProviderText) }
+
+// Clip cuts s to at most max bytes, at a UTF-8 character boundary (half a
+// character would show as U+FFFD).
+func Clip(s string, max int) string {
+	if len(s) <= max {
 		return s
 	}
-	n := MaxProviderText
+	n := max
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
