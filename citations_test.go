@@ -1,6 +1,8 @@
 package minipay_test
 
 import (
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -61,5 +63,24 @@ func TestCitationsOpenInTheRepository(t *testing.T) {
 	}
 	if checked < 100 {
 		t.Fatalf("only %d files checked", checked)
+	}
+}
+
+// TestProviderPackagesCiteTheirPage: the package doc of every provider
+// package (a transform sub-package with a config.go) names its
+// docs/providers page, where its wire format, sources and vectors are.
+func TestProviderPackagesCiteTheirPage(t *testing.T) {
+	configs, err := filepath.Glob(filepath.Join("transform", "*", "config.go"))
+	if err != nil || len(configs) == 0 {
+		t.Fatalf("no provider package: %v", err)
+	}
+	for _, config := range configs {
+		f, err := parser.ParseFile(token.NewFileSet(), config, nil, parser.PackageClauseOnly|parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Doc == nil || !providerPage.MatchString(f.Doc.Text()) {
+			t.Errorf("%s: the package doc names no docs/providers page", config)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 // Package cbtis is CBTIS payment intents (WeChat Pay, mini program flow) for
 // caddy-minipay: OAuth 2.0 client-credentials access tokens, the create and
 // query calls, the signed JSON notifications, and the sandbox server.
+// The wire format is described in docs/providers/cbtis.md.
 package cbtis
 
 import (

@@ -1,6 +1,7 @@
 // Package latipay is Latipay v2's WeChat mini app payment for caddy-minipay:
 // the sorted-parameter HMAC-SHA256 signature, the miniapppay / transaction
 // query / refund calls, the payment notification, and the sandbox server.
+// The wire format is described in docs/providers/latipay.md.
 package latipay
 
 import (

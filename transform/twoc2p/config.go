@@ -1,7 +1,7 @@
 // Package twoc2p is 2C2P SecurePay API 9.9 for WeChat Mini Program payments
 // (paymentChannel WCMINI) for caddy-minipay: the signed base64 envelopes,
 // the pay call and its answer, the backend notification, and the sandbox
-// server.
+// server. The wire format is described in docs/providers/2c2p.md.
 package twoc2p
 
 import (

@@ -1,6 +1,7 @@
 // Package wechatv2 is WeChat Pay API v2 (JSAPI / mini program) for
 // caddy-minipay: signing, the unifiedorder / orderquery / closeorder / refund
 // calls, paySign, payment and refund notifications, and the sandbox server.
+// The wire format is described in docs/providers/wechat_v2.md.
 package wechatv2
 
 import (

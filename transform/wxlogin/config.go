@@ -1,6 +1,7 @@
 // Package wxlogin is the mini program login exchange (code2Session) for
 // caddy-minipay: the request minipay sends to api.weixin.qq.com, the answer
-// mapping, and the sandbox server.
+// mapping, and the sandbox server. The exchange is described in
+// docs/providers/wechat_login.md.
 package wxlogin
 
 import "github.com/minipay/caddy-minipay/transform"
