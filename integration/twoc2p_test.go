@@ -134,6 +134,10 @@ func (f *fake2C2P) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(transformtest.Gzip([]byte(twoc2pSeal(twoc2pAnswer(id, p.Amt, "32", "", "4100001"), twoc2pKey))))
 	case strings.HasPrefix(id, "RAWGZIP"): // compressed, but not labelled so
 		_, _ = w.Write(transformtest.Gzip([]byte(twoc2pSeal(twoc2pAnswer(id, p.Amt, "32", "", "4100002"), twoc2pKey))))
+	case strings.HasPrefix(id, "NOORDER"): // an answer that does not echo the order
+		_, _ = w.Write([]byte(twoc2pSeal(strings.Replace(twoc2pAnswer(id, p.Amt, "32", "", "4100004"), "<uniqueTransactionCode>"+id+"</uniqueTransactionCode>", "", 1), twoc2pKey)))
+	case strings.HasPrefix(id, "OTHERORDER"):
+		_, _ = w.Write([]byte(twoc2pSeal(twoc2pAnswer("SOMEONE-ELSE", p.Amt, "32", "", "4100005"), twoc2pKey)))
 	case strings.HasPrefix(id, "FORGED"):
 		_, _ = w.Write([]byte(twoc2pSeal(twoc2pAnswer(id, p.Amt, "32", "", "4100003"), "0000000000000")))
 	case strings.HasPrefix(id, "HTTP500"):
@@ -376,6 +380,8 @@ func TestTwoC2PIndependentServer(t *testing.T) {
 		{"gzip body without Content-Encoding", "RAWGZIP-1", "12.34", "SGD", 200, "", "", "", "4100002"},
 		{"the approved demo answer: respCode 00, not 32", "APPROVED-1", "1.00", "SGD", 422, "provider_rejected", "00", "Approved", ""},
 		{"the declined demo answer, gzip", "DECLINED-1", "1.00", "SGD", 422, "provider_rejected", "99", "Invalid Card Number.", ""},
+		{"an answer without uniqueTransactionCode", "NOORDER-1", "12.34", "SGD", 200, "", "", "", "4100004"},
+		{"an answer for another order", "OTHERORDER-1", "12.34", "SGD", 502, "upstream_error", "", "", ""},
 		{"forged answer", "FORGED-1", "12.34", "SGD", 502, "upstream_signature_invalid", "", "", ""},
 		{"HTTP 500", "HTTP500-1", "12.34", "SGD", 502, "upstream_error", "", "", ""},
 		{"an HTML page", "GARBAGE-1", "12.34", "SGD", 502, "upstream_error", "", "", ""},

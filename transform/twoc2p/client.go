@@ -169,9 +169,10 @@ var requestPaymentKeys = [...]string{"timeStamp", "nonceStr", "package", "signTy
 // object: the JSON text in miniProgramData/wechat, passed on as 2C2P
 // (and WeChat behind it) signed it.
 func paymentParams(a transform.Params, orderID string) (*transform.PaymentParams, error) {
-	// 2C2P's answers always name the order (uniqueTransactionCode): a
-	// missing or different one is an answer to another request.
-	if a.Get("uniqueTransactionCode") != orderID {
+	// An answer naming another order (uniqueTransactionCode) is an answer to
+	// another request; one that names none is taken as this one's, as one
+	// without merchantID is this merchant's (2C2P signs it either way).
+	if id := a.Get("uniqueTransactionCode"); id != "" && id != orderID {
 		return nil, transform.Upstream("the provider's answer is for another order")
 	}
 	raw := cmp.Or(a.Get("miniProgramData/wechat"), a.Get("miniProgramData"))
