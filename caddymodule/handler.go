@@ -138,14 +138,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	rec.request.body = body[:0] // the scratch of the next request that gets rec
 	// A call that comes with an error is not sent; it names the order in
 	// the log line (transform.Client.Prepare).
-	call, err := h.client.Prepare(r.Context(), op, body)
+	ctx := r.Context()
+	if ip, ok := caddyhttp.GetVar(ctx, caddyhttp.ClientIPVarKey).(string); ok && op == transform.OpPay {
+		ctx = transform.WithCallerIP(ctx, ip) // the last fallback of a client IP (wechat_v2)
+	}
+	call, err := h.client.Prepare(ctx, op, body)
 	if err != nil {
 		return call, 0, asError(err)
 	}
 	out, err := h.roundTrip(r, next, m, call, rec)
 	if errors.Is(err, transform.ErrRetry) { // e.g. an expired bearer token: once, with a fresh one
 		var retry *transform.Call
-		if retry, err = h.client.Prepare(r.Context(), op, body); retry != nil {
+		if retry, err = h.client.Prepare(ctx, op, body); retry != nil {
 			call = retry
 		}
 		if err == nil {

@@ -169,7 +169,9 @@ func (r response) errorOf(t *testing.T) map[string]any {
 	return e
 }
 
-func do(t *testing.T, tc *caddytest.Tester, method, url, contentType string, body []byte) response {
+// do sends one request; header holds further header lines as name, value
+// pairs.
+func do(t *testing.T, tc *caddytest.Tester, method, url, contentType string, body []byte, header ...string) response {
 	t.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
@@ -177,6 +179,9 @@ func do(t *testing.T, tc *caddytest.Tester, method, url, contentType string, bod
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	res, err := tc.Client.Do(req)
 	if err != nil {

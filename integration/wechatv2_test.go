@@ -427,3 +427,70 @@ func TestPooledHandlerUnderConcurrency(t *testing.T) {
 		return true
 	})
 }
+
+// TestPayClientIPFallback: with no client_ip in the request or the
+// configuration, spbill_create_ip (which WeChat requires; for a mini
+// program, the IP of the machine calling its API) is the caller's address
+// as Caddy's client_ip sees it: a forwarded address counts only from a
+// trusted proxy. README "Merchant API".
+func TestPayClientIPFallback(t *testing.T) {
+	sent := make(chan string, 1)
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		_, req, err := transform.ParseFlatXML(body)
+		if err != nil || !wxpay.Verify(req, apiKey, req.Get("sign_type")) {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		sent <- req.Get("spbill_create_ip")
+		p := transform.Params{
+			{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"}, {Name: "appid", Value: appID},
+			{Name: "mch_id", Value: mchID}, {Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
+			{Name: "prepay_id", Value: "wx201411101639507cbf6ffd8b0779950874"}, {Name: "trade_type", Value: "JSAPI"},
+		}
+		p = append(p, transform.Param{Name: "sign", Value: wxpay.Sign(p, apiKey, req.Get("sign_type"))})
+		_, _ = w.Write(transform.AppendFlatXML(nil, "xml", p))
+	}))
+	t.Cleanup(fake.Close)
+	direct, proxied := itoa(freePort(t)), itoa(freePort(t))
+	route := `{
+	minipay wechat_v2 {
+		app_id ` + appID + `
+		mch_id ` + mchID + `
+		api_key ` + apiKey + `
+		notify_url https://merchant.example/webhooks/wechat_v2
+	}
+	reverse_proxy ` + strings.TrimPrefix(fake.URL, "http://") + `
+}
+`
+	global := strings.Replace(globalOptions(filepath.Join(t.TempDir(), "log")), "grace_period 1ns",
+		"grace_period 1ns\n\tservers :"+proxied+" {\n\t\ttrusted_proxies static 127.0.0.1/32 ::1/128\n\t}", 1)
+	tc := startCaddy(t, global+":"+direct+" "+route+":"+proxied+" "+route)
+	pay := `{"order_id":"IP1","amount":"0.01","currency":"CNY","description":"d","openid":"o"`
+	tests := []struct {
+		name, port, clientIP, forwardedFor, want string
+	}{
+		{"the request's", direct, "198.51.100.7", "", "198.51.100.7"},
+		{"the caller's", direct, "", "", "127.0.0.1"},
+		{"a forwarded address from an untrusted peer is not believed", direct, "", "203.0.113.9", "127.0.0.1"},
+		{"a forwarded address from a trusted proxy", proxied, "", "203.0.113.9", "203.0.113.9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := pay
+			if tt.clientIP != "" {
+				body += `,"client_ip":"` + tt.clientIP + `"`
+			}
+			var header []string
+			if tt.forwardedFor != "" {
+				header = []string{"X-Forwarded-For", tt.forwardedFor}
+			}
+			if r := do(t, tc, http.MethodPost, "http://127.0.0.1:"+tt.port+"/pay", "application/json", []byte(body+"}"), header...); r.status != 200 {
+				t.Fatalf("pay: %d %s", r.status, r.body)
+			}
+			if got := <-sent; got != tt.want {
+				t.Fatalf("spbill_create_ip %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -42,9 +42,26 @@ func (o *Operations) Supports(op string) bool {
 	return false
 }
 
-// Prepare is Dispatch for the configured Provider (transform.Client).
-func (o *Operations) Prepare(_ context.Context, op string, body []byte) (*Call, error) {
+// Prepare is Dispatch for the configured Provider (transform.Client); a
+// pay request gets the caller's IP from ctx (PayRequest.CallerIP).
+func (o *Operations) Prepare(ctx context.Context, op string, body []byte) (*Call, error) {
+	if op == OpPay && o.Pay != nil {
+		return buildPay(CallerIP(ctx), body, o.Pay)
+	}
 	return o.Dispatch(o.Provider, op, body)
+}
+
+// buildPay is build for a pay request, with CallerIP set.
+func buildPay(callerIP string, body []byte, builder func(*PayRequest) (*Call, error)) (*Call, error) {
+	req := new(PayRequest)
+	if err := DecodeJSON(body, req); err != nil {
+		return nil, err
+	}
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	req.CallerIP = callerIP
+	return builder(req)
 }
 
 // Dispatch decodes and validates body for op and calls its builder; an op

@@ -2,6 +2,7 @@ package transform
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -43,6 +44,28 @@ type PayRequest struct {
 	// Filled by Validate.
 	Money  Money     `json:"-"`
 	Expire time.Time `json:"-"`
+	// CallerIP is the address of whoever called minipay (Operations.Prepare
+	// takes it from the context: WithCallerIP), the last fallback of a
+	// provider that must send a client IP (wechat_v2's spbill_create_ip).
+	CallerIP string `json:"-"`
+}
+
+type callerIPKey struct{}
+
+// WithCallerIP returns ctx carrying the caller's IP address (minipay puts
+// Caddy's client_ip there: the merchant backend's address, or the one its
+// trusted_proxies name).
+func WithCallerIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, callerIPKey{}, ip)
+}
+
+// CallerIP is the caller's IP address WithCallerIP put in ctx, if it is a
+// valid one, else "".
+func CallerIP(ctx context.Context) string {
+	if ip, ok := ctx.Value(callerIPKey{}).(string); ok && ValidIP(ip) {
+		return ip
+	}
+	return ""
 }
 
 // Validate checks every field and fills Money and Expire.

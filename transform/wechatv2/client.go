@@ -89,7 +89,10 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	if req.NotifyURL != "" && !validNotifyURL(req.NotifyURL) {
 		return nil, transform.Invalid("notify_url", "must be an absolute http(s) URL without a query string")
 	}
-	clientIP := cmp.Or(req.ClientIP, c.cfg.ClientIP)
+	// spbill_create_ip is required; for a mini program WeChat asks for the
+	// IP of the machine calling its API, so the caller of minipay (the
+	// merchant backend) is the last fallback.
+	clientIP := cmp.Or(req.ClientIP, c.cfg.ClientIP, req.CallerIP)
 	if clientIP == "" {
 		return nil, transform.Invalid("client_ip", "is required (in the request or the provider configuration)")
 	}

@@ -134,6 +134,43 @@ func TestPreparePayOverrides(t *testing.T) {
 	}
 }
 
+// spbill_create_ip is the request's client_ip, else the configuration's,
+// else the caller's address minipay puts in the context (for a mini
+// program WeChat asks for the IP of the machine calling its API).
+func TestPreparePayClientIP(t *testing.T) {
+	noIP := testConfig("")
+	noIP.ClientIP = ""
+	withCaller := transform.WithCallerIP(context.Background(), "10.1.2.3")
+	tests := []struct {
+		name     string
+		cfg      Config
+		ctx      context.Context
+		clientIP string // in the request
+		want     string
+	}{
+		{"the request's", testConfig(""), withCaller, "198.51.100.1", "198.51.100.1"},
+		{"the configuration's", testConfig(""), withCaller, "", clientIP},
+		{"the caller's", noIP, withCaller, "", "10.1.2.3"},
+		{"the caller's, IPv6", noIP, transform.WithCallerIP(context.Background(), "2001:db8::1"), "", "2001:db8::1"},
+		{"the request's over the caller's", noIP, withCaller, "198.51.100.1", "198.51.100.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `{"order_id":"O2","amount":"1","currency":"CNY","description":"d","openid":"o"`
+			if tt.clientIP != "" {
+				body += `,"client_ip":"` + tt.clientIP + `"`
+			}
+			call, err := newClient(t, tt.cfg).Prepare(tt.ctx, "pay", []byte(body+"}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := parseXML(t, call.Body); p.Get("spbill_create_ip") != tt.want {
+				t.Fatalf("spbill_create_ip %q, want %q", p.Get("spbill_create_ip"), tt.want)
+			}
+		})
+	}
+}
+
 func TestPrepareErrors(t *testing.T) {
 	noDefaults := testConfig("")
 	noDefaults.NotifyURL, noDefaults.ClientIP = "", ""
@@ -148,7 +185,7 @@ func TestPrepareErrors(t *testing.T) {
 		{"unknown op", "refunds", `{}`, testConfig(""), 404, transform.CodeUnknownOperation, ""},
 		{"login is not wechat_v2", "login", `{"code":"x"}`, testConfig(""), 404, transform.CodeUnknownOperation, ""},
 		{"missing notify_url", "pay", `{"order_id":"O1","amount":"1","currency":"CNY","description":"d","openid":"o"}`, noDefaults, 400, transform.CodeInvalidRequest, "notify_url"},
-		{"missing client_ip", "pay", `{"order_id":"O1","amount":"1","currency":"CNY","description":"d","openid":"o"}`, noIP, 400, transform.CodeInvalidRequest, "client_ip"},
+		{"missing client_ip, no caller's", "pay", `{"order_id":"O1","amount":"1","currency":"CNY","description":"d","openid":"o"}`, noIP, 400, transform.CodeInvalidRequest, "client_ip"},
 		{"JPY decimals", "pay", `{"order_id":"O1","amount":"1.5","currency":"JPY","description":"d","openid":"o"}`, testConfig(""), 400, transform.CodeInvalidRequest, "amount"},
 		{"unknown field", "pay", `{"order_id":"O1","total_fee":1234}`, testConfig(""), 400, transform.CodeInvalidRequest, "total_fee"},
 		{"wrong type", "pay", `{"order_id":"O1","amount":12.34}`, testConfig(""), 400, transform.CodeInvalidRequest, "amount"},
