@@ -1,6 +1,9 @@
 package transform
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Operations is a provider's merchant API: one builder per operation it
 // supports (nil for the others). Dispatch decodes the merchant's body into
@@ -14,6 +17,8 @@ import "context"
 type Operations struct {
 	// Provider names the provider in an unknown_operation error.
 	Provider string
+	// Now is the clock a pay's expire_at must be ahead of; nil is time.Now.
+	Now func() time.Time
 
 	Pay         func(*PayRequest) (*Call, error)
 	Query       func(*OrderRequest) (*Call, error)
@@ -72,7 +77,16 @@ func (o *Operations) Dispatch(provider, op string, body []byte) (*Call, error) {
 	}
 	switch op {
 	case OpPay:
-		return build(body, o.Pay)
+		req, err := decode[PayRequest](body)
+		if err != nil {
+			return nil, err
+		}
+		// One rule for every provider, whether it sends the expiry or not:
+		// an order that would be expired at once is the merchant's error.
+		if !req.Expire.IsZero() && !req.Expire.After(o.now()) {
+			return nil, Invalid("expire_at", "must be in the future")
+		}
+		return o.Pay(req)
 	case OpQuery:
 		return build(body, o.Query)
 	case OpClose:
@@ -95,6 +109,15 @@ type request[R any] interface {
 // build decodes, validates, then builds: a builder never sees a request
 // that has not passed Validate.
 func build[R any, P request[R]](body []byte, builder func(P) (*Call, error)) (*Call, error) {
+	req, err := decode[R, P](body)
+	if err != nil {
+		return nil, err
+	}
+	return builder(req)
+}
+
+// decode reads body into a new request and validates it.
+func decode[R any, P request[R]](body []byte) (P, error) {
 	req := P(new(R))
 	if err := DecodeJSON(body, req); err != nil {
 		return nil, err
@@ -102,5 +125,12 @@ func build[R any, P request[R]](body []byte, builder func(P) (*Call, error)) (*C
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	return builder(req)
+	return req, nil
+}
+
+func (o *Operations) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
 }

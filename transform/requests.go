@@ -88,10 +88,13 @@ func (p *PayRequest) Validate() error {
 		return Invalid("openid", "is too long")
 	}
 	if p.ExpireAt != "" {
-		// RFC 3339 §5.6 allows a lower-case t and z, which time.Parse does not.
-		t, err := time.Parse(time.RFC3339, strings.ToUpper(p.ExpireAt))
-		if err != nil {
+		t, ok := parseRFC3339(p.ExpireAt)
+		if !ok {
 			return Invalid("expire_at", "must be an RFC 3339 time")
+		}
+		// WeChat writes it in Beijing time with a four-digit year.
+		if t.In(UTC8).Year() > 9999 {
+			return Invalid("expire_at", "is too far in the future")
 		}
 		p.Expire = t
 	}
@@ -108,6 +111,46 @@ func (p *PayRequest) Validate() error {
 		return Invalid("country", "must be an ISO 3166-1 alpha-2 code such as \"SG\"")
 	}
 	return nil
+}
+
+// parseRFC3339 reads an RFC 3339 date-time (§5.6). time.Parse is laxer:
+// it takes a comma before the fraction and offsets such as +24:00 or
+// +23:60, and refuses the lower-case t and z that §5.6 allows.
+func parseRFC3339(s string) (time.Time, bool) {
+	if len(s) < 20 || !rfc3339Digits(s, 0, 4) || s[4] != '-' || !rfc3339Digits(s, 5, 2) || s[7] != '-' ||
+		!rfc3339Digits(s, 8, 2) || s[10] != 'T' && s[10] != 't' || !rfc3339Digits(s, 11, 2) || s[13] != ':' ||
+		!rfc3339Digits(s, 14, 2) || s[16] != ':' || !rfc3339Digits(s, 17, 2) {
+		return time.Time{}, false
+	}
+	i := 19
+	if s[i] == '.' {
+		j := i + 1
+		for j < len(s) && '0' <= s[j] && s[j] <= '9' {
+			j++
+		}
+		if j == i+1 {
+			return time.Time{}, false
+		}
+		i = j
+	}
+	switch zone := s[i:]; {
+	case zone == "Z" || zone == "z":
+	case len(zone) == 6 && (zone[0] == '+' || zone[0] == '-') && rfc3339Digits(zone, 1, 2) && zone[3] == ':' &&
+		rfc3339Digits(zone, 4, 2) && zone[1:3] <= "23" && zone[4:6] <= "59":
+	default:
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339, strings.ToUpper(s)) // checks the ranges of the date and time
+	return t, err == nil
+}
+
+func rfc3339Digits(s string, i, n int) bool {
+	for _, c := range []byte(s[i : i+n]) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidIP tells whether s is an IPv4 or IPv6 address in its usual text form,

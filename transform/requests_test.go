@@ -120,6 +120,9 @@ func TestPayRequestValidate(t *testing.T) {
 		// RFC 3339 §5.6: T and Z may be lower case; fractional seconds are allowed
 		func(p *PayRequest) { p.ExpireAt = "2026-11-22t02:00:00z" },
 		func(p *PayRequest) { p.ExpireAt = "2026-11-22T10:00:00.5+08:00" },
+		func(p *PayRequest) { p.ExpireAt = "2026-11-22T02:00:00-23:59" },
+		func(p *PayRequest) { p.ExpireAt = "2026-11-22T02:00:00-00:00" }, // §4.3: UTC, local offset unknown
+		func(p *PayRequest) { p.ExpireAt = "9999-12-31T15:59:59Z" },      // 23:59:59 in Beijing
 	} {
 		p := validPay()
 		ok(&p)
@@ -151,6 +154,18 @@ func TestPayRequestValidate(t *testing.T) {
 		{"openid", func(p *PayRequest) { p.OpenID = strings.Repeat("o", 129) }},
 		{"expire_at", func(p *PayRequest) { p.ExpireAt = "2026-11-22 10:00:00" }},
 		{"expire_at", func(p *PayRequest) { p.ExpireAt = "20261122100000" }},
+		// RFC 3339 §5.6, stricter than time.Parse: offsets to 23:59, a fraction after '.' only
+		{"expire_at", func(p *PayRequest) { p.ExpireAt = "2026-11-22T02:00:00+24:00" }},
+		{"expire_at", func(p *PayRequest) { p.ExpireAt = "2026-11-22T02:00:00+23:60" }},
+		{"expire_at", func(p *PayRequest) { p.ExpireAt = "2026-11-22T02:00:00,5Z" }},
+		{"expire_at", func(p *PayRequest) { p.ExpireAt = "2026-11-22T02:00:00.Z" }},
+		{"expire_at", func(p *PayRequest) { p.ExpireAt = "2026-11-22T02:00:00+0800" }},
+		{"expire_at", func(p *PayRequest) { p.ExpireAt = "2026-11-22T02:00:00" }},
+		{"expire_at", func(p *PayRequest) { p.ExpireAt = "2026-11-22T02:00Z" }},
+		{"expire_at", func(p *PayRequest) { p.ExpireAt = "2026-02-30T02:00:00Z" }},
+		{"expire_at", func(p *PayRequest) { p.ExpireAt = "+2026-11-22T02:00:00Z" }},
+		// WeChat's time_expire has a four-digit year in Beijing time
+		{"expire_at", func(p *PayRequest) { p.ExpireAt = "9999-12-31T16:00:00Z" }},
 		{"client_ip", func(p *PayRequest) { p.ClientIP = strings.Repeat("1", 65) }},
 		// WeChat's spbill_create_ip and payer_client_ip are IPv4 or IPv6 addresses
 		{"client_ip", func(p *PayRequest) { p.ClientIP = "localhost" }},

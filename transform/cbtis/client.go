@@ -35,7 +35,7 @@ func newClient(cfg Config, now func() time.Time) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{cfg: cfg, tokens: ts}
-	c.Operations = transform.Operations{Provider: Name, Pay: c.Pay, Query: c.Query}
+	c.Operations = transform.Operations{Provider: Name, Now: now, Pay: c.Pay, Query: c.Query}
 	return c, nil
 }
 

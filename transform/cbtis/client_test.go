@@ -45,7 +45,7 @@ func TestPreparePay(t *testing.T) {
 		{"JPY has no decimals", `{"order_id":"O-3","amount":"100","currency":"JPY","description":"d","openid":"o1"}`,
 			`{"amount":"100","currency":"JPY","merchant_order_id":"O-3","payment_method":{"type":"wechat","wechat":{"flow":"mini_program","sub_appid":"wx7bc98d929da735fe","sub_openid":"o1"}},"description":"d","notify_url":"https://merchant.example/notify"}`},
 	}
-	c := newTestClient(t, testConfig(ts.URL()), nil)
+	c := newTestClient(t, testConfig(ts.URL()), newClock()) // the pinned clock: expire_at is ahead of it
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			call, err := c.Prepare(context.Background(), "pay", []byte(tt.body))

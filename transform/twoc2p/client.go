@@ -42,7 +42,7 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{cfg: cfg, Now: time.Now}
-	c.Operations = transform.Operations{Provider: Name, Pay: c.Pay}
+	c.Operations = transform.Operations{Provider: Name, Now: func() time.Time { return c.Now() }, Pay: c.Pay}
 	return c, nil
 }
 

@@ -54,7 +54,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.PublicKeyID != "" {
 		c.serialHeader = []string{cfg.PublicKeyID}
 	}
-	c.Operations = transform.Operations{Provider: Name, Pay: c.Pay, Query: c.Query, Close: c.Close, Refund: c.Refund, RefundQuery: c.RefundQuery}
+	c.Operations = transform.Operations{Provider: Name, Now: k.ring.now, Pay: c.Pay, Query: c.Query, Close: c.Close, Refund: c.Refund, RefundQuery: c.RefundQuery}
 	return c, nil
 }
 

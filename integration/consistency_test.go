@@ -1,0 +1,258 @@
+package integration
+
+import (
+	"encoding/json"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// exampleRoute is one merchant API route of Caddyfile.example.
+type exampleRoute struct {
+	path, provider, currency string
+	ops                      []string
+}
+
+var exampleRoutes = []exampleRoute{
+	{"/wechat", "wechat_v2", "CNY", []string{"pay", "query", "close", "refund", "refund_query"}},
+	{"/wechat_v3", "wechat_v3", "CNY", []string{"pay", "query", "close", "refund", "refund_query"}},
+	{"/2c2p", "2c2p", "SGD", []string{"pay"}},
+	{"/latipay", "latipay", "NZD", []string{"pay", "query", "refund"}},
+	{"/cbtis", "cbtis", "CNY", []string{"pay", "query"}},
+	{"/wxlogin", "wechat_login", "", []string{"login"}},
+}
+
+// validBody is a request op of route r accepts, with an order id of its own.
+func (r exampleRoute) validBody(op string, n int) map[string]any {
+	id := "CONS-" + strconv.Itoa(n)
+	switch op {
+	case "pay":
+		return map[string]any{"order_id": id, "amount": "1.00", "currency": r.currency, "description": "d", "openid": "o-consistency"}
+	case "query", "close":
+		return map[string]any{"order_id": id}
+	case "refund":
+		b := map[string]any{"order_id": id, "refund_id": id + "-R", "amount": "1.00", "currency": r.currency, "total_amount": "1.00"}
+		if r.provider == "latipay" {
+			b["provider_order_id"] = "2026112210000001"
+		}
+		return b
+	case "refund_query":
+		return map[string]any{"refund_id": id + "-R"}
+	default:
+		return map[string]any{"code": id}
+	}
+}
+
+// TestMerchantAPIConsistency: README Merchant API and Errors: one table of
+// requests against every route of Caddyfile.example that serves the
+// operation, each answered alike whatever the provider: a field's rules are
+// the same everywhere, and so is the answer naming it.
+func TestMerchantAPIConsistency(t *testing.T) {
+	tc, merchant, _, _ := startExample(t)
+	base := "http://localhost:" + itoa(merchant)
+	set := func(field string, value any) func(map[string]any) string {
+		return func(b map[string]any) string {
+			b[field] = value
+			return marshal(t, b)
+		}
+	}
+	drop := func(field string) func(map[string]any) string {
+		return func(b map[string]any) string {
+			delete(b, field)
+			return marshal(t, b)
+		}
+	}
+	raw := func(body string) func(map[string]any) string { return func(map[string]any) string { return body } }
+	every := []string{"pay", "query", "close", "refund", "refund_query", "login"}
+	orderOps := []string{"pay", "query", "close", "refund"}
+	money := []string{"pay", "refund"}
+	hour := time.Now().Add(time.Hour).UTC()
+	tests := []struct {
+		name   string
+		ops    []string
+		body   func(map[string]any) string
+		status int
+		code   string
+		field  string
+	}{
+		{"empty body", every, raw(""), 400, "invalid_request", ""},
+		{"{}", []string{"pay", "query", "close", "refund"}, raw("{}"), 400, "invalid_request", "order_id"},
+		{"[]", every, raw("[]"), 400, "invalid_request", ""},
+		{"a BOM", every, func(b map[string]any) string { return "\ufeff" + marshal(t, b) }, 400, "invalid_request", ""},
+		{"trailing data", every, func(b map[string]any) string { return marshal(t, b) + "{}" }, 400, "invalid_request", ""},
+		{"unknown field", every, set("zzz", "1"), 400, "invalid_request", "zzz"},
+		{"order_id given twice", orderOps, func(b map[string]any) string {
+			return strings.TrimSuffix(marshal(t, b), "}") + `,"order_id":"X"}`
+		}, 400, "invalid_request", "order_id"},
+		{"invalid UTF-8", orderOps, func(b map[string]any) string {
+			return strings.Replace(marshal(t, b), `"order_id":"`, "\"order_id\":\"\xff", 1)
+		}, 400, "invalid_request", "order_id"},
+		{"order_id a number", orderOps, set("order_id", 1), 400, "invalid_request", "order_id"},
+		{"order_id an object", orderOps, set("order_id", map[string]any{}), 400, "invalid_request", "order_id"},
+		{"order_id null", orderOps, set("order_id", nil), 400, "invalid_request", "order_id"},
+		{"order_id missing", orderOps, drop("order_id"), 400, "invalid_request", "order_id"},
+		{"order_id of 33 characters", orderOps, set("order_id", strings.Repeat("A", 33)), 400, "invalid_request", "order_id"},
+		{"order_id with a space", orderOps, set("order_id", "A B"), 400, "invalid_request", "order_id"},
+		{"order_id with a dot", orderOps, set("order_id", "A.B"), 400, "invalid_request", "order_id"},
+		{"order_id not ASCII", orderOps, set("order_id", "订单1"), 400, "invalid_request", "order_id"},
+		{"refund_id missing", []string{"refund", "refund_query"}, drop("refund_id"), 400, "invalid_request", "refund_id"},
+		{"code a bool", []string{"login"}, set("code", true), 400, "invalid_request", "code"},
+		{"code of 129 bytes", []string{"login"}, set("code", strings.Repeat("c", 129)), 400, "invalid_request", "code"},
+		{"amount a number", money, set("amount", 1.5), 400, "invalid_request", "amount"},
+		{"amount missing", money, drop("amount"), 400, "invalid_request", "amount"},
+		{"amount 0", money, set("amount", "0"), 400, "invalid_request", "amount"},
+		{"amount 0.00", money, set("amount", "0.00"), 400, "invalid_request", "amount"},
+		{"amount -1", money, set("amount", "-1"), 400, "invalid_request", "amount"},
+		{"amount +1", money, set("amount", "+1"), 400, "invalid_request", "amount"},
+		{"amount 1e2", money, set("amount", "1e2"), 400, "invalid_request", "amount"},
+		{"amount 1.234", money, set("amount", "1.234"), 400, "invalid_request", "amount"},
+		{"amount 12.", money, set("amount", "12."), 400, "invalid_request", "amount"},
+		{"amount .5", money, set("amount", ".5"), 400, "invalid_request", "amount"},
+		{"amount with a space", money, set("amount", " 1"), 400, "invalid_request", "amount"},
+		{"amount 1,00", money, set("amount", "1,00"), 400, "invalid_request", "amount"},
+		{"amount full-width", money, set("amount", "１"), 400, "invalid_request", "amount"},
+		{"amount 01", money, set("amount", "01"), 400, "invalid_request", "amount"},
+		{"amount overflowing int64", money, set("amount", "99999999999999999999"), 400, "invalid_request", "amount"},
+		{"currency lower case", money, set("currency", "cny"), 400, "invalid_request", "currency"},
+		{"currency unknown", money, set("currency", "XXX"), 400, "invalid_request", "currency"},
+		{"currency the test code", money, set("currency", "XTS"), 400, "invalid_request", "currency"},
+		{"currency not alphabetic", money, set("currency", "C1Y"), 400, "invalid_request", "currency"},
+		{"description missing", []string{"pay"}, drop("description"), 400, "invalid_request", "description"},
+		{"description of 128 bytes", []string{"pay"}, set("description", strings.Repeat("d", 125)+"中"), 400, "invalid_request", "description"},
+		{"description with a control character", []string{"pay"}, set("description", "a\x01b"), 400, "invalid_request", "description"},
+		{"openid missing", []string{"pay"}, drop("openid"), 400, "invalid_request", "openid"},
+		{"openid of 129 bytes", []string{"pay"}, set("openid", strings.Repeat("o", 129)), 400, "invalid_request", "openid"},
+		{"client_ip with a port", []string{"pay"}, set("client_ip", "10.0.0.1:80"), 400, "invalid_request", "client_ip"},
+		{"notify_url relative", []string{"pay"}, set("notify_url", "/webhooks"), 400, "invalid_request", "notify_url"},
+		{"attach of 128 bytes", []string{"pay"}, set("attach", strings.Repeat("a", 128)), 400, "invalid_request", "attach"},
+		{"payer_name of 256 bytes", []string{"pay"}, set("payer_name", strings.Repeat("n", 256)), 400, "invalid_request", "payer_name"},
+		{"country lower case", []string{"pay"}, set("country", "sg"), 400, "invalid_request", "country"},
+		{"reason of 241 bytes", []string{"refund"}, set("reason", strings.Repeat("r", 241)), 400, "invalid_request", "reason"},
+		{"expire_at not RFC 3339", []string{"pay"}, set("expire_at", "2030-01-01 00:00:00"), 400, "invalid_request", "expire_at"},
+		{"expire_at offset +24:00", []string{"pay"}, set("expire_at", "2030-01-01T00:00:00+24:00"), 400, "invalid_request", "expire_at"},
+		// An order that would be expired at once: the providers that send the
+		// expiry (WeChat refused it, 422) and those that do not (they ignored
+		// it, 200) answer alike.
+		{"expire_at in the past", []string{"pay"}, set("expire_at", "2020-01-01T00:00:00Z"), 400, "invalid_request", "expire_at"},
+		{"expire_at past year 9999 in Beijing", []string{"pay"}, set("expire_at", "9999-12-31T23:59:59Z"), 400, "invalid_request", "expire_at"},
+		{"expire_at in an hour, with an offset and a fraction", []string{"pay"},
+			set("expire_at", hour.In(time.FixedZone("", -(3*3600+30*60))).Format("2006-01-02T15:04:05.000-07:00")), 200, "", ""},
+		{"every optional field", []string{"pay"}, func(b map[string]any) string {
+			maps.Copy(b, map[string]any{"client_ip": "203.0.113.7", "notify_url": "https://merchant.example/webhooks/minipay",
+				"expire_at": hour.Format(time.RFC3339), "attach": "a=1&b=<2>", "payer_name": "张三", "country": "SG"})
+			return marshal(t, b)
+		}, 200, "", ""},
+	}
+	n := 0
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, r := range exampleRoutes {
+				for _, op := range tt.ops {
+					if !slices.Contains(r.ops, op) {
+						continue
+					}
+					n++
+					b := r.validBody(op, n)
+					body := tt.body(b)
+					res := do(t, tc, http.MethodPost, base+r.path+"/"+op, "application/json", []byte(body))
+					where := r.provider + " " + op
+					wantAnswer(t, where, res, tt.status, tt.code, tt.field)
+					if tt.status == 200 && op == "pay" {
+						wantPayAnswer(t, where, res, r.provider, str(b["order_id"]), str(b["openid"]))
+					}
+				}
+			}
+		})
+	}
+
+	// The request rules that come before the body, and an operation a
+	// provider lacks: the same for every route.
+	for _, r := range exampleRoutes {
+		for _, op := range every {
+			url := base + r.path + "/" + op
+			body := []byte(marshal(t, r.validBody(op, 0)))
+			if !slices.Contains(r.ops, op) {
+				wantAnswer(t, r.provider+" "+op, do(t, tc, http.MethodPost, url, "application/json", body), 404, "unknown_operation", "")
+				continue
+			}
+			for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodOptions} {
+				res := do(t, tc, m, url, "application/json", body)
+				wantAnswer(t, r.provider+" "+op+" "+m, res, 405, "method_not_allowed", "")
+				if got := res.header.Values("Allow"); len(got) != 1 || got[0] != "POST" {
+					t.Errorf("%s %s %s: Allow %q", r.provider, op, m, got)
+				}
+			}
+			for _, ct := range []string{"text/plain", "", "application/x-www-form-urlencoded"} {
+				wantAnswer(t, r.provider+" "+op+" "+ct, do(t, tc, http.MethodPost, url, ct, body), 415, "unsupported_media_type", "")
+			}
+			padded := append(append(append([]byte{}, body[:len(body)-1]...), strings.Repeat(" ", 64<<10-len(body)+1)...), '}')
+			wantAnswer(t, r.provider+" "+op+" 65537 bytes", do(t, tc, http.MethodPost, url, "application/json", padded), 413, "request_too_large", "")
+		}
+	}
+}
+
+func marshal(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// wantAnswer checks an answer's status, that it is JSON, and for an error
+// its code and field.
+func wantAnswer(t *testing.T, where string, res response, status int, code, field string) {
+	t.Helper()
+	if res.status != status {
+		t.Errorf("%s: HTTP %d, want %d: %s", where, res.status, status, res.body)
+		return
+	}
+	if ct := res.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s: Content-Type %q", where, ct)
+	}
+	if code == "" {
+		return
+	}
+	var e struct {
+		Error map[string]any `json:"error"`
+	}
+	if err := json.Unmarshal(res.body, &e); err != nil || e.Error["code"] != code || str(e.Error["field"]) != field || str(e.Error["message"]) == "" {
+		t.Errorf("%s: %s, want code %s field %q", where, res.body, code, field)
+	}
+}
+
+// wantPayAnswer checks README Merchant API's pay answer: the
+// wx.requestPayment members and minipay's own, every value a string, no
+// openid.
+func wantPayAnswer(t *testing.T, where string, res response, provider, orderID, openid string) {
+	t.Helper()
+	var a map[string]any
+	if err := json.Unmarshal(res.body, &a); err != nil {
+		t.Fatalf("%s: %s", where, res.body)
+	}
+	for k, v := range a {
+		if _, ok := v.(string); !ok {
+			t.Errorf("%s: %s is %T, not a string", where, k, v)
+		}
+		if !slices.Contains([]string{"timeStamp", "nonceStr", "package", "signType", "paySign", "provider", "order_id", "provider_order_id"}, k) {
+			t.Errorf("%s: member %s", where, k)
+		}
+	}
+	for _, k := range []string{"timeStamp", "nonceStr", "package", "signType", "paySign"} {
+		if str(a[k]) == "" {
+			t.Errorf("%s: %s empty or missing: %s", where, k, res.body)
+		}
+	}
+	if a["provider"] != provider || a["order_id"] != orderID || strings.Contains(string(res.body), openid) {
+		t.Errorf("%s: %s", where, res.body)
+	}
+	// WeChat v2 and v3 give no order id before payment; the others do.
+	if _, has := a["provider_order_id"]; has == strings.HasPrefix(provider, "wechat_") {
+		t.Errorf("%s: provider_order_id present %v: %s", where, has, res.body)
+	}
+}
