@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -125,7 +127,7 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	if *name == "" {
 		return exitUsage, errors.New("--provider is required")
 	}
-	webhook, err := explainerFor(*name, sets)
+	webhook, secrets, err := explainerFor(*name, sets)
 	if err != nil {
 		return exitUsage, err
 	}
@@ -157,7 +159,7 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	if empty && x.Kind != transform.KindAnswer {
 		return exitUsage, errEmptyInput
 	}
-	line := func(k, v string) { fmt.Fprintf(stdout, "%s: %s\n", k, printable(v)) }
+	line := lines{stdout, secrets}.line
 	line("provider", *name)
 	line("kind", x.Kind)
 	if x.SignType != "" {
@@ -260,6 +262,37 @@ func parseFlags(fs *flag.FlagSet, args []string, file *string, usage string) err
 // errEmptyInput is the usage error for an empty (or blank) input.
 var errEmptyInput = errors.New("the input is empty: give the notification or answer as received, with --file <path>, or on stdin with --file -")
 
+// lines prints a command's output, one "key: value" line each: the value
+// made printable, with every configured secret in it replaced by ***. Only
+// the string to sign holds a key by design (masked by the provider's
+// explainer); the rest is the input's, which may hold one too (a field set
+// to the key, a key pasted as a signature header): no secret is printed.
+type lines struct {
+	w       io.Writer
+	secrets []string
+}
+
+func (l lines) line(key, value string) {
+	fmt.Fprintf(l.w, "%s: %s\n", key, printable(maskSecrets(value, l.secrets)))
+}
+
+// maskSecrets replaces each secret in v, as is or URL-encoded (as a form
+// carries it), by ***; the longest first, so that one holding another is
+// masked whole.
+func maskSecrets(v string, secrets []string) string {
+	sorted := slices.SortedFunc(slices.Values(secrets), func(a, b string) int { return len(b) - len(a) })
+	for _, s := range sorted {
+		if s == "" {
+			continue
+		}
+		v = strings.ReplaceAll(v, s, "***")
+		if q := url.QueryEscape(s); q != s {
+			v = strings.ReplaceAll(v, q, "***")
+		}
+	}
+	return v
+}
+
 // printable writes a newline as \n (one line per key), a carriage return as
 // \r, any other control character but a tab (C0, DEL, C1) as \xHH or
 // \u00HH, and a byte that is not UTF-8 as \xHH: the input is the sender's,
@@ -319,44 +352,51 @@ func parseReceivedAt(v string) (time.Time, error) {
 }
 
 // explainerFor builds a provider's webhook from field=value settings,
-// resolved like a Caddyfile's (placeholders included).
-func explainerFor(name string, sets []string) (transform.Explainer, error) {
+// resolved like a Caddyfile's (placeholders included), and returns the
+// values of its secret fields, which the output must not show.
+func explainerFor(name string, sets []string) (transform.Explainer, []string, error) {
 	info, err := caddy.GetModule(providerNamespace + "." + name)
 	if err != nil {
-		return nil, fmt.Errorf("unknown provider %q", name)
+		return nil, nil, fmt.Errorf("unknown provider %q", name)
 	}
 	p, ok := info.New().(provider)
 	if !ok {
-		return nil, fmt.Errorf("unknown provider %q", name)
+		return nil, nil, fmt.Errorf("unknown provider %q", name)
 	}
 	fields := p.ConfigFields()
 	for n, s := range sets {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok || k == "" {
-			return nil, setSyntaxError(n+1, s, fields)
+			return nil, nil, setSyntaxError(n+1, s, fields)
 		}
 		i := fieldIndex(fields, k)
 		if i < 0 {
-			return nil, fmt.Errorf("--set: %s has no field %q", name, k)
+			return nil, nil, fmt.Errorf("--set: %s has no field %q", name, k)
 		}
 		*fields[i].Value = v
 	}
 	if _, err := resolveProvider(p, transform.RoleWebhook); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var secrets []string
+	for _, f := range fields {
+		if f.Secret {
+			secrets = append(secrets, *f.Value)
+		}
 	}
 	wp, ok := p.(webhookProvider)
 	if !ok {
-		return nil, fmt.Errorf("provider %s sends no notifications", name)
+		return nil, nil, fmt.Errorf("provider %s sends no notifications", name)
 	}
 	w, err := wp.NewWebhook()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	x, ok := w.(transform.Explainer)
 	if !ok {
-		return nil, fmt.Errorf("provider %s cannot explain its verification yet", name)
+		return nil, nil, fmt.Errorf("provider %s cannot explain its verification yet", name)
 	}
-	return x, nil
+	return x, secrets, nil
 }
 
 // setSyntaxError refuses the n-th --set, which has no "field=": its text is

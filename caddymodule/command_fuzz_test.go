@@ -58,7 +58,7 @@ func fuzzWebhooks(tb testing.TB, providers []fuzzProvider) []transform.Explainer
 	webhooks := make([]transform.Explainer, len(providers))
 	for i, p := range providers {
 		var err error
-		if webhooks[i], err = explainerFor(p.name, p.sets); err != nil {
+		if webhooks[i], _, err = explainerFor(p.name, p.sets); err != nil {
 			tb.Fatal(err)
 		}
 		if c, ok := webhooks[i].(transform.Clocked); ok {

@@ -122,7 +122,7 @@ func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 		signType = "HMAC-SHA256"
 		text, sig = latipay.ExplainSign(p, settings["api_key"])
 	}
-	line := func(k, v string) { fmt.Fprintf(stdout, "%s: %s\n", k, printable(v)) }
+	line := lines{stdout, []string{settings["api_key"]}}.line
 	line("provider", *name)
 	line("sign_type", signType)
 	line("string_to_sign", text)
@@ -186,7 +186,7 @@ func signV3(settings map[string]string, f v3RequestFlags, file string, stdin io.
 	if err != nil {
 		return exitUsage, fmt.Errorf("signing: %w", err)
 	}
-	line := func(k, v string) { fmt.Fprintf(stdout, "%s: %s\n", k, printable(v)) }
+	line := lines{stdout, []string{settings["private_key"]}}.line
 	line("provider", "wechat_v3")
 	line("sign_type", "SHA256-RSA2048")
 	line("string_to_sign", string(message))

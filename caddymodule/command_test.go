@@ -225,6 +225,58 @@ func TestVerifyCommandUsage(t *testing.T) {
 	}
 }
 
+// No secret is printed, also where the input holds one (a field set to the
+// key, the key pasted as the signature header): every configured secret in
+// an output value is ***, as is or URL-encoded.
+func TestMinipayNeverPrintsASecret(t *testing.T) {
+	v2, err := os.ReadFile(filepath.Join("testdata", "wechat_v2-notification.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		v2Key      = "8934e7d15453e97507ef794cf7b0519d"
+		cbtisKey   = "6d0e8fa7b10c40c3a48c0c2be41cb178"
+		specialKey = "k3y/with+special=chars&more"
+	)
+	for _, tt := range []struct {
+		name, stdin string
+		args        []string
+		secret      string
+		want        string // an output line, with the secret masked
+	}{
+		{"cbtis: the key in the body and as the signature", `{"notify_type":"payment_success","memo":"` + cbtisKey + `","data":{}}`,
+			[]string{"verify", "--provider", "cbtis", "--set", "api_key=" + cbtisKey, "--header", "Signature: " + cbtisKey},
+			cbtisKey, "received: ***\n"},
+		{"cbtis: the key URL-encoded in the body", `{"notify_type":"payment_success","memo":"k3y%2Fwith%2Bspecial%3Dchars%26more"}`,
+			[]string{"verify", "--provider", "cbtis", "--set", "client_secret=" + specialKey, "--header", "Signature: 00"},
+			"k3y%2Fwith%2Bspecial%3Dchars%26more", `string_to_sign: {"notify_type":"payment_success","memo":"***"}.***` + "\n"},
+		{"latipay: the key as merchant_reference", strings.Replace(latipayBody, "merchant_reference=dsi39ej430sks03", "merchant_reference=111222333", 1),
+			[]string{"verify", "--provider", "latipay", "--set", "api_key=111222333", "--set", "currency=NZD"},
+			"111222333", "string_to_sign: ***alipaypaidNZD120.00\n"},
+		{"wechat_v2: the key as attach", strings.Replace(string(v2), "<bank_type>", "<attach>"+v2Key+"</attach><bank_type>", 1),
+			[]string{"verify", "--provider", "wechat_v2", "--set", "app_id=wx8888888888888888", "--set", "mch_id=1900000109",
+				"--set", "api_key=" + v2Key, "--set", "sign_type=HMAC-SHA256"},
+			v2Key, "string_to_sign: appid=wx8888888888888888&attach=***&bank_type=CFT&"},
+		{"sign wechat_v2: the key in a field", "<xml><appid>wxd930ea5d5a258f4f</appid><x>" + v2Key + "</x></xml>",
+			[]string{"sign", "--provider", "wechat_v2", "--set", "api_key=" + v2Key},
+			v2Key, "string_to_sign: appid=wxd930ea5d5a258f4f&x=***&key=***\n"},
+		{"sign latipay: the key in a field", `{"merchant_reference":"111222333","user_id":"U1"}`,
+			[]string{"sign", "--provider", "latipay", "--set", "api_key=111222333"},
+			"111222333", "string_to_sign: merchant_reference=***&user_id=U1***\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := runMinipay(tt.args, strings.NewReader(tt.stdin), &out, &errOut)
+			if strings.Contains(out.String()+errOut.String(), tt.secret) {
+				t.Fatalf("exit %d, the output shows the secret %s:\n%s%s", code, tt.secret, out.String(), errOut.String())
+			}
+			if !strings.Contains(out.String(), tt.want) {
+				t.Fatalf("exit %d, no %q in:\n%s%s", code, tt.want, out.String(), errOut.String())
+			}
+		})
+	}
+}
+
 // Asking for help is no usage error: the usage (and, for a subcommand, its
 // flags) goes to stdout and the command exits 0, as Go's flag package and
 // Caddy's own commands do.
