@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -70,7 +71,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// rec's buffer, which writeJSON may extend in place (transform.Call.Decode).
 	defer rec.release()
 	call, status, terr := h.serve(w, r, next, op, m, rec)
-	if terr != nil {
+	switch {
+	case terr != nil && clientClosed(r, terr):
+		terr = errClientClosed
+		w.WriteHeader(terr.Status) // for Caddy's access log, as reverse_proxy does
+		status = terr.Status
+	case terr != nil:
 		terr = terr.WithoutSecrets(h.secrets)
 		writeError(w, terr)
 		status = terr.Status
@@ -122,6 +128,20 @@ func (h *Handler) finish(start time.Time, op string, m opMetrics, call *transfor
 	*pooled = [7]zap.Field{} // keeps no request's strings alive in the pool
 	logFields.Put(pooled)
 }
+
+// clientClosed reports an upstream failure that is the merchant's request
+// ending: reverse_proxy (or a wait for a CBTIS token) stops when the
+// merchant's connection or stream goes away, and answers 499 or the
+// context's error, which would otherwise read as the provider's failure.
+func clientClosed(r *http.Request, terr *transform.Error) bool {
+	return (terr.Code == transform.CodeUpstreamError || terr.Code == transform.CodeUpstreamTimeout) &&
+		errors.Is(r.Context().Err(), context.Canceled)
+}
+
+// errClientClosed is what a request whose merchant went away is logged and
+// counted as; its answer is the bare status (nobody reads it).
+var errClientClosed = &transform.Error{Status: statusClientClosed, Code: outcomeClientClosed,
+	Message: "the merchant closed the request before the provider's answer"}
 
 // logFields recycles the log line's fields (320 bytes a request otherwise):
 // a core encodes the fields during Write and keeps none of them (zap's JSON

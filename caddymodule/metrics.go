@@ -24,7 +24,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "caddy", Subsystem: "minipay", Name: "requests_total",
-			Help: "Merchant requests handled by minipay, by provider, operation and outcome (ok or the error code).",
+			Help: "Merchant requests handled by minipay, by provider, operation and outcome (ok, the error code, or client_closed).",
 		}, []string{"provider", "operation", "outcome"}),
 		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "caddy", Subsystem: "minipay", Name: "upstream_duration_seconds",
@@ -33,7 +33,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"provider", "operation"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "caddy", Subsystem: "minipay", Name: "webhooks_total",
-			Help: "Provider notifications handled by minipay_webhook, by provider and outcome (acked, duplicate, in_progress, unverified, merchant_failed, too_large).",
+			Help: "Provider notifications handled by minipay_webhook, by provider and outcome (acked, duplicate, in_progress, unverified, merchant_failed, too_large, client_closed).",
 		}, []string{"provider", "outcome"}),
 		storageFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "caddy", Subsystem: "minipay", Name: "storage_failures_total",
@@ -107,6 +107,7 @@ func (m *metrics) operations(provider string, client transform.Client, logger *z
 			for _, outcome := range requestErrorOutcomes {
 				m.requests.WithLabelValues(provider, op, outcome)
 			}
+			m.requests.WithLabelValues(provider, op, outcomeClientClosed)
 		}
 	}
 	m.requests.WithLabelValues(provider, "unknown", transform.CodeUnknownOperation)
@@ -123,7 +124,18 @@ const (
 	webhookTooLarge       = "too_large"
 )
 
-var webhookOutcomeNames = []string{webhookAcked, webhookDuplicate, webhookInProgress, webhookUnverified, webhookMerchantFailed, webhookTooLarge}
+var webhookOutcomeNames = []string{webhookAcked, webhookDuplicate, webhookInProgress, webhookUnverified, webhookMerchantFailed, webhookTooLarge, outcomeClientClosed}
+
+// outcomeClientClosed is the outcome of a merchant request or a
+// notification whose sender went away before its answer. reverse_proxy then
+// gives up on the upstream and records Caddy's 499 (client closed request),
+// which says nothing about the provider or the merchant backend: counting
+// it as upstream_error or merchant_failed would page on a client's timeout.
+const outcomeClientClosed = "client_closed"
+
+// statusClientClosed is the status logged for outcomeClientClosed (Caddy's
+// and nginx's 499; no client reads it).
+const statusClientClosed = 499
 
 // webhookOutcomes creates the provider's webhook series at 0, for the
 // reason operations does.

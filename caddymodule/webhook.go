@@ -135,6 +135,13 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	case errors.Is(err, errTooLarge) && merchantOK:
 		// The merchant answered 2xx: only its body, which nobody reads, was
 		// longer than the recorder keeps. The event was delivered.
+	case (err != nil || !merchantOK) && errors.Is(r.Context().Err(), context.Canceled):
+		// The provider went away first, so reverse_proxy gave up on the
+		// backend (its 499): nothing is known of the merchant's answer, and
+		// the provider sends the notification again.
+		*why = "the provider closed the request before the merchant backend answered"
+		w.WriteHeader(statusClientClosed) // for Caddy's access log, as reverse_proxy does
+		return outcomeClientClosed, ev, statusClientClosed
 	case err != nil:
 		if upstreamFailure(err).Code == transform.CodeUpstreamTimeout {
 			return webhookMerchantFailed, ev, nack(http.StatusGatewayTimeout, "merchant backend timed out")

@@ -165,7 +165,7 @@ func checkSeries(t *testing.T, when string, got, want map[string]float64) {
 	t.Helper()
 	ops := []string{"pay", "query", "close", "refund", "refund_query"}
 	outcomes := []string{"ok", "invalid_request", "method_not_allowed", "request_too_large", "unsupported_media_type",
-		"provider_rejected", "upstream_error", "upstream_signature_invalid", "upstream_timeout"}
+		"provider_rejected", "upstream_error", "upstream_signature_invalid", "upstream_timeout", "client_closed"}
 	names := []string{`caddy_minipay_requests_total{operation="unknown",outcome="unknown_operation",provider="wechat_v2"}`}
 	for _, op := range ops {
 		for _, o := range outcomes {
@@ -173,7 +173,7 @@ func checkSeries(t *testing.T, when string, got, want map[string]float64) {
 		}
 		names = append(names, fmt.Sprintf(`caddy_minipay_upstream_duration_seconds_count{operation="%s",provider="wechat_v2"}`, op))
 	}
-	for _, o := range []string{"acked", "duplicate", "in_progress", "unverified", "merchant_failed", "too_large"} {
+	for _, o := range []string{"acked", "duplicate", "in_progress", "unverified", "merchant_failed", "too_large", "client_closed"} {
 		names = append(names, fmt.Sprintf(`caddy_minipay_webhooks_total{outcome="%s",provider="wechat_v2"}`, o))
 	}
 	for name := range want {
