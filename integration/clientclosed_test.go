@@ -13,6 +13,35 @@ import (
 	"github.com/minipay/caddy-minipay/transform/wechatv2"
 )
 
+// payAndWebhookSite is a site on port with a wechat_v2 pay route
+// (/wechat/*) through reverse_proxy to upstream and a wechat_v2 webhook route
+// (/webhooks/wechat_v2) to backend; proxyBlock follows each reverse_proxy
+// (a transport block, or "").
+func payAndWebhookSite(port, upstream, backend, proxyBlock string) string {
+	return `
+:` + port + ` {
+	handle /wechat/* {
+		minipay wechat_v2 {
+			app_id ` + appID + `
+			mch_id ` + mchID + `
+			api_key ` + apiKey + `
+			notify_url https://merchant.example/webhooks/wechat_v2
+			client_ip 127.0.0.1
+		}
+		reverse_proxy ` + strings.TrimPrefix(upstream, "http://") + ` ` + proxyBlock + `
+	}
+	handle /webhooks/wechat_v2 {
+		minipay_webhook wechat_v2 {
+			app_id ` + appID + `
+			mch_id ` + mchID + `
+			api_key ` + apiKey + `
+		}
+		reverse_proxy ` + strings.TrimPrefix(backend, "http://") + ` ` + proxyBlock + `
+	}
+}
+`
+}
+
 // TestClientGoneIsNotAnUpstreamFailure: a merchant whose client gives up
 // before the provider answers, and a provider that hangs up before the
 // merchant backend answers, are counted and logged as client_closed (status
@@ -33,28 +62,7 @@ func TestClientGoneIsNotAnUpstreamFailure(t *testing.T) {
 	t.Cleanup(backend.Close)
 	port := itoa(freePort(t))
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
-	tc := startCaddy(t, globalOptions(logFile)+`
-:`+port+` {
-	handle /wechat/* {
-		minipay wechat_v2 {
-			app_id `+appID+`
-			mch_id `+mchID+`
-			api_key `+apiKey+`
-			notify_url https://merchant.example/webhooks/wechat_v2
-			client_ip 127.0.0.1
-		}
-		reverse_proxy `+strings.TrimPrefix(upstream.URL, "http://")+`
-	}
-	handle /webhooks/wechat_v2 {
-		minipay_webhook wechat_v2 {
-			app_id `+appID+`
-			mch_id `+mchID+`
-			api_key `+apiKey+`
-		}
-		reverse_proxy `+strings.TrimPrefix(backend.URL, "http://")+`
-	}
-}
-`)
+	tc := startCaddy(t, globalOptions(logFile)+payAndWebhookSite(port, upstream.URL, backend.URL, ""))
 	impatient := &http.Client{Timeout: 300 * time.Millisecond}
 	send := func(path, contentType, body string) {
 		t.Helper()

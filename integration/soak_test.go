@@ -297,28 +297,7 @@ func TestFaultSoak(t *testing.T) {
 				response_header_timeout ` + soakTimeout.String() + `
 			}
 		}`
-	startCaddy(t, globalOptions(logFile)+`
-:`+port+` {
-	handle /wechat/* {
-		minipay wechat_v2 {
-			app_id `+appID+`
-			mch_id `+mchID+`
-			api_key `+apiKey+`
-			notify_url https://merchant.example/webhooks/wechat_v2
-			client_ip 127.0.0.1
-		}
-		reverse_proxy `+strings.TrimPrefix(upstream.URL, "http://")+` `+transport+`
-	}
-	handle /webhooks/wechat_v2 {
-		minipay_webhook wechat_v2 {
-			app_id `+appID+`
-			mch_id `+mchID+`
-			api_key `+apiKey+`
-		}
-		reverse_proxy `+strings.TrimPrefix(backend.URL, "http://")+` `+transport+`
-	}
-}
-`)
+	startCaddy(t, globalOptions(logFile)+payAndWebhookSite(port, upstream.URL, backend.URL, transport))
 	base := "http://127.0.0.1:" + port
 	client := &http.Client{Timeout: 4 * soakTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 
