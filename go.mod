@@ -1,6 +1,6 @@
 module github.com/minipay/caddy-minipay
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/beevik/etree v1.5.0
