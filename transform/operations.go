@@ -51,22 +51,25 @@ func (o *Operations) Supports(op string) bool {
 // pay request gets the caller's IP from ctx (PayRequest.CallerIP).
 func (o *Operations) Prepare(ctx context.Context, op string, body []byte) (*Call, error) {
 	if op == OpPay && o.Pay != nil {
-		return buildPay(CallerIP(ctx), body, o.Pay)
+		return o.pay(CallerIP(ctx), body)
 	}
 	return o.Dispatch(o.Provider, op, body)
 }
 
-// buildPay is build for a pay request, with CallerIP set.
-func buildPay(callerIP string, body []byte, builder func(*PayRequest) (*Call, error)) (*Call, error) {
-	req := new(PayRequest)
-	if err := DecodeJSON(body, req); err != nil {
+// pay is build for a pay request, with CallerIP set and expire_at checked
+// against the clock.
+func (o *Operations) pay(callerIP string, body []byte) (*Call, error) {
+	req, err := decode[PayRequest](body)
+	if err != nil {
 		return nil, err
 	}
-	if err := req.Validate(); err != nil {
-		return nil, err
+	// One rule for every provider, whether it sends the expiry or not:
+	// an order that would be expired at once is the merchant's error.
+	if !req.Expire.IsZero() && !req.Expire.After(o.now()) {
+		return nil, Invalid("expire_at", "must be in the future")
 	}
 	req.CallerIP = callerIP
-	return builder(req)
+	return o.Pay(req)
 }
 
 // Dispatch decodes and validates body for op and calls its builder; an op
@@ -77,16 +80,7 @@ func (o *Operations) Dispatch(provider, op string, body []byte) (*Call, error) {
 	}
 	switch op {
 	case OpPay:
-		req, err := decode[PayRequest](body)
-		if err != nil {
-			return nil, err
-		}
-		// One rule for every provider, whether it sends the expiry or not:
-		// an order that would be expired at once is the merchant's error.
-		if !req.Expire.IsZero() && !req.Expire.After(o.now()) {
-			return nil, Invalid("expire_at", "must be in the future")
-		}
-		return o.Pay(req)
+		return o.pay("", body)
 	case OpQuery:
 		return build(body, o.Query)
 	case OpClose:

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -37,11 +38,15 @@ func TestOperationsPayExpiry(t *testing.T) {
 	pay := func(expireAt string) []byte {
 		return []byte(`{"order_id":"O1","amount":"1","currency":"CNY","description":"d","openid":"o","expire_at":"` + expireAt + `"}`)
 	}
+	var e *Error
 	for _, expireAt := range []string{"2026-11-22T02:00:00Z", "2026-11-22T09:59:59+08:00", "2000-01-01T00:00:00Z", "0000-01-01T00:00:00Z"} {
-		var e *Error
 		if _, err := ops.Dispatch("demo", OpPay, pay(expireAt)); !errors.As(err, &e) || e.Status != 400 || e.Field != "expire_at" {
 			t.Errorf("expire_at %s: %v", expireAt, err)
 		}
+	}
+	// Prepare, the path minipay takes, checks it too.
+	if _, err := ops.Prepare(context.Background(), OpPay, pay("2026-11-22T02:00:00Z")); !errors.As(err, &e) || e.Field != "expire_at" {
+		t.Errorf("Prepare: %v", err)
 	}
 	if built != 0 {
 		t.Fatalf("the builder ran %d times for expired orders", built)
@@ -53,7 +58,6 @@ func TestOperationsPayExpiry(t *testing.T) {
 	}
 	// Without a clock, the wall clock.
 	ops.Now = nil
-	var e *Error
 	if _, err := ops.Dispatch("demo", OpPay, pay(time.Now().Add(-time.Second).UTC().Format(time.RFC3339))); !errors.As(err, &e) || e.Field != "expire_at" {
 		t.Errorf("a second ago, by the wall clock: %v", err)
 	}
