@@ -112,7 +112,11 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		s.console(w, r)
 		return nil
 	case "/sandbox":
-		http.Redirect(w, r, "/sandbox/", http.StatusMovedPermanently)
+		// Relative to the request's own URL, so that a prefix handle_path
+		// stripped stays (http.Redirect would resolve it against the
+		// stripped path).
+		w.Header().Set("Location", "sandbox/")
+		w.WriteHeader(http.StatusMovedPermanently)
 		return nil
 	}
 	for _, name := range s.names {

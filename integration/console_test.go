@@ -95,7 +95,7 @@ func TestSandboxConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != "/sandbox/" {
+	if loc, err := res.Location(); res.StatusCode != http.StatusMovedPermanently || err != nil || loc.Path != "/sandbox/" {
 		t.Fatalf("GET /sandbox: %d %s", res.StatusCode, res.Header.Get("Location"))
 	}
 }
@@ -183,6 +183,52 @@ func TestSandboxCompleteRequests(t *testing.T) {
 			}
 			if e := res.errorOf(t); str(e["field"]) != tt.field || str(e["message"]) == "" {
 				t.Fatalf("error %v, want field %q", e, tt.field)
+			}
+		})
+	}
+}
+
+// The console under a path prefix (handle_path strips it): GET <prefix>/sandbox
+// redirects to <prefix>/sandbox/, not to the site's /sandbox/, so the page
+// is found (its own requests are relative already).
+func TestSandboxConsoleUnderPrefix(t *testing.T) {
+	port := freePort(t)
+	startCaddy(t, globalOptions(t.TempDir()+"/log")+`
+:`+itoa(port)+` {
+	handle_path /dev/* {
+		minipay_sandbox {
+			latipay {
+				user_id U1
+				wallet_id W1
+				api_key k
+				app_id wx1
+				currency NZD
+			}
+		}
+	}
+	handle {
+		minipay_sandbox {
+			latipay {
+				user_id U2
+				wallet_id W2
+				api_key k
+				app_id wx2
+				currency NZD
+			}
+		}
+	}
+}
+`)
+	for _, path := range []string{"/sandbox", "/dev/sandbox"} {
+		t.Run(path, func(t *testing.T) {
+			res, err := http.Get("http://localhost:" + itoa(port) + path) // follows the redirect
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 || res.Request.URL.Path != path+"/" || !strings.Contains(string(body), `id="orders-title"`) {
+				t.Fatalf("GET %s ended at %s: %d %.200s", path, res.Request.URL.Path, res.StatusCode, body)
 			}
 		})
 	}
