@@ -134,10 +134,13 @@ func SignMessage(key *rsa.PrivateKey, msg []byte) (string, error) { return wxpay
 // WeChat's deliberate probes (signatures beginning WECHATPAY/SIGNTEST/) are
 // not base64 and fail here like any other bad signature.
 func VerifyMessage(pub *rsa.PublicKey, msg []byte, signature string) bool {
-	if pub == nil || len(signature) > 2048 {
+	// Decode writes all the text decodes to, past the end of buf if need be
+	// (a panic): a text decoding to more than a 4096-bit key's 512 bytes
+	// (and a quantum's slack) is no signature of any key WeChat uses.
+	var buf [516]byte
+	if pub == nil || base64.StdEncoding.DecodedLen(len(signature)) > len(buf) {
 		return false
 	}
-	var buf [512]byte
 	n, err := base64.StdEncoding.Decode(buf[:], []byte(signature))
 	if err != nil || n != pub.Size() {
 		return false

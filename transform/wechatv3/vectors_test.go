@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +47,26 @@ func TestVectorRSASignature(t *testing.T) {
 	}
 	if !VerifyMessage(pub, []byte("source"), want) || VerifyMessage(pub, []byte("sourcE"), want) {
 		t.Fatal("VerifyMessage disagrees with the published signature")
+	}
+}
+
+// TestVerifyMessageLongSignature: Wechatpay-Signature is the sender's text;
+// base64 decoding writes all of it, so one decoding past the buffer made
+// every notification route and answer check panic (found by
+// FuzzWebhookVerify: "http: panic serving" through a real Caddy, no failure
+// form). Any length is a refusal, a 4096-bit key's signature length too.
+func TestVerifyMessageLongSignature(t *testing.T) {
+	pub, err := ParsePublicKey(readFixture(t, "wechat_v3-test-public-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{4, 344, 683, 684, 685, 688, 689, 692, 1000, 2048, 2049, 1 << 16} {
+		for _, fill := range []string{"A", "0", "b/+"} {
+			sig := strings.Repeat(fill, n/len(fill)+1)[:n]
+			if VerifyMessage(pub, []byte("source"), sig) {
+				t.Fatalf("a %d-character %q signature verified", n, fill)
+			}
+		}
 	}
 }
 

@@ -98,6 +98,7 @@ func TestWebhookRefusals(t *testing.T) {
 			n.Header.Set(HeaderSignature, "WECHATPAY/SIGNTEST/"+n.Header.Get(HeaderSignature))
 		}, ErrProbe},
 		{"unknown serial", func(n *transform.Notification) { n.Header.Set(HeaderSerial, "1234") }, ErrUnknownSerial},
+		{"a signature longer than any key's", func(n *transform.Notification) { n.Header.Set(HeaderSignature, strings.Repeat("A", 2048)) }, transform.ErrBadSignature},
 		{"another signature type", func(n *transform.Notification) { n.Header.Set(HeaderSignatureType, "WECHATPAY2-SM2-WITH-SM3") }, ErrSignatureType},
 		{"replayed later", func(n *transform.Notification) {}, ErrSkew},
 	}
