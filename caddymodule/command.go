@@ -170,6 +170,9 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	line("received", x.Received)
 	if !valid(x, verr) {
 		reason := verr.Error()
+		if r, ok := strings.CutPrefix(reason, "notification "); ok && x.Kind == transform.KindAnswer {
+			reason = "answer " + r // the verifiers' shared errors name a notification
+		}
 		if errors.Is(verr, transform.ErrOutsideWindow) && received.IsZero() {
 			reason += "; judged now: --at <time received> judges it as of then"
 		}

@@ -502,7 +502,7 @@ func TestVerifyCommandProviderAnswers(t *testing.T) {
 			"provider: latipay\nkind: answer\nsign_type: HMAC-SHA256\nstring_to_sign: dsi39ej430sks03alipayfailedNZD120.00\n" +
 				// expected computed independently: printf '%s' dsi39ej430sks03alipayfailedNZD120.00 | openssl dgst -sha256 -hmac 111222333
 				"expected: fe00638507563f0636b94e2dc14cdab065128ecb1472db12bce36263f933518b\nreceived: " + latipaySig + "\n" +
-				"verdict: invalid (notification signature does not verify)\n"},
+				"verdict: invalid (answer signature does not verify)\n"},
 		{"latipay query answer, tampered amount", replace(latipayAnswer, `"120.00"`, `"1200.0"`), latipayArgs, 1, "answer", ""},
 		{"latipay query answer without its signature", replace(latipayAnswer, `"signature":"`+latipaySig+`"`, `"signature":""`), latipayArgs, 1, "answer", ""},
 		{"latipay query answer in another wallet's currency", latipayAnswer, []string{"--provider", "latipay", "--set", "api_key=111222333", "--set", "currency=AUD", "-"}, 1, "answer", ""},

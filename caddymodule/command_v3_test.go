@@ -136,7 +136,8 @@ func TestVerifyCommandAnswers(t *testing.T) {
 			if code != tt.code || !strings.Contains(out, "\nkind: answer\n") {
 				t.Fatalf("exit %d, want %d\n%s%s", code, tt.code, out, errOut)
 			}
-			if tt.code == 0 && !strings.HasSuffix(out, "verdict: valid\n") || tt.code == 1 && !strings.Contains(out, "verdict: invalid (") {
+			// The reason names what the input is: an answer.
+			if tt.code == 0 && !strings.HasSuffix(out, "verdict: valid\n") || tt.code == 1 && !strings.Contains(out, "verdict: invalid (answer ") {
 				t.Fatalf("verdict:\n%s", out)
 			}
 		})
