@@ -101,6 +101,11 @@ func (p *PayRequest) Validate() error {
 	if p.ClientIP != "" && !ValidIP(p.ClientIP) {
 		return Invalid("client_ip", "must be an IPv4 or IPv6 address")
 	}
+	if p.NotifyURL != "" {
+		if err := validNotifyURL(p.NotifyURL); err != nil {
+			return err
+		}
+	}
 	if len(p.Attach) > 127 {
 		return Invalid("attach", "is longer than 127 bytes")
 	}
@@ -151,6 +156,26 @@ func rfc3339Digits(s string, i, n int) bool {
 		}
 	}
 	return true
+}
+
+// validNotifyURL is the request's notify_url rule for every provider (each
+// adds its own: WeChat takes no query string): an absolute http(s) URL as
+// it goes on the wire, printable ASCII (RFC 3986 §2: anything else is
+// percent-encoded), without a fragment, which never reaches the server, and
+// at most 256 bytes, WeChat's limit and the narrowest.
+func validNotifyURL(s string) error {
+	if len(s) > 256 {
+		return Invalid("notify_url", "is longer than 256 bytes")
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f || s[i] == '#' {
+			return Invalid("notify_url", "must be an absolute http(s) URL of printable ASCII without a fragment")
+		}
+	}
+	if _, ok := AbsoluteURL(s); !ok {
+		return Invalid("notify_url", "must be an absolute http(s) URL")
+	}
+	return nil
 }
 
 // ValidIP tells whether s is an IPv4 or IPv6 address in its usual text form,

@@ -117,6 +117,10 @@ func TestPayRequestValidate(t *testing.T) {
 		func(p *PayRequest) { p.ClientIP = "2001:db8::1" },
 		func(p *PayRequest) { p.Country = "SG" },
 		func(p *PayRequest) { p.PayerName = strings.Repeat("n", 255) },
+		func(p *PayRequest) {
+			p.NotifyURL = "https://merchant.example/" + strings.Repeat("n", 256-len("https://merchant.example/"))
+		},
+		func(p *PayRequest) { p.NotifyURL = "http://10.0.0.1:8080/n?shop=1&x=%E9%80%9A" },
 		// RFC 3339 §5.6: T and Z may be lower case; fractional seconds are allowed
 		func(p *PayRequest) { p.ExpireAt = "2026-11-22t02:00:00z" },
 		func(p *PayRequest) { p.ExpireAt = "2026-11-22T10:00:00.5+08:00" },
@@ -179,6 +183,17 @@ func TestPayRequestValidate(t *testing.T) {
 		{"country", func(p *PayRequest) { p.Country = "S" }},
 		{"payer_name", func(p *PayRequest) { p.PayerName = strings.Repeat("n", 256) }},
 		{"attach", func(p *PayRequest) { p.Attach = strings.Repeat("a", 128) }},
+		// notify_url: one rule for every provider (README Merchant API)
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "/webhooks" }},
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "ftp://merchant.example/n" }},
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https:///n" }},
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/a b" }},
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/\tn" }},
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/通知" }},
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/n#top" }},
+		{"notify_url", func(p *PayRequest) {
+			p.NotifyURL = "https://merchant.example/" + strings.Repeat("n", 257-len("https://merchant.example/"))
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.field, func(t *testing.T) {
