@@ -227,7 +227,10 @@ func TestSharedTokenFailureSharedWithWaiters(t *testing.T) {
 			_, errs[i] = cs[i%len(cs)].tokens.Token(context.Background())
 		}()
 	}
-	time.Sleep(100 * time.Millisecond)
+	// Every instance is waiting (the first at the gate, the others for the
+	// lock) before the fetch fails: on a loaded machine a fixed sleep let a
+	// late one come after the failure and fetch again.
+	waitFor(t, func() bool { return store.Ops("lock") >= len(cs) })
 	close(ts.gate)
 	wg.Wait()
 	for i, err := range errs {
@@ -246,5 +249,44 @@ func TestSharedTokenFailureSharedWithWaiters(t *testing.T) {
 	ts.set(func(ts *tokenServer) { ts.answer = nil })
 	if tok := token(t, cs[1]); tok != "tok-2" || ts.Fetches() != 2 {
 		t.Fatalf("the next caller: %q after %d fetches", tok, ts.Fetches())
+	}
+}
+
+// The failure another instance stored is told apart by its content, not by
+// its time: an instance whose clock is ahead (here by ten minutes) stored a
+// failure that looked recent to the others for as long, and they answered
+// 502 without fetching although the token endpoint had recovered.
+func TestSharedTokenFailureOfAnInstanceWhoseClockIsAhead(t *testing.T) {
+	ts := newTokenServer(t)
+	ts.set(func(ts *tokenServer) {
+		ts.answer = func(w http.ResponseWriter) bool {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return true
+		}
+	})
+	store := transformtest.NewMemStore()
+	ahead, behind := newClock(), newClock()
+	ahead.Advance(10 * time.Minute)
+	a := newTestClient(t, testConfig(ts.URL()), ahead)
+	b := newTestClient(t, testConfig(ts.URL()), behind)
+	a.ShareState(store)
+	b.ShareState(store)
+	if _, err := a.tokens.Token(context.Background()); err == nil {
+		t.Fatal("the failing endpoint gave a token")
+	}
+	ts.set(func(ts *tokenServer) { ts.answer = nil })
+	behind.Advance(time.Second)
+	if tok := token(t, b); tok != "tok-2" || ts.Fetches() != 2 {
+		t.Fatalf("after the endpoint recovered: %q after %d fetches, want tok-2 after 2", tok, ts.Fetches())
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10 s")
+		}
 	}
 }

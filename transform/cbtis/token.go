@@ -160,12 +160,16 @@ func (s *tokenSource) obtain(ctx context.Context) (sharedToken, error) {
 	if store == nil {
 		return s.fetchOwn(ctx)
 	}
-	waiting := s.now()
+	// The failure stored before this caller waits: one that differs once it
+	// holds the lock was stored meanwhile (compared by content, not by time:
+	// another instance's clock may be ahead, and its old failure would then
+	// look recent).
+	before := s.loadFailure(ctx, store)
 	v, err := transform.FillShared(ctx, store, s.key, sharedLockWait, func(b []byte) bool {
 		t, ok := decodeShared(b)
 		return ok && t.AccessToken != refused && (t.RefreshAt.IsZero() || s.now().Before(t.RefreshAt))
 	}, func() ([]byte, error) {
-		if err := s.failedSince(ctx, store, waiting); err != nil {
+		if err := s.failedMeanwhile(ctx, store, before); err != nil {
 			return nil, err
 		}
 		t, err := s.fetchOwn(ctx)
@@ -195,8 +199,10 @@ func (s *tokenSource) obtain(ctx context.Context) (sharedToken, error) {
 // fetching in turn once it holds the lock: with a token endpoint that does
 // not answer, the n-th waiting instance answered only after n fetch
 // timeouts. A caller that came later fetches again: a failure is not
-// cached. It holds no secret (the provider's message is scrubbed).
+// cached. It holds no secret (the provider's message is scrubbed). ID tells
+// one failure from the next whatever the instances' clocks say.
 type sharedFailure struct {
+	ID              string    `json:"id"`
 	FailedAt        time.Time `json:"failed_at"`
 	Message         string    `json:"message"`
 	ProviderCode    string    `json:"provider_code,omitempty"`
@@ -205,7 +211,7 @@ type sharedFailure struct {
 
 // shareFailure stores the failure of this instance's fetch.
 func (s *tokenSource) shareFailure(ctx context.Context, store transform.Store, err error) {
-	f := sharedFailure{FailedAt: s.now().UTC(), Message: "the access token could not be fetched"}
+	f := sharedFailure{ID: transform.Nonce(16), FailedAt: s.now().UTC(), Message: "the access token could not be fetched"}
 	var te *transform.Error
 	if errors.As(err, &te) {
 		f.Message, f.ProviderCode, f.ProviderMessage = te.Message, te.ProviderCode, te.ProviderMessage
@@ -213,15 +219,23 @@ func (s *tokenSource) shareFailure(ctx context.Context, store transform.Store, e
 	_ = store.Store(ctx, s.failed, transform.Marshal(f)) // not shared this time; the adapter's Store logs why
 }
 
-// failedSince returns the error of a fetch that failed after since (while
-// this caller waited for the lock), else nil.
-func (s *tokenSource) failedSince(ctx context.Context, store transform.Store, since time.Time) error {
+// loadFailure returns the stored failure as it is ("" when there is none or
+// the store cannot say).
+func (s *tokenSource) loadFailure(ctx context.Context, store transform.Store) string {
 	b, err := store.Load(ctx, s.failed)
 	if err != nil {
-		return nil
+		return ""
 	}
+	return string(b)
+}
+
+// failedMeanwhile returns the error of a fetch that failed while this caller
+// waited for the lock: a stored failure other than before, the one it read
+// before waiting. Else nil.
+func (s *tokenSource) failedMeanwhile(ctx context.Context, store transform.Store, before string) error {
+	b := s.loadFailure(ctx, store)
 	var f sharedFailure
-	if json.Unmarshal(b, &f) != nil || !f.FailedAt.After(since) || f.Message == "" {
+	if b == "" || b == before || json.Unmarshal([]byte(b), &f) != nil || f.Message == "" {
 		return nil
 	}
 	return transform.UpstreamCode(f.Message+" (another instance's fetch)", f.ProviderCode, f.ProviderMessage)
