@@ -72,7 +72,17 @@ func (h *Webhook) handlerOption(d *caddyfile.Dispenser) (bool, error) {
 //	    }
 //	    ...
 //	}
+//
+// or, for one provider, minipay's form: minipay_sandbox <provider_name> { ... }.
 func (s *Sandbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.CountRemainingArgs() > 1 { // the directive name, then a provider name
+		raw, err := parseProviderDirective(d, nil)
+		if err != nil {
+			return err
+		}
+		s.ProvidersRaw = append(s.ProvidersRaw, raw)
+		return nil
+	}
 	d.Next() // directive name
 	if d.NextArg() {
 		return d.ArgErr()

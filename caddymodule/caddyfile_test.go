@@ -27,7 +27,10 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"minipay_webhook, field with two values", "minipay_webhook latipay {\n\tapi_key a b\n}", "field api_key takes one value", newWebhook},
 		{"minipay_webhook, field set twice", "minipay_webhook latipay {\n\tapi_key a\n\tapi_key b\n}", "field api_key is set twice", newWebhook},
 		{"minipay_webhook, a token after the block", "minipay_webhook latipay {\n\tapi_key a\n}\nextra", `unexpected token "extra" after the provider block`, newWebhook},
-		{"minipay_sandbox with an argument", "minipay_sandbox wechat_v2 {\n\twechat_v2 {\n\t\tapp_id wx1\n\t}\n}", "wrong argument count", newSandbox},
+		{"minipay_sandbox in minipay's form, a provider block in it", "minipay_sandbox wechat_v2 {\n\twechat_v2 {\n\t\tapp_id wx1\n\t}\n}", "provider wechat_v2 has no such field", newSandbox},
+		{"minipay_sandbox in minipay's form, two arguments", "minipay_sandbox wechat_v2 extra {\n\tapp_id wx1\n}", "wrong argument count", newSandbox},
+		{"minipay_sandbox in minipay's form, unknown provider", "minipay_sandbox stripe {\n\tkey k\n}", `unknown provider "stripe"`, newSandbox},
+		{"minipay_sandbox in minipay's form, a second block", "minipay_sandbox cbtis {\n\tuid u\n}\n{\n}", "unexpected token", newSandbox},
 		{"minipay_sandbox, provider with an argument", "minipay_sandbox {\n\twechat_v2 extra {\n\t\tapp_id wx1\n\t}\n}", "wrong argument count", newSandbox},
 		{"minipay_sandbox, provider twice", "minipay_sandbox {\n\tlatipay {\n\t\tapi_key a\n\t}\n\tlatipay {\n\t\tapi_key b\n\t}\n}", "provider latipay is configured twice", newSandbox},
 		{"minipay_sandbox without a provider", `minipay_sandbox`, "minipay_sandbox needs at least one provider block", newSandbox},
@@ -99,6 +102,14 @@ func TestUnmarshalCaddyfileProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(s.ProvidersRaw) != 2 || string(s.ProvidersRaw[0]) != `{"api_key":"k","name":"latipay"}` || string(s.ProvidersRaw[1]) != `{"name":"cbtis","uid":"u"}` {
+		t.Fatalf("sandbox providers = %s", s.ProvidersRaw)
+	}
+	// One provider in minipay's own form (DESIGN §3's directive shape).
+	s = new(Sandbox)
+	if err := s.UnmarshalCaddyfile(caddyfile.NewTestDispenser("minipay_sandbox wechat_login {\n\tapp_id wx1\n\tapp_secret s\n}")); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.ProvidersRaw) != 1 || string(s.ProvidersRaw[0]) != `{"app_id":"wx1","app_secret":"s","name":"wechat_login"}` {
 		t.Fatalf("sandbox providers = %s", s.ProvidersRaw)
 	}
 }

@@ -27,9 +27,18 @@ import (
 //	        <field> <value>
 //	    }
 //	}
+//
+// or, for one provider, in minipay's own form:
+//
+//	minipay_sandbox [<matcher>] <provider_name> {
+//	    <field> <value>
+//	}
 type Sandbox struct {
 	// One module per emulated provider, in the minipay.providers namespace.
 	ProvidersRaw []json.RawMessage `json:"providers,omitempty" caddy:"namespace=minipay.providers inline_key=name"`
+	// ProviderRaw is one more, written as minipay and minipay_webhook take
+	// theirs ("provider": {...}).
+	ProviderRaw json.RawMessage `json:"provider,omitempty" caddy:"namespace=minipay.providers inline_key=name"`
 
 	adminListing
 	providers map[string]transform.Sandbox
@@ -49,6 +58,12 @@ func (Sandbox) CaddyModule() caddy.ModuleInfo {
 // Provision builds one emulated server per provider block.
 func (s *Sandbox) Provision(ctx caddy.Context) error {
 	s.logger = ctx.Logger()
+	if s.ProviderRaw != nil {
+		if _, err := providerObjectName(s.ProviderRaw); err != nil {
+			return fmt.Errorf("minipay_sandbox: provider: %w", err)
+		}
+		s.ProvidersRaw, s.ProviderRaw = append(s.ProvidersRaw, s.ProviderRaw), nil
+	}
 	for i, raw := range s.ProvidersRaw {
 		if _, err := providerObjectName(raw); err != nil {
 			return fmt.Errorf("minipay_sandbox: providers[%d]: %w", i, err)

@@ -103,11 +103,18 @@ func startCaddy(t *testing.T, config string) *caddytest.Tester { return startCad
 // startCaddyB is startCaddy for tests and benchmarks alike.
 func startCaddyB(t testing.TB, config string) *caddytest.Tester {
 	t.Helper()
+	return startCaddyAs(t, config, "caddyfile")
+}
+
+// startCaddyAs is startCaddy for a configuration of configType ("caddyfile"
+// or "json").
+func startCaddyAs(t testing.TB, config, configType string) *caddytest.Tester {
+	t.Helper()
 	if caddyStarted.Load() {
 		awaitAdmin(t)
 	}
 	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort(), TestRequestTimeout: 20 * time.Second})
-	tc.InitServer(config, "caddyfile")
+	tc.InitServer(config, configType)
 	if t.Failed() {
 		t.FailNow()
 	}

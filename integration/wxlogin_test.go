@@ -148,3 +148,65 @@ func TestLoginThroughCaddy(t *testing.T) {
 		t.Fatalf("%d log lines for login, want one per operation (%d at least)", n, len(tests))
 	}
 }
+
+// TestSandboxInMinipayForm: minipay_sandbox also takes one provider in
+// minipay's own form, `minipay_sandbox [<matcher>] <provider_name> { … }`
+// in a Caddyfile and "provider": {…} in JSON (DESIGN §3 gives minipay's
+// shape only), and serves it like the nested form.
+func TestSandboxInMinipayForm(t *testing.T) {
+	merchant, wechat, login := itoa(freePort(t)), itoa(freePort(t)), itoa(freePort(t))
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "log"))+`
+:`+merchant+` {
+	handle /wechat/* {
+		minipay wechat_v2 {
+			app_id `+appID+`
+			mch_id `+mchID+`
+			api_key `+apiKey+`
+			notify_url http://localhost:`+merchant+`/webhooks/wechat_v2
+			client_ip 127.0.0.1
+		}
+		reverse_proxy 127.0.0.1:`+wechat+`
+	}
+	handle /wxlogin/* {
+		minipay wechat_login {
+			app_id `+appID+`
+			app_secret `+appSecret+`
+		}
+		reverse_proxy 127.0.0.1:`+login+`
+	}
+}
+:`+wechat+` {
+	minipay_sandbox wechat_v2 {
+		app_id `+appID+`
+		mch_id `+mchID+`
+		api_key `+apiKey+`
+	}
+}
+:`+login+` {
+	minipay_sandbox /sns/* wechat_login {
+		app_id `+appID+`
+		app_secret `+appSecret+`
+	}
+}
+`)
+	base := "http://localhost:" + merchant
+	if r := postJSON(t, tc, base+"/wechat/pay", `{"order_id":"SB-FORM-1","amount":"0.01","currency":"CNY","description":"d","openid":"o"}`); r.status != 200 || !strings.HasPrefix(str(r.json(t)["package"]), "prepay_id=") {
+		t.Fatalf("pay through the sandbox: %d %s", r.status, r.body)
+	}
+	if r := postJSON(t, tc, base+"/wxlogin/login", `{"code":"form-1"}`); r.status != 200 || str(r.json(t)["openid"]) == "" {
+		t.Fatalf("login through the sandbox: %d %s", r.status, r.body)
+	}
+
+	// JSON: "provider" beside (or instead of) "providers".
+	sandbox := itoa(freePort(t))
+	tc = startCaddyAs(t, `{"admin":{"listen":"`+adminAddr+`"},"storage":{"module":"file_system","root":"`+storageDir()+`"},
+"apps":{"http":{"servers":{
+ "merchant":{"listen":["127.0.0.1:`+merchant+`"],"routes":[{"handle":[
+  {"handler":"minipay","provider":{"name":"wechat_login","app_id":"`+appID+`","app_secret":"`+appSecret+`"}},
+  {"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:`+sandbox+`"}]}]}]},
+ "sandbox":{"listen":["127.0.0.1:`+sandbox+`"],"routes":[{"handle":[
+  {"handler":"minipay_sandbox","provider":{"name":"wechat_login","app_id":"`+appID+`","app_secret":"`+appSecret+`"}}]}]}}}}}`, "json")
+	if r := postJSON(t, tc, "http://127.0.0.1:"+merchant+"/wxlogin/login", `{"code":"form-2"}`); r.status != 200 || str(r.json(t)["openid"]) == "" {
+		t.Fatalf("login through the JSON sandbox: %d %s", r.status, r.body)
+	}
+}
