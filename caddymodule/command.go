@@ -44,8 +44,10 @@ const maxVerifyInput = 1 << 20
 
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
-		Name:  "minipay",
-		Usage: verifyUsage + " | " + signUsage,
+		Name: "minipay",
+		// One line: cobra prints it after "caddy minipay"; the full usages
+		// close Long, and caddy minipay --help prints them with the flags.
+		Usage: "verify|sign --provider <name> [--set <field>=<value>]... [...] [--file <path> | -]",
 		Short: "Explains a payment provider's signature offline (minipay verify)",
 		Long: `
 caddy minipay verify reads a provider's notification or API answer as received
@@ -64,10 +66,15 @@ answer the provider does not sign (the message says what it signs).
 caddy minipay sign computes the signature of a request the merchant's own
 code sends (wechat_v2: an <xml> document; latipay: a JSON object; wechat_v3:
 the body with --method and --url, and its Authorization header) and prints
-the string to sign (a key as ***) and the signature.`,
+the string to sign (a key as ***) and the signature.
+
+  caddy minipay ` + verifyUsage + `
+  caddy minipay ` + strings.ReplaceAll(signUsage, "\n      ", "\n ") + `
+`,
 		CobraFunc: func(cmd *cobra.Command) {
 			// The command parses its own flags so that a usage error exits 2.
 			cmd.DisableFlagParsing = true
+			cmd.DisableFlagsInUseLine = true
 			cmd.RunE = func(_ *cobra.Command, args []string) error {
 				if code := runMinipay(args, os.Stdin, os.Stdout, os.Stderr); code != 0 {
 					os.Exit(code)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
 	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
@@ -300,6 +302,13 @@ func TestMinipayHelp(t *testing.T) {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 0 and %q on stdout", code, out.String(), errOut.String(), tt.want)
 			}
 		})
+	}
+	// caddy help minipay: cobra prints Usage as one line after "caddy
+	// minipay"; the full usages are in Long.
+	cmd, ok := caddycmd.Commands()["minipay"]
+	if !ok || strings.Contains(cmd.Usage, "\n") || !strings.Contains(cmd.Long, "caddy minipay "+verifyUsage) ||
+		!strings.Contains(cmd.Long, "caddy minipay sign --provider wechat_v3") {
+		t.Fatalf("caddy help minipay: usage %q, long %q", cmd.Usage, cmd.Long)
 	}
 }
 
