@@ -131,6 +131,7 @@ func TestMerchantAPIConsistency(t *testing.T) {
 		{"notify_url not http", []string{"pay"}, set("notify_url", "ftp://merchant.example/n"), 400, "invalid_request", "notify_url"},
 		{"notify_url with a space", []string{"pay"}, set("notify_url", "https://merchant.example/a b"), 400, "invalid_request", "notify_url"},
 		{"notify_url not ASCII", []string{"pay"}, set("notify_url", "https://merchant.example/通知"), 400, "invalid_request", "notify_url"},
+		{"notify_url with a '<'", []string{"pay"}, set("notify_url", "https://merchant.example/<n>"), 400, "invalid_request", "notify_url"},
 		{"notify_url with a fragment", []string{"pay"}, set("notify_url", "https://merchant.example/n#f"), 400, "invalid_request", "notify_url"},
 		{"notify_url of 257 bytes", []string{"pay"}, set("notify_url", "https://merchant.example/"+strings.Repeat("n", 232)), 400, "invalid_request", "notify_url"},
 		{"notify_url of 256 bytes", []string{"pay"}, set("notify_url", "https://merchant.example/"+strings.Repeat("n", 231)), 200, "", ""},

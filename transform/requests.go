@@ -160,16 +160,16 @@ func rfc3339Digits(s string, i, n int) bool {
 
 // validNotifyURL is the request's notify_url rule for every provider (each
 // adds its own: WeChat takes no query string): an absolute http(s) URL as
-// it goes on the wire, printable ASCII (RFC 3986 §2: anything else is
-// percent-encoded), without a fragment, which never reaches the server, and
-// at most 256 bytes, WeChat's limit and the narrowest.
+// it goes on the wire, of the characters RFC 3986 §2 allows (anything else
+// is percent-encoded), without a fragment, which never reaches the server,
+// and at most 256 bytes, WeChat's limit and the narrowest.
 func validNotifyURL(s string) error {
 	if len(s) > 256 {
 		return Invalid("notify_url", "is longer than 256 bytes")
 	}
 	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] >= 0x7f || s[i] == '#' {
-			return Invalid("notify_url", "must be an absolute http(s) URL of printable ASCII without a fragment")
+		if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("#<>\"\\^`{|}", c) >= 0 {
+			return Invalid("notify_url", "must be an absolute http(s) URL of RFC 3986 characters (percent-encode the others) without a fragment")
 		}
 	}
 	if _, ok := AbsoluteURL(s); !ok {

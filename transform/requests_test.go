@@ -191,6 +191,9 @@ func TestPayRequestValidate(t *testing.T) {
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/\tn" }},
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/通知" }},
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/n#top" }},
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/<n>" }},
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/{n}" }},
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/a|b" }},
 		{"notify_url", func(p *PayRequest) {
 			p.NotifyURL = "https://merchant.example/" + strings.Repeat("n", 257-len("https://merchant.example/"))
 		}},
