@@ -263,3 +263,75 @@ func wantPayAnswer(t *testing.T, where string, res response, provider, orderID, 
 		t.Errorf("%s: provider_order_id present %v: %s", where, has, res.body)
 	}
 }
+
+// TestMerchantAPIAnswerShapes: README Merchant API's answers, alike for
+// every provider of Caddyfile.example: a status object has every member
+// (paid_at only once paid), a refund object only the documented ones,
+// amounts carry exactly the currency's decimals, every value is a string.
+func TestMerchantAPIAnswerShapes(t *testing.T) {
+	tc, merchant, sandbox, _ := startExample(t)
+	base := "http://localhost:" + itoa(merchant)
+	statusMembers := []string{"provider", "order_id", "provider_order_id", "status", "amount", "currency", "provider_status"}
+	refundMembers := []string{"provider", "order_id", "refund_id", "provider_refund_id", "status", "amount", "currency"}
+	answer := func(where string, res response, members, optional []string) map[string]any {
+		t.Helper()
+		wantAnswer(t, where, res, 200, "", "")
+		var a map[string]any
+		if err := json.Unmarshal(res.body, &a); err != nil {
+			t.Fatalf("%s: %s", where, res.body)
+		}
+		for k, v := range a {
+			if _, ok := v.(string); !ok || !slices.Contains(members, k) && !slices.Contains(optional, k) {
+				t.Errorf("%s: member %s %v: %s", where, k, v, res.body)
+			}
+		}
+		for _, k := range members {
+			if _, ok := a[k]; !ok {
+				t.Errorf("%s: no %s: %s", where, k, res.body)
+			}
+		}
+		return a
+	}
+	for _, r := range exampleRoutes {
+		if !slices.Contains(r.ops, "pay") {
+			continue
+		}
+		id := "SHAPE-" + strings.ReplaceAll(r.provider, "_", "-")
+		pay := postJSON(t, tc, base+r.path+"/pay", `{"order_id":"`+id+`","amount":"12.3","currency":"`+r.currency+`","description":"d","openid":"o-shape"}`)
+		wantAnswer(t, r.provider+" pay", pay, 200, "", "")
+		if slices.Contains(r.ops, "query") {
+			q := answer(r.provider+" query, pending", postJSON(t, tc, base+r.path+"/query", `{"order_id":"`+id+`"}`), statusMembers, nil)
+			if q["status"] != "pending" || q["order_id"] != id || q["provider"] != r.provider {
+				t.Errorf("%s query, pending: %v", r.provider, q)
+			}
+		}
+		done := postJSON(t, tc, "http://localhost:"+itoa(sandbox)+"/sandbox/complete", `{"provider":"`+r.provider+`","order_id":"`+id+`","result":"succeeded"}`)
+		if done.status != 200 || done.json(t)["acknowledged"] != true {
+			t.Fatalf("%s complete: %d %s", r.provider, done.status, done.body)
+		}
+		if slices.Contains(r.ops, "query") {
+			q := answer(r.provider+" query, paid", postJSON(t, tc, base+r.path+"/query", `{"order_id":"`+id+`"}`), statusMembers, []string{"paid_at"})
+			paidAt, err := time.Parse(time.RFC3339, str(q["paid_at"]))
+			if q["status"] != "succeeded" || q["amount"] != "12.30" || q["currency"] != r.currency || err != nil || time.Since(paidAt) > time.Hour {
+				t.Errorf("%s query, paid: %v", r.provider, q)
+			}
+		}
+		if slices.Contains(r.ops, "refund") {
+			body := `{"order_id":"` + id + `","refund_id":"` + id + `-R","amount":"2","currency":"` + r.currency + `","total_amount":"12.3"`
+			if r.provider == "latipay" {
+				body += `,"provider_order_id":"` + str(pay.json(t)["provider_order_id"]) + `"`
+			}
+			a := answer(r.provider+" refund", postJSON(t, tc, base+r.path+"/refund", body+"}"), refundMembers, []string{"provider_status"})
+			if a["amount"] != "2.00" || a["currency"] != r.currency || a["refund_id"] != id+"-R" || a["order_id"] != id ||
+				!slices.Contains([]string{"pending", "succeeded", "failed"}, str(a["status"])) {
+				t.Errorf("%s refund: %v", r.provider, a)
+			}
+		}
+		if slices.Contains(r.ops, "refund_query") {
+			a := answer(r.provider+" refund_query", postJSON(t, tc, base+r.path+"/refund_query", `{"refund_id":"`+id+`-R","order_id":"`+id+`"}`), refundMembers, []string{"provider_status"})
+			if a["amount"] != "2.00" || a["refund_id"] != id+"-R" || a["order_id"] != id {
+				t.Errorf("%s refund_query: %v", r.provider, a)
+			}
+		}
+	}
+}
