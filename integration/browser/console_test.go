@@ -489,3 +489,44 @@ func TestConsoleActionWithoutChange(t *testing.T) {
 		t.Fatalf("state %q, want failed", got)
 	}
 }
+
+// While an order's action runs, the list swapped in by the page's refresh
+// (another order appeared) keeps that order greyed out with its buttons
+// disabled: a second click would send a second notification. The action is
+// slowed down in the page (its POST held back 4 s) so that a refresh comes
+// first.
+func TestConsoleSwapKeepsRunningOrderBusy(t *testing.T) {
+	s := startCaddy(t)
+	ctx := browser(t)
+	s.pay(t, "SLOW-1", "1.00")
+	card := order("SLOW-1")
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.sandbox+"/sandbox/"),
+		chromedp.WaitVisible(chromedp.CSS(card)),
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const real = window.fetch;
+			window.fetch = (url, opts) => url === "complete"
+				? new Promise(r => setTimeout(r, 4000)).then(() => real(url, opts))
+				: real(url, opts);
+		})()`),
+		chromedp.Click(chromedp.CSS(card+` button[data-action="succeed"]`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.pay(t, "SLOW-2", "2.00") // changes the list: the next refresh swaps it in
+	running := `(o => o.classList.contains("busy") && o.querySelector('button[data-action="succeed"]').disabled)(document.querySelector('` + card + `'))`
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(order("SLOW-2")))); err != nil {
+		t.Fatal(err)
+	}
+	if still, err := chromedp.Run(ctx, chromedp.Evaluate[bool](running)); err != nil || !still {
+		t.Fatalf("after the list was swapped in, the running order is no longer busy (%v)", err)
+	}
+	// Once its answer came, it is settled and has its buttons back.
+	if err := chromedp.Do(ctx,
+		wait(`document.querySelector('`+card+` [data-field="state"]').textContent.trim() === "succeeded"`, 15*time.Second),
+		wait(`!`+running, 5*time.Second),
+	); err != nil {
+		t.Fatal(err)
+	}
+}
