@@ -37,6 +37,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -88,13 +89,24 @@ func main() {
 	flag.StringVar(&o.logLevel, "log-level", "", "Caddy's default log level on both sides (e.g. WARN: minipay logs a success at INFO and a failure at WARN, so WARN measures the route without its per-success log line); empty keeps Caddy's default, INFO")
 	flag.StringVar(&o.provider, "provider", "wechat_v2", "the pay route's provider: wechat_v2, or wechat_v3 (RSA-2048 signatures make it CPU-bound; the targets are wechat_v2's)")
 	flag.Parse()
-	if err := run(o); err != nil {
+	// Ctrl-C (or a TERM or HUP) stops the benchmark: the deferred clean-up
+	// stops wrk and both Caddys and removes the work directory, and the
+	// run that was interrupted is not reported.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	err := run(ctx, o)
+	interrupted := ctx.Err() != nil
+	stop()
+	if interrupted {
+		fmt.Fprintln(os.Stderr, "load: interrupted")
+		os.Exit(130)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
 }
 
-func run(o options) error {
+func run(ctx context.Context, o options) error {
 	if o.rounds < 1 || o.duration < time.Second {
 		return errors.New("need -rounds >= 1 and -duration >= 1s")
 	}
@@ -116,7 +128,7 @@ func run(o options) error {
 		return err
 	}
 	if o.caddy == "" {
-		if o.caddy, err = buildCaddy(root, dir); err != nil {
+		if o.caddy, err = buildCaddy(ctx, root, dir); err != nil {
 			return err
 		}
 	}
@@ -138,12 +150,12 @@ func run(o options) error {
 	}
 	defer upstream.Close()
 
-	plain, err := startSide(o.caddy, dir, "plain", o.logLevel, "\treverse_proxy "+upstream.Addr().String()+"\n")
+	plain, err := startSide(ctx, o.caddy, dir, "plain", o.logLevel, "\treverse_proxy "+upstream.Addr().String()+"\n")
 	if err != nil {
 		return err
 	}
 	defer plain.stop()
-	minipay, err := startSide(o.caddy, dir, "minipay", o.logLevel, v.route()+"\treverse_proxy "+upstream.Addr().String()+"\n")
+	minipay, err := startSide(ctx, o.caddy, dir, "minipay", o.logLevel, v.route()+"\treverse_proxy "+upstream.Addr().String()+"\n")
 	if err != nil {
 		return err
 	}
@@ -157,7 +169,7 @@ func run(o options) error {
 	if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
 		return err
 	}
-	w := wrkRunner{bin: wrk, script: script, connections: o.connections, threads: o.threads}
+	w := wrkRunner{ctx: ctx, bin: wrk, script: script, connections: o.connections, threads: o.threads}
 	printEnvironment(w)
 	fmt.Printf("wrk -t%d -c%d -d%s, POST %d-byte JSON; %d rounds, order alternating; warm-up %s per side; upstream delay %s\n\n",
 		o.threads, o.connections, o.duration, len(payBody), o.rounds, o.warmup, o.delay)
@@ -211,9 +223,9 @@ func repositoryRoot() (string, error) {
 }
 
 // buildCaddy builds the repository's ./cmd/caddy (Caddy with the plugin).
-func buildCaddy(root, dir string) (string, error) {
+func buildCaddy(ctx context.Context, root, dir string) (string, error) {
 	bin := filepath.Join(dir, "caddy")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/caddy")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/caddy")
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	fmt.Println("building ./cmd/caddy …")
@@ -455,15 +467,18 @@ func checkPayAnswer(url string, v variant) error {
 
 // side is one Caddy process and its route.
 type side struct {
-	name  string
-	url   string
-	admin string
-	cmd   *exec.Cmd
+	name   string
+	url    string
+	admin  string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once cmd has exited
 }
 
 // startSide writes a Caddyfile whose site block is route and runs Caddy
-// on it; it returns once the admin endpoint and the route answer.
-func startSide(caddy, dir, name, logLevel, route string) (*side, error) {
+// on it; it returns once the admin endpoint and the route answer. A Caddy
+// that exits first (a port taken, a bad binary) is an error at once,
+// carrying the end of its log (the work directory is removed on return).
+func startSide(ctx context.Context, caddy, dir, name, logLevel, route string) (*side, error) {
 	port, adminPort := freePort(), freePort()
 	var logOption string
 	if logLevel != "" {
@@ -475,6 +490,7 @@ func startSide(caddy, dir, name, logLevel, route string) (*side, error) {
 %s}
 
 http://127.0.0.1:%s {
+	bind 127.0.0.1
 %s}
 `, adminPort, logOption, port, route)
 	file := filepath.Join(dir, name+".Caddyfile")
@@ -489,12 +505,27 @@ http://127.0.0.1:%s {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	home := filepath.Join(dir, name+".home")
 	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home, "XDG_DATA_HOME="+home)
+	setParentDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &side{name: name, url: "http://127.0.0.1:" + port + "/pay", admin: "http://localhost:" + adminPort, cmd: cmd}
+	s := &side{name: name, url: "http://127.0.0.1:" + port + "/pay", admin: "http://localhost:" + adminPort, cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(s.exited) }()
+	failed := func(format string, a ...any) (*side, error) {
+		s.stop()
+		_ = logFile.Close()
+		return nil, fmt.Errorf("%s Caddy: %s; the end of its log:\n%s", name, fmt.Sprintf(format, a...), logTail(logFile.Name()))
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
+		select {
+		case <-s.exited:
+			return failed("exited at start (%v)", cmd.ProcessState)
+		case <-ctx.Done():
+			s.stop()
+			return nil, ctx.Err()
+		default:
+		}
 		res, err := http.Get(s.admin + "/config/")
 		if err == nil {
 			res.Body.Close()
@@ -503,33 +534,35 @@ http://127.0.0.1:%s {
 			}
 		}
 		if time.Now().After(deadline) {
-			s.stop()
-			return nil, fmt.Errorf("%s Caddy did not start; see %s", name, logFile.Name())
+			return failed("its admin endpoint %s did not answer within 30 s", s.admin)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	res, err := http.Post(s.url, "application/json", strings.NewReader(payBody))
 	if err != nil {
-		s.stop()
-		return nil, err
+		return failed("%v", err)
 	}
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		s.stop()
-		return nil, fmt.Errorf("%s route answered HTTP %d; see %s", name, res.StatusCode, logFile.Name())
+		return failed("the route answered HTTP %d", res.StatusCode)
 	}
 	return s, nil
 }
 
+// logTail is the last lines of a log file, for an error message.
+func logTail(file string) string {
+	b, _ := os.ReadFile(file)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-5):], "\n")
+}
+
 func (s *side) stop() {
 	_ = s.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-s.exited:
 	case <-time.After(10 * time.Second):
 		_ = s.cmd.Process.Kill()
-		<-done
+		<-s.exited
 	}
 }
 
@@ -611,6 +644,7 @@ end
 `
 
 type wrkRunner struct {
+	ctx                  context.Context // ends the run (Ctrl-C)
 	bin, script          string
 	connections, threads int
 }
@@ -638,9 +672,13 @@ func (r result) cpuPerRequest() float64 { return float64(r.cpuUs) / float64(r.re
 func (w wrkRunner) run(s *side, d time.Duration) (result, error) {
 	s.resetPeakRSS()
 	cpu0, self0 := s.cpuTime(), selfCPUTime()
-	cmd := exec.Command(w.bin, "-t", strconv.Itoa(w.threads), "-c", strconv.Itoa(w.connections),
+	cmd := exec.CommandContext(w.ctx, w.bin, "-t", strconv.Itoa(w.threads), "-c", strconv.Itoa(w.connections),
 		"-d", strconv.Itoa(int(d.Seconds()))+"s", "--timeout", "5s", "-s", w.script, s.url)
+	setParentDeathSignal(cmd)
 	out, err := cmd.CombinedOutput()
+	if w.ctx.Err() != nil { // wrk stops early on Ctrl-C too, and prints what it measured so far
+		return result{}, w.ctx.Err()
+	}
 	if err != nil {
 		return result{}, fmt.Errorf("wrk: %v: %s", err, out)
 	}
@@ -761,13 +799,13 @@ func profile(o options, w wrkRunner, sides ...*side) error {
 		errc := make(chan error, 1)
 		go func() { _, err := w.run(s, o.duration); errc <- err }()
 		time.Sleep(time.Second)
-		if err := fetch(s.admin+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), filepath.Join(o.profile, s.name+".cpu.pprof")); err != nil {
+		if err := fetch(w.ctx, s.admin+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), filepath.Join(o.profile, s.name+".cpu.pprof")); err != nil {
 			return err
 		}
 		if err := <-errc; err != nil {
 			return err
 		}
-		if err := fetch(s.admin+"/debug/pprof/allocs", filepath.Join(o.profile, s.name+".allocs.pprof")); err != nil {
+		if err := fetch(w.ctx, s.admin+"/debug/pprof/allocs", filepath.Join(o.profile, s.name+".allocs.pprof")); err != nil {
 			return err
 		}
 	}
@@ -775,8 +813,8 @@ func profile(o options, w wrkRunner, sides ...*side) error {
 	return nil
 }
 
-func fetch(url, file string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+func fetch(ctx context.Context, url, file string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	res, err := http.DefaultClient.Do(req)
