@@ -139,7 +139,9 @@ func Timeout() *Error {
 
 // UnknownOperation is a 404 unknown_operation.
 func UnknownOperation(provider, op string) *Error {
-	return &Error{Status: http.StatusNotFound, Code: CodeUnknownOperation, Message: "\"" + op + "\" is no operation of " + provider}
+	// The path's element is cut as an unknown field's name is: an answer
+	// never echoes more than 64 bytes of what the caller sent.
+	return &Error{Status: http.StatusNotFound, Code: CodeUnknownOperation, Message: "\"" + shorten(op) + "\" is no operation of " + provider}
 }
 
 // Errors of Webhook.Verify, shared by every provider (and by 2C2P's

@@ -279,6 +279,7 @@ func TestErrorJSON(t *testing.T) {
 		{SignatureInvalid(), 502, ""},
 		{Timeout(), 504, ""},
 		{UnknownOperation("wechat_v2", "refunds"), 404, `{"error":{"code":"unknown_operation","message":"\"refunds\" is no operation of wechat_v2"}}`},
+		{UnknownOperation("wechat_v2", strings.Repeat("x", 5000)), 404, `{"error":{"code":"unknown_operation","message":"\"` + strings.Repeat("x", 64) + `…\" is no operation of wechat_v2"}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.err.Code, func(t *testing.T) {
