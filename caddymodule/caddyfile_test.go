@@ -104,7 +104,7 @@ func TestUnmarshalCaddyfileProvider(t *testing.T) {
 	if len(s.ProvidersRaw) != 2 || string(s.ProvidersRaw[0]) != `{"api_key":"k","name":"latipay"}` || string(s.ProvidersRaw[1]) != `{"name":"cbtis","uid":"u"}` {
 		t.Fatalf("sandbox providers = %s", s.ProvidersRaw)
 	}
-	// One provider in minipay's own form (DESIGN §3's directive shape).
+	// One provider in minipay's own form (README Configuration, Caddyfile: the directive shape).
 	s = new(Sandbox)
 	if err := s.UnmarshalCaddyfile(caddyfile.NewTestDispenser("minipay_sandbox wechat_login {\n\tapp_id wx1\n\tapp_secret s\n}")); err != nil {
 		t.Fatal(err)

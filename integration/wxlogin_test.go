@@ -151,7 +151,7 @@ func TestLoginThroughCaddy(t *testing.T) {
 
 // TestSandboxInMinipayForm: minipay_sandbox also takes one provider in
 // minipay's own form, `minipay_sandbox [<matcher>] <provider_name> { … }`
-// in a Caddyfile and "provider": {…} in JSON (DESIGN §3 gives minipay's
+// in a Caddyfile and "provider": {…} in JSON (README Configuration gives minipay's
 // shape only), and serves it like the nested form.
 func TestSandboxInMinipayForm(t *testing.T) {
 	merchant, wechat, login := itoa(freePort(t)), itoa(freePort(t)), itoa(freePort(t))

@@ -220,7 +220,7 @@ func (r *RefundRequest) Validate() error {
 	if err := ValidOrderID("order_id", r.OrderID); err != nil {
 		return err
 	}
-	if err := ValidOrderID("refund_id", r.RefundID); err != nil {
+	if err := ValidRefundID("refund_id", r.RefundID); err != nil {
 		return err
 	}
 	m, err := ParseMoney(r.Amount, r.Currency, "amount", "currency")
@@ -253,7 +253,7 @@ type RefundQueryRequest struct {
 
 // Validate checks refund_id and, when given, order_id.
 func (r *RefundQueryRequest) Validate() error {
-	if err := ValidOrderID("refund_id", r.RefundID); err != nil {
+	if err := ValidRefundID("refund_id", r.RefundID); err != nil {
 		return err
 	}
 	if r.OrderID != "" {
@@ -290,6 +290,26 @@ func ValidOrderID(field, id string) error {
 		c := id[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '|' || c == '*') {
 			return Invalid(field, "may only contain A-Z a-z 0-9 _ - | *")
+		}
+	}
+	return nil
+}
+
+// ValidRefundID checks the README's refund id rule, WeChat's out_refund_no
+// (docs/providers/wechat_v2.md, wechat_v3.md): 1–64 characters of
+// A-Za-z0-9_-|*@. It is longer than an order id and may hold '@', so a
+// merchant's "<order_id>-R1" or a UUID fits.
+func ValidRefundID(field, id string) error {
+	if id == "" {
+		return Invalid(field, "is required")
+	}
+	if len(id) > 64 {
+		return Invalid(field, "is longer than 64 characters")
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '|' || c == '*' || c == '@') {
+			return Invalid(field, "may only contain A-Z a-z 0-9 _ - | * @")
 		}
 	}
 	return nil

@@ -46,6 +46,51 @@ func TestValidOrderID(t *testing.T) {
 	}
 }
 
+// README "Merchant API": refund_id is WeChat's out_refund_no, 1–64
+// characters of A-Za-z0-9_-|*@ (docs/providers/wechat_v3.md).
+func TestValidRefundID(t *testing.T) {
+	tests := []struct {
+		id string
+		ok bool
+	}{
+		{"R1", true},
+		{"O1-R1", true},
+		{"refund@2026|1*a_b", true},
+		{"3f2c1a9e-7d4b-4c8e-9a1f-0b6d2e5c7a90", true}, // a UUID, 36
+		{strings.Repeat("r", 64), true},
+		{"", false},
+		{strings.Repeat("r", 65), false},
+		{"R 1", false},
+		{"R.1", false},
+		{"R/1", false},
+		{"R%401", false},
+		{"退款1", false},
+		{"R\n", false},
+		{"a&b", false},
+		{"a=b", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			err := ValidRefundID("refund_id", tt.id)
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("ValidRefundID(%q) = %v", tt.id, err)
+				}
+				return
+			}
+			wantInvalid(t, err, "refund_id")
+		})
+	}
+	// The operations' requests use it.
+	long := strings.Repeat("R", 40) + "@1"
+	if err := (&RefundRequest{OrderID: "O1", RefundID: long, Amount: "1", Currency: "CNY"}).Validate(); err != nil {
+		t.Errorf("refund with a 42-character refund_id: %v", err)
+	}
+	if err := (&RefundQueryRequest{RefundID: long}).Validate(); err != nil {
+		t.Errorf("refund_query with a 42-character refund_id: %v", err)
+	}
+}
+
 func TestValidText(t *testing.T) {
 	if err := ValidText("description", "测试商品", 127); err != nil {
 		t.Fatalf("ValidText = %v", err)

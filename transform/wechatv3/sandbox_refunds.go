@@ -68,7 +68,7 @@ func (s *Sandbox) refund(body []byte, announce string) (int, []byte, *v3Error) {
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "请求体不是合法的JSON")
 	}
 	switch {
-	case transform.ValidOrderID("out_refund_no", req.OutRefundNo) != nil:
+	case transform.ValidRefundID("out_refund_no", req.OutRefundNo) != nil:
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "out_refund_no 参数有误")
 	case req.Amount == nil || req.Amount.Refund == nil || req.Amount.Total == nil || *req.Amount.Refund <= 0:
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "amount 参数有误")
