@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -164,6 +165,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	}
 	call, err := h.client.Prepare(ctx, op, body)
 	if err != nil {
+		if call == nil {
+			call = orderNamedIn(body)
+		}
 		return call, 0, asError(err)
 	}
 	out, err := h.roundTrip(r, next, m, call, rec)
@@ -184,6 +188,22 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	}
 	writeJSON(w, http.StatusOK, out)
 	return call, http.StatusOK, nil
+}
+
+// orderNamedIn is a call that only names the order of a request refused
+// before it was built (an invalid amount, a past expire_at, an unknown
+// field), so that its log line names the order too: the body's "order_id"
+// (that exact key) when it is a valid order id, which bounds what a
+// request can write in the log; nil otherwise. Only failures pay for this
+// second read (json.Unmarshal copies the id out of the pooled body buffer).
+func orderNamedIn(body []byte) *transform.Call {
+	var fields map[string]json.RawMessage
+	var id string
+	if json.Unmarshal(body, &fields) != nil || json.Unmarshal(fields["order_id"], &id) != nil ||
+		transform.ValidOrderID("order_id", id) != nil {
+		return nil
+	}
+	return &transform.Call{OrderID: id}
 }
 
 // roundTrip rewrites the request for the provider, lets next carry it and

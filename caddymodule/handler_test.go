@@ -227,7 +227,7 @@ func TestHandlerLogLevels(t *testing.T) {
 			"message": "the provider's answer carries no signature that verifies"}},
 		{"invalid request at WARN", zapcore.WarnLevel, noAmount, answer, 400, map[string]any{"level": "warn", "msg": "minipay",
 			"provider": "wechat_v2", "operation": "pay", "outcome": transform.CodeInvalidRequest, "status": 400.0,
-			"message": "amount is required", "field": "amount"}},
+			"order_id": "BENCH-1", "message": "amount is required", "field": "amount"}},
 		{"success at INFO", zapcore.InfoLevel, payJSON, answer, 200, map[string]any{"level": "info", "msg": "minipay",
 			"provider": "wechat_v2", "operation": "pay", "outcome": "ok", "status": 200.0, "order_id": "BENCH-1"}},
 		{"forged answer at INFO", zapcore.InfoLevel, payJSON, forged, 502, map[string]any{"level": "warn", "msg": "minipay",

@@ -89,3 +89,58 @@ func TestFailedCallLogNamesOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedRequestLogNamesOrder: a request refused before anything was
+// sent names its order in its WARN line whenever its order_id is valid,
+// whatever other field is at fault (README "Observability"); an order_id
+// that breaks its own rule, or a body that is no JSON object, names none.
+func TestRefusedRequestLogNamesOrder(t *testing.T) {
+	tests := []struct {
+		name, op, body string
+		wantField      string
+		wantOrderID    string // "" when the line must have no order_id
+	}{
+		{"invalid amount", "pay", `{"order_id":"LOG-1","amount":"-1","currency":"CNY","description":"d","openid":"o1"}`, "amount", "LOG-1"},
+		{"expire_at in the past", "pay", `{"order_id":"LOG-2","amount":"1","currency":"CNY","description":"d","openid":"o1","expire_at":"2001-01-01T00:00:00Z"}`, "expire_at", "LOG-2"},
+		{"unknown field", "pay", `{"order_id":"LOG-3","amount":"1","currency":"CNY","description":"d","openid":"o1","total_fee":1}`, "total_fee", "LOG-3"},
+		{"refund without refund_id", "refund", `{"order_id":"LOG-4","amount":"1","currency":"CNY"}`, "refund_id", "LOG-4"},
+		{"order_id breaking its rule", "query", `{"order_id":"LOG 5\n{\"outcome\":\"ok\"}"}`, "order_id", ""},
+		{"order_id too long", "query", `{"order_id":"` + strings.Repeat("L", 33) + `"}`, "order_id", ""},
+		{"order_id of another type", "query", `{"order_id":7}`, "order_id", ""},
+		{"another key's case", "query", `{"ORDER_ID":"LOG-6"}`, "ORDER_ID", ""},
+		{"not JSON", "query", `order_id=LOG-7`, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log strings.Builder
+			h := newTestHandler(t, &log, zapcore.InfoLevel)
+			r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/"+tt.op, strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			_ = h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+				t.Fatal("a refused request went upstream")
+				return nil
+			}))
+			if w.Code != http.StatusBadRequest {
+				t.Fatalf("HTTP %d %s, want 400", w.Code, w.Body)
+			}
+			var line map[string]any
+			if err := json.Unmarshal([]byte(strings.TrimSpace(log.String())), &line); err != nil {
+				t.Fatalf("not one JSON line: %v\n%s", err, log.String())
+			}
+			if line["level"] != "warn" || line["outcome"] != transform.CodeInvalidRequest || line["operation"] != tt.op {
+				t.Errorf("log line %s, want a warn invalid_request line of %s", log.String(), tt.op)
+			}
+			if field, _ := line["field"].(string); field != tt.wantField {
+				t.Errorf("field %q, want %q", field, tt.wantField)
+			}
+			got, named := line["order_id"]
+			switch {
+			case tt.wantOrderID == "" && named:
+				t.Errorf("order_id %q logged, want none: %s", got, log.String())
+			case tt.wantOrderID != "" && got != tt.wantOrderID:
+				t.Errorf("order_id %v, want %q: %s", got, tt.wantOrderID, log.String())
+			}
+		})
+	}
+}
