@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -52,9 +53,12 @@ func payAndWebhookSite(port, upstream, backend, proxyBlock string) string {
 func TestClientGoneIsNotAnUpstreamFailure(t *testing.T) {
 	// Both the provider and the merchant backend answer only once the
 	// request is given up (the body read first: Go's server notices a
-	// closed connection only then).
+	// closed connection only then); each says when a request arrived, and
+	// only then does the client give up, however slow the machine.
+	arrived := make(chan struct{}, 1)
 	hang := func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		arrived <- struct{}{}
 		wait(r, 10*time.Second)
 	}
 	upstream, backend := httptest.NewServer(http.HandlerFunc(hang)), httptest.NewServer(http.HandlerFunc(hang))
@@ -63,10 +67,20 @@ func TestClientGoneIsNotAnUpstreamFailure(t *testing.T) {
 	port := itoa(freePort(t))
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
 	tc := startCaddy(t, globalOptions(logFile)+payAndWebhookSite(port, upstream.URL, backend.URL, ""))
-	impatient := &http.Client{Timeout: 300 * time.Millisecond}
 	send := func(path, contentType, body string) {
 		t.Helper()
-		res, err := impatient.Post("http://127.0.0.1:"+port+path, contentType, strings.NewReader(body))
+		ctx, giveUp := context.WithCancel(context.Background())
+		defer giveUp()
+		go func() {
+			select {
+			case <-arrived:
+			case <-time.After(10 * time.Second):
+			}
+			giveUp()
+		}()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://127.0.0.1:"+port+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		res, err := http.DefaultClient.Do(req)
 		if err == nil {
 			res.Body.Close()
 			t.Fatalf("%s answered HTTP %d before the client gave up", path, res.StatusCode)
