@@ -134,8 +134,8 @@ func parseProviderDirective(d *caddyfile.Dispenser, option handlerOption) (json.
 }
 
 // parseProviderBlock turns "<field> <value>" lines into the provider's JSON
-// object; field names are the JSON names. true and false become booleans
-// (expose_session_key), everything else a string, so placeholders pass
+// object; field names are the JSON names. true and false, unquoted, become
+// booleans (expose_session_key), everything else a string, so placeholders pass
 // through untouched and are resolved at Provision. Lines option consumes
 // (when not nil) are the handler's, not the provider's.
 func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOption) (json.RawMessage, error) {
@@ -161,10 +161,11 @@ func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOptio
 			return nil, d.Errf("field %s needs a value", field)
 		}
 		var value any = d.Val()
-		switch d.Val() {
-		case "true":
+		switch {
+		case d.Token().Quoted(): // "true" in quotes is the string, as a user quoting it means
+		case d.Val() == "true":
 			value = true
-		case "false":
+		case d.Val() == "false":
 			value = false
 		}
 		if d.NextArg() {

@@ -115,3 +115,31 @@ func TestUnmarshalCaddyfileProvider(t *testing.T) {
 }
 
 func (b *providerHandler) raw() json.RawMessage { return b.ProviderRaw }
+
+// TestCaddyfileQuotedBooleanIsAString: true and false become booleans
+// unless quoted, so a string field can hold the text "true" (README
+// Configuration, Caddyfile).
+func TestCaddyfileQuotedBooleanIsAString(t *testing.T) {
+	for _, tt := range []struct {
+		name, line, want, wantErr string
+	}{
+		{"quoted true in a string field", `app_secret "true"`, `{"app_id":"wx1","app_secret":"true","name":"wechat_login"}`, ""},
+		{"quoted false in a string field", `app_secret "false"`, `{"app_id":"wx1","app_secret":"false","name":"wechat_login"}`, ""},
+		{"unquoted true in a string field", `app_secret true`, "", "field app_secret takes a string, not a bool"},
+		{"unquoted false in a boolean field", `expose_session_key false`, `{"app_id":"wx1","expose_session_key":false,"name":"wechat_login"}`, ""},
+		{"quoted true in a boolean field", `expose_session_key "true"`, "", "field expose_session_key takes a bool, not a string"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := new(Handler)
+			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("minipay wechat_login {\n\tapp_id wx1\n\t" + tt.line + "\n}"))
+			switch {
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("error %v, want %q", err, tt.wantErr)
+			case tt.wantErr == "" && err != nil:
+				t.Fatal(err)
+			case tt.wantErr == "" && string(h.ProviderRaw) != tt.want:
+				t.Fatalf("provider %s, want %s", h.ProviderRaw, tt.want)
+			}
+		})
+	}
+}
