@@ -634,3 +634,28 @@ func TestWebhookDedupeWaiterAnswersOnceAcknowledged(t *testing.T) {
 		t.Fatalf("B answered %d %q after %v (wait bound %v), forwarded %d times", code, body, waited, b.dedupe.wait, m.count("ev-1"))
 	}
 }
+
+// A provider that goes away while another instance forwards its event is
+// counted client_closed, not in_progress (the 503 nobody reads): like a
+// provider leaving before the merchant backend answers, it says nothing
+// about the event.
+func TestWebhookDedupeWaiterWhoseProviderLeft(t *testing.T) {
+	b, m, done := forwardingOnA(t)
+	b.dedupe.wait = 20 * time.Second
+	ctx, leave := context.WithCancel(context.Background())
+	go func() { time.Sleep(50 * time.Millisecond); leave() }()
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/webhooks/fake", strings.NewReader("ev-1"))
+	r.Header.Set("X-Sig", "ok")
+	w := httptest.NewRecorder()
+	if err := b.ServeHTTP(w, r, m); err != nil {
+		t.Fatal(err)
+	}
+	close(m.release)
+	if c := <-done; c != 200 {
+		t.Fatalf("A answered %d", c)
+	}
+	if w.Code != statusClientClosed || outcomes(t, b, "client_closed") != 1 || outcomes(t, b, "in_progress") != 0 || m.count("ev-1") != 1 {
+		t.Fatalf("B answered %d (client_closed %v, in_progress %v), forwarded %d times",
+			w.Code, outcomes(t, b, "client_closed"), outcomes(t, b, "in_progress"), m.count("ev-1"))
+	}
+}

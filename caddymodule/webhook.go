@@ -112,11 +112,22 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		*why = err.Error() // which check failed, for the operator only
 		return webhookUnverified, nil, status
 	}
+	// gone is the outcome of a provider that went away before its answer
+	// (README Observability: client_closed), which says nothing about the
+	// event; the provider sends it again.
+	gone := func(reason string) (string, *transform.Event, int) {
+		*why = reason
+		w.WriteHeader(statusClientClosed) // for Caddy's access log, as reverse_proxy does
+		return outcomeClientClosed, ev, statusClientClosed
+	}
 	claim, verdict := h.dedupe.claim(r.Context(), ev.ID)
 	switch verdict {
 	case dedupeDuplicate:
 		return webhookDuplicate, ev, h.ack(w)
 	case dedupeInProgress:
+		if errors.Is(r.Context().Err(), context.Canceled) { // the wait for the other instance ended with the provider
+			return gone("the provider closed the request while another instance forwarded the event")
+		}
 		return webhookInProgress, ev, nack(http.StatusServiceUnavailable, "event being delivered by another instance")
 	}
 	defer claim.release(r.Context())
@@ -137,11 +148,8 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		// longer than the recorder keeps. The event was delivered.
 	case (err != nil || !merchantOK) && errors.Is(r.Context().Err(), context.Canceled):
 		// The provider went away first, so reverse_proxy gave up on the
-		// backend (its 499): nothing is known of the merchant's answer, and
-		// the provider sends the notification again.
-		*why = "the provider closed the request before the merchant backend answered"
-		w.WriteHeader(statusClientClosed) // for Caddy's access log, as reverse_proxy does
-		return outcomeClientClosed, ev, statusClientClosed
+		// backend (its 499): nothing is known of the merchant's answer.
+		return gone("the provider closed the request before the merchant backend answered")
 	case err != nil:
 		if upstreamFailure(err).Code == transform.CodeUpstreamTimeout {
 			return webhookMerchantFailed, ev, nack(http.StatusGatewayTimeout, "merchant backend timed out")
