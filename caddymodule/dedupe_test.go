@@ -577,12 +577,34 @@ func (s pollingLockStore) Lock(ctx context.Context, name string) error {
 	return s.MemStore.Lock(ctx, name)
 }
 
-// forwardingOnA starts two instances, A and B, on a storage that sees a released lock
-// late, and has A forward "ev-1" to a merchant that answers 200 once
+// blindWhileWaiting is a pollingLockStore whose reads fail while a Lock
+// call waits for a held lock.
+type blindWhileWaiting struct {
+	pollingLockStore
+	waiting atomic.Int32
+}
+
+func (s *blindWhileWaiting) Lock(ctx context.Context, name string) error {
+	if !s.Locked(name) {
+		return s.pollingLockStore.Lock(ctx, name)
+	}
+	s.waiting.Add(1)
+	defer s.waiting.Add(-1)
+	return s.pollingLockStore.Lock(ctx, name)
+}
+
+func (s *blindWhileWaiting) Load(ctx context.Context, key string) ([]byte, error) {
+	if s.waiting.Load() > 0 {
+		return nil, transformtest.ErrUnavailable
+	}
+	return s.pollingLockStore.Load(ctx, key)
+}
+
+// forwardingOnA starts two instances, A and B, on store (one that sees a
+// released lock late), and has A forward "ev-1" to a merchant that answers 200 once
 // m.release is closed; done receives A's status.
-func forwardingOnA(t *testing.T) (b *Webhook, m *fakeMerchant, done chan int) {
+func forwardingOnA(t *testing.T, store transform.Store) (b *Webhook, m *fakeMerchant, done chan int) {
 	t.Helper()
-	store := pollingLockStore{transformtest.NewMemStore()}
 	a := instance(t, store, time.Hour)
 	b = instance(t, store, time.Hour)
 	m = &fakeMerchant{release: make(chan struct{})}
@@ -598,11 +620,21 @@ func forwardingOnA(t *testing.T) (b *Webhook, m *fakeMerchant, done chan int) {
 // An instance whose wait for the event's lock ran out reads the storage
 // once more before answering 503: when the instance that held the lock
 // stored the merchant's acknowledgement meanwhile, the retry is a
-// duplicate (ACK, not forwarded), not an event still in progress.
+// duplicate (ACK, not forwarded), not an event still in progress. The
+// storage cannot be read while B waits, so B's polls for the
+// acknowledgement see nothing and only that last read can find it (with
+// reads that worked, the polls found it first and the last read went
+// untested).
 func TestWebhookDedupeAcknowledgedDuringTheWait(t *testing.T) {
-	b, m, done := forwardingOnA(t)
+	store := &blindWhileWaiting{pollingLockStore: pollingLockStore{transformtest.NewMemStore()}}
+	b, m, done := forwardingOnA(t, store)
 	b.dedupe.wait = 300 * time.Millisecond
-	go func() { time.Sleep(50 * time.Millisecond); close(m.release) }() // A's merchant answers during B's wait
+	go func() { // A's merchant answers once B waits for the lock
+		for store.waiting.Load() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		close(m.release)
+	}()
 	code, body := notify(t, b, m, "ev-1")
 	if c := <-done; c != 200 {
 		t.Fatalf("A answered %d", c)
@@ -618,7 +650,7 @@ func TestWebhookDedupeAcknowledgedDuringTheWait(t *testing.T) {
 // once it sees the lock released (file_system sees a release only at its
 // next once-a-second poll, so the provider waited up to the whole 3 s).
 func TestWebhookDedupeWaiterAnswersOnceAcknowledged(t *testing.T) {
-	b, m, done := forwardingOnA(t)
+	b, m, done := forwardingOnA(t, pollingLockStore{transformtest.NewMemStore()})
 	// A wait bound far above the poll, so that only a waiter that never
 	// looked at the storage takes half of it (a fixed second was a margin a
 	// stalled machine could eat).
