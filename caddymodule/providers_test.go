@@ -1,8 +1,12 @@
 package caddymodule
 
 import (
+	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/caddyserver/caddy/v2"
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/latipay"
@@ -53,4 +57,76 @@ func TestResolveProviderRequestPlaceholder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConfiguredNotifyURLRule: a configured notify_url, the default of
+// every pay, is held to the request's rule (README Merchant API) for every
+// provider that has one: what a request may not send (a space, a
+// non-ASCII character, a fragment, past 256 bytes) fails the load naming
+// the provider and the field, without the value.
+func TestConfiguredNotifyURLRule(t *testing.T) {
+	keys, err := filepath.Abs("../examples/keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	configs := map[string]map[string]any{
+		"wechat_v2": {"app_id": testAppID, "mch_id": testMchID, "api_key": testAPIKey},
+		"wechat_v3": {"app_id": testAppID, "mch_id": testMchID, "serial_no": "3775B6A45ACD588826D15E583A95F5DD2F2D3B4A",
+			"private_key": "{file." + keys + "/apiclient_key.pem}", "public_key": "{file." + keys + "/wechatpay_pub_key.pem}",
+			"public_key_id": "PUB_KEY_ID_0119000001092026112900000000000001"},
+		"2c2p":    {"merchant_id": "JT01", "secret_key": "7jYcp4FxFdf0", "app_id": testAppID},
+		"latipay": {"user_id": "U000334333", "wallet_id": "W00000001", "api_key": "lp-key", "app_id": testAppID, "currency": "NZD"},
+		"cbtis":   {"uid": "39172931", "client_secret": "cs-secret", "sub_app_id": testAppID, "token_url": "https://cbtis.example/mch-api/v1/auth"},
+	}
+	urls := []struct {
+		name, url string
+		valid     bool
+	}{
+		{"plain", "https://pay.example.com/webhooks/n", true},
+		{"a space", "https://pay.example.com/web hooks/n", false},
+		{"non-ASCII", "https://pay.example.com/回调", false},
+		{"a fragment", "https://pay.example.com/n#x", false},
+		{"a backslash", `https://pay.example.com/a\b`, false},
+		{"past 256 bytes", "https://pay.example.com/" + strings.Repeat("n", 240), false},
+	}
+	for name, config := range configs {
+		for _, u := range urls {
+			t.Run(name+"/"+u.name, func(t *testing.T) {
+				info, err := caddy.GetModule(providerNamespace + "." + name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mod := info.New()
+				raw, _ := json.Marshal(config)
+				if err := json.Unmarshal(raw, mod); err != nil {
+					t.Fatal(err)
+				}
+				setField(t, mod.(provider), "notify_url", u.url)
+				p, err := resolveProvider(mod, transform.RoleClient)
+				if err == nil {
+					_, err = p.(clientProvider).NewClient()
+				}
+				switch {
+				case u.valid && err != nil:
+					t.Fatalf("refused: %v", err)
+				case !u.valid && (err == nil || !strings.HasPrefix(err.Error(), name+": notify_url ")):
+					t.Fatalf("error %v, want one naming %s and notify_url", err, name)
+				case !u.valid && strings.Contains(err.Error(), "pay.example.com"):
+					t.Fatalf("the error echoes the value: %v", err)
+				}
+			})
+		}
+	}
+}
+
+// setField sets p's field named name.
+func setField(t *testing.T, p provider, name, value string) {
+	t.Helper()
+	for _, f := range p.ConfigFields() {
+		if f.Name == name {
+			*f.Value = value
+			return
+		}
+	}
+	t.Fatalf("provider %s has no field %s", p.ProviderName(), name)
 }

@@ -164,18 +164,36 @@ func rfc3339Digits(s string, i, n int) bool {
 // is percent-encoded), without a fragment, which never reaches the server,
 // and at most 256 bytes, WeChat's limit and the narrowest.
 func validNotifyURL(s string) error {
+	if problem := notifyURLProblem(s); problem != "" {
+		return Invalid("notify_url", problem)
+	}
+	return nil
+}
+
+// ConfiguredNotifyURL holds a provider's configured notify_url, the one
+// every pay without its own sends, to the request's rule: a default the
+// rule would refuse in a request (a space, a fragment, 300 bytes) fails the
+// load, naming the provider and the field, instead of going out as is.
+func ConfiguredNotifyURL(provider, s string) error {
+	if problem := notifyURLProblem(s); s != "" && problem != "" {
+		return errors.New(provider + ": notify_url " + problem)
+	}
+	return nil
+}
+
+func notifyURLProblem(s string) string {
 	if len(s) > 256 {
-		return Invalid("notify_url", "is longer than 256 bytes")
+		return "is longer than 256 bytes"
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("#<>\"\\^`{|}", c) >= 0 {
-			return Invalid("notify_url", "must be an absolute http(s) URL of RFC 3986 characters (percent-encode the others) without a fragment")
+			return "must be an absolute http(s) URL of RFC 3986 characters (percent-encode the others) without a fragment"
 		}
 	}
 	if _, ok := AbsoluteURL(s); !ok {
-		return Invalid("notify_url", "must be an absolute http(s) URL")
+		return "must be an absolute http(s) URL"
 	}
-	return nil
+	return ""
 }
 
 // ValidIP tells whether s is an IPv4 or IPv6 address in its usual text form,

@@ -78,6 +78,9 @@ func (c *Config) Check() error {
 			return errors.New("cbtis: token_url must be an absolute http(s) URL such as https://<host>/mch-api/v1/auth")
 		}
 	}
+	if err := transform.ConfiguredNotifyURL(Name, c.NotifyURL); err != nil {
+		return err
+	}
 	if c.NotifyURL != "" && !absoluteURL(c.NotifyURL) {
 		return errors.New("cbtis: notify_url must be an absolute http(s) URL")
 	}

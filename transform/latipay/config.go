@@ -60,6 +60,9 @@ func (c *Config) Check() error {
 			return errors.New("latipay: currency must be an ISO 4217 code (the wallet's currency, e.g. NZD)")
 		}
 	}
+	if err := transform.ConfiguredNotifyURL(Name, c.NotifyURL); err != nil {
+		return err
+	}
 	if c.NotifyURL != "" && !absoluteURL(c.NotifyURL) {
 		return errors.New("latipay: notify_url must be an absolute http(s) URL")
 	}

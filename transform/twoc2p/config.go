@@ -84,6 +84,9 @@ func (c *Config) Check() error {
 	if c.PanCountry != "" && !transform.ValidCountry(c.PanCountry) {
 		return errors.New("2c2p: pan_country must be an ISO 3166-1 alpha-2 code such as SG")
 	}
+	if err := transform.ConfiguredNotifyURL(Name, c.NotifyURL); err != nil {
+		return err
+	}
 	if c.NotifyURL != "" && !validNotifyURL(c.NotifyURL) {
 		return errors.New("2c2p: notify_url must be an absolute http(s) URL")
 	}

@@ -57,6 +57,9 @@ func (c *Config) Check() error {
 	if c.SubAppID != "" && c.SubMchID == "" {
 		return errors.New("wechat_v2: sub_app_id needs sub_mch_id (service-provider mode)")
 	}
+	if err := transform.ConfiguredNotifyURL(Name, c.NotifyURL); err != nil {
+		return err
+	}
 	if c.NotifyURL != "" && !validNotifyURL(c.NotifyURL) {
 		return errors.New("wechat_v2: notify_url must be an absolute http(s) URL without a query string")
 	}

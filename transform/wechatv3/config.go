@@ -97,6 +97,9 @@ func (c *Config) Check() error {
 	if c.SubAppID != "" && c.SubMchID == "" {
 		return fieldError("sub_app_id", "needs sub_mch_id (service-provider mode)")
 	}
+	if err := transform.ConfiguredNotifyURL(Name, c.NotifyURL); err != nil {
+		return err
+	}
 	if c.NotifyURL != "" && !validNotifyURL(c.NotifyURL) {
 		return fieldError("notify_url", "must be an absolute http(s) URL without a query string")
 	}
