@@ -672,7 +672,7 @@ func TestWebhookDedupeWaiterAnswersOnceAcknowledged(t *testing.T) {
 // provider leaving before the merchant backend answers, it says nothing
 // about the event.
 func TestWebhookDedupeWaiterWhoseProviderLeft(t *testing.T) {
-	b, m, done := forwardingOnA(t)
+	b, m, done := forwardingOnA(t, pollingLockStore{transformtest.NewMemStore()})
 	b.dedupe.wait = 20 * time.Second
 	ctx, leave := context.WithCancel(context.Background())
 	go func() { time.Sleep(50 * time.Millisecond); leave() }()
