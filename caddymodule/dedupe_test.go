@@ -577,29 +577,6 @@ func (s pollingLockStore) Lock(ctx context.Context, name string) error {
 	return s.MemStore.Lock(ctx, name)
 }
 
-// blindWhileWaiting is a pollingLockStore whose reads fail while a Lock
-// call waits for a held lock.
-type blindWhileWaiting struct {
-	pollingLockStore
-	waiting atomic.Int32
-}
-
-func (s *blindWhileWaiting) Lock(ctx context.Context, name string) error {
-	if !s.Locked(name) {
-		return s.pollingLockStore.Lock(ctx, name)
-	}
-	s.waiting.Add(1)
-	defer s.waiting.Add(-1)
-	return s.pollingLockStore.Lock(ctx, name)
-}
-
-func (s *blindWhileWaiting) Load(ctx context.Context, key string) ([]byte, error) {
-	if s.waiting.Load() > 0 {
-		return nil, transformtest.ErrUnavailable
-	}
-	return s.pollingLockStore.Load(ctx, key)
-}
-
 // forwardingOnA starts two instances, A and B, on store (one that sees a
 // released lock late), and has A forward "ev-1" to a merchant that answers 200 once
 // m.release is closed; done receives A's status.
@@ -626,11 +603,12 @@ func forwardingOnA(t *testing.T, store transform.Store) (b *Webhook, m *fakeMerc
 // reads that worked, the polls found it first and the last read went
 // untested).
 func TestWebhookDedupeAcknowledgedDuringTheWait(t *testing.T) {
-	store := &blindWhileWaiting{pollingLockStore: pollingLockStore{transformtest.NewMemStore()}}
+	mem := transformtest.NewMemStore()
+	store := transformtest.NewBlindWhileWaiting(pollingLockStore{mem}, mem.Locked)
 	b, m, done := forwardingOnA(t, store)
 	b.dedupe.wait = 300 * time.Millisecond
 	go func() { // A's merchant answers once B waits for the lock
-		for store.waiting.Load() == 0 {
+		for !store.Waiting() {
 			time.Sleep(time.Millisecond)
 		}
 		close(m.release)

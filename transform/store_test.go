@@ -30,29 +30,6 @@ func (f *filler) fill() ([]byte, error) {
 	return []byte("v" + string(rune('0'+n))), nil
 }
 
-// blindWhileWaiting is a MemStore whose reads fail while a Lock call waits
-// for a held lock.
-type blindWhileWaiting struct {
-	*transformtest.MemStore
-	waiting atomic.Int32
-}
-
-func (s *blindWhileWaiting) Lock(ctx context.Context, name string) error {
-	if !s.Locked(name) {
-		return s.MemStore.Lock(ctx, name)
-	}
-	s.waiting.Add(1)
-	defer s.waiting.Add(-1)
-	return s.MemStore.Lock(ctx, name)
-}
-
-func (s *blindWhileWaiting) Load(ctx context.Context, key string) ([]byte, error) {
-	if s.waiting.Load() > 0 {
-		return nil, transformtest.ErrUnavailable
-	}
-	return s.MemStore.Load(ctx, key)
-}
-
 func usableUnless(bad string) func([]byte) bool {
 	return func(b []byte) bool { return string(b) != bad }
 }
@@ -188,12 +165,13 @@ func TestFillSharedFailures(t *testing.T) {
 	// storage cannot be read while the caller waits, so that its polls do
 	// not find the value first and only the read after the wait can.
 	t.Run("lock held past the wait, filled meanwhile", func(t *testing.T) {
-		s := &blindWhileWaiting{MemStore: transformtest.NewMemStore()}
+		m := transformtest.NewMemStore()
+		s := transformtest.NewBlindWhileWaiting(m, m.Locked)
 		if err := s.Lock(ctx, fillKey); err != nil {
 			t.Fatal(err)
 		}
 		go func() {
-			for s.waiting.Load() == 0 {
+			for !s.Waiting() {
 				time.Sleep(time.Millisecond)
 			}
 			_ = s.Store(ctx, fillKey, []byte("filled elsewhere")) // the holder keeps its lock until after the wait

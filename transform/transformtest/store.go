@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/minipay/caddy-minipay/transform"
 )
@@ -202,3 +203,44 @@ func (m *MemStore) List(_ context.Context, prefix string, recursive bool) ([]str
 	}
 	return keys, nil
 }
+
+// BlindWhileWaiting is a Store whose reads fail (ErrUnavailable) while
+// one of its Lock calls waits for a lock that is held: a waiter's polls
+// for the holder's value see nothing, so a test reaches what the waiter
+// does once its wait has run out.
+type BlindWhileWaiting struct {
+	store
+	held    func(name string) bool
+	waiting atomic.Int32
+}
+
+// store names the embedded transform.Store (a field named Store would hide
+// the method).
+type store = transform.Store
+
+// NewBlindWhileWaiting wraps inner; held tells whether a lock is held now
+// (MemStore.Locked).
+func NewBlindWhileWaiting(inner transform.Store, held func(name string) bool) *BlindWhileWaiting {
+	return &BlindWhileWaiting{store: inner, held: held}
+}
+
+// Lock implements transform.Store.
+func (s *BlindWhileWaiting) Lock(ctx context.Context, name string) error {
+	if !s.held(name) {
+		return s.store.Lock(ctx, name)
+	}
+	s.waiting.Add(1)
+	defer s.waiting.Add(-1)
+	return s.store.Lock(ctx, name)
+}
+
+// Load implements transform.Store.
+func (s *BlindWhileWaiting) Load(ctx context.Context, key string) ([]byte, error) {
+	if s.Waiting() {
+		return nil, ErrUnavailable
+	}
+	return s.store.Load(ctx, key)
+}
+
+// Waiting tells whether a Lock call is waiting.
+func (s *BlindWhileWaiting) Waiting() bool { return s.waiting.Load() > 0 }
