@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -193,14 +194,32 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 // orderNamedIn is a call that only names the order of a request refused
 // before it was built (an invalid amount, a past expire_at, an unknown
 // field), so that its log line names the order too: the body's "order_id"
-// (that exact key) when it is a valid order id, which bounds what a
+// (that exact key, once) when it is a valid order id, which bounds what a
 // request can write in the log; nil otherwise. Only failures pay for this
-// second read (json.Unmarshal copies the id out of the pooled body buffer).
+// second read (the decoder copies the id out of the pooled body buffer).
 func orderNamedIn(body []byte) *transform.Call {
-	var fields map[string]json.RawMessage
-	var id string
-	if json.Unmarshal(body, &fields) != nil || json.Unmarshal(fields["order_id"], &id) != nil ||
-		transform.ValidOrderID("order_id", id) != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	id, named := "", false
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil
+		}
+		if key == "order_id" {
+			if named || json.Unmarshal(value, &id) != nil {
+				return nil // twice, or not a string: no order is named
+			}
+			named = true
+		}
+	}
+	if !named || transform.ValidOrderID("order_id", id) != nil {
 		return nil
 	}
 	return &transform.Call{OrderID: id}

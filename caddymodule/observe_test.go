@@ -108,6 +108,8 @@ func TestRefusedRequestLogNamesOrder(t *testing.T) {
 		{"order_id too long", "query", `{"order_id":"` + strings.Repeat("L", 33) + `"}`, "order_id", ""},
 		{"order_id of another type", "query", `{"order_id":7}`, "order_id", ""},
 		{"another key's case", "query", `{"ORDER_ID":"LOG-6"}`, "ORDER_ID", ""},
+		{"order_id twice", "query", `{"order_id":"LOG-8","order_id":"LOG-9"}`, "order_id", ""},
+		{"order_id after a refused field", "pay", `{"amount":"1.001","order_id":"LOG-10","currency":"CNY","description":"d","openid":"o1"}`, "amount", "LOG-10"},
 		{"not JSON", "query", `order_id=LOG-7`, "", ""},
 	}
 	for _, tt := range tests {

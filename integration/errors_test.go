@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -186,9 +187,39 @@ func TestMerchantAPIErrors(t *testing.T) {
 		{"forged answer", "POST", "/fake/pay", "application/json", pay("BADSIGN-1"), 502, "upstream_signature_invalid", "", ""},
 		{"slow upstream", "POST", "/fake/pay", "application/json", pay("SLOW-1"), 504, "upstream_timeout", "", ""},
 	}
+	// The order each row's log line names (README Observability): a valid
+	// order_id, even when another field is refused; none for the others.
+	loggedOrder := map[string]string{
+		"missing field": "E1", "unknown field": "E1", "too many decimals": "E1", "zero amount": "E1", "exponent": "E1",
+		"unknown currency": "E1", "bad expire_at": "E1", "notify_url with a query": "E1", "control character": "E1",
+		"client_ip not an address": "E1", "invalid UTF-8 in a value": "E1", "noncharacter XML cannot carry": "E1",
+		"country not alpha-2": "E1", "order paid": "PAID-1", "order unknown": "NEVER-1", "upstream HTTP 500": "HTTP500-1",
+		"return_code FAIL": "COMMFAIL-1", "answer not XML": "GARBAGE-1", "answer for another appid": "FOREIGN-1",
+		"unreachable upstream": "DOWN-1", "forged answer": "BADSIGN-1", "slow upstream": "SLOW-1",
+	}
+	logged := len(logText(t, logFile))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := do(t, tc, tt.method, base+tt.path, tt.contentType, []byte(tt.body))
+			// Exactly one WARN line, with the answer's outcome and status.
+			all := logText(t, logFile)
+			var lines []map[string]any
+			for line := range strings.Lines(all[logged:]) {
+				var l map[string]any
+				if json.Unmarshal([]byte(line), &l) == nil && l["msg"] == "minipay" {
+					lines = append(lines, l)
+				}
+			}
+			logged = len(all)
+			if len(lines) != 1 {
+				t.Fatalf("%d minipay log lines, want 1: %v", len(lines), lines)
+			}
+			l := lines[0]
+			orderID, named := l["order_id"]
+			if l["level"] != "warn" || l["outcome"] != tt.code || l["status"] != float64(tt.status) ||
+				str(orderID) != loggedOrder[tt.name] || named != (loggedOrder[tt.name] != "") {
+				t.Errorf("log line %v, want warn, outcome %s, status %d, order_id %q", l, tt.code, tt.status, loggedOrder[tt.name])
+			}
 			if r.status != tt.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
 			}
