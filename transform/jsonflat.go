@@ -236,9 +236,11 @@ func printable(v string) bool {
 	return true
 }
 
+// shorten is what an error echoes of a name the caller sent: its first 64
+// bytes at most, cut at a character boundary (Clip), and "…" when cut.
 func shorten(name string) string {
 	if len(name) > 64 {
-		return name[:64] + "…"
+		return Clip(name, 64) + "…"
 	}
 	return name
 }

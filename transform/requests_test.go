@@ -116,6 +116,8 @@ func TestDecodeJSON(t *testing.T) {
 	}{
 		{"unknown field", `{"order_id":"O1","colour":"red"}`, "colour"},
 		{"unknown field first", `{"total_fee":1234}`, "total_fee"},
+		// named by its first 64 bytes at most, cut at a character boundary
+		{"long unknown field", `{"a` + strings.Repeat("é", 40) + `":1}`, "a" + strings.Repeat("é", 31) + "…"},
 		{"number for a string", `{"order_id":1}`, "order_id"},
 		{"object for a string", `{"amount":{"v":1}}`, "amount"},
 		{"bool for a string", `{"openid":true}`, "openid"},
@@ -325,6 +327,10 @@ func TestErrorJSON(t *testing.T) {
 		{Timeout(), 504, ""},
 		{UnknownOperation("wechat_v2", "refunds"), 404, `{"error":{"code":"unknown_operation","message":"\"refunds\" is no operation of wechat_v2"}}`},
 		{UnknownOperation("wechat_v2", strings.Repeat("x", 5000)), 404, `{"error":{"code":"unknown_operation","message":"\"` + strings.Repeat("x", 64) + `…\" is no operation of wechat_v2"}}`},
+		// Cut at a character boundary, as transform.Clip cuts: 21 three-byte
+		// characters (63 bytes), not 64 bytes ending in a third of one, which
+		// came out as U+FFFD.
+		{UnknownOperation("wechat_v2", strings.Repeat("退", 30)), 404, `{"error":{"code":"unknown_operation","message":"\"` + strings.Repeat("退", 21) + `…\" is no operation of wechat_v2"}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.err.Code, func(t *testing.T) {
