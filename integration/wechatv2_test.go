@@ -166,6 +166,7 @@ func TestWebhookOutcomes(t *testing.T) {
 		{"merchant answers 500", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)), 500, 502, true, "payment.succeeded", "12.34"},
 		{"merchant answers 404", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)), 404, 502, true, "payment.succeeded", "12.34"},
 	}
+	logged := len(logText(t, logFile))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			merchant.status.Store(tt.merchantStatus)
@@ -187,6 +188,36 @@ func TestWebhookOutcomes(t *testing.T) {
 			}
 			if tt.status != 200 && !strings.HasPrefix(string(body), `<xml><return_code><![CDATA[FAIL]]></return_code>`) {
 				t.Fatalf("failure answer is not WeChat's FAIL form: %q", body)
+			}
+			// One line (README Observability): INFO acked, WARN otherwise with
+			// the reason; the order only once verified.
+			all := logText(t, logFile)
+			var lines []map[string]any
+			for line := range strings.Lines(all[logged:]) {
+				var l map[string]any
+				if json.Unmarshal([]byte(line), &l) == nil && l["msg"] == "minipay webhook" {
+					lines = append(lines, l)
+				}
+			}
+			logged = len(all)
+			if len(lines) != 1 {
+				t.Fatalf("%d webhook log lines, want 1: %v", len(lines), lines)
+			}
+			level, outcome, orderID := "info", "acked", ""
+			switch {
+			case tt.status == 401:
+				level, outcome = "warn", "unverified"
+			case tt.status != 200:
+				level, outcome = "warn", "merchant_failed"
+			}
+			if tt.forwarded {
+				orderID = "ORDER-77"
+			}
+			l := lines[0]
+			_, named := l["order_id"]
+			if l["level"] != level || l["outcome"] != outcome || l["status"] != float64(tt.status) || str(l["order_id"]) != orderID ||
+				named != (orderID != "") || (str(l["reason"]) == "") != (outcome == "acked") {
+				t.Errorf("log line %v, want %s, outcome %s, order_id %q", l, level, outcome, orderID)
 			}
 			got := merchant.take()
 			if !tt.forwarded {
