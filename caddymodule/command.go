@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -286,21 +284,88 @@ func (l lines) line(key, value string) {
 	fmt.Fprintf(l.w, "%s: %s\n", key, printable(maskSecrets(value, l.secrets)))
 }
 
-// maskSecrets replaces each secret in v, as is or URL-encoded (as a form
-// carries it), by ***; the longest first, so that one holding another is
-// masked whole.
+// maskSecrets replaces each secret in v, as is or percent-encoded in any
+// way a form or URL carries it (some bytes or all as %XX in either case, a
+// space as '+' or %20), by ***: a run of masked bytes, where occurrences of
+// secrets overlap or touch, is one ***.
 func maskSecrets(v string, secrets []string) string {
-	sorted := slices.SortedFunc(slices.Values(secrets), func(a, b string) int { return len(b) - len(a) })
-	for _, s := range sorted {
+	var masked []bool // allocated at the first occurrence
+	for _, s := range secrets {
 		if s == "" {
 			continue
 		}
-		v = strings.ReplaceAll(v, s, "***")
-		if q := url.QueryEscape(s); q != s {
-			v = strings.ReplaceAll(v, q, "***")
+		for i := 0; i < len(v); i++ {
+			if n := encodedPrefix(v[i:], s); n > 0 {
+				if masked == nil {
+					masked = make([]bool, len(v))
+				}
+				for k := i; k < i+n; k++ {
+					masked[k] = true
+				}
+			}
 		}
 	}
-	return v
+	if masked == nil {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		switch {
+		case !masked[i]:
+			b.WriteByte(v[i])
+		case i == 0 || !masked[i-1]:
+			b.WriteString("***")
+		}
+	}
+	return b.String()
+}
+
+// encodedPrefix returns the length of the prefix of v that reads as s, each
+// byte of s written as is, as %XX (hex digits in either case) or, for a
+// space, as '+'; 0 when no prefix does. A '%' of s may be "%25" or a bare
+// '%', so both are tried.
+func encodedPrefix(v, s string) int {
+	j := 0
+	for k := 0; k < len(s); k++ {
+		c := s[k]
+		if j+2 < len(v) && v[j] == '%' {
+			if d, ok := unhex2(v[j+1], v[j+2]); ok && d == c {
+				if c != '%' {
+					j += 3
+					continue
+				}
+				if n := encodedPrefix(v[j+3:], s[k+1:]); n > 0 || k+1 == len(s) {
+					return j + 3 + n
+				}
+			}
+		}
+		switch {
+		case j < len(v) && v[j] == c, j < len(v) && c == ' ' && v[j] == '+':
+			j++
+		default:
+			return 0
+		}
+	}
+	return j
+}
+
+// unhex2 reads two hex digits, in either case.
+func unhex2(hi, lo byte) (byte, bool) {
+	h, ok1 := unhex(hi)
+	l, ok2 := unhex(lo)
+	return h<<4 | l, ok1 && ok2
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // printable writes a newline as \n (one line per key), a carriage return as
