@@ -68,6 +68,8 @@ func (s *Sandbox) refund(body []byte, announce string) (int, []byte, *v3Error) {
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "请求体不是合法的JSON")
 	}
 	switch {
+	case req.TransactionID == "" && req.OutTradeNo == "":
+		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "transaction_id和out_trade_no必须二选一进行传参")
 	case transform.ValidRefundID("out_refund_no", req.OutRefundNo) != nil:
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "out_refund_no 参数有误")
 	case req.Amount == nil || req.Amount.Refund == nil || req.Amount.Total == nil || *req.Amount.Refund <= 0:
@@ -81,10 +83,12 @@ func (s *Sandbox) refund(body []byte, announce string) (int, []byte, *v3Error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var o *sandboxOrder
-	for id, cand := range s.orders {
-		if req.OutTradeNo != "" && id == req.OutTradeNo || req.OutTradeNo == "" && req.TransactionID != "" && cand.txID == req.TransactionID {
-			o = cand
+	o := s.orders[req.OutTradeNo]
+	if req.OutTradeNo == "" {
+		for _, cand := range s.orders {
+			if cand.txID == req.TransactionID {
+				o = cand
+			}
 		}
 	}
 	partner := req.SubMchID != ""

@@ -1,7 +1,9 @@
 package wechatv3
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -210,6 +212,54 @@ func TestSandboxRefundNotificationNamesOrder(t *testing.T) {
 				t.Fatalf("refund answer %s", raw)
 			}
 			notes.take(t, tt.order)
+		})
+	}
+}
+
+// A refund WeChat refuses, refused with its status and code (退款申请,
+// docs/providers/wechat_v3.md "Errors"): the order named by neither
+// transaction_id nor out_trade_no is a missing parameter (400 PARAM_ERROR),
+// not an unknown order; an order or transaction no one paid is 404
+// RESOURCE_NOT_EXISTS.
+func TestSandboxRefundRefusals(t *testing.T) {
+	sb, _ := newSandbox(t, nil)
+	srv := sandboxServer(t, sb)
+	c := must(NewClient(merchantConfig(t)))
+	must(exchange(t, c, srv, "pay", `{"order_id":"RF-1","amount":"5.00","currency":"CNY","description":"d","openid":"o"}`))
+	if _, _, err := sb.Complete("RF-1", true, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	const amount = `"amount":{"refund":100,"total":500,"currency":"CNY"}`
+	tests := []struct {
+		name       string
+		body       string
+		wantStatus int
+		wantCode   string
+	}{
+		{"neither order id", `{"out_refund_no":"RF-1-R1",` + amount + `}`, 400, "PARAM_ERROR"},
+		{"empty order ids", `{"transaction_id":"","out_trade_no":"","out_refund_no":"RF-1-R1",` + amount + `}`, 400, "PARAM_ERROR"},
+		{"unknown out_trade_no", `{"out_trade_no":"RF-9","out_refund_no":"RF-9-R1",` + amount + `}`, 404, "RESOURCE_NOT_EXISTS"},
+		{"unknown transaction_id", `{"transaction_id":"4200000000202612070000000000","out_refund_no":"RF-9-R2",` + amount + `}`, 404, "RESOURCE_NOT_EXISTS"},
+		{"over the total", `{"out_trade_no":"RF-1","out_refund_no":"RF-1-R2","amount":{"refund":501,"total":500,"currency":"CNY"}}`, 400, "INVALID_REQUEST"},
+	}
+	platform := must(ParsePrivateKey(exampleKey(t, "wechatpay_platform_key.pem")))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			call := must(c.call(http.MethodPost, PathRefunds, "", []byte(tt.body), "", nil))
+			req := must(http.NewRequest(call.Method, srv.URL+call.Path, bytes.NewReader(call.Body)))
+			req.Header = call.Header.Clone()
+			req.Header.Set("Content-Type", call.ContentType)
+			resp := must(http.DefaultClient.Do(req))
+			defer resp.Body.Close()
+			raw := must(io.ReadAll(resp.Body))
+			var answer struct{ Code, Message string }
+			if json.Unmarshal(raw, &answer) != nil || resp.StatusCode != tt.wantStatus || answer.Code != tt.wantCode || answer.Message == "" {
+				t.Fatalf("%d %s, want %d %s", resp.StatusCode, raw, tt.wantStatus, tt.wantCode)
+			}
+			msg := AppendAnswerMessage(nil, resp.Header.Get(HeaderTimestamp), resp.Header.Get(HeaderNonce), raw)
+			if !VerifyMessage(&platform.PublicKey, msg, resp.Header.Get(HeaderSignature)) {
+				t.Fatal("the refusal is not signed with the platform key")
+			}
 		})
 	}
 }
