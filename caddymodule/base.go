@@ -77,7 +77,19 @@ func provisionSide[S any](ctx caddy.Context, b *providerHandler, a *adminListing
 		return zero, err
 	}
 	shareState(ctx, b.metrics, s, b.name)
+	if r, ok := any(s).(certificateDownloader); ok {
+		r.ReportFailures(func(err error) {
+			b.logger.Warn("minipay: platform certificate download failed", zap.String("provider", b.name), zap.Error(err))
+		})
+	}
 	return s, a.list(directive, p, s)
+}
+
+// certificateDownloader is a provider side that works in the background (a
+// wechat_v3 certificate download) and reports why that failed: the
+// operation's own line then only says its answer did not verify.
+type certificateDownloader interface {
+	ReportFailures(func(error))
 }
 
 // appendLogFields appends the fields every log line of the handler starts

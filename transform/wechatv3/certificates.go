@@ -6,10 +6,14 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +34,13 @@ const (
 	maxCertificatesAnswer = 1 << 20
 )
 
-// ErrNoCertificates is a download that failed or yielded nothing usable.
+// ErrNoCertificates is a download that failed or yielded nothing usable;
+// a download's error wraps it with the reason.
 var ErrNoCertificates = errors.New("wechat_v3: the platform certificates could not be downloaded")
+
+// noCertificates is ErrNoCertificates with why, which names a check, never
+// a value of the answer.
+func noCertificates(why string) error { return fmt.Errorf("%w: %s", ErrNoCertificates, why) }
 
 // CertificateStore shares the downloaded certificates between the instances
 // of a cluster (Caddy's storage in the plugin), so that one of them
@@ -90,6 +99,14 @@ func (k *Keyring) share(s transform.Store, mchID string) {
 	}
 }
 
+// reportFailures has f hear why a download failed (Certificates.OnFailure),
+// in certificate mode.
+func (k *Keyring) reportFailures(f func(error)) {
+	if k != nil && k.downloaded != nil {
+		k.downloaded.OnFailure = f
+	}
+}
+
 // Certificates downloads WeChat's platform certificates from GET
 // /v3/certificates (a signed request), decrypts them with the APIv3 key and
 // verifies the download's own signature before using them. Several serials
@@ -109,6 +126,11 @@ type Certificates struct {
 	MinInterval  time.Duration // CertificatesMinInterval unless a test changes it
 	// Store, when set, shares downloads across a cluster.
 	Store CertificateStore
+	// OnFailure, when set, hears why a download that was tried failed
+	// (not one the rate limit skipped), in the background too: nothing
+	// else says it, as an answer that cannot be verified for want of its
+	// certificate reads like a forged one. Set it before first use.
+	OnFailure func(error)
 
 	set        atomic.Pointer[certificateSet]
 	mu         sync.Mutex // one download at a time
@@ -230,6 +252,9 @@ func (c *Certificates) refresh(ctx context.Context, force bool, serial string) e
 	if err == nil && before == nil {
 		c.lastTry = time.Time{}
 	}
+	if err != nil && c.OnFailure != nil {
+		c.OnFailure(err)
+	}
 	return err
 }
 
@@ -304,23 +329,31 @@ func (c *Certificates) download(ctx context.Context, now time.Time) error {
 	u, _ := url.Parse(c.url)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
 	if err != nil {
-		return ErrNoCertificates
+		return noCertificates("certificates_url is no request URL")
 	}
 	auth, err := c.signer.Authorization(http.MethodGet, u.RequestURI(), nil, now.Unix(), transform.Nonce(32))
 	if err != nil {
-		return ErrNoCertificates
+		return noCertificates("the request could not be signed")
 	}
 	req.Header.Set("Authorization", auth)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", UserAgent)
 	resp, err := c.Client.Do(req)
 	if err != nil {
-		return ErrNoCertificates
+		if errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {
+			return noCertificates("certificates_url did not answer in time")
+		}
+		return noCertificates("certificates_url could not be reached")
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxCertificatesAnswer+1))
-	if err != nil || len(body) > maxCertificatesAnswer || resp.StatusCode != http.StatusOK {
-		return ErrNoCertificates
+	switch {
+	case resp.StatusCode != http.StatusOK:
+		return noCertificates("certificates_url answered HTTP " + strconv.Itoa(resp.StatusCode))
+	case err != nil:
+		return noCertificates("the answer was cut short")
+	case len(body) > maxCertificatesAnswer:
+		return noCertificates("the answer is larger than 1 MiB")
 	}
 	s, err := c.readAnswer(resp.Header, body, c.Now())
 	if err != nil {
@@ -351,17 +384,17 @@ type certificatesAnswer struct {
 func (c *Certificates) readAnswer(h http.Header, body []byte, now time.Time) (*certificateSet, error) {
 	var a certificatesAnswer
 	if err := json.Unmarshal(body, &a); err != nil || len(a.Data) == 0 || len(a.Data) > 32 {
-		return nil, ErrNoCertificates
+		return nil, noCertificates("the answer is no list of 1 to 32 certificates")
 	}
 	s := &certificateSet{certs: make(map[string]*x509.Certificate, len(a.Data))}
 	for _, d := range a.Data {
 		plain, err := d.EncryptCertificate.Decrypt(c.apiV3Key)
 		if err != nil {
-			return nil, ErrNoCertificates
+			return nil, noCertificates("a certificate does not decrypt with api_v3_key")
 		}
 		certs, err := ParseCertificates(string(plain))
 		if err != nil || len(certs) != 1 || serialKey(CertificateSerial(certs[0])) != serialKey(d.SerialNo) {
-			return nil, ErrNoCertificates
+			return nil, noCertificates("a certificate does not parse, or is not the one its serial_no names")
 		}
 		s.certs[serialKey(CertificateSerial(certs[0]))] = certs[0]
 	}
@@ -375,7 +408,12 @@ func (c *Certificates) readAnswer(h http.Header, body []byte, now time.Time) (*c
 		return nil, false
 	})
 	if err := Verify(keys, h, body, now); err != nil {
-		return nil, err
+		// Verify's words are a notification's; its detail names the check.
+		why := "the answer's signature does not verify"
+		if detail := strings.TrimPrefix(err.Error(), transform.ErrBadSignature.Error()+": "); detail != err.Error() {
+			why += " (" + detail + ")"
+		}
+		return nil, noCertificates(why)
 	}
 	return s, nil
 }

@@ -8,10 +8,12 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -496,6 +498,67 @@ func TestCertificateSerialSpellings(t *testing.T) {
 			// A download naming another number than its certificate's is not used.
 			if got := c.Certificates().Serials(); tt.verifies && (len(got) != 1 || got[0] != "0A2B3C4D5E6F") || !tt.verifies && len(got) != 0 {
 				t.Errorf("downloaded serials %v", got)
+			}
+		})
+	}
+}
+
+// A download that was tried and failed tells OnFailure why (a check, never
+// a value of the answer, never the key): an answer that cannot be verified
+// for want of its certificate otherwise reads like a forged one. One the
+// rate limit skips is not reported.
+func TestCertificatesFailureReasons(t *testing.T) {
+	a, forger := newPlatform(t), newPlatform(t)
+	serveWith := func(mutate func(*certServer)) http.Handler {
+		cs := &certServer{serving: []platform{a}, now: time.Now}
+		if mutate != nil {
+			mutate(cs)
+		}
+		return cs
+	}
+	tests := []struct {
+		name    string
+		handler http.Handler
+		apiV3   string // the configured api_v3_key; "" is the one the server encrypts with
+		want    string
+	}{
+		{"HTTP 401", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusUnauthorized) }), "",
+			"certificates_url answered HTTP 401"},
+		{"not a list", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"data":[]}`)) }), "",
+			"the answer is no list of 1 to 32 certificates"},
+		{"another api_v3_key", serveWith(nil), "another-apiv3-key-0123456789abcd",
+			"a certificate does not decrypt with api_v3_key"},
+		{"signed by a key it does not hold", serveWith(func(cs *certServer) {
+			cs.serving = []platform{forger}
+			cs.serving[0].cert = a.cert
+		}), "", "the answer's signature does not verify"},
+		{"past 1 MiB", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write(bytes.Repeat([]byte(" "), maxCertificatesAnswer+1))
+		}), "", "the answer is larger than 1 MiB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(tt.handler)
+			defer srv.Close()
+			cfg := merchantConfig(t)
+			cfg.PublicKey, cfg.PublicKeyID, cfg.CertificatesURL = "", "", srv.URL+PathCertificates
+			if tt.apiV3 != "" {
+				cfg.APIv3Key = tt.apiV3
+			}
+			c := must(NewClient(cfg))
+			var reported []error
+			c.ReportFailures(func(err error) { reported = append(reported, err) })
+			body := `{"x":1}`
+			for range 2 { // the second is inside the rate limit: not tried, not reported
+				if err := Verify(c.Keyring(), a.signed(t, time.Now(), body), []byte(body), time.Now()); err == nil {
+					t.Fatal("verified without certificates")
+				}
+			}
+			if len(reported) != 1 || !errors.Is(reported[0], ErrNoCertificates) || !strings.HasSuffix(reported[0].Error(), tt.want) {
+				t.Fatalf("reported %v, want one error ending %q", reported, tt.want)
+			}
+			if strings.Contains(reported[0].Error(), cfg.APIv3Key) || strings.Contains(reported[0].Error(), srv.URL) {
+				t.Fatalf("the reason holds a value: %v", reported[0])
 			}
 		})
 	}

@@ -77,6 +77,10 @@ func (c *Client) ShareState(s transform.Store) { c.keys.ring.share(s, c.cfg.MchI
 
 var _ transform.StateSharer = (*Client)(nil)
 
+// ReportFailures has f hear why a certificate download failed, in
+// certificate mode (Certificates.OnFailure). Call it before the first request.
+func (c *Client) ReportFailures(f func(error)) { c.keys.ring.reportFailures(f) }
+
 // call signs one request and wraps the reading of its answer: verify the
 // signature of every answer first (errors included), then map errors, then
 // decode a 2xx answer.

@@ -65,6 +65,9 @@ func (w *Webhook) ShareState(s transform.Store) { w.keys.ring.share(s, w.cfg.Mch
 
 var _ transform.StateSharer = (*Webhook)(nil)
 
+// ReportFailures is Client.ReportFailures.
+func (w *Webhook) ReportFailures(f func(error)) { w.keys.ring.reportFailures(f) }
+
 // notification is the signed envelope. Its fields are read only after the
 // signature over the whole body verified.
 type notification struct {
