@@ -234,6 +234,9 @@ func TestPayRequestValidate(t *testing.T) {
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "/webhooks" }},
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "ftp://merchant.example/n" }},
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https:///n" }},
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://:443/n" }}, // a port, no host (FuzzNotifyURL)
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://user@:443/n" }},
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "http://[]/n" }},
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/a b" }},
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/\tn" }},
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/通知" }},
