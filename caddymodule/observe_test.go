@@ -146,3 +146,34 @@ func TestRefusedRequestLogNamesOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookLogNamesOrderWhenKnown: a webhook line names the verified
+// event's order, and none (not an empty order_id) for an event of a kind
+// the plugin does not map (README Observability).
+func TestWebhookLogNamesOrderWhenKnown(t *testing.T) {
+	for _, tt := range []struct{ id, wantType, wantOrder string }{
+		{"ev-1", "payment.succeeded", "O1"},
+		{"unknown-1", "unknown", ""},
+	} {
+		t.Run(tt.id, func(t *testing.T) {
+			var log strings.Builder
+			h := instance(t, nil, 0)
+			h.logger = zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&log), zapcore.InfoLevel))
+			m := &fakeMerchant{release: make(chan struct{})}
+			m.status.Store(200)
+			close(m.release)
+			if code, _ := notify(t, h, m, tt.id); code != http.StatusOK {
+				t.Fatalf("HTTP %d", code)
+			}
+			var line map[string]any
+			if err := json.Unmarshal([]byte(strings.TrimSpace(log.String())), &line); err != nil {
+				t.Fatalf("not one JSON line: %v\n%s", err, log.String())
+			}
+			orderID, named := line["order_id"]
+			if line["event_id"] != tt.id || line["type"] != tt.wantType || line["outcome"] != "acked" ||
+				named != (tt.wantOrder != "") || (named && orderID != tt.wantOrder) {
+				t.Errorf("log line %s, want event %s, type %s, order_id %q", log.String(), tt.id, tt.wantType, tt.wantOrder)
+			}
+		})
+	}
+}

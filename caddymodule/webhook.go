@@ -70,7 +70,10 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	h.metrics.webhooks.WithLabelValues(h.name, outcome).Inc()
 	fields := h.appendLogFields(make([]zap.Field, 0, 9), "webhook", outcome, status, start)
 	if ev != nil {
-		fields = append(fields, zap.String("order_id", ev.OrderID), zap.String("event_id", ev.ID), zap.String("type", ev.Type))
+		if ev.OrderID != "" { // an event of a kind the plugin does not map may name none
+			fields = append(fields, zap.String("order_id", ev.OrderID))
+		}
+		fields = append(fields, zap.String("event_id", ev.ID), zap.String("type", ev.Type))
 	}
 	if reason != "" {
 		fields = append(fields, zap.String("reason", reason))
