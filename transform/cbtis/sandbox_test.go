@@ -5,11 +5,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 type sandboxEnv struct {
@@ -297,4 +299,15 @@ func TestSandboxHandles(t *testing.T) {
 	if _, err := NewSandbox(Config{ClientSecret: testSecret}); err == nil {
 		t.Fatal("NewSandbox without uid and sub_app_id")
 	}
+}
+
+// TestSandboxParallelPays: 100 pays at once behind one bearer token, each
+// settled as soon as it is made while the console lists the orders (go
+// test -race finds order state touched outside the lock).
+func TestSandboxParallelPays(t *testing.T) {
+	e := newSandboxEnv(t, time.Hour)
+	transformtest.ParallelPays(t, e.sb, e.client, 100, func(i int) (string, []byte) {
+		id := "PAR-" + strconv.Itoa(i)
+		return id, []byte(`{"order_id":"` + id + `","amount":"1.00","currency":"HKD","description":"d","openid":"o"}`)
+	})
 }

@@ -295,3 +295,13 @@ func TestSandboxOddOrderID(t *testing.T) {
 		t.Fatalf("query %v", q)
 	}
 }
+
+// TestSandboxParallelPays: 100 pays at once, each settled as soon as it is
+// made while the console lists the orders (go test -race finds order state
+// touched outside the lock).
+func TestSandboxParallelPays(t *testing.T) {
+	transformtest.ParallelPays(t, newSandbox(t), newClient(t, testConfig()), 100, func(i int) (string, []byte) {
+		id := "PAR-" + strconv.Itoa(i)
+		return id, []byte(`{"order_id":"` + id + `","amount":"1.00","currency":"NZD","description":"d","openid":"o"}`)
+	})
+}

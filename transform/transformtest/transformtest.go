@@ -1,8 +1,8 @@
 // Package transformtest holds what the providers' tests share: the error
 // assertions, the must-construct helper, the pinned clock, the pay
 // round-trip benchmark body, the fuzz targets' byte flipper and gzip, an
-// in-memory transform.Store that can be made to fail (MemStore) and
-// 2C2P's demo-server vectors. It is imported by tests only.
+// in-memory transform.Store that can be made to fail (MemStore), 2C2P's
+// demo-server vectors and the sandboxes' concurrency check (ParallelPays). It is imported by tests only.
 package transformtest
 
 import (

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -294,4 +295,16 @@ func TestSandboxComplete(t *testing.T) {
 	if ev := verify(out); ev.Type != "payment.succeeded" || ev.OrderID != "NO-URL" {
 		t.Fatalf("event %+v", ev)
 	}
+}
+
+// TestSandboxParallelPays: 100 pays at once, each settled as soon as it is
+// made while the console lists the orders (go test -race finds order state
+// touched outside the lock).
+func TestSandboxParallelPays(t *testing.T) {
+	cfg := testConfig()
+	cfg.NotifyURL = "https://merchant.example/webhooks/2c2p"
+	transformtest.ParallelPays(t, newSandbox(t, cfg), newClient(t, cfg), 100, func(i int) (string, []byte) {
+		id := "PAR-" + strconv.Itoa(i)
+		return id, []byte(`{"order_id":"` + id + `","amount":"1.00","currency":"SGD","description":"d","openid":"o"}`)
+	})
 }

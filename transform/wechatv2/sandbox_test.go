@@ -457,3 +457,18 @@ func TestSandboxOrdersBounded(t *testing.T) {
 	wantResult(t, sandboxDo(t, s, PathOrderQuery, signedXML(orderReq("B1"), vecAPIKey, SignMD5), SignMD5), "FAIL", "ORDERNOTEXIST")
 	wantResult(t, sandboxDo(t, s, PathOrderQuery, signedXML(orderReq("B3"), vecAPIKey, SignMD5), SignMD5), "SUCCESS", "")
 }
+
+// TestSandboxParallelPays: 100 pays at once in each sign type, each settled
+// as soon as it is made while the console lists the orders (go test -race
+// finds order state touched outside the lock).
+func TestSandboxParallelPays(t *testing.T) {
+	for _, signType := range []string{SignMD5, SignHMACSHA256} {
+		t.Run(signType, func(t *testing.T) {
+			cfg := testConfig(signType)
+			transformtest.ParallelPays(t, newSandbox(t, cfg), newClient(t, cfg), 100, func(i int) (string, []byte) {
+				id := "PAR-" + strconv.Itoa(i)
+				return id, []byte(`{"order_id":"` + id + `","amount":"1.00","currency":"CNY","description":"d","openid":"o"}`)
+			})
+		})
+	}
+}

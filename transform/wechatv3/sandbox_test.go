@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -260,6 +261,29 @@ func TestSandboxRefundRefusals(t *testing.T) {
 			if !VerifyMessage(&platform.PublicKey, msg, resp.Header.Get(HeaderSignature)) {
 				t.Fatal("the refusal is not signed with the platform key")
 			}
+		})
+	}
+}
+
+// TestSandboxParallelPays: 100 pays at once, direct and as a partner, each
+// settled as soon as it is made while the console lists the orders (go
+// test -race finds order state touched outside the lock).
+func TestSandboxParallelPays(t *testing.T) {
+	partner := func(c *Config) { c.SubMchID, c.SubAppID = "1900000110", "wx9999999999999999" }
+	for _, tt := range []struct {
+		name string
+		edit func(*Config)
+	}{{"direct", nil}, {"partner", partner}} {
+		t.Run(tt.name, func(t *testing.T) {
+			sb, _ := newSandbox(t, tt.edit)
+			cfg := merchantConfig(t)
+			if tt.edit != nil {
+				tt.edit(&cfg)
+			}
+			transformtest.ParallelPays(t, sb, must(NewClient(cfg)), 100, func(i int) (string, []byte) {
+				id := "PAR-" + strconv.Itoa(i)
+				return id, []byte(`{"order_id":"` + id + `","amount":"1.00","currency":"CNY","description":"d","openid":"o"}`)
+			})
 		})
 	}
 }
