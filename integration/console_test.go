@@ -233,3 +233,37 @@ func TestSandboxConsoleUnderPrefix(t *testing.T) {
 		})
 	}
 }
+
+// TestSandboxProviderPathsRefuseOtherMethods: an emulated API path asked
+// with a method its provider does not serve answers 405 with an Allow
+// header naming the one it does (RFC 9110 §15.5.6: a 405 MUST carry
+// Allow), as the sandbox's own endpoints do. (WeChat Pay v3 answers 404
+// RESOURCE_NOT_EXISTS and code2Session errcode 43001 instead, as WeChat
+// does.)
+func TestSandboxProviderPathsRefuseOtherMethods(t *testing.T) {
+	tc, _, sandbox, _ := startExample(t)
+	sbx := "http://localhost:" + itoa(sandbox)
+	tests := []struct{ method, path, allow string }{
+		{http.MethodGet, "/pay/unifiedorder", "POST"},
+		{http.MethodPut, "/pay/orderquery", "POST"},
+		{http.MethodGet, "/pay/closeorder", "POST"},
+		{http.MethodGet, "/secapi/pay/refund", "POST"},
+		{http.MethodGet, "/pay/refundquery", "POST"},
+		{http.MethodGet, "/2C2PFrontEnd/SecurePayment/Payment.aspx", "POST"},
+		{http.MethodGet, "/v2/miniapppay", "POST"},
+		{http.MethodPost, "/v2/transaction/LATI-1", "GET"},
+		{http.MethodGet, "/refund", "POST"},
+		{http.MethodGet, "/v2/refund", "POST"},
+		{http.MethodPost, "/mch-api/v1/auth", "GET"},
+		{http.MethodGet, "/mch-api/v1/pa/payment_intents/create", "POST"},
+		{http.MethodDelete, "/mch-api/v1/pa/payment_intents/query", "POST"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			res := do(t, tc, tt.method, sbx+tt.path, "", nil)
+			if res.status != http.StatusMethodNotAllowed || res.header.Get("Allow") != tt.allow {
+				t.Fatalf("%d, Allow %q: %s; want 405, Allow %q", res.status, res.header.Get("Allow"), res.body, tt.allow)
+			}
+		})
+	}
+}

@@ -94,6 +94,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost) // RFC 9110 §15.5.6: a 405 names what is allowed
 		reply(w, http.StatusMethodNotAllowed, 40500, "method not allowed", nil)
 		return
 	}
@@ -125,6 +126,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // auth is GET /mch-api/v1/auth?grant_type=client_credentials&uid=&client_secret=.
 func (s *Sandbox) auth(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
 		reply(w, http.StatusMethodNotAllowed, 40500, "method not allowed", nil)
 		return
 	}

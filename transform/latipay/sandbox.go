@@ -97,6 +97,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == PathPay || s.isRefund(r.URL.Path):
 		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost) // RFC 9110 §15.5.6: a 405 names what is allowed
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
@@ -114,6 +115,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case s.Handles(r.URL.Path):
 		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}

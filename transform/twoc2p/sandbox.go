@@ -83,6 +83,7 @@ func (s *Sandbox) Handles(path string) bool {
 // paymentRequest.
 func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost) // RFC 9110 §15.5.6: a 405 names what is allowed
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
