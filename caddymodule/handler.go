@@ -266,14 +266,16 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 		values = append(values, call.ContentType)
 		header["Content-Type"] = values[len(values)-1 : len(values) : len(values)]
 	}
+	if call.Idempotent {
+		// Present but nil: Go's transport then treats the POST as
+		// idempotent and sends it again when a reused keep-alive
+		// connection fails before any byte of the answer, and sends no
+		// such header (net/http.Transport).
+		header["Idempotency-Key"] = nil
+	}
 	rec.request.values = values
 	r.Header = header
-	r.Body = http.NoBody
-	r.ContentLength = int64(len(call.Body))
-	if len(call.Body) > 0 {
-		r.Body = newBodyReader(call.Body)
-	}
-	r.GetBody = nil
+	setBody(r, call.Body)
 
 	upstreamStart := time.Now()
 	err := rec.record(r, next)

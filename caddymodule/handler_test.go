@@ -573,8 +573,10 @@ func TestHandlerRequestScratch(t *testing.T) {
 // call's Content-Type, nothing of the merchant's headers, on every request
 // (the map is the pooled recorder's), and X-Forwarded-Host nil, which tells
 // reverse_proxy to leave it out rather than send the cleared Host as an empty
-// one; once the handler returns, the request carries the merchant's own
-// header map again, unchanged.
+// one; Idempotency-Key nil, which lets Go's transport send a WeChat call
+// again on a fresh connection without sending that header; once the
+// handler returns, the request carries the merchant's own header map
+// again, unchanged.
 func TestHandlerUpstreamHeaders(t *testing.T) {
 	h := newTestHandler(t, io.Discard, zapcore.InfoLevel)
 	var sent http.Header
@@ -584,7 +586,7 @@ func TestHandlerUpstreamHeaders(t *testing.T) {
 		return upstream(signedPayAnswer()).ServeHTTP(w, r)
 	})
 	want := http.Header{"Accept": {"*/*"}, "User-Agent": {"caddy-minipay"}, "Content-Type": {"text/xml; charset=utf-8"},
-		"X-Forwarded-Host": nil}
+		"X-Forwarded-Host": nil, "Idempotency-Key": nil}
 	for i := range 3 {
 		r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/pay", strings.NewReader(payJSON))
 		r.Header.Set("Content-Type", "application/json")
@@ -653,7 +655,7 @@ func TestHeaderValuesOwnedPerRequest(t *testing.T) {
 			t.Errorf("round %d: the merchant's answer has headers %v, want %v", i, w.Header(), wantAnswer)
 		}
 		wantSent := http.Header{"Accept": {"*/*"}, "User-Agent": {"caddy-minipay"}, "Content-Type": {"text/xml; charset=utf-8"},
-			"X-Forwarded-Host": nil}
+			"X-Forwarded-Host": nil, "Idempotency-Key": nil}
 		if !reflect.DeepEqual(sent, wantSent) {
 			t.Errorf("round %d: the provider got headers %v, want %v", i, sent, wantSent)
 		}

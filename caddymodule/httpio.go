@@ -293,6 +293,20 @@ func newBodyReader(b []byte) *bodyReader {
 // Close implements io.Closer.
 func (*bodyReader) Close() error { return nil }
 
+// setBody makes b r's body, with a GetBody that reads it again: Go's
+// transport needs one to send a request again on a fresh connection (a
+// reused one that failed before anything was written, HTTP/2's GOAWAY,
+// an idempotent request whose reused connection closed before the answer).
+func setBody(r *http.Request, b []byte) {
+	r.ContentLength = int64(len(b))
+	if len(b) == 0 {
+		r.Body, r.GetBody = http.NoBody, nil
+		return
+	}
+	r.Body = newBodyReader(b)
+	r.GetBody = func() (io.ReadCloser, error) { return newBodyReader(b), nil }
+}
+
 // decodedBody removes the answer's Content-Encoding (some providers compress
 // whatever the client asked for) by transform.DecodeContent's rule, bounded
 // like every other body.

@@ -137,9 +137,7 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 
 	event := transform.Marshal(ev)
 	forwardOnly(r, ev.ID, h.name)
-	r.Body = newBodyReader(event)
-	r.ContentLength = int64(len(event))
-	r.GetBody = nil
+	setBody(r, event)
 
 	rec := getRecorder()
 	defer rec.release()

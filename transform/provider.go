@@ -19,6 +19,13 @@ type Call struct {
 	Body   []byte
 	// OrderID is for the log line only.
 	OrderID string
+	// Idempotent says that sending the call twice does no more than sending
+	// it once: the provider keys it by the merchant's order or refund number
+	// (WeChat: one order per out_trade_no, one refund per out_refund_no).
+	// minipay then lets the HTTP transport send it again when a reused
+	// keep-alive connection fails before any byte of the answer (the
+	// provider closed it as idle), as Go does for an Idempotency-Key.
+	Idempotent bool
 	// Decode verifies the provider's answer and returns the merchant's JSON.
 	// It receives the answer after any Content-Encoding has been removed.
 	// The returned slice belongs to the caller, who may append to it in

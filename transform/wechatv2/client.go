@@ -70,6 +70,9 @@ func (c *Client) call(path, orderID string, p transform.Params, decode answerDec
 	return &transform.Call{
 		Method: http.MethodPost, Path: path, ContentType: "text/xml; charset=utf-8",
 		Body: transform.AppendFlatXML(nil, "xml", p, sign), OrderID: orderID,
+		// Every v2 call is keyed by out_trade_no or out_refund_no; a
+		// repeated refund "refunds once" (docs/providers/wechat_v2.md).
+		Idempotent: true,
 		Decode: func(status int, _ http.Header, body []byte) ([]byte, error) {
 			answer, err := c.ReadAnswer(status, body)
 			if err != nil {

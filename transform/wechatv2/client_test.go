@@ -229,8 +229,8 @@ func TestPrepareQueryCloseRefund(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if call.Method != http.MethodPost || call.Path != tt.path || call.OrderID != "O1" {
-				t.Fatalf("call %s %s %q", call.Method, call.Path, call.OrderID)
+			if call.Method != http.MethodPost || call.Path != tt.path || call.OrderID != "O1" || !call.Idempotent {
+				t.Fatalf("call %s %s %q, idempotent %v", call.Method, call.Path, call.OrderID, call.Idempotent)
 			}
 			p := parseXML(t, call.Body)
 			tt.want["appid"], tt.want["mch_id"], tt.want["sign_type"] = vecAppID, vecMchID, SignMD5

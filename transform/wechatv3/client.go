@@ -97,7 +97,8 @@ func (c *Client) call(method, path, rawQuery string, body []byte, orderID string
 	if c.serialHeader != nil {
 		h["Wechatpay-Serial"] = c.serialHeader
 	}
-	call := &transform.Call{Method: method, Path: path, RawQuery: rawQuery, Header: h, OrderID: orderID,
+	// Every v3 call is keyed by out_trade_no or out_refund_no (Idempotent).
+	call := &transform.Call{Method: method, Path: path, RawQuery: rawQuery, Header: h, OrderID: orderID, Idempotent: true,
 		Decode: func(status int, header http.Header, answer []byte) ([]byte, error) {
 			if err := c.VerifyAnswer(header, answer); err != nil {
 				return nil, err

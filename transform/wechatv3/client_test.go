@@ -86,6 +86,9 @@ func TestClientRequests(t *testing.T) {
 			if (call.Body != nil) != (call.ContentType == "application/json") {
 				t.Fatalf("Content-Type %q with body %q", call.ContentType, call.Body)
 			}
+			if !call.Idempotent { // keyed by out_trade_no / out_refund_no (docs/providers/wechat_v3.md)
+				t.Fatal("the call is not marked Idempotent")
+			}
 			h := call.Header
 			if h.Get("Accept") != "application/json" || !strings.Contains(h.Get("User-Agent"), "caddy-minipay") || h.Get(HeaderSerial) != examplePublicKeyID {
 				t.Fatalf("headers %v", h)
