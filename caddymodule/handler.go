@@ -228,8 +228,13 @@ func orderNamedIn(body []byte) *transform.Call {
 // roundTrip rewrites the request for the provider, lets next carry it and
 // decodes the recorded answer.
 func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics, call *transform.Call, rec *recorder) ([]byte, error) {
-	// Rewrite the request for the provider. Caddy keeps the original for its
-	// access log; the merchant's headers (and Host) never reach the provider.
+	// Rewrite the request for the provider; the merchant's headers (and
+	// Host) never reach the provider. The merchant's request comes back on
+	// r once next returns: Caddy's placeholders read r when the access log
+	// is written ({http.request.uri} in a log_append field), and the
+	// provider's URL may hold a secret (code2Session's AppSecret).
+	merchantMethod, merchantURL, merchantHost := r.Method, *r.URL, r.Host
+	merchantBody, merchantLength := r.Body, r.ContentLength
 	r.Method = call.Method
 	r.URL.Path, r.URL.RawPath, r.URL.RawQuery = call.Path, "", call.RawQuery
 	r.Host = ""
@@ -244,6 +249,8 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 	header := rec.request.header
 	defer func() {
 		r.Header = merchantHeader
+		r.Method, *r.URL, r.Host = merchantMethod, merchantURL, merchantHost
+		r.Body, r.ContentLength = merchantBody, merchantLength
 		clear(header) // keeps no request's values (a bearer token) alive in the pool
 		clear(rec.request.values)
 	}()

@@ -69,3 +69,54 @@ func TestCertificateDownloadFailureLogged(t *testing.T) {
 		t.Error("the log holds api_v3_key")
 	}
 }
+
+// TestAccessLogPlaceholdersSeeTheMerchantRequest: Caddy evaluates a
+// log_append placeholder when it writes the access log, after the handlers:
+// {http.request.uri} and its parts are the merchant's request then, not
+// the provider's (code2Session's query holds the AppSecret; README
+// Observability).
+func TestAccessLogPlaceholdersSeeTheMerchantRequest(t *testing.T) {
+	wechat := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("secret") != appSecret {
+			t.Errorf("code2Session got %s", r.URL.RawQuery)
+		}
+		w.Header().Set("Content-Type", "text/plain") // as WeChat labels its JSON
+		_, _ = w.Write([]byte(`{"openid":"oLOGv419cwT89c3EhFacTtXD_84","session_key":"tiihtNczf5v6AKRyjwEUhQ=="}`))
+	}))
+	defer wechat.Close()
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	port := itoa(freePort(t))
+	tc := startCaddy(t, globalOptions(logFile)+":"+port+` {
+	log
+	handle /wxlogin/* {
+		log_append uri {http.request.uri}
+		log_append path {http.request.uri.path}
+		log_append query {http.request.uri.query}
+		log_append method {http.request.method}
+		minipay wechat_login {
+			app_id `+appID+`
+			app_secret `+appSecret+`
+		}
+		reverse_proxy `+strings.TrimPrefix(wechat.URL, "http://")+`
+	}
+}
+`)
+	if r := postJSON(t, tc, "http://localhost:"+port+"/wxlogin/login?trace=1", `{"code":"c0de"}`); r.status != 200 {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	logs := logText(t, logFile)
+	var access map[string]any
+	for line := range strings.Lines(logs) {
+		var l map[string]any
+		if json.Unmarshal([]byte(line), &l) == nil && strings.HasPrefix(str(l["logger"]), "http.log.access") {
+			access = l
+		}
+	}
+	if access == nil || access["uri"] != "/wxlogin/login?trace=1" || access["path"] != "/wxlogin/login" ||
+		access["query"] != "trace=1" || access["method"] != "POST" {
+		t.Errorf("access log line %v, want the merchant's POST /wxlogin/login?trace=1", access)
+	}
+	if strings.Contains(logs, appSecret) {
+		t.Error("the log holds the AppSecret")
+	}
+}
