@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/minipay/caddy-minipay/transform/wechatv2"
 )
 
 // TestCertificateDownloadFailureLogged: in certificate mode, a download of
@@ -118,5 +120,51 @@ func TestAccessLogPlaceholdersSeeTheMerchantRequest(t *testing.T) {
 	}
 	if strings.Contains(logs, appSecret) {
 		t.Error("the log holds the AppSecret")
+	}
+}
+
+// TestWebhookAccessLogShowsTheProviderRequest: once the merchant answered,
+// the request Caddy's access log reads is the provider's as received (its
+// query, its headers), not the event minipay_webhook forwarded.
+func TestWebhookAccessLogShowsTheProviderRequest(t *testing.T) {
+	merchant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Minipay-Event-Id") == "" || r.URL.RawQuery != "" {
+			t.Errorf("forwarded %s with %v", r.URL, r.Header)
+		}
+	}))
+	defer merchant.Close()
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	port := itoa(freePort(t))
+	tc := startCaddy(t, globalOptions(logFile)+":"+port+` {
+	log
+	handle /webhooks/wechat_v2 {
+		log_append uri {http.request.uri}
+		log_append content_type {http.request.header.Content-Type}
+		minipay_webhook wechat_v2 {
+			app_id `+appID+`
+			mch_id `+mchID+`
+			api_key `+apiKey+`
+		}
+		reverse_proxy `+strings.TrimPrefix(merchant.URL, "http://")+`
+	}
+}
+`)
+	res := do(t, tc, http.MethodPost, "http://localhost:"+port+"/webhooks/wechat_v2?from=wechat", "text/xml",
+		[]byte(xmlOf(notification(apiKey, wechatv2.SignMD5, nil))))
+	if res.status != 200 || string(res.body) != wechatACK {
+		t.Fatalf("HTTP %d %s", res.status, res.body)
+	}
+	var access map[string]any
+	for line := range strings.Lines(logText(t, logFile)) {
+		var l map[string]any
+		if json.Unmarshal([]byte(line), &l) == nil && strings.HasPrefix(str(l["logger"]), "http.log.access") {
+			access = l
+		}
+	}
+	request, _ := access["request"].(map[string]any)
+	headers, _ := request["headers"].(map[string]any)
+	if access["uri"] != "/webhooks/wechat_v2?from=wechat" || access["content_type"] != "text/xml" ||
+		request["uri"] != "/webhooks/wechat_v2?from=wechat" || headers["Minipay-Event-Id"] != nil {
+		t.Errorf("access log line %v, want the provider's request", access)
 	}
 }
