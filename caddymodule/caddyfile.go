@@ -154,6 +154,9 @@ func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOptio
 			}
 		}
 		field := d.Val()
+		if field == "{" && !d.Token().Quoted() { // "app_id wx1 {": a block after a value
+			return nil, d.Err("a provider field takes one value, not a block")
+		}
 		if err := knownField(info, field); err != nil {
 			return nil, d.Errf("%s", err.Error())
 		}

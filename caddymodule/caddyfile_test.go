@@ -20,6 +20,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"minipay, field without a value", "minipay wechat_v2 {\n\tapp_id\n}", "field app_id needs a value", newHandler},
 		{"minipay, field with two values", "minipay wechat_v2 {\n\tapp_id wx1 wx2\n}", "field app_id takes one value", newHandler},
 		{"minipay, field set twice", "minipay wechat_v2 {\n\tapp_id wx1\n\tapp_id wx2\n}", "field app_id is set twice", newHandler},
+		{"minipay, a block after a field's value", "minipay wechat_v2 {\n\tapp_id wx1 {\n\t\tmch_id 1\n\t}\n}", "a provider field takes one value, not a block, at Testfile:2", newHandler},
+		{"minipay_sandbox, a block after a field's value", "minipay_sandbox {\n\tcbtis {\n\t\tuid u {\n\t\t}\n\t}\n}", "a provider field takes one value, not a block", newSandbox},
 		{"minipay, a token after the block", "minipay wechat_v2 {\n\tapp_id wx1\n}\nextra", `unexpected token "extra" after the provider block`, newHandler},
 		{"minipay_webhook without a provider", `minipay_webhook`, "expected a provider name", newWebhook},
 		{"minipay_webhook with two providers", `minipay_webhook latipay cbtis`, "wrong argument count", newWebhook},
