@@ -7,26 +7,35 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wechatv2"
 	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
-// TestProviderClosesReusedConnection: a provider closes a keep-alive
-// connection just as reverse_proxy reuses it (the request arrives, no byte
-// of an answer leaves). WeChat keys every call by the merchant's numbers
-// (docs/providers/wechat_v2.md "Sending a call again"), so Go's transport
-// sends the call again on a fresh connection and the merchant gets the
-// answer, not a 502. README "Under faults and reloads".
-func TestProviderClosesReusedConnection(t *testing.T) {
+// closingUpstream is a raw HTTP/1.1 server that closes its first
+// connection, unanswered, once it has read that connection's second
+// request: a keep-alive connection the server closes just as reverse_proxy
+// reuses it. Every other request gets answer's reply. It counts the
+// connections, the requests and those that carried an idempotency header
+// on the wire (minipay marks a call idempotent with a nil header, which Go
+// must not send).
+type closingUpstream struct {
+	addr                     string
+	conns, requests, idemKey atomic.Int64
+}
+
+func newClosingUpstream(t *testing.T, answer func(body []byte) string) *closingUpstream {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var conns, requests atomic.Int64
+	u := &closingUpstream{addr: ln.Addr().String()}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var open []net.Conn // closed at the end: reverse_proxy keeps an idle one for minutes
@@ -47,7 +56,7 @@ func TestProviderClosesReusedConnection(t *testing.T) {
 			if err != nil {
 				return
 			}
-			n := conns.Add(1)
+			n := u.conns.Add(1)
 			mu.Lock()
 			open = append(open, c)
 			mu.Unlock()
@@ -62,28 +71,69 @@ func TestProviderClosesReusedConnection(t *testing.T) {
 						return
 					}
 					body, _ := io.ReadAll(req.Body)
-					requests.Add(1)
+					u.requests.Add(1)
+					if _, ok := req.Header["Idempotency-Key"]; ok {
+						u.idemKey.Add(1)
+					} else if _, ok := req.Header["X-Idempotency-Key"]; ok {
+						u.idemKey.Add(1)
+					}
 					if n == 1 && i == 1 { // the first connection's second request: closed unanswered
 						return
 					}
-					_, p, err := transform.ParseFlatXML(body)
-					if err != nil || !wxpay.Verify(p, apiKey, p.Get("sign_type")) {
-						_, _ = io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+					if _, err := io.WriteString(c, answer(body)); err != nil {
 						return
 					}
-					a := transform.Params{
-						{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"},
-						{Name: "appid", Value: appID}, {Name: "mch_id", Value: mchID},
-						{Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
-						{Name: "prepay_id", Value: "wx" + p.Get("out_trade_no")}, {Name: "trade_type", Value: "JSAPI"},
-					}
-					a = append(a, transform.Param{Name: "sign", Value: wxpay.Sign(a, apiKey, "MD5")})
-					xml := transform.AppendFlatXML(nil, "xml", a)
-					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: "+strconv.Itoa(len(xml))+"\r\n\r\n"+string(xml))
 				}
 			}()
 		}
 	}()
+	return u
+}
+
+// check compares the counts with what the test expects.
+func (u *closingUpstream) check(t *testing.T, requests, conns int64) {
+	t.Helper()
+	if got := u.requests.Load(); got != requests {
+		t.Errorf("the upstream got %d requests, want %d", got, requests)
+	}
+	if got := u.conns.Load(); got != conns {
+		t.Errorf("reverse_proxy opened %d connections, want %d", got, conns)
+	}
+	if got := u.idemKey.Load(); got != 0 {
+		t.Errorf("%d requests carried an Idempotency-Key header on the wire; minipay's is nil, never sent", got)
+	}
+}
+
+// httpAnswer is an HTTP/1.1 answer with a Content-Length.
+func httpAnswer(status, contentType, body string) string {
+	h := "HTTP/1.1 " + status + "\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n"
+	if contentType != "" {
+		h += "Content-Type: " + contentType + "\r\n"
+	}
+	return h + "\r\n" + body
+}
+
+// TestProviderClosesReusedConnection: a provider closes a keep-alive
+// connection just as reverse_proxy reuses it (the request arrives, no byte
+// of an answer leaves). WeChat keys every call by the merchant's numbers
+// (docs/providers/wechat_v2.md "Sending a call again"), so Go's transport
+// sends the call again on a fresh connection and the merchant gets the
+// answer, not a 502. README "Under faults and reloads".
+func TestProviderClosesReusedConnection(t *testing.T) {
+	upstream := newClosingUpstream(t, func(body []byte) string {
+		_, p, err := transform.ParseFlatXML(body)
+		if err != nil || !wxpay.Verify(p, apiKey, p.Get("sign_type")) {
+			return httpAnswer("400 Bad Request", "", "")
+		}
+		a := transform.Params{
+			{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"},
+			{Name: "appid", Value: appID}, {Name: "mch_id", Value: mchID},
+			{Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
+			{Name: "prepay_id", Value: "wx" + p.Get("out_trade_no")}, {Name: "trade_type", Value: "JSAPI"},
+		}
+		a = append(a, transform.Param{Name: "sign", Value: wxpay.Sign(a, apiKey, "MD5")})
+		return httpAnswer("200 OK", "text/xml", string(transform.AppendFlatXML(nil, "xml", a)))
+	})
 
 	port := itoa(freePort(t))
 	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "log"))+`
@@ -96,7 +146,7 @@ func TestProviderClosesReusedConnection(t *testing.T) {
 			notify_url https://merchant.example/webhooks/wechat_v2
 			client_ip 127.0.0.1
 		}
-		reverse_proxy `+ln.Addr().String()+`
+		reverse_proxy `+upstream.addr+`
 	}
 }
 `)
@@ -107,10 +157,60 @@ func TestProviderClosesReusedConnection(t *testing.T) {
 			t.Fatalf("pay %s: HTTP %d %s", orderID, res.status, res.body)
 		}
 	}
-	if got := requests.Load(); got != 4 { // KA-2 twice: on the closed connection, then on a new one
-		t.Errorf("the provider got %d requests, want 4", got)
+	upstream.check(t, 4, 2) // KA-2 twice: on the closed connection, then on a new one
+}
+
+// TestNonIdempotentCallsNotSentAgain: what WeChat's calls may do, no other
+// call may. A Latipay refund (no merchant number keys it) whose reused
+// connection the provider closes after reading it is sent once and is a
+// 502; a verified notification that minipay_webhook forwards to a merchant
+// backend that closes the reused connection after reading it is forwarded
+// once and answered with the provider's failure form, so that the provider
+// (not Go's transport) sends it again. README "Under faults and reloads".
+func TestNonIdempotentCallsNotSentAgain(t *testing.T) {
+	latipay := newClosingUpstream(t, func([]byte) string {
+		return httpAnswer("200 OK", "application/json", `{"code":0,"message":"SUCCESS"}`)
+	})
+	merchant := newClosingUpstream(t, func([]byte) string { return httpAnswer("200 OK", "", "") })
+	port := itoa(freePort(t))
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "log"))+`
+:`+port+` {
+	handle /latipay/* {
+		minipay latipay {
+			user_id `+latipayUserID+`
+			wallet_id `+latipayWalletID+`
+			app_id `+latipayAppID+`
+			currency NZD
+			api_key `+latipayAPIKey+`
+		}
+		reverse_proxy `+latipay.addr+`
 	}
-	if got := conns.Load(); got != 2 {
-		t.Errorf("reverse_proxy opened %d connections, want 2", got)
+	handle /webhooks/wechat_v2 {
+		minipay_webhook wechat_v2 {
+			app_id `+appID+`
+			mch_id `+mchID+`
+			api_key `+apiKey+`
+		}
+		reverse_proxy `+merchant.addr+`
 	}
+}
+`)
+	wantRefund := []int{http.StatusOK, http.StatusBadGateway, http.StatusOK}
+	for i, want := range wantRefund {
+		res := postJSON(t, tc, "http://localhost:"+port+"/latipay/refund",
+			`{"order_id":"LP-KA","refund_id":"R`+itoa(i)+`","amount":"1.00","currency":"NZD","provider_order_id":"LP-KA-1"}`)
+		if res.status != want {
+			t.Fatalf("refund %d: HTTP %d %s, want %d", i, res.status, res.body, want)
+		}
+	}
+	latipay.check(t, 3, 2) // the second refund once, on the closed connection
+
+	for i, want := range []int{http.StatusOK, http.StatusInternalServerError, http.StatusOK} {
+		n := notification(apiKey, wechatv2.SignMD5, set("transaction_id", "42000001232026112200000000"+itoa(i)))
+		res := do(t, tc, http.MethodPost, "http://localhost:"+port+"/webhooks/wechat_v2", "text/xml", []byte(xmlOf(n)))
+		if res.status/100 != want/100 || (want == http.StatusOK) != strings.Contains(string(res.body), "SUCCESS") {
+			t.Fatalf("notification %d: HTTP %d %s, want %d", i, res.status, res.body, want)
+		}
+	}
+	merchant.check(t, 3, 2) // the second event once, on the closed connection
 }
