@@ -214,3 +214,147 @@ func TestNonIdempotentCallsNotSentAgain(t *testing.T) {
 	}
 	merchant.check(t, 3, 2) // the second event once, on the closed connection
 }
+
+// resettingH2C is a raw HTTP/2 (h2c, prior knowledge) server that resets
+// its first stream with PROTOCOL_ERROR once it has read the whole request,
+// and answers every other one 500 with no body. It counts the requests
+// (streams) it read to their end.
+type resettingH2C struct {
+	addr     string
+	requests atomic.Int64
+}
+
+func newResettingH2C(t *testing.T) *resettingH2C {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &resettingH2C{addr: ln.Addr().String()}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var open []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	// frame writes one HTTP/2 frame (RFC 9113 §4.1).
+	frame := func(c net.Conn, typ, flags byte, stream uint32, payload []byte) error {
+		h := []byte{byte(len(payload) >> 16), byte(len(payload) >> 8), byte(len(payload)), typ, flags,
+			byte(stream >> 24), byte(stream >> 16), byte(stream >> 8), byte(stream)}
+		_, err := c.Write(append(h, payload...))
+		return err
+	}
+	const (
+		typeData, typeHeaders, typeRSTStream, typeSettings = 0x0, 0x1, 0x3, 0x4
+		flagEndStream, flagAck, flagEndHeaders             = 0x1, 0x1, 0x4
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			open = append(open, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				br := bufio.NewReader(c)
+				if _, err := io.ReadFull(br, make([]byte, len(http2Preface))); err != nil || frame(c, typeSettings, 0, 0, nil) != nil {
+					return
+				}
+				for {
+					var h [9]byte
+					if _, err := io.ReadFull(br, h[:]); err != nil {
+						return
+					}
+					payload := make([]byte, int(h[0])<<16|int(h[1])<<8|int(h[2]))
+					if _, err := io.ReadFull(br, payload); err != nil {
+						return
+					}
+					typ, flags, stream := h[3], h[4], uint32(h[5]&0x7f)<<24|uint32(h[6])<<16|uint32(h[7])<<8|uint32(h[8])
+					switch {
+					case typ == typeSettings && flags&flagAck == 0:
+						err = frame(c, typeSettings, flagAck, 0, nil)
+					case (typ == typeData || typ == typeHeaders) && flags&flagEndStream != 0:
+						if s.requests.Add(1) == 1 {
+							err = frame(c, typeRSTStream, 0, stream, []byte{0, 0, 0, 1}) // PROTOCOL_ERROR
+						} else {
+							err = frame(c, typeHeaders, flagEndHeaders|flagEndStream, stream, []byte{0x8e}) // :status 500 (HPACK static index 14)
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return s
+}
+
+const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// TestNonIdempotentCallsNotSentAgainOverHTTP2: every body minipay sends
+// can be read again (GetBody), which lets an HTTP/2 transport send a request
+// again when the upstream refused its stream unprocessed; an upstream that
+// resets a stream with PROTOCOL_ERROR after reading the whole request may
+// have acted on it, and the x/net/http2 Caddy configures does not send it
+// again (net/http's own bundled copy would). A Latipay refund and a
+// forwarded webhook event (neither idempotent) reach such an upstream once:
+// a 502, and the provider's failure form. README "Under faults and reloads".
+func TestNonIdempotentCallsNotSentAgainOverHTTP2(t *testing.T) {
+	latipay, merchant := newResettingH2C(t), newResettingH2C(t)
+	port := itoa(freePort(t))
+	h2c := func(addr string) string {
+		return "reverse_proxy " + addr + " {\n\t\t\ttransport http {\n\t\t\t\tversions h2c\n\t\t\t}\n\t\t}"
+	}
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "log"))+`
+:`+port+` {
+	handle /latipay/* {
+		minipay latipay {
+			user_id `+latipayUserID+`
+			wallet_id `+latipayWalletID+`
+			app_id `+latipayAppID+`
+			currency NZD
+			api_key `+latipayAPIKey+`
+		}
+		`+h2c(latipay.addr)+`
+	}
+	handle /webhooks/wechat_v2 {
+		minipay_webhook wechat_v2 {
+			app_id `+appID+`
+			mch_id `+mchID+`
+			api_key `+apiKey+`
+		}
+		`+h2c(merchant.addr)+`
+	}
+}
+`)
+	res := postJSON(t, tc, "http://localhost:"+port+"/latipay/refund",
+		`{"order_id":"LP-H2","refund_id":"R1","amount":"1.00","currency":"NZD","provider_order_id":"LP-H2-1"}`)
+	if res.status != http.StatusBadGateway {
+		t.Errorf("refund: HTTP %d %s, want 502", res.status, res.body)
+	}
+	if got := latipay.requests.Load(); got != 1 {
+		t.Errorf("the Latipay refund reached the provider %d times, want once", got)
+	}
+
+	res = do(t, tc, http.MethodPost, "http://localhost:"+port+"/webhooks/wechat_v2", "text/xml", []byte(xmlOf(notification(apiKey, wechatv2.SignMD5, nil))))
+	if res.status/100 != 5 || strings.Contains(string(res.body), "SUCCESS") {
+		t.Errorf("notification: HTTP %d %s, want the failure form with a 5xx", res.status, res.body)
+	}
+	if got := merchant.requests.Load(); got != 1 {
+		t.Errorf("the event reached the merchant backend %d times, want once", got)
+	}
+}
