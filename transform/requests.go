@@ -186,7 +186,10 @@ func notifyURLProblem(s string) string {
 		return "is longer than 256 bytes"
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("#<>\"\\^`{|}", c) >= 0 {
+		// A '%' only begins a percent-encoding (RFC 3986 §2.1): url.Parse
+		// checks none in the query.
+		if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("#<>\"\\^`{|}", c) >= 0 ||
+			c == '%' && (i+2 >= len(s) || !isHexDigit(s[i+1]) || !isHexDigit(s[i+2])) {
 			return "must be an absolute http(s) URL of RFC 3986 characters (percent-encode the others) without a fragment"
 		}
 	}
@@ -194,6 +197,10 @@ func notifyURLProblem(s string) string {
 		return "must be an absolute http(s) URL"
 	}
 	return ""
+}
+
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // ValidIP tells whether s is an IPv4 or IPv6 address in its usual text form,

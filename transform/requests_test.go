@@ -237,6 +237,9 @@ func TestPayRequestValidate(t *testing.T) {
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://:443/n" }}, // a port, no host (FuzzNotifyURL)
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://user@:443/n" }},
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "http://[]/n" }},
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/n?a=%zz" }}, // url.Parse checks no escape in a query (FuzzNotifyURL)
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/n?off=100%" }},
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/n?a=%4" }},
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/a b" }},
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/\tn" }},
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/通知" }},
