@@ -29,16 +29,19 @@ type closingUpstream struct {
 	conns, requests, idemKey atomic.Int64
 }
 
-func newClosingUpstream(t *testing.T, answer func(body []byte) string) *closingUpstream {
+// serveConns accepts connections on a new loopback listener until the test
+// ends and hands each to handle with its number (from 1); it returns the
+// listener's address. The cleanup closes every connection: reverse_proxy
+// keeps an idle one for minutes.
+func serveConns(t *testing.T, handle func(c net.Conn, n int64)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &closingUpstream{addr: ln.Addr().String()}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	var open []net.Conn // closed at the end: reverse_proxy keeps an idle one for minutes
+	var open []net.Conn
 	t.Cleanup(func() {
 		ln.Close()
 		mu.Lock()
@@ -51,12 +54,11 @@ func newClosingUpstream(t *testing.T, answer func(body []byte) string) *closingU
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for {
+		for n := int64(1); ; n++ {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			n := u.conns.Add(1)
 			mu.Lock()
 			open = append(open, c)
 			mu.Unlock()
@@ -64,29 +66,39 @@ func newClosingUpstream(t *testing.T, answer func(body []byte) string) *closingU
 			go func() {
 				defer wg.Done()
 				defer c.Close()
-				br := bufio.NewReader(c)
-				for i := 0; ; i++ {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					body, _ := io.ReadAll(req.Body)
-					u.requests.Add(1)
-					if _, ok := req.Header["Idempotency-Key"]; ok {
-						u.idemKey.Add(1)
-					} else if _, ok := req.Header["X-Idempotency-Key"]; ok {
-						u.idemKey.Add(1)
-					}
-					if n == 1 && i == 1 { // the first connection's second request: closed unanswered
-						return
-					}
-					if _, err := io.WriteString(c, answer(body)); err != nil {
-						return
-					}
-				}
+				handle(c, n)
 			}()
 		}
 	}()
+	return ln.Addr().String()
+}
+
+func newClosingUpstream(t *testing.T, answer func(body []byte) string) *closingUpstream {
+	t.Helper()
+	u := &closingUpstream{}
+	u.addr = serveConns(t, func(c net.Conn, n int64) {
+		u.conns.Add(1)
+		br := bufio.NewReader(c)
+		for i := 0; ; i++ {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			body, _ := io.ReadAll(req.Body)
+			u.requests.Add(1)
+			if _, ok := req.Header["Idempotency-Key"]; ok {
+				u.idemKey.Add(1)
+			} else if _, ok := req.Header["X-Idempotency-Key"]; ok {
+				u.idemKey.Add(1)
+			}
+			if n == 1 && i == 1 { // the first connection's second request: closed unanswered
+				return
+			}
+			if _, err := io.WriteString(c, answer(body)); err != nil {
+				return
+			}
+		}
+	})
 	return u
 }
 
@@ -111,6 +123,34 @@ func httpAnswer(status, contentType, body string) string {
 		h += "Content-Type: " + contentType + "\r\n"
 	}
 	return h + "\r\n" + body
+}
+
+// nonIdempotentRoutes is a site on port with a Latipay route to latipay
+// and a wechat_v2 webhook route to merchant, each through reverse_proxy
+// with the given options block ("" for none).
+func nonIdempotentRoutes(port, latipay, merchant, proxyOptions string) string {
+	return `
+:` + port + ` {
+	handle /latipay/* {
+		minipay latipay {
+			user_id ` + latipayUserID + `
+			wallet_id ` + latipayWalletID + `
+			app_id ` + latipayAppID + `
+			currency NZD
+			api_key ` + latipayAPIKey + `
+		}
+		reverse_proxy ` + latipay + proxyOptions + `
+	}
+	handle /webhooks/wechat_v2 {
+		minipay_webhook wechat_v2 {
+			app_id ` + appID + `
+			mch_id ` + mchID + `
+			api_key ` + apiKey + `
+		}
+		reverse_proxy ` + merchant + proxyOptions + `
+	}
+}
+`
 }
 
 // TestProviderClosesReusedConnection: a provider closes a keep-alive
@@ -173,28 +213,7 @@ func TestNonIdempotentCallsNotSentAgain(t *testing.T) {
 	})
 	merchant := newClosingUpstream(t, func([]byte) string { return httpAnswer("200 OK", "", "") })
 	port := itoa(freePort(t))
-	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "log"))+`
-:`+port+` {
-	handle /latipay/* {
-		minipay latipay {
-			user_id `+latipayUserID+`
-			wallet_id `+latipayWalletID+`
-			app_id `+latipayAppID+`
-			currency NZD
-			api_key `+latipayAPIKey+`
-		}
-		reverse_proxy `+latipay.addr+`
-	}
-	handle /webhooks/wechat_v2 {
-		minipay_webhook wechat_v2 {
-			app_id `+appID+`
-			mch_id `+mchID+`
-			api_key `+apiKey+`
-		}
-		reverse_proxy `+merchant.addr+`
-	}
-}
-`)
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "log"))+nonIdempotentRoutes(port, latipay.addr, merchant.addr, ""))
 	wantRefund := []int{http.StatusOK, http.StatusBadGateway, http.StatusOK}
 	for i, want := range wantRefund {
 		res := postJSON(t, tc, "http://localhost:"+port+"/latipay/refund",
@@ -226,23 +245,7 @@ type resettingH2C struct {
 
 func newResettingH2C(t *testing.T) *resettingH2C {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &resettingH2C{addr: ln.Addr().String()}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var open []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range open {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
+	s := &resettingH2C{}
 	// frame writes one HTTP/2 frame (RFC 9113 §4.1).
 	frame := func(c net.Conn, typ, flags byte, stream uint32, payload []byte) error {
 		h := []byte{byte(len(payload) >> 16), byte(len(payload) >> 8), byte(len(payload)), typ, flags,
@@ -254,52 +257,37 @@ func newResettingH2C(t *testing.T) *resettingH2C {
 		typeData, typeHeaders, typeRSTStream, typeSettings = 0x0, 0x1, 0x3, 0x4
 		flagEndStream, flagAck, flagEndHeaders             = 0x1, 0x1, 0x4
 	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	s.addr = serveConns(t, func(c net.Conn, _ int64) {
+		br := bufio.NewReader(c)
+		if _, err := io.ReadFull(br, make([]byte, len(http2Preface))); err != nil || frame(c, typeSettings, 0, 0, nil) != nil {
+			return
+		}
 		for {
-			c, err := ln.Accept()
+			var h [9]byte
+			if _, err := io.ReadFull(br, h[:]); err != nil {
+				return
+			}
+			payload := make([]byte, int(h[0])<<16|int(h[1])<<8|int(h[2]))
+			if _, err := io.ReadFull(br, payload); err != nil {
+				return
+			}
+			typ, flags, stream := h[3], h[4], uint32(h[5]&0x7f)<<24|uint32(h[6])<<16|uint32(h[7])<<8|uint32(h[8])
+			var err error
+			switch {
+			case typ == typeSettings && flags&flagAck == 0:
+				err = frame(c, typeSettings, flagAck, 0, nil)
+			case (typ == typeData || typ == typeHeaders) && flags&flagEndStream != 0:
+				if s.requests.Add(1) == 1 {
+					err = frame(c, typeRSTStream, 0, stream, []byte{0, 0, 0, 1}) // PROTOCOL_ERROR
+				} else {
+					err = frame(c, typeHeaders, flagEndHeaders|flagEndStream, stream, []byte{0x8e}) // :status 500 (HPACK static index 14)
+				}
+			}
 			if err != nil {
 				return
 			}
-			mu.Lock()
-			open = append(open, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				br := bufio.NewReader(c)
-				if _, err := io.ReadFull(br, make([]byte, len(http2Preface))); err != nil || frame(c, typeSettings, 0, 0, nil) != nil {
-					return
-				}
-				for {
-					var h [9]byte
-					if _, err := io.ReadFull(br, h[:]); err != nil {
-						return
-					}
-					payload := make([]byte, int(h[0])<<16|int(h[1])<<8|int(h[2]))
-					if _, err := io.ReadFull(br, payload); err != nil {
-						return
-					}
-					typ, flags, stream := h[3], h[4], uint32(h[5]&0x7f)<<24|uint32(h[6])<<16|uint32(h[7])<<8|uint32(h[8])
-					switch {
-					case typ == typeSettings && flags&flagAck == 0:
-						err = frame(c, typeSettings, flagAck, 0, nil)
-					case (typ == typeData || typ == typeHeaders) && flags&flagEndStream != 0:
-						if s.requests.Add(1) == 1 {
-							err = frame(c, typeRSTStream, 0, stream, []byte{0, 0, 0, 1}) // PROTOCOL_ERROR
-						} else {
-							err = frame(c, typeHeaders, flagEndHeaders|flagEndStream, stream, []byte{0x8e}) // :status 500 (HPACK static index 14)
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
+	})
 	return s
 }
 
@@ -316,31 +304,8 @@ const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 func TestNonIdempotentCallsNotSentAgainOverHTTP2(t *testing.T) {
 	latipay, merchant := newResettingH2C(t), newResettingH2C(t)
 	port := itoa(freePort(t))
-	h2c := func(addr string) string {
-		return "reverse_proxy " + addr + " {\n\t\t\ttransport http {\n\t\t\t\tversions h2c\n\t\t\t}\n\t\t}"
-	}
-	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "log"))+`
-:`+port+` {
-	handle /latipay/* {
-		minipay latipay {
-			user_id `+latipayUserID+`
-			wallet_id `+latipayWalletID+`
-			app_id `+latipayAppID+`
-			currency NZD
-			api_key `+latipayAPIKey+`
-		}
-		`+h2c(latipay.addr)+`
-	}
-	handle /webhooks/wechat_v2 {
-		minipay_webhook wechat_v2 {
-			app_id `+appID+`
-			mch_id `+mchID+`
-			api_key `+apiKey+`
-		}
-		`+h2c(merchant.addr)+`
-	}
-}
-`)
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "log"))+
+		nonIdempotentRoutes(port, latipay.addr, merchant.addr, " {\n\t\t\ttransport http {\n\t\t\t\tversions h2c\n\t\t\t}\n\t\t}"))
 	res := postJSON(t, tc, "http://localhost:"+port+"/latipay/refund",
 		`{"order_id":"LP-H2","refund_id":"R1","amount":"1.00","currency":"NZD","provider_order_id":"LP-H2-1"}`)
 	if res.status != http.StatusBadGateway {
