@@ -38,8 +38,7 @@ func curlEscape(s string) string {
 
 // FuzzEnvelopeTextOneReading: a body is never read two ways. Whatever the
 // body, every Content-Type under which EnvelopeText finds an envelope finds
-// the same one (the same bytes once base64-decoded), and what it returns is
-// base64 text.
+// the same one (the same bytes once base64-decoded).
 func FuzzEnvelopeTextOneReading(f *testing.F) {
 	f.Add([]byte(demoApproved))
 	f.Add(form(FieldResponse, demoApproved))
@@ -57,11 +56,8 @@ func FuzzEnvelopeTextOneReading(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			if !isBase64Text(text) {
-				t.Fatalf("Content-Type %q: %q read as %q, not base64 text", ct, body, text)
-			}
 			env, ok := decodedEnvelope(text)
-			if !ok { // base64 characters that do not decode (a bad length): ParseEnvelope refuses them
+			if !ok || len(env) == 0 { // not base64 (a form's value may be anything): ParseEnvelope refuses it
 				continue
 			}
 			if first == nil {
