@@ -3,6 +3,7 @@ package latipay
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -14,7 +15,8 @@ import (
 // FuzzAnswer: miniapppay's and the refund's answers (Latipay signs
 // neither), for any status and body, are the operation's JSON result or a
 // 422/502 *transform.Error with bounded provider text; a pay result carries
-// every payment field encoding/json finds.
+// every payment field encoding/json finds. A refund's 404 that is no
+// Latipay answer asks for the call again, on the other refund path.
 func FuzzAnswer(f *testing.F) {
 	f.Add(false, 200, []byte(docPayAnswer))
 	f.Add(false, 200, []byte(`{"code":0,"payment":{"nonceStr":1,"paySign":"s","signType":"MD5","timeStamp":1414561699,"packageStr":"p"}}`))
@@ -42,6 +44,24 @@ func FuzzAnswer(f *testing.F) {
 			call = refund
 		}
 		out, err := call.Decode(status, nil, body)
+		var retry *transform.RetryError
+		if isRefund && status == http.StatusNotFound && errors.As(err, &retry) {
+			// A 404 that is no Latipay answer (no object with a code): the
+			// path does not exist, so the refund goes to the other path once.
+			var a map[string]any
+			if json.Unmarshal(body, &a) == nil {
+				switch code := a["code"].(type) {
+				case float64:
+					t.Fatalf("a Latipay answer on a 404 sent again: %q", body)
+				case string:
+					if code != "" {
+						t.Fatalf("a Latipay answer on a 404 sent again: %q", body)
+					}
+				}
+			}
+			transformtest.WantAnswerError(t, retry.Final, out)
+			return
+		}
 		if err != nil {
 			transformtest.WantAnswerError(t, err, out)
 			return
