@@ -19,6 +19,8 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	_ "github.com/minipay/caddy-minipay"
 	"github.com/minipay/caddy-minipay/internal/testport"
+	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // Sandbox credentials shared by the tests (not secrets of anyone).
@@ -93,6 +95,19 @@ func globalOptions(logFile string) string {
 
 // freePort is a loopback port no other server of this process was given
 // (the admin endpoint's included).
+// signedPayAnswer is a unifiedorder success for this package's merchant,
+// signed with key in signType, as a fake WeChat Pay v2 answers a pay.
+func signedPayAnswer(prepayID, key, signType string) []byte {
+	p := transform.Params{
+		{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"},
+		{Name: "appid", Value: appID}, {Name: "mch_id", Value: mchID},
+		{Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
+		{Name: "prepay_id", Value: prepayID}, {Name: "trade_type", Value: "JSAPI"},
+	}
+	p = append(p, transform.Param{Name: "sign", Value: wxpay.Sign(p, key, signType)})
+	return transform.AppendFlatXML(nil, "xml", p)
+}
+
 func freePort(t testing.TB) int { return testport.Free(t) }
 
 // startCaddy loads config (a Caddyfile) into the in-process Caddy of

@@ -165,14 +165,7 @@ func TestProviderClosesReusedConnection(t *testing.T) {
 		if err != nil || !wxpay.Verify(p, apiKey, p.Get("sign_type")) {
 			return httpAnswer("400 Bad Request", "", "")
 		}
-		a := transform.Params{
-			{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"},
-			{Name: "appid", Value: appID}, {Name: "mch_id", Value: mchID},
-			{Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
-			{Name: "prepay_id", Value: "wx" + p.Get("out_trade_no")}, {Name: "trade_type", Value: "JSAPI"},
-		}
-		a = append(a, transform.Param{Name: "sign", Value: wxpay.Sign(a, apiKey, "MD5")})
-		return httpAnswer("200 OK", "text/xml", string(transform.AppendFlatXML(nil, "xml", a)))
+		return httpAnswer("200 OK", "text/xml", string(signedPayAnswer("wx"+p.Get("out_trade_no"), apiKey, "MD5")))
 	})
 
 	port := itoa(freePort(t))

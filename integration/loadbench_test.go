@@ -8,9 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/wechatv2"
-	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // BenchmarkMinipayVersusPlainProxy measures, in one run on one machine, a
@@ -20,14 +18,7 @@ import (
 //
 //	go test -run '^$' -bench MinipayVersusPlainProxy -benchmem ./integration/
 func BenchmarkMinipayVersusPlainProxy(b *testing.B) {
-	p := transform.Params{
-		{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"},
-		{Name: "appid", Value: appID}, {Name: "mch_id", Value: mchID},
-		{Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
-		{Name: "prepay_id", Value: "wx201411101639507cbf6ffd8b0779950874"}, {Name: "trade_type", Value: "JSAPI"},
-	}
-	p = append(p, transform.Param{Name: "sign", Value: wxpay.Sign(p, apiKey, wechatv2.SignMD5)})
-	answer := transform.AppendFlatXML(nil, "xml", p)
+	answer := signedPayAnswer("wx201411101639507cbf6ffd8b0779950874", apiKey, wechatv2.SignMD5)
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "text/xml")

@@ -44,14 +44,7 @@ func keyedWeChat(t *testing.T, keys ...string) (*httptest.Server, map[string]*at
 				continue
 			}
 			signedBy[key].Add(1)
-			p := transform.Params{
-				{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"},
-				{Name: "appid", Value: appID}, {Name: "mch_id", Value: mchID},
-				{Name: "nonce_str", Value: "5K8264ILTKCH16CQ2502SI8ZNMTM67VS"}, {Name: "result_code", Value: "SUCCESS"},
-				{Name: "prepay_id", Value: "wx201411101639507cbf6ffd8b0779950874"}, {Name: "trade_type", Value: "JSAPI"},
-			}
-			p = append(p, transform.Param{Name: "sign", Value: wxpay.Sign(p, key, req.Get("sign_type"))})
-			_, _ = w.Write(transform.AppendFlatXML(nil, "xml", p))
+			_, _ = w.Write(signedPayAnswer("wx201411101639507cbf6ffd8b0779950874", key, req.Get("sign_type")))
 			return
 		}
 		_, _ = w.Write([]byte(`<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[签名错误]]></return_msg></xml>`))

@@ -345,15 +345,8 @@ func TestPooledHandlerUnderConcurrency(t *testing.T) {
 				}
 				prepayID = "wx" + req.Get("out_trade_no")
 			}
-			p := transform.Params{
-				{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"},
-				{Name: "appid", Value: appID}, {Name: "mch_id", Value: mchID},
-				{Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
-				{Name: "prepay_id", Value: prepayID}, {Name: "trade_type", Value: "JSAPI"},
-			}
-			p = append(p, transform.Param{Name: "sign", Value: wxpay.Sign(p, apiKey, "MD5")})
 			w.Header().Set("Content-Type", "text/xml")
-			_, _ = w.Write(transform.AppendFlatXML(nil, "xml", p))
+			_, _ = w.Write(signedPayAnswer(prepayID, apiKey, "MD5"))
 		}))
 		t.Cleanup(srv.Close)
 		return srv
@@ -474,13 +467,7 @@ func TestPayClientIPFallback(t *testing.T) {
 			return
 		}
 		sent <- req.Get("spbill_create_ip")
-		p := transform.Params{
-			{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"}, {Name: "appid", Value: appID},
-			{Name: "mch_id", Value: mchID}, {Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
-			{Name: "prepay_id", Value: "wx201411101639507cbf6ffd8b0779950874"}, {Name: "trade_type", Value: "JSAPI"},
-		}
-		p = append(p, transform.Param{Name: "sign", Value: wxpay.Sign(p, apiKey, req.Get("sign_type"))})
-		_, _ = w.Write(transform.AppendFlatXML(nil, "xml", p))
+		_, _ = w.Write(signedPayAnswer("wx201411101639507cbf6ffd8b0779950874", apiKey, req.Get("sign_type")))
 	}))
 	t.Cleanup(fake.Close)
 	direct, proxied := itoa(freePort(t)), itoa(freePort(t))
