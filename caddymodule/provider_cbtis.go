@@ -70,4 +70,7 @@ var (
 	_ clientProvider    = (*CBTIS)(nil)
 	_ webhookProvider   = (*CBTIS)(nil)
 	_ sandboxProvider   = (*CBTIS)(nil)
+	// Found by a type assertion (transform.CheckConfig, the admin API),
+	// which a changed signature would make fail in silence.
+	_ transform.Checker = (*CBTIS)(nil)
 )

@@ -45,4 +45,7 @@ var (
 	_ clientProvider  = (*Latipay)(nil)
 	_ webhookProvider = (*Latipay)(nil)
 	_ sandboxProvider = (*Latipay)(nil)
+	// Found by a type assertion (transform.CheckConfig, the admin API),
+	// which a changed signature would make fail in silence.
+	_ transform.Checker = (*Latipay)(nil)
 )

@@ -45,4 +45,7 @@ var (
 	_ clientProvider  = (*TwoC2P)(nil)
 	_ webhookProvider = (*TwoC2P)(nil)
 	_ sandboxProvider = (*TwoC2P)(nil)
+	// Found by a type assertion (transform.CheckConfig, the admin API),
+	// which a changed signature would make fail in silence.
+	_ transform.Checker = (*TwoC2P)(nil)
 )

@@ -46,4 +46,7 @@ var (
 	_ clientProvider  = (*WechatV2)(nil)
 	_ webhookProvider = (*WechatV2)(nil)
 	_ sandboxProvider = (*WechatV2)(nil)
+	// Found by a type assertion (transform.CheckConfig, the admin API),
+	// which a changed signature would make fail in silence.
+	_ transform.Checker = (*WechatV2)(nil)
 )

@@ -55,4 +55,11 @@ var (
 	// minipay_sandbox finds the hook by a type assertion, which a changed
 	// signature would make fail in silence.
 	_ notifyingSandbox = (*wechatv3.Sandbox)(nil)
+	// So are the certificate downloads' failure reports (provisionSide),
+	// the defaults Check fills (transform.CheckConfig, the admin API) and
+	// the clock `caddy minipay verify --at` sets.
+	_ certificateDownloader = (*wechatv3.Client)(nil)
+	_ certificateDownloader = (*wechatv3.Webhook)(nil)
+	_ transform.Checker     = (*WechatV3)(nil)
+	_ transform.Clocked     = (*wechatv3.Webhook)(nil)
 )
