@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -329,7 +330,7 @@ func encodedPrefix(v, s string) int {
 	for k := 0; k < len(s); k++ {
 		c := s[k]
 		if j+2 < len(v) && v[j] == '%' {
-			if d, ok := unhex2(v[j+1], v[j+2]); ok && d == c {
+			if d, err := hex.DecodeString(v[j+1 : j+3]); err == nil && d[0] == c {
 				if c != '%' {
 					j += 3
 					continue
@@ -347,25 +348,6 @@ func encodedPrefix(v, s string) int {
 		}
 	}
 	return j
-}
-
-// unhex2 reads two hex digits, in either case.
-func unhex2(hi, lo byte) (byte, bool) {
-	h, ok1 := unhex(hi)
-	l, ok2 := unhex(lo)
-	return h<<4 | l, ok1 && ok2
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
 
 // printable writes a newline as \n (one line per key), a carriage return as
@@ -390,7 +372,7 @@ func printable(v string) string {
 	if i == len(v) {
 		return v
 	}
-	const hex = "0123456789abcdef"
+	const digits = "0123456789abcdef"
 	b := append(make([]byte, 0, len(v)+16), v[:i]...)
 	for i < len(v) {
 		r, n := utf8.DecodeRuneInString(v[i:])
@@ -400,9 +382,9 @@ func printable(v string) string {
 		case r == '\r':
 			b = append(b, `\r`...)
 		case r == utf8.RuneError && n == 1, r < 0x80 && unicode.IsControl(r) && r != '\t':
-			b = append(b, '\\', 'x', hex[v[i]>>4], hex[v[i]&0xf])
+			b = append(b, '\\', 'x', digits[v[i]>>4], digits[v[i]&0xf])
 		case unicode.IsControl(r) && r != '\t': // C1, two bytes in UTF-8
-			b = append(b, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
+			b = append(b, '\\', 'u', '0', '0', digits[r>>4], digits[r&0xf])
 		default:
 			b = append(b, v[i:i+n]...)
 		}

@@ -1,5 +1,7 @@
 package transform
 
+import "slices"
+
 // Role is the handler a provider configuration serves; required fields differ.
 type Role int
 
@@ -25,14 +27,7 @@ type ConfigField struct {
 }
 
 // RequiredFor tells whether the field must be set for role.
-func (f ConfigField) RequiredFor(role Role) bool {
-	for _, r := range f.Required {
-		if r == role {
-			return true
-		}
-	}
-	return false
-}
+func (f ConfigField) RequiredFor(role Role) bool { return slices.Contains(f.Required, role) }
 
 // AllRoles is the Required list of a field every role needs.
 var AllRoles = []Role{RoleClient, RoleWebhook, RoleSandbox}
