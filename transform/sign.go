@@ -208,15 +208,9 @@ func PutBuf(b *[]byte) {
 	}
 }
 
-// MD5Hex is the hex MD5 of msg, uppercase when upper.
-func MD5Hex(msg []byte, upper bool) string {
-	var buf [2 * md5.Size]byte
-	return string(AppendMD5Hex(buf[:0], msg, upper))
-}
-
-// AppendMD5Hex appends MD5Hex's result to dst; into a caller's stack
-// buffer it allocates nothing (a signature that is only compared never
-// needs a string).
+// AppendMD5Hex appends the hex MD5 of msg to dst, uppercase when upper;
+// into a caller's stack buffer it allocates nothing (a signature that is
+// only compared never needs a string).
 func AppendMD5Hex(dst, msg []byte, upper bool) []byte {
 	sum := md5.Sum(msg)
 	return AppendHex(dst, sum[:], upper)
