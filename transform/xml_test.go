@@ -259,44 +259,6 @@ func TestAppendFlatXMLCarriageReturn(t *testing.T) {
 	}
 }
 
-func TestParseXMLDocument(t *testing.T) {
-	doc, err := ParseXMLDocument([]byte(`<?xml version="1.0" encoding="UTF-8"?>
-<PaymentResponse><version>9.9</version><card><pan>411111XXXXXX1111</pan><country>TH</country></card><amt>000000001234</amt></PaymentResponse>`))
-	if err != nil {
-		t.Fatalf("ParseXMLDocument = %v", err)
-	}
-	if doc.Root().Tag != "PaymentResponse" {
-		t.Fatalf("root %q", doc.Root().Tag)
-	}
-	if e := doc.FindElement("/PaymentResponse/card/country"); e == nil || e.Text() != "TH" {
-		t.Fatalf("nested element not found: %v", e)
-	}
-	if e := doc.FindElement("/PaymentResponse/amt"); e == nil || e.Text() != "000000001234" {
-		t.Fatalf("amt: %v", e)
-	}
-
-	refused := []string{
-		``,
-		`not xml`,
-		`<a>`,
-		`<a></b>`,
-		`<a>&nbsp;</a>`,
-		`<?xml version="1.0"?>`,
-		`<!-- only a comment -->`,
-		`<!DOCTYPE a><a/>`,
-		`<!doctype a><a/>`,
-		`<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]><lolz>&lol3;</lolz>`,
-		`<!DOCTYPE a [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><a>&xxe;</a>`,
-		`<a><!ENTITY e "x"></a>`,
-		`<a/><!DOCTYPE a>`,
-	}
-	for _, in := range refused {
-		if d, err := ParseXMLDocument([]byte(in)); !errors.Is(err, ErrXML) || d != nil {
-			t.Errorf("ParseXMLDocument(%q) = %v, %v; want ErrXML", in, d, err)
-		}
-	}
-}
-
 // ValidXMLText reads printable ASCII eight bytes at a time: it must agree
 // with XML 1.0's Char production, read rune by rune, on every value, with
 // the characters it refuses at each position of a chunk and past it.
