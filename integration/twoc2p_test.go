@@ -380,7 +380,7 @@ func TestTwoC2PIndependentServer(t *testing.T) {
 		{"gzip body without Content-Encoding", "RAWGZIP-1", "12.34", "SGD", 200, "", "", "", "4100002"},
 		{"the approved demo answer: respCode 00, not 32", "APPROVED-1", "1.00", "SGD", 422, "provider_rejected", "00", "Approved", ""},
 		{"the declined demo answer, gzip", "DECLINED-1", "1.00", "SGD", 422, "provider_rejected", "99", "Invalid Card Number.", ""},
-		{"an answer without uniqueTransactionCode", "NOORDER-1", "12.34", "SGD", 200, "", "", "", "4100004"},
+		{"an answer without uniqueTransactionCode", "NOORDER-1", "12.34", "SGD", 502, "upstream_error", "", "", ""},
 		{"an answer for another order", "OTHERORDER-1", "12.34", "SGD", 502, "upstream_error", "", "", ""},
 		{"forged answer", "FORGED-1", "12.34", "SGD", 502, "upstream_signature_invalid", "", "", ""},
 		{"HTTP 500", "HTTP500-1", "12.34", "SGD", 502, "upstream_error", "", "", ""},

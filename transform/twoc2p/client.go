@@ -169,10 +169,15 @@ var requestPaymentKeys = [...]string{"timeStamp", "nonceStr", "package", "signTy
 // object: the JSON text in miniProgramData/wechat, passed on as 2C2P
 // (and WeChat behind it) signed it.
 func paymentParams(a transform.Params, orderID string) (*transform.PaymentParams, error) {
-	// An answer naming another order (uniqueTransactionCode) is an answer to
-	// another request; one that names none is taken as this one's, as one
-	// without merchantID is this merchant's (2C2P signs it either way).
-	if id := a.Get("uniqueTransactionCode"); id != "" && id != orderID {
+	// The signature binds an answer to the merchant's key, not to the
+	// request: only the order it names (uniqueTransactionCode, which 2C2P
+	// echoes in every answer, approved and declined alike:
+	// docs/providers/2c2p.md) ties it to this one. An answer naming another
+	// order, or none, is not handed to wx.requestPayment as this order's.
+	switch id := a.Get("uniqueTransactionCode"); {
+	case id == "":
+		return nil, transform.Upstream("the provider's answer names no order (uniqueTransactionCode)")
+	case id != orderID:
 		return nil, transform.Upstream("the provider's answer is for another order")
 	}
 	raw := cmp.Or(a.Get("miniProgramData/wechat"), a.Get("miniProgramData"))

@@ -52,6 +52,13 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	if p.Get("merchantID") != w.cfg.MerchantID {
 		return nil, transform.ErrForeign
 	}
+	// A notification names its order, as 2C2P's answers do: one naming none
+	// is for no order the merchant can settle, and its event id
+	// ("2c2p::<type>" without tranRef) would make every other such
+	// notification a duplicate.
+	if p.Get("uniqueTransactionCode") == "" {
+		return nil, transform.ErrMalformed
+	}
 	ev := PaymentEvent(p)
 	if len(ev.Data) != len(p) { // <a.b> and <a><b>: one data key, two values
 		return nil, transform.ErrMalformed
