@@ -60,7 +60,7 @@ func (h *Webhook) handlerOption(d *caddyfile.Dispenser) (bool, error) {
 	if h.Dedupe != 0 {
 		return true, d.Err("dedupe is set twice")
 	}
-	h.Dedupe = caddy.Duration(dur)
+	h.Dedupe = DedupeWindow(dur)
 	return true, nil
 }
 

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -25,6 +27,42 @@ const (
 	// are not lock waits.
 	dedupeStoreTimeout = 5 * time.Second
 )
+
+// DedupeWindow is minipay_webhook's "dedupe": read as Caddy reads a
+// duration (a string such as "25h" or "2d", or nanoseconds), written as
+// the duration's text ("25h"), so that caddy adapt and the admin API's
+// GET /config/ show the JSON README "Clusters" documents, not
+// 90000000000000.
+type DedupeWindow time.Duration
+
+// MarshalJSON writes the window as its shortest duration text.
+func (w DedupeWindow) MarshalJSON() ([]byte, error) {
+	return json.Marshal(durationText(time.Duration(w)))
+}
+
+// UnmarshalJSON reads the window as caddy.Duration does; an unreadable one
+// fails naming the option (Caddy's own message names no field).
+func (w *DedupeWindow) UnmarshalJSON(b []byte) error {
+	var d caddy.Duration
+	if err := d.UnmarshalJSON(b); err != nil {
+		return fmt.Errorf("dedupe: %s is not a duration such as \"25h\"", transform.Clip(string(b), 40))
+	}
+	*w = DedupeWindow(d)
+	return nil
+}
+
+// durationText is d.String() without the zero minutes and seconds it
+// ends with: 25h, 1h30m, 90s as 1m30s.
+func durationText(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
 
 // deduper remembers, in Caddy's storage shared by a cluster, the events the
 // merchant acknowledged, so that a provider's retry of one of them is

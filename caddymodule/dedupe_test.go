@@ -67,17 +67,50 @@ func TestWebhookCaddyfileDedupe(t *testing.T) {
 	}
 }
 
-// The JSON form: "dedupe" beside "provider", a Caddy duration.
+// The JSON form: "dedupe" beside "provider", read as a Caddy duration and
+// written back as README "Clusters" shows it ("dedupe": "25h"), which is
+// what caddy adapt prints for dedupe 25h.
 func TestWebhookJSONDedupe(t *testing.T) {
-	var h Webhook
-	if err := json.Unmarshal([]byte(`{"handler":"minipay_webhook","dedupe":"25h","provider":{"name":"cbtis","api_key":"k"}}`), &h); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		dedupe  string // the JSON value
+		window  time.Duration
+		written string // the JSON value written back
+		err     string
+	}{
+		{`"25h"`, 25 * time.Hour, `"25h"`, ""},
+		{`"2d"`, 48 * time.Hour, `"48h"`, ""},
+		{`"90m"`, 90 * time.Minute, `"1h30m"`, ""},
+		{`"1h0m5s"`, time.Hour + 5*time.Second, `"1h0m5s"`, ""},
+		{`"30s"`, 30 * time.Second, `"30s"`, ""},
+		{`"1500ms"`, 1500 * time.Millisecond, `"1.5s"`, ""},
+		{`3600000000000`, time.Hour, `"1h"`, ""},
+		{`"soon"`, 0, "", `dedupe: "soon" is not a duration such as "25h"`},
+		{`true`, 0, "", `dedupe: true is not a duration`},
 	}
-	if time.Duration(h.Dedupe) != 25*time.Hour {
-		t.Fatalf("dedupe %v", time.Duration(h.Dedupe))
+	for _, tt := range tests {
+		t.Run(tt.dedupe, func(t *testing.T) {
+			var h Webhook
+			err := json.Unmarshal([]byte(`{"dedupe":`+tt.dedupe+`,"provider":{"name":"cbtis","api_key":"k"}}`), &h)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if time.Duration(h.Dedupe) != tt.window {
+				t.Fatalf("dedupe %v, want %v", time.Duration(h.Dedupe), tt.window)
+			}
+			out, err := json.Marshal(&h)
+			if want := `{"provider":{"name":"cbtis","api_key":"k"},"dedupe":` + tt.written + `}`; err != nil || string(out) != want {
+				t.Fatalf("written %s (%v), want %s", out, err, want)
+			}
+		})
 	}
-	out, _ := json.Marshal(Webhook{providerHandler: providerHandler{ProviderRaw: json.RawMessage(`{"name":"cbtis"}`)}, Dedupe: caddy.Duration(time.Hour)})
-	if string(out) != `{"provider":{"name":"cbtis"},"dedupe":3600000000000}` {
+	// Left out, it stays out (omitempty).
+	if out, _ := json.Marshal(Webhook{providerHandler: providerHandler{ProviderRaw: json.RawMessage(`{"name":"cbtis"}`)}}); string(out) != `{"provider":{"name":"cbtis"}}` {
 		t.Fatalf("%s", out)
 	}
 }
@@ -144,7 +177,7 @@ func instance(t *testing.T, store transform.Store, window time.Duration) *Webhoo
 		t.Fatal(err)
 	}
 	registries.Store(m, reg)
-	h := &Webhook{providerHandler: providerHandler{name: "fake", logger: zap.NewNop(), metrics: m}, webhook: fakeNotifications{}, Dedupe: caddy.Duration(window)}
+	h := &Webhook{providerHandler: providerHandler{name: "fake", logger: zap.NewNop(), metrics: m}, webhook: fakeNotifications{}, Dedupe: DedupeWindow(window)}
 	if window > 0 {
 		h.dedupe = newDeduper(&sharedStore{inner: store, use: "dedupe", logger: zap.NewNop(), failures: m.storageFailures}, "fake", window, zap.NewNop())
 	}
@@ -453,7 +486,7 @@ func TestDedupePurgeSkipsEventsBeingForwarded(t *testing.T) {
 
 // A negative window is refused at Provision; Cleanup stops the purge.
 func TestWebhookDedupeLifecycle(t *testing.T) {
-	h := &Webhook{Dedupe: caddy.Duration(-time.Hour)}
+	h := &Webhook{Dedupe: DedupeWindow(-time.Hour)}
 	if err := h.startDedupe(caddy.Context{Context: context.Background()}); err == nil || !strings.Contains(err.Error(), "dedupe must be a positive duration") {
 		t.Fatalf("%v", err)
 	}

@@ -31,7 +31,7 @@ type Webhook struct {
 	// Dedupe, when set, is the window during which an event the merchant
 	// acknowledged is acknowledged again without being forwarded (across
 	// the instances sharing Caddy's storage). See dedupe.go.
-	Dedupe caddy.Duration `json:"dedupe,omitempty"`
+	Dedupe DedupeWindow `json:"dedupe,omitempty"`
 
 	adminListing
 	webhook   transform.Webhook
