@@ -44,14 +44,8 @@ func TestWebhookCaddyfileDedupe(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var h Webhook
 			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("error %v, want %q", err, tt.err)
-				}
+			if !parsedAsWanted(t, err, tt.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if time.Duration(h.Dedupe) != tt.dedupe || string(h.ProviderRaw) != tt.provider {
 				t.Fatalf("dedupe %v, provider %s", time.Duration(h.Dedupe), h.ProviderRaw)
@@ -91,14 +85,8 @@ func TestWebhookJSONDedupe(t *testing.T) {
 		t.Run(tt.dedupe, func(t *testing.T) {
 			var h Webhook
 			err := json.Unmarshal([]byte(`{"dedupe":`+tt.dedupe+`,"provider":{"name":"cbtis","api_key":"k"}}`), &h)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("error %v, want %q", err, tt.err)
-				}
+			if !parsedAsWanted(t, err, tt.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if time.Duration(h.Dedupe) != tt.window {
 				t.Fatalf("dedupe %v, want %v", time.Duration(h.Dedupe), tt.window)
@@ -113,6 +101,22 @@ func TestWebhookJSONDedupe(t *testing.T) {
 	if out, _ := json.Marshal(Webhook{providerHandler: providerHandler{ProviderRaw: json.RawMessage(`{"name":"cbtis"}`)}}); string(out) != `{"provider":{"name":"cbtis"}}` {
 		t.Fatalf("%s", out)
 	}
+}
+
+// parsedAsWanted fails t unless err holds want ("" for no error) and tells
+// whether there is a value to check.
+func parsedAsWanted(t *testing.T, err error, want string) bool {
+	t.Helper()
+	if want != "" {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %v, want %q", err, want)
+		}
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
 }
 
 // fakeNotifications verifies a notification whose X-Sig header is "ok";
