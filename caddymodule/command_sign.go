@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -84,43 +85,13 @@ func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
-	var signType, text, sig string
-	switch *name {
-	case "wechat_v2":
-		root, p, err := transform.ParseFlatXML(body)
-		if err != nil || root != "xml" {
-			return exitUsage, errors.New("the input is not a flat <xml> document")
-		}
-		signType = settings["sign_type"]
-		if signType == "" {
-			signType = p.Get("sign_type") // signed itself when present
-		}
-		if signType == "" {
-			signType = wxpay.SignMD5
-		}
-		if signType != wxpay.SignMD5 && signType != wxpay.SignHMACSHA256 {
-			return exitUsage, errors.New("sign_type must be MD5 or HMAC-SHA256")
-		}
-		text, sig = wxpay.NewSigner(settings["api_key"]).Explain(p, signType)
-	case "latipay":
-		var m map[string]any
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.UseNumber() // an amount keeps its text: 120.00, not 120
-		if err := dec.Decode(&m); err != nil {
-			return exitUsage, errors.New("the input is not a JSON object")
-		}
-		p := make(transform.Params, 0, len(m))
-		for k, v := range m {
-			switch v := v.(type) {
-			case string:
-				p = append(p, transform.Param{Name: k, Value: v})
-			case json.Number, bool:
-				p = append(p, transform.Param{Name: k, Value: fmt.Sprint(v)})
-			}
-		}
-		sort.Slice(p, func(i, j int) bool { return p[i].Name < p[j].Name })
-		signType = "HMAC-SHA256"
-		text, sig = latipay.ExplainSign(p, settings["api_key"])
+	sign := signV2
+	if *name == "latipay" {
+		sign = signLatipay
+	}
+	signType, text, sig, err := sign(settings, body)
+	if err != nil {
+		return exitUsage, err
 	}
 	line := lines{stdout, []string{settings["api_key"]}}.line
 	line("provider", *name)
@@ -128,6 +99,44 @@ func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	line("string_to_sign", text)
 	line("signature", sig)
 	return exitValid, nil
+}
+
+// signV2 signs a wechat_v2 <xml> document with the sign type --set gives,
+// else the one the document names (signed itself), else MD5.
+func signV2(settings map[string]string, body []byte) (signType, text, sig string, err error) {
+	root, p, err := transform.ParseFlatXML(body)
+	if err != nil || root != "xml" {
+		return "", "", "", errors.New("the input is not a flat <xml> document")
+	}
+	signType = cmp.Or(settings["sign_type"], p.Get("sign_type"), wxpay.SignMD5)
+	if signType != wxpay.SignMD5 && signType != wxpay.SignHMACSHA256 {
+		return "", "", "", errors.New("sign_type must be MD5 or HMAC-SHA256")
+	}
+	text, sig = wxpay.NewSigner(settings["api_key"]).Explain(p, signType)
+	return signType, text, sig, nil
+}
+
+// signLatipay signs a Latipay JSON request: its string, number and boolean
+// fields, each number as written (120.00, not 120).
+func signLatipay(settings map[string]string, body []byte) (signType, text, sig string, err error) {
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return "", "", "", errors.New("the input is not a JSON object")
+	}
+	p := make(transform.Params, 0, len(m))
+	for k, v := range m {
+		switch v := v.(type) {
+		case string:
+			p = append(p, transform.Param{Name: k, Value: v})
+		case json.Number, bool:
+			p = append(p, transform.Param{Name: k, Value: fmt.Sprint(v)})
+		}
+	}
+	sort.Slice(p, func(i, j int) bool { return p[i].Name < p[j].Name })
+	text, sig = latipay.ExplainSign(p, settings["api_key"])
+	return "HMAC-SHA256", text, sig, nil
 }
 
 // v3RequestFlags are what wechat_v3's Authorization signs besides the body.
