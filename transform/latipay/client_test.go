@@ -103,6 +103,9 @@ func TestPreparePay(t *testing.T) {
 		{"the request's notify_url wins", nil, `{"order_id":"O-2","amount":"1","currency":"NZD","description":"x","openid":"o1","notify_url":"https://pay.example/latipay?shop=1&x=2"}`, "1.00", "https://pay.example/latipay?shop=1&x=2", "x"},
 		{"raw values with & = and UTF-8", nil, `{"order_id":"O-3","amount":"0.01","currency":"NZD","description":"茶 & <cake>=1","openid":"o1"}`, "0.01", vecNotify, "茶 & <cake>=1"},
 		{"AUD wallet", func(c *Config) { c.Currency = "AUD" }, `{"order_id":"O-4","amount":"5.00","currency":"AUD","description":"x","openid":"o1"}`, "5.00", vecNotify, "x"},
+		// the wallet currency's ISO 4217 exponent (github.com/bojanz/currency's table), not always 2
+		{"JPY wallet: no decimals", func(c *Config) { c.Currency = "JPY" }, `{"order_id":"O-5","amount":"1200","currency":"JPY","description":"x","openid":"o1"}`, "1200", vecNotify, "x"},
+		{"KWD wallet: three decimals", func(c *Config) { c.Currency = "KWD" }, `{"order_id":"O-6","amount":"1.2","currency":"KWD","description":"x","openid":"o1"}`, "1.200", vecNotify, "x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -318,13 +321,7 @@ func TestQueryAnswer(t *testing.T) {
 				}
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var st transform.PaymentStatus
-			if err := json.Unmarshal(out, &st); err != nil {
-				t.Fatal(err)
-			}
+			st := statusOf(t, out, err)
 			want := transform.PaymentStatus{Provider: "latipay", OrderID: ref, ProviderOrderID: "2017232323345678", Status: tt.state,
 				Amount: tt.amount, Currency: "NZD", PaidAt: tt.paidAt, ProviderStatus: st.ProviderStatus}
 			if st != want {
@@ -332,6 +329,55 @@ func TestQueryAnswer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestQueryAnswerWalletCurrencies: the answer's amount is read with the
+// wallet currency's decimals, zero or three as well as two.
+func TestQueryAnswerWalletCurrencies(t *testing.T) {
+	const ref = "Q-1"
+	tests := []struct {
+		name, currency, amountText, amountJSON string
+		want                                   string // "" for a 502 upstream_error
+	}{
+		{"JPY as a JSON number", "JPY", "1200", `1200`, "1200"},
+		{"JPY as a string", "JPY", "1200", `"1200"`, "1200"},
+		{"JPY with decimals", "JPY", "1200.5", `1200.5`, ""},
+		{"KWD with three decimals", "KWD", "1.234", `1.234`, "1.234"},
+		{"KWD with fewer", "KWD", "1.2", `1.2`, "1.200"},
+		{"KWD with four", "KWD", "1.2345", `"1.2345"`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.Currency = tt.currency
+			call, err := newClient(t, cfg).Prepare(context.Background(), "query", []byte(`{"order_id":"`+ref+`"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := queryAnswerJSON(ref, "wechat", "paid", tt.currency, tt.amountJSON, refNotify(ref, "wechat", "paid", tt.currency, tt.amountText, vecAPIKey))
+			out, err := call.Decode(200, nil, []byte(body))
+			if tt.want == "" {
+				wantError(t, err, 502, transform.CodeUpstreamError)
+				return
+			}
+			if st := statusOf(t, out, err); st.Amount != tt.want || st.Currency != tt.currency || st.Status != transform.StatusSucceeded {
+				t.Fatalf("status %+v, want amount %s %s", st, tt.want, tt.currency)
+			}
+		})
+	}
+}
+
+// statusOf is the status object of a query answer Decode accepted.
+func statusOf(t *testing.T, out []byte, err error) transform.PaymentStatus {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st transform.PaymentStatus
+	if err := json.Unmarshal(out, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 func TestPayTimeRFC3339(t *testing.T) {
