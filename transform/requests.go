@@ -374,16 +374,16 @@ func DecodeJSON(body []byte, v any) error {
 			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), "\"")
 			return Invalid(name, "is not a known field")
 		case errors.Is(err, io.EOF):
-			return &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body is empty"}
+			return errBodyEmpty
 		default:
-			return &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body is not valid JSON"}
+			return errBodyNotJSON
 		}
 	}
 	if dec.More() {
 		return &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body holds more than one JSON value"}
 	}
 	if tok, err := dec.Token(); err != io.EOF || tok != nil {
-		return &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body holds data after the JSON object"}
+		return errBodyTrailing
 	}
 	return nil
 }
