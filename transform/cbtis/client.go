@@ -176,11 +176,11 @@ func ReadAnswer(status int, body []byte) (json.RawMessage, error) {
 	var env envelope
 	jsonErr := json.Unmarshal(body, &env)
 	if status < 200 || status > 299 {
-		e := transform.Upstream("the provider answered HTTP " + strconv.Itoa(status))
+		msg := "the provider answered HTTP " + strconv.Itoa(status)
 		if jsonErr == nil {
-			e.ProviderCode, e.ProviderMessage = codeText(env.Code), env.Message
+			return nil, transform.UpstreamCode(msg, codeText(env.Code), env.Message)
 		}
-		return nil, e
+		return nil, transform.Upstream(msg)
 	}
 	if jsonErr != nil {
 		return nil, transform.Upstream("the provider's answer is not valid JSON")

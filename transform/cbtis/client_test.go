@@ -167,6 +167,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"business refusal", "pay", 200, `{"code":40002,"message":"duplicate merchant_order_id","rid":"r"}`, 422, transform.CodeProviderRejected, "40002", "duplicate merchant_order_id"},
 		{"business refusal, string code", "query", 200, `{"code":"ORDER_NOT_FOUND","message":"order not found"}`, 422, transform.CodeProviderRejected, "ORDER_NOT_FOUND", "order not found"},
 		{"HTTP 500 with an envelope", "pay", 500, `{"code":50000,"message":"internal"}`, 502, transform.CodeUpstreamError, "50000", "internal"},
+		// README "Errors": the provider's text is cut to MaxProviderText bytes.
+		{"HTTP 500 with a long message", "pay", 500, `{"code":50000,"message":"` + strings.Repeat("x", 300) + `"}`, 502, transform.CodeUpstreamError, "50000", strings.Repeat("x", transform.MaxProviderText)},
 		{"HTTP 403 HTML", "pay", 403, `<html>forbidden</html>`, 502, transform.CodeUpstreamError, "", ""},
 		{"not JSON", "pay", 200, `<xml/>`, 502, transform.CodeUpstreamError, "", ""},
 		{"no code", "pay", 200, `{"data":{}}`, 502, transform.CodeUpstreamError, "", ""},
