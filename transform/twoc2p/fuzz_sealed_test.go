@@ -27,6 +27,7 @@ func FuzzSealedAnswer(f *testing.F) {
 	f.Add([]byte(answerXML("miniProgramData", `<wechat>{"timeStamp":1,"package":null}</wechat>`)), uint16(0))
 	f.Add([]byte(answerXML("miniProgramData", `<wechat>[]</wechat>`)), uint16(0))
 	f.Add([]byte(`<PaymentResponse/>`), uint16(0))
+	f.Add([]byte(answerXML(without("uniqueTransactionCode")...)), uint16(0))
 	c := newClient(f, testConfig())
 	call, err := c.Prepare(f.Context(), transform.OpPay, []byte(`{"order_id":"ORDER-1","amount":"12.34","currency":"SGD","description":"Kaya toast","openid":"`+testOpenID+`"}`))
 	if err != nil {
@@ -43,6 +44,10 @@ func FuzzSealedAnswer(f *testing.F) {
 			var pp transform.PaymentParams
 			if json.Unmarshal(out, &pp) != nil || pp.Package == "" || pp.PaySign == "" || pp.OrderID != "ORDER-1" {
 				t.Fatalf("%q read as %s", inner, out)
+			}
+			// the signature does not bind an answer to its request: the order it names does
+			if p, perr := ParsePayload(inner, RootResponse); perr != nil || p.Get("uniqueTransactionCode") != "ORDER-1" {
+				t.Fatalf("%q, naming no order or another, read as this order's: %s", inner, out)
 			}
 		}
 		bad := transformtest.Flipped(answer, at, byte(at>>8))
@@ -61,6 +66,7 @@ func FuzzSealedNotification(f *testing.F) {
 	f.Add([]byte(notificationXML("respCode", "001", "status", "")), uint16(5), false)
 	f.Add([]byte(notificationXML("merchantID", "")), uint16(0), true)
 	f.Add([]byte(notificationXML("amt", "-1", "currencyCode", "000")), uint16(0), true)
+	f.Add([]byte(notificationXML(without("uniqueTransactionCode")...)), uint16(0), true)
 	w := newWebhook(f, Config{MerchantID: demoMerchantID, SecretKey: demoSecretKey})
 	f.Fuzz(func(t *testing.T, inner []byte, at uint16, isForm bool) {
 		text := refSeal(RootResponse, string(inner), demoSecretKey)
@@ -71,7 +77,8 @@ func FuzzSealedNotification(f *testing.F) {
 		ev, err := w.Verify(n)
 		if err == nil {
 			p, perr := ParsePayload(inner, RootResponse)
-			if perr != nil || ev.Data["merchantID"] != demoMerchantID || ev.Provider != Name || !json.Valid(transform.Marshal(ev)) {
+			if perr != nil || ev.Data["merchantID"] != demoMerchantID || ev.Provider != Name || !json.Valid(transform.Marshal(ev)) ||
+				ev.OrderID == "" || ev.OrderID != p.Get("uniqueTransactionCode") {
 				t.Fatalf("event %+v from %q", ev, inner)
 			}
 			for k, v := range ev.Data {
