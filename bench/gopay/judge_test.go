@@ -495,3 +495,93 @@ func TestRefundQueryJudgedByGopay(t *testing.T) {
 		})
 	}
 }
+
+// TestOrderCallsJudgedByGopay: the orderquery, closeorder and refund calls
+// our client signs read in gopay as exactly the documented fields
+// (docs/providers/wechat_v2.md "Endpoints") and verify under our sign type
+// only; an answer of WeChat's shape signed by gopay becomes the merchant's
+// JSON, and is refused once altered after signing.
+func TestOrderCallsJudgedByGopay(t *testing.T) {
+	const order = "O20261122001"
+	calls := []struct {
+		name, op, body, path string
+		want                 map[string]string // besides the merchant's identity, nonce_str and sign
+		answer               map[string]string // besides return_code, appid, mch_id, nonce_str, result_code
+		altered, merchant    string            // a field changed after signing; the merchant's JSON
+	}{
+		{"query", "query", `{"order_id":"` + order + `"}`, "/pay/orderquery",
+			map[string]string{"out_trade_no": order},
+			map[string]string{"out_trade_no": order, "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "openid": openID,
+				"trade_type": "JSAPI", "bank_type": "CMC", "total_fee": "1234", "cash_fee": "1234", "fee_type": "CNY",
+				"transaction_id": "4200001234202611220000000001", "time_end": "20261122100500", "attach": "a=1&b=<2>"},
+			"total_fee", `{"provider":"wechat_v2","order_id":"` + order + `","provider_order_id":"4200001234202611220000000001",` +
+				`"status":"succeeded","amount":"12.34","currency":"CNY","paid_at":"2026-11-22T10:05:00+08:00","provider_status":"SUCCESS"}`},
+		{"close", "close", `{"order_id":"` + order + `"}`, "/pay/closeorder",
+			map[string]string{"out_trade_no": order},
+			map[string]string{"result_msg": "OK"},
+			"result_msg", `{"provider":"wechat_v2","order_id":"` + order + `","status":"cancelled"}`},
+		{"refund", "refund", `{"order_id":"` + order + `","refund_id":"` + order + `-R1@a","amount":"2.34","currency":"CNY",` +
+			`"total_amount":"12.34","reason":"杯子破了 & <退款>"}`, "/secapi/pay/refund",
+			map[string]string{"out_trade_no": order, "out_refund_no": order + "-R1@a", "total_fee": "1234", "refund_fee": "234",
+				"refund_fee_type": "CNY", "refund_desc": "杯子破了 & <退款>"},
+			map[string]string{"transaction_id": "4200001234202611220000000001", "out_trade_no": order, "out_refund_no": order + "-R1@a",
+				"refund_id": "50000408942018111907145868882", "refund_fee": "234", "total_fee": "1234", "cash_fee": "1234"},
+			"refund_id", `{"provider":"wechat_v2","order_id":"` + order + `","refund_id":"` + order + `-R1@a",` +
+				`"provider_refund_id":"50000408942018111907145868882","status":"pending","amount":"2.34","currency":"CNY"}`},
+		// No total_amount: a full refund; a cross-border merchant's currency.
+		{"full refund in USD", "refund", `{"order_id":"` + order + `","refund_id":"R2","amount":"1.50","currency":"USD"}`, "/secapi/pay/refund",
+			map[string]string{"out_trade_no": order, "out_refund_no": "R2", "total_fee": "150", "refund_fee": "150", "refund_fee_type": "USD"},
+			map[string]string{"transaction_id": "4200001234202611220000000001", "out_trade_no": order, "out_refund_no": "R2",
+				"refund_id": "50000408942018111907145868883", "refund_fee": "150", "total_fee": "150", "fee_type": "USD"},
+			"out_refund_no", `{"provider":"wechat_v2","order_id":"` + order + `","refund_id":"R2",` +
+				`"provider_refund_id":"50000408942018111907145868883","status":"pending","amount":"1.50","currency":"USD"}`},
+	}
+	for _, m := range merchants() {
+		for _, tc := range calls {
+			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
+				st := m.cfg.SignType
+				call, err := m.newClient(t).Prepare(context.Background(), tc.op, []byte(tc.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if call.Method != http.MethodPost || call.Path != tc.path {
+					t.Fatalf("call %s %s, want POST %s", call.Method, call.Path, tc.path)
+				}
+				want := m.identity()
+				delete(want, "openid") // the payer is pay's alone
+				delete(want, "sub_openid")
+				maps.Copy(want, tc.want)
+				sent := gopayRead(t, call.Body)
+				for k, v := range want {
+					if g := sent.GetString(k); g != v {
+						t.Errorf("gopay reads %s = %q, want %q", k, g, v)
+					}
+				}
+				for k := range sent {
+					if _, ok := want[k]; !ok && k != "nonce_str" && k != "sign" {
+						t.Errorf("unexpected field %s = %q", k, sent.GetString(k))
+					}
+				}
+				if !gopayVerifies(t, st, sent) || gopayVerifies(t, otherSignType(st), sent) {
+					t.Errorf("gopay VerifySign: the call must verify under %s only", st)
+				}
+
+				fields := map[string]string{"return_code": "SUCCESS", "return_msg": "OK", "appid": m.cfg.AppID, "mch_id": m.cfg.MchID,
+					"nonce_str": "TeqClE3i0mvn3DrK", "result_code": "SUCCESS"}
+				if m.cfg.SubMchID != "" {
+					fields["sub_appid"], fields["sub_mch_id"] = m.cfg.SubAppID, m.cfg.SubMchID
+				}
+				maps.Copy(fields, tc.answer)
+				answer := gopaySigned(st, fields)
+				if out, err := call.Decode(200, nil, []byte(wechat.GenerateXml(answer))); err != nil || string(out) != tc.merchant {
+					t.Errorf("Decode of a gopay-signed answer = %s, %v\nwant %s", out, err, tc.merchant)
+				}
+				forged := maps.Clone(answer).Set(tc.altered, answer.GetString(tc.altered)+"9")
+				var te *transform.Error
+				if out, err := call.Decode(200, nil, []byte(wechat.GenerateXml(forged))); !errors.As(err, &te) || te.Code != transform.CodeSignatureInvalid {
+					t.Errorf("Decode of an answer altered after signing (%s) = %s, %v; want %s", tc.altered, out, err, transform.CodeSignatureInvalid)
+				}
+			})
+		}
+	}
+}
