@@ -123,6 +123,22 @@ func gopayRead(t *testing.T, body []byte) gopay.BodyMap {
 	return bm
 }
 
+// exactFields checks that a call as gopay read it holds exactly want,
+// besides its nonce_str and sign.
+func exactFields(t *testing.T, got gopay.BodyMap, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if g := got.GetString(k); g != v {
+			t.Errorf("gopay reads %s = %q, want %q", k, g, v)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok && k != "nonce_str" && k != "sign" {
+			t.Errorf("unexpected field %s = %q", k, got.GetString(k))
+		}
+	}
+}
+
 // gopayVerifies is gopay's VerifySign on a copy of bm (VerifySign removes sign).
 func gopayVerifies(t *testing.T, signType string, bm gopay.BodyMap) bool {
 	t.Helper()
@@ -166,16 +182,7 @@ func TestUnifiedOrderJudgedByGopay(t *testing.T) {
 				}
 				got := gopayRead(t, call.Body)
 				want := pc.wantFor(m)
-				for k, v := range want {
-					if g := got.GetString(k); g != v {
-						t.Errorf("gopay reads %s = %q, want %q", k, g, v)
-					}
-				}
-				for k := range got {
-					if _, ok := want[k]; !ok && k != "nonce_str" && k != "sign" {
-						t.Errorf("unexpected field %s = %q", k, got.GetString(k))
-					}
-				}
+				exactFields(t, got, want)
 				if n := got.GetString("nonce_str"); len(n) != 32 {
 					t.Errorf("nonce_str %q, want 32 characters", n)
 				}
@@ -552,16 +559,7 @@ func TestOrderCallsJudgedByGopay(t *testing.T) {
 				delete(want, "sub_openid")
 				maps.Copy(want, tc.want)
 				sent := gopayRead(t, call.Body)
-				for k, v := range want {
-					if g := sent.GetString(k); g != v {
-						t.Errorf("gopay reads %s = %q, want %q", k, g, v)
-					}
-				}
-				for k := range sent {
-					if _, ok := want[k]; !ok && k != "nonce_str" && k != "sign" {
-						t.Errorf("unexpected field %s = %q", k, sent.GetString(k))
-					}
-				}
+				exactFields(t, sent, want)
 				if !gopayVerifies(t, st, sent) || gopayVerifies(t, otherSignType(st), sent) {
 					t.Errorf("gopay VerifySign: the call must verify under %s only", st)
 				}
