@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -157,9 +158,7 @@ func (s *Sandbox) deliver(ctx context.Context, out *transform.Outbound, acked fu
 		res.DeliveryFailure = "invalid notify URL"
 		return
 	}
-	for k, v := range out.Header {
-		nreq.Header[k] = v
-	}
+	maps.Copy(nreq.Header, out.Header)
 	nreq.Header.Set("Content-Type", out.ContentType)
 	resp, err := s.client.Do(nreq)
 	if err != nil {

@@ -288,8 +288,7 @@ func EqualHexConstantTime[W string | []byte](got string, want W) bool {
 		return false
 	}
 	for i := 0; i < len(got); i++ {
-		c := got[i] // the received value is public: branching on it leaks nothing
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+		if !isHexDigit(got[i]) { // the received value is public: branching on it leaks nothing
 			return false
 		}
 	}
