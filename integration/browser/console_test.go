@@ -10,11 +10,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -103,9 +105,6 @@ var handedOut = struct {
 // sandbox's demo merchant backend) and the sandbox.
 func startCaddy(t *testing.T) stack {
 	t.Helper()
-	if caddyBin == "" {
-		t.Fatal("./cmd/caddy was not built")
-	}
 	dir := t.TempDir()
 	keys := filepath.Join(repoRoot, "examples", "keys")
 	admin, mport, sport := freePort(t), freePort(t), freePort(t)
@@ -155,6 +154,35 @@ func startCaddy(t *testing.T) stack {
 `, admin, filepath.Join(dir, "storage"), mport, wechatMerchant, mport, sport, wechatMerchant, sport,
 		fmt.Sprintf(wechatV3Merchant, keys), keys, mport, sport,
 		sport, wechatMerchant, fmt.Sprintf(wechatV3Merchant, keys), keys, keys)
+	return runCaddy(t, dir, config, mport, sport)
+}
+
+// startExample runs Caddyfile.example as shipped, with its ports and admin
+// address moved for the test: every provider's merchant, webhook and
+// sandbox routes.
+func startExample(t *testing.T) stack {
+	t.Helper()
+	example, err := os.ReadFile(filepath.Join(repoRoot, "Caddyfile.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	admin, mport, sport := freePort(t), freePort(t), freePort(t)
+	config := strings.NewReplacer(
+		"admin localhost:2019", fmt.Sprintf("admin localhost:%d\n\tskip_install_trust\n\tstorage file_system %s", admin, filepath.Join(dir, "storage")),
+		":8080", fmt.Sprintf(":%d", mport), ":9090", fmt.Sprintf(":%d", sport),
+		"{file.examples/", "{file."+filepath.Join(repoRoot, "examples")+"/",
+	).Replace(string(example))
+	return runCaddy(t, dir, config, mport, sport)
+}
+
+// runCaddy runs ./cmd/caddy with config (written in dir) and waits until
+// the sandbox on sport serves the console.
+func runCaddy(t *testing.T, dir, config string, mport, sport int) stack {
+	t.Helper()
+	if caddyBin == "" {
+		t.Fatal("./cmd/caddy was not built")
+	}
 	cfgPath := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -218,8 +246,13 @@ func (s stack) pay(t *testing.T, orderID, amount string) {
 
 func (s stack) payWith(t *testing.T, path, orderID, amount string) {
 	t.Helper()
+	s.payIn(t, path, orderID, amount, "CNY", "os7xVv419cwT89c3EhFacTtXD_84")
+}
+
+func (s stack) payIn(t *testing.T, path, orderID, amount, currency, openid string) {
+	t.Helper()
 	m := postJSON(t, s.merchant+path, `{"order_id":"`+orderID+`","amount":"`+amount+
-		`","currency":"CNY","description":"Latte","openid":"os7xVv419cwT89c3EhFacTtXD_84"}`)
+		`","currency":"`+currency+`","description":"Latte","openid":"`+openid+`"}`)
 	if m["order_id"] != orderID || m["paySign"] == "" {
 		t.Fatalf("pay answer %v", m)
 	}
@@ -228,6 +261,13 @@ func (s stack) payWith(t *testing.T, path, orderID, amount string) {
 // merchantEvents lists "<type> <amount>" of every event the demo merchant
 // backend received for orderID, oldest first.
 func (s stack) merchantEvents(t *testing.T, orderID string) []string {
+	t.Helper()
+	return s.providerEvents(t, "wechat_v2", orderID)
+}
+
+// providerEvents lists "<type> <amount>" of every event of provider the
+// demo merchant backend received for orderID, oldest first.
+func (s stack) providerEvents(t *testing.T, provider, orderID string) []string {
 	t.Helper()
 	res, err := http.Get(s.sandbox + "/sandbox/merchant/events")
 	if err != nil {
@@ -249,7 +289,7 @@ func (s stack) merchantEvents(t *testing.T, orderID string) []string {
 	}
 	var types []string
 	for _, e := range got.Events {
-		if e.Event.OrderID == orderID && e.Provider == "wechat_v2" {
+		if e.Event.OrderID == orderID && e.Provider == provider {
 			types = append(types, e.Event.Type+" "+e.Event.Amount)
 		}
 	}
@@ -528,5 +568,182 @@ func TestConsoleSwapKeepsRunningOrderBusy(t *testing.T) {
 		wait(`!`+running, 5*time.Second),
 	); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Caddyfile.example's console as shipped, with every paying provider: the
+// hooks of README "Sandbox console" on each provider's orders, succeed,
+// fail and refund clicked for each (no reload), what the notify URL
+// answered, and the event the merchant backend received. Two providers
+// hold an order with the same id: a click settles only its own.
+func TestConsoleEveryProvider(t *testing.T) {
+	s := startExample(t)
+	ctx := browser(t)
+	providers := []struct {
+		name, path, currency, openid, prefix string
+		refunds                              bool   // the refund button is there
+		failEvent                            string // the event fail sends, "" for none (WeChat Pay v3 notifies successes only)
+	}{
+		{"wechat_v2", "/wechat/pay", "CNY", "os7xVv419cwT89c3EhFacTtXD_84", "V2", true, "payment.failed"},
+		{"wechat_v3", "/wechat_v3/pay", "CNY", "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "V3", true, ""},
+		{"2c2p", "/2c2p/pay", "SGD", "os7xVv419cwT89c3EhFacTtXD_84", "C2P", false, "payment.failed"},
+		{"latipay", "/latipay/pay", "NZD", "os7xVv419cwT89c3EhFacTtXD_84", "LATI", false, "payment.failed"},
+		// CBTIS documents payment_success only: its payment_failed is
+		// forwarded as unknown (README "CBTIS")
+		{"cbtis", "/cbtis/pay", "HKD", "oqZa55Qo-u0cVViWMAgv_YbyXb4U", "CBTIS", true, "unknown"},
+	}
+	var created []string // "<provider> <id>", oldest first
+	for i, p := range providers {
+		s.payIn(t, p.path, p.prefix+"-OK", fmt.Sprintf("%d.1%d", i+1, i), p.currency, p.openid)
+		s.payIn(t, p.path, p.prefix+"-NO", fmt.Sprintf("%d.2%d", i+1, i), p.currency, p.openid)
+		created = append(created, p.name+" "+p.prefix+"-OK", p.name+" "+p.prefix+"-NO")
+	}
+	s.payIn(t, "/wechat/pay", "SAME-1", "9.01", "CNY", "os7xVv419cwT89c3EhFacTtXD_84")
+	s.payIn(t, "/cbtis/pay", "SAME-1", "9.02", "HKD", "oqZa55Qo-u0cVViWMAgv_YbyXb4U")
+	created = append(created, "wechat_v2 SAME-1", "cbtis SAME-1")
+
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(s.sandbox+"/sandbox/"),
+		chromedp.WaitVisible(chromedp.CSS(orderOf("cbtis", "SAME-1"))),
+	); err != nil {
+		t.Fatal(err)
+	}
+	listed, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-order-id][data-provider]')].map(e => e.dataset.provider + " " + e.dataset.orderId)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(created)
+	if !slices.Equal(listed, created) {
+		t.Fatalf("orders listed %q, want newest first %q", listed, created)
+	}
+
+	for _, p := range providers {
+		for _, id := range []string{p.prefix + "-OK", p.prefix + "-NO"} {
+			card := orderOf(p.name, id)
+			if got, shown := text(t, ctx, card+` [data-field="state"]`), rendered(t, ctx, card+` [data-field="state"]`); got != "pending" || shown != "pending" {
+				t.Errorf("%s %s: state %q shown as %q, want pending", p.name, id, got, shown)
+			}
+			buttons, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]bool](`Object.fromEntries([...document.querySelectorAll('`+card+
+				` button[data-action]')].map(b => [b.dataset.action, b.disabled]))`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]bool{"succeed": false, "fail": false}
+			if p.refunds {
+				want["refund"] = true // there, disabled until the order is paid
+			}
+			if !maps.Equal(buttons, want) {
+				t.Errorf("%s %s: buttons (action: disabled) %v, want %v", p.name, id, buttons, want)
+			}
+		}
+	}
+
+	for i, p := range providers {
+		ok, no := p.prefix+"-OK", p.prefix+"-NO"
+		paid, failed := fmt.Sprintf("%d.1%d", i+1, i), fmt.Sprintf("%d.2%d", i+1, i)
+		click(t, ctx, p.name, ok, "succeed", "succeeded", true)
+		if got := s.providerEvents(t, p.name, ok); !slices.Equal(got, []string{"payment.succeeded " + paid}) {
+			t.Errorf("%s: the merchant backend received %q for %s", p.name, got, ok)
+		}
+		click(t, ctx, p.name, no, "fail", "failed", p.failEvent != "")
+		var want []string
+		if p.failEvent != "" {
+			want = []string{p.failEvent + " " + failed}
+		}
+		if got := s.providerEvents(t, p.name, no); !slices.Equal(got, want) {
+			t.Errorf("%s: the merchant backend received %q for %s, want %q", p.name, got, no, want)
+		}
+		if p.refunds {
+			click(t, ctx, p.name, ok, "refund", "refunded", true)
+			if got := s.providerEvents(t, p.name, ok); !slices.Equal(got, []string{"payment.succeeded " + paid, "refund.succeeded " + paid}) {
+				t.Errorf("%s: after the refund the merchant backend received %q for %s", p.name, got, ok)
+			}
+		}
+	}
+
+	click(t, ctx, "cbtis", "SAME-1", "succeed", "succeeded", true)
+	if got := text(t, ctx, orderOf("wechat_v2", "SAME-1")+` [data-field="state"]`); got != "pending" {
+		t.Errorf("settling cbtis SAME-1 left wechat_v2 SAME-1 %q", got)
+	}
+	if got := s.providerEvents(t, "wechat_v2", "SAME-1"); len(got) != 0 {
+		t.Errorf("settling cbtis SAME-1 sent wechat_v2 events %q", got)
+	}
+	screenshot(t, ctx, "console-every-provider.png")
+}
+
+// orderOf is the selector of one provider's order.
+func orderOf(provider, id string) string {
+	return `article[data-order-id="` + id + `"][data-provider="` + provider + `"]`
+}
+
+// click clicks one of an order's buttons and waits until the page, with no
+// reload, shows the new state and, when the action notifies, one more
+// acknowledged notification for that order id; an action that notifies
+// nothing (WeChat Pay v3's failed payment) lists none.
+func click(t *testing.T, ctx context.Context, provider, id, action, state string, notifies bool) {
+	t.Helper()
+	card := orderOf(provider, id)
+	notes := `[data-notification][data-order-id="` + id + `"]`
+	count := `document.querySelectorAll('` + notes + `').length`
+	before, err := chromedp.Run(ctx, chromedp.Evaluate[int](count))
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := []chromedp.Action[chromedp.Void]{chromedp.Click(chromedp.CSS(card + ` button[data-action="` + action + `"]`))}
+	if notifies {
+		actions = append(actions, wait(fmt.Sprintf(`%s > %d`, count, before), 20*time.Second))
+	}
+	actions = append(actions,
+		wait(`document.querySelector('`+card+` [data-field="state"]').textContent.trim() === "`+state+`"`, 20*time.Second),
+		// the click's own refresh has come: the order has its buttons back
+		wait(`!document.querySelector('`+card+`').classList.contains("busy")`, 10*time.Second))
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("%s %s %s: %v", action, provider, id, err)
+	}
+	after, err := chromedp.Run(ctx, chromedp.Evaluate[int](count))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !notifies {
+		if after != before {
+			t.Errorf("%s %s %s sends nothing, yet %d notifications are listed for %s, %d before", action, provider, id, after, id, before)
+		}
+	} else if got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('`+notes+`').dataset.acknowledged`)); err != nil || got != "true" {
+		// the newest notification is listed first
+		t.Errorf("%s %s %s: the notification's data-acknowledged is %q (%v), want true", action, provider, id, got, err)
+	}
+	if got := rendered(t, ctx, card+` [data-field="state"]`); got != state {
+		t.Errorf("%s %s %s: state shown as %q, want %q", action, provider, id, got, state)
+	}
+}
+
+// The message shown after a click sits over the bottom of the page for a
+// few seconds: it must not take the clicks meant for the buttons beneath
+// it (a user's next click, or a script's, on an order listed there).
+func TestConsoleToastLetsClicksThrough(t *testing.T) {
+	s := startCaddy(t)
+	ctx := browser(t)
+	s.pay(t, "TOAST-1", "1.00")
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.sandbox+"/sandbox/"),
+		chromedp.WaitVisible(chromedp.CSS(order("TOAST-1"))),
+		chromedp.Click(chromedp.CSS(order("TOAST-1")+` button[data-action="succeed"]`)),
+		wait(`document.getElementById("toast").classList.contains("show")`, 20*time.Second),
+		chromedp.Sleep(500*time.Millisecond), // its slide-in transition
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hit, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+		const r = document.getElementById("toast").getBoundingClientRect();
+		if (r.width === 0 || r.bottom > window.innerHeight) { return "the toast is not on screen"; }
+		const e = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+		return e && e.closest("#toast") ? "the toast" : "the page";
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hit != "the page" {
+		t.Fatalf("a click at the toast's centre goes to %s", hit)
 	}
 }
