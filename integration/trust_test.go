@@ -280,3 +280,56 @@ func send(t *testing.T, req *http.Request) (int, []byte) {
 	body, _ := io.ReadAll(res.Body)
 	return res.StatusCode, body
 }
+
+// TestWebhookContentEncodingThroughCaddy: every provider reads a
+// notification's body as its Content-Encoding says (RFC 9110 §8.4), by one
+// rule: a valid notification gzip-compressed with Content-Encoding gzip is
+// verified and acknowledged; one declared gzip but sent plain, or declaring
+// a coding minipay does not remove, gets the failure form with 401 and
+// reaches nobody. Only 2C2P followed the rule: the others verified the
+// bytes as sent whatever the header said.
+func TestWebhookContentEncodingThroughCaddy(t *testing.T) {
+	base, merchant := trustRoutes(t)
+	xmlType, formType := "text/xml", "application/x-www-form-urlencoded"
+	cbtisPaid := `{"notify_type":"payment_success","data":{"uid":` + cbtisUID + `,"order_id":"C1","merchant_order_id":"CB-77","order_amount":"12.30","order_currency":"HKD"}}`
+	notifications := []struct {
+		provider, path, contentType string
+		header                      http.Header
+		body, ack                   string
+	}{
+		{"wechat_v2", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)), wechatv2.AckBody},
+		{"latipay", "/webhooks/latipay", formType, nil, latipayForm(latipayAPIKey, nil), "sent"},
+		{"cbtis", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisPaid), cbtisAPIKey)}}, cbtisPaid, "success"},
+		{"2c2p", "/webhooks/2c2p", formType, nil, "paymentResponse=" + url.QueryEscape(twoc2pDemoApproved), "OK"},
+	}
+	for _, n := range notifications {
+		for _, tt := range []struct {
+			name, encoding, body string
+			status               int
+		}{
+			{"gzip", "gzip", string(transformtest.Gzip([]byte(n.body))), 200},
+			{"declared gzip, sent plain", "gzip", n.body, 401},
+			{"br", "br", n.body, 401},
+		} {
+			t.Run(n.provider+" "+tt.name, func(t *testing.T) {
+				req, _ := http.NewRequest(http.MethodPost, base+n.path, strings.NewReader(tt.body))
+				for k, v := range n.header {
+					req.Header[k] = v
+				}
+				req.Header.Set("Content-Type", n.contentType)
+				req.Header.Set("Content-Encoding", tt.encoding)
+				status, body := send(t, req)
+				got := merchant.take()
+				if tt.status == 200 {
+					if status != 200 || string(body) != n.ack || len(got) != 1 {
+						t.Fatalf("status %d %q, %d events; want the ACK and one event", status, body, len(got))
+					}
+					return
+				}
+				if status != tt.status || len(body) == 0 || string(body) == n.ack || len(got) != 0 {
+					t.Fatalf("status %d %q, %d events; want %d, the failure form and nothing forwarded", status, body, len(got), tt.status)
+				}
+			})
+		}
+	}
+}

@@ -510,6 +510,12 @@ func TestWechatV3WebhookOutcomes(t *testing.T) {
 			h.Set("Wechatpay-Signature", strings.Repeat("A", 2048))
 			return h
 		}(), 200, 401, ""},
+		// Read as its Content-Encoding says: gzip declared, none applied.
+		{"declared gzip, sent plain", good, func() http.Header {
+			h := wechatHeaders(t, platform, v3PublicKeyID, now, good)
+			h.Set("Content-Encoding", "gzip")
+			return h
+		}(), 200, 401, ""},
 		{"replayed 10 minutes later", good, wechatHeaders(t, platform, v3PublicKeyID, now-600, good), 200, 401, ""},
 		{"unknown serial", good, wechatHeaders(t, platform, "PUB_KEY_ID_OTHER", now, good), 200, 401, ""},
 		{"another merchant", notification("TRANSACTION.SUCCESS", strings.Replace(tx, mchID, "1900000999", 1), v3APIv3Key), nil, 200, 401, ""},

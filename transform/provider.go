@@ -88,6 +88,20 @@ type Notification struct {
 	Body   []byte
 }
 
+// Content is the notification's body with the Content-Encoding its header
+// declares removed (DecodeContent: gzip, x-gzip or identity, at most
+// MaxNotification bytes), the bytes every Webhook.Verify reads and checks
+// the signature over. A body declared gzip is not read as it is, a coding
+// none removes is refused, and nothing is inflated that Content-Encoding
+// did not ask for: each is ErrMalformed.
+func (n Notification) Content() ([]byte, error) {
+	body, err := DecodeContent(n.Header, n.Body, MaxNotification)
+	if err != nil {
+		return nil, ErrMalformed
+	}
+	return body, nil
+}
+
 // Webhook is a provider's notification side.
 type Webhook interface {
 	// Verify authenticates a notification and normalizes it. Any error means

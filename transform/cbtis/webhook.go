@@ -52,9 +52,11 @@ var _ transform.Explainer = (*Webhook)(nil)
 // Explain implements transform.Explainer: Verify, recording body + "." +
 // the key (masked) and both hex digests.
 func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*transform.Event, error) {
-	if len(n.Body) > transform.MaxNotification {
-		return nil, transform.ErrMalformed
+	body, err := n.Content()
+	if err != nil {
+		return nil, err
 	}
+	n.Body = body
 	got, verifies := w.signed(n)
 	if x != nil {
 		x.SignType, x.Received = "SHA-256", got

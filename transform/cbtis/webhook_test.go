@@ -252,3 +252,11 @@ func TestWebhookAttacks(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookContentEncoding: the signature is checked over the body as its
+// Content-Encoding says (a body declared gzip but sent plain was read as it
+// was, and a gzip one refused).
+func TestWebhookContentEncoding(t *testing.T) {
+	transformtest.WantContentEncodingRule(t, newWebhook(t, webhookConfig()),
+		transform.Notification{Header: http.Header{"Signature": {vecSignature}}, Body: []byte(vecBody)})
+}

@@ -140,7 +140,11 @@ var _ transform.Explainer = (*Webhook)(nil)
 // Explain implements transform.Explainer: Verify, recording the five signed
 // fields' concatenation (the HMAC key is not part of it) and both digests.
 func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*transform.Event, error) {
-	p, err := ParseNotification(n.Body)
+	body, err := n.Content()
+	if err != nil {
+		return nil, err
+	}
+	p, err := ParseNotification(body)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package latipay
 
 import (
 	"errors"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
+	"net/http"
 	"net/url"
 	"reflect"
 	"strings"
@@ -254,4 +256,12 @@ func TestWebhookWithoutWalletCurrency(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWebhookContentEncoding: the notification is read as its
+// Content-Encoding says (a form declared gzip but sent plain was read as it
+// was, and a gzip one refused).
+func TestWebhookContentEncoding(t *testing.T) {
+	transformtest.WantContentEncodingRule(t, newWebhook(t, testConfig()),
+		transform.Notification{Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, Body: []byte(docNotification)})
 }

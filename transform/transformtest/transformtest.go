@@ -145,3 +145,52 @@ func Gzip(b []byte) []byte {
 	_ = zw.Close()
 	return buf.Bytes()
 }
+
+// WantContentEncodingRule checks a Webhook reads a notification as HTTP
+// defines its body (RFC 9110 §8.4): n, which must verify, verifies to the
+// same event once gzip-compressed with a Content-Encoding saying so (one or
+// two layers, x-gzip, identity, any case), and is refused (ErrMalformed)
+// when its Content-Encoding names a coding the body does not have, one no
+// webhook removes, more gzip layers than transform.MaxGzipLayers, or a gzip
+// body that inflates past MaxNotification.
+func WantContentEncodingRule(t *testing.T, w transform.Webhook, n transform.Notification) {
+	t.Helper()
+	want, err := w.Verify(n)
+	if err != nil {
+		t.Fatalf("the notification does not verify: %v", err)
+	}
+	with := func(body []byte, codings ...string) transform.Notification {
+		h := n.Header.Clone()
+		if h == nil {
+			h = http.Header{}
+		}
+		h["Content-Encoding"] = codings
+		return transform.Notification{Header: h, Body: body}
+	}
+	bomb := Gzip(bytes.Repeat([]byte(" "), transform.MaxNotification+1))
+	for _, tt := range []struct {
+		name string
+		n    transform.Notification
+		ok   bool
+	}{
+		{"gzip", with(Gzip(n.Body), "gzip"), true},
+		{"x-gzip, upper case", with(Gzip(n.Body), "X-GZIP"), true},
+		{"gzip twice, on two lines", with(Gzip(Gzip(n.Body)), "gzip", "gzip"), true},
+		{"identity", with(n.Body, "identity"), true},
+		{"declared gzip, sent plain", with(n.Body, "gzip"), false},
+		{"br", with(n.Body, "br"), false},
+		{"deflate", with(n.Body, "deflate"), false},
+		{"gzip three times", with(Gzip(Gzip(Gzip(n.Body))), "gzip, gzip, gzip"), false},
+		{"gzip past the bound", with(bomb, "gzip"), false},
+	} {
+		got, err := w.Verify(tt.n)
+		switch {
+		case tt.ok && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.ok && (got.ID != want.ID || got.Type != want.Type || len(got.Data) != len(want.Data)):
+			t.Errorf("%s: event %+v, want %+v", tt.name, got, want)
+		case !tt.ok && !errors.Is(err, transform.ErrMalformed):
+			t.Errorf("%s: %+v, %v; want %v", tt.name, got, err, transform.ErrMalformed)
+		}
+	}
+}

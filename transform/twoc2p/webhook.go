@@ -41,7 +41,7 @@ var _ transform.Explainer = (*Webhook)(nil)
 // payload (the base64 text the HMAC covers; the key is not part of it) and
 // both signatures.
 func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*transform.Event, error) {
-	body, err := notificationBody(n)
+	body, err := n.Content()
 	if err != nil {
 		return nil, err
 	}
@@ -105,18 +105,6 @@ func (w *Webhook) open(body []byte, contentType string, x *transform.Explanation
 		return nil, err
 	}
 	return openExplained(text, RootResponse, w.cfg.SecretKey, x)
-}
-
-// notificationBody removes the Content-Encoding the notification declares
-// (transform.DecodeContent: gzip, x-gzip or identity, in any case, as a list
-// too), to at most MaxNotification bytes; a body is never inflated because
-// it looks compressed.
-func notificationBody(n transform.Notification) ([]byte, error) {
-	out, err := transform.DecodeContent(n.Header, n.Body, MaxNotification)
-	if err != nil {
-		return nil, transform.ErrMalformed
-	}
-	return out, nil
 }
 
 // EventType maps respCode and status: 00 with status A (or none) paid,

@@ -350,3 +350,8 @@ func resigned(t *testing.T, text, old, new string) string {
 	}
 	return reseal(RootResponse, Envelope{Version: "9.9", Payload: b64(strings.Replace(inner, old, new, 1)), Signature: env.Signature})
 }
+
+// TestWebhookContentEncoding: the rule every provider's webhook shares.
+func TestWebhookContentEncoding(t *testing.T) {
+	transformtest.WantContentEncodingRule(t, newWebhook(t, testConfig()), transform.Notification{Header: formHeader, Body: form(FieldResponse, demoApproved)})
+}

@@ -58,10 +58,11 @@ var _ transform.Explainer = (*Webhook)(nil)
 // parameters it signed (the key masked) and both signatures. A document
 // whose signature verifies but that is an API answer is of kind answer.
 func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*transform.Event, error) {
-	if len(n.Body) > transform.MaxNotification {
-		return nil, transform.ErrMalformed
+	body, err := n.Content()
+	if err != nil {
+		return nil, err
 	}
-	root, p, err := transform.ParseFlatXML(n.Body)
+	root, p, err := transform.ParseFlatXML(body)
 	if err != nil || root != "xml" || p.HasDuplicate() {
 		return nil, transform.ErrMalformed
 	}

@@ -3,6 +3,7 @@ package wechatv2
 import (
 	"errors"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -700,4 +701,12 @@ func TestWebhookFreeTextSplit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWebhookContentEncoding: the notification is read as its
+// Content-Encoding says (a body declared gzip but sent plain was read as it
+// was, and a gzip one refused).
+func TestWebhookContentEncoding(t *testing.T) {
+	transformtest.WantContentEncodingRule(t, newWebhook(t, testConfig("")),
+		transform.Notification{Header: http.Header{"Content-Type": {"text/xml"}}, Body: notification(notifyMD5Sign, "")})
 }

@@ -93,6 +93,11 @@ var _ transform.Explainer = (*Webhook)(nil)
 // signature has no "expected" value, so expected names the key and
 // whether the signature verifies under it, whatever the time window says.
 func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*transform.Event, error) {
+	body, err := n.Content()
+	if err != nil {
+		return nil, err
+	}
+	n.Body = body
 	if x != nil {
 		explainSignature(w.keys.ring, n.Header, n.Body, x)
 		if isAnswer(n.Body) { // by its content, whether or not it verifies

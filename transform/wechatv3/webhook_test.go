@@ -2,6 +2,7 @@ package wechatv3
 
 import (
 	"errors"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 	"net/http"
 	"strings"
 	"testing"
@@ -181,4 +182,13 @@ func TestWebhookAckAndNack(t *testing.T) {
 	if ct, body := w.Nack(`verification "failed"`); ct != "application/json" || string(body) != `{"code":"FAIL","message":"verification \"failed\""}` {
 		t.Fatalf("NACK %q %s", ct, body)
 	}
+}
+
+// TestWebhookContentEncoding: the signature is checked over the body as its
+// Content-Encoding says (a body declared gzip but sent plain was read as it
+// was, and a gzip one refused).
+func TestWebhookContentEncoding(t *testing.T) {
+	sb, _ := newSandbox(t, nil)
+	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1234,"currency":"CNY"}}`
+	transformtest.WantContentEncodingRule(t, must(NewWebhook(merchantConfig(t))), notificationOf(t, sb, examplePublicKeyID, EventTransactionSuccess, tx))
 }
