@@ -122,9 +122,9 @@ func (p *PayRequest) Validate() error {
 // it takes a comma before the fraction and offsets such as +24:00 or
 // +23:60, and refuses the lower-case t and z that §5.6 allows.
 func parseRFC3339(s string) (time.Time, bool) {
-	if len(s) < 20 || !rfc3339Digits(s, 0, 4) || s[4] != '-' || !rfc3339Digits(s, 5, 2) || s[7] != '-' ||
-		!rfc3339Digits(s, 8, 2) || s[10] != 'T' && s[10] != 't' || !rfc3339Digits(s, 11, 2) || s[13] != ':' ||
-		!rfc3339Digits(s, 14, 2) || s[16] != ':' || !rfc3339Digits(s, 17, 2) {
+	if len(s) < 20 || !allDigits(s[0:4]) || s[4] != '-' || !allDigits(s[5:7]) || s[7] != '-' ||
+		!allDigits(s[8:10]) || s[10] != 'T' && s[10] != 't' || !allDigits(s[11:13]) || s[13] != ':' ||
+		!allDigits(s[14:16]) || s[16] != ':' || !allDigits(s[17:19]) {
 		return time.Time{}, false
 	}
 	i := 19
@@ -140,22 +140,13 @@ func parseRFC3339(s string) (time.Time, bool) {
 	}
 	switch zone := s[i:]; {
 	case zone == "Z" || zone == "z":
-	case len(zone) == 6 && (zone[0] == '+' || zone[0] == '-') && rfc3339Digits(zone, 1, 2) && zone[3] == ':' &&
-		rfc3339Digits(zone, 4, 2) && zone[1:3] <= "23" && zone[4:6] <= "59":
+	case len(zone) == 6 && (zone[0] == '+' || zone[0] == '-') && allDigits(zone[1:3]) && zone[3] == ':' &&
+		allDigits(zone[4:6]) && zone[1:3] <= "23" && zone[4:6] <= "59":
 	default:
 		return time.Time{}, false
 	}
 	t, err := time.Parse(time.RFC3339, strings.ToUpper(s)) // checks the ranges of the date and time
 	return t, err == nil
-}
-
-func rfc3339Digits(s string, i, n int) bool {
-	for _, c := range []byte(s[i : i+n]) {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // validNotifyURL is the request's notify_url rule for every provider (each
@@ -305,19 +296,7 @@ func (l *LoginRequest) Validate() error {
 
 // ValidOrderID checks the README's order id rule: 1–32 characters of A-Za-z0-9_-|*.
 func ValidOrderID(field, id string) error {
-	if id == "" {
-		return Invalid(field, "is required")
-	}
-	if len(id) > 32 {
-		return Invalid(field, "is longer than 32 characters")
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '|' || c == '*') {
-			return Invalid(field, "may only contain A-Z a-z 0-9 _ - | *")
-		}
-	}
-	return nil
+	return validID(field, id, 32, "_-|*", "A-Z a-z 0-9 _ - | *")
 }
 
 // ValidRefundID checks the README's refund id rule, WeChat's out_refund_no
@@ -325,16 +304,22 @@ func ValidOrderID(field, id string) error {
 // A-Za-z0-9_-|*@. It is longer than an order id and may hold '@', so a
 // merchant's "<order_id>-R1" or a UUID fits.
 func ValidRefundID(field, id string) error {
+	return validID(field, id, 64, "_-|*@", "A-Z a-z 0-9 _ - | * @")
+}
+
+// validID checks an id of 1 to max characters of A-Za-z0-9 and the
+// symbols in extra; allowed lists them all for the error.
+func validID(field, id string, max int, extra, allowed string) error {
 	if id == "" {
 		return Invalid(field, "is required")
 	}
-	if len(id) > 64 {
-		return Invalid(field, "is longer than 64 characters")
+	if len(id) > max {
+		return Invalid(field, "is longer than "+strconv.Itoa(max)+" characters")
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '|' || c == '*' || c == '@') {
-			return Invalid(field, "may only contain A-Z a-z 0-9 _ - | * @")
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(extra, c) >= 0) {
+			return Invalid(field, "may only contain "+allowed)
 		}
 	}
 	return nil
