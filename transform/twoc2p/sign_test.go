@@ -120,6 +120,37 @@ func TestDemoResponsesKnownAnswer(t *testing.T) {
 	}
 }
 
+// TestSealReproducesTheDemoExchange: sealing each fixture's own payload
+// with the demo key gives the fixture back byte for byte: the request as
+// the form body 2C2P's demo server took (paymentRequest=, the envelope
+// URL-encoded as Pay sends it), and both answers as the demo server sent
+// them.
+func TestSealReproducesTheDemoExchange(t *testing.T) {
+	for _, tt := range []struct{ name, root, text, want string }{
+		{"request", RootRequest, demoRequestEnvelope(t), demoRequestForm},
+		{"approved", RootResponse, demoApproved, demoApproved},
+		{"declined", RootResponse, demoDeclined, demoDeclined},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env, err := ParseEnvelope([]byte(tt.text), tt.root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inner, err := base64.StdEncoding.DecodeString(env.Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := Seal(tt.root, "9.9", inner, demoSecretKey)
+			if tt.root == RootRequest {
+				got = FieldRequest + "=" + url.QueryEscape(got)
+			}
+			if got != strings.TrimSpace(tt.want) {
+				t.Fatalf("sealed\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestOneByteChangeFailsVerification changes every byte of each fixture's
 // payload (and of its signature) in turn; none may verify.
 func TestOneByteChangeFailsVerification(t *testing.T) {
