@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -90,11 +89,4 @@ func provisionSide[S any](ctx caddy.Context, b *providerHandler, a *adminListing
 // operation's own line then only says its answer did not verify.
 type certificateDownloader interface {
 	ReportFailures(func(error))
-}
-
-// appendLogFields appends the fields every log line of the handler starts
-// with; the caller sizes dst for the fields it adds.
-func (b *providerHandler) appendLogFields(dst []zap.Field, op, outcome string, status int, start time.Time) []zap.Field {
-	return append(dst, zap.String("provider", b.name), zap.String("operation", op), zap.String("outcome", outcome),
-		zap.Int("status", status), zap.Duration("duration", time.Since(start)))
 }

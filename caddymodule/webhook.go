@@ -68,7 +68,8 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	var reason string
 	outcome, ev, status := h.serve(w, r, next, &reason)
 	h.metrics.webhooks.WithLabelValues(h.name, outcome).Inc()
-	fields := h.appendLogFields(make([]zap.Field, 0, 9), "webhook", outcome, status, start)
+	fields := append(make([]zap.Field, 0, 9), zap.String("provider", h.name), zap.String("operation", "webhook"),
+		zap.String("outcome", outcome), zap.Int("status", status), zap.Duration("duration", time.Since(start)))
 	if ev != nil {
 		if ev.OrderID != "" { // an event of a kind the plugin does not map may name none
 			fields = append(fields, zap.String("order_id", ev.OrderID))
