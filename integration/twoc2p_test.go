@@ -324,6 +324,9 @@ func TestTwoC2PSandboxPayAndWebhook(t *testing.T) {
 		{"valid raw body labelled a form, as curl -d sends it", formType, twoc2pDemoApproved, 200, "payment.succeeded", "1.00", "SGD"},
 		{"valid multipart form, as curl -F sends it", "multipart/form-data; boundary=b0", "--b0\r\nContent-Disposition: form-data; name=\"paymentResponse\"\r\n\r\n" +
 			twoc2pDemoApproved + "\r\n--b0--\r\n", 200, "payment.succeeded", "1.00", "SGD"},
+		// approved and failed at once: forwarded, never as a terminal state
+		{"respCode 00 with status F", formType, formOf(twoc2pSeal(twoc2pAnswer("2C2P-8", "000000001234", "00", "F", "3209998"), twoc2pKey)), 200, "unknown", "12.34", "SGD"},
+		{"respCode 99 with status A", formType, formOf(twoc2pSeal(twoc2pAnswer("2C2P-9", "000000001234", "99", "A", "3209997"), twoc2pKey)), 200, "unknown", "12.34", "SGD"},
 		{"forged", formType, formOf(twoc2pSeal(twoc2pAnswer("2C2P-7", "000000001234", "00", "A", "3209999"), "0000000000000")), 401, "", "", ""},
 		{"tampered amount", formType, formOf(envelope(tamperedPayload, goodSig)), 401, "", "", ""},
 		{"foreign merchant", formType, formOf(twoc2pSeal(strings.Replace(twoc2pAnswer("2C2P-7", "000000001234", "00", "A", "3209999"),

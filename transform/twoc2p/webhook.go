@@ -109,10 +109,13 @@ func (w *Webhook) open(body []byte, contentType string, x *transform.Explanation
 
 // EventType maps respCode and status: 00 with status A (or none) paid,
 // status F or respCode 99 failed, 001 and 32 pending, anything else
-// unknown (still forwarded, with respCode and status in data).
+// unknown (still forwarded, with respCode and status in data). A pair that
+// contradicts itself, approved and failed at once (00 with status F, 99
+// with status A), is unknown: a terminal state is never guessed, and a
+// merchant cancelling an order 2C2P approved is the costly mistake.
 func EventType(respCode, status string) string {
 	switch {
-	case status == "F" || respCode == RespFailed:
+	case status == "F" && respCode != RespApproved, respCode == RespFailed && status != "A":
 		return transform.EventPaymentFailed
 	case respCode == RespApproved && (status == "A" || status == ""):
 		return transform.EventPaymentSucceeded

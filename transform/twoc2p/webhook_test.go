@@ -165,8 +165,11 @@ func TestWebhookAckNack(t *testing.T) {
 
 func TestEventType(t *testing.T) {
 	for _, tt := range []struct{ code, status, want string }{
-		{"00", "A", "payment.succeeded"}, {"00", "", "payment.succeeded"}, {"00", "F", "payment.failed"},
-		{"99", "F", "payment.failed"}, {"99", "", "payment.failed"}, {"05", "F", "payment.failed"},
+		{"00", "A", "payment.succeeded"}, {"00", "", "payment.succeeded"},
+		{"99", "F", "payment.failed"}, {"99", "", "payment.failed"}, {"05", "F", "payment.failed"}, {"", "F", "payment.failed"},
+		{"001", "F", "payment.failed"},
+		// approved and failed at once: never a terminal state
+		{"00", "F", "unknown"}, {"99", "A", "unknown"},
 		{"001", "", "payment.pending"}, {"32", "", "payment.pending"}, {"001", "A", "unknown"},
 		{"00", "V", "unknown"}, {"05", "", "unknown"}, {"", "", "unknown"},
 	} {
