@@ -3,9 +3,12 @@ package caddymodule
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // TestEveryProviderIsDocumented keeps README Development's "Adding a
@@ -56,5 +59,57 @@ func TestEveryProviderIsDocumented(t *testing.T) {
 		if name := strings.TrimSuffix(filepath.Base(page), ".md"); !slices.Contains(names, name) {
 			t.Errorf("docs/providers/%s.md is not a registered provider's page (%v)", name, names)
 		}
+	}
+}
+
+// TestEveryProviderFieldIsDocumented: each provider's field table in README
+// (its "| field | required | meaning |" table, under "**`<name>`**" in
+// "Provider fields" or in the provider's own "### … (`<name>`)" section)
+// names exactly the fields the provider module takes, in Caddyfile and JSON
+// alike: an option added to the code but not to the README, or documented
+// but not taken, fails here.
+func TestEveryProviderFieldIsDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := providerNames()
+	documented := map[string][]string{}
+	current, inTable := "", false
+	for line := range strings.Lines(string(readme)) {
+		for _, name := range names {
+			if strings.HasPrefix(line, "**`"+name+"`**") || strings.HasPrefix(line, "### ") && strings.Contains(line, "(`"+name+"`)") {
+				current = name
+			}
+		}
+		switch {
+		case strings.HasPrefix(line, "## "):
+			current = ""
+		case strings.HasPrefix(line, "| field |"):
+			inTable = current != ""
+		case !strings.HasPrefix(line, "|"):
+			inTable = false
+		case inTable && strings.HasPrefix(line, "| `"):
+			cell := strings.Split(line, "|")[1]
+			for _, part := range strings.Split(cell, "`")[1:] {
+				if part = strings.TrimSpace(part); part != "" && part != "," {
+					documented[current] = append(documented[current], part)
+				}
+			}
+		}
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			info, err := caddy.GetModule(providerNamespace + "." + name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fields := jsonFieldNames(reflect.TypeOf(info.New()))
+			slices.Sort(fields)
+			got := slices.Sorted(slices.Values(documented[name]))
+			if !slices.Equal(got, fields) {
+				t.Errorf("README documents %v, the provider takes %v", got, fields)
+			}
+		})
 	}
 }
