@@ -156,6 +156,10 @@ func TestWechatV3SandboxKeyModes(t *testing.T) {
 			if c := done.json(t); done.status != 200 || c["acknowledged"] != true || c["response_status"] != float64(200) || c["response_body"] != nil {
 				t.Fatalf("complete: %d %s", done.status, done.body)
 			}
+			// Completed again: WeChat's retry, the same notification id.
+			if again := postJSON(t, tc, sb+"/sandbox/complete", `{"provider":"wechat_v3","order_id":"`+order+`","result":"succeeded"}`); again.json(t)["acknowledged"] != true {
+				t.Fatalf("complete again: %d %s", again.status, again.body)
+			}
 			q := postJSON(t, tc, base+"/"+name+"/query", `{"order_id":"`+order+`"}`).json(t)
 			if q["status"] != "succeeded" || q["amount"] != "12.30" || q["currency"] != "CNY" || q["paid_at"] == nil || q["provider_status"] != "SUCCESS" {
 				t.Fatalf("query: %v", q)
@@ -181,18 +185,23 @@ func TestWechatV3SandboxKeyModes(t *testing.T) {
 			deadline := time.Now().Add(5 * time.Second)
 			for {
 				types := map[string]bool{}
+				var paidNotifications []string
 				events := do(t, tc, "GET", sb+"/sandbox/merchant/events", "", nil).json(t)["events"].([]any)
 				for _, e := range events {
 					ev := e.(map[string]any)["event"].(map[string]any)
 					if ev["order_id"] == order && ev["provider"] == "wechat_v3" {
 						types[str(ev["type"])] = true
+						if ev["type"] == "payment.succeeded" {
+							paidNotifications = append(paidNotifications, str(ev["data"].(map[string]any)["notification_id"]))
+						}
 					}
 				}
+				types["payment notified twice under one id"] = len(paidNotifications) == 2 && paidNotifications[0] == paidNotifications[1] && paidNotifications[0] != ""
 				list := string(do(t, tc, "GET", sb+"/sandbox/?part=list", "", nil).body)
 				for _, result := range []string{"succeeded", "refunded"} {
 					types["console "+result] = strings.Contains(list, `data-notification="" data-order-id="`+order+`" data-result="`+result+`" data-acknowledged="true"`)
 				}
-				if types["payment.succeeded"] && types["refund.succeeded"] && types["console succeeded"] && types["console refunded"] {
+				if types["payment.succeeded"] && types["refund.succeeded"] && types["console succeeded"] && types["console refunded"] && types["payment notified twice under one id"] {
 					break
 				}
 				if time.Now().After(deadline) {

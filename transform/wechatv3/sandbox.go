@@ -60,7 +60,15 @@ type sandboxOrder struct {
 	// announce is the Wechatpay-Serial the order's notifications carry: the
 	// key the merchant asked for when ordering.
 	announce string
+	// paid is the TRANSACTION.SUCCESS notification's identity, kept for
+	// sending it again.
+	paid notice
 }
+
+// notice is one notification's identity. WeChat retries a notification
+// with the same id and create_time (docs/providers/wechat_v3.md,
+// "Notifications"), so the sandbox sends a notification again with them.
+type notice struct{ id, createTime string }
 
 type sandboxRefund struct {
 	order       *sandboxOrder
@@ -70,6 +78,8 @@ type sandboxRefund struct {
 	status      string
 	createTime  string
 	successTime string
+	// notified is its REFUND.SUCCESS notification's identity.
+	notified notice
 }
 
 // NewSandbox checks cfg, parses its keys and returns an empty Sandbox. The

@@ -1,6 +1,7 @@
 package wechatv3
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -129,4 +130,73 @@ func TestSandboxOrderStates(t *testing.T) {
 	if len(got) != len(tests) {
 		t.Fatalf("orders %v", got)
 	}
+}
+
+// A notification the sandbox sends again (a repeated /sandbox/complete, the
+// console's refund of an order with nothing left) is WeChat's retry: the
+// same id and create_time, newly signed, so that the event and its
+// data.notification_id are those of the first sending.
+func TestSandboxResendKeepsNotificationID(t *testing.T) {
+	sb, notes := newSandbox(t, nil)
+	srv := sandboxServer(t, sb)
+	c := must(NewClient(merchantConfig(t)))
+	wh := must(NewWebhook(merchantConfig(t)))
+	pay := func(id string) {
+		must(exchange(t, c, srv, "pay", `{"order_id":"`+id+`","amount":"3.00","currency":"CNY","description":"d","openid":"o"}`))
+		if _, _, err := sb.Complete(id, true, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent := func(out *transform.Outbound, _ func(int, []byte) bool, err error) *transform.Outbound {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name          string
+		first, second func(id string) *transform.Outbound
+	}{
+		{"payment completed twice",
+			func(id string) *transform.Outbound {
+				must(exchange(t, c, srv, "pay", `{"order_id":"`+id+`","amount":"3.00","currency":"CNY","description":"d","openid":"o"}`))
+				return sent(sb.Complete(id, true, time.Now()))
+			},
+			func(id string) *transform.Outbound { return sent(sb.Complete(id, true, time.Now().Add(time.Minute))) }},
+		{"remaining refund completed twice",
+			func(id string) *transform.Outbound { pay(id); return sent(sb.CompleteRefund(id, time.Now())) },
+			func(id string) *transform.Outbound { return sent(sb.CompleteRefund(id, time.Now().Add(time.Minute))) }},
+		{"refund made through the API, then completed",
+			func(id string) *transform.Outbound {
+				pay(id)
+				must(exchange(t, c, srv, "refund", `{"order_id":"`+id+`","refund_id":"`+id+`-R","amount":"3.00","currency":"CNY","total_amount":"3.00"}`))
+				return notes.take(t, id)
+			},
+			func(id string) *transform.Outbound { return sent(sb.CompleteRefund(id, time.Now().Add(time.Minute))) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			id := "RS-" + strings.ReplaceAll(tt.name, " ", "")[:12]
+			first, second := tt.first(id), tt.second(id)
+			e1 := must(wh.Verify(transform.Notification{Header: first.Header, Body: first.Body}))
+			e2 := must(wh.Verify(transform.Notification{Header: second.Header, Body: second.Body}))
+			env1, env2 := decodeEnvelope(t, first.Body), decodeEnvelope(t, second.Body)
+			if env1.ID == "" || env2.ID != env1.ID || env2.CreateTime != env1.CreateTime || e2.ID != e1.ID ||
+				e2.Data["notification_id"] != e1.Data["notification_id"] {
+				t.Fatalf("sent again as %s %s (event %s), first as %s %s (event %s)", env2.ID, env2.CreateTime, e2.ID, env1.ID, env1.CreateTime, e1.ID)
+			}
+			if first.Header.Get(HeaderNonce) == second.Header.Get(HeaderNonce) {
+				t.Fatal("the second sending reuses the first's signature nonce")
+			}
+		})
+	}
+}
+
+func decodeEnvelope(t *testing.T, body []byte) envelope {
+	t.Helper()
+	var e envelope
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

@@ -22,15 +22,24 @@ type envelope struct {
 }
 
 // Notification encrypts resource (a JSON object) and returns the signed
-// notification WeChat would POST to notifyURL.
+// notification WeChat would POST to notifyURL, with a new id.
 func (s *Sandbox) Notification(notifyURL, announce, eventType, summary, originalType string, resource []byte) (*transform.Outbound, error) {
+	return s.notification(new(notice), notifyURL, announce, eventType, summary, originalType, resource)
+}
+
+// notification is Notification under the identity n: a new id and
+// create_time the first time, which n keeps, the same ones when n is sent
+// again (a retry).
+func (s *Sandbox) notification(n *notice, notifyURL, announce, eventType, summary, originalType string, resource []byte) (*transform.Outbound, error) {
 	res, err := EncryptResource(s.apiV3, transform.Nonce(12), originalType, resource)
 	if err != nil {
 		return nil, err
 	}
 	res.OriginalType = originalType
-	now := s.Now()
-	body := transform.Marshal(envelope{ID: sandboxUUID(), CreateTime: now.In(transform.UTC8).Format(time.RFC3339),
+	if n.id == "" {
+		n.id, n.createTime = sandboxUUID(), s.Now().In(transform.UTC8).Format(time.RFC3339)
+	}
+	body := transform.Marshal(envelope{ID: n.id, CreateTime: n.createTime,
 		ResourceType: "encrypt-resource", EventType: eventType, Summary: summary, Resource: res})
 	h := s.sign(announce, body)
 	return &transform.Outbound{URL: notifyURL, ContentType: "application/json", Header: h, Body: body}, nil
@@ -55,14 +64,15 @@ func (s *Sandbox) refundNotification(r *sandboxRefund, notifyURL, announce strin
 	} else {
 		res["mchid"] = r.order.req.MchID
 	}
-	return s.Notification(notifyURL, announce, EventRefundSuccess, "退款成功", "refund", transform.Marshal(res))
+	return s.notification(&r.notified, notifyURL, announce, EventRefundSuccess, "退款成功", "refund", transform.Marshal(res))
 }
 
 // tradeState is an order's trade_state, for transform.SandboxOrderIn.
 func tradeState(o *sandboxOrder) string { return o.state }
 
 // Complete implements transform.Sandbox: a succeeded order becomes SUCCESS
-// and its TRANSACTION.SUCCESS notification is returned. WeChat Pay v3 sends
+// and its TRANSACTION.SUCCESS notification is returned (for an order paid
+// already, the same notification again, as WeChat retries it). WeChat Pay v3 sends
 // no notification for a failed payment: "failed" marks the order PAYERROR
 // (a query shows it) and reports that nothing was sent.
 func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*transform.Outbound, func(int, []byte) bool, error) {
@@ -82,7 +92,7 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 		o.successTime = now.In(transform.UTC8).Format(time.RFC3339)
 	}
 	o.state = "SUCCESS"
-	out, err := s.Notification(o.req.NotifyURL, o.announce, EventTransactionSuccess, "支付成功", "transaction",
+	out, err := s.notification(&o.paid, o.req.NotifyURL, o.announce, EventTransactionSuccess, "支付成功", "transaction",
 		transform.Marshal(o.transaction(orderID)))
 	if err != nil {
 		return nil, nil, err
