@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -75,10 +76,8 @@ func (l *notificationLog) add(n sentNotification) {
 func (l *notificationLog) newestFirst() []sentNotification {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make([]sentNotification, len(l.list))
-	for i, n := range l.list {
-		out[len(out)-1-i] = n
-	}
+	out := slices.Clone(l.list)
+	slices.Reverse(out)
 	return out
 }
 
@@ -142,11 +141,10 @@ func (s *Sandbox) console(w http.ResponseWriter, r *http.Request) {
 func (s *Sandbox) consoleView() consoleView {
 	var nonce [16]byte
 	_, _ = rand.Read(nonce[:])
-	view := consoleView{Nonce: base64.StdEncoding.EncodeToString(nonce[:]), Notifications: s.notes.newestFirst()}
+	view := consoleView{Nonce: base64.StdEncoding.EncodeToString(nonce[:]), Providers: s.names, Notifications: s.notes.newestFirst()}
 	for _, name := range s.names {
 		p := s.providers[name]
 		_, refunds := p.(transform.RefundSandbox)
-		view.Providers = append(view.Providers, name)
 		for _, o := range p.Orders() {
 			view.Orders = append(view.Orders, consoleOrder{Provider: name, SandboxOrder: o, Refunds: refunds})
 		}
