@@ -399,3 +399,83 @@ func (r *received) take() (items []string) {
 	r.mu.Unlock()
 	return items
 }
+
+// TestLatipayWalletCurrencyDigits: a wallet in a currency whose ISO 4217
+// exponent is not 2 (JPY none, KWD three) through a real Caddy and the
+// sandbox: pay, the notification's event, query and refund all carry the
+// amount with that currency's decimals.
+func TestLatipayWalletCurrencyDigits(t *testing.T) {
+	merchant := newMerchantBackend(t)
+	port := itoa(freePort(t))
+	tests := []struct {
+		currency, sandbox                string
+		pay, payWant, refund, refundWant string
+	}{
+		{"JPY", itoa(freePort(t)), "1200", "1200", "200", "200"},
+		{"KWD", itoa(freePort(t)), "1.5", "1.500", "0.25", "0.250"},
+	}
+	var routes, sandboxes strings.Builder
+	for _, tt := range tests {
+		identity := `
+			user_id ` + latipayUserID + `
+			wallet_id ` + latipayWalletID + `
+			app_id ` + latipayAppID + `
+			api_key ` + latipayAPIKey + `
+			currency ` + tt.currency
+		routes.WriteString(`
+	handle /latipay-` + tt.currency + `/* {
+		minipay latipay {` + identity + `
+			notify_url http://localhost:` + port + `/webhooks/latipay-` + tt.currency + `
+		}
+		reverse_proxy 127.0.0.1:` + tt.sandbox + `
+	}
+	handle /webhooks/latipay-` + tt.currency + ` {
+		minipay_webhook latipay {
+			api_key ` + latipayAPIKey + `
+			currency ` + tt.currency + `
+		}
+		reverse_proxy ` + strings.TrimPrefix(merchant.srv.URL, "http://") + `
+	}`)
+		sandboxes.WriteString(`
+:` + tt.sandbox + ` {
+	bind 127.0.0.1
+	minipay_sandbox {
+		latipay {` + identity + `
+		}
+	}
+}`)
+	}
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+:`+port+` {`+routes.String()+`
+}
+`+sandboxes.String()+"\n")
+	base := "http://localhost:" + port
+	for _, tt := range tests {
+		t.Run(tt.currency, func(t *testing.T) {
+			route, order := base+"/latipay-"+tt.currency, "LPD-"+tt.currency
+			pay := postJSON(t, tc, route+"/pay", `{"order_id":"`+order+`","amount":"`+tt.pay+`","currency":"`+tt.currency+`","description":"x","openid":"o1"}`)
+			if pay.status != 200 {
+				t.Fatalf("pay: %d %s", pay.status, pay.body)
+			}
+			poid := str(pay.json(t)["provider_order_id"])
+			c := postJSON(t, tc, "http://localhost:"+tt.sandbox+"/sandbox/complete", `{"provider":"latipay","order_id":"`+order+`","result":"succeeded"}`).json(t)
+			if c["acknowledged"] != true || c["response_body"] != "sent" {
+				t.Fatalf("complete: %v", c)
+			}
+			if got := merchant.take(); len(got) != 1 || got[0].event["amount"] != tt.payWant || got[0].event["currency"] != tt.currency {
+				t.Fatalf("events %+v", got)
+			}
+			if q := postJSON(t, tc, route+"/query", `{"order_id":"`+order+`"}`).json(t); q["status"] != "succeeded" ||
+				q["amount"] != tt.payWant || q["currency"] != tt.currency {
+				t.Fatalf("query: %v", q)
+			}
+			r := postJSON(t, tc, route+"/refund", `{"order_id":"`+order+`","refund_id":"R1","amount":"`+tt.refund+`","currency":"`+tt.currency+`","provider_order_id":"`+poid+`"}`)
+			if r.status != 200 {
+				t.Fatalf("refund: %d %s", r.status, r.body)
+			}
+			if rf := r.json(t); rf["status"] != "succeeded" || rf["amount"] != tt.refundWant || rf["currency"] != tt.currency {
+				t.Fatalf("refund: %v", rf)
+			}
+		})
+	}
+}

@@ -416,6 +416,7 @@ func TestTwoC2PIndependentServer(t *testing.T) {
 	// what the independent server received, read with the standard library
 	for _, tt := range []struct{ amount, currency, amt, numeric string }{
 		{"12.34", "SGD", "000000001234", "702"}, {"100", "JPY", "000000000100", "392"}, {"0.01", "THB", "000000000001", "764"},
+		{"1.234", "KWD", "000000001234", "414"}, {"0.5", "BHD", "000000000500", "048"}, {"250000", "VND", "000000250000", "704"},
 	} {
 		if r := postJSON(t, tc, base+"/fake2c2p/pay", twoc2pPay("AMT-"+tt.currency, tt.amount, tt.currency, "")); r.status != 200 {
 			t.Fatalf("pay %s: %d %s", tt.currency, r.status, r.body)
