@@ -47,13 +47,21 @@ func (b *providerHandler) provision(ctx caddy.Context, directive string, role tr
 		return nil, err
 	}
 	b.name = p.ProviderName()
-	for _, f := range p.ConfigFields() {
-		if f.Secret && *f.Value != "" {
-			b.secrets = append(b.secrets, *f.Value)
-		}
-	}
+	b.secrets = secretValues(p)
 	b.metrics, err = newMetrics(ctx.GetMetricsRegistry())
 	return p, err
+}
+
+// secretValues lists the values of p's secret fields that are set: what
+// no answer, log line or command output may show.
+func secretValues(p provider) []string {
+	var secrets []string
+	for _, f := range p.ConfigFields() {
+		if f.Secret && *f.Value != "" {
+			secrets = append(secrets, *f.Value)
+		}
+	}
+	return secrets
 }
 
 // provisionSide provisions b for role, then builds the provider side the

@@ -435,12 +435,6 @@ func explainerFor(name string, sets []string) (transform.Explainer, []string, er
 	if _, err := resolveProvider(p, transform.RoleWebhook); err != nil {
 		return nil, nil, err
 	}
-	var secrets []string
-	for _, f := range fields {
-		if f.Secret {
-			secrets = append(secrets, *f.Value)
-		}
-	}
 	wp, ok := p.(webhookProvider)
 	if !ok {
 		return nil, nil, fmt.Errorf("provider %s sends no notifications", name)
@@ -453,7 +447,7 @@ func explainerFor(name string, sets []string) (transform.Explainer, []string, er
 	if !ok {
 		return nil, nil, fmt.Errorf("provider %s cannot explain its verification yet", name)
 	}
-	return x, secrets, nil
+	return x, secretValues(p), nil
 }
 
 // setSyntaxError refuses the n-th --set, which has no "field=": its text is
