@@ -563,3 +563,41 @@ func TestCertificatesFailureReasons(t *testing.T) {
 		})
 	}
 }
+
+// certificates_url is any absolute URL of GET /v3/certificates: the
+// download's Authorization signs its path and query exactly as sent (a
+// query such as algorithm_type=RSA, a path behind a proxy's prefix), and
+// WeChat, checking it with the merchant's public key, lets it through.
+func TestCertificatesDownloadSignsTheURLAsSent(t *testing.T) {
+	a := newPlatform(t)
+	merchant := &must(ParsePrivateKey(exampleKey(t, "apiclient_key.pem"))).PublicKey
+	now := time.Now()
+	cs := &certServer{serving: []platform{a}, now: func() time.Time { return now }}
+	var target atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target.Store(r.RequestURI)
+		auth, ok := ParseAuthorization(r.Header.Get("Authorization"))
+		if !ok || auth.MchID != "1900000109" || auth.SerialNo != exampleSerial ||
+			!VerifyMessage(merchant, AppendAuthMessage(nil, r.Method, r.RequestURI, auth.Timestamp, auth.NonceStr, nil), auth.Signature) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		r.URL.Path = PathCertificates // what certServer serves, wherever it is mounted
+		cs.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	for _, path := range []string{"/v3/certificates", "/v3/certificates?algorithm_type=RSA", "/wechatpay/v3/certificates?algorithm_type=RSA&x=%2A"} {
+		t.Run(path, func(t *testing.T) {
+			cfg := merchantConfig(t)
+			cfg.PublicKey, cfg.PublicKeyID, cfg.CertificatesURL = "", "", srv.URL+path
+			c := must(NewClient(cfg))
+			body := `{"x":1}`
+			if err := Verify(c.Keyring(), a.signed(t, now, body), []byte(body), now); err != nil {
+				t.Fatalf("an answer under the downloaded certificate: %v (the download went to %v)", err, target.Load())
+			}
+			if target.Load() != path {
+				t.Fatalf("the download asked for %v, want %s", target.Load(), path)
+			}
+		})
+	}
+}
