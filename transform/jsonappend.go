@@ -61,27 +61,3 @@ func AppendJSONText(dst []byte, s string) []byte {
 	}
 	return append(dst, s[start:]...)
 }
-
-// AppendJSON writes the wx.requestPayment object by hand: it is the answer
-// of every pay, and this is a fraction of encoding/json's cost.
-func (p *PaymentParams) AppendJSON(dst []byte) []byte {
-	dst = append(dst, `{"timeStamp":`...)
-	dst = AppendJSONString(dst, p.TimeStamp)
-	dst = append(dst, `,"nonceStr":`...)
-	dst = AppendJSONString(dst, p.NonceStr)
-	dst = append(dst, `,"package":`...)
-	dst = AppendJSONString(dst, p.Package)
-	dst = append(dst, `,"signType":`...)
-	dst = AppendJSONString(dst, p.SignType)
-	dst = append(dst, `,"paySign":`...)
-	dst = AppendJSONString(dst, p.PaySign)
-	dst = append(dst, `,"provider":`...)
-	dst = AppendJSONString(dst, p.Provider)
-	dst = append(dst, `,"order_id":`...)
-	dst = AppendJSONString(dst, p.OrderID)
-	if p.ProviderOrderID != "" {
-		dst = append(dst, `,"provider_order_id":`...)
-		dst = AppendJSONString(dst, p.ProviderOrderID)
-	}
-	return append(dst, '}')
-}
