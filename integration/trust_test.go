@@ -333,3 +333,66 @@ func TestWebhookContentEncodingThroughCaddy(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookStatesOutsideTheDocumentedSet: a verified notification whose
+// state is none the provider documents, or whose signed fields contradict
+// each other, never becomes a terminal event: it is forwarded as unknown
+// (Latipay's status is part of a concatenation checked by its grammar, so
+// there it is refused, 401, and Latipay sends it again).
+func TestWebhookStatesOutsideTheDocumentedSet(t *testing.T) {
+	base, merchant := trustRoutes(t)
+	xmlType, formType := "text/xml", "application/x-www-form-urlencoded"
+	cbtisSigned := func(body string) http.Header {
+		return http.Header{"Signature": {cbtis.Signature([]byte(body), cbtisAPIKey)}}
+	}
+	cbtisPaid := func(status string) string {
+		return `{"notify_type":"payment_success","data":{"uid":` + cbtisUID + `,"order_id":"C1","merchant_order_id":"CB-77","order_amount":"12.30","order_currency":"HKD","status":"` + status + `"}}`
+	}
+	twoc2p := func(respCode, status string) string {
+		return "paymentResponse=" + url.QueryEscape(twoc2pSeal(twoc2pAnswer("2C2P-S", "000000001234", respCode, status, "3200001"), twoc2pKey))
+	}
+	tests := []struct {
+		name, path, contentType string
+		header                  http.Header
+		body                    string
+		status                  int
+		typ                     string // "" = nothing forwarded
+	}{
+		{"wechat_v2 result_code SUCCESS", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)), 200, "payment.succeeded"},
+		{"wechat_v2 result_code PENDING", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("result_code", "PENDING"))), 200, "unknown"},
+		{"wechat_v2 result_code success (case)", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("result_code", "success"))), 200, "unknown"},
+		{"cbtis payment_success, status SUCCEEDED", "/webhooks/cbtis", "application/json", cbtisSigned(cbtisPaid("SUCCEEDED")), cbtisPaid("SUCCEEDED"), 200, "payment.succeeded"},
+		{"cbtis payment_success, status FAILED", "/webhooks/cbtis", "application/json", cbtisSigned(cbtisPaid("FAILED")), cbtisPaid("FAILED"), 200, "unknown"},
+		{"cbtis payment_success, status PENDING", "/webhooks/cbtis", "application/json", cbtisSigned(cbtisPaid("PENDING")), cbtisPaid("PENDING"), 200, "unknown"},
+		{"2c2p 00 A", "/webhooks/2c2p", formType, nil, twoc2p("00", "A"), 200, "payment.succeeded"},
+		{"2c2p 00 with status X", "/webhooks/2c2p", formType, nil, twoc2p("00", "X"), 200, "unknown"},
+		{"2c2p 00 with status F", "/webhooks/2c2p", formType, nil, twoc2p("00", "F"), 200, "unknown"},
+		{"2c2p 99 with status A", "/webhooks/2c2p", formType, nil, twoc2p("99", "A"), 200, "unknown"},
+		{"2c2p respCode 05 alone", "/webhooks/2c2p", formType, nil, twoc2p("05", ""), 200, "unknown"},
+		{"latipay status refunded", "/webhooks/latipay", formType, nil, latipayForm(latipayAPIKey, func(v url.Values) { v.Set("status", "refunded") }), 401, ""},
+		{"latipay status PAID (case)", "/webhooks/latipay", formType, nil, latipayForm(latipayAPIKey, func(v url.Values) { v.Set("status", "PAID") }), 401, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, base+tt.path, strings.NewReader(tt.body))
+			for k, v := range tt.header {
+				req.Header[k] = v
+			}
+			req.Header.Set("Content-Type", tt.contentType)
+			status, body := send(t, req)
+			got := merchant.take()
+			if status != tt.status {
+				t.Fatalf("status %d %q, want %d", status, body, tt.status)
+			}
+			if tt.typ == "" {
+				if len(got) != 0 {
+					t.Fatalf("the merchant received %v", got[0].event)
+				}
+				return
+			}
+			if len(got) != 1 || got[0].event["type"] != tt.typ {
+				t.Fatalf("deliveries %+v, want one event of type %s", got, tt.typ)
+			}
+		})
+	}
+}

@@ -146,7 +146,14 @@ func Event(body []byte) (*transform.Event, error) {
 
 	ev := &transform.Event{Provider: Name, Data: data, OrderID: data["merchant_order_id"], ProviderOrderID: data["order_id"]}
 	var ref, amountField, currency string
-	switch kind {
+	mapped := kind
+	if status, ok := data["status"]; ok && kind == NotifyPaymentSuccess && status != "SUCCEEDED" {
+		// The intent's own status, signed too, says otherwise (FAILED,
+		// PENDING, a spelling CBTIS does not document): never guess
+		// between the two, so the notification is of a kind not mapped.
+		mapped = ""
+	}
+	switch mapped {
 	case NotifyPaymentSuccess:
 		ev.Type = transform.EventPaymentSucceeded
 		ref = cmp.Or(data["order_id"], data["merchant_order_id"])

@@ -168,6 +168,14 @@ func TestWebhookEvents(t *testing.T) {
 		{"nested objects flattened with dots", `{"notify_type":"payment_success","data":{"order_id":"C3","merchant_order_id":"P3","order_amount":"2.50","order_currency":"HKD","payer":{"openid":"o-1","amount":{"total":250}},"discounts":[{"id":"D1"}]}}`,
 			`{"id":"cbtis:C3:payment.succeeded","provider":"cbtis","type":"payment.succeeded","order_id":"P3","provider_order_id":"C3","amount":"2.50","currency":"HKD",` +
 				`"data":{"discounts.0.id":"D1","merchant_order_id":"P3","notify_type":"payment_success","order_amount":"2.50","order_currency":"HKD","order_id":"C3","payer.amount.total":"250","payer.openid":"o-1"}}`},
+		// payment_success whose intent status says otherwise (signed too):
+		// never a terminal state guessed between the two.
+		{"payment_success with status FAILED", `{"notify_type":"payment_success","data":{"order_id":"C4","merchant_order_id":"P4","order_amount":"2.50","order_currency":"HKD","status":"FAILED"}}`,
+			`{"id":"cbtis:C4/payment_success:unknown","provider":"cbtis","type":"unknown","order_id":"P4","provider_order_id":"C4","amount":"2.50","currency":"HKD",` +
+				`"data":{"merchant_order_id":"P4","notify_type":"payment_success","order_amount":"2.50","order_currency":"HKD","order_id":"C4","status":"FAILED"}}`},
+		{"payment_success with status succeeded (not CBTIS's spelling)", `{"notify_type":"payment_success","data":{"order_id":"C5","merchant_order_id":"P5","status":"succeeded"}}`,
+			`{"id":"cbtis:C5/payment_success:unknown","provider":"cbtis","type":"unknown","order_id":"P5","provider_order_id":"C5",` +
+				`"data":{"merchant_order_id":"P5","notify_type":"payment_success","order_id":"C5","status":"succeeded"}}`},
 		{"no data, no kind", `{"hello":"world"}`,
 			`{"id":"cbtis:` + transform.SHA256Hex([]byte(`{"hello":"world"}`), false)[:32] + `:unknown","provider":"cbtis","type":"unknown","order_id":"","data":{"notify_type":""}}`},
 	}
