@@ -2,12 +2,16 @@ package wechatpay
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/wechatpay-apiv3/wechatpay-go/core"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
+	"github.com/wechatpay-apiv3/wechatpay-go/core/consts"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
 
@@ -26,8 +30,9 @@ func vectorFile(t *testing.T, name string) string {
 
 // TestSDKReproducesVectors shows that the known answers transform/wechatv3
 // is tested against are the official SDK's answers too: its signer gives
-// vectors 1, 3, 4 and 5 of docs/providers/wechat_v3.md byte for byte, and
-// its verifier and AES-GCM decryption accept vector 8.
+// vectors 1, 3, 4 and 5 of docs/providers/wechat_v3.md byte for byte, its
+// message format gives vector 2, its AES-GCM decryption gives vector 7, and
+// its verifier and AES-GCM decryption accept vectors 6 and 8.
 func TestSDKReproducesVectors(t *testing.T) {
 	key, err := utils.LoadPrivateKey(vectorFile(t, "wechat_v3-test-private-key.pem"))
 	if err != nil {
@@ -47,6 +52,41 @@ func TestSDKReproducesVectors(t *testing.T) {
 		if err != nil || got != v.want {
 			t.Errorf("vector %s: the SDK signs %q (err %v), want %q", v.name, got, err, v.want)
 		}
+	}
+
+	// Vector 2: the Authorization message of a GET.
+	if got := fmt.Sprintf(consts.SignatureMessageFormat, "GET", "/v3/certificates", int64(1624523846), "A1B2C3D4E5F6G7", ""); got != "GET\n/v3/certificates\n1624523846\nA1B2C3D4E5F6G7\n\n" {
+		t.Errorf("vector 2: the SDK's message is %q", got)
+	}
+	// Vector 7: AES-GCM with the SDK's 16-byte test key.
+	if plain, err := utils.DecryptAES256GCM("testAPIv3Key0000", "Dl56FrqWQJF1t9LtC3vEUsniZKvbqdR8", "wCq51qZv4Yfg", "FsdXzxryWfKwvLJKf8LG/ToRPTRh8RN9wROC"); err != nil || plain != "Hello World" {
+		t.Errorf("vector 7: the SDK decrypts %q (err %v)", plain, err)
+	}
+	// Vector 6: the SDK's own notification (PAYSCORE.USER_OPEN_SERVICE), in
+	// the fixture file the plugin's test reads, under the test certificate.
+	cert, err := utils.LoadCertificate(vectorFile(t, "wechat_v3-test-platform-cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payscore := vectorFile(t, "wechat_v3-notify-payscore.json")
+	const sig6 = "tJHIiIS9eB2hAYstmAmbbD3ZE5LiIm/Ug5tuL4fC0YOFRWIHV39UFIZXC0e9Wl6lBu6sKvkqDkzpqzBsVHyXFlbYZTOQrVdG4b6LfTnK4mikv9++ixJMd3vTf2yCqvBkh98zs3Ds5zsYQakzbcwhmw4fMJs4nPLws28H0UW9FjDR//rxELLwXvV1VEA1IBLX70xptjL8hrfUjEE8kkry6yNJTHZRU8CAc7qHli2Ng1V1qb9ARbK8A3ThmFmPQvRGrapI/jS2laKKgYUmfdEdkNO6B2Cke5e8VTxY406ArAmQ90GAihDwIcb16TQMnzCMBoutnwZKNiKRACrFmtxw2Q=="
+	v6 := verifiers.NewSHA256WithRSAVerifier(core.NewCertificateMapWithList([]*x509.Certificate{cert}))
+	if err := v6.Verify(context.Background(), "D7CE59D1F522D701", "1624523846\nEcZ9Cmy4Xyx1i6RlJQzLcCyEqDa26NBz\n"+payscore+"\n", sig6); err != nil {
+		t.Errorf("vector 6: the SDK's verifier refuses its own notification: %v", err)
+	}
+	var n6 struct {
+		Resource struct {
+			Ciphertext     string `json:"ciphertext"`
+			Nonce          string `json:"nonce"`
+			AssociatedData string `json:"associated_data"`
+		} `json:"resource"`
+	}
+	if err := json.Unmarshal([]byte(payscore), &n6); err != nil {
+		t.Fatal(err)
+	}
+	const want6 = `{"mchid":"1234567890","appid":"054aa7d7a2a54ab5898df65bd96f001c","create_time":"2020-06-30T12:12:00+08:00","out_contract_code":"21640bdbd08e473e828f3206a2741c6e"}`
+	if plain, err := utils.DecryptAES256GCM("testMchAPIv3Key0", n6.Resource.AssociatedData, n6.Resource.Nonce, n6.Resource.Ciphertext); err != nil || plain != want6 {
+		t.Errorf("vector 6: the SDK decrypts %q (err %v)", plain, err)
 	}
 
 	// Vector 8: a payment notification. Its timestamp is in the past, so the
