@@ -1,8 +1,12 @@
 package caddymodule
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -97,4 +101,44 @@ func provisionSide[S any](ctx caddy.Context, b *providerHandler, a *adminListing
 // operation's own line then only says its answer did not verify.
 type certificateDownloader interface {
 	ReportFailures(func(error))
+}
+
+// decodeOptions decodes a handler's JSON object into v as Caddy's strict
+// decoder does (an unknown key is an error naming it), and also fails when
+// it spells an option in another case ("Provider", "DEDUPE"), which
+// encoding/json would take, the last of two spellings winning, where
+// README "Caddyfile" says names are exact. Caddy removed the "handler" key
+// before.
+func decodeOptions(directive string, b []byte, v any, options ...string) error {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(b, &obj) == nil {
+		for _, key := range slices.Sorted(maps.Keys(obj)) {
+			for _, option := range options {
+				if key != option && strings.EqualFold(key, option) {
+					return fmt.Errorf("%s has no option %q (option names are exact: %s)", directive, key, option)
+				}
+			}
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// UnmarshalJSON reads minipay's JSON with exact option names.
+func (h *Handler) UnmarshalJSON(b []byte) error {
+	type plain Handler
+	return decodeOptions("minipay", b, (*plain)(h), "provider")
+}
+
+// UnmarshalJSON reads minipay_webhook's JSON with exact option names.
+func (h *Webhook) UnmarshalJSON(b []byte) error {
+	type plain Webhook
+	return decodeOptions("minipay_webhook", b, (*plain)(h), "provider", "dedupe")
+}
+
+// UnmarshalJSON reads minipay_sandbox's JSON with exact option names.
+func (s *Sandbox) UnmarshalJSON(b []byte) error {
+	type plain Sandbox
+	return decodeOptions("minipay_sandbox", b, (*plain)(s), "provider", "providers")
 }

@@ -36,8 +36,9 @@ func TestProviderObjectWithoutName(t *testing.T) {
 // TestProviderFieldNamesExact: a provider field is known by its exact JSON
 // name, as README "Configuration" lists them; encoding/json, which Caddy
 // decodes modules with, would take "API_KEY" or "Api_Key" for api_key (and
-// the last of two spellings). A name in another case and an unknown one
-// fail the load naming the name, never a value.
+// the last of two spellings); so it would "Provider" or "DEDUPE" for the
+// handlers' own options. A name in another case and an unknown one fail
+// the load naming the name, never a value.
 func TestProviderFieldNamesExact(t *testing.T) {
 	v2 := `"name":"wechat_v2","app_id":"` + appID + `","mch_id":"` + mchID + `"`
 	tests := []struct{ name, handler, want string }{
@@ -49,14 +50,29 @@ func TestProviderFieldNamesExact(t *testing.T) {
 			`minipay_sandbox: providers[0]: provider wechat_login has no field "Expose_Session_Key" (field names are exact: expose_session_key)`},
 		{"unknown field", `{"handler":"minipay","provider":{` + v2 + `,"api_key":"` + apiKey + `","colour":"blue"}}`,
 			`minipay: provider wechat_v2 has no field "colour"`},
+		// The handlers' own options are exact too.
+		{"minipay option in another case", `{"handler":"minipay","Provider":{` + v2 + `,"api_key":"` + apiKey + `"}}`,
+			`minipay has no option "Provider" (option names are exact: provider)`},
+		{"webhook option in another case", `{"handler":"minipay_webhook","DEDUPE":"25h","provider":{` + v2 + `,"api_key":"` + apiKey + `"}}`,
+			`minipay_webhook has no option "DEDUPE" (option names are exact: dedupe)`},
+		{"sandbox option in another case", `{"handler":"minipay_sandbox","Providers":[{` + v2 + `,"api_key":"` + apiKey + `"}]}`,
+			`minipay_sandbox has no option "Providers" (option names are exact: providers)`},
+		{"unknown handler option", `{"handler":"minipay_webhook","window":"25h","provider":{` + v2 + `,"api_key":"` + apiKey + `"}}`,
+			`json: unknown field "window"`},
 	}
 	tc := caddytestTester(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { wantLoadError(t, tc, tt.handler, tt.want, apiKey, appSecret) })
 	}
 	// The exact names load.
-	if err := tc.loadJSON(`{"handler":"minipay","provider":{` + v2 + `,"api_key":"` + apiKey + `"}}`); err != nil {
-		t.Fatal(err)
+	for _, handler := range []string{
+		`{"handler":"minipay","provider":{` + v2 + `,"api_key":"` + apiKey + `"}}`,
+		`{"handler":"minipay_webhook","dedupe":"25h","provider":{` + v2 + `,"api_key":"` + apiKey + `"}}`,
+		`{"handler":"minipay_sandbox","provider":{"name":"wechat_login","app_id":"` + appID + `","app_secret":"` + appSecret + `"},"providers":[{` + v2 + `,"api_key":"` + apiKey + `"}]}`,
+	} {
+		if err := tc.loadJSON(handler); err != nil {
+			t.Fatalf("%s: %v", handler, err)
+		}
 	}
 }
 
