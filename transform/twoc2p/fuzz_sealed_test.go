@@ -66,7 +66,7 @@ func FuzzSealedNotification(f *testing.F) {
 	f.Add([]byte(notificationXML("respCode", "001", "status", "")), uint16(5), false)
 	f.Add([]byte(notificationXML("merchantID", "")), uint16(0), true)
 	f.Add([]byte(notificationXML("amt", "-1", "currencyCode", "000")), uint16(0), true)
-	f.Add([]byte(notificationXML(without("uniqueTransactionCode")...)), uint16(0), true)
+	f.Add([]byte(notificationXML("uniqueTransactionCode", "-", "tranRef", "-")), uint16(0), true)
 	w := newWebhook(f, Config{MerchantID: demoMerchantID, SecretKey: demoSecretKey})
 	f.Fuzz(func(t *testing.T, inner []byte, at uint16, isForm bool) {
 		text := refSeal(RootResponse, string(inner), demoSecretKey)
@@ -78,7 +78,7 @@ func FuzzSealedNotification(f *testing.F) {
 		if err == nil {
 			p, perr := ParsePayload(inner, RootResponse)
 			if perr != nil || ev.Data["merchantID"] != demoMerchantID || ev.Provider != Name || !json.Valid(transform.Marshal(ev)) ||
-				ev.OrderID == "" || ev.OrderID != p.Get("uniqueTransactionCode") {
+				ev.OrderID != p.Get("uniqueTransactionCode") || ev.ProviderOrderID != p.Get("tranRef") || ev.OrderID+ev.ProviderOrderID == "" {
 				t.Fatalf("event %+v from %q", ev, inner)
 			}
 			for k, v := range ev.Data {

@@ -52,11 +52,12 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	if p.Get("merchantID") != w.cfg.MerchantID {
 		return nil, transform.ErrForeign
 	}
-	// A notification names its order, as 2C2P's answers do: one naming none
-	// is for no order the merchant can settle, and its event id
-	// ("2c2p::<type>" without tranRef) would make every other such
-	// notification a duplicate.
-	if p.Get("uniqueTransactionCode") == "" {
+	// The event id comes from tranRef, else uniqueTransactionCode
+	// (docs/providers/2c2p.md): a notification naming neither is for no
+	// payment the merchant can match, and its id ("2c2p::<type>") would make
+	// every other such notification a duplicate. One with tranRef only is
+	// matched by the pay answer's provider_order_id.
+	if p.Get("tranRef") == "" && p.Get("uniqueTransactionCode") == "" {
 		return nil, transform.ErrMalformed
 	}
 	ev := PaymentEvent(p)
