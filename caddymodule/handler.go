@@ -235,6 +235,11 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 	// provider's URL may hold a secret (code2Session's AppSecret).
 	merchantMethod, merchantURL, merchantHost := r.Method, *r.URL, r.Host
 	merchantBody, merchantLength := r.Body, r.ContentLength
+	// The merchant's framing stays with the merchant's request: a chunked
+	// request left its Transfer-Encoding on r, which made Go's transport
+	// send the provider's body chunked, with the merchant's trailers.
+	merchantEncoding, merchantTrailer := r.TransferEncoding, r.Trailer
+	r.TransferEncoding, r.Trailer = nil, nil
 	r.Method = call.Method
 	r.URL.Path, r.URL.RawPath, r.URL.RawQuery = call.Path, "", call.RawQuery
 	r.Host = ""
@@ -251,6 +256,7 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 		r.Header = merchantHeader
 		r.Method, *r.URL, r.Host = merchantMethod, merchantURL, merchantHost
 		r.Body, r.ContentLength = merchantBody, merchantLength
+		r.TransferEncoding, r.Trailer = merchantEncoding, merchantTrailer
 		clear(header) // keeps no request's values (a bearer token) alive in the pool
 		clear(rec.request.values)
 	}()

@@ -607,6 +607,50 @@ func TestHandlerUpstreamHeaders(t *testing.T) {
 	}
 }
 
+// TestHandlerUpstreamFraming: the provider's request goes with its own
+// length, never with the merchant's framing: a merchant request sent
+// chunked, with a trailer, made Go's transport send WeChat's XML chunked
+// and the merchant's trailer after it (README Merchant API: nothing of the
+// merchant's reaches the provider). Once the handler returns, r is framed
+// as the merchant sent it.
+func TestHandlerUpstreamFraming(t *testing.T) {
+	h := newTestHandler(t, io.Discard, zapcore.InfoLevel)
+	for _, tt := range []struct {
+		name    string
+		chunked bool
+	}{{"with a Content-Length", false}, {"chunked, with a trailer", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			var length int64
+			var encoding []string
+			var trailer http.Header
+			var sent []byte
+			next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+				length, encoding, trailer = r.ContentLength, r.TransferEncoding, r.Trailer
+				sent, _ = io.ReadAll(r.Body)
+				return upstream(signedPayAnswer()).ServeHTTP(w, r)
+			})
+			r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/pay", strings.NewReader(payJSON))
+			r.Header.Set("Content-Type", "application/json")
+			if tt.chunked {
+				r.ContentLength, r.TransferEncoding = -1, []string{"chunked"}
+				r.Trailer = http.Header{"X-Merchant-Trailer": {"merchant-secret"}}
+			}
+			merchantLength, merchantEncoding, merchantTrailer := r.ContentLength, r.TransferEncoding, r.Trailer
+			w := httptest.NewRecorder()
+			if err := h.ServeHTTP(w, r, next); err != nil || w.Code != http.StatusOK {
+				t.Fatalf("HTTP %d, %v: %s", w.Code, err, w.Body)
+			}
+			if length != int64(len(sent)) || !bytes.HasPrefix(sent, []byte("<xml>")) || len(encoding) != 0 || trailer != nil {
+				t.Errorf("the provider's request: length %d for %d bytes, transfer encoding %v, trailer %v", length, len(sent), encoding, trailer)
+			}
+			if r.ContentLength != merchantLength || !reflect.DeepEqual(r.TransferEncoding, merchantEncoding) || !reflect.DeepEqual(r.Trailer, merchantTrailer) {
+				t.Errorf("after the handler: length %d, transfer encoding %v, trailer %v; want the merchant's %d, %v, %v",
+					r.ContentLength, r.TransferEncoding, r.Trailer, merchantLength, merchantEncoding, merchantTrailer)
+			}
+		})
+	}
+}
+
 // TestHeaderValuesOwnedPerRequest: Caddy's header handlers write a replaced
 // value into the value slice in place (headers.HeaderOps.ApplyTo assigns
 // hdr[field][i]), so a value minipay puts in a header map another handler

@@ -512,3 +512,82 @@ func TestPayClientIPFallback(t *testing.T) {
 		})
 	}
 }
+
+// TestProviderRequestFramedByItself: a merchant backend that sends its JSON
+// chunked, with a trailer (a streaming HTTP client does), still gets the
+// provider called with the provider's own request: WeChat Pay's XML with its
+// Content-Length, code2Session's GET without a body, and none of the
+// merchant's trailers (README Merchant API). The chunked XML reached
+// WeChat with the merchant's trailer after it, and a server that reads a
+// request by its Content-Length only got no body.
+func TestProviderRequestFramedByItself(t *testing.T) {
+	type framing struct {
+		method        string
+		length        int64
+		encoding      []string
+		trailer, body string
+	}
+	sent := make(chan framing, 1)
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		sent <- framing{r.Method, r.ContentLength, r.TransferEncoding, r.Trailer.Get("X-Merchant-Trailer"), string(body)}
+		if r.Method == http.MethodGet {
+			w.Header().Set("Content-Type", "text/plain") // code2Session's JSON
+			_, _ = w.Write([]byte(`{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","session_key":"tiihtNczf5v6AKRyjwEUhQ=="}`))
+			return
+		}
+		_, _ = w.Write(signedPayAnswer("wx201411101639507cbf6ffd8b0779950874", apiKey, wechatv2.SignMD5))
+	}))
+	t.Cleanup(fake.Close)
+	port := itoa(freePort(t))
+	upstream := strings.TrimPrefix(fake.URL, "http://")
+	startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "log"))+":"+port+` {
+	handle /wechat/* {
+		minipay wechat_v2 {
+			app_id `+appID+`
+			mch_id `+mchID+`
+			api_key `+apiKey+`
+			notify_url https://merchant.example/webhooks/wechat_v2
+			client_ip 127.0.0.1
+		}
+		reverse_proxy `+upstream+`
+	}
+	handle /wxlogin/* {
+		minipay wechat_login {
+			app_id `+appID+`
+			app_secret `+appSecret+`
+		}
+		reverse_proxy `+upstream+`
+	}
+}
+`)
+	for _, tt := range []struct{ path, body, method string }{
+		{"/wechat/pay", `{"order_id":"CHUNKED1","amount":"0.01","currency":"CNY","description":"d","openid":"o"}`, http.MethodPost},
+		{"/wxlogin/login", `{"code":"chunked-code"}`, http.MethodGet},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			// An io.Reader of unknown length: Go's client sends it chunked.
+			req, err := http.NewRequest(http.MethodPost, "http://localhost:"+port+tt.path, io.MultiReader(strings.NewReader(tt.body)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Trailer = http.Header{"X-Merchant-Trailer": {"merchant-secret"}}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s: %d %s", tt.path, resp.StatusCode, answer)
+			}
+			got := <-sent
+			if got.method != tt.method || got.length != int64(len(got.body)) || len(got.encoding) != 0 || got.trailer != "" ||
+				tt.method == http.MethodPost && !strings.HasPrefix(got.body, "<xml>") || tt.method == http.MethodGet && got.body != "" {
+				t.Errorf("the provider got %s with length %d, transfer encoding %v, trailer %q, body %.40q",
+					got.method, got.length, got.encoding, got.trailer, got.body)
+			}
+		})
+	}
+}
