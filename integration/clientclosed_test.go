@@ -22,13 +22,7 @@ func payAndWebhookSite(port, upstream, backend, proxyBlock string) string {
 	return `
 :` + port + ` {
 	handle /wechat/* {
-		minipay wechat_v2 {
-			app_id ` + appID + `
-			mch_id ` + mchID + `
-			api_key ` + apiKey + `
-			notify_url https://merchant.example/webhooks/wechat_v2
-			client_ip 127.0.0.1
-		}
+		` + wechatV2Minipay + `
 		reverse_proxy ` + strings.TrimPrefix(upstream, "http://") + ` ` + proxyBlock + `
 	}
 	handle /webhooks/wechat_v2 {

@@ -31,6 +31,17 @@ const (
 	appSecret = "5f5e2c8d4b7a4e0f9c1d3b6a8e2f4c7d"
 )
 
+// wechatV2Minipay is the minipay block of this package's wechat_v2 merchant
+// for a route inside a site block, notify_url and client_ip set so that a
+// pay needs nothing else.
+const wechatV2Minipay = `minipay wechat_v2 {
+			app_id ` + appID + `
+			mch_id ` + mchID + `
+			api_key ` + apiKey + `
+			notify_url https://merchant.example/webhooks/wechat_v2
+			client_ip 127.0.0.1
+		}`
+
 // adminAddr is this test process's own admin endpoint (not caddytest's
 // fixed 2999), so that several `go test ./integration` runs on one machine
 // each drive their own in-process Caddy.

@@ -172,13 +172,7 @@ func TestProviderClosesReusedConnection(t *testing.T) {
 	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "log"))+`
 :`+port+` {
 	route /wechat/* {
-		minipay wechat_v2 {
-			app_id `+appID+`
-			mch_id `+mchID+`
-			api_key `+apiKey+`
-			notify_url https://merchant.example/webhooks/wechat_v2
-			client_ip 127.0.0.1
-		}
+		`+wechatV2Minipay+`
 		reverse_proxy `+upstream.addr+`
 	}
 }

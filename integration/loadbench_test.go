@@ -30,13 +30,7 @@ func BenchmarkMinipayVersusPlainProxy(b *testing.B) {
 	tc := startCaddyB(b, globalOptions(filepath.Join(b.TempDir(), "log"))+`
 :`+port+` {
 	handle /wechat/* {
-		minipay wechat_v2 {
-			app_id `+appID+`
-			mch_id `+mchID+`
-			api_key `+apiKey+`
-			notify_url https://merchant.example/webhooks/wechat_v2
-			client_ip 127.0.0.1
-		}
+		`+wechatV2Minipay+`
 		reverse_proxy `+strings.TrimPrefix(upstream.URL, "http://")+`
 	}
 	handle /plain/* {

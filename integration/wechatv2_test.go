@@ -543,13 +543,7 @@ func TestProviderRequestFramedByItself(t *testing.T) {
 	upstream := strings.TrimPrefix(fake.URL, "http://")
 	startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "log"))+":"+port+` {
 	handle /wechat/* {
-		minipay wechat_v2 {
-			app_id `+appID+`
-			mch_id `+mchID+`
-			api_key `+apiKey+`
-			notify_url https://merchant.example/webhooks/wechat_v2
-			client_ip 127.0.0.1
-		}
+		`+wechatV2Minipay+`
 		reverse_proxy `+upstream+`
 	}
 	handle /wxlogin/* {
