@@ -352,6 +352,10 @@ func TestFlattenJSON(t *testing.T) {
 		{`{"a":1}{}`, nil},
 		{`{"a":[[[1]]]}`, nil}, // four levels, at most three
 		{`{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k0":9}`, nil},
+		// not UTF-8: encoding/json would read U+FFFD, which nobody signed
+		{"{\"out_trade_no\":\"O\xff1\"}", nil},
+		{"{\"a\xff\":1}", nil},
+		{`{"a":"\u00e9\u4e2d"}`, map[string]string{"a": "é中"}},
 	}
 	for _, tt := range tests {
 		got, err := FlattenJSON([]byte(tt.doc), 3, 16)

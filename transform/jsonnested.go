@@ -7,10 +7,11 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 )
 
-// ErrNestedJSON is a document FlattenJSON refuses: not one JSON object, too
-// deep, too many members, or a member given twice.
+// ErrNestedJSON is a document FlattenJSON refuses: not one JSON object (or
+// not UTF-8), too deep, too many members, or a member given twice.
 var ErrNestedJSON = errors.New("transform: not a flat-enough JSON object")
 
 // FlattenJSON reads one JSON object into strings, a nested member's name
@@ -19,8 +20,14 @@ var ErrNestedJSON = errors.New("transform: not a flat-enough JSON object")
 // nested payload. Numbers keep their literal text, true and false are
 // spelled so, null members are left out. The work is bounded: at most
 // maxDepth levels and maxMembers leaves; a repeated member is refused
-// (two values for one name would make the event ambiguous).
+// (two values for one name would make the event ambiguous). A document
+// that is not UTF-8 is refused: encoding/json would write U+FFFD in place
+// of each bad byte, and the event would hold text nobody signed (two
+// documents differing in those bytes would read the same).
 func FlattenJSON(doc []byte, maxDepth, maxMembers int) (map[string]string, error) {
+	if !utf8.Valid(doc) {
+		return nil, ErrNestedJSON
+	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	out := make(map[string]string, 16)

@@ -221,6 +221,8 @@ func TestWebhookAttacks(t *testing.T) {
 	dupKind := `{"notify_type":"refund_success","notify_type":"payment_success","data":{"order_id":"C1"}}`
 	dupMember := `{"notify_type":"payment_success","data":{"order_id":"C1","order_amount":"0.01","order_amount":"12.30"}}`
 	dupData := `{"notify_type":"payment_success","data":{"order_id":"C1"},"data":{"order_id":"C2"}}`
+	badUTF8Data := strings.Replace(paymentBody, "P9297895081903", "P92978950\xff1903", 1)
+	badUTF8Kind := strings.Replace(paymentBody, "payment_success", "payment_success\xff", 1)
 	deep := `{"notify_type":"payment_success","data":{"a":` + strings.Repeat(`{"a":`, 10) + `1` + strings.Repeat(`}`, 10) + `}}`
 	tests := []struct {
 		name   string
@@ -243,6 +245,10 @@ func TestWebhookAttacks(t *testing.T) {
 		// is up to the parser, so the document is refused, as every other
 		// provider's is.
 		{"notify_type given twice", nil, signed(dupKind, vecAPIKey), dupKind, transform.ErrMalformed},
+		// A byte that is not UTF-8 would reach the event as U+FFFD, which
+		// CBTIS did not sign (in notify_type as in data).
+		{"data not UTF-8", nil, signed(badUTF8Data, vecAPIKey), badUTF8Data, transform.ErrMalformed},
+		{"notify_type not UTF-8", nil, signed(badUTF8Kind, vecAPIKey), badUTF8Kind, transform.ErrMalformed},
 		{"a data member given twice", nil, signed(dupMember, vecAPIKey), dupMember, transform.ErrMalformed},
 		{"data given twice", nil, signed(dupData, vecAPIKey), dupData, transform.ErrMalformed},
 		{"nested deeper than any notification", nil, signed(deep, vecAPIKey), deep, transform.ErrMalformed},

@@ -123,6 +123,12 @@ func TestWebhookRefusals(t *testing.T) {
 	}
 	// A signed API answer is not a notification.
 	sb, _ := newSandbox(t, nil)
+	// A resource that is not UTF-8 (signed and authenticated) would reach
+	// the event as U+FFFD, which WeChat did not write.
+	badUTF8 := `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O` + "\xff" + `1","transaction_id":"4200001","trade_state":"SUCCESS"}`
+	if _, err := must(NewWebhook(merchantConfig(t))).Verify(notificationOf(t, sb, examplePublicKeyID, EventTransactionSuccess, badUTF8)); err != transform.ErrMalformed {
+		t.Fatalf("a resource that is not UTF-8: %v", err)
+	}
 	body := []byte(`{"prepay_id":"wx1"}`)
 	if _, err := must(NewWebhook(merchantConfig(t))).Verify(transform.Notification{Header: sb.sign(examplePublicKeyID, body), Body: body}); !errors.Is(err, transform.ErrSignedAnswer) {
 		t.Fatalf("a signed answer as a notification: %v", err)
