@@ -192,3 +192,64 @@ func TestUnreadableFileInOptionalField(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) { wantLoadError(t, tc, tt.handler, tt.want, apiKey, appSecret) })
 	}
 }
+
+// TestMatcherPairsOnOneSite holds README "Caddyfile" on matchers: a lone
+// minipay and reverse_proxy with the same matcher (a path on both, or one
+// named matcher on minipay and the same path on reverse_proxy) are merged
+// by Caddy's adapter into one route and work; two providers on one site,
+// each a pair of directives with its own path matcher, are four routes, and
+// a reverse_proxy matched on the merchant's path no longer matches the
+// provider's: 502 upstream_error, as README says (handle blocks are the fix).
+func TestMatcherPairsOnOneSite(t *testing.T) {
+	lone, named, two, sandbox := itoa(freePort(t)), itoa(freePort(t)), itoa(freePort(t)), itoa(freePort(t))
+	v2 := "\t\tapp_id " + appID + "\n\t\tmch_id " + mchID + "\n\t\tapi_key " + apiKey + "\n\t\tclient_ip 127.0.0.1\n\t\tnotify_url http://localhost:" + lone + "/n\n"
+	login := "\t\tapp_id " + appID + "\n\t\tapp_secret " + appSecret + "\n"
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+:`+lone+` {
+	minipay /wechat/* wechat_v2 {
+`+v2+`	}
+	reverse_proxy /wechat/* 127.0.0.1:`+sandbox+`
+}
+
+:`+named+` {
+	@wechat path /wechat/*
+	minipay @wechat wechat_v2 {
+`+v2+`	}
+	reverse_proxy /wechat/* 127.0.0.1:`+sandbox+`
+}
+
+:`+two+` {
+	minipay /wechat/* wechat_v2 {
+`+v2+`	}
+	minipay /wxlogin/* wechat_login {
+`+login+`	}
+	reverse_proxy /wechat/* 127.0.0.1:`+sandbox+`
+	reverse_proxy /wxlogin/* 127.0.0.1:`+sandbox+`
+}
+
+:`+sandbox+` {
+	bind 127.0.0.1
+	minipay_sandbox {
+		wechat_v2 {
+`+v2+`		}
+		wechat_login {
+`+login+`		}
+	}
+}
+`)
+	const order = `","amount":"1.00","currency":"CNY","description":"Tea","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`
+	for i, site := range []string{lone, named} {
+		if r := postJSON(t, tc, "http://localhost:"+site+"/wechat/pay", `{"order_id":"PAIR-`+itoa(i)+order); r.status != 200 || !strings.HasPrefix(str(r.json(t)["package"]), "prepay_id=") {
+			t.Fatalf("site %d, one pair: %d %s", i, r.status, r.body)
+		}
+	}
+	for _, c := range []struct{ path, body, message string }{
+		{"/wechat/pay", `{"order_id":"PAIR-2` + order, "the provider's answer is not valid XML"},
+		{"/wxlogin/login", `{"code":"pair-1"}`, "the provider's answer is not valid JSON"},
+	} {
+		r := postJSON(t, tc, "http://localhost:"+two+c.path, c.body)
+		if e := r.errorOf(t); r.status != 502 || e["code"] != "upstream_error" || e["message"] != c.message {
+			t.Fatalf("two pairs on one site, %s: %d %s", c.path, r.status, r.body)
+		}
+	}
+}
