@@ -669,6 +669,22 @@ func TestConsoleEveryProvider(t *testing.T) {
 		t.Errorf("settling cbtis SAME-1 sent wechat_v2 events %q", got)
 	}
 	screenshot(t, ctx, "console-every-provider.png")
+
+	// At phone width, every provider's orders and notifications (long notify
+	// URLs, WeChat's XML answers) stay inside the window.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Sleep(300*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	wide, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("body *")]
+		.filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+		.map(e => e.tagName + "." + e.className)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); err != nil || overflow || len(wide) > 0 {
+		t.Errorf("at 390px the page is wider than the window (%v): %v", err, wide)
+	}
+	screenshot(t, ctx, "console-every-provider-phone.png")
 }
 
 // orderOf is the selector of one provider's order.
