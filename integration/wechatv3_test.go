@@ -529,6 +529,9 @@ func TestWechatV3WebhookOutcomes(t *testing.T) {
 		{"unknown serial", good, wechatHeaders(t, platform, "PUB_KEY_ID_OTHER", now, good), 200, 401, ""},
 		{"another merchant", notification("TRANSACTION.SUCCESS", strings.Replace(tx, mchID, "1900000999", 1), v3APIv3Key), nil, 200, 401, ""},
 		{"another api_v3_key", notification("TRANSACTION.SUCCESS", tx, strings.Repeat("x", 32)), nil, 200, 401, ""},
+		// A member per field of each discounted goods: 400 goods, some
+		// 2 000 members in 50 KiB, were refused (401) by a 256-member cap.
+		{"payment of 400 discounted goods", notification("TRANSACTION.SUCCESS", strings.Replace(tx, `"payer":`, manyGoods(400)+`,"payer":`, 1), v3APIv3Key), nil, 200, 200, "payment.succeeded"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -564,7 +567,8 @@ func TestWechatV3WebhookOutcomes(t *testing.T) {
 			if len(got.events) != 1 || got.events[0]["type"] != c.typ || got.ids[0] != got.events[0]["id"] {
 				t.Fatalf("forwarded %v %v", got.ids, got.events)
 			}
-			if data := got.events[0]["data"].(map[string]any); data["event_type"] == nil || data["notification_id"] == nil || data["ciphertext"] != nil {
+			if data := got.events[0]["data"].(map[string]any); data["event_type"] == nil || data["notification_id"] == nil || data["ciphertext"] != nil ||
+				strings.Contains(c.body, "goods_detail") && data["promotion_detail.0.goods_detail.399.goods_id"] != "G399" {
 				t.Fatalf("data %v", data)
 			}
 		})
@@ -576,4 +580,15 @@ func TestWechatV3WebhookOutcomes(t *testing.T) {
 	if r := send(big, wechatHeaders(t, platform, v3PublicKeyID, now, big)); r.status != 413 {
 		t.Fatalf("a body over 64 KiB: %d", r.status)
 	}
+}
+
+// manyGoods is a transaction's promotion_detail member: one single-goods
+// coupon listing n goods, as WeChat's payment notification does.
+func manyGoods(n int) string {
+	goods := make([]string, n)
+	for i := range goods {
+		goods[i] = `{"goods_id":"G` + itoa(i) + `","quantity":1,"unit_price":100,"discount_amount":1,"goods_remark":"r"}`
+	}
+	return `"promotion_detail":[{"coupon_id":"109519","name":"单品惠","scope":"SINGLE","type":"DISCOUNT","amount":` + itoa(n) +
+		`,"wechatpay_contribute":0,"merchant_contribute":` + itoa(n) + `,"other_contribute":0,"currency":"CNY","goods_detail":[` + strings.Join(goods, ",") + `]}]`
 }

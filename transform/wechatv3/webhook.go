@@ -17,10 +17,15 @@ const (
 	EventRefundClosed       = "REFUND.CLOSED"
 )
 
-// Limits of a notification's decrypted resource.
+// Limits of a notification's decrypted resource, read only once it
+// decrypted (authenticated). A payment has a member per field of each
+// discounted goods (promotion_detail.N.goods_detail.M.*), hundreds for a
+// large basket, so the member limit is what a notification can hold at all:
+// its body is at most transform.MaxNotification bytes, and a member takes
+// at least 6 of them ("a":0,), more once encrypted and base64-encoded.
 const (
 	maxResourceDepth   = 6
-	maxResourceMembers = 256
+	maxResourceMembers = transform.MaxNotification / 6
 )
 
 // Webhook verifies WeChat Pay v3 notifications: the Wechatpay-* signature

@@ -2,6 +2,7 @@ package wechatv3
 
 import (
 	"errors"
+	"fmt"
 	"github.com/minipay/caddy-minipay/transform/transformtest"
 	"net/http"
 	"strings"
@@ -54,6 +55,13 @@ func TestWebhookOutcomes(t *testing.T) {
 			`{"sp_mchid":"1900000109","sub_mchid":"1900000111","sp_appid":"wx8888888888888888","out_trade_no":"O1","trade_state":"SUCCESS"}`), transform.ErrForeign, "", ""},
 		{"partner route, direct notification", partner, notificationOf(t, sb, pk, EventTransactionSuccess, tx), transform.ErrForeign, "", ""},
 		{"resource not JSON", direct, notificationOf(t, sb, pk, EventTransactionSuccess, `not json`), transform.ErrMalformed, "", ""},
+		// A leaf per goods field: an order of 300 discounted goods is some
+		// 1 500 members, which a 256-member cap refused (401, retried by
+		// WeChat for a day and then dropped).
+		{"payment with 300 discounted goods", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, `"promotion_detail":[{"amount":1}]`, discountedGoods(300), 1)),
+			nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
+		{"payment with 2 discounts of 200 goods", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, `"promotion_detail":[{"amount":1}]`, discountedGoods(200, 200), 1)),
+			nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -197,4 +205,27 @@ func TestWebhookContentEncoding(t *testing.T) {
 	sb, _ := newSandbox(t, nil)
 	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1234,"currency":"CNY"}}`
 	transformtest.WantContentEncodingRule(t, must(NewWebhook(merchantConfig(t))), notificationOf(t, sb, examplePublicKeyID, EventTransactionSuccess, tx))
+}
+
+// discountedGoods is a transaction's promotion_detail member with one
+// single-goods coupon per count, each listing that many goods as WeChat's
+// payment notification does (goods_detail).
+func discountedGoods(counts ...int) string {
+	var b strings.Builder
+	b.WriteString(`"promotion_detail":[`)
+	for p, n := range counts {
+		if p > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"coupon_id":"10951%d","name":"单品惠","scope":"SINGLE","type":"DISCOUNT","amount":%d,"stock_id":"931386","wechatpay_contribute":0,"merchant_contribute":%d,"other_contribute":0,"currency":"CNY","goods_detail":[`, p, n, n)
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"goods_id":"G%d","quantity":1,"unit_price":100,"discount_amount":1,"goods_remark":"r"}`, i)
+		}
+		b.WriteString(`]}`)
+	}
+	b.WriteByte(']')
+	return b.String()
 }
