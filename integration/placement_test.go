@@ -159,9 +159,10 @@ func TestDirectivePlacementAndMerchants(t *testing.T) {
 // TestJSONConfigChangedAtRuntime: a JSON configuration loaded through the
 // admin API, then changed field by field at runtime as Caddy's admin API
 // allows (an "@id" on the provider object addresses it): a new sign_type is
-// in effect for the next pay, and a change the plugin refuses (a key of the
-// wrong length) is answered with the error naming the field but not the
-// value, while the running configuration keeps serving.
+// in effect for the next pay (and the sandbox, part of the configuration
+// loaded anew, starts afresh), and a change the plugin refuses (a key of
+// the wrong length) is answered with the error naming the field but not
+// the value, while the running configuration keeps serving.
 func TestJSONConfigChangedAtRuntime(t *testing.T) {
 	site, sandbox := itoa(freePort(t)), itoa(freePort(t))
 	v2 := `"app_id":"` + appID + `","mch_id":"` + mchID + `","api_key":"` + apiKey + `"`
@@ -199,6 +200,11 @@ func TestJSONConfigChangedAtRuntime(t *testing.T) {
 		t.Fatalf("PUT sign_type: %d %s", status, body)
 	}
 	pay("RUNTIME-2", "HMAC-SHA256")
+	// The change loaded a new configuration: its sandbox starts afresh, as
+	// README "Sandbox" says, and no longer knows the first order.
+	if r := postJSON(t, tc, "http://127.0.0.1:"+site+"/shop/query", `{"order_id":"RUNTIME-1"}`); r.status != 422 || r.errorOf(t)["provider_code"] != "ORDERNOTEXIST" {
+		t.Fatalf("query of an order made before the change: %d %s", r.status, r.body)
+	}
 	if status, body := change(http.MethodPatch, "api_key", `"0123456789abcdef-not-32"`); status == 200 ||
 		!strings.Contains(body, "wechat_v2: api_key must be 32 bytes") || strings.Contains(body, "0123456789abcdef-not-32") || strings.Contains(body, apiKey) {
 		t.Fatalf("PATCH api_key of the wrong length: %d %s", status, body)
