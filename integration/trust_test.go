@@ -1,17 +1,21 @@
 package integration
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/cbtis"
@@ -20,12 +24,17 @@ import (
 )
 
 // trustRoutes starts a Caddy with one minipay_webhook route per provider,
-// all forwarding to one recording merchant backend.
-func trustRoutes(t *testing.T) (base string, merchant *merchantBackend) {
+// all forwarding to one recording merchant backend; serverOptions, when
+// given, go in the global servers block.
+func trustRoutes(t *testing.T, serverOptions ...string) (base string, merchant *merchantBackend) {
 	merchant = newMerchantBackend(t)
 	port := itoa(freePort(t))
 	backend := strings.TrimPrefix(merchant.srv.URL, "http://")
-	startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+	global := globalOptions(filepath.Join(t.TempDir(), "caddy.log"))
+	if len(serverOptions) > 0 {
+		global = strings.Replace(global, "\tlog {", "\tservers {\n\t\t"+strings.Join(serverOptions, "\n\t\t")+"\n\t}\n\tlog {", 1)
+	}
+	startCaddy(t, global+`
 :`+port+` {
 	handle /webhooks/wechat_v2 {
 		minipay_webhook wechat_v2 {
@@ -394,5 +403,75 @@ func TestWebhookStatesOutsideTheDocumentedSet(t *testing.T) {
 				t.Fatalf("deliveries %+v, want one event of type %s", got, tt.typ)
 			}
 		})
+	}
+}
+
+// TestWebhookSlowAndBrokenBodies: a sender that stalls mid-body past the
+// server's read_body timeout (README Production checklist), cuts the body
+// short, or breaks its chunked encoding gets the provider's failure form
+// with 400, and nothing reaches the merchant; the connection is not held.
+func TestWebhookSlowAndBrokenBodies(t *testing.T) {
+	base, merchant := trustRoutes(t, "timeouts {\n\t\t\tread_body 1s\n\t\t}")
+	addr := strings.TrimPrefix(base, "http://")
+	form := latipayForm(latipayAPIKey, nil)
+	v2 := xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil))
+	tests := []struct {
+		name, path string
+		head, rest string // rest is sent after a pause (stalled) or never (cut: the write side is closed)
+		stall      time.Duration
+		failForm   string
+	}{
+		{"latipay stalled", "/webhooks/latipay", form[:10], form[10:], 2 * time.Second, "fail: "},
+		{"wechat_v2 stalled", "/webhooks/wechat_v2", v2[:10], v2[10:], 2 * time.Second, "<xml><return_code><![CDATA[FAIL]]>"},
+		{"latipay cut short", "/webhooks/latipay", form[:10], "", 0, "fail: "},
+		{"cbtis cut short", "/webhooks/cbtis", `{"notify_type"`, "", 0, "fail: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+			length := len(tt.head) + len(tt.rest)
+			if tt.rest == "" {
+				length += 100
+			}
+			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s", tt.path, length, tt.head)
+			if tt.rest == "" {
+				_ = conn.(*net.TCPConn).CloseWrite()
+			} else {
+				time.Sleep(tt.stall)
+				_, _ = conn.Write([]byte(tt.rest)) // may fail: the server gave up on the body
+			}
+			res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			if res.StatusCode != 400 || !strings.HasPrefix(string(body), tt.failForm) {
+				t.Fatalf("status %d %q, want 400 and the failure form", res.StatusCode, body)
+			}
+			if got := merchant.take(); len(got) != 0 {
+				t.Fatalf("the merchant received %v", got[0].event)
+			}
+		})
+	}
+	// A broken chunked encoding (a size that is not hex).
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "POST /webhooks/latipay HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n%s\r\n0\r\n\r\n", form)
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 400 || !strings.HasPrefix(string(body), "fail: ") || len(merchant.take()) != 0 {
+		t.Fatalf("broken chunked encoding: status %d %q, want 400 and the failure form, nothing forwarded", res.StatusCode, body)
 	}
 }
