@@ -23,6 +23,7 @@ import (
 // as a process of its own, with its own admin and HTTP ports.
 type caddyProcess struct {
 	base, admin, log string
+	bin, config      string // the binary and its Caddyfile, for a reload
 }
 
 // buildCaddy builds ./cmd/caddy into dir and returns the binary's path.
@@ -48,7 +49,8 @@ func startProcess(t *testing.T, bin, name, storage, site string) caddyProcess {
 	t.Helper()
 	dir := t.TempDir()
 	admin, port := freePort(t), freePort(t)
-	p := caddyProcess{base: fmt.Sprintf("http://127.0.0.1:%d", port), admin: fmt.Sprintf("http://localhost:%d", admin), log: filepath.Join(dir, "caddy.log")}
+	p := caddyProcess{base: fmt.Sprintf("http://127.0.0.1:%d", port), admin: fmt.Sprintf("http://localhost:%d", admin), log: filepath.Join(dir, "caddy.log"),
+		bin: bin, config: filepath.Join(dir, "Caddyfile")}
 	config := fmt.Sprintf(`{
 	admin localhost:%d
 	storage %s
@@ -65,12 +67,11 @@ func startProcess(t *testing.T, bin, name, storage, site string) caddyProcess {
 %s
 }
 `, admin, storage, p.log, port, site)
-	cfgPath := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
+	if err := os.WriteFile(p.config, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	cmd := exec.Command(bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
+	cmd := exec.Command(bin, "run", "--config", p.config, "--adapter", "caddyfile")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 	if err := cmd.Start(); err != nil {
@@ -184,6 +185,25 @@ func notifyProcess(t *testing.T, p caddyProcess, path string, body []byte, signa
 	return res.StatusCode, string(b)
 }
 
+// mustAck posts a notification to path on p and fails unless CBTIS's ACK
+// (200 "success") comes back.
+func mustAck(t *testing.T, p caddyProcess, path string, body []byte, signature string) {
+	t.Helper()
+	if status, ack := notifyProcess(t, p, path, body, signature); status != 200 || ack != "success" {
+		t.Fatalf("%s%s: %d %q, want 200 success", p.base, path, status, ack)
+	}
+}
+
+// cbtisRoute is a site's route /<prefix>/* of minipay cbtis against f.
+func cbtisRoute(prefix string, f *fakeCBTIS) string {
+	return `
+	handle /` + prefix + `/* {
+		minipay cbtis {` + cbtisBlock(f.srv.URL+"/mch-api/v1/auth") + `
+		}
+		reverse_proxy ` + f.hostPort() + `
+	}`
+}
+
 func postProcess(t *testing.T, p caddyProcess, path, body string) (int, string) {
 	t.Helper()
 	res, err := http.Post(p.base+path, "application/json", strings.NewReader(body))
@@ -227,16 +247,8 @@ func TestCluster(t *testing.T) {
 	down.tokenDelay, down.tokenDown = time.Second, true
 	down.mu.Unlock()
 	merchant := newCountingMerchant(t)
-	route := func(prefix string, f *fakeCBTIS) string {
-		return `
-	handle /` + prefix + `/* {
-		minipay cbtis {` + cbtisBlock(f.srv.URL+"/mch-api/v1/auth") + `
-		}
-		reverse_proxy ` + f.hostPort() + `
-	}`
-	}
 	upstream := strings.TrimPrefix(merchant.srv.URL, "http://")
-	site := route("shared", shared) + route("cold", cold) + route("revoked", revoked) + route("down", down) + `
+	site := cbtisRoute("shared", shared) + cbtisRoute("cold", cold) + cbtisRoute("revoked", revoked) + cbtisRoute("down", down) + `
 	handle /webhooks/dedupe {
 		minipay_webhook cbtis {
 			dedupe 25h

@@ -1,0 +1,237 @@
+package integration
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// reload makes p load its Caddyfile again as a new configuration, as an
+// operator's `caddy reload` does: every handler is provisioned afresh, with
+// no memory of the old one's token or certificates.
+func (p caddyProcess) reload(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(p.bin, "reload", "--force", "--config", p.config, "--adapter", "caddyfile", "--address", strings.TrimPrefix(p.admin, "http://"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("caddy reload: %v\n%s", err, out)
+	}
+}
+
+// TestClusterLifecycle runs three Caddy processes on one file_system storage
+// through what a cluster lives through after its start (README "Clusters"):
+// a cold start on all three at once, tokens expiring and renewed while calls
+// keep arriving, a token revoked under all three, a reload, a de-duplication
+// window running out and its entry purged, and the wechat_v3 platform
+// certificates downloaded once for the cluster.
+func TestClusterLifecycle(t *testing.T) {
+	bin := buildCaddy(t, t.TempDir())
+	dir := filepath.Join(t.TempDir(), "storage")
+	cold, expiring, revoked := newFakeCBTIS(t, 3600), newFakeCBTIS(t, 4), newFakeCBTIS(t, 3600)
+	cold.mu.Lock()
+	cold.tokenDelay = 300 * time.Millisecond // the calls of all three arrive during the fetch
+	cold.mu.Unlock()
+	platform := v3PrivateKey(t, "wechatpay_platform_key.pem")
+	platformPEM, err := os.ReadFile(v3KeyPath(t, "wechatpay_platform_cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wechat := &fakeWeChatV3{t: t, merchant: &v3PrivateKey(t, "apiclient_key.pem").PublicKey,
+		certs: []string{string(platformPEM)}, certKey: platform, certSerial: v3PlatformSN}
+	wechatSrv := httptest.NewServer(wechat)
+	t.Cleanup(wechatSrv.Close)
+	wechat.script(func(r *http.Request) (int, string, http.Header) {
+		order := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+		body := `{"appid":"` + appID + `","mchid":"` + mchID + `","out_trade_no":"` + order + `","trade_state":"NOTPAY","trade_state_desc":"not paid",` +
+			`"amount":{"total":100,"currency":"CNY"}}`
+		return 200, body, wechatHeaders(t, platform, v3PlatformSN, time.Now().Unix(), body)
+	})
+	merchant := newCountingMerchant(t)
+
+	site := cbtisRoute("cold", cold) + cbtisRoute("expiring", expiring) + cbtisRoute("revoked", revoked) + `
+	handle /v3dl/* {
+		minipay wechat_v3 {
+` + v3Merchant(t, "\t\tcertificates_url "+wechatSrv.URL+"/v3/certificates\n") + `		notify_url https://merchant.example/webhooks/wechat_v3
+		}
+		reverse_proxy ` + strings.TrimPrefix(wechatSrv.URL, "http://") + `
+	}
+	handle /webhooks/long {
+		minipay_webhook cbtis {
+			dedupe 25h
+			api_key ` + cbtisAPIKey + `
+		}
+		reverse_proxy ` + strings.TrimPrefix(merchant.srv.URL, "http://") + `
+	}
+	handle /webhooks/short {
+		minipay_webhook cbtis {
+			dedupe 3s
+			api_key ` + cbtisAPIKey + `
+		}
+		reverse_proxy ` + strings.TrimPrefix(merchant.srv.URL, "http://") + `
+	}`
+	storage := "file_system " + dir
+	cluster := []caddyProcess{
+		startProcess(t, bin, "A", storage, site),
+		startProcess(t, bin, "B", storage, site),
+		startProcess(t, bin, "C", storage, site),
+	}
+	a := cluster[0]
+	// payAll sends n pays to /<prefix>/pay at once, spread over the three
+	// instances; every one must succeed.
+	payAll := func(t *testing.T, n int, prefix string) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := strings.ToUpper(prefix) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + itoa(i)
+				if status, body := postProcess(t, cluster[i%3], "/"+prefix+"/pay", cbtisPay(id)); status != 200 {
+					t.Errorf("pay %s: %d %s", id, status, body)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+
+	t.Run("three instances, concurrent cold start: one fetch", func(t *testing.T) {
+		payAll(t, 18, "cold")
+		if fetches, calls := cold.counts(); fetches != 1 || calls != 18 {
+			t.Fatalf("%d token fetches and %d API calls, want 1 and 18", fetches, calls)
+		}
+	})
+
+	// A 4 s token is renewed 1 s before it lapses (a quarter of its life):
+	// with calls arriving at every instance for 7 s, the cluster fetches at
+	// 0, about 3 and about 6 s. Instances that each fetched their own would
+	// make at least 6 fetches; a token used past its expiry would be a 401
+	// and a second API call for that pay.
+	t.Run("a short token is renewed once per lifetime for the cluster, before it lapses", func(t *testing.T) {
+		start, pays := time.Now(), 0
+		for i := 0; time.Since(start) < 7*time.Second; i++ {
+			id := "EXP-" + itoa(i)
+			if status, body := postProcess(t, cluster[i%3], "/expiring/pay", cbtisPay(id)); status != 200 {
+				t.Fatalf("pay %s after %v: %d %s", id, time.Since(start), status, body)
+			}
+			pays++
+			time.Sleep(50 * time.Millisecond)
+		}
+		fetches, calls := expiring.counts()
+		if fetches < 2 || fetches > 3 {
+			t.Fatalf("%d token fetches in 7 s of a 4 s token, want 2 or 3 (one per renewal for the cluster)", fetches)
+		}
+		// one retried call is allowed for a machine that stalled a Caddy for
+		// the last second of a token's life; tokens renewed only when they
+		// lapse would cost one per lapse and instance
+		if calls > pays+1 {
+			t.Fatalf("%d API calls for %d pays: tokens were used after they lapsed", calls, pays)
+		}
+	})
+
+	t.Run("a token revoked under all three: every call recovers, at most 2 fetches", func(t *testing.T) {
+		payAll(t, 3, "revoked")
+		revoked.revoke()
+		payAll(t, 12, "revoked")
+		payAll(t, 3, "revoked")
+		if fetches, _ := revoked.counts(); fetches > 2 {
+			t.Fatalf("%d token fetches, want at most 2", fetches)
+		}
+	})
+
+	// event ids of this run only
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+
+	t.Run("a reload keeps the cluster's token and acknowledged events", func(t *testing.T) {
+		before, _ := cold.counts()
+		body, sig := cbtisNotification("RL-" + run)
+		id := "cbtis:RL-" + run + ":payment.succeeded"
+		mustAck(t, a, "/webhooks/long", body, sig)
+		a.reload(t)
+		if status, body := postProcess(t, a, "/cold/pay", cbtisPay("RL-1-"+run)); status != 200 {
+			t.Fatalf("pay after the reload: %d %s", status, body)
+		}
+		if fetches, _ := cold.counts(); fetches != before {
+			t.Fatalf("%d token fetches after the reload, want %d: the reloaded handler read the shared token", fetches, before)
+		}
+		mustAck(t, a, "/webhooks/long", body, sig)
+		if n := merchant.count(id); n != 1 {
+			t.Fatalf("forwarded %d times across the reload, want 1", n)
+		}
+	})
+
+	t.Run("a window inside, after, and purged", func(t *testing.T) {
+		body, sig := cbtisNotification("WIN-" + run)
+		id := "cbtis:WIN-" + run + ":payment.succeeded"
+		entry := filepath.Join(dir, "minipay", "events", "cbtis", hexSHA256(id))
+		notify := func(p caddyProcess) { t.Helper(); mustAck(t, p, "/webhooks/short", body, sig) }
+		notify(cluster[0])
+		notify(cluster[1]) // inside the 3 s window: a duplicate
+		if n := merchant.count(id); n != 1 {
+			t.Fatalf("inside the window: forwarded %d times, want 1", n)
+		}
+		time.Sleep(3100 * time.Millisecond)
+		notify(cluster[2]) // after it: the event is forwarded again, and remembered again
+		if n := merchant.count(id); n != 2 {
+			t.Fatalf("after the window: forwarded %d times, want 2", n)
+		}
+		if _, err := os.Stat(entry); err != nil {
+			t.Fatalf("the new acknowledgement is not stored: %v", err)
+		}
+		// purged once past the window, by a purge every second (a quarter of
+		// the window, at least a second)
+		deadline := time.Now().Add(8 * time.Second)
+		for {
+			_, err := os.Stat(entry)
+			if os.IsNotExist(err) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("entry %s still there 8 s after its 3 s window: %v", entry, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		notify(cluster[0])
+		if n := merchant.count(id); n != 3 {
+			t.Fatalf("after the purge: forwarded %d times, want 3", n)
+		}
+	})
+
+	t.Run("wechat_v3 platform certificates: one download for the cluster", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for i := range 9 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				order := "V3CL-" + itoa(i)
+				if status, body := postProcess(t, cluster[i%3], "/v3dl/query", `{"order_id":"`+order+`"}`); status != 200 || !strings.Contains(body, `"status":"pending"`) {
+					t.Errorf("query %s: %d %s", order, status, body)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := wechat.downloads.Load(); n != 1 {
+			t.Fatalf("%d certificate downloads, want 1 for the cluster", n)
+		}
+		if n := wechat.authFailed.Load(); n != 0 {
+			t.Fatalf("%d requests failed the fake's Authorization check", n)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "minipay", "wechat_v3", mchID, "certificates")); err != nil {
+			t.Fatalf("the download is not in the storage: %v", err)
+		}
+	})
+
+	for _, p := range cluster {
+		logs := logText(t, p.log)
+		for _, leak := range []string{cbtisSecret, v3APIv3Key, "client_secret="} {
+			if strings.Contains(logs, leak) {
+				t.Fatalf("the log of %s contains %q", p.base, leak)
+			}
+		}
+	}
+}
