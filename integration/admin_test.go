@@ -1,9 +1,14 @@
 package integration
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +35,18 @@ func adminProviders(t *testing.T) ([]adminProvider, string) {
 		t.Fatalf("GET /minipay/providers: %d %s %s", res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
 	return list, string(body)
+}
+
+// findAdmin is the entry of list for handler and provider.
+func findAdmin(t *testing.T, list []adminProvider, handler, provider string) adminProvider {
+	t.Helper()
+	for _, p := range list {
+		if p.Handler == handler && p.Provider == provider {
+			return p
+		}
+	}
+	t.Fatalf("no %s %s", handler, provider)
+	return adminProvider{}
 }
 
 // TestAdminProviders reads GET /minipay/providers of a Caddy running
@@ -67,13 +84,7 @@ func TestAdminProviders(t *testing.T) {
 		}
 	}
 	find := func(list []adminProvider, handler, provider string) adminProvider {
-		for _, p := range list {
-			if p.Handler == handler && p.Provider == provider {
-				return p
-			}
-		}
-		t.Fatalf("no %s %s", handler, provider)
-		return adminProvider{}
+		return findAdmin(t, list, handler, provider)
 	}
 	v2 := find(list, "minipay", "wechat_v2").Config
 	if v2["app_id"] != appID || v2["mch_id"] != mchID || v2["sign_type"] != "HMAC-SHA256" || v2["client_ip"] != "127.0.0.1" ||
@@ -189,5 +200,67 @@ func TestAdminProvidersFollowReloads(t *testing.T) {
 	startCaddy(t, globalOptions(t.TempDir()+"/log")+":"+itoa(freePort(t))+" {\n\trespond ok\n}\n")
 	if list, body := adminProviders(t); len(list) != 0 {
 		t.Fatalf("after a reload without minipay: %s", body)
+	}
+}
+
+// In certificate mode (certificates_url) the platform certificates are
+// downloaded when first needed, not at load: GET /minipay/providers lists
+// the merchant certificate only, then, once a pay (minipay) and its
+// notification (minipay_webhook) made each route download, the sandbox's
+// platform certificate with its serial and expiry as the PEM file says.
+func TestAdminProvidersDownloadedCertificates(t *testing.T) {
+	certPEM, err := os.ReadFile(v3KeyPath(t, "wechatpay_platform_cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(certPEM)
+	if block == nil {
+		t.Fatal("no PEM block in the platform certificate")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	platform := fmt.Sprintf(`{"id":"%X","kind":"platform_certificate","not_after":"%s"}`, cert.SerialNumber, cert.NotAfter.UTC().Format(time.RFC3339))
+	const merchantCert = `{"id":"` + v3Serial + `","kind":"merchant_certificate"}`
+
+	merchant, sandbox := freePort(t), freePort(t)
+	download := "\t\tcertificates_url http://localhost:" + itoa(sandbox) + "/v3/certificates\n"
+	config := globalOptions(filepath.Join(t.TempDir(), "caddy.log")) + ":" + itoa(merchant) + " {\n" +
+		"\thandle /v3/* {\n\t\tminipay wechat_v3 {\n" + v3Merchant(t, download) + "\t\tnotify_url http://localhost:" + itoa(merchant) + "/hooks/v3\n\t\t}\n" +
+		"\t\treverse_proxy localhost:" + itoa(sandbox) + "\n\t}\n" +
+		"\thandle /hooks/v3 {\n\t\tminipay_webhook wechat_v3 {\n" + v3Merchant(t, download) + "\t\t}\n" +
+		"\t\trewrite * /sandbox/merchant/events\n\t\treverse_proxy localhost:" + itoa(sandbox) + "\n\t}\n}\n" +
+		":" + itoa(sandbox) + " {\n\tbind 127.0.0.1\n\tminipay_sandbox {\n\t\twechat_v3 {\n" +
+		v3Merchant(t, "\t\tplatform_private_key {file."+v3KeyPath(t, "wechatpay_platform_key.pem")+"}\n\t\tplatform_certificate {file."+v3KeyPath(t, "wechatpay_platform_cert.pem")+"}\n") +
+		"\t\t}\n\t}\n}\n"
+	tc := startCaddy(t, config)
+	keys := func(handler string) string {
+		t.Helper()
+		list, _ := adminProviders(t)
+		var parts []string
+		for _, k := range findAdmin(t, list, handler, "wechat_v3").Keys {
+			parts = append(parts, string(k))
+		}
+		return strings.Join(parts, ",")
+	}
+	for _, handler := range []string{"minipay", "minipay_webhook"} {
+		if got := keys(handler); got != merchantCert {
+			t.Errorf("%s before any download: keys %s, want %s", handler, got, merchantCert)
+		}
+	}
+	if res := postJSON(t, tc, "http://localhost:"+itoa(merchant)+"/v3/pay",
+		`{"order_id":"ADM-DL-1","amount":"1.00","currency":"CNY","description":"d","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`); res.status != 200 {
+		t.Fatalf("pay: %d %s", res.status, res.body)
+	}
+	if got, want := keys("minipay"), merchantCert+","+platform; got != want {
+		t.Errorf("minipay after the pay: keys %s, want %s", got, want)
+	}
+	if res := postJSON(t, tc, "http://localhost:"+itoa(sandbox)+"/sandbox/complete",
+		`{"provider":"wechat_v3","order_id":"ADM-DL-1","result":"succeeded"}`); res.status != 200 || res.json(t)["acknowledged"] != true {
+		t.Fatalf("complete: %d %s", res.status, res.body)
+	}
+	if got, want := keys("minipay_webhook"), merchantCert+","+platform; got != want {
+		t.Errorf("minipay_webhook after the notification: keys %s, want %s", got, want)
 	}
 }
