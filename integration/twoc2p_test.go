@@ -216,6 +216,7 @@ func twoc2pPay(orderID, amount, currency, notifyURL string) string {
 var (
 	upperHex64 = regexp.MustCompile(`^[0-9A-F]{64}$`)
 	digitsOnly = regexp.MustCompile(`^[0-9]+$`)
+	base64Text = regexp.MustCompile(`^[A-Za-z0-9+/]+={0,2}$`)
 )
 
 // TestTwoC2PSandboxPayAndWebhook: pay through minipay 2c2p → reverse_proxy →
@@ -246,6 +247,21 @@ func TestTwoC2PSandboxPayAndWebhook(t *testing.T) {
 	// a route with the live hosts' payment_path reaches the sandbox too
 	if live := postJSON(t, tc, base+"/live2c2p/pay", twoc2pPay("2C2P-L", "1.00", "SGD", "")); live.status != 200 || live.json(t)["order_id"] != "2C2P-L" {
 		t.Fatalf("pay through payment_path /SecurePayment/Payment.aspx: %d %s", live.status, live.body)
+	}
+	// the sandbox compresses its answer only for a client that accepts gzip (q=0 refuses it)
+	for accept, gz := range map[string]bool{"gzip": true, "x-gzip": true, "gzip;q=0": false, "identity": false} {
+		req, _ := http.NewRequest(http.MethodPost, sandbox+"/2C2PFrontEnd/SecurePayment/Payment.aspx", strings.NewReader(transformtest.TwoC2PDemoRequestForm))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept-Encoding", accept)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if got := res.Header.Get("Content-Encoding") == "gzip"; got != gz || res.StatusCode != 200 || (!gz && !base64Text.Match(body)) {
+			t.Fatalf("Accept-Encoding %q: %d, Content-Encoding %q: %.40q", accept, res.StatusCode, res.Header.Get("Content-Encoding"), body)
+		}
 	}
 	// a business refusal of the sandbox is a 422 with 2C2P's code and reason
 	if other := postJSON(t, tc, base+"/2c2p/pay", twoc2pPay("2C2P-1", "99.00", "SGD", notify)); other.status != 422 ||

@@ -248,16 +248,53 @@ func (s *Sandbox) response(req transform.Params, o outcome, now time.Time) []byt
 func (s *Sandbox) reply(w http.ResponseWriter, r *http.Request, inner []byte) {
 	text := Seal(RootResponse, s.cfg.Version, inner, s.cfg.SecretKey)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+	w.Header().Set("Vary", "Accept-Encoding")
+	if !acceptsGzip(r.Header) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(text)))
 		_, _ = io.WriteString(w, text)
 		return
 	}
 	w.Header().Set("Content-Encoding", "gzip")
-	w.Header().Set("Vary", "Accept-Encoding")
 	zw := gzip.NewWriter(w)
 	_, _ = io.WriteString(zw, text)
 	_ = zw.Close()
+}
+
+// acceptsGzip reads Accept-Encoding as RFC 9110 §12.5.3 does: codings are
+// case-insensitive, x-gzip is gzip, "*" stands for any coding not listed,
+// and q=0 means not acceptable ("gzip;q=0" asks for no compression).
+func acceptsGzip(h http.Header) bool {
+	gz, star := -1, -1 // -1 not listed, 0 refused, 1 accepted
+	for _, v := range h.Values("Accept-Encoding") {
+		for _, member := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(member, ";")
+			q := 1
+			if qZero(params) {
+				q = 0
+			}
+			switch coding = strings.TrimSpace(coding); {
+			case strings.EqualFold(coding, "gzip"), strings.EqualFold(coding, "x-gzip"):
+				gz = max(gz, q)
+			case coding == "*":
+				star = q
+			}
+		}
+	}
+	return gz == 1 || (gz == -1 && star == 1)
+}
+
+// qZero tells whether a member's parameters give it weight q=0 (0, 0., 0.0,
+// up to three zero decimals).
+func qZero(params string) bool {
+	for _, p := range strings.Split(params, ";") {
+		name, value, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if !strings.EqualFold(strings.TrimSpace(name), "q") {
+			continue
+		}
+		whole, frac, _ := strings.Cut(strings.TrimSpace(value), ".")
+		return whole == "0" && len(frac) <= 3 && strings.Trim(frac, "0") == ""
+	}
+	return false
 }
 
 // Complete implements transform.Sandbox: it settles the order and signs the

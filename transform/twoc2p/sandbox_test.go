@@ -78,6 +78,40 @@ func payCall(t *testing.T, c *Client, body string) *transform.Call {
 const sandboxPay = `{"order_id":"SB-1","amount":"12.34","currency":"SGD","description":"Kaya toast","openid":"` + testOpenID +
 	`","attach":"table=7","notify_url":"http://merchant.example/webhooks/2c2p"}`
 
+// TestSandboxAnswerCompression: the answer is gzip-compressed, like the
+// demo server's, exactly when Accept-Encoding accepts gzip (RFC 9110
+// §12.5.3: case-insensitive, x-gzip, "*", q=0 refusing).
+func TestSandboxAnswerCompression(t *testing.T) {
+	s := newSandbox(t, testConfig())
+	c := newClient(t, testConfig())
+	for _, tt := range []struct {
+		accept string
+		gzip   bool
+	}{
+		{"", false}, {"gzip", true}, {"gzip, deflate, br", true}, {"GZIP", true}, {"x-gzip", true},
+		{"*", true}, {"identity", false}, {"deflate, br", false},
+		{"gzip;q=0", false}, {"gzip; q=0.000, identity", false}, {"gzip;Q=0.0", false}, {"gzip;q=0.001", true},
+		{"gzip;q=0, *", false}, {"*;q=0", false}, {"*;q=0, gzip;q=0.5", true}, {"br;q=1.0, gzip;q=0.8", true},
+	} {
+		t.Run(tt.accept, func(t *testing.T) {
+			call := payCall(t, c, sandboxPay)
+			r := httptest.NewRequest(call.Method, call.Path, bytes.NewReader(call.Body))
+			r.Header.Set("Content-Type", call.ContentType)
+			if tt.accept != "" {
+				r.Header.Set("Accept-Encoding", tt.accept)
+			}
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, r)
+			if got := rec.Header().Get("Content-Encoding") == "gzip"; got != tt.gzip || rec.Header().Get("Vary") != "Accept-Encoding" {
+				t.Fatalf("Content-Encoding %q, Vary %q; want gzip %v", rec.Header().Get("Content-Encoding"), rec.Header().Get("Vary"), tt.gzip)
+			}
+			if a := answerOf(t, rec); a.Get("respCode") != "32" {
+				t.Fatalf("answer %v", a.Map())
+			}
+		})
+	}
+}
+
 // TestSandboxPayRoundTrip: the client's request, the sandbox's answer, the
 // client's reading of it: a wx.requestPayment object signed like WeChat's.
 func TestSandboxPayRoundTrip(t *testing.T) {
