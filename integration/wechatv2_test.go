@@ -514,15 +514,16 @@ func TestPayClientIPFallback(t *testing.T) {
 }
 
 // TestProviderRequestFramedByItself: a merchant backend that sends its JSON
-// chunked, with a trailer (a streaming HTTP client does), still gets the
-// provider called with the provider's own request: WeChat Pay's XML with its
-// Content-Length, code2Session's GET without a body, and none of the
-// merchant's trailers (README Merchant API). The chunked XML reached
+// chunked, with a trailer (a streaming HTTP client does), and a query
+// string of its own, still gets the provider called with the provider's own
+// request: WeChat Pay's XML with its Content-Length at the API's path,
+// code2Session's GET without a body and with its own query alone, and none
+// of the merchant's trailers (README Merchant API). The chunked XML reached
 // WeChat with the merchant's trailer after it, and a server that reads a
 // request by its Content-Length only got no body.
 func TestProviderRequestFramedByItself(t *testing.T) {
 	type framing struct {
-		method        string
+		method, uri   string
 		length        int64
 		encoding      []string
 		trailer, body string
@@ -530,7 +531,7 @@ func TestProviderRequestFramedByItself(t *testing.T) {
 	sent := make(chan framing, 1)
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		sent <- framing{r.Method, r.ContentLength, r.TransferEncoding, r.Trailer.Get("X-Merchant-Trailer"), string(body)}
+		sent <- framing{r.Method, r.RequestURI, r.ContentLength, r.TransferEncoding, r.Trailer.Get("X-Merchant-Trailer"), string(body)}
 		if r.Method == http.MethodGet {
 			w.Header().Set("Content-Type", "text/plain") // code2Session's JSON
 			_, _ = w.Write([]byte(`{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","session_key":"tiihtNczf5v6AKRyjwEUhQ=="}`))
@@ -555,13 +556,16 @@ func TestProviderRequestFramedByItself(t *testing.T) {
 	}
 }
 `)
-	for _, tt := range []struct{ path, body, method string }{
-		{"/wechat/pay", `{"order_id":"CHUNKED1","amount":"0.01","currency":"CNY","description":"d","openid":"o"}`, http.MethodPost},
-		{"/wxlogin/login", `{"code":"chunked-code"}`, http.MethodGet},
+	const merchantQuery = "?appid=wx0000000000000000&js_code=other&secret=x&out_trade_no=OTHER"
+	for _, tt := range []struct{ path, body, method, uri string }{
+		{"/wechat/pay", `{"order_id":"CHUNKED1","amount":"0.01","currency":"CNY","description":"d","openid":"o"}`, http.MethodPost,
+			"/pay/unifiedorder"},
+		{"/wxlogin/login", `{"code":"chunked-code"}`, http.MethodGet,
+			"/sns/jscode2session?appid=" + appID + "&grant_type=authorization_code&js_code=chunked-code&secret=" + appSecret},
 	} {
 		t.Run(tt.path, func(t *testing.T) {
 			// An io.Reader of unknown length: Go's client sends it chunked.
-			req, err := http.NewRequest(http.MethodPost, "http://localhost:"+port+tt.path, io.MultiReader(strings.NewReader(tt.body)))
+			req, err := http.NewRequest(http.MethodPost, "http://localhost:"+port+tt.path+merchantQuery, io.MultiReader(strings.NewReader(tt.body)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -577,6 +581,9 @@ func TestProviderRequestFramedByItself(t *testing.T) {
 				t.Fatalf("%s: %d %s", tt.path, resp.StatusCode, answer)
 			}
 			got := <-sent
+			if got.uri != tt.uri {
+				t.Errorf("the provider got %s, want %s", got.uri, tt.uri)
+			}
 			if got.method != tt.method || got.length != int64(len(got.body)) || len(got.encoding) != 0 || got.trailer != "" ||
 				tt.method == http.MethodPost && !strings.HasPrefix(got.body, "<xml>") || tt.method == http.MethodGet && got.body != "" {
 				t.Errorf("the provider got %s with length %d, transfer encoding %v, trailer %q, body %.40q",
