@@ -763,3 +763,36 @@ func TestConsoleToastLetsClicksThrough(t *testing.T) {
 		t.Fatalf("a click at the toast's centre goes to %s", hit)
 	}
 }
+
+// A notification that gets no ACK is listed too, with
+// data-acknowledged="false" and why: here the order's notify URL is a
+// closed port. The order is settled all the same, as a provider's would be.
+func TestConsoleUnacknowledgedNotification(t *testing.T) {
+	s := startCaddy(t)
+	ctx := browser(t)
+	closed := fmt.Sprintf("http://127.0.0.1:%d/nowhere", freePort(t))
+	if m := postJSON(t, s.merchant+"/wechat/pay", `{"order_id":"DEAD-1","amount":"1.00","currency":"CNY","description":"Latte",`+
+		`"openid":"os7xVv419cwT89c3EhFacTtXD_84","notify_url":"`+closed+`"}`); m["order_id"] != "DEAD-1" {
+		t.Fatalf("pay answer %v", m)
+	}
+	note := `[data-notification][data-order-id="DEAD-1"]`
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.sandbox+"/sandbox/"),
+		chromedp.WaitVisible(chromedp.CSS(order("DEAD-1"))),
+		chromedp.Click(chromedp.CSS(order("DEAD-1")+` button[data-action="succeed"]`)),
+		wait(`document.querySelector('`+note+`') !== null`, 20*time.Second),
+		wait(`document.querySelector('`+order("DEAD-1")+` [data-field="state"]').textContent.trim() === "succeeded"`, 10*time.Second),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('`+note+`').dataset.acknowledged`)); err != nil || got != "false" {
+		t.Fatalf("data-acknowledged %q (%v), want false", got, err)
+	}
+	if got := rendered(t, ctx, note); !strings.Contains(got, "could not be reached") || !strings.Contains(got, closed) {
+		t.Fatalf("the notification shows %q, not why nor where", got)
+	}
+	if got := s.merchantEvents(t, "DEAD-1"); len(got) != 0 {
+		t.Fatalf("the demo merchant backend received %v", got)
+	}
+}
