@@ -20,7 +20,8 @@ const (
 // Caddyfile puts them, with no order global option (README "Modules and
 // directives": the plugin registers its order) — in a route block, in
 // handle_path (which strips the prefix: the operation is still the path's
-// last element), in handle, and at site level written after reverse_proxy —
+// last element), in handle, at site level written after reverse_proxy, and
+// in a named route (in its route block, as README "Caddyfile" says) —
 // and two merchants of one provider live in one Caddy, each with its own
 // webhook route and sandbox. A notification of one merchant sent to the
 // other's route is refused (401) and never reaches that merchant.
@@ -30,7 +31,20 @@ func TestDirectivePlacementAndMerchants(t *testing.T) {
 	merchant2 := "\t\t\tapp_id " + otherAppID + "\n\t\t\tmch_id " + otherMchID + "\n\t\t\tapi_key " + otherAPIKey + "\n\t\t\tsign_type HMAC-SHA256\n"
 	base := "http://localhost:" + site
 	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+&(shop) {
+	route {
+		minipay wechat_v2 {
+`+merchant1+`			notify_url `+base+`/webhooks/m1
+			client_ip 127.0.0.1
+		}
+		reverse_proxy 127.0.0.1:`+sandbox1+`
+	}
+}
+
 :`+site+` {
+	handle_path /named/* {
+		invoke shop
+	}
 	route /r/* {
 		minipay wechat_v2 {
 `+merchant1+`			notify_url `+base+`/webhooks/m1
@@ -103,6 +117,7 @@ func TestDirectivePlacementAndMerchants(t *testing.T) {
 		{"handle_path", base + "/hp/pay", "PLACE-HP", "MD5"},
 		{"handle, second merchant", base + "/m2/pay", "PLACE-M2", "HMAC-SHA256"},
 		{"site level, after reverse_proxy", "http://localhost:" + bare + "/any/prefix/pay", "PLACE-BARE", "MD5"},
+		{"named route, in route", base + "/named/pay", "PLACE-NAMED", "MD5"},
 	} {
 		t.Run(p.name, func(t *testing.T) {
 			if got := pay(p.url, p.orderID, ""); got["signType"] != p.signType || got["order_id"] != p.orderID {
