@@ -230,15 +230,12 @@ func orderNamedIn(body []byte) *transform.Call {
 func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics, call *transform.Call, rec *recorder) ([]byte, error) {
 	// Rewrite the request for the provider; the merchant's headers (and
 	// Host) never reach the provider. The merchant's request comes back on
-	// r once next returns: Caddy's placeholders read r when the access log
-	// is written ({http.request.uri} in a log_append field), and the
-	// provider's URL may hold a secret (code2Session's AppSecret).
-	merchantMethod, merchantURL, merchantHost := r.Method, *r.URL, r.Host
-	merchantBody, merchantLength := r.Body, r.ContentLength
+	// r once next returns (savedRequest): the provider's URL may hold a
+	// secret (code2Session's AppSecret).
+	merchant := saveRequest(r)
 	// The merchant's framing stays with the merchant's request: a chunked
 	// request left its Transfer-Encoding on r, which made Go's transport
 	// send the provider's body chunked, with the merchant's trailers.
-	merchantEncoding, merchantTrailer := r.TransferEncoding, r.Trailer
 	r.TransferEncoding, r.Trailer = nil, nil
 	r.Method = call.Method
 	r.URL.Path, r.URL.RawPath, r.URL.RawQuery = call.Path, "", call.RawQuery
@@ -250,13 +247,9 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 	// storage too, never a slice shared with another request: a handler
 	// between minipay and reverse_proxy may write a value in place (Caddy's
 	// request_header replace assigns hdr[field][i]).
-	merchantHeader := r.Header
 	header := rec.request.header
 	defer func() {
-		r.Header = merchantHeader
-		r.Method, *r.URL, r.Host = merchantMethod, merchantURL, merchantHost
-		r.Body, r.ContentLength = merchantBody, merchantLength
-		r.TransferEncoding, r.Trailer = merchantEncoding, merchantTrailer
+		merchant.restore(r)
 		clear(header) // keeps no request's values (a bearer token) alive in the pool
 		clear(rec.request.values)
 	}()

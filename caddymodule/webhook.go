@@ -137,7 +137,8 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	defer claim.release(r.Context())
 
 	event := transform.Marshal(ev)
-	defer keepRequest(r)()
+	provider := saveRequest(r)
+	defer provider.restore(r)
 	forwardOnly(r, ev.ID, h.name)
 	setBody(r, event)
 
@@ -201,19 +202,6 @@ func forwardOnly(r *http.Request, eventID, provider string) {
 	}
 	r.URL.RawPath = ""
 	r.RequestURI = r.URL.RequestURI()
-}
-
-// keepRequest saves what forwardOnly and the event's body replace on r and
-// returns what puts it back once the merchant answered: Caddy reads r when
-// it writes the access log (its uri and headers, a log_append placeholder),
-// which then shows the provider's request as received, not the event.
-func keepRequest(r *http.Request) func() {
-	method, u, host, header, uri := r.Method, *r.URL, r.Host, r.Header, r.RequestURI
-	body, length, trailer, encoding := r.Body, r.ContentLength, r.Trailer, r.TransferEncoding
-	return func() {
-		r.Method, *r.URL, r.Host, r.Header, r.RequestURI = method, u, host, header, uri
-		r.Body, r.ContentLength, r.Trailer, r.TransferEncoding = body, length, trailer, encoding
-	}
 }
 
 // ack sends the provider's success acknowledgement and returns its status.
