@@ -23,7 +23,8 @@ import (
 // answer is not the answer): a redirect (reverse_proxy does
 // not follow it, and the event reached no one who stored it), a 4xx, a 5xx
 // (502), a backend that does not answer within response_header_timeout
-// (504), one that is down (502).
+// (504), one that is down (502). None of the backend's headers reaches
+// the provider.
 func TestWebhookMerchantAnswers(t *testing.T) {
 	var answer atomic.Value // func(http.ResponseWriter)
 	answer.Store(func(w http.ResponseWriter) { w.WriteHeader(200) })
@@ -88,6 +89,8 @@ func TestWebhookMerchantAnswers(t *testing.T) {
 			if code/100 == 3 {
 				w.Header().Set("Location", "https://elsewhere.example/hook")
 			}
+			w.Header().Set("Set-Cookie", "backend_session=internal")
+			w.Header().Set("X-Backend-Node", "internal-7")
 			w.WriteHeader(code)
 			_, _ = w.Write([]byte("merchant's own body"))
 		}
@@ -132,6 +135,13 @@ func TestWebhookMerchantAnswers(t *testing.T) {
 				}
 				got, _ := io.ReadAll(res.Body)
 				res.Body.Close()
+				// The provider gets minipay's answer, never the backend's
+				// headers (its cookies, its Location, its internal names).
+				for _, h := range []string{"Set-Cookie", "X-Backend-Node", "Location"} {
+					if v := res.Header.Get(h); v != "" {
+						t.Errorf("the provider received %s: %s", h, v)
+					}
+				}
 				if m.prefix == "/up" && received.Load() == before {
 					t.Fatal("the merchant backend received nothing")
 				}
