@@ -78,8 +78,10 @@ type sandboxRefund struct {
 	status      string
 	createTime  string
 	successTime string
-	// notified is its REFUND.SUCCESS notification's identity.
-	notified notice
+	// notified is its REFUND.SUCCESS notification's identity, sent to
+	// notifyURL under announce (the refund request's, else the order's).
+	notified            notice
+	notifyURL, announce string
 }
 
 // NewSandbox checks cfg, parses its keys and returns an empty Sandbox. The

@@ -25,7 +25,7 @@ var _ transform.RefundSandbox = (*Sandbox)(nil)
 // the API is notified by itself (Notify); this refunds what remains of a
 // paid order (out_refund_no "SBX" + the refund_id) and returns its
 // REFUND.SUCCESS, or, when nothing remains, the last refund's notification
-// again, as WeChat's retries do.
+// again (its id, notify URL and key), as WeChat's retries do.
 func (s *Sandbox) CompleteRefund(orderID string, now time.Time) (*transform.Outbound, func(int, []byte) bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -38,14 +38,15 @@ func (s *Sandbox) CompleteRefund(orderID string, now time.Time) (*transform.Outb
 		s.seq++
 		at := now.In(transform.UTC8).Format(time.RFC3339)
 		id := "50300" + strconv.FormatInt(now.Unix(), 10) + strconv.FormatInt(1e6+s.seq, 10)
-		r = &sandboxRefund{order: o, id: id, outRefundNo: "SBX" + id, amount: rest, status: "SUCCESS", createTime: at, successTime: at}
+		r = &sandboxRefund{order: o, id: id, outRefundNo: "SBX" + id, amount: rest, status: "SUCCESS", createTime: at, successTime: at,
+			notifyURL: o.req.NotifyURL, announce: o.announce}
 		s.keepRefund(r)
 		o.refunded, o.state = *o.req.Amount.Total, "REFUND"
 		o.lastRefund = r
 	} else if r = o.lastRefund; r == nil {
 		return nil, nil, errors.New("the order has nothing to refund")
 	}
-	out, err := s.refundNotification(r, o.req.NotifyURL, o.announce)
+	out, err := s.refundNotification(r)
 	if err != nil {
 		return nil, nil, err
 	}

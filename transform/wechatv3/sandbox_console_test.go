@@ -134,8 +134,9 @@ func TestSandboxOrderStates(t *testing.T) {
 
 // A notification the sandbox sends again (a repeated /sandbox/complete, the
 // console's refund of an order with nothing left) is WeChat's retry: the
-// same id and create_time, newly signed, so that the event and its
-// data.notification_id are those of the first sending.
+// same id and create_time, to the same URL under the same key, newly
+// signed, so that the event and its data.notification_id are those of the
+// first sending.
 func TestSandboxResendKeepsNotificationID(t *testing.T) {
 	sb, notes := newSandbox(t, nil)
 	srv := sandboxServer(t, sb)
@@ -167,9 +168,13 @@ func TestSandboxResendKeepsNotificationID(t *testing.T) {
 		{"remaining refund completed twice",
 			func(id string) *transform.Outbound { pay(id); return sent(sb.CompleteRefund(id, time.Now())) },
 			func(id string) *transform.Outbound { return sent(sb.CompleteRefund(id, time.Now().Add(time.Minute))) }},
+		// The order's notify_url is not the refund's (the configured one).
 		{"refund made through the API, then completed",
 			func(id string) *transform.Outbound {
-				pay(id)
+				must(exchange(t, c, srv, "pay", `{"order_id":"`+id+`","amount":"3.00","currency":"CNY","description":"d","openid":"o","notify_url":"https://shop.example/paid"}`))
+				if _, _, err := sb.Complete(id, true, time.Now()); err != nil {
+					t.Fatal(err)
+				}
 				must(exchange(t, c, srv, "refund", `{"order_id":"`+id+`","refund_id":"`+id+`-R","amount":"3.00","currency":"CNY","total_amount":"3.00"}`))
 				return notes.take(t, id)
 			},
@@ -184,6 +189,9 @@ func TestSandboxResendKeepsNotificationID(t *testing.T) {
 			if env1.ID == "" || env2.ID != env1.ID || env2.CreateTime != env1.CreateTime || e2.ID != e1.ID ||
 				e2.Data["notification_id"] != e1.Data["notification_id"] {
 				t.Fatalf("sent again as %s %s (event %s), first as %s %s (event %s)", env2.ID, env2.CreateTime, e2.ID, env1.ID, env1.CreateTime, e1.ID)
+			}
+			if second.URL != first.URL || second.Header.Get(HeaderSerial) != first.Header.Get(HeaderSerial) {
+				t.Fatalf("sent again to %s under %s, first to %s under %s", second.URL, second.Header.Get(HeaderSerial), first.URL, first.Header.Get(HeaderSerial))
 			}
 			if first.Header.Get(HeaderNonce) == second.Header.Get(HeaderNonce) {
 				t.Fatal("the second sending reuses the first's signature nonce")

@@ -51,7 +51,9 @@ func acknowledged(status int, _ []byte) bool {
 	return status == http.StatusOK || status == http.StatusNoContent
 }
 
-func (s *Sandbox) refundNotification(r *sandboxRefund, notifyURL, announce string) (*transform.Outbound, error) {
+// refundNotification is r's REFUND.SUCCESS, to r's notify URL under r's
+// key, with r's identity when it was sent before (a retry).
+func (s *Sandbox) refundNotification(r *sandboxRefund) (*transform.Outbound, error) {
 	res := map[string]any{
 		"out_trade_no": r.order.req.OutTradeNo, "transaction_id": r.order.txID,
 		"out_refund_no": r.outRefundNo, "refund_id": r.id, "refund_status": "SUCCESS",
@@ -64,7 +66,7 @@ func (s *Sandbox) refundNotification(r *sandboxRefund, notifyURL, announce strin
 	} else {
 		res["mchid"] = r.order.req.MchID
 	}
-	return s.notification(&r.notified, notifyURL, announce, EventRefundSuccess, "退款成功", "refund", transform.Marshal(res))
+	return s.notification(&r.notified, r.notifyURL, r.announce, EventRefundSuccess, "退款成功", "refund", transform.Marshal(res))
 }
 
 // tradeState is an order's trade_state, for transform.SandboxOrderIn.

@@ -116,13 +116,14 @@ func (s *Sandbox) refund(body []byte, announce string) (int, []byte, *v3Error) {
 	s.seq++
 	now := s.Now().In(transform.UTC8).Format(time.RFC3339)
 	r := &sandboxRefund{order: o, id: "50300" + strconv.FormatInt(s.Now().Unix(), 10) + strconv.FormatInt(1e6+s.seq, 10),
-		outRefundNo: req.OutRefundNo, amount: *req.Amount.Refund, status: "SUCCESS", createTime: now, successTime: now}
+		outRefundNo: req.OutRefundNo, amount: *req.Amount.Refund, status: "SUCCESS", createTime: now, successTime: now,
+		notifyURL: cmp.Or(req.NotifyURL, o.req.NotifyURL), announce: announce}
 	s.keepRefund(r)
 	o.refunded += r.amount
 	o.state, o.lastRefund = "REFUND", r
 	answer := transform.Marshal(r.object("PROCESSING"))
 	if s.Notify != nil {
-		if out, err := s.refundNotification(r, cmp.Or(req.NotifyURL, o.req.NotifyURL), announce); err == nil {
+		if out, err := s.refundNotification(r); err == nil {
 			s.Notify(o.req.OutTradeNo, out, acknowledged)
 		}
 	}
