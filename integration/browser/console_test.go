@@ -796,3 +796,32 @@ func TestConsoleUnacknowledgedNotification(t *testing.T) {
 		t.Fatalf("the demo merchant backend received %v", got)
 	}
 }
+
+// Three orders clicked one right after the other, before any answer came
+// back: each is settled and notified once, and the page shows all three
+// without a reload.
+func TestConsoleClicksInARow(t *testing.T) {
+	s := startCaddy(t)
+	ctx := browser(t)
+	ids := []string{"ROW-1", "ROW-2", "ROW-3"}
+	for _, id := range ids {
+		s.pay(t, id, "2.50")
+	}
+	actions := []chromedp.Action[chromedp.Void]{chromedp.Navigate(s.sandbox + "/sandbox/"), chromedp.WaitVisible(chromedp.CSS(order("ROW-3")))}
+	for _, id := range ids {
+		actions = append(actions, chromedp.Click(chromedp.CSS(order(id)+` button[data-action="succeed"]`)))
+	}
+	for _, id := range ids {
+		actions = append(actions,
+			wait(`document.querySelectorAll('[data-notification][data-order-id="`+id+`"][data-acknowledged="true"]').length === 1`, 20*time.Second),
+			wait(`document.querySelector('`+order(id)+` [data-field="state"]').textContent.trim() === "succeeded"`, 10*time.Second))
+	}
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if got := s.merchantEvents(t, id); !slices.Equal(got, []string{"payment.succeeded 2.50"}) {
+			t.Errorf("the merchant backend received %q for %s", got, id)
+		}
+	}
+}
