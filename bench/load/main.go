@@ -46,6 +46,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/minipay/caddy-minipay/internal/testport"
 )
 
 // The merchant's configuration; the upstream signs with the same key. These
@@ -83,7 +85,7 @@ func main() {
 	flag.IntVar(&o.connections, "c", 32, "wrk connections")
 	flag.IntVar(&o.threads, "t", 2, "wrk threads")
 	flag.StringVar(&o.caddy, "caddy", "", "a Caddy binary with the plugin (default: go build ./cmd/caddy)")
-	flag.StringVar(&o.profile, "profile", "", "after the rounds, write CPU profiles of both sides under load and the minipay side's allocation profile into this directory")
+	flag.StringVar(&o.profile, "profile", "", "after the rounds, write CPU profiles of both sides under load and their allocation profiles into this directory")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (Caddyfiles, logs)")
 	flag.DurationVar(&o.delay, "upstream-delay", 0, "the upstream waits this long before each answer (a real provider takes tens of milliseconds; 0, the default, makes the proxies' CPU the bottleneck)")
 	flag.StringVar(&o.logLevel, "log-level", "", "Caddy's default log level on both sides (e.g. WARN: minipay logs a success at INFO and a failure at WARN, so WARN measures the route without its per-success log line); empty keeps Caddy's default, INFO")
@@ -606,27 +608,15 @@ func (s *side) cpuTime() int {
 	return (utime + stime) * 10000
 }
 
-// freePort returns a port that was free a moment ago and that this run has
-// not handed out before (two "listen on :0, close" calls can return the same
-// port while neither is in use yet).
+// freePort is testport.Pick's port as text (the benchmark panics where
+// the machine has no free port).
 func freePort() string {
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			panic(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if !handedOut[port] {
-			handedOut[port] = true
-			return strconv.Itoa(port)
-		}
+	port, err := testport.Pick()
+	if err != nil {
+		panic(err)
 	}
+	return strconv.Itoa(port)
 }
-
-// handedOut holds the ports freePort has returned (only main's goroutine
-// starts sides).
-var handedOut = map[int]bool{}
 
 // wrkScript makes wrk POST the merchant's JSON and print its figures on one
 // machine-readable line (latencies in µs). wrk counts answers with a status
@@ -789,7 +779,7 @@ func loadAverage() string {
 }
 
 // profile runs each side once more while Caddy's admin endpoint records a
-// CPU profile, and saves the minipay side's allocation profile.
+// CPU profile, and saves each side's allocation profile.
 func profile(o options, w wrkRunner, sides ...*side) error {
 	if err := os.MkdirAll(o.profile, 0o755); err != nil {
 		return err
