@@ -40,3 +40,18 @@ func TestSandboxOwnEndpointsRefuseOtherMethods(t *testing.T) {
 		})
 	}
 }
+
+// TestSandboxUnknownPath: a path no configured provider serves answers 404
+// not_found in the JSON error form (README Sandbox).
+func TestSandboxUnknownPath(t *testing.T) {
+	s := &Sandbox{demo: new(demoMerchant), notes: new(notificationLog)}
+	w := httptest.NewRecorder()
+	if err := s.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/v2/miniapppay", nil), nil); err != nil {
+		t.Fatal(err)
+	}
+	var body struct{ Error transform.Error }
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != http.StatusNotFound || body.Error.Code != "not_found" ||
+		w.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("%d %s %s", w.Code, w.Header(), w.Body)
+	}
+}
