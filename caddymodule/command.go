@@ -175,25 +175,33 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	line("expected", x.Expected)
 	line("received", x.Received)
 	if !valid(x, verr) {
-		reason := verr.Error()
-		if r, ok := strings.CutPrefix(reason, "notification "); ok && x.Kind == transform.KindAnswer {
-			reason = "answer " + r // the verifiers' shared errors name a notification
-		}
-		if errors.Is(verr, transform.ErrOutsideWindow) && received.IsZero() {
-			reason += "; judged now: --at <time received> judges it as of then"
-		}
-		// The input is judged as given; what echo or an editor added is only
-		// pointed out.
-		if trimmed, added := withoutEditorBytes(n.Body); added != "" {
-			if tx, terr := explain(webhook, transform.Notification{Header: n.Header, Body: trimmed}); valid(tx, terr) {
-				reason += "; without its " + added + " the input verifies: give it exactly as received (printf '%s', not echo)"
-			}
-		}
-		line("verdict", "invalid ("+reason+")")
+		line("verdict", "invalid ("+invalidReason(webhook, n, x.Kind, verr, received.IsZero())+")")
 		return exitInvalid, nil
 	}
 	line("verdict", "valid")
 	return exitValid, nil
+}
+
+// invalidReason is the verdict's reason for n, of kind, refused with verr,
+// with a hint where the refusal may be the way the input was given: judged
+// now (judgedNow: no --at) outside a time window, or bytes echo or an editor
+// added.
+func invalidReason(webhook transform.Explainer, n transform.Notification, kind string, verr error, judgedNow bool) string {
+	reason := verr.Error()
+	if r, ok := strings.CutPrefix(reason, "notification "); ok && kind == transform.KindAnswer {
+		reason = "answer " + r // the verifiers' shared errors name a notification
+	}
+	if errors.Is(verr, transform.ErrOutsideWindow) && judgedNow {
+		reason += "; judged now: --at <time received> judges it as of then"
+	}
+	// The input is judged as given; what echo or an editor added is only
+	// pointed out.
+	if trimmed, added := withoutEditorBytes(n.Body); added != "" {
+		if tx, terr := explain(webhook, transform.Notification{Header: n.Header, Body: trimmed}); valid(tx, terr) {
+			reason += "; without its " + added + " the input verifies: give it exactly as received (printf '%s', not echo)"
+		}
+	}
+	return reason
 }
 
 // explain runs the provider's own verifier on n: an API answer the webhook
