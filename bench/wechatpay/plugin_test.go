@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -133,8 +134,9 @@ func pkcs1Key(t *testing.T, k keys) string {
 // TestSDKJudgesPluginOutput has WeChat's official SDK judge everything a
 // `minipay wechat_v3` route and the sandbox behind it produce, for every way
 // a merchant configures the route (public key with a PKCS#8 or a PKCS#1
-// merchant key, downloaded platform certificates, service provider with and
-// without sub_app_id) and order and refund ids that must be escaped in a
+// merchant key, downloaded platform certificates, a static certificate, the
+// public key and downloads together, service provider with and without
+// sub_app_id) and order and refund ids that must be escaped in a
 // path (`|`, `*`, `@`):
 //   - the SDK's verifier accepts the Authorization of every request the
 //     plugin sends (pay, query, close, refund, refund_query and its own
@@ -166,6 +168,10 @@ func TestSDKJudgesPluginOutput(t *testing.T) {
 		{name: "public key, PKCS#1 merchant key", fields: "\t\t\tprivate_key {file." + pkcs1Key(t, k) + "}\n" + publicKey, payAppID: appID, serialHeader: publicKeyID},
 		{name: "downloaded certificates", fields: pkcs8 + "\t\t\tapi_v3_key " + apiV3Key + "\n\t\t\tcertificates_url {recorder}/v3/certificates\n",
 			payAppID: appID, downloads: true},
+		{name: "static certificate", fields: pkcs8 + "\t\t\tplatform_certificate {file." + keyPath(t, "wechatpay_platform_cert.pem") + "}\n", payAppID: appID},
+		// The switch-over: both sources; requests ask for the public key.
+		{name: "public key and downloaded certificates", fields: pkcs8 + publicKey + "\t\t\tapi_v3_key " + apiV3Key + "\n\t\t\tcertificates_url {recorder}/v3/certificates\n",
+			payAppID: appID, serialHeader: publicKeyID},
 		{name: "service provider, sub_app_id", fields: pkcs8 + publicKey + sub + "\t\t\tsub_app_id " + subAppID + "\n",
 			payAppID: subAppID, serialHeader: publicKeyID, partner: true},
 		{name: "service provider, sp_openid", fields: pkcs8 + publicKey + sub, payAppID: appID, serialHeader: publicKeyID, partner: true},
@@ -296,10 +302,8 @@ func TestSDKJudgesPluginOutput(t *testing.T) {
 			if route.downloads {
 				want["GET /v3/certificates"] = 1
 			}
-			for op, n := range want {
-				if ops[op] != n {
-					t.Fatalf("requests sent: %v, want %v", ops, want)
-				}
+			if !maps.Equal(ops, want) {
+				t.Fatalf("requests sent: %v, want %v", ops, want)
 			}
 		})
 	}
