@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,8 +29,9 @@ func (p caddyProcess) reload(t *testing.T) {
 // through what a cluster lives through after its start (README "Clusters"):
 // a cold start on all three at once, tokens expiring and renewed while calls
 // keep arriving, a token revoked under all three, a reload, a de-duplication
-// window running out and its entry purged, and the wechat_v3 platform
-// certificates downloaded once for the cluster.
+// window running out and its entry purged, the wechat_v3 platform
+// certificates downloaded once for the cluster, and an instance dying while
+// it forwards an event.
 func TestClusterLifecycle(t *testing.T) {
 	bin := buildCaddy(t, t.TempDir())
 	dir := filepath.Join(t.TempDir(), "storage")
@@ -223,6 +225,55 @@ func TestClusterLifecycle(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(dir, "minipay", "wechat_v3", mchID, "certificates")); err != nil {
 			t.Fatalf("the download is not in the storage: %v", err)
+		}
+	})
+
+	// An instance that dies while it forwards an event leaves the event's
+	// lock behind: file_system takes a lock for stale once its file has not
+	// been refreshed for 10 s. Until then the others answer 503 and the
+	// provider retries; then one of them forwards the event: it is never
+	// lost (the merchant sees it twice, having received it from the dead
+	// instance without acknowledging it).
+	t.Run("an instance dies while forwarding: the event is forwarded once its lock is stale", func(t *testing.T) {
+		body, sig := cbtisNotification("DIE-" + run)
+		id := "cbtis:DIE-" + run + ":payment.succeeded"
+		merchant.delay.Store(int64(3 * time.Second))
+		go func() { // C dies before it answers
+			req, _ := http.NewRequest(http.MethodPost, cluster[2].base+"/webhooks/long", bytes.NewReader(body))
+			req.Header.Set("Signature", sig)
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				res.Body.Close()
+			}
+		}()
+		for deadline := time.Now().Add(5 * time.Second); merchant.count(id) == 0; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("C did not forward the event")
+			}
+		}
+		if err := cluster[2].process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		merchant.delay.Store(0)
+		start := time.Now()
+		for {
+			status, ack := notifyProcess(t, a, "/webhooks/long", body, sig)
+			if status == 200 && ack == "success" {
+				break
+			}
+			if status != 503 || !strings.HasPrefix(ack, "fail") {
+				t.Fatalf("while C's lock is held: %d %q, want 503 and the failure form", status, ack)
+			}
+			if time.Since(start) > 20*time.Second {
+				t.Fatal("the event was not forwarded 20 s after C died")
+			}
+			time.Sleep(time.Second) // the provider's retry
+		}
+		if n := merchant.count(id); n != 2 {
+			t.Fatalf("forwarded %d times, want 2 (by C, then by A)", n)
+		}
+		mustAck(t, cluster[1], "/webhooks/long", body, sig) // now a duplicate
+		if n := merchant.count(id); n != 2 {
+			t.Fatalf("forwarded %d times after the duplicate, want 2", n)
 		}
 	})
 

@@ -24,6 +24,7 @@ import (
 type caddyProcess struct {
 	base, admin, log string
 	bin, config      string // the binary and its Caddyfile, for a reload
+	process          *os.Process
 }
 
 // buildCaddy builds ./cmd/caddy into dir and returns the binary's path.
@@ -77,6 +78,7 @@ func startProcess(t *testing.T, bin, name, storage, site string) caddyProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	p.process = cmd.Process
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
