@@ -69,21 +69,21 @@ func secretValues(p provider) []string {
 }
 
 // provisionSide provisions b for role, then builds the provider side the
-// handler serves with the constructor side returns (false when the
-// provider has no such side: the error says what it lacks) and lists it
-// for the admin API.
-func provisionSide[S any](ctx caddy.Context, b *providerHandler, a *adminListing, directive string, role transform.Role,
-	lacks string, side func(provider) (func() (S, error), bool)) (S, error) {
+// handler serves with build, a constructor of the provider interface P
+// (clientProvider.NewClient; a provider that is no P lacks that side, and
+// the error says so), and lists it for the admin API.
+func provisionSide[P, S any](ctx caddy.Context, b *providerHandler, a *adminListing, directive string, role transform.Role,
+	lacks string, build func(P) (S, error)) (S, error) {
 	var zero S
 	p, err := b.provision(ctx, directive, role)
 	if err != nil {
 		return zero, err
 	}
-	build, ok := side(p)
+	sided, ok := p.(P)
 	if !ok {
 		return zero, fmt.Errorf("%s: provider %s %s", directive, p.ProviderName(), lacks)
 	}
-	s, err := build()
+	s, err := build(sided)
 	if err != nil {
 		return zero, err
 	}

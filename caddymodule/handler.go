@@ -43,13 +43,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	var err error
 	h.client, err = provisionSide(ctx, &h.providerHandler, &h.adminListing, "minipay", transform.RoleClient, "has no merchant API",
-		func(p provider) (func() (transform.Client, error), bool) {
-			cp, ok := p.(clientProvider)
-			if !ok {
-				return nil, false
-			}
-			return cp.NewClient, true
-		})
+		clientProvider.NewClient)
 	if err != nil {
 		return err
 	}

@@ -48,13 +48,7 @@ func (Webhook) CaddyModule() caddy.ModuleInfo {
 func (h *Webhook) Provision(ctx caddy.Context) error {
 	var err error
 	h.webhook, err = provisionSide(ctx, &h.providerHandler, &h.adminListing, "minipay_webhook", transform.RoleWebhook, "sends no notifications",
-		func(p provider) (func() (transform.Webhook, error), bool) {
-			wp, ok := p.(webhookProvider)
-			if !ok {
-				return nil, false
-			}
-			return wp.NewWebhook, true
-		})
+		webhookProvider.NewWebhook)
 	if err != nil {
 		return err
 	}
