@@ -142,10 +142,10 @@ func TestSDKAgreesOnNotifications(t *testing.T) {
 		{"public key id", platform, publicKeyID, 0},
 		{"certificate serial", platform, platformSerial, 0},
 		{"another key", other, publicKeyID, 0},
-		{"290 s old", platform, publicKeyID, -290 * time.Second},
-		{"310 s old", platform, publicKeyID, -310 * time.Second},
-		{"290 s ahead", platform, publicKeyID, 290 * time.Second},
-		{"310 s ahead", platform, publicKeyID, 310 * time.Second},
+		{"250 s old", platform, publicKeyID, -250 * time.Second},
+		{"350 s old", platform, publicKeyID, -350 * time.Second},
+		{"250 s ahead", platform, publicKeyID, 250 * time.Second},
+		{"350 s ahead", platform, publicKeyID, 350 * time.Second},
 	}
 	accepted := 0
 	for _, s := range signings {
@@ -180,7 +180,7 @@ func TestSDKAgreesOnNotifications(t *testing.T) {
 		}
 	}
 	// Valid and "Signature-Type RSA" and "empty associated data", under the
-	// public key id, the certificate serial, 290 s old and 290 s ahead.
+	// public key id, the certificate serial, 250 s old and 250 s ahead.
 	if accepted != 12 {
 		t.Fatalf("%d notifications accepted by both, want 12", accepted)
 	}
@@ -221,8 +221,8 @@ func TestSDKAgreesOnAnswers(t *testing.T) {
 			skew   time.Duration
 		}{
 			{"public key id", platform, publicKeyID, 0}, {"certificate serial", platform, platformSerial, 0},
-			{"another key", k.merchant, publicKeyID, 0}, {"310 s old", platform, platformSerial, -310 * time.Second},
-			{"290 s ahead", platform, publicKeyID, 290 * time.Second},
+			{"another key", k.merchant, publicKeyID, 0}, {"350 s old", platform, platformSerial, -350 * time.Second},
+			{"250 s ahead", platform, publicKeyID, 250 * time.Second},
 		} {
 			for name, change := range headerChanges {
 				t.Run(status+"/"+s.name+"/"+name, func(t *testing.T) {
@@ -242,7 +242,7 @@ func TestSDKAgreesOnAnswers(t *testing.T) {
 			}
 		}
 	}
-	// "valid" under the public key id, the certificate serial and 290 s
+	// "valid" under the public key id, the certificate serial and 250 s
 	// ahead, for each of the three answers.
 	if accepted != 9 {
 		t.Fatalf("%d answers accepted by both, want 9", accepted)
