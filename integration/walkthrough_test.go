@@ -105,6 +105,12 @@ func TestCaddyfileExampleWalkthrough(t *testing.T) {
 	if r := refund.json(t); refund.status != 200 || r["status"] != "pending" || r["amount"] != "2.34" || str(r["provider_refund_id"]) == "" {
 		t.Fatalf("refund: %d %s", refund.status, refund.body)
 	}
+	// A refund in another currency than the order's: WeChat, and the
+	// sandbox, refuse it (refund_fee_type is the payment's or left out).
+	other := postJSON(t, tc, base+"/wechat/refund", `{"order_id":"WALK-1","refund_id":"WALK-1-R2","amount":"1.00","currency":"USD","total_amount":"12.34"}`)
+	if other.status != 422 || other.errorOf(t)["provider_code"] != "PARAM_ERROR" {
+		t.Fatalf("refund in USD of a CNY order: %d %s", other.status, other.body)
+	}
 	// wechat_v2 refund_query (/pay/refundquery): the refund is PROCESSING
 	// until WeChat (here the sandbox) notifies it, then SUCCESS.
 	rq := postJSON(t, tc, base+"/wechat/refund_query", `{"refund_id":"WALK-1-R1","order_id":"WALK-1"}`)

@@ -242,7 +242,8 @@ func (s *Sandbox) closeOrder(p transform.Params) transform.Params {
 }
 
 // refund answers /secapi/pay/refund with WeChat's codes (申请退款, chapter
-// 9_4): the order by transaction_id or out_trade_no; REFUND_FEE_MISMATCH
+// 9_4): the order by transaction_id or out_trade_no; PARAM_ERROR for a
+// refund_fee_type other than the order's fee_type; REFUND_FEE_MISMATCH
 // when total_fee is not the order's or a known out_refund_no comes back
 // with another refund_fee (a retry with the same one gets the same
 // refund); INVALID_REQUEST past what remains to refund.
@@ -265,6 +266,11 @@ func (s *Sandbox) refund(p transform.Params) transform.Params {
 	fee, err2 := strconv.ParseInt(p.Get("refund_fee"), 10, 64)
 	if err1 != nil || err2 != nil || fee <= 0 {
 		return bizFail("INVALID_REQUEST", "total_fee或refund_fee参数错误")
+	}
+	// refund_fee_type: "需与支付一致，或者不填" (the order's currency, or left
+	// out), so a refund in another currency is refused, not made in it.
+	if ft := p.Get("refund_fee_type"); ft != "" && ft != feeType(o.params) {
+		return bizFail("PARAM_ERROR", "refund_fee_type与支付币种不一致")
 	}
 	r := o.refund(p.Get("out_refund_no"))
 	switch {

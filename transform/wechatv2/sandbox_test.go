@@ -220,6 +220,14 @@ func TestSandboxOrderLifecycle(t *testing.T) {
 			// (NOTENOUGH is the merchant's balance, not the order's).
 			wantResult(t, refund("R1", "999"), "FAIL", "REFUND_FEE_MISMATCH")
 			wantResult(t, refund("R2", "235"), "FAIL", "INVALID_REQUEST")
+			// refund_fee_type is the order's currency (CNY here) or left out
+			// (申请退款: "需与支付一致，或者不填").
+			inCurrency := func(currency string) transform.Params {
+				return do(PathRefund, orderReq("O1", transform.Param{Name: "out_refund_no", Value: "R2"}, transform.Param{Name: "total_fee", Value: "1234"},
+					transform.Param{Name: "refund_fee", Value: "234"}, transform.Param{Name: "refund_fee_type", Value: currency}))
+			}
+			wantResult(t, inCurrency("USD"), "FAIL", "PARAM_ERROR")
+			wantResult(t, inCurrency("CNY"), "SUCCESS", "")
 			wantResult(t, refund("R2", "234"), "SUCCESS", "")
 			wantResult(t, do(PathRefund, orderReq("O1", transform.Param{Name: "out_refund_no", Value: "R3"},
 				transform.Param{Name: "total_fee", Value: "999"}, transform.Param{Name: "refund_fee", Value: "1"})), "FAIL", "REFUND_FEE_MISMATCH")
