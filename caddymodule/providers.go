@@ -81,6 +81,13 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 		// client_secret), though Caddy only logs the unreadable file.
 		case *f.Value == "" && strings.HasPrefix(written, "{file.") && wholePlaceholder(written) && !f.RequiredFor(role):
 			return nil, fmt.Errorf("minipay: provider %s: field %s holds a {file.…} placeholder that resolved to nothing (a file that cannot be read, or an empty one)", p.ProviderName(), f.Name)
+		// No id, key, URL or name has white space around it: it would be
+		// signed or sent as is, and every call fail with the provider's
+		// "signature error". It comes from where the value was read (an
+		// env file with CRLF lines leaves a \r; Caddy trims one line
+		// ending of a file). PEM text may end with its line ending.
+		case *f.Value != strings.TrimSpace(*f.Value) && !strings.Contains(*f.Value, "-----BEGIN "):
+			return nil, fmt.Errorf("minipay: provider %s: field %s begins or ends with white space (a line ending left by the file or variable it was read from?)", p.ProviderName(), f.Name)
 		}
 	}
 	var missing *transform.MissingFieldError

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,12 +14,27 @@ import (
 	"github.com/minipay/caddy-minipay/transform/wechatv2"
 )
 
-// TestResolveProviderRequestPlaceholder: a field left holding a request
-// placeholder after resolution (the Caddyfile adapter turns {file.NAME}
-// into {http.request.uri.path.file.NAME}) fails the load naming provider
-// and field; global placeholders resolve, and literal braces stay.
-func TestResolveProviderRequestPlaceholder(t *testing.T) {
+// TestResolveProvider: a field left holding a request placeholder after
+// resolution (the Caddyfile adapter turns {file.NAME} into
+// {http.request.uri.path.file.NAME}) fails the load naming provider and
+// field; global placeholders resolve, and literal braces stay. So does a
+// value with white space around it, as a variable from a CRLF env file or a
+// file with two line endings leaves it, where it was signed or sent as is;
+// PEM text may keep its line ending. No error holds the value.
+func TestResolveProvider(t *testing.T) {
 	t.Setenv("MINIPAY_TEST_KEY", testAPIKey)
+	t.Setenv("MINIPAY_TEST_CRLF_KEY", testAPIKey+"\r")
+	twoEndings := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(twoEndings, []byte(testAPIKey+"\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oneEnding := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(oneEnding, []byte(testAPIKey+"\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	latipayKey := func(key string) provider {
+		return &Latipay{latipay.Config{UserID: "U1", WalletID: "W1", AppID: testAppID, Currency: "NZD", APIKey: key}}
+	}
 	tests := []struct {
 		name string
 		mod  provider
@@ -34,6 +50,16 @@ func TestResolveProviderRequestPlaceholder(t *testing.T) {
 			"minipay: provider latipay: field api_key holds a placeholder that has no value when the configuration loads"},
 		{"inside a value", &Latipay{latipay.Config{UserID: "U1", WalletID: "W1", AppID: testAppID, Currency: "NZD", APIKey: "k",
 			NotifyURL: "https://m.example/{http.request.host}/n"}}, "minipay: provider latipay: field notify_url holds the request placeholder"},
+		{"env value with a CR", &WechatV2{wechatv2.Config{AppID: testAppID, MchID: testMchID, APIKey: "{env.MINIPAY_TEST_CRLF_KEY}"}},
+			"minipay: provider wechat_v2: field api_key begins or ends with white space"},
+		{"file with two line endings", latipayKey("{file." + twoEndings + "}"), "minipay: provider latipay: field api_key begins or ends with white space"},
+		{"file with one CRLF", latipayKey("{file." + oneEnding + "}"), ""},
+		{"id with a leading space", &WechatV2{wechatv2.Config{AppID: " " + testAppID, MchID: testMchID, APIKey: testAPIKey}},
+			"minipay: provider wechat_v2: field app_id begins or ends with white space"},
+		{"optional field with a tab", &Latipay{latipay.Config{UserID: "U1", WalletID: "W1", AppID: testAppID, Currency: "NZD", APIKey: "k", NotifyURL: "https://m.example/n\t"}},
+			"minipay: provider latipay: field notify_url begins or ends with white space"},
+		{"space inside", latipayKey("lp key"), ""},
+		{"PEM text ending in a line ending", latipayKey("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,7 +78,8 @@ func TestResolveProviderRequestPlaceholder(t *testing.T) {
 			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 				t.Fatalf("error %v, want %q", err, tt.want)
 			}
-			if strings.Contains(err.Error(), "X-Key") || strings.Contains(err.Error(), "api_key}") {
+			if strings.Contains(err.Error(), "X-Key") || strings.Contains(err.Error(), "api_key}") ||
+				strings.Contains(err.Error(), testAPIKey) || strings.Contains(err.Error(), testAppID) {
 				t.Fatalf("the error echoes the value: %v", err)
 			}
 		})

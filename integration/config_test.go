@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -251,5 +252,25 @@ func TestMatcherPairsOnOneSite(t *testing.T) {
 		if e := r.errorOf(t); r.status != 502 || e["code"] != "upstream_error" || e["message"] != c.message {
 			t.Fatalf("two pairs on one site, %s: %d %s", c.path, r.status, r.body)
 		}
+	}
+}
+
+// TestWhiteSpaceAroundAValueFails: a secret read from a variable of a CRLF
+// env file (Docker's --env-file keeps the \r) or from a file with two line
+// endings would sign every call with that white space; the load fails
+// naming the provider and the field (README "Secrets"), never the value.
+func TestWhiteSpaceAroundAValueFails(t *testing.T) {
+	const secret = "7jYcp4FxFdf0"
+	t.Setenv("MINIPAY_TEST_2C2P_SECRET", secret+"\r")
+	keyFile := filepath.Join(t.TempDir(), "secret_key")
+	if err := os.WriteFile(keyFile, []byte(secret+"\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tc := caddytestTester(t)
+	for _, value := range []string{"{env.MINIPAY_TEST_2C2P_SECRET}", "{file." + keyFile + "}"} {
+		t.Run(value, func(t *testing.T) {
+			wantLoadError(t, tc, `{"handler":"minipay_webhook","provider":{"name":"2c2p","merchant_id":"JT01","secret_key":"`+value+`"}}`,
+				"minipay: provider 2c2p: field secret_key begins or ends with white space", secret)
+		})
 	}
 }
