@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -212,6 +213,7 @@ func TestWebhookAttacksThroughCaddy(t *testing.T) {
 	big := strings.Repeat("x", 65<<10)
 	cbtisPaid := `{"notify_type":"payment_success","data":{"uid":` + cbtisUID + `,"order_id":"C1","merchant_order_id":"CB-77","order_amount":"12.30","order_currency":"HKD"}}`
 	cbtisForeign := strings.Replace(cbtisPaid, cbtisUID, "1000001", 1)
+	cbtisTwice := strings.Replace(cbtisPaid, `{"notify_type":"payment_success"`, `{"notify_type":"refund_success","notify_type":"payment_success"`, 1)
 	twoc2pEnvelope := func(inner string) string { // signed with the merchant's key
 		payload := base64.StdEncoding.EncodeToString([]byte(inner))
 		m := hmac.New(sha256.New, []byte(twoc2pKey))
@@ -255,6 +257,13 @@ func TestWebhookAttacksThroughCaddy(t *testing.T) {
 		{"cbtis another uid", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisForeign), cbtisAPIKey)}}, cbtisForeign, 401, "fail: "},
 		{"cbtis replayed with changes", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisPaid), cbtisAPIKey)}}, strings.Replace(cbtisPaid, "12.30", "1230", 1), 401, "fail: "},
 		{"cbtis oversized", "/webhooks/cbtis", "application/json", nil, cbtisPaid + big, 413, "fail: "},
+		// A name given twice: which value the signature covered and which one
+		// a reader takes may differ, so the document is refused.
+		{"wechat_v2 out_trade_no given twice", "/webhooks/wechat_v2", xmlType, nil,
+			strings.Replace(xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)), "</xml>", "<out_trade_no>ORDER-78</out_trade_no></xml>", 1), 401, wechatFail},
+		{"latipay merchant_reference given twice", "/webhooks/latipay", formType, nil, latipayForm(latipayAPIKey, nil) + "&merchant_reference=LP-78", 401, "fail: "},
+		{"cbtis notify_type given twice, signed", "/webhooks/cbtis", "application/json",
+			http.Header{"Signature": {cbtis.Signature([]byte(cbtisTwice), cbtisAPIKey)}}, cbtisTwice, 401, "fail: "},
 		{"2c2p another merchantID", "/webhooks/2c2p", formType, nil, "paymentResponse=" + url.QueryEscape(twoc2pEnvelope("<PaymentResponse><merchantID>JT02</merchantID><respCode>00</respCode><status>A</status><uniqueTransactionCode>X</uniqueTransactionCode></PaymentResponse>")), 401, ""},
 		{"2c2p a signed payload giving the order twice", "/webhooks/2c2p", formType, nil, "paymentResponse=" + url.QueryEscape(twoc2pEnvelope("<PaymentResponse><merchantID>JT01</merchantID><respCode>00</respCode><status>A</status><uniqueTransactionCode>X</uniqueTransactionCode><uniqueTransactionCode>Y</uniqueTransactionCode></PaymentResponse>")), 401, ""},
 		{"2c2p a signed payload naming neither order nor tranRef", "/webhooks/2c2p", formType, nil, "paymentResponse=" + url.QueryEscape(twoc2pEnvelope("<PaymentResponse><merchantID>JT01</merchantID><respCode>00</respCode><status>A</status><amt>000000000100</amt><currencyCode>702</currencyCode></PaymentResponse>")), 401, ""},
@@ -473,5 +482,92 @@ func TestWebhookSlowAndBrokenBodies(t *testing.T) {
 	body, _ := io.ReadAll(res.Body)
 	if res.StatusCode != 400 || !strings.HasPrefix(string(body), "fail: ") || len(merchant.take()) != 0 {
 		t.Fatalf("broken chunked encoding: status %d %q, want 400 and the failure form, nothing forwarded", res.StatusCode, body)
+	}
+}
+
+// TestWebhookEventHoldsOnlySignedData: what a sender adds outside the
+// signed part of a genuine notification (an empty element WeChat leaves out
+// of the signed string, form fields Latipay does not sign, an element of
+// 2C2P's envelope beside the payload, a changed envelope version, a member
+// of CBTIS's body beside data) reaches neither the event's data nor its
+// top-level fields; the merchant receives the signed fields, named as the
+// provider named them.
+func TestWebhookEventHoldsOnlySignedData(t *testing.T) {
+	base, merchant := trustRoutes(t)
+	v2 := notification(apiKey, wechatv2.SignHMACSHA256, nil)
+	v2Keys := []string{}
+	for _, kv := range v2 {
+		if kv.Name != "sign" {
+			v2Keys = append(v2Keys, kv.Name)
+		}
+	}
+	cbtisBody := `{"notify_type":"payment_success","status":"outside data","data":{"uid":` + cbtisUID + `,"order_id":"C1","merchant_order_id":"CB-77","order_amount":"12.30","order_currency":"HKD"}}`
+	payload := base64.StdEncoding.EncodeToString([]byte(twoc2pAnswer("2C2P-X", "000000001234", "00", "A", "3209990")))
+	envelope := base64.StdEncoding.EncodeToString([]byte("<PaymentResponse><version>1.0</version><payload>" + payload + "</payload><signature>" +
+		twoc2pSign(payload, twoc2pKey) + "</signature><respCode>99</respCode><uniqueTransactionCode>EVIL</uniqueTransactionCode></PaymentResponse>"))
+	tests := []struct {
+		name, path, contentType string
+		header                  http.Header
+		body                    string
+		keys                    []string // the data keys, exactly
+		absent                  []string // top-level event fields that must not be there
+	}{
+		{"wechat_v2 empty elements", "/webhooks/wechat_v2", "text/xml", nil,
+			strings.Replace(xmlOf(v2), "</xml>", "<evil></evil><device_info/><attach><![CDATA[]]></attach></xml>", 1), v2Keys, nil},
+		{"latipay unsigned fields", "/webhooks/latipay", "application/x-www-form-urlencoded", nil,
+			latipayForm(latipayAPIKey, func(v url.Values) {
+				v.Set("type", "refund")
+				v.Set("refund_amount", "5.00")
+				v.Set("provider_order_id", "EVIL")
+			}),
+			[]string{"amount", "currency", "merchant_reference", "payment_method", "status", "unverified.order_id", "unverified.pay_time"},
+			[]string{"provider_order_id", "occurred_at", "refund_id"}},
+		{"2c2p envelope elements beside the payload", "/webhooks/2c2p", "application/x-www-form-urlencoded", nil,
+			"paymentResponse=" + url.QueryEscape(envelope), nil, nil},
+		{"cbtis member beside data", "/webhooks/cbtis", "application/json",
+			http.Header{"Signature": {cbtis.Signature([]byte(cbtisBody), cbtisAPIKey)}}, cbtisBody,
+			[]string{"merchant_order_id", "notify_type", "order_amount", "order_currency", "order_id", "uid"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, base+tt.path, strings.NewReader(tt.body))
+			for k, v := range tt.header {
+				req.Header[k] = v
+			}
+			req.Header.Set("Content-Type", tt.contentType)
+			if status, body := send(t, req); status != 200 {
+				t.Fatalf("status %d %q", status, body)
+			}
+			got := merchant.take()
+			if len(got) != 1 {
+				t.Fatalf("%d events", len(got))
+			}
+			ev := got[0].event
+			data, _ := ev["data"].(map[string]any)
+			if tt.keys != nil {
+				var keys []string
+				for k := range data {
+					keys = append(keys, k)
+				}
+				slices.Sort(keys)
+				slices.Sort(tt.keys)
+				if !slices.Equal(keys, tt.keys) {
+					t.Fatalf("data keys %v, want %v", keys, tt.keys)
+				}
+			}
+			for _, f := range tt.absent {
+				if _, ok := ev[f]; ok {
+					t.Errorf("the event has %s: %v", f, ev[f])
+				}
+			}
+			for k, v := range data {
+				if s, _ := v.(string); strings.Contains(s, "EVIL") || k == "version" || k == "respCode" && s == "99" {
+					t.Errorf("data[%s] = %v, from outside the signed part", k, v)
+				}
+			}
+			if ev["order_id"] == "EVIL" || ev["type"] != "payment.succeeded" {
+				t.Fatalf("event %v", ev)
+			}
+		})
 	}
 }
