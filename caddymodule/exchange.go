@@ -1,0 +1,200 @@
+package caddymodule
+
+// The exchange with the next handler (reverse_proxy to the provider, or to
+// the merchant backend): the request put on r for it and taken off again,
+// the recorder its answer goes into, and what that answer means.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// upstreamFailure maps what reverse_proxy returned to 504 or 502.
+func upstreamFailure(err error) *transform.Error {
+	var he caddyhttp.HandlerError
+	var ne net.Error
+	if errors.As(err, &he) && he.StatusCode == http.StatusGatewayTimeout ||
+		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return transform.Timeout()
+	}
+	return transform.Upstream("the provider could not be reached")
+}
+
+// recorder captures the next handler's answer (reverse_proxy's: the
+// provider's or the merchant backend's) instead of sending it. It has a
+// header map of its own and does not unwrap to the merchant's
+// ResponseWriter, so nothing of that answer (headers, 1xx, body) can reach
+// the merchant; it keeps at most maxAnswer bytes of the body. Recorders are
+// pooled: a handler gets one per request and releases it once the merchant's
+// answer is written (a decoded answer may be a slice of its body, which
+// writeJSON may extend in place).
+type recorder struct {
+	header   http.Header
+	body     bytes.Buffer
+	status   int
+	tooLarge bool
+	// answered tells that the next handler wrote a final status or a body
+	// (record defaults status to 200 when it returned without either).
+	answered bool
+	// request is the minipay handler's scratch for the request it sends.
+	request struct {
+		// body holds the merchant's body (readMerchantRequest): Prepare
+		// copies what it keeps, so the buffer serves the next request.
+		body []byte
+		// header is the provider's request header, which reverse_proxy
+		// copies before it sends anything (Handler.roundTrip); values
+		// holds its values.
+		header http.Header
+		values []string
+	}
+}
+
+var recorderPool = sync.Pool{New: func() any {
+	rec := &recorder{header: make(http.Header, 8)}
+	rec.request.header = make(http.Header, 4)
+	return rec
+}}
+
+func getRecorder() *recorder { return recorderPool.Get().(*recorder) }
+
+// release returns rec to the pool, unless its answer buffer grew past what
+// a usual answer needs (it would pin that memory); a request scratch past
+// what a usual request needs is dropped for the same reason.
+func (rec *recorder) release() {
+	if cap(rec.request.body) > maxPooledRequest {
+		rec.request.body = nil
+	}
+	if rec.body.Cap() <= maxPooledAnswer {
+		recorderPool.Put(rec)
+	}
+}
+
+// maxPooledRequest keeps the scratch of the usual merchant requests (a pay
+// is about 200 bytes) without pinning the 64 KiB a request may reach.
+const maxPooledRequest = 4 << 10
+
+const maxPooledAnswer = 64 << 10
+
+// errAborted is reverse_proxy giving up on an answer it had started to copy
+// (a connection reset or a body shorter than announced).
+var errAborted = errors.New("the answer was cut short")
+
+// record resets rec and lets next answer into it. A next that aborts with
+// panic(http.ErrAbortHandler) — reverse_proxy does when it cannot copy an
+// answer to the end — returns errAborted instead, so the merchant still
+// gets a JSON answer; any other panic goes on.
+func (rec *recorder) record(r *http.Request, next caddyhttp.Handler) (err error) {
+	clear(rec.header)
+	rec.body.Reset()
+	rec.status, rec.tooLarge = 0, false
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			err = errAborted
+		}
+		if rec.tooLarge {
+			err = errTooLarge
+		}
+		rec.answered = rec.status != 0
+		if err == nil && rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+	}()
+	return next.ServeHTTP(rec, r)
+}
+
+// Header implements http.ResponseWriter.
+func (rec *recorder) Header() http.Header { return rec.header }
+
+// WriteHeader implements http.ResponseWriter; 1xx answers are not final and
+// are dropped.
+func (rec *recorder) WriteHeader(status int) {
+	if rec.status == 0 && status >= 200 {
+		rec.status = status
+	}
+}
+
+// Write implements http.ResponseWriter; past maxAnswer it fails, which stops
+// reverse_proxy from reading further.
+func (rec *recorder) Write(p []byte) (int, error) {
+	rec.WriteHeader(http.StatusOK)
+	if rec.body.Len()+len(p) > maxAnswer {
+		rec.tooLarge = true
+		return 0, errTooLarge
+	}
+	return rec.body.Write(p)
+}
+
+// bodyReader is an in-memory request body that costs one allocation, where
+// io.NopCloser(bytes.NewReader(b)) costs two. It is never pooled: a
+// transport may still read or close a request's body after RoundTrip
+// returns.
+type bodyReader struct{ bytes.Reader }
+
+func newBodyReader(b []byte) *bodyReader {
+	r := new(bodyReader)
+	r.Reset(b)
+	return r
+}
+
+// Close implements io.Closer.
+func (*bodyReader) Close() error { return nil }
+
+// setBody makes b r's body, with a GetBody that reads it again: Go's
+// transport needs one to send a request again on a fresh connection (a
+// reused one that failed before anything was written, HTTP/2's GOAWAY,
+// an idempotent request whose reused connection closed before the answer).
+func setBody(r *http.Request, b []byte) {
+	r.ContentLength = int64(len(b))
+	if len(b) == 0 {
+		r.Body, r.GetBody = http.NoBody, nil
+		return
+	}
+	r.Body = newBodyReader(b)
+	r.GetBody = func() (io.ReadCloser, error) { return newBodyReader(b), nil }
+}
+
+// savedRequest is what minipay and minipay_webhook replace on r to send it
+// on (method, URL, Host, headers, body and framing), kept to be put back
+// once next returned: Caddy reads r when it writes the access log (its uri
+// and headers, a log_append placeholder), which must show the request as
+// received, not the one sent upstream.
+type savedRequest struct {
+	method, host, requestURI string
+	url                      url.URL
+	header, trailer          http.Header
+	body                     io.ReadCloser
+	contentLength            int64
+	transferEncoding         []string
+}
+
+func saveRequest(r *http.Request) savedRequest {
+	return savedRequest{method: r.Method, host: r.Host, requestURI: r.RequestURI, url: *r.URL, header: r.Header, trailer: r.Trailer,
+		body: r.Body, contentLength: r.ContentLength, transferEncoding: r.TransferEncoding}
+}
+
+// restore puts the saved request back on r.
+func (s *savedRequest) restore(r *http.Request) {
+	r.Method, r.Host, r.RequestURI, *r.URL = s.method, s.host, s.requestURI, s.url
+	r.Header, r.Trailer = s.header, s.trailer
+	r.Body, r.ContentLength, r.TransferEncoding = s.body, s.contentLength, s.transferEncoding
+}
+
+// decodedBody removes the answer's Content-Encoding (some providers compress
+// whatever the client asked for) by transform.DecodeContent's rule, bounded
+// like every other body.
+func decodedBody(header http.Header, body []byte) ([]byte, error) {
+	return transform.DecodeContent(header, body, maxAnswer)
+}
