@@ -272,12 +272,7 @@ func TestWebhookAttacksThroughCaddy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodPost, base+tt.path, strings.NewReader(tt.body))
-			req.Header.Set("Content-Type", tt.contentType)
-			for k, v := range tt.header {
-				req.Header[k] = v
-			}
-			if status, body := send(t, req); status != tt.status || !bytes.HasPrefix(body, []byte(tt.failForm)) || len(body) == 0 {
+			if status, body := send(t, notificationRequest(base+tt.path, tt.contentType, tt.header, tt.body)); status != tt.status || !bytes.HasPrefix(body, []byte(tt.failForm)) || len(body) == 0 {
 				t.Fatalf("status %d %q, want %d and the failure form", status, body, tt.status)
 			}
 			if got := merchant.take(); len(got) != 0 {
@@ -285,6 +280,17 @@ func TestWebhookAttacksThroughCaddy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// notificationRequest is a POST of body to url with contentType and the
+// header's fields as given (not canonicalized).
+func notificationRequest(url, contentType string, header http.Header, body string) *http.Request {
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", contentType)
+	return req
 }
 
 // send sends req and returns the answer's status and body.
@@ -330,11 +336,7 @@ func TestWebhookContentEncodingThroughCaddy(t *testing.T) {
 			{"br", "br", n.body, 401},
 		} {
 			t.Run(n.provider+" "+tt.name, func(t *testing.T) {
-				req, _ := http.NewRequest(http.MethodPost, base+n.path, strings.NewReader(tt.body))
-				for k, v := range n.header {
-					req.Header[k] = v
-				}
-				req.Header.Set("Content-Type", n.contentType)
+				req := notificationRequest(base+n.path, n.contentType, n.header, tt.body)
 				req.Header.Set("Content-Encoding", tt.encoding)
 				status, body := send(t, req)
 				got := merchant.take()
@@ -392,12 +394,7 @@ func TestWebhookStatesOutsideTheDocumentedSet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodPost, base+tt.path, strings.NewReader(tt.body))
-			for k, v := range tt.header {
-				req.Header[k] = v
-			}
-			req.Header.Set("Content-Type", tt.contentType)
-			status, body := send(t, req)
+			status, body := send(t, notificationRequest(base+tt.path, tt.contentType, tt.header, tt.body))
 			got := merchant.take()
 			if status != tt.status {
 				t.Fatalf("status %d %q, want %d", status, body, tt.status)
@@ -530,12 +527,7 @@ func TestWebhookEventHoldsOnlySignedData(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodPost, base+tt.path, strings.NewReader(tt.body))
-			for k, v := range tt.header {
-				req.Header[k] = v
-			}
-			req.Header.Set("Content-Type", tt.contentType)
-			if status, body := send(t, req); status != 200 {
+			if status, body := send(t, notificationRequest(base+tt.path, tt.contentType, tt.header, tt.body)); status != 200 {
 				t.Fatalf("status %d %q", status, body)
 			}
 			got := merchant.take()
