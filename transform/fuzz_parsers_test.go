@@ -3,6 +3,7 @@ package transform
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,7 +58,7 @@ func FuzzDispatch(f *testing.F) {
 		}
 		got = nil
 		scratch := append([]byte(nil), body...)
-		call, err := ops.Dispatch("test", op, scratch)
+		call, err := ops.Prepare(context.Background(), op, scratch)
 		// minipay reads the body into a buffer the next request reuses
 		// (transform.Client.Prepare): nothing decoded, and no error's
 		// field or message, may still point into it.

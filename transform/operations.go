@@ -6,7 +6,7 @@ import (
 )
 
 // Operations is a provider's merchant API: one builder per operation it
-// supports (nil for the others). Dispatch decodes the merchant's body into
+// supports (nil for the others). Prepare decodes the merchant's body into
 // the operation's canonical request and validates it, so a builder receives
 // a valid request (Money and Expire filled) and only builds the call.
 //
@@ -47,13 +47,28 @@ func (o *Operations) Supports(op string) bool {
 	return false
 }
 
-// Prepare is Dispatch for the configured Provider (transform.Client); a
-// pay request gets the caller's IP from ctx (PayRequest.CallerIP).
+// Prepare decodes and validates body for op and calls its builder
+// (transform.Client); an op without one is a 404 unknown_operation naming
+// the Provider. A pay request gets the caller's IP from ctx
+// (PayRequest.CallerIP).
 func (o *Operations) Prepare(ctx context.Context, op string, body []byte) (*Call, error) {
-	if op == OpPay && o.Pay != nil {
-		return o.pay(CallerIP(ctx), body)
+	if !o.Supports(op) {
+		return nil, UnknownOperation(o.Provider, op)
 	}
-	return o.Dispatch(o.Provider, op, body)
+	switch op {
+	case OpPay:
+		return o.pay(CallerIP(ctx), body)
+	case OpQuery:
+		return build(body, o.Query)
+	case OpClose:
+		return build(body, o.Close)
+	case OpRefund:
+		return build(body, o.Refund)
+	case OpRefundQuery:
+		return build(body, o.RefundQuery)
+	default:
+		return build(body, o.Login)
+	}
 }
 
 // pay is build for a pay request, with CallerIP set and expire_at checked
@@ -70,28 +85,6 @@ func (o *Operations) pay(callerIP string, body []byte) (*Call, error) {
 	}
 	req.CallerIP = callerIP
 	return o.Pay(req)
-}
-
-// Dispatch decodes and validates body for op and calls its builder; an op
-// without one is a 404 unknown_operation naming provider.
-func (o *Operations) Dispatch(provider, op string, body []byte) (*Call, error) {
-	if !o.Supports(op) {
-		return nil, UnknownOperation(provider, op)
-	}
-	switch op {
-	case OpPay:
-		return o.pay("", body)
-	case OpQuery:
-		return build(body, o.Query)
-	case OpClose:
-		return build(body, o.Close)
-	case OpRefund:
-		return build(body, o.Refund)
-	case OpRefundQuery:
-		return build(body, o.RefundQuery)
-	default:
-		return build(body, o.Login)
-	}
 }
 
 // request is a canonical request: a pointer to R that validates itself.

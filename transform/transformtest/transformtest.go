@@ -52,7 +52,7 @@ func Must[C, T any](t testing.TB, construct func(C) (T, error), cfg C) T {
 }
 
 // Valid validates a canonical request for a test that calls a builder
-// directly (Operations.Dispatch validates before it builds), failing t when
+// directly (Operations.Prepare validates before it builds), failing t when
 // the request is invalid.
 func Valid[R interface{ Validate() error }](t testing.TB, req R) R {
 	t.Helper()
