@@ -552,6 +552,11 @@ func TestVerifyCommandProviderAnswers(t *testing.T) {
 			"--set", "secret_key=7jYcp4FxFdf0", "--file", "-"}, 1, "answer", ""},
 		{"2c2p envelope, bare: the webhook accepts it as a notification", twoc2pEnvelope, twoc2pArgs, 0, "notification", ""},
 		{"2c2p envelope declared gzip: a notification", gzipText(t, twoc2pEnvelope), append([]string{"--header", "Content-Encoding: gzip"}, twoc2pArgs...), 0, "notification", ""},
+		// The Content-Encoding the notification came with is read as the
+		// webhook reads it, for every provider.
+		{"cbtis notification gzip-compressed, declared", gzipText(t, cbtisBody), append([]string{"--header", "Signature: " + cbtisSig, "--header", "Content-Encoding: gzip"}, cbtisArgs...), 0, "notification", ""},
+		{"cbtis notification declared gzip, sent plain", cbtisBody, append([]string{"--header", "Signature: " + cbtisSig, "--header", "Content-Encoding: gzip"}, cbtisArgs...), 1, "notification", ""},
+		{"latipay notification gzip-compressed, declared", gzipText(t, latipayBody), append([]string{"--header", "Content-Encoding: gzip"}, latipayArgs...), 0, "notification", ""},
 		{"cbtis create answer", cbtisCreateAnswer, cbtisArgs, 2, "", "for cbtis, verify explains notifications (the raw body, with the Signature header"},
 		{"cbtis token answer", cbtisTokenAnswer, cbtisArgs, 2, "", "CBTIS signs none (they come over TLS, answering the bearer token)"},
 		{"cbtis answer with a Signature header that does not verify", cbtisCreateAnswer, append([]string{"--header", "Signature: " + cbtisSig}, cbtisArgs...), 2, "", "CBTIS signs none"},
