@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -88,12 +89,31 @@ func provisionSide[P, S any](ctx caddy.Context, b *providerHandler, a *adminList
 		return zero, err
 	}
 	shareState(ctx, b.metrics, s, b.name)
+	warnExpired(b.logger, b.name, directive, s)
 	if r, ok := any(s).(certificateDownloader); ok {
 		r.ReportFailures(func(err error) {
 			b.logger.Warn("minipay: platform certificate download failed", zap.String("provider", b.name), zap.Error(err))
 		})
 	}
 	return s, a.list(directive, p, s)
+}
+
+// warnExpired warns, when the configuration loads, of a configured
+// certificate that has expired (a wechat_v3 platform_certificate nobody
+// replaced): it verifies nothing, so every answer it signs is refused as
+// upstream_signature_invalid, and that line alone does not say why.
+func warnExpired(logger *zap.Logger, provider, directive string, side any) {
+	kh, ok := side.(transform.KeyHolder)
+	if !ok {
+		return
+	}
+	now := time.Now()
+	for _, k := range kh.Keys() {
+		if !k.NotAfter.IsZero() && now.After(k.NotAfter) {
+			logger.Warn("minipay: a configured certificate has expired and verifies nothing", zap.String("provider", provider),
+				zap.String("handler", directive), zap.String("kind", k.Kind), zap.String("id", k.ID), zap.Time("not_after", k.NotAfter))
+		}
+	}
 }
 
 // certificateDownloader is a provider side that works in the background (a

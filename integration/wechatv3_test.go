@@ -592,3 +592,55 @@ func manyGoods(n int) string {
 	return `"promotion_detail":[{"coupon_id":"109519","name":"单品惠","scope":"SINGLE","type":"DISCOUNT","amount":` + itoa(n) +
 		`,"wechatpay_contribute":0,"merchant_contribute":` + itoa(n) + `,"other_contribute":0,"currency":"CNY","goods_detail":[` + strings.Join(goods, ",") + `]}]`
 }
+
+// TestWechatV3ExpiredCertificate: a static platform_certificate past its
+// not_after still loads (a public key beside it may be what verifies), but
+// the load warns naming its serial, and an answer it signs is refused; a
+// valid one beside it neither warns nor is refused.
+func TestWechatV3ExpiredCertificate(t *testing.T) {
+	key := v3PrivateKey(t, "wechatpay_platform_key.pem")
+	certFile := func(serial int64, notAfter time.Time) string {
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), NotBefore: notAfter.AddDate(-1, 0, 0), NotAfter: notAfter}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "cert.pem")
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	expired, valid := certFile(0x7E01, time.Now().Add(-time.Hour)), certFile(0x7E02, time.Now().AddDate(1, 0, 0))
+	tx := `{"appid":"` + appID + `","mchid":"` + mchID + `","out_trade_no":"X1","transaction_id":"4200000001","trade_state":"NOTPAY","trade_state_desc":"x","amount":{"total":1,"currency":"CNY"}}`
+	var serial atomic.Value
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for k, v := range wechatHeaders(t, key, serial.Load().(string), time.Now().Unix(), tx) {
+			w.Header()[k] = v
+		}
+		_, _ = io.WriteString(w, tx)
+	}))
+	defer upstream.Close()
+	port := freePort(t)
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	route := func(name, cert string) string {
+		return "\thandle /" + name + "/* {\n\t\tminipay wechat_v3 {\n" + v3Merchant(t, "\t\tplatform_certificate {file."+cert+"}\n") +
+			"\t\tnotify_url https://m.example/n\n\t\t}\n\t\treverse_proxy " + strings.TrimPrefix(upstream.URL, "http://") + "\n\t}\n"
+	}
+	tc := startCaddy(t, globalOptions(logFile)+":"+itoa(port)+" {\n"+route("expired", expired)+route("valid", valid)+"}\n")
+	base := "http://localhost:" + itoa(port)
+	logs := logText(t, logFile)
+	mustContain(t, logs, `"id":"7E01"`, "the load warns of the expired certificate")
+	if strings.Contains(logs, `"id":"7E02"`) {
+		t.Fatalf("the load warns of the valid certificate: %s", logs)
+	}
+	for _, c := range []struct {
+		route, serial string
+		status        int
+	}{{"expired", "7E01", 502}, {"valid", "7E02", 200}} {
+		serial.Store(c.serial)
+		if r := postJSON(t, tc, base+"/"+c.route+"/query", `{"order_id":"X1"}`); r.status != c.status {
+			t.Fatalf("%s: %d %s, want %d", c.route, r.status, r.body, c.status)
+		}
+	}
+}

@@ -601,3 +601,51 @@ func TestCertificatesDownloadSignsTheURLAsSent(t *testing.T) {
 		})
 	}
 }
+
+// certificateValidFor is a platform certificate for key valid from nb to na.
+func certificateValidFor(t *testing.T, key *rsa.PrivateKey, serial int64, nb, na time.Time) *x509.Certificate {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), NotBefore: nb, NotAfter: na, KeyUsage: x509.KeyUsageDigitalSignature}
+	return must(x509.ParseCertificate(must(x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key))))
+}
+
+// A platform certificate verifies only within its validity: an expired one
+// (a static platform_certificate nobody replaced, an old one a download
+// still lists) or one not valid yet selects no key, whether configured or
+// downloaded, while the valid ones beside it keep verifying.
+func TestCertificateValidity(t *testing.T) {
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	key := must(rsa.GenerateKey(rand.Reader, 2048))
+	valid := platform{key, certificateValidFor(t, key, 0x7001, now.AddDate(-1, 0, 0), now.AddDate(1, 0, 0))}
+	expired := platform{key, certificateValidFor(t, key, 0x7002, now.AddDate(-2, 0, 0), now.Add(-time.Second))}
+	future := platform{key, certificateValidFor(t, key, 0x7003, now.Add(time.Minute), now.AddDate(1, 0, 0))}
+	pemOf := func(ps ...platform) string {
+		var b strings.Builder
+		for _, p := range ps {
+			b.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.cert.Raw}))
+		}
+		return b.String()
+	}
+	cs := &certServer{serving: []platform{valid, expired, future}, now: func() time.Time { return now }}
+	srv := httptest.NewServer(cs)
+	defer srv.Close()
+	static := merchantConfig(t)
+	static.PublicKey, static.PublicKeyID, static.PlatformCertificate = "", "", pemOf(valid, expired, future)
+	downloaded := merchantConfig(t)
+	downloaded.PublicKey, downloaded.PublicKeyID, downloaded.CertificatesURL = "", "", srv.URL+PathCertificates
+	for name, cfg := range map[string]Config{"static": static, "downloaded": downloaded} {
+		c := must(NewClient(cfg))
+		c.Now = func() time.Time { return now }
+		for _, tt := range []struct {
+			signer platform
+			want   error
+		}{{valid, nil}, {expired, ErrUnknownSerial}, {future, ErrUnknownSerial}} {
+			t.Run(name+"/"+tt.signer.serial(), func(t *testing.T) {
+				body := `{"x":1}`
+				if err := Verify(c.Keyring(), tt.signer.signed(t, now, body), []byte(body), now); err != tt.want {
+					t.Fatalf("an answer under %s: %v, want %v", tt.signer.serial(), err, tt.want)
+				}
+			})
+		}
+	}
+}
