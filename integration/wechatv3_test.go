@@ -493,6 +493,11 @@ func TestWechatV3WebhookOutcomes(t *testing.T) {
 	}{
 		{"payment", good, wechatHeaders(t, platform, v3PublicKeyID, now, good), 200, 200, "payment.succeeded"},
 		{"refund abnormal", notification("REFUND.ABNORMAL", refund, v3APIv3Key), nil, 200, 200, "refund.failed"},
+		// a signed kind the resource's own state contradicts: never terminal
+		{"TRANSACTION.SUCCESS, trade_state NOTPAY", notification("TRANSACTION.SUCCESS", strings.Replace(tx, `"trade_state":"SUCCESS"`, `"trade_state":"NOTPAY"`, 1), v3APIv3Key), nil, 200, 200, "unknown"},
+		{"TRANSACTION.SUCCESS, trade_state success (case)", notification("TRANSACTION.SUCCESS", strings.Replace(tx, `"trade_state":"SUCCESS"`, `"trade_state":"success"`, 1), v3APIv3Key), nil, 200, 200, "unknown"},
+		{"REFUND.SUCCESS, refund_status PROCESSING", notification("REFUND.SUCCESS", strings.Replace(refund, "ABNORMAL", "PROCESSING", 1), v3APIv3Key), nil, 200, 200, "unknown"},
+		{"REFUND.CLOSED, refund_status SUCCESS", notification("REFUND.CLOSED", strings.Replace(refund, "ABNORMAL", "SUCCESS", 1), v3APIv3Key), nil, 200, 200, "unknown"},
 		{"other kind", notification("PAYSCORE.USER_OPEN_SERVICE", `{"mchid":"`+mchID+`","appid":"`+appID+`"}`, v3APIv3Key), nil, 200, 200, "unknown"},
 		{"merchant fails", good, wechatHeaders(t, platform, v3PublicKeyID, now, good), 500, 502, "payment.succeeded"},
 		{"tampered", strings.Replace(good, `"summary":"s"`, `"summary":"t"`, 1), wechatHeaders(t, platform, v3PublicKeyID, now, good), 200, 401, ""},
