@@ -1,34 +1,25 @@
 package caddymodule
 
 import (
-	"bytes"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
 	"github.com/minipay/caddy-minipay/transform"
 )
 
-// `caddy minipay verify` explains a provider's signature offline through the
-// provider's own webhook verifier (transform.Explainer): the verdict is the
-// one minipay_webhook would give, or, for an API answer the webhook never
-// reads (transform.AnswerExplainer), the one minipay gives that answer.
-// README, "caddy minipay verify".
-
-const verifyUsage = `verify --provider <name> [--set <field>=<value>]... [--header "<Name>: <value>"]... [--at <time received>] [--file <path> | -]`
+// The `caddy minipay` command: its registration and dispatch, and what
+// verify (command_verify.go) and sign (command_sign.go) share: flags, input
+// and the output, whose secrets are masked and control bytes escaped.
 
 // Exit statuses of the command.
 const (
@@ -114,131 +105,6 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ", ") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var sets, headers listFlag
-	name := fs.String("provider", "", "wechat_v2, wechat_v3, 2c2p, latipay or cbtis")
-	file := fs.String("file", "", "the notification or answer as received; - (or no --file) for stdin")
-	fs.Var(&sets, "set", "field=value, a provider field by its Caddyfile name; the value may be {env.NAME} or {file.path} (repeatable)")
-	fs.Var(&headers, "header", "\"Name: value\", a header the provider signs in (repeatable)")
-	at := fs.String("at", "", "when the input was received: RFC 3339 or Unix seconds")
-	if err := parseFlags(fs, args, file, verifyUsage); err != nil {
-		return exitUsage, err
-	}
-	received, err := parseReceivedAt(*at)
-	if err != nil {
-		return exitUsage, err
-	}
-	if *name == "" {
-		return exitUsage, errors.New("--provider is required")
-	}
-	webhook, secrets, err := explainerFor(*name, sets)
-	if err != nil {
-		return exitUsage, err
-	}
-	if c, ok := webhook.(transform.Clocked); ok && !received.IsZero() {
-		c.SetClock(func() time.Time { return received })
-	}
-	n := transform.Notification{Header: http.Header{}}
-	for _, h := range headers {
-		k, v, ok := strings.Cut(h, ":")
-		if k = strings.TrimSpace(k); !ok || k == "" || strings.ContainsAny(k, " \t") {
-			return exitUsage, fmt.Errorf("--header %q: want \"Name: value\"", h)
-		}
-		n.Header.Add(k, strings.TrimSpace(v))
-	}
-	if n.Body, err = readInput(*file, stdin); err != nil {
-		return exitUsage, err
-	}
-	// An empty input has nothing to explain, unless it is a signed empty
-	// answer (WeChat Pay v3's 204), which comes with its headers.
-	empty := len(bytes.TrimSpace(n.Body)) == 0
-	if empty && len(headers) == 0 {
-		return exitUsage, errEmptyInput
-	}
-
-	x, verr := explain(webhook, n)
-	if errors.Is(verr, transform.ErrUnsignedAnswer) {
-		return exitUsage, verr
-	}
-	if empty && x.Kind != transform.KindAnswer {
-		return exitUsage, errEmptyInput
-	}
-	line := lines{stdout, secrets}.line
-	line("provider", *name)
-	line("kind", x.Kind)
-	if x.SignType != "" {
-		line("sign_type", x.SignType)
-	}
-	line("string_to_sign", x.StringToSign)
-	line("expected", x.Expected)
-	line("received", x.Received)
-	if !valid(x, verr) {
-		line("verdict", "invalid ("+invalidReason(webhook, n, x.Kind, verr, received.IsZero())+")")
-		return exitInvalid, nil
-	}
-	line("verdict", "valid")
-	return exitValid, nil
-}
-
-// invalidReason is the verdict's reason for n, of kind, refused with verr,
-// with a hint where the refusal may be the way the input was given: judged
-// now (judgedNow: no --at) outside a time window, or bytes echo or an editor
-// added.
-func invalidReason(webhook transform.Explainer, n transform.Notification, kind string, verr error, judgedNow bool) string {
-	reason := verr.Error()
-	if r, ok := strings.CutPrefix(reason, "notification "); ok && kind == transform.KindAnswer {
-		reason = "answer " + r // the verifiers' shared errors name a notification
-	}
-	if errors.Is(verr, transform.ErrOutsideWindow) && judgedNow {
-		reason += "; judged now: --at <time received> judges it as of then"
-	}
-	// The input is judged as given; what echo or an editor added is only
-	// pointed out.
-	if trimmed, added := withoutEditorBytes(n.Body); added != "" {
-		if tx, terr := explain(webhook, transform.Notification{Header: n.Header, Body: trimmed}); valid(tx, terr) {
-			reason += "; without its " + added + " the input verifies: give it exactly as received (printf '%s', not echo)"
-		}
-	}
-	return reason
-}
-
-// explain runs the provider's own verifier on n: an API answer the webhook
-// never reads (another form, or unsigned) is recognised by its content
-// first; anything else goes through the webhook's Explain.
-func explain(webhook transform.Explainer, n transform.Notification) (transform.Explanation, error) {
-	x := transform.Explanation{Kind: transform.KindNotification}
-	if ae, ok := webhook.(transform.AnswerExplainer); ok {
-		if answer, err := ae.ExplainAnswer(n, &x); answer {
-			return x, err
-		}
-	}
-	_, err := webhook.Explain(n, &x)
-	return x, err
-}
-
-// valid is the verdict: verified, or a provider's API answer whose
-// signature verifies (a webhook still refuses it as a notification).
-func valid(x transform.Explanation, err error) bool {
-	return err == nil || x.Kind == transform.KindAnswer && errors.Is(err, transform.ErrSignedAnswer)
-}
-
-// withoutEditorBytes is b without what a file saved by echo or an editor
-// may add to what a provider sent: a leading UTF-8 byte order mark and one
-// final "\n" or "\r\n"; added names what was removed ("" for nothing).
-func withoutEditorBytes(b []byte) (trimmed []byte, added string) {
-	var what []string
-	if t, ok := bytes.CutPrefix(b, []byte("\xef\xbb\xbf")); ok {
-		b, what = t, append(what, "byte order mark")
-	}
-	if t, ok := bytes.CutSuffix(b, []byte("\n")); ok {
-		b, _ = bytes.CutSuffix(t, []byte("\r"))
-		what = append(what, "final line break")
-	}
-	return b, strings.Join(what, " and ")
-}
-
 // helpRequest is parseFlags' answer to -h or --help: asking for the usage is
 // no usage error, so it goes to stdout and the command exits 0.
 type helpRequest struct{ text string }
@@ -275,9 +141,6 @@ func parseFlags(fs *flag.FlagSet, args []string, file *string, usage string) err
 	}
 	return nil
 }
-
-// errEmptyInput is the usage error for an empty (or blank) input.
-var errEmptyInput = errors.New("the input is empty: give the notification or answer as received, with --file <path>, or on stdin with --file -")
 
 // lines prints a command's output, one "key: value" line each: the value
 // made printable, with every configured secret in it replaced by ***. Only
@@ -399,63 +262,6 @@ func printable(v string) string {
 		i += n
 	}
 	return string(b)
-}
-
-// parseReceivedAt reads --at: RFC 3339 (a lower-case t or z too), or Unix
-// seconds; "" is the zero time (now).
-func parseReceivedAt(v string) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
-	}
-	if sec, err := strconv.ParseInt(v, 10, 64); err == nil && sec > 0 {
-		return time.Unix(sec, 0), nil
-	}
-	if t, err := time.Parse(time.RFC3339, strings.ToUpper(v)); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("--at %q: want RFC 3339 (2026-11-29T10:00:06+08:00) or Unix seconds", v)
-}
-
-// explainerFor builds a provider's webhook from field=value settings,
-// resolved like a Caddyfile's (placeholders included), and returns the
-// values of its secret fields, which the output must not show.
-func explainerFor(name string, sets []string) (transform.Explainer, []string, error) {
-	info, err := caddy.GetModule(providerNamespace + "." + name)
-	if err != nil {
-		return nil, nil, fmt.Errorf("unknown provider %q", name)
-	}
-	p, ok := info.New().(provider)
-	if !ok {
-		return nil, nil, fmt.Errorf("unknown provider %q", name)
-	}
-	fields := p.ConfigFields()
-	for n, s := range sets {
-		k, v, ok := strings.Cut(s, "=")
-		if !ok || k == "" {
-			return nil, nil, setSyntaxError(n+1, s, fields)
-		}
-		i := fieldIndex(fields, k)
-		if i < 0 {
-			return nil, nil, fmt.Errorf("--set: %s has no field %q", name, k)
-		}
-		*fields[i].Value = v
-	}
-	if _, err := resolveProvider(p, transform.RoleWebhook); err != nil {
-		return nil, nil, err
-	}
-	wp, ok := p.(webhookProvider)
-	if !ok {
-		return nil, nil, fmt.Errorf("provider %s sends no notifications", name)
-	}
-	w, err := wp.NewWebhook()
-	if err != nil {
-		return nil, nil, err
-	}
-	x, ok := w.(transform.Explainer)
-	if !ok {
-		return nil, nil, fmt.Errorf("provider %s cannot explain its verification yet", name)
-	}
-	return x, secretValues(p), nil
 }
 
 // setSyntaxError refuses the n-th --set, which has no "field=": its text is
