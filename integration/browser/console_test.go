@@ -825,3 +825,56 @@ func TestConsoleClicksInARow(t *testing.T) {
 		}
 	}
 }
+
+// A refresh replaces only what changed: an order whose markup is the same
+// stays the same element, and so does a notification listed already, so
+// that a click on one order (or a script holding an element) is not lost
+// to the refresh another order's click, or a new order, brought.
+func TestConsoleRefreshKeepsUnchangedElements(t *testing.T) {
+	s := startCaddy(t)
+	ctx := browser(t)
+	s.pay(t, "KEEP-1", "1.00")
+	s.pay(t, "KEEP-2", "2.00")
+	connected := func(name string) bool {
+		t.Helper()
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.`+name+`.isConnected`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.sandbox+"/sandbox/"),
+		chromedp.WaitVisible(chromedp.CSS(order("KEEP-2"))),
+		chromedp.Evaluate[chromedp.Void](`window.keep2 = document.querySelector('`+order("KEEP-2")+`')`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	click(t, ctx, "wechat_v2", "KEEP-1", "succeed", "succeeded", true)
+	if !connected("keep2") {
+		t.Fatal("settling KEEP-1 replaced KEEP-2's element")
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`window.keep1 = document.querySelector('`+order("KEEP-1")+`');
+			window.note1 = document.querySelector('[data-notification][data-order-id="KEEP-1"]')`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.pay(t, "KEEP-3", "3.00") // the next refresh lists it
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(order("KEEP-3")))); err != nil {
+		t.Fatal(err)
+	}
+	if !connected("keep1") || !connected("keep2") {
+		t.Fatal("a new order's refresh replaced the orders listed already")
+	}
+	click(t, ctx, "wechat_v2", "KEEP-2", "fail", "failed", true)
+	if !connected("keep1") || !connected("note1") {
+		t.Fatal("failing KEEP-2 replaced KEEP-1's element or its notification")
+	}
+	ids, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('article[data-order-id]')].map(e => e.dataset.orderId)`))
+	if err != nil || strings.Join(ids, ",") != "KEEP-3,KEEP-2,KEEP-1" {
+		t.Fatalf("orders listed %v (%v), want newest first", ids, err)
+	}
+}
