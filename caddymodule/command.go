@@ -28,9 +28,9 @@ const (
 	exitUsage   = 2 // bad flags, unknown provider or field, unreadable input
 )
 
-// maxVerifyInput bounds what the command reads; the verifiers refuse more
+// maxInput bounds what verify and sign read; the verifiers refuse more
 // than 64 KiB anyway.
-const maxVerifyInput = 1 << 20
+const maxInput = 1 << 20
 
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
@@ -295,11 +295,11 @@ func readInput(path string, stdin io.Reader) ([]byte, error) {
 		defer f.Close()
 		r = f
 	}
-	b, err := io.ReadAll(io.LimitReader(r, maxVerifyInput+1))
+	b, err := io.ReadAll(io.LimitReader(r, maxInput+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading the input: %w", err)
 	}
-	if len(b) > maxVerifyInput {
+	if len(b) > maxInput {
 		return nil, errors.New("the input is larger than 1 MiB")
 	}
 	return b, nil
