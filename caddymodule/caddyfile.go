@@ -201,7 +201,11 @@ func checkField(info caddy.ModuleInfo, field string, value any) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &typeErr):
-		return fmt.Errorf("field %s takes a %s, not a %s", field, typeErr.Type, typeErr.Value)
+		article := "a "
+		if strings.IndexByte("aeiou", typeErr.Value[0]) >= 0 { // an object, an array
+			article = "an "
+		}
+		return fmt.Errorf("field %s takes a %s, not %s%s", field, typeErr.Type, article, typeErr.Value)
 	}
 	return fmt.Errorf("field %s: invalid value", field)
 }

@@ -125,9 +125,19 @@ func providerObjectName(raw json.RawMessage) (string, error) {
 	}
 	keys := slices.Sorted(maps.Keys(obj))
 	for _, key := range keys {
-		if key != "name" {
-			if err := knownField(info, key); err != nil {
-				return name, err
+		if key == "name" {
+			continue
+		}
+		if err := knownField(info, key); err != nil {
+			return name, err
+		}
+		// A value of the wrong type is named as a Caddyfile names it
+		// ("field mch_id takes a string, not a number"), not by Go's
+		// struct path.
+		var value any
+		if json.Unmarshal(obj[key], &value) == nil && value != nil {
+			if err := checkField(info, key, value); err != nil {
+				return name, fmt.Errorf("provider %s: %w", name, err)
 			}
 		}
 	}

@@ -77,6 +77,25 @@ func TestProviderFieldNamesExact(t *testing.T) {
 	}
 }
 
+// TestProviderFieldTypes: a JSON value of the wrong type fails the load
+// named as a Caddyfile names it (README "Caddyfile"), by field, never by Go's
+// struct path, and never repeating the value.
+func TestProviderFieldTypes(t *testing.T) {
+	tc := caddytestTester(t)
+	for _, tt := range []struct{ name, handler, want string }{
+		{"number for a string", `{"handler":"minipay","provider":{"name":"wechat_v2","app_id":"` + appID + `","mch_id":1900000109,"api_key":"` + apiKey + `"}}`,
+			"minipay: provider wechat_v2: field mch_id takes a string, not a number"},
+		{"string for a boolean", `{"handler":"minipay","provider":{"name":"wechat_login","app_id":"` + appID + `","app_secret":"` + appSecret + `","expose_session_key":"true"}}`,
+			"minipay: provider wechat_login: field expose_session_key takes a bool, not a string"},
+		{"object for a secret", `{"handler":"minipay_webhook","provider":{"name":"latipay","api_key":{"value":"` + apiKey + `"}}}`,
+			"minipay_webhook: provider latipay: field api_key takes a string, not an object"},
+		{"array in a sandbox", `{"handler":"minipay_sandbox","providers":[{"name":"wechat_login","app_id":"` + appID + `","app_secret":"` + appSecret + `"},{"name":"cbtis","uid":["39172931"]}]}`,
+			"minipay_sandbox: providers[1]: provider cbtis: field uid takes a string, not an array"},
+	} {
+		t.Run(tt.name, func(t *testing.T) { wantLoadError(t, tc, tt.handler, tt.want, apiKey, appSecret) })
+	}
+}
+
 // wantLoadError loads a JSON configuration whose route holds handler and
 // wants Caddy to refuse it with an error containing want and none of
 // secrets.
