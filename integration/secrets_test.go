@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/minipay/caddy-minipay/transform"
 )
 
 // TestProviderTextCarriesNoSecret: the provider's own code and message go
@@ -27,6 +29,10 @@ func TestProviderTextCarriesNoSecret(t *testing.T) {
 			_, _ = w.Write([]byte(`{"errcode":40013,"errmsg":"invalid appid ` + r.URL.RequestURI() + `"}`))
 		case "echo-secret": // the decoded query value
 			_, _ = w.Write([]byte(`{"errcode":40029,"errmsg":"invalid code for secret ` + r.URL.Query().Get("secret") + `"}`))
+		case "echo-long": // a long page quoting the URL, the 256-byte cut of provider_message 10 bytes into the secret
+			uri := r.URL.RequestURI()
+			pad := transform.MaxProviderText - (strings.Index(uri, "secret=") + len("secret=")) - 10
+			_, _ = w.Write([]byte(`{"errcode":40029,"errmsg":"` + strings.Repeat("-", pad) + uri + `"}`))
 		default:
 			_, _ = w.Write([]byte(`{"errcode":40029,"errmsg":"invalid code, rid: 6543"}`))
 		}
@@ -54,6 +60,7 @@ func TestProviderTextCarriesNoSecret(t *testing.T) {
 	}{
 		{"echo-uri", 502, "40013", ""},
 		{"echo-secret", 422, "40029", ""},
+		{"echo-long", 422, "40029", ""},
 		{"plain", 422, "40029", "invalid code, rid: 6543"}, // an ordinary message is kept
 	}
 	for _, tt := range tests {
@@ -62,7 +69,7 @@ func TestProviderTextCarriesNoSecret(t *testing.T) {
 			if r.status != tt.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
 			}
-			for _, s := range []string{secret, escaped} {
+			for _, s := range []string{secret, escaped, secret[:4], escaped[:4]} { // not even its start
 				if strings.Contains(string(r.body), s) {
 					t.Fatalf("the answer carries the secret (%q): %s", s, r.body)
 				}

@@ -66,10 +66,10 @@ func (e *Error) WithoutSecrets(secrets []string) *Error {
 			continue
 		}
 		q := url.QueryEscape(s)
-		if strings.Contains(code, s) || strings.Contains(code, q) {
+		if holdsSecret(code, s) || holdsSecret(code, q) {
 			code = ""
 		}
-		if strings.Contains(msg, s) || strings.Contains(msg, q) {
+		if holdsSecret(msg, s) || holdsSecret(msg, q) {
 			msg = ""
 		}
 	}
@@ -79,6 +79,25 @@ func (e *Error) WithoutSecrets(secrets []string) *Error {
 	c := *e
 	c.ProviderCode, c.ProviderMessage = code, msg
 	return &c
+}
+
+// holdsSecret tells whether text holds secret, or ends with the start of it
+// when text may have been cut at MaxProviderText: an upstream's message
+// quoting the secret across the cut (code2Session's AppSecret in a URL near
+// the end of a long error page) would otherwise show its first characters.
+func holdsSecret(text, secret string) bool {
+	if strings.Contains(text, secret) {
+		return true
+	}
+	if len(text) <= MaxProviderText-utf8.UTFMax { // not cut
+		return false
+	}
+	for n := min(len(secret)-1, len(text)); n > 0; n-- {
+		if strings.HasSuffix(text, secret[:n]) {
+			return true
+		}
+	}
+	return false
 }
 
 // Invalid is a 400 invalid_request naming the field at fault.

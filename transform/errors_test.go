@@ -20,6 +20,14 @@ func TestErrorWithoutSecrets(t *testing.T) {
 		{"URL-encoded secret in the message", "40013", "/sns/jscode2session?secret=s3cr3t%2B%2F%3D0123456789abcdef0123456", "40013", "", false},
 		{"secret in the code", "x" + secret, "invalid code", "", "invalid code", false},
 		{"another secret", "1", "another-secret", "1", "", false},
+		// The text is cut at MaxProviderText: a secret running on past the
+		// cut leaves its first characters at the end (an error page quoting
+		// code2Session's URL); they go with the text.
+		{"secret cut at the limit", "40029", strings.Repeat("x", MaxProviderText-16) + "&secret=" + secret + "&js_code=c", "40029", "", false},
+		{"URL-encoded secret cut at the limit", "40029", strings.Repeat("x", MaxProviderText-8) + "s3cr3t%2B%2F%3D0123", "40029", "", false},
+		{"secret in a code cut at the limit", strings.Repeat("1", MaxProviderText-1) + secret, "m", "", "m", false},
+		{"long text without a secret", "1", strings.Repeat("x", 2*MaxProviderText), "1", strings.Repeat("x", MaxProviderText), true},
+		{"short text ending like a secret begins", "1", "error s3cr", "1", "error s3cr", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -31,7 +39,7 @@ func TestErrorWithoutSecrets(t *testing.T) {
 			if (got == e) != tt.wantSameErrorValue {
 				t.Fatalf("returned the same *Error: %v, want %v", got == e, tt.wantSameErrorValue)
 			}
-			if e.ProviderCode != tt.code || e.ProviderMessage != tt.msg {
+			if e.ProviderCode != Clip(tt.code, MaxProviderText) || e.ProviderMessage != Clip(tt.msg, MaxProviderText) {
 				t.Fatal("the original error was changed (it may be shared)")
 			}
 			if got.Status != e.Status || got.Code != e.Code || got.Message != e.Message {
