@@ -24,6 +24,15 @@ import (
 // the log file.
 func startExample(t *testing.T) (tc *caddytest.Tester, merchant, sandbox int, logFile string) {
 	t.Helper()
+	merchant, sandbox = freePort(t), freePort(t)
+	logFile = filepath.Join(t.TempDir(), "caddy.log")
+	return startCaddy(t, exampleConfig(t, merchant, sandbox, logFile, storageDir())), merchant, sandbox, logFile
+}
+
+// exampleConfig is Caddyfile.example with its ports, admin address, log
+// and storage moved for the test.
+func exampleConfig(t *testing.T, merchant, sandbox int, logFile, storage string) string {
+	t.Helper()
 	example, err := os.ReadFile(filepath.Join("..", "Caddyfile.example"))
 	if err != nil {
 		t.Fatal(err)
@@ -32,14 +41,11 @@ func startExample(t *testing.T) (tc *caddytest.Tester, merchant, sandbox int, lo
 	if err != nil {
 		t.Fatal(err)
 	}
-	merchant, sandbox = freePort(t), freePort(t)
-	logFile = filepath.Join(t.TempDir(), "caddy.log")
-	config := strings.NewReplacer(
-		"admin localhost:2019", "admin "+adminAddr+"\n\tstorage file_system "+storageDir()+"\n\tskip_install_trust\n\tgrace_period 1ns\n\tlog {\n\t\toutput file "+logFile+"\n\t\tformat json\n\t}",
+	return strings.NewReplacer(
+		"admin localhost:2019", "admin "+adminAddr+"\n\tstorage file_system "+storage+"\n\tskip_install_trust\n\tgrace_period 1ns\n\tlog {\n\t\toutput file "+logFile+"\n\t\tformat json\n\t}",
 		":8080", ":"+itoa(merchant), ":9090", ":"+itoa(sandbox),
 		"{file.examples/", "{file."+examples+"/", // the example's key files, relative to the repository root
 	).Replace(string(example))
-	return startCaddy(t, config), merchant, sandbox, logFile
 }
 
 func TestCaddyfileExampleWalkthrough(t *testing.T) {
@@ -166,5 +172,48 @@ func TestCaddyfileExampleCompletesWithoutNotifyURL(t *testing.T) {
 	events := do(t, tc, "GET", sb+"/sandbox/merchant/events", "", nil).json(t)["events"].([]any)
 	if len(events) != 5 {
 		t.Fatalf("merchant received %d events, want 5", len(events))
+	}
+}
+
+// TestSandboxReloadIssuesNewReferences: README Sandbox: a configuration
+// load starts the sandbox afresh, and a webhook with dedupe keeps the event
+// ids it acknowledged in the storage. The references a sandbox issues (2C2P's
+// tranRef, WeChat's transaction_id, CBTIS's order id), which make the event
+// ids, are new after the load too: the same payment flow run again on new
+// orders reaches the merchant backend for every provider, none of it
+// acknowledged as a duplicate of the run before the load.
+func TestSandboxReloadIssuesNewReferences(t *testing.T) {
+	merchant, sandbox, storage := freePort(t), freePort(t), storageDir()
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	config := exampleConfig(t, merchant, sandbox, logFile, storage)
+	for _, p := range []string{"wechat_v2", "wechat_v3", "2c2p", "latipay", "cbtis"} {
+		config = strings.Replace(config, "minipay_webhook "+p+" {\n", "minipay_webhook "+p+" {\n\t\t\tdedupe 1h\n", 1)
+	}
+	base, sb := "http://localhost:"+itoa(merchant), "http://localhost:"+itoa(sandbox)
+	for run, grace := range []string{"1ns", "2ns"} { // another grace_period: a configuration Caddy loads anew
+		tc := startCaddy(t, strings.Replace(config, "grace_period 1ns", "grace_period "+grace, 1))
+		for _, p := range []struct{ provider, route, currency string }{
+			{"wechat_v2", "/wechat", "CNY"}, {"wechat_v3", "/wechat_v3", "CNY"},
+			{"2c2p", "/2c2p", "SGD"}, {"latipay", "/latipay", "NZD"}, {"cbtis", "/cbtis", "HKD"},
+		} {
+			orderID := "RUN" + itoa(run) + "-" + strings.ToUpper(strings.ReplaceAll(p.provider, "_", ""))
+			if pay := postJSON(t, tc, base+p.route+"/pay", `{"order_id":"`+orderID+`","amount":"1.00","currency":"`+p.currency+
+				`","description":"x","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`); pay.status != 200 {
+				t.Fatalf("run %d, %s pay: %d %s", run, p.provider, pay.status, pay.body)
+			}
+			done := postJSON(t, tc, sb+"/sandbox/complete", `{"provider":"`+p.provider+`","order_id":"`+orderID+`","result":"succeeded"}`)
+			if c := done.json(t); done.status != 200 || c["acknowledged"] != true {
+				t.Fatalf("run %d, %s complete: %d %s", run, p.provider, done.status, done.body)
+			}
+			var received []string
+			for _, e := range do(t, tc, "GET", sb+"/sandbox/merchant/events", "", nil).json(t)["events"].([]any) {
+				if ev := e.(map[string]any)["event"].(map[string]any); ev["order_id"] == orderID {
+					received = append(received, str(ev["id"]))
+				}
+			}
+			if len(received) != 1 {
+				t.Errorf("run %d, %s: the merchant backend received %q for %s, want one event", run, p.provider, received, orderID)
+			}
+		}
 	}
 }

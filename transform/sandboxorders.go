@@ -3,6 +3,7 @@ package transform
 import (
 	"errors"
 	"slices"
+	"sync/atomic"
 )
 
 // SandboxOrders is the body of a sandbox's Orders: every order it keeps (by
@@ -40,3 +41,16 @@ func SandboxSettleable[O any](orders map[string]*O, orderID string, state func(*
 	}
 	return SandboxOrderIn(orders, orderID, state, open...)
 }
+
+// sandboxSerial numbers the references the sandboxes issue (transaction,
+// refund and order ids, 2C2P's tranRef) for the whole process. A
+// configuration load starts every sandbox afresh, and a count of its own
+// would issue its first references again, within the same second where
+// they hold the time: a new payment under an acknowledged event id, which
+// a webhook with dedupe answers as a duplicate and never forwards (README
+// Sandbox).
+var sandboxSerial atomic.Int64
+
+// SandboxSerial is the next number of the process's sandbox references,
+// from 1.
+func SandboxSerial() int64 { return sandboxSerial.Add(1) }

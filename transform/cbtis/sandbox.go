@@ -49,7 +49,6 @@ type Sandbox struct {
 	issued     int
 	orders     map[string]*sandboxOrder // by merchant_order_id
 	ring       transform.OrderRing      // creation order, to forget the oldest
-	seq        int64
 }
 
 type sandboxOrder struct {
@@ -228,9 +227,8 @@ func (s *Sandbox) create(body []byte) (int, string, any) {
 		return 0, "ok", o.view(true)
 	}
 	now := s.Now()
-	s.seq++
 	o := &sandboxOrder{
-		orderID:         "C" + now.UTC().Format("060102150405") + strconv.FormatInt(100000+s.seq, 10),
+		orderID:         "C" + now.UTC().Format("060102150405") + strconv.FormatInt(100000+transform.SandboxSerial(), 10),
 		merchantOrderID: req.MerchantOrderID, amount: m, description: req.Description,
 		notifyURL: req.NotifyURL, subOpenID: req.PaymentMethod.WeChat.SubOpenID,
 		status: "PENDING", createTime: now,

@@ -37,9 +37,8 @@ func (s *Sandbox) CompleteRefund(orderID string, now time.Time) (*transform.Outb
 		return nil, nil, err
 	}
 	if o.status == "SUCCEEDED" {
-		s.seq++
 		o.status, o.refundTime = "REFUNDED", now
-		o.refundID = "C" + now.UTC().Format("060102150405") + strconv.FormatInt(100000+s.seq, 10)
+		o.refundID = "C" + now.UTC().Format("060102150405") + strconv.FormatInt(100000+transform.SandboxSerial(), 10)
 	}
 	data := map[string]any{
 		"uid": s.uid(), "refund_id": o.refundID, "merchant_refund_id": "R" + o.merchantOrderID,

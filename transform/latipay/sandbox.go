@@ -40,7 +40,6 @@ type Sandbox struct {
 	orders map[string]*sandboxOrder
 	ring   transform.OrderRing // creation order, to forget the oldest
 	byID   map[string]*sandboxOrder
-	seq    int64
 	// Now is the sandbox's clock (time.Now unless a test pins it).
 	Now func() time.Time
 }
@@ -213,10 +212,9 @@ func (s *Sandbox) pay(w http.ResponseWriter, p transform.Params) {
 		}
 		return
 	}
-	s.seq++
 	now := s.Now().In(transform.UTC8)
 	o := &sandboxOrder{
-		ref: ref, id: now.Format("20060102") + strconv.FormatInt(10000000+s.seq, 10),
+		ref: ref, id: now.Format("20060102") + strconv.FormatInt(10000000+transform.SandboxSerial(), 10),
 		amount: m, notifyURL: p.Get("notify_url"), product: p.Get("product_name"), openID: p.Get("open_id"), status: "pending",
 		created: now,
 	}

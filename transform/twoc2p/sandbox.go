@@ -136,7 +136,7 @@ func (s *Sandbox) pay(req transform.Params, now time.Time) []byte {
 	if !ok {
 		s.seq++
 		o = &sandboxOrder{
-			request: req, number: s.seq, state: statePending, tranRef: strconv.FormatInt(3200000+s.seq, 10),
+			request: req, number: s.seq, state: statePending, tranRef: now.In(transform.UTC8).Format("060102150405") + strconv.FormatInt(3200000+transform.SandboxSerial(), 10),
 			prepayID:  "wx" + now.In(transform.UTC8).Format("20060102150405") + transform.Nonce(20),
 			notifyURL: cmp.Or(req.Get(BackendURLField), s.cfg.NotifyURL), created: now,
 		}

@@ -44,6 +44,29 @@ func post(t *testing.T, s *Sandbox, call *transform.Call, gzipOK bool) *httptest
 	return rec
 }
 
+// isSandboxTranRef: the sandbox's tranRef is the time (UTC+8, of the
+// pinned clock) and a number from 3200001 on.
+func isSandboxTranRef(ref string) bool {
+	n, err := strconv.ParseInt(strings.TrimPrefix(ref, "261122100000"), 10, 64)
+	return len(ref) == 19 && err == nil && n > 3200000
+}
+
+// TestSandboxTranRefNewAfterReload: a configuration load starts the sandbox
+// afresh, within the same second too; the first order of the new one gets
+// a tranRef of its own, not the one the first order of the last one got,
+// which a webhook with dedupe acknowledged (README Sandbox).
+func TestSandboxTranRefNewAfterReload(t *testing.T) {
+	c := newClient(t, testConfig())
+	seen := map[string]bool{}
+	for range 3 {
+		a := answerOf(t, post(t, newSandbox(t, testConfig()), payCall(t, c, sandboxPay), false))
+		if ref := a.Get("tranRef"); !isSandboxTranRef(ref) || seen[ref] {
+			t.Fatalf("tranRef %q, issued before: %v", ref, seen[ref])
+		}
+		seen[a.Get("tranRef")] = true
+	}
+}
+
 // answerOf opens a sandbox answer with the reference decoder and the key.
 func answerOf(t *testing.T, rec *httptest.ResponseRecorder) transform.Params {
 	t.Helper()
@@ -126,7 +149,7 @@ func TestSandboxPayRoundTrip(t *testing.T) {
 		}
 		a := answerOf(t, rec)
 		if a.Get("respCode") != "32" || a.Get("merchantID") != demoMerchantID || a.Get("uniqueTransactionCode") != "SB-1" ||
-			a.Get("amt") != "000000001234" || a.Get("currencyCode") != "702" || a.Get("tranRef") != "3200001" ||
+			a.Get("amt") != "000000001234" || a.Get("currencyCode") != "702" || !isSandboxTranRef(a.Get("tranRef")) ||
 			a.Get("userDefined1") != "table=7" || a.Get("paymentChannel") != "WCMINI" {
 			t.Fatalf("answer %v", a.Map())
 		}
@@ -146,7 +169,7 @@ func TestSandboxPayRoundTrip(t *testing.T) {
 		want := wxpay.PaySign(testAppID, pp["nonceStr"], pp["package"], "HMAC-SHA256", pp["timeStamp"], s.wechatKey)
 		if pp["paySign"] != want || pp["signType"] != "HMAC-SHA256" || !strings.HasPrefix(pp["package"], "prepay_id=wx20261122100000") ||
 			len(pp["nonceStr"]) != 32 || pp["timeStamp"] != "1795312800" || pp["provider"] != "2c2p" || pp["order_id"] != "SB-1" ||
-			pp["provider_order_id"] != "3200001" {
+			pp["provider_order_id"] != a.Get("tranRef") {
 			t.Fatalf("pay answer %s", out)
 		}
 	}
@@ -287,7 +310,7 @@ func TestSandboxComplete(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := verify(out)
-	if ev.Type != "payment.succeeded" || ev.ID != "2c2p:3200001:payment.succeeded" || ev.OrderID != "SB-1" ||
+	if ev.Type != "payment.succeeded" || !isSandboxTranRef(ev.ProviderOrderID) || ev.ID != "2c2p:"+ev.ProviderOrderID+":payment.succeeded" || ev.OrderID != "SB-1" ||
 		ev.Amount != "12.34" || ev.Currency != "SGD" || ev.Data["userDefined1"] != "table=7" || ev.Data["status"] != "A" ||
 		ev.Data["respCode"] != "00" || len(ev.Data["approvalCode"]) != 6 {
 		t.Fatalf("event %+v", ev)

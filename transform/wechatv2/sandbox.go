@@ -22,7 +22,6 @@ type Sandbox struct {
 	// orders by out_trade_no
 	orders map[string]*sandboxOrder
 	ring   transform.OrderRing // creation order, to forget the oldest
-	seq    int64
 	// Now is the sandbox's clock (time.Now unless a test pins it).
 	Now func() time.Time
 }
@@ -165,7 +164,6 @@ func (s *Sandbox) unifiedOrder(p transform.Params, signType string) transform.Pa
 		}
 		return transform.Params{{Name: "result_code", Value: "SUCCESS"}, {Name: "prepay_id", Value: o.prepayID}, {Name: "trade_type", Value: "JSAPI"}}
 	}
-	s.seq++
 	o := &sandboxOrder{
 		params: p, signType: signType, state: "NOTPAY", totalFee: fee, notifyURL: p.Get("notify_url"),
 		prepayID: "wx" + s.Now().In(transform.UTC8).Format("20060102150405") + transform.Nonce(20),
@@ -285,9 +283,8 @@ func (s *Sandbox) refund(p transform.Params) transform.Params {
 	case len(o.refundLog) >= maxRefundsPerOrder:
 		return bizFail("INVALID_REQUEST", "每个支付订单的部分退款次数不能超过50次")
 	}
-	s.seq++
 	o.refundLog = append(o.refundLog, sandboxRefund{outRefundNo: p.Get("out_refund_no"), fee: fee, notifyURL: p.Get("notify_url"),
-		id: "50000" + strconv.FormatInt(s.Now().Unix(), 10) + strconv.FormatInt(s.seq, 10)})
+		id: "50000" + strconv.FormatInt(s.Now().Unix(), 10) + strconv.FormatInt(transform.SandboxSerial(), 10)})
 	o.refunded += fee
 	o.state = "REFUND"
 	return refundOK(id, o, &o.refundLog[len(o.refundLog)-1])
@@ -393,8 +390,7 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 		return nil, nil, err
 	}
 	if o.txID == "" {
-		s.seq++
-		o.txID = "42000" + now.In(transform.UTC8).Format("20060102150405") + strconv.FormatInt(1000000+s.seq, 10)
+		o.txID = "42000" + now.In(transform.UTC8).Format("20060102150405") + strconv.FormatInt(1000000+transform.SandboxSerial(), 10)
 		o.timeEnd = now.In(transform.UTC8).Format("20060102150405")
 	}
 	result := "FAIL"

@@ -56,8 +56,7 @@ func (s *Sandbox) CompleteRefund(orderID string, now time.Time) (*transform.Outb
 		}
 	}
 	if r == nil && o.refunded < o.totalFee {
-		s.seq++
-		id := "50000" + strconv.FormatInt(now.Unix(), 10) + strconv.FormatInt(s.seq, 10)
+		id := "50000" + strconv.FormatInt(now.Unix(), 10) + strconv.FormatInt(transform.SandboxSerial(), 10)
 		o.refundLog = append(o.refundLog, sandboxRefund{outRefundNo: "SBX" + id, id: id, fee: o.totalFee - o.refunded})
 		o.refunded = o.totalFee
 		o.state = "REFUND"

@@ -36,7 +36,6 @@ type Sandbox struct {
 	refunds map[string]*sandboxRefund // by out_refund_no
 	// creation order of each map, to forget the oldest (bounded memory)
 	orderRing, refundRing transform.OrderRing
-	seq                   int64
 
 	// Now is the sandbox's clock.
 	Now func() time.Time

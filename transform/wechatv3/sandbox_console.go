@@ -35,9 +35,8 @@ func (s *Sandbox) CompleteRefund(orderID string, now time.Time) (*transform.Outb
 	}
 	var r *sandboxRefund
 	if rest := *o.req.Amount.Total - o.refunded; rest > 0 {
-		s.seq++
 		at := now.In(transform.UTC8).Format(time.RFC3339)
-		id := "50300" + strconv.FormatInt(now.Unix(), 10) + strconv.FormatInt(1e6+s.seq, 10)
+		id := "50300" + strconv.FormatInt(now.Unix(), 10) + strconv.FormatInt(1e6+transform.SandboxSerial(), 10)
 		r = &sandboxRefund{order: o, id: id, outRefundNo: "SBX" + id, amount: rest, status: "SUCCESS", createTime: at, successTime: at,
 			notifyURL: o.req.NotifyURL, announce: o.announce}
 		s.keepRefund(r)

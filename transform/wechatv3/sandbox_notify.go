@@ -89,8 +89,7 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 		return nil, nil, fmt.Errorf("%w: the order is now PAYERROR, and WeChat Pay v3 sends no notification for a failed payment", transform.ErrNotNotified)
 	}
 	if o.txID == "" {
-		s.seq++
-		o.txID = "42000" + now.In(transform.UTC8).Format("20060102150405") + strconv.FormatInt(1e8+s.seq, 10)
+		o.txID = "42000" + now.In(transform.UTC8).Format("20060102150405") + strconv.FormatInt(1e8+transform.SandboxSerial(), 10)
 		o.successTime = now.In(transform.UTC8).Format(time.RFC3339)
 	}
 	o.state = "SUCCESS"

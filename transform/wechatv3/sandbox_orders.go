@@ -107,9 +107,8 @@ func (s *Sandbox) pay(body []byte, partner bool, announce string) (int, []byte, 
 		}
 		return http.StatusOK, prepayAnswer(o.prepayID), nil
 	}
-	s.seq++
 	o := &sandboxOrder{partner: partner, req: req, state: "NOTPAY", announce: announce, created: s.Now(),
-		prepayID: "wx" + s.Now().In(transform.UTC8).Format("02150405") + strconv.FormatInt(1e9+s.seq, 10) + transform.Nonce(12)}
+		prepayID: "wx" + s.Now().In(transform.UTC8).Format("02150405") + strconv.FormatInt(1e9+transform.SandboxSerial(), 10) + transform.Nonce(12)}
 	s.orders[req.OutTradeNo] = o
 	if oldest, evict := s.orderRing.Add(req.OutTradeNo); evict {
 		delete(s.orders, oldest)

@@ -113,9 +113,8 @@ func (s *Sandbox) refund(body []byte, announce string) (int, []byte, *v3Error) {
 	if o.refunded+*req.Amount.Refund > *o.req.Amount.Total {
 		return 0, nil, fail(http.StatusBadRequest, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
 	}
-	s.seq++
 	now := s.Now().In(transform.UTC8).Format(time.RFC3339)
-	r := &sandboxRefund{order: o, id: "50300" + strconv.FormatInt(s.Now().Unix(), 10) + strconv.FormatInt(1e6+s.seq, 10),
+	r := &sandboxRefund{order: o, id: "50300" + strconv.FormatInt(s.Now().Unix(), 10) + strconv.FormatInt(1e6+transform.SandboxSerial(), 10),
 		outRefundNo: req.OutRefundNo, amount: *req.Amount.Refund, status: "SUCCESS", createTime: now, successTime: now,
 		notifyURL: cmp.Or(req.NotifyURL, o.req.NotifyURL), announce: announce}
 	s.keepRefund(r)
