@@ -265,8 +265,9 @@ func (s *Sandbox) refund(p transform.Params) transform.Params {
 	if err1 != nil || err2 != nil || fee <= 0 {
 		return bizFail("INVALID_REQUEST", "total_fee或refund_fee参数错误")
 	}
-	// refund_fee_type: "需与支付一致，或者不填" (the order's currency, or left
-	// out), so a refund in another currency is refused, not made in it.
+	// refund_fee_type is the order's currency or left out
+	// (docs/providers/wechat_v2.md "Endpoints"): a refund in another
+	// currency is refused, not made in it.
 	if ft := p.Get("refund_fee_type"); ft != "" && ft != feeType(o.params) {
 		return bizFail("PARAM_ERROR", "refund_fee_type与支付币种不一致")
 	}
