@@ -37,53 +37,10 @@ func TestWebhookMerchantAnswers(t *testing.T) {
 	defer backend.Close()
 	down := "127.0.0.1:" + itoa(freePort(t)) // nothing listens there
 	port := itoa(freePort(t))
-	route := func(path, provider, fields, upstream string) string {
-		return "\thandle " + path + " {\n\t\tminipay_webhook " + provider + " {\n" + fields + "\t\t}\n\t\treverse_proxy " + upstream +
-			" {\n\t\t\ttransport http {\n\t\t\t\tresponse_header_timeout 500ms\n\t\t\t}\n\t\t}\n\t}\n"
-	}
-	routes := func(prefix, upstream string) string {
-		return route(prefix+"/wechat_v2", "wechat_v2", "\t\t\tapp_id "+appID+"\n\t\t\tmch_id "+mchID+"\n\t\t\tapi_key "+apiKey+"\n\t\t\tsign_type HMAC-SHA256\n", upstream) +
-			route(prefix+"/wechat_v3", "wechat_v3", v3Merchant(t, v3PublicKeyMode(t)), upstream) +
-			route(prefix+"/latipay", "latipay", "\t\t\tapi_key "+latipayAPIKey+"\n\t\t\tcurrency NZD\n", upstream) +
-			route(prefix+"/cbtis", "cbtis", "\t\t\tapi_key "+cbtisAPIKey+"\n", upstream) +
-			route(prefix+"/2c2p", "2c2p", "\t\t\tmerchant_id "+twoc2pMerchant+"\n\t\t\tsecret_key "+twoc2pKey+"\n", upstream)
-	}
 	startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+":"+port+" {\n"+
-		routes("/up", strings.TrimPrefix(backend.URL, "http://"))+routes("/down", down)+"}\n")
+		allWebhookRoutes(t, "/up", strings.TrimPrefix(backend.URL, "http://"))+allWebhookRoutes(t, "/down", down)+"}\n")
 	base := "http://localhost:" + port
-
-	platform := v3PrivateKey(t, "wechatpay_platform_key.pem")
-	cbtisPaid := `{"notify_type":"payment_success","data":{"order_id":"C1","merchant_order_id":"CB-77","order_amount":"12.30","order_currency":"HKD"}}`
-	v3Paid := func() (string, http.Header) {
-		tx := `{"mchid":"` + mchID + `","appid":"` + appID + `","out_trade_no":"W1","transaction_id":"4200009","trade_state":"SUCCESS","amount":{"total":1230,"currency":"CNY"}}`
-		body := `{"id":"EV-1","create_time":"2026-11-29T10:00:06+08:00","resource_type":"encrypt-resource","event_type":"TRANSACTION.SUCCESS","summary":"s",` +
-			`"resource":{"original_type":"transaction","algorithm":"AEAD_AES_256_GCM","ciphertext":"` + gcmSeal(t, v3APIv3Key, "abcdefghijkl", "transaction", tx) +
-			`","associated_data":"transaction","nonce":"abcdefghijkl"}}`
-		return body, wechatHeaders(t, platform, v3PublicKeyID, time.Now().Unix(), body)
-	}
-	providers := []struct {
-		name, contentType string
-		notification      func() (string, http.Header)
-		ack               string
-		failForm          func(body string) bool
-	}{
-		{"wechat_v2", "text/xml", func() (string, http.Header) {
-			return xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)), nil
-		}, wechatv2.AckBody, func(b string) bool {
-			return strings.HasPrefix(b, "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[") && strings.HasSuffix(b, "]]></return_msg></xml>")
-		}},
-		{"wechat_v3", "application/json", v3Paid, "", func(b string) bool {
-			return strings.HasPrefix(b, `{"code":"FAIL","message":"`) && strings.HasSuffix(b, `"}`)
-		}},
-		{"latipay", "application/x-www-form-urlencoded", func() (string, http.Header) { return latipayForm(latipayAPIKey, nil), nil }, "sent",
-			func(b string) bool { return strings.HasPrefix(b, "fail: ") }},
-		{"cbtis", "application/json", func() (string, http.Header) {
-			return cbtisPaid, http.Header{"Signature": {cbtis.Signature([]byte(cbtisPaid), cbtisAPIKey)}}
-		}, "success", func(b string) bool { return strings.HasPrefix(b, "fail: ") }},
-		{"2c2p", "application/x-www-form-urlencoded", func() (string, http.Header) {
-			return "paymentResponse=" + url.QueryEscape(twoc2pDemoApproved), nil
-		}, "OK", func(b string) bool { return b != "" && b != "OK" }},
-	}
+	providers := webhookProviders(t)
 	status := func(code int) func(http.ResponseWriter) {
 		return func(w http.ResponseWriter) {
 			if code/100 == 3 {
@@ -156,5 +113,61 @@ func TestWebhookMerchantAnswers(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// allWebhookRoutes is one minipay_webhook route per provider under prefix
+// (prefix/wechat_v2, …), each forwarding to upstream with a 500 ms
+// response_header_timeout.
+func allWebhookRoutes(t *testing.T, prefix, upstream string) string {
+	route := func(provider, fields string) string {
+		return "\thandle " + prefix + "/" + provider + " {\n\t\tminipay_webhook " + provider + " {\n" + fields + "\t\t}\n\t\treverse_proxy " + upstream +
+			" {\n\t\t\ttransport http {\n\t\t\t\tresponse_header_timeout 500ms\n\t\t\t}\n\t\t}\n\t}\n"
+	}
+	return route("wechat_v2", "\t\t\tapp_id "+appID+"\n\t\t\tmch_id "+mchID+"\n\t\t\tapi_key "+apiKey+"\n\t\t\tsign_type HMAC-SHA256\n") +
+		route("wechat_v3", v3Merchant(t, v3PublicKeyMode(t))) +
+		route("latipay", "\t\t\tapi_key "+latipayAPIKey+"\n\t\t\tcurrency NZD\n") +
+		route("cbtis", "\t\t\tapi_key "+cbtisAPIKey+"\n") +
+		route("2c2p", "\t\t\tmerchant_id "+twoc2pMerchant+"\n\t\t\tsecret_key "+twoc2pKey+"\n")
+}
+
+// webhookProvider is a provider's valid notification (built afresh: v3's
+// is signed at the time of the call), its ACK and a check of its failure
+// form.
+type webhookProvider struct {
+	name, contentType string
+	notification      func() (string, http.Header)
+	ack               string
+	failForm          func(body string) bool
+}
+
+// webhookProviders are the five providers of allWebhookRoutes.
+func webhookProviders(t *testing.T) []webhookProvider {
+	platform := v3PrivateKey(t, "wechatpay_platform_key.pem")
+	cbtisPaid := `{"notify_type":"payment_success","data":{"order_id":"C1","merchant_order_id":"CB-77","order_amount":"12.30","order_currency":"HKD"}}`
+	v3Paid := func() (string, http.Header) {
+		tx := `{"mchid":"` + mchID + `","appid":"` + appID + `","out_trade_no":"W1","transaction_id":"4200009","trade_state":"SUCCESS","amount":{"total":1230,"currency":"CNY"}}`
+		body := `{"id":"EV-1","create_time":"2026-11-29T10:00:06+08:00","resource_type":"encrypt-resource","event_type":"TRANSACTION.SUCCESS","summary":"s",` +
+			`"resource":{"original_type":"transaction","algorithm":"AEAD_AES_256_GCM","ciphertext":"` + gcmSeal(t, v3APIv3Key, "abcdefghijkl", "transaction", tx) +
+			`","associated_data":"transaction","nonce":"abcdefghijkl"}}`
+		return body, wechatHeaders(t, platform, v3PublicKeyID, time.Now().Unix(), body)
+	}
+	return []webhookProvider{
+		{"wechat_v2", "text/xml", func() (string, http.Header) {
+			return xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)), nil
+		}, wechatv2.AckBody, func(b string) bool {
+			return strings.HasPrefix(b, "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[") && strings.HasSuffix(b, "]]></return_msg></xml>")
+		}},
+		{"wechat_v3", "application/json", v3Paid, "", func(b string) bool {
+			return strings.HasPrefix(b, `{"code":"FAIL","message":"`) && strings.HasSuffix(b, `"}`)
+		}},
+		{"latipay", "application/x-www-form-urlencoded", func() (string, http.Header) { return latipayForm(latipayAPIKey, nil), nil }, "sent",
+			func(b string) bool { return strings.HasPrefix(b, "fail: ") }},
+		{"cbtis", "application/json", func() (string, http.Header) {
+			return cbtisPaid, http.Header{"Signature": {cbtis.Signature([]byte(cbtisPaid), cbtisAPIKey)}}
+		}, "success", func(b string) bool { return strings.HasPrefix(b, "fail: ") }},
+		{"2c2p", "application/x-www-form-urlencoded", func() (string, http.Header) {
+			return "paymentResponse=" + url.QueryEscape(twoc2pDemoApproved), nil
+		}, "OK", func(b string) bool { return b != "" && b != "OK" }},
 	}
 }
