@@ -240,3 +240,23 @@ func slicesContainsEqual(list []map[string]any, m map[string]any) bool {
 	}
 	return false
 }
+
+// TestCaddyfileExampleLoads: Caddyfile.example, run as README says from the
+// repository root, adapts without a warning (caddy run would print one for
+// a Caddyfile caddy fmt would change) and loads.
+func TestCaddyfileExampleLoads(t *testing.T) {
+	t.Chdir("..") // its {file.examples/keys/…} paths are relative to the root
+	example, err := os.ReadFile("Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := adaptREADMECaddyfile(t, "Caddyfile.example", string(example))
+	validateREADMEConfig(t, "Caddyfile.example", cfg)
+	var v any
+	if err := json.Unmarshal(cfg, &v); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(minipayHandlers(v)); n < 12 { // 5 payment providers and login, 5 webhooks, the sandbox
+		t.Fatalf("Caddyfile.example adapts to %d minipay handlers", n)
+	}
+}
