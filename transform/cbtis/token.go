@@ -37,7 +37,7 @@ const (
 type tokenSource struct {
 	hc     *http.Client
 	url    string // with the client_secret in its query: never in an error or log
-	secret string // to scrub provider messages that might echo it
+	secret string // to keep out of provider text that might echo it
 	key    string // the shared token's key: minipay/cbtis/<sha256(token_url+uid)>/token
 	failed string // beside it, the last failed fetch: …/failure
 	now    func() time.Time
@@ -344,7 +344,7 @@ func (s *tokenSource) request(ctx context.Context) (string, time.Duration, bool,
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		msg := "the token endpoint answered HTTP " + strconv.Itoa(res.StatusCode)
 		if jsonErr == nil { // UpstreamCode bounds the provider's text, as every answer's
-			return "", 0, false, transform.UpstreamCode(msg, codeText(a.Code), s.scrub(a.Message))
+			return "", 0, false, s.refusal(msg, &a)
 		}
 		return "", 0, false, transform.Upstream(msg)
 	}
@@ -352,7 +352,7 @@ func (s *tokenSource) request(ctx context.Context) (string, time.Duration, bool,
 		return "", 0, false, transform.Upstream("the token endpoint's answer is not valid JSON")
 	}
 	if c := codeText(a.Code); c != "" && c != "0" {
-		return "", 0, false, transform.UpstreamCode("the token endpoint refused the credentials", c, s.scrub(a.Message))
+		return "", 0, false, s.refusal("the token endpoint refused the credentials", &a)
 	}
 	token, expires := a.AccessToken, a.ExpiresIn
 	if token == "" && a.Data != nil {
@@ -376,13 +376,12 @@ func usableToken(token string) bool {
 	return token != "" && len(token) <= 4096 && !strings.ContainsAny(token, "\r\n")
 }
 
-// scrub drops a provider message that repeats the secret (its length is
-// bounded by transform.UpstreamCode, like every provider's).
-func (s *tokenSource) scrub(msg string) string {
-	if s.secret != "" && strings.Contains(msg, s.secret) {
-		return ""
-	}
-	return msg
+// refusal is the token endpoint's error with its code and message, bounded by
+// transform.UpstreamCode like every provider's, and without either when it
+// repeats the client_secret as is or URL-encoded (an endpoint quoting the
+// query it got): the failure is stored for the cluster and shown to merchants.
+func (s *tokenSource) refusal(msg string, a *tokenAnswer) *transform.Error {
+	return transform.UpstreamCode(msg, codeText(a.Code), a.Message).WithoutSecrets([]string{s.secret})
 }
 
 // codeText reads a code sent as a JSON number or string ("" when absent).

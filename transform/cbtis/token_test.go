@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -250,6 +251,32 @@ func TestTokenErrors(t *testing.T) {
 			}
 		})
 	}
+	// A secret that URL-encoding changes, quoted the way the endpoint saw it
+	// in its query: neither the code nor the message may carry it, whole or
+	// cut at the provider-text bound (this failure is stored for the cluster).
+	t.Run("message echoing the URL-encoded secret", func(t *testing.T) {
+		const secret = "cs/9+Qx=w&z%"
+		escaped := url.QueryEscape(secret)
+		long := strings.Repeat("x", transform.MaxProviderText-10) + escaped
+		for _, body := range []string{
+			`{"code":"E1","message":"GET /auth?client_secret=` + escaped + `"}`,
+			`{"code":"` + escaped + `","message":"bad"}`,
+			`{"code":"E1","message":"` + long + `"}`,
+		} {
+			ts := newTokenServer(t)
+			ts.set(func(ts *tokenServer) { ts.answer = write(401, body) })
+			cfg := testConfig(ts.URL())
+			cfg.ClientSecret = secret
+			c := newTestClient(t, cfg, nil)
+			_, err := c.Prepare(context.Background(), "query", []byte(`{"order_id":"O1"}`))
+			e := wantError(t, err, 502, transform.CodeUpstreamError)
+			for _, text := range []string{e.ProviderCode, e.ProviderMessage} {
+				if strings.Contains(text, escaped[:8]) || strings.Contains(text, secret[:8]) {
+					t.Fatalf("body %s: provider text %q holds the secret", body, text)
+				}
+			}
+		}
+	})
 	t.Run("unreachable", func(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		srv.Close()
