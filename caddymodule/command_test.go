@@ -640,3 +640,36 @@ func TestPrintable(t *testing.T) {
 		t.Fatalf("verify printed a raw control character, or not the body: %q", out)
 	}
 }
+
+// A 2C2P notification posted as a multipart form and saved without its
+// Content-Type has lost the boundary the webhook reads it by: it is invalid
+// as given, and the reason names the --header that makes it verify. With
+// that header it is valid; a tampered one gets no such hint.
+func TestVerifyCommandMultipartWithoutContentType(t *testing.T) {
+	form := func(envelope string) string {
+		return "--XyZ-7\r\nContent-Disposition: form-data; name=\"paymentResponse\"\r\n\r\n" + envelope + "\r\n--XyZ-7--\r\n"
+	}
+	const hint = `; the input is a multipart form: with --header "Content-Type: multipart/form-data; boundary=XyZ-7" it verifies)`
+	args := []string{"--provider", "2c2p", "--set", "merchant_id=JT01", "--set", "secret_key=7jYcp4FxFdf0", "--file", "-"}
+	withHeader := append([]string{"--header", "Content-Type: multipart/form-data; boundary=XyZ-7"}, args...)
+	tampered := strings.Replace(twoc2pEnvelope, "RkUxPC9zaWduYXR1cmU+", "RkUyPC9zaWduYXR1cmU+", 1)
+	for _, tt := range []struct {
+		name, input string
+		args        []string
+		code        int
+		hint        bool
+	}{
+		{"without its Content-Type", form(twoc2pEnvelope), args, 1, true},
+		{"with its Content-Type", form(twoc2pEnvelope), withHeader, 0, false},
+		{"tampered, without its Content-Type", form(tampered), args, 1, false},
+		{"tampered, with its Content-Type", form(tampered), withHeader, 1, false},
+		{"a bare envelope", twoc2pEnvelope, args, 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := verify(t, tt.input, tt.args...)
+			if code != tt.code || strings.HasSuffix(out, hint+"\n") != tt.hint || !tt.hint && strings.Contains(out, "multipart form:") {
+				t.Fatalf("exit %d (want %d), hint wanted %v:\n%s%s", code, tt.code, tt.hint, out, errOut)
+			}
+		})
+	}
+}

@@ -112,7 +112,36 @@ func invalidReason(webhook transform.Explainer, n transform.Notification, kind s
 			reason += "; without its " + added + " the input verifies: give it exactly as received (printf '%s', not echo)"
 		}
 	}
+	// A multipart form is read by the boundary its Content-Type names,
+	// which a body saved alone has lost.
+	if boundary, ok := multipartBoundary(n.Body); ok && n.Header.Get("Content-Type") == "" {
+		contentType := "multipart/form-data; boundary=" + boundary
+		header := http.Header{"Content-Type": {contentType}}
+		for k, v := range n.Header {
+			header[k] = v
+		}
+		if tx, terr := explain(webhook, transform.Notification{Header: header, Body: n.Body}); valid(tx, terr) {
+			reason += `; the input is a multipart form: with --header "Content-Type: ` + contentType + `" it verifies`
+		}
+	}
 	return reason
+}
+
+// multipartBoundary is the boundary of a body that opens as a multipart
+// form does (RFC 2046: "--", 1 to 70 characters, a line break).
+func multipartBoundary(body []byte) (string, bool) {
+	line, _, ok := bytes.Cut(body, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	boundary, dashes := bytes.CutPrefix(line, []byte("--"))
+	if !ok || !dashes || len(boundary) == 0 || len(boundary) > 70 || bytes.HasSuffix(boundary, []byte(" ")) {
+		return "", false
+	}
+	for _, c := range boundary {
+		if c < ' ' || c > '~' || c == '"' {
+			return "", false
+		}
+	}
+	return string(boundary), true
 }
 
 // explain runs the provider's own verifier on n: an API answer the webhook
