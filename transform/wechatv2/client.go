@@ -89,7 +89,7 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	if notifyURL == "" {
 		return nil, transform.Invalid("notify_url", "is required (in the request or the provider configuration)")
 	}
-	if req.NotifyURL != "" && !validNotifyURL(req.NotifyURL) {
+	if req.NotifyURL != "" && !wxpay.ValidNotifyURL(req.NotifyURL) {
 		return nil, transform.Invalid("notify_url", "must be an absolute http(s) URL without a query string")
 	}
 	// spbill_create_ip is required; for a mini program WeChat asks for the

@@ -8,6 +8,7 @@ import (
 	"errors"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // Name is the provider's name in configuration and answers.
@@ -60,19 +61,13 @@ func (c *Config) Check() error {
 	if err := transform.ConfiguredNotifyURL(Name, c.NotifyURL); err != nil {
 		return err
 	}
-	if c.NotifyURL != "" && !validNotifyURL(c.NotifyURL) {
+	if c.NotifyURL != "" && !wxpay.ValidNotifyURL(c.NotifyURL) {
 		return errors.New("wechat_v2: notify_url must be an absolute http(s) URL without a query string")
 	}
 	if c.ClientIP != "" && !transform.ValidIP(c.ClientIP) {
 		return errors.New("wechat_v2: client_ip must be an IPv4 or IPv6 address")
 	}
 	return nil
-}
-
-// validNotifyURL is WeChat's rule for notify_url: absolute, no query string.
-func validNotifyURL(s string) bool {
-	u, ok := transform.AbsoluteURL(s)
-	return ok && u.RawQuery == "" && !u.ForceQuery
 }
 
 // payAppID is the appId the mini program runs as: sub_app_id in

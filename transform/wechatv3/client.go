@@ -157,7 +157,7 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	if notifyURL == "" {
 		return nil, transform.Invalid("notify_url", "is required (in the request or the provider configuration)")
 	}
-	if !validNotifyURL(notifyURL) {
+	if !wxpay.ValidNotifyURL(notifyURL) {
 		return nil, transform.Invalid("notify_url", "must be an absolute http(s) URL without a query string")
 	}
 	clientIP := req.ClientIP

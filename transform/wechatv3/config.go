@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // Name is the provider's name in configuration and answers.
@@ -100,7 +101,7 @@ func (c *Config) Check() error {
 	if err := transform.ConfiguredNotifyURL(Name, c.NotifyURL); err != nil {
 		return err
 	}
-	if c.NotifyURL != "" && !validNotifyURL(c.NotifyURL) {
+	if c.NotifyURL != "" && !wxpay.ValidNotifyURL(c.NotifyURL) {
 		return fieldError("notify_url", "must be an absolute http(s) URL without a query string")
 	}
 	if c.ClientIP != "" && !transform.ValidIP(c.ClientIP) {
@@ -197,13 +198,6 @@ func (s staticKeys) PublicKey(serial string) (*rsa.PublicKey, bool) {
 		return c.PublicKey.(*rsa.PublicKey), true
 	}
 	return nil, false
-}
-
-// validNotifyURL: absolute http(s), no query string (WeChat appends none and
-// refuses one).
-func validNotifyURL(s string) bool {
-	u, ok := transform.AbsoluteURL(s)
-	return ok && u.RawQuery == "" && !u.ForceQuery
 }
 
 // partner tells whether the merchant is a service provider acting for a

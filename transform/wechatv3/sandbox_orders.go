@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 type payBody struct {
@@ -70,7 +71,7 @@ func (s *Sandbox) pay(body []byte, partner bool, announce string) (int, []byte, 
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "description 参数有误")
 	case transform.ValidOrderID("out_trade_no", req.OutTradeNo) != nil:
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "out_trade_no 参数有误")
-	case !validNotifyURL(req.NotifyURL):
+	case !wxpay.ValidNotifyURL(req.NotifyURL):
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "notify_url 参数有误")
 	case req.Amount == nil || req.Amount.Total == nil || *req.Amount.Total <= 0:
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "amount.total 参数有误")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // refundObject is the answer of a refund and of a refund query.
@@ -76,7 +77,7 @@ func (s *Sandbox) refund(body []byte, announce string) (int, []byte, *v3Error) {
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "amount 参数有误")
 	case req.Amount.Currency != currencyCNY:
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "amount.currency 仅支持CNY")
-	case req.NotifyURL != "" && !validNotifyURL(req.NotifyURL):
+	case req.NotifyURL != "" && !wxpay.ValidNotifyURL(req.NotifyURL):
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "notify_url 参数有误")
 	case len(req.Reason) > 240:
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "reason 参数有误")

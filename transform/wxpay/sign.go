@@ -1,7 +1,8 @@
 // Package wxpay is what every WeChat-based provider shares: WeChat Pay's v2
 // signature (MD5 or HMAC-SHA256 over the sorted parameters), the
 // wx.requestPayment paySign the mini program hands to WeChat, and v3's
-// RSA-SHA256 over newline-terminated lines (rsa.go). wechat_v2 signs its
+// RSA-SHA256 over newline-terminated lines (rsa.go), and WeChat's notify_url
+// rule (notify.go). wechat_v2 signs its
 // calls and paySign with it, wechat_v3 its requests and RSA paySign; 2C2P's
 // and Latipay's sandboxes sign the wx.requestPayment object they emulate
 // with it. It imports no provider. The rules and vectors:
