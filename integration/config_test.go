@@ -293,3 +293,79 @@ func TestWhiteSpaceAroundAValueFails(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryRequiredFieldNamed: README Provider fields, for every provider
+// and each of the three handlers: the block with only the fields the
+// handler requires loads (minipay_webhook needs only what verification
+// needs), and without any one of them the load fails naming the provider
+// and the field, never a value.
+func TestEveryRequiredFieldNamed(t *testing.T) {
+	keys, err := filepath.Abs(filepath.Join("..", "examples", "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const v3Key = "sandbox-apiv3-key-0123456789abcd"
+	// value is each field's value; the secrets are the ones no error may echo.
+	value := map[string]string{
+		"app_id": appID, "mch_id": mchID, "api_key": apiKey, "app_secret": appSecret,
+		"serial_no": "3775B6A45ACD588826D15E583A95F5DD2F2D3B4A", "private_key": "{file." + keys + "/apiclient_key.pem}",
+		"api_v3_key": v3Key, "platform_private_key": "{file." + keys + "/wechatpay_platform_key.pem}",
+		"merchant_id": "JT01", "secret_key": "7jYcp4FxFdf0", "user_id": "U000334333", "wallet_id": "W00000001",
+		"currency": "NZD", "uid": "39172931", "client_secret": "cs_required_fields_0123", "sub_app_id": "wx7bc98d929da735fe",
+		"token_url": "https://cbtis.example/mch-api/v1/auth",
+	}
+	secrets := []string{apiKey, appSecret, v3Key, "7jYcp4FxFdf0", "cs_required_fields_0123"}
+	// keySource is what wechat_v3 verifies with besides its required fields
+	// (one source is required, README wechat_v3).
+	keySource := `,"public_key":"{file.` + keys + `/wechatpay_pub_key.pem}","public_key_id":"PUB_KEY_ID_0119000001092026112900000000000001"`
+	tests := []struct {
+		provider, extra          string
+		client, webhook, sandbox []string
+	}{
+		{"wechat_v2", "", []string{"app_id", "mch_id", "api_key"}, []string{"app_id", "mch_id", "api_key"}, []string{"app_id", "mch_id", "api_key"}},
+		{"wechat_v3", keySource, []string{"app_id", "mch_id", "serial_no", "private_key"}, []string{"app_id", "mch_id", "api_v3_key"},
+			[]string{"app_id", "mch_id", "serial_no", "private_key", "api_v3_key", "platform_private_key"}},
+		{"wechat_login", "", []string{"app_id", "app_secret"}, nil, []string{"app_id", "app_secret"}},
+		{"2c2p", "", []string{"merchant_id", "secret_key", "app_id"}, []string{"merchant_id", "secret_key"}, []string{"merchant_id", "secret_key", "app_id"}},
+		{"latipay", "", []string{"user_id", "wallet_id", "api_key", "app_id", "currency"}, []string{"api_key"},
+			[]string{"user_id", "wallet_id", "api_key", "app_id", "currency"}},
+		{"cbtis", "", []string{"uid", "client_secret", "sub_app_id", "token_url"}, []string{"client_secret"}, []string{"uid", "client_secret", "sub_app_id"}},
+	}
+	tc := caddytestTester(t)
+	for _, tt := range tests {
+		object := func(fields []string, without string) string {
+			o := `{"name":"` + tt.provider + `"` + tt.extra
+			for _, f := range fields {
+				if f != without {
+					o += `,"` + f + `":"` + value[f] + `"`
+				}
+			}
+			return o + "}"
+		}
+		for _, h := range []struct {
+			handler string
+			fields  []string
+			wrap    func(string) string
+		}{
+			{"minipay", tt.client, func(o string) string { return `{"handler":"minipay","provider":` + o + `}` }},
+			{"minipay_webhook", tt.webhook, func(o string) string { return `{"handler":"minipay_webhook","provider":` + o + `}` }},
+			{"minipay_sandbox", tt.sandbox, func(o string) string { return `{"handler":"minipay_sandbox","providers":[` + o + `]}` }},
+		} {
+			if h.fields == nil {
+				continue
+			}
+			t.Run(tt.provider+"/"+h.handler, func(t *testing.T) {
+				if err := tc.loadJSON(h.wrap(object(h.fields, ""))); err != nil {
+					t.Fatalf("the required fields alone: %v", err)
+				}
+				for _, f := range h.fields {
+					want := "provider " + tt.provider + ": field " + f + " is required"
+					if tt.provider == "cbtis" && h.handler == "minipay_webhook" { // or api_key, its own key
+						want = "cbtis: api_key or client_secret is required"
+					}
+					wantLoadError(t, tc, h.wrap(object(h.fields, f)), want, secrets...)
+				}
+			})
+		}
+	}
+}

@@ -175,13 +175,15 @@ func TestCaddyfileExampleCompletesWithoutNotifyURL(t *testing.T) {
 	}
 }
 
-// TestSandboxReloadIssuesNewReferences: README Sandbox: a configuration
-// load starts the sandbox afresh, and a webhook with dedupe keeps the event
-// ids it acknowledged in the storage. The references a sandbox issues (2C2P's
-// tranRef, WeChat's transaction_id, CBTIS's order id), which make the event
-// ids, are new after the load too: the same payment flow run again on new
-// orders reaches the merchant backend for every provider, none of it
-// acknowledged as a duplicate of the run before the load.
+// TestSandboxReloadIssuesNewReferences: README Sandbox and Clusters, for
+// every provider: a notification sent again (the provider's retry) to a
+// webhook with dedupe gets the provider's ACK byte for byte and is not
+// forwarded again (log outcome duplicate). A configuration load starts the
+// sandbox afresh, while the acknowledged event ids stay in the storage; the
+// references a sandbox issues (2C2P's tranRef, WeChat's transaction_id,
+// CBTIS's order id), which make the event ids, are new after the load too:
+// the same payment flow run again on new orders reaches the merchant backend,
+// none of it acknowledged as a duplicate of the run before the load.
 func TestSandboxReloadIssuesNewReferences(t *testing.T) {
 	merchant, sandbox, storage := freePort(t), freePort(t), storageDir()
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
@@ -201,9 +203,11 @@ func TestSandboxReloadIssuesNewReferences(t *testing.T) {
 				`","description":"x","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`); pay.status != 200 {
 				t.Fatalf("run %d, %s pay: %d %s", run, p.provider, pay.status, pay.body)
 			}
-			done := postJSON(t, tc, sb+"/sandbox/complete", `{"provider":"`+p.provider+`","order_id":"`+orderID+`","result":"succeeded"}`)
-			if c := done.json(t); done.status != 200 || c["acknowledged"] != true {
-				t.Fatalf("run %d, %s complete: %d %s", run, p.provider, done.status, done.body)
+			for range 2 { // the notification, then WeChat's, 2C2P's, … retry of it
+				done := postJSON(t, tc, sb+"/sandbox/complete", `{"provider":"`+p.provider+`","order_id":"`+orderID+`","result":"succeeded"}`)
+				if c := done.json(t); done.status != 200 || c["acknowledged"] != true {
+					t.Fatalf("run %d, %s complete: %d %s", run, p.provider, done.status, done.body)
+				}
 			}
 			var received []string
 			for _, e := range do(t, tc, "GET", sb+"/sandbox/merchant/events", "", nil).json(t)["events"].([]any) {
@@ -215,5 +219,8 @@ func TestSandboxReloadIssuesNewReferences(t *testing.T) {
 				t.Errorf("run %d, %s: the merchant backend received %q for %s, want one event", run, p.provider, received, orderID)
 			}
 		}
+	}
+	if n := strings.Count(logText(t, logFile), `"outcome":"duplicate"`); n != 10 {
+		t.Errorf("%d duplicate log lines, want one per provider and run: 10", n)
 	}
 }
