@@ -50,9 +50,6 @@ var (
 // minipay/cbtis/<sha256(token_url+uid)>/token.
 func (c *Client) ShareState(store transform.Store) { c.tokens.share(store) }
 
-// TokenFetches counts this client's requests to the token endpoint.
-func (c *Client) TokenFetches() int { return c.tokens.Fetches() }
-
 // Prepare implements transform.Client for pay and query. The merchant's
 // body is checked before a token is fetched: a 400 costs no round trip. A
 // token that could not be fetched returns the call (for its OrderID) with

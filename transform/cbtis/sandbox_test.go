@@ -209,8 +209,8 @@ func TestClientAgainstSandbox(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), `"status":"pending"`) {
 		t.Fatalf("query: %s %v", out, err)
 	}
-	if e.sb.TokensIssued() != 2 || e.client.TokenFetches() != 2 {
-		t.Fatalf("tokens: %d issued, %d fetched; want 2 (one refresh after the 401)", e.sb.TokensIssued(), e.client.TokenFetches())
+	if e.sb.TokensIssued() != 2 || e.client.tokens.Fetches() != 2 {
+		t.Fatalf("tokens: %d issued, %d fetched; want 2 (one refresh after the 401)", e.sb.TokensIssued(), e.client.tokens.Fetches())
 	}
 
 	out2, ack, err := e.sb.Complete("RT-1", true, t0.Add(3*time.Hour))

@@ -54,8 +54,8 @@ func TestSharedTokenOneFetchPerCluster(t *testing.T) {
 			t.Fatalf("B: %q", tok)
 		}
 	}
-	if ts.Fetches() != 1 || a.TokenFetches() != 1 || b.TokenFetches() != 0 {
-		t.Fatalf("%d fetches at the server (A %d, B %d), want 1", ts.Fetches(), a.TokenFetches(), b.TokenFetches())
+	if ts.Fetches() != 1 || a.tokens.Fetches() != 1 || b.tokens.Fetches() != 0 {
+		t.Fatalf("%d fetches at the server (A %d, B %d), want 1", ts.Fetches(), a.tokens.Fetches(), b.tokens.Fetches())
 	}
 	// the expiry the admin API shows is the fetching instance's
 	if ea, eb := a.TokenExpiresAt(), b.TokenExpiresAt(); ea.IsZero() || !ea.Equal(eb) {

@@ -86,8 +86,8 @@ func TestTokenCacheExpiry(t *testing.T) {
 			if tok, _ := c.tokens.Token(ctx); tok != "tok-2" || ts.Fetches() != 2 {
 				t.Fatalf("at %v: %q after %d fetches, want a fresh tok-2", tt.stale, tok, ts.Fetches())
 			}
-			if c.TokenFetches() != 2 {
-				t.Fatalf("TokenFetches = %d", c.TokenFetches())
+			if c.tokens.Fetches() != 2 {
+				t.Fatalf("token fetches = %d", c.tokens.Fetches())
 			}
 		})
 	}
@@ -144,8 +144,8 @@ func TestTokenSingleFlight(t *testing.T) {
 			t.Fatalf("caller %d: %q, %v", i, toks[i], errs[i])
 		}
 	}
-	if ts.Fetches() != 1 || c.TokenFetches() != 1 {
-		t.Fatalf("%d fetches at the server, %d counted, want 1", ts.Fetches(), c.TokenFetches())
+	if ts.Fetches() != 1 || c.tokens.Fetches() != 1 {
+		t.Fatalf("%d fetches at the server, %d counted, want 1", ts.Fetches(), c.tokens.Fetches())
 	}
 }
 
