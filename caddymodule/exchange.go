@@ -152,12 +152,15 @@ func newBodyReader(b []byte) *bodyReader {
 // Close implements io.Closer.
 func (*bodyReader) Close() error { return nil }
 
-// setBody makes b r's body, with a GetBody that reads it again: Go's
-// transport needs one to send a request again on a fresh connection (a
-// reused one that failed before anything was written, HTTP/2's GOAWAY,
-// an idempotent request whose reused connection closed before the answer).
+// setBody makes b r's body, framed by its Content-Length alone: the
+// received request's framing stays with it (a chunked Transfer-Encoding
+// left on r made Go's transport send b chunked, with the sender's
+// trailers). Its GetBody reads b again: Go's transport needs one to send a
+// request again on a fresh connection (a reused one that failed before
+// anything was written, HTTP/2's GOAWAY, an idempotent request whose reused
+// connection closed before the answer).
 func setBody(r *http.Request, b []byte) {
-	r.ContentLength = int64(len(b))
+	r.ContentLength, r.TransferEncoding, r.Trailer = int64(len(b)), nil, nil
 	if len(b) == 0 {
 		r.Body, r.GetBody = http.NoBody, nil
 		return

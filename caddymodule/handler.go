@@ -227,10 +227,6 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 	// r once next returns (savedRequest): the provider's URL may hold a
 	// secret (code2Session's AppSecret).
 	merchant := saveRequest(r)
-	// The merchant's framing stays with the merchant's request: a chunked
-	// request left its Transfer-Encoding on r, which made Go's transport
-	// send the provider's body chunked, with the merchant's trailers.
-	r.TransferEncoding, r.Trailer = nil, nil
 	r.Method = call.Method
 	r.URL.Path, r.URL.RawPath, r.URL.RawQuery = call.Path, "", call.RawQuery
 	r.Host = ""
