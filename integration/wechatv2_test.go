@@ -133,6 +133,19 @@ func TestWebhookOutcomes(t *testing.T) {
 		t.Fatal(err)
 	}
 	foreignRefund, _ := wechatv2.RefundNotification(wechatv2.Config{AppID: appID, MchID: mchID, APIKey: strings.Repeat("f", 32)}, refundInner)
+	refundWith := func(name, value string) string { // the inner document with name set (added when absent)
+		inner := append(transform.Params(nil), refundInner...)
+		n, err := wechatv2.RefundNotification(wechatv2.Config{AppID: appID, MchID: mchID, APIKey: apiKey}, set(name, value)(inner))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(n)
+	}
+	refundTwice, err := wechatv2.RefundNotification(wechatv2.Config{AppID: appID, MchID: mchID, APIKey: apiKey},
+		append(append(transform.Params(nil), refundInner...), transform.Param{Name: "refund_status", Value: "REFUNDCLOSE"}))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name           string
@@ -154,6 +167,12 @@ func TestWebhookOutcomes(t *testing.T) {
 		{"a signed orderquery answer", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("trade_state", "NOTPAY"))), 200, 401, false, "", ""},
 		{"payment failed", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("result_code", "FAIL"))), 200, 200, true, "payment.failed", "12.34"},
 		{"refund", string(refund), 200, 200, true, "refund.succeeded", "2.34"},
+		{"refund closed", refundWith("refund_status", "REFUNDCLOSE"), 200, 200, true, "refund.failed", "2.34"},
+		{"refund, an undocumented refund_status", refundWith("refund_status", "PROCESSING"), 200, 200, true, "unknown", "2.34"},
+		// outside req_info nothing is authenticated: an added refund_fee is not the amount
+		{"refund, a refund_fee added outside req_info", strings.Replace(string(refund), "</xml>", "<refund_fee>99999</refund_fee><settlement_refund_fee>99999</settlement_refund_fee></xml>", 1),
+			200, 200, true, "refund.succeeded", "2.34"},
+		{"refund, a name twice inside req_info", string(refundTwice), 200, 401, false, "", ""},
 		{"forged", xmlOf(notification(strings.Repeat("0", 32), wechatv2.SignHMACSHA256, nil)), 200, 401, false, "", ""},
 		{"signed with MD5 but config says HMAC", xmlOf(notification(apiKey, wechatv2.SignMD5, nil)), 200, 401, false, "", ""},
 		{"tampered amount", xmlOf(tampered), 200, 401, false, "", ""},
@@ -248,7 +267,7 @@ func TestWebhookOutcomes(t *testing.T) {
 					t.Fatalf("event id/time %v %v", ev["id"], ev["occurred_at"])
 				}
 			case "refund.succeeded":
-				if ev["refund_id"] != "ORDER-77-R1" || data["refund_status"] != "SUCCESS" {
+				if ev["refund_id"] != "ORDER-77-R1" || data["refund_status"] != "SUCCESS" || data["refund_fee"] != "234" || data["settlement_refund_fee"] != nil {
 					t.Fatalf("refund event %v", ev)
 				}
 			}
