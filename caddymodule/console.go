@@ -123,7 +123,7 @@ func (s *Sandbox) console(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
 	if err := consoleTemplate.ExecuteTemplate(&buf, name, view); err != nil {
 		s.logger.Error("minipay sandbox console: rendering")
-		writeJSON(w, http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"the console could not be rendered"}}`))
+		writeError(w, &transform.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "the console could not be rendered"})
 		return
 	}
 	h := w.Header()

@@ -141,7 +141,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 			return nil
 		}
 	}
-	writeJSON(w, http.StatusNotFound, []byte(`{"error":{"code":"not_found","message":"the sandbox emulates no API at this path"}}`))
+	writeError(w, &transform.Error{Status: http.StatusNotFound, Code: "not_found", Message: "the sandbox emulates no API at this path"})
 	return nil
 }
 
