@@ -164,11 +164,12 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	return webhookAcked, ev, h.ack(w)
 }
 
-// forwardOnly turns the provider's request into the event's: POST, the
-// same path cleaned as Caddy's path matcher reads it (dot segments and
-// repeated slashes resolved, no percent-encoded form), no query string, a fresh header map holding only
-// Content-Type and the two Minipay-* headers; the event's body (setBody)
-// goes with its Content-Length, none of the provider's framing. Nothing the sender chose reaches the merchant: not a
+// forwardOnly turns the provider's request into the event's: POST, the same
+// path cleaned as Caddy's path matcher reads it (dot segments and repeated
+// slashes resolved, no percent-encoded form), no query string, a fresh
+// header map holding only Content-Type and the two Minipay-* headers; the
+// event's body (setBody) goes with its Content-Length, none of the
+// provider's framing. Nothing the sender chose reaches the merchant: not a
 // lookalike such as Minipay_Event_Id (CGI and FastCGI backends fold '_' and
 // '-' together), not a cookie, not an Authorization, not the query, not the
 // Host (a catch-all site answers any): reverse_proxy then sends the
