@@ -53,6 +53,11 @@ func trustRoutes(t *testing.T, serverOptions ...string) (base string, merchant *
 		}
 		reverse_proxy `+backend+`
 	}
+	handle /webhooks/wechat_v3 {
+		minipay_webhook wechat_v3 {
+`+v3Merchant(t, v3PublicKeyMode(t))+`		}
+		reverse_proxy `+backend+`
+	}
 	handle /webhooks/unrouted {
 		minipay_webhook latipay {
 			api_key `+latipayAPIKey+`
@@ -91,57 +96,63 @@ func latipayForm(key string, mutate func(url.Values)) string {
 
 // TestWebhookForwardsOnlyTheEvent: whatever the sender put in the request
 // (Minipay-* headers and lookalikes such as Minipay_Event_Id, cookies,
-// credentials, a query string), the merchant receives the event, its
+// credentials, a query string) besides the provider's own notification
+// (its signature header included), the merchant receives the event, its
 // Content-Type and the two Minipay-* headers minipay set, plus only what
-// reverse_proxy adds itself (X-Forwarded-*, Accept-Encoding, …).
+// reverse_proxy adds itself (X-Forwarded-*, Accept-Encoding, …); for every
+// provider alike.
 func TestWebhookForwardsOnlyTheEvent(t *testing.T) {
 	base, merchant := trustRoutes(t)
-	req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/latipay?token=attacker&Minipay-Event-Id=x", strings.NewReader(latipayForm(latipayAPIKey, nil)))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	spoofed := map[string]string{
 		"Minipay-Event-Id": "spoofed", "Minipay-Provider": "wechat_v2", "Minipay_Event_Id": "spoofed", "Minipay_Provider": "spoofed",
 		"Minipay-Verified": "true", "Authorization": "Bearer attacker", "Cookie": "session=attacker", "X-Event-Type": "refund.succeeded",
 		"X-Api-Key": "attacker", "Forwarded": "for=10.0.0.1", "X-Real-Ip": "10.0.0.1",
 	}
-	for k, v := range spoofed {
-		req.Header[k] = []string{v} // as sent, not canonicalized by the client
-	}
-	req.Host = "attacker.example" // the site answers any host, as a catch-all :port site does
-	if status, body := send(t, req); status != 200 || string(body) != "sent" {
-		t.Fatalf("status %d %q", status, body)
-	}
-	got := merchant.take()
-	if len(got) != 1 {
-		t.Fatalf("merchant received %d events", len(got))
-	}
-	d := got[0]
-	if d.uri != "/webhooks/latipay" {
-		t.Fatalf("the merchant received the URI %q (the query must not be forwarded)", d.uri)
-	}
-	if strings.Contains(d.host, "attacker") {
-		t.Errorf("the merchant received the sender's Host %q", d.host)
-	}
-	// No X-Forwarded-Host rather than an empty one: Django with
-	// USE_X_FORWARDED_HOST reads an empty one as the host and refuses the
-	// request (DisallowedHost), so every notification would fail.
-	if v, ok := d.header["X-Forwarded-Host"]; ok {
-		t.Errorf("the merchant received X-Forwarded-Host %q", v)
-	}
-	if d.header.Get("Minipay-Event-Id") != "latipay:LP-77:payment.succeeded" || d.header.Get("Minipay-Provider") != "latipay" ||
-		d.header.Get("Content-Type") != "application/json" || len(d.header.Values("Minipay-Event-Id")) != 1 {
-		t.Fatalf("headers %v", d.header)
-	}
 	allowed := map[string]bool{"Content-Type": true, "Minipay-Event-Id": true, "Minipay-Provider": true, "Content-Length": true,
 		"Accept-Encoding": true, "User-Agent": true, "X-Forwarded-For": true, "X-Forwarded-Proto": true, "Via": true}
-	for k, v := range d.header {
-		if !allowed[k] {
-			t.Errorf("the merchant received header %s: %v", k, v)
-		}
-		for _, x := range v {
-			if strings.Contains(x, "attacker") || strings.Contains(x, "spoofed") || strings.Contains(x, "10.0.0.1") {
-				t.Errorf("the merchant received %s: %s", k, x)
+	for _, n := range trustNotifications(t) {
+		t.Run(n.provider, func(t *testing.T) {
+			req := notificationRequest(base+n.path+"?token=attacker&Minipay-Event-Id=x", n.contentType, n.header, n.body)
+			for k, v := range spoofed {
+				req.Header[k] = []string{v} // as sent, not canonicalized by the client
 			}
-		}
+			req.Host = "attacker.example" // the site answers any host, as a catch-all :port site does
+			if status, body := send(t, req); status != 200 || string(body) != n.ack {
+				t.Fatalf("status %d %q", status, body)
+			}
+			got := merchant.take()
+			if len(got) != 1 {
+				t.Fatalf("merchant received %d events", len(got))
+			}
+			d := got[0]
+			if d.uri != n.path {
+				t.Fatalf("the merchant received the URI %q (the query must not be forwarded)", d.uri)
+			}
+			if strings.Contains(d.host, "attacker") {
+				t.Errorf("the merchant received the sender's Host %q", d.host)
+			}
+			// No X-Forwarded-Host rather than an empty one: Django with
+			// USE_X_FORWARDED_HOST reads an empty one as the host and refuses the
+			// request (DisallowedHost), so every notification would fail.
+			if v, ok := d.header["X-Forwarded-Host"]; ok {
+				t.Errorf("the merchant received X-Forwarded-Host %q", v)
+			}
+			if id := d.header.Get("Minipay-Event-Id"); id != d.event["id"] || !strings.HasPrefix(id, n.provider+":") ||
+				d.header.Get("Minipay-Provider") != n.provider || d.event["provider"] != n.provider ||
+				d.header.Get("Content-Type") != "application/json" || len(d.header.Values("Minipay-Event-Id")) != 1 {
+				t.Fatalf("headers %v, event %v", d.header, d.event)
+			}
+			for k, v := range d.header {
+				if !allowed[k] {
+					t.Errorf("the merchant received header %s: %v", k, v)
+				}
+				for _, x := range v {
+					if strings.Contains(x, "attacker") || strings.Contains(x, "spoofed") || strings.Contains(x, "10.0.0.1") {
+						t.Errorf("the merchant received %s: %s", k, x)
+					}
+				}
+			}
+		})
 	}
 }
 
@@ -305,6 +316,34 @@ func send(t *testing.T, req *http.Request) (int, []byte) {
 	return res.StatusCode, body
 }
 
+// trustNotification is a valid notification for a trustRoutes route, with
+// the ACK its provider expects.
+type trustNotification struct {
+	provider, path, contentType string
+	header                      http.Header
+	body, ack                   string
+}
+
+// trustNotifications is one valid notification per trustRoutes provider
+// (wechat_v3's signed now, inside WeChat's 300 s window).
+func trustNotifications(t *testing.T) []trustNotification {
+	xmlType, formType := "text/xml", "application/x-www-form-urlencoded"
+	cbtisPaid := `{"notify_type":"payment_success","data":{"uid":` + cbtisUID + `,"order_id":"C1","merchant_order_id":"CB-77","order_amount":"12.30","order_currency":"HKD"}}`
+	tx := `{"mchid":"` + mchID + `","appid":"` + appID + `","out_trade_no":"W1","transaction_id":"4200009","trade_state":"SUCCESS",` +
+		`"success_time":"2026-11-29T10:00:05+08:00","amount":{"total":1230,"currency":"CNY"},"payer":{"openid":"o"}}`
+	v3Paid := `{"id":"EV-TRUST","create_time":"2026-11-29T10:00:06+08:00","resource_type":"encrypt-resource","event_type":"TRANSACTION.SUCCESS",` +
+		`"summary":"s","resource":{"original_type":"transaction","algorithm":"AEAD_AES_256_GCM","ciphertext":"` +
+		gcmSeal(t, v3APIv3Key, "abcdefghijkl", "transaction", tx) + `","associated_data":"transaction","nonce":"abcdefghijkl"}}`
+	return []trustNotification{
+		{"wechat_v3", "/webhooks/wechat_v3", "application/json",
+			wechatHeaders(t, v3PrivateKey(t, "wechatpay_platform_key.pem"), v3PublicKeyID, time.Now().Unix(), v3Paid), v3Paid, ""},
+		{"wechat_v2", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)), wechatv2.AckBody},
+		{"latipay", "/webhooks/latipay", formType, nil, latipayForm(latipayAPIKey, nil), "sent"},
+		{"cbtis", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisPaid), cbtisAPIKey)}}, cbtisPaid, "success"},
+		{"2c2p", "/webhooks/2c2p", formType, nil, "paymentResponse=" + url.QueryEscape(twoc2pDemoApproved), "OK"},
+	}
+}
+
 // TestWebhookContentEncodingThroughCaddy: every provider reads a
 // notification's body as its Content-Encoding says (RFC 9110 §8.4), by one
 // rule: a valid notification gzip-compressed with Content-Encoding gzip is
@@ -314,19 +353,7 @@ func send(t *testing.T, req *http.Request) (int, []byte) {
 // bytes as sent whatever the header said.
 func TestWebhookContentEncodingThroughCaddy(t *testing.T) {
 	base, merchant := trustRoutes(t)
-	xmlType, formType := "text/xml", "application/x-www-form-urlencoded"
-	cbtisPaid := `{"notify_type":"payment_success","data":{"uid":` + cbtisUID + `,"order_id":"C1","merchant_order_id":"CB-77","order_amount":"12.30","order_currency":"HKD"}}`
-	notifications := []struct {
-		provider, path, contentType string
-		header                      http.Header
-		body, ack                   string
-	}{
-		{"wechat_v2", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)), wechatv2.AckBody},
-		{"latipay", "/webhooks/latipay", formType, nil, latipayForm(latipayAPIKey, nil), "sent"},
-		{"cbtis", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisPaid), cbtisAPIKey)}}, cbtisPaid, "success"},
-		{"2c2p", "/webhooks/2c2p", formType, nil, "paymentResponse=" + url.QueryEscape(twoc2pDemoApproved), "OK"},
-	}
-	for _, n := range notifications {
+	for _, n := range trustNotifications(t) {
 		for _, tt := range []struct {
 			name, encoding, body string
 			status               int
