@@ -102,11 +102,19 @@ func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 }
 
 // signV2 signs a wechat_v2 <xml> document with the sign type --set gives,
-// else the one the document names (signed itself), else MD5.
+// else the one the document names (signed itself), else MD5. Both, and
+// different, is a usage error: WeChat checks a request with the type it
+// names, so the other type's signature would be refused.
 func signV2(settings map[string]string, body []byte) (signType, text, sig string, err error) {
 	root, p, err := transform.ParseFlatXML(body)
 	if err != nil || root != "xml" {
 		return "", "", "", errors.New("the input is not a flat <xml> document")
+	}
+	// Both are named in the message only as one of the two sign types: a
+	// value typed in the wrong place may be a key.
+	known := func(t string) bool { return t == wxpay.SignMD5 || t == wxpay.SignHMACSHA256 }
+	if set, named := settings["sign_type"], p.Get("sign_type"); known(set) && known(named) && set != named {
+		return "", "", "", fmt.Errorf("--set sign_type=%s, but the document names sign_type %q, which WeChat checks it with: set the same, or leave --set sign_type out", set, named)
 	}
 	signType = cmp.Or(settings["sign_type"], p.Get("sign_type"), wxpay.SignMD5)
 	if signType != wxpay.SignMD5 && signType != wxpay.SignHMACSHA256 {

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,5 +128,40 @@ func TestSignCommandWechatV3(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := runMinipay([]string{"sign", "--provider", "wechat_v2", "--set", "api_key=k", "--method", "POST", "-"}, strings.NewReader("<xml><a>1</a></xml>"), &stdout, &stderr); code != 2 {
 		t.Fatalf("wechat_v2 with --method: exit %d %s", code, stdout.String())
+	}
+}
+
+// A wechat_v2 document naming its sign_type is signed with it (WeChat checks
+// the request so); a --set sign_type naming the other type is a usage error
+// that names both, never a signature WeChat would refuse.
+func TestSignCommandWechatV2SignTypeConflict(t *testing.T) {
+	const doc = `<xml><appid>wxd930ea5d5a258f4f</appid><mch_id>10000100</mch_id><device_info>1000</device_info><body>test</body><nonce_str>ibuaiVcKdpRxkhJA</nonce_str><sign_type>%s</sign_type></xml>`
+	for _, tt := range []struct {
+		name, named, set string
+		code             int
+		signType         string
+	}{
+		{"named, no --set", "HMAC-SHA256", "", 0, "HMAC-SHA256"},
+		{"named and the same --set", "HMAC-SHA256", "HMAC-SHA256", 0, "HMAC-SHA256"},
+		{"named HMAC-SHA256, --set MD5", "HMAC-SHA256", "MD5", 2, ""},
+		{"named MD5, --set HMAC-SHA256", "MD5", "HMAC-SHA256", 2, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"sign", "--provider", "wechat_v2", "--set", "api_key=192006250b4c09247ec02edce69f6a2d", "-"}
+			if tt.set != "" {
+				args = append(args, "--set", "sign_type="+tt.set)
+			}
+			var out, errOut bytes.Buffer
+			code := runMinipay(args, strings.NewReader(fmt.Sprintf(doc, tt.named)), &out, &errOut)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d: %s%s", code, tt.code, out.String(), errOut.String())
+			}
+			if tt.code == 0 && !strings.Contains(out.String(), "\nsign_type: "+tt.signType+"\n") {
+				t.Fatalf("output:\n%s", out.String())
+			}
+			if tt.code == 2 && (out.Len() != 0 || !strings.Contains(errOut.String(), "--set sign_type="+tt.set+", but the document names sign_type \""+tt.named+"\"")) {
+				t.Fatalf("stdout %q, stderr %q", out.String(), errOut.String())
+			}
+		})
 	}
 }
