@@ -202,7 +202,7 @@ func checkField(info caddy.ModuleInfo, field string, value any) error {
 		return nil
 	case errors.As(err, &typeErr):
 		article := "a "
-		if strings.IndexByte("aeiou", typeErr.Value[0]) >= 0 { // an object, an array
+		if typeErr.Value != "" && strings.IndexByte("aeiou", typeErr.Value[0]) >= 0 { // an object, an array
 			article = "an "
 		}
 		return fmt.Errorf("field %s takes a %s, not %s%s", field, typeErr.Type, article, typeErr.Value)
