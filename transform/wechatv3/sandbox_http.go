@@ -21,14 +21,19 @@ func fail(status int, code, message string) *v3Error {
 	return &v3Error{status: status, Code: code, Message: message}
 }
 
+// maxRequest bounds what the sandbox reads of a request, as the other
+// providers' sandboxes do.
+const maxRequest = 64 << 10
+
 // ServeHTTP implements transform.Sandbox.
 func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	announce := s.serial
 	if s.cfg.PublicKeyID != "" && r.Header.Get(HeaderSerial) == s.cfg.PublicKeyID {
 		announce = s.cfg.PublicKeyID
 	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
+	// Bounded here too: the sandbox may serve without Caddy's adapter.
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequest+1))
+	if err != nil || len(body) > maxRequest {
 		s.reply(w, announce, 0, nil, fail(http.StatusRequestEntityTooLarge, "PARAM_ERROR", "请求体过大"))
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -285,5 +286,21 @@ func TestSandboxParallelPays(t *testing.T) {
 				return id, []byte(`{"order_id":"` + id + `","amount":"1.00","currency":"CNY","description":"d","openid":"o"}`)
 			})
 		})
+	}
+}
+
+// TestSandboxBoundsTheBody: the sandbox reads at most 64 KiB of a request,
+// as every other sandbox does, also when it is used without Caddy (whose
+// adapter bounds the body too): a longer one is a 413 PARAM_ERROR before
+// any other check.
+func TestSandboxBoundsTheBody(t *testing.T) {
+	sb, _ := newSandbox(t, nil)
+	for _, size := range []int{64<<10 + 1, 1 << 20} {
+		r := httptest.NewRequest(http.MethodPost, PathJSAPI, strings.NewReader(strings.Repeat("x", size)))
+		w := httptest.NewRecorder()
+		sb.ServeHTTP(w, r)
+		if m := decodeMap(t, w.Body.Bytes()); w.Code != http.StatusRequestEntityTooLarge || m["code"] != "PARAM_ERROR" {
+			t.Fatalf("%d bytes: %d %s", size, w.Code, w.Body)
+		}
 	}
 }
