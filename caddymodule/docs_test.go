@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/minipay/caddy-minipay/transform"
 )
 
 // TestEveryProviderIsDocumented keeps README Development's "Adding a
@@ -66,15 +69,18 @@ func TestEveryProviderIsDocumented(t *testing.T) {
 // (its "| field | required | meaning |" table, under "**`<name>`**" in
 // "Provider fields" or in the provider's own "### … (`<name>`)" section)
 // names exactly the fields the provider module takes, in Caddyfile and JSON
-// alike: an option added to the code but not to the README, or documented
-// but not taken, fails here.
+// alike, and its "required" column says which handlers need each one as
+// the load checks it ("yes": all three; "minipay", "minipay_webhook",
+// "sandbox" listed; "no" or a key-source rule: none unconditionally): an
+// option added to the code but not to the README, documented but not taken,
+// or required otherwise than documented fails here.
 func TestEveryProviderFieldIsDocumented(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	names := providerNames()
-	documented := map[string][]string{}
+	documented := map[string]map[string]string{} // provider → field → its "required" cell
 	current, inTable := "", false
 	for line := range strings.Lines(string(readme)) {
 		for _, name := range names {
@@ -90,10 +96,13 @@ func TestEveryProviderFieldIsDocumented(t *testing.T) {
 		case !strings.HasPrefix(line, "|"):
 			inTable = false
 		case inTable && strings.HasPrefix(line, "| `"):
-			cell := strings.Split(line, "|")[1]
-			for _, part := range strings.Split(cell, "`")[1:] {
+			cells := strings.Split(line, "|")
+			for _, part := range strings.Split(cells[1], "`")[1:] {
 				if part = strings.TrimSpace(part); part != "" && part != "," {
-					documented[current] = append(documented[current], part)
+					if documented[current] == nil {
+						documented[current] = map[string]string{}
+					}
+					documented[current][part] = strings.TrimSpace(cells[2])
 				}
 			}
 		}
@@ -106,59 +115,40 @@ func TestEveryProviderFieldIsDocumented(t *testing.T) {
 			}
 			fields := jsonFieldNames(reflect.TypeOf(info.New()))
 			slices.Sort(fields)
-			got := slices.Sorted(slices.Values(documented[name]))
-			if !slices.Equal(got, fields) {
-				t.Errorf("README documents %v, the provider takes %v", got, fields)
+			if got := slices.Sorted(maps.Keys(documented[name])); !slices.Equal(got, fields) {
+				t.Fatalf("README documents %v, the provider takes %v", got, fields)
+			}
+			for _, f := range info.New().(provider).ConfigFields() {
+				want := documentedRoles(documented[name][f.Name])
+				if got := slices.Sorted(slices.Values(f.Required)); !slices.Equal(got, want) {
+					t.Errorf("field %s: README's required column %q says roles %v, the load requires %v",
+						f.Name, documented[name][f.Name], want, got)
+				}
 			}
 		})
 	}
 }
 
-// TestEveryProviderGodocNamesItsFields keeps step 2 of README's "Adding a
-// provider" true: the godoc of each provider module (its
-// caddymodule/provider_<package>.go) shows its Caddyfile block, and that
-// block names exactly the fields the module takes, as its README table does.
-func TestEveryProviderGodocNamesItsFields(t *testing.T) {
-	files, err := filepath.Glob("provider_*.go")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no provider files: %v", err)
+// documentedRoles reads a README "required" cell: "yes" (also "yes (all
+// three)") is every role, "no" or a rule between fields ("one key source")
+// none, else the handlers it lists before any ";" ("`minipay`, sandbox",
+// "minipay_webhook, sandbox, certificate mode": a condition is no role).
+func documentedRoles(cell string) []transform.Role {
+	if strings.HasPrefix(cell, "yes") {
+		return transform.AllRoles
 	}
-	blocks := map[string][]string{} // provider name → the fields its godoc block names
-	for _, file := range files {
-		src, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := ""
-		for line := range strings.Lines(string(src)) {
-			line = strings.TrimRight(line, "\n")
-			switch {
-			case name == "" && strings.HasPrefix(line, "//\tminipay ") && strings.HasSuffix(line, " {"):
-				name = strings.TrimSuffix(strings.TrimPrefix(line, "//\tminipay "), " {")
-				blocks[name] = []string{}
-			case name != "" && line == "//\t}":
-				name = ""
-			case name != "":
-				if f := strings.Fields(strings.TrimPrefix(line, "//")); len(f) > 0 {
-					blocks[name] = append(blocks[name], f[0])
-				}
-			}
+	cell, _, _ = strings.Cut(cell, ";")
+	var roles []transform.Role
+	for part := range strings.SplitSeq(cell, ",") {
+		switch strings.Trim(strings.TrimSpace(part), "`") {
+		case "minipay":
+			roles = append(roles, transform.RoleClient)
+		case "minipay_webhook":
+			roles = append(roles, transform.RoleWebhook)
+		case "sandbox", "sandbox only":
+			roles = append(roles, transform.RoleSandbox)
 		}
 	}
-	for _, name := range providerNames() {
-		t.Run(name, func(t *testing.T) {
-			block, ok := blocks[name]
-			if !ok {
-				t.Fatalf("no provider_*.go godoc shows a \"minipay %s {\" block", name)
-			}
-			info, err := caddy.GetModule(providerNamespace + "." + name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fields := slices.Sorted(slices.Values(jsonFieldNames(reflect.TypeOf(info.New()))))
-			if got := slices.Sorted(slices.Values(block)); !slices.Equal(got, fields) {
-				t.Errorf("the godoc block names %v, the provider takes %v", got, fields)
-			}
-		})
-	}
+	slices.Sort(roles)
+	return roles
 }
