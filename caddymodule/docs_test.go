@@ -152,3 +152,52 @@ func documentedRoles(cell string) []transform.Role {
 	slices.Sort(roles)
 	return roles
 }
+
+// TestEveryProviderGodocNamesItsFields keeps step 2 of README's "Adding a
+// provider" true: the godoc of each provider module (its
+// caddymodule/provider_<package>.go) shows its Caddyfile block, and that
+// block names exactly the fields the module takes, as its README table does.
+func TestEveryProviderGodocNamesItsFields(t *testing.T) {
+	files, err := filepath.Glob("provider_*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no provider files: %v", err)
+	}
+	blocks := map[string][]string{} // provider name → the fields its godoc block names
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := ""
+		for line := range strings.Lines(string(src)) {
+			line = strings.TrimRight(line, "\n")
+			switch {
+			case name == "" && strings.HasPrefix(line, "//\tminipay ") && strings.HasSuffix(line, " {"):
+				name = strings.TrimSuffix(strings.TrimPrefix(line, "//\tminipay "), " {")
+				blocks[name] = []string{}
+			case name != "" && line == "//\t}":
+				name = ""
+			case name != "":
+				if f := strings.Fields(strings.TrimPrefix(line, "//")); len(f) > 0 {
+					blocks[name] = append(blocks[name], f[0])
+				}
+			}
+		}
+	}
+	for _, name := range providerNames() {
+		t.Run(name, func(t *testing.T) {
+			block, ok := blocks[name]
+			if !ok {
+				t.Fatalf("no provider_*.go godoc shows a \"minipay %s {\" block", name)
+			}
+			info, err := caddy.GetModule(providerNamespace + "." + name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fields := slices.Sorted(slices.Values(jsonFieldNames(reflect.TypeOf(info.New()))))
+			if got := slices.Sorted(slices.Values(block)); !slices.Equal(got, fields) {
+				t.Errorf("the godoc block names %v, the provider takes %v", got, fields)
+			}
+		})
+	}
+}
