@@ -170,29 +170,30 @@ func setBody(r *http.Request, b []byte) {
 }
 
 // savedRequest is what minipay and minipay_webhook replace on r to send it
-// on (method, URL, Host, headers, body and framing), kept to be put back
-// once next returned: Caddy reads r when it writes the access log (its uri
-// and headers, a log_append placeholder), which must show the request as
-// received, not the one sent upstream.
+// on (method, URL, Host, headers, body with its GetBody, and framing), kept
+// to be put back once next returned: Caddy reads r when it writes the
+// access log (its uri and headers, a log_append placeholder), which must
+// show the request as received, not the one sent upstream.
 type savedRequest struct {
 	method, host, requestURI string
 	url                      url.URL
 	header, trailer          http.Header
 	body                     io.ReadCloser
+	getBody                  func() (io.ReadCloser, error)
 	contentLength            int64
 	transferEncoding         []string
 }
 
 func saveRequest(r *http.Request) savedRequest {
 	return savedRequest{method: r.Method, host: r.Host, requestURI: r.RequestURI, url: *r.URL, header: r.Header, trailer: r.Trailer,
-		body: r.Body, contentLength: r.ContentLength, transferEncoding: r.TransferEncoding}
+		body: r.Body, getBody: r.GetBody, contentLength: r.ContentLength, transferEncoding: r.TransferEncoding}
 }
 
 // restore puts the saved request back on r.
 func (s *savedRequest) restore(r *http.Request) {
 	r.Method, r.Host, r.RequestURI, *r.URL = s.method, s.host, s.requestURI, s.url
 	r.Header, r.Trailer = s.header, s.trailer
-	r.Body, r.ContentLength, r.TransferEncoding = s.body, s.contentLength, s.transferEncoding
+	r.Body, r.GetBody, r.ContentLength, r.TransferEncoding = s.body, s.getBody, s.contentLength, s.transferEncoding
 }
 
 // decodedBody removes the answer's Content-Encoding (some providers compress

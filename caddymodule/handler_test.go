@@ -647,6 +647,9 @@ func TestHandlerUpstreamFraming(t *testing.T) {
 				t.Errorf("after the handler: length %d, transfer encoding %v, trailer %v; want the merchant's %d, %v, %v",
 					r.ContentLength, r.TransferEncoding, r.Trailer, merchantLength, merchantEncoding, merchantTrailer)
 			}
+			if r.GetBody != nil { // a server request has none; the provider body's must not stay behind
+				t.Errorf("after the handler: the provider body's GetBody is still on the merchant's request")
+			}
 		})
 	}
 }
