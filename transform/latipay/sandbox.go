@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -309,12 +308,9 @@ func (s *Sandbox) refund(w http.ResponseWriter, p transform.Params) {
 func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*transform.Outbound, func(int, []byte) bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, ok := s.orders[orderID]
-	if !ok {
-		return nil, nil, errors.New("no such order")
-	}
-	if o.status == "paid" && !succeeded {
-		return nil, nil, errors.New("the order is paid")
+	o, err := transform.SandboxSettleable(s.orders, orderID, func(o *sandboxOrder) string { return o.status }, succeeded, "paid", "pending", "failed")
+	if err != nil {
+		return nil, nil, err
 	}
 	if o.status != "paid" {
 		o.payTime = now.In(transform.UTC8).Format("2006-01-02 15:04:05")
