@@ -101,6 +101,7 @@ func TestREADMEConfigurationsLoad(t *testing.T) {
 		"WECHAT_API_KEY": "8934e7d15453e97507ef794cf7b0519d", "WECHAT_API_V3_KEY": "sandbox-apiv3-key-0123456789abcd",
 		"TWOC2P_MERCHANT_ID": "JT01", "TWOC2P_SECRET_KEY": "7jYcp4FxFdf0", "LATIPAY_API_KEY": "lp-sandbox-3f9a1c7e5b2d4086",
 		"CBTIS_UID": "39172931", "CBTIS_CLIENT_SECRET": "cs-1", "CBTIS_API_KEY": "k-1",
+		"SHOP_A_WECHAT_API_KEY": "8934e7d15453e97507ef794cf7b0519d", "SHOP_B_WECHAT_API_KEY": "0123456789abcdef0123456789abcdef",
 	} {
 		t.Setenv(name, value)
 	}
@@ -162,7 +163,7 @@ func TestREADMEConfigurationsLoad(t *testing.T) {
 var minipayDirective = regexp.MustCompile(`(?m)^\s*minipay(_webhook|_sandbox)?\s`)
 
 // adaptREADMECaddyfile adapts a README Caddyfile: a whole Caddyfile (one
-// that starts with global options or a site address) as is, a site body
+// that starts with global options, a snippet or a site address) as is, a site body
 // (handle blocks, a bare directive) inside a site, indented as caddy fmt
 // would.
 func adaptREADMECaddyfile(t *testing.T, where, text string) []byte {
@@ -174,7 +175,7 @@ func adaptREADMECaddyfile(t *testing.T, where, text string) []byte {
 			break
 		}
 	}
-	if first != "{" && !strings.HasPrefix(first, ":") && !strings.Contains(first, "://") {
+	if first != "{" && !strings.HasPrefix(first, "(") && !strings.HasPrefix(first, ":") && !strings.Contains(first, "://") {
 		var site strings.Builder
 		site.WriteString("http://localhost:8080 {\n")
 		for line := range strings.Lines(text) {
