@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -51,17 +51,18 @@ func (w *DedupeWindow) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// durationText is d.String() without the zero minutes and seconds it
-// ends with: 25h, 1h30m, 90s as 1m30s.
+// durationText writes d in the largest unit that divides it, as a window
+// is written (25h, 90m, 45s; 2d is 48h), else as d.String() (1.5s).
 func durationText(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
+	for _, u := range []struct {
+		unit   time.Duration
+		suffix string
+	}{{time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if d%u.unit == 0 {
+			return strconv.FormatInt(int64(d/u.unit), 10) + u.suffix
+		}
 	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
+	return d.String()
 }
 
 // deduper remembers, in Caddy's storage shared by a cluster, the events the

@@ -73,8 +73,10 @@ func TestWebhookJSONDedupe(t *testing.T) {
 	}{
 		{`"25h"`, 25 * time.Hour, `"25h"`, ""},
 		{`"2d"`, 48 * time.Hour, `"48h"`, ""},
-		{`"90m"`, 90 * time.Minute, `"1h30m"`, ""},
-		{`"1h0m5s"`, time.Hour + 5*time.Second, `"1h0m5s"`, ""},
+		{`"90m"`, 90 * time.Minute, `"90m"`, ""},
+		{`"1h30m"`, 90 * time.Minute, `"90m"`, ""},
+		{`"90s"`, 90 * time.Second, `"90s"`, ""},
+		{`"1h0m5s"`, time.Hour + 5*time.Second, `"3605s"`, ""},
 		{`"30s"`, 30 * time.Second, `"30s"`, ""},
 		{`"1500ms"`, 1500 * time.Millisecond, `"1.5s"`, ""},
 		{`3600000000000`, time.Hour, `"1h"`, ""},
