@@ -1,10 +1,12 @@
 package caddymodule
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -137,15 +139,8 @@ func serveProviders(w http.ResponseWriter, r *http.Request) error {
 		entries = append(entries, e)
 	}
 	loadedProviders.mu.Unlock()
-	sort.Slice(entries, func(i, j int) bool {
-		a, b := entries[i], entries[j]
-		if a.handler != b.handler {
-			return handlerOrder[a.handler] < handlerOrder[b.handler]
-		}
-		if a.provider != b.provider {
-			return a.provider < b.provider
-		}
-		return a.seq < b.seq
+	slices.SortFunc(entries, func(a, b *loadedProvider) int {
+		return cmp.Or(cmp.Compare(handlerOrder[a.handler], handlerOrder[b.handler]), strings.Compare(a.provider, b.provider), cmp.Compare(a.seq, b.seq))
 	})
 
 	views := make([]providerView, 0, len(entries))

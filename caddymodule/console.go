@@ -2,14 +2,15 @@ package caddymodule
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
 	"html/template"
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -149,15 +150,8 @@ func (s *Sandbox) consoleView() consoleView {
 			view.Orders = append(view.Orders, consoleOrder{Provider: name, SandboxOrder: o, Refunds: refunds})
 		}
 	}
-	sort.Slice(view.Orders, func(i, j int) bool {
-		a, b := view.Orders[i], view.Orders[j]
-		if !a.Created.Equal(b.Created) {
-			return a.Created.After(b.Created)
-		}
-		if a.Provider != b.Provider {
-			return a.Provider < b.Provider
-		}
-		return a.ID > b.ID
+	slices.SortFunc(view.Orders, func(a, b consoleOrder) int { // newest first
+		return cmp.Or(b.Created.Compare(a.Created), strings.Compare(a.Provider, b.Provider), strings.Compare(b.ID, a.ID))
 	})
 	if len(view.Orders) > consoleOrders {
 		view.MoreOrders = len(view.Orders) - consoleOrders
