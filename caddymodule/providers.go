@@ -7,7 +7,6 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -39,13 +38,13 @@ type sandboxProvider interface {
 // providerNamespace is the provider guest modules' namespace.
 const providerNamespace = "minipay.providers"
 
-// providerNames lists the registered providers' names, sorted.
+// providerNames lists the registered providers' names, sorted: GetModules
+// sorts by ID, and the IDs differ only in the name.
 func providerNames() []string {
 	var names []string
 	for _, m := range caddy.GetModules(providerNamespace) {
 		names = append(names, m.ID.Name())
 	}
-	sort.Strings(names)
 	return names
 }
 

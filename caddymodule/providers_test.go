@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -156,4 +157,14 @@ func setField(t *testing.T, p provider, name, value string) {
 		}
 	}
 	t.Fatalf("provider %s has no field %s", p.ProviderName(), name)
+}
+
+// TestProviderNamesSorted: the names an unknown provider's error lists come
+// sorted without sorting them again (caddy.GetModules sorts by module ID,
+// and the IDs differ only in the name), every registered provider once.
+func TestProviderNamesSorted(t *testing.T) {
+	names := providerNames()
+	if len(names) != len(caddy.GetModules(providerNamespace)) || len(names) < 6 || !slices.IsSorted(names) || len(slices.Compact(slices.Clone(names))) != len(names) {
+		t.Fatalf("providerNames() = %v", names)
+	}
 }
