@@ -121,16 +121,20 @@ const MaxProviderText = 256
 func clipProviderText(s string) string { return Clip(s, MaxProviderText) }
 
 // Clip cuts s to at most max bytes, at a UTF-8 character boundary (half a
-// character would show as U+FFFD).
+// character would show as U+FFFD). It steps back at most the UTFMax-1 bytes
+// a character can run past max: a longer run of continuation bytes is no
+// character to keep whole, and a cut text is never shorter than
+// max-UTFMax+1 bytes, which holdsSecret relies on to tell a cut text.
 func Clip(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	n := max
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
+	for n := max; n > 0 && n > max-utf8.UTFMax; n-- {
+		if utf8.RuneStart(s[n]) {
+			return s[:n]
+		}
 	}
-	return s[:n]
+	return s[:max]
 }
 
 // Upstream is a 502 upstream_error: the answer is not 2xx, not parseable, or

@@ -77,3 +77,19 @@ func TestProviderTextClipped(t *testing.T) {
 		t.Fatal("text of exactly the limit was cut")
 	}
 }
+
+// A secret read from a file ({file.*}) may be any bytes. When the cut falls
+// in a run of bytes that start no UTF-8 character, Clip stepped back to the
+// last byte that did, leaving a text short enough to be taken for uncut,
+// ending with the secret's first characters; it steps back at most a
+// character's length now, so the cut is still seen and the text dropped.
+func TestErrorWithoutSecretsCutInBytesOfNoCharacter(t *testing.T) {
+	secret := "ABCDEFGHIJ" + strings.Repeat("\x80", 10) + "K"
+	e := UpstreamCode("m", "1", strings.Repeat("x", MaxProviderText-16)+secret)
+	if got := e.WithoutSecrets([]string{secret}); got.ProviderMessage != "" {
+		t.Fatalf("provider_message ends with %q", got.ProviderMessage[len(got.ProviderMessage)-12:])
+	}
+	if got := Clip(strings.Repeat("\x80", 2*MaxProviderText), MaxProviderText); len(got) != MaxProviderText {
+		t.Fatalf("a text of continuation bytes clipped to %d bytes, want %d", len(got), MaxProviderText)
+	}
+}
