@@ -220,8 +220,10 @@ func TestUnreadableFileInOptionalField(t *testing.T) {
 // each a pair of directives with its own path matcher, are four routes, and
 // a reverse_proxy matched on the merchant's path no longer matches the
 // provider's: 502 upstream_error, as README says (handle blocks are the fix).
+// In a route block, which keeps the written order, reverse_proxy written
+// first answers alone.
 func TestMatcherPairsOnOneSite(t *testing.T) {
-	lone, named, two, sandbox := itoa(freePort(t)), itoa(freePort(t)), itoa(freePort(t)), itoa(freePort(t))
+	lone, named, two, routed, sandbox := itoa(freePort(t)), itoa(freePort(t)), itoa(freePort(t)), itoa(freePort(t)), itoa(freePort(t))
 	v2 := "\t\tapp_id " + appID + "\n\t\tmch_id " + mchID + "\n\t\tapi_key " + apiKey + "\n\t\tclient_ip 127.0.0.1\n\t\tnotify_url http://localhost:" + lone + "/n\n"
 	login := "\t\tapp_id " + appID + "\n\t\tapp_secret " + appSecret + "\n"
 	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
@@ -247,6 +249,14 @@ func TestMatcherPairsOnOneSite(t *testing.T) {
 	reverse_proxy /wxlogin/* 127.0.0.1:`+sandbox+`
 }
 
+:`+routed+` {
+	route /wechat/* {
+		reverse_proxy 127.0.0.1:`+sandbox+`
+		minipay wechat_v2 {
+`+v2+`		}
+	}
+}
+
 :`+sandbox+` {
 	bind 127.0.0.1
 	minipay_sandbox {
@@ -262,6 +272,12 @@ func TestMatcherPairsOnOneSite(t *testing.T) {
 		if r := postJSON(t, tc, "http://localhost:"+site+"/wechat/pay", `{"order_id":"PAIR-`+itoa(i)+order); r.status != 200 || !strings.HasPrefix(str(r.json(t)["package"]), "prepay_id=") {
 			t.Fatalf("site %d, one pair: %d %s", i, r.status, r.body)
 		}
+	}
+	// A route block keeps the written order: reverse_proxy first sends the
+	// merchant's JSON as it is, and minipay never runs (README "Modules and
+	// directives").
+	if r := postJSON(t, tc, "http://localhost:"+routed+"/wechat/pay", `{"order_id":"PAIR-3`+order); r.status == 200 || strings.Contains(string(r.body), "prepay_id") {
+		t.Fatalf("reverse_proxy before minipay in a route block: %d %s", r.status, r.body)
 	}
 	for _, c := range []struct{ path, body, message string }{
 		{"/wechat/pay", `{"order_id":"PAIR-2` + order, "the provider's answer is not valid XML"},
