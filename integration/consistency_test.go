@@ -266,8 +266,9 @@ func wantPayAnswer(t *testing.T, where string, res response, provider, orderID, 
 
 // TestMerchantAPIAnswerShapes: README Merchant API's answers, alike for
 // every provider of Caddyfile.example: a status object has every member
-// (paid_at only once paid), a refund object only the documented ones,
-// amounts carry exactly the currency's decimals, every value is a string.
+// (paid_at only once paid), a refund object only the documented ones, a
+// close answer exactly its three, amounts carry exactly the currency's
+// decimals, every value is a string.
 func TestMerchantAPIAnswerShapes(t *testing.T) {
 	tc, merchant, sandbox, _ := startExample(t)
 	base := "http://localhost:" + itoa(merchant)
@@ -331,6 +332,22 @@ func TestMerchantAPIAnswerShapes(t *testing.T) {
 			a := answer(r.provider+" refund_query", postJSON(t, tc, base+r.path+"/refund_query", `{"refund_id":"`+id+`-R","order_id":"`+id+`"}`), refundMembers, []string{"provider_status"})
 			if a["amount"] != "2.00" || a["refund_id"] != id+"-R" || a["order_id"] != id {
 				t.Errorf("%s refund_query: %v", r.provider, a)
+			}
+		}
+		// close: exactly provider, order_id and status cancelled, which the
+		// query then reports, with no paid_at.
+		if slices.Contains(r.ops, "close") {
+			closing := id + "-C"
+			wantAnswer(t, r.provider+" pay to close", postJSON(t, tc, base+r.path+"/pay",
+				`{"order_id":"`+closing+`","amount":"1","currency":"`+r.currency+`","description":"d","openid":"o-shape"}`), 200, "", "")
+			c := postJSON(t, tc, base+r.path+"/close", `{"order_id":"`+closing+`"}`)
+			if want := `{"provider":"` + r.provider + `","order_id":"` + closing + `","status":"cancelled"}`; c.status != 200 ||
+				strings.TrimSpace(string(c.body)) != want || c.header.Get("Content-Type") != "application/json" {
+				t.Errorf("%s close: %d %s, want %s", r.provider, c.status, c.body, want)
+			}
+			q := answer(r.provider+" query, closed", postJSON(t, tc, base+r.path+"/query", `{"order_id":"`+closing+`"}`), statusMembers, nil)
+			if q["status"] != "cancelled" || q["order_id"] != closing || q["amount"] != "1.00" {
+				t.Errorf("%s query, closed: %v", r.provider, q)
 			}
 		}
 	}
