@@ -198,6 +198,23 @@ func TestMerchantAPIConsistency(t *testing.T) {
 			}
 			padded := append(append(append([]byte{}, body[:len(body)-1]...), strings.Repeat(" ", 64<<10-len(body)+1)...), '}')
 			wantAnswer(t, r.provider+" "+op+" 65537 bytes", do(t, tc, http.MethodPost, url, "application/json", padded), 413, "request_too_large", "")
+			// README Errors: the checks run in this order (operation, method,
+			// media type, size, fields), so a request breaking several rules
+			// gets the first one's answer.
+			broken := append(padded[:len(padded)-1:len(padded)-1], `,"zzz":1}`...)
+			for _, c := range []struct {
+				method, path, contentType string
+				status                    int
+				code                      string
+			}{
+				{http.MethodGet, r.path + "/no_such_operation", "text/plain", 404, "unknown_operation"},
+				{http.MethodPut, r.path + "/" + op, "text/plain", 405, "method_not_allowed"},
+				{http.MethodPost, r.path + "/" + op, "text/plain", 415, "unsupported_media_type"},
+				{http.MethodPost, r.path + "/" + op, "application/json", 413, "request_too_large"},
+			} {
+				wantAnswer(t, r.provider+" "+op+" "+c.method+" "+c.path+" "+c.contentType+", too large, an unknown field",
+					do(t, tc, c.method, base+c.path, c.contentType, broken), c.status, c.code, "")
+			}
 		}
 	}
 }
