@@ -225,6 +225,9 @@ func TestWebhookAttacksThroughCaddy(t *testing.T) {
 	cbtisPaid := `{"notify_type":"payment_success","data":{"uid":` + cbtisUID + `,"order_id":"C1","merchant_order_id":"CB-77","order_amount":"12.30","order_currency":"HKD"}}`
 	cbtisForeign := strings.Replace(cbtisPaid, cbtisUID, "1000001", 1)
 	cbtisTwice := strings.Replace(cbtisPaid, `{"notify_type":"payment_success"`, `{"notify_type":"refund_success","notify_type":"payment_success"`, 1)
+	// signed text encoding/json would read as U+FFFD, which CBTIS never wrote
+	cbtisNotUTF8 := strings.Replace(cbtisPaid, "CB-77", "CB-\xff77", 1)
+	cbtisHalfPair := strings.Replace(cbtisPaid, "CB-77", `CB-\ud80077`, 1)
 	twoc2pEnvelope := func(inner string) string { // signed with the merchant's key
 		payload := base64.StdEncoding.EncodeToString([]byte(inner))
 		m := hmac.New(sha256.New, []byte(twoc2pKey))
@@ -268,6 +271,8 @@ func TestWebhookAttacksThroughCaddy(t *testing.T) {
 		{"cbtis another uid", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisForeign), cbtisAPIKey)}}, cbtisForeign, 401, "fail: "},
 		{"cbtis replayed with changes", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisPaid), cbtisAPIKey)}}, strings.Replace(cbtisPaid, "12.30", "1230", 1), 401, "fail: "},
 		{"cbtis oversized", "/webhooks/cbtis", "application/json", nil, cbtisPaid + big, 413, "fail: "},
+		{"cbtis signed, not UTF-8", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisNotUTF8), cbtisAPIKey)}}, cbtisNotUTF8, 401, "fail: "},
+		{"cbtis signed, half a surrogate pair", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisHalfPair), cbtisAPIKey)}}, cbtisHalfPair, 401, "fail: "},
 		// A name given twice: which value the signature covered and which one
 		// a reader takes may differ, so the document is refused.
 		{"wechat_v2 out_trade_no given twice", "/webhooks/wechat_v2", xmlType, nil,

@@ -357,6 +357,13 @@ func TestFlattenJSON(t *testing.T) {
 		{"{\"out_trade_no\":\"O\xff1\"}", nil},
 		{"{\"a\xff\":1}", nil},
 		{`{"a":"\u00e9\u4e2d"}`, map[string]string{"a": "é中"}},
+		// an escape of half a surrogate pair: encoding/json reads U+FFFD too
+		{`{"a":"O\ud8001"}`, nil},
+		{`{"a":"\udc00"}`, nil},
+		{`{"a":"\ud800\u0041"}`, nil},
+		{`{"a":"\ud800"}`, nil},
+		{`{"a\udfff":1}`, nil},
+		{`{"a":"\ud83d\ude00 \\ud800"}`, map[string]string{"a": "😀 \\ud800"}},
 	}
 	for _, tt := range tests {
 		got, err := FlattenJSON([]byte(tt.doc), 3, 16)

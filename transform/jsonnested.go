@@ -11,7 +11,7 @@ import (
 )
 
 // ErrNestedJSON is a document FlattenJSON refuses: not one JSON object (or
-// not UTF-8), too deep, too many members, or a member given twice.
+// not ValidJSONText), too deep, too many members, or a member given twice.
 var ErrNestedJSON = errors.New("transform: not a flat-enough JSON object")
 
 // FlattenJSON reads one JSON object into strings, a nested member's name
@@ -21,11 +21,9 @@ var ErrNestedJSON = errors.New("transform: not a flat-enough JSON object")
 // spelled so, null members are left out. The work is bounded: at most
 // maxDepth levels and maxMembers leaves; a repeated member is refused
 // (two values for one name would make the event ambiguous). A document
-// that is not UTF-8 is refused: encoding/json would write U+FFFD in place
-// of each bad byte, and the event would hold text nobody signed (two
-// documents differing in those bytes would read the same).
+// that is not ValidJSONText is refused.
 func FlattenJSON(doc []byte, maxDepth, maxMembers int) (map[string]string, error) {
-	if !utf8.Valid(doc) {
+	if !ValidJSONText(doc) {
 		return nil, ErrNestedJSON
 	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
@@ -44,6 +42,52 @@ func FlattenJSON(doc []byte, maxDepth, maxMembers int) (map[string]string, error
 		return nil, ErrNestedJSON
 	}
 	return out, nil
+}
+
+// ValidJSONText tells whether doc is UTF-8 whose \u escapes each stand for
+// a character: encoding/json reads a byte that is not UTF-8, and an escape
+// of half a surrogate pair ("\ud800" alone, or followed by anything but the
+// low half), as U+FFFD. A signed document read so would give an event text
+// its sender never wrote, and two documents differing only there would read
+// the same. A malformed escape is false too (no decoder takes it).
+func ValidJSONText(doc []byte) bool {
+	if !utf8.Valid(doc) {
+		return false
+	}
+	for i := bytes.IndexByte(doc, '\\'); i >= 0 && i < len(doc); i++ {
+		if doc[i] != '\\' {
+			continue
+		}
+		if i+1 < len(doc) && doc[i+1] != 'u' {
+			i++ // a one-character escape, such as \\ before a u
+			continue
+		}
+		r, ok := escapedUnit(doc, i)
+		switch {
+		case !ok:
+			return false
+		case r >= 0xDC00 && r <= 0xDFFF: // a low half with no high half before it
+			return false
+		case r >= 0xD800 && r <= 0xDBFF:
+			low, ok := escapedUnit(doc, i+6)
+			if !ok || low < 0xDC00 || low > 0xDFFF {
+				return false
+			}
+			i += 11
+		default:
+			i += 5
+		}
+	}
+	return true
+}
+
+// escapedUnit reads the UTF-16 unit of the \uXXXX escape at doc[i:].
+func escapedUnit(doc []byte, i int) (rune, bool) {
+	if i+6 > len(doc) || doc[i] != '\\' || doc[i+1] != 'u' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(doc[i+2:i+6]), 16, 16)
+	return rune(n), err == nil
 }
 
 // flattenObject reads the members after an opening brace up to its closing one.

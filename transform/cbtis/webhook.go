@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/minipay/caddy-minipay/transform"
 )
@@ -133,7 +132,7 @@ const (
 // A name given twice, at the top or in data, makes the document refused:
 // the signature covers both values and nothing says which one is meant.
 func Event(body []byte) (*transform.Event, error) {
-	if !utf8.Valid(body) { // read as U+FFFD, which CBTIS did not sign
+	if !transform.ValidJSONText(body) { // read as U+FFFD, which CBTIS did not write
 		return nil, transform.ErrMalformed
 	}
 	kind, raw, err := topLevel(body)

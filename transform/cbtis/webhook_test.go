@@ -223,6 +223,8 @@ func TestWebhookAttacks(t *testing.T) {
 	dupData := `{"notify_type":"payment_success","data":{"order_id":"C1"},"data":{"order_id":"C2"}}`
 	badUTF8Data := strings.Replace(paymentBody, "P9297895081903", "P92978950\xff1903", 1)
 	badUTF8Kind := strings.Replace(paymentBody, "payment_success", "payment_success\xff", 1)
+	loneSurrogateData := strings.Replace(paymentBody, "P9297895081903", `P92978950\ud8001903`, 1)
+	loneSurrogateKind := strings.Replace(paymentBody, "payment_success", `payment_success\udc00`, 1)
 	deep := `{"notify_type":"payment_success","data":{"a":` + strings.Repeat(`{"a":`, 10) + `1` + strings.Repeat(`}`, 10) + `}}`
 	tests := []struct {
 		name   string
@@ -249,6 +251,9 @@ func TestWebhookAttacks(t *testing.T) {
 		// CBTIS did not sign (in notify_type as in data).
 		{"data not UTF-8", nil, signed(badUTF8Data, vecAPIKey), badUTF8Data, transform.ErrMalformed},
 		{"notify_type not UTF-8", nil, signed(badUTF8Kind, vecAPIKey), badUTF8Kind, transform.ErrMalformed},
+		// So would an escape of half a surrogate pair.
+		{"data with half a surrogate pair", nil, signed(loneSurrogateData, vecAPIKey), loneSurrogateData, transform.ErrMalformed},
+		{"notify_type with half a surrogate pair", nil, signed(loneSurrogateKind, vecAPIKey), loneSurrogateKind, transform.ErrMalformed},
 		{"a data member given twice", nil, signed(dupMember, vecAPIKey), dupMember, transform.ErrMalformed},
 		{"data given twice", nil, signed(dupData, vecAPIKey), dupData, transform.ErrMalformed},
 		{"nested deeper than any notification", nil, signed(deep, vecAPIKey), deep, transform.ErrMalformed},

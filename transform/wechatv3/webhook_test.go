@@ -133,9 +133,14 @@ func TestWebhookRefusals(t *testing.T) {
 	sb, _ := newSandbox(t, nil)
 	// A resource that is not UTF-8 (signed and authenticated) would reach
 	// the event as U+FFFD, which WeChat did not write.
-	badUTF8 := `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O` + "\xff" + `1","transaction_id":"4200001","trade_state":"SUCCESS"}`
-	if _, err := must(NewWebhook(merchantConfig(t))).Verify(notificationOf(t, sb, examplePublicKeyID, EventTransactionSuccess, badUTF8)); err != transform.ErrMalformed {
-		t.Fatalf("a resource that is not UTF-8: %v", err)
+	// So would an escape of half a surrogate pair (\ud800 alone).
+	for name, resource := range map[string]string{
+		"not UTF-8":                  `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O` + "\xff" + `1","transaction_id":"4200001","trade_state":"SUCCESS"}`,
+		"with half a surrogate pair": `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O\ud8001","transaction_id":"4200001","trade_state":"SUCCESS"}`,
+	} {
+		if _, err := must(NewWebhook(merchantConfig(t))).Verify(notificationOf(t, sb, examplePublicKeyID, EventTransactionSuccess, resource)); err != transform.ErrMalformed {
+			t.Fatalf("a resource %s: %v", name, err)
+		}
 	}
 	body := []byte(`{"prepay_id":"wx1"}`)
 	if _, err := must(NewWebhook(merchantConfig(t))).Verify(transform.Notification{Header: sb.sign(examplePublicKeyID, body), Body: body}); !errors.Is(err, transform.ErrSignedAnswer) {
