@@ -48,6 +48,14 @@ func buildCaddy(t *testing.T, dir string) string {
 // log of its own, and waits until it serves.
 func startProcess(t *testing.T, bin, name, storage, site string) caddyProcess {
 	t.Helper()
+	return startProcessWith(t, bin, name, storage, site, nil)
+}
+
+// startProcessWith is startProcess with prepare (unless nil) called on the
+// process's directory (configuration, log, HOME) and command before it
+// starts, such as to run it as another user.
+func startProcessWith(t *testing.T, bin, name, storage, site string, prepare func(dir string, cmd *exec.Cmd)) caddyProcess {
+	t.Helper()
 	dir := t.TempDir()
 	admin, port := freePort(t), freePort(t)
 	p := caddyProcess{base: fmt.Sprintf("http://127.0.0.1:%d", port), admin: fmt.Sprintf("http://localhost:%d", admin), log: filepath.Join(dir, "caddy.log"),
@@ -75,6 +83,9 @@ func startProcess(t *testing.T, bin, name, storage, site string) caddyProcess {
 	cmd := exec.Command(bin, "run", "--config", p.config, "--adapter", "caddyfile")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	if prepare != nil {
+		prepare(dir, cmd)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
