@@ -74,8 +74,17 @@ func TestClusterStorageUnwritable(t *testing.T) {
 		chownNobody(t, storage)
 		// the binary and the process's directory lie under the test's
 		// temporary directory, which only its owner may enter
-		if err := os.Chmod(filepath.Dir(filepath.Dir(bin)), 0o711); err != nil {
+		root := filepath.Dir(filepath.Dir(bin))
+		if err := os.Chmod(root, 0o711); err != nil {
 			t.Fatal(err)
+		}
+		for d := filepath.Dir(root); ; d = filepath.Dir(d) {
+			if fi, err := os.Stat(d); err != nil || fi.Mode().Perm()&0o001 == 0 {
+				t.Fatalf("nobody cannot enter %s, above the test's temporary directory: run the tests with TMPDIR on a directory others may enter, such as /tmp", d)
+			}
+			if d == filepath.Dir(d) {
+				break
+			}
 		}
 		for _, d := range []string{filepath.Dir(bin), filepath.Dir(storage)} {
 			if err := os.Chmod(d, 0o755); err != nil { // whatever the umask
