@@ -3,9 +3,11 @@ package caddymodule
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -162,11 +164,30 @@ func (s *Sandbox) deliver(ctx context.Context, out *transform.Outbound, acked fu
 	nreq.Header.Set("Content-Type", out.ContentType)
 	resp, err := s.client.Do(nreq)
 	if err != nil {
-		res.DeliveryFailure = "the notify URL could not be reached"
+		res.DeliveryFailure = deliveryFailure(err)
 		return
 	}
 	ack, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
 	res.Delivered, res.ResponseStatus, res.ResponseBody = true, resp.StatusCode, string(ack)
 	res.Acknowledged = acked(resp.StatusCode, ack)
+}
+
+// deliveryFailure says why a notification could not be posted, in words a
+// developer can act on: the notify URL's TLS certificate is one the
+// sandbox does not trust (a provider would refuse it too: a self-signed
+// one, or Caddy's tls internal one), it did not answer in time, or it could
+// not be reached at all. The error's own text is left out: it holds the
+// URL, and the query of a notify URL may carry a token.
+func deliveryFailure(err error) string {
+	const unreachable = "the notify URL could not be reached"
+	var certificate *tls.CertificateVerificationError
+	var timeout net.Error
+	switch {
+	case errors.As(err, &certificate):
+		return unreachable + ": its TLS certificate is not trusted (not one a public CA issued for its host), and a provider would refuse it too"
+	case errors.As(err, &timeout) && timeout.Timeout():
+		return unreachable + ": it did not answer in time"
+	}
+	return unreachable
 }

@@ -1,10 +1,13 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
 )
@@ -53,5 +56,43 @@ func TestSandboxUnknownPath(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != http.StatusNotFound || body.Error.Code != "not_found" ||
 		w.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("%d %s %s", w.Code, w.Header(), w.Body)
+	}
+}
+
+// TestSandboxDeliveryFailure: README Sandbox: when a notification cannot be
+// posted, delivery_failure says why: a TLS certificate the sandbox does not
+// trust (a self-signed one, as Caddy's tls internal is to it), no answer in
+// time, or nothing listening; and a notify URL that answers is delivered.
+func TestSandboxDeliveryFailure(t *testing.T) {
+	untrusted := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer untrusted.Close()
+	stop := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-stop }))
+	defer slow.Close()
+	defer close(stop) // before slow.Close, which waits for the handler
+	listening := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("sent")) }))
+	defer listening.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	tests := []struct{ name, url, failure string }{
+		{"untrusted certificate", untrusted.URL, "the notify URL could not be reached: its TLS certificate is not trusted"},
+		{"no answer in time", slow.URL, "the notify URL could not be reached: it did not answer in time"},
+		{"nothing listening", closed.URL, "the notify URL could not be reached"},
+		{"delivered", listening.URL, ""},
+	}
+	s := &Sandbox{client: &http.Client{Timeout: 200 * time.Millisecond}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var res completeResult
+			s.deliver(context.Background(), &transform.Outbound{URL: tt.url + "/n?token=t0k3n", ContentType: "text/plain", Body: []byte("n")},
+				func(status int, body []byte) bool { return status == 200 && string(body) == "sent" }, &res)
+			if !strings.HasPrefix(res.DeliveryFailure, tt.failure) || (tt.failure == "") != res.Delivered ||
+				(tt.failure == "") != res.Acknowledged || strings.Contains(res.DeliveryFailure, "t0k3n") {
+				t.Fatalf("%+v, want failure %q", res, tt.failure)
+			}
+			if tt.name == "nothing listening" && res.DeliveryFailure != tt.failure {
+				t.Fatalf("failure %q, want %q alone", res.DeliveryFailure, tt.failure)
+			}
+		})
 	}
 }
