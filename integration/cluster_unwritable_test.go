@@ -54,6 +54,31 @@ func setWritable(t *testing.T, root string, writable bool) {
 	}
 }
 
+// useTempDirNobodyMayEnter points the test's temporary directories (its
+// Caddy binary, storage and process directory) at a directory nobody may
+// enter: TMPDIR when every directory above it lets others pass, else a new
+// one in /tmp (a CI runner's TMPDIR may be private to its user).
+func useTempDirNobodyMayEnter(t *testing.T) {
+	t.Helper()
+	for d := os.TempDir(); ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm()&0o001 == 0 {
+			break
+		}
+		if d == filepath.Dir(d) {
+			return
+		}
+	}
+	base, err := os.MkdirTemp("/tmp", "minipay-unwritable-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(base, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) }) // after the temporary directories' own cleanup
+	t.Setenv("TMPDIR", base)
+}
+
 // TestClusterStorageUnwritable runs a Caddy whose file_system storage it can
 // still read but no longer write (a volume remounted read-only, a change of
 // owner), as README "Clusters" describes for a failing storage: what is
@@ -63,6 +88,9 @@ func setWritable(t *testing.T, root string, writable bool) {
 // forwarded, never answered 503), and every failure is counted. Root
 // writes anywhere, so under root the Caddy runs as nobody.
 func TestClusterStorageUnwritable(t *testing.T) {
+	if os.Geteuid() == 0 {
+		useTempDirNobodyMayEnter(t)
+	}
 	bin := buildCaddy(t, t.TempDir())
 	storage := filepath.Join(t.TempDir(), "storage")
 	if err := os.Mkdir(storage, 0o755); err != nil {
@@ -77,14 +105,6 @@ func TestClusterStorageUnwritable(t *testing.T) {
 		root := filepath.Dir(filepath.Dir(bin))
 		if err := os.Chmod(root, 0o711); err != nil {
 			t.Fatal(err)
-		}
-		for d := filepath.Dir(root); ; d = filepath.Dir(d) {
-			if fi, err := os.Stat(d); err != nil || fi.Mode().Perm()&0o001 == 0 {
-				t.Fatalf("nobody cannot enter %s, above the test's temporary directory: run the tests with TMPDIR on a directory others may enter, such as /tmp", d)
-			}
-			if d == filepath.Dir(d) {
-				break
-			}
 		}
 		for _, d := range []string{filepath.Dir(bin), filepath.Dir(storage)} {
 			if err := os.Chmod(d, 0o755); err != nil { // whatever the umask
