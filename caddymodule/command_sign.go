@@ -72,6 +72,9 @@ func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 			return exitUsage, fmt.Errorf("--set: sign for %s takes no field %q", *name, k)
 		}
 		settings[k] = repl.ReplaceKnown(v, "")
+		if paddedValue(settings[k]) { // refused as a configuration load refuses it
+			return exitUsage, fmt.Errorf("--set %s %s", k, paddedValueError)
+		}
 	}
 	for _, f := range fields {
 		if f.Name != "sign_type" && settings[f.Name] == "" {

@@ -165,3 +165,40 @@ func TestSignCommandWechatV2SignTypeConflict(t *testing.T) {
 		})
 	}
 }
+
+// A --set value that resolves with white space around it (an env file with
+// CRLF lines keeps the \r) is refused as a configuration load and verify
+// refuse it, naming the field, never the value: sign would print a
+// signature under the key and the \r, which the masked output hides.
+func TestSignCommandPaddedValue(t *testing.T) {
+	const key = "192006250b4c09247ec02edce69f6a2d"
+	const doc = `<xml><appid>wxd930ea5d5a258f4f</appid><mch_id>10000100</mch_id><device_info>1000</device_info><body>test</body><nonce_str>ibuaiVcKdpRxkhJA</nonce_str></xml>`
+	for _, tt := range []struct{ name, provider, value, input string }{
+		{"wechat_v2, CRLF env file", "wechat_v2", key + "\r", doc},
+		{"wechat_v2, leading space", "wechat_v2", " " + key, doc},
+		{"latipay, trailing newline", "latipay", "111222333\n", `{"amount":"1.00"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("MINIPAY_SIGN_TEST_KEY", tt.value)
+			var out, errOut bytes.Buffer
+			code := runMinipay([]string{"sign", "--provider", tt.provider, "--set", "api_key={env.MINIPAY_SIGN_TEST_KEY}", "-"}, strings.NewReader(tt.input), &out, &errOut)
+			if code != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), "--set api_key begins or ends with white space") ||
+				strings.Contains(errOut.String(), strings.TrimSpace(tt.value)) {
+				t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+			}
+		})
+	}
+	// PEM text may end with its line ending (wechat_v3's private_key).
+	pem, err := os.ReadFile(filepath.Join("..", "transform", "wechatv3", "testdata", "wechat_v3-test-private-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MINIPAY_SIGN_TEST_PEM", strings.TrimSpace(string(pem))+"\r\n")
+	var out, errOut bytes.Buffer
+	code := runMinipay([]string{"sign", "--provider", "wechat_v3", "--set", "mch_id=1900000109", "--set", "serial_no=D7CE59D1F522D701",
+		"--set", "private_key={env.MINIPAY_SIGN_TEST_PEM}", "--method", "GET", "--url", "/v3/certificates", "--timestamp", "1554208460",
+		"--nonce", "593BEC0C930BF1AFEB40B4A08C8FB242"}, strings.NewReader(""), &out, &errOut)
+	if code != 0 || !strings.Contains(out.String(), "\nauthorization: WECHATPAY2-SHA256-RSA2048 ") {
+		t.Fatalf("PEM with its line ending: exit %d, %s%s", code, out.String(), errOut.String())
+	}
+}

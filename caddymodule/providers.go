@@ -80,13 +80,8 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 		// client_secret), though Caddy only logs the unreadable file.
 		case *f.Value == "" && strings.HasPrefix(written, "{file.") && wholePlaceholder(written) && !f.RequiredFor(role):
 			return nil, fmt.Errorf("minipay: provider %s: field %s holds a {file.…} placeholder that resolved to nothing (a file that cannot be read, or an empty one)", p.ProviderName(), f.Name)
-		// No id, key, URL or name has white space around it: it would be
-		// signed or sent as is, and every call fail with the provider's
-		// "signature error". It comes from where the value was read (an
-		// env file with CRLF lines leaves a \r; Caddy trims one line
-		// ending of a file). PEM text may end with its line ending.
-		case *f.Value != strings.TrimSpace(*f.Value) && !strings.Contains(*f.Value, "-----BEGIN "):
-			return nil, fmt.Errorf("minipay: provider %s: field %s begins or ends with white space (a line ending left by the file or variable it was read from?)", p.ProviderName(), f.Name)
+		case paddedValue(*f.Value):
+			return nil, fmt.Errorf("minipay: provider %s: field %s %s", p.ProviderName(), f.Name, paddedValueError)
 		}
 	}
 	var missing *transform.MissingFieldError
@@ -95,6 +90,18 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 	}
 	return p, nil
 }
+
+// paddedValue tells a provider value with white space at its start or
+// end. No id, key, URL or name has any: it would be signed or sent as is,
+// and every call fail with the provider's "signature error". It comes from
+// where the value was read (an env file with CRLF lines leaves a \r; Caddy
+// trims one line ending of a file). PEM text may end with its line ending.
+func paddedValue(v string) bool {
+	return v != strings.TrimSpace(v) && !strings.Contains(v, "-----BEGIN ")
+}
+
+// paddedValueError says why a paddedValue is refused, never showing it.
+const paddedValueError = "begins or ends with white space (a line ending left by the file or variable it was read from?)"
 
 // wholePlaceholder tells whether s is one placeholder and nothing else:
 // "{name}" with no brace or space inside.
