@@ -22,10 +22,10 @@ const (
 // discounted goods (promotion_detail.N.goods_detail.M.*), hundreds for a
 // large basket, so the member limit is what a notification can hold at all:
 // its body is at most transform.MaxNotification bytes, and a member takes
-// at least 6 of them ("a":0,), more once encrypted and base64-encoded.
+// at least 2 of them (an array's 0,), more once encrypted and base64-encoded.
 const (
 	maxResourceDepth   = 6
-	maxResourceMembers = transform.MaxNotification / 6
+	maxResourceMembers = transform.MaxNotification / 2
 )
 
 // Webhook verifies WeChat Pay v3 notifications: the Wechatpay-* signature

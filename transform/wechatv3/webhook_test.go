@@ -62,6 +62,11 @@ func TestWebhookOutcomes(t *testing.T) {
 			nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
 		{"payment with 2 discounts of 200 goods", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, `"promotion_detail":[{"amount":1}]`, discountedGoods(200, 200), 1)),
 			nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
+		// A member takes as little as 2 bytes ("0," in an array): 12 000 of
+		// them fit in a 32 KB notification, which a cap of 6 bytes a member
+		// refused.
+		{"payment with 12000 numbers in an array", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, `"promotion_detail":[{"amount":1}]`, `"x":[0`+strings.Repeat(",0", 11999)+`]`, 1)),
+			nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
