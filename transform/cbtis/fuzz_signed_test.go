@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -14,50 +13,11 @@ import (
 	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
-// refLeaves flattens the members of a document decoded by encoding/json,
-// independently of transform.FlattenJSON, as docs/providers/cbtis.md names
-// data's members: a nested member's name is its parent's, a dot and its own
-// (array items by index), numbers as written, null left out. Two paths
-// spelling one name ({"a.b":1,"a":{"b":2}}) are recorded in clash.
-func refLeaves(prefix string, v any, out map[string]string, clash map[string]bool) {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
-			refLeaf(prefix+k, x, out, clash)
-		}
-	case []any:
-		for i, x := range t {
-			refLeaf(prefix+strconv.Itoa(i), x, out, clash)
-		}
-	}
-}
-
-func refLeaf(name string, v any, out map[string]string, clash map[string]bool) {
-	var s string
-	switch t := v.(type) {
-	case map[string]any, []any:
-		refLeaves(name+".", t, out, clash)
-		return
-	case string:
-		s = t
-	case json.Number:
-		s = t.String()
-	case bool:
-		s = strconv.FormatBool(t)
-	default: // null
-		return
-	}
-	if _, dup := out[name]; dup {
-		clash[name] = true
-	}
-	out[name] = s
-}
-
 // FuzzSignedEvent: a notification signed with the api_key, its body the
 // fuzzer's, is refused or is an event made only of what CBTIS signed: every
-// member of data under its dotted name with its value as written (read here
-// with encoding/json), notify_type as sent, the order and refund ids from
-// data; it is payment.succeeded only for payment_success whose data.status
+// member of data under its dotted name with its value as written (read
+// here with encoding/json: transformtest.LeavesOf), notify_type as sent, the
+// order and refund ids from data; it is payment.succeeded only for payment_success whose data.status
 // is absent or SUCCEEDED, refund.succeeded only for refund_success. A body
 // that is not UTF-8 is refused (its bad bytes would read as U+FFFD, which
 // CBTIS never signed), and the same body gzip-compressed under a
@@ -90,16 +50,9 @@ func FuzzSignedEvent(f *testing.F) {
 		if err := dec.Decode(&top); err != nil {
 			t.Fatalf("accepted a body encoding/json does not read as an object: %q", body)
 		}
-		kind := ""
-		switch k := top["notify_type"].(type) {
-		case string:
-			kind = k
-		case json.Number:
-			kind = k.String()
-		case bool:
-			kind = strconv.FormatBool(k)
-		case nil:
-		default: // an object or an array, as compact JSON
+		kind, _ := transformtest.LeafText(top["notify_type"])
+		switch top["notify_type"].(type) {
+		case map[string]any, []any: // as compact JSON
 			if kind = ev.Data["notify_type"]; !json.Valid([]byte(kind)) || len(kind) > len(body) {
 				t.Fatalf("notify_type %q from %q", kind, body)
 			}
@@ -107,10 +60,9 @@ func FuzzSignedEvent(f *testing.F) {
 		if ev.Data["notify_type"] != kind {
 			t.Fatalf("notify_type %q, signed %q", ev.Data["notify_type"], kind)
 		}
-		want, clash := map[string]string{}, map[string]bool{}
-		if data, ok := top["data"].(map[string]any); ok {
-			refLeaves("", data, want, clash)
-		}
+		data, _ := top["data"].(map[string]any)
+		leaves := transformtest.LeavesOf(data)
+		want, clash := leaves.Values, leaves.Clash
 		for k, v := range ev.Data {
 			if k == "notify_type" {
 				continue

@@ -1,8 +1,9 @@
 // Package transformtest holds what the providers' tests share: the error
 // assertions, the must-construct helper, the pinned clock, the pay
-// round-trip benchmark body, the fuzz targets' byte flipper and gzip, an
-// in-memory transform.Store that can be made to fail (MemStore), 2C2P's
-// demo-server vectors and the sandboxes' concurrency check (ParallelPays). It is imported by tests only.
+// round-trip benchmark body, the fuzz targets' byte flipper, gzip and
+// reference JSON flattening (Leaves), an in-memory transform.Store that can
+// be made to fail (MemStore), 2C2P's demo-server vectors and the sandboxes'
+// concurrency check (ParallelPays). It is imported by tests only.
 package transformtest
 
 import (

@@ -3,56 +3,12 @@ package wechatv3
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
-
-// resourceLeaves flattens the members of a decoded resource independently of
-// transform.FlattenJSON, as README "Webhooks" names the data of a v3 event
-// (amount.total, promotion_detail.0.goods_detail.1.quantity): numbers as
-// written, null left out. A name reached by two paths is recorded in clash;
-// depth is the deepest nesting of objects and arrays (the resource itself
-// is 1).
-func resourceLeaves(prefix string, v any, out map[string]string, clash map[string]bool) (depth int) {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
-			depth = max(depth, resourceLeaf(prefix+k, x, out, clash))
-		}
-	case []any:
-		for i, x := range t {
-			depth = max(depth, resourceLeaf(prefix+strconv.Itoa(i), x, out, clash))
-		}
-	}
-	return depth + 1
-}
-
-// resourceLeaf records the member name of value v: a leaf, or a container
-// whose members are named name + "." + theirs.
-func resourceLeaf(name string, v any, out map[string]string, clash map[string]bool) (depth int) {
-	var s string
-	switch t := v.(type) {
-	case map[string]any, []any:
-		return resourceLeaves(name+".", t, out, clash)
-	case string:
-		s = t
-	case json.Number:
-		s = t.String()
-	case bool:
-		s = strconv.FormatBool(t)
-	default: // null
-		return 0
-	}
-	if _, dup := out[name]; dup {
-		clash[name] = true
-	}
-	out[name] = s
-	return 0
-}
 
 // FuzzSignedResource: a notification the platform key signed whose
 // decrypted resource is any JSON object of this merchant (re-encoded by
@@ -107,8 +63,8 @@ func FuzzSignedResource(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, clash := map[string]string{}, map[string]bool{}
-		depth := resourceLeaves("", res, want, clash)
+		leaves := transformtest.LeavesOf(res)
+		want, clash, depth := leaves.Values, leaves.Clash, leaves.Depth
 		ev, err := w.Verify(transform.Notification{Header: out.Header, Body: out.Body})
 		fits := len(out.Body) <= transform.MaxNotification && depth <= maxResourceDepth && len(clash) == 0 && eventType != ""
 		if err != nil {
