@@ -7,11 +7,32 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"strings"
 	"testing"
 )
 
 func pemText(typ string, der []byte) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
+}
+
+// oneLine writes PEM text on one line, its line breaks spelled as the
+// characters escape (as an environment variable often carries it).
+func oneLine(pemText, escape string) string {
+	return strings.ReplaceAll(strings.TrimSpace(pemText), "\n", escape)
+}
+
+// A certificate given on one line with \n reads as the file does.
+func TestParseCertificatesOnOneLine(t *testing.T) {
+	file := exampleKey(t, "wechatpay_platform_cert.pem")
+	want := must(ParseCertificates(file))[0]
+	got, err := ParseCertificates(oneLine(file, `\n`))
+	if err != nil || len(got) != 1 || !got[0].Equal(want) {
+		t.Fatalf("certificates %d, error %v", len(got), err)
+	}
+	// a text with real line breaks is read as it is: a \n inside it is not one
+	if _, err := ParseCertificates(file + `\n`); err != nil {
+		t.Fatalf("a trailing \\n after real lines: %v", err)
+	}
 }
 
 // The key forms WeChat's files come in (PKCS#8 apiclient_key.pem, PKIX
@@ -46,6 +67,8 @@ func TestParseKeys(t *testing.T) {
 		{"private, PKCS#8", private, exampleKey(t, "apiclient_key.pem"), merchant, ""},
 		{"private, PKCS#8, platform", private, exampleKey(t, "wechatpay_platform_key.pem"), platform, ""},
 		{"private, PKCS#1", private, pkcs1, merchant, ""},
+		{"private, PKCS#8 on one line with \\n (an environment variable)", private, oneLine(exampleKey(t, "apiclient_key.pem"), `\n`), merchant, ""},
+		{"private, PKCS#1 on one line with \\r\\n", private, oneLine(pkcs1, `\r\n`), merchant, ""},
 		{"private, not PEM", private, "secret-not-pem", nil, "is not PEM text"},
 		{"private, PKCS#8 that does not parse", private, pemText("PRIVATE KEY", garbage), nil, "is not a PKCS#8 private key"},
 		{"private, PKCS#8 of an EC key", private, ecPKCS8, nil, "is not an RSA private key"},
@@ -54,6 +77,7 @@ func TestParseKeys(t *testing.T) {
 		{"private, a certificate", private, exampleKey(t, "apiclient_cert.pem"), nil, `is PEM of type "CERTIFICATE", not a private key`},
 		{"public, PKIX", ParsePublicKey, exampleKey(t, "wechatpay_pub_key.pem"), platform, ""},
 		{"public, PKCS#1", ParsePublicKey, pemText("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(merchant)), merchant, ""},
+		{"public, PKIX on one line with \\n", ParsePublicKey, oneLine(exampleKey(t, "wechatpay_pub_key.pem"), `\n`), platform, ""},
 		{"public, not PEM", ParsePublicKey, "secret-not-pem", nil, "is not PEM text"},
 		{"public, PKIX that does not parse", ParsePublicKey, pemText("PUBLIC KEY", garbage), nil, "is not a PKIX public key"},
 		{"public, PKIX of an EC key", ParsePublicKey, ecPKIX, nil, "is not an RSA public key"},

@@ -54,7 +54,7 @@ var (
 // that did not parse, never the text.
 func (f rsaKeyPEM[K]) parse(pemText string) (K, error) {
 	var none K
-	block, _ := pem.Decode([]byte(strings.TrimSpace(pemText)))
+	block, _ := pem.Decode(pemBytes(pemText))
 	if block == nil {
 		return none, errors.New("is not PEM text")
 	}
@@ -79,9 +79,21 @@ func (f rsaKeyPEM[K]) parse(pemText string) (K, error) {
 	return none, errors.New("is PEM of type " + strconv.Quote(block.Type) + ", not a " + f.kind)
 }
 
+// pemBytes is pemText trimmed, with the two characters \n read as a line
+// break when the text has no real one: a PEM file put in an environment
+// variable (Docker's --env-file, a CI secret, JSON) often arrives on one line
+// that way, and the key is still the key.
+func pemBytes(pemText string) []byte {
+	pemText = strings.TrimSpace(pemText)
+	if !strings.ContainsAny(pemText, "\r\n") && strings.Contains(pemText, `\n`) {
+		pemText = strings.ReplaceAll(strings.ReplaceAll(pemText, `\r\n`, "\n"), `\n`, "\n")
+	}
+	return []byte(pemText)
+}
+
 // ParseCertificates reads one or more PEM certificates with RSA keys.
 func ParseCertificates(pemText string) ([]*x509.Certificate, error) {
-	rest := []byte(strings.TrimSpace(pemText))
+	rest := pemBytes(pemText)
 	var out []*x509.Certificate
 	for len(rest) > 0 {
 		var block *pem.Block
