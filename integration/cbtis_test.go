@@ -209,11 +209,28 @@ func TestCBTISTokenLifecycle(t *testing.T) {
 	t.Run("a 401 refreshes the token once and retries", func(t *testing.T) {
 		long.revoke()
 		_, callsBefore := long.counts()
+		before := minipaySeries(t, tc)
 		if r := postJSON(t, tc, base+"/long/pay", cbtisPay("REFRESH-1")); r.status != 200 {
 			t.Fatalf("pay after revocation: %d %s", r.status, r.body)
 		}
 		if fetches, calls := long.counts(); fetches != 2 || calls != callsBefore+2 {
 			t.Fatalf("%d fetches, %d API calls; want 2 and %d (401, then the retry)", fetches, calls, callsBefore+2)
+		}
+		// README Observability: one merchant request, one log line and one
+		// count; the upstream histogram has one observation per request
+		// sent to CBTIS, here two.
+		after := minipaySeries(t, tc)
+		for name, want := range map[string]float64{
+			`caddy_minipay_requests_total{operation="pay",outcome="ok",provider="cbtis"}`:             1,
+			`caddy_minipay_requests_total{operation="pay",outcome="upstream_error",provider="cbtis"}`: 0,
+			`caddy_minipay_upstream_duration_seconds_count{operation="pay",provider="cbtis"}`:         2,
+		} {
+			if got := after[name] - before[name]; got != want {
+				t.Errorf("%s rose by %v, want %v", name, got, want)
+			}
+		}
+		if n := strings.Count(logText(t, logFile), `"order_id":"REFRESH-1"`); n != 1 {
+			t.Errorf("%d log lines name REFRESH-1, want 1", n)
 		}
 	})
 
