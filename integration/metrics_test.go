@@ -21,7 +21,13 @@ import (
 // as Prometheus writes them.
 func minipaySeries(t *testing.T, tc *caddytest.Tester) map[string]float64 {
 	t.Helper()
-	text := do(t, tc, http.MethodGet, "http://"+adminAddr+"/metrics", "", nil).body
+	return minipaySeriesAt(t, tc, "http://"+adminAddr+"/metrics")
+}
+
+// minipaySeriesAt is minipaySeries read from url (a site's metrics handler).
+func minipaySeriesAt(t *testing.T, tc *caddytest.Tester, url string) map[string]float64 {
+	t.Helper()
+	text := do(t, tc, http.MethodGet, url, "", nil).body
 	series := map[string]float64{}
 	for _, m := range seriesLine.FindAllStringSubmatch(string(text), -1) {
 		v, err := strconv.ParseFloat(m[2], 64)
@@ -74,6 +80,7 @@ func TestMetricsCountAndReload(t *testing.T) {
 		}
 		reverse_proxy ` + strings.TrimPrefix(merchant.srv.URL, "http://") + `
 	}
+	metrics /metrics
 }
 `
 	}
@@ -149,7 +156,9 @@ func TestMetricsCountAndReload(t *testing.T) {
 	checkSeries(t, "after a reload and a pay", minipaySeries(t, tc), map[string]float64{fmt.Sprintf(requests, "pay", "ok"): 1, upstream: 1})
 
 	// A configuration that cannot load (its key file is missing) is refused;
-	// the running one keeps serving.
+	// the running one keeps serving, and counting: a site's metrics handler
+	// shows its series (the admin endpoint shows none until the next load
+	// that succeeds, README Observability).
 	if err := loader.load(config("{file." + filepath.Join(t.TempDir(), "missing") + "}")); err == nil || !strings.Contains(err.Error(), "api_key is required and empty") {
 		t.Fatalf("a load with a missing key file: %v", err)
 	}
@@ -157,6 +166,8 @@ func TestMetricsCountAndReload(t *testing.T) {
 	if got := pay("METRIC-10"); got != http.StatusOK {
 		t.Fatalf("pay after a failed reload: HTTP %d", got)
 	}
+	checkSeries(t, "on the site after a failed reload", minipaySeriesAt(t, tc, base+"/metrics"),
+		map[string]float64{fmt.Sprintf(requests, "pay", "ok"): 2, upstream: 2})
 }
 
 // checkSeries compares every README series of the wechat_v2 handlers with
