@@ -59,14 +59,17 @@ func FuzzSealedAnswer(f *testing.F) {
 
 // FuzzSealedNotification: a notification sealed with the key, its inner
 // document the fuzzer's, is an event of the configured merchantID made of
-// the sealed fields, or refused; a one-byte change never verifies as
-// another event.
+// the sealed fields, or refused; its type is terminal only when respCode
+// and status agree; a one-byte change never verifies as another event.
 func FuzzSealedNotification(f *testing.F) {
 	f.Add([]byte(notificationXML()), uint16(5), true)
 	f.Add([]byte(notificationXML("respCode", "001", "status", "")), uint16(5), false)
 	f.Add([]byte(notificationXML("merchantID", "")), uint16(0), true)
 	f.Add([]byte(notificationXML("amt", "-1", "currencyCode", "000")), uint16(0), true)
 	f.Add([]byte(notificationXML("uniqueTransactionCode", "-", "tranRef", "-")), uint16(0), true)
+	f.Add([]byte(notificationXML("respCode", "99", "status", "A")), uint16(0), true)
+	f.Add([]byte(notificationXML("respCode", "00", "status", "F")), uint16(0), false)
+	f.Add([]byte(notificationXML("respCode", "32", "status", "F")), uint16(0), false)
 	w := newWebhook(f, Config{MerchantID: demoMerchantID, SecretKey: demoSecretKey})
 	f.Fuzz(func(t *testing.T, inner []byte, at uint16, isForm bool) {
 		text := refSeal(RootResponse, string(inner), demoSecretKey)
@@ -85,6 +88,23 @@ func FuzzSealedNotification(f *testing.F) {
 				if p.Get(k) != v {
 					t.Fatalf("data[%s] = %q is not the sealed field", k, v)
 				}
+			}
+			// README 2C2P: a terminal type only when nothing sealed says otherwise.
+			resp, status := p.Get("respCode"), p.Get("status")
+			succeeded := resp == RespApproved && (status == "A" || status == "")
+			failed := (resp == RespFailed || status == "F") && resp != RespApproved && status != "A"
+			pending := (resp == RespPending || resp == RespPrepay) && status != "A" && status != "F"
+			want := transform.EventUnknown
+			switch {
+			case succeeded:
+				want = transform.EventPaymentSucceeded
+			case failed:
+				want = transform.EventPaymentFailed
+			case pending:
+				want = transform.EventPaymentPending
+			}
+			if ev.Type != want {
+				t.Fatalf("respCode %q status %q read as %s, want %s", resp, status, ev.Type, want)
 			}
 		} else if ev != nil {
 			t.Fatal("an event with an error")
