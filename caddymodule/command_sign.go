@@ -19,11 +19,13 @@ import (
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/latipay"
+	"github.com/minipay/caddy-minipay/transform/twoc2p"
 	"github.com/minipay/caddy-minipay/transform/wechatv3"
 	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 const signUsage = `sign --provider wechat_v2|latipay --set api_key=<key> [--set sign_type=MD5|HMAC-SHA256] [--file <path> | -]` +
+	"\n       caddy minipay sign --provider 2c2p --set secret_key=<key> [--set version=9.9] [--file <path> | -]" +
 	"\n       caddy minipay sign --provider wechat_v3 --set mch_id=<mchid> --set serial_no=<serial> --set private_key=<PEM> " +
 	"--method <METHOD> --url <path?query> [--timestamp <unix s>] [--nonce <nonce>] [--file <path> | -]"
 
@@ -32,17 +34,21 @@ var signFields = map[string][]transform.ConfigField{
 	"wechat_v2": {{Name: "api_key"}, {Name: "sign_type"}},
 	"latipay":   {{Name: "api_key"}},
 	"wechat_v3": {{Name: "mch_id"}, {Name: "serial_no"}, {Name: "private_key"}},
+	"2c2p":      {{Name: "secret_key"}, {Name: "version"}},
 }
+
+// signOptional are the --set fields sign can do without.
+var signOptional = map[string]bool{"sign_type": true, "version": true}
 
 // runSign is `caddy minipay sign`: the signature of a merchant's own
 // request, for debugging a call the provider refused with "signature
-// error": the sorted-parameter signatures of wechat_v2 and latipay, and
-// wechat_v3's Authorization. Values are resolved like --set in verify.
+// error": the sorted-parameter signatures of wechat_v2 and latipay,
+// wechat_v3's Authorization, and 2C2P's envelope. Values are resolved like --set in verify.
 func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var sets listFlag
-	name := fs.String("provider", "", "wechat_v2, latipay or wechat_v3")
+	name := fs.String("provider", "", "wechat_v2, latipay, wechat_v3 or 2c2p")
 	file := fs.String("file", "", "the request body; - (or no --file) for stdin")
 	fs.Var(&sets, "set", "field=value; the value may be {env.NAME} or {file.path} (repeatable)")
 	v3 := v3RequestFlags{method: fs.String("method", "", "wechat_v3: the request's method"),
@@ -57,7 +63,7 @@ func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	case *name == "":
 		return exitUsage, errors.New("--provider is required")
 	case !ok:
-		return exitUsage, fmt.Errorf("provider %q: sign knows wechat_v2, latipay and wechat_v3", *name)
+		return exitUsage, fmt.Errorf("provider %q: sign knows wechat_v2, latipay, wechat_v3 and 2c2p", *name)
 	case *name != "wechat_v3" && v3.given():
 		return exitUsage, fmt.Errorf("--method, --url, --timestamp and --nonce are for wechat_v3's Authorization, not %s", *name)
 	}
@@ -77,7 +83,7 @@ func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 		}
 	}
 	for _, f := range fields {
-		if f.Name != "sign_type" && settings[f.Name] == "" {
+		if !signOptional[f.Name] && settings[f.Name] == "" {
 			return exitUsage, fmt.Errorf("--set %s=<value> is required (and empty after resolving placeholders)", f.Name)
 		}
 	}
@@ -87,6 +93,9 @@ func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	body, err := readInput(*file, stdin)
 	if err != nil {
 		return exitUsage, err
+	}
+	if *name == "2c2p" {
+		return sign2C2P(settings, body, stdout)
 	}
 	sign := signV2
 	if *name == "latipay" {
@@ -148,6 +157,24 @@ func signLatipay(settings map[string]string, body []byte) (signType, text, sig s
 	sort.Slice(p, func(i, j int) bool { return p[i].Name < p[j].Name })
 	text, sig = latipay.ExplainSign(p, settings["api_key"])
 	return "HMAC-SHA256", text, sig, nil
+}
+
+// sign2C2P prints a 2C2P pay request's signature (docs/providers/2c2p.md
+// "Signature": HMAC-SHA256 over the payload's base64 text) and the
+// envelope to send, paymentRequest's value. The input is the payload
+// document as the merchant wrote it, or the request as sent.
+func sign2C2P(settings map[string]string, body []byte, stdout io.Writer) (int, error) {
+	payload, signature, envelope, err := twoc2p.SignRequest(body, settings["version"], settings["secret_key"])
+	if err != nil {
+		return exitUsage, err
+	}
+	line := lines{stdout, []string{settings["secret_key"]}}.line
+	line("provider", "2c2p")
+	line("sign_type", "HMAC-SHA256")
+	line("string_to_sign", payload)
+	line("signature", signature)
+	line("payment_request", envelope)
+	return exitValid, nil
 }
 
 // v3RequestFlags are what wechat_v3's Authorization signs besides the body.

@@ -2,11 +2,16 @@ package caddymodule
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // `caddy minipay sign` on the published vectors (docs/providers/wechat_v2.md:
@@ -200,5 +205,104 @@ func TestSignCommandPaddedValue(t *testing.T) {
 		"--nonce", "593BEC0C930BF1AFEB40B4A08C8FB242"}, strings.NewReader(""), &out, &errOut)
 	if code != 0 || !strings.Contains(out.String(), "\nauthorization: WECHATPAY2-SHA256-RSA2048 ") {
 		t.Fatalf("PEM with its line ending: exit %d, %s%s", code, out.String(), errOut.String())
+	}
+}
+
+// `caddy minipay sign --provider 2c2p` on docs/providers/2c2p.md's demo
+// request (2c2p-demo-request.form, merchant JT01, demo key 7jYcp4FxFdf0):
+// given as sent, or as its payload document, the signature is the published
+// one and the envelope to send is the one the demo server took, byte for
+// byte. The expected texts are read out of the fixture with the standard
+// library.
+func TestSignCommand2C2P(t *testing.T) {
+	envelope, err := url.QueryUnescape(strings.TrimPrefix(transformtest.TwoC2PDemoRequestForm, "paymentRequest="))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outer, err := base64.StdEncoding.DecodeString(envelope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := regexp.MustCompile(`<payload>([^<]+)</payload>`).FindSubmatch(outer)[1]
+	document, err := base64.StdEncoding.DecodeString(string(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "provider: 2c2p\nsign_type: HMAC-SHA256\nstring_to_sign: " + string(payload) + "\nsignature: " +
+		transformtest.TwoC2PDemoRequestSignature + "\npayment_request: " + envelope + "\n"
+	keyFile := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(keyFile, []byte(transformtest.TwoC2PDemoSecretKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(input string, sets ...string) (int, string, string) {
+		args := []string{"sign", "--provider", "2c2p", "--file", "-"}
+		for _, s := range sets {
+			args = append(args, "--set", s)
+		}
+		var out, errOut bytes.Buffer
+		code := runMinipay(args, strings.NewReader(input), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	for _, tt := range []struct {
+		name, input string
+		sets        []string
+	}{
+		{"the request as sent", transformtest.TwoC2PDemoRequestForm, []string{"secret_key=7jYcp4FxFdf0"}},
+		{"the bare envelope", envelope, []string{"secret_key=7jYcp4FxFdf0"}},
+		{"the payload document", string(document), []string{"secret_key=7jYcp4FxFdf0"}},
+		{"the key from a file, the version set", string(document), []string{"secret_key={file." + keyFile + "}", "version=9.9"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if code, out, errOut := run(tt.input, tt.sets...); code != 0 || out != want {
+				t.Fatalf("exit %d %s\n%s\nwant:\n%s", code, errOut, out, want)
+			}
+		})
+	}
+	// another version is written in the envelope (it is not signed)
+	if code, out, _ := run(string(document), "secret_key=7jYcp4FxFdf0", "version=9.8"); code != 0 ||
+		!strings.Contains(out, "\nsignature: "+transformtest.TwoC2PDemoRequestSignature+"\n") ||
+		!strings.Contains(out, "\npayment_request: "+base64.StdEncoding.EncodeToString([]byte("<PaymentRequest><version>9.8</version>"))[:40]) {
+		t.Fatalf("version 9.8: exit %d\n%s", code, out)
+	}
+	// another key gives another signature: what 2C2P refuses as "Invalid signature."
+	if code, out, _ := run(transformtest.TwoC2PDemoRequestForm, "secret_key=another-key"); code != 0 || strings.Contains(out, transformtest.TwoC2PDemoRequestSignature) ||
+		!strings.Contains(out, "\nstring_to_sign: "+string(payload)+"\n") {
+		t.Fatalf("another key: exit %d\n%s", code, out)
+	}
+	for _, tt := range []struct {
+		name, input string
+		sets        []string
+	}{
+		{"no key", string(document), nil},
+		{"a field sign does not take", string(document), []string{"secret_key=7jYcp4FxFdf0", "merchant_id=JT01"}},
+		{"a pay answer, not a request", transformtest.TwoC2PDemoApproved, []string{"secret_key=7jYcp4FxFdf0"}},
+		{"the envelope's XML", string(outer), []string{"secret_key=7jYcp4FxFdf0"}},
+		{"not XML", "hello", []string{"secret_key=7jYcp4FxFdf0"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if code, out, errOut := run(tt.input, tt.sets...); code != 2 || out != "" || strings.Contains(errOut, "7jYcp4FxFdf0") {
+				t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+			}
+		})
+	}
+}
+
+// `caddy minipay verify --provider 2c2p` on a pay request: the merchant's
+// own call, not something 2C2P sends, is a usage error naming sign (it was
+// "verdict: invalid (notification is not a well-formed document)", exit 1,
+// for a request whose signature is right).
+func TestVerifyCommand2C2PRequest(t *testing.T) {
+	envelope, err := url.QueryUnescape(strings.TrimPrefix(transformtest.TwoC2PDemoRequestForm, "paymentRequest="))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, input := range map[string]string{"the request as sent": transformtest.TwoC2PDemoRequestForm, "the bare envelope": envelope} {
+		var out, errOut bytes.Buffer
+		code := runMinipay([]string{"verify", "--provider", "2c2p", "--set", "merchant_id=JT01", "--set", "secret_key=7jYcp4FxFdf0", "--file", "-"},
+			strings.NewReader(input), &out, &errOut)
+		if code != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), "pay request (PaymentRequest)") ||
+			!strings.Contains(errOut.String(), "caddy minipay sign --provider 2c2p") || strings.Contains(errOut.String(), "7jYcp4FxFdf0") {
+			t.Fatalf("%s: exit %d, stdout %q, stderr %q", name, code, out.String(), errOut.String())
+		}
 	}
 }

@@ -70,7 +70,7 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	}
 
 	x, verr := explain(webhook, n)
-	if errors.Is(verr, transform.ErrUnsignedAnswer) {
+	if errors.Is(verr, transform.ErrUnsignedAnswer) || errors.Is(verr, transform.ErrNotExplained) {
 		return exitUsage, verr
 	}
 	if empty && x.Kind != transform.KindAnswer {

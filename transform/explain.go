@@ -59,7 +59,8 @@ type AnswerExplainer interface {
 	// provider's client verifies that answer, recording in x (Kind
 	// KindAnswer) what it compared, and returns nil when the signature
 	// verifies, the reason when it does not, or an error wrapping
-	// ErrUnsignedAnswer for an answer the provider does not sign.
+	// ErrUnsignedAnswer for an answer the provider does not sign
+	// (ErrNotExplained for an input that is no answer nor notification).
 	ExplainAnswer(n Notification, x *Explanation) (bool, error)
 }
 
@@ -69,3 +70,10 @@ type AnswerExplainer interface {
 // says so as a usage error. A provider wraps it, saying what verify
 // explains for it instead.
 var ErrUnsignedAnswer = errors.New("there is no signature to explain")
+
+// ErrNotExplained is ExplainAnswer's error for an input that is neither a
+// notification nor an answer, such as the merchant's own signed request
+// (2C2P's PaymentRequest): `caddy minipay verify` judges what the provider
+// sends, and says so as a usage error. A provider wraps it, saying which
+// command explains that input.
+var ErrNotExplained = errors.New("not a notification or an answer")

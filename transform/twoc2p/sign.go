@@ -2,7 +2,10 @@ package twoc2p
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -308,3 +311,50 @@ func InflateAnswer(body []byte) ([]byte, error) {
 
 // isGzip tells whether body starts with gzip's magic bytes.
 func isGzip(body []byte) bool { return len(body) >= 2 && body[0] == 0x1f && body[1] == 0x8b }
+
+// ErrRequest is Webhook.ExplainAnswer's error for a pay request: the
+// merchant's own call, not something 2C2P sends, so `caddy minipay verify`
+// has no answer or notification to judge and says so as a usage error.
+var ErrRequest = fmt.Errorf("2c2p: the input is a pay request (PaymentRequest), %w: the merchant's own call, "+
+	"whose signature caddy minipay sign --provider 2c2p prints as 2C2P expects it; for 2c2p, verify explains "+
+	"PaymentResponse envelopes (the pay answer and the notification)", transform.ErrNotExplained)
+
+// SignRequest explains a pay request's signature for `caddy minipay sign`,
+// when 2C2P refused it ("Invalid signature."). body is either the payload
+// document the merchant wrote (root PaymentRequest: its bytes as given are
+// what is base64-encoded), or the request as sent: the paymentRequest form
+// or the bare envelope, whose payload is kept as it is. The envelope
+// written is of version, else the one the input's envelope names, else
+// DefaultVersion (the version is not signed). It returns the string to sign (the payload's base64
+// text), the signature, and the envelope sealed with them, the
+// paymentRequest value to send.
+func SignRequest(body []byte, version, secretKey string) (payload, signature, envelope string, err error) {
+	inner := body
+	if trimmed := bytes.TrimSpace(body); len(trimmed) == 0 || trimmed[0] != '<' {
+		text, err := EnvelopeText(body, "", FieldRequest)
+		if err != nil {
+			return "", "", "", errNotARequest
+		}
+		env, err := ParseEnvelope(text, RootRequest)
+		if err != nil {
+			return "", "", "", errNotARequest
+		}
+		if inner, err = base64.StdEncoding.DecodeString(env.Payload); err != nil {
+			return "", "", "", errNotARequest
+		}
+		version = cmp.Or(version, env.Version)
+	}
+	p, err := ParsePayload(bytes.TrimSpace(inner), RootRequest)
+	if err != nil {
+		return "", "", "", errNotARequest
+	}
+	if p.Get("payload") != "" {
+		return "", "", "", errors.New("the input is an envelope's XML: give the payload document (the inner <PaymentRequest>), or the request as sent (its base64, or paymentRequest=…)")
+	}
+	envelope = Seal(RootRequest, cmp.Or(version, DefaultVersion), inner, secretKey)
+	payload = base64.StdEncoding.EncodeToString(inner)
+	return payload, Sign(payload, secretKey), envelope, nil
+}
+
+// errNotARequest is SignRequest's error for an input it cannot read.
+var errNotARequest = errors.New("the input is neither a <PaymentRequest> payload document nor a pay request as sent (paymentRequest=…, or the envelope's base64)")

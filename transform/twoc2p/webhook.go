@@ -77,7 +77,12 @@ var _ transform.AnswerExplainer = (*Webhook)(nil)
 // which the webhook refuses to inflate; that answer is verified as
 // Client.ReadAnswer verifies it: the signature over the payload, then the
 // merchantID when the payload names one.
+// A pay request (the PaymentRequest envelope, bare or as the paymentRequest
+// form) is the merchant's own call: ErrRequest.
 func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanation) (bool, error) {
+	if isRequest(n) {
+		return true, ErrRequest
+	}
 	if len(transform.ContentCodings(n.Header)) > 0 || !isGzip(n.Body) {
 		return false, nil
 	}
@@ -96,6 +101,17 @@ func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanati
 		return true, transform.ErrForeign
 	}
 	return true, nil
+}
+
+// isRequest tells whether n holds a PaymentRequest envelope, bare or as
+// the paymentRequest form field, as the merchant sends it to 2C2P.
+func isRequest(n transform.Notification) bool {
+	text, err := EnvelopeText(n.Body, n.Header.Get("Content-Type"), FieldRequest)
+	if err != nil {
+		return false
+	}
+	_, err = ParseEnvelope(text, RootRequest)
+	return err == nil
 }
 
 // open finds the PaymentResponse envelope in body (bare or a form field),
