@@ -132,8 +132,11 @@ func FuzzVerifyCommand(f *testing.F) {
 		}
 		// An answer is judged by ExplainAnswer where the provider has one, and
 		// the webhook never forwards it; a notification's verdict is Verify's.
+		// Latipay's query answer is the exception: it has the members and the
+		// signature of Latipay's JSON notification, which the webhook reads
+		// (README Latipay), so the webhook's verdict must then be verify's.
 		_, err := webhooks[i].Explain(n, nil)
-		if strings.Contains(out.String(), "\nkind: answer\n") {
+		if strings.Contains(out.String(), "\nkind: answer\n") && (err != nil || p.name != "latipay") {
 			if err == nil {
 				t.Fatalf("%s: the webhook accepts what verify calls an answer: %q", p.name, body)
 			}

@@ -246,6 +246,43 @@ func TestLatipay(t *testing.T) {
 		})
 	}
 
+	// The JSON notification of Latipay's merchant hosted online docs
+	// (Content-Type application/json, the same members; amount a string or
+	// a JSON number, signed over its text): verified like the form.
+	jsonSig := latipayNotify(latipayAPIKey, url.Values{"merchant_reference": {"LP-1001"}, "payment_method": {"wechat"},
+		"status": {"paid"}, "currency": {"NZD"}, "amount": {"12.30"}})
+	jsonNotification := func(amount, sig string) string {
+		return `{"signature":"` + sig + `","merchant_reference":"LP-1001","currency":"NZD","amount":` + amount +
+			`,"payment_method":"wechat","status":"paid","pay_time":"2026-11-22 10:00:00"}`
+	}
+	jsonTests := []struct {
+		name      string
+		body      string
+		status    int
+		forwarded bool
+	}{
+		{"amount as a string", jsonNotification(`"12.30"`, jsonSig), 200, true},
+		{"amount as a JSON number", jsonNotification(`12.30`, jsonSig), 200, true},
+		{"the number 12.3: not the signed text", jsonNotification(`12.3`, jsonSig), 401, false},
+		{"forged", jsonNotification(`"12.30"`, strings.Repeat("0", 64)), 401, false},
+		{"status given twice", strings.TrimSuffix(jsonNotification(`"12.30"`, jsonSig), "}") + `,"status":"failed"}`, 401, false},
+	}
+	for _, tt := range jsonTests {
+		t.Run("JSON webhook "+tt.name, func(t *testing.T) {
+			status, body := send(t, notificationRequest(base+"/webhooks/latipay", "application/json", nil, tt.body))
+			if status != tt.status || (string(body) == "sent") != (tt.status == 200) {
+				t.Fatalf("status %d body %q, want %d", status, body, tt.status)
+			}
+			got := merchant.take()
+			if (len(got) == 1) != tt.forwarded || len(got) > 1 {
+				t.Fatalf("merchant received %d events", len(got))
+			}
+			if tt.forwarded && (got[0].event["id"] != wantID || got[0].event["amount"] != "12.30") {
+				t.Fatalf("event %v", got[0].event)
+			}
+		})
+	}
+
 	// An order id with | and * travels escaped in the query path.
 	if r := postJSON(t, tc, base+"/latipay/pay", `{"order_id":"LP|1004*","amount":"1.00","currency":"NZD","description":"x","openid":"o"}`); r.status != 200 {
 		t.Fatalf("pay LP|1004*: %d %s", r.status, r.body)

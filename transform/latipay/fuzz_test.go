@@ -4,16 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
 )
 
-// FuzzParseNotification: the form parser never panics, refuses what
-// net/url refuses, and on success holds exactly net/url's single values,
-// sorted by name.
+// FuzzParseNotification: the parser never panics, refuses what net/url
+// (for a form) or encoding/json (for a JSON object) refuses, and on success
+// holds exactly their single values, sorted by name.
 func FuzzParseNotification(f *testing.F) {
 	f.Add([]byte(docNotification))
 	f.Add([]byte(notificationForm(vecAPIKey, setForm("status", "failed"))))
@@ -21,6 +20,8 @@ func FuzzParseNotification(f *testing.F) {
 	f.Add([]byte("a=%zz;b"))
 	f.Add([]byte("=&&="))
 	f.Add([]byte(docNotification + "\r\n"))
+	f.Add([]byte(`{"merchant_reference":"dsi39ej430sks03","amount":120.00,"status":"paid","n":{"a":[1,null,true]}}`))
+	f.Add([]byte(`{"a":"1","a":"2"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		p, err := ParseNotification(body)
 		if err != nil {
@@ -29,16 +30,20 @@ func FuzzParseNotification(f *testing.F) {
 			}
 			return
 		}
-		v, verr := url.ParseQuery(string(trimForm(body)))
-		if verr != nil || len(body) > MaxNotification || len(v) != len(p) {
-			t.Fatalf("accepted %q (net/url: %v)", body, verr)
+		v, verr := refFields(body)
+		isJSON := bytes.HasPrefix(trimForm(body), []byte("{"))
+		// a JSON object's nested members flatten to names encoding/json has not at the top
+		if verr != nil || len(body) > MaxNotification || !isJSON && len(v) != len(p) {
+			t.Fatalf("accepted %q (independent reading: %v)", body, verr)
+		}
+		for name, vs := range v {
+			if got := p.Get(name); len(vs) != 1 || got != vs[0] || !p.Has(name) {
+				t.Fatalf("%s = %q, the independent reading says %q", name, got, vs)
+			}
 		}
 		for i, kv := range p {
 			if i > 0 && p[i-1].Name >= kv.Name {
 				t.Fatalf("not sorted or repeated: %v", p)
-			}
-			if vs := v[kv.Name]; len(vs) != 1 || vs[0] != kv.Value {
-				t.Fatalf("%s = %q, net/url says %q", kv.Name, kv.Value, vs)
 			}
 		}
 	})
@@ -46,7 +51,7 @@ func FuzzParseNotification(f *testing.F) {
 
 // FuzzWebhookVerify: Verify never panics and never accepts a notification
 // that the key did not sign: whenever it succeeds, an independent
-// recomputation (refNotify over net/url's fields) reproduces the signature,
+// recomputation (refNotify over refFields' reading) reproduces the signature,
 // every signed field is present and inside its grammar, the currency is the
 // wallet's, and the event holds the signed fields only (plus unverified.*),
 // its id built from merchant_reference and the type.
@@ -58,6 +63,8 @@ func FuzzWebhookVerify(f *testing.F) {
 	f.Add([]byte(notificationForm(otherKey, nil)))
 	f.Add([]byte(notificationForm(vecAPIKey, nil) + "&status=failed"))
 	f.Add([]byte("sent"))
+	f.Add([]byte(`{"signature":"840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1","merchant_reference":"dsi39ej430sks03",` +
+		`"currency":"NZD","amount":120.00,"payment_method":"alipay","status":"paid"}`))
 	w := newWebhook(f, testConfig())
 	methods := map[string]bool{"wechat": true, "alipay": true, "onlineBank": true, "unionpay": true, "moneymore": true}
 	states := map[string]bool{"paid": true, "pending": true, "failed": true, "rejected": true, "canceled": true}
@@ -69,9 +76,9 @@ func FuzzWebhookVerify(f *testing.F) {
 			}
 			return
 		}
-		v, verr := url.ParseQuery(string(trimForm(body)))
+		v, verr := refFields(body)
 		if verr != nil {
-			t.Fatalf("accepted a form net/url refuses: %q", body)
+			t.Fatalf("accepted a body net/url or encoding/json refuses: %q", body)
 		}
 		for _, name := range []string{"merchant_reference", "payment_method", "status", "currency", "amount", "signature"} {
 			if len(v[name]) != 1 || v[name][0] == "" {

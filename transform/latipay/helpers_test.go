@@ -1,9 +1,12 @@
 package latipay
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"net/url"
 	"sort"
 	"strings"
 	"testing"
@@ -67,4 +70,30 @@ func refHMAC(msg, key string) string {
 func wantError(t *testing.T, err error, status int, code string) *transform.Error {
 	t.Helper()
 	return transformtest.WantError(t, err, status, code, vecAPIKey)
+}
+
+// refFields reads a notification body independently of ParseNotification:
+// net/url for a form, encoding/json (numbers by their text) for a JSON
+// object, of which it keeps the members that are strings or numbers.
+func refFields(body []byte) (url.Values, error) {
+	body = bytes.Trim(body, " \t\r\n")
+	if len(body) == 0 || body[0] != '{' {
+		return url.ParseQuery(string(body))
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	v := url.Values{}
+	for k, x := range m {
+		switch x := x.(type) {
+		case string:
+			v.Set(k, x)
+		case json.Number:
+			v.Set(k, x.String())
+		}
+	}
+	return v, nil
 }
