@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -145,36 +146,80 @@ func startCaddyAs(t testing.TB, config, configType string) *caddytest.Tester {
 		t.FailNow()
 	}
 	caddyStarted.Store(true)
+	awaitAdmin(t) // the test's own admin requests come next
 	return tc
 }
 
 // caddyStarted is set once caddytest has started this process's Caddy.
 var caddyStarted atomic.Bool
 
-// awaitAdmin waits until the admin endpoint answers three new connections
-// in a row. Every load starts a new admin server and stops the previous one
-// in the background (Caddy's replaceLocalAdminServer), so a connection that
-// the stopping server accepted can fail; caddytest, seeing one fail, starts
-// a second Caddy in this process, whose initial admin-only configuration
-// then replaced the one the test loaded ("POSTed configuration isn't
-// active", CI, 6 December, right after TestProvisionErrors' refused load).
+// awaitAdmin waits until the admin endpoint is the running
+// configuration's alone. Every load starts a new admin server and stops the
+// previous one in the background (Caddy's replaceLocalAdminServer; a
+// refused load does it twice, restoring the running configuration), both
+// listening with SO_REUSEPORT, so the kernel hands a new connection to
+// either: one queued at the stopping server when it closes is reset (the
+// admin POST failed with EOF or "connection reset by peer", about 1 load in
+// 500). And caddytest, seeing its first request fail, starts a second Caddy
+// in this process, whose initial admin-only configuration then replaced the
+// one the test loaded ("POSTed configuration isn't active", CI, 6 December,
+// right after TestProvisionErrors' refused load).
 func awaitAdmin(t testing.TB) {
 	t.Helper()
+	if err := adminSettled(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// adminSettled is awaitAdmin for callers without a t: it waits until one
+// socket alone listens on the admin port (Linux's /proc/net/tcp, tcp6) and
+// it answers, or, where the sockets cannot be listed, until it answers
+// three new connections in a row.
+func adminSettled() error {
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(10 * time.Second)
-	for ok := 0; ok < 3; {
+	for ok := 0; ; time.Sleep(5 * time.Millisecond) {
+		n, listed := adminListeners()
+		if listed && n != 1 {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%d sockets listen on Caddy's admin port %d after 10 s, want 1", n, adminPort())
+			}
+			continue
+		}
 		res, err := client.Get("http://" + adminAddr + "/config/")
-		if err == nil {
-			res.Body.Close()
-			ok++
-		} else {
+		if err != nil {
 			ok = 0
 			if time.Now().After(deadline) {
-				t.Fatalf("Caddy's admin endpoint %s did not come back: %v", adminAddr, err)
+				return fmt.Errorf("Caddy's admin endpoint %s did not come back: %v", adminAddr, err)
+			}
+			continue
+		}
+		res.Body.Close()
+		if ok++; listed || ok == 3 {
+			return nil
+		}
+	}
+}
+
+// adminListeners counts the sockets listening on the admin port; listed is
+// false where the kernel's socket tables cannot be read.
+func adminListeners() (n int, listed bool) {
+	port := fmt.Sprintf(":%04X", adminPort())
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		listed = true
+		for _, line := range strings.Split(string(b), "\n") {
+			// sl local_address rem_address st ...; st 0A is LISTEN
+			f := strings.Fields(line)
+			if len(f) > 3 && strings.HasSuffix(f[1], port) && f[3] == "0A" {
+				n++
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
+	return n, listed
 }
 
 type response struct {
@@ -279,24 +324,11 @@ func caddytestTester(t *testing.T) adminLoader {
 }
 
 func (a adminLoader) load(caddyfile string) error {
-	req, err := http.NewRequest(http.MethodPost, "http://"+adminAddr+"/load", strings.NewReader(caddyfile))
-	if err != nil {
-		return err
+	status, body, err := a.post("text/caddyfile", caddyfile)
+	if err == nil && status != http.StatusOK {
+		err = errors.New(string(body))
 	}
-	req.Header.Set("Content-Type", "text/caddyfile")
-	if a.forced {
-		req.Header.Set("Cache-Control", "must-revalidate")
-	}
-	res, err := a.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK {
-		return errors.New(string(body))
-	}
-	return nil
+	return err
 }
 
 // loadJSON posts a JSON configuration whose one route holds handler (the
@@ -304,18 +336,37 @@ func (a adminLoader) load(caddyfile string) error {
 // it) and reports a refused one with the text of Caddy's "error".
 func (a adminLoader) loadJSON(handler string) error {
 	config := `{"admin":{"listen":"` + adminAddr + `"},"apps":{"http":{"servers":{"s":{"listen":["127.0.0.1:0"],"routes":[{"handle":[` + handler + `]}]}}}}}`
-	res, err := a.client.Post("http://"+adminAddr+"/load", "application/json", strings.NewReader(config))
-	if err != nil {
+	status, body, err := a.post("application/json", config)
+	if err != nil || status == http.StatusOK {
 		return err
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode == http.StatusOK {
-		return nil
 	}
 	var answer struct{ Error string }
 	if json.Unmarshal(body, &answer) != nil || answer.Error == "" {
 		return errors.New(string(body))
 	}
 	return errors.New(answer.Error)
+}
+
+// post sends config to POST /load and returns once the admin server the
+// load stopped is gone (adminSettled), so that the test's next admin
+// request, a load or a GET, cannot be reset by it.
+func (a adminLoader) post(contentType, config string) (status int, body []byte, err error) {
+	req, err := http.NewRequest(http.MethodPost, "http://"+adminAddr+"/load", strings.NewReader(config))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	if a.forced {
+		req.Header.Set("Cache-Control", "must-revalidate")
+	}
+	res, err := a.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	body, err = io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return 0, nil, err
+	}
+	return res.StatusCode, body, adminSettled()
 }
