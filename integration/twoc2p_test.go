@@ -101,18 +101,7 @@ func (f *fake2C2P) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inner, _ := base64.StdEncoding.DecodeString(env.Payload)
-	var p struct {
-		XMLName               xml.Name `xml:"PaymentRequest"`
-		TimeStamp             string   `xml:"timeStamp"`
-		MerchantID            string   `xml:"merchantID"`
-		UniqueTransactionCode string   `xml:"uniqueTransactionCode"`
-		Desc                  string   `xml:"desc"`
-		Amt                   string   `xml:"amt"`
-		CurrencyCode          string   `xml:"currencyCode"`
-		PaymentChannel        string   `xml:"paymentChannel"`
-		AppID                 string   `xml:"miniProgramData>wechat>appID"`
-		OpenID                string   `xml:"miniProgramData>wechat>openID"`
-	}
+	var p twoc2pClientRequest // the payload as docs/providers/2c2p.md lists it
 	if xml.Unmarshal(inner, &p) != nil {
 		http.Error(w, "bad payload", http.StatusBadRequest)
 		return
