@@ -125,13 +125,12 @@ func (h *Handler) finish(start time.Time, op string, m opMetrics, call *transfor
 	logFields.Put(pooled)
 }
 
-// clientClosed reports a failure that is the merchant's request ending:
-// reverse_proxy (or a wait for a CBTIS token) stops when the merchant's
-// connection or stream goes away, and answers 499 or the context's error,
-// which would otherwise read as the provider's failure; a body cut short
-// by its sender leaving would read as the merchant's invalid request.
+// clientClosed reports an upstream failure that is the merchant's request
+// ending: reverse_proxy (or a wait for a CBTIS token) stops when the
+// merchant's connection or stream goes away, and answers 499 or the
+// context's error, which would otherwise read as the provider's failure.
 func clientClosed(r *http.Request, terr *transform.Error) bool {
-	return terr == errBodyCut || (terr.Code == transform.CodeUpstreamError || terr.Code == transform.CodeUpstreamTimeout) &&
+	return (terr.Code == transform.CodeUpstreamError || terr.Code == transform.CodeUpstreamTimeout) &&
 		errors.Is(r.Context().Err(), context.Canceled)
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -90,28 +89,10 @@ func readPlainBody(r *http.Request, scratch []byte) ([]byte, *transform.Error) {
 	if errors.Is(err, errTooLarge) {
 		return nil, &transform.Error{Status: http.StatusRequestEntityTooLarge, Code: transform.CodeRequestTooLarge, Message: "the body is larger than 64 KiB"}
 	}
-	if senderLeft(r, err) {
-		return nil, errBodyCut
-	}
 	if err != nil {
 		return nil, &transform.Error{Status: http.StatusBadRequest, Code: transform.CodeInvalidRequest, Message: "the body could not be read"}
 	}
 	return body, nil
-}
-
-// errBodyCut is the answer to a body its sender stopped sending by going
-// away, which minipay counts as client_closed (clientClosed), not as an
-// invalid request; nobody reads it. Never modified: one value for all.
-var errBodyCut = &transform.Error{Status: http.StatusBadRequest, Code: transform.CodeInvalidRequest, Message: "the body could not be read"}
-
-// senderLeft tells whether reading r's body failed with err because its
-// sender went away (its connection closed or reset, its HTTP/2 stream
-// reset). Go's server cancels the request's context on any read error of
-// the connection, a read timeout included; a sender that stalled past
-// Caddy's read_body timeout did not leave, and is refused as before.
-func senderLeft(r *http.Request, err error) bool {
-	var ne net.Error
-	return err != nil && !(errors.As(err, &ne) && ne.Timeout()) && errors.Is(r.Context().Err(), context.Canceled)
 }
 
 // writeJSON sends body with a trailing newline (friendlier in a terminal,

@@ -101,11 +101,6 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	if errors.Is(err, errTooLarge) {
 		return webhookTooLarge, nil, nack(http.StatusRequestEntityTooLarge, "body too large")
 	}
-	if senderLeft(r, err) { // README Observability: client_closed, as below
-		*why = "the provider closed the request before its body was read"
-		w.WriteHeader(statusClientClosed)
-		return outcomeClientClosed, nil, statusClientClosed
-	}
 	if err != nil {
 		return webhookUnverified, nil, nack(http.StatusBadRequest, "unreadable body")
 	}
