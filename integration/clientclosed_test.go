@@ -1,9 +1,11 @@
 package integration
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -116,6 +118,102 @@ func TestClientGoneIsNotAnUpstreamFailure(t *testing.T) {
 		`caddy_minipay_requests_total{operation="pay",outcome="upstream_timeout",provider="wechat_v2"}`: 0,
 		`caddy_minipay_webhooks_total{outcome="client_closed",provider="wechat_v2"}`:                    1,
 		`caddy_minipay_webhooks_total{outcome="merchant_failed",provider="wechat_v2"}`:                  0,
+	} {
+		if got, ok := series[name]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
+		}
+	}
+}
+
+// TestCutBodyIsRefused: a body cut short, its sender's connection closed
+// after part of a Content-Length or chunked body, or a sender that stalls
+// past Caddy's read_body timeout, is refused with 400 (README "Observability",
+// "Webhooks"): one warn line and one count each, invalid_request for the
+// merchant API and unverified ("unreadable body") for a webhook, never
+// client_closed, and nothing goes upstream. Go's server cannot tell a
+// sender that went away from one that only closed its sending side and
+// still reads the answer (TestWebhookSlowAndBrokenBodies).
+func TestCutBodyIsRefused(t *testing.T) {
+	unused := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("a request whose body was cut reached %s", r.URL.Path)
+	}))
+	t.Cleanup(unused.Close)
+	port := itoa(freePort(t))
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	global := strings.Replace(globalOptions(logFile), "grace_period 1ns", "grace_period 1ns\n\tservers {\n\t\ttimeouts {\n\t\t\tread_body 500ms\n\t\t}\n\t}", 1)
+	tc := startCaddy(t, global+payAndWebhookSite(port, unused.URL, unused.URL, ""))
+	const (
+		payJSON    = "Content-Type: application/json\r\n"
+		webhookXML = "Content-Type: text/xml\r\n"
+		chunked    = "Transfer-Encoding: chunked"
+	)
+	cuts := []struct {
+		name, path, head, partial string
+		stall                     bool // the sender stays, sending nothing more
+		status                    int  // what a sender that stays gets
+	}{
+		{"pay, Content-Length", "/wechat/pay", payJSON + "Content-Length: 200", `{"order_id":"CUT-1","amount":"12.34"`, false, 0},
+		{"pay, chunked", "/wechat/pay", payJSON + chunked, "20\r\n{\"order_id\":\"CUT-2\",\"amount\":\"1", false, 0},
+		{"webhook, Content-Length", "/webhooks/wechat_v2", webhookXML + "Content-Length: 900", "<xml><appid>" + appID, false, 0},
+		{"webhook, chunked", "/webhooks/wechat_v2", webhookXML + chunked, "40\r\n<xml><appid>" + appID, false, 0},
+		{"pay, stalled", "/wechat/pay", payJSON + "Content-Length: 200", `{"order_id":"STALL-1"`, true, http.StatusBadRequest},
+		{"webhook, stalled", "/webhooks/wechat_v2", webhookXML + chunked, "40\r\n<xml><appid>" + appID, true, http.StatusBadRequest},
+	}
+	for _, c := range cuts {
+		conn, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(conn, "POST "+c.path+" HTTP/1.1\r\nHost: localhost\r\n"+c.head+"\r\n\r\n"+c.partial); err != nil {
+			t.Fatal(err)
+		}
+		if c.stall {
+			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			res.Body.Close()
+			if res.StatusCode != c.status {
+				t.Errorf("%s: HTTP %d, want %d", c.name, res.StatusCode, c.status)
+			}
+		} else {
+			time.Sleep(100 * time.Millisecond) // the handler is reading the body
+		}
+		conn.Close()
+	}
+
+	var lines []map[string]any
+	for deadline := time.Now().Add(10 * time.Second); len(lines) < len(cuts); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d minipay lines for %d cut requests: %s", len(lines), len(cuts), logText(t, logFile))
+		}
+		lines = lines[:0]
+		for line := range strings.Lines(logText(t, logFile)) {
+			var l map[string]any
+			if json.Unmarshal([]byte(line), &l) == nil && (l["msg"] == "minipay" || l["msg"] == "minipay webhook") {
+				lines = append(lines, l)
+			}
+		}
+	}
+	for i, l := range lines {
+		want := map[string]any{"outcome": "invalid_request", "status": float64(400), "level": "warn", "message": "the body could not be read"}
+		if l["msg"] == "minipay webhook" {
+			want = map[string]any{"outcome": "unverified", "status": float64(400), "level": "warn", "reason": "unreadable body"}
+		}
+		for k, v := range want {
+			if l[k] != v {
+				t.Errorf("%s: %s %v, want %v: %v", cuts[i].name, k, l[k], v, l)
+			}
+		}
+	}
+	series := minipaySeries(t, tc)
+	for name, want := range map[string]float64{
+		`caddy_minipay_requests_total{operation="pay",outcome="client_closed",provider="wechat_v2"}`:   0,
+		`caddy_minipay_requests_total{operation="pay",outcome="invalid_request",provider="wechat_v2"}`: 3,
+		`caddy_minipay_upstream_duration_seconds_count{operation="pay",provider="wechat_v2"}`:          0,
+		`caddy_minipay_webhooks_total{outcome="client_closed",provider="wechat_v2"}`:                   0,
+		`caddy_minipay_webhooks_total{outcome="unverified",provider="wechat_v2"}`:                      3,
 	} {
 		if got, ok := series[name]; !ok || got != want {
 			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
