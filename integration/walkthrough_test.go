@@ -1,8 +1,11 @@
 package integration
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -142,7 +145,48 @@ func TestCaddyfileExampleWalkthrough(t *testing.T) {
 			t.Fatalf("the log contains a secret or a clear openid: %s", secret)
 		}
 	}
-	mustContain(t, logs, `"outcome":"ok"`, "operation log line")
+	checkOperationLines(t, logs, []string{
+		"minipay wechat_login login ok 200 info",
+		"minipay wechat_login login provider_rejected 422 warn provider_code=40163",
+		"minipay wechat_v2 pay ok 200 info order_id=WALK-1",
+		"minipay webhook wechat_v2 webhook acked 200 info order_id=WALK-1",
+		"minipay wechat_v2 query ok 200 info order_id=WALK-1",
+		"minipay wechat_v2 refund ok 200 info order_id=WALK-1",
+		"minipay wechat_v2 refund provider_rejected 422 warn order_id=WALK-1 provider_code=PARAM_ERROR",
+		"minipay wechat_v2 refund_query ok 200 info order_id=WALK-1",
+		"minipay webhook wechat_v2 webhook acked 200 info order_id=WALK-1",
+		"minipay wechat_v2 refund_query ok 200 info", // the request named only the refund
+		"minipay wechat_v2 close provider_rejected 422 warn order_id=WALK-1 provider_code=ORDERPAID",
+	})
+}
+
+// checkOperationLines holds the merchant API's and the webhooks' log lines
+// (README Observability) to want, one per operation in order: message,
+// provider, operation, outcome, status, level, then order_id and
+// provider_code when the line has them; each line also has a duration.
+func checkOperationLines(t *testing.T, logs string, want []string) {
+	t.Helper()
+	var got []string
+	for line := range strings.Lines(logs) {
+		var l map[string]any
+		if err := json.Unmarshal([]byte(line), &l); err != nil || (l["msg"] != "minipay" && l["msg"] != "minipay webhook") {
+			continue
+		}
+		d, ok := l["duration"].(float64)
+		if !ok || d < 0 {
+			t.Errorf("no duration: %s", line)
+		}
+		s := fmt.Sprintf("%v %v %v %v %v %v", l["msg"], l["provider"], l["operation"], l["outcome"], l["status"], l["level"])
+		for _, k := range []string{"order_id", "provider_code"} {
+			if v, ok := l[k]; ok {
+				s += fmt.Sprintf(" %s=%v", k, v)
+			}
+		}
+		got = append(got, s)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("log lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 // TestCaddyfileExampleCompletesWithoutNotifyURL: in Caddyfile.example every
