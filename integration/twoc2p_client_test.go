@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -34,6 +35,9 @@ type twoc2pClientRequest struct {
 	PaymentChannel        string   `xml:"paymentChannel"`
 	AppID                 string   `xml:"miniProgramData>wechat>appID"`
 	OpenID                string   `xml:"miniProgramData>wechat>openID"`
+	// BackendReturnURL is not in the documentation: the notify_url minipay
+	// adds (README "2C2P"), read by the test of the fields on the wire.
+	BackendReturnURL string `xml:"backendReturnUrl,omitempty"`
 }
 
 // twoc2pClientAnswer is the PaymentResponse payload (docs/providers/2c2p.md
@@ -299,5 +303,136 @@ func TestTwoC2PSandboxAsAClient(t *testing.T) {
 			n.Amt != tt.amt || n.TranRef != tranRefs[tt.order] {
 			t.Fatalf("notification %+v, the pay answer's tranRef %s", n, tranRefs[tt.order])
 		}
+	}
+}
+
+// twoc2pWire is what an independent 2C2P read of one pay request: the
+// path, the envelope's version, whether the signature verified under the
+// demo key, and the payload's fields.
+type twoc2pWire struct {
+	path, version        string
+	verified             bool
+	panCountry, merchant string
+	backendURL, appID    string
+	order                string
+}
+
+// TestTwoC2PEveryFieldOnTheWire: every field of the 2c2p provider
+// (README "2C2P": merchant_id, secret_key, app_id, version, pan_country,
+// payment_path, notify_url), given in a Caddyfile and in JSON, with
+// merchant_id from {env.*} and secret_key from {file.*}, reaches 2C2P as the
+// README says (read by an independent server with the standard library),
+// and the webhook in both forms, with dedupe, verifies with them and
+// forwards a retried notification once.
+func TestTwoC2PEveryFieldOnTheWire(t *testing.T) {
+	var mu sync.Mutex
+	var wire []twoc2pWire
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		form, _ := url.ParseQuery(string(body))
+		raw, _ := base64.StdEncoding.DecodeString(form.Get("paymentRequest"))
+		var env struct {
+			Version   string `xml:"version"`
+			Payload   string `xml:"payload"`
+			Signature string `xml:"signature"`
+		}
+		_ = xml.Unmarshal(raw, &env)
+		inner, _ := base64.StdEncoding.DecodeString(env.Payload)
+		var p twoc2pClientRequest
+		_ = xml.Unmarshal(inner, &p)
+		mu.Lock()
+		wire = append(wire, twoc2pWire{r.URL.Path, env.Version, env.Signature == twoc2pSign(env.Payload, twoc2pKey),
+			p.PanCountry, p.MerchantID, p.BackendReturnURL, p.AppID, p.UniqueTransactionCode})
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, twoc2pSeal(twoc2pAnswer(p.UniqueTransactionCode, p.Amt, "32", "", "4200000"), twoc2pKey))
+	}))
+	t.Cleanup(fake.Close)
+	merchant := newMerchantBackend(t)
+	keyFile := filepath.Join(t.TempDir(), "2c2p-secret") // not *.key: caddytest rewrites such paths
+	if err := os.WriteFile(keyFile, []byte(twoc2pKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MINIPAY_TEST_2C2P_MERCHANT", twoc2pMerchant)
+	const notifyURL = "https://shop.example/webhooks/2c2p?tenant=7"
+
+	port := itoa(freePort(t))
+	caddyfile := globalOptions(filepath.Join(t.TempDir(), "caddy.log")) + `
+:` + port + ` {
+	bind 127.0.0.1
+	handle /2c2p/* {
+		minipay 2c2p {
+			merchant_id {env.MINIPAY_TEST_2C2P_MERCHANT}
+			secret_key {file.` + keyFile + `}
+			app_id ` + appID + `
+			version 9.8
+			pan_country TH
+			payment_path /SecurePayment/Payment.aspx
+			notify_url "` + notifyURL + `"
+		}
+		reverse_proxy ` + strings.TrimPrefix(fake.URL, "http://") + `
+	}
+	handle /webhooks/2c2p {
+		minipay_webhook 2c2p {
+			merchant_id {env.MINIPAY_TEST_2C2P_MERCHANT}
+			secret_key {file.` + keyFile + `}
+			dedupe 25h
+		}
+		reverse_proxy ` + strings.TrimPrefix(merchant.srv.URL, "http://") + `
+	}
+}
+`
+	jsonConfig := `{"admin":{"listen":"` + adminAddr + `"},"storage":{"module":"file_system","root":"` + storageDir() + `"},
+"apps":{"http":{"servers":{"s":{"listen":["127.0.0.1:` + port + `"],"routes":[
+ {"match":[{"path":["/2c2p/*"]}],"handle":[
+  {"handler":"minipay","provider":{"name":"2c2p","merchant_id":"{env.MINIPAY_TEST_2C2P_MERCHANT}","secret_key":"{file.` + keyFile + `}",
+   "app_id":"` + appID + `","version":"9.8","pan_country":"TH","payment_path":"/SecurePayment/Payment.aspx","notify_url":"` + notifyURL + `"}},
+  {"handler":"reverse_proxy","upstreams":[{"dial":"` + strings.TrimPrefix(fake.URL, "http://") + `"}]}]},
+ {"match":[{"path":["/webhooks/2c2p"]}],"handle":[
+  {"handler":"minipay_webhook","dedupe":"25h","provider":{"name":"2c2p","merchant_id":"{env.MINIPAY_TEST_2C2P_MERCHANT}","secret_key":"{file.` + keyFile + `}"}},
+  {"handler":"reverse_proxy","upstreams":[{"dial":"` + strings.TrimPrefix(merchant.srv.URL, "http://") + `"}]}]}
+]}}}}}`
+
+	for i, tt := range []struct{ name, config, configType string }{
+		{"Caddyfile", caddyfile, "caddyfile"},
+		{"JSON", jsonConfig, "json"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tc := startCaddyAs(t, tt.config, tt.configType)
+			base := "http://127.0.0.1:" + port
+			order := "FIELDS-" + itoa(i)
+			// the configured pan_country and notify_url, unless the request gives its own
+			for _, req := range []struct{ body, country, backend string }{
+				{twoc2pPay(order, "12.34", "SGD", ""), "TH", notifyURL},
+				{strings.Replace(twoc2pPay(order+"B", "12.34", "SGD", "https://shop.example/n"), "}", `,"country":"SG"}`, 1), "SG", "https://shop.example/n"},
+			} {
+				r := postJSON(t, tc, base+"/2c2p/pay", req.body)
+				if r.status != 200 || r.json(t)["provider_order_id"] != "4200000" {
+					t.Fatalf("pay: %d %s", r.status, r.body)
+				}
+				mu.Lock()
+				got := wire[len(wire)-1]
+				mu.Unlock()
+				want := twoc2pWire{"/SecurePayment/Payment.aspx", "9.8", true, req.country, twoc2pMerchant, req.backend, appID, got.order}
+				if got != want || !strings.HasPrefix(got.order, order) {
+					t.Fatalf("2C2P read %+v\nwant %+v", got, want)
+				}
+			}
+			// a notification and 2C2P's retry of it: two ACKs, one event
+			notification := url.Values{"paymentResponse": {twoc2pSeal(twoc2pAnswer(order, "000000001234", "00", "A", "4200000"+itoa(i)), twoc2pKey)}}.Encode()
+			for try := 0; try < 2; try++ {
+				if r := do(t, tc, http.MethodPost, base+"/webhooks/2c2p", "application/x-www-form-urlencoded", []byte(notification)); r.status != 200 || string(r.body) != "OK" {
+					t.Fatalf("notification, try %d: %d %s", try, r.status, r.body)
+				}
+			}
+			if got := merchant.take(); len(got) != 1 || got[0].event["id"] != "2c2p:4200000"+itoa(i)+":payment.succeeded" || got[0].event["order_id"] != order {
+				t.Fatalf("the merchant received %v", got)
+			}
+			// another key's notification is refused
+			forged := url.Values{"paymentResponse": {twoc2pSeal(twoc2pAnswer(order, "000000001234", "00", "A", "4299999"), "another-key")}}.Encode()
+			if r := do(t, tc, http.MethodPost, base+"/webhooks/2c2p", "application/x-www-form-urlencoded", []byte(forged)); r.status != 401 || len(merchant.take()) != 0 {
+				t.Fatalf("forged notification: %d %s", r.status, r.body)
+			}
+		})
 	}
 }
