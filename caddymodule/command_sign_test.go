@@ -278,6 +278,10 @@ func TestSignCommand2C2P(t *testing.T) {
 		{"a pay answer, not a request", transformtest.TwoC2PDemoApproved, []string{"secret_key=7jYcp4FxFdf0"}},
 		{"the envelope's XML", string(outer), []string{"secret_key=7jYcp4FxFdf0"}},
 		{"not XML", "hello", []string{"secret_key=7jYcp4FxFdf0"}},
+		// a version the configuration refuses: one with a control
+		// character was written into an envelope no XML parser reads
+		{"a version with a control character", string(document), []string{"secret_key=7jYcp4FxFdf0", "version=9\x019"}},
+		{"a version not like 9.9", transformtest.TwoC2PDemoRequestForm, []string{"secret_key=7jYcp4FxFdf0", "version=v2"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if code, out, errOut := run(tt.input, tt.sets...); code != 2 || out != "" || strings.Contains(errOut, "7jYcp4FxFdf0") {

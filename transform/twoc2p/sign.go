@@ -329,6 +329,11 @@ var ErrRequest = fmt.Errorf("2c2p: the input is a pay request (PaymentRequest), 
 // text), the signature, and the envelope sealed with them, the
 // paymentRequest value to send.
 func SignRequest(body []byte, version, secretKey string) (payload, signature, envelope string, err error) {
+	// A version is held to the configuration's rule: one that is not XML
+	// text (a control character) made an envelope no parser reads.
+	if version != "" && !validVersion(version) {
+		return "", "", "", errVersion
+	}
 	inner := body
 	if trimmed := bytes.TrimSpace(body); len(trimmed) == 0 || trimmed[0] != '<' {
 		text, err := EnvelopeText(body, "", FieldRequest)
@@ -355,6 +360,10 @@ func SignRequest(body []byte, version, secretKey string) (payload, signature, en
 	payload = base64.StdEncoding.EncodeToString(inner)
 	return payload, Sign(payload, secretKey), envelope, nil
 }
+
+// errVersion is SignRequest's error for a version the configuration
+// refuses; it does not echo the value (a key typed in the wrong place).
+var errVersion = errors.New("version must look like 9.9, as the configuration's")
 
 // errNotARequest is SignRequest's error for an input it cannot read.
 var errNotARequest = errors.New("the input is neither a <PaymentRequest> payload document nor a pay request as sent (paymentRequest=…, or the envelope's base64)")
