@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -514,5 +517,162 @@ func TestLatipayWalletCurrencyDigits(t *testing.T) {
 				t.Fatalf("refund: %v", rf)
 			}
 		})
+	}
+}
+
+// latipayRequestSign is docs/providers/latipay.md's request signature as
+// Latipay's docs write it in JavaScript: the non-empty parameters but
+// signature sorted by name, k=v joined with '&', the api_key appended,
+// HMAC-SHA256 keyed by the api_key, lowercase hex.
+func latipayRequestSign(key string, p map[string]string) string {
+	var names, parts []string
+	for k, v := range p {
+		if v != "" && k != "signature" {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		parts = append(parts, k+"="+p[k])
+	}
+	return latipayHMAC(key, strings.Join(parts, "&")+key)
+}
+
+func latipayHMAC(key, msg string) string {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(msg))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// TestLatipaySandboxAsLatipaysClient speaks to minipay_sandbox's Latipay
+// through a real Caddy as a merchant's own Latipay client would, written
+// from docs/providers/latipay.md: the signed miniapppay call and its answer,
+// the transaction query in the sorted form and in the older plain
+// concatenation (Latipay's PHP plugin), whose answer's signature covers the
+// amount's text as sent, the form notification /sandbox/complete posts
+// (signed, acknowledged only by 200 "sent"), and refunds on /refund and
+// /v2/refund.
+func TestLatipaySandboxAsLatipaysClient(t *testing.T) {
+	notified := make(chan url.Values, 4)
+	merchant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		v, err := url.ParseQuery(string(b))
+		if err != nil || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			t.Errorf("notification %q (%s)", b, r.Header.Get("Content-Type"))
+		}
+		notified <- v
+		_, _ = io.WriteString(w, "sent")
+	}))
+	defer merchant.Close()
+	sandbox := itoa(freePort(t))
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+:`+sandbox+` {
+	bind 127.0.0.1
+	minipay_sandbox {
+		latipay {
+			user_id `+latipayUserID+`
+			wallet_id `+latipayWalletID+`
+			app_id `+latipayAppID+`
+			currency NZD
+			api_key `+latipayAPIKey+`
+		}
+	}
+}
+`)
+	sb := "http://localhost:" + sandbox
+	latipay := func(method, path string, body map[string]string) map[string]json.RawMessage {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			body["signature"] = latipayRequestSign(latipayAPIKey, body)
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, sb+path, rd)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json;charset=UTF-8")
+		}
+		res, err := tc.Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		var a map[string]json.RawMessage
+		if res.StatusCode != 200 || json.Unmarshal(raw, &a) != nil {
+			t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, raw)
+		}
+		return a
+	}
+	text := func(raw json.RawMessage) string {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return string(raw) // a number: its text
+		}
+		return s
+	}
+	code := func(a map[string]json.RawMessage) string { return string(a["code"]) }
+
+	pay := latipay("POST", "/v2/miniapppay", map[string]string{
+		"user_id": latipayUserID, "wallet_id": latipayWalletID, "amount": "120.00", "notify_url": merchant.URL + "/latipay/notify",
+		"merchant_reference": "LSB-1", "product_name": "Online Ticket", "app_id": latipayAppID, "open_id": "obRdo5H-72b_PH2Lvr5_Dw9bXKHs",
+	})
+	var payment map[string]string
+	var paydata struct {
+		OrderID string `json:"order_id"`
+	}
+	if json.Unmarshal(pay["payment"], &payment) != nil || json.Unmarshal(pay["paydata"], &paydata) != nil || paydata.OrderID == "" ||
+		payment["signType"] != "MD5" || !strings.HasPrefix(payment["packageStr"], "prepay_id=") ||
+		payment["nonceStr"] == "" || payment["paySign"] == "" || payment["timeStamp"] == "" {
+		t.Fatalf("pay answer %v", pay)
+	}
+
+	// Both query forms; the answer is signed over the amount's text as sent.
+	queryAnswer := func(signature string) map[string]json.RawMessage {
+		t.Helper()
+		a := latipay("GET", "/v2/transaction/LSB-1?user_id="+latipayUserID+"&signature="+signature, nil)
+		msg := text(a["merchant_reference"]) + text(a["payment_method"]) + text(a["status"]) + text(a["currency"]) + text(a["amount"])
+		if code(a) != "" || text(a["signature"]) != latipayHMAC(latipayAPIKey, msg) || text(a["order_id"]) != paydata.OrderID ||
+			text(a["amount"]) != "120.00" || text(a["currency"]) != "NZD" {
+			t.Fatalf("query answer %v", a)
+		}
+		return a
+	}
+	sorted := latipayRequestSign(latipayAPIKey, map[string]string{"merchant_reference": "LSB-1", "user_id": latipayUserID})
+	concat := latipayHMAC(latipayAPIKey, "LSB-1"+latipayUserID)
+	for _, sig := range []string{sorted, concat} {
+		if st := text(queryAnswer(sig)["status"]); st != "pending" {
+			t.Fatalf("status %q before payment", st)
+		}
+	}
+	if a := latipay("GET", "/v2/transaction/LSB-1?user_id="+latipayUserID+"&signature="+latipayHMAC("another-key", "LSB-1"+latipayUserID), nil); code(a) != "206" {
+		t.Fatalf("a query under another key: %v", a)
+	}
+
+	r := postJSON(t, tc, sb+"/sandbox/complete", `{"provider":"latipay","order_id":"LSB-1","result":"succeeded"}`)
+	if c := r.json(t); r.status != 200 || c["acknowledged"] != true || c["response_body"] != "sent" {
+		t.Fatalf("complete: %d %s", r.status, r.body)
+	}
+	n := <-notified
+	if n.Get("signature") != latipayNotify(latipayAPIKey, n) || n.Get("merchant_reference") != "LSB-1" || n.Get("order_id") != paydata.OrderID ||
+		n.Get("amount") != "120.00" || n.Get("currency") != "NZD" || n.Get("payment_method") != "wechat" || n.Get("status") != "paid" ||
+		!regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$`).MatchString(n.Get("pay_time")) || len(n) != 8 {
+		t.Fatalf("notification %v", n)
+	}
+	if st := text(queryAnswer(sorted)["status"]); st != "paid" {
+		t.Fatalf("status %q after payment", st)
+	}
+
+	refund := func(path, amount string) map[string]json.RawMessage {
+		return latipay("POST", path, map[string]string{"user_id": latipayUserID, "order_id": paydata.OrderID, "refund_amount": amount, "reference": "notes about this refund"})
+	}
+	if a := refund("/refund", "20.00"); code(a) != "0" {
+		t.Fatalf("refund on /refund: %v", a)
+	}
+	if a := refund("/v2/refund", "100.00"); code(a) != "0" {
+		t.Fatalf("refund on /v2/refund: %v", a)
+	}
+	if a := refund("/refund", "0.01"); code(a) != "207" {
+		t.Fatalf("a refund beyond the order: %v", a)
 	}
 }

@@ -161,7 +161,8 @@ func readJSONParams(body io.Reader) (transform.Params, bool) {
 }
 
 // authenticate runs Latipay's checks in its order: required fields (204),
-// the user (205), the signature (206). It answers and returns false on a
+// the user (205), the signature (206: the sorted form, or for a query also
+// the older one, see querySignedConcat). It answers and returns false on a
 // failure.
 func (s *Sandbox) authenticate(w http.ResponseWriter, p transform.Params, required ...string) bool {
 	for _, f := range required {
@@ -174,11 +175,26 @@ func (s *Sandbox) authenticate(w http.ResponseWriter, p transform.Params, requir
 		fail(w, codeUnknownUser, "Cannot find out corresponding key for the user code or user is disabled or user is not activity")
 		return false
 	}
-	if !Verify(p, s.cfg.APIKey) {
+	if !Verify(p, s.cfg.APIKey) && !s.querySignedConcat(p) {
 		fail(w, codeBadSignature, "Signature from Merchant request is wrong")
 		return false
 	}
 	return true
+}
+
+// querySignedConcat tells whether p is a query (merchant_reference from
+// the path, user_id and signature, nothing else) signed in the older form of
+// Latipay's docs and PHP plugin (Core.php find()): HMAC-SHA256 over the
+// plain concatenation merchant_reference + user_id, keyed by the api_key. A
+// client falls back to it when an account refuses the sorted form
+// (docs/providers/latipay.md), so the sandbox takes both, as a Latipay that
+// serves both kinds of clients must.
+func (s *Sandbox) querySignedConcat(p transform.Params) bool {
+	if len(p) != 3 || !p.Has("merchant_reference") || !p.Has("user_id") {
+		return false
+	}
+	want := newSigner(s.cfg.APIKey).mac.Hex([]byte(p.Get("merchant_reference")+p.Get("user_id")), false)
+	return transform.EqualHexConstantTime(p.Get("signature"), want)
 }
 
 func (s *Sandbox) pay(w http.ResponseWriter, p transform.Params) {

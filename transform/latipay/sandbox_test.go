@@ -237,6 +237,10 @@ func TestSandboxRejects(t *testing.T) {
 		{"GET pay", "GET", "/v2/miniapppay", ``, 405, -1},
 		{"a valid query", "GET", query("LP-9", vecUserID, vecAPIKey), ``, 200, 0},
 		{"query under another key", "GET", query("LP-9", vecUserID, otherKey), ``, 200, 206},
+		// the older form (Latipay's PHP plugin, Core.php find()): HMAC of merchant_reference + user_id
+		{"a query signed in the older form", "GET", "/v2/transaction/LP-9?user_id=" + vecUserID + "&signature=" + refHMAC("LP-9"+vecUserID, vecAPIKey), ``, 200, 0},
+		{"a query in the older form under another key", "GET", "/v2/transaction/LP-9?user_id=" + vecUserID + "&signature=" + refHMAC("LP-9"+vecUserID, otherKey), ``, 200, 206},
+		{"the older form with a parameter it does not cover", "GET", "/v2/transaction/LP-9?is_block=1&user_id=" + vecUserID + "&signature=" + refHMAC("LP-9"+vecUserID, vecAPIKey), ``, 200, 206},
 		{"query of another user", "GET", query("LP-9", "U000000013", vecAPIKey), ``, 200, 205},
 		{"query of an unknown order", "GET", query("LP-404", vecUserID, vecAPIKey), ``, 200, 201},
 		{"query without signature", "GET", "/v2/transaction/LP-9?user_id=" + vecUserID, ``, 200, 204},
