@@ -150,33 +150,41 @@ func TestCaddyfileExampleWalkthrough(t *testing.T) {
 		"minipay wechat_login login provider_rejected 422 warn provider_code=40163",
 		"minipay wechat_v2 pay ok 200 info order_id=WALK-1",
 		"minipay webhook wechat_v2 webhook acked 200 info order_id=WALK-1",
+		"minipay sandbox notification wechat_v2 succeeded 200 true info order_id=WALK-1",
 		"minipay wechat_v2 query ok 200 info order_id=WALK-1",
 		"minipay wechat_v2 refund ok 200 info order_id=WALK-1",
 		"minipay wechat_v2 refund provider_rejected 422 warn order_id=WALK-1 provider_code=PARAM_ERROR",
 		"minipay wechat_v2 refund_query ok 200 info order_id=WALK-1",
 		"minipay webhook wechat_v2 webhook acked 200 info order_id=WALK-1",
+		"minipay sandbox notification wechat_v2 refunded 200 true info order_id=WALK-1",
 		"minipay wechat_v2 refund_query ok 200 info", // the request named only the refund
 		"minipay wechat_v2 close provider_rejected 422 warn order_id=WALK-1 provider_code=ORDERPAID",
 	})
 }
 
-// checkOperationLines holds the merchant API's and the webhooks' log lines
-// (README Observability) to want, one per operation in order: message,
-// provider, operation, outcome, status, level, then order_id and
-// provider_code when the line has them; each line also has a duration.
+// checkOperationLines holds every line of the plugin's handlers (README
+// Observability) to want, in order: one per operation of the merchant API
+// and per notification received (message, provider, operation, outcome,
+// status, level; each has a duration) or sent by the sandbox (message,
+// provider, result, status, acknowledged, level; none per emulated API
+// call), then order_id and provider_code when the line has them.
 func checkOperationLines(t *testing.T, logs string, want []string) {
 	t.Helper()
 	var got []string
 	for line := range strings.Lines(logs) {
 		var l map[string]any
-		if err := json.Unmarshal([]byte(line), &l); err != nil || (l["msg"] != "minipay" && l["msg"] != "minipay webhook") {
+		if err := json.Unmarshal([]byte(line), &l); err != nil || !strings.HasPrefix(str(l["logger"]), "http.handlers.minipay") {
 			continue
 		}
-		d, ok := l["duration"].(float64)
-		if !ok || d < 0 {
-			t.Errorf("no duration: %s", line)
+		var s string
+		if l["msg"] == "minipay sandbox notification" {
+			s = fmt.Sprintf("%v %v %v %v %v %v", l["msg"], l["provider"], l["result"], l["status"], l["acknowledged"], l["level"])
+		} else {
+			if d, ok := l["duration"].(float64); !ok || d < 0 {
+				t.Errorf("no duration: %s", line)
+			}
+			s = fmt.Sprintf("%v %v %v %v %v %v", l["msg"], l["provider"], l["operation"], l["outcome"], l["status"], l["level"])
 		}
-		s := fmt.Sprintf("%v %v %v %v %v %v", l["msg"], l["provider"], l["operation"], l["outcome"], l["status"], l["level"])
 		for _, k := range []string{"order_id", "provider_code"} {
 			if v, ok := l[k]; ok {
 				s += fmt.Sprintf(" %s=%v", k, v)
