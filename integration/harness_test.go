@@ -368,5 +368,11 @@ func (a adminLoader) post(contentType, config string) (status int, body []byte, 
 	if err != nil {
 		return 0, nil, err
 	}
+	// The load also stopped the servers of the configuration it replaced (or
+	// restored), which close their idle keep-alive connections just after:
+	// a POST a test sends next on one of them with the same client (its
+	// site requests, tc.Client) would be reset, and is not retried (README
+	// "Under faults and reloads").
+	a.client.CloseIdleConnections()
 	return res.StatusCode, body, adminSettled()
 }
