@@ -218,7 +218,7 @@ func (c *Client) StatusFromAnswer(orderID string, status int, body []byte) (*tra
 	if err != nil {
 		return nil, err
 	}
-	f, err := scalars(a, "order_id", "pay_time")
+	f, err := scalars(a, "order_id", "pay_time", "transaction_id")
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +240,9 @@ func (c *Client) StatusFromAnswer(orderID string, status int, body []byte) (*tra
 		return nil, transform.Upstream("the provider's answer has a signed field outside its grammar (payment_method or amount)")
 	}
 	st := &transform.PaymentStatus{
-		Provider: Name, OrderID: orderID, ProviderOrderID: f[0], Status: mapped,
+		// Latipay's id of the transaction: order_id, or transaction_id in
+		// the older answer of its merchant hosted docs (the same description)
+		Provider: Name, OrderID: orderID, ProviderOrderID: cmp.Or(f[0], f[2]), Status: mapped,
 		Amount: m.String(), Currency: m.Currency, ProviderStatus: sf.Status,
 	}
 	if mapped == transform.StatusSucceeded {

@@ -331,6 +331,36 @@ func TestQueryAnswer(t *testing.T) {
 	}
 }
 
+// TestQueryAnswerTransactionID: the transaction query answer of Latipay's
+// merchant hosted online docs (src/v2/merchant-hosted-online.md, "Payment
+// Result Interface") names Latipay's id transaction_id, where the current
+// revision says order_id; either is the provider_order_id refunds need,
+// order_id first when both are there.
+func TestQueryAnswerTransactionID(t *testing.T) {
+	const sig = "840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1" // the vector: dsi39ej430sks03alipaypaidNZD120.00
+	answer := func(ids string) string {
+		return `{` + ids + `"merchant_reference":"dsi39ej430sks03","currency":"NZD","amount":"120.00","payment_method":"alipay",` +
+			`"status":"paid","pay_time":"2017-07-07 10:53:50","signature":"` + sig + `"}`
+	}
+	tests := []struct{ name, body, want string }{
+		{"transaction_id, as the merchant hosted docs print it", answer(`"transaction_id":"20170707-wechat-3473511594933",`), "20170707-wechat-3473511594933"},
+		{"order_id and transaction_id", answer(`"order_id":"201834687346343","transaction_id":"20170707-wechat-3473511594933",`), "201834687346343"},
+		{"neither", answer(``), ""},
+	}
+	c := newClient(t, testConfig())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := c.StatusFromAnswer("dsi39ej430sks03", 200, []byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.ProviderOrderID != tt.want || st.Status != transform.StatusSucceeded {
+				t.Fatalf("status %+v, want provider_order_id %q", st, tt.want)
+			}
+		})
+	}
+}
+
 // TestQueryAnswerWalletCurrencies: the answer's amount is read with the
 // wallet currency's decimals, zero or three as well as two.
 func TestQueryAnswerWalletCurrencies(t *testing.T) {
