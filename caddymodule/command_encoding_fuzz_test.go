@@ -2,13 +2,11 @@ package caddymodule
 
 import (
 	"bytes"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
@@ -41,11 +39,6 @@ func FuzzVerifyCommandEncoded(f *testing.F) {
 		if compress {
 			body = transformtest.Gzip(content)
 		}
-		args := []string{"verify", "--provider", p.name, "--at", fuzzAt, "--file", "-"}
-		for _, s := range p.sets {
-			args = append(args, "--set", s)
-		}
-		n := transform.Notification{Header: http.Header{}, Body: body}
 		var headers []string
 		if p.hdr != nil {
 			// the signature of the content, as the fuzz target's vectors carry it
@@ -57,11 +50,7 @@ func FuzzVerifyCommandEncoded(f *testing.F) {
 		if contentType != "" {
 			headers = append(headers, "Content-Type: "+contentType)
 		}
-		for _, h := range headers {
-			args = append(args, "--header", h)
-			k, v, _ := strings.Cut(h, ":")
-			n.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
-		}
+		args, n := verifyRequest(p, headers, body)
 		var out, errOut bytes.Buffer
 		code := runMinipay(args, bytes.NewReader(body), &out, &errOut)
 		if code == exitUsage {

@@ -68,6 +68,23 @@ func fuzzWebhooks(tb testing.TB, providers []fuzzProvider) []transform.Explainer
 	return webhooks
 }
 
+// verifyRequest is the `caddy minipay verify` command line for p's
+// webhook, reading body from stdin with headers (--header), and the
+// notification the webhook gets for the same request.
+func verifyRequest(p fuzzProvider, headers []string, body []byte) ([]string, transform.Notification) {
+	args := []string{"verify", "--provider", p.name, "--at", fuzzAt, "--file", "-"}
+	for _, s := range p.sets {
+		args = append(args, "--set", s)
+	}
+	n := transform.Notification{Header: http.Header{}, Body: body}
+	for _, h := range headers {
+		args = append(args, "--header", h)
+		k, v, _ := strings.Cut(h, ":")
+		n.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	return args, n
+}
+
 // verifyLineKeys are the keys `caddy minipay verify` prints, in order.
 var verifyLineKeys = []string{"provider", "kind", "sign_type", "string_to_sign", "expected", "received", "verdict"}
 
@@ -95,18 +112,11 @@ func FuzzVerifyCommand(f *testing.F) {
 	f.Fuzz(func(t *testing.T, which uint8, body []byte, sig string) {
 		i := int(which) % len(providers)
 		p := providers[i]
-		args := []string{"verify", "--provider", p.name, "--at", fuzzAt, "--file", "-"}
-		for _, s := range p.sets {
-			args = append(args, "--set", s)
-		}
-		n := transform.Notification{Header: http.Header{}, Body: body}
+		var headers []string
 		if p.hdr != nil {
-			for _, h := range p.hdr(sig) {
-				args = append(args, "--header", h)
-				k, v, _ := strings.Cut(h, ":")
-				n.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
-			}
+			headers = p.hdr(sig)
 		}
+		args, n := verifyRequest(p, headers, body)
 		var out, errOut bytes.Buffer
 		code := runMinipay(args, bytes.NewReader(body), &out, &errOut)
 		if code == exitUsage {
