@@ -8,7 +8,7 @@ import (
 )
 
 // FuzzWebhookVerifySurroundingSpace: spaces, tabs and line breaks around a
-// notification's form (a file sent with curl --data-binary ends with a line
+// notification's form or JSON object (a file sent with curl --data-binary ends with a line
 // break) change nothing: the body verifies, or fails, as it does without
 // them, with the same event (README Latipay).
 func FuzzWebhookVerifySurroundingSpace(f *testing.F) {
@@ -16,6 +16,7 @@ func FuzzWebhookVerifySurroundingSpace(f *testing.F) {
 	f.Add([]byte(notificationForm(vecAPIKey, nil)), uint16(0), uint16(0x21))
 	f.Add([]byte(notificationForm(vecAPIKey, setForm("status", "failed"))), uint16(0x3ff), uint16(0x1))
 	f.Add([]byte(notificationForm(otherKey, nil)), uint16(0x7), uint16(0x7))
+	f.Add([]byte(jsonNotification(`120.00`, "")), uint16(0x1b), uint16(0x2))
 	w := newWebhook(f, testConfig())
 	space := func(pattern uint16) string { // up to 8 characters of " \t\r\n", two bits each, 0 ends
 		s := ""
