@@ -170,7 +170,7 @@ func TestEventType(t *testing.T) {
 		{"001", "F", "payment.failed"},
 		// approved and failed at once: never a terminal state
 		{"00", "F", "unknown"}, {"99", "A", "unknown"},
-		{"001", "", "payment.pending"}, {"32", "", "payment.pending"}, {"001", "A", "unknown"},
+		{"001", "", "payment.pending"}, {"32", "", "payment.pending"}, {"001", "A", "unknown"}, {"32", "A", "unknown"}, {"32", "F", "payment.failed"},
 		{"00", "V", "unknown"}, {"05", "", "unknown"}, {"", "", "unknown"},
 	} {
 		if got := EventType(tt.code, tt.status); got != tt.want {
