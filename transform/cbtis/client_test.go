@@ -153,6 +153,20 @@ func TestDecodePay(t *testing.T) {
 	}
 }
 
+// code 0 is success however the answer's serializer writes it: a number
+// (0, a float's 0.0, -0, 0e0) or a string "0". 0.0 was a 422.
+func TestDecodeZeroCode(t *testing.T) {
+	for _, code := range []string{`0`, `"0"`, `0.0`, `-0`, `0e0`, `-0.000E-5`} {
+		t.Run(code, func(t *testing.T) {
+			out, err := preparedCall(t, "pay", payJSON).Decode(200, nil, []byte(strings.Replace(createAnswer, `"code":0`, `"code":`+code, 1)))
+			var m map[string]string
+			if err != nil || json.Unmarshal(out, &m) != nil || m["provider_order_id"] != "C34368224017070001" || m["signType"] != "RSA" {
+				t.Fatalf("%s %v", out, err)
+			}
+		})
+	}
+}
+
 func TestDecodeErrors(t *testing.T) {
 	tests := []struct {
 		name         string
@@ -166,6 +180,8 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"business refusal", "pay", 200, `{"code":40002,"message":"duplicate merchant_order_id","rid":"r"}`, 422, transform.CodeProviderRejected, "40002", "duplicate merchant_order_id"},
 		{"business refusal, string code", "query", 200, `{"code":"ORDER_NOT_FOUND","message":"order not found"}`, 422, transform.CodeProviderRejected, "ORDER_NOT_FOUND", "order not found"},
+		{"code not zero, as a float", "pay", 200, `{"code":40001.0,"message":"bad"}`, 422, transform.CodeProviderRejected, "40001.0", "bad"},
+		{"code not zero, only tiny", "pay", 200, `{"code":1e-400,"message":"bad"}`, 422, transform.CodeProviderRejected, "1e-400", "bad"},
 		{"HTTP 500 with an envelope", "pay", 500, `{"code":50000,"message":"internal"}`, 502, transform.CodeUpstreamError, "50000", "internal"},
 		// README "Errors": the provider's text is cut to MaxProviderText bytes.
 		{"HTTP 500 with a long message", "pay", 500, `{"code":50000,"message":"` + strings.Repeat("x", 300) + `"}`, 502, transform.CodeUpstreamError, "50000", strings.Repeat("x", transform.MaxProviderText)},

@@ -385,11 +385,13 @@ func (s *tokenSource) refusal(msg string, a *tokenAnswer) *transform.Error {
 }
 
 // codeText reads a code sent as a JSON number or string ("" when absent).
+// A number equal to zero however written (0.0, -0, 0e0: a serializer's
+// float) is "0", CBTIS's success: its value is the code, not its spelling.
 func codeText(raw json.RawMessage) string {
 	if len(raw) == 0 || string(raw) == "null" {
 		return ""
 	}
-	if isInteger(raw) { // the usual case, without the decoder
+	if isInteger(raw) && raw[0] != '-' && (raw[0] != '0' || len(raw) == 1) { // the usual case, without the decoder
 		return string(raw)
 	}
 	var s string
@@ -398,9 +400,19 @@ func codeText(raw json.RawMessage) string {
 	}
 	var n json.Number
 	if json.Unmarshal(raw, &n) == nil {
+		if zeroNumber(n.String()) {
+			return "0"
+		}
 		return n.String()
 	}
 	return string(raw)
+}
+
+// zeroNumber reports whether a JSON number's digits are all zeros (its
+// exponent cannot make it anything else; 1e-400 is not zero).
+func zeroNumber(n string) bool {
+	mantissa, _, _ := strings.Cut(strings.TrimPrefix(strings.ToLower(n), "-"), "e")
+	return strings.Trim(mantissa, "0.") == ""
 }
 
 func isInteger(b []byte) bool {

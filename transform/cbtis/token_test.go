@@ -284,16 +284,20 @@ func TestTokenErrors(t *testing.T) {
 		_, err := c.Prepare(context.Background(), "pay", []byte(payJSON))
 		wantError(t, err, 502, transform.CodeUpstreamError)
 	})
-	t.Run("envelope form accepted", func(t *testing.T) {
-		ts := newTokenServer(t)
-		ts.set(func(ts *tokenServer) {
-			ts.answer = write(200, `{"code":0,"message":"ok","data":{"access_token":"wrapped","expires_in":3600}}`)
+	// code 0 however a serializer writes it (a float's 0.0, -0, 0e0, a
+	// string) is success; 0.0 was taken for a refusal.
+	for _, code := range []string{`0`, `"0"`, `0.0`, `-0`, `0e0`, `0.00E+2`} {
+		t.Run("envelope form accepted, code "+code, func(t *testing.T) {
+			ts := newTokenServer(t)
+			ts.set(func(ts *tokenServer) {
+				ts.answer = write(200, `{"code":`+code+`,"message":"ok","data":{"access_token":"wrapped","expires_in":3600}}`)
+			})
+			c := newTestClient(t, testConfig(ts.URL()), nil)
+			if tok, err := c.tokens.Token(context.Background()); err != nil || tok != "wrapped" {
+				t.Fatalf("Token = %q, %v", tok, err)
+			}
 		})
-		c := newTestClient(t, testConfig(ts.URL()), nil)
-		if tok, err := c.tokens.Token(context.Background()); err != nil || tok != "wrapped" {
-			t.Fatalf("Token = %q, %v", tok, err)
-		}
-	})
+	}
 }
 
 // The plugin's own http.Client has timeouts and refuses redirects.
