@@ -153,17 +153,19 @@ func startCaddyAs(t testing.TB, config, configType string) *caddytest.Tester {
 // caddyStarted is set once caddytest has started this process's Caddy.
 var caddyStarted atomic.Bool
 
-// awaitAdmin waits until the admin endpoint is the running
-// configuration's alone. Every load starts a new admin server and stops the
-// previous one in the background (Caddy's replaceLocalAdminServer; a
-// refused load does it twice, restoring the running configuration), both
-// listening with SO_REUSEPORT, so the kernel hands a new connection to
-// either: one queued at the stopping server when it closes is reset (the
-// admin POST failed with EOF or "connection reset by peer", about 1 load in
-// 500). And caddytest, seeing its first request fail, starts a second Caddy
-// in this process, whose initial admin-only configuration then replaced the
-// one the test loaded ("POSTed configuration isn't active", CI, 6 December,
-// right after TestProvisionErrors' refused load).
+// awaitAdmin waits until the servers a configuration load stopped are
+// gone. Every load starts new servers (the admin endpoint's, and the sites'
+// on the ports they keep) beside the old ones, which it stops in the
+// background (Caddy's replaceLocalAdminServer, and the http app's Stop; a
+// refused load replaces the admin server twice, restoring the running
+// configuration), all listening with SO_REUSEPORT: the kernel hands a new
+// connection to either, and one queued at a stopping server when it closes
+// is reset (an admin POST failed with EOF or "connection reset by peer",
+// about 1 load in 500; TestEveryRequiredFieldNamed failed 4 runs in 10
+// under load). caddytest, seeing its first request fail so, starts a
+// second Caddy in this process, whose initial admin-only configuration then
+// replaced the one the test loaded ("POSTed configuration isn't active",
+// CI, 6 December, right after TestProvisionErrors' refused load).
 func awaitAdmin(t testing.TB) {
 	t.Helper()
 	if err := adminSettled(); err != nil {
@@ -171,18 +173,19 @@ func awaitAdmin(t testing.TB) {
 	}
 }
 
-// adminSettled is awaitAdmin for callers without a t: it waits until one
-// socket alone listens on the admin port (Linux's /proc/net/tcp, tcp6) and
-// it answers, or, where the sockets cannot be listed, until it answers
-// three new connections in a row.
+// adminSettled is awaitAdmin for callers without a t: it waits until no
+// address has two listening sockets of this process (Linux's /proc/net/tcp
+// and tcp6, by the socket inodes in /proc/self/fd) and the admin endpoint
+// answers, or, where the sockets cannot be listed, until the admin endpoint
+// answers three new connections in a row.
 func adminSettled() error {
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(10 * time.Second)
 	for ok := 0; ; time.Sleep(5 * time.Millisecond) {
-		n, listed := adminListeners()
-		if listed && n != 1 {
+		doubled, listed := doubledListeners()
+		if len(doubled) > 0 {
 			if time.Now().After(deadline) {
-				return fmt.Errorf("%d sockets listen on Caddy's admin port %d after 10 s, want 1", n, adminPort())
+				return fmt.Errorf("two servers of this process still listen on %v 10 s after a load", doubled)
 			}
 			continue
 		}
@@ -201,10 +204,22 @@ func adminSettled() error {
 	}
 }
 
-// adminListeners counts the sockets listening on the admin port; listed is
-// false where the kernel's socket tables cannot be read.
-func adminListeners() (n int, listed bool) {
-	port := fmt.Sprintf(":%04X", adminPort())
+// doubledListeners lists the local addresses (as /proc/net/tcp writes them)
+// on which more than one socket of this process listens; listed is false
+// where the kernel's socket tables cannot be read.
+func doubledListeners() (doubled []string, listed bool) {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil, false
+	}
+	ours := map[string]bool{} // socket inodes
+	for _, fd := range fds {
+		link, err := os.Readlink("/proc/self/fd/" + fd.Name())
+		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
+			ours[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	listeners := map[string]int{}
 	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		b, err := os.ReadFile(table)
 		if err != nil {
@@ -212,14 +227,19 @@ func adminListeners() (n int, listed bool) {
 		}
 		listed = true
 		for _, line := range strings.Split(string(b), "\n") {
-			// sl local_address rem_address st ...; st 0A is LISTEN
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode; st 0A is LISTEN
 			f := strings.Fields(line)
-			if len(f) > 3 && strings.HasSuffix(f[1], port) && f[3] == "0A" {
-				n++
+			if len(f) > 9 && f[3] == "0A" && ours[f[9]] {
+				listeners[f[1]]++
 			}
 		}
 	}
-	return n, listed
+	for addr, n := range listeners {
+		if n > 1 {
+			doubled = append(doubled, addr)
+		}
+	}
+	return doubled, listed
 }
 
 type response struct {
@@ -347,9 +367,9 @@ func (a adminLoader) loadJSON(handler string) error {
 	return errors.New(answer.Error)
 }
 
-// post sends config to POST /load and returns once the admin server the
-// load stopped is gone (adminSettled), so that the test's next admin
-// request, a load or a GET, cannot be reset by it.
+// post sends config to POST /load and returns once the servers the load
+// stopped are gone (adminSettled), so that the test's next request, to the
+// admin endpoint or a site, cannot be reset by one of them.
 func (a adminLoader) post(contentType, config string) (status int, body []byte, err error) {
 	req, err := http.NewRequest(http.MethodPost, "http://"+adminAddr+"/load", strings.NewReader(config))
 	if err != nil {
