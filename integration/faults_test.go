@@ -18,8 +18,32 @@ import (
 	"github.com/minipay/caddy-minipay/transform/wechatv2"
 )
 
-// faultTimeout is the fault routes' response_header_timeout and read_timeout.
-const faultTimeout = 300 * time.Millisecond
+// A fault route's timeouts: the one its fault is meant to run into is
+// hangTimeout (response_header_timeout for continue_then_hang, read_timeout
+// for a stalled body), every other one is patience, so that an answer that
+// must come back as it is (a redirect, a closed connection, a 3 MiB body)
+// is never cut by a timeout. With 300 ms for all, the test's 55 calls, sent
+// at once, under -race on a loaded machine came back 504 upstream_timeout
+// or "merchant backend timed out" instead of their 502 or ACK (3 runs in 3,
+// still 1 in 5 at 2 s). hangTimeout is 2 s because read_timeout bounds
+// each read, the wait for the stalled answer's header too; the faults hang
+// until Caddy gives up, all at once, so the test waits for it once.
+const (
+	hangTimeout = 2 * time.Second
+	patience    = 15 * time.Second // under the test client's 20 s
+)
+
+// timeouts is the transport block of fault's routes.
+func timeouts(fault string) string {
+	header, read := patience, patience
+	switch fault {
+	case "continue_then_hang":
+		header = hangTimeout
+	case "stalled_body", "stalled_200":
+		read = hangTimeout
+	}
+	return fmt.Sprintf("transport http {\n\t\t\t\tresponse_header_timeout %s\n\t\t\t\tread_timeout %s\n\t\t\t}", header, read)
+}
 
 // wait sleeps for d or until the request is given up.
 func wait(r *http.Request, d time.Duration) {
@@ -51,7 +75,7 @@ func stall(w http.ResponseWriter, r *http.Request, status int) {
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte("{"))
 	_ = http.NewResponseController(w).Flush()
-	wait(r, 4*faultTimeout)
+	wait(r, 2*patience)
 }
 
 // faultyUpstream misbehaves in the ways TestFaultSoak's upstream does not,
@@ -79,7 +103,7 @@ func faultyUpstream(t *testing.T) *httptest.Server {
 			_, _ = w.Write([]byte("xxxx"))
 		case "continue_then_hang":
 			w.WriteHeader(http.StatusContinue)
-			wait(r, 4*faultTimeout)
+			wait(r, 2*patience)
 		case "http10_garbage": // close-delimited, no Content-Length
 			hijacked(w, "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{\"code\":")
 		case "redirect":
@@ -125,7 +149,7 @@ func faultyMerchant(t *testing.T) *httptest.Server {
 			stall(w, r, http.StatusOK)
 		case "continue_then_hang":
 			w.WriteHeader(http.StatusContinue)
-			wait(r, 4*faultTimeout)
+			wait(r, 2*patience)
 		default:
 			http.Error(w, "unknown fault", http.StatusTeapot)
 		}
@@ -185,17 +209,16 @@ func TestUpstreamAndMerchantFaults(t *testing.T) {
 		"stored_204": "200 ack", "stored_long_body": "200 ack", "redirect": "502 fail", "closed": "502 fail",
 		"cut_200": "502 fail", "stalled_200": "502 fail", "continue_then_hang": "504 fail",
 	}
-	transport := fmt.Sprintf("transport http {\n\t\t\t\tresponse_header_timeout %s\n\t\t\t\tread_timeout %s\n\t\t\t}", faultTimeout, faultTimeout)
 	var routes strings.Builder
 	for fault := range faults {
 		for _, p := range providers {
 			fmt.Fprintf(&routes, "\thandle /%s/%s/* {\n\t\tminipay %s {\n%s\n\t\t}\n\t\treverse_proxy %s {\n\t\t\theader_up X-Fault %s\n\t\t\t%s\n\t\t}\n\t}\n",
-				fault, p.name, p.name, p.config, upHost, fault, transport)
+				fault, p.name, p.name, p.config, upHost, fault, timeouts(fault))
 		}
 	}
 	for fault := range webhookFaults {
 		fmt.Fprintf(&routes, "\thandle /webhooks/%s {\n\t\tminipay_webhook wechat_v2 {\n app_id %s\n mch_id %s\n api_key %s\n\t\t}\n\t\treverse_proxy %s {\n\t\t\theader_up X-Fault %s\n\t\t\t%s\n\t\t}\n\t}\n",
-			fault, appID, mchID, env("API_KEY", apiKey), merchantHost, fault, transport)
+			fault, appID, mchID, env("API_KEY", apiKey), merchantHost, fault, timeouts(fault))
 	}
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
 	port := itoa(freePort(t))
