@@ -281,6 +281,20 @@ func TestGopayClientAgainstSandbox(t *testing.T) {
 			if report["acknowledged"] != true {
 				t.Errorf("/sandbox/complete refunded report %v", report)
 			}
+			// Every field of WeChat's documented plaintext, as gopay's typed
+			// RefundNotify reads it.
+			if _, err := time.ParseInLocation("2006-01-02 15:04:05", info.SuccessTime, time.FixedZone("CST", 8*3600)); err != nil ||
+				info.TransactionId != txID || info.RefundId != rf.RefundId || info.TotalFee != "1234" || info.SettlementRefundFee != "100" ||
+				info.RefundRecvAccout == "" || info.RefundAccount == "" || info.RefundRequestSource == "" {
+				t.Errorf("refund notification plaintext %+v", info)
+			}
+			// The refunded order: trade_state REFUND (转入退款), paid fields kept.
+			if q, qbm, err := c.QueryOrder(ctx, m.request("out_trade_no", orderID)); err != nil || q.TradeState != "REFUND" ||
+				q.TransactionId != txID || q.TotalFee != "1234" || q.TimeEnd == "" {
+				t.Errorf("QueryOrder after refunds: %+v %v", q, err)
+			} else {
+				m.signed(t, "orderquery of a refunded order", q, qbm)
+			}
 
 			// WeChat's refusals, signed like its other answers.
 			refusals := []struct {
@@ -346,6 +360,20 @@ func TestGopayClientAgainstSandbox(t *testing.T) {
 			}
 			if rf, _, err := c.Refund(ctx, m.request("out_trade_no", other, "out_refund_no", other+"R", "total_fee", 1, "refund_fee", 1)); err != nil || rf.ResultCode != "FAIL" {
 				t.Errorf("Refund of an unpaid order: %+v %v", rf, err)
+			}
+			// A payment that failed: the notification says FAIL, orderquery PAYERROR.
+			failed := gopayOrderID("GPF")
+			if uo, err := c.UnifiedOrder(ctx, m.unifiedOrder(failed, 5, payNotify.srv.URL)); err != nil || uo.ResultCode != "SUCCESS" {
+				t.Fatalf("UnifiedOrder: %+v %v", uo, err)
+			}
+			complete(t, base, failed, "failed", "wechat_v2")
+			if fn := payNotify.next(t); fn.GetString("result_code") != "FAIL" || fn.GetString("out_trade_no") != failed || !gopayVerifies(t, m.cfg.SignType, fn) {
+				t.Errorf("failed payment's notification %v", fn)
+			}
+			if q, qbm, err := c.QueryOrder(ctx, m.request("out_trade_no", failed)); err != nil || q.TradeState != "PAYERROR" {
+				t.Errorf("QueryOrder of a failed payment: %+v %v", q, err)
+			} else {
+				m.signed(t, "orderquery PAYERROR", q, qbm)
 			}
 			cl, err := c.CloseOrder(ctx, m.request("out_trade_no", other))
 			if err != nil || cl.ResultCode != "SUCCESS" {
