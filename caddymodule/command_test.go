@@ -17,8 +17,8 @@ import (
 const (
 	// docs/providers/cbtis.md: the CBTIS docs' refund notification and its
 	// signature under api_key 6d0e8fa7b10c40c3a48c0c2be41cb178.
-	cbtisBody = `{"notify_type":"refund_success","data":{"uid":39172931,"refund_id":"C34368224017070000","merchant_refund_id":"P2164521756312637123","order_amount":"105.00","create_time":"2023-08-23T18:25:43.511Z","refund_time":"2023-08-23T18:28:16.511Z"}}`
-	cbtisSig  = "3ce5a54d8a76590179f0f4192a6c0efddf20e118966b6276b1bfbbc0b33f362a"
+	cbtisBody = transformtest.CBTISVectorBody
+	cbtisSig  = transformtest.CBTISVectorSignature
 	// docs/providers/latipay.md: Latipay's notification example (api_key 111222333).
 	latipayBody = `merchant_reference=dsi39ej430sks03&order_id=2017232323345678&amount=120.00&currency=NZD&payment_method=alipay&pay_time=2017-07-07%2010%3A53%3A50&status=paid&signature=840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1`
 	// docs/providers/2c2p.md: the 2C2P demo server's approved PaymentResponse

@@ -7,14 +7,15 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // CBTIS's published notification example (docs/providers/cbtis.md
-// "Known-answer vectors"): the refund_success body as sent, byte for byte,
-// and its signature under the documented apikey (cbtisAPIKey).
+// "Known-answer vectors"), signed with cbtisAPIKey.
 const (
-	cbtisVectorBody = `{"notify_type":"refund_success","data":{"uid":39172931,"refund_id":"C34368224017070000","merchant_refund_id":"P2164521756312637123","order_amount":"105.00","create_time":"2023-08-23T18:25:43.511Z","refund_time":"2023-08-23T18:28:16.511Z"}}`
-	cbtisVectorSig  = "3ce5a54d8a76590179f0f4192a6c0efddf20e118966b6276b1bfbbc0b33f362a"
+	cbtisVectorBody = transformtest.CBTISVectorBody
+	cbtisVectorSig  = transformtest.CBTISVectorSignature
 )
 
 // cbtisVectorEvent is the event README CBTIS describes for the vector: the

@@ -27,7 +27,7 @@ const (
 	subOpenID  = "oqZa55Qo-u0cVViWMAgv_YbyXb4U"
 	notifyURL  = "https://merchant.example/notify"
 	// The key of the CBTIS docs' webhook example (docs/providers/cbtis.md "Known-answer vectors").
-	vecAPIKey = "6d0e8fa7b10c40c3a48c0c2be41cb178"
+	vecAPIKey = transformtest.CBTISVectorKey
 )
 
 // t0 is the tests' clock origin.

@@ -12,10 +12,10 @@ import (
 
 // The known-answer vector of the CBTIS docs ("auth/auth-webhook"), as
 // quoted in docs/providers/cbtis.md: a refund notification, apikey
-// 6d0e8fa7b10c40c3a48c0c2be41cb178.
+// vecAPIKey.
 const (
-	vecBody      = `{"notify_type":"refund_success","data":{"uid":39172931,"refund_id":"C34368224017070000","merchant_refund_id":"P2164521756312637123","order_amount":"105.00","create_time":"2023-08-23T18:25:43.511Z","refund_time":"2023-08-23T18:28:16.511Z"}}`
-	vecSignature = "3ce5a54d8a76590179f0f4192a6c0efddf20e118966b6276b1bfbbc0b33f362a"
+	vecBody      = transformtest.CBTISVectorBody
+	vecSignature = transformtest.CBTISVectorSignature
 )
 
 // paymentBody is a payment_success notification in the documented shape.
