@@ -341,6 +341,7 @@ func TestWechatV3AgainstFakeWeChat(t *testing.T) {
 			signed(platform, v3PublicKeyID, 0, 200, `{"refund_id":"5031","out_refund_no":"R1","out_trade_no":"F1","status":"PROCESSING","amount":{"refund":100,"total":1230,"currency":"CNY"}}`), 200, "", ""},
 		{"refund_query abnormal", "refund_query", `{"refund_id":"R1"}`,
 			signed(platform, v3PublicKeyID, 0, 200, `{"refund_id":"5031","out_refund_no":"R1","out_trade_no":"F1","status":"ABNORMAL","amount":{"refund":100,"total":1230,"currency":"CNY"}}`), 200, "", ""},
+		{"close 202 USERPAYING", "close", `{"order_id":"F1"}`, signed(platform, v3PublicKeyID, 0, 202, `{"code":"USERPAYING","message":"用户支付中，需要输入密码"}`), 422, "provider_rejected", "USERPAYING"},
 		{"ORDERPAID", "close", `{"order_id":"F1"}`, signed(platform, v3PublicKeyID, 0, 403, `{"code":"ORDERPAID","message":"订单已支付"}`), 422, "provider_rejected", "ORDERPAID"},
 		{"ORDER_CLOSED", "pay", `{"order_id":"F1","amount":"1","currency":"CNY","description":"d","openid":"o"}`, signed(platform, v3PublicKeyID, 0, 403, `{"code":"ORDER_CLOSED","message":"订单已关闭"}`), 422, "provider_rejected", "ORDER_CLOSED"},
 		{"ORDER_NOT_EXIST", "query", `{"order_id":"F1"}`, signed(platform, v3PublicKeyID, 0, 404, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`), 422, "provider_rejected", "ORDER_NOT_EXIST"},

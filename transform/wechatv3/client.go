@@ -103,7 +103,7 @@ func (c *Client) call(method, path, rawQuery string, body []byte, orderID string
 			if err := c.VerifyAnswer(header, answer); err != nil {
 				return nil, err
 			}
-			if status < 200 || status > 299 {
+			if status < 200 || status > 299 || status != http.StatusOK && status != http.StatusNoContent && hasErrorCode(answer) {
 				return nil, answerError(status, answer)
 			}
 			return decode(status, answer)
@@ -123,19 +123,32 @@ func (c *Client) VerifyAnswer(header http.Header, body []byte) error {
 	return nil
 }
 
-// answerError maps a verified non-2xx answer: a 4xx with WeChat's JSON code
-// is the provider's refusal (422), except SIGN_ERROR and FREQUENCY_LIMITED
-// (the request or its rate is at fault, not the order: 502); 5xx and
-// anything unreadable are 502.
+// errorAnswer is WeChat's error form, {"code","message","detail"?}.
+type errorAnswer struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// hasErrorCode tells a 2xx answer in WeChat's error form: 202 USERPAYING
+// (the payer is entering the password) is in the error tables of pay, query
+// and close (docs/providers/wechat_v3.md, Errors), and a close answered so
+// did not close the order.
+func hasErrorCode(body []byte) bool {
+	var e errorAnswer
+	return json.Unmarshal(body, &e) == nil && e.Code != ""
+}
+
+// answerError maps a verified answer that is not a success: a 4xx (or a 2xx
+// in WeChat's error form, see hasErrorCode) with WeChat's JSON code is the
+// provider's refusal (422), except SIGN_ERROR and FREQUENCY_LIMITED (the
+// request or its rate is at fault, not the order: 502); 5xx, other
+// statuses and anything unreadable are 502.
 func answerError(status int, body []byte) error {
-	var e struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	}
+	var e errorAnswer
 	_ = json.Unmarshal(body, &e)
 	msg := "the provider answered HTTP " + strconv.Itoa(status)
 	switch {
-	case status >= 500 || status < 400:
+	case status >= 500 || status < 200 || status >= 300 && status < 400:
 		return transform.UpstreamCode(msg, e.Code, e.Message)
 	case e.Code == "":
 		return transform.Upstream(msg)

@@ -100,6 +100,12 @@ func TestClientDocumentedAnswers(t *testing.T) {
 		{"429 without a code", nil, "query", `{"order_id":"O1"}`, 429, ``, "502 upstream_error", "", ""},
 		{"500 SYSTEM_ERROR on close", nil, "close", `{"order_id":"O1"}`, 500, `{"code":"SYSTEM_ERROR","message":"系统错误"}`, "502 upstream_error", "SYSTEM_ERROR", "系统错误"},
 		{"500 BANK_ERROR on pay", nil, "pay", payReq, 500, `{"code":"BANK_ERROR","message":"银行系统异常"}`, "502 upstream_error", "BANK_ERROR", "银行系统异常"},
+		// 202 USERPAYING is in the error tables of pay, query and close: the
+		// order is not closed (it was "cancelled" before), nor prepaid.
+		{"202 USERPAYING on close", nil, "close", `{"order_id":"O1"}`, 202, `{"code":"USERPAYING","message":"用户支付中，需要输入密码"}`, "422 provider_rejected", "USERPAYING", "用户支付中，需要输入密码"},
+		{"202 USERPAYING on pay", nil, "pay", payReq, 202, `{"code":"USERPAYING","message":"用户支付中，需要输入密码"}`, "422 provider_rejected", "USERPAYING", "用户支付中，需要输入密码"},
+		{"202 USERPAYING on query", partner, "query", `{"order_id":"O1"}`, 202, `{"code":"USERPAYING","message":"用户支付中，需要输入密码"}`, "422 provider_rejected", "USERPAYING", "用户支付中，需要输入密码"},
+		{"200 close with an empty body", nil, "close", `{"order_id":"O1"}`, 200, ``, `{"provider":"wechat_v3","order_id":"O1","status":"cancelled"}`, "", ""},
 		{"503 without a body", nil, "refund_query", `{"refund_id":"R1"}`, 503, ``, "502 upstream_error", "", ""},
 	}
 	for _, tc := range cases {
