@@ -40,14 +40,19 @@ type merchant struct {
 	cfg  wechatv2.Config
 }
 
-// merchants are direct and service-provider mode in both sign types.
+// merchants are direct and service-provider mode (with the sub-merchant's
+// mini program, and with the service provider's own) in both sign types.
 func merchants() []merchant {
 	var ms []merchant
 	for _, st := range signTypes {
 		ms = append(ms,
 			merchant{"direct/" + st, wechatv2.Config{AppID: appID, MchID: mchID, APIKey: apiKey, SignType: st}},
 			merchant{"service-provider/" + st, wechatv2.Config{AppID: appID, MchID: mchID, APIKey: apiKey, SignType: st,
-				SubAppID: subAppID, SubMchID: subMchID}})
+				SubAppID: subAppID, SubMchID: subMchID}},
+			// A sub-merchant paid through the service provider's own mini
+			// program: no sub_app_id, the payer's openid under appid.
+			merchant{"service-provider-own-app/" + st, wechatv2.Config{AppID: appID, MchID: mchID, APIKey: apiKey, SignType: st,
+				SubMchID: subMchID}})
 	}
 	return ms
 }
@@ -56,12 +61,24 @@ func merchants() []merchant {
 // merchant, the sign type and the payer under the field of m's mode.
 func (m merchant) identity() map[string]string {
 	f := map[string]string{"appid": m.cfg.AppID, "mch_id": m.cfg.MchID, "sign_type": m.cfg.SignType}
+	m.addSub(f)
 	if m.cfg.SubAppID != "" {
-		f["sub_appid"], f["sub_mch_id"], f["sub_openid"] = m.cfg.SubAppID, m.cfg.SubMchID, openID
+		f["sub_openid"] = openID
 	} else {
 		f["openid"] = openID
 	}
 	return f
+}
+
+// addSub adds to f the sub-merchant fields m's mode names (sub_mch_id, and
+// sub_appid when m has a sub_app_id).
+func (m merchant) addSub(f map[string]string) {
+	if m.cfg.SubMchID != "" {
+		f["sub_mch_id"] = m.cfg.SubMchID
+	}
+	if m.cfg.SubAppID != "" {
+		f["sub_appid"] = m.cfg.SubAppID
+	}
 }
 
 // payAppID is the appId wx.requestPayment runs as: the sub-merchant's mini
@@ -219,9 +236,7 @@ func TestPaySignJudgedByGopay(t *testing.T) {
 				"return_code": "SUCCESS", "return_msg": "OK", "appid": m.cfg.AppID, "mch_id": m.cfg.MchID,
 				"nonce_str": "IITRi8Iabbblz1Jc", "result_code": "SUCCESS", "prepay_id": prepayID, "trade_type": "JSAPI",
 			}
-			if m.cfg.SubMchID != "" {
-				fields["sub_appid"], fields["sub_mch_id"] = m.cfg.SubAppID, m.cfg.SubMchID
-			}
+			m.addSub(fields)
 			answer := gopaySigned(st, fields)
 			call, err := m.newClient(t).Prepare(context.Background(), "pay", []byte(payJSON))
 			if err != nil {
@@ -379,8 +394,9 @@ func TestGopaySignedAcceptedByMinipay(t *testing.T) {
 					"fee_type": "CNY", "transaction_id": "4200001234202611220000000001", "out_trade_no": "O20261122001",
 					"attach": "a=1&b=<2>", "time_end": "20261122100500",
 				}
-				if m.cfg.SubMchID != "" {
-					fields["sub_appid"], fields["sub_mch_id"], fields["sub_openid"] = m.cfg.SubAppID, m.cfg.SubMchID, openID
+				m.addSub(fields)
+				if m.cfg.SubAppID != "" {
+					fields["sub_openid"] = openID
 				}
 				if withSignType {
 					fields["sign_type"] = st
@@ -485,9 +501,7 @@ func TestRefundQueryJudgedByGopay(t *testing.T) {
 				"refund_id_0": "2008450740201411110000174436", "refund_fee_0": "234", "refund_status_0": "SUCCESS",
 				"refund_channel_0": "ORIGINAL", "refund_success_time_0": "2026-11-22 10:05:00",
 			}
-			if m.cfg.SubMchID != "" {
-				fields["sub_appid"], fields["sub_mch_id"] = m.cfg.SubAppID, m.cfg.SubMchID
-			}
+			m.addSub(fields)
 			answer := gopaySigned(st, fields)
 			out, err := call.Decode(200, nil, []byte(wechat.GenerateXml(answer)))
 			want := `{"provider":"wechat_v2","order_id":"1415757673","refund_id":"1415701182","provider_refund_id":"2008450740201411110000174436",` +
@@ -566,9 +580,7 @@ func TestOrderCallsJudgedByGopay(t *testing.T) {
 
 				fields := map[string]string{"return_code": "SUCCESS", "return_msg": "OK", "appid": m.cfg.AppID, "mch_id": m.cfg.MchID,
 					"nonce_str": "TeqClE3i0mvn3DrK", "result_code": "SUCCESS"}
-				if m.cfg.SubMchID != "" {
-					fields["sub_appid"], fields["sub_mch_id"] = m.cfg.SubAppID, m.cfg.SubMchID
-				}
+				m.addSub(fields)
 				maps.Copy(fields, tc.answer)
 				answer := gopaySigned(st, fields)
 				if out, err := call.Decode(200, nil, []byte(wechat.GenerateXml(answer))); err != nil || string(out) != tc.merchant {

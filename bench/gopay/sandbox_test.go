@@ -52,7 +52,10 @@ func startSandboxes(t *testing.T) map[string]string {
 			"\t\t\tapp_id " + m.cfg.AppID + "\n\t\t\tmch_id " + m.cfg.MchID + "\n\t\t\tapi_key " + m.cfg.APIKey +
 			"\n\t\t\tsign_type " + m.cfg.SignType + "\n")
 		if m.cfg.SubMchID != "" {
-			sites.WriteString("\t\t\tsub_app_id " + m.cfg.SubAppID + "\n\t\t\tsub_mch_id " + m.cfg.SubMchID + "\n")
+			sites.WriteString("\t\t\tsub_mch_id " + m.cfg.SubMchID + "\n")
+		}
+		if m.cfg.SubAppID != "" {
+			sites.WriteString("\t\t\tsub_app_id " + m.cfg.SubAppID + "\n")
 		}
 		sites.WriteString("\t\t}\n\t}\n}\n")
 	}
@@ -145,7 +148,10 @@ func (m merchant) gopayClient(base, key string) *wechat.Client {
 func (m merchant) request(kv ...any) gopay.BodyMap {
 	bm := make(gopay.BodyMap).Set("nonce_str", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS").Set("sign_type", m.cfg.SignType)
 	if m.cfg.SubMchID != "" {
-		bm.Set("sub_appid", m.cfg.SubAppID).Set("sub_mch_id", m.cfg.SubMchID)
+		bm.Set("sub_mch_id", m.cfg.SubMchID)
+	}
+	if m.cfg.SubAppID != "" {
+		bm.Set("sub_appid", m.cfg.SubAppID)
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		bm.Set(kv[i].(string), kv[i+1])
@@ -158,7 +164,7 @@ func (m merchant) request(kv ...any) gopay.BodyMap {
 func (m merchant) unifiedOrder(orderID string, fee int, notify string) gopay.BodyMap {
 	bm := m.request("body", "拿铁 & <cake>", "out_trade_no", orderID, "total_fee", fee, "spbill_create_ip", "203.0.113.7",
 		"notify_url", notify, "trade_type", "JSAPI", "attach", "a=1&b=<2>")
-	if m.cfg.SubMchID != "" {
+	if m.cfg.SubAppID != "" {
 		return bm.Set("sub_openid", openID)
 	}
 	return bm.Set("openid", openID)
