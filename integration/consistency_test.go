@@ -67,6 +67,14 @@ func TestMerchantAPIConsistency(t *testing.T) {
 		}
 	}
 	raw := func(body string) func(map[string]any) string { return func(map[string]any) string { return body } }
+	// literal sets field to a JSON string literal as written, escapes kept
+	// (Go's encoder cannot write half a surrogate pair).
+	literal := func(field, text string) func(map[string]any) string {
+		return func(b map[string]any) string {
+			b[field] = "\x00literal"
+			return strings.Replace(marshal(t, b), `"\u0000literal"`, text, 1)
+		}
+	}
 	every := []string{"pay", "query", "close", "refund", "refund_query", "login"}
 	orderOps := []string{"pay", "query", "close", "refund"}
 	money := []string{"pay", "refund"}
@@ -124,6 +132,16 @@ func TestMerchantAPIConsistency(t *testing.T) {
 		{"description missing", []string{"pay"}, drop("description"), 400, "invalid_request", "description"},
 		{"description of 128 bytes", []string{"pay"}, set("description", strings.Repeat("d", 125)+"中"), 400, "invalid_request", "description"},
 		{"description with a control character", []string{"pay"}, set("description", "a\x01b"), 400, "invalid_request", "description"},
+		// Half a surrogate pair is no character (encoding/json reads it as U+FFFD, which the merchant
+		// never wrote): Python's json.dumps writes a byte that is not UTF-8 so.
+		{"description with half a surrogate pair", []string{"pay"}, literal("description", `"d\udcff"`), 400, "invalid_request", "description"},
+		{"attach with a high surrogate before a letter", []string{"pay"}, literal("attach", `"\ud83dA"`), 400, "invalid_request", "attach"},
+		{"reason with half a surrogate pair", []string{"refund"}, literal("reason", `"r\ud800"`), 400, "invalid_request", "reason"},
+		{"code with half a surrogate pair", []string{"login"}, literal("code", `"\udc00c"`), 400, "invalid_request", "code"},
+		{"description with a surrogate pair", []string{"pay"}, literal("description", `"d\ud83d\ude00"`), 200, "", ""},
+		// C1 controls (U+0080 to U+009F) are control characters too
+		{"description with a C1 control", []string{"pay"}, literal("description", `"d\u0085"`), 400, "invalid_request", "description"},
+		{"payer_name with a C1 control", []string{"pay"}, set("payer_name", "n\u009f"), 400, "invalid_request", "payer_name"},
 		{"openid missing", []string{"pay"}, drop("openid"), 400, "invalid_request", "openid"},
 		{"openid of 129 bytes", []string{"pay"}, set("openid", strings.Repeat("o", 129)), 400, "invalid_request", "openid"},
 		{"client_ip with a port", []string{"pay"}, set("client_ip", "10.0.0.1:80"), 400, "invalid_request", "client_ip"},

@@ -196,12 +196,18 @@ func readEscapedJSONString(s string, start, j int) (string, int, bool) {
 				if j+6 <= len(s) && s[j] == '\\' && s[j+1] == 'u' {
 					r2, ok = hex4(s, j+2)
 				}
-				if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
-					r = dec
-					j += 6
-				} else {
-					r = utf8.RuneError // a lone surrogate, as encoding/json reads it
+				dec := utf16.DecodeRune(r, r2)
+				if !ok || dec == utf8.RuneError {
+					// Half a pair stands for no character: kept as its
+					// three bytes, which are not UTF-8, so the value is
+					// refused naming its member where encoding/json would
+					// read U+FFFD, text the merchant never wrote (Python's
+					// json.dumps writes a byte that is not UTF-8 so).
+					b = append(b, 0xed, byte(0x80|r>>6&0x3f), byte(0x80|r&0x3f))
+					continue
 				}
+				r = dec
+				j += 6
 			}
 			b = utf8.AppendRune(b, r)
 			continue
@@ -222,12 +228,16 @@ func hex4(s string, i int) (rune, bool) {
 }
 
 // printable refuses C0 control characters other than tab and newline, DEL,
-// and U+FFFE and U+FFFF (UTF-8 EF BF BE, EF BF BF), which XML 1.0 (§2.2)
-// excludes: WeChat v2's and 2C2P's documents could not carry them.
+// the C1 controls U+0080 to U+009F (UTF-8 C2 80 to C2 9F; control
+// characters too, as unicode.IsControl says), and U+FFFE and U+FFFF (UTF-8
+// EF BF BE, EF BF BF), which XML 1.0 (§2.2) excludes: WeChat v2's and
+// 2C2P's documents could not carry them. v is UTF-8.
 func printable(v string) bool {
 	for i := 0; i < len(v); i++ {
 		switch c := v[i]; {
 		case c < 0x20 && c != '\t' && c != '\n' || c == 0x7f:
+			return false
+		case c == 0xc2 && i+1 < len(v) && v[i+1] <= 0x9f:
 			return false
 		case c == 0xef && i+2 < len(v) && v[i+1] == 0xbf && v[i+2] >= 0xbe:
 			return false

@@ -39,6 +39,18 @@ func TestDecodeFlatJSON(t *testing.T) {
 		{"noncharacter U+FFFE", `{"attach":"a\ufffe"}`, "attach", false, ""},
 		{"noncharacter U+FFFF raw", "{\"description\":\"a\xef\xbf\xbf\"}", "description", false, ""},
 		{"U+FFFD is a character", `{"attach":"\ufffd"}`, "", true, "\ufffd"},
+		// half a surrogate pair is no character: encoding/json reads U+FFFD, which the merchant never
+		// wrote (Python's json.dumps writes a byte that is not UTF-8 as \udcXX)
+		{"lone high surrogate", `{"description":"d\ud800"}`, "description", false, ""},
+		{"lone low surrogate", `{"attach":"\udcff"}`, "attach", false, ""},
+		{"high surrogate before another escape", `{"attach":"\ud83d\u0041"}`, "attach", false, ""},
+		{"high surrogate before a high one", `{"attach":"\ud83d\ud83d\ude00"}`, "attach", false, ""},
+		{"reversed pair", `{"attach":"\ude00\ud83d"}`, "attach", false, ""},
+		// C1 controls (U+0080 to U+009F) are control characters too; U+00A0 is not
+		{"escaped C1 NEL", `{"attach":"a\u0085"}`, "attach", false, ""},
+		{"raw C1 U+009F", "{\"payer_name\":\"a\xc2\x9f\"}", "payer_name", false, ""},
+		{"raw C1 U+0080", "{\"attach\":\"\xc2\x80\"}", "attach", false, ""},
+		{"no-break space is a character", `{"attach":"a\u00a0\u00ff"}`, "", true, "a\u00a0\u00ff"},
 		{"U+EFBF is a character", `{"attach":"\uefbf"}`, "", true, "\uefbf"},
 		{"trailing", `{"order_id":"O1"} x`, "", false, ""},
 		{"two objects", `{}{}`, "", false, ""},
