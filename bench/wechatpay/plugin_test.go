@@ -20,12 +20,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/validators"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/consts"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/notify"
+	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
 
 // recorded is one request the plugin sent towards WeChat, and the SDK's
@@ -230,6 +232,21 @@ func TestSDKJudgesPluginOutput(t *testing.T) {
 			message := fmt.Sprintf("%s\n%s\n%s\n%s\n", route.payAppID, pay["timeStamp"], pay["nonceStr"], pay["package"])
 			if pay["signType"] != "RSA" {
 				t.Fatalf("pay answer %v", pay)
+			}
+			// The rest of what the SDK's PrepayWithRequestPayment hands to
+			// wx.requestPayment: every value a string, timeStamp in Unix
+			// seconds, nonceStr of utils.NonceLength characters of
+			// utils.NonceSymbols, package prepay_id=<the sandbox's prepay id>.
+			for k, v := range pay {
+				if _, ok := v.(string); !ok {
+					t.Fatalf("pay answer %s is %T, not a string: %v", k, v, pay)
+				}
+			}
+			ts, err := strconv.ParseInt(pay["timeStamp"].(string), 10, 64)
+			nonce := pay["nonceStr"].(string)
+			if err != nil || time.Since(time.Unix(ts, 0)).Abs() > time.Minute || len(nonce) != utils.NonceLength ||
+				strings.Trim(nonce, utils.NonceSymbols) != "" || !strings.HasPrefix(pay["package"].(string), "prepay_id=wx") {
+				t.Fatalf("pay answer %v is not what the SDK hands to wx.requestPayment", pay)
 			}
 			if err := merchantVerifier.Verify(ctx, merchantSerial, message, fmt.Sprint(pay["paySign"])); err != nil {
 				t.Fatalf("the SDK's verifier refuses the plugin's paySign over %q: %v", message, err)
