@@ -15,8 +15,16 @@ import (
 	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
+// answerTimeout is the response_header_timeout of the routes to fakeWeChat
+// and of allWebhookRoutes: an answer that must come in time gets as long as
+// a machine running -race among other work may take (300 ms did not do for
+// TestUpstreamAndMerchantFaults' calls), and what hangs on purpose waits
+// past it.
+const answerTimeout = 2 * time.Second
+
 // fakeWeChat is an independent WeChat Pay v2 server that misbehaves on
-// purpose, chosen by the out_trade_no's prefix.
+// purpose, chosen by the out_trade_no's prefix: a SLOW one answers once
+// Caddy gave up waiting (answerTimeout), or after twice that.
 func fakeWeChat(t *testing.T) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		buf := make([]byte, 64<<10)
@@ -55,7 +63,7 @@ func fakeWeChat(t *testing.T) *httptest.Server {
 		case strings.HasPrefix(id, "ANONYMOUS"):
 			answer(apiKey, "")
 		case strings.HasPrefix(id, "SLOW"):
-			time.Sleep(1500 * time.Millisecond)
+			wait(r, 2*answerTimeout)
 			answer(apiKey, appID)
 		default:
 			answer(apiKey, appID)
@@ -100,7 +108,7 @@ func errorConfig(t *testing.T, fake string, logFile string) (config string, merc
 		}
 		reverse_proxy ` + strings.TrimPrefix(fake, "http://") + ` {
 			transport http {
-				response_header_timeout 500ms
+				response_header_timeout ` + answerTimeout.String() + `
 			}
 		}
 	}

@@ -71,7 +71,7 @@ func TestMetricsCountAndReload(t *testing.T) {
 		}
 		reverse_proxy ` + strings.TrimPrefix(fake.URL, "http://") + ` {
 			transport http {
-				response_header_timeout 500ms
+				response_header_timeout ` + answerTimeout.String() + `
 			}
 		}
 	}

@@ -72,7 +72,7 @@ func TestWebhookMerchantAnswers(t *testing.T) {
 		{"404", "/up", status(404), 502},
 		{"500", "/up", status(500), 502},
 		{"503", "/up", status(503), 502},
-		{"hangs past response_header_timeout", "/up", func(w http.ResponseWriter) { time.Sleep(time.Second) }, 504},
+		{"hangs past response_header_timeout", "/up", func(w http.ResponseWriter) { time.Sleep(answerTimeout + time.Second) }, 504},
 		{"down", "/down", status(200), 502},
 	}
 	for _, m := range merchants {
@@ -117,12 +117,12 @@ func TestWebhookMerchantAnswers(t *testing.T) {
 }
 
 // allWebhookRoutes is one minipay_webhook route per provider under prefix
-// (prefix/wechat_v2, …), each forwarding to upstream with a 500 ms
+// (prefix/wechat_v2, …), each forwarding to upstream with answerTimeout as
 // response_header_timeout.
 func allWebhookRoutes(t *testing.T, prefix, upstream string) string {
 	route := func(provider, fields string) string {
 		return "\thandle " + prefix + "/" + provider + " {\n\t\tminipay_webhook " + provider + " {\n" + fields + "\t\t}\n\t\treverse_proxy " + upstream +
-			" {\n\t\t\ttransport http {\n\t\t\t\tresponse_header_timeout 500ms\n\t\t\t}\n\t\t}\n\t}\n"
+			" {\n\t\t\ttransport http {\n\t\t\t\tresponse_header_timeout " + answerTimeout.String() + "\n\t\t\t}\n\t\t}\n\t}\n"
 	}
 	return route("wechat_v2", "\t\t\tapp_id "+appID+"\n\t\t\tmch_id "+mchID+"\n\t\t\tapi_key "+apiKey+"\n\t\t\tsign_type HMAC-SHA256\n") +
 		route("wechat_v3", v3Merchant(t, v3PublicKeyMode(t))) +
