@@ -38,8 +38,8 @@ func newPlatformSigner(t testing.TB) platformSigner {
 // FuzzSignedNotification: a notification the platform key signed, its
 // envelope and its (encrypted) resource written by the fuzzer, is an event
 // of this merchant or a documented refusal; the event's data is the
-// decrypted resource plus the envelope's three fields; and any one byte
-// changed in the signed body is refused.
+// decrypted resource (UTF-8, or refused) plus the envelope's three fields;
+// and any one byte changed in the signed body is refused.
 func FuzzSignedNotification(f *testing.F) {
 	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","success_time":"2026-11-29T10:00:05+08:00","payer":{"openid":"o"},"amount":{"total":1234,"currency":"CNY"},"promotion_detail":[{"amount":1}]}`
 	const refund = `{"mchid":"1900000109","out_trade_no":"O1","transaction_id":"4200001","out_refund_no":"R1","refund_id":"5030001","refund_status":"SUCCESS","amount":{"total":1234,"refund":234,"payer_total":1234,"payer_refund":234}}`
@@ -48,6 +48,7 @@ func FuzzSignedNotification(f *testing.F) {
 	f.Add(EventRefundAbnormal, "x", []byte(strings.Replace(refund, "SUCCESS", "ABNORMAL", 1)), []byte{}, uint16(3))
 	f.Add(EventTransactionSuccess, "", []byte(`{"mchid":"1900000109","mchid":"1"}`), []byte{}, uint16(0))
 	f.Add(EventTransactionSuccess, "", []byte(`{"mchid":"1900000109","amount":{"total":-1}}`), []byte{}, uint16(0))
+	f.Add(EventTransactionSuccess, "", []byte("{\"mchid\":\"1900000109\",\"attach\":\"a\xffb\"}"), []byte{}, uint16(0))
 	f.Add("", "", []byte{}, []byte(`{"id":"EV-1","event_type":"TRANSACTION.SUCCESS","resource_type":"encrypt-resource","resource":{"algorithm":"AEAD_AES_256_GCM","ciphertext":"","nonce":"123456789012"}}`), uint16(0))
 	f.Add("", "", []byte{}, []byte(`{"code":"ORDERPAID","message":"x"}`), uint16(0))
 	f.Add("", "", []byte{}, []byte(`{"id":"1","id":"2","resource":{},"resource":{}}`), uint16(0))
@@ -86,6 +87,16 @@ func FuzzSignedNotification(f *testing.F) {
 			}
 			if _, ok := ev.Data["resource.ciphertext"]; ok {
 				t.Fatal("the event carries the ciphertext")
+			}
+			// README: a resource that is not UTF-8 is refused, not read with
+			// U+FFFD in place of its bad bytes (text WeChat never encrypted).
+			if len(raw) == 0 && !utf8.Valid(resource) {
+				t.Fatalf("a resource that is not UTF-8 was read: %q", resource)
+			}
+			for k, v := range ev.Data {
+				if !utf8.ValidString(k) || !utf8.ValidString(v) {
+					t.Fatalf("data %q: %q is not UTF-8", k, v)
+				}
 			}
 			if !json.Valid(transform.Marshal(ev)) {
 				t.Fatalf("event %+v does not encode", ev)
