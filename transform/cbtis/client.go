@@ -168,16 +168,22 @@ type envelope struct {
 }
 
 // ReadAnswer checks an API answer and returns its data: 2xx (401 is the
-// caller's), JSON, code 0. A non-zero code is the provider's refusal (422).
+// caller's), JSON, code 0. A non-zero code is the provider's refusal (422),
+// also on a 4xx, as Latipay's and WeChat v3's are (README Errors): the
+// refusal is the code, whichever status carries it. A 5xx is a 502 either way.
 func ReadAnswer(status int, body []byte) (json.RawMessage, error) {
 	var env envelope
 	jsonErr := json.Unmarshal(body, &env)
 	if status < 200 || status > 299 {
 		msg := "the provider answered HTTP " + strconv.Itoa(status)
-		if jsonErr == nil {
-			return nil, transform.UpstreamCode(msg, codeText(env.Code), env.Message)
+		if jsonErr != nil {
+			return nil, transform.Upstream(msg)
 		}
-		return nil, transform.Upstream(msg)
+		code := codeText(env.Code)
+		if status >= 400 && status < 500 && code != "" && code != "0" {
+			return nil, transform.Rejected(code, env.Message)
+		}
+		return nil, transform.UpstreamCode(msg, code, env.Message)
 	}
 	if jsonErr != nil {
 		return nil, transform.Upstream("the provider's answer is not valid JSON")

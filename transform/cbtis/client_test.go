@@ -185,6 +185,11 @@ func TestDecodeErrors(t *testing.T) {
 		{"HTTP 500 with an envelope", "pay", 500, `{"code":50000,"message":"internal"}`, 502, transform.CodeUpstreamError, "50000", "internal"},
 		// README "Errors": the provider's text is cut to MaxProviderText bytes.
 		{"HTTP 500 with a long message", "pay", 500, `{"code":50000,"message":"` + strings.Repeat("x", 300) + `"}`, 502, transform.CodeUpstreamError, "50000", strings.Repeat("x", transform.MaxProviderText)},
+		{"HTTP 400 with a code", "pay", 400, `{"code":40001,"message":"invalid amount","rid":"r"}`, 422, transform.CodeProviderRejected, "40001", "invalid amount"},
+		{"HTTP 404 with a string code", "query", 404, `{"code":"ORDER_NOT_FOUND","message":"order not found"}`, 422, transform.CodeProviderRejected, "ORDER_NOT_FOUND", "order not found"},
+		{"HTTP 400 with code 0", "pay", 400, `{"code":0,"message":"ok"}`, 502, transform.CodeUpstreamError, "0", "ok"},
+		{"HTTP 400 without a code", "pay", 400, `{"message":"bad request"}`, 502, transform.CodeUpstreamError, "", "bad request"},
+		{"HTTP 503 with a code", "pay", 503, `{"code":50300,"message":"busy"}`, 502, transform.CodeUpstreamError, "50300", "busy"},
 		{"HTTP 403 HTML", "pay", 403, `<html>forbidden</html>`, 502, transform.CodeUpstreamError, "", ""},
 		{"not JSON", "pay", 200, `<xml/>`, 502, transform.CodeUpstreamError, "", ""},
 		{"no code", "pay", 200, `{"data":{}}`, 502, transform.CodeUpstreamError, "", ""},
