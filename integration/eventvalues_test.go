@@ -1,0 +1,122 @@
+package integration
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minipay/caddy-minipay/transform/cbtis"
+	"github.com/minipay/caddy-minipay/transform/wechatv2"
+)
+
+// TestWebhookEventCarriesSignedTextExactly: README Webhooks (Event, What the
+// merchant can trust): a signed value holding what could break the event or
+// the forwarded request (quotes, backslashes, </script>, U+2028 and U+2029,
+// and where the document can carry them NUL, CR LF and a header line) reaches
+// the merchant as that exact text inside one JSON event, never as a header,
+// and the forwarded request has only its three headers; for every provider.
+// A signed JSON object giving a name both as a dotted member and as a nested
+// one ("amount.total" beside "amount":{"total"}, "a.0" beside "a":[…]) is two
+// values for one data entry and is refused (401), nothing forwarded.
+func TestWebhookEventCarriesSignedTextExactly(t *testing.T) {
+	base, merchant := trustRoutes(t)
+	const xmlText = "q\"b\\s</script>\u2028\u2029 é中 'x'"
+	const jsonText = xmlText + "\u0000\r\nX-Evil: 1\t"
+	jsonString := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	xmlEscaped := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\"", "&quot;", "'", "&apos;").Replace(xmlText)
+
+	cbtisBody := func(data string) string {
+		return `{"notify_type":"payment_success","data":{"uid":` + cbtisUID + `,"order_id":"C-INJ\r\nX-Evil: 1",` + data + `}}`
+	}
+	cbtisReq := func(body string) *http.Request {
+		return notificationRequest(base+"/webhooks/cbtis", "application/json",
+			http.Header{"Signature": {cbtis.Signature([]byte(body), cbtisAPIKey)}}, body)
+	}
+	v3Req := func(resourceExtra string) *http.Request {
+		tx := `{"mchid":"` + mchID + `","appid":"` + appID + `","out_trade_no":"W-INJ","transaction_id":"4200077",` +
+			`"trade_state":"SUCCESS","success_time":"2026-11-29T10:00:05+08:00","payer":{"openid":"o"}` + resourceExtra + `}`
+		body := `{"id":"EV-INJ","create_time":"2026-11-29T10:00:06+08:00","resource_type":"encrypt-resource","event_type":"TRANSACTION.SUCCESS",` +
+			`"summary":"s","resource":{"original_type":"transaction","algorithm":"AEAD_AES_256_GCM","ciphertext":"` +
+			gcmSeal(t, v3APIv3Key, "abcdefghijkl", "transaction", tx) + `","associated_data":"transaction","nonce":"abcdefghijkl"}}`
+		return notificationRequest(base+"/webhooks/wechat_v3", "application/json",
+			wechatHeaders(t, v3PrivateKey(t, "wechatpay_platform_key.pem"), v3PublicKeyID, time.Now().Unix(), body), body)
+	}
+	twoc2pPayload := `<PaymentResponse><merchantID>` + twoc2pMerchant + `</merchantID><respCode>00</respCode><status>A</status>` +
+		`<uniqueTransactionCode>P-INJ</uniqueTransactionCode><tranRef>7700001</tranRef><amt>000000001234</amt><currencyCode>702</currencyCode>` +
+		`<userDefined1>` + xmlEscaped + `</userDefined1></PaymentResponse>`
+	payload := base64.StdEncoding.EncodeToString([]byte(twoc2pPayload))
+	mac := hmac.New(sha256.New, []byte(twoc2pKey))
+	mac.Write([]byte(payload))
+	envelope := base64.StdEncoding.EncodeToString([]byte("<PaymentResponse><version>9.9</version><payload>" + payload +
+		"</payload><signature>" + strings.ToUpper(hex.EncodeToString(mac.Sum(nil))) + "</signature></PaymentResponse>"))
+
+	forwarded := []struct {
+		name, field, want, wantID string
+		req                       *http.Request
+		ack                       string
+	}{
+		{"cbtis", "note", jsonText, "cbtis:C-INJ%0D%0AX-Evil: 1:payment.succeeded",
+			cbtisReq(cbtisBody(`"merchant_order_id":"CB-INJ","order_amount":"12.30","order_currency":"HKD","note":` + jsonString(jsonText))), "success"},
+		{"wechat_v3", "attach", jsonText, "wechat_v3:4200077:payment.succeeded",
+			v3Req(`,"amount":{"total":1230,"currency":"CNY"},"attach":` + jsonString(jsonText)), ""},
+		{"wechat_v2", "attach", xmlText, "wechat_v2:4200000123202611220000000077:payment.succeeded", notificationRequest(base+"/webhooks/wechat_v2", "text/xml", nil,
+			xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("attach", xmlText)))), wechatv2.AckBody},
+		{"2c2p", "userDefined1", xmlText, "2c2p:7700001:payment.succeeded", notificationRequest(base+"/webhooks/2c2p", "application/x-www-form-urlencoded", nil,
+			"paymentResponse="+url.QueryEscape(envelope)), "OK"},
+		// Latipay signs five fields of fixed grammars; free text arrives only unverified.
+		{"latipay", "unverified.order_id", jsonText, "latipay:LP-77:payment.succeeded", notificationRequest(base+"/webhooks/latipay", "application/x-www-form-urlencoded", nil,
+			latipayForm(latipayAPIKey, func(v url.Values) { v.Set("order_id", jsonText) })), "sent"},
+	}
+	for _, tt := range forwarded {
+		status, answer := send(t, tt.req)
+		if status != http.StatusOK || string(answer) != tt.ack {
+			t.Errorf("%s: %d %q, want 200 %q", tt.name, status, answer, tt.ack)
+			continue
+		}
+		got := merchant.take()
+		if len(got) != 1 {
+			t.Errorf("%s: %d deliveries, want 1", tt.name, len(got))
+			continue
+		}
+		data, _ := got[0].event["data"].(map[string]any)
+		if data[tt.field] != tt.want {
+			t.Errorf("%s: data[%q] = %q, want %q", tt.name, tt.field, data[tt.field], tt.want)
+		}
+		if id := got[0].header.Get("Minipay-Event-Id"); id != tt.wantID || got[0].event["id"] != tt.wantID {
+			t.Errorf("%s: Minipay-Event-Id %q, event id %q, want %q", tt.name, id, got[0].event["id"], tt.wantID)
+		}
+		for name := range got[0].header {
+			if !slices.Contains([]string{"Content-Type", "Content-Length", "Minipay-Event-Id", "Minipay-Provider",
+				"Via", "X-Forwarded-For", "X-Forwarded-Proto", "Accept-Encoding"}, name) {
+				t.Errorf("%s: the merchant got a header %q: %q", tt.name, name, got[0].header[name])
+			}
+		}
+	}
+
+	refused := []struct {
+		name string
+		req  *http.Request
+	}{
+		{"cbtis amount.total beside amount.total nested", cbtisReq(cbtisBody(`"amount":{"total":"1.00"},"amount.total":"999.00"`))},
+		{"cbtis a.0 beside a[0]", cbtisReq(cbtisBody(`"a":["x"],"a.0":"y"`))},
+		{"cbtis nested first, dotted after, deeper", cbtisReq(cbtisBody(`"p":{"q.r":"1"},"p.q":{"r":"2"}`))},
+		{"wechat_v3 amount.total beside amount.total nested", v3Req(`,"amount":{"total":1230,"currency":"CNY"},"amount.total":1`)},
+		{"wechat_v3 payer.openid beside payer.openid nested", v3Req(`,"amount":{"total":1230,"currency":"CNY"},"payer.openid":"o2"`)},
+	}
+	for _, tt := range refused {
+		if status, _ := send(t, tt.req); status != http.StatusUnauthorized {
+			t.Errorf("%s: status %d, want 401", tt.name, status)
+		}
+		if got := merchant.take(); len(got) != 0 {
+			t.Errorf("%s: forwarded %+v", tt.name, got)
+		}
+	}
+}
