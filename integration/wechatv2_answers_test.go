@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // independentWeChatV2 is a WeChat Pay v2 server written from WeChat's pages
@@ -53,7 +55,7 @@ func independentWeChatV2(t *testing.T) *httptest.Server {
 		if i, ok := strings.CutPrefix(scenario, "F"); ok {
 			n, _ := strconv.Atoi(i)
 			fmt.Fprintf(w, `<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[%s]]></return_msg></xml>`,
-				strings.ReplaceAll(v2ReturnMsgs[n], "]]>", "]]]]><![CDATA[>"))
+				strings.ReplaceAll(transformtest.WeChatV2ReturnMsgs[n], "]]>", "]]]]><![CDATA[>"))
 			return
 		}
 		a := map[string]string{"return_code": "SUCCESS", "return_msg": "OK", "appid": req["appid"], "mch_id": req["mch_id"],
@@ -109,10 +111,8 @@ func independentWeChatV2(t *testing.T) *httptest.Server {
 	return srv
 }
 
-var (
-	v2ReturnMsgs     = []string{"签名错误", "参数格式校验错误", "XML格式错误", "mch_id参数格式错误 <&> ]]>", "invalid spbill_create_ip"}
-	v2RefundStatuses = []string{"SUCCESS", "PROCESSING", "REFUNDCLOSE", "CHANGE"}
-)
+// v2RefundStatuses are refundquery's documented refund_status_$n values.
+var v2RefundStatuses = []string{"SUCCESS", "PROCESSING", "REFUNDCLOSE", "CHANGE"}
 
 // v2DocSign is WeChat's v2 signature as its signature page states it.
 func v2DocSign(p map[string]string, signType string) string {
@@ -180,19 +180,6 @@ func TestWechatV2IndependentServerAnswers(t *testing.T) {
 		},
 		"refund_query": func(id string) string { return `{"refund_id":"` + id + `"}` },
 	}
-	errCodes := map[string][]string{
-		"pay": {"NOAUTH", "NOTENOUGH", "ORDERPAID", "ORDERCLOSED", "SYSTEMERROR", "APPID_NOT_EXIST", "MCHID_NOT_EXIST",
-			"APPID_MCHID_NOT_MATCH", "LACK_PARAMS", "OUT_TRADE_NO_USED", "SIGNERROR", "XML_FORMAT_ERROR", "REQUIRE_POST_METHOD",
-			"POST_DATA_EMPTY", "NOT_UTF8", "INVALID_REQUEST"},
-		"query": {"ORDERNOTEXIST", "SYSTEMERROR"},
-		"close": {"ORDERPAID", "SYSTEMERROR", "ORDERCLOSED", "SIGNERROR", "REQUIRE_POST_METHOD", "XML_FORMAT_ERROR"},
-		"refund": {"SYSTEMERROR", "BIZERR_NEED_RETRY", "TRADE_OVERDUE", "ERROR", "USER_ACCOUNT_ABNORMAL", "INVALID_REQ_TOO_MUCH",
-			"NOTENOUGH", "INVALID_TRANSACTIONID", "PARAM_ERROR", "APPID_NOT_EXIST", "MCHID_NOT_EXIST", "ORDERNOTEXIST",
-			"REQUIRE_POST_METHOD", "SIGNERROR", "XML_FORMAT_ERROR", "FREQUENCY_LIMITED", "NOAUTH", "CERT_ERROR",
-			"REFUND_FEE_MISMATCH", "ORDER_NOT_READY"},
-		"refund_query": {"SYSTEMERROR", "REFUNDNOTEXIST", "INVALID_TRANSACTIONID", "PARAM_ERROR", "APPID_NOT_EXIST",
-			"MCHID_NOT_EXIST", "REQUIRE_POST_METHOD", "SIGNERROR", "XML_FORMAT_ERROR"},
-	}
 	for _, mode := range []string{"/md5", "/hmac", "/sp"} {
 		t.Run(mode, func(t *testing.T) {
 			call := func(op, body string) response { return postJSON(t, tc, base+mode+"/"+op, body) }
@@ -207,12 +194,12 @@ func TestWechatV2IndependentServerAnswers(t *testing.T) {
 					t.Errorf("%s: %s, want %s %s %q", what, r.body, code, providerCode, providerMessage)
 				}
 			}
-			for op, codes := range errCodes {
+			for op, codes := range transformtest.WeChatV2ErrCodes {
 				for _, code := range codes {
 					r := call(op, bodies[op]("E_"+code+"-1"))
 					wantError(op+" "+code, r, 422, "provider_rejected", code, "说明 "+code+" <&> ]]>")
 				}
-				for i, msg := range v2ReturnMsgs {
+				for i, msg := range transformtest.WeChatV2ReturnMsgs {
 					wantError(op+" return_msg "+msg, call(op, bodies[op]("F"+strconv.Itoa(i)+"-1")), 502, "upstream_error", "FAIL", msg)
 				}
 			}

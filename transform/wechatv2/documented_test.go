@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // operationBodies is one merchant request per operation, each for order O1.
@@ -31,24 +32,9 @@ var operationBodies = map[string]string{
 // return_msg such as 签名错误) is a 502 upstream_error carrying FAIL and the
 // return_msg (README Errors), for each operation and both sign types.
 func TestDecodeDocumentedRefusals(t *testing.T) {
-	errCodes := map[string][]string{
-		"pay": {"NOAUTH", "NOTENOUGH", "ORDERPAID", "ORDERCLOSED", "SYSTEMERROR", "APPID_NOT_EXIST", "MCHID_NOT_EXIST",
-			"APPID_MCHID_NOT_MATCH", "LACK_PARAMS", "OUT_TRADE_NO_USED", "SIGNERROR", "XML_FORMAT_ERROR", "REQUIRE_POST_METHOD",
-			"POST_DATA_EMPTY", "NOT_UTF8", "INVALID_REQUEST"},
-		"query": {"ORDERNOTEXIST", "SYSTEMERROR"},
-		"close": {"ORDERPAID", "SYSTEMERROR", "ORDERCLOSED", "SIGNERROR", "REQUIRE_POST_METHOD", "XML_FORMAT_ERROR"},
-		"refund": {"SYSTEMERROR", "BIZERR_NEED_RETRY", "TRADE_OVERDUE", "ERROR", "USER_ACCOUNT_ABNORMAL", "INVALID_REQ_TOO_MUCH",
-			"NOTENOUGH", "INVALID_TRANSACTIONID", "PARAM_ERROR", "APPID_NOT_EXIST", "MCHID_NOT_EXIST", "ORDERNOTEXIST",
-			"REQUIRE_POST_METHOD", "SIGNERROR", "XML_FORMAT_ERROR", "FREQUENCY_LIMITED", "NOAUTH", "CERT_ERROR",
-			"REFUND_FEE_MISMATCH", "ORDER_NOT_READY"},
-		"refund_query": {"SYSTEMERROR", "REFUNDNOTEXIST", "INVALID_TRANSACTIONID", "PARAM_ERROR", "APPID_NOT_EXIST",
-			"MCHID_NOT_EXIST", "REQUIRE_POST_METHOD", "SIGNERROR", "XML_FORMAT_ERROR"},
-	}
-	returnMsgs := []string{"签名错误", "参数格式校验错误", "XML格式错误", "mch_id参数格式错误", "invalid spbill_create_ip",
-		"appid和mch_id不匹配 <&> ]]>", ""}
 	for _, st := range []string{SignMD5, SignHMACSHA256} {
 		c := newClient(t, testConfig(st))
-		for op, codes := range errCodes {
+		for op, codes := range transformtest.WeChatV2ErrCodes {
 			prepare := func(t *testing.T) *transform.Call {
 				call, err := c.Prepare(context.Background(), op, []byte(operationBodies[op]))
 				if err != nil {
@@ -73,7 +59,7 @@ func TestDecodeDocumentedRefusals(t *testing.T) {
 					wantError(t, err, 502, transform.CodeSignatureInvalid)
 				})
 			}
-			for _, msg := range returnMsgs {
+			for _, msg := range transformtest.WeChatV2ReturnMsgs {
 				t.Run(st+"/"+op+"/return_code FAIL "+msg, func(t *testing.T) {
 					answer := transform.AppendFlatXML(nil, "xml", transform.Params{{Name: "return_code", Value: "FAIL"}, {Name: "return_msg", Value: msg}})
 					out, err := prepare(t).Decode(200, nil, answer)
