@@ -129,8 +129,8 @@ func Clip(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	for n := max; n > 0 && n > max-utf8.UTFMax; n-- {
-		if utf8.RuneStart(s[n]) {
+	for n := max; n >= 0 && n > max-utf8.UTFMax; n-- {
+		if n == 0 || utf8.RuneStart(s[n]) {
 			return s[:n]
 		}
 	}

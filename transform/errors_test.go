@@ -93,3 +93,26 @@ func TestErrorWithoutSecretsCutInBytesOfNoCharacter(t *testing.T) {
 		t.Fatalf("a text of continuation bytes clipped to %d bytes, want %d", len(got), MaxProviderText)
 	}
 }
+
+// TestClip: a cut at a character boundary, stepping back at most the bytes
+// of the character the cut falls in, and never past the start.
+func TestClip(t *testing.T) {
+	tests := []struct {
+		name, s string
+		max     int
+		want    string
+	}{
+		{"fits", "订单", 6, "订单"},
+		{"cut inside a character", "a订单", 5, "a订"},
+		{"cut inside the first character", "付", 2, ""},
+		{"a run of continuation bytes", "ab" + strings.Repeat("\x80", 8), 6, "ab\x80\x80\x80\x80"},
+		{"ASCII", "abcdef", 3, "abc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Clip(tt.s, tt.max); got != tt.want {
+				t.Fatalf("Clip(%q, %d) = %q, want %q", tt.s, tt.max, got, tt.want)
+			}
+		})
+	}
+}
