@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // minShownSecret is how many consecutive bytes of a secret (or of its
@@ -74,6 +75,30 @@ func FuzzErrorWithoutSecrets(f *testing.F) {
 					t.Fatalf("a short text without the secret was dropped: %q", short)
 				}
 			}
+		}
+	})
+}
+
+// FuzzClip: Clip's result is a prefix of its input of at most max bytes,
+// the whole input when it fits; a cut one is at least max-3 bytes (what
+// holdsSecret relies on to tell a cut text), and valid UTF-8 stays valid
+// (no half character is left at its end).
+func FuzzClip(f *testing.F) {
+	f.Add("订单已支付", uint16(4))
+	f.Add(strings.Repeat("\x80", 300), uint16(256))
+	f.Add("ab\xf0\x9f\x98\x80cd", uint16(5))
+	f.Fuzz(func(t *testing.T, s string, max16 uint16) {
+		max := int(max16 % 1024)
+		got := Clip(s, max)
+		switch {
+		case !strings.HasPrefix(s, got) || len(got) > max && len(s) > max:
+			t.Fatalf("Clip(%q, %d) = %q", s, max, got)
+		case len(s) <= max && got != s:
+			t.Fatalf("Clip(%q, %d) = %q, which fits", s, max, got)
+		case len(s) > max && len(got) < max-(utf8.UTFMax-1):
+			t.Fatalf("Clip(%q, %d) cut %d bytes more than a character", s, max, max-len(got))
+		case utf8.ValidString(s) && !utf8.ValidString(got):
+			t.Fatalf("Clip(%q, %d) = %q, half a character", s, max, got)
 		}
 	})
 }
