@@ -580,7 +580,7 @@ func TestProviderRequestFramedByItself(t *testing.T) {
 		{"/wechat/pay", `{"order_id":"CHUNKED1","amount":"0.01","currency":"CNY","description":"d","openid":"o"}`, http.MethodPost,
 			"/pay/unifiedorder"},
 		{"/wxlogin/login", `{"code":"chunked-code"}`, http.MethodGet,
-			"/sns/jscode2session?appid=" + appID + "&grant_type=authorization_code&js_code=chunked-code&secret=" + appSecret},
+			"/sns/jscode2session?appid=" + appID + "&secret=" + appSecret + "&js_code=chunked-code&grant_type=authorization_code"},
 	} {
 		t.Run(tt.path, func(t *testing.T) {
 			// An io.Reader of unknown length: Go's client sends it chunked.

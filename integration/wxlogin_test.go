@@ -36,6 +36,8 @@ func TestLoginThroughCaddy(t *testing.T) {
 			"bad-secret":   `{"errcode":40125,"errmsg":"invalid appsecret"}`,
 			"no-openid":    `{"session_key":"` + sessionKey + `"}`,
 			"not-json":     `<html>502 Bad Gateway</html>`,
+			// Any printable ASCII is a code, sent URL-encoded: it reaches WeChat as it was.
+			"0a3X+/=&secret=x #~%41": `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`,
 		}
 		_, _ = w.Write([]byte(answers[r.URL.Query().Get("js_code")]))
 	}))
@@ -83,6 +85,7 @@ func TestLoginThroughCaddy(t *testing.T) {
 		{"/login/login", "bad-secret", 502, "", "upstream_error", "40125"},
 		{"/login/login", "no-openid", 502, "", "upstream_error", ""},
 		{"/login/login", "not-json", 502, "", "upstream_error", ""},
+		{"/login/login", "0a3X+/=&secret=x #~%41", 200, `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path+" "+tt.code, func(t *testing.T) {
@@ -116,13 +119,20 @@ func TestLoginThroughCaddy(t *testing.T) {
 		q.Get("secret") != appSecret || q.Get("js_code") != "with-unionid" || q.Get("grant_type") != "authorization_code" || first.ContentLength > 0 {
 		t.Fatalf("code2Session received %s %s (Content-Length %d)", first.Method, first.URL, first.ContentLength)
 	}
+	// The documented query byte for byte, its parameters in their order.
+	if want := "appid=" + appID + "&secret=" + appSecret + "&js_code=with-unionid&grant_type=authorization_code"; first.URL.RawQuery != want {
+		t.Fatalf("code2Session's query %s\nwant %s", first.URL.RawQuery, want)
+	}
 
 	// The merchant's mistakes never reach WeChat.
 	before := len(got)
 	for _, bad := range []struct {
 		body  string
 		field string
-	}{{`{}`, "code"}, {`{"code":""}`, "code"}, {`{"code":1}`, "code"}, {`{"code":"x","openid":"o"}`, "openid"}} {
+	}{{`{}`, "code"}, {`{"code":""}`, "code"}, {`{"code":1}`, "code"}, {`{"code":"x","openid":"o"}`, "openid"},
+		// README "Merchant API": code is 1–128 characters of printable ASCII.
+		{`{"code":"` + strings.Repeat("0", 129) + `"}`, "code"}, {`{"code":"代码"}`, "code"}, {`{"code":"0a3X\t"}`, "code"},
+		{`{"code":"0a3X\n"}`, "code"}, {`{"code":"\u007f"}`, "code"}, {`{"code":"0a3X\u00a0"}`, "code"}} {
 		r := postJSON(t, tc, base+"/login/login", bad.body)
 		if e := r.errorOf(t); r.status != 400 || str(e["field"]) != bad.field {
 			t.Errorf("%s: status %d, error %v, want 400 naming %s", bad.body, r.status, e, bad.field)

@@ -283,13 +283,22 @@ type LoginRequest struct {
 	Code string `json:"code"`
 }
 
-// Validate checks code.
+// Validate checks code: 1–128 characters of printable ASCII (README
+// "Merchant API"), OAuth 2.0's grammar for an authorization code (RFC 6749
+// Appendix A.11, VSCHAR), which code2Session's grant_type names. Anything
+// else is no wx.login code, so it is refused here instead of spending a call
+// of the user's code2Session quota on WeChat's 40029.
 func (l *LoginRequest) Validate() error {
 	if l.Code == "" {
 		return Invalid("code", "is required")
 	}
 	if len(l.Code) > 128 {
 		return Invalid("code", "is too long")
+	}
+	for i := 0; i < len(l.Code); i++ {
+		if c := l.Code[i]; c < 0x20 || c > 0x7e {
+			return Invalid("code", "must be printable ASCII (a wx.login code)")
+		}
 	}
 	return nil
 }

@@ -310,12 +310,27 @@ func TestRefundRequestValidate(t *testing.T) {
 	}
 }
 
+// README "Merchant API": code is 1–128 characters of printable ASCII
+// (RFC 6749 Appendix A.11: code = 1*VSCHAR, VSCHAR = %x20-7E).
 func TestLoginRequestValidate(t *testing.T) {
-	if err := (&LoginRequest{Code: "081xYz000abc"}).Validate(); err != nil {
-		t.Fatal(err)
+	for _, code := range []string{
+		"081xYz000abc",
+		"0a3Xnr000vS1rG1BVm100xXmiJ3Xnr0H", // a wx.login code's usual shape: 32 letters and digits
+		"081xYz000abc+/=", "code-1_a.b~c", "a&secret=x#y", "with space", " ", "~!\"$%'()*,:;<>?@[\\]^`{|}",
+		strings.Repeat("c", 128),
+	} {
+		if err := (&LoginRequest{Code: code}).Validate(); err != nil {
+			t.Errorf("code %q: %v", code, err)
+		}
 	}
-	wantInvalid(t, (&LoginRequest{}).Validate(), "code")
-	wantInvalid(t, (&LoginRequest{Code: strings.Repeat("c", 129)}).Validate(), "code")
+	for _, code := range []string{
+		"", strings.Repeat("c", 129),
+		"code\t1", "code\n", "\r", "\x00", "\x1f", "\x7f", "代码", "café", "\u00a0x", "\uFEFF0a3X", "\xff",
+	} {
+		t.Run(code, func(t *testing.T) {
+			wantInvalid(t, (&LoginRequest{Code: code}).Validate(), "code")
+		})
+	}
 }
 
 // README "Merchant API": every failure is {"error":{"code","message","field"?,"provider_code"?,"provider_message"?}}.

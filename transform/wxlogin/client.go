@@ -31,11 +31,14 @@ func NewClient(cfg Config) (*Client, error) {
 var _ transform.Client = (*Client)(nil)
 
 // Login builds the code2Session call. The AppSecret travels only in the
-// upstream query string, which no log line of the plugin prints.
+// upstream query string, which no log line of the plugin prints. The query
+// names its parameters in the documented order (docs/providers/
+// wechat_login.md "Endpoint"), each value URL-encoded.
 func (c *Client) Login(req *transform.LoginRequest) (*transform.Call, error) {
-	q := url.Values{"appid": {c.cfg.AppID}, "secret": {c.cfg.AppSecret}, "js_code": {req.Code}, "grant_type": {"authorization_code"}}
+	query := "appid=" + url.QueryEscape(c.cfg.AppID) + "&secret=" + url.QueryEscape(c.cfg.AppSecret) +
+		"&js_code=" + url.QueryEscape(req.Code) + "&grant_type=authorization_code"
 	return &transform.Call{
-		Method: http.MethodGet, Path: Path, RawQuery: q.Encode(),
+		Method: http.MethodGet, Path: Path, RawQuery: query,
 		Decode: func(status int, _ http.Header, body []byte) ([]byte, error) {
 			res, err := ReadAnswer(status, body)
 			if err != nil {

@@ -106,6 +106,10 @@ func TestPrepare(t *testing.T) {
 	if strings.Contains(call.RawQuery, "+/=") {
 		t.Fatalf("js_code is not URL-encoded: %s", call.RawQuery)
 	}
+	// The documented query, parameters in their order (docs/providers/wechat_login.md "Endpoint").
+	if want := "appid=" + appID + "&secret=" + appSecret + "&js_code=081xYz000abc%2B%2F%3D&grant_type=authorization_code"; call.RawQuery != want {
+		t.Fatalf("query %s\nwant  %s", call.RawQuery, want)
+	}
 	if strings.Contains(call.OrderID, appSecret) {
 		t.Fatal("the log field carries the secret")
 	}
