@@ -1,14 +1,18 @@
 package integration
 
 import (
+	"bufio"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +121,98 @@ func TestWebhookEventCarriesSignedTextExactly(t *testing.T) {
 		}
 		if got := merchant.take(); len(got) != 0 {
 			t.Errorf("%s: forwarded %+v", tt.name, got)
+		}
+	}
+}
+
+// TestWebhookSendersOfEveryProtocol: README Webhooks, for senders speaking
+// HTTP/2 without TLS (h2c, prior knowledge) and HTTP/1.0: every provider's
+// valid notification gets its ACK and reaches the merchant once, with the
+// event's own Minipay-* headers (a sender's minipay-event-id, which HTTP/2
+// writes in lower case, is dropped as in HTTP/1.1); one changed by a byte
+// gets the failure form with 401 and reaches nobody.
+func TestWebhookSendersOfEveryProtocol(t *testing.T) {
+	base, merchant := trustRoutes(t, "protocols h1 h2 h2c")
+	var h2c http.Protocols
+	h2c.SetUnencryptedHTTP2(true)
+	h2cClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Protocols: &h2c}}
+	t.Cleanup(h2cClient.CloseIdleConnections)
+	http10 := func(req *http.Request, body string) (int, string) {
+		t.Helper()
+		conn, err := net.Dial("tcp", req.URL.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var head strings.Builder
+		head.WriteString("POST " + req.URL.RequestURI() + " HTTP/1.0\r\nHost: " + req.URL.Host + "\r\n")
+		for k, vs := range req.Header {
+			for _, v := range vs {
+				head.WriteString(k + ": " + v + "\r\n")
+			}
+		}
+		head.WriteString("Minipay-Event-Id: spoofed\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+		if _, err := io.WriteString(conn, head.String()); err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.ReadResponse(bufio.NewReader(conn), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		answer, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(answer)
+	}
+	forged := func(body string) string { // one byte changed, past what the signature covers first
+		i := strings.LastIndexAny(body, "0123456789")
+		return body[:i] + string("1032547698"[body[i]-'0']) + body[i+1:]
+	}
+	for _, n := range trustNotifications(t) {
+		delivered := func(how string) {
+			t.Helper()
+			got := merchant.take()
+			if len(got) != 1 {
+				t.Fatalf("%s %s: %d deliveries, want 1", n.provider, how, len(got))
+			}
+			if id := got[0].header.Get("Minipay-Event-Id"); id != got[0].event["id"] || !strings.HasPrefix(id, n.provider+":") ||
+				len(got[0].header.Values("Minipay-Event-Id")) != 1 || got[0].header.Get("Minipay-Provider") != n.provider {
+				t.Fatalf("%s %s: headers %v", n.provider, how, got[0].header)
+			}
+		}
+		req := notificationRequest(base+n.path, n.contentType, n.header, n.body)
+		req.Header["minipay-event-id"] = []string{"spoofed"}
+		res, err := h2cClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.ProtoMajor != 2 || res.StatusCode != 200 || string(answer) != n.ack {
+			t.Fatalf("%s h2c: HTTP/%d %d %q", n.provider, res.ProtoMajor, res.StatusCode, answer)
+		}
+		delivered("h2c")
+
+		// trustNotifications signs wechat_v3's now: sign it anew for the next send
+		n = trustNotifications(t)[slices.IndexFunc(trustNotifications(t), func(m trustNotification) bool { return m.provider == n.provider })]
+		req = notificationRequest(base+n.path, n.contentType, n.header, n.body)
+		if status, answer := http10(req, n.body); status != 200 || answer != n.ack {
+			t.Fatalf("%s HTTP/1.0: %d %q", n.provider, status, answer)
+		}
+		delivered("HTTP/1.0")
+
+		bad := forged(n.body)
+		req = notificationRequest(base+n.path, n.contentType, n.header, bad)
+		if status, answer := http10(req, bad); status != 401 || answer == n.ack {
+			t.Errorf("%s HTTP/1.0 forged: %d %q", n.provider, status, answer)
+		}
+		req = notificationRequest(base+n.path, n.contentType, n.header, bad)
+		if res, err := h2cClient.Do(req); err != nil || res.StatusCode != 401 {
+			t.Errorf("%s h2c forged: %v %v", n.provider, res, err)
+		} else {
+			res.Body.Close()
+		}
+		if got := merchant.take(); len(got) != 0 {
+			t.Errorf("%s: forged notifications forwarded: %+v", n.provider, got)
 		}
 	}
 }
