@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -39,7 +40,13 @@ func TestLoginThroughCaddy(t *testing.T) {
 			// Any printable ASCII is a code, sent URL-encoded: it reaches WeChat as it was.
 			"0a3X+/=&secret=x #~%41": `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`,
 		}
-		_, _ = w.Write([]byte(answers[r.URL.Query().Get("js_code")]))
+		code := r.URL.Query().Get("js_code")
+		if strings.HasPrefix(code, "http-") { // the errcode answer with an HTTP status of its own
+			status, _ := strconv.Atoi(code[len("http-"):])
+			w.WriteHeader(status)
+			code = "busy"
+		}
+		_, _ = w.Write([]byte(answers[code]))
 	}))
 	t.Cleanup(fake.Close)
 
@@ -85,6 +92,8 @@ func TestLoginThroughCaddy(t *testing.T) {
 		{"/login/login", "bad-secret", 502, "", "upstream_error", "40125"},
 		{"/login/login", "no-openid", 502, "", "upstream_error", ""},
 		{"/login/login", "not-json", 502, "", "upstream_error", ""},
+		{"/login/login", "http-503", 502, "", "upstream_error", "-1"},
+		{"/login/login", "http-500", 502, "", "upstream_error", "-1"},
 		{"/login/login", "0a3X+/=&secret=x #~%41", 200, `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`, "", ""},
 	}
 	for _, tt := range tests {

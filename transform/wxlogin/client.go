@@ -63,12 +63,18 @@ type Answer struct {
 
 // ReadAnswer maps a code2Session answer: errcode 0 or absent is success;
 // the user's errors (bad, used or blocked code, rate limit) are 422; our
-// configuration errors and "system busy" are 502.
+// configuration errors and "system busy" are 502. An answer that is not 2xx
+// is a 502 whatever it says, naming its errcode when it carries one (WeChat
+// answers its errors with 200; a 5xx carrying {"errcode":-1} still says why).
 func ReadAnswer(status int, body []byte) (*transform.LoginResult, error) {
-	if status < 200 || status > 299 {
-		return nil, transform.Upstream("the provider answered HTTP " + strconv.Itoa(status))
-	}
 	var a Answer
+	if status < 200 || status > 299 {
+		message := "the provider answered HTTP " + strconv.Itoa(status)
+		if json.Unmarshal(body, &a) == nil && a.ErrCode != 0 {
+			return nil, transform.UpstreamCode(message, strconv.Itoa(a.ErrCode), a.ErrMsg)
+		}
+		return nil, transform.Upstream(message)
+	}
 	if err := json.Unmarshal(body, &a); err != nil {
 		return nil, transform.Upstream("the provider's answer is not valid JSON")
 	}

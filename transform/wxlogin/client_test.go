@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -72,9 +73,25 @@ func TestReadAnswer(t *testing.T) {
 			}
 		})
 	}
-	for _, status := range []int{301, 400, 404, 500, 503} {
-		_, err := ReadAnswer(status, []byte(`{"openid":"o"}`))
-		wantError(t, err, 502, transform.CodeUpstreamError)
+	// Not 2xx: 502 whatever the body says, with its errcode when it has one.
+	for _, tt := range []struct {
+		status      int
+		body        string
+		pcode, pmsg string
+	}{
+		{301, `{"openid":"o"}`, "", ""},
+		{400, `{"openid":"o","errcode":0}`, "", ""},
+		{404, `<html>404</html>`, "", ""},
+		{500, `{"errcode":-1,"errmsg":"system error"}`, "-1", "system error"},
+		{503, `{"errcode":40029,"errmsg":"invalid code"}`, "40029", "invalid code"},
+		{403, `{"errcode":40163,"errmsg":"code been used"}`, "40163", "code been used"},
+		{502, ``, "", ""},
+	} {
+		res, err := ReadAnswer(tt.status, []byte(tt.body))
+		e := wantError(t, err, 502, transform.CodeUpstreamError)
+		if res != nil || e.ProviderCode != tt.pcode || e.ProviderMessage != tt.pmsg || e.Message != "the provider answered HTTP "+strconv.Itoa(tt.status) {
+			t.Errorf("HTTP %d %s: %+v, error %+v", tt.status, tt.body, res, e)
+		}
 	}
 }
 
