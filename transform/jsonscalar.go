@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -28,6 +29,38 @@ func JSONScalar(raw []byte) (string, bool) {
 		return string(raw), true
 	}
 	return "", false
+}
+
+// AnswerCode reads an answer's code with JSONScalar, where a number equal
+// to zero however written (0.0, -0, 0e0: a serializer's float) is "0", the
+// success of CBTIS and Latipay (README CBTIS, Latipay): the code is its
+// value, not its spelling. A string keeps its text ("0.0" is not "0").
+func AnswerCode(raw []byte) (string, bool) {
+	s, ok := JSONScalar(raw)
+	if ok && s != "" && raw[0] != '"' && zeroNumber(s) {
+		return "0", true
+	}
+	return s, ok
+}
+
+// zeroNumber reports whether a JSON number's digits are all zeros (its
+// exponent cannot make it anything else; 1e-400 is not zero).
+func zeroNumber(n string) bool {
+	mantissa, _, _ := strings.Cut(strings.TrimPrefix(strings.ToLower(n), "-"), "e")
+	return strings.Trim(mantissa, "0.") == ""
+}
+
+// JSONCode is a struct member read with AnswerCode.
+type JSONCode string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (c *JSONCode) UnmarshalJSON(b []byte) error {
+	s, ok := AnswerCode(b)
+	if !ok {
+		return errNotScalar
+	}
+	*c = JSONCode(s)
+	return nil
 }
 
 // JSONText is a struct member read with JSONScalar: providers write some

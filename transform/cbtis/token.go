@@ -384,47 +384,14 @@ func (s *tokenSource) refusal(msg string, a *tokenAnswer) *transform.Error {
 	return transform.UpstreamCode(msg, codeText(a.Code), a.Message).WithoutSecrets([]string{s.secret})
 }
 
-// codeText reads a code sent as a JSON number or string ("" when absent).
-// A number equal to zero however written (0.0, -0, 0e0: a serializer's
-// float) is "0", CBTIS's success: its value is the code, not its spelling.
+// codeText reads a code sent as a JSON number or string ("" when absent;
+// zero however written is "0", transform.AnswerCode), or anything else as
+// written.
 func codeText(raw json.RawMessage) string {
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	if isInteger(raw) && raw[0] != '-' && (raw[0] != '0' || len(raw) == 1) { // the usual case, without the decoder
-		return string(raw)
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if s, ok := transform.AnswerCode(raw); ok {
 		return s
 	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
-		if zeroNumber(n.String()) {
-			return "0"
-		}
-		return n.String()
-	}
 	return string(raw)
-}
-
-// zeroNumber reports whether a JSON number's digits are all zeros (its
-// exponent cannot make it anything else; 1e-400 is not zero).
-func zeroNumber(n string) bool {
-	mantissa, _, _ := strings.Cut(strings.TrimPrefix(strings.ToLower(n), "-"), "e")
-	return strings.Trim(mantissa, "0.") == ""
-}
-
-func isInteger(b []byte) bool {
-	if len(b) > 0 && b[0] == '-' {
-		b = b[1:]
-	}
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return len(b) > 0
 }
 
 // TokenExpiresAt implements transform.TokenHolder.

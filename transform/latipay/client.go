@@ -128,7 +128,7 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 func PaymentFromAnswer(status int, body []byte) (*transform.PaymentParams, error) {
 	// One typed pass on the hot path; the fields take strings or numbers.
 	var a struct {
-		Code    transform.JSONText `json:"code"`
+		Code    transform.JSONCode `json:"code"`
 		Message transform.JSONText `json:"message"`
 		Payment *struct {
 			NonceStr   transform.JSONText `json:"nonceStr"`
@@ -323,7 +323,7 @@ func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
 			if err != nil {
 				return nil, err
 			}
-			if code, ok := transform.JSONScalar(a["code"]); !ok || code != "0" { // the only success signal
+			if code, ok := transform.AnswerCode(a["code"]); !ok || code != "0" { // the only success signal
 				return nil, transform.Upstream("the provider's answer has no code 0")
 			}
 			out := res
@@ -375,7 +375,7 @@ var ourSide = map[string]bool{"205": true, "206": true, "301": true, "450": true
 func readAnswer(status int, body []byte) (map[string]json.RawMessage, error) {
 	var a map[string]json.RawMessage
 	parsed := json.Unmarshal(body, &a) == nil && a != nil
-	code, codeOK := transform.JSONScalar(a["code"])
+	code, codeOK := transform.AnswerCode(a["code"])
 	msg, _ := transform.JSONScalar(a["message"])
 	if !codeOK {
 		code = ""

@@ -199,6 +199,11 @@ func TestPayAnswer(t *testing.T) {
 	}{
 		{"documented answer", 200, docPayAnswer, want, 0, "", ""},
 		{"with code 0", 200, strings.Replace(docPayAnswer, `{"payment"`, `{"code":0,"message":"SUCCESS","payment"`, 1), want, 0, "", ""},
+		// code 0 is read by value, as CBTIS's (README Latipay): a float-writing serializer's 0.0, -0, 0e0
+		{"with code 0.0", 200, strings.Replace(docPayAnswer, `{"payment"`, `{"code":0.0,"message":"SUCCESS","payment"`, 1), want, 0, "", ""},
+		{"with code -0", 200, strings.Replace(docPayAnswer, `{"payment"`, `{"code":-0,"message":"SUCCESS","payment"`, 1), want, 0, "", ""},
+		{"code not zero, as a float", 200, `{"code":207.0,"message":"Param is wrong"}`, "", 422, transform.CodeProviderRejected, "207.0"},
+		{"code not zero, only tiny", 200, `{"code":1e-400,"message":"FAIL"}`, "", 422, transform.CodeProviderRejected, "1e-400"},
 		{"numeric timeStamp", 200, strings.Replace(docPayAnswer, `"1490840662"`, `1490840662`, 1), want, 0, "", ""},
 		{"no paydata", 200, strings.Replace(docPayAnswer, `,"paydata":{"order_id":"2017232323345678"}`, "", 1),
 			strings.Replace(want, `,"provider_order_id":"2017232323345678"`, "", 1), 0, "", ""},
@@ -480,6 +485,9 @@ func TestRefund(t *testing.T) {
 	}{
 		{"documented success", 200, `{"code":0,"message":""}`, ok, 0, "", ""},
 		{"string code", 200, `{"code":"0","message":"SUCCESS"}`, ok, 0, "", ""},
+		{"code 0.0", 200, `{"code":0.0,"message":"SUCCESS"}`, ok, 0, "", ""},
+		{"code 0e0", 200, `{"code":0e0,"message":""}`, ok, 0, "", ""},
+		{"code 0.00E+2 on a 4xx is no refusal", 400, `{"code":0.00E+2,"message":""}`, "", 502, transform.CodeUpstreamError, "0"},
 		{"with a refund id", 200, `{"code":0,"message":"","refund_id":"RF1"}`, strings.Replace(ok, `"provider_refund_id":""`, `"provider_refund_id":"RF1"`, 1), 0, "", ""},
 		{"no code", 200, `{}`, "", 502, transform.CodeUpstreamError, ""},
 		{"in excess", 200, `{"code":207,"message":"refund_amount cannot be in excess of order amount"}`, "", 422, transform.CodeProviderRejected, "207"},
