@@ -15,8 +15,9 @@ import (
 // Sandbox emulates code2Session for one mini program. Every code logs in the
 // same sandbox user (one tester, one phone), so the openid is stable for an
 // app_id; each code works once, as wx.login codes do. Codes starting with
-// "invalid" answer 40029 and codes starting with "blocked" answer 40226, so
-// merchants can exercise their error paths.
+// "invalid" answer 40029, "blocked" 40226, "limited" 45011 and "busy" -1,
+// so merchants can exercise every error path of the errcode table
+// (docs/providers/wechat_login.md).
 type Sandbox struct {
 	cfg  Config
 	mu   sync.Mutex
@@ -68,6 +69,10 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answer(Answer{ErrCode: 40029, ErrMsg: "invalid code"})
 	case strings.HasPrefix(code, "blocked"):
 		answer(Answer{ErrCode: 40226, ErrMsg: "high risk user"})
+	case strings.HasPrefix(code, "limited"):
+		answer(Answer{ErrCode: 45011, ErrMsg: "api minute-quota reach limit  mustslower  retry next minute"})
+	case strings.HasPrefix(code, "busy"):
+		answer(Answer{ErrCode: -1, ErrMsg: "system error"})
 	default:
 		s.mu.Lock()
 		used := s.used[code]

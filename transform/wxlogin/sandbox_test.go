@@ -45,6 +45,8 @@ func TestSandbox(t *testing.T) {
 	}{
 		{"invalid code", "40029", http.MethodGet, q("invalid-123")},
 		{"blocked user", "40226", http.MethodGet, q("blocked-1")},
+		{"rate limited", "45011", http.MethodGet, q("limited-1")},
+		{"system busy", "-1", http.MethodGet, q("busy-1")},
 		{"wrong secret", "40125", http.MethodGet, q("code-3", func(v url.Values) { v.Set("secret", strings.Repeat("0", 32)) })},
 		{"no secret", "40125", http.MethodGet, q("code-3", func(v url.Values) { v.Del("secret") })},
 		{"wrong appid", "40013", http.MethodGet, q("code-3", func(v url.Values) { v.Set("appid", "wx0000000000000000") })},
