@@ -224,6 +224,7 @@ func TestWebhookAttacksThroughCaddy(t *testing.T) {
 	big := strings.Repeat("x", 65<<10)
 	cbtisPaid := `{"notify_type":"payment_success","data":{"uid":` + cbtisUID + `,"order_id":"C1","merchant_order_id":"CB-77","order_amount":"12.30","order_currency":"HKD"}}`
 	cbtisForeign := strings.Replace(cbtisPaid, cbtisUID, "1000001", 1)
+	cbtisUIDObject := strings.Replace(cbtisPaid, `"uid":`+cbtisUID, `"uid":{"id":`+cbtisUID+`}`, 1)
 	cbtisTwice := strings.Replace(cbtisPaid, `{"notify_type":"payment_success"`, `{"notify_type":"refund_success","notify_type":"payment_success"`, 1)
 	// signed text encoding/json would read as U+FFFD, which CBTIS never wrote
 	cbtisNotUTF8 := strings.Replace(cbtisPaid, "CB-77", "CB-\xff77", 1)
@@ -269,6 +270,7 @@ func TestWebhookAttacksThroughCaddy(t *testing.T) {
 		{"latipay oversized", "/webhooks/latipay", formType, nil, latipayForm(latipayAPIKey, func(v url.Values) { v.Set("pad", big) }), 413, "fail: "},
 		{"cbtis forged", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisPaid), "not-the-key")}}, cbtisPaid, 401, "fail: "},
 		{"cbtis another uid", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisForeign), cbtisAPIKey)}}, cbtisForeign, 401, "fail: "},
+		{"cbtis a uid object holding ours", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisUIDObject), cbtisAPIKey)}}, cbtisUIDObject, 401, "fail: "},
 		{"cbtis replayed with changes", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisPaid), cbtisAPIKey)}}, strings.Replace(cbtisPaid, "12.30", "1230", 1), 401, "fail: "},
 		{"cbtis oversized", "/webhooks/cbtis", "application/json", nil, cbtisPaid + big, 413, "fail: "},
 		{"cbtis signed, not UTF-8", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisNotUTF8), cbtisAPIKey)}}, cbtisNotUTF8, 401, "fail: "},

@@ -72,10 +72,22 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	if err != nil {
 		return nil, err
 	}
-	if uid, ok := ev.Data["uid"]; ok && w.uid != "" && uid != w.uid {
+	if w.uid != "" && !w.ownUID(ev.Data) {
 		return nil, transform.ErrForeign
 	}
 	return ev, nil
+}
+
+// ownUID tells whether data names no uid or the configured one: a uid
+// written as an object or an array (its leaves uid.a, uid.0) is present
+// too and names no merchant, so it is not this one.
+func (w *Webhook) ownUID(data map[string]string) bool {
+	for k, v := range data {
+		if k == "uid" && v != w.uid || strings.HasPrefix(k, "uid.") {
+			return false
+		}
+	}
+	return true
 }
 
 // signed returns the signature header's value and whether it verifies over

@@ -218,6 +218,9 @@ func TestWebhookAttacks(t *testing.T) {
 	queryAnswer := `{"code":0,"message":"ok","data":{"order_id":"C34368224017070001","merchant_order_id":"P9297895081903","amount":"12.30","currency":"HKD","status":"SUCCEEDED"}}`
 	big := paymentBody[:len(paymentBody)-2] + `,"pad":"` + strings.Repeat("x", transform.MaxNotification) + `"}}`
 	withUID := func(c *Config) { c.UID = "39172931" }
+	uidObject := strings.Replace(paymentBody, `"uid":39172931`, `"uid":{"id":39172931}`, 1)
+	uidArray := strings.Replace(paymentBody, `"uid":39172931`, `"uid":[39172931]`, 1)
+	uidExponent := strings.Replace(paymentBody, `"uid":39172931`, `"uid":3.9172931e7`, 1)
 	dupKind := `{"notify_type":"refund_success","notify_type":"payment_success","data":{"order_id":"C1"}}`
 	dupMember := `{"notify_type":"payment_success","data":{"order_id":"C1","order_amount":"0.01","order_amount":"12.30"}}`
 	dupData := `{"notify_type":"payment_success","data":{"order_id":"C1"},"data":{"order_id":"C2"}}`
@@ -239,6 +242,10 @@ func TestWebhookAttacks(t *testing.T) {
 		{"replayed with a trailing space", nil, signed(paymentBody, vecAPIKey), paymentBody + " ", transform.ErrBadSignature},
 		{"another merchant's valid notification", withUID, signed(foreignBody, testSecret), foreignBody, transform.ErrBadSignature},
 		{"another uid under our key", withUID, signed(foreignBody, vecAPIKey), foreignBody, transform.ErrForeign},
+		// A uid written as an object or an array is present and names no merchant: not ours.
+		{"a uid object holding ours", withUID, signed(uidObject, vecAPIKey), uidObject, transform.ErrForeign},
+		{"a uid array holding ours", withUID, signed(uidArray, vecAPIKey), uidArray, transform.ErrForeign},
+		{"our uid as 3.9172931e7", withUID, signed(uidExponent, vecAPIKey), uidExponent, transform.ErrForeign},
 		{"downgraded to no signature", nil, http.Header{}, paymentBody, transform.ErrUnsigned},
 		{"a signature in another header", nil, http.Header{"X-Signature": {refSignature([]byte(paymentBody), vecAPIKey)}}, paymentBody, transform.ErrUnsigned},
 		{"an API answer (unsigned) as a notification", nil, http.Header{}, queryAnswer, transform.ErrUnsigned},
