@@ -29,7 +29,8 @@ import (
 // and the forwarded request has only its three headers; for every provider.
 // A signed JSON object giving a name both as a dotted member and as a nested
 // one ("amount.total" beside "amount":{"total"}, "a.0" beside "a":[…]) is two
-// values for one data entry and is refused (401), nothing forwarded.
+// values for one data entry and is refused (401), nothing forwarded; so is a
+// merchant id written as an object or an array.
 func TestWebhookEventCarriesSignedTextExactly(t *testing.T) {
 	base, merchant := trustRoutes(t)
 	const xmlText = "q\"b\\s</script>\u2028\u2029 é中 'x'"
@@ -44,9 +45,11 @@ func TestWebhookEventCarriesSignedTextExactly(t *testing.T) {
 		return notificationRequest(base+"/webhooks/cbtis", "application/json",
 			http.Header{"Signature": {cbtis.Signature([]byte(body), cbtisAPIKey)}}, body)
 	}
-	v3Req := func(resourceExtra string) *http.Request {
-		tx := `{"mchid":"` + mchID + `","appid":"` + appID + `","out_trade_no":"W-INJ","transaction_id":"4200077",` +
+	v3Tx := func(resourceExtra string) string {
+		return `{"mchid":"` + mchID + `","appid":"` + appID + `","out_trade_no":"W-INJ","transaction_id":"4200077",` +
 			`"trade_state":"SUCCESS","success_time":"2026-11-29T10:00:05+08:00","payer":{"openid":"o"}` + resourceExtra + `}`
+	}
+	v3Req := func(tx string) *http.Request {
 		body := `{"id":"EV-INJ","create_time":"2026-11-29T10:00:06+08:00","resource_type":"encrypt-resource","event_type":"TRANSACTION.SUCCESS",` +
 			`"summary":"s","resource":{"original_type":"transaction","algorithm":"AEAD_AES_256_GCM","ciphertext":"` +
 			gcmSeal(t, v3APIv3Key, "abcdefghijkl", "transaction", tx) + `","associated_data":"transaction","nonce":"abcdefghijkl"}}`
@@ -70,7 +73,7 @@ func TestWebhookEventCarriesSignedTextExactly(t *testing.T) {
 		{"cbtis", "note", jsonText, "cbtis:C-INJ%0D%0AX-Evil: 1:payment.succeeded",
 			cbtisReq(cbtisBody(`"merchant_order_id":"CB-INJ","order_amount":"12.30","order_currency":"HKD","note":` + jsonString(jsonText))), "success"},
 		{"wechat_v3", "attach", jsonText, "wechat_v3:4200077:payment.succeeded",
-			v3Req(`,"amount":{"total":1230,"currency":"CNY"},"attach":` + jsonString(jsonText)), ""},
+			v3Req(v3Tx(`,"amount":{"total":1230,"currency":"CNY"},"attach":` + jsonString(jsonText))), ""},
 		{"wechat_v2", "attach", xmlText, "wechat_v2:4200000123202611220000000077:payment.succeeded", notificationRequest(base+"/webhooks/wechat_v2", "text/xml", nil,
 			xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("attach", xmlText)))), wechatv2.AckBody},
 		{"2c2p", "userDefined1", xmlText, "2c2p:7700001:payment.succeeded", notificationRequest(base+"/webhooks/2c2p", "application/x-www-form-urlencoded", nil,
@@ -112,8 +115,11 @@ func TestWebhookEventCarriesSignedTextExactly(t *testing.T) {
 		{"cbtis amount.total beside amount.total nested", cbtisReq(cbtisBody(`"amount":{"total":"1.00"},"amount.total":"999.00"`))},
 		{"cbtis a.0 beside a[0]", cbtisReq(cbtisBody(`"a":["x"],"a.0":"y"`))},
 		{"cbtis nested first, dotted after, deeper", cbtisReq(cbtisBody(`"p":{"q.r":"1"},"p.q":{"r":"2"}`))},
-		{"wechat_v3 amount.total beside amount.total nested", v3Req(`,"amount":{"total":1230,"currency":"CNY"},"amount.total":1`)},
-		{"wechat_v3 payer.openid beside payer.openid nested", v3Req(`,"amount":{"total":1230,"currency":"CNY"},"payer.openid":"o2"`)},
+		{"wechat_v3 amount.total beside amount.total nested", v3Req(v3Tx(`,"amount":{"total":1230,"currency":"CNY"},"amount.total":1`))},
+		{"wechat_v3 payer.openid beside payer.openid nested", v3Req(v3Tx(`,"amount":{"total":1230,"currency":"CNY"},"payer.openid":"o2"`))},
+		// an id written as an object is present and names no merchant (README What the merchant can trust)
+		{"wechat_v3 appid an object holding ours", v3Req(strings.Replace(v3Tx(""), `"appid":"`+appID+`"`, `"appid":{"id":"`+appID+`"}`, 1))},
+		{"cbtis uid an array holding ours", cbtisReq(strings.Replace(cbtisBody(`"merchant_order_id":"CB-INJ"`), `"uid":`+cbtisUID, `"uid":[`+cbtisUID+`]`, 1))},
 	}
 	for _, tt := range refused {
 		if status, _ := send(t, tt.req); status != http.StatusUnauthorized {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -176,7 +177,19 @@ func isAnswer(body []byte) bool {
 // sub_mchid (and sp_appid / sub_appid where present). One mchid per route:
 // WeChat's key signs for every merchant of a service provider.
 func (w *Webhook) belongs(d map[string]string) bool {
-	has := func(k, want string) bool { v, ok := d[k]; return !ok || v == want }
+	// An id written as an object or an array (its leaves appid.x, appid.0)
+	// is present and names no merchant: not this one.
+	has := func(k, want string) bool {
+		if v, ok := d[k]; ok {
+			return v == want
+		}
+		for name := range d {
+			if strings.HasPrefix(name, k) && len(name) > len(k) && name[len(k)] == '.' {
+				return false
+			}
+		}
+		return true
+	}
 	if w.cfg.partner() {
 		return d["sp_mchid"] == w.cfg.MchID && d["sub_mchid"] == w.cfg.SubMchID &&
 			has("sp_appid", w.cfg.AppID) && (w.cfg.SubAppID == "" || has("sub_appid", w.cfg.SubAppID))

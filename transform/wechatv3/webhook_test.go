@@ -147,6 +147,15 @@ func TestWebhookRefusals(t *testing.T) {
 			t.Fatalf("a resource %s: %v", name, err)
 		}
 	}
+	// An appid written as an object or an array is present and names no merchant: not ours.
+	for name, resource := range map[string]string{
+		"appid an object holding ours": `{"mchid":"1900000109","appid":{"id":"wx8888888888888888"},"out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS"}`,
+		"appid an array holding ours":  `{"mchid":"1900000109","appid":["wx8888888888888888"],"out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS"}`,
+	} {
+		if _, err := must(NewWebhook(merchantConfig(t))).Verify(notificationOf(t, sb, examplePublicKeyID, EventTransactionSuccess, resource)); err != transform.ErrForeign {
+			t.Fatalf("a resource with %s: %v", name, err)
+		}
+	}
 	body := []byte(`{"prepay_id":"wx1"}`)
 	if _, err := must(NewWebhook(merchantConfig(t))).Verify(transform.Notification{Header: sb.sign(examplePublicKeyID, body), Body: body}); !errors.Is(err, transform.ErrSignedAnswer) {
 		t.Fatalf("a signed answer as a notification: %v", err)
