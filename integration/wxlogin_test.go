@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"compress/gzip"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -37,6 +38,13 @@ func TestLoginThroughCaddy(t *testing.T) {
 			"bad-secret":   `{"errcode":40125,"errmsg":"invalid appsecret"}`,
 			"no-openid":    `{"session_key":"` + sessionKey + `"}`,
 			"not-json":     `<html>502 Bad Gateway</html>`,
+			// Shapes a JSON reader must take: members it does not know (nested too), null for
+			// an absent unionid, \u escapes, indentation and a final newline.
+			"extra-members": `{"is_snapshotuser":1,"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","scope":{"a":[1,null,{"b":true}]},"session_key":"` + sessionKey + `","errmsg":"ok"}`,
+			"null-unionid":  `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","unionid":null,"errcode":0}`,
+			"pretty":        "{\n  \"errcode\": 0,\n  \"openid\": \"oUpF8uMuAJO_M2pxb1Q9zNjWeS6\\u006f\",\n  \"unionid\": \"oTmHYjg4Ed6sULbQpFfp8ZN\"\n}\r\n",
+			"gzip":          `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","session_key":"` + sessionKey + `","unionid":"oTmHYjg4Ed6sULbQpFfp8ZN"}`,
+			"json-type":     `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","session_key":"` + sessionKey + `"}`,
 			// Any printable ASCII is a code, sent URL-encoded: it reaches WeChat as it was.
 			"0a3X+/=&secret=x #~%41": `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`,
 		}
@@ -45,6 +53,16 @@ func TestLoginThroughCaddy(t *testing.T) {
 			status, _ := strconv.Atoi(code[len("http-"):])
 			w.WriteHeader(status)
 			code = "busy"
+		}
+		switch code {
+		case "gzip": // compressed, as a server may answer Go's Accept-Encoding: gzip
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			_, _ = zw.Write([]byte(answers[code]))
+			_ = zw.Close()
+			return
+		case "json-type":
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		}
 		_, _ = w.Write([]byte(answers[code]))
 	}))
@@ -92,6 +110,13 @@ func TestLoginThroughCaddy(t *testing.T) {
 		{"/login/login", "bad-secret", 502, "", "upstream_error", "40125"},
 		{"/login/login", "no-openid", 502, "", "upstream_error", ""},
 		{"/login/login", "not-json", 502, "", "upstream_error", ""},
+		{"/login/login", "extra-members", 200, `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`, "", ""},
+		{"/login-sk/login", "extra-members", 200, `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","session_key":"` + sessionKey + `"}`, "", ""},
+		{"/login/login", "null-unionid", 200, `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`, "", ""},
+		{"/login-sk/login", "pretty", 200, `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","unionid":"oTmHYjg4Ed6sULbQpFfp8ZN"}`, "", ""},
+		{"/login/login", "gzip", 200, `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","unionid":"oTmHYjg4Ed6sULbQpFfp8ZN"}`, "", ""},
+		{"/login-sk/login", "gzip", 200, `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","unionid":"oTmHYjg4Ed6sULbQpFfp8ZN","session_key":"` + sessionKey + `"}`, "", ""},
+		{"/login-sk/login", "json-type", 200, `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","session_key":"` + sessionKey + `"}`, "", ""},
 		{"/login/login", "http-503", 502, "", "upstream_error", "-1"},
 		{"/login/login", "http-500", 502, "", "upstream_error", "-1"},
 		{"/login/login", "0a3X+/=&secret=x #~%41", 200, `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`, "", ""},
