@@ -2,6 +2,8 @@ package integration
 
 import (
 	"compress/gzip"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestLoginThroughCaddy: minipay wechat_login in front of a fake
@@ -73,22 +76,7 @@ func TestLoginThroughCaddy(t *testing.T) {
 	upstream := strings.TrimPrefix(fake.URL, "http://")
 	tc := startCaddy(t, globalOptions(logFile)+`
 :`+port+` {
-	handle /login/* {
-		minipay wechat_login {
-			app_id `+appID+`
-			app_secret `+appSecret+`
-		}
-		reverse_proxy `+upstream+`
-	}
-	handle /login-sk/* {
-		minipay wechat_login {
-			app_id `+appID+`
-			app_secret `+appSecret+`
-			expose_session_key true
-		}
-		reverse_proxy `+upstream+`
-	}
-}
+`+loginRoutes(upstream)+`}
 `)
 	base := "http://localhost:" + port
 	tests := []struct {
@@ -193,6 +181,28 @@ func TestLoginThroughCaddy(t *testing.T) {
 	}
 }
 
+// loginRoutes are two wechat_login routes to upstream: /login/* and, with
+// expose_session_key, /login-sk/*.
+func loginRoutes(upstream string) string {
+	return `
+	handle /login/* {
+		minipay wechat_login {
+			app_id ` + appID + `
+			app_secret ` + appSecret + `
+		}
+		reverse_proxy ` + upstream + `
+	}
+	handle /login-sk/* {
+		minipay wechat_login {
+			app_id ` + appID + `
+			app_secret ` + appSecret + `
+			expose_session_key true
+		}
+		reverse_proxy ` + upstream + `
+	}
+`
+}
+
 // TestSandboxInMinipayForm: minipay_sandbox also takes one provider in
 // minipay's own form, `minipay_sandbox [<matcher>] <provider_name> { … }`
 // in a Caddyfile and "provider": {…} in JSON (README Configuration gives minipay's
@@ -252,5 +262,125 @@ func TestSandboxInMinipayForm(t *testing.T) {
   {"handler":"minipay_sandbox","provider":{"name":"wechat_login","app_id":"`+appID+`","app_secret":"`+appSecret+`"}}]}]}}}}}`, "json")
 	if r := postJSON(t, tc, "http://127.0.0.1:"+merchant+"/wxlogin/login", `{"code":"form-2"}`); r.status != 200 || str(r.json(t)["openid"]) == "" {
 		t.Fatalf("login through the JSON sandbox: %d %s", r.status, r.body)
+	}
+}
+
+// TestConcurrentLogins: logins at once through one Caddy each get their own
+// answer (openid, unionid, session_key and errcode of their own code, never
+// another request's), and one code sent many times at once through the
+// sandbox logs in exactly once (README Sandbox: each code works once).
+func TestConcurrentLogins(t *testing.T) {
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code := r.URL.Query().Get("js_code")
+		n, _ := strconv.Atoi(strings.TrimPrefix(code, "conc-"))
+		time.Sleep(time.Duration(n%7) * time.Millisecond) // answers finish out of order
+		w.Header().Set("Content-Type", "text/plain")
+		switch {
+		case n%5 == 4:
+			_, _ = w.Write([]byte(`{"errcode":40029,"errmsg":"invalid code ` + code + `"}`))
+		case n%2 == 1:
+			_, _ = w.Write([]byte(`{"openid":"o-` + code + `","session_key":"k-` + code + `","unionid":"u-` + code + `"}`))
+		default:
+			_, _ = w.Write([]byte(`{"session_key":"k-` + code + `","openid":"o-` + code + `"}`))
+		}
+	}))
+	t.Cleanup(fake.Close)
+	port, sandbox := itoa(freePort(t)), itoa(freePort(t))
+	upstream := strings.TrimPrefix(fake.URL, "http://")
+	startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "log"))+`
+:`+port+` {
+`+loginRoutes(upstream)+`
+	handle /sandbox/* {
+		minipay wechat_login {
+			app_id `+appID+`
+			app_secret `+appSecret+`
+		}
+		reverse_proxy 127.0.0.1:`+sandbox+`
+	}
+}
+:`+sandbox+` {
+	minipay_sandbox wechat_login {
+		app_id `+appID+`
+		app_secret `+appSecret+`
+	}
+}
+`)
+	login := func(path, code string) (int, string, error) {
+		res, err := http.Post("http://127.0.0.1:"+port+path, "application/json", strings.NewReader(`{"code":"`+code+`"}`))
+		if err != nil {
+			return 0, "", err
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		return res.StatusCode, strings.TrimSpace(string(b)), err
+	}
+	const logins = 200
+	var wg sync.WaitGroup
+	errs := make(chan string, logins)
+	gate := make(chan struct{}, 32)
+	for n := range logins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			gate <- struct{}{}
+			defer func() { <-gate }()
+			code, path := "conc-"+strconv.Itoa(n), "/login/login"
+			if n%3 == 0 {
+				path = "/login-sk/login"
+			}
+			wantStatus, want := 200, `{"openid":"o-`+code+`"`
+			switch {
+			case n%5 == 4:
+				wantStatus, want = 422, `{"error":{"code":"provider_rejected","message":"the provider rejected the request","provider_code":"40029","provider_message":"invalid code `+code+`"`
+			case n%2 == 1:
+				want += `,"unionid":"u-` + code + `"`
+			}
+			if wantStatus == 200 && path == "/login-sk/login" {
+				want += `,"session_key":"k-` + code + `"`
+			}
+			want += "}"
+			if wantStatus == 422 {
+				want += "}"
+			}
+			status, body, err := login(path, code)
+			if err != nil || status != wantStatus || body != want {
+				errs <- fmt.Sprintf("%s %s: %d %s (%v), want %d %s", path, code, status, body, err, wantStatus, want)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+
+	// One code, 30 times at once, through the sandbox: one login, 29 × 40163.
+	const tries = 30
+	statuses := make(chan string, tries)
+	for range tries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, body, err := login("/sandbox/login", "0a3Xnr000vS1rG1BVm100xXmiJ3Xnr0H")
+			switch {
+			case err != nil:
+				statuses <- err.Error()
+			case status == 200 && strings.HasPrefix(body, `{"openid":"`):
+				statuses <- "ok"
+			case status == 422 && strings.Contains(body, `"provider_code":"40163"`):
+				statuses <- "40163"
+			default:
+				statuses <- fmt.Sprintf("%d %s", status, body)
+			}
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[string]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	if count["ok"] != 1 || count["40163"] != tries-1 {
+		t.Fatalf("one code %d times at once: %v, want 1 ok and %d × 40163", tries, count, tries-1)
 	}
 }
