@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -173,74 +172,8 @@ func awaitAdmin(t testing.TB) {
 	}
 }
 
-// adminSettled is awaitAdmin for callers without a t: it waits until no
-// address has two listening sockets of this process (Linux's /proc/net/tcp
-// and tcp6, by the socket inodes in /proc/self/fd) and the admin endpoint
-// answers, or, where the sockets cannot be listed, until the admin endpoint
-// answers three new connections in a row.
-func adminSettled() error {
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	deadline := time.Now().Add(10 * time.Second)
-	for ok := 0; ; time.Sleep(5 * time.Millisecond) {
-		doubled, listed := doubledListeners()
-		if len(doubled) > 0 {
-			if time.Now().After(deadline) {
-				return fmt.Errorf("two servers of this process still listen on %v 10 s after a load", doubled)
-			}
-			continue
-		}
-		res, err := client.Get("http://" + adminAddr + "/config/")
-		if err != nil {
-			ok = 0
-			if time.Now().After(deadline) {
-				return fmt.Errorf("Caddy's admin endpoint %s did not come back: %v", adminAddr, err)
-			}
-			continue
-		}
-		res.Body.Close()
-		if ok++; listed || ok == 3 {
-			return nil
-		}
-	}
-}
-
-// doubledListeners lists the local addresses (as /proc/net/tcp writes them)
-// on which more than one socket of this process listens; listed is false
-// where the kernel's socket tables cannot be read.
-func doubledListeners() (doubled []string, listed bool) {
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return nil, false
-	}
-	ours := map[string]bool{} // socket inodes
-	for _, fd := range fds {
-		link, err := os.Readlink("/proc/self/fd/" + fd.Name())
-		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
-			ours[strings.TrimSuffix(inode, "]")] = true
-		}
-	}
-	listeners := map[string]int{}
-	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := os.ReadFile(table)
-		if err != nil {
-			continue
-		}
-		listed = true
-		for _, line := range strings.Split(string(b), "\n") {
-			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode; st 0A is LISTEN
-			f := strings.Fields(line)
-			if len(f) > 9 && f[3] == "0A" && ours[f[9]] {
-				listeners[f[1]]++
-			}
-		}
-	}
-	for addr, n := range listeners {
-		if n > 1 {
-			doubled = append(doubled, addr)
-		}
-	}
-	return doubled, listed
-}
+// adminSettled is awaitAdmin for callers without a t.
+func adminSettled() error { return testport.Settled(adminAddr) }
 
 type response struct {
 	status int

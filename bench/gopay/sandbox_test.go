@@ -83,6 +83,11 @@ func startCaddy(t *testing.T, sites string) {
 	if t.Failed() {
 		t.FailNow()
 	}
+	// the servers of the configuration replaced must be gone before the
+	// test's requests (and the next load) reach them (testport.Settled)
+	if err := testport.Settled("localhost:" + strconv.Itoa(sandboxAdmin)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // notifyURL is a merchant's notify URL served with gopay's parsers: it

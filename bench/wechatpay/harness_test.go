@@ -166,6 +166,11 @@ func startCaddy(t testing.TB, caddyfile string) *caddytest.Tester {
 	if t.Failed() {
 		t.FailNow()
 	}
+	// the servers of the configuration replaced must be gone before the
+	// test's requests (and the next load) reach them (testport.Settled)
+	if err := testport.Settled(adminAddr); err != nil {
+		t.Fatal(err)
+	}
 	return tc
 }
 
