@@ -222,3 +222,63 @@ func TestWebhookSendersOfEveryProtocol(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookSignedNumbersAsWritten: README Webhooks (Event): a JSON number
+// in a signed notification reaches data as its literal text, never through a
+// float (1e400, 30 digits, -0 and 1E2 kept as sent), and the event has an
+// amount only when the provider's amount field is one in the currency's
+// form; otherwise amount and currency are left out, not guessed.
+func TestWebhookSignedNumbersAsWritten(t *testing.T) {
+	base, merchant := trustRoutes(t)
+	tests := []struct{ cbtisAmount, v3Total, wantCBTIS, wantV3 string }{
+		{"12.30", "1230", "12.30", "12.30"},
+		{"12.3", "5", "12.30", "0.05"},
+		{"1E2", "1e3", "", ""},
+		{"-0", "-0", "", ""},
+		{"1e400", "1e400", "", ""},
+		{"123456789012345678901234567890", "123456789012345678901234567890", "", ""},
+		{"-12.30", "-1230", "", ""},
+		{"12.300", "12.30", "12.30", ""}, // CBTIS signs the whole body: an exact decimal is read, written with HKD's decimals
+		{"12.301", "1230.0", "", ""},
+	}
+	for i, tt := range tests {
+		ref := "N" + strconv.Itoa(i)
+		cbtisBody := `{"notify_type":"payment_success","data":{"uid":` + cbtisUID + `,"order_id":"C-` + ref + `","merchant_order_id":"CB-` + ref +
+			`","order_amount":` + tt.cbtisAmount + `,"order_currency":"HKD"}}`
+		tx := `{"mchid":"` + mchID + `","appid":"` + appID + `","out_trade_no":"W-` + ref + `","transaction_id":"42` + ref + `","trade_state":"SUCCESS",` +
+			`"success_time":"2026-11-29T10:00:05+08:00","amount":{"total":` + tt.v3Total + `,"currency":"CNY"},"payer":{"openid":"o"}}`
+		v3Body := `{"id":"EV-` + ref + `","create_time":"2026-11-29T10:00:06+08:00","resource_type":"encrypt-resource","event_type":"TRANSACTION.SUCCESS",` +
+			`"summary":"s","resource":{"original_type":"transaction","algorithm":"AEAD_AES_256_GCM","ciphertext":"` +
+			gcmSeal(t, v3APIv3Key, "abcdefghijkl", "transaction", tx) + `","associated_data":"transaction","nonce":"abcdefghijkl"}}`
+		for _, c := range []struct {
+			req                        *http.Request
+			field, literal, want, curr string
+		}{
+			{notificationRequest(base+"/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisBody), cbtisAPIKey)}}, cbtisBody),
+				"order_amount", tt.cbtisAmount, tt.wantCBTIS, "HKD"},
+			{notificationRequest(base+"/webhooks/wechat_v3", "application/json",
+				wechatHeaders(t, v3PrivateKey(t, "wechatpay_platform_key.pem"), v3PublicKeyID, time.Now().Unix(), v3Body), v3Body),
+				"amount.total", tt.v3Total, tt.wantV3, "CNY"},
+		} {
+			if status, answer := send(t, c.req); status != http.StatusOK {
+				t.Errorf("%s %s: %d %q", c.field, c.literal, status, answer)
+				continue
+			}
+			got := merchant.take()
+			if len(got) != 1 {
+				t.Errorf("%s %s: %d deliveries", c.field, c.literal, len(got))
+				continue
+			}
+			ev := got[0].event
+			data, _ := ev["data"].(map[string]any)
+			if data[c.field] != c.literal {
+				t.Errorf("%s %s: data holds %q", c.field, c.literal, data[c.field])
+			}
+			amount, hasAmount := ev["amount"]
+			currency, hasCurrency := ev["currency"]
+			if c.want == "" && (hasAmount || hasCurrency) || c.want != "" && (amount != c.want || currency != c.curr) {
+				t.Errorf("%s %s: amount %v %v, currency %v %v; want %q %s", c.field, c.literal, amount, hasAmount, currency, hasCurrency, c.want, c.curr)
+			}
+		}
+	}
+}
