@@ -14,7 +14,8 @@ import (
 
 // Sandbox emulates code2Session for one mini program. Every code logs in the
 // same sandbox user (one tester, one phone), so the openid is stable for an
-// app_id; each code works once, as wx.login codes do. Codes starting with
+// app_id; each code works once, as wx.login codes do. A code that breaks
+// minipay's own rule for it (README "Merchant API") and codes starting with
 // "invalid" answer 40029, "blocked" 40226, "limited" 45011 and "busy" -1,
 // so merchants can exercise every error path of the errcode table
 // (docs/providers/wechat_login.md).
@@ -65,7 +66,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answer(Answer{ErrCode: 40002, ErrMsg: "invalid grant_type"})
 	case code == "":
 		answer(Answer{ErrCode: 41008, ErrMsg: "missing code"})
-	case strings.HasPrefix(code, "invalid"):
+	case strings.HasPrefix(code, "invalid") || (&transform.LoginRequest{Code: code}).Validate() != nil: // no wx.login code
 		answer(Answer{ErrCode: 40029, ErrMsg: "invalid code"})
 	case strings.HasPrefix(code, "blocked"):
 		answer(Answer{ErrCode: 40226, ErrMsg: "high risk user"})
