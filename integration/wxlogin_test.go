@@ -256,11 +256,13 @@ func TestSandboxInMinipayForm(t *testing.T) {
 	tc = startCaddyAs(t, `{"admin":{"listen":"`+adminAddr+`"},"storage":{"module":"file_system","root":"`+storageDir()+`"},
 "apps":{"http":{"servers":{
  "merchant":{"listen":["127.0.0.1:`+merchant+`"],"routes":[{"handle":[
-  {"handler":"minipay","provider":{"name":"wechat_login","app_id":"`+appID+`","app_secret":"`+appSecret+`"}},
+  {"handler":"minipay","provider":{"name":"wechat_login","app_id":"`+appID+`","app_secret":"`+appSecret+`","expose_session_key":true}},
   {"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:`+sandbox+`"}]}]}]},
  "sandbox":{"listen":["127.0.0.1:`+sandbox+`"],"routes":[{"handle":[
   {"handler":"minipay_sandbox","provider":{"name":"wechat_login","app_id":"`+appID+`","app_secret":"`+appSecret+`"}}]}]}}}}}`, "json")
-	if r := postJSON(t, tc, "http://127.0.0.1:"+merchant+"/wxlogin/login", `{"code":"form-2"}`); r.status != 200 || str(r.json(t)["openid"]) == "" {
+	// Every field of wechat_login in JSON: expose_session_key true adds the session_key.
+	if r := postJSON(t, tc, "http://127.0.0.1:"+merchant+"/wxlogin/login", `{"code":"form-2"}`); r.status != 200 || str(r.json(t)["openid"]) == "" ||
+		len(str(r.json(t)["session_key"])) != 24 {
 		t.Fatalf("login through the JSON sandbox: %d %s", r.status, r.body)
 	}
 }
