@@ -59,31 +59,14 @@ func adminPort() int {
 	return p
 }
 
-// storageRoot holds every configuration's storage (see storageDir); TestMain
-// removes it once Caddy has stopped.
-var storageRoot = func() string {
-	dir, err := os.MkdirTemp("", "minipay-integration-storage-")
-	if err != nil {
-		panic(err)
-	}
-	return dir
-}()
-
-var storageSeq atomic.Int64
-
 // storageDir is a storage of its own for one configuration (a shared CBTIS
-// token must not outlive the test's fake provider). It is not under the
-// test's t.TempDir: Caddy's TLS app cleans its storage in the background
-// after a load (a lock file, last_clean.json), and a test that ends within
-// milliseconds of its load would see its TempDir's removal fail with
-// "directory not empty".
-func storageDir() string {
-	return filepath.Join(storageRoot, strconv.FormatInt(storageSeq.Add(1), 10))
-}
+// token must not outlive the test's fake provider), removed by TestMain
+// (testport.StorageDir says why not under t.TempDir).
+func storageDir() string { return testport.StorageDir() }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	_ = os.RemoveAll(storageRoot)
+	testport.RemoveStorage()
 	os.Exit(code)
 }
 

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -66,6 +67,14 @@ func startSandboxes(t *testing.T) map[string]string {
 // testportFree is a loopback port no other server of this process was given.
 func testportFree(t *testing.T) int { return testport.Free(t) }
 
+// TestMain removes the configurations' storage once Caddy has stopped
+// (testport.StorageDir says why it is not under t.TempDir).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testport.RemoveStorage()
+	os.Exit(code)
+}
+
 // startCaddy loads the Caddyfile sites into the in-process Caddy.
 func startCaddy(t *testing.T, sites string) {
 	t.Helper()
@@ -74,7 +83,7 @@ func startCaddy(t *testing.T, sites string) {
 	skip_install_trust
 	admin localhost:`+strconv.Itoa(sandboxAdmin)+`
 	grace_period 1ns
-	storage file_system `+filepath.Join(t.TempDir(), "storage")+`
+	storage file_system `+testport.StorageDir()+`
 	log {
 		output file `+filepath.Join(t.TempDir(), "caddy.log")+`
 	}

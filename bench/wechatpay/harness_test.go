@@ -145,17 +145,25 @@ func adminPort() int {
 // (the admin endpoint's included).
 func freePort(t testing.TB) int { return testport.Free(t) }
 
+// TestMain removes the configurations' storage once Caddy has stopped
+// (testport.StorageDir says why it is not under t.TempDir).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testport.RemoveStorage()
+	os.Exit(code)
+}
+
 // startCaddy loads a Caddyfile into the in-process Caddy of caddytest,
-// with a storage of its own: Caddy's default one is the user's, shared by
-// every run, and the plugin keeps downloaded platform certificates there
-// (a later run would reuse them instead of downloading).
+// with a storage of its own (testport.StorageDir): Caddy's default one is
+// the user's, shared by every run, and the plugin keeps downloaded platform
+// certificates there (a later run would reuse them instead of downloading).
 func startCaddy(t testing.TB, caddyfile string) *caddytest.Tester {
 	t.Helper()
 	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort(), TestRequestTimeout: 20 * time.Second})
 	tc.InitServer(`{
 	skip_install_trust
 	admin `+adminAddr+`
-	storage file_system `+filepath.Join(t.TempDir(), "storage")+`
+	storage file_system `+testport.StorageDir()+`
 	grace_period 1ns
 	log {
 		output file `+filepath.Join(t.TempDir(), "caddy.log")+`
