@@ -46,6 +46,14 @@ func TestWebhookVector(t *testing.T) {
 func TestWebhookVerify(t *testing.T) {
 	sig := refSignature([]byte(paymentBody), vecAPIKey)
 	tampered := strings.Replace(paymentBody, `"12.30"`, `"0.01"`, 1)
+	withUIDAs := func(v string) (http.Header, string) {
+		body := strings.Replace(paymentBody, `"uid":39172931`, `"uid":`+v, 1)
+		return http.Header{"Signature": {refSignature([]byte(body), vecAPIKey)}}, body
+	}
+	uidNull, uidNullBody := withUIDAs("null")
+	uidObject, uidObjectBody := withUIDAs("{}")
+	uidArray, uidArrayBody := withUIDAs("[]")
+	ourUID := func(c *Config) { c.UID = "39172931" }
 	tests := []struct {
 		name   string
 		cfg    func(*Config)
@@ -71,6 +79,10 @@ func TestWebhookVerify(t *testing.T) {
 		{"sha256= prefix", nil, http.Header{"Signature": {"sha256=" + sig}}, paymentBody, transform.ErrBadSignature},
 		{"configured uid matches", func(c *Config) { c.UID = "39172931" }, http.Header{"Signature": {sig}}, paymentBody, nil},
 		{"another uid", func(c *Config) { c.UID = "1000001" }, http.Header{"Signature": {sig}}, paymentBody, transform.ErrForeign},
+		// null, {} and [] hold no value: no uid, vouched for by the key (README What the merchant can trust)
+		{"uid null", ourUID, uidNull, uidNullBody, nil},
+		{"uid an empty object", ourUID, uidObject, uidObjectBody, nil},
+		{"uid an empty array", ourUID, uidArray, uidArrayBody, nil},
 		{"signature of the empty body", nil, http.Header{"Signature": {refSignature(nil, vecAPIKey)}}, "", transform.ErrMalformed},
 		{"signed but not JSON", nil, http.Header{"Signature": {refSignature([]byte("hello"), vecAPIKey)}}, "hello", transform.ErrMalformed},
 		{"signed but data not an object", nil, http.Header{"Signature": {refSignature([]byte(`{"notify_type":"payment_success","data":[1]}`), vecAPIKey)}}, `{"notify_type":"payment_success","data":[1]}`, transform.ErrMalformed},

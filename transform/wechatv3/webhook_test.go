@@ -47,6 +47,9 @@ func TestWebhookOutcomes(t *testing.T) {
 		{"payment not in SUCCESS", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, `"SUCCESS"`, `"NOTPAY"`, 1)), nil, "unknown", ""},
 		{"other event type", direct, notificationOf(t, sb, pk, "MCHTRANSFER.BILL.FINISHED", `{"mchid":"1900000109","out_bill_no":"B1"}`), nil, "unknown", ""},
 		{"another mchid", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, "1900000109", "1900000999", 1)), transform.ErrForeign, "", ""},
+		// an empty {} or [] holds no value: taken as absent, as null is (README What the merchant can trust)
+		{"appid an empty object", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, `"appid":"wx8888888888888888"`, `"appid":{}`, 1)), nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
+		{"appid an empty array", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, `"appid":"wx8888888888888888"`, `"appid":[]`, 1)), nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
 		{"another appid", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, "wx8888888888888888", "wx0000000000000000", 1)), transform.ErrForeign, "", ""},
 		{"no mchid", direct, notificationOf(t, sb, pk, EventTransactionSuccess, `{"appid":"wx8888888888888888","out_trade_no":"O1"}`), transform.ErrForeign, "", ""},
 		{"partner", partner, notificationOf(t, sb, pk, EventTransactionSuccess,
