@@ -190,6 +190,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"HTTP 400 with code 0", "pay", 400, `{"code":0,"message":"ok"}`, 502, transform.CodeUpstreamError, "0", "ok"},
 		{"HTTP 400 without a code", "pay", 400, `{"message":"bad request"}`, 502, transform.CodeUpstreamError, "", "bad request"},
 		{"HTTP 503 with a code", "pay", 503, `{"code":50300,"message":"busy"}`, 502, transform.CodeUpstreamError, "50300", "busy"},
+		// a rate limit is the request's rate at fault, not the order (README Errors, as WeChat v3's 429)
+		{"HTTP 429 with a code", "pay", 429, `{"code":42900,"message":"too many requests"}`, 502, transform.CodeUpstreamError, "42900", "too many requests"},
 		{"HTTP 403 HTML", "pay", 403, `<html>forbidden</html>`, 502, transform.CodeUpstreamError, "", ""},
 		{"not JSON", "pay", 200, `<xml/>`, 502, transform.CodeUpstreamError, "", ""},
 		{"no code", "pay", 200, `{"data":{}}`, 502, transform.CodeUpstreamError, "", ""},

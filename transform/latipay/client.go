@@ -388,14 +388,15 @@ func readAnswer(status int, body []byte) (map[string]json.RawMessage, error) {
 
 // checkAnswer turns an error answer (code other than 0, with message) into
 // the merchant's error: 502 upstream_error for a credential or signature
-// problem (ourSide) or any 5xx, 422 provider_rejected otherwise. A non-2xx
+// problem (ourSide), any 5xx or a 429 (the request's rate is at fault, not
+// the order), 422 provider_rejected otherwise. A non-2xx
 // answer without a code, and an answer that is no JSON object, are a 502.
 func checkAnswer(status int, parsed bool, code, msg string) error {
 	hasCode := parsed && code != ""
 	if status < 200 || status > 299 {
 		httpMsg := "the provider answered HTTP " + strconv.Itoa(status)
 		switch {
-		case hasCode && code != "0" && status < 500:
+		case hasCode && code != "0" && status < 500 && status != http.StatusTooManyRequests:
 			return providerError(code, msg)
 		case hasCode:
 			return transform.UpstreamCode(httpMsg, code, msg)
