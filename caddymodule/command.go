@@ -114,7 +114,7 @@ func (h *helpRequest) Error() string { return "help requested" }
 // parseFlags parses a subcommand's flags; "-" (stdin, the same as --file -)
 // may stand anywhere among them, once, and only without --file.
 func parseFlags(fs *flag.FlagSet, args []string, file *string, usage string) error {
-	dash := false
+	dash, all := false, len(args)
 	for {
 		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 			var flags strings.Builder
@@ -129,7 +129,9 @@ func parseFlags(fs *flag.FlagSet, args []string, file *string, usage string) err
 			break
 		}
 		if args[0] != "-" || dash || *file != "" {
-			return fmt.Errorf("unexpected argument %q\nusage: caddy minipay %s", args[0], usage)
+			// Named by its position, not repeated: "--set api_key $KEY"
+			// leaves the key here.
+			return fmt.Errorf("unexpected argument #%d (its text is not shown: it may be a secret): the input is --file <path> or - (stdin), and --set takes field=value as one argument\nusage: caddy minipay %s", all-len(args)+1, usage)
 		}
 		dash, args = true, args[1:]
 	}
@@ -273,6 +275,16 @@ func setSyntaxError(n int, s string, fields []transform.ConfigField) error {
 		return fmt.Errorf("--set #%d (%s...): want field=value, with \"=\" right after the field name (the rest is not shown: it may be a secret)", n, name)
 	}
 	return fmt.Errorf("--set #%d: want field=value (its text is not shown: it may be a secret)", n)
+}
+
+// unknownSetField refuses the n-th --set, whose field what (a provider, or
+// "sign for" one) does not take: the name is repeated unless it looks like
+// a value (knownField's rule), which may be a secret.
+func unknownSetField(n int, what, name string) error {
+	if looksLikeValue(name) {
+		return fmt.Errorf("--set #%d: %s has no such field (the name is not repeated: it looks like a value, which may be a secret)", n, what)
+	}
+	return fmt.Errorf("--set #%d: %s has no field %q", n, what, name)
 }
 
 func fieldIndex(fields []transform.ConfigField, name string) int {

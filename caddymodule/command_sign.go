@@ -75,7 +75,7 @@ func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 			return exitUsage, setSyntaxError(n+1, s, fields)
 		}
 		if fieldIndex(fields, k) < 0 {
-			return exitUsage, fmt.Errorf("--set: sign for %s takes no field %q", *name, k)
+			return exitUsage, unknownSetField(n+1, "sign for "+*name, k)
 		}
 		settings[k] = repl.ReplaceKnown(v, "")
 		if paddedValue(settings[k]) { // refused as a configuration load refuses it

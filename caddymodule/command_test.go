@@ -673,3 +673,61 @@ func TestVerifyCommandMultipartWithoutContentType(t *testing.T) {
 		})
 	}
 }
+
+// A usage error never repeats what may be a secret typed in the wrong
+// place: a value after "--set api_key" without "=" (a stray argument), a
+// signature header pasted without its colon, a field name that is a value,
+// a key given as --at. Each is named by its position or flag instead
+// (README "caddy minipay verify": a malformed --set is named by its
+// position, never repeated).
+func TestMinipayUsageErrorsNeverRepeatASecret(t *testing.T) {
+	const key = "6d0e8fa7b10c40c3a48c0c2be41cb178" // docs/providers/cbtis.md's apikey
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"verify: --set field, then the value as its own argument", []string{"verify", "--provider", "cbtis", "--set", "api_key", key},
+			"unexpected argument #5 (its text is not shown"},
+		{"verify: --set field= and a space before the value", []string{"verify", "--provider", "cbtis", "--set", "api_key=", key, "--file", "-"},
+			"unexpected argument #5"},
+		{"sign: --set field, then the value", []string{"sign", "--provider", "latipay", "--set", "api_key", key},
+			"unexpected argument #5"},
+		{"verify: the signature header without its colon", []string{"verify", "--provider", "cbtis", "--set", "api_key=" + key,
+			"--header", "Content-Type: application/json", "--header", "Signature " + key}, "--header #2: want \"Name: value\""},
+		{"verify: the key alone as a header", []string{"verify", "--provider", "cbtis", "--set", "api_key=" + key, "--header", key},
+			"--header #1: want"},
+		{"verify: the key as a field name", []string{"verify", "--provider", "cbtis", "--set", key + "=x"},
+			"--set #1: cbtis has no such field"},
+		{"sign: the key as a field name", []string{"sign", "--provider", "latipay", "--set", "api_key=k", "--set", key + "=x"},
+			"--set #2: sign for latipay has no such field"},
+		{"verify: the key as --at", []string{"verify", "--provider", "cbtis", "--set", "api_key=" + key, "--at", key},
+			"--at: want RFC 3339"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := runMinipay(tt.args, strings.NewReader(cbtisBody), &out, &errOut)
+			if code != exitUsage || out.Len() != 0 || !strings.Contains(errOut.String(), tt.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %q, want exit 2 and %q", code, out.String(), errOut.String(), tt.want)
+			}
+			if strings.Contains(errOut.String(), key) {
+				t.Fatalf("stderr repeats the key: %q", errOut.String())
+			}
+		})
+	}
+}
+
+// A provider verify cannot explain is named with those it can, before any
+// field it would need is asked for.
+func TestVerifyCommandNamesTheProvidersItKnows(t *testing.T) {
+	const known = "2c2p, cbtis, latipay, wechat_v2, wechat_v3"
+	for _, tt := range []struct{ provider, want string }{
+		{"wechat_login", "provider wechat_login sends no notifications: verify knows " + known},
+		{"paypal", `unknown provider "paypal" (verify knows ` + known + ")"},
+	} {
+		code, out, errOut := verify(t, cbtisBody, "--provider", tt.provider)
+		if code != exitUsage || out != "" || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q, want %q", tt.provider, code, out, errOut, tt.want)
+		}
+	}
+}

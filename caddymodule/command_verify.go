@@ -52,10 +52,12 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 		c.SetClock(func() time.Time { return received })
 	}
 	n := transform.Notification{Header: http.Header{}}
-	for _, h := range headers {
+	for i, h := range headers {
 		k, v, ok := strings.Cut(h, ":")
 		if k = strings.TrimSpace(k); !ok || k == "" || strings.ContainsAny(k, " \t") {
-			return exitUsage, fmt.Errorf("--header %q: want \"Name: value\"", h)
+			// Named by its position, as a malformed --set: a signature
+			// header pasted without its colon may be the key.
+			return exitUsage, fmt.Errorf("--header #%d: want \"Name: value\" (its text is not shown: it may be a secret)", i+1)
 		}
 		n.Header.Add(k, strings.TrimSpace(v))
 	}
@@ -194,7 +196,7 @@ func parseReceivedAt(v string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, strings.ToUpper(v)); err == nil {
 		return t, nil
 	}
-	return time.Time{}, fmt.Errorf("--at %q: want RFC 3339 (2026-11-29T10:00:06+08:00) or Unix seconds", v)
+	return time.Time{}, errors.New("--at: want RFC 3339 (2026-11-29T10:00:06+08:00) or Unix seconds (the value given is not shown: it may be a secret typed in the wrong place)")
 }
 
 // explainerFor builds a provider's webhook from field=value settings,
@@ -202,12 +204,18 @@ func parseReceivedAt(v string) (time.Time, error) {
 // values of its secret fields, which the output must not show.
 func explainerFor(name string, sets []string) (transform.Explainer, []string, error) {
 	info, err := caddy.GetModule(providerNamespace + "." + name)
-	if err != nil {
-		return nil, nil, fmt.Errorf("unknown provider %q", name)
+	var p provider
+	if err == nil {
+		p, _ = info.New().(provider)
 	}
-	p, ok := info.New().(provider)
+	if p == nil {
+		return nil, nil, fmt.Errorf("unknown provider %q (verify knows %s)", name, strings.Join(verifiedProviders(), ", "))
+	}
+	// Before its fields: what it needs is beside the point when it sends
+	// nothing to verify.
+	wp, ok := p.(webhookProvider)
 	if !ok {
-		return nil, nil, fmt.Errorf("unknown provider %q", name)
+		return nil, nil, fmt.Errorf("provider %s sends no notifications: verify knows %s", name, strings.Join(verifiedProviders(), ", "))
 	}
 	fields := p.ConfigFields()
 	for n, s := range sets {
@@ -217,16 +225,12 @@ func explainerFor(name string, sets []string) (transform.Explainer, []string, er
 		}
 		i := fieldIndex(fields, k)
 		if i < 0 {
-			return nil, nil, fmt.Errorf("--set: %s has no field %q", name, k)
+			return nil, nil, unknownSetField(n+1, name, k)
 		}
 		*fields[i].Value = v
 	}
 	if _, err := resolveProvider(p, transform.RoleWebhook); err != nil {
 		return nil, nil, err
-	}
-	wp, ok := p.(webhookProvider)
-	if !ok {
-		return nil, nil, fmt.Errorf("provider %s sends no notifications", name)
 	}
 	w, err := wp.NewWebhook()
 	if err != nil {
@@ -237,4 +241,17 @@ func explainerFor(name string, sets []string) (transform.Explainer, []string, er
 		return nil, nil, fmt.Errorf("provider %s cannot explain its verification yet", name)
 	}
 	return x, secretValues(p), nil
+}
+
+// verifiedProviders names the providers whose notifications verify explains.
+func verifiedProviders() []string {
+	var names []string
+	for _, name := range providerNames() {
+		if info, err := caddy.GetModule(providerNamespace + "." + name); err == nil {
+			if _, ok := info.New().(webhookProvider); ok {
+				names = append(names, name)
+			}
+		}
+	}
+	return names
 }

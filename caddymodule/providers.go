@@ -165,10 +165,17 @@ func knownField(info caddy.ModuleInfo, field string) error {
 			return fmt.Errorf("provider %s has no field %q (field names are exact: %s)", info.ID.Name(), field, n)
 		}
 	}
-	if len(field) > 40 || strings.TrimLeft(field, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-") != "" {
+	if looksLikeValue(field) {
 		return fmt.Errorf("provider %s has no such field (the name is not repeated: it looks like a value, which may be a secret)", info.ID.Name())
 	}
 	return fmt.Errorf("provider %s has no field %q", info.ID.Name(), field)
+}
+
+// looksLikeValue tells a field name written by mistake with a value's text
+// (a digit, a character no field name has, or long): such a name is never
+// repeated in an error.
+func looksLikeValue(name string) bool {
+	return len(name) > 40 || strings.TrimLeft(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-") != ""
 }
 
 // jsonFieldNames lists the JSON names of t's fields as encoding/json
