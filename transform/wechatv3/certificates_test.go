@@ -649,3 +649,38 @@ func TestCertificateValidity(t *testing.T) {
 		}
 	}
 }
+
+// caddy minipay verify --at judges a notification as of its time of
+// receipt (SetClock); in certificate mode its key is downloaded now, so the
+// download is signed and checked with the real clock: judged at the time
+// received, an hour earlier, WeChat would refuse the request and this side
+// the answer, and the notification named "no known key" (README "caddy
+// minipay verify").
+func TestWebhookSetClockDownloadsWithTheRealClock(t *testing.T) {
+	a := newPlatform(t)
+	cs := &certServer{serving: []platform{a}, now: time.Now}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// WeChat refuses a request signed outside its window.
+		auth, ok := ParseAuthorization(r.Header.Get("Authorization"))
+		ts, err := strconv.ParseInt(auth.Timestamp, 10, 64)
+		if !ok || err != nil || time.Since(time.Unix(ts, 0)).Abs() >= MaxSkew {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		cs.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	cfg := merchantConfig(t)
+	cfg.PublicKey, cfg.PublicKeyID, cfg.CertificatesURL = "", "", srv.URL+PathCertificates
+	w := must(NewWebhook(cfg))
+	received := time.Now().Add(-time.Hour)
+	w.SetClock(func() time.Time { return received })
+	body := `{"x":1}`
+	if err := Verify(w.Keyring(), a.signed(t, received, body), []byte(body), w.Now()); err != nil || cs.downloads.Load() != 1 {
+		t.Fatalf("signed when received, judged as of then: %v, %d downloads", err, cs.downloads.Load())
+	}
+	// The window is still the time received's.
+	if err := Verify(w.Keyring(), a.signed(t, time.Now(), body), []byte(body), w.Now()); !errors.Is(err, ErrSkew) {
+		t.Fatalf("signed now, judged as of an hour ago: %v, want the window's refusal", err)
+	}
+}

@@ -39,8 +39,17 @@ type Webhook struct {
 	Now func() time.Time
 }
 
-// SetClock implements transform.Clocked.
-func (w *Webhook) SetClock(now func() time.Time) { w.Now = now }
+// SetClock implements transform.Clocked: the notification is judged as of
+// now() (its 300 s window, the validity of a configured certificate), while
+// a certificate download keeps the real clock: it is an exchange with
+// WeChat made now, whose Authorization and signed answer WeChat and this
+// side each check against the time they are sent.
+func (w *Webhook) SetClock(now func() time.Time) {
+	if d := w.keys.ring.downloaded; d != nil {
+		d.Now = w.Now
+	}
+	w.Now = now
+}
 
 // NewWebhook checks cfg, parses its keys and returns a Webhook.
 func NewWebhook(cfg Config) (*Webhook, error) {
