@@ -74,15 +74,20 @@ func TestSandboxDeliveryFailure(t *testing.T) {
 	defer listening.Close()
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
-	tests := []struct{ name, url, failure string }{
-		{"untrusted certificate", untrusted.URL, "the notify URL could not be reached: its TLS certificate is not trusted"},
-		{"no answer in time", slow.URL, "the notify URL could not be reached: it did not answer in time"},
-		{"nothing listening", closed.URL, "the notify URL could not be reached"},
-		{"delivered", listening.URL, ""},
+	// Only the slow server is meant to time out: the others get time for a
+	// TLS handshake on a loaded machine (CI's -race run took over 200 ms).
+	tests := []struct {
+		name, url, failure string
+		timeout            time.Duration
+	}{
+		{"untrusted certificate", untrusted.URL, "the notify URL could not be reached: its TLS certificate is not trusted", 10 * time.Second},
+		{"no answer in time", slow.URL, "the notify URL could not be reached: it did not answer in time", 200 * time.Millisecond},
+		{"nothing listening", closed.URL, "the notify URL could not be reached", 10 * time.Second},
+		{"delivered", listening.URL, "", 10 * time.Second},
 	}
-	s := &Sandbox{client: &http.Client{Timeout: 200 * time.Millisecond}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			s := &Sandbox{client: &http.Client{Timeout: tt.timeout}}
 			var res completeResult
 			s.deliver(context.Background(), &transform.Outbound{URL: tt.url + "/n?token=t0k3n", ContentType: "text/plain", Body: []byte("n")},
 				func(status int, body []byte) bool { return status == 200 && string(body) == "sent" }, &res)
