@@ -161,8 +161,10 @@ func (s *Sandbox) auth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sandbox) authorized(r *http.Request) bool {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || token == "" {
+	// The scheme's name is case-insensitive (RFC 7235 §2.1): a client may
+	// send the token_type as "bearer".
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return false
 	}
 	s.mu.Lock()

@@ -124,6 +124,39 @@ func TestSandboxTokensBounded(t *testing.T) {
 	}
 }
 
+// The bearer scheme's name is case-insensitive (RFC 7235 §2.1, RFC 6750
+// §2.1): an OAuth 2.0 client may send the token_type as "bearer". The
+// token itself is compared exactly.
+func TestSandboxBearerScheme(t *testing.T) {
+	e := newSandboxEnv(t, DefaultTokenLifetime)
+	tok := e.token(t)
+	tests := []struct {
+		name, header string
+		ok           bool
+	}{
+		{"Bearer", "Bearer " + tok, true},
+		{"lower case", "bearer " + tok, true},
+		{"upper case", "BEARER " + tok, true},
+		{"mixed case", "bEaReR " + tok, true},
+		{"token in other case", "Bearer " + strings.ToUpper(tok), false},
+		{"no scheme", tok, false},
+		{"Basic", "Basic " + tok, false},
+		{"no space", "Bearer" + tok, false},
+		{"empty token", "Bearer ", false},
+		{"other token", "Bearer " + tok + "x", false},
+		{"scheme alone", "Bearer", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, PathQuery, nil)
+			r.Header.Set("Authorization", tt.header)
+			if got := e.sb.authorized(r); got != tt.ok {
+				t.Fatalf("authorized(%q) = %v, want %v", tt.header, got, tt.ok)
+			}
+		})
+	}
+}
+
 func bearer(token string) *http.Request {
 	r := httptest.NewRequest(http.MethodGet, PathQuery, nil)
 	r.Header.Set("Authorization", "Bearer "+token)
