@@ -3,6 +3,8 @@ package caddymodule
 import (
 	"crypto/rsa"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -190,5 +192,31 @@ func TestVerifyCommandAt(t *testing.T) {
 		if code, _, errOut := verify(t, string(body), append([]string{"--at", bad}, args...)...); code != 2 || !strings.Contains(errOut, "--at") {
 			t.Errorf("--at %q: exit %d, %q", bad, code, errOut)
 		}
+	}
+}
+
+// In certificate mode the key is downloaded when first needed; a download
+// that fails leaves the notification with "no known key", which reads like
+// a forgery: the verdict names why the download failed, as the webhook's
+// warning does (README "caddy minipay verify").
+func TestVerifyCommandCertificateDownloadFailure(t *testing.T) {
+	wechat := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound) // a certificates_url with a wrong path
+	}))
+	defer wechat.Close()
+	body, headers := v3Notification(t)
+	headers[0] = "Wechatpay-Serial: 5157F09EFDC096DE15EBE81A47057A7232F1B8E1" // examples/keys' platform certificate
+	key, _ := filepath.Abs(filepath.Join("..", "examples", "keys", "apiclient_key.pem"))
+	args := []string{"--provider", "wechat_v3", "--set", "app_id=wx8888888888888888", "--set", "mch_id=1900000109",
+		"--set", "api_v3_key=sandbox-apiv3-key-0123456789abcd", "--set", "serial_no=3775B6A45ACD588826D15E583A95F5DD2F2D3B4A",
+		"--set", "private_key={file." + key + "}", "--set", "certificates_url=" + wechat.URL + "/v3/certificates"}
+	for _, h := range headers {
+		args = append(args, "--header", h)
+	}
+	code, out, errOut := verify(t, string(body), args...)
+	const want = "verdict: invalid (notification signature does not verify: Wechatpay-Serial names no known key; " +
+		"wechat_v3: the platform certificates could not be downloaded: certificates_url answered HTTP 404)\n"
+	if code != 1 || !strings.HasSuffix(out, want) {
+		t.Fatalf("exit %d, want 1 and %q\n%s%s", code, want, out, errOut)
 	}
 }

@@ -48,6 +48,16 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
+	// A key that could not be downloaded reads like a forged signature;
+	// the verdict says why (the webhook logs it as a warning).
+	var downloadFailed error
+	if d, ok := webhook.(certificateDownloader); ok {
+		d.ReportFailures(func(err error) {
+			if downloadFailed == nil {
+				downloadFailed = err
+			}
+		})
+	}
 	if c, ok := webhook.(transform.Clocked); ok && !received.IsZero() {
 		c.SetClock(func() time.Time { return received })
 	}
@@ -88,7 +98,11 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	line("expected", x.Expected)
 	line("received", x.Received)
 	if !valid(x, verr) {
-		line("verdict", "invalid ("+invalidReason(webhook, n, x.Kind, verr, received.IsZero())+")")
+		reason := invalidReason(webhook, n, x.Kind, verr, received.IsZero())
+		if downloadFailed != nil {
+			reason += "; " + downloadFailed.Error()
+		}
+		line("verdict", "invalid ("+reason+")")
 		return exitInvalid, nil
 	}
 	line("verdict", "valid")
