@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/wechatv3"
 )
 
@@ -218,5 +219,48 @@ func TestVerifyCommandCertificateDownloadFailure(t *testing.T) {
 		"wechat_v3: the platform certificates could not be downloaded: certificates_url answered HTTP 404)\n"
 	if code != 1 || !strings.HasSuffix(out, want) {
 		t.Fatalf("exit %d, want 1 and %q\n%s%s", code, want, out, errOut)
+	}
+}
+
+// A WeChat Pay v3 answer larger than a notification's 64 KiB (a transaction
+// listing many discounted goods), which minipay reads whole, is explained
+// as an answer like any other: it was "not a well-formed document". A
+// notification that large is still refused, as the webhook refuses it.
+func TestVerifyCommandLargeAnswer(t *testing.T) {
+	var goods strings.Builder
+	for i := 0; goods.Len() <= transform.MaxNotification; i++ {
+		if i > 0 {
+			goods.WriteByte(',')
+		}
+		goods.WriteString(`{"coupon_id":"` + strconv.Itoa(100000+i) + `","goods_detail":[{"goods_id":"M1006","quantity":1,"unit_price":100}]}`)
+	}
+	answer := `{"appid":"wx8888888888888888","mchid":"1900000109","out_trade_no":"V3-1","trade_state":"SUCCESS","promotion_detail":[` + goods.String() + `]}`
+	notification := `{"id":"EV-1","event_type":"TRANSACTION.SUCCESS","resource_type":"encrypt-resource","summary":"` + goods.String() + `","resource":{}}`
+	key := examplePlatformKey(t)
+	pub, _ := filepath.Abs(filepath.Join("..", "examples", "keys", "wechatpay_pub_key.pem"))
+	for _, tt := range []struct {
+		name, body, signed string
+		code               int
+		kind, verdict      string
+	}{
+		{"the answer", answer, answer, 0, "answer", "verdict: valid\n"},
+		{"the answer, a byte changed", strings.Replace(answer, "V3-1", "V3-2", 1), answer, 1, "answer", "verdict: invalid (answer signature does not verify)\n"},
+		{"a notification as large", notification, notification, 1, "notification", "verdict: invalid (notification is not a well-formed document of the provider)\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ts, nonce := strconv.FormatInt(time.Now().Unix(), 10), "large-answer"
+			sig, err := wechatv3.SignMessage(key, wechatv3.AppendAnswerMessage(nil, ts, nonce, []byte(tt.signed)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut := verify(t, tt.body, "--provider", "wechat_v3", "--set", "app_id=wx8888888888888888", "--set", "mch_id=1900000109",
+				"--set", "api_v3_key=sandbox-apiv3-key-0123456789abcd", "--set", "public_key={file."+pub+"}",
+				"--set", "public_key_id=PUB_KEY_ID_0119000001092026112900000000000001",
+				"--header", "Wechatpay-Serial: PUB_KEY_ID_0119000001092026112900000000000001", "--header", "Wechatpay-Signature: "+sig,
+				"--header", "Wechatpay-Timestamp: "+ts, "--header", "Wechatpay-Nonce: "+nonce)
+			if code != tt.code || !strings.Contains(out, "\nkind: "+tt.kind+"\n") || !strings.HasSuffix(out, tt.verdict) {
+				t.Fatalf("%d-byte input: exit %d, want %d, kind %s, %q\n%s%s", len(tt.body), code, tt.code, tt.kind, tt.verdict, out[:min(len(out), 300)], errOut)
+			}
+		})
 	}
 }

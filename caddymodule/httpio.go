@@ -17,7 +17,7 @@ const (
 	// maxBody bounds merchant requests and provider notifications (README "Merchant API", "Webhooks").
 	maxBody = 64 << 10
 	// maxAnswer bounds what minipay buffers of an upstream answer or a merchant's reply.
-	maxAnswer = 1 << 20
+	maxAnswer = transform.MaxAnswer
 )
 
 var errTooLarge = errors.New("body too large")

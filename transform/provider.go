@@ -82,6 +82,11 @@ type Client interface {
 // before any other work, whoever calls it.
 const MaxNotification = 64 << 10
 
+// MaxAnswer bounds a provider's API answer, which minipay reads whole and
+// caddy minipay verify explains: larger than a notification (a transaction
+// listing many discounted goods).
+const MaxAnswer = 1 << 20
+
 // Notification is a provider's notification as received.
 type Notification struct {
 	Header http.Header

@@ -109,6 +109,13 @@ var _ transform.Explainer = (*Webhook)(nil)
 // whether the signature verifies under it, whatever the time window says.
 func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*transform.Event, error) {
 	body, err := n.Content()
+	if err != nil && x != nil {
+		// An API answer is explained too, and the client reads answers up
+		// to transform.MaxAnswer, past a notification's bound.
+		if b, aerr := transform.DecodeContent(n.Header, n.Body, transform.MaxAnswer); aerr == nil && len(b) > 0 && isAnswer(b) {
+			body, err = b, nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
