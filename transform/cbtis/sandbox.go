@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -326,14 +327,17 @@ func reply(w http.ResponseWriter, status, code int, msg string, data any) {
 }
 
 // notifiable is how Complete and CompleteRefund begin: the order, in one
-// of states (or SUCCEEDED too, for a success notified again), with a
-// notify URL to send to.
+// of states (or SUCCEEDED too, for a success notified again).
 func (s *Sandbox) notifiable(orderID string, succeeded bool, states ...string) (*sandboxOrder, error) {
-	o, err := transform.SandboxSettleable(s.orders, orderID, func(o *sandboxOrder) string { return o.status }, succeeded, "SUCCEEDED", states...)
-	if err == nil && o.notifyURL == "" {
-		return nil, errors.New("the order has no notify_url")
-	}
-	return o, err
+	return transform.SandboxSettleable(s.orders, orderID, func(o *sandboxOrder) string { return o.status }, succeeded, "SUCCEEDED", states...)
+}
+
+// unnotified is the error of a settlement whose order was created without
+// a notify_url (optional in CBTIS's create): the order is settled, as
+// CBTIS settles an intent its customer pays, and a merchant that polls
+// query sees it; there is nowhere to send the notification.
+func unnotified(o *sandboxOrder, kind string) error {
+	return fmt.Errorf("%w: the order is now %s, and it was created without a notify_url to send %s to", transform.ErrNotNotified, o.status, kind)
 }
 
 // Complete implements transform.Sandbox: it settles a PENDING order (a
@@ -365,6 +369,9 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 	}
 	if succeeded {
 		data["pay_time"] = o.payTime.UTC().Format("2006-01-02T15:04:05.000Z")
+	}
+	if o.notifyURL == "" {
+		return nil, nil, unnotified(o, kind)
 	}
 	return s.notification(o.notifyURL, kind, data), acknowledged, nil
 }

@@ -48,6 +48,9 @@ func (s *Sandbox) CompleteRefund(orderID string, now time.Time) (*transform.Outb
 		"create_time": o.createTime.UTC().Format("2006-01-02T15:04:05.000Z"),
 		"refund_time": o.refundTime.UTC().Format("2006-01-02T15:04:05.000Z"),
 	}
+	if o.notifyURL == "" {
+		return nil, nil, unnotified(o, NotifyRefundSuccess)
+	}
 	return s.notification(o.notifyURL, NotifyRefundSuccess, data), acknowledged, nil
 }
 

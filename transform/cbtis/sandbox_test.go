@@ -2,6 +2,7 @@ package cbtis
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -311,15 +312,66 @@ func TestSandboxCompleteFailed(t *testing.T) {
 	if _, _, err := e.sb.Complete("NOPE", true, t0); err == nil {
 		t.Fatal("completed an unknown order")
 	}
-	// an order created without notify_url cannot be notified
+}
+
+// An order created without notify_url (optional in CBTIS's create) is
+// settled like any other, as CBTIS settles an intent its customer pays, so
+// a merchant that polls query sees it; nothing is sent, and Complete says
+// so with ErrNotNotified.
+func TestSandboxSettlesWithoutNotifyURL(t *testing.T) {
+	e := newSandboxEnv(t, time.Hour)
 	cfg := testConfig(e.srv.URL + PathAuth)
 	cfg.NotifyURL = ""
-	if _, err := roundTrip(t, newTestClient(t, cfg, nil), e.srv.URL, "pay", `{"order_id":"N-1","amount":"1","currency":"JPY","description":"d","openid":"o1"}`); err != nil {
-		t.Fatal(err)
+	client := newTestClient(t, cfg, nil)
+	pay := func(id string) {
+		t.Helper()
+		if _, err := roundTrip(t, client, e.srv.URL, "pay", `{"order_id":"`+id+`","amount":"1","currency":"JPY","description":"d","openid":"o1"}`); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, _, err := e.sb.Complete("N-1", true, t0); err == nil {
-		t.Fatal("completed an order without notify_url")
+	query := func(id, want string) {
+		t.Helper()
+		if q, err := roundTrip(t, client, e.srv.URL, "query", `{"order_id":"`+id+`"}`); err != nil || !strings.Contains(string(q), want) {
+			t.Fatalf("query %s: %s %v, want %s", id, q, err, want)
+		}
 	}
+	notNotified := func(step string, out *transform.Outbound, err error) {
+		t.Helper()
+		if out != nil || !errors.Is(err, transform.ErrNotNotified) || !strings.Contains(err.Error(), "notify_url") {
+			t.Fatalf("%s: %+v %v, want ErrNotNotified naming notify_url", step, out, err)
+		}
+	}
+	pay("N-1")
+	out, _, err := e.sb.Complete("N-1", true, t0)
+	notNotified("succeeded", out, err)
+	query("N-1", `"status":"succeeded","amount":"1","currency":"JPY","paid_at":"2026-11-22T02:00:00Z","provider_status":"SUCCEEDED"`)
+	out, _, err = e.sb.CompleteRefund("N-1", t0)
+	notNotified("refunded", out, err)
+	if o := findOrder(e.sb.Orders(), "N-1"); o.State != transform.StatusRefunded {
+		t.Fatalf("console state after the refund: %+v", o)
+	}
+
+	pay("N-2")
+	out, _, err = e.sb.Complete("N-2", false, t0)
+	notNotified("failed", out, err)
+	query("N-2", `"status":"pending"`)
+	// the states still hold: a paid order cannot fail, an unknown one is no order
+	out, _, err = e.sb.Complete("N-1", false, t0)
+	if out != nil || err == nil || errors.Is(err, transform.ErrNotNotified) {
+		t.Fatalf("a refunded order failed: %v", err)
+	}
+	if _, _, err := e.sb.Complete("NOPE", true, t0); err == nil || errors.Is(err, transform.ErrNotNotified) {
+		t.Fatalf("unknown order: %v", err)
+	}
+}
+
+func findOrder(orders []transform.SandboxOrder, id string) transform.SandboxOrder {
+	for _, o := range orders {
+		if o.ID == id {
+			return o
+		}
+	}
+	return transform.SandboxOrder{}
 }
 
 func TestSandboxHandles(t *testing.T) {

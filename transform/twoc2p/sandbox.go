@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -308,8 +309,6 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 	switch {
 	case !ok:
 		return nil, nil, errors.New("no such order")
-	case o.notifyURL == "":
-		return nil, nil, errors.New("the order has no notify URL (send notify_url with pay, or configure notify_url)")
 	case o.state == stateSucceeded && !succeeded:
 		return nil, nil, errors.New("the order is " + o.state)
 	}
@@ -323,6 +322,9 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 		result = outcome{code: RespApproved, status: "A", reason: "Approved", tranRef: o.tranRef,
 			approvalCode: o.approvalCode, backendInvoice: o.backendInvoice}
 		o.state = stateSucceeded
+	}
+	if o.notifyURL == "" { // settled as 2C2P settles a payment; nowhere to post its result
+		return nil, nil, fmt.Errorf("%w: the order is now %s, and it has no notify URL to post 2C2P's result to (send notify_url with pay, or configure notify_url)", transform.ErrNotNotified, o.state)
 	}
 	text := Seal(RootResponse, s.cfg.Version, s.response(o.request, result, now), s.cfg.SecretKey)
 	out := &transform.Outbound{

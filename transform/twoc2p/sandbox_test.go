@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -332,8 +333,17 @@ func TestSandboxComplete(t *testing.T) {
 	if ev := verify(out); ev.Type != "payment.failed" || ev.Data["respCode"] != "99" || ev.Data["status"] != "F" {
 		t.Fatalf("failed event %+v", ev)
 	}
-	if _, _, err := s.Complete("NO-URL", true, transformtest.Pinned); err == nil || !strings.Contains(err.Error(), "notify_url") {
-		t.Fatalf("an order without notify URL: %v", err)
+	// An order without a notify URL is settled as 2C2P settles a payment
+	// (paying it again is then the paid order's refusal); nothing is sent.
+	noURL := strings.Replace(strings.Replace(sandboxPay, "SB-1", "NO-URL", 1), `,"notify_url":"http://merchant.example/webhooks/2c2p"`, "", 1)
+	if out, _, err := s.Complete("NO-URL", true, transformtest.Pinned); out != nil || !errors.Is(err, transform.ErrNotNotified) || !strings.Contains(err.Error(), "notify_url") {
+		t.Fatalf("an order without notify URL: %+v %v, want ErrNotNotified naming notify_url", out, err)
+	}
+	if a := answerOf(t, post(t, s, payCall(t, c, noURL), false)); a.Get("respCode") != "99" || a.Get("failReason") != "Duplicate unique transaction code." {
+		t.Fatalf("paying the settled order again: %v", a.Map())
+	}
+	if _, _, err := s.Complete("NO-URL", false, transformtest.Pinned); err == nil || errors.Is(err, transform.ErrNotNotified) {
+		t.Fatalf("the paid order without notify URL failed: %v", err)
 	}
 	if _, _, err := s.Complete("NEVER", true, transformtest.Pinned); err == nil {
 		t.Fatal("an unknown order completed")
