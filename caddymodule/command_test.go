@@ -731,3 +731,25 @@ func TestVerifyCommandNamesTheProvidersItKnows(t *testing.T) {
 		}
 	}
 }
+
+// A WeChat Pay v2 notification without sign_type is signed with its order's
+// type; checked under the other one (docs/providers/wechat_v2.md's pitfall:
+// MD5 checked, HMAC-SHA256 paid), the verdict says which type it verifies
+// under. A changed byte verifies under neither and gets no such hint.
+func TestVerifyCommandWechatV2NamesTheOrdersSignType(t *testing.T) {
+	v2, err := os.ReadFile(filepath.Join("testdata", "wechat_v2-notification.xml")) // HMAC-SHA256, no sign_type element
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--provider", "wechat_v2", "--set", "app_id=wx8888888888888888", "--set", "mch_id=1900000109",
+		"--set", "api_key=8934e7d15453e97507ef794cf7b0519d", "--set", "sign_type=MD5"}
+	const hint = "verdict: invalid (notification signature does not verify: it verifies under sign_type HMAC-SHA256, " +
+		"the type its order was signed with: --set sign_type=HMAC-SHA256, as the route's sign_type must be)\n"
+	if code, out, errOut := verify(t, string(v2), args...); code != 1 || !strings.Contains(out, "\nsign_type: MD5\n") || !strings.HasSuffix(out, hint) {
+		t.Fatalf("exit %d, want 1 and %q\n%s%s", code, hint, out, errOut)
+	}
+	tampered := strings.Replace(string(v2), "<total_fee><![CDATA[1234]]>", "<total_fee><![CDATA[1]]>", 1)
+	if code, out, _ := verify(t, tampered, args...); code != 1 || !strings.HasSuffix(out, "verdict: invalid (notification signature does not verify)\n") {
+		t.Fatalf("tampered: exit %d\n%s", code, out)
+	}
+}

@@ -72,13 +72,6 @@ func TestDecodeDocumentedRefusals(t *testing.T) {
 	}
 }
 
-func otherSignType(st string) string {
-	if st == SignMD5 {
-		return SignHMACSHA256
-	}
-	return SignMD5
-}
-
 // ecbEncrypt writes req_info with the standard library alone (docs/providers/wechat_v2.md
 // Refund notification: AES-256-ECB, PKCS#7, key the lowercase hex MD5 of the API key).
 func ecbEncrypt(t *testing.T, apiKey, plain string) string {

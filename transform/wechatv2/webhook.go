@@ -106,6 +106,12 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		return nil, ErrSignType
 	}
 	if !w.signer.Verify(p, w.cfg.SignType) {
+		// Explaining only: a notification without sign_type that verifies
+		// under the other type was signed for an order of that type, the
+		// pitfall docs/providers/wechat_v2.md lists (MD5 checked, HMAC paid).
+		if other := otherSignType(w.cfg.SignType); x != nil && !p.Has("sign_type") && w.signer.Verify(p, other) {
+			return nil, fmt.Errorf("%w: it verifies under sign_type %s, the type its order was signed with: --set sign_type=%s, as the route's sign_type must be", transform.ErrBadSignature, other, other)
+		}
 		return nil, transform.ErrBadSignature
 	}
 	if p.SortedQueryAmbiguous("sign", attachPairs) || pairOutsideFreeText(p) || splitFromFreeText(p) {
@@ -337,4 +343,12 @@ func (*Webhook) Ack() (int, string, []byte) {
 func (*Webhook) Nack(reason string) (string, []byte) {
 	return "text/xml; charset=utf-8", transform.AppendFlatXML(nil, "xml", transform.Params{
 		{Name: "return_code", Value: "FAIL"}, {Name: "return_msg", Value: reason}})
+}
+
+// otherSignType is the sign type WeChat Pay v2 has besides t.
+func otherSignType(t string) string {
+	if t == wxpay.SignMD5 {
+		return wxpay.SignHMACSHA256
+	}
+	return wxpay.SignMD5
 }
