@@ -753,3 +753,43 @@ func TestVerifyCommandWechatV2NamesTheOrdersSignType(t *testing.T) {
 		t.Fatalf("tampered: exit %d\n%s", code, out)
 	}
 }
+
+// An input past 64 KiB is refused by every webhook before it is read (413):
+// the verdict says so, where it read "not a well-formed document of the
+// provider" whatever the input held. Up to 1 MiB is read (an API answer
+// may be that large); past it the input is a usage error.
+func TestVerifyCommandOversizedNotification(t *testing.T) {
+	v3Key, _ := filepath.Abs(filepath.Join("..", "examples", "keys", "wechatpay_pub_key.pem"))
+	settings := map[string][]string{
+		"wechat_v2": {"app_id=wx8888888888888888", "mch_id=1900000109", "api_key=8934e7d15453e97507ef794cf7b0519d"},
+		"wechat_v3": {"app_id=wx8888888888888888", "mch_id=1900000109", "api_v3_key=sandbox-apiv3-key-0123456789abcd",
+			"public_key={file." + v3Key + "}", "public_key_id=PUB_KEY_ID_0119000001092026112900000000000001"},
+		"2c2p":    {"merchant_id=JT01", "secret_key=7jYcp4FxFdf0"},
+		"latipay": {"api_key=111222333", "currency=NZD"},
+		"cbtis":   {"api_key=6d0e8fa7b10c40c3a48c0c2be41cb178"},
+	}
+	inputs := map[string]string{ // each provider's notification, padded past 64 KiB where it has room
+		"wechat_v2": "<xml><return_code>SUCCESS</return_code><attach>" + strings.Repeat("a", 64<<10) + "</attach><sign>00</sign></xml>",
+		"wechat_v3": `{"id":"EV-1","event_type":"TRANSACTION.SUCCESS","summary":"` + strings.Repeat("a", 64<<10) + `","resource":{}}`,
+		"2c2p":      "paymentResponse=" + twoc2pEnvelope + "&pad=" + strings.Repeat("a", 64<<10),
+		"latipay":   latipayBody + "&pad=" + strings.Repeat("a", 64<<10),
+		"cbtis":     strings.Replace(cbtisBody, `"data":{`, `"data":{"pad":"`+strings.Repeat("a", 64<<10)+`",`, 1),
+	}
+	for name, sets := range settings {
+		t.Run(name, func(t *testing.T) {
+			args := []string{"--provider", name, "--header", "Signature: 00"}
+			for _, s := range sets {
+				args = append(args, "--set", s)
+			}
+			code, out, errOut := verify(t, inputs[name], args...)
+			const want = "verdict: invalid (the input is larger than 64 KiB: the webhook refuses it unread (413))\n"
+			if code != 1 || !strings.Contains(out, "\nkind: notification\n") || !strings.HasSuffix(out, want) {
+				t.Fatalf("%d bytes: exit %d, want 1 and %q\n%.300s%s", len(inputs[name]), code, want, out, errOut)
+			}
+			code, out, errOut = verify(t, strings.Repeat("a", maxInput+1), args...)
+			if code != 2 || out != "" || !strings.Contains(errOut, "larger than 1 MiB") {
+				t.Fatalf("past 1 MiB: exit %d %q %q", code, out, errOut)
+			}
+		})
+	}
+}

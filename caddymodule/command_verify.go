@@ -115,6 +115,10 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 // added.
 func invalidReason(webhook transform.Explainer, n transform.Notification, kind string, verr error, judgedNow bool) string {
 	reason := verr.Error()
+	if kind == transform.KindNotification && len(n.Body) > maxBody && errors.Is(verr, transform.ErrMalformed) {
+		// What the verifier read as ill-formed the webhook never reads.
+		return "the input is larger than 64 KiB: the webhook refuses it unread (413)"
+	}
 	if r, ok := strings.CutPrefix(reason, "notification "); ok && kind == transform.KindAnswer {
 		reason = "answer " + r // the verifiers' shared errors name a notification
 	}
