@@ -245,7 +245,7 @@ func TestVerifyCommandLargeAnswer(t *testing.T) {
 	}{
 		{"the answer", answer, answer, 0, "answer", "verdict: valid\n"},
 		{"the answer, a byte changed", strings.Replace(answer, "V3-1", "V3-2", 1), answer, 1, "answer", "verdict: invalid (answer signature does not verify)\n"},
-		{"a notification as large", notification, notification, 1, "notification", "verdict: invalid (notification is not a well-formed document of the provider)\n"},
+		{"a notification as large", notification, notification, 1, "notification", "verdict: invalid (the input is larger than 64 KiB: the webhook refuses it unread (413))\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ts, nonce := strconv.FormatInt(time.Now().Unix(), 10), "large-answer"
