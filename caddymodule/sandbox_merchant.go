@@ -21,7 +21,8 @@ type merchantEvent struct {
 }
 
 // merchant is the demo merchant backend: POST records a forwarded event
-// (answering 200), GET lists the last 100.
+// (answering 200), GET (and HEAD, as for any GET resource) lists the last
+// 100.
 func (s *Sandbox) merchant(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodPost:
@@ -37,7 +38,7 @@ func (s *Sandbox) merchant(w http.ResponseWriter, r *http.Request) {
 		}
 		s.demo.mu.Unlock()
 		writeJSON(w, http.StatusOK, []byte(`{"received":true}`))
-	case http.MethodGet:
+	case http.MethodGet, http.MethodHead: // net/http sends no body for HEAD
 		s.demo.mu.Lock()
 		out := transform.Marshal(struct {
 			Events []merchantEvent `json:"events"`
@@ -45,7 +46,7 @@ func (s *Sandbox) merchant(w http.ResponseWriter, r *http.Request) {
 		s.demo.mu.Unlock()
 		writeJSON(w, http.StatusOK, out)
 	default:
-		w.Header().Set("Allow", "GET, POST")
+		w.Header().Set("Allow", "GET, HEAD, POST")
 		writeError(w, &transform.Error{Status: http.StatusMethodNotAllowed, Code: transform.CodeMethodNotAllowed, Message: "use GET or POST"})
 	}
 }

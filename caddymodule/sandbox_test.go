@@ -22,8 +22,8 @@ func TestSandboxOwnEndpointsRefuseOtherMethods(t *testing.T) {
 	}{
 		{http.MethodGet, "/sandbox/complete", "POST"},
 		{http.MethodPut, "/sandbox/", "GET, HEAD"},
-		{http.MethodPut, "/sandbox/merchant/events", "GET, POST"},
-		{http.MethodDelete, "/sandbox/merchant/events", "GET, POST"},
+		{http.MethodPut, "/sandbox/merchant/events", "GET, HEAD, POST"},
+		{http.MethodDelete, "/sandbox/merchant/events", "GET, HEAD, POST"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
@@ -39,6 +39,28 @@ func TestSandboxOwnEndpointsRefuseOtherMethods(t *testing.T) {
 			}
 			if got := w.Header().Get("Allow"); got != tt.allow {
 				t.Fatalf("Allow %q, want %q", got, tt.allow)
+			}
+		})
+	}
+}
+
+// TestSandboxReadEndpointsAnswerHEAD: the sandbox's pages that answer GET
+// answer HEAD too, as RFC 9110 §9.3.2 asks of every GET resource (curl -I):
+// the console did, the demo merchant's event list was a 405.
+func TestSandboxReadEndpointsAnswerHEAD(t *testing.T) {
+	for _, path := range []string{"/sandbox/", "/sandbox/merchant/events"} {
+		t.Run(path, func(t *testing.T) {
+			s := &Sandbox{demo: new(demoMerchant), notes: new(notificationLog)}
+			get := httptest.NewRecorder()
+			if err := s.ServeHTTP(get, httptest.NewRequest(http.MethodGet, path, nil), nil); err != nil {
+				t.Fatal(err)
+			}
+			head := httptest.NewRecorder()
+			if err := s.ServeHTTP(head, httptest.NewRequest(http.MethodHead, path, nil), nil); err != nil {
+				t.Fatal(err)
+			}
+			if get.Code != http.StatusOK || head.Code != get.Code || head.Header().Get("Content-Type") != get.Header().Get("Content-Type") {
+				t.Fatalf("GET %d %q, HEAD %d %q", get.Code, get.Header().Get("Content-Type"), head.Code, head.Header().Get("Content-Type"))
 			}
 		})
 	}
