@@ -128,7 +128,10 @@ func parseFlags(fs *flag.FlagSet, args []string, file *string, usage string) err
 		if len(args) == 0 {
 			break
 		}
-		if args[0] != "-" || dash || *file != "" {
+		if args[0] == "-" && (dash || *file != "") {
+			return fmt.Errorf("unexpected argument \"-\": stdin is the input once, and not with --file\nusage: caddy minipay %s", usage)
+		}
+		if args[0] != "-" {
 			// Named by its position, not repeated: "--set api_key $KEY"
 			// leaves the key here.
 			return fmt.Errorf("unexpected argument #%d (its text is not shown: it may be a secret): the input is --file <path> or - (stdin), and --set takes field=value as one argument\nusage: caddy minipay %s", all-len(args)+1, usage)
