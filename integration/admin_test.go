@@ -264,3 +264,95 @@ func TestAdminProvidersDownloadedCertificates(t *testing.T) {
 		t.Errorf("minipay_webhook after the notification: keys %s, want %s", got, want)
 	}
 }
+
+// Several merchants of one provider, each on its own routes, secrets from
+// {env.*} and {file.*}: GET /minipay/providers lists each route's provider
+// with its own resolved configuration, in load order within a handler and
+// provider, and no secret value or secret field name; every method but GET
+// is a 405 naming GET; a configuration without minipay lists [] exactly
+// (README "Admin API").
+func TestAdminProvidersSeveralMerchants(t *testing.T) {
+	dir := t.TempDir()
+	const keyA, keyB, appSecret = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2", "5f5e2c8d4b7a4e0f9c1d3b6a8e2f4c7d"
+	t.Setenv("MINIPAY_TEST_ADMIN_KEY_A", keyA)
+	t.Setenv("MINIPAY_TEST_ADMIN_MCH_B", "2000000002")
+	if err := os.WriteFile(filepath.Join(dir, "key_b"), []byte(keyB), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MINIPAY_TEST_ADMIN_APP_SECRET", appSecret)
+	startCaddy(t, globalOptions(dir+"/log")+`
+:`+itoa(freePort(t))+` {
+	handle /a/* {
+		minipay wechat_v2 {
+			app_id wx1111111111111111
+			mch_id 1000000001
+			api_key {env.MINIPAY_TEST_ADMIN_KEY_A}
+		}
+		respond 502
+	}
+	handle /b/* {
+		minipay wechat_v2 {
+			app_id wx2222222222222222
+			mch_id {env.MINIPAY_TEST_ADMIN_MCH_B}
+			api_key {file.`+dir+`/key_b}
+			sign_type HMAC-SHA256
+		}
+		respond 502
+	}
+	handle /hooks/b {
+		minipay_webhook wechat_v2 {
+			app_id wx2222222222222222
+			mch_id 2000000002
+			api_key {file.`+dir+`/key_b}
+			sign_type HMAC-SHA256
+		}
+		respond 200
+	}
+	handle /login/* {
+		minipay wechat_login {
+			app_id wx1111111111111111
+			app_secret {env.MINIPAY_TEST_ADMIN_APP_SECRET}
+		}
+		respond 502
+	}
+}
+`)
+	list, body := adminProviders(t)
+	type entry struct{ handler, provider, appID, mchID, signType string }
+	want := []entry{
+		{"minipay", "wechat_login", "wx1111111111111111", "<nil>", "<nil>"},
+		{"minipay", "wechat_v2", "wx1111111111111111", "1000000001", "MD5"},
+		{"minipay", "wechat_v2", "wx2222222222222222", "2000000002", "HMAC-SHA256"},
+		{"minipay_webhook", "wechat_v2", "wx2222222222222222", "2000000002", "HMAC-SHA256"},
+	}
+	if len(list) != len(want) {
+		t.Fatalf("%d providers listed, want %d: %s", len(list), len(want), body)
+	}
+	for i, p := range list {
+		got := entry{p.Handler, p.Provider, fmt.Sprint(p.Config["app_id"]), fmt.Sprint(p.Config["mch_id"]), fmt.Sprint(p.Config["sign_type"])}
+		if got != want[i] || len(p.Keys) != 0 {
+			t.Errorf("entry %d: %+v keys %s, want %+v and no keys", i, got, p.Keys, want[i])
+		}
+	}
+	for _, secret := range []string{keyA, keyB, appSecret, "api_key", "app_secret", "MINIPAY_TEST_ADMIN"} {
+		if strings.Contains(body, secret) {
+			t.Errorf("GET /minipay/providers shows %s: %s", secret, body)
+		}
+	}
+	for _, method := range []string{http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions} {
+		req, _ := http.NewRequest(method, "http://"+adminAddr+"/minipay/providers", strings.NewReader("[]"))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != http.MethodGet || strings.Contains(string(b), "wx1111111111111111") {
+			t.Errorf("%s: %d Allow %q %s", method, res.StatusCode, res.Header.Get("Allow"), b)
+		}
+	}
+	startCaddy(t, globalOptions(dir+"/log")+":"+itoa(freePort(t))+" {\n\trespond ok\n}\n")
+	if _, body := adminProviders(t); body != "[]\n" {
+		t.Fatalf("without minipay: %q, want [] and a line break", body)
+	}
+}
