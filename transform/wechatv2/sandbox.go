@@ -140,6 +140,11 @@ func (s *Sandbox) unifiedOrder(p transform.Params, signType string) transform.Pa
 	if len(p.Get("body")) > 127 {
 		return bizFail("INVALID_REQUEST", "body参数长度有误")
 	}
+	// WeChat's rule for notify_url, as the v3 sandbox applies it: an
+	// absolute http(s) URL that carries no parameters.
+	if !wxpay.ValidNotifyURL(p.Get("notify_url")) {
+		return bizFail("INVALID_REQUEST", "notify_url参数错误")
+	}
 	id := p.Get("out_trade_no")
 	if transform.ValidOrderID("out_trade_no", id) != nil {
 		return bizFail("INVALID_REQUEST", "out_trade_no参数错误")
@@ -270,6 +275,9 @@ func (s *Sandbox) refund(p transform.Params) transform.Params {
 	// currency is refused, not made in it.
 	if ft := p.Get("refund_fee_type"); ft != "" && ft != feeType(o.params) {
 		return bizFail("PARAM_ERROR", "refund_fee_type与支付币种不一致")
+	}
+	if u := p.Get("notify_url"); u != "" && !wxpay.ValidNotifyURL(u) {
+		return bizFail("INVALID_REQUEST", "notify_url参数错误")
 	}
 	r := o.refund(p.Get("out_refund_no"))
 	switch {

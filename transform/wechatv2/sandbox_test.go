@@ -114,6 +114,10 @@ func TestSandboxBusinessFailures(t *testing.T) {
 		{"no nonce", "LACK_PARAMS", set(unifiedOrder("O1", "1", "b"), "nonce_str", "")},
 		{"long nonce", "LACK_PARAMS", set(unifiedOrder("O1", "1", "b"), "nonce_str", strings.Repeat("n", 33))},
 		{"no notify_url", "LACK_PARAMS", set(unifiedOrder("O1", "1", "b"), "notify_url", "")},
+		{"notify_url with a query", "INVALID_REQUEST", set(unifiedOrder("O1", "1", "b"), "notify_url", "https://merchant.example/notify?order=O1")},
+		{"notify_url with an empty query", "INVALID_REQUEST", set(unifiedOrder("O1", "1", "b"), "notify_url", "https://merchant.example/notify?")},
+		{"relative notify_url", "INVALID_REQUEST", set(unifiedOrder("O1", "1", "b"), "notify_url", "/notify")},
+		{"notify_url of another scheme", "INVALID_REQUEST", set(unifiedOrder("O1", "1", "b"), "notify_url", "ftp://merchant.example/notify")},
 		{"no openid", "LACK_PARAMS", set(unifiedOrder("O1", "1", "b"), "openid", "")},
 		{"decimal total_fee", "INVALID_REQUEST", unifiedOrder("O1", "12.34", "b")},
 		{"zero total_fee", "INVALID_REQUEST", unifiedOrder("O1", "0", "b")},
@@ -227,6 +231,9 @@ func TestSandboxOrderLifecycle(t *testing.T) {
 					transform.Param{Name: "refund_fee", Value: "234"}, transform.Param{Name: "refund_fee_type", Value: currency}))
 			}
 			wantResult(t, inCurrency("USD"), "FAIL", "PARAM_ERROR")
+			// a refund's own notify_url follows WeChat's rule too: no parameters
+			wantResult(t, do(PathRefund, orderReq("O1", transform.Param{Name: "out_refund_no", Value: "R2"}, transform.Param{Name: "total_fee", Value: "1234"},
+				transform.Param{Name: "refund_fee", Value: "234"}, transform.Param{Name: "notify_url", Value: "https://merchant.example/refunds?o=O1"})), "FAIL", "INVALID_REQUEST")
 			wantResult(t, inCurrency("CNY"), "SUCCESS", "")
 			wantResult(t, refund("R2", "234"), "SUCCESS", "")
 			wantResult(t, do(PathRefund, orderReq("O1", transform.Param{Name: "out_refund_no", Value: "R3"},
