@@ -2,10 +2,17 @@ package wxpay
 
 import "github.com/minipay/caddy-minipay/transform"
 
+// maxNotifyURL is WeChat's length limit of a notify_url, v2 and v3 alike
+// (README Merchant API: "at most 256 bytes (WeChat's limit, the narrowest)").
+const maxNotifyURL = 256
+
 // ValidNotifyURL is WeChat's rule for a notify_url, v2 and v3 alike: an
-// absolute http(s) URL without a query string (WeChat appends none and
-// refuses one).
+// absolute http(s) URL of at most 256 bytes without a query string (WeChat
+// appends none and refuses one).
 func ValidNotifyURL(s string) bool {
+	if len(s) > maxNotifyURL {
+		return false
+	}
 	u, ok := transform.AbsoluteURL(s)
 	return ok && u.RawQuery == "" && !u.ForceQuery
 }
