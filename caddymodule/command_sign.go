@@ -125,10 +125,17 @@ func signV2(settings map[string]string, body []byte) (signType, text, sig string
 	// Both are named in the message only as one of the two sign types: a
 	// value typed in the wrong place may be a key.
 	known := func(t string) bool { return t == wxpay.SignMD5 || t == wxpay.SignHMACSHA256 }
-	if set, named := settings["sign_type"], p.Get("sign_type"); known(set) && known(named) && set != named {
-		return "", "", "", fmt.Errorf("--set sign_type=%s, but the document names sign_type %q, which WeChat checks it with: set the same, or leave --set sign_type out", set, named)
+	// A wx.requestPayment object (appId, nonceStr, package, signType,
+	// timeStamp) names its type as signType: paySign is checked with it.
+	element := "sign_type"
+	if !p.Has(element) && p.Has("signType") {
+		element = "signType"
 	}
-	signType = cmp.Or(settings["sign_type"], p.Get("sign_type"), wxpay.SignMD5)
+	named := p.Get(element)
+	if set := settings["sign_type"]; known(set) && known(named) && set != named {
+		return "", "", "", fmt.Errorf("--set sign_type=%s, but the document names %s %q, which WeChat checks it with: set the same, or leave --set sign_type out", set, element, named)
+	}
+	signType = cmp.Or(settings["sign_type"], named, wxpay.SignMD5)
 	if signType != wxpay.SignMD5 && signType != wxpay.SignHMACSHA256 {
 		return "", "", "", errors.New("sign_type must be MD5 or HMAC-SHA256")
 	}

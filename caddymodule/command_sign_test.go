@@ -29,6 +29,18 @@ func TestSignCommand(t *testing.T) {
 		{"wechat_v2 HMAC-SHA256", `<xml><appid>wxd930ea5d5a258f4f</appid><mch_id>10000100</mch_id><device_info>1000</device_info><body>test</body><nonce_str>ibuaiVcKdpRxkhJA</nonce_str></xml>`,
 			[]string{"--provider", "wechat_v2", "--set", "api_key=192006250b4c09247ec02edce69f6a2d", "--set", "sign_type=HMAC-SHA256", "-"},
 			"provider: wechat_v2\nsign_type: HMAC-SHA256\nstring_to_sign: appid=wxd930ea5d5a258f4f&body=test&device_info=1000&mch_id=10000100&nonce_str=ibuaiVcKdpRxkhJA&key=***\nsignature: 6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6\n"},
+		// docs/providers/wechat_v2.md's official paySign vector, as the
+		// wx.requestPayment object's fields: its signType names the type.
+		{"wechat_v2 paySign, signType MD5", payV2Object("MD5"),
+			[]string{"--provider", "wechat_v2", "--set", "api_key=qazwsxedcrfvtgbyhnujmikolp111111", "-"},
+			"provider: wechat_v2\nsign_type: MD5\nstring_to_sign: " + payV2String("MD5") + "&key=***\nsignature: 22D9B4E54AB1950F51E0649E8810ACD6\n"},
+		// The same fields with signType HMAC-SHA256, signed with it without a
+		// --set sign_type (MD5 was signed), computed independently:
+		// printf '%s' "<the string>&key=qazwsxedcrfvtgbyhnujmikolp111111" | openssl dgst -sha256 -hmac qazwsxedcrfvtgbyhnujmikolp111111
+		{"wechat_v2 paySign, signType HMAC-SHA256", payV2Object("HMAC-SHA256"),
+			[]string{"--provider", "wechat_v2", "--set", "api_key=qazwsxedcrfvtgbyhnujmikolp111111", "-"},
+			"provider: wechat_v2\nsign_type: HMAC-SHA256\nstring_to_sign: " + payV2String("HMAC-SHA256") +
+				"&key=***\nsignature: FB9D1EFB5C509131BBFF729F88A99CA2DE9B724D06D3B3262832A53083862BC0\n"},
 		{"latipay", `{"amount":120.00,"callback_url":"https://merchantsite.com/confirm","ip":"122.122.122.1","merchant_reference":"dsi39ej430sks03",` +
 			`"payment_method":"alipay","product_name":"Pinot Noir, Otago","return_url":"https://merchantsite.com/checkout","user_id":"U000334333",` +
 			`"version":"2.0","wallet_id":"W00000001","api_key":"111222333"}`,
@@ -56,6 +68,25 @@ func TestSignCommand(t *testing.T) {
 			t.Fatalf("%v: exit %d, stdout %q", args, code, out.String())
 		}
 	}
+	// A --set sign_type other than the object's signType is refused, as
+	// one other than sign_type is.
+	var out, errOut bytes.Buffer
+	code := runMinipay([]string{"sign", "--provider", "wechat_v2", "--set", "api_key=qazwsxedcrfvtgbyhnujmikolp111111", "--set", "sign_type=MD5"},
+		strings.NewReader(payV2Object("HMAC-SHA256")), &out, &errOut)
+	if code != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), `the document names signType "HMAC-SHA256"`) {
+		t.Fatalf("signType conflict: exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+}
+
+// payV2Object is docs/providers/wechat_v2.md's paySign vector as an <xml>
+// document with signType st, and payV2String its sorted fields.
+func payV2Object(st string) string {
+	return "<xml><appId>wxd678efh567hg6787</appId><nonceStr>5K8264ILTKCH16CQ2502SI8ZNMTM67VS</nonceStr>" +
+		"<package>prepay_id=wx2017033010242291fcfe0db70013231072</package><signType>" + st + "</signType><timeStamp>1490840662</timeStamp></xml>"
+}
+
+func payV2String(st string) string {
+	return "appId=wxd678efh567hg6787&nonceStr=5K8264ILTKCH16CQ2502SI8ZNMTM67VS&package=prepay_id=wx2017033010242291fcfe0db70013231072&signType=" + st + "&timeStamp=1490840662"
 }
 
 // sign prints like verify: a malformed --set is not repeated (it may hold
