@@ -264,3 +264,21 @@ func TestVerifyCommandLargeAnswer(t *testing.T) {
 		})
 	}
 }
+
+// docs/providers/wechat_v3.md's vector 5, an answer signed at 1554209980
+// (2019) by the test key, whose published certificate is valid from 2021:
+// judged as of its time, the certificate configured for its serial
+// verifies nothing, and expected says why instead of "no such key".
+func TestVerifyCommandCertificateOutsideValidity(t *testing.T) {
+	cert, _ := filepath.Abs(filepath.Join("..", "transform", "wechatv3", "testdata", "wechat_v3-test-platform-cert.pem"))
+	const signature = "MKsnsdC3plTZu7xrynhiOvBr3fCo3idyGVXjoIvn3R2EhfRylEi8CeV+OGKk+/3uOERkGM8zy5Z6nb/Zxv1nzgzcIyR5zNqi+/6ckyPPuGWFFzNihnH/9E9IY0TeLLsMjuS+CpirWvEuhBDU2np6J9ohoyyj4UHjv4r18sOXXUnYks2A+H1VqL4yiGb+TJeb65U8Tu91XHCDzGadOImUUmeVTEedhnbuha1z6I5iDpHsARqJZiH/iOw2cTkO0ZbXPtWIWcsl5JLVkRcdOjPD8Eu+MRIGleOCyAemAnb1u2b68iY6I/YgLwoZxvtrbKru7Iz74HbLPVXfPoLO4dtVEA=="
+	code, out, errOut := verify(t, `{"prepay_id":"wx26112221580621e9b071c00d9e093b0000"}`, "--provider", "wechat_v3",
+		"--set", "app_id=wxd678efh567hg6787", "--set", "mch_id=1230000109", "--set", "api_v3_key=a7cde1ZJB1kG2e7VfTs3jQzaAa8tKtW2",
+		"--set", "platform_certificate={file."+cert+"}", "--at", "1554209980",
+		"--header", "Wechatpay-Serial: D7CE59D1F522D701", "--header", "Wechatpay-Timestamp: 1554209980",
+		"--header", "Wechatpay-Nonce: c5ac7061fccab6bf3e254dcf98995b8c", "--header", "Wechatpay-Signature: "+signature)
+	const want = "\nexpected: a signature by key D7CE59D1F522D701 (its certificate is valid from 2021-04-27T08:55:23Z to 2031-04-25T08:55:23Z, not at 2019-04-02T12:59:40Z)\n"
+	if code != 1 || !strings.Contains(out, want) {
+		t.Fatalf("exit %d, want 1 and %q\n%s%s", code, want, out, errOut)
+	}
+}

@@ -166,6 +166,14 @@ func explainSignature(keys KeySource, h http.Header, body []byte, x *transform.E
 		x.Expected = "a signature by the key Wechatpay-Serial names (no Wechatpay-Serial header)"
 	case !ok:
 		x.Expected = "a signature by key " + serial + " (no such key is configured or valid)"
+		if k, isRing := keys.(*Keyring); isRing {
+			if c, held := k.static[serialKey(serial)]; held {
+				// Configured, but not valid when the input is judged (now,
+				// or caddy minipay verify --at).
+				x.Expected = "a signature by key " + serial + " (its certificate is valid from " + c.NotBefore.UTC().Format(time.RFC3339) +
+					" to " + c.NotAfter.UTC().Format(time.RFC3339) + ", not at " + k.now().UTC().Format(time.RFC3339) + ")"
+			}
+		}
 	case VerifyMessage(pub, []byte(x.StringToSign), sig):
 		x.Expected = "a signature by key " + serial + " (it verifies)"
 	default:
