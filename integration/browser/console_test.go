@@ -13,6 +13,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -876,5 +877,137 @@ func TestConsoleRefreshKeepsUnchangedElements(t *testing.T) {
 	ids, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('article[data-order-id]')].map(e => e.dataset.orderId)`))
 	if err != nil || strings.Join(ids, ",") != "KEEP-3,KEEP-2,KEEP-1" {
 		t.Fatalf("orders listed %v (%v), want newest first", ids, err)
+	}
+}
+
+// queryStatus is the order's status as the merchant API's query reports it
+// (README "Merchant API": the status object's status).
+func (s stack) queryStatus(t *testing.T, path, orderID string) string {
+	t.Helper()
+	status, _ := postJSON(t, s.merchant+path, `{"order_id":"`+orderID+`"}`)["status"].(string)
+	return status
+}
+
+// Two tabs opened on an empty sandbox: both list orders created afterwards
+// and the result of a click made in the other tab, with no reload; the
+// state each shows is what the merchant API's query answers; a notify URL
+// that answers WeChat's FAIL is listed with data-acknowledged="false".
+func TestConsoleEmptyPageAndTwoTabs(t *testing.T) {
+	s := startCaddy(t)
+	first := browser(t)
+	// the browser starts with the first tab's first action; then a second tab
+	if err := chromedp.Do(first, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	second, closeSecond := chromedp.NewContext(first)
+	t.Cleanup(closeSecond)
+	for _, tab := range []context.Context{first, second} {
+		if err := chromedp.Do(tab, chromedp.Navigate(s.sandbox+"/sandbox/"), chromedp.WaitVisible(chromedp.CSS(`p.empty`))); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll('[data-order-id]').length`)); err != nil || n != 0 {
+			t.Fatalf("an empty sandbox lists %d orders (%v)", n, err)
+		}
+	}
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, `<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[refused]]></return_msg></xml>`)
+	}))
+	t.Cleanup(refusing.Close)
+	s.pay(t, "TAB-1", "4.56")
+	if m := postJSON(t, s.merchant+"/wechat/pay", `{"order_id":"TAB-2","amount":"7.89","currency":"CNY","description":"Latte",`+
+		`"openid":"os7xVv419cwT89c3EhFacTtXD_84","notify_url":"`+refusing.URL+`/notify"}`); m["order_id"] != "TAB-2" {
+		t.Fatalf("pay answer %v", m)
+	}
+	for _, tab := range []context.Context{first, second} {
+		if err := chromedp.Do(tab, chromedp.WaitVisible(chromedp.CSS(order("TAB-1"))), chromedp.WaitVisible(chromedp.CSS(order("TAB-2")))); err != nil {
+			t.Fatalf("orders created after the page opened: %v", err)
+		}
+	}
+
+	steps := []struct {
+		tab          context.Context
+		id, action   string
+		state, query string // the state shown, the query API's status
+		acknowledged string
+	}{
+		{first, "TAB-1", "succeed", "succeeded", "succeeded", "true"},
+		{second, "TAB-2", "succeed", "succeeded", "succeeded", "false"},
+		{second, "TAB-1", "refund", "refunded", "refunded", "true"},
+	}
+	for i, st := range steps {
+		notes := `[data-notification][data-order-id="` + st.id + `"]`
+		if err := chromedp.Do(st.tab, chromedp.Click(chromedp.CSS(order(st.id)+` button[data-action="`+st.action+`"]`))); err != nil {
+			t.Fatal(err)
+		}
+		for _, tab := range []context.Context{first, second} {
+			err := chromedp.Do(tab,
+				wait(`document.querySelector('`+order(st.id)+` [data-field="state"]').textContent.trim() === "`+st.state+`"`, 20*time.Second),
+				wait(`(n => n !== null && n.dataset.acknowledged === "`+st.acknowledged+`")(document.querySelector('`+notes+`'))`, 20*time.Second),
+			)
+			if err != nil {
+				got, _ := chromedp.Run(tab, chromedp.Evaluate[string](`document.getElementById("list") ? "" : document.body.innerText`))
+				t.Fatalf("step %d (%s %s): a tab did not show state %s with a notification acknowledged=%s: %v %s", i, st.action, st.id, st.state, st.acknowledged, err, got)
+			}
+		}
+		// the click's answer has come (both tabs show it): the query API agrees
+		if got := s.queryStatus(t, "/wechat/query", st.id); got != st.query {
+			t.Errorf("step %d: after %s the query API reports %s %q, want %q", i, st.action, st.id, got, st.query)
+		}
+		for _, tab := range []context.Context{first, second} {
+			if got := rendered(t, tab, order(st.id)+` [data-field="state"]`); got != st.query {
+				t.Errorf("step %d: a tab shows %s %q, the query API %q", i, st.id, got, st.query)
+			}
+		}
+	}
+}
+
+// Past the page's bound of 200 orders (README "Sandbox console"): the
+// newest 200 are listed, the heading says how many there are, a new order
+// comes first without a reload and pushes the oldest listed one out, and a
+// click on an order still settles it.
+func TestConsoleManyOrders(t *testing.T) {
+	s := startCaddy(t)
+	ctx := browser(t)
+	const total = 203
+	for i := range total {
+		s.pay(t, fmt.Sprintf("MANY-%03d", i), "1.00")
+	}
+	listed := `[...document.querySelectorAll('article[data-order-id]')].map(e => e.dataset.orderId)`
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.sandbox+"/sandbox/"), chromedp.WaitVisible(chromedp.CSS(order("MANY-202")))); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](listed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 200 || ids[0] != "MANY-202" || ids[199] != "MANY-003" {
+		t.Fatalf("listed %d orders, from %v", len(ids), ids[:min(2, len(ids))])
+	}
+	if got := text(t, ctx, `#orders-title .n`); got != "200 of 203" {
+		t.Fatalf("the heading counts %q, want 200 of 203", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`window.held = document.querySelector('`+order("MANY-100")+`')`)); err != nil {
+		t.Fatal(err)
+	}
+	s.pay(t, "MANY-NEW", "2.00")
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(order("MANY-NEW")))); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err = chromedp.Run(ctx, chromedp.Evaluate[[]string](listed)); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 200 || ids[0] != "MANY-NEW" || ids[199] != "MANY-004" {
+		t.Fatalf("after a new order, listed %d orders, first %q last %q", len(ids), ids[0], ids[len(ids)-1])
+	}
+	if got := text(t, ctx, `#orders-title .n`); got != "200 of 204" {
+		t.Fatalf("the heading counts %q, want 200 of 204", got)
+	}
+	if kept, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.held.isConnected`)); err != nil || !kept {
+		t.Errorf("an unchanged order's element was replaced when the oldest order left the list (%v)", err)
+	}
+	click(t, ctx, "wechat_v2", "MANY-100", "succeed", "succeeded", true)
+	if got := s.queryStatus(t, "/wechat/query", "MANY-100"); got != "succeeded" {
+		t.Errorf("the query API reports MANY-100 %q", got)
 	}
 }
