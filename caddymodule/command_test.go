@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
 	"github.com/minipay/caddy-minipay/transform/transformtest"
@@ -718,16 +720,43 @@ func TestMinipayUsageErrorsNeverRepeatASecret(t *testing.T) {
 }
 
 // A provider verify cannot explain is named with those it can, before any
-// field it would need is asked for.
+// field it would need is asked for. Those are the registered providers with
+// a minipay_webhook side, read from Caddy's module registry, so a provider
+// added as its package plus its registration file (README Development,
+// "Adding a provider") is named without an edit here; the five of today
+// must be among them, and --help lists them too.
 func TestVerifyCommandNamesTheProvidersItKnows(t *testing.T) {
-	const known = "2c2p, cbtis, latipay, wechat_v2, wechat_v3"
-	for _, tt := range []struct{ provider, want string }{
-		{"wechat_login", "provider wechat_login sends no notifications: verify knows " + known},
-		{"paypal", `unknown provider "paypal" (verify knows ` + known + ")"},
+	var notifying []string
+	for _, name := range providerNames() {
+		info, err := caddy.GetModule(providerNamespace + "." + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := info.New().(webhookProvider); ok {
+			notifying = append(notifying, name)
+		}
+	}
+	for _, name := range []string{"2c2p", "cbtis", "latipay", "wechat_v2", "wechat_v3"} {
+		if !slices.Contains(notifying, name) {
+			t.Fatalf("the registry's providers with a webhook side %v leave out %s", notifying, name)
+		}
+	}
+	if slices.Contains(notifying, "wechat_login") {
+		t.Fatalf("wechat_login sends no notifications, yet has a webhook side: %v", notifying)
+	}
+	known := strings.Join(notifying, ", ")
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--provider", "wechat_login"}, exitUsage, "provider wechat_login sends no notifications: verify knows " + known + "\n"},
+		{[]string{"--provider", "paypal"}, exitUsage, `unknown provider "paypal" (verify knows ` + known + ")\n"},
+		{[]string{"--help"}, exitValid, "  -provider string\n    \t" + known + "\n"},
 	} {
-		code, out, errOut := verify(t, cbtisBody, "--provider", tt.provider)
-		if code != exitUsage || out != "" || !strings.Contains(errOut, tt.want) {
-			t.Errorf("%s: exit %d, stdout %q, stderr %q, want %q", tt.provider, code, out, errOut, tt.want)
+		code, out, errOut := verify(t, cbtisBody, tt.args...)
+		if code != tt.code || !strings.Contains(out+errOut, tt.want) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q, want exit %d and %q", tt.args, code, out, errOut, tt.code, tt.want)
 		}
 	}
 }

@@ -29,7 +29,9 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var sets, headers listFlag
-	name := fs.String("provider", "", "wechat_v2, wechat_v3, 2c2p, latipay or cbtis")
+	// Listed from the registry: a provider added as its package and its
+	// registration file is named here without an edit.
+	name := fs.String("provider", "", strings.Join(verifiedProviders(), ", "))
 	file := fs.String("file", "", "the notification or answer as received; - (or no --file) for stdin")
 	fs.Var(&sets, "set", "field=value, a provider field by its Caddyfile name; the value may be {env.NAME} or {file.path} (repeatable)")
 	fs.Var(&headers, "header", "\"Name: value\", a header the provider signs in (repeatable)")

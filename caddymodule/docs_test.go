@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -19,8 +20,8 @@ import (
 // provider added as one package plus its registration file fails here until
 // the files outside its package are written: its adapt golden, its
 // docs/providers page (with its vectors and sources), its row in README's
-// module table and its routes in Caddyfile.example. A page for a provider
-// that is not registered fails too.
+// module table, its routes in Caddyfile.example and its integration test
+// file. A page for a provider that is not registered fails too.
 func TestEveryProviderIsDocumented(t *testing.T) {
 	read := func(path string) string {
 		t.Helper()
@@ -51,6 +52,18 @@ func TestEveryProviderIsDocumented(t *testing.T) {
 			}
 			if route := "minipay " + name + " {"; !strings.Contains(example, route) {
 				t.Errorf("Caddyfile.example has no %q (step 7)", route)
+			}
+			// Step 9's file is named by the provider's transform package,
+			// the one the module's embedded Config comes from.
+			info, err := caddy.GetModule(providerNamespace + "." + name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			config := reflect.TypeOf(info.New()).Elem().Field(0).Type.PkgPath()
+			if test := filepath.Join("..", "integration", path.Base(config)+"_test.go"); !strings.HasPrefix(config, "github.com/minipay/caddy-minipay/transform/") {
+				t.Errorf("the module does not embed its transform package's Config first (step 2): %s", config)
+			} else if _, err := os.Stat(test); err != nil {
+				t.Errorf("no test through a real Caddy (step 9): %v", err)
 			}
 		})
 	}
