@@ -137,6 +137,11 @@ func (s *Sandbox) unifiedOrder(p transform.Params, signType string) transform.Pa
 	if err != nil || fee <= 0 || strconv.FormatInt(fee, 10) != p.Get("total_fee") {
 		return bizFail("INVALID_REQUEST", "total_fee参数错误")
 	}
+	// fee_type is an ISO 4217 alphabetic code, CNY when left out: an
+	// unknown one is refused, never kept as an order of unknown currency.
+	if _, ok := transform.MoneyFromMinor(1, feeType(p)); !ok {
+		return bizFail("INVALID_REQUEST", "fee_type参数错误")
+	}
 	if len(p.Get("body")) > 127 {
 		return bizFail("INVALID_REQUEST", "body参数长度有误")
 	}
@@ -164,7 +169,7 @@ func (s *Sandbox) unifiedOrder(p transform.Params, signType string) transform.Pa
 			return bizFail("ORDERPAID", "该订单已支付")
 		case o.state == "CLOSED":
 			return bizFail("ORDERCLOSED", "该订单已关闭")
-		case o.totalFee != fee || o.params.Get("body") != p.Get("body"):
+		case o.totalFee != fee || feeType(o.params) != feeType(p) || o.params.Get("body") != p.Get("body"):
 			return bizFail("INVALID_REQUEST", "201 商户订单号重复")
 		}
 		return transform.Params{{Name: "result_code", Value: "SUCCESS"}, {Name: "prepay_id", Value: o.prepayID}, {Name: "trade_type", Value: "JSAPI"}}

@@ -126,6 +126,10 @@ func TestSandboxBusinessFailures(t *testing.T) {
 		{"bad out_trade_no", "INVALID_REQUEST", unifiedOrder("O 1", "1", "b")},
 		{"time_expire too soon", "INVALID_REQUEST", unifiedOrder("O1", "1", "b", transform.Param{Name: "time_expire", Value: "20261122100400"})},
 		{"time_expire unreadable", "INVALID_REQUEST", unifiedOrder("O1", "1", "b", transform.Param{Name: "time_expire", Value: "2026-11-22"})},
+		// fee_type is an ISO 4217 code (docs/providers/wechat_v2.md "Endpoints")
+		{"unknown fee_type", "INVALID_REQUEST", set(unifiedOrder("O1", "1", "b"), "fee_type", "XYZ")},
+		{"lower-case fee_type", "INVALID_REQUEST", set(unifiedOrder("O1", "1", "b"), "fee_type", "cny")},
+		{"numeric fee_type", "INVALID_REQUEST", set(unifiedOrder("O1", "1", "b"), "fee_type", "156")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,6 +163,12 @@ func TestSandboxOrderLifecycle(t *testing.T) {
 			// the same out_trade_no with another amount or body
 			wantResult(t, do(PathUnifiedOrder, unifiedOrder("O1", "1235", "测试商品")), "FAIL", "INVALID_REQUEST")
 			wantResult(t, do(PathUnifiedOrder, unifiedOrder("O1", "1234", "other")), "FAIL", "INVALID_REQUEST")
+			// or in another currency: 1234 JPY is not the order's 12.34 CNY
+			wantResult(t, do(PathUnifiedOrder, set(unifiedOrder("O1", "1234", "测试商品"), "fee_type", "JPY")), "FAIL", "INVALID_REQUEST")
+			// fee_type left out is CNY, the order's: the same order
+			if again := do(PathUnifiedOrder, set(unifiedOrder("O1", "1234", "测试商品"), "fee_type", "")); again.Get("prepay_id") != prepay {
+				t.Fatalf("retry without fee_type got %q, want %q", again.Get("prepay_id"), prepay)
+			}
 
 			q := do(PathOrderQuery, orderReq("O1"))
 			wantResult(t, q, "SUCCESS", "")
