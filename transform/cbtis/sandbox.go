@@ -222,9 +222,9 @@ func (s *Sandbox) create(body []byte) (int, string, any) {
 	}
 	if o, ok := s.orders[req.MerchantOrderID]; ok {
 		switch {
-		case o.status == "SUCCEEDED":
+		case o.status == "SUCCEEDED" || o.status == "REFUNDED": // a refunded order was paid
 			return SandboxCodeOrderPaid, "the order has been paid", nil
-		case o.amount != m || o.description != req.Description:
+		case o.amount != m || o.description != req.Description || o.subOpenID != req.PaymentMethod.WeChat.SubOpenID:
 			return SandboxCodeDuplicateOrder, "duplicate merchant_order_id", nil
 		}
 		return 0, "ok", o.view(true)

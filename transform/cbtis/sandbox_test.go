@@ -179,6 +179,7 @@ func TestSandboxAPI(t *testing.T) {
 		{"create", PathCreate, tok, sandboxCreateBody, 200, 0},
 		{"same create again is idempotent", PathCreate, tok, sandboxCreateBody, 200, 0},
 		{"same id, other amount", PathCreate, tok, strings.Replace(sandboxCreateBody, "12.30", "12.31", 1), 200, SandboxCodeDuplicateOrder},
+		{"same id, other payer", PathCreate, tok, strings.Replace(sandboxCreateBody, `"sub_openid":"o1"`, `"sub_openid":"o2"`, 1), 200, SandboxCodeDuplicateOrder},
 		{"foreign sub_appid", PathCreate, tok, strings.Replace(sandboxCreateBody, subAppID, "wx0000000000000000", 1), 200, SandboxCodeInvalidParam},
 		{"other flow", PathCreate, tok, strings.Replace(sandboxCreateBody, "mini_program", "jsapi", 1), 200, SandboxCodeInvalidParam},
 		{"no sub_openid", PathCreate, tok, strings.Replace(sandboxCreateBody, `"sub_openid":"o1"`, `"sub_openid":""`, 1), 200, SandboxCodeInvalidParam},
@@ -216,6 +217,18 @@ func TestSandboxAPI(t *testing.T) {
 	}
 	if status, m := e.do(t, "POST", PathQuery, tok, `{"order_id":"`+providerID+`"}`); status != 200 || m["code"] != float64(0) {
 		t.Fatalf("query by order_id: %v", m)
+	}
+	// a paid order cannot be created again, nor one refunded since
+	for _, settle := range []func() error{
+		func() error { _, _, err := e.sb.Complete("S1", true, e.clk.Now()); return err },
+		func() error { _, _, err := e.sb.CompleteRefund("S1", e.clk.Now()); return err },
+	} {
+		if err := settle(); err != nil {
+			t.Fatal(err)
+		}
+		if status, m := e.do(t, "POST", PathCreate, tok, sandboxCreateBody); status != 200 || m["code"] != float64(SandboxCodeOrderPaid) || m["data"] != nil {
+			t.Fatalf("create of a settled order: %d %v, want code %d", status, m, SandboxCodeOrderPaid)
+		}
 	}
 	// the token expires on the sandbox's clock
 	e.clk.Advance(10 * time.Second)

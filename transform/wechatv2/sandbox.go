@@ -169,7 +169,7 @@ func (s *Sandbox) unifiedOrder(p transform.Params, signType string) transform.Pa
 			return bizFail("ORDERPAID", "该订单已支付")
 		case o.state == "CLOSED":
 			return bizFail("ORDERCLOSED", "该订单已关闭")
-		case o.totalFee != fee || feeType(o.params) != feeType(p) || o.params.Get("body") != p.Get("body"):
+		case !samePayment(o.params, p):
 			return bizFail("INVALID_REQUEST", "201 商户订单号重复")
 		}
 		return transform.Params{{Name: "result_code", Value: "SUCCESS"}, {Name: "prepay_id", Value: o.prepayID}, {Name: "trade_type", Value: "JSAPI"}}
@@ -184,6 +184,19 @@ func (s *Sandbox) unifiedOrder(p transform.Params, signType string) transform.Pa
 	}
 	s.orders[id] = o
 	return transform.Params{{Name: "result_code", Value: "SUCCESS"}, {Name: "prepay_id", Value: o.prepayID}, {Name: "trade_type", Value: "JSAPI"}}
+}
+
+// samePayment tells whether a unifiedorder sent again for an out_trade_no
+// asks for the same payment: the same amount in the same currency (100 fen
+// of CNY are not 100 JPY), description and payer. Only then does WeChat
+// answer the same prepay_id; otherwise the out_trade_no is taken.
+func samePayment(first, again transform.Params) bool {
+	for _, f := range []string{"total_fee", "body", "openid", "sub_openid"} {
+		if first.Get(f) != again.Get(f) {
+			return false
+		}
+	}
+	return feeType(first) == feeType(again)
 }
 
 // orderByID finds the order a request names, as WeChat does: by

@@ -165,6 +165,8 @@ func TestSandboxOrderLifecycle(t *testing.T) {
 			wantResult(t, do(PathUnifiedOrder, unifiedOrder("O1", "1234", "other")), "FAIL", "INVALID_REQUEST")
 			// or in another currency: 1234 JPY is not the order's 12.34 CNY
 			wantResult(t, do(PathUnifiedOrder, set(unifiedOrder("O1", "1234", "测试商品"), "fee_type", "JPY")), "FAIL", "INVALID_REQUEST")
+			// or for another payer: a prepay is the payer's
+			wantResult(t, do(PathUnifiedOrder, set(unifiedOrder("O1", "1234", "测试商品"), "openid", "oOtherPayer")), "FAIL", "INVALID_REQUEST")
 			// fee_type left out is CNY, the order's: the same order
 			if again := do(PathUnifiedOrder, set(unifiedOrder("O1", "1234", "测试商品"), "fee_type", "")); again.Get("prepay_id") != prepay {
 				t.Fatalf("retry without fee_type got %q, want %q", again.Get("prepay_id"), prepay)

@@ -304,3 +304,37 @@ func TestSandboxBoundsTheBody(t *testing.T) {
 		}
 	}
 }
+
+// TestSandboxPayAgain: an out_trade_no paid for again with the same
+// request gets the same prepay_id (WeChat's idempotent retry); with another
+// amount, description or payer it is OUT_TRADE_NO_USED, as a prepay is
+// bound to its payer.
+func TestSandboxPayAgain(t *testing.T) {
+	sb, _ := newSandbox(t, nil)
+	srv := sandboxServer(t, sb)
+	c := must(NewClient(merchantConfig(t)))
+	const first = `{"order_id":"PA-1","amount":"5.00","currency":"CNY","description":"d","openid":"o1"}`
+	prepay := decodeMap(t, must(exchange(t, c, srv, "pay", first)))["package"]
+	tests := []struct {
+		name, body, wantCode string
+	}{
+		{"the same request", first, ""},
+		{"another amount", strings.Replace(first, "5.00", "5.01", 1), "OUT_TRADE_NO_USED"},
+		{"another description", strings.Replace(first, `"d"`, `"e"`, 1), "OUT_TRADE_NO_USED"},
+		{"another payer", strings.Replace(first, `"o1"`, `"o2"`, 1), "OUT_TRADE_NO_USED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := exchange(t, c, srv, "pay", tt.body)
+			if tt.wantCode == "" {
+				if err != nil || decodeMap(t, b)["package"] != prepay {
+					t.Fatalf("%s %v, want package %s", b, err, prepay)
+				}
+				return
+			}
+			if e := transformtest.WantError(t, err, 422, "provider_rejected"); e.ProviderCode != tt.wantCode {
+				t.Fatalf("provider_code %q, want %s", e.ProviderCode, tt.wantCode)
+			}
+		})
+	}
+}
