@@ -31,19 +31,10 @@ import (
 func independentWeChatV2(t *testing.T) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		req := map[string]string{}
-		var doc struct {
-			Fields []struct {
-				XMLName xml.Name
-				Value   string `xml:",chardata"`
-			} `xml:",any"`
-		}
-		if err := xml.Unmarshal(body, &doc); err != nil {
+		req, err := v2RequestFields(body)
+		if err != nil {
 			http.Error(w, "bad xml", http.StatusBadRequest)
 			return
-		}
-		for _, f := range doc.Fields {
-			req[f.XMLName.Local] = f.Value
 		}
 		st := cmp.Or(req["sign_type"], "MD5")
 		if v2DocSign(req, st) != req["sign"] {
@@ -113,6 +104,25 @@ func independentWeChatV2(t *testing.T) *httptest.Server {
 
 // v2RefundStatuses are refundquery's documented refund_status_$n values.
 var v2RefundStatuses = []string{"SUCCESS", "PROCESSING", "REFUNDCLOSE", "CHANGE"}
+
+// v2RequestFields reads a WeChat Pay v2 request's <xml> fields with
+// encoding/xml alone.
+func v2RequestFields(body []byte) (map[string]string, error) {
+	var doc struct {
+		Fields []struct {
+			XMLName xml.Name
+			Value   string `xml:",chardata"`
+		} `xml:",any"`
+	}
+	if err := xml.Unmarshal(body, &doc); err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, f := range doc.Fields {
+		m[f.XMLName.Local] = f.Value
+	}
+	return m, nil
+}
 
 // v2DocSign is WeChat's v2 signature as its signature page states it.
 func v2DocSign(p map[string]string, signType string) string {

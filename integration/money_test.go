@@ -1,0 +1,260 @@
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// wireRecorder keeps the last request body each path received, then hands
+// the request on to the independent server behind it.
+type wireRecorder struct {
+	next http.Handler
+	mu   sync.Mutex
+	last map[string][]byte
+}
+
+func (r *wireRecorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	r.last[req.URL.Path] = body
+	r.mu.Unlock()
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	r.next.ServeHTTP(w, req)
+}
+
+func (r *wireRecorder) take(path string) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.last[path]
+	delete(r.last, path)
+	return b
+}
+
+// v2Fields is v2RequestFields for a request the upstream must have received.
+func v2Fields(t *testing.T, body []byte) map[string]string {
+	t.Helper()
+	m, err := v2RequestFields(body)
+	if err != nil {
+		t.Fatalf("the upstream received no XML: %v (%q)", err, body)
+	}
+	return m
+}
+
+// TestMoneyAndTimeOnTheWire: what WeChat and CBTIS receive for the merchant's
+// decimal amount and RFC 3339 expire_at, through a real Caddy, read by
+// independent servers (encoding/xml, encoding/json): total_fee and
+// refund_fee in the currency's minor units as an integer, fee_type and
+// refund_fee_type the ISO 4217 code (exponents 0, 2 and 3), v3's
+// amount.total and amount.refund as JSON integers in fen, and
+// time_expire in Beijing time (UTC+8): yyyyMMddHHmmss for v2, RFC 3339
+// with +08:00 for v3, whatever offset expire_at was written in (the
+// wrong time zone is a pitfall docs/providers/wechat_v2.md names). The
+// answers come back in the same decimal form (README Merchant API, Money).
+func TestMoneyAndTimeOnTheWire(t *testing.T) {
+	v2 := &wireRecorder{next: independentWeChatV2(t).Config.Handler, last: map[string][]byte{}}
+	v2srv := httptest.NewServer(v2)
+	defer v2srv.Close()
+
+	platform := v3PrivateKey(t, "wechatpay_platform_key.pem")
+	fake := &fakeWeChatV3{t: t, merchant: &v3PrivateKey(t, "apiclient_key.pem").PublicKey}
+	v3 := &wireRecorder{next: fake, last: map[string][]byte{}}
+	v3srv := httptest.NewServer(v3)
+	defer v3srv.Close()
+	fake.script(func(r *http.Request) (int, string, http.Header) {
+		out := `{"prepay_id":"wx26112221580621e9b071c00d9e093b0000"}`
+		if r.URL.Path == "/v3/refund/domestic/refunds" {
+			var req struct {
+				OutTradeNo  string `json:"out_trade_no"`
+				OutRefundNo string `json:"out_refund_no"`
+				Amount      struct {
+					Refund, Total json.Number
+				} `json:"amount"`
+			}
+			v3.mu.Lock()
+			_ = json.Unmarshal(v3.last[r.URL.Path], &req)
+			v3.mu.Unlock()
+			out = `{"refund_id":"50300908092021","out_refund_no":"` + req.OutRefundNo + `","out_trade_no":"` + req.OutTradeNo +
+				`","status":"PROCESSING","amount":{"refund":` + req.Amount.Refund.String() + `,"total":` + req.Amount.Total.String() + `,"currency":"CNY"}}`
+		}
+		return http.StatusOK, out, wechatHeaders(t, platform, v3PublicKeyID, time.Now().Unix(), out)
+	})
+
+	cb := newFakeCBTIS(t, 3600)
+
+	merchant := itoa(freePort(t))
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+:`+merchant+` {
+	handle /v2/* {
+		`+wechatV2Minipay+`
+		reverse_proxy `+strings.TrimPrefix(v2srv.URL, "http://")+`
+	}
+	handle /v3/* {
+		minipay wechat_v3 {
+`+v3Merchant(t, v3PublicKeyMode(t))+`		notify_url https://merchant.example/webhooks/wechat_v3
+		}
+		reverse_proxy `+strings.TrimPrefix(v3srv.URL, "http://")+`
+	}
+	handle /cbtis/* {
+		minipay cbtis {`+cbtisBlock(cb.srv.URL+"/mch-api/v1/auth")+`
+		}
+		reverse_proxy `+cb.hostPort()+`
+	}
+}
+`)
+	base := "http://localhost:" + merchant
+	pay := func(id, amount, currency, expireAt string) string {
+		b := `{"order_id":"` + id + `","amount":"` + amount + `","currency":"` + currency + `","description":"d","openid":"o1"`
+		if expireAt != "" {
+			b += `,"expire_at":"` + expireAt + `"`
+		}
+		return b + "}"
+	}
+
+	t.Run("wechat_v2 pay", func(t *testing.T) {
+		for _, tt := range []struct {
+			amount, currency, expireAt string
+			totalFee, timeExpire       string
+		}{
+			{"12.34", "CNY", "", "1234", ""},
+			{"0.01", "CNY", "", "1", ""},
+			{"12.3", "CNY", "", "1230", ""},
+			{"9999999999.99", "CNY", "", "999999999999", ""},
+			{"100", "JPY", "", "100", ""},
+			{"1.5", "KWD", "", "1500", ""},
+			{"0.001", "BHD", "", "1", ""},
+			{"12.30", "USD", "2099-06-30T23:59:59-05:00", "1230", "20990701125959"},
+			{"1", "CNY", "2099-12-31T16:30:00Z", "100", "21000101003000"},
+			{"1", "CNY", "2099-01-01T07:59:59.999+00:00", "100", "20990101155959"},
+			{"1", "CNY", "2099-03-01t00:00:00+08:00", "100", "20990301000000"},
+			{"1", "CNY", "2099-03-01T00:00:00+14:00", "100", "20990228180000"},
+		} {
+			r := postJSON(t, tc, base+"/v2/pay", pay("M2P", tt.amount, tt.currency, tt.expireAt))
+			got := v2Fields(t, v2.take("/pay/unifiedorder"))
+			if r.status != 200 || got["total_fee"] != tt.totalFee || got["fee_type"] != tt.currency || got["time_expire"] != tt.timeExpire {
+				t.Errorf("%s %s expire_at %q: %d %s; WeChat received total_fee %q fee_type %q time_expire %q, want %s %s %q",
+					tt.amount, tt.currency, tt.expireAt, r.status, r.body, got["total_fee"], got["fee_type"], got["time_expire"],
+					tt.totalFee, tt.currency, tt.timeExpire)
+			}
+		}
+	})
+
+	t.Run("wechat_v2 refund", func(t *testing.T) {
+		for _, tt := range []struct {
+			amount, total, currency string
+			refundFee, totalFee     string
+		}{
+			{"2.5", "10", "CNY", "250", "1000"},
+			{"10.00", "10.00", "CNY", "1000", "1000"},
+			{"40", "100", "JPY", "40", "100"},
+			{"0.125", "1.5", "KWD", "125", "1500"},
+		} {
+			r := postJSON(t, tc, base+"/v2/refund", `{"order_id":"M2R","refund_id":"M2R-1","amount":"`+tt.amount+
+				`","total_amount":"`+tt.total+`","currency":"`+tt.currency+`"}`)
+			got := v2Fields(t, v2.take("/secapi/pay/refund"))
+			if got["refund_fee"] != tt.refundFee || got["total_fee"] != tt.totalFee || got["refund_fee_type"] != tt.currency {
+				t.Errorf("refund %s of %s %s: WeChat received refund_fee %q total_fee %q refund_fee_type %q, want %s %s %s",
+					tt.amount, tt.total, tt.currency, got["refund_fee"], got["total_fee"], got["refund_fee_type"], tt.refundFee, tt.totalFee, tt.currency)
+			}
+			// the answer's amount has exactly the currency's decimals
+			want := map[string]string{"CNY": "2.50", "JPY": "40", "KWD": "0.125"}[tt.currency]
+			if tt.amount == "10.00" {
+				want = "10.00"
+			}
+			if a := r.json(t); r.status != 200 || a["amount"] != want || a["currency"] != tt.currency {
+				t.Errorf("refund %s %s: %d %s, want amount %s", tt.amount, tt.currency, r.status, r.body, want)
+			}
+		}
+	})
+
+	v3Body := func(t *testing.T, path string) map[string]any {
+		t.Helper()
+		dec := json.NewDecoder(bytes.NewReader(v3.take(path)))
+		dec.UseNumber()
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("the upstream received no JSON at %s: %v", path, err)
+		}
+		return m
+	}
+	member := func(m map[string]any, obj, name string) string {
+		o, _ := m[obj].(map[string]any)
+		switch v := o[name].(type) {
+		case json.Number:
+			return "number " + v.String()
+		case string:
+			return "string " + v
+		}
+		return "absent"
+	}
+
+	t.Run("wechat_v3 pay", func(t *testing.T) {
+		for _, tt := range []struct {
+			amount, expireAt, total, timeExpire string
+		}{
+			{"12.34", "", "number 1234", ""},
+			{"0.01", "", "number 1", ""},
+			{"9999999999.99", "", "number 999999999999", ""},
+			{"1", "2099-06-30T23:59:59-05:00", "number 100", "2099-07-01T12:59:59+08:00"},
+			{"1", "2099-12-31T16:30:00.5Z", "number 100", "2100-01-01T00:30:00+08:00"},
+			{"1", "2099-03-01T00:00:00+08:00", "number 100", "2099-03-01T00:00:00+08:00"},
+		} {
+			r := postJSON(t, tc, base+"/v3/pay", pay("M3P", tt.amount, "CNY", tt.expireAt))
+			got := v3Body(t, "/v3/pay/transactions/jsapi")
+			te, _ := got["time_expire"].(string)
+			if r.status != 200 || member(got, "amount", "total") != tt.total || member(got, "amount", "currency") != "string CNY" || te != tt.timeExpire {
+				t.Errorf("%s expire_at %q: %d %s; WeChat received amount.total %s, amount.currency %s, time_expire %q; want %s, string CNY, %q",
+					tt.amount, tt.expireAt, r.status, r.body, member(got, "amount", "total"), member(got, "amount", "currency"), te, tt.total, tt.timeExpire)
+			}
+		}
+	})
+
+	t.Run("wechat_v3 refund", func(t *testing.T) {
+		for _, tt := range []struct {
+			amount, total, refund, totalFen, answer string
+		}{
+			{"2.5", "10", "number 250", "number 1000", "2.50"},
+			{"0.01", "0.01", "number 1", "number 1", "0.01"},
+			{"9999999999.99", "9999999999.99", "number 999999999999", "number 999999999999", "9999999999.99"},
+		} {
+			r := postJSON(t, tc, base+"/v3/refund", `{"order_id":"M3R","refund_id":"M3R-1","amount":"`+tt.amount+
+				`","total_amount":"`+tt.total+`","currency":"CNY"}`)
+			got := v3Body(t, "/v3/refund/domestic/refunds")
+			if member(got, "amount", "refund") != tt.refund || member(got, "amount", "total") != tt.totalFen || member(got, "amount", "currency") != "string CNY" {
+				t.Errorf("refund %s of %s: WeChat received amount %v", tt.amount, tt.total, got["amount"])
+			}
+			if a := r.json(t); r.status != 200 || a["amount"] != tt.answer || a["currency"] != "CNY" {
+				t.Errorf("refund %s: %d %s, want amount %s", tt.amount, r.status, r.body, tt.answer)
+			}
+		}
+	})
+
+	// CBTIS takes a decimal string in major units: the merchant's amount
+	// with exactly the currency's decimals (docs/providers/cbtis.md).
+	t.Run("cbtis pay", func(t *testing.T) {
+		for _, tt := range []struct{ amount, currency, sent string }{
+			{"1", "HKD", "1.00"}, {"12.3", "HKD", "12.30"}, {"100", "JPY", "100"}, {"1.5", "KWD", "1.500"},
+			{"0.001", "BHD", "0.001"}, {"9999999999.99", "USD", "9999999999.99"},
+		} {
+			r := postJSON(t, tc, base+"/cbtis/pay", pay("M4P", tt.amount, tt.currency, ""))
+			cb.mu.Lock()
+			var got map[string]any
+			if n := len(cb.bodies); n > 0 {
+				got = cb.bodies[n-1]
+			}
+			cb.bodies = nil
+			cb.mu.Unlock()
+			if r.status != 200 || got["amount"] != tt.sent || got["currency"] != tt.currency {
+				t.Errorf("%s %s: %d %s; CBTIS received amount %#v currency %#v, want %q %s",
+					tt.amount, tt.currency, r.status, r.body, got["amount"], got["currency"], tt.sent, tt.currency)
+			}
+		}
+	})
+}
