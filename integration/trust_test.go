@@ -220,8 +220,16 @@ func TestWebhookEventIDWithControlBytes(t *testing.T) {
 func TestWebhookAttacksThroughCaddy(t *testing.T) {
 	base, merchant := trustRoutes(t)
 	xmlType, formType := "text/xml", "application/x-www-form-urlencoded"
-	wechatFail := `<xml><return_code><![CDATA[FAIL]]></return_code>`
+	wechatFail, v3Fail := `<xml><return_code><![CDATA[FAIL]]></return_code>`, `{"code":"FAIL","message":"`
 	big := strings.Repeat("x", 65<<10)
+	// A valid wechat_v3 notification whose header name gets a second line
+	// holding value, after its own.
+	v3Signed := trustNotifications(t)[0]
+	v3With := func(name, value string) http.Header {
+		h := v3Signed.header.Clone()
+		h[name] = append(h[name], value)
+		return h
+	}
 	cbtisPaid := `{"notify_type":"payment_success","data":{"uid":` + cbtisUID + `,"order_id":"C1","merchant_order_id":"CB-77","order_amount":"12.30","order_currency":"HKD"}}`
 	cbtisForeign := strings.Replace(cbtisPaid, cbtisUID, "1000001", 1)
 	cbtisUIDObject := strings.Replace(cbtisPaid, `"uid":`+cbtisUID, `"uid":{"id":`+cbtisUID+`}`, 1)
@@ -287,6 +295,13 @@ func TestWebhookAttacksThroughCaddy(t *testing.T) {
 		{"2c2p a signed payload naming neither order nor tranRef", "/webhooks/2c2p", formType, nil, "paymentResponse=" + url.QueryEscape(twoc2pEnvelope("<PaymentResponse><merchantID>JT01</merchantID><respCode>00</respCode><status>A</status><amt>000000000100</amt><currencyCode>702</currencyCode></PaymentResponse>")), 401, ""},
 		{"2c2p gzip without Content-Encoding", "/webhooks/2c2p", formType, nil, string(transformtest.Gzip([]byte("paymentResponse=" + url.QueryEscape(twoc2pDemoApproved)))), 401, ""},
 		{"2c2p oversized", "/webhooks/2c2p", formType, nil, "paymentResponse=" + url.QueryEscape(twoc2pDemoApproved) + "&pad=" + big, 413, ""},
+		// A signature header given on two lines, the valid value first
+		// (the line Go's Header.Get reads): RFC 9110 §5.3 allows repeated
+		// lines for lists only, and another reader may take the last.
+		{"cbtis Signature twice", "/webhooks/cbtis", "application/json",
+			http.Header{"Signature": {cbtis.Signature([]byte(cbtisPaid), cbtisAPIKey), strings.Repeat("0", 64)}}, cbtisPaid, 401, "fail: "},
+		{"wechat_v3 Wechatpay-Signature twice", "/webhooks/wechat_v3", "application/json", v3With("Wechatpay-Signature", "AAAA"), v3Signed.body, 401, v3Fail},
+		{"wechat_v3 Wechatpay-Timestamp twice", "/webhooks/wechat_v3", "application/json", v3With("Wechatpay-Timestamp", "1"), v3Signed.body, 401, v3Fail},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

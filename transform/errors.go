@@ -3,6 +3,7 @@ package transform
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -179,7 +180,27 @@ var (
 	// when the notification arrived, not on its bytes: a provider's
 	// timestamp window. `caddy minipay verify --at` judges it as of then.
 	ErrOutsideWindow = errors.New("the signed timestamp is outside the provider's window")
+	// ErrRepeatedHeader is a header that carries the signature (or what
+	// it covers) given on more than one line. RFC 9110 §5.3 allows that
+	// for a list only; which line was verified and which one another
+	// reader (a proxy, a log, an SDK taking the last) takes could differ,
+	// as with a name given twice in a signed document.
+	ErrRepeatedHeader = fmt.Errorf("%w: a signature header is given more than once", ErrMalformed)
 )
+
+// SignatureHeader is the value of the header field name in h (its first
+// line, as http.Header.Get reads it), or ErrRepeatedHeader when the field
+// is given on more than one line.
+func SignatureHeader(h http.Header, name string) (string, error) {
+	v := h.Values(name)
+	if len(v) > 1 {
+		return "", ErrRepeatedHeader
+	}
+	if len(v) == 0 {
+		return "", nil
+	}
+	return v[0], nil
+}
 
 // Clocked is a Webhook whose verdict depends on the time of receipt;
 // SetClock replaces its clock (`caddy minipay verify --at`).

@@ -73,6 +73,12 @@ func TestWebhookVerify(t *testing.T) {
 		{"tampered body", nil, http.Header{"Signature": {sig}}, tampered, transform.ErrBadSignature},
 		{"re-serialized body", nil, http.Header{"Signature": {sig}}, strings.ReplaceAll(paymentBody, `,"`, `, "`), transform.ErrBadSignature},
 		{"header missing", nil, http.Header{}, paymentBody, transform.ErrUnsigned},
+		// Given on two lines (RFC 9110 §5.3 allows that for lists only), the
+		// valid value first: a reader taking the last line reads another.
+		{"header twice, the valid one first", nil, http.Header{"Signature": {sig, strings.Repeat("0", 64)}}, paymentBody, transform.ErrRepeatedHeader},
+		{"header twice, the valid one last", nil, http.Header{"Signature": {strings.Repeat("0", 64), sig}}, paymentBody, transform.ErrRepeatedHeader},
+		{"header twice, the same value", nil, http.Header{"Signature": {sig, sig}}, paymentBody, transform.ErrRepeatedHeader},
+		{"custom header twice", func(c *Config) { c.SignatureHeader = "X-Cbtis-Signature" }, http.Header{"X-Cbtis-Signature": {sig, sig}}, paymentBody, transform.ErrRepeatedHeader},
 		{"header empty", nil, http.Header{"Signature": {""}}, paymentBody, transform.ErrUnsigned},
 		{"truncated", nil, http.Header{"Signature": {sig[:63]}}, paymentBody, transform.ErrBadSignature},
 		{"not hex", nil, http.Header{"Signature": {"z" + sig[1:]}}, paymentBody, transform.ErrBadSignature},

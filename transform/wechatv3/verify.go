@@ -25,6 +25,10 @@ const (
 	HeaderSignatureType = "Wechatpay-Signature-Type"
 )
 
+// signedHeaders are the headers Verify reads, each refused when given on
+// more than one line (transform.ErrRepeatedHeader).
+var signedHeaders = [...]string{HeaderSerial, HeaderSignature, HeaderTimestamp, HeaderNonce, HeaderSignatureType}
+
 // MaxSkew is WeChat's window: an answer or notification whose timestamp is
 // this far or farther from now is refused.
 const MaxSkew = 300 * time.Second
@@ -116,17 +120,24 @@ func validAt(c *x509.Certificate, now time.Time) bool {
 }
 
 // Verify checks the four Wechatpay-* headers of an answer or a notification
-// against body, before anything in body is read: every header present, no
+// against body, before anything in body is read: none of them (nor
+// Wechatpay-Signature-Type) given twice, every header present, no
 // Wechatpay-Signature-Type but RSA's, the timestamp within MaxSkew of now,
 // a known key for the serial, and the RSA-SHA256 signature over
 // TIMESTAMP\nNONCE\nBODY\n.
 func Verify(keys KeySource, h http.Header, body []byte, now time.Time) error {
-	serial, sig := h.Get(HeaderSerial), h.Get(HeaderSignature)
-	ts, nonce := h.Get(HeaderTimestamp), h.Get(HeaderNonce)
+	var v [len(signedHeaders)]string
+	for i, name := range signedHeaders {
+		var err error
+		if v[i], err = transform.SignatureHeader(h, name); err != nil {
+			return err
+		}
+	}
+	serial, sig, ts, nonce, st := v[0], v[1], v[2], v[3], v[4]
 	if serial == "" || sig == "" || ts == "" || nonce == "" {
 		return transform.ErrUnsigned
 	}
-	if st := h.Get(HeaderSignatureType); st != "" && st != AuthScheme {
+	if st != "" && st != AuthScheme {
 		return ErrSignatureType
 	}
 	if strings.HasPrefix(sig, "WECHATPAY/SIGNTEST/") {

@@ -117,6 +117,20 @@ func TestWebhookRefusals(t *testing.T) {
 		{"unknown serial", func(n *transform.Notification) { n.Header.Set(HeaderSerial, "1234") }, ErrUnknownSerial},
 		{"a signature longer than any key's", func(n *transform.Notification) { n.Header.Set(HeaderSignature, strings.Repeat("A", 2048)) }, transform.ErrBadSignature},
 		{"another signature type", func(n *transform.Notification) { n.Header.Set(HeaderSignatureType, "WECHATPAY2-SM2-WITH-SM3") }, ErrSignatureType},
+		// A signed header given on two lines (RFC 9110 §5.3 allows that
+		// for lists only): the valid value first, another after it, which a
+		// reader taking the last line would read.
+		{"Wechatpay-Signature twice", repeatHeader(HeaderSignature, "AAAA"), transform.ErrRepeatedHeader},
+		{"Wechatpay-Serial twice", repeatHeader(HeaderSerial, "PUB_KEY_ID_0000"), transform.ErrRepeatedHeader},
+		{"Wechatpay-Timestamp twice", repeatHeader(HeaderTimestamp, "1795917000"), transform.ErrRepeatedHeader},
+		{"Wechatpay-Nonce twice", repeatHeader(HeaderNonce, "another"), transform.ErrRepeatedHeader},
+		{"Wechatpay-Signature-Type twice", func(n *transform.Notification) {
+			n.Header[HeaderSignatureType] = []string{AuthScheme, "WECHATPAY2-SM2-WITH-SM3"}
+		}, transform.ErrRepeatedHeader},
+		{"Wechatpay-Signature twice, the same value", func(n *transform.Notification) {
+			repeatHeader(HeaderSignature, n.Header.Get(HeaderSignature))(n)
+		}, transform.ErrRepeatedHeader},
+		// Last: it moves the webhook's clock.
 		{"replayed later", func(n *transform.Notification) {}, ErrSkew},
 	}
 	for _, tc := range cases {
@@ -125,7 +139,7 @@ func TestWebhookRefusals(t *testing.T) {
 		if tc.name == "replayed later" {
 			w.Now = func() time.Time { return time.Unix(1795917606+300, 0) }
 		}
-		if _, err := w.Verify(n); !errors.Is(err, tc.err) || !errors.Is(err, transform.ErrBadSignature) && !errors.Is(err, transform.ErrUnsigned) {
+		if _, err := w.Verify(n); !errors.Is(err, tc.err) || !errors.Is(err, transform.ErrBadSignature) && !errors.Is(err, transform.ErrUnsigned) && !errors.Is(err, transform.ErrMalformed) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.err)
 		}
 	}
@@ -163,6 +177,12 @@ func TestWebhookRefusals(t *testing.T) {
 	if _, err := must(NewWebhook(merchantConfig(t))).Verify(transform.Notification{Header: sb.sign(examplePublicKeyID, body), Body: body}); !errors.Is(err, transform.ErrSignedAnswer) {
 		t.Fatalf("a signed answer as a notification: %v", err)
 	}
+}
+
+// repeatHeader adds a second line of the header name, holding value, after
+// the notification's own.
+func repeatHeader(name, value string) func(*transform.Notification) {
+	return func(n *transform.Notification) { n.Header[name] = append(n.Header[name], value) }
 }
 
 // The signed envelope is read by its exact member names, and a name given
