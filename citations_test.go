@@ -84,3 +84,136 @@ func TestProviderPackagesCiteTheirPage(t *testing.T) {
 		}
 	}
 }
+
+// vectorToken matches a known answer as a docs/providers page writes it
+// between backquotes: a hex digest or key (32 digits or more) or a base64
+// signature, ciphertext or envelope (40 characters or more).
+var vectorToken = regexp.MustCompile("`([0-9A-Fa-f]{32,}|[A-Za-z0-9+/]{40,}={0,2})`")
+
+// repoPath matches a path of the repository a page names: a package (or
+// one of its symbols, transform/wxpay.Sign), a file, a glob, or a test
+// fixture under its package's testdata.
+var repoPath = regexp.MustCompile("`((?:transform|caddymodule|integration|internal|bench|testdata)/[^` ]+)`")
+
+// testName matches a Go test a page names as the one that checks a vector.
+var testName = regexp.MustCompile("`(Test[A-Z][A-Za-z0-9_]*)`")
+
+// goSources maps every Go file of the repository (its own modules
+// included, testdata left out) to its text.
+func goSources(t *testing.T) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != "." && (strings.HasPrefix(name, ".") || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(path, ".go") {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			files[filepath.ToSlash(path)] = string(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// knownAnswerSection is a page's "## Known-answer vectors" section, up to
+// the next "## " heading.
+func knownAnswerSection(page string) string {
+	_, section, ok := strings.Cut(page, "\n## Known-answer vectors")
+	if !ok {
+		return ""
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	return section
+}
+
+// TestDocumentedVectorsAreTestLiterals: every known answer a docs/providers
+// page publishes in its "Known-answer vectors" section, written out in full,
+// is a literal in a test (a _test.go file, or transform/transformtest, which
+// only tests import) of a file that names that page as its source; and
+// every test the page names as checking a vector exists, as does every
+// file, package and fixture of the repository it names. A vector added to a
+// page but to no test, or a test or file renamed under its page, fails here.
+func TestDocumentedVectorsAreTestLiterals(t *testing.T) {
+	pages, err := filepath.Glob(filepath.Join("docs", "providers", "*.md"))
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("no docs/providers pages: %v", err)
+	}
+	sources := goSources(t)
+	vectors := 0
+	for _, page := range pages {
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		section := knownAnswerSection(string(b))
+		if section == "" {
+			t.Errorf("%s has no \"## Known-answer vectors\" section", page)
+			continue
+		}
+		cite := filepath.ToSlash(page)
+		for _, m := range vectorToken.FindAllStringSubmatch(section, -1) {
+			vectors++
+			literal, cited := false, false
+			for path, text := range sources {
+				if !strings.HasSuffix(path, "_test.go") && !strings.HasPrefix(path, "transform/transformtest/") {
+					continue
+				}
+				if strings.Contains(text, m[1]) {
+					literal = true
+					cited = cited || strings.Contains(text, cite)
+				}
+			}
+			switch {
+			case !literal:
+				t.Errorf("%s publishes %s, which no test holds as a literal", page, m[1])
+			case !cited:
+				t.Errorf("%s publishes %s: the tests that hold it do not name %s as their source", page, m[1], cite)
+			}
+		}
+		for _, m := range repoPath.FindAllStringSubmatch(string(b), -1) {
+			path := m[1]
+			if dir, symbol, ok := strings.Cut(path, "."); ok && !strings.Contains(symbol, "/") && symbol != "" && symbol[0] >= 'A' && symbol[0] <= 'Z' {
+				path = dir // a package's exported symbol
+			}
+			if strings.HasPrefix(path, "testdata/") {
+				path = "transform/*/" + path // a fixture beside its provider package's tests
+			}
+			if found, err := filepath.Glob(filepath.FromSlash(path)); err != nil || len(found) == 0 {
+				t.Errorf("%s names %s, which is not in the repository", page, m[1])
+			}
+		}
+		for _, at := range testName.FindAllStringSubmatchIndex(string(b), -1) {
+			m := []string{string(b[at[0]:at[1]]), string(b[at[2]:at[3]])}
+			if before := string(b[:at[0]]); strings.HasSuffix(before, "wechatpay-go ") || strings.HasSuffix(before, "gopay ") {
+				continue // the SDK's own test, where the vector comes from
+			}
+			found := false
+			for path, text := range sources {
+				if strings.HasSuffix(path, "_test.go") && strings.Contains(text, "func "+m[1]+"(") {
+					found = true
+					break
+				}
+			}
+			if !found {
+				t.Errorf("%s names the test %s, which does not exist", page, m[1])
+			}
+		}
+	}
+	t.Logf("%d vectors read from docs/providers", vectors)
+	if vectors < 20 {
+		t.Fatalf("only %d vectors read from docs/providers", vectors)
+	}
+}
