@@ -42,7 +42,8 @@ func init() {
 		Long: `
 caddy minipay verify reads a provider's notification or API answer as received
 (from --file, or stdin with --file - or without --file) and the headers a
-provider signs in (--header, repeatable), builds the provider from --set
+provider signs in (--header, repeatable; or the input is the whole HTTP
+message, head and body, as nc -l or curl -i saves it), builds the provider from --set
 field=value (the Caddyfile field names; values accept {env.*} and {file.*}
 placeholders), and prints its kind (notification or answer), the canonical
 string to sign with every secret replaced by ***, the expected and the

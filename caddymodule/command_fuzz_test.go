@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -77,10 +78,19 @@ func verifyRequest(p fuzzProvider, headers []string, body []byte) ([]string, tra
 		args = append(args, "--set", s)
 	}
 	n := transform.Notification{Header: http.Header{}, Body: body}
+	// A whole HTTP message is judged by what it carries; a --header
+	// replaces its header of that name.
+	if header, inner, ok, err := splitHTTPMessage(body); ok && err == nil {
+		n = transform.Notification{Header: header, Body: inner}
+	}
+	flagged := http.Header{}
 	for _, h := range headers {
 		args = append(args, "--header", h)
 		k, v, _ := strings.Cut(h, ":")
-		n.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		flagged.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	for k, v := range flagged {
+		n.Header[k] = v
 	}
 	return args, n
 }
@@ -100,6 +110,7 @@ func FuzzVerifyCommand(f *testing.F) {
 	}
 	providers := fuzzProviders(f)
 	f.Add(uint8(0), v2, "")
+	f.Add(uint8(0), append([]byte("POST /webhooks/wechat_v2 HTTP/1.1\r\nContent-Length: "+strconv.Itoa(len(v2))+"\r\n\r\n"), v2...), "")
 	f.Add(uint8(0), []byte(v2FailAnswer), "")
 	f.Add(uint8(1), []byte(cbtisBody), cbtisSig)
 	f.Add(uint8(1), []byte(cbtisCreateAnswer), cbtisCreateAnswerSig)

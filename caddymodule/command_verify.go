@@ -32,7 +32,7 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	// Listed from the registry: a provider added as its package and its
 	// registration file is named here without an edit.
 	name := fs.String("provider", "", strings.Join(verifiedProviders(), ", "))
-	file := fs.String("file", "", "the notification or answer as received; - (or no --file) for stdin")
+	file := fs.String("file", "", "the notification or answer as received (its body, or the whole HTTP message); - (or no --file) for stdin")
 	fs.Var(&sets, "set", "field=value, a provider field by its Caddyfile name; the value may be {env.NAME} or {file.path} (repeatable)")
 	fs.Var(&headers, "header", "\"Name: value\", a header the provider signs in (repeatable)")
 	at := fs.String("at", "", "when the input was received: RFC 3339 or Unix seconds")
@@ -63,7 +63,7 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	if c, ok := webhook.(transform.Clocked); ok && !received.IsZero() {
 		c.SetClock(func() time.Time { return received })
 	}
-	n := transform.Notification{Header: http.Header{}}
+	flagged := http.Header{}
 	for i, h := range headers {
 		k, v, ok := strings.Cut(h, ":")
 		if k = strings.TrimSpace(k); !ok || k == "" || strings.ContainsAny(k, " \t") {
@@ -71,15 +71,26 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 			// header pasted without its colon may be the key.
 			return exitUsage, fmt.Errorf("--header #%d: want \"Name: value\" (its text is not shown: it may be a secret)", i+1)
 		}
-		n.Header.Add(k, strings.TrimSpace(v))
+		flagged.Add(k, strings.TrimSpace(v))
 	}
+	n := transform.Notification{Header: http.Header{}}
 	if n.Body, err = readInput(*file, stdin); err != nil {
 		return exitUsage, err
+	}
+	// A whole HTTP message brings its headers; a --header replaces the
+	// message's header of its name.
+	if header, body, ok, err := splitHTTPMessage(n.Body); err != nil {
+		return exitUsage, err
+	} else if ok {
+		n.Header, n.Body = header, body
+	}
+	for k, v := range flagged {
+		n.Header[k] = v
 	}
 	// An empty input has nothing to explain, unless it is a signed empty
 	// answer (WeChat Pay v3's 204), which comes with its headers.
 	empty := len(bytes.TrimSpace(n.Body)) == 0
-	if empty && len(headers) == 0 {
+	if empty && len(n.Header) == 0 {
 		return exitUsage, errEmptyInput
 	}
 
