@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -149,6 +150,24 @@ func UpstreamCode(message, providerCode, providerMessage string) *Error {
 	e := Upstream(message)
 	e.ProviderCode, e.ProviderMessage = clipProviderText(providerCode), clipProviderText(providerMessage)
 	return e
+}
+
+// AnswerNotOK is the merchant's error for a provider answer whose HTTP
+// status is not 2xx, given the business code and message it carries (""
+// when it has none): README Errors' one rule for the providers whose error
+// answers carry a code (WeChat v3, Latipay, CBTIS). A 4xx with a code other
+// than "0" is the provider's refusal (422), but for a 401 (the provider did
+// not take the merchant's credentials) and a 429 (the request's rate is at
+// fault, not the order); those, a 3xx (minipay follows no redirect), a 5xx
+// and an answer without a code are a 502 upstream_error keeping the code
+// and message. A provider's own codes that blame the configuration (Latipay
+// 206, WeChat v3 SIGN_ERROR) are its to map after.
+func AnswerNotOK(status int, code, message string) *Error {
+	if status >= 400 && status < 500 && status != http.StatusUnauthorized && status != http.StatusTooManyRequests &&
+		code != "" && code != "0" {
+		return Rejected(code, message)
+	}
+	return UpstreamCode("the provider answered HTTP "+strconv.Itoa(status), code, message)
 }
 
 // SignatureInvalid is a 502 upstream_signature_invalid.

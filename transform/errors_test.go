@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -114,5 +115,42 @@ func TestClip(t *testing.T) {
 				t.Fatalf("Clip(%q, %d) = %q, want %q", tt.s, tt.max, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestAnswerNotOK: README Errors' rule for a non-2xx answer carrying a
+// business code, which WeChat v3, Latipay and CBTIS share.
+func TestAnswerNotOK(t *testing.T) {
+	tests := []struct {
+		status        int
+		code, message string
+		want          string // HTTP status, error code, provider_code, provider_message
+	}{
+		{400, "PARAM_ERROR", "参数错误", "422 provider_rejected PARAM_ERROR 参数错误"},
+		{403, "207", "Param is wrong", "422 provider_rejected 207 Param is wrong"},
+		{404, "40004", "order not found", "422 provider_rejected 40004 order not found"},
+		{409, "X", "", "422 provider_rejected X "},
+		{499, "X", "m", "422 provider_rejected X m"},
+		// the credentials, the rate, a redirect, the provider's own trouble
+		{401, "207", "m", "502 upstream_error 207 m"},
+		{429, "FREQUENCY_LIMITED", "m", "502 upstream_error FREQUENCY_LIMITED m"},
+		{301, "207", "m", "502 upstream_error 207 m"},
+		{302, "207", "m", "502 upstream_error 207 m"},
+		{399, "207", "m", "502 upstream_error 207 m"},
+		{500, "SYSTEM_ERROR", "系统错误", "502 upstream_error SYSTEM_ERROR 系统错误"},
+		{503, "50300", "busy", "502 upstream_error 50300 busy"},
+		// no business code: nothing refused
+		{400, "", "m", "502 upstream_error  m"},
+		{400, "0", "ok", "502 upstream_error 0 ok"},
+		{404, "", "", "502 upstream_error  "},
+	}
+	for _, tt := range tests {
+		e := AnswerNotOK(tt.status, tt.code, tt.message)
+		if got := strings.Join([]string{strconv.Itoa(e.Status), e.Code, e.ProviderCode, e.ProviderMessage}, " "); got != tt.want {
+			t.Errorf("AnswerNotOK(%d, %q, %q) = %s, want %s", tt.status, tt.code, tt.message, got, tt.want)
+		}
+		if want := "the provider answered HTTP " + strconv.Itoa(tt.status); e.Code == CodeUpstreamError && e.Message != want {
+			t.Errorf("AnswerNotOK(%d, …) message %q, want %q", tt.status, e.Message, want)
+		}
 	}
 }

@@ -170,22 +170,17 @@ type envelope struct {
 // ReadAnswer checks an API answer and returns its data: 2xx (401 is the
 // caller's), JSON, code 0. A non-zero code is the provider's refusal (422),
 // also on a 4xx, as Latipay's and WeChat v3's are (README Errors): the
-// refusal is the code, whichever status carries it. A 5xx, and a 429 (the
-// request's rate is at fault, not the order, as WeChat v3's), is a 502
-// either way.
+// refusal is the code, whichever status carries it. Another non-2xx answer
+// (a 3xx, a 5xx, a 429: the request's rate is at fault, not the order) is a
+// 502 either way: transform.AnswerNotOK, the rule the three share.
 func ReadAnswer(status int, body []byte) (json.RawMessage, error) {
 	var env envelope
 	jsonErr := json.Unmarshal(body, &env)
 	if status < 200 || status > 299 {
-		msg := "the provider answered HTTP " + strconv.Itoa(status)
 		if jsonErr != nil {
-			return nil, transform.Upstream(msg)
+			return nil, transform.Upstream("the provider answered HTTP " + strconv.Itoa(status))
 		}
-		code := codeText(env.Code)
-		if status >= 400 && status < 500 && status != http.StatusTooManyRequests && code != "" && code != "0" {
-			return nil, transform.Rejected(code, env.Message)
-		}
-		return nil, transform.UpstreamCode(msg, code, env.Message)
+		return nil, transform.AnswerNotOK(status, codeText(env.Code), env.Message)
 	}
 	if jsonErr != nil {
 		return nil, transform.Upstream("the provider's answer is not valid JSON")

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -388,25 +387,25 @@ func readAnswer(status int, body []byte) (map[string]json.RawMessage, error) {
 
 // checkAnswer turns an error answer (code other than 0, with message) into
 // the merchant's error: 502 upstream_error for a credential or signature
-// problem (ourSide), any 5xx or a 429 (the request's rate is at fault, not
-// the order), 422 provider_rejected otherwise. A non-2xx
-// answer without a code, and an answer that is no JSON object, are a 502.
+// problem (ourSide), 422 provider_rejected otherwise; a non-2xx answer is
+// read by transform.AnswerNotOK, the rule WeChat v3 and CBTIS follow too (a
+// 3xx, 401, 429 or 5xx is a 502 whatever its code). An answer that is no
+// JSON object is a 502.
 func checkAnswer(status int, parsed bool, code, msg string) error {
-	hasCode := parsed && code != ""
+	if !parsed {
+		code, msg = "", ""
+	}
 	if status < 200 || status > 299 {
-		httpMsg := "the provider answered HTTP " + strconv.Itoa(status)
-		switch {
-		case hasCode && code != "0" && status < 500 && status != http.StatusTooManyRequests:
+		e := transform.AnswerNotOK(status, code, msg)
+		if e.Code == transform.CodeProviderRejected {
 			return providerError(code, msg)
-		case hasCode:
-			return transform.UpstreamCode(httpMsg, code, msg)
 		}
-		return transform.Upstream(httpMsg)
+		return e
 	}
 	if !parsed {
 		return transform.Upstream("the provider's answer is not a JSON object")
 	}
-	if hasCode && code != "0" {
+	if code != "" && code != "0" {
 		return providerError(code, msg)
 	}
 	return nil

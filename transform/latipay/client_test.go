@@ -221,6 +221,9 @@ func TestPayAnswer(t *testing.T) {
 		{"HTTP 503 with a code", 503, `{"code":1,"message":"FAIL"}`, "", 502, transform.CodeUpstreamError, "1"},
 		// a rate limit is the request's rate at fault, not the order (README Errors, as WeChat v3's 429)
 		{"HTTP 429 with a code", 429, `{"code":429,"message":"Too Many Requests"}`, "", 502, transform.CodeUpstreamError, "429"},
+		// neither a redirect nor a refusal of our credentials is a business refusal (transform.AnswerNotOK, as WeChat v3 and CBTIS)
+		{"HTTP 302 with a code", 302, `{"code":207,"message":"Param is wrong"}`, "", 502, transform.CodeUpstreamError, "207"},
+		{"HTTP 401 with a code", 401, `{"code":207,"message":"Param is wrong"}`, "", 502, transform.CodeUpstreamError, "207"},
 		{"HTTP 500 page", 500, `<html>oops</html>`, "", 502, transform.CodeUpstreamError, ""},
 		{"not JSON", 200, `sent`, "", 502, transform.CodeUpstreamError, ""},
 		{"a JSON array", 200, `[1]`, "", 502, transform.CodeUpstreamError, ""},

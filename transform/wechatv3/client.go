@@ -141,21 +141,19 @@ func hasErrorCode(body []byte) bool {
 // answerError maps a verified answer that is not a success: a 4xx (or a 2xx
 // in WeChat's error form, see hasErrorCode) with WeChat's JSON code is the
 // provider's refusal (422), except SIGN_ERROR and FREQUENCY_LIMITED (the
-// request or its rate is at fault, not the order: 502); 5xx, other
-// statuses and anything unreadable are 502.
+// request or its rate is at fault, not the order: 502); a 3xx, 401, 429, 5xx
+// and anything unreadable are 502 (transform.AnswerNotOK, the rule Latipay
+// and CBTIS follow too).
 func answerError(status int, body []byte) error {
 	var e errorAnswer
 	_ = json.Unmarshal(body, &e)
-	msg := "the provider answered HTTP " + strconv.Itoa(status)
 	switch {
-	case status >= 500 || status < 200 || status >= 300 && status < 400:
-		return transform.UpstreamCode(msg, e.Code, e.Message)
-	case e.Code == "":
-		return transform.Upstream(msg)
-	case e.Code == "SIGN_ERROR" || e.Code == "FREQUENCY_LIMITED" || status == http.StatusUnauthorized || status == http.StatusTooManyRequests:
-		return transform.UpstreamCode(msg, e.Code, e.Message)
+	case e.Code == "SIGN_ERROR" || e.Code == "FREQUENCY_LIMITED":
+		return transform.UpstreamCode("the provider answered HTTP "+strconv.Itoa(status), e.Code, e.Message)
+	case status >= 200 && status <= 299: // hasErrorCode: e.Code is set
+		return transform.Rejected(e.Code, e.Message)
 	}
-	return transform.Rejected(e.Code, e.Message)
+	return transform.AnswerNotOK(status, e.Code, e.Message)
 }
 
 // Pay builds the JSAPI order; its answer becomes the wx.requestPayment object.
