@@ -2,7 +2,9 @@ package caddymodule
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -72,15 +74,16 @@ func durationText(d time.Duration) string {
 // deliver it. When the storage fails it fails open: the event is forwarded.
 //
 // Keys: minipay/events/<provider>/<lowercase hex sha256(event id)>, holding
-// {"event_id","acked_at","expires_at"}; the lock of the same name is held
-// while the event is forwarded.
+// {"event_id","acked_at","expires_at","merchant","others"}; the lock of the
+// same name is held while the event is forwarded.
 type deduper struct {
-	store  transform.Store
-	prefix string // minipay/events/<provider>/
-	window time.Duration
-	wait   time.Duration // bound of the wait for the event's lock
-	logger *zap.Logger
-	now    func() time.Time
+	store    transform.Store
+	prefix   string // minipay/events/<provider>/
+	merchant string // merchantTag of the route's keys
+	window   time.Duration
+	wait     time.Duration // bound of the wait for the event's lock
+	logger   *zap.Logger
+	now      func() time.Time
 }
 
 // dedupeRecord is what the storage holds per acknowledged event: nothing
@@ -89,14 +92,49 @@ type deduper struct {
 // every route of a provider shares the prefix, and a route with a shorter
 // window must not purge what a route with a longer one still relies on
 // (whether an entry is a duplicate is each route's own window's call).
+//
+// Merchant tells the merchants of one provider apart (README "Clusters"):
+// the key is the event id's alone, and where two merchants' ids coincide
+// (Latipay's are the merchant's own order ids) one merchant's
+// acknowledgement must not silence the other's event. AckedAt and
+// Merchant are the last acknowledgement; Others keeps those of the other
+// merchants whose event had this id. An entry without Merchant (an earlier
+// version's) counts for every merchant, as it did then.
 type dedupeRecord struct {
-	EventID   string    `json:"event_id"`
-	AckedAt   time.Time `json:"acked_at"`
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	EventID   string               `json:"event_id"`
+	AckedAt   time.Time            `json:"acked_at"`
+	ExpiresAt time.Time            `json:"expires_at,omitzero"`
+	Merchant  string               `json:"merchant,omitempty"`
+	Others    map[string]time.Time `json:"others,omitempty"` // merchant → its acked_at
 }
 
-func newDeduper(store transform.Store, provider string, window time.Duration, logger *zap.Logger) *deduper {
-	return &deduper{store: store, prefix: "minipay/events/" + provider + "/", window: window, wait: dedupeLockWait, logger: logger, now: time.Now}
+// ackedBy returns when merchant acknowledged the event, if it did.
+func (r *dedupeRecord) ackedBy(merchant string) (time.Time, bool) {
+	if r.Merchant == "" || r.Merchant == merchant {
+		return r.AckedAt, true
+	}
+	at, ok := r.Others[merchant]
+	return at, ok
+}
+
+func newDeduper(store transform.Store, provider, merchant string, window time.Duration, logger *zap.Logger) *deduper {
+	return &deduper{store: store, prefix: "minipay/events/" + provider + "/", merchant: merchant, window: window, wait: dedupeLockWait, logger: logger, now: time.Now}
+}
+
+// merchantTag names the merchant whose keys secrets are (a route's secret
+// fields, in their order) without revealing them: the first 128 bits of an
+// HMAC-SHA256 of a constant under those keys, which tells no more about
+// them than any notification signed with them. Every instance of a cluster
+// configured with the same keys computes the same tag.
+func merchantTag(secrets []string) string {
+	var key []byte
+	for _, s := range secrets { // length-prefixed: ("ab","c") is not ("a","bc")
+		key = binary.BigEndian.AppendUint32(key, uint32(len(s)))
+		key = append(key, s...)
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("caddy-minipay dedupe merchant"))
+	return hex.EncodeToString(mac.Sum(nil)[:16])
 }
 
 func (d *deduper) key(eventID string) string {
@@ -124,9 +162,10 @@ type eventClaim struct {
 	d       *deduper
 	key, id string
 	locked  bool
-	// keep is the expiry of the entry this event had (another route's,
-	// with a longer window): acknowledging again never shortens it.
-	keep time.Time
+	// prior is the entry this event had, if any: acknowledging again never
+	// shortens its expiry (another route's, with a longer window), nor
+	// forgets the other merchants it names.
+	prior *dedupeRecord
 }
 
 // claim decides about a verified event. Without de-duplication (d nil) it
@@ -173,33 +212,34 @@ func (d *deduper) claim(ctx context.Context, eventID string) (*eventClaim, dedup
 	}
 	c.locked = true
 	// It may have been acknowledged while this instance waited for the lock.
-	dup, keep, _ := d.acknowledged(ctx, c.key)
+	dup, prior, _ := d.acknowledged(ctx, c.key)
 	if dup {
 		c.release(ctx)
 		return nil, dedupeDuplicate
 	}
-	c.keep = keep
+	c.prior = prior
 	return c, dedupeForward
 }
 
-// acknowledged tells whether key holds an acknowledgement younger than the
-// window, and the entry's expiry (zero without one); ok is false when the
-// storage could not say.
-func (d *deduper) acknowledged(ctx context.Context, key string) (dup bool, expires time.Time, ok bool) {
+// acknowledged tells whether key holds this route's merchant's
+// acknowledgement younger than the window, and the entry (nil without a
+// readable one); ok is false when the storage could not say.
+func (d *deduper) acknowledged(ctx context.Context, key string) (dup bool, rec *dedupeRecord, ok bool) {
 	sctx, cancel := context.WithTimeout(ctx, dedupeStoreTimeout)
 	defer cancel()
 	b, err := d.store.Load(sctx, key)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return false, time.Time{}, true
+		return false, nil, true
 	case err != nil:
-		return false, time.Time{}, false
+		return false, nil, false
 	}
-	var rec dedupeRecord
-	if json.Unmarshal(b, &rec) != nil {
-		return false, time.Time{}, true // unreadable: not a duplicate; overwritten once acknowledged
+	rec = new(dedupeRecord)
+	if json.Unmarshal(b, rec) != nil {
+		return false, nil, true // unreadable: not a duplicate; overwritten once acknowledged
 	}
-	return d.now().Sub(rec.AckedAt) < d.window, rec.ExpiresAt, true
+	at, mine := rec.ackedBy(d.merchant)
+	return mine && d.now().Sub(at) < d.window, rec, true
 }
 
 // acknowledged stores the merchant's acknowledgement of the event, before
@@ -211,11 +251,30 @@ func (c *eventClaim) acknowledged(ctx context.Context) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dedupeStoreTimeout)
 	defer cancel()
 	at := c.d.now().UTC()
-	rec := dedupeRecord{EventID: c.id, AckedAt: at, ExpiresAt: at.Add(c.d.window)}
-	if c.keep.After(rec.ExpiresAt) { // a longer route's entry, past this route's window only
-		rec.ExpiresAt = c.keep.UTC()
+	rec := dedupeRecord{EventID: c.id, AckedAt: at, ExpiresAt: at.Add(c.d.window), Merchant: c.d.merchant}
+	if p := c.prior; p != nil {
+		if p.ExpiresAt.After(rec.ExpiresAt) { // a longer route's entry, past this route's window only
+			rec.ExpiresAt = p.ExpiresAt.UTC()
+		}
+		// The other merchants' acknowledgements stay (an entry of an earlier
+		// version names none: it is this merchant's now).
+		for m, t := range p.Others {
+			rec.addOther(m, t, c.d.merchant)
+		}
+		rec.addOther(p.Merchant, p.AckedAt, c.d.merchant)
 	}
 	_ = c.d.store.Store(sctx, c.key, transform.Marshal(rec)) // a failure is logged by sharedStore
+}
+
+// addOther keeps merchant's acknowledgement at t, unless it is mine or none.
+func (r *dedupeRecord) addOther(merchant string, t time.Time, mine string) {
+	if merchant == "" || merchant == mine {
+		return
+	}
+	if r.Others == nil {
+		r.Others = map[string]time.Time{}
+	}
+	r.Others[merchant] = t.UTC()
 }
 
 // release lets another instance forward (or recognise) the event.
@@ -312,7 +371,7 @@ func (h *Webhook) startDedupe(ctx caddy.Context) error {
 	if h.Dedupe == 0 {
 		return nil
 	}
-	h.dedupe = newDeduper(newSharedStore(ctx, h.metrics, "dedupe"), h.name, time.Duration(h.Dedupe), h.logger)
+	h.dedupe = newDeduper(newSharedStore(ctx, h.metrics, "dedupe"), h.name, merchantTag(h.secrets), time.Duration(h.Dedupe), h.logger)
 	pctx, stop := context.WithCancel(ctx)
 	h.stopPurge = stop
 	go h.dedupe.purgeLoop(pctx)

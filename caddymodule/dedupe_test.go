@@ -177,6 +177,12 @@ func (m *fakeMerchant) count(id string) int {
 // instance is one minipay_webhook as Provision would set it up, over store.
 func instance(t *testing.T, store transform.Store, window time.Duration) *Webhook {
 	t.Helper()
+	return merchantInstance(t, store, window, "key-a")
+}
+
+// merchantInstance is instance for the merchant whose secret key is key.
+func merchantInstance(t *testing.T, store transform.Store, window time.Duration, key string) *Webhook {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	m, err := newMetrics(reg)
 	if err != nil {
@@ -185,7 +191,7 @@ func instance(t *testing.T, store transform.Store, window time.Duration) *Webhoo
 	registries.Store(m, reg)
 	h := &Webhook{providerHandler: providerHandler{name: "fake", logger: zap.NewNop(), metrics: m}, webhook: fakeNotifications{}, Dedupe: DedupeWindow(window)}
 	if window > 0 {
-		h.dedupe = newDeduper(&sharedStore{inner: store, use: "dedupe", logger: zap.NewNop(), failures: m.storageFailures}, "fake", window, zap.NewNop())
+		h.dedupe = newDeduper(&sharedStore{inner: store, use: "dedupe", logger: zap.NewNop(), failures: m.storageFailures}, "fake", merchantTag([]string{key}), window, zap.NewNop())
 	}
 	return h
 }
@@ -382,7 +388,7 @@ func TestWebhookDedupeFailsOpen(t *testing.T) {
 
 func TestDedupePurge(t *testing.T) {
 	store := transformtest.NewMemStore()
-	d := newDeduper(store, "fake", time.Hour, zap.NewNop())
+	d := newDeduper(store, "fake", "merchant-a", time.Hour, zap.NewNop())
 	ctx := context.Background()
 	// The clock is pinned: an entry's age is what the test says, however
 	// long the machine takes between storing it and purging.
@@ -413,13 +419,13 @@ func TestDedupePurge(t *testing.T) {
 	}
 
 	// the loop runs on its interval and stops with its context
-	if got := newDeduper(store, "fake", 25*time.Hour, zap.NewNop()).purgeInterval(); got != time.Hour {
+	if got := newDeduper(store, "fake", "merchant-a", 25*time.Hour, zap.NewNop()).purgeInterval(); got != time.Hour {
 		t.Fatalf("interval for 25h: %v", got)
 	}
-	if got := newDeduper(store, "fake", 2*time.Second, zap.NewNop()).purgeInterval(); got != time.Second {
+	if got := newDeduper(store, "fake", "merchant-a", 2*time.Second, zap.NewNop()).purgeInterval(); got != time.Second {
 		t.Fatalf("interval for 2s: %v", got)
 	}
-	short := newDeduper(store, "fake", 2*time.Second, zap.NewNop())
+	short := newDeduper(store, "fake", "merchant-a", 2*time.Second, zap.NewNop())
 	short.now = func() time.Time { return now.Add(2 * time.Second) } // the entry below is old at the first tick
 	put("soon-old", 0)
 	lctx, stop := context.WithCancel(ctx)
@@ -446,7 +452,7 @@ func TestDedupePurge(t *testing.T) {
 // would wipe out (the provider's next retry would then be forwarded again).
 func TestDedupePurgeSkipsEventsBeingForwarded(t *testing.T) {
 	store := transformtest.NewMemStore()
-	d := newDeduper(store, "fake", time.Hour, zap.NewNop())
+	d := newDeduper(store, "fake", "merchant-a", time.Hour, zap.NewNop())
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	d.now = func() time.Time { return now }
 	ctx := context.Background()
@@ -519,7 +525,7 @@ func sha256Hex(s string) string {
 // The key is minipay/events/<provider>/<lowercase hex sha256(event id)>;
 // the digest is sha256sum's of the id.
 func TestDedupeKey(t *testing.T) {
-	d := newDeduper(nil, "cbtis", time.Hour, zap.NewNop())
+	d := newDeduper(nil, "cbtis", "merchant-a", time.Hour, zap.NewNop())
 	if got, want := d.key("cbtis:C9:payment.succeeded"), "minipay/events/cbtis/febc0fb04038323beebbda3e6c40cc3c3b0205040e78c4d0fe8f6f783f503dee"; got != want {
 		t.Fatalf("key %s, want %s", got, want)
 	}
@@ -529,8 +535,8 @@ func TestDedupeKey(t *testing.T) {
 // of 25 hours and 3 seconds, and a fixed time to set their clocks from.
 func routesOfTwoWindows() (store *transformtest.MemStore, long, short *deduper, now time.Time) {
 	store = transformtest.NewMemStore()
-	long = newDeduper(store, "wechat_v2", 25*time.Hour, zap.NewNop())
-	short = newDeduper(store, "wechat_v2", 3*time.Second, zap.NewNop())
+	long = newDeduper(store, "wechat_v2", "merchant-a", 25*time.Hour, zap.NewNop())
+	short = newDeduper(store, "wechat_v2", "merchant-a", 3*time.Second, zap.NewNop())
 	return store, long, short, time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 }
 
@@ -710,5 +716,61 @@ func TestWebhookDedupeWaiterWhoseProviderLeft(t *testing.T) {
 	if w.Code != statusClientClosed || outcomes(t, b, "client_closed") != 1 || outcomes(t, b, "in_progress") != 0 || m.count("ev-1") != 1 {
 		t.Fatalf("B answered %d (client_closed %v, in_progress %v), forwarded %d times",
 			w.Code, outcomes(t, b, "client_closed"), outcomes(t, b, "in_progress"), m.count("ev-1"))
+	}
+}
+
+// Two merchants of one provider in a cluster (one storage, other keys):
+// where their event ids coincide, as Latipay's do (the merchant's own order
+// ids), one's acknowledgement does not make the other's event a duplicate,
+// while each merchant's own retries still are. An entry of an earlier
+// version, without merchant, counts for every merchant as it did.
+func TestWebhookDedupeMerchantsApart(t *testing.T) {
+	store := transformtest.NewMemStore()
+	a1, a2 := merchantInstance(t, store, time.Hour, "key-a"), merchantInstance(t, store, time.Hour, "key-a")
+	b := merchantInstance(t, store, time.Hour, "key-b")
+	m := &fakeMerchant{}
+	m.status.Store(200)
+	for _, step := range []struct {
+		name      string
+		h         *Webhook
+		forwarded int // times the event has reached a merchant after the step
+	}{
+		{"merchant A", a1, 1},
+		{"merchant A's retry, another instance", a2, 1},
+		{"merchant B, the same id", b, 2},
+		{"merchant B's retry", b, 2},
+		{"merchant A's retry after B's", a1, 2},
+		{"merchant B's retry after A's", b, 2},
+		{"merchant A's retry on its other instance", a2, 2},
+	} {
+		if code, body := notify(t, step.h, m, "latipay:ORDER-1:payment.succeeded"); code != 200 || body != "success" {
+			t.Fatalf("%s: %d %q", step.name, code, body)
+		}
+		if n := m.count("latipay:ORDER-1:payment.succeeded"); n != step.forwarded {
+			t.Fatalf("%s: forwarded %d times, want %d", step.name, n, step.forwarded)
+		}
+	}
+	v, _ := store.Load(context.Background(), "minipay/events/fake/"+sha256Hex("latipay:ORDER-1:payment.succeeded"))
+	var rec dedupeRecord
+	if err := json.Unmarshal(v, &rec); err != nil || rec.Merchant != merchantTag([]string{"key-b"}) || len(rec.Others) != 1 || rec.Others[merchantTag([]string{"key-a"})].IsZero() {
+		t.Fatalf("the entry %s does not name B last and A besides (%v)", v, err)
+	}
+	for _, secret := range []string{"key-a", "key-b"} {
+		if strings.Contains(string(v), secret) {
+			t.Fatalf("the entry %s holds a key", v)
+		}
+	}
+	if got, want := merchantTag([]string{"ab", "c"}), merchantTag([]string{"a", "bc"}); got == want {
+		t.Fatalf("keys split differently share the tag %s", got)
+	}
+
+	old := `{"event_id":"ev-old","acked_at":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`
+	if err := store.Store(context.Background(), "minipay/events/fake/"+sha256Hex("ev-old"), []byte(old)); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []*Webhook{a1, b} {
+		if code, _ := notify(t, h, m, "ev-old"); code != 200 || m.count("ev-old") != 0 {
+			t.Fatalf("an entry without merchant: %d, forwarded %d times", code, m.count("ev-old"))
+		}
 	}
 }
