@@ -56,14 +56,25 @@ func startProcess(t *testing.T, bin, name, storage, site string) caddyProcess {
 // starts, such as to run it as another user.
 func startProcessWith(t *testing.T, bin, name, storage, site string, prepare func(dir string, cmd *exec.Cmd)) caddyProcess {
 	t.Helper()
+	p, serving := launchProcess(t, bin, name, "storage "+storage+"\n\tskip_install_trust", site, prepare)
+	serving()
+	return p
+}
+
+// launchProcess starts bin with the global options globals (Caddyfile
+// lines such as "storage file_system /dir") besides the admin address and
+// the log, and the site block site, without waiting: serving, called on
+// the test's goroutine, waits until it serves. Several processes can so be
+// started at the same moment.
+func launchProcess(t *testing.T, bin, name, globals, site string, prepare func(dir string, cmd *exec.Cmd)) (caddyProcess, func()) {
+	t.Helper()
 	dir := t.TempDir()
 	admin, port := freePort(t), freePort(t)
 	p := caddyProcess{base: fmt.Sprintf("http://127.0.0.1:%d", port), admin: fmt.Sprintf("http://localhost:%d", admin), log: filepath.Join(dir, "caddy.log"),
 		bin: bin, config: filepath.Join(dir, "Caddyfile")}
 	config := fmt.Sprintf(`{
 	admin localhost:%d
-	storage %s
-	skip_install_trust
+	%s
 	grace_period 1ns
 	log {
 		output file %s
@@ -75,7 +86,7 @@ func startProcessWith(t *testing.T, bin, name, storage, site string, prepare fun
 	respond /health 200
 %s
 }
-`, admin, storage, p.log, port, site)
+`, admin, globals, p.log, port, site)
 	if err := os.WriteFile(p.config, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -105,24 +116,27 @@ func startProcessWith(t *testing.T, bin, name, storage, site string, prepare fun
 			t.Logf("caddy %s output:\n%s\nlog:\n%s", name, out.String(), b)
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		res, err := http.Get(p.base + "/health")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return p
+	return p, func() {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			res, err := http.Get(p.base + "/health")
+			if err == nil {
+				res.Body.Close()
+				if res.StatusCode == http.StatusOK {
+					return
+				}
 			}
+			select {
+			case <-exited:
+				t.Fatalf("caddy %s exited: %s", name, out.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("caddy %s did not start: %v", name, err)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		select {
-		case <-exited:
-			t.Fatalf("caddy %s exited: %s", name, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("caddy %s did not start: %v", name, err)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 

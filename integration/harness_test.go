@@ -221,7 +221,7 @@ func str(v any) string {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// logText reads what Caddy logged so far.
+// logText reads what Caddy wrote so far to path (its log, a storage entry).
 func logText(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
