@@ -100,6 +100,9 @@ func TestCBTISAnswersThroughCaddy(t *testing.T) {
 			status0(`"status":"succeeded","amount":"1.500","currency":"KWD","paid_at":"2023-08-23T18:28:16Z","provider_status":"SUCCEEDED"`), ""},
 		{"CANCELLED", "query", `{"order_id":"ANS-1"}`, 200, intent("ANS-1", `"amount":"100","currency":"JPY","status":"CANCELLED"`), "", 200,
 			status0(`"status":"cancelled","amount":"100","currency":"JPY","provider_status":"CANCELLED"`), ""},
+		{"SUCCEEDED, an amount without its currency", "query", `{"order_id":"ANS-1"}`, 200, intent("ANS-1", `"amount":"105.00","status":"SUCCEEDED","pay_time":"2023-08-23T18:28:16.511Z"`), "", 200,
+			status0(`"status":"succeeded","amount":"","currency":"","paid_at":"2023-08-23T18:28:16Z","provider_status":"SUCCEEDED"`), ""},
+		{"an amount in a currency that does not read", "query", `{"order_id":"ANS-1"}`, 200, intent("ANS-1", `"amount":"105.00","currency":"hkd","status":"SUCCEEDED"`), "", 502, "", "upstream_error"},
 		{"undocumented status", "query", `{"order_id":"ANS-1"}`, 200, intent("ANS-1", `"status":"PROCESSING"`), "", 502, "", "upstream_error"},
 	}
 	for _, tt := range tests {

@@ -284,7 +284,9 @@ func StatusFromQuery(orderID string, data json.RawMessage) (*transform.PaymentSt
 		Provider: Name, OrderID: orderID, ProviderOrderID: string(in.OrderID),
 		Status: status, ProviderStatus: raw,
 	}
-	if in.Amount != "" {
+	// An amount is stated with its currency: an answer naming none gives
+	// neither, as one without an amount (CBTIS documents no default).
+	if in.Amount != "" && in.Currency != "" {
 		m, ok := amount(string(in.Amount), string(in.Currency))
 		if !ok {
 			return nil, transform.Upstream("the provider's answer has an invalid amount or currency")

@@ -281,6 +281,31 @@ func TestDecodeQuery(t *testing.T) {
 			}
 		})
 	}
+	// README CBTIS: an amount is stated with its currency. An answer that
+	// names no currency (the query answer's members are not documented)
+	// still gives the order's status, with amount and currency "" as for an
+	// answer without an amount; one that names a currency minipay cannot
+	// read stays a 502.
+	t.Run("an amount without its currency", func(t *testing.T) {
+		for _, member := range []string{``, `,"currency":""`, `,"currency":null`} {
+			out, err := preparedCall(t, "query", `{"order_id":"P1"}`).Decode(200, nil,
+				[]byte(`{"code":0,"data":{"order_id":"C1","merchant_order_id":"P1","status":"SUCCEEDED","amount":"105.00"`+member+
+					`,"pay_time":"2023-08-23T18:28:16.511Z"}}`))
+			want := `{"provider":"cbtis","order_id":"P1","provider_order_id":"C1","status":"succeeded","amount":"","currency":"",` +
+				`"paid_at":"2023-08-23T18:28:16Z","provider_status":"SUCCEEDED"}`
+			if err != nil || string(out) != want {
+				t.Errorf("currency member %q: %s %v\nwant %s", member, out, err, want)
+			}
+		}
+		for _, currency := range []string{`"hkd"`, `"XYZ"`, `"HK$"`} {
+			_, err := preparedCall(t, "query", `{"order_id":"P1"}`).Decode(200, nil,
+				[]byte(`{"code":0,"data":{"merchant_order_id":"P1","status":"SUCCEEDED","amount":"105.00","currency":`+currency+`}}`))
+			var e *transform.Error
+			if !errors.As(err, &e) || e.Status != 502 || e.Code != transform.CodeUpstreamError {
+				t.Errorf("currency %s: %v, want a 502 upstream_error", currency, err)
+			}
+		}
+	})
 	t.Run("amounts normalized", func(t *testing.T) {
 		for in, want := range map[string]string{`"1"`: "1.00", `1.5`: "1.50", `"12.340"`: "12.34"} {
 			out, err := preparedCall(t, "query", `{"order_id":"P1"}`).Decode(200, nil,
