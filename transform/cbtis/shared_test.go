@@ -290,3 +290,53 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// A stored token is used only when it reads as README "Clusters" documents
+// it and is not due: one written by hand or another tool with only
+// expires_at, one whose refresh_at outlives its expires_at (an instance
+// whose clock was ahead), and anything corrupt or of another form is
+// fetched again (and replaced), never used or a crash.
+func TestSharedTokenStoredValues(t *testing.T) {
+	at := func(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339Nano) }
+	for _, tc := range []struct {
+		name, stored string
+		want         string // the token the call gets
+	}{
+		{"documented, not due", `{"access_token":"seeded","refresh_at":"` + at(time.Hour) + `","expires_at":"` + at(2*time.Hour) + `"}`, "seeded"},
+		{"without times: until refused", `{"access_token":"seeded"}`, "seeded"},
+		{"only expires_at, ahead", `{"access_token":"seeded","expires_at":"` + at(time.Hour) + `"}`, "seeded"},
+		{"only expires_at, past", `{"access_token":"seeded","expires_at":"` + at(-time.Minute) + `"}`, "tok-1"},
+		{"refresh_at after a past expires_at", `{"access_token":"seeded","refresh_at":"` + at(time.Hour) + `","expires_at":"` + at(-time.Minute) + `"}`, "tok-1"},
+		{"due", `{"access_token":"seeded","refresh_at":"` + at(-time.Minute) + `","expires_at":"` + at(time.Minute) + `"}`, "tok-1"},
+		{"cut short", `{"access_token":"seed`, "tok-1"},
+		{"empty", ``, "tok-1"},
+		{"null", `null`, "tok-1"},
+		{"a bare JSON string", `"seeded"`, "tok-1"},
+		{"plain text", `seeded`, "tok-1"},
+		{"a number for the token", `{"access_token":12345}`, "tok-1"},
+		{"a line break in the token", `{"access_token":"seed\r\ned"}`, "tok-1"},
+		{"an unreadable time", `{"access_token":"seeded","refresh_at":"tomorrow"}`, "tok-1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTokenServer(t)
+			store := transformtest.NewMemStore()
+			c := instances(t, 1, ts.URL(), store, nil)[0]
+			if err := store.Store(context.Background(), c.tokens.key, []byte(tc.stored)); err != nil {
+				t.Fatal(err)
+			}
+			if got := token(t, c); got != tc.want {
+				t.Fatalf("token %q, want %q", got, tc.want)
+			}
+			wantFetches := 0
+			if tc.want == "tok-1" {
+				wantFetches = 1
+				if v, _ := store.Load(context.Background(), c.tokens.key); !strings.Contains(string(v), `"access_token":"tok-1"`) {
+					t.Fatalf("the stored value was not replaced: %s", v)
+				}
+			}
+			if ts.Fetches() != wantFetches {
+				t.Fatalf("%d fetches, want %d", ts.Fetches(), wantFetches)
+			}
+		})
+	}
+}

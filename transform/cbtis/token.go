@@ -250,11 +250,16 @@ type sharedToken struct {
 }
 
 // decodeShared reads a stored token, refusing what the token endpoint's
-// own answer would not pass.
+// own answer would not pass. A token is renewed by its expires_at at the
+// latest: a value written without refresh_at (by hand, or another tool
+// following README "Clusters") is not used past its expiry.
 func decodeShared(b []byte) (sharedToken, bool) {
 	var t sharedToken
 	if json.Unmarshal(b, &t) != nil || !usableToken(t.AccessToken) {
 		return sharedToken{}, false
+	}
+	if !t.ExpiresAt.IsZero() && (t.RefreshAt.IsZero() || t.RefreshAt.After(t.ExpiresAt)) {
+		t.RefreshAt = t.ExpiresAt
 	}
 	return t, true
 }
