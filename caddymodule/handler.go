@@ -54,6 +54,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	start := time.Now()
+	answerBeforeBody(w, r)
 	op := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	m, supported := h.ops[op]
 	if !supported {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -50,6 +51,59 @@ func readBody(r *http.Request, limit int64, scratch []byte) ([]byte, error) {
 		return nil, errTooLarge
 	}
 	return b, nil
+}
+
+// answerBeforeBody prepares the answer to a request whose client holds its
+// body back until the server asks for it (HTTP/1.1, Expect: 100-continue,
+// RFC 9110 §10.1.1): the answer says Connection: close until the handler
+// reads the body, which asks for it. A request refused before its body is
+// needed (its operation, method, media type, declared size) is then
+// answered at once, and the body is never sent. Without it, Caddy's server
+// wraps the body (its read idle timeout), so net/http, which closes such a
+// connection itself, instead reads the body it never asked for before
+// answering: the client waits for its own expect timeout (curl's 1 s; Go's
+// transport's), then uploads up to 256 KiB of a body refused anyway.
+// Requests without the expectation cost one header lookup.
+func answerBeforeBody(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor != 1 || r.ProtoMinor < 1 || r.ContentLength == 0 || !expectsContinue(r.Header["Expect"]) {
+		return
+	}
+	h := w.Header()
+	if _, set := h["Connection"]; set { // another handler's choice stands
+		return
+	}
+	h["Connection"] = []string{"close"}
+	r.Body = &awaitedBody{ReadCloser: r.Body, header: h}
+}
+
+// expectsContinue tells whether Expect's values list 100-continue (a
+// token, in any case, as net/http reads it).
+func expectsContinue(values []string) bool {
+	for _, v := range values {
+		for token := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(token), "100-continue") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// awaitedBody is a body its client sends once asked: the first read asks
+// for it (net/http sends 100 Continue), so the connection can stay open.
+type awaitedBody struct {
+	io.ReadCloser
+	header http.Header
+	asked  bool
+}
+
+// Read implements io.Reader.
+func (b *awaitedBody) Read(p []byte) (int, error) {
+	if !b.asked {
+		b.asked = true
+		delete(b.header, "Connection")
+	}
+	return b.ReadCloser.Read(p)
 }
 
 // readMerchantRequest enforces README "Errors"'s request rules, in the order a

@@ -173,3 +173,68 @@ func TestDecodedBodyContentCodings(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswerBeforeBody: an answer written before the body is read says
+// Connection: close to a client that awaits 100 Continue (HTTP/1.1,
+// Expect naming 100-continue in any case, a body announced: RFC 9110
+// §10.1.1), and nothing to any other; reading the body, which asks for it,
+// keeps the connection.
+func TestAnswerBeforeBody(t *testing.T) {
+	tests := []struct {
+		name   string
+		proto  int // minor version of HTTP/1; 0 for HTTP/1.0, -1 for HTTP/2
+		expect []string
+		length int64
+		closes bool
+	}{
+		{"100-continue", 1, []string{"100-continue"}, 17, true},
+		{"other case", 1, []string{"100-Continue"}, 17, true},
+		{"in a list", 1, []string{"x-foo, 100-continue"}, 17, true},
+		{"on a second line", 1, []string{"x-foo", " 100-continue "}, 17, true},
+		{"chunked", 1, []string{"100-continue"}, -1, true},
+		{"no expectation", 1, nil, 17, false},
+		{"another token", 1, []string{"100-continued"}, 17, false},
+		{"no body", 1, []string{"100-continue"}, 0, false},
+		{"HTTP/1.0 ignores it", 0, []string{"100-continue"}, 17, false},
+		{"HTTP/2 asks by itself", -1, []string{"100-continue"}, 17, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, read := range []bool{false, true} {
+				r := httptest.NewRequest(http.MethodPost, "/wechat/pay", strings.NewReader(`{"order_id":"A1"}`))
+				r.ProtoMajor, r.ProtoMinor, r.ContentLength = 1, tt.proto, tt.length
+				if tt.proto < 0 {
+					r.ProtoMajor, r.ProtoMinor = 2, 0
+				}
+				if tt.expect != nil {
+					r.Header["Expect"] = tt.expect
+				}
+				w := httptest.NewRecorder()
+				answerBeforeBody(w, r)
+				if read {
+					want := `{"order_id":"A1"}`
+					if tt.length == 0 {
+						want = "" // net/http gives a request announcing no body none
+					}
+					if b, err := readBody(r, maxBody, nil); err != nil || string(b) != want {
+						t.Fatalf("body %q, %v", b, err)
+					}
+				}
+				writeJSON(w, http.StatusUnsupportedMediaType, []byte(`{}`))
+				if got := w.Result().Header.Get("Connection") == "close"; got != (tt.closes && !read) {
+					t.Errorf("body read %v: Connection %q", read, w.Result().Header.Get("Connection"))
+				}
+			}
+		})
+	}
+
+	// A Connection another handler set stays as it is, read or not.
+	r := httptest.NewRequest(http.MethodPost, "/wechat/pay", strings.NewReader(`{}`))
+	r.Header.Set("Expect", "100-continue")
+	w := httptest.NewRecorder()
+	w.Header().Set("Connection", "keep-alive")
+	answerBeforeBody(w, r)
+	if _, err := readBody(r, maxBody, nil); err != nil || w.Header().Get("Connection") != "keep-alive" {
+		t.Fatalf("Connection %q, %v", w.Header().Get("Connection"), err)
+	}
+}

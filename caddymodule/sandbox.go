@@ -116,6 +116,7 @@ func (s *Sandbox) Provision(ctx caddy.Context) error {
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler; it never calls next.
 func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	answerBeforeBody(w, r)
 	switch r.URL.Path {
 	case "/sandbox/complete":
 		s.complete(w, r)

@@ -59,6 +59,7 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	start := time.Now()
+	answerBeforeBody(w, r)
 	var reason string
 	outcome, ev, status := h.serve(w, r, next, &reason)
 	h.metrics.webhooks.WithLabelValues(h.name, outcome).Inc()
