@@ -1,12 +1,14 @@
 package integration
 
 import (
+	"cmp"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -119,5 +121,263 @@ func TestUpstreamRefusalStatusesAlike(t *testing.T) {
 				t.Errorf("%s: an upstream answer names a field: %s", where, res.body)
 			}
 		}
+	}
+}
+
+// TestProviderRefusalsAlike: README Errors, through Caddyfile.example and
+// its sandbox: the same business mistake gets the same answer from every
+// provider that serves the operation, a 422 provider_rejected carrying the
+// provider's own code and text and naming no field (the request was valid;
+// the provider said no).
+func TestProviderRefusalsAlike(t *testing.T) {
+	tc, merchant, sandbox, _ := startExample(t)
+	base := "http://localhost:" + itoa(merchant)
+	n := 0
+	// prepare makes an order in route r (paid when paid is set) and returns
+	// its id and its pay answer's provider_order_id.
+	prepare := func(t *testing.T, r exampleRoute, paid bool) (id, providerOrderID string) {
+		t.Helper()
+		n++
+		id = "REFUSE-" + strconv.Itoa(n)
+		pay := postJSON(t, tc, base+r.path+"/pay", `{"order_id":"`+id+`","amount":"1.00","currency":"`+r.currency+`","description":"d","openid":"o-refusal"}`)
+		if pay.status != 200 {
+			t.Fatalf("%s pay: %d %s", r.provider, pay.status, pay.body)
+		}
+		if paid {
+			done := postJSON(t, tc, "http://localhost:"+itoa(sandbox)+"/sandbox/complete", `{"provider":"`+r.provider+`","order_id":"`+id+`","result":"succeeded"}`)
+			if done.status != 200 {
+				t.Fatalf("%s complete: %d %s", r.provider, done.status, done.body)
+			}
+		}
+		return id, str(pay.json(t)["provider_order_id"])
+	}
+	refund := func(r exampleRoute, id, providerOrderID, amount string) string {
+		b := `{"order_id":"` + id + `","refund_id":"` + id + `-R","amount":"` + amount + `","currency":"` + r.currency + `","total_amount":"` + amount + `"`
+		if r.provider == "latipay" {
+			b += `,"provider_order_id":"` + cmp.Or(providerOrderID, "2026112299999999") + `"`
+		}
+		return b + "}"
+	}
+	tests := []struct {
+		name string
+		op   string
+		// request sends the mistake to route r: the operation's path and body
+		request func(t *testing.T, r exampleRoute) (op, body string)
+	}{
+		{"query of an order never made", "query", func(t *testing.T, r exampleRoute) (string, string) {
+			return "query", `{"order_id":"NEVER-MADE"}`
+		}},
+		{"close of an order never made", "close", func(t *testing.T, r exampleRoute) (string, string) {
+			return "close", `{"order_id":"NEVER-MADE"}`
+		}},
+		{"refund of an order never made", "refund", func(t *testing.T, r exampleRoute) (string, string) {
+			return "refund", refund(r, "NEVER-MADE", "", "1.00")
+		}},
+		{"refund_query of a refund never made", "refund_query", func(t *testing.T, r exampleRoute) (string, string) {
+			return "refund_query", `{"refund_id":"NEVER-MADE-R"}`
+		}},
+		{"order id used again for another amount", "pay", func(t *testing.T, r exampleRoute) (string, string) {
+			id, _ := prepare(t, r, false)
+			return "pay", `{"order_id":"` + id + `","amount":"2.00","currency":"` + r.currency + `","description":"d","openid":"o-refusal"}`
+		}},
+		{"refund of an unpaid order", "refund", func(t *testing.T, r exampleRoute) (string, string) {
+			id, pid := prepare(t, r, false)
+			return "refund", refund(r, id, pid, "1.00")
+		}},
+		{"refund of more than was paid", "refund", func(t *testing.T, r exampleRoute) (string, string) {
+			id, pid := prepare(t, r, true)
+			return "refund", refund(r, id, pid, "2.00")
+		}},
+		{"close of a paid order", "close", func(t *testing.T, r exampleRoute) (string, string) {
+			id, _ := prepare(t, r, true)
+			return "close", `{"order_id":"` + id + `"}`
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			served := 0
+			for _, r := range exampleRoutes {
+				if !slices.Contains(r.ops, tt.op) {
+					continue
+				}
+				served++
+				op, body := tt.request(t, r)
+				res := postJSON(t, tc, base+r.path+"/"+op, body)
+				where := r.provider + " " + op
+				wantAnswer(t, where, res, 422, "provider_rejected", "")
+				if e := res.errorOf(t); str(e["provider_code"]) == "" || str(e["provider_message"]) == "" {
+					t.Errorf("%s: the provider's code or text is missing: %s", where, res.body)
+				}
+			}
+			if served < 2 {
+				t.Fatalf("%d providers serve %s: nothing to compare", served, tt.op)
+			}
+		})
+	}
+
+	// The one documented difference (README Merchant API, close): a second
+	// close is each provider's own answer.
+	for _, r := range exampleRoutes {
+		if !slices.Contains(r.ops, "close") {
+			continue
+		}
+		id, _ := prepare(t, r, false)
+		first := postJSON(t, tc, base+r.path+"/close", `{"order_id":"`+id+`"}`)
+		again := postJSON(t, tc, base+r.path+"/close", `{"order_id":"`+id+`"}`)
+		wantAnswer(t, r.provider+" close", first, 200, "", "")
+		switch r.provider {
+		case "wechat_v2":
+			wantAnswer(t, r.provider+" close again", again, 422, "provider_rejected", "")
+			if code := str(again.errorOf(t)["provider_code"]); code != "ORDERCLOSED" {
+				t.Errorf("wechat_v2 close again: provider_code %q: %s", code, again.body)
+			}
+		default:
+			if again.status != 200 || strings.TrimSpace(string(again.body)) != strings.TrimSpace(string(first.body)) {
+				t.Errorf("%s close again: %d %s, want the first answer %s", r.provider, again.status, again.body, first.body)
+			}
+		}
+	}
+}
+
+// TestEventShapesAlike: README Webhooks (Event), through Caddyfile.example:
+// the events every provider's sandbox notification becomes have one shape.
+// The members are the documented ones (id, provider, type, order_id and data
+// always; provider_order_id, refund_id, amount with currency, occurred_at
+// where the provider signs them), every one a string but data, an object of
+// strings; id is provider:reference:type and the Minipay-* headers repeat
+// it; amount has the currency's decimals; refund_id is on refund events
+// only; provider_order_id is the one the pay and query answers gave.
+func TestEventShapesAlike(t *testing.T) {
+	tc, merchant, sandbox, _ := startExample(t)
+	base, sb := "http://localhost:"+itoa(merchant), "http://localhost:"+itoa(sandbox)
+	allowed := []string{"id", "provider", "type", "order_id", "provider_order_id", "refund_id", "amount", "currency", "occurred_at", "data"}
+	types := []string{"payment.succeeded", "payment.failed", "payment.pending", "payment.cancelled", "refund.succeeded", "refund.failed", "unknown"}
+	// Each provider's documented type for a sandbox result, "" where it
+	// sends nothing (WeChat v3 notifies no failed payment), and whether its
+	// events carry occurred_at and provider_order_id (README What the
+	// merchant can trust: 2C2P's dateTime has no zone, Latipay signs neither).
+	type outcome struct{ succeeded, failed, refunded string }
+	providers := map[string]struct {
+		types            outcome
+		time, providerID bool
+	}{
+		"wechat_v2": {outcome{"payment.succeeded", "payment.failed", "refund.succeeded"}, true, true},
+		"wechat_v3": {outcome{"payment.succeeded", "", "refund.succeeded"}, true, true},
+		"2c2p":      {outcome{"payment.succeeded", "payment.failed", ""}, false, true},
+		"latipay":   {outcome{"payment.succeeded", "payment.failed", ""}, false, false},
+		// CBTIS documents payment_success and refund_success only: its
+		// payment_failed is forwarded as unknown (README CBTIS)
+		"cbtis": {outcome{"payment.succeeded", "unknown", "refund.succeeded"}, true, true},
+	}
+	events := func() map[string][]map[string]any {
+		byOrder := map[string][]map[string]any{}
+		for _, e := range do(t, tc, http.MethodGet, sb+"/sandbox/merchant/events", "", nil).json(t)["events"].([]any) {
+			rec := e.(map[string]any)
+			ev, _ := rec["event"].(map[string]any)
+			if ev["id"] != rec["minipay_event_id"] || ev["provider"] != rec["minipay_provider"] {
+				t.Errorf("Minipay-Event-Id %v, Minipay-Provider %v for the event %v", rec["minipay_event_id"], rec["minipay_provider"], ev)
+			}
+			byOrder[str(ev["order_id"])] = append(byOrder[str(ev["order_id"])], ev)
+		}
+		return byOrder
+	}
+	checked := 0
+	check := func(r exampleRoute, ev map[string]any, wantType, orderID, providerOrderID, amount string) {
+		t.Helper()
+		checked++
+		where := r.provider + " " + wantType
+		p := providers[r.provider]
+		for k, v := range ev {
+			if !slices.Contains(allowed, k) {
+				t.Errorf("%s: member %s: %v", where, k, ev)
+			}
+			if _, isString := v.(string); !isString && k != "data" {
+				t.Errorf("%s: %s is %T: %v", where, k, v, ev)
+			}
+		}
+		data, ok := ev["data"].(map[string]any)
+		if !ok || len(data) == 0 {
+			t.Errorf("%s: data %v", where, ev["data"])
+		}
+		for k, v := range data {
+			if _, isString := v.(string); !isString {
+				t.Errorf("%s: data[%s] is %T", where, k, v)
+			}
+		}
+		typ := str(ev["type"])
+		if typ != wantType || !slices.Contains(types, typ) || ev["provider"] != r.provider || ev["order_id"] != orderID {
+			t.Errorf("%s: type %q provider %v order_id %v: %v", where, typ, ev["provider"], ev["order_id"], ev)
+		}
+		id := str(ev["id"])
+		if !strings.HasPrefix(id, r.provider+":") || !strings.HasSuffix(id, ":"+typ) || len(id) <= len(r.provider+"::"+typ) {
+			t.Errorf("%s: id %q is not %s:<reference>:%s", where, id, r.provider, typ)
+		}
+		_, hasAmount := ev["amount"]
+		_, hasCurrency := ev["currency"]
+		if hasAmount != hasCurrency || hasAmount && (ev["amount"] != amount || ev["currency"] != r.currency) {
+			t.Errorf("%s: amount %v currency %v, want %s %s", where, ev["amount"], ev["currency"], amount, r.currency)
+		}
+		if typ != "unknown" && !hasAmount {
+			t.Errorf("%s: no amount: %v", where, ev)
+		}
+		if _, has := ev["refund_id"]; has != strings.HasPrefix(typ, "refund.") || has && str(ev["refund_id"]) == "" {
+			t.Errorf("%s: refund_id %v on a %s event", where, ev["refund_id"], typ)
+		}
+		at, has := ev["occurred_at"]
+		// an unknown kind has the time its notification signs, if any (CBTIS's payment_failed has no pay_time)
+		if _, err := time.Parse(time.RFC3339, str(at)); has != p.time && typ != "unknown" || has && err != nil {
+			t.Errorf("%s: occurred_at %v (present: %v, want %v)", where, at, has, p.time)
+		}
+		if got, has := ev["provider_order_id"]; has != p.providerID || has && (got == "" || providerOrderID != "" && got != providerOrderID) {
+			t.Errorf("%s: provider_order_id %v, want present %v and %q", where, got, p.providerID, providerOrderID)
+		}
+	}
+	for _, r := range exampleRoutes {
+		p, ok := providers[r.provider]
+		if !ok {
+			continue
+		}
+		for _, result := range []string{"succeeded", "failed"} {
+			id := "EVENT-" + strings.ReplaceAll(r.provider, "_", "-") + "-" + result
+			pay := postJSON(t, tc, base+r.path+"/pay", `{"order_id":"`+id+`","amount":"12.3","currency":"`+r.currency+`","description":"d","openid":"o-event"}`)
+			if pay.status != 200 {
+				t.Fatalf("%s pay: %d %s", r.provider, pay.status, pay.body)
+			}
+			providerOrderID := str(pay.json(t)["provider_order_id"])
+			done := postJSON(t, tc, sb+"/sandbox/complete", `{"provider":"`+r.provider+`","order_id":"`+id+`","result":"`+result+`"}`)
+			wantType := map[string]string{"succeeded": p.types.succeeded, "failed": p.types.failed}[result]
+			if done.status != 200 || done.json(t)["acknowledged"] != (wantType != "") {
+				t.Fatalf("%s complete %s: %d %s", r.provider, result, done.status, done.body)
+			}
+			if slices.Contains(r.ops, "query") && result == "succeeded" {
+				q := postJSON(t, tc, base+r.path+"/query", `{"order_id":"`+id+`"}`).json(t)
+				providerOrderID = cmp.Or(providerOrderID, str(q["provider_order_id"]))
+				if q["provider_order_id"] != providerOrderID {
+					t.Errorf("%s: the query's provider_order_id %v, the pay answer's %s", r.provider, q["provider_order_id"], providerOrderID)
+				}
+			}
+			if p.types.refunded != "" && result == "succeeded" {
+				if res := postJSON(t, tc, sb+"/sandbox/complete", `{"provider":"`+r.provider+`","order_id":"`+id+`","result":"refunded"}`); res.status != 200 || res.json(t)["acknowledged"] != true {
+					t.Fatalf("%s complete refunded: %d %s", r.provider, res.status, res.body)
+				}
+			}
+			got := events()[id]
+			var want []string
+			if wantType != "" {
+				want = append(want, wantType)
+			}
+			if p.types.refunded != "" && result == "succeeded" {
+				want = append(want, p.types.refunded)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%s %s: %d events, want %v: %v", r.provider, result, len(got), want, got)
+			}
+			for i, ev := range got {
+				check(r, ev, want[i], id, providerOrderID, "12.30")
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("%d events checked", checked)
 	}
 }
