@@ -258,3 +258,139 @@ func TestMoneyAndTimeOnTheWire(t *testing.T) {
 		}
 	})
 }
+
+// TestAmountsBackInEveryExponent: an order in a currency with 0, 2 or 3
+// decimals (ISO 4217: JPY, CNY, KWD, BHD) comes back from each sandbox
+// flow in the same decimal form, exactly the currency's decimals: the
+// webhook's event (wechat_v2's total_fee and fee_type, 2C2P's 12-digit amt
+// and numeric currencyCode, CBTIS's decimal order_amount), the query's
+// status object, and wechat_v2's refund and refund_query objects (README
+// Merchant API, Money; Webhooks, Event).
+func TestAmountsBackInEveryExponent(t *testing.T) {
+	merchant := newMerchantBackend(t)
+	port, sandbox := itoa(freePort(t)), itoa(freePort(t))
+	backend := strings.TrimPrefix(merchant.srv.URL, "http://")
+	twoc2p := `
+			merchant_id ` + twoc2pMerchant + `
+			secret_key ` + twoc2pKey + `
+			app_id ` + appID
+	cbtis := `
+			uid ` + cbtisUID + `
+			client_secret ` + cbtisSecret + `
+			sub_app_id ` + cbtisSubAppID
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+:`+port+` {
+	handle /wechat_v2/* {
+		minipay wechat_v2 {
+			app_id `+appID+`
+			mch_id `+mchID+`
+			api_key `+apiKey+`
+			notify_url http://localhost:`+port+`/webhooks/wechat_v2
+			client_ip 127.0.0.1
+		}
+		reverse_proxy 127.0.0.1:`+sandbox+`
+	}
+	handle /webhooks/wechat_v2 {
+		minipay_webhook wechat_v2 {
+			app_id `+appID+`
+			mch_id `+mchID+`
+			api_key `+apiKey+`
+		}
+		reverse_proxy `+backend+`
+	}
+	handle /2c2p/* {
+		minipay 2c2p {`+twoc2p+`
+			notify_url http://localhost:`+port+`/webhooks/2c2p
+		}
+		reverse_proxy 127.0.0.1:`+sandbox+`
+	}
+	handle /webhooks/2c2p {
+		minipay_webhook 2c2p {
+			merchant_id `+twoc2pMerchant+`
+			secret_key `+twoc2pKey+`
+		}
+		reverse_proxy `+backend+`
+	}
+	handle /cbtis/* {
+		minipay cbtis {`+cbtis+`
+			token_url http://127.0.0.1:`+sandbox+`/mch-api/v1/auth
+			notify_url http://localhost:`+port+`/webhooks/cbtis
+		}
+		reverse_proxy 127.0.0.1:`+sandbox+`
+	}
+	handle /webhooks/cbtis {
+		minipay_webhook cbtis {
+			api_key `+cbtisAPIKey+`
+		}
+		reverse_proxy `+backend+`
+	}
+}
+
+:`+sandbox+` {
+	bind 127.0.0.1
+	minipay_sandbox {
+		wechat_v2 {
+			app_id `+appID+`
+			mch_id `+mchID+`
+			api_key `+apiKey+`
+		}
+		2c2p {`+twoc2p+`
+		}
+		cbtis {`+cbtis+`
+			api_key `+cbtisAPIKey+`
+		}
+	}
+}
+`)
+	base := "http://localhost:" + port
+	for _, tt := range []struct {
+		provider, currency, amount, want string
+		refund, refundWant               string // wechat_v2 only
+	}{
+		{"wechat_v2", "CNY", "0.01", "0.01", "0.01", "0.01"},
+		{"wechat_v2", "CNY", "12.3", "12.30", "2", "2.00"},
+		{"wechat_v2", "JPY", "100", "100", "40", "40"},
+		{"wechat_v2", "KWD", "1.5", "1.500", "0.25", "0.250"},
+		{"2c2p", "SGD", "12.3", "12.30", "", ""},
+		{"2c2p", "JPY", "100", "100", "", ""},
+		{"2c2p", "BHD", "0.001", "0.001", "", ""},
+		{"2c2p", "KWD", "999999999.999", "999999999.999", "", ""},
+		{"cbtis", "HKD", "1", "1.00", "", ""},
+		{"cbtis", "JPY", "105", "105", "", ""},
+		{"cbtis", "KWD", "1.5", "1.500", "", ""},
+	} {
+		t.Run(tt.provider+"_"+tt.currency+"_"+tt.amount, func(t *testing.T) {
+			order := "AMT-" + strings.ReplaceAll(tt.provider+"-"+tt.currency+"-"+tt.amount, ".", "_")
+			route := base + "/" + tt.provider
+			pay := postJSON(t, tc, route+"/pay", `{"order_id":"`+order+`","amount":"`+tt.amount+`","currency":"`+tt.currency+
+				`","description":"d","openid":"oqZa55Qo-u0cVViWMAgv_YbyXb4U"}`)
+			if pay.status != 200 {
+				t.Fatalf("pay: %d %s", pay.status, pay.body)
+			}
+			c := postJSON(t, tc, "http://localhost:"+sandbox+"/sandbox/complete", `{"provider":"`+tt.provider+`","order_id":"`+order+`","result":"succeeded"}`)
+			if c.json(t)["acknowledged"] != true {
+				t.Fatalf("complete: %s", c.body)
+			}
+			got := merchant.take()
+			if len(got) != 1 || got[0].event["type"] != "payment.succeeded" || got[0].event["amount"] != tt.want || got[0].event["currency"] != tt.currency {
+				t.Fatalf("events %+v, want one payment.succeeded of %s %s", got, tt.want, tt.currency)
+			}
+			if tt.provider == "2c2p" { // no query operation
+				return
+			}
+			if q := postJSON(t, tc, route+"/query", `{"order_id":"`+order+`"}`).json(t); q["status"] != "succeeded" || q["amount"] != tt.want || q["currency"] != tt.currency {
+				t.Fatalf("query: %v, want %s %s", q, tt.want, tt.currency)
+			}
+			if tt.refund == "" {
+				return
+			}
+			refund := `{"order_id":"` + order + `","refund_id":"` + order + `-R","amount":"` + tt.refund + `","total_amount":"` + tt.amount + `","currency":"` + tt.currency + `"}`
+			if r := postJSON(t, tc, route+"/refund", refund).json(t); r["amount"] != tt.refundWant || r["currency"] != tt.currency {
+				t.Fatalf("refund: %v, want %s %s", r, tt.refundWant, tt.currency)
+			}
+			if r := postJSON(t, tc, route+"/refund_query", `{"order_id":"`+order+`","refund_id":"`+order+`-R"}`).json(t); r["amount"] != tt.refundWant || r["currency"] != tt.currency {
+				t.Fatalf("refund_query: %v, want %s %s", r, tt.refundWant, tt.currency)
+			}
+		})
+	}
+}
