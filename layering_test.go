@@ -57,3 +57,39 @@ func TestLayering(t *testing.T) {
 		t.Fatalf("only %d files read under transform/", files)
 	}
 }
+
+// TestLayeringOfTheAdapter keeps README Development's
+// "nothing else in caddymodule names a provider": outside its tests, a
+// provider package is imported only by its registration file
+// (provider_<package>.go) and by caddy minipay sign (command_sign.go), so
+// that a provider is added as its package plus one registration, and the
+// handlers, sandbox, console, admin API and verify work through the kit's
+// interfaces alone.
+func TestLayeringOfTheAdapter(t *testing.T) {
+	const module = "github.com/minipay/caddy-minipay/"
+	shared := map[string]bool{"transform": true, "transform/wxpay": true}
+	files, err := filepath.Glob(filepath.Join("caddymodule", "*.go"))
+	if err != nil || len(files) < 10 {
+		t.Fatalf("caddymodule: %d files, %v", len(files), err)
+	}
+	for _, path := range files {
+		base := filepath.Base(path)
+		if strings.HasSuffix(base, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, spec := range f.Imports {
+			imp, _ := strconv.Unquote(spec.Path.Value)
+			dep, ours := strings.CutPrefix(imp, module)
+			if !ours || !strings.HasPrefix(dep, "transform/") || shared[dep] {
+				continue
+			}
+			if want := "provider_" + filepath.Base(dep) + ".go"; base != want && base != "command_sign.go" {
+				t.Errorf("%s imports the provider package %s: only %s (and command_sign.go) may", path, imp, want)
+			}
+		}
+	}
+}

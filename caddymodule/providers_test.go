@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -167,4 +168,59 @@ func TestProviderNamesSorted(t *testing.T) {
 	if len(names) != len(caddy.GetModules(providerNamespace)) || len(names) < 6 || !slices.IsSorted(names) || len(slices.Compact(slices.Clone(names))) != len(names) {
 		t.Fatalf("providerNames() = %v", names)
 	}
+}
+
+// TestEverySideChecksItsConfiguration keeps README Development's "every
+// constructor starts with transform.CheckConfig" true for every registered
+// provider, so that a user of the transform packages without Caddy is
+// refused as the load refuses: each side (client, webhook, sandbox) built
+// from an empty configuration fails, naming the provider and a field of its
+// configuration (a *transform.MissingFieldError, or the provider's Check
+// refusing a key first), instead of being built to fail on its first
+// request.
+func TestEverySideChecksItsConfiguration(t *testing.T) {
+	sides := []struct {
+		role  transform.Role
+		build func(p provider) (has bool, err error)
+	}{
+		{transform.RoleClient, func(p provider) (bool, error) { return buildSide(p, clientProvider.NewClient) }},
+		{transform.RoleWebhook, func(p provider) (bool, error) { return buildSide(p, webhookProvider.NewWebhook) }},
+		{transform.RoleSandbox, func(p provider) (bool, error) { return buildSide(p, sandboxProvider.NewSandbox) }},
+	}
+	for _, name := range providerNames() {
+		info, err := caddy.GetModule(providerNamespace + "." + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, side := range sides {
+			p := info.New().(provider)
+			has, err := side.build(p)
+			if !has {
+				continue
+			}
+			if err == nil {
+				t.Errorf("%s, role %d: built from an empty configuration", name, side.role)
+				continue
+			}
+			named := false
+			for _, f := range p.ConfigFields() {
+				named = named || strings.Contains(err.Error(), f.Name)
+			}
+			var missing *transform.MissingFieldError
+			if !strings.HasPrefix(err.Error(), name+": ") || !named || errors.As(err, &missing) && !slices.ContainsFunc(p.ConfigFields(),
+				func(f transform.ConfigField) bool { return f.Name == missing.Field && f.RequiredFor(side.role) }) {
+				t.Errorf("%s, role %d, empty configuration: %q, want the provider and a field its role requires named", name, side.role, err)
+			}
+		}
+	}
+}
+
+// buildSide builds p's side through newSide when p has that side.
+func buildSide[P, S any](p provider, newSide func(P) (S, error)) (has bool, err error) {
+	side, ok := p.(P)
+	if !ok {
+		return false, nil
+	}
+	_, err = newSide(side)
+	return true, err
 }
