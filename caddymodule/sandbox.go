@@ -108,10 +108,17 @@ func (s *Sandbox) Provision(ctx caddy.Context) error {
 	if len(s.providers) == 0 {
 		return errors.New("minipay_sandbox: at least one provider is required")
 	}
-	// Notifications go to URLs of the sandbox's own configuration; bound
-	// them in time like any outbound call.
-	s.client = &http.Client{Timeout: 15 * time.Second}
+	s.client = notifyClient(15 * time.Second)
 	return nil
+}
+
+// notifyClient posts the sandbox's notifications. They go to URLs of the
+// sandbox's own configuration, bounded in time like any outbound call, and
+// to the notify URL itself: a provider posts there and reads that answer,
+// so a redirect is the answer (not the ACK, and the provider retries),
+// never followed to a page whose 200 would pass for one (README Sandbox).
+func notifyClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler; it never calls next.

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,7 +111,7 @@ func TestSandboxDeliveryFailure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &Sandbox{client: &http.Client{Timeout: tt.timeout}}
+			s := &Sandbox{client: notifyClient(tt.timeout)}
 			var res completeResult
 			s.deliver(context.Background(), &transform.Outbound{URL: tt.url + "/n?token=t0k3n", ContentType: "text/plain", Body: []byte("n")},
 				func(status int, body []byte) bool { return status == 200 && string(body) == "sent" }, &res)
@@ -119,6 +121,38 @@ func TestSandboxDeliveryFailure(t *testing.T) {
 			}
 			if tt.name == "nothing listening" && res.DeliveryFailure != tt.failure {
 				t.Fatalf("failure %q, want %q alone", res.DeliveryFailure, tt.failure)
+			}
+		})
+	}
+}
+
+// TestSandboxDeliveryNotRedirected: a notify URL answering a redirect has
+// answered: its 3xx is what the sandbox reports (delivered, not the ACK),
+// and the notification is not posted again elsewhere, nor turned into a GET
+// of a page whose 200 would read as the ACK (WeChat v3's and 2C2P's ACK is
+// a bare 200).
+func TestSandboxDeliveryNotRedirected(t *testing.T) {
+	var followed atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		followed.Add(1)
+		_, _ = w.Write([]byte("sent"))
+	}))
+	defer target.Close()
+	for _, status := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, target.URL+"/elsewhere", status)
+			}))
+			defer redirect.Close()
+			s := &Sandbox{client: notifyClient(10 * time.Second)}
+			var res completeResult
+			s.deliver(context.Background(), &transform.Outbound{URL: redirect.URL + "/n", ContentType: "text/plain", Body: []byte("n")},
+				func(status int, _ []byte) bool { return status == http.StatusOK }, &res)
+			if !res.Delivered || res.ResponseStatus != status || res.Acknowledged || res.DeliveryFailure != "" {
+				t.Fatalf("%+v, want delivered with status %d, not acknowledged", res, status)
+			}
+			if n := followed.Load(); n != 0 {
+				t.Fatalf("the redirect was followed %d times", n)
 			}
 		})
 	}
