@@ -126,6 +126,11 @@ func TestVerifyCommand(t *testing.T) {
 		{"cbtis valid", cbtisBody, cbtisArgs, 0, "provider: cbtis\nkind: notification\nsign_type: SHA-256\n" +
 			"string_to_sign: " + cbtisBody + ".***\nexpected: " + cbtisSig + "\nreceived: " + cbtisSig + "\nverdict: valid\n"},
 		{"cbtis tampered amount", flip(cbtisBody, "105.00", "105.01"), cbtisArgs, 1, ""},
+		// The webhook's verdict on a Signature header given twice (README
+		// Webhooks), with what the first line was checked against.
+		{"cbtis Signature twice", cbtisBody, append([]string{"--header", "Signature: " + cbtisSig}, cbtisArgs...), 1,
+			"provider: cbtis\nkind: notification\nsign_type: SHA-256\nstring_to_sign: " + cbtisBody + ".***\nexpected: " + cbtisSig +
+				"\nreceived: " + cbtisSig + "\nverdict: invalid (notification is not a well-formed document of the provider: a signature header is given more than once)\n"},
 		{"latipay valid", latipayBody, latipayArgs, 0, "provider: latipay\nkind: notification\nsign_type: HMAC-SHA256\n" +
 			"string_to_sign: dsi39ej430sks03alipaypaidNZD120.00\nexpected: 840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1\n" +
 			"received: 840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1\nverdict: valid\n"},

@@ -57,13 +57,13 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		return nil, err
 	}
 	n.Body = body
-	if _, err := transform.SignatureHeader(n.Header, w.header); err != nil {
-		return nil, err
-	}
 	got, verifies := w.signed(n)
 	if x != nil {
 		x.SignType, x.Received = "SHA-256", got
 		x.StringToSign, x.Expected = string(n.Body)+"."+transform.Masked, Signature(n.Body, w.key)
+	}
+	if _, err := transform.SignatureHeader(n.Header, w.header); err != nil {
+		return nil, err
 	}
 	if got == "" {
 		return nil, transform.ErrUnsigned
