@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
-	"net/textproto"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,29 +34,22 @@ func splitHTTPMessage(b []byte) (header http.Header, body []byte, ok bool, err e
 	if m == nil {
 		return nil, nil, false, nil
 	}
-	r := bufio.NewReader(bytes.NewReader(b))
 	for {
-		if _, err := r.ReadString('\n'); err != nil { // the start line, matched above
-			return nil, nil, true, errors.New("the input is an HTTP message cut short in its start line")
+		if header, b, err = readHead(b[len(m[0]):]); err != nil {
+			return nil, nil, true, err
 		}
-		mime, err := textproto.NewReader(r).ReadMIMEHeader()
-		if err != nil {
-			return nil, nil, true, fmt.Errorf("the input is an HTTP message whose head does not read (a header line, then an empty line before the body): %v", err)
-		}
-		header = http.Header(mime)
 		if len(m[1]) == 0 || m[1][0] != '1' {
 			break
 		}
 		// An interim response (100 Continue): the final one follows.
-		rest, _ := io.ReadAll(r)
-		if m = httpStartLine.FindSubmatch(rest); m == nil {
+		if m = httpStartLine.FindSubmatch(b); m == nil {
 			return nil, nil, true, errors.New("the input is an HTTP message with an interim 1xx response and no final one")
 		}
-		r = bufio.NewReader(bytes.NewReader(rest))
 	}
+	r := bytes.NewReader(b)
 	switch length := header.Get("Content-Length"); {
 	case strings.EqualFold(strings.TrimSpace(lastToken(header.Get("Transfer-Encoding"))), "chunked"):
-		if body, err = io.ReadAll(httputil.NewChunkedReader(r)); err != nil {
+		if body, err = io.ReadAll(httputil.NewChunkedReader(bufio.NewReader(r))); err != nil {
 			return nil, nil, true, fmt.Errorf("the input is an HTTP message whose chunked body does not read: %v", err)
 		}
 	case length != "":
@@ -65,17 +57,64 @@ func splitHTTPMessage(b []byte) (header http.Header, body []byte, ok bool, err e
 		if perr != nil || n < 0 || n > maxInput {
 			return nil, nil, true, errors.New("the input is an HTTP message with an invalid Content-Length")
 		}
-		body = make([]byte, n)
-		if got, _ := io.ReadFull(r, body); int64(got) < n {
-			return nil, nil, true, fmt.Errorf("the input is an HTTP message cut short: Content-Length says %d bytes, the body has %d", n, got)
+		if int64(len(b)) < n {
+			return nil, nil, true, fmt.Errorf("the input is an HTTP message cut short: Content-Length says %d bytes, the body has %d", n, len(b))
 		}
+		body = b[:n]
 	default:
-		body, _ = io.ReadAll(r)
+		body = b
 	}
 	// The framing was the message's, not the body's.
 	header.Del("Transfer-Encoding")
 	header.Del("Content-Length")
 	return header, body, true, nil
+}
+
+// readHead reads the header lines that follow a start line, up to the
+// empty line (CRLF or LF line ends), and returns them with what follows.
+// A line that is no "Name: value" (RFC 9112 §5: a token, the colon right
+// after it) is named by its number, never quoted: it may be a key pasted
+// in the wrong place.
+func readHead(b []byte) (http.Header, []byte, error) {
+	header := http.Header{}
+	last := ""
+	for n := 1; ; n++ {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return nil, nil, errors.New("the input is an HTTP message whose head does not end: an empty line must follow the header lines")
+		}
+		line := string(bytes.TrimSuffix(b[:i], []byte("\r")))
+		b = b[i+1:]
+		switch {
+		case line == "":
+			return header, b, nil
+		case (line[0] == ' ' || line[0] == '\t') && last != "":
+			// An obsolete folded line continues the previous value.
+			vs := header[last]
+			vs[len(vs)-1] = strings.TrimSpace(vs[len(vs)-1] + " " + strings.TrimSpace(line))
+			continue
+		}
+		name, value, found := strings.Cut(line, ":")
+		if !found || !validHeaderName(name) {
+			return nil, nil, fmt.Errorf("the input is an HTTP message whose header line #%d is not \"Name: value\" (its text is not shown: it may be a secret)", n)
+		}
+		last = http.CanonicalHeaderKey(name)
+		header[last] = append(header[last], strings.TrimSpace(value))
+	}
+}
+
+// validHeaderName reports whether name is an RFC 9110 token.
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // lastToken is the last comma-separated element of a list header: the

@@ -122,6 +122,9 @@ func TestVerifyCommandHTTPMessage(t *testing.T) {
 		request("/webhooks/cbtis", cbtisHeaders, cbtisBody)[:len(request("/webhooks/cbtis", cbtisHeaders, cbtisBody))-10],
 		crlf("POST /webhooks/cbtis HTTP/1.1", "Transfer-Encoding: chunked", "Signature: "+cbtisSig) + "\r\n\r\n" + chunked(cbtisBody)[:40],
 		crlf("POST /webhooks/cbtis HTTP/1.1", "Signature: "+cbtisSig), // no blank line: the head never ends
+		// A line that is no header, here the key: named by its number only.
+		crlf("POST /webhooks/cbtis HTTP/1.1", "Host: merchant.example", "6d0e8fa7b10c40c3a48c0c2be41cb178") + "\r\n\r\n" + cbtisBody,
+		crlf("POST /webhooks/cbtis HTTP/1.1", "Signature : "+cbtisSig) + "\r\n\r\n" + cbtisBody,
 	} {
 		if code, out, errOut := verify(t, dump, append(cbtisArgs, "-")...); code != 2 || out != "" || !strings.Contains(errOut, "HTTP message") ||
 			strings.Contains(errOut, "6d0e8fa7b10c40c3a48c0c2be41cb178") {
