@@ -127,7 +127,9 @@ func (f *cbtisTenants) route(prefix, uid string) string {
 //   - the keys of README's table under the root and nowhere else, files
 //     0600 in directories 0700, and no configured secret in any of them;
 //   - a fourth instance started on a stored token and certificate download
-//     that are corrupt: it fetches and downloads again, and answers.
+//     that are corrupt: it fetches and downloads again, and answers;
+//   - a fifth without the storage option keeps its state in Caddy's default
+//     storage, and so fetches its own token.
 func TestClusterStartedTogether(t *testing.T) {
 	bin := buildCaddy(t, t.TempDir())
 	root := filepath.Join(t.TempDir(), "cluster storage")
@@ -373,6 +375,23 @@ func TestClusterStartedTogether(t *testing.T) {
 		}
 		if stored := logText(t, tokenA); !strings.Contains(stored, `"access_token":"tok-`+uidA+`-2"`) {
 			t.Fatalf("the corrupt token was not replaced: %s", stored)
+		}
+	})
+
+	t.Run("without the storage option: Caddy's default storage, a cluster of its own", func(t *testing.T) {
+		e, serving := launchProcess(t, bin, "E", "", site, nil)
+		serving()
+		before := tenants.fetchesOf(uidB)
+		if status, body := postProcess(t, e, "/cbtis-b/pay", cbtisPay("E-1")); status != 200 || !strings.Contains(body, `"provider_order_id":"CE-1"`) {
+			t.Fatalf("cbtis pay: %d %s", status, body)
+		}
+		if n := tenants.fetchesOf(uidB); n != before+1 {
+			t.Fatalf("%d token fetches, want %d (its own storage holds no token)", n, before+1)
+		}
+		// XDG_DATA_HOME is the process's directory: Caddy's default storage is its caddy folder
+		key := filepath.Join(filepath.Dir(e.config), "caddy", "minipay", "cbtis", hexSHA256(tenants.tokenURL()+uidB), "token")
+		if stored := logText(t, key); !strings.Contains(stored, `"access_token":"tok-`+uidB+`-`+strconv.Itoa(before+1)+`"`) {
+			t.Fatalf("the default storage's token: %s", stored)
 		}
 	})
 
