@@ -66,7 +66,9 @@ func (c *Client) Prepare(ctx context.Context, op string, body []byte) (*transfor
 }
 
 // authorize adds the bearer token; a 401 answer drops that token and asks
-// minipay to prepare the call again (once), which fetches a fresh one.
+// minipay to prepare the call again (once), which fetches a fresh one. A
+// second 401 is the 502 transform.AnswerNotOK makes of it, keeping CBTIS's
+// code and message as the other providers' 401 does.
 func (c *Client) authorize(ctx context.Context, call *transform.Call) error {
 	token, err := c.tokens.Token(ctx)
 	if err != nil {
@@ -77,7 +79,9 @@ func (c *Client) authorize(ctx context.Context, call *transform.Call) error {
 	call.Decode = func(status int, h http.Header, body []byte) ([]byte, error) {
 		if status == http.StatusUnauthorized {
 			c.tokens.Invalidate(token)
-			return nil, transform.ErrRetry
+			var env envelope
+			_ = json.Unmarshal(body, &env)
+			return nil, &transform.RetryError{Final: transform.AnswerNotOK(status, codeText(env.Code), env.Message)}
 		}
 		return decode(status, h, body)
 	}

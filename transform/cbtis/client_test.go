@@ -226,6 +226,15 @@ func TestDecodeErrors(t *testing.T) {
 	if _, err := preparedCall(t, "pay", payJSON).Decode(401, nil, nil); !errors.Is(err, transform.ErrRetry) {
 		t.Fatalf("401: %v, want ErrRetry", err)
 	}
+	// A 401 is retried once with a fresh token; the second one is a 502
+	// keeping CBTIS's code, as every provider's 401 (transform.AnswerNotOK).
+	_, err := preparedCall(t, "pay", payJSON).Decode(401, nil, []byte(`{"code":40100,"message":"invalid token"}`))
+	if !errors.Is(err, transform.ErrRetry) {
+		t.Fatalf("401 with a code: %v, want ErrRetry", err)
+	}
+	if e := wantError(t, transform.RetryFinal(err), 502, transform.CodeUpstreamError); e.ProviderCode != "40100" || e.ProviderMessage != "invalid token" {
+		t.Fatalf("a second 401: provider_code %q provider_message %q", e.ProviderCode, e.ProviderMessage)
+	}
 }
 
 // docs/providers/cbtis.md "Endpoints": PENDING→pending, SUCCEEDED→succeeded, CANCELLED→cancelled;
