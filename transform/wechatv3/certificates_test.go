@@ -300,13 +300,20 @@ func TestCertificatesSharedByACluster(t *testing.T) {
 	}
 }
 
-// clusterOfTwo is two clients in certificate mode downloading from cs and
-// sharing one store.
-func clusterOfTwo(t *testing.T, cs *certServer) (*Client, *Client) {
+// certificateModeConfig is the merchant in certificate mode, downloading
+// from cs.
+func certificateModeConfig(t *testing.T, cs *certServer) Config {
 	srv := httptest.NewServer(cs)
 	t.Cleanup(srv.Close)
 	cfg := merchantConfig(t)
 	cfg.PublicKey, cfg.PublicKeyID, cfg.CertificatesURL = "", "", srv.URL+PathCertificates
+	return cfg
+}
+
+// clusterOfTwo is two clients in certificate mode downloading from cs and
+// sharing one store.
+func clusterOfTwo(t *testing.T, cs *certServer) (*Client, *Client) {
+	cfg := certificateModeConfig(t, cs)
 	store := transformtest.NewMemStore()
 	a, b := must(NewClient(cfg)), must(NewClient(cfg))
 	a.ShareState(store)
@@ -681,5 +688,48 @@ func TestWebhookSetClockDownloadsWithTheRealClock(t *testing.T) {
 	// The window is still the time received's.
 	if err := Verify(w.Keyring(), a.signed(t, time.Now(), body), []byte(body), w.Now()); !errors.Is(err, ErrSkew) {
 		t.Fatalf("signed now, judged as of an hour ago: %v, want the window's refusal", err)
+	}
+}
+
+// A stored download that does not read as one (corrupt, cut short, of an
+// earlier version's form with the body as a JSON string, or of another
+// shape) is never trusted nor a crash: the instance downloads, verifies,
+// and replaces it with its own download.
+func TestCertificatesStoredValuesThatDoNotRead(t *testing.T) {
+	a := newPlatform(t)
+	cs := &certServer{serving: []platform{a}, now: time.Now}
+	cfg := certificateModeConfig(t, cs)
+	body := `{"x":1}`
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	for i, stored := range []string{
+		``,
+		`null`,
+		`[]`,
+		`"a string"`,
+		`{"fetched":"` + now + `","header":{},"body":`, // cut short
+		`{"fetched":"` + now + `","header":null,"body":null}`,
+		`{"fetched":"` + now + `","header":{"Wechatpay-Serial":["X"]},"body":"{\"data\":[]}"}`,    // an earlier version's string body
+		`{"fetched":"` + now + `","header":{},"body":"eyJkYXRhIjpbXX0="}`,                         // {"data":[]}, unsigned
+		`{"fetched":"` + now + `","header":{},"body":"eyJkYXRhIjpbeyJzZXJpYWxfbm8iOiIxIn1dfQ=="}`, // a certificate without encrypt_certificate
+		`{"fetched":"not a time","header":{},"body":""}`,
+		`{"fetched":12,"header":"x","body":7}`,
+	} {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			store := transformtest.NewMemStore()
+			_ = store.Store(t.Context(), CertificatesKey(cfg.MchID), []byte(stored))
+			c := must(NewClient(cfg))
+			c.ShareState(store)
+			before := cs.downloads.Load()
+			if err := Verify(c.Keyring(), a.signed(t, time.Now(), body), []byte(body), time.Now()); err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			if n := cs.downloads.Load() - before; n != 1 {
+				t.Fatalf("%d downloads, want 1", n)
+			}
+			var sd storedDownload
+			if err := json.Unmarshal(must(store.Load(t.Context(), CertificatesKey(cfg.MchID))), &sd); err != nil || !bytes.Contains(sd.Body, []byte(`"encrypt_certificate"`)) {
+				t.Fatalf("the stored value was not replaced: %v %q", err, sd.Body)
+			}
+		})
 	}
 }
