@@ -303,6 +303,8 @@ func (s *Sandbox) refund(p transform.Params) transform.Params {
 		return bizFail("REFUND_FEE_MISMATCH", "订单金额或退款金额与之前请求不一致，请核实后再试")
 	case r != nil:
 		return refundOK(id, o, r)
+	case s.refundElsewhere(o, p.Get("out_refund_no")):
+		return bizFail("INVALID_REQUEST", "退款单号重复")
 	case o.refunded >= o.totalFee:
 		return bizFail("ERROR", "订单已全额退款")
 	case o.refunded+fee > o.totalFee:
@@ -315,6 +317,19 @@ func (s *Sandbox) refund(p transform.Params) transform.Params {
 	o.refunded += fee
 	o.state = "REFUND"
 	return refundOK(id, o, &o.refundLog[len(o.refundLog)-1])
+}
+
+// refundElsewhere tells whether an order other than o has a refund
+// out_refund_no: the merchant's refund number is unique among all its
+// refunds (WeChat: 商户系统内部唯一), so refundquery by it names one refund,
+// as the wechat_v3 sandbox keeps it too.
+func (s *Sandbox) refundElsewhere(o *sandboxOrder, outRefundNo string) bool {
+	for _, other := range s.orders {
+		if other != o && other.refund(outRefundNo) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // refund is the order's refund out_refund_no, or nil.

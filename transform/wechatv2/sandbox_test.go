@@ -297,6 +297,38 @@ func TestSandboxRefundsPerOrder(t *testing.T) {
 	}
 }
 
+// TestSandboxRefundNumberOfAnotherOrder: an out_refund_no is the
+// merchant's, unique among all its refunds: one used for another order is
+// refused, so that refundquery by it names that refund alone.
+func TestSandboxRefundNumberOfAnotherOrder(t *testing.T) {
+	s := newSandbox(t, testConfig(""))
+	do := func(path string, p transform.Params) transform.Params {
+		return sandboxDo(t, s, path, signedXML(p, vecAPIKey, SignMD5), SignMD5)
+	}
+	refund := func(orderID string) transform.Params {
+		return do(PathRefund, orderReq(orderID, transform.Param{Name: "out_refund_no", Value: "R1"},
+			transform.Param{Name: "total_fee", Value: "100"}, transform.Param{Name: "refund_fee", Value: "10"}))
+	}
+	for _, id := range []string{"O1", "O2"} {
+		wantResult(t, do(PathUnifiedOrder, unifiedOrder(id, "100", "b")), "SUCCESS", "")
+		if _, _, err := s.Complete(id, true, transformtest.Pinned); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := refund("O1")
+	wantResult(t, first, "SUCCESS", "")
+	if a := refund("O2"); a.Get("err_code") != "INVALID_REQUEST" || a.Get("err_code_des") != "退款单号重复" {
+		t.Fatalf("R1 again for another order: %v", a.Map())
+	}
+	for range 20 { // the orders are kept in a map: a lookup must not depend on its order
+		q := do(PathRefundQuery, transform.Params{{Name: "appid", Value: vecAppID}, {Name: "mch_id", Value: vecMchID},
+			{Name: "nonce_str", Value: "n"}, {Name: "out_refund_no", Value: "R1"}})
+		if q.Get("out_trade_no") != "O1" || q.Get("refund_id_0") != first.Get("refund_id") || q.Get("refund_count") != "1" {
+			t.Fatalf("refundquery of R1: %v", q.Map())
+		}
+	}
+}
+
 func TestSandboxFailedPayment(t *testing.T) {
 	s := newSandbox(t, testConfig(""))
 	wantResult(t, sandboxDo(t, s, PathUnifiedOrder, signedXML(unifiedOrder("O1", "500", "b", transform.Param{Name: "attach", Value: "x"}), vecAPIKey, SignMD5), SignMD5), "SUCCESS", "")
