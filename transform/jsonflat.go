@@ -33,6 +33,9 @@ var (
 	errBodyNotJSON  = &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body is not valid JSON"}
 	errBodyNotObj   = &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body must be a JSON object"}
 	errBodyTrailing = &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body holds data after the JSON object"}
+	// RFC 8259 §8.1: a JSON text is sent without one (an editor saving
+	// "UTF-8 with BOM" adds it to a file that curl -d @file sends).
+	errBodyBOM = &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body begins with a byte order mark (U+FEFF): send JSON without one"}
 )
 
 // decodeFlatJSON reads {"name":"value",...} into fields. null leaves a field
@@ -47,6 +50,9 @@ func decodeFlatJSON(body []byte, fields []JSONField) error {
 		return errBodyEmpty
 	}
 	if s[i] != '{' {
+		if strings.HasPrefix(s[i:], "\ufeff") {
+			return errBodyBOM
+		}
 		return errBodyNotObj
 	}
 	i = skipJSONSpace(s, i+1)

@@ -55,6 +55,7 @@ func TestDecodeFlatJSON(t *testing.T) {
 		{"trailing", `{"order_id":"O1"} x`, "", false, ""},
 		{"two objects", `{}{}`, "", false, ""},
 		{"array", `[]`, "", false, ""},
+		{"byte order mark", "\ufeff{\"order_id\":\"O1\"}", "", false, ""},
 		{"empty", ``, "", false, ""},
 		{"unterminated", `{"order_id":"O1"`, "", false, ""},
 		{"missing colon", `{"order_id" "O1"}`, "", false, ""},
@@ -74,6 +75,11 @@ func TestDecodeFlatJSON(t *testing.T) {
 			e, isErr := err.(*Error)
 			if !isErr || e.Status != 400 || e.Code != CodeInvalidRequest || e.Field != tt.field {
 				t.Fatalf("err %#v, want a 400 naming %q", err, tt.field)
+			}
+			// A body-level refusal says what is wrong with the body.
+			if want, said := map[string]string{"array": "must be a JSON object", "empty": "is empty", "trailing": "after the JSON object",
+				"byte order mark": "byte order mark"}[tt.name], e.Message; want != "" && !strings.Contains(said, want) {
+				t.Fatalf("message %q, want it to say %q", said, want)
 			}
 		})
 	}

@@ -357,6 +357,16 @@ func DecodeJSON(body []byte, v any) error {
 		l := f.jsonFields()
 		return decodeFlatJSON(body, l.fields[:l.n])
 	}
+	// Refused as the merchant requests are: encoding/json would read null
+	// as an empty object and call [] or "x" invalid JSON.
+	if i := skipJSONSpace(string(body), 0); i == len(body) {
+		return errBodyEmpty
+	} else if body[i] != '{' {
+		if bytes.HasPrefix(body[i:], []byte("\ufeff")) {
+			return errBodyBOM
+		}
+		return errBodyNotObj
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -142,6 +142,37 @@ func TestDecodeJSON(t *testing.T) {
 	}
 }
 
+// TestDecodeJSONOther: a body that is no object is refused by DecodeJSON's
+// encoding/json path (the sandbox's /sandbox/complete) as by the merchant
+// requests', saying what it is, never read as an empty object (null).
+func TestDecodeJSONOther(t *testing.T) {
+	type other struct {
+		Provider string `json:"provider"`
+	}
+	tests := []struct{ body, message string }{
+		{"", "the body is empty"},
+		{" \r\n", "the body is empty"},
+		{"null", "the body must be a JSON object"},
+		{" []", "the body must be a JSON object"},
+		{`"wechat_v2"`, "the body must be a JSON object"},
+		{"1", "the body must be a JSON object"},
+		{"\ufeff{\"provider\":\"wechat_v2\"}", "byte order mark"},
+		{`{"provider":"wechat_v2"} {}`, "more than one JSON value"},
+	}
+	for _, tt := range tests {
+		var v other
+		err := DecodeJSON([]byte(tt.body), &v)
+		e, ok := err.(*Error)
+		if !ok || e.Status != 400 || e.Code != CodeInvalidRequest || !strings.Contains(e.Message, tt.message) {
+			t.Errorf("%q: %#v, want a 400 saying %q", tt.body, err, tt.message)
+		}
+	}
+	var v other
+	if err := DecodeJSON([]byte(` {"provider":"wechat_v2"} `), &v); err != nil || v.Provider != "wechat_v2" {
+		t.Fatalf("%+v %v", v, err)
+	}
+}
+
 func validPay() PayRequest {
 	return PayRequest{OrderID: "O1", Amount: "12.34", Currency: "CNY", Description: "测试商品", OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}
 }
