@@ -138,7 +138,11 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		// Relative to the request's own URL, so that a prefix handle_path
 		// stripped stays (http.Redirect would resolve it against the
 		// stripped path).
-		w.Header().Set("Location", "sandbox/")
+		location := "sandbox/"
+		if r.URL.RawQuery != "" {
+			location += "?" + r.URL.RawQuery
+		}
+		w.Header().Set("Location", location)
 		w.WriteHeader(http.StatusMovedPermanently)
 		return nil
 	}

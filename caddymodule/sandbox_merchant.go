@@ -26,9 +26,12 @@ type merchantEvent struct {
 func (s *Sandbox) merchant(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodPost:
-		body, err := readBody(r, maxBody, nil)
-		if err != nil || !json.Valid(body) {
-			writeJSON(w, http.StatusBadRequest, []byte(`{"received":false}`))
+		body, terr := readPlainBody(r, nil)
+		if terr == nil && !json.Valid(body) {
+			terr = &transform.Error{Status: http.StatusBadRequest, Code: transform.CodeInvalidRequest, Message: "the body is not valid JSON"}
+		}
+		if terr != nil {
+			writeError(w, terr)
 			return
 		}
 		s.demo.mu.Lock()

@@ -157,3 +157,57 @@ func TestSandboxDeliveryNotRedirected(t *testing.T) {
 		})
 	}
 }
+
+// TestSandboxOwnEndpointsRefuseBodies: the sandbox's own endpoints refuse a
+// body they cannot take with the documented error JSON (README "Errors"),
+// the demo merchant backend included: 413 request_too_large past 64 KiB,
+// 400 invalid_request for a body that is not JSON or no object.
+func TestSandboxOwnEndpointsRefuseBodies(t *testing.T) {
+	tests := []struct {
+		path, body string
+		status     int
+		code       string
+	}{
+		{"/sandbox/merchant/events", `{"id":"` + strings.Repeat("a", maxBody) + `"}`, 413, transform.CodeRequestTooLarge},
+		{"/sandbox/merchant/events", `{"id":`, 400, transform.CodeInvalidRequest},
+		{"/sandbox/merchant/events", `<xml/>`, 400, transform.CodeInvalidRequest},
+		{"/sandbox/complete", `{"provider":"` + strings.Repeat("a", maxBody) + `"}`, 413, transform.CodeRequestTooLarge},
+		{"/sandbox/complete", `[]`, 400, transform.CodeInvalidRequest},
+		{"/sandbox/complete", `null`, 400, transform.CodeInvalidRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path+" "+tt.body[:min(len(tt.body), 12)], func(t *testing.T) {
+			s := &Sandbox{demo: new(demoMerchant), notes: new(notificationLog)}
+			w := httptest.NewRecorder()
+			r := httptest.NewRequest(http.MethodPost, tt.path, strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", "application/json")
+			if err := s.ServeHTTP(w, r, nil); err != nil {
+				t.Fatal(err)
+			}
+			var body struct{ Error transform.Error }
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != tt.status || body.Error.Code != tt.code ||
+				body.Error.Message == "" || w.Header().Get("Content-Type") != "application/json" {
+				t.Fatalf("%d %s, want %d %s", w.Code, w.Body, tt.status, tt.code)
+			}
+			if len(s.demo.events) != 0 {
+				t.Fatal("a refused body was recorded")
+			}
+		})
+	}
+}
+
+// TestSandboxRedirectKeepsQuery: /sandbox redirects to /sandbox/ relative
+// to the request (a handle_path prefix stays), keeping its query
+// (/sandbox?part=list is the list).
+func TestSandboxRedirectKeepsQuery(t *testing.T) {
+	for target, want := range map[string]string{"/sandbox": "sandbox/", "/sandbox?part=list": "sandbox/?part=list"} {
+		s := &Sandbox{demo: new(demoMerchant), notes: new(notificationLog)}
+		w := httptest.NewRecorder()
+		if err := s.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil), nil); err != nil {
+			t.Fatal(err)
+		}
+		if w.Code != http.StatusMovedPermanently || w.Header().Get("Location") != want {
+			t.Errorf("%s: %d Location %q, want %q", target, w.Code, w.Header().Get("Location"), want)
+		}
+	}
+}
