@@ -6,6 +6,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -21,7 +22,8 @@ import (
 // the files outside its package are written: its adapt golden, its
 // docs/providers page (with its vectors and sources), its row in README's
 // module table, its routes in Caddyfile.example and its integration test
-// file. A page for a provider that is not registered fails too.
+// file; the page has its endpoints, signature, notification (for a provider
+// that notifies), vectors and sources sections. A page for a provider that is not registered fails too.
 func TestEveryProviderIsDocumented(t *testing.T) {
 	read := func(path string) string {
 		t.Helper()
@@ -35,6 +37,10 @@ func TestEveryProviderIsDocumented(t *testing.T) {
 	names := providerNames()
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
+			info, err := caddy.GetModule(providerNamespace + "." + name)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if _, err := os.Stat(filepath.Join("testdata", "caddyfile_adapt", name+".caddyfiletest")); err != nil {
 				t.Errorf("no adapt golden (step 3): %v", err)
 			}
@@ -46,6 +52,17 @@ func TestEveryProviderIsDocumented(t *testing.T) {
 						t.Errorf("docs/providers/%s.md has no section %q", name, strings.TrimSpace(heading))
 					}
 				}
+				// Step 5: its calls, its signature rules (or that nothing
+				// is signed) and, when it notifies, its notifications.
+				if !strings.Contains(string(page), "\n## Endpoint") && !strings.Contains(string(page), "\n## Operations") {
+					t.Errorf("docs/providers/%s.md has no section \"## Endpoints\" (or \"## Operations\")", name)
+				}
+				if !regexp.MustCompile(`\n## [^\n]*[Ss]ignature`).MatchString(string(page)) && !strings.Contains(string(page), "Nothing is signed") {
+					t.Errorf("docs/providers/%s.md has no signature section, nor says \"Nothing is signed\"", name)
+				}
+				if _, ok := info.New().(webhookProvider); ok && !strings.Contains(string(page), "\n## Notifications") {
+					t.Errorf("docs/providers/%s.md has no section \"## Notifications\", and %s has a minipay_webhook side", name, name)
+				}
 			}
 			if row := "| `minipay.providers." + name + "` |"; !strings.Contains(readme, row) {
 				t.Errorf("README's module table has no row %q (step 6)", row)
@@ -55,10 +72,6 @@ func TestEveryProviderIsDocumented(t *testing.T) {
 			}
 			// Step 9's file is named by the provider's transform package,
 			// the one the module's embedded Config comes from.
-			info, err := caddy.GetModule(providerNamespace + "." + name)
-			if err != nil {
-				t.Fatal(err)
-			}
 			config := reflect.TypeOf(info.New()).Elem().Field(0).Type.PkgPath()
 			if test := filepath.Join("..", "integration", path.Base(config)+"_test.go"); !strings.HasPrefix(config, "github.com/minipay/caddy-minipay/transform/") {
 				t.Errorf("the module does not embed its transform package's Config first (step 2): %s", config)
