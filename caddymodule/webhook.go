@@ -127,7 +127,7 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		if errors.Is(r.Context().Err(), context.Canceled) { // the wait for the other instance ended with the provider
 			return gone("the provider closed the request while another instance forwarded the event")
 		}
-		return webhookInProgress, ev, nack(http.StatusServiceUnavailable, "event being delivered by another instance")
+		return webhookInProgress, ev, nack(http.StatusServiceUnavailable, "event being delivered by another request")
 	}
 	defer claim.release(r.Context())
 

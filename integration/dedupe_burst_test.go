@@ -172,6 +172,12 @@ func TestWebhookSameNotificationAtOnce(t *testing.T) {
 				t.Errorf("%s: %d ACKs and %d failure forms with 503 of %d answers", provider, acked, failed, copies)
 			}
 		}
+		// The reason names no other instance: there is one.
+		for _, a := range answers["cbtis"] {
+			if a.status == http.StatusServiceUnavailable && a.body != "fail: event being delivered by another request" {
+				t.Errorf("cbtis 503: %q", a.body)
+			}
+		}
 		if n := deliveries(); n != len(fail) {
 			t.Errorf("%d deliveries, want one per provider: %d", n, len(fail))
 		}
