@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/cbtis"
+	"github.com/minipay/caddy-minipay/transform/wechatv2"
 )
 
 // TestUpstreamRefusalStatusesAlike: README Errors, one rule for every
@@ -379,5 +384,97 @@ func TestEventShapesAlike(t *testing.T) {
 	}
 	if checked < 10 {
 		t.Fatalf("%d events checked", checked)
+	}
+}
+
+// TestWebhookSignedAmountsAlike: README Webhooks (Event), one rule for the
+// event's amount whatever the provider: a signed amount field that reads as
+// an amount in its currency (zero included: what the provider said) gives
+// amount and currency in the currency's form; one that does not (a sign, an
+// unknown currency, more decimals than it has) leaves both out, the text
+// staying in data. Latipay is the documented exception: its five signed
+// fields are concatenated, and one outside its grammar (a positive amount
+// with at most the currency's decimals) refuses the notification (401).
+func TestWebhookSignedAmountsAlike(t *testing.T) {
+	base, merchant := trustRoutes(t)
+	platform := v3PrivateKey(t, "wechatpay_platform_key.pem")
+	v2 := func(fee, feeType string) (string, http.Header, string) {
+		return xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, func(p transform.Params) transform.Params {
+			return set("fee_type", feeType)(set("total_fee", fee)(p))
+		})), nil, "text/xml"
+	}
+	v3 := func(amount string) (string, http.Header, string) {
+		resource := `{"mchid":"` + mchID + `","appid":"` + appID + `","out_trade_no":"W1","transaction_id":"4200009","trade_state":"SUCCESS",` +
+			`"success_time":"2026-11-29T10:00:05+08:00","amount":` + amount + `,"payer":{"openid":"o"}}`
+		body := `{"id":"EV-AMOUNT","create_time":"2026-11-29T10:00:06+08:00","resource_type":"encrypt-resource","event_type":"TRANSACTION.SUCCESS",` +
+			`"summary":"s","resource":{"original_type":"transaction","algorithm":"AEAD_AES_256_GCM","ciphertext":"` +
+			gcmSeal(t, v3APIv3Key, "abcdefghijkl", "transaction", resource) + `","associated_data":"transaction","nonce":"abcdefghijkl"}}`
+		return body, wechatHeaders(t, platform, v3PublicKeyID, time.Now().Unix(), body), "application/json"
+	}
+	cb := func(amount, currency string) (string, http.Header, string) {
+		body := `{"notify_type":"payment_success","data":{"uid":` + cbtisUID + `,"order_id":"C1","merchant_order_id":"CB-77","order_amount":` + amount +
+			`,"order_currency":"` + currency + `","status":"SUCCEEDED"}}`
+		return body, http.Header{"Signature": {cbtis.Signature([]byte(body), cbtisAPIKey)}}, "application/json"
+	}
+	c2p := func(amt, numeric string) (string, http.Header, string) {
+		inner := strings.Replace(twoc2pAnswer("T-1", amt, "00", "A", "3209990"),
+			"<currencyCode>702</currencyCode>", "<currencyCode>"+numeric+"</currencyCode>", 1)
+		return "paymentResponse=" + url.QueryEscape(twoc2pSeal(inner, twoc2pKey)), nil, "application/x-www-form-urlencoded"
+	}
+	lp := func(amount string) (string, http.Header, string) {
+		return latipayForm(latipayAPIKey, func(v url.Values) { v.Set("amount", amount) }), nil, "application/x-www-form-urlencoded"
+	}
+	tests := []struct {
+		name, provider string
+		notification   func() (string, http.Header, string)
+		status         int
+		amount         string // "" for left out
+		currency       string
+	}{
+		{"wechat_v2 12.34", "wechat_v2", func() (string, http.Header, string) { return v2("1234", "CNY") }, 200, "12.34", "CNY"},
+		{"wechat_v3 12.30", "wechat_v3", func() (string, http.Header, string) { return v3(`{"total":1230,"currency":"CNY"}`) }, 200, "12.30", "CNY"},
+		{"cbtis 12.30", "cbtis", func() (string, http.Header, string) { return cb(`"12.30"`, "HKD") }, 200, "12.30", "HKD"},
+		{"2c2p 12.34", "2c2p", func() (string, http.Header, string) { return c2p("000000001234", "702") }, 200, "12.34", "SGD"},
+		{"latipay 12.30", "latipay", func() (string, http.Header, string) { return lp("12.30") }, 200, "12.30", "NZD"},
+		// zero is an amount the provider said
+		{"wechat_v2 zero", "wechat_v2", func() (string, http.Header, string) { return v2("0", "CNY") }, 200, "0.00", "CNY"},
+		{"wechat_v3 zero", "wechat_v3", func() (string, http.Header, string) { return v3(`{"total":0,"currency":"CNY"}`) }, 200, "0.00", "CNY"},
+		{"cbtis zero", "cbtis", func() (string, http.Header, string) { return cb(`"0"`, "HKD") }, 200, "0.00", "HKD"},
+		{"cbtis zero with decimals", "cbtis", func() (string, http.Header, string) { return cb(`"0.00"`, "HKD") }, 200, "0.00", "HKD"},
+		{"2c2p zero", "2c2p", func() (string, http.Header, string) { return c2p("000000000000", "702") }, 200, "0.00", "SGD"},
+		{"latipay zero", "latipay", func() (string, http.Header, string) { return lp("0.00") }, 401, "", ""},
+		// no amount in that currency: left out
+		{"wechat_v2 negative", "wechat_v2", func() (string, http.Header, string) { return v2("-5", "CNY") }, 200, "", ""},
+		{"wechat_v3 negative", "wechat_v3", func() (string, http.Header, string) { return v3(`{"total":-5,"currency":"CNY"}`) }, 200, "", ""},
+		{"cbtis negative", "cbtis", func() (string, http.Header, string) { return cb(`"-1.00"`, "HKD") }, 200, "", ""},
+		{"latipay negative", "latipay", func() (string, http.Header, string) { return lp("-1.00") }, 401, "", ""},
+		{"wechat_v2 unknown currency", "wechat_v2", func() (string, http.Header, string) { return v2("1234", "XYZ") }, 200, "", ""},
+		{"wechat_v3 unknown currency", "wechat_v3", func() (string, http.Header, string) { return v3(`{"total":1230,"currency":"XYZ"}`) }, 200, "", ""},
+		{"cbtis unknown currency", "cbtis", func() (string, http.Header, string) { return cb(`"12.30"`, "XYZ") }, 200, "", ""},
+		{"2c2p unknown currency", "2c2p", func() (string, http.Header, string) { return c2p("000000001234", "999") }, 200, "", ""},
+		{"cbtis more decimals than JPY has", "cbtis", func() (string, http.Header, string) { return cb(`"12.3"`, "JPY") }, 200, "", ""},
+		{"latipay more decimals than NZD has", "latipay", func() (string, http.Header, string) { return lp("12.345") }, 401, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body, header, contentType := tt.notification()
+			status, answer := send(t, notificationRequest(base+"/webhooks/"+tt.provider, contentType, header, body))
+			got := merchant.take()
+			if status != tt.status || (status == 200) != (len(got) == 1) {
+				t.Fatalf("HTTP %d %q, %d events; want %d", status, answer, len(got), tt.status)
+			}
+			if status != 200 {
+				return
+			}
+			ev := got[0].event
+			_, hasAmount := ev["amount"]
+			_, hasCurrency := ev["currency"]
+			if str(ev["amount"]) != tt.amount || str(ev["currency"]) != tt.currency || hasAmount != (tt.amount != "") || hasCurrency != hasAmount {
+				t.Errorf("amount %v currency %v, want %q %q", ev["amount"], ev["currency"], tt.amount, tt.currency)
+			}
+			if data, _ := ev["data"].(map[string]any); len(data) == 0 || ev["type"] != "payment.succeeded" {
+				t.Errorf("event %v", ev)
+			}
+		})
 	}
 }

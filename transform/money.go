@@ -85,6 +85,26 @@ func MoneyFromMinorText(minor, code string) (Money, bool) {
 	return MoneyFromMinor(n, code)
 }
 
+// MoneyFromDecimal reads an amount a provider wrote in major units (CBTIS's
+// "12.30"), as MoneyFromMinorText reads WeChat's fen: zero included (what
+// the provider said, where ParseMoney holds the merchant's request to a
+// positive amount), trailing zeros past the currency's decimals tolerated
+// ("105.000" JPY-style padding), otherwise ParseMoney's grammar.
+func MoneyFromDecimal(s, code string) (Money, bool) {
+	if whole, frac, ok := strings.Cut(s, "."); ok {
+		frac = strings.TrimRight(frac, "0")
+		s = whole
+		if frac != "" {
+			s += "." + frac
+		}
+	}
+	if s == "0" && len(code) == 3 && strings.ToUpper(code) == code {
+		return MoneyFromMinor(0, code)
+	}
+	m, err := ParseMoney(s, code, "amount", "currency")
+	return m, err == nil
+}
+
 // String is the amount in major units with exactly the currency's number of
 // decimals ("12.30", "100" for JPY): the form of every amount the plugin
 // answers with.

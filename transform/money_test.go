@@ -209,3 +209,38 @@ func TestMoneyFromMinor(t *testing.T) {
 		}
 	}
 }
+
+// TestMoneyFromDecimal: a provider's decimal amount in major units (CBTIS's)
+// reads as MoneyFromMinorText reads WeChat's fen, zero included.
+func TestMoneyFromDecimal(t *testing.T) {
+	tests := []struct {
+		amount, code string
+		want         string // the amount's String, or "" when it does not read
+	}{
+		{"12.30", "HKD", "12.30"},
+		{"12.3", "HKD", "12.30"},
+		{"12.300", "HKD", "12.30"},
+		{"105.000", "JPY", "105"},
+		{"12", "KWD", "12.000"},
+		{"0", "HKD", "0.00"},
+		{"0.00", "HKD", "0.00"},
+		{"0.000", "JPY", "0"},
+		{"12.345", "HKD", ""},
+		{"-1", "HKD", ""},
+		{"1e2", "HKD", ""},
+		{"01", "HKD", ""},
+		{"00", "HKD", ""},
+		{".5", "HKD", ""},
+		{"", "HKD", ""},
+		{"0", "hkd", ""},
+		{"0", "XYZ", ""},
+		{"1", "", ""},
+		{"1000000000000", "JPY", ""},
+	}
+	for _, tt := range tests {
+		m, ok := MoneyFromDecimal(tt.amount, tt.code)
+		if got := map[bool]string{true: m.String()}[ok]; got != tt.want || ok && m.Currency != tt.code {
+			t.Errorf("MoneyFromDecimal(%q, %q) = %q %s, %v, want %q", tt.amount, tt.code, got, m.Currency, ok, tt.want)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -291,7 +290,7 @@ func StatusFromQuery(orderID string, data json.RawMessage) (*transform.PaymentSt
 	// An amount is stated with its currency: an answer naming none gives
 	// neither, as one without an amount (CBTIS documents no default).
 	if in.Amount != "" && in.Currency != "" {
-		m, ok := amount(string(in.Amount), string(in.Currency))
+		m, ok := transform.MoneyFromDecimal(string(in.Amount), string(in.Currency))
 		if !ok {
 			return nil, transform.Upstream("the provider's answer has an invalid amount or currency")
 		}
@@ -299,20 +298,6 @@ func StatusFromQuery(orderID string, data json.RawMessage) (*transform.PaymentSt
 	}
 	st.PaidAt = rfc3339(string(in.PayTime))
 	return st, nil
-}
-
-// amount reads a CBTIS decimal amount in major units. Trailing zeros past
-// the currency's exponent ("105.000" JPY-style padding) are tolerated.
-func amount(s, code string) (transform.Money, bool) {
-	if whole, frac, ok := strings.Cut(s, "."); ok {
-		frac = strings.TrimRight(frac, "0")
-		s = whole
-		if frac != "" {
-			s += "." + frac
-		}
-	}
-	m, err := transform.ParseMoney(s, code, "amount", "currency")
-	return m, err == nil
 }
 
 // rfc3339 normalizes a CBTIS time (RFC 3339, often with milliseconds) to

@@ -200,7 +200,7 @@ func Event(body []byte) (*transform.Event, error) {
 		ref += "/" + kind // two unmapped kinds for one order must not share an id
 	}
 	ev.ID = transform.EventID(Name, ref, ev.Type)
-	if m, ok := amount(data[amountField], currency); ok {
+	if m, ok := transform.MoneyFromDecimal(data[amountField], currency); ok {
 		ev.Amount, ev.Currency = m.String(), m.Currency
 	}
 	return ev, nil

@@ -157,7 +157,7 @@ func PaymentEvent(p transform.Params) *transform.Event {
 		ID: transform.EventID(Name, cmp.Or(tranRef, orderID), typ), Provider: Name, Type: typ,
 		OrderID: orderID, ProviderOrderID: tranRef, Data: data,
 	}
-	if m, ok := MoneyFromAmt(p.Get("amt"), p.Get("currencyCode")); ok && m.Minor > 0 {
+	if m, ok := MoneyFromAmt(p.Get("amt"), p.Get("currencyCode")); ok {
 		ev.Amount, ev.Currency = m.String(), m.Currency
 	}
 	return ev
