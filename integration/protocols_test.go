@@ -1,0 +1,229 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// protocolCase is one request of TestMerchantRoutesOverEveryProtocol and
+// what answers it.
+type protocolCase struct {
+	name, method, path, contentType, encoding, body string
+	status                                          int
+	// the answer: the merchant API's error code ("" for a success), or
+	// the webhook failure form's Content-Type
+	code, nackType string
+}
+
+// protocolCases are answered alike over every protocol, one after the
+// other on one connection: errors refused before the body is read (its
+// bytes left on the connection for the server to skip), after it, and
+// successes.
+func protocolCases() []protocolCase {
+	pay := `{"order_id":"PROTO-1","amount":"1.00","currency":"CNY","description":"d","openid":"o-protocols"}`
+	return []protocolCase{
+		{"GET", "GET", "/wechat/pay", "", "", "", 405, "method_not_allowed", ""},
+		{"HEAD", "HEAD", "/wechat/pay", "", "", "", 405, "", ""},
+		{"OPTIONS", "OPTIONS", "/wechat/pay", "", "", "", 405, "method_not_allowed", ""},
+		{"PUT with a body", "PUT", "/wechat/pay", "application/json", "", pay, 405, "method_not_allowed", ""},
+		{"text/plain", "POST", "/wechat/pay", "text/plain", "", pay, 415, "unsupported_media_type", ""},
+		{"form", "POST", "/wechat/pay", "application/x-www-form-urlencoded", "", "order_id=PROTO-1", 415, "unsupported_media_type", ""},
+		{"no Content-Type", "POST", "/wechat/pay", "", "", pay, 415, "unsupported_media_type", ""},
+		{"gzip", "POST", "/wechat/pay", "application/json", "gzip", pay, 415, "unsupported_media_type", ""},
+		{"unknown operation", "POST", "/wechat/capture", "application/json", "", `{}`, 404, "unknown_operation", ""},
+		{"trailing slash", "POST", "/wechat/pay/", "application/json", "", pay, 404, "unknown_operation", ""},
+		{"too large", "POST", "/wechat/query", "application/json", "", `{"order_id":"` + strings.Repeat("A", 70<<10) + `"}`, 413, "request_too_large", ""},
+		{"empty body", "POST", "/wechat/query", "application/json", "", "", 400, "invalid_request", ""},
+		{"null", "POST", "/wechat/query", "application/json", "", "null", 400, "invalid_request", ""},
+		{"array", "POST", "/wechat/query", "application/json", "", "[]", 400, "invalid_request", ""},
+		{"empty object", "POST", "/wechat/query", "application/json", "", "{}", 400, "invalid_request", ""},
+		{"refused by WeChat", "POST", "/wechat/query", "application/json; charset=UTF-8", "", `{"order_id":"PROTO-NONE"}`, 422, "provider_rejected", ""},
+		{"pay", "POST", "/wechat/pay?trace=1", "application/json;charset=utf-8", "", pay, 200, "", ""},
+		{"webhook method", "GET", "/webhooks/wechat_v2", "", "", "", 405, "", "text/xml; charset=utf-8"},
+		{"webhook forged", "POST", "/webhooks/wechat_v2", "text/xml", "", "<xml><return_code>SUCCESS</return_code></xml>", 401, "", "text/xml; charset=utf-8"},
+		{"webhook too large", "POST", "/webhooks/cbtis", "application/json", "", strings.Repeat(" ", 70<<10), 413, "", "text/plain; charset=utf-8"},
+		{"pay again", "POST", "/wechat/pay", "application/json", "", pay, 200, "", ""},
+	}
+}
+
+// check compares an answer with what c expects: status, Content-Type,
+// a Content-Length equal to the body (none for HEAD), no-store on the
+// merchant API, Allow on a 405, the error code, the pay object.
+func (c protocolCase) check(t *testing.T, how string, status int, header http.Header, body []byte) {
+	t.Helper()
+	if status != c.status {
+		t.Fatalf("%s %s: %d %s, want %d", how, c.name, status, body, c.status)
+	}
+	if status == 405 && header.Get("Allow") != "POST" {
+		t.Errorf("%s %s: Allow %q", how, c.name, header.Get("Allow"))
+	}
+	if c.method != "HEAD" && header.Get("Content-Length") != strconv.Itoa(len(body)) {
+		t.Errorf("%s %s: Content-Length %q for %d bytes", how, c.name, header.Get("Content-Length"), len(body))
+	}
+	if c.nackType != "" {
+		if ct := header.Get("Content-Type"); ct != c.nackType || len(body) == 0 {
+			t.Errorf("%s %s: failure form %q %q, want %q", how, c.name, ct, body, c.nackType)
+		}
+		return
+	}
+	if header.Get("Content-Type") != "application/json" || header.Get("Cache-Control") != "no-store" {
+		t.Errorf("%s %s: Content-Type %q, Cache-Control %q", how, c.name, header.Get("Content-Type"), header.Get("Cache-Control"))
+	}
+	for name := range header { // nothing of the provider's answer reaches the merchant
+		if strings.HasPrefix(name, "Wechatpay-") || name == "Set-Cookie" || name == "Request-Id" {
+			t.Errorf("%s %s: the provider's %s", how, c.name, name)
+		}
+	}
+	if c.method == "HEAD" {
+		if len(body) != 0 {
+			t.Errorf("%s HEAD: a body %q", how, body)
+		}
+		return
+	}
+	r := response{status: status, header: header, body: body}
+	if c.code != "" {
+		if code := r.errorOf(t)["code"]; code != c.code {
+			t.Errorf("%s %s: code %v, want %s: %s", how, c.name, code, c.code, body)
+		}
+		return
+	}
+	if a := r.json(t); a["order_id"] != "PROTO-1" || !strings.HasPrefix(str(a["package"]), "prepay_id=") || str(a["paySign"]) == "" {
+		t.Errorf("%s %s: %s", how, c.name, body)
+	}
+}
+
+// TestMerchantRoutesOverEveryProtocol: the merchant API and a webhook route
+// of Caddyfile.example answer alike over HTTP/1.1, HTTP/1.0 (keep-alive),
+// h2c and HTTP/2 over TLS, every answer framed by its Content-Length and the
+// next request served on the same connection, whether the body was read or
+// refused unread (README "Merchant API", "Errors", "Webhooks").
+func TestMerchantRoutesOverEveryProtocol(t *testing.T) {
+	merchant, secure, sandbox := freePort(t), freePort(t), freePort(t)
+	config := exampleConfig(t, merchant, sandbox, t.TempDir()+"/caddy.log", storageDir())
+	config = strings.Replace(config, "\tskip_install_trust\n", "\tskip_install_trust\n\tlocal_certs\n\tauto_https disable_redirects\n\tservers {\n\t\tprotocols h1 h2 h2c\n\t}\n", 1)
+	// The same site over TLS: Caddyfile.example's :8080 block, served at the secure port too.
+	config = strings.Replace(config, ":"+itoa(merchant)+" {", ":"+itoa(merchant)+", https://localhost:"+itoa(secure)+" {", 1)
+	startCaddy(t, config)
+	cases := protocolCases()
+
+	t.Run("HTTP/1.1", func(t *testing.T) {
+		h1 := new(http.Protocols)
+		h1.SetHTTP1(true)
+		tr := &http.Transport{Protocols: h1, MaxConnsPerHost: 1}
+		defer tr.CloseIdleConnections()
+		clientOver(t, "HTTP/1.1", &http.Client{Transport: tr, Timeout: 20 * time.Second}, "http://localhost:"+itoa(merchant), 1, cases)
+	})
+	t.Run("h2c", func(t *testing.T) {
+		h2c := new(http.Protocols)
+		h2c.SetUnencryptedHTTP2(true)
+		tr := &http.Transport{Protocols: h2c}
+		defer tr.CloseIdleConnections()
+		clientOver(t, "h2c", &http.Client{Transport: tr, Timeout: 20 * time.Second}, "http://localhost:"+itoa(merchant), 2, cases)
+	})
+	t.Run("HTTP/2 over TLS", func(t *testing.T) {
+		h2 := new(http.Protocols)
+		h2.SetHTTP2(true)
+		// Caddy's local CA signs the certificate; what is tested here is HTTP/2, not trust.
+		tlsConfig := &tls.Config{InsecureSkipVerify: true, ServerName: "localhost", NextProtos: []string{"h2"}} //nolint:gosec
+		// Caddy obtains the certificate once the configuration runs: wait for it.
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			conn, err := tls.Dial("tcp", "localhost:"+itoa(secure), tlsConfig)
+			if err == nil {
+				conn.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no TLS handshake: %v", err)
+			}
+		}
+		tr := &http.Transport{Protocols: h2, TLSClientConfig: tlsConfig}
+		defer tr.CloseIdleConnections()
+		clientOver(t, "HTTP/2 TLS", &http.Client{Transport: tr, Timeout: 20 * time.Second}, "https://localhost:"+itoa(secure), 2, cases)
+	})
+	t.Run("HTTP/1.0 keep-alive", func(t *testing.T) {
+		conn, err := net.Dial("tcp", "127.0.0.1:"+itoa(merchant))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		br := bufio.NewReader(conn)
+		for _, c := range cases {
+			var head strings.Builder
+			head.WriteString(c.method + " " + c.path + " HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive\r\n")
+			if c.contentType != "" {
+				head.WriteString("Content-Type: " + c.contentType + "\r\n")
+			}
+			if c.encoding != "" {
+				head.WriteString("Content-Encoding: " + c.encoding + "\r\n")
+			}
+			head.WriteString("Content-Length: " + strconv.Itoa(len(c.body)) + "\r\n\r\n" + c.body)
+			if err := conn.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.WriteString(conn, head.String()); err != nil {
+				t.Fatalf("%s: %v (the connection was not kept)", c.name, err)
+			}
+			res, err := http.ReadResponse(br, &http.Request{Method: c.method})
+			if err != nil {
+				t.Fatalf("%s: %v (the connection was not kept)", c.name, err)
+			}
+			body, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil || res.ProtoMajor != 1 || res.ProtoMinor != 0 || res.Close {
+				t.Fatalf("%s: HTTP/%d.%d, Connection: close %v, %v", c.name, res.ProtoMajor, res.ProtoMinor, res.Close, err)
+			}
+			c.check(t, "HTTP/1.0", res.StatusCode, res.Header, body)
+		}
+	})
+}
+
+// clientOver sends cases through client, in order, and checks that each
+// answer came over protocol major version proto on the one connection the
+// first request opened.
+func clientOver(t *testing.T, how string, client *http.Client, base string, proto int, cases []protocolCase) {
+	t.Helper()
+	var first net.Conn
+	for i, c := range cases {
+		var conn net.Conn
+		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { conn = info.Conn }}
+		var body io.Reader
+		if c.body != "" {
+			body = bytes.NewReader([]byte(c.body)) // with its length: Content-Length, not chunked
+		}
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), c.method, base+c.path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.contentType != "" {
+			req.Header.Set("Content-Type", c.contentType)
+		}
+		if c.encoding != "" {
+			req.Header.Set("Content-Encoding", c.encoding)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", how, c.name, err)
+		}
+		answer, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || res.ProtoMajor != proto {
+			t.Fatalf("%s %s: HTTP/%d, %v", how, c.name, res.ProtoMajor, err)
+		}
+		c.check(t, how, res.StatusCode, res.Header, answer)
+		if i == 0 {
+			first = conn
+		} else if conn != first {
+			t.Fatalf("%s %s: a new connection after %s", how, c.name, cases[i-1].name)
+		}
+	}
+}
