@@ -194,6 +194,11 @@ func TestWebhookEvents(t *testing.T) {
 		{"payment_success with status succeeded (not CBTIS's spelling)", `{"notify_type":"payment_success","data":{"order_id":"C5","merchant_order_id":"P5","status":"succeeded"}}`,
 			`{"id":"cbtis:C5/payment_success:unknown","provider":"cbtis","type":"unknown","order_id":"P5","provider_order_id":"C5",` +
 				`"data":{"merchant_order_id":"P5","notify_type":"payment_success","order_id":"C5","status":"succeeded"}}`},
+		// README CBTIS: data.notify_type is the top-level kind, which type
+		// follows, in place of a data member of that name.
+		{"a data member named notify_type", `{"notify_type":"payment_success","data":{"order_id":"C6","merchant_order_id":"P6","notify_type":"refund_success"}}`,
+			`{"id":"cbtis:C6:payment.succeeded","provider":"cbtis","type":"payment.succeeded","order_id":"P6","provider_order_id":"C6",` +
+				`"data":{"merchant_order_id":"P6","notify_type":"payment_success","order_id":"C6"}}`},
 		{"no data, no kind", `{"hello":"world"}`,
 			`{"id":"cbtis:` + transform.SHA256Hex([]byte(`{"hello":"world"}`), false)[:32] + `:unknown","provider":"cbtis","type":"unknown","order_id":"","data":{"notify_type":""}}`},
 	}

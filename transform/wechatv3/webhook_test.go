@@ -45,6 +45,10 @@ func TestWebhookOutcomes(t *testing.T) {
 		{"payment without trade_state", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, `"trade_state":"SUCCESS",`, ``, 1)), nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
 		{"refund without refund_status", direct, notificationOf(t, sb, pk, EventRefundClosed, strings.Replace(refund, `"refund_status":"%s",`, ``, 1)), nil, "refund.failed", "wechat_v3:5030001:refund.failed"},
 		{"payment not in SUCCESS", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, `"SUCCESS"`, `"NOTPAY"`, 1)), nil, "unknown", ""},
+		// README What the merchant can trust: the envelope's summary, event_type and id
+		// take the place of resource members of those names (checked below: summary "s").
+		{"resource members named as the envelope's", direct, notificationOf(t, sb, pk, EventTransactionSuccess,
+			strings.Replace(tx, `"mchid"`, `"summary":"resource's","event_type":"REFUND.SUCCESS","notification_id":"N0","mchid"`, 1)), nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
 		{"other event type", direct, notificationOf(t, sb, pk, "MCHTRANSFER.BILL.FINISHED", `{"mchid":"1900000109","out_bill_no":"B1"}`), nil, "unknown", ""},
 		{"another mchid", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, "1900000109", "1900000999", 1)), transform.ErrForeign, "", ""},
 		// an empty {} or [] holds no value: taken as absent, as null is (README What the merchant can trust)
