@@ -123,7 +123,7 @@ func parseFlags(fs *flag.FlagSet, args []string, file *string, usage string) err
 			fs.PrintDefaults()
 			return &helpRequest{"usage: caddy minipay " + usage + "\n\nflags:\n" + flags.String()}
 		} else if err != nil {
-			return fmt.Errorf("%v\nusage: caddy minipay %s", err, usage)
+			return fmt.Errorf("%v\nusage: caddy minipay %s", flagError(err, all-len(fs.Args())), usage)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -146,6 +146,26 @@ func parseFlags(fs *flag.FlagSet, args []string, file *string, usage string) err
 		*file = "-"
 	}
 	return nil
+}
+
+// flagError is err, after parsing consumed n arguments, without the text of
+// the argument it refuses where that may be a secret: a value that starts
+// with "-" (typed after --set field, or after a header's name) parses as a
+// flag, and Go's flag package quotes it. A name that reads as a misspelt
+// flag (a short word) is shown.
+func flagError(err error, n int) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		if word := strings.TrimLeft(name, "-"); len(word) <= 20 && !looksLikeValue(word) {
+			return err
+		}
+		return fmt.Errorf("flag #%d is not defined (its text is not shown: it may be a secret, a value that starts with \"-\"; write --set field=value as one argument)", n)
+	}
+	if strings.HasPrefix(msg, "bad flag syntax: ") {
+		// The flag package leaves this argument unconsumed.
+		return fmt.Errorf("flag #%d: bad flag syntax (its text is not shown: it may be a secret)", n+1)
+	}
+	return err
 }
 
 // lines prints a command's output, one "key: value" line each: the value

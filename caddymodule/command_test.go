@@ -710,6 +710,16 @@ func TestMinipayUsageErrorsNeverRepeatASecret(t *testing.T) {
 			"--set #2: sign for latipay has no such field"},
 		{"verify: the key as --at", []string{"verify", "--provider", "cbtis", "--set", "api_key=" + key, "--at", key},
 			"--at: want RFC 3339"},
+		// A key that starts with "-" (an api_v3_key is any 32 characters)
+		// given after its field reads as a flag; Go's flag package quotes it.
+		{"verify: --set field, then a value that starts with -", []string{"verify", "--provider", "cbtis", "--set", "api_key", "-" + key},
+			"flag #5 is not defined (its text is not shown"},
+		{"sign: --set field, then a value that starts with --", []string{"sign", "--provider", "latipay", "--set", "api_key", "--" + key + "=x"},
+			"flag #5 is not defined (its text is not shown"},
+		{"verify: bad flag syntax", []string{"verify", "--provider", "cbtis", "--set", "api_key", "---" + key},
+			"flag #5: bad flag syntax (its text is not shown"},
+		{"verify: a header's value as its own argument", []string{"verify", "--provider", "cbtis", "--set", "api_key=k", "--header", "Signature:", "-" + key},
+			"flag #7 is not defined"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
