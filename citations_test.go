@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -19,12 +20,27 @@ var outsideCitation = regexp.MustCompile(`DESIGN(\.md| §)|\.\./shared|shared/pr
 // providerPage matches a citation of a docs/providers page.
 var providerPage = regexp.MustCompile(`docs/providers/[A-Za-z0-9_]+\.md`)
 
+// readmeSection matches a citation of a README section by its title:
+// README "Merchant API".
+var readmeSection = regexp.MustCompile(`README(?:\.md)? "([^"]+)"`)
+
 // TestCitationsOpenInTheRepository: every code comment, script and document
 // cites README.md, docs/providers pages or public sources, never a file
-// outside the repository, and every docs/providers page it cites exists.
+// outside the repository; every docs/providers page it cites exists, and
+// every README section it names in quotes is a heading of README.
 func TestCitationsOpenInTheRepository(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var headings []string
+	for line := range strings.Lines(string(readme)) {
+		if strings.HasPrefix(line, "#") {
+			headings = append(headings, line)
+		}
+	}
 	checked := 0
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -55,6 +71,11 @@ func TestCitationsOpenInTheRepository(t *testing.T) {
 			for _, page := range providerPage.FindAllString(line, -1) {
 				if _, err := os.Stat(page); err != nil {
 					t.Errorf("%s:%d cites %s, which does not exist", path, i+1, page)
+				}
+			}
+			for _, m := range readmeSection.FindAllStringSubmatch(line, -1) {
+				if !slices.ContainsFunc(headings, func(h string) bool { return strings.Contains(h, m[1]) }) {
+					t.Errorf("%s:%d cites README %q, which is no heading of README.md", path, i+1, m[1])
 				}
 			}
 		}

@@ -155,10 +155,11 @@ func TestEveryProviderFieldIsDocumented(t *testing.T) {
 	}
 }
 
-// documentedRoles reads a README "required" cell: "yes" (also "yes (all
-// three)") is every role, "no" or a rule between fields ("one key source")
-// none, else the handlers it lists before any ";" ("`minipay`, sandbox",
-// "minipay_webhook, sandbox, certificate mode": a condition is no role).
+// documentedRoles reads a cell of README's required column: "yes" (also
+// "yes (all three)") is every role, "no" or a rule between fields ("one key
+// source") none, else the handlers it lists before any ";" ("`minipay`,
+// sandbox", "minipay_webhook, sandbox, certificate mode": a condition is no
+// role).
 func documentedRoles(cell string) []transform.Role {
 	if strings.HasPrefix(cell, "yes") {
 		return transform.AllRoles
