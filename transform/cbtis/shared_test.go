@@ -3,6 +3,8 @@ package cbtis
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -39,6 +41,99 @@ func TestSharedTokenKey(t *testing.T) {
 	if want := "minipay/cbtis/20a644d9166e49df75de995e920130944e4f37eda2114b6ed44bce24bbfa8726/token"; c.tokens.key != want {
 		t.Fatalf("key %s, want %s", c.tokens.key, want)
 	}
+}
+
+// A stored token names the token_url and uid it is for: sha256 of each,
+// length-prefixed (the digest is sha256sum's of
+// printf '\x00\x00\x00\x25https://cbtis.example/mch-api/v1/auth\x00\x00\x00\x0839172931').
+// The key's digest of the two run together is the same for ("…?v=1", "23")
+// and ("…?v=12", "3"): each of those merchants gets its own token, never the
+// other's, and a token stored without an owner (an earlier version's) is
+// used as before.
+func TestSharedTokenOwner(t *testing.T) {
+	c := newTestClient(t, testConfig("https://cbtis.example/mch-api/v1/auth"), nil)
+	if want := "1b361b2546d71b46cb780f17319057799bef4e00d480a6977e16a5c427a5f238"; c.tokens.owner != want {
+		t.Fatalf("owner %s, want %s", c.tokens.owner, want)
+	}
+
+	var mu sync.Mutex
+	fetches := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		uid := r.URL.Query().Get("uid")
+		mu.Lock()
+		fetches[uid]++
+		n := fetches[uid]
+		mu.Unlock()
+		_, _ = w.Write([]byte(`{"access_token":"tok-` + uid + `-` + strconv.Itoa(n) + `","expires_in":3600}`))
+	}))
+	defer srv.Close()
+	store := transformtest.NewMemStore()
+	a, b, a2 := uidClient(t, srv.URL+"?v=1", "23", store), uidClient(t, srv.URL+"?v=12", "3", store), uidClient(t, srv.URL+"?v=1", "23", store)
+	if a.tokens.key != b.tokens.key {
+		t.Fatalf("the keys differ (%s, %s): no collision to test", a.tokens.key, b.tokens.key)
+	}
+	for _, step := range []struct {
+		name string
+		c    *Client
+		want string
+	}{
+		{"merchant 23", a, "tok-23-1"},
+		{"merchant 3, the same key", b, "tok-3-1"},
+		{"merchant 23 on another instance", a2, "tok-23-2"},
+		{"merchant 3 again, from memory", b, "tok-3-1"},
+	} {
+		if got := token(t, step.c); got != step.want {
+			t.Fatalf("%s: token %q, want %q", step.name, got, step.want)
+		}
+	}
+
+	// Merchant 23's fetch fails while merchant 3 waits for the key's lock:
+	// merchant 3 fetches its own token rather than take 23's failure.
+	gate := make(chan struct{})
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if uid := r.URL.Query().Get("uid"); uid == "23" {
+			<-gate
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"code":50300,"message":"try later"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"access_token":"tok-3","expires_in":3600}`))
+	}))
+	defer failing.Close()
+	shared := transformtest.NewMemStore()
+	a, b = uidClient(t, failing.URL+"?v=1", "23", shared), uidClient(t, failing.URL+"?v=12", "3", shared)
+	errA := make(chan error, 1)
+	go func() { _, err := a.tokens.Token(context.Background()); errA <- err }()
+	waitFor(t, func() bool { return shared.Ops("lock") >= 1 })
+	tokB := make(chan string, 1)
+	go func() { tok, _ := b.tokens.Token(context.Background()); tokB <- tok }()
+	waitFor(t, func() bool { return shared.Ops("lock") >= 2 })
+	close(gate)
+	if err := <-errA; err == nil {
+		t.Fatal("merchant 23's fetch did not fail")
+	}
+	if tok := <-tokB; tok != "tok-3" {
+		t.Fatalf("merchant 3 waiting meanwhile: token %q, want its own", tok)
+	}
+
+	legacy := transformtest.NewMemStore()
+	c = newTestClient(t, testConfig(srv.URL+PathAuth), nil)
+	c.ShareState(legacy)
+	_ = legacy.Store(context.Background(), c.tokens.key, []byte(`{"access_token":"earlier"}`))
+	if got := token(t, c); got != "earlier" {
+		t.Fatalf("a token stored without owner: %q", got)
+	}
+}
+
+// uidClient is merchant uid's client, its token_url the path PathAuth at
+// base (a URL, with a query to add after the path), sharing store.
+func uidClient(t *testing.T, base, uid string, store *transformtest.MemStore) *Client {
+	u, query, _ := strings.Cut(base, "?")
+	cfg := testConfig(u + PathAuth + "?" + query)
+	cfg.UID = uid
+	c := newTestClient(t, cfg, nil)
+	c.ShareState(store)
+	return c
 }
 
 func TestSharedTokenOneFetchPerCluster(t *testing.T) {
@@ -179,7 +274,7 @@ func TestSharedTokenWithoutLifetimeAndErrors(t *testing.T) {
 	store := transformtest.NewMemStore()
 	cs := instances(t, 2, ts.URL(), store, newClock())
 	token(t, cs[0])
-	if v, _ := store.Load(context.Background(), cs[0].tokens.key); string(v) != `{"access_token":"tok-1"}` {
+	if v, _ := store.Load(context.Background(), cs[0].tokens.key); string(v) != `{"access_token":"tok-1","owner":"`+cs[0].tokens.owner+`"}` {
 		t.Fatalf("stored %s", v)
 	}
 	if tok := token(t, cs[1]); tok != "tok-1" || ts.Fetches() != 1 {

@@ -3,6 +3,7 @@ package cbtis
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -40,6 +41,7 @@ type tokenSource struct {
 	secret string // to keep out of provider text that might echo it
 	key    string // the shared token's key: minipay/cbtis/<sha256(token_url+uid)>/token
 	failed string // beside it, the last failed fetch: …/failure
+	owner  string // the configuration a shared token is for (sharedToken.Owner)
 	now    func() time.Time
 
 	mu        sync.Mutex
@@ -77,7 +79,22 @@ func newTokenSource(cfg *Config, hc *http.Client, now func() time.Time) (*tokenS
 	u.RawQuery = query
 	sum := sha256.Sum256([]byte(cfg.TokenURL + cfg.UID))
 	prefix := "minipay/cbtis/" + hex.EncodeToString(sum[:]) + "/"
-	return &tokenSource{hc: hc, url: u.String(), secret: cfg.ClientSecret, key: prefix + "token", failed: prefix + "failure", now: now}, nil
+	return &tokenSource{hc: hc, url: u.String(), secret: cfg.ClientSecret, key: prefix + "token", failed: prefix + "failure",
+		owner: tokenOwner(cfg.TokenURL, cfg.UID), now: now}, nil
+}
+
+// tokenOwner names the token_url and uid a shared token was fetched for:
+// lowercase hex sha256 of each, length-prefixed. The key's digest of the
+// two run together is the same for other pairs ("…?v=1" with uid 23,
+// "…?v=12" with uid 3), whose tokens must not be taken for each other.
+func tokenOwner(tokenURL, uid string) string {
+	var b []byte
+	for _, s := range []string{tokenURL, uid} {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // share makes the token a cluster's: fetched once under the store's lock.
@@ -167,7 +184,7 @@ func (s *tokenSource) obtain(ctx context.Context) (sharedToken, error) {
 	before := s.loadFailure(ctx, store)
 	v, err := transform.FillShared(ctx, store, s.key, sharedLockWait, func(b []byte) bool {
 		t, ok := decodeShared(b)
-		return ok && t.AccessToken != refused && (t.RefreshAt.IsZero() || s.now().Before(t.RefreshAt))
+		return ok && (t.Owner == "" || t.Owner == s.owner) && t.AccessToken != refused && (t.RefreshAt.IsZero() || s.now().Before(t.RefreshAt))
 	}, func() ([]byte, error) {
 		if err := s.failedMeanwhile(ctx, store, before); err != nil {
 			return nil, err
@@ -207,11 +224,12 @@ type sharedFailure struct {
 	Message         string    `json:"message"`
 	ProviderCode    string    `json:"provider_code,omitempty"`
 	ProviderMessage string    `json:"provider_message,omitempty"`
+	Owner           string    `json:"owner,omitempty"` // as sharedToken's: another pair's failure is not this one's
 }
 
 // shareFailure stores the failure of this instance's fetch.
 func (s *tokenSource) shareFailure(ctx context.Context, store transform.Store, err error) {
-	f := sharedFailure{ID: transform.Nonce(16), FailedAt: s.now().UTC(), Message: "the access token could not be fetched"}
+	f := sharedFailure{ID: transform.Nonce(16), FailedAt: s.now().UTC(), Message: "the access token could not be fetched", Owner: s.owner}
 	var te *transform.Error
 	if errors.As(err, &te) {
 		f.Message, f.ProviderCode, f.ProviderMessage = te.Message, te.ProviderCode, te.ProviderMessage
@@ -235,18 +253,21 @@ func (s *tokenSource) loadFailure(ctx context.Context, store transform.Store) st
 func (s *tokenSource) failedMeanwhile(ctx context.Context, store transform.Store, before string) error {
 	b := s.loadFailure(ctx, store)
 	var f sharedFailure
-	if b == "" || b == before || json.Unmarshal([]byte(b), &f) != nil || f.Message == "" {
+	if b == "" || b == before || json.Unmarshal([]byte(b), &f) != nil || f.Message == "" || (f.Owner != "" && f.Owner != s.owner) {
 		return nil
 	}
 	return transform.UpstreamCode(f.Message+" (another instance's fetch)", f.ProviderCode, f.ProviderMessage)
 }
 
 // sharedToken is a token with its times, as the store keeps it; the times
-// are absent for a token without expires_in.
+// are absent for a token without expires_in. Owner is tokenOwner of the
+// configuration that fetched it; a token without one (an earlier version's,
+// or written by hand) is taken for any.
 type sharedToken struct {
 	AccessToken string    `json:"access_token"`
 	RefreshAt   time.Time `json:"refresh_at,omitzero"` // renew from then on
 	ExpiresAt   time.Time `json:"expires_at,omitzero"` // what expires_in said
+	Owner       string    `json:"owner,omitempty"`
 }
 
 // decodeShared reads a stored token, refusing what the token endpoint's
@@ -274,9 +295,9 @@ func (s *tokenSource) fetchOwn(ctx context.Context) (sharedToken, error) {
 	s.mu.Unlock()
 	token, lifetime, expires, err := s.request(ctx)
 	if err != nil || !expires {
-		return sharedToken{AccessToken: token}, err
+		return sharedToken{AccessToken: token, Owner: s.owner}, err
 	}
-	return sharedToken{AccessToken: token, RefreshAt: start.Add(lifetime - margin(lifetime)), ExpiresAt: start.Add(lifetime)}, nil
+	return sharedToken{AccessToken: token, RefreshAt: start.Add(lifetime - margin(lifetime)), ExpiresAt: start.Add(lifetime), Owner: s.owner}, nil
 }
 
 // margin is a minute, or a quarter of a short lifetime (a 2-minute token is
