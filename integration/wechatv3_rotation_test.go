@@ -3,11 +3,8 @@ package integration
 import (
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -32,13 +29,8 @@ func newV3Platform(t testing.TB, serial int64, notBefore, notAfter time.Time) v3
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), NotBefore: notBefore, NotAfter: notAfter}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v3Platform{key: key, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		serial: strings.ToUpper(big.NewInt(serial).Text(16))}
+	cert, pemText := newCertBetween(t, key, serial, notBefore, notAfter)
+	return v3Platform{key: key, pem: pemText, serial: strings.ToUpper(cert.SerialNumber.Text(16))}
 }
 
 // v3CertificateServer is WeChat's GET /v3/certificates written from
@@ -62,11 +54,7 @@ func (s *v3CertificateServer) publish(p ...v3Platform) {
 }
 
 func (s *v3CertificateServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	params := map[string]string{}
-	for _, kv := range strings.Split(strings.TrimPrefix(r.Header.Get("Authorization"), "WECHATPAY2-SHA256-RSA2048 "), ",") {
-		k, v, _ := strings.Cut(kv, "=")
-		params[k] = strings.Trim(v, `"`)
-	}
+	params := v3AuthorizationParams(r)
 	msg := r.Method + "\n" + r.RequestURI + "\n" + params["timestamp"] + "\n" + params["nonce_str"] + "\n\n"
 	if r.Method != http.MethodGet || r.URL.Path != "/v3/certificates" || params["mchid"] != s.mchID ||
 		!rsaVerify(s.merchant, msg, params["signature"]) || r.Header.Get("User-Agent") == "" {
@@ -78,14 +66,11 @@ func (s *v3CertificateServer) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 	s.mu.Lock()
 	published := s.published
 	s.mu.Unlock()
-	var data []string
+	pems := make([]string, len(published))
 	for i, p := range published {
-		nonce := "rotnonce" + strconv.Itoa(1000+i)
-		data = append(data, `{"serial_no":"`+p.serial+`","effective_time":"2026-01-01T00:00:00+08:00","expire_time":"2031-01-01T00:00:00+08:00",`+
-			`"encrypt_certificate":{"algorithm":"AEAD_AES_256_GCM","nonce":"`+nonce+`","associated_data":"certificate","ciphertext":"`+
-			gcmSeal(s.t, v3APIv3Key, nonce, "certificate", p.pem)+`"}}`)
+		pems[i] = p.pem
 	}
-	body := `{"data":[` + strings.Join(data, ",") + `]}`
+	body := v3CertificatesAnswer(s.t, pems)
 	signer := published[len(published)-1]
 	for k, v := range wechatHeaders(s.t, signer.key, signer.serial, time.Now().Unix(), body) {
 		w.Header()[k] = v

@@ -102,7 +102,13 @@ func wechatHeaders(t testing.TB, key *rsa.PrivateKey, serial string, ts int64, b
 }
 
 func newCert(t testing.TB, key *rsa.PrivateKey, serial int64) (*x509.Certificate, string) {
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	return newCertBetween(t, key, serial, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+}
+
+// newCertBetween is a self-signed certificate of key valid from notBefore
+// to notAfter, and its PEM.
+func newCertBetween(t testing.TB, key *rsa.PrivateKey, serial int64, notBefore, notAfter time.Time) (*x509.Certificate, string) {
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), NotBefore: notBefore, NotAfter: notAfter}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
@@ -241,12 +247,7 @@ type fakeWeChatV3 struct {
 
 func (f *fakeWeChatV3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	a := r.Header.Get("Authorization")
-	params := map[string]string{}
-	for _, kv := range strings.Split(strings.TrimPrefix(a, "WECHATPAY2-SHA256-RSA2048 "), ",") {
-		k, v, _ := strings.Cut(kv, "=")
-		params[k] = strings.Trim(v, `"`)
-	}
+	params := v3AuthorizationParams(r)
 	msg := r.Method + "\n" + r.RequestURI + "\n" + params["timestamp"] + "\n" + params["nonce_str"] + "\n" + string(body) + "\n"
 	if params["mchid"] != mchID || params["serial_no"] != v3Serial || !rsaVerify(f.merchant, msg, params["signature"]) || r.Header.Get("User-Agent") == "" {
 		f.authFailed.Add(1)
@@ -260,14 +261,7 @@ func (f *fakeWeChatV3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var h http.Header
 	if r.URL.Path == "/v3/certificates" {
 		f.downloads.Add(1)
-		var data []string
-		for i, c := range f.certs {
-			cb, _ := pem.Decode([]byte(c))
-			cert, _ := x509.ParseCertificate(cb.Bytes)
-			nonce := "certnonce0" + strconv.Itoa(10+i)
-			data = append(data, `{"serial_no":"`+strings.ToUpper(cert.SerialNumber.Text(16))+`","effective_time":"2026-01-01T00:00:00+08:00","expire_time":"2030-01-01T00:00:00+08:00","encrypt_certificate":{"algorithm":"AEAD_AES_256_GCM","nonce":"`+nonce+`","associated_data":"certificate","ciphertext":"`+gcmSeal(f.t, v3APIv3Key, nonce, "certificate", c)+`"}}`)
-		}
-		status, out = 200, `{"data":[`+strings.Join(data, ",")+`]}`
+		status, out = 200, v3CertificatesAnswer(f.t, f.certs)
 		h = wechatHeaders(f.t, f.certKey, f.certSerial, time.Now().Unix(), out)
 	} else {
 		f.lastSerial = r.Header.Get("Wechatpay-Serial")
@@ -281,6 +275,33 @@ func (f *fakeWeChatV3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, out)
+}
+
+// v3AuthorizationParams reads the members of a request's WECHATPAY2-SHA256-RSA2048
+// Authorization (docs/providers/wechat_v3.md, Request signature).
+func v3AuthorizationParams(r *http.Request) map[string]string {
+	params := map[string]string{}
+	for _, kv := range strings.Split(strings.TrimPrefix(r.Header.Get("Authorization"), "WECHATPAY2-SHA256-RSA2048 "), ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		params[k] = strings.Trim(v, `"`)
+	}
+	return params
+}
+
+// v3CertificatesAnswer is GET /v3/certificates' answer publishing pems,
+// each AES-256-GCM under the APIv3 key, serials in upper-case hex.
+func v3CertificatesAnswer(t testing.TB, pems []string) string {
+	var data []string
+	for i, c := range pems {
+		cb, _ := pem.Decode([]byte(c))
+		cert, err := x509.ParseCertificate(cb.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nonce := "certnonce0" + strconv.Itoa(10+i)
+		data = append(data, `{"serial_no":"`+strings.ToUpper(cert.SerialNumber.Text(16))+`","effective_time":"2026-01-01T00:00:00+08:00","expire_time":"2030-01-01T00:00:00+08:00","encrypt_certificate":{"algorithm":"AEAD_AES_256_GCM","nonce":"`+nonce+`","associated_data":"certificate","ciphertext":"`+gcmSeal(t, v3APIv3Key, nonce, "certificate", c)+`"}}`)
+	}
+	return `{"data":[` + strings.Join(data, ",") + `]}`
 }
 
 func (f *fakeWeChatV3) script(fn func(r *http.Request) (int, string, http.Header)) {

@@ -22,6 +22,22 @@ const (
 	partnerFee = 250
 )
 
+// publicKeyClient is the SDK in public-key mode, its validation on, talking
+// to env's sandbox, and a notify URL its notify.Handler serves.
+func publicKeyClient(t *testing.T, k keys, env sandboxEnv) (*core.Client, *notifyServer) {
+	client, err := core.NewClient(context.Background(),
+		option.WithWechatPayPublicKeyAuthCipher(mchID, merchantSerial, k.merchant, publicKeyID, k.platformPublic),
+		option.WithHTTPClient(sandboxClient(env.sandbox)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := notify.NewRSANotifyHandler(apiV3Key, verifiers.NewSHA256WithRSAPubkeyVerifier(publicKeyID, *k.platformPublic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, newNotifyServer(t, h)
+}
+
 // TestSDKPartnerAgainstSandbox is the order life of TestSDKAgainstSandbox in
 // service-provider mode (public-key mode), with the SDK's partnerpayments
 // service: partner paths, sp_/sub_ identities, a sub_openid payer, and a
@@ -32,17 +48,7 @@ func TestSDKPartnerAgainstSandbox(t *testing.T) {
 			sub_mch_id `+subMchID+`
 			sub_app_id `+subAppID)
 	ctx := context.Background()
-	client, err := core.NewClient(ctx,
-		option.WithWechatPayPublicKeyAuthCipher(mchID, merchantSerial, k.merchant, publicKeyID, k.platformPublic),
-		option.WithHTTPClient(sandboxClient(env.sandbox)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := notify.NewRSANotifyHandler(apiV3Key, verifiers.NewSHA256WithRSAPubkeyVerifier(publicKeyID, *k.platformPublic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	notifier := newNotifyServer(t, h)
+	client, notifier := publicKeyClient(t, k, env)
 	pay := jsapi.JsapiApiService{Client: client}
 	refunds := refunddomestic.RefundsApiService{Client: client}
 

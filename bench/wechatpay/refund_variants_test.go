@@ -5,9 +5,6 @@ import (
 	"testing"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
-	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
-	"github.com/wechatpay-apiv3/wechatpay-go/core/notify"
-	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/jsapi"
 	"github.com/wechatpay-apiv3/wechatpay-go/services/refunddomestic"
 )
@@ -23,16 +20,7 @@ func TestSDKRefundByTransactionID(t *testing.T) {
 	k := loadKeys(t)
 	env := startSandbox(t)
 	ctx := context.Background()
-	client, err := core.NewClient(ctx, option.WithWechatPayPublicKeyAuthCipher(mchID, merchantSerial, k.merchant, publicKeyID, k.platformPublic),
-		option.WithHTTPClient(sandboxClient(env.sandbox)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := notify.NewRSANotifyHandler(apiV3Key, verifiers.NewSHA256WithRSAPubkeyVerifier(publicKeyID, *k.platformPublic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	notifier := newNotifyServer(t, h)
+	client, notifier := publicKeyClient(t, k, env)
 	pay := jsapi.JsapiApiService{Client: client}
 	refunds := refunddomestic.RefundsApiService{Client: client}
 
