@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -224,6 +225,40 @@ func clientOver(t *testing.T, how string, client *http.Client, base string, prot
 			first = conn
 		} else if conn != first {
 			t.Fatalf("%s %s: a new connection after %s", how, c.name, cases[i-1].name)
+		}
+	}
+}
+
+// TestNotificationToAnUnroutedPathIsRetried: Caddy answers a request that
+// no route of a site handles with an empty 200, which is WeChat Pay v3's
+// ACK (and 2C2P's, a bare 200): a notify URL with a typo or a trailing
+// slash would lose every notification, acknowledged and never retried, and
+// the sandbox would report it acknowledged. Caddyfile.example ends its
+// merchant site with a 404 for every other path (README "Webhooks").
+func TestNotificationToAnUnroutedPathIsRetried(t *testing.T) {
+	tc, merchant, sandbox, _ := startExample(t)
+	base, sb := "http://localhost:"+itoa(merchant), "http://localhost:"+itoa(sandbox)
+	for _, tt := range []struct{ provider, route, pay string }{
+		{"wechat_v3", "/wechat_v3/pay", `{"order_id":"UNROUTED-V3","amount":"1.00","currency":"CNY","description":"d","openid":"o-unrouted","notify_url":"` + base + `/webhooks/wechat_v3/"}`},
+		{"2c2p", "/2c2p/pay", `{"order_id":"UNROUTED-2C2P","amount":"1.00","currency":"SGD","description":"d","openid":"o-unrouted","notify_url":"` + base + `/webhook/2c2p"}`},
+	} {
+		if r := postJSON(t, tc, base+tt.route, tt.pay); r.status != 200 {
+			t.Fatalf("%s pay: %d %s", tt.provider, r.status, r.body)
+		}
+		var order struct {
+			OrderID string `json:"order_id"`
+		}
+		if err := json.Unmarshal([]byte(tt.pay), &order); err != nil {
+			t.Fatal(err)
+		}
+		r := postJSON(t, tc, sb+"/sandbox/complete", `{"provider":"`+tt.provider+`","order_id":"`+order.OrderID+`","result":"succeeded"}`)
+		if res := r.json(t); r.status != 200 || res["delivered"] != true || res["acknowledged"] != false || res["response_status"] != float64(404) {
+			t.Errorf("%s notified at an unrouted path: %d %s, want delivered, answered 404, not acknowledged", tt.provider, r.status, r.body)
+		}
+	}
+	for _, method := range []string{"GET", "POST"} {
+		if r := do(t, tc, method, base+"/nowhere", "application/json", []byte(`{}`)); r.status != 404 {
+			t.Errorf("%s /nowhere: %d %q, want 404", method, r.status, r.body)
 		}
 	}
 }
