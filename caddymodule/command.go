@@ -56,8 +56,9 @@ answer the provider does not sign (the message says what it signs).
 
 caddy minipay sign computes the signature of a request the merchant's own
 code sends (wechat_v2: an <xml> document; latipay: a JSON object; wechat_v3:
-the body with --method and --url, and its Authorization header) and prints
-the string to sign (a key as ***) and the signature.
+the body with --method and --url, and its Authorization header; 2c2p: the
+PaymentRequest payload, and the envelope to send) and prints the string to
+sign (a key as ***) and the signature. Exit status: 0, or 2 on a usage error.
 
   caddy minipay ` + verifyUsage + `
   caddy minipay ` + strings.ReplaceAll(signUsage, "\n      ", "\n ") + `

@@ -343,6 +343,14 @@ func TestMinipayHelp(t *testing.T) {
 		!strings.Contains(cmd.Long, "caddy minipay sign --provider wechat_v3") {
 		t.Fatalf("caddy help minipay: usage %q, long %q", cmd.Usage, cmd.Long)
 	}
+	// Its prose names what sign reads for every provider sign knows.
+	_, prose, _ := strings.Cut(cmd.Long, "caddy minipay sign computes")
+	prose, _, _ = strings.Cut(prose, "caddy minipay verify --provider")
+	for name := range signFields {
+		if !strings.Contains(prose, name+":") {
+			t.Errorf("caddy help minipay: sign's paragraph does not say what it reads for %s: %q", name, prose)
+		}
+	}
 }
 
 // An input saved with a final line break or a byte order mark its sender
