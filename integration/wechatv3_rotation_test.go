@@ -43,6 +43,9 @@ type v3CertificateServer struct {
 	mchID     string
 	mu        sync.Mutex
 	published []v3Platform // the last one signs the answer
+	// answer, when set, serves the other paths (API calls), signed by
+	// the newest published certificate.
+	answer    func(r *http.Request) string
 	downloads atomic.Int32
 	badAuth   atomic.Int32
 }
@@ -55,22 +58,29 @@ func (s *v3CertificateServer) publish(p ...v3Platform) {
 
 func (s *v3CertificateServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	params := v3AuthorizationParams(r)
-	msg := r.Method + "\n" + r.RequestURI + "\n" + params["timestamp"] + "\n" + params["nonce_str"] + "\n\n"
-	if r.Method != http.MethodGet || r.URL.Path != "/v3/certificates" || params["mchid"] != s.mchID ||
+	reqBody, _ := io.ReadAll(r.Body)
+	msg := r.Method + "\n" + r.RequestURI + "\n" + params["timestamp"] + "\n" + params["nonce_str"] + "\n" + string(reqBody) + "\n"
+	api := r.URL.Path != "/v3/certificates"
+	if api && s.answer == nil || !api && r.Method != http.MethodGet || params["mchid"] != s.mchID ||
 		!rsaVerify(s.merchant, msg, params["signature"]) || r.Header.Get("User-Agent") == "" {
 		s.badAuth.Add(1)
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
-	s.downloads.Add(1)
 	s.mu.Lock()
 	published := s.published
 	s.mu.Unlock()
-	pems := make([]string, len(published))
-	for i, p := range published {
-		pems[i] = p.pem
+	var body string
+	if api {
+		body = s.answer(r)
+	} else {
+		s.downloads.Add(1)
+		pems := make([]string, len(published))
+		for i, p := range published {
+			pems[i] = p.pem
+		}
+		body = v3CertificatesAnswer(s.t, pems)
 	}
-	body := v3CertificatesAnswer(s.t, pems)
 	signer := published[len(published)-1]
 	for k, v := range wechatHeaders(s.t, signer.key, signer.serial, time.Now().Unix(), body) {
 		w.Header()[k] = v
@@ -260,4 +270,72 @@ func TestWechatV3WebhookCertificateRotation(t *testing.T) {
 			t.Fatalf("event %d: %v, want the payment of %s", i, ev, accepted[i])
 		}
 	}
+}
+
+// TestWechatV3RoutesShareOneDownload: a minipay route and a minipay_webhook
+// route of one mch_id in certificate mode share the download through
+// Caddy's storage (README "Clusters"): the webhook's first notification
+// needs no download of its own after the client's, and when WeChat
+// rotates, the certificate the webhook downloaded for a notification
+// verifies the client's next answer without another.
+func TestWechatV3RoutesShareOneDownload(t *testing.T) {
+	const mch = "1900000774"
+	now := time.Now()
+	a := newV3Platform(t, 0x0B0B0B0001, now.Add(-time.Hour), now.AddDate(5, 0, 0))
+	b := newV3Platform(t, 0x0B0B0B0002, now.Add(-time.Minute), now.AddDate(5, 0, 0))
+	srv := &v3CertificateServer{t: t, merchant: &v3PrivateKey(t, "apiclient_key.pem").PublicKey, mchID: mch}
+	srv.publish(a)
+	tx := `{"appid":"` + appID + `","mchid":"` + mch + `","out_trade_no":"SH-1","transaction_id":"4200000774000001","trade_type":"JSAPI","trade_state":"SUCCESS",` +
+		`"trade_state_desc":"支付成功","success_time":"2026-12-07T10:00:05+08:00","payer":{"openid":"o"},"amount":{"total":1230,"currency":"CNY"}}`
+	srv.answer = func(*http.Request) string { return tx }
+	fake := httptest.NewServer(srv)
+	defer fake.Close()
+	backend := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer backend.Close()
+	merchant := "\t\t\tapp_id " + appID + "\n\t\t\tmch_id " + mch + "\n\t\t\tserial_no " + v3Serial + "\n\t\t\tprivate_key {file." +
+		v3KeyPath(t, "apiclient_key.pem") + "}\n\t\t\tapi_v3_key " + v3APIv3Key + "\n\t\t\tcertificates_url " + fake.URL + "/v3/certificates\n"
+	port := freePort(t)
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+":"+itoa(port)+" {\n"+
+		"\thandle /v3/* {\n\t\tminipay wechat_v3 {\n"+merchant+"\t\t\tnotify_url https://m.example/n\n\t\t}\n\t\treverse_proxy "+strings.TrimPrefix(fake.URL, "http://")+"\n\t}\n"+
+		"\thandle /hook {\n\t\tminipay_webhook wechat_v3 {\n"+merchant+"\t\t}\n\t\treverse_proxy "+strings.TrimPrefix(backend.URL, "http://")+"\n\t}\n}\n")
+	base := "http://localhost:" + itoa(port)
+	notify := func(p v3Platform, txID string) int {
+		body := v3Notification(t, "EV-"+txID, "TRANSACTION.SUCCESS", "支付成功", "transaction", strings.Replace(tx, "4200000774000001", txID, 1))
+		res := do(t, tc, http.MethodPost, base+"/hook", "application/json", []byte(body), flatten(wechatHeaders(t, p.key, p.serial, time.Now().Unix(), body))...)
+		return res.status
+	}
+	query := func() int { return postJSON(t, tc, base+"/v3/query", `{"order_id":"SH-1"}`).status }
+	steps := []struct {
+		name      string
+		run       func() int
+		status    int
+		downloads int32
+	}{
+		{"the client's first answer: one download", query, 200, 1},
+		{"the webhook's first notification: the stored download", func() int { return notify(a, "4200000774000002") }, 200, 1},
+		{"B published, a notification signed by B: the webhook downloads", func() int { srv.publish(a, b); return notify(b, "4200000774000003") }, 200, 2},
+		{"the client's answer signed by B: the stored download", query, 200, 2},
+	}
+	for _, s := range steps {
+		if status := s.run(); status != s.status {
+			t.Fatalf("%s: %d, want %d", s.name, status, s.status)
+		}
+		if n := srv.downloads.Load(); n != s.downloads {
+			t.Fatalf("%s: %d downloads, want %d", s.name, n, s.downloads)
+		}
+	}
+	if n := srv.badAuth.Load(); n != 0 {
+		t.Fatalf("%d requests carried an Authorization the merchant's key did not make", n)
+	}
+}
+
+// flatten writes h as name, value pairs for do.
+func flatten(h http.Header) []string {
+	var out []string
+	for k, vs := range h {
+		for _, v := range vs {
+			out = append(out, k, v)
+		}
+	}
+	return out
 }
