@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/minipay/caddy-minipay/transform"
 )
@@ -207,6 +208,11 @@ func (s *Sandbox) create(body []byte) (int, string, any) {
 	switch {
 	case req.MerchantOrderID == "" || len(req.MerchantOrderID) > 32:
 		return SandboxCodeInvalidParam, "merchant_order_id is required (at most 32 characters)", nil
+	case strings.ContainsFunc(req.MerchantOrderID, unicode.IsControl):
+		// CBTIS documents only the length; no API takes a CR or NUL in an
+		// id, and the console could not name such an order back (HTML
+		// reads a CR in an attribute as LF).
+		return SandboxCodeInvalidParam, "merchant_order_id holds a control character", nil
 	case req.Description == "":
 		return SandboxCodeInvalidParam, "description is required", nil
 	case req.PaymentMethod == nil || req.PaymentMethod.Type != "wechat" || req.PaymentMethod.WeChat == nil:

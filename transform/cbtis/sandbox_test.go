@@ -179,6 +179,8 @@ func TestSandboxAPI(t *testing.T) {
 		{"create", PathCreate, tok, sandboxCreateBody, 200, 0},
 		{"same create again is idempotent", PathCreate, tok, sandboxCreateBody, 200, 0},
 		{"same id, other amount", PathCreate, tok, strings.Replace(sandboxCreateBody, "12.30", "12.31", 1), 200, SandboxCodeDuplicateOrder},
+		{"id with a CR", PathCreate, tok, strings.Replace(sandboxCreateBody, `"S1"`, `"S\r1"`, 1), 200, SandboxCodeInvalidParam},
+		{"id with a NUL", PathCreate, tok, strings.Replace(sandboxCreateBody, `"S1"`, `"S\u00001"`, 1), 200, SandboxCodeInvalidParam},
 		{"same id, other payer", PathCreate, tok, strings.Replace(sandboxCreateBody, `"sub_openid":"o1"`, `"sub_openid":"o2"`, 1), 200, SandboxCodeDuplicateOrder},
 		{"foreign sub_appid", PathCreate, tok, strings.Replace(sandboxCreateBody, subAppID, "wx0000000000000000", 1), 200, SandboxCodeInvalidParam},
 		{"other flow", PathCreate, tok, strings.Replace(sandboxCreateBody, "mini_program", "jsapi", 1), 200, SandboxCodeInvalidParam},
