@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -23,6 +24,19 @@ const (
 
 var errTooLarge = errors.New("body too large")
 
+// errRouteLimit is a body past a bound the route set below maxBody
+// (request_body max_size, whose reader fails mid-body with
+// *http.MaxBytesError): too large as well.
+var errRouteLimit = fmt.Errorf("%w for the route's request_body max_size", errTooLarge)
+
+// tooLarge maps a read that passed a route's bound to errRouteLimit.
+func tooLarge(err error) error {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return errRouteLimit
+	}
+	return err
+}
+
 // readBody reads at most limit bytes; a longer body is errTooLarge. A body
 // of known length is read into scratch when it fits (a pooled buffer the
 // caller owns until it is done with the body), else into one exact
@@ -39,13 +53,13 @@ func readBody(r *http.Request, limit int64, scratch []byte) ([]byte, error) {
 			b = make([]byte, r.ContentLength)
 		}
 		if _, err := io.ReadFull(r.Body, b); err != nil {
-			return nil, err
+			return nil, tooLarge(err)
 		}
 		return b, nil
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		return nil, err
+		return nil, tooLarge(err)
 	}
 	if int64(len(b)) > limit {
 		return nil, errTooLarge
@@ -140,6 +154,9 @@ func readPlainBody(r *http.Request, scratch []byte) ([]byte, *transform.Error) {
 		return nil, &transform.Error{Status: http.StatusUnsupportedMediaType, Code: transform.CodeUnsupportedMediaType, Message: "send the body without a Content-Encoding"}
 	}
 	body, err := readBody(r, maxBody, scratch)
+	if errors.Is(err, errRouteLimit) {
+		return nil, &transform.Error{Status: http.StatusRequestEntityTooLarge, Code: transform.CodeRequestTooLarge, Message: "the body is larger than the route's request_body max_size"}
+	}
 	if errors.Is(err, errTooLarge) {
 		return nil, &transform.Error{Status: http.StatusRequestEntityTooLarge, Code: transform.CodeRequestTooLarge, Message: "the body is larger than 64 KiB"}
 	}

@@ -262,3 +262,69 @@ func TestNotificationToAnUnroutedPathIsRetried(t *testing.T) {
 		}
 	}
 }
+
+// TestRouteBodyLimitIsTooLarge: a route may bound bodies below the
+// plugin's 64 KiB with Caddy's request_body max_size; a body that passes
+// that bound mid-read (chunked, so Caddy cannot refuse it by its length)
+// is what it is, too large: 413 request_too_large on the merchant API and
+// the failure form with 413 on a webhook, not an unreadable body's 400
+// (README "Errors", "Webhooks").
+func TestRouteBodyLimitIsTooLarge(t *testing.T) {
+	port := itoa(freePort(t))
+	tc := startCaddy(t, globalOptions(t.TempDir()+"/caddy.log")+`
+:`+port+` {
+	request_body {
+		max_size 1KB
+	}
+	handle /wechat/* {
+		`+wechatV2Minipay+`
+		reverse_proxy 127.0.0.1:9
+	}
+	handle /webhooks/wechat_v2 {
+		minipay_webhook wechat_v2 {
+			app_id `+appID+`
+			mch_id `+mchID+`
+			api_key `+apiKey+`
+		}
+		reverse_proxy 127.0.0.1:9
+	}
+}
+`)
+	big := `{"order_id":"` + strings.Repeat("A", 2000) + `"}`
+	for _, tt := range []struct {
+		path, contentType string
+		code, nackType    string
+	}{
+		{"/wechat/query", "application/json", "request_too_large", ""},
+		{"/webhooks/wechat_v2", "text/xml", "", "text/xml; charset=utf-8"},
+	} {
+		// io.MultiReader hides the length: the body goes chunked.
+		req, err := http.NewRequest("POST", "http://localhost:"+port+tt.path, io.MultiReader(strings.NewReader(big)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", tt.contentType)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 413 {
+			t.Errorf("%s: %d %s, want 413", tt.path, res.StatusCode, body)
+			continue
+		}
+		if tt.code != "" {
+			r := response{status: res.StatusCode, header: res.Header, body: body}
+			if e := r.errorOf(t); e["code"] != tt.code || strings.Contains(str(e["message"]), "64 KiB") {
+				t.Errorf("%s: %s", tt.path, body)
+			}
+		} else if ct := res.Header.Get("Content-Type"); ct != tt.nackType {
+			t.Errorf("%s: failure form %q %s", tt.path, ct, body)
+		}
+	}
+	// With its length announced, Caddy's request_body refuses it itself, before minipay, with an empty 413.
+	if r := do(t, tc, "POST", "http://localhost:"+port+"/wechat/query", "application/json", []byte(big)); r.status != 413 || len(r.body) != 0 {
+		t.Errorf("announced length: %d %q, want Caddy's empty 413", r.status, r.body)
+	}
+}
