@@ -132,6 +132,7 @@ func (s *Sandbox) pay(req transform.Params, now time.Time) []byte {
 	id := req.Get("uniqueTransactionCode")
 	o, ok := s.orders[id]
 	if ok && (o.state != statePending || o.request.Get("amt") != req.Get("amt") || o.request.Get("currencyCode") != req.Get("currencyCode") ||
+		o.request.Get("desc") != req.Get("desc") ||
 		o.request.Get("miniProgramData/wechat/openID") != req.Get("miniProgramData/wechat/openID")) { // a prepay is its payer's
 		return s.refusal(req, "Duplicate unique transaction code.", now)
 	}

@@ -205,6 +205,7 @@ func TestSandboxRefusals(t *testing.T) {
 		{"wrong version", "Invalid version.", other(func(c *Config) { c.Version = "9.4" }), sandboxPay, nil, 422, "provider_rejected"},
 		{"order paid", "Duplicate unique transaction code.", good, strings.Replace(sandboxPay, "SB-1", "PAID-1", 1), nil, 422, "provider_rejected"},
 		{"same order, other amount", "Duplicate unique transaction code.", good, strings.Replace(strings.Replace(sandboxPay, "SB-1", "OPEN-1", 1), "12.34", "12.35", 1), nil, 422, "provider_rejected"},
+		{"same order, other description", "Duplicate unique transaction code.", good, strings.Replace(strings.Replace(sandboxPay, "SB-1", "OPEN-1", 1), "Kaya toast", "Kopi", 1), nil, 422, "provider_rejected"},
 		{"same order, other payer", "Duplicate unique transaction code.", good, strings.Replace(strings.Replace(sandboxPay, "SB-1", "OPEN-1", 1), testOpenID, "oOtherPayer", 1), nil, 422, "provider_rejected"},
 		{"not a form", "Invalid payment request.", good, sandboxPay, []byte("hello"), 422, "provider_rejected"},
 		{"unsigned request", "Invalid signature.", good, sandboxPay,
