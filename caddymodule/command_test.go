@@ -472,7 +472,7 @@ func TestVerifyCommandWechatV2Refund(t *testing.T) {
 	code, out, errOut = verify(t, notification(tampered), args...)
 	if code != 1 || !strings.Contains(out, "_no><![CDATA[R1]]></out_refund_no>") || !strings.HasSuffix(out,
 		"\nexpected: req_info encrypted under the lowercase hex MD5 of api_key (it does not decrypt to a <root> document)\nreceived: "+tampered+
-			"\nverdict: invalid (wechat_v2: refund notification req_info does not decrypt)\n") {
+			"\nverdict: invalid (notification signature does not verify: wechat_v2 refund notification req_info does not decrypt under the key)\n") {
 		t.Fatalf("tampered: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = verify(t, notification(reqInfo), append(args[:len(args)-3:len(args)-3], "api_key=8934e7d15453e97507ef794cf7b0519d", "--file", "-")...)

@@ -34,10 +34,12 @@ func NewWebhook(cfg Config) (*Webhook, error) {
 var _ transform.Webhook = (*Webhook)(nil)
 
 // Errors of Verify besides transform's ErrMalformed, ErrUnsigned,
-// ErrBadSignature and ErrForeign (ErrSignType wraps ErrBadSignature,
-// ErrNotNotice transform.ErrSignedAnswer).
+// ErrBadSignature and ErrForeign, each wrapping one of them (README
+// Development, "Adding a provider"): ErrRefundDecrypt and ErrSignType wrap
+// ErrBadSignature (decrypting req_info under the key is what authenticates
+// a refund notification), ErrNotNotice transform.ErrSignedAnswer.
 var (
-	ErrRefundDecrypt = errors.New("wechat_v2: refund notification req_info does not decrypt")
+	ErrRefundDecrypt = fmt.Errorf("%w: wechat_v2 refund notification req_info does not decrypt under the key", transform.ErrBadSignature)
 	ErrSignType      = fmt.Errorf("%w: the notification names another sign type than the configured one", transform.ErrBadSignature)
 	ErrNotNotice     = fmt.Errorf("%w (wechat_v2: the document is not a payment notification)", transform.ErrSignedAnswer)
 	// ErrShiftedField: a signed value holds "&name=" for a name that sorts

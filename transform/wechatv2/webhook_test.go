@@ -327,6 +327,11 @@ func TestWebhookRefundNotification(t *testing.T) {
 			if ev != nil || !errors.Is(err, tt.want) {
 				t.Fatalf("Verify = %+v, %v; want %v", ev, err, tt.want)
 			}
+			// What the kit's callers tell apart: one of its four errors.
+			if !slices.ContainsFunc([]error{transform.ErrMalformed, transform.ErrUnsigned, transform.ErrBadSignature, transform.ErrForeign},
+				func(kit error) bool { return errors.Is(err, kit) }) {
+				t.Fatalf("Verify = %v, which wraps none of transform's webhook errors", err)
+			}
 		})
 	}
 }

@@ -5,14 +5,25 @@ import (
 	"crypto/cipher"
 	"encoding/base64"
 	"errors"
+
+	"github.com/minipay/caddy-minipay/transform"
 )
 
 // AlgorithmAESGCM is the only resource algorithm WeChat uses (and the only
 // one accepted): AES-GCM with the APIv3 key, 12-byte nonce, 16-byte tag.
 const AlgorithmAESGCM = "AEAD_AES_256_GCM"
 
-// ErrDecrypt is any failure to authenticate and decrypt a resource.
-var ErrDecrypt = errors.New("wechat_v3: the resource does not decrypt with api_v3_key")
+// ErrDecrypt is any failure to authenticate and decrypt a resource. For a
+// notification it is a forgery as much as a signature that does not
+// verify, so it matches transform.ErrBadSignature (errors.Is), one of the
+// four errors every webhook returns (README Development, "Adding a
+// provider"); its text names the resource, also for a certificate.
+var ErrDecrypt error = decryptError{}
+
+type decryptError struct{}
+
+func (decryptError) Error() string { return "wechat_v3: the resource does not decrypt with api_v3_key" }
+func (decryptError) Unwrap() error { return transform.ErrBadSignature }
 
 // Resource is an encrypted payload of a notification or a downloaded
 // certificate (docs/providers/wechat_v3.md, "AES-256-GCM").

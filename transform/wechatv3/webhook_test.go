@@ -148,8 +148,8 @@ func TestWebhookRefusals(t *testing.T) {
 		}
 	}
 	wrongKey := vector8Webhook(t, func(c *Config) { c.APIv3Key = strings.Repeat("k", 32) })
-	if _, err := wrongKey.Verify(vector8(t)); err != ErrDecrypt {
-		t.Fatalf("another api_v3_key: %v", err)
+	if _, err := wrongKey.Verify(vector8(t)); err != ErrDecrypt || !errors.Is(err, transform.ErrBadSignature) {
+		t.Fatalf("another api_v3_key: %v, want ErrDecrypt, a transform.ErrBadSignature", err)
 	}
 	foreign := vector8Webhook(t, func(c *Config) { c.MchID = "1230000110" })
 	if _, err := foreign.Verify(vector8(t)); err != transform.ErrForeign {
