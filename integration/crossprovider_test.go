@@ -251,7 +251,9 @@ func TestProviderRefusalsAlike(t *testing.T) {
 // where the provider signs them), every one a string but data, an object of
 // strings; id is provider:reference:type and the Minipay-* headers repeat
 // it; amount has the currency's decimals; refund_id is on refund events
-// only; provider_order_id is the one the pay and query answers gave.
+// only; provider_order_id is the one the pay and query answers gave. The
+// query then names each outcome in the status object's vocabulary, paid_at
+// only for a paid order.
 func TestEventShapesAlike(t *testing.T) {
 	tc, merchant, sandbox, _ := startExample(t)
 	base, sb := "http://localhost:"+itoa(merchant), "http://localhost:"+itoa(sandbox)
@@ -364,6 +366,25 @@ func TestEventShapesAlike(t *testing.T) {
 			if p.types.refunded != "" && result == "succeeded" {
 				if res := postJSON(t, tc, sb+"/sandbox/complete", `{"provider":"`+r.provider+`","order_id":"`+id+`","result":"refunded"}`); res.status != 200 || res.json(t)["acknowledged"] != true {
 					t.Fatalf("%s complete refunded: %d %s", r.provider, res.status, res.body)
+				}
+			}
+			// The query then says the state in the status object's words:
+			// CBTIS's in its documented statuses only (README CBTIS: pending
+			// after a failure, succeeded after a refund).
+			if slices.Contains(r.ops, "query") {
+				wantStatus := map[string]string{"succeeded": "succeeded", "failed": "failed"}[result]
+				switch {
+				case r.provider == "cbtis" && result == "failed":
+					wantStatus = "pending"
+				case p.types.refunded != "" && result == "succeeded" && r.provider != "cbtis":
+					wantStatus = "refunded"
+				}
+				q := postJSON(t, tc, base+r.path+"/query", `{"order_id":"`+id+`"}`)
+				wantAnswer(t, r.provider+" query", q, 200, "", "")
+				a := q.json(t)
+				_, paid := a["paid_at"]
+				if a["status"] != wantStatus || paid != (wantStatus == "succeeded" || wantStatus == "refunded") || a["amount"] != "12.30" || a["currency"] != r.currency {
+					t.Errorf("%s query after %s: %s, want status %s", r.provider, result, q.body, wantStatus)
 				}
 			}
 			got := events()[id]
