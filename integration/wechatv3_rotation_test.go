@@ -127,24 +127,12 @@ func TestWechatV3WebhookCertificateRotation(t *testing.T) {
 	defer mixedHTTP.Close()
 	defer burstHTTP.Close()
 
-	var got struct {
-		sync.Mutex
-		events []map[string]any
-	}
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var ev map[string]any
-		b, _ := io.ReadAll(r.Body)
-		_ = json.Unmarshal(b, &ev)
-		got.Lock()
-		got.events = append(got.events, ev)
-		got.Unlock()
-	}))
-	defer backend.Close()
+	sink := newEventSink(t)
 
 	route := func(path, mch, keys string) string {
 		return "\thandle " + path + " {\n\t\tminipay_webhook wechat_v3 {\n\t\t\tapp_id " + appID + "\n\t\t\tmch_id " + mch +
 			"\n\t\t\tserial_no " + v3Serial + "\n\t\t\tprivate_key {file." + v3KeyPath(t, "apiclient_key.pem") + "}\n\t\t\tapi_v3_key " + v3APIv3Key +
-			"\n" + keys + "\t\t}\n\t\treverse_proxy " + strings.TrimPrefix(backend.URL, "http://") + "\n\t}\n"
+			"\n" + keys + "\t\t}\n\t\treverse_proxy " + strings.TrimPrefix(sink.srv.URL, "http://") + "\n\t}\n"
 	}
 	port := freePort(t)
 	config := globalOptions(filepath.Join(t.TempDir(), "caddy.log")) + ":" + itoa(port) + " {\n" +
@@ -259,12 +247,11 @@ func TestWechatV3WebhookCertificateRotation(t *testing.T) {
 	if n := certSrv.badAuth.Load() + mixedSrv.badAuth.Load() + burstSrv.badAuth.Load(); n != 0 {
 		t.Fatalf("%d downloads carried an Authorization the merchant's key did not make", n)
 	}
-	got.Lock()
-	defer got.Unlock()
-	if len(got.events) != len(accepted)+8 {
-		t.Fatalf("%d events forwarded, want %d: %v", len(got.events), len(accepted), got.events)
+	events := sink.take()
+	if len(events) != len(accepted)+8 {
+		t.Fatalf("%d events forwarded, want %d: %v", len(events), len(accepted)+8, events)
 	}
-	for i, ev := range got.events[:len(accepted)] {
+	for i, ev := range events[:len(accepted)] {
 		if ev["type"] != "payment.succeeded" || ev["provider_order_id"] != accepted[i] || ev["amount"] != "12.30" ||
 			ev["id"] != "wechat_v3:"+accepted[i]+":payment.succeeded" {
 			t.Fatalf("event %d: %v, want the payment of %s", i, ev, accepted[i])
@@ -290,14 +277,13 @@ func TestWechatV3RoutesShareOneDownload(t *testing.T) {
 	srv.answer = func(*http.Request) string { return tx }
 	fake := httptest.NewServer(srv)
 	defer fake.Close()
-	backend := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	defer backend.Close()
+	sink := newEventSink(t)
 	merchant := "\t\t\tapp_id " + appID + "\n\t\t\tmch_id " + mch + "\n\t\t\tserial_no " + v3Serial + "\n\t\t\tprivate_key {file." +
 		v3KeyPath(t, "apiclient_key.pem") + "}\n\t\t\tapi_v3_key " + v3APIv3Key + "\n\t\t\tcertificates_url " + fake.URL + "/v3/certificates\n"
 	port := freePort(t)
 	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+":"+itoa(port)+" {\n"+
 		"\thandle /v3/* {\n\t\tminipay wechat_v3 {\n"+merchant+"\t\t\tnotify_url https://m.example/n\n\t\t}\n\t\treverse_proxy "+strings.TrimPrefix(fake.URL, "http://")+"\n\t}\n"+
-		"\thandle /hook {\n\t\tminipay_webhook wechat_v3 {\n"+merchant+"\t\t}\n\t\treverse_proxy "+strings.TrimPrefix(backend.URL, "http://")+"\n\t}\n}\n")
+		"\thandle /hook {\n\t\tminipay_webhook wechat_v3 {\n"+merchant+"\t\t}\n\t\treverse_proxy "+strings.TrimPrefix(sink.srv.URL, "http://")+"\n\t}\n}\n")
 	base := "http://localhost:" + itoa(port)
 	notify := func(p v3Platform, txID string) int {
 		body := v3Notification(t, "EV-"+txID, "TRANSACTION.SUCCESS", "支付成功", "transaction", strings.Replace(tx, "4200000774000001", txID, 1))
@@ -329,6 +315,37 @@ func TestWechatV3RoutesShareOneDownload(t *testing.T) {
 	}
 }
 
+// eventSink is a merchant backend that keeps the events it is sent and
+// answers 200.
+type eventSink struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	events []map[string]any
+}
+
+func newEventSink(t testing.TB) *eventSink {
+	s := &eventSink{}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		var ev map[string]any
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &ev)
+		s.mu.Lock()
+		s.events = append(s.events, ev)
+		s.mu.Unlock()
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// take returns the events received since the last take.
+func (s *eventSink) take() []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.events
+	s.events = nil
+	return out
+}
+
 // flatten writes h as name, value pairs for do.
 func flatten(h http.Header) []string {
 	var out []string
@@ -338,4 +355,60 @@ func flatten(h http.Header) []string {
 		}
 	}
 	return out
+}
+
+// TestWechatV3PartnerRefundNotifications: a service provider's refund
+// notifications (退款结果通知, resource with sp_mchid and sub_mchid, no
+// appid), REFUND.SUCCESS, ABNORMAL and CLOSED, through a real Caddy's
+// partner minipay_webhook route: each event says which refund of which
+// order, its amount, and success_time only where WeChat gives one; a
+// direct merchant's refund, or another sub-merchant's, is refused.
+func TestWechatV3PartnerRefundNotifications(t *testing.T) {
+	sink := newEventSink(t)
+	port := freePort(t)
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+":"+itoa(port)+" {\n\thandle /hook {\n\t\tminipay_webhook wechat_v3 {\n"+
+		v3Merchant(t, v3PublicKeyMode(t))+"\t\tsub_mch_id 1900000110\n\t\tsub_app_id wx9999999999999999\n\t\t}\n\t\treverse_proxy "+strings.TrimPrefix(sink.srv.URL, "http://")+"\n\t}\n}\n")
+	platform := v3PrivateKey(t, "wechatpay_platform_key.pem")
+	refund := func(who, status, successTime string) string {
+		return `{` + who + `,"out_trade_no":"SP-1","transaction_id":"4200000110202612070000000001","out_refund_no":"SP-1@R|1","refund_id":"50300110202612070000000001",` +
+			`"refund_status":"` + status + `",` + successTime + `"user_received_account":"招商银行信用卡0403 \"主卡\"","amount":{"total":1230,"refund":230,"payer_total":1230,"payer_refund":230}}`
+	}
+	const partner = `"sp_mchid":"` + mchID + `","sub_mchid":"1900000110"`
+	const at = `"success_time":"2026-12-07T10:01:05+08:00",`
+	cases := []struct {
+		name, eventType, resource string
+		status                    int
+		typ, occurredAt           string
+	}{
+		{"REFUND.SUCCESS", "REFUND.SUCCESS", refund(partner, "SUCCESS", at), 200, "refund.succeeded", "2026-12-07T10:01:05+08:00"},
+		{"REFUND.ABNORMAL", "REFUND.ABNORMAL", refund(partner, "ABNORMAL", ""), 200, "refund.failed", ""},
+		{"REFUND.CLOSED", "REFUND.CLOSED", refund(partner, "CLOSED", ""), 200, "refund.failed", ""},
+		{"a direct merchant's refund", "REFUND.SUCCESS", refund(`"mchid":"`+mchID+`"`, "SUCCESS", at), 401, "", ""},
+		{"another sub-merchant's refund", "REFUND.SUCCESS", refund(`"sp_mchid":"`+mchID+`","sub_mchid":"1900000111"`, "SUCCESS", at), 401, "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			body := v3Notification(t, "EV-"+c.eventType, c.eventType, "退款状态", "refund", c.resource)
+			res := do(t, tc, http.MethodPost, "http://localhost:"+itoa(port)+"/hook", "application/json", []byte(body),
+				flatten(wechatHeaders(t, platform, v3PublicKeyID, time.Now().Unix(), body))...)
+			if res.status != c.status {
+				t.Fatalf("%d %s, want %d", res.status, res.body, c.status)
+			}
+			events := sink.take()
+			if want := map[bool]int{true: 0, false: 1}[c.typ == ""]; len(events) != want {
+				t.Fatalf("forwarded %v, want %d events", events, want)
+			}
+			if c.typ == "" {
+				return
+			}
+			ev := events[0]
+			data, _ := ev["data"].(map[string]any)
+			if ev["type"] != c.typ || ev["id"] != "wechat_v3:50300110202612070000000001:"+c.typ || ev["order_id"] != "SP-1" ||
+				ev["refund_id"] != "SP-1@R|1" || ev["provider_order_id"] != "4200000110202612070000000001" ||
+				ev["amount"] != "2.30" || ev["currency"] != "CNY" || str(ev["occurred_at"]) != c.occurredAt ||
+				data["sub_mchid"] != "1900000110" || data["user_received_account"] != `招商银行信用卡0403 "主卡"` || data["event_type"] != c.eventType {
+				t.Fatalf("event %v", ev)
+			}
+		})
+	}
 }
