@@ -23,11 +23,16 @@ import (
 // an editor saved, LF. No provider's body starts like either.
 var httpStartLine = regexp.MustCompile(`^(?:[A-Z]+ [!-~]+ HTTP/[0-9](?:\.[0-9])?|HTTP/[0-9](?:\.[0-9])? ([1-5][0-9][0-9])(?: [^\r\n]*)?)\r?\n`)
 
+// chunkSizeLine matches the first line of a chunked body (RFC 9112 §7.1).
+// A body under "Transfer-Encoding: chunked" that does not start with one
+// was saved decoded, as curl -i saves it, and is taken as it is.
+var chunkSizeLine = regexp.MustCompile(`^[0-9a-fA-F]{1,16}[ \t]*(?:;[^\r\n]*)?\r?\n`)
+
 // splitHTTPMessage returns the headers and the body of b when b is an HTTP
 // message; ok is false when it is not one (a body alone). The body is read
-// as its framing says: chunked, or Content-Length bytes (what follows is
-// not part of the message, such as a line break an editor added), or the
-// rest of b without either. An interim 1xx response before the final one
+// as its framing says: chunked (unless saved decoded), or Content-Length
+// bytes (what follows is not part of the message, such as a line break an
+// editor added), or the rest of b without either. An interim 1xx response before the final one
 // is skipped. A message cut short of its framing is an error.
 func splitHTTPMessage(b []byte) (header http.Header, body []byte, ok bool, err error) {
 	m := httpStartLine.FindSubmatch(b)
@@ -48,7 +53,7 @@ func splitHTTPMessage(b []byte) (header http.Header, body []byte, ok bool, err e
 	}
 	r := bytes.NewReader(b)
 	switch length := header.Get("Content-Length"); {
-	case strings.EqualFold(strings.TrimSpace(lastToken(header.Get("Transfer-Encoding"))), "chunked"):
+	case strings.EqualFold(strings.TrimSpace(lastToken(header.Get("Transfer-Encoding"))), "chunked") && chunkSizeLine.Match(b):
 		if body, err = io.ReadAll(httputil.NewChunkedReader(bufio.NewReader(r))); err != nil {
 			return nil, nil, true, fmt.Errorf("the input is an HTTP message whose chunked body does not read: %v", err)
 		}

@@ -99,6 +99,11 @@ func TestVerifyCommandHTTPMessage(t *testing.T) {
 		{"wechat_v3 answer after 100 Continue", "HTTP/1.1 100 Continue\r\n\r\n" + crlf(append([]string{"HTTP/1.1 200 OK",
 			"Content-Type: application/json", "Content-Length: " + strconv.Itoa(len(answer))}, v3Headers(sign(answer))...)...) + "\r\n\r\n" + answer,
 			v3Args, answer, v3Headers(sign(answer)), 0},
+		// curl -i writes a chunked answer's body decoded, under its
+		// Transfer-Encoding header.
+		{"wechat_v3 answer, chunked, as curl -i saves it", crlf(append([]string{"HTTP/1.1 200 OK", "Content-Type: application/json",
+			"Transfer-Encoding: chunked"}, v3Headers(sign(answer))...)...) + "\r\n\r\n" + answer,
+			v3Args, answer, v3Headers(sign(answer)), 0},
 		{"wechat_v3 close answer, 204 without a body", crlf(append([]string{"HTTP/1.1 204 No Content"}, v3Headers(sign(""))...)...) + "\r\n\r\n",
 			v3Args, "", v3Headers(sign("")), 0},
 		{"wechat_v3 answer, tampered", strings.Replace(v3Dump, "wx2915", "wx2916", 1),
