@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -157,6 +158,13 @@ func FuzzVerifyCommand(f *testing.F) {
 		// signature of Latipay's JSON notification, which the webhook reads
 		// (README Latipay), so the webhook's verdict must then be verify's.
 		_, err := webhooks[i].Explain(n, nil)
+		// Whatever a webhook refuses, it refuses with one of the kit's four
+		// errors (README Development, "Adding a provider"), which its
+		// callers tell apart.
+		if err != nil && !slices.ContainsFunc([]error{transform.ErrMalformed, transform.ErrUnsigned, transform.ErrBadSignature, transform.ErrForeign},
+			func(kit error) bool { return errors.Is(err, kit) }) {
+			t.Fatalf("%s: the webhook refuses with %v, none of transform's webhook errors: %q", p.name, err, body)
+		}
 		if strings.Contains(out.String(), "\nkind: answer\n") && (err != nil || p.name != "latipay") {
 			if err == nil {
 				t.Fatalf("%s: the webhook accepts what verify calls an answer: %q", p.name, body)
