@@ -23,6 +23,18 @@ import (
 // an editor saved, LF. No provider's body starts like either.
 var httpStartLine = regexp.MustCompile(`^(?:[A-Z]+ [!-~]+ HTTP/[0-9](?:\.[0-9])?|HTTP/[0-9](?:\.[0-9])? ([1-5][0-9][0-9])(?: [^\r\n]*)?)\r?\n`)
 
+// httpRequestLine is the method and the request target of b's request
+// line, or "" when b does not start with one.
+func httpRequestLine(b []byte) (method, target string) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	if !httpStartLine.Match(b) || bytes.HasPrefix(line, []byte("HTTP/")) {
+		return "", ""
+	}
+	method, rest, _ := strings.Cut(string(line), " ")
+	target, _, _ = strings.Cut(rest, " ")
+	return method, target
+}
+
 // chunkSizeLine matches the first line of a chunked body (RFC 9112 §7.1).
 // A body under "Transfer-Encoding: chunked" that does not start with one
 // was saved decoded, as curl -i saves it, and is taken as it is.

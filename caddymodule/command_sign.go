@@ -94,6 +94,12 @@ func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
+	// A request saved as the HTTP message it was is signed by its body.
+	if _, inner, ok, err := splitHTTPMessage(body); err != nil {
+		return exitUsage, err
+	} else if ok {
+		body = inner
+	}
 	if *name == "2c2p" {
 		return sign2C2P(settings, body, stdout)
 	}
@@ -196,11 +202,31 @@ func (f v3RequestFlags) given() bool {
 // printed). A body is read for methods that carry one, or when --file says
 // where it is.
 func signV3(settings map[string]string, f v3RequestFlags, file string, stdin io.Reader, stdout io.Writer) (int, error) {
-	method := strings.ToUpper(*f.method)
+	method, target, timestamp, nonce := strings.ToUpper(*f.method), *f.url, *f.timestamp, *f.nonce
+	// The input is read unless the flags say a body-less request without
+	// --file: a request saved as its HTTP message gives what the flags do
+	// not, its Authorization the time and nonce it was signed with.
+	var body []byte
+	if file != "" || method != http.MethodGet && method != http.MethodHead && method != http.MethodDelete {
+		var err error
+		if body, err = readInput(file, stdin); err != nil {
+			return exitUsage, err
+		}
+		header, inner, ok, err := splitHTTPMessage(body)
+		if err != nil {
+			return exitUsage, err
+		}
+		if ok {
+			sentMethod, sentTarget := httpRequestLine(body)
+			body, method, target = inner, cmp.Or(method, sentMethod), cmp.Or(target, sentTarget)
+			if sent, ok := wechatv3.ParseAuthorization(header.Get("Authorization")); ok {
+				timestamp, nonce = cmp.Or(timestamp, sent.Timestamp), cmp.Or(nonce, sent.NonceStr)
+			}
+		}
+	}
 	if method == "" {
 		return exitUsage, errors.New("--method is required for wechat_v3 (GET, POST, ...)")
 	}
-	target := *f.url
 	if u, err := url.Parse(target); err == nil && u.IsAbs() {
 		target = u.RequestURI() // the path and query, as signed
 	}
@@ -208,25 +234,18 @@ func signV3(settings map[string]string, f v3RequestFlags, file string, stdin io.
 		return exitUsage, errors.New("--url must be the request's path and query (/v3/...), or its absolute URL")
 	}
 	ts := time.Now().Unix()
-	if *f.timestamp != "" {
+	if timestamp != "" {
 		var err error
-		if ts, err = strconv.ParseInt(*f.timestamp, 10, 64); err != nil || ts <= 0 {
+		if ts, err = strconv.ParseInt(timestamp, 10, 64); err != nil || ts <= 0 {
 			return exitUsage, errors.New("--timestamp: want Unix seconds")
 		}
 	}
-	nonce := *f.nonce
 	if nonce == "" {
 		nonce = transform.Nonce(32)
 	}
 	key, err := wechatv3.ParsePrivateKey(settings["private_key"])
 	if err != nil {
 		return exitUsage, errors.New("private_key: not an RSA private key in PEM (PKCS#1 or PKCS#8)")
-	}
-	var body []byte
-	if file != "" || method != http.MethodGet && method != http.MethodHead && method != http.MethodDelete {
-		if body, err = readInput(file, stdin); err != nil {
-			return exitUsage, err
-		}
 	}
 	// The header is the client's own (Signer.Authorization); RSA PKCS#1 v1.5
 	// is deterministic, so its signature is the one printed above it.

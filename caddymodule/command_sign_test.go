@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -339,5 +340,58 @@ func TestVerifyCommand2C2PRequest(t *testing.T) {
 			!strings.Contains(errOut.String(), "caddy minipay sign --provider 2c2p") || strings.Contains(errOut.String(), "7jYcp4FxFdf0") {
 			t.Fatalf("%s: exit %d, stdout %q, stderr %q", name, code, out.String(), errOut.String())
 		}
+	}
+}
+
+// A merchant's request saved as the HTTP message it sent (a debugging
+// proxy, nc -l) is signed by its body; for wechat_v3 the request line
+// gives --method and --url, and the Authorization header it carried gives
+// --timestamp and --nonce, so the printed signature is the one its own
+// should have been (README "caddy minipay verify", caddy minipay sign).
+// Published vectors: WeChat's official v2 example, Latipay's vector 1 and
+// WeChat Pay v3's vector 3 (docs/providers).
+func TestSignCommandHTTPRequest(t *testing.T) {
+	testdata := filepath.Join("..", "transform", "wechatv3", "testdata")
+	keyPath, err := filepath.Abs(filepath.Join(testdata, "wechat_v3-test-private-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3Body, err := os.ReadFile(filepath.Join(testdata, "wechat_v3-auth-body.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const vector3 = "pZiQhrF522xeAq+RRHDJybp2Pa+UY+kdjK/7ttFy6n20wjQGCBWdMWasBFz0gS+hxH3ljSj6KXmwA2jtjZTsdZoWBf5SDw1OfgmXpI0onXKS08kt7+mnMkJFpuT3QtlDBtfOcW5DQjA2JezMtJLsVDfd1cja8EyDVkRAmVeI2ZK3/+OFZirZ9Qt10l7ojFZyc2nb8yOCi6w1W2UUEZenveeim5v9qFLZbTupUkzR8TwjSJXOKK4EA+OY6HACrFD8QeaKvezTwQbGqTiH3gZvajrbuK4iHIZKThBs413j4xRau+ZocaMYm18dgCX2DitoYqjpsmIiL69zeD8dWz4LuQ=="
+	const v2Request = `<xml><appid>wxd930ea5d5a258f4f</appid><mch_id>10000100</mch_id><device_info>1000</device_info><body>test</body><nonce_str>ibuaiVcKdpRxkhJA</nonce_str></xml>`
+	const latipayRequest = `{"amount":"120.00","callback_url":"https://merchantsite.com/confirm","ip":"122.122.122.1","merchant_reference":"dsi39ej430sks03",` +
+		`"payment_method":"alipay","product_name":"Pinot Noir, Otago","return_url":"https://merchantsite.com/checkout","user_id":"U000334333","version":"2.0","wallet_id":"W00000001"}`
+	request := func(line string, headers []string, body string) string {
+		return strings.Join(append([]string{line, "Host: api.example", "Content-Length: " + strconv.Itoa(len(body))}, headers...), "\r\n") + "\r\n\r\n" + body
+	}
+	v3Keys := []string{"--provider", "wechat_v3", "--set", "mch_id=1900000109", "--set", "serial_no=D7CE59D1F522D701", "--set", "private_key={file." + keyPath + "}"}
+	sentAuth := `Authorization: WECHATPAY2-SHA256-RSA2048 mchid="1900000109",nonce_str="593BEC0C930BF1AFEB40B4A08C8FB242",timestamp="1554208460",serial_no="D7CE59D1F522D701",signature="c2lnbmF0dXJl"`
+	for _, tt := range []struct {
+		name, input string
+		args        []string
+		want        string // a part of the output
+	}{
+		{"wechat_v2", request("POST /pay/unifiedorder HTTP/1.1", []string{"Content-Type: text/xml"}, v2Request),
+			[]string{"--provider", "wechat_v2", "--set", "api_key=192006250b4c09247ec02edce69f6a2d"}, "\nsignature: 9A0A8659F005D6984697E2CA0A9CF3B7\n"},
+		{"latipay", request("POST /v2/miniapppay HTTP/1.1", []string{"Content-Type: application/json;charset=UTF-8"}, latipayRequest) + "\n",
+			[]string{"--provider", "latipay", "--set", "api_key=111222333"}, "\nsignature: 8d1bea078eaacdae8388852851ec39e2e8561cdce64f359421d85ed4844496ec\n"},
+		{"wechat_v3, the request line, timestamp and nonce from the message", request("POST /v3/pay/transactions/jsapi HTTP/1.1",
+			[]string{"Content-Type: application/json", sentAuth}, string(v3Body)), v3Keys, "\nsignature: " + vector3 + "\n"},
+		{"wechat_v3, an absolute-form request line, LF line ends, no length",
+			"POST https://api.mch.weixin.qq.com/v3/pay/transactions/jsapi HTTP/1.1\nHost: api.mch.weixin.qq.com\n" + sentAuth + "\n\n" + string(v3Body),
+			v3Keys, "\nsignature: " + vector3 + "\n"},
+		{"wechat_v3, flags win over the message", request("GET /v3/other HTTP/1.1", []string{sentAuth}, string(v3Body)),
+			append(v3Keys[:len(v3Keys):len(v3Keys)], "--method", "POST", "--url", "/v3/pay/transactions/jsapi"), "\nsignature: " + vector3 + "\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := runMinipay(append(append([]string{"sign"}, tt.args...), "-"), strings.NewReader(tt.input), &out, &errOut)
+			if code != 0 || !strings.Contains(out.String(), tt.want) {
+				t.Fatalf("exit %d\n%s%s\nwant %q", code, out.String(), errOut.String(), tt.want)
+			}
+		})
 	}
 }
