@@ -49,7 +49,7 @@ func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	fs.SetOutput(io.Discard)
 	var sets listFlag
 	name := fs.String("provider", "", "wechat_v2, latipay, wechat_v3 or 2c2p")
-	file := fs.String("file", "", "the request body; - (or no --file) for stdin")
+	file := fs.String("file", "", "the request body, or the whole HTTP message; - (or no --file) for stdin")
 	fs.Var(&sets, "set", "field=value; the value may be {env.NAME} or {file.path} (repeatable)")
 	v3 := v3RequestFlags{method: fs.String("method", "", "wechat_v3: the request's method"),
 		url:       fs.String("url", "", "wechat_v3: the path and query as sent, or the absolute URL"),
