@@ -89,16 +89,20 @@ func MoneyFromMinorText(minor, code string) (Money, bool) {
 // "12.30"), as MoneyFromMinorText reads WeChat's fen: zero included (what
 // the provider said, where ParseMoney holds the merchant's request to a
 // positive amount), trailing zeros past the currency's decimals tolerated
-// ("105.000" JPY-style padding), otherwise ParseMoney's grammar.
+// ("105.000" JPY-style padding), otherwise ParseMoney's grammar: a dot
+// with no digit after it ("12.") is no amount.
 func MoneyFromDecimal(s, code string) (Money, bool) {
 	if whole, frac, ok := strings.Cut(s, "."); ok {
+		if frac == "" {
+			return Money{}, false
+		}
 		frac = strings.TrimRight(frac, "0")
 		s = whole
 		if frac != "" {
 			s += "." + frac
 		}
 	}
-	if s == "0" && len(code) == 3 && strings.ToUpper(code) == code {
+	if s == "0" { // MoneyFromMinor checks the code as ParseMoney does
 		return MoneyFromMinor(0, code)
 	}
 	m, err := ParseMoney(s, code, "amount", "currency")
