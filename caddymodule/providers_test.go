@@ -94,19 +94,8 @@ func TestResolveProvider(t *testing.T) {
 // non-ASCII character, a fragment, past 256 bytes) fails the load naming
 // the provider and the field, without the value.
 func TestConfiguredNotifyURLRule(t *testing.T) {
-	keys, err := filepath.Abs("../examples/keys")
-	if err != nil {
-		t.Fatal(err)
-	}
-	configs := map[string]map[string]any{
-		"wechat_v2": {"app_id": testAppID, "mch_id": testMchID, "api_key": testAPIKey},
-		"wechat_v3": {"app_id": testAppID, "mch_id": testMchID, "serial_no": "3775B6A45ACD588826D15E583A95F5DD2F2D3B4A",
-			"private_key": "{file." + keys + "/apiclient_key.pem}", "public_key": "{file." + keys + "/wechatpay_pub_key.pem}",
-			"public_key_id": "PUB_KEY_ID_0119000001092026112900000000000001"},
-		"2c2p":    {"merchant_id": "JT01", "secret_key": "7jYcp4FxFdf0", "app_id": testAppID},
-		"latipay": {"user_id": "U000334333", "wallet_id": "W00000001", "api_key": "lp-key", "app_id": testAppID, "currency": "NZD"},
-		"cbtis":   {"uid": "39172931", "client_secret": "cs-secret", "sub_app_id": testAppID, "token_url": "https://cbtis.example/mch-api/v1/auth"},
-	}
+	configs := clientConfigs(t)
+	delete(configs, "wechat_login") // it has no notify_url
 	urls := []struct {
 		name, url string
 		valid     bool
@@ -121,20 +110,7 @@ func TestConfiguredNotifyURLRule(t *testing.T) {
 	for name, config := range configs {
 		for _, u := range urls {
 			t.Run(name+"/"+u.name, func(t *testing.T) {
-				info, err := caddy.GetModule(providerNamespace + "." + name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				mod := info.New()
-				raw, _ := json.Marshal(config)
-				if err := json.Unmarshal(raw, mod); err != nil {
-					t.Fatal(err)
-				}
-				setField(t, mod.(provider), "notify_url", u.url)
-				p, err := resolveProvider(mod, transform.RoleClient)
-				if err == nil {
-					_, err = p.(clientProvider).NewClient()
-				}
+				err := loadClient(t, name, config, "notify_url", u.url)
 				switch {
 				case u.valid && err != nil:
 					t.Fatalf("refused: %v", err)
@@ -145,6 +121,124 @@ func TestConfiguredNotifyURLRule(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// clientConfigs are a valid minipay configuration of every provider, with
+// the ids the providers' pages show (docs/providers).
+func clientConfigs(t *testing.T) map[string]map[string]any {
+	keys, err := filepath.Abs("../examples/keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]map[string]any{
+		"wechat_v2": {"app_id": testAppID, "mch_id": testMchID, "api_key": testAPIKey},
+		"wechat_v3": {"app_id": testAppID, "mch_id": testMchID, "serial_no": "3775B6A45ACD588826D15E583A95F5DD2F2D3B4A",
+			"private_key": "{file." + keys + "/apiclient_key.pem}", "public_key": "{file." + keys + "/wechatpay_pub_key.pem}",
+			"public_key_id": "PUB_KEY_ID_0119000001092026112900000000000001"},
+		"wechat_login": {"app_id": testAppID, "app_secret": "5f5e2c8d4b7a4e0f9c1d3b6a8e2f4c7d"},
+		"2c2p":         {"merchant_id": "JT01", "secret_key": "7jYcp4FxFdf0", "app_id": testAppID},
+		"latipay":      {"user_id": "U000334333", "wallet_id": "W00000001", "api_key": "lp-key", "app_id": testAppID, "currency": "NZD"},
+		"cbtis":        {"uid": "39172931", "client_secret": "cs-secret", "sub_app_id": testAppID, "token_url": "https://cbtis.example/mch-api/v1/auth"},
+	}
+}
+
+// loadClient loads provider name's module from config with field set to
+// value, resolves it and builds its client, as a minipay route's load does.
+func loadClient(t *testing.T, name string, config map[string]any, field, value string) error {
+	t.Helper()
+	info, err := caddy.GetModule(providerNamespace + "." + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := info.New()
+	raw, _ := json.Marshal(config)
+	if err := json.Unmarshal(raw, mod); err != nil {
+		t.Fatal(err)
+	}
+	setField(t, mod.(provider), field, value)
+	p, err := resolveProvider(mod, transform.RoleClient)
+	if err == nil {
+		_, err = p.(clientProvider).NewClient()
+	}
+	return err
+}
+
+// TestEveryConfiguredValueRule: each configured value is held to its rule
+// when the provider loads (README "Provider fields"), so that an id never
+// carries what would break out of where it goes: wechat_v3's mch_id names
+// a storage key (minipay/wechat_v3/<mch_id>/certificates), where "../"
+// would write outside Caddy's storage; mch_id and serial_no go into the
+// Authorization header and public_key_id into Wechatpay-Serial, where a
+// quote or a line break would forge another parameter or header. The ids
+// and keys the providers issue load; the error names the provider and the
+// field, never the value.
+func TestEveryConfiguredValueRule(t *testing.T) {
+	const nonASCIIKey = "密钥密钥密钥密钥密钥ab" // 32 bytes, not WeChat's ASCII key
+	tests := []struct {
+		provider, field, value string
+		valid                  bool
+	}{
+		{"wechat_v2", "app_id", "wxd678efh567hg6787", true}, // WeChat's paySign vector
+		{"wechat_v2", "mch_id", "10000100", true},
+		{"wechat_v2", "api_key", "qazwsxedcrfvtgbyhnujmikolp111111", true},
+		{"wechat_v2", "mch_id", "1900/000109", false},
+		{"wechat_v2", "app_id", "wx8888<88888888888", false},
+		{"wechat_v2", "app_id", "wx88888888888888888888888888888888", false}, // 34: WeChat's String(32)
+		{"wechat_v2", "sub_mch_id", "1900000110\\x", false},
+		{"wechat_v2", "api_key", "8934e7d15453e975 7ef794cf7b0519d", false},
+		{"wechat_v2", "api_key", nonASCIIKey, false},
+		{"wechat_v2", "notify_url", "https://user:pw@pay.example.com/n", false},
+		{"wechat_v3", "app_id", "054aa7d7a2a54ab5898df65bd96f001c", true}, // wechatpay-go's payscore vector
+		{"wechat_v3", "serial_no", "3775b6a45acd588826d15e583a95f5dd2f2d3b4a", true},
+		{"wechat_v3", "public_key_id", "D7CE59D1F522D701", true},
+		{"wechat_v3", "mch_id", "../../../../tmp/minipay-x", false},
+		{"wechat_v3", "mch_id", "..", false},
+		{"wechat_v3", "mch_id", `1900000109",serial_no="X`, false},
+		{"wechat_v3", "mch_id", "19000\x00109", false},
+		{"wechat_v3", "sub_mch_id", "1900000110/..", false},
+		{"wechat_v3", "serial_no", "PUB_KEY_ID_0119000001092026112900000000000001", false},
+		{"wechat_v3", "serial_no", `3775B6A4",x="1`, false},
+		{"wechat_v3", "public_key_id", "PUB_KEY_ID_01\r\nX-Injected: 1", false},
+		{"wechat_v3", "api_v3_key", nonASCIIKey, false},
+		{"wechat_v3", "certificates_url", "https://mch:pw@api.mch.weixin.qq.com/v3/certificates", false},
+		{"wechat_v3", "certificates_url", "https://api.mch.weixin.qq.com/v3/certificates\x7f", false},
+		{"wechat_login", "app_id", "wx1/../../x", false},
+		{"wechat_login", "app_secret", "5f5e2c8d4b7a\x1b[31m4e0f", false},
+		{"2c2p", "merchant_id", "764764000001234", true},
+		{"2c2p", "merchant_id", "JT\x0101", false},
+		{"2c2p", "merchant_id", "JT 01", false},
+		{"2c2p", "app_id", "wx88888888\"8888888", false},
+		{"2c2p", "payment_path", "/SecurePayment/Pay\x00ment.aspx", false},
+		{"2c2p", "payment_path", "/SecurePayment/Paymént.aspx", false},
+		{"2c2p", "secret_key", "7jYcp4\x01FxFdf0", false},
+		{"latipay", "user_id", "U000334333&wallet_id=W2", false},
+		{"latipay", "wallet_id", "W0000/0001", false},
+		{"latipay", "refund_path", "/v2/refund\x7f", false},
+		{"latipay", "notify_url", "https://u:p@merchant.example/n", false},
+		{"cbtis", "uid", "39172931/..", false},
+		{"cbtis", "sub_app_id", "wx8888\n888", false},
+		{"cbtis", "token_url", "https://39172931:cs@cbtis.example/mch-api/v1/auth", false},
+		{"cbtis", "client_secret", "cs-\x00secret", false},
+		{"cbtis", "signature_header", "Signature\r", false},
+	}
+	configs := clientConfigs(t)
+	for _, tt := range tests {
+		t.Run(tt.provider+"/"+tt.field+"/"+tt.value, func(t *testing.T) {
+			err := loadClient(t, tt.provider, configs[tt.provider], tt.field, tt.value)
+			switch {
+			case tt.valid && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.valid:
+			case err == nil:
+				t.Fatal("loaded")
+			case !strings.HasPrefix(err.Error(), tt.provider+": "+tt.field+" ") &&
+				!strings.HasPrefix(err.Error(), "minipay: provider "+tt.provider+": field "+tt.field+" "):
+				t.Fatalf("error %q, want one naming %s and %s", err, tt.provider, tt.field)
+			case strings.Contains(err.Error(), tt.value):
+				t.Fatalf("the error echoes the value: %v", err)
+			}
+		})
 	}
 }
 

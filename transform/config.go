@@ -1,6 +1,12 @@
 package transform
 
-import "slices"
+import (
+	"errors"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // Role is the handler a provider configuration serves; required fields differ.
 type Role int
@@ -24,6 +30,132 @@ type ConfigField struct {
 	Value    *string
 	Required []Role // the roles that need the field; nil when it is optional
 	Secret   bool
+	// Rule is what a set value must be (README "Provider fields"); nil
+	// means TextRule. CheckConfig applies it once placeholders are resolved.
+	Rule Rule
+}
+
+// A Rule checks one resolved configuration value and returns what is wrong
+// with it, "" when nothing is. The problem never quotes the value, which
+// may be a secret.
+type Rule func(value string) (problem string)
+
+// TextRule is every field's rule unless it names another: no control
+// character. None belongs in an id, a key, a URL or a name; one that is
+// there came from the file or variable the value was read from, and would
+// break the header, document or log line the value goes into.
+func TextRule(v string) string {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] == 0x7f {
+			return "holds a control character"
+		}
+	}
+	return ""
+}
+
+// PEMRule is the rule of a field holding PEM text, whose line breaks are
+// its own: the key or certificate parser says what else is wrong.
+func PEMRule(string) string { return "" }
+
+// WeChatIDRule is the rule of an id WeChat issues (appid, mchid and their
+// sub_ forms, docs/providers/wechat_v2.md): at most 32 characters (WeChat's
+// String(32)) of letters, digits, _ and -. The ids go into signed
+// documents, request headers and, for wechat_v3's mch_id, a storage key:
+// a '/' or '..' there would name a path outside Caddy's storage.
+func WeChatIDRule(v string) string { return idProblem(v, 32) }
+
+// IDRule is the rule of another provider-issued id (2C2P's merchant_id,
+// Latipay's user_id and wallet_id, CBTIS's uid, a WeChat Pay public key
+// id): at most 64 characters of letters, digits, _ and -, which every id
+// the providers' pages show fits.
+func IDRule(v string) string { return idProblem(v, 64) }
+
+func idProblem(v string, max int) string {
+	if len(v) > max {
+		return "is longer than " + strconv.Itoa(max) + " characters"
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return "may only contain A-Z a-z 0-9 _ -"
+		}
+	}
+	return ""
+}
+
+// HexSerialRule is the rule of a certificate serial (wechat_v3's serial_no,
+// docs/providers/wechat_v3.md): hex digits, at most 64 (a certificate
+// serial is at most 20 bytes). A WeChat Pay public key id (PUB_KEY_ID_…)
+// given as the merchant serial fails here.
+func HexSerialRule(v string) string {
+	if len(v) > 64 {
+		return "is longer than 64 hex digits"
+	}
+	for i := 0; i < len(v); i++ {
+		if !isHexDigit(v[i]) {
+			return "must be the certificate serial in hex digits (the merchant API certificate's, not a PUB_KEY_ID_…)"
+		}
+	}
+	return ""
+}
+
+// ASCIIKeyRule is the rule of a key WeChat issues as ASCII text (the APIv2
+// key, the APIv3 key: docs/providers/wechat_v3.md, "32 ASCII bytes"):
+// printable ASCII without spaces. Its length is the provider's own check.
+func ASCIIKeyRule(v string) string {
+	for i := 0; i < len(v); i++ {
+		if v[i] <= ' ' || v[i] >= 0x7f {
+			return "must be printable ASCII without spaces (the key as the merchant platform shows it)"
+		}
+	}
+	return ""
+}
+
+// URLRule is the rule of a configured URL (notify_url, token_url,
+// certificates_url), beside the provider's own: no control character, and
+// no user info. A user:password@ would be sent to the provider and shown,
+// as the field is no secret, by the admin API's GET /minipay/providers.
+func URLRule(v string) string {
+	if p := TextRule(v); p != "" {
+		return p
+	}
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		return "must not carry user info (user:password@)"
+	}
+	return ""
+}
+
+// PathRule is the rule of a configured request path (2C2P's payment_path,
+// Latipay's refund_path): an absolute path of the characters RFC 3986
+// allows, without query or fragment.
+func PathRule(v string) string {
+	if v == "" || v[0] != '/' {
+		return "must be an absolute path beginning with /"
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("?#<>\"\\^`{|}", c) >= 0 ||
+			c == '%' && (i+2 >= len(v) || !isHexDigit(v[i+1]) || !isHexDigit(v[i+2])) {
+			return "must be an absolute path of RFC 3986 characters (percent-encode the others), without query or fragment"
+		}
+	}
+	return ""
+}
+
+// CheckValues fails naming the first set field whose value breaks its
+// rule; the error never holds the value.
+func CheckValues(c Config) error {
+	for _, f := range c.ConfigFields() {
+		if *f.Value == "" {
+			continue
+		}
+		rule := f.Rule
+		if rule == nil {
+			rule = TextRule
+		}
+		if problem := rule(*f.Value); problem != "" {
+			return errors.New(c.ProviderName() + ": " + f.Name + " " + problem)
+		}
+	}
+	return nil
 }
 
 // RequiredFor tells whether the field must be set for role.
@@ -71,9 +203,13 @@ func CheckRequired(c Config, role Role) error {
 	return nil
 }
 
-// CheckConfig is what every provider constructor runs first: the provider's
-// own Check (when it has one), then the fields role requires.
+// CheckConfig is what every provider constructor runs first: every set
+// value's rule (CheckValues), the provider's own Check (when it has one),
+// then the fields role requires.
 func CheckConfig(c Config, role Role) error {
+	if err := CheckValues(c); err != nil {
+		return err
+	}
 	if ch, ok := c.(Checker); ok {
 		if err := ch.Check(); err != nil {
 			return err

@@ -50,12 +50,12 @@ var (
 // token_url is not required of the sandbox, which serves PathAuth itself.
 func (c *Config) ConfigFields() []transform.ConfigField {
 	return []transform.ConfigField{
-		{Name: "uid", Value: &c.UID, Required: clientAndSandbox},
+		{Name: "uid", Value: &c.UID, Required: clientAndSandbox, Rule: transform.IDRule},
 		{Name: "client_secret", Value: &c.ClientSecret, Required: clientAndSandbox, Secret: true},
-		{Name: "sub_app_id", Value: &c.SubAppID, Required: clientAndSandbox},
-		{Name: "token_url", Value: &c.TokenURL, Required: clientOnly},
+		{Name: "sub_app_id", Value: &c.SubAppID, Required: clientAndSandbox, Rule: transform.WeChatIDRule},
+		{Name: "token_url", Value: &c.TokenURL, Required: clientOnly, Rule: transform.URLRule},
 		{Name: "api_key", Value: &c.APIKey, Secret: true},
-		{Name: "notify_url", Value: &c.NotifyURL},
+		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.URLRule},
 		{Name: "signature_header", Value: &c.SignatureHeader},
 	}
 }

@@ -38,13 +38,13 @@ var clientAndSandbox = []transform.Role{transform.RoleClient, transform.RoleSand
 // ConfigFields lists every string field for placeholder resolution.
 func (c *Config) ConfigFields() []transform.ConfigField {
 	return []transform.ConfigField{
-		{Name: "user_id", Value: &c.UserID, Required: clientAndSandbox},
-		{Name: "wallet_id", Value: &c.WalletID, Required: clientAndSandbox},
+		{Name: "user_id", Value: &c.UserID, Required: clientAndSandbox, Rule: transform.IDRule},
+		{Name: "wallet_id", Value: &c.WalletID, Required: clientAndSandbox, Rule: transform.IDRule},
 		{Name: "api_key", Value: &c.APIKey, Required: transform.AllRoles, Secret: true},
-		{Name: "app_id", Value: &c.AppID, Required: clientAndSandbox},
+		{Name: "app_id", Value: &c.AppID, Required: clientAndSandbox, Rule: transform.WeChatIDRule},
 		{Name: "currency", Value: &c.Currency, Required: clientAndSandbox},
-		{Name: "notify_url", Value: &c.NotifyURL},
-		{Name: "refund_path", Value: &c.RefundPath},
+		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.URLRule},
+		{Name: "refund_path", Value: &c.RefundPath, Rule: transform.PathRule},
 	}
 }
 

@@ -55,13 +55,13 @@ var clientAndSandbox = []transform.Role{transform.RoleClient, transform.RoleSand
 // webhook only verifies, so it needs no app_id.
 func (c *Config) ConfigFields() []transform.ConfigField {
 	return []transform.ConfigField{
-		{Name: "merchant_id", Value: &c.MerchantID, Required: transform.AllRoles},
+		{Name: "merchant_id", Value: &c.MerchantID, Required: transform.AllRoles, Rule: transform.IDRule},
 		{Name: "secret_key", Value: &c.SecretKey, Required: transform.AllRoles, Secret: true},
-		{Name: "app_id", Value: &c.AppID, Required: clientAndSandbox},
+		{Name: "app_id", Value: &c.AppID, Required: clientAndSandbox, Rule: transform.WeChatIDRule},
 		{Name: "version", Value: &c.Version},
 		{Name: "pan_country", Value: &c.PanCountry},
-		{Name: "payment_path", Value: &c.PaymentPath},
-		{Name: "notify_url", Value: &c.NotifyURL},
+		{Name: "payment_path", Value: &c.PaymentPath, Rule: transform.PathRule},
+		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.URLRule},
 	}
 }
 
@@ -89,11 +89,6 @@ func (c *Config) Check() error {
 	}
 	if c.NotifyURL != "" && !validNotifyURL(c.NotifyURL) {
 		return errors.New("2c2p: notify_url must be an absolute http(s) URL")
-	}
-	for _, f := range []struct{ name, value string }{{"merchant_id", c.MerchantID}, {"app_id", c.AppID}} {
-		if !transform.ValidXMLText(f.value) || strings.TrimSpace(f.value) != f.value {
-			return errors.New("2c2p: " + f.name + " holds characters a 2C2P document cannot carry")
-		}
 	}
 	return nil
 }

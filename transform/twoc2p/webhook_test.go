@@ -204,7 +204,7 @@ func TestConfigCheck(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := testConfig()
 			tt.mutate(&c)
-			err := c.Check()
+			err := transform.CheckConfig(&c, transform.RoleClient)
 			if (err == nil) != tt.ok {
 				t.Fatalf("Check = %v", err)
 			}

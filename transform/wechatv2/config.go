@@ -32,14 +32,14 @@ func (*Config) ProviderName() string { return Name }
 // ConfigFields lists every string field for placeholder resolution.
 func (c *Config) ConfigFields() []transform.ConfigField {
 	return []transform.ConfigField{
-		{Name: "app_id", Value: &c.AppID, Required: transform.AllRoles},
-		{Name: "mch_id", Value: &c.MchID, Required: transform.AllRoles},
-		{Name: "api_key", Value: &c.APIKey, Required: transform.AllRoles, Secret: true},
+		{Name: "app_id", Value: &c.AppID, Required: transform.AllRoles, Rule: transform.WeChatIDRule},
+		{Name: "mch_id", Value: &c.MchID, Required: transform.AllRoles, Rule: transform.WeChatIDRule},
+		{Name: "api_key", Value: &c.APIKey, Required: transform.AllRoles, Secret: true, Rule: transform.ASCIIKeyRule},
 		{Name: "sign_type", Value: &c.SignType},
-		{Name: "notify_url", Value: &c.NotifyURL},
+		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.URLRule},
 		{Name: "client_ip", Value: &c.ClientIP},
-		{Name: "sub_app_id", Value: &c.SubAppID},
-		{Name: "sub_mch_id", Value: &c.SubMchID},
+		{Name: "sub_app_id", Value: &c.SubAppID, Rule: transform.WeChatIDRule},
+		{Name: "sub_mch_id", Value: &c.SubMchID, Rule: transform.WeChatIDRule},
 	}
 }
 

@@ -59,20 +59,20 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 	clientSandbox := []transform.Role{transform.RoleClient, transform.RoleSandbox}
 	webhookSandbox := []transform.Role{transform.RoleWebhook, transform.RoleSandbox}
 	return []transform.ConfigField{
-		{Name: "app_id", Value: &c.AppID, Required: transform.AllRoles},
-		{Name: "mch_id", Value: &c.MchID, Required: transform.AllRoles},
-		{Name: "serial_no", Value: &c.SerialNo, Required: clientSandbox},
-		{Name: "private_key", Value: &c.PrivateKey, Required: clientSandbox, Secret: true},
-		{Name: "api_v3_key", Value: &c.APIv3Key, Required: webhookSandbox, Secret: true},
-		{Name: "public_key", Value: &c.PublicKey},
-		{Name: "public_key_id", Value: &c.PublicKeyID},
-		{Name: "certificates_url", Value: &c.CertificatesURL},
-		{Name: "platform_certificate", Value: &c.PlatformCertificate},
-		{Name: "platform_private_key", Value: &c.PlatformPrivateKey, Required: []transform.Role{transform.RoleSandbox}, Secret: true},
-		{Name: "notify_url", Value: &c.NotifyURL},
+		{Name: "app_id", Value: &c.AppID, Required: transform.AllRoles, Rule: transform.WeChatIDRule},
+		{Name: "mch_id", Value: &c.MchID, Required: transform.AllRoles, Rule: transform.WeChatIDRule},
+		{Name: "serial_no", Value: &c.SerialNo, Required: clientSandbox, Rule: transform.HexSerialRule},
+		{Name: "private_key", Value: &c.PrivateKey, Required: clientSandbox, Secret: true, Rule: transform.PEMRule},
+		{Name: "api_v3_key", Value: &c.APIv3Key, Required: webhookSandbox, Secret: true, Rule: transform.ASCIIKeyRule},
+		{Name: "public_key", Value: &c.PublicKey, Rule: transform.PEMRule},
+		{Name: "public_key_id", Value: &c.PublicKeyID, Rule: transform.IDRule},
+		{Name: "certificates_url", Value: &c.CertificatesURL, Rule: transform.URLRule},
+		{Name: "platform_certificate", Value: &c.PlatformCertificate, Rule: transform.PEMRule},
+		{Name: "platform_private_key", Value: &c.PlatformPrivateKey, Required: []transform.Role{transform.RoleSandbox}, Secret: true, Rule: transform.PEMRule},
+		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.URLRule},
 		{Name: "client_ip", Value: &c.ClientIP},
-		{Name: "sub_app_id", Value: &c.SubAppID},
-		{Name: "sub_mch_id", Value: &c.SubMchID},
+		{Name: "sub_app_id", Value: &c.SubAppID, Rule: transform.WeChatIDRule},
+		{Name: "sub_mch_id", Value: &c.SubMchID, Rule: transform.WeChatIDRule},
 	}
 }
 

@@ -22,7 +22,7 @@ func (*Config) ProviderName() string { return Name }
 // ConfigFields lists every string field for placeholder resolution.
 func (c *Config) ConfigFields() []transform.ConfigField {
 	return []transform.ConfigField{
-		{Name: "app_id", Value: &c.AppID, Required: transform.AllRoles},
+		{Name: "app_id", Value: &c.AppID, Required: transform.AllRoles, Rule: transform.WeChatIDRule},
 		{Name: "app_secret", Value: &c.AppSecret, Required: transform.AllRoles, Secret: true},
 	}
 }
