@@ -20,14 +20,19 @@ var outsideCitation = regexp.MustCompile(`DESIGN(\.md| §)|\.\./shared|shared/pr
 // providerPage matches a citation of a docs/providers page.
 var providerPage = regexp.MustCompile(`docs/providers/[A-Za-z0-9_]+\.md`)
 
+// providerPassage matches a citation of a docs/providers page and, in
+// quotes, a section or passage of it: docs/providers/cbtis.md "Endpoints".
+var providerPassage = regexp.MustCompile(`(docs/providers/[A-Za-z0-9_]+\.md),? "([^"]+)"`)
+
 // readmeSection matches a citation of a README section by its title:
 // README "Merchant API".
 var readmeSection = regexp.MustCompile(`README(?:\.md)? "([^"]+)"`)
 
 // TestCitationsOpenInTheRepository: every code comment, script and document
 // cites README.md, docs/providers pages or public sources, never a file
-// outside the repository; every docs/providers page it cites exists, and
-// every README section it names in quotes is a heading of README.
+// outside the repository; every docs/providers page it cites exists, with
+// the section or passage it names in quotes, and every README section it
+// names in quotes is a heading of README.
 func TestCitationsOpenInTheRepository(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
@@ -71,6 +76,11 @@ func TestCitationsOpenInTheRepository(t *testing.T) {
 			for _, page := range providerPage.FindAllString(line, -1) {
 				if _, err := os.Stat(page); err != nil {
 					t.Errorf("%s:%d cites %s, which does not exist", path, i+1, page)
+				}
+			}
+			for _, m := range providerPassage.FindAllStringSubmatch(line, -1) {
+				if page, err := os.ReadFile(m[1]); err == nil && !strings.Contains(string(page), m[2]) {
+					t.Errorf("%s:%d cites %s %q, which the page does not hold", path, i+1, m[1], m[2])
 				}
 			}
 			for _, m := range readmeSection.FindAllStringSubmatch(line, -1) {

@@ -124,8 +124,12 @@ func v2RequestFields(body []byte) (map[string]string, error) {
 	return m, nil
 }
 
-// v2DocSign is WeChat's v2 signature as its signature page states it.
-func v2DocSign(p map[string]string, signType string) string {
+// v2DocSign is WeChat's v2 signature as its signature page states it,
+// under the harness's apiKey.
+func v2DocSign(p map[string]string, signType string) string { return v2DocSignKey(p, apiKey, signType) }
+
+// v2DocSignKey is v2DocSign under key.
+func v2DocSignKey(p map[string]string, key, signType string) string {
 	var names []string
 	for k, v := range p {
 		if v != "" && k != "sign" {
@@ -137,13 +141,18 @@ func v2DocSign(p map[string]string, signType string) string {
 	for _, k := range names {
 		s.WriteString(k + "=" + p[k] + "&")
 	}
-	s.WriteString("key=" + apiKey)
+	return v2Digest(s.String()+"key="+key, key, signType)
+}
+
+// v2Digest hashes a signed string as the signature page says: MD5, or
+// HMAC-SHA256 keyed with the API key, upper-case hex.
+func v2Digest(msg, key, signType string) string {
 	if signType == "HMAC-SHA256" {
-		m := hmac.New(sha256.New, []byte(apiKey))
-		m.Write([]byte(s.String()))
+		m := hmac.New(sha256.New, []byte(key))
+		m.Write([]byte(msg))
 		return strings.ToUpper(hex.EncodeToString(m.Sum(nil)))
 	}
-	sum := md5.Sum([]byte(s.String()))
+	sum := md5.Sum([]byte(msg))
 	return strings.ToUpper(hex.EncodeToString(sum[:]))
 }
 

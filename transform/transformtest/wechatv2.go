@@ -1,5 +1,32 @@
 package transformtest
 
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
+)
+
+// WeChatV2ReqInfo writes a refund notification's req_info with the
+// standard library alone, as docs/providers/wechat_v2.md (Refund
+// notification) states it: AES-256-ECB, PKCS#7, under the lowercase hex MD5
+// of the API key, base64. The unit and integration tests share it; it is
+// none of the plugin's code.
+func WeChatV2ReqInfo(apiKey, plain string) string {
+	sum := md5.Sum([]byte(apiKey))
+	b, err := aes.NewCipher([]byte(hex.EncodeToString(sum[:])))
+	if err != nil {
+		panic(err) // a 32-byte key always makes a cipher
+	}
+	pad := aes.BlockSize - len(plain)%aes.BlockSize
+	buf := append([]byte(plain), bytes.Repeat([]byte{byte(pad)}, pad)...)
+	for i := 0; i < len(buf); i += aes.BlockSize {
+		b.Encrypt(buf[i:i+aes.BlockSize], buf[i:i+aes.BlockSize])
+	}
+	return base64.StdEncoding.EncodeToString(buf)
+}
+
 // WeChatV2ErrCodes are the err_code values WeChat Pay v2 documents for a
 // result_code FAIL answer, by merchant operation (the 错误码 tables of the
 // unifiedorder, orderquery, closeorder, refund and refundquery pages listed

@@ -3,10 +3,6 @@ package wechatv2
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/md5"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"strconv"
@@ -72,23 +68,6 @@ func TestDecodeDocumentedRefusals(t *testing.T) {
 	}
 }
 
-// ecbEncrypt writes req_info with the standard library alone (docs/providers/wechat_v2.md
-// Refund notification: AES-256-ECB, PKCS#7, key the lowercase hex MD5 of the API key).
-func ecbEncrypt(t *testing.T, apiKey, plain string) string {
-	t.Helper()
-	sum := md5.Sum([]byte(apiKey))
-	b, err := aes.NewCipher([]byte(hex.EncodeToString(sum[:])))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pad := aes.BlockSize - len(plain)%aes.BlockSize
-	buf := append([]byte(plain), bytes.Repeat([]byte{byte(pad)}, pad)...)
-	for i := 0; i < len(buf); i += aes.BlockSize {
-		b.Encrypt(buf[i:i+aes.BlockSize], buf[i:i+aes.BlockSize])
-	}
-	return base64.StdEncoding.EncodeToString(buf)
-}
-
 // TestWebhookDocumentedRefundPlaintext: a refund notification whose req_info
 // holds every field of WeChat's documented plaintext (退款结果通知: the
 // example's layout, one element a line, settlement fees below the asked
@@ -134,7 +113,7 @@ func TestWebhookDocumentedRefundPlaintext(t *testing.T) {
 				}
 				body := "<xml>\n<return_code>SUCCESS</return_code>\n<appid><![CDATA[" + cfg.AppID + "]]></appid>\n<mch_id><![CDATA[" +
 					cfg.MchID + "]]></mch_id>\n" + outer + "<nonce_str><![CDATA[TeqClE3i0mvn3DrK]]></nonce_str>\n<req_info><![CDATA[" +
-					ecbEncrypt(t, vecAPIKey, plain) + "]]></req_info>\n</xml>"
+					transformtest.WeChatV2ReqInfo(vecAPIKey, plain) + "]]></req_info>\n</xml>"
 				ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: []byte(body)})
 				if err != nil {
 					t.Fatalf("Verify = %v", err)

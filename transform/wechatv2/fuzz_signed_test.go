@@ -82,7 +82,8 @@ func FuzzSignedAnswer(f *testing.F) {
 // the decrypted fields only, or a documented refusal; req_info round-trips
 // through EncryptRefundInfo and DecryptRefundInfo.
 func FuzzRefundNotification(f *testing.F) {
-	// docs/providers/wechat_v2.md "退款结果通知": the decrypted req_info.
+	// The decrypted req_info of the example on WeChat's 退款结果通知 (refund
+	// notification) page, listed in docs/providers/wechat_v2.md "Sources".
 	f.Add([]byte(`<root><out_refund_no><![CDATA[131811191610442717309]]></out_refund_no><out_trade_no><![CDATA[71106718111915575302817]]></out_trade_no><refund_account><![CDATA[REFUND_SOURCE_RECHARGE_FUNDS]]></refund_account><refund_fee><![CDATA[3960]]></refund_fee><refund_id><![CDATA[50000408942018111907145868882]]></refund_id><refund_recv_accout><![CDATA[支付用户零钱]]></refund_recv_accout><refund_request_source><![CDATA[API]]></refund_request_source><refund_status><![CDATA[SUCCESS]]></refund_status><settlement_refund_fee><![CDATA[3960]]></settlement_refund_fee><settlement_total_fee><![CDATA[3960]]></settlement_total_fee><success_time><![CDATA[2018-11-19 16:24:13]]></success_time><total_fee><![CDATA[3960]]></total_fee><transaction_id><![CDATA[4200000215201811190261405420]]></transaction_id></root>`), "")
 	f.Add([]byte(`<root><out_refund_no>R1</out_refund_no><refund_status>CHANGE</refund_status><refund_status>SUCCESS</refund_status></root>`), "")
 	f.Add([]byte(`<root><out_refund_no>R1</out_refund_no><refund_status>X</refund_status><refund_fee>99999999999999</refund_fee></root>`), "<x>")

@@ -547,6 +547,15 @@ func TestCertificatesFailureReasons(t *testing.T) {
 			cs.serving = []platform{forger}
 			cs.serving[0].cert = a.cert
 		}), "", "the answer's signature does not verify"},
+		// A redirect is the answer, as every call minipay makes reads it:
+		// not followed, even to a page serving good certificates.
+		{"a redirect", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.RawQuery == "" {
+				http.Redirect(w, r, PathCertificates+"?moved=1", http.StatusFound)
+				return
+			}
+			serveWith(nil).ServeHTTP(w, r)
+		}), "", "certificates_url answered HTTP 302"},
 		{"past 1 MiB", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = w.Write(bytes.Repeat([]byte(" "), maxCertificatesAnswer+1))
 		}), "", "the answer is larger than 1 MiB"},

@@ -1,0 +1,317 @@
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/minipay/caddy-minipay/transform/transformtest"
+)
+
+// v2CDATA writes fields as WeChat does, each value in CDATA, then the
+// extra elements as given (raw XML, e.g. empty ones outside the signature).
+func v2CDATA(fields map[string]string, extra ...string) []byte {
+	var b strings.Builder
+	b.WriteString("<xml>")
+	for k, v := range fields {
+		b.WriteString("<" + k + "><![CDATA[" + strings.ReplaceAll(v, "]]>", "]]]]><![CDATA[>") + "]]></" + k + ">")
+	}
+	for _, e := range extra {
+		b.WriteString(e)
+	}
+	b.WriteString("</xml>")
+	return []byte(b.String())
+}
+
+// TestWechatV2PublishedVectorsThroughCaddy: the published vectors of
+// docs/providers/wechat_v2.md through a real Caddy, not only in unit tests:
+// the sandbox takes WeChat's official signature example (MD5
+// 9A0A8659F005D6984697E2CA0A9CF3B7) as signed and refuses it with one digit
+// changed; minipay_webhook opens the published req_info under the published
+// key; and a key whose MD5 begins with a zero digit (WxJava issue 742: the
+// AES key lost its leading 0) opens a req_info the test encrypted itself.
+func TestWechatV2PublishedVectorsThroughCaddy(t *testing.T) {
+	const (
+		vecAppID  = "wxd930ea5d5a258f4f"
+		vecMchID  = "10000100"
+		vecKey    = "192006250b4c09247ec02edce69f6a2d"
+		zeroKey   = "37381208bbce2acddc69e6aa2c6597d8" // MD5 0149ee4840bbaf838affca6d31d25ee1
+		vecReq    = "WBzGpzQuNpcFxIlFjUUD9BZv+lpBMzd2SHiKCkwfALWid5G8ZvfOussfMIHLbKJmcnxPKdb1ZJEqTAp8ysQv+xa1fj+Eorgndx3fNxf3KAYa3LPgsjvZgxaeYyrhV05Kbjkj6ywg27cEyTTaPZFYNg=="
+		vecSigned = `<xml><appid>wxd930ea5d5a258f4f</appid><mch_id>10000100</mch_id><device_info>1000</device_info><body>test</body><nonce_str>ibuaiVcKdpRxkhJA</nonce_str><sign>%s</sign></xml>`
+	)
+	merchant := newMerchantBackend(t)
+	port := itoa(freePort(t))
+	backend := strings.TrimPrefix(merchant.srv.URL, "http://")
+	webhook := func(path, key string) string {
+		return `
+	handle ` + path + ` {
+		minipay_webhook wechat_v2 {
+			app_id ` + vecAppID + `
+			mch_id ` + vecMchID + `
+			api_key ` + key + `
+		}
+		reverse_proxy ` + backend + `
+	}`
+	}
+	tc := startCaddy(t, globalOptions(t.TempDir()+"/caddy.log")+`
+:`+port+` {`+webhook("/webhooks/vector", vecKey)+webhook("/webhooks/zero", zeroKey)+`
+	handle {
+		minipay_sandbox {
+			wechat_v2 {
+				app_id `+vecAppID+`
+				mch_id `+vecMchID+`
+				api_key `+vecKey+`
+			}
+		}
+	}
+}
+`)
+	base := "http://localhost:" + port
+
+	for sign, want := range map[string]string{
+		"9A0A8659F005D6984697E2CA0A9CF3B7": "<err_code><![CDATA[LACK_PARAMS]]></err_code>", // signed right: only out_trade_no… lack
+		"9A0A8659F005D6984697E2CA0A9CF3B6": "<return_msg><![CDATA[签名错误]]></return_msg>",
+	} {
+		r := do(t, tc, http.MethodPost, base+"/pay/unifiedorder", "text/xml", []byte(strings.Replace(vecSigned, "%s", sign, 1)))
+		if r.status != 200 || !strings.Contains(string(r.body), want) {
+			t.Errorf("sandbox, official example signed %s: %d %s, want %s", sign, r.status, r.body, want)
+		}
+	}
+
+	zeroPlain := `<root><out_refund_no><![CDATA[R0]]></out_refund_no><refund_status><![CDATA[REFUNDCLOSE]]></refund_status></root>`
+	for _, c := range []struct{ path, reqInfo, id, typ, refundID, status string }{
+		{"/webhooks/vector", vecReq, "wechat_v2:R1:refund.succeeded", "refund.succeeded", "R1", "SUCCESS"},
+		{"/webhooks/zero", transformtest.WeChatV2ReqInfo(zeroKey, zeroPlain), "wechat_v2:R0:refund.failed", "refund.failed", "R0", "REFUNDCLOSE"},
+	} {
+		body := v2CDATA(map[string]string{"return_code": "SUCCESS", "appid": vecAppID, "mch_id": vecMchID,
+			"nonce_str": "TeqClE3i0mvn3DrK", "req_info": c.reqInfo})
+		r := do(t, tc, http.MethodPost, base+c.path, "text/xml", body)
+		got := merchant.take()
+		if r.status != 200 || string(r.body) != wechatACK || len(got) != 1 {
+			t.Errorf("%s: %d %s, %d deliveries", c.path, r.status, r.body, len(got))
+			continue
+		}
+		ev := got[0].event
+		want := map[string]any{"id": c.id, "provider": "wechat_v2", "type": c.typ, "order_id": "", "refund_id": c.refundID,
+			"data": map[string]any{"out_refund_no": c.refundID, "refund_status": c.status}}
+		if !equalJSON(ev, want) || got[0].header.Get("Minipay-Event-Id") != c.id {
+			t.Errorf("%s: event %v (Minipay-Event-Id %q), want %v", c.path, ev, got[0].header.Get("Minipay-Event-Id"), want)
+		}
+	}
+}
+
+// equalJSON compares two decoded JSON values.
+func equalJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}
+
+// TestWechatV2NotificationVariants: minipay_webhook through a real Caddy,
+// for a direct merchant in MD5 and HMAC-SHA256 and a service provider, with
+// notifications an independent signer (v2DocSign, written from WeChat's
+// signature page) makes: coupon fields, Chinese, '&' and '<' in CDATA,
+// fields WeChat may add (signed: accepted and in data; unsigned: refused),
+// empty elements (outside the signed string: accepted and left out of
+// data; counted in it: refused), sign_type present or absent per the
+// configured type (the other type refused), result_code FAIL, service
+// provider identifiers, and refund notifications in every refund_status.
+func TestWechatV2NotificationVariants(t *testing.T) {
+	const subAppID, subMchID = "wxd678efh567hg6787", "1900000110"
+	merchant := newMerchantBackend(t)
+	port := itoa(freePort(t))
+	backend := strings.TrimPrefix(merchant.srv.URL, "http://")
+	route := func(path, extra string) string {
+		return `
+	handle ` + path + ` {
+		minipay_webhook wechat_v2 {
+			app_id ` + appID + `
+			mch_id ` + mchID + `
+			api_key ` + apiKey + extra + `
+		}
+		reverse_proxy ` + backend + `
+	}`
+	}
+	tc := startCaddy(t, globalOptions(t.TempDir()+"/caddy.log")+`
+:`+port+` {`+route("/md5", "")+route("/hmac", "\n\t\t\tsign_type HMAC-SHA256")+
+		route("/sp", "\n\t\t\tsub_app_id "+subAppID+"\n\t\t\tsub_mch_id "+subMchID)+`
+}
+`)
+	paid := func(changes map[string]string) map[string]string {
+		p := map[string]string{"return_code": "SUCCESS", "appid": appID, "mch_id": mchID, "nonce_str": "5d2b6c2a8db53831f7eda20af46e531c",
+			"result_code": "SUCCESS", "openid": "oUpF8uMEb4qRXf22hE3X68TekukE", "is_subscribe": "Y", "trade_type": "JSAPI",
+			"bank_type": "CFT", "total_fee": "1001", "fee_type": "CNY", "cash_fee": "1001", "out_trade_no": "1409811653",
+			"transaction_id": "1004400740201409030005092168", "time_end": "20140903131540"}
+		for k, v := range changes {
+			p[k] = v
+		}
+		return p
+	}
+	sp := map[string]string{"sub_appid": subAppID, "sub_mch_id": subMchID, "sub_openid": "oSubOpenid0001", "sub_is_subscribe": "N"}
+	coupons := map[string]string{"coupon_fee": "300", "coupon_count": "2", "coupon_type_0": "CASH", "coupon_id_0": "10000",
+		"coupon_fee_0": "100", "coupon_type_1": "NO_CASH", "coupon_id_1": "10001", "coupon_fee_1": "200", "cash_fee": "701",
+		"settlement_total_fee": "901", "cash_fee_type": "CNY"}
+	const succeeded = "wechat_v2:1004400740201409030005092168:payment.succeeded"
+	tests := []struct {
+		name, path, signType string
+		fields               map[string]string
+		// unsigned are added after signing; extra elements go in as raw XML.
+		unsigned map[string]string
+		extra    []string
+		// signEmpty puts the extra elements' names in the signed string with
+		// empty values, which the signature page excludes.
+		signEmpty []string
+		status    int
+		id        string
+	}{
+		{name: "coupons", path: "/md5", signType: "MD5", fields: paid(coupons), status: 200, id: succeeded},
+		{name: "Chinese, & and < in CDATA", path: "/md5", signType: "MD5",
+			fields: paid(map[string]string{"attach": "门店 <A&B> 中文 ]]> 测试", "device_info": "013467007045764"}), status: 200, id: succeeded},
+		{name: "fields WeChat may add, signed", path: "/hmac", signType: "HMAC-SHA256",
+			fields: paid(map[string]string{"version": "1.0", "promotion_detail": `[{"promotion_id":"109519"}]`, "zz_new": "新"}), status: 200, id: succeeded},
+		{name: "a field added unsigned", path: "/md5", signType: "MD5", fields: paid(nil),
+			unsigned: map[string]string{"zz_new": "1"}, status: 401},
+		{name: "a signed field changed", path: "/hmac", signType: "HMAC-SHA256", fields: paid(nil),
+			unsigned: map[string]string{"cash_fee": "1"}, status: 401},
+		{name: "empty elements outside the signature", path: "/md5", signType: "MD5", fields: paid(nil),
+			extra: []string{"<device_info></device_info>", "<attach><![CDATA[]]></attach>", "<coupon_fee/>"}, status: 200, id: succeeded},
+		{name: "empty elements counted in the signed string", path: "/md5", signType: "MD5", fields: paid(nil),
+			extra: []string{"<attach></attach>"}, signEmpty: []string{"attach"}, status: 401},
+		{name: "MD5 with sign_type MD5", path: "/md5", signType: "MD5", fields: paid(map[string]string{"sign_type": "MD5"}), status: 200, id: succeeded},
+		{name: "HMAC-SHA256 without sign_type", path: "/hmac", signType: "HMAC-SHA256", fields: paid(nil), status: 200, id: succeeded},
+		{name: "HMAC-SHA256 with sign_type", path: "/hmac", signType: "HMAC-SHA256",
+			fields: paid(map[string]string{"sign_type": "HMAC-SHA256"}), status: 200, id: succeeded},
+		{name: "MD5 to an HMAC-SHA256 route", path: "/hmac", signType: "MD5", fields: paid(nil), status: 401},
+		{name: "MD5 naming itself to an HMAC-SHA256 route", path: "/hmac", signType: "MD5", fields: paid(map[string]string{"sign_type": "MD5"}), status: 401},
+		{name: "HMAC-SHA256 to an MD5 route", path: "/md5", signType: "HMAC-SHA256",
+			fields: paid(map[string]string{"sign_type": "HMAC-SHA256"}), status: 401},
+		{name: "result_code FAIL", path: "/md5", signType: "MD5",
+			fields: paid(map[string]string{"result_code": "FAIL", "err_code": "SYSTEMERROR", "err_code_des": "系统超时"}), status: 200,
+			id: "wechat_v2:1004400740201409030005092168:payment.failed"},
+		{name: "return_code FAIL", path: "/md5", signType: "MD5", fields: paid(map[string]string{"return_code": "FAIL", "return_msg": "x"}), status: 401},
+		{name: "service provider", path: "/sp", signType: "MD5", fields: paid(sp), status: 200, id: succeeded},
+		{name: "service provider, coupons", path: "/sp", signType: "MD5", fields: paid(merged(sp, coupons)), status: 200, id: succeeded},
+		{name: "service provider without sub_appid", path: "/sp", signType: "MD5",
+			fields: paid(map[string]string{"sub_mch_id": subMchID, "sub_openid": "oSubOpenid0001"}), status: 200, id: succeeded},
+		{name: "another sub_mch_id", path: "/sp", signType: "MD5", fields: paid(merged(sp, map[string]string{"sub_mch_id": "1900000111"})), status: 401},
+		{name: "another sub_appid", path: "/sp", signType: "MD5", fields: paid(merged(sp, map[string]string{"sub_appid": "wx0000000000000000"})), status: 401},
+		{name: "no sub_mch_id to a service provider", path: "/sp", signType: "MD5", fields: paid(nil), status: 401},
+		{name: "another mch_id", path: "/md5", signType: "MD5", fields: paid(map[string]string{"mch_id": "1900000110"}), status: 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sign := v2DocSign(tt.fields, tt.signType)
+			if len(tt.signEmpty) > 0 {
+				sign = v2SignIncludingEmpty(tt.fields, tt.signEmpty, tt.signType)
+			}
+			fields := maps.Clone(tt.fields)
+			fields["sign"] = sign
+			maps.Copy(fields, tt.unsigned)
+			r := do(t, tc, http.MethodPost, "http://localhost:"+port+tt.path, "text/xml", v2CDATA(fields, tt.extra...))
+			got := merchant.take()
+			if r.status != tt.status {
+				t.Fatalf("%d %s, want %d", r.status, r.body, tt.status)
+			}
+			if tt.status != 200 {
+				if len(got) != 0 || !strings.Contains(string(r.body), "<return_code><![CDATA[FAIL]]></return_code>") {
+					t.Errorf("refused: %s, %d deliveries", r.body, len(got))
+				}
+				return
+			}
+			if string(r.body) != wechatACK || len(got) != 1 {
+				t.Fatalf("%s, %d deliveries", r.body, len(got))
+			}
+			ev := got[0].event
+			wantData := map[string]any{}
+			for k, v := range tt.fields {
+				wantData[k] = v
+			}
+			if ev["id"] != tt.id || ev["order_id"] != "1409811653" || ev["amount"] != "10.01" || ev["currency"] != "CNY" ||
+				ev["occurred_at"] != "2014-09-03T13:15:40+08:00" || !equalJSON(ev["data"], wantData) {
+				t.Errorf("event %v\nwant id %s and data %v", ev, tt.id, wantData)
+			}
+		})
+	}
+
+	refund := func(status string) string {
+		plain := "<root><out_refund_no><![CDATA[1409811653-R1]]></out_refund_no><out_trade_no><![CDATA[1409811653]]></out_trade_no>" +
+			"<refund_account><![CDATA[REFUND_SOURCE_RECHARGE_FUNDS]]></refund_account><refund_fee><![CDATA[300]]></refund_fee>" +
+			"<refund_id><![CDATA[50000408942018111907145868882]]></refund_id><refund_recv_accout><![CDATA[支付用户零钱 <&>]]></refund_recv_accout>" +
+			"<refund_request_source><![CDATA[API]]></refund_request_source><refund_status><![CDATA[" + status + "]]></refund_status>" +
+			"<settlement_refund_fee><![CDATA[200]]></settlement_refund_fee><settlement_total_fee><![CDATA[1001]]></settlement_total_fee>" +
+			"<total_fee><![CDATA[1001]]></total_fee><transaction_id><![CDATA[1004400740201409030005092168]]></transaction_id>"
+		if status == "SUCCESS" {
+			plain += "<success_time><![CDATA[2014-09-03 13:20:00]]></success_time>"
+		}
+		return transformtest.WeChatV2ReqInfo(apiKey, plain+"</root>")
+	}
+	for _, c := range []struct {
+		name, path, status, typ string
+		outer                   map[string]string
+		want                    int
+	}{
+		{"SUCCESS", "/md5", "SUCCESS", "refund.succeeded", nil, 200},
+		{"CHANGE", "/hmac", "CHANGE", "refund.failed", nil, 200},
+		{"REFUNDCLOSE", "/md5", "REFUNDCLOSE", "refund.failed", nil, 200},
+		{"undocumented PROCESSING", "/md5", "PROCESSING", "unknown", nil, 200},
+		{"service provider", "/sp", "SUCCESS", "refund.succeeded", map[string]string{"sub_appid": subAppID, "sub_mch_id": subMchID}, 200},
+		{"service provider, another sub_mch_id", "/sp", "SUCCESS", "", map[string]string{"sub_mch_id": "1900000111"}, 401},
+		{"another appid", "/md5", "SUCCESS", "", map[string]string{"appid": "wxd930ea5d5a258f4f"}, 401},
+	} {
+		t.Run("refund "+c.name, func(t *testing.T) {
+			outer := map[string]string{"return_code": "SUCCESS", "appid": appID, "mch_id": mchID, "nonce_str": "TeqClE3i0mvn3DrK", "req_info": refund(c.status)}
+			maps.Copy(outer, c.outer)
+			r := do(t, tc, http.MethodPost, "http://localhost:"+port+c.path, "text/xml", v2CDATA(outer))
+			got := merchant.take()
+			if r.status != c.want {
+				t.Fatalf("%d %s, want %d", r.status, r.body, c.want)
+			}
+			if c.want != 200 {
+				if len(got) != 0 {
+					t.Errorf("refused but forwarded %d", len(got))
+				}
+				return
+			}
+			if string(r.body) != wechatACK || len(got) != 1 {
+				t.Fatalf("%s, %d deliveries", r.body, len(got))
+			}
+			ev := got[0].event
+			id := "wechat_v2:50000408942018111907145868882:" + c.typ
+			data, _ := ev["data"].(map[string]any)
+			if ev["id"] != id || ev["type"] != c.typ || ev["order_id"] != "1409811653" || ev["refund_id"] != "1409811653-R1" ||
+				ev["provider_order_id"] != "1004400740201409030005092168" || ev["amount"] != "2.00" || ev["currency"] != "CNY" ||
+				data["refund_status"] != c.status || data["refund_recv_accout"] != "支付用户零钱 <&>" || data["appid"] != nil {
+				t.Errorf("event %v, want id %s", ev, id)
+			}
+			if occurred := ev["occurred_at"]; (c.status == "SUCCESS") != (occurred == "2014-09-03T13:20:00+08:00") {
+				t.Errorf("occurred_at %v for %s", occurred, c.status)
+			}
+		})
+	}
+}
+
+// merged is a and b in one map, b's values winning.
+func merged(a, b map[string]string) map[string]string {
+	m := maps.Clone(a)
+	maps.Copy(m, b)
+	return m
+}
+
+// v2SignIncludingEmpty is the signature of a signer that wrongly writes
+// the empty fields into the string ("attach=&"), which WeChat's page
+// excludes: a notification so signed must not verify.
+func v2SignIncludingEmpty(fields map[string]string, empty []string, signType string) string {
+	all := maps.Clone(fields)
+	for _, k := range empty {
+		all[k] = ""
+	}
+	var s strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(all)) {
+		s.WriteString(k + "=" + all[k] + "&")
+	}
+	return v2Digest(s.String()+"key="+apiKey, apiKey, signType)
+}
