@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -675,4 +676,296 @@ func TestLatipaySandboxAsLatipaysClient(t *testing.T) {
 	if a := refund("/refund", "0.01"); code(a) != "207" {
 		t.Fatalf("a refund beyond the order: %v", a)
 	}
+}
+
+// Latipay's published known answers (docs/providers/latipay.md "Known-answer
+// vectors", from Latipay's docs): api_key 111222333; vector 3 (query), vector
+// 4 (refund) and the notification vector, as literals.
+const (
+	latipayDocsKey          = "111222333"
+	latipayVector3Signature = "58f93f458880120d650611f2452917a25a39edc2f5e3a03baac73a7a49bc81f4"
+	latipayVector4Signature = "3052b51072570b743bf9a12a20a45b0adf280aee84907ef0e54d1079fb3f961c"
+	latipayNotifySignature  = "840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1"
+)
+
+// latipaySortedSign is Latipay's request signature written from
+// docs/providers/latipay.md with the standard library: every non-empty
+// parameter but signature, sorted by name, k=v joined with &, the key
+// appended, HMAC-SHA256 keyed by the key, lowercase hex.
+func latipaySortedSign(params map[string]string, key string) string {
+	names := make([]string, 0, len(params))
+	for n, v := range params {
+		if n != "signature" && v != "" {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + "=" + params[n]
+	}
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(strings.Join(parts, "&") + key))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// latipayCall is what the independent Latipay read of one call.
+type latipayCall struct {
+	method, path, rawQuery string
+	params                 map[string]string // the query's or the JSON body's members
+	verified               bool              // the signature is the sorted form's under the docs' key
+}
+
+// fakeLatipay is an independent Latipay written from the provider page: it
+// checks every request's sorted signature with latipaySortedSign, records
+// the call, and answers what the test set (code 206 to a bad signature, as
+// Latipay does).
+type fakeLatipay struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	calls  []latipayCall
+	answer string
+}
+
+func newFakeLatipay(t *testing.T) *fakeLatipay {
+	f := &fakeLatipay{}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := latipayCall{method: r.Method, path: r.URL.EscapedPath(), rawQuery: r.URL.RawQuery, params: map[string]string{}}
+		if r.Method == http.MethodGet {
+			ref, _ := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/v2/transaction/"))
+			c.params["merchant_reference"] = ref
+			for n, v := range r.URL.Query() {
+				c.params[n] = v[0]
+			}
+		} else {
+			var body map[string]string
+			b, _ := io.ReadAll(r.Body)
+			_ = json.Unmarshal(b, &body)
+			for n, v := range body {
+				c.params[n] = v
+			}
+		}
+		c.verified = c.params["signature"] == latipaySortedSign(c.params, latipayDocsKey)
+		f.mu.Lock()
+		f.calls = append(f.calls, c)
+		answer := f.answer
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if !c.verified {
+			answer = `{"code":206,"message":"Signature from Merchant request is wrong"}`
+		}
+		_, _ = io.WriteString(w, answer)
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// next sets the answer of the following calls and forgets earlier calls.
+func (f *fakeLatipay) next(answer string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.answer, f.calls = answer, nil
+}
+
+func (f *fakeLatipay) taken(t *testing.T) latipayCall {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.calls) != 1 {
+		t.Fatalf("Latipay received %d calls, want 1", len(f.calls))
+	}
+	return f.calls[0]
+}
+
+// latipayQueryAnswer is a transaction query answer signed with the
+// notification formula (written out by latipayNotify) over its amount's
+// text; members replaces or, with "", removes members.
+func latipayQueryAnswer(ref, status, amountJSON string, members map[string]string) string {
+	amountText := strings.Trim(amountJSON, `"`)
+	v := url.Values{"merchant_reference": {ref}, "payment_method": {"wechat"}, "status": {status}, "currency": {"NZD"}, "amount": {amountText}}
+	fields := map[string]string{
+		"merchant_reference": `"` + ref + `"`, "order_id": `"2017232323345678"`, "currency": `"NZD"`, "amount": amountJSON,
+		"payment_method": `"wechat"`, "status": `"` + status + `"`, "pay_time": `"2017-07-07 10:53:50"`,
+		"signature": `"` + latipayNotify(latipayDocsKey, v) + `"`,
+	}
+	for n, m := range members {
+		if m == "" {
+			delete(fields, n)
+		} else {
+			fields[n] = m
+		}
+	}
+	names := make([]string, 0, len(fields))
+	for n := range fields {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = `"` + n + `":` + fields[n]
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// TestLatipayPublishedVectorsThroughCaddy: Latipay's published signatures
+// reproduced end to end, a real Caddy's minipay latipay routes against an
+// independent Latipay: vector 3 is the query of 6000324 by U000000013,
+// vector 4 the refund of 23479798sdf7987234 by U000334333 (120.00, "notes
+// about this refund"), and the notification vector, posted as Latipay
+// posts it, is acknowledged with "sent" and forwarded. Around them, every
+// documented status of a query answer and of a notification maps as
+// README Latipay says, and the members a query or refund answer may leave
+// out (order_id, pay_time, message; a JSON-number amount) never make a 502.
+func TestLatipayPublishedVectorsThroughCaddy(t *testing.T) {
+	fake := newFakeLatipay(t)
+	merchant := newMerchantBackend(t)
+	port := itoa(freePort(t))
+	route := func(path, userID string) string {
+		return `
+	handle ` + path + `/* {
+		minipay latipay {
+			user_id ` + userID + `
+			wallet_id W00000001
+			api_key ` + latipayDocsKey + `
+			app_id wx721398712681232
+			currency NZD
+			notify_url https://merchantsite.com/confirm
+		}
+		reverse_proxy ` + strings.TrimPrefix(fake.srv.URL, "http://") + `
+	}`
+	}
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+:`+port+` {
+	bind 127.0.0.1`+route("/vector3", "U000000013")+route("/vector4", "U000334333")+`
+	handle /webhooks/latipay {
+		minipay_webhook latipay {
+			api_key `+latipayDocsKey+`
+			currency NZD
+		}
+		reverse_proxy `+strings.TrimPrefix(merchant.srv.URL, "http://")+`
+	}
+}
+`)
+	base := "http://127.0.0.1:" + port
+
+	t.Run("vector 3: query", func(t *testing.T) {
+		status := func(s string) string {
+			return `{"provider":"latipay","order_id":"6000324",` + s + `}`
+		}
+		paid := `"provider_order_id":"2017232323345678","status":"succeeded","amount":"120.00","currency":"NZD","paid_at":"2017-07-07T10:53:50+08:00","provider_status":"paid"`
+		for _, tt := range []struct{ name, answer, want string }{
+			{"paid", latipayQueryAnswer("6000324", "paid", `"120.00"`, nil), status(paid)},
+			{"pending", latipayQueryAnswer("6000324", "pending", `"120.00"`, nil),
+				status(`"provider_order_id":"2017232323345678","status":"pending","amount":"120.00","currency":"NZD","provider_status":"pending"`)},
+			{"failed", latipayQueryAnswer("6000324", "failed", `"120.00"`, nil),
+				status(`"provider_order_id":"2017232323345678","status":"failed","amount":"120.00","currency":"NZD","provider_status":"failed"`)},
+			{"rejected", latipayQueryAnswer("6000324", "rejected", `"120.00"`, nil),
+				status(`"provider_order_id":"2017232323345678","status":"failed","amount":"120.00","currency":"NZD","provider_status":"rejected"`)},
+			{"canceled", latipayQueryAnswer("6000324", "canceled", `"120.00"`, nil),
+				status(`"provider_order_id":"2017232323345678","status":"cancelled","amount":"120.00","currency":"NZD","provider_status":"canceled"`)},
+			{"amount a JSON number, verified on its text", latipayQueryAnswer("6000324", "paid", `120.00`, nil), status(paid)},
+			{"with code 0 and message", latipayQueryAnswer("6000324", "paid", `"120.00"`, map[string]string{"code": `0`, "message": `"SUCCESS"`}), status(paid)},
+			{"the older revision: no order_id", latipayQueryAnswer("6000324", "paid", `"120.00"`, map[string]string{"order_id": ""}),
+				status(strings.Replace(paid, `"2017232323345678"`, `""`, 1))},
+			{"transaction_id, the merchant hosted docs' name", latipayQueryAnswer("6000324", "paid", `"120.00"`, map[string]string{"order_id": "", "transaction_id": `"2017232323345678"`}), status(paid)},
+			{"pending without pay_time", latipayQueryAnswer("6000324", "pending", `"120.00"`, map[string]string{"pay_time": ""}),
+				status(`"provider_order_id":"2017232323345678","status":"pending","amount":"120.00","currency":"NZD","provider_status":"pending"`)},
+			{"pending, pay_time null", latipayQueryAnswer("6000324", "pending", `"120.00"`, map[string]string{"pay_time": "null"}),
+				status(`"provider_order_id":"2017232323345678","status":"pending","amount":"120.00","currency":"NZD","provider_status":"pending"`)},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				fake.next(tt.answer)
+				r := postJSON(t, tc, base+"/vector3/query", `{"order_id":"6000324"}`)
+				call := fake.taken(t)
+				if call.method != http.MethodGet || call.path != "/v2/transaction/6000324" ||
+					call.rawQuery != "user_id=U000000013&signature="+latipayVector3Signature || !call.verified {
+					t.Fatalf("Latipay received %s %s?%s (verified %v), want vector 3's signature", call.method, call.path, call.rawQuery, call.verified)
+				}
+				var want map[string]any
+				if err := json.Unmarshal([]byte(tt.want), &want); err != nil {
+					t.Fatal(err)
+				}
+				if got := r.json(t); r.status != 200 || !reflect.DeepEqual(got, want) {
+					t.Fatalf("%d %s\nwant %s", r.status, r.body, tt.want)
+				}
+			})
+		}
+	})
+
+	t.Run("vector 4: refund", func(t *testing.T) {
+		const request = `{"order_id":"dsi39ej430sks03","refund_id":"dsi39ej430sks03-R1","amount":"120.00","currency":"NZD",` +
+			`"provider_order_id":"23479798sdf7987234","reason":"notes about this refund"}`
+		for _, tt := range []struct{ name, answer, providerRefundID string }{
+			{"code 0 with message", `{"code":0,"message":"SUCCESS"}`, ""},
+			{"code \"0\" alone", `{"code":"0"}`, ""},
+			{"with a refund_id", `{"code":0,"message":"SUCCESS","refund_id":"RF20170707001"}`, "RF20170707001"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				fake.next(tt.answer)
+				r := postJSON(t, tc, base+"/vector4/refund", request)
+				call := fake.taken(t)
+				want := map[string]string{"user_id": "U000334333", "order_id": "23479798sdf7987234", "refund_amount": "120.00",
+					"reference": "notes about this refund", "signature": latipayVector4Signature}
+				if call.method != http.MethodPost || call.path != "/refund" || !reflect.DeepEqual(call.params, want) || !call.verified {
+					t.Fatalf("Latipay received %s %s %v (verified %v), want vector 4: %v", call.method, call.path, call.params, call.verified, want)
+				}
+				got := r.json(t)
+				if r.status != 200 || got["status"] != "succeeded" || got["amount"] != "120.00" || got["currency"] != "NZD" ||
+					got["refund_id"] != "dsi39ej430sks03-R1" || got["order_id"] != "dsi39ej430sks03" || got["provider_refund_id"] != tt.providerRefundID {
+					t.Fatalf("refund: %d %s", r.status, r.body)
+				}
+			})
+		}
+		// Latipay's business refusal keeps its code; the merchant's configuration error is a 502
+		for _, tt := range []struct {
+			answer, code, providerCode string
+			status                     int
+		}{
+			{`{"code":201,"message":"Order not exist"}`, "provider_rejected", "201", 422},
+			{`{"code":207,"message":"refund amount is wrong"}`, "provider_rejected", "207", 422},
+			{`{"code":450,"message":"wallet not assigned"}`, "upstream_error", "450", 502},
+		} {
+			fake.next(tt.answer)
+			r := postJSON(t, tc, base+"/vector4/refund", request)
+			if e := r.errorOf(t); r.status != tt.status || e["code"] != tt.code || e["provider_code"] != tt.providerCode {
+				t.Fatalf("answer %s: %d %s", tt.answer, r.status, r.body)
+			}
+		}
+	})
+
+	t.Run("notification vector", func(t *testing.T) {
+		form := url.Values{"merchant_reference": {"dsi39ej430sks03"}, "order_id": {"2017232323345678"}, "currency": {"NZD"},
+			"amount": {"120.00"}, "payment_method": {"alipay"}, "status": {"paid"}, "pay_time": {"2017-07-07 10:53:50"},
+			"signature": {latipayNotifySignature}}
+		r := do(t, tc, http.MethodPost, base+"/webhooks/latipay", "application/x-www-form-urlencoded", []byte(form.Encode()))
+		got := merchant.take()
+		if r.status != 200 || string(r.body) != "sent" || len(got) != 1 {
+			t.Fatalf("vector: %d %q, the merchant received %d events", r.status, r.body, len(got))
+		}
+		want := map[string]any{"id": "latipay:dsi39ej430sks03:payment.succeeded", "provider": "latipay", "type": "payment.succeeded",
+			"order_id": "dsi39ej430sks03", "amount": "120.00", "currency": "NZD", "data": map[string]any{
+				"merchant_reference": "dsi39ej430sks03", "payment_method": "alipay", "status": "paid", "currency": "NZD", "amount": "120.00",
+				"unverified.order_id": "2017232323345678", "unverified.pay_time": "2017-07-07 10:53:50"}}
+		if !reflect.DeepEqual(got[0].event, want) || got[0].header.Get("Minipay-Event-Id") != want["id"] {
+			t.Fatalf("event %v\nwant %v", got[0].event, want)
+		}
+		// one byte of a signed field changed: refused, nothing forwarded
+		form.Set("amount", "120.01")
+		if r := do(t, tc, http.MethodPost, base+"/webhooks/latipay", "application/x-www-form-urlencoded", []byte(form.Encode())); r.status != 401 || len(merchant.take()) != 0 {
+			t.Fatalf("tampered vector: %d %s", r.status, r.body)
+		}
+		// every documented status, signed as Latipay signs it
+		for status, typ := range map[string]string{"paid": "payment.succeeded", "pending": "payment.pending", "failed": "payment.failed",
+			"rejected": "payment.failed", "canceled": "payment.cancelled"} {
+			v := url.Values{"merchant_reference": {"LP-V-" + status}, "order_id": {"2017232323345679"}, "currency": {"NZD"},
+				"amount": {"12.30"}, "payment_method": {"wechat"}, "status": {status}, "pay_time": {"2017-07-07 10:53:50"}}
+			v.Set("signature", latipayNotify(latipayDocsKey, v))
+			r := do(t, tc, http.MethodPost, base+"/webhooks/latipay", "application/x-www-form-urlencoded", []byte(v.Encode()))
+			got := merchant.take()
+			if r.status != 200 || string(r.body) != "sent" || len(got) != 1 || got[0].event["type"] != typ ||
+				got[0].event["id"] != "latipay:LP-V-"+status+":"+typ || got[0].event["amount"] != "12.30" {
+				t.Fatalf("status %s: %d %q, events %v", status, r.status, r.body, got)
+			}
+		}
+	})
 }
