@@ -710,6 +710,8 @@ func TestMinipayUsageErrorsNeverRepeatASecret(t *testing.T) {
 			"unexpected argument #5"},
 		{"verify: the signature header without its colon", []string{"verify", "--provider", "cbtis", "--set", "api_key=" + key,
 			"--header", "Content-Type: application/json", "--header", "Signature " + key}, "--header #2: want \"Name: value\""},
+		{"verify: a header name that is no token, as an HTTP message's head refuses it", []string{"verify", "--provider", "cbtis",
+			"--set", "api_key=" + key, "--header", "Signature=" + key + ": x"}, "--header #1: want"},
 		{"verify: the key alone as a header", []string{"verify", "--provider", "cbtis", "--set", "api_key=" + key, "--header", key},
 			"--header #1: want"},
 		{"verify: the key as a field name", []string{"verify", "--provider", "cbtis", "--set", key + "=x"},
