@@ -137,3 +137,31 @@ func TestVerifyCommandHTTPMessage(t *testing.T) {
 		}
 	}
 }
+
+// A body labelled with a Content-Encoding it does not have (curl -i
+// --compressed saves the body decoded under the header that named gzip) is
+// judged as the webhook judges it, invalid, and the reason says that without
+// the header it verifies; a tampered one gets no such hint.
+func TestVerifyCommandDecodedUnderContentEncoding(t *testing.T) {
+	cbtisArgs := []string{"--provider", "cbtis", "--set", "api_key=6d0e8fa7b10c40c3a48c0c2be41cb178"}
+	message := func(body string) string {
+		return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nSignature: " + cbtisSig + "\r\n\r\n" + body
+	}
+	const hint = "without its Content-Encoding header the input verifies"
+	for _, tt := range []struct {
+		name, input string
+		args        []string
+		hint        bool
+	}{
+		{"an HTTP message", message(cbtisBody), cbtisArgs, true},
+		{"--header lines", cbtisBody, append(cbtisArgs[:len(cbtisArgs):len(cbtisArgs)], "--header", "Content-Encoding: gzip", "--header", "Signature: "+cbtisSig), true},
+		{"tampered", message(strings.Replace(cbtisBody, "105.00", "105.01", 1)), cbtisArgs, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := verify(t, tt.input, append(tt.args, "-")...)
+			if code != 1 || !strings.Contains(out, "verdict: invalid (") || strings.Contains(out, hint) != tt.hint {
+				t.Fatalf("exit %d, want 1, hint %v\n%s%s", code, tt.hint, out, errOut)
+			}
+		})
+	}
+}

@@ -145,6 +145,15 @@ func invalidReason(webhook transform.Explainer, n transform.Notification, kind s
 			reason += "; without its " + added + " the input verifies: give it exactly as received (printf '%s', not echo)"
 		}
 	}
+	// curl -i --compressed saves a body decoded under the header that
+	// named its encoding.
+	if n.Header.Get("Content-Encoding") != "" {
+		header := n.Header.Clone()
+		header.Del("Content-Encoding")
+		if tx, terr := explain(webhook, transform.Notification{Header: header, Body: n.Body}); valid(tx, terr) {
+			reason += "; without its Content-Encoding header the input verifies: it was saved decoded (curl --compressed?)"
+		}
+	}
 	// A multipart form is read by the boundary its Content-Type names,
 	// which a body saved alone has lost.
 	if boundary, ok := multipartBoundary(n.Body); ok && n.Header.Get("Content-Type") == "" {
