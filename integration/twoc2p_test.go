@@ -434,3 +434,50 @@ func TestTwoC2PIndependentServer(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoC2PNotificationPairsThroughCaddy: the two real demo answers, posted
+// to minipay_webhook 2c2p as 2C2P posts a notification, give the events
+// their payloads name (the approved one: order dd0cf2540f, tranRef 3200632,
+// 1.00 SGD; the declined one: no tranRef, so its id is its order's, and no
+// amount, its currencyCode being empty), and every respCode/status pair
+// docs/providers/2c2p.md documents maps as README 2C2P says, through a real
+// Caddy (the unit table is TestEventType).
+func TestTwoC2PNotificationPairsThroughCaddy(t *testing.T) {
+	merchant := newMerchantBackend(t)
+	config, base, _ := twoc2pConfig(t, filepath.Join(t.TempDir(), "caddy.log"), "http://127.0.0.1:9", merchant.srv.URL)
+	tc := startCaddy(t, config)
+	seal := func(order, respCode, status, tranRef string) string {
+		return twoc2pSeal(twoc2pAnswer(order, "000000001234", respCode, status, tranRef), twoc2pKey)
+	}
+	for _, tt := range []struct {
+		name, envelope, id, order, amount, currency string
+	}{
+		{"the approved demo answer", twoc2pDemoApproved, "2c2p:3200632:payment.succeeded", "dd0cf2540f", "1.00", "SGD"},
+		{"the declined demo answer", twoc2pDemoDeclined, "2c2p:1be3c59843:payment.failed", "1be3c59843", "", ""},
+		{"00, status A", seal("PAIR-1", "00", "A", "4300001"), "2c2p:4300001:payment.succeeded", "PAIR-1", "12.34", "SGD"},
+		{"00 without status", seal("PAIR-2", "00", "", "4300002"), "2c2p:4300002:payment.succeeded", "PAIR-2", "12.34", "SGD"},
+		{"99 without status", seal("PAIR-3", "99", "", "4300003"), "2c2p:4300003:payment.failed", "PAIR-3", "12.34", "SGD"},
+		{"another failure code with status F", seal("PAIR-4", "05", "F", "4300004"), "2c2p:4300004:payment.failed", "PAIR-4", "12.34", "SGD"},
+		{"001: pending", seal("PAIR-5", "001", "", "4300005"), "2c2p:4300005:payment.pending", "PAIR-5", "12.34", "SGD"},
+		{"32: pending", seal("PAIR-6", "32", "", "4300006"), "2c2p:4300006:payment.pending", "PAIR-6", "12.34", "SGD"},
+		{"001 with status F: failed", seal("PAIR-7", "001", "F", "4300007"), "2c2p:4300007:payment.failed", "PAIR-7", "12.34", "SGD"},
+		{"32 with status A: contradicts itself", seal("PAIR-8", "32", "A", "4300008"), "2c2p:4300008:unknown", "PAIR-8", "12.34", "SGD"},
+		{"an undocumented code", seal("PAIR-9", "05", "", "4300009"), "2c2p:4300009:unknown", "PAIR-9", "12.34", "SGD"},
+		{"no tranRef: the order's id", seal("PAIR-10", "00", "A", ""), "2c2p:PAIR-10:payment.succeeded", "PAIR-10", "12.34", "SGD"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			form := url.Values{"paymentResponse": {tt.envelope}}.Encode()
+			r := do(t, tc, http.MethodPost, base+"/webhooks/2c2p", "application/x-www-form-urlencoded", []byte(form))
+			got := merchant.take()
+			if r.status != 200 || string(r.body) != "OK" || len(got) != 1 {
+				t.Fatalf("%d %q, the merchant received %d events", r.status, r.body, len(got))
+			}
+			ev := got[0].event
+			typ := tt.id[strings.LastIndexByte(tt.id, ':')+1:]
+			if ev["id"] != tt.id || ev["type"] != typ || ev["order_id"] != tt.order || str(ev["amount"]) != tt.amount ||
+				str(ev["currency"]) != tt.currency || got[0].header.Get("Minipay-Event-Id") != tt.id {
+				t.Fatalf("event %v", ev)
+			}
+		})
+	}
+}
