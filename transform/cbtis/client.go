@@ -67,7 +67,9 @@ func (c *Client) Prepare(ctx context.Context, op string, body []byte) (*transfor
 // authorize adds the bearer token; a 401 answer drops that token and asks
 // minipay to prepare the call again (once), which fetches a fresh one. A
 // second 401 is the 502 transform.AnswerNotOK makes of it, keeping CBTIS's
-// code and message as the other providers' 401 does.
+// code and message as the other providers' 401 does. A code or message
+// quoting the token ("invalid token tok-…") is left out, as one quoting a
+// configured secret is: the token is a credential too.
 func (c *Client) authorize(ctx context.Context, call *transform.Call) error {
 	token, err := c.tokens.Token(ctx)
 	if err != nil {
@@ -80,9 +82,13 @@ func (c *Client) authorize(ctx context.Context, call *transform.Call) error {
 			c.tokens.Invalidate(token)
 			var env envelope
 			_ = json.Unmarshal(body, &env)
-			return nil, &transform.RetryError{Final: transform.AnswerNotOK(status, codeText(env.Code), env.Message)}
+			return nil, &transform.RetryError{Final: transform.AnswerNotOK(status, codeText(env.Code), env.Message).WithoutSecrets([]string{token})}
 		}
-		return decode(status, h, body)
+		out, err := decode(status, h, body)
+		if e, ok := err.(*transform.Error); ok {
+			return out, e.WithoutSecrets([]string{token})
+		}
+		return out, err
 	}
 	return nil
 }

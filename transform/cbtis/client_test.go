@@ -237,6 +237,35 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
+// An answer quoting the bearer token it came with keeps its code, not the
+// message: the token is a credential, kept out of errors as the
+// configured secrets are (README "Secrets").
+func TestDecodeErrorsLeaveOutTheToken(t *testing.T) {
+	for _, tt := range []struct {
+		status     int
+		wantStatus int
+		wantCode   string
+	}{
+		{401, 502, transform.CodeUpstreamError}, // the second 401
+		{400, 422, transform.CodeProviderRejected},
+		{500, 502, transform.CodeUpstreamError},
+		{200, 422, transform.CodeProviderRejected},
+	} {
+		call := preparedCall(t, "pay", payJSON)
+		token, ok := strings.CutPrefix(call.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			t.Fatalf("no bearer token: %q", call.Header.Get("Authorization"))
+		}
+		_, err := call.Decode(tt.status, nil, []byte(`{"code":40100,"message":"invalid access_token `+token+`"}`))
+		if tt.status == 401 {
+			err = transform.RetryFinal(err)
+		}
+		if e := wantError(t, err, tt.wantStatus, tt.wantCode); e.ProviderCode != "40100" || e.ProviderMessage != "" {
+			t.Errorf("HTTP %d: provider_code %q provider_message %q, want 40100 and no message", tt.status, e.ProviderCode, e.ProviderMessage)
+		}
+	}
+}
+
 // docs/providers/cbtis.md "Endpoints": PENDING→pending, SUCCEEDED→succeeded, CANCELLED→cancelled;
 // pay_time → paid_at. An undocumented status is never guessed into a state
 // (TestDecodeQueryUndocumentedStatus).
