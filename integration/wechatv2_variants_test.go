@@ -315,3 +315,111 @@ func v2SignIncludingEmpty(fields map[string]string, empty []string, signType str
 	}
 	return v2Digest(s.String()+"key="+apiKey, apiKey, signType)
 }
+
+// TestWechatV2ServiceProviderEndToEnd: service-provider mode through a real
+// Caddy, minipay and minipay_webhook in front of the sandbox, with
+// sub_app_id (HMAC-SHA256) and without it (MD5): the pay object's paySign
+// signs the sub_app_id (the app_id without one), recomputed here from
+// WeChat's paySign rule; the payment notification names the sub-merchant
+// and the payer (sub_openid, or openid without sub_app_id); query, refund, the refund notification,
+// refund_query and close answer as for a direct merchant.
+func TestWechatV2ServiceProviderEndToEnd(t *testing.T) {
+	const subAppID, subMchID, openid = "wxd678efh567hg6787", "1900000110", "oSubOpenid0001"
+	merchant := newMerchantBackend(t)
+	port := itoa(freePort(t))
+	modes := []struct{ name, signType, subApp, payAppID string }{
+		{"with sub_app_id", "HMAC-SHA256", "\n\t\tsub_app_id " + subAppID, subAppID},
+		{"without sub_app_id", "MD5", "", appID},
+	}
+	var config strings.Builder
+	config.WriteString(globalOptions(t.TempDir()+"/caddy.log") + "\n:" + port + " {\n")
+	sandboxes := make([]string, len(modes))
+	for i, m := range modes {
+		sandboxes[i] = itoa(freePort(t))
+		creds := "\t\tapp_id " + appID + "\n\t\tmch_id " + mchID + "\n\t\tapi_key " + apiKey + "\n\t\tsub_mch_id " + subMchID + m.subApp + "\n\t\tsign_type " + m.signType
+		config.WriteString(`
+	handle /m` + itoa(i) + `/* {
+		minipay wechat_v2 {
+` + creds + `
+		notify_url http://localhost:` + port + `/webhooks/m` + itoa(i) + `
+		client_ip 127.0.0.1
+		}
+		reverse_proxy localhost:` + sandboxes[i] + `
+	}
+	handle /webhooks/m` + itoa(i) + ` {
+		minipay_webhook wechat_v2 {
+` + creds + `
+		}
+		reverse_proxy ` + strings.TrimPrefix(merchant.srv.URL, "http://") + `
+	}
+`)
+	}
+	config.WriteString("}\n")
+	for i, m := range modes {
+		config.WriteString(":" + sandboxes[i] + ` {
+	minipay_sandbox {
+		wechat_v2 {
+			app_id ` + appID + `
+			mch_id ` + mchID + `
+			api_key ` + apiKey + `
+			sub_mch_id ` + subMchID + strings.ReplaceAll(m.subApp, "\t\t", "\t\t\t") + `
+		}
+	}
+}
+`)
+	}
+	tc := startCaddy(t, config.String())
+
+	for i, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			base := "http://localhost:" + port + "/m" + itoa(i) + "/"
+			sandbox := "http://localhost:" + sandboxes[i] + "/sandbox/complete"
+			orderID := "SP-" + itoa(i)
+			pay := postJSON(t, tc, base+"pay", `{"order_id":"`+orderID+`","amount":"12.34","currency":"CNY","description":"拿铁 <&>","openid":"`+openid+`"}`).json(t)
+			signed := "appId=" + m.payAppID + "&nonceStr=" + str(pay["nonceStr"]) + "&package=" + str(pay["package"]) +
+				"&signType=" + m.signType + "&timeStamp=" + str(pay["timeStamp"]) + "&key=" + apiKey
+			if pay["signType"] != m.signType || pay["paySign"] != v2Digest(signed, apiKey, m.signType) {
+				t.Fatalf("pay %v: paySign is not WeChat's over %q", pay, signed)
+			}
+			if c := postJSON(t, tc, sandbox, `{"provider":"wechat_v2","order_id":"`+orderID+`","result":"succeeded"}`).json(t); c["acknowledged"] != true {
+				t.Fatalf("complete: %v", c)
+			}
+			got := merchant.take()
+			if len(got) != 1 {
+				t.Fatalf("%d payment events", len(got))
+			}
+			// The payer is a sub_openid under sub_app_id, an openid under the
+			// service provider's app_id without one.
+			ev, data := got[0].event, got[0].event["data"].(map[string]any)
+			payer := map[bool]string{true: "sub_openid", false: "openid"}[m.subApp != ""]
+			if ev["type"] != "payment.succeeded" || ev["order_id"] != orderID || ev["amount"] != "12.34" || data["sub_mch_id"] != subMchID ||
+				data[payer] != openid || data["mch_id"] != mchID || data["appid"] != appID || (m.subApp != "") != (data["sub_appid"] == subAppID) {
+				t.Errorf("payment event %v", ev)
+			}
+			transactionID := str(ev["provider_order_id"])
+			q := postJSON(t, tc, base+"query", `{"order_id":"`+orderID+`"}`).json(t)
+			if q["status"] != "succeeded" || q["provider_order_id"] != transactionID || q["amount"] != "12.34" {
+				t.Errorf("query %v", q)
+			}
+			rf := postJSON(t, tc, base+"refund", `{"order_id":"`+orderID+`","refund_id":"`+orderID+`-R1","amount":"2.00","currency":"CNY","total_amount":"12.34"}`).json(t)
+			if rf["status"] != "pending" || rf["amount"] != "2.00" || str(rf["provider_refund_id"]) == "" {
+				t.Fatalf("refund %v", rf)
+			}
+			if c := postJSON(t, tc, sandbox, `{"provider":"wechat_v2","order_id":"`+orderID+`","result":"refunded"}`).json(t); c["acknowledged"] != true {
+				t.Fatalf("complete refunded: %v", c)
+			}
+			got = merchant.take()
+			if len(got) != 1 || got[0].event["type"] != "refund.succeeded" || got[0].event["refund_id"] != orderID+"-R1" ||
+				got[0].event["id"] != "wechat_v2:"+str(rf["provider_refund_id"])+":refund.succeeded" || got[0].event["amount"] != "2.00" {
+				t.Fatalf("refund events %v", got)
+			}
+			rq := postJSON(t, tc, base+"refund_query", `{"refund_id":"`+orderID+`-R1","order_id":"`+orderID+`"}`).json(t)
+			if rq["status"] != "succeeded" || rq["provider_refund_id"] != rf["provider_refund_id"] || rq["provider_status"] != "SUCCESS" {
+				t.Errorf("refund_query %v", rq)
+			}
+			if r := postJSON(t, tc, base+"close", `{"order_id":"`+orderID+`"}`); r.status != 422 || r.errorOf(t)["provider_code"] != "ORDERPAID" {
+				t.Errorf("close: %d %s", r.status, r.body)
+			}
+		})
+	}
+}
