@@ -277,6 +277,12 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 	upstreamStart := time.Now()
 	err := rec.record(r, next)
 	m.upstream.Observe(time.Since(upstreamStart).Seconds())
+	if err == nil && rec.status == statusClientClosed && errors.Is(r.Context().Err(), context.Canceled) {
+		// reverse_proxy's own 499 for a merchant that went away: no answer
+		// of the provider's to decode (WeChat v3 would call it unsigned,
+		// upstream_signature_invalid, which an alert on forged answers watches).
+		err = context.Canceled
+	}
 	if err != nil {
 		if err == errTooLarge {
 			return nil, transform.Upstream("the provider's answer is too large")

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -173,6 +174,90 @@ func TestWebhookLogNamesOrderWhenKnown(t *testing.T) {
 			if line["event_id"] != tt.id || line["type"] != tt.wantType || line["outcome"] != "acked" ||
 				named != (tt.wantOrder != "") || (named && orderID != tt.wantOrder) {
 				t.Errorf("log line %s, want event %s, type %s, order_id %q", log.String(), tt.id, tt.wantType, tt.wantOrder)
+			}
+		})
+	}
+}
+
+// verdictClient is a provider whose Decode reads any answer as verdict, as
+// WeChat v3 reads an unsigned answer of any status as a forgery.
+type verdictClient struct{ verdict error }
+
+func (verdictClient) Supports(op string) bool { return op == transform.OpQuery }
+
+func (c verdictClient) Prepare(context.Context, string, []byte) (*transform.Call, error) {
+	return &transform.Call{Method: http.MethodGet, Path: "/query", OrderID: "GONE-1",
+		Decode: func(int, http.Header, []byte) ([]byte, error) { return nil, c.verdict }}, nil
+}
+
+// TestClientGoneWhateverTheProviderReadsOf499: a merchant that goes away
+// while the provider is being asked is client_closed (README
+// "Observability": the log line with status 499, the counter), whatever
+// the provider's reading of reverse_proxy's own 499 would have been: it is
+// no answer of the provider's. WeChat v3, which signs every answer, called
+// it upstream_signature_invalid, the outcome an alert on forged answers
+// watches.
+func TestClientGoneWhateverTheProviderReadsOf499(t *testing.T) {
+	for _, verdict := range []*transform.Error{
+		transform.Upstream("the provider answered HTTP 499"),
+		{Status: http.StatusBadGateway, Code: transform.CodeSignatureInvalid, Message: "the provider's answer carries no signature that verifies"},
+		{Status: http.StatusUnprocessableEntity, Code: transform.CodeProviderRejected, Message: "the provider rejected the request", ProviderCode: "X"},
+	} {
+		t.Run(verdict.Code, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			m, err := newMetrics(reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var log strings.Builder
+			logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&log), zapcore.InfoLevel))
+			client := verdictClient{verdict}
+			h := &Handler{providerHandler: providerHandler{name: "fake", logger: logger, metrics: m}, client: client,
+				ops: m.operations("fake", client, logger)}
+			ctx, giveUp := context.WithCancel(context.Background())
+			r := httptest.NewRequestWithContext(ctx, http.MethodPost, "http://minipay.local/fake/query", strings.NewReader(`{"order_id":"GONE-1"}`))
+			r.Header.Set("Content-Type", "application/json")
+			// reverse_proxy once the merchant went away: it records 499 and
+			// returns no error (caddyhttp/reverseproxy, Caddy #7396).
+			proxy := caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+				giveUp()
+				w.WriteHeader(statusClientClosed)
+				return nil
+			})
+			w := httptest.NewRecorder()
+			_ = h.ServeHTTP(w, r, proxy)
+			var line map[string]any
+			if err := json.Unmarshal([]byte(strings.TrimSpace(log.String())), &line); err != nil {
+				t.Fatalf("not one JSON line: %v\n%s", err, log.String())
+			}
+			if line["outcome"] != outcomeClientClosed || line["status"] != float64(statusClientClosed) || line["level"] != "warn" {
+				t.Errorf("log line %s, want outcome client_closed, status 499 at WARN", log.String())
+			}
+			if w.Code != statusClientClosed {
+				t.Errorf("HTTP %d, want 499 for the access log", w.Code)
+			}
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]float64{}
+			for _, mf := range mfs {
+				for _, s := range mf.GetMetric() {
+					labels := mf.GetName()
+					for _, l := range s.GetLabel() {
+						labels += " " + l.GetValue()
+					}
+					got[labels] = s.GetCounter().GetValue() + float64(s.GetHistogram().GetSampleCount())
+				}
+			}
+			for series, want := range map[string]float64{
+				"caddy_minipay_requests_total query client_closed fake":        1,
+				"caddy_minipay_requests_total query " + verdict.Code + " fake": 0,
+				"caddy_minipay_upstream_duration_seconds query fake":           1,
+			} {
+				if got[series] != want {
+					t.Errorf("%s = %v, want %v", series, got[series], want)
+				}
 			}
 		})
 	}

@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/wechatv2"
 )
 
@@ -40,20 +42,27 @@ func payAndWebhookSite(port, upstream, backend, proxyBlock string) string {
 }
 
 // TestClientGoneIsNotAnUpstreamFailure: a merchant whose client gives up
-// before the provider answers, and a provider that hangs up before the
-// merchant backend answers, are counted and logged as client_closed (status
-// 499), not as upstream_error "the provider answered HTTP 499" nor as
-// merchant_failed "merchant backend answered 499": reverse_proxy records
-// Caddy's 499 when the request's client goes away, which says nothing
-// about the upstream. Seen under load whenever wrk stopped its connections.
+// before the provider answers, for every provider, and a provider that
+// hangs up before the merchant backend answers, are counted and logged as
+// client_closed (status 499), not as upstream_error "the provider answered
+// HTTP 499", upstream_signature_invalid (WeChat v3 signs every answer, and
+// read reverse_proxy's 499 as an unsigned one) nor as merchant_failed
+// "merchant backend answered 499": reverse_proxy records Caddy's 499 when
+// the request's client goes away, which says nothing about the upstream.
+// Seen under load whenever wrk stopped its connections.
 func TestClientGoneIsNotAnUpstreamFailure(t *testing.T) {
 	// Both the provider and the merchant backend answer only once the
 	// request is given up (the body read first: Go's server notices a
 	// closed connection only then); each says when a request arrived, and
-	// only then does the client give up, however slow the machine.
+	// only then does the client give up, however slow the machine. CBTIS's
+	// token endpoint answers at once.
 	arrived := make(chan struct{}, 1)
 	hang := func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/mch-api/v1/auth" {
+			_, _ = io.WriteString(w, `{"access_token":"tok-client-gone","expires_in":3600}`)
+			return
+		}
 		arrived <- struct{}{}
 		wait(r, 10*time.Second)
 	}
@@ -62,7 +71,30 @@ func TestClientGoneIsNotAnUpstreamFailure(t *testing.T) {
 	t.Cleanup(backend.Close)
 	port := itoa(freePort(t))
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
-	tc := startCaddy(t, globalOptions(logFile)+payAndWebhookSite(port, upstream.URL, backend.URL, ""))
+	proxy := "\n\t\treverse_proxy " + strings.TrimPrefix(upstream.URL, "http://") + "\n\t}"
+	site := payAndWebhookSite(port, upstream.URL, backend.URL, "")
+	site = strings.TrimSuffix(site, "}\n") + `
+	handle /wechat_v3/* {
+		minipay wechat_v3 {
+` + v3Merchant(t, v3PublicKeyMode(t)) + `			notify_url https://merchant.example/webhooks/wechat_v3
+		}` + proxy + `
+	handle /2c2p/* {
+		minipay 2c2p {
+			merchant_id ` + twoc2pMerchant + `
+			secret_key ` + twoc2pKey + `
+			app_id ` + appID + `
+		}` + proxy + `
+	handle /cbtis/* {
+		minipay cbtis {` + cbtisBlock(upstream.URL+"/mch-api/v1/auth") + `
+		}` + proxy + `
+	handle /wxlogin/* {
+		minipay wechat_login {
+			app_id ` + appID + `
+			app_secret ` + appSecret + `
+		}` + proxy + latipayRoute("/latipay", upstream.URL, latipayAPIKey) + `
+}
+`
+	tc := startCaddy(t, globalOptions(logFile)+site)
 	send := func(path, contentType, body string) {
 		t.Helper()
 		ctx, giveUp := context.WithCancel(context.Background())
@@ -82,43 +114,69 @@ func TestClientGoneIsNotAnUpstreamFailure(t *testing.T) {
 			t.Fatalf("%s answered HTTP %d before the client gave up", path, res.StatusCode)
 		}
 	}
-	send("/wechat/pay", "application/json", `{"order_id":"GONE-1","amount":"12.34","currency":"CNY","description":"Latte","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`)
+	pay := func(id, currency string) string {
+		return `{"order_id":"` + id + `","amount":"12","currency":"` + currency + `","description":"Latte","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`
+	}
+	requests := []struct{ provider, path, body string }{
+		{"wechat_v2", "/wechat/pay", pay("GONE-1", "CNY")},
+		{"wechat_v3", "/wechat_v3/pay", pay("GONE-3", "CNY")},
+		{"wechat_v3", "/wechat_v3/query", `{"order_id":"GONE-4"}`},
+		{"2c2p", "/2c2p/pay", pay("GONE-5", "SGD")},
+		{"latipay", "/latipay/query", `{"order_id":"GONE-6"}`},
+		{"cbtis", "/cbtis/pay", pay("GONE-7", "HKD")},
+		{"wechat_login", "/wxlogin/login", `{"code":"gone"}`},
+	}
+	for _, r := range requests {
+		send(r.path, "application/json", r.body)
+	}
 	send("/webhooks/wechat_v2", "text/xml", xmlOf(notification(apiKey, wechatv2.SignMD5, set("out_trade_no", "GONE-2"))))
 
 	// Each handler logs its line once reverse_proxy has given up.
-	lines := map[string]map[string]any{}
+	lines := map[string][]map[string]any{} // by provider and operation
 	deadline := time.Now().Add(10 * time.Second)
-	for len(lines) < 2 {
+	for len(lines) < len(requests)+1 {
 		if time.Now().After(deadline) {
-			t.Fatalf("no log line for both requests: %s", logText(t, logFile))
+			t.Fatalf("no log line for every request (%d of %d): %s", len(lines), len(requests)+1, logText(t, logFile))
 		}
 		time.Sleep(20 * time.Millisecond)
+		clear(lines)
 		for line := range strings.Lines(logText(t, logFile)) {
 			var l map[string]any
-			if json.Unmarshal([]byte(line), &l) == nil && (l["order_id"] == "GONE-1" || l["order_id"] == "GONE-2") {
-				lines[str(l["order_id"])] = l
+			if json.Unmarshal([]byte(line), &l) == nil && (l["msg"] == "minipay" || l["msg"] == "minipay webhook") {
+				key := str(l["provider"]) + " " + str(l["operation"])
+				lines[key] = append(lines[key], l)
 			}
 		}
 	}
-	for id, l := range lines {
-		if l["outcome"] != "client_closed" || l["status"] != float64(499) {
-			t.Errorf("%s: outcome %v, status %v, want client_closed 499: %v", id, l["outcome"], l["status"], l)
+	for key, ls := range lines {
+		if len(ls) != 1 {
+			t.Errorf("%s: %d log lines, want 1: %v", key, len(ls), ls)
+		}
+		l := ls[0]
+		if l["outcome"] != "client_closed" || l["status"] != float64(499) || l["level"] != "warn" {
+			t.Errorf("%s: outcome %v, status %v, level %v, want client_closed 499 warn: %v", key, l["outcome"], l["status"], l["level"], l)
 		}
 		for _, k := range []string{"message", "reason"} {
-			if strings.Contains(str(l[k]), "499") {
-				t.Errorf("%s: the log blames the upstream: %s %q", id, k, l[k])
+			if strings.Contains(str(l[k]), "499") || strings.Contains(str(l[k]), "signature") {
+				t.Errorf("%s: the log blames the upstream: %s %q", key, k, l[k])
 			}
 		}
 	}
 
 	series := minipaySeries(t, tc)
-	for name, want := range map[string]float64{
-		`caddy_minipay_requests_total{operation="pay",outcome="client_closed",provider="wechat_v2"}`:    1,
-		`caddy_minipay_requests_total{operation="pay",outcome="upstream_error",provider="wechat_v2"}`:   0,
-		`caddy_minipay_requests_total{operation="pay",outcome="upstream_timeout",provider="wechat_v2"}`: 0,
-		`caddy_minipay_webhooks_total{outcome="client_closed",provider="wechat_v2"}`:                    1,
-		`caddy_minipay_webhooks_total{outcome="merchant_failed",provider="wechat_v2"}`:                  0,
-	} {
+	want := map[string]float64{
+		`caddy_minipay_webhooks_total{outcome="client_closed",provider="wechat_v2"}`:   1,
+		`caddy_minipay_webhooks_total{outcome="merchant_failed",provider="wechat_v2"}`: 0,
+	}
+	for _, r := range requests {
+		op := path.Base(r.path)
+		for _, outcome := range []string{transform.CodeUpstreamError, transform.CodeUpstreamTimeout, transform.CodeSignatureInvalid, transform.CodeProviderRejected} {
+			want[`caddy_minipay_requests_total{operation="`+op+`",outcome="`+outcome+`",provider="`+r.provider+`"}`] = 0
+		}
+		want[`caddy_minipay_requests_total{operation="`+op+`",outcome="client_closed",provider="`+r.provider+`"}`] = 1
+		want[`caddy_minipay_upstream_duration_seconds_count{operation="`+op+`",provider="`+r.provider+`"}`] = 1
+	}
+	for name, want := range want {
 		if got, ok := series[name]; !ok || got != want {
 			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
 		}
