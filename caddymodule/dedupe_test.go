@@ -752,7 +752,9 @@ func TestWebhookDedupeMerchantsApart(t *testing.T) {
 	}
 	v, _ := store.Load(context.Background(), "minipay/events/fake/"+sha256Hex("latipay:ORDER-1:payment.succeeded"))
 	var rec dedupeRecord
-	if err := json.Unmarshal(v, &rec); err != nil || rec.Merchant != merchantTag([]string{"key-b"}) || len(rec.Others) != 1 || rec.Others[merchantTag([]string{"key-a"})].IsZero() {
+	// The tags of key-b and key-a (TestMerchantTagKnownAnswers).
+	if err := json.Unmarshal(v, &rec); err != nil || rec.Merchant != "bbb1ed04211fdbc6d9cdcd9025156bff" || len(rec.Others) != 1 ||
+		rec.Others["455047ef87751ef763b1399af07837c4"].IsZero() {
 		t.Fatalf("the entry %s does not name B last and A besides (%v)", v, err)
 	}
 	for _, secret := range []string{"key-a", "key-b"} {
@@ -771,6 +773,28 @@ func TestWebhookDedupeMerchantsApart(t *testing.T) {
 	for _, h := range []*Webhook{a1, b} {
 		if code, _ := notify(t, h, m, "ev-old"); code != 200 || m.count("ev-old") != 0 {
 			t.Fatalf("an entry without merchant: %d, forwarded %d times", code, m.count("ev-old"))
+		}
+	}
+}
+
+// A stored entry's merchant is read by every instance and every later
+// version, so the tag is pinned: the first 16 bytes, in hex, of
+// HMAC-SHA256("caddy-minipay dedupe merchant") under the secrets each
+// preceded by its length (4 bytes, big-endian), computed with Python's hmac
+// module: hmac.new(b"".join(struct.pack(">I", len(s)) + s for s in
+// secrets), b"caddy-minipay dedupe merchant", hashlib.sha256).hexdigest()[:32].
+func TestMerchantTagKnownAnswers(t *testing.T) {
+	for _, tt := range []struct {
+		secrets []string
+		want    string
+	}{
+		{[]string{"key-a"}, "455047ef87751ef763b1399af07837c4"},
+		{[]string{"key-b"}, "bbb1ed04211fdbc6d9cdcd9025156bff"},
+		{[]string{"192006250b4c09247ec02edce69f6a2d", "12345678-abcd"}, "1377e06363b2aaf5d000c6b042ec87db"},
+		{nil, "5ebe68837f73145d3052be7aff4562cd"},
+	} {
+		if got := merchantTag(tt.secrets); got != tt.want {
+			t.Errorf("merchantTag(%d secrets) = %s, want %s", len(tt.secrets), got, tt.want)
 		}
 	}
 }
