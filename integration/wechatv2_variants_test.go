@@ -2,9 +2,12 @@ package integration
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
+	"io"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -421,5 +424,110 @@ func TestWechatV2ServiceProviderEndToEnd(t *testing.T) {
 				t.Errorf("close: %d %s", r.status, r.body)
 			}
 		})
+	}
+}
+
+// TestWechatV2AnswerVariants: orderquery answers of an independent WeChat
+// (v2DocSign, v2CDATA; the answer named by the order id) through a real
+// Caddy, for a direct merchant in MD5 and HMAC-SHA256 and a service
+// provider: sign_type present or absent (WeChat signs an answer with the
+// request's type), fields WeChat may add (signed: read; unsigned: refused),
+// empty elements (outside the signed string: read; counted in it: refused),
+// the other sign type, a result_code FAIL with no err_code or unsigned, a
+// return_code FAIL that carries a sign.
+func TestWechatV2AnswerVariants(t *testing.T) {
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req, err := v2RequestFields(body)
+		signType := cmp.Or(req["sign_type"], "MD5")
+		if err != nil || v2DocSign(req, signType) != req["sign"] {
+			http.Error(w, "unsigned request", http.StatusBadRequest)
+			return
+		}
+		a := map[string]string{"return_code": "SUCCESS", "return_msg": "OK", "appid": req["appid"], "mch_id": req["mch_id"],
+			"nonce_str": "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", "result_code": "SUCCESS", "out_trade_no": req["out_trade_no"],
+			"trade_state": "SUCCESS", "trade_state_desc": "支付成功", "openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "trade_type": "JSAPI",
+			"bank_type": "CMC", "total_fee": "1001", "fee_type": "CNY", "cash_fee": "1001",
+			"transaction_id": "1008450740201411110005820873", "time_end": "20141111170043"}
+		if req["sub_mch_id"] != "" {
+			a["sub_appid"], a["sub_mch_id"], a["sub_openid"] = req["sub_appid"], req["sub_mch_id"], "oSubOpenid0001"
+		}
+		var extra []string
+		unsigned := map[string]string{} // added after signing
+		sign := func() string { return v2DocSign(a, signType) }
+		switch req["out_trade_no"] {
+		case "sign_type":
+			a["sign_type"] = signType
+		case "added":
+			a["settlement_total_fee"], a["promotion_detail"], a["zz_new"] = "901", `{"a":[1]}`, "新 <&>"
+		case "added-unsigned":
+			unsigned["zz_new"] = "1"
+		case "empty":
+			extra = []string{"<device_info></device_info>", "<attach><![CDATA[]]></attach>", "<coupon_fee/>"}
+		case "empty-signed":
+			extra = []string{"<attach></attach>"}
+			sign = func() string { return v2SignIncludingEmpty(a, []string{"attach"}, signType) }
+		case "other-type":
+			other := map[string]string{"MD5": "HMAC-SHA256", "HMAC-SHA256": "MD5"}[signType]
+			sign = func() string { return v2DocSign(a, other) }
+		case "fail-no-err_code":
+			a = map[string]string{"return_code": "SUCCESS", "appid": req["appid"], "mch_id": req["mch_id"], "sub_mch_id": req["sub_mch_id"],
+				"nonce_str": "n", "result_code": "FAIL"}
+		case "fail-unsigned":
+			a["result_code"], a["err_code"], a["err_code_des"] = "FAIL", "ORDERNOTEXIST", "订单不存在"
+			sign = func() string { return "" }
+		case "return-fail-signed":
+			a = map[string]string{"return_code": "FAIL", "return_msg": "参数格式校验错误"}
+		}
+		a["sign"] = sign()
+		maps.Copy(a, unsigned)
+		_, _ = w.Write(v2CDATA(a, extra...))
+	}))
+	t.Cleanup(fake.Close)
+	port := itoa(freePort(t))
+	route := func(path, extra string) string {
+		return `
+	handle ` + path + `/* {
+		minipay wechat_v2 {
+			app_id ` + appID + `
+			mch_id ` + mchID + `
+			api_key ` + apiKey + extra + `
+		}
+		reverse_proxy ` + strings.TrimPrefix(fake.URL, "http://") + `
+	}`
+	}
+	tc := startCaddy(t, globalOptions(t.TempDir()+"/caddy.log")+`
+:`+port+` {`+route("/md5", "")+route("/hmac", "\n\t\t\tsign_type HMAC-SHA256")+
+		route("/sp", "\n\t\t\tsign_type HMAC-SHA256\n\t\t\tsub_app_id wxd678efh567hg6787\n\t\t\tsub_mch_id 1900000110")+`
+}
+`)
+	for _, mode := range []string{"/md5", "/hmac", "/sp"} {
+		for _, c := range []struct {
+			order       string
+			status      int
+			code, pcode string
+		}{
+			{"plain", 200, "", ""}, {"sign_type", 200, "", ""}, {"added", 200, "", ""}, {"empty", 200, "", ""},
+			{"added-unsigned", 502, "upstream_signature_invalid", ""}, {"empty-signed", 502, "upstream_signature_invalid", ""},
+			{"other-type", 502, "upstream_signature_invalid", ""}, {"fail-unsigned", 502, "upstream_signature_invalid", ""},
+			{"fail-no-err_code", 422, "provider_rejected", ""}, {"return-fail-signed", 502, "upstream_error", "FAIL"},
+		} {
+			r := postJSON(t, tc, "http://localhost:"+port+mode+"/query", `{"order_id":"`+c.order+`"}`)
+			if r.status != c.status {
+				t.Errorf("%s %s: %d %s, want %d", mode, c.order, r.status, r.body, c.status)
+				continue
+			}
+			if c.status != 200 {
+				if e := r.errorOf(t); e["code"] != c.code || str(e["provider_code"]) != c.pcode {
+					t.Errorf("%s %s: %s, want %s %q", mode, c.order, r.body, c.code, c.pcode)
+				}
+				continue
+			}
+			want := `{"provider":"wechat_v2","order_id":"` + c.order + `","provider_order_id":"1008450740201411110005820873","status":"succeeded",` +
+				`"amount":"10.01","currency":"CNY","paid_at":"2014-11-11T17:00:43+08:00","provider_status":"SUCCESS"}` + "\n"
+			if string(r.body) != want {
+				t.Errorf("%s %s: %s\nwant %s", mode, c.order, r.body, want)
+			}
+		}
 	}
 }
