@@ -140,11 +140,6 @@ func clientClosed(r *http.Request, terr *transform.Error) bool {
 var errClientClosed = &transform.Error{Status: statusClientClosed, Code: outcomeClientClosed,
 	Message: "the merchant closed the request before the provider's answer"}
 
-// errMerchantGone is the upstream failure of a call whose merchant went
-// away before reverse_proxy had the provider's answer; clientClosed turns
-// it into errClientClosed.
-var errMerchantGone = transform.Upstream("the merchant closed the request before the provider's answer")
-
 // logFields recycles the log line's fields (320 bytes a request otherwise):
 // a core encodes the fields during Write and keeps none of them (zap's JSON
 // and console encoders, Caddy's filter encoder, samplers and tees alike).
@@ -293,12 +288,6 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 			return nil, transform.Upstream("the provider's answer is too large")
 		}
 		return nil, upstreamFailure(err)
-	}
-	if rec.status == statusClientClosed && errors.Is(r.Context().Err(), context.Canceled) {
-		// reverse_proxy's own record of a merchant that went away (it writes
-		// 499 and returns no error), not an answer of the provider's: a
-		// provider that signs every answer would call it unsigned.
-		return nil, errMerchantGone
 	}
 	answer, err := decodedBody(rec.header, rec.body.Bytes())
 	if err != nil {

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -24,7 +22,6 @@ import (
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/wechatv2"
-	"github.com/minipay/caddy-minipay/transform/wechatv3"
 	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
@@ -709,63 +706,5 @@ func TestHeaderValuesOwnedPerRequest(t *testing.T) {
 		if !reflect.DeepEqual(sent, wantSent) {
 			t.Errorf("round %d: the provider got headers %v, want %v", i, sent, wantSent)
 		}
-	}
-}
-
-// TestMerchantGoneIsClientClosed: when the merchant goes away before the
-// provider answered, reverse_proxy records a 499 and returns no error; that
-// is no answer of the provider's, so every provider's call is client_closed
-// (status 499 for the access log), never what its decoder makes of an empty
-// 499: wechat_v3, whose answers are all signed, called it
-// upstream_signature_invalid (README Observability).
-func TestMerchantGoneIsClientClosed(t *testing.T) {
-	keys, err := filepath.Abs("../examples/keys")
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := func(name string) string {
-		b, err := os.ReadFile(filepath.Join(keys, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
-	v3, err := wechatv3.NewClient(wechatv3.Config{AppID: testAppID, MchID: testMchID, SerialNo: "3775B6A45ACD588826D15E583A95F5DD2F2D3B4A",
-		PrivateKey: read("apiclient_key.pem"), PublicKey: read("wechatpay_pub_key.pem"), PublicKeyID: "PUB_KEY_ID_0119000001092026112900000000000001",
-		NotifyURL: "https://merchant.example/webhooks/wechat_v3"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// reverseProxyGivesUp is what reverse_proxy does when the merchant's
-	// request ends while it waits for the provider.
-	reverseProxyGivesUp := func(cancel context.CancelFunc) caddyhttp.Handler {
-		return caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-			_, _ = io.Copy(io.Discard, r.Body)
-			cancel()
-			<-r.Context().Done()
-			w.WriteHeader(statusClientClosed)
-			return nil
-		})
-	}
-	for _, client := range []transform.Client{nil, v3} {
-		var log strings.Builder
-		h := newTestHandler(t, &log, zapcore.InfoLevel)
-		if client != nil {
-			h.name, h.client, h.ops = wechatv3.Name, client, h.metrics.operations(wechatv3.Name, client, h.logger)
-		}
-		t.Run(h.name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			r := httptest.NewRequestWithContext(ctx, http.MethodPost, "http://minipay.local/wechat/pay", strings.NewReader(payJSON))
-			r.Header.Set("Content-Type", "application/json")
-			w := httptest.NewRecorder()
-			_ = h.ServeHTTP(w, r, reverseProxyGivesUp(cancel))
-			if w.Code != statusClientClosed {
-				t.Errorf("HTTP %d, want %d: %s", w.Code, statusClientClosed, w.Body)
-			}
-			if !strings.Contains(log.String(), `"outcome":"client_closed"`) {
-				t.Errorf("log line: %s", log.String())
-			}
-		})
 	}
 }
