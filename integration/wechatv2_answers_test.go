@@ -169,22 +169,8 @@ func TestWechatV2IndependentServerAnswers(t *testing.T) {
 	fake := independentWeChatV2(t)
 	merchant := itoa(freePort(t))
 	upstream := strings.TrimPrefix(fake.URL, "http://")
-	route := func(path, extra string) string {
-		return `
-	handle ` + path + `/* {
-		minipay wechat_v2 {
-			app_id ` + appID + `
-			mch_id ` + mchID + `
-			api_key ` + apiKey + `
-			notify_url https://merchant.example/webhooks/wechat_v2
-			client_ip 127.0.0.1` + extra + `
-		}
-		reverse_proxy ` + upstream + `
-	}`
-	}
 	tc := startCaddy(t, globalOptions(t.TempDir()+"/caddy.log")+`
-:`+merchant+` {`+route("/md5", "")+route("/hmac", "\n\t\t\tsign_type HMAC-SHA256")+
-		route("/sp", "\n\t\t\tsign_type HMAC-SHA256\n\t\t\tsub_app_id wxd678efh567hg6787\n\t\t\tsub_mch_id 1900000110")+`
+:`+merchant+` {`+v2MerchantRoutes(upstream)+`
 }
 `)
 	base := "http://localhost:" + merchant
@@ -254,4 +240,25 @@ func TestWechatV2IndependentServerAnswers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// v2MerchantRoutes is three minipay wechat_v2 routes to upstream: /md5 (a
+// direct merchant, MD5), /hmac (HMAC-SHA256) and /sp (a service provider
+// with sub_app_id, HMAC-SHA256).
+func v2MerchantRoutes(upstream string) string {
+	route := func(path, extra string) string {
+		return `
+	handle ` + path + `/* {
+		minipay wechat_v2 {
+			app_id ` + appID + `
+			mch_id ` + mchID + `
+			api_key ` + apiKey + `
+			notify_url https://merchant.example/webhooks/wechat_v2
+			client_ip 127.0.0.1` + extra + `
+		}
+		reverse_proxy ` + upstream + `
+	}`
+	}
+	return route("/md5", "") + route("/hmac", "\n\t\t\tsign_type HMAC-SHA256") +
+		route("/sp", "\n\t\t\tsign_type HMAC-SHA256\n\t\t\tsub_app_id wxd678efh567hg6787\n\t\t\tsub_mch_id 1900000110")
 }

@@ -485,20 +485,8 @@ func TestWechatV2AnswerVariants(t *testing.T) {
 	}))
 	t.Cleanup(fake.Close)
 	port := itoa(freePort(t))
-	route := func(path, extra string) string {
-		return `
-	handle ` + path + `/* {
-		minipay wechat_v2 {
-			app_id ` + appID + `
-			mch_id ` + mchID + `
-			api_key ` + apiKey + extra + `
-		}
-		reverse_proxy ` + strings.TrimPrefix(fake.URL, "http://") + `
-	}`
-	}
 	tc := startCaddy(t, globalOptions(t.TempDir()+"/caddy.log")+`
-:`+port+` {`+route("/md5", "")+route("/hmac", "\n\t\t\tsign_type HMAC-SHA256")+
-		route("/sp", "\n\t\t\tsign_type HMAC-SHA256\n\t\t\tsub_app_id wxd678efh567hg6787\n\t\t\tsub_mch_id 1900000110")+`
+:`+port+` {`+v2MerchantRoutes(strings.TrimPrefix(fake.URL, "http://"))+`
 }
 `)
 	for _, mode := range []string{"/md5", "/hmac", "/sp"} {
