@@ -114,12 +114,16 @@ func ASCIIKeyRule(v string) string {
 // certificates_url), beside the provider's own: no control character, and
 // no user info. A user:password@ would be sent to the provider and shown,
 // as the field is no secret, by the admin API's GET /minipay/providers.
+// Nor a fragment, which never reaches the server.
 func URLRule(v string) string {
 	if p := TextRule(v); p != "" {
 		return p
 	}
 	if u, err := url.Parse(v); err == nil && u.User != nil {
 		return "must not carry user info (user:password@)"
+	}
+	if strings.Contains(v, "#") { // never sent; a '#' in a path or query is written %23
+		return "must not have a fragment (#…)"
 	}
 	return ""
 }

@@ -75,6 +75,26 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+// TestEncryptedPrivateKey: a merchant key exported with a passphrase, as
+// PKCS#8 or with the legacy Proc-Type header, fails the load saying it is
+// encrypted, where it read as a key that does not parse.
+func TestEncryptedPrivateKey(t *testing.T) {
+	for name, key := range map[string]string{
+		"PKCS#8": "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n",
+		"PKCS#1 with Proc-Type": "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,0123456789ABCDEF0123456789ABCDEF\n\n" +
+			"MIIEpAIBAAKCAQEAwJm2\n-----END RSA PRIVATE KEY-----\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := merchantConfig(t)
+			cfg.PrivateKey = key
+			err := client(cfg)
+			if err == nil || !strings.HasPrefix(err.Error(), "wechat_v3: private_key is encrypted") || strings.Contains(err.Error(), "MII") {
+				t.Fatalf("error %v, want one saying private_key is encrypted", err)
+			}
+		})
+	}
+}
+
 func client(c Config) error  { _, err := NewClient(c); return err }
 func webhook(c Config) error { _, err := NewWebhook(c); return err }
 func sandbox(c Config) error { _, err := NewSandbox(c); return err }

@@ -58,6 +58,11 @@ func (f rsaKeyPEM[K]) parse(pemText string) (K, error) {
 	if block == nil {
 		return none, errors.New("is not PEM text")
 	}
+	// A key exported with a passphrase (PKCS#8's own type, or the legacy
+	// PEM header) would otherwise read as a key that does not parse.
+	if block.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") {
+		return none, errors.New("is encrypted: give the key without its passphrase (openssl pkey -in key.pem -out plain.pem)")
+	}
 	switch block.Type {
 	case f.genericType:
 		k, err := f.parseGeneric(block.Bytes)
