@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -127,12 +126,7 @@ func newDeduper(store transform.Store, provider, merchant string, window time.Du
 // them than any notification signed with them. Every instance of a cluster
 // configured with the same keys computes the same tag.
 func merchantTag(secrets []string) string {
-	var key []byte
-	for _, s := range secrets { // length-prefixed: ("ab","c") is not ("a","bc")
-		key = binary.BigEndian.AppendUint32(key, uint32(len(s)))
-		key = append(key, s...)
-	}
-	mac := hmac.New(sha256.New, key)
+	mac := hmac.New(sha256.New, transform.LengthPrefixed(secrets...))
 	mac.Write([]byte("caddy-minipay dedupe merchant"))
 	return hex.EncodeToString(mac.Sum(nil)[:16])
 }

@@ -2,6 +2,7 @@ package transform
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"time"
@@ -23,6 +24,18 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 	Exists(ctx context.Context, key string) bool
 	List(ctx context.Context, prefix string, recursive bool) ([]string, error)
+}
+
+// LengthPrefixed joins parts, each preceded by its length (4 bytes,
+// big-endian), so that no other parts join the same: ("ab", "c") is not
+// ("a", "bc"). What names the owner of a shared value is hashed from it.
+func LengthPrefixed(parts ...string) []byte {
+	var b []byte
+	for _, s := range parts {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
+	}
+	return b
 }
 
 // StateSharer is implemented by a Client, Webhook or Sandbox that keeps

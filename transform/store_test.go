@@ -214,3 +214,21 @@ func TestFillSharedFailures(t *testing.T) {
 		}
 	})
 }
+
+// The framing of the owner names kept in shared storage (dedupe entries,
+// CBTIS tokens): each part after its length as 4 bytes, big-endian.
+func TestLengthPrefixed(t *testing.T) {
+	for _, tt := range []struct {
+		parts []string
+		want  string
+	}{
+		{nil, ""},
+		{[]string{""}, "\x00\x00\x00\x00"},
+		{[]string{"ab", "c"}, "\x00\x00\x00\x02ab\x00\x00\x00\x01c"},
+		{[]string{"a", "bc"}, "\x00\x00\x00\x01a\x00\x00\x00\x02bc"},
+	} {
+		if got := string(transform.LengthPrefixed(tt.parts...)); got != tt.want {
+			t.Errorf("LengthPrefixed(%q) = %q, want %q", tt.parts, got, tt.want)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package cbtis
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -84,16 +83,12 @@ func newTokenSource(cfg *Config, hc *http.Client, now func() time.Time) (*tokenS
 }
 
 // tokenOwner names the token_url and uid a shared token was fetched for:
-// lowercase hex sha256 of each, length-prefixed. The key's digest of the
+// lowercase hex sha256 of the two, each preceded by its length
+// (transform.LengthPrefixed). The key's digest of the
 // two run together is the same for other pairs ("…?v=1" with uid 23,
 // "…?v=12" with uid 3), whose tokens must not be taken for each other.
 func tokenOwner(tokenURL, uid string) string {
-	var b []byte
-	for _, s := range []string{tokenURL, uid} {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-		b = append(b, s...)
-	}
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256(transform.LengthPrefixed(tokenURL, uid))
 	return hex.EncodeToString(sum[:])
 }
 
