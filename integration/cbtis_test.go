@@ -64,7 +64,10 @@ func (f *fakeCBTIS) serve(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write([]byte(`{"code":50300,"message":"token service unavailable"}`))
 			return
 		}
-		if r.Method != http.MethodGet || q.Get("grant_type") != "client_credentials" || q.Get("uid") != cbtisUID || q.Get("client_secret") != cbtisSecret {
+		// docs/providers/cbtis.md "Authentication": GET {token_url}?grant_type=client_credentials&uid=…&client_secret=…,
+		// in that order, with no body
+		if r.Method != http.MethodGet || r.ContentLength > 0 || q.Get("grant_type") != "client_credentials" || q.Get("uid") != cbtisUID ||
+			q.Get("client_secret") != cbtisSecret || r.URL.RawQuery != "grant_type=client_credentials&uid="+cbtisUID+"&client_secret="+cbtisSecret {
 			w.WriteHeader(http.StatusUnauthorized)
 			_, _ = w.Write([]byte(`{"code":40100,"message":"invalid credentials"}`))
 			return
