@@ -151,6 +151,8 @@ func TestMerchantAPIConsistency(t *testing.T) {
 		{"notify_url not ASCII", []string{"pay"}, set("notify_url", "https://merchant.example/通知"), 400, "invalid_request", "notify_url"},
 		{"notify_url with a '<'", []string{"pay"}, set("notify_url", "https://merchant.example/<n>"), 400, "invalid_request", "notify_url"},
 		{"notify_url with a fragment", []string{"pay"}, set("notify_url", "https://merchant.example/n#f"), 400, "invalid_request", "notify_url"},
+		{"notify_url with user info", []string{"pay"}, set("notify_url", "https://shop:secret@merchant.example/n"), 400, "invalid_request", "notify_url"},
+		{"notify_url with port 99999", []string{"pay"}, set("notify_url", "https://merchant.example:99999/n"), 400, "invalid_request", "notify_url"},
 		{"notify_url of 257 bytes", []string{"pay"}, set("notify_url", "https://merchant.example/"+strings.Repeat("n", 232)), 400, "invalid_request", "notify_url"},
 		{"notify_url of 256 bytes", []string{"pay"}, set("notify_url", "https://merchant.example/"+strings.Repeat("n", 231)), 200, "", ""},
 		{"attach of 128 bytes", []string{"pay"}, set("attach", strings.Repeat("a", 128)), 400, "invalid_request", "attach"},

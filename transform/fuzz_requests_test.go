@@ -50,13 +50,13 @@ var notifyURLGrammar = regexp.MustCompile(`\A([A-Za-z][A-Za-z0-9+.\-]*):` +
 
 // FuzzNotifyURL: whatever notify_url validNotifyURL accepts is at most 256
 // bytes of RFC 3986's characters, an http or https scheme (in any case),
-// "//" and an authority with a host name (not only a port or user info),
-// well-formed percent-encodings and no fragment; and ConfiguredNotifyURL
+// "//" and an authority with a host name (not only a port), no user info, a
+// port of 1 to 65535 if any, well-formed percent-encodings and no fragment; and ConfiguredNotifyURL
 // holds a provider's configured one to the same rule.
 func FuzzNotifyURL(f *testing.F) {
 	for _, s := range []string{"https://pay.example.com/webhooks/wechat_v2", "http://127.0.0.1:8080/n?x=1", "HTTPS://[::1]:443/a",
 		"http://:80/", "http://user@/", "http:///x", "http://h/%zz", "http://h/a#f", "http://h/a b", "ftp://h/", "http://h/" + strings.Repeat("a", 250),
-		"http://u:p@h.example/p", "http://h:x/", "http://%41/"} {
+		"http://u:p@h.example/p", "http://h:x/", "http://%41/", "http://h:65536/", "http://[::1]:0/"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -78,15 +78,20 @@ func FuzzNotifyURL(f *testing.F) {
 			s = s[i+3:]
 		}
 		authority := m[2]
-		if at := strings.LastIndexByte(authority, '@'); at >= 0 {
-			authority = authority[at+1:]
+		if strings.IndexByte(authority, '@') >= 0 {
+			t.Fatalf("accepted %q: user info", m[0])
 		}
-		host := authority
-		if !strings.HasPrefix(host, "[") {
-			host, _, _ = strings.Cut(host, ":")
+		host, port := authority, ""
+		if end := strings.LastIndexByte(host, ']'); strings.HasPrefix(host, "[") && end > 0 {
+			host, port = host[:end+1], strings.TrimPrefix(host[end+1:], ":")
+		} else {
+			host, port, _ = strings.Cut(host, ":")
 		}
 		if host == "" {
 			t.Fatalf("accepted %q: no host", m[0])
+		}
+		if n, err := strconv.Atoi(port); port != "" && (err != nil || n < 1 || n > 65535) {
+			t.Fatalf("accepted %q: port %q", m[0], port)
 		}
 	})
 }

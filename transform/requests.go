@@ -153,7 +153,8 @@ func parseRFC3339(s string) (time.Time, bool) {
 // adds its own: WeChat takes no query string): an absolute http(s) URL as
 // it goes on the wire, of the characters RFC 3986 §2 allows (anything else
 // is percent-encoded), without a fragment, which never reaches the server,
-// and at most 256 bytes, WeChat's limit and the narrowest.
+// without user info, and at most 256 bytes, WeChat's limit and the
+// narrowest.
 func validNotifyURL(s string) error {
 	if problem := notifyURLProblem(s); problem != "" {
 		return Invalid("notify_url", problem)
@@ -184,8 +185,14 @@ func notifyURLProblem(s string) string {
 			return "must be an absolute http(s) URL of RFC 3986 characters (percent-encode the others) without a fragment"
 		}
 	}
-	if _, ok := AbsoluteURL(s); !ok {
-		return "must be an absolute http(s) URL"
+	u, ok := AbsoluteURL(s)
+	if !ok {
+		return "must be an absolute http(s) URL with a host (and a port of 1 to 65535, if any)"
+	}
+	// As a configured URL (URLRule): a user:password@ would be sent to the
+	// provider, which documents none, and kept in its records.
+	if u.User != nil {
+		return "must not carry user info (user:password@)"
 	}
 	return ""
 }

@@ -199,6 +199,8 @@ func TestPayRequestValidate(t *testing.T) {
 			p.NotifyURL = "https://merchant.example/" + strings.Repeat("n", 256-len("https://merchant.example/"))
 		},
 		func(p *PayRequest) { p.NotifyURL = "http://10.0.0.1:8080/n?shop=1&x=%E9%80%9A" },
+		func(p *PayRequest) { p.NotifyURL = "https://merchant.example:65535/a@b" }, // '@' in a path is no user info
+		func(p *PayRequest) { p.NotifyURL = "http://[2001:db8::1]:8080/n" },
 		// RFC 3339 §5.6: T and Z may be lower case; fractional seconds are allowed
 		func(p *PayRequest) { p.ExpireAt = "2026-11-22t02:00:00z" },
 		func(p *PayRequest) { p.ExpireAt = "2026-11-22T10:00:00.5+08:00" },
@@ -268,6 +270,12 @@ func TestPayRequestValidate(t *testing.T) {
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://:443/n" }}, // a port, no host (FuzzNotifyURL)
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://user@:443/n" }},
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "http://[]/n" }},
+		// user info, which a configured URL may not carry either (README Provider fields)
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://user:secret@merchant.example/n" }},
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://@merchant.example/n" }},
+		// a port no connection can reach
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example:99999/n" }},
+		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example:0/n" }},
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/n?a=%zz" }}, // url.Parse checks no escape in a query (FuzzNotifyURL)
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/n?off=100%" }},
 		{"notify_url", func(p *PayRequest) { p.NotifyURL = "https://merchant.example/n?a=%4" }},
