@@ -18,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/transformtest"
@@ -694,13 +695,15 @@ func TestWebhookDedupeWaiterAnswersOnceAcknowledged(t *testing.T) {
 	}
 }
 
-// A provider that goes away while another instance forwards its event is
+// A provider that goes away while another request forwards its event is
 // counted client_closed, not in_progress (the 503 nobody reads): like a
 // provider leaving before the merchant backend answers, it says nothing
 // about the event.
 func TestWebhookDedupeWaiterWhoseProviderLeft(t *testing.T) {
 	b, m, done := forwardingOnA(t, pollingLockStore{transformtest.NewMemStore()})
 	b.dedupe.wait = 20 * time.Second
+	core, logs := observer.New(zap.InfoLevel)
+	b.logger = zap.New(core)
 	ctx, leave := context.WithCancel(context.Background())
 	go func() { time.Sleep(50 * time.Millisecond); leave() }()
 	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/webhooks/fake", strings.NewReader("ev-1"))
@@ -716,6 +719,12 @@ func TestWebhookDedupeWaiterWhoseProviderLeft(t *testing.T) {
 	if w.Code != statusClientClosed || outcomes(t, b, "client_closed") != 1 || outcomes(t, b, "in_progress") != 0 || m.count("ev-1") != 1 {
 		t.Fatalf("B answered %d (client_closed %v, in_progress %v), forwarded %d times",
 			w.Code, outcomes(t, b, "client_closed"), outcomes(t, b, "in_progress"), m.count("ev-1"))
+	}
+	// Another request, as the 503's reason says: the one forwarding may be
+	// on this instance (a provider sending the event twice at once).
+	const want = "the provider closed the request while another request forwarded the event"
+	if lines := logs.All(); len(lines) != 1 || lines[0].ContextMap()["reason"] != want {
+		t.Fatalf("log lines %v, want one with reason %q", lines, want)
 	}
 }
 

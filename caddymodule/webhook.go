@@ -124,8 +124,8 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	case dedupeDuplicate:
 		return webhookDuplicate, ev, h.ack(w)
 	case dedupeInProgress:
-		if errors.Is(r.Context().Err(), context.Canceled) { // the wait for the other instance ended with the provider
-			return gone("the provider closed the request while another instance forwarded the event")
+		if errors.Is(r.Context().Err(), context.Canceled) { // the wait for the other request ended with the provider
+			return gone("the provider closed the request while another request forwarded the event")
 		}
 		return webhookInProgress, ev, nack(http.StatusServiceUnavailable, "event being delivered by another request")
 	}
