@@ -57,6 +57,9 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"minipay, a value without its field", "minipay latipay {\n\tuser_id U1\n\t" + lineSecret + "\n}", "provider latipay has no such field (the name is not repeated: it looks like a value, which may be a secret), at Testfile:3", newHandler},
 		{"minipay_webhook, a value without its field", "minipay_webhook cbtis {\n\t" + lineSecret + " x\n}", "provider cbtis has no such field (the name is not repeated", newWebhook},
 		{"minipay_sandbox, a value without its field", "minipay_sandbox {\n\t2c2p {\n\t\t" + lineSecret + "\n\t}\n}", "provider 2c2p has no such field (the name is not repeated", newSandbox},
+		// Keys of letters alone: upper case (no field name has any), and past any field name's length.
+		{"minipay, an upper-case key without its field", "minipay wechat_v2 {\n\tQAZWSXEDCRFVTGBYHNUJMIKOLPABCDEF\n}", "provider wechat_v2 has no such field (the name is not repeated", newHandler},
+		{"minipay, a long lower-case key without its field", "minipay cbtis {\n\tqazwsxedcrfvtgbyhnujmikolp\n}", "provider cbtis has no such field (the name is not repeated", newHandler},
 		{"minipay, a boolean for a string", "minipay cbtis {\n\tuid true\n}", "field uid takes a string, not a bool, at Testfile:2", newHandler},
 		{"minipay, a string for a boolean", "minipay wechat_login {\n\texpose_session_key yes\n}", "field expose_session_key takes a bool, not a string", newHandler},
 	} {

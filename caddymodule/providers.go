@@ -172,10 +172,12 @@ func knownField(info caddy.ModuleInfo, field string) error {
 }
 
 // looksLikeValue tells a field name written by mistake with a value's text
-// (a digit, a character no field name has, or long): such a name is never
-// repeated in an error.
+// (a digit, an upper-case letter or another character no field name has,
+// or longer than any, 20): such a name is never repeated in an error. A key
+// of letters alone is one (QAZWSX…); a field name in another case is named
+// by its match before this is asked.
 func looksLikeValue(name string) bool {
-	return len(name) > 40 || strings.TrimLeft(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-") != ""
+	return len(name) > 24 || strings.TrimLeft(name, "abcdefghijklmnopqrstuvwxyz_-") != ""
 }
 
 // jsonFieldNames lists the JSON names of t's fields as encoding/json
