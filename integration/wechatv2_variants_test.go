@@ -121,8 +121,8 @@ func equalJSON(a, b any) bool {
 // fields WeChat may add (signed: accepted and in data; unsigned: refused),
 // empty elements (outside the signed string: accepted and left out of
 // data; counted in it: refused), sign_type present or absent per the
-// configured type (the other type refused), result_code FAIL, service
-// provider identifiers, and refund notifications in every refund_status.
+// configured type (the other type refused), result_code FAIL, a UTF-8 byte
+// order mark, service provider identifiers, and refund notifications in every refund_status.
 func TestWechatV2NotificationVariants(t *testing.T) {
 	const subAppID, subMchID = "wxd678efh567hg6787", "1900000110"
 	merchant := newMerchantBackend(t)
@@ -168,8 +168,10 @@ func TestWechatV2NotificationVariants(t *testing.T) {
 		// signEmpty puts the extra elements' names in the signed string with
 		// empty values, which the signature page excludes.
 		signEmpty []string
-		status    int
-		id        string
+		// prefix goes before the document (a byte order mark).
+		prefix string
+		status int
+		id     string
 	}{
 		{name: "coupons", path: "/md5", signType: "MD5", fields: paid(coupons), status: 200, id: succeeded},
 		{name: "Chinese, & and < in CDATA", path: "/md5", signType: "MD5",
@@ -184,6 +186,8 @@ func TestWechatV2NotificationVariants(t *testing.T) {
 			extra: []string{"<device_info></device_info>", "<attach><![CDATA[]]></attach>", "<coupon_fee/>"}, status: 200, id: succeeded},
 		{name: "empty elements counted in the signed string", path: "/md5", signType: "MD5", fields: paid(nil),
 			extra: []string{"<attach></attach>"}, signEmpty: []string{"attach"}, status: 401},
+		{name: "UTF-8 byte order mark (XML 1.0 §4.3.3)", path: "/hmac", signType: "HMAC-SHA256", fields: paid(nil),
+			prefix: "\uFEFF", status: 200, id: succeeded},
 		{name: "MD5 with sign_type MD5", path: "/md5", signType: "MD5", fields: paid(map[string]string{"sign_type": "MD5"}), status: 200, id: succeeded},
 		{name: "HMAC-SHA256 without sign_type", path: "/hmac", signType: "HMAC-SHA256", fields: paid(nil), status: 200, id: succeeded},
 		{name: "HMAC-SHA256 with sign_type", path: "/hmac", signType: "HMAC-SHA256",
@@ -214,7 +218,7 @@ func TestWechatV2NotificationVariants(t *testing.T) {
 			fields := maps.Clone(tt.fields)
 			fields["sign"] = sign
 			maps.Copy(fields, tt.unsigned)
-			r := do(t, tc, http.MethodPost, "http://localhost:"+port+tt.path, "text/xml", v2CDATA(fields, tt.extra...))
+			r := do(t, tc, http.MethodPost, "http://localhost:"+port+tt.path, "text/xml", append([]byte(tt.prefix), v2CDATA(fields, tt.extra...)...))
 			got := merchant.take()
 			if r.status != tt.status {
 				t.Fatalf("%d %s, want %d", r.status, r.body, tt.status)
@@ -434,7 +438,7 @@ func TestWechatV2ServiceProviderEndToEnd(t *testing.T) {
 // request's type), fields WeChat may add (signed: read; unsigned: refused),
 // empty elements (outside the signed string: read; counted in it: refused),
 // the other sign type, a result_code FAIL with no err_code or unsigned, a
-// return_code FAIL that carries a sign.
+// return_code FAIL that carries a sign, a UTF-8 byte order mark.
 func TestWechatV2AnswerVariants(t *testing.T) {
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -452,12 +456,15 @@ func TestWechatV2AnswerVariants(t *testing.T) {
 		if req["sub_mch_id"] != "" {
 			a["sub_appid"], a["sub_mch_id"], a["sub_openid"] = req["sub_appid"], req["sub_mch_id"], "oSubOpenid0001"
 		}
+		var prefix string
 		var extra []string
 		unsigned := map[string]string{} // added after signing
 		sign := func() string { return v2DocSign(a, signType) }
 		switch req["out_trade_no"] {
 		case "sign_type":
 			a["sign_type"] = signType
+		case "bom": // XML 1.0 §4.3.3: a UTF-8 document may begin with one
+			prefix = "\uFEFF"
 		case "added":
 			a["settlement_total_fee"], a["promotion_detail"], a["zz_new"] = "901", `{"a":[1]}`, "新 <&>"
 		case "added-unsigned":
@@ -481,7 +488,7 @@ func TestWechatV2AnswerVariants(t *testing.T) {
 		}
 		a["sign"] = sign()
 		maps.Copy(a, unsigned)
-		_, _ = w.Write(v2CDATA(a, extra...))
+		_, _ = w.Write(append([]byte(prefix), v2CDATA(a, extra...)...))
 	}))
 	t.Cleanup(fake.Close)
 	port := itoa(freePort(t))
@@ -495,7 +502,7 @@ func TestWechatV2AnswerVariants(t *testing.T) {
 			status      int
 			code, pcode string
 		}{
-			{"plain", 200, "", ""}, {"sign_type", 200, "", ""}, {"added", 200, "", ""}, {"empty", 200, "", ""},
+			{"plain", 200, "", ""}, {"sign_type", 200, "", ""}, {"bom", 200, "", ""}, {"added", 200, "", ""}, {"empty", 200, "", ""},
 			{"added-unsigned", 502, "upstream_signature_invalid", ""}, {"empty-signed", 502, "upstream_signature_invalid", ""},
 			{"other-type", 502, "upstream_signature_invalid", ""}, {"fail-unsigned", 502, "upstream_signature_invalid", ""},
 			{"fail-no-err_code", 422, "provider_rejected", ""}, {"return-fail-signed", 502, "upstream_error", "FAIL"},

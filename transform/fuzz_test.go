@@ -24,6 +24,7 @@ var flatXMLSeeds = []string{
 	"<xml><a>\x01</a></xml>",
 	`<?xml version="1.1"?><xml></xml>`,
 	"<xml \n><a\t>1</a ><b /></xml\r\n>",
+	"\uFEFF<?xml version=\"1.0\" encoding=\"utf-8\"?><xml><a>1</a></xml>",
 }
 
 // appendFlatXMLString is AppendFlatXML for seeds.

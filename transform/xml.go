@@ -139,10 +139,12 @@ func leafPath(open []string, name string) string {
 	return b.String()
 }
 
-// skipProlog skips an optional <?xml ...?> declaration, whitespace and
-// comments; a DOCTYPE or any other directive is refused (-1).
+// skipProlog skips a UTF-8 byte order mark (which XML 1.0 §4.3.3 lets a
+// UTF-8 document begin with: .NET's XmlWriter writes one by default), an
+// optional <?xml ...?> declaration, whitespace and comments; a DOCTYPE or
+// any other directive is refused (-1).
 func skipProlog(s string) int {
-	i := skipSpaceAndComments(s, 0)
+	i := skipSpaceAndComments(s, len(s)-len(strings.TrimPrefix(s, "\uFEFF")))
 	if i >= 0 && strings.HasPrefix(s[i:], "<?xml") {
 		end := strings.Index(s[i:], "?>")
 		if end < 0 || !validXMLDecl(s[i+5:i+end]) {

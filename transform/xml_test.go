@@ -56,6 +56,8 @@ func TestParseFlatXMLAccepts(t *testing.T) {
 		{"whitespace kept in values", "<xml><a> x\ty </a><b>\n</b></xml>", "xml", Params{{"a", " x\ty "}, {"b", "\n"}}},
 		{"whitespace between elements", "\r\n\t <xml>\r\n\t<a>1</a>\r\n</xml>\r\n\t ", "xml", Params{{"a", "1"}}},
 		{"XML declaration", `<?xml version="1.0" encoding="UTF-8"?><xml><a>1</a></xml>`, "xml", Params{{"a", "1"}}},
+		{"UTF-8 byte order mark (XML 1.0 §4.3.3)", "\uFEFF<xml><a>1</a></xml>", "xml", Params{{"a", "1"}}},
+		{"byte order mark, declaration", "\uFEFF<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<xml><a>中</a></xml>", "xml", Params{{"a", "中"}}},
 		{"XML declaration, single quotes, standalone", "<?xml version='1.0' encoding='utf-8' standalone='yes' ?>\n<xml><a>1</a></xml>", "xml", Params{{"a", "1"}}},
 		{"XML declaration, version only", `<?xml version="1.0"?><xml><a>1</a></xml>`, "xml", Params{{"a", "1"}}},
 		{"comments everywhere", `<!-- a --><xml><!-- b --><a>1</a><!----><b>x<!-- c -->y</b></xml><!-- d -->`, "xml",
@@ -164,7 +166,9 @@ func TestParseFlatXMLRefuses(t *testing.T) {
 		{"space then attribute", `<xml><a b>1</a></xml>`},
 		{"self-closing root with space", `<xml />`},
 		{"name starting with a digit", `<xml><0a>1</0a></xml>`},
-		{"byte-order mark", "\uFEFF<xml><a>1</a></xml>"},
+		{"byte-order mark after white space", " \uFEFF<xml><a>1</a></xml>"},
+		{"two byte-order marks", "\uFEFF\uFEFF<xml><a>1</a></xml>"},
+		{"byte-order mark in UTF-16", "\xfe\xff\x00<\x00x\x00m\x00l\x00>"},
 		{"two roots", `<xml></xml><xml></xml>`},
 	}
 	for _, tt := range tests {
