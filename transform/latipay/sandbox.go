@@ -324,7 +324,7 @@ func (s *Sandbox) refund(w http.ResponseWriter, p transform.Params) {
 func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*transform.Outbound, func(int, []byte) bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, err := transform.SandboxSettleable(s.orders, orderID, func(o *sandboxOrder) string { return o.status }, succeeded, "paid", "pending", "failed")
+	o, err := transform.SandboxSettleable(s.orders, orderID, sandboxState, succeeded, "paid", "pending", "failed")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -346,6 +346,17 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 		return status == http.StatusOK && bytes.Equal(body, []byte(AckBody))
 	}
 	return out, ack, nil
+}
+
+// sandboxState is the order's state for /sandbox/complete and the
+// console: Latipay's status, or refunded once refunded in full (its status
+// stays paid), so that a refunded order is not notified paid again, as on
+// every provider (README Sandbox).
+func sandboxState(o *sandboxOrder) string {
+	if o.status == "paid" && o.refunded == o.amount.Minor {
+		return "refunded"
+	}
+	return o.status
 }
 
 func fail(w http.ResponseWriter, code int, msg string) {

@@ -9,12 +9,12 @@ func (s *Sandbox) Orders() []transform.SandboxOrder {
 	defer s.mu.Unlock()
 	return transform.SandboxOrders(s.orders, func(ref string, o *sandboxOrder) transform.SandboxOrder {
 		state := transform.StatusPending
-		switch {
-		case o.status == "paid" && o.refunded == o.amount.Minor:
+		switch sandboxState(o) {
+		case "refunded":
 			state = transform.StatusRefunded
-		case o.status == "paid":
+		case "paid":
 			state = transform.StatusSucceeded
-		case o.status == "failed":
+		case "failed":
 			state = transform.StatusFailed
 		}
 		return transform.SandboxOrder{ID: ref, Amount: o.amount, State: state, Created: o.created}
