@@ -222,6 +222,8 @@ func TestEveryConfiguredValueRule(t *testing.T) {
 		{"cbtis", "sub_app_id", "wx8888\n888", false},
 		{"cbtis", "token_url", "https://39172931:cs@cbtis.example/mch-api/v1/auth", false},
 		{"cbtis", "client_secret", "cs-\x00secret", false},
+		{"cbtis", "token_url", "https://cbtis.example/mch-api/v1/auth?client_secret=cs-in-the-url", false},
+		{"cbtis", "token_url", "https://cbtis.example/mch-api/v1/auth?region=hk&uid=1", true},
 		{"cbtis", "signature_header", "Signature\r", false},
 	}
 	configs := clientConfigs(t)

@@ -74,8 +74,14 @@ func (c *Config) Check() error {
 		return errors.New("cbtis: signature_header must be an HTTP header name")
 	}
 	if c.TokenURL != "" {
-		if u, ok := transform.AbsoluteURL(c.TokenURL); !ok || u.Fragment != "" {
+		u, ok := transform.AbsoluteURL(c.TokenURL)
+		if !ok || u.Fragment != "" {
 			return errors.New("cbtis: token_url must be an absolute http(s) URL such as https://<host>/mch-api/v1/auth")
+		}
+		// The fetch replaces it with client_secret's value, but token_url
+		// is no secret: GET /minipay/providers shows it.
+		if u.Query().Has("client_secret") {
+			return errors.New("cbtis: token_url must not carry client_secret in its query (give it as the field client_secret, which is kept secret)")
 		}
 	}
 	if err := transform.ConfiguredNotifyURL(Name, c.NotifyURL); err != nil {
