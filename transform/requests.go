@@ -81,11 +81,8 @@ func (p *PayRequest) Validate() error {
 	if err := ValidText("description", p.Description, 127); err != nil {
 		return err
 	}
-	if p.OpenID == "" {
-		return Invalid("openid", "is required")
-	}
-	if len(p.OpenID) > 128 {
-		return Invalid("openid", "is too long")
+	if err := validOpenID(p.OpenID); err != nil {
+		return err
 	}
 	if p.ExpireAt != "" {
 		t, ok := parseRFC3339(p.ExpireAt)
@@ -114,6 +111,26 @@ func (p *PayRequest) Validate() error {
 	}
 	if p.Country != "" && !ValidCountry(p.Country) {
 		return Invalid("country", "must be an ISO 3166-1 alpha-2 code such as \"SG\"")
+	}
+	return nil
+}
+
+// validOpenID checks the payer's openid (README "Merchant API"): 1–128
+// bytes (WeChat's String(128)) of printable ASCII without spaces. WeChat
+// issues it as such a token (letters, digits, '-' and '_' in every
+// code2Session answer), and every provider passes it on to WeChat; a space,
+// a line break or text is no openid, refused before a provider call.
+func validOpenID(id string) error {
+	if id == "" {
+		return Invalid("openid", "is required")
+	}
+	if len(id) > 128 {
+		return Invalid("openid", "is longer than 128 bytes")
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c > '~' {
+			return Invalid("openid", "must be printable ASCII without spaces (WeChat's openid)")
+		}
 	}
 	return nil
 }

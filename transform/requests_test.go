@@ -195,6 +195,8 @@ func TestPayRequestValidate(t *testing.T) {
 		func(p *PayRequest) { p.ClientIP = "2001:db8::1" },
 		func(p *PayRequest) { p.Country = "SG" },
 		func(p *PayRequest) { p.PayerName = strings.Repeat("n", 255) },
+		func(p *PayRequest) { p.OpenID = strings.Repeat("o", 128) },
+		func(p *PayRequest) { p.OpenID = "!~" }, // printable ASCII from end to end
 		func(p *PayRequest) {
 			p.NotifyURL = "https://merchant.example/" + strings.Repeat("n", 256-len("https://merchant.example/"))
 		},
@@ -236,6 +238,10 @@ func TestPayRequestValidate(t *testing.T) {
 		{"description", func(p *PayRequest) { p.Description = "\xc3\x28" }},
 		{"openid", func(p *PayRequest) { p.OpenID = "" }},
 		{"openid", func(p *PayRequest) { p.OpenID = strings.Repeat("o", 129) }},
+		{"openid", func(p *PayRequest) { p.OpenID = "oUpF8uMuAJO M2pxb1Q9zNjWeS6o" }},
+		{"openid", func(p *PayRequest) { p.OpenID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o\n" }},
+		{"openid", func(p *PayRequest) { p.OpenID = "\toUpF8uMuAJO_M2pxb1Q9zNjWeS6o" }},
+		{"openid", func(p *PayRequest) { p.OpenID = "用户" }},
 		{"expire_at", func(p *PayRequest) { p.ExpireAt = "2026-11-22 10:00:00" }},
 		{"expire_at", func(p *PayRequest) { p.ExpireAt = "20261122100000" }},
 		// RFC 3339 §5.6, stricter than time.Parse: offsets to 23:59, a fraction after '.' only
