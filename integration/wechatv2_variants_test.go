@@ -438,7 +438,8 @@ func TestWechatV2ServiceProviderEndToEnd(t *testing.T) {
 // request's type), fields WeChat may add (signed: read; unsigned: refused),
 // empty elements (outside the signed string: read; counted in it: refused),
 // the other sign type, a result_code FAIL with no err_code or unsigned, a
-// return_code FAIL that carries a sign, a UTF-8 byte order mark.
+// return_code FAIL that carries a sign, a UTF-8 byte order mark; a request
+// naming a sign_type is a 400 (the route's sign_type is the one used).
 func TestWechatV2AnswerVariants(t *testing.T) {
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -497,6 +498,11 @@ func TestWechatV2AnswerVariants(t *testing.T) {
 }
 `)
 	for _, mode := range []string{"/md5", "/hmac", "/sp"} {
+		// The sign type is the route's: a request cannot choose one.
+		r := postJSON(t, tc, "http://localhost:"+port+mode+"/query", `{"order_id":"plain","sign_type":"MD5"}`)
+		if e := r.errorOf(t); r.status != 400 || e["code"] != "invalid_request" || e["field"] != "sign_type" {
+			t.Errorf("%s query naming sign_type: %d %s", mode, r.status, r.body)
+		}
 		for _, c := range []struct {
 			order       string
 			status      int
