@@ -171,6 +171,13 @@ func TestMerchantAPIConsistency(t *testing.T) {
 		{"expire_at past year 9999 in Beijing", []string{"pay"}, set("expire_at", "9999-12-31T23:59:59Z"), 400, "invalid_request", "expire_at"},
 		{"expire_at in an hour, with an offset and a fraction", []string{"pay"},
 			set("expire_at", hour.In(time.FixedZone("", -(3*3600+30*60))).Format("2006-01-02T15:04:05.000-07:00")), 200, "", ""},
+		// Every limit of README Merchant API, reached and not passed: the value goes through
+		{"order_id of 32 characters", []string{"pay"}, set("order_id", "O|*_-"+strings.Repeat("9", 27)), 200, "", ""},
+		{"description of 127 bytes", []string{"pay"}, set("description", strings.Repeat("拿铁", 21)+"A"), 200, "", ""},
+		{"description of 127 bytes with astral characters", []string{"pay"}, set("description", strings.Repeat("😀", 31)+"<&>"), 200, "", ""},
+		{"attach of 127 bytes", []string{"pay"}, set("attach", strings.Repeat("附", 42)+"&"), 200, "", ""},
+		{"openid of 128 bytes", []string{"pay"}, set("openid", "o"+strings.Repeat("A_-9", 31)+"xyz"), 200, "", ""},
+		{"payer_name of 255 bytes", []string{"pay"}, set("payer_name", strings.Repeat("张", 85)), 200, "", ""},
 		{"every optional field", []string{"pay"}, func(b map[string]any) string {
 			maps.Copy(b, map[string]any{"client_ip": "203.0.113.7", "notify_url": "https://merchant.example/webhooks/minipay",
 				"expire_at": hour.Format(time.RFC3339), "attach": "a=1&b=<2>", "payer_name": "张三", "country": "SG"})
