@@ -165,7 +165,10 @@ func faultyMerchant(t *testing.T) *httptest.Server {
 // a 204 or a 3 MiB body. Each answer is README's for its fault (wechat_v3
 // signs every answer, so an unsigned one is upstream_signature_invalid,
 // README wechat_v3), never a 500; Caddy's log, at DEBUG, holds one minipay line
-// per call with its order_id, no panic, no secret and no openid.
+// per call with its order_id (at WARN, a success's at INFO), no panic, no
+// secret and no openid; /metrics counts each call once under its outcome,
+// with one upstream latency observation per call sent and none for the
+// webhooks (README Observability).
 func TestUpstreamAndMerchantFaults(t *testing.T) {
 	up, merchant := faultyUpstream(t), faultyMerchant(t)
 	upHost, merchantHost := strings.TrimPrefix(up.URL, "http://"), strings.TrimPrefix(merchant.URL, "http://")
@@ -295,10 +298,39 @@ func TestUpstreamAndMerchantFaults(t *testing.T) {
 			if l["order_id"] != "ORDER-77" {
 				t.Errorf("no order_id: %s", line)
 			}
+		default:
+			continue
+		}
+		// README Observability: a failure at WARN, a success at INFO.
+		if want := map[bool]string{true: "info", false: "warn"}[l["outcome"] == "ok" || l["outcome"] == "acked"]; l["level"] != want {
+			t.Errorf("level %v, want %s: %s", l["level"], want, line)
 		}
 	}
 	if calls != len(faults)*len(providers) || webhooks != len(webhookFaults) {
 		t.Errorf("%d minipay and %d webhook log lines, want %d and %d", calls, webhooks, len(faults)*len(providers), len(webhookFaults))
+	}
+	// Each call counted once under its outcome, and one upstream latency
+	// observation per call sent (CBTIS's token fetch is none); the
+	// webhooks, which ask the merchant backend, feed no upstream series.
+	want := map[string]float64{}
+	for _, w := range faults {
+		for _, p := range providers {
+			outcome := strings.Fields(w[0])[1]
+			if p.name == "wechat_v3" {
+				outcome = strings.Fields(w[1])[1]
+			}
+			want[`caddy_minipay_requests_total{operation="`+p.op+`",outcome="`+outcome+`",provider="`+p.name+`"}`]++
+			want[`caddy_minipay_upstream_duration_seconds_count{operation="`+p.op+`",provider="`+p.name+`"}`]++
+		}
+	}
+	for _, w := range webhookFaults {
+		outcome := map[string]string{"ack": "acked", "fail": "merchant_failed"}[strings.Fields(w)[1]]
+		want[`caddy_minipay_webhooks_total{outcome="`+outcome+`",provider="wechat_v2"}`]++
+	}
+	for name, got := range minipaySeries(t, tc) {
+		if got != want[name] {
+			t.Errorf("%s = %v, want %v", name, got, want[name])
+		}
 	}
 	for _, banned := range []string{"panic", apiKey, appSecret, v3APIv3Key, twoc2pKey, latipayAPIKey, cbtisSecret, "tok-faults-test",
 		openID, "oUpF8uMEb4qRXf22hE3X68TekukE"} {
