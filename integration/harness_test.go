@@ -6,8 +6,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -311,4 +314,32 @@ func (a adminLoader) post(contentType, config string) (status int, body []byte, 
 	// "Under faults and reloads").
 	a.client.CloseIdleConnections()
 	return res.StatusCode, body, adminSettled()
+}
+
+// goroutineCount closes the idle keep-alive connections of client and the
+// client connections of servers, so that only work in progress holds
+// goroutines, and returns how many the process has once they settled.
+func goroutineCount(client *http.Client, servers ...*httptest.Server) int {
+	client.CloseIdleConnections()
+	for _, s := range servers {
+		s.CloseClientConnections()
+	}
+	time.Sleep(300 * time.Millisecond)
+	return runtime.NumGoroutine()
+}
+
+// goroutinesBack closes the connections as goroutineCount does and waits
+// (20 s at most) until the process is back to baseline goroutines, give or
+// take 4; it fails with their stacks otherwise. after names the load.
+func goroutinesBack(t *testing.T, baseline int, after string, client *http.Client, servers ...*httptest.Server) {
+	t.Helper()
+	n := goroutineCount(client, servers...)
+	for deadline := time.Now().Add(20 * time.Second); n > baseline+4 && time.Now().Before(deadline); n = runtime.NumGoroutine() {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n > baseline+4 {
+		var stacks strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+		t.Errorf("%d goroutines after %s, %d before:\n%s", n, after, baseline, stacks.String())
+	}
 }

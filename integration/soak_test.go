@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -344,11 +343,7 @@ func TestFaultSoak(t *testing.T) {
 			t.Fatal(msg)
 		}
 	}
-	client.CloseIdleConnections()
-	upstream.CloseClientConnections()
-	backend.CloseClientConnections()
-	time.Sleep(200 * time.Millisecond)
-	baseline := runtime.NumGoroutine()
+	baseline := goroutineCount(client, upstream, backend)
 
 	// The load: workers hold gate for reading around each request, so that
 	// taking it for writing stops them between requests for a measurement.
@@ -421,18 +416,7 @@ func TestFaultSoak(t *testing.T) {
 
 	// Goroutines: once the clients and servers drop their idle connections,
 	// back to the count before the load.
-	client.CloseIdleConnections()
-	upstream.CloseClientConnections()
-	backend.CloseClientConnections()
-	deadline := time.Now().Add(15 * time.Second)
-	for runtime.NumGoroutine() > baseline+4 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > baseline+4 {
-		var stacks strings.Builder
-		_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
-		t.Errorf("%d goroutines after the load, %d before:\n%s", n, baseline, stacks.String())
-	}
+	goroutinesBack(t, baseline, "the load", client, upstream, backend)
 
 	logs := logText(t, logFile)
 	for _, bad := range []string{"panic", `"status":500`} {
