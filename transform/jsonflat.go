@@ -29,10 +29,11 @@ type jsonFieldList struct {
 }
 
 var (
-	errBodyEmpty    = &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body is empty"}
-	errBodyNotJSON  = &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body is not valid JSON"}
-	errBodyNotObj   = &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body must be a JSON object"}
-	errBodyTrailing = &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body holds data after the JSON object"}
+	errBodyEmpty     = &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body is empty"}
+	errBodyNotJSON   = &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body is not valid JSON"}
+	errBodyNotObj    = &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body must be a JSON object"}
+	errBodyTrailing  = &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body holds data after the JSON object"}
+	errBodyEmptyName = &Error{Status: 400, Code: CodeInvalidRequest, Message: `a member named "" is not a known field`}
 	// RFC 8259 §8.1: a JSON text is sent without one (an editor saving
 	// "UTF-8 with BOM" adds it to a file that curl -d @file sends).
 	errBodyBOM = &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body begins with a byte order mark (U+FEFF): send JSON without one"}
@@ -81,6 +82,9 @@ func decodeFlatJSON(body []byte, fields []JSONField) error {
 				}
 			}
 			if k < 0 {
+				if name == "" { // Invalid would write " is not a known field" and no field
+					return errBodyEmptyName
+				}
 				return Invalid(shorten(name), "is not a known field")
 			}
 			if seen&(1<<k) != 0 {

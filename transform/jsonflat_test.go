@@ -21,6 +21,7 @@ func TestDecodeFlatJSON(t *testing.T) {
 		{"empty object", `{}`, "", true, ""},
 		{"case differs", `{"ORDER_ID":"O1"}`, "ORDER_ID", false, ""},
 		{"unknown", `{"order_id":"O1","tip":"1"}`, "tip", false, ""},
+		{"empty name", `{"order_id":"O1","":"1"}`, "", false, ""},
 		{"twice", `{"order_id":"O1","order_id":"O2"}`, "order_id", false, ""},
 		{"number", `{"order_id":1}`, "order_id", false, ""},
 		{"bool", `{"attach":true}`, "attach", false, ""},
@@ -78,7 +79,7 @@ func TestDecodeFlatJSON(t *testing.T) {
 			}
 			// A body-level refusal says what is wrong with the body.
 			if want, said := map[string]string{"array": "must be a JSON object", "empty": "is empty", "trailing": "after the JSON object",
-				"byte order mark": "byte order mark"}[tt.name], e.Message; want != "" && !strings.Contains(said, want) {
+				"byte order mark": "byte order mark", "empty name": `a member named ""`}[tt.name], e.Message; want != "" && !strings.Contains(said, want) {
 				t.Fatalf("message %q, want it to say %q", said, want)
 			}
 		})

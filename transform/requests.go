@@ -400,6 +400,9 @@ func DecodeJSON(body []byte, v any) error {
 			return Invalid(typeErr.Field, "must be a "+typeErr.Type.String())
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), "\"")
+			if name == "" {
+				return errBodyEmptyName
+			}
 			return Invalid(name, "is not a known field")
 		case errors.Is(err, io.EOF):
 			return errBodyEmpty

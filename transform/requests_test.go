@@ -158,6 +158,7 @@ func TestDecodeJSONOther(t *testing.T) {
 		{"1", "the body must be a JSON object"},
 		{"\ufeff{\"provider\":\"wechat_v2\"}", "byte order mark"},
 		{`{"provider":"wechat_v2"} {}`, "more than one JSON value"},
+		{`{"provider":"wechat_v2","":1}`, `a member named "" is not a known field`},
 	}
 	for _, tt := range tests {
 		var v other
