@@ -79,14 +79,15 @@ func TestMerchantAPIConsistency(t *testing.T) {
 	orderOps := []string{"pay", "query", "close", "refund"}
 	money := []string{"pay", "refund"}
 	hour := time.Now().Add(time.Hour).UTC()
-	tests := []struct {
+	type row struct {
 		name   string
 		ops    []string
 		body   func(map[string]any) string
 		status int
 		code   string
 		field  string
-	}{
+	}
+	tests := []row{
 		{"empty body", every, raw(""), 400, "invalid_request", ""},
 		{"{}", []string{"pay", "query", "close", "refund"}, raw("{}"), 400, "invalid_request", "order_id"},
 		{"[]", every, raw("[]"), 400, "invalid_request", ""},
@@ -183,6 +184,27 @@ func TestMerchantAPIConsistency(t *testing.T) {
 				"expire_at": hour.Format(time.RFC3339), "attach": "a=1&b=<2>", "payer_name": "张三", "country": "SG"})
 			return marshal(t, b)
 		}, 200, "", ""},
+	}
+	// Every member of every operation (README Merchant API's table), given
+	// a JSON value that is no string, is a 400 naming it: no provider reads
+	// 12 for "12" or true for "true".
+	members := map[string][]string{
+		"pay":          {"order_id", "amount", "currency", "description", "openid", "client_ip", "notify_url", "expire_at", "attach", "payer_name", "country"},
+		"query":        {"order_id"},
+		"close":        {"order_id"},
+		"refund":       {"order_id", "refund_id", "amount", "currency", "total_amount", "provider_order_id", "reason"},
+		"refund_query": {"refund_id", "order_id"},
+		"login":        {"code"},
+	}
+	for _, op := range every {
+		for _, field := range members[op] {
+			for _, v := range []struct {
+				kind  string
+				value any
+			}{{"a number", 12.5}, {"false", false}, {"an array", []any{"x"}}, {"an object", map[string]any{"v": "x"}}} {
+				tests = append(tests, row{op + " " + field + " " + v.kind, []string{op}, set(field, v.value), 400, "invalid_request", field})
+			}
+		}
 	}
 	n := 0
 	for _, tt := range tests {
