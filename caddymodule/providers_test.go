@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -243,6 +244,35 @@ func TestEveryConfiguredValueRule(t *testing.T) {
 				t.Fatalf("the error echoes the value: %v", err)
 			}
 		})
+	}
+}
+
+// TestEveryIDAndURLFieldHasItsRule keeps TestEveryConfiguredValueRule's
+// class closed for fields added later: in every registered provider, a
+// field named like an id (…_id, uid) has an id rule, one named like a URL
+// (…_url) the URL rule, and one named like a path (…_path) the path rule,
+// instead of the default that refuses only control characters.
+func TestEveryIDAndURLFieldHasItsRule(t *testing.T) {
+	rule := func(r transform.Rule) uintptr { return reflect.ValueOf(r).Pointer() }
+	idRules := []uintptr{rule(transform.WeChatIDRule), rule(transform.IDRule)}
+	for _, name := range providerNames() {
+		info, err := caddy.GetModule(providerNamespace + "." + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range info.New().(provider).ConfigFields() {
+			switch {
+			case f.Rule == nil && (strings.HasSuffix(f.Name, "_id") || f.Name == "uid" || strings.HasSuffix(f.Name, "_url") || strings.HasSuffix(f.Name, "_path")):
+				t.Errorf("%s: field %s has no rule", name, f.Name)
+			case f.Rule == nil:
+			case (strings.HasSuffix(f.Name, "_id") || f.Name == "uid") && !slices.Contains(idRules, rule(f.Rule)):
+				t.Errorf("%s: field %s is an id without an id rule", name, f.Name)
+			case strings.HasSuffix(f.Name, "_url") && rule(f.Rule) != rule(transform.URLRule):
+				t.Errorf("%s: field %s is a URL without the URL rule", name, f.Name)
+			case strings.HasSuffix(f.Name, "_path") && rule(f.Rule) != rule(transform.PathRule):
+				t.Errorf("%s: field %s is a path without the path rule", name, f.Name)
+			}
+		}
 	}
 }
 
