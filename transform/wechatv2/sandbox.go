@@ -297,6 +297,9 @@ func (s *Sandbox) refund(p transform.Params) transform.Params {
 	if u := p.Get("notify_url"); u != "" && !wxpay.ValidNotifyURL(u) {
 		return bizFail("INVALID_REQUEST", "notify_url参数错误")
 	}
+	if !wxpay.ValidRefundReason(p.Get("refund_desc")) {
+		return bizFail("PARAM_ERROR", "refund_desc参数错误")
+	}
 	r := o.refund(p.Get("out_refund_no"))
 	switch {
 	case total != o.totalFee, r != nil && r.fee != fee:

@@ -274,18 +274,7 @@ func TestSandboxOrderLifecycle(t *testing.T) {
 // WeChat takes at most 50 refunds of one order; a retry of one of them is
 // still answered with its refund_id.
 func TestSandboxRefundsPerOrder(t *testing.T) {
-	s := newSandbox(t, testConfig(""))
-	do := func(path string, p transform.Params) transform.Params {
-		return sandboxDo(t, s, path, signedXML(p, vecAPIKey, SignMD5), SignMD5)
-	}
-	wantResult(t, do(PathUnifiedOrder, unifiedOrder("O1", "100", "b")), "SUCCESS", "")
-	if _, _, err := s.Complete("O1", true, transformtest.Pinned); err != nil {
-		t.Fatal(err)
-	}
-	refund := func(id string) transform.Params {
-		return do(PathRefund, orderReq("O1", transform.Param{Name: "out_refund_no", Value: id},
-			transform.Param{Name: "total_fee", Value: "100"}, transform.Param{Name: "refund_fee", Value: "1"}))
-	}
+	refund := paidOrderRefunds(t)
 	first := refund("R0")
 	wantResult(t, first, "SUCCESS", "")
 	for i := 1; i < 50; i++ {
@@ -294,6 +283,33 @@ func TestSandboxRefundsPerOrder(t *testing.T) {
 	wantResult(t, refund("R50"), "FAIL", "INVALID_REQUEST")
 	if again := refund("R0"); again.Get("result_code") != "SUCCESS" || again.Get("refund_id") != first.Get("refund_id") {
 		t.Fatalf("a retry of the first refund: %v", again.Map())
+	}
+}
+
+// TestSandboxRefundReason: refund_desc is at most 80 characters, counted as
+// characters, not bytes (README Merchant API: WeChat refuses more): the
+// sandbox refuses 81 letters as WeChat does, and takes 80 Chinese ones.
+func TestSandboxRefundReason(t *testing.T) {
+	refund := paidOrderRefunds(t)
+	wantResult(t, refund("R1", transform.Param{Name: "refund_desc", Value: strings.Repeat("r", 81)}), "FAIL", "PARAM_ERROR")
+	wantResult(t, refund("R2", transform.Param{Name: "refund_desc", Value: strings.Repeat("退", 80)}), "SUCCESS", "")
+}
+
+// paidOrderRefunds pays O1 (100 fen) in a new sandbox and returns a refund
+// of 1 fen of it by out_refund_no, with the extra parameters given.
+func paidOrderRefunds(t *testing.T) func(id string, extra ...transform.Param) transform.Params {
+	s := newSandbox(t, testConfig(""))
+	do := func(path string, p transform.Params) transform.Params {
+		return sandboxDo(t, s, path, signedXML(p, vecAPIKey, SignMD5), SignMD5)
+	}
+	wantResult(t, do(PathUnifiedOrder, unifiedOrder("O1", "100", "b")), "SUCCESS", "")
+	if _, _, err := s.Complete("O1", true, transformtest.Pinned); err != nil {
+		t.Fatal(err)
+	}
+	return func(id string, extra ...transform.Param) transform.Params {
+		p := append([]transform.Param{{Name: "out_refund_no", Value: id},
+			{Name: "total_fee", Value: "100"}, {Name: "refund_fee", Value: "1"}}, extra...)
+		return do(PathRefund, orderReq("O1", p...))
 	}
 }
 

@@ -79,7 +79,7 @@ func (s *Sandbox) refund(body []byte, announce string) (int, []byte, *v3Error) {
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "amount.currency 仅支持CNY")
 	case req.NotifyURL != "" && !wxpay.ValidNotifyURL(req.NotifyURL):
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "notify_url 参数有误")
-	case len(req.Reason) > 240:
+	case !wxpay.ValidRefundReason(req.Reason):
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "reason 参数有误")
 	}
 	s.mu.Lock()

@@ -243,6 +243,8 @@ func TestSandboxRefundRefusals(t *testing.T) {
 		{"unknown out_trade_no", `{"out_trade_no":"RF-9","out_refund_no":"RF-9-R1",` + amount + `}`, 404, "RESOURCE_NOT_EXISTS"},
 		{"unknown transaction_id", `{"transaction_id":"4200000000202612070000000000","out_refund_no":"RF-9-R2",` + amount + `}`, 404, "RESOURCE_NOT_EXISTS"},
 		{"over the total", `{"out_trade_no":"RF-1","out_refund_no":"RF-1-R2","amount":{"refund":501,"total":500,"currency":"CNY"}}`, 400, "INVALID_REQUEST"},
+		// reason is at most 80 characters (README Merchant API): 81 letters are refused, as WeChat does
+		{"reason of 81 characters", `{"out_trade_no":"RF-1","out_refund_no":"RF-1-R3","reason":"` + strings.Repeat("r", 81) + `",` + amount + `}`, 400, "PARAM_ERROR"},
 	}
 	platform := must(ParsePrivateKey(exampleKey(t, "wechatpay_platform_key.pem")))
 	for _, tt := range tests {

@@ -1,6 +1,10 @@
 package wxpay
 
-import "github.com/minipay/caddy-minipay/transform"
+import (
+	"unicode/utf8"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
 
 // maxNotifyURL is WeChat's length limit of a notify_url, v2 and v3 alike
 // (README Merchant API: "at most 256 bytes (WeChat's limit, the narrowest)").
@@ -16,3 +20,8 @@ func ValidNotifyURL(s string) bool {
 	u, ok := transform.AbsoluteURL(s)
 	return ok && u.RawQuery == "" && !u.ForceQuery
 }
+
+// ValidRefundReason is WeChat's limit of a refund's reason (v2 refund_desc,
+// v3 reason), 80 characters (README Merchant API: "WeChat itself refuses
+// more than 80 characters"), which the sandboxes hold to as WeChat does.
+func ValidRefundReason(s string) bool { return utf8.RuneCountInString(s) <= 80 }

@@ -31,3 +31,23 @@ func TestValidNotifyURL(t *testing.T) {
 		})
 	}
 }
+
+// TestValidRefundReason: WeChat's 80 characters of a refund reason are
+// counted as characters (README Merchant API), whatever their bytes.
+func TestValidRefundReason(t *testing.T) {
+	for _, tt := range []struct {
+		reason string
+		valid  bool
+	}{
+		{"", true},
+		{strings.Repeat("r", 80), true},
+		{strings.Repeat("退", 80), true}, // 240 bytes
+		{strings.Repeat("😀", 80), true}, // 320 bytes
+		{strings.Repeat("r", 81), false},
+		{strings.Repeat("退", 79) + "ab", false},
+	} {
+		if got := ValidRefundReason(tt.reason); got != tt.valid {
+			t.Errorf("%d characters (%d bytes): %v, want %v", len([]rune(tt.reason)), len(tt.reason), got, tt.valid)
+		}
+	}
+}
