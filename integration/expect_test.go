@@ -68,6 +68,7 @@ func TestExpectContinueRefusedAtOnce(t *testing.T) {
 		{"sandbox path", sandbox, "POST", "/nowhere", "application/json", 20, 404, "not_found", ""},
 		{"sandbox API method", sandbox, "POST", "/v2/transaction/X1", "application/json", 20, 405, "", ""},
 		{"console redirect", sandbox, "POST", "/sandbox", "application/json", 20, 301, "", ""},
+		{"merchant site, a path no route handles (Caddyfile.example's respond 404 with close)", merchant, "POST", "/webhooks/wechat_v3/", "application/json", huge, 404, "", ""},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
