@@ -399,11 +399,13 @@ func DecodeJSON(body []byte, v any) error {
 		case errors.As(err, &typeErr) && typeErr.Field != "":
 			return Invalid(typeErr.Field, "must be a "+typeErr.Type.String())
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), "\"")
+			// encoding/json quotes the name as Go does (%q): named as
+			// decodeFlatJSON names it, unescaped and shortened.
+			name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
 			if name == "" {
 				return errBodyEmptyName
 			}
-			return Invalid(name, "is not a known field")
+			return Invalid(shorten(name), "is not a known field")
 		case errors.Is(err, io.EOF):
 			return errBodyEmpty
 		default:

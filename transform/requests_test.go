@@ -168,6 +168,19 @@ func TestDecodeJSONOther(t *testing.T) {
 			t.Errorf("%q: %#v, want a 400 saying %q", tt.body, err, tt.message)
 		}
 	}
+	// An unknown member is named as decodeFlatJSON names it: unescaped, and
+	// its first 64 bytes only.
+	long := strings.Repeat("k", 5000)
+	for body, field := range map[string]string{
+		`{"provider":"wechat_v2","a\"b\\c":1}`:      `a"b\c`,
+		`{"provider":"wechat_v2","\u4e2d":1}`:       "中",
+		`{"provider":"wechat_v2","` + long + `":1}`: long[:64] + "…",
+	} {
+		t.Run(field[:min(len(field), 8)], func(t *testing.T) {
+			var v other
+			wantInvalid(t, DecodeJSON([]byte(body), &v), field)
+		})
+	}
 	var v other
 	if err := DecodeJSON([]byte(` {"provider":"wechat_v2"} `), &v); err != nil || v.Provider != "wechat_v2" {
 		t.Fatalf("%+v %v", v, err)
