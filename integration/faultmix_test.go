@@ -399,20 +399,3 @@ func TestFaultsOnEveryRoute(t *testing.T) {
 		}
 	}
 }
-
-// webhookBlock is the minipay_webhook fields of provider, as allWebhookRoutes has them.
-func webhookBlock(t *testing.T, provider string) string {
-	switch provider {
-	case "wechat_v2":
-		return "\t\t\tapp_id " + appID + "\n\t\t\tmch_id " + mchID + "\n\t\t\tapi_key " + apiKey + "\n\t\t\tsign_type HMAC-SHA256\n"
-	case "wechat_v3":
-		return v3Merchant(t, v3PublicKeyMode(t))
-	case "latipay":
-		return "\t\t\tapi_key " + latipayAPIKey + "\n\t\t\tcurrency NZD\n"
-	case "cbtis":
-		return "\t\t\tapi_key " + cbtisAPIKey + "\n"
-	case "2c2p":
-		return "\t\t\tmerchant_id " + twoc2pMerchant + "\n\t\t\tsecret_key " + twoc2pKey + "\n"
-	}
-	panic(provider)
-}

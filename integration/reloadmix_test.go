@@ -12,13 +12,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/minipay/caddy-minipay/transform/wechatv2"
 )
 
 // TestReloadVariantsUnderLoad: reloads under load that do more than
 // rotate a key: a route's provider changes (wechat_v2 → 2c2p), a route is
-// added then removed, a webhook's dedupe is switched on then off, a key is
+// added then removed, every provider's webhook switches dedupe on then off, a key is
 // rotated through another {file.*}; and loads that are refused at every
 // stage (a Caddyfile that does not parse, an unknown field, a missing key
 // file, a bad route after good ones that start a dedupe purge). h2c
@@ -56,6 +54,7 @@ func TestReloadVariantsUnderLoad(t *testing.T) {
 		twoc2p, extra, dedup bool
 		broken               string
 	}
+	providers := webhookProviders(t)
 	config := func(s stage) string {
 		var b strings.Builder
 		b.WriteString(options)
@@ -77,8 +76,10 @@ func TestReloadVariantsUnderLoad(t *testing.T) {
 		if s.dedup {
 			dedupe = " dedupe 1h\n"
 		}
-		fmt.Fprintf(&b, "\thandle /hook {\n\t\tminipay_webhook wechat_v2 {\n%s app_id %s\n mch_id %s\n api_key %s\n\t\t}\n\t\treverse_proxy %s\n\t}\n",
-			dedupe, appID, mchID, apiKey, host(backend.URL))
+		for _, p := range providers {
+			fmt.Fprintf(&b, "\thandle /hook/%s {\n\t\tminipay_webhook %s {\n%s%s\t\t}\n\t\treverse_proxy %s\n\t}\n",
+				p.name, p.name, dedupe, webhookBlock(t, p.name), host(backend.URL))
+		}
 		b.WriteString(s.broken)
 		b.WriteString("\thandle {\n\t\trespond \"no route\" 404\n\t}\n}\n")
 		return b.String()
@@ -111,9 +112,11 @@ func TestReloadVariantsUnderLoad(t *testing.T) {
 
 	// The kinds of request; each returns what answered ("old"/"new"
 	// meaning of the stage, as a label) or why it failed.
-	notification := xmlOf(notification(apiKey, wechatv2.SignMD5, nil))
-	send := func(path, contentType, body string) (int, []byte, error) {
+	send := func(path, contentType, body string, header http.Header) (int, []byte, error) {
 		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+		for k, v := range header {
+			req.Header[k] = v
+		}
 		req.Header.Set("Content-Type", contentType)
 		res, err := client.Do(req)
 		if err != nil {
@@ -127,7 +130,7 @@ func TestReloadVariantsUnderLoad(t *testing.T) {
 		return res.StatusCode, b, err
 	}
 	pay := func(path, currency string) string {
-		status, b, err := send(path, "application/json", `{"order_id":"RLD-1","amount":"12.30","currency":"`+currency+`","description":"d","openid":"`+twoc2pOpenID+`","notify_url":"https://m.example/n"}`)
+		status, b, err := send(path, "application/json", `{"order_id":"RLD-1","amount":"12.30","currency":"`+currency+`","description":"d","openid":"`+twoc2pOpenID+`","notify_url":"https://m.example/n"}`, nil)
 		if err != nil {
 			return "error: " + err.Error()
 		}
@@ -153,20 +156,26 @@ func TestReloadVariantsUnderLoad(t *testing.T) {
 		"wechat": func() string { return pay("/wechat/pay", "CNY") },
 		"switch": func() string { return pay("/switch/pay", "SGD") },
 		"extra":  func() string { return pay("/extra/pay", "SGD") },
-		"hook": func() string {
-			status, b, err := send("/hook", "text/xml", notification)
+	}
+	for _, p := range providers {
+		kinds["hook "+p.name] = func() string {
+			body, header := p.notification()
+			status, b, err := send("/hook/"+p.name, p.contentType, body, header)
 			if err != nil {
 				return "error: " + err.Error()
 			}
-			if status != 200 || string(b) != wechatv2.AckBody {
+			if status != 200 || string(b) != p.ack {
 				return fmt.Sprintf("HTTP %d: %.200s", status, b)
 			}
 			return "ack"
-		},
+		}
 	}
 	// expect is each kind's answer under a stage.
 	expect := func(s stage) map[string]string {
-		m := map[string]string{"wechat": "wechat_v2 key1", "switch": "wechat_v2 key1", "extra": "no route", "hook": "ack"}
+		m := map[string]string{"wechat": "wechat_v2 key1", "switch": "wechat_v2 key1", "extra": "no route"}
+		for _, p := range providers {
+			m["hook "+p.name] = "ack"
+		}
 		if s.keyFile == key2 {
 			m["wechat"] = "wechat_v2 key2"
 		}
@@ -206,7 +215,7 @@ func TestReloadVariantsUnderLoad(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for kind, f := range kinds {
-		for range 4 {
+		for range 3 {
 			wg.Go(func() {
 				for {
 					select {
@@ -295,7 +304,7 @@ func TestReloadVariantsUnderLoad(t *testing.T) {
 	}
 	// The load spanned the stages: each answer of both was seen.
 	for _, answer := range []string{"wechat: wechat_v2 key1", "wechat: wechat_v2 key2", "switch: wechat_v2 key1", "switch: 2c2p",
-		"extra: no route", "extra: 2c2p", "hook: ack"} {
+		"extra: no route", "extra: 2c2p", "hook wechat_v2: ack", "hook wechat_v3: ack", "hook 2c2p: ack", "hook latipay: ack", "hook cbtis: ack"} {
 		if counts[answer] == 0 {
 			t.Errorf("no %q answer: %v", answer, counts)
 		}
@@ -307,4 +316,21 @@ func TestReloadVariantsUnderLoad(t *testing.T) {
 	if logs := logText(t, logFile); strings.Contains(logs, "panic") {
 		t.Error("the log has a panic")
 	}
+}
+
+// webhookBlock is the minipay_webhook fields of provider, as allWebhookRoutes has them.
+func webhookBlock(t *testing.T, provider string) string {
+	switch provider {
+	case "wechat_v2":
+		return "\t\t\tapp_id " + appID + "\n\t\t\tmch_id " + mchID + "\n\t\t\tapi_key " + apiKey + "\n\t\t\tsign_type HMAC-SHA256\n"
+	case "wechat_v3":
+		return v3Merchant(t, v3PublicKeyMode(t))
+	case "latipay":
+		return "\t\t\tapi_key " + latipayAPIKey + "\n\t\t\tcurrency NZD\n"
+	case "cbtis":
+		return "\t\t\tapi_key " + cbtisAPIKey + "\n"
+	case "2c2p":
+		return "\t\t\tmerchant_id " + twoc2pMerchant + "\n\t\t\tsecret_key " + twoc2pKey + "\n"
+	}
+	panic(provider)
 }
