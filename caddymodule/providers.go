@@ -173,9 +173,10 @@ func knownField(info caddy.ModuleInfo, field string) error {
 
 // looksLikeValue tells a field name written by mistake with a value's text
 // (a digit, an upper-case letter or another character no field name has,
-// or longer than any, 20): such a name is never repeated in an error. A key
-// of letters alone is one (QAZWSX…); a field name in another case is named
-// by its match before this is asked.
+// or longer than 24 characters, where the longest field name has 20): such
+// a name is never repeated in an error. A key of letters alone is one
+// (QAZWSX…); a field name in another case is named by its match before
+// this is asked.
 func looksLikeValue(name string) bool {
 	return len(name) > 24 || strings.TrimLeft(name, "abcdefghijklmnopqrstuvwxyz_-") != ""
 }
