@@ -347,6 +347,18 @@ func TestWechatV3AgainstFakeWeChat(t *testing.T) {
 		}
 	}
 	query := func(route string) response { return postJSON(t, tc, base+"/"+route+"/query", `{"order_id":"F1"}`) }
+	// repeated gives answer's header name a second line holding value (its
+	// own value again when value is "").
+	repeated := func(answer func(*http.Request) (int, string, http.Header), name, value string) func(*http.Request) (int, string, http.Header) {
+		return func(r *http.Request) (int, string, http.Header) {
+			status, body, h := answer(r)
+			if value == "" {
+				value = h.Get(name)
+			}
+			h.Add(name, value)
+			return status, body, h
+		}
+	}
 
 	cases := []struct {
 		name       string
@@ -386,6 +398,13 @@ func TestWechatV3AgainstFakeWeChat(t *testing.T) {
 		{"skew -250 s", "query", `{"order_id":"F1"}`, signed(platform, v3PublicKeyID, -250*time.Second, 200, tx("SUCCESS")), 200, "", ""},
 		{"another key", "query", `{"order_id":"F1"}`, signed(rotA, v3PublicKeyID, 0, 200, tx("SUCCESS")), 502, "upstream_signature_invalid", ""},
 		{"certificate serial in public-key mode", "query", `{"order_id":"F1"}`, signed(platform, v3PlatformSN, 0, 200, tx("SUCCESS")), 502, "upstream_signature_invalid", ""},
+		// A signed header on two lines, the valid one first (the line Go's
+		// Header.Get reads): README "Webhooks" step 1's rule, which answers
+		// follow too (README "WeChat Pay API v3": each on one line).
+		{"Wechatpay-Signature twice", "query", `{"order_id":"F1"}`, repeated(signed(platform, v3PublicKeyID, 0, 200, tx("SUCCESS")), "Wechatpay-Signature", "AAAA"), 502, "upstream_signature_invalid", ""},
+		{"Wechatpay-Serial twice", "query", `{"order_id":"F1"}`, repeated(signed(platform, v3PublicKeyID, 0, 200, tx("SUCCESS")), "Wechatpay-Serial", v3PlatformSN), 502, "upstream_signature_invalid", ""},
+		{"Wechatpay-Nonce twice, the same value", "query", `{"order_id":"F1"}`, repeated(signed(platform, v3PublicKeyID, 0, 200, tx("SUCCESS")), "Wechatpay-Nonce", ""), 502, "upstream_signature_invalid", ""},
+		{"Wechatpay-Timestamp twice, a refusal", "close", `{"order_id":"F1"}`, repeated(signed(platform, v3PublicKeyID, 0, 403, `{"code":"ORDERPAID","message":"订单已支付"}`), "Wechatpay-Timestamp", "1"), 502, "upstream_signature_invalid", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
