@@ -102,10 +102,8 @@ func HexSerialRule(v string) string {
 // key, the APIv3 key: docs/providers/wechat_v3.md, "32 ASCII bytes"):
 // printable ASCII without spaces. Its length is the provider's own check.
 func ASCIIKeyRule(v string) string {
-	for i := 0; i < len(v); i++ {
-		if v[i] <= ' ' || v[i] >= 0x7f {
-			return "must be printable ASCII without spaces (the key as the merchant platform shows it)"
-		}
+	if !visibleASCII(v) {
+		return "must be printable ASCII without spaces (the key as the merchant platform shows it)"
 	}
 	return ""
 }

@@ -127,10 +127,8 @@ func validOpenID(id string) error {
 	if len(id) > 128 {
 		return Invalid("openid", "is longer than 128 bytes")
 	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; c <= ' ' || c > '~' {
-			return Invalid("openid", "must be printable ASCII without spaces (WeChat's openid)")
-		}
+	if !visibleASCII(id) {
+		return Invalid("openid", "must be printable ASCII without spaces (WeChat's openid)")
 	}
 	return nil
 }
@@ -216,6 +214,17 @@ func notifyURLProblem(s string) string {
 
 func isHexDigit(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// visibleASCII tells whether s is printable ASCII without spaces, '!' to
+// '~': the text of a token WeChat issues (an openid, an API key).
+func visibleASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidIP tells whether s is an IPv4 or IPv6 address in its usual text form,
