@@ -94,6 +94,7 @@ func TestMerchantAPIConsistency(t *testing.T) {
 		{"a BOM", every, func(b map[string]any) string { return "\ufeff" + marshal(t, b) }, 400, "invalid_request", ""},
 		{"trailing data", every, func(b map[string]any) string { return marshal(t, b) + "{}" }, 400, "invalid_request", ""},
 		{"unknown field", every, set("zzz", "1"), 400, "invalid_request", "zzz"},
+		{"a member named \"\"", every, set("", "1"), 400, "invalid_request", ""}, // README Errors: no field
 		{"order_id given twice", orderOps, func(b map[string]any) string {
 			return strings.TrimSuffix(marshal(t, b), "}") + `,"order_id":"X"}`
 		}, 400, "invalid_request", "order_id"},
