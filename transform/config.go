@@ -128,10 +128,14 @@ func URLRule(v string) string {
 
 // PathRule is the rule of a configured request path (2C2P's payment_path,
 // Latipay's refund_path): an absolute path of the characters RFC 3986
-// allows, without query or fragment.
+// allows, without query or fragment. Its path-absolute never begins with
+// "//", which a URL reference reads as a host ("//evil.example/x").
 func PathRule(v string) string {
 	if v == "" || v[0] != '/' {
 		return "must be an absolute path beginning with /"
+	}
+	if strings.HasPrefix(v, "//") {
+		return "must not begin with // (a URL reads what follows as a host)"
 	}
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("?#<>\"\\^`{|}", c) >= 0 ||
