@@ -127,7 +127,7 @@ func TestConfiguredNotifyURLRule(t *testing.T) {
 
 // clientConfigs are a valid minipay configuration of every provider, with
 // the ids the providers' pages show (docs/providers).
-func clientConfigs(t *testing.T) map[string]map[string]any {
+func clientConfigs(t testing.TB) map[string]map[string]any {
 	keys, err := filepath.Abs("../examples/keys")
 	if err != nil {
 		t.Fatal(err)
@@ -227,6 +227,9 @@ func TestEveryConfiguredValueRule(t *testing.T) {
 		{"cbtis", "token_url", "https://39172931:cs@cbtis.example/mch-api/v1/auth", false},
 		{"cbtis", "client_secret", "cs-\x00secret", false},
 		{"cbtis", "token_url", "https://cbtis.example/mch-api/v1/auth?client_secret=cs-in-the-url", false},
+		{"cbtis", "token_url", "https://cbtis.example/mch-api/v1/auth?region=hk;client_secret=cs-in-the-url", false},
+		{"cbtis", "token_url", "https://cbtis.example/mch-api/v1/auth?Client_Secret=cs-in-the-url", false},
+		{"cbtis", "token_url", "https://cbtis.example/mch-api/v1/auth?client%5Fsecret=cs-in-the-url", false},
 		{"cbtis", "token_url", "https://cbtis.example/mch-api/v1/auth?region=hk&uid=1", true},
 		{"cbtis", "signature_header", "Signature\r", false},
 	}

@@ -6,6 +6,7 @@ package cbtis
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -80,7 +81,7 @@ func (c *Config) Check() error {
 		}
 		// The fetch replaces it with client_secret's value, but token_url
 		// is no secret: GET /minipay/providers shows it.
-		if u.Query().Has("client_secret") {
+		if namesClientSecret(u.RawQuery) {
 			return errors.New("cbtis: token_url must not carry client_secret in its query (give it as the field client_secret, which is kept secret)")
 		}
 	}
@@ -118,4 +119,21 @@ func validHeaderName(s string) bool {
 		}
 	}
 	return true
+}
+
+// namesClientSecret reports whether a query has a pair named client_secret
+// as any server may read it: pairs split at & or ; (net/url's Query drops
+// a pair holding ';' and so did not see "region=hk;client_secret=…"), the
+// name percent-decoded, in any case.
+func namesClientSecret(rawQuery string) bool {
+	for pair := range strings.FieldsFuncSeq(rawQuery, func(c rune) bool { return c == '&' || c == ';' }) {
+		name, _, _ := strings.Cut(pair, "=")
+		if decoded, err := url.QueryUnescape(name); err == nil {
+			name = decoded
+		}
+		if strings.EqualFold(name, "client_secret") {
+			return true
+		}
+	}
+	return false
 }
