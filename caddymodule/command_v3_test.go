@@ -17,7 +17,7 @@ import (
 )
 
 // examplePlatformKey is the sandbox's platform key of examples/keys.
-func examplePlatformKey(t *testing.T) *rsa.PrivateKey {
+func examplePlatformKey(t testing.TB) *rsa.PrivateKey {
 	t.Helper()
 	pem, err := os.ReadFile(filepath.Join("..", "examples", "keys", "wechatpay_platform_key.pem"))
 	if err != nil {
