@@ -70,6 +70,20 @@ func fuzzWebhooks(tb testing.TB, providers []fuzzProvider) []transform.Explainer
 	return webhooks
 }
 
+// fuzzWebhookHandlers are minipay_webhook handlers of the webhooks.
+func fuzzWebhookHandlers(tb testing.TB, providers []fuzzProvider, webhooks []transform.Explainer) []*Webhook {
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	handlers := make([]*Webhook, len(providers))
+	for i, p := range providers {
+		handlers[i] = &Webhook{providerHandler: providerHandler{name: p.name, logger: zap.NewNop(), metrics: m},
+			webhook: webhooks[i].(transform.Webhook)}
+	}
+	return handlers
+}
+
 // verifyRequest is the `caddy minipay verify` command line for p's
 // webhook, reading body from stdin with headers (--header), and the
 // notification the webhook gets for the same request.
@@ -203,15 +217,7 @@ func FuzzWebhookHandler(f *testing.F) {
 	f.Add(uint8(1), false, []byte(cbtisBody), cbtisSig, 200)
 	providers := fuzzProviders(f)
 	webhooks := fuzzWebhooks(f, providers)
-	m, err := newMetrics(prometheus.NewRegistry())
-	if err != nil {
-		f.Fatal(err)
-	}
-	handlers := make([]*Webhook, len(providers))
-	for i, p := range providers {
-		handlers[i] = &Webhook{providerHandler: providerHandler{name: p.name, logger: zap.NewNop(), metrics: m},
-			webhook: webhooks[i].(transform.Webhook)}
-	}
+	handlers := fuzzWebhookHandlers(f, providers, webhooks)
 	f.Fuzz(func(t *testing.T, which uint8, post bool, body []byte, sig string, merchantStatus int) {
 		if merchantStatus < 200 || merchantStatus > 599 {
 			return // a final status

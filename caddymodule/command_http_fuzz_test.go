@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,11 +13,6 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
-
-	"github.com/minipay/caddy-minipay/transform"
-	"github.com/minipay/caddy-minipay/transform/wechatv3"
 )
 
 // httpMessageSeeds are every provider's signed notification written as
@@ -29,25 +23,14 @@ func httpMessageSeeds(tb testing.TB) (which []uint8, messages [][]byte) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	plain := `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"V3-1","transaction_id":"4200000001202611290000000001",` +
-		`"trade_type":"JSAPI","trade_state":"SUCCESS","success_time":"2026-11-29T15:00:00+08:00","amount":{"total":3600,"currency":"CNY"}}`
-	res, err := wechatv3.EncryptResource([]byte("sandbox-apiv3-key-0123456789abcd"), "0123456789ab", "transaction", []byte(plain))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	v3, _ := json.Marshal(map[string]any{"id": "EV-1", "create_time": "2026-11-29T15:00:00+08:00", "event_type": "TRANSACTION.SUCCESS",
-		"resource_type": "encrypt-resource", "summary": "支付成功", "resource": res})
-	v3sig, err := wechatv3.SignMessage(examplePlatformKey(tb), wechatv3.AppendAnswerMessage(nil, fuzzAt, "n0nce", v3))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	v3, v3head := v3NotificationAt(tb, fuzzAt)
 	providers := fuzzProviders(tb)
 	bodies := [][]byte{v2, []byte(cbtisBody), []byte(latipayBody), []byte(twoc2pEnvelope), v3}
-	sigs := []string{"", cbtisSig, "", "", v3sig}
+	heads := [][]string{nil, {"Signature: " + cbtisSig}, nil, nil, v3head}
 	for i, p := range providers {
 		head := "POST /webhooks/" + p.name + " HTTP/1.1\r\nHost: merchant.example\r\n"
-		if p.hdr != nil {
-			head += strings.Join(p.hdr(sigs[i]), "\r\n") + "\r\n"
+		for _, h := range heads[i] {
+			head += h + "\r\n"
 		}
 		body := bodies[i]
 		which = append(which, uint8(i), uint8(i), uint8(i))
@@ -77,15 +60,9 @@ func FuzzVerifyHTTPMessage(f *testing.F) {
 	}
 	providers := fuzzProviders(f)
 	webhooks := fuzzWebhooks(f, providers)
-	m, err := newMetrics(prometheus.NewRegistry())
-	if err != nil {
-		f.Fatal(err)
-	}
-	handlers := make([]*Webhook, len(providers))
+	handlers := fuzzWebhookHandlers(f, providers, webhooks)
 	var keys []string
-	for i, p := range providers {
-		handlers[i] = &Webhook{providerHandler: providerHandler{name: p.name, logger: zap.NewNop(), metrics: m},
-			webhook: webhooks[i].(transform.Webhook)}
+	for _, p := range providers {
 		for _, s := range p.sets {
 			if k, v, _ := strings.Cut(s, "="); k == "api_key" || k == "secret_key" || k == "api_v3_key" {
 				keys = append(keys, v)

@@ -37,6 +37,12 @@ func examplePlatformKey(t testing.TB) *rsa.PrivateKey {
 // transform/wechatv3.
 func v3Notification(t *testing.T) (body []byte, headers []string) {
 	t.Helper()
+	return v3NotificationAt(t, strconv.FormatInt(time.Now().Unix(), 10))
+}
+
+// v3NotificationAt is v3Notification signed with the timestamp ts.
+func v3NotificationAt(t testing.TB, ts string) (body []byte, headers []string) {
+	t.Helper()
 	plain := `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"V3-1","transaction_id":"4200000001202611290000000001",` +
 		`"trade_type":"JSAPI","trade_state":"SUCCESS","success_time":"2026-11-29T15:00:00+08:00","amount":{"total":3600,"currency":"CNY"}}`
 	res, err := wechatv3.EncryptResource([]byte("sandbox-apiv3-key-0123456789abcd"), "0123456789ab", "transaction", []byte(plain))
@@ -46,7 +52,7 @@ func v3Notification(t *testing.T) (body []byte, headers []string) {
 	body, _ = json.Marshal(map[string]any{"id": "EV-1", "create_time": "2026-11-29T15:00:00+08:00", "event_type": "TRANSACTION.SUCCESS",
 		"resource_type": "encrypt-resource", "summary": "支付成功", "resource": res})
 	key := examplePlatformKey(t)
-	ts, nonce := strconv.FormatInt(time.Now().Unix(), 10), "n0nce-for-the-test"
+	nonce := "n0nce-for-the-test"
 	sig, err := wechatv3.SignMessage(key, wechatv3.AppendAnswerMessage(nil, ts, nonce, body))
 	if err != nil {
 		t.Fatal(err)
