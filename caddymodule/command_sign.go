@@ -245,7 +245,8 @@ func signV3(settings map[string]string, f v3RequestFlags, file string, stdin io.
 	}
 	key, err := wechatv3.ParsePrivateKey(settings["private_key"])
 	if err != nil {
-		return exitUsage, errors.New("private_key: not an RSA private key in PEM (PKCS#1 or PKCS#8)")
+		// The parser's reason names the form, never the text (as the load says).
+		return exitUsage, fmt.Errorf("private_key %w", err)
 	}
 	// The header is the client's own (Signer.Authorization); RSA PKCS#1 v1.5
 	// is deterministic, so its signature is the one printed above it.

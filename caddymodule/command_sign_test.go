@@ -395,3 +395,27 @@ func TestSignCommandHTTPRequest(t *testing.T) {
 		})
 	}
 }
+
+// `caddy minipay sign --provider wechat_v3` with a private_key that does not
+// read says why, as the configuration load does (README Provider fields): a
+// key exported with a passphrase is named encrypted, and the key's text is
+// never shown.
+func TestSignCommandV3KeyErrors(t *testing.T) {
+	for _, tt := range []struct{ name, key, want string }{
+		{"encrypted PKCS#8", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n",
+			"private_key is encrypted"},
+		{"encrypted PKCS#1", "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,0123456789ABCDEF0123456789ABCDEF\n\nMIIEpAIBAAKCAQEAwJm2\n-----END RSA PRIVATE KEY-----\n",
+			"private_key is encrypted"},
+		{"not PEM", "MIIEpAIBAAKCAQEAwJm2", "private_key is not PEM text"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("MINIPAY_SIGN_TEST_PEM", tt.key)
+			var out, errOut bytes.Buffer
+			code := runMinipay([]string{"sign", "--provider", "wechat_v3", "--set", "mch_id=1900000109", "--set", "serial_no=D7CE59D1F522D701",
+				"--set", "private_key={env.MINIPAY_SIGN_TEST_PEM}", "--method", "GET", "--url", "/v3/certificates"}, strings.NewReader(""), &out, &errOut)
+			if code != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), tt.want) || strings.Contains(errOut.String(), "MII") {
+				t.Fatalf("exit %d, stdout %q, stderr %q, want exit 2 saying %q", code, out.String(), errOut.String(), tt.want)
+			}
+		})
+	}
+}
