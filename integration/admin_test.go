@@ -175,7 +175,7 @@ func TestAdminProvidersFollowReloads(t *testing.T) {
 	}
 	// A configuration that fails to load (its second provider lacks a
 	// field) lists nothing, and the running one stays listed.
-	loader := adminLoader{client: &http.Client{Timeout: 10 * time.Second}}
+	loader := adminLoader{client: &http.Client{Timeout: loadTimeout}}
 	if err := loader.load(globalOptions(t.TempDir()+"/log") + `
 :` + itoa(freePort(t)) + ` {
 	minipay_sandbox {

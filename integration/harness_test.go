@@ -125,7 +125,7 @@ func startCaddyAs(t testing.TB, config, configType string) *caddytest.Tester {
 	if caddyStarted.Load() {
 		awaitAdmin(t)
 	}
-	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort(), TestRequestTimeout: 20 * time.Second})
+	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort(), TestRequestTimeout: 20 * time.Second, LoadRequestTimeout: loadTimeout})
 	tc.InitServer(config, configType)
 	if t.Failed() {
 		t.FailNow()
@@ -134,6 +134,14 @@ func startCaddyAs(t testing.TB, config, configType string) *caddytest.Tester {
 	awaitAdmin(t) // the test's own admin requests come next
 	return tc
 }
+
+// loadTimeout bounds a configuration load (POST /load) and caddytest's
+// check that the admin endpoint answers: caddytest's own 5 s was too short
+// for a large configuration under -race on a loaded two-core machine
+// (TestStartCaddyWaitsForASlowLoad), and a check that timed out would make
+// caddytest start a second Caddy in this process (awaitAdmin says what
+// follows).
+const loadTimeout = time.Minute
 
 // caddyStarted is set once caddytest has started this process's Caddy.
 var caddyStarted atomic.Bool
@@ -259,7 +267,7 @@ func caddytestTester(t *testing.T) adminLoader {
 	// too, when the running configuration is restored), which closes the
 	// connection a pooled client would reuse: the next POST, not replayed,
 	// failed with EOF or a reset.
-	return adminLoader{client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
+	return adminLoader{client: &http.Client{Timeout: loadTimeout, Transport: &http.Transport{DisableKeepAlives: true}}}
 }
 
 func (a adminLoader) load(caddyfile string) error {

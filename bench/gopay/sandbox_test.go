@@ -78,7 +78,9 @@ func TestMain(m *testing.M) {
 // startCaddy loads the Caddyfile sites into the in-process Caddy.
 func startCaddy(t *testing.T, sites string) {
 	t.Helper()
-	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: sandboxAdmin, TestRequestTimeout: 20 * time.Second})
+	// A load may take longer than caddytest's own 5 s under -race on a loaded
+	// machine (integration's TestStartCaddyWaitsForASlowLoad).
+	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: sandboxAdmin, TestRequestTimeout: 20 * time.Second, LoadRequestTimeout: time.Minute})
 	tc.InitServer(`{
 	skip_install_trust
 	admin localhost:`+strconv.Itoa(sandboxAdmin)+`

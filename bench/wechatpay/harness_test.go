@@ -159,7 +159,9 @@ func TestMain(m *testing.M) {
 // certificates there (a later run would reuse them instead of downloading).
 func startCaddy(t testing.TB, caddyfile string) *caddytest.Tester {
 	t.Helper()
-	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort(), TestRequestTimeout: 20 * time.Second})
+	// A load may take longer than caddytest's own 5 s under -race on a loaded
+	// machine (integration's TestStartCaddyWaitsForASlowLoad).
+	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort(), TestRequestTimeout: 20 * time.Second, LoadRequestTimeout: time.Minute})
 	tc.InitServer(`{
 	skip_install_trust
 	admin `+adminAddr+`
