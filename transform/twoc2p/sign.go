@@ -335,9 +335,9 @@ func SignRequest(body []byte, version, secretKey string) (payload, signature, en
 		return "", "", "", errVersion
 	}
 	inner := body
-	// A document may begin with a byte order mark, which the XML parser
-	// reads (README "XML"); it is signed as it is.
-	if trimmed := bytes.TrimPrefix(bytes.TrimSpace(body), []byte("\uFEFF")); len(trimmed) == 0 || trimmed[0] != '<' {
+	// A document may begin with a byte order mark, and white space after
+	// it, which the XML parser reads (README "XML"); it is signed as it is.
+	if trimmed := bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(body), []byte("\uFEFF"))); len(trimmed) == 0 || trimmed[0] != '<' {
 		text, err := EnvelopeText(body, "", FieldRequest)
 		if err != nil {
 			return "", "", "", errNotARequest
