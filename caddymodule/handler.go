@@ -289,12 +289,23 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 		}
 		return nil, upstreamFailure(err)
 	}
+	if !rec.answered {
+		// Nothing after minipay wrote an answer (no reverse_proxy, or one
+		// whose matcher no longer matches the provider's path): Caddy's
+		// empty 200 is no provider's answer, and calling it "not valid
+		// XML" would send the operator looking at the provider.
+		return nil, transform.Upstream(errNothingAnswered)
+	}
 	answer, err := decodedBody(rec.header, rec.body.Bytes())
 	if err != nil {
 		return nil, transform.Upstream("the provider's answer could not be decoded")
 	}
 	return call.Decode(rec.status, rec.header, answer)
 }
+
+// errNothingAnswered is the message of a route where no handler after
+// minipay answered: see README "Caddyfile" for the pairings that cause it.
+const errNothingAnswered = "no handler after minipay answered: no reverse_proxy after it matched the provider's path"
 
 // valueCount is the number of values in h.
 func valueCount(h http.Header) int {

@@ -104,8 +104,9 @@ func BenchmarkHandlerPay(b *testing.B) {
 }
 
 // TestHandlerAnswers checks what the merchant gets when reverse_proxy
-// records a good answer, an answer it cuts short, and one too large; nothing
-// of the upstream's answer (headers, 1xx) reaches the merchant.
+// records a good answer, an answer it cuts short, and one too large, and
+// when nothing after minipay answers at all; nothing of the upstream's
+// answer (headers, 1xx) reaches the merchant.
 func TestHandlerAnswers(t *testing.T) {
 	answer := signedPayAnswer()
 	huge := make([]byte, 64<<10)
@@ -114,18 +115,19 @@ func TestHandlerAnswers(t *testing.T) {
 		next       caddyhttp.Handler
 		wantStatus int
 		wantCode   string // the error code; "" for a success
+		wantMsg    string // the start of the error's message, when it matters
 	}{
-		{"signed answer", upstream(answer), 200, ""},
+		{"signed answer", upstream(answer), 200, "", ""},
 		{"early hints first", caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			w.Header().Set("Link", "</a.css>; rel=preload")
 			w.WriteHeader(http.StatusEarlyHints)
 			return upstream(answer).ServeHTTP(w, r)
-		}), 200, ""},
+		}), 200, "", ""},
 		{"aborted mid-answer (reverse_proxy's panic)", caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write(answer[:20])
 			panic(http.ErrAbortHandler)
-		}), 502, transform.CodeUpstreamError},
+		}), 502, transform.CodeUpstreamError, ""},
 		{"answer past 1 MiB", caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			w.WriteHeader(http.StatusOK)
 			for range 64 { // 4 MiB offered; the recorder must refuse after the first MiB
@@ -134,13 +136,22 @@ func TestHandlerAnswers(t *testing.T) {
 				}
 			}
 			return nil
-		}), 502, transform.CodeUpstreamError},
+		}), 502, transform.CodeUpstreamError, ""},
 		{"reverse_proxy's 502", caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
 			return caddyhttp.Error(http.StatusBadGateway, io.ErrUnexpectedEOF)
-		}), 502, transform.CodeUpstreamError},
+		}), 502, transform.CodeUpstreamError, ""},
 		{"reverse_proxy's 504", caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
 			return caddyhttp.Error(http.StatusGatewayTimeout, io.ErrUnexpectedEOF)
-		}), 504, transform.CodeUpstreamTimeout},
+		}), 504, transform.CodeUpstreamTimeout, ""},
+		// A route whose reverse_proxy does not match the provider's path:
+		// Caddy's empty 200 is no answer of the provider's.
+		{"nothing after minipay answered", caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+			return nil
+		}), 502, transform.CodeUpstreamError, "no handler after minipay answered"},
+		{"an empty 200 the upstream sent", caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+			w.WriteHeader(http.StatusOK)
+			return nil
+		}), 502, transform.CodeUpstreamError, "the provider's answer is not valid XML"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,6 +176,8 @@ func TestHandlerAnswers(t *testing.T) {
 				}
 			} else if e, _ := body["error"].(map[string]any); e["code"] != tt.wantCode {
 				t.Errorf("answer %s, want code %s", w.Body, tt.wantCode)
+			} else if msg, _ := e["message"].(string); !strings.HasPrefix(msg, tt.wantMsg) {
+				t.Errorf("message %q, want it to begin %q", msg, tt.wantMsg)
 			}
 			outcome := tt.wantCode
 			if outcome == "" {

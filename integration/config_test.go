@@ -219,7 +219,9 @@ func TestUnreadableFileInOptionalField(t *testing.T) {
 // by Caddy's adapter into one route and work; two providers on one site,
 // each a pair of directives with its own path matcher, are four routes, and
 // a reverse_proxy matched on the merchant's path no longer matches the
-// provider's: 502 upstream_error, as README says (handle blocks are the fix).
+// provider's: nothing answers, and the merchant gets 502 upstream_error
+// saying so, not that the provider's answer does not parse, as README says
+// (handle blocks are the fix).
 // In a route block, which keeps the written order, reverse_proxy written
 // first answers alone.
 func TestMatcherPairsOnOneSite(t *testing.T) {
@@ -280,8 +282,8 @@ func TestMatcherPairsOnOneSite(t *testing.T) {
 		t.Fatalf("reverse_proxy before minipay in a route block: %d %s", r.status, r.body)
 	}
 	for _, c := range []struct{ path, body, message string }{
-		{"/wechat/pay", `{"order_id":"PAIR-2` + order, "the provider's answer is not valid XML"},
-		{"/wxlogin/login", `{"code":"pair-1"}`, "the provider's answer is not valid JSON"},
+		{"/wechat/pay", `{"order_id":"PAIR-2` + order, nothingAnswered},
+		{"/wxlogin/login", `{"code":"pair-1"}`, nothingAnswered},
 	} {
 		r := postJSON(t, tc, "http://localhost:"+two+c.path, c.body)
 		if e := r.errorOf(t); r.status != 502 || e["code"] != "upstream_error" || e["message"] != c.message {
@@ -289,6 +291,10 @@ func TestMatcherPairsOnOneSite(t *testing.T) {
 		}
 	}
 }
+
+// nothingAnswered is the message of a route where no handler after minipay
+// answered (README "Caddyfile").
+const nothingAnswered = "no handler after minipay answered: no reverse_proxy after it matched the provider's path"
 
 // TestWhiteSpaceAroundAValueFails: a secret read from a variable of a CRLF
 // env file (Docker's --env-file keeps the \r) or from a file with two line
