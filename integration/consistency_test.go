@@ -180,6 +180,18 @@ func TestMerchantAPIConsistency(t *testing.T) {
 		{"attach of 127 bytes", []string{"pay"}, set("attach", strings.Repeat("附", 42)+"&"), 200, "", ""},
 		{"openid of 128 bytes", []string{"pay"}, set("openid", "o"+strings.Repeat("A_-9", 31)+"xyz"), 200, "", ""},
 		{"payer_name of 255 bytes", []string{"pay"}, set("payer_name", strings.Repeat("张", 85)), 200, "", ""},
+		// "" is absent for an optional member (its default applies: the configured notify_url,
+		// client_ip), and no value for a required one (README Merchant API)
+		{"every optional field \"\"", []string{"pay"}, func(b map[string]any) string {
+			for _, field := range []string{"client_ip", "notify_url", "expire_at", "attach", "payer_name", "country"} {
+				b[field] = ""
+			}
+			return marshal(t, b)
+		}, 200, "", ""},
+		{"order_id \"\"", orderOps, set("order_id", ""), 400, "invalid_request", "order_id"},
+		{"amount \"\"", money, set("amount", ""), 400, "invalid_request", "amount"},
+		{"refund_id \"\"", []string{"refund", "refund_query"}, set("refund_id", ""), 400, "invalid_request", "refund_id"},
+		{"code \"\"", []string{"login"}, set("code", ""), 400, "invalid_request", "code"},
 		{"every optional field", []string{"pay"}, func(b map[string]any) string {
 			maps.Copy(b, map[string]any{"client_ip": "203.0.113.7", "notify_url": "https://merchant.example/webhooks/minipay",
 				"expire_at": hour.Format(time.RFC3339), "attach": "a=1&b=<2>", "payer_name": "张三", "country": "SG"})
