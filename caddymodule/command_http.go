@@ -129,26 +129,12 @@ func readHead(b []byte) (http.Header, []byte, error) {
 			continue
 		}
 		name, value, found := strings.Cut(line, ":")
-		if !found || !validHeaderName(name) {
+		if !found || !transform.ValidHeaderName(name) {
 			return nil, nil, fmt.Errorf("the input is an HTTP message whose header line #%d is not \"Name: value\" (its text is not shown: it may be a secret)", n)
 		}
 		last = http.CanonicalHeaderKey(name)
 		header[last] = append(header[last], strings.TrimSpace(value))
 	}
-}
-
-// validHeaderName reports whether name is an RFC 9110 token.
-func validHeaderName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // lastToken is the last comma-separated element of a list header: the

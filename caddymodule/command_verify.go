@@ -66,7 +66,7 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	flagged := http.Header{}
 	for i, h := range headers {
 		k, v, ok := strings.Cut(h, ":")
-		if k = strings.TrimSpace(k); !ok || !validHeaderName(k) {
+		if k = strings.TrimSpace(k); !ok || !transform.ValidHeaderName(k) {
 			// Named by its position, as a malformed --set: a signature
 			// header pasted without its colon may be the key.
 			return exitUsage, fmt.Errorf("--header #%d: want \"Name: value\" (its text is not shown: it may be a secret)", i+1)

@@ -227,6 +227,20 @@ func visibleASCII(s string) bool {
 	return true
 }
 
+// ValidHeaderName tells whether s is an HTTP header field name: an RFC 9110
+// token (§5.1, §5.6.2), one or more of A-Z a-z 0-9 and !#$%&'*+-.^_`|~.
+func ValidHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
 // ValidIP tells whether s is an IPv4 or IPv6 address in its usual text form,
 // without a zone or port: what WeChat's spbill_create_ip and
 // scene_info.payer_client_ip take.

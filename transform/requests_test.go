@@ -8,6 +8,22 @@ import (
 	"time"
 )
 
+// ValidHeaderName is RFC 9110's token (§5.1: a field name is a token;
+// §5.6.2: tchar is "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" /
+// "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA).
+func TestValidHeaderName(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"Signature": true, "Wechatpay-Serial": true, "x-cbtis-signature": true, "0": true, "!#$%&'*+-.^_`|~09AZaz": true,
+		"": false, "X Sig": false, "Sig:": false, "Sig\t": false, "Sig\r": false, "\x7f": false, "Signatür": false,
+		`"`: false, "(": false, ")": false, ",": false, "/": false, ";": false, "<": false, "=": false, ">": false,
+		"?": false, "@": false, "[": false, `\`: false, "]": false, "{": false, "}": false,
+	} {
+		if ValidHeaderName(name) != ok {
+			t.Errorf("ValidHeaderName(%q) = %v, want %v", name, !ok, ok)
+		}
+	}
+}
+
 // README "Merchant API": order_id is 1–32 characters of A-Za-z0-9_-|*.
 func TestValidOrderID(t *testing.T) {
 	tests := []struct {

@@ -377,6 +377,8 @@ func TestConfigCheck(t *testing.T) {
 		{"header with a space", func(c *Config) { c.SignatureHeader = "X Sig" }, true, true},
 		{"header with a colon", func(c *Config) { c.SignatureHeader = "Sig:" }, true, true},
 		{"custom header", func(c *Config) { c.SignatureHeader = "X-CBTIS-Signature" }, false, false},
+		{"header of 64 characters", func(c *Config) { c.SignatureHeader = strings.Repeat("S", 64) }, false, false},
+		{"header of 65 characters", func(c *Config) { c.SignatureHeader = strings.Repeat("S", 65) }, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -71,7 +71,7 @@ func (c *Config) Check() error {
 	if c.SignatureHeader == "" {
 		c.SignatureHeader = DefaultSignatureHeader
 	}
-	if !validHeaderName(c.SignatureHeader) {
+	if len(c.SignatureHeader) > 64 || !transform.ValidHeaderName(c.SignatureHeader) {
 		return errors.New("cbtis: signature_header must be an HTTP header name")
 	}
 	if c.TokenURL != "" {
@@ -105,20 +105,6 @@ func (c *Config) WebhookKey() string {
 func absoluteURL(s string) bool {
 	_, ok := transform.AbsoluteURL(s)
 	return ok
-}
-
-// validHeaderName accepts RFC 9110 token characters.
-func validHeaderName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 // namesClientSecret reports whether a query has a pair named client_secret
