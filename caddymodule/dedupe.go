@@ -20,9 +20,10 @@ import (
 
 // De-duplication tuning.
 const (
-	// dedupeLockWait bounds the wait for another instance forwarding the same
-	// event; past it the provider gets its failure form with a 503 and
-	// retries later. Below the 5 s providers such as CBTIS wait for an answer.
+	// dedupeLockWait bounds the wait for another request forwarding the
+	// same event (on this instance or another); past it the provider gets
+	// its failure form with a 503 and retries later. Below the 5 s
+	// providers such as CBTIS wait for an answer.
 	dedupeLockWait = 3 * time.Second
 	// dedupeStoreTimeout bounds the storage calls of one notification that
 	// are not lock waits.
@@ -144,8 +145,8 @@ const (
 	dedupeForward dedupeVerdict = iota
 	// dedupeDuplicate: acknowledged already within the window; ACK, do not forward.
 	dedupeDuplicate
-	// dedupeInProgress: another instance is forwarding it; answer a 5xx so
-	// that the provider retries.
+	// dedupeInProgress: another request (on this instance or another) is
+	// forwarding it; answer a 5xx so that the provider retries.
 	dedupeInProgress
 )
 
@@ -176,7 +177,7 @@ func (d *deduper) claim(ctx context.Context, eventID string) (*eventClaim, dedup
 		}
 		return c, dedupeForward // the storage failed: fail open
 	}
-	// While another instance forwards the event, its acknowledgement is
+	// While another request forwards the event, its acknowledgement is
 	// looked for as well as the lock: a storage sees a released lock late
 	// (file_system polls once a second).
 	polling := true
@@ -193,7 +194,7 @@ func (d *deduper) claim(ctx context.Context, eventID string) (*eventClaim, dedup
 	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-			// Held by another instance (or the provider left). A storage that
+			// Held by another request (or the provider left). A storage that
 			// polls for its locks (file_system: once a second) may miss a
 			// release just before the deadline: read once more, so that an
 			// event acknowledged meanwhile is a duplicate, not a 503.
@@ -271,7 +272,7 @@ func (r *dedupeRecord) addOther(merchant string, t time.Time, mine string) {
 	r.Others[merchant] = t.UTC()
 }
 
-// release lets another instance forward (or recognise) the event.
+// release lets another request forward (or recognise) the event.
 func (c *eventClaim) release(ctx context.Context) {
 	if c == nil || !c.locked {
 		return
