@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -537,7 +538,8 @@ func TestWebhookSlowAndBrokenBodies(t *testing.T) {
 // 2C2P's envelope beside the payload, a changed envelope version, a member
 // of CBTIS's body beside data) reaches neither the event's data nor its
 // top-level fields; the merchant receives the signed fields, named as the
-// provider named them.
+// provider named them, and nothing more (a CBTIS notification naming no
+// notify_type gets none of "" in data).
 func TestWebhookEventHoldsOnlySignedData(t *testing.T) {
 	base, merchant := trustRoutes(t)
 	v2 := notification(apiKey, wechatv2.SignHMACSHA256, nil)
@@ -548,6 +550,7 @@ func TestWebhookEventHoldsOnlySignedData(t *testing.T) {
 		}
 	}
 	cbtisBody := `{"notify_type":"payment_success","status":"outside data","data":{"uid":` + cbtisUID + `,"order_id":"C1","merchant_order_id":"CB-77","order_amount":"12.30","order_currency":"HKD"}}`
+	cbtisKindless := `{"data":{"uid":` + cbtisUID + `,"order_id":"C2","merchant_order_id":"CB-78","order_amount":"12.30","order_currency":"HKD"}}`
 	payload := base64.StdEncoding.EncodeToString([]byte(twoc2pAnswer("2C2P-X", "000000001234", "00", "A", "3209990")))
 	envelope := base64.StdEncoding.EncodeToString([]byte("<PaymentResponse><version>1.0</version><payload>" + payload + "</payload><signature>" +
 		twoc2pSign(payload, twoc2pKey) + "</signature><respCode>99</respCode><uniqueTransactionCode>EVIL</uniqueTransactionCode></PaymentResponse>"))
@@ -557,9 +560,10 @@ func TestWebhookEventHoldsOnlySignedData(t *testing.T) {
 		body                    string
 		keys                    []string // the data keys, exactly
 		absent                  []string // top-level event fields that must not be there
+		typ                     string   // the event's type; "" for payment.succeeded
 	}{
 		{"wechat_v2 empty elements", "/webhooks/wechat_v2", "text/xml", nil,
-			strings.Replace(xmlOf(v2), "</xml>", "<evil></evil><device_info/><attach><![CDATA[]]></attach></xml>", 1), v2Keys, nil},
+			strings.Replace(xmlOf(v2), "</xml>", "<evil></evil><device_info/><attach><![CDATA[]]></attach></xml>", 1), v2Keys, nil, ""},
 		{"latipay unsigned fields", "/webhooks/latipay", "application/x-www-form-urlencoded", nil,
 			latipayForm(latipayAPIKey, func(v url.Values) {
 				v.Set("type", "refund")
@@ -567,12 +571,15 @@ func TestWebhookEventHoldsOnlySignedData(t *testing.T) {
 				v.Set("provider_order_id", "EVIL")
 			}),
 			[]string{"amount", "currency", "merchant_reference", "payment_method", "status", "unverified.order_id", "unverified.pay_time"},
-			[]string{"provider_order_id", "occurred_at", "refund_id"}},
+			[]string{"provider_order_id", "occurred_at", "refund_id"}, ""},
 		{"2c2p envelope elements beside the payload", "/webhooks/2c2p", "application/x-www-form-urlencoded", nil,
-			"paymentResponse=" + url.QueryEscape(envelope), nil, nil},
+			"paymentResponse=" + url.QueryEscape(envelope), nil, nil, ""},
 		{"cbtis member beside data", "/webhooks/cbtis", "application/json",
 			http.Header{"Signature": {cbtis.Signature([]byte(cbtisBody), cbtisAPIKey)}}, cbtisBody,
-			[]string{"merchant_order_id", "notify_type", "order_amount", "order_currency", "order_id", "uid"}, nil},
+			[]string{"merchant_order_id", "notify_type", "order_amount", "order_currency", "order_id", "uid"}, nil, ""},
+		{"cbtis without notify_type", "/webhooks/cbtis", "application/json",
+			http.Header{"Signature": {cbtis.Signature([]byte(cbtisKindless), cbtisAPIKey)}}, cbtisKindless,
+			[]string{"merchant_order_id", "order_amount", "order_currency", "order_id", "uid"}, nil, "unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -606,7 +613,7 @@ func TestWebhookEventHoldsOnlySignedData(t *testing.T) {
 					t.Errorf("data[%s] = %v, from outside the signed part", k, v)
 				}
 			}
-			if ev["order_id"] == "EVIL" || ev["type"] != "payment.succeeded" {
+			if ev["order_id"] == "EVIL" || ev["type"] != cmp.Or(tt.typ, "payment.succeeded") {
 				t.Fatalf("event %v", ev)
 			}
 		})

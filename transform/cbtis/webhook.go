@@ -143,14 +143,16 @@ const (
 
 // Event normalizes a verified notification. data holds every field of the
 // notification's data object as strings, a nested member's name joined to
-// its parent's with a dot (payer.openid, discounts.0.id), plus notify_type.
+// its parent's with a dot (payer.openid, discounts.0.id), plus notify_type
+// when the notification names one: an event carries signed bytes only, so
+// a notification without it gets no notify_type of "" (README CBTIS).
 // A name given twice, at the top or in data, makes the document refused:
 // the signature covers both values and nothing says which one is meant.
 func Event(body []byte) (*transform.Event, error) {
 	if !transform.ValidJSONText(body) { // read as U+FFFD, which CBTIS did not write
 		return nil, transform.ErrMalformed
 	}
-	kind, raw, err := topLevel(body)
+	kind, named, raw, err := topLevel(body)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +162,9 @@ func Event(body []byte) (*transform.Event, error) {
 			return nil, transform.ErrMalformed
 		}
 	}
-	data["notify_type"] = kind
+	if named {
+		data["notify_type"] = kind
+	}
 
 	ev := &transform.Event{Provider: Name, Data: data, OrderID: data["merchant_order_id"], ProviderOrderID: data["order_id"]}
 	var ref, amountField, currency string
@@ -206,45 +210,47 @@ func Event(body []byte) (*transform.Event, error) {
 	return ev, nil
 }
 
-// topLevel reads the notification's object once: notify_type as text and
-// data as it was written; other members are skipped. A member given twice,
-// anything but one object, or data after it is transform.ErrMalformed.
-func topLevel(body []byte) (kind string, data json.RawMessage, err error) {
+// topLevel reads the notification's object once: notify_type as text
+// (named when it is present and not null) and data as it was written; other
+// members are skipped. A member given twice, anything but one object, or
+// data after it is transform.ErrMalformed.
+func topLevel(body []byte) (kind string, named bool, data json.RawMessage, err error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return "", nil, transform.ErrMalformed
+		return "", false, nil, transform.ErrMalformed
 	}
 	var seenKind, seenData bool
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return "", nil, transform.ErrMalformed
+			return "", false, nil, transform.ErrMalformed
 		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return "", nil, transform.ErrMalformed
+			return "", false, nil, transform.ErrMalformed
 		}
 		switch name, _ := tok.(string); name {
 		case "notify_type":
 			if seenKind {
-				return "", nil, transform.ErrMalformed
+				return "", false, nil, transform.ErrMalformed
 			}
 			seenKind = true
 			kind, _ = jsonText(raw) // absent: still forwarded, as unknown
+			named = string(bytes.TrimSpace(raw)) != "null"
 		case "data":
 			if seenData {
-				return "", nil, transform.ErrMalformed
+				return "", false, nil, transform.ErrMalformed
 			}
 			seenData, data = true, raw
 		}
 	}
 	if _, err := dec.Token(); err != nil { // '}'
-		return "", nil, transform.ErrMalformed
+		return "", false, nil, transform.ErrMalformed
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return "", nil, transform.ErrMalformed
+		return "", false, nil, transform.ErrMalformed
 	}
-	return kind, data, nil
+	return kind, named, data, nil
 }
 
 // jsonText renders notify_type: strings unquoted, numbers as written, null

@@ -199,8 +199,17 @@ func TestWebhookEvents(t *testing.T) {
 		{"a data member named notify_type", `{"notify_type":"payment_success","data":{"order_id":"C6","merchant_order_id":"P6","notify_type":"refund_success"}}`,
 			`{"id":"cbtis:C6:payment.succeeded","provider":"cbtis","type":"payment.succeeded","order_id":"P6","provider_order_id":"C6",` +
 				`"data":{"merchant_order_id":"P6","notify_type":"payment_success","order_id":"C6"}}`},
+		// An event carries signed bytes only: without a top-level notify_type
+		// (or with a null one) data has none of "" (README CBTIS), and keeps
+		// a data.notify_type the notification signed.
 		{"no data, no kind", `{"hello":"world"}`,
-			`{"id":"cbtis:` + transform.SHA256Hex([]byte(`{"hello":"world"}`), false)[:32] + `:unknown","provider":"cbtis","type":"unknown","order_id":"","data":{"notify_type":""}}`},
+			`{"id":"cbtis:` + transform.SHA256Hex([]byte(`{"hello":"world"}`), false)[:32] + `:unknown","provider":"cbtis","type":"unknown","order_id":"","data":{}}`},
+		{"a null kind", `{"notify_type":null,"data":{"order_id":"C7","merchant_order_id":"P7"}}`,
+			`{"id":"cbtis:C7:unknown","provider":"cbtis","type":"unknown","order_id":"P7","provider_order_id":"C7",` +
+				`"data":{"merchant_order_id":"P7","order_id":"C7"}}`},
+		{"a data member named notify_type, no top-level one", `{"data":{"order_id":"C8","merchant_order_id":"P8","notify_type":"payment_success"}}`,
+			`{"id":"cbtis:C8:unknown","provider":"cbtis","type":"unknown","order_id":"P8","provider_order_id":"C8",` +
+				`"data":{"merchant_order_id":"P8","notify_type":"payment_success","order_id":"C8"}}`},
 	}
 	w := newWebhook(t, webhookConfig())
 	for _, tt := range tests {
