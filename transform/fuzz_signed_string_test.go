@@ -24,7 +24,7 @@ func fuzzParams(text string) Params {
 	return p
 }
 
-// fuzzTolerated stands for wechat_v2's attachPairs: pairs in attach are
+// fuzzTolerated stands for wechat_v2's freeTextPairs: pairs in attach are
 // tolerated unless their name starts with 'w' (one of "WeChat's").
 func fuzzTolerated(field, name string) bool {
 	return field == "attach" && !strings.HasPrefix(name, "w")

@@ -116,7 +116,7 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		}
 		return nil, transform.ErrBadSignature
 	}
-	if p.SortedQueryAmbiguous("sign", attachPairs) || pairOutsideFreeText(p) || splitFromFreeText(p) {
+	if p.SortedQueryAmbiguous("sign", freeTextPairs(p)) || pairOutsideFreeText(p) || splitFromFreeText(p) {
 		return nil, ErrShiftedField
 	}
 	if !isPaymentNotice(p) {
@@ -153,17 +153,34 @@ func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanati
 	return true, ErrUnsignedAnswer
 }
 
-// attachPairs tolerates the merchant's own free text, attach or
-// device_info, holding key=value pairs ("a=1&b=2") whose names are none of
-// WeChat's; the other reading, such a pair moved out of the value into a
-// field of its own, is refused by splitFromFreeText (no genuine
-// notification has a field of that name). One of WeChat's names sorting
-// after attach or device_info is refused there: a genuine notification's
-// field can have been moved there, or its value can be what a forged field
-// ran on over.
-// Any other field holding "&name=" is refused (pairOutsideFreeText).
-func attachPairs(field, name string) bool {
-	return (field == "attach" || field == "device_info") && !notificationField(name)
+// freeTextPairs returns what p's SortedQueryAmbiguous tolerates in the
+// merchant's own free text, attach or device_info, holding key=value pairs
+// ("a=1&b=2"): a name that is none of WeChat's (the other reading, such a
+// pair moved out of the value into a field of its own, is refused by
+// splitFromFreeText: no genuine notification has a field of that name),
+// and in attach one of WeChat's that sorts after the field following attach
+// in the signed string ("uid=5&openid=oX&total_fee=1", bank_type following:
+// README "What the merchant can trust"). A field moved into attach came
+// from between attach and that field, and a field split off attach would
+// sort before it, so such a name has no other reading; one sorting between
+// them, or any after attach when nothing follows it, is refused, and so is
+// device_info: that free text, which may hold pairs of its own, could begin
+// there and run on over bank_type and the fields after it. In device_info
+// every WeChat name sorting after it is refused. Any other field holding
+// "&name=" is refused (pairOutsideFreeText).
+func freeTextPairs(p transform.Params) func(field, name string) bool {
+	return func(field, name string) bool {
+		switch {
+		case field != "attach" && field != "device_info":
+			return false
+		case !notificationField(name):
+			return true
+		case field == "attach" && name != "device_info":
+			next := nextSigned(p, field)
+			return next != "" && name > next
+		}
+		return false
+	}
 }
 
 // pairOutsideFreeText tells whether a signed value other than the
@@ -188,7 +205,7 @@ func pairOutsideFreeText(p transform.Params) bool {
 
 // splitFromFreeText tells whether the signed field that follows attach or
 // device_info in the signed string is none of WeChat's. The free text may
-// hold pairs attachPairs tolerates ("a=1&b=2"), and a captured
+// hold pairs freeTextPairs tolerates ("a=1&b=2"), and a captured
 // notification with that value cut at an '&' into a shorter one and a
 // field of its own (attach "a=1", b "2") signs the same: a reading that
 // changes the attach the merchant reads. WeChat's field after attach is
@@ -198,17 +215,23 @@ func splitFromFreeText(p transform.Params) bool {
 		if p.Get(field) == "" { // not signed, nothing to split
 			continue
 		}
-		next := ""
-		for _, kv := range p {
-			if kv.Value != "" && kv.Name != "sign" && kv.Name > field && (next == "" || kv.Name < next) {
-				next = kv.Name
-			}
-		}
-		if next != "" && !notificationField(next) {
+		if next := nextSigned(p, field); next != "" && !notificationField(next) {
 			return true
 		}
 	}
 	return false
+}
+
+// nextSigned is the name of the field that follows field in p's signed
+// string (names sorted, empty values and sign left out), "" when none does.
+func nextSigned(p transform.Params, field string) string {
+	next := ""
+	for _, kv := range p {
+		if kv.Value != "" && kv.Name != "sign" && kv.Name > field && (next == "" || kv.Name < next) {
+			next = kv.Name
+		}
+	}
+	return next
 }
 
 // notificationField tells a field name of WeChat Pay's payment

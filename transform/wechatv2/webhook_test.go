@@ -498,9 +498,14 @@ func TestWebhookAmpersandInValue(t *testing.T) {
 	// minipay only forwards) may hold key=value pairs whose names sort
 	// before the next field: b and bank before bank_type, e and employee
 	// before fee_type.
+	// attach may also hold pairs named as WeChat's fields that sort past
+	// bank_type, the field after it: a merchant's custom parameters
+	// (openid=, total_fee=, sign=) have no other reading there.
 	for _, f := range []struct{ field, value string }{
 		{"attach", "store=7&user=42&a=1"}, {"attach", "a=1&b=2"}, {"attach", "x&bank=1"},
 		{"device_info", "POS&e=1"}, {"device_info", "store=1&employee=7"},
+		{"attach", "shop=1&openid=oUpF8uMEb4qRXf22hE3X68TekukE"}, {"attach", "uid=5&total_fee=100&fee_type=CNY"},
+		{"attach", "a=1&sign=x"}, {"attach", "order=O2&out_trade_no=O2&time_end=20260101000000&mch_id=1"},
 	} {
 		p := set(notificationParams(), f.field, f.value)
 		ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: signedXML(p, vecAPIKey, SignMD5)})
@@ -512,8 +517,12 @@ func TestWebhookAmpersandInValue(t *testing.T) {
 	// (cash_fee once bank_type is gone), and bank_type is WeChat's: a
 	// captured notification's field moved into attach. Refused, and so is
 	// fee_type moved into device_info.
+	// So is device_info in attach, whatever follows (it may have begun
+	// there and run on over bank_type), and any WeChat name sorting past
+	// device_info in device_info.
 	for _, f := range []struct{ field, value, moved string }{
 		{"attach", "x&bank_type=CFT", "bank_type"}, {"device_info", "WEB&fee_type=CNY", "fee_type"},
+		{"attach", "x&device_info=D", ""}, {"device_info", "WEB&openid=oX", ""},
 	} {
 		p := set(notificationParams(), f.field, f.value)
 		p = slices.DeleteFunc(p, func(kv transform.Param) bool { return kv.Name == f.moved })
