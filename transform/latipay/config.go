@@ -66,11 +66,8 @@ func (c *Config) Check() error {
 	if c.NotifyURL != "" && !absoluteURL(c.NotifyURL) {
 		return errors.New("latipay: notify_url must be an absolute http(s) URL")
 	}
-	if c.RefundPath == "" {
+	if c.RefundPath == "" { // a set one is held to transform.PathRule
 		c.RefundPath = PathRefund
-	}
-	if !strings.HasPrefix(c.RefundPath, "/") || strings.ContainsAny(c.RefundPath, "?# \t\r\n") {
-		return errors.New("latipay: refund_path must be an absolute path without query, such as " + PathRefund)
 	}
 	return nil
 }

@@ -75,11 +75,8 @@ func (c *Config) Check() error {
 	if !validVersion(c.Version) {
 		return errors.New("2c2p: version must look like 9.9")
 	}
-	if c.PaymentPath == "" {
+	if c.PaymentPath == "" { // a set one is held to transform.PathRule
 		c.PaymentPath = DefaultPaymentPath
-	}
-	if !strings.HasPrefix(c.PaymentPath, "/") || strings.ContainsAny(c.PaymentPath, "?# \t\r\n") {
-		return errors.New("2c2p: payment_path must be an absolute path without query, such as " + DefaultPaymentPath)
 	}
 	if c.PanCountry != "" && !transform.ValidCountry(c.PanCountry) {
 		return errors.New("2c2p: pan_country must be an ISO 3166-1 alpha-2 code such as SG")
