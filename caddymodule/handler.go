@@ -161,7 +161,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	}
 	call, err := h.client.Prepare(ctx, op, body)
 	if err != nil {
-		if call == nil {
+		// Only an operation whose request has an order_id names one: a
+		// login's order_id is a member refused as unknown, no order of it.
+		if call == nil && op != transform.OpLogin {
 			call = orderNamedIn(body)
 		}
 		return call, 0, asError(err)

@@ -42,12 +42,18 @@ func newTestHandler(tb testing.TB, log io.Writer, level zapcore.Level) *Handler 
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return newTestHandlerOf(tb, wechatv2.Name, client, log, level)
+}
+
+// newTestHandlerOf is newTestHandler for any provider's client.
+func newTestHandlerOf(tb testing.TB, name string, client transform.Client, log io.Writer, level zapcore.Level) *Handler {
+	tb.Helper()
 	m, err := newMetrics(prometheus.NewRegistry())
 	if err != nil {
 		tb.Fatal(err)
 	}
 	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(log), level))
-	return &Handler{providerHandler: providerHandler{name: wechatv2.Name, logger: logger, metrics: m}, client: client, ops: m.operations(wechatv2.Name, client, logger)}
+	return &Handler{providerHandler: providerHandler{name: name, logger: logger, metrics: m}, client: client, ops: m.operations(name, client, logger)}
 }
 
 // signedPayAnswer is a unifiedorder success answer signed with testAPIKey.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/cbtis"
+	"github.com/minipay/caddy-minipay/transform/wxlogin"
 )
 
 // TestFailedCallLogNamesOrder: the log line of a valid request names its
@@ -94,13 +95,17 @@ func TestFailedCallLogNamesOrder(t *testing.T) {
 // TestRefusedRequestLogNamesOrder: a request refused before anything was
 // sent names its order in its WARN line whenever its order_id is valid,
 // whatever other field is at fault (README "Observability"); an order_id
-// that breaks its own rule, or a body that is no JSON object, names none.
+// that breaks its own rule, or a body that is no JSON object, names none;
+// so does a login, whose request has no order_id (a member so named is
+// refused as unknown, and names no order of it).
 func TestRefusedRequestLogNamesOrder(t *testing.T) {
 	tests := []struct {
 		name, op, body string
 		wantField      string
 		wantOrderID    string // "" when the line must have no order_id
 	}{
+		{"login naming an order", "login", `{"code":"c0de","order_id":"LOG-11"}`, "order_id", ""},
+		{"login naming an order first", "login", `{"order_id":"LOG-12","code":"c0de"}`, "order_id", ""},
 		{"invalid amount", "pay", `{"order_id":"LOG-1","amount":"-1","currency":"CNY","description":"d","openid":"o1"}`, "amount", "LOG-1"},
 		{"expire_at in the past", "pay", `{"order_id":"LOG-2","amount":"1","currency":"CNY","description":"d","openid":"o1","expire_at":"2001-01-01T00:00:00Z"}`, "expire_at", "LOG-2"},
 		{"unknown field", "pay", `{"order_id":"LOG-3","amount":"1","currency":"CNY","description":"d","openid":"o1","total_fee":1}`, "total_fee", "LOG-3"},
@@ -117,6 +122,13 @@ func TestRefusedRequestLogNamesOrder(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var log strings.Builder
 			h := newTestHandler(t, &log, zapcore.InfoLevel)
+			if tt.op == transform.OpLogin {
+				client, err := wxlogin.NewClient(wxlogin.Config{AppID: testAppID, AppSecret: "5f5e2c8d4b7a4e0f9c1d3b6a8e2f4c7d"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				h = newTestHandlerOf(t, wxlogin.Name, client, &log, zapcore.InfoLevel)
+			}
 			r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/"+tt.op, strings.NewReader(tt.body))
 			r.Header.Set("Content-Type", "application/json")
 			w := httptest.NewRecorder()
