@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -364,6 +365,17 @@ func TestFlattenJSON(t *testing.T) {
 		{`{"a":"\ud800"}`, nil},
 		{`{"a\udfff":1}`, nil},
 		{`{"a":"\ud83d\ude00 \\ud800"}`, map[string]string{"a": "😀 \\ud800"}},
+		// Every value counts against the bound, not only leaves: nulls,
+		// empty objects and arrays were read without end.
+		{`{"a":[` + strings.Repeat("null,", 16) + `null]}`, nil},
+		{`{"a":[` + strings.Repeat("[],", 16) + `[]]}`, nil},
+		{`{"a":{` + strings.Repeat(`"b":{},`, 15) + `"c":null}}`, nil},
+		{`{"a":[null,{},[]],"b":null}`, map[string]string{}},
+		// A flattened name longer than MaxFlatName bytes.
+		{`{"` + strings.Repeat("n", MaxFlatName+1) + `":1}`, nil},
+		{`{"` + strings.Repeat("n", MaxFlatName-1) + `":{"b":1}}`, nil},
+		{`{"` + strings.Repeat("n", MaxFlatName-1) + `":{"b":null}}`, nil},
+		{`{"` + strings.Repeat("n", MaxFlatName-2) + `":[1]}`, map[string]string{strings.Repeat("n", MaxFlatName-2) + ".0": "1"}},
 	}
 	for _, tt := range tests {
 		got, err := FlattenJSON([]byte(tt.doc), 3, 16)
@@ -382,6 +394,50 @@ func TestFlattenJSON(t *testing.T) {
 				t.Errorf("%s: [%s] = %q, want %q", tt.doc, k, got[k], v)
 			}
 		}
+	}
+}
+
+// TestFlattenJSONBoundedWork: a document at the notification bound built
+// to cost the most (a long member name above thousands of values, each
+// value's name repeating it; thousands of nulls or empty arrays, which
+// are no leaves) costs about its own size in memory, where the first
+// cost hundreds of megabytes before FlattenJSON built names in one buffer,
+// counted every value and bounded a name (Latipay reads a JSON
+// notification so before its signature is checked).
+func TestFlattenJSONBoundedWork(t *testing.T) {
+	const size = MaxNotification
+	fill := func(prefix, unit, suffix string) []byte {
+		return []byte(prefix + strings.Repeat(unit, (size-len(prefix)-len(suffix))/len(unit)) + suffix)
+	}
+	long := strings.Repeat("n", 30000)
+	var leaves strings.Builder
+	for i := range 63 {
+		fmt.Fprintf(&leaves, `"%x":"1",`, i)
+	}
+	docs := map[string][]byte{
+		"a long name above nulls":        fill(`{"`+long+`":[`, "null,", "null]}"),
+		"a long name above empty arrays": fill(`{"`+long+`":[`, "[],", "[]]}"),
+		"a long name above members":      fill(`{"`+long+`":{`, `"":null,`, `"z":null}}`),
+		"a longer name above leaves":     []byte(`{"` + strings.Repeat("n", size-len(leaves.String())-16) + `":{` + leaves.String() + `"zz":"1"}}`),
+		"nulls":                          fill(`{"a":[`, "null,", "null]}"),
+		"empty objects":                  fill(`{"a":[`, "{},", "{}]}"),
+	}
+	for name, doc := range docs {
+		t.Run(name, func(t *testing.T) {
+			if len(doc) > size {
+				t.Fatalf("the document is %d bytes", len(doc))
+			}
+			for _, bound := range []struct{ depth, members int }{{3, 64}, {8, 1024}} { // Latipay's, CBTIS's
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				_, _ = FlattenJSON(doc, bound.depth, bound.members)
+				runtime.ReadMemStats(&after)
+				if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*uint64(len(doc)) {
+					t.Fatalf("%+v: %d bytes allocated for a document of %d", bound, alloc, len(doc))
+				}
+			}
+		})
 	}
 }
 

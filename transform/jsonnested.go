@@ -19,21 +19,23 @@ var ErrNestedJSON = errors.New("transform: not a flat-enough JSON object")
 // with its index (promotion_detail.0.amount), as events carry a provider's
 // nested payload. Numbers keep their literal text, true and false are
 // spelled so, null members are left out. The work is bounded: at most
-// maxDepth levels and maxMembers leaves; a repeated member is refused
-// (two values for one name would make the event ambiguous). A document
-// that is not ValidJSONText is refused.
+// maxDepth levels, maxMembers values, every member and array element
+// counted (an object, an array or a null as well as a leaf), so a body of
+// thousands of nulls or empty arrays stops at the bound as a body of leaves
+// does, and names of at most MaxFlatName bytes; a repeated member is refused (two values for one name would make the
+// event ambiguous). A document that is not ValidJSONText is refused.
 func FlattenJSON(doc []byte, maxDepth, maxMembers int) (map[string]string, error) {
 	if !ValidJSONText(doc) {
 		return nil, ErrNestedJSON
 	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
-	out := make(map[string]string, 16)
 	tok, err := dec.Token()
 	if err != nil || tok != json.Delim('{') {
 		return nil, ErrNestedJSON
 	}
-	if err := flattenObject(dec, "", 1, maxDepth, maxMembers, out); err != nil {
+	f := flattener{dec: dec, maxDepth: maxDepth, values: maxMembers, out: make(map[string]string, 16)}
+	if err := f.object(1); err != nil {
 		return nil, err
 	}
 	// Only the end of the input may follow the object: io.EOF, not any
@@ -41,7 +43,27 @@ func FlattenJSON(doc []byte, maxDepth, maxMembers int) (map[string]string, error
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, ErrNestedJSON
 	}
-	return out, nil
+	return f.out, nil
+}
+
+// MaxFlatName bounds a flattened name (amount.total) in bytes: the name of
+// every value below a member repeats the member's, so a long one would be
+// copied once per value (maxMembers times the document's size), where no
+// provider's path is longer than about 50 bytes.
+const MaxFlatName = 1 << 10
+
+// flattener is FlattenJSON's state. The name of the value being read is
+// built in one buffer, a member's name appended and cut off again, and
+// copied into a string only for a leaf: a long name is not copied again
+// for every value below it (a member named by 30 KiB holding thousands of
+// nulls cost hundreds of megabytes when each value's name was its
+// parent's joined to its own).
+type flattener struct {
+	dec      *json.Decoder
+	maxDepth int
+	values   int    // values that may still be read
+	name     []byte // the path of the value being read
+	out      map[string]string
 }
 
 // ValidJSONText tells whether doc is UTF-8 whose \u escapes each stand for
@@ -90,16 +112,16 @@ func escapedUnit(doc []byte, i int) (rune, bool) {
 	return rune(n), err == nil
 }
 
-// flattenObject reads the members after an opening brace up to its closing one.
+// object reads the members after an opening brace up to its closing one.
 // A member name given twice in one object is refused whatever its values
 // (null, {} and [] leave no leaf, and two objects would merge their leaves):
 // the leaves alone cannot tell it.
-func flattenObject(dec *json.Decoder, prefix string, depth, maxDepth, maxMembers int, out map[string]string) error {
+func (f *flattener) object(depth int) error {
 	var few [8]string // the usual object; a larger one is checked with a map
 	var names []string
 	var many map[string]struct{}
-	for dec.More() {
-		tok, err := dec.Token()
+	for f.dec.More() {
+		tok, err := f.dec.Token()
 		if err != nil {
 			return ErrNestedJSON
 		}
@@ -123,36 +145,51 @@ func flattenObject(dec *json.Decoder, prefix string, depth, maxDepth, maxMembers
 				}
 			}
 		}
-		if err := flattenValue(dec, prefix+name, depth, maxDepth, maxMembers, out); err != nil {
+		parent := len(f.name)
+		if parent+len(name) > MaxFlatName { // refused before it is copied
+			return ErrNestedJSON
+		}
+		f.name = append(f.name, name...)
+		err = f.value(depth)
+		f.name = f.name[:parent]
+		if err != nil {
 			return err
 		}
 	}
-	if _, err := dec.Token(); err != nil { // '}'
+	if _, err := f.dec.Token(); err != nil { // '}'
 		return ErrNestedJSON
 	}
 	return nil
 }
 
-func flattenValue(dec *json.Decoder, name string, depth, maxDepth, maxMembers int, out map[string]string) error {
-	tok, err := dec.Token()
+// value reads one value, named f.name, counting it against f.values.
+func (f *flattener) value(depth int) error {
+	if f.values <= 0 || len(f.name) > MaxFlatName {
+		return ErrNestedJSON
+	}
+	f.values--
+	tok, err := f.dec.Token()
 	if err != nil {
 		return ErrNestedJSON
 	}
 	var v string
 	switch t := tok.(type) {
 	case json.Delim:
-		if depth >= maxDepth {
+		if depth >= f.maxDepth {
 			return ErrNestedJSON
 		}
+		f.name = append(f.name, '.')
 		if t == '{' {
-			return flattenObject(dec, name+".", depth+1, maxDepth, maxMembers, out)
+			return f.object(depth + 1)
 		}
-		for i := 0; dec.More(); i++ {
-			if err := flattenValue(dec, name+"."+strconv.Itoa(i), depth+1, maxDepth, maxMembers, out); err != nil {
+		parent := len(f.name)
+		for i := 0; f.dec.More(); i++ {
+			f.name = strconv.AppendInt(f.name[:parent], int64(i), 10)
+			if err := f.value(depth + 1); err != nil {
 				return err
 			}
 		}
-		if _, err := dec.Token(); err != nil { // ']'
+		if _, err := f.dec.Token(); err != nil { // ']'
 			return ErrNestedJSON
 		}
 		return nil
@@ -165,9 +202,10 @@ func flattenValue(dec *json.Decoder, name string, depth, maxDepth, maxMembers in
 	case nil:
 		return nil
 	}
-	if _, dup := out[name]; dup || len(out) >= maxMembers {
+	name := string(f.name)
+	if _, dup := f.out[name]; dup {
 		return ErrNestedJSON
 	}
-	out[name] = v
+	f.out[name] = v
 	return nil
 }

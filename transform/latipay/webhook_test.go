@@ -2,10 +2,12 @@ package latipay
 
 import (
 	"errors"
+	"fmt"
 	"github.com/minipay/caddy-minipay/transform/transformtest"
 	"net/http"
 	"net/url"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -289,4 +291,48 @@ func TestWebhookWithoutWalletCurrency(t *testing.T) {
 func TestWebhookContentEncoding(t *testing.T) {
 	transformtest.WantContentEncodingRule(t, newWebhook(t, testConfig()),
 		transform.Notification{Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, Body: []byte(docNotification)})
+}
+
+// TestWebhookBoundedWork: a JSON notification at the 64 KiB bound, built
+// to cost the most before its signature is checked, costs about its own
+// size: a member with a long name above thousands of nulls or empty
+// arrays allocated up to 388 MB (each value's dotted name copied the long
+// one), 64 leaves below a name of 60 KiB 4 MB; each is refused unsigned
+// work aside (transform.FlattenJSON's bounds).
+func TestWebhookBoundedWork(t *testing.T) {
+	w := newWebhook(t, testConfig())
+	fill := func(prefix, unit, suffix string) string {
+		return prefix + strings.Repeat(unit, (MaxNotification-len(prefix)-len(suffix))/len(unit)) + suffix
+	}
+	signed := strings.TrimSuffix(jsonNotification(`"120.00"`, ""), "}")
+	long := strings.Repeat("n", 30000)
+	var leaves strings.Builder
+	for i := range 63 {
+		fmt.Fprintf(&leaves, `"%x":"1",`, i)
+	}
+	bodies := map[string]string{
+		"a long name above nulls":        fill(signed+`,"`+long+`":[`, "null,", "null]}"),
+		"a long name above empty arrays": fill(signed+`,"`+long+`":[`, "[],", "[]]}"),
+		"a long name above leaves":       signed + `,"` + strings.Repeat("n", MaxNotification-len(signed)-len(leaves.String())-16) + `":{` + leaves.String() + `"zz":"1"}}`,
+		"nulls":                          fill(signed+`,"a":[`, "null,", "null]}"),
+	}
+	for name, body := range bodies {
+		t.Run(name, func(t *testing.T) {
+			if len(body) > MaxNotification {
+				t.Fatalf("the attack body is %d bytes", len(body))
+			}
+			n := transform.Notification{Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(body)}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			ev, err := w.Verify(n)
+			runtime.ReadMemStats(&after)
+			if ev != nil || !errors.Is(err, transform.ErrMalformed) {
+				t.Fatalf("Verify = %+v, %v", ev, err)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*uint64(len(body)) {
+				t.Fatalf("%d bytes allocated for a body of %d", alloc, len(body))
+			}
+		})
+	}
 }

@@ -22,8 +22,9 @@ const (
 // decrypted (authenticated). A payment has a member per field of each
 // discounted goods (promotion_detail.N.goods_detail.M.*), hundreds for a
 // large basket, so the member limit is what a notification can hold at all:
-// its body is at most transform.MaxNotification bytes, and a member takes
-// at least 2 of them (an array's 0,), more once encrypted and base64-encoded.
+// its body is at most transform.MaxNotification bytes, and a value (a
+// member or an array element, an empty {} or a null too) takes at least 2
+// of them (an array's 0,), more once encrypted and base64-encoded.
 const (
 	maxResourceDepth   = 6
 	maxResourceMembers = transform.MaxNotification / 2
