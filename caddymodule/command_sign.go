@@ -78,8 +78,8 @@ func runSign(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 			return exitUsage, unknownSetField(n+1, "sign for "+*name, k)
 		}
 		settings[k] = repl.ReplaceKnown(v, "")
-		if paddedValue(settings[k]) { // refused as a configuration load refuses it
-			return exitUsage, fmt.Errorf("--set %s %s", k, paddedValueError)
+		if problem := valueProblem(settings[k]); problem != "" { // refused as a configuration load refuses it
+			return exitUsage, fmt.Errorf("--set %s %s", k, problem)
 		}
 	}
 	for _, f := range fields {

@@ -204,23 +204,24 @@ func TestSignCommandWechatV2SignTypeConflict(t *testing.T) {
 }
 
 // A --set value that resolves with white space around it (an env file with
-// CRLF lines keeps the \r) is refused as a configuration load and verify
+// CRLF lines keeps the \r) or a byte order mark before it is refused as a configuration load and verify
 // refuse it, naming the field, never the value: sign would print a
 // signature under the key and the \r, which the masked output hides.
 func TestSignCommandPaddedValue(t *testing.T) {
 	const key = "192006250b4c09247ec02edce69f6a2d"
 	const doc = `<xml><appid>wxd930ea5d5a258f4f</appid><mch_id>10000100</mch_id><device_info>1000</device_info><body>test</body><nonce_str>ibuaiVcKdpRxkhJA</nonce_str></xml>`
-	for _, tt := range []struct{ name, provider, value, input string }{
-		{"wechat_v2, CRLF env file", "wechat_v2", key + "\r", doc},
-		{"wechat_v2, leading space", "wechat_v2", " " + key, doc},
-		{"latipay, trailing newline", "latipay", "111222333\n", `{"amount":"1.00"}`},
+	for _, tt := range []struct{ name, provider, value, input, want string }{
+		{"wechat_v2, CRLF env file", "wechat_v2", key + "\r", doc, "begins or ends with white space"},
+		{"wechat_v2, leading space", "wechat_v2", " " + key, doc, "begins or ends with white space"},
+		{"latipay, trailing newline", "latipay", "111222333\n", `{"amount":"1.00"}`, "begins or ends with white space"},
+		{"latipay, byte order mark", "latipay", "\uFEFF111222333", `{"amount":"1.00"}`, "begins with a byte order mark"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("MINIPAY_SIGN_TEST_KEY", tt.value)
 			var out, errOut bytes.Buffer
 			code := runMinipay([]string{"sign", "--provider", tt.provider, "--set", "api_key={env.MINIPAY_SIGN_TEST_KEY}", "-"}, strings.NewReader(tt.input), &out, &errOut)
-			if code != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), "--set api_key begins or ends with white space") ||
-				strings.Contains(errOut.String(), strings.TrimSpace(tt.value)) {
+			if code != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), "--set api_key "+tt.want) ||
+				strings.Contains(errOut.String(), strings.TrimSpace(strings.TrimPrefix(tt.value, "\uFEFF"))) {
 				t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
 			}
 		})

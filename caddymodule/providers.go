@@ -80,8 +80,8 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 		// client_secret), though Caddy only logs the unreadable file.
 		case *f.Value == "" && strings.HasPrefix(written, "{file.") && wholePlaceholder(written) && !f.RequiredFor(role):
 			return nil, fmt.Errorf("minipay: provider %s: field %s holds a {file.…} placeholder that resolved to nothing (a file that cannot be read, or an empty one)", p.ProviderName(), f.Name)
-		case paddedValue(*f.Value):
-			return nil, fmt.Errorf("minipay: provider %s: field %s %s", p.ProviderName(), f.Name, paddedValueError)
+		case valueProblem(*f.Value) != "":
+			return nil, fmt.Errorf("minipay: provider %s: field %s %s", p.ProviderName(), f.Name, valueProblem(*f.Value))
 		}
 	}
 	var missing *transform.MissingFieldError
@@ -91,17 +91,26 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 	return p, nil
 }
 
-// paddedValue tells a provider value with white space at its start or
-// end. No id, key, URL or name has any: it would be signed or sent as is,
-// and every call fail with the provider's "signature error". It comes from
-// where the value was read (an env file with CRLF lines leaves a \r; Caddy
-// trims one line ending of a file). PEM text may end with its line ending.
-func paddedValue(v string) bool {
-	return v != strings.TrimSpace(v) && !strings.Contains(v, "-----BEGIN ")
+// valueProblem says what is wrong with a resolved provider value that
+// came from where it was read, "" when nothing is: white space at its
+// start or end, or a byte order mark at its start. No id, key, URL or name
+// has either: it would be signed or sent as is, and every call fail with
+// the provider's "signature error". An env file with CRLF lines leaves a
+// \r (Caddy trims one line ending of a file); an editor saving "UTF-8
+// with BOM" (Windows Notepad's choice before 2019) puts U+FEFF before the
+// key, which is no white space to strings.TrimSpace. PEM text may end
+// with its line ending, and its parser skips what precedes it.
+func valueProblem(v string) string {
+	switch {
+	case strings.Contains(v, "-----BEGIN "):
+		return ""
+	case strings.HasPrefix(v, "\uFEFF"):
+		return "begins with a byte order mark (U+FEFF: the file it was read from was saved as UTF-8 with BOM; save it without)"
+	case v != strings.TrimSpace(v):
+		return "begins or ends with white space (a line ending left by the file or variable it was read from?)"
+	}
+	return ""
 }
-
-// paddedValueError says why a paddedValue is refused, never showing it.
-const paddedValueError = "begins or ends with white space (a line ending left by the file or variable it was read from?)"
 
 // wholePlaceholder tells whether s is one placeholder and nothing else:
 // "{name}" with no brace or space inside.

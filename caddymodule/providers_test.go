@@ -22,8 +22,9 @@ import (
 // {http.request.uri.path.file.NAME}) fails the load naming provider and
 // field; global placeholders resolve, and literal braces stay. So does a
 // value with white space around it, as a variable from a CRLF env file or a
-// file with two line endings leaves it, where it was signed or sent as is;
-// PEM text may keep its line ending. No error holds the value.
+// file with two line endings leaves it, or a byte order mark before it, as
+// an editor saving "UTF-8 with BOM" leaves it, where it was signed or sent
+// as is; PEM text may keep its line ending. No error holds the value.
 func TestResolveProvider(t *testing.T) {
 	t.Setenv("MINIPAY_TEST_KEY", testAPIKey)
 	t.Setenv("MINIPAY_TEST_CRLF_KEY", testAPIKey+"\r")
@@ -33,6 +34,14 @@ func TestResolveProvider(t *testing.T) {
 	}
 	oneEnding := filepath.Join(t.TempDir(), "key")
 	if err := os.WriteFile(oneEnding, []byte(testAPIKey+"\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withBOM := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(withBOM, []byte("\uFEFF"+testAPIKey+"\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pemWithBOM := filepath.Join(t.TempDir(), "key.pem")
+	if err := os.WriteFile(pemWithBOM, []byte("\uFEFF-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	latipayKey := func(key string) provider {
@@ -63,6 +72,13 @@ func TestResolveProvider(t *testing.T) {
 			"minipay: provider latipay: field notify_url begins or ends with white space"},
 		{"space inside", latipayKey("lp key"), ""},
 		{"PEM text ending in a line ending", latipayKey("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"), ""},
+		// A key saved as "UTF-8 with BOM" was taken with U+FEFF before it
+		// (latipay) or refused as not printable ASCII (wechat_v2).
+		{"file beginning with a byte order mark", latipayKey("{file." + withBOM + "}"),
+			"minipay: provider latipay: field api_key begins with a byte order mark"},
+		{"wechat_v2 key beginning with a byte order mark", &WechatV2{wechatv2.Config{AppID: testAppID, MchID: testMchID, APIKey: "{file." + withBOM + "}"}},
+			"minipay: provider wechat_v2: field api_key begins with a byte order mark"},
+		{"PEM file beginning with a byte order mark", latipayKey("{file." + pemWithBOM + "}"), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -297,9 +297,10 @@ func TestMatcherPairsOnOneSite(t *testing.T) {
 const nothingAnswered = "no handler after minipay answered: no reverse_proxy after it matched the provider's path"
 
 // TestWhiteSpaceAroundAValueFails: a secret read from a variable of a CRLF
-// env file (Docker's --env-file keeps the \r) or from a file with two line
-// endings would sign every call with that white space; the load fails
-// naming the provider and the field (README "Secrets"), never the value.
+// env file (Docker's --env-file keeps the \r), from a file with two line
+// endings or from one beginning with a byte order mark would sign every
+// call with that white space or U+FEFF; the load fails naming the provider
+// and the field (README "Secrets"), never the value.
 func TestWhiteSpaceAroundAValueFails(t *testing.T) {
 	const secret = "7jYcp4FxFdf0"
 	t.Setenv("MINIPAY_TEST_2C2P_SECRET", secret+"\r")
@@ -307,11 +308,21 @@ func TestWhiteSpaceAroundAValueFails(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte(secret+"\n\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Saved by an editor as "UTF-8 with BOM": U+FEFF before the key, which
+	// was signed with it.
+	bomFile := filepath.Join(t.TempDir(), "secret_key_bom")
+	if err := os.WriteFile(bomFile, []byte("\uFEFF"+secret+"\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tc := caddytestTester(t)
-	for _, value := range []string{"{env.MINIPAY_TEST_2C2P_SECRET}", "{file." + keyFile + "}"} {
+	for value, want := range map[string]string{
+		"{env.MINIPAY_TEST_2C2P_SECRET}": "begins or ends with white space",
+		"{file." + keyFile + "}":         "begins or ends with white space",
+		"{file." + bomFile + "}":         "begins with a byte order mark",
+	} {
 		t.Run(value, func(t *testing.T) {
 			wantLoadError(t, tc, `{"handler":"minipay_webhook","provider":{"name":"2c2p","merchant_id":"JT01","secret_key":"`+value+`"}}`,
-				"minipay: provider 2c2p: field secret_key begins or ends with white space", secret)
+				"minipay: provider 2c2p: field secret_key "+want, secret)
 		})
 	}
 }
