@@ -339,6 +339,13 @@ func TestMerchantRequestRules(t *testing.T) {
 		{"identity, gzip", http.MethodPost, "application/json", "identity, gzip", 415, transform.CodeUnsupportedMediaType, ""},
 		{"identity, then gzip on a second line", http.MethodPost, "application/json", "identity\ngzip", 415, transform.CodeUnsupportedMediaType, ""},
 		{"identity coding", http.MethodPost, "application/json", "identity", 200, "", ""},
+		// A list is read up to transform.MaxCodingElements elements, empty
+		// ones included; a longer one (a header line of a megabyte) is
+		// refused unread.
+		{"16 identity elements", http.MethodPost, "application/json", strings.Repeat("identity, ", 15) + "identity", 200, "", ""},
+		{"17 identity elements", http.MethodPost, "application/json", strings.Repeat("identity, ", 16) + "identity", 415, transform.CodeUnsupportedMediaType, ""},
+		{"17 elements, most of them empty", http.MethodPost, "application/json", strings.Repeat(",", 16), 415, transform.CodeUnsupportedMediaType, ""},
+		{"identity on 17 lines", http.MethodPost, "application/json", strings.Repeat("identity\n", 17), 415, transform.CodeUnsupportedMediaType, ""},
 		{"charset parameter", http.MethodPost, "application/json; charset=utf-8", "", 200, "", ""},
 		{"no Content-Type", http.MethodPost, "", "", 415, transform.CodeUnsupportedMediaType, ""},
 	}

@@ -149,8 +149,9 @@ func requirePost(w http.ResponseWriter, r *http.Request) *transform.Error {
 // when it fits (readBody), refusing a Content-Encoding.
 func readPlainBody(r *http.Request, scratch []byte) ([]byte, *transform.Error) {
 	// A coded body would be read as JSON as it is (RFC 9110 §15.5.16: 415);
-	// every coding listed counts, on every header line.
-	if slices.ContainsFunc(transform.ContentCodings(r.Header), func(c string) bool { return c != "identity" }) {
+	// every coding listed counts, on every header line, and so does a list
+	// too long to be read (transform.MaxCodingElements).
+	if codings, ok := transform.ContentCodings(r.Header); !ok || slices.ContainsFunc(codings, func(c string) bool { return c != "identity" }) {
 		return nil, &transform.Error{Status: http.StatusUnsupportedMediaType, Code: transform.CodeUnsupportedMediaType, Message: "send the body without a Content-Encoding"}
 	}
 	body, err := readBody(r, maxBody, scratch)

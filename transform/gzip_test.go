@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -56,6 +58,15 @@ func TestDecodeContent(t *testing.T) {
 		{"a bomb inside a layer", lines("gzip, gzip"), gzipBytes(bomb), "", ErrInflateTooLarge},
 		{"a body past the bound, not coded", nil, bytes.Repeat([]byte("A"), max+1), "", ErrInflateTooLarge},
 		{"a body at the bound", lines("gzip"), gzipBytes(bytes.Repeat([]byte("A"), max)), string(bytes.Repeat([]byte("A"), max)), nil},
+		// At most MaxCodingElements elements are read, empty ones included
+		// (RFC 9110 §5.6.1: "a reasonable number"): a longer list is
+		// refused unread.
+		{"16 elements", lines(strings.Repeat("identity,", 15) + "gzip"), once, plain, nil},
+		{"16 elements on 16 lines", lines(append(slices.Repeat([]string{"IDENTITY"}, 15), "x-gzip")...), once, plain, nil},
+		{"17 elements", lines(strings.Repeat("identity,", 16) + "gzip"), once, "", ErrContentCoding},
+		{"17 elements on 2 lines", lines(strings.Repeat("identity,", 15), "identity, gzip"), once, "", ErrContentCoding},
+		{"17 empty elements", lines(strings.Repeat(",", 16)), []byte(plain), "", ErrContentCoding},
+		{"17 empty lines", lines(slices.Repeat([]string{""}, 17)...), []byte(plain), "", ErrContentCoding},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,6 +76,35 @@ func TestDecodeContent(t *testing.T) {
 				t.Fatalf("DecodeContent = %q, %v; want %q", got, err, tt.want)
 			case tt.err == errAny && err == nil, tt.err != nil && tt.err != errAny && !errors.Is(err, tt.err):
 				t.Fatalf("DecodeContent = %q, %v; want %v", got, err, tt.err)
+			}
+		})
+	}
+}
+
+// TestDecodeContentBoundedWork: a Content-Encoding of a megabyte (the
+// header size Go's server accepts by default), on one line or many, costs
+// no more than a short one: listing "identity," 100000 times whole cost
+// 9 MB and accepted the body; "a," 500000 times 45 MB.
+func TestDecodeContentBoundedWork(t *testing.T) {
+	headers := map[string]http.Header{
+		"identity 100000 times":    {"Content-Encoding": {strings.Repeat("identity,", 100000)}},
+		"a 500000 times":           {"Content-Encoding": {strings.Repeat("a,", 500000)}},
+		"IDENTITY 100000 times":    {"Content-Encoding": {strings.Repeat("IDENTITY,", 100000)}},
+		"empty 1000000 times":      {"Content-Encoding": {strings.Repeat(",", 1<<20)}},
+		"identity on 100000 lines": {"Content-Encoding": slices.Repeat([]string{"identity"}, 100000)},
+	}
+	for name, h := range headers {
+		t.Run(name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, err := DecodeContent(h, []byte("{}"), MaxNotification)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrContentCoding) {
+				t.Fatalf("DecodeContent: %v", err)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4<<10 {
+				t.Fatalf("%d bytes allocated", alloc)
 			}
 		})
 	}
@@ -94,9 +134,10 @@ func FuzzDecodeContent(f *testing.F) {
 		}
 		// The list as RFC 9110 writes it: comma-separated elements on every
 		// line, optional whitespace, empty elements ignored.
-		gzips, other := 0, false
+		gzips, other, elements := 0, false, 0
 		for _, line := range strings.Split(header, "\n") {
 			for _, e := range strings.Split(line, ",") {
+				elements++
 				switch strings.ToLower(strings.Trim(e, " \t")) {
 				case "":
 				case "identity":
@@ -116,7 +157,7 @@ func FuzzDecodeContent(f *testing.F) {
 			t.Fatalf("%d bytes out, max %d", len(out), max)
 		}
 		switch {
-		case other || gzips > MaxGzipLayers:
+		case other || gzips > MaxGzipLayers || elements > MaxCodingElements:
 			if err == nil {
 				t.Fatalf("Content-Encoding %q decoded", header)
 			}

@@ -83,7 +83,7 @@ func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanati
 	if isRequest(n) {
 		return true, ErrRequest
 	}
-	if len(transform.ContentCodings(n.Header)) > 0 || !isGzip(n.Body) {
+	if codings, ok := transform.ContentCodings(n.Header); !ok || len(codings) > 0 || !isGzip(n.Body) {
 		return false, nil
 	}
 	if x != nil {
