@@ -191,7 +191,8 @@ func TestWebhookPathThroughCaddy(t *testing.T) {
 
 // A provider's reference holding a control byte (CBTIS signs any JSON
 // string) still makes a valid Minipay-Event-Id header: the event is
-// delivered and acknowledged, the byte written %XX in the header and the id.
+// delivered and acknowledged, the byte written %XX in the header and the id,
+// as is a byte past ASCII, so that the header is ASCII and reads as the id.
 // A reference holding that very text ("C%0A1%00") is another event, with
 // another id ('%' is written %25): with dedupe, sharing the id would have
 // made it a duplicate, acknowledged and never forwarded.
@@ -200,6 +201,9 @@ func TestWebhookEventIDWithControlBytes(t *testing.T) {
 	for _, tt := range []struct{ reference, id string }{
 		{`C\n1\u0000`, "cbtis:C%0A1%00:payment.succeeded"},
 		{`C%0A1%00`, "cbtis:C%250A1%2500:payment.succeeded"},
+		// past ASCII: a Python, Node.js or Java backend would read the
+		// header's UTF-8 as Latin-1, another id than the event's
+		{`订单é`, "cbtis:%E8%AE%A2%E5%8D%95%C3%A9:payment.succeeded"},
 	} {
 		body := `{"notify_type":"payment_success","data":{"uid":` + cbtisUID + `,"order_id":"` + tt.reference + `","merchant_order_id":"CB-78","order_amount":"12.30","order_currency":"HKD"}}`
 		req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/cbtis", strings.NewReader(body))

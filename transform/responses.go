@@ -150,7 +150,9 @@ type Event struct {
 // EventID builds the stable event id provider:reference:type. A control
 // byte in the provider's reference is written %XX: the id also goes out as
 // the Minipay-Event-Id header, where such a byte is not allowed (the
-// forward would fail, and the provider retry it forever). '%' is written
+// forward would fail, and the provider retry it forever). So is a byte past
+// ASCII, which a backend reads as Latin-1 (WSGI, Node.js, servlets): the
+// header would differ from the event's id (README Webhooks). '%' is written
 // %25, so that two references never share an id (dedupe would take the
 // second event for the first).
 func EventID(provider, reference, typ string) string {
@@ -162,7 +164,7 @@ func EventID(provider, reference, typ string) string {
 	return provider + ":" + reference + ":" + typ
 }
 
-func escapedInID(c byte) bool { return c < 0x20 || c == 0x7f || c == '%' }
+func escapedInID(c byte) bool { return c < 0x20 || c >= 0x7f || c == '%' }
 
 func escapeControls(s string) string {
 	const hex = "0123456789ABCDEF"
