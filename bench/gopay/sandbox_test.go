@@ -152,7 +152,7 @@ func complete(t *testing.T, base, orderID, result, provider string) map[string]a
 	return report
 }
 
-// gopayMerchant is m as a gopay user configures it, pointed at base.
+// gopayClient is m as a gopay user configures it, pointed at base.
 func (m merchant) gopayClient(base, key string) *wechat.Client {
 	c := wechat.NewClient(m.cfg.AppID, m.cfg.MchID, key, true)
 	c.BaseURL = base
