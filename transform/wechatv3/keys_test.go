@@ -36,7 +36,9 @@ func TestParseCertificatesOnOneLine(t *testing.T) {
 }
 
 // The key forms WeChat's files come in (PKCS#8 apiclient_key.pem, PKIX
-// pub_key.pem) and their PKCS#1 forms parse to the keys of the example
+// pub_key.pem; the private key also after the certificate of a bundle
+// that openssl pkcs12 -nodes makes of apiclient_cert.p12) and their PKCS#1
+// forms parse to the keys of the example
 // certificates that openssl made (examples/keys/README.md); anything else
 // is refused with an error naming the form, never key material.
 func TestParseKeys(t *testing.T) {
@@ -49,6 +51,11 @@ func TestParseKeys(t *testing.T) {
 	ecPKCS8 := pemText("PRIVATE KEY", must(x509.MarshalPKCS8PrivateKey(ec)))
 	ecPKIX := pemText("PUBLIC KEY", must(x509.MarshalPKIXPublicKey(&ec.PublicKey)))
 	garbage := []byte("not DER")
+	// apiclient_cert.p12 as openssl pkcs12 -nodes writes it: the
+	// certificate, then the key, each after its bag attributes.
+	bundle := "Bag Attributes\n    localKeyID: 9F 1B 22 0C\n    friendlyName: Tenpay Certificate\nsubject=CN = 1900000109\n" +
+		exampleKey(t, "apiclient_cert.pem") + "Bag Attributes\n    localKeyID: 9F 1B 22 0C\nKey Attributes: <No Attributes>\n" +
+		exampleKey(t, "apiclient_key.pem")
 
 	private := func(text string) (*rsa.PublicKey, error) {
 		k, err := ParsePrivateKey(text)
@@ -75,6 +82,11 @@ func TestParseKeys(t *testing.T) {
 		{"private, PKCS#1 that does not parse", private, pemText("RSA PRIVATE KEY", garbage), nil, "is not a PKCS#1 private key"},
 		{"private, a public key", private, exampleKey(t, "wechatpay_pub_key.pem"), nil, `is PEM of type "PUBLIC KEY", not a private key`},
 		{"private, a certificate", private, exampleKey(t, "apiclient_cert.pem"), nil, `is PEM of type "CERTIFICATE", not a private key`},
+		{"private, after its certificate (openssl pkcs12 -nodes)", private, bundle, merchant, ""},
+		{"private, after two certificates, CRLF lines", private, strings.ReplaceAll(exampleKey(t, "wechatpay_platform_cert.pem")+bundle, "\n", "\r\n"), merchant, ""},
+		{"private, before its certificate", private, exampleKey(t, "apiclient_key.pem") + exampleKey(t, "apiclient_cert.pem"), merchant, ""},
+		{"private, a public key after a certificate", private, exampleKey(t, "apiclient_cert.pem") + exampleKey(t, "wechatpay_pub_key.pem"), nil,
+			`is PEM of type "PUBLIC KEY", not a private key`},
 		{"public, PKIX", ParsePublicKey, exampleKey(t, "wechatpay_pub_key.pem"), platform, ""},
 		{"public, PKCS#1", ParsePublicKey, pemText("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(merchant)), merchant, ""},
 		{"public, PKIX on one line with \\n", ParsePublicKey, oneLine(exampleKey(t, "wechatpay_pub_key.pem"), `\n`), platform, ""},
@@ -83,6 +95,7 @@ func TestParseKeys(t *testing.T) {
 		{"public, PKIX of an EC key", ParsePublicKey, ecPKIX, nil, "is not an RSA public key"},
 		{"public, PKCS#1 that does not parse", ParsePublicKey, pemText("RSA PUBLIC KEY", garbage), nil, "is not a PKCS#1 public key"},
 		{"public, a private key", ParsePublicKey, exampleKey(t, "apiclient_key.pem"), nil, `is PEM of type "PRIVATE KEY", not a public key`},
+		{"public, a certificate", ParsePublicKey, exampleKey(t, "wechatpay_platform_cert.pem"), nil, `is PEM of type "CERTIFICATE", not a public key`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

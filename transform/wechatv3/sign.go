@@ -23,8 +23,8 @@ import (
 const AuthScheme = "WECHATPAY2-SHA256-RSA2048"
 
 // ParsePrivateKey reads an RSA private key from PEM text, PKCS#8
-// ("PRIVATE KEY", as WeChat's apiclient_key.pem) or PKCS#1 ("RSA PRIVATE KEY").
-// The error never carries key material.
+// ("PRIVATE KEY", as WeChat's apiclient_key.pem) or PKCS#1 ("RSA PRIVATE KEY"),
+// also after the certificates of a bundle. The error never carries key material.
 func ParsePrivateKey(pemText string) (*rsa.PrivateKey, error) { return privateKeyPEM.parse(pemText) }
 
 // ParsePublicKey reads an RSA public key from PEM text: "PUBLIC KEY" (PKIX,
@@ -39,24 +39,36 @@ type rsaKeyPEM[K any] struct {
 	parseGeneric             func(der []byte) (any, error)
 	pkcs1Type                string
 	parsePKCS1               func(der []byte) (K, error)
+	skipCertificates         bool // the key may follow certificates in its file
 }
 
 var (
 	privateKeyPEM = rsaKeyPEM[*rsa.PrivateKey]{kind: "private key",
 		genericType: "PRIVATE KEY", genericName: "PKCS#8", parseGeneric: x509.ParsePKCS8PrivateKey,
-		pkcs1Type: "RSA PRIVATE KEY", parsePKCS1: x509.ParsePKCS1PrivateKey}
+		pkcs1Type: "RSA PRIVATE KEY", parsePKCS1: x509.ParsePKCS1PrivateKey, skipCertificates: true}
 	publicKeyPEM = rsaKeyPEM[*rsa.PublicKey]{kind: "public key",
 		genericType: "PUBLIC KEY", genericName: "PKIX", parseGeneric: x509.ParsePKIXPublicKey,
 		pkcs1Type: "RSA PUBLIC KEY", parsePKCS1: x509.ParsePKCS1PublicKey}
 )
 
-// parse reads the first PEM block of pemText; its errors name the form
-// that did not parse, never the text.
+// parse reads the first PEM block of pemText (for a private key, the
+// first that is no certificate); its errors name the form that did not
+// parse, never the text.
 func (f rsaKeyPEM[K]) parse(pemText string) (K, error) {
 	var none K
-	block, _ := pem.Decode(pemBytes(pemText))
-	if block == nil {
+	first, rest := pem.Decode(pemBytes(pemText))
+	if first == nil {
 		return none, errors.New("is not PEM text")
+	}
+	// A bundle of the merchant certificate and its key, as openssl pkcs12
+	// -nodes writes apiclient_cert.p12 (the certificate first), holds the
+	// key further on; Go's tls.X509KeyPair reads one the same way.
+	block := first
+	for f.skipCertificates && block != nil && block.Type == "CERTIFICATE" {
+		block, rest = pem.Decode(rest)
+	}
+	if block == nil { // certificates only: named as such below
+		block = first
 	}
 	// A key exported with a passphrase (PKCS#8's own type, or the legacy
 	// PEM header) would otherwise read as a key that does not parse.
