@@ -233,6 +233,11 @@ func TestPayRequestValidate(t *testing.T) {
 		func(p *PayRequest) { p.NotifyURL = "http://10.0.0.1:8080/n?shop=1&x=%E9%80%9A" },
 		func(p *PayRequest) { p.NotifyURL = "https://merchant.example:65535/a@b" }, // '@' in a path is no user info
 		func(p *PayRequest) { p.NotifyURL = "http://[2001:db8::1]:8080/n" },
+		func(p *PayRequest) { p.NotifyURL = "https://xn--fsqu00a.xn--0zwm56d/notify" }, // an IDN host as DNS knows it
+		func(p *PayRequest) { p.NotifyURL = "https://merchant.example/%E6%94%AF%E4%BB%98/notify" },
+		func(p *PayRequest) { p.NotifyURL = "https://merchant.example/a;v=1/c~d_e.f-g!$&'()*+,=:@" }, // RFC 3986 pchar
+		func(p *PayRequest) { p.NotifyURL = "HTTPS://Merchant.Example" },
+		func(p *PayRequest) { p.NotifyURL = "https://[::1]/n/" },
 		// RFC 3339 §5.6: T and Z may be lower case; fractional seconds are allowed
 		func(p *PayRequest) { p.ExpireAt = "2026-11-22t02:00:00z" },
 		func(p *PayRequest) { p.ExpireAt = "2026-11-22T10:00:00.5+08:00" },
