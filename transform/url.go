@@ -1,9 +1,32 @@
 package transform
 
 import (
+	"errors"
 	"net/url"
 	"strconv"
+	"strings"
 )
+
+// MaxFormFields bounds the fields of a notification sent as a form
+// (Latipay's eight, 2C2P's paymentResponse), counted before it is parsed:
+// ParseForm's and a multipart form's.
+const MaxFormFields = 64
+
+// ErrFormFields is ParseForm's error for a form of more than MaxFormFields
+// fields.
+var ErrFormFields = errors.New("transform: the form has more fields than a notification has")
+
+// ParseForm is url.ParseQuery for a notification's form, refusing one of
+// more than MaxFormFields '&'-separated fields (empty ones included)
+// before anything is parsed: a 64 KiB form of 9000 fields cost 3 ms and
+// 2 MB to read (a map and a string per field, then a sort), before any
+// signature was checked.
+func ParseForm(body string) (url.Values, error) {
+	if strings.Count(body, "&") >= MaxFormFields {
+		return nil, ErrFormFields
+	}
+	return url.ParseQuery(body)
+}
 
 // AbsoluteURL parses s and tells whether it is an absolute http or https
 // URL with a host: the rule for every notify_url and token_url. Providers

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -59,7 +58,7 @@ func ParseNotification(body []byte) (transform.Params, error) {
 	if len(body) > 0 && body[0] == '{' { // no form field name begins with a brace
 		return parseJSONNotification(body)
 	}
-	v, err := url.ParseQuery(string(body))
+	v, err := transform.ParseForm(string(body))
 	if err != nil {
 		return nil, transform.ErrMalformed
 	}

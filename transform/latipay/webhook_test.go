@@ -293,12 +293,13 @@ func TestWebhookContentEncoding(t *testing.T) {
 		transform.Notification{Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, Body: []byte(docNotification)})
 }
 
-// TestWebhookBoundedWork: a JSON notification at the 64 KiB bound, built
-// to cost the most before its signature is checked, costs about its own
-// size: a member with a long name above thousands of nulls or empty
-// arrays allocated up to 388 MB (each value's dotted name copied the long
-// one), 64 leaves below a name of 60 KiB 4 MB; each is refused unsigned
-// work aside (transform.FlattenJSON's bounds).
+// TestWebhookBoundedWork: a JSON notification or a form at the 64 KiB
+// bound, built to cost the most before its signature is checked, costs
+// about its own size: a member with a long name above thousands of nulls
+// or empty arrays allocated up to 388 MB (each value's dotted name copied
+// the long one), 64 leaves below a name of 60 KiB 4 MB, a form of 9000
+// fields 2 MB (and 3 ms); each is refused (transform.FlattenJSON's bounds,
+// transform.MaxFormFields).
 func TestWebhookBoundedWork(t *testing.T) {
 	w := newWebhook(t, testConfig())
 	fill := func(prefix, unit, suffix string) string {
@@ -315,6 +316,16 @@ func TestWebhookBoundedWork(t *testing.T) {
 		"a long name above empty arrays": fill(signed+`,"`+long+`":[`, "[],", "[]]}"),
 		"a long name above leaves":       signed + `,"` + strings.Repeat("n", MaxNotification-len(signed)-len(leaves.String())-16) + `":{` + leaves.String() + `"zz":"1"}}`,
 		"nulls":                          fill(signed+`,"a":[`, "null,", "null]}"),
+		// The signed form, padded with fields of its own (Latipay signs five).
+		"a form of 9000 fields": func() string {
+			var b strings.Builder
+			b.WriteString(docNotification)
+			for i := 0; b.Len() < MaxNotification-16; i++ {
+				fmt.Fprintf(&b, "&f%d=", i)
+			}
+			return b.String()
+		}(),
+		"a form of 65 fields": docNotification + strings.Repeat("&", transform.MaxFormFields-7),
 	}
 	for name, body := range bodies {
 		t.Run(name, func(t *testing.T) {

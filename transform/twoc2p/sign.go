@@ -239,7 +239,7 @@ func EnvelopeText(body []byte, contentType, field string) ([]byte, error) {
 			return nil, err
 		}
 	} else {
-		form, err := url.ParseQuery(string(body))
+		form, err := transform.ParseForm(string(body))
 		if err != nil {
 			return nil, transform.ErrMalformed
 		}
@@ -267,19 +267,20 @@ func isBase64Text(body []byte) bool {
 }
 
 // multipartValues returns the values of field in a multipart/form-data body
-// (curl -F), already bounded by the body's size.
+// (curl -F), already bounded by the body's size; a form of more than
+// transform.MaxFormFields parts is refused once it has read that many.
 func multipartValues(body []byte, boundary, field string) ([]string, error) {
 	if boundary == "" {
 		return nil, transform.ErrMalformed
 	}
 	mr := multipart.NewReader(bytes.NewReader(body), boundary)
 	var values []string
-	for {
+	for parts := 0; ; parts++ {
 		part, err := mr.NextPart()
 		if err == io.EOF {
 			return values, nil
 		}
-		if err != nil {
+		if err != nil || parts == transform.MaxFormFields {
 			return nil, transform.ErrMalformed
 		}
 		if part.FormName() != field {

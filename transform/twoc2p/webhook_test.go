@@ -1,10 +1,12 @@
 package twoc2p
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -334,6 +336,61 @@ func TestWebhookBoundedWork(t *testing.T) {
 			}
 			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
 				t.Fatalf("%d bytes allocated before the signature check", alloc)
+			}
+		})
+	}
+}
+
+// TestWebhookFormBoundedWork: a notification form at the 64 KiB bound with
+// the signed envelope and thousands of other fields, URL-encoded or
+// multipart, costs about its own size before the signature is checked,
+// and is refused (transform.MaxFormFields): 9000 fields cost 1.8 MB and
+// 1.4 ms, 900 parts 1.2 MB; 64 are read.
+func TestWebhookFormBoundedWork(t *testing.T) {
+	w := newWebhook(t, testConfig())
+	padded := func(field func(i int) string, end string) []byte {
+		b := bytes.NewBuffer(form(FieldResponse, demoApproved))
+		for i := 0; b.Len() < MaxNotification-len(end)-32; i++ {
+			b.WriteString(field(i))
+		}
+		b.WriteString(end)
+		return b.Bytes()
+	}
+	// parts is a multipart form of n parts, or of as many as fit (n 0).
+	parts := func(n int) []byte {
+		kv := []string{FieldResponse, demoApproved}
+		for i := 0; n == 0 && len(multipartForm(kv...)) < MaxNotification-80 || i < n-1; i++ {
+			kv = append(kv, "f"+strconv.Itoa(i), "")
+		}
+		return multipartForm(kv...)
+	}
+	tests := []struct {
+		name string
+		n    transform.Notification
+		ok   bool
+	}{
+		{"9000 fields", transform.Notification{Header: formHeader, Body: padded(func(i int) string { return "&f" + strconv.Itoa(i) + "=" }, "")}, false},
+		{"65 fields", transform.Notification{Header: formHeader, Body: append(form(FieldResponse, demoApproved), strings.Repeat("&", transform.MaxFormFields)...)}, false},
+		{"64 fields", transform.Notification{Header: formHeader, Body: append(form(FieldResponse, demoApproved), strings.Repeat("&", transform.MaxFormFields-1)...)}, true},
+		{"900 parts", transform.Notification{Header: multipartHeader, Body: parts(0)}, false},
+		{"65 parts", transform.Notification{Header: multipartHeader, Body: parts(transform.MaxFormFields + 1)}, false},
+		{"64 parts", transform.Notification{Header: multipartHeader, Body: parts(transform.MaxFormFields)}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if len(tt.n.Body) > MaxNotification {
+				t.Fatalf("the body is %d bytes", len(tt.n.Body))
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			ev, err := w.Verify(tt.n)
+			runtime.ReadMemStats(&after)
+			if tt.ok != (err == nil) || !tt.ok && !errors.Is(err, transform.ErrMalformed) {
+				t.Fatalf("Verify = %+v, %v", ev, err)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; len(tt.n.Body) > MaxNotification/2 && alloc > 4*uint64(len(tt.n.Body)) {
+				t.Fatalf("%d bytes allocated for a body of %d", alloc, len(tt.n.Body))
 			}
 		})
 	}
