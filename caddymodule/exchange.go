@@ -27,6 +27,12 @@ func upstreamFailure(err error) *transform.Error {
 		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 		return transform.Timeout()
 	}
+	if errors.Is(err, errAborted) {
+		// The provider answered, then its body stopped (a connection lost,
+		// a stall past read_timeout): "could not be reached" would send the
+		// operator to check a connection that worked.
+		return transform.Upstream("the provider's answer was cut short")
+	}
 	return transform.Upstream("the provider could not be reached")
 }
 

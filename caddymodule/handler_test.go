@@ -133,7 +133,7 @@ func TestHandlerAnswers(t *testing.T) {
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write(answer[:20])
 			panic(http.ErrAbortHandler)
-		}), 502, transform.CodeUpstreamError, ""},
+		}), 502, transform.CodeUpstreamError, "the provider's answer was cut short"},
 		{"answer past 1 MiB", caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			w.WriteHeader(http.StatusOK)
 			for range 64 { // 4 MiB offered; the recorder must refuse after the first MiB
@@ -145,7 +145,7 @@ func TestHandlerAnswers(t *testing.T) {
 		}), 502, transform.CodeUpstreamError, ""},
 		{"reverse_proxy's 502", caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
 			return caddyhttp.Error(http.StatusBadGateway, io.ErrUnexpectedEOF)
-		}), 502, transform.CodeUpstreamError, ""},
+		}), 502, transform.CodeUpstreamError, "the provider could not be reached"},
 		{"reverse_proxy's 504", caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
 			return caddyhttp.Error(http.StatusGatewayTimeout, io.ErrUnexpectedEOF)
 		}), 504, transform.CodeUpstreamTimeout, ""},
@@ -385,7 +385,7 @@ func TestMerchantRequestRules(t *testing.T) {
 // TestWebhookMerchantAnswers: README Webhooks, step 4: the provider gets its ACK once
 // the merchant answered 2xx, whatever the merchant's body, and its failure
 // form with a 5xx otherwise (504 when reverse_proxy timed out), so that it
-// retries.
+// retries; the form's reason (the log line's too) says what the backend did.
 func TestWebhookMerchantAnswers(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -411,28 +411,36 @@ func TestWebhookMerchantAnswers(t *testing.T) {
 		// No handler after minipay_webhook answered (a route without
 		// reverse_proxy; Caddy would send an empty 200): the event reached
 		// nobody, so the provider must retry.
-		{"nothing written", func(http.ResponseWriter, *http.Request) error { return nil }, 502, "fail", "merchant_failed"},
+		{"nothing written", func(http.ResponseWriter, *http.Request) error { return nil }, 502, "no handler after minipay_webhook answered", "merchant_failed"},
 		{"only a 1xx", func(w http.ResponseWriter, _ *http.Request) error {
 			w.WriteHeader(http.StatusEarlyHints)
 			return nil
-		}, 502, "fail", "merchant_failed"},
-		{"300", answer(300, 0), 502, "fail", "merchant_failed"},
-		{"404", answer(404, 5), 502, "fail", "merchant_failed"},
-		{"500 with a large body", answer(500, maxAnswer+1), 502, "fail", "merchant_failed"},
+		}, 502, "no handler after minipay_webhook answered", "merchant_failed"},
+		{"300", answer(300, 0), 502, "merchant backend answered 300", "merchant_failed"},
+		{"404", answer(404, 5), 502, "merchant backend answered 404", "merchant_failed"},
+		{"500 with a large body", answer(500, maxAnswer+1), 502, "merchant backend answered 500", "merchant_failed"},
 		{"unreachable", func(http.ResponseWriter, *http.Request) error {
 			return caddyhttp.Error(http.StatusBadGateway, io.ErrUnexpectedEOF)
-		}, 502, "fail", "merchant_failed"},
+		}, 502, "merchant backend unavailable", "merchant_failed"},
 		{"timed out", func(http.ResponseWriter, *http.Request) error {
 			return caddyhttp.Error(http.StatusGatewayTimeout, context.DeadlineExceeded)
-		}, 504, "fail", "merchant_failed"},
+		}, 504, "merchant backend timed out", "merchant_failed"},
+		// An answer cut short is not "unavailable", which would send the
+		// operator to check a backend that answered.
 		{"cut short after its 200", func(w http.ResponseWriter, _ *http.Request) error {
 			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte("stored"))
 			panic(http.ErrAbortHandler)
-		}, 502, "fail", "merchant_failed"},
+		}, 502, "merchant backend's answer was cut short", "merchant_failed"},
+		{"cut short after its 500", func(w http.ResponseWriter, _ *http.Request) error {
+			w.WriteHeader(http.StatusInternalServerError)
+			panic(http.ErrAbortHandler)
+		}, 502, "merchant backend's answer was cut short", "merchant_failed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := instance(t, nil, 0)
+			h.webhook = reasonNotifications{}
 			if code, body := notify(t, h, tt.merchant, "ev-1"); code != tt.status || body != tt.body {
 				t.Fatalf("provider got %d %q, want %d %q", code, body, tt.status, tt.body)
 			}
@@ -442,6 +450,12 @@ func TestWebhookMerchantAnswers(t *testing.T) {
 		})
 	}
 }
+
+// reasonNotifications is fakeNotifications whose failure form is the
+// refusal's reason, as the real providers' forms carry it.
+type reasonNotifications struct{ fakeNotifications }
+
+func (reasonNotifications) Nack(reason string) (string, []byte) { return "text/plain", []byte(reason) }
 
 // answer is a merchant backend answering status with size bytes of body.
 func answer(status, size int) caddyhttp.HandlerFunc {

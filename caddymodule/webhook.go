@@ -149,9 +149,16 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		// The provider went away first, so reverse_proxy gave up on the
 		// backend (its 499): nothing is known of the merchant's answer.
 		return gone("the provider closed the request before the merchant backend answered")
+	case errors.Is(err, errTooLarge):
+		// A non-2xx status whose body was longer than the recorder keeps:
+		// the backend answered, and its status is what failed.
+		return webhookMerchantFailed, ev, nack(http.StatusBadGateway, "merchant backend answered "+strconv.Itoa(rec.status))
 	case err != nil:
 		if upstreamFailure(err).Code == transform.CodeUpstreamTimeout {
 			return webhookMerchantFailed, ev, nack(http.StatusGatewayTimeout, "merchant backend timed out")
+		}
+		if errors.Is(err, errAborted) {
+			return webhookMerchantFailed, ev, nack(http.StatusBadGateway, "merchant backend's answer was cut short")
 		}
 		return webhookMerchantFailed, ev, nack(http.StatusBadGateway, "merchant backend unavailable")
 	case !rec.answered:

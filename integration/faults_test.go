@@ -139,6 +139,9 @@ func faultyMerchant(t *testing.T) *httptest.Server {
 			w.WriteHeader(http.StatusNoContent)
 		case "stored_long_body":
 			_, _ = w.Write(bytes.Repeat([]byte("x"), 3<<20))
+		case "error_long_body":
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write(bytes.Repeat([]byte("x"), 3<<20))
 		case "redirect":
 			http.Redirect(w, r, "/elsewhere", http.StatusFound)
 		case "closed":
@@ -161,10 +164,10 @@ func faultyMerchant(t *testing.T) *httptest.Server {
 // unknown Content-Encoding, a 100 Continue then nothing, a close-delimited
 // HTTP/1.0 answer, a redirect, a connection closed without an answer, a
 // chunked body cut short; and a merchant backend that redirects, hangs up,
-// cuts or stalls a 2xx, answers 100 then nothing, or stores the event with
-// a 204 or a 3 MiB body. Each answer is README's for its fault (wechat_v3
-// signs every answer, so an unsigned one is upstream_signature_invalid,
-// README wechat_v3), never a 500; Caddy's log, at DEBUG, holds one minipay line
+// cuts or stalls a 2xx, answers 100 then nothing, stores the event with
+// a 204 or a 3 MiB body, or fails with a 500 and a 3 MiB body. Each answer
+// is README's for its fault (wechat_v3 signs every answer, so an unsigned
+// one is upstream_signature_invalid, README wechat_v3), never a 500; Caddy's log, at DEBUG, holds one minipay line
 // per call with its order_id (at WARN, a success's at INFO), no panic, no
 // secret and no openid; /metrics counts each call once under its outcome,
 // with one upstream latency observation per call sent and none for the
@@ -208,9 +211,22 @@ func TestUpstreamAndMerchantFaults(t *testing.T) {
 		{"cbtis", "pay", "uid " + cbtisUID + "\n client_secret " + env("CLIENT_SECRET", cbtisSecret) + "\n sub_app_id " + cbtisSubAppID +
 			"\n token_url " + up.URL + "/token", pay("HKD")},
 	}
+	// The message says what happened: an answer that began and stopped is
+	// not a provider that "could not be reached".
+	faultMessages := map[string]string{
+		"stalled_body": "the provider's answer was cut short",
+		"cut_chunked":  "the provider's answer was cut short",
+		"closed":       "the provider could not be reached",
+	}
 	webhookFaults := map[string]string{
 		"stored_204": "200 ack", "stored_long_body": "200 ack", "redirect": "502 fail", "closed": "502 fail",
-		"cut_200": "502 fail", "stalled_200": "502 fail", "continue_then_hang": "504 fail",
+		"cut_200": "502 fail", "stalled_200": "502 fail", "continue_then_hang": "504 fail", "error_long_body": "502 fail",
+	}
+	webhookFaultReasons := map[string]string{
+		"cut_200":         "merchant backend's answer was cut short",
+		"stalled_200":     "merchant backend's answer was cut short",
+		"closed":          "merchant backend unavailable",
+		"error_long_body": "merchant backend answered 500",
 	}
 	var routes strings.Builder
 	for fault := range faults {
@@ -254,6 +270,9 @@ func TestUpstreamAndMerchantFaults(t *testing.T) {
 				if got := fmt.Sprintf("%d %s", res.status, e.Error.Code); got != expected {
 					report("%s %s: %s, want %s: %s", fault, p.name, got, expected, res.body)
 				}
+				if msg, ok := faultMessages[fault]; ok && e.Error.Message != msg {
+					report("%s %s: message %q, want %q", fault, p.name, e.Error.Message, msg)
+				}
 			})
 		}
 	}
@@ -272,6 +291,9 @@ func TestUpstreamAndMerchantFaults(t *testing.T) {
 			}
 			if got := fmt.Sprintf("%d %s", res.status, form); got != want {
 				report("webhook %s: %s, want %s: %s", fault, got, want, res.body)
+			}
+			if reason, ok := webhookFaultReasons[fault]; ok && string(res.body) != wechatFailPrefix+reason+wechatFailSuffix {
+				report("webhook %s: %s, want the reason %q", fault, res.body, reason)
 			}
 		})
 	}
