@@ -118,7 +118,7 @@ func (s *Sandbox) Provision(ctx caddy.Context) error {
 // so a redirect is the answer (not the ACK, and the provider retries),
 // never followed to a page whose 200 would pass for one (README Sandbox).
 func notifyClient(timeout time.Duration) *http.Client {
-	return &http.Client{Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &http.Client{Timeout: timeout, CheckRedirect: transform.NoRedirect}
 }
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler; it never calls next.

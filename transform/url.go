@@ -2,6 +2,7 @@ package transform
 
 import (
 	"errors"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -46,3 +47,9 @@ func AbsoluteURL(s string) (*url.URL, bool) {
 	}
 	return u, true
 }
+
+// NoRedirect is the CheckRedirect of every http.Client the plugin makes
+// itself (the CBTIS token fetch, the WeChat Pay v3 certificate download,
+// the sandbox's notifications): a redirect is the answer, never followed
+// with a request signed or meant for the URL configured.
+func NoRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

@@ -2,10 +2,13 @@ package transform
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -71,5 +74,38 @@ func TestParseForm(t *testing.T) {
 		if err != nil || werr != nil || len(v) != tt.n || !reflect.DeepEqual(v, want) {
 			t.Errorf("%.40q…: %d fields, %v; want %d", tt.form, len(v), err, tt.n)
 		}
+	}
+}
+
+// TestNoRedirect: a client with NoRedirect gets a 302, which net/http
+// follows by default, as its answer, a GET's and a POST's, and never sends
+// the request to the Location.
+func TestNoRedirect(t *testing.T) {
+	var followed atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/elsewhere" {
+			followed.Add(1)
+			return
+		}
+		http.Redirect(w, r, "/elsewhere", http.StatusFound)
+	}))
+	defer srv.Close()
+	hc := &http.Client{CheckRedirect: NoRedirect}
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		req, err := http.NewRequest(method, srv.URL+"/notify", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		_ = res.Body.Close()
+		if res.StatusCode != http.StatusFound || res.Header.Get("Location") != "/elsewhere" {
+			t.Errorf("%s: HTTP %d, Location %q, want the 302 itself", method, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+	if n := followed.Load(); n != 0 {
+		t.Errorf("the Location was asked %d times", n)
 	}
 }

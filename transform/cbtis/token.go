@@ -114,7 +114,7 @@ func newHTTPClient() *http.Client {
 			MaxIdleConns:          2,
 			IdleConnTimeout:       30 * time.Second,
 		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		CheckRedirect: transform.NoRedirect,
 	}
 }
 

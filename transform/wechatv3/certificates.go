@@ -153,7 +153,7 @@ func NewCertificates(rawURL string, signer *Signer, apiV3Key []byte) (*Certifica
 		url: rawURL, signer: signer, apiV3Key: apiV3Key,
 		// A redirect is the answer, a failed download: the signed request
 		// is not sent on elsewhere (nor is any call minipay makes).
-		Client:       &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		Client:       &http.Client{Timeout: 10 * time.Second, CheckRedirect: transform.NoRedirect},
 		Now:          time.Now,
 		RefreshEvery: CertificatesRefreshEvery, MinInterval: CertificatesMinInterval,
 	}, nil
