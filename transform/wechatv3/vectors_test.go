@@ -275,3 +275,37 @@ func ciphertextOf(t testing.TB, body []byte) string {
 	}
 	return env.Resource.Ciphertext
 }
+
+// EncryptResource (the sandbox's notifications and certificate downloads)
+// writes the published ciphertexts of docs/providers/wechat_v3.md: vector 7
+// (wechatpay-go utils/aes_test.go), vector 6's resource (wechatpay-go
+// TestHandler_ParseNotifyRequest, 16-byte key) and vector 8's (32-byte key),
+// each from its published plaintext, nonce and associated data. Decrypt
+// alone is pinned by the vectors above; this pins the other direction.
+func TestVectorEncryptResource(t *testing.T) {
+	tests := []struct {
+		name, key, nonce, associatedData, plain, ciphertext string
+	}{
+		{"vector 7", "testAPIv3Key0000", "wCq51qZv4Yfg", "Dl56FrqWQJF1t9LtC3vEUsniZKvbqdR8", "Hello World",
+			"FsdXzxryWfKwvLJKf8LG/ToRPTRh8RN9wROC"},
+		{"vector 6", "testMchAPIv3Key0", "Kj7QIyUiYx1q", "payscore",
+			`{"mchid":"1234567890","appid":"054aa7d7a2a54ab5898df65bd96f001c","create_time":"2020-06-30T12:12:00+08:00","out_contract_code":"21640bdbd08e473e828f3206a2741c6e"}`,
+			"YDS3lKPaC4Y52Gf3uhft5qUBlIa8b428AWTtTauHQfQrRw+X1WpiuHIDy0vo1Vd6VEq67aVyqPdDYMkRVSDaZL3iZttevRMOoPKMifozg6XPWjIZumks/GpT48lI4NizyeaqLBokNebthah3o1H76qSlO9NkDjp9bzmKLEYYH9TEklFUpsvPqOTOcgSLgh21YJXYR7dEBXFgRLiNIKRgO5JdXh1hccRUAlyVWxE54PXpnQ=="},
+		{"vector 8", "a7cde1ZJB1kG2e7VfTs3jQzaAa8tKtW2", "fdasflkja484", "transaction",
+			readFixture(t, "wechat_v3-notify-transaction.plain.json"), ciphertextOf(t, []byte(readFixture(t, "wechat_v3-notify-transaction.json")))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := EncryptResource([]byte(tt.key), tt.nonce, tt.associatedData, []byte(tt.plain))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Ciphertext != tt.ciphertext || r.Algorithm != AlgorithmAESGCM || r.Nonce != tt.nonce || r.AssociatedData != tt.associatedData {
+				t.Fatalf("EncryptResource = %+v, want ciphertext %s", r, tt.ciphertext)
+			}
+		})
+	}
+	if _, err := EncryptResource([]byte("testAPIv3Key0000"), "wCq51qZv4Yf", "", []byte("x")); err == nil {
+		t.Fatal("an 11-byte nonce was accepted")
+	}
+}
