@@ -217,6 +217,10 @@ func TestHashHex(t *testing.T) {
 		if got := pool.Hex([]byte("what do ya want for nothing?"), false); got != rfc4231 {
 			t.Errorf("HMACPool round %d = %s", i, got)
 		}
+		// the upper-case path wechat_v2 and 2C2P sign with, appended to dst
+		if got := string(pool.AppendHex([]byte("x"), []byte("what do ya want for nothing?"), true)); got != "x"+strings.ToUpper(rfc4231) {
+			t.Errorf("HMACPool.AppendHex round %d = %s", i, got)
+		}
 	}
 }
 

@@ -53,11 +53,32 @@ func TestSignKnownAnswers(t *testing.T) {
 	}
 }
 
+// The official paySign example (docs/providers/wechat_v2.md), and the same
+// parameters with signType HMAC-SHA256, which WeChat publishes no example
+// of; its paySign was computed outside Go from the rule on that page:
+//
+//	printf '%s' 'appId=wxd678efh567hg6787&nonceStr=5K8264ILTKCH16CQ2502SI8ZNMTM67VS&package=prepay_id=wx2017033010242291fcfe0db70013231072&signType=HMAC-SHA256&timeStamp=1490840662&key=qazwsxedcrfvtgbyhnujmikolp111111' |
+//	openssl dgst -sha256 -hmac qazwsxedcrfvtgbyhnujmikolp111111
+//
+// (gopay's GetMiniPaySign agrees: bench/gopay TestPaySignJudgedByGopay).
 func TestPaySignKnownAnswer(t *testing.T) {
-	got := PaySign("wxd678efh567hg6787", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
-		"prepay_id=wx2017033010242291fcfe0db70013231072", "MD5", "1490840662", "qazwsxedcrfvtgbyhnujmikolp111111")
-	if want := "22D9B4E54AB1950F51E0649E8810ACD6"; got != want {
-		t.Fatalf("PaySign = %s, want %s", got, want)
+	const (
+		key      = "qazwsxedcrfvtgbyhnujmikolp111111"
+		prepayID = "wx2017033010242291fcfe0db70013231072"
+	)
+	for _, tt := range []struct{ signType, want string }{
+		{SignMD5, "22D9B4E54AB1950F51E0649E8810ACD6"},
+		{SignHMACSHA256, "FB9D1EFB5C509131BBFF729F88A99CA2DE9B724D06D3B3262832A53083862BC0"},
+	} {
+		t.Run(tt.signType, func(t *testing.T) {
+			if got := PaySign("wxd678efh567hg6787", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", "prepay_id="+prepayID, tt.signType, "1490840662", key); got != tt.want {
+				t.Fatalf("PaySign = %s, want %s", got, tt.want)
+			}
+			// the pay answer's path (wechat_v2 Client.Decode)
+			if got := string(NewSigner(key).AppendPaySign(nil, "wxd678efh567hg6787", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", prepayID, tt.signType, "1490840662")); got != tt.want {
+				t.Fatalf("AppendPaySign = %s, want %s", got, tt.want)
+			}
+		})
 	}
 }
 
