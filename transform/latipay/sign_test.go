@@ -1,6 +1,7 @@
 package latipay
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -61,6 +62,10 @@ func TestSignKnownAnswers(t *testing.T) {
 			signed := append(tt.params[:len(tt.params):len(tt.params)], transform.Param{Name: "signature", Value: tt.want})
 			if !Verify(signed, vecAPIKey) || Verify(signed, otherKey) {
 				t.Fatal("Verify disagrees with the vector")
+			}
+			// caddy minipay sign: the docs' message with its key masked, and the vector
+			if text, sig := ExplainSign(extra, vecAPIKey); text != strings.TrimSuffix(tt.message, vecAPIKey)+transform.Masked || sig != tt.want {
+				t.Fatalf("ExplainSign = %s, %s", text, sig)
 			}
 		})
 	}
