@@ -617,14 +617,32 @@ func TestDedupeShorterRouteKeepsLongerExpiry(t *testing.T) {
 // pollingLockStore waits for a held lock as Caddy's file_system storage
 // does, by polling once a second: a lock released between two polls is
 // seen only at the next one, which may come after the wait's deadline.
-type pollingLockStore struct{ *transformtest.MemStore }
+// waiting counts the Lock calls waiting so, for a test to act once one
+// waits rather than after a delay a loaded machine may not honour.
+type pollingLockStore struct {
+	*transformtest.MemStore
+	waiting *atomic.Int32
+}
+
+func newPollingLockStore(m *transformtest.MemStore) pollingLockStore {
+	return pollingLockStore{m, new(atomic.Int32)}
+}
 
 func (s pollingLockStore) Lock(ctx context.Context, name string) error {
 	if s.Locked(name) {
+		s.waiting.Add(1)
+		defer s.waiting.Add(-1)
 		<-ctx.Done() // the next poll is past the deadline
 		return ctx.Err()
 	}
 	return s.MemStore.Lock(ctx, name)
+}
+
+// awaitWaiter returns once a Lock call of s waits for a held lock.
+func (s pollingLockStore) awaitWaiter() {
+	for s.waiting.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // forwardingOnA starts two instances, A and B, on store (one that sees a
@@ -654,7 +672,7 @@ func forwardingOnA(t *testing.T, store transform.Store) (b *Webhook, m *fakeMerc
 // untested).
 func TestWebhookDedupeAcknowledgedDuringTheWait(t *testing.T) {
 	mem := transformtest.NewMemStore()
-	store := transformtest.NewBlindWhileWaiting(pollingLockStore{mem}, mem.Locked)
+	store := transformtest.NewBlindWhileWaiting(newPollingLockStore(mem), mem.Locked)
 	b, m, done := forwardingOnA(t, store)
 	b.dedupe.wait = 300 * time.Millisecond
 	go func() { // A's merchant answers once B waits for the lock
@@ -678,12 +696,16 @@ func TestWebhookDedupeAcknowledgedDuringTheWait(t *testing.T) {
 // once it sees the lock released (file_system sees a release only at its
 // next once-a-second poll, so the provider waited up to the whole 3 s).
 func TestWebhookDedupeWaiterAnswersOnceAcknowledged(t *testing.T) {
-	b, m, done := forwardingOnA(t, pollingLockStore{transformtest.NewMemStore()})
+	store := newPollingLockStore(transformtest.NewMemStore())
+	b, m, done := forwardingOnA(t, store)
 	// A wait bound far above the poll, so that only a waiter that never
 	// looked at the storage takes half of it (a fixed second was a margin a
 	// stalled machine could eat).
 	b.dedupe.wait = 20 * time.Second
-	go func() { time.Sleep(50 * time.Millisecond); close(m.release) }()
+	// A's merchant answers once B waits for the lock (after a fixed 50 ms, a
+	// B that came late found the acknowledgement at once, and the wait went
+	// untested)
+	go func() { store.awaitWaiter(); close(m.release) }()
 	start := time.Now()
 	code, body := notify(t, b, m, "ev-1")
 	waited := time.Since(start)
@@ -700,12 +722,13 @@ func TestWebhookDedupeWaiterAnswersOnceAcknowledged(t *testing.T) {
 // provider leaving before the merchant backend answers, it says nothing
 // about the event.
 func TestWebhookDedupeWaiterWhoseProviderLeft(t *testing.T) {
-	b, m, done := forwardingOnA(t, pollingLockStore{transformtest.NewMemStore()})
+	store := newPollingLockStore(transformtest.NewMemStore())
+	b, m, done := forwardingOnA(t, store)
 	b.dedupe.wait = 20 * time.Second
 	core, logs := observer.New(zap.InfoLevel)
 	b.logger = zap.New(core)
 	ctx, leave := context.WithCancel(context.Background())
-	go func() { time.Sleep(50 * time.Millisecond); leave() }()
+	go func() { store.awaitWaiter(); leave() }() // the provider leaves while B waits
 	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/webhooks/fake", strings.NewReader("ev-1"))
 	r.Header.Set("X-Sig", "ok")
 	w := httptest.NewRecorder()

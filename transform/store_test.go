@@ -100,9 +100,13 @@ func TestFillSharedWaiterTakesTheStoredValue(t *testing.T) {
 	// The holder stores the value and keeps the lock until the waiter has
 	// returned, as a storage that sees the release late looks to it: only a
 	// waiter that reads the stored value while it waits returns before its
-	// lock wait (20 s) runs out. No fixed delay decides the outcome.
+	// lock wait (20 s) runs out. No fixed delay decides the outcome: the
+	// holder stores once the waiter waits for the lock (a store before it
+	// was read by the waiter's first load, and the wait went untested).
 	go func() {
-		time.Sleep(50 * time.Millisecond)
+		for s.Waiting() == 0 {
+			time.Sleep(time.Millisecond)
+		}
 		_ = s.Store(ctx, fillKey, []byte("fetched elsewhere"))
 	}()
 	const lockWait = 20 * time.Second
@@ -113,12 +117,14 @@ func TestFillSharedWaiterTakesTheStoredValue(t *testing.T) {
 	if err != nil || string(v) != "fetched elsewhere" || f.calls.Load() != 0 || took >= lockWait/2 {
 		t.Fatalf("%q, %v, %d fills after %v", v, err, f.calls.Load(), took)
 	}
-	// the waiter's own lock request ended with its wait: the holder's release
-	// leaves the lock free
+	// the waiter's own lock request ended with its wait: none is left to
+	// take the lock later, and the holder's release leaves it free
+	if n := s.Waiting(); n != 0 {
+		t.Fatalf("%d lock requests still wait after FillShared returned", n)
+	}
 	if err := s.Unlock(ctx, fillKey); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // a lock request left waiting would take it now
 	if s.Locked(fillKey) {
 		t.Fatal("the lock is still held after the holder released it")
 	}

@@ -22,7 +22,9 @@ type MemStore struct {
 	locks  map[string]chan struct{} // closed on Unlock
 	fail   map[string]error         // operation name → error
 	ops    map[string]int           // calls per operation
-
+	// waiting counts Lock calls blocked on a held lock, so that a test
+	// acts once a waiter waits instead of sleeping and hoping it does.
+	waiting atomic.Int32
 }
 
 // NewMemStore returns an empty store.
@@ -93,14 +95,20 @@ func (m *MemStore) Lock(ctx context.Context, name string) error {
 			m.mu.Unlock()
 			return nil
 		}
+		m.waiting.Add(1)
 		m.mu.Unlock()
 		select {
 		case <-held:
+			m.waiting.Add(-1)
 		case <-ctx.Done():
+			m.waiting.Add(-1)
 			return ctx.Err()
 		}
 	}
 }
+
+// Waiting returns how many Lock calls are blocked on a held lock now.
+func (m *MemStore) Waiting() int { return int(m.waiting.Load()) }
 
 // Unlock implements transform.Store.
 func (m *MemStore) Unlock(_ context.Context, name string) error {
