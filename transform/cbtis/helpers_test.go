@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -179,3 +181,26 @@ func roundTrip(t testing.TB, c transform.Client, base, op, body string) ([]byte,
 }
 
 var itoa = strconv.Itoa
+
+// awaitTokenCallers returns once n callers wait in tokenSource.Token for a
+// fetch in flight, as the goroutines' stacks show: a test that closes the
+// token server's gate after a fixed delay tested, on a loaded machine,
+// callers that came after the fetch and found the cached token.
+func awaitTokenCallers(t testing.TB, n int) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		k := runtime.Stack(buf, true)
+		for k == len(buf) {
+			buf = make([]byte, 2*len(buf))
+			k = runtime.Stack(buf, true)
+		}
+		waiting := strings.Count(string(buf[:k]), ".(*tokenSource).Token(")
+		if waiting >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d callers wait for the token fetch after 10 s", waiting, n)
+		}
+	}
+}

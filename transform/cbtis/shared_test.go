@@ -177,7 +177,7 @@ func TestSharedTokenConcurrentColdStart(t *testing.T) {
 			toks[i] = token(t, cs[i%len(cs)])
 		}()
 	}
-	time.Sleep(100 * time.Millisecond)
+	awaitTokenCallers(t, len(toks)) // every caller arrives during the fetch
 	close(ts.gate)
 	wg.Wait()
 	for i, tok := range toks {

@@ -136,7 +136,7 @@ func TestTokenSingleFlight(t *testing.T) {
 			toks[i], errs[i] = c.tokens.Token(context.Background())
 		}()
 	}
-	time.Sleep(100 * time.Millisecond) // let every goroutine find the fetch in flight
+	awaitTokenCallers(t, n) // every caller finds the fetch in flight
 	close(ts.gate)
 	wg.Wait()
 	for i := range toks {
@@ -158,7 +158,7 @@ func TestTokenCallerCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := c.tokens.Token(ctx); done <- err }()
-	time.Sleep(50 * time.Millisecond)
+	awaitTokenCallers(t, 1) // the caller waits for the fetch when its request ends
 	cancel()
 	wantError(t, <-done, 502, transform.CodeUpstreamError)
 	other := make(chan string, 1)
