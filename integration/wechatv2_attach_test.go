@@ -15,9 +15,9 @@ import (
 // WeChat's fields sorting past bank_type (openid=, total_fee=, sign=),
 // which no other reading of the signed string can make a field: WeChat's
 // notification of such an order is acknowledged and forwarded with attach
-// as signed. One naming device_info, or a field sorting between attach and
-// the field after it (bank_type moved into attach), is refused (401) and
-// not forwarded.
+// as signed. A field sorting between attach and the field after it
+// (bank_type moved into attach), or a device_info read as beginning inside
+// attach, is refused (401) and not forwarded.
 func TestWechatV2AttachOfParameters(t *testing.T) {
 	base, merchant := trustRoutes(t)
 	for _, attach := range []string{
@@ -25,6 +25,7 @@ func TestWechatV2AttachOfParameters(t *testing.T) {
 		"uid=5&total_fee=100&fee_type=CNY",
 		"a=1&sign=x",
 		"order=O2&out_trade_no=O2&time_end=20260101000000&trade_type=JSAPI",
+		"src=mp&device_info=iPhone",
 	} {
 		req := notificationRequest(base+"/webhooks/wechat_v2", "text/xml", nil,
 			xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("attach", attach))))
@@ -41,19 +42,22 @@ func TestWechatV2AttachOfParameters(t *testing.T) {
 			t.Errorf("attach %q: data %v", attach, data)
 		}
 	}
-	for _, tt := range []struct{ attach, drop string }{
-		{"x&device_info=D", ""},          // device_info may have begun there
-		{"x&bank_type=CFT", "bank_type"}, // a field moved into attach
-	} {
-		mutate := func(p transform.Params) transform.Params {
-			return slices.DeleteFunc(set("attach", tt.attach)(p), func(kv transform.Param) bool { return kv.Name == tt.drop })
-		}
-		req := notificationRequest(base+"/webhooks/wechat_v2", "text/xml", nil, xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, mutate)))
+	// Refused: bank_type moved into attach, and a forgery of the genuine
+	// "src=mp&device_info=iPhone": attach cut before device_info, which
+	// runs on over bank_type and cash_fee (the same signed string).
+	moved := notification(apiKey, wechatv2.SignHMACSHA256, func(p transform.Params) transform.Params {
+		return slices.DeleteFunc(set("attach", "x&bank_type=CFT")(p), func(kv transform.Param) bool { return kv.Name == "bank_type" })
+	})
+	genuine := notification(apiKey, wechatv2.SignHMACSHA256, set("attach", "src=mp&device_info=iPhone"))
+	forged := slices.DeleteFunc(set("device_info", "iPhone&bank_type=CFT&cash_fee=1234")(set("attach", "src=mp")(slices.Clone(genuine))),
+		func(kv transform.Param) bool { return kv.Name == "bank_type" || kv.Name == "cash_fee" })
+	for name, p := range map[string]transform.Params{"bank_type moved into attach": moved, "device_info running on from attach": forged} {
+		req := notificationRequest(base+"/webhooks/wechat_v2", "text/xml", nil, xmlOf(p))
 		if status, _ := send(t, req); status != http.StatusUnauthorized {
-			t.Errorf("attach %q: status %d, want 401", tt.attach, status)
+			t.Errorf("%s: status %d, want 401", name, status)
 		}
 		if got := merchant.take(); len(got) != 0 {
-			t.Errorf("attach %q: forwarded %+v", tt.attach, got)
+			t.Errorf("%s: forwarded %+v", name, got)
 		}
 	}
 }

@@ -116,7 +116,7 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		}
 		return nil, transform.ErrBadSignature
 	}
-	if p.SortedQueryAmbiguous("sign", freeTextPairs(p)) || pairOutsideFreeText(p) || splitFromFreeText(p) {
+	if p.SortedQueryAmbiguous("sign", freeTextPairs(p)) || pairOutsideFreeText(p) || splitFromFreeText(p) || deviceInfoFromAttach(p) {
 		return nil, ErrShiftedField
 	}
 	if !isPaymentNotice(p) {
@@ -163,11 +163,10 @@ func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanati
 // README "What the merchant can trust"). A field moved into attach came
 // from between attach and that field, and a field split off attach would
 // sort before it, so such a name has no other reading; one sorting between
-// them, or any after attach when nothing follows it, is refused, and so is
-// device_info: that free text, which may hold pairs of its own, could begin
-// there and run on over bank_type and the fields after it. In device_info
-// every WeChat name sorting after it is refused. Any other field holding
-// "&name=" is refused (pairOutsideFreeText).
+// them, or any after attach when nothing follows it, is refused (a
+// device_info read as beginning there is deviceInfoFromAttach's). In
+// device_info every WeChat name sorting after it is refused. Any other
+// field holding "&name=" is refused (pairOutsideFreeText).
 func freeTextPairs(p transform.Params) func(field, name string) bool {
 	return func(field, name string) bool {
 		switch {
@@ -175,7 +174,7 @@ func freeTextPairs(p transform.Params) func(field, name string) bool {
 			return false
 		case !notificationField(name):
 			return true
-		case field == "attach" && name != "device_info":
+		case field == "attach":
 			next := nextSigned(p, field)
 			return next != "" && name > next
 		}
@@ -216,6 +215,25 @@ func splitFromFreeText(p transform.Params) bool {
 			continue
 		}
 		if next := nextSigned(p, field); next != "" && !notificationField(next) {
+			return true
+		}
+	}
+	return false
+}
+
+// deviceInfoFromAttach tells whether device_info directly follows attach
+// in the signed string and holds a pair named between the two (bank_type,
+// cash_fee, …): a genuine attach holding "&device_info=D" (the merchant's
+// parameters) read as attach cut there and a device_info of "D" that runs
+// on over bank_type and the fields after it, up to the first sorting past
+// device_info. A genuine notification never has attach and device_info
+// side by side: bank_type, which it always carries, sorts between them.
+func deviceInfoFromAttach(p transform.Params) bool {
+	if p.Get("attach") == "" || nextSigned(p, "attach") != "device_info" {
+		return false
+	}
+	for name := range transform.PairNames(p.Get("device_info")) {
+		if "attach" < name && name < "device_info" {
 			return true
 		}
 	}

@@ -506,6 +506,7 @@ func TestWebhookAmpersandInValue(t *testing.T) {
 		{"device_info", "POS&e=1"}, {"device_info", "store=1&employee=7"},
 		{"attach", "shop=1&openid=oUpF8uMEb4qRXf22hE3X68TekukE"}, {"attach", "uid=5&total_fee=100&fee_type=CNY"},
 		{"attach", "a=1&sign=x"}, {"attach", "order=O2&out_trade_no=O2&time_end=20260101000000&mch_id=1"},
+		{"attach", "src=mp&device_info=iPhone"},
 	} {
 		p := set(notificationParams(), f.field, f.value)
 		ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: signedXML(p, vecAPIKey, SignMD5)})
@@ -517,12 +518,10 @@ func TestWebhookAmpersandInValue(t *testing.T) {
 	// (cash_fee once bank_type is gone), and bank_type is WeChat's: a
 	// captured notification's field moved into attach. Refused, and so is
 	// fee_type moved into device_info.
-	// So is device_info in attach, whatever follows (it may have begun
-	// there and run on over bank_type), and any WeChat name sorting past
-	// device_info in device_info.
+	// So is any WeChat name sorting past device_info in device_info.
 	for _, f := range []struct{ field, value, moved string }{
 		{"attach", "x&bank_type=CFT", "bank_type"}, {"device_info", "WEB&fee_type=CNY", "fee_type"},
-		{"attach", "x&device_info=D", ""}, {"device_info", "WEB&openid=oX", ""},
+		{"device_info", "WEB&openid=oX", ""},
 	} {
 		p := set(notificationParams(), f.field, f.value)
 		p = slices.DeleteFunc(p, func(kv transform.Param) bool { return kv.Name == f.moved })
@@ -714,6 +713,30 @@ func TestWebhookFreeTextSplit(t *testing.T) {
 				t.Fatalf("forged %v: Verify = %+v, %v", forged, ev, err)
 			}
 		})
+	}
+}
+
+// TestWebhookDeviceInfoFromAttach: a genuine attach of the merchant's
+// parameters holding "&device_info=iPhone" signs the same as a forged
+// notification whose attach is cut there and whose device_info "iPhone"
+// runs on over bank_type and cash_fee, dropping both and changing the
+// attach the merchant reads. No genuine notification has device_info right
+// after attach (bank_type sorts between them): refused.
+func TestWebhookDeviceInfoFromAttach(t *testing.T) {
+	cfg := testConfig("")
+	genuine := set(notificationParams(), "attach", "src=mp&device_info=iPhone")
+	if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: signedXML(genuine, vecAPIKey, SignMD5)}); err != nil || ev.Data["attach"] != "src=mp&device_info=iPhone" {
+		t.Fatalf("the genuine notification: %+v, %v", ev, err)
+	}
+	sign := refSign(genuine, vecAPIKey, SignMD5)
+	forged := set(set(genuine, "attach", "src=mp"), "device_info", "iPhone&bank_type=CFT&cash_fee=1234")
+	forged = slices.DeleteFunc(forged, func(kv transform.Param) bool { return kv.Name == "bank_type" || kv.Name == "cash_fee" })
+	if refSign(forged, vecAPIKey, SignMD5) != sign {
+		t.Fatalf("the forgery does not sign as the genuine notification: %v", forged)
+	}
+	body := transform.AppendFlatXML(nil, "xml", append(forged, transform.Param{Name: "sign", Value: sign}))
+	if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: body}); !errors.Is(err, ErrShiftedField) {
+		t.Fatalf("forged %v: Verify = %+v, %v", forged, ev, err)
 	}
 }
 
