@@ -2,6 +2,7 @@ package transform
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -206,4 +207,34 @@ func etreeAgreesNested(doc, root string, p Params, maxDepth int) string {
 		return "etree sees fewer leaves than ParseNestedXML"
 	}
 	return ""
+}
+
+// TestParseFlatXMLBounded: up to maxElements children are ParseFlatXML's
+// reading (self-closing ones count, comments do not); one more is refused.
+func TestParseFlatXMLBounded(t *testing.T) {
+	doc := func(n int) []byte {
+		var b strings.Builder
+		b.WriteString("<xml><!-- a comment -->")
+		for i := range n {
+			if i%2 == 0 {
+				fmt.Fprintf(&b, "<e%d><![CDATA[v]]></e%d>", i, i)
+			} else {
+				fmt.Fprintf(&b, "<e%d/>", i)
+			}
+		}
+		b.WriteString("</xml>")
+		return []byte(b.String())
+	}
+	for _, n := range []int{0, 1, 15, 16} {
+		root, p, err := ParseFlatXMLBounded(doc(n), 16)
+		wantRoot, want, werr := ParseFlatXML(doc(n))
+		if err != nil || werr != nil || root != wantRoot || !slices.Equal(p, want) || len(p) != n {
+			t.Errorf("%d elements: %q %v %v, ParseFlatXML %v", n, root, p, err, werr)
+		}
+	}
+	for _, n := range []int{17, 4000} {
+		if _, p, err := ParseFlatXMLBounded(doc(n), 16); err != ErrXML || p != nil {
+			t.Errorf("%d elements: %v %v, want refused", n, p, err)
+		}
+	}
 }

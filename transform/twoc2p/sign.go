@@ -40,6 +40,12 @@ const MaxNotification = transform.MaxNotification
 // PaymentRequest/miniProgramData/wechat/appID.
 const maxDepth = 4
 
+// maxEnvelopeElements bounds the elements of an envelope, read before its
+// signature is checked: 2C2P's has three (version, payload, signature), and
+// the others, unsigned, are skipped; one of thousands is refused once this
+// many are read.
+const maxEnvelopeElements = 16
+
 // Sign is 2C2P's signature: the uppercase hex HMAC-SHA256, keyed with the
 // secret key's raw bytes, of the payload's base64 text (not of the XML).
 func Sign(payload, secretKey string) string {
@@ -123,7 +129,7 @@ func ParseEnvelope(text []byte, root string) (*Envelope, error) {
 	// The envelope is flat: one pass of the frame's flat parser, and what it
 	// refuses (attributes, nested elements) is refused. No second parser
 	// runs on input before its signature is checked.
-	name, p, err := transform.ParseFlatXML(raw[:n])
+	name, p, err := transform.ParseFlatXMLBounded(raw[:n], maxEnvelopeElements)
 	if err != nil || name != root {
 		return nil, transform.ErrMalformed
 	}

@@ -345,7 +345,8 @@ func TestWebhookBoundedWork(t *testing.T) {
 // the signed envelope and thousands of other fields, URL-encoded or
 // multipart, costs about its own size before the signature is checked,
 // and is refused (transform.MaxFormFields): 9000 fields cost 1.8 MB and
-// 1.4 ms, 900 parts 1.2 MB; 64 are read.
+// 1.4 ms, 900 parts 1.2 MB; 64 are read. So is an envelope of thousands
+// of elements (its three aside, unsigned and skipped): 16 are read.
 func TestWebhookFormBoundedWork(t *testing.T) {
 	w := newWebhook(t, testConfig())
 	padded := func(field func(i int) string, end string) []byte {
@@ -364,11 +365,20 @@ func TestWebhookFormBoundedWork(t *testing.T) {
 		}
 		return multipartForm(kv...)
 	}
+	// The demo envelope with unsigned elements of its own after the
+	// signature (it has three).
+	env := refDecode(t, demoApproved)
+	extra := func(n int) []byte {
+		return []byte(b64(strings.Replace(env, "</"+RootResponse+">", strings.Repeat("<x/>", n)+"</"+RootResponse+">", 1)))
+	}
 	tests := []struct {
 		name string
 		n    transform.Notification
 		ok   bool
 	}{
+		{"an envelope of 16 elements", transform.Notification{Body: extra(maxEnvelopeElements - 3)}, true},
+		{"an envelope of 17 elements", transform.Notification{Body: extra(maxEnvelopeElements - 2)}, false},
+		{"an envelope of 12000 elements", transform.Notification{Body: extra((MaxNotification*3/4 - len(env)) / 4)}, false},
 		{"9000 fields", transform.Notification{Header: formHeader, Body: padded(func(i int) string { return "&f" + strconv.Itoa(i) + "=" }, "")}, false},
 		{"65 fields", transform.Notification{Header: formHeader, Body: append(form(FieldResponse, demoApproved), strings.Repeat("&", transform.MaxFormFields)...)}, false},
 		{"64 fields", transform.Notification{Header: formHeader, Body: append(form(FieldResponse, demoApproved), strings.Repeat("&", transform.MaxFormFields-1)...)}, true},

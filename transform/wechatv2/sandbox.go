@@ -73,7 +73,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		commFail(w, "读取请求失败")
 		return
 	}
-	_, p, err := transform.ParseFlatXML(body)
+	_, p, err := transform.ParseFlatXMLBounded(body, MaxDocumentFields)
 	if err != nil {
 		commFail(w, "XML格式错误")
 		return

@@ -49,6 +49,12 @@ var (
 	ErrShiftedField = fmt.Errorf("%w: a signed value reads as another field too (&name=)", transform.ErrMalformed)
 )
 
+// MaxDocumentFields bounds the fields of a document read before its
+// signature is checked (a notification, a request to the sandbox): a
+// payment notification documents about 30, and three per coupon; one of
+// more is refused once that many are read.
+const MaxDocumentFields = 256
+
 // Verify implements transform.Webhook.
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {
 	return w.Explain(n, nil)
@@ -64,7 +70,7 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	if err != nil {
 		return nil, err
 	}
-	root, p, err := transform.ParseFlatXML(body)
+	root, p, err := transform.ParseFlatXMLBounded(body, MaxDocumentFields)
 	if err != nil || root != "xml" || p.HasDuplicate() {
 		return nil, transform.ErrMalformed
 	}
