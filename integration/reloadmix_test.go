@@ -318,7 +318,7 @@ func TestReloadVariantsUnderLoad(t *testing.T) {
 	}
 }
 
-// webhookBlock is the minipay_webhook fields of provider, as allWebhookRoutes has them.
+// webhookBlock is the minipay_webhook fields of provider (allWebhookRoutes' too).
 func webhookBlock(t *testing.T, provider string) string {
 	switch provider {
 	case "wechat_v2":

@@ -124,11 +124,11 @@ func allWebhookRoutes(t *testing.T, prefix, upstream string) string {
 		return "\thandle " + prefix + "/" + provider + " {\n\t\tminipay_webhook " + provider + " {\n" + fields + "\t\t}\n\t\treverse_proxy " + upstream +
 			" {\n\t\t\ttransport http {\n\t\t\t\tresponse_header_timeout " + answerTimeout.String() + "\n\t\t\t}\n\t\t}\n\t}\n"
 	}
-	return route("wechat_v2", "\t\t\tapp_id "+appID+"\n\t\t\tmch_id "+mchID+"\n\t\t\tapi_key "+apiKey+"\n\t\t\tsign_type HMAC-SHA256\n") +
-		route("wechat_v3", v3Merchant(t, v3PublicKeyMode(t))) +
-		route("latipay", "\t\t\tapi_key "+latipayAPIKey+"\n\t\t\tcurrency NZD\n") +
-		route("cbtis", "\t\t\tapi_key "+cbtisAPIKey+"\n") +
-		route("2c2p", "\t\t\tmerchant_id "+twoc2pMerchant+"\n\t\t\tsecret_key "+twoc2pKey+"\n")
+	var routes strings.Builder
+	for _, provider := range []string{"wechat_v2", "wechat_v3", "latipay", "cbtis", "2c2p"} {
+		routes.WriteString(route(provider, webhookBlock(t, provider)))
+	}
+	return routes.String()
 }
 
 // webhookProvider is a provider's valid notification (built afresh: v3's
