@@ -742,3 +742,66 @@ func TestCertificatesStoredValuesThatDoNotRead(t *testing.T) {
 		})
 	}
 }
+
+// TestCertificatesDownloadKnownAnswer: a GET /v3/certificates answer built
+// outside Go from docs/providers/wechat_v3.md's rules and keys (Python
+// cryptography): the test platform certificate (testdata, serial
+// D7CE59D1F522D701) encrypted with AESGCM(vector 8's APIv3 key
+// a7cde1ZJB1kG2e7VfTs3jQzaAa8tKtW2), nonce ZqR3wX9pLm2K, associated data
+// "certificate"; the answer signed with the test key at 1795917606, nonce
+// 5K8264ILTKCH16CQ2502SI8ZNMTM67VS, the message TIMESTAMP\nNONCE\nBODY\n.
+// The download decrypts it and checks its signature with the certificate it
+// carries; the same answer under another APIv3 key, or one byte changed, is
+// refused. The other certificate tests build their answers with this
+// package's own EncryptResource and SignMessage.
+func TestCertificatesDownloadKnownAnswer(t *testing.T) {
+	const (
+		ciphertext = "FpMY/bGkYbQ8UeBx3ABVP7goFS3WTH7YBYQQJTVcqgDGBSYl4Kg01wT+EUMJ8YDmalr3SfFL03WsjqqNbEM9807GyEXKAPyNv1L4PCvI19VCTECEVn6Nng9Y37nAhLCE6M8RyMt/AbIVNiwjL0yPPFpla6ufBCKrPop9Ug/1J8fX+Rww0oOk4HGfrPfY64ulPegpunaw8SteD5BniOy6i+bvt8840tgY/8AvH8+dy2FGcbKd4hVspWFn+2j+TwYAkxOjgR0lb9oLOaEiPRxSA+CzX7rp1bghtpiRTrkF/JY4EdJWEfL8+eDP9S2GqFMBKVhTIb0KwsW8n3wETLXK6gL9XvtyxHTquHLfqnMvhiS2TCMVqOzvLfFoc42sYQX0XYElN87KKqEUDHiucw4oQbvUPlFpNaEMaBFVxORH7xIB3lFHnkcKb3h1URFA3PhvLYIFPkK9i4ucFkxmpNFPnVvQ+izBfSbf3OR8tBM8r4ZREwvuu2gfndkymlA5g5nE5XVIGPtp54BztSz7yKebaenumYX1lo8VG54zmKd+WbT/f1S24iphfgb7Ycl1WfLcV8h8z5Ch4EYuDcfUheMKWn1mhevQKLesPzS8DjKJLAR8WmPeZUnJGJUZgZhgIoD3CLITvyrusjSchZwGkh8UHZ6C7XvVRUwObHw1kpz1FwEjPXLMaNEv55rg22MpzgIhKqWC+1jyeeMjKYbwKk3CqI1rKbZM94aGnwBMfJb5vkbR4wqDEc/oPcmeUO2CvtIAQWn9Rfiak54Ies7Y0GDBe0kCyC/F/mvYgp3uO+HKNbuhg04x/N+WO9BfUKK5IACd7JX2kh3LqoTWcffrEsqITdaN+NSYm9WbhidMmbfCzlprYJZWd861piwOfAe5w2bqZeRLWhcO6UVYbCFwbqP9L+SadiNCMart/Nb1DJbzF6nfYw1S3B7VuU+V3mOFPd0LL6Kd57wnuN1TlIByGuZU4R/sM6X0psGNBm2FrJ7Fx8L5ehlNtVw5Gw8SlRM1m3S6iP9Zlj81Usgr3+UglrDIjYIHVd+yDAGqpZoysZWDaJy1O4BNz5MgM6yfVCylLPwg3H5Hz5n72Hp83U4DI4pvT/HOs8lOf8zNaLN0HkWN2cwmXywdF8reN9Vw3YFiMEOghhSsH3MWStw3zkMIEOe9AiPRLu3V2/4EhP2u1ehhkEW236+ZChA7o5ffP7MMxQl74iCLfAfD5d1MtIBFKrObTcWUUPijFlHBkLa5Dvyu7F0jNIt212SamZxOpUS2xuMhYztSXz4ogIpvDUDrL/+1hNDgcY9C2W1vs3U6+Ko/y7ArJGMf6GRw1rz/XgRlQ8VAZWE/IVrYWuYO8rcVt+MORtw+13LCBESxwRLcdmizJzTVdfLyEX8RD7DawJQwY3CGk69wM3RGz9rWs4pUbXMh+j2I+WO6Xbl0hiE/MNLGlt7VmnSfFrBT0zYg9DetR4gIY3Lxo0xqpatNNHALhcxebNEiv1ACPd7/HknA5lfKFM1pfm+1Z05Ydw0+vS2qPGSn9iJoJzOZKKRACwDygWM5QEgbRaY1hz4iTDsWjF5H8oqBz6rozgGxdydfCxCicWw1a6qfB1mdbuA/Fw9/wbmSTBlNuK2Zijxx8cTj9HxwGA3u6EQn"
+		signature  = "as0Q1JWcvpnuzt2rpKkBefNeDGJfQnMeafJAvZAe7/7s6anJFcLSSF3F1fDqhw/WEL/tzdgim+Nqy/GFkN/5kRPnkv0XknVjxfegw3Oe62hoIK6SH1Y6aMaPd/0wwBYBcYpKX2WJBk6EGJpzPwTCVWCAYDuQN92zZGCYS3bbFVHEdZIhW7HdsAx/oyqjUcMj7DboEDfL7ftc2JPgzdX865Rme3sfOtRQnA5XPqvWTjBavDSNju+N0erESkK/s6eHfHCVJBR4chuelOFaYo33KpPBH/a3qBdl0WqytKVb6Pto34GeChk98THEzWEm5XtidfvV0K08HdFOS1ejnQPWQQ=="
+		body       = `{"data":[{"serial_no":"D7CE59D1F522D701","effective_time":"2021-04-27T16:55:23+08:00","expire_time":"2031-04-25T16:55:23+08:00",` +
+			`"encrypt_certificate":{"algorithm":"AEAD_AES_256_GCM","associated_data":"certificate","ciphertext":"` + ciphertext + `","nonce":"ZqR3wX9pLm2K"}}]}`
+	)
+	now := time.Unix(1795917606, 0)
+	pub, err := ParsePublicKey(readFixture(t, "wechat_v3-test-public-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, apiV3Key, body string
+		ok                   bool
+	}{
+		{"as built", "a7cde1ZJB1kG2e7VfTs3jQzaAa8tKtW2", body, true},
+		{"another APIv3 key", "a7cde1ZJB1kG2e7VfTs3jQzaAa8tKtW3", body, false},
+		{"expire_time changed after signing", "a7cde1ZJB1kG2e7VfTs3jQzaAa8tKtW2", strings.Replace(body, "2031-04-25", "2031-04-26", 1), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set(HeaderSerial, "D7CE59D1F522D701")
+				w.Header().Set(HeaderTimestamp, "1795917606")
+				w.Header().Set(HeaderNonce, "5K8264ILTKCH16CQ2502SI8ZNMTM67VS")
+				w.Header().Set(HeaderSignature, signature)
+				_, _ = w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			c, err := NewCertificates(srv.URL+"/v3/certificates", testKey(t), []byte(tt.apiV3Key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Now = func() time.Time { return now }
+			err = c.Refresh(context.Background(), true)
+			got, found := c.PublicKey("D7CE59D1F522D701")
+			if !tt.ok {
+				if err == nil || found {
+					t.Fatalf("refused answer: Refresh = %v, key found %v", err, found)
+				}
+				return
+			}
+			if err != nil || !found || !got.Equal(pub) {
+				t.Fatalf("Refresh = %v; key found %v, the test public key %v", err, found, found && got.Equal(pub))
+			}
+			if serials := c.Serials(); len(serials) != 1 || serialKey(serials[0]) != serialKey("D7CE59D1F522D701") {
+				t.Fatalf("serials %v", serials)
+			}
+		})
+	}
+}
