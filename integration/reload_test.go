@@ -193,19 +193,46 @@ func TestReloadUnderLoad(t *testing.T) {
 			})
 		}
 	}
+	// Each phase lasts until every client kind has 20 more answers signed
+	// with key, not a fixed second: on a loaded machine a second could
+	// pass without one, and the load did not span the reload.
+	answered := func(kind, key string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return tallies[kind].byKey[key]
+	}
+	loadUntil := func(phase, key string) {
+		t.Helper()
+		before := map[string]int{}
+		for kind := range clients {
+			before[kind] = answered(kind, key)
+		}
+		for kind := range clients {
+			if kind == "http1 plain" {
+				continue // measured, not asserted: it may fail throughout
+			}
+			for deadline := time.Now().Add(30 * time.Second); answered(kind, key) < before[kind]+20; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					close(stop)
+					wg.Wait()
+					t.Fatalf("%s: %s: %d answers signed with the expected key in 30 s", phase, kind, answered(kind, key)-before[kind])
+				}
+			}
+		}
+	}
 	loader := adminLoader{client: &http.Client{Timeout: 30 * time.Second}}
-	time.Sleep(2 * time.Second)
+	loadUntil("before the reload", apiKey)
 	if err := loader.load(config(newKeyFile)); err != nil {
 		t.Fatalf("reload: %v", err)
 	}
 	reloaded.Store(true)
-	time.Sleep(time.Second)
+	loadUntil("after the reload", rotatedKey)
 	// A reload that fails (its key file is missing) leaves the running
 	// configuration serving, under the same load.
 	if err := loader.load(config(filepath.Join(dir, "missing"))); err == nil {
 		t.Fatal("a configuration whose key file is missing loaded")
 	}
-	time.Sleep(time.Second)
+	loadUntil("after the failed reload", rotatedKey)
 	close(stop)
 	wg.Wait()
 
