@@ -277,12 +277,18 @@ func TestEveryConfiguredValueRule(t *testing.T) {
 func TestEveryIDAndURLFieldHasItsRule(t *testing.T) {
 	rule := func(r transform.Rule) uintptr { return reflect.ValueOf(r).Pointer() }
 	idRules := []uintptr{rule(transform.WeChatIDRule), rule(transform.IDRule)}
+	checked := map[string]int{} // fields of each kind seen: none would make the test pass empty
 	for _, name := range providerNames() {
 		info, err := caddy.GetModule(providerNamespace + "." + name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, f := range info.New().(provider).ConfigFields() {
+			for _, kind := range []string{"_id", "_url", "_path"} {
+				if strings.HasSuffix(f.Name, kind) || kind == "_id" && f.Name == "uid" {
+					checked[kind]++
+				}
+			}
 			switch {
 			case f.Rule == nil && (strings.HasSuffix(f.Name, "_id") || f.Name == "uid" || strings.HasSuffix(f.Name, "_url") || strings.HasSuffix(f.Name, "_path")):
 				t.Errorf("%s: field %s has no rule", name, f.Name)
@@ -295,6 +301,9 @@ func TestEveryIDAndURLFieldHasItsRule(t *testing.T) {
 				t.Errorf("%s: field %s is a path without the path rule", name, f.Name)
 			}
 		}
+	}
+	if checked["_id"] == 0 || checked["_url"] == 0 || checked["_path"] == 0 {
+		t.Fatalf("fields checked by kind: %v, want ids, URLs and paths", checked)
 	}
 }
 
@@ -337,17 +346,21 @@ func TestEverySideChecksItsConfiguration(t *testing.T) {
 		{transform.RoleWebhook, func(p provider) (bool, error) { return buildSide(p, webhookProvider.NewWebhook) }},
 		{transform.RoleSandbox, func(p provider) (bool, error) { return buildSide(p, sandboxProvider.NewSandbox) }},
 	}
+	built := map[transform.Role]int{} // sides built: a test that built none would pass empty
 	for _, name := range providerNames() {
 		info, err := caddy.GetModule(providerNamespace + "." + name)
 		if err != nil {
 			t.Fatal(err)
 		}
+		sidesOf := 0
 		for _, side := range sides {
 			p := info.New().(provider)
 			has, err := side.build(p)
 			if !has {
 				continue
 			}
+			built[side.role]++
+			sidesOf++
 			if err == nil {
 				t.Errorf("%s, role %d: built from an empty configuration", name, side.role)
 				continue
@@ -362,6 +375,12 @@ func TestEverySideChecksItsConfiguration(t *testing.T) {
 				t.Errorf("%s, role %d, empty configuration: %q, want the provider and a field its role requires named", name, side.role, err)
 			}
 		}
+		if sidesOf == 0 {
+			t.Errorf("%s has no side to build: client, webhook and sandbox all unknown to it", name)
+		}
+	}
+	if len(built) != len(sides) {
+		t.Fatalf("sides built by role: %v, want every role", built)
 	}
 }
 
