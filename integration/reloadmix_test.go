@@ -244,6 +244,36 @@ func TestReloadVariantsUnderLoad(t *testing.T) {
 			})
 		}
 	}
+	// serving lasts until every kind has answered as stage s says 3 more
+	// times, not a fixed second: on a loaded machine a second could pass
+	// without an answer of some kind, and the stages went unseen.
+	serving := func(s stage) {
+		t.Helper()
+		want := expect(s)
+		before := map[string]int{}
+		mu.Lock()
+		for kind := range kinds {
+			before[kind] = counts[kind+": "+want[kind]]
+		}
+		mu.Unlock()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			var short []string
+			for kind := range kinds {
+				if counts[kind+": "+want[kind]] < before[kind]+3 {
+					short = append(short, kind)
+				}
+			}
+			mu.Unlock()
+			if len(short) == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("30 s without 3 answers of the running stage from %v", short)
+				return
+			}
+		}
+	}
 	load := func(s stage) error {
 		mu.Lock()
 		epoch.Add(1)
@@ -255,11 +285,12 @@ func TestReloadVariantsUnderLoad(t *testing.T) {
 			stages[len(stages)-1] = stages[len(stages)-2] // refused: the running one stays
 		}
 		epoch.Add(1)
+		running := stages[len(stages)-1]
 		mu.Unlock()
-		time.Sleep(time.Second)
+		serving(running)
 		return err
 	}
-	time.Sleep(time.Second)
+	serving(current)
 	steps := []struct {
 		name string
 		s    stage
