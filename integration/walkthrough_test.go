@@ -14,8 +14,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 
 	"github.com/minipay/caddy-minipay/transform/wechatv2"
-
-	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 // TestCaddyfileExampleWalkthrough runs Caddyfile.example itself (ports and
@@ -81,7 +79,9 @@ func TestCaddyfileExampleWalkthrough(t *testing.T) {
 		p["provider"] != "wechat_v2" || p["order_id"] != "WALK-1" || p["appId"] != nil {
 		t.Fatalf("pay answer: %s", pay.body)
 	}
-	want := wxpay.PaySign(appID, str(p["nonceStr"]), str(p["package"]), "HMAC-SHA256", str(p["timeStamp"]), apiKey)
+	// paySign as the mini program paySign page states it, not as the plugin computes it
+	want := v2Digest("appId="+appID+"&nonceStr="+str(p["nonceStr"])+"&package="+str(p["package"])+
+		"&signType=HMAC-SHA256&timeStamp="+str(p["timeStamp"])+"&key="+apiKey, apiKey, "HMAC-SHA256")
 	if p["paySign"] != want {
 		t.Fatalf("paySign %v, want %s", p["paySign"], want)
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/transformtest"
-	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
 func newSandbox(t testing.TB, cfg Config) *Sandbox {
@@ -454,8 +453,10 @@ func TestClientAgainstSandbox(t *testing.T) {
 			if err := json.Unmarshal(out, &pp); err != nil || !strings.HasPrefix(pp.Package, "prepay_id=wx") || pp.SignType != signType {
 				t.Fatalf("pay %s", out)
 			}
-			if pp.PaySign != wxpay.PaySign(vecAppID, pp.NonceStr, pp.Package, signType, pp.TimeStamp, vecAPIKey) {
-				t.Fatal("paySign")
+			if want := refSign(transform.Params{{Name: "appId", Value: vecAppID}, {Name: "nonceStr", Value: pp.NonceStr},
+				{Name: "package", Value: pp.Package}, {Name: "signType", Value: signType}, {Name: "timeStamp", Value: pp.TimeStamp}},
+				vecAPIKey, signType); pp.PaySign != want {
+				t.Fatalf("paySign %s, the reference signer's %s", pp.PaySign, want)
 			}
 			if out, err := run("query", `{"order_id":"O1"}`); err != nil || !strings.Contains(string(out), `"status":"pending","amount":"12.34","currency":"CNY"`) {
 				t.Fatalf("query %s %v", out, err)
