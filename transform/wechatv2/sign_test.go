@@ -1,6 +1,10 @@
 package wechatv2
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/minipay/caddy-minipay/transform/transformtest"
+)
 
 // Vector from docs/providers/wechat_v2.md (computed there, checked with openssl).
 func TestRefundInfoKnownAnswer(t *testing.T) {
@@ -17,6 +21,10 @@ func TestRefundInfoKnownAnswer(t *testing.T) {
 	enc, err := EncryptRefundInfo([]byte(want), key)
 	if err != nil || enc != reqInfo {
 		t.Fatalf("EncryptRefundInfo = %q, %v; want the published req_info", enc, err)
+	}
+	// the reference writer the refund notification tests build req_info with
+	if got := transformtest.WeChatV2ReqInfo("192006250b4c09247ec02edce69f6a2d", want); got != reqInfo {
+		t.Fatalf("transformtest.WeChatV2ReqInfo = %q; want the published req_info", got)
 	}
 	if _, err := DecryptRefundInfo(reqInfo, RefundKey("00000000000000000000000000000000")); err == nil {
 		t.Fatal("a foreign key decrypted req_info")
