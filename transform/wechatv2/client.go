@@ -343,6 +343,13 @@ func RefundFromQuery(a transform.Params, refundID, orderID string) ([]byte, erro
 	}), nil
 }
 
+// MaxAnswerFields bounds the fields of an answer, read before its signature
+// is checked: the largest, a refund query's, lists at most 20 refunds of a
+// dozen fields and their coupons'. An answer of more (a broken or hostile
+// upstream's megabyte of one-byte elements cost 23 ms to parse and sort)
+// is refused once that many are read.
+const MaxAnswerFields = 4096
+
 // ReadAnswer parses and checks a v2 answer: 2xx, well-formed, return_code
 // SUCCESS, signed with the merchant's key, for this merchant, and
 // result_code SUCCESS. The signature is checked before anything in the
@@ -351,7 +358,7 @@ func (c *Client) ReadAnswer(status int, body []byte) (transform.Params, error) {
 	if status < 200 || status > 299 {
 		return nil, transform.Upstream("the provider answered HTTP " + strconv.Itoa(status))
 	}
-	root, a, err := transform.ParseFlatXML(body)
+	root, a, err := transform.ParseFlatXMLBounded(body, MaxAnswerFields)
 	if err != nil || root != "xml" || a.HasDuplicate() {
 		return nil, transform.Upstream("the provider's answer is not valid XML")
 	}

@@ -3,7 +3,9 @@ package wechatv2
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -793,5 +795,44 @@ func TestRefundQuery(t *testing.T) {
 	}
 	if out, err := call.Decode(200, nil, answer("SUCCESS")); err != nil || !strings.Contains(string(out), `"order_id":"1415757673"`) {
 		t.Fatalf("without order_id: %s, %v", out, err)
+	}
+}
+
+// TestReadAnswerBoundedWork: an answer is read up to MaxAnswerFields fields
+// before its signature is checked: a signed one of that many is read, one
+// more is a 502, and so is a megabyte of one-byte elements (a broken or
+// hostile upstream's), at about its own size.
+func TestReadAnswerBoundedWork(t *testing.T) {
+	c := newClient(t, testConfig(""))
+	answer := func(fields int) []byte {
+		p := transform.Params{{Name: "return_code", Value: "SUCCESS"}, {Name: "result_code", Value: "SUCCESS"},
+			{Name: "appid", Value: vecAppID}, {Name: "mch_id", Value: vecMchID}}
+		for n := 0; len(p) < fields-1; n++ { // and sign
+			p = append(p, transform.Param{Name: "f" + strconv.Itoa(n), Value: "1"})
+		}
+		return signedXML(p, vecAPIKey, SignMD5)
+	}
+	if a, err := c.ReadAnswer(200, answer(MaxAnswerFields)); err != nil || len(a) != MaxAnswerFields {
+		t.Fatalf("%d fields: %d read, %v", MaxAnswerFields, len(a), err)
+	}
+	var many strings.Builder
+	many.WriteString("<xml><return_code>SUCCESS</return_code>")
+	for i := 0; many.Len() < transform.MaxAnswer-64; i++ {
+		fmt.Fprintf(&many, "<e%x>v</e%x>", i, i)
+	}
+	many.WriteString("<sign>00</sign></xml>")
+	for name, body := range map[string][]byte{"one field more": answer(MaxAnswerFields + 1), "a megabyte of elements": []byte(many.String())} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		a, err := c.ReadAnswer(200, body)
+		runtime.ReadMemStats(&after)
+		wantError(t, err, 502, transform.CodeUpstreamError)
+		if a != nil {
+			t.Fatalf("%s: read %d fields", name, len(a))
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; len(body) > transform.MaxAnswer/2 && alloc > 4*uint64(len(body)) {
+			t.Fatalf("%s: %d bytes allocated for an answer of %d", name, alloc, len(body))
+		}
 	}
 }
