@@ -11,7 +11,9 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +138,31 @@ func WantAnswerError(t testing.TB, err error, out []byte) *transform.Error {
 		}
 	}
 	return e
+}
+
+// Allocated runs f and returns the bytes it allocated (the whole process's
+// count: tests measuring it do not run in parallel).
+func Allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// FlatElements is a flat XML document under root: head, then one-byte
+// elements of names of their own (e0, e1, …) up to about size bytes, then
+// tail: what costs a flat parser most per byte.
+func FlatElements(root, head, tail string, size int) []byte {
+	var b strings.Builder
+	b.WriteString("<" + root + ">" + head)
+	end := tail + "</" + root + ">"
+	for i := 0; b.Len()+len(end) < size-20; i++ {
+		fmt.Fprintf(&b, "<e%x>v</e%x>", i, i)
+	}
+	b.WriteString(end)
+	return []byte(b.String())
 }
 
 // Gzip compresses b (writing to memory cannot fail).
