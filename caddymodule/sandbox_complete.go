@@ -62,7 +62,8 @@ func (s *Sandbox) complete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req completeRequest
-	if err := transform.DecodeJSON(body, &req); err != nil {
+	if err := transform.DecodeFlatJSON(body, transform.JSONField{Name: "provider", Value: &req.Provider},
+		transform.JSONField{Name: "order_id", Value: &req.OrderID}, transform.JSONField{Name: "result", Value: &req.Result}); err != nil {
 		writeError(w, asError(err))
 		return
 	}

@@ -196,6 +196,33 @@ func TestSandboxOwnEndpointsRefuseBodies(t *testing.T) {
 	}
 }
 
+// TestSandboxCompleteReadsAsTheMerchantAPI: /sandbox/complete reads its
+// body as the merchant API reads a request (README "Errors"): member names
+// exactly, a member given twice refused, each a 400 naming the member before
+// anything is settled, where encoding/json took the last of two results
+// ({"result":"failed","Result":"succeeded"} succeeded) and a name in any case.
+func TestSandboxCompleteReadsAsTheMerchantAPI(t *testing.T) {
+	for body, field := range map[string]string{
+		`{"provider":"wechat_v2","order_id":"O1","result":"failed","result":"succeeded"}`: "result",
+		`{"provider":"wechat_v2","order_id":"O1","result":"failed","Result":"succeeded"}`: "Result",
+		`{"PROVIDER":"wechat_v2","order_id":"O1","result":"failed"}`:                      "PROVIDER",
+		`{"provider":"wechat_v2","order_id":1,"result":"failed"}`:                         "order_id",
+	} {
+		s := &Sandbox{demo: new(demoMerchant), notes: new(notificationLog)}
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, "/sandbox/complete", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		if err := s.ServeHTTP(w, r, nil); err != nil {
+			t.Fatal(err)
+		}
+		var answer struct{ Error transform.Error }
+		if err := json.Unmarshal(w.Body.Bytes(), &answer); err != nil || w.Code != http.StatusBadRequest ||
+			answer.Error.Code != transform.CodeInvalidRequest || answer.Error.Field != field {
+			t.Errorf("%s: %d %s, want a 400 naming %s", body, w.Code, w.Body, field)
+		}
+	}
+}
+
 // TestSandboxRedirectKeepsQuery: /sandbox redirects to /sandbox/ relative
 // to the request (a handle_path prefix stays), keeping its query
 // (/sandbox?part=list is the list).

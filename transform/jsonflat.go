@@ -39,6 +39,13 @@ var (
 	errBodyBOM = &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body begins with a byte order mark (U+FEFF): send JSON without one"}
 )
 
+// DecodeFlatJSON reads body, a JSON object of string members, into fields
+// as the merchant API reads its requests (DecodeJSON): /sandbox/complete's
+// body is read so, with the same refusals and messages.
+func DecodeFlatJSON(body []byte, fields ...JSONField) error {
+	return decodeFlatJSON(body, fields)
+}
+
 // decodeFlatJSON reads {"name":"value",...} into fields. null leaves a field
 // empty; any other non-string value, an unknown or repeated member, a value
 // that is not UTF-8, and one with control characters or the noncharacters

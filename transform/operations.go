@@ -90,6 +90,7 @@ func (o *Operations) pay(callerIP string, body []byte) (*Call, error) {
 // request is a canonical request: a pointer to R that validates itself.
 type request[R any] interface {
 	*R
+	flatJSON
 	Validate() error
 }
 

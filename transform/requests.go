@@ -1,11 +1,8 @@
 package transform
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -395,51 +392,11 @@ func ValidText(field, s string, max int) error {
 	return nil
 }
 
-// DecodeJSON reads a merchant body strictly: unknown fields, wrong types and
-// trailing data are a 400 naming the field. The merchant request types take
-// the exact, faster path of decodeFlatJSON; other types go through
-// encoding/json with unknown fields disallowed.
-func DecodeJSON(body []byte, v any) error {
-	if f, ok := v.(flatJSON); ok {
-		l := f.jsonFields()
-		return decodeFlatJSON(body, l.fields[:l.n])
-	}
-	// Refused as the merchant requests are: encoding/json would read null
-	// as an empty object and call [] or "x" invalid JSON.
-	if i := skipJSONSpace(string(body), 0); i == len(body) {
-		return errBodyEmpty
-	} else if body[i] != '{' {
-		if bytes.HasPrefix(body[i:], []byte("\ufeff")) {
-			return errBodyBOM
-		}
-		return errBodyNotObj
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &typeErr) && typeErr.Field != "":
-			return Invalid(typeErr.Field, "must be a "+typeErr.Type.String())
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			// encoding/json quotes the name as Go does (%q): named as
-			// decodeFlatJSON names it, unescaped and shortened.
-			name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-			if name == "" {
-				return errBodyEmptyName
-			}
-			return Invalid(shorten(name), "is not a known field")
-		case errors.Is(err, io.EOF):
-			return errBodyEmpty
-		default:
-			return errBodyNotJSON
-		}
-	}
-	if dec.More() {
-		return &Error{Status: 400, Code: CodeInvalidRequest, Message: "the body holds more than one JSON value"}
-	}
-	if tok, err := dec.Token(); err != io.EOF || tok != nil {
-		return errBodyTrailing
-	}
-	return nil
+// DecodeJSON reads a merchant request body strictly (decodeFlatJSON):
+// member names exactly, an unknown or repeated member, a value that is not
+// a string or null, and data after the object are a 400 naming what is
+// wrong.
+func DecodeJSON(body []byte, v flatJSON) error {
+	l := v.jsonFields()
+	return decodeFlatJSON(body, l.fields[:l.n])
 }

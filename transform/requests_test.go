@@ -158,12 +158,15 @@ func TestDecodeJSON(t *testing.T) {
 	}
 }
 
-// TestDecodeJSONOther: a body that is no object is refused by DecodeJSON's
-// encoding/json path (the sandbox's /sandbox/complete) as by the merchant
-// requests', saying what it is, never read as an empty object (null).
-func TestDecodeJSONOther(t *testing.T) {
-	type other struct {
-		Provider string `json:"provider"`
+// TestDecodeFlatJSONFields: DecodeFlatJSON, /sandbox/complete's reader, is
+// the merchant API's: the body-level refusals, an unknown member named
+// unescaped and cut to 64 bytes, names matched exactly, a member given twice
+// refused.
+func TestDecodeFlatJSONFields(t *testing.T) {
+	var provider, result string
+	decode := func(body string) error {
+		provider, result = "", ""
+		return DecodeFlatJSON([]byte(body), JSONField{Name: "provider", Value: &provider}, JSONField{Name: "result", Value: &result})
 	}
 	tests := []struct{ body, message string }{
 		{"", "the body is empty"},
@@ -173,33 +176,30 @@ func TestDecodeJSONOther(t *testing.T) {
 		{`"wechat_v2"`, "the body must be a JSON object"},
 		{"1", "the body must be a JSON object"},
 		{"\ufeff{\"provider\":\"wechat_v2\"}", "byte order mark"},
-		{`{"provider":"wechat_v2"} {}`, "more than one JSON value"},
-		{`{"provider":"wechat_v2","":1}`, `a member named "" is not a known field`},
+		{`{"provider":"wechat_v2"} {}`, "the body holds data after the JSON object"},
+		{`{"provider":"wechat_v2","":"x"}`, `a member named "" is not a known field`},
 	}
 	for _, tt := range tests {
-		var v other
-		err := DecodeJSON([]byte(tt.body), &v)
-		e, ok := err.(*Error)
+		e, ok := decode(tt.body).(*Error)
 		if !ok || e.Status != 400 || e.Code != CodeInvalidRequest || !strings.Contains(e.Message, tt.message) {
-			t.Errorf("%q: %#v, want a 400 saying %q", tt.body, err, tt.message)
+			t.Errorf("%q: %#v, want a 400 saying %q", tt.body, e, tt.message)
 		}
 	}
-	// An unknown member is named as decodeFlatJSON names it: unescaped, and
-	// its first 64 bytes only.
 	long := strings.Repeat("k", 5000)
 	for body, field := range map[string]string{
-		`{"provider":"wechat_v2","a\"b\\c":1}`:      `a"b\c`,
-		`{"provider":"wechat_v2","\u4e2d":1}`:       "中",
-		`{"provider":"wechat_v2","` + long + `":1}`: long[:64] + "…",
+		`{"provider":"wechat_v2","a\"b\\c":"x"}`:        `a"b\c`,
+		`{"provider":"wechat_v2","\u4e2d":"x"}`:         "中",
+		`{"provider":"wechat_v2","` + long + `":"x"}`:   long[:64] + "…",
+		`{"provider":"wechat_v2","Result":"succeeded"}`: "Result",
+		`{"result":"failed","result":"succeeded"}`:      "result",
+		`{"provider":1}`: "provider",
 	} {
 		t.Run(field[:min(len(field), 8)], func(t *testing.T) {
-			var v other
-			wantInvalid(t, DecodeJSON([]byte(body), &v), field)
+			wantInvalid(t, decode(body), field)
 		})
 	}
-	var v other
-	if err := DecodeJSON([]byte(` {"provider":"wechat_v2"} `), &v); err != nil || v.Provider != "wechat_v2" {
-		t.Fatalf("%+v %v", v, err)
+	if err := decode(` {"provider":"wechat_v2","result":null} `); err != nil || provider != "wechat_v2" || result != "" {
+		t.Fatalf("%q %q %v", provider, result, err)
 	}
 }
 
