@@ -108,8 +108,8 @@ func signedPayAnswer(prepayID, key, signType string) []byte {
 func freePort(t testing.TB) int { return testport.Free(t) }
 
 // startCaddy loads config (a Caddyfile) into the in-process Caddy of
-// caddytest. When caddytest cannot start Caddy it skips, and .ci/run turns
-// any skip into a failure.
+// caddytest. When caddytest cannot start Caddy it skips, which
+// testport.NeverSkipped turns into a failure.
 func startCaddy(t *testing.T, config string) *caddytest.Tester { return startCaddyB(t, config) }
 
 // startCaddyB is startCaddy for tests and benchmarks alike.
@@ -125,6 +125,7 @@ func startCaddyAs(t testing.TB, config, configType string) *caddytest.Tester {
 	if caddyStarted.Load() {
 		awaitAdmin(t)
 	}
+	testport.NeverSkipped(t) // caddytest skips when it cannot start Caddy
 	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort(), TestRequestTimeout: 20 * time.Second, LoadRequestTimeout: loadTimeout})
 	tc.InitServer(config, configType)
 	if t.Failed() {

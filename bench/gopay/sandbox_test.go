@@ -80,6 +80,7 @@ func startCaddy(t *testing.T, sites string) {
 	t.Helper()
 	// A load may take longer than caddytest's own 5 s under -race on a loaded
 	// machine (integration's TestStartCaddyWaitsForASlowLoad).
+	testport.NeverSkipped(t) // caddytest skips when it cannot start Caddy
 	tc := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: sandboxAdmin, TestRequestTimeout: 20 * time.Second, LoadRequestTimeout: time.Minute})
 	tc.InitServer(`{
 	skip_install_trust

@@ -46,3 +46,23 @@ func Free(tb testing.TB) int {
 	}
 	return port
 }
+
+// neverSkipped holds the tests NeverSkipped was given, so that a test
+// that starts Caddy several times is checked once.
+var neverSkipped sync.Map
+
+// NeverSkipped makes tb fail if it ends skipped. caddytest skips a test
+// whose Caddy it cannot start (go test -short, or a failed prerequisite
+// such as a busy admin port): an integration test that drove no Caddy must
+// not pass as a skip wherever it runs, not only where .ci/run reads SKIP.
+func NeverSkipped(tb testing.TB) {
+	if _, seen := neverSkipped.LoadOrStore(tb, true); seen {
+		return
+	}
+	tb.Cleanup(func() {
+		neverSkipped.Delete(tb)
+		if tb.Skipped() {
+			tb.Errorf("skipped: caddytest did not start Caddy (go test -short, or a failed prerequisite); an integration test never skips")
+		}
+	})
+}

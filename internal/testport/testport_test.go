@@ -23,3 +23,33 @@ func TestFreeNeverRepeats(t *testing.T) {
 		l.Close()
 	}
 }
+
+// recordingTB is a testing.TB whose Cleanup, Skipped and Errorf are
+// recorded, so that a test can watch another end skipped.
+type recordingTB struct {
+	testing.TB
+	cleanups []func()
+	skipped  bool
+	errors   int
+}
+
+func (r *recordingTB) Cleanup(f func())      { r.cleanups = append(r.cleanups, f) }
+func (r *recordingTB) Skipped() bool         { return r.skipped }
+func (r *recordingTB) Errorf(string, ...any) { r.errors++ }
+
+// TestNeverSkipped: a test that ends skipped fails, once however often it
+// started Caddy; one that ran does not.
+func TestNeverSkipped(t *testing.T) {
+	for _, skipped := range []bool{false, true} {
+		r := &recordingTB{TB: t, skipped: skipped}
+		NeverSkipped(r)
+		NeverSkipped(r) // a second Caddy in the same test
+		if len(r.cleanups) != 1 {
+			t.Fatalf("%d cleanups registered, want 1", len(r.cleanups))
+		}
+		r.cleanups[0]()
+		if want := map[bool]int{false: 0, true: 1}[skipped]; r.errors != want {
+			t.Fatalf("skipped %v: %d errors, want %d", skipped, r.errors, want)
+		}
+	}
+}
