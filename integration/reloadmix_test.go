@@ -202,7 +202,8 @@ func TestReloadVariantsUnderLoad(t *testing.T) {
 		mu       sync.Mutex
 		problems []string
 		counts   = map[string]int{}
-		epoch    atomic.Int64 // odd while a load is under way
+		inflight = map[int64]int{} // requests under way, by the epoch they started in
+		epoch    atomic.Int64      // odd while a load is under way
 		stages   = []stage{current}
 	)
 	report := func(s string) {
@@ -223,10 +224,14 @@ func TestReloadVariantsUnderLoad(t *testing.T) {
 						return
 					default:
 					}
+					mu.Lock()
 					e0 := epoch.Load()
+					inflight[e0]++
+					mu.Unlock()
 					got := f()
 					e1 := epoch.Load()
 					mu.Lock()
+					inflight[e0]--
 					counts[kind+": "+got]++
 					allowed := []string{expect(stages[e0/2])[kind]}
 					if e0 != e1 || e0%2 == 1 { // across a load: the stage before or after
@@ -322,8 +327,26 @@ func TestReloadVariantsUnderLoad(t *testing.T) {
 			t.Errorf("%s: the admin API lists %v, the running configuration has %v", step.name, got, running)
 		}
 		if i == 0 {
-			// dedupe is on: once the first copy was acknowledged, the others are not forwarded.
-			time.Sleep(time.Second)
+			// dedupe is on: once the first copy was acknowledged, the others
+			// are not forwarded. Requests that started before this load
+			// (dedupe off) may still forward theirs: count once they ended,
+			// not a second later.
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				mu.Lock()
+				before := 0
+				for e, n := range inflight {
+					if e < epoch.Load() {
+						before += n
+					}
+				}
+				mu.Unlock()
+				if before == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d requests started before the load still under way after 30 s", before)
+				}
+			}
 			dedupeDeliveries = delivered.Load()
 		}
 	}
