@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -264,6 +265,41 @@ func TestWebhookAttacksThroughCaddy(t *testing.T) {
 		}
 		return out
 	}()
+	// Signed documents padded past what a notification holds, read before
+	// the signature is checked: each is refused at its bound, unparsed
+	// beyond it (README What the merchant can trust, Latipay, 2C2P).
+	couponed := func(fields int) func(transform.Params) transform.Params {
+		return func(p transform.Params) transform.Params {
+			for n := 0; len(p) < fields-1; n++ { // and sign
+				p = append(p, transform.Param{Name: "coupon_fee_" + strconv.Itoa(n), Value: "1"})
+			}
+			return p
+		}
+	}
+	latipayJSON := func(pad string) string {
+		v, _ := url.ParseQuery(latipayForm(latipayAPIKey, nil))
+		return `{"merchant_reference":"` + v.Get("merchant_reference") + `","order_id":"` + v.Get("order_id") + `","currency":"NZD","amount":"12.30",` +
+			`"payment_method":"wechat","status":"paid","pay_time":"` + v.Get("pay_time") + `","signature":"` + v.Get("signature") + `"` + pad + `}`
+	}
+	demoEnvelope, _ := base64.StdEncoding.DecodeString(twoc2pDemoApproved)
+	twoc2pPadded := func(elements int) string {
+		return "paymentResponse=" + url.QueryEscape(base64.StdEncoding.EncodeToString([]byte(
+			strings.Replace(string(demoEnvelope), "</PaymentResponse>", strings.Repeat("<x/>", elements)+"</PaymentResponse>", 1))))
+	}
+	// The same documents at their bounds verify: the bounds refuse the rest.
+	for _, ok := range []struct{ path, contentType, body string }{
+		{"/webhooks/wechat_v2", xmlType, xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, couponed(wechatv2.MaxDocumentFields)))},
+		{"/webhooks/latipay", formType, latipayForm(latipayAPIKey, nil) + strings.Repeat("&", transform.MaxFormFields-8)},
+		{"/webhooks/latipay", "application/json", latipayJSON(`,"pad":[null]`)},
+		{"/webhooks/2c2p", formType, twoc2pPadded(13)},
+	} {
+		if status, body := send(t, notificationRequest(base+ok.path, ok.contentType, nil, ok.body)); status != http.StatusOK {
+			t.Fatalf("%s at its bound: %d %q", ok.path, status, body)
+		}
+		if got := merchant.take(); len(got) != 1 {
+			t.Fatalf("%s at its bound: the merchant received %d events", ok.path, len(got))
+		}
+	}
 	tests := []struct {
 		name, path, contentType string
 		header                  http.Header
@@ -271,6 +307,11 @@ func TestWebhookAttacksThroughCaddy(t *testing.T) {
 		status                  int
 		failForm                string // a prefix of the provider's failure form
 	}{
+		{"wechat_v2 signed, one field more than a notification is read to", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, couponed(wechatv2.MaxDocumentFields+1))), 401, wechatFail},
+		{"latipay signed, a form of 65 fields", "/webhooks/latipay", formType, nil, latipayForm(latipayAPIKey, nil) + strings.Repeat("&", transform.MaxFormFields-7), 401, "fail: "},
+		{"latipay signed JSON padded with nulls", "/webhooks/latipay", "application/json", nil, latipayJSON(`,"pad":[` + strings.Repeat("null,", 64) + `null]`), 401, "fail: "},
+		{"latipay signed JSON under a name past 1 KiB", "/webhooks/latipay", "application/json", nil, latipayJSON(`,"` + strings.Repeat("n", transform.MaxFlatName) + `":{"a":1}`), 401, "fail: "},
+		{"2c2p signed envelope padded with 14 unsigned elements", "/webhooks/2c2p", formType, nil, twoc2pPadded(14), 401, ""},
 		{"wechat_v2 forged", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(strings.Repeat("0", 32), wechatv2.SignHMACSHA256, nil)), 401, wechatFail},
 		{"wechat_v2 downgraded to MD5", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignMD5, set("sign_type", "MD5"))), 401, wechatFail},
 		{"wechat_v2 signed orderquery answer (NOTPAY)", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("trade_state", "NOTPAY"))), 401, wechatFail},
