@@ -274,9 +274,14 @@ func isBase64Text(body []byte) bool {
 
 // multipartValues returns the values of field in a multipart/form-data body
 // (curl -F), already bounded by the body's size; a form of more than
-// transform.MaxFormFields parts is refused once it has read that many.
+// transform.MaxFormFields parts is refused once it has read that many, and
+// one with a part of more than maxPartHeaderLines header lines before any
+// is read.
 func multipartValues(body []byte, boundary, field string) ([]string, error) {
 	if boundary == "" {
+		return nil, transform.ErrMalformed
+	}
+	if !partHeadersWithin(body, boundary, maxPartHeaderLines) {
 		return nil, transform.ErrMalformed
 	}
 	mr := multipart.NewReader(bytes.NewReader(body), boundary)
@@ -298,6 +303,35 @@ func multipartValues(body []byte, boundary, field string) ([]string, error) {
 		}
 		values = append(values, string(bytes.TrimSpace(v)))
 	}
+}
+
+// maxPartHeaderLines bounds the header lines of a multipart form's part
+// (curl -F writes one or two: Content-Disposition, Content-Type).
+const maxPartHeaderLines = 16
+
+// partHeadersWithin tells whether no part of a multipart body has more than
+// max header lines (the lines after a delimiter line, up to the first empty
+// one), checked before mime/multipart reads any: it reads a part's header
+// whole, and one of 10000 lines in a 64 KiB body cost 1.5 ms and 800 KB
+// before the signature was checked.
+func partHeadersWithin(body []byte, boundary string, max int) bool {
+	delimiter := []byte("--" + boundary)
+	inHeader, lines := false, 0
+	for line := range bytes.Lines(body) {
+		line = bytes.TrimRight(line, "\r\n")
+		switch {
+		case bytes.HasPrefix(line, delimiter):
+			inHeader, lines = true, 0
+		case !inHeader:
+		case len(line) == 0:
+			inHeader = false
+		default:
+			if lines++; lines > max {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // InflateAnswer undoes a gzip compression a transport left in place on a

@@ -346,7 +346,8 @@ func TestWebhookBoundedWork(t *testing.T) {
 // multipart, costs about its own size before the signature is checked,
 // and is refused (transform.MaxFormFields): 9000 fields cost 1.8 MB and
 // 1.4 ms, 900 parts 1.2 MB; 64 are read. So is an envelope of thousands
-// of elements (its three aside, unsigned and skipped): 16 are read.
+// of elements (its three aside, unsigned and skipped): 16 are read; and a
+// part of thousands of header lines (1.5 ms, 800 KB): 16 are allowed.
 func TestWebhookFormBoundedWork(t *testing.T) {
 	w := newWebhook(t, testConfig())
 	padded := func(field func(i int) string, end string) []byte {
@@ -364,6 +365,11 @@ func TestWebhookFormBoundedWork(t *testing.T) {
 			kv = append(kv, "f"+strconv.Itoa(i), "")
 		}
 		return multipartForm(kv...)
+	}
+	// headerLines is the form with its part's Content-Disposition followed
+	// by n-1 header lines of its own.
+	headerLines := func(n int) []byte {
+		return bytes.Replace(multipartForm(FieldResponse, demoApproved), []byte("\r\n\r\n"), []byte(strings.Repeat("\r\nX-A: b", n-1)+"\r\n\r\n"), 1)
 	}
 	// The demo envelope with unsigned elements of its own after the
 	// signature (it has three).
@@ -385,6 +391,9 @@ func TestWebhookFormBoundedWork(t *testing.T) {
 		{"900 parts", transform.Notification{Header: multipartHeader, Body: parts(0)}, false},
 		{"65 parts", transform.Notification{Header: multipartHeader, Body: parts(transform.MaxFormFields + 1)}, false},
 		{"64 parts", transform.Notification{Header: multipartHeader, Body: parts(transform.MaxFormFields)}, true},
+		{"a part of 7000 header lines", transform.Notification{Header: multipartHeader, Body: headerLines(7000)}, false},
+		{"a part of 17 header lines", transform.Notification{Header: multipartHeader, Body: headerLines(maxPartHeaderLines + 1)}, false},
+		{"a part of 16 header lines", transform.Notification{Header: multipartHeader, Body: headerLines(maxPartHeaderLines)}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
