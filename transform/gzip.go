@@ -45,7 +45,9 @@ func Gunzip(body []byte, max int) ([]byte, error) {
 // more is refused after reading that many, whatever its length. RFC 9110
 // §5.6.1 asks a recipient to ignore "a reasonable number" of empty
 // elements; no sender lists more than a few codings, and a header line of
-// a megabyte ("identity," 100000 times) cost 9 MB and 9 ms to list whole.
+// 18 KiB (Caddy's default max_header_size is 16 KiB, plus Go's slack) cost
+// 0.85 ms of CPU per request to list whole, a megabyte (Go's own default,
+// or a raised max_header_size: "a," 500000 times) 57 ms and 45 MB.
 const MaxCodingElements = 16
 
 // ContentCodings lists the codings of header's Content-Encoding in the order
