@@ -347,7 +347,9 @@ func (w *Webhook) refundEvent(outer transform.Params) (*transform.Event, error) 
 	if err != nil {
 		return nil, ErrRefundDecrypt
 	}
-	root, p, err := transform.ParseFlatXML(plain)
+	// Bounded like a payment notification: AES-ECB blocks of captured
+	// notifications can be repeated into a long plaintext.
+	root, p, err := transform.ParseFlatXMLBounded(plain, MaxDocumentFields)
 	if err != nil || root != "root" {
 		return nil, ErrRefundDecrypt
 	}

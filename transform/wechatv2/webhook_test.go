@@ -444,6 +444,31 @@ func TestWebhookBoundedWork(t *testing.T) {
 	}
 }
 
+// TestWebhookRefundBoundedWork: a refund notification's decrypted req_info
+// is read up to MaxDocumentFields fields too (AES-ECB blocks of captured
+// notifications can be repeated into a long one): that many verify, one
+// more is refused.
+func TestWebhookRefundBoundedWork(t *testing.T) {
+	w := newWebhook(t, testConfig(""))
+	inner := func(fields int) transform.Params {
+		p := transform.Params{{Name: "out_refund_no", Value: "R1"}, {Name: "refund_status", Value: "SUCCESS"}}
+		for n := 0; len(p) < fields; n++ {
+			p = append(p, transform.Param{Name: "f" + strconv.Itoa(n), Value: "1"})
+		}
+		return p
+	}
+	for fields, ok := range map[int]bool{MaxDocumentFields: true, MaxDocumentFields + 1: false} {
+		body, err := RefundNotification(testConfig(""), inner(fields))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := w.Verify(transform.Notification{Body: body})
+		if ok != (err == nil) || !ok && !errors.Is(err, ErrRefundDecrypt) || ok && len(ev.Data) != fields {
+			t.Fatalf("%d fields: %+v, %v", fields, ev, err)
+		}
+	}
+}
+
 // TestWebhookAttacks: documents an attacker holds or can make, each signed
 // with the merchant's own key where that is what a real capture would carry
 // (every v2 API answer is signed with the same key as notifications).
