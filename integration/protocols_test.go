@@ -263,6 +263,60 @@ func TestNotificationToAnUnroutedPathIsRetried(t *testing.T) {
 	}
 }
 
+// TestUnroutedPathKeepsTheConnection: Caddyfile.example's closing 404
+// closes the connection of a request sent with Expect (c408479: answered at
+// once, its body never asked for) and of no other: a stray request to a path
+// no route handles (a scanner, a notify_url with a typo) leaves an HTTP/1.1
+// keep-alive connection open and an HTTP/2 one without a GOAWAY, so the
+// merchant backend's and the providers' requests on it go on (README
+// "Webhooks").
+func TestUnroutedPathKeepsTheConnection(t *testing.T) {
+	merchant, sandbox := freePort(t), freePort(t)
+	config := exampleConfig(t, merchant, sandbox, t.TempDir()+"/caddy.log", storageDir())
+	config = strings.Replace(config, "\tskip_install_trust\n", "\tskip_install_trust\n\tservers {\n\t\tprotocols h1 h2c\n\t}\n", 1)
+	startCaddy(t, config)
+	for _, tt := range []struct {
+		how   string
+		proto int
+		set   func(*http.Protocols)
+	}{
+		{"HTTP/1.1", 1, func(p *http.Protocols) { p.SetHTTP1(true) }},
+		{"h2c", 2, func(p *http.Protocols) { p.SetUnencryptedHTTP2(true) }},
+	} {
+		t.Run(tt.how, func(t *testing.T) {
+			protocols := new(http.Protocols)
+			tt.set(protocols)
+			tr := &http.Transport{Protocols: protocols, MaxConnsPerHost: 1}
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+			var conns []net.Conn
+			for _, path := range []string{"/nowhere", "/webhooks/wechat_v3/", "/wechat/query"} {
+				var conn net.Conn
+				trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { conn = info.Conn }}
+				req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodPost,
+					"http://localhost:"+itoa(merchant)+path, strings.NewReader(`{"order_id":"UNROUTED-1"}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Content-Type", "application/json")
+				res, err := client.Do(req)
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if want := map[bool]int{true: 422, false: 404}[path == "/wechat/query"]; res.StatusCode != want || res.ProtoMajor != tt.proto || res.Close {
+					t.Fatalf("%s: HTTP/%d %d, Connection: close %v; want %d on an open connection", path, res.ProtoMajor, res.StatusCode, res.Close, want)
+				}
+				conns = append(conns, conn)
+			}
+			if conns[1] != conns[0] || conns[2] != conns[0] {
+				t.Fatalf("a new connection after a 404 of the closing handle: %v", conns)
+			}
+		})
+	}
+}
+
 // TestRouteBodyLimitIsTooLarge: a route may bound bodies below the
 // plugin's 64 KiB with Caddy's request_body max_size; a body that passes
 // that bound mid-read (chunked, so Caddy cannot refuse it by its length)
