@@ -17,7 +17,8 @@ import (
 // notification of such an order is acknowledged and forwarded with attach
 // as signed. A field sorting between attach and the field after it
 // (bank_type moved into attach), or a device_info read as beginning inside
-// attach, is refused (401) and not forwarded.
+// attach (right after it, or after a field cut from it), is refused (401)
+// and not forwarded.
 func TestWechatV2AttachOfParameters(t *testing.T) {
 	base, merchant := trustRoutes(t)
 	for _, attach := range []string{
@@ -26,6 +27,7 @@ func TestWechatV2AttachOfParameters(t *testing.T) {
 		"a=1&sign=x",
 		"order=O2&out_trade_no=O2&time_end=20260101000000&trade_type=JSAPI",
 		"src=mp&device_info=iPhone",
+		"src=mp&cash_fee=1&device_info=iPhone",
 	} {
 		req := notificationRequest(base+"/webhooks/wechat_v2", "text/xml", nil,
 			xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("attach", attach))))
@@ -51,7 +53,13 @@ func TestWechatV2AttachOfParameters(t *testing.T) {
 	genuine := notification(apiKey, wechatv2.SignHMACSHA256, set("attach", "src=mp&device_info=iPhone"))
 	forged := slices.DeleteFunc(set("device_info", "iPhone&bank_type=CFT&cash_fee=1234")(set("attach", "src=mp")(slices.Clone(genuine))),
 		func(kv transform.Param) bool { return kv.Name == "bank_type" || kv.Name == "cash_fee" })
-	for name, p := range map[string]transform.Params{"bank_type moved into attach": moved, "device_info running on from attach": forged} {
+	// The genuine "src=mp&cash_fee=1&device_info=iPhone" cut before cash_fee,
+	// which becomes a field of 1, and device_info running on as above.
+	genuineCash := notification(apiKey, wechatv2.SignHMACSHA256, set("attach", "src=mp&cash_fee=1&device_info=iPhone"))
+	forgedCash := set("cash_fee", "1")(slices.DeleteFunc(set("device_info", "iPhone&bank_type=CFT&cash_fee=1234")(set("attach", "src=mp")(slices.Clone(genuineCash))),
+		func(kv transform.Param) bool { return kv.Name == "bank_type" || kv.Name == "cash_fee" }))
+	for name, p := range map[string]transform.Params{"bank_type moved into attach": moved, "device_info running on from attach": forged,
+		"cash_fee and device_info from attach": forgedCash} {
 		req := notificationRequest(base+"/webhooks/wechat_v2", "text/xml", nil, xmlOf(p))
 		if status, _ := send(t, req); status != http.StatusUnauthorized {
 			t.Errorf("%s: status %d, want 401", name, status)

@@ -78,6 +78,7 @@ func FuzzSignedStringReadings(f *testing.F) {
 	f.Add("attach=x&device_info=D&bank_type=CFT&fee_type=CNY")
 	f.Add("attach=a=1&bank_type=X&bank_type=CFT&cash_fee=1")
 	f.Add("attach=a=1&openid=Q&cash_fee=1&openid=o2")
+	f.Add("attach=x&cash_fee=1&device_info=D&bank_type=CFT&cash_fee=1234&fee_type=CNY")
 	f.Fuzz(func(t *testing.T, s string) {
 		var passed []transform.Params
 		for _, p := range readings(s) {

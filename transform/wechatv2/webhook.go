@@ -227,15 +227,18 @@ func splitFromFreeText(p transform.Params) bool {
 	return false
 }
 
-// deviceInfoFromAttach tells whether device_info directly follows attach
-// in the signed string and holds a pair named between the two (bank_type,
-// cash_fee, …): a genuine attach holding "&device_info=D" (the merchant's
-// parameters) read as attach cut there and a device_info of "D" that runs
-// on over bank_type and the fields after it, up to the first sorting past
-// device_info. A genuine notification never has attach and device_info
-// side by side: bank_type, which it always carries, sorts between them.
+// deviceInfoFromAttach tells whether attach is signed and device_info
+// holds a pair named between the two (bank_type, cash_fee, …): a genuine
+// attach holding "&device_info=D" (the merchant's parameters) read as
+// attach cut there, or cut before a pair freeTextPairs tolerates that
+// becomes a field ("src=mp&cash_fee=1&device_info=D": cash_fee 1), and a
+// device_info of "D" that runs on over bank_type and the fields after it,
+// up to the first sorting past device_info. Such a device_info can only
+// have begun inside attach, the one free text sorting before the fields it
+// ran over; a genuine one holding such a pair next to an attach is refused
+// with it.
 func deviceInfoFromAttach(p transform.Params) bool {
-	if p.Get("attach") == "" || nextSigned(p, "attach") != "device_info" {
+	if p.Get("attach") == "" {
 		return false
 	}
 	for name := range transform.PairNames(p.Get("device_info")) {

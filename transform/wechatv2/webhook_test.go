@@ -776,25 +776,45 @@ func TestWebhookFreeTextSplit(t *testing.T) {
 
 // TestWebhookDeviceInfoFromAttach: a genuine attach of the merchant's
 // parameters holding "&device_info=iPhone" signs the same as a forged
-// notification whose attach is cut there and whose device_info "iPhone"
-// runs on over bank_type and cash_fee, dropping both and changing the
-// attach the merchant reads. No genuine notification has device_info right
-// after attach (bank_type sorts between them): refused.
+// notification whose attach is cut before it (or before a pair named as
+// one of WeChat's fields sorting between bank_type and device_info, which
+// becomes a field: cash_fee "1") and whose device_info "iPhone" runs on
+// over bank_type and cash_fee, dropping or replacing both and changing the
+// attach the merchant reads. No genuine notification has device_info
+// holding what sorts between attach and device_info (bank_type, which it
+// always carries, would have run into it): refused.
 func TestWebhookDeviceInfoFromAttach(t *testing.T) {
+	tests := []struct {
+		name, attach string
+		forged       transform.Params // besides attach cut and bank_type and cash_fee run into device_info
+	}{
+		{"device_info right after attach", "src=mp&device_info=iPhone", transform.Params{{Name: "attach", Value: "src=mp"}}},
+		{"a WeChat field between them", "src=mp&cash_fee=1&device_info=iPhone",
+			transform.Params{{Name: "attach", Value: "src=mp"}, {Name: "cash_fee", Value: "1"}}},
+		{"two WeChat fields between them", "src=mp&cash_fee_type=USD&coupon_fee=1&device_info=iPhone",
+			transform.Params{{Name: "attach", Value: "src=mp"}, {Name: "cash_fee_type", Value: "USD"}, {Name: "coupon_fee", Value: "1"}}},
+	}
 	cfg := testConfig("")
-	genuine := set(notificationParams(), "attach", "src=mp&device_info=iPhone")
-	if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: signedXML(genuine, vecAPIKey, SignMD5)}); err != nil || ev.Data["attach"] != "src=mp&device_info=iPhone" {
-		t.Fatalf("the genuine notification: %+v, %v", ev, err)
-	}
-	sign := refSign(genuine, vecAPIKey, SignMD5)
-	forged := set(set(genuine, "attach", "src=mp"), "device_info", "iPhone&bank_type=CFT&cash_fee=1234")
-	forged = slices.DeleteFunc(forged, func(kv transform.Param) bool { return kv.Name == "bank_type" || kv.Name == "cash_fee" })
-	if refSign(forged, vecAPIKey, SignMD5) != sign {
-		t.Fatalf("the forgery does not sign as the genuine notification: %v", forged)
-	}
-	body := transform.AppendFlatXML(nil, "xml", append(forged, transform.Param{Name: "sign", Value: sign}))
-	if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: body}); !errors.Is(err, ErrShiftedField) {
-		t.Fatalf("forged %v: Verify = %+v, %v", forged, ev, err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			genuine := set(notificationParams(), "attach", tt.attach)
+			if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: signedXML(genuine, vecAPIKey, SignMD5)}); err != nil || ev.Data["attach"] != tt.attach {
+				t.Fatalf("the genuine notification: %+v, %v", ev, err)
+			}
+			sign := refSign(genuine, vecAPIKey, SignMD5)
+			forged := slices.DeleteFunc(slices.Clone(genuine), func(kv transform.Param) bool { return kv.Name == "bank_type" || kv.Name == "cash_fee" })
+			for _, kv := range tt.forged {
+				forged = set(forged, kv.Name, kv.Value)
+			}
+			forged = set(forged, "device_info", "iPhone&bank_type=CFT&cash_fee=1234")
+			if refSign(forged, vecAPIKey, SignMD5) != sign {
+				t.Fatalf("the forgery does not sign as the genuine notification: %v", forged)
+			}
+			body := transform.AppendFlatXML(nil, "xml", append(forged, transform.Param{Name: "sign", Value: sign}))
+			if ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: body}); !errors.Is(err, ErrShiftedField) {
+				t.Fatalf("forged %v: Verify = %+v, %v", forged, ev, err)
+			}
+		})
 	}
 }
 
