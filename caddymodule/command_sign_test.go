@@ -215,11 +215,21 @@ func TestSignCommandPaddedValue(t *testing.T) {
 		{"wechat_v2, leading space", "wechat_v2", " " + key, doc, "begins or ends with white space"},
 		{"latipay, trailing newline", "latipay", "111222333\n", `{"amount":"1.00"}`, "begins or ends with white space"},
 		{"latipay, byte order mark", "latipay", "\uFEFF111222333", `{"amount":"1.00"}`, "begins with a byte order mark"},
+		{"latipay, UTF-16", "latipay", string(utf16LE("111222333")), `{"amount":"1.00"}`, "holds a NUL byte"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("MINIPAY_SIGN_TEST_KEY", tt.value)
+			set := "api_key={env.MINIPAY_SIGN_TEST_KEY}"
+			if strings.IndexByte(tt.value, 0) >= 0 { // no environment variable holds a NUL
+				keyFile := filepath.Join(t.TempDir(), "key")
+				if err := os.WriteFile(keyFile, []byte(tt.value), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				set = "api_key={file." + keyFile + "}"
+			} else {
+				t.Setenv("MINIPAY_SIGN_TEST_KEY", tt.value)
+			}
 			var out, errOut bytes.Buffer
-			code := runMinipay([]string{"sign", "--provider", tt.provider, "--set", "api_key={env.MINIPAY_SIGN_TEST_KEY}", "-"}, strings.NewReader(tt.input), &out, &errOut)
+			code := runMinipay([]string{"sign", "--provider", tt.provider, "--set", set, "-"}, strings.NewReader(tt.input), &out, &errOut)
 			if code != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), "--set api_key "+tt.want) ||
 				strings.Contains(errOut.String(), strings.TrimSpace(strings.TrimPrefix(tt.value, "\uFEFF"))) {
 				t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())

@@ -98,10 +98,14 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 // the provider's "signature error". An env file with CRLF lines leaves a
 // \r (Caddy trims one line ending of a file); an editor saving "UTF-8
 // with BOM" (Windows Notepad's choice before 2019) puts U+FEFF before the
-// key, which is no white space to strings.TrimSpace. PEM text may end
-// with its line ending, and its parser skips what precedes it.
+// key, which is no white space to strings.TrimSpace; one saving UTF-16
+// (Windows PowerShell 5's > and Out-File, Notepad's "Unicode") puts a NUL
+// after every ASCII byte, which no value holds. PEM text may end with its
+// line ending, and its parser skips what precedes it.
 func valueProblem(v string) string {
 	switch {
+	case strings.IndexByte(v, 0) >= 0:
+		return "holds a NUL byte (the file it was read from was saved as UTF-16; save it as UTF-8 without BOM)"
 	case strings.Contains(v, "-----BEGIN "):
 		return ""
 	case strings.HasPrefix(v, "\uFEFF"):

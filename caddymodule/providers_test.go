@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -38,6 +39,11 @@ func TestResolveProvider(t *testing.T) {
 	}
 	withBOM := filepath.Join(t.TempDir(), "key")
 	if err := os.WriteFile(withBOM, []byte("\uFEFF"+testAPIKey+"\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Windows PowerShell 5's "key" > file: UTF-16LE with its BOM and CRLF.
+	utf16File := filepath.Join(t.TempDir(), "key16")
+	if err := os.WriteFile(utf16File, utf16LE("\uFEFF"+testAPIKey+"\r\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	pemWithBOM := filepath.Join(t.TempDir(), "key.pem")
@@ -79,6 +85,10 @@ func TestResolveProvider(t *testing.T) {
 		{"wechat_v2 key beginning with a byte order mark", &WechatV2{wechatv2.Config{AppID: testAppID, MchID: testMchID, APIKey: "{file." + withBOM + "}"}},
 			"minipay: provider wechat_v2: field api_key begins with a byte order mark"},
 		{"PEM file beginning with a byte order mark", latipayKey("{file." + pemWithBOM + "}"), ""},
+		// A key saved as UTF-16 was taken with a NUL after every byte.
+		{"file saved as UTF-16", latipayKey("{file." + utf16File + "}"), "minipay: provider latipay: field api_key holds a NUL byte"},
+		{"wechat_v2 key saved as UTF-16", &WechatV2{wechatv2.Config{AppID: testAppID, MchID: testMchID, APIKey: "{file." + utf16File + "}"}},
+			"minipay: provider wechat_v2: field api_key holds a NUL byte"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -392,4 +402,13 @@ func buildSide[P, S any](p provider, newSide func(P) (S, error)) (has bool, err 
 	}
 	_, err = newSide(side)
 	return true, err
+}
+
+// utf16LE writes s as UTF-16LE, as Windows PowerShell 5 writes a file.
+func utf16LE(s string) []byte {
+	var b []byte
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = append(b, byte(u), byte(u>>8))
+	}
+	return b
 }
