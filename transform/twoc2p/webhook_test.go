@@ -394,6 +394,11 @@ func TestWebhookFormBoundedWork(t *testing.T) {
 		{"a part of 7000 header lines", transform.Notification{Header: multipartHeader, Body: headerLines(7000)}, false},
 		{"a part of 17 header lines", transform.Notification{Header: multipartHeader, Body: headerLines(maxPartHeaderLines + 1)}, false},
 		{"a part of 16 header lines", transform.Notification{Header: multipartHeader, Body: headerLines(maxPartHeaderLines)}, true},
+		// A header line named as the boundary and more ("--B…x: b", a token
+		// to mime/multipart) is no delimiter, and no new part's header.
+		{"a part of 5200 header lines, every 8th named as the boundary", transform.Notification{Header: multipartHeader,
+			Body: bytes.Replace(multipartForm(FieldResponse, demoApproved), []byte("\r\n\r\n"),
+				[]byte(strings.Repeat(strings.Repeat("\r\nX-A: b", 7)+"\r\n--"+testBoundary+"x: b", 650)+"\r\n\r\n"), 1)}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
