@@ -1,6 +1,7 @@
 package wechatv2
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,4 +91,100 @@ func FuzzSignedStringReadings(f *testing.F) {
 			t.Fatalf("%q has %d readings that pass: %v", s, len(passed), passed)
 		}
 	})
+}
+
+// TestSignedStringReadingsOfNotifications: for whole notifications (more
+// '&' than readings enumerates), whose attach holds two of the merchant's
+// parameters named from a vocabulary of WeChat's fields and names of its
+// own, with no device_info or one holding a pair, every document that signs
+// as the genuine one (each reading of its signed string, a field holding
+// "&name=" outside attach and device_info left out as pairOutsideFreeText
+// refuses it) is given to Verify with the genuine signature: at most one
+// is accepted, so none but WeChat's when WeChat's is. An attach
+// "src=mp&cash_fee=1&device_info=D" was also accepted as attach "src=mp",
+// cash_fee 1 and a device_info that swallowed bank_type and the real
+// cash_fee.
+func TestSignedStringReadingsOfNotifications(t *testing.T) {
+	names := []string{"uid", "appid", "attach", "bank_type", "cash_fee", "cash_fee_type", "coupon_fee", "coupon_fee_0",
+		"device_info", "err_code", "fee_type", "openid", "sign", "sign_type", "total_fee", "zz"}
+	w := newWebhook(t, testConfig(""))
+	genuineAccepted := 0
+	for _, device := range []string{"", "D", "D&zz=3"} {
+		for _, a := range names {
+			for _, b := range names {
+				genuine := set(notificationParams(), "attach", "src=mp&"+a+"=1&"+b+"=2")
+				if device != "" {
+					genuine = set(genuine, "device_info", device)
+				}
+				sign := refSign(genuine, vecAPIKey, SignMD5)
+				var accepted []transform.Params
+				for _, p := range pairFreeReadings(signedString(genuine)) {
+					body := transform.AppendFlatXML(nil, "xml", append(p, transform.Param{Name: "sign", Value: sign}))
+					if _, err := w.Verify(transform.Notification{Body: body}); err == nil {
+						accepted = append(accepted, p)
+					}
+				}
+				if len(accepted) > 1 {
+					t.Errorf("attach %q, device_info %q: %d documents accepted: %v", genuine.Get("attach"), device, len(accepted), accepted)
+				}
+				if _, err := w.Verify(transform.Notification{Body: signedXML(genuine, vecAPIKey, SignMD5)}); err == nil {
+					genuineAccepted++
+				}
+			}
+		}
+	}
+	if genuineAccepted == 0 { // the search would check nothing
+		t.Fatal("no genuine notification is accepted")
+	}
+}
+
+// signedString is p's string to sign without "&key=": its non-empty
+// fields but sign, sorted by name, k=v joined with '&'.
+func signedString(p transform.Params) string {
+	p = slices.DeleteFunc(slices.Clone(p), func(kv transform.Param) bool { return kv.Value == "" || kv.Name == "sign" })
+	slices.SortFunc(p, func(a, b transform.Param) int { return strings.Compare(a.Name, b.Name) })
+	parts := make([]string, len(p))
+	for i, kv := range p {
+		parts[i] = kv.Name + "=" + kv.Value
+	}
+	return strings.Join(parts, "&")
+}
+
+// pairFreeReadings is readings without its bound on '&', leaving out every
+// reading where a field other than attach or device_info holds "&name="
+// (refused by pairOutsideFreeText), which keeps the search small.
+func pairFreeReadings(s string) []transform.Params {
+	var out []transform.Params
+	var from func(start int, p transform.Params)
+	from = func(start int, p transform.Params) {
+		name, _, found := strings.Cut(s[start:], "=")
+		if !found || strings.Contains(name, "&") || !elementName(name) || name == "sign" || len(p) > 0 && p[len(p)-1].Name >= name {
+			return
+		}
+		valueStart := start + len(name) + 1
+		for end := valueStart + 1; end <= len(s); end++ {
+			if end < len(s) && s[end] != '&' {
+				continue
+			}
+			value := s[valueStart:end]
+			if name != "attach" && name != "device_info" && hasPair(value) {
+				return // so does every longer value
+			}
+			q := append(p[:len(p):len(p)], transform.Param{Name: name, Value: value})
+			if end == len(s) {
+				out = append(out, q)
+			} else {
+				from(end+1, q)
+			}
+		}
+	}
+	from(0, nil)
+	return out
+}
+
+func hasPair(v string) bool {
+	for range transform.PairNames(v) {
+		return true
+	}
+	return false
 }
