@@ -159,9 +159,21 @@ func TestWebhookCouponsAndOptionalFields(t *testing.T) {
 		transform.Param{Name: "coupon_fee_0", Value: "60"}, transform.Param{Name: "coupon_type_1", Value: "NO_CASH"},
 		transform.Param{Name: "coupon_id_1", Value: "10001"}, transform.Param{Name: "coupon_fee_1", Value: "40"},
 		transform.Param{Name: "attach", Value: "支付测试 <a&b> \"]]>\""}, transform.Param{Name: "return_msg", Value: "OK"})
+	// The largest: the 28 vouchers an order uses at most, and the 单品优惠
+	// promotion_detail text beside them (docs/providers/wechat_v2.md
+	// Largest documents).
+	largest := append(set(set(vouchers, "coupon_count", "28"), "coupon_fee", "126"),
+		transform.Param{Name: "version", Value: "1.0"}, transform.Param{Name: "promotion_detail", Value: `{"promotion_detail":[{"promotion_id":"109519",` +
+			`"name":"单品惠-6","scope":"SINGLE","type":"DISCOUNT","amount":"5","activity_id":"931386","wxpay_contribute":"0","merchant_contribute":"0",` +
+			`"other_contribute":"5","goods_detail":[{"goods_id":"a_goods1","goods_remark":"商品备注","quantity":"7","price":"1","discount_amount":"4"}]}]}`})
+	for n := 2; n < 28; n++ {
+		i := strconv.Itoa(n)
+		largest = append(largest, transform.Param{Name: "coupon_type_" + i, Value: "CASH"}, transform.Param{Name: "coupon_id_" + i, Value: "100" + i},
+			transform.Param{Name: "coupon_fee_" + i, Value: "1"})
+	}
 	for _, st := range []string{SignMD5, SignHMACSHA256} {
 		for _, sp := range []bool{false, true} {
-			for name, p := range map[string]transform.Params{"vouchers": vouchers, "required fields only": required} {
+			for name, p := range map[string]transform.Params{"vouchers": vouchers, "28 vouchers": largest, "required fields only": required} {
 				t.Run(st+map[bool]string{false: "/direct/", true: "/service-provider/"}[sp]+name, func(t *testing.T) {
 					cfg := testConfig(st)
 					if sp {
@@ -197,14 +209,18 @@ func TestWebhookCouponsAndOptionalFields(t *testing.T) {
 // partial refunds as WeChat's 查询退款 does (refund_count, and per refund
 // out_refund_no_$n, refund_id_$n, refund_channel_$n, refund_fee_$n,
 // settlement_refund_fee_$n, coupon_refund_fee_$n, refund_status_$n,
-// refund_account_$n, refund_recv_accout_$n, refund_success_time_$n), twelve
-// of them in every documented refund_status, fee_type USD: each refund_id
-// gets its own entry (refund_1 is not refund_11), in the order's currency,
-// its asked refund_fee_$n as amount (README wechat_v2 refund_query).
+// refund_account_$n, refund_recv_accout_$n, refund_success_time_$n), the
+// 20 an answer lists at most, in every documented refund_status, fee_type
+// USD, each returning the 28 vouchers an order uses at most
+// (coupon_refund_count_$n, coupon_type_$n_$m, coupon_refund_id_$n_$m,
+// coupon_refund_fee_$n_$m: the largest genuine answer, about 1950 fields,
+// docs/providers/wechat_v2.md Largest documents): each refund_id gets its
+// own entry (refund_1 is not refund_11), in the order's currency, its asked
+// refund_fee_$n as amount (README wechat_v2 refund_query).
 func TestRefundQuerySeveralRefunds(t *testing.T) {
 	statuses := []string{"SUCCESS", "PROCESSING", "REFUNDCLOSE", "CHANGE"}
 	mapped := map[string]string{"SUCCESS": "succeeded", "PROCESSING": "pending", "REFUNDCLOSE": "failed", "CHANGE": "failed"}
-	const count = 12
+	const count, vouchers = 20, 28
 	answer := transform.Params{
 		{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"}, {Name: "appid", Value: vecAppID},
 		{Name: "mch_id", Value: vecMchID}, {Name: "nonce_str", Value: "TeqClE3i0mvn3DrK"}, {Name: "result_code", Value: "SUCCESS"},
@@ -218,10 +234,21 @@ func TestRefundQuerySeveralRefunds(t *testing.T) {
 			transform.Param{Name: "out_refund_no_" + i, Value: "O1-R" + i}, transform.Param{Name: "refund_id_" + i, Value: "5000" + i},
 			transform.Param{Name: "refund_channel_" + i, Value: "ORIGINAL"}, transform.Param{Name: "refund_fee_" + i, Value: strconv.Itoa(100 + n)},
 			transform.Param{Name: "settlement_refund_fee_" + i, Value: strconv.Itoa(90 + n)},
-			transform.Param{Name: "coupon_refund_fee_" + i, Value: "10"}, transform.Param{Name: "refund_status_" + i, Value: statuses[n%len(statuses)]},
+			transform.Param{Name: "coupon_refund_fee_" + i, Value: strconv.Itoa(vouchers)}, transform.Param{Name: "refund_status_" + i, Value: statuses[n%len(statuses)]},
 			transform.Param{Name: "refund_account_" + i, Value: "REFUND_SOURCE_UNSETTLED_FUNDS"},
 			transform.Param{Name: "refund_recv_accout_" + i, Value: "招商银行信用卡0403"},
-			transform.Param{Name: "refund_success_time_" + i, Value: "2016-07-25 15:26:26"})
+			transform.Param{Name: "refund_success_time_" + i, Value: "2016-07-25 15:26:26"},
+			transform.Param{Name: "cash_refund_fee_" + i, Value: strconv.Itoa(90 + n)},
+			transform.Param{Name: "coupon_refund_count_" + i, Value: strconv.Itoa(vouchers)})
+		for m := range vouchers {
+			j := i + "_" + strconv.Itoa(m)
+			answer = append(answer, transform.Param{Name: "coupon_type_" + j, Value: "CASH"},
+				transform.Param{Name: "coupon_refund_id_" + j, Value: "1000000000" + strconv.Itoa(1000+m)},
+				transform.Param{Name: "coupon_refund_fee_" + j, Value: "1"})
+		}
+	}
+	if len(answer) < 1900 {
+		t.Fatalf("the answer has %d fields", len(answer))
 	}
 	c := newClient(t, testConfig(SignHMACSHA256))
 	body := signedXML(answer, vecAPIKey, SignHMACSHA256)

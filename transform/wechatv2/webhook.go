@@ -50,9 +50,10 @@ var (
 )
 
 // MaxDocumentFields bounds the fields of a document read before its
-// signature is checked (a notification, a request to the sandbox): a
-// payment notification documents about 30, and three per coupon; one of
-// more is refused once that many are read.
+// signature is checked (a notification, a request to the sandbox): the
+// largest payment notification has about 120, some 35 and three for each
+// of the 28 vouchers an order uses at most (docs/providers/wechat_v2.md
+// Largest documents); one of more is refused once that many are read.
 const MaxDocumentFields = 256
 
 // Verify implements transform.Webhook.
