@@ -24,9 +24,12 @@ const (
 // large basket, so the member limit is what a notification can hold at all:
 // its body is at most transform.MaxNotification bytes, and a value (a
 // member or an array element, an empty {} or a null too) takes at least 2
-// of them (an array's 0,), more once encrypted and base64-encoded.
+// of them (an array's 0,), more once encrypted and base64-encoded. The
+// deepest genuine resource, a 支付分 order paid with a single-goods coupon
+// (collection.details.N.promotion_detail.M.goods_detail.K.goods_id), has
+// eight levels (docs/providers/wechat_v3.md Notifications); ten leave room.
 const (
-	maxResourceDepth   = 6
+	maxResourceDepth   = 10
 	maxResourceMembers = transform.MaxNotification / 2
 )
 

@@ -50,6 +50,12 @@ func TestWebhookOutcomes(t *testing.T) {
 		{"resource members named as the envelope's", direct, notificationOf(t, sb, pk, EventTransactionSuccess,
 			strings.Replace(tx, `"mchid"`, `"summary":"resource's","event_type":"REFUND.SUCCESS","notification_id":"N0","mchid"`, 1)), nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
 		{"other event type", direct, notificationOf(t, sb, pk, "MCHTRANSFER.BILL.FINISHED", `{"mchid":"1900000109","out_bill_no":"B1"}`), nil, "unknown", ""},
+		// The deepest genuine resource, a 支付分 order paid with a single-goods
+		// coupon (gopay's V3DecryptScoreResult: collection.details[].
+		// promotion_detail[].goods_detail[], eight levels): forwarded as
+		// unknown, where a bound of six levels refused it (401, retried by
+		// WeChat for a day and then dropped).
+		{"payscore paid with a single-goods coupon", direct, notificationOf(t, sb, pk, "PAYSCORE.USER_PAID", payscorePaid), nil, "unknown", ""},
 		{"another mchid", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, "1900000109", "1900000999", 1)), transform.ErrForeign, "", ""},
 		// an empty {} or [] holds no value: taken as absent, as null is (README What the merchant can trust)
 		{"appid an empty object", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, `"appid":"wx8888888888888888"`, `"appid":{}`, 1)), nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
@@ -96,6 +102,9 @@ func TestWebhookOutcomes(t *testing.T) {
 				}
 			}
 		})
+	}
+	if ev := must(direct.Verify(notificationOf(t, sb, pk, "PAYSCORE.USER_PAID", payscorePaid))); ev.Data["collection.details.0.promotion_detail.0.goods_detail.0.goods_remark"] != "商品备注信息" {
+		t.Fatalf("payscore data %v", ev.Data)
 	}
 	ev := must(direct.Verify(notificationOf(t, sb, pk, EventTransactionSuccess, tx)))
 	if ev.Data["promotion_detail.0.amount"] != "1" || ev.Data["payer.openid"] != "o" || ev.Amount != "12.34" || ev.OccurredAt != "2026-11-29T10:00:05+08:00" {
@@ -252,6 +261,21 @@ func TestWebhookContentEncoding(t *testing.T) {
 	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1234,"currency":"CNY"}}`
 	transformtest.WantContentEncodingRule(t, must(NewWebhook(merchantConfig(t))), notificationOf(t, sb, examplePublicKeyID, EventTransactionSuccess, tx))
 }
+
+// payscorePaid is a 支付分 order's resource as WeChat's PAYSCORE.USER_PAID
+// notification carries it once the user paid with a single-goods coupon
+// (docs/providers/wechat_v3.md Notifications).
+const payscorePaid = `{"appid":"wx8888888888888888","mchid":"1900000109","out_order_no":"1234323JKHDFE1243252","service_id":"500001",` +
+	`"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","state":"DONE","total_amount":50000,"service_introduction":"某某酒店",` +
+	`"post_payments":[{"name":"就餐费用","amount":40000,"description":"就餐人均100元","count":4}],` +
+	`"post_discounts":[{"name":"满20减1元","description":"不与其他优惠叠加","amount":100,"count":2}],` +
+	`"risk_fund":{"name":"ESTIMATE_ORDER_COST","amount":10000,"description":"就餐的预估费用"},` +
+	`"time_range":{"start_time":"20091225091010","end_time":"20091225121010"},"location":{"start_location":"嗨客时尚主题展餐厅","end_location":"嗨客时尚主题展餐厅"},` +
+	`"attach":"Easdfowealsdkjfnlaksjdlfkwqoi&wl3l2sald","notify_url":"https://api.test.com","order_id":"15646546545165651651","need_collection":true,` +
+	`"collection":{"state":"USER_PAID","total_amount":3900,"paying_amount":0,"paid_amount":3900,"details":[{"seq":1,"amount":3900,"paid_type":"NEWTON",` +
+	`"paid_time":"20091225091210","transaction_id":"15646546545165651651","promotion_detail":[{"coupon_id":"109519","name":"单品惠-6","scope":"SINGLE",` +
+	`"type":"DISCOUNT","stock_id":"931386","amount":5,"wechatpay_contribute":0,"merchant_contribute":0,"other_contribute":5,"currency":"CNY",` +
+	`"goods_detail":[{"goods_id":"M1006","quantity":1,"unit_price":100,"discount_amount":1,"goods_remark":"商品备注信息"}]}]}]}}`
 
 // discountedGoods is a transaction's promotion_detail member with one
 // single-goods coupon per count, each listing that many goods as WeChat's
