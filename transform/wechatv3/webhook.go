@@ -96,6 +96,9 @@ type notification struct {
 	ResourceType *string   `json:"resource_type"`
 	Summary      string    `json:"summary"`
 	Resource     *Resource `json:"resource"`
+	// summaryNamed tells that the envelope gives summary (not null): id
+	// and event_type it must give.
+	summaryNamed bool
 }
 
 // Verify implements transform.Webhook. Nothing of the body is parsed before
@@ -173,6 +176,7 @@ func parseEnvelope(body []byte) (*notification, error) {
 	}
 	env := &notification{ID: flat["id"], CreateTime: flat["create_time"], EventType: flat["event_type"],
 		Summary: flat["summary"]}
+	_, env.summaryNamed = flat["summary"]
 	if rt, ok := flat["resource_type"]; ok {
 		env.ResourceType = &rt
 	}
@@ -259,7 +263,12 @@ func eventOf(env *notification, data map[string]string) *transform.Event {
 	}
 	ev.ID = transform.EventID(Name, ref, typ)
 	data["event_type"] = env.EventType
-	data["summary"] = env.Summary
+	// Only when the envelope names it: an event carries signed bytes only,
+	// and an envelope without summary leaves a resource's own member of
+	// that name as WeChat signed it (README What the merchant can trust).
+	if env.summaryNamed {
+		data["summary"] = env.Summary
+	}
 	data["notification_id"] = env.ID
 	ev.Data = data
 	return ev

@@ -243,6 +243,40 @@ func TestWebhookEnvelopeNames(t *testing.T) {
 	}
 }
 
+// TestWebhookEventHoldsOnlySignedEnvelope: the envelope's summary goes
+// into data only when it names one (not null), as CBTIS's notify_type
+// does: an envelope without summary added a summary of "" WeChat never
+// signed, which took the place of the resource's own signed summary.
+func TestWebhookEventHoldsOnlySignedEnvelope(t *testing.T) {
+	sb, _ := newSandbox(t, nil)
+	w := must(NewWebhook(merchantConfig(t)))
+	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","summary":"resource's","amount":{"total":1234,"currency":"CNY"}}`
+	good := string(notificationOf(t, sb, examplePublicKeyID, EventTransactionSuccess, tx).Body)
+	cases := []struct {
+		name, old, new string
+		summary        string // data's
+	}{
+		{"as sent", "", "", "s"},
+		{"no summary", `"summary":"s",`, ``, "resource's"},
+		{"a null summary", `"summary":"s"`, `"summary":null`, "resource's"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			body := []byte(strings.Replace(good, tc.old, tc.new, 1))
+			if tc.old != "" && string(body) == good {
+				t.Fatalf("%q not in the envelope", tc.old)
+			}
+			ev, err := w.Verify(transform.Notification{Header: sb.sign(examplePublicKeyID, body), Body: body})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if summary, named := ev.Data["summary"]; !named || summary != tc.summary || ev.Data["notification_id"] == "" {
+				t.Fatalf("data %v", ev.Data)
+			}
+		})
+	}
+}
+
 func TestWebhookAckAndNack(t *testing.T) {
 	w := vector8Webhook(t, nil)
 	if status, ct, body := w.Ack(); status != http.StatusOK || ct != "" || len(body) != 0 {
