@@ -100,12 +100,13 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 // with BOM" (Windows Notepad's choice before 2019) puts U+FEFF before the
 // key, which is no white space to strings.TrimSpace; one saving UTF-16
 // (Windows PowerShell 5's > and Out-File, Notepad's "Unicode") puts a NUL
-// after every ASCII byte, which no value holds. PEM text may end with its
+// after every ASCII byte, which no value holds, and so does a key given
+// in DER instead of PEM. PEM text may end with its
 // line ending, and its parser skips what precedes it.
 func valueProblem(v string) string {
 	switch {
 	case strings.IndexByte(v, 0) >= 0:
-		return "holds a NUL byte (the file it was read from was saved as UTF-16; save it as UTF-8 without BOM)"
+		return "holds a NUL byte (the file it was read from is binary, such as a DER key, or text saved as UTF-16: give UTF-8 text, PEM for a key)"
 	case strings.Contains(v, "-----BEGIN "):
 		return ""
 	case strings.HasPrefix(v, "\uFEFF"):

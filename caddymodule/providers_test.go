@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/latipay"
 	"github.com/minipay/caddy-minipay/transform/wechatv2"
+	"github.com/minipay/caddy-minipay/transform/wechatv3"
 )
 
 // TestResolveProvider: a field left holding a request placeholder after
@@ -44,6 +46,16 @@ func TestResolveProvider(t *testing.T) {
 	// Windows PowerShell 5's "key" > file: UTF-16LE with its BOM and CRLF.
 	utf16File := filepath.Join(t.TempDir(), "key16")
 	if err := os.WriteFile(utf16File, utf16LE("\uFEFF"+testAPIKey+"\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A private key in DER (openssl pkey -outform DER), not PEM text.
+	pemKey, err := os.ReadFile(filepath.Join("..", "transform", "wechatv3", "testdata", "wechat_v3-test-private-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(pemKey)
+	derFile := filepath.Join(t.TempDir(), "apiclient_key.der")
+	if err := os.WriteFile(derFile, block.Bytes, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	pemWithBOM := filepath.Join(t.TempDir(), "key.pem")
@@ -89,6 +101,8 @@ func TestResolveProvider(t *testing.T) {
 		{"file saved as UTF-16", latipayKey("{file." + utf16File + "}"), "minipay: provider latipay: field api_key holds a NUL byte"},
 		{"wechat_v2 key saved as UTF-16", &WechatV2{wechatv2.Config{AppID: testAppID, MchID: testMchID, APIKey: "{file." + utf16File + "}"}},
 			"minipay: provider wechat_v2: field api_key holds a NUL byte"},
+		{"wechat_v3 key in DER", &WechatV3{wechatv3.Config{MchID: testMchID, SerialNo: "3775B6A45ACD", PrivateKey: "{file." + derFile + "}"}},
+			"minipay: provider wechat_v3: field private_key holds a NUL byte (the file it was read from is binary, such as a DER key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
