@@ -69,6 +69,8 @@ func TestWebhookHostileBodiesBounded(t *testing.T) {
 			{"fields", nil, numbered("paymentResponse=x", func(i int) string { return "&f" + strconv.Itoa(i) + "=" }, "")},
 			{"parts", multipart, fill("", "--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nv\r\n", "--b--\r\n")},
 			{"part header lines", multipart, fill("--b\r\nContent-Disposition: form-data; name=\"paymentResponse\"\r\n", "X-A: b\r\n", "\r\nv\r\n--b--\r\n")},
+			// "--bx: b" is a header line to mime/multipart, no delimiter.
+			{"part header lines named as the boundary", multipart, fill("--b\r\nContent-Disposition: form-data; name=\"paymentResponse\"\r\n", "X-A: b\r\n--bx: b\r\n", "\r\nv\r\n--b--\r\n")},
 			{"envelope elements", nil, []byte(base64.StdEncoding.EncodeToString(transformtest.FlatElements("PaymentResponse", "", "", size*3/4)))},
 			{"URL-encoded envelope", nil, fill("", "%41", "")},
 			{"Content-Encoding", codings, []byte("QUFB")},
