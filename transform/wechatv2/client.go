@@ -116,6 +116,10 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 		p = append(p, transform.Param{Name: "openid", Value: req.OpenID})
 	}
 	if req.Attach != "" {
+		if attachReadsTwoWays(req.Attach) {
+			return nil, transform.Invalid("attach", "holds a pair named bank_type (\"&bank_type=\"): WeChat's notification "+
+				"of the order would read two ways, and the webhook refuses it")
+		}
 		p = append(p, transform.Param{Name: "attach", Value: req.Attach})
 	}
 	if !req.Expire.IsZero() {

@@ -3,6 +3,7 @@ package wechatv2
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -131,6 +132,36 @@ func TestPreparePayOverrides(t *testing.T) {
 	}
 	if p.Has("time_expire") || p.Has("attach") {
 		t.Fatalf("optional fields sent although absent: %v", p.Map())
+	}
+}
+
+// TestPreparePayAttachOfParameters: an attach of the merchant's parameters
+// is sent as it is, but one holding a pair named bank_type is a 400 naming
+// attach: WeChat's notification of the order signs attach followed by
+// bank_type, so it reads two ways and the webhook refuses every one (README
+// What the merchant can trust); the order was paid and never notified.
+func TestPreparePayAttachOfParameters(t *testing.T) {
+	c := newClient(t, testConfig(""))
+	w := newWebhook(t, testConfig(""))
+	for _, tt := range []struct {
+		attach string
+		ok     bool
+	}{
+		{"uid=5&openid=oX&total_fee=100&sign=x&device_info=iPhone", true},
+		{"a=1&bank=2&appid=wx", true},
+		{"from=mp&bank_type=card", false},
+		{"bank_type=card", true}, // no '&' before it: no pair
+	} {
+		_, err := c.Prepare(context.Background(), "pay", []byte(`{"order_id":"O2","amount":"1","currency":"CNY","description":"d","openid":"o","client_ip":"198.51.100.1","attach":"`+tt.attach+`"}`))
+		var te *transform.Error
+		if tt.ok != (err == nil) || !tt.ok && (!errors.As(err, &te) || te.Status != 400 || !strings.HasPrefix(te.Message, "attach holds a pair named bank_type")) {
+			t.Fatalf("attach %q: %v", tt.attach, err)
+		}
+		// What the webhook makes of the order's notification agrees.
+		_, err = w.Verify(transform.Notification{Body: signedXML(set(notificationParams(), "attach", tt.attach), vecAPIKey, SignMD5)})
+		if tt.ok != (err == nil) {
+			t.Fatalf("attach %q: the notification: %v", tt.attach, err)
+		}
 	}
 }
 

@@ -189,6 +189,20 @@ func freeTextPairs(p transform.Params) func(field, name string) bool {
 	}
 }
 
+// attachReadsTwoWays tells whether a pay request's attach holds a pair
+// freeTextPairs refuses in every notification minipay's order can get: one
+// of WeChat's names sorting after attach up to bank_type, the field that
+// follows it (minipay sends no device_info). The order would be paid and
+// every notification of it refused, so the pay is refused instead.
+func attachReadsTwoWays(attach string) bool {
+	for name := range transform.PairNames(attach) {
+		if notificationField(name) && "attach" < name && name <= "bank_type" {
+			return true
+		}
+	}
+	return false
+}
+
 // pairOutsideFreeText tells whether a signed value other than the
 // merchant's free text (attach, device_info) holds "&name=". WeChat's own
 // values never do; a forged one may have run on over genuine fields whose
