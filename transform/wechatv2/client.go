@@ -110,6 +110,10 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 		transform.Param{Name: "notify_url", Value: notifyURL},
 		transform.Param{Name: "trade_type", Value: "JSAPI"},
 	)
+	if holdsPair(req.OpenID) {
+		return nil, transform.Invalid("openid", "holds a pair (\"&name=\"): WeChat's notification of the order "+
+			"would read two ways, and the webhook refuses it")
+	}
 	if c.cfg.SubAppID != "" {
 		p = append(p, transform.Param{Name: "sub_openid", Value: req.OpenID})
 	} else {

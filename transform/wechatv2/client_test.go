@@ -135,6 +135,46 @@ func TestPreparePayOverrides(t *testing.T) {
 	}
 }
 
+// TestPreparePayOpenIDHoldingAPair: an openid holding "&name=" is a 400
+// naming openid: WeChat's notification of the order signs the openid, whose
+// value would then read two ways, so the webhook refuses every one (README
+// What the merchant can trust) and the order would be paid and never
+// notified. An '&' without a pair is sent as it is, and the webhook agrees.
+func TestPreparePayOpenIDHoldingAPair(t *testing.T) {
+	for _, sub := range []bool{false, true} {
+		cfg, name := testConfig(""), "openid"
+		if sub {
+			cfg, name = spConfig(), "sub_openid"
+		}
+		c := newClient(t, cfg)
+		w := newWebhook(t, cfg)
+		for _, tt := range []struct {
+			openid string
+			ok     bool
+		}{
+			{"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", true},
+			{"oX&a", true},
+			{"oX&=1", true},
+			{"oX&zz=1", false},
+			{"oX&trade_type=JSAPI", false},
+		} {
+			_, err := c.Prepare(context.Background(), "pay", []byte(`{"order_id":"O2","amount":"1","currency":"CNY","description":"d","openid":"`+tt.openid+`","client_ip":"198.51.100.1"}`))
+			var te *transform.Error
+			if tt.ok != (err == nil) || !tt.ok && (!errors.As(err, &te) || te.Status != 400 || te.Field != "openid") {
+				t.Fatalf("sub %v, openid %q: %v", sub, tt.openid, err)
+			}
+			params := set(notificationParams(), name, tt.openid)
+			if sub {
+				params = set(set(set(set(params, "appid", spAppID), "mch_id", spMchID), "sub_appid", spSubAppID), "sub_mch_id", spSubMchID)
+			}
+			_, err = w.Verify(transform.Notification{Body: signedXML(params, vecAPIKey, SignMD5)})
+			if tt.ok != (err == nil) {
+				t.Fatalf("sub %v, openid %q: the notification: %v", sub, tt.openid, err)
+			}
+		}
+	}
+}
+
 // TestPreparePayAttachOfParameters: an attach of the merchant's parameters
 // is sent as it is, but one holding a pair named bank_type is a 400 naming
 // attach: WeChat's notification of the order signs attach followed by

@@ -210,6 +210,21 @@ func attachReadsTwoWays(attach string) bool {
 // "1&bank_type=CFT&cash_fee=1234&fee_type=USD" signs as a genuine attach
 // "x&fz=1" followed by those fields, and drops fee_type), which
 // SortedQueryAmbiguous, looking at names sorting after the field, misses.
+// holdsPair tells whether a value holds "&name=", which pairOutsideFreeText
+// refuses in a notification field other than attach and device_info. A pay
+// request's openid comes back in every notification of the order, so one
+// holding a pair would be paid and never notified. WeChat's openids have no
+// '&': the common case costs one scan.
+func holdsPair(v string) bool {
+	if strings.IndexByte(v, '&') < 0 {
+		return false
+	}
+	for range transform.PairNames(v) {
+		return true
+	}
+	return false
+}
+
 func pairOutsideFreeText(p transform.Params) bool {
 	for _, kv := range p {
 		switch kv.Name {
