@@ -204,6 +204,12 @@ func TestWebhookEvents(t *testing.T) {
 		// a data.notify_type the notification signed.
 		{"no data, no kind", `{"hello":"world"}`,
 			`{"id":"cbtis:` + transform.SHA256Hex([]byte(`{"hello":"world"}`), false)[:32] + `:unknown","provider":"cbtis","type":"unknown","order_id":"","data":{}}`},
+		// README CBTIS: signed, so forwarded even naming no order; the id's
+		// reference is the body's SHA-256 (first 32 hex digits, computed
+		// with Python's hashlib), which CBTIS's retries repeat.
+		{"payment_success naming no order", `{"notify_type":"payment_success","data":{"order_amount":"1.00","order_currency":"HKD"}}`,
+			`{"id":"cbtis:7e8398f0ef68915079f4dc3588415e3c:payment.succeeded","provider":"cbtis","type":"payment.succeeded","order_id":"","amount":"1.00","currency":"HKD",` +
+				`"data":{"notify_type":"payment_success","order_amount":"1.00","order_currency":"HKD"}}`},
 		{"a null kind", `{"notify_type":null,"data":{"order_id":"C7","merchant_order_id":"P7"}}`,
 			`{"id":"cbtis:C7:unknown","provider":"cbtis","type":"unknown","order_id":"P7","provider_order_id":"C7",` +
 				`"data":{"merchant_order_id":"P7","order_id":"C7"}}`},
