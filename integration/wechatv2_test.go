@@ -157,7 +157,12 @@ func TestWebhookOutcomes(t *testing.T) {
 		amount         string
 	}{
 		{"valid HMAC without sign_type", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)), 200, 200, true, "payment.succeeded", "12.34"},
-		{"valid with an extension field", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("promotion_detail", "new-field"))), 200, 200, true, "payment.succeeded", "12.34"},
+		{"valid with an extension field", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("zz_new", "new-field"))), 200, 200, true, "payment.succeeded", "12.34"},
+		// WeChat's 单品优惠 JSON may hold a pair in a goods remark (README What
+		// the merchant can trust); one that is no JSON object is refused.
+		{"valid, promotion_detail holding a pair", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("promotion_detail",
+			`{"promotion_detail":[{"promotion_id":"109519","goods_detail":[{"goods_id":"g1","goods_remark":"A&B=1"}]}]}`))), 200, 200, true, "payment.succeeded", "12.34"},
+		{"promotion_detail no JSON", xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, set("promotion_detail", "new-field"))), 200, 401, false, "", ""},
 		// As Python's ElementTree writes it: an empty element "<device_info />",
 		// space before '>' (XML 1.0 §3.1).
 		{"valid, empty element and spaces in tags", strings.Replace(strings.Replace(xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)),

@@ -65,7 +65,8 @@ func elementName(name string) bool {
 // FuzzSignedStringReadings: of all the documents that sign alike (every
 // reading of one signed string), Verify's checks for a second reading
 // (SortedQueryAmbiguous with freeTextPairs, pairOutsideFreeText,
-// splitFromFreeText, deviceInfoFromAttach) pass at most one, so a captured notification cannot
+// splitFromFreeText, deviceInfoFromAttach, promotionDetailReadsTwoWays)
+// pass at most one, so a captured notification cannot
 // be rewritten into another that verifies.
 func FuzzSignedStringReadings(f *testing.F) {
 	f.Add("appid=wx1&attach=a=1&b=2&bank_type=CFT&cash_fee=1")
@@ -80,10 +81,15 @@ func FuzzSignedStringReadings(f *testing.F) {
 	f.Add("attach=a=1&bank_type=X&bank_type=CFT&cash_fee=1")
 	f.Add("attach=a=1&openid=Q&cash_fee=1&openid=o2")
 	f.Add("attach=x&cash_fee=1&device_info=D&bank_type=CFT&cash_fee=1234&fee_type=CNY")
+	f.Add(`out_trade_no=O1&promotion_detail={"n":"A&B=1"}&result_code=SUCCESS`)
+	f.Add(`out_trade_no=O1&promotion_detail={"n":"A&pz=1"}&result_code=SUCCESS`)
+	f.Add(`attach=x&promotion_detail={"n":"&mch_id=1&out_trade_no=O1&promotion_detail={"n":"y"}&result_code=SUCCESS`)
+	f.Add(`promotion_detail={"a":"&result_code=FAIL","b":"x&zz=1"}&result_code=SUCCESS&total_fee=1`)
 	f.Fuzz(func(t *testing.T, s string) {
 		var passed []transform.Params
 		for _, p := range readings(s) {
-			if !p.SortedQueryAmbiguous("sign", freeTextPairs(p)) && !pairOutsideFreeText(p) && !splitFromFreeText(p) && !deviceInfoFromAttach(p) {
+			if !p.SortedQueryAmbiguous("sign", freeTextPairs(p)) && !pairOutsideFreeText(p) && !splitFromFreeText(p) && !deviceInfoFromAttach(p) &&
+				!promotionDetailReadsTwoWays(p) {
 				passed = append(passed, p)
 			}
 		}
@@ -116,15 +122,7 @@ func TestSignedStringReadingsOfNotifications(t *testing.T) {
 				if device != "" {
 					genuine = set(genuine, "device_info", device)
 				}
-				sign := refSign(genuine, vecAPIKey, SignMD5)
-				var accepted []transform.Params
-				for _, p := range pairFreeReadings(signedString(genuine)) {
-					body := transform.AppendFlatXML(nil, "xml", append(p, transform.Param{Name: "sign", Value: sign}))
-					if _, err := w.Verify(transform.Notification{Body: body}); err == nil {
-						accepted = append(accepted, p)
-					}
-				}
-				if len(accepted) > 1 {
+				if accepted := acceptedReadings(w, genuine); len(accepted) > 1 {
 					t.Errorf("attach %q, device_info %q: %d documents accepted: %v", genuine.Get("attach"), device, len(accepted), accepted)
 				}
 				if _, err := w.Verify(transform.Notification{Body: signedXML(genuine, vecAPIKey, SignMD5)}); err == nil {
@@ -136,6 +134,71 @@ func TestSignedStringReadingsOfNotifications(t *testing.T) {
 	if genuineAccepted == 0 { // the search would check nothing
 		t.Fatal("no genuine notification is accepted")
 	}
+}
+
+// TestSignedStringReadingsOfPromotionDetail: as
+// TestSignedStringReadingsOfNotifications, for whole notifications whose
+// promotion_detail (WeChat's JSON) holds two pairs, in its promotion name
+// and a goods remark, named from a vocabulary of WeChat's fields sorting
+// before and after it and names of the merchant's own, beside no attach,
+// a plain one or one holding "&promotion_detail=" and a JSON string's
+// start (after pairs mch_id and out_trade_no), and device_info without or with a
+// '"'; and one without promotion_detail whose out_trade_no closes the JSON
+// such an attach opens: at most one reading is accepted, and the genuine
+// one is when its pairs are none of WeChat's. Without the refusal of
+// WeChat's names, attach "src=mp", mch_id, out_trade_no "EVIL" and a
+// promotion_detail that swallowed bank_type to the real out_trade_no was
+// accepted beside the genuine notification.
+func TestSignedStringReadingsOfPromotionDetail(t *testing.T) {
+	names := []string{"B", "uid", "appid", "attach", "bank_type", "mch_id", "out_trade_no", "promotion_detail", "pz",
+		"result_code", "return_code", "sign", "sign_type", "sub_mch_id", "time_end", "total_fee", "transaction_id", "zz"}
+	w := newWebhook(t, testConfig(""))
+	genuineAccepted := 0
+	for _, attach := range []string{"", "src=mp", `src=mp&promotion_detail={"n":"`, `src=mp&mch_id=` + vecMchID + `&out_trade_no=EVIL&promotion_detail={"n":"`} {
+		for _, device := range []string{"", `D","m":"`} {
+			for _, a := range append(names, "") {
+				for _, b := range names {
+					detail := `{"promotion_detail":[{"promotion_id":"109519","name":"单品惠&` + a +
+						`=1","goods_detail":[{"goods_id":"g1","goods_remark":"A&` + b + `=2"}]}]}`
+					if a == "" { // none, and an out_trade_no closing what attach opened
+						detail, b = "", "uid"
+					}
+					genuine := set(set(set(notificationParams(), "promotion_detail", detail), "attach", attach), "device_info", device)
+					if a == "" {
+						genuine = set(genuine, "out_trade_no", `O1"}`)
+					}
+					if accepted := acceptedReadings(w, genuine); len(accepted) > 1 {
+						t.Errorf("promotion_detail %q, attach %q, device_info %q: %d documents accepted: %v",
+							genuine.Get("promotion_detail"), attach, device, len(accepted), accepted)
+					}
+					_, err := w.Verify(transform.Notification{Body: signedXML(genuine, vecAPIKey, SignMD5)})
+					if wechats := notificationField(a) || notificationField(b); err == nil == wechats {
+						t.Errorf("promotion_detail %q, attach %q, device_info %q: the genuine notification: %v",
+							genuine.Get("promotion_detail"), attach, device, err)
+					} else if err == nil {
+						genuineAccepted++
+					}
+				}
+			}
+		}
+	}
+	if genuineAccepted == 0 { // the search would check nothing
+		t.Fatal("no genuine notification is accepted")
+	}
+}
+
+// acceptedReadings are the readings of genuine's signed string (but those
+// pairFreeReadings leaves out) that w accepts with genuine's signature.
+func acceptedReadings(w *Webhook, genuine transform.Params) []transform.Params {
+	sign := refSign(genuine, vecAPIKey, SignMD5)
+	var accepted []transform.Params
+	for _, p := range pairFreeReadings(signedString(genuine)) {
+		body := transform.AppendFlatXML(nil, "xml", append(p, transform.Param{Name: "sign", Value: sign}))
+		if _, err := w.Verify(transform.Notification{Body: body}); err == nil {
+			accepted = append(accepted, p)
+		}
+	}
+	return accepted
 }
 
 // signedString is p's string to sign without "&key=": its non-empty
@@ -151,8 +214,8 @@ func signedString(p transform.Params) string {
 }
 
 // pairFreeReadings is readings without its bound on '&', leaving out every
-// reading where a field other than attach or device_info holds "&name="
-// (refused by pairOutsideFreeText), which keeps the search small.
+// reading where a field other than attach, device_info or promotion_detail
+// holds "&name=" (refused by pairOutsideFreeText), which keeps the search small.
 func pairFreeReadings(s string) []transform.Params {
 	var out []transform.Params
 	var from func(start int, p transform.Params)
@@ -167,7 +230,7 @@ func pairFreeReadings(s string) []transform.Params {
 				continue
 			}
 			value := s[valueStart:end]
-			if name != "attach" && name != "device_info" && hasPair(value) {
+			if name != "attach" && name != "device_info" && name != "promotion_detail" && hasPair(value) {
 				return // so does every longer value
 			}
 			q := append(p[:len(p):len(p)], transform.Param{Name: name, Value: value})

@@ -2,6 +2,7 @@ package wechatv2
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -123,7 +124,8 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		}
 		return nil, transform.ErrBadSignature
 	}
-	if p.SortedQueryAmbiguous("sign", freeTextPairs(p)) || pairOutsideFreeText(p) || splitFromFreeText(p) || deviceInfoFromAttach(p) {
+	if p.SortedQueryAmbiguous("sign", freeTextPairs(p)) || pairOutsideFreeText(p) || splitFromFreeText(p) || deviceInfoFromAttach(p) ||
+		promotionDetailReadsTwoWays(p) {
 		return nil, ErrShiftedField
 	}
 	if !isPaymentNotice(p) {
@@ -172,11 +174,14 @@ func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanati
 // sort before it, so such a name has no other reading; one sorting between
 // them, or any after attach when nothing follows it, is refused (a
 // device_info read as beginning there is deviceInfoFromAttach's). In
-// device_info every WeChat name sorting after it is refused. Any other
+// device_info every WeChat name sorting after it is refused. Pairs in
+// promotion_detail are promotionDetailReadsTwoWays's to judge. Any other
 // field holding "&name=" is refused (pairOutsideFreeText).
 func freeTextPairs(p transform.Params) func(field, name string) bool {
 	return func(field, name string) bool {
 		switch {
+		case field == "promotion_detail":
+			return true
 		case field != "attach" && field != "device_info":
 			return false
 		case !notificationField(name):
@@ -204,8 +209,8 @@ func attachReadsTwoWays(attach string) bool {
 }
 
 // pairOutsideFreeText tells whether a signed value other than the
-// merchant's free text (attach, device_info) holds "&name=". WeChat's own
-// values never do; a forged one may have run on over genuine fields whose
+// merchant's free text (attach, device_info) and promotion_detail (its
+// own check) holds "&name=". WeChat's other values never do; a forged one may have run on over genuine fields whose
 // names sort before its own (a field fz added after attach "x" whose value
 // "1&bank_type=CFT&cash_fee=1234&fee_type=USD" signs as a genuine attach
 // "x&fz=1" followed by those fields, and drops fee_type), which
@@ -228,10 +233,35 @@ func holdsPair(v string) bool {
 func pairOutsideFreeText(p transform.Params) bool {
 	for _, kv := range p {
 		switch kv.Name {
-		case "sign", "attach", "device_info":
+		case "sign", "attach", "device_info", "promotion_detail":
 			continue
 		}
 		for range transform.PairNames(kv.Value) {
+			return true
+		}
+	}
+	return false
+}
+
+// promotionDetailReadsTwoWays tells whether a signed promotion_detail (单品优惠,
+// a JSON text whose promotion names and goods remarks may hold "&name=")
+// is other than one JSON object or array, or holds a pair named as one of
+// WeChat's fields. Cut at an inner '&' (the rest read as fields sorting
+// after it), it is no complete JSON value; run on over the fields after
+// it, neither; begun inside attach or device_info, it runs on over mch_id,
+// which every signed document of WeChat's carries between those and it,
+// and holds "&mch_id=" (TestSignedStringReadingsOfPromotionDetail: such a
+// reading with a JSON string from attach to an out_trade_no 'O1"}').
+func promotionDetailReadsTwoWays(p transform.Params) bool {
+	v := p.Get("promotion_detail")
+	if v == "" { // not signed
+		return false
+	}
+	if !(v[0] == '{' && v[len(v)-1] == '}' || v[0] == '[' && v[len(v)-1] == ']') || !json.Valid([]byte(v)) {
+		return true
+	}
+	for name := range transform.PairNames(v) {
+		if notificationField(name) {
 			return true
 		}
 	}

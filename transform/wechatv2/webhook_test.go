@@ -825,3 +825,56 @@ func TestWebhookContentEncoding(t *testing.T) {
 	transformtest.WantContentEncodingRule(t, newWebhook(t, testConfig("")),
 		transform.Notification{Header: http.Header{"Content-Type": {"text/xml"}}, Body: notification(notifyMD5Sign, "")})
 }
+
+// TestWebhookPromotionDetailPairs: WeChat's 单品优惠 promotion_detail is a
+// JSON text whose promotion name and goods remark come from the merchant's
+// or WeChat's promotion setup and may hold "&name=" (a goods remark
+// "A&B=1"): such a notification is forwarded as signed, where it was
+// refused (401) and retried to exhaustion. Its other readings are refused:
+// promotion_detail cut at the inner '&' (no complete JSON, the rest a
+// field B or pz), and a promotion_detail holding a pair named as one of
+// WeChat's fields (what one begun inside attach holds: mch_id, …,
+// out_trade_no).
+func TestWebhookPromotionDetailPairs(t *testing.T) {
+	detail := func(remark string) string {
+		return `{"promotion_detail":[{"promotion_id":"109519","name":"单品惠-6","scope":"SINGLE","type":"DISCOUNT","amount":"5",` +
+			`"activity_id":"931386","wxpay_contribute":"0","merchant_contribute":"0","other_contribute":"5",` +
+			`"goods_detail":[{"goods_id":"a_goods1","goods_remark":"` + remark + `","quantity":"7","price":"1","discount_amount":"4"}]}]}`
+	}
+	tests := []struct {
+		name     string
+		fields   transform.Params // set on notificationParams
+		accepted bool
+	}{
+		{"a pair named before it", transform.Params{{Name: "promotion_detail", Value: detail("A&B=1")}}, true},
+		{"a pair named after it", transform.Params{{Name: "promotion_detail", Value: detail("A&pz=1")}}, true},
+		{"two pairs", transform.Params{{Name: "promotion_detail", Value: detail("A&B=1&zz=2")}}, true},
+		{"no pair", transform.Params{{Name: "promotion_detail", Value: detail("商品备注")}}, true},
+		{"an array", transform.Params{{Name: "promotion_detail", Value: `[{"name":"A&B=1"}]`}}, true},
+		// The readings of "A&pz=1" cut at its '&'.
+		{"cut at the inner '&'", transform.Params{{Name: "promotion_detail", Value: detail("A")[:strings.Index(detail("A"), `"A`)+2]},
+			{Name: "pz", Value: `1"` + detail("")[strings.Index(detail(""), `"",`)+1:]}}, false},
+		{"not JSON", transform.Params{{Name: "promotion_detail", Value: "A"}}, false},
+		{"JSON but no object or array", transform.Params{{Name: "promotion_detail", Value: `"A&B=1"`}}, false},
+		{"a JSON object and more", transform.Params{{Name: "promotion_detail", Value: `{"a":"A&B=1"} `}}, false},
+		{"a pair named as WeChat's field after it", transform.Params{{Name: "promotion_detail", Value: detail("A&result_code=FAIL")}}, false},
+		{"a pair named as WeChat's field before it", transform.Params{{Name: "promotion_detail", Value: detail("A&out_trade_no=O2")}}, false},
+	}
+	cfg := testConfig("")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := notificationParams()
+			for _, kv := range tt.fields {
+				p = set(p, kv.Name, kv.Value)
+			}
+			ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: signedXML(p, vecAPIKey, SignMD5)})
+			if tt.accepted {
+				if err != nil || ev.Data["promotion_detail"] != p.Get("promotion_detail") {
+					t.Fatalf("Verify = %+v, %v", ev, err)
+				}
+			} else if !errors.Is(err, ErrShiftedField) {
+				t.Fatalf("Verify = %+v, %v, want ErrShiftedField", ev, err)
+			}
+		})
+	}
+}
