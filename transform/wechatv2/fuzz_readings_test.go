@@ -105,8 +105,10 @@ func FuzzSignedStringReadings(f *testing.F) {
 // own, with no device_info or one holding a pair, every document that signs
 // as the genuine one (each reading of its signed string, a field holding
 // "&name=" outside attach and device_info left out as pairOutsideFreeText
-// refuses it) is given to Verify with the genuine signature: at most one
-// is accepted, so none but WeChat's when WeChat's is. An attach
+// refuses it) is given to Verify with the genuine signature: none but
+// WeChat's is accepted, whether or not WeChat's is (one refused, such as
+// an attach holding bank_type, must not be replaced by another reading).
+// An attach
 // "src=mp&cash_fee=1&device_info=D" was also accepted as attach "src=mp",
 // cash_fee 1 and a device_info that swallowed bank_type and the real
 // cash_fee.
@@ -122,8 +124,8 @@ func TestSignedStringReadingsOfNotifications(t *testing.T) {
 				if device != "" {
 					genuine = set(genuine, "device_info", device)
 				}
-				if accepted := acceptedReadings(w, genuine); len(accepted) > 1 {
-					t.Errorf("attach %q, device_info %q: %d documents accepted: %v", genuine.Get("attach"), device, len(accepted), accepted)
+				if forged := forgedAccepted(w, genuine); len(forged) > 0 {
+					t.Errorf("attach %q, device_info %q: %d other documents accepted: %v", genuine.Get("attach"), device, len(forged), forged)
 				}
 				if _, err := w.Verify(transform.Notification{Body: signedXML(genuine, vecAPIKey, SignMD5)}); err == nil {
 					genuineAccepted++
@@ -141,11 +143,12 @@ func TestSignedStringReadingsOfNotifications(t *testing.T) {
 // promotion_detail (WeChat's JSON) holds two pairs, in its promotion name
 // and a goods remark, named from a vocabulary of WeChat's fields sorting
 // before and after it and names of the merchant's own, beside no attach,
-// a plain one or one holding "&promotion_detail=" and a JSON string's
-// start (after pairs mch_id and out_trade_no), and device_info without or with a
-// '"'; and one without promotion_detail whose out_trade_no closes the JSON
-// such an attach opens: at most one reading is accepted, and the genuine
-// one is when its pairs are none of WeChat's. Without the refusal of
+// a plain one or one holding "&promotion_detail=" and a JSON string's or
+// array's start (after pairs mch_id and out_trade_no), and device_info
+// without or with a '"' or such a start; and one without promotion_detail
+// whose out_trade_no closes the JSON such an attach opens: no reading but
+// the genuine one is accepted, and it is when its pairs are none of
+// WeChat's. Without the refusal of
 // WeChat's names, attach "src=mp", mch_id, out_trade_no "EVIL" and a
 // promotion_detail that swallowed bank_type to the real out_trade_no was
 // accepted beside the genuine notification.
@@ -154,8 +157,9 @@ func TestSignedStringReadingsOfPromotionDetail(t *testing.T) {
 		"result_code", "return_code", "sign", "sign_type", "sub_mch_id", "time_end", "total_fee", "transaction_id", "zz"}
 	w := newWebhook(t, testConfig(""))
 	genuineAccepted := 0
-	for _, attach := range []string{"", "src=mp", `src=mp&promotion_detail={"n":"`, `src=mp&mch_id=` + vecMchID + `&out_trade_no=EVIL&promotion_detail={"n":"`} {
-		for _, device := range []string{"", `D","m":"`} {
+	for _, attach := range []string{"", "src=mp", `src=mp&promotion_detail={"n":"`, `src=mp&promotion_detail=[`,
+		`src=mp&mch_id=` + vecMchID + `&out_trade_no=EVIL&promotion_detail={"n":"`} {
+		for _, device := range []string{"", `D","m":"`, `D&promotion_detail={"n":"`} {
 			for _, a := range append(names, "") {
 				for _, b := range names {
 					detail := `{"promotion_detail":[{"promotion_id":"109519","name":"单品惠&` + a +
@@ -167,9 +171,9 @@ func TestSignedStringReadingsOfPromotionDetail(t *testing.T) {
 					if a == "" {
 						genuine = set(genuine, "out_trade_no", `O1"}`)
 					}
-					if accepted := acceptedReadings(w, genuine); len(accepted) > 1 {
-						t.Errorf("promotion_detail %q, attach %q, device_info %q: %d documents accepted: %v",
-							genuine.Get("promotion_detail"), attach, device, len(accepted), accepted)
+					if forged := forgedAccepted(w, genuine); len(forged) > 0 {
+						t.Errorf("promotion_detail %q, attach %q, device_info %q: %d other documents accepted: %v",
+							genuine.Get("promotion_detail"), attach, device, len(forged), forged)
 					}
 					_, err := w.Verify(transform.Notification{Body: signedXML(genuine, vecAPIKey, SignMD5)})
 					if wechats := notificationField(a) || notificationField(b); err == nil == wechats {
@@ -199,6 +203,15 @@ func acceptedReadings(w *Webhook, genuine transform.Params) []transform.Params {
 		}
 	}
 	return accepted
+}
+
+// forgedAccepted are the readings acceptedReadings gives but genuine's own
+// (its signed fields in order): each is a document other than WeChat's
+// that w accepts, whether or not it accepts WeChat's.
+func forgedAccepted(w *Webhook, genuine transform.Params) []transform.Params {
+	own := slices.DeleteFunc(slices.Clone(genuine), func(kv transform.Param) bool { return kv.Value == "" || kv.Name == "sign" })
+	slices.SortFunc(own, func(a, b transform.Param) int { return strings.Compare(a.Name, b.Name) })
+	return slices.DeleteFunc(acceptedReadings(w, genuine), func(p transform.Params) bool { return slices.Equal(p, own) })
 }
 
 // signedString is p's string to sign without "&key=": its non-empty
@@ -250,4 +263,38 @@ func hasPair(v string) bool {
 		return true
 	}
 	return false
+}
+
+// TestSignedStringReadingsOfOpenID: an openid or sub_openid holding a pair
+// (one a pay now refuses, "oX&zz=1", or one opening a JSON
+// string as promotion_detail) makes WeChat's own notification refused, and
+// no other reading of its signed string, with or without a promotion_detail
+// or an out_trade_no closing the JSON, is accepted in its place: a
+// promotion_detail begun inside openid runs on over out_trade_no, and a
+// sub_openid sorts after promotion_detail.
+func TestSignedStringReadingsOfOpenID(t *testing.T) {
+	for _, sub := range []bool{false, true} {
+		cfg, field := testConfig(""), "openid"
+		base := notificationParams()
+		if sub {
+			cfg, field = spConfig(), "sub_openid"
+			base = set(set(set(set(base, "appid", spAppID), "mch_id", spMchID), "sub_appid", spSubAppID), "sub_mch_id", spSubMchID)
+		}
+		w := newWebhook(t, cfg)
+		for _, openid := range []string{"oX&zz=1", "oX&out_trade_no=EVIL", `oX&promotion_detail={"n":"`, `oX&out_trade_no=EVIL&promotion_detail={"n":"`,
+			`oX&promotion_detail=[`, "oX&result_code=FAIL&zz=1"} {
+			for _, detail := range []string{"", `{"n":"x"}`} {
+				for _, outTradeNo := range []string{"O1", `O1"}`} {
+					genuine := set(set(set(base, field, openid), "promotion_detail", detail), "out_trade_no", outTradeNo)
+					if forged := forgedAccepted(w, genuine); len(forged) > 0 {
+						t.Errorf("%s %q, promotion_detail %q, out_trade_no %q: %d other documents accepted: %v",
+							field, openid, detail, outTradeNo, len(forged), forged)
+					}
+					if _, err := w.Verify(transform.Notification{Body: signedXML(genuine, vecAPIKey, SignMD5)}); err == nil {
+						t.Errorf("%s %q, promotion_detail %q, out_trade_no %q: WeChat's own is accepted", field, openid, detail, outTradeNo)
+					}
+				}
+			}
+		}
+	}
 }

@@ -208,15 +208,8 @@ func attachReadsTwoWays(attach string) bool {
 	return false
 }
 
-// pairOutsideFreeText tells whether a signed value other than the
-// merchant's free text (attach, device_info) and promotion_detail (its
-// own check) holds "&name=". WeChat's other values never do; a forged one may have run on over genuine fields whose
-// names sort before its own (a field fz added after attach "x" whose value
-// "1&bank_type=CFT&cash_fee=1234&fee_type=USD" signs as a genuine attach
-// "x&fz=1" followed by those fields, and drops fee_type), which
-// SortedQueryAmbiguous, looking at names sorting after the field, misses.
 // holdsPair tells whether a value holds "&name=", which pairOutsideFreeText
-// refuses in a notification field other than attach and device_info. A pay
+// refuses in a field other than attach, device_info and promotion_detail. A pay
 // request's openid comes back in every notification of the order, so one
 // holding a pair would be paid and never notified. WeChat's openids have no
 // '&': the common case costs one scan.
@@ -230,6 +223,14 @@ func holdsPair(v string) bool {
 	return false
 }
 
+// pairOutsideFreeText tells whether a signed value other than the
+// merchant's free text (attach, device_info) and promotion_detail (its
+// own check) holds "&name=". WeChat's other values never do; a forged one
+// may have run on over genuine fields whose names sort before its own (a
+// field fz added after attach "x" whose value
+// "1&bank_type=CFT&cash_fee=1234&fee_type=USD" signs as a genuine attach
+// "x&fz=1" followed by those fields, and drops fee_type), which
+// SortedQueryAmbiguous, looking at names sorting after the field, misses.
 func pairOutsideFreeText(p transform.Params) bool {
 	for _, kv := range p {
 		switch kv.Name {
