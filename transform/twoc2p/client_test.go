@@ -73,6 +73,21 @@ func TestPayRequest(t *testing.T) {
 			sentRequest{Desc: "Matcha", Amt: "000000000100", CurrencyCode: "392"}, ""},
 		{"THB", `{` + base + `,"amount":"1.00","currency":"THB","description":"Cha yen"}`, "",
 			sentRequest{Desc: "Cha yen", Amt: "000000000100", CurrencyCode: "764"}, ""},
+		// the rest of docs/providers/2c2p.md's numeric codes (HKD 344, MYR
+		// 458, PHP 608, IDR 360, USD 840, CNY 156), each with its ISO 4217
+		// exponent: two decimals, IDR's included
+		{"HKD", `{` + base + `,"amount":"38.5","currency":"HKD","description":"x"}`, "",
+			sentRequest{Desc: "x", Amt: "000000003850", CurrencyCode: "344"}, ""},
+		{"MYR", `{` + base + `,"amount":"0.01","currency":"MYR","description":"x"}`, "",
+			sentRequest{Desc: "x", Amt: "000000000001", CurrencyCode: "458"}, ""},
+		{"PHP", `{` + base + `,"amount":"150","currency":"PHP","description":"x"}`, "",
+			sentRequest{Desc: "x", Amt: "000000015000", CurrencyCode: "608"}, ""},
+		{"IDR", `{` + base + `,"amount":"25000","currency":"IDR","description":"x"}`, "",
+			sentRequest{Desc: "x", Amt: "000002500000", CurrencyCode: "360"}, ""},
+		{"USD", `{` + base + `,"amount":"1.00","currency":"USD","description":"x"}`, "",
+			sentRequest{Desc: "x", Amt: "000000000100", CurrencyCode: "840"}, ""},
+		{"CNY", `{` + base + `,"amount":"12.34","currency":"CNY","description":"x"}`, "",
+			sentRequest{Desc: "x", Amt: "000000001234", CurrencyCode: "156"}, ""},
 		// ISO 4217 exponents other than 2 (github.com/bojanz/currency's table), numeric codes as ISO writes them
 		{"KWD has three decimals", `{` + base + `,"amount":"1.234","currency":"KWD","description":"x"}`, "",
 			sentRequest{Desc: "x", Amt: "000000001234", CurrencyCode: "414"}, ""},
