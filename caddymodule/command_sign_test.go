@@ -49,6 +49,26 @@ func TestSignCommand(t *testing.T) {
 			"provider: latipay\nsign_type: HMAC-SHA256\nstring_to_sign: amount=120.00&callback_url=https://merchantsite.com/confirm&ip=122.122.122.1&merchant_reference=dsi39ej430sks03" +
 				"&payment_method=alipay&product_name=Pinot Noir, Otago&return_url=https://merchantsite.com/checkout&user_id=U000334333&version=2.0&wallet_id=W00000001***\n" +
 				"signature: 8d1bea078eaacdae8388852851ec39e2e8561cdce64f359421d85ed4844496ec\n"},
+		// docs/providers/latipay.md's vectors 2 (the mini app's app_id added),
+		// 3 (the transaction query) and 4 (the refund), the messages as the
+		// page prints them with the api_key masked
+		{"latipay vector 2", `{"amount":"120.00","app_id":"wx721398712681232","callback_url":"https://merchantsite.com/confirm","ip":"122.122.122.1",` +
+			`"merchant_reference":"dsi39ej430sks03","payment_method":"alipay","product_name":"Pinot Noir, Otago","return_url":"https://merchantsite.com/checkout",` +
+			`"user_id":"U000334333","version":"2.0","wallet_id":"W00000001"}`,
+			[]string{"--provider", "latipay", "--set", "api_key=111222333", "-"},
+			"provider: latipay\nsign_type: HMAC-SHA256\nstring_to_sign: amount=120.00&app_id=wx721398712681232&callback_url=https://merchantsite.com/confirm" +
+				"&ip=122.122.122.1&merchant_reference=dsi39ej430sks03&payment_method=alipay&product_name=Pinot Noir, Otago&return_url=https://merchantsite.com/checkout" +
+				"&user_id=U000334333&version=2.0&wallet_id=W00000001***\n" +
+				"signature: 5c732083dbae8b6402bb329a0d1862de2f2337e4bc5b1ee721218fc2c3271db9\n"},
+		{"latipay vector 3", `{"merchant_reference":"6000324","user_id":"U000000013"}`,
+			[]string{"--provider", "latipay", "--set", "api_key=111222333", "-"},
+			"provider: latipay\nsign_type: HMAC-SHA256\nstring_to_sign: merchant_reference=6000324&user_id=U000000013***\n" +
+				"signature: 58f93f458880120d650611f2452917a25a39edc2f5e3a03baac73a7a49bc81f4\n"},
+		{"latipay vector 4", `{"user_id":"U000334333","order_id":"23479798sdf7987234","refund_amount":"120.00","reference":"notes about this refund"}`,
+			[]string{"--provider", "latipay", "--set", "api_key=111222333", "-"},
+			"provider: latipay\nsign_type: HMAC-SHA256\nstring_to_sign: order_id=23479798sdf7987234&reference=notes about this refund&refund_amount=120.00" +
+				"&user_id=U000334333***\n" +
+				"signature: 3052b51072570b743bf9a12a20a45b0adf280aee84907ef0e54d1079fb3f961c\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
