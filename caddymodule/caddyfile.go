@@ -54,6 +54,9 @@ func (h *Webhook) handlerOption(d *caddyfile.Dispenser) (bool, error) {
 	if err != nil || dur <= 0 {
 		return true, d.Errf("dedupe: %q is not a positive duration", d.Val())
 	}
+	if problem := dedupeWindowProblem(dur); problem != "" {
+		return true, d.Err("dedupe " + problem)
+	}
 	if d.NextArg() {
 		return true, d.Err("dedupe takes one duration")
 	}

@@ -28,7 +28,28 @@ const (
 	// dedupeStoreTimeout bounds the storage calls of one notification that
 	// are not lock waits.
 	dedupeStoreTimeout = 5 * time.Second
+	// minDedupeWindow is the shortest window a route loads (README
+	// "Clusters"). The providers whose pages give a schedule retry 15 s
+	// (WeChat v3, CBTIS) or about 30 s (Latipay) after a delivery at the
+	// soonest (docs/providers), and the first delivery itself may take the
+	// merchant backend seconds: a window under a minute catches at most a
+	// first retry, within that margin, and is most likely a unit slip (a
+	// JSON 25 is 25 ns, in effect off).
+	minDedupeWindow = time.Minute
 )
+
+// dedupeWindowProblem says what is wrong with a window set on a route, ""
+// when nothing is; 0 (off) is the caller's case.
+func dedupeWindowProblem(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "must be a positive duration"
+	case d < minDedupeWindow:
+		return durationText(d) + " is shorter than the minimum 1m: providers retry 15 to 30 s after a delivery at the soonest, " +
+			"and a window must outlast that (use 25h, or leave dedupe out)"
+	}
+	return ""
+}
 
 // DedupeWindow is minipay_webhook's "dedupe": read as Caddy reads a
 // duration (a string such as "25h" or "2d", or nanoseconds), written as
@@ -360,11 +381,11 @@ func (d *deduper) deleteExpired(ctx context.Context, key string) bool {
 // deduper over Caddy's storage and its purge, stopped by Cleanup or when
 // the configuration's context ends.
 func (h *Webhook) startDedupe(ctx caddy.Context) error {
-	if h.Dedupe < 0 {
-		return errors.New("minipay_webhook: dedupe must be a positive duration")
-	}
 	if h.Dedupe == 0 {
-		return nil
+		return nil // off, as JSON's 0 or no "dedupe" says
+	}
+	if problem := dedupeWindowProblem(time.Duration(h.Dedupe)); problem != "" {
+		return errors.New("minipay_webhook: dedupe " + problem)
 	}
 	h.dedupe = newDeduper(newSharedStore(ctx, h.metrics, "dedupe"), h.name, merchantTag(h.secrets), time.Duration(h.Dedupe), h.logger)
 	pctx, stop := context.WithCancel(ctx)

@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +41,8 @@ func TestWebhookCaddyfileDedupe(t *testing.T) {
 		{"not a duration", "minipay_webhook cbtis {\n dedupe soon\n}", 0, "", `dedupe: "soon" is not a positive duration`},
 		{"zero", "minipay_webhook cbtis {\n dedupe 0s\n}", 0, "", "not a positive duration"},
 		{"negative", "minipay_webhook cbtis {\n dedupe -1h\n}", 0, "", "not a positive duration"},
+		{"below the minimum", "minipay_webhook cbtis {\n dedupe 1ns\n}", 0, "", "dedupe 1ns is shorter than the minimum 1m: providers retry 15 to 30 s after a delivery at the soonest, and a window must outlast that (use 25h, or leave dedupe out), at Testfile:2"},
+		{"the minimum", "minipay_webhook cbtis {\n dedupe 1m\n}", time.Minute, `{"name":"cbtis"}`, ""},
 		{"two values", "minipay_webhook cbtis {\n dedupe 1h 2h\n}", 0, "", "dedupe takes one duration"},
 		{"twice", "minipay_webhook cbtis {\n dedupe 1h\n dedupe 2h\n}", 0, "", "dedupe is set twice"},
 	}
@@ -495,6 +500,75 @@ func TestDedupePurgeSkipsEventsBeingForwarded(t *testing.T) {
 			_ = store.Delete(ctx, key)
 		})
 	}
+}
+
+// A window under a minute is in effect off (the providers retry 15 to 30 s
+// after a delivery at the soonest, docs/providers) and most likely a unit
+// slip: it fails naming dedupe, in the Caddyfile when caddy adapt reads it
+// (at its line) and in JSON when the configuration loads, as caddy
+// validate and caddy run load it; JSON's 0 stays off (README "Clusters").
+func TestDedupeWindowMinimum(t *testing.T) {
+	const site = "http://localhost:53001 {\n\thandle /webhooks/cbtis {\n\t\tminipay_webhook cbtis {\n\t\t\tdedupe %s\n" +
+		"\t\t\tapi_key k1\n\t\t}\n\t\trespond 200\n\t}\n}\n"
+	for _, tt := range []struct{ window, written, err string }{
+		{"1ns", "", "dedupe 1ns is shorter than the minimum 1m"},
+		{"1ms", "", "dedupe 1ms is shorter than the minimum 1m"},
+		{"15s", "", "dedupe 15s is shorter than the minimum 1m"},
+		{"59999ms", "", "dedupe 59.999s is shorter than the minimum 1m"},
+		{"1m", `"dedupe":"1m"`, ""},
+		{"60s", `"dedupe":"1m"`, ""},
+		{"25h", `"dedupe":"25h"`, ""},
+	} {
+		t.Run("Caddyfile "+tt.window, func(t *testing.T) {
+			cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(fmt.Sprintf(site, tt.window)), map[string]any{"filename": "Caddyfile"})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), "Caddyfile:4") {
+					t.Fatalf("adapted (%v), want %q at Caddyfile:4\n%s", err, tt.err, cfg)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(string(cfg), tt.written) {
+				t.Fatalf("adapt: %v\n%s\nwant %s", err, cfg, tt.written)
+			}
+			if err := loadWebhookConfig(t, cfg); err != nil {
+				t.Fatalf("the adapted configuration does not load: %v", err)
+			}
+		})
+	}
+	for _, tt := range []struct{ dedupe, err string }{
+		{`0`, ""}, // off
+		{`"1m"`, ""},
+		{`60000000000`, ""},
+		{`"25h"`, ""},
+		{`1`, "minipay_webhook: dedupe 1ns is shorter than the minimum 1m"},
+		{`"1ns"`, "minipay_webhook: dedupe 1ns is shorter than the minimum 1m"},
+		{`90000`, "minipay_webhook: dedupe 90µs is shorter than the minimum 1m"}, // 25 h in seconds, read as nanoseconds
+		{`"59s"`, "minipay_webhook: dedupe 59s is shorter than the minimum 1m"},
+		{`59999999999`, "minipay_webhook: dedupe 59.999999999s is shorter than the minimum 1m"},
+		{`"-1h"`, "minipay_webhook: dedupe must be a positive duration"},
+	} {
+		t.Run("JSON "+tt.dedupe, func(t *testing.T) {
+			cfg := `{"apps":{"http":{"servers":{"s":{"listen":["localhost:53001"],"routes":[{"handle":[` +
+				`{"handler":"minipay_webhook","dedupe":` + tt.dedupe + `,"provider":{"name":"cbtis","api_key":"k1"}},` +
+				`{"handler":"static_response","status_code":200}]}]}}}}}`
+			err := loadWebhookConfig(t, []byte(cfg))
+			if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+				t.Fatalf("load: %v, want %q", err, tt.err)
+			}
+		})
+	}
+}
+
+// loadWebhookConfig loads cfg as caddy validate does (every module
+// provisioned, nothing started), its storage a directory of the test's.
+func loadWebhookConfig(t *testing.T, cfg []byte) error {
+	t.Helper()
+	var c caddy.Config
+	if err := json.Unmarshal(cfg, &c); err != nil {
+		t.Fatal(err)
+	}
+	c.StorageRaw = json.RawMessage(`{"module":"file_system","root":` + strconv.Quote(t.TempDir()) + `}`)
+	return caddy.Validate(&c)
 }
 
 // A negative window is refused at Provision; Cleanup stops the purge.

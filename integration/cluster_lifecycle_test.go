@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -77,7 +78,7 @@ func TestClusterLifecycle(t *testing.T) {
 	}
 	handle /webhooks/short {
 		minipay_webhook cbtis {
-			dedupe 3s
+			dedupe 1m
 			api_key ` + cbtisAPIKey + `
 		}
 		reverse_proxy ` + strings.TrimPrefix(merchant.srv.URL, "http://") + `
@@ -178,11 +179,13 @@ func TestClusterLifecycle(t *testing.T) {
 		entry := filepath.Join(dir, "minipay", "events", "cbtis", hexSHA256(id))
 		notify := func(p caddyProcess) { t.Helper(); mustAck(t, p, "/webhooks/short", body, sig) }
 		notify(cluster[0])
-		notify(cluster[1]) // inside the 3 s window: a duplicate
+		notify(cluster[1]) // inside the 1 m window: a duplicate
 		if n := merchant.count(id); n != 1 {
 			t.Fatalf("inside the window: forwarded %d times, want 1", n)
 		}
-		time.Sleep(3100 * time.Millisecond)
+		// A minute on, as the instances' clocks would read the entry then
+		// (the shortest window a route loads, README "Clusters").
+		ageDedupeEntry(t, dir, entry, time.Minute)
 		notify(cluster[2]) // after it: the event is forwarded again, and remembered again
 		if n := merchant.count(id); n != 2 {
 			t.Fatalf("after the window: forwarded %d times, want 2", n)
@@ -190,16 +193,17 @@ func TestClusterLifecycle(t *testing.T) {
 		if _, err := os.Stat(entry); err != nil {
 			t.Fatalf("the new acknowledgement is not stored: %v", err)
 		}
-		// purged once past the window, by a purge every second (a quarter of
-		// the window, at least a second)
-		deadline := time.Now().Add(8 * time.Second)
+		// purged once past the window, by a purge every 15 s (a quarter of
+		// the window) on each instance
+		ageDedupeEntry(t, dir, entry, time.Minute)
+		deadline := time.Now().Add(25 * time.Second)
 		for {
 			_, err := os.Stat(entry)
 			if os.IsNotExist(err) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("entry %s still there 8 s after its 3 s window: %v", entry, err)
+				t.Fatalf("entry %s still there 25 s after it was past its 1 m window: %v", entry, err)
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
@@ -289,5 +293,37 @@ func TestClusterLifecycle(t *testing.T) {
 				t.Fatalf("the log of %s contains %q", p.base, leak)
 			}
 		}
+	}
+}
+
+// ageDedupeEntry moves a stored de-duplication entry's acked_at and
+// expires_at back by by and a second, as the instances' clocks would read
+// it once that time has passed; it is written whole (renamed into place
+// from a file outside the entries' prefix), so that a purge reading it
+// meanwhile sees the old entry or the new one.
+func ageDedupeEntry(t *testing.T, storage, entry string, by time.Duration) {
+	t.Helper()
+	b, err := os.ReadFile(entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatalf("entry %s: %v", b, err)
+	}
+	for _, field := range []string{"acked_at", "expires_at"} {
+		at, err := time.Parse(time.RFC3339Nano, rec[field].(string))
+		if err != nil {
+			t.Fatalf("entry %s: %s: %v", b, field, err)
+		}
+		rec[field] = at.Add(-by - time.Second).Format(time.RFC3339Nano)
+	}
+	aged, _ := json.Marshal(rec)
+	tmp := filepath.Join(storage, "aged-entry.tmp")
+	if err := os.WriteFile(tmp, aged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, entry); err != nil {
+		t.Fatal(err)
 	}
 }
