@@ -313,22 +313,7 @@ func TestLatipay(t *testing.T) {
 // 502 naming 206.
 func TestLatipayQuerySignatureFallback(t *testing.T) {
 	var signatures received
-	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ref := strings.TrimPrefix(r.URL.Path, "/v2/transaction/")
-		sig := r.URL.Query().Get("signature")
-		signatures.add(sig)
-		m := hmac.New(sha256.New, []byte(latipayAPIKey))
-		m.Write([]byte(ref + r.URL.Query().Get("user_id")))
-		w.Header().Set("Content-Type", "application/json")
-		if r.Method != http.MethodGet || sig != hex.EncodeToString(m.Sum(nil)) {
-			_, _ = io.WriteString(w, `{"code":206,"message":"Signature from Merchant request is wrong"}`)
-			return
-		}
-		v := url.Values{"merchant_reference": {ref}, "payment_method": {"wechat"}, "status": {"paid"}, "currency": {"NZD"}, "amount": {"12.30"}}
-		_, _ = io.WriteString(w, `{"merchant_reference":"`+ref+`","order_id":"2026112210000009","currency":"NZD","amount":12.30,`+
-			`"payment_method":"wechat","status":"paid","pay_time":"2026-11-22 10:00:00","signature":"`+latipayNotify(latipayAPIKey, v)+`"}`)
-	}))
-	t.Cleanup(fake.Close)
+	fake := newOlderFormLatipay(t, &signatures)
 	taken := signatures.take
 	port := itoa(freePort(t))
 	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
@@ -352,6 +337,94 @@ func TestLatipayQuerySignatureFallback(t *testing.T) {
 	}
 	if sent := taken(); len(sent) != 2 || sent[0] == sent[1] {
 		t.Fatalf("wrong key: sent %v, want both forms once", sent)
+	}
+}
+
+// newOlderFormLatipay is an independent Latipay whose account takes only
+// the older query signature, HMAC(merchant_reference + user_id) under
+// latipayAPIKey (Latipay's PHP plugin, Core.php find()), and answers 206 to
+// anything else, as Latipay does; a query it takes is paid, 12.30 NZD. It
+// records the signature of every request it is sent ("" when it has none).
+func newOlderFormLatipay(t *testing.T, signatures *received) *httptest.Server {
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ref := strings.TrimPrefix(r.URL.Path, "/v2/transaction/")
+		sig := r.URL.Query().Get("signature")
+		signatures.add(sig)
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method != http.MethodGet || sig != latipayHMAC(latipayAPIKey, ref+r.URL.Query().Get("user_id")) {
+			_, _ = io.WriteString(w, `{"code":206,"message":"Signature from Merchant request is wrong"}`)
+			return
+		}
+		v := url.Values{"merchant_reference": {ref}, "payment_method": {"wechat"}, "status": {"paid"}, "currency": {"NZD"}, "amount": {"12.30"}}
+		_, _ = io.WriteString(w, `{"merchant_reference":"`+ref+`","order_id":"2026112210000009","currency":"NZD","amount":12.30,`+
+			`"payment_method":"wechat","status":"paid","pay_time":"2026-11-22 10:00:00","signature":"`+latipayNotify(latipayAPIKey, v)+`"}`)
+	}))
+	t.Cleanup(fake.Close)
+	return fake
+}
+
+// TestLatipayOlderQueryFormNeverSignsANotification: Latipay's older query
+// signature, HMAC(merchant_reference + user_id), is made with the api_key
+// that signs notifications, HMAC(merchant_reference + payment_method +
+// status + currency + amount). For the user U12345678, the order id
+// x-wechatpaidMR made that query's signature the one of a paid notification
+// of order x- (12345678 MRU), which a webhook without currency accepted:
+// whoever saw the query's URL could post it. Through a real Caddy and an
+// independent Latipay that takes only the older form, such an id is a 400
+// naming order_id at pay (nothing is sent) and at query (only the sorted
+// form was sent, refused with 206; the older one never), and an ordinary
+// id still falls back to the older form. On the old code the pay reached
+// Latipay and the query sent the older form.
+func TestLatipayOlderQueryFormNeverSignsANotification(t *testing.T) {
+	const userID, forging = "U12345678", "x-wechatpaidMR"
+	var sent received
+	fake := newOlderFormLatipay(t, &sent)
+	port := itoa(freePort(t))
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+:`+port+` {
+	handle /latipay/* {
+		minipay latipay {
+			user_id `+userID+`
+			wallet_id `+latipayWalletID+`
+			app_id `+latipayAppID+`
+			currency NZD
+			api_key `+latipayAPIKey+`
+			notify_url https://merchant.example/webhooks/latipay
+		}
+		reverse_proxy `+strings.TrimPrefix(fake.URL, "http://")+`
+	}
+}
+`)
+	base := "http://localhost:" + port
+	refusedNamingOrderID := func(what string, r response) {
+		t.Helper()
+		if e := r.errorOf(t); r.status != 400 || e["code"] != "invalid_request" || e["field"] != "order_id" {
+			t.Fatalf("%s: %d %s, want a 400 naming order_id", what, r.status, r.body)
+		}
+	}
+
+	refusedNamingOrderID("pay", postJSON(t, tc, base+"/latipay/pay",
+		`{"order_id":"`+forging+`","amount":"1.00","currency":"NZD","description":"x","openid":"obRdo5H-72b_PH2Lvr5_Dw9bXKHs"}`))
+	if got := sent.take(); len(got) != 0 {
+		t.Fatalf("pay sent %v", got)
+	}
+	refusedNamingOrderID("query", postJSON(t, tc, base+"/latipay/query", `{"order_id":"`+forging+`"}`))
+	got := sent.take()
+	if len(got) != 1 || strings.HasSuffix(got[0], latipayHMAC(latipayAPIKey, forging+userID)) {
+		t.Fatalf("query sent %v, want the sorted form alone", got)
+	}
+	for i, want := range []int{1, 1} { // the older form, now kept
+		q := postJSON(t, tc, base+"/latipay/query", `{"order_id":"LP-2001"}`)
+		if st := q.json(t); q.status != 200 || st["status"] != "succeeded" {
+			t.Fatalf("query %d of an ordinary id: %d %s", i, q.status, q.body)
+		}
+		if got := sent.take(); len(got) != want || !strings.HasSuffix(got[0], latipayHMAC(latipayAPIKey, "LP-2001"+userID)) {
+			t.Fatalf("query %d of an ordinary id sent %v", i, got)
+		}
+	}
+	refusedNamingOrderID("query in the older form", postJSON(t, tc, base+"/latipay/query", `{"order_id":"`+forging+`"}`))
+	if got := sent.take(); len(got) != 0 {
+		t.Fatalf("query in the older form sent %v", got)
 	}
 }
 

@@ -85,6 +85,11 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	if err := c.walletCurrency(req.Money); err != nil {
 		return nil, err
 	}
+	// Refused before the order exists: its query may have to be signed in
+	// the older form, which would sign a notification (Query).
+	if err := c.olderQueryForm(req.OrderID); err != nil {
+		return nil, err
+	}
 	// The signature is over the raw values: each must survive JSON unchanged.
 	if !utf8.ValidString(req.OpenID) {
 		return nil, transform.Invalid("openid", "is not valid UTF-8")
@@ -177,6 +182,9 @@ func (c *Client) Query(req *transform.OrderRequest) (*transform.Call, error) {
 	concat := c.queryConcat.Load()
 	var sig string
 	if concat {
+		if err := c.olderQueryForm(req.OrderID); err != nil {
+			return nil, err
+		}
 		sig = c.signer.mac.Hex([]byte(req.OrderID+c.cfg.UserID), false)
 	} else {
 		sig = c.signer.sign(transform.Params{{Name: "merchant_reference", Value: req.OrderID}, {Name: "user_id", Value: c.cfg.UserID}})
@@ -198,6 +206,22 @@ func (c *Client) Query(req *transform.OrderRequest) (*transform.Call, error) {
 			return transform.Marshal(st), nil
 		},
 	}, nil
+}
+
+// olderQueryForm refuses an order id whose query, signed in the older form
+// (merchant_reference + user_id under the api_key, no separator), would
+// also be the signature of a notification the webhook accepts
+// (ReadsAsNotification): whoever saw that query's URL could post it as a
+// paid notification of another order. Such an id ends with a payment
+// method, a status and two capitals before the user id, and the user id's
+// digits do not begin with 0 (a zero-padded amount is refused), so a
+// merchant choosing its own ids never meets it.
+func (c *Client) olderQueryForm(orderID string) error {
+	if ReadsAsNotification(orderID + c.cfg.UserID) {
+		return transform.Invalid("order_id", "cannot be used with this user_id: the query's older signature form "+
+			"(merchant_reference + user_id) would read as a notification's signed fields")
+	}
+	return nil
 }
 
 // codeSignatureWrong is Latipay's "Signature from Merchant request is wrong".

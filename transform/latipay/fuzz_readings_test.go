@@ -3,7 +3,6 @@ package latipay
 import (
 	"encoding/json"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -22,22 +21,9 @@ func FuzzSignedConcatenationReadings(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, wallet := range []string{"", "NZD"} {
 			var passed []Signed
-			for i := 1; i < len(s); i++ {
-				for _, pm := range paymentMethods {
-					rest, ok := strings.CutPrefix(s[i:], pm)
-					if !ok {
-						continue
-					}
-					for st := range statuses {
-						tail, ok := strings.CutPrefix(rest, st)
-						if !ok || len(tail) < 4 {
-							continue
-						}
-						r := Signed{s[:i], pm, st, tail[:3], tail[3:]}
-						if _, err := r.CheckGrammar(wallet); err == nil {
-							passed = append(passed, r)
-						}
-					}
+			for r := range listedCuts(s) {
+				if _, err := r.CheckGrammar(wallet); err == nil {
+					passed = append(passed, r)
 				}
 			}
 			if len(passed) > 1 {

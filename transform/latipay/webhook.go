@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"net/http"
 	"slices"
 	"strings"
@@ -140,6 +141,46 @@ func (s Signed) CheckGrammar(walletCurrency string) (transform.Money, error) {
 		return transform.Money{}, ErrBadField
 	}
 	return m, nil
+}
+
+// ReadsAsNotification tells whether text, signed with the notification
+// formula's key, would be a notification's signature too: whether some cut
+// of it into merchant_reference, payment_method, status, currency and
+// amount passes CheckGrammar for a webhook configured without the wallet's
+// currency (which takes any ISO 4217 code, so every configuration is
+// covered). The query's older form signs merchant_reference + user_id with
+// the same api_key and no separator either (docs/providers/latipay.md,
+// "Signatures"): an order id x-wechatpaidMR queried for the user U12345678
+// would sign the notification of a paid order x- of 12345678 MRU.
+func ReadsAsNotification(text string) bool {
+	for r := range listedCuts(text) {
+		if _, err := r.CheckGrammar(""); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// listedCuts yields every cut of text into the five signed fields whose
+// payment_method and status are on Latipay's lists, merchant_reference
+// not empty and currency three bytes: the only cuts CheckGrammar can pass.
+func listedCuts(text string) iter.Seq[Signed] {
+	return func(yield func(Signed) bool) {
+		for i := 1; i < len(text); i++ {
+			for _, method := range paymentMethods {
+				rest, ok := strings.CutPrefix(text[i:], method)
+				if !ok {
+					continue
+				}
+				for status := range statuses {
+					tail, ok := strings.CutPrefix(rest, status)
+					if ok && len(tail) >= 4 && !yield(Signed{text[:i], method, status, tail[:3], tail[3:]}) {
+						return
+					}
+				}
+			}
+		}
+	}
 }
 
 // paymentMethods is Latipay's closed, case-sensitive list of payment

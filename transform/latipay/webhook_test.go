@@ -90,6 +90,7 @@ func TestWebhookVerify(t *testing.T) {
 		{"no signature", notificationForm(vecAPIKey, setForm("signature", "")), transform.ErrUnsigned, "", ""},
 		{"no payment_method", notificationForm(vecAPIKey, func(v url.Values) { v.Del("payment_method") }), transform.ErrUnsigned, "", ""},
 		{"no amount", notificationForm(vecAPIKey, func(v url.Values) { v.Del("amount") }), transform.ErrUnsigned, "", ""},
+		{"no currency", notificationForm(vecAPIKey, func(v url.Values) { v.Del("currency") }), transform.ErrUnsigned, "", ""},
 		{"a trailing line break (a file sent with curl --data-binary)", notificationForm(vecAPIKey, nil) + "\n", nil, "payment.succeeded", "latipay:dsi39ej430sks03:payment.succeeded"},
 		{"CRLF and spaces around", " \r\n" + notificationForm(vecAPIKey, nil) + "\r\n", nil, "payment.succeeded", "latipay:dsi39ej430sks03:payment.succeeded"},
 		{"a line break inside a signed value", strings.Replace(notificationForm(vecAPIKey, nil), "&", "\n&", 1), transform.ErrBadSignature, "", ""},
@@ -281,6 +282,13 @@ func TestWebhookWithoutWalletCurrency(t *testing.T) {
 				t.Fatalf("Verify = %+v, %v; want %v", ev, err, ErrBadField)
 			}
 		})
+	}
+	// Latipay's notification always carries currency (the field list and
+	// the example of its docs): one without it, signed over the four other
+	// fields, is refused before its signature is computed.
+	noCurrency := notificationForm(vecAPIKey, func(v url.Values) { v.Del("currency") })
+	if ev, err := w.Verify(transform.Notification{Body: []byte(noCurrency)}); !errors.Is(err, transform.ErrUnsigned) || ev != nil {
+		t.Fatalf("without currency: Verify = %+v, %v; want %v", ev, err, transform.ErrUnsigned)
 	}
 }
 
