@@ -428,7 +428,13 @@ func TestMerchantAPIAnswerShapes(t *testing.T) {
 				t.Errorf("%s close: %d %s, want %s", r.provider, c.status, c.body, want)
 			}
 			q := answer(r.provider+" query, closed", postJSON(t, tc, base+r.path+"/query", `{"order_id":"`+closing+`"}`), statusMembers, nil)
-			if q["status"] != "cancelled" || q["order_id"] != closing || q["amount"] != "1.00" {
+			// WeChat v2's orderquery of an unpaid order carries no total_fee
+			// (README Merchant API, the status object: amount "")
+			wantAmount := "1.00"
+			if r.provider == "wechat_v2" {
+				wantAmount = ""
+			}
+			if q["status"] != "cancelled" || q["order_id"] != closing || q["amount"] != wantAmount {
 				t.Errorf("%s query, closed: %v", r.provider, q)
 			}
 		}

@@ -383,7 +383,13 @@ func TestEventShapesAlike(t *testing.T) {
 				wantAnswer(t, r.provider+" query", q, 200, "", "")
 				a := q.json(t)
 				_, paid := a["paid_at"]
-				if a["status"] != wantStatus || paid != (wantStatus == "succeeded" || wantStatus == "refunded") || a["amount"] != "12.30" || a["currency"] != r.currency {
+				// WeChat v2's orderquery of an unpaid order carries no total_fee
+				// (README Merchant API, the status object: amount and currency "")
+				wantAmount, wantCurrency := "12.30", r.currency
+				if r.provider == "wechat_v2" && !paid {
+					wantAmount, wantCurrency = "", ""
+				}
+				if a["status"] != wantStatus || paid != (wantStatus == "succeeded" || wantStatus == "refunded") || a["amount"] != wantAmount || a["currency"] != wantCurrency {
 					t.Errorf("%s query after %s: %s, want status %s", r.provider, result, q.body, wantStatus)
 				}
 			}

@@ -317,6 +317,12 @@ func TestSandboxCompleteFailed(t *testing.T) {
 	if err != nil || !strings.Contains(string(q), `"status":"pending","amount":"1","currency":"JPY","provider_status":"PENDING"`) {
 		t.Fatalf("query: %s %v", q, err)
 	}
+	// Creating it again is refused (40002), as every sandbox refuses to pay a
+	// failed order again (README Sandbox): a new merchant_order_id pays again.
+	_, err = roundTrip(t, e.client, e.srv.URL, "pay", `{"order_id":"F-1","amount":"1","currency":"JPY","description":"d","openid":"o1"}`)
+	if te := wantError(t, err, 422, transform.CodeProviderRejected); te.ProviderCode != "40002" {
+		t.Fatalf("pay again of the failed order: %+v", te)
+	}
 	// The intent is still PENDING to the merchant: the customer may pay again.
 	if _, _, err := e.sb.Complete("F-1", true, t0); err != nil {
 		t.Fatalf("paying an intent whose payment failed: %v", err)

@@ -219,7 +219,9 @@ func (s *Sandbox) pay(w http.ResponseWriter, p transform.Params) {
 		switch {
 		case o.status == "paid":
 			fail(w, codeParamWrong, "The merchant_reference has been paid")
-		case o.amount != m || o.product != p.Get("product_name") || o.openID != p.Get("open_id"):
+		case o.status == "failed", o.amount != m || o.product != p.Get("product_name") || o.openID != p.Get("open_id"):
+			// A failed payment is paid again under a new reference, as
+			// every sandbox has it (README Sandbox).
 			fail(w, codeParamWrong, "The merchant_reference has been used")
 		default: // the same order again: the same payment
 			o.notifyURL = p.Get("notify_url")

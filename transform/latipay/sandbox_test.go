@@ -172,6 +172,12 @@ func TestSandboxFailedThenPaid(t *testing.T) {
 	if q := mustExchange(t, c, s, "query", `{"order_id":"LP-2"}`); q["status"] != "failed" || q["paid_at"] != nil {
 		t.Fatalf("query %v", q)
 	}
+	// Paying the failed order again is Latipay's "used" refusal, 207, as
+	// every sandbox refuses it (README Sandbox): a new reference pays again.
+	_, err = exchange(t, c, s, "pay", `{"order_id":"LP-2","amount":"1.00","currency":"NZD","description":"x","openid":"o"}`)
+	if e := wantError(t, err, 422, transform.CodeProviderRejected); e.ProviderCode != "207" || e.ProviderMessage != "The merchant_reference has been used" {
+		t.Fatalf("pay again of the failed order: %+v", e)
+	}
 	if _, _, err := s.Complete("LP-2", true, transformtest.Pinned); err != nil {
 		t.Fatal(err)
 	}

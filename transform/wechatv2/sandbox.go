@@ -1,6 +1,8 @@
 package wechatv2
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"slices"
@@ -169,7 +171,9 @@ func (s *Sandbox) unifiedOrder(p transform.Params, signType string) transform.Pa
 			return bizFail("ORDERPAID", "该订单已支付")
 		case o.state == "CLOSED":
 			return bizFail("ORDERCLOSED", "该订单已关闭")
-		case !samePayment(o.params, p):
+		case o.state == "PAYERROR" || !samePayment(o.params, p):
+			// A failed payment is paid again under a new out_trade_no
+			// (WeChat's closeorder page: 商户订单支付失败需要生成新单号重新发起支付).
 			return bizFail("INVALID_REQUEST", "201 商户订单号重复")
 		}
 		return transform.Params{{Name: "result_code", Value: "SUCCESS"}, {Name: "prepay_id", Value: o.prepayID}, {Name: "trade_type", Value: "JSAPI"}}
@@ -228,20 +232,35 @@ func (s *Sandbox) orderQuery(p transform.Params) transform.Params {
 		{Name: "out_trade_no", Value: id},
 		{Name: "trade_state", Value: o.state},
 		{Name: "trade_state_desc", Value: tradeStateDesc[o.state]},
-		{Name: "total_fee", Value: strconv.FormatInt(o.totalFee, 10)},
-		{Name: "fee_type", Value: feeType(o.params)},
-		{Name: "trade_type", Value: "JSAPI"},
-		{Name: "openid", Value: o.params.Get("openid")},
-		{Name: "sub_openid", Value: o.params.Get("sub_openid")},
 		{Name: "attach", Value: o.params.Get("attach")},
 	}
-	if o.txID != "" {
-		out = append(out, transform.Param{Name: "transaction_id", Value: o.txID},
-			transform.Param{Name: "time_end", Value: o.timeEnd}, transform.Param{Name: "bank_type", Value: "CFT"},
-			transform.Param{Name: "cash_fee", Value: strconv.FormatInt(o.totalFee, 10)},
+	// WeChat's orderquery page: the payment's fields come only for a paid
+	// order ("如trade_state不为 SUCCESS，则只返回out_trade_no（必传）和attach
+	// （选传）"; a refunded order was paid), as docs/providers/wechat_v2.md
+	// and README "Merchant API" (the status object) read it.
+	if o.state == "SUCCESS" || o.state == "REFUND" {
+		fee := strconv.FormatInt(o.totalFee, 10)
+		out = append(out, transform.Param{Name: "total_fee", Value: fee}, transform.Param{Name: "fee_type", Value: feeType(o.params)},
+			transform.Param{Name: "trade_type", Value: "JSAPI"}, transform.Param{Name: "openid", Value: s.payerOpenID(o)},
+			transform.Param{Name: "is_subscribe", Value: "N"}, transform.Param{Name: "sub_openid", Value: o.params.Get("sub_openid")},
+			transform.Param{Name: "transaction_id", Value: o.txID}, transform.Param{Name: "time_end", Value: o.timeEnd},
+			transform.Param{Name: "bank_type", Value: "CFT"}, transform.Param{Name: "cash_fee", Value: fee},
 			transform.Param{Name: "cash_fee_type", Value: feeType(o.params)})
 	}
 	return out
+}
+
+// payerOpenID is the payer's openid under appid, which WeChat's
+// notifications and orderquery answers always carry (required, 是), also in
+// service-provider mode beside sub_openid: the pay's openid, else, for a
+// payer named by sub_openid alone, one the sandbox derives from it (stable,
+// 28 characters like WeChat's).
+func (s *Sandbox) payerOpenID(o *sandboxOrder) string {
+	if id := o.params.Get("openid"); id != "" {
+		return id
+	}
+	sum := sha256.Sum256([]byte("minipay-sandbox-openid:" + s.cfg.AppID + ":" + o.params.Get("sub_openid")))
+	return "o" + base64.RawURLEncoding.EncodeToString(sum[:])[:27]
 }
 
 var tradeStateDesc = map[string]string{
@@ -449,7 +468,7 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 		{Name: "appid", Value: s.cfg.AppID}, {Name: "bank_type", Value: "CFT"}, {Name: "cash_fee", Value: fee},
 		{Name: "fee_type", Value: feeType(o.params)}, {Name: "is_subscribe", Value: "N"},
 		{Name: "mch_id", Value: s.cfg.MchID}, {Name: "nonce_str", Value: transform.Nonce(32)},
-		{Name: "openid", Value: o.params.Get("openid")}, {Name: "out_trade_no", Value: orderID},
+		{Name: "openid", Value: s.payerOpenID(o)}, {Name: "out_trade_no", Value: orderID},
 		{Name: "result_code", Value: result}, {Name: "return_code", Value: "SUCCESS"},
 		{Name: "time_end", Value: o.timeEnd}, {Name: "total_fee", Value: fee},
 		{Name: "trade_type", Value: "JSAPI"}, {Name: "transaction_id", Value: o.txID},

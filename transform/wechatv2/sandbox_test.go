@@ -173,8 +173,15 @@ func TestSandboxOrderLifecycle(t *testing.T) {
 
 			q := do(PathOrderQuery, orderReq("O1"))
 			wantResult(t, q, "SUCCESS", "")
-			if q.Get("trade_state") != "NOTPAY" || q.Get("total_fee") != "1234" || q.Has("transaction_id") {
+			// orderquery of an unpaid order: "如trade_state不为 SUCCESS，则只返回
+			// out_trade_no（必传）和attach（选传）" (WeChat's orderquery page)
+			if q.Get("trade_state") != "NOTPAY" || q.Get("trade_state_desc") != "订单未支付" || q.Get("out_trade_no") != "O1" {
 				t.Fatalf("query %v", q.Map())
+			}
+			for _, paidOnly := range []string{"total_fee", "fee_type", "cash_fee", "openid", "trade_type", "bank_type", "transaction_id", "time_end"} {
+				if q.Has(paidOnly) {
+					t.Fatalf("query of an unpaid order carries %s: %v", paidOnly, q.Map())
+				}
 			}
 			wantResult(t, do(PathOrderQuery, orderReq("NOPE")), "FAIL", "ORDERNOTEXIST")
 			wantResult(t, do(PathRefund, orderReq("O1", transform.Param{Name: "out_refund_no", Value: "R1"},
@@ -212,7 +219,9 @@ func TestSandboxOrderLifecycle(t *testing.T) {
 			}
 
 			q = do(PathOrderQuery, orderReq("O1"))
-			if q.Get("trade_state") != "SUCCESS" || q.Get("transaction_id") != ev.ProviderOrderID || q.Get("time_end") != "20261122100100" {
+			if q.Get("trade_state") != "SUCCESS" || q.Get("transaction_id") != ev.ProviderOrderID || q.Get("time_end") != "20261122100100" ||
+				q.Get("total_fee") != "1234" || q.Get("fee_type") != "CNY" || q.Get("cash_fee") != "1234" || q.Get("openid") != openID ||
+				q.Get("trade_type") != "JSAPI" || q.Get("bank_type") == "" {
 				t.Fatalf("query after payment %v", q.Map())
 			}
 			wantResult(t, do(PathUnifiedOrder, unifiedOrder("O1", "1234", "测试商品")), "FAIL", "ORDERPAID")
@@ -358,7 +367,19 @@ func TestSandboxFailedPayment(t *testing.T) {
 	if ev.Type != transform.EventPaymentFailed || ev.Data["err_code"] != "NOTENOUGH" || ev.Data["attach"] != "x" || ev.Amount != "5.00" {
 		t.Fatalf("event %+v", ev)
 	}
-	// a failed payment can be retried and succeed, with the same transaction id
+	// orderquery of the failed order: trade_state PAYERROR, and none of a
+	// paid order's fields (WeChat's orderquery page)
+	if q := sandboxDo(t, s, PathOrderQuery, signedXML(orderReq("O1"), vecAPIKey, SignMD5), SignMD5); q.Get("trade_state") != "PAYERROR" ||
+		q.Get("attach") != "x" || q.Has("total_fee") || q.Has("transaction_id") || q.Has("time_end") {
+		t.Fatalf("query of the failed order %v", q.Map())
+	}
+	// Paying it again under the same out_trade_no is refused: WeChat's
+	// closeorder page asks for a new one (商户订单支付失败需要生成新单号重新发起支付).
+	again := sandboxDo(t, s, PathUnifiedOrder, signedXML(unifiedOrder("O1", "500", "b", transform.Param{Name: "attach", Value: "x"}), vecAPIKey, SignMD5), SignMD5)
+	if wantResult(t, again, "FAIL", "INVALID_REQUEST"); again.Get("err_code_des") != "201 商户订单号重复" || again.Has("prepay_id") {
+		t.Fatalf("pay again of the failed order %v", again.Map())
+	}
+	// the payer's prepay can still be paid (the user tries again), with the same transaction id
 	out2, _, err := s.Complete("O1", true, transformtest.Pinned.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -393,6 +414,15 @@ func TestSandboxServiceProvider(t *testing.T) {
 	ev, err := newWebhook(t, cfg).Verify(transform.Notification{Body: out.Body})
 	if err != nil || ev.Data["sub_mch_id"] != spSubMchID || ev.Data["sub_openid"] != openID {
 		t.Fatalf("event %+v, %v", ev, err)
+	}
+	// openid (the payer under the service provider's appid) is a required
+	// field of the notification and of orderquery in service-provider mode
+	// too, beside sub_openid: 28 characters, and one payer one openid.
+	n := parseXML(t, out.Body)
+	q := sandboxDo(t, s, PathOrderQuery, signedXML(append(set(set(orderReq("O1"), "appid", spAppID), "mch_id", spMchID),
+		transform.Param{Name: "sub_mch_id", Value: spSubMchID}), vecAPIKey, SignMD5), SignMD5)
+	if oid := n.Get("openid"); len(oid) != 28 || oid == openID || q.Get("openid") != oid || q.Get("sub_openid") != openID {
+		t.Fatalf("openid %q in the notification, %q in orderquery (sub_openid %q)", oid, q.Get("openid"), q.Get("sub_openid"))
 	}
 	body, err := RefundNotification(cfg, transform.Params{{Name: "out_refund_no", Value: "R1"}, {Name: "refund_status", Value: "SUCCESS"}})
 	if err != nil {
@@ -458,7 +488,9 @@ func TestClientAgainstSandbox(t *testing.T) {
 				vecAPIKey, signType); pp.PaySign != want {
 				t.Fatalf("paySign %s, the reference signer's %s", pp.PaySign, want)
 			}
-			if out, err := run("query", `{"order_id":"O1"}`); err != nil || !strings.Contains(string(out), `"status":"pending","amount":"12.34","currency":"CNY"`) {
+			// an unpaid order's orderquery carries no total_fee (README
+			// "Merchant API", the status object: amount and currency "")
+			if out, err := run("query", `{"order_id":"O1"}`); err != nil || !strings.Contains(string(out), `"status":"pending","amount":"","currency":""`) {
 				t.Fatalf("query %s %v", out, err)
 			}
 			_, err = run("refund", `{"order_id":"O1","refund_id":"R1","amount":"1","currency":"CNY","total_amount":"12.34"}`)

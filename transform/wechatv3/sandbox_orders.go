@@ -103,8 +103,9 @@ func (s *Sandbox) pay(body []byte, partner bool, announce string) (int, []byte, 
 			return 0, nil, fail(http.StatusForbidden, "ORDERPAID", "该订单已支付")
 		case o.state == "CLOSED":
 			return 0, nil, fail(http.StatusForbidden, "ORDER_CLOSED", "该订单已关闭")
-		case o.partner != partner || *o.req.Amount.Total != *req.Amount.Total || o.req.Description != req.Description ||
-			*o.req.Payer != *req.Payer: // a prepay is the payer's
+		case o.state == "PAYERROR", // paid again under a new out_trade_no (WeChat's 关闭订单 page: 商户订单支付失败需要生成新单号重新发起支付)
+			o.partner != partner || *o.req.Amount.Total != *req.Amount.Total || o.req.Description != req.Description ||
+				*o.req.Payer != *req.Payer: // a prepay is the payer's
 			return 0, nil, fail(http.StatusForbidden, "OUT_TRADE_NO_USED", "商户订单号重复")
 		}
 		return http.StatusOK, prepayAnswer(o.prepayID), nil

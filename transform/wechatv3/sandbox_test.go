@@ -3,6 +3,7 @@ package wechatv3
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -338,5 +339,15 @@ func TestSandboxPayAgain(t *testing.T) {
 				t.Fatalf("provider_code %q, want %s", e.ProviderCode, tt.wantCode)
 			}
 		})
+	}
+	// A failed payment is paid again under a new out_trade_no (WeChat's
+	// 关闭订单 page: 商户订单支付失败需要生成新单号重新发起支付): the same request
+	// for a PAYERROR order is OUT_TRADE_NO_USED, never its prepay again.
+	if _, _, err := sb.Complete("PA-1", false, transformtest.Pinned); !errors.Is(err, transform.ErrNotNotified) {
+		t.Fatalf("Complete failed: %v", err)
+	}
+	_, err := exchange(t, c, srv, "pay", first)
+	if e := transformtest.WantError(t, err, 422, "provider_rejected"); e.ProviderCode != "OUT_TRADE_NO_USED" {
+		t.Fatalf("pay again of the failed order: provider_code %q, want OUT_TRADE_NO_USED", e.ProviderCode)
 	}
 }
