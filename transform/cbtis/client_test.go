@@ -42,6 +42,8 @@ func TestPreparePay(t *testing.T) {
 		{"CNY cents, request notify_url wins, fields CBTIS lacks dropped",
 			`{"order_id":"O-2","amount":"12.3","currency":"CNY","description":"拿铁 <大>","openid":"o1","notify_url":"https://other.example/n?x=1&y=2","client_ip":"203.0.113.7","attach":"a","expire_at":"2026-11-22T02:30:00Z"}`,
 			`{"amount":"12.30","currency":"CNY","merchant_order_id":"O-2","payment_method":{"type":"wechat","wechat":{"flow":"mini_program","sub_appid":"wx7bc98d929da735fe","sub_openid":"o1"}},"description":"拿铁 <大>","notify_url":"https://other.example/n?x=1&y=2"}`},
+		{"merchant_order_id of 32, CBTIS's most", `{"order_id":"` + strings.Repeat("P", 32) + `","amount":"1","currency":"HKD","description":"d","openid":"o1"}`,
+			`{"amount":"1.00","currency":"HKD","merchant_order_id":"` + strings.Repeat("P", 32) + `","payment_method":{"type":"wechat","wechat":{"flow":"mini_program","sub_appid":"wx7bc98d929da735fe","sub_openid":"o1"}},"description":"d","notify_url":"https://merchant.example/notify"}`},
 		{"JPY has no decimals", `{"order_id":"O-3","amount":"100","currency":"JPY","description":"d","openid":"o1"}`,
 			`{"amount":"100","currency":"JPY","merchant_order_id":"O-3","payment_method":{"type":"wechat","wechat":{"flow":"mini_program","sub_appid":"wx7bc98d929da735fe","sub_openid":"o1"}},"description":"d","notify_url":"https://merchant.example/notify"}`},
 	}
@@ -100,6 +102,8 @@ func TestPrepareErrors(t *testing.T) {
 		{"missing openid", "pay", `{"order_id":"O1","amount":"1","currency":"HKD","description":"d"}`, 400, transform.CodeInvalidRequest, "openid"},
 		{"too many decimals", "pay", `{"order_id":"O1","amount":"1.001","currency":"HKD","description":"d","openid":"o"}`, 400, transform.CodeInvalidRequest, "amount"},
 		{"unknown currency", "pay", `{"order_id":"O1","amount":"1","currency":"XXY","description":"d","openid":"o"}`, 400, transform.CodeInvalidRequest, "currency"},
+		// docs/providers/cbtis.md: description is required, merchant_order_id at most 32
+		{"missing description", "pay", `{"order_id":"O1","amount":"1","currency":"HKD","openid":"o"}`, 400, transform.CodeInvalidRequest, "description"},
 		{"order id over 32", "pay", `{"order_id":"` + strings.Repeat("A", 33) + `","amount":"1","currency":"HKD","description":"d","openid":"o"}`, 400, transform.CodeInvalidRequest, "order_id"},
 		{"relative notify_url", "pay", `{"order_id":"O1","amount":"1","currency":"HKD","description":"d","openid":"o","notify_url":"/n"}`, 400, transform.CodeInvalidRequest, "notify_url"},
 		{"unknown field", "pay", `{"order_id":"O1","sub_appid":"wx"}`, 400, transform.CodeInvalidRequest, "sub_appid"},
