@@ -93,8 +93,11 @@ func (s *Sandbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	seen := map[string]bool{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
+		if _, err := caddy.GetModule(providerNamespace + "." + name); err != nil {
+			return unknownProvider(d, name, true)
+		}
+		if d.NextArg() { // not repeated: "wechat_v2 <key>" may be a key
+			return d.Errf("provider %s takes its fields in a block (%s {, then one field a line), not on its line", name, name)
 		}
 		if seen[name] {
 			return d.Errf("provider %s is configured twice", name)
@@ -119,12 +122,16 @@ type handlerOption func(d *caddyfile.Dispenser) (bool, error)
 // parseProviderDirective reads "<directive> <provider_name> { ... }".
 func parseProviderDirective(d *caddyfile.Dispenser, option handlerOption) (json.RawMessage, error) {
 	d.Next() // directive name
+	directive := d.Val()
 	if !d.NextArg() {
 		return nil, d.Err("expected a provider name")
 	}
 	name := d.Val()
-	if d.NextArg() {
-		return nil, d.ArgErr()
+	if _, err := caddy.GetModule(providerNamespace + "." + name); err != nil {
+		return nil, unknownProvider(d, name, false)
+	}
+	if d.NextArg() { // not repeated: it may be a key written on the wrong line
+		return nil, d.Errf("%s takes one provider name, a matcher before it and the fields in a block: %s [<matcher>] %s {", directive, directive, name)
 	}
 	raw, err := parseProviderBlock(d, name, option)
 	if err != nil {
@@ -144,7 +151,7 @@ func parseProviderDirective(d *caddyfile.Dispenser, option handlerOption) (json.
 func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOption) (json.RawMessage, error) {
 	info, err := caddy.GetModule(providerNamespace + "." + name)
 	if err != nil {
-		return nil, d.Errf("unknown provider %q (one of %s)", name, strings.Join(providerNames(), ", "))
+		return nil, unknownProvider(d, name, false)
 	}
 	fields := map[string]any{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
@@ -186,6 +193,36 @@ func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOptio
 		fields[field] = value
 	}
 	return caddyconfig.JSONModuleObject(fields, "name", name, nil), nil
+}
+
+// unknownProvider is the error for a provider name no module has, at its
+// line. Like knownField's for a field, it names the provider meant when
+// only the case differs, and never repeats a name that looks like a value
+// (a key written where the name goes). A provider's field written where
+// a provider block goes (minipay_sandbox { app_id … }, or a snippet of
+// fields imported there) is named as such; inSandbox adds how the
+// sandbox's block is written.
+func unknownProvider(d *caddyfile.Dispenser, name string, inSandbox bool) error {
+	names := providerNames()
+	for _, n := range names {
+		if strings.EqualFold(n, name) {
+			return d.Errf("unknown provider %q (provider names are exact: %s)", name, n)
+		}
+	}
+	for _, n := range names {
+		info, _ := caddy.GetModule(providerNamespace + "." + n)
+		switch {
+		case knownField(info, name) != nil:
+		case inSandbox:
+			return d.Errf("%s is a provider's field, not a provider: minipay_sandbox's block holds one block per provider (<provider_name> {, then its fields, one a line)", name)
+		default:
+			return d.Errf("%s is a provider's field, not a provider name", name)
+		}
+	}
+	if looksLikeValue(name) {
+		return d.Errf("unknown provider (the name is not repeated: it looks like a value, which may be a secret; one of %s)", strings.Join(names, ", "))
+	}
+	return d.Errf("unknown provider %q (one of %s)", name, strings.Join(names, ", "))
 }
 
 // checkField refuses at its line a value of the wrong type for a known

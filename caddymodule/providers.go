@@ -128,8 +128,9 @@ func wholePlaceholder(s string) bool {
 // loader would, before it can: the loader's message for a missing name
 // prints the whole object, secrets included ("module name not specified
 // with key 'name' in map[api_key:…]"), in the /load answer and the log.
-// It also holds the object's field names to the exact JSON names, which
-// encoding/json, Caddy's decoder, matches without regard to case.
+// It also holds the object's name and field names to the exact names: the
+// loader would call "WeChat_V2" only unknown, and encoding/json, Caddy's
+// decoder, matches field names without regard to case.
 func providerObjectName(raw json.RawMessage) (string, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
@@ -141,6 +142,11 @@ func providerObjectName(raw json.RawMessage) (string, error) {
 	}
 	info, err := caddy.GetModule(providerNamespace + "." + name)
 	if err != nil {
+		for _, n := range providerNames() {
+			if strings.EqualFold(n, name) {
+				return name, fmt.Errorf("unknown provider %q (provider names are exact: %s)", name, n)
+			}
+		}
 		return name, nil // Caddy's loader names the unknown module
 	}
 	keys := slices.Sorted(maps.Keys(obj))

@@ -49,6 +49,8 @@ func TestProviderFieldNamesExact(t *testing.T) {
 			`minipay_webhook: provider wechat_v2 has no field "Api_Key" (field names are exact: api_key)`},
 		{"boolean field", `{"handler":"minipay_sandbox","providers":[{"name":"wechat_login","app_id":"` + appID + `","app_secret":"` + appSecret + `","Expose_Session_Key":true}]}`,
 			`minipay_sandbox: providers[0]: provider wechat_login has no field "Expose_Session_Key" (field names are exact: expose_session_key)`},
+		{"provider name in another case", `{"handler":"minipay","provider":{"name":"WeChat_V2","app_id":"` + appID + `","api_key":"` + apiKey + `"}}`,
+			`minipay: unknown provider "WeChat_V2" (provider names are exact: wechat_v2)`},
 		{"unknown field", `{"handler":"minipay","provider":{` + v2 + `,"api_key":"` + apiKey + `","colour":"blue"}}`,
 			`minipay: provider wechat_v2 has no field "colour"`},
 		// The handlers' own options are exact too.
