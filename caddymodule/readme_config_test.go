@@ -15,6 +15,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
 // readmeBlock is one fenced ```caddyfile or ```json block of README.md.
@@ -156,6 +157,31 @@ func TestREADMEConfigurationsLoad(t *testing.T) {
 	// drop this count knowingly.
 	if loaded < 15 || twins < 9 {
 		t.Fatalf("loaded %d configurations and compared %d documented JSON handlers with caddy adapt's; README has more", loaded, twins)
+	}
+}
+
+// TestREADMECaddyfilesFormatted: every ```caddyfile block of README, the
+// directives' syntax included, is what caddy fmt makes of it, so a user
+// who copies one and runs caddy fmt sees no change (Caddyfile.example is
+// held to it by TestCaddyfileExampleLoads: caddy adapt warns of a file
+// named Caddyfile* that is not formatted, and of no other).
+func TestREADMECaddyfilesFormatted(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, b := range readmeBlocks(t, string(readme)) {
+		if b.lang != "caddyfile" {
+			continue
+		}
+		if formatted := string(caddyfile.Format([]byte(b.text))); formatted != b.text {
+			t.Errorf("README.md:%d: caddy fmt changes the block to\n%s", b.line, formatted)
+		}
+		checked++
+	}
+	if checked < 15 {
+		t.Fatalf("checked %d caddyfile blocks; README has more", checked)
 	}
 }
 
