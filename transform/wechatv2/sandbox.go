@@ -278,7 +278,9 @@ func (s *Sandbox) closeOrder(p transform.Params) transform.Params {
 		return bizFail("ORDERCLOSED", "订单已关闭，无法重复关闭")
 	}
 	o.state = "CLOSED"
-	return transform.Params{{Name: "result_code", Value: "SUCCESS"}}
+	// closeorder's answer carries result_msg (业务结果描述, required in
+	// WeChat's closeorder page), unlike the other calls' answers.
+	return transform.Params{{Name: "result_code", Value: "SUCCESS"}, {Name: "result_msg", Value: "OK"}}
 }
 
 // refund answers /secapi/pay/refund with WeChat's codes (申请退款, chapter

@@ -265,7 +265,10 @@ func TestSandboxOrderLifecycle(t *testing.T) {
 
 			// close an unpaid order, then it can neither be paid nor closed again
 			wantResult(t, do(PathUnifiedOrder, unifiedOrder("O2", "1", "b")), "SUCCESS", "")
-			wantResult(t, do(PathCloseOrder, orderReq("O2")), "SUCCESS", "")
+			closed := do(PathCloseOrder, orderReq("O2"))
+			if wantResult(t, closed, "SUCCESS", ""); closed.Get("result_msg") != "OK" { // required by WeChat's closeorder page
+				t.Fatalf("closeorder answer without result_msg: %v", closed.Map())
+			}
 			wantResult(t, do(PathCloseOrder, orderReq("O2")), "FAIL", "ORDERCLOSED")
 			wantResult(t, do(PathUnifiedOrder, unifiedOrder("O2", "1", "b")), "FAIL", "ORDERCLOSED")
 			wantResult(t, do(PathCloseOrder, orderReq("NOPE")), "FAIL", "ORDERNOTEXIST")
