@@ -32,7 +32,7 @@ func vectorFile(t *testing.T, name string) string {
 // is tested against are the official SDK's answers too: its signer gives
 // vectors 1, 3, 4 and 5 of docs/providers/wechat_v3.md byte for byte, its
 // message format gives vector 2, its AES-GCM decryption gives vector 7, and
-// its verifier and AES-GCM decryption accept vectors 6 and 8.
+// its verifier and AES-GCM decryption accept vectors 6, 8 and 9.
 func TestSDKReproducesVectors(t *testing.T) {
 	key, err := utils.LoadPrivateKey(vectorFile(t, "wechat_v3-test-private-key.pem"))
 	if err != nil {
@@ -114,5 +114,23 @@ func TestSDKReproducesVectors(t *testing.T) {
 	plain, err := utils.DecryptAES256GCM("a7cde1ZJB1kG2e7VfTs3jQzaAa8tKtW2", n.Resource.AssociatedData, n.Resource.Nonce, n.Resource.Ciphertext)
 	if err != nil || plain != vectorFile(t, "wechat_v3-notify-transaction.plain.json") {
 		t.Errorf("vector 8: the SDK decrypts %q (err %v)", plain, err)
+	}
+
+	// Vector 9: a refund notification whose resource has an empty
+	// associated_data, which the SDK verifies and decrypts as the plugin does.
+	const ct9 = "MgMUgbyNHHkWNoSkNOa+WsLZR9wg1CC727zxwxRyk2LmyRNwpIJRSRxblaAmQ10wcnEMZnEl9cN15ClBKQSsT0XcdnoxyKYNI9IWwMr+i6iztBzuyV8ME+7vCaHIy8WqSUND8rIX0Vqb3rQu1iCM8NVxhNPi68sj6x+RK94FG3KCd+c1oyUCYmlcRK0nNEsms58Eq8HweFaBUF3vpR44PFgnugFQcCovfICUOVyyLl64QMhArQSrtYLaNbuLIxifGxZEJ2ODUxgBHZxD003NcmGHiIby8yw2FiX4gebHA9rRk8Q+4b2MaI3aNmEREQc9MRIuZJfiV2aa1sYdFBtwcY3WOWESq57EyJny7/HI30NLUSecJ6CkTrIjCI95l1/ep5siAKbo02799eaXe21r83jdTPkTGh96cENzm7G7k9nFU6ES7aaGyJKx+WJhmu5psswPb+Ew9ky0d+S1QqwBVkkTJw6mEq57EQHmVBuL54rhp6Q2otJFFBwK/EsaBXLuvaqMic5EXqQmTc06E7DCY5LEDQSHK3b911i55g=="
+	body9 := `{"id":"EV-2026112910100500001","create_time":"2026-11-29T10:10:06+08:00","resource_type":"encrypt-resource",` +
+		`"event_type":"REFUND.SUCCESS","summary":"退款成功","resource":{"original_type":"refund","algorithm":"AEAD_AES_256_GCM",` +
+		`"ciphertext":"` + ct9 + `","associated_data":"","nonce":"fdasflkja484"}}`
+	const sig9 = "OZHsvQk6GSKFbix0lLcHAF24Ajet9bOEwAgkPSSTQf44nj0GGC7WJsTxgv1UequsY2rsvaw/nQQmRfIXeuMj+I8lRdN6u8ldqaNik5n6L8+NqaGewh2yLxqOsSE3nUjl74SDQ4ZzFf/UVKqJo8u939jACXbgjzppzHu2nZxrbvbVPDLVoUnNtcoXHsBqcwcMfygdgVQhXjHCyqVh6AJOFAHAmV7c33hkhKN1VfNhmp+9wdIPk6FgTrHQGUyzFrZw6zkxjAEopk9AAQkvdWD7bcBrXtwLlKn5TGewzigIvaoPcPuYOQYllOdY57TU6WGH68QGDohe5r7bnuEIojhN8w=="
+	if err := v.Verify(context.Background(), "D7CE59D1F522D701", "1795918206\n5K8264ILTKCH16CQ2502SI8ZNMTM67VS\n"+body9+"\n", sig9); err != nil {
+		t.Errorf("vector 9: the SDK's verifier refuses the notification: %v", err)
+	}
+	const want9 = `{"mchid":"1230000109","out_trade_no":"1217752501201407033233368018","transaction_id":"4200000000202611291234567890",` +
+		`"out_refund_no":"1217752501201407033233368018-R1","refund_id":"50300000002026112912345678901","refund_status":"SUCCESS",` +
+		`"success_time":"2026-11-29T10:10:05+08:00","user_received_account":"支付用户零钱",` +
+		`"amount":{"total":100,"refund":100,"payer_total":100,"payer_refund":80}}`
+	if plain, err := utils.DecryptAES256GCM("a7cde1ZJB1kG2e7VfTs3jQzaAa8tKtW2", "", "fdasflkja484", ct9); err != nil || plain != want9 {
+		t.Errorf("vector 9: the SDK decrypts %q (err %v)", plain, err)
 	}
 }

@@ -168,6 +168,7 @@ func TestClientAnswers(t *testing.T) {
 		{"query payerror", "query", `{"order_id":"O1"}`, 200, nil, tx("1900000109", "O1", "PAYERROR"), 200, "", "", `"status":"failed"`},
 		{"query unknown state", "query", `{"order_id":"O1"}`, 200, nil, tx("1900000109", "O1", "MAYBE"), 502, "upstream_error", "MAYBE", ""},
 		{"query for another mchid", "query", `{"order_id":"O1"}`, 200, nil, tx("1900000999", "O1", "SUCCESS"), 502, "upstream_error", "", ""},
+		{"query for another appid", "query", `{"order_id":"O1"}`, 200, nil, strings.Replace(tx("1900000109", "O1", "SUCCESS"), "wx8888888888888888", "wx0000000000000000", 1), 502, "upstream_error", "", ""},
 		{"query for another order", "query", `{"order_id":"O1"}`, 200, nil, tx("1900000109", "O2", "SUCCESS"), 502, "upstream_error", "", ""},
 		{"close 204", "close", `{"order_id":"O1"}`, 204, nil, ``, 200, "", "", `{"provider":"wechat_v3","order_id":"O1","status":"cancelled"}`},
 		{"refund pending", "refund", `{"order_id":"O1","refund_id":"R1","amount":"2.34","currency":"CNY","total_amount":"12.34"}`, 200, nil, refund("R1", "PROCESSING"), 200, "", "",

@@ -157,6 +157,8 @@ func TestVectorAnswerSignature(t *testing.T) {
 		{"probe", func(h http.Header) []byte { h.Set(HeaderSignature, "WECHATPAY/SIGNTEST/"+sig); return body }, now, ErrProbe},
 		{"no nonce", func(h http.Header) []byte { h.Del(HeaderNonce); return body }, now, transform.ErrUnsigned},
 		{"no signature", func(h http.Header) []byte { h.Del(HeaderSignature); return body }, now, transform.ErrUnsigned},
+		{"no timestamp", func(h http.Header) []byte { h.Del(HeaderTimestamp); return body }, now, transform.ErrUnsigned},
+		{"no serial", func(h http.Header) []byte { h.Del(HeaderSerial); return body }, now, transform.ErrUnsigned},
 		{"signed timestamp", func(h http.Header) []byte { h.Set(HeaderTimestamp, "+1554209980"); return body }, now, ErrSkew},
 		{"signature type RSA", func(h http.Header) []byte { h.Set(HeaderSignatureType, "WECHATPAY2-SHA256-RSA2048"); return body }, now, nil},
 		{"signature type SM2", func(h http.Header) []byte { h.Set(HeaderSignatureType, "WECHATPAY2-SM2-WITH-SM3"); return body }, now, ErrSignatureType},
@@ -307,5 +309,75 @@ func TestVectorEncryptResource(t *testing.T) {
 	}
 	if _, err := EncryptResource([]byte("testAPIv3Key0000"), "wCq51qZv4Yf", "", []byte("x")); err == nil {
 		t.Fatal("an 11-byte nonce was accepted")
+	}
+}
+
+// Vector 9 (docs/providers/wechat_v3.md): a REFUND.SUCCESS notification
+// whose resource has an empty associated_data ("additional data =
+// associated_data (may be empty)"), computed outside Go with Python's
+// cryptography (AESGCM(key).encrypt(nonce, plain, b""), then PKCS1v15
+// SHA-256 with the test key over TIMESTAMP\nNONCE\nBODY\n). Its resource
+// also pays the payer less than the refund (payer_refund 80 of refund 100:
+// a voucher's share goes back to the voucher), and the event's amount is
+// amount.refund (退款金额, as refund_query's), not payer_refund.
+const (
+	vector9Plain = `{"mchid":"1230000109","out_trade_no":"1217752501201407033233368018","transaction_id":"4200000000202611291234567890",` +
+		`"out_refund_no":"1217752501201407033233368018-R1","refund_id":"50300000002026112912345678901","refund_status":"SUCCESS",` +
+		`"success_time":"2026-11-29T10:10:05+08:00","user_received_account":"支付用户零钱",` +
+		`"amount":{"total":100,"refund":100,"payer_total":100,"payer_refund":80}}`
+	vector9Ciphertext = "MgMUgbyNHHkWNoSkNOa+WsLZR9wg1CC727zxwxRyk2LmyRNwpIJRSRxblaAmQ10wcnEMZnEl9cN15ClBKQSsT0XcdnoxyKYNI9IWwMr+i6iztBzuyV8ME+7vCaHIy8WqSUND8rIX0Vqb3rQu1iCM8NVxhNPi68sj6x+RK94FG3KCd+c1oyUCYmlcRK0nNEsms58Eq8HweFaBUF3vpR44PFgnugFQcCovfICUOVyyLl64QMhArQSrtYLaNbuLIxifGxZEJ2ODUxgBHZxD003NcmGHiIby8yw2FiX4gebHA9rRk8Q+4b2MaI3aNmEREQc9MRIuZJfiV2aa1sYdFBtwcY3WOWESq57EyJny7/HI30NLUSecJ6CkTrIjCI95l1/ep5siAKbo02799eaXe21r83jdTPkTGh96cENzm7G7k9nFU6ES7aaGyJKx+WJhmu5psswPb+Ew9ky0d+S1QqwBVkkTJw6mEq57EQHmVBuL54rhp6Q2otJFFBwK/EsaBXLuvaqMic5EXqQmTc06E7DCY5LEDQSHK3b911i55g=="
+	vector9Signature  = "OZHsvQk6GSKFbix0lLcHAF24Ajet9bOEwAgkPSSTQf44nj0GGC7WJsTxgv1UequsY2rsvaw/nQQmRfIXeuMj+I8lRdN6u8ldqaNik5n6L8+NqaGewh2yLxqOsSE3nUjl74SDQ4ZzFf/UVKqJo8u939jACXbgjzppzHu2nZxrbvbVPDLVoUnNtcoXHsBqcwcMfygdgVQhXjHCyqVh6AJOFAHAmV7c33hkhKN1VfNhmp+9wdIPk6FgTrHQGUyzFrZw6zkxjAEopk9AAQkvdWD7bcBrXtwLlKn5TGewzigIvaoPcPuYOQYllOdY57TU6WGH68QGDohe5r7bnuEIojhN8w=="
+)
+
+func TestVectorRefundNotificationEmptyAssociatedData(t *testing.T) {
+	const key = "a7cde1ZJB1kG2e7VfTs3jQzaAa8tKtW2"
+	plain, err := (&Resource{Algorithm: AlgorithmAESGCM, Nonce: "fdasflkja484", Ciphertext: vector9Ciphertext}).Decrypt([]byte(key))
+	if err != nil || string(plain) != vector9Plain {
+		t.Fatalf("resource = %q, %v", plain, err)
+	}
+	if r, err := EncryptResource([]byte(key), "fdasflkja484", "", []byte(vector9Plain)); err != nil || r.Ciphertext != vector9Ciphertext {
+		t.Fatalf("EncryptResource = %+v, %v", r, err)
+	}
+	// The associated data is authenticated: the same ciphertext under "refund" does not open.
+	if _, err := (&Resource{Algorithm: AlgorithmAESGCM, Nonce: "fdasflkja484", AssociatedData: "refund", Ciphertext: vector9Ciphertext}).Decrypt([]byte(key)); err != ErrDecrypt {
+		t.Fatalf("decrypted under another associated_data: %v", err)
+	}
+	body := `{"id":"EV-2026112910100500001","create_time":"2026-11-29T10:10:06+08:00","resource_type":"encrypt-resource",` +
+		`"event_type":"REFUND.SUCCESS","summary":"退款成功","resource":{"original_type":"refund","algorithm":"AEAD_AES_256_GCM",` +
+		`"ciphertext":"` + vector9Ciphertext + `","associated_data":"","nonce":"fdasflkja484"}}`
+	h := http.Header{}
+	h.Set(HeaderSerial, "D7CE59D1F522D701")
+	h.Set(HeaderTimestamp, "1795918206")
+	h.Set(HeaderNonce, "5K8264ILTKCH16CQ2502SI8ZNMTM67VS")
+	h.Set(HeaderSignature, vector9Signature)
+	w := vector8Webhook(t, nil)
+	w.Now = func() time.Time { return time.Unix(1795918206, 0) }
+	ev, err := w.Verify(transform.Notification{Header: h, Body: []byte(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"id":"wechat_v3:50300000002026112912345678901:refund.succeeded","provider":"wechat_v3","type":"refund.succeeded",` +
+		`"order_id":"1217752501201407033233368018","provider_order_id":"4200000000202611291234567890",` +
+		`"refund_id":"1217752501201407033233368018-R1","amount":"1.00","currency":"CNY","occurred_at":"2026-11-29T10:10:05+08:00",` +
+		`"data":{"amount.payer_refund":"80","amount.payer_total":"100","amount.refund":"100","amount.total":"100",` +
+		`"event_type":"REFUND.SUCCESS","mchid":"1230000109","notification_id":"EV-2026112910100500001",` +
+		`"out_refund_no":"1217752501201407033233368018-R1","out_trade_no":"1217752501201407033233368018",` +
+		`"refund_id":"50300000002026112912345678901","refund_status":"SUCCESS","success_time":"2026-11-29T10:10:05+08:00",` +
+		`"summary":"退款成功","transaction_id":"4200000000202611291234567890","user_received_account":"支付用户零钱"}}`
+	if got := string(transform.Marshal(ev)); got != want {
+		t.Fatalf("event =\n%s\nwant\n%s", got, want)
+	}
+}
+
+// A resource nonce is 12 ASCII bytes (docs/providers/wechat_v3.md
+// AES-256-GCM): any other length is refused as a resource that does not
+// decrypt, never handed to GCM, which panics on a nonce of another size.
+func TestDecryptNonceLength(t *testing.T) {
+	r := Resource{Algorithm: AlgorithmAESGCM, AssociatedData: "Dl56FrqWQJF1t9LtC3vEUsniZKvbqdR8", Ciphertext: "FsdXzxryWfKwvLJKf8LG/ToRPTRh8RN9wROC"}
+	for _, nonce := range []string{"", "wCq51qZv4Yf", "wCq51qZv4Yfg0", "wCq51qZv4Yfg0000", strings.Repeat("n", 64)} {
+		r.Nonce = nonce
+		if _, err := r.Decrypt([]byte("testAPIv3Key0000")); err != ErrDecrypt {
+			t.Errorf("a %d-byte nonce: %v, want ErrDecrypt", len(nonce), err)
+		}
 	}
 }

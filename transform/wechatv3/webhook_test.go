@@ -66,6 +66,12 @@ func TestWebhookOutcomes(t *testing.T) {
 			`{"sp_mchid":"1900000109","sub_mchid":"1900000110","sp_appid":"wx8888888888888888","sub_appid":"wx9999999999999999","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1}}`), nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
 		{"partner, another sub_mchid", partner, notificationOf(t, sb, pk, EventTransactionSuccess,
 			`{"sp_mchid":"1900000109","sub_mchid":"1900000111","sp_appid":"wx8888888888888888","out_trade_no":"O1","trade_state":"SUCCESS"}`), transform.ErrForeign, "", ""},
+		{"partner, another sp_appid", partner, notificationOf(t, sb, pk, EventTransactionSuccess,
+			`{"sp_mchid":"1900000109","sub_mchid":"1900000110","sp_appid":"wx0000000000000000","sub_appid":"wx9999999999999999","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1}}`), transform.ErrForeign, "", ""},
+		{"partner, another sub_appid", partner, notificationOf(t, sb, pk, EventTransactionSuccess,
+			`{"sp_mchid":"1900000109","sub_mchid":"1900000110","sp_appid":"wx8888888888888888","sub_appid":"wx0000000000000000","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1}}`), transform.ErrForeign, "", ""},
+		{"partner, refund without appids", partner, notificationOf(t, sb, pk, EventRefundSuccess,
+			`{"sp_mchid":"1900000109","sub_mchid":"1900000110","out_trade_no":"O1","transaction_id":"4200001","out_refund_no":"R1","refund_id":"5030001","refund_status":"SUCCESS","amount":{"total":1234,"refund":234,"payer_total":1234,"payer_refund":234}}`), nil, "refund.succeeded", "wechat_v3:5030001:refund.succeeded"},
 		{"partner route, direct notification", partner, notificationOf(t, sb, pk, EventTransactionSuccess, tx), transform.ErrForeign, "", ""},
 		{"resource not JSON", direct, notificationOf(t, sb, pk, EventTransactionSuccess, `not json`), transform.ErrMalformed, "", ""},
 		// A leaf per goods field: an order of 300 discounted goods is some
