@@ -1,11 +1,14 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddytest"
 	_ "github.com/caddyserver/caddy/v2/modules/standard" // reverse_proxy in the goldens
 )
@@ -35,5 +38,62 @@ func TestCaddyfileAdapt(t *testing.T) {
 				t.Fatal("the adapted JSON differs from the golden (diff above)")
 			}
 		})
+	}
+}
+
+// TestCaddyfileAdaptCoversEveryField: the adapt goldens set every field of
+// every provider (README Provider fields and the providers' sections) in a
+// Caddyfile, and the handlers' own option dedupe, so each subdirective is
+// shown adapting to its JSON name; a field added to a provider needs a
+// golden line.
+func TestCaddyfileAdaptCoversEveryField(t *testing.T) {
+	files, err := filepath.Glob("testdata/caddyfile_adapt/*.caddyfiletest")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no adapt tests: %v", err)
+	}
+	set := map[string]map[string]bool{} // provider → the fields a golden sets
+	dedupe := false
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, expected, _ := strings.Cut(string(data), "----------")
+		var cfg any
+		if err := json.Unmarshal([]byte(expected), &cfg); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		for _, h := range minipayHandlers(cfg) {
+			_, hasDedupe := h["dedupe"]
+			dedupe = dedupe || hasDedupe
+			objects, _ := h["providers"].([]any)
+			if p, ok := h["provider"]; ok {
+				objects = append(objects, p)
+			}
+			for _, o := range objects {
+				obj, _ := o.(map[string]any)
+				name, _ := obj["name"].(string)
+				if set[name] == nil {
+					set[name] = map[string]bool{}
+				}
+				for field := range obj {
+					set[name][field] = true
+				}
+			}
+		}
+	}
+	for _, name := range providerNames() {
+		info, err := caddy.GetModule(providerNamespace + "." + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, field := range jsonFieldNames(reflect.TypeOf(info.New())) {
+			if !set[name][field] {
+				t.Errorf("no adapt golden sets %s's field %s", name, field)
+			}
+		}
+	}
+	if !dedupe {
+		t.Error("no adapt golden sets minipay_webhook's dedupe")
 	}
 }
