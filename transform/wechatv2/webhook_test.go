@@ -1,6 +1,8 @@
 package wechatv2
 
 import (
+	"crypto/aes"
+	"encoding/base64"
 	"errors"
 	"maps"
 	"net/http"
@@ -350,6 +352,32 @@ func TestDecryptRefundInfoPadding(t *testing.T) {
 	}
 	if _, err := DecryptRefundInfo(publishedReqInfo, []byte("short")); err == nil {
 		t.Fatal("a short key was accepted")
+	}
+	// req_info is PKCS#7-padded (docs/providers/wechat_v2.md Refund
+	// notification): its last byte n is 1 to 16 and so are the n bytes it
+	// ends with. A plaintext ending otherwise, encrypted here block by
+	// block with crypto/aes, decrypts to no document.
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, last := range map[string]string{
+		"pad byte 0":            "<root></root>\x01\x01\x00",
+		"pad byte 17":           "<root></root>\x01\x01\x11",
+		"pad bytes that differ": "<root></root>\x01\x03\x03",
+		"16 without its block":  "<root>1234</root>0123456789abcd\x10",
+	} {
+		plain := []byte(last)
+		if len(plain)%aes.BlockSize != 0 {
+			t.Fatalf("%s: %d bytes", name, len(plain))
+		}
+		ct := make([]byte, len(plain))
+		for i := 0; i < len(plain); i += aes.BlockSize {
+			block.Encrypt(ct[i:i+aes.BlockSize], plain[i:i+aes.BlockSize])
+		}
+		if got, err := DecryptRefundInfo(base64.StdEncoding.EncodeToString(ct), key); err != ErrRefundDecrypt {
+			t.Errorf("%s: %q, %v, want ErrRefundDecrypt", name, got, err)
+		}
 	}
 }
 
