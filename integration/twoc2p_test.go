@@ -35,6 +35,11 @@ const (
 	twoc2pDemoDeclined = transformtest.TwoC2PDemoDeclined
 )
 
+// twoc2pDemoRequestOrder is the order of the captured demo request, which
+// the demo server answered with transformtest.TwoC2PDemoAnswerToRequestGzip
+// (docs/providers/2c2p.md "Known-answer vectors").
+const twoc2pDemoRequestOrder = "7570917b60"
+
 // twoc2pSign is docs/providers/2c2p.md's signature, with the standard library only.
 func twoc2pSign(payload, key string) string {
 	m := hmac.New(sha256.New, []byte(key))
@@ -113,6 +118,10 @@ func (f *fake2C2P) serve(w http.ResponseWriter, r *http.Request) {
 	id := p.UniqueTransactionCode
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	switch {
+	case id == twoc2pDemoRequestOrder: // the demo server's own answer to this order, byte for byte
+		gz, _ := base64.StdEncoding.DecodeString(transformtest.TwoC2PDemoAnswerToRequestGzip)
+		w.Header().Set("Content-Encoding", "gzip")
+		_, _ = w.Write(gz)
 	case strings.HasPrefix(id, "APPROVED"):
 		_, _ = w.Write([]byte(twoc2pDemoApproved))
 	case strings.HasPrefix(id, "DECLINED"):
@@ -388,6 +397,7 @@ func TestTwoC2PIndependentServer(t *testing.T) {
 		{"gzip body without Content-Encoding", "RAWGZIP-1", "12.34", "SGD", 200, "", "", "", "4100002"},
 		{"the approved demo answer: respCode 00, not 32", "APPROVED-1", "1.00", "SGD", 422, "provider_rejected", "00", "Approved", ""},
 		{"the declined demo answer, gzip", "DECLINED-1", "1.00", "SGD", 422, "provider_rejected", "99", "Invalid Card Number.", ""},
+		{"the demo server's answer to the captured request, its gzip bytes as they arrived", twoc2pDemoRequestOrder, "1.00", "SGD", 422, "provider_rejected", "00", "Approved", ""},
 		{"an answer without uniqueTransactionCode", "NOORDER-1", "12.34", "SGD", 502, "upstream_error", "", "", ""},
 		{"an answer for another order", "OTHERORDER-1", "12.34", "SGD", 502, "upstream_error", "", "", ""},
 		{"forged answer", "FORGED-1", "12.34", "SGD", 502, "upstream_signature_invalid", "", "", ""},

@@ -73,4 +73,40 @@ const (
 		"RGMUU2NDwvc2lnbmF0dXJlPjwvUGF5bWVudFJlc3BvbnNlPg=="
 
 	TwoC2PDemoDeclinedSignature = "F3F2329644D9DBFA16A6D49AC63DF5583CCFA2BD860B0DF3DB99BBFEFB4F1E64"
+
+	// The demo server's answer to TwoC2PDemoRequestForm itself (order
+	// 7570917b60), as it arrived on 3 September 2020: the 2013 bytes of
+	// gzip (Content-Encoding gzip, text/html) of the same test file's
+	// pre_scrubbed transcript, here in standard base64. The approved and
+	// declined answers above answer other requests (orders dd0cf2540f and
+	// 1be3c59843). That file is in activemerchant/active_merchant pull
+	// request 3933 (commit 90ce7398f), never merged (docs/providers/2c2p.md).
+	// Inflated: respCode 00, status A, tranRef 3224219.
+	TwoC2PDemoAnswerToRequestGzip = "" +
+		"H4sIAAAAAAAEAO29B2AcSZYlJi9tynt/SvVK1+B0oQiAYBMk2JBAEOzBiM3mkuwdaUcjKasqgcplVmVdZhZAzO2dvPfee++999577733ujudTif3" +
+		"3/8/XGZkAWz2zkrayZ4hgKrIHz9+fB8/Il4+ezLPv7tbTpavXv/U7/3iarJ3/wc/9Wb/YLb4yevpXnk5+en9+89/+u3B83s/VU6XL1aTvf1PXn4b" +
+		"77y7/H2++xOffHX6UyfZ5z/5e3/x3XfFpPzOm++W8y9ne2fXL37vVfaTT39i/6dOZ83s2eq7b376yU/95A+e3fvq89WTL053T7N75YtXp8/uv/nJ" +
+		"V6/yt/dPZ/d+6u2rvXc73y1/6ssvnpW/9xe/9+wnsuWc/p7/Xtni2bdfLX/y7avvvnv21eft1U9+tXv66s38iy9++lnz++ztfjnZLX/vF2+evPnJ" +
+		"nzytvzqd/16Tz7/4wU+8fVV8UX6nQX+z3SdPv/y9y+y7p/fvffXm7H62u/rqxdP5T7/a+ald+v5V/tX909dvnryYfD7/qZ/c+anquz85O/3q9y6/" +
+		"fHX6dv/N0xc0vu/8ImpP+J9eUfsns53d05/4vWfA/96br149w9+Ev/l+/4vvfqedfHv+9id3f+onCb/PZ9/94vrVYoXx7f0+i/bLWbn69k++br/M" +
+		"y69+QO/X+en+9es333nx6tuzvZ96Nt2dfv7i9/nJxbvvvj5dVb/P4v6X2bO3P/hq+aT44qd/8vT3+envvJ48e/KL8qdPfnry1U/t/uR3d787+ckn" +
+		"v+jN712+yEqmZ/3l6RW1Lwmfn6T5mP3U77X7hOg3+2mCt/dTn+9+Pt09vf7yuy3m592b8tWrL94+PP0K9Hz7U/d+n5357zVbvGpfLV+8+uKny/q7" +
+		"5U/sfPn5i/YnF7tfTcqf2vku9ZdTf7/PD559mb893aX+3mZf3f9FP4H3d1bNdxfNLo3/9369ePfT2U//xD71/+WU8P2JNy9+4id+UDbfffOdGvh8" +
+		"tZi/fQX6/OT0HcbzE0T/V5+394keT/K3u1999XuvvgQ9vvt29vkXxD8Y/0/ufoX5BX/8Pl/99LOfzn/6J0++Ov3ifr549e1XP/3k7XdPd+j7WZZ9" +
+		"/uz3zp+9yGguP/19fvps5/faffb7/ASNf/Lm7TXh84roc/3dxXz+k/fmoM/n+YL49aT9idfPfupT8Nurn1z93t+l/iY/+VP1m5+k8RM9f3K5Iv5Z" +
+		"PaP22fTz7xA92hdEv/2fejb/cvL5i/qrxbts8t13u/T9K9CH+IHwuU/82dJ8rYgffjL7yd1n94U/vrj+yWX5msbf0vh36fvTN69bos/bd7/PD75D" +
+		"9P3Ot4nec5q/5rtvX70gep1F+v/yFfVP/PndvFz9Pq/fAv7q6vdZ7H4327l/Svwa6f/0HfV/j+b393mD+dn9Ds3XbjOj8X715hnk7Yrm/+SrnyR4" +
+		"NP4vSsjTF/eJH89+onyG/q+I/14RPt+efHv20ySPuyTfhO/q9yH5/u7rz9/dY34h+m78/nOejzc/+YOvrkBvyOtX5Yuf+u4zllfCb+P3+4zP2/vA" +
+		"5xf9Pl/NSL5ePXu1KH+a+PX+d7/77vfKPn8F+SJ6ljyeN6DPYjWHvP/U6U9+nhH9SR/81ITki/D7SRrP2U+AH3a/cyrwiL7LF0SP2d7vszP7fPps" +
+		"9ezN4iHkCfN7z2t/8t2f/s53qX/Qm/j/O9Xv85Oz1z9RVjS/pK9ofvD+C5IH/vur+5ffpfkGvWfXjN+97/7kHPoR+uvVF4s5yfvO7uTz7wDeT5F8" +
+		"/6Lf5w3B/8nVM5q/t5M35RXJz0/+Xju7n776vWdfvvq8uXrzexO9yrIl/TL/ovyp3e++/cmG8Gm//L2f/NQXJeRl1uSLL35A+uSniS9Yv3zx+Yt1" +
+		"dt1+9yff7hD/fGfo+58gffXp7/ODF98Ff79Z/tRbzMfvs3e/+Ym3u5+++Mmf+skvTr8afH9y+p0XOeT/u9B/p1cvvjsX+d17R/PxE+9ev52/+sk3" +
+		"r5ZfvXlS/UT51dVPfnf2Ktv5qZdf3StP3uw++4rkB+Pf/X3eHO+S/v29MZ+vdu5XpE9f/+R3f/L3+YnFu5+g/t58Vf7k69clzSK1J/11/7tvf+r1" +
+		"i+++4Pl/ffqd+8SvJJ9f/ODN2xflTz79yd/7q91XxF8vzl4vqX1J+uEHT36vFySv+bdnP/Xdz2F/CP9nX13TfGdkr4jf3mWvS9iPoe9X+/lPkj5a" +
+		"vPvJ7z77qT3C5LuvS54/4gfmr+9+tXj1e3/55kn2k2y/VvvUfzv5/D7ku/p93v7k57PPz0i/EH8Qv7x5enY//+6z3/unvk3656uf+sFXpB9JXsEf" +
+		"xI/z9qe++inD3y9+4gev7kE+J9/9yc9fsz4l+p7Ovvziuy/WpH/p/f1dZ+9ekL2CPfvOwPeE71ffqX6K+iP+W5O8kXzdv0f6c5f0C32/Qz6As/sv" +
+		"v/1i9VN79+ezb//kNfkL91/8oHzyYuf3uffq7Rc7X745fffFDy6uXr2ZvnvxdLr3xenpuy+/+s7TL09/6nPScbuvnn6x9+Knv9r5iR+c7RIPXf/E" +
+		"D46vfuKnf597L95c0N9f7H355qu9F2/e3n958vAH2Xdn69/n9361O1189Qn9/RO/z+9dtj/13fs7Xy1+8gfTzx+up3tfffL/AGrv+pPECAAA"
+
+	TwoC2PDemoAnswerToRequestSignature = "979A7F7FC4911380E714760A19BC8FFC95D36654C250E2C00B675850C6956599"
 )

@@ -16,4 +16,6 @@ const (
 	demoApprovedSignature = transformtest.TwoC2PDemoApprovedSignature
 	demoDeclined          = transformtest.TwoC2PDemoDeclined
 	demoDeclinedSignature = transformtest.TwoC2PDemoDeclinedSignature
+
+	demoAnswerToRequestSignature = transformtest.TwoC2PDemoAnswerToRequestSignature
 )

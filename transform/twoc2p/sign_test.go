@@ -1,8 +1,13 @@
 package twoc2p
 
 import (
+	"bytes"
+	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"errors"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -10,6 +15,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // The reference signer reproduces the published signatures before any test
@@ -126,10 +132,13 @@ func TestDemoResponsesKnownAnswer(t *testing.T) {
 // URL-encoded as Pay sends it), and both answers as the demo server sent
 // them.
 func TestSealReproducesTheDemoExchange(t *testing.T) {
+	_, text := demoAnswerToRequest(t)
+	answerToRequest := string(text)
 	for _, tt := range []struct{ name, root, text, want string }{
 		{"request", RootRequest, demoRequestEnvelope(t), demoRequestForm},
 		{"approved", RootResponse, demoApproved, demoApproved},
 		{"declined", RootResponse, demoDeclined, demoDeclined},
+		{"the answer to the request", RootResponse, answerToRequest, answerToRequest},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			env, err := ParseEnvelope([]byte(tt.text), tt.root)
@@ -154,10 +163,12 @@ func TestSealReproducesTheDemoExchange(t *testing.T) {
 // TestOneByteChangeFailsVerification changes every byte of each fixture's
 // payload (and of its signature) in turn; none may verify.
 func TestOneByteChangeFailsVerification(t *testing.T) {
+	_, answerToRequest := demoAnswerToRequest(t)
 	for _, tt := range []struct{ name, root, text string }{
 		{"request", RootRequest, demoRequestEnvelope(t)},
 		{"approved", RootResponse, demoApproved},
 		{"declined", RootResponse, demoDeclined},
+		{"the answer to the request", RootResponse, string(answerToRequest)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			env, err := ParseEnvelope([]byte(tt.text), tt.root)
@@ -368,4 +379,82 @@ func TestParsePayloadRefuses(t *testing.T) {
 	if err != nil || len(p) != 1 || p[0] != (transform.Param{Name: "a/b/c/d", Value: "x"}) {
 		t.Fatalf("four levels: %q, %v", p, err)
 	}
+}
+
+// TestDemoAnswerToTheRequest: the demo server's answer to the captured
+// request itself (transformtest.TwoC2PDemoAnswerToRequestGzip: the gzip bytes
+// as they arrived, from the pre_scrubbed transcript of the test file the
+// fixtures come from, docs/providers/2c2p.md "Known-answer vectors"). Inflated
+// with compress/gzip and with InflateAnswer alike, it verifies under the demo
+// key with the signature 2C2P wrote, fails under another key, and names the
+// request's own order (7570917b60): 2C2P echoes the order in
+// uniqueTransactionCode, which is what Pay holds a respCode 32 to. Its
+// respCode 00 (a card approval) is no WeChat prepay: a pay of that order
+// reading it gets 2C2P's refusal, 422 with 00 and "Approved".
+func TestDemoAnswerToTheRequest(t *testing.T) {
+	gz, text := demoAnswerToRequest(t)
+	if inflated, err := InflateAnswer(gz); err != nil || !bytes.Equal(inflated, text) {
+		t.Fatalf("InflateAnswer: %v", err)
+	}
+	env, err := refOpen(string(text))
+	if err != nil || env.Version != "9.9" || env.Signature != demoAnswerToRequestSignature ||
+		refSign(env.Payload, demoSecretKey) != demoAnswerToRequestSignature || Sign(env.Payload, demoSecretKey) != demoAnswerToRequestSignature {
+		t.Fatalf("envelope %+v: %v", env, err)
+	}
+	p, err := Open(text, RootResponse, demoSecretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"respCode": "00", "status": "A", "tranRef": "3224219", "approvalCode": "554684", "amt": "000000000100", "currencyCode": "702",
+		"uniqueTransactionCode": "7570917b60", "merchantID": "JT01", "failReason": "Approved", "timeStamp": "040920021434", "dateTime": "040920031434",
+	} {
+		if !p.Has(k) || p.Get(k) != v {
+			t.Fatalf("%s = %q, want %q", k, p.Get(k), v)
+		}
+	}
+	if len(p) != 36 {
+		t.Fatalf("%d fields, want 36", len(p))
+	}
+	if _, err := Open(text, RootResponse, otherKey); !errors.Is(err, transform.ErrBadSignature) {
+		t.Fatalf("verified under another key: %v", err)
+	}
+	// the request it answers names the same order
+	reqEnv, err := ParseEnvelope([]byte(demoRequestEnvelope(t)), RootRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := reqEnv.Fields()
+	if err != nil || req.Get("uniqueTransactionCode") != p.Get("uniqueTransactionCode") {
+		t.Fatalf("the request's order %q, the answer's %q (%v)", req.Get("uniqueTransactionCode"), p.Get("uniqueTransactionCode"), err)
+	}
+
+	c := newClient(t, Config{MerchantID: demoMerchantID, SecretKey: demoSecretKey, AppID: testAppID})
+	call, err := c.Prepare(context.Background(), "pay",
+		[]byte(`{"order_id":"7570917b60","amount":"1.00","currency":"SGD","description":"Store Purchase","openid":"`+testOpenID+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = call.Decode(200, http.Header{"Content-Type": {"text/html; charset=utf-8"}}, gz)
+	if e := wantError(t, err, 422, "provider_rejected"); e.ProviderCode != "00" || e.ProviderMessage != "Approved" {
+		t.Fatalf("provider_code %q, provider_message %q", e.ProviderCode, e.ProviderMessage)
+	}
+}
+
+// demoAnswerToRequest is transformtest.TwoC2PDemoAnswerToRequestGzip's bytes
+// and its envelope text, inflated with compress/gzip.
+func demoAnswerToRequest(t testing.TB) (gz, text []byte) {
+	t.Helper()
+	gz, err := base64.StdEncoding.DecodeString(transformtest.TwoC2PDemoAnswerToRequestGzip)
+	if err != nil || len(gz) != 2013 { // "reading 2013 bytes", as the transcript says
+		t.Fatalf("%d bytes: %v", len(gz), err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text, err = io.ReadAll(zr); err != nil {
+		t.Fatal(err)
+	}
+	return gz, text
 }
