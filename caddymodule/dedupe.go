@@ -142,16 +142,24 @@ func newDeduper(store transform.Store, provider, merchant string, window time.Du
 	return &deduper{store: store, prefix: "minipay/events/" + provider + "/", merchant: merchant, window: window, wait: dedupeLockWait, logger: logger, now: time.Now}
 }
 
-// merchantTag names the merchant whose keys secrets are (a route's secret
-// fields, in their order) without revealing them: the first 128 bits of an
-// HMAC-SHA256 of a constant under those keys, which tells no more about
-// them than any notification signed with them. Every instance of a cluster
-// configured with the same keys computes the same tag.
+// merchantTag names the merchant whose keys secrets are (the route's
+// notification keys, transform.Webhook.NotificationKeys) without revealing
+// them: the first 128 bits of an HMAC-SHA256 of a constant under those
+// keys, which tells no more about them than any notification signed with
+// them. Every instance of a cluster configured with the same keys computes
+// the same tag, whatever other secrets its routes hold.
 func merchantTag(secrets []string) string {
 	mac := hmac.New(sha256.New, transform.LengthPrefixed(secrets...))
 	mac.Write([]byte("caddy-minipay dedupe merchant"))
 	return hex.EncodeToString(mac.Sum(nil)[:16])
 }
+
+// webhookMerchantTag is the merchant tag of a minipay_webhook route: that
+// of the keys its notifications are verified or decrypted with, so that a
+// secret the route holds for another use (a wechat_v3 private_key, a CBTIS
+// client_secret beside api_key) can be rotated without the acknowledged
+// events being forwarded again.
+func webhookMerchantTag(w transform.Webhook) string { return merchantTag(w.NotificationKeys()) }
 
 func (d *deduper) key(eventID string) string {
 	sum := sha256.Sum256([]byte(eventID))
@@ -387,7 +395,7 @@ func (h *Webhook) startDedupe(ctx caddy.Context) error {
 	if problem := dedupeWindowProblem(time.Duration(h.Dedupe)); problem != "" {
 		return errors.New("minipay_webhook: dedupe " + problem)
 	}
-	h.dedupe = newDeduper(newSharedStore(ctx, h.metrics, "dedupe"), h.name, merchantTag(h.secrets), time.Duration(h.Dedupe), h.logger)
+	h.dedupe = newDeduper(newSharedStore(ctx, h.metrics, "dedupe"), h.name, webhookMerchantTag(h.webhook), time.Duration(h.Dedupe), h.logger)
 	pctx, stop := context.WithCancel(ctx)
 	h.stopPurge = stop
 	go h.dedupe.purgeLoop(pctx)

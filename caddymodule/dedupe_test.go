@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -145,6 +147,7 @@ func (fakeNotifications) Verify(n transform.Notification) (*transform.Event, err
 func (fakeNotifications) Ack() (int, string, []byte) { return 200, "text/plain", []byte("success") }
 
 func (fakeNotifications) Nack(string) (string, []byte) { return "text/plain", []byte("fail") }
+func (fakeNotifications) NotificationKeys() []string   { return []string{"key-a"} }
 
 // fakeMerchant counts the events forwarded to it and answers status after
 // delay (or after release is closed, when set).
@@ -881,6 +884,116 @@ func TestWebhookDedupeMerchantsApart(t *testing.T) {
 			t.Fatalf("an entry without merchant: %d, forwarded %d times", code, m.count("ev-old"))
 		}
 	}
+}
+
+// A minipay_webhook route's merchant tag is made of the keys its
+// notifications are verified or decrypted with (transform.Webhook's
+// NotificationKeys), not of every secret the route holds: a wechat_v3
+// route's private_key (which signs certificate downloads only) and
+// platform_private_key, a CBTIS route's client_secret beside api_key, can
+// be rotated without the acknowledged events being forwarded again (README
+// "Clusters"). Each route below sets every secret field its provider has;
+// the tags are TestMerchantTagKnownAnswers' formula computed with Python's
+// hmac module over the one notification key (with every secret field, as
+// before, the wechat_v3 route's was 1f1286062eab0c4d0e742bb0c68677df, of
+// the PEM files as {file.*} reads them, without their last line break, and
+// the CBTIS one's 61830d60ad2b9bf7c73517f79487f10e).
+func TestRouteMerchantTags(t *testing.T) {
+	keys, err := filepath.Abs("../examples/keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := func(name string) string { return "{file." + keys + "/" + name + "}" }
+	routes := []struct {
+		provider string
+		config   map[string]any
+		tag      string
+		keep     map[string]string // other secrets rotated: the tag stays
+		change   map[string]string // the notification key changed: another tag
+	}{
+		{"wechat_v2", map[string]any{"app_id": testAppID, "mch_id": testMchID, "api_key": testAPIKey},
+			"7d5c69c85f950cffa1edff849f44211e", nil, map[string]string{"api_key": "8934e7d15453e97507ef794cf7b0519e"}},
+		{"wechat_v3", map[string]any{"app_id": testAppID, "mch_id": testMchID, "serial_no": "3775B6A45ACD588826D15E583A95F5DD2F2D3B4A",
+			"private_key": file("apiclient_key.pem"), "public_key": file("wechatpay_pub_key.pem"),
+			"public_key_id": "PUB_KEY_ID_0119000001092026112900000000000001", "api_v3_key": "sandbox-apiv3-key-0123456789abcd",
+			"platform_private_key": file("wechatpay_platform_key.pem")},
+			"08f7fe1b9bbb2ddbba9d87da76f8c6f4",
+			map[string]string{"private_key": file("wechatpay_platform_key.pem"), "platform_private_key": file("apiclient_key.pem")},
+			map[string]string{"api_v3_key": "another-apiv3-key-0123456789abcd"}},
+		{"2c2p", map[string]any{"merchant_id": "JT01", "secret_key": "7jYcp4FxFdf0"},
+			"28ab46ec6bec8cdf5e9334b29eb1d9c2", nil, map[string]string{"secret_key": "7jYcp4FxFdf1"}},
+		{"latipay", map[string]any{"user_id": "U000334333", "wallet_id": "W00000001", "api_key": "lp-key"},
+			"943ade0c5b5f9fdef2ac50d6a97414c7", nil, map[string]string{"api_key": "lp-key-2"}},
+		{"cbtis", map[string]any{"uid": "39172931", "client_secret": "cs-secret", "api_key": "cbtis-api-key"},
+			"8a83b6e55e97d6c7178be202a96026e1", map[string]string{"client_secret": "cs-secret-2"}, map[string]string{"api_key": "cbtis-api-key-2"}},
+		// without api_key, CBTIS signs notifications with client_secret
+		{"cbtis", map[string]any{"uid": "39172931", "client_secret": "cs-secret"},
+			"9bff3c1fa3fae79920e081feb54e8b56", nil, map[string]string{"client_secret": "cs-secret-2"}},
+	}
+	for _, tt := range routes {
+		t.Run(tt.provider+" "+tt.tag, func(t *testing.T) {
+			tag := func(edit map[string]string) string {
+				t.Helper()
+				config := maps.Clone(tt.config)
+				for k, v := range edit {
+					config[k] = v
+				}
+				return routeMerchant(t, tt.provider, config)
+			}
+			if got := tag(nil); got != tt.tag {
+				t.Fatalf("tag %s, want %s", got, tt.tag)
+			}
+			for field, value := range tt.keep {
+				if got := tag(map[string]string{field: value}); got != tt.tag {
+					t.Errorf("%s rotated: tag %s, want %s still", field, got, tt.tag)
+				}
+			}
+			for field, value := range tt.change {
+				if got := tag(map[string]string{field: value}); got == tt.tag {
+					t.Errorf("%s changed: the tag stays %s", field, got)
+				}
+			}
+		})
+	}
+	// every secret field of every provider with a webhook is set above
+	set := map[string]bool{}
+	for _, r := range routes {
+		for field := range r.config {
+			set[r.provider+"."+field] = true
+		}
+	}
+	for _, name := range providerNames() {
+		info, err := caddy.GetModule(providerNamespace + "." + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := info.New().(provider)
+		if _, ok := p.(webhookProvider); !ok {
+			continue
+		}
+		for _, f := range p.ConfigFields() {
+			if f.Secret && !set[name+"."+f.Name] {
+				t.Errorf("%s's secret field %s is set in no route above", name, f.Name)
+			}
+		}
+	}
+}
+
+// routeMerchant is the merchant tag of a minipay_webhook route of provider
+// with config, as its Provision computes it: the provider loaded and
+// resolved for the webhook role, its webhook built, the tag of its
+// notification keys.
+func routeMerchant(t *testing.T, name string, config map[string]any) string {
+	t.Helper()
+	p, err := resolveProvider(providerModule(t, name, config), transform.RoleWebhook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := p.(webhookProvider).NewWebhook()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return webhookMerchantTag(w)
 }
 
 // A stored entry's merchant is read by every instance and every later

@@ -188,15 +188,7 @@ func clientConfigs(t testing.TB) map[string]map[string]any {
 // value, resolves it and builds its client, as a minipay route's load does.
 func loadClient(t *testing.T, name string, config map[string]any, field, value string) error {
 	t.Helper()
-	info, err := caddy.GetModule(providerNamespace + "." + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod := info.New()
-	raw, _ := json.Marshal(config)
-	if err := json.Unmarshal(raw, mod); err != nil {
-		t.Fatal(err)
-	}
+	mod := providerModule(t, name, config)
 	setField(t, mod.(provider), field, value)
 	p, err := resolveProvider(mod, transform.RoleClient)
 	if err == nil {
@@ -329,6 +321,22 @@ func TestEveryIDAndURLFieldHasItsRule(t *testing.T) {
 	if checked["_id"] == 0 || checked["_url"] == 0 || checked["_path"] == 0 {
 		t.Fatalf("fields checked by kind: %v, want ids, URLs and paths", checked)
 	}
+}
+
+// providerModule is provider name's module read from config, its
+// placeholders not yet resolved.
+func providerModule(t *testing.T, name string, config map[string]any) caddy.Module {
+	t.Helper()
+	info, err := caddy.GetModule(providerNamespace + "." + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := info.New()
+	raw, _ := json.Marshal(config)
+	if err := json.Unmarshal(raw, mod); err != nil {
+		t.Fatal(err)
+	}
+	return mod
 }
 
 // setField sets p's field named name.

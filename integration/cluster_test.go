@@ -288,6 +288,22 @@ func TestCluster(t *testing.T) {
 			api_key ` + cbtisAPIKey + `
 		}
 		reverse_proxy ` + upstream + `
+	}
+	handle /webhooks/secret-before {
+		minipay_webhook cbtis {
+			dedupe 25h
+			api_key ` + cbtisAPIKey + `
+			client_secret secret-before-rotation
+		}
+		reverse_proxy ` + upstream + `
+	}
+	handle /webhooks/secret-after {
+		minipay_webhook cbtis {
+			dedupe 25h
+			api_key ` + cbtisAPIKey + `
+			client_secret secret-after-rotation
+		}
+		reverse_proxy ` + upstream + `
 	}`
 	// one after the other: two Caddy processes creating their local CA in
 	// one fresh storage at the same moment can read each other's half-written
@@ -399,6 +415,24 @@ func TestCluster(t *testing.T) {
 		entry := filepath.Join(dir, "minipay", "events", "cbtis", hexSHA256(id))
 		if stored, err := os.ReadFile(entry); err != nil || !strings.Contains(string(stored), `"event_id":"`+id+`"`) {
 			t.Fatalf("entry %s: %s, %v", entry, stored, err)
+		}
+	})
+
+	// The merchant tag is made of the notification key (api_key) alone
+	// (README "Clusters"): client_secret, which only fetches the token, is
+	// rotated without the acknowledged events being forwarded again.
+	t.Run("client_secret rotated: acknowledged events stay duplicates", func(t *testing.T) {
+		body, sig, id := dedupe("D-ROT")
+		for _, step := range []struct {
+			p    caddyProcess
+			path string
+		}{{a, "/webhooks/secret-before"}, {b, "/webhooks/secret-after"}, {a, "/webhooks/secret-after"}} {
+			if status, ack := notifyProcess(t, step.p, step.path, body, sig); status != 200 || ack != "success" {
+				t.Fatalf("%s%s: %d %q", step.p.base, step.path, status, ack)
+			}
+		}
+		if n := merchant.count(id); n != 1 {
+			t.Fatalf("forwarded %d times across the rotation, want 1", n)
 		}
 	})
 

@@ -116,6 +116,13 @@ type Webhook interface {
 	Ack() (status int, contentType string, body []byte)
 	// Nack is the provider's failure form, sent with the given status.
 	Nack(reason string) (contentType string, body []byte)
+	// NotificationKeys are the configured secrets Verify authenticates or
+	// decrypts notifications with, in a fixed order. They tell one
+	// merchant's notifications from another's (minipay_webhook's dedupe,
+	// README "Clusters"); a secret the configuration holds for another use
+	// (signing requests, fetching a token) is not among them, so that
+	// rotating it changes nothing there.
+	NotificationKeys() []string
 }
 
 // Outbound is a request the sandbox sends by itself (a notification).

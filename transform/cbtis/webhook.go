@@ -41,6 +41,11 @@ func NewWebhook(cfg Config) (*Webhook, error) {
 
 var _ transform.Webhook = (*Webhook)(nil)
 
+// NotificationKeys implements transform.Webhook: the key notifications are
+// signed with, api_key, else client_secret (which otherwise only fetches
+// the token).
+func (w *Webhook) NotificationKeys() []string { return []string{w.key} }
+
 // Verify implements transform.Webhook. The signature is checked on the raw
 // bytes first; the JSON is parsed only once it verified.
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {

@@ -324,3 +324,33 @@ func TestWebhookContentEncoding(t *testing.T) {
 	transformtest.WantContentEncodingRule(t, newWebhook(t, webhookConfig()),
 		transform.Notification{Header: http.Header{"Signature": {vecSignature}}, Body: []byte(vecBody)})
 }
+
+// NotificationKeys is the key Verify checks the signature with: api_key,
+// else client_secret. With api_key set, client_secret (the token's) plays
+// no part, so a rotated client_secret keeps minipay_webhook's dedupe tag
+// (README "Clusters").
+func TestWebhookNotificationKeys(t *testing.T) {
+	n := transform.Notification{Header: http.Header{"Signature": {vecSignature}}, Body: []byte(vecBody)}
+	for _, tt := range []struct {
+		name           string
+		apiKey, secret string
+		keys           string
+		verifies       bool
+	}{
+		{"api_key", vecAPIKey, testSecret, vecAPIKey, true},
+		{"api_key, client_secret rotated", vecAPIKey, testSecret + "-rotated", vecAPIKey, true},
+		{"api_key, no client_secret", vecAPIKey, "", vecAPIKey, true},
+		{"client_secret alone", "", vecAPIKey, vecAPIKey, true},
+		{"another api_key", testSecret, vecAPIKey, testSecret, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWebhook(t, Config{APIKey: tt.apiKey, ClientSecret: tt.secret})
+			if keys := w.NotificationKeys(); len(keys) != 1 || keys[0] != tt.keys {
+				t.Fatalf("NotificationKeys() = %d keys, want the one Verify uses", len(keys))
+			}
+			if _, err := w.Verify(n); (err == nil) != tt.verifies {
+				t.Fatalf("Verify: %v, want verified %v", err, tt.verifies)
+			}
+		})
+	}
+}

@@ -37,6 +37,10 @@ func NewWebhook(cfg Config) (*Webhook, error) {
 
 var _ transform.Webhook = (*Webhook)(nil)
 
+// NotificationKeys implements transform.Webhook: api_key signs the
+// notification's five fields.
+func (w *Webhook) NotificationKeys() []string { return []string{w.cfg.APIKey} }
+
 // ErrBadField is Verify's error for a signed field outside its documented
 // grammar; it is a transform.ErrMalformed.
 var ErrBadField = fmt.Errorf("%w: a signed field is outside its documented grammar", transform.ErrMalformed)

@@ -29,6 +29,10 @@ func NewWebhook(cfg Config) (*Webhook, error) {
 
 var _ transform.Webhook = (*Webhook)(nil)
 
+// NotificationKeys implements transform.Webhook: secret_key signs the
+// envelope.
+func (w *Webhook) NotificationKeys() []string { return []string{w.cfg.SecretKey} }
+
 // Verify implements transform.Webhook: the signature first, then the
 // merchantID, then the mapping.
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {

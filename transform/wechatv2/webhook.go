@@ -34,6 +34,10 @@ func NewWebhook(cfg Config) (*Webhook, error) {
 
 var _ transform.Webhook = (*Webhook)(nil)
 
+// NotificationKeys implements transform.Webhook: api_key signs payment
+// notifications and decrypts refund ones (req_info).
+func (w *Webhook) NotificationKeys() []string { return []string{w.cfg.APIKey} }
+
 // Errors of Verify besides transform's ErrMalformed, ErrUnsigned,
 // ErrBadSignature and ErrForeign, each wrapping one of them (README
 // Development, "Adding a provider"): ErrRefundDecrypt and ErrSignType wrap

@@ -71,6 +71,12 @@ func NewWebhook(cfg Config) (*Webhook, error) {
 
 var _ transform.Webhook = (*Webhook)(nil)
 
+// NotificationKeys implements transform.Webhook: api_v3_key decrypts every
+// notification's resource. The signature is WeChat's, verified with its
+// public key or platform certificates, which WeChat rotates and which are
+// no secret; private_key only signs the certificate downloads.
+func (w *Webhook) NotificationKeys() []string { return []string{w.cfg.APIv3Key} }
+
 // Keyring is the webhook's verification keyring.
 func (w *Webhook) Keyring() *Keyring { return w.keys.ring }
 

@@ -339,3 +339,40 @@ func discountedGoods(counts ...int) string {
 	b.WriteByte(']')
 	return b.String()
 }
+
+// NotificationKeys is api_v3_key alone: a genuine notification (the
+// resource sealed with api_v3_key, signed with WeChat's key) verifies under
+// a webhook whose private_key is another key or none, or that holds a
+// platform_private_key (the sandbox's), and not under another api_v3_key.
+// So a rotated private_key keeps minipay_webhook's dedupe tag (README
+// "Clusters").
+func TestWebhookNotificationKeys(t *testing.T) {
+	sb, _ := newSandbox(t, nil)
+	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1234,"currency":"CNY"}}`
+	n := notificationOf(t, sb, examplePublicKeyID, EventTransactionSuccess, tx)
+	const anotherAPIv3Key = "another-apiv3-key-0123456789abcd"
+	for _, tt := range []struct {
+		name     string
+		edit     func(*Config)
+		key      string
+		verifies bool
+	}{
+		{"as configured", func(*Config) {}, exampleAPIv3Key, true},
+		{"private_key rotated", func(c *Config) { c.PrivateKey = exampleKey(t, "wechatpay_platform_key.pem") }, exampleAPIv3Key, true},
+		{"no private_key", func(c *Config) { c.PrivateKey, c.SerialNo = "", "" }, exampleAPIv3Key, true},
+		{"platform_private_key set", func(c *Config) { c.PlatformPrivateKey = exampleKey(t, "wechatpay_platform_key.pem") }, exampleAPIv3Key, true},
+		{"another api_v3_key", func(c *Config) { c.APIv3Key = anotherAPIv3Key }, anotherAPIv3Key, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := merchantConfig(t)
+			tt.edit(&cfg)
+			w := must(NewWebhook(cfg))
+			if keys := w.NotificationKeys(); len(keys) != 1 || keys[0] != tt.key {
+				t.Fatalf("NotificationKeys() = %d keys, want api_v3_key alone", len(keys))
+			}
+			if _, err := w.Verify(n); (err == nil) != tt.verifies {
+				t.Fatalf("Verify: %v, want verified %v", err, tt.verifies)
+			}
+		})
+	}
+}
