@@ -1,6 +1,8 @@
 package transform
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"slices"
 	"sync/atomic"
@@ -54,3 +56,13 @@ var sandboxSerial atomic.Int64
 // SandboxSerial is the next number of the process's sandbox references,
 // from 1.
 func SandboxSerial() int64 { return sandboxSerial.Add(1) }
+
+// SandboxOpenID is the openid a WeChat sandbox gives, under appID, the
+// payer a request named by another openid (under another app id): a
+// service provider's answers and notifications name the payer under both
+// app ids, also when the pay named one. Stable for a payer, 28 characters
+// like WeChat's.
+func SandboxOpenID(appID, otherOpenID string) string {
+	sum := sha256.Sum256([]byte("minipay-sandbox-openid:" + appID + ":" + otherOpenID))
+	return "o" + base64.RawURLEncoding.EncodeToString(sum[:])[:27]
+}

@@ -1,8 +1,6 @@
 package wechatv2
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"io"
 	"net/http"
 	"slices"
@@ -259,8 +257,7 @@ func (s *Sandbox) payerOpenID(o *sandboxOrder) string {
 	if id := o.params.Get("openid"); id != "" {
 		return id
 	}
-	sum := sha256.Sum256([]byte("minipay-sandbox-openid:" + s.cfg.AppID + ":" + o.params.Get("sub_openid")))
-	return "o" + base64.RawURLEncoding.EncodeToString(sum[:])[:27]
+	return transform.SandboxOpenID(s.cfg.AppID, o.params.Get("sub_openid"))
 }
 
 var tradeStateDesc = map[string]string{

@@ -1,6 +1,7 @@
 package wechatv3
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -158,10 +159,14 @@ func (o *sandboxOrder) transaction(outTradeNo string) *transactionObject {
 		Attach: o.req.Attach, Payer: map[string]string{}}
 	if o.partner {
 		t.SpAppID, t.SpMchID, t.SubAppID, t.SubMchID = o.req.SpAppID, o.req.SpMchID, o.req.SubAppID, o.req.SubMchID
-		if o.req.Payer.SubOpenID != "" {
-			t.Payer["sub_openid"] = o.req.Payer.SubOpenID
-		} else {
-			t.Payer["sp_openid"] = o.req.Payer.SpOpenID
+		// WeChat names the payer under the service provider's appid always
+		// (sp_openid, 必填) and under sub_appid whenever the order has one
+		// ("如果返回sub_appid，那么sub_openid一定会返回"), whichever the pay
+		// named: the sandbox derives the other.
+		p := o.req.Payer
+		t.Payer["sp_openid"] = cmp.Or(p.SpOpenID, transform.SandboxOpenID(o.req.SpAppID, p.SubOpenID))
+		if o.req.SubAppID != "" {
+			t.Payer["sub_openid"] = cmp.Or(p.SubOpenID, transform.SandboxOpenID(o.req.SubAppID, p.SpOpenID))
 		}
 	} else {
 		t.AppID, t.MchID = o.req.AppID, o.req.MchID

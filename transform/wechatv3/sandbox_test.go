@@ -127,6 +127,17 @@ func TestSandboxRoundTrip(t *testing.T) {
 				ev.ID != "wechat_v3:"+ev.ProviderOrderID+":payment.succeeded" || ev.OccurredAt == "" {
 				t.Fatalf("event %+v", ev)
 			}
+			// A partner transaction names the payer under the service
+			// provider's appid always (payer.sp_openid, required) and under
+			// sub_appid when the order has one, whichever the pay named.
+			if cfg.SubMchID != "" {
+				sp, sub := ev.Data["payer.sp_openid"], ev.Data["payer.sub_openid"]
+				switch {
+				case cfg.SubAppID != "" && (sub != "o-payer" || len(sp) != 28 || sp == sub),
+					cfg.SubAppID == "" && (sp != "o-payer" || sub != ""):
+					t.Fatalf("payer sp_openid %q, sub_openid %q", sp, sub)
+				}
+			}
 
 			st = decodeMap(t, must(exchange(t, c, srv, "query", `{"order_id":"V3-1"}`)))
 			if st["status"] != "succeeded" || st["paid_at"] == "" || st["provider_order_id"] != ev.ProviderOrderID {
