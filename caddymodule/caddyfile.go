@@ -12,6 +12,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/minipay/caddy-minipay/transform"
 )
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens (Webhook
@@ -190,6 +192,11 @@ func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOptio
 		if err := checkField(info, field, value); err != nil {
 			return nil, d.Errf("%s", err.Error())
 		}
+		if text, ok := value.(string); ok {
+			if err := checkWrittenValue(info, field, text); err != nil {
+				return nil, d.Errf("%s", err.Error())
+			}
+		}
 		fields[field] = value
 	}
 	return caddyconfig.JSONModuleObject(fields, "name", name, nil), nil
@@ -223,6 +230,31 @@ func unknownProvider(d *caddyfile.Dispenser, name string, inSandbox bool) error 
 		return d.Errf("unknown provider (the name is not repeated: it looks like a value, which may be a secret; one of %s)", strings.Join(names, ", "))
 	}
 	return d.Errf("unknown provider %q (one of %s)", name, strings.Join(names, ", "))
+}
+
+// checkWrittenValue refuses at its line a value written as is that breaks
+// the rule the load holds it to (README Provider fields: white space at its
+// ends, a byte order mark, an id's alphabet, a URL's user info), so that
+// caddy adapt names the file and line, where the load names only the
+// route's position. A value holding a placeholder, or anything Caddy's
+// replacer reads ({, } or \), is checked once resolved, when it loads.
+// The message is the load's, never holding the value.
+func checkWrittenValue(info caddy.ModuleInfo, field, value string) error {
+	p, ok := info.New().(provider)
+	if !ok || strings.ContainsAny(value, `{}\`) {
+		return nil
+	}
+	for _, f := range p.ConfigFields() {
+		if f.Name != field {
+			continue
+		}
+		if problem := valueProblem(value); problem != "" {
+			return fmt.Errorf("provider %s: field %s %s", p.ProviderName(), field, problem)
+		}
+		*f.Value = value
+		return transform.CheckValues(p)
+	}
+	return nil
 }
 
 // checkField refuses at its line a value of the wrong type for a known

@@ -72,6 +72,12 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		// Keys of letters alone: upper case (no field name has any), and past any field name's length.
 		{"minipay, an upper-case key without its field", "minipay wechat_v2 {\n\tQAZWSXEDCRFVTGBYHNUJMIKOLPABCDEF\n}", "provider wechat_v2 has no such field (the name is not repeated", newHandler},
 		{"minipay, a long lower-case key without its field", "minipay cbtis {\n\tqazwsxedcrfvtgbyhnujmikolp\n}", "provider cbtis has no such field (the name is not repeated", newHandler},
+		// A value written as is is held to the rule the load holds it to, at its line (README Provider fields).
+		{"minipay, an id against its rule", "minipay wechat_v3 {\n\tapp_id wx1\n\tmch_id ../../x\n}", "wechat_v3: mch_id may only contain A-Z a-z 0-9 _ -, at Testfile:3", newHandler},
+		{"minipay_webhook, a URL with user info", "minipay_webhook cbtis {\n\tapi_key k\n\tnotify_url https://u:" + lineSecret + "@m.example/n\n}", "cbtis: notify_url ", newWebhook},
+		{"minipay_sandbox, a key ending in white space", "minipay_sandbox {\n\tlatipay {\n\t\tapi_key \"" + lineSecret + " \"\n\t}\n}", "provider latipay: field api_key begins or ends with white space (a line ending left by the file or variable it was read from?), at Testfile:3", newSandbox},
+		{"minipay, a byte order mark before a key", "minipay latipay {\n\tapi_key \uFEFF" + lineSecret + "\n}", "provider latipay: field api_key begins with a byte order mark", newHandler},
+		{"minipay, a control character in a quoted value", "minipay wechat_login {\n\tapp_secret \"" + lineSecret + "\x1b[31m\"\n}", "wechat_login: app_secret holds a control character, at Testfile:2", newHandler},
 		{"minipay, a boolean for a string", "minipay cbtis {\n\tuid true\n}", "field uid takes a string, not a bool, at Testfile:2", newHandler},
 		{"minipay, a string for a boolean", "minipay wechat_login {\n\texpose_session_key yes\n}", "field expose_session_key takes a bool, not a string", newHandler},
 	} {
@@ -158,5 +164,27 @@ func TestCaddyfileQuotedBooleanIsAString(t *testing.T) {
 				t.Fatalf("provider %s, want %s", h.ProviderRaw, tt.want)
 			}
 		})
+	}
+}
+
+// TestCaddyfileValuesWithPlaceholdersCheckedAtLoad: a value holding a
+// placeholder, or what Caddy's replacer reads, is left to the load, which
+// checks it once resolved; so are a rule's valid values and PEM text
+// written in a heredoc.
+func TestCaddyfileValuesWithPlaceholdersCheckedAtLoad(t *testing.T) {
+	for _, line := range []string{
+		"mch_id {env.MINIPAY_MCH_ID}",
+		"mch_id 1900{env.MINIPAY_MCH_SUFFIX}",
+		"notify_url https://{env.MINIPAY_HOST}/webhooks/wechat_v3",
+		"mch_id 1900000109",
+		"mch_id 19000_00109-x",
+		"serial_no 3775B6A45ACD588826D15E583A95F5DD2F2D3B4A",
+		"notify_url https://pay.example.com/webhooks/wechat_v3",
+		"public_key <<PEM\n\t\t-----BEGIN PUBLIC KEY-----\n\t\tAAAA\n\t\t-----END PUBLIC KEY-----\n\t\tPEM",
+	} {
+		h := new(Handler)
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("minipay wechat_v3 {\n\t" + line + "\n}")); err != nil {
+			t.Errorf("%q: %v", line, err)
+		}
 	}
 }
