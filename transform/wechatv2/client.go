@@ -378,6 +378,18 @@ func (c *Client) ReadAnswer(status int, body []byte) (transform.Params, error) {
 	if !c.signer.Verify(a, c.cfg.SignType) {
 		return nil, transform.SignatureInvalid()
 	}
+	// The key also signs minipay's requests, and a pay's attach or body
+	// holding "&result_code=SUCCESS&…&trade_state=SUCCESS&zz=1" made the
+	// request's signature that of an orderquery answer naming any order as
+	// paid, the request's own fields run on into zz: whoever saw the
+	// request could answer with it in WeChat's place. Such a reading always
+	// needs a field sorting after return_code to hold the request's fields
+	// that follow the merchant's text (body, fee_type, openid, refund_fee:
+	// each sorts before result_code), and only attach, device_info and
+	// promotion_detail may hold "&name=", as in notifications.
+	if pairOutsideFreeText(a) {
+		return nil, transform.SignatureInvalid()
+	}
 	if c.cfg.foreign(a, false) {
 		return nil, transform.Upstream("the provider's answer is for another appid or mch_id")
 	}

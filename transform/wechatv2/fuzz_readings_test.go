@@ -229,7 +229,11 @@ func signedString(p transform.Params) string {
 // pairFreeReadings is readings without its bound on '&', leaving out every
 // reading where a field other than attach, device_info or promotion_detail
 // holds "&name=" (refused by pairOutsideFreeText), which keeps the search small.
-func pairFreeReadings(s string) []transform.Params {
+func pairFreeReadings(s string) []transform.Params { return sortedReadings(s, true) }
+
+// sortedReadings is readings without its bound on '&'; pairFree leaves out
+// the readings pairFreeReadings leaves out.
+func sortedReadings(s string, pairFree bool) []transform.Params {
 	var out []transform.Params
 	var from func(start int, p transform.Params)
 	from = func(start int, p transform.Params) {
@@ -243,7 +247,7 @@ func pairFreeReadings(s string) []transform.Params {
 				continue
 			}
 			value := s[valueStart:end]
-			if name != "attach" && name != "device_info" && name != "promotion_detail" && hasPair(value) {
+			if pairFree && name != "attach" && name != "device_info" && name != "promotion_detail" && hasPair(value) {
 				return // so does every longer value
 			}
 			q := append(p[:len(p):len(p)], transform.Param{Name: name, Value: value})

@@ -1,0 +1,179 @@
+package wechatv2
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// signedElsewhere checks that no reading of a signed string the merchant's
+// key made for another kind of message (every cut of it into sorted k=v
+// fields, whatever their values hold) passes, with that signature, as a
+// payment or refund notification (Webhook.Verify) or as the answer of any
+// operation (each Call.Decode, for the order the reading names or O-1). It
+// returns how many readings carried return_code and result_code SUCCESS,
+// the ones an answer needs, so that a caller can tell the search saw them.
+func signedElsewhere(t *testing.T, cfg Config, signed, sign string) (answerShaped int) {
+	t.Helper()
+	c, w := newClient(t, cfg), newWebhook(t, cfg)
+	calls := map[string]*transform.Call{} // by operation and request: most readings name the same order
+	prepare := func(op string, req map[string]string) (*transform.Call, error) {
+		raw, _ := json.Marshal(req)
+		if call, ok := calls[op+string(raw)]; ok {
+			return call, nil
+		}
+		call, err := c.Prepare(context.Background(), op, raw)
+		if err == nil {
+			calls[op+string(raw)] = call
+		}
+		return call, err
+	}
+	for _, p := range sortedReadings(signed, false) {
+		body := transform.AppendFlatXML(nil, "xml", append(p, transform.Param{Name: "sign", Value: sign}))
+		if p.Get("return_code") == "SUCCESS" && p.Get("result_code") == "SUCCESS" {
+			answerShaped++
+		}
+		if ev, err := w.Verify(transform.Notification{Body: body}); err == nil {
+			t.Errorf("accepted as a notification (%+v): %s", ev, body)
+		}
+		if p.Get("return_code") != "SUCCESS" { // a 502 before its signature is read (README Merchant API)
+			continue
+		}
+		order := p.Get("out_trade_no")
+		if order == "" {
+			order = "O-1"
+		}
+		refund := p.Get("out_refund_no")
+		if refund == "" {
+			refund = "R-1"
+		}
+		requests := map[string]map[string]string{
+			"pay":          {"order_id": order, "amount": "1.00", "currency": "CNY", "description": "x", "openid": openID},
+			"query":        {"order_id": order},
+			"close":        {"order_id": order},
+			"refund":       {"order_id": order, "refund_id": refund, "amount": "1.00", "currency": "CNY", "total_amount": "1.00"},
+			"refund_query": {"order_id": order, "refund_id": refund},
+		}
+		for op, req := range requests {
+			call, err := prepare(op, req)
+			if err != nil { // ids no request can carry ("O-1&sign_type=MD5"): asked for O-1 and R-1
+				req["order_id"] = "O-1"
+				if _, ok := req["refund_id"]; ok {
+					req["refund_id"] = "R-1"
+				}
+				if call, err = prepare(op, req); err != nil {
+					t.Fatalf("%s %v: %v", op, req, err)
+				}
+			}
+			if out, err := call.Decode(http.StatusOK, nil, body); err == nil {
+				t.Errorf("accepted as the %s answer (%s): %s", op, out, body)
+			}
+		}
+	}
+	return answerShaped
+}
+
+// TestRequestSignaturesNeverReadAsAnswers: the API key signs minipay's
+// requests, and verifies WeChat's answers and notifications, all in the
+// same sorted k=v form with '&' allowed in values. A pay's attach or body
+// (the merchant's text, often its customer's) or a refund's reason holding
+// pairs reads, cut at its '&', as fields the attacker chose, and the
+// request's own fields after it as the value of a last one of those (zz):
+// attach "x&out_trade_no=VICTIM&result_code=SUCCESS&return_code=SUCCESS&
+// total_fee=100000&trade_state=SUCCESS&zz=1" made the unifiedorder
+// request's signature that of an orderquery answer saying VICTIM was paid
+// 1000.00 CNY, which the old code believed: whoever saw the request could
+// answer minipay's query with it in WeChat's place. An answer, as a
+// notification, may now hold "&name=" only in attach, device_info and
+// promotion_detail, under both sign types. The notifications were safe
+// already: the fields a notification needs sort after the free text that
+// may hold pairs, so the request's fields would run on into one that may
+// not.
+func TestRequestSignaturesNeverReadAsAnswers(t *testing.T) {
+	hostile := []struct {
+		name, text   string
+		answerShaped bool
+	}{
+		{"an orderquery answer: VICTIM paid", "x&out_trade_no=VICTIM&result_code=SUCCESS&return_code=SUCCESS&total_fee=100000&trade_state=SUCCESS&zz=1", true},
+		{"a paid notification", "x&out_trade_no=VICTIM&result_code=SUCCESS&return_code=SUCCESS&time_end=20261207120000&total_fee=1&transaction_id=42&zz=1", true},
+		{"a unifiedorder answer", "x&prepay_id=wxEVIL&result_code=SUCCESS&return_code=SUCCESS&zz=1", true},
+		{"a refund answer", "x&out_refund_no=R-1&out_trade_no=VICTIM&refund_id=50&result_code=SUCCESS&return_code=SUCCESS&zz=1", true},
+		{"trade_state running on", "x&result_code=SUCCESS&return_code=SUCCESS&trade_state=SUCCESS", true},
+		{"the merchant's own parameters", "a=1&b=2", false},
+	}
+	for _, signType := range []string{SignMD5, SignHMACSHA256} {
+		for _, h := range hostile {
+			requests := map[string]struct{ op, body string }{
+				"pay, attach":      {"pay", `{"order_id":"O-1","amount":"1.00","currency":"CNY","description":"Goods","openid":"` + openID + `","attach":` + jsonText(h.text) + `}`},
+				"pay, description": {"pay", `{"order_id":"O-1","amount":"1.00","currency":"CNY","description":` + jsonText(h.text) + `,"openid":"` + openID + `"}`},
+				"refund, reason":   {"refund", `{"order_id":"O-1","refund_id":"R-1","amount":"1.00","currency":"CNY","total_amount":"1.00","reason":` + jsonText(h.text) + `}`},
+			}
+			for where, r := range requests {
+				t.Run(signType+"/"+h.name+"/"+where, func(t *testing.T) {
+					cfg := testConfig(signType)
+					call, err := newClient(t, cfg).Prepare(context.Background(), r.op, []byte(r.body))
+					if err != nil {
+						t.Fatal(err)
+					}
+					req := parseXML(t, call.Body)
+					if sign := refSign(req, vecAPIKey, signType); req.Get("sign") != sign { // the premise: what it signed
+						t.Fatalf("request sign %s, the reference signer's %s", req.Get("sign"), sign)
+					}
+					shaped := signedElsewhere(t, cfg, signedString(req), req.Get("sign"))
+					if h.answerShaped && where != "refund, reason" && shaped == 0 {
+						t.Fatalf("no reading carries return_code and result_code SUCCESS: the search saw nothing")
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestPaySignNeverReadsAsAnswerOrNotification: paySign, which the mini
+// program (and so the payer) receives, is the key's signature over
+// appId, nonceStr, package, signType and timeStamp (docs/providers/wechat_v2.md).
+// Its values are the configured appid, minipay's nonce and time and
+// WeChat's prepay id: none holds '&', so its signed string has one reading
+// where no value holds "&name=", whose camelCase names no document of
+// WeChat's has and which carries no return_code; the others (a value run on
+// over the fields after it) carry none either. It is accepted as no
+// notification and no answer.
+func TestPaySignNeverReadsAsAnswerOrNotification(t *testing.T) {
+	for _, tt := range []struct {
+		signType string
+		answer   []byte
+	}{{SignMD5, payAnswer(payAnswerMD5Sign)}, {SignHMACSHA256, payAnswer(payAnswerHMACSign)}} {
+		t.Run(tt.signType, func(t *testing.T) {
+			cfg := testConfig(tt.signType)
+			out, err := preparePay(t, newClient(t, cfg)).Decode(http.StatusOK, nil, tt.answer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pp map[string]string
+			if err := json.Unmarshal(out, &pp); err != nil {
+				t.Fatal(err)
+			}
+			signed := transform.Params{
+				{Name: "appId", Value: vecAppID}, {Name: "nonceStr", Value: pp["nonceStr"]}, {Name: "package", Value: pp["package"]},
+				{Name: "signType", Value: pp["signType"]}, {Name: "timeStamp", Value: pp["timeStamp"]},
+			}
+			if want := refSign(signed, vecAPIKey, tt.signType); pp["paySign"] != want {
+				t.Fatalf("paySign %s, the reference signer's %s", pp["paySign"], want)
+			}
+			if n := len(pairFreeReadings(signedString(signed))); n != 1 {
+				t.Fatalf("paySign's signed string has %d readings without a pair in a value", n)
+			}
+			if shaped := signedElsewhere(t, cfg, signedString(signed), pp["paySign"]); shaped != 0 {
+				t.Fatalf("%d readings carry return_code SUCCESS", shaped)
+			}
+		})
+	}
+}
+
+func jsonText(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
