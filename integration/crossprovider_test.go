@@ -163,40 +163,54 @@ func TestProviderRefusalsAlike(t *testing.T) {
 		}
 		return b + "}"
 	}
+	// each provider's "order id used" refusal (README Sandbox)
+	orderIDUsed := map[string]string{"wechat_v2": "INVALID_REQUEST", "wechat_v3": "OUT_TRADE_NO_USED", "2c2p": "99", "latipay": "207", "cbtis": "40002"}
 	tests := []struct {
 		name string
 		op   string
 		// request sends the mistake to route r: the operation's path and body
 		request func(t *testing.T, r exampleRoute) (op, body string)
+		// codes, when set, is each provider's provider_code for the mistake
+		codes map[string]string
 	}{
 		{"query of an order never made", "query", func(t *testing.T, r exampleRoute) (string, string) {
 			return "query", `{"order_id":"NEVER-MADE"}`
-		}},
+		}, nil},
 		{"close of an order never made", "close", func(t *testing.T, r exampleRoute) (string, string) {
 			return "close", `{"order_id":"NEVER-MADE"}`
-		}},
+		}, nil},
 		{"refund of an order never made", "refund", func(t *testing.T, r exampleRoute) (string, string) {
 			return "refund", refund(r, "NEVER-MADE", "", "1.00")
-		}},
+		}, nil},
 		{"refund_query of a refund never made", "refund_query", func(t *testing.T, r exampleRoute) (string, string) {
 			return "refund_query", `{"refund_id":"NEVER-MADE-R"}`
-		}},
+		}, nil},
 		{"order id used again for another amount", "pay", func(t *testing.T, r exampleRoute) (string, string) {
 			id, _ := prepare(t, r, false)
 			return "pay", `{"order_id":"` + id + `","amount":"2.00","currency":"` + r.currency + `","description":"d","openid":"o-refusal"}`
-		}},
+		}, orderIDUsed},
+		// README Sandbox: a failed order is paid again under a new id, as
+		// WeChat asks; every sandbox answers its "order id used" refusal
+		{"order id of a failed payment paid again", "pay", func(t *testing.T, r exampleRoute) (string, string) {
+			id, _ := prepare(t, r, false)
+			done := postJSON(t, tc, "http://localhost:"+itoa(sandbox)+"/sandbox/complete", `{"provider":"`+r.provider+`","order_id":"`+id+`","result":"failed"}`)
+			if done.status != 200 {
+				t.Fatalf("%s complete failed: %d %s", r.provider, done.status, done.body)
+			}
+			return "pay", `{"order_id":"` + id + `","amount":"1.00","currency":"` + r.currency + `","description":"d","openid":"o-refusal"}`
+		}, orderIDUsed},
 		{"refund of an unpaid order", "refund", func(t *testing.T, r exampleRoute) (string, string) {
 			id, pid := prepare(t, r, false)
 			return "refund", refund(r, id, pid, "1.00")
-		}},
+		}, nil},
 		{"refund of more than was paid", "refund", func(t *testing.T, r exampleRoute) (string, string) {
 			id, pid := prepare(t, r, true)
 			return "refund", refund(r, id, pid, "2.00")
-		}},
+		}, nil},
 		{"close of a paid order", "close", func(t *testing.T, r exampleRoute) (string, string) {
 			id, _ := prepare(t, r, true)
 			return "close", `{"order_id":"` + id + `"}`
-		}},
+		}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,6 +226,8 @@ func TestProviderRefusalsAlike(t *testing.T) {
 				wantAnswer(t, where, res, 422, "provider_rejected", "")
 				if e := res.errorOf(t); str(e["provider_code"]) == "" || str(e["provider_message"]) == "" {
 					t.Errorf("%s: the provider's code or text is missing: %s", where, res.body)
+				} else if want, ok := tt.codes[r.provider]; tt.codes != nil && (!ok || str(e["provider_code"]) != want) {
+					t.Errorf("%s: provider_code %v, want %q", where, e["provider_code"], want)
 				}
 			}
 			if served < 2 {
