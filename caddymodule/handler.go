@@ -104,7 +104,7 @@ func (h *Handler) finish(start time.Time, op string, m opMetrics, call *transfor
 	if ce == nil {
 		return
 	}
-	pooled := logFields.Get().(*[7]zap.Field)
+	pooled := logFields.Get().(*[8]zap.Field)
 	fields := append(pooled[:0], zap.String("outcome", outcome), zap.Int("status", status),
 		zap.Duration("duration", time.Since(start)))
 	if call != nil && call.OrderID != "" {
@@ -120,9 +120,12 @@ func (h *Handler) finish(start time.Time, op string, m opMetrics, call *transfor
 		if terr.ProviderCode != "" {
 			fields = append(fields, zap.String("provider_code", terr.ProviderCode))
 		}
+		if terr.ProviderRequestID != "" {
+			fields = append(fields, zap.String("provider_request_id", terr.ProviderRequestID))
+		}
 	}
 	ce.Write(fields...)
-	*pooled = [7]zap.Field{} // keeps no request's strings alive in the pool
+	*pooled = [8]zap.Field{} // keeps no request's strings alive in the pool
 	logFields.Put(pooled)
 }
 
@@ -143,7 +146,7 @@ var errClientClosed = &transform.Error{Status: statusClientClosed, Code: outcome
 // logFields recycles the log line's fields (320 bytes a request otherwise):
 // a core encodes the fields during Write and keeps none of them (zap's JSON
 // and console encoders, Caddy's filter encoder, samplers and tees alike).
-var logFields = sync.Pool{New: func() any { return new([7]zap.Field) }}
+var logFields = sync.Pool{New: func() any { return new([8]zap.Field) }}
 
 // serve does the work; it writes the success answer itself and returns the
 // error the caller writes.

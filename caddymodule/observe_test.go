@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +20,7 @@ import (
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/cbtis"
+	"github.com/minipay/caddy-minipay/transform/wechatv3"
 	"github.com/minipay/caddy-minipay/transform/wxlogin"
 )
 
@@ -270,6 +275,86 @@ func TestClientGoneWhateverTheProviderReadsOf499(t *testing.T) {
 				if got[series] != want {
 					t.Errorf("%s = %v, want %v", series, got[series], want)
 				}
+			}
+		})
+	}
+}
+
+// TestFailedCallLogNamesRequestID: a wechat_v3 call that failed names
+// WeChat's Request-ID of the answer in its WARN line as provider_request_id
+// (README "Observability"; docs/providers/wechat_v3.md: "Request-ID, for
+// logs", the id WeChat's support asks for), whether the answer was a signed
+// refusal or did not verify; a success line names none, nor does a failure
+// whose Request-ID is no printable token (it comes from a header).
+func TestFailedCallLogNamesRequestID(t *testing.T) {
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join("..", "examples", "keys", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	const publicKeyID = "PUB_KEY_ID_0119000001092026112900000000000001"
+	client, err := wechatv3.NewClient(wechatv3.Config{AppID: testAppID, MchID: testMchID, SerialNo: "3775B6A45ACD",
+		PrivateKey: read("apiclient_key.pem"), PublicKey: read("wechatpay_pub_key.pem"), PublicKeyID: publicKeyID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	platform := examplePlatformKey(t)
+	const requestID = "08F0E4E4A30610A60818A8B3A9A60620C4A40428B8A801-0"
+	tests := []struct {
+		name, requestID string
+		status          int
+		body            string
+		signed          bool
+		want            int
+		wantID          string
+	}{
+		{"signed refusal", requestID, 404, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, true, 422, requestID},
+		{"unsigned answer", requestID, 500, `{"code":"SYSTEM_ERROR","message":"系统错误"}`, false, 502, requestID},
+		{"success", requestID, 200, `{"appid":"` + testAppID + `","mchid":"` + testMchID + `","out_trade_no":"V3-LOG-1","transaction_id":"4200001",` +
+			`"trade_state":"NOTPAY","trade_state_desc":"订单未支付","amount":{"total":100,"currency":"CNY"}}`, true, 200, ""},
+		{"Request-ID with a line break", requestID + "\nforged=1", 404, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, true, 422, ""},
+		{"Request-ID too long", strings.Repeat("A", 129), 404, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, true, 422, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log strings.Builder
+			h := newTestHandlerOf(t, wechatv3.Name, client, &log, zapcore.InfoLevel)
+			api := caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+				w.Header()["Request-Id"] = []string{tt.requestID}
+				if tt.signed {
+					ts, nonce := strconv.FormatInt(time.Now().Unix(), 10), "n0nce-request-id"
+					sig, err := wechatv3.SignMessage(platform, wechatv3.AppendAnswerMessage(nil, ts, nonce, []byte(tt.body)))
+					if err != nil {
+						return err
+					}
+					w.Header().Set(wechatv3.HeaderSerial, publicKeyID)
+					w.Header().Set(wechatv3.HeaderTimestamp, ts)
+					w.Header().Set(wechatv3.HeaderNonce, nonce)
+					w.Header().Set(wechatv3.HeaderSignature, sig)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tt.status)
+				_, err := w.Write([]byte(tt.body))
+				return err
+			})
+			r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat_v3/query", strings.NewReader(`{"order_id":"V3-LOG-1"}`))
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			_ = h.ServeHTTP(w, r, api)
+			if w.Code != tt.want {
+				t.Fatalf("HTTP %d %s, want %d", w.Code, w.Body, tt.want)
+			}
+			var line map[string]any
+			if err := json.Unmarshal([]byte(strings.TrimSpace(log.String())), &line); err != nil {
+				t.Fatalf("not one JSON line: %v\n%s", err, log.String())
+			}
+			if got, _ := line["provider_request_id"].(string); got != tt.wantID || line["order_id"] != "V3-LOG-1" {
+				t.Errorf("log line %s, want provider_request_id %q", log.String(), tt.wantID)
+			}
+			if strings.Contains(w.Body.String(), requestID) {
+				t.Errorf("the merchant's answer names the Request-ID: %s", w.Body)
 			}
 		})
 	}

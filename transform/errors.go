@@ -35,6 +35,27 @@ type Error struct {
 	Field           string `json:"field,omitempty"`
 	ProviderCode    string `json:"provider_code,omitempty"`
 	ProviderMessage string `json:"provider_message,omitempty"`
+	// ProviderRequestID is the provider's own id of the answer that failed
+	// (wechat_v3's Request-ID header), for the operation's log line only:
+	// WeChat's support finds a call by it (README Observability).
+	ProviderRequestID string `json:"-"`
+}
+
+// MaxProviderRequestID bounds a provider's request id: WeChat's Request-ID
+// is some 50 characters.
+const MaxProviderRequestID = 128
+
+// WithProviderRequestID returns a copy of e naming the provider's request
+// id, or e when id is not 1 to MaxProviderRequestID bytes of printable
+// ASCII without spaces: it comes from an answer's header, and what reaches
+// a log line from there is bounded.
+func (e *Error) WithProviderRequestID(id string) *Error {
+	if id == "" || len(id) > MaxProviderRequestID || !visibleASCII(id) {
+		return e
+	}
+	c := *e
+	c.ProviderRequestID = id
+	return &c
 }
 
 // Error is the code, the field and the message, for logs.

@@ -154,3 +154,31 @@ func TestAnswerNotOK(t *testing.T) {
 		}
 	}
 }
+
+// TestWithProviderRequestID: a provider's request id (wechat_v3's
+// Request-ID header, for the log line: README Observability) is kept when it
+// is 1 to 128 bytes of printable ASCII without spaces, and e is never
+// changed: the copy carries it.
+func TestWithProviderRequestID(t *testing.T) {
+	for _, tt := range []struct {
+		id, want string
+	}{
+		{"08F0E4E4A30610A60818A8B3A9A60620C4A40428B8A801-0", "08F0E4E4A30610A60818A8B3A9A60620C4A40428B8A801-0"},
+		{strings.Repeat("A", 128), strings.Repeat("A", 128)},
+		{strings.Repeat("A", 129), ""},
+		{"", ""},
+		{"id with space", ""},
+		{"id\nforged=1", ""},
+		{"id\x00", ""},
+		{"编号", ""},
+	} {
+		e := Rejected("ORDER_NOT_EXIST", "订单不存在")
+		got := e.WithProviderRequestID(tt.id)
+		if got.ProviderRequestID != tt.want || e.ProviderRequestID != "" || got.ProviderCode != "ORDER_NOT_EXIST" || got.Status != 422 {
+			t.Errorf("%q: %+v (from %+v)", tt.id, got, e)
+		}
+		if strings.Contains(string(got.JSON()), "08F0E4") {
+			t.Errorf("%q: the merchant's answer names the request id: %s", tt.id, got.JSON())
+		}
+	}
+}

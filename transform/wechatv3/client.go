@@ -100,18 +100,30 @@ func (c *Client) call(method, path, rawQuery string, body []byte, orderID string
 	// Every v3 call is keyed by out_trade_no or out_refund_no (Idempotent).
 	call := &transform.Call{Method: method, Path: path, RawQuery: rawQuery, Header: h, OrderID: orderID, Idempotent: true,
 		Decode: func(status int, header http.Header, answer []byte) ([]byte, error) {
-			if err := c.VerifyAnswer(header, answer); err != nil {
-				return nil, err
+			out, err := c.readAnswer(status, header, answer, decode)
+			if te, ok := err.(*transform.Error); ok {
+				// WeChat's support finds a failed call by its Request-ID:
+				// named in the operation's log line (README Observability).
+				return nil, te.WithProviderRequestID(header.Get(HeaderRequestID))
 			}
-			if status < 200 || status > 299 || status != http.StatusOK && status != http.StatusNoContent && hasErrorCode(answer) {
-				return nil, answerError(status, answer)
-			}
-			return decode(status, answer)
+			return out, err
 		}}
 	if body != nil {
 		call.ContentType, call.Body = "application/json", body
 	}
 	return call, nil
+}
+
+// readAnswer verifies an answer's signature first (errors included), then
+// maps an error, then decodes a 2xx answer.
+func (c *Client) readAnswer(status int, header http.Header, answer []byte, decode func(status int, body []byte) ([]byte, error)) ([]byte, error) {
+	if err := c.VerifyAnswer(header, answer); err != nil {
+		return nil, err
+	}
+	if status < 200 || status > 299 || status != http.StatusOK && status != http.StatusNoContent && hasErrorCode(answer) {
+		return nil, answerError(status, answer)
+	}
+	return decode(status, answer)
 }
 
 // VerifyAnswer checks an answer's Wechatpay-* signature; any failure is a 502
