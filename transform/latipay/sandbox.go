@@ -223,8 +223,7 @@ func (s *Sandbox) pay(w http.ResponseWriter, p transform.Params) {
 			// A failed payment is paid again under a new reference, as
 			// every sandbox has it (README Sandbox).
 			fail(w, codeParamWrong, "The merchant_reference has been used")
-		default: // the same order again: the same payment
-			o.notifyURL = p.Get("notify_url")
+		default: // the same order again: the same payment, notified where the first asked, as every sandbox keeps it
 			writeJSON(w, s.paymentAnswer(o))
 		}
 		return

@@ -80,6 +80,12 @@ func TestSandboxRoundTrip(t *testing.T) {
 	if again := mustExchange(t, c, s, "pay", pay); again["provider_order_id"] != p["provider_order_id"] || again["package"] != p["package"] {
 		t.Fatalf("the same order again: %v", again)
 	}
+	// sent again with another notify_url, it is still the first payment,
+	// notified where the first asked (as every sandbox keeps an order)
+	elsewhere := strings.Replace(pay, `"description"`, `"notify_url":"https://elsewhere.example/latipay","description"`, 1)
+	if again := mustExchange(t, c, s, "pay", elsewhere); again["provider_order_id"] != p["provider_order_id"] {
+		t.Fatalf("the same order with another notify_url: %v", again)
+	}
 	if _, err := exchange(t, c, s, "pay", strings.Replace(pay, "12.3", "12.4", 1)); err == nil {
 		t.Fatal("the same order id with another amount was accepted")
 	} else if e := wantError(t, err, 422, transform.CodeProviderRejected); e.ProviderCode != "207" {
