@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
 	_ "github.com/caddyserver/caddy/v2/modules/standard" // reverse_proxy in the goldens
 )
@@ -95,5 +96,26 @@ func TestCaddyfileAdaptCoversEveryField(t *testing.T) {
 	}
 	if !dedupe {
 		t.Error("no adapt golden sets minipay_webhook's dedupe")
+	}
+}
+
+// TestCaddyfileRequestPlaceholdersRefusedAtTheirLine: a request placeholder
+// has no value when the configuration loads (README Secrets), so caddy
+// adapt refuses a field holding one at its line, the Caddyfile's
+// shorthands included ({file.NAME} without / or . is one), with the way to
+// write what was meant.
+func TestCaddyfileRequestPlaceholdersRefusedAtTheirLine(t *testing.T) {
+	for _, tt := range []struct{ line, want string }{
+		{"api_key {file.api_key}", "provider latipay: field api_key holds the request placeholder {http.…} the Caddyfile makes of {file.NAME} when NAME has no / or ., which has no value when the configuration loads (write a file as {file./absolute/path}), at Caddyfile:4"},
+		{"api_key {header.X-Key}", "provider latipay: field api_key holds the request placeholder {http.…} (which the Caddyfile's {header.*}, {vars.*}, {query.*}… are), which has no value when the configuration loads (the global ones are {env.NAME} and {file./path}), at Caddyfile:4"},
+		{"api_key {vars.key}", "provider latipay: field api_key holds the request placeholder {http.…} (which"},
+		{"notify_url https://{host}/webhooks/latipay", "provider latipay: field notify_url holds the request placeholder {http.…} (which"},
+		{"notify_url https://m.example/{http.request.uri.query.x}", "provider latipay: field notify_url holds the request placeholder"},
+	} {
+		caddyfileText := ":8080 {\n\tminipay_webhook latipay {\n\t\tcurrency NZD\n\t\t" + tt.line + "\n\t}\n}\n"
+		_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfileText), map[string]any{"filename": "Caddyfile"})
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "at Caddyfile:4") {
+			t.Errorf("%s: caddy adapt error %v, want %q at Caddyfile:4", tt.line, err, tt.want)
+		}
 	}
 }

@@ -236,12 +236,19 @@ func unknownProvider(d *caddyfile.Dispenser, name string, inSandbox bool) error 
 // the rule the load holds it to (README Provider fields: white space at its
 // ends, a byte order mark, an id's alphabet, a URL's user info), so that
 // caddy adapt names the file and line, where the load names only the
-// route's position. A value holding a placeholder, or anything Caddy's
-// replacer reads ({, } or \), is checked once resolved, when it loads.
+// route's position. A request placeholder never resolves at load, so is
+// refused here too. A value holding another placeholder, or anything
+// Caddy's replacer reads ({, } or \), is checked once resolved, at load.
 // The message is the load's, never holding the value.
 func checkWrittenValue(info caddy.ModuleInfo, field, value string) error {
 	p, ok := info.New().(provider)
-	if !ok || strings.ContainsAny(value, `{}\`) {
+	if !ok {
+		return nil
+	}
+	if problem := requestPlaceholderProblem(value); problem != "" {
+		return fmt.Errorf("provider %s: field %s %s", p.ProviderName(), field, problem)
+	}
+	if strings.ContainsAny(value, `{}\`) {
 		return nil
 	}
 	for _, f := range p.ConfigFields() {

@@ -71,8 +71,8 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 		// one that is the whole value: {$NAME} (the Caddyfile's syntax) in
 		// JSON, {ENV.NAME}. Braces inside a value are a secret's own.
 		switch {
-		case strings.Contains(*f.Value, "{http."):
-			return nil, fmt.Errorf("minipay: provider %s: field %s holds the request placeholder {http.…}, which has no value when the configuration loads (write a file as {file./absolute/path})", p.ProviderName(), f.Name)
+		case requestPlaceholderProblem(*f.Value) != "":
+			return nil, fmt.Errorf("minipay: provider %s: field %s %s", p.ProviderName(), f.Name, requestPlaceholderProblem(*f.Value))
 		case *f.Value == written && wholePlaceholder(written):
 			return nil, fmt.Errorf("minipay: provider %s: field %s holds a placeholder that has no value when the configuration loads (the global ones are {env.NAME} and {file./path}; {$NAME} is the Caddyfile's, expanded by caddy adapt)", p.ProviderName(), f.Name)
 		// A required field left empty fails below; an optional one would
@@ -89,6 +89,21 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 		return nil, fmt.Errorf("minipay: provider %s: field %s is required and empty (after resolving placeholders)", missing.Provider, missing.Field)
 	}
 	return p, nil
+}
+
+// requestPlaceholderProblem says why a value holding a request placeholder
+// cannot be used, "" when it holds none: {http.…} has no value when the
+// configuration loads, and would be kept as its text. The Caddyfile's
+// shorthands ({header.NAME}, {vars.NAME}, {query.NAME}, …) are such
+// placeholders once adapted, and so is {file.NAME} when NAME has no / or .
+func requestPlaceholderProblem(v string) string {
+	switch {
+	case strings.Contains(v, "{http.request.uri.path.file."):
+		return "holds the request placeholder {http.…} the Caddyfile makes of {file.NAME} when NAME has no / or ., which has no value when the configuration loads (write a file as {file./absolute/path})"
+	case strings.Contains(v, "{http."):
+		return "holds the request placeholder {http.…} (which the Caddyfile's {header.*}, {vars.*}, {query.*}… are), which has no value when the configuration loads (the global ones are {env.NAME} and {file./path})"
+	}
+	return ""
 }
 
 // valueProblem says what is wrong with a resolved provider value that
