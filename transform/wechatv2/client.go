@@ -254,10 +254,27 @@ func sameOrder(a transform.Params, field, want string) error {
 func (c *Client) Close(req *transform.OrderRequest) (*transform.Call, error) {
 	var params [8]transform.Param
 	p := append(c.base(params[:0]), transform.Param{Name: "out_trade_no", Value: req.OrderID})
-	return c.call(PathCloseOrder, req.OrderID, p, func(_ *Client, orderID string, _ transform.Params) ([]byte, error) {
+	return c.call(PathCloseOrder, req.OrderID, p, func(_ *Client, orderID string, a transform.Params) ([]byte, error) {
+		for _, f := range otherKindFields {
+			if a.Has(f) {
+				return nil, transform.Upstream("the provider's answer is not a closeorder answer (it has " + f + ")")
+			}
+		}
 		return transform.Marshal(transform.CloseResult{Provider: Name, OrderID: orderID, Status: transform.StatusCancelled}), nil
 	}), nil
 }
+
+// otherKindFields are fields of the other documents signed with the
+// merchant's key, of which WeChat's closeorder answer has none (its page
+// lists return_code, return_msg, appid, mch_id, nonce_str, sign,
+// result_code, result_msg, err_code, err_code_des): that answer names no
+// order, so without this any signed SUCCESS document (a paid order's
+// notification or orderquery answer, a unifiedorder or refund answer)
+// answered in its place read as "cancelled". out_trade_no is in every
+// other answer but unifiedorder's, which has prepay_id; a notification
+// has transaction_id, a refundquery answer refund_count.
+var otherKindFields = [...]string{"out_trade_no", "transaction_id", "prepay_id", "trade_state", "out_refund_no", "refund_id",
+	"refund_count", "req_info"}
 
 // Refund builds the refund call (the TLS client certificate belongs on reverse_proxy).
 // WeChat settles refunds asynchronously: the answer's status is "pending"

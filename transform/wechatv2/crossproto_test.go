@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -176,4 +177,46 @@ func TestPaySignNeverReadsAsAnswerOrNotification(t *testing.T) {
 func jsonText(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestCloseAnswerIsNoOtherDocument: WeChat signs every v2 document with
+// the merchant's key, and its closeorder answer names no order (its page
+// lists return_code, return_msg, appid, mch_id, nonce_str, sign,
+// result_code, result_msg, err_code, err_code_des). Any other signed
+// SUCCESS document of the merchant's, answered in its place by whoever
+// captured one, read as a closed order: the published unifiedorder answer,
+// a paid order's notification, orderquery, refund and refundquery answers.
+// They are now a 502 upstream_error naming the field that gave them away;
+// on the old code each was "cancelled".
+func TestCloseAnswerIsNoOtherDocument(t *testing.T) {
+	c := newClient(t, testConfig(SignMD5))
+	call, err := c.Prepare(context.Background(), "close", []byte(`{"order_id":"O1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	common := transform.Params{
+		{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"}, {Name: "appid", Value: vecAppID},
+		{Name: "mch_id", Value: vecMchID}, {Name: "nonce_str", Value: "7Q8mZ1oQ3xT2"}, {Name: "result_code", Value: "SUCCESS"},
+	}
+	with := func(extra ...transform.Param) []byte {
+		return signedXML(append(slices.Clone(common), extra...), vecAPIKey, SignMD5)
+	}
+	p := func(name, value string) transform.Param { return transform.Param{Name: name, Value: value} }
+	out, err := call.Decode(http.StatusOK, nil, with(p("result_msg", "OK")))
+	if err != nil || string(out) != `{"provider":"wechat_v2","order_id":"O1","status":"cancelled"}` {
+		t.Fatalf("WeChat's closeorder answer: %s, %v", out, err)
+	}
+	for name, doc := range map[string][]byte{
+		"the published unifiedorder answer": payAnswer(payAnswerMD5Sign),
+		"a paid notification":               signedXML(notificationParams(), vecAPIKey, SignMD5),
+		"an orderquery answer":              with(p("out_trade_no", "O1"), p("trade_state", "SUCCESS"), p("total_fee", "1234")),
+		"a refund answer":                   with(p("out_trade_no", "O1"), p("out_refund_no", "R1"), p("refund_id", "50000123")),
+		"a refundquery answer":              with(p("out_trade_no", "O1"), p("refund_count", "1"), p("out_refund_no_0", "R1")),
+	} {
+		out, err := call.Decode(http.StatusOK, nil, doc)
+		if out != nil {
+			t.Errorf("%s read as %s", name, out)
+		}
+		wantError(t, err, 502, transform.CodeUpstreamError)
+	}
 }
