@@ -292,6 +292,11 @@ func (s *Sandbox) refund(p transform.Params) transform.Params {
 			return bizFail("LACK_PARAMS", "缺少参数"+f)
 		}
 	}
+	// out_refund_no is WeChat's rule (docs/providers/wechat_v2.md "Ids"),
+	// the one README "Merchant API" holds refund_id to.
+	if transform.ValidRefundID("out_refund_no", p.Get("out_refund_no")) != nil {
+		return bizFail("PARAM_ERROR", "out_refund_no参数错误")
+	}
 	o, id, named := s.orderByID(p)
 	switch {
 	case !named:

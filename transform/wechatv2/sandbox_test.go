@@ -306,6 +306,26 @@ func TestSandboxRefundReason(t *testing.T) {
 	wantResult(t, refund("R2", transform.Param{Name: "refund_desc", Value: strings.Repeat("退", 80)}), "SUCCESS", "")
 }
 
+// TestSandboxRefundNumberRule: the sandbox holds out_refund_no to WeChat's
+// rule (申请退款: String(64), "只能是数字、大小写字母_-|*@"), refusing
+// another with PARAM_ERROR as WeChat's refund page lists it.
+func TestSandboxRefundNumberRule(t *testing.T) {
+	refund := paidOrderRefunds(t)
+	for _, tt := range []struct {
+		id, result, code string
+	}{
+		{"R", "SUCCESS", ""},
+		{"R_-|*@" + strings.Repeat("9", 58), "SUCCESS", ""},
+		{"R" + strings.Repeat("9", 64), "FAIL", "PARAM_ERROR"},
+		{"R 1", "FAIL", "PARAM_ERROR"},
+		{"R#1", "FAIL", "PARAM_ERROR"},
+		{"R.1", "FAIL", "PARAM_ERROR"},
+		{"退款1", "FAIL", "PARAM_ERROR"},
+	} {
+		t.Run(tt.id, func(t *testing.T) { wantResult(t, refund(tt.id), tt.result, tt.code) })
+	}
+}
+
 // paidOrderRefunds pays O1 (100 fen) in a new sandbox and returns a refund
 // of 1 fen of it by out_refund_no, with the extra parameters given.
 func paidOrderRefunds(t *testing.T) func(id string, extra ...transform.Param) transform.Params {
