@@ -222,7 +222,7 @@ func TestClusterStartedTogether(t *testing.T) {
 
 	t.Run("wechat_v3 paying on three instances at once: one certificate download", func(t *testing.T) {
 		atOnce(6, func(i int, p caddyProcess) {
-			pay := `{"order_id":"V3-` + strconv.Itoa(i) + `","amount":"12.30","currency":"CNY","description":"d","openid":"o"}`
+			pay := `{"order_id":"V3-PAY-` + strconv.Itoa(i) + `","amount":"12.30","currency":"CNY","description":"d","openid":"o"}`
 			if status, body := postProcess(t, p, "/v3/pay", pay); status != 200 || !strings.Contains(body, `"signType":"RSA"`) {
 				t.Errorf("v3 pay %d on %s: %d %s", i, p.base, status, body)
 			}
@@ -367,7 +367,7 @@ func TestClusterStartedTogether(t *testing.T) {
 		if status, body := postProcess(t, d, "/cbtis-a/pay", cbtisPay("D-1")); status != 200 || !strings.Contains(body, `"provider_order_id":"CD-1"`) {
 			t.Fatalf("cbtis pay: %d %s", status, body)
 		}
-		if status, body := postProcess(t, d, "/v3/pay", `{"order_id":"V3-D","amount":"1","currency":"CNY","description":"d","openid":"o"}`); status != 200 {
+		if status, body := postProcess(t, d, "/v3/pay", `{"order_id":"V3-DISK","amount":"1","currency":"CNY","description":"d","openid":"o"}`); status != 200 {
 			t.Fatalf("v3 pay: %d %s", status, body)
 		}
 		if n, m := tenants.fetchesOf(uidA), wechat.downloads.Load(); n != 2 || m != 2 {

@@ -35,10 +35,10 @@ func TestSandboxConsoleMatchesQuery(t *testing.T) {
 		console, query   string
 	}
 	pay := func(currency string) string {
-		return `{"order_id":"CQ-1","amount":"10.00","currency":"` + currency + `","description":"奶茶 <b>&</b>","openid":"oCQ"}`
+		return `{"order_id":"CQ-0001","amount":"10.00","currency":"` + currency + `","description":"奶茶 <b>&</b>","openid":"oCQ"}`
 	}
 	refund := func(id, amount, currency, extra string) string {
-		return `{"order_id":"CQ-1","refund_id":"` + id + `","amount":"` + amount + `","currency":"` + currency + `"` + extra + `}`
+		return `{"order_id":"CQ-0001","refund_id":"` + id + `","amount":"` + amount + `","currency":"` + currency + `"` + extra + `}`
 	}
 	tests := []struct {
 		provider, route string
@@ -48,21 +48,21 @@ func TestSandboxConsoleMatchesQuery(t *testing.T) {
 			{"pay", "pay", pay("CNY"), "pending", "pending"},
 			{"fail", "complete", "failed", "failed", "failed"},
 			{"succeed", "complete", "succeeded", "succeeded", "succeeded"},
-			{"partial refund", "refund", refund("CQ-1-R1", "3.00", "CNY", `,"total_amount":"10.00"`), "refunded", "refunded"},
-			{"full refund", "refund", refund("CQ-1-R2", "7.00", "CNY", `,"total_amount":"10.00"`), "refunded", "refunded"},
+			{"partial refund", "refund", refund("CQ-0001-R1", "3.00", "CNY", `,"total_amount":"10.00"`), "refunded", "refunded"},
+			{"full refund", "refund", refund("CQ-0001-R2", "7.00", "CNY", `,"total_amount":"10.00"`), "refunded", "refunded"},
 		}},
 		{"wechat_v3", "/wechat_v3", []step{
 			{"pay", "pay", pay("CNY"), "pending", "pending"},
 			{"fail", "complete", "failed", "failed", "failed"},
 			{"succeed", "complete", "succeeded", "succeeded", "succeeded"},
-			{"partial refund", "refund", refund("CQ-1-R1", "3.00", "CNY", `,"total_amount":"10.00"`), "refunded", "refunded"},
+			{"partial refund", "refund", refund("CQ-0001-R1", "3.00", "CNY", `,"total_amount":"10.00"`), "refunded", "refunded"},
 		}},
 		{"latipay", "/latipay", []step{
 			{"pay", "pay", pay("NZD"), "pending", "pending"},
 			{"fail", "complete", "failed", "failed", "failed"},
 			{"succeed", "complete", "succeeded", "succeeded", "succeeded"},
-			{"partial refund", "refund", refund("CQ-1-R1", "3.00", "NZD", `,"provider_order_id":"PROVIDER_ORDER_ID"`), "succeeded", "succeeded"},
-			{"full refund", "refund", refund("CQ-1-R2", "7.00", "NZD", `,"provider_order_id":"PROVIDER_ORDER_ID"`), "refunded", "succeeded"},
+			{"partial refund", "refund", refund("CQ-0001-R1", "3.00", "NZD", `,"provider_order_id":"PROVIDER_ORDER_ID"`), "succeeded", "succeeded"},
+			{"full refund", "refund", refund("CQ-0001-R2", "7.00", "NZD", `,"provider_order_id":"PROVIDER_ORDER_ID"`), "refunded", "succeeded"},
 		}},
 		{"cbtis", "/cbtis", []step{
 			{"pay", "pay", pay("HKD"), "pending", "pending"},
@@ -76,7 +76,7 @@ func TestSandboxConsoleMatchesQuery(t *testing.T) {
 		for _, s := range tt.steps {
 			var res response
 			if s.call == "complete" {
-				res = postJSON(t, tc, sbx+"/sandbox/complete", `{"provider":"`+tt.provider+`","order_id":"CQ-1","result":"`+s.body+`"}`)
+				res = postJSON(t, tc, sbx+"/sandbox/complete", `{"provider":"`+tt.provider+`","order_id":"CQ-0001","result":"`+s.body+`"}`)
 			} else {
 				body := strings.ReplaceAll(s.body, "PROVIDER_ORDER_ID", providerOrderID)
 				res = postJSON(t, tc, base+tt.route+"/"+s.call, body)
@@ -84,14 +84,14 @@ func TestSandboxConsoleMatchesQuery(t *testing.T) {
 			if res.status != 200 {
 				t.Fatalf("%s %s: %d %s", tt.provider, s.name, res.status, res.body)
 			}
-			q := postJSON(t, tc, base+tt.route+"/query", `{"order_id":"CQ-1"}`)
+			q := postJSON(t, tc, base+tt.route+"/query", `{"order_id":"CQ-0001"}`)
 			if q.status != 200 {
 				t.Fatalf("%s query after %s: %d %s", tt.provider, s.name, q.status, q.body)
 			}
 			if id, ok := q.json(t)["provider_order_id"].(string); ok {
 				providerOrderID = id
 			}
-			shown := consoleStates(t, list)[tt.provider+" CQ-1"]
+			shown := consoleStates(t, list)[tt.provider+" CQ-0001"]
 			if shown != s.console || q.json(t)["status"] != s.query {
 				t.Errorf("%s after %s: the console shows %q and query answers %v, want %q and %q",
 					tt.provider, s.name, shown, q.json(t)["status"], s.console, s.query)
@@ -100,14 +100,14 @@ func TestSandboxConsoleMatchesQuery(t *testing.T) {
 	}
 	// a close: cancelled on both sides
 	for _, route := range []struct{ provider, path string }{{"wechat_v2", "/wechat"}, {"wechat_v3", "/wechat_v3"}} {
-		if res := postJSON(t, tc, base+route.path+"/pay", `{"order_id":"CQ-2","amount":"1.00","currency":"CNY","description":"d","openid":"oCQ"}`); res.status != 200 {
+		if res := postJSON(t, tc, base+route.path+"/pay", `{"order_id":"CQ-0002","amount":"1.00","currency":"CNY","description":"d","openid":"oCQ"}`); res.status != 200 {
 			t.Fatalf("%s pay: %d %s", route.provider, res.status, res.body)
 		}
-		if res := postJSON(t, tc, base+route.path+"/close", `{"order_id":"CQ-2"}`); res.status != 200 {
+		if res := postJSON(t, tc, base+route.path+"/close", `{"order_id":"CQ-0002"}`); res.status != 200 {
 			t.Fatalf("%s close: %d %s", route.provider, res.status, res.body)
 		}
-		q := postJSON(t, tc, base+route.path+"/query", `{"order_id":"CQ-2"}`)
-		if shown := consoleStates(t, list)[route.provider+" CQ-2"]; shown != "cancelled" || q.json(t)["status"] != "cancelled" {
+		q := postJSON(t, tc, base+route.path+"/query", `{"order_id":"CQ-0002"}`)
+		if shown := consoleStates(t, list)[route.provider+" CQ-0002"]; shown != "cancelled" || q.json(t)["status"] != "cancelled" {
 			t.Errorf("%s after close: the console shows %q and query answers %s", route.provider, shown, q.body)
 		}
 	}

@@ -145,7 +145,7 @@ func TestWechatV3SandboxKeyModes(t *testing.T) {
 	base := "http://localhost:" + itoa(merchant)
 	for _, name := range []string{"pk", "cert", "dl", "mixed", "partner"} {
 		t.Run(name, func(t *testing.T) {
-			order := "V3-" + name
+			order := "V3-ORDER-" + name
 			pay := postJSON(t, tc, base+"/"+name+"/pay", `{"order_id":"`+order+`","amount":"12.30","currency":"CNY","description":"Flat white","openid":"o-`+name+`","client_ip":"10.0.0.7"}`)
 			p := pay.json(t)
 			if pay.status != 200 || p["signType"] != "RSA" || !strings.HasPrefix(str(p["package"]), "prepay_id=") || p["provider"] != "wechat_v3" {

@@ -139,7 +139,8 @@ func pkcs1Key(t *testing.T, k keys) string {
 // merchant key, downloaded platform certificates, a static certificate, the
 // public key and downloads together, service provider with and without
 // sub_app_id) and order and refund ids that must be escaped in a
-// path (`|`, `*`, `@`):
+// path (`*` in order ids; `|`, `*`, `@` in refund ids, which WeChat's v3
+// rules allow there and not in out_trade_no):
 //   - the SDK's verifier accepts the Authorization of every request the
 //     plugin sends (pay, query, close, refund, refund_query and its own
 //     signed GET /v3/certificates), written exactly as the SDK writes it
@@ -227,7 +228,7 @@ func TestSDKJudgesPluginOutput(t *testing.T) {
 				}
 			}
 
-			orderID := newOrderID("MP|") + "*"
+			orderID := newOrderID("MP*") + "*"
 			pay := mustPost("pay", `{"order_id":"`+orderID+`","amount":"1.00","currency":"CNY","description":"Latte","openid":"`+openID+`","client_ip":"203.0.113.7"}`)
 			message := fmt.Sprintf("%s\n%s\n%s\n%s\n", route.payAppID, pay["timeStamp"], pay["nonceStr"], pay["package"])
 			if pay["signType"] != "RSA" {
@@ -273,7 +274,7 @@ func TestSDKJudgesPluginOutput(t *testing.T) {
 			if q := mustPost("query", `{"order_id":"`+orderID+`"}`); q["status"] != "refunded" {
 				t.Fatalf("query after the refunds: %v", q)
 			}
-			closed := newOrderID("MC*") + "|"
+			closed := newOrderID("MC*") + "_"
 			mustPost("pay", `{"order_id":"`+closed+`","amount":"0.01","currency":"CNY","description":"to close","openid":"`+openID+`"}`)
 			if c := mustPost("close", `{"order_id":"`+closed+`"}`); c["status"] != "cancelled" {
 				t.Fatalf("close: %v", c)

@@ -584,7 +584,7 @@ func TestConsoleEveryProvider(t *testing.T) {
 		failEvent                            string // the event fail sends, "" for none (WeChat Pay v3 notifies successes only)
 	}{
 		{"wechat_v2", "/wechat/pay", "CNY", "os7xVv419cwT89c3EhFacTtXD_84", "V2", true, "payment.failed"},
-		{"wechat_v3", "/wechat_v3/pay", "CNY", "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "V3", true, ""},
+		{"wechat_v3", "/wechat_v3/pay", "CNY", "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "WXV3", true, ""},
 		{"2c2p", "/2c2p/pay", "SGD", "os7xVv419cwT89c3EhFacTtXD_84", "C2P", false, "payment.failed"},
 		{"latipay", "/latipay/pay", "NZD", "os7xVv419cwT89c3EhFacTtXD_84", "LATI", false, "payment.failed"},
 		// CBTIS documents payment_success only: its payment_failed is

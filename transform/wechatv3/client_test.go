@@ -54,25 +54,25 @@ func TestClientRequests(t *testing.T) {
 		{"pay", "pay", `{"order_id":"O|1*","amount":"12.34","currency":"CNY","description":"咖啡 \"大\"","openid":"o1","client_ip":"10.0.0.1","expire_at":"2026-11-29T02:34:56Z","attach":"<a&b>"}`, nil,
 			"POST", "/v3/pay/transactions/jsapi", "",
 			`{"appid":"wx8888888888888888","mchid":"1900000109","description":"咖啡 \"大\"","out_trade_no":"O|1*","time_expire":"2026-11-29T10:34:56+08:00","attach":"<a&b>","notify_url":"https://merchant.example/webhooks/wechat_v3","amount":{"total":1234,"currency":"CNY"},"payer":{"openid":"o1"},"scene_info":{"payer_client_ip":"10.0.0.1"}}`},
-		{"pay without client_ip has no scene_info", "pay", `{"order_id":"O1","amount":"0.01","currency":"CNY","description":"d","openid":"o1","notify_url":"https://m.example/n"}`, nil,
+		{"pay without client_ip has no scene_info", "pay", `{"order_id":"ORDER1","amount":"0.01","currency":"CNY","description":"d","openid":"o1","notify_url":"https://m.example/n"}`, nil,
 			"POST", "/v3/pay/transactions/jsapi", "",
-			`{"appid":"wx8888888888888888","mchid":"1900000109","description":"d","out_trade_no":"O1","notify_url":"https://m.example/n","amount":{"total":1,"currency":"CNY"},"payer":{"openid":"o1"}}`},
-		{"partner pay, sub_openid", "pay", `{"order_id":"O1","amount":"1","currency":"CNY","description":"d","openid":"o1"}`, partner,
+			`{"appid":"wx8888888888888888","mchid":"1900000109","description":"d","out_trade_no":"ORDER1","notify_url":"https://m.example/n","amount":{"total":1,"currency":"CNY"},"payer":{"openid":"o1"}}`},
+		{"partner pay, sub_openid", "pay", `{"order_id":"ORDER1","amount":"1","currency":"CNY","description":"d","openid":"o1"}`, partner,
 			"POST", "/v3/pay/partner/transactions/jsapi", "",
-			`{"sp_appid":"wx8888888888888888","sp_mchid":"1900000109","sub_appid":"wx9999999999999999","sub_mchid":"1900000110","description":"d","out_trade_no":"O1","notify_url":"https://merchant.example/webhooks/wechat_v3","amount":{"total":100,"currency":"CNY"},"payer":{"sub_openid":"o1"}}`},
-		{"partner pay, sp_openid", "pay", `{"order_id":"O1","amount":"1","currency":"CNY","description":"d","openid":"o1"}`, func(c *Config) { c.SubMchID = "1900000110" },
+			`{"sp_appid":"wx8888888888888888","sp_mchid":"1900000109","sub_appid":"wx9999999999999999","sub_mchid":"1900000110","description":"d","out_trade_no":"ORDER1","notify_url":"https://merchant.example/webhooks/wechat_v3","amount":{"total":100,"currency":"CNY"},"payer":{"sub_openid":"o1"}}`},
+		{"partner pay, sp_openid", "pay", `{"order_id":"ORDER1","amount":"1","currency":"CNY","description":"d","openid":"o1"}`, func(c *Config) { c.SubMchID = "1900000110" },
 			"POST", "/v3/pay/partner/transactions/jsapi", "",
-			`{"sp_appid":"wx8888888888888888","sp_mchid":"1900000109","sub_mchid":"1900000110","description":"d","out_trade_no":"O1","notify_url":"https://merchant.example/webhooks/wechat_v3","amount":{"total":100,"currency":"CNY"},"payer":{"sp_openid":"o1"}}`},
+			`{"sp_appid":"wx8888888888888888","sp_mchid":"1900000109","sub_mchid":"1900000110","description":"d","out_trade_no":"ORDER1","notify_url":"https://merchant.example/webhooks/wechat_v3","amount":{"total":100,"currency":"CNY"},"payer":{"sp_openid":"o1"}}`},
 		{"query", "query", `{"order_id":"O|1"}`, nil, "GET", "/v3/pay/transactions/out-trade-no/O|1", "mchid=1900000109", ""},
-		{"partner query", "query", `{"order_id":"O1"}`, partner, "GET", "/v3/pay/partner/transactions/out-trade-no/O1", "sp_mchid=1900000109&sub_mchid=1900000110", ""},
-		{"close", "close", `{"order_id":"O1"}`, nil, "POST", "/v3/pay/transactions/out-trade-no/O1/close", "", `{"mchid":"1900000109"}`},
-		{"partner close", "close", `{"order_id":"O1"}`, partner, "POST", "/v3/pay/partner/transactions/out-trade-no/O1/close", "", `{"sp_mchid":"1900000109","sub_mchid":"1900000110"}`},
-		{"refund", "refund", `{"order_id":"O1","refund_id":"R1","amount":"2.34","currency":"CNY","total_amount":"12.34","reason":"太烫"}`, nil,
+		{"partner query", "query", `{"order_id":"ORDER1"}`, partner, "GET", "/v3/pay/partner/transactions/out-trade-no/ORDER1", "sp_mchid=1900000109&sub_mchid=1900000110", ""},
+		{"close", "close", `{"order_id":"ORDER1"}`, nil, "POST", "/v3/pay/transactions/out-trade-no/ORDER1/close", "", `{"mchid":"1900000109"}`},
+		{"partner close", "close", `{"order_id":"ORDER1"}`, partner, "POST", "/v3/pay/partner/transactions/out-trade-no/ORDER1/close", "", `{"sp_mchid":"1900000109","sub_mchid":"1900000110"}`},
+		{"refund", "refund", `{"order_id":"ORDER1","refund_id":"R1","amount":"2.34","currency":"CNY","total_amount":"12.34","reason":"太烫"}`, nil,
 			"POST", "/v3/refund/domestic/refunds", "",
-			`{"out_trade_no":"O1","out_refund_no":"R1","reason":"太烫","notify_url":"https://merchant.example/webhooks/wechat_v3","amount":{"refund":234,"total":1234,"currency":"CNY"}}`},
-		{"partner refund", "refund", `{"order_id":"O1","refund_id":"R1","amount":"2.34","currency":"CNY","total_amount":"12.34"}`, partner,
+			`{"out_trade_no":"ORDER1","out_refund_no":"R1","reason":"太烫","notify_url":"https://merchant.example/webhooks/wechat_v3","amount":{"refund":234,"total":1234,"currency":"CNY"}}`},
+		{"partner refund", "refund", `{"order_id":"ORDER1","refund_id":"R1","amount":"2.34","currency":"CNY","total_amount":"12.34"}`, partner,
 			"POST", "/v3/refund/domestic/refunds", "",
-			`{"sub_mchid":"1900000110","out_trade_no":"O1","out_refund_no":"R1","notify_url":"https://merchant.example/webhooks/wechat_v3","amount":{"refund":234,"total":1234,"currency":"CNY"}}`},
+			`{"sub_mchid":"1900000110","out_trade_no":"ORDER1","out_refund_no":"R1","notify_url":"https://merchant.example/webhooks/wechat_v3","amount":{"refund":234,"total":1234,"currency":"CNY"}}`},
 		{"refund_query", "refund_query", `{"refund_id":"R1"}`, nil, "GET", "/v3/refund/domestic/refunds/R1", "", ""},
 		{"partner refund_query", "refund_query", `{"refund_id":"R1"}`, partner, "GET", "/v3/refund/domestic/refunds/R1", "sub_mchid=1900000110", ""},
 	}
@@ -111,7 +111,7 @@ func TestClientRequests(t *testing.T) {
 	c := pinnedClient(t, func(c *Config) {
 		c.PublicKey, c.PublicKeyID, c.PlatformCertificate = "", "", exampleKey(t, "wechatpay_platform_cert.pem")
 	})
-	if h := prepare(t, c, "query", `{"order_id":"O1"}`).Header; h.Get(HeaderSerial) != "" {
+	if h := prepare(t, c, "query", `{"order_id":"ORDER1"}`).Header; h.Get(HeaderSerial) != "" {
 		t.Fatalf("certificate mode sends Wechatpay-Serial %q", h.Get(HeaderSerial))
 	}
 }
@@ -119,12 +119,12 @@ func TestClientRequests(t *testing.T) {
 func TestClientRequestErrors(t *testing.T) {
 	c := pinnedClient(t, func(c *Config) { c.NotifyURL = "" })
 	cases := []struct{ op, body, field string }{
-		{"pay", `{"order_id":"O1","amount":"1","currency":"USD","description":"d","openid":"o","notify_url":"https://m.example/n"}`, "currency"},
-		{"pay", `{"order_id":"O1","amount":"1","currency":"CNY","description":"d","openid":"o"}`, "notify_url"},
-		{"pay", `{"order_id":"O1","amount":"1","currency":"CNY","description":"d","openid":"o","notify_url":"https://m.example/n?x=1"}`, "notify_url"},
-		{"refund", `{"order_id":"O1","refund_id":"R1","amount":"1","currency":"CNY"}`, "total_amount"},
-		{"refund", `{"order_id":"O1","refund_id":"R1","amount":"1","currency":"HKD","total_amount":"2"}`, "currency"},
-		{"refund_query", `{"order_id":"O1"}`, "refund_id"},
+		{"pay", `{"order_id":"ORDER1","amount":"1","currency":"USD","description":"d","openid":"o","notify_url":"https://m.example/n"}`, "currency"},
+		{"pay", `{"order_id":"ORDER1","amount":"1","currency":"CNY","description":"d","openid":"o"}`, "notify_url"},
+		{"pay", `{"order_id":"ORDER1","amount":"1","currency":"CNY","description":"d","openid":"o","notify_url":"https://m.example/n?x=1"}`, "notify_url"},
+		{"refund", `{"order_id":"ORDER1","refund_id":"R1","amount":"1","currency":"CNY"}`, "total_amount"},
+		{"refund", `{"order_id":"ORDER1","refund_id":"R1","amount":"1","currency":"HKD","total_amount":"2"}`, "currency"},
+		{"refund_query", `{"order_id":"ORDER1"}`, "refund_id"},
 		{"refund_query", `{"refund_id":"R/1"}`, "refund_id"},
 	}
 	for _, tc := range cases {
@@ -147,7 +147,7 @@ func TestClientAnswers(t *testing.T) {
 			`","trade_state_desc":"x","success_time":"2026-11-22T10:00:05+08:00","amount":{"total":1234,"currency":"CNY"}}`
 	}
 	refund := func(outRefundNo, status string) string {
-		return `{"refund_id":"503001","out_refund_no":"` + outRefundNo + `","transaction_id":"42000001","out_trade_no":"O1","status":"` + status + `","amount":{"refund":234,"total":1234,"currency":"CNY"}}`
+		return `{"refund_id":"503001","out_refund_no":"` + outRefundNo + `","transaction_id":"42000001","out_trade_no":"ORDER1","status":"` + status + `","amount":{"refund":234,"total":1234,"currency":"CNY"}}`
 	}
 	cases := []struct {
 		name, op, req string
@@ -159,51 +159,51 @@ func TestClientAnswers(t *testing.T) {
 		providerCode  string
 		want          string
 	}{
-		{"query succeeded", "query", `{"order_id":"O1"}`, 200, nil, tx("1900000109", "O1", "SUCCESS"), 200, "", "",
-			`{"provider":"wechat_v3","order_id":"O1","provider_order_id":"42000001","status":"succeeded","amount":"12.34","currency":"CNY","paid_at":"2026-11-22T10:00:05+08:00","provider_status":"SUCCESS"}`},
-		{"query refunded", "query", `{"order_id":"O1"}`, 200, nil, tx("1900000109", "O1", "REFUND"), 200, "", "", `"status":"refunded"`},
-		{"query closed", "query", `{"order_id":"O1"}`, 200, nil, tx("1900000109", "O1", "CLOSED"), 200, "", "", `"status":"cancelled"`},
-		{"query revoked", "query", `{"order_id":"O1"}`, 200, nil, tx("1900000109", "O1", "REVOKED"), 200, "", "", `"status":"cancelled"`},
-		{"query userpaying", "query", `{"order_id":"O1"}`, 200, nil, tx("1900000109", "O1", "USERPAYING"), 200, "", "", `"status":"pending"`},
-		{"query payerror", "query", `{"order_id":"O1"}`, 200, nil, tx("1900000109", "O1", "PAYERROR"), 200, "", "", `"status":"failed"`},
-		{"query unknown state", "query", `{"order_id":"O1"}`, 200, nil, tx("1900000109", "O1", "MAYBE"), 502, "upstream_error", "MAYBE", ""},
-		{"query for another mchid", "query", `{"order_id":"O1"}`, 200, nil, tx("1900000999", "O1", "SUCCESS"), 502, "upstream_error", "", ""},
-		{"query for another appid", "query", `{"order_id":"O1"}`, 200, nil, strings.Replace(tx("1900000109", "O1", "SUCCESS"), "wx8888888888888888", "wx0000000000000000", 1), 502, "upstream_error", "", ""},
-		{"query for another order", "query", `{"order_id":"O1"}`, 200, nil, tx("1900000109", "O2", "SUCCESS"), 502, "upstream_error", "", ""},
-		{"close 204", "close", `{"order_id":"O1"}`, 204, nil, ``, 200, "", "", `{"provider":"wechat_v3","order_id":"O1","status":"cancelled"}`},
-		{"refund pending", "refund", `{"order_id":"O1","refund_id":"R1","amount":"2.34","currency":"CNY","total_amount":"12.34"}`, 200, nil, refund("R1", "PROCESSING"), 200, "", "",
-			`{"provider":"wechat_v3","order_id":"O1","refund_id":"R1","provider_refund_id":"503001","status":"pending","amount":"2.34","currency":"CNY","provider_status":"PROCESSING"}`},
+		{"query succeeded", "query", `{"order_id":"ORDER1"}`, 200, nil, tx("1900000109", "ORDER1", "SUCCESS"), 200, "", "",
+			`{"provider":"wechat_v3","order_id":"ORDER1","provider_order_id":"42000001","status":"succeeded","amount":"12.34","currency":"CNY","paid_at":"2026-11-22T10:00:05+08:00","provider_status":"SUCCESS"}`},
+		{"query refunded", "query", `{"order_id":"ORDER1"}`, 200, nil, tx("1900000109", "ORDER1", "REFUND"), 200, "", "", `"status":"refunded"`},
+		{"query closed", "query", `{"order_id":"ORDER1"}`, 200, nil, tx("1900000109", "ORDER1", "CLOSED"), 200, "", "", `"status":"cancelled"`},
+		{"query revoked", "query", `{"order_id":"ORDER1"}`, 200, nil, tx("1900000109", "ORDER1", "REVOKED"), 200, "", "", `"status":"cancelled"`},
+		{"query userpaying", "query", `{"order_id":"ORDER1"}`, 200, nil, tx("1900000109", "ORDER1", "USERPAYING"), 200, "", "", `"status":"pending"`},
+		{"query payerror", "query", `{"order_id":"ORDER1"}`, 200, nil, tx("1900000109", "ORDER1", "PAYERROR"), 200, "", "", `"status":"failed"`},
+		{"query unknown state", "query", `{"order_id":"ORDER1"}`, 200, nil, tx("1900000109", "ORDER1", "MAYBE"), 502, "upstream_error", "MAYBE", ""},
+		{"query for another mchid", "query", `{"order_id":"ORDER1"}`, 200, nil, tx("1900000999", "ORDER1", "SUCCESS"), 502, "upstream_error", "", ""},
+		{"query for another appid", "query", `{"order_id":"ORDER1"}`, 200, nil, strings.Replace(tx("1900000109", "ORDER1", "SUCCESS"), "wx8888888888888888", "wx0000000000000000", 1), 502, "upstream_error", "", ""},
+		{"query for another order", "query", `{"order_id":"ORDER1"}`, 200, nil, tx("1900000109", "ORDER2", "SUCCESS"), 502, "upstream_error", "", ""},
+		{"close 204", "close", `{"order_id":"ORDER1"}`, 204, nil, ``, 200, "", "", `{"provider":"wechat_v3","order_id":"ORDER1","status":"cancelled"}`},
+		{"refund pending", "refund", `{"order_id":"ORDER1","refund_id":"R1","amount":"2.34","currency":"CNY","total_amount":"12.34"}`, 200, nil, refund("R1", "PROCESSING"), 200, "", "",
+			`{"provider":"wechat_v3","order_id":"ORDER1","refund_id":"R1","provider_refund_id":"503001","status":"pending","amount":"2.34","currency":"CNY","provider_status":"PROCESSING"}`},
 		{"refund abnormal", "refund_query", `{"refund_id":"R1"}`, 200, nil, refund("R1", "ABNORMAL"), 200, "", "", `"status":"failed","amount":"2.34","currency":"CNY","provider_status":"ABNORMAL"`},
 		{"refund closed", "refund_query", `{"refund_id":"R1"}`, 200, nil, refund("R1", "CLOSED"), 200, "", "", `"status":"failed"`},
-		{"refund success", "refund_query", `{"refund_id":"R1","order_id":"O1"}`, 200, nil, refund("R1", "SUCCESS"), 200, "", "", `"status":"succeeded"`},
+		{"refund success", "refund_query", `{"refund_id":"R1","order_id":"ORDER1"}`, 200, nil, refund("R1", "SUCCESS"), 200, "", "", `"status":"succeeded"`},
 		{"refund unknown status", "refund_query", `{"refund_id":"R1"}`, 200, nil, refund("R1", "DONE"), 502, "upstream_error", "DONE", ""},
 		{"refund of another refund", "refund_query", `{"refund_id":"R2"}`, 200, nil, refund("R1", "SUCCESS"), 502, "upstream_error", "", ""},
-		{"refund of another order", "refund_query", `{"refund_id":"R1","order_id":"O9"}`, 200, nil, refund("R1", "SUCCESS"), 502, "upstream_error", "", ""},
-		{"ORDERPAID", "close", `{"order_id":"O1"}`, 403, nil, `{"code":"ORDERPAID","message":"订单已支付"}`, 422, "provider_rejected", "ORDERPAID", ""},
-		{"ORDER_CLOSED", "pay", `{"order_id":"O1","amount":"1","currency":"CNY","description":"d","openid":"o"}`, 403, nil, `{"code":"ORDER_CLOSED","message":"订单已关闭"}`, 422, "provider_rejected", "ORDER_CLOSED", ""},
-		{"ORDER_NOT_EXIST", "query", `{"order_id":"O1"}`, 404, nil, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, 422, "provider_rejected", "ORDER_NOT_EXIST", ""},
-		{"NOT_ENOUGH", "refund", `{"order_id":"O1","refund_id":"R1","amount":"1","currency":"CNY","total_amount":"2"}`, 403, nil, `{"code":"NOT_ENOUGH","message":"余额不足"}`, 422, "provider_rejected", "NOT_ENOUGH", ""},
-		{"PARAM_ERROR", "query", `{"order_id":"O1"}`, 400, nil, `{"code":"PARAM_ERROR","message":"参数错误","detail":{"field":"x"}}`, 422, "provider_rejected", "PARAM_ERROR", ""},
-		{"SIGN_ERROR", "query", `{"order_id":"O1"}`, 401, nil, `{"code":"SIGN_ERROR","message":"签名错误"}`, 502, "upstream_error", "SIGN_ERROR", ""},
-		{"FREQUENCY_LIMITED", "query", `{"order_id":"O1"}`, 429, nil, `{"code":"FREQUENCY_LIMITED","message":"频率超限"}`, 502, "upstream_error", "FREQUENCY_LIMITED", ""},
-		{"SYSTEM_ERROR", "query", `{"order_id":"O1"}`, 500, nil, `{"code":"SYSTEM_ERROR","message":"系统错误"}`, 502, "upstream_error", "SYSTEM_ERROR", ""},
-		{"4xx without a code", "query", `{"order_id":"O1"}`, 404, nil, `not json`, 502, "upstream_error", "", ""},
-		{"pay without prepay_id", "pay", `{"order_id":"O1","amount":"1","currency":"CNY","description":"d","openid":"o"}`, 200, nil, `{}`, 502, "upstream_error", "", ""},
-		{"unsigned 200", "query", `{"order_id":"O1"}`, 200, http.Header{}, tx("1900000109", "O1", "SUCCESS"), 502, "upstream_signature_invalid", "", ""},
-		{"unsigned 500", "query", `{"order_id":"O1"}`, 500, http.Header{}, `{"code":"SYSTEM_ERROR","message":"x"}`, 502, "upstream_signature_invalid", "", ""},
-		{"unsigned 204", "close", `{"order_id":"O1"}`, 204, http.Header{}, ``, 502, "upstream_signature_invalid", "", ""},
-		{"signature of another body", "query", `{"order_id":"O1"}`, 200, sign(tx("1900000109", "O1", "NOTPAY")), tx("1900000109", "O1", "SUCCESS"), 502, "upstream_signature_invalid", "", ""},
-		{"probe", "query", `{"order_id":"O1"}`, 200, func() http.Header {
-			h := sign(tx("1900000109", "O1", "SUCCESS"))
+		{"refund of another order", "refund_query", `{"refund_id":"R1","order_id":"ORDER9"}`, 200, nil, refund("R1", "SUCCESS"), 502, "upstream_error", "", ""},
+		{"ORDERPAID", "close", `{"order_id":"ORDER1"}`, 403, nil, `{"code":"ORDERPAID","message":"订单已支付"}`, 422, "provider_rejected", "ORDERPAID", ""},
+		{"ORDER_CLOSED", "pay", `{"order_id":"ORDER1","amount":"1","currency":"CNY","description":"d","openid":"o"}`, 403, nil, `{"code":"ORDER_CLOSED","message":"订单已关闭"}`, 422, "provider_rejected", "ORDER_CLOSED", ""},
+		{"ORDER_NOT_EXIST", "query", `{"order_id":"ORDER1"}`, 404, nil, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, 422, "provider_rejected", "ORDER_NOT_EXIST", ""},
+		{"NOT_ENOUGH", "refund", `{"order_id":"ORDER1","refund_id":"R1","amount":"1","currency":"CNY","total_amount":"2"}`, 403, nil, `{"code":"NOT_ENOUGH","message":"余额不足"}`, 422, "provider_rejected", "NOT_ENOUGH", ""},
+		{"PARAM_ERROR", "query", `{"order_id":"ORDER1"}`, 400, nil, `{"code":"PARAM_ERROR","message":"参数错误","detail":{"field":"x"}}`, 422, "provider_rejected", "PARAM_ERROR", ""},
+		{"SIGN_ERROR", "query", `{"order_id":"ORDER1"}`, 401, nil, `{"code":"SIGN_ERROR","message":"签名错误"}`, 502, "upstream_error", "SIGN_ERROR", ""},
+		{"FREQUENCY_LIMITED", "query", `{"order_id":"ORDER1"}`, 429, nil, `{"code":"FREQUENCY_LIMITED","message":"频率超限"}`, 502, "upstream_error", "FREQUENCY_LIMITED", ""},
+		{"SYSTEM_ERROR", "query", `{"order_id":"ORDER1"}`, 500, nil, `{"code":"SYSTEM_ERROR","message":"系统错误"}`, 502, "upstream_error", "SYSTEM_ERROR", ""},
+		{"4xx without a code", "query", `{"order_id":"ORDER1"}`, 404, nil, `not json`, 502, "upstream_error", "", ""},
+		{"pay without prepay_id", "pay", `{"order_id":"ORDER1","amount":"1","currency":"CNY","description":"d","openid":"o"}`, 200, nil, `{}`, 502, "upstream_error", "", ""},
+		{"unsigned 200", "query", `{"order_id":"ORDER1"}`, 200, http.Header{}, tx("1900000109", "ORDER1", "SUCCESS"), 502, "upstream_signature_invalid", "", ""},
+		{"unsigned 500", "query", `{"order_id":"ORDER1"}`, 500, http.Header{}, `{"code":"SYSTEM_ERROR","message":"x"}`, 502, "upstream_signature_invalid", "", ""},
+		{"unsigned 204", "close", `{"order_id":"ORDER1"}`, 204, http.Header{}, ``, 502, "upstream_signature_invalid", "", ""},
+		{"signature of another body", "query", `{"order_id":"ORDER1"}`, 200, sign(tx("1900000109", "ORDER1", "NOTPAY")), tx("1900000109", "ORDER1", "SUCCESS"), 502, "upstream_signature_invalid", "", ""},
+		{"probe", "query", `{"order_id":"ORDER1"}`, 200, func() http.Header {
+			h := sign(tx("1900000109", "ORDER1", "SUCCESS"))
 			h.Set(HeaderSignature, "WECHATPAY/SIGNTEST/"+h.Get(HeaderSignature))
 			return h
-		}(), tx("1900000109", "O1", "SUCCESS"), 502, "upstream_signature_invalid", "", ""},
-		{"skew 300 s", "query", `{"order_id":"O1"}`, 200, platformAnswer(t, examplePublicKeyID, now.Add(-300*time.Second), tx("1900000109", "O1", "SUCCESS")),
-			tx("1900000109", "O1", "SUCCESS"), 502, "upstream_signature_invalid", "", ""},
-		{"skew 299 s", "query", `{"order_id":"O1"}`, 200, platformAnswer(t, examplePublicKeyID, now.Add(299*time.Second), tx("1900000109", "O1", "SUCCESS")),
-			tx("1900000109", "O1", "SUCCESS"), 200, "", "", `"status":"succeeded"`},
-		{"unknown serial", "query", `{"order_id":"O1"}`, 200, platformAnswer(t, examplePlatformSN, now, tx("1900000109", "O1", "SUCCESS")),
-			tx("1900000109", "O1", "SUCCESS"), 502, "upstream_signature_invalid", "", ""},
+		}(), tx("1900000109", "ORDER1", "SUCCESS"), 502, "upstream_signature_invalid", "", ""},
+		{"skew 300 s", "query", `{"order_id":"ORDER1"}`, 200, platformAnswer(t, examplePublicKeyID, now.Add(-300*time.Second), tx("1900000109", "ORDER1", "SUCCESS")),
+			tx("1900000109", "ORDER1", "SUCCESS"), 502, "upstream_signature_invalid", "", ""},
+		{"skew 299 s", "query", `{"order_id":"ORDER1"}`, 200, platformAnswer(t, examplePublicKeyID, now.Add(299*time.Second), tx("1900000109", "ORDER1", "SUCCESS")),
+			tx("1900000109", "ORDER1", "SUCCESS"), 200, "", "", `"status":"succeeded"`},
+		{"unknown serial", "query", `{"order_id":"ORDER1"}`, 200, platformAnswer(t, examplePlatformSN, now, tx("1900000109", "ORDER1", "SUCCESS")),
+			tx("1900000109", "ORDER1", "SUCCESS"), 502, "upstream_signature_invalid", "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -237,7 +237,7 @@ func TestClientPayAnswer(t *testing.T) {
 				c.SubMchID, c.SubAppID = "1900000110", "wx9999999999999999"
 			}
 		})
-		call := prepare(t, c, "pay", `{"order_id":"O1","amount":"1","currency":"CNY","description":"d","openid":"o"}`)
+		call := prepare(t, c, "pay", `{"order_id":"ORDER1","amount":"1","currency":"CNY","description":"d","openid":"o"}`)
 		body := `{"prepay_id":"wx26112221580621e9b071c00d9e093b0000"}`
 		out, err := call.Decode(200, platformAnswer(t, examplePublicKeyID, transformtest.Pinned, body), []byte(body))
 		if err != nil {
@@ -245,7 +245,7 @@ func TestClientPayAnswer(t *testing.T) {
 		}
 		m := decodeMap(t, out)
 		if m["timeStamp"] != strconv.FormatInt(transformtest.Pinned.Unix(), 10) || m["package"] != "prepay_id=wx26112221580621e9b071c00d9e093b0000" ||
-			m["signType"] != "RSA" || len(m["nonceStr"]) != 32 || m["order_id"] != "O1" || m["provider"] != "wechat_v3" {
+			m["signType"] != "RSA" || len(m["nonceStr"]) != 32 || m["order_id"] != "ORDER1" || m["provider"] != "wechat_v3" {
 			t.Fatalf("pay answer %s", out)
 		}
 		appID := "wx8888888888888888"

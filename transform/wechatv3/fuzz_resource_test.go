@@ -21,8 +21,8 @@ import (
 // a type is terminal only when the signed event_type and the resource's own
 // state (trade_state, refund_status), where present, agree.
 func FuzzSignedResource(f *testing.F) {
-	const tx = `{"out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1234,"currency":"CNY"},"promotion_detail":[{"goods_detail":[{"goods_id":"G1","quantity":2}]}]}`
-	const refund = `{"out_trade_no":"O1","out_refund_no":"R1","refund_id":"5030001","refund_status":"SUCCESS","amount":{"total":1234,"refund":234}}`
+	const tx = `{"out_trade_no":"ORDER1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1234,"currency":"CNY"},"promotion_detail":[{"goods_detail":[{"goods_id":"G1","quantity":2}]}]}`
+	const refund = `{"out_trade_no":"ORDER1","out_refund_no":"R1","refund_id":"5030001","refund_status":"SUCCESS","amount":{"total":1234,"refund":234}}`
 	f.Add(EventTransactionSuccess, []byte(tx), uint16(0))
 	f.Add(EventTransactionSuccess, []byte(`{"trade_state":"NOTPAY"}`), uint16(3))
 	f.Add(EventRefundSuccess, []byte(refund), uint16(40))

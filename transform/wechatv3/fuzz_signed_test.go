@@ -41,8 +41,8 @@ func newPlatformSigner(t testing.TB) platformSigner {
 // decrypted resource (UTF-8, or refused) plus the envelope's three fields;
 // and any one byte changed in the signed body is refused.
 func FuzzSignedNotification(f *testing.F) {
-	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","success_time":"2026-11-29T10:00:05+08:00","payer":{"openid":"o"},"amount":{"total":1234,"currency":"CNY"},"promotion_detail":[{"amount":1}]}`
-	const refund = `{"mchid":"1900000109","out_trade_no":"O1","transaction_id":"4200001","out_refund_no":"R1","refund_id":"5030001","refund_status":"SUCCESS","amount":{"total":1234,"refund":234,"payer_total":1234,"payer_refund":234}}`
+	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"ORDER1","transaction_id":"4200001","trade_state":"SUCCESS","success_time":"2026-11-29T10:00:05+08:00","payer":{"openid":"o"},"amount":{"total":1234,"currency":"CNY"},"promotion_detail":[{"amount":1}]}`
+	const refund = `{"mchid":"1900000109","out_trade_no":"ORDER1","transaction_id":"4200001","out_refund_no":"R1","refund_id":"5030001","refund_status":"SUCCESS","amount":{"total":1234,"refund":234,"payer_total":1234,"payer_refund":234}}`
 	f.Add(EventTransactionSuccess, "支付成功", []byte(tx), []byte{}, uint16(7))
 	f.Add(EventRefundSuccess, "退款成功", []byte(refund), []byte{}, uint16(100))
 	f.Add(EventRefundAbnormal, "x", []byte(strings.Replace(refund, "SUCCESS", "ABNORMAL", 1)), []byte{}, uint16(3))
@@ -119,8 +119,8 @@ func validRFC3339(s string) bool { _, err := time.Parse(time.RFC3339, s); return
 // signed answer is a 502 upstream_signature_invalid.
 func FuzzSignedAnswer(f *testing.F) {
 	// The shapes of docs/providers/wechat_v3.md's answers.
-	tx := `{"appid":"wx8888888888888888","mchid":"1900000109","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","success_time":"2026-11-29T10:00:05+08:00","amount":{"total":100,"currency":"CNY"}}`
-	refund := `{"refund_id":"50300","out_refund_no":"R1","transaction_id":"4200001","out_trade_no":"O1","status":"SUCCESS","amount":{"refund":100,"currency":"CNY"}}`
+	tx := `{"appid":"wx8888888888888888","mchid":"1900000109","out_trade_no":"ORDER1","transaction_id":"4200001","trade_state":"SUCCESS","success_time":"2026-11-29T10:00:05+08:00","amount":{"total":100,"currency":"CNY"}}`
+	refund := `{"refund_id":"50300","out_refund_no":"R1","transaction_id":"4200001","out_trade_no":"ORDER1","status":"SUCCESS","amount":{"refund":100,"currency":"CNY"}}`
 	f.Add(uint8(0), 200, []byte(`{"prepay_id":"wx201410272009395522657a690389285100"}`), uint16(0))
 	f.Add(uint8(1), 200, []byte(tx), uint16(10))
 	f.Add(uint8(1), 200, []byte(strings.Replace(tx, `"total":100`, `"total":-1`, 1)), uint16(10))
@@ -135,11 +135,11 @@ func FuzzSignedAnswer(f *testing.F) {
 	c.Now = transformtest.Clock
 	sign := newPlatformSigner(f)
 	ops := []struct{ op, body string }{
-		{transform.OpPay, `{"order_id":"O1","amount":"1.00","currency":"CNY","description":"Latte","openid":"o"}`},
-		{transform.OpQuery, `{"order_id":"O1"}`},
-		{transform.OpClose, `{"order_id":"O1"}`},
-		{transform.OpRefund, `{"order_id":"O1","refund_id":"R1","amount":"1.00","total_amount":"1.00","currency":"CNY"}`},
-		{transform.OpRefundQuery, `{"refund_id":"R1","order_id":"O1"}`},
+		{transform.OpPay, `{"order_id":"ORDER1","amount":"1.00","currency":"CNY","description":"Latte","openid":"o"}`},
+		{transform.OpQuery, `{"order_id":"ORDER1"}`},
+		{transform.OpClose, `{"order_id":"ORDER1"}`},
+		{transform.OpRefund, `{"order_id":"ORDER1","refund_id":"R1","amount":"1.00","total_amount":"1.00","currency":"CNY"}`},
+		{transform.OpRefundQuery, `{"refund_id":"R1","order_id":"ORDER1"}`},
 	}
 	calls := make([]*transform.Call, len(ops))
 	for i, o := range ops {
@@ -200,11 +200,11 @@ func FuzzKeyPEM(f *testing.F) {
 // body (signed by the merchant's key, so that the routes are reached),
 // answers a signed JSON document or a signed empty 204, never a 5xx.
 func FuzzSandboxRequest(f *testing.F) {
-	pay := `{"appid":"wx8888888888888888","mchid":"1900000109","description":"Latte","out_trade_no":"O1","notify_url":"https://m.example/n","amount":{"total":100,"currency":"CNY"},"payer":{"openid":"o"}}`
+	pay := `{"appid":"wx8888888888888888","mchid":"1900000109","description":"Latte","out_trade_no":"ORDER1","notify_url":"https://m.example/n","amount":{"total":100,"currency":"CNY"},"payer":{"openid":"o"}}`
 	f.Add(true, PathJSAPI, []byte(pay))
-	f.Add(false, "/v3/pay/transactions/out-trade-no/O1?mchid=1900000109", []byte{})
-	f.Add(true, "/v3/pay/transactions/out-trade-no/O1/close", []byte(`{"mchid":"1900000109"}`))
-	f.Add(true, PathRefunds, []byte(`{"out_trade_no":"O1","out_refund_no":"R1","amount":{"refund":1,"total":100,"currency":"CNY"}}`))
+	f.Add(false, "/v3/pay/transactions/out-trade-no/ORDER1?mchid=1900000109", []byte{})
+	f.Add(true, "/v3/pay/transactions/out-trade-no/ORDER1/close", []byte(`{"mchid":"1900000109"}`))
+	f.Add(true, PathRefunds, []byte(`{"out_trade_no":"ORDER1","out_refund_no":"R1","amount":{"refund":1,"total":100,"currency":"CNY"}}`))
 	f.Add(false, PathRefunds+"/R1", []byte{})
 	f.Add(false, PathCertificates, []byte{})
 	f.Add(true, PathPartnerJSAPI, []byte(`{"sp_appid":"x","amount":{"total":1e99}}`))

@@ -59,7 +59,7 @@ func FuzzWebhookVerify(f *testing.F) {
 // *transform.Error, and an answer is only ever read once the example
 // platform key signed exactly its bytes.
 func FuzzAnswerVerify(f *testing.F) {
-	body := `{"appid":"wx8888888888888888","mchid":"1900000109","out_trade_no":"O1","transaction_id":"4","trade_state":"SUCCESS","amount":{"total":1}}`
+	body := `{"appid":"wx8888888888888888","mchid":"1900000109","out_trade_no":"ORDER1","transaction_id":"4","trade_state":"SUCCESS","amount":{"total":1}}`
 	h := platformAnswer(f, examplePublicKeyID, transformtest.Pinned, body)
 	f.Add(200, h.Get(HeaderSerial), h.Get(HeaderTimestamp), h.Get(HeaderNonce), h.Get(HeaderSignature), []byte(body))
 	e := platformAnswer(f, examplePublicKeyID, transformtest.Pinned, `{"code":"ORDERPAID","message":"x"}`)
@@ -68,7 +68,7 @@ func FuzzAnswerVerify(f *testing.F) {
 	c := must(NewClient(merchantConfig(f)))
 	c.Now = transformtest.Clock
 	pub := must(ParsePublicKey(exampleKey(f, "wechatpay_pub_key.pem")))
-	call := must(c.Prepare(f.Context(), "query", []byte(`{"order_id":"O1"}`)))
+	call := must(c.Prepare(f.Context(), "query", []byte(`{"order_id":"ORDER1"}`)))
 	f.Fuzz(func(t *testing.T, status int, serial, ts, nonce, sig string, answer []byte) {
 		h := http.Header{HeaderSerial: {serial}, HeaderTimestamp: {ts}, HeaderNonce: {nonce}, HeaderSignature: {sig}}
 		out, err := call.Decode(status, h, answer)

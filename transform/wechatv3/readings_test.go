@@ -26,7 +26,7 @@ func TestSignedMessageReadings(t *testing.T) {
 	w := must(NewWebhook(merchantConfig(t)))
 	w.Now = transformtest.Clock
 	sign := newPlatformSigner(t)
-	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","success_time":"2026-11-29T10:00:05+08:00","payer":{"openid":"o"},"amount":{"total":1234,"currency":"CNY"}}`
+	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"ORDER1","transaction_id":"4200001","trade_state":"SUCCESS","success_time":"2026-11-29T10:00:05+08:00","payer":{"openid":"o"},"amount":{"total":1234,"currency":"CNY"}}`
 	out := must(sb.Notification("https://m.example/n", examplePublicKeyID, EventTransactionSuccess, "支付成功", "transaction", []byte(tx)))
 	var pretty bytes.Buffer
 	if err := json.Indent(&pretty, out.Body, "", "  "); err != nil {
@@ -53,7 +53,7 @@ func TestSignedMessageReadings(t *testing.T) {
 					continue
 				}
 				accepted++
-				if ts != h.Get(HeaderTimestamp) || nonce != h.Get(HeaderNonce) || !bytes.Equal(b, body) || ev.OrderID != "O1" {
+				if ts != h.Get(HeaderTimestamp) || nonce != h.Get(HeaderNonce) || !bytes.Equal(b, body) || ev.OrderID != "ORDER1" {
 					t.Errorf("%s: the reading timestamp %q, nonce %q, body %q is accepted: %+v", name, ts, nonce, b, ev)
 				}
 			}

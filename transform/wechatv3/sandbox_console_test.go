@@ -18,26 +18,26 @@ func TestSandboxOrdersAndCompleteRefund(t *testing.T) {
 	srv := sandboxServer(t, sb)
 	c := must(NewClient(merchantConfig(t)))
 	wh := must(NewWebhook(merchantConfig(t)))
-	must(exchange(t, c, srv, "pay", `{"order_id":"C-1","amount":"3.00","currency":"CNY","description":"d","openid":"o"}`))
-	if _, _, err := sb.CompleteRefund("C-1", time.Now()); err == nil {
+	must(exchange(t, c, srv, "pay", `{"order_id":"C-0001","amount":"3.00","currency":"CNY","description":"d","openid":"o"}`))
+	if _, _, err := sb.CompleteRefund("C-0001", time.Now()); err == nil {
 		t.Fatal("refunded an unpaid order")
 	}
 	orders := sb.Orders()
-	if len(orders) != 1 || orders[0].ID != "C-1" || orders[0].State != transform.StatusPending || orders[0].Amount.String() != "3.00" {
+	if len(orders) != 1 || orders[0].ID != "C-0001" || orders[0].State != transform.StatusPending || orders[0].Amount.String() != "3.00" {
 		t.Fatalf("orders %+v", orders)
 	}
-	if _, _, err := sb.Complete("C-1", true, time.Now()); err != nil {
+	if _, _, err := sb.Complete("C-0001", true, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	out, ack, err := sb.CompleteRefund("C-1", time.Now())
+	out, ack, err := sb.CompleteRefund("C-0001", time.Now())
 	if err != nil || !ack(http.StatusNoContent, nil) || ack(http.StatusBadGateway, []byte(`{"code":"FAIL"}`)) {
 		t.Fatalf("CompleteRefund: %v", err)
 	}
 	ev := must(wh.Verify(transform.Notification{Header: out.Header, Body: out.Body}))
-	if ev.Type != transform.EventRefundSucceeded || ev.Amount != "3.00" || ev.OrderID != "C-1" || ev.RefundID[:3] != "SBX" {
+	if ev.Type != transform.EventRefundSucceeded || ev.Amount != "3.00" || ev.OrderID != "C-0001" || ev.RefundID[:3] != "SBX" {
 		t.Fatalf("event %+v", ev)
 	}
-	again, _, err := sb.CompleteRefund("C-1", time.Now())
+	again, _, err := sb.CompleteRefund("C-0001", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,27 +57,27 @@ func TestSandboxCompleteRefundIsBounded(t *testing.T) {
 	sb.refundRing.Max = 2
 	srv := sandboxServer(t, sb)
 	c := must(NewClient(merchantConfig(t)))
-	for _, id := range []string{"B-1", "B-2", "B-3"} {
+	for _, id := range []string{"B-0001", "B-0002", "B-0003"} {
 		must(exchange(t, c, srv, "pay", `{"order_id":"`+id+`","amount":"1.00","currency":"CNY","description":"d","openid":"o"}`))
 		if _, _, err := sb.Complete(id, true, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	must(exchange(t, c, srv, "refund", `{"order_id":"B-1","refund_id":"B-1-R1","amount":"0.50","currency":"CNY","total_amount":"1.00"}`))
-	notes.take(t, "B-1")
-	for _, id := range []string{"B-1", "B-2", "B-3"} {
+	must(exchange(t, c, srv, "refund", `{"order_id":"B-0001","refund_id":"B-0001-R1","amount":"0.50","currency":"CNY","total_amount":"1.00"}`))
+	notes.take(t, "B-0001")
+	for _, id := range []string{"B-0001", "B-0002", "B-0003"} {
 		if _, _, err := sb.CompleteRefund(id, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	sb.mu.Lock()
 	kept := len(sb.refunds)
-	_, first := sb.refunds["B-1-R1"]
+	_, first := sb.refunds["B-0001-R1"]
 	sb.mu.Unlock()
 	if kept != 2 || first {
 		t.Fatalf("%d refunds kept (the API's first one among them: %v), want the 2 newest", kept, first)
 	}
-	_, err := exchange(t, c, srv, "refund_query", `{"refund_id":"B-1-R1"}`)
+	_, err := exchange(t, c, srv, "refund_query", `{"refund_id":"B-0001-R1"}`)
 	if e := transformtest.WantError(t, err, 422, "provider_rejected"); e.ProviderCode != "RESOURCE_NOT_EXISTS" {
 		t.Fatalf("a forgotten refund: %+v", e)
 	}

@@ -13,8 +13,15 @@ import (
 // v3Error is WeChat's error body.
 type v3Error struct {
 	status  int
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code    string         `json:"code"`
+	Detail  *v3ErrorDetail `json:"detail,omitempty"`
+	Message string         `json:"message"`
+}
+
+// v3ErrorDetail says where a PARAM_ERROR's value was and what it was.
+type v3ErrorDetail struct {
+	Location string `json:"location"`
+	Value    string `json:"value"`
 }
 
 func fail(status int, code, message string) *v3Error {

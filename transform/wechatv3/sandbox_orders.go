@@ -67,11 +67,12 @@ func (s *Sandbox) pay(body []byte, partner bool, announce string) (int, []byte, 
 	if e := s.identity(partner, req.AppID, req.MchID, req.SpAppID, req.SpMchID, req.SubAppID, req.SubMchID); e != nil {
 		return 0, nil, e
 	}
+	if e := outTradeNoRule.check("body", req.OutTradeNo); e != nil {
+		return 0, nil, e
+	}
 	switch {
 	case req.Description == "" || len(req.Description) > 127:
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "description 参数有误")
-	case transform.ValidOrderID("out_trade_no", req.OutTradeNo) != nil:
-		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "out_trade_no 参数有误")
 	case !wxpay.ValidNotifyURL(req.NotifyURL):
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "notify_url 参数有误")
 	case req.Amount == nil || req.Amount.Total == nil || *req.Amount.Total <= 0:
@@ -198,6 +199,9 @@ func (s *Sandbox) order(id string, partner bool, mchID, spMchID, subMchID string
 }
 
 func (s *Sandbox) query(id string, partner bool, q url.Values) (int, []byte, *v3Error) {
+	if e := outTradeNoRule.check("path", id); e != nil {
+		return 0, nil, e
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.queryLocked(id, partner, q)
@@ -241,6 +245,9 @@ func (s *Sandbox) close(id string, partner bool, body []byte) (int, []byte, *v3E
 	}
 	if json.Unmarshal(body, &req) != nil {
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "请求体不是合法的JSON")
+	}
+	if e := outTradeNoRule.check("path", id); e != nil {
+		return 0, nil, e
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

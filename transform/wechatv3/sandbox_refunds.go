@@ -68,11 +68,12 @@ func (s *Sandbox) refund(body []byte, announce string) (int, []byte, *v3Error) {
 	if json.Unmarshal(body, &req) != nil {
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "请求体不是合法的JSON")
 	}
+	if e := outRefundNoRule.check("body", req.OutRefundNo); e != nil {
+		return 0, nil, e
+	}
 	switch {
 	case req.TransactionID == "" && req.OutTradeNo == "":
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "transaction_id和out_trade_no必须二选一进行传参")
-	case transform.ValidRefundID("out_refund_no", req.OutRefundNo) != nil:
-		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "out_refund_no 参数有误")
 	case req.Amount == nil || req.Amount.Refund == nil || req.Amount.Total == nil || *req.Amount.Refund <= 0:
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "amount 参数有误")
 	case req.Amount.Currency != currencyCNY:
@@ -140,6 +141,9 @@ func (s *Sandbox) keepRefund(r *sandboxRefund) {
 }
 
 func (s *Sandbox) refundQuery(id string, q map[string][]string) (int, []byte, *v3Error) {
+	if e := outRefundNoRule.check("path", id); e != nil {
+		return 0, nil, e
+	}
 	sub := ""
 	if v := q["sub_mchid"]; len(v) == 1 {
 		sub = v[0]

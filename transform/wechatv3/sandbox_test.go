@@ -1,10 +1,8 @@
 package wechatv3
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -103,9 +101,9 @@ func TestSandboxRoundTrip(t *testing.T) {
 			wcfg := cfg
 			wh := must(NewWebhook(wcfg))
 
-			pay := must(exchange(t, c, srv, "pay", `{"order_id":"V3-1","amount":"12.34","currency":"CNY","description":"一杯咖啡","openid":"o-payer","client_ip":"10.1.2.3","expire_at":"2099-01-02T03:04:05Z","attach":"a&b"}`))
+			pay := must(exchange(t, c, srv, "pay", `{"order_id":"V3-0001","amount":"12.34","currency":"CNY","description":"一杯咖啡","openid":"o-payer","client_ip":"10.1.2.3","expire_at":"2099-01-02T03:04:05Z","attach":"a&b"}`))
 			pp := decodeMap(t, pay)
-			if pp["signType"] != "RSA" || !strings.HasPrefix(pp["package"], "prepay_id=wx") || pp["provider"] != Name || pp["order_id"] != "V3-1" {
+			if pp["signType"] != "RSA" || !strings.HasPrefix(pp["package"], "prepay_id=wx") || pp["provider"] != Name || pp["order_id"] != "V3-0001" {
 				t.Fatalf("pay answer %s", pay)
 			}
 			msg := wxpay.AppendPayMessageRSA(nil, cfg.payAppID(), pp["timeStamp"], pp["nonceStr"], pp["package"])
@@ -113,17 +111,17 @@ func TestSandboxRoundTrip(t *testing.T) {
 				t.Fatal("paySign does not verify with the merchant's key over appId (sub_app_id in partner mode)")
 			}
 
-			st := decodeMap(t, must(exchange(t, c, srv, "query", `{"order_id":"V3-1"}`)))
+			st := decodeMap(t, must(exchange(t, c, srv, "query", `{"order_id":"V3-0001"}`)))
 			if st["status"] != "pending" || st["provider_status"] != "NOTPAY" || st["amount"] != "12.34" || st["currency"] != "CNY" {
 				t.Fatalf("query %v", st)
 			}
 
-			out, ack, err := sb.Complete("V3-1", true, time.Now())
+			out, ack, err := sb.Complete("V3-0001", true, time.Now())
 			if err != nil || out.Header.Get(HeaderSerial) != m.serial || !ack(http.StatusOK, nil) {
 				t.Fatalf("Complete: %v %v", out, err)
 			}
 			ev := must(wh.Verify(transform.Notification{Header: out.Header, Body: out.Body}))
-			if ev.Type != transform.EventPaymentSucceeded || ev.OrderID != "V3-1" || ev.Amount != "12.34" || ev.Data["attach"] != "a&b" ||
+			if ev.Type != transform.EventPaymentSucceeded || ev.OrderID != "V3-0001" || ev.Amount != "12.34" || ev.Data["attach"] != "a&b" ||
 				ev.ID != "wechat_v3:"+ev.ProviderOrderID+":payment.succeeded" || ev.OccurredAt == "" {
 				t.Fatalf("event %+v", ev)
 			}
@@ -139,43 +137,43 @@ func TestSandboxRoundTrip(t *testing.T) {
 				}
 			}
 
-			st = decodeMap(t, must(exchange(t, c, srv, "query", `{"order_id":"V3-1"}`)))
+			st = decodeMap(t, must(exchange(t, c, srv, "query", `{"order_id":"V3-0001"}`)))
 			if st["status"] != "succeeded" || st["paid_at"] == "" || st["provider_order_id"] != ev.ProviderOrderID {
 				t.Fatalf("query %v", st)
 			}
 
-			_, err = exchange(t, c, srv, "refund", `{"order_id":"V3-1","refund_id":"V3-1-R1","amount":"2.34","currency":"CNY"}`)
+			_, err = exchange(t, c, srv, "refund", `{"order_id":"V3-0001","refund_id":"V3-0001-R1","amount":"2.34","currency":"CNY"}`)
 			if e := transformtest.WantError(t, err, 400, "invalid_request"); e.Field != "total_amount" {
 				t.Fatalf("refund without total_amount: %+v", e)
 			}
-			rf := decodeMap(t, must(exchange(t, c, srv, "refund", `{"order_id":"V3-1","refund_id":"V3-1-R1","amount":"2.34","currency":"CNY","total_amount":"12.34","reason":"太烫"}`)))
-			if rf["status"] != "pending" || rf["provider_status"] != "PROCESSING" || rf["amount"] != "2.34" || rf["refund_id"] != "V3-1-R1" || rf["provider_refund_id"] == "" {
+			rf := decodeMap(t, must(exchange(t, c, srv, "refund", `{"order_id":"V3-0001","refund_id":"V3-0001-R1","amount":"2.34","currency":"CNY","total_amount":"12.34","reason":"太烫"}`)))
+			if rf["status"] != "pending" || rf["provider_status"] != "PROCESSING" || rf["amount"] != "2.34" || rf["refund_id"] != "V3-0001-R1" || rf["provider_refund_id"] == "" {
 				t.Fatalf("refund %v", rf)
 			}
-			rn := notes.take(t, "V3-1")
+			rn := notes.take(t, "V3-0001")
 			rev := must(wh.Verify(transform.Notification{Header: rn.Header, Body: rn.Body}))
-			if rev.Type != transform.EventRefundSucceeded || rev.RefundID != "V3-1-R1" || rev.OrderID != "V3-1" || rev.Amount != "2.34" {
+			if rev.Type != transform.EventRefundSucceeded || rev.RefundID != "V3-0001-R1" || rev.OrderID != "V3-0001" || rev.Amount != "2.34" {
 				t.Fatalf("refund event %+v", rev)
 			}
-			rq := decodeMap(t, must(exchange(t, c, srv, "refund_query", `{"refund_id":"V3-1-R1","order_id":"V3-1"}`)))
-			if rq["status"] != "succeeded" || rq["provider_status"] != "SUCCESS" || rq["order_id"] != "V3-1" {
+			rq := decodeMap(t, must(exchange(t, c, srv, "refund_query", `{"refund_id":"V3-0001-R1","order_id":"V3-0001"}`)))
+			if rq["status"] != "succeeded" || rq["provider_status"] != "SUCCESS" || rq["order_id"] != "V3-0001" {
 				t.Fatalf("refund_query %v", rq)
 			}
-			_, err = exchange(t, c, srv, "refund_query", `{"refund_id":"V3-1-R9"}`)
+			_, err = exchange(t, c, srv, "refund_query", `{"refund_id":"V3-0001-R9"}`)
 			if e := transformtest.WantError(t, err, 422, "provider_rejected"); e.ProviderCode != "RESOURCE_NOT_EXISTS" {
 				t.Fatalf("unknown refund: %+v", e)
 			}
 
-			_, err = exchange(t, c, srv, "close", `{"order_id":"V3-1"}`)
+			_, err = exchange(t, c, srv, "close", `{"order_id":"V3-0001"}`)
 			if e := transformtest.WantError(t, err, 422, "provider_rejected"); e.ProviderCode != "ORDERPAID" {
 				t.Fatalf("close of a paid order: %+v", e)
 			}
-			must(exchange(t, c, srv, "pay", `{"order_id":"V3-2","amount":"1","currency":"CNY","description":"d","openid":"o"}`))
-			cl := decodeMap(t, must(exchange(t, c, srv, "close", `{"order_id":"V3-2"}`)))
+			must(exchange(t, c, srv, "pay", `{"order_id":"V3-0002","amount":"1","currency":"CNY","description":"d","openid":"o"}`))
+			cl := decodeMap(t, must(exchange(t, c, srv, "close", `{"order_id":"V3-0002"}`)))
 			if cl["status"] != "cancelled" {
 				t.Fatalf("close %v", cl)
 			}
-			_, err = exchange(t, c, srv, "pay", `{"order_id":"V3-2","amount":"1","currency":"CNY","description":"d","openid":"o"}`)
+			_, err = exchange(t, c, srv, "pay", `{"order_id":"V3-0002","amount":"1","currency":"CNY","description":"d","openid":"o"}`)
 			if e := transformtest.WantError(t, err, 422, "provider_rejected"); e.ProviderCode != "ORDER_CLOSED" {
 				t.Fatalf("pay of a closed order: %+v", e)
 			}
@@ -195,9 +193,9 @@ func TestSandboxRefundNotificationNamesOrder(t *testing.T) {
 		order string
 		refer func(transactionID string) string // how the refund names the order
 	}{
-		{"out_trade_no", nil, "RN-1", func(string) string { return `"out_trade_no":"RN-1"` }},
-		{"transaction_id", nil, "RN-2", func(tx string) string { return `"transaction_id":"` + tx + `"` }},
-		{"partner, transaction_id", partner, "RN-3", func(tx string) string { return `"sub_mchid":"1900000110","transaction_id":"` + tx + `"` }},
+		{"out_trade_no", nil, "RN-0001", func(string) string { return `"out_trade_no":"RN-0001"` }},
+		{"transaction_id", nil, "RN-0002", func(tx string) string { return `"transaction_id":"` + tx + `"` }},
+		{"partner, transaction_id", partner, "RN-0003", func(tx string) string { return `"sub_mchid":"1900000110","transaction_id":"` + tx + `"` }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -239,8 +237,8 @@ func TestSandboxRefundRefusals(t *testing.T) {
 	sb, _ := newSandbox(t, nil)
 	srv := sandboxServer(t, sb)
 	c := must(NewClient(merchantConfig(t)))
-	must(exchange(t, c, srv, "pay", `{"order_id":"RF-1","amount":"5.00","currency":"CNY","description":"d","openid":"o"}`))
-	if _, _, err := sb.Complete("RF-1", true, time.Now()); err != nil {
+	must(exchange(t, c, srv, "pay", `{"order_id":"RF-0001","amount":"5.00","currency":"CNY","description":"d","openid":"o"}`))
+	if _, _, err := sb.Complete("RF-0001", true, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	const amount = `"amount":{"refund":100,"total":500,"currency":"CNY"}`
@@ -250,31 +248,20 @@ func TestSandboxRefundRefusals(t *testing.T) {
 		wantStatus int
 		wantCode   string
 	}{
-		{"neither order id", `{"out_refund_no":"RF-1-R1",` + amount + `}`, 400, "PARAM_ERROR"},
-		{"empty order ids", `{"transaction_id":"","out_trade_no":"","out_refund_no":"RF-1-R1",` + amount + `}`, 400, "PARAM_ERROR"},
-		{"unknown out_trade_no", `{"out_trade_no":"RF-9","out_refund_no":"RF-9-R1",` + amount + `}`, 404, "RESOURCE_NOT_EXISTS"},
-		{"unknown transaction_id", `{"transaction_id":"4200000000202612070000000000","out_refund_no":"RF-9-R2",` + amount + `}`, 404, "RESOURCE_NOT_EXISTS"},
-		{"over the total", `{"out_trade_no":"RF-1","out_refund_no":"RF-1-R2","amount":{"refund":501,"total":500,"currency":"CNY"}}`, 400, "INVALID_REQUEST"},
+		{"neither order id", `{"out_refund_no":"RF-0001-R1",` + amount + `}`, 400, "PARAM_ERROR"},
+		{"empty order ids", `{"transaction_id":"","out_trade_no":"","out_refund_no":"RF-0001-R1",` + amount + `}`, 400, "PARAM_ERROR"},
+		{"unknown out_trade_no", `{"out_trade_no":"RF-0009","out_refund_no":"RF-0009-R1",` + amount + `}`, 404, "RESOURCE_NOT_EXISTS"},
+		{"unknown transaction_id", `{"transaction_id":"4200000000202612070000000000","out_refund_no":"RF-0009-R2",` + amount + `}`, 404, "RESOURCE_NOT_EXISTS"},
+		{"over the total", `{"out_trade_no":"RF-0001","out_refund_no":"RF-0001-R2","amount":{"refund":501,"total":500,"currency":"CNY"}}`, 400, "INVALID_REQUEST"},
 		// reason is at most 80 characters (README Merchant API): 81 letters are refused, as WeChat does
-		{"reason of 81 characters", `{"out_trade_no":"RF-1","out_refund_no":"RF-1-R3","reason":"` + strings.Repeat("r", 81) + `",` + amount + `}`, 400, "PARAM_ERROR"},
+		{"reason of 81 characters", `{"out_trade_no":"RF-0001","out_refund_no":"RF-0001-R3","reason":"` + strings.Repeat("r", 81) + `",` + amount + `}`, 400, "PARAM_ERROR"},
 	}
-	platform := must(ParsePrivateKey(exampleKey(t, "wechatpay_platform_key.pem")))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			call := must(c.call(http.MethodPost, PathRefunds, "", []byte(tt.body), "", nil))
-			req := must(http.NewRequest(call.Method, srv.URL+call.Path, bytes.NewReader(call.Body)))
-			req.Header = call.Header.Clone()
-			req.Header.Set("Content-Type", call.ContentType)
-			resp := must(http.DefaultClient.Do(req))
-			defer resp.Body.Close()
-			raw := must(io.ReadAll(resp.Body))
+			status, raw := signedAnswer(t, c, srv, http.MethodPost, PathRefunds, "", tt.body)
 			var answer struct{ Code, Message string }
-			if json.Unmarshal(raw, &answer) != nil || resp.StatusCode != tt.wantStatus || answer.Code != tt.wantCode || answer.Message == "" {
-				t.Fatalf("%d %s, want %d %s", resp.StatusCode, raw, tt.wantStatus, tt.wantCode)
-			}
-			msg := AppendAnswerMessage(nil, resp.Header.Get(HeaderTimestamp), resp.Header.Get(HeaderNonce), raw)
-			if !VerifyMessage(&platform.PublicKey, msg, resp.Header.Get(HeaderSignature)) {
-				t.Fatal("the refusal is not signed with the platform key")
+			if json.Unmarshal(raw, &answer) != nil || status != tt.wantStatus || answer.Code != tt.wantCode || answer.Message == "" {
+				t.Fatalf("%d %s, want %d %s", status, raw, tt.wantStatus, tt.wantCode)
 			}
 		})
 	}
@@ -296,7 +283,7 @@ func TestSandboxParallelPays(t *testing.T) {
 				tt.edit(&cfg)
 			}
 			transformtest.ParallelPays(t, sb, must(NewClient(cfg)), 100, func(i int) (string, []byte) {
-				id := "PAR-" + strconv.Itoa(i)
+				id := "PARTNER-" + strconv.Itoa(i)
 				return id, []byte(`{"order_id":"` + id + `","amount":"1.00","currency":"CNY","description":"d","openid":"o"}`)
 			})
 		})
@@ -327,7 +314,7 @@ func TestSandboxPayAgain(t *testing.T) {
 	sb, _ := newSandbox(t, nil)
 	srv := sandboxServer(t, sb)
 	c := must(NewClient(merchantConfig(t)))
-	const first = `{"order_id":"PA-1","amount":"5.00","currency":"CNY","description":"d","openid":"o1"}`
+	const first = `{"order_id":"PA-0001","amount":"5.00","currency":"CNY","description":"d","openid":"o1"}`
 	prepay := decodeMap(t, must(exchange(t, c, srv, "pay", first)))["package"]
 	tests := []struct {
 		name, body, wantCode string
@@ -354,7 +341,7 @@ func TestSandboxPayAgain(t *testing.T) {
 	// A failed payment is paid again under a new out_trade_no (WeChat's
 	// 关闭订单 page: 商户订单支付失败需要生成新单号重新发起支付): the same request
 	// for a PAYERROR order is OUT_TRADE_NO_USED, never its prepay again.
-	if _, _, err := sb.Complete("PA-1", false, transformtest.Pinned); !errors.Is(err, transform.ErrNotNotified) {
+	if _, _, err := sb.Complete("PA-0001", false, transformtest.Pinned); !errors.Is(err, transform.ErrNotNotified) {
 		t.Fatalf("Complete failed: %v", err)
 	}
 	_, err := exchange(t, c, srv, "pay", first)

@@ -26,8 +26,8 @@ func TestWebhookOutcomes(t *testing.T) {
 	partnerCfg := merchantConfig(t)
 	partnerCfg.SubMchID, partnerCfg.SubAppID = "1900000110", "wx9999999999999999"
 	partner := must(NewWebhook(partnerCfg))
-	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","success_time":"2026-11-29T10:00:05+08:00","payer":{"openid":"o"},"amount":{"total":1234,"currency":"CNY"},"promotion_detail":[{"amount":1}]}`
-	const refund = `{"mchid":"1900000109","out_trade_no":"O1","transaction_id":"4200001","out_refund_no":"R1","refund_id":"5030001","refund_status":"%s","amount":{"total":1234,"refund":234,"payer_total":1234,"payer_refund":234}}`
+	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"ORDER1","transaction_id":"4200001","trade_state":"SUCCESS","success_time":"2026-11-29T10:00:05+08:00","payer":{"openid":"o"},"amount":{"total":1234,"currency":"CNY"},"promotion_detail":[{"amount":1}]}`
+	const refund = `{"mchid":"1900000109","out_trade_no":"ORDER1","transaction_id":"4200001","out_refund_no":"R1","refund_id":"5030001","refund_status":"%s","amount":{"total":1234,"refund":234,"payer_total":1234,"payer_refund":234}}`
 	pk := examplePublicKeyID
 	cases := []struct {
 		name    string
@@ -61,17 +61,17 @@ func TestWebhookOutcomes(t *testing.T) {
 		{"appid an empty object", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, `"appid":"wx8888888888888888"`, `"appid":{}`, 1)), nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
 		{"appid an empty array", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, `"appid":"wx8888888888888888"`, `"appid":[]`, 1)), nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
 		{"another appid", direct, notificationOf(t, sb, pk, EventTransactionSuccess, strings.Replace(tx, "wx8888888888888888", "wx0000000000000000", 1)), transform.ErrForeign, "", ""},
-		{"no mchid", direct, notificationOf(t, sb, pk, EventTransactionSuccess, `{"appid":"wx8888888888888888","out_trade_no":"O1"}`), transform.ErrForeign, "", ""},
+		{"no mchid", direct, notificationOf(t, sb, pk, EventTransactionSuccess, `{"appid":"wx8888888888888888","out_trade_no":"ORDER1"}`), transform.ErrForeign, "", ""},
 		{"partner", partner, notificationOf(t, sb, pk, EventTransactionSuccess,
-			`{"sp_mchid":"1900000109","sub_mchid":"1900000110","sp_appid":"wx8888888888888888","sub_appid":"wx9999999999999999","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1}}`), nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
+			`{"sp_mchid":"1900000109","sub_mchid":"1900000110","sp_appid":"wx8888888888888888","sub_appid":"wx9999999999999999","out_trade_no":"ORDER1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1}}`), nil, "payment.succeeded", "wechat_v3:4200001:payment.succeeded"},
 		{"partner, another sub_mchid", partner, notificationOf(t, sb, pk, EventTransactionSuccess,
-			`{"sp_mchid":"1900000109","sub_mchid":"1900000111","sp_appid":"wx8888888888888888","out_trade_no":"O1","trade_state":"SUCCESS"}`), transform.ErrForeign, "", ""},
+			`{"sp_mchid":"1900000109","sub_mchid":"1900000111","sp_appid":"wx8888888888888888","out_trade_no":"ORDER1","trade_state":"SUCCESS"}`), transform.ErrForeign, "", ""},
 		{"partner, another sp_appid", partner, notificationOf(t, sb, pk, EventTransactionSuccess,
-			`{"sp_mchid":"1900000109","sub_mchid":"1900000110","sp_appid":"wx0000000000000000","sub_appid":"wx9999999999999999","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1}}`), transform.ErrForeign, "", ""},
+			`{"sp_mchid":"1900000109","sub_mchid":"1900000110","sp_appid":"wx0000000000000000","sub_appid":"wx9999999999999999","out_trade_no":"ORDER1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1}}`), transform.ErrForeign, "", ""},
 		{"partner, another sub_appid", partner, notificationOf(t, sb, pk, EventTransactionSuccess,
-			`{"sp_mchid":"1900000109","sub_mchid":"1900000110","sp_appid":"wx8888888888888888","sub_appid":"wx0000000000000000","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1}}`), transform.ErrForeign, "", ""},
+			`{"sp_mchid":"1900000109","sub_mchid":"1900000110","sp_appid":"wx8888888888888888","sub_appid":"wx0000000000000000","out_trade_no":"ORDER1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1}}`), transform.ErrForeign, "", ""},
 		{"partner, refund without appids", partner, notificationOf(t, sb, pk, EventRefundSuccess,
-			`{"sp_mchid":"1900000109","sub_mchid":"1900000110","out_trade_no":"O1","transaction_id":"4200001","out_refund_no":"R1","refund_id":"5030001","refund_status":"SUCCESS","amount":{"total":1234,"refund":234,"payer_total":1234,"payer_refund":234}}`), nil, "refund.succeeded", "wechat_v3:5030001:refund.succeeded"},
+			`{"sp_mchid":"1900000109","sub_mchid":"1900000110","out_trade_no":"ORDER1","transaction_id":"4200001","out_refund_no":"R1","refund_id":"5030001","refund_status":"SUCCESS","amount":{"total":1234,"refund":234,"payer_total":1234,"payer_refund":234}}`), nil, "refund.succeeded", "wechat_v3:5030001:refund.succeeded"},
 		{"partner route, direct notification", partner, notificationOf(t, sb, pk, EventTransactionSuccess, tx), transform.ErrForeign, "", ""},
 		{"resource not JSON", direct, notificationOf(t, sb, pk, EventTransactionSuccess, `not json`), transform.ErrMalformed, "", ""},
 		// A leaf per goods field: an order of 300 discounted goods is some
@@ -185,8 +185,8 @@ func TestWebhookRefusals(t *testing.T) {
 	}
 	// An appid written as an object or an array is present and names no merchant: not ours.
 	for name, resource := range map[string]string{
-		"appid an object holding ours": `{"mchid":"1900000109","appid":{"id":"wx8888888888888888"},"out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS"}`,
-		"appid an array holding ours":  `{"mchid":"1900000109","appid":["wx8888888888888888"],"out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS"}`,
+		"appid an object holding ours": `{"mchid":"1900000109","appid":{"id":"wx8888888888888888"},"out_trade_no":"ORDER1","transaction_id":"4200001","trade_state":"SUCCESS"}`,
+		"appid an array holding ours":  `{"mchid":"1900000109","appid":["wx8888888888888888"],"out_trade_no":"ORDER1","transaction_id":"4200001","trade_state":"SUCCESS"}`,
 	} {
 		if _, err := must(NewWebhook(merchantConfig(t))).Verify(notificationOf(t, sb, examplePublicKeyID, EventTransactionSuccess, resource)); err != transform.ErrForeign {
 			t.Fatalf("a resource with %s: %v", name, err)
@@ -211,7 +211,7 @@ func repeatHeader(name, value string) func(*transform.Notification) {
 func TestWebhookEnvelopeNames(t *testing.T) {
 	sb, _ := newSandbox(t, nil)
 	w := must(NewWebhook(merchantConfig(t)))
-	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1234,"currency":"CNY"}}`
+	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"ORDER1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1234,"currency":"CNY"}}`
 	good := notificationOf(t, sb, examplePublicKeyID, EventTransactionSuccess, tx).Body
 	resigned := func(edit func(string) string) transform.Notification {
 		body := []byte(edit(string(good)))
@@ -256,7 +256,7 @@ func TestWebhookEnvelopeNames(t *testing.T) {
 func TestWebhookEventHoldsOnlySignedEnvelope(t *testing.T) {
 	sb, _ := newSandbox(t, nil)
 	w := must(NewWebhook(merchantConfig(t)))
-	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","summary":"resource's","amount":{"total":1234,"currency":"CNY"}}`
+	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"ORDER1","transaction_id":"4200001","trade_state":"SUCCESS","summary":"resource's","amount":{"total":1234,"currency":"CNY"}}`
 	good := string(notificationOf(t, sb, examplePublicKeyID, EventTransactionSuccess, tx).Body)
 	cases := []struct {
 		name, old, new string
@@ -298,7 +298,7 @@ func TestWebhookAckAndNack(t *testing.T) {
 // was, and a gzip one refused).
 func TestWebhookContentEncoding(t *testing.T) {
 	sb, _ := newSandbox(t, nil)
-	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1234,"currency":"CNY"}}`
+	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"ORDER1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1234,"currency":"CNY"}}`
 	transformtest.WantContentEncodingRule(t, must(NewWebhook(merchantConfig(t))), notificationOf(t, sb, examplePublicKeyID, EventTransactionSuccess, tx))
 }
 
@@ -348,7 +348,7 @@ func discountedGoods(counts ...int) string {
 // "Clusters").
 func TestWebhookNotificationKeys(t *testing.T) {
 	sb, _ := newSandbox(t, nil)
-	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1234,"currency":"CNY"}}`
+	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"ORDER1","transaction_id":"4200001","trade_state":"SUCCESS","amount":{"total":1234,"currency":"CNY"}}`
 	n := notificationOf(t, sb, examplePublicKeyID, EventTransactionSuccess, tx)
 	const anotherAPIv3Key = "another-apiv3-key-0123456789abcd"
 	for _, tt := range []struct {
