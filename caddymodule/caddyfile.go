@@ -170,6 +170,9 @@ func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOptio
 			return nil, d.Err("a provider field takes one value, not a block")
 		}
 		if err := knownField(info, field); err != nil {
+			if _, isProvider := caddy.GetModule(providerNamespace + "." + field); isProvider == nil {
+				return nil, d.Errf("provider %s has no field %q: %s is a provider, and a provider's block holds only its own fields", name, field, field)
+			}
 			return nil, d.Errf("%s", err.Error())
 		}
 		if !d.NextArg() {

@@ -30,7 +30,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"minipay_webhook, field with two values", "minipay_webhook latipay {\n\tapi_key a b\n}", "field api_key takes one value", newWebhook},
 		{"minipay_webhook, field set twice", "minipay_webhook latipay {\n\tapi_key a\n\tapi_key b\n}", "field api_key is set twice", newWebhook},
 		{"minipay_webhook, a token after the block", "minipay_webhook latipay {\n\tapi_key a\n}\nextra", `unexpected token "extra" after the provider block`, newWebhook},
-		{"minipay_sandbox in minipay's form, a provider block in it", "minipay_sandbox wechat_v2 {\n\twechat_v2 {\n\t\tapp_id wx1\n\t}\n}", "provider wechat_v2 has no such field", newSandbox},
+		{"minipay_sandbox in minipay's form, a provider block in it", "minipay_sandbox wechat_v2 {\n\twechat_v2 {\n\t\tapp_id wx1\n\t}\n}", `provider wechat_v2 has no field "wechat_v2": wechat_v2 is a provider`, newSandbox},
 		{"minipay_sandbox in minipay's form, two arguments", "minipay_sandbox wechat_v2 extra {\n\tapp_id wx1\n}", "minipay_sandbox takes one provider name", newSandbox},
 		{"minipay_sandbox in minipay's form, unknown provider", "minipay_sandbox stripe {\n\tkey k\n}", `unknown provider "stripe"`, newSandbox},
 		{"minipay_sandbox in minipay's form, a second block", "minipay_sandbox cbtis {\n\tuid u\n}\n{\n}", "unexpected token", newSandbox},
@@ -54,6 +54,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		// Provider names are exact too; a field written where a sandbox's provider block goes is named as such.
 		{"minipay, a provider name in another case", "minipay WeChat_V2 {\n\tapp_id wx1\n}", `unknown provider "WeChat_V2" (provider names are exact: wechat_v2), at Testfile:1`, newHandler},
 		{"minipay_sandbox, a provider name in another case", "minipay_sandbox {\n\tWECHAT_V2 {\n\t\tapp_id wx1\n\t}\n}", `unknown provider "WECHAT_V2" (provider names are exact: wechat_v2), at Testfile:2`, newSandbox},
+		{"minipay_sandbox, a provider block inside another", "minipay_sandbox {\n\tlatipay {\n\t\twechat_v2 {\n\t\t\tapp_id wx1\n\t\t}\n\t}\n}", `provider latipay has no field "wechat_v2": wechat_v2 is a provider, and a provider's block holds only its own fields, at Testfile:3`, newSandbox},
 		{"minipay_sandbox, fields without their provider block", "minipay_sandbox {\n\tapp_id wx1\n\tmch_id 1\n}", "app_id is a provider's field, not a provider: minipay_sandbox's block holds one block per provider (<provider_name> {, then its fields, one a line), at Testfile:2", newSandbox},
 		{"minipay, a field for the provider name", "minipay app_id {\n\tmch_id 1\n}", "app_id is a provider's field, not a provider name, at Testfile:1", newHandler},
 		// Field names are exact, as in the README (encoding/json would take APP_ID for app_id).
