@@ -351,6 +351,12 @@ func (c *Certificates) download(ctx context.Context, now time.Time) error {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxCertificatesAnswer+1))
 	switch {
+	case resp.StatusCode == http.StatusNotFound && err == nil && errorCodeOf(body) == "RESOURCE_NOT_EXISTS":
+		// What WeChat answers a merchant onboarded with the public key only
+		// ("无可用的平台证书…申请使用微信支付公钥", docs/providers/wechat_v3.md
+		// Errors): no download will ever succeed, so the reason says what to do.
+		return noCertificates("certificates_url answered HTTP 404 RESOURCE_NOT_EXISTS: WeChat holds no platform certificate " +
+			"for this merchant; configure public_key and public_key_id (the WeChat Pay public key) instead")
 	case resp.StatusCode != http.StatusOK:
 		return noCertificates("certificates_url answered HTTP " + strconv.Itoa(resp.StatusCode))
 	case err != nil:
@@ -373,6 +379,18 @@ func (c *Certificates) download(ctx context.Context, now time.Time) error {
 		_ = c.Store.Store(ctx, b)
 	}
 	return nil
+}
+
+// errorCodeOf is the code of an answer in WeChat's error form
+// ({"code","message"}), "" for any other body. It names a failed
+// download's reason only: the answer is not verified, so nothing else is
+// read from it.
+func errorCodeOf(body []byte) string {
+	var e errorAnswer
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	return e.Code
 }
 
 type certificatesAnswer struct {

@@ -539,6 +539,18 @@ func TestCertificatesFailureReasons(t *testing.T) {
 	}{
 		{"HTTP 401", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusUnauthorized) }), "",
 			"certificates_url answered HTTP 401"},
+		// A merchant onboarded with the public key only (docs/providers/wechat_v3.md
+		// Errors: 404 RESOURCE_NOT_EXISTS "无可用的平台证书…申请使用微信支付公钥").
+		{"no platform certificate", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"code":"RESOURCE_NOT_EXISTS","message":"无可用的平台证书…申请使用微信支付公钥"}`))
+		}), "", "certificates_url answered HTTP 404 RESOURCE_NOT_EXISTS: WeChat holds no platform certificate for this merchant; " +
+			"configure public_key and public_key_id (the WeChat Pay public key) instead"},
+		{"HTTP 404 of another code", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"code":"NOT_FOUND","message":"x"}`))
+		}), "", "certificates_url answered HTTP 404"},
 		{"not a list", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"data":[]}`)) }), "",
 			"the answer is no list of 1 to 32 certificates"},
 		{"another api_v3_key", serveWith(nil), "another-apiv3-key-0123456789abcd",
