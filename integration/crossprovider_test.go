@@ -521,3 +521,44 @@ func TestWebhookSignedAmountsAlike(t *testing.T) {
 		})
 	}
 }
+
+// TestRefundQueryOfAnotherOrder: README Errors, through Caddyfile.example
+// and its sandbox. refund_query goes to the provider by refund_id alone, so
+// an answer about that refund naming another order than the request's
+// order_id means the merchant's order_id is wrong: a 400 invalid_request
+// naming order_id from every provider that serves refund_query, where it
+// was a 502 upstream_error that blamed the provider. The right order_id,
+// or none, gets the refund.
+func TestRefundQueryOfAnotherOrder(t *testing.T) {
+	tc, merchant, sandbox, _ := startExample(t)
+	base := "http://localhost:" + itoa(merchant)
+	served := 0
+	for _, r := range exampleRoutes {
+		if !slices.Contains(r.ops, "refund_query") {
+			continue
+		}
+		served++
+		id := "RQ-OTHER-" + r.provider
+		for _, step := range []struct{ path, body string }{
+			{base + r.path + "/pay", `{"order_id":"` + id + `","amount":"1.00","currency":"` + r.currency + `","description":"d","openid":"o-rq"}`},
+			{"http://localhost:" + itoa(sandbox) + "/sandbox/complete", `{"provider":"` + r.provider + `","order_id":"` + id + `","result":"succeeded"}`},
+			{base + r.path + "/refund", `{"order_id":"` + id + `","refund_id":"` + id + `-R","amount":"0.50","currency":"` + r.currency + `","total_amount":"1.00"}`},
+		} {
+			if res := postJSON(t, tc, step.path, step.body); res.status != 200 {
+				t.Fatalf("%s %s: %d %s", r.provider, step.path, res.status, res.body)
+			}
+		}
+		query := func(orderID string) response {
+			return postJSON(t, tc, base+r.path+"/refund_query", `{"refund_id":"`+id+`-R"`+orderID+`}`)
+		}
+		wantAnswer(t, r.provider+" refund_query, another order", query(`,"order_id":"RQ-ANOTHER"`), 400, "invalid_request", "order_id")
+		for _, orderID := range []string{`,"order_id":"` + id + `"`, ``} {
+			if res := query(orderID); res.status != 200 || str(res.json(t)["order_id"]) != id {
+				t.Errorf("%s refund_query%s: %d %s", r.provider, orderID, res.status, res.body)
+			}
+		}
+	}
+	if served < 2 {
+		t.Fatalf("%d providers serve refund_query", served)
+	}
+}

@@ -114,6 +114,22 @@ type RefundResult struct {
 	ProviderStatus string `json:"provider_status,omitempty"`
 }
 
+// RefundQueryOrder checks a refund_query's order_id against the order the
+// provider's answer gives the refund (README "Errors"). The query goes by
+// the refund id alone: a verified answer about that refund naming another
+// order means the merchant's order_id is wrong, a 400 naming it (the
+// provider answered what it was asked; a 502 would blame it). An answer
+// naming no order at all is the provider's: a 502.
+func RefundQueryOrder(answered, orderID string) error {
+	switch {
+	case orderID == "" || answered == orderID:
+		return nil
+	case answered == "":
+		return Upstream("the provider's answer names no out_trade_no")
+	}
+	return Invalid("order_id", "is not the order of the refund refund_id names")
+}
+
 // LoginResult is the login answer; SessionKey only with expose_session_key.
 type LoginResult struct {
 	OpenID     string `json:"openid"`

@@ -141,6 +141,22 @@ func WantAnswerError(t testing.TB, err error, out []byte) *transform.Error {
 	return e
 }
 
+// WantRefundQueryError is WantAnswerError for a refund_query answer, which
+// may also be the merchant's 400 naming order_id (README "Errors"), but
+// only when the merchant asked for an order and the answer gives the
+// refund another one.
+func WantRefundQueryError(t testing.TB, err error, out []byte, asked, answered string) *transform.Error {
+	t.Helper()
+	var e *transform.Error
+	if errors.As(err, &e) && e.Status == http.StatusBadRequest {
+		if out != nil || e.Code != transform.CodeInvalidRequest || e.Field != "order_id" || asked == "" || answered == "" || answered == asked {
+			t.Fatalf("error %v (field %q) for order_id %q, answered %q; result %q", err, e.Field, asked, answered, out)
+		}
+		return e
+	}
+	return WantAnswerError(t, err, out)
+}
+
 // Allocated runs f several times and returns the fewest bytes one run
 // allocated (the whole process's count: tests measuring it do not run in
 // parallel). One run is not enough under -race, where sync.Pool drops a

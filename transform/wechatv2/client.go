@@ -333,14 +333,11 @@ const maxRefundsListed = 64
 
 // RefundFromQuery maps a verified refundquery answer to the refund object of
 // refundID: the answer lists the order's refunds as <field>_$n, and the one
-// whose out_refund_no_$n is refundID is taken. The answer must be of orderID
-// when the merchant named one.
+// whose out_refund_no_$n is refundID is taken. The refund must be of
+// orderID when the merchant named one (transform.RefundQueryOrder: the
+// query was by out_refund_no alone, so another order is the merchant's
+// mistake).
 func RefundFromQuery(a transform.Params, refundID, orderID string) ([]byte, error) {
-	if orderID != "" {
-		if err := sameOrder(a, "out_trade_no", orderID); err != nil {
-			return nil, err
-		}
-	}
 	n := -1
 	for i := 0; i < maxRefundsListed; i++ {
 		if a.Get("out_refund_no_"+strconv.Itoa(i)) == refundID {
@@ -350,6 +347,9 @@ func RefundFromQuery(a transform.Params, refundID, orderID string) ([]byte, erro
 	}
 	if n < 0 {
 		return nil, transform.Upstream("the provider's answer is for another out_refund_no")
+	}
+	if err := transform.RefundQueryOrder(a.Get("out_trade_no"), orderID); err != nil {
+		return nil, err
 	}
 	suffix := "_" + strconv.Itoa(n)
 	state := a.Get("refund_status" + suffix)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -838,19 +839,40 @@ func TestRefundQuery(t *testing.T) {
 	if e := wantError(t, err, 422, transform.CodeProviderRejected); e.ProviderCode != "REFUNDNOTEXIST" {
 		t.Fatalf("REFUNDNOTEXIST: %+v", e)
 	}
-	// Another order's refund, no such refund in the list, an undocumented
-	// status, an unreadable amount, or a bad signature: 502.
-	for name, a := range map[string][]byte{
-		"another order":  []byte(strings.Replace(string(answer("SUCCESS")), "1415757673", "1415757674", 1)),
-		"another refund": signedXML(set(parseXML(t, answer("SUCCESS")), "out_refund_no_0", "R9"), vecAPIKey, SignMD5),
-		"no amount":      signedXML(set(parseXML(t, answer("SUCCESS")), "refund_fee_0", "1.5"), vecAPIKey, SignMD5),
-	} {
-		out, err := call.Decode(200, nil, a)
-		if out != nil || err == nil {
-			t.Fatalf("%s: %s, %v", name, out, err)
+	// The refund asked about, of another order than the merchant's
+	// order_id: WeChat answered what it was asked (by out_refund_no alone),
+	// so the merchant's order_id is at fault, a 400 naming it (README
+	// "Errors").
+	// resigned is the SUCCESS answer with fields set ("" drops one), signed again.
+	resigned := func(fields ...string) []byte {
+		p := slices.DeleteFunc(parseXML(t, answer("SUCCESS")), func(p transform.Param) bool { return p.Name == "sign" })
+		for i := 0; i < len(fields); i += 2 {
+			if p = set(p, fields[i], fields[i+1]); fields[i+1] == "" {
+				p = slices.DeleteFunc(p, func(p transform.Param) bool { return p.Name == fields[i] })
+			}
 		}
-		if e := err.(*transform.Error); e.Status != 502 {
-			t.Fatalf("%s: %+v", name, e)
+		return signedXML(p, vecAPIKey, SignMD5)
+	}
+	_, err = call.Decode(200, nil, resigned("out_trade_no", "1415757674"))
+	if e := wantError(t, err, 400, transform.CodeInvalidRequest); e.Field != "order_id" {
+		t.Fatalf("another order's refund: %+v", e)
+	}
+	// No such refund in the list (also of another order), an answer naming
+	// no order, an unreadable amount: 502 upstream_error; a bad signature:
+	// 502 upstream_signature_invalid.
+	for name, tt := range map[string]struct {
+		answer []byte
+		code   string
+	}{
+		"another refund":                  {resigned("out_refund_no_0", "R9"), transform.CodeUpstreamError},
+		"another refund of another order": {resigned("out_refund_no_0", "R9", "out_trade_no", "1415757674"), transform.CodeUpstreamError},
+		"no out_trade_no":                 {resigned("out_trade_no", ""), transform.CodeUpstreamError},
+		"no amount":                       {resigned("refund_fee_0", "1.5"), transform.CodeUpstreamError},
+		"bad signature":                   {[]byte(strings.Replace(string(answer("SUCCESS")), "1415757673", "1415757674", 1)), transform.CodeSignatureInvalid},
+	} {
+		out, err := call.Decode(200, nil, tt.answer)
+		if e := wantError(t, err, 502, tt.code); out != nil || strings.Contains(e.Message, "XML") {
+			t.Fatalf("%s: %s, %+v", name, out, e)
 		}
 	}
 	_, err = call.Decode(200, nil, answer("NEWSTATE"))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -12,8 +13,9 @@ import (
 )
 
 // FuzzRefundQueryAnswer: a refundquery answer whose fields the fuzzer
-// writes, signed with the merchant's key, is a 422/502 *transform.Error or
-// the refund object: valid JSON holding exactly the documented members, all
+// writes, signed with the merchant's key, is a 422/502 *transform.Error, a
+// 400 naming order_id when the refund is of another order than the one
+// asked (README "Errors"), or the refund object: valid JSON holding exactly the documented members, all
 // strings, read from the one refund_$n entry whose out_refund_no_$n is the
 // refund asked about (the first such), of the order asked about.
 func FuzzRefundQueryAnswer(f *testing.F) {
@@ -35,6 +37,7 @@ func FuzzRefundQueryAnswer(f *testing.F) {
 	f.Add([]byte(base+entry(0, "1415701182", "A", "1", "SUCCESS")+entry(1, "1415701182", "B", "2", "CHANGE")+`</xml>`), false)
 	f.Add([]byte(base+entry(64, "1415701182", "A", "1", "SUCCESS")+`</xml>`), true)
 	f.Add([]byte(base+entry(0, "1415701182", "A", "1.5", "SUCCESS")+`</xml>`), false)
+	f.Add([]byte(strings.Replace(base, "1415757673", "1415757674", 1)+entry(0, "1415701182", "A", "1", "SUCCESS")+`</xml>`), true)
 	c := newClient(f, testConfig(""))
 	const refundID, orderID = "1415701182", "1415757673"
 	calls := map[bool]*transform.Call{}
@@ -54,11 +57,15 @@ func FuzzRefundQueryAnswer(f *testing.F) {
 			return
 		}
 		out, err := calls[withOrder].Decode(http.StatusOK, nil, answer)
+		_, a, perr := transform.ParseFlatXML(answer)
 		if err != nil {
-			transformtest.WantAnswerError(t, err, out)
+			asked := ""
+			if withOrder {
+				asked = orderID
+			}
+			transformtest.WantRefundQueryError(t, err, out, asked, a.Get("out_trade_no"))
 			return
 		}
-		_, a, perr := transform.ParseFlatXML(answer)
 		if perr != nil {
 			t.Fatalf("read %q, which does not parse", answer)
 		}

@@ -420,7 +420,13 @@ func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
 	b = strconv.AppendInt(b, req.Total.Minor, 10)
 	b = append(b, `,"currency":"CNY"}}`...)
 	return c.call(http.MethodPost, PathRefunds, "", b, req.OrderID, func(_ int, answer []byte) ([]byte, error) {
-		return c.refundResult(answer, req.RefundID, req.OrderID)
+		// the refund was asked for out_trade_no: another is an answer to another request
+		return c.refundResult(answer, req.RefundID, func(answered string) error {
+			if answered != req.OrderID {
+				return transform.Upstream("the provider's answer is for another refund or order")
+			}
+			return nil
+		})
 	})
 }
 
@@ -431,7 +437,8 @@ func (c *Client) RefundQuery(req *transform.RefundQueryRequest) (*transform.Call
 		q = "sub_mchid=" + url.QueryEscape(c.cfg.SubMchID)
 	}
 	return c.call(http.MethodGet, PathRefunds+"/"+req.RefundID, q, nil, req.OrderID, func(_ int, answer []byte) ([]byte, error) {
-		return c.refundResult(answer, req.RefundID, req.OrderID)
+		// asked by out_refund_no alone: another order is the merchant's order_id at fault
+		return c.refundResult(answer, req.RefundID, func(answered string) error { return transform.RefundQueryOrder(answered, req.OrderID) })
 	})
 }
 
@@ -457,14 +464,17 @@ var refundStates = map[string]string{
 }
 
 // refundResult maps a verified refund object; it must be the refund asked
-// about (and of the order, when the merchant named one).
-func (c *Client) refundResult(answer []byte, refundID, orderID string) ([]byte, error) {
+// about, and ofOrder judges the order it names.
+func (c *Client) refundResult(answer []byte, refundID string, ofOrder func(answered string) error) ([]byte, error) {
 	var r Refund
 	if err := json.Unmarshal(answer, &r); err != nil {
 		return nil, transform.Upstream("the provider's answer is not a refund object")
 	}
-	if r.OutRefundNo != refundID || orderID != "" && r.OutTradeNo != orderID {
+	if r.OutRefundNo != refundID {
 		return nil, transform.Upstream("the provider's answer is for another refund or order")
+	}
+	if err := ofOrder(r.OutTradeNo); err != nil {
+		return nil, err
 	}
 	status, ok := refundStates[r.Status]
 	if !ok {

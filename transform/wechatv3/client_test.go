@@ -178,7 +178,15 @@ func TestClientAnswers(t *testing.T) {
 		{"refund success", "refund_query", `{"refund_id":"R1","order_id":"ORDER1"}`, 200, nil, refund("R1", "SUCCESS"), 200, "", "", `"status":"succeeded"`},
 		{"refund unknown status", "refund_query", `{"refund_id":"R1"}`, 200, nil, refund("R1", "DONE"), 502, "upstream_error", "DONE", ""},
 		{"refund of another refund", "refund_query", `{"refund_id":"R2"}`, 200, nil, refund("R1", "SUCCESS"), 502, "upstream_error", "", ""},
-		{"refund of another order", "refund_query", `{"refund_id":"R1","order_id":"ORDER9"}`, 200, nil, refund("R1", "SUCCESS"), 502, "upstream_error", "", ""},
+		// refund_query goes by out_refund_no alone: WeChat answered the refund
+		// asked about, and the merchant's order_id is not its order (README
+		// "Errors"); an answer naming no order is WeChat's fault
+		{"refund of another order", "refund_query", `{"refund_id":"R1","order_id":"ORDER9"}`, 200, nil, refund("R1", "SUCCESS"), 400, "invalid_request", "", "order_id"},
+		{"another refund, of another order", "refund_query", `{"refund_id":"R2","order_id":"ORDER9"}`, 200, nil, refund("R1", "SUCCESS"), 502, "upstream_error", "", ""},
+		{"refund naming no order", "refund_query", `{"refund_id":"R1","order_id":"ORDER1"}`, 200, nil, strings.Replace(refund("R1", "SUCCESS"), `"out_trade_no":"ORDER1",`, "", 1), 502, "upstream_error", "", ""},
+		{"refund naming no order, none asked", "refund_query", `{"refund_id":"R1"}`, 200, nil, strings.Replace(refund("R1", "SUCCESS"), `"out_trade_no":"ORDER1",`, "", 1), 200, "", "", `"status":"succeeded"`},
+		// a refund is asked for its out_trade_no: an answer naming another is to another request
+		{"refund answered for another order", "refund", `{"order_id":"ORDER9","refund_id":"R1","amount":"2.34","currency":"CNY","total_amount":"12.34"}`, 200, nil, refund("R1", "PROCESSING"), 502, "upstream_error", "", ""},
 		{"ORDERPAID", "close", `{"order_id":"ORDER1"}`, 403, nil, `{"code":"ORDERPAID","message":"订单已支付"}`, 422, "provider_rejected", "ORDERPAID", ""},
 		{"ORDER_CLOSED", "pay", `{"order_id":"ORDER1","amount":"1","currency":"CNY","description":"d","openid":"o"}`, 403, nil, `{"code":"ORDER_CLOSED","message":"订单已关闭"}`, 422, "provider_rejected", "ORDER_CLOSED", ""},
 		{"ORDER_NOT_EXIST", "query", `{"order_id":"ORDER1"}`, 404, nil, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, 422, "provider_rejected", "ORDER_NOT_EXIST", ""},
@@ -221,8 +229,8 @@ func TestClientAnswers(t *testing.T) {
 				return
 			}
 			e := transformtest.WantError(t, err, tc.wantStatus, tc.wantCode)
-			if e.ProviderCode != tc.providerCode {
-				t.Fatalf("provider_code %q, want %q", e.ProviderCode, tc.providerCode)
+			if e.ProviderCode != tc.providerCode || e.Field != tc.want { // an error's want is its field
+				t.Fatalf("provider_code %q, field %q; want %q, %q", e.ProviderCode, e.Field, tc.providerCode, tc.want)
 			}
 		})
 	}

@@ -127,6 +127,7 @@ func FuzzSignedAnswer(f *testing.F) {
 	f.Add(uint8(2), 204, []byte{}, uint16(0))
 	f.Add(uint8(3), 200, []byte(refund), uint16(5))
 	f.Add(uint8(4), 200, []byte(refund), uint16(5))
+	f.Add(uint8(4), 200, []byte(strings.Replace(refund, `"out_trade_no":"ORDER1"`, `"out_trade_no":"ORDER2"`, 1)), uint16(5))
 	f.Add(uint8(0), 403, []byte(`{"code":"ORDERPAID","message":"该订单已支付"}`), uint16(1))
 	f.Add(uint8(0), 401, []byte(`{"code":"SIGN_ERROR","message":"签名错误"}`), uint16(1))
 	f.Add(uint8(1), 404, []byte(`{"code":"`+strings.Repeat("码", 200)+`","message":"x"}`), uint16(1))
@@ -153,7 +154,17 @@ func FuzzSignedAnswer(f *testing.F) {
 		h := sign.sign(answer)
 		out, err := call.Decode(status, h, answer)
 		if err != nil {
-			if e := transformtest.WantAnswerError(t, err, out); e.Code == transform.CodeSignatureInvalid {
+			// refund_query's order_id is the merchant's to get right (README "Errors")
+			var refund struct {
+				OutTradeNo string `json:"out_trade_no"`
+			}
+			var e *transform.Error
+			if ops[int(op)%len(ops)].op == transform.OpRefundQuery && json.Unmarshal(answer, &refund) == nil {
+				e = transformtest.WantRefundQueryError(t, err, out, "ORDER1", refund.OutTradeNo)
+			} else {
+				e = transformtest.WantAnswerError(t, err, out)
+			}
+			if e.Code == transform.CodeSignatureInvalid {
 				t.Fatalf("a signed answer refused as unsigned: %q", answer)
 			}
 		} else if status < 200 || status > 299 || !json.Valid(out) {
