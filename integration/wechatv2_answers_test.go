@@ -86,20 +86,26 @@ func independentWeChatV2(t *testing.T) *httptest.Server {
 			}
 		}
 		a["sign"] = v2DocSign(a, st)
-		var out strings.Builder
-		out.WriteString("<xml>\n")
-		for k, v := range a {
-			if v != "" {
-				out.WriteString("<" + k + ">")
-				_ = xml.EscapeText(&out, []byte(v))
-				out.WriteString("</" + k + ">\n")
-			}
-		}
-		out.WriteString("</xml>")
-		_, _ = w.Write([]byte(out.String()))
+		_, _ = w.Write(v2AnswerXML(a))
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// v2AnswerXML writes a's non-empty fields as WeChat's <xml> document, with
+// encoding/xml's escaping.
+func v2AnswerXML(a map[string]string) []byte {
+	var out strings.Builder
+	out.WriteString("<xml>\n")
+	for k, v := range a {
+		if v != "" {
+			out.WriteString("<" + k + ">")
+			_ = xml.EscapeText(&out, []byte(v))
+			out.WriteString("</" + k + ">\n")
+		}
+	}
+	out.WriteString("</xml>")
+	return []byte(out.String())
 }
 
 // v2RefundStatuses are refundquery's documented refund_status_$n values.
