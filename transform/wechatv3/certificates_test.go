@@ -603,7 +603,10 @@ func TestCertificatesFailureReasons(t *testing.T) {
 // certificates_url is any absolute URL of GET /v3/certificates: the
 // download's Authorization signs its path and query exactly as sent (a
 // query such as algorithm_type=RSA, a path behind a proxy's prefix), and
-// WeChat, checking it with the merchant's public key, lets it through.
+// WeChat, checking it with the merchant's public key, lets it through. It
+// carries Accept: application/json and a User-Agent, which WeChat refuses
+// a request without (docs/providers/wechat_v3.md Request signature), as
+// every other call does.
 func TestCertificatesDownloadSignsTheURLAsSent(t *testing.T) {
 	a := newPlatform(t)
 	merchant := &must(ParsePrivateKey(exampleKey(t, "apiclient_key.pem"))).PublicKey
@@ -616,6 +619,10 @@ func TestCertificatesDownloadSignsTheURLAsSent(t *testing.T) {
 		if !ok || auth.MchID != "1900000109" || auth.SerialNo != exampleSerial ||
 			!VerifyMessage(merchant, AppendAuthMessage(nil, r.Method, r.RequestURI, auth.Timestamp, auth.NonceStr, nil), auth.Signature) {
 			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.Header.Get("Accept") != "application/json" || r.Header.Get("User-Agent") != UserAgent || r.Method != http.MethodGet {
+			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
 		r.URL.Path = PathCertificates // what certServer serves, wherever it is mounted
