@@ -137,6 +137,15 @@ func (c *Config) parse(role transform.Role) (*keys, error) {
 		if err != nil {
 			return nil, fieldError("platform_certificate", err.Error())
 		}
+		// The merchant serial confused with the platform serial, a pitfall
+		// docs/providers/wechat_v3.md lists: WeChat would refuse every
+		// request's Authorization, the mistake is certain, so it fails here.
+		for _, cert := range certs {
+			if c.SerialNo != "" && serialKey(c.SerialNo) == serialKey(CertificateSerial(cert)) {
+				return nil, fieldError("serial_no", "is the serial of a platform_certificate (WeChat's); give the serial of "+
+					"the merchant API certificate (apiclient_cert.pem)")
+			}
+		}
 		k.certs = certs
 	}
 	if role == transform.RoleSandbox {

@@ -32,6 +32,16 @@ func TestConfigErrors(t *testing.T) {
 		{"client, bad certificate", client, func(c *Config) { c.PlatformCertificate = exampleKey(t, "wechatpay_pub_key.pem") }, "platform_certificate"},
 		{"client, relative certificates_url", client, func(c *Config) { c.CertificatesURL = "/v3/certificates" }, "certificates_url"},
 		{"client, certificates_url without api_v3_key", client, func(c *Config) { c.CertificatesURL, c.APIv3Key = "https://x.example/v3/certificates", "" }, "api_v3_key"},
+		// The merchant serial confused with WeChat's (docs/providers/wechat_v3.md Pitfalls).
+		{"client, serial_no of its platform_certificate", client, func(c *Config) {
+			c.PlatformCertificate, c.SerialNo = exampleKey(t, "wechatpay_platform_cert.pem"), examplePlatformSN
+		}, "serial_no"},
+		{"client, serial_no of its platform_certificate in lower case, without its leading zeros", client, func(c *Config) {
+			c.PlatformCertificate, c.SerialNo = exampleKey(t, "wechatpay_platform_cert.pem"), "000"+strings.ToLower(examplePlatformSN)
+		}, "serial_no"},
+		{"client, merchant serial beside a platform_certificate", client, func(c *Config) {
+			c.PlatformCertificate = exampleKey(t, "wechatpay_platform_cert.pem")
+		}, ""},
 		{"client, sub_app_id without sub_mch_id", client, func(c *Config) { c.SubAppID = "wx9" }, "sub_app_id"},
 		{"client, notify_url with a query", client, func(c *Config) { c.NotifyURL = "https://m.example/n?a=1" }, "notify_url"},
 		{"client, client_ip not an address", client, func(c *Config) { c.ClientIP = "my-host" }, "client_ip"},
@@ -49,6 +59,7 @@ func TestConfigErrors(t *testing.T) {
 		}, "platform_certificate"},
 		{"sandbox, public_key of another key", sandbox, func(c *Config) { c.PublicKey = readFixture(t, "wechat_v3-test-public-key.pem") }, "public_key"},
 		{"sandbox, own certificate", sandbox, func(c *Config) { c.PlatformCertificate = "" }, ""},
+		{"sandbox, serial_no of its platform certificate", sandbox, func(c *Config) { c.SerialNo = examplePlatformSN }, "serial_no"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
