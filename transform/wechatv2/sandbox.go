@@ -240,7 +240,7 @@ func (s *Sandbox) orderQuery(p transform.Params) transform.Params {
 		fee := strconv.FormatInt(o.totalFee, 10)
 		out = append(out, transform.Param{Name: "total_fee", Value: fee}, transform.Param{Name: "fee_type", Value: feeType(o.params)},
 			transform.Param{Name: "trade_type", Value: "JSAPI"}, transform.Param{Name: "openid", Value: s.payerOpenID(o)},
-			transform.Param{Name: "is_subscribe", Value: "N"}, transform.Param{Name: "sub_openid", Value: o.params.Get("sub_openid")},
+			transform.Param{Name: "is_subscribe", Value: "N"}, transform.Param{Name: "sub_openid", Value: s.payerSubOpenID(o)},
 			transform.Param{Name: "transaction_id", Value: o.txID}, transform.Param{Name: "time_end", Value: o.timeEnd},
 			transform.Param{Name: "bank_type", Value: "CFT"}, transform.Param{Name: "cash_fee", Value: fee},
 			transform.Param{Name: "cash_fee_type", Value: feeType(o.params)})
@@ -258,6 +258,16 @@ func (s *Sandbox) payerOpenID(o *sandboxOrder) string {
 		return id
 	}
 	return transform.SandboxOpenID(s.cfg.AppID, o.params.Get("sub_openid"))
+}
+
+// payerSubOpenID is the payer's sub_openid under sub_appid, named beside
+// openid whenever the sub-merchant has an app id, as the wechat_v3 sandbox
+// names sub_openid with sub_appid: the pay's, else one derived from openid.
+func (s *Sandbox) payerSubOpenID(o *sandboxOrder) string {
+	if id := o.params.Get("sub_openid"); id != "" || s.cfg.SubAppID == "" {
+		return id
+	}
+	return transform.SandboxOpenID(s.cfg.SubAppID, o.params.Get("openid"))
 }
 
 var tradeStateDesc = map[string]string{
@@ -485,7 +495,7 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 	}
 	if s.cfg.SubMchID != "" {
 		n = append(n, transform.Param{Name: "sub_appid", Value: s.cfg.SubAppID}, transform.Param{Name: "sub_mch_id", Value: s.cfg.SubMchID},
-			transform.Param{Name: "sub_openid", Value: o.params.Get("sub_openid")})
+			transform.Param{Name: "sub_openid", Value: s.payerSubOpenID(o)})
 	}
 	n = slices.DeleteFunc(n, func(p transform.Param) bool { return p.Value == "" }) // WeChat sends no empty fields
 	n = append(n, transform.Param{Name: "sign", Value: s.signer.Sign(n, o.signType)})

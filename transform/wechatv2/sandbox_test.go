@@ -473,6 +473,15 @@ func TestSandboxServiceProvider(t *testing.T) {
 	} {
 		wantResult(t, sandboxDo(t, s, PathUnifiedOrder, signedXML(tt.p, vecAPIKey, SignMD5), SignMD5), tt.result, tt.errCode)
 	}
+	// A payer named by openid alone is named under sub_appid too (sub_openid
+	// beside sub_appid, as the notification of O1 named both).
+	o10, _, err := s.Complete("O10", true, transformtest.Pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := parseXML(t, o10.Body); n.Get("openid") != openID || len(n.Get("sub_openid")) != 28 || n.Get("sub_openid") == openID || n.Get("sub_appid") != spSubAppID {
+		t.Fatalf("notification of a payer named by openid: %s", o10.Body)
+	}
 
 	foreign := set(set(unifiedOrder("O9", "1", "b"), "appid", spAppID), "mch_id", spMchID)
 	foreign = append(foreign, transform.Param{Name: "sub_appid", Value: spSubAppID}, transform.Param{Name: "sub_mch_id", Value: "1900000999"})
