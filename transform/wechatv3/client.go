@@ -381,7 +381,14 @@ func (c *Client) Close(req *transform.OrderRequest) (*transform.Call, error) {
 	} else {
 		body = append(append([]byte(`{"mchid":`), transform.AppendJSONString(nil, c.cfg.MchID)...), '}')
 	}
-	return c.call(http.MethodPost, path+"/close", "", body, req.OrderID, func(int, []byte) ([]byte, error) {
+	return c.call(http.MethodPost, path+"/close", "", body, req.OrderID, func(_ int, answer []byte) ([]byte, error) {
+		// WeChat's close answer is an empty 204, which names no order: any
+		// other document its key signed (a paid order's notification or
+		// query answer, answered in its place within the 300 s a signature
+		// holds) read as "cancelled".
+		if len(answer) != 0 {
+			return nil, transform.Upstream("the provider's answer to close is not WeChat's empty one")
+		}
 		return transform.Marshal(transform.CloseResult{Provider: Name, OrderID: req.OrderID, Status: transform.StatusCancelled}), nil
 	})
 }

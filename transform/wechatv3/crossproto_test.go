@@ -115,3 +115,42 @@ func TestMerchantSignaturesNeverVerifyAsWeChats(t *testing.T) {
 }
 
 func jsonString(s string) string { return string(must(json.Marshal(s))) }
+
+// TestCloseAnswerIsNoOtherDocument: WeChat answers close with an empty 204
+// (docs/providers/wechat_v3.md), which names no order, and signs every
+// answer and notification with the same key in the same form. A paid
+// order's notification or query answer, answered to a close within the
+// 300 s its signature holds, read as "cancelled"; it is now a 502
+// upstream_error, and only the signed empty answer closes.
+func TestCloseAnswerIsNoOtherDocument(t *testing.T) {
+	sb := must(NewSandbox(sandboxConfig(t)))
+	sb.Now = transformtest.Clock
+	c := must(NewClient(merchantConfig(t)))
+	c.Now = transformtest.Clock
+	sign := newPlatformSigner(t)
+	call, err := c.Prepare(context.Background(), "close", []byte(`{"order_id":"O1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := call.Decode(http.StatusNoContent, sign.sign(nil), nil); err != nil ||
+		string(out) != `{"provider":"wechat_v3","order_id":"O1","status":"cancelled"}` {
+		t.Fatalf("WeChat's empty 204: %s, %v", out, err)
+	}
+	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"O1","transaction_id":"4200001","trade_state":"SUCCESS","success_time":"2026-11-29T10:00:05+08:00","payer":{"openid":"o"},"amount":{"total":1234,"currency":"CNY"}}`
+	n := must(sb.Notification("https://m.example/n", examplePublicKeyID, EventTransactionSuccess, "支付成功", "transaction", []byte(tx)))
+	for name, doc := range map[string]struct {
+		header http.Header
+		body   []byte
+	}{
+		"a paid notification":         {n.Header, n.Body},
+		"a paid order's query answer": {sign.sign([]byte(tx)), []byte(tx)},
+	} {
+		for _, status := range []int{http.StatusOK, http.StatusNoContent} {
+			out, err := call.Decode(status, doc.header, doc.body)
+			if out != nil {
+				t.Errorf("%s (%d) read as %s", name, status, out)
+			}
+			transformtest.WantError(t, err, 502, transform.CodeUpstreamError)
+		}
+	}
+}
