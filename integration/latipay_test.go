@@ -230,6 +230,11 @@ func TestLatipay(t *testing.T) {
 		{"key only: another wallet's currency", signed(latipayAPIKey, func(v url.Values) { v.Set("currency", "AUD") }), 200, true, "-key-only"},
 		{"key only: forged", signed("not-the-merchant-key", nil), 401, false, "-key-only"},
 		{"key only: no ISO 4217 code", signed(latipayAPIKey, func(v url.Values) { v.Set("currency", "XYZ") }), 401, false, "-key-only"},
+		// Latipay's notification always carries currency (its docs' field
+		// list and example): one without it, signed over the four others, is
+		// refused on either route
+		{"no currency", signed(latipayAPIKey, func(v url.Values) { v.Del("currency") }), 401, false, ""},
+		{"key only: no currency", signed(latipayAPIKey, func(v url.Values) { v.Del("currency") }), 401, false, "-key-only"},
 	}
 	for _, tt := range tests {
 		t.Run("webhook "+tt.name, func(t *testing.T) {
