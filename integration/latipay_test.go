@@ -168,7 +168,8 @@ func TestLatipay(t *testing.T) {
 	}
 
 	q := postJSON(t, tc, base+"/latipay/query", `{"order_id":"LP-1001"}`).json(t)
-	if q["status"] != "succeeded" || !strings.HasSuffix(str(q["paid_at"]), "+08:00") {
+	// pay_time is UTC (docs/providers/latipay.md "Times"): paid_at is the notification's pay_time with Z
+	if q["status"] != "succeeded" || str(q["paid_at"]) != strings.Replace(str(data["unverified.pay_time"]), " ", "T", 1)+"Z" {
 		t.Fatalf("query after payment: %v", q)
 	}
 	refund := postJSON(t, tc, base+"/latipay/refund",
@@ -930,7 +931,7 @@ func TestLatipayPublishedVectorsThroughCaddy(t *testing.T) {
 		status := func(s string) string {
 			return `{"provider":"latipay","order_id":"6000324",` + s + `}`
 		}
-		paid := `"provider_order_id":"2017232323345678","status":"succeeded","amount":"120.00","currency":"NZD","paid_at":"2017-07-07T10:53:50+08:00","provider_status":"paid"`
+		paid := `"provider_order_id":"2017232323345678","status":"succeeded","amount":"120.00","currency":"NZD","paid_at":"2017-07-07T10:53:50Z","provider_status":"paid"`
 		for _, tt := range []struct{ name, answer, want string }{
 			{"paid", latipayQueryAnswer("6000324", "paid", `"120.00"`, nil), status(paid)},
 			{"pending", latipayQueryAnswer("6000324", "pending", `"120.00"`, nil),

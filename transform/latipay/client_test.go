@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/transformtest"
@@ -293,10 +294,10 @@ func TestQueryAnswer(t *testing.T) {
 		errStatus             int
 		code, pcode           string
 	}{
-		{"the vector, amount a JSON number 120.00", 200, queryAnswerJSON(ref, "alipay", "paid", "NZD", `120.00`, sig), "succeeded", "120.00", "2017-07-07T10:53:50+08:00", 0, "", ""},
-		{"amount a string", 200, queryAnswerJSON(ref, "alipay", "paid", "NZD", `"120.00"`, sig), "succeeded", "120.00", "2017-07-07T10:53:50+08:00", 0, "", ""},
-		{"upper-case hex", 200, queryAnswerJSON(ref, "alipay", "paid", "NZD", `120.00`, strings.ToUpper(sig)), "succeeded", "120.00", "2017-07-07T10:53:50+08:00", 0, "", ""},
-		{"number 120 signed as 120", 200, queryAnswerJSON(ref, "alipay", "paid", "NZD", `120`, sig120), "succeeded", "120.00", "2017-07-07T10:53:50+08:00", 0, "", ""},
+		{"the vector, amount a JSON number 120.00", 200, queryAnswerJSON(ref, "alipay", "paid", "NZD", `120.00`, sig), "succeeded", "120.00", "2017-07-07T10:53:50Z", 0, "", ""},
+		{"amount a string", 200, queryAnswerJSON(ref, "alipay", "paid", "NZD", `"120.00"`, sig), "succeeded", "120.00", "2017-07-07T10:53:50Z", 0, "", ""},
+		{"upper-case hex", 200, queryAnswerJSON(ref, "alipay", "paid", "NZD", `120.00`, strings.ToUpper(sig)), "succeeded", "120.00", "2017-07-07T10:53:50Z", 0, "", ""},
+		{"number 120 signed as 120", 200, queryAnswerJSON(ref, "alipay", "paid", "NZD", `120`, sig120), "succeeded", "120.00", "2017-07-07T10:53:50Z", 0, "", ""},
 		{"number 120 under the 120.00 signature", 200, queryAnswerJSON(ref, "alipay", "paid", "NZD", `120`, sig), "", "", "", 502, transform.CodeSignatureInvalid, ""},
 		{"number 120.00 under the 120 signature", 200, queryAnswerJSON(ref, "alipay", "paid", "NZD", `120.00`, sig120), "", "", "", 502, transform.CodeSignatureInvalid, ""},
 		{"number 120.0 under the 120.00 signature", 200, queryAnswerJSON(ref, "alipay", "paid", "NZD", `120.0`, sig), "", "", "", 502, transform.CodeSignatureInvalid, ""},
@@ -423,9 +424,28 @@ func statusOf(t *testing.T, out []byte, err error) transform.PaymentStatus {
 	return st
 }
 
+// TestPayTimeIsUTC: a real query answer, printed in the README of
+// lakely/latipay (the latipay/laravel-plugin package, copied into
+// Latipay/latipay-2.0-plugin's Demo), answers an order whose
+// merchant_reference is PHP's time() when it was made, 1567568358
+// (2019-09-04 03:39:18 UTC), with createDate "2019-09-04 03:39:19" and
+// pay_time "2019-09-04 03:39:57". Read as UTC, the order is created a second
+// after its reference and paid 39 s later; read as UTC+8 (the docs'
+// "UTC/GMT+08:00"), or New Zealand's UTC+12, it was paid hours before it
+// existed (docs/providers/latipay.md "Times").
+func TestPayTimeIsUTC(t *testing.T) {
+	made := time.Unix(1567568358, 0)
+	const payTime = "2019-09-04 03:39:57"
+	got := PayTimeRFC3339(payTime)
+	paid, err := time.Parse(time.RFC3339, got)
+	if err != nil || got != "2019-09-04T03:39:57Z" || paid.Sub(made) != 39*time.Second {
+		t.Fatalf("PayTimeRFC3339(%q) = %q (%v): paid %v after the order was made", payTime, got, err, paid.Sub(made))
+	}
+}
+
 func TestPayTimeRFC3339(t *testing.T) {
 	for in, want := range map[string]string{
-		"2017-07-07 10:53:50":       "2017-07-07T10:53:50+08:00",
+		"2017-07-07 10:53:50":       "2017-07-07T10:53:50Z",
 		"2026-11-22T02:00:00Z":      "2026-11-22T02:00:00Z",
 		"2026-11-22T10:00:00+13:00": "2026-11-22T10:00:00+13:00",
 		"":                          "",

@@ -50,7 +50,7 @@ type sandboxOrder struct {
 	product   string
 	openID    string
 	status    string // pending, paid, failed
-	payTime   string // "2006-01-02 15:04:05", UTC+8
+	payTime   string // "2006-01-02 15:04:05", UTC as Latipay writes it
 	refunded  int64
 	payment   sandboxPayment
 	created   time.Time
@@ -330,7 +330,7 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 		return nil, nil, err
 	}
 	if o.status != "paid" {
-		o.payTime = now.In(transform.UTC8).Format("2006-01-02 15:04:05")
+		o.payTime = now.UTC().Format("2006-01-02 15:04:05")
 	}
 	o.status = "failed"
 	if succeeded {

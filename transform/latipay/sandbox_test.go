@@ -119,13 +119,13 @@ func TestSandboxRoundTrip(t *testing.T) {
 		t.Fatalf("outbound %s %s", out.URL, out.ContentType)
 	}
 	form, err := url.ParseQuery(string(out.Body))
-	if err != nil || len(form) != 8 || form.Get("payment_method") != "wechat" || form.Get("status") != "paid" || form.Get("pay_time") != "2026-11-22 10:01:00" ||
+	if err != nil || len(form) != 8 || form.Get("payment_method") != "wechat" || form.Get("status") != "paid" || form.Get("pay_time") != "2026-11-22 02:01:00" ||
 		form.Get("signature") != refNotify("LP-1", "wechat", "paid", "NZD", "12.30", vecAPIKey) {
 		t.Fatalf("notification %s", out.Body)
 	}
 	ev, err := w.Verify(transform.Notification{Body: out.Body})
 	if err != nil || ev.Type != "payment.succeeded" || ev.ID != "latipay:LP-1:payment.succeeded" || ev.Amount != "12.30" ||
-		ev.Data["unverified.order_id"] != p["provider_order_id"] || ev.Data["unverified.pay_time"] != "2026-11-22 10:01:00" {
+		ev.Data["unverified.order_id"] != p["provider_order_id"] || ev.Data["unverified.pay_time"] != "2026-11-22 02:01:00" {
 		t.Fatalf("event %+v, %v", ev, err)
 	}
 	for _, a := range []struct {
@@ -139,7 +139,7 @@ func TestSandboxRoundTrip(t *testing.T) {
 	}
 
 	q = mustExchange(t, c, s, "query", `{"order_id":"LP-1"}`)
-	if q["status"] != "succeeded" || q["paid_at"] != "2026-11-22T10:01:00+08:00" || q["provider_status"] != "paid" {
+	if q["status"] != "succeeded" || q["paid_at"] != "2026-11-22T02:01:00Z" || q["provider_status"] != "paid" {
 		t.Fatalf("query of a paid order %v", q)
 	}
 	if r := mustExchange(t, c, s, "refund", refund); r["status"] != "succeeded" || r["amount"] != "2.00" || r["refund_id"] != "LP-1-R1" {
