@@ -403,8 +403,12 @@ func (c *Client) ReadAnswer(status int, body []byte) (transform.Params, error) {
 	// needs a field sorting after return_code to hold the request's fields
 	// that follow the merchant's text (body, fee_type, openid, refund_fee:
 	// each sorts before result_code), and only attach, device_info and
-	// promotion_detail may hold "&name=", as in notifications.
-	if pairOutsideFreeText(a) {
+	// promotion_detail may hold "&name=", as in notifications. An attach
+	// run on over the fields after it (bank_type, cash_fee, fee_type) read
+	// a paid order's USD answer as CNY, fee_type gone; it then holds
+	// "&bank_type=", the field after attach in every paid answer, which no
+	// attach of minipay's orders holds (a pay refuses it).
+	if pairOutsideFreeText(a) || attachReadsTwoWays(a.Get("attach")) {
 		return nil, transform.SignatureInvalid()
 	}
 	if c.cfg.foreign(a, false) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -218,5 +219,42 @@ func TestCloseAnswerIsNoOtherDocument(t *testing.T) {
 			t.Errorf("%s read as %s", name, out)
 		}
 		wantError(t, err, 502, transform.CodeUpstreamError)
+	}
+}
+
+// TestAnswerAttachRunOn: a paid orderquery answer read with its attach run
+// on over bank_type, cash_fee and fee_type signs as WeChat's own, and read
+// a USD payment as CNY (fee_type gone, CNY by default); it is refused, as
+// the notifications refuse it. Such an attach holds "&bank_type=", the
+// field after attach in every paid answer, which a pay refuses in attach.
+func TestAnswerAttachRunOn(t *testing.T) {
+	c := newClient(t, testConfig(SignMD5))
+	call, err := c.Prepare(context.Background(), "query", []byte(`{"order_id":"O1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	genuine := transform.Params{
+		{Name: "return_code", Value: "SUCCESS"}, {Name: "appid", Value: vecAppID}, {Name: "mch_id", Value: vecMchID},
+		{Name: "nonce_str", Value: "7Q8mZ1oQ3xT2"}, {Name: "result_code", Value: "SUCCESS"}, {Name: "attach", Value: "uid=5"},
+		{Name: "bank_type", Value: "CMC"}, {Name: "cash_fee", Value: "1000"}, {Name: "fee_type", Value: "USD"},
+		{Name: "is_subscribe", Value: "N"}, {Name: "openid", Value: openID}, {Name: "out_trade_no", Value: "O1"},
+		{Name: "time_end", Value: "20261207120000"}, {Name: "total_fee", Value: "1000"}, {Name: "trade_state", Value: "SUCCESS"},
+		{Name: "trade_type", Value: "JSAPI"}, {Name: "transaction_id", Value: "4200000001"},
+	}
+	out, err := call.Decode(http.StatusOK, nil, signedXML(genuine, vecAPIKey, SignMD5))
+	if err != nil || !strings.Contains(string(out), `"amount":"10.00","currency":"USD"`) {
+		t.Fatalf("WeChat's answer: %s, %v", out, err)
+	}
+	runOn := slices.DeleteFunc(slices.Clone(genuine), func(p transform.Param) bool {
+		return p.Name == "bank_type" || p.Name == "cash_fee" || p.Name == "fee_type"
+	})
+	runOn = set(runOn, "attach", "uid=5&bank_type=CMC&cash_fee=1000&fee_type=USD")
+	if signedString(runOn) != signedString(genuine) { // the premise: both sign alike
+		t.Fatalf("%s\n%s", signedString(runOn), signedString(genuine))
+	}
+	body := transform.AppendFlatXML(nil, "xml", append(runOn, transform.Param{Name: "sign", Value: refSign(genuine, vecAPIKey, SignMD5)}))
+	out, err = call.Decode(http.StatusOK, nil, body)
+	if wantError(t, err, 502, transform.CodeSignatureInvalid); out != nil {
+		t.Fatalf("read as %s", out)
 	}
 }
