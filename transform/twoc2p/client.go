@@ -62,7 +62,7 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	// indentation, explicit end tags, text escaped by appendEscaped.
 	inner := make([]byte, 0, 640+len(req.Description)+len(req.PayerName)+len(req.Attach)+len(req.NotifyURL)+len(c.cfg.NotifyURL)+len(req.OpenID))
 	inner = append(inner, "<"+RootRequest+">"...)
-	inner = appendElement(inner, "timeStamp", c.Now().In(transform.UTC8).Format(timeLayout))
+	inner = appendElement(inner, "timeStamp", c.Now().In(clockZone).Format(timeLayout))
 	inner = appendElement(inner, "merchantID", c.cfg.MerchantID)
 	inner = appendElement(inner, "uniqueTransactionCode", req.OrderID)
 	inner = appendElement(inner, "desc", req.Description)

@@ -135,7 +135,7 @@ func TestPayRequest(t *testing.T) {
 			got, inner := decodeSent(t, call.Body)
 			want := tt.want
 			want.XMLName = got.XMLName
-			want.TimeStamp, want.MerchantID, want.UniqueTransactionCode = "221126100000", demoMerchantID, "ORDER-1"
+			want.TimeStamp, want.MerchantID, want.UniqueTransactionCode = "221126090000", demoMerchantID, "ORDER-1"
 			want.PaymentChannel, want.AppID, want.OpenID = "WCMINI", testAppID, testOpenID
 			if !equalSent(got, want) {
 				t.Fatalf("sent %+v\nwant %+v\n%s", got, want, inner)

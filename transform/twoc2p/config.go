@@ -7,6 +7,7 @@ package twoc2p
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/bojanz/currency"
 
@@ -31,6 +32,12 @@ const PaymentChannel = "WCMINI"
 
 // timeLayout is 2C2P's ddMMyyHHmmss.
 const timeLayout = "020106150405"
+
+// clockZone is UTC+7, the zone of 2C2P's own clock: the demo server writes
+// an answer's timeStamp (the request's time; its own when the request
+// gives none) in it, and its dateTime in UTC+8 (docs/providers/2c2p.md
+// "Times").
+var clockZone = time.FixedZone("UTC+7", 7*3600)
 
 // Config is the 2c2p provider configuration (README "Provider fields").
 type Config struct {

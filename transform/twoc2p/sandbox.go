@@ -213,7 +213,8 @@ func (s *Sandbox) response(req transform.Params, o outcome, now time.Time) []byt
 	p := make([]byte, 0, 1024+len(o.wechat))
 	p = append(p, "<"+RootResponse+">"...)
 	add := func(name, value string) { p = appendElement(p, name, value) }
-	ts := now.In(transform.UTC8).Format(timeLayout)
+	// the demo server's zones: timeStamp in UTC+7, dateTime in UTC+8
+	ts, dateTime := now.In(clockZone).Format(timeLayout), now.In(transform.UTC8).Format(timeLayout)
 	refNumber := ""
 	if o.approvalCode != "" {
 		refNumber = req.Get("uniqueTransactionCode")
@@ -228,7 +229,7 @@ func (s *Sandbox) response(req transform.Params, o outcome, now time.Time) []byt
 	add("approvalCode", o.approvalCode)
 	add("refNumber", refNumber)
 	add("eci", "")
-	add("dateTime", ts)
+	add("dateTime", dateTime)
 	add("status", o.status)
 	add("failReason", o.reason)
 	for i := 1; i <= 5; i++ {

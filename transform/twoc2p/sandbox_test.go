@@ -151,7 +151,9 @@ func TestSandboxPayRoundTrip(t *testing.T) {
 		a := answerOf(t, rec)
 		if a.Get("respCode") != "32" || a.Get("merchantID") != demoMerchantID || a.Get("uniqueTransactionCode") != "SB-1" ||
 			a.Get("amt") != "000000001234" || a.Get("currencyCode") != "702" || !isSandboxTranRef(a.Get("tranRef")) ||
-			a.Get("userDefined1") != "table=7" || a.Get("paymentChannel") != "WCMINI" {
+			a.Get("userDefined1") != "table=7" || a.Get("paymentChannel") != "WCMINI" ||
+			// the pinned clock in the demo server's zones (docs/providers/2c2p.md "Times")
+			a.Get("timeStamp") != "221126090000" || a.Get("dateTime") != "221126100000" {
 			t.Fatalf("answer %v", a.Map())
 		}
 		body := rec.Body.Bytes()

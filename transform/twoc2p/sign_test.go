@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beevik/etree"
 
@@ -438,6 +439,35 @@ func TestDemoAnswerToTheRequest(t *testing.T) {
 	_, err = call.Decode(200, http.Header{"Content-Type": {"text/html; charset=utf-8"}}, gz)
 	if e := wantError(t, err, 422, "provider_rejected"); e.ProviderCode != "00" || e.ProviderMessage != "Approved" {
 		t.Fatalf("provider_code %q, provider_message %q", e.ProviderCode, e.ProviderMessage)
+	}
+}
+
+// TestRequestTimeStampIs2C2PsClock: the captured request sent no
+// timeStamp, so the demo server wrote its own time of receipt in the
+// answer's (2C2P's SecurePay manual: "if empty, system will take the server
+// received date time"): 040920021434 for the transcript's HTTP Date,
+// 3 Sep 2020 19:14:34 GMT, i.e. UTC+7, and dateTime 040920031434 in UTC+8
+// (docs/providers/2c2p.md "Times"). A pay at that moment sends the
+// timeStamp 2C2P itself would have written.
+func TestRequestTimeStampIs2C2PsClock(t *testing.T) {
+	_, text := demoAnswerToRequest(t)
+	answer, err := Open(text, RootResponse, demoSecretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	received := time.Date(2020, time.September, 3, 19, 14, 34, 0, time.UTC) // Date: Thu, 03 Sep 2020 19:14:34 GMT
+	c := newClient(t, testConfig())
+	c.Now = func() time.Time { return received }
+	call, err := c.Prepare(context.Background(), "pay", []byte(`{"order_id":"7570917b60","amount":"1.00","currency":"SGD","description":"Store Purchase","openid":"`+testOpenID+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, _ := decodeSent(t, call.Body)
+	if sent.TimeStamp != "040920021434" || sent.TimeStamp != answer.Get("timeStamp") {
+		t.Fatalf("timeStamp %q, 2C2P wrote %q for that moment", sent.TimeStamp, answer.Get("timeStamp"))
+	}
+	if answer.Get("dateTime") != received.In(transform.UTC8).Format(timeLayout) {
+		t.Fatalf("dateTime %q is not UTC+8", answer.Get("dateTime"))
 	}
 }
 
