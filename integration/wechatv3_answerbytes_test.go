@@ -80,7 +80,7 @@ func TestWechatV3AnswerBytes(t *testing.T) {
 		{"refund_query CLOSED", "refund_query", `{"refund_id":"AB-1@R|1"}`, 200, strings.Replace(refund, "%s", "CLOSED", 1), "",
 			`"status":"failed","amount":"2.30","currency":"CNY","provider_status":"CLOSED"}`, 200},
 		{"refund_query of another order", "refund_query", `{"refund_id":"AB-1@R|1","order_id":"AB-2"}`, 200, strings.Replace(refund, "%s", "SUCCESS", 1), "",
-			`"upstream_error"`, 502},
+			`"code":"invalid_request","message":"order_id is not the order of the refund refund_id names","field":"order_id"`, 400},
 		{"error, escaped message and a detail", "pay", `{"order_id":"AB-1","amount":"12.30","currency":"CNY","description":"d","openid":"o"}`, 400,
 			`{"code":"PARAM_ERROR","detail":{"location":"body","value":"\u516c\u4ed4"},"message":"\u8f93\u5165\u6e90\u201c/body/description\u201d\u6620\u5c04\u5230\u503c\u5b57\u6bb5\u201c\u5546\u54c1\u63cf\u8ff0\u201d\u5b57\u7b26\u4e32\u89c4\u5219\u6821\u9a8c\u5931\u8d25"}`, "",
 			`"provider_code":"PARAM_ERROR","provider_message":"输入源“/body/description”映射到值字段“商品描述”字符串规则校验失败"`, 422},
