@@ -156,7 +156,10 @@ func (s *Sandbox) checkPay(req transform.Params) string {
 	amt := req.Get("amt")
 	_, knownCurrency := CurrencyForNumeric(req.Get("currencyCode"))
 	switch {
-	case len(req.Get("timeStamp")) != 12 || !digits(req.Get("timeStamp")):
+	// timeStamp may be left out: 2C2P then takes its time of receipt, and
+	// the demo server approved the captured request, which has none
+	// (docs/providers/2c2p.md "Times").
+	case req.Get("timeStamp") != "" && (len(req.Get("timeStamp")) != 12 || !digits(req.Get("timeStamp"))):
 		return "Invalid timeStamp."
 	case transform.ValidOrderID("uniqueTransactionCode", req.Get("uniqueTransactionCode")) != nil:
 		return "Invalid uniqueTransactionCode."

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -181,6 +182,25 @@ func TestSandboxPayRoundTrip(t *testing.T) {
 	}
 }
 
+// TestSandboxTakesARequestWithoutTimeStamp: timeStamp is optional (2C2P's
+// SecurePay manual: "if empty, system will take the server received date
+// time"; the demo server approved the captured request, which has none), so
+// the sandbox answers 32 and writes its own time of receipt, in UTC+7
+// (docs/providers/2c2p.md "Times").
+func TestSandboxTakesARequestWithoutTimeStamp(t *testing.T) {
+	s := newSandbox(t, testConfig())
+	call := payCall(t, newClient(t, testConfig()), sandboxPay)
+	_, inner := decodeSent(t, call.Body)
+	without := regexp.MustCompile(`<timeStamp>\d{12}</timeStamp>`).ReplaceAllString(inner, "")
+	if without == inner {
+		t.Fatalf("no timeStamp in %s", inner)
+	}
+	call.Body = form(FieldRequest, refSeal(RootRequest, without, demoSecretKey))
+	if a := answerOf(t, post(t, s, call, false)); a.Get("respCode") != "32" || a.Get("timeStamp") != "221126090000" || a.Get("dateTime") != "221126100000" {
+		t.Fatalf("answer %v", a.Map())
+	}
+}
+
 // TestSandboxRefusals: what 2C2P cannot take is a signed respCode 99 with
 // the reason, which minipay turns into a 422 (or, under a wrong key, a 502).
 func TestSandboxRefusals(t *testing.T) {
@@ -212,8 +232,10 @@ func TestSandboxRefusals(t *testing.T) {
 		{"not a form", "Invalid payment request.", good, sandboxPay, []byte("hello"), 422, "provider_rejected"},
 		{"unsigned request", "Invalid signature.", good, sandboxPay,
 			form(FieldRequest, b64("<PaymentRequest><version>9.9</version><payload>"+b64("<PaymentRequest><merchantID>JT01</merchantID></PaymentRequest>")+"</payload></PaymentRequest>")), 422, "provider_rejected"},
-		{"missing fields", "Invalid timeStamp.", good, sandboxPay,
+		{"missing fields", "Invalid uniqueTransactionCode.", good, sandboxPay,
 			form(FieldRequest, refSeal(RootRequest, "<PaymentRequest><merchantID>JT01</merchantID></PaymentRequest>", demoSecretKey)), 422, "provider_rejected"},
+		{"a timeStamp not ddMMyyHHmmss", "Invalid timeStamp.", good, sandboxPay,
+			form(FieldRequest, refSeal(RootRequest, "<PaymentRequest><timeStamp>2211260900</timeStamp><merchantID>JT01</merchantID></PaymentRequest>", demoSecretKey)), 422, "provider_rejected"},
 		{"another channel", "Invalid paymentChannel.", good, sandboxPay,
 			form(FieldRequest, refSeal(RootRequest, "<PaymentRequest><timeStamp>221126100000</timeStamp><merchantID>JT01</merchantID><uniqueTransactionCode>X1</uniqueTransactionCode><desc>x</desc><amt>000000000100</amt><currencyCode>702</currencyCode><paymentChannel>CC</paymentChannel></PaymentRequest>", demoSecretKey)), 422, "provider_rejected"},
 	}
