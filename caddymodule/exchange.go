@@ -52,6 +52,10 @@ type recorder struct {
 	// answered tells that the next handler wrote a final status or a body
 	// (record defaults status to 200 when it returned without either).
 	answered bool
+	// followedBy names the minipay or minipay_webhook handler that got this
+	// recorder as its ResponseWriter ("minipay wechat_login"): it came next
+	// in the route, where reverse_proxy was expected (misplacedAfter).
+	followedBy string
 	// request is the minipay handler's scratch for the request it sends.
 	request struct {
 		// body holds the merchant's body (readMerchantRequest): Prepare
@@ -102,7 +106,7 @@ var errAborted = errors.New("the answer was cut short")
 func (rec *recorder) record(r *http.Request, next caddyhttp.Handler) (err error) {
 	clear(rec.header)
 	rec.body.Reset()
-	rec.status, rec.tooLarge = 0, false
+	rec.status, rec.tooLarge, rec.followedBy = 0, false, ""
 	defer func() {
 		if v := recover(); v != nil {
 			if v != http.ErrAbortHandler {
@@ -119,6 +123,29 @@ func (rec *recorder) record(r *http.Request, next caddyhttp.Handler) (err error)
 		}
 	}()
 	return next.ServeHTTP(rec, r)
+}
+
+// misplacedAfter tells a minipay or minipay_webhook handler that it was
+// given another one's recorder: it comes right after that handler in its
+// route, where reverse_proxy was expected (two of them with one matcher,
+// or none, in one handle block), and what it got is the provider's request
+// or the event, not the merchant's or the provider's. It then answers
+// nothing and names itself, for the handler before it to say so, where
+// that one would report its provider's or backend's 404 ("the provider
+// answered HTTP 404").
+func misplacedAfter(w http.ResponseWriter, directive, provider string) bool {
+	rec, ok := w.(*recorder)
+	if ok {
+		rec.followedBy = directive + " " + provider
+	}
+	return ok
+}
+
+// misplacedMessage is the error of a handler followed by another
+// (misplacedAfter).
+func misplacedMessage(directive, followedBy string) string {
+	return "no reverse_proxy after " + directive + ": the next handler in its route is " + followedBy +
+		" (give each its own handle block)"
 }
 
 // Header implements http.ResponseWriter.

@@ -53,6 +53,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if misplacedAfter(w, "minipay", h.name) {
+		return nil
+	}
 	start := time.Now()
 	answerBeforeBody(w, r)
 	op := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
@@ -293,6 +296,9 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 			return nil, transform.Upstream("the provider's answer is too large")
 		}
 		return nil, upstreamFailure(err)
+	}
+	if rec.followedBy != "" {
+		return nil, transform.Upstream(misplacedMessage("minipay", rec.followedBy))
 	}
 	if !rec.answered {
 		// Nothing after minipay wrote an answer (no reverse_proxy, or one

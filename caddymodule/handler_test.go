@@ -158,6 +158,14 @@ func TestHandlerAnswers(t *testing.T) {
 			w.WriteHeader(http.StatusOK)
 			return nil
 		}), 502, transform.CodeUpstreamError, "the provider's answer is not valid XML"},
+		// Two minipay handlers in one route (one matcher, or none, in one
+		// handle block): the second gets the provider's request where
+		// reverse_proxy was expected, and its 404 is no provider's answer.
+		{"another minipay next in the route", nextMinipay(t), 502, transform.CodeUpstreamError,
+			"no reverse_proxy after minipay: the next handler in its route is minipay wechat_v2 (give each its own handle block)"},
+		{"a minipay_webhook next in the route", caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			return instance(t, nil, 0).ServeHTTP(w, r, upstream(answer))
+		}), 502, transform.CodeUpstreamError, "no reverse_proxy after minipay: the next handler in its route is minipay_webhook fake (give"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -194,6 +202,14 @@ func TestHandlerAnswers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nextMinipay is a minipay handler placed right after another in its
+// route, with reverse_proxy answering after it.
+func nextMinipay(t *testing.T) caddyhttp.Handler {
+	return caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return newTestHandler(t, io.Discard, zapcore.InfoLevel).ServeHTTP(w, r, upstream(signedPayAnswer()))
+	})
 }
 
 // TestRecorderStopsAtLimit checks that the recorder refuses writes past
@@ -416,6 +432,13 @@ func TestWebhookMerchantAnswers(t *testing.T) {
 			w.WriteHeader(http.StatusEarlyHints)
 			return nil
 		}, 502, "no handler after minipay_webhook answered", "merchant_failed"},
+		// A minipay handler after minipay_webhook in its route: the event
+		// reached no backend, and its 404 would read as the backend's.
+		{"another minipay next in the route", nextMinipay(t).ServeHTTP, 502,
+			"no reverse_proxy after minipay_webhook: the next handler in its route is minipay wechat_v2 (give each its own handle block)", "merchant_failed"},
+		{"another minipay_webhook next in the route", func(w http.ResponseWriter, r *http.Request) error {
+			return instance(t, nil, 0).ServeHTTP(w, r, answer(200, 0))
+		}, 502, "no reverse_proxy after minipay_webhook: the next handler in its route is minipay_webhook fake (give each its own handle block)", "merchant_failed"},
 		{"300", answer(300, 0), 502, "merchant backend answered 300", "merchant_failed"},
 		{"404", answer(404, 5), 502, "merchant backend answered 404", "merchant_failed"},
 		{"500 with a large body", answer(500, maxAnswer+1), 502, "merchant backend answered 500", "merchant_failed"},

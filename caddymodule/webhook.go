@@ -58,6 +58,9 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if misplacedAfter(w, "minipay_webhook", h.name) {
+		return nil
+	}
 	start := time.Now()
 	answerBeforeBody(w, r)
 	var reason string
@@ -161,6 +164,8 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 			return webhookMerchantFailed, ev, nack(http.StatusBadGateway, "merchant backend's answer was cut short")
 		}
 		return webhookMerchantFailed, ev, nack(http.StatusBadGateway, "merchant backend unavailable")
+	case rec.followedBy != "":
+		return webhookMerchantFailed, ev, nack(http.StatusBadGateway, misplacedMessage("minipay_webhook", rec.followedBy))
 	case !rec.answered:
 		// Nothing after minipay_webhook answered (no reverse_proxy in the
 		// route): the event reached nobody, so the provider must retry.
