@@ -168,8 +168,8 @@ func v2Digest(msg, key, signType string) string {
 // Merchant API's JSON: every err_code WeChat documents for each operation a
 // 422 provider_rejected with its code and err_code_des, every return_code
 // FAIL a 502 upstream_error FAIL with its return_msg, every trade_state its
-// status (amount and paid_at only for a paid order, undocumented ACCEPT a
-// 502 naming it), the refund, and refund_query picking each of four
+// status (amount and paid_at only for a paid order; ACCEPT, 已接收，等待扣款,
+// pending; an undocumented state a 502 naming it), the refund, and refund_query picking each of four
 // refunds in every refund_status.
 func TestWechatV2IndependentServerAnswers(t *testing.T) {
 	fake := independentWeChatV2(t)
@@ -226,12 +226,12 @@ func TestWechatV2IndependentServerAnswers(t *testing.T) {
 			unpaid := `"provider_order_id":"","amount":"","currency":""`
 			for state, want := range map[string]string{"SUCCESS": `"succeeded",` + paid, "REFUND": `"refunded",` + paid,
 				"NOTPAY": `"pending",` + unpaid, "USERPAYING": `"pending",` + unpaid, "CLOSED": `"cancelled",` + unpaid,
-				"REVOKED": `"cancelled",` + unpaid, "PAYERROR": `"failed",` + unpaid} {
+				"REVOKED": `"cancelled",` + unpaid, "PAYERROR": `"failed",` + unpaid, "ACCEPT": `"pending",` + unpaid} {
 				id := "Q" + state + "-1"
 				exact("query "+state, call("query", bodies["query"](id)),
 					`{"provider":"wechat_v2","order_id":"`+id+`","status":`+want+`,"provider_status":"`+state+`"}`)
 			}
-			wantError("query ACCEPT", call("query", bodies["query"]("QACCEPT-1")), 502, "upstream_error", "ACCEPT", "说明")
+			wantError("query PROCESSING", call("query", bodies["query"]("QPROCESSING-1")), 502, "upstream_error", "PROCESSING", "说明")
 			exact("close", call("close", bodies["close"]("C-1")), `{"provider":"wechat_v2","order_id":"C-1","status":"cancelled"}`)
 			exact("refund", call("refund", bodies["refund"]("O1")), `{"provider":"wechat_v2","order_id":"O1","refund_id":"O1-R1",`+
 				`"provider_refund_id":"2008450740201411110000174436","status":"pending","amount":"1.00","currency":"CNY"}`)

@@ -217,7 +217,12 @@ func StatusFromQuery(a transform.Params) (*transform.PaymentStatus, error) {
 		Provider: Name, OrderID: a.Get("out_trade_no"), ProviderOrderID: a.Get("transaction_id"),
 		Status: status, ProviderStatus: state,
 	}
-	if fee := a.Get("total_fee"); fee != "" {
+	// fee_type's default, CNY, is WeChat's for the paid order's fields (the
+	// orderquery page lists them for trade_state SUCCESS only): an unpaid
+	// order's total_fee without fee_type is in a currency the answer does
+	// not name, so no amount is claimed (README Merchant API, status object).
+	paid := status == transform.StatusSucceeded || status == transform.StatusRefunded
+	if fee := a.Get("total_fee"); fee != "" && (paid || a.Get("fee_type") != "") {
 		m, ok := transform.MoneyFromMinorText(fee, feeType(a))
 		if !ok {
 			return nil, transform.Upstream("the provider's answer has an invalid total_fee")
@@ -226,15 +231,17 @@ func StatusFromQuery(a transform.Params) (*transform.PaymentStatus, error) {
 	}
 	// Only a paid order has a payment time: a failed or closed one has none,
 	// whatever time_end the answer carries.
-	if t := a.Get("time_end"); t != "" && (status == transform.StatusSucceeded || status == transform.StatusRefunded) {
+	if t := a.Get("time_end"); t != "" && paid {
 		st.PaidAt = beijingRFC3339(t)
 	}
 	return st, nil
 }
 
+// tradeStates maps orderquery's trade_state (docs/providers/wechat_v2.md):
+// ACCEPT (已接收，等待扣款, received and awaiting the debit) is not paid yet.
 var tradeStates = map[string]string{
 	"SUCCESS": transform.StatusSucceeded, "REFUND": transform.StatusRefunded,
-	"NOTPAY": transform.StatusPending, "USERPAYING": transform.StatusPending,
+	"NOTPAY": transform.StatusPending, "USERPAYING": transform.StatusPending, "ACCEPT": transform.StatusPending,
 	"CLOSED": transform.StatusCancelled, "REVOKED": transform.StatusCancelled,
 	"PAYERROR": transform.StatusFailed,
 }

@@ -542,8 +542,9 @@ func TestDecodeQueryEdgeCases(t *testing.T) {
 	}
 	call, _ := c.Prepare(context.Background(), "query", []byte(`{"order_id":"O1"}`))
 
-	// fee_type absent: CNY, WeChat's default
-	out, err := call.Decode(200, nil, base(transform.Param{Name: "trade_state", Value: "NOTPAY"}, transform.Param{Name: "total_fee", Value: "5"}))
+	// fee_type absent from a paid order's answer: CNY, WeChat's default
+	// (an unpaid one's: TestDocumentedStates)
+	out, err := call.Decode(200, nil, base(transform.Param{Name: "trade_state", Value: "SUCCESS"}, transform.Param{Name: "total_fee", Value: "5"}))
 	if err != nil || !strings.Contains(string(out), `"amount":"0.05","currency":"CNY"`) {
 		t.Fatalf("default fee_type: %s %v", out, err)
 	}

@@ -1,0 +1,227 @@
+package wechatv2
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// TestDocumentedStates pins every state WeChat documents for v2, written
+// from its pages (docs/providers/wechat_v2.md: orderquery trade_state,
+// refundquery refund_status_$n, the payment notification's result_code,
+// the refund notification's refund_status) and from README's tables (Merchant
+// API: the status and refund objects; Webhooks: the event), not from the
+// code: what query, refund_query and the webhook say for each, values in
+// another case and values WeChat does not document (a 502 naming them in a
+// query, type unknown in an event), the amount and currency of unpaid
+// answers with and without fee_type, and a query and a notification of the
+// same order agreeing.
+func TestDocumentedStates(t *testing.T) {
+	c := newClient(t, testConfig(SignMD5))
+	w := newWebhook(t, testConfig(SignMD5))
+	outcome := func(out []byte, err error) string {
+		var e *transform.Error
+		if errors.As(err, &e) {
+			return strings.TrimSpace(strconv.Itoa(e.Status) + " " + e.Code + " " + e.ProviderCode)
+		}
+		if err != nil {
+			return "error " + err.Error()
+		}
+		return string(out)
+	}
+	answer := func(fields ...string) transform.Params {
+		p := transform.Params{{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"}, {Name: "appid", Value: vecAppID},
+			{Name: "mch_id", Value: vecMchID}, {Name: "nonce_str", Value: "ec2316275641faa3aacf3cc599e8730f"}, {Name: "result_code", Value: "SUCCESS"}}
+		for i := 0; i+1 < len(fields); i += 2 {
+			p = append(p, transform.Param{Name: fields[i], Value: fields[i+1]})
+		}
+		return p
+	}
+	query := func(fields ...string) string {
+		call, err := c.Prepare(context.Background(), "query", []byte(`{"order_id":"O1"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return outcome(call.Decode(200, nil, signedXML(answer(append([]string{"out_trade_no", "O1"}, fields...)...), vecAPIKey, SignMD5)))
+	}
+	refundQuery := func(fields ...string) string {
+		call, err := c.Prepare(context.Background(), "refund_query", []byte(`{"refund_id":"O1-R1","order_id":"O1"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return outcome(call.Decode(200, nil, signedXML(answer(append([]string{"out_trade_no", "O1", "transaction_id", "4200000123",
+			"refund_count", "1", "out_refund_no_0", "O1-R1", "refund_id_0", "50000123"}, fields...)...), vecAPIKey, SignMD5)))
+	}
+	event := func(ev *transform.Event, err error) string {
+		if err != nil {
+			return "error " + err.Error()
+		}
+		return strings.Join([]string{ev.Type, ev.OrderID, ev.ProviderOrderID, ev.RefundID, ev.Amount, ev.Currency, ev.OccurredAt}, " ")
+	}
+	// A payment notification as WeChat's 支付结果通知 lists it, changed in
+	// the fields given and signed again.
+	payment := func(fields ...string) string {
+		p := notificationParams()
+		for i := 0; i+1 < len(fields); i += 2 {
+			if fields[i+1] == "" {
+				p = slices.DeleteFunc(p, func(kv transform.Param) bool { return kv.Name == fields[i] })
+				continue
+			}
+			p = set(p, fields[i], fields[i+1])
+		}
+		return event(w.Verify(transform.Notification{Body: signedXML(p, vecAPIKey, SignMD5)}))
+	}
+	// A refund notification: req_info encrypted under the key (退款结果通知).
+	refund := func(plain string) string {
+		reqInfo, err := EncryptRefundInfo([]byte(plain), RefundKey(vecAPIKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return event(w.Verify(transform.Notification{Body: refundNotification(vecAppID, vecMchID, string(reqInfo))}))
+	}
+	refundPlain := func(status string) string {
+		return `<root><transaction_id>4200000123</transaction_id><out_trade_no>O1</out_trade_no><refund_id>50000123</refund_id>` +
+			`<out_refund_no>O1-R1</out_refund_no><total_fee>1234</total_fee><refund_fee>300</refund_fee><settlement_refund_fee>300</settlement_refund_fee>` +
+			`<refund_status>` + status + `</refund_status><success_time>2026-11-22 10:05:00</success_time><refund_recv_accout>支付用户零钱</refund_recv_accout>` +
+			`<refund_account>REFUND_SOURCE_RECHARGE_FUNDS</refund_account><refund_request_source>API</refund_request_source></root>`
+	}
+	const (
+		paidFields = `"provider_order_id":"4200000123","amount":"12.34","currency":"CNY","paid_at":"2026-11-22T10:00:00+08:00"`
+		noAmount   = `"provider_order_id":"","amount":"","currency":""`
+	)
+	paid := []string{"transaction_id", "4200000123", "total_fee", "1234", "fee_type", "CNY", "time_end", "20261122100000"}
+	with := func(state string, fields ...string) []string {
+		return append([]string{"trade_state", state}, fields...)
+	}
+	status := func(state, rest string) string {
+		// README's member order: provider_order_id before status
+		status, fields, _ := strings.Cut(rest, ",")
+		pid, after, _ := strings.Cut(fields, ",")
+		return `{"provider":"wechat_v2","order_id":"O1",` + pid + "," + status + "," + after + `,"provider_status":"` + state + `"}`
+	}
+	tests := []struct{ name, got, want string }{
+		// orderquery trade_state: the payment's fields for a paid order
+		{"query SUCCESS", query(with("SUCCESS", paid...)...), status("SUCCESS", `"status":"succeeded",`+paidFields)},
+		{"query REFUND", query(with("REFUND", paid...)...), status("REFUND", `"status":"refunded",`+paidFields)},
+		// fee_type 否, 默认人民币 CNY: a paid order's answer without it is CNY
+		{"query SUCCESS without fee_type", query(with("SUCCESS", "transaction_id", "4200000123", "total_fee", "1234", "time_end", "20261122100000")...),
+			status("SUCCESS", `"status":"succeeded",`+paidFields)},
+		{"query SUCCESS in JPY", query(with("SUCCESS", "transaction_id", "4200000123", "total_fee", "1234", "fee_type", "JPY", "time_end", "20261122100000")...),
+			status("SUCCESS", `"status":"succeeded","provider_order_id":"4200000123","amount":"1234","currency":"JPY","paid_at":"2026-11-22T10:00:00+08:00"`)},
+		// not SUCCESS: 只返回out_trade_no（必传）和attach（选传）
+		{"query NOTPAY", query(with("NOTPAY", "trade_state_desc", "订单未支付")...), status("NOTPAY", `"status":"pending",`+noAmount)},
+		{"query USERPAYING", query(with("USERPAYING", "trade_state_desc", "需要用户输入支付密码")...), status("USERPAYING", `"status":"pending",`+noAmount)},
+		// ACCEPT--已接收，等待扣款 (the mini program orderquery page): not paid yet
+		{"query ACCEPT", query(with("ACCEPT", "trade_state_desc", "已接收，等待扣款")...), status("ACCEPT", `"status":"pending",`+noAmount)},
+		{"query CLOSED", query(with("CLOSED", "trade_state_desc", "订单已关闭")...), status("CLOSED", `"status":"cancelled",`+noAmount)},
+		{"query REVOKED", query(with("REVOKED", "trade_state_desc", "订单已撤销")...), status("REVOKED", `"status":"cancelled",`+noAmount)},
+		{"query PAYERROR", query(with("PAYERROR", "trade_state_desc", "支付失败")...), status("PAYERROR", `"status":"failed",`+noAmount)},
+		// A real NOTPAY answer may carry total_fee without fee_type. WeChat's
+		// default CNY is stated for the paid order's fields only: the amount
+		// of an unpaid one is in a currency the answer does not name, so
+		// neither is claimed (README Merchant API, the status object).
+		{"query NOTPAY with total_fee only", query(with("NOTPAY", "total_fee", "100", "trade_state_desc", "订单未支付")...),
+			status("NOTPAY", `"status":"pending",`+noAmount)},
+		{"query CLOSED with total_fee only", query(with("CLOSED", "total_fee", "100")...), status("CLOSED", `"status":"cancelled",`+noAmount)},
+		{"query PAYERROR with total_fee only", query(with("PAYERROR", "total_fee", "100")...), status("PAYERROR", `"status":"failed",`+noAmount)},
+		// with its fee_type the amount is stated, whatever the state
+		{"query NOTPAY with total_fee and fee_type", query(with("NOTPAY", "total_fee", "100", "fee_type", "JPY")...),
+			status("NOTPAY", `"status":"pending","provider_order_id":"","amount":"100","currency":"JPY"`)},
+		// a time_end on an unpaid order gives no paid_at
+		{"query PAYERROR with every field", query(with("PAYERROR", paid...)...),
+			status("PAYERROR", `"status":"failed","provider_order_id":"4200000123","amount":"12.34","currency":"CNY"`)},
+		// never guessed: 502 naming the state
+		{"query success (lower case)", query(with("success", paid...)...), "502 upstream_error success"},
+		{"query Notpay", query(with("Notpay")...), "502 upstream_error Notpay"},
+		{"query PROCESSING (undocumented)", query(with("PROCESSING")...), "502 upstream_error PROCESSING"},
+		{"query without trade_state", query("total_fee", "100"), "502 upstream_error"},
+
+		// refundquery refund_status_$n; refund_fee_$n in fee_type, 默认人民币 CNY
+		{"refund_query SUCCESS", refundQuery("refund_fee_0", "300", "refund_status_0", "SUCCESS"), refundObject("succeeded", "SUCCESS")},
+		{"refund_query PROCESSING", refundQuery("refund_fee_0", "300", "refund_status_0", "PROCESSING"), refundObject("pending", "PROCESSING")},
+		{"refund_query REFUNDCLOSE", refundQuery("refund_fee_0", "300", "refund_status_0", "REFUNDCLOSE"), refundObject("failed", "REFUNDCLOSE")},
+		{"refund_query CHANGE", refundQuery("refund_fee_0", "300", "refund_status_0", "CHANGE"), refundObject("failed", "CHANGE")},
+		{"refund_query with fee_type", refundQuery("fee_type", "CNY", "refund_fee_0", "300", "refund_status_0", "SUCCESS"), refundObject("succeeded", "SUCCESS")},
+		{"refund_query success (lower case)", refundQuery("refund_fee_0", "300", "refund_status_0", "success"), "502 upstream_error success"},
+		{"refund_query ABNORMAL (v3's word)", refundQuery("refund_fee_0", "300", "refund_status_0", "ABNORMAL"), "502 upstream_error ABNORMAL"},
+		{"refund_query without refund_status", refundQuery("refund_fee_0", "300"), "502 upstream_error"},
+
+		// payment notification result_code; total_fee in fee_type, 默认人民币 CNY
+		{"notification SUCCESS", payment(), "payment.succeeded O1 4200000123  12.34 CNY 2026-11-22T10:00:00+08:00"},
+		{"notification SUCCESS without fee_type", payment("fee_type", ""), "payment.succeeded O1 4200000123  12.34 CNY 2026-11-22T10:00:00+08:00"},
+		{"notification SUCCESS in HKD", payment("fee_type", "HKD"), "payment.succeeded O1 4200000123  12.34 HKD 2026-11-22T10:00:00+08:00"},
+		{"notification FAIL", payment("result_code", "FAIL", "err_code", "SYSTEMERROR", "err_code_des", "系统错误"),
+			"payment.failed O1 4200000123  12.34 CNY 2026-11-22T10:00:00+08:00"},
+		{"notification success (lower case)", payment("result_code", "success"), "unknown O1 4200000123  12.34 CNY 2026-11-22T10:00:00+08:00"},
+		{"notification without result_code", payment("result_code", ""), "unknown O1 4200000123  12.34 CNY 2026-11-22T10:00:00+08:00"},
+
+		// refund notification refund_status; amount settlement_refund_fee, CNY (no currency in req_info)
+		{"refund notification SUCCESS", refund(refundPlain("SUCCESS")), "refund.succeeded O1 4200000123 O1-R1 3.00 CNY 2026-11-22T10:05:00+08:00"},
+		{"refund notification CHANGE", refund(refundPlain("CHANGE")), "refund.failed O1 4200000123 O1-R1 3.00 CNY 2026-11-22T10:05:00+08:00"},
+		{"refund notification REFUNDCLOSE", refund(refundPlain("REFUNDCLOSE")), "refund.failed O1 4200000123 O1-R1 3.00 CNY 2026-11-22T10:05:00+08:00"},
+		// never guessed into a refund type; still the refund it names, so that
+		// refund_query can be asked about it
+		{"refund notification PROCESSING (not notified)", refund(refundPlain("PROCESSING")), "unknown O1 4200000123 O1-R1 3.00 CNY 2026-11-22T10:05:00+08:00"},
+		{"refund notification success (lower case)", refund(refundPlain("success")), "unknown O1 4200000123 O1-R1 3.00 CNY 2026-11-22T10:05:00+08:00"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s:\n got %s\nwant %s", tt.name, tt.got, tt.want)
+		}
+	}
+
+	// The same order told by a query and by its notification: the status
+	// matches the event's type, and the amount, currency, WeChat's order id
+	// and the time agree (paid_at = occurred_at).
+	agree := []struct {
+		name          string
+		notification  []string
+		queryFields   []string
+		status, event string
+	}{
+		{"paid", nil, with("SUCCESS", paid...), "succeeded", transform.EventPaymentSucceeded},
+		{"paid without fee_type", []string{"fee_type", ""}, with("SUCCESS", "transaction_id", "4200000123", "total_fee", "1234", "time_end", "20261122100000"),
+			"succeeded", transform.EventPaymentSucceeded},
+		{"paid in USD", []string{"fee_type", "USD"}, with("SUCCESS", "transaction_id", "4200000123", "total_fee", "1234", "fee_type", "USD", "time_end", "20261122100000"),
+			"succeeded", transform.EventPaymentSucceeded},
+		{"failed", []string{"result_code", "FAIL"}, with("PAYERROR", paid...), "failed", transform.EventPaymentFailed},
+	}
+	for _, a := range agree {
+		var st map[string]string
+		if err := json.Unmarshal([]byte(query(a.queryFields...)), &st); err != nil {
+			t.Fatalf("%s: %v", a.name, err)
+		}
+		parts := strings.Split(payment(a.notification...), " ")
+		ev := map[string]string{"type": parts[0], "provider_order_id": parts[2], "amount": parts[4], "currency": parts[5], "occurred_at": parts[6]}
+		if st["status"] != a.status || ev["type"] != a.event || st["amount"] != ev["amount"] || st["currency"] != ev["currency"] ||
+			st["provider_order_id"] != ev["provider_order_id"] || a.status == "succeeded" && st["paid_at"] != ev["occurred_at"] {
+			t.Errorf("%s: the query says %v, the notification %v", a.name, st, ev)
+		}
+	}
+	// A refund told by refund_query and by its notification.
+	for _, s := range []struct{ state, status, event string }{
+		{"SUCCESS", "succeeded", transform.EventRefundSucceeded}, {"REFUNDCLOSE", "failed", transform.EventRefundFailed},
+		{"CHANGE", "failed", transform.EventRefundFailed},
+	} {
+		var r map[string]string
+		if err := json.Unmarshal([]byte(refundQuery("refund_fee_0", "300", "settlement_refund_fee_0", "300", "refund_status_0", s.state)), &r); err != nil {
+			t.Fatal(err)
+		}
+		parts := strings.Split(refund(refundPlain(s.state)), " ")
+		if r["status"] != s.status || parts[0] != s.event || r["amount"] != parts[4] || r["currency"] != parts[5] || r["refund_id"] != parts[3] {
+			t.Errorf("refund %s: refund_query says %v, the notification %v", s.state, r, parts)
+		}
+	}
+}
+
+// refundObject is README's refund object for refund O1-R1 of 3.00 CNY.
+func refundObject(status, providerStatus string) string {
+	return `{"provider":"wechat_v2","order_id":"O1","refund_id":"O1-R1","provider_refund_id":"50000123","status":"` + status +
+		`","amount":"3.00","currency":"CNY","provider_status":"` + providerStatus + `"}`
+}
