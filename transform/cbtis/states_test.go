@@ -1,0 +1,115 @@
+package cbtis
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
+
+// TestDocumentedStates pins every status and notification kind CBTIS
+// documents (docs/providers/cbtis.md: the intent's PENDING, SUCCEEDED,
+// CANCELLED; notify_type payment_success and refund_success), written from
+// README's CBTIS section, not from the code: what query and the webhook say
+// for each, values in another case or spelling and ones CBTIS does not
+// document (a query's 502 naming them, an event of type unknown), an amount
+// without its currency (neither stated), and a query and a notification of
+// the same intent agreeing. CBTIS has no refund query.
+func TestDocumentedStates(t *testing.T) {
+	const order = "P9297895081903"
+	query := func(data string) string {
+		st, err := StatusFromQuery(order, json.RawMessage(`{"order_id":"C34368224017070001","merchant_order_id":"`+order+`"`+data+`}`))
+		var e *transform.Error
+		if errors.As(err, &e) {
+			return strings.TrimSpace(strconv.Itoa(e.Status) + " " + e.Code + " " + e.ProviderCode)
+		}
+		if err != nil {
+			return "error " + err.Error()
+		}
+		return string(transform.Marshal(st))
+	}
+	w := newWebhook(t, webhookConfig())
+	notify := func(body string) string {
+		ev, err := w.Verify(transform.Notification{Header: http.Header{"Signature": {refSignature([]byte(body), vecAPIKey)}}, Body: []byte(body)})
+		if err != nil {
+			return "error " + err.Error()
+		}
+		return strings.Join([]string{ev.ID, ev.OrderID, ev.ProviderOrderID, ev.RefundID, ev.Amount, ev.Currency, ev.OccurredAt}, " ")
+	}
+	payment := func(kind, data string) string {
+		return notify(`{"notify_type":"` + kind + `","data":{"uid":39172931,"order_id":"C34368224017070001","merchant_order_id":"` + order +
+			`","order_amount":"12.30","order_currency":"HKD","create_time":"2023-08-23T18:25:43.511Z","pay_time":"2023-08-23T18:26:01.000Z"` + data + `}}`)
+	}
+	refund := func(data string) string {
+		return notify(`{"notify_type":"refund_success","data":{"uid":39172931,"refund_id":"C34368224017070000","merchant_refund_id":"P2164521756312637123",` +
+			`"order_amount":"105.00","create_time":"2023-08-23T18:25:43.511Z","refund_time":"2023-08-23T18:28:16.511Z"` + data + `}}`)
+	}
+	status := func(status, rest string) string {
+		return `{"provider":"cbtis","order_id":"` + order + `","provider_order_id":"C34368224017070001","status":"` + status + `",` + rest
+	}
+	const amount = `"amount":"12.30","currency":"HKD"`
+	paid := "cbtis:C34368224017070001:payment.succeeded " + order + " C34368224017070001  12.30 HKD 2023-08-23T18:26:01Z"
+	tests := []struct{ name, got, want string }{
+		{"query SUCCEEDED", query(`,"amount":"12.30","currency":"HKD","pay_time":"2023-08-23T18:26:01.000Z","status":"SUCCEEDED"`),
+			status("succeeded", amount+`,"paid_at":"2023-08-23T18:26:01Z","provider_status":"SUCCEEDED"}`)},
+		// paid_at only for a paid order, whatever pay_time says
+		{"query PENDING", query(`,"amount":"12.30","currency":"HKD","pay_time":"2023-08-23T18:26:01.000Z","status":"PENDING"`),
+			status("pending", amount+`,"provider_status":"PENDING"}`)},
+		{"query CANCELLED", query(`,"amount":"12.30","currency":"HKD","status":"CANCELLED"`), status("cancelled", amount+`,"provider_status":"CANCELLED"}`)},
+		// an amount without its currency, or a currency without an amount: neither (CBTIS gives no default)
+		{"query PENDING, amount without currency", query(`,"amount":"12.30","status":"PENDING"`),
+			status("pending", `"amount":"","currency":"","provider_status":"PENDING"}`)},
+		{"query PENDING, currency without amount", query(`,"currency":"HKD","status":"PENDING"`),
+			status("pending", `"amount":"","currency":"","provider_status":"PENDING"}`)},
+		{"query SUCCEEDED in JPY", query(`,"amount":"100","currency":"JPY","status":"SUCCEEDED"`),
+			status("succeeded", `"amount":"100","currency":"JPY","provider_status":"SUCCEEDED"}`)},
+		// never guessed: a 502 naming the status
+		{"query succeeded (lower case)", query(`,"status":"succeeded"`), "502 upstream_error succeeded"},
+		{"query CANCELED (one l)", query(`,"status":"CANCELED"`), "502 upstream_error CANCELED"},
+		{"query FAILED (undocumented)", query(`,"status":"FAILED"`), "502 upstream_error FAILED"},
+		{"query PROCESSING (undocumented)", query(`,"status":"PROCESSING"`), "502 upstream_error PROCESSING"},
+		{"query without status", query(``), "502 upstream_error"},
+
+		{"payment_success", payment("payment_success", `,"status":"SUCCEEDED"`), paid},
+		{"payment_success without status", payment("payment_success", ``), paid},
+		// the intent's own status saying otherwise, or the kind in another case: unknown
+		{"payment_success with status PENDING", payment("payment_success", `,"status":"PENDING"`),
+			"cbtis:C34368224017070001/payment_success:unknown " + order + " C34368224017070001  12.30 HKD "},
+		{"payment_success with status succeeded", payment("payment_success", `,"status":"succeeded"`),
+			"cbtis:C34368224017070001/payment_success:unknown " + order + " C34368224017070001  12.30 HKD "},
+		{"PAYMENT_SUCCESS", payment("PAYMENT_SUCCESS", `,"status":"SUCCEEDED"`),
+			"cbtis:C34368224017070001/PAYMENT_SUCCESS:unknown " + order + " C34368224017070001  12.30 HKD "},
+		{"payment_failed (undocumented)", payment("payment_failed", `,"status":"FAILED"`),
+			"cbtis:C34368224017070001/payment_failed:unknown " + order + " C34368224017070001  12.30 HKD "},
+		{"payment_success without order_currency", notify(`{"notify_type":"payment_success","data":{"order_id":"C34368224017070001","merchant_order_id":"`+order+`","order_amount":"12.30"}}`),
+			"cbtis:C34368224017070001:payment.succeeded " + order + " C34368224017070001    "},
+		// the documented refund_success names only order_amount, the order's total: no amount
+		{"refund_success as documented", refund(``), "cbtis:C34368224017070000:refund.succeeded   P2164521756312637123   2023-08-23T18:28:16Z"},
+		{"refund_success with refund_amount", refund(`,"refund_amount":"5.00","refund_currency":"HKD"`),
+			"cbtis:C34368224017070000:refund.succeeded   P2164521756312637123 5.00 HKD 2023-08-23T18:28:16Z"},
+		{"refund_success with refund_amount and order_currency", refund(`,"refund_amount":"5","order_currency":"HKD"`),
+			"cbtis:C34368224017070000:refund.succeeded   P2164521756312637123 5.00 HKD 2023-08-23T18:28:16Z"},
+		{"refund_success with refund_amount, no currency", refund(`,"refund_amount":"5.00"`),
+			"cbtis:C34368224017070000:refund.succeeded   P2164521756312637123   2023-08-23T18:28:16Z"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s:\n got %s\nwant %s", tt.name, tt.got, tt.want)
+		}
+	}
+
+	// The same paid intent told by a query and by payment_success.
+	var st map[string]string
+	if err := json.Unmarshal([]byte(query(`,"amount":"12.3","currency":"HKD","pay_time":"2023-08-23T18:26:01.000Z","status":"SUCCEEDED"`)), &st); err != nil {
+		t.Fatal(err)
+	}
+	ev := strings.Split(payment("payment_success", `,"status":"SUCCEEDED"`), " ")
+	if st["status"] != "succeeded" || !strings.HasSuffix(ev[0], ":"+transform.EventPaymentSucceeded) || st["order_id"] != ev[1] ||
+		st["provider_order_id"] != ev[2] || st["amount"] != ev[4] || st["currency"] != ev[5] || st["paid_at"] != ev[6] {
+		t.Errorf("the query says %v, the notification %v", st, ev)
+	}
+}
