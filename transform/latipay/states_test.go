@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // TestDocumentedStates pins every status Latipay documents (docs/providers/latipay.md:
@@ -27,15 +27,8 @@ func TestDocumentedStates(t *testing.T) {
 	}
 	w := newWebhook(t, Config{APIKey: vecAPIKey, Currency: "NZD"})
 	query := func(status, amount string) string {
-		out, err := call.Decode(200, nil, []byte(queryAnswerJSON(ref, "wechat", status, "NZD", amount, refNotify(ref, "wechat", status, "NZD", amount, vecAPIKey))))
-		var e *transform.Error
-		if errors.As(err, &e) {
-			return strings.TrimSpace(strconv.Itoa(e.Status) + " " + e.Code + " " + e.ProviderCode)
-		}
-		if err != nil {
-			return "error " + err.Error()
-		}
-		return string(out)
+		return transformtest.Outcome(call.Decode(200, nil, []byte(queryAnswerJSON(ref, "wechat", status, "NZD", amount,
+			refNotify(ref, "wechat", status, "NZD", amount, vecAPIKey)))))
 	}
 	notify := func(status, amount string) string {
 		ev, err := w.Verify(transform.Notification{Header: map[string][]string{"Content-Type": {"application/x-www-form-urlencoded"}},

@@ -23,6 +23,30 @@ import (
 	"github.com/minipay/caddy-minipay/transform"
 )
 
+// Outcome is a decoded answer as one comparable text: the merchant's JSON,
+// or for a *transform.Error its status, code and provider_code ("502
+// upstream_error ACCEPT"), so that a table of states can hold both.
+func Outcome(out []byte, err error) string {
+	var e *transform.Error
+	if errors.As(err, &e) {
+		return strings.TrimSpace(fmt.Sprintf("%d %s %s", e.Status, e.Code, e.ProviderCode))
+	}
+	if err != nil {
+		return "error " + err.Error()
+	}
+	return string(out)
+}
+
+// EventText is an event's type and members as one comparable text, absent
+// ones empty: type, order_id, provider_order_id, refund_id, amount,
+// currency, occurred_at.
+func EventText(ev *transform.Event, err error) string {
+	if err != nil {
+		return "error " + err.Error()
+	}
+	return strings.Join([]string{ev.Type, ev.OrderID, ev.ProviderOrderID, ev.RefundID, ev.Amount, ev.Currency, ev.OccurredAt}, " ")
+}
+
 // WantError asserts that err is a *transform.Error with status and code, and
 // that its JSON form carries none of the forbidden strings (secrets, URLs
 // with secrets in their query).

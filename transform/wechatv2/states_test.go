@@ -3,13 +3,12 @@ package wechatv2
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // TestDocumentedStates pins every state WeChat documents for v2, written
@@ -25,16 +24,7 @@ import (
 func TestDocumentedStates(t *testing.T) {
 	c := newClient(t, testConfig(SignMD5))
 	w := newWebhook(t, testConfig(SignMD5))
-	outcome := func(out []byte, err error) string {
-		var e *transform.Error
-		if errors.As(err, &e) {
-			return strings.TrimSpace(strconv.Itoa(e.Status) + " " + e.Code + " " + e.ProviderCode)
-		}
-		if err != nil {
-			return "error " + err.Error()
-		}
-		return string(out)
-	}
+	outcome := transformtest.Outcome
 	answer := func(fields ...string) transform.Params {
 		p := transform.Params{{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"}, {Name: "appid", Value: vecAppID},
 			{Name: "mch_id", Value: vecMchID}, {Name: "nonce_str", Value: "ec2316275641faa3aacf3cc599e8730f"}, {Name: "result_code", Value: "SUCCESS"}}
@@ -58,12 +48,7 @@ func TestDocumentedStates(t *testing.T) {
 		return outcome(call.Decode(200, nil, signedXML(answer(append([]string{"out_trade_no", "O1", "transaction_id", "4200000123",
 			"refund_count", "1", "out_refund_no_0", "O1-R1", "refund_id_0", "50000123"}, fields...)...), vecAPIKey, SignMD5)))
 	}
-	event := func(ev *transform.Event, err error) string {
-		if err != nil {
-			return "error " + err.Error()
-		}
-		return strings.Join([]string{ev.Type, ev.OrderID, ev.ProviderOrderID, ev.RefundID, ev.Amount, ev.Currency, ev.OccurredAt}, " ")
-	}
+	event := transformtest.EventText
 	// A payment notification as WeChat's 支付结果通知 lists it, changed in
 	// the fields given and signed again.
 	payment := func(fields ...string) string {

@@ -2,8 +2,6 @@ package wechatv3
 
 import (
 	"encoding/json"
-	"errors"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -26,16 +24,7 @@ func TestDocumentedStates(t *testing.T) {
 	c := pinnedClient(t, nil)
 	sb, _ := newSandbox(t, nil)
 	w := must(NewWebhook(merchantConfig(t)))
-	outcome := func(out []byte, err error) string {
-		var e *transform.Error
-		if errors.As(err, &e) {
-			return strings.TrimSpace(strconv.Itoa(e.Status) + " " + e.Code + " " + e.ProviderCode)
-		}
-		if err != nil {
-			return "error " + err.Error()
-		}
-		return string(out)
-	}
+	outcome := transformtest.Outcome
 	answer := func(op, req, body string) string {
 		call := prepare(t, c, op, req)
 		return outcome(call.Decode(200, platformAnswer(t, examplePublicKeyID, transformtest.Pinned, body), []byte(body)))
@@ -51,12 +40,7 @@ func TestDocumentedStates(t *testing.T) {
 			`"transaction_id":"4200000123","out_trade_no":"ORDER1","channel":"ORIGINAL","user_received_account":"支付用户零钱",`+
 			`"create_time":"2026-11-29T10:01:00+08:00","status":"`+status+`","amount":{"total":1234,"refund":300,"payer_total":1234,"payer_refund":300,"currency":"CNY"}}`)
 	}
-	event := func(ev *transform.Event, err error) string {
-		if err != nil {
-			return "error " + err.Error()
-		}
-		return strings.Join([]string{ev.Type, ev.OrderID, ev.ProviderOrderID, ev.RefundID, ev.Amount, ev.Currency, ev.OccurredAt}, " ")
-	}
+	event := transformtest.EventText
 	notify := func(eventType, resource string) string {
 		return event(w.Verify(notificationOf(t, sb, examplePublicKeyID, eventType, resource)))
 	}
