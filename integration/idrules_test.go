@@ -13,7 +13,10 @@ import (
 // own refuses (WeChat v3's out_trade_no: 6 to 32 characters, no '|') is
 // sent, and the provider's refusal is a 422 with its code (here the
 // sandbox's, answering as WeChat does); one both take makes the order or
-// the refund, on every route of Caddyfile.example.
+// the refund, on every route of Caddyfile.example. 2C2P's
+// uniqueTransactionCode of at most 20 characters is the exception: a
+// longer order_id is a 400 naming it, and 2C2P is not called (README
+// "2C2P", docs/providers/2c2p.md "Field limits").
 func TestIDRulesOfEveryProvider(t *testing.T) {
 	tc, merchant, sandbox, _ := startExample(t)
 	base := "http://localhost:" + itoa(merchant)
@@ -26,18 +29,21 @@ func TestIDRulesOfEveryProvider(t *testing.T) {
 		name, id   string
 		merchantOK bool // the merchant API's rule: 1–32 of A-Za-z0-9_-|*
 		v3OK       bool // WeChat v3's out_trade_no: 6–32 of A-Za-z0-9_-*
+		twoC2POK   bool // 2C2P's uniqueTransactionCode: at most 20 characters
 	}{
-		{"2 characters", "O1", true, false},
-		{"5 characters", "ORDR1", true, false},
-		{"6 characters", "ORDER1", true, true},
-		{"a '|'", "ORDER|1", true, false},
-		{"32 characters of every kind", "Az09_-|*" + strings.Repeat("9", 24), true, false},
-		{"32 characters of every kind but '|'", "Az09_-*" + strings.Repeat("9", 25), true, true},
-		{"33 characters", strings.Repeat("9", 33), false, false},
-		{"an '@'", "ORDER@1", false, false},
-		{"a space", "ORDER 1", false, false},
-		{"a dot", "ORDER.1", false, false},
-		{"not ASCII", "订单000001", false, false},
+		{"2 characters", "O1", true, false, true},
+		{"5 characters", "ORDR1", true, false, true},
+		{"6 characters", "ORDER1", true, true, true},
+		{"a '|'", "ORDER|1", true, false, true},
+		{"20 characters of every kind", "Az09_-|*" + strings.Repeat("9", 12), true, false, true},
+		{"21 characters", strings.Repeat("9", 21), true, true, false},
+		{"32 characters of every kind", "Az09_-|*" + strings.Repeat("9", 24), true, false, false},
+		{"32 characters of every kind but '|'", "Az09_-*" + strings.Repeat("9", 25), true, true, false},
+		{"33 characters", strings.Repeat("9", 33), false, false, false},
+		{"an '@'", "ORDER@1", false, false, false},
+		{"a space", "ORDER 1", false, false, false},
+		{"a dot", "ORDER.1", false, false, false},
+		{"not ASCII", "订单000001", false, false, false},
 	}
 	for _, tt := range orders {
 		t.Run("order_id "+tt.name, func(t *testing.T) {
@@ -56,6 +62,16 @@ func TestIDRulesOfEveryProvider(t *testing.T) {
 					switch {
 					case !tt.merchantOK:
 						wantAnswer(t, where, res, 400, "invalid_request", "order_id")
+					case r.provider == "2c2p" && !tt.twoC2POK:
+						wantAnswer(t, where, res, 400, "invalid_request", "order_id")
+						if e := res.errorOf(t); !strings.Contains(str(e["message"]), "uniqueTransactionCode") {
+							t.Errorf("%s: %s, want a message naming 2C2P's uniqueTransactionCode", where, res.body)
+						}
+						// nothing reached 2C2P: the sandbox knows no such order
+						c := postJSON(t, tc, "http://localhost:"+itoa(sandbox)+"/sandbox/complete", `{"provider":"2c2p","order_id":"`+tt.id+`","result":"succeeded"}`)
+						if c.status != 400 || !strings.Contains(string(c.body), "no such order") {
+							t.Errorf("%s: the sandbox completed it: %d %s", where, c.status, c.body)
+						}
 					case r.provider == "wechat_v3" && !tt.v3OK:
 						wantAnswer(t, where, res, 422, "provider_rejected", "")
 						if e := res.errorOf(t); e["provider_code"] != "PARAM_ERROR" || !strings.Contains(str(e["provider_message"]), "out_trade_no") {

@@ -343,7 +343,7 @@ func TestAmountsBackInEveryExponent(t *testing.T) {
 }
 `)
 	base := "http://localhost:" + port
-	for _, tt := range []struct {
+	for i, tt := range []struct {
 		provider, currency, amount, want string
 		refund, refundWant               string // wechat_v2 only
 	}{
@@ -360,7 +360,7 @@ func TestAmountsBackInEveryExponent(t *testing.T) {
 		{"cbtis", "KWD", "1.5", "1.500", "", ""},
 	} {
 		t.Run(tt.provider+"_"+tt.currency+"_"+tt.amount, func(t *testing.T) {
-			order := "AMT-" + strings.ReplaceAll(tt.provider+"-"+tt.currency+"-"+tt.amount, ".", "_")
+			order := "AMT-" + itoa(i) + "-" + tt.provider // within 2C2P's 20 characters (README "2C2P")
 			route := base + "/" + tt.provider
 			pay := postJSON(t, tc, route+"/pay", `{"order_id":"`+order+`","amount":"`+tt.amount+`","currency":"`+tt.currency+
 				`","description":"d","openid":"oqZa55Qo-u0cVViWMAgv_YbyXb4U"}`)

@@ -108,11 +108,24 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	}, nil
 }
 
+// MaxUniqueTransactionCode is the length of 2C2P's uniqueTransactionCode,
+// "Character 20" in both tables of its SecurePay manual, the request's and
+// the backend response's (docs/providers/2c2p.md "Field limits"). The
+// merchant API's order_id takes 32, so a longer one is refused here,
+// naming order_id, before 2C2P is called. order_id is ASCII: characters
+// and bytes are the same count.
+const MaxUniqueTransactionCode = 20
+
 // validatePay adds 2C2P's rules to those of transform.PayRequest (which
-// already checks country and payer_name): every text must survive an XML
-// document, notify_url is an absolute URL. client_ip and expire_at have no
-// WCMINI field and are not sent.
+// already checks country and payer_name): the order id fits
+// uniqueTransactionCode, every text must survive an XML document,
+// notify_url is an absolute URL. client_ip and expire_at have no WCMINI
+// field and are not sent.
 func validatePay(req *transform.PayRequest) error {
+	if len(req.OrderID) > MaxUniqueTransactionCode {
+		return transform.Invalid("order_id", "is longer than "+strconv.Itoa(MaxUniqueTransactionCode)+
+			" characters (2C2P's uniqueTransactionCode)")
+	}
 	for _, f := range []struct{ name, value string }{
 		{"description", req.Description}, {"openid", req.OpenID}, {"payer_name", req.PayerName},
 		{"attach", req.Attach}, {"notify_url", req.NotifyURL},

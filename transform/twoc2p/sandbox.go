@@ -161,7 +161,8 @@ func (s *Sandbox) checkPay(req transform.Params) string {
 	// (docs/providers/2c2p.md "Times").
 	case req.Get("timeStamp") != "" && (len(req.Get("timeStamp")) != 12 || !digits(req.Get("timeStamp"))):
 		return "Invalid timeStamp."
-	case transform.ValidOrderID("uniqueTransactionCode", req.Get("uniqueTransactionCode")) != nil:
+	case transform.ValidOrderID("uniqueTransactionCode", req.Get("uniqueTransactionCode")) != nil,
+		len(req.Get("uniqueTransactionCode")) > MaxUniqueTransactionCode:
 		return "Invalid uniqueTransactionCode."
 	case req.Get("desc") == "":
 		return "Invalid desc."
