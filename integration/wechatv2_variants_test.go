@@ -290,7 +290,7 @@ func TestWechatV2NotificationVariants(t *testing.T) {
 			id := "wechat_v2:50000408942018111907145868882:" + c.typ
 			data, _ := ev["data"].(map[string]any)
 			if ev["id"] != id || ev["type"] != c.typ || ev["order_id"] != "1409811653" || ev["refund_id"] != "1409811653-R1" ||
-				ev["provider_order_id"] != "1004400740201409030005092168" || ev["amount"] != "2.00" || ev["currency"] != "CNY" ||
+				ev["provider_order_id"] != "1004400740201409030005092168" || ev["amount"] != "3.00" || ev["currency"] != "CNY" ||
 				data["refund_status"] != c.status || data["refund_recv_accout"] != "支付用户零钱 <&>" || data["appid"] != nil {
 				t.Errorf("event %v, want id %s", ev, id)
 			}

@@ -124,7 +124,7 @@ func TestWebhookDocumentedRefundPlaintext(t *testing.T) {
 				}
 				if ev.ID != "wechat_v2:50000408942018111907145868882:"+tt.typ || ev.Type != tt.typ || ev.Provider != Name ||
 					ev.OrderID != "71106718111915575302817" || ev.ProviderOrderID != "4200000215201811190261405420" ||
-					ev.RefundID != "131811191610442717309" || ev.Amount != "39.00" || ev.Currency != "CNY" || ev.OccurredAt != occurred {
+					ev.RefundID != "131811191610442717309" || ev.Amount != "39.60" || ev.Currency != "CNY" || ev.OccurredAt != occurred {
 					t.Errorf("event %+v", ev)
 				}
 				if !maps.Equal(ev.Data, want) {

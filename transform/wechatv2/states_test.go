@@ -72,7 +72,7 @@ func TestDocumentedStates(t *testing.T) {
 	}
 	refundPlain := func(status string) string {
 		return `<root><transaction_id>4200000123</transaction_id><out_trade_no>O1</out_trade_no><refund_id>50000123</refund_id>` +
-			`<out_refund_no>O1-R1</out_refund_no><total_fee>1234</total_fee><refund_fee>300</refund_fee><settlement_refund_fee>300</settlement_refund_fee>` +
+			`<out_refund_no>O1-R1</out_refund_no><total_fee>1234</total_fee><refund_fee>300</refund_fee><settlement_refund_fee>250</settlement_refund_fee>` +
 			`<refund_status>` + status + `</refund_status><success_time>2026-11-22 10:05:00</success_time><refund_recv_accout>支付用户零钱</refund_recv_accout>` +
 			`<refund_account>REFUND_SOURCE_RECHARGE_FUNDS</refund_account><refund_request_source>API</refund_request_source></root>`
 	}
@@ -146,7 +146,8 @@ func TestDocumentedStates(t *testing.T) {
 		{"notification success (lower case)", payment("result_code", "success"), "unknown O1 4200000123  12.34 CNY 2026-11-22T10:00:00+08:00"},
 		{"notification without result_code", payment("result_code", ""), "unknown O1 4200000123  12.34 CNY 2026-11-22T10:00:00+08:00"},
 
-		// refund notification refund_status; amount settlement_refund_fee, CNY (no currency in req_info)
+		// refund notification refund_status; amount refund_fee (申请退款金额, settlement_refund_fee
+		// being that less unrefunded vouchers), CNY (req_info names no currency)
 		{"refund notification SUCCESS", refund(refundPlain("SUCCESS")), "refund.succeeded O1 4200000123 O1-R1 3.00 CNY 2026-11-22T10:05:00+08:00"},
 		{"refund notification CHANGE", refund(refundPlain("CHANGE")), "refund.failed O1 4200000123 O1-R1 3.00 CNY 2026-11-22T10:05:00+08:00"},
 		{"refund notification REFUNDCLOSE", refund(refundPlain("REFUNDCLOSE")), "refund.failed O1 4200000123 O1-R1 3.00 CNY 2026-11-22T10:05:00+08:00"},
@@ -195,7 +196,7 @@ func TestDocumentedStates(t *testing.T) {
 		{"CHANGE", "failed", transform.EventRefundFailed},
 	} {
 		var r map[string]string
-		if err := json.Unmarshal([]byte(refundQuery("refund_fee_0", "300", "settlement_refund_fee_0", "300", "refund_status_0", s.state)), &r); err != nil {
+		if err := json.Unmarshal([]byte(refundQuery("refund_fee_0", "300", "settlement_refund_fee_0", "250", "refund_status_0", s.state)), &r); err != nil {
 			t.Fatal(err)
 		}
 		parts := strings.Split(refund(refundPlain(s.state)), " ")

@@ -436,9 +436,11 @@ func (w *Webhook) refundEvent(outer transform.Params) (*transform.Event, error) 
 		OrderID: p.Get("out_trade_no"), ProviderOrderID: p.Get("transaction_id"), RefundID: p.Get("out_refund_no"),
 		Data: data,
 	}
-	// settlement_refund_fee (退款金额) is what was refunded; refund_fee
-	// (申请退款金额) what was asked, larger when vouchers were not refunded.
-	if m, ok := transform.MoneyFromMinorText(cmp.Or(p.Get("settlement_refund_fee"), p.Get("refund_fee")), "CNY"); ok {
+	// refund_fee (申请退款金额) is the refund's amount as the merchant asked
+	// for it and as refund and refund_query state it (wechat_v3's event
+	// takes amount.refund alike); settlement_refund_fee, that less the
+	// non-recharge vouchers' share, stays in data.
+	if m, ok := transform.MoneyFromMinorText(cmp.Or(p.Get("refund_fee"), p.Get("settlement_refund_fee")), "CNY"); ok {
 		ev.Amount, ev.Currency = m.String(), m.Currency
 	}
 	if t, err := time.ParseInLocation("2006-01-02 15:04:05", p.Get("success_time"), transform.UTC8); err == nil {

@@ -305,7 +305,7 @@ func TestWebhookRefundNotification(t *testing.T) {
 		t.Fatalf("Verify = %v", err)
 	}
 	if ev.Type != transform.EventRefundFailed || ev.ID != "wechat_v2:50000123:refund.failed" || ev.OrderID != "O1" ||
-		ev.ProviderOrderID != "4200000123" || ev.RefundID != "R2" || ev.Amount != "5.00" || ev.Currency != "CNY" ||
+		ev.ProviderOrderID != "4200000123" || ev.RefundID != "R2" || ev.Amount != "6.00" || ev.Currency != "CNY" ||
 		ev.OccurredAt != "2026-11-22T10:05:00+08:00" {
 		t.Fatalf("event %+v", ev)
 	}
