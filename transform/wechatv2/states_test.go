@@ -151,10 +151,10 @@ func TestDocumentedStates(t *testing.T) {
 		{"refund notification SUCCESS", refund(refundPlain("SUCCESS")), "refund.succeeded O1 4200000123 O1-R1 3.00 CNY 2026-11-22T10:05:00+08:00"},
 		{"refund notification CHANGE", refund(refundPlain("CHANGE")), "refund.failed O1 4200000123 O1-R1 3.00 CNY 2026-11-22T10:05:00+08:00"},
 		{"refund notification REFUNDCLOSE", refund(refundPlain("REFUNDCLOSE")), "refund.failed O1 4200000123 O1-R1 3.00 CNY 2026-11-22T10:05:00+08:00"},
-		// never guessed into a refund type; still the refund it names, so that
-		// refund_query can be asked about it
-		{"refund notification PROCESSING (not notified)", refund(refundPlain("PROCESSING")), "unknown O1 4200000123 O1-R1 3.00 CNY 2026-11-22T10:05:00+08:00"},
-		{"refund notification success (lower case)", refund(refundPlain("success")), "unknown O1 4200000123 O1-R1 3.00 CNY 2026-11-22T10:05:00+08:00"},
+		// never guessed into a refund type, and no refund_id outside refund
+		// events (README Webhooks): data names the refund
+		{"refund notification PROCESSING (not notified)", refund(refundPlain("PROCESSING")), "unknown O1 4200000123  3.00 CNY 2026-11-22T10:05:00+08:00"},
+		{"refund notification success (lower case)", refund(refundPlain("success")), "unknown O1 4200000123  3.00 CNY 2026-11-22T10:05:00+08:00"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

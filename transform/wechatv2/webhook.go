@@ -433,8 +433,10 @@ func (w *Webhook) refundEvent(outer transform.Params) (*transform.Event, error) 
 	data := nonEmpty(p, "")
 	ev := &transform.Event{
 		ID: transform.EventID(Name, cmp.Or(p.Get("refund_id"), p.Get("out_refund_no")), typ), Provider: Name, Type: typ,
-		OrderID: p.Get("out_trade_no"), ProviderOrderID: p.Get("transaction_id"), RefundID: p.Get("out_refund_no"),
-		Data: data,
+		OrderID: p.Get("out_trade_no"), ProviderOrderID: p.Get("transaction_id"), Data: data,
+	}
+	if typ != transform.EventUnknown { // refund events only (README Webhooks), as wechat_v3's
+		ev.RefundID = p.Get("out_refund_no")
 	}
 	// refund_fee (申请退款金额) is the refund's amount as the merchant asked
 	// for it and as refund and refund_query state it (wechat_v3's event
