@@ -7,16 +7,20 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 // The Latipay sandbox merchant (not anyone's secret).
@@ -409,10 +413,14 @@ func TestLatipayOlderQueryFormNeverSignsANotification(t *testing.T) {
 		}
 	}
 
-	refusedNamingOrderID("pay", postJSON(t, tc, base+"/latipay/pay",
-		`{"order_id":"`+forging+`","amount":"1.00","currency":"NZD","description":"x","openid":"obRdo5H-72b_PH2Lvr5_Dw9bXKHs"}`))
-	if got := sent.take(); len(got) != 0 {
-		t.Fatalf("pay sent %v", got)
+	// the methods of Latipay's hosted page the webhook accepts too
+	// (docs/providers/latipay.md "Payment methods"): x-payid, paid, MR
+	for _, orderID := range []string{forging, "x-payidpaidMR", "x-polipaypaidMR", "x-upi_upoppaidMR"} {
+		refusedNamingOrderID("pay "+orderID, postJSON(t, tc, base+"/latipay/pay",
+			`{"order_id":"`+orderID+`","amount":"1.00","currency":"NZD","description":"x","openid":"obRdo5H-72b_PH2Lvr5_Dw9bXKHs"}`))
+		if got := sent.take(); len(got) != 0 {
+			t.Fatalf("pay %s sent %v", orderID, got)
+		}
 	}
 	refusedNamingOrderID("query", postJSON(t, tc, base+"/latipay/query", `{"order_id":"`+forging+`"}`))
 	got := sent.take()
@@ -886,6 +894,43 @@ func latipayQueryAnswer(ref, status, amountJSON string, members map[string]strin
 	return "{" + strings.Join(parts, ",") + "}"
 }
 
+// startLatipayDocsCaddy starts a Caddy with, for Latipay's published
+// merchant (api_key 111222333, wallet W00000001), a minipay latipay route at
+// each path for its user id, proxied to fake, and minipay_webhook latipay at
+// /webhooks/latipay forwarding to merchant; it returns the Caddy and its
+// base URL.
+func startLatipayDocsCaddy(t *testing.T, fake *fakeLatipay, merchant *merchantBackend, users map[string]string) (*caddytest.Tester, string) {
+	port := itoa(freePort(t))
+	var routes strings.Builder
+	for _, path := range slices.Sorted(maps.Keys(users)) {
+		routes.WriteString(`
+	handle ` + path + `/* {
+		minipay latipay {
+			user_id ` + users[path] + `
+			wallet_id W00000001
+			api_key ` + latipayDocsKey + `
+			app_id wx721398712681232
+			currency NZD
+			notify_url https://merchantsite.com/confirm
+		}
+		reverse_proxy ` + strings.TrimPrefix(fake.srv.URL, "http://") + `
+	}`)
+	}
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+:`+port+` {
+	bind 127.0.0.1`+routes.String()+`
+	handle /webhooks/latipay {
+		minipay_webhook latipay {
+			api_key `+latipayDocsKey+`
+			currency NZD
+		}
+		reverse_proxy `+strings.TrimPrefix(merchant.srv.URL, "http://")+`
+	}
+}
+`)
+	return tc, "http://127.0.0.1:" + port
+}
+
 // TestLatipayPublishedVectorsThroughCaddy: Latipay's published signatures
 // reproduced end to end, a real Caddy's minipay latipay routes against an
 // independent Latipay: vector 3 is the query of 6000324 by U000000013,
@@ -898,34 +943,7 @@ func latipayQueryAnswer(ref, status, amountJSON string, members map[string]strin
 func TestLatipayPublishedVectorsThroughCaddy(t *testing.T) {
 	fake := newFakeLatipay(t)
 	merchant := newMerchantBackend(t)
-	port := itoa(freePort(t))
-	route := func(path, userID string) string {
-		return `
-	handle ` + path + `/* {
-		minipay latipay {
-			user_id ` + userID + `
-			wallet_id W00000001
-			api_key ` + latipayDocsKey + `
-			app_id wx721398712681232
-			currency NZD
-			notify_url https://merchantsite.com/confirm
-		}
-		reverse_proxy ` + strings.TrimPrefix(fake.srv.URL, "http://") + `
-	}`
-	}
-	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
-:`+port+` {
-	bind 127.0.0.1`+route("/vector3", "U000000013")+route("/vector4", "U000334333")+`
-	handle /webhooks/latipay {
-		minipay_webhook latipay {
-			api_key `+latipayDocsKey+`
-			currency NZD
-		}
-		reverse_proxy `+strings.TrimPrefix(merchant.srv.URL, "http://")+`
-	}
-}
-`)
-	base := "http://127.0.0.1:" + port
+	tc, base := startLatipayDocsCaddy(t, fake, merchant, map[string]string{"/vector3": "U000000013", "/vector4": "U000334333"})
 
 	t.Run("vector 3: query", func(t *testing.T) {
 		status := func(s string) string {
@@ -1045,6 +1063,63 @@ func TestLatipayPublishedVectorsThroughCaddy(t *testing.T) {
 				got[0].event["id"] != "latipay:LP-V-"+status+":"+typ || got[0].event["amount"] != "12.30" {
 				t.Fatalf("status %s: %d %q, events %v", status, r.status, r.body, got)
 			}
+		}
+	})
+}
+
+// TestLatipayHostedPageMethodsThroughCaddy: a real Caddy's minipay_webhook
+// latipay acknowledges the genuine notification of an order paid with each
+// method Latipay's current hosted online docs and plugins name
+// (docs/providers/latipay.md "Payment methods"), signed as Latipay signs
+// it, and forwards it with payment_method as sent; a query answer naming the
+// method is read too. On the old list these were 401 on every retry, so the
+// merchant never learnt the order was paid (and the query a 502). A card
+// payment's callback (vm: out_trade_no, sorted parameters under the card
+// private key) stays a 401, as README Latipay says.
+func TestLatipayHostedPageMethodsThroughCaddy(t *testing.T) {
+	fake := newFakeLatipay(t)
+	merchant := newMerchantBackend(t)
+	tc, base := startLatipayDocsCaddy(t, fake, merchant, map[string]string{"/latipay": "U000334333"})
+	post := func(form url.Values) response {
+		return do(t, tc, http.MethodPost, base+"/webhooks/latipay", "application/x-www-form-urlencoded", []byte(form.Encode()))
+	}
+	for _, method := range []string{"polipay", "azupay", "payid", "upi_upop", "coin_payments"} {
+		t.Run(method, func(t *testing.T) {
+			ref := "HP-" + strings.ReplaceAll(method, "_", "-")
+			signed := url.Values{"merchant_reference": {ref}, "payment_method": {method}, "status": {"paid"}, "currency": {"NZD"}, "amount": {"35.00"}}
+			form := url.Values{"order_id": {"2024091600000042"}, "pay_time": {"2024-09-16 05:25:37"},
+				"signature": {latipayNotify(latipayDocsKey, signed)}}
+			for k, v := range signed {
+				form[k] = v
+			}
+			r := post(form)
+			got := merchant.take()
+			if r.status != 200 || string(r.body) != "sent" || len(got) != 1 {
+				t.Fatalf("notification: %d %q, the merchant received %d events", r.status, r.body, len(got))
+			}
+			want := map[string]any{"id": "latipay:" + ref + ":payment.succeeded", "provider": "latipay", "type": "payment.succeeded",
+				"order_id": ref, "amount": "35.00", "currency": "NZD", "data": map[string]any{
+					"merchant_reference": ref, "payment_method": method, "status": "paid", "currency": "NZD", "amount": "35.00",
+					"unverified.order_id": "2024091600000042", "unverified.pay_time": "2024-09-16 05:25:37"}}
+			if !reflect.DeepEqual(got[0].event, want) {
+				t.Fatalf("event %v\nwant %v", got[0].event, want)
+			}
+
+			fake.next(latipayQueryAnswer(ref, "paid", `35.00`, map[string]string{
+				"payment_method": `"` + method + `"`, "signature": `"` + latipayNotify(latipayDocsKey, signed) + `"`}))
+			q := postJSON(t, tc, base+"/latipay/query", `{"order_id":"`+ref+`"}`)
+			if st := q.json(t); q.status != 200 || st["status"] != "succeeded" || st["amount"] != "35.00" || st["provider_status"] != "paid" {
+				t.Fatalf("query: %d %s", q.status, q.body)
+			}
+		})
+	}
+
+	t.Run("a card payment's callback (vm)", func(t *testing.T) {
+		card := url.Values{"amount": {"0.10"}, "currency": {"NZD"}, "notify_version": {"v2"}, "order_id": {"231103-0237511-001"},
+			"out_trade_no": {"231103-0237511"}, "pay_time": {"2023-11-03 02:39:49"}, "payment_method": {"vm"}, "status": {"paid"}}
+		card.Set("signature", latipayHMAC("card-private-key", card.Encode()))
+		if r := post(card); r.status != 401 || len(merchant.take()) != 0 {
+			t.Fatalf("card callback: %d %s", r.status, r.body)
 		}
 	})
 }

@@ -48,7 +48,9 @@ func acceptedReadings(t *testing.T, text, sig string) []Signed {
 // (400 naming order_id); the sorted form stays. Each row's premise is
 // checked against the real Verify, cut by cut: refused ids are exactly the
 // ones whose older signature some reading accepts. With the old code the
-// first row's pay and query went through.
+// first row's pay and query went through; the rows of the methods added
+// from Latipay's current docs (polipay, azupay, payid, upi_upop,
+// coin_payments) fail on the shorter list, whose webhook refused them.
 func TestOlderQueryFormNeverSignsANotification(t *testing.T) {
 	tests := []struct {
 		name, userID, orderID string
@@ -62,6 +64,17 @@ func TestOlderQueryFormNeverSignsANotification(t *testing.T) {
 		{"no status before the currency", "U12345678", "x-wechatMR", false},
 		{"an ordinary order id", "U12345678", "O-1001", false},
 		{"vector 3's query", "U000000013", "6000324", false},
+		{"a paid PayID notification of payid-, payid + paid sharing letters", "U12345678", "payid-payidpaidMR", true},
+		{"a pending NZ bank notification in an id holding po", "U12345678", "polipolipaypendingMR", true},
+		{"UPOP's underscore, within the order-id grammar", "U12345678", "x_upi_upopcanceledMR", true},
+		{"coin_payments: 21 characters of the id", "U12345678", "x-coin_paymentspaidMR", true},
+	}
+	// every method the webhook accepts is guarded, not only those above
+	for _, d := range documentedMethods {
+		tests = append(tests, struct {
+			name, userID, orderID string
+			refused               bool
+		}{"a paid " + d.method + " notification of x-", "U12345678", "x-" + d.method + "paidMR", true})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

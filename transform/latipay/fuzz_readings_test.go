@@ -18,6 +18,10 @@ func FuzzSignedConcatenationReadings(f *testing.F) {
 	f.Add("O-1wechatwechatpendingAUD1.5")
 	f.Add("unionpayunionpayfailedCNY0.01")
 	f.Add("x|*-_moneymorecanceledJPY100")
+	f.Add("payidpayidpaidAUD10.00")
+	f.Add("popolipaypendingNZD1.5")
+	f.Add("upi_upi_upopcanceledCNY8")
+	f.Add("coin_coin_paymentspaidUSD1")
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, wallet := range []string{"", "NZD"} {
 			var passed []Signed
@@ -42,7 +46,9 @@ func FuzzSignedConcatenationReadings(f *testing.F) {
 // are the published vector (docs/providers/latipay.md, vector 5) and genuine
 // ones whose fields end or begin with text that could shift: a
 // merchant_reference ending in a payment method, a status or capital
-// letters, digits either side of the currency.
+// letters, digits either side of the currency, and the methods added from
+// Latipay's current docs where they overlap (docs/providers/latipay.md,
+// "Payment methods").
 func TestSignedConcatenationReadingsThroughVerify(t *testing.T) {
 	genuine := []Signed{
 		{"dsi39ej430sks03", "alipay", "paid", "NZD", "120.00"}, // vector 5
@@ -53,6 +59,18 @@ func TestSignedConcatenationReadingsThroughVerify(t *testing.T) {
 		{"_more", "moneymore", "failed", "JPY", "100"},
 		{"pay", "unionpay", "paid", "AUD", "9.9"},
 		{"CNY", "wechat", "paid", "CNY", "1"},
+		// the methods of Latipay's current docs and plugins, where they
+		// overlap: a method beginning or ending like another (pay…,
+		// …lipay, …pay), holding a status's letters (payid, paid) or
+		// with an underscore the reference may hold too
+		{"payid", "payid", "paid", "AUD", "10.00"},
+		{"po", "polipay", "pending", "NZD", "1.5"},
+		{"a-ali", "polipay", "failed", "NZD", "2"},
+		{"x-pay", "alipay", "rejected", "AUD", "0.5"},
+		{"azu", "azupay", "paid", "AUD", "3.00"},
+		{"upi_", "upi_upop", "canceled", "CNY", "8"},
+		{"coin_", "coin_payments", "paid", "USD", "1"},
+		{"union", "unionpay", "paid", "NZD", "0.10"},
 	}
 	const vectorSignature = "840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1"
 	for _, g := range genuine {

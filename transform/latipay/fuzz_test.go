@@ -66,7 +66,11 @@ func FuzzWebhookVerify(f *testing.F) {
 	f.Add([]byte(`{"signature":"840151e0dc39496e22b410b83058b4ddd633b786936c505ae978fae029a1e0f1","merchant_reference":"dsi39ej430sks03",` +
 		`"currency":"NZD","amount":120.00,"payment_method":"alipay","status":"paid"}`))
 	w := newWebhook(f, testConfig())
-	methods := map[string]bool{"wechat": true, "alipay": true, "onlineBank": true, "unionpay": true, "moneymore": true}
+	f.Add([]byte(notificationForm(vecAPIKey, setForm("payment_method", "upi_upop"))))
+	methods := map[string]bool{}
+	for _, d := range documentedMethods {
+		methods[d.method] = true
+	}
 	states := map[string]bool{"paid": true, "pending": true, "failed": true, "rejected": true, "canceled": true}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ev, err := w.Verify(transform.Notification{Body: body})

@@ -122,7 +122,8 @@ func (s signer) verifySigned(sig string, f Signed) bool {
 // cannot shift: "dsi39ej430sks0" + "3alipay" signs like "dsi39ej430sks03" +
 // "alipay", and "NZD1" + "20.00" like "NZD" + "120.00". merchant_reference
 // is an order id (1–32 of A-Za-z0-9_-|*), payment_method and status come
-// from closed lists (no entry is a suffix of another), currency is exactly
+// from closed lists (no method followed by a status ends like another
+// method followed by a status), currency is exactly
 // the wallet's three letters (any ISO 4217 code when walletCurrency is "":
 // a webhook configured without it), and amount a positive decimal with at
 // most the currency's digits. The parse is unique under these rules: amount is
@@ -188,8 +189,17 @@ func listedCuts(text string) iter.Seq[Signed] {
 }
 
 // paymentMethods is Latipay's closed, case-sensitive list of payment
-// methods (docs/providers/latipay.md); a mini app payment says "wechat".
-var paymentMethods = []string{"wechat", "alipay", "onlineBank", "unionpay", "moneymore"}
+// methods (docs/providers/latipay.md, "Payment methods"); a mini app payment
+// says "wechat". A genuine notification of a hosted online order may carry
+// any of them, so one missing here is a notification refused on every
+// retry. No entry followed by a status ends like another entry followed by
+// a status (TestMethodAndStatusEndingsDiffer), which keeps the concatenation
+// readable one way only. "vm" (card payments) is not here: those callbacks
+// are signed another way, with another key.
+var paymentMethods = []string{
+	"wechat", "alipay", "onlineBank", "unionpay", "moneymore",
+	"polipay", "azupay", "payid", "upi_upop", "coin_payments",
+}
 
 // unverifiedFields are the documented notification fields outside the
 // signature. The event keeps them under "unverified.<name>" so that a
