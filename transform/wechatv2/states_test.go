@@ -84,43 +84,43 @@ func TestDocumentedStates(t *testing.T) {
 	with := func(state string, fields ...string) []string {
 		return append([]string{"trade_state", state}, fields...)
 	}
-	status := func(state, rest string) string {
-		// README's member order: provider_order_id before status
-		status, fields, _ := strings.Cut(rest, ",")
-		pid, after, _ := strings.Cut(fields, ",")
-		return `{"provider":"wechat_v2","order_id":"O1",` + pid + "," + status + "," + after + `,"provider_status":"` + state + `"}`
+	// status is README's status object of O1: fields begins with its
+	// provider_order_id, which comes before status.
+	status := func(state, status, fields string) string {
+		pid, rest, _ := strings.Cut(fields, ",")
+		return `{"provider":"wechat_v2","order_id":"O1",` + pid + `,"status":"` + status + `",` + rest + `,"provider_status":"` + state + `"}`
 	}
 	tests := []struct{ name, got, want string }{
 		// orderquery trade_state: the payment's fields for a paid order
-		{"query SUCCESS", query(with("SUCCESS", paid...)...), status("SUCCESS", `"status":"succeeded",`+paidFields)},
-		{"query REFUND", query(with("REFUND", paid...)...), status("REFUND", `"status":"refunded",`+paidFields)},
+		{"query SUCCESS", query(with("SUCCESS", paid...)...), status("SUCCESS", "succeeded", paidFields)},
+		{"query REFUND", query(with("REFUND", paid...)...), status("REFUND", "refunded", paidFields)},
 		// fee_type 否, 默认人民币 CNY: a paid order's answer without it is CNY
 		{"query SUCCESS without fee_type", query(with("SUCCESS", "transaction_id", "4200000123", "total_fee", "1234", "time_end", "20261122100000")...),
-			status("SUCCESS", `"status":"succeeded",`+paidFields)},
+			status("SUCCESS", "succeeded", paidFields)},
 		{"query SUCCESS in JPY", query(with("SUCCESS", "transaction_id", "4200000123", "total_fee", "1234", "fee_type", "JPY", "time_end", "20261122100000")...),
-			status("SUCCESS", `"status":"succeeded","provider_order_id":"4200000123","amount":"1234","currency":"JPY","paid_at":"2026-11-22T10:00:00+08:00"`)},
+			status("SUCCESS", "succeeded", `"provider_order_id":"4200000123","amount":"1234","currency":"JPY","paid_at":"2026-11-22T10:00:00+08:00"`)},
 		// not SUCCESS: 只返回out_trade_no（必传）和attach（选传）
-		{"query NOTPAY", query(with("NOTPAY", "trade_state_desc", "订单未支付")...), status("NOTPAY", `"status":"pending",`+noAmount)},
-		{"query USERPAYING", query(with("USERPAYING", "trade_state_desc", "需要用户输入支付密码")...), status("USERPAYING", `"status":"pending",`+noAmount)},
+		{"query NOTPAY", query(with("NOTPAY", "trade_state_desc", "订单未支付")...), status("NOTPAY", "pending", noAmount)},
+		{"query USERPAYING", query(with("USERPAYING", "trade_state_desc", "需要用户输入支付密码")...), status("USERPAYING", "pending", noAmount)},
 		// ACCEPT--已接收，等待扣款 (the mini program orderquery page): not paid yet
-		{"query ACCEPT", query(with("ACCEPT", "trade_state_desc", "已接收，等待扣款")...), status("ACCEPT", `"status":"pending",`+noAmount)},
-		{"query CLOSED", query(with("CLOSED", "trade_state_desc", "订单已关闭")...), status("CLOSED", `"status":"cancelled",`+noAmount)},
-		{"query REVOKED", query(with("REVOKED", "trade_state_desc", "订单已撤销")...), status("REVOKED", `"status":"cancelled",`+noAmount)},
-		{"query PAYERROR", query(with("PAYERROR", "trade_state_desc", "支付失败")...), status("PAYERROR", `"status":"failed",`+noAmount)},
+		{"query ACCEPT", query(with("ACCEPT", "trade_state_desc", "已接收，等待扣款")...), status("ACCEPT", "pending", noAmount)},
+		{"query CLOSED", query(with("CLOSED", "trade_state_desc", "订单已关闭")...), status("CLOSED", "cancelled", noAmount)},
+		{"query REVOKED", query(with("REVOKED", "trade_state_desc", "订单已撤销")...), status("REVOKED", "cancelled", noAmount)},
+		{"query PAYERROR", query(with("PAYERROR", "trade_state_desc", "支付失败")...), status("PAYERROR", "failed", noAmount)},
 		// A real NOTPAY answer may carry total_fee without fee_type. WeChat's
 		// default CNY is stated for the paid order's fields only: the amount
 		// of an unpaid one is in a currency the answer does not name, so
 		// neither is claimed (README Merchant API, the status object).
 		{"query NOTPAY with total_fee only", query(with("NOTPAY", "total_fee", "100", "trade_state_desc", "订单未支付")...),
-			status("NOTPAY", `"status":"pending",`+noAmount)},
-		{"query CLOSED with total_fee only", query(with("CLOSED", "total_fee", "100")...), status("CLOSED", `"status":"cancelled",`+noAmount)},
-		{"query PAYERROR with total_fee only", query(with("PAYERROR", "total_fee", "100")...), status("PAYERROR", `"status":"failed",`+noAmount)},
+			status("NOTPAY", "pending", noAmount)},
+		{"query CLOSED with total_fee only", query(with("CLOSED", "total_fee", "100")...), status("CLOSED", "cancelled", noAmount)},
+		{"query PAYERROR with total_fee only", query(with("PAYERROR", "total_fee", "100")...), status("PAYERROR", "failed", noAmount)},
 		// with its fee_type the amount is stated, whatever the state
 		{"query NOTPAY with total_fee and fee_type", query(with("NOTPAY", "total_fee", "100", "fee_type", "JPY")...),
-			status("NOTPAY", `"status":"pending","provider_order_id":"","amount":"100","currency":"JPY"`)},
+			status("NOTPAY", "pending", `"provider_order_id":"","amount":"100","currency":"JPY"`)},
 		// a time_end on an unpaid order gives no paid_at
 		{"query PAYERROR with every field", query(with("PAYERROR", paid...)...),
-			status("PAYERROR", `"status":"failed","provider_order_id":"4200000123","amount":"12.34","currency":"CNY"`)},
+			status("PAYERROR", "failed", `"provider_order_id":"4200000123","amount":"12.34","currency":"CNY"`)},
 		// never guessed: 502 naming the state
 		{"query success (lower case)", query(with("success", paid...)...), "502 upstream_error success"},
 		{"query Notpay", query(with("Notpay")...), "502 upstream_error Notpay"},

@@ -55,9 +55,11 @@ func TestDocumentedStates(t *testing.T) {
 			`"amount":{"total":1234,"refund":300,"payer_total":1234,"payer_refund":300}}`
 	}
 	const paid = `,"transaction_id":"4200000123","success_time":"2026-11-29T10:00:05+08:00","amount":{"total":1234,"payer_total":1234,"currency":"CNY","payer_currency":"CNY"}`
-	status := func(state, status, rest string) string {
-		return `{"provider":"wechat_v3","order_id":"ORDER1",` + rest[:strings.Index(rest, `"amount"`)] + `"status":"` + status + `",` +
-			rest[strings.Index(rest, `"amount"`):] + `,"provider_status":"` + state + `"}`
+	// status is README's status object of ORDER1: fields begins with its
+	// provider_order_id, which comes before status.
+	status := func(state, status, fields string) string {
+		pid, rest, _ := strings.Cut(fields, ",")
+		return `{"provider":"wechat_v3","order_id":"ORDER1",` + pid + `,"status":"` + status + `",` + rest + `,"provider_status":"` + state + `"}`
 	}
 	const (
 		paidFields = `"provider_order_id":"4200000123","amount":"12.34","currency":"CNY","paid_at":"2026-11-29T10:00:05+08:00"`
