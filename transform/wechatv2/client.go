@@ -414,8 +414,10 @@ func (c *Client) ReadAnswer(status int, body []byte) (transform.Params, error) {
 	// run on over the fields after it (bank_type, cash_fee, fee_type) read
 	// a paid order's USD answer as CNY, fee_type gone; it then holds
 	// "&bank_type=", the field after attach in every paid answer, which no
-	// attach of minipay's orders holds (a pay refuses it).
-	if pairOutsideFreeText(a) || attachReadsTwoWays(a.Get("attach")) {
+	// attach of minipay's orders holds (a pay refuses it). A device_info run
+	// on over fee_type did the same, also one split off an attach holding
+	// "&device_info=" (deviceInfoReadsTwoWays).
+	if pairOutsideFreeText(a) || attachReadsTwoWays(a.Get("attach")) || deviceInfoReadsTwoWays(a.Get("device_info")) {
 		return nil, transform.SignatureInvalid()
 	}
 	if c.cfg.foreign(a, false) {

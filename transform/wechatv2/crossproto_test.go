@@ -222,25 +222,36 @@ func TestCloseAnswerIsNoOtherDocument(t *testing.T) {
 	}
 }
 
+// paidQueryCall is a query of order O1 under the MD5 test configuration.
+func paidQueryCall(t *testing.T) *transform.Call {
+	t.Helper()
+	call, err := newClient(t, testConfig(SignMD5)).Prepare(context.Background(), "query", []byte(`{"order_id":"O1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return call
+}
+
+// paidUSDAnswer is WeChat's orderquery answer for O1 paid 10.00 USD, unsigned.
+func paidUSDAnswer() transform.Params {
+	return transform.Params{
+		{Name: "return_code", Value: "SUCCESS"}, {Name: "appid", Value: vecAppID}, {Name: "mch_id", Value: vecMchID},
+		{Name: "nonce_str", Value: "7Q8mZ1oQ3xT2"}, {Name: "result_code", Value: "SUCCESS"},
+		{Name: "bank_type", Value: "CMC"}, {Name: "cash_fee", Value: "1000"}, {Name: "fee_type", Value: "USD"},
+		{Name: "is_subscribe", Value: "N"}, {Name: "openid", Value: openID}, {Name: "out_trade_no", Value: "O1"},
+		{Name: "time_end", Value: "20261207120000"}, {Name: "total_fee", Value: "1000"}, {Name: "trade_state", Value: "SUCCESS"},
+		{Name: "trade_type", Value: "JSAPI"}, {Name: "transaction_id", Value: "4200000001"},
+	}
+}
+
 // TestAnswerAttachRunOn: a paid orderquery answer read with its attach run
 // on over bank_type, cash_fee and fee_type signs as WeChat's own, and read
 // a USD payment as CNY (fee_type gone, CNY by default); it is refused, as
 // the notifications refuse it. Such an attach holds "&bank_type=", the
 // field after attach in every paid answer, which a pay refuses in attach.
 func TestAnswerAttachRunOn(t *testing.T) {
-	c := newClient(t, testConfig(SignMD5))
-	call, err := c.Prepare(context.Background(), "query", []byte(`{"order_id":"O1"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	genuine := transform.Params{
-		{Name: "return_code", Value: "SUCCESS"}, {Name: "appid", Value: vecAppID}, {Name: "mch_id", Value: vecMchID},
-		{Name: "nonce_str", Value: "7Q8mZ1oQ3xT2"}, {Name: "result_code", Value: "SUCCESS"}, {Name: "attach", Value: "uid=5"},
-		{Name: "bank_type", Value: "CMC"}, {Name: "cash_fee", Value: "1000"}, {Name: "fee_type", Value: "USD"},
-		{Name: "is_subscribe", Value: "N"}, {Name: "openid", Value: openID}, {Name: "out_trade_no", Value: "O1"},
-		{Name: "time_end", Value: "20261207120000"}, {Name: "total_fee", Value: "1000"}, {Name: "trade_state", Value: "SUCCESS"},
-		{Name: "trade_type", Value: "JSAPI"}, {Name: "transaction_id", Value: "4200000001"},
-	}
+	call := paidQueryCall(t)
+	genuine := set(paidUSDAnswer(), "attach", "uid=5")
 	out, err := call.Decode(http.StatusOK, nil, signedXML(genuine, vecAPIKey, SignMD5))
 	if err != nil || !strings.Contains(string(out), `"amount":"10.00","currency":"USD"`) {
 		t.Fatalf("WeChat's answer: %s, %v", out, err)
@@ -257,4 +268,58 @@ func TestAnswerAttachRunOn(t *testing.T) {
 	if wantError(t, err, 502, transform.CodeSignatureInvalid); out != nil {
 		t.Fatalf("read as %s", out)
 	}
+}
+
+// TestAnswerDeviceInfoRunOn: a paid orderquery answer read with a
+// device_info that runs on over the fields after it (fee_type gone, CNY by
+// default) signs as WeChat's own and read a USD payment as CNY: the
+// device_info of an order made elsewhere (minipay sends none), or one split
+// off an attach of minipay's own order holding the merchant's parameter
+// "&device_info=" (a pay takes it: such a name sorts after bank_type). It is
+// refused, as the notifications refuse a device_info holding one of
+// WeChat's names sorting after it; a pair of another name has no such
+// reading and is accepted.
+func TestAnswerDeviceInfoRunOn(t *testing.T) {
+	call, paid := paidQueryCall(t), paidUSDAnswer()
+	without := func(p transform.Params, names ...string) transform.Params {
+		return slices.DeleteFunc(slices.Clone(p), func(kv transform.Param) bool { return slices.Contains(names, kv.Name) })
+	}
+	terminal := set(paid, "device_info", "013467007045764")
+	ofAttach := set(paid, "attach", "uid=5&device_info=iPhone")
+	tests := []struct {
+		name            string
+		genuine, forged transform.Params
+	}{
+		{"device_info over fee_type", terminal,
+			set(without(terminal, "fee_type"), "device_info", "013467007045764&fee_type=USD")},
+		{"device_info over fee_type, is_subscribe and mch_id", terminal,
+			set(without(terminal, "fee_type", "is_subscribe", "mch_id"), "device_info",
+				"013467007045764&fee_type=USD&is_subscribe=N&mch_id="+vecMchID)},
+		{"device_info split off attach, over bank_type to fee_type", ofAttach,
+			set(set(without(ofAttach, "bank_type", "cash_fee", "fee_type"), "attach", "uid=5"), "device_info",
+				"iPhone&bank_type=CMC&cash_fee=1000&fee_type=USD")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := call.Decode(http.StatusOK, nil, signedXML(tt.genuine, vecAPIKey, SignMD5))
+			if err != nil || !strings.Contains(string(out), `"amount":"10.00","currency":"USD"`) {
+				t.Fatalf("WeChat's answer: %s, %v", out, err)
+			}
+			if signedString(tt.forged) != signedString(tt.genuine) { // the premise: both sign alike
+				t.Fatalf("%s\n%s", signedString(tt.forged), signedString(tt.genuine))
+			}
+			body := transform.AppendFlatXML(nil, "xml", append(tt.forged, transform.Param{Name: "sign", Value: refSign(tt.genuine, vecAPIKey, SignMD5)}))
+			out, err = call.Decode(http.StatusOK, nil, body)
+			if wantError(t, err, 502, transform.CodeSignatureInvalid); out != nil {
+				t.Fatalf("read as %s", out)
+			}
+		})
+	}
+	t.Run("a pair of no WeChat field's name is accepted", func(t *testing.T) {
+		genuine := set(paid, "device_info", "POS-7&lane=3")
+		out, err := call.Decode(http.StatusOK, nil, signedXML(genuine, vecAPIKey, SignMD5))
+		if err != nil || !strings.Contains(string(out), `"amount":"10.00","currency":"USD"`) {
+			t.Fatalf("%s, %v", out, err)
+		}
+	})
 }

@@ -212,6 +212,22 @@ func attachReadsTwoWays(attach string) bool {
 	return false
 }
 
+// deviceInfoReadsTwoWays tells whether device_info holds a pair named as one
+// of WeChat's fields sorting after it, which the notifications refuse too
+// (freeTextPairs): an answer read with a device_info that runs on over the
+// fields after it, fee_type among them, signs as WeChat's own and read a
+// paid order's USD answer as CNY. The device_info may be an order's own
+// (one made elsewhere: minipay sends none) or split off an attach holding
+// "&device_info=" (a merchant's parameter, which a pay takes).
+func deviceInfoReadsTwoWays(deviceInfo string) bool {
+	for name := range transform.PairNames(deviceInfo) {
+		if notificationField(name) && name > "device_info" {
+			return true
+		}
+	}
+	return false
+}
+
 // holdsPair tells whether a value holds "&name=", which pairOutsideFreeText
 // refuses in a field other than attach, device_info and promotion_detail. A pay
 // request's openid comes back in every notification of the order, so one
