@@ -416,8 +416,12 @@ func (c *Client) ReadAnswer(status int, body []byte) (transform.Params, error) {
 	// "&bank_type=", the field after attach in every paid answer, which no
 	// attach of minipay's orders holds (a pay refuses it). A device_info run
 	// on over fee_type did the same, also one split off an attach holding
-	// "&device_info=" (deviceInfoReadsTwoWays).
-	if pairOutsideFreeText(a) || attachReadsTwoWays(a.Get("attach")) || deviceInfoReadsTwoWays(a.Get("device_info")) {
+	// "&device_info=" (deviceInfoReadsTwoWays); and a promotion_detail split
+	// off an attach holding "&out_trade_no=VICTIM&promotion_detail=", run on
+	// over the fields up to the real out_trade_no, read a paid order's answer
+	// as VICTIM's (promotionDetailReadsTwoWays: it is no JSON value).
+	if pairOutsideFreeText(a) || attachReadsTwoWays(a.Get("attach")) || deviceInfoReadsTwoWays(a.Get("device_info")) ||
+		promotionDetailReadsTwoWays(a) {
 		return nil, transform.SignatureInvalid()
 	}
 	if c.cfg.foreign(a, false) {

@@ -323,3 +323,46 @@ func TestAnswerDeviceInfoRunOn(t *testing.T) {
 		}
 	})
 }
+
+// TestAnswerPromotionDetailRunOn: WeChat's paid orderquery answer of an
+// order whose attach holds "&out_trade_no=VICTIM&promotion_detail={}" (a
+// pay takes it) also reads as an answer about VICTIM, paid, its
+// promotion_detail running on over bank_type to the real out_trade_no
+// (fee_type gone: CNY). Whoever saw that answer could give it for a query
+// of VICTIM. It is refused, as the notifications refuse a promotion_detail
+// that is no JSON value; WeChat's own promotion_detail is accepted.
+func TestAnswerPromotionDetailRunOn(t *testing.T) {
+	pay, err := newClient(t, testConfig(SignMD5)).Prepare(context.Background(), "pay",
+		[]byte(`{"order_id":"ATT1","amount":"10.00","currency":"USD","description":"d","openid":"`+openID+
+			`","attach":"x&out_trade_no=VICTIM&promotion_detail={}"}`))
+	if err != nil || pay == nil {
+		t.Fatalf("the pay is refused (%v): this reading needs no other guard", err)
+	}
+	victim, err := newClient(t, testConfig(SignMD5)).Prepare(context.Background(), "query", []byte(`{"order_id":"VICTIM"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	genuine := set(set(paidUSDAnswer(), "out_trade_no", "ATT1"), "attach", "x&out_trade_no=VICTIM&promotion_detail={}")
+	between := []string{"bank_type", "cash_fee", "fee_type", "is_subscribe", "mch_id", "nonce_str", "openid", "out_trade_no"}
+	runOn := "{}"
+	for _, f := range between {
+		runOn += "&" + f + "=" + genuine.Get(f)
+	}
+	forged := slices.DeleteFunc(slices.Clone(genuine), func(p transform.Param) bool { return slices.Contains(between, p.Name) })
+	forged = set(set(set(forged, "attach", "x"), "out_trade_no", "VICTIM"), "promotion_detail", runOn)
+	if signedString(forged) != signedString(genuine) { // the premise: both sign alike
+		t.Fatalf("%s\n%s", signedString(forged), signedString(genuine))
+	}
+	body := transform.AppendFlatXML(nil, "xml", append(forged, transform.Param{Name: "sign", Value: refSign(genuine, vecAPIKey, SignMD5)}))
+	out, err := victim.Decode(http.StatusOK, nil, body)
+	if wantError(t, err, 502, transform.CodeSignatureInvalid); out != nil {
+		t.Fatalf("read as %s", out)
+	}
+	// WeChat's promotion_detail (单品优惠, JSON) in a paid answer.
+	withPromotion := set(set(paidUSDAnswer(), "out_trade_no", "VICTIM"), "promotion_detail",
+		`{"promotion_detail":[{"promotion_id":"109519","name":"单品惠-6","scope":"SINGLE","type":"DISCOUNT","amount":5}]}`)
+	out, err = victim.Decode(http.StatusOK, nil, signedXML(withPromotion, vecAPIKey, SignMD5))
+	if err != nil || !strings.Contains(string(out), `"status":"succeeded","amount":"10.00","currency":"USD"`) {
+		t.Fatalf("WeChat's answer with promotion_detail: %s, %v", out, err)
+	}
+}
