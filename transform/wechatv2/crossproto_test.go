@@ -366,3 +366,65 @@ func TestAnswerPromotionDetailRunOn(t *testing.T) {
 		t.Fatalf("WeChat's answer with promotion_detail: %s, %v", out, err)
 	}
 }
+
+// TestAnswerReadingsOneWay: of all the readings of WeChat's paid orderquery
+// answer (every cut of its signed string into sorted fields where only
+// attach, device_info and promotion_detail hold "&name="), each decoded as
+// the answer to a query of the order it names, none is accepted but as
+// WeChat's own reading reads: the attach values a pay takes (the
+// merchant's parameters, named like WeChat's fields or not) and an order's
+// own device_info move no field of WeChat's answer into another order's or
+// another currency.
+func TestAnswerReadingsOneWay(t *testing.T) {
+	c := newClient(t, testConfig(SignMD5))
+	attaches := []string{
+		"a=1&b=2",
+		"uid=5&device_info=iPhone",
+		"src=mp&cash_fee=1&device_info=iPhone",
+		"x&out_trade_no=VICTIM&promotion_detail={}",
+		"x&device_info=D&out_trade_no=VICTIM&promotion_detail=[1]",
+		"x&fee_type=CNY&promotion_detail={}",
+		"x&total_fee=1&trade_state=NOTPAY&zz=1",
+	}
+	for _, attach := range attaches {
+		for _, deviceInfo := range []string{"", "013467007045764"} {
+			genuine := set(set(paidUSDAnswer(), "out_trade_no", "ATT1"), "attach", attach)
+			if deviceInfo != "" {
+				genuine = set(genuine, "device_info", deviceInfo)
+			}
+			if _, err := c.Prepare(context.Background(), "pay", []byte(`{"order_id":"ATT1","amount":"10.00","currency":"USD","description":"d","openid":"`+
+				openID+`","attach":"`+attach+`"}`)); err != nil {
+				t.Fatalf("attach %q: the pay is refused: %v", attach, err)
+			}
+			want, err := queryOf(t, c, "ATT1").Decode(http.StatusOK, nil, signedXML(genuine, vecAPIKey, SignMD5))
+			if err != nil {
+				t.Fatalf("attach %q: WeChat's answer: %v", attach, err)
+			}
+			sign := refSign(genuine, vecAPIKey, SignMD5)
+			readings := pairFreeReadings(signedString(genuine))
+			if len(readings) < 2 {
+				t.Fatalf("attach %q: %d readings", attach, len(readings))
+			}
+			for _, p := range readings {
+				order := p.Get("out_trade_no")
+				if transform.ValidOrderID("order_id", order) != nil {
+					order = "ATT1"
+				}
+				body := transform.AppendFlatXML(nil, "xml", append(p, transform.Param{Name: "sign", Value: sign}))
+				if out, err := queryOf(t, c, order).Decode(http.StatusOK, nil, body); err == nil && string(out) != string(want) {
+					t.Errorf("attach %q, device_info %q: a reading is accepted as %s (WeChat's: %s): %s", attach, deviceInfo, out, want, body)
+				}
+			}
+		}
+	}
+}
+
+// queryOf is c's query call of order.
+func queryOf(t *testing.T, c *Client, order string) *transform.Call {
+	t.Helper()
+	call, err := c.Prepare(context.Background(), "query", []byte(`{"order_id":"`+order+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return call
+}
