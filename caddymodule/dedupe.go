@@ -29,13 +29,11 @@ const (
 	// are not lock waits.
 	dedupeStoreTimeout = 5 * time.Second
 	// minDedupeWindow is the shortest window a route loads (README
-	// "Clusters"). The providers whose pages give a schedule retry 15 s
-	// (WeChat v3, CBTIS) or about 30 s (Latipay) after a delivery at the
-	// soonest (docs/providers), and the first delivery itself may take the
-	// merchant backend seconds: a window under a minute catches at most a
-	// first retry, within that margin, and is most likely a unit slip (a
-	// JSON 25 is 25 ns, in effect off).
-	minDedupeWindow = time.Minute
+	// "Clusters"). A window under a second is a unit slip (a JSON 25 is
+	// 25 ns), in effect off. Windows of seconds load: they catch only the
+	// soonest retries (15 s for WeChat v3 and CBTIS, about 30 s for Latipay,
+	// docs/providers) but let a test or a staging setup watch entries expire.
+	minDedupeWindow = time.Second
 )
 
 // dedupeWindowProblem says what is wrong with a window set on a route, ""
@@ -45,8 +43,8 @@ func dedupeWindowProblem(d time.Duration) string {
 	case d < 0:
 		return "must be a positive duration"
 	case d < minDedupeWindow:
-		return durationText(d) + " is shorter than the minimum 1m: providers retry 15 to 30 s after a delivery at the soonest, " +
-			"and a window must outlast that (use 25h, or leave dedupe out)"
+		return durationText(d) + " is shorter than the minimum 1s: a JSON number is nanoseconds " +
+			"(write a duration such as \"25h\", or leave dedupe out)"
 	}
 	return ""
 }

@@ -43,8 +43,9 @@ func TestWebhookCaddyfileDedupe(t *testing.T) {
 		{"not a duration", "minipay_webhook cbtis {\n dedupe soon\n}", 0, "", `dedupe: "soon" is not a positive duration`},
 		{"zero", "minipay_webhook cbtis {\n dedupe 0s\n}", 0, "", "not a positive duration"},
 		{"negative", "minipay_webhook cbtis {\n dedupe -1h\n}", 0, "", "not a positive duration"},
-		{"below the minimum", "minipay_webhook cbtis {\n dedupe 1ns\n}", 0, "", "dedupe 1ns is shorter than the minimum 1m: providers retry 15 to 30 s after a delivery at the soonest, and a window must outlast that (use 25h, or leave dedupe out), at Testfile:2"},
-		{"the minimum", "minipay_webhook cbtis {\n dedupe 1m\n}", time.Minute, `{"name":"cbtis"}`, ""},
+		{"below the minimum", "minipay_webhook cbtis {\n dedupe 1ns\n}", 0, "", `dedupe 1ns is shorter than the minimum 1s: a JSON number is nanoseconds (write a duration such as "25h", or leave dedupe out), at Testfile:2`},
+		{"the minimum", "minipay_webhook cbtis {\n dedupe 1s\n}", time.Second, `{"name":"cbtis"}`, ""},
+		{"seconds", "minipay_webhook cbtis {\n dedupe 30s\n}", 30 * time.Second, `{"name":"cbtis"}`, ""},
 		{"two values", "minipay_webhook cbtis {\n dedupe 1h 2h\n}", 0, "", "dedupe takes one duration"},
 		{"twice", "minipay_webhook cbtis {\n dedupe 1h\n dedupe 2h\n}", 0, "", "dedupe is set twice"},
 	}
@@ -505,19 +506,21 @@ func TestDedupePurgeSkipsEventsBeingForwarded(t *testing.T) {
 	}
 }
 
-// A window under a minute is in effect off (the providers retry 15 to 30 s
-// after a delivery at the soonest, docs/providers) and most likely a unit
-// slip: it fails naming dedupe, in the Caddyfile when caddy adapt reads it
+// A window under a second is a unit slip (a JSON number is nanoseconds), in
+// effect off: it fails naming dedupe, in the Caddyfile when caddy adapt reads it
 // (at its line) and in JSON when the configuration loads, as caddy
-// validate and caddy run load it; JSON's 0 stays off (README "Clusters").
+// validate and caddy run load it; JSON's 0 stays off, and windows of
+// seconds load (README "Clusters").
 func TestDedupeWindowMinimum(t *testing.T) {
 	const site = "http://localhost:53001 {\n\thandle /webhooks/cbtis {\n\t\tminipay_webhook cbtis {\n\t\t\tdedupe %s\n" +
 		"\t\t\tapi_key k1\n\t\t}\n\t\trespond 200\n\t}\n}\n"
 	for _, tt := range []struct{ window, written, err string }{
-		{"1ns", "", "dedupe 1ns is shorter than the minimum 1m"},
-		{"1ms", "", "dedupe 1ms is shorter than the minimum 1m"},
-		{"15s", "", "dedupe 15s is shorter than the minimum 1m"},
-		{"59999ms", "", "dedupe 59.999s is shorter than the minimum 1m"},
+		{"1ns", "", "dedupe 1ns is shorter than the minimum 1s"},
+		{"1ms", "", "dedupe 1ms is shorter than the minimum 1s"},
+		{"999ms", "", "dedupe 999ms is shorter than the minimum 1s"},
+		{"1s", `"dedupe":"1s"`, ""},
+		{"1000ms", `"dedupe":"1s"`, ""},
+		{"15s", `"dedupe":"15s"`, ""},
 		{"1m", `"dedupe":"1m"`, ""},
 		{"60s", `"dedupe":"1m"`, ""},
 		{"25h", `"dedupe":"25h"`, ""},
@@ -541,13 +544,16 @@ func TestDedupeWindowMinimum(t *testing.T) {
 	for _, tt := range []struct{ dedupe, err string }{
 		{`0`, ""}, // off
 		{`"1m"`, ""},
+		{`"1s"`, ""},
+		{`"59s"`, ""},
+		{`1000000000`, ""},
 		{`60000000000`, ""},
 		{`"25h"`, ""},
-		{`1`, "minipay_webhook: dedupe 1ns is shorter than the minimum 1m"},
-		{`"1ns"`, "minipay_webhook: dedupe 1ns is shorter than the minimum 1m"},
-		{`90000`, "minipay_webhook: dedupe 90µs is shorter than the minimum 1m"}, // 25 h in seconds, read as nanoseconds
-		{`"59s"`, "minipay_webhook: dedupe 59s is shorter than the minimum 1m"},
-		{`59999999999`, "minipay_webhook: dedupe 59.999999999s is shorter than the minimum 1m"},
+		{`1`, "minipay_webhook: dedupe 1ns is shorter than the minimum 1s"},
+		{`"1ns"`, "minipay_webhook: dedupe 1ns is shorter than the minimum 1s"},
+		{`90000`, "minipay_webhook: dedupe 90µs is shorter than the minimum 1s"}, // 25 h in seconds, read as nanoseconds
+		{`"999ms"`, "minipay_webhook: dedupe 999ms is shorter than the minimum 1s"},
+		{`999999999`, "minipay_webhook: dedupe 999.999999ms is shorter than the minimum 1s"},
 		{`"-1h"`, "minipay_webhook: dedupe must be a positive duration"},
 	} {
 		t.Run("JSON "+tt.dedupe, func(t *testing.T) {
