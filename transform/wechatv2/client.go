@@ -217,12 +217,13 @@ func StatusFromQuery(a transform.Params) (*transform.PaymentStatus, error) {
 		Provider: Name, OrderID: a.Get("out_trade_no"), ProviderOrderID: a.Get("transaction_id"),
 		Status: status, ProviderStatus: state,
 	}
-	// fee_type's default, CNY, is WeChat's for the paid order's fields (the
-	// orderquery page lists them for trade_state SUCCESS only): an unpaid
-	// order's total_fee without fee_type is in a currency the answer does
-	// not name, so no amount is claimed (README Merchant API, status object).
+	// The payment's fields come for a paid order only (the orderquery page:
+	// 只返回out_trade_no和attach otherwise), so an unpaid order's answer
+	// states no amount or currency whatever it carries: its fee_type may be
+	// no field of WeChat's but one split off an attach ("x&fee_type=JPY")
+	// that signs alike (README Merchant API, status object).
 	paid := status == transform.StatusSucceeded || status == transform.StatusRefunded
-	if fee := a.Get("total_fee"); fee != "" && (paid || a.Get("fee_type") != "") {
+	if fee := a.Get("total_fee"); fee != "" && paid {
 		m, ok := transform.MoneyFromMinorText(fee, feeType(a))
 		if !ok {
 			return nil, transform.Upstream("the provider's answer has an invalid total_fee")

@@ -512,16 +512,18 @@ func TestDecodeQuery(t *testing.T) {
 				{Name: "total_fee", Value: "1234"}, {Name: "fee_type", Value: "CNY"}, {Name: "transaction_id", Value: "4200000123"},
 			}
 			// time_end in every state: an answer that carries one for an order
-			// that failed or was closed still gives no paid_at (wechat_v3 alike).
+			// that failed or was closed still gives no paid_at (wechat_v3 alike),
+			// and its total_fee and fee_type no amount (README, the status object).
 			p = append(p, transform.Param{Name: "time_end", Value: "20261122100000"})
 			out, err := call.Decode(200, nil, signedXML(p, vecAPIKey, SignMD5))
 			if err != nil {
 				t.Fatalf("Decode = %v", err)
 			}
-			want := `{"provider":"wechat_v2","order_id":"O1","provider_order_id":"4200000123","status":"` + tt.status +
-				`","amount":"12.34","currency":"CNY",`
+			want := `{"provider":"wechat_v2","order_id":"O1","provider_order_id":"4200000123","status":"` + tt.status
 			if tt.paid {
-				want += `"paid_at":"2026-11-22T10:00:00+08:00",`
+				want += `","amount":"12.34","currency":"CNY","paid_at":"2026-11-22T10:00:00+08:00",`
+			} else {
+				want += `","amount":"","currency":"",`
 			}
 			want += `"provider_status":"` + tt.state + `"}`
 			if string(out) != want {

@@ -367,14 +367,17 @@ func TestAnswerPromotionDetailRunOn(t *testing.T) {
 	}
 }
 
-// TestAnswerReadingsOneWay: of all the readings of WeChat's paid orderquery
-// answer (every cut of its signed string into sorted fields where only
+// TestAnswerReadingsOneWay: of all the readings of WeChat's orderquery
+// answers (every cut of its signed string into sorted fields where only
 // attach, device_info and promotion_detail hold "&name="), each decoded as
 // the answer to a query of the order it names, none is accepted but as
 // WeChat's own reading reads: the attach values a pay takes (the
 // merchant's parameters, named like WeChat's fields or not) and an order's
 // own device_info move no field of WeChat's answer into another order's or
-// another currency.
+// another currency. The answers are a paid one and unpaid ones (NOTPAY,
+// CLOSED, PAYERROR) carrying total_fee with and without fee_type, where an
+// attach "x&fee_type=JPY" reads as a fee_type of WeChat's: an unpaid order's
+// query states no amount, whatever the reading (README, the status object).
 func TestAnswerReadingsOneWay(t *testing.T) {
 	c := newClient(t, testConfig(SignMD5))
 	attaches := []string{
@@ -385,36 +388,59 @@ func TestAnswerReadingsOneWay(t *testing.T) {
 		"x&device_info=D&out_trade_no=VICTIM&promotion_detail=[1]",
 		"x&fee_type=CNY&promotion_detail={}",
 		"x&total_fee=1&trade_state=NOTPAY&zz=1",
+		"x&fee_type=JPY",
+		"x&cash_fee=1000&fee_type=JPY&is_subscribe=N",
 	}
-	for _, attach := range attaches {
-		for _, deviceInfo := range []string{"", "013467007045764"} {
-			genuine := set(set(paidUSDAnswer(), "out_trade_no", "ATT1"), "attach", attach)
-			if deviceInfo != "" {
-				genuine = set(genuine, "device_info", deviceInfo)
-			}
-			if _, err := c.Prepare(context.Background(), "pay", []byte(`{"order_id":"ATT1","amount":"10.00","currency":"USD","description":"d","openid":"`+
-				openID+`","attach":"`+attach+`"}`)); err != nil {
-				t.Fatalf("attach %q: the pay is refused: %v", attach, err)
-			}
-			want, err := queryOf(t, c, "ATT1").Decode(http.StatusOK, nil, signedXML(genuine, vecAPIKey, SignMD5))
-			if err != nil {
-				t.Fatalf("attach %q: WeChat's answer: %v", attach, err)
-			}
-			sign := refSign(genuine, vecAPIKey, SignMD5)
-			readings := pairFreeReadings(signedString(genuine))
-			if len(readings) < 2 {
-				t.Fatalf("attach %q: %d readings", attach, len(readings))
-			}
-			for _, p := range readings {
-				order := p.Get("out_trade_no")
-				if transform.ValidOrderID("order_id", order) != nil {
-					order = "ATT1"
+	answers := map[string]transform.Params{"SUCCESS in USD": paidUSDAnswer()}
+	for _, state := range []string{"NOTPAY", "CLOSED", "PAYERROR"} {
+		// as the orderquery page says an unpaid answer is, with the total_fee a real one carries
+		unpaid := transform.Params{
+			{Name: "return_code", Value: "SUCCESS"}, {Name: "appid", Value: vecAppID}, {Name: "mch_id", Value: vecMchID},
+			{Name: "nonce_str", Value: "7Q8mZ1oQ3xT2"}, {Name: "result_code", Value: "SUCCESS"}, {Name: "out_trade_no", Value: "O1"},
+			{Name: "trade_state", Value: state}, {Name: "trade_state_desc", Value: "说明"}, {Name: "total_fee", Value: "1000"},
+		}
+		answers[state+" with total_fee"] = unpaid
+		answers[state+" with total_fee and fee_type USD"] = set(unpaid, "fee_type", "USD")
+	}
+	for name, answer := range answers {
+		otherReadings, feeTypeSplit := 0, false
+		for _, attach := range attaches {
+			for _, deviceInfo := range []string{"", "013467007045764"} {
+				genuine := set(set(answer, "out_trade_no", "ATT1"), "attach", attach)
+				if deviceInfo != "" {
+					genuine = set(genuine, "device_info", deviceInfo)
 				}
-				body := transform.AppendFlatXML(nil, "xml", append(p, transform.Param{Name: "sign", Value: sign}))
-				if out, err := queryOf(t, c, order).Decode(http.StatusOK, nil, body); err == nil && string(out) != string(want) {
-					t.Errorf("attach %q, device_info %q: a reading is accepted as %s (WeChat's: %s): %s", attach, deviceInfo, out, want, body)
+				if _, err := c.Prepare(context.Background(), "pay", []byte(`{"order_id":"ATT1","amount":"10.00","currency":"USD","description":"d","openid":"`+
+					openID+`","attach":"`+attach+`"}`)); err != nil {
+					t.Fatalf("attach %q: the pay is refused: %v", attach, err)
+				}
+				want, err := queryOf(t, c, "ATT1").Decode(http.StatusOK, nil, signedXML(genuine, vecAPIKey, SignMD5))
+				if err != nil {
+					t.Fatalf("%s, attach %q: WeChat's answer: %v", name, attach, err)
+				}
+				sign := refSign(genuine, vecAPIKey, SignMD5)
+				readings := pairFreeReadings(signedString(genuine))
+				if len(readings) < 1 {
+					t.Fatalf("%s, attach %q: no reading", name, attach)
+				}
+				otherReadings += len(readings) - 1
+				for _, p := range readings {
+					feeTypeSplit = feeTypeSplit || p.Get("attach") == "x" && p.Get("fee_type") == "JPY"
+					order := p.Get("out_trade_no")
+					if transform.ValidOrderID("order_id", order) != nil {
+						order = "ATT1"
+					}
+					body := transform.AppendFlatXML(nil, "xml", append(p, transform.Param{Name: "sign", Value: sign}))
+					if out, err := queryOf(t, c, order).Decode(http.StatusOK, nil, body); err == nil && string(out) != string(want) {
+						t.Errorf("%s, attach %q, device_info %q: a reading is accepted as %s (WeChat's: %s): %s", name, attach, deviceInfo, out, want, body)
+					}
 				}
 			}
+		}
+		// the search saw readings other than WeChat's, and for an unpaid
+		// answer without fee_type the one taking JPY from the attach
+		if otherReadings == 0 || answer.Get("trade_state") != "SUCCESS" && !answer.Has("fee_type") && !feeTypeSplit {
+			t.Errorf("%s: %d other readings, attach's fee_type split off: %v", name, otherReadings, feeTypeSplit)
 		}
 	}
 }

@@ -276,8 +276,8 @@ func TestRefundQuerySeveralRefunds(t *testing.T) {
 // coupon_fee_$n, attach in Chinese with XML's specials, time_end), and in
 // every state with only what WeChat sends when trade_state is not SUCCESS
 // (out_trade_no, attach, trade_state, trade_state_desc): the status object
-// takes total_fee, fee_type, transaction_id and time_end when present and
-// leaves them "" otherwise, under both sign types.
+// takes transaction_id when present, and total_fee, fee_type and time_end
+// of a paid order only, leaving them "" otherwise, under both sign types.
 func TestDecodeQueryOptionalFields(t *testing.T) {
 	const attach = "门店 <A&B> \"]]>\" 'x'"
 	states := map[string]string{"SUCCESS": "succeeded", "REFUND": "refunded", "NOTPAY": "pending", "USERPAYING": "pending",
@@ -304,10 +304,11 @@ func TestDecodeQueryOptionalFields(t *testing.T) {
 							transform.Param{Name: "coupon_type_0", Value: "CASH"}, transform.Param{Name: "coupon_id_0", Value: "10000"},
 							transform.Param{Name: "coupon_fee_0", Value: "100"}, transform.Param{Name: "transaction_id", Value: "1008450740201411110005820873"},
 							transform.Param{Name: "time_end", Value: "20141111170043"})
-						want = `{"provider":"wechat_v2","order_id":"O1","provider_order_id":"1008450740201411110005820873","status":"` + status +
-							`","amount":"10.01","currency":"HKD",`
+						want = `{"provider":"wechat_v2","order_id":"O1","provider_order_id":"1008450740201411110005820873","status":"` + status
 						if status == "succeeded" || status == "refunded" {
-							want += `"paid_at":"2014-11-11T17:00:43+08:00",`
+							want += `","amount":"10.01","currency":"HKD","paid_at":"2014-11-11T17:00:43+08:00",`
+						} else {
+							want += `","amount":"","currency":"",`
 						}
 					}
 					want += `"provider_status":"` + state + `"}`
