@@ -263,8 +263,10 @@ func (c *Client) Close(req *transform.OrderRequest) (*transform.Call, error) {
 	var params [8]transform.Param
 	p := append(c.base(params[:0]), transform.Param{Name: "out_trade_no", Value: req.OrderID})
 	return c.call(PathCloseOrder, req.OrderID, p, func(_ *Client, orderID string, a transform.Params) ([]byte, error) {
+		// An empty element is outside the signature (WeChat signs non-empty
+		// values only) and, as everywhere in an answer, says nothing.
 		for _, f := range otherKindFields {
-			if a.Has(f) {
+			if a.Get(f) != "" {
 				return nil, transform.Upstream("the provider's answer is not a closeorder answer (it has " + f + ")")
 			}
 		}

@@ -1,6 +1,7 @@
 package wechatv2
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -219,6 +220,26 @@ func TestCloseAnswerIsNoOtherDocument(t *testing.T) {
 			t.Errorf("%s read as %s", name, out)
 		}
 		wantError(t, err, 502, transform.CodeUpstreamError)
+	}
+	// WeChat signs non-empty values only: an empty element of another
+	// document's name is outside the signature and says nothing, so
+	// WeChat's answer holding one is still its closeorder answer; the same
+	// name with a value, signed, is still another document.
+	genuine := with(p("result_msg", "OK"))
+	for _, name := range otherKindFields {
+		for _, empty := range []string{"<" + name + "/>", "<" + name + "></" + name + ">", "<" + name + " />", "<" + name + "><![CDATA[]]></" + name + ">"} {
+			doc := bytes.Replace(genuine, []byte("</xml>"), []byte(empty+"</xml>"), 1)
+			if out, err := call.Decode(http.StatusOK, nil, doc); err != nil || string(out) != `{"provider":"wechat_v2","order_id":"O1","status":"cancelled"}` {
+				t.Errorf("WeChat's closeorder answer with %s: %s, %v", empty, out, err)
+			}
+		}
+		out, err := call.Decode(http.StatusOK, nil, with(p("result_msg", "OK"), p(name, "1")))
+		if out != nil {
+			t.Errorf("a closeorder answer with %s 1 read as %s", name, out)
+		}
+		if e := wantError(t, err, 502, transform.CodeUpstreamError); !strings.Contains(e.Message, name) {
+			t.Errorf("%s: %s", name, e.Message)
+		}
 	}
 }
 
