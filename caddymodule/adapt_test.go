@@ -106,7 +106,7 @@ func TestCaddyfileAdaptCoversEveryField(t *testing.T) {
 // write what was meant.
 func TestCaddyfileRequestPlaceholdersRefusedAtTheirLine(t *testing.T) {
 	for _, tt := range []struct{ line, want string }{
-		{"api_key {file.api_key}", "provider latipay: field api_key holds the request placeholder {http.…} the Caddyfile makes of {file.NAME} when NAME has no / or ., which has no value when the configuration loads (write a file as {file./absolute/path}), at Caddyfile:4"},
+		{"api_key {file.api_key}", "provider latipay: field api_key holds the request placeholder {http.…} the Caddyfile makes of {file.NAME} when NAME is only letters, digits, _ and -, which has no value when the configuration loads (write a file as {file./absolute/path}), at Caddyfile:4"},
 		{"api_key {header.X-Key}", "provider latipay: field api_key holds the request placeholder {http.…} (which the Caddyfile's {header.*}, {vars.*}, {query.*}… are), which has no value when the configuration loads (the global ones are {env.NAME} and {file./path}), at Caddyfile:4"},
 		{"api_key {vars.key}", "provider latipay: field api_key holds the request placeholder {http.…} (which"},
 		{"notify_url https://{host}/webhooks/latipay", "provider latipay: field notify_url holds the request placeholder {http.…} (which"},

@@ -95,11 +95,12 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 // cannot be used, "" when it holds none: {http.…} has no value when the
 // configuration loads, and would be kept as its text. The Caddyfile's
 // shorthands ({header.NAME}, {vars.NAME}, {query.NAME}, …) are such
-// placeholders once adapted, and so is {file.NAME} when NAME has no / or .
+// placeholders once adapted, and so is {file.NAME} when NAME is only
+// letters, digits, _ and - (README Secrets: Caddy's [\w-]*).
 func requestPlaceholderProblem(v string) string {
 	switch {
 	case strings.Contains(v, "{http.request.uri.path.file."):
-		return "holds the request placeholder {http.…} the Caddyfile makes of {file.NAME} when NAME has no / or ., which has no value when the configuration loads (write a file as {file./absolute/path})"
+		return "holds the request placeholder {http.…} the Caddyfile makes of {file.NAME} when NAME is only letters, digits, _ and -, which has no value when the configuration loads (write a file as {file./absolute/path})"
 	case strings.Contains(v, "{http."):
 		return "holds the request placeholder {http.…} (which the Caddyfile's {header.*}, {vars.*}, {query.*}… are), which has no value when the configuration loads (the global ones are {env.NAME} and {file./path})"
 	}
