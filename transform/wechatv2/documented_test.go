@@ -71,7 +71,7 @@ func TestDecodeDocumentedRefusals(t *testing.T) {
 // TestWebhookDocumentedRefundPlaintext: a refund notification whose req_info
 // holds every field of WeChat's documented plaintext (退款结果通知: the
 // example's layout, one element a line, settlement fees below the asked
-// ones when vouchers are not refunded, 支付用户零钱 as refund_recv_accout),
+// ones by the non-recharge vouchers' refund, 支付用户零钱 as refund_recv_accout),
 // for each refund_status, direct and service-provider mode (sub_appid and
 // sub_mch_id outside req_info): the event is built from those fields, all
 // of them in data and nothing of the outer document (README What the

@@ -153,7 +153,7 @@ func TestDocumentedStates(t *testing.T) {
 		{"notification without result_code", payment("result_code", ""), "unknown O1 4200000123  12.34 CNY 2026-11-22T10:00:00+08:00"},
 
 		// refund notification refund_status; amount refund_fee (申请退款金额, settlement_refund_fee
-		// being that less unrefunded vouchers), CNY (req_info names no currency)
+		// being that less the non-recharge vouchers' refund), CNY (req_info names no currency)
 		{"refund notification SUCCESS", refund(refundPlain("SUCCESS")), "refund.succeeded O1 4200000123 O1-R1 3.00 CNY 2026-11-22T10:05:00+08:00"},
 		{"refund notification CHANGE", refund(refundPlain("CHANGE")), "refund.failed O1 4200000123 O1-R1 3.00 CNY 2026-11-22T10:05:00+08:00"},
 		{"refund notification REFUNDCLOSE", refund(refundPlain("REFUNDCLOSE")), "refund.failed O1 4200000123 O1-R1 3.00 CNY 2026-11-22T10:05:00+08:00"},
