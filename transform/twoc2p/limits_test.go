@@ -2,8 +2,12 @@ package twoc2p
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // The length of uniqueTransactionCode is "Character 20" in 2C2P's
@@ -87,7 +91,8 @@ func TestPayDescriptionCountsBytes(t *testing.T) {
 
 // TestSandboxUniqueTransactionCodeLength: the sandbox refuses what 2C2P's
 // table refuses, the way it refuses any field (respCode 99, status F), and
-// takes 20 characters; a route whose own rule it does not run (a client of
+// takes 20 characters (its notification then names them, through the
+// webhook); a route whose own rule it does not run (a client of
 // another version, a request written by hand) meets 2C2P's limit there.
 func TestSandboxUniqueTransactionCodeLength(t *testing.T) {
 	s := newSandbox(t, testConfig())
@@ -95,6 +100,15 @@ func TestSandboxUniqueTransactionCodeLength(t *testing.T) {
 	a := answerOf(t, post(t, s, payCall(t, c, strings.Replace(sandboxPay, "SB-1", orderID20, 1)), false))
 	if a.Get("respCode") != RespPrepay || a.Get("uniqueTransactionCode") != orderID20 {
 		t.Fatalf("20 characters: %v", a.Map())
+	}
+	// and its notification names it, through the webhook
+	out, _, err := s.Complete(orderID20, true, transformtest.Pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := newWebhook(t, testConfig()).Verify(transform.Notification{Header: http.Header{"Content-Type": {out.ContentType}}, Body: out.Body})
+	if err != nil || ev.Type != transform.EventPaymentSucceeded || ev.OrderID != orderID20 || ev.Data["uniqueTransactionCode"] != orderID20 {
+		t.Fatalf("20 characters, notified: %+v, %v", ev, err)
 	}
 	for _, id := range []string{orderID21, orderID32} {
 		payload := "<PaymentRequest><timeStamp>221126100000</timeStamp><merchantID>JT01</merchantID><uniqueTransactionCode>" + id +
