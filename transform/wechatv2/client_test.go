@@ -351,6 +351,10 @@ func TestDecodePaySuccess(t *testing.T) {
 			{Name: "nonce_str", Value: "IITRi8Iabbblz1Jc"}, {Name: "result_code", Value: "SUCCESS"},
 			{Name: "prepay_id", Value: prepayID}, {Name: "trade_type", Value: "JSAPI"},
 		}, vecAPIKey, SignMD5), SignMD5, spSubAppID},
+		// An empty element is unsigned (WeChat signs non-empty values only) and
+		// names nobody, as an empty appid or mch_id does not.
+		{"service provider, empty sub_appid", spConfig(), signedXML(spAnswer("sub_appid", ""), vecAPIKey, SignMD5), SignMD5, spSubAppID},
+		{"service provider, empty sub_mch_id", spConfig(), signedXML(spAnswer("sub_mch_id", ""), vecAPIKey, SignMD5), SignMD5, spSubAppID},
 		// README Merchant API asks an answer to be signed, not to name the merchant: one
 		// that leaves appid and mch_id out (an implementation of WeChat's API
 		// other than WeChat's own) is read; one naming another is refused

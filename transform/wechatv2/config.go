@@ -97,8 +97,11 @@ func (c *Config) foreign(p transform.Params, notification bool) bool {
 	if c.SubMchID == "" {
 		return false
 	}
-	if (notification || p.Has("sub_mch_id")) && p.Get("sub_mch_id") != c.SubMchID {
+	// An empty element is unsigned (WeChat signs non-empty values only) and
+	// names nobody, as for appid and mch_id above.
+	if sub := p.Get("sub_mch_id"); (notification || sub != "") && sub != c.SubMchID {
 		return true
 	}
-	return c.SubAppID != "" && p.Has("sub_appid") && p.Get("sub_appid") != c.SubAppID
+	sub := p.Get("sub_appid")
+	return c.SubAppID != "" && sub != "" && sub != c.SubAppID
 }
