@@ -184,7 +184,7 @@ func TestClusterLifecycle(t *testing.T) {
 			t.Fatalf("inside the window: forwarded %d times, want 1", n)
 		}
 		// A minute on, as the instances' clocks would read the entry then
-		// (the shortest window a route loads, README "Clusters").
+		// (the route's 1 m window, README "Clusters").
 		ageDedupeEntry(t, dir, entry, time.Minute)
 		notify(cluster[2]) // after it: the event is forwarded again, and remembered again
 		if n := merchant.count(id); n != 2 {
