@@ -1,6 +1,7 @@
 package wechatv2
 
 import (
+	"bytes"
 	"crypto/aes"
 	"encoding/base64"
 	"errors"
@@ -259,6 +260,25 @@ func TestWebhookServiceProvider(t *testing.T) {
 	otherApp := set(p, "sub_appid", "wx0000000000000000")
 	if ev, err := w.Verify(transform.Notification{Body: signedXML(otherApp, vecAPIKey, SignMD5)}); !errors.Is(err, transform.ErrForeign) {
 		t.Fatalf("another sub_appid's notification: %+v, %v", ev, err)
+	}
+	// WeChat signs non-empty values only (docs/providers/wechat_v2.md
+	// Signature): an empty element is as absent. A notification must still
+	// name this sub_mch_id; sub_appid, which it may leave out, may be empty.
+	emptied := func(name, element string) []byte {
+		q := slices.DeleteFunc(slices.Clone(p), func(kv transform.Param) bool { return kv.Name == name })
+		return bytes.Replace(signedXML(q, vecAPIKey, SignMD5), []byte("</xml>"), []byte(element+"</xml>"), 1)
+	}
+	for _, empty := range []string{"<sub_mch_id/>", "<sub_mch_id></sub_mch_id>", "<sub_mch_id><![CDATA[]]></sub_mch_id>"} {
+		body := emptied("sub_mch_id", empty)
+		if ev, err := w.Verify(transform.Notification{Body: body}); !errors.Is(err, transform.ErrForeign) {
+			t.Fatalf("a notification with %s: %+v, %v", empty, ev, err)
+		}
+	}
+	for _, empty := range []string{"<sub_appid/>", "<sub_appid></sub_appid>", "<sub_appid><![CDATA[]]></sub_appid>"} {
+		body := emptied("sub_appid", empty)
+		if ev, err := w.Verify(transform.Notification{Body: body}); err != nil || ev.Type != transform.EventPaymentSucceeded {
+			t.Fatalf("a notification with %s: %+v, %v", empty, ev, err)
+		}
 	}
 }
 
