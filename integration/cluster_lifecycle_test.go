@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/minipay/caddy-minipay/internal/testport"
 )
 
 // reload makes p load its Caddyfile again as a new configuration, as an
@@ -29,6 +31,12 @@ func (p caddyProcess) reload(t *testing.T) {
 	// instant is answered by a reset that Go's client does not retry (README
 	// "Under faults and reloads"): the next requests open new connections.
 	http.DefaultClient.CloseIdleConnections()
+	// A new connection the kernel queues at the old server's socket (both
+	// listen with SO_REUSEPORT until it stops) is reset too, EOF to the
+	// client: the next request waits until that server is gone.
+	if err := testport.SettledProcess(p.process.Pid, strings.TrimPrefix(p.admin, "http://")); err != nil {
+		t.Fatalf("after caddy reload: %v", err)
+	}
 }
 
 // TestClusterLifecycle runs three Caddy processes on one file_system storage

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -17,11 +18,22 @@ import (
 // can be listed (Linux's /proc), it waits until no address has two of them
 // listening; elsewhere, until the admin endpoint answers three new
 // connections in a row.
-func Settled(adminAddr string) error {
+func Settled(adminAddr string) error { return settled("self", adminAddr) }
+
+// SettledProcess is Settled for the Caddy of another process (caddy run):
+// a caddy reload returns once the new configuration runs, while the old
+// servers still listen beside the new ones, and a connection the kernel
+// queues at one of them then is reset (EOF to the client).
+func SettledProcess(pid int, adminAddr string) error {
+	return settled(strconv.Itoa(pid), adminAddr)
+}
+
+// settled is Settled for the process /proc/<proc> names ("self" or a pid).
+func settled(proc, adminAddr string) error {
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(10 * time.Second)
 	for ok := 0; ; time.Sleep(5 * time.Millisecond) {
-		doubled, listed := doubledListeners()
+		doubled, listed := doubledListeners(proc)
 		if len(doubled) > 0 {
 			if time.Now().After(deadline) {
 				return fmt.Errorf("two servers of this process still listen on %v after 10 s", doubled)
@@ -44,16 +56,16 @@ func Settled(adminAddr string) error {
 }
 
 // doubledListeners lists the local addresses (as /proc/net/tcp writes them)
-// on which more than one socket of this process listens; listed is false
-// where the kernel's socket tables cannot be read.
-func doubledListeners() (doubled []string, listed bool) {
-	fds, err := os.ReadDir("/proc/self/fd")
+// on which more than one socket of process proc ("self" or a pid) listens;
+// listed is false where the kernel's socket tables cannot be read.
+func doubledListeners(proc string) (doubled []string, listed bool) {
+	fds, err := os.ReadDir("/proc/" + proc + "/fd")
 	if err != nil {
 		return nil, false
 	}
 	ours := map[string]bool{} // socket inodes
 	for _, fd := range fds {
-		link, err := os.Readlink("/proc/self/fd/" + fd.Name())
+		link, err := os.Readlink("/proc/" + proc + "/fd/" + fd.Name())
 		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
 			ours[strings.TrimSuffix(inode, "]")] = true
 		}
