@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"cmp"
 	"os"
 	"path/filepath"
 	"slices"
@@ -560,6 +561,13 @@ func TestVerifyCommandProviderAnswers(t *testing.T) {
 		{"latipay pay answer", latipayPayAnswer, latipayArgs, 2, "", "for latipay, verify explains notifications (the form Latipay posts) and transaction query answers"},
 		{"latipay refund answer", latipayRefundAnswer, latipayArgs, 2, "", "Latipay does not sign (its pay, refund and error answers carry no signature)"},
 		{"latipay notification, still", latipayBody, latipayArgs, 0, "notification", ""},
+		// Methods of Latipay's hosted page (README Latipay), as the webhook
+		// and a query accept them; signatures by openssl dgst -sha256 -hmac 111222333.
+		{"latipay notification paid by polipay", replace(replace(latipayBody, "payment_method=alipay", "payment_method=polipay"), latipaySig,
+			"cfcada26c0e3fb83bd1ff94b9d68479507f4ff4d55da96fa7e42f52eb94a1bfa"), latipayArgs, 0, "notification", ""},
+		{"latipay query answer paid by coin_payments", replace(replace(latipayAnswer, `"alipay"`, `"coin_payments"`), latipaySig,
+			"19ebfa0d38d2adff73c44a592cd27f87333b59163c6f0768dcb3850412b1b338"), latipayArgs, 0, "answer",
+			strings.NewReplacer("alipaypaid", "coin_paymentspaid", latipaySig, "19ebfa0d38d2adff73c44a592cd27f87333b59163c6f0768dcb3850412b1b338").Replace(latipayValid)},
 		{"2c2p pay answer, compressed as the demo server sends it", gzipText(t, twoc2pEnvelope), twoc2pArgs, 0, "answer", ""},
 		{"2c2p declined pay answer, compressed", gzipText(t, transformtest.TwoC2PDemoDeclined), twoc2pArgs, 0, "answer", ""},
 		{"2c2p pay answer, compressed, tampered", gzipText(t, twoc2pTampered), twoc2pArgs, 1, "answer", ""},
@@ -585,6 +593,23 @@ func TestVerifyCommandProviderAnswers(t *testing.T) {
 		{"wechat_v2 return_code FAIL answer", v2FailAnswer, v2Args, 2, "", "for wechat_v2, verify explains payment notifications"},
 		{"wechat_v2 return_code FAIL answer, no return_msg", `<xml><return_code>FAIL</return_code></xml>`, v2Args, 2, "", "WeChat Pay signs no return_code FAIL answer"},
 		{"cbtis notification, still", cbtisBody, append([]string{"--header", "Signature: " + cbtisSig}, cbtisArgs...), 0, "notification", ""},
+		// Held to the rule minipay reads answers by (README Errors, 502
+		// upstream_error): in service-provider mode an answer's sub_mch_id
+		// left out or empty (unsigned) is not required, another is refused.
+		{"wechat_v2 service-provider answer, empty sub_mch_id", v2SPAnswer(t, "<sub_mch_id></sub_mch_id>", ""), v2SPArgs, 0, "answer",
+			v2SPOutput(v2SPSig, v2SPSig, "valid")},
+		{"wechat_v2 service-provider answer without sub_mch_id", v2SPAnswer(t, "", ""), v2SPArgs, 0, "answer", v2SPOutput(v2SPSig, v2SPSig, "valid")},
+		{"wechat_v2 service-provider answer, another sub_mch_id", v2SPAnswer(t, "<sub_mch_id>1900000111</sub_mch_id>", v2SPOtherSig), v2SPArgs, 1, "answer",
+			strings.Replace(v2SPOutput(v2SPOtherSig, v2SPOtherSig, "invalid (answer is for another merchant)"), "&trade_state=", "&sub_mch_id=1900000111&trade_state=", 1)},
+		// Values whose signed string reads as other fields too: 502
+		// upstream_signature_invalid on the route (README Errors), the
+		// webhook's refusal here.
+		{"wechat_v2 answer, device_info run on over fee_type", v2SPAnswer(t, "<device_info><![CDATA[013467007045764&fee_type=USD]]></device_info>", v2DeviceInfoSig),
+			v2Args, 1, "answer", strings.Replace(v2SPOutput(v2DeviceInfoSig, v2DeviceInfoSig, v2Shifted), "&mch_id=", "&device_info=013467007045764&fee_type=USD&mch_id=", 1)},
+		{"wechat_v2 answer, attach holding &bank_type=", v2SPAnswer(t, "<attach><![CDATA[x&bank_type=CMC]]></attach>", v2AttachSig),
+			v2Args, 1, "answer", strings.Replace(v2SPOutput(v2AttachSig, v2AttachSig, v2Shifted), "&mch_id=", "&attach=x&bank_type=CMC&mch_id=", 1)},
+		{"wechat_v2 answer, promotion_detail no JSON", v2SPAnswer(t, "<promotion_detail>no JSON</promotion_detail>", v2PromotionSig),
+			v2Args, 1, "answer", strings.Replace(v2SPOutput(v2PromotionSig, v2PromotionSig, v2Shifted), "&result_code=", "&promotion_detail=no JSON&result_code=", 1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -626,6 +651,37 @@ func TestVerifyCommandProviderAnswers(t *testing.T) {
 	if !strings.Contains(out, "\nexpected: "+twoc2pSig+"\n") || strings.Contains(out, "\nreceived: "+twoc2pSig+"\n") {
 		t.Fatalf("tampered 2c2p answer:\n%s", out)
 	}
+}
+
+// WeChat Pay v2 orderquery answers (NOTPAY) for Caddyfile.example's
+// merchant, signed HMAC-SHA256 under its key by Python's hmac over the
+// string v2SPOutput shows; v2SPSig is that of the answer without the
+// element v2SPAnswer inserts (an empty one is unsigned).
+const (
+	v2SPSig         = "F3B16250782385FAA601A39FE6E1FA44E31045F78D073C18F57C0584AE4B1740"
+	v2SPOtherSig    = "CD22DF40C785EEF7E7DC3243681750F5DEFA16D032AFE99672786072412D3987" // sub_mch_id 1900000111
+	v2DeviceInfoSig = "15E53DB147786C2C2C1C11FB10285BFB35DF5D15120ED9DEFFD52C63AECB79D3"
+	v2AttachSig     = "F9E148375F9312EDAD17767A4413723050AD9013E657C4CF34B4A7011D0B52B1"
+	v2PromotionSig  = "1AD576FAA90F3510296E60BB192941BC9EEBA5B1E3461F36873AA95A8C05A690"
+	v2Shifted       = "invalid (answer is not a well-formed document of the provider: a signed value reads as another field too (&name=))"
+)
+
+var v2SPArgs = []string{"--provider", "wechat_v2", "--set", "app_id=wx8888888888888888", "--set", "mch_id=1900000109",
+	"--set", "sub_mch_id=1900000110", "--set", "api_key=8934e7d15453e97507ef794cf7b0519d", "--set", "sign_type=HMAC-SHA256", "--file", "-"}
+
+// v2SPAnswer is the answer with element after mch_id, signed sig (v2SPSig
+// when "").
+func v2SPAnswer(t *testing.T, element, sig string) string {
+	t.Helper()
+	return "<xml><return_code>SUCCESS</return_code><result_code>SUCCESS</result_code><appid>wx8888888888888888</appid><mch_id>1900000109</mch_id>" +
+		element + "<nonce_str>5K8264ILTKCH16CQ</nonce_str><out_trade_no>DEMO-1001</out_trade_no><trade_state>NOTPAY</trade_state><sign>" +
+		cmp.Or(sig, v2SPSig) + "</sign></xml>"
+}
+
+func v2SPOutput(expected, received, verdict string) string {
+	return "provider: wechat_v2\nkind: answer\nsign_type: HMAC-SHA256\nstring_to_sign: appid=wx8888888888888888&mch_id=1900000109" +
+		"&nonce_str=5K8264ILTKCH16CQ&out_trade_no=DEMO-1001&result_code=SUCCESS&return_code=SUCCESS&trade_state=NOTPAY&key=***\nexpected: " +
+		expected + "\nreceived: " + received + "\nverdict: " + verdict + "\n"
 }
 
 // What verify prints comes from the sender: a control character must not
