@@ -303,19 +303,23 @@ func TestFailedCallLogNamesRequestID(t *testing.T) {
 	platform := examplePlatformKey(t)
 	const requestID = "08F0E4E4A30610A60818A8B3A9A60620C4A40428B8A801-0"
 	tests := []struct {
-		name, requestID string
-		status          int
-		body            string
-		signed          bool
-		want            int
-		wantID          string
+		name, op, requestID string
+		status              int
+		body                string
+		signed              bool
+		want                int
+		wantID              string
 	}{
-		{"signed refusal", requestID, 404, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, true, 422, requestID},
-		{"unsigned answer", requestID, 500, `{"code":"SYSTEM_ERROR","message":"系统错误"}`, false, 502, requestID},
-		{"success", requestID, 200, `{"appid":"` + testAppID + `","mchid":"` + testMchID + `","out_trade_no":"V3-LOG-1","transaction_id":"4200001",` +
+		{"signed refusal", "query", requestID, 404, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, true, 422, requestID},
+		{"unsigned answer", "query", requestID, 500, `{"code":"SYSTEM_ERROR","message":"系统错误"}`, false, 502, requestID},
+		{"success", "query", requestID, 200, `{"appid":"` + testAppID + `","mchid":"` + testMchID + `","out_trade_no":"V3-LOG-1","transaction_id":"4200001",` +
 			`"trade_state":"NOTPAY","trade_state_desc":"订单未支付","amount":{"total":100,"currency":"CNY"}}`, true, 200, ""},
-		{"Request-ID with a line break", requestID + "\nforged=1", 404, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, true, 422, ""},
-		{"Request-ID too long", strings.Repeat("A", 129), 404, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, true, 422, ""},
+		{"Request-ID with a line break", "query", requestID + "\nforged=1", 404, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, true, 422, ""},
+		{"Request-ID too long", "query", strings.Repeat("A", 129), 404, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, true, 422, ""},
+		// WeChat's close answer is an empty 204: a signed one with a body
+		// (another document the key signs) is a 502 naming its Request-ID.
+		{"close answered with a body", "close", requestID, 200, `{"appid":"` + testAppID + `","mchid":"` + testMchID + `","out_trade_no":"V3-LOG-1","transaction_id":"4200001",` +
+			`"trade_state":"NOTPAY","trade_state_desc":"订单未支付","amount":{"total":100,"currency":"CNY"}}`, true, 502, requestID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -339,7 +343,7 @@ func TestFailedCallLogNamesRequestID(t *testing.T) {
 				_, err := w.Write([]byte(tt.body))
 				return err
 			})
-			r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat_v3/query", strings.NewReader(`{"order_id":"V3-LOG-1"}`))
+			r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat_v3/"+tt.op, strings.NewReader(`{"order_id":"V3-LOG-1"}`))
 			r.Header.Set("Content-Type", "application/json")
 			w := httptest.NewRecorder()
 			_ = h.ServeHTTP(w, r, api)
@@ -350,7 +354,7 @@ func TestFailedCallLogNamesRequestID(t *testing.T) {
 			if err := json.Unmarshal([]byte(strings.TrimSpace(log.String())), &line); err != nil {
 				t.Fatalf("not one JSON line: %v\n%s", err, log.String())
 			}
-			if got, _ := line["provider_request_id"].(string); got != tt.wantID || line["order_id"] != "V3-LOG-1" {
+			if got, _ := line["provider_request_id"].(string); got != tt.wantID || line["order_id"] != "V3-LOG-1" || line["operation"] != tt.op {
 				t.Errorf("log line %s, want provider_request_id %q", log.String(), tt.wantID)
 			}
 			if strings.Contains(w.Body.String(), requestID) {

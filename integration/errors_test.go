@@ -34,7 +34,7 @@ func fakeWeChat(t *testing.T) *httptest.Server {
 			http.Error(w, "bad xml", http.StatusBadRequest)
 			return
 		}
-		answer := func(key, appid string) {
+		answer := func(key, appid string, extra ...transform.Param) {
 			p := transform.Params{
 				{Name: "return_code", Value: "SUCCESS"}, {Name: "return_msg", Value: "OK"},
 				{Name: "appid", Value: appid}, {Name: "mch_id", Value: mchID},
@@ -42,6 +42,7 @@ func fakeWeChat(t *testing.T) *httptest.Server {
 				{Name: "result_code", Value: "SUCCESS"}, {Name: "prepay_id", Value: "wx201411101639507cbf6ffd8b0779950874"},
 				{Name: "trade_type", Value: "JSAPI"},
 			}
+			p = append(p, extra...)
 			if appid == "" { // an answer naming no merchant (README Merchant API asks for none)
 				p = slices.DeleteFunc(p, func(kv transform.Param) bool { return kv.Name == "appid" || kv.Name == "mch_id" })
 			}
@@ -62,6 +63,8 @@ func fakeWeChat(t *testing.T) *httptest.Server {
 			answer(apiKey, "wx0000000000000000")
 		case strings.HasPrefix(id, "ANONYMOUS"):
 			answer(apiKey, "")
+		case strings.HasPrefix(id, "PAIR"): // "&name=" outside attach, device_info and promotion_detail (README What the merchant can trust)
+			answer(apiKey, appID, transform.Param{Name: "err_code_des", Value: "OK&zz=1"})
 		case strings.HasPrefix(id, "SLOW"):
 			wait(r, 2*answerTimeout)
 			answer(apiKey, appID)
@@ -155,6 +158,16 @@ func TestMerchantAPIErrors(t *testing.T) {
 	if r := postJSON(t, tc, sandbox+"/sandbox/complete", `{"provider":"wechat_v2","order_id":"PAID-1","result":"succeeded"}`); r.status != 200 {
 		t.Fatalf("complete: %d %s", r.status, r.body)
 	}
+	// a refund of another paid order, for refund_query to name with PAID-1
+	if r := postJSON(t, tc, base+"/wechat/pay", pay("PAID-2")); r.status != 200 {
+		t.Fatalf("pay: %d %s", r.status, r.body)
+	}
+	if r := postJSON(t, tc, sandbox+"/sandbox/complete", `{"provider":"wechat_v2","order_id":"PAID-2","result":"succeeded"}`); r.status != 200 {
+		t.Fatalf("complete: %d %s", r.status, r.body)
+	}
+	if r := postJSON(t, tc, base+"/wechat/refund", `{"order_id":"PAID-2","refund_id":"R-PAID-2","amount":"1.00","currency":"CNY"}`); r.status != 200 {
+		t.Fatalf("refund: %d %s", r.status, r.body)
+	}
 
 	tests := []struct {
 		name, method, path, contentType, body string
@@ -197,6 +210,8 @@ func TestMerchantAPIErrors(t *testing.T) {
 		{"answer for another appid", "POST", "/fake/pay", "application/json", pay("FOREIGN-1"), 502, "upstream_error", "", ""},
 		{"unreachable upstream", "POST", "/down/pay", "application/json", pay("DOWN-1"), 502, "upstream_error", "", ""},
 		{"forged answer", "POST", "/fake/pay", "application/json", pay("BADSIGN-1"), 502, "upstream_signature_invalid", "", ""},
+		{"answer holding a pair", "POST", "/fake/pay", "application/json", pay("PAIR-1"), 502, "upstream_signature_invalid", "", ""},
+		{"another order's refund", "POST", "/wechat/refund_query", "application/json", `{"order_id":"PAID-1","refund_id":"R-PAID-2"}`, 400, "invalid_request", "order_id", ""},
 		{"slow upstream", "POST", "/fake/pay", "application/json", pay("SLOW-1"), 504, "upstream_timeout", "", ""},
 	}
 	// The order each row's log line names (README Observability): a valid
@@ -208,6 +223,7 @@ func TestMerchantAPIErrors(t *testing.T) {
 		"country not alpha-2": "E1", "order paid": "PAID-1", "order unknown": "NEVER-1", "upstream HTTP 500": "HTTP500-1",
 		"return_code FAIL": "COMMFAIL-1", "answer not XML": "GARBAGE-1", "answer for another appid": "FOREIGN-1",
 		"unreachable upstream": "DOWN-1", "forged answer": "BADSIGN-1", "slow upstream": "SLOW-1",
+		"answer holding a pair": "PAIR-1", "another order's refund": "PAID-1",
 	}
 	logged := len(logText(t, logFile))
 	for _, tt := range tests {
@@ -276,4 +292,6 @@ func TestMerchantAPIErrors(t *testing.T) {
 	metrics := do(t, tc, "GET", "http://"+adminAddr+"/metrics", "", nil)
 	mustContain(t, string(metrics.body), `caddy_minipay_requests_total{operation="pay",outcome="upstream_timeout",provider="wechat_v2"} 1`, "metrics")
 	mustContain(t, string(metrics.body), `caddy_minipay_upstream_duration_seconds_count{operation="pay",provider="wechat_v2"}`, "metrics")
+	mustContain(t, string(metrics.body), `caddy_minipay_requests_total{operation="pay",outcome="upstream_signature_invalid",provider="wechat_v2"} 2`, "metrics")
+	mustContain(t, string(metrics.body), `caddy_minipay_requests_total{operation="refund_query",outcome="invalid_request",provider="wechat_v2"} 1`, "metrics")
 }
