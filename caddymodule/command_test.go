@@ -608,6 +608,16 @@ func TestVerifyCommandProviderAnswers(t *testing.T) {
 			v2Args, 1, "answer", strings.Replace(v2SPOutput(v2DeviceInfoSig, v2DeviceInfoSig, v2Shifted), "&mch_id=", "&device_info=013467007045764&fee_type=USD&mch_id=", 1)},
 		{"wechat_v2 answer, attach holding &bank_type=", v2SPAnswer(t, "<attach><![CDATA[x&bank_type=CMC]]></attach>", v2AttachSig),
 			v2Args, 1, "answer", strings.Replace(v2SPOutput(v2AttachSig, v2AttachSig, v2Shifted), "&mch_id=", "&attach=x&bank_type=CMC&mch_id=", 1)},
+		// An unpaid order's answer whose attach a pay takes (x&cash_fee=1:
+		// a notification's attach is followed by bank_type), which the route
+		// reads as pending. Signed by Python's hmac as above.
+		{"wechat_v2 unpaid answer, attach holding &cash_fee=", "<xml><return_code>SUCCESS</return_code><result_code>SUCCESS</result_code>" +
+			"<appid>wx8888888888888888</appid><mch_id>1900000109</mch_id><nonce_str>5K8264ILTKCH16CQ</nonce_str><out_trade_no>DEMO-1001</out_trade_no>" +
+			"<attach><![CDATA[x&cash_fee=1]]></attach><trade_state>NOTPAY</trade_state><trade_state_desc>订单未支付</trade_state_desc>" +
+			"<sign>6A8B4A71DE7363F29B655803DF955D2150BD013EE11AC791295FB17014D228A0</sign></xml>", v2Args, 0, "answer",
+			"provider: wechat_v2\nkind: answer\nsign_type: HMAC-SHA256\nstring_to_sign: appid=wx8888888888888888&attach=x&cash_fee=1&mch_id=1900000109" +
+				"&nonce_str=5K8264ILTKCH16CQ&out_trade_no=DEMO-1001&result_code=SUCCESS&return_code=SUCCESS&trade_state=NOTPAY&trade_state_desc=订单未支付&key=***" +
+				"\nexpected: 6A8B4A71DE7363F29B655803DF955D2150BD013EE11AC791295FB17014D228A0\nreceived: 6A8B4A71DE7363F29B655803DF955D2150BD013EE11AC791295FB17014D228A0\nverdict: valid\n"},
 		{"wechat_v2 answer, promotion_detail no JSON", v2SPAnswer(t, "<promotion_detail>no JSON</promotion_detail>", v2PromotionSig),
 			v2Args, 1, "answer", strings.Replace(v2SPOutput(v2PromotionSig, v2PromotionSig, v2Shifted), "&result_code=", "&promotion_detail=no JSON&result_code=", 1)},
 	}

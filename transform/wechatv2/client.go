@@ -423,8 +423,7 @@ func (c *Client) ReadAnswer(status int, body []byte) (transform.Params, error) {
 	// off an attach holding "&out_trade_no=VICTIM&promotion_detail=", run on
 	// over the fields up to the real out_trade_no, read a paid order's answer
 	// as VICTIM's (promotionDetailReadsTwoWays: it is no JSON value).
-	if pairOutsideFreeText(a) || attachReadsTwoWays(a.Get("attach")) || deviceInfoReadsTwoWays(a.Get("device_info")) ||
-		promotionDetailReadsTwoWays(a) {
+	if answerReadsTwoWays(a) {
 		return nil, transform.SignatureInvalid()
 	}
 	if c.cfg.foreign(a, false) {
@@ -434,6 +433,14 @@ func (c *Client) ReadAnswer(status int, body []byte) (transform.Params, error) {
 		return nil, transform.Rejected(a.Get("err_code"), a.Get("err_code_des"))
 	}
 	return a, nil
+}
+
+// answerReadsTwoWays tells whether a signed answer's string reads as other
+// fields too, by the rule ReadAnswer explains (caddy minipay verify judges
+// an answer by it as well).
+func answerReadsTwoWays(a transform.Params) bool {
+	return pairOutsideFreeText(a) || attachReadsTwoWays(a.Get("attach")) || deviceInfoReadsTwoWays(a.Get("device_info")) ||
+		promotionDetailReadsTwoWays(a)
 }
 
 func feeType(a transform.Params) string {

@@ -131,12 +131,18 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		}
 		return nil, transform.ErrBadSignature
 	}
+	// An API answer is read by the answers' rule, a pay's attach being
+	// taken by it (x&cash_fee=1 in an unpaid order's answer, followed by
+	// mch_id): verify's verdict on an answer is the route's.
+	if !isPaymentNotice(p) {
+		if answerReadsTwoWays(p) {
+			return nil, ErrShiftedField
+		}
+		return nil, ErrNotNotice
+	}
 	if p.SortedQueryAmbiguous("sign", freeTextPairs(p)) || pairOutsideFreeText(p) || splitFromFreeText(p) || deviceInfoFromAttach(p) ||
 		promotionDetailReadsTwoWays(p) {
 		return nil, ErrShiftedField
-	}
-	if !isPaymentNotice(p) {
-		return nil, ErrNotNotice
 	}
 	return PaymentEvent(p)
 }
