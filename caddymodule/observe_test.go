@@ -20,6 +20,8 @@ import (
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/cbtis"
+	"github.com/minipay/caddy-minipay/transform/latipay"
+	"github.com/minipay/caddy-minipay/transform/twoc2p"
 	"github.com/minipay/caddy-minipay/transform/wechatv3"
 	"github.com/minipay/caddy-minipay/transform/wxlogin"
 )
@@ -108,20 +110,27 @@ func TestRefusedRequestLogNamesOrder(t *testing.T) {
 		name, op, body string
 		wantField      string
 		wantOrderID    string // "" when the line must have no order_id
+		provider       string // wechat_v2 when empty
 	}{
-		{"login naming an order", "login", `{"code":"c0de","order_id":"LOG-11"}`, "order_id", ""},
-		{"login naming an order first", "login", `{"order_id":"LOG-12","code":"c0de"}`, "order_id", ""},
-		{"invalid amount", "pay", `{"order_id":"LOG-1","amount":"-1","currency":"CNY","description":"d","openid":"o1"}`, "amount", "LOG-1"},
-		{"expire_at in the past", "pay", `{"order_id":"LOG-2","amount":"1","currency":"CNY","description":"d","openid":"o1","expire_at":"2001-01-01T00:00:00Z"}`, "expire_at", "LOG-2"},
-		{"unknown field", "pay", `{"order_id":"LOG-3","amount":"1","currency":"CNY","description":"d","openid":"o1","total_fee":1}`, "total_fee", "LOG-3"},
-		{"refund without refund_id", "refund", `{"order_id":"LOG-4","amount":"1","currency":"CNY"}`, "refund_id", "LOG-4"},
-		{"order_id breaking its rule", "query", `{"order_id":"LOG 5\n{\"outcome\":\"ok\"}"}`, "order_id", ""},
-		{"order_id too long", "query", `{"order_id":"` + strings.Repeat("L", 33) + `"}`, "order_id", ""},
-		{"order_id of another type", "query", `{"order_id":7}`, "order_id", ""},
-		{"another key's case", "query", `{"ORDER_ID":"LOG-6"}`, "ORDER_ID", ""},
-		{"order_id twice", "query", `{"order_id":"LOG-8","order_id":"LOG-9"}`, "order_id", ""},
-		{"order_id after a refused field", "pay", `{"amount":"1.001","order_id":"LOG-10","currency":"CNY","description":"d","openid":"o1"}`, "amount", "LOG-10"},
-		{"not JSON", "query", `order_id=LOG-7`, "", ""},
+		{"login naming an order", "login", `{"code":"c0de","order_id":"LOG-11"}`, "order_id", "", ""},
+		{"login naming an order first", "login", `{"order_id":"LOG-12","code":"c0de"}`, "order_id", "", ""},
+		{"invalid amount", "pay", `{"order_id":"LOG-1","amount":"-1","currency":"CNY","description":"d","openid":"o1"}`, "amount", "LOG-1", ""},
+		{"expire_at in the past", "pay", `{"order_id":"LOG-2","amount":"1","currency":"CNY","description":"d","openid":"o1","expire_at":"2001-01-01T00:00:00Z"}`, "expire_at", "LOG-2", ""},
+		{"unknown field", "pay", `{"order_id":"LOG-3","amount":"1","currency":"CNY","description":"d","openid":"o1","total_fee":1}`, "total_fee", "LOG-3", ""},
+		{"refund without refund_id", "refund", `{"order_id":"LOG-4","amount":"1","currency":"CNY"}`, "refund_id", "LOG-4", ""},
+		{"order_id breaking its rule", "query", `{"order_id":"LOG 5\n{\"outcome\":\"ok\"}"}`, "order_id", "", ""},
+		{"order_id too long", "query", `{"order_id":"` + strings.Repeat("L", 33) + `"}`, "order_id", "", ""},
+		{"order_id of another type", "query", `{"order_id":7}`, "order_id", "", ""},
+		{"another key's case", "query", `{"ORDER_ID":"LOG-6"}`, "ORDER_ID", "", ""},
+		{"order_id twice", "query", `{"order_id":"LOG-8","order_id":"LOG-9"}`, "order_id", "", ""},
+		{"order_id after a refused field", "pay", `{"amount":"1.001","order_id":"LOG-10","currency":"CNY","description":"d","openid":"o1"}`, "amount", "LOG-10", ""},
+		{"not JSON", "query", `order_id=LOG-7`, "", "", ""},
+		// An order_id keeping README Merchant API's characters and length
+		// that a provider refuses after reading it is named.
+		{"2C2P order_id over 20 characters", "pay", `{"order_id":"LOG-2C2P-1234567890123","amount":"1","currency":"SGD","description":"d","openid":"o1"}`,
+			"order_id", "LOG-2C2P-1234567890123", twoc2p.Name},
+		{"Latipay order_id its older query form refuses", "pay", `{"order_id":"x-wechatpaidMR","amount":"1","currency":"NZD","description":"d","openid":"o1"}`,
+			"order_id", "x-wechatpaidMR", latipay.Name},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,6 +142,21 @@ func TestRefusedRequestLogNamesOrder(t *testing.T) {
 					t.Fatal(err)
 				}
 				h = newTestHandlerOf(t, wxlogin.Name, client, &log, zapcore.InfoLevel)
+			}
+			switch tt.provider {
+			case twoc2p.Name:
+				client, err := twoc2p.NewClient(twoc2p.Config{MerchantID: "JT01", SecretKey: "7jYcp4FxFdf0", AppID: testAppID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				h = newTestHandlerOf(t, twoc2p.Name, client, &log, zapcore.InfoLevel)
+			case latipay.Name:
+				client, err := latipay.NewClient(latipay.Config{UserID: "U12345678", WalletID: "W00000001",
+					APIKey: "lp-sandbox-3f9a1c7e5b2d4086", AppID: testAppID, Currency: "NZD"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				h = newTestHandlerOf(t, latipay.Name, client, &log, zapcore.InfoLevel)
 			}
 			r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/"+tt.op, strings.NewReader(tt.body))
 			r.Header.Set("Content-Type", "application/json")
