@@ -889,7 +889,8 @@ func TestVerifyCommandOversizedNotification(t *testing.T) {
 		"cbtis":   {"api_key=6d0e8fa7b10c40c3a48c0c2be41cb178"},
 	}
 	inputs := map[string]string{ // each provider's notification, padded past 64 KiB where it has room
-		"wechat_v2": "<xml><return_code>SUCCESS</return_code><attach>" + strings.Repeat("a", 64<<10) + "</attach><sign>00</sign></xml>",
+		"wechat_v2": "<xml><return_code>SUCCESS</return_code><attach>" + strings.Repeat("a", 64<<10) + "</attach><out_trade_no>DEMO-1001</out_trade_no>" +
+			"<time_end>20261122192026</time_end><total_fee>1234</total_fee><transaction_id>42000202611221920261000002</transaction_id><sign>00</sign></xml>",
 		"wechat_v3": `{"id":"EV-1","event_type":"TRANSACTION.SUCCESS","summary":"` + strings.Repeat("a", 64<<10) + `","resource":{}}`,
 		"2c2p":      "paymentResponse=" + twoc2pEnvelope + "&pad=" + strings.Repeat("a", 64<<10),
 		"latipay":   latipayBody + "&pad=" + strings.Repeat("a", 64<<10),

@@ -72,12 +72,11 @@ var _ transform.Explainer = (*Webhook)(nil)
 // parameters it signed (the key masked) and both signatures. A document
 // whose signature verifies but that is an API answer is of kind answer.
 func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*transform.Event, error) {
-	body, err := n.Content()
+	root, p, err := w.read(n, x != nil)
 	if err != nil {
 		return nil, err
 	}
-	root, p, err := transform.ParseFlatXMLBounded(body, MaxDocumentFields)
-	if err != nil || root != "xml" || p.HasDuplicate() {
+	if root != "xml" || p.HasDuplicate() {
 		return nil, transform.ErrMalformed
 	}
 	// return_code FAIL is a communication failure, which WeChat never signs.
@@ -119,7 +118,8 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	// The configured sign type is the only one accepted: WeChat signs a
 	// notification with the order's type, and minipay signs every order with
 	// the configured one. A notification often leaves sign_type out.
-	if st := p.Get("sign_type"); st != "" && st != w.cfg.SignType {
+	// An answer is read as minipay reads it, by its signature alone.
+	if st := p.Get("sign_type"); st != "" && st != w.cfg.SignType && isPaymentNotice(p) {
 		return nil, ErrSignType
 	}
 	if !w.signer.Verify(p, w.cfg.SignType) {
@@ -145,6 +145,33 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		return nil, ErrShiftedField
 	}
 	return PaymentEvent(p)
+}
+
+// read parses n's document within a notification's bounds
+// (MaxNotification bytes, MaxDocumentFields fields). When explaining, an
+// API answer past them is read as ReadAnswer reads one, up to
+// transform.MaxAnswer bytes and MaxAnswerFields fields (a refund query
+// listing many refunds): caddy minipay verify's verdict on an answer is the
+// route's. The webhook never reads past a notification's bounds.
+func (w *Webhook) read(n transform.Notification, explaining bool) (string, transform.Params, error) {
+	body, err := n.Content()
+	if err == nil {
+		root, p, err := transform.ParseFlatXMLBounded(body, MaxDocumentFields)
+		if err == nil {
+			return root, p, nil
+		}
+	}
+	if !explaining {
+		return "", nil, transform.ErrMalformed
+	}
+	if body, err = transform.DecodeContent(n.Header, n.Body, transform.MaxAnswer); err != nil {
+		return "", nil, transform.ErrMalformed
+	}
+	root, p, err := transform.ParseFlatXMLBounded(body, MaxAnswerFields)
+	if err != nil || p.Has("req_info") || isPaymentNotice(p) {
+		return "", nil, transform.ErrMalformed
+	}
+	return root, p, nil
 }
 
 var _ transform.AnswerExplainer = (*Webhook)(nil)
