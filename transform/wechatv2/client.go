@@ -419,11 +419,11 @@ func (c *Client) ReadAnswer(status int, body []byte) (transform.Params, error) {
 	// "&bank_type=", the field after attach in every paid answer, which no
 	// attach of minipay's orders holds (a pay refuses it). A device_info run
 	// on over fee_type did the same, also one split off an attach holding
-	// "&device_info=" (deviceInfoReadsTwoWays); and a promotion_detail split
+	// "&device_info=" (freeTextPairs); and a promotion_detail split
 	// off an attach holding "&out_trade_no=VICTIM&promotion_detail=", run on
 	// over the fields up to the real out_trade_no, read a paid order's answer
 	// as VICTIM's (promotionDetailReadsTwoWays: it is no JSON value).
-	if answerReadsTwoWays(a) {
+	if readsTwoWays(a, answerKind) {
 		return nil, transform.SignatureInvalid()
 	}
 	if c.cfg.foreign(a, false) {
@@ -433,14 +433,6 @@ func (c *Client) ReadAnswer(status int, body []byte) (transform.Params, error) {
 		return nil, transform.Rejected(a.Get("err_code"), a.Get("err_code_des"))
 	}
 	return a, nil
-}
-
-// answerReadsTwoWays tells whether a signed answer's string reads as other
-// fields too, by the rule ReadAnswer explains (caddy minipay verify judges
-// an answer by it as well).
-func answerReadsTwoWays(a transform.Params) bool {
-	return pairOutsideFreeText(a) || attachReadsTwoWays(a.Get("attach")) || deviceInfoReadsTwoWays(a.Get("device_info")) ||
-		promotionDetailReadsTwoWays(a)
 }
 
 func feeType(a transform.Params) string {

@@ -63,11 +63,9 @@ func elementName(name string) bool {
 }
 
 // FuzzSignedStringReadings: of all the documents that sign alike (every
-// reading of one signed string), Verify's checks for a second reading
-// (SortedQueryAmbiguous with freeTextPairs, pairOutsideFreeText,
-// splitFromFreeText, deviceInfoFromAttach, promotionDetailReadsTwoWays)
-// pass at most one, so a captured notification cannot
-// be rewritten into another that verifies.
+// reading of one signed string), Verify's check for a second reading
+// (readsTwoWays of a notification) passes at most one, so a captured
+// notification cannot be rewritten into another that verifies.
 func FuzzSignedStringReadings(f *testing.F) {
 	f.Add("appid=wx1&attach=a=1&b=2&bank_type=CFT&cash_fee=1")
 	f.Add("attach=plan=pro&auth=7f3a&bank_type=CFT")
@@ -88,8 +86,7 @@ func FuzzSignedStringReadings(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		var passed []transform.Params
 		for _, p := range readings(s) {
-			if !p.SortedQueryAmbiguous("sign", freeTextPairs(p)) && !pairOutsideFreeText(p) && !splitFromFreeText(p) && !deviceInfoFromAttach(p) &&
-				!promotionDetailReadsTwoWays(p) {
+			if !readsTwoWays(p, notificationKind) {
 				passed = append(passed, p)
 			}
 		}

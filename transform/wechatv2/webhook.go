@@ -135,13 +135,12 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 	// taken by it (x&cash_fee=1 in an unpaid order's answer, followed by
 	// mch_id): verify's verdict on an answer is the route's.
 	if !isPaymentNotice(p) {
-		if answerReadsTwoWays(p) {
+		if readsTwoWays(p, answerKind) {
 			return nil, ErrShiftedField
 		}
 		return nil, ErrNotNotice
 	}
-	if p.SortedQueryAmbiguous("sign", freeTextPairs(p)) || pairOutsideFreeText(p) || splitFromFreeText(p) || deviceInfoFromAttach(p) ||
-		promotionDetailReadsTwoWays(p) {
+	if readsTwoWays(p, notificationKind) {
 		return nil, ErrShiftedField
 	}
 	return PaymentEvent(p)
@@ -202,22 +201,67 @@ func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanati
 	return true, ErrUnsignedAnswer
 }
 
-// freeTextPairs returns what p's SortedQueryAmbiguous tolerates in the
-// merchant's own free text, attach or device_info, holding key=value pairs
-// ("a=1&b=2"): a name that is none of WeChat's (the other reading, such a
-// pair moved out of the value into a field of its own, is refused by
-// splitFromFreeText: no genuine notification has a field of that name),
-// and in attach one of WeChat's that sorts after the field following attach
-// in the signed string ("uid=5&openid=oX&total_fee=1", bank_type following:
-// README "What the merchant can trust"). A field moved into attach came
-// from between attach and that field, and a field split off attach would
-// sort before it, so such a name has no other reading; one sorting between
-// them, or any after attach when nothing follows it, is refused (a
-// device_info read as beginning there is deviceInfoFromAttach's). In
-// device_info every WeChat name sorting after it is refused. Pairs in
-// promotion_detail are promotionDetailReadsTwoWays's to judge. Any other
-// field holding "&name=" is refused (pairOutsideFreeText).
-func freeTextPairs(p transform.Params) func(field, name string) bool {
+// documentKind is what a document signed with the merchant's key is read
+// as. The key signs minipay's requests, WeChat's answers and its
+// notifications alike, so which values may hold "&name=" is one grammar
+// (readsTwoWays); the kinds differ only where noted there.
+type documentKind uint8
+
+const (
+	// notificationKind: a payment notification (the webhook; caddy
+	// minipay verify on one).
+	notificationKind documentKind = iota
+	// answerKind: an API answer (ReadAnswer; caddy minipay verify on one,
+	// whose verdict is the route's).
+	answerKind
+)
+
+// readsTwoWays tells whether a signed document of kind has another reading
+// as sorted k=v pairs, each rule written once for both kinds (README "What
+// the merchant can trust"):
+//   - only attach, device_info (the merchant's free text) and
+//     promotion_detail may hold "&name=" (pairOutsideFreeText);
+//   - promotion_detail only inside one JSON object or array naming none of
+//     WeChat's fields (promotionDetailReadsTwoWays);
+//   - attach and device_info only pairs freeTextPairs tolerates for kind
+//     (in attach the names sorting after it are refused up to attachEnd,
+//     which is where the kinds differ);
+//   - in a notification, also no free text cut into a field of its own
+//     (splitFromFreeText, deviceInfoFromAttach). An answer is not held to
+//     these: an unpaid order's answer carries the attach a pay took
+//     ("x&cash_fee=1", followed by mch_id) and reads as the route reads it.
+func readsTwoWays(p transform.Params, kind documentKind) bool {
+	if pairOutsideFreeText(p) || promotionDetailReadsTwoWays(p) {
+		return true
+	}
+	// Only the free text is left holding pairs: judging it alone spares
+	// the pay's answer a second scan of every value.
+	freeText := transform.Params{{Name: "attach", Value: p.Get("attach")}, {Name: "device_info", Value: p.Get("device_info")}}
+	if freeText.SortedQueryAmbiguous("sign", freeTextPairs(p, kind)) {
+		return true
+	}
+	return kind == notificationKind && (splitFromFreeText(p) || deviceInfoFromAttach(p))
+}
+
+// freeTextPairs returns what p's SortedQueryAmbiguous tolerates in a
+// document of kind, in the merchant's own free text, attach or
+// device_info, holding key=value pairs ("a=1&b=2"): a name that is none of
+// WeChat's (in a notification the other reading, such a pair moved out of
+// the value into a field of its own, is refused by splitFromFreeText: no
+// genuine notification has a field of that name), and in attach one of
+// WeChat's that sorts after attachEnd ("uid=5&openid=oX&total_fee=1",
+// bank_type following). A field moved into attach came from between attach
+// and that field, and a field split off attach would sort before it, so
+// such a name has no other reading; one sorting up to it, or any after
+// attach when nothing follows it, is refused (a device_info read as
+// beginning there is deviceInfoFromAttach's). In device_info every WeChat
+// name sorting after it is refused: a paid answer's device_info run on over
+// fee_type, also one split off an attach holding "&device_info=" (a pay
+// takes that parameter: device_info sorts after bank_type), signed as
+// WeChat's own and read a USD payment as CNY. Pairs in promotion_detail
+// are promotionDetailReadsTwoWays's to judge. Any other field holding
+// "&name=" is refused (pairOutsideFreeText).
+func freeTextPairs(p transform.Params, kind documentKind) func(field, name string) bool {
 	return func(field, name string) bool {
 		switch {
 		case field == "promotion_detail":
@@ -227,41 +271,35 @@ func freeTextPairs(p transform.Params) func(field, name string) bool {
 		case !notificationField(name):
 			return true
 		case field == "attach":
-			next := nextSigned(p, field)
-			return next != "" && name > next
+			end := attachEnd(p, kind)
+			return end != "" && name > end
 		}
 		return false
 	}
 }
 
-// attachReadsTwoWays tells whether a pay request's attach holds a pair
-// freeTextPairs refuses in every notification minipay's order can get: one
-// of WeChat's names sorting after attach up to bank_type, the field that
-// follows it (minipay sends no device_info). The order would be paid and
-// every notification of it refused, so the pay is refused instead.
-func attachReadsTwoWays(attach string) bool {
-	for name := range transform.PairNames(attach) {
-		if notificationField(name) && "attach" < name && name <= "bank_type" {
-			return true
-		}
+// attachEnd is the field up to which a pair in attach named as one of
+// WeChat's sorting after attach is refused: in a notification the field
+// that follows attach in its signed string ("" when none does); in an
+// answer bank_type, the one following attach in every paid answer (an
+// attach run on over bank_type, cash_fee and fee_type read a paid USD
+// answer as CNY), and a pay refuses no other name, since every answer of
+// its order carries its attach (attachReadsTwoWays).
+func attachEnd(p transform.Params, kind documentKind) string {
+	if kind == answerKind {
+		return "bank_type"
 	}
-	return false
+	return nextSigned(p, "attach")
 }
 
-// deviceInfoReadsTwoWays tells whether device_info holds a pair named as one
-// of WeChat's fields sorting after it, which the notifications refuse too
-// (freeTextPairs): an answer read with a device_info that runs on over the
-// fields after it, fee_type among them, signs as WeChat's own and read a
-// paid order's USD answer as CNY. The device_info may be an order's own
-// (one made elsewhere: minipay sends none) or split off an attach holding
-// "&device_info=" (a merchant's parameter, which a pay takes).
-func deviceInfoReadsTwoWays(deviceInfo string) bool {
-	for name := range transform.PairNames(deviceInfo) {
-		if notificationField(name) && name > "device_info" {
-			return true
-		}
-	}
-	return false
+// attachReadsTwoWays tells whether a pay request's attach holds a pair an
+// answer refuses (freeTextPairs): one of WeChat's names sorting after
+// attach up to bank_type, the field that follows it in every paid answer
+// and notification (minipay sends no device_info). The order would be
+// paid and every notification of it refused, so the pay is refused
+// instead.
+func attachReadsTwoWays(attach string) bool {
+	return transform.Params{{Name: "attach", Value: attach}}.SortedQueryAmbiguous("sign", freeTextPairs(nil, answerKind))
 }
 
 // holdsPair tells whether a value holds "&name=", which pairOutsideFreeText
