@@ -126,7 +126,8 @@ func TestMoneyAndTimeOnTheWire(t *testing.T) {
 			{"12.34", "CNY", "", "1234", ""},
 			{"0.01", "CNY", "", "1", ""},
 			{"12.3", "CNY", "", "1230", ""},
-			{"9999999999.99", "CNY", "", "999999999999", ""},
+			{"21474836.47", "CNY", "", "2147483647", ""},
+			{"2147483647", "JPY", "", "2147483647", ""},
 			{"100", "JPY", "", "100", ""},
 			{"1.5", "KWD", "", "1500", ""},
 			{"0.001", "BHD", "", "1", ""},
@@ -201,7 +202,7 @@ func TestMoneyAndTimeOnTheWire(t *testing.T) {
 		}{
 			{"12.34", "", "number 1234", ""},
 			{"0.01", "", "number 1", ""},
-			{"9999999999.99", "", "number 999999999999", ""},
+			{"21474836.47", "", "number 2147483647", ""},
 			{"1", "2099-06-30T23:59:59-05:00", "number 100", "2099-07-01T12:59:59+08:00"},
 			{"1", "2099-12-31T16:30:00.5Z", "number 100", "2100-01-01T00:30:00+08:00"},
 			{"1", "2099-03-01T00:00:00+08:00", "number 100", "2099-03-01T00:00:00+08:00"},
@@ -222,7 +223,7 @@ func TestMoneyAndTimeOnTheWire(t *testing.T) {
 		}{
 			{"2.5", "10", "number 250", "number 1000", "2.50"},
 			{"0.01", "0.01", "number 1", "number 1", "0.01"},
-			{"9999999999.99", "9999999999.99", "number 999999999999", "number 999999999999", "9999999999.99"},
+			{"21474836.47", "21474836.47", "number 2147483647", "number 2147483647", "21474836.47"},
 		} {
 			r := postJSON(t, tc, base+"/v3/refund", `{"order_id":"M3R","refund_id":"M3R-1","amount":"`+tt.amount+
 				`","total_amount":"`+tt.total+`","currency":"CNY"}`)
@@ -232,6 +233,35 @@ func TestMoneyAndTimeOnTheWire(t *testing.T) {
 			}
 			if a := r.json(t); r.status != 200 || a["amount"] != tt.answer || a["currency"] != "CNY" {
 				t.Errorf("refund %s: %d %s, want amount %s", tt.amount, r.status, r.body, tt.answer)
+			}
+		}
+	})
+
+	// WeChat's amount fields are Int (docs/providers/wechat_v2.md "unifiedorder
+	// fields"): past 2147483647 minor units, which the merchant API's twelve
+	// digits allow, the request is a 400 naming the field and WeChat
+	// receives nothing.
+	t.Run("wechat past Int", func(t *testing.T) {
+		for _, tt := range []struct{ path, upstream, body, field string }{
+			{"/v2/pay", "/pay/unifiedorder", pay("M2X", "21474836.48", "CNY", ""), "amount"},
+			{"/v2/pay", "/pay/unifiedorder", pay("M2X", "2147483648", "JPY", ""), "amount"},
+			{"/v2/pay", "/pay/unifiedorder", pay("M2X", "9999999999.99", "CNY", ""), "amount"},
+			{"/v2/refund", "/secapi/pay/refund", `{"order_id":"M2X","refund_id":"M2X-1","amount":"2147483.648","currency":"KWD"}`, "amount"},
+			{"/v2/refund", "/secapi/pay/refund", `{"order_id":"M2X","refund_id":"M2X-1","amount":"1","total_amount":"21474836.48","currency":"CNY"}`, "total_amount"},
+			{"/v3/pay", "/v3/pay/transactions/jsapi", pay("M3X", "21474836.48", "CNY", ""), "amount"},
+			{"/v3/refund", "/v3/refund/domestic/refunds", `{"order_id":"M3X","refund_id":"M3X-1","amount":"21474836.48","total_amount":"21474836.48","currency":"CNY"}`, "amount"},
+			{"/v3/refund", "/v3/refund/domestic/refunds", `{"order_id":"M3X","refund_id":"M3X-1","amount":"1","total_amount":"9999999999.99","currency":"CNY"}`, "total_amount"},
+		} {
+			r := postJSON(t, tc, base+tt.path, tt.body)
+			if e := r.errorOf(t); r.status != 400 || e["code"] != "invalid_request" || e["field"] != tt.field {
+				t.Errorf("%s %s: %d %s, want a 400 naming %s", tt.path, tt.body, r.status, r.body, tt.field)
+			}
+			rec := v2
+			if strings.HasPrefix(tt.path, "/v3/") {
+				rec = v3
+			}
+			if sent := rec.take(tt.upstream); sent != nil {
+				t.Errorf("%s %s: WeChat received %s", tt.path, tt.body, sent)
 			}
 		}
 	})

@@ -85,6 +85,9 @@ func (c *Client) call(path, orderID string, p transform.Params, decode answerDec
 
 // Pay builds the unifiedorder call; its answer becomes the wx.requestPayment object.
 func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
+	if err := wxpay.CheckAmount(req.Money, "amount"); err != nil {
+		return nil, err
+	}
 	notifyURL := cmp.Or(req.NotifyURL, c.cfg.NotifyURL)
 	if notifyURL == "" {
 		return nil, transform.Invalid("notify_url", "is required (in the request or the provider configuration)")
@@ -290,6 +293,9 @@ var otherKindFields = [...]string{"out_trade_no", "transaction_id", "prepay_id",
 // WeChat settles refunds asynchronously: the answer's status is "pending"
 // and the refund notification brings refund.succeeded or refund.failed.
 func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
+	if err := wxpay.CheckRefundAmounts(req); err != nil {
+		return nil, err
+	}
 	var params [16]transform.Param
 	p := c.base(params[:0])
 	p = append(p,

@@ -266,6 +266,11 @@ func TestPrepareErrors(t *testing.T) {
 		{"close with a bad order_id", "close", `{"order_id":"O 1"}`, testConfig(""), 400, transform.CodeInvalidRequest, "order_id"},
 		{"refund over the total", "refund", `{"order_id":"O1","refund_id":"R1","amount":"12.35","currency":"CNY","total_amount":"12.34"}`, testConfig(""), 400, transform.CodeInvalidRequest, "amount"},
 		{"refund without refund_id", "refund", `{"order_id":"O1","amount":"1","currency":"CNY"}`, testConfig(""), 400, transform.CodeInvalidRequest, "refund_id"},
+		// total_fee and refund_fee are WeChat's Int: 2147483647 minor units at most
+		{"amount past total_fee's Int", "pay", `{"order_id":"O1","amount":"21474836.48","currency":"CNY","description":"d","openid":"o"}`, testConfig(""), 400, transform.CodeInvalidRequest, "amount"},
+		{"JPY past total_fee's Int", "pay", `{"order_id":"O1","amount":"999999999999","currency":"JPY","description":"d","openid":"o"}`, testConfig(""), 400, transform.CodeInvalidRequest, "amount"},
+		{"refund past refund_fee's Int", "refund", `{"order_id":"O1","refund_id":"R1","amount":"21474836.48","currency":"CNY"}`, testConfig(""), 400, transform.CodeInvalidRequest, "amount"},
+		{"total past total_fee's Int", "refund", `{"order_id":"O1","refund_id":"R1","amount":"1","currency":"CNY","total_amount":"2147483.648"}`, testConfig(""), 400, transform.CodeInvalidRequest, "total_amount"},
 		{"unknown refund field", "refund", `{"order_id":"O1","refund_id":"R1","amount":"1","currency":"CNY","refund_fee":1}`, testConfig(""), 400, transform.CodeInvalidRequest, "refund_fee"},
 	}
 	for _, tt := range tests {

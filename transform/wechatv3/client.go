@@ -173,6 +173,9 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	if req.Money.Currency != currencyCNY {
 		return nil, transform.Invalid("currency", "must be CNY (WeChat Pay v3 JSAPI charges in CNY)")
 	}
+	if err := wxpay.CheckAmount(req.Money, "amount"); err != nil {
+		return nil, err
+	}
 	notifyURL := req.NotifyURL
 	if notifyURL == "" {
 		notifyURL = c.cfg.NotifyURL
@@ -401,6 +404,9 @@ func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
 	}
 	if req.Money.Currency != currencyCNY {
 		return nil, transform.Invalid("currency", "must be CNY (WeChat Pay v3 refunds in CNY)")
+	}
+	if err := wxpay.CheckRefundAmounts(req); err != nil {
+		return nil, err
 	}
 	b := make([]byte, 0, 256)
 	b = append(b, '{')

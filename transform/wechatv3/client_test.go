@@ -126,6 +126,11 @@ func TestClientRequestErrors(t *testing.T) {
 		{"refund", `{"order_id":"ORDER1","refund_id":"R1","amount":"1","currency":"HKD","total_amount":"2"}`, "currency"},
 		{"refund_query", `{"order_id":"ORDER1"}`, "refund_id"},
 		{"refund_query", `{"refund_id":"R/1"}`, "refund_id"},
+		// amount.total and amount.refund are WeChat's Int: 2147483647 fen at most
+		{"pay", `{"order_id":"ORDER1","amount":"21474836.48","currency":"CNY","description":"d","openid":"o","notify_url":"https://m.example/n"}`, "amount"},
+		{"pay", `{"order_id":"ORDER1","amount":"9999999999.99","currency":"CNY","description":"d","openid":"o","notify_url":"https://m.example/n"}`, "amount"},
+		{"refund", `{"order_id":"ORDER1","refund_id":"R1","amount":"21474836.48","currency":"CNY","total_amount":"21474836.48"}`, "amount"},
+		{"refund", `{"order_id":"ORDER1","refund_id":"R1","amount":"1","currency":"CNY","total_amount":"21474836.48"}`, "total_amount"},
 	}
 	for _, tc := range cases {
 		_, err := c.Prepare(context.Background(), tc.op, []byte(tc.body))
