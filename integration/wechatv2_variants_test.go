@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"encoding/xml"
 	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -25,6 +27,30 @@ func v2CDATA(fields map[string]string, extra ...string) []byte {
 	}
 	for _, e := range extra {
 		b.WriteString(e)
+	}
+	b.WriteString("</xml>")
+	return []byte(b.String())
+}
+
+// v2ElementTree writes fields as Python's ElementTree does with
+// ET.tostring(root, xml_declaration=True): a declaration of its default
+// encoding, us-ascii, then the text escaped, every character past ASCII a
+// decimal character reference.
+func v2ElementTree(fields map[string]string) []byte {
+	var b strings.Builder
+	b.WriteString("<?xml version='1.0' encoding='us-ascii'?>\n<xml>")
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		var text bytes.Buffer
+		_ = xml.EscapeText(&text, []byte(fields[k])) // a bytes.Buffer takes every write
+		b.WriteString("<" + k + ">")
+		for _, r := range text.String() {
+			if r > 0x7f {
+				b.WriteString("&#" + strconv.Itoa(int(r)) + ";")
+			} else {
+				b.WriteRune(r)
+			}
+		}
+		b.WriteString("</" + k + ">")
 	}
 	b.WriteString("</xml>")
 	return []byte(b.String())
@@ -168,8 +194,10 @@ func TestWechatV2NotificationVariants(t *testing.T) {
 		// signEmpty puts the extra elements' names in the signed string with
 		// empty values, which the signature page excludes.
 		signEmpty []string
-		// prefix goes before the document (a byte order mark).
+		// prefix goes before the document (a byte order mark, a declaration).
 		prefix string
+		// write, when set, writes the document in place of v2CDATA.
+		write  func(map[string]string) []byte
 		status int
 		id     string
 	}{
@@ -188,6 +216,14 @@ func TestWechatV2NotificationVariants(t *testing.T) {
 			extra: []string{"<attach></attach>"}, signEmpty: []string{"attach"}, status: 401},
 		{name: "UTF-8 byte order mark (XML 1.0 §4.3.3)", path: "/hmac", signType: "HMAC-SHA256", fields: paid(nil),
 			prefix: "\uFEFF", status: 200, id: succeeded},
+		{name: "Python's ElementTree: us-ascii declaration, character references", path: "/md5", signType: "MD5",
+			fields: paid(map[string]string{"attach": "门店 <A&B> 中文"}), write: v2ElementTree, status: 200, id: succeeded},
+		{name: "Python's ElementTree, HMAC-SHA256", path: "/hmac", signType: "HMAC-SHA256",
+			fields: paid(map[string]string{"attach": "门店 <A&B> 中文"}), write: v2ElementTree, status: 200, id: succeeded},
+		{name: "UTF-8 declared as utf8 (ElementTree)", path: "/md5", signType: "MD5", fields: paid(map[string]string{"attach": "门店"}),
+			prefix: "<?xml version='1.0' encoding='utf8'?>\n", status: 200, id: succeeded},
+		{name: "us-ascii declared, UTF-8 sent", path: "/md5", signType: "MD5", fields: paid(map[string]string{"attach": "门店"}),
+			prefix: "<?xml version='1.0' encoding='us-ascii'?>\n", status: 401},
 		{name: "MD5 with sign_type MD5", path: "/md5", signType: "MD5", fields: paid(map[string]string{"sign_type": "MD5"}), status: 200, id: succeeded},
 		{name: "HMAC-SHA256 without sign_type", path: "/hmac", signType: "HMAC-SHA256", fields: paid(nil), status: 200, id: succeeded},
 		{name: "HMAC-SHA256 with sign_type", path: "/hmac", signType: "HMAC-SHA256",
@@ -218,7 +254,11 @@ func TestWechatV2NotificationVariants(t *testing.T) {
 			fields := maps.Clone(tt.fields)
 			fields["sign"] = sign
 			maps.Copy(fields, tt.unsigned)
-			r := do(t, tc, http.MethodPost, "http://localhost:"+port+tt.path, "text/xml", append([]byte(tt.prefix), v2CDATA(fields, tt.extra...)...))
+			doc := v2CDATA(fields, tt.extra...)
+			if tt.write != nil {
+				doc = tt.write(fields)
+			}
+			r := do(t, tc, http.MethodPost, "http://localhost:"+port+tt.path, "text/xml", append([]byte(tt.prefix), doc...))
 			got := merchant.take()
 			if r.status != tt.status {
 				t.Fatalf("%d %s, want %d", r.status, r.body, tt.status)

@@ -166,7 +166,7 @@ func skipProlog(s string) int {
 	i := skipSpaceAndComments(s, len(s)-len(strings.TrimPrefix(s, "\uFEFF")))
 	if i >= 0 && strings.HasPrefix(s[i:], "<?xml") {
 		end := strings.Index(s[i:], "?>")
-		if end < 0 || !validXMLDecl(s[i+5:i+end]) {
+		if end < 0 || !validXMLDecl(s[i+5:i+end], s) {
 			return -1
 		}
 		i = skipSpaceAndComments(s, i+end+2)
@@ -174,10 +174,11 @@ func skipProlog(s string) int {
 	return i
 }
 
-// validXMLDecl checks what follows "<?xml" in a declaration (XML 1.0 §2.8):
-// version "1.0", then optionally encoding (UTF-8 only: the body is read as
-// UTF-8, never transcoded) and standalone, in that order.
-func validXMLDecl(d string) bool {
+// validXMLDecl checks what follows "<?xml" in a declaration (XML 1.0 §2.8)
+// of the document doc: version "1.0", then optionally encoding (one that
+// reads as UTF-8: the body is read as UTF-8, never transcoded, see
+// readsAsUTF8) and standalone, in that order.
+func validXMLDecl(d, doc string) bool {
 	names := [...]string{"version", "encoding", "standalone"}
 	next := 0
 	for {
@@ -215,7 +216,7 @@ func validXMLDecl(d string) bool {
 				return false
 			}
 		case "encoding":
-			if !strings.EqualFold(v, "utf-8") {
+			if !readsAsUTF8(v, doc) {
 				return false
 			}
 		case "standalone":
@@ -225,6 +226,29 @@ func validXMLDecl(d string) bool {
 		}
 		d = t[2+end:]
 	}
+}
+
+// readsAsUTF8 tells whether doc, declaring the encoding enc (a name XML
+// 1.0 §4.3.3 compares without case), reads as the same characters when read
+// as UTF-8: UTF-8 under either of its names (Python's ElementTree writes
+// encoding='utf8' when given that name), or US-ASCII when every byte of doc
+// is ASCII, other characters being written as character references
+// (ElementTree's declaration by default, encoding='us-ascii'; lxml's
+// 'ASCII'). A byte past ASCII under an ASCII declaration, or any other
+// encoding, would need transcoding: refused.
+func readsAsUTF8(enc, doc string) bool {
+	switch {
+	case strings.EqualFold(enc, "utf-8"), strings.EqualFold(enc, "utf8"):
+		return true
+	case strings.EqualFold(enc, "us-ascii"), strings.EqualFold(enc, "ascii"):
+		for i := 0; i < len(doc); i++ {
+			if doc[i] >= utf8.RuneSelf {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func skipSpaceAndComments(s string, i int) int {

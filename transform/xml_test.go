@@ -60,6 +60,12 @@ func TestParseFlatXMLAccepts(t *testing.T) {
 		{"byte order mark, declaration", "\uFEFF<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<xml><a>中</a></xml>", "xml", Params{{"a", "中"}}},
 		{"XML declaration, single quotes, standalone", "<?xml version='1.0' encoding='utf-8' standalone='yes' ?>\n<xml><a>1</a></xml>", "xml", Params{{"a", "1"}}},
 		{"XML declaration, version only", `<?xml version="1.0"?><xml><a>1</a></xml>`, "xml", Params{{"a", "1"}}},
+		// Python's ElementTree declares us-ascii by default (xml_declaration=True) and
+		// writes what ASCII lacks as character references; lxml says ASCII.
+		{"US-ASCII declaration (ElementTree)", "<?xml version='1.0' encoding='us-ascii'?>\n<xml><attach>&#25903;&#20184;&#27979;&#35797;</attach><total_fee>1</total_fee></xml>",
+			"xml", Params{{"attach", "支付测试"}, {"total_fee", "1"}}},
+		{"ASCII declaration (lxml)", "<?xml version='1.0' encoding='ASCII'?>\n<xml><a>1</a></xml>", "xml", Params{{"a", "1"}}},
+		{"UTF-8 named utf8 (ElementTree)", "<?xml version='1.0' encoding='utf8'?>\n<xml><attach>支付测试</attach></xml>", "xml", Params{{"attach", "支付测试"}}},
 		{"comments everywhere", `<!-- a --><xml><!-- b --><a>1</a><!----><b>x<!-- c -->y</b></xml><!-- d -->`, "xml",
 			Params{{"a", "1"}, {"b", "xy"}}},
 		{"whitespace around a comment in a value", `<xml><b>x <!-- c --> y</b></xml>`, "xml", Params{{"b", "x  y"}}},
@@ -157,6 +163,10 @@ func TestParseFlatXMLRefuses(t *testing.T) {
 		{"XML 1.1", `<?xml version="1.1"?><xml><a>1</a></xml>`},
 		{"declaration without version", `<?xml encoding="UTF-8"?><xml><a>1</a></xml>`},
 		{"declaration with garbage", `<?xml version="1.0" foo?><xml><a>1</a></xml>`},
+		{"US-ASCII declaration, a byte past ASCII", "<?xml version='1.0' encoding='us-ascii'?><xml><a>中</a></xml>"},
+		{"US-ASCII declaration after a byte order mark", "\uFEFF<?xml version='1.0' encoding='us-ascii'?><xml><a>1</a></xml>"},
+		{"ISO-8859-1 declaration", `<?xml version="1.0" encoding="ISO-8859-1"?><xml><a>1</a></xml>`},
+		{"GBK declaration", `<?xml version="1.0" encoding="GBK"?><xml><a>1</a></xml>`},
 		{"self-closing root", `<xml/>`},
 		{"self-closing root with a nameless close", `<xml/><a>1</a></>`},
 		{"nameless element", `<xml><>1</></xml>`},

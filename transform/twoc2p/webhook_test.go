@@ -58,6 +58,11 @@ func TestWebhookVerify(t *testing.T) {
 		{"multipart without a boundary", http.Header{"Content-Type": {"multipart/form-data"}}, multipartForm(FieldResponse, demoApproved), "", "", "", "", transform.ErrMalformed},
 		{"the declined demo answer", formHeader, form(FieldResponse, demoDeclined), "payment.failed", "2c2p:1be3c59843:payment.failed", "", "", nil},
 		{"succeeded 12.34 SGD", formHeader, form(FieldResponse, signed(notificationXML())), "payment.succeeded", "2c2p:3200632:payment.succeeded", "12.34", "SGD", nil},
+		// A payload written by Python's ElementTree (xml_declaration=True) declares us-ascii.
+		{"payload declaring US-ASCII (ElementTree)", formHeader, form(FieldResponse, signed("<?xml version='1.0' encoding='us-ascii'?>\n"+notificationXML())),
+			"payment.succeeded", "2c2p:3200632:payment.succeeded", "12.34", "SGD", nil},
+		{"payload declaring US-ASCII holding a byte past ASCII", formHeader, form(FieldResponse, signed("<?xml version='1.0' encoding='us-ascii'?>\n"+notificationXML("failReason", "Apprové"))),
+			"", "", "", "", transform.ErrMalformed},
 		{"JPY", formHeader, form(FieldResponse, signed(notificationXML("amt", "000000000100", "currencyCode", "392"))), "payment.succeeded", "2c2p:3200632:payment.succeeded", "100", "JPY", nil},
 		{"KWD: three decimals", formHeader, form(FieldResponse, signed(notificationXML("amt", "000000001230", "currencyCode", "414"))), "payment.succeeded", "2c2p:3200632:payment.succeeded", "1.230", "KWD", nil},
 		{"BHD: numeric code 048", formHeader, form(FieldResponse, signed(notificationXML("amt", "000000000005", "currencyCode", "048"))), "payment.succeeded", "2c2p:3200632:payment.succeeded", "0.005", "BHD", nil},

@@ -103,6 +103,12 @@ func TestWebhookVerifyPayment(t *testing.T) {
 		{"without return_code", testConfig(""), signedXML(slices.DeleteFunc(notificationParams(),
 			func(kv transform.Param) bool { return kv.Name == "return_code" }), vecAPIKey, SignMD5)},
 		{"empty element with a space (ElementTree)", testConfig(""), notification(notifyMD5Sign, "<attach /><device_info\n/>")},
+		// Python's ElementTree writes a declaration of us-ascii by default
+		// (xml_declaration=True), and of utf8 when given that name.
+		{"US-ASCII declaration (ElementTree)", testConfig(""),
+			append([]byte("<?xml version='1.0' encoding='us-ascii'?>\n"), notification(notifyMD5Sign, "")...)},
+		{"UTF-8 declared as utf8 (ElementTree)", testConfig(SignHMACSHA256),
+			append([]byte("<?xml version='1.0' encoding='utf8'?>\n"), notification(notifyHMACSign, "")...)},
 		{"space before > in tags", testConfig(""),
 			[]byte(strings.ReplaceAll(strings.ReplaceAll(string(notification(notifyMD5Sign, "")), "<xml>", "<xml >"), "</sign>", "</sign >"))},
 	}
