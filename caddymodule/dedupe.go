@@ -275,7 +275,7 @@ func (c *eventClaim) acknowledged(ctx context.Context) {
 	at := c.d.now().UTC()
 	rec := dedupeRecord{EventID: c.id, AckedAt: at, ExpiresAt: at.Add(c.d.window), Merchant: c.d.merchant}
 	if p := c.prior; p != nil {
-		if p.ExpiresAt.After(rec.ExpiresAt) { // a longer route's entry, past this route's window only
+		if p.ExpiresAt.After(rec.ExpiresAt) && encodable(p.ExpiresAt) { // a longer route's entry, past this route's window only
 			rec.ExpiresAt = p.ExpiresAt.UTC()
 		}
 		// The other merchants' acknowledgements stay (an entry of an earlier
@@ -288,15 +288,26 @@ func (c *eventClaim) acknowledged(ctx context.Context) {
 	_ = c.d.store.Store(sctx, c.key, transform.Marshal(rec)) // a failure is logged by sharedStore
 }
 
-// addOther keeps merchant's acknowledgement at t, unless it is mine or none.
+// addOther keeps merchant's acknowledgement at t, unless it is mine or none,
+// or a time no instance wrote (an entry holds UTC times of years 0 to 9999).
 func (r *dedupeRecord) addOther(merchant string, t time.Time, mine string) {
-	if merchant == "" || merchant == mine {
+	if merchant == "" || merchant == mine || !encodable(t) {
 		return
 	}
 	if r.Others == nil {
 		r.Others = map[string]time.Time{}
 	}
 	r.Others[merchant] = t.UTC()
+}
+
+// encodable tells whether t, written in UTC, is a time an entry can hold:
+// JSON's RFC 3339 has years 0 to 9999 only. A stored entry's offset can put
+// its time past them ("0000-01-01T00:00:00+00:01"); written back as it is,
+// the acknowledgement would fail to encode and the event be forwarded again
+// on every retry.
+func encodable(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 0 && y <= 9999
 }
 
 // release lets another request forward (or recognise) the event.

@@ -1023,3 +1023,36 @@ func TestMerchantTagKnownAnswers(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookDedupeEntryOfUnwritableTime: an event's entry in the shared
+// storage whose times, in UTC, fall outside the years JSON writes (an
+// offset past year 0 or 9999: no instance stores such a time) does not
+// stop this merchant's acknowledgement from being stored: the event is
+// forwarded once and its retry is a duplicate. Writing such a time back
+// failed to encode (a panic serving the notification), so no
+// acknowledgement was stored and every retry was forwarded again.
+func TestWebhookDedupeEntryOfUnwritableTime(t *testing.T) {
+	for name, entry := range map[string]string{
+		"another merchant's acknowledgement in year -1":   `{"event_id":"ev-1","acked_at":"0000-01-01T00:00:00+00:01","merchant":"other"}`,
+		"an acknowledgement listed in others, year -1":    `{"event_id":"ev-1","acked_at":"2026-11-22T10:00:00Z","merchant":"other","others":{"third":"0000-01-01T00:00:00+01:00"}}`,
+		"an expiry in year 10000, after the window's end": `{"event_id":"ev-1","acked_at":"2026-11-22T10:00:00Z","expires_at":"9999-12-31T23:59:59-01:00","merchant":"other"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			store := transformtest.NewMemStore()
+			if err := store.Store(context.Background(), "minipay/events/fake/"+sha256Hex("ev-1"), []byte(entry)); err != nil {
+				t.Fatal(err)
+			}
+			h := instance(t, store, time.Hour)
+			m := &fakeMerchant{}
+			m.status.Store(200)
+			for range 2 {
+				if code, body := notify(t, h, m, "ev-1"); code != 200 || body != "success" {
+					t.Fatalf("%d %q", code, body)
+				}
+			}
+			if n := m.count("ev-1"); n != 1 {
+				t.Fatalf("forwarded %d times", n)
+			}
+		})
+	}
+}
