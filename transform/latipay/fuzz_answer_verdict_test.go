@@ -32,15 +32,7 @@ func FuzzAnswerVerdict(f *testing.F) {
 		if dec.Decode(&a) != nil || a == nil {
 			return
 		}
-		text := func(k string) string {
-			switch v := a[k].(type) {
-			case string:
-				return v
-			case json.Number:
-				return v.String()
-			}
-			return ""
-		}
+		text := func(k string) string { return memberText(a, k) }
 		if _, ok := a["code"]; ok {
 			return // an error answer: refused before its signature
 		}
@@ -72,4 +64,16 @@ func FuzzAnswerVerdict(f *testing.F) {
 			t.Fatalf("verify says valid=%v (kind %s, %v), the route %v: %q", valid, x.Kind, verr, rerr, answer)
 		}
 	})
+}
+
+// memberText is member k of an object encoding/json read with UseNumber,
+// as its text: a string's value or a number's digits as sent, else "".
+func memberText(a map[string]any, k string) string {
+	switch v := a[k].(type) {
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	}
+	return ""
 }

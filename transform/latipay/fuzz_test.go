@@ -146,15 +146,7 @@ func FuzzQueryAnswer(f *testing.F) {
 		if err := dec.Decode(&a); err != nil {
 			t.Fatalf("accepted %q: %v", body, err)
 		}
-		text := func(k string) string {
-			switch v := a[k].(type) {
-			case string:
-				return v
-			case json.Number:
-				return v.String()
-			}
-			return ""
-		}
+		text := func(k string) string { return memberText(a, k) }
 		want := refNotify(text("merchant_reference"), text("payment_method"), text("status"), text("currency"), text("amount"), vecAPIKey)
 		if !strings.EqualFold(text("signature"), want) || text("merchant_reference") != ref || text("currency") != "NZD" {
 			t.Fatalf("accepted %q", body)
