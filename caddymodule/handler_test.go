@@ -364,13 +364,19 @@ func TestMerchantRequestRules(t *testing.T) {
 		{"identity on 17 lines", http.MethodPost, "application/json", strings.Repeat("identity\n", 17), 415, transform.CodeUnsupportedMediaType, ""},
 		{"charset parameter", http.MethodPost, "application/json; charset=utf-8", "", 200, "", ""},
 		{"no Content-Type", http.MethodPost, "", "", 415, transform.CodeUnsupportedMediaType, ""},
+		// Content-Type is one value (RFC 9110 §8.3): a second line is refused, whatever it says.
+		{"Content-Type, then text/plain on a second line", http.MethodPost, "application/json\ntext/plain", "", 415, transform.CodeUnsupportedMediaType, ""},
+		{"text/plain, then Content-Type on a second line", http.MethodPost, "text/plain\napplication/json", "", 415, transform.CodeUnsupportedMediaType, ""},
+		{"Content-Type on two lines", http.MethodPost, "application/json\napplication/json", "", 415, transform.CodeUnsupportedMediaType, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newTestHandler(t, io.Discard, zapcore.InfoLevel)
 			r := httptest.NewRequest(tt.method, "http://minipay.local/wechat/pay", strings.NewReader(payJSON))
-			if tt.contentType != "" {
-				r.Header.Set("Content-Type", tt.contentType)
+			for line := range strings.SplitSeq(tt.contentType, "\n") {
+				if line != "" {
+					r.Header.Add("Content-Type", line)
+				}
 			}
 			for line := range strings.SplitSeq(tt.contentEncoding, "\n") {
 				if line != "" {

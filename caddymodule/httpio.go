@@ -128,8 +128,13 @@ func readMerchantRequest(w http.ResponseWriter, r *http.Request, scratch []byte)
 	if terr := requirePost(w, r); terr != nil {
 		return nil, terr
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/json" { // the usual value needs no parsing
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+	// Content-Type is one value, not a list (RFC 9110 §5.3, §8.3): a second
+	// line, which another reader could take instead, is refused too.
+	if ct := r.Header["Content-Type"]; len(ct) != 1 || ct[0] != "application/json" { // the usual value needs no parsing
+		if len(ct) != 1 {
+			return nil, &transform.Error{Status: http.StatusUnsupportedMediaType, Code: transform.CodeUnsupportedMediaType, Message: "send one Content-Type: application/json"}
+		}
+		if mt, _, err := mime.ParseMediaType(ct[0]); err != nil || mt != "application/json" {
 			return nil, &transform.Error{Status: http.StatusUnsupportedMediaType, Code: transform.CodeUnsupportedMediaType, Message: "send Content-Type: application/json"}
 		}
 	}

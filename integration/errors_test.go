@@ -197,6 +197,7 @@ func TestMerchantAPIErrors(t *testing.T) {
 		{"GET", "GET", "/wechat/pay", "", ``, 405, "method_not_allowed", "", ""},
 		{"too large", "POST", "/wechat/pay", "application/json", `{"order_id":"` + strings.Repeat("A", 70<<10) + `"}`, 413, "request_too_large", "", ""},
 		{"not JSON", "POST", "/wechat/pay", "text/plain", pay("E1"), 415, "unsupported_media_type", "", ""},
+		{"Content-Type on two lines", "POST", "/wechat/pay", "application/json\ntext/plain", pay("E1"), 415, "unsupported_media_type", "", ""},
 		{"order paid", "POST", "/wechat/close", "application/json", `{"order_id":"PAID-1"}`, 422, "provider_rejected", "", "ORDERPAID"},
 		{"order unknown", "POST", "/wechat/query", "application/json", `{"order_id":"NEVER-1"}`, 422, "provider_rejected", "", "ORDERNOTEXIST"},
 		{"invalid login code", "POST", "/wxlogin/login", "application/json", `{"code":"invalid-code"}`, 422, "provider_rejected", "", "40029"},

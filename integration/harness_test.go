@@ -203,8 +203,10 @@ func do(t *testing.T, tc *caddytest.Tester, method, url, contentType string, bod
 	if err != nil {
 		t.Fatal(err)
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+	for line := range strings.SplitSeq(contentType, "\n") { // one header line each
+		if line != "" {
+			req.Header.Add("Content-Type", line)
+		}
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
