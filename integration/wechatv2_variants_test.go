@@ -483,7 +483,8 @@ func TestWechatV2ServiceProviderEndToEnd(t *testing.T) {
 // request's type), fields WeChat may add (signed: read; unsigned: refused),
 // empty elements (outside the signed string: read; counted in it: refused),
 // the other sign type, a result_code FAIL with no err_code or unsigned, a
-// return_code FAIL that carries a sign, a UTF-8 byte order mark; a request
+// return_code FAIL that carries a sign, a UTF-8 byte order mark, an answer
+// as Python's ElementTree writes it (v2ElementTree); a request
 // naming a sign_type is a 400 (the route's sign_type is the one used).
 func TestWechatV2AnswerVariants(t *testing.T) {
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -509,6 +510,8 @@ func TestWechatV2AnswerVariants(t *testing.T) {
 		switch req["out_trade_no"] {
 		case "sign_type":
 			a["sign_type"] = signType
+		case "etree":
+			a["attach"] = "门店 <A&B>"
 		case "bom": // XML 1.0 §4.3.3: a UTF-8 document may begin with one
 			prefix = "\uFEFF"
 		case "added":
@@ -534,6 +537,10 @@ func TestWechatV2AnswerVariants(t *testing.T) {
 		}
 		a["sign"] = sign()
 		maps.Copy(a, unsigned)
+		if req["out_trade_no"] == "etree" { // as Python's ElementTree writes it: a us-ascii declaration, references
+			_, _ = w.Write(v2ElementTree(a))
+			return
+		}
 		_, _ = w.Write(append([]byte(prefix), v2CDATA(a, extra...)...))
 	}))
 	t.Cleanup(fake.Close)
@@ -553,7 +560,7 @@ func TestWechatV2AnswerVariants(t *testing.T) {
 			status      int
 			code, pcode string
 		}{
-			{"plain", 200, "", ""}, {"sign_type", 200, "", ""}, {"bom", 200, "", ""}, {"added", 200, "", ""}, {"empty", 200, "", ""},
+			{"plain", 200, "", ""}, {"sign_type", 200, "", ""}, {"bom", 200, "", ""}, {"added", 200, "", ""}, {"empty", 200, "", ""}, {"etree", 200, "", ""},
 			{"added-unsigned", 502, "upstream_signature_invalid", ""}, {"empty-signed", 502, "upstream_signature_invalid", ""},
 			{"other-type", 502, "upstream_signature_invalid", ""}, {"fail-unsigned", 502, "upstream_signature_invalid", ""},
 			{"fail-no-err_code", 422, "provider_rejected", ""}, {"return-fail-signed", 502, "upstream_error", "FAIL"},
