@@ -58,11 +58,9 @@ func (e *Error) WithProviderRequestID(id string) *Error {
 	return &c
 }
 
-// Error is the code, the field and the message, for logs.
+// Error is the code and the message, for logs: an invalid_request's message
+// starts with the field it names (Invalid).
 func (e *Error) Error() string {
-	if e.Field != "" {
-		return e.Code + ": " + e.Field + " " + e.Message
-	}
 	return e.Code + ": " + e.Message
 }
 

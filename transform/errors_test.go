@@ -182,3 +182,22 @@ func TestWithProviderRequestID(t *testing.T) {
 		}
 	}
 }
+
+// Error() names the field once: Invalid's message starts with it, and
+// Error() wrote it before the message again ("invalid_request: amount
+// amount is required").
+func TestErrorText(t *testing.T) {
+	tests := []struct {
+		err  *Error
+		want string
+	}{
+		{Invalid("amount", "is required"), "invalid_request: amount is required"},
+		{Rejected("ORDERPAID", "该订单已支付"), "provider_rejected: the provider rejected the request"},
+		{Upstream("boom"), "upstream_error: boom"},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("Error() = %q, want %q", got, tt.want)
+		}
+	}
+}
