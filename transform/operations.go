@@ -14,6 +14,12 @@ import (
 // Prepare (transform.Client); its builders are the Client's own methods:
 //
 //	c.Operations = transform.Operations{Provider: Name, Pay: c.Pay, Query: c.Query}
+//
+// A caller who builds a request in Go instead of JSON and calls a builder
+// (Client.Pay) itself must run the request's Validate first: the builders
+// read Money and Expire, which only Validate fills, and check nothing
+// Validate checks (a zero Money would be sent as an amount of 0). Prepare
+// also refuses an expire_at that is not ahead of Now.
 type Operations struct {
 	// Provider names the provider in an unknown_operation error.
 	Provider string

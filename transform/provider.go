@@ -8,13 +8,21 @@ import (
 )
 
 // Call is one prepared upstream exchange: the request minipay sends to the
-// provider through reverse_proxy, and how to read the answer.
+// provider through reverse_proxy, and how to read the answer. Without Caddy,
+// send it to the provider's host (each provider's Client names it) and hand
+// the answer to Decode: this package's Example_withoutCaddy does both.
 type Call struct {
-	Method      string
-	Path        string
-	RawQuery    string
+	Method string
+	// Path is the path below the provider's host, unescaped (an order id
+	// in it may hold '|' or '*'): set it as a url.URL's Path, never paste it
+	// into a URL string. RawQuery is already encoded.
+	Path     string
+	RawQuery string
+	// ContentType is Body's Content-Type; a call without a Body (a GET)
+	// sends none.
 	ContentType string
-	// Header holds extra upstream headers (an Authorization bearer token).
+	// Header holds the other upstream headers the provider needs (a bearer
+	// token, WeChat Pay v3's Authorization and Wechatpay-Serial), or nil.
 	Header http.Header
 	Body   []byte
 	// OrderID is for the log line only.
@@ -87,7 +95,9 @@ const MaxNotification = 64 << 10
 // listing many discounted goods).
 const MaxAnswer = 1 << 20
 
-// Notification is a provider's notification as received.
+// Notification is a provider's notification as received: the request's
+// header (the signature headers, Content-Encoding) and its raw body, which
+// the signature covers byte for byte: never a body parsed and written again.
 type Notification struct {
 	Header http.Header
 	Body   []byte
@@ -110,11 +120,16 @@ func (n Notification) Content() ([]byte, error) {
 // Webhook is a provider's notification side.
 type Webhook interface {
 	// Verify authenticates a notification and normalizes it. Any error means
-	// unverified: the notification must not be forwarded.
+	// unverified: the notification must not be forwarded. The error matches
+	// (errors.Is) ErrMalformed, ErrUnsigned, ErrBadSignature or ErrForeign,
+	// and names no value: it may be logged.
 	Verify(n Notification) (*Event, error)
-	// Ack is the exact success acknowledgement the provider expects.
+	// Ack is the exact success acknowledgement the provider expects. Send it
+	// only once the event is recorded: the provider retries until it gets
+	// it, so an event may come more than once (Event.ID tells).
 	Ack() (status int, contentType string, body []byte)
-	// Nack is the provider's failure form, sent with the given status.
+	// Nack is the provider's failure form, sent with the given status (any
+	// 4xx or 5xx), which makes the provider send the notification again.
 	Nack(reason string) (contentType string, body []byte)
 	// NotificationKeys are the configured secrets Verify authenticates or
 	// decrypts notifications with, in a fixed order. They tell one
@@ -125,7 +140,9 @@ type Webhook interface {
 	NotificationKeys() []string
 }
 
-// Outbound is a request the sandbox sends by itself (a notification).
+// Outbound is a request the sandbox sends by itself (a notification),
+// POSTed to URL with ContentType as its Content-Type and Header's fields
+// (the signature headers) beside it.
 type Outbound struct {
 	URL         string
 	ContentType string

@@ -38,7 +38,7 @@ type PayRequest struct {
 	PayerName   string `json:"payer_name,omitempty"`
 	Country     string `json:"country,omitempty"`
 
-	// Filled by Validate.
+	// Filled by Validate, which every builder (Client.Pay) relies on.
 	Money  Money     `json:"-"`
 	Expire time.Time `json:"-"`
 	// CallerIP is the address of whoever called minipay (Operations.Prepare
@@ -270,6 +270,8 @@ type RefundRequest struct {
 	ProviderOrderID string `json:"provider_order_id,omitempty"`
 	Reason          string `json:"reason,omitempty"`
 
+	// Money and Total are filled by Validate, which every builder
+	// (Client.Refund) relies on.
 	Money Money `json:"-"`
 	// Total is the order's whole amount; it is Money when total_amount is absent.
 	Total Money `json:"-"`

@@ -11,7 +11,11 @@ import (
 )
 
 // Client builds CBTIS calls with a bearer token and reads their answers. It
-// owns the token cache of its configuration: one Client per minipay handler.
+// owns the token cache of its configuration: one Client per minipay handler
+// (or per configuration, without Caddy). Prepare is the entry point, with
+// the merchant API's JSON; the builders (Pay, Query) take a request that
+// passed its Validate (transform.Operations) and leave the token out. The
+// calls go to the host CBTIS assigned the merchant.
 type Client struct {
 	transform.Operations // Supports; Prepare adds the bearer token
 	cfg                  Config

@@ -29,7 +29,10 @@ const (
 // ContentTypeJSON is the request type Latipay documents for its JSON calls.
 const ContentTypeJSON = "application/json;charset=UTF-8"
 
-// Client builds signed Latipay calls and reads their answers.
+// Client builds signed Latipay calls and reads their answers. Prepare is the
+// entry point, with the merchant API's JSON; the builders (Pay, Query,
+// Refund) take a request that passed its Validate (transform.Operations).
+// The calls go to https://api.latipay.net.
 type Client struct {
 	transform.Operations // Supports and Prepare: pay, query and refund
 	cfg                  Config

@@ -28,7 +28,11 @@ const (
 // the sandbox notifies it.
 const BackendURLField = "backendReturnUrl"
 
-// Client builds signed 2C2P pay calls and reads their answers.
+// Client builds signed 2C2P pay calls and reads their answers. Prepare is the
+// entry point, with the merchant API's JSON; Pay takes a request that passed
+// its Validate (transform.Operations). The call goes to the 2C2P host of the
+// merchant's account (docs/providers/2c2p.md; the demo host is
+// https://demo2.2c2p.com).
 type Client struct {
 	transform.Operations // Supports and Prepare: 2C2P's WCMINI flow has pay only
 	cfg                  Config

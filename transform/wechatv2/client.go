@@ -19,7 +19,10 @@ const (
 	PathRefundQuery  = "/pay/refundquery"
 )
 
-// Client builds signed WeChat Pay v2 calls and reads their answers.
+// Client builds signed WeChat Pay v2 calls and reads their answers. Prepare
+// is the entry point, with the merchant API's JSON; the builders (Pay, Query,
+// ...) take a request that passed its Validate (transform.Operations).
+// The calls go to https://api.mch.weixin.qq.com.
 type Client struct {
 	transform.Operations // Supports and Prepare: pay, query, close, refund and refund_query
 	cfg                  Config
@@ -289,7 +292,9 @@ func (c *Client) Close(req *transform.OrderRequest) (*transform.Call, error) {
 var otherKindFields = [...]string{"out_trade_no", "transaction_id", "prepay_id", "trade_state", "out_refund_no", "refund_id",
 	"refund_count", "req_info"}
 
-// Refund builds the refund call (the TLS client certificate belongs on reverse_proxy).
+// Refund builds the refund call. WeChat asks for the merchant's TLS client
+// certificate (apiclient_cert.pem), which belongs on reverse_proxy, or
+// without Caddy on the http.Client's TLS configuration.
 // WeChat settles refunds asynchronously: the answer's status is "pending"
 // and the refund notification brings refund.succeeded or refund.failed.
 func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {

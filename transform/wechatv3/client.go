@@ -29,6 +29,9 @@ const (
 )
 
 // Client builds signed WeChat Pay v3 calls and verifies their answers.
+// Prepare is the entry point, with the merchant API's JSON; the builders
+// (Pay, Query, ...) take a request that passed its Validate
+// (transform.Operations). The calls go to https://api.mch.weixin.qq.com.
 type Client struct {
 	transform.Operations
 	cfg  Config

@@ -12,7 +12,9 @@ import (
 // Path is code2Session's path on api.weixin.qq.com.
 const Path = "/sns/jscode2session"
 
-// Client builds code2Session calls.
+// Client builds code2Session calls, to https://api.weixin.qq.com. Prepare is
+// the entry point, with the merchant API's JSON; Login takes a request that
+// passed its Validate (transform.Operations).
 type Client struct {
 	transform.Operations // Supports and Prepare: login
 	cfg                  Config
