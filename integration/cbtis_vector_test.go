@@ -136,3 +136,60 @@ func TestCBTISPublishedVectorThroughCaddy(t *testing.T) {
 		})
 	}
 }
+
+// TestCBTISRefundEventWithoutMerchantRefundID: a refund_success that names
+// no merchant refund id (a refund made in CBTIS's portal; the CBTIS provider
+// has no refund call) is still a refund event, and README Webhooks says
+// refund_id is present on refund events: the merchant backend behind a real
+// Caddy receives "refund_id":"", as it receives "order_id":"" when the
+// notification names no order, never an event without the member.
+func TestCBTISRefundEventWithoutMerchantRefundID(t *testing.T) {
+	merchant := newMerchantBackend(t)
+	port := itoa(freePort(t))
+	tc := startCaddyAs(t, `{
+	skip_install_trust
+	admin `+adminAddr+`
+	storage file_system `+storageDir()+`
+	grace_period 1ns
+}
+:`+port+` {
+	minipay_webhook cbtis {
+		api_key `+cbtisAPIKey+`
+	}
+	reverse_proxy `+strings.TrimPrefix(merchant.srv.URL, "http://")+`
+}
+`, "caddyfile")
+	tests := []struct{ name, body, id string }{
+		{"merchant_refund_id absent", `{"notify_type":"refund_success","data":{"uid":39172931,"refund_id":"C34368224017070007","order_amount":"105.00","refund_time":"2023-08-23T18:28:16.511Z"}}`,
+			"cbtis:C34368224017070007:refund.succeeded"},
+		{"merchant_refund_id empty", `{"notify_type":"refund_success","data":{"uid":39172931,"refund_id":"C34368224017070008","merchant_refund_id":""}}`,
+			"cbtis:C34368224017070008:refund.succeeded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1:"+port+"/notify", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Signature", cbtisSign([]byte(tt.body), cbtisAPIKey))
+			res, err := tc.Client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ack, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK || string(ack) != "success" {
+				t.Fatalf("ACK %d %q, want 200 \"success\"", res.StatusCode, ack)
+			}
+			got := merchant.take()
+			if len(got) != 1 {
+				t.Fatalf("forwarded %d events, want 1", len(got))
+			}
+			ev := got[0].event
+			refundID, named := ev["refund_id"]
+			if ev["type"] != "refund.succeeded" || ev["id"] != tt.id || !named || refundID != "" || ev["order_id"] != "" {
+				t.Fatalf("event %v: want a refund.succeeded %s with refund_id and order_id \"\"", ev, tt.id)
+			}
+		})
+	}
+}

@@ -182,6 +182,37 @@ func EventID(provider, reference, typ string) string {
 
 func escapedInID(c byte) bool { return c < 0x20 || c >= 0x7f || c == '%' }
 
+// MarshalJSON writes refund_id on every refund event, "" when the signed
+// notification names no merchant refund id (a refund made outside the
+// merchant's API: CBTIS's portal), as order_id is written on every event
+// (README Webhooks: refund_id is present on refund events), and leaves it
+// out of every other event.
+func (e Event) MarshalJSON() ([]byte, error) {
+	out := struct {
+		ID              string            `json:"id"`
+		Provider        string            `json:"provider"`
+		Type            string            `json:"type"`
+		OrderID         string            `json:"order_id"`
+		ProviderOrderID string            `json:"provider_order_id,omitempty"`
+		RefundID        *string           `json:"refund_id,omitempty"`
+		Amount          string            `json:"amount,omitempty"`
+		Currency        string            `json:"currency,omitempty"`
+		OccurredAt      string            `json:"occurred_at,omitempty"`
+		Data            map[string]string `json:"data"`
+	}{ID: e.ID, Provider: e.Provider, Type: e.Type, OrderID: e.OrderID, ProviderOrderID: e.ProviderOrderID,
+		Amount: e.Amount, Currency: e.Currency, OccurredAt: e.OccurredAt, Data: e.Data}
+	if e.RefundID != "" || e.Type == EventRefundSucceeded || e.Type == EventRefundFailed {
+		out.RefundID = &e.RefundID
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
 func escapeControls(s string) string {
 	const hex = "0123456789ABCDEF"
 	b := make([]byte, 0, len(s)+8)

@@ -178,6 +178,15 @@ func TestWebhookEvents(t *testing.T) {
 		{"refund without refund_amount", `{"notify_type":"refund_success","data":{"refund_id":"R8","merchant_refund_id":"MR8","order_amount":"105.00","order_currency":"HKD"}}`,
 			`{"id":"cbtis:R8:refund.succeeded","provider":"cbtis","type":"refund.succeeded","order_id":"","refund_id":"MR8",` +
 				`"data":{"merchant_refund_id":"MR8","notify_type":"refund_success","order_amount":"105.00","order_currency":"HKD","refund_id":"R8"}}`},
+		// README Webhooks: refund_id is present on every refund event, ""
+		// when the notification names no merchant refund id (a refund made
+		// in CBTIS's portal), as order_id is.
+		{"refund without merchant_refund_id", `{"notify_type":"refund_success","data":{"refund_id":"R7","order_amount":"105.00"}}`,
+			`{"id":"cbtis:R7:refund.succeeded","provider":"cbtis","type":"refund.succeeded","order_id":"","refund_id":"",` +
+				`"data":{"notify_type":"refund_success","order_amount":"105.00","refund_id":"R7"}}`},
+		{"refund with an empty merchant_refund_id", `{"notify_type":"refund_success","data":{"refund_id":"R6","merchant_refund_id":""}}`,
+			`{"id":"cbtis:R6:refund.succeeded","provider":"cbtis","type":"refund.succeeded","order_id":"","refund_id":"",` +
+				`"data":{"merchant_refund_id":"","notify_type":"refund_success","refund_id":"R6"}}`},
 		{"unmapped kind forwarded as unknown", `{"notify_type":"payment_failed","data":{"order_id":"C2","merchant_order_id":"P2","order_amount":"1","order_currency":"JPY","extra":{"a":[1, 2]},"flag":true,"none":null}}`,
 			`{"id":"cbtis:C2/payment_failed:unknown","provider":"cbtis","type":"unknown","order_id":"P2","provider_order_id":"C2","amount":"1","currency":"JPY",` +
 				`"data":{"extra.a.0":"1","extra.a.1":"2","flag":"true","merchant_order_id":"P2","notify_type":"payment_failed","order_amount":"1","order_currency":"JPY","order_id":"C2"}}`},
