@@ -134,7 +134,7 @@ func (s *Sandbox) unifiedOrder(p transform.Params, signType string) transform.Pa
 		return bizFail("LACK_PARAMS", "JSAPI支付必须传openid或sub_openid")
 	}
 	fee, err := strconv.ParseInt(p.Get("total_fee"), 10, 64)
-	if err != nil || fee <= 0 || strconv.FormatInt(fee, 10) != p.Get("total_fee") {
+	if err != nil || fee <= 0 || fee > wxpay.MaxMinorUnits || strconv.FormatInt(fee, 10) != p.Get("total_fee") {
 		return bizFail("INVALID_REQUEST", "total_fee参数错误")
 	}
 	// fee_type is an ISO 4217 alphabetic code, CNY when left out: an

@@ -121,6 +121,8 @@ func TestSandboxBusinessFailures(t *testing.T) {
 		{"decimal total_fee", "INVALID_REQUEST", unifiedOrder("O1", "12.34", "b")},
 		{"zero total_fee", "INVALID_REQUEST", unifiedOrder("O1", "0", "b")},
 		{"padded total_fee", "INVALID_REQUEST", unifiedOrder("O1", "01", "b")},
+		// total_fee is WeChat's Int (docs/providers/wechat_v2.md "unifiedorder fields")
+		{"total_fee past Int", "INVALID_REQUEST", unifiedOrder("O1", "2147483648", "b")},
 		{"long body", "INVALID_REQUEST", unifiedOrder("O1", "1", strings.Repeat("商", 43))},
 		{"bad out_trade_no", "INVALID_REQUEST", unifiedOrder("O 1", "1", "b")},
 		{"time_expire too soon", "INVALID_REQUEST", unifiedOrder("O1", "1", "b", transform.Param{Name: "time_expire", Value: "20261122100400"})},

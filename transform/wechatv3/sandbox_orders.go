@@ -75,7 +75,7 @@ func (s *Sandbox) pay(body []byte, partner bool, announce string) (int, []byte, 
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "description 参数有误")
 	case !wxpay.ValidNotifyURL(req.NotifyURL):
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "notify_url 参数有误")
-	case req.Amount == nil || req.Amount.Total == nil || *req.Amount.Total <= 0:
+	case req.Amount == nil || req.Amount.Total == nil || *req.Amount.Total <= 0 || *req.Amount.Total > wxpay.MaxMinorUnits:
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "amount.total 参数有误")
 	case req.Amount.Currency != "" && req.Amount.Currency != currencyCNY:
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "amount.currency 仅支持CNY")

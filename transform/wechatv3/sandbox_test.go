@@ -349,3 +349,32 @@ func TestSandboxPayAgain(t *testing.T) {
 		t.Fatalf("pay again of the failed order: provider_code %q, want OUT_TRADE_NO_USED", e.ProviderCode)
 	}
 }
+
+// TestSandboxPayAmountRange: amount.total is WeChat's int
+// (docs/providers/wechat_v3.md "Operations"): 2147483647 fen is taken, one
+// more is WeChat's 400 PARAM_ERROR, as is zero.
+func TestSandboxPayAmountRange(t *testing.T) {
+	sb, _ := newSandbox(t, nil)
+	srv := sandboxServer(t, sb)
+	c := must(NewClient(merchantConfig(t)))
+	for i, tt := range []struct {
+		total, wantCode string
+		wantStatus      int
+	}{
+		{"2147483647", "", 200},
+		{"2147483648", "PARAM_ERROR", 400},
+		{"999999999999", "PARAM_ERROR", 400},
+		{"0", "PARAM_ERROR", 400},
+	} {
+		body := `{"appid":"wx8888888888888888","mchid":"1900000109","description":"d","out_trade_no":"AMT-000` + strconv.Itoa(i) +
+			`","notify_url":"https://merchant.example/n","amount":{"total":` + tt.total + `,"currency":"CNY"},"payer":{"openid":"o"}}`
+		status, raw := signedAnswer(t, c, srv, http.MethodPost, PathJSAPI, "", body)
+		var answer struct {
+			Code     string `json:"code"`
+			PrepayID string `json:"prepay_id"`
+		}
+		if json.Unmarshal(raw, &answer) != nil || status != tt.wantStatus || answer.Code != tt.wantCode || (tt.wantCode == "") != (answer.PrepayID != "") {
+			t.Errorf("amount.total %s: %d %s, want %d %s", tt.total, status, raw, tt.wantStatus, tt.wantCode)
+		}
+	}
+}
