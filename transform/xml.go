@@ -2,6 +2,7 @@ package transform
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -231,25 +232,30 @@ func validXMLDecl(d, doc string) bool {
 // readsAsUTF8 tells whether doc, declaring the encoding enc (a name XML
 // 1.0 §4.3.3 compares without case), reads as the same characters when read
 // as UTF-8: UTF-8 under either of its names (Python's ElementTree writes
-// encoding='utf8' when given that name), or US-ASCII when every byte of doc
-// is ASCII, other characters being written as character references
-// (ElementTree's declaration by default, encoding='us-ascii'; lxml's
-// 'ASCII'). A byte past ASCII under an ASCII declaration, or any other
+// encoding='utf8' when given that name), or an encoding ASCII is part of
+// when every byte of doc is ASCII, other characters being written as
+// character references: US-ASCII (ElementTree's declaration by default,
+// encoding='us-ascii'; lxml's 'ASCII') and ISO-8859-1 (Python's SAX
+// XMLGenerator's default). A byte past ASCII under those, or any other
 // encoding, would need transcoding: refused.
 func readsAsUTF8(enc, doc string) bool {
-	switch {
-	case strings.EqualFold(enc, "utf-8"), strings.EqualFold(enc, "utf8"):
-		return true
-	case strings.EqualFold(enc, "us-ascii"), strings.EqualFold(enc, "ascii"):
-		for i := 0; i < len(doc); i++ {
-			if doc[i] >= utf8.RuneSelf {
-				return false
-			}
-		}
+	if strings.EqualFold(enc, "utf-8") || strings.EqualFold(enc, "utf8") {
 		return true
 	}
-	return false
+	if !slices.ContainsFunc(asciiEncodings[:], func(name string) bool { return strings.EqualFold(enc, name) }) {
+		return false
+	}
+	for i := 0; i < len(doc); i++ {
+		if doc[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
+
+// asciiEncodings name the encodings in which an ASCII document reads as in
+// UTF-8 that writers declare (readsAsUTF8).
+var asciiEncodings = [...]string{"us-ascii", "ascii", "iso-8859-1", "iso_8859-1", "latin1", "latin-1"}
 
 func skipSpaceAndComments(s string, i int) int {
 	for i < len(s) {

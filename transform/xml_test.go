@@ -65,6 +65,8 @@ func TestParseFlatXMLAccepts(t *testing.T) {
 		{"US-ASCII declaration (ElementTree)", "<?xml version='1.0' encoding='us-ascii'?>\n<xml><attach>&#25903;&#20184;&#27979;&#35797;</attach><total_fee>1</total_fee></xml>",
 			"xml", Params{{"attach", "支付测试"}, {"total_fee", "1"}}},
 		{"ASCII declaration (lxml)", "<?xml version='1.0' encoding='ASCII'?>\n<xml><a>1</a></xml>", "xml", Params{{"a", "1"}}},
+		{"ISO-8859-1 declaration (Python's SAX XMLGenerator)", "<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>\n<xml><attach>&#25903;&#20184;</attach></xml>",
+			"xml", Params{{"attach", "支付"}}},
 		{"UTF-8 named utf8 (ElementTree)", "<?xml version='1.0' encoding='utf8'?>\n<xml><attach>支付测试</attach></xml>", "xml", Params{{"attach", "支付测试"}}},
 		{"comments everywhere", `<!-- a --><xml><!-- b --><a>1</a><!----><b>x<!-- c -->y</b></xml><!-- d -->`, "xml",
 			Params{{"a", "1"}, {"b", "xy"}}},
@@ -165,7 +167,7 @@ func TestParseFlatXMLRefuses(t *testing.T) {
 		{"declaration with garbage", `<?xml version="1.0" foo?><xml><a>1</a></xml>`},
 		{"US-ASCII declaration, a byte past ASCII", "<?xml version='1.0' encoding='us-ascii'?><xml><a>中</a></xml>"},
 		{"US-ASCII declaration after a byte order mark", "\uFEFF<?xml version='1.0' encoding='us-ascii'?><xml><a>1</a></xml>"},
-		{"ISO-8859-1 declaration", `<?xml version="1.0" encoding="ISO-8859-1"?><xml><a>1</a></xml>`},
+		{"ISO-8859-1 declaration, a byte past ASCII", "<?xml version=\"1.0\" encoding=\"iso-8859-1\"?><xml><a>é</a></xml>"}, // Ã© in Latin-1
 		{"GBK declaration", `<?xml version="1.0" encoding="GBK"?><xml><a>1</a></xml>`},
 		{"self-closing root", `<xml/>`},
 		{"self-closing root with a nameless close", `<xml/><a>1</a></>`},
