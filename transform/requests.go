@@ -51,7 +51,8 @@ type callerIPKey struct{}
 
 // WithCallerIP returns ctx carrying the caller's IP address (minipay puts
 // Caddy's client_ip there: the merchant backend's address, or the one its
-// trusted_proxies name).
+// trusted_proxies name). Without Caddy nothing does: a wechat_v2 pay then
+// needs client_ip in the configuration or the request.
 func WithCallerIP(ctx context.Context, ip string) context.Context {
 	return context.WithValue(ctx, callerIPKey{}, ip)
 }
