@@ -166,6 +166,18 @@ func TestMerchantAPIConsistency(t *testing.T) {
 		{"reason of 241 bytes", []string{"refund"}, set("reason", strings.Repeat("r", 241)), 400, "invalid_request", "reason"},
 		{"expire_at not RFC 3339", []string{"pay"}, set("expire_at", "2030-01-01 00:00:00"), 400, "invalid_request", "expire_at"},
 		{"expire_at offset +24:00", []string{"pay"}, set("expire_at", "2030-01-01T00:00:00+24:00"), 400, "invalid_request", "expire_at"},
+		{"expire_at without a zone", []string{"pay"}, set("expire_at", hour.Format("2006-01-02T15:04:05")), 400, "invalid_request", "expire_at"},
+		{"expire_at a date", []string{"pay"}, set("expire_at", hour.Format("2006-01-02")), 400, "invalid_request", "expire_at"},
+		{"expire_at a Unix time", []string{"pay"}, set("expire_at", strconv.FormatInt(hour.Unix(), 10)), 400, "invalid_request", "expire_at"},
+		// A member of another operation is unknown to this one (README Merchant API's
+		// table): no operation reads the union of every operation's members.
+		{"refund_id in pay", []string{"pay"}, set("refund_id", "R1"), 400, "invalid_request", "refund_id"},
+		{"total_amount in pay", []string{"pay"}, set("total_amount", "1.00"), 400, "invalid_request", "total_amount"},
+		{"amount in query and close", []string{"query", "close"}, set("amount", "1.00"), 400, "invalid_request", "amount"},
+		{"description in refund", []string{"refund"}, set("description", "d"), 400, "invalid_request", "description"},
+		{"currency in refund_query", []string{"refund_query"}, set("currency", "CNY"), 400, "invalid_request", "currency"},
+		{"order_id in login", []string{"login"}, set("order_id", "O1"), 400, "invalid_request", "order_id"},
+		{"code in pay", []string{"pay"}, set("code", "c"), 400, "invalid_request", "code"},
 		// An order that would be expired at once: the providers that send the
 		// expiry (WeChat refused it, 422) and those that do not (they ignored
 		// it, 200) answer alike.
@@ -261,8 +273,27 @@ func TestMerchantAPIConsistency(t *testing.T) {
 					t.Errorf("%s %s %s: Allow %q", r.provider, op, m, got)
 				}
 			}
-			for _, ct := range []string{"text/plain", "", "application/x-www-form-urlencoded"} {
+			for _, ct := range []string{"text/plain", "", "application/x-www-form-urlencoded", "application/jsonx", "text/json"} {
 				wantAnswer(t, r.provider+" "+op+" "+ct, do(t, tc, http.MethodPost, url, ct, body), 415, "unsupported_media_type", "")
+			}
+			// A media type's name is case-insensitive and a charset parameter is
+			// allowed (RFC 9110 §8.3.1): each is read as the plain one, and
+			// answered as it is (a 200, or the provider's 422 for an order it
+			// does not know).
+			// Each request names an order (a code) of its own: a close or a
+			// login changes what the same one gets next.
+			fresh := func() []byte { n++; return []byte(marshal(t, r.validBody(op, n))) }
+			plain := do(t, tc, http.MethodPost, url, "application/json", fresh()).status
+			for _, ct := range []string{"application/json; charset=utf-8", "APPLICATION/JSON", "Application/Json;Charset=UTF-8"} {
+				if res := do(t, tc, http.MethodPost, url, ct, fresh()); res.status != plain {
+					t.Errorf("%s %s Content-Type %q: HTTP %d, as application/json %d: %s", r.provider, op, ct, res.status, plain, res.body)
+				}
+			}
+			// 64 KiB exactly is read; one byte more is a 413
+			b := fresh()
+			exact := append(append(append([]byte{}, b[:len(b)-1]...), strings.Repeat(" ", 64<<10-len(b))...), '}')
+			if res := do(t, tc, http.MethodPost, url, "application/json", exact); res.status != plain {
+				t.Errorf("%s %s 65536 bytes: HTTP %d, as without the spaces %d: %s", r.provider, op, res.status, plain, res.body)
 			}
 			padded := append(append(append([]byte{}, body[:len(body)-1]...), strings.Repeat(" ", 64<<10-len(body)+1)...), '}')
 			wantAnswer(t, r.provider+" "+op+" 65537 bytes", do(t, tc, http.MethodPost, url, "application/json", padded), 413, "request_too_large", "")
