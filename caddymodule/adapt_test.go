@@ -12,6 +12,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
 	_ "github.com/caddyserver/caddy/v2/modules/standard" // reverse_proxy in the goldens
+
+	"github.com/minipay/caddy-minipay/transform"
 )
 
 // TestCaddyfileAdapt is Caddy's own adapt test
@@ -117,5 +119,54 @@ func TestCaddyfileRequestPlaceholdersRefusedAtTheirLine(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "at Caddyfile:4") {
 			t.Errorf("%s: caddy adapt error %v, want %q at Caddyfile:4", tt.line, err, tt.want)
 		}
+	}
+}
+
+// TestCaddyfileProviderValuesRefusedAtTheirLine: a value written as is that
+// breaks its provider's rule (README Provider fields and the providers'
+// sections: sign_type, an api_key's length, Latipay's currency, 2C2P's
+// version and pan_country, client_ip, CBTIS's signature_header) fails
+// caddy adapt at its file and line with the load's message, never holding
+// the value; one holding a placeholder adapts, and is checked once
+// resolved, at load.
+func TestCaddyfileProviderValuesRefusedAtTheirLine(t *testing.T) {
+	const shortKey = "0123456789abcdef0123456789abcde" // 31 bytes
+	for _, tt := range []struct{ directive, provider, field, value, want string }{
+		{"minipay", "wechat_v2", "sign_type", "hmac-sha256", "wechat_v2: sign_type must be MD5 or HMAC-SHA256"},
+		{"minipay_webhook", "wechat_v2", "sign_type", "SHA1", "wechat_v2: sign_type must be MD5 or HMAC-SHA256"},
+		{"minipay", "wechat_v2", "api_key", shortKey, "wechat_v2: api_key must be 32 bytes (the APIv2 key, not the AppSecret)"},
+		{"minipay", "wechat_v2", "client_ip", "localhost", "wechat_v2: client_ip must be an IPv4 or IPv6 address"},
+		{"minipay", "wechat_v3", "client_ip", "203.0.113.7:443", "wechat_v3: client_ip must be an IPv4 or IPv6 address"},
+		{"minipay_webhook", "wechat_v3", "api_v3_key", shortKey, "wechat_v3: api_v3_key must be 32 bytes (the APIv3 key)"},
+		{"minipay", "latipay", "currency", "nzd", "latipay: currency must be an ISO 4217 code (the wallet's currency, e.g. NZD)"},
+		{"minipay", "latipay", "currency", "EURO", "latipay: currency must be an ISO 4217 code (the wallet's currency, e.g. NZD)"},
+		{"minipay", "2c2p", "version", "v9.9", "2c2p: version must look like 9.9"},
+		{"minipay", "2c2p", "pan_country", "sg", "2c2p: pan_country must be an ISO 3166-1 alpha-2 code such as SG"},
+		{"minipay_webhook", "cbtis", "signature_header", "X:Sig", "cbtis: signature_header must be an HTTP header name"},
+	} {
+		t.Run(tt.provider+" "+tt.field+" "+tt.value, func(t *testing.T) {
+			caddyfileText := ":8080 {\n\t" + tt.directive + " " + tt.provider + " {\n\t\t" + tt.field + " " + tt.value + "\n\t}\n}\n"
+			_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfileText), map[string]any{"filename": "Caddyfile"})
+			if err == nil || !strings.Contains(err.Error(), tt.want+", at Caddyfile:3") || strings.Contains(err.Error(), tt.value) {
+				t.Fatalf("caddy adapt error %v, want %q at Caddyfile:3, without the value", err, tt.want)
+			}
+			// The load says the same of the value in JSON.
+			info, err := caddy.GetModule(providerNamespace + "." + tt.provider)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := info.New().(provider)
+			if err := json.Unmarshal([]byte(`{"`+tt.field+`":"`+tt.value+`"}`), p); err != nil {
+				t.Fatal(err)
+			}
+			if err := transform.CheckConfig(p, transform.RoleWebhook); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("the load: %v, want %q", err, tt.want)
+			}
+			// Written as a placeholder, it is the load's to judge.
+			caddyfileText = strings.Replace(caddyfileText, tt.value, "{env.MINIPAY_TEST_VALUE}", 1)
+			if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfileText), map[string]any{"filename": "Caddyfile"}); err != nil {
+				t.Fatalf("with a placeholder: %v", err)
+			}
+		})
 	}
 }

@@ -108,6 +108,15 @@ func ASCIIKeyRule(v string) string {
 	return ""
 }
 
+// IPRule is the rule of a configured client_ip (wechat_v2's
+// spbill_create_ip, wechat_v3's payer_client_ip): an IPv4 or IPv6 address.
+func IPRule(v string) string {
+	if !ValidIP(v) {
+		return "must be an IPv4 or IPv6 address"
+	}
+	return ""
+}
+
 // URLRule is the rule of a configured URL (notify_url, token_url,
 // certificates_url), beside the provider's own: no control character, and
 // no user info. A user:password@ would be sent to the provider and shown,

@@ -57,7 +57,7 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 		{Name: "token_url", Value: &c.TokenURL, Required: clientOnly, Rule: transform.URLRule},
 		{Name: "api_key", Value: &c.APIKey, Secret: true},
 		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.URLRule},
-		{Name: "signature_header", Value: &c.SignatureHeader},
+		{Name: "signature_header", Value: &c.SignatureHeader, Rule: signatureHeaderRule},
 	}
 }
 
@@ -68,11 +68,8 @@ func (c *Config) Check() error {
 	if c.WebhookKey() == "" {
 		return errors.New("cbtis: api_key or client_secret is required (the notification key)")
 	}
-	if c.SignatureHeader == "" {
+	if c.SignatureHeader == "" { // a set one is held to signatureHeaderRule
 		c.SignatureHeader = DefaultSignatureHeader
-	}
-	if len(c.SignatureHeader) > 64 || !transform.ValidHeaderName(c.SignatureHeader) {
-		return errors.New("cbtis: signature_header must be an HTTP header name")
 	}
 	if c.TokenURL != "" {
 		u, ok := transform.AbsoluteURL(c.TokenURL)
@@ -92,6 +89,15 @@ func (c *Config) Check() error {
 		return errors.New("cbtis: notify_url must be an absolute http(s) URL")
 	}
 	return nil
+}
+
+// signatureHeaderRule is signature_header's rule: an HTTP header name of at
+// most 64 bytes.
+func signatureHeaderRule(v string) string {
+	if len(v) > 64 || !transform.ValidHeaderName(v) {
+		return "must be an HTTP header name"
+	}
+	return ""
 }
 
 // WebhookKey is the notification key: api_key, defaulting to client_secret.

@@ -42,7 +42,7 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 		{Name: "wallet_id", Value: &c.WalletID, Required: clientAndSandbox, Rule: transform.IDRule},
 		{Name: "api_key", Value: &c.APIKey, Required: transform.AllRoles, Secret: true},
 		{Name: "app_id", Value: &c.AppID, Required: clientAndSandbox, Rule: transform.WeChatIDRule},
-		{Name: "currency", Value: &c.Currency, Required: clientAndSandbox},
+		{Name: "currency", Value: &c.Currency, Required: clientAndSandbox, Rule: currencyRule},
 		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.URLRule},
 		{Name: "refund_path", Value: &c.RefundPath, Rule: transform.PathRule},
 	}
@@ -55,11 +55,6 @@ func (c *Config) Check() error {
 	if c.APIKey == "" {
 		return errors.New("latipay: api_key is required")
 	}
-	if c.Currency != "" {
-		if _, ok := currency.GetDigits(c.Currency); !ok || len(c.Currency) != 3 || strings.ToUpper(c.Currency) != c.Currency {
-			return errors.New("latipay: currency must be an ISO 4217 code (the wallet's currency, e.g. NZD)")
-		}
-	}
 	if err := transform.ConfiguredNotifyURL(Name, c.NotifyURL); err != nil {
 		return err
 	}
@@ -70,6 +65,14 @@ func (c *Config) Check() error {
 		c.RefundPath = PathRefund
 	}
 	return nil
+}
+
+// currencyRule is currency's rule: an ISO 4217 code, upper case.
+func currencyRule(v string) string {
+	if _, ok := currency.GetDigits(v); !ok || len(v) != 3 || strings.ToUpper(v) != v {
+		return "must be an ISO 4217 code (the wallet's currency, e.g. NZD)"
+	}
+	return ""
 }
 
 // absoluteURL is Latipay's rule for notify_url.

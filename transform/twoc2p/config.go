@@ -65,8 +65,8 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 		{Name: "merchant_id", Value: &c.MerchantID, Required: transform.AllRoles, Rule: transform.IDRule},
 		{Name: "secret_key", Value: &c.SecretKey, Required: transform.AllRoles, Secret: true},
 		{Name: "app_id", Value: &c.AppID, Required: clientAndSandbox, Rule: transform.WeChatIDRule},
-		{Name: "version", Value: &c.Version},
-		{Name: "pan_country", Value: &c.PanCountry},
+		{Name: "version", Value: &c.Version, Rule: versionRule},
+		{Name: "pan_country", Value: &c.PanCountry, Rule: panCountryRule},
 		{Name: "payment_path", Value: &c.PaymentPath, Rule: transform.PathRule},
 		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.URLRule},
 	}
@@ -76,17 +76,11 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 // named Validate: Caddy would call that before placeholders are resolved).
 // Messages name fields, never values.
 func (c *Config) Check() error {
-	if c.Version == "" {
+	if c.Version == "" { // a set one is held to versionRule
 		c.Version = DefaultVersion
-	}
-	if !validVersion(c.Version) {
-		return errors.New("2c2p: version must look like 9.9")
 	}
 	if c.PaymentPath == "" { // a set one is held to transform.PathRule
 		c.PaymentPath = DefaultPaymentPath
-	}
-	if c.PanCountry != "" && !transform.ValidCountry(c.PanCountry) {
-		return errors.New("2c2p: pan_country must be an ISO 3166-1 alpha-2 code such as SG")
 	}
 	if err := transform.ConfiguredNotifyURL(Name, c.NotifyURL); err != nil {
 		return err
@@ -102,6 +96,22 @@ func (c *Config) Check() error {
 func validNotifyURL(u string) bool {
 	_, ok := transform.AbsoluteURL(u)
 	return ok && len(u) <= 512 && transform.ValidXMLText(u)
+}
+
+// versionRule is version's rule: digits and dots, such as 9.9.
+func versionRule(v string) string {
+	if !validVersion(v) {
+		return "must look like 9.9"
+	}
+	return ""
+}
+
+// panCountryRule is pan_country's rule.
+func panCountryRule(v string) string {
+	if !transform.ValidCountry(v) {
+		return "must be an ISO 3166-1 alpha-2 code such as SG"
+	}
+	return ""
 }
 
 func validVersion(v string) bool {

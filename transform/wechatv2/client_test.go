@@ -672,9 +672,9 @@ func TestConfigCheck(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := testConfig("")
 			tt.mutate(&c)
-			err := c.Check()
+			err := transform.CheckConfig(&c, transform.RoleClient) // each value's rule, then Check
 			if err == nil {
-				t.Fatal("Check accepted the configuration")
+				t.Fatal("the load accepted the configuration")
 			}
 			if strings.Contains(err.Error(), vecAPIKey[:31]) {
 				t.Fatal("the error shows the key")

@@ -34,10 +34,10 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 	return []transform.ConfigField{
 		{Name: "app_id", Value: &c.AppID, Required: transform.AllRoles, Rule: transform.WeChatIDRule},
 		{Name: "mch_id", Value: &c.MchID, Required: transform.AllRoles, Rule: transform.WeChatIDRule},
-		{Name: "api_key", Value: &c.APIKey, Required: transform.AllRoles, Secret: true, Rule: transform.ASCIIKeyRule},
-		{Name: "sign_type", Value: &c.SignType},
+		{Name: "api_key", Value: &c.APIKey, Required: transform.AllRoles, Secret: true, Rule: apiKeyRule},
+		{Name: "sign_type", Value: &c.SignType, Rule: signTypeRule},
 		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.URLRule},
-		{Name: "client_ip", Value: &c.ClientIP},
+		{Name: "client_ip", Value: &c.ClientIP, Rule: transform.IPRule},
 		{Name: "sub_app_id", Value: &c.SubAppID, Rule: transform.WeChatIDRule},
 		{Name: "sub_mch_id", Value: &c.SubMchID, Rule: transform.WeChatIDRule},
 	}
@@ -45,15 +45,11 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 
 // Check checks the resolved configuration (not named Validate: Caddy would call that before placeholders are resolved). Messages name fields, never values.
 func (c *Config) Check() error {
-	if len(c.APIKey) != 32 {
-		return errors.New("wechat_v2: api_key must be 32 bytes (the APIv2 key, not the AppSecret)")
+	if c.APIKey == "" { // a set one is held to apiKeyRule
+		return errors.New("wechat_v2: api_key " + apiKeyLength)
 	}
-	switch c.SignType {
-	case "":
+	if c.SignType == "" { // a set one is held to signTypeRule
 		c.SignType = SignMD5
-	case SignMD5, SignHMACSHA256:
-	default:
-		return errors.New("wechat_v2: sign_type must be MD5 or HMAC-SHA256")
 	}
 	if c.SubAppID != "" && c.SubMchID == "" {
 		return errors.New("wechat_v2: sub_app_id needs sub_mch_id (service-provider mode)")
@@ -64,10 +60,30 @@ func (c *Config) Check() error {
 	if c.NotifyURL != "" && !wxpay.ValidNotifyURL(c.NotifyURL) {
 		return errors.New("wechat_v2: notify_url must be an absolute http(s) URL without a query string")
 	}
-	if c.ClientIP != "" && !transform.ValidIP(c.ClientIP) {
-		return errors.New("wechat_v2: client_ip must be an IPv4 or IPv6 address")
-	}
 	return nil
+}
+
+// apiKeyLength is what apiKeyRule says of a key of another length.
+const apiKeyLength = "must be 32 bytes (the APIv2 key, not the AppSecret)"
+
+// apiKeyRule is api_key's rule: the APIv2 key, 32 bytes of printable ASCII
+// (an AppSecret has the same alphabet but another length).
+func apiKeyRule(v string) string {
+	if problem := transform.ASCIIKeyRule(v); problem != "" {
+		return problem
+	}
+	if len(v) != 32 {
+		return apiKeyLength
+	}
+	return ""
+}
+
+// signTypeRule is sign_type's rule: one of WeChat's two names, spelled so.
+func signTypeRule(v string) string {
+	if v != SignMD5 && v != SignHMACSHA256 {
+		return "must be MD5 or HMAC-SHA256"
+	}
+	return ""
 }
 
 // payAppID is the appId the mini program runs as: sub_app_id in

@@ -63,14 +63,14 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 		{Name: "mch_id", Value: &c.MchID, Required: transform.AllRoles, Rule: transform.WeChatIDRule},
 		{Name: "serial_no", Value: &c.SerialNo, Required: clientSandbox, Rule: transform.HexSerialRule},
 		{Name: "private_key", Value: &c.PrivateKey, Required: clientSandbox, Secret: true, Rule: transform.PEMRule},
-		{Name: "api_v3_key", Value: &c.APIv3Key, Required: webhookSandbox, Secret: true, Rule: transform.ASCIIKeyRule},
+		{Name: "api_v3_key", Value: &c.APIv3Key, Required: webhookSandbox, Secret: true, Rule: apiV3KeyRule},
 		{Name: "public_key", Value: &c.PublicKey, Rule: transform.PEMRule},
 		{Name: "public_key_id", Value: &c.PublicKeyID, Rule: transform.IDRule},
 		{Name: "certificates_url", Value: &c.CertificatesURL, Rule: transform.URLRule},
 		{Name: "platform_certificate", Value: &c.PlatformCertificate, Rule: transform.PEMRule},
 		{Name: "platform_private_key", Value: &c.PlatformPrivateKey, Required: []transform.Role{transform.RoleSandbox}, Secret: true, Rule: transform.PEMRule},
 		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.URLRule},
-		{Name: "client_ip", Value: &c.ClientIP},
+		{Name: "client_ip", Value: &c.ClientIP, Rule: transform.IPRule},
 		{Name: "sub_app_id", Value: &c.SubAppID, Rule: transform.WeChatIDRule},
 		{Name: "sub_mch_id", Value: &c.SubMchID, Rule: transform.WeChatIDRule},
 	}
@@ -104,13 +104,18 @@ func (c *Config) Check() error {
 	if c.NotifyURL != "" && !wxpay.ValidNotifyURL(c.NotifyURL) {
 		return fieldError("notify_url", "must be an absolute http(s) URL without a query string")
 	}
-	if c.ClientIP != "" && !transform.ValidIP(c.ClientIP) {
-		return fieldError("client_ip", "must be an IPv4 or IPv6 address")
-	}
-	if c.APIv3Key != "" && len(c.APIv3Key) != 32 {
-		return fieldError("api_v3_key", "must be 32 bytes (the APIv3 key)")
-	}
 	return nil
+}
+
+// apiV3KeyRule is api_v3_key's rule: 32 bytes of printable ASCII.
+func apiV3KeyRule(v string) string {
+	if problem := transform.ASCIIKeyRule(v); problem != "" {
+		return problem
+	}
+	if len(v) != 32 {
+		return "must be 32 bytes (the APIv3 key)"
+	}
+	return ""
 }
 
 // parse checks the configuration for role and parses its keys, once.
