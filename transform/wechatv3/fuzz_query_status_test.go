@@ -1,0 +1,101 @@
+package wechatv3
+
+import (
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/bojanz/currency"
+
+	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
+)
+
+// FuzzQueryStatus: a transaction object the fuzzer writes, signed by the
+// platform key, reads as a status object only with what it holds (README
+// wechat_v3; docs/providers/wechat_v3.md trade_state): the order asked
+// about, which its out_trade_no names, for this mchid and appid; its
+// transaction_id and trade_state; the status trade_state maps to; the
+// amount amount.total writes in amount.currency's minor units (CNY when
+// absent), none without amount.total; success_time as paid_at only for a
+// paid or refunded order. Documents WeChat never writes (a name given
+// twice, or in another case than WeChat's) are left out.
+func FuzzQueryStatus(f *testing.F) {
+	const head = `{"appid":"wx8888888888888888","mchid":"1900000109","out_trade_no":"ORDER1","transaction_id":"4200001",`
+	f.Add([]byte(head + `"trade_state":"SUCCESS","success_time":"2026-11-29T10:00:05+08:00","amount":{"total":100,"currency":"CNY"}}`))
+	f.Add([]byte(head + `"trade_state":"REFUND","amount":{"total":12345,"currency":"JPY"}}`))
+	f.Add([]byte(head + `"trade_state":"NOTPAY","success_time":"2026-11-29T10:00:05+08:00","amount":{"total":0}}`))
+	f.Add([]byte(head + `"trade_state":"CLOSED","amount":{"total":null}}`))
+	f.Add([]byte(head + `"trade_state":"SUCCESS","Amount":{"total":1},"amount":{"total":100}}`))
+	states := map[string]string{"SUCCESS": transform.StatusSucceeded, "REFUND": transform.StatusRefunded, "NOTPAY": transform.StatusPending,
+		"USERPAYING": transform.StatusPending, "CLOSED": transform.StatusCancelled, "REVOKED": transform.StatusCancelled,
+		"PAYERROR": transform.StatusFailed}
+	names := []string{"appid", "mchid", "sp_appid", "sp_mchid", "sub_appid", "sub_mchid", "out_trade_no", "transaction_id", "trade_state",
+		"trade_state_desc", "success_time", "amount", "amount.total", "amount.currency"}
+	c := must(NewClient(merchantConfig(f)))
+	c.Now = transformtest.Clock
+	sign := newPlatformSigner(f)
+	call := must(c.Prepare(f.Context(), transform.OpQuery, []byte(`{"order_id":"ORDER1"}`)))
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		flat, err := transform.FlattenJSON(answer, 8, 4096)
+		if err != nil {
+			return // no single reading: a name given twice, or no JSON object
+		}
+		var top map[string]json.RawMessage
+		_ = json.Unmarshal(answer, &top)
+		for name := range top {
+			if strings.Contains(name, ".") {
+				return // a dotted name, which reads like a nested one here
+			}
+		}
+		for name := range flat {
+			for _, n := range names {
+				if strings.EqualFold(name, n) && name != n || strings.HasPrefix(strings.ToLower(name), "amount.") && !strings.HasPrefix(name, "amount.") {
+					return // a name in a case WeChat never writes (encoding/json matches any)
+				}
+			}
+		}
+		out, err := call.Decode(http.StatusOK, sign.sign(answer), answer)
+		if err != nil {
+			return // FuzzSignedAnswer holds refusals to their documented form
+		}
+		var st struct {
+			OrderID         string `json:"order_id"`
+			ProviderOrderID string `json:"provider_order_id"`
+			Status          string `json:"status"`
+			Amount          string `json:"amount"`
+			Currency        string `json:"currency"`
+			PaidAt          string `json:"paid_at"`
+			ProviderStatus  string `json:"provider_status"`
+		}
+		if json.Unmarshal(out, &st) != nil || st.OrderID != "ORDER1" || flat["out_trade_no"] != "ORDER1" || flat["mchid"] != "1900000109" ||
+			flat["appid"] != "wx8888888888888888" || st.ProviderOrderID != flat["transaction_id"] || st.ProviderStatus != flat["trade_state"] ||
+			st.Status != states[flat["trade_state"]] || st.Status == "" {
+			t.Fatalf("%q read as %s", answer, out)
+		}
+		paid := st.Status == transform.StatusSucceeded || st.Status == transform.StatusRefunded
+		if st.PaidAt != "" && (!paid || st.PaidAt != flat["success_time"]) {
+			t.Fatalf("%q read with paid_at: %s", answer, out)
+		}
+		total, hasTotal := flat["amount.total"]
+		if !hasTotal {
+			if st.Amount != "" || st.Currency != "" {
+				t.Fatalf("%q, without amount.total, read with an amount: %s", answer, out)
+			}
+			return
+		}
+		code := flat["amount.currency"]
+		if code == "" {
+			code = "CNY"
+		}
+		digits, _ := currency.GetDigits(code)
+		amount, ok := new(big.Rat).SetString(st.Amount)
+		want, _ := new(big.Rat).SetString(total)
+		scale := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(digits)), nil))
+		if !ok || want == nil || st.Currency != code || amount.Mul(amount, scale).Cmp(want) != 0 {
+			t.Fatalf("%q read as %s: amount.total %s %s", answer, out, total, code)
+		}
+	})
+}
