@@ -44,15 +44,7 @@ func FuzzQueryStatus(f *testing.F) {
 			return // FuzzSignedAnswer holds refusals to their documented form
 		}
 		_, a, _ := transform.ParseFlatXML(answer)
-		var st struct {
-			OrderID         string `json:"order_id"`
-			ProviderOrderID string `json:"provider_order_id"`
-			Status          string `json:"status"`
-			Amount          string `json:"amount"`
-			Currency        string `json:"currency"`
-			PaidAt          string `json:"paid_at"`
-			ProviderStatus  string `json:"provider_status"`
-		}
+		var st transform.PaymentStatus // its json tags are the status object's names
 		if json.Unmarshal(out, &st) != nil {
 			t.Fatalf("%q read as %s", answer, out)
 		}

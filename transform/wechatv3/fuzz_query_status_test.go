@@ -61,15 +61,7 @@ func FuzzQueryStatus(f *testing.F) {
 		if err != nil {
 			return // FuzzSignedAnswer holds refusals to their documented form
 		}
-		var st struct {
-			OrderID         string `json:"order_id"`
-			ProviderOrderID string `json:"provider_order_id"`
-			Status          string `json:"status"`
-			Amount          string `json:"amount"`
-			Currency        string `json:"currency"`
-			PaidAt          string `json:"paid_at"`
-			ProviderStatus  string `json:"provider_status"`
-		}
+		var st transform.PaymentStatus // its json tags are the status object's names
 		if json.Unmarshal(out, &st) != nil || st.OrderID != "ORDER1" || flat["out_trade_no"] != "ORDER1" || flat["mchid"] != "1900000109" ||
 			flat["appid"] != "wx8888888888888888" || st.ProviderOrderID != flat["transaction_id"] || st.ProviderStatus != flat["trade_state"] ||
 			st.Status != states[flat["trade_state"]] || st.Status == "" {
