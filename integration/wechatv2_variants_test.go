@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
-	"encoding/xml"
 	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -27,30 +25,6 @@ func v2CDATA(fields map[string]string, extra ...string) []byte {
 	}
 	for _, e := range extra {
 		b.WriteString(e)
-	}
-	b.WriteString("</xml>")
-	return []byte(b.String())
-}
-
-// v2ElementTree writes fields as Python's ElementTree does with
-// ET.tostring(root, xml_declaration=True): a declaration of its default
-// encoding, us-ascii, then the text escaped, every character past ASCII a
-// decimal character reference.
-func v2ElementTree(fields map[string]string) []byte {
-	var b strings.Builder
-	b.WriteString("<?xml version='1.0' encoding='us-ascii'?>\n<xml>")
-	for _, k := range slices.Sorted(maps.Keys(fields)) {
-		var text bytes.Buffer
-		_ = xml.EscapeText(&text, []byte(fields[k])) // a bytes.Buffer takes every write
-		b.WriteString("<" + k + ">")
-		for _, r := range text.String() {
-			if r > 0x7f {
-				b.WriteString("&#" + strconv.Itoa(int(r)) + ";")
-			} else {
-				b.WriteRune(r)
-			}
-		}
-		b.WriteString("</" + k + ">")
 	}
 	b.WriteString("</xml>")
 	return []byte(b.String())
@@ -148,7 +122,9 @@ func equalJSON(a, b any) bool {
 // empty elements (outside the signed string: accepted and left out of
 // data; counted in it: refused), sign_type present or absent per the
 // configured type (the other type refused), result_code FAIL, a UTF-8 byte
-// order mark, service provider identifiers, and refund notifications in every refund_status.
+// order mark, service provider identifiers, documents laid out as WeChat's pages, its
+// Java and PHP SDKs and Python's ElementTree write them (v2Layouts; utf8 and
+// us-ascii declarations), and refund notifications in every refund_status.
 func TestWechatV2NotificationVariants(t *testing.T) {
 	const subAppID, subMchID = "wxd678efh567hg6787", "1900000110"
 	merchant := newMerchantBackend(t)
@@ -220,6 +196,12 @@ func TestWechatV2NotificationVariants(t *testing.T) {
 			fields: paid(map[string]string{"attach": "门店 <A&B> 中文"}), write: v2ElementTree, status: 200, id: succeeded},
 		{name: "Python's ElementTree, HMAC-SHA256", path: "/hmac", signType: "HMAC-SHA256",
 			fields: paid(map[string]string{"attach": "门店 <A&B> 中文"}), write: v2ElementTree, status: 200, id: succeeded},
+		{name: v2Layouts[0].name, path: "/md5", signType: "MD5", fields: paid(map[string]string{"attach": "门店 <A&B> ]]> 1"}),
+			write: v2Layouts[0].write, status: 200, id: succeeded},
+		{name: v2Layouts[1].name, path: "/hmac", signType: "HMAC-SHA256", fields: paid(map[string]string{"attach": "门店 <A&B> \"'"}),
+			write: v2Layouts[1].write, status: 200, id: succeeded},
+		{name: v2Layouts[2].name, path: "/md5", signType: "MD5", fields: paid(map[string]string{"attach": "12.5"}),
+			write: v2Layouts[2].write, status: 200, id: succeeded},
 		{name: "UTF-8 declared as utf8 (ElementTree)", path: "/md5", signType: "MD5", fields: paid(map[string]string{"attach": "门店"}),
 			prefix: "<?xml version='1.0' encoding='utf8'?>\n", status: 200, id: succeeded},
 		{name: "us-ascii declared, UTF-8 sent", path: "/md5", signType: "MD5", fields: paid(map[string]string{"attach": "门店"}),
