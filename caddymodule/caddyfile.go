@@ -56,7 +56,7 @@ func (h *Webhook) handlerOption(d *caddyfile.Dispenser) (bool, error) {
 	if err != nil || dur <= 0 {
 		return true, d.Errf("dedupe: %q is not a positive duration", d.Val())
 	}
-	if problem := dedupeWindowProblem(dur); problem != "" {
+	if problem := dedupeWindowProblem(dur, true); problem != "" {
 		return true, d.Err("dedupe " + problem)
 	}
 	if d.NextArg() {

@@ -37,11 +37,17 @@ const (
 )
 
 // dedupeWindowProblem says what is wrong with a window set on a route, ""
-// when nothing is; 0 (off) is the caller's case.
-func dedupeWindowProblem(d time.Duration) string {
+// when nothing is; 0 (off) is the caller's case. A window under the
+// minimum is a unit slip of the form it was written in: a JSON number is
+// nanoseconds; a Caddyfile's duration always has its unit (a bare number
+// is refused), so it was ns, us or ms where m (minutes) or h was meant.
+func dedupeWindowProblem(d time.Duration, inCaddyfile bool) string {
 	switch {
 	case d < 0:
 		return "must be a positive duration"
+	case d < minDedupeWindow && inCaddyfile:
+		return durationText(d) + " is shorter than the minimum 1s: ns, us and ms are under a second, m is minutes " +
+			"(write a duration such as dedupe 25h, or leave dedupe out)"
 	case d < minDedupeWindow:
 		return durationText(d) + " is shorter than the minimum 1s: a JSON number is nanoseconds " +
 			"(write a duration such as \"25h\", or leave dedupe out)"
@@ -401,7 +407,7 @@ func (h *Webhook) startDedupe(ctx caddy.Context) error {
 	if h.Dedupe == 0 {
 		return nil // off, as JSON's 0 or no "dedupe" says
 	}
-	if problem := dedupeWindowProblem(time.Duration(h.Dedupe)); problem != "" {
+	if problem := dedupeWindowProblem(time.Duration(h.Dedupe), false); problem != "" {
 		return errors.New("minipay_webhook: dedupe " + problem)
 	}
 	h.dedupe = newDeduper(newSharedStore(ctx, h.metrics, "dedupe"), h.name, webhookMerchantTag(h.webhook), time.Duration(h.Dedupe), h.logger)

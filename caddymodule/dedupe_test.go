@@ -43,7 +43,8 @@ func TestWebhookCaddyfileDedupe(t *testing.T) {
 		{"not a duration", "minipay_webhook cbtis {\n dedupe soon\n}", 0, "", `dedupe: "soon" is not a positive duration`},
 		{"zero", "minipay_webhook cbtis {\n dedupe 0s\n}", 0, "", "not a positive duration"},
 		{"negative", "minipay_webhook cbtis {\n dedupe -1h\n}", 0, "", "not a positive duration"},
-		{"below the minimum", "minipay_webhook cbtis {\n dedupe 1ns\n}", 0, "", `dedupe 1ns is shorter than the minimum 1s: a JSON number is nanoseconds (write a duration such as "25h", or leave dedupe out), at Testfile:2`},
+		{"below the minimum", "minipay_webhook cbtis {\n dedupe 1ns\n}", 0, "", `dedupe 1ns is shorter than the minimum 1s: ns, us and ms are under a second, m is minutes (write a duration such as dedupe 25h, or leave dedupe out), at Testfile:2`},
+		{"milliseconds for minutes", "minipay_webhook cbtis {\n dedupe 30ms\n}", 0, "", `dedupe 30ms is shorter than the minimum 1s: ns, us and ms are under a second, m is minutes`},
 		{"the minimum", "minipay_webhook cbtis {\n dedupe 1s\n}", time.Second, `{"name":"cbtis"}`, ""},
 		{"seconds", "minipay_webhook cbtis {\n dedupe 30s\n}", 30 * time.Second, `{"name":"cbtis"}`, ""},
 		{"two values", "minipay_webhook cbtis {\n dedupe 1h 2h\n}", 0, "", "dedupe takes one duration"},
@@ -506,11 +507,12 @@ func TestDedupePurgeSkipsEventsBeingForwarded(t *testing.T) {
 	}
 }
 
-// A window under a second is a unit slip (a JSON number is nanoseconds), in
-// effect off: it fails naming dedupe, in the Caddyfile when caddy adapt reads it
-// (at its line) and in JSON when the configuration loads, as caddy
-// validate and caddy run load it; JSON's 0 stays off, and windows of
-// seconds load (README "Clusters").
+// A window under a second is a unit slip, in effect off: it fails naming
+// dedupe, in the Caddyfile when caddy adapt reads it (at its line, saying
+// which of its units are under a second: a bare number is no Caddyfile
+// duration) and in JSON when the configuration loads, as caddy validate
+// and caddy run load it (saying a JSON number is nanoseconds); JSON's 0
+// stays off, and windows of seconds load (README "Clusters").
 func TestDedupeWindowMinimum(t *testing.T) {
 	const site = "http://localhost:53001 {\n\thandle /webhooks/cbtis {\n\t\tminipay_webhook cbtis {\n\t\t\tdedupe %s\n" +
 		"\t\t\tapi_key k1\n\t\t}\n\t\trespond 200\n\t}\n}\n"
@@ -528,8 +530,9 @@ func TestDedupeWindowMinimum(t *testing.T) {
 		t.Run("Caddyfile "+tt.window, func(t *testing.T) {
 			cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(fmt.Sprintf(site, tt.window)), map[string]any{"filename": "Caddyfile"})
 			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), "Caddyfile:4") {
-					t.Fatalf("adapted (%v), want %q at Caddyfile:4\n%s", err, tt.err, cfg)
+				if err == nil || !strings.Contains(err.Error(), tt.err+": ns, us and ms are under a second, m is minutes") ||
+					!strings.Contains(err.Error(), "Caddyfile:4") || strings.Contains(err.Error(), "JSON") {
+					t.Fatalf("adapted (%v), want %q in the Caddyfile's words at Caddyfile:4\n%s", err, tt.err, cfg)
 				}
 				return
 			}
@@ -563,6 +566,9 @@ func TestDedupeWindowMinimum(t *testing.T) {
 			err := loadWebhookConfig(t, []byte(cfg))
 			if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
 				t.Fatalf("load: %v, want %q", err, tt.err)
+			}
+			if strings.Contains(tt.err, "minimum") && !strings.Contains(err.Error(), tt.err+`: a JSON number is nanoseconds (write a duration such as "25h"`) {
+				t.Fatalf("load: %v, want JSON's words", err)
 			}
 		})
 	}
