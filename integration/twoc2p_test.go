@@ -321,6 +321,7 @@ func TestTwoC2PSandboxPayAndWebhook(t *testing.T) {
 	}
 	goodPayload, goodSig := signedPayload(twoc2pAnswer("2C2P-7", "000000001234", "00", "A", "3209999"))
 	tamperedPayload, _ := signedPayload(twoc2pAnswer("2C2P-7", "000000000001", "00", "A", "3209999"))
+	etreePayload, etreeSig := signedPayload("<?xml version='1.0' encoding='us-ascii'?>\n" + twoc2pAnswer("2C2P-7", "000000001234", "00", "A", "3209999"))
 	envelope := func(payload, sig string) string {
 		return base64.StdEncoding.EncodeToString([]byte("<PaymentResponse><version>9.9</version><payload>" + payload +
 			"</payload><signature>" + sig + "</signature></PaymentResponse>"))
@@ -338,6 +339,10 @@ func TestTwoC2PSandboxPayAndWebhook(t *testing.T) {
 		{"valid raw body labelled a form, as curl -d sends it", formType, twoc2pDemoApproved, 200, "payment.succeeded", "1.00", "SGD"},
 		{"valid multipart form, as curl -F sends it", "multipart/form-data; boundary=b0", "--b0\r\nContent-Disposition: form-data; name=\"paymentResponse\"\r\n\r\n" +
 			twoc2pDemoApproved + "\r\n--b0--\r\n", 200, "payment.succeeded", "1.00", "SGD"},
+		// envelope and payload as Python's ElementTree writes them (xml_declaration=True)
+		{"envelope and payload declaring us-ascii (ElementTree)", formType, formOf(base64.StdEncoding.EncodeToString([]byte(
+			"<?xml version='1.0' encoding='us-ascii'?>\n<PaymentResponse><version>9.9</version><payload>" + etreePayload +
+				"</payload><signature>" + etreeSig + "</signature></PaymentResponse>"))), 200, "payment.succeeded", "12.34", "SGD"},
 		// approved and failed at once: forwarded, never as a terminal state
 		{"respCode 00 with status F", formType, formOf(twoc2pSeal(twoc2pAnswer("2C2P-8", "000000001234", "00", "F", "3209998"), twoc2pKey)), 200, "unknown", "12.34", "SGD"},
 		{"respCode 99 with status A", formType, formOf(twoc2pSeal(twoc2pAnswer("2C2P-9", "000000001234", "99", "A", "3209997"), twoc2pKey)), 200, "unknown", "12.34", "SGD"},
