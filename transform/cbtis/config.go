@@ -82,13 +82,7 @@ func (c *Config) Check() error {
 			return errors.New("cbtis: token_url must not carry client_secret in its query (give it as the field client_secret, which is kept secret)")
 		}
 	}
-	if err := transform.ConfiguredNotifyURL(Name, c.NotifyURL); err != nil {
-		return err
-	}
-	if c.NotifyURL != "" && !absoluteURL(c.NotifyURL) {
-		return errors.New("cbtis: notify_url must be an absolute http(s) URL")
-	}
-	return nil
+	return transform.ConfiguredNotifyURL(Name, c.NotifyURL)
 }
 
 // signatureHeaderRule is signature_header's rule: an HTTP header name of at

@@ -58,9 +58,6 @@ func (c *Config) Check() error {
 	if err := transform.ConfiguredNotifyURL(Name, c.NotifyURL); err != nil {
 		return err
 	}
-	if c.NotifyURL != "" && !absoluteURL(c.NotifyURL) {
-		return errors.New("latipay: notify_url must be an absolute http(s) URL")
-	}
 	if c.RefundPath == "" { // a set one is held to transform.PathRule
 		c.RefundPath = PathRefund
 	}

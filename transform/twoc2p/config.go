@@ -5,7 +5,6 @@
 package twoc2p
 
 import (
-	"errors"
 	"strings"
 	"time"
 
@@ -82,13 +81,7 @@ func (c *Config) Check() error {
 	if c.PaymentPath == "" { // a set one is held to transform.PathRule
 		c.PaymentPath = DefaultPaymentPath
 	}
-	if err := transform.ConfiguredNotifyURL(Name, c.NotifyURL); err != nil {
-		return err
-	}
-	if c.NotifyURL != "" && !validNotifyURL(c.NotifyURL) {
-		return errors.New("2c2p: notify_url must be an absolute http(s) URL")
-	}
-	return nil
+	return transform.ConfiguredNotifyURL(Name, c.NotifyURL)
 }
 
 // validNotifyURL: an absolute http(s) URL that an XML payload can carry,
