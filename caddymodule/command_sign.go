@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -167,8 +166,7 @@ func signLatipay(settings map[string]string, body []byte) (signType, text, sig s
 			p = append(p, transform.Param{Name: k, Value: fmt.Sprint(v)})
 		}
 	}
-	sort.Slice(p, func(i, j int) bool { return p[i].Name < p[j].Name })
-	text, sig = latipay.ExplainSign(p, settings["api_key"])
+	text, sig = latipay.ExplainSign(p, settings["api_key"]) // p in any order: the string to sign is sorted
 	return "HMAC-SHA256", text, sig, nil
 }
 
