@@ -28,9 +28,9 @@ const (
 	exitUsage   = 2 // bad flags, unknown provider or field, unreadable input
 )
 
-// maxInput bounds what verify and sign read; the verifiers refuse more
-// than 64 KiB anyway.
-const maxInput = 1 << 20
+// maxInput bounds what verify and sign read: an API answer, the largest
+// input a verifier reads (a notification is refused past 64 KiB).
+const maxInput = transform.MaxAnswer
 
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
