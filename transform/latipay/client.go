@@ -188,7 +188,7 @@ func (c *Client) Query(req *transform.OrderRequest) (*transform.Call, error) {
 		if err := c.olderQueryForm(req.OrderID); err != nil {
 			return nil, err
 		}
-		sig = c.signer.mac.Hex([]byte(req.OrderID+c.cfg.UserID), false)
+		sig = c.signer.olderQuerySign(req.OrderID, c.cfg.UserID)
 	} else {
 		sig = c.signer.sign(transform.Params{{Name: "merchant_reference", Value: req.OrderID}, {Name: "user_id", Value: c.cfg.UserID}})
 	}

@@ -33,8 +33,9 @@ const (
 // answers and notifications with the merchant's key the way Latipay does,
 // and answers errors as {"code":N,"message":"..."}.
 type Sandbox struct {
-	cfg Config
-	mu  sync.Mutex
+	cfg    Config
+	signer signer
+	mu     sync.Mutex
 	// orders by merchant_reference, and by Latipay's order_id
 	orders map[string]*sandboxOrder
 	ring   transform.OrderRing // creation order, to forget the oldest
@@ -70,7 +71,7 @@ func NewSandbox(cfg Config) (*Sandbox, error) {
 	if err := transform.CheckConfig(&cfg, transform.RoleSandbox); err != nil {
 		return nil, err
 	}
-	return &Sandbox{cfg: cfg, orders: map[string]*sandboxOrder{}, byID: map[string]*sandboxOrder{}, Now: time.Now}, nil
+	return &Sandbox{cfg: cfg, signer: newSigner(cfg.APIKey), orders: map[string]*sandboxOrder{}, byID: map[string]*sandboxOrder{}, Now: time.Now}, nil
 }
 
 var _ transform.Sandbox = (*Sandbox)(nil)
@@ -175,7 +176,7 @@ func (s *Sandbox) authenticate(w http.ResponseWriter, p transform.Params, requir
 		fail(w, codeUnknownUser, "Cannot find out corresponding key for the user code or user is disabled or user is not activity")
 		return false
 	}
-	if !Verify(p, s.cfg.APIKey) && !s.querySignedConcat(p) {
+	if !s.signer.verify(p) && !s.querySignedConcat(p) {
 		fail(w, codeBadSignature, "Signature from Merchant request is wrong")
 		return false
 	}
@@ -193,7 +194,7 @@ func (s *Sandbox) querySignedConcat(p transform.Params) bool {
 	if len(p) != 3 || !p.Has("merchant_reference") || !p.Has("user_id") {
 		return false
 	}
-	want := newSigner(s.cfg.APIKey).mac.Hex([]byte(p.Get("merchant_reference")+p.Get("user_id")), false)
+	want := s.signer.olderQuerySign(p.Get("merchant_reference"), p.Get("user_id"))
 	return transform.EqualHexConstantTime(p.Get("signature"), want)
 }
 
@@ -289,7 +290,7 @@ func (s *Sandbox) query(w http.ResponseWriter, p transform.Params) {
 		MerchantReference: o.ref, Currency: o.amount.Currency, Amount: json.Number(o.amount.String()),
 		PaymentMethod: "wechat", Status: o.status, PayTime: o.payTime, OrderID: o.id,
 	}
-	a.Signature = NotifySign(a.MerchantReference, a.PaymentMethod, a.Status, a.Currency, string(a.Amount), s.cfg.APIKey)
+	a.Signature = s.signer.notifySign(a.MerchantReference, a.PaymentMethod, a.Status, a.Currency, string(a.Amount))
 	writeJSON(w, transform.Marshal(a))
 }
 
@@ -340,7 +341,7 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 	form := url.Values{
 		"merchant_reference": {o.ref}, "order_id": {o.id}, "currency": {o.amount.Currency}, "amount": {amount},
 		"payment_method": {"wechat"}, "status": {o.status}, "pay_time": {o.payTime},
-		"signature": {NotifySign(o.ref, "wechat", o.status, o.amount.Currency, amount, s.cfg.APIKey)},
+		"signature": {s.signer.notifySign(o.ref, "wechat", o.status, o.amount.Currency, amount)},
 	}
 	out := &transform.Outbound{URL: o.notifyURL, ContentType: "application/x-www-form-urlencoded", Body: []byte(form.Encode())}
 	ack := func(status int, body []byte) bool {

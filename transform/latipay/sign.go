@@ -67,6 +67,13 @@ func (s signer) notifySign(merchantReference, paymentMethod, status, currencyCod
 	return s.mac.Hex(b, false)
 }
 
+// olderQuerySign is the query's signature in the older form (Latipay's
+// earlier docs and PHP plugin, docs/providers/latipay.md "Signatures"):
+// HMAC-SHA256 over merchant_reference + user_id, nothing appended.
+func (s signer) olderQuerySign(merchantReference, userID string) string {
+	return s.mac.Hex([]byte(merchantReference+userID), false)
+}
+
 // verifyNotify compares a received notification-formula signature in
 // constant time.
 func (s signer) verifyNotify(got, merchantReference, paymentMethod, status, currencyCode, amount string) bool {
