@@ -59,6 +59,8 @@ func NewClient(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+var _ transform.Client = (*Client)(nil)
+
 // walletCurrency refuses money in another currency than the wallet's: the
 // wallet fixes the currency and Latipay's calls carry none.
 func (c *Client) walletCurrency(m transform.Money) error {
