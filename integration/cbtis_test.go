@@ -425,6 +425,10 @@ func TestCBTISSandboxFlow(t *testing.T) {
 
 	body := []byte(`{"notify_type":"payment_success","data":{"order_id":"C9","merchant_order_id":"CB-9","order_amount":"1.00","order_currency":"HKD","pay_time":"2026-11-22T02:00:00.000Z"}}`)
 	valid := cbtisSign(body, cbtisAPIKey)
+	pretty := []byte("{\r\n  \"data\": {\r\n    \"pay_time\": \"2026-11-22T02:00:00.000Z\",\r\n    \"order_currency\": \"HKD\",\r\n" +
+		"    \"order_amount\": \"1.00\",\r\n    \"merchant_order_id\": \"CB-9\",\r\n    \"order_id\": \"C9\",\r\n" +
+		"    \"description\": \"\\u5496\\u5561 https:\\/\\/m.example\\/\",\r\n    \"fee\": {\"rate\": 0.006, \"items\": [1, null]}\r\n  },\r\n" +
+		"  \"notify_type\": \"payment_success\"\r\n}\r\n")
 	tests := []struct {
 		name      string
 		body      []byte
@@ -435,6 +439,9 @@ func TestCBTISSandboxFlow(t *testing.T) {
 	}{
 		{"valid", body, map[string]string{"Signature": valid}, 200, 200, true},
 		{"uppercase hex", body, map[string]string{"Signature": strings.ToUpper(valid)}, 200, 200, true},
+		// Written by other code: pretty-printed with CR LF, members reordered, escapes (Python's
+		// json.dumps, PHP's json_encode), a member CBTIS may add; the header's name in lower case.
+		{"pretty-printed, reordered, escaped, with a new member", pretty, map[string]string{"signature": cbtisSign(pretty, cbtisAPIKey)}, 200, 200, true},
 		{"forged with client_secret (api_key is set)", body, map[string]string{"Signature": cbtisSign(body, cbtisSecret)}, 200, 401, false},
 		{"tampered amount", []byte(strings.Replace(string(body), `"1.00"`, `"9.00"`, 1)), map[string]string{"Signature": valid}, 200, 401, false},
 		{"no signature header", body, nil, 200, 401, false},
@@ -446,7 +453,7 @@ func TestCBTISSandboxFlow(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodPost, hook, strings.NewReader(string(tt.body)))
 			req.Header.Set("Content-Type", "application/json")
 			for k, v := range tt.header {
-				req.Header.Set(k, v)
+				req.Header[k] = []string{v} // the name as written, in its case
 			}
 			res, err := tc.Client.Do(req)
 			if err != nil {
@@ -469,6 +476,11 @@ func TestCBTISSandboxFlow(t *testing.T) {
 			}
 			if tt.forwarded && got[0].event["id"] != "cbtis:C9:payment.succeeded" {
 				t.Fatalf("event %v", got[0].event)
+			}
+			if tt.forwarded && bytes.Equal(tt.body, pretty) {
+				if data, _ := got[0].event["data"].(map[string]any); data["description"] != "咖啡 https://m.example/" || data["fee.rate"] != "0.006" || got[0].event["amount"] != "1.00" {
+					t.Fatalf("event %v", got[0].event)
+				}
 			}
 		})
 	}

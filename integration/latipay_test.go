@@ -213,38 +213,52 @@ func TestLatipay(t *testing.T) {
 		v.Set("signature", latipayNotify(key, v))
 		return v.Encode()
 	}
+	// As Latipay's docs list them (not sorted), with fields it does not sign,
+	// a space written %20 (JavaScript's encodeURIComponent) and %3A.
+	inDocsOrder := "merchant_reference=LP-1001&order_id=" + poid + "&amount=12.30&currency=NZD&payment_method=wechat&pay_time=2026-11-22%2010%3A00%3A00" +
+		"&status=paid&signature=" + latipayNotify(latipayAPIKey, valid) + "&transaction_id=43cb917ff8a6&host_type=0&note=a%26b%3Dc"
 	tests := []struct {
-		name      string
-		body      string
-		status    int
-		forwarded bool
-		route     string // after /webhooks/latipay
+		name        string
+		body        string
+		status      int
+		forwarded   bool
+		route       string // after /webhooks/latipay
+		contentType string // application/x-www-form-urlencoded when ""
 	}{
-		{"valid", signed(latipayAPIKey, nil), 200, true, ""},
-		{"forged", signed("not-the-merchant-key", nil), 401, false, ""},
-		{"tampered amount", strings.Replace(signed(latipayAPIKey, nil), "amount=12.30", "amount=0.01", 1), 401, false, ""},
-		{"another wallet's currency", signed(latipayAPIKey, func(v url.Values) { v.Set("currency", "AUD") }), 401, false, ""},
-		{"unsigned", strings.Replace(signed(latipayAPIKey, nil), "signature=", "x=", 1), 401, false, ""},
-		{"a repeated status", signed(latipayAPIKey, nil) + "&status=failed", 401, false, ""},
-		{"valid, with the line break a file sent by curl --data-binary ends with", signed(latipayAPIKey, nil) + "\n", 200, true, ""},
-		{"boundary shifted into payment_method", signed(latipayAPIKey, func(v url.Values) { v.Set("merchant_reference", "LP-100"); v.Set("payment_method", "1wechat") }), 401, false, ""},
-		{"unknown status", signed(latipayAPIKey, func(v url.Values) { v.Set("status", "refunded") }), 401, false, ""},
+		{"valid", signed(latipayAPIKey, nil), 200, true, "", ""},
+		{"valid, in the docs' order with unsigned fields", inDocsOrder, 200, true, "", ""},
+		{"valid, labelled charset=UTF-8", inDocsOrder, 200, true, "", "application/x-www-form-urlencoded; charset=UTF-8"},
+		{"valid, unlabelled", inDocsOrder, 200, true, "", "-"},
+		{"forged", signed("not-the-merchant-key", nil), 401, false, "", ""},
+		{"tampered amount", strings.Replace(signed(latipayAPIKey, nil), "amount=12.30", "amount=0.01", 1), 401, false, "", ""},
+		{"another wallet's currency", signed(latipayAPIKey, func(v url.Values) { v.Set("currency", "AUD") }), 401, false, "", ""},
+		{"unsigned", strings.Replace(signed(latipayAPIKey, nil), "signature=", "x=", 1), 401, false, "", ""},
+		{"a repeated status", signed(latipayAPIKey, nil) + "&status=failed", 401, false, "", ""},
+		{"valid, with the line break a file sent by curl --data-binary ends with", signed(latipayAPIKey, nil) + "\n", 200, true, "", ""},
+		{"boundary shifted into payment_method", signed(latipayAPIKey, func(v url.Values) { v.Set("merchant_reference", "LP-100"); v.Set("payment_method", "1wechat") }), 401, false, "", ""},
+		{"unknown status", signed(latipayAPIKey, func(v url.Values) { v.Set("status", "refunded") }), 401, false, "", ""},
 		// README Latipay: minipay_webhook requires only what verification needs,
 		// api_key; without currency any ISO 4217 code passes its grammar
-		{"key only: valid", signed(latipayAPIKey, nil), 200, true, "-key-only"},
-		{"key only: another wallet's currency", signed(latipayAPIKey, func(v url.Values) { v.Set("currency", "AUD") }), 200, true, "-key-only"},
-		{"key only: forged", signed("not-the-merchant-key", nil), 401, false, "-key-only"},
-		{"key only: no ISO 4217 code", signed(latipayAPIKey, func(v url.Values) { v.Set("currency", "XYZ") }), 401, false, "-key-only"},
+		{"key only: valid", signed(latipayAPIKey, nil), 200, true, "-key-only", ""},
+		{"key only: another wallet's currency", signed(latipayAPIKey, func(v url.Values) { v.Set("currency", "AUD") }), 200, true, "-key-only", ""},
+		{"key only: forged", signed("not-the-merchant-key", nil), 401, false, "-key-only", ""},
+		{"key only: no ISO 4217 code", signed(latipayAPIKey, func(v url.Values) { v.Set("currency", "XYZ") }), 401, false, "-key-only", ""},
 		// Latipay's notification always carries currency (its docs' field
 		// list and example): one without it, signed over the four others, is
 		// refused on either route
-		{"no currency", signed(latipayAPIKey, func(v url.Values) { v.Del("currency") }), 401, false, ""},
-		{"key only: no currency", signed(latipayAPIKey, func(v url.Values) { v.Del("currency") }), 401, false, "-key-only"},
+		{"no currency", signed(latipayAPIKey, func(v url.Values) { v.Del("currency") }), 401, false, "", ""},
+		{"key only: no currency", signed(latipayAPIKey, func(v url.Values) { v.Del("currency") }), 401, false, "-key-only", ""},
 	}
 	for _, tt := range tests {
 		t.Run("webhook "+tt.name, func(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/latipay"+tt.route, strings.NewReader(tt.body))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			switch tt.contentType {
+			case "":
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			case "-":
+			default:
+				req.Header.Set("Content-Type", tt.contentType)
+			}
 			res, err := tc.Client.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -254,8 +268,15 @@ func TestLatipay(t *testing.T) {
 			if res.StatusCode != tt.status || (string(body) == "sent") != (tt.status == 200) {
 				t.Fatalf("status %d body %q, want %d", res.StatusCode, body, tt.status)
 			}
-			if got := merchant.take(); (len(got) == 1) != tt.forwarded || len(got) > 1 {
+			got := merchant.take()
+			if (len(got) == 1) != tt.forwarded || len(got) > 1 {
 				t.Fatalf("merchant received %d events", len(got))
+			}
+			if tt.body == inDocsOrder { // the signed fields, the two unsigned ones marked, nothing else
+				data := got[0].event["data"].(map[string]any)
+				if got[0].event["id"] != wantID || data["unverified.pay_time"] != "2026-11-22 10:00:00" || data["unverified.order_id"] != poid || len(data) != 7 {
+					t.Fatalf("event %v", got[0].event)
+				}
 			}
 		})
 	}

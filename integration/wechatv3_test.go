@@ -571,6 +571,24 @@ func TestWechatV3WebhookOutcomes(t *testing.T) {
 			h.Set("Content-Encoding", "gzip")
 			return h
 		}(), 200, 401, ""},
+		// Written by other code than WeChat's: the signature covers the bytes as sent.
+		{"header names in lower case", good, func() http.Header {
+			h := http.Header{}
+			for k, v := range wechatHeaders(t, platform, v3PublicKeyID, now, good) {
+				h[strings.ToLower(k)] = v // sent as written: Go's client does not canonicalize a key set directly
+			}
+			return h
+		}(), 200, 200, "payment.succeeded"},
+		{"envelope pretty-printed with CR LF, members reordered and added", "{\r\n  \"resource\" : " + good[strings.Index(good, `{"original_type"`):len(good)-1] +
+			",\r\n  \"summary\" : \"\\u652f\\u4ed8\\u6210\\u529f\",\r\n  \"event_type\" : \"TRANSACTION.SUCCESS\",\r\n  \"id\" : \"EV-2\",\r\n  \"zz_new\" : {\"a\": [1, null]}\r\n}\r\n",
+			nil, 200, 200, "payment.succeeded"},
+		{"resource pretty-printed with escapes, promotion_detail, scene_info and new members", notification("TRANSACTION.SUCCESS",
+			"{\n  \"trade_state\": \"SUCCESS\",\n  \"mchid\": \""+mchID+"\",\n  \"appid\": \""+appID+"\",\n  \"out_trade_no\": \"W1\",\n  \"transaction_id\": \"4200009\",\n"+
+				"  \"trade_state_desc\": \"\\u652f\\u4ed8\\u6210\\u529f\",\n  \"amount\": {\"total\": 1230, \"currency\": \"CNY\", \"payer_total\": 1229},\n  "+
+				manyGoods(1)+",\n  \"scene_info\": {\"device_id\": \"013467007045764\"},\n  \"zz_new\": {\"b\": true}\n}", v3APIv3Key),
+			nil, 200, 200, "payment.succeeded"},
+		{"signed 290 s ago", good, wechatHeaders(t, platform, v3PublicKeyID, now-290, good), 200, 200, "payment.succeeded"},
+		{"signed 310 s ago", good, wechatHeaders(t, platform, v3PublicKeyID, now-310, good), 200, 401, ""},
 		{"replayed 10 minutes later", good, wechatHeaders(t, platform, v3PublicKeyID, now-600, good), 200, 401, ""},
 		{"unknown serial", good, wechatHeaders(t, platform, "PUB_KEY_ID_OTHER", now, good), 200, 401, ""},
 		{"another merchant", notification("TRANSACTION.SUCCESS", strings.Replace(tx, mchID, "1900000999", 1), v3APIv3Key), nil, 200, 401, ""},
