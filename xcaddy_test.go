@@ -92,7 +92,7 @@ func TestManifestDirectives(t *testing.T) {
 	others := map[string]string{"reverse_proxy": "reverse_proxy 127.0.0.1:9", "respond": "respond 200"}
 	blocks := map[string]string{
 		"minipay":         "minipay wechat_login {\n app_id wx1\n app_secret s\n}",
-		"minipay_webhook": "minipay_webhook wechat_v2 {\n app_id wx1\n mch_id 1\n api_key k\n}",
+		"minipay_webhook": "minipay_webhook wechat_v2 {\n app_id wx1\n mch_id 1\n api_key 0123456789abcdef0123456789abcdef\n}",
 		"minipay_sandbox": "minipay_sandbox {\n wechat_login {\n app_id wx1\n app_secret s\n }\n}",
 	}
 	if len(m.Directives) != len(blocks) {
