@@ -24,7 +24,7 @@ expect() {
 		'"status":"succeeded","amount":"12.30","currency":"NZD","paid_at":"' '"provider_status":"paid"' \
 		'"refund_id":"LATI-1001-R1","provider_refund_id":"","status":"succeeded","amount":"2.30"' ;;
 	2c2p) printf '%s\n' '"signType":"HMAC-SHA256","paySign":"' '"provider":"2c2p","order_id":"DEMO-2C2P-1","provider_order_id":"' \
-		'"response_body":"OK","acknowledged":true' '"provider":"2c2p","type":"payment.succeeded","order_id":"DEMO-2C2P-1"' \
+		'"response_status":200,"acknowledged":true' '"provider":"2c2p","type":"payment.succeeded","order_id":"DEMO-2C2P-1"' \
 		'"amount":"12.34","currency":"SGD"' '"provider_code":"99","provider_message":"Duplicate unique transaction code."' ;;
 	wechat_v3) printf '%s\n' '"signType":"RSA","paySign":"' '"provider":"wechat_v3","order_id":"V3-1001"}' \
 		'"notify_url":"http://localhost:8080/webhooks/wechat_v3","delivered":true,"response_status":200,"acknowledged":true' \

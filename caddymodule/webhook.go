@@ -213,7 +213,7 @@ func forwardOnly(r *http.Request, eventID, provider string) {
 // ack sends the provider's success acknowledgement and returns its status.
 func (h *Webhook) ack(w http.ResponseWriter) int {
 	status, ct, ack := h.webhook.Ack()
-	if ct != "" { // wechat_v3's ACK is a bare 200
+	if ct != "" { // wechat_v3's and 2C2P's ACK is a bare 200
 		w.Header().Set("Content-Type", ct)
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(ack)))

@@ -81,7 +81,7 @@ func TestWebhookSameNotificationAtOnce(t *testing.T) {
 			return body, http.Header{"Content-Type": {"application/json"}, "Signature": {cbtisSign([]byte(body), cbtisAPIKey)}}, "success"
 		default: // 2c2p
 			return "paymentResponse=" + url.QueryEscape(twoc2pSeal(twoc2pAnswer("T-1", "000000001234", "00", "A", "32"+ref), twoc2pKey)),
-				http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, "OK"
+				http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, ""
 		}
 	}
 	// burst sends one notification of each provider 20 times at once (the

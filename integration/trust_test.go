@@ -408,7 +408,7 @@ func trustNotifications(t *testing.T) []trustNotification {
 		{"wechat_v2", "/webhooks/wechat_v2", xmlType, nil, xmlOf(notification(apiKey, wechatv2.SignHMACSHA256, nil)), wechatv2.AckBody},
 		{"latipay", "/webhooks/latipay", formType, nil, latipayForm(latipayAPIKey, nil), "sent"},
 		{"cbtis", "/webhooks/cbtis", "application/json", http.Header{"Signature": {cbtis.Signature([]byte(cbtisPaid), cbtisAPIKey)}}, cbtisPaid, "success"},
-		{"2c2p", "/webhooks/2c2p", formType, nil, "paymentResponse=" + url.QueryEscape(twoc2pDemoApproved), "OK"},
+		{"2c2p", "/webhooks/2c2p", formType, nil, "paymentResponse=" + url.QueryEscape(twoc2pDemoApproved), ""},
 	}
 }
 

@@ -342,7 +342,7 @@ func TestSandboxComplete(t *testing.T) {
 		ev.Data["respCode"] != "00" || len(ev.Data["approvalCode"]) != 6 {
 		t.Fatalf("event %+v", ev)
 	}
-	if !ack(200, nil) || ack(500, []byte("OK")) || ack(202, nil) {
+	if !ack(200, nil) || !ack(200, []byte("OK")) || ack(500, nil) || ack(202, nil) {
 		t.Fatal("the ACK check is not HTTP 200")
 	}
 	again, _, err := s.Complete("SB-1", true, transformtest.Pinned.Add(time.Minute)) // a retry: same values, same event id

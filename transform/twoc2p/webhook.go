@@ -8,10 +8,6 @@ import (
 	"github.com/minipay/caddy-minipay/transform"
 )
 
-// AckBody is what minipay answers a verified notification with, after
-// status 200 (2C2P only looks at the status).
-const AckBody = "OK"
-
 // Webhook verifies 2C2P backend notifications: a form field paymentResponse
 // (or the raw body) holding the same signed envelope as the pay answer.
 type Webhook struct {
@@ -167,10 +163,10 @@ func PaymentEvent(p transform.Params) *transform.Event {
 	return ev
 }
 
-// Ack implements transform.Webhook: HTTP 200.
-func (*Webhook) Ack() (int, string, []byte) {
-	return http.StatusOK, "text/plain; charset=utf-8", []byte(AckBody)
-}
+// Ack implements transform.Webhook: HTTP 200 with an empty body. 2C2P reads
+// the status alone (docs/providers/2c2p.md "Notifications"), so the status
+// is the whole ACK, sent as wechat_v3's is: no body, no Content-Type.
+func (*Webhook) Ack() (int, string, []byte) { return http.StatusOK, "", nil }
 
 // Nack implements transform.Webhook: any status but 200 makes 2C2P retry;
 // the body is a short reason for whoever reads the logs.
