@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -389,12 +390,19 @@ func TestCBTISSandboxFlow(t *testing.T) {
 		got[0].header.Get("Minipay-Provider") != "cbtis" {
 		t.Fatalf("event %v", ev)
 	}
-	if data, _ := ev["data"].(map[string]any); data["notify_type"] != "payment_success" || data["uid"] != cbtisUID {
+	data, _ := ev["data"].(map[string]any)
+	if data["notify_type"] != "payment_success" || data["uid"] != cbtisUID {
 		t.Fatalf("event data %v", ev["data"])
 	}
+	// pay_time as CBTIS writes it (RFC 3339, milliseconds, Z) is occurred_at
+	// and paid_at byte for byte (README "CBTIS"): the instant, not its second
+	payTime := str(data["pay_time"])
+	if !regexp.MustCompile(`\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\z`).MatchString(payTime) || ev["occurred_at"] != payTime {
+		t.Fatalf("occurred_at %v, pay_time %q", ev["occurred_at"], payTime)
+	}
 	q = postJSON(t, tc, base+"/cbtis/query", `{"order_id":"CB-1001"}`).json(t)
-	if q["status"] != "succeeded" || q["paid_at"] == nil || q["provider_status"] != "SUCCEEDED" {
-		t.Fatalf("query after payment: %v", q)
+	if q["status"] != "succeeded" || q["paid_at"] != payTime || q["provider_status"] != "SUCCEEDED" {
+		t.Fatalf("query after payment: %v, pay_time %q", q, payTime)
 	}
 	// CBTIS retries the same notification: same event id
 	postJSON(t, tc, sbx+"/sandbox/complete", `{"provider":"cbtis","order_id":"CB-1001","result":"succeeded"}`)

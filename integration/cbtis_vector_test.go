@@ -23,7 +23,7 @@ const (
 // (it carries only order_amount, the order's total), every data member as
 // a string (uid, a JSON number, as written) plus notify_type.
 const cbtisVectorEvent = `{"id":"cbtis:C34368224017070000:refund.succeeded","provider":"cbtis","type":"refund.succeeded",
- "order_id":"","refund_id":"P2164521756312637123","occurred_at":"2023-08-23T18:28:16Z",
+ "order_id":"","refund_id":"P2164521756312637123","occurred_at":"2023-08-23T18:28:16.511Z",
  "data":{"uid":"39172931","refund_id":"C34368224017070000","merchant_refund_id":"P2164521756312637123","order_amount":"105.00",
   "create_time":"2023-08-23T18:25:43.511Z","refund_time":"2023-08-23T18:28:16.511Z","notify_type":"refund_success"}}`
 

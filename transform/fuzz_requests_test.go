@@ -132,7 +132,7 @@ func FuzzNotifyURLGenerated(f *testing.F) {
 // §5.6's NOTE); the ranges of its numbers are checked apart.
 var rfc3339Grammar = regexp.MustCompile(`\A(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|([+-])(\d{2}):(\d{2}))\z`)
 
-// FuzzExpireAt: parseRFC3339 accepts exactly RFC 3339's date-time whose
+// FuzzExpireAt: ParseRFC3339 accepts exactly RFC 3339's date-time whose
 // numbers are in range (month 01–12, a day its month has in that year,
 // hour 00–23, minute and second 00–59, offset hours 00–23 and minutes
 // 00–59), leap seconds aside (Go's time has none, and a leap second is no
@@ -145,10 +145,10 @@ func FuzzExpireAt(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got, ok := parseRFC3339(s)
+		got, ok := ParseRFC3339(s)
 		want, wantOK := refRFC3339(s)
 		if ok != wantOK || ok && !got.Equal(want) {
-			t.Fatalf("%q: parseRFC3339 %v %v, RFC 3339 %v %v", s, got, ok, want, wantOK)
+			t.Fatalf("%q: ParseRFC3339 %v %v, RFC 3339 %v %v", s, got, ok, want, wantOK)
 		}
 	})
 }

@@ -83,7 +83,7 @@ func (p *PayRequest) Validate() error {
 		return err
 	}
 	if p.ExpireAt != "" {
-		t, ok := parseRFC3339(p.ExpireAt)
+		t, ok := ParseRFC3339(p.ExpireAt)
 		if !ok {
 			return Invalid("expire_at", "must be an RFC 3339 time")
 		}
@@ -131,10 +131,11 @@ func validOpenID(id string) error {
 	return nil
 }
 
-// parseRFC3339 reads an RFC 3339 date-time (§5.6). time.Parse is laxer:
+// ParseRFC3339 reads an RFC 3339 date-time (§5.6): the merchant's expire_at,
+// and a provider's time kept as it wrote it (CBTIS). time.Parse is laxer:
 // it takes a comma before the fraction and offsets such as +24:00 or
 // +23:60, and refuses the lower-case t and z that §5.6 allows.
-func parseRFC3339(s string) (time.Time, bool) {
+func ParseRFC3339(s string) (time.Time, bool) {
 	if len(s) < 20 || !allDigits(s[0:4]) || s[4] != '-' || !allDigits(s[5:7]) || s[7] != '-' ||
 		!allDigits(s[8:10]) || s[10] != 'T' && s[10] != 't' || !allDigits(s[11:13]) || s[13] != ':' ||
 		!allDigits(s[14:16]) || s[16] != ':' || !allDigits(s[17:19]) {

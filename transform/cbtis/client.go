@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -310,15 +311,17 @@ func StatusFromQuery(orderID string, data json.RawMessage) (*transform.PaymentSt
 	return st, nil
 }
 
-// rfc3339 normalizes a CBTIS time (RFC 3339, often with milliseconds) to
-// RFC 3339 in seconds; anything else is dropped rather than guessed.
+// rfc3339 is a CBTIS time (pay_time, refund_time: RFC 3339 with
+// milliseconds, docs/providers/cbtis.md "Endpoints") exactly as CBTIS wrote
+// it, fraction and offset kept: paid_at and occurred_at name CBTIS's
+// instant, not one up to a second earlier, and occurred_at equals the
+// data's pay_time. Anything else is dropped rather than guessed: a time
+// without a zone, one RFC 3339 does not allow (a comma before the
+// fraction, an offset of +24:00), and one with the lower-case t or z that
+// RFC 3339 allows but many readers, Go's time.Parse among them, refuse.
 func rfc3339(s string) string {
-	if s == "" {
+	if _, ok := transform.ParseRFC3339(s); !ok || strings.ContainsAny(s, "tz") {
 		return ""
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return ""
-	}
-	return t.Format(time.RFC3339)
+	return s
 }

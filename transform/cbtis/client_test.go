@@ -294,7 +294,7 @@ func TestDecodeQuery(t *testing.T) {
 		status, want, payTime, paidAt string
 	}{
 		{"PENDING", "pending", "", ""},
-		{"SUCCEEDED", "succeeded", "2023-08-23T18:28:16.511Z", "2023-08-23T18:28:16Z"},
+		{"SUCCEEDED", "succeeded", "2023-08-23T18:28:16.511Z", "2023-08-23T18:28:16.511Z"},
 		{"SUCCEEDED", "succeeded", "2023-08-24T02:28:16+08:00", "2023-08-24T02:28:16+08:00"},
 		{"SUCCEEDED", "succeeded", "2023-08-23 18:28:16", ""}, // not RFC 3339: dropped, not guessed
 		{"CANCELLED", "cancelled", "", ""},
@@ -334,7 +334,7 @@ func TestDecodeQuery(t *testing.T) {
 				[]byte(`{"code":0,"data":{"order_id":"C1","merchant_order_id":"P1","status":"SUCCEEDED","amount":"105.00"`+member+
 					`,"pay_time":"2023-08-23T18:28:16.511Z"}}`))
 			want := `{"provider":"cbtis","order_id":"P1","provider_order_id":"C1","status":"succeeded","amount":"","currency":"",` +
-				`"paid_at":"2023-08-23T18:28:16Z","provider_status":"SUCCEEDED"}`
+				`"paid_at":"2023-08-23T18:28:16.511Z","provider_status":"SUCCEEDED"}`
 			if err != nil || string(out) != want {
 				t.Errorf("currency member %q: %s %v\nwant %s", member, out, err, want)
 			}

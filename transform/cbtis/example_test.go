@@ -114,6 +114,6 @@ func Example() {
 	fmt.Println(status, string(ack))
 	// Output:
 	// O-1001 RSA true 1
-	// payment.succeeded O-1001 105.00 CNY 2026-11-22T02:00:00Z
+	// payment.succeeded O-1001 105.00 CNY 2026-11-22T02:00:00.000Z
 	// 200 success
 }

@@ -37,6 +37,6 @@ func ExampleWebhook_Verify() {
 	// Output:
 	// 3ce5a54d8a76590179f0f4192a6c0efddf20e118966b6276b1bfbbc0b33f362a
 	// cbtis:C34368224017070000:refund.succeeded
-	// refund.succeeded P2164521756312637123 2023-08-23T18:28:16Z
+	// refund.succeeded P2164521756312637123 2023-08-23T18:28:16.511Z
 	// amount "", order_amount 105.00
 }

@@ -274,14 +274,14 @@ func TestClientAgainstSandbox(t *testing.T) {
 		t.Fatalf("the sandbox's notification does not verify: %v\n%s", err, out2.Body)
 	}
 	if ev.Type != transform.EventPaymentSucceeded || ev.OrderID != "RT-1" || ev.Amount != "12.30" || ev.Currency != "HKD" ||
-		ev.ProviderOrderID != pp["provider_order_id"] || ev.OccurredAt != "2026-11-22T05:00:00Z" || ev.Data["uid"] != testUID {
+		ev.ProviderOrderID != pp["provider_order_id"] || ev.OccurredAt != "2026-11-22T05:00:00.000Z" || ev.Data["uid"] != testUID {
 		t.Fatalf("event %+v", ev)
 	}
 	if got := out2.Header.Get("Signature"); got != refSignature(out2.Body, vecAPIKey) {
 		t.Fatalf("Signature header %q", got)
 	}
 	out, err = roundTrip(t, e.client, e.srv.URL, "query", `{"order_id":"RT-1"}`)
-	if err != nil || !strings.Contains(string(out), `"status":"succeeded"`) || !strings.Contains(string(out), `"paid_at":"2026-11-22T05:00:00Z"`) {
+	if err != nil || !strings.Contains(string(out), `"status":"succeeded"`) || !strings.Contains(string(out), `"paid_at":"2026-11-22T05:00:00.000Z"`) {
 		t.Fatalf("query after completion: %s %v", out, err)
 	}
 	// a second success notification may be sent again; a paid order cannot fail
@@ -365,7 +365,7 @@ func TestSandboxSettlesWithoutNotifyURL(t *testing.T) {
 	pay("N-1")
 	out, _, err := e.sb.Complete("N-1", true, t0)
 	notNotified("succeeded", out, err)
-	query("N-1", `"status":"succeeded","amount":"1","currency":"JPY","paid_at":"2026-11-22T02:00:00Z","provider_status":"SUCCEEDED"`)
+	query("N-1", `"status":"succeeded","amount":"1","currency":"JPY","paid_at":"2026-11-22T02:00:00.000Z","provider_status":"SUCCEEDED"`)
 	out, _, err = e.sb.CompleteRefund("N-1", t0)
 	notNotified("refunded", out, err)
 	if o := findOrder(e.sb.Orders(), "N-1"); o.State != transform.StatusRefunded {

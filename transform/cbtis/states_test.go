@@ -47,10 +47,10 @@ func TestDocumentedStates(t *testing.T) {
 		return `{"provider":"cbtis","order_id":"` + order + `","provider_order_id":"C34368224017070001","status":"` + status + `",` + rest
 	}
 	const amount = `"amount":"12.30","currency":"HKD"`
-	paid := "cbtis:C34368224017070001:payment.succeeded " + order + " C34368224017070001  12.30 HKD 2023-08-23T18:26:01Z"
+	paid := "cbtis:C34368224017070001:payment.succeeded " + order + " C34368224017070001  12.30 HKD 2023-08-23T18:26:01.000Z"
 	tests := []struct{ name, got, want string }{
 		{"query SUCCEEDED", query(`,"amount":"12.30","currency":"HKD","pay_time":"2023-08-23T18:26:01.000Z","status":"SUCCEEDED"`),
-			status("succeeded", amount+`,"paid_at":"2023-08-23T18:26:01Z","provider_status":"SUCCEEDED"}`)},
+			status("succeeded", amount+`,"paid_at":"2023-08-23T18:26:01.000Z","provider_status":"SUCCEEDED"}`)},
 		// paid_at only for a paid order, whatever pay_time says
 		{"query PENDING", query(`,"amount":"12.30","currency":"HKD","pay_time":"2023-08-23T18:26:01.000Z","status":"PENDING"`),
 			status("pending", amount+`,"provider_status":"PENDING"}`)},
@@ -83,13 +83,13 @@ func TestDocumentedStates(t *testing.T) {
 		{"payment_success without order_currency", notify(`{"notify_type":"payment_success","data":{"order_id":"C34368224017070001","merchant_order_id":"` + order + `","order_amount":"12.30"}}`),
 			"cbtis:C34368224017070001:payment.succeeded " + order + " C34368224017070001    "},
 		// the documented refund_success names only order_amount, the order's total: no amount
-		{"refund_success as documented", refund(``), "cbtis:C34368224017070000:refund.succeeded   P2164521756312637123   2023-08-23T18:28:16Z"},
+		{"refund_success as documented", refund(``), "cbtis:C34368224017070000:refund.succeeded   P2164521756312637123   2023-08-23T18:28:16.511Z"},
 		{"refund_success with refund_amount", refund(`,"refund_amount":"5.00","refund_currency":"HKD"`),
-			"cbtis:C34368224017070000:refund.succeeded   P2164521756312637123 5.00 HKD 2023-08-23T18:28:16Z"},
+			"cbtis:C34368224017070000:refund.succeeded   P2164521756312637123 5.00 HKD 2023-08-23T18:28:16.511Z"},
 		{"refund_success with refund_amount and order_currency", refund(`,"refund_amount":"5","order_currency":"HKD"`),
-			"cbtis:C34368224017070000:refund.succeeded   P2164521756312637123 5.00 HKD 2023-08-23T18:28:16Z"},
+			"cbtis:C34368224017070000:refund.succeeded   P2164521756312637123 5.00 HKD 2023-08-23T18:28:16.511Z"},
 		{"refund_success with refund_amount, no currency", refund(`,"refund_amount":"5.00"`),
-			"cbtis:C34368224017070000:refund.succeeded   P2164521756312637123   2023-08-23T18:28:16Z"},
+			"cbtis:C34368224017070000:refund.succeeded   P2164521756312637123   2023-08-23T18:28:16.511Z"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -106,5 +106,50 @@ func TestDocumentedStates(t *testing.T) {
 	if st["status"] != "succeeded" || !strings.HasSuffix(ev[0], ":"+transform.EventPaymentSucceeded) || st["order_id"] != ev[1] ||
 		st["provider_order_id"] != ev[2] || st["amount"] != ev[4] || st["currency"] != ev[5] || st["paid_at"] != ev[6] {
 		t.Errorf("the query says %v, the notification %v", st, ev)
+	}
+}
+
+// TestTimesAsCBTISWroteThem: pay_time and refund_time (RFC 3339 with
+// milliseconds; CBTIS's example 2023-08-23T18:25:43.511Z,
+// docs/providers/cbtis.md "Endpoints") become occurred_at and paid_at byte
+// for byte, fraction and offset kept, so occurred_at equals the data's time
+// and names CBTIS's instant, not one up to a second earlier (README "CBTIS"
+// and "Time zones"). A time without a zone, or in a form RFC 3339 does not
+// allow, is left out rather than guessed, as is one with the lower-case t
+// or z that many readers refuse.
+func TestTimesAsCBTISWroteThem(t *testing.T) {
+	w := newWebhook(t, webhookConfig())
+	for _, tt := range []struct{ time, want string }{
+		{"2023-08-23T18:25:43.511Z", "2023-08-23T18:25:43.511Z"}, // CBTIS's example
+		{"2023-08-23T18:26:01.000Z", "2023-08-23T18:26:01.000Z"},
+		{"2023-08-23T18:26:01Z", "2023-08-23T18:26:01Z"},
+		{"2023-08-31T04:44:05.928696203+08:00", "2023-08-31T04:44:05.928696203+08:00"},
+		{"2023-08-24T02:25:43.511+08:00", "2023-08-24T02:25:43.511+08:00"},
+		{"2023-08-23T18:25:43.511-00:00", "2023-08-23T18:25:43.511-00:00"},
+		{"2023-08-23T18:25:43.511", ""}, // no zone
+		{"2023-08-23 18:25:43.511Z", ""},
+		{"2023-08-23T18:25:43,511Z", ""},      // time.Parse takes a comma; RFC 3339 does not
+		{"2023-08-23T8:25:43.511Z", ""},       // time.Parse takes a one-digit hour
+		{"2023-08-23T18:25:43.511+24:00", ""}, // an offset past 23:59
+		{"2023-08-23t18:25:43.511z", ""},      // RFC 3339 allows it, time.Parse does not
+		{"2023-02-29T18:25:43.511Z", ""},
+		{"2023-08-23T18:25:43.Z", ""},
+	} {
+		t.Run(tt.time, func(t *testing.T) {
+			value := `"` + tt.time + `"`
+			for _, body := range []string{
+				`{"notify_type":"payment_success","data":{"order_id":"C1","merchant_order_id":"P1","order_amount":"12.30","order_currency":"HKD","pay_time":` + value + `}}`,
+				`{"notify_type":"refund_success","data":{"refund_id":"C2","merchant_refund_id":"R1","order_amount":"12.30","refund_time":` + value + `}}`,
+			} {
+				ev, err := w.Verify(transform.Notification{Header: http.Header{"Signature": {refSignature([]byte(body), vecAPIKey)}}, Body: []byte(body)})
+				if err != nil || ev.OccurredAt != tt.want {
+					t.Errorf("%s: occurred_at %q (%v), want %q", body, ev.OccurredAt, err, tt.want)
+				}
+			}
+			st, err := StatusFromQuery("P1", json.RawMessage(`{"order_id":"C1","merchant_order_id":"P1","amount":"12.30","currency":"HKD","status":"SUCCEEDED","pay_time":`+value+`}`))
+			if err != nil || st.PaidAt != tt.want {
+				t.Errorf("paid_at %+v (%v), want %q", st, err, tt.want)
+			}
+		})
 	}
 }

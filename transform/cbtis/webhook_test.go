@@ -35,7 +35,7 @@ func TestWebhookVector(t *testing.T) {
 	}
 	got := string(transform.Marshal(ev))
 	want := `{"id":"cbtis:C34368224017070000:refund.succeeded","provider":"cbtis","type":"refund.succeeded","order_id":"",` +
-		`"refund_id":"P2164521756312637123","occurred_at":"2023-08-23T18:28:16Z","data":{"create_time":"2023-08-23T18:25:43.511Z",` +
+		`"refund_id":"P2164521756312637123","occurred_at":"2023-08-23T18:28:16.511Z","data":{"create_time":"2023-08-23T18:25:43.511Z",` +
 		`"merchant_refund_id":"P2164521756312637123","notify_type":"refund_success","order_amount":"105.00","refund_id":"C34368224017070000",` +
 		`"refund_time":"2023-08-23T18:28:16.511Z","uid":"39172931"}}`
 	if got != want {
@@ -166,7 +166,7 @@ func TestWebhookEvents(t *testing.T) {
 	}{
 		{"payment", paymentBody,
 			`{"id":"cbtis:C34368224017070001:payment.succeeded","provider":"cbtis","type":"payment.succeeded","order_id":"P9297895081903",` +
-				`"provider_order_id":"C34368224017070001","amount":"12.30","currency":"HKD","occurred_at":"2023-08-23T18:26:01Z",` +
+				`"provider_order_id":"C34368224017070001","amount":"12.30","currency":"HKD","occurred_at":"2023-08-23T18:26:01.000Z",` +
 				`"data":{"create_time":"2023-08-23T18:25:43.511Z","merchant_order_id":"P9297895081903","notify_type":"payment_success",` +
 				`"order_amount":"12.30","order_currency":"HKD","order_id":"C34368224017070001","pay_time":"2023-08-23T18:26:01.000Z","status":"SUCCEEDED","uid":"39172931"}}`},
 		{"refund with its own amount", `{"notify_type":"refund_success","data":{"refund_id":"R9","merchant_refund_id":"MR9","merchant_order_id":"P1","order_id":"C1","order_amount":"105.00","refund_amount":"5","refund_currency":"CNY","refund_time":"2023-08-23T18:28:16Z"}}`,
