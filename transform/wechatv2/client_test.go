@@ -270,7 +270,7 @@ func TestPrepareErrors(t *testing.T) {
 		{"amount past total_fee's Int", "pay", `{"order_id":"O1","amount":"21474836.48","currency":"CNY","description":"d","openid":"o"}`, testConfig(""), 400, transform.CodeInvalidRequest, "amount"},
 		{"JPY past total_fee's Int", "pay", `{"order_id":"O1","amount":"999999999999","currency":"JPY","description":"d","openid":"o"}`, testConfig(""), 400, transform.CodeInvalidRequest, "amount"},
 		{"refund past refund_fee's Int", "refund", `{"order_id":"O1","refund_id":"R1","amount":"21474836.48","currency":"CNY"}`, testConfig(""), 400, transform.CodeInvalidRequest, "amount"},
-		{"total past total_fee's Int", "refund", `{"order_id":"O1","refund_id":"R1","amount":"1","currency":"CNY","total_amount":"2147483.648"}`, testConfig(""), 400, transform.CodeInvalidRequest, "total_amount"},
+		{"total past total_fee's Int", "refund", `{"order_id":"O1","refund_id":"R1","amount":"1","currency":"CNY","total_amount":"21474836.48"}`, testConfig(""), 400, transform.CodeInvalidRequest, "total_amount"},
 		{"unknown refund field", "refund", `{"order_id":"O1","refund_id":"R1","amount":"1","currency":"CNY","refund_fee":1}`, testConfig(""), 400, transform.CodeInvalidRequest, "refund_fee"},
 	}
 	for _, tt := range tests {
