@@ -24,8 +24,9 @@ func verdict(w *Webhook, n transform.Notification) (bool, transform.Explanation)
 
 // FuzzAnswerVerdict: README caddy minipay verify judges a wechat_v2
 // return_code SUCCESS answer "as minipay reads an answer": for any answer
-// whose fields the fuzzer writes (with fill numbered fields more, as a
-// refund query listing many refunds has), signed with the merchant's key
+// whose fields the fuzzer writes, its return_code SUCCESS or left out
+// (with fill numbered fields more, as a refund query listing many refunds
+// has), signed with the merchant's key
 // under the configured sign type, verify's verdict is valid exactly when
 // ReadAnswer gets past the signature and the merchant (it reads the answer,
 // or refuses it for its result_code), and the kind is answer.
@@ -37,6 +38,8 @@ func FuzzAnswerVerdict(f *testing.F) {
 	f.Add([]byte(base+`<out_trade_no>O1</out_trade_no><refund_count>1</refund_count><out_refund_no_0>R1</out_refund_no_0></xml>`), false, uint16(300))
 	f.Add([]byte(base+`<trade_state>SUCCESS</trade_state><sign_type>MD5</sign_type></xml>`), true, uint16(0))
 	f.Add([]byte(`<xml><return_code>SUCCESS</return_code><appid>other</appid><result_code>FAIL</result_code><err_code>ORDERPAID</err_code></xml>`), false, uint16(0))
+	// return_code left out: the route's communication failure, verify's invalid
+	f.Add([]byte(`<xml><appid>`+vecAppID+`</appid><mch_id>`+vecMchID+`</mch_id><result_code>SUCCESS</result_code><trade_state>NOTPAY</trade_state><out_trade_no>O1</out_trade_no></xml>`), false, uint16(0))
 	clients := map[bool]*Client{false: newClient(f, testConfig(SignMD5)), true: newClient(f, testConfig(SignHMACSHA256))}
 	webhooks := map[bool]*Webhook{false: newWebhook(f, testConfig(SignMD5)), true: newWebhook(f, testConfig(SignHMACSHA256))}
 	f.Fuzz(func(t *testing.T, doc []byte, hmac bool, fill uint16) {
@@ -56,7 +59,7 @@ func FuzzAnswerVerdict(f *testing.F) {
 		signType := map[bool]string{false: SignMD5, true: SignHMACSHA256}[hmac]
 		answer := signedXML(fields, vecAPIKey, signType)
 		_, a, err := transform.ParseFlatXMLBounded(answer, MaxAnswerFields)
-		if err != nil || a.HasDuplicate() || a.Get("return_code") != "SUCCESS" || isPaymentNotice(a) || a.Has("req_info") ||
+		if err != nil || a.HasDuplicate() || a.Has("return_code") && a.Get("return_code") != "SUCCESS" || isPaymentNotice(a) || a.Has("req_info") ||
 			len(answer) > transform.MaxAnswer {
 			return // not an answer the route gets as far as its signature, or a notification's shape
 		}

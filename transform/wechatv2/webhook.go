@@ -42,11 +42,15 @@ func (w *Webhook) NotificationKeys() []string { return []string{w.cfg.APIKey} }
 // ErrBadSignature and ErrForeign, each wrapping one of them (README
 // Development, "Adding a provider"): ErrRefundDecrypt and ErrSignType wrap
 // ErrBadSignature (decrypting req_info under the key is what authenticates
-// a refund notification), ErrNotNotice transform.ErrSignedAnswer.
+// a refund notification), ErrNotNotice transform.ErrSignedAnswer,
+// ErrNoReturnCode ErrUnsigned.
 var (
 	ErrRefundDecrypt = fmt.Errorf("%w: wechat_v2 refund notification req_info does not decrypt under the key", transform.ErrBadSignature)
 	ErrSignType      = fmt.Errorf("%w: the notification names another sign type than the configured one", transform.ErrBadSignature)
 	ErrNotNotice     = fmt.Errorf("%w (wechat_v2: the document is not a payment notification)", transform.ErrSignedAnswer)
+	// ErrNoReturnCode: an API answer leaving return_code out, which
+	// ReadAnswer takes for a communication failure.
+	ErrNoReturnCode = fmt.Errorf("%w (wechat_v2: an API answer without return_code, which minipay reads as a communication failure)", transform.ErrUnsigned)
 	// ErrShiftedField: a signed value holds "&name=" for a name that sorts
 	// after its field, so the signed string has two readings (a captured
 	// notification's field moved into the value before it, or a value that
@@ -94,6 +98,12 @@ func (w *Webhook) Explain(n transform.Notification, x *transform.Explanation) (*
 		}
 		x.SignType, x.Received = w.cfg.SignType, p.Get("sign")
 		x.StringToSign, x.Expected = w.signer.Explain(p, w.cfg.SignType)
+	}
+	// Only a payment notification may leave return_code out (above): an API
+	// answer without it is a communication failure to ReadAnswer, so
+	// verify's verdict on it is the route's.
+	if !p.Has("return_code") && !p.Has("req_info") && !isPaymentNotice(p) {
+		return nil, ErrNoReturnCode
 	}
 	// An API answer is held to the rule minipay reads answers by (an
 	// appid, mch_id or sub_mch_id it leaves out or empty is not required),
