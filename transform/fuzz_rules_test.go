@@ -36,11 +36,21 @@ func FuzzConfigRules(f *testing.F) {
 		{"ascii_key", ASCIIKeyRule}, {"url", URLRule}, {"path", PathRule}}
 	idChars := regexp.MustCompile(`^[A-Za-z0-9_-]*$`)
 	hexChars := regexp.MustCompile(`^[0-9A-Fa-f]*$`)
+	// The rules' own words, from values that are none of the fuzzer's: a
+	// value found in them ("PUB_" in hex_serial's hint about PUB_KEY_ID_…)
+	// is not quoted.
+	var words []string
+	for _, r := range rules {
+		for _, v := range []string{"", "\x00", "\x7f", "é", " ", "a b", "%zz", strings.Repeat("a", 300), "PUB_KEY_ID_0", "http://", "https://u:p@h/#f", "/p?q#f"} {
+			words = append(words, r.rule(v))
+		}
+	}
 	f.Fuzz(func(t *testing.T, which uint8, v string) {
 		r := rules[int(which)%len(rules)]
 		problem := r.rule(v)
 		if problem != "" {
-			if len(v) >= 4 && strings.Contains(problem, v) {
+			ownWords := slices.ContainsFunc(words, func(w string) bool { return strings.Contains(w, v) })
+			if len(v) >= 4 && strings.Contains(problem, v) && !ownWords {
 				t.Fatalf("%s: the problem %q quotes the value %q", r.name, problem, v)
 			}
 			return
