@@ -67,6 +67,10 @@ func TestParseFlatXMLAccepts(t *testing.T) {
 		{"ASCII declaration (lxml)", "<?xml version='1.0' encoding='ASCII'?>\n<xml><a>1</a></xml>", "xml", Params{{"a", "1"}}},
 		{"ISO-8859-1 declaration (Python's SAX XMLGenerator)", "<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>\n<xml><attach>&#25903;&#20184;</attach></xml>",
 			"xml", Params{{"attach", "支付"}}},
+		// ISO-8859-1's other names, as a writer given them declares them (XMLGenerator(encoding='latin-1'))
+		{"ISO-8859-1 named ISO_8859-1", "<?xml version=\"1.0\" encoding=\"ISO_8859-1\"?><xml><a>1</a></xml>", "xml", Params{{"a", "1"}}},
+		{"ISO-8859-1 named LATIN1", "<?xml version=\"1.0\" encoding=\"LATIN1\"?><xml><a>1</a></xml>", "xml", Params{{"a", "1"}}},
+		{"ISO-8859-1 named latin-1 (XMLGenerator)", "<?xml version=\"1.0\" encoding=\"latin-1\"?><xml><a>1</a></xml>", "xml", Params{{"a", "1"}}},
 		{"UTF-8 named utf8 (ElementTree)", "<?xml version='1.0' encoding='utf8'?>\n<xml><attach>支付测试</attach></xml>", "xml", Params{{"attach", "支付测试"}}},
 		{"comments everywhere", `<!-- a --><xml><!-- b --><a>1</a><!----><b>x<!-- c -->y</b></xml><!-- d -->`, "xml",
 			Params{{"a", "1"}, {"b", "xy"}}},
@@ -169,6 +173,8 @@ func TestParseFlatXMLRefuses(t *testing.T) {
 		{"US-ASCII declaration after a byte order mark", "\uFEFF<?xml version='1.0' encoding='us-ascii'?><xml><a>1</a></xml>"},
 		{"ISO-8859-1 declaration, a byte past ASCII", "<?xml version=\"1.0\" encoding=\"iso-8859-1\"?><xml><a>é</a></xml>"}, // Ã© in Latin-1
 		{"GBK declaration", `<?xml version="1.0" encoding="GBK"?><xml><a>1</a></xml>`},
+		// strings.EqualFold folds ſ (U+017F) to s: the name is no XML EncName, and the document not all ASCII
+		{"US-ASCII spelt with a long s", "<?xml version='1.0' encoding='uſ-aſcii'?><xml><a>1</a></xml>"},
 		{"self-closing root", `<xml/>`},
 		{"self-closing root with a nameless close", `<xml/><a>1</a></>`},
 		{"nameless element", `<xml><>1</></xml>`},
