@@ -125,7 +125,8 @@ func TestCaddyfileRequestPlaceholdersRefusedAtTheirLine(t *testing.T) {
 // TestCaddyfileProviderValuesRefusedAtTheirLine: a value written as is that
 // breaks its provider's rule (README Provider fields and the providers'
 // sections: sign_type, an api_key's length, Latipay's currency, 2C2P's
-// version and pan_country, client_ip, CBTIS's signature_header) fails
+// version and pan_country, client_ip, CBTIS's signature_header, the URLs'
+// form) fails
 // caddy adapt at its file and line with the load's message, never holding
 // the value; one holding a placeholder adapts, and is checked once
 // resolved, at load.
@@ -143,6 +144,20 @@ func TestCaddyfileProviderValuesRefusedAtTheirLine(t *testing.T) {
 		{"minipay", "2c2p", "version", "v9.9", "2c2p: version must look like 9.9"},
 		{"minipay", "2c2p", "pan_country", "sg", "2c2p: pan_country must be an ISO 3166-1 alpha-2 code such as SG"},
 		{"minipay_webhook", "cbtis", "signature_header", "X:Sig", "cbtis: signature_header must be an HTTP header name"},
+		// The URLs' own rules: notify_url that of a request's (README
+		// Merchant API), without a query string for WeChat; token_url and
+		// certificates_url absolute, token_url without client_secret.
+		{"minipay", "wechat_v2", "notify_url", "https://m.example/n?order=1", "wechat_v2: notify_url must be an absolute http(s) URL without a query string"},
+		{"minipay_sandbox", "wechat_v3", "notify_url", "https://m.example/n?", "wechat_v3: notify_url must be an absolute http(s) URL without a query string"},
+		{"minipay", "wechat_v2", "notify_url", "/webhooks/wechat_v2", "wechat_v2: notify_url must be an absolute http(s) URL with a host (and a port of 1 to 65535, if any)"},
+		{"minipay", "2c2p", "notify_url", "https://m.example:70000/n", "2c2p: notify_url must be an absolute http(s) URL with a host (and a port of 1 to 65535, if any)"},
+		{"minipay", "latipay", "notify_url", "https://m.example/" + strings.Repeat("n", 239), "latipay: notify_url is longer than 256 bytes"},
+		{"minipay_webhook", "cbtis", "notify_url", "https://m.example/a%zz", "cbtis: notify_url must be an absolute http(s) URL of RFC 3986 characters (percent-encode the others) without a fragment"},
+		{"minipay", "cbtis", "token_url", "cbtis.example/mch-api/v1/auth", "cbtis: token_url must be an absolute http(s) URL such as https://<host>/mch-api/v1/auth"},
+		{"minipay", "cbtis", "token_url", "https://cbtis.example/mch-api/v1/auth?client_secret=" + shortKey, "cbtis: token_url must not carry client_secret in its query (give it as the field client_secret, which is kept secret)"},
+		{"minipay_webhook", "cbtis", "token_url", "https://cbtis.example/mch-api/v1/auth?region=hk;Client%5Fsecret=" + shortKey, "cbtis: token_url must not carry client_secret in its query (give it as the field client_secret, which is kept secret)"},
+		{"minipay", "wechat_v3", "certificates_url", "api.mch.weixin.qq.com/v3/certificates", "wechat_v3: certificates_url must be an absolute http(s) URL"},
+		{"minipay", "2c2p", "payment_path", "SecurePayment/Payment.aspx", "2c2p: payment_path must be an absolute path beginning with /"},
 	} {
 		t.Run(tt.provider+" "+tt.field+" "+tt.value, func(t *testing.T) {
 			caddyfileText := ":8080 {\n\t" + tt.directive + " " + tt.provider + " {\n\t\t" + tt.field + " " + tt.value + "\n\t}\n}\n"

@@ -135,6 +135,18 @@ func URLRule(v string) string {
 	return ""
 }
 
+// NotifyURLRule is the rule of a configured notify_url, the one every pay
+// without its own sends: URLRule, and the request's notify_url rule
+// (README Merchant API), so that a default a request could not send (a
+// space, a relative URL, 300 bytes) fails the load and caddy adapt instead
+// of going out as is.
+func NotifyURLRule(v string) string {
+	if p := URLRule(v); p != "" {
+		return p
+	}
+	return notifyURLProblem(v)
+}
+
 // PathRule is the rule of a configured request path (2C2P's payment_path,
 // Latipay's refund_path): an absolute path of the characters RFC 3986
 // allows, without query or fragment. Its path-absolute never begins with

@@ -54,9 +54,9 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 		{Name: "uid", Value: &c.UID, Required: clientAndSandbox, Rule: transform.IDRule},
 		{Name: "client_secret", Value: &c.ClientSecret, Required: clientAndSandbox, Secret: true},
 		{Name: "sub_app_id", Value: &c.SubAppID, Required: clientAndSandbox, Rule: transform.WeChatIDRule},
-		{Name: "token_url", Value: &c.TokenURL, Required: clientOnly, Rule: transform.URLRule},
+		{Name: "token_url", Value: &c.TokenURL, Required: clientOnly, Rule: tokenURLRule},
 		{Name: "api_key", Value: &c.APIKey, Secret: true},
-		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.URLRule},
+		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.NotifyURLRule},
 		{Name: "signature_header", Value: &c.SignatureHeader, Rule: signatureHeaderRule},
 	}
 }
@@ -71,18 +71,25 @@ func (c *Config) Check() error {
 	if c.SignatureHeader == "" { // a set one is held to signatureHeaderRule
 		c.SignatureHeader = DefaultSignatureHeader
 	}
-	if c.TokenURL != "" {
-		u, ok := transform.AbsoluteURL(c.TokenURL)
-		if !ok || u.Fragment != "" {
-			return errors.New("cbtis: token_url must be an absolute http(s) URL such as https://<host>/mch-api/v1/auth")
-		}
-		// The fetch replaces it with client_secret's value, but token_url
-		// is no secret: GET /minipay/providers shows it.
-		if namesClientSecret(u.RawQuery) {
-			return errors.New("cbtis: token_url must not carry client_secret in its query (give it as the field client_secret, which is kept secret)")
-		}
+	return nil
+}
+
+// tokenURLRule is token_url's rule: transform.URLRule, an absolute http(s)
+// URL (the plugin fetches the token itself), and no client_secret in its
+// query. The fetch sends client_secret's value, but token_url is no
+// secret: GET /minipay/providers shows it.
+func tokenURLRule(v string) string {
+	if problem := transform.URLRule(v); problem != "" {
+		return problem
 	}
-	return transform.ConfiguredNotifyURL(Name, c.NotifyURL)
+	u, ok := transform.AbsoluteURL(v)
+	if !ok {
+		return "must be an absolute http(s) URL such as https://<host>/mch-api/v1/auth"
+	}
+	if namesClientSecret(u.RawQuery) {
+		return "must not carry client_secret in its query (give it as the field client_secret, which is kept secret)"
+	}
+	return ""
 }
 
 // signatureHeaderRule is signature_header's rule: an HTTP header name of at

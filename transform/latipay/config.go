@@ -43,7 +43,7 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 		{Name: "api_key", Value: &c.APIKey, Required: transform.AllRoles, Secret: true},
 		{Name: "app_id", Value: &c.AppID, Required: clientAndSandbox, Rule: transform.WeChatIDRule},
 		{Name: "currency", Value: &c.Currency, Required: clientAndSandbox, Rule: currencyRule},
-		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.URLRule},
+		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.NotifyURLRule},
 		{Name: "refund_path", Value: &c.RefundPath, Rule: transform.PathRule},
 	}
 }
@@ -54,9 +54,6 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 func (c *Config) Check() error {
 	if c.APIKey == "" {
 		return errors.New("latipay: api_key is required")
-	}
-	if err := transform.ConfiguredNotifyURL(Name, c.NotifyURL); err != nil {
-		return err
 	}
 	if c.RefundPath == "" { // a set one is held to transform.PathRule
 		c.RefundPath = PathRefund

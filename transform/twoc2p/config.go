@@ -67,7 +67,7 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 		{Name: "version", Value: &c.Version, Rule: versionRule},
 		{Name: "pan_country", Value: &c.PanCountry, Rule: panCountryRule},
 		{Name: "payment_path", Value: &c.PaymentPath, Rule: transform.PathRule},
-		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.URLRule},
+		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.NotifyURLRule},
 	}
 }
 
@@ -81,7 +81,7 @@ func (c *Config) Check() error {
 	if c.PaymentPath == "" { // a set one is held to transform.PathRule
 		c.PaymentPath = DefaultPaymentPath
 	}
-	return transform.ConfiguredNotifyURL(Name, c.NotifyURL)
+	return nil
 }
 
 // validNotifyURL: an absolute http(s) URL that an XML payload can carry,

@@ -36,7 +36,7 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 		{Name: "mch_id", Value: &c.MchID, Required: transform.AllRoles, Rule: transform.WeChatIDRule},
 		{Name: "api_key", Value: &c.APIKey, Required: transform.AllRoles, Secret: true, Rule: apiKeyRule},
 		{Name: "sign_type", Value: &c.SignType, Rule: signTypeRule},
-		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.URLRule},
+		{Name: "notify_url", Value: &c.NotifyURL, Rule: wxpay.NotifyURLRule},
 		{Name: "client_ip", Value: &c.ClientIP, Rule: transform.IPRule},
 		{Name: "sub_app_id", Value: &c.SubAppID, Rule: transform.WeChatIDRule},
 		{Name: "sub_mch_id", Value: &c.SubMchID, Rule: transform.WeChatIDRule},
@@ -53,12 +53,6 @@ func (c *Config) Check() error {
 	}
 	if c.SubAppID != "" && c.SubMchID == "" {
 		return errors.New("wechat_v2: sub_app_id needs sub_mch_id (service-provider mode)")
-	}
-	if err := transform.ConfiguredNotifyURL(Name, c.NotifyURL); err != nil {
-		return err
-	}
-	if c.NotifyURL != "" && !wxpay.ValidNotifyURL(c.NotifyURL) {
-		return errors.New("wechat_v2: notify_url must be an absolute http(s) URL without a query string")
 	}
 	return nil
 }

@@ -147,7 +147,7 @@ type certificateSet struct {
 // first needed.
 func NewCertificates(rawURL string, signer *Signer, apiV3Key []byte) (*Certificates, error) {
 	if _, ok := transform.AbsoluteURL(rawURL); !ok {
-		return nil, errors.New("must be an absolute http(s) URL")
+		return nil, errors.New(certificatesURLAbsolute)
 	}
 	return &Certificates{
 		url: rawURL, signer: signer, apiV3Key: apiV3Key,

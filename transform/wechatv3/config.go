@@ -66,10 +66,10 @@ func (c *Config) ConfigFields() []transform.ConfigField {
 		{Name: "api_v3_key", Value: &c.APIv3Key, Required: webhookSandbox, Secret: true, Rule: apiV3KeyRule},
 		{Name: "public_key", Value: &c.PublicKey, Rule: transform.PEMRule},
 		{Name: "public_key_id", Value: &c.PublicKeyID, Rule: transform.IDRule},
-		{Name: "certificates_url", Value: &c.CertificatesURL, Rule: transform.URLRule},
+		{Name: "certificates_url", Value: &c.CertificatesURL, Rule: certificatesURLRule},
 		{Name: "platform_certificate", Value: &c.PlatformCertificate, Rule: transform.PEMRule},
 		{Name: "platform_private_key", Value: &c.PlatformPrivateKey, Required: []transform.Role{transform.RoleSandbox}, Secret: true, Rule: transform.PEMRule},
-		{Name: "notify_url", Value: &c.NotifyURL, Rule: transform.URLRule},
+		{Name: "notify_url", Value: &c.NotifyURL, Rule: wxpay.NotifyURLRule},
 		{Name: "client_ip", Value: &c.ClientIP, Rule: transform.IPRule},
 		{Name: "sub_app_id", Value: &c.SubAppID, Rule: transform.WeChatIDRule},
 		{Name: "sub_mch_id", Value: &c.SubMchID, Rule: transform.WeChatIDRule},
@@ -98,12 +98,6 @@ func (c *Config) Check() error {
 	if c.SubAppID != "" && c.SubMchID == "" {
 		return fieldError("sub_app_id", "needs sub_mch_id (service-provider mode)")
 	}
-	if err := transform.ConfiguredNotifyURL(Name, c.NotifyURL); err != nil {
-		return err
-	}
-	if c.NotifyURL != "" && !wxpay.ValidNotifyURL(c.NotifyURL) {
-		return fieldError("notify_url", "must be an absolute http(s) URL without a query string")
-	}
 	return nil
 }
 
@@ -114,6 +108,22 @@ func apiV3KeyRule(v string) string {
 	}
 	if len(v) != 32 {
 		return "must be 32 bytes (the APIv3 key)"
+	}
+	return ""
+}
+
+// certificatesURLAbsolute is what is said of a certificates_url that is
+// not an absolute http(s) URL.
+const certificatesURLAbsolute = "must be an absolute http(s) URL"
+
+// certificatesURLRule is certificates_url's rule: transform.URLRule, and an
+// absolute http(s) URL, which the plugin downloads itself.
+func certificatesURLRule(v string) string {
+	if problem := transform.URLRule(v); problem != "" {
+		return problem
+	}
+	if _, ok := transform.AbsoluteURL(v); !ok {
+		return certificatesURLAbsolute
 	}
 	return ""
 }

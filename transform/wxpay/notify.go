@@ -21,6 +21,19 @@ func ValidNotifyURL(s string) bool {
 	return ok && u.RawQuery == "" && !u.ForceQuery
 }
 
+// NotifyURLRule is the rule of wechat_v2's and wechat_v3's configured
+// notify_url: transform.NotifyURLRule, and no query string, which WeChat
+// refuses (README Provider fields).
+func NotifyURLRule(v string) string {
+	if problem := transform.NotifyURLRule(v); problem != "" {
+		return problem
+	}
+	if !ValidNotifyURL(v) {
+		return "must be an absolute http(s) URL without a query string"
+	}
+	return ""
+}
+
 // ValidRefundReason is WeChat's limit of a refund's reason (v2 refund_desc,
 // v3 reason), 80 characters (README Merchant API: "WeChat itself refuses
 // more than 80 characters"), which the sandboxes hold to as WeChat does.
