@@ -584,6 +584,12 @@ func TestDecodeQueryEdgeCases(t *testing.T) {
 			t.Fatalf("answer for out_trade_no %q: %s %+v", no, out, e)
 		}
 	}
+	// a signed total_fee past WeChat's Int, which a pay refuses to send, is
+	// read as signed (README Merchant API, Money)
+	out, err = call.Decode(200, nil, base(transform.Param{Name: "trade_state", Value: "SUCCESS"}, transform.Param{Name: "total_fee", Value: "2147483648"}))
+	if err != nil || !strings.Contains(string(out), `"amount":"21474836.48","currency":"CNY"`) {
+		t.Fatalf("total_fee past Int: %s %v", out, err)
+	}
 	// an invalid total_fee is not guessed
 	_, err = call.Decode(200, nil, base(transform.Param{Name: "trade_state", Value: "SUCCESS"}, transform.Param{Name: "total_fee", Value: "12.34"}))
 	wantError(t, err, 502, transform.CodeUpstreamError)

@@ -62,6 +62,9 @@ func TestClientDocumentedAnswers(t *testing.T) {
 			`{"provider":"wechat_v3","order_id":"ORDER1","provider_order_id":"","status":"pending","amount":"0.01","currency":"CNY","provider_status":"NOTPAY"}`, "", ""},
 		{"unpaid, no amount", nil, "query", `{"order_id":"ORDER1"}`, 200, strings.Replace(docUnpaidTransaction, `"amount":{"payer_currency":"CNY","total":1},`, "", 1),
 			`{"provider":"wechat_v3","order_id":"ORDER1","provider_order_id":"","status":"pending","amount":"","currency":"","provider_status":"NOTPAY"}`, "", ""},
+		// amount.total past WeChat's int, which a pay refuses to send, is read as signed (README Merchant API, Money)
+		{"paid, amount.total past int", nil, "query", `{"order_id":"ORDER1"}`, 200, strings.Replace(docPaidTransaction, `"total":100,`, `"total":2147483648,`, 1),
+			`{"provider":"wechat_v3","order_id":"ORDER1","provider_order_id":"4200000891202103228088184743","status":"succeeded","amount":"21474836.48","currency":"CNY","paid_at":"2018-06-08T10:34:56+08:00","provider_status":"SUCCESS"}`, "", ""},
 		{"closed with a success_time: no paid_at", nil, "query", `{"order_id":"ORDER1"}`, 200, strings.Replace(docPaidTransaction, `"trade_state":"SUCCESS"`, `"trade_state":"CLOSED"`, 1),
 			`{"provider":"wechat_v3","order_id":"ORDER1","provider_order_id":"4200000891202103228088184743","status":"cancelled","amount":"1.00","currency":"CNY","provider_status":"CLOSED"}`, "", ""},
 		{"refunded keeps paid_at", nil, "query", `{"order_id":"ORDER1"}`, 200, strings.Replace(docPaidTransaction, `"trade_state":"SUCCESS"`, `"trade_state":"REFUND"`, 1),
