@@ -38,9 +38,11 @@ const (
 
 // dedupeWindowProblem says what is wrong with a window set on a route, ""
 // when nothing is; 0 (off) is the caller's case. A window under the
-// minimum is a unit slip of the form it was written in: a JSON number is
-// nanoseconds; a Caddyfile's duration always has its unit (a bare number
-// is refused), so it was ns, us or ms where m (minutes) or h was meant.
+// minimum is a unit slip of the form it was written in: a Caddyfile's
+// duration always has its unit (a bare number is refused), so it was ns,
+// us or ms where m (minutes) or h was meant; JSON takes a number, which is
+// nanoseconds, or a string as the Caddyfile's, and the load no longer
+// knows which it was, so its message names both.
 func dedupeWindowProblem(d time.Duration, inCaddyfile bool) string {
 	switch {
 	case d < 0:
@@ -49,8 +51,8 @@ func dedupeWindowProblem(d time.Duration, inCaddyfile bool) string {
 		return durationText(d) + " is shorter than the minimum 1s: ns, us and ms are under a second, m is minutes " +
 			"(write a duration such as dedupe 25h, or leave dedupe out)"
 	case d < minDedupeWindow:
-		return durationText(d) + " is shorter than the minimum 1s: a JSON number is nanoseconds " +
-			"(write a duration such as \"25h\", or leave dedupe out)"
+		return durationText(d) + " is shorter than the minimum 1s: a JSON number is nanoseconds, and in a string " +
+			"ns, us and ms are under a second, m is minutes (write a duration such as \"25h\", or leave dedupe out)"
 	}
 	return ""
 }

@@ -511,7 +511,8 @@ func TestDedupePurgeSkipsEventsBeingForwarded(t *testing.T) {
 // dedupe, in the Caddyfile when caddy adapt reads it (at its line, saying
 // which of its units are under a second: a bare number is no Caddyfile
 // duration) and in JSON when the configuration loads, as caddy validate
-// and caddy run load it (saying a JSON number is nanoseconds); JSON's 0
+// and caddy run load it (saying a JSON number is nanoseconds and, for a
+// JSON string such as "25ms", the Caddyfile's units); JSON's 0
 // stays off, and windows of seconds load (README "Clusters").
 func TestDedupeWindowMinimum(t *testing.T) {
 	const site = "http://localhost:53001 {\n\thandle /webhooks/cbtis {\n\t\tminipay_webhook cbtis {\n\t\t\tdedupe %s\n" +
@@ -556,6 +557,7 @@ func TestDedupeWindowMinimum(t *testing.T) {
 		{`"1ns"`, "minipay_webhook: dedupe 1ns is shorter than the minimum 1s"},
 		{`90000`, "minipay_webhook: dedupe 90µs is shorter than the minimum 1s"}, // 25 h in seconds, read as nanoseconds
 		{`"999ms"`, "minipay_webhook: dedupe 999ms is shorter than the minimum 1s"},
+		{`"25ms"`, "minipay_webhook: dedupe 25ms is shorter than the minimum 1s"}, // 25m meant
 		{`999999999`, "minipay_webhook: dedupe 999.999999ms is shorter than the minimum 1s"},
 		{`"-1h"`, "minipay_webhook: dedupe must be a positive duration"},
 	} {
@@ -567,7 +569,7 @@ func TestDedupeWindowMinimum(t *testing.T) {
 			if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
 				t.Fatalf("load: %v, want %q", err, tt.err)
 			}
-			if strings.Contains(tt.err, "minimum") && !strings.Contains(err.Error(), tt.err+`: a JSON number is nanoseconds (write a duration such as "25h"`) {
+			if strings.Contains(tt.err, "minimum") && !strings.Contains(err.Error(), tt.err+`: a JSON number is nanoseconds, and in a string ns, us and ms are under a second, m is minutes (write a duration such as "25h"`) {
 				t.Fatalf("load: %v, want JSON's words", err)
 			}
 		})
