@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -159,6 +161,31 @@ func TestConfiguredNotifyURLRule(t *testing.T) {
 					t.Fatalf("error %v, want one naming %s and notify_url", err, name)
 				case !u.valid && strings.Contains(err.Error(), "pay.example.com"):
 					t.Fatalf("the error echoes the value: %v", err)
+				}
+			})
+		}
+	}
+}
+
+// TestWeChatSharedConfigChecks: wechat_v2 and wechat_v3 make the same two
+// checks with the same message (README Provider fields, transform/wxpay):
+// sub_app_id needs sub_mch_id, and notify_url has no query string.
+func TestWeChatSharedConfigChecks(t *testing.T) {
+	configs := clientConfigs(t)
+	for _, name := range []string{"wechat_v2", "wechat_v3"} {
+		for _, tt := range []struct{ field, value, subMchID, want string }{
+			{"sub_app_id", "wx7bc98d929da735fe", "", name + ": sub_app_id needs sub_mch_id (service-provider mode)"},
+			{"sub_app_id", "wx7bc98d929da735fe", "1900000109", ""},
+			{"notify_url", "https://pay.example.com/n?x=1", "", name + ": notify_url must be an absolute http(s) URL without a query string"},
+		} {
+			t.Run(name+"/"+tt.field+"/"+tt.subMchID, func(t *testing.T) {
+				config := maps.Clone(configs[name])
+				if tt.subMchID != "" {
+					config["sub_mch_id"] = tt.subMchID
+				}
+				err := loadClient(t, name, config, tt.field, tt.value)
+				if got := fmt.Sprint(err); tt.want == "" && err != nil || tt.want != "" && got != tt.want {
+					t.Fatalf("error %v, want %q", err, tt.want)
 				}
 			})
 		}

@@ -51,10 +51,7 @@ func (c *Config) Check() error {
 	if c.SignType == "" { // a set one is held to signTypeRule
 		c.SignType = SignMD5
 	}
-	if c.SubAppID != "" && c.SubMchID == "" {
-		return errors.New("wechat_v2: sub_app_id needs sub_mch_id (service-provider mode)")
-	}
-	return nil
+	return wxpay.CheckSubAppID(Name, c.SubAppID, c.SubMchID)
 }
 
 // apiKeyLength is what apiKeyRule says of a key of another length.

@@ -95,10 +95,7 @@ type keys struct {
 // role (Caddy resolves placeholders first; constructors run it through
 // transform.CheckConfig).
 func (c *Config) Check() error {
-	if c.SubAppID != "" && c.SubMchID == "" {
-		return fieldError("sub_app_id", "needs sub_mch_id (service-provider mode)")
-	}
-	return nil
+	return wxpay.CheckSubAppID(Name, c.SubAppID, c.SubMchID)
 }
 
 // apiV3KeyRule is api_v3_key's rule: 32 bytes of printable ASCII.
