@@ -61,12 +61,15 @@ PaymentRequest payload, and the envelope to send) and prints the string to
 sign (a key as ***) and the signature. Exit status: 0, or 2 on a usage error.
 
   caddy minipay ` + verifyUsage + `
-  caddy minipay ` + strings.ReplaceAll(signUsage, "\n      ", "\n ") + `
+  caddy minipay ` + signUsageAny + `
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			// The command parses its own flags so that a usage error exits 2.
 			cmd.DisableFlagParsing = true
 			cmd.DisableFlagsInUseLine = true
+			// Each provider's sign usage, read from the registry once every
+			// provider is registered (Long is written at init).
+			cmd.Long = strings.Replace(cmd.Long, "caddy minipay "+signUsageAny, "caddy minipay "+strings.ReplaceAll(signUsage(), "\n      ", "\n "), 1)
 			cmd.RunE = func(_ *cobra.Command, args []string) error {
 				if code := runMinipay(args, os.Stdin, os.Stdout, os.Stderr); code != 0 {
 					os.Exit(code)
@@ -80,7 +83,7 @@ sign (a key as ***) and the signature. Exit status: 0, or 2 on a usage error.
 // runMinipay runs `caddy minipay <args>` and returns the exit status.
 func runMinipay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	run := map[string]func([]string, io.Reader, io.Writer) (int, error){"verify": runVerify, "sign": runSign}
-	usage := "usage: caddy minipay " + verifyUsage + "\n       caddy minipay " + signUsage
+	usage := "usage: caddy minipay " + verifyUsage + "\n       caddy minipay " + signUsage()
 	if len(args) == 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
 		fmt.Fprintln(stdout, usage)
 		return exitValid

@@ -450,3 +450,23 @@ func TestSignCommandV3KeyErrors(t *testing.T) {
 		})
 	}
 }
+
+// Every provider sign knows (the registry's, README "Adding a provider")
+// names as its fields only configuration fields, each once, with a usage:
+// sign sets them through ConfigFields.
+func TestSignFieldsAreConfigFields(t *testing.T) {
+	signers := signedProviders()
+	if len(signers) < 4 {
+		t.Fatalf("sign knows only %q", signers)
+	}
+	for _, name := range signers {
+		p := requestExplainer(name)
+		seen := map[string]bool{}
+		for _, f := range p.RequestSigning().Fields {
+			if fieldIndex(p.ConfigFields(), f.Name) < 0 || seen[f.Name] || f.Usage == "" {
+				t.Errorf("%s: sign field %q: not a configuration field, named twice, or without a usage", name, f.Name)
+			}
+			seen[f.Name] = true
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
 
 	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
@@ -338,18 +339,27 @@ func TestMinipayHelp(t *testing.T) {
 		})
 	}
 	// caddy help minipay: cobra prints Usage as one line after "caddy
-	// minipay"; the full usages are in Long.
+	// minipay"; the full usages are in Long, sign's a line for each
+	// provider the registry holds that signs requests, written in when
+	// cobra builds the command (the providers register after the command).
 	cmd, ok := caddycmd.Commands()["minipay"]
-	if !ok || strings.Contains(cmd.Usage, "\n") || !strings.Contains(cmd.Long, "caddy minipay "+verifyUsage) ||
-		!strings.Contains(cmd.Long, "caddy minipay sign --provider wechat_v3") {
+	if !ok || strings.Contains(cmd.Usage, "\n") || !strings.Contains(cmd.Long, "caddy minipay "+verifyUsage) {
 		t.Fatalf("caddy help minipay: usage %q, long %q", cmd.Usage, cmd.Long)
 	}
+	built := &cobra.Command{Long: cmd.Long}
+	cmd.CobraFunc(built)
+	if signers := signedProviders(); len(signers) < 4 || !strings.Contains(built.Long, "caddy minipay sign --provider wechat_v3 --set mch_id=") {
+		t.Fatalf("caddy help minipay: sign knows %q; long %q", signers, built.Long)
+	}
 	// Its prose names what sign reads for every provider sign knows.
-	_, prose, _ := strings.Cut(cmd.Long, "caddy minipay sign computes")
+	_, prose, _ := strings.Cut(built.Long, "caddy minipay sign computes")
 	prose, _, _ = strings.Cut(prose, "caddy minipay verify --provider")
-	for name := range signFields {
+	for _, name := range signedProviders() {
 		if !strings.Contains(prose, name+":") {
 			t.Errorf("caddy help minipay: sign's paragraph does not say what it reads for %s: %q", name, prose)
+		}
+		if !strings.Contains(built.Long, "\n  caddy minipay sign --provider "+name+" ") {
+			t.Errorf("caddy help minipay: no sign usage for %s: %q", name, built.Long)
 		}
 	}
 }

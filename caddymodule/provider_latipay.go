@@ -48,4 +48,6 @@ var (
 	// Found by a type assertion (transform.CheckConfig, the admin API),
 	// which a changed signature would make fail in silence.
 	_ transform.Checker = (*Latipay)(nil)
+	// caddy minipay sign finds the request signer so (command_sign.go).
+	_ transform.RequestExplainer = (*Latipay)(nil)
 )

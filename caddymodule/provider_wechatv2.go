@@ -49,4 +49,6 @@ var (
 	// Found by a type assertion (transform.CheckConfig, the admin API),
 	// which a changed signature would make fail in silence.
 	_ transform.Checker = (*WechatV2)(nil)
+	// caddy minipay sign finds the request signer so (command_sign.go).
+	_ transform.RequestExplainer = (*WechatV2)(nil)
 )

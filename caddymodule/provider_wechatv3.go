@@ -61,5 +61,7 @@ var (
 	_ certificateDownloader = (*wechatv3.Client)(nil)
 	_ certificateDownloader = (*wechatv3.Webhook)(nil)
 	_ transform.Checker     = (*WechatV3)(nil)
-	_ transform.Clocked     = (*wechatv3.Webhook)(nil)
+	// caddy minipay sign finds the request signer so (command_sign.go).
+	_ transform.RequestExplainer = (*WechatV3)(nil)
+	_ transform.Clocked          = (*wechatv3.Webhook)(nil)
 )

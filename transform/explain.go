@@ -3,6 +3,7 @@ package transform
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Explanation is what a verifier compared, recorded for `caddy minipay
@@ -77,3 +78,59 @@ var ErrUnsignedAnswer = errors.New("there is no signature to explain")
 // sends, and says so as a usage error. A provider wraps it, saying which
 // command explains that input.
 var ErrNotExplained = errors.New("not a notification or an answer")
+
+// RequestExplainer is a provider configuration that explains the signature
+// of a request the merchant's own code sends the provider, for `caddy
+// minipay sign` (README "caddy minipay verify"), which reads the registry:
+// it names every provider whose configuration is one, sets the fields
+// RequestSigning names, and prints what ExplainRequest returns.
+type RequestExplainer interface {
+	RequestSigning() RequestSigning
+	// ExplainRequest signs r with the configuration's fields RequestSigning
+	// names (the others are empty), or says why it cannot, in words the
+	// command prints as its usage error; the error never holds a secret.
+	ExplainRequest(r MerchantRequest) (RequestExplanation, error)
+}
+
+// RequestSigning is what `caddy minipay sign` takes for a provider.
+type RequestSigning struct {
+	// Fields are the configuration fields the signature needs (each set
+	// with --set), in the order its usage names them.
+	Fields []RequestField
+	// RequestLine says the signature covers the request's method and URL,
+	// a timestamp and a nonce too (wechat_v3's Authorization): the command
+	// takes --method, --url, --timestamp and --nonce, and reads no input
+	// for a method without a body unless told where it is.
+	RequestLine bool
+}
+
+// RequestField is a configuration field `caddy minipay sign` takes.
+type RequestField struct {
+	Name     string // the field's name, as in ConfigFields
+	Usage    string // its value in the usage: "<key>", "MD5|HMAC-SHA256"
+	Optional bool
+}
+
+// MerchantRequest is the merchant's request as `caddy minipay sign` was
+// given it.
+type MerchantRequest struct {
+	Body []byte
+	// Header is the HTTP message's when the input was one, else nil.
+	Header http.Header
+	// Method and Target (the path and query, or the absolute URL) are
+	// --method and --url, else the HTTP message's request line; Timestamp
+	// and Nonce are --timestamp and --nonce. Only a RequestLine signature
+	// reads them.
+	Method, Target, Timestamp, Nonce string
+}
+
+// RequestExplanation is what `caddy minipay sign` prints, in this order.
+type RequestExplanation struct {
+	SignType string
+	// StringToSign is the text signed, a secret in it replaced by Masked.
+	StringToSign string
+	Signature    string
+	// Send are what carries the signature to the provider, printed after
+	// it by name: wechat_v3's authorization, 2C2P's payment_request.
+	Send Params
+}

@@ -1,6 +1,13 @@
 package latipay
 
-import "github.com/minipay/caddy-minipay/transform"
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/minipay/caddy-minipay/transform"
+)
 
 // Latipay's two signatures (docs/providers/latipay.md, "Signatures"), both
 // HMAC-SHA256 keyed by the api_key, lowercase hex:
@@ -102,4 +109,32 @@ func withoutAPIKey(params transform.Params) transform.Params {
 		}
 	}
 	return kept
+}
+
+// RequestSigning implements transform.RequestExplainer: `caddy minipay
+// sign` signs a request with the api_key.
+func (*Config) RequestSigning() transform.RequestSigning {
+	return transform.RequestSigning{Fields: []transform.RequestField{{Name: "api_key", Usage: "<key>"}}}
+}
+
+// ExplainRequest signs a Latipay JSON request: its string, number and boolean
+// fields, each number as written (120.00, not 120).
+func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestExplanation, error) {
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return transform.RequestExplanation{}, errors.New("the input is not a JSON object")
+	}
+	p := make(transform.Params, 0, len(m))
+	for k, v := range m {
+		switch v := v.(type) {
+		case string:
+			p = append(p, transform.Param{Name: k, Value: v})
+		case json.Number, bool:
+			p = append(p, transform.Param{Name: k, Value: fmt.Sprint(v)})
+		}
+	}
+	text, sig := ExplainSign(p, c.APIKey) // p in any order: the string to sign is sorted
+	return transform.RequestExplanation{SignType: "HMAC-SHA256", StringToSign: text, Signature: sig}, nil
 }

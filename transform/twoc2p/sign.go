@@ -414,3 +414,23 @@ var errVersion = errors.New("version must look like 9.9, as the configuration's"
 
 // errNotARequest is SignRequest's error for an input it cannot read.
 var errNotARequest = errors.New("the input is neither a <PaymentRequest> payload document nor a pay request as sent (paymentRequest=…, or the envelope's base64)")
+
+// RequestSigning implements transform.RequestExplainer: `caddy minipay
+// sign` signs a pay request with the secret key, and writes the envelope
+// of the version set (SignRequest).
+func (*Config) RequestSigning() transform.RequestSigning {
+	return transform.RequestSigning{Fields: []transform.RequestField{
+		{Name: "secret_key", Usage: "<key>"}, {Name: "version", Usage: DefaultVersion, Optional: true}}}
+}
+
+// ExplainRequest is SignRequest's explanation of a pay request
+// (docs/providers/2c2p.md "Signature": HMAC-SHA256 over the payload's
+// base64 text) and the envelope to send, paymentRequest's value.
+func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestExplanation, error) {
+	payload, signature, envelope, err := SignRequest(r.Body, c.Version, c.SecretKey)
+	if err != nil {
+		return transform.RequestExplanation{}, err
+	}
+	return transform.RequestExplanation{SignType: "HMAC-SHA256", StringToSign: payload, Signature: signature,
+		Send: transform.Params{{Name: "payment_request", Value: envelope}}}, nil
+}

@@ -1,11 +1,15 @@
 package wechatv2
 
 import (
+	"cmp"
 	"crypto/aes"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
+	"fmt"
 
+	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
@@ -69,4 +73,43 @@ func EncryptRefundInfo(plain, key []byte) (string, error) {
 		block.Encrypt(buf[i:i+aes.BlockSize], buf[i:i+aes.BlockSize])
 	}
 	return base64.StdEncoding.EncodeToString(buf), nil
+}
+
+// RequestSigning implements transform.RequestExplainer: `caddy minipay
+// sign` signs a request with the API key, in the sign type ExplainRequest
+// chooses.
+func (*Config) RequestSigning() transform.RequestSigning {
+	return transform.RequestSigning{Fields: []transform.RequestField{
+		{Name: "api_key", Usage: "<key>"}, {Name: "sign_type", Usage: "MD5|HMAC-SHA256", Optional: true}}}
+}
+
+// ExplainRequest signs a wechat_v2 <xml> document with the sign type
+// --set gives (SignType), else the one the document names (signed
+// itself), else MD5. Both, and different, is a usage error: WeChat checks
+// a request with the type it names, so the other type's signature would be
+// refused.
+func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestExplanation, error) {
+	root, p, err := transform.ParseFlatXML(r.Body)
+	if err != nil || root != "xml" {
+		return transform.RequestExplanation{}, errors.New("the input is not a flat <xml> document")
+	}
+	// Both are named in the message only as one of the two sign types: a
+	// value typed in the wrong place may be a key.
+	known := func(t string) bool { return t == wxpay.SignMD5 || t == wxpay.SignHMACSHA256 }
+	// A wx.requestPayment object (appId, nonceStr, package, signType,
+	// timeStamp) names its type as signType: paySign is checked with it.
+	element := "sign_type"
+	if !p.Has(element) && p.Has("signType") {
+		element = "signType"
+	}
+	named := p.Get(element)
+	if set := c.SignType; known(set) && known(named) && set != named {
+		return transform.RequestExplanation{}, fmt.Errorf("--set sign_type=%s, but the document names %s %q, which WeChat checks it with: set the same, or leave --set sign_type out", set, element, named)
+	}
+	signType := cmp.Or(c.SignType, named, wxpay.SignMD5)
+	if signType != wxpay.SignMD5 && signType != wxpay.SignHMACSHA256 {
+		return transform.RequestExplanation{}, errors.New("sign_type must be MD5 or HMAC-SHA256")
+	}
+	text, sig := wxpay.NewSigner(c.APIKey).Explain(p, signType)
+	return transform.RequestExplanation{SignType: signType, StringToSign: text, Signature: sig}, nil
 }
