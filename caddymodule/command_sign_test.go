@@ -451,7 +451,7 @@ func TestSignCommandV3KeyErrors(t *testing.T) {
 	}
 }
 
-// Every provider sign knows (the registry's, README "Adding a provider")
+// Every provider sign knows (the registry's, README Development)
 // names as its fields only configuration fields, each once, with a usage:
 // sign sets them through ConfigFields.
 func TestSignFieldsAreConfigFields(t *testing.T) {
