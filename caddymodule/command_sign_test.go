@@ -470,3 +470,45 @@ func TestSignFieldsAreConfigFields(t *testing.T) {
 		}
 	}
 }
+
+// A Latipay request holding a JSON boolean, object or array is a usage
+// error naming the parameter (README "caddy minipay verify", sign): Latipay
+// takes strings and numbers, and its sandbox answers such a request 207
+// "Param is wrong" (transform/latipay readJSONParams), so no signature
+// makes it pass. sign printed one, over "true" and without the object or
+// array. Latipay's vector 3 (docs/providers/latipay.md) with one such
+// parameter added.
+func TestSignCommandLatipayRefusesWhatLatipayRefuses(t *testing.T) {
+	for _, tt := range []struct{ name, param, value, kind string }{
+		{"a boolean true", "is_block", "true", "boolean"},
+		{"a boolean false", "is_block", "false", "boolean"},
+		{"an object", "extra", `{"a":"1"}`, "object"},
+		{"an empty object", "extra", `{}`, "object"},
+		{"an array", "items", `["1"]`, "array"},
+		{"an empty array", "items", `[]`, "array"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			input := `{"merchant_reference":"6000324","user_id":"U000000013","` + tt.param + `":` + tt.value + `}`
+			var out, errOut bytes.Buffer
+			code := runMinipay([]string{"sign", "--provider", "latipay", "--set", "api_key=111222333", "-"}, strings.NewReader(input), &out, &errOut)
+			want := `parameter "` + tt.param + `" is a JSON ` + tt.kind
+			if code != exitUsage || out.Len() != 0 || !strings.Contains(errOut.String(), want) || strings.Contains(errOut.String(), "111222333") {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 saying %q", code, out.String(), errOut.String(), want)
+			}
+		})
+	}
+	// Of several, the first by name is named, whatever the map's order; a
+	// null is absent, as the sandbox reads it, and vector 3 still signs.
+	var out, errOut bytes.Buffer
+	code := runMinipay([]string{"sign", "--provider", "latipay", "--set", "api_key=111222333", "-"},
+		strings.NewReader(`{"z":[1],"merchant_reference":"6000324","b":true,"user_id":"U000000013"}`), &out, &errOut)
+	if code != exitUsage || !strings.Contains(errOut.String(), `parameter "b" is a JSON boolean`) {
+		t.Fatalf("several: exit %d, stderr %q", code, errOut.String())
+	}
+	out.Reset()
+	code = runMinipay([]string{"sign", "--provider", "latipay", "--set", "api_key=111222333", "-"},
+		strings.NewReader(`{"merchant_reference":"6000324","note":null,"user_id":"U000000013"}`), &out, &errOut)
+	if code != exitValid || !strings.Contains(out.String(), "\nsignature: 58f93f458880120d650611f2452917a25a39edc2f5e3a03baac73a7a49bc81f4\n") {
+		t.Fatalf("null: exit %d, stdout %q", code, out.String())
+	}
+}

@@ -246,6 +246,9 @@ func TestSandboxRejects(t *testing.T) {
 		{"three decimals", "POST", "/v2/miniapppay", jsonBody(payParams(set("amount", "1.001"))), 200, 207},
 		{"not JSON", "POST", "/v2/miniapppay", `user_id=U000334333`, 200, 207},
 		{"a nested value", "POST", "/v2/miniapppay", `{"user_id":{"a":1}}`, 200, 207},
+		// as caddy minipay sign refuses them (TestSignCommandLatipayRefusesWhatLatipayRefuses)
+		{"a boolean value", "POST", "/v2/miniapppay", `{"user_id":"U000334333","is_block":true}`, 200, 207},
+		{"an array value", "POST", "/v2/miniapppay", `{"user_id":"U000334333","items":[]}`, 200, 207},
 		{"GET pay", "GET", "/v2/miniapppay", ``, 405, -1},
 		{"a valid query", "GET", query("LP-9", vecUserID, vecAPIKey), ``, 200, 0},
 		{"query under another key", "GET", query("LP-9", vecUserID, otherKey), ``, 200, 206},

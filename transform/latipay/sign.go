@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/minipay/caddy-minipay/transform"
 )
@@ -117,8 +119,11 @@ func (*Config) RequestSigning() transform.RequestSigning {
 	return transform.RequestSigning{Fields: []transform.RequestField{{Name: "api_key", Usage: "<key>"}}}
 }
 
-// ExplainRequest signs a Latipay JSON request: its string, number and boolean
-// fields, each number as written (120.00, not 120).
+// ExplainRequest signs a Latipay JSON request: its string and number
+// fields, each number as written (120.00, not 120); null is absent. A
+// boolean, an object or an array is refused, naming the first such
+// parameter: Latipay answers such a request "Param is wrong", as the
+// sandbox does (readJSONParams), whatever its signature.
 func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestExplanation, error) {
 	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(r.Body))
@@ -127,12 +132,22 @@ func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestE
 		return transform.RequestExplanation{}, errors.New("the input is not a JSON object")
 	}
 	p := make(transform.Params, 0, len(m))
-	for k, v := range m {
-		switch v := v.(type) {
+	for _, k := range slices.Sorted(maps.Keys(m)) { // the first refused is named, whatever the map's order
+		var kind string
+		switch v := m[k].(type) {
 		case string:
 			p = append(p, transform.Param{Name: k, Value: v})
-		case json.Number, bool:
-			p = append(p, transform.Param{Name: k, Value: fmt.Sprint(v)})
+		case json.Number:
+			p = append(p, transform.Param{Name: k, Value: v.String()})
+		case bool:
+			kind = "boolean"
+		case map[string]any:
+			kind = "object"
+		case []any:
+			kind = "array"
+		}
+		if kind != "" {
+			return transform.RequestExplanation{}, fmt.Errorf("parameter %q is a JSON %s, which Latipay refuses (\"Param is wrong\"): its parameters are strings and numbers", k, kind)
 		}
 	}
 	text, sig := ExplainSign(p, c.APIKey) // p in any order: the string to sign is sorted
