@@ -30,8 +30,9 @@ type Handler struct {
 	providerHandler
 	adminListing
 	client transform.Client
-	// ops holds the series of each operation the provider supports.
-	ops map[string]opMetrics
+	// ops holds the series of each operation the provider supports, and
+	// the logger of the others.
+	ops operationSeries
 }
 
 // CaddyModule returns the Caddy module information.
@@ -59,11 +60,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	start := time.Now()
 	answerBeforeBody(w, r)
 	op := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
-	m, supported := h.ops[op]
+	m, supported := h.ops.known[op]
 	if !supported {
 		terr := transform.UnknownOperation(h.name, op)
 		writeError(w, terr)
-		h.finish(start, "unknown", opMetrics{}, nil, terr.Status, terr) // "unknown" keeps the metric labels bounded
+		// "unknown" keeps the metric labels bounded; the log line says the same.
+		h.finish(start, operationUnknown, opMetrics{log: h.ops.unknown}, nil, terr.Status, terr)
 		return nil
 	}
 	rec := getRecorder()
@@ -87,9 +89,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 // finish counts the request and writes its log line: INFO for a success,
 // WARN for a failure, so a deployment can keep only the failures by setting
-// this logger's level to WARN. m is op's series, zero for an unknown op.
+// this logger's level to WARN. m is op's series; for an unknown op, only
+// its logger.
 func (h *Handler) finish(start time.Time, op string, m opMetrics, call *transform.Call, status int, terr *transform.Error) {
-	known := m.log != nil
+	known := m.ok != nil
 	level, outcome := zap.InfoLevel, "ok"
 	if terr != nil {
 		level, outcome = zap.WarnLevel, terr.Code
@@ -99,11 +102,7 @@ func (h *Handler) finish(start time.Time, op string, m opMetrics, call *transfor
 	} else {
 		h.metrics.requests.WithLabelValues(h.name, op, outcome).Inc()
 	}
-	log := m.log
-	if !known {
-		log = h.logger.With(zap.String("provider", h.name), zap.String("operation", op))
-	}
-	ce := log.Check(level, "minipay")
+	ce := m.log.Check(level, "minipay")
 	if ce == nil {
 		return
 	}
@@ -146,7 +145,8 @@ func clientClosed(r *http.Request, terr *transform.Error) bool {
 var errClientClosed = &transform.Error{Status: statusClientClosed, Code: outcomeClientClosed,
 	Message: "the merchant closed the request before the provider's answer"}
 
-// logFields recycles the log line's fields (320 bytes a request otherwise):
+// logFields recycles a log line's fields (the merchant handler's, the
+// webhook's; 320 bytes a request otherwise):
 // a core encodes the fields during Write and keeps none of them (zap's JSON
 // and console encoders, Caddy's filter encoder, samplers and tees alike).
 var logFields = sync.Pool{New: func() any { return new([8]zap.Field) }}

@@ -109,6 +109,51 @@ func BenchmarkHandlerPay(b *testing.B) {
 	}
 }
 
+// BenchmarkHandlerUnknownOperation is the answer to a request for an
+// operation the provider lacks: the 404, its count and its log line.
+func BenchmarkHandlerUnknownOperation(b *testing.B) {
+	h := newTestHandler(b, io.Discard, zapcore.InfoLevel)
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/capture", strings.NewReader(payJSON))
+		w := httptest.NewRecorder()
+		if _ = h.ServeHTTP(w, r, nil); w.Code != http.StatusNotFound {
+			b.Fatalf("HTTP %d: %s", w.Code, w.Body)
+		}
+	}
+}
+
+// BenchmarkWebhook is minipay_webhook's own work on one notification
+// acknowledged (a provider that verifies without cryptography): forward
+// the event, acknowledge, count and log, with the acknowledged line
+// written (info) and dropped by the level (warn).
+func BenchmarkWebhook(b *testing.B) {
+	merchant := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	for _, level := range []zapcore.Level{zapcore.InfoLevel, zapcore.WarnLevel} {
+		b.Run(level.String(), func(b *testing.B) {
+			m, err := newMetrics(prometheus.NewRegistry())
+			if err != nil {
+				b.Fatal(err)
+			}
+			logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(io.Discard), level))
+			h := &Webhook{providerHandler: providerHandler{name: "fake", logger: logger, metrics: m}, webhook: fakeNotifications{}}
+			h.lines = h.linesLogger() // as Provision does
+			b.ReportAllocs()
+			for b.Loop() {
+				r := httptest.NewRequest(http.MethodPost, "/webhooks/fake", strings.NewReader("ev-1"))
+				r.Header.Set("X-Sig", "ok")
+				w := httptest.NewRecorder()
+				if _ = h.ServeHTTP(w, r, merchant); w.Code != http.StatusOK {
+					b.Fatalf("HTTP %d: %s", w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
+
 // TestHandlerAnswers checks what the merchant gets when reverse_proxy
 // records a good answer, an answer it cuts short, and one too large, and
 // when nothing after minipay answers at all; nothing of the upstream's

@@ -90,16 +90,31 @@ var requestErrorOutcomes = []string{
 	transform.CodeSignatureInvalid, transform.CodeUpstreamTimeout,
 }
 
-// operations resolves the series of every operation client supports; the
-// map is also the handler's list of operations. Every outcome's series
-// exists from Provision on, at 0: a counter that appears with its first
-// event at 1 is invisible to increase() and rate(), so an alert on
-// outcome="upstream_signature_invalid" would miss the first forged answer.
-func (m *metrics) operations(provider string, client transform.Client, logger *zap.Logger) map[string]opMetrics {
-	ops := map[string]opMetrics{}
+// operationUnknown is the operation label and log field of a request for
+// an operation the provider does not have (README Observability).
+const operationUnknown = "unknown"
+
+// operationSeries are a merchant handler's series and loggers, resolved
+// once in Provision: those of each operation the provider supports (the
+// map is also the handler's list of operations), and the logger of a
+// request for any other, whose lines name the operation "unknown" as its
+// count does (the path's element is the caller's, unbounded).
+type operationSeries struct {
+	known   map[string]opMetrics
+	unknown *zap.Logger
+}
+
+// operations resolves the series of every operation client supports.
+// Every outcome's series exists from Provision on, at 0: a counter that
+// appears with its first event at 1 is invisible to increase() and rate(),
+// so an alert on outcome="upstream_signature_invalid" would miss the first
+// forged answer.
+func (m *metrics) operations(provider string, client transform.Client, logger *zap.Logger) operationSeries {
+	ops := operationSeries{known: map[string]opMetrics{},
+		unknown: logger.With(zap.String("provider", provider), zap.String("operation", operationUnknown))}
 	for _, op := range transform.OperationNames {
 		if client.Supports(op) {
-			ops[op] = opMetrics{
+			ops.known[op] = opMetrics{
 				ok:       m.requests.WithLabelValues(provider, op, "ok"),
 				upstream: m.upstream.WithLabelValues(provider, op),
 				log:      logger.With(zap.String("provider", provider), zap.String("operation", op)),
@@ -110,7 +125,7 @@ func (m *metrics) operations(provider string, client transform.Client, logger *z
 			m.requests.WithLabelValues(provider, op, outcomeClientClosed)
 		}
 	}
-	m.requests.WithLabelValues(provider, "unknown", transform.CodeUnknownOperation)
+	m.requests.WithLabelValues(provider, operationUnknown, transform.CodeUnknownOperation)
 	return ops
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -217,6 +218,63 @@ func TestWebhookLogNamesOrderWhenKnown(t *testing.T) {
 				t.Errorf("log line %s, want event %s, type %s, order_id %q", log.String(), tt.id, tt.wantType, tt.wantOrder)
 			}
 		})
+	}
+}
+
+// TestLogLinesFieldsInOrder: the merchant handler's line for an unknown
+// operation and the webhook's lines hold README Observability's fields in
+// one order, provider and operation first, at their level; the webhook's
+// alike whether its logger was built by Provision or not (the tests'
+// own handlers).
+func TestLogLinesFieldsInOrder(t *testing.T) {
+	times := regexp.MustCompile(`"(ts|duration)":[0-9.e+-]+`)
+	lineOf := func(log *strings.Builder) string {
+		return times.ReplaceAllString(strings.TrimSpace(log.String()), `"$1":0`)
+	}
+	newLogger := func(log *strings.Builder) *zap.Logger {
+		return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(log), zapcore.InfoLevel))
+	}
+	t.Run("unknown operation", func(t *testing.T) {
+		var log strings.Builder
+		h := newTestHandler(t, &log, zapcore.InfoLevel)
+		r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/capture", strings.NewReader(payJSON))
+		if err := h.ServeHTTP(httptest.NewRecorder(), r, nil); err != nil {
+			t.Fatal(err)
+		}
+		const want = `{"level":"warn","ts":0,"msg":"minipay","provider":"wechat_v2","operation":"unknown","outcome":"unknown_operation",` +
+			`"status":404,"duration":0,"message":"\"capture\" is no operation of wechat_v2"}`
+		if got := lineOf(&log); got != want {
+			t.Fatalf("log line\n%s\nwant\n%s", got, want)
+		}
+	})
+	for _, provisioned := range []bool{false, true} {
+		for _, tt := range []struct{ name, sig, want string }{
+			{"acked", "ok", `{"level":"info","ts":0,"msg":"minipay webhook","provider":"fake","operation":"webhook","outcome":"acked",` +
+				`"status":200,"duration":0,"order_id":"O1","event_id":"ev-1","type":"payment.succeeded"}`},
+			{"unverified", "forged", `{"level":"warn","ts":0,"msg":"minipay webhook","provider":"fake","operation":"webhook","outcome":"unverified",` +
+				`"status":401,"duration":0,"reason":"` + transform.ErrRetry.Error() + `"}`},
+		} {
+			t.Run(tt.name+" provisioned="+strconv.FormatBool(provisioned), func(t *testing.T) {
+				var log strings.Builder
+				h := instance(t, nil, 0)
+				h.logger = newLogger(&log)
+				if provisioned {
+					h.lines = h.linesLogger()
+				}
+				r := httptest.NewRequest(http.MethodPost, "/webhooks/fake", strings.NewReader("ev-1"))
+				r.Header.Set("X-Sig", tt.sig)
+				merchant := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+					w.WriteHeader(http.StatusNoContent)
+					return nil
+				})
+				if err := h.ServeHTTP(httptest.NewRecorder(), r, merchant); err != nil {
+					t.Fatal(err)
+				}
+				if got := lineOf(&log); got != tt.want {
+					t.Fatalf("log line\n%s\nwant\n%s", got, tt.want)
+				}
+			})
+		}
 	}
 }
 

@@ -34,6 +34,9 @@ type Webhook struct {
 	Dedupe DedupeWindow `json:"dedupe,omitempty"`
 
 	adminListing
+	// lines writes the notifications' log lines: the logger with their
+	// provider and operation fields, built once in Provision.
+	lines     *zap.Logger
 	webhook   transform.Webhook
 	dedupe    *deduper
 	stopPurge context.CancelFunc
@@ -53,6 +56,7 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.metrics.webhookOutcomes(h.name)
+	h.lines = h.linesLogger()
 	return h.startDedupe(ctx)
 }
 
@@ -66,8 +70,33 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	var reason string
 	outcome, ev, status := h.serve(w, r, next, &reason)
 	h.metrics.webhooks.WithLabelValues(h.name, outcome).Inc()
-	fields := append(make([]zap.Field, 0, 9), zap.String("provider", h.name), zap.String("operation", "webhook"),
-		zap.String("outcome", outcome), zap.Int("status", status), zap.Duration("duration", time.Since(start)))
+	h.log(start, outcome, status, ev, reason)
+	return nil
+}
+
+// linesLogger is the logger of the notifications' lines.
+func (h *Webhook) linesLogger() *zap.Logger {
+	return h.logger.With(zap.String("provider", h.name), zap.String("operation", "webhook"))
+}
+
+// log writes the notification's line: INFO for an acknowledgement, WARN
+// for the rest (README Observability). Its fields are made only when the
+// level lets the line through.
+func (h *Webhook) log(start time.Time, outcome string, status int, ev *transform.Event, reason string) {
+	level := zap.WarnLevel
+	if outcome == webhookAcked || outcome == webhookDuplicate {
+		level = zap.InfoLevel
+	}
+	lines := h.lines
+	if lines == nil { // a Webhook made without Provision (the tests' own)
+		lines = h.linesLogger()
+	}
+	ce := lines.Check(level, "minipay webhook")
+	if ce == nil {
+		return
+	}
+	pooled := logFields.Get().(*[8]zap.Field)
+	fields := append(pooled[:0], zap.String("outcome", outcome), zap.Int("status", status), zap.Duration("duration", time.Since(start)))
 	if ev != nil {
 		if ev.OrderID != "" { // an event of a kind the plugin does not map may name none
 			fields = append(fields, zap.String("order_id", ev.OrderID))
@@ -77,12 +106,9 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if reason != "" {
 		fields = append(fields, zap.String("reason", reason))
 	}
-	if outcome == webhookAcked || outcome == webhookDuplicate {
-		h.logger.Info("minipay webhook", fields...)
-	} else {
-		h.logger.Warn("minipay webhook", fields...)
-	}
-	return nil
+	ce.Write(fields...)
+	*pooled = [8]zap.Field{} // keeps no request's strings alive in the pool
+	logFields.Put(pooled)
 }
 
 // serve does the work; a refusal's reason, for the log, goes in *why (it
