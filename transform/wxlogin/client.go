@@ -2,9 +2,12 @@ package wxlogin
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/minipay/caddy-minipay/transform"
 )
@@ -78,7 +81,7 @@ func ReadAnswer(status int, body []byte) (*transform.LoginResult, error) {
 		return nil, transform.Upstream(message)
 	}
 	if err := json.Unmarshal(body, &a); err != nil {
-		return nil, transform.Upstream("the provider's answer is not valid JSON")
+		return nil, transform.Upstream(answerProblem(err))
 	}
 	switch a.ErrCode {
 	case 0:
@@ -91,4 +94,35 @@ func ReadAnswer(status int, body []byte) (*transform.LoginResult, error) {
 	default:
 		return nil, transform.UpstreamCode("the provider reported an error", strconv.Itoa(a.ErrCode), a.ErrMsg)
 	}
+}
+
+// answerProblem says what is wrong with an answer json.Unmarshal refused:
+// JSON that is not, or valid JSON whose member has another type than
+// code2Session's (an errcode written as the string "40029").
+func answerProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if !errors.As(err, &typeErr) {
+		return "the provider's answer is not valid JSON"
+	}
+	want := "a string"
+	if typeErr.Type.Kind() == reflect.Int {
+		want = "a number"
+	}
+	got, _, _ := strings.Cut(typeErr.Value, " ") // "number 1.5": a number, but no int
+	switch {
+	case typeErr.Field == "":
+		return "the provider's answer is valid JSON, but " + article(got) + ", not an object"
+	case got == "number" && want == "a number":
+		return "the provider's answer is valid JSON, but its " + typeErr.Field + " is not an integer (a fraction, or out of range)"
+	default:
+		return "the provider's answer is valid JSON, but its " + typeErr.Field + " is " + article(got) + ", not " + want
+	}
+}
+
+// article is a JSON type's name with its article: "an array", "a string".
+func article(jsonType string) string {
+	if jsonType != "" && strings.IndexByte("aeiou", jsonType[0]) >= 0 {
+		return "an " + jsonType
+	}
+	return "a " + jsonType
 }

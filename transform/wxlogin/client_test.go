@@ -28,6 +28,36 @@ func wantError(t *testing.T, err error, status int, code string) *transform.Erro
 	return transformtest.WantError(t, err, status, code, appSecret)
 }
 
+// TestReadAnswerSaysWhatIsWrong: an answer code2Session could not have
+// sent is a 502 whose message says what is wrong with it: JSON that is not
+// JSON, or JSON whose member has another type than the documented one
+// (docs/providers/wechat_login.md: errcode is a number), which is no
+// matter of its syntax.
+func TestReadAnswerSaysWhatIsWrong(t *testing.T) {
+	for _, tt := range []struct{ name, body, message string }{
+		{"garbage", `<html>502 Bad Gateway</html>`, "the provider's answer is not valid JSON"},
+		{"cut short", `{"errcode":40029,"errmsg":"inva`, "the provider's answer is not valid JSON"},
+		{"errcode as a string", `{"errcode":"40029","errmsg":"invalid code"}`, "the provider's answer is valid JSON, but its errcode is a string, not a number"},
+		{"errcode as a boolean", `{"errcode":true}`, "the provider's answer is valid JSON, but its errcode is a bool, not a number"},
+		{"errcode with a fraction", `{"errcode":40029.5}`, "the provider's answer is valid JSON, but its errcode is not an integer (a fraction, or out of range)"},
+		{"errcode out of range", `{"errcode":1e99}`, "the provider's answer is valid JSON, but its errcode is not an integer (a fraction, or out of range)"},
+		{"openid as a number", `{"openid":12345,"session_key":"k"}`, "the provider's answer is valid JSON, but its openid is a number, not a string"},
+		{"errmsg as an object", `{"errcode":40029,"errmsg":{"zh":"x"}}`, "the provider's answer is valid JSON, but its errmsg is an object, not a string"},
+		{"an array", `[{"openid":"o"}]`, "the provider's answer is valid JSON, but an array, not an object"},
+		{"a string", `"ok"`, "the provider's answer is valid JSON, but a string, not an object"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := ReadAnswer(200, []byte(tt.body))
+			if res != nil {
+				t.Fatalf("ReadAnswer returned %+v", res)
+			}
+			if e := wantError(t, err, 502, transform.CodeUpstreamError); e.Message != tt.message {
+				t.Fatalf("message %q, want %q", e.Message, tt.message)
+			}
+		})
+	}
+}
+
 // The errcode table of docs/providers/wechat_login.md.
 func TestReadAnswer(t *testing.T) {
 	tests := []struct {
