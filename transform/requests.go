@@ -130,8 +130,21 @@ func validOpenID(id string) error {
 	return nil
 }
 
+// RFC3339AsWritten is a provider's time passed on exactly as it wrote it
+// (CBTIS's pay_time, wechat_v3's success_time: README Time zones), or ""
+// for one in another form, left out rather than guessed: without a zone,
+// one ParseRFC3339 refuses (a comma before the fraction, a one-digit hour,
+// an offset of +24:00), or one with the lower-case t or z that RFC 3339
+// allows but many readers, Go's time.Parse among them, refuse.
+func RFC3339AsWritten(s string) string {
+	if _, ok := ParseRFC3339(s); !ok || strings.ContainsAny(s, "tz") {
+		return ""
+	}
+	return s
+}
+
 // ParseRFC3339 reads an RFC 3339 date-time (§5.6): the merchant's expire_at,
-// and a provider's time kept as it wrote it (CBTIS). time.Parse is laxer:
+// and a provider's time kept as it wrote it (RFC3339AsWritten). time.Parse is laxer:
 // it takes a comma before the fraction and offsets such as +24:00 or
 // +23:60, and refuses the lower-case t and z that §5.6 allows.
 func ParseRFC3339(s string) (time.Time, bool) {

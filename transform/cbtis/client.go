@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -315,13 +314,6 @@ func StatusFromQuery(orderID string, data json.RawMessage) (*transform.PaymentSt
 // milliseconds, docs/providers/cbtis.md "Endpoints") exactly as CBTIS wrote
 // it, fraction and offset kept: paid_at and occurred_at name CBTIS's
 // instant, not one up to a second earlier, and occurred_at equals the
-// data's pay_time. Anything else is dropped rather than guessed: a time
-// without a zone, one RFC 3339 does not allow (a comma before the
-// fraction, an offset of +24:00), and one with the lower-case t or z that
-// RFC 3339 allows but many readers, Go's time.Parse among them, refuse.
-func rfc3339(s string) string {
-	if _, ok := transform.ParseRFC3339(s); !ok || strings.ContainsAny(s, "tz") {
-		return ""
-	}
-	return s
-}
+// data's pay_time. Anything else is dropped rather than guessed
+// (transform.RFC3339AsWritten).
+func rfc3339(s string) string { return transform.RFC3339AsWritten(s) }

@@ -370,9 +370,7 @@ func (c *Client) StatusFromTransaction(answer []byte, orderID string) (*transfor
 		st.Amount, st.Currency = m.String(), m.Currency
 	}
 	if t.SuccessTime != "" && (status == transform.StatusSucceeded || status == transform.StatusRefunded) {
-		if _, err := time.Parse(time.RFC3339, t.SuccessTime); err == nil {
-			st.PaidAt = t.SuccessTime
-		}
+		st.PaidAt = transform.RFC3339AsWritten(t.SuccessTime)
 	}
 	return st, nil
 }

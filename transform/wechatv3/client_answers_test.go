@@ -65,6 +65,16 @@ func TestClientDocumentedAnswers(t *testing.T) {
 		// amount.total past WeChat's int, which a pay refuses to send, is read as signed (README Merchant API, Money)
 		{"paid, amount.total past int", nil, "query", `{"order_id":"ORDER1"}`, 200, strings.Replace(docPaidTransaction, `"total":100,`, `"total":2147483648,`, 1),
 			`{"provider":"wechat_v3","order_id":"ORDER1","provider_order_id":"4200000891202103228088184743","status":"succeeded","amount":"21474836.48","currency":"CNY","paid_at":"2018-06-08T10:34:56+08:00","provider_status":"SUCCESS"}`, "", ""},
+		// paid_at is success_time as WeChat wrote it, or absent for a time RFC 3339 does not
+		// allow, which time.Parse takes (README Time zones): a comma, a one-digit hour, +24:00
+		{"paid, success_time with a fraction", nil, "query", `{"order_id":"ORDER1"}`, 200, strings.Replace(docPaidTransaction, `10:34:56+08:00`, `10:34:56.250+08:00`, 1),
+			`{"provider":"wechat_v3","order_id":"ORDER1","provider_order_id":"4200000891202103228088184743","status":"succeeded","amount":"1.00","currency":"CNY","paid_at":"2018-06-08T10:34:56.250+08:00","provider_status":"SUCCESS"}`, "", ""},
+		{"paid, success_time with a comma: no paid_at", nil, "query", `{"order_id":"ORDER1"}`, 200, strings.Replace(docPaidTransaction, `10:34:56+08:00`, `10:34:56,250+08:00`, 1),
+			`{"provider":"wechat_v3","order_id":"ORDER1","provider_order_id":"4200000891202103228088184743","status":"succeeded","amount":"1.00","currency":"CNY","provider_status":"SUCCESS"}`, "", ""},
+		{"paid, success_time with a one-digit hour: no paid_at", nil, "query", `{"order_id":"ORDER1"}`, 200, strings.Replace(docPaidTransaction, `T10:34:56+08:00`, `T9:34:56+08:00`, 1),
+			`{"provider":"wechat_v3","order_id":"ORDER1","provider_order_id":"4200000891202103228088184743","status":"succeeded","amount":"1.00","currency":"CNY","provider_status":"SUCCESS"}`, "", ""},
+		{"paid, success_time at +24:00: no paid_at", nil, "query", `{"order_id":"ORDER1"}`, 200, strings.Replace(docPaidTransaction, `10:34:56+08:00`, `10:34:56+24:00`, 1),
+			`{"provider":"wechat_v3","order_id":"ORDER1","provider_order_id":"4200000891202103228088184743","status":"succeeded","amount":"1.00","currency":"CNY","provider_status":"SUCCESS"}`, "", ""},
 		{"closed with a success_time: no paid_at", nil, "query", `{"order_id":"ORDER1"}`, 200, strings.Replace(docPaidTransaction, `"trade_state":"SUCCESS"`, `"trade_state":"CLOSED"`, 1),
 			`{"provider":"wechat_v3","order_id":"ORDER1","provider_order_id":"4200000891202103228088184743","status":"cancelled","amount":"1.00","currency":"CNY","provider_status":"CLOSED"}`, "", ""},
 		{"refunded keeps paid_at", nil, "query", `{"order_id":"ORDER1"}`, 200, strings.Replace(docPaidTransaction, `"trade_state":"SUCCESS"`, `"trade_state":"REFUND"`, 1),

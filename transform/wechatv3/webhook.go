@@ -245,12 +245,7 @@ func eventOf(env *notification, data map[string]string) *transform.Event {
 		typ = transform.EventRefundFailed
 	}
 	ev := &transform.Event{Provider: Name, Type: typ, OrderID: data["out_trade_no"],
-		ProviderOrderID: data["transaction_id"], OccurredAt: data["success_time"]}
-	if ev.OccurredAt != "" {
-		if _, err := time.Parse(time.RFC3339, ev.OccurredAt); err != nil {
-			ev.OccurredAt = ""
-		}
-	}
+		ProviderOrderID: data["transaction_id"], OccurredAt: transform.RFC3339AsWritten(data["success_time"])}
 	// The id is stable across WeChat's retries: the transaction or refund
 	// it reports, else the notification's own id.
 	ref := env.ID

@@ -376,3 +376,30 @@ func TestWebhookNotificationKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookSuccessTimeAsWritten: occurred_at is success_time exactly as
+// WeChat wrote it, or absent for a time RFC 3339 does not allow, which
+// time.Parse takes (README Time zones).
+func TestWebhookSuccessTimeAsWritten(t *testing.T) {
+	sb, _ := newSandbox(t, nil)
+	w := must(NewWebhook(merchantConfig(t)))
+	const tx = `{"mchid":"1900000109","appid":"wx8888888888888888","out_trade_no":"ORDER1","transaction_id":"4200001","trade_state":"SUCCESS","success_time":"%s","payer":{"openid":"o"},"amount":{"total":1234,"currency":"CNY"}}`
+	for _, tc := range []struct{ successTime, want string }{
+		{"2026-11-29T10:00:05+08:00", "2026-11-29T10:00:05+08:00"}, // docs/providers/wechat_v3.md's form
+		{"2026-11-29T10:00:05.250+08:00", "2026-11-29T10:00:05.250+08:00"},
+		{"2026-11-29T02:00:05Z", "2026-11-29T02:00:05Z"},
+		{"2026-11-29T10:00:05,250+08:00", ""}, // a comma before the fraction
+		{"2026-11-29T9:00:05+08:00", ""},      // a one-digit hour
+		{"2026-11-29T10:00:05+24:00", ""},
+		{"2026-11-29T10:00:05+23:60", ""},
+		{"2026-11-29t10:00:05+08:00", ""},
+		{"2026-11-29T10:00:05", ""}, // no zone
+	} {
+		t.Run(tc.successTime, func(t *testing.T) {
+			ev := must(w.Verify(notificationOf(t, sb, examplePublicKeyID, EventTransactionSuccess, strings.Replace(tx, "%s", tc.successTime, 1))))
+			if ev.Type != "payment.succeeded" || ev.OccurredAt != tc.want {
+				t.Fatalf("type %s, occurred_at %q; want %q", ev.Type, ev.OccurredAt, tc.want)
+			}
+		})
+	}
+}
