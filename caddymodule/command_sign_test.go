@@ -512,3 +512,33 @@ func TestSignCommandLatipayRefusesWhatLatipayRefuses(t *testing.T) {
 		t.Fatalf("null: exit %d, stdout %q", code, out.String())
 	}
 }
+
+// A Latipay request with text after its JSON object, or JSON null, is a
+// usage error (README "caddy minipay verify", sign): the sandbox's
+// readJSONParams (json.Unmarshal) answers it 207 "Param is wrong", whatever
+// its signature. sign signed the first object and ignored the rest. White
+// space after the object is allowed, as json.Unmarshal allows it, and
+// vector 3 (docs/providers/latipay.md) still signs.
+func TestSignCommandLatipayRefusesTextAfterTheObject(t *testing.T) {
+	const vector3 = `{"merchant_reference":"6000324","user_id":"U000000013"}`
+	for _, tt := range []struct{ name, input, want string }{
+		{"a second object", vector3 + `{"user_id":"U000000014"}`, "the input holds text after the JSON object"},
+		{"a word", vector3 + " x", "the input holds text after the JSON object"},
+		{"a closing brace", vector3 + "}", "the input holds text after the JSON object"},
+		{"a number after a newline", vector3 + "\n1\n", "the input holds text after the JSON object"},
+		{"null", "null", "the input is not a JSON object"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := runMinipay([]string{"sign", "--provider", "latipay", "--set", "api_key=111222333", "-"}, strings.NewReader(tt.input), &out, &errOut)
+			if code != exitUsage || out.Len() != 0 || !strings.Contains(errOut.String(), tt.want) || strings.Contains(errOut.String(), "111222333") {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 saying %q", code, out.String(), errOut.String(), tt.want)
+			}
+		})
+	}
+	var out, errOut bytes.Buffer
+	code := runMinipay([]string{"sign", "--provider", "latipay", "--set", "api_key=111222333", "-"}, strings.NewReader(vector3+" \r\n\t"), &out, &errOut)
+	if code != exitValid || !strings.Contains(out.String(), "\nsignature: 58f93f458880120d650611f2452917a25a39edc2f5e3a03baac73a7a49bc81f4\n") {
+		t.Fatalf("white space after: exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 
@@ -122,14 +123,19 @@ func (*Config) RequestSigning() transform.RequestSigning {
 // ExplainRequest signs a Latipay JSON request: its string and number
 // fields, each number as written (120.00, not 120); null is absent. A
 // boolean, an object or an array is refused, naming the first such
-// parameter: Latipay answers such a request "Param is wrong", as the
-// sandbox does (readJSONParams), whatever its signature.
+// parameter, and so is text after the object: Latipay answers such a
+// request "Param is wrong", as the sandbox does (readJSONParams), whatever
+// its signature.
 func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestExplanation, error) {
 	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(r.Body))
 	dec.UseNumber()
-	if err := dec.Decode(&m); err != nil {
+	if err := dec.Decode(&m); err != nil || m == nil {
 		return transform.RequestExplanation{}, errors.New("the input is not a JSON object")
+	}
+	// Only white space may follow, as json.Unmarshal in readJSONParams allows.
+	if _, err := dec.Token(); err != io.EOF {
+		return transform.RequestExplanation{}, errors.New("the input holds text after the JSON object, which Latipay refuses (\"Param is wrong\"): give one JSON object")
 	}
 	p := make(transform.Params, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) { // the first refused is named, whatever the map's order
