@@ -108,15 +108,51 @@ func answerProblem(err error) string {
 	if typeErr.Type.Kind() == reflect.Int {
 		want = "a number"
 	}
-	got, _, _ := strings.Cut(typeErr.Value, " ") // "number 1.5": a number, but no int
+	got, literal, _ := strings.Cut(typeErr.Value, " ") // "number 1.5": a number, but no int
 	switch {
 	case typeErr.Field == "":
 		return "the provider's answer is valid JSON, but " + article(got) + ", not an object"
+	case got == "number" && want == "a number" && wholeIntInRange(literal):
+		return "the provider's answer is valid JSON, but its " + typeErr.Field + " is not an integer literal (a whole number written with a fraction or an exponent)"
 	case got == "number" && want == "a number":
 		return "the provider's answer is valid JSON, but its " + typeErr.Field + " is not an integer (a fraction, or out of range)"
 	default:
 		return "the provider's answer is valid JSON, but its " + typeErr.Field + " is " + article(got) + ", not " + want
 	}
+}
+
+// wholeIntInRange reports whether a JSON number literal that json refused
+// for an int is nevertheless a whole number an int holds (4.0029e4,
+// 40029.0): only its form is wrong, not its value. It is exact
+// (40029.000000000000000001 is a fraction) and works on the digits, so a
+// huge exponent costs nothing.
+func wholeIntInRange(literal string) bool {
+	mantissa, exponent, hasExponent := strings.Cut(strings.ToLower(literal), "e")
+	sign, unsigned := "", mantissa
+	if rest, ok := strings.CutPrefix(mantissa, "-"); ok {
+		sign, unsigned = "-", rest
+	}
+	whole, fraction, _ := strings.Cut(unsigned, ".")
+	digits := strings.TrimLeft(whole+fraction, "0")
+	significant := strings.TrimRight(digits, "0")
+	if significant == "" {
+		return true // zero, however written
+	}
+	exp := 0
+	if hasExponent {
+		e, err := strconv.Atoi(exponent)
+		if err != nil || e < -1000 || e > 1000 {
+			return false // a non-zero digit times 10^±1000 is a fraction or out of range
+		}
+		exp = e
+	}
+	// The value is significant × 10^exp.
+	exp += len(digits) - len(significant) - len(fraction)
+	if exp < 0 || len(significant)+exp > 20 {
+		return false
+	}
+	_, err := strconv.ParseInt(sign+significant+strings.Repeat("0", exp), 10, strconv.IntSize)
+	return err == nil
 }
 
 // article is a JSON type's name with its article: "an array", "a string".
