@@ -141,6 +141,7 @@ func BenchmarkWebhook(b *testing.B) {
 			logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(io.Discard), level))
 			h := &Webhook{providerHandler: providerHandler{name: "fake", logger: logger, metrics: m}, webhook: fakeNotifications{}}
 			h.lines = h.linesLogger() // as Provision does
+			h.outcomes = m.webhookOutcomes(h.name)
 			b.ReportAllocs()
 			for b.Loop() {
 				r := httptest.NewRequest(http.MethodPost, "/webhooks/fake", strings.NewReader("ev-1"))

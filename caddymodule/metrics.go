@@ -153,9 +153,12 @@ const outcomeClientClosed = "client_closed"
 const statusClientClosed = 499
 
 // webhookOutcomes creates the provider's webhook series at 0, for the
-// reason operations does.
-func (m *metrics) webhookOutcomes(provider string) {
+// reason operations does, and returns them by outcome: resolved once in
+// Provision, as operations' are.
+func (m *metrics) webhookOutcomes(provider string) map[string]prometheus.Counter {
+	counters := make(map[string]prometheus.Counter, len(webhookOutcomeNames))
 	for _, outcome := range webhookOutcomeNames {
-		m.webhooks.WithLabelValues(provider, outcome)
+		counters[outcome] = m.webhooks.WithLabelValues(provider, outcome)
 	}
+	return counters
 }

@@ -1,12 +1,16 @@
 package caddymodule
 
 import (
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -175,5 +179,44 @@ func TestMetricsAsREADMESays(t *testing.T) {
 	}
 	if !slices.Contains(requestErrorOutcomes, transform.CodeSignatureInvalid) {
 		t.Error("upstream_signature_invalid is not pre-initialized")
+	}
+}
+
+// minipay_webhook counts each notification under its outcome whether its
+// counters were resolved in Provision or, for a Webhook made without it
+// (the tests' own), looked up per notification: the same series, the same
+// values (README Observability), and with Provision every outcome at 0
+// before its first event.
+func TestWebhookCountsWithAndWithoutProvision(t *testing.T) {
+	merchant := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	for _, provisioned := range []bool{true, false} {
+		reg := prometheus.NewRegistry()
+		m, err := newMetrics(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &Webhook{providerHandler: providerHandler{name: "fake", logger: zap.NewNop(), metrics: m}, webhook: fakeNotifications{}}
+		if provisioned {
+			h.outcomes = m.webhookOutcomes(h.name) // as Provision does
+		}
+		for _, sig := range []string{"ok", "forged", "ok"} {
+			r := httptest.NewRequest(http.MethodPost, "/webhooks/fake", strings.NewReader("ev-1"))
+			r.Header.Set("X-Sig", sig)
+			if err := h.ServeHTTP(httptest.NewRecorder(), r, merchant); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := map[string]float64{"outcome=acked,provider=fake": 2, "outcome=unverified,provider=fake": 1}
+		if provisioned {
+			for _, outcome := range []string{"duplicate", "in_progress", "merchant_failed", "too_large", "client_closed"} {
+				want["outcome="+outcome+",provider=fake"] = 0
+			}
+		}
+		if got := gather(t, reg).series["caddy_minipay_webhooks_total"]; !maps.Equal(got, want) {
+			t.Errorf("provisioned %v: webhooks_total %v, want %v", provisioned, got, want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -36,7 +37,10 @@ type Webhook struct {
 	adminListing
 	// lines writes the notifications' log lines: the logger with their
 	// provider and operation fields, built once in Provision.
-	lines     *zap.Logger
+	lines *zap.Logger
+	// outcomes are the webhooks_total counters by outcome, resolved once
+	// in Provision.
+	outcomes  map[string]prometheus.Counter
 	webhook   transform.Webhook
 	dedupe    *deduper
 	stopPurge context.CancelFunc
@@ -55,7 +59,7 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	h.metrics.webhookOutcomes(h.name)
+	h.outcomes = h.metrics.webhookOutcomes(h.name)
 	h.lines = h.linesLogger()
 	return h.startDedupe(ctx)
 }
@@ -69,9 +73,18 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	answerBeforeBody(w, r)
 	var reason string
 	outcome, ev, status := h.serve(w, r, next, &reason)
-	h.metrics.webhooks.WithLabelValues(h.name, outcome).Inc()
+	h.count(outcome)
 	h.log(start, outcome, status, ev, reason)
 	return nil
+}
+
+// count adds the notification to its outcome's counter.
+func (h *Webhook) count(outcome string) {
+	counter := h.outcomes[outcome]
+	if counter == nil { // a Webhook made without Provision (the tests' own)
+		counter = h.metrics.webhooks.WithLabelValues(h.name, outcome)
+	}
+	counter.Inc()
 }
 
 // linesLogger is the logger of the notifications' lines.
