@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -37,6 +38,18 @@ func FuzzCaddyfileSandboxBlock(f *testing.F) {
 			fields[field] = true
 		}
 	}
+	// The errors' own words, from blocks that are none of the fuzzer's: a
+	// word found in them ("echat_v2" in the list of provider names) is not
+	// repeated from the input.
+	var ownWords []string
+	for _, block := range []string{"zzzzzzzzzzzzzzzzzzzzzzzzzz {\n}", "qqq {\n}", "api_key {\n}", "wechat_v2 {\n}\nwechat_v2 {\n}", "wechat_v2 {\nqqq x\n}",
+		"wechat_v2 {\nzzzzzzzzzzzzzzzzzzzzzzzzzz x\n}", "wechat_v2 x {\n}", ""} {
+		var s Sandbox
+		tokens, _ := caddyfile.Tokenize([]byte("minipay_sandbox {\n"+block+"\n}"), "Caddyfile")
+		if err := s.UnmarshalCaddyfile(caddyfile.NewDispenser(tokens)); err != nil {
+			ownWords = append(ownWords, err.Error())
+		}
+	}
 	f.Fuzz(func(t *testing.T, args, lines string) {
 		in := "minipay_sandbox " + args + " {\n\t" + lines + "\n}"
 		tokens, lexErr := caddyfile.Tokenize([]byte(in), "Caddyfile")
@@ -51,8 +64,9 @@ func FuzzCaddyfileSandboxBlock(f *testing.F) {
 				for i, w := range words {
 					keyLine := i == 1 && (strings.Contains(words[0], "key") || strings.Contains(words[0], "secret"))
 					nameLike := i == 0 && len(words) <= 2 && (len(words) == 1 || words[1] == "{") && !named[strings.ToLower(w)] && !fields[w]
+					coincidence := slices.ContainsFunc(ownWords, func(own string) bool { return strings.Contains(own, w) })
 					if (keyLine || nameLike) && len(w) >= 8 && strings.ContainsAny(w, "0123456789") && strings.Trim(w, "{}") == w &&
-						strings.Contains(msg, w) {
+						strings.Contains(msg, w) && !coincidence {
 						t.Fatalf("%q: the error %q repeats %q", in, msg, w)
 					}
 				}
