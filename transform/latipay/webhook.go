@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/minipay/caddy-minipay/transform"
 )
@@ -50,9 +51,10 @@ var ErrBadField = fmt.Errorf("%w: a signed field is outside its documented gramm
 // online docs describe or, when the body is a JSON object, the
 // application/json one its merchant hosted online docs describe (the same
 // members; a number such as "amount": 120.00 keeps its text, which the
-// signature covers). A repeated name, a malformed escape or a body over
-// MaxNotification is refused: a repeated name would let the signed value
-// and the forwarded one differ. Line breaks and spaces around the body are
+// signature covers). A repeated name, a malformed escape, a name or value
+// that is not UTF-8 once unescaped, or a body over MaxNotification is
+// refused: a repeated name would let the signed value and the forwarded one
+// differ. Line breaks and spaces around the body are
 // not part of the form (a file sent with curl --data-binary ends with one;
 // inside a form, a space is written + or %20).
 func ParseNotification(body []byte) (transform.Params, error) {
@@ -69,7 +71,9 @@ func ParseNotification(body []byte) (transform.Params, error) {
 	}
 	p := make(transform.Params, 0, len(v))
 	for name, values := range v {
-		if len(values) != 1 {
+		// Read as UTF-8, as a JSON notification is: an escape of bytes that
+		// are not (%C0%AE) would reach the event as U+FFFD.
+		if len(values) != 1 || !utf8.ValidString(name) || !utf8.ValidString(values[0]) {
 			return nil, transform.ErrMalformed
 		}
 		p = append(p, transform.Param{Name: name, Value: values[0]})

@@ -188,6 +188,14 @@ func TestWebhookAttacks(t *testing.T) {
 		{"amount negative", notificationForm(vecAPIKey, setForm("amount", "-1.00")), ErrBadField},
 		{"amount with an exponent", notificationForm(vecAPIKey, setForm("amount", "1e2")), ErrBadField},
 		{"oversized", docNotification + "&pad=" + strings.Repeat("a", MaxNotification), transform.ErrMalformed},
+		// A form value is read as UTF-8, as a JSON notification is: bytes
+		// that are not (an overlong '.', a lone continuation byte, a raw
+		// byte past ASCII) would reach the event as U+FFFD, text Latipay
+		// never sent, even in an unverified.* entry.
+		{"unsigned order_id escaping an overlong '.'", strings.Replace(docNotification, "order_id=", "order_id=%C0%AE", 1), transform.ErrMalformed},
+		{"unsigned pay_time escaping a lone continuation byte", strings.Replace(docNotification, "pay_time=", "pay_time=%80", 1), transform.ErrMalformed},
+		{"unsigned order_id holding a raw byte past ASCII", strings.Replace(docNotification, "order_id=", "order_id=\xff", 1), transform.ErrMalformed},
+		{"an added field whose name is not UTF-8", docNotification + "&%FF=1", transform.ErrMalformed},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
