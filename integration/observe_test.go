@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -169,18 +170,62 @@ func TestWebhookAccessLogShowsTheProviderRequest(t *testing.T) {
 	}
 }
 
+// readmeLogFilter is the body of the log block README Observability shows
+// for keeping code2Session's AppSecret out of Caddy's lines (the caddyfile
+// block holding "replace secret REDACTED"), for a test to load as a user
+// copies it into a logger of its own.
+func readmeLogFilter(t *testing.T) string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	at := strings.Index(text, "replace secret REDACTED")
+	start := strings.LastIndex(text[:max(at, 0)], "```caddyfile\n")
+	end := strings.Index(text[max(at, 0):], "```")
+	if at < 0 || start < 0 || end < 0 {
+		t.Fatal("README.md shows no filter for the AppSecret")
+	}
+	var body []string
+	inLog := false
+	for line := range strings.Lines(text[start+len("```caddyfile\n") : at+end]) {
+		line = strings.TrimPrefix(strings.TrimRight(line, "\n"), "  ") // the list item's indent
+		switch {
+		case line == "\tlog {":
+			inLog = true
+		case line == "\t}":
+			inLog = false
+		case inLog:
+			body = append(body, line)
+		}
+	}
+	if len(body) == 0 {
+		t.Fatal("README.md's filter block has no log block")
+	}
+	return strings.Join(body, "\n")
+}
+
 // TestUpstreamRewriteShowsTheAppSecret: a wechat_login route that rewrites
 // its upstream URI (reverse_proxy's rewrite subdirective, or a rewrite
 // between minipay and reverse_proxy in a route) makes Caddy's own lines
 // show code2Session's URL, AppSecret included: upstream roundtrip and
-// rewrite's line at DEBUG, aborting with incomplete response at WARN. The
-// filter encoder README Observability gives removes it from every one of
-// them; the same log unfiltered holds it (else README's warning is stale).
-// Caddy's GET /config/ shows the secret's placeholder (README Admin API).
+// rewrite's line at DEBUG, aborting with incomplete response at WARN; so
+// does, on any route, a redirect quoting that URL (an http:// upstream
+// sending the client to https://), in the Location upstream roundtrip
+// prints at DEBUG. The filter encoder README Observability gives, loaded as
+// README shows it, removes it from every one of them; the same log
+// unfiltered holds it (else README's warning is stale). Caddy's GET
+// /config/ shows the secret's placeholder (README Admin API).
 func TestUpstreamRewriteShowsTheAppSecret(t *testing.T) {
 	wechat := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/gateway/") || r.URL.Query().Get("secret") != appSecret {
+		if strings.TrimPrefix(r.URL.Path, "/gateway") != "/sns/jscode2session" || r.URL.Query().Get("secret") != appSecret {
 			t.Errorf("code2Session got %s", r.URL.RequestURI())
+		}
+		if r.URL.Query().Get("js_code") == "redirect" { // as a host asked over http:// answers
+			w.Header().Set("Location", "https://api.weixin.qq.com"+r.URL.RequestURI())
+			w.WriteHeader(http.StatusMovedPermanently)
+			return
 		}
 		if r.URL.Query().Get("js_code") == "cut" { // a Content-Length the body never reaches
 			w.Header().Set("Content-Length", "1000")
@@ -210,17 +255,7 @@ func TestUpstreamRewriteShowsTheAppSecret(t *testing.T) {
 	grace_period 1ns
 	log {
 		output file `+filtered+`
-		format filter {
-			wrap json
-			fields {
-				request>uri query {
-					replace secret REDACTED
-				}
-				uri query {
-					replace secret REDACTED
-				}
-			}
-		}
+`+readmeLogFilter(t)+`
 		level DEBUG
 	}
 	log plain {
@@ -247,6 +282,13 @@ func TestUpstreamRewriteShowsTheAppSecret(t *testing.T) {
 		rewrite * /gateway{uri}
 		reverse_proxy `+upstream+`
 	}
+	handle /plain/* {
+		minipay wechat_login {
+			app_id `+appID+`
+			app_secret {env.MINIPAY_REWRITE_SECRET}
+		}
+		reverse_proxy `+upstream+`
+	}
 }
 `)
 	for _, route := range []string{"subdirective", "between"} {
@@ -256,6 +298,10 @@ func TestUpstreamRewriteShowsTheAppSecret(t *testing.T) {
 			}
 		}
 	}
+	if r := postJSON(t, tc, "http://localhost:"+port+"/plain/login", `{"code":"redirect"}`); r.status != http.StatusBadGateway ||
+		!strings.Contains(string(r.body), `"the provider answered HTTP 301"`) {
+		t.Fatalf("a redirect: %d %s", r.status, r.body)
+	}
 	// README Admin API: Caddy's GET /config/ shows the placeholder, not its value.
 	if config := string(do(t, tc, http.MethodGet, "http://"+adminAddr+"/config/", "", nil).body); strings.Contains(config, appSecret) ||
 		!strings.Contains(config, "{env.MINIPAY_REWRITE_SECRET}") {
@@ -263,7 +309,8 @@ func TestUpstreamRewriteShowsTheAppSecret(t *testing.T) {
 	}
 	for file, holds := range map[string]bool{filtered: false, plain: true} {
 		logs := logText(t, file)
-		if !strings.Contains(logs, `"msg":"aborting with incomplete response"`) || !strings.Contains(logs, `"msg":"rewrote request"`) {
+		if !strings.Contains(logs, `"msg":"aborting with incomplete response"`) || !strings.Contains(logs, `"msg":"rewrote request"`) ||
+			!strings.Contains(logs, `"Location":["https://api.weixin.qq.com/sns/jscode2session?`) {
 			t.Fatalf("%s: Caddy's lines are missing:\n%s", filepath.Base(file), logs)
 		}
 		if got := strings.Contains(logs, appSecret); got != holds {
