@@ -1,9 +1,7 @@
 package caddymodule
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -167,11 +165,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	}
 	call, err := h.client.Prepare(ctx, op, body)
 	if err != nil {
-		// Only an operation whose request has an order_id names one: a
-		// login's order_id is a member refused as unknown, no order of it.
-		if call == nil && op != transform.OpLogin {
-			call = orderNamedIn(body)
-		}
 		return call, 0, asError(err)
 	}
 	out, err := h.roundTrip(r, next, m, call, rec)
@@ -192,40 +185,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	}
 	writeJSON(w, http.StatusOK, out)
 	return call, http.StatusOK, nil
-}
-
-// orderNamedIn is a call that only names the order of a request refused
-// before it was built (an invalid amount, a past expire_at, an unknown
-// field), so that its log line names the order too: the body's "order_id"
-// (that exact key, once) when it is a valid order id, which bounds what a
-// request can write in the log; nil otherwise. Only failures pay for this
-// second read (the decoder copies the id out of the pooled body buffer).
-func orderNamedIn(body []byte) *transform.Call {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil
-	}
-	id, named := "", false
-	for dec.More() {
-		key, err := dec.Token()
-		if err != nil {
-			return nil
-		}
-		var value json.RawMessage
-		if err := dec.Decode(&value); err != nil {
-			return nil
-		}
-		if key == "order_id" {
-			if named || json.Unmarshal(value, &id) != nil {
-				return nil // twice, or not a string: no order is named
-			}
-			named = true
-		}
-	}
-	if !named || transform.ValidOrderID("order_id", id) != nil {
-		return nil
-	}
-	return &transform.Call{OrderID: id}
 }
 
 // roundTrip rewrites the request for the provider, lets next carry it and

@@ -109,6 +109,20 @@ func BenchmarkHandlerPay(b *testing.B) {
 	}
 }
 
+// BenchmarkHandlerRefusedPay is the answer to a pay refused before
+// anything is sent (an unknown member before order_id): the 400, its count
+// and its log line naming the order, the body read once.
+func BenchmarkHandlerRefusedPay(b *testing.B) {
+	h := newTestHandler(b, io.Discard, zapcore.InfoLevel)
+	const body = `{"total_fee":1234,"order_id":"BENCH-1","amount":"12.34","currency":"CNY","description":"Latte","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`
+	b.ReportAllocs()
+	for b.Loop() {
+		if w := payWith(h, nil, body); w.Code != http.StatusBadRequest {
+			b.Fatalf("HTTP %d: %s", w.Code, w.Body)
+		}
+	}
+}
+
 // BenchmarkHandlerUnknownOperation is the answer to a request for an
 // operation the provider lacks: the 404, its count and its log line.
 func BenchmarkHandlerUnknownOperation(b *testing.B) {

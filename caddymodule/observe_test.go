@@ -126,6 +126,10 @@ func TestRefusedRequestLogNamesOrder(t *testing.T) {
 		{"order_id twice", "query", `{"order_id":"LOG-8","order_id":"LOG-9"}`, "order_id", "", ""},
 		{"order_id after a refused field", "pay", `{"amount":"1.001","order_id":"LOG-10","currency":"CNY","description":"d","openid":"o1"}`, "amount", "LOG-10", ""},
 		{"not JSON", "query", `order_id=LOG-7`, "", "", ""},
+		{"close with an unknown field", "close", `{"reason":"r","order_id":"LOG-13"}`, "reason", "LOG-13", ""},
+		{"refund_query with a refund_id breaking its rule", "refund_query", `{"refund_id":"R 1","order_id":"LOG-14"}`, "refund_id", "LOG-14", ""},
+		// As encoding/json's Decoder reads an object member by member.
+		{"an object cut short after its members", "query", `{"order_id":"LOG-15"`, "", "LOG-15", ""},
 		// An order_id keeping README Merchant API's characters and length
 		// that a provider refuses after reading it is named.
 		{"2C2P order_id over 20 characters", "pay", `{"order_id":"LOG-2C2P-1234567890123","amount":"1","currency":"SGD","description":"d","openid":"o1"}`,
@@ -243,6 +247,19 @@ func TestLogLinesFieldsInOrder(t *testing.T) {
 		}
 		const want = `{"level":"warn","ts":0,"msg":"minipay","provider":"wechat_v2","operation":"unknown","outcome":"unknown_operation",` +
 			`"status":404,"duration":0,"message":"\"capture\" is no operation of wechat_v2"}`
+		if got := lineOf(&log); got != want {
+			t.Fatalf("log line\n%s\nwant\n%s", got, want)
+		}
+	})
+	t.Run("refused request", func(t *testing.T) {
+		var log strings.Builder
+		h := newTestHandler(t, &log, zapcore.InfoLevel)
+		w := payWith(h, nil, `{"total_fee":1,"order_id":"LOG-16","amount":"1","currency":"CNY","description":"d","openid":"o1"}`)
+		if w.Code != http.StatusBadRequest {
+			t.Fatalf("HTTP %d %s", w.Code, w.Body)
+		}
+		const want = `{"level":"warn","ts":0,"msg":"minipay","provider":"wechat_v2","operation":"pay","outcome":"invalid_request",` +
+			`"status":400,"duration":0,"order_id":"LOG-16","message":"total_fee is not a known field","field":"total_fee"}`
 		if got := lineOf(&log); got != want {
 			t.Fatalf("log line\n%s\nwant\n%s", got, want)
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -40,6 +41,11 @@ func FuzzDispatch(f *testing.F) {
 		`{"order_id":"\u004f1\ud83d\ude00"}`,
 		`{"order_id":"O1"} {}`,
 		`[]`, ``, ` `, `{"refund_id":"R1","amount":"2.00","total_amount":"1.00","currency":"CNY","order_id":"O"}`,
+		// A refused body still names its order as encoding/json reads it
+		// (orderNamedByEncodingJSON).
+		`{"tip":[1,{"a":[true,false,null,-0.5e+3]}],"order_id":"O1"}`, `{"order\u005fid":"O\u0031","amount":7}`,
+		`{"order_id":"O1","amount":"1"`, `{"order_id":"O1"]`, `{"order_id":"O1"} x`, "{\"\xff\":1,\"order_id\":\"O1\"}",
+		`{"order_id":null,"tip":1}`, `{"order_id":"O1","tip":01}`, `{"tip":"\ud800","order_id":"O1","order_id":"O1"}`,
 	} {
 		f.Add(uint8(i%7), []byte(s))
 	}
@@ -62,18 +68,28 @@ func FuzzDispatch(f *testing.F) {
 		call, err := ops.Prepare(context.Background(), op, scratch)
 		// minipay reads the body into a buffer the next request reuses
 		// (transform.Client.Prepare): nothing decoded, and no error's
-		// field or message, may still point into it.
-		decoded := fmt.Sprintf("%#v %#v", got, err)
+		// field or message or named order, may still point into it.
+		decoded := fmt.Sprintf("%#v %#v %#v", got, err, call)
 		for i := range scratch {
 			scratch[i] = 'X'
 		}
-		if after := fmt.Sprintf("%#v %#v", got, err); after != decoded {
+		if after := fmt.Sprintf("%#v %#v %#v", got, err, call); after != decoded {
 			t.Fatalf("%s: overwriting the body changed what was decoded:\n%s\n%s", op, decoded, after)
 		}
 		if err != nil {
 			var e *Error
-			if !errors.As(err, &e) || call != nil || got != nil {
+			if !errors.As(err, &e) || got != nil {
 				t.Fatalf("%s: error %v (%T), call %v, builder reached: %v", op, err, err, call, got != nil)
+			}
+			// A refused request's call only names its order for the log
+			// line, as encoding/json reads the body; a login names none.
+			want := ""
+			if op != OpLogin && op != "nothing" {
+				want = orderNamedByEncodingJSON(body)
+			}
+			switch {
+			case want == "" && call != nil, want != "" && (call == nil || !reflect.DeepEqual(*call, Call{OrderID: want})):
+				t.Fatalf("%s: refused %q with call %+v, want one naming only %q", op, body, call, want)
 			}
 			switch {
 			case op == "nothing" && e.Status == 404 && e.Code == CodeUnknownOperation:
@@ -112,6 +128,38 @@ func FuzzDispatch(f *testing.F) {
 			t.Fatalf("pay money %+v", p.Money)
 		}
 	})
+}
+
+// orderNamedByEncodingJSON is the order a refused merchant body names, read
+// by encoding/json's Decoder member by member (what minipay read a second
+// time before Prepare named it): the "order_id" member, that exact key once,
+// when it is a string keeping the order id rule; "" otherwise.
+func orderNamedByEncodingJSON(body []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ""
+	}
+	id, named := "", false
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return ""
+		}
+		if key == "order_id" {
+			if named || json.Unmarshal(value, &id) != nil {
+				return ""
+			}
+			named = true
+		}
+	}
+	if !named || ValidOrderID("order_id", id) != nil {
+		return ""
+	}
+	return id
 }
 
 // flattenRef is FlattenJSON's rule written over encoding/json's generic

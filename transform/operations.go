@@ -56,7 +56,13 @@ func (o *Operations) Supports(op string) bool {
 // Prepare decodes and validates body for op and calls its builder
 // (transform.Client); an op without one is a 404 unknown_operation naming
 // the Provider. A pay request gets the caller's IP from ctx
-// (PayRequest.CallerIP).
+// (PayRequest.CallerIP). A request refused on the way (by the decoder,
+// Validate, the clock or the builder) comes with a call holding only its
+// OrderID, for the log line, when its body names one: an "order_id"
+// member, that exact name once, a string keeping the order id rule, in an
+// object encoding/json's Decoder reads to its end member by member
+// (readFlatJSON goes on reading a body it refuses to find it); a login
+// names none.
 func (o *Operations) Prepare(ctx context.Context, op string, body []byte) (*Call, error) {
 	if !o.Supports(op) {
 		return nil, UnknownOperation(o.Provider, op)
@@ -80,17 +86,21 @@ func (o *Operations) Prepare(ctx context.Context, op string, body []byte) (*Call
 // pay is build for a pay request, with CallerIP set and expire_at checked
 // against the clock.
 func (o *Operations) pay(callerIP string, body []byte) (*Call, error) {
-	req, err := decode[PayRequest](body)
+	req, named, err := decode[PayRequest](body)
 	if err != nil {
-		return nil, err
+		return refused(named, err)
 	}
 	// One rule for every provider, whether it sends the expiry or not:
 	// an order that would be expired at once is the merchant's error.
 	if !req.Expire.IsZero() && !req.Expire.After(o.now()) {
-		return nil, Invalid("expire_at", "must be in the future")
+		return refused(req.OrderID, Invalid("expire_at", "must be in the future"))
 	}
 	req.CallerIP = callerIP
-	return o.Pay(req)
+	call, err := o.Pay(req)
+	if err != nil && call == nil {
+		return refused(req.OrderID, err)
+	}
+	return call, err
 }
 
 // request is a canonical request: a pointer to R that validates itself.
@@ -103,23 +113,51 @@ type request[R any] interface {
 // build decodes, validates, then builds: a builder never sees a request
 // that has not passed Validate.
 func build[R any, P request[R]](body []byte, builder func(P) (*Call, error)) (*Call, error) {
-	req, err := decode[R, P](body)
+	req, named, err := decode[R, P](body)
 	if err != nil {
-		return nil, err
+		return refused(named, err)
 	}
-	return builder(req)
+	call, err := builder(req)
+	if err != nil && call == nil {
+		return refused(orderIDOf(req), err)
+	}
+	return call, err
 }
 
-// decode reads body into a new request and validates it.
-func decode[R any, P request[R]](body []byte) (P, error) {
+// decode reads body into a new request and validates it. A request it
+// refuses comes with the order its body names (readFlatJSON, or the
+// request's own order_id when Validate refused another field).
+func decode[R any, P request[R]](body []byte) (P, string, error) {
 	req := P(new(R))
-	if err := DecodeJSON(body, req); err != nil {
-		return nil, err
+	l := req.jsonFields()
+	if named, err := readFlatJSON(body, l.fields[:l.n], true); err != nil {
+		return nil, named, err
 	}
 	if err := req.Validate(); err != nil {
+		return nil, orderIDOf(req), err
+	}
+	return req, "", nil
+}
+
+// refused is Prepare's answer to a request refused before a call was
+// built: err, with a call that only names the order for the log line
+// (transform.Client) when orderID keeps the order id rule.
+func refused(orderID string, err error) (*Call, error) {
+	if orderID == "" || ValidOrderID(orderIDField, orderID) != nil {
 		return nil, err
 	}
-	return req, nil
+	return &Call{OrderID: orderID}, err
+}
+
+// orderIDOf is the request's order_id, "" for one without (a login).
+func orderIDOf(req flatJSON) string {
+	l := req.jsonFields()
+	for _, f := range l.fields[:l.n] {
+		if f.Name == orderIDField {
+			return *f.Value
+		}
+	}
+	return ""
 }
 
 func (o *Operations) now() time.Time {

@@ -3,6 +3,8 @@ package transform
 import (
 	"context"
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -59,5 +61,98 @@ func TestOperationsPayExpiry(t *testing.T) {
 	}
 	if _, err := ops.Prepare(context.Background(), OpPay, pay(time.Now().Add(time.Hour).UTC().Format(time.RFC3339))); err != nil {
 		t.Errorf("in an hour, by the wall clock: %v", err)
+	}
+}
+
+// TestRefusedRequestNamesOrder: a request refused by the decoder, Validate,
+// the clock or its builder comes with a call holding only the order its
+// body names, for minipay's log line (README "Observability"): the
+// "order_id" member, that exact name once, a string keeping the order id
+// rule, in an object encoding/json's Decoder reads member by member to its
+// end. Each row's answer is also encoding/json's (orderNamedByEncodingJSON),
+// including where that reading is lenient: an object cut short after a
+// member or closed by ']', and text after it, still name the order.
+func TestRefusedRequestNamesOrder(t *testing.T) {
+	now := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+	refuse := Invalid("description", "is refused by the provider")
+	ops := Operations{Provider: "demo", Now: func() time.Time { return now },
+		Pay: func(r *PayRequest) (*Call, error) {
+			if r.Description == "refused" {
+				return nil, refuse
+			}
+			return &Call{OrderID: r.OrderID}, nil
+		},
+		Query:       func(r *OrderRequest) (*Call, error) { return &Call{OrderID: r.OrderID}, nil },
+		Close:       func(r *OrderRequest) (*Call, error) { return &Call{OrderID: r.OrderID}, nil },
+		Refund:      func(r *RefundRequest) (*Call, error) { return &Call{OrderID: r.OrderID}, nil },
+		RefundQuery: func(r *RefundQueryRequest) (*Call, error) { return &Call{OrderID: r.OrderID}, nil },
+		Login:       func(r *LoginRequest) (*Call, error) { return &Call{}, nil },
+	}
+	nested := func(depth int) string {
+		return `{"tip":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + `,"order_id":"O1","x":1}`
+	}
+	tests := []struct {
+		name, op, body, want string
+	}{
+		{"amount refused by Validate", OpPay, `{"order_id":"O1","amount":"-1","currency":"CNY","description":"d","openid":"o"}`, "O1"},
+		{"refused by the builder", OpPay, `{"order_id":"O1","amount":"1","currency":"CNY","description":"refused","openid":"o"}`, "O1"},
+		{"expire_at in the past", OpPay, `{"order_id":"O1","amount":"1","currency":"CNY","description":"d","openid":"o","expire_at":"2001-01-01T00:00:00Z"}`, "O1"},
+		{"unknown member first", OpQuery, `{"tip":"1","order_id":"O1"}`, "O1"},
+		{"empty name first", OpClose, `{"":"1","order_id":"O1"}`, "O1"},
+		{"another member twice", OpRefund, `{"amount":"1","amount":"2","order_id":"O1"}`, "O1"},
+		{"a number, an object, an array", OpClose, `{"tip":-0.5e+3,"x":{"a":[true,false,null,"s",{}]},"order_id":"O1"}`, "O1"},
+		{"escapes in the name and the value", OpQuery, `{"order\u005fid":"O\u0031","x":1}`, "O1"},
+		{"invalid UTF-8 in another name", OpQuery, "{\"\xff\":1,\"order_id\":\"O1\"}", "O1"},
+		{"invalid UTF-8 in another value", OpPay, "{\"attach\":\"\xff\",\"order_id\":\"O1\"}", "O1"},
+		{"a control character in another value", OpPay, `{"attach":"\u0001","order_id":"O1"}`, "O1"},
+		{"refund_id refused, order_id given", OpRefundQuery, `{"refund_id":"R 1","order_id":"O1"}`, "O1"},
+		{"refund_query without order_id", OpRefundQuery, `{"refund_id":"R 1"}`, ""},
+		{"cut short after a member", OpPay, `{"order_id":"O1","amount":"1"`, "O1"},
+		{"cut short after a number", OpPay, `{"order_id":"O1","amount":1 `, "O1"},
+		{"closed by a bracket", OpQuery, `{"order_id":"O1","x":1]`, "O1"},
+		{"text after the object", OpQuery, `{"order_id":"O1"} x`, "O1"},
+		{"nested as deep as encoding/json reads", OpClose, nested(10000), "O1"},
+		{"nested deeper", OpClose, nested(10001), ""},
+		{"cut short after a colon", OpPay, `{"order_id":"O1","amount":`, ""},
+		{"cut short after a comma", OpPay, `{"order_id":"O1",`, ""},
+		{"a trailing comma", OpQuery, `{"order_id":"O1","x":1,}`, ""},
+		{"a missing comma", OpQuery, `{"x":1 "order_id":"O1"}`, ""},
+		{"a leading zero", OpQuery, `{"order_id":"O1","x":01}`, ""},
+		{"half a literal", OpQuery, `{"order_id":"O1","x":tru}`, ""},
+		{"a trailing comma in an array", OpQuery, `{"order_id":"O1","x":[1,]}`, ""},
+		{"a bad escape", OpQuery, `{"order_id":"O1","x":"\x"}`, ""},
+		{"a brace closing an array", OpQuery, `{"order_id":"O1","x":[1}`, ""},
+		{"order_id only in a nested object", OpQuery, `{"x":{"order_id":"O1"}}`, ""},
+		{"order_id twice", OpQuery, `{"order_id":"O1","order_id":"O1"}`, ""},
+		{"order_id null", OpQuery, `{"order_id":null,"x":1}`, ""},
+		{"order_id a number", OpQuery, `{"order_id":1,"x":1}`, ""},
+		{"order_id breaking its rule", OpQuery, `{"order_id":"O 1","x":1}`, ""},
+		{"order_id of invalid UTF-8", OpQuery, "{\"order_id\":\"O\xff\",\"x\":1}", ""},
+		{"another key's case", OpQuery, `{"ORDER_ID":"O1"}`, ""},
+		{"a byte order mark", OpQuery, "\ufeff{\"order_id\":\"O1\",\"x\":1}", ""},
+		{"a login", OpLogin, `{"code":"c","order_id":"O1"}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if ref := orderNamedByEncodingJSON([]byte(tt.body)); ref != tt.want && tt.op != OpLogin {
+				t.Fatalf("encoding/json names %q, the row %q", ref, tt.want)
+			}
+			call, err := ops.Prepare(context.Background(), tt.op, []byte(tt.body))
+			if err == nil {
+				t.Fatalf("accepted, call %+v", call)
+			}
+			switch {
+			case tt.want == "" && call != nil:
+				t.Fatalf("call %+v, want none (%v)", call, err)
+			case tt.want != "" && (call == nil || !reflect.DeepEqual(*call, Call{OrderID: tt.want})):
+				t.Fatalf("call %+v, want one naming only %q (%v)", call, tt.want, err)
+			}
+		})
+	}
+	// A builder's own call with its error is passed on as it is.
+	token := &Call{Method: "POST", OrderID: "O1"}
+	ops.Query = func(*OrderRequest) (*Call, error) { return token, refuse }
+	if call, err := ops.Prepare(context.Background(), OpQuery, []byte(`{"order_id":"O1"}`)); call != token || err != refuse {
+		t.Fatalf("Prepare = %+v, %v; want the builder's call and error", call, err)
 	}
 }

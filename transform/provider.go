@@ -79,9 +79,12 @@ type Client interface {
 	// Prepare validates the merchant's JSON body for operation op and builds
 	// the signed upstream call; an unknown op is an *Error unknown_operation.
 	// The call must not keep body: minipay reads it into a buffer that
-	// serves a later request. A valid body whose call could not be completed
-	// (a bearer token that could not be fetched) returns the call with the
-	// error: nothing is sent, but the log line names its OrderID.
+	// serves a later request. A call that comes with an error is not sent;
+	// the log line names its OrderID: a valid body whose call could not be
+	// completed (a bearer token that could not be fetched) returns the
+	// call, and a refused body that names an order (its "order_id" keeps
+	// the order id rule, whatever else is wrong: Operations.Prepare) a call
+	// holding only that OrderID.
 	Prepare(ctx context.Context, op string, body []byte) (*Call, error)
 }
 

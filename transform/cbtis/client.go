@@ -54,13 +54,14 @@ var (
 func (c *Client) ShareState(store transform.Store) { c.tokens.share(store) }
 
 // Prepare implements transform.Client for pay and query. The merchant's
-// body is checked before a token is fetched: a 400 costs no round trip. A
+// body is checked before a token is fetched: a 400 costs no round trip
+// (with the call naming its order, as Operations.Prepare returns it). A
 // token that could not be fetched returns the call (for its OrderID) with
 // the error.
 func (c *Client) Prepare(ctx context.Context, op string, body []byte) (*transform.Call, error) {
 	call, err := c.Operations.Prepare(ctx, op, body)
 	if err != nil {
-		return nil, err
+		return call, err
 	}
 	if err := c.authorize(ctx, call); err != nil {
 		return call, err

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 const payJSON = `{"order_id":"P9297895081903","amount":"1","currency":"HKD","description":"Mini Program Payment","openid":"oqZa55Qo-u0cVViWMAgv_YbyXb4U"}`
@@ -113,9 +114,7 @@ func TestPrepareErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			call, err := c.Prepare(context.Background(), tt.op, []byte(tt.body))
-			if call != nil {
-				t.Fatal("a call for an invalid request")
-			}
+			transformtest.NothingToSend(t, call)
 			if e := wantError(t, err, tt.status, tt.code); e.Field != tt.field {
 				t.Fatalf("field %q, want %q", e.Field, tt.field)
 			}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -66,6 +67,16 @@ func WantError(t testing.TB, err error, status int, code string, forbidden ...st
 		}
 	}
 	return e
+}
+
+// NothingToSend fails t when call, which Prepare returned with an error,
+// holds anything to send: a refused request comes with no call, or with
+// one that only names its order for the log line (transform.Client).
+func NothingToSend(t testing.TB, call *transform.Call) {
+	t.Helper()
+	if call != nil && !reflect.DeepEqual(*call, transform.Call{OrderID: call.OrderID}) {
+		t.Fatalf("Prepare refused the request but returned a call to send: %+v", call)
+	}
 }
 
 // Must builds a provider side with its constructor and fails t on error:

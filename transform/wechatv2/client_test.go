@@ -276,9 +276,7 @@ func TestPrepareErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			call, err := newClient(t, tt.cfg).Prepare(context.Background(), tt.op, []byte(tt.body))
-			if call != nil {
-				t.Fatalf("Prepare returned a call for %s", tt.body)
-			}
+			transformtest.NothingToSend(t, call)
 			e := wantError(t, err, tt.status, tt.code)
 			if e.Field != tt.field {
 				t.Fatalf("field = %q, want %q", e.Field, tt.field)
