@@ -2,9 +2,13 @@ package browser
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
 )
 
@@ -82,3 +86,42 @@ func TestConsoleKeyboardKeepsTheFocus(t *testing.T) {
 	focusIs(t, ctx, "fail KEY-2", "after a refresh rendered KEY-2 afresh")
 }
 
+// Every order has buttons labelled Succeed, Fail and Refund: in the list of
+// a page's buttons a screen reader offers, each one's name says which order
+// it acts on (its visible label first, so that the label a user sees, or
+// speaks to voice control, is in the name). On the old code two orders'
+// buttons had the same names, the label alone.
+func TestConsoleButtonsNameTheirOrder(t *testing.T) {
+	s := startCaddy(t)
+	ctx := browser(t)
+	s.pay(t, "NAME-1", "1.00")
+	s.pay(t, "NAME-2", "2.00")
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.sandbox+"/sandbox/"), chromedp.WaitVisible(chromedp.CSS(order("NAME-1")))); err != nil {
+		t.Fatal(err)
+	}
+	click(t, ctx, "wechat_v2", "NAME-1", "succeed", "succeeded", true)
+	tree, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (accessibility.GetFullAXTreeResult, error) {
+		return cdp.Call(ctx, tg, accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, n := range tree.Nodes {
+		if n.Ignored || n.Role == nil || n.Name == nil || string(n.Role.Value) != `"button"` {
+			continue
+		}
+		var name string
+		if err := json.Unmarshal(n.Name.Value, &name); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	want := []string{
+		"Succeed NAME-2 (wechat_v2)", "Fail NAME-2 (wechat_v2)", "Refund NAME-2 (wechat_v2)",
+		"Notify again NAME-1 (wechat_v2)", "Fail NAME-1 (wechat_v2)", "Refund NAME-1 (wechat_v2)",
+	}
+	if !slices.Equal(names, want) {
+		t.Fatalf("the page's buttons are named %q, want %q", names, want)
+	}
+}
