@@ -77,9 +77,9 @@ func TestSandboxConsole(t *testing.T) {
 	}
 	for _, want := range []string{
 		`data-order-id="CON-1" data-provider="wechat_v2"`, `data-field="state">refunded<`,
-		`data-notification="" data-order-id="CON-1" data-result="refunded" data-acknowledged="true"`,
-		`data-notification="" data-order-id="CON-1" data-result="succeeded" data-acknowledged="true"`,
-		`data-notification="" data-order-id="CON-3" data-result="failed" data-acknowledged="true"`,
+		`data-notification="wechat_v2" data-order-id="CON-1" data-result="refunded" data-acknowledged="true"`,
+		`data-notification="wechat_v2" data-order-id="CON-1" data-result="succeeded" data-acknowledged="true"`,
+		`data-notification="cbtis" data-order-id="CON-3" data-result="failed" data-acknowledged="true"`,
 		`&lt;xml&gt;&lt;return_code&gt;&lt;![CDATA[SUCCESS]]&gt;`, // the answer each got, escaped
 	} {
 		mustContain(t, fragment, want, "console list")
@@ -132,7 +132,7 @@ func TestSandboxCompleteRequests(t *testing.T) {
 	}
 	list := string(do(t, tc, http.MethodGet, sbx+"/sandbox/?part=list", "", nil).body)
 	mustContain(t, list, `data-order-id="CMP-V3" data-provider="wechat_v3"`, "console list")
-	if strings.Contains(list, `data-notification="" data-order-id="CMP-V3"`) {
+	if strings.Contains(list, `data-order-id="CMP-V3" data-result=`) {
 		t.Fatal("the console lists a notification the sandbox did not send")
 	}
 

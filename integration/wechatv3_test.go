@@ -205,7 +205,7 @@ func TestWechatV3SandboxKeyModes(t *testing.T) {
 				types["payment notified twice under one id"] = len(paidNotifications) == 2 && paidNotifications[0] == paidNotifications[1] && paidNotifications[0] != ""
 				list := string(do(t, tc, "GET", sb+"/sandbox/?part=list", "", nil).body)
 				for _, result := range []string{"succeeded", "refunded"} {
-					types["console "+result] = strings.Contains(list, `data-notification="" data-order-id="`+order+`" data-result="`+result+`" data-acknowledged="true"`)
+					types["console "+result] = strings.Contains(list, `data-notification="wechat_v3" data-order-id="`+order+`" data-result="`+result+`" data-acknowledged="true"`)
 				}
 				if types["payment.succeeded"] && types["refund.succeeded"] && types["console succeeded"] && types["console refunded"] && types["payment notified twice under one id"] {
 					break
