@@ -46,6 +46,10 @@ func TestParseMoney(t *testing.T) {
 		{"2", "KWD", 2000, 3},
 		{"1.2345", "CLF", 12345, 4},
 		{"12.30", "USD", 1230, 2},
+		// ISO 4217's list (SIX, its maintenance agency): the Caribbean guilder XCG
+		// (532, 2 digits) replaced the Netherlands Antillean guilder ANG on 31 March
+		// 2025; a maintained table knows it (README Merchant API "Money").
+		{"12.34", "XCG", 1234, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.currency+"_"+tt.amount, func(t *testing.T) {
@@ -92,6 +96,7 @@ func TestParseMoneyRejects(t *testing.T) {
 		{"too large JPY", "1000000000000", "JPY", "amount"},
 		{"overflow", "99999999999999999999999", "CNY", "amount"},
 		{"unknown currency", "1", "XYZ", "currency"},
+		{"withdrawn currency ANG (XCG since 2025)", "1", "ANG", "currency"},
 		{"lowercase currency", "1", "cny", "currency"},
 		{"mixed case currency", "1", "Cny", "currency"},
 		{"empty currency", "1", "", "currency"},
