@@ -81,3 +81,64 @@ func TestConsoleRecoversFromAnOutage(t *testing.T) {
 	}
 	click(t, ctx, "wechat_v2", "GONE-1", "succeed", "succeeded", true)
 }
+
+// The header's "live" is a status region (role="status"): what changes in
+// it is announced by a screen reader. While the sandbox answers, the
+// page's refreshes leave it alone; it changes when the sandbox goes out of
+// reach and when it is back. On the old code every refresh, every two
+// seconds, wrote its class and its text again (its text node removed and
+// added), changes a screen reader may announce each time.
+func TestConsoleStatusChangesOnlyWithTheSandbox(t *testing.T) {
+	s := startCaddy(t)
+	ctx := browser(t)
+	s.pay(t, "LIVE-1", "1.00")
+	target, err := url.Parse(s.sandbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream := httputil.NewSingleHostReverseProxy(target)
+	var down atomic.Bool
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", http.StatusBadGateway)
+			return
+		}
+		upstream.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	changes := func() int {
+		t.Helper()
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.liveChanges`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(proxy.URL+"/sandbox/"),
+		chromedp.WaitVisible(chromedp.CSS(order("LIVE-1"))),
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			window.liveChanges = 0;
+			new MutationObserver(m => { window.liveChanges += m.length; }).observe(document.getElementById("live"),
+				{ attributes: true, childList: true, characterData: true, subtree: true });
+		})()`),
+		chromedp.Sleep(4500*time.Millisecond), // two refreshes at least
+	); err != nil {
+		t.Fatal(err)
+	}
+	if n := changes(); n != 0 {
+		t.Fatalf("the status region changed %d times while the sandbox answered every refresh", n)
+	}
+	down.Store(true)
+	if err := chromedp.Do(ctx, wait(`document.getElementById("live").textContent === "sandbox unreachable"`, 5*time.Second), chromedp.Sleep(2500*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	atDown := changes()
+	down.Store(false)
+	if err := chromedp.Do(ctx, wait(`document.getElementById("live").textContent === "live"`, 5*time.Second), chromedp.Sleep(4500*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if n := changes(); atDown == 0 || atDown > 2 || n-atDown == 0 || n-atDown > 2 {
+		t.Fatalf("the status region changed %d times when the sandbox went away (two refreshes failing) and %d when it came back, want once each (its class and text)", atDown, n-atDown)
+	}
+}
