@@ -36,27 +36,7 @@ func TestConsoleHostileText(t *testing.T) {
 	}
 	token := cbtisToken(t, s)
 	for _, id := range ids {
-		body, _ := json.Marshal(map[string]any{
-			"amount": "1.50", "currency": "HKD", "merchant_order_id": id, "description": "奶茶 <b>&</b>",
-			"notify_url": merchant.URL + "/notify",
-			"payment_method": map[string]any{"type": "wechat", "wechat": map[string]any{
-				"flow": "mini_program", "sub_appid": "wx7bc98d929da735fe", "sub_openid": "oqZa55Qo-u0cVViWMAgv_YbyXb4U"}},
-		})
-		req, _ := http.NewRequest(http.MethodPost, s.sandbox+"/mch-api/v1/pa/payment_intents/create", strings.NewReader(string(body)))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var created struct {
-			Code int `json:"code"`
-		}
-		err = json.NewDecoder(res.Body).Decode(&created)
-		res.Body.Close()
-		if err != nil || created.Code != 0 {
-			t.Fatalf("create %q: code %d (%v)", id, created.Code, err)
-		}
+		cbtisCreate(t, s, token, id, "奶茶 <b>&</b>", merchant.URL+"/notify")
 	}
 
 	// byID finds an order's element by its id as a string, not through a
@@ -149,4 +129,32 @@ func cbtisToken(t *testing.T, s stack) string {
 		t.Fatalf("token: %v", err)
 	}
 	return tok.AccessToken
+}
+
+// cbtisCreate creates a payment intent through Caddyfile.example's CBTIS
+// sandbox itself, as a client of CBTIS's API: no merchant API rule on the
+// id (CBTIS documents only its length).
+func cbtisCreate(t *testing.T, s stack, token, id, description, notifyURL string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"amount": "1.50", "currency": "HKD", "merchant_order_id": id, "description": description,
+		"notify_url": notifyURL,
+		"payment_method": map[string]any{"type": "wechat", "wechat": map[string]any{
+			"flow": "mini_program", "sub_appid": "wx7bc98d929da735fe", "sub_openid": "oqZa55Qo-u0cVViWMAgv_YbyXb4U"}},
+	})
+	req, _ := http.NewRequest(http.MethodPost, s.sandbox+"/mch-api/v1/pa/payment_intents/create", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct {
+		Code int `json:"code"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&created)
+	res.Body.Close()
+	if err != nil || created.Code != 0 {
+		t.Fatalf("create %q: code %d (%v)", id, created.Code, err)
+	}
 }
