@@ -53,21 +53,9 @@ func TestClusterLifecycle(t *testing.T) {
 	cold.mu.Lock()
 	cold.tokenDelay = 300 * time.Millisecond // the calls of all three arrive during the fetch
 	cold.mu.Unlock()
-	platform := v3PrivateKey(t, "wechatpay_platform_key.pem")
-	platformPEM, err := os.ReadFile(v3KeyPath(t, "wechatpay_platform_cert.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wechat := &fakeWeChatV3{t: t, merchant: &v3PrivateKey(t, "apiclient_key.pem").PublicKey,
-		certs: []string{string(platformPEM)}, certKey: platform, certSerial: v3PlatformSN}
+	wechat := unpaidWeChatV3(t)
 	wechatSrv := httptest.NewServer(wechat)
 	t.Cleanup(wechatSrv.Close)
-	wechat.script(func(r *http.Request) (int, string, http.Header) {
-		order := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
-		body := `{"appid":"` + appID + `","mchid":"` + mchID + `","out_trade_no":"` + order + `","trade_state":"NOTPAY","trade_state_desc":"not paid",` +
-			`"amount":{"total":100,"currency":"CNY"}}`
-		return 200, body, wechatHeaders(t, platform, v3PlatformSN, time.Now().Unix(), body)
-	})
 	merchant := newCountingMerchant(t)
 
 	site := cbtisRoute("cold", cold) + cbtisRoute("expiring", expiring) + cbtisRoute("revoked", revoked) + `

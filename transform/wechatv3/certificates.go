@@ -63,8 +63,12 @@ func CertificatesKey(mchID string) string {
 	return "minipay/wechat_v3/" + mchID + "/certificates"
 }
 
-// certificatesLockWait bounds the wait for another instance's download.
-const certificatesLockWait = 10 * time.Second
+// certificatesLockWait bounds the wait for another instance's download
+// (itself bounded by the download client's 10 s). It outlasts the 10 s after
+// which file_system takes a dead holder's lock for stale, so that one waiter
+// takes the lock over and downloads and the others read its download, as
+// the CBTIS token's wait does; a wait of 10 s made every waiter download alone.
+const certificatesLockWait = 15 * time.Second
 
 // sharedCertificates is a CertificateStore at one key of a cluster's
 // transform.Store; the lock has the key's name.
