@@ -83,7 +83,8 @@ func useTempDirNobodyMayEnter(t *testing.T) {
 // still read but no longer write (a volume remounted read-only, a change of
 // owner), as README "Clusters" describes for a failing storage: what is
 // stored still counts (an acknowledged event is a duplicate, a stored token
-// is read), and what needs a write works alone at once: a lock that cannot
+// is read, until the API refuses it: never again after), and what needs a
+// write works alone at once: a lock that cannot
 // be taken is no wait (the token is fetched by the instance, the event
 // forwarded, never answered 503), and every failure is counted. Root
 // writes anywhere, so under root the Caddy runs as nobody.
@@ -158,6 +159,13 @@ func TestClusterStorageUnwritable(t *testing.T) {
 	}
 	if fetches, _ := fake.counts(); fetches != 2 {
 		t.Fatalf("%d token fetches, want 2 (the first, stored; its own after the 401)", fetches)
+	}
+	// its own token refused in turn: the stored one, refused first, is
+	// still not used again (it was a second 401 and a 502)
+	fake.revoke()
+	pay("RO-P4-" + run)
+	if fetches, _ := fake.counts(); fetches != 3 {
+		t.Fatalf("%d token fetches, want 3 (its own again after the second 401)", fetches)
 	}
 	// a new event is forwarded each time (fails open), never answered 503
 	fresh, freshSig := cbtisNotification("RO-2-" + run)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,7 +48,7 @@ type tokenSource struct {
 	token     string
 	refreshAt time.Time // zero: cached until the API refuses it (no expires_in)
 	expiresAt time.Time // what expires_in said, for the admin API
-	refused   string    // the last token the API refused: a shared copy equal to it is not reused
+	refused   []string  // the last tokens the API refused (maxRefused): a shared copy equal to one is not reused
 	store     transform.Store
 	inflight  *tokenFetch
 	fetches   int // requests to the token endpoint, for tests
@@ -157,6 +158,13 @@ func (s *tokenSource) fetch(ctx context.Context, f *tokenFetch) {
 	close(f.done)
 }
 
+// maxRefused is how many refused tokens an instance remembers. The shared
+// copy is one of them only while the storage could not take their
+// replacements (a storage it can read but not write): then the instance
+// fetches its own, and remembering the last refused token alone let the
+// first one, still stored, back in once its own was refused in turn.
+const maxRefused = 8
+
 // sharedLockWait bounds the wait for another instance's fetch (itself
 // bounded by the http.Client's timeout) before fetching alone.
 const sharedLockWait = 15 * time.Second
@@ -179,7 +187,7 @@ func (s *tokenSource) obtain(ctx context.Context) (sharedToken, error) {
 	before := s.loadFailure(ctx, store)
 	v, err := transform.FillShared(ctx, store, s.key, sharedLockWait, func(b []byte) bool {
 		t, ok := decodeShared(b)
-		return ok && (t.Owner == "" || t.Owner == s.owner) && t.AccessToken != refused && (t.RefreshAt.IsZero() || s.now().Before(t.RefreshAt))
+		return ok && (t.Owner == "" || t.Owner == s.owner) && !slices.Contains(refused, t.AccessToken) && (t.RefreshAt.IsZero() || s.now().Before(t.RefreshAt))
 	}, func() ([]byte, error) {
 		if err := s.failedMeanwhile(ctx, store, before); err != nil {
 			return nil, err
@@ -307,7 +315,11 @@ func margin(lifetime time.Duration) time.Duration {
 // one another instance fetched meanwhile is used as it is.
 func (s *tokenSource) Invalidate(token string) {
 	s.mu.Lock()
-	s.refused = token
+	if !slices.Contains(s.refused, token) {
+		// A new slice, not an append in place: obtain reads the old one
+		// outside the lock.
+		s.refused = append([]string{token}, s.refused[:min(len(s.refused), maxRefused-1)]...)
+	}
 	if s.token == token {
 		s.token, s.refreshAt, s.expiresAt = "", time.Time{}, time.Time{}
 	}
