@@ -35,8 +35,8 @@ func FlattenJSON(doc []byte, maxDepth, maxMembers int) (map[string]string, error
 		return nil, ErrNestedJSON
 	}
 	f := flattener{dec: dec, maxDepth: maxDepth, values: maxMembers, out: make(map[string]string, 16)}
-	if err := f.object(1); err != nil {
-		return nil, err
+	if f.object(1) != nil {
+		return nil, ErrNestedJSON
 	}
 	// Only the end of the input may follow the object: io.EOF, not any
 	// error (a Token error is exactly what trailing garbage gives).
@@ -64,6 +64,7 @@ type flattener struct {
 	values   int    // values that may still be read
 	name     []byte // the path of the value being read
 	out      map[string]string
+	exact    *exactCheck // UnmarshalExact's walk: names checked, no leaves kept (out is nil)
 }
 
 // ValidJSONText tells whether doc is UTF-8 whose \u escapes each stand for
@@ -121,19 +122,23 @@ func (f *flattener) object(depth int) error {
 	var names []string
 	var many map[string]struct{}
 	for f.dec.More() {
+		start := f.dec.InputOffset()
 		tok, err := f.dec.Token()
 		if err != nil {
 			return ErrNestedJSON
 		}
 		name, _ := tok.(string)
+		if f.exact != nil {
+			f.exact.member(name, start, f.dec.InputOffset())
+		}
 		if many != nil {
 			if _, dup := many[name]; dup {
-				return ErrNestedJSON
+				return ErrDuplicateMember
 			}
 			many[name] = struct{}{}
 		} else {
 			if slices.Contains(names, name) {
-				return ErrNestedJSON
+				return ErrDuplicateMember
 			}
 			if names == nil {
 				names = few[:0]
@@ -145,13 +150,17 @@ func (f *flattener) object(depth int) error {
 				}
 			}
 		}
-		parent := len(f.name)
-		if parent+len(name) > MaxFlatName { // refused before it is copied
-			return ErrNestedJSON
+		if f.out == nil { // no leaf is kept: no path is built
+			err = f.value(depth)
+		} else {
+			parent := len(f.name)
+			if parent+len(name) > MaxFlatName { // refused before it is copied
+				return ErrNestedJSON
+			}
+			f.name = append(f.name, name...)
+			err = f.value(depth)
+			f.name = f.name[:parent]
 		}
-		f.name = append(f.name, name...)
-		err = f.value(depth)
-		f.name = f.name[:parent]
 		if err != nil {
 			return err
 		}
@@ -178,13 +187,17 @@ func (f *flattener) value(depth int) error {
 		if depth >= f.maxDepth {
 			return ErrNestedJSON
 		}
-		f.name = append(f.name, '.')
+		if f.out != nil {
+			f.name = append(f.name, '.')
+		}
 		if t == '{' {
 			return f.object(depth + 1)
 		}
 		parent := len(f.name)
 		for i := 0; f.dec.More(); i++ {
-			f.name = strconv.AppendInt(f.name[:parent], int64(i), 10)
+			if f.out != nil {
+				f.name = strconv.AppendInt(f.name[:parent], int64(i), 10)
+			}
 			if err := f.value(depth + 1); err != nil {
 				return err
 			}
@@ -200,6 +213,9 @@ func (f *flattener) value(depth int) error {
 	case bool:
 		v = strconv.FormatBool(t)
 	case nil:
+		return nil
+	}
+	if f.out == nil {
 		return nil
 	}
 	name := string(f.name)

@@ -319,7 +319,7 @@ func (c *Certificates) readStored(b []byte, now time.Time) (*certificateSet, err
 	// Another instance's clock may run a little ahead of this one's; a
 	// download from further in the future than WeChat's own window allows
 	// is not used (it would never fall due for a refresh).
-	if err := json.Unmarshal(b, &sd); err != nil || sd.Fetched.After(now.Add(MaxSkew)) {
+	if err := transform.UnmarshalExact(b, &sd); err != nil || sd.Fetched.After(now.Add(MaxSkew)) {
 		return nil, ErrNoCertificates
 	}
 	// The signature's 300 s window applies to answers as they arrive; a
@@ -391,7 +391,7 @@ func (c *Certificates) download(ctx context.Context, now time.Time) error {
 // read from it.
 func errorCodeOf(body []byte) string {
 	var e errorAnswer
-	if json.Unmarshal(body, &e) != nil {
+	if transform.UnmarshalExact(body, &e) != nil {
 		return ""
 	}
 	return e.Code
@@ -408,7 +408,7 @@ type certificatesAnswer struct {
 // download's signature with them (or with the merchant's other keys).
 func (c *Certificates) readAnswer(h http.Header, body []byte, now time.Time) (*certificateSet, error) {
 	var a certificatesAnswer
-	if err := json.Unmarshal(body, &a); err != nil || len(a.Data) == 0 || len(a.Data) > 32 {
+	if err := transform.UnmarshalExact(body, &a); err != nil || len(a.Data) == 0 || len(a.Data) > 32 {
 		return nil, noCertificates("the answer is no list of 1 to 32 certificates")
 	}
 	s := &certificateSet{certs: make(map[string]*x509.Certificate, len(a.Data))}

@@ -553,6 +553,22 @@ func TestCertificatesFailureReasons(t *testing.T) {
 		}), "", "certificates_url answered HTTP 404"},
 		{"not a list", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"data":[]}`)) }), "",
 			"the answer is no list of 1 to 32 certificates"},
+		// Members by their exact names, once (as a strict reader reads the
+		// signed answer): DATA is not data, and data twice is no list.
+		{"data in capitals", serveWith(func(cs *certServer) {
+			cs.decorate = func(b []byte) []byte { return bytes.Replace(b, []byte(`"data"`), []byte(`"DATA"`), 1) }
+		}), "", "the answer is no list of 1 to 32 certificates"},
+		{"data twice", serveWith(func(cs *certServer) {
+			cs.decorate = func(b []byte) []byte { return append([]byte(`{"data":[],`), b[1:]...) }
+		}), "", "the answer is no list of 1 to 32 certificates"},
+		{"HTTP 404, Code in another case", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"Code":"RESOURCE_NOT_EXISTS","message":"x"}`))
+		}), "", "certificates_url answered HTTP 404"},
+		{"HTTP 404, code twice", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"code":"NOT_FOUND","code":"RESOURCE_NOT_EXISTS","message":"x"}`))
+		}), "", "certificates_url answered HTTP 404"},
 		{"another api_v3_key", serveWith(nil), "another-apiv3-key-0123456789abcd",
 			"a certificate does not decrypt with api_v3_key"},
 		{"signed by a key it does not hold", serveWith(func(cs *certServer) {
@@ -729,6 +745,20 @@ func TestCertificatesStoredValuesThatDoNotRead(t *testing.T) {
 	cfg := certificateModeConfig(t, cs)
 	body := `{"x":1}`
 	now := time.Now().UTC().Format(time.RFC3339Nano)
+	// A stored download that reads (another instance's, read back here
+	// without a second download), to be spoilt by a member's name.
+	good := func() string {
+		store := transformtest.NewMemStore()
+		first, second := must(NewClient(cfg)), must(NewClient(cfg))
+		first.ShareState(store)
+		second.ShareState(store)
+		before := cs.downloads.Load()
+		if first.Certificates().Refresh(t.Context(), true) != nil || second.Certificates().Refresh(t.Context(), true) != nil ||
+			cs.downloads.Load()-before != 1 {
+			t.Fatal("the stored download does not read")
+		}
+		return string(must(store.Load(t.Context(), CertificatesKey(cfg.MchID))))
+	}()
 	for i, stored := range []string{
 		``,
 		`null`,
@@ -741,6 +771,9 @@ func TestCertificatesStoredValuesThatDoNotRead(t *testing.T) {
 		`{"fetched":"` + now + `","header":{},"body":"eyJkYXRhIjpbeyJzZXJpYWxfbm8iOiIxIn1dfQ=="}`, // a certificate without encrypt_certificate
 		`{"fetched":"not a time","header":{},"body":""}`,
 		`{"fetched":12,"header":"x","body":7}`,
+		// A stored download is read as the answer is: exact names, once.
+		strings.Replace(good, `"body":`, `"Body":`, 1),
+		strings.Replace(good, `{"fetched":`, `{"body":"e30=","fetched":`, 1),
 	} {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
 			store := transformtest.NewMemStore()

@@ -2,7 +2,6 @@ package wechatv3
 
 import (
 	"cmp"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -150,7 +149,7 @@ type errorAnswer struct {
 // did not close the order.
 func hasErrorCode(body []byte) bool {
 	var e errorAnswer
-	return json.Unmarshal(body, &e) == nil && e.Code != ""
+	return transform.UnmarshalExact(body, &e) == nil && e.Code != ""
 }
 
 // answerError maps a verified answer that is not a success: a 4xx (or a 2xx
@@ -161,7 +160,7 @@ func hasErrorCode(body []byte) bool {
 // and CBTIS follow too).
 func answerError(status int, body []byte) error {
 	var e errorAnswer
-	_ = json.Unmarshal(body, &e)
+	_ = transform.UnmarshalExact(body, &e)
 	switch {
 	case e.Code == "SIGN_ERROR" || e.Code == "FREQUENCY_LIMITED":
 		return transform.UpstreamCode("the provider answered HTTP "+strconv.Itoa(status), e.Code, e.Message)
@@ -203,7 +202,7 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 		var a struct {
 			PrepayID string `json:"prepay_id"`
 		}
-		if json.Unmarshal(answer, &a) != nil || a.PrepayID == "" {
+		if transform.UnmarshalExact(answer, &a) != nil || a.PrepayID == "" {
 			return nil, transform.Upstream("the provider's answer has no prepay_id")
 		}
 		pp, err := c.PaymentParams(orderID, a.PrepayID)
@@ -350,7 +349,7 @@ var tradeStates = map[string]string{
 // StatusFromTransaction maps a verified transaction object for orderID.
 func (c *Client) StatusFromTransaction(answer []byte, orderID string) (*transform.PaymentStatus, error) {
 	var t Transaction
-	if err := json.Unmarshal(answer, &t); err != nil {
+	if err := transform.UnmarshalExact(answer, &t); err != nil {
 		return nil, transform.Upstream("the provider's answer is not a transaction object")
 	}
 	if !c.belongs(&t) || t.OutTradeNo != orderID {
@@ -481,7 +480,7 @@ var refundStates = map[string]string{
 // about, and ofOrder judges the order it names.
 func (c *Client) refundResult(answer []byte, refundID string, ofOrder func(answered string) error) ([]byte, error) {
 	var r Refund
-	if err := json.Unmarshal(answer, &r); err != nil {
+	if err := transform.UnmarshalExact(answer, &r); err != nil {
 		return nil, transform.Upstream("the provider's answer is not a refund object")
 	}
 	if r.OutRefundNo != refundID {

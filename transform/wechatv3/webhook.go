@@ -2,7 +2,6 @@ package wechatv3
 
 import (
 	"cmp"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -198,7 +197,7 @@ func parseEnvelope(body []byte) (*notification, error) {
 // a JSON document with neither event_type nor resource.
 func isAnswer(body []byte) bool {
 	var env notification
-	err := json.Unmarshal(body, &env)
+	err := transform.UnmarshalExact(body, &env)
 	return len(body) == 0 || err == nil && env.EventType == "" && env.Resource == nil
 }
 

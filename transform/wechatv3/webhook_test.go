@@ -196,6 +196,19 @@ func TestWebhookRefusals(t *testing.T) {
 	if _, err := must(NewWebhook(merchantConfig(t))).Verify(transform.Notification{Header: sb.sign(examplePublicKeyID, body), Body: body}); !errors.Is(err, transform.ErrSignedAnswer) {
 		t.Fatalf("a signed answer as a notification: %v", err)
 	}
+	// A document is a notification by its exact member names, as the
+	// envelope is read: Event_Type and RESOURCE name nothing, so a signed
+	// document with only those is an answer; event_type given twice is
+	// malformed, not an answer.
+	for body, want := range map[string]error{
+		`{"Event_Type":"TRANSACTION.SUCCESS","RESOURCE":{"ciphertext":"x"}}`: transform.ErrSignedAnswer,
+		`{"event_type":"TRANSACTION.SUCCESS","event_type":"X"}`:              transform.ErrMalformed,
+	} {
+		b := []byte(body)
+		if _, err := must(NewWebhook(merchantConfig(t))).Verify(transform.Notification{Header: sb.sign(examplePublicKeyID, b), Body: b}); err != want {
+			t.Errorf("%s: %v, want %v", body, err, want)
+		}
+	}
 }
 
 // repeatHeader adds a second line of the header name, holding value, after
