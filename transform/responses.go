@@ -28,6 +28,15 @@ type PaymentParams struct {
 	ProviderOrderID string `json:"provider_order_id,omitempty"`
 }
 
+// ValidTimeStamp tells a wx.requestPayment timeStamp: Unix seconds in
+// decimal digits, the form wechat_v2 and wechat_v3 make and WeChat's
+// paySign signs as text. A provider's answer holding another spelling
+// (1490840662.0, 1.49e9: a serializer's float) is not normalised into one:
+// the signature was made over some text, and only the provider knows which.
+func ValidTimeStamp(s string) bool {
+	return s != "" && allDigits(s)
+}
+
 // AppendJSON writes the wx.requestPayment object by hand: it is the answer
 // of every pay, and this is a fraction of encoding/json's cost.
 func (p *PaymentParams) AppendJSON(dst []byte) []byte {

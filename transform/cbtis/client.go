@@ -3,6 +3,7 @@ package cbtis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -86,7 +87,7 @@ func (c *Client) authorize(ctx context.Context, call *transform.Call) error {
 		if status == http.StatusUnauthorized {
 			c.tokens.Invalidate(token)
 			var env envelope
-			_ = json.Unmarshal(body, &env)
+			_ = transform.UnmarshalExact(body, &env)
 			return nil, &transform.RetryError{Final: transform.AnswerNotOK(status, codeText(env.Code), env.Message).WithoutSecrets([]string{token})}
 		}
 		out, err := decode(status, h, body)
@@ -189,12 +190,15 @@ type envelope struct {
 // 502 either way: transform.AnswerNotOK, the rule the three share.
 func ReadAnswer(status int, body []byte) (json.RawMessage, error) {
 	var env envelope
-	jsonErr := json.Unmarshal(body, &env)
+	jsonErr := transform.UnmarshalExact(body, &env)
 	if status < 200 || status > 299 {
 		if jsonErr != nil {
 			return nil, transform.Upstream("the provider answered HTTP " + strconv.Itoa(status))
 		}
 		return nil, transform.AnswerNotOK(status, codeText(env.Code), env.Message)
+	}
+	if errors.Is(jsonErr, transform.ErrDuplicateMember) {
+		return nil, transform.Upstream("the provider's answer gives a member twice")
 	}
 	if jsonErr != nil {
 		return nil, transform.Upstream("the provider's answer is not valid JSON")
@@ -235,7 +239,7 @@ type intent struct {
 
 func readIntent(orderID string, data json.RawMessage) (*intent, error) {
 	var in intent
-	if err := json.Unmarshal(data, &in); err != nil {
+	if err := transform.UnmarshalExact(data, &in); err != nil {
 		return nil, transform.Upstream("the provider's answer has an unexpected data object")
 	}
 	// create and query answers always name the order: a missing or
@@ -265,6 +269,9 @@ func PaymentParams(orderID string, data json.RawMessage) (*transform.PaymentPara
 	}
 	if pp.TimeStamp == "" || pp.NonceStr == "" || pp.Package == "" || pp.SignType == "" || pp.PaySign == "" {
 		return nil, transform.Upstream("the provider's next_action.data lacks a wx.requestPayment field")
+	}
+	if !transform.ValidTimeStamp(pp.TimeStamp) {
+		return nil, transform.Upstream("the provider's next_action.data.timeStamp is not Unix seconds in decimal digits")
 	}
 	return pp, nil
 }

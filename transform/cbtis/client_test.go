@@ -206,6 +206,14 @@ func TestDecodeErrors(t *testing.T) {
 		{"no merchant_order_id", "pay", 200, strings.Replace(createAnswer, `"merchant_order_id":"P9297895081903",`, ``, 1), 502, transform.CodeUpstreamError, "", ""},
 		{"query for another order", "query", 200, `{"code":0,"data":{"order_id":"C1","merchant_order_id":"OTHER","status":"SUCCEEDED"}}`, 502, transform.CodeUpstreamError, "", ""},
 		{"query without merchant_order_id", "query", 200, `{"code":0,"data":{"order_id":"C1","status":"SUCCEEDED"}}`, 502, transform.CodeUpstreamError, "", ""},
+		// wx.requestPayment's timeStamp is a string of decimal digits (as
+		// wechat_v2's and wechat_v3's are made): a float's spelling is not
+		// normalised into one, since paySign signs the text.
+		{"timeStamp a float", "pay", 200, strings.Replace(createAnswer, `"timeStamp":"1692815143"`, `"timeStamp":1490840662.0`, 1), 502, transform.CodeUpstreamError, "", ""},
+		{"timeStamp with an exponent", "pay", 200, strings.Replace(createAnswer, `"timeStamp":"1692815143"`, `"timeStamp":1.490840662e9`, 1), 502, transform.CodeUpstreamError, "", ""},
+		{"timeStamp a string with a fraction", "pay", 200, strings.Replace(createAnswer, `"timeStamp":"1692815143"`, `"timeStamp":"1490840662.0"`, 1), 502, transform.CodeUpstreamError, "", ""},
+		{"timeStamp negative", "pay", 200, strings.Replace(createAnswer, `"timeStamp":"1692815143"`, `"timeStamp":-1692815143`, 1), 502, transform.CodeUpstreamError, "", ""},
+		{"timeStamp with a space", "pay", 200, strings.Replace(createAnswer, `"timeStamp":"1692815143"`, `"timeStamp":" 1692815143"`, 1), 502, transform.CodeUpstreamError, "", ""},
 		{"field of the wrong shape", "pay", 200, strings.Replace(createAnswer, `"paySign":"Rm9vQmFyU2lnbmF0dXJlQmFzZTY0PT0="`, `"paySign":{"a":1}`, 1), 502, transform.CodeUpstreamError, "", ""},
 		{"query without status", "query", 200, `{"code":0,"data":{"order_id":"C1","merchant_order_id":"P9297895081903"}}`, 502, transform.CodeUpstreamError, "", ""},
 		{"query with a bad amount", "query", 200, `{"code":0,"data":{"merchant_order_id":"P9297895081903","status":"SUCCEEDED","amount":"1,00","currency":"HKD"}}`, 502, transform.CodeUpstreamError, "", ""},

@@ -256,7 +256,7 @@ func (s *tokenSource) loadFailure(ctx context.Context, store transform.Store) st
 func (s *tokenSource) failedMeanwhile(ctx context.Context, store transform.Store, before string) error {
 	b := s.loadFailure(ctx, store)
 	var f sharedFailure
-	if b == "" || b == before || json.Unmarshal([]byte(b), &f) != nil || f.Message == "" || (f.Owner != "" && f.Owner != s.owner) {
+	if b == "" || b == before || transform.UnmarshalExact([]byte(b), &f) != nil || f.Message == "" || (f.Owner != "" && f.Owner != s.owner) {
 		return nil
 	}
 	return transform.UpstreamCode(f.Message+" (another instance's fetch)", f.ProviderCode, f.ProviderMessage)
@@ -279,7 +279,7 @@ type sharedToken struct {
 // following README "Clusters") is not used past its expiry.
 func decodeShared(b []byte) (sharedToken, bool) {
 	var t sharedToken
-	if json.Unmarshal(b, &t) != nil || !usableToken(t.AccessToken) {
+	if transform.UnmarshalExact(b, &t) != nil || !usableToken(t.AccessToken) {
 		return sharedToken{}, false
 	}
 	if !t.ExpiresAt.IsZero() && (t.RefreshAt.IsZero() || t.RefreshAt.After(t.ExpiresAt)) {
@@ -373,13 +373,16 @@ func (s *tokenSource) request(ctx context.Context) (string, time.Duration, bool,
 		return "", 0, false, transform.Upstream("the token endpoint's answer is too large")
 	}
 	var a tokenAnswer
-	jsonErr := json.Unmarshal(body, &a)
+	jsonErr := transform.UnmarshalExact(body, &a)
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		msg := "the token endpoint answered HTTP " + strconv.Itoa(res.StatusCode)
 		if jsonErr == nil { // UpstreamCode bounds the provider's text, as every answer's
 			return "", 0, false, s.refusal(msg, &a)
 		}
 		return "", 0, false, transform.Upstream(msg)
+	}
+	if errors.Is(jsonErr, transform.ErrDuplicateMember) {
+		return "", 0, false, transform.Upstream("the token endpoint's answer gives a member twice")
 	}
 	if jsonErr != nil {
 		return "", 0, false, transform.Upstream("the token endpoint's answer is not valid JSON")
