@@ -75,12 +75,12 @@ func ReadAnswer(status int, body []byte) (*transform.LoginResult, error) {
 	var a Answer
 	if status < 200 || status > 299 {
 		message := "the provider answered HTTP " + strconv.Itoa(status)
-		if json.Unmarshal(body, &a) == nil && a.ErrCode != 0 {
+		if transform.UnmarshalExact(body, &a) == nil && a.ErrCode != 0 {
 			return nil, transform.UpstreamCode(message, strconv.Itoa(a.ErrCode), a.ErrMsg)
 		}
 		return nil, transform.Upstream(message)
 	}
-	if err := json.Unmarshal(body, &a); err != nil {
+	if err := transform.UnmarshalExact(body, &a); err != nil {
 		return nil, transform.Upstream(answerProblem(err))
 	}
 	switch a.ErrCode {
@@ -96,10 +96,14 @@ func ReadAnswer(status int, body []byte) (*transform.LoginResult, error) {
 	}
 }
 
-// answerProblem says what is wrong with an answer json.Unmarshal refused:
-// JSON that is not, or valid JSON whose member has another type than
-// code2Session's (an errcode written as the string "40029").
+// answerProblem says what is wrong with an answer transform.UnmarshalExact
+// refused: JSON that is not, a member named twice, or valid JSON whose
+// member has another type than code2Session's (an errcode written as the
+// string "40029").
 func answerProblem(err error) string {
+	if errors.Is(err, transform.ErrDuplicateMember) {
+		return "the provider's answer gives a member twice"
+	}
 	var typeErr *json.UnmarshalTypeError
 	if !errors.As(err, &typeErr) {
 		return "the provider's answer is not valid JSON"

@@ -56,6 +56,10 @@ func TestReadAnswerSaysWhatIsWrong(t *testing.T) {
 		{"errmsg as an object", `{"errcode":40029,"errmsg":{"zh":"x"}}`, "the provider's answer is valid JSON, but its errmsg is an object, not a string"},
 		{"an array", `[{"openid":"o"}]`, "the provider's answer is valid JSON, but an array, not an object"},
 		{"a string", `"ok"`, "the provider's answer is valid JSON, but a string, not an object"},
+		// Members by their exact names, once, as a strict reader reads them.
+		{"openid twice", `{"openid":"a","openid":"b","session_key":"k"}`, "the provider's answer gives a member twice"},
+		{"errcode twice", `{"errcode":0,"openid":"o","errcode":40029}`, "the provider's answer gives a member twice"},
+		{"openid in another case", `{"OpenID":"o","session_key":"k"}`, "the provider's answer has no openid"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			res, err := ReadAnswer(200, []byte(tt.body))
@@ -89,6 +93,8 @@ func TestReadAnswer(t *testing.T) {
 		{"system busy", `{"errcode":-1,"errmsg":"system error"}`, 502, transform.CodeUpstreamError, "-1", "system error"},
 		{"unlisted errcode", `{"errcode":41008,"errmsg":"missing code"}`, 502, transform.CodeUpstreamError, "41008", "missing code"},
 		{"errcode with an openid", `{"openid":"o","errcode":40029,"errmsg":"invalid code"}`, 422, transform.CodeProviderRejected, "40029", "invalid code"},
+		{"ERRCODE is not errcode", `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","session_key":"k","ERRCODE":40029}`, 0, "", "", ""},
+		{"Session_Key is not session_key", `{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","session_key":"k","Session_Key":""}`, 0, "", "", ""},
 		{"missing openid", `{"session_key":"k"}`, 502, transform.CodeUpstreamError, "", ""},
 		{"empty object", `{}`, 502, transform.CodeUpstreamError, "", ""},
 		{"garbage", `<html>502 Bad Gateway</html>`, 502, transform.CodeUpstreamError, "", ""},
@@ -127,6 +133,8 @@ func TestReadAnswer(t *testing.T) {
 		{503, `{"errcode":40029,"errmsg":"invalid code"}`, "40029", "invalid code"},
 		{403, `{"errcode":40163,"errmsg":"code been used"}`, "40163", "code been used"},
 		{502, ``, "", ""},
+		{500, `{"ErrCode":-1,"errmsg":"system error"}`, "", ""},
+		{500, `{"errcode":-1,"errcode":40029}`, "", ""},
 	} {
 		res, err := ReadAnswer(tt.status, []byte(tt.body))
 		e := wantError(t, err, 502, transform.CodeUpstreamError)
