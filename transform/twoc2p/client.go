@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -198,9 +197,8 @@ func paymentParams(a transform.Params, orderID string) (*transform.PaymentParams
 		return nil, transform.Upstream("the provider's answer is for another order")
 	}
 	raw := cmp.Or(a.Get("miniProgramData/wechat"), a.Get("miniProgramData"))
-	dec := json.NewDecoder(strings.NewReader(raw))
-	var obj map[string]json.RawMessage
-	if err := dec.Decode(&obj); err != nil || dec.More() {
+	var obj map[string]json.RawMessage // by exact names; one given twice is refused
+	if err := transform.UnmarshalExact([]byte(raw), &obj); err != nil {
 		return nil, transform.Upstream("the provider's answer has no wx.requestPayment object in miniProgramData")
 	}
 	var v [len(requestPaymentKeys)]string

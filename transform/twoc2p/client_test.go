@@ -258,6 +258,12 @@ func TestPayAnswer(t *testing.T) {
 		{"no respCode", 200, html, []byte(refSeal(RootResponse, answerXML(without("respCode")...), demoSecretKey)), 502, "upstream_error", "", "", nil},
 		{"32 without miniProgramData", 200, html, []byte(refSeal(RootResponse, answerXML(without("miniProgramData")...), demoSecretKey)), 502, "upstream_error", "", "", nil},
 		{"32 with an incomplete object", 200, html, []byte(refSeal(RootResponse, answerXML("miniProgramData", `<wechat>{"timeStamp":"1","package":"p"}</wechat>`), demoSecretKey)), 502, "upstream_error", "", "", nil},
+		// The object is read by its exact member names, once (as a strict
+		// reader reads it): paySign twice is no wx.requestPayment object,
+		// PAYSIGN is not paySign.
+		{"32 with paySign twice", 200, html, []byte(refSeal(RootResponse, answerXML("miniProgramData", `<wechat>{"timeStamp":"1","package":"p","nonceStr":"n","signType":"MD5","paySign":"A","paySign":"B"}</wechat>`), demoSecretKey)), 502, "upstream_error", "", "", nil},
+		{"32 with PAYSIGN after paySign", 200, html, []byte(refSeal(RootResponse, answerXML("miniProgramData", `<wechat>{"timeStamp":"1","package":"p","nonceStr":"n","signType":"MD5","paySign":"A","PAYSIGN":"B"}</wechat>`), demoSecretKey)), 200, "", "", "",
+			map[string]string{"timeStamp": "1", "package": "p", "nonceStr": "n", "signType": "MD5", "paySign": "A"}},
 		{"32 with an object value", 200, html, []byte(refSeal(RootResponse, answerXML("miniProgramData", `<wechat>{"timeStamp":"1","package":"p","nonceStr":"n","signType":"MD5","paySign":{"x":1}}</wechat>`), demoSecretKey)), 502, "upstream_error", "", "", nil},
 	}
 	for _, tt := range tests {
