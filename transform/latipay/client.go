@@ -135,7 +135,8 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 // to the wx.requestPayment object (packageStr becomes package). Latipay
 // does not sign this answer; paySign is WeChat's, checked by WeChat.
 func PaymentFromAnswer(status int, body []byte) (*transform.PaymentParams, error) {
-	// One typed pass on the hot path; the fields take strings or numbers.
+	// A typed reading by exact names (transform.UnmarshalExact); the fields
+	// take strings or numbers.
 	var a struct {
 		Code    transform.JSONCode `json:"code"`
 		Message transform.JSONText `json:"message"`
@@ -150,7 +151,7 @@ func PaymentFromAnswer(status int, body []byte) (*transform.PaymentParams, error
 			OrderID transform.JSONText `json:"order_id"`
 		} `json:"paydata"`
 	}
-	parsed := json.Unmarshal(body, &a) == nil && bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{"))
+	parsed := transform.UnmarshalExact(body, &a) == nil && bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{"))
 	if err := checkAnswer(status, parsed, string(a.Code), string(a.Message)); err != nil {
 		return nil, err
 	}
@@ -366,7 +367,7 @@ func (c *Client) Refund(req *transform.RefundRequest) (*transform.Call, error) {
 // hasCode tells whether body is a Latipay answer: a JSON object with a code.
 func hasCode(body []byte) bool {
 	var a map[string]json.RawMessage
-	if json.Unmarshal(body, &a) != nil {
+	if transform.UnmarshalExact(body, &a) != nil {
 		return false
 	}
 	code, ok := transform.JSONScalar(a["code"])
@@ -399,10 +400,11 @@ func validProviderOrderID(id string) error {
 var ourSide = map[string]bool{"205": true, "206": true, "301": true, "450": true}
 
 // readAnswer parses a Latipay JSON answer into its members (names matched
-// exactly) and checks it with checkAnswer.
+// exactly, one given twice refused: transform.UnmarshalExact) and checks it
+// with checkAnswer.
 func readAnswer(status int, body []byte) (map[string]json.RawMessage, error) {
 	var a map[string]json.RawMessage
-	parsed := json.Unmarshal(body, &a) == nil && a != nil
+	parsed := transform.UnmarshalExact(body, &a) == nil && a != nil
 	code, codeOK := transform.AnswerCode(a["code"])
 	msg, _ := transform.JSONScalar(a["message"])
 	if !codeOK {

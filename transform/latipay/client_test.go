@@ -232,6 +232,11 @@ func TestPayAnswer(t *testing.T) {
 		{"not JSON", 200, `sent`, "", 502, transform.CodeUpstreamError, ""},
 		{"a JSON array", 200, `[1]`, "", 502, transform.CodeUpstreamError, ""},
 		{"null", 200, `null`, "", 502, transform.CodeUpstreamError, ""},
+		// Members by their exact names, once, as a strict reader reads them.
+		{"Payment is not payment", 200, strings.Replace(docPayAnswer, `{"payment"`, `{"Payment"`, 1), "", 502, transform.CodeUpstreamError, ""},
+		{"paySign twice", 200, strings.Replace(docPayAnswer, `"paySign":`, `"paySign":"forged","paySign":`, 1), "", 502, transform.CodeUpstreamError, ""},
+		{"CODE is not code", 200, strings.Replace(docPayAnswer, `{"payment"`, `{"CODE":207,"message":"Param is wrong","payment"`, 1), want, 0, "", ""},
+		{"code twice", 200, strings.Replace(docPayAnswer, `{"payment"`, `{"code":207,"code":0,"message":"SUCCESS","payment"`, 1), "", 502, transform.CodeUpstreamError, ""},
 	}
 	call, err := newClient(t, testConfig()).Prepare(context.Background(), "pay", []byte(payJSON))
 	if err != nil {
@@ -317,6 +322,10 @@ func TestQueryAnswer(t *testing.T) {
 		{"order not exist", 200, `{"code":201,"message":"order not exist"}`, "", "", "", 422, transform.CodeProviderRejected, "201"},
 		{"signature wrong", 200, `{"code":206,"message":"Signature from Merchant request is wrong"}`, "", "", "", 502, transform.CodeUpstreamError, "206"},
 		{"HTTP 404 page", 404, `not found`, "", "", "", 502, transform.CodeUpstreamError, ""},
+		// A signed answer giving a name twice is not parseable: its
+		// signature covers one of the values, a strict reader reads another.
+		{"status twice", 200, strings.Replace(signed(ref, "failed", "NZD", "120.00", `120.00`), `"status":"failed"`, `"status":"paid","status":"failed"`, 1), "", "", "", 502, transform.CodeUpstreamError, ""},
+		{"code twice", 200, `{"code":0,"code":201,"message":"order not exist"}`, "", "", "", 502, transform.CodeUpstreamError, ""},
 	}
 	call, err := newClient(t, testConfig()).Prepare(context.Background(), "query", []byte(`{"order_id":"`+ref+`"}`))
 	if err != nil {
@@ -644,6 +653,8 @@ func TestRefundPathFallback(t *testing.T) {
 		{"an HTML 404", "", []step{{"/refund", 404, "<html>Not Found</html>", true}, {"/v2/refund", 200, done, false}}},
 		{"neither exists", "", []step{{"/refund", 404, notFound, true}, {"/v2/refund", 404, notFound, true}, {"/refund", 200, done, false}}},
 		{"a Latipay answer with a 404", "", []step{{"/refund", 404, `{"code":201,"message":"order not exist"}`, false}, {"/refund", 200, done, false}}},
+		// read as every answer is: code given twice is no Latipay answer
+		{"a 404 naming code twice", "", []step{{"/refund", 404, `{"code":201,"code":201,"message":"order not exist"}`, true}, {"/v2/refund", 200, done, false}}},
 		{"a configured /refund", "/refund", []step{{"/refund", 404, notFound, false}, {"/refund", 200, done, false}}},
 		{"a configured /v2/refund", "/v2/refund", []step{{"/v2/refund", 404, notFound, false}, {"/v2/refund", 200, done, false}}},
 	} {

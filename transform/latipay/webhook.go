@@ -281,8 +281,8 @@ func (w *Webhook) ExplainAnswer(n transform.Notification, x *transform.Explanati
 	if x != nil {
 		x.Kind = transform.KindAnswer
 	}
-	var a map[string]json.RawMessage
-	if json.Unmarshal(n.Body, &a) != nil {
+	var a map[string]json.RawMessage // read as the route reads it (readAnswer)
+	if transform.UnmarshalExact(n.Body, &a) != nil {
 		return true, transform.ErrMalformed
 	}
 	_, signed := a["signature"]

@@ -360,3 +360,16 @@ func TestWebhookBoundedWork(t *testing.T) {
 		})
 	}
 }
+
+// TestExplainAnswerReadsANameOnce: verify reads a signed query answer as
+// the route does (client.go readAnswer): a name given twice is malformed,
+// though the signature covers the last value (encoding/json's reading).
+func TestExplainAnswerReadsANameOnce(t *testing.T) {
+	const ref = "dsi39ej430sks03"
+	body := strings.Replace(queryAnswerJSON(ref, "alipay", "failed", "NZD", `120.00`, refNotify(ref, "alipay", "failed", "NZD", "120.00", vecAPIKey)),
+		`"status":"failed"`, `"status":"paid","status":"failed"`, 1)
+	answered, err := newWebhook(t, testConfig()).ExplainAnswer(transform.Notification{Body: []byte(body)}, nil)
+	if !answered || err != transform.ErrMalformed {
+		t.Fatalf("ExplainAnswer = %v, %v; want an answer, malformed", answered, err)
+	}
+}
