@@ -265,7 +265,7 @@ func (d *deduper) acknowledged(ctx context.Context, key string) (dup bool, rec *
 		return false, nil, false
 	}
 	rec = new(dedupeRecord)
-	if json.Unmarshal(b, rec) != nil {
+	if transform.UnmarshalExact(b, rec) != nil {
 		return false, nil, true // unreadable: not a duplicate; overwritten once acknowledged
 	}
 	at, mine := rec.ackedBy(d.merchant)
@@ -383,7 +383,7 @@ func (d *deduper) expired(ctx context.Context, key string) bool {
 		return false
 	}
 	var rec dedupeRecord
-	if json.Unmarshal(b, &rec) != nil {
+	if transform.UnmarshalExact(b, &rec) != nil {
 		return true
 	}
 	now := d.now()

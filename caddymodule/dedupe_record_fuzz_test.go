@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
@@ -28,6 +29,7 @@ func FuzzDedupeStoredRecord(f *testing.F) {
 	f.Add([]byte(`{"acked_at":"0000-01-01T00:00:00+00:01","merchant":"merchant-b"}`), false, uint32(3600))
 	f.Add([]byte(`{"expires_at":"9999-12-31T23:59:59-01:00"}`), false, uint32(3600))
 	f.Add([]byte(`not json`), true, uint32(0))
+	f.Add([]byte(`{"ACKED_AT":"2026-11-22T09:59:59Z","merchant":"merchant-a","merchant":""}`), false, uint32(3600))
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, stored []byte, merchantB bool, seconds uint32) {
 		ctx := context.Background()
@@ -41,7 +43,9 @@ func FuzzDedupeStoredRecord(f *testing.F) {
 			t.Fatal(err)
 		}
 		var prior dedupeRecord
-		readable := json.Unmarshal(stored, &prior) == nil
+		// read by exact names, each once (transform.UnmarshalExact, whose
+		// reading TestUnmarshalExact holds to encoding/json's and Python's)
+		readable := transform.UnmarshalExact(stored, &prior) == nil
 		at, mine := prior.ackedBy(merchant)
 		c, verdict := d.claim(ctx, id)
 		if want := readable && mine && now.Sub(at) < window; (verdict == dedupeDuplicate) != want {

@@ -1064,3 +1064,36 @@ func TestWebhookDedupeEntryOfUnwritableTime(t *testing.T) {
 		})
 	}
 }
+
+// TestDedupeEntriesReadByExactNames: a stored entry is read as minipay
+// writes it (json.Marshal: exact names, each once). One with a name in
+// another case or given twice is not minipay's: unreadable, so not a
+// duplicate (the event is forwarded, the entry overwritten) and purged as
+// expired, where encoding/json read ACKED_AT as acked_at and the last of a
+// repeated merchant.
+func TestDedupeEntriesReadByExactNames(t *testing.T) {
+	now, past := time.Now().UTC().Format(time.RFC3339Nano), time.Now().Add(-2*time.Hour).UTC().Format(time.RFC3339Nano)
+	for name, entry := range map[string]string{
+		"ACKED_AT for acked_at": `{"event_id":"ev-1","ACKED_AT":"` + now + `"}`,
+		"merchant twice":        `{"event_id":"ev-1","acked_at":"` + now + `","merchant":"other","merchant":""}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			store := transformtest.NewMemStore()
+			if err := store.Store(context.Background(), "minipay/events/fake/"+sha256Hex("ev-1"), []byte(entry)); err != nil {
+				t.Fatal(err)
+			}
+			m := &fakeMerchant{}
+			m.status.Store(200)
+			if code, body := notify(t, instance(t, store, time.Hour), m, "ev-1"); code != 200 || body != "success" || m.count("ev-1") != 1 {
+				t.Fatalf("%d %q, forwarded %d times, want once", code, body, m.count("ev-1"))
+			}
+		})
+	}
+	store := transformtest.NewMemStore()
+	d := newDeduper(store, "fake", "", time.Hour, zap.NewNop())
+	key := d.prefix + sha256Hex("ev-1")
+	_ = store.Store(context.Background(), key, []byte(`{"event_id":"ev-1","acked_at":"`+past+`","Acked_At":"`+now+`"}`))
+	if !d.expired(context.Background(), key) {
+		t.Fatal("an entry acknowledged 2 h ago, with Acked_At now after it, is not expired")
+	}
+}
