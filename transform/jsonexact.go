@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"reflect"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // ErrDuplicateMember is UnmarshalExact's refusal of a document that gives
@@ -23,37 +23,138 @@ var ErrDuplicateMember = fmt.Errorf("%w: a member name is given twice", ErrNeste
 // signature covers both), and a member is read into a field only by its
 // exact name (encoding/json also takes "Prepay_Id" or "PREPAY_ID" for
 // prepay_id, Unicode case folding included): a name that differs from a
-// field's only in case is skipped as an unknown member. Types, numbers and
-// every other error are json.Unmarshal's; a document that is no JSON object
-// is json.Unmarshal's to refuse (or, null, to leave v as it is).
+// field's only in case is skipped as an unknown member. A member name that
+// is not UTF-8 (or holds half a surrogate pair), which encoding/json reads
+// as U+FFFD so that two such names may read alike, is ErrNestedJSON. Types,
+// numbers and every other error are json.Unmarshal's, which also judges a
+// document that is not JSON. The walk is jsonflat's (readJSONString) and
+// allocates one copy of the document for the usual answer.
 func UnmarshalExact(doc []byte, v any) error {
 	x := exactCheck{names: jsonNames(reflect.TypeOf(v))}
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	// No bound but encoding/json's own (10000 levels); the caller bounds the body.
-	f := flattener{dec: dec, maxDepth: 10000, values: len(doc), exact: &x}
-	if tok, err := dec.Token(); err == nil && tok == json.Delim('{') {
-		err = f.object(1)
-		if errors.Is(err, ErrDuplicateMember) {
-			return ErrDuplicateMember
-		}
-		if _, end := dec.Token(); err == nil && end == io.EOF && len(x.variants) != 0 {
-			doc = x.renamed(doc)
-		}
+	s := string(doc) // one copy, as decodeFlatJSON's: names are substrings of it
+	next, err := x.value(s, 0, 0)
+	if err == nil && skipJSONSpace(s, next) != len(s) {
+		err = errNotFollowed
+	}
+	switch {
+	case err != nil && !json.Valid(doc):
+		// not JSON: json.Unmarshal says why
+	case err == errNotFollowed:
+		return ErrNestedJSON // valid JSON the walk refuses: a name that is not UTF-8
+	case err != nil:
+		return err
+	case len(x.variants) != 0:
+		doc = x.renamed(doc)
 	}
 	return json.Unmarshal(doc, v)
 }
+
+// errNotFollowed is a document UnmarshalExact's walk cannot follow: not
+// JSON, or a member name that is not UTF-8.
+var errNotFollowed = errors.New("transform: not JSON the walk follows")
+
+// maxExactDepth is encoding/json's own bound on nesting.
+const maxExactDepth = 10000
 
 // exactCheck collects, during UnmarshalExact's walk, the members whose name
 // encoding/json would take for one of names though it is not written so.
 type exactCheck struct {
 	names    []string
-	variants [][2]int64 // the byte range of each such name, quotes included
+	variants [][2]int // the byte range of each such name, quotes included
 }
 
-// member checks the name read from doc[start:end] (the separator before
-// it, white space and the quoted name).
-func (x *exactCheck) member(name string, start, end int64) {
+// value walks the JSON value at s[i:] (after white space) and returns the
+// index after it. Only what the walk needs is checked: json.Valid and
+// json.Unmarshal judge the rest.
+func (x *exactCheck) value(s string, i, depth int) (int, error) {
+	i = skipJSONSpace(s, i)
+	if i >= len(s) {
+		return 0, errNotFollowed
+	}
+	switch c := s[i]; {
+	case c == '{' || c == '[':
+		if depth >= maxExactDepth {
+			return 0, errNotFollowed
+		}
+		if c == '{' {
+			return x.object(s, i+1, depth+1)
+		}
+		if i = skipJSONSpace(s, i+1); i < len(s) && s[i] == ']' {
+			return i + 1, nil
+		}
+		for {
+			next, err := x.value(s, i, depth+1)
+			if err != nil {
+				return 0, err
+			}
+			switch i = skipJSONSpace(s, next); {
+			case i < len(s) && s[i] == ']':
+				return i + 1, nil
+			case i >= len(s) || s[i] != ',':
+				return 0, errNotFollowed
+			}
+			i++
+		}
+	case c == '"': // skipped, not unescaped: a value's text does not matter here
+		for j := i + 1; j < len(s); j++ {
+			switch s[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1, nil
+			}
+		}
+		return 0, errNotFollowed
+	}
+	j := i // a number, true, false or null
+	for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] >= 'a' && s[j] <= 'z' || s[j] == '-' || s[j] == '+' || s[j] == '.' || s[j] == 'E') {
+		j++
+	}
+	if j == i {
+		return 0, errNotFollowed
+	}
+	return j, nil
+}
+
+// object walks the members after an opening brace, refusing a name given
+// twice and noting the names that are case variants of x.names.
+func (x *exactCheck) object(s string, i, depth int) (int, error) {
+	var names nameSet
+	if i = skipJSONSpace(s, i); i < len(s) && s[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(s) || s[i] != '"' {
+			return 0, errNotFollowed
+		}
+		name, j, plain, ok := readJSONString(s, i) // the kit's: escapes read as encoding/json reads them
+		if !ok || !plain && !utf8.ValidString(name) {
+			return 0, errNotFollowed
+		}
+		if !names.add(name) {
+			return 0, ErrDuplicateMember
+		}
+		x.member(name, i, j)
+		if i = skipJSONSpace(s, j); i >= len(s) || s[i] != ':' {
+			return 0, errNotFollowed
+		}
+		next, err := x.value(s, i+1, depth)
+		if err != nil {
+			return 0, err
+		}
+		switch i = skipJSONSpace(s, next); {
+		case i < len(s) && s[i] == '}':
+			return i + 1, nil
+		case i >= len(s) || s[i] != ',':
+			return 0, errNotFollowed
+		}
+		i = skipJSONSpace(s, i+1)
+	}
+}
+
+// member notes name, read from s[start:end] (the quoted name), when
+// encoding/json would take it for one of x.names it is not.
+func (x *exactCheck) member(name string, start, end int) {
 	variant := false
 	for _, n := range x.names {
 		if n == name {
@@ -62,7 +163,7 @@ func (x *exactCheck) member(name string, start, end int64) {
 		variant = variant || strings.EqualFold(n, name)
 	}
 	if variant {
-		x.variants = append(x.variants, [2]int64{start, end})
+		x.variants = append(x.variants, [2]int{start, end})
 	}
 }
 
@@ -72,10 +173,8 @@ func (x *exactCheck) member(name string, start, end int64) {
 func (x *exactCheck) renamed(doc []byte) []byte {
 	out := bytes.Clone(doc)
 	for _, r := range x.variants {
-		quoted := out[r[0]:r[1]]
-		open := bytes.IndexByte(quoted, '"')
-		for i := open + 1; i < len(quoted)-1; i++ {
-			quoted[i] = '~'
+		for i := r[0] + 1; i < r[1]-1; i++ { // inside the quotes
+			out[i] = '~'
 		}
 	}
 	return out

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -85,4 +86,135 @@ func TestUnmarshalExact(t *testing.T) {
 	if err := UnmarshalExact([]byte(`null`), &a); err != nil {
 		t.Errorf("null: %v", err)
 	}
+}
+
+// exactTarget is FuzzUnmarshalExact's document type.
+type exactTarget struct {
+	PrepayID string   `json:"prepay_id"`
+	Code     JSONCode `json:"code"`
+	Amount   *struct {
+		Total *int64 `json:"total"`
+	} `json:"amount"`
+}
+
+// FuzzUnmarshalExact holds UnmarshalExact to a reading made another way:
+// a name given twice in any object (encoding/json's tokens) is
+// ErrDuplicateMember; otherwise the fields are what exact names read
+// (encoding/json into maps, whose keys match exactly), and it fails where
+// that reading fails; a document that is not JSON gets json.Unmarshal's
+// error.
+func FuzzUnmarshalExact(f *testing.F) {
+	for _, s := range []string{
+		`{"prepay_id":"a"}`, `{"Prepay_Id":"x"}`, `{"prepay_id":"a","PREPAY_ID":"b"}`, `{"prepay_id":"a","prepay_id":"b"}`,
+		`{"amount":{"total":1,"Total":2},"code":0.0}`, `{"amount":{"total":1,"total":2}}`, `{"x":[{"a":1},{"a":1,"a":2}]}`,
+		`{"pre\u0070ay_id":"a","prepay\u005fid":"b"}`, "{\"\u212aey\":1,\"prepay_id\":\"\\\"\"}", `{"a":"\ud800"}`, `{"\ud800":1,"\ud801":2}`,
+		"{\"\xff\":1,\"\xfe\":2}", `[{"a":1,"a":2}]`, `null`, `{"amount":null,"code":"1"}`, `{"code":{}}`, `{} x`, `{"a":tru}`, `{"a":1e5,"b":-0.5E+3}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		var got exactTarget
+		err := UnmarshalExact(doc, &got)
+		if !json.Valid(doc) {
+			if want := json.Unmarshal(doc, &exactTarget{}); err == nil || want == nil || err.Error() != want.Error() {
+				t.Fatalf("%q: %v, json.Unmarshal %v", doc, err, want)
+			}
+			return
+		}
+		if !ValidJSONText(doc) { // a name encoding/json reads as U+FFFD: refused, or read as the rest
+			if err != nil && !errors.Is(err, ErrNestedJSON) && json.Unmarshal(doc, &exactTarget{}) == nil {
+				t.Fatalf("%q: %v", doc, err)
+			}
+			return
+		}
+		if repeatsAName(doc) {
+			if err != ErrDuplicateMember {
+				t.Fatalf("%q repeats a name: %v", doc, err)
+			}
+			return
+		}
+		want, ok := readExactly(doc)
+		if (err == nil) != ok {
+			t.Fatalf("%q: %v, the exact reading ok=%v", doc, err, ok)
+		}
+		if ok && (got.PrepayID != want.PrepayID || got.Code != want.Code || (got.Amount == nil) != (want.Amount == nil) ||
+			got.Amount != nil && (got.Amount.Total == nil) != (want.Amount.Total == nil) ||
+			got.Amount != nil && got.Amount.Total != nil && *got.Amount.Total != *want.Amount.Total) {
+			t.Fatalf("%q: read %+v, exactly %+v", doc, got, want)
+		}
+	})
+}
+
+// repeatsAName walks doc's tokens for a name given twice in one object.
+func repeatsAName(doc []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	type level struct {
+		object   bool
+		names    map[string]bool
+		expectKV bool // the next token of an object is a name
+	}
+	var stack []*level
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *level
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.expectKV {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			name := tok.(string)
+			if top.names[name] {
+				return true
+			}
+			top.names[name], top.expectKV = true, false
+			continue
+		}
+		if top != nil && top.object {
+			top.expectKV = true // this token is the member's value
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &level{object: true, names: map[string]bool{}, expectKV: true})
+		case json.Delim('['):
+			stack = append(stack, &level{})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+	}
+}
+
+// readExactly reads doc as exact names do: encoding/json into maps.
+func readExactly(doc []byte) (want exactTarget, ok bool) {
+	if string(bytes.TrimSpace(doc)) == "null" {
+		return want, true
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(doc, &m) != nil {
+		return want, false
+	}
+	if raw, has := m["prepay_id"]; has && json.Unmarshal(raw, &want.PrepayID) != nil {
+		return want, false
+	}
+	if raw, has := m["code"]; has && json.Unmarshal(raw, &want.Code) != nil {
+		return want, false
+	}
+	if raw, has := m["amount"]; has && string(raw) != "null" {
+		var am map[string]json.RawMessage
+		if json.Unmarshal(raw, &am) != nil {
+			return want, false
+		}
+		want.Amount = &struct {
+			Total *int64 `json:"total"`
+		}{}
+		if r, has := am["total"]; has && json.Unmarshal(r, &want.Amount.Total) != nil {
+			return want, false
+		}
+	}
+	return want, true
 }

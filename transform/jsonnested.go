@@ -35,8 +35,8 @@ func FlattenJSON(doc []byte, maxDepth, maxMembers int) (map[string]string, error
 		return nil, ErrNestedJSON
 	}
 	f := flattener{dec: dec, maxDepth: maxDepth, values: maxMembers, out: make(map[string]string, 16)}
-	if f.object(1) != nil {
-		return nil, ErrNestedJSON
+	if err := f.object(1); err != nil {
+		return nil, err
 	}
 	// Only the end of the input may follow the object: io.EOF, not any
 	// error (a Token error is exactly what trailing garbage gives).
@@ -64,7 +64,6 @@ type flattener struct {
 	values   int    // values that may still be read
 	name     []byte // the path of the value being read
 	out      map[string]string
-	exact    *exactCheck // UnmarshalExact's walk: names checked, no leaves kept (out is nil)
 }
 
 // ValidJSONText tells whether doc is UTF-8 whose \u escapes each stand for
@@ -118,49 +117,23 @@ func escapedUnit(doc []byte, i int) (rune, bool) {
 // (null, {} and [] leave no leaf, and two objects would merge their leaves):
 // the leaves alone cannot tell it.
 func (f *flattener) object(depth int) error {
-	var few [8]string // the usual object; a larger one is checked with a map
-	var names []string
-	var many map[string]struct{}
+	var names nameSet
 	for f.dec.More() {
-		start := f.dec.InputOffset()
 		tok, err := f.dec.Token()
 		if err != nil {
 			return ErrNestedJSON
 		}
 		name, _ := tok.(string)
-		if f.exact != nil {
-			f.exact.member(name, start, f.dec.InputOffset())
+		if !names.add(name) {
+			return ErrNestedJSON
 		}
-		if many != nil {
-			if _, dup := many[name]; dup {
-				return ErrDuplicateMember
-			}
-			many[name] = struct{}{}
-		} else {
-			if slices.Contains(names, name) {
-				return ErrDuplicateMember
-			}
-			if names == nil {
-				names = few[:0]
-			}
-			if names = append(names, name); len(names) == len(few) {
-				many = make(map[string]struct{}, 2*len(few))
-				for _, n := range names {
-					many[n] = struct{}{}
-				}
-			}
+		parent := len(f.name)
+		if parent+len(name) > MaxFlatName { // refused before it is copied
+			return ErrNestedJSON
 		}
-		if f.out == nil { // no leaf is kept: no path is built
-			err = f.value(depth)
-		} else {
-			parent := len(f.name)
-			if parent+len(name) > MaxFlatName { // refused before it is copied
-				return ErrNestedJSON
-			}
-			f.name = append(f.name, name...)
-			err = f.value(depth)
-			f.name = f.name[:parent]
-		}
+		f.name = append(f.name, name...)
+		err = f.value(depth)
+		f.name = f.name[:parent]
 		if err != nil {
 			return err
 		}
@@ -169,6 +142,38 @@ func (f *flattener) object(depth int) error {
 		return ErrNestedJSON
 	}
 	return nil
+}
+
+// nameSet is the member names of one object read so far, to refuse one
+// given twice: the usual object's in an array, a larger one's in a map.
+type nameSet struct {
+	few  [8]string
+	n    int
+	many map[string]struct{}
+}
+
+// add adds name; false when it was there already.
+func (s *nameSet) add(name string) bool {
+	if s.many != nil {
+		if _, dup := s.many[name]; dup {
+			return false
+		}
+		s.many[name] = struct{}{}
+		return true
+	}
+	if slices.Contains(s.few[:s.n], name) {
+		return false
+	}
+	if s.n < len(s.few) {
+		s.few[s.n], s.n = name, s.n+1
+		return true
+	}
+	s.many = make(map[string]struct{}, 2*len(s.few))
+	for _, n := range s.few {
+		s.many[n] = struct{}{}
+	}
+	s.many[name] = struct{}{}
+	return true
 }
 
 // value reads one value, named f.name, counting it against f.values.
@@ -187,17 +192,13 @@ func (f *flattener) value(depth int) error {
 		if depth >= f.maxDepth {
 			return ErrNestedJSON
 		}
-		if f.out != nil {
-			f.name = append(f.name, '.')
-		}
+		f.name = append(f.name, '.')
 		if t == '{' {
 			return f.object(depth + 1)
 		}
 		parent := len(f.name)
 		for i := 0; f.dec.More(); i++ {
-			if f.out != nil {
-				f.name = strconv.AppendInt(f.name[:parent], int64(i), 10)
-			}
+			f.name = strconv.AppendInt(f.name[:parent], int64(i), 10)
 			if err := f.value(depth + 1); err != nil {
 				return err
 			}
@@ -213,9 +214,6 @@ func (f *flattener) value(depth int) error {
 	case bool:
 		v = strconv.FormatBool(t)
 	case nil:
-		return nil
-	}
-	if f.out == nil {
 		return nil
 	}
 	name := string(f.name)
