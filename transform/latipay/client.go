@@ -169,6 +169,9 @@ func PaymentFromAnswer(status int, body []byte) (*transform.PaymentParams, error
 			return nil, transform.Upstream("the provider's answer has no payment." + f.name)
 		}
 	}
+	if !transform.ValidTimeStamp(pp.TimeStamp) { // as wechat_v2/v3 make it; paySign signs the text as written
+		return nil, transform.Upstream("the provider's answer's payment.timeStamp is not Unix seconds in decimal digits")
+	}
 	if a.Paydata != nil {
 		pp.ProviderOrderID = string(a.Paydata.OrderID)
 	}

@@ -209,6 +209,10 @@ func TestPayAnswer(t *testing.T) {
 		{"code not zero, as a float", 200, `{"code":207.0,"message":"Param is wrong"}`, "", 422, transform.CodeProviderRejected, "207.0"},
 		{"code not zero, only tiny", 200, `{"code":1e-400,"message":"FAIL"}`, "", 422, transform.CodeProviderRejected, "1e-400"},
 		{"numeric timeStamp", 200, strings.Replace(docPayAnswer, `"1490840662"`, `1490840662`, 1), want, 0, "", ""},
+		// Unix seconds in decimal digits, as wechat_v2/v3 make it: a float's spelling is not rewritten
+		{"timeStamp a float", 200, strings.Replace(docPayAnswer, `"1490840662"`, `1490840662.0`, 1), "", 502, transform.CodeUpstreamError, ""},
+		{"timeStamp with an exponent", 200, strings.Replace(docPayAnswer, `"1490840662"`, `1.490840662e9`, 1), "", 502, transform.CodeUpstreamError, ""},
+		{"timeStamp a string with a fraction", 200, strings.Replace(docPayAnswer, `"1490840662"`, `"1490840662.0"`, 1), "", 502, transform.CodeUpstreamError, ""},
 		{"no paydata", 200, strings.Replace(docPayAnswer, `,"paydata":{"order_id":"2017232323345678"}`, "", 1),
 			strings.Replace(want, `,"provider_order_id":"2017232323345678"`, "", 1), 0, "", ""},
 		{"no packageStr", 200, strings.Replace(docPayAnswer, `"packageStr"`, `"package"`, 1), "", 502, transform.CodeUpstreamError, ""},

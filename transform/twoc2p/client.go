@@ -208,6 +208,9 @@ func paymentParams(a transform.Params, orderID string) (*transform.PaymentParams
 			return nil, transform.Upstream("the provider's wx.requestPayment object has no " + k)
 		}
 	}
+	if !transform.ValidTimeStamp(v[0]) { // as wechat_v2/v3 make it; paySign signs the text as written
+		return nil, transform.Upstream("the provider's wx.requestPayment object's timeStamp is not Unix seconds in decimal digits")
+	}
 	return &transform.PaymentParams{
 		TimeStamp: v[0], NonceStr: v[1], Package: v[2], SignType: v[3], PaySign: v[4],
 		Provider: Name, OrderID: orderID, ProviderOrderID: a.Get("tranRef"),

@@ -264,6 +264,10 @@ func TestPayAnswer(t *testing.T) {
 		{"32 with paySign twice", 200, html, []byte(refSeal(RootResponse, answerXML("miniProgramData", `<wechat>{"timeStamp":"1","package":"p","nonceStr":"n","signType":"MD5","paySign":"A","paySign":"B"}</wechat>`), demoSecretKey)), 502, "upstream_error", "", "", nil},
 		{"32 with PAYSIGN after paySign", 200, html, []byte(refSeal(RootResponse, answerXML("miniProgramData", `<wechat>{"timeStamp":"1","package":"p","nonceStr":"n","signType":"MD5","paySign":"A","PAYSIGN":"B"}</wechat>`), demoSecretKey)), 200, "", "", "",
 			map[string]string{"timeStamp": "1", "package": "p", "nonceStr": "n", "signType": "MD5", "paySign": "A"}},
+		// timeStamp is Unix seconds in decimal digits, as wechat_v2/v3 make it:
+		// a float's spelling is not rewritten (paySign signs the text).
+		{"32 with a float timeStamp", 200, html, []byte(refSeal(RootResponse, answerXML("miniProgramData", `<wechat>{"timeStamp":1795346400.0,"package":"p","nonceStr":"n","signType":"MD5","paySign":"A"}</wechat>`), demoSecretKey)), 502, "upstream_error", "", "", nil},
+		{"32 with a timeStamp string with a fraction", 200, html, []byte(refSeal(RootResponse, answerXML("miniProgramData", `<wechat>{"timeStamp":"1795346400.0","package":"p","nonceStr":"n","signType":"MD5","paySign":"A"}</wechat>`), demoSecretKey)), 502, "upstream_error", "", "", nil},
 		{"32 with an object value", 200, html, []byte(refSeal(RootResponse, answerXML("miniProgramData", `<wechat>{"timeStamp":"1","package":"p","nonceStr":"n","signType":"MD5","paySign":{"x":1}}</wechat>`), demoSecretKey)), 502, "upstream_error", "", "", nil},
 	}
 	for _, tt := range tests {
