@@ -185,7 +185,10 @@ var jsonNamesOf sync.Map // reflect.Type → []string
 // jsonNames lists the member names encoding/json reads into t: every
 // field's, at every level of nesting (through pointers, slices, arrays and
 // maps). A type that reads itself (json.Unmarshaler: JSONText, time.Time)
-// adds none.
+// adds none. The levels are not told apart: a member at any depth that is
+// a case variant of a field's name at another is hidden too, which only
+// matters for a map's keys (none of the types read so has a key of that
+// kind: header names, merchant tags) or a member not read at all.
 func jsonNames(t reflect.Type) []string {
 	if names, ok := jsonNamesOf.Load(t); ok {
 		return names.([]string)
