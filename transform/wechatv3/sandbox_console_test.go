@@ -208,3 +208,30 @@ func decodeEnvelope(t *testing.T, body []byte) envelope {
 	}
 	return e
 }
+
+// WeChat reads a notification's answer by its status: 200 or 204 is the
+// ACK, with a body or without (docs/providers/wechat_v3.md Notifications:
+// "the status decides"); any other status is a failure, a redirect
+// included. The console and POST /sandbox/complete report acknowledged so
+// (README WeChat Pay API v3, Sandbox).
+func TestSandboxAcknowledgedByStatus(t *testing.T) {
+	for _, tt := range []struct {
+		status int
+		body   string
+		want   bool
+	}{
+		{200, "", true},
+		{204, "", true},
+		{200, `{"code":"SUCCESS","message":"成功"}`, true},
+		{200, "<html>ok</html>", true},
+		{201, "", false},
+		{202, "", false},
+		{302, "", false},
+		{400, `{"code":"FAIL","message":"bad"}`, false},
+		{500, "", false},
+	} {
+		if got := acknowledged(tt.status, []byte(tt.body)); got != tt.want {
+			t.Errorf("acknowledged(%d, %q) = %v, want %v", tt.status, tt.body, got, tt.want)
+		}
+	}
+}
