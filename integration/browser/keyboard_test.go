@@ -3,6 +3,7 @@ package browser
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -123,5 +124,50 @@ func TestConsoleButtonsNameTheirOrder(t *testing.T) {
 	}
 	if !slices.Equal(names, want) {
 		t.Fatalf("the page's buttons are named %q, want %q", names, want)
+	}
+}
+
+// Giving the focus back does not scroll the page: a user who scrolled away
+// while an action ran (a slow notify URL takes up to 15 s) stays where
+// they are. The action is held back in the page for 3 s, meanwhile the
+// window is scrolled to the bottom of a page taller than it. On the code
+// before this test, focus() brought the order back into view.
+func TestConsoleFocusComesBackWithoutScrolling(t *testing.T) {
+	s := startCaddy(t)
+	ctx := browser(t)
+	s.pay(t, "SCROLL-1", "1.00") // the oldest: listed last
+	for i := 2; i <= 12; i++ {
+		s.pay(t, fmt.Sprintf("SCROLL-%d", i), "1.00")
+	}
+	card := order("SCROLL-12") // the newest: at the top
+	if err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(420, 500),
+		chromedp.Navigate(s.sandbox+"/sandbox/"),
+		chromedp.WaitVisible(chromedp.CSS(card)),
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const real = window.fetch;
+			window.fetch = (url, opts) => url === "complete"
+				? new Promise(r => setTimeout(r, 3000)).then(() => real(url, opts))
+				: real(url, opts);
+		})()`),
+		chromedp.Focus(chromedp.CSS(card+` button[data-action="succeed"]`)),
+		chromedp.KeyEvent("\r"),
+		chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, document.documentElement.scrollHeight)`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	y, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`window.scrollY`))
+	if err != nil || y < 500 {
+		t.Fatalf("the window scrolled to %v (%v): the page is not taller than the window", y, err)
+	}
+	if err := chromedp.Do(ctx,
+		wait(`document.querySelector('`+card+` [data-field="state"]').textContent.trim() === "succeeded"`, 20*time.Second),
+		wait(`!document.querySelector('`+card+`').classList.contains("busy")`, 10*time.Second),
+	); err != nil {
+		t.Fatal(err)
+	}
+	focusIs(t, ctx, "succeed SCROLL-12", "after the action")
+	if after, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`window.scrollY`)); err != nil || after != y {
+		t.Fatalf("the window scrolled from %v to %v (%v) when the focus came back", y, after, err)
 	}
 }
