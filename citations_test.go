@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // outsideCitation matches a citation of a file a reader of the repository
@@ -249,4 +251,131 @@ func TestDocumentedVectorsAreTestLiterals(t *testing.T) {
 	if vectors < 20 {
 		t.Fatalf("only %d vectors read from docs/providers", vectors)
 	}
+}
+
+// markdownLink matches a link's target: [text](target).
+var markdownLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+
+// inlineCode matches a code span, whose text is no link.
+var inlineCode = regexp.MustCompile("`[^`]*`")
+
+// TestMarkdownLinksResolve: every relative link of the repository's
+// Markdown opens, as GitHub renders it: the file or directory exists, and
+// an anchor (#section, in the page or in another .md) is the slug of one
+// of that page's headings (GitHub's rule: headingSlugs). README's table of
+// contents and its cross references are such anchors; a heading renamed
+// without them leaves a link that scrolls nowhere.
+func TestMarkdownLinksResolve(t *testing.T) {
+	var pages []string
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != "." && strings.HasPrefix(d.Name(), ".") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && filepath.Ext(path) == ".md" {
+			pages = append(pages, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slugs := map[string]map[string]bool{} // by page
+	slugsOf := func(page string) map[string]bool {
+		if s, ok := slugs[page]; ok {
+			return s
+		}
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slugs[page] = headingSlugs(string(b))
+		return slugs[page]
+	}
+	anchors := 0
+	for _, page := range pages {
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fenced := false
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(strings.TrimLeft(line, " "), "```") {
+				fenced = !fenced
+				continue
+			}
+			if fenced {
+				continue
+			}
+			for _, m := range markdownLink.FindAllStringSubmatch(inlineCode.ReplaceAllString(line, ""), -1) {
+				target := m[1]
+				if strings.Contains(target, ":") { // https:, mailto:
+					continue
+				}
+				file, anchor, _ := strings.Cut(target, "#")
+				linked := page
+				if file != "" {
+					linked = filepath.Join(filepath.Dir(page), file)
+					if _, err := os.Stat(linked); err != nil {
+						t.Errorf("%s:%d links to %s, which does not exist", page, i+1, target)
+						continue
+					}
+				}
+				if anchor == "" {
+					continue
+				}
+				anchors++
+				if filepath.Ext(linked) != ".md" {
+					t.Errorf("%s:%d links to %s: an anchor in a page that is no Markdown", page, i+1, target)
+				} else if !slugsOf(linked)[anchor] {
+					t.Errorf("%s:%d links to %s, but %s has no heading with that anchor", page, i+1, target, linked)
+				}
+			}
+		}
+	}
+	if anchors < 40 {
+		t.Fatalf("only %d anchors checked", anchors)
+	}
+}
+
+// headingSlugs returns the anchors GitHub gives a Markdown page's headings
+// (outside code blocks): the heading's text (code spans and links as their
+// text) in lower case, spaces as hyphens, every character but a letter, a
+// digit, a mark, "_" and "-" left out; a repeated slug gets "-1", "-2", ….
+func headingSlugs(page string) map[string]bool {
+	slugs := map[string]bool{}
+	seen := map[string]int{}
+	fenced := false
+	link := regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
+	for line := range strings.Lines(page) {
+		line = strings.TrimRight(line, "\r\n")
+		if strings.HasPrefix(strings.TrimLeft(line, " "), "```") {
+			fenced = !fenced
+			continue
+		}
+		level := len(line) - len(strings.TrimLeft(line, "#"))
+		if fenced || level == 0 || level > 6 || !strings.HasPrefix(line[level:], " ") {
+			continue
+		}
+		text := link.ReplaceAllString(strings.TrimSpace(line[level:]), "$1")
+		var slug strings.Builder
+		for _, r := range strings.ToLower(text) {
+			switch {
+			case r == ' ':
+				slug.WriteByte('-')
+			case unicode.IsLetter(r), unicode.IsDigit(r), unicode.IsMark(r), r == '_', r == '-':
+				slug.WriteRune(r)
+			}
+		}
+		s := slug.String()
+		if n := seen[s]; n > 0 {
+			slugs[s+"-"+strconv.Itoa(n)] = true
+		} else {
+			slugs[s] = true
+		}
+		seen[s]++
+	}
+	return slugs
 }
