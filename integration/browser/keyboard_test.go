@@ -171,3 +171,28 @@ func TestConsoleFocusComesBackWithoutScrolling(t *testing.T) {
 		t.Fatalf("the window scrolled from %v to %v (%v) when the focus came back", y, after, err)
 	}
 }
+
+// The link to the demo merchant's events is rendered afresh when the count
+// of events in it changes; the keyboard focus on it stays there. On the old
+// code it went to the page's body.
+func TestConsoleFocusStaysOnTheEventsLink(t *testing.T) {
+	s := startCaddy(t)
+	ctx := browser(t)
+	s.pay(t, "LINK-1", "1.00")
+	link := `.hint a[href="merchant/events"]`
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(s.sandbox+"/sandbox/"),
+		chromedp.WaitVisible(chromedp.CSS(order("LINK-1"))),
+		chromedp.Focus(chromedp.CSS(link)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	postJSON(t, s.sandbox+"/sandbox/complete", `{"provider":"wechat_v2","order_id":"LINK-1","result":"succeeded"}`)
+	if err := chromedp.Do(ctx, wait(`document.querySelector(".hint").textContent.includes("received 1 event:")`, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.activeElement === document.querySelector('`+link+`')`)); err != nil || !got {
+		where, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.tagName`))
+		t.Fatalf("after the count of events changed, the focus is on %s (%v), not the link", where, err)
+	}
+}
