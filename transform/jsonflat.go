@@ -475,7 +475,17 @@ func readJSONString(s string, i int) (v string, next int, plain, ok bool) {
 }
 
 func readEscapedJSONString(s string, start, j int) (string, int, bool) {
-	b := make([]byte, 0, len(s)-start)
+	// Room for the string's own text, which its value never outgrows (an
+	// escape is longer than what it stands for), not for the rest of s:
+	// UnmarshalExact reads every member name of a document so.
+	end := j
+	for end < len(s) && s[end] != '"' {
+		if s[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	b := make([]byte, 0, min(end, len(s))-start)
 	b = append(b, s[start:j]...)
 	for j < len(s) {
 		c := s[j]
