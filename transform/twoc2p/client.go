@@ -35,6 +35,7 @@ const BackendURLField = "backendReturnUrl"
 type Client struct {
 	transform.Operations // Supports and Prepare: 2C2P's WCMINI flow has pay only
 	cfg                  Config
+	sig                  signer // the secret key's pooled HMAC states
 	// Now is the clock for the request's timeStamp; tests pin it.
 	Now func() time.Time
 }
@@ -44,7 +45,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if err := transform.CheckConfig(&cfg, transform.RoleClient); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, Now: time.Now}
+	c := &Client{cfg: cfg, sig: newSigner(cfg.SecretKey), Now: time.Now}
 	c.Operations = transform.Operations{Provider: Name, Now: func() time.Time { return c.Now() }, Pay: c.Pay}
 	return c, nil
 }
@@ -89,7 +90,7 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	inner = appendElement(inner, "openID", req.OpenID)
 	inner = append(inner, "</wechat></miniProgramData></"+RootRequest+">"...)
 
-	envelope := Seal(RootRequest, c.cfg.Version, inner, c.cfg.SecretKey)
+	envelope := seal(RootRequest, c.cfg.Version, inner, c.sig)
 	body := make([]byte, 0, len(FieldRequest)+1+len(envelope)+len(envelope)/8)
 	body = append(append(body, FieldRequest...), '=')
 	body = append(body, url.QueryEscape(envelope)...)
@@ -158,7 +159,7 @@ func (c *Client) ReadAnswer(status int, header http.Header, body []byte) (transf
 	if err != nil {
 		return nil, transform.Upstream("the provider's answer is not a 2C2P envelope")
 	}
-	a, err := Open(text, RootResponse, c.cfg.SecretKey)
+	a, err := openExplained(text, RootResponse, c.sig, nil)
 	switch {
 	case errors.Is(err, transform.ErrUnsigned), errors.Is(err, transform.ErrBadSignature):
 		return nil, transform.SignatureInvalid()

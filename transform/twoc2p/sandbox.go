@@ -30,6 +30,7 @@ const maxRequest = 64 << 10
 // failReason (a foreign merchantID, a bad signature, a missing field).
 type Sandbox struct {
 	cfg Config
+	sig signer // the secret key's pooled HMAC states
 	// wechatKey signs paySign, standing in for the WeChat merchant account
 	// 2C2P pays through (its key is 2C2P's, never the merchant's).
 	wechatKey string
@@ -66,7 +67,7 @@ func NewSandbox(cfg Config) (*Sandbox, error) {
 		return nil, err
 	}
 	return &Sandbox{
-		cfg: cfg, wechatKey: transform.HMACSHA256Hex(cfg.SecretKey, []byte("minipay sandbox: WeChat key of 2C2P"), false)[:32],
+		cfg: cfg, sig: newSigner(cfg.SecretKey), wechatKey: transform.HMACSHA256Hex(cfg.SecretKey, []byte("minipay sandbox: WeChat key of 2C2P"), false)[:32],
 		orders: map[string]*sandboxOrder{}, Now: time.Now,
 	}, nil
 }
@@ -111,7 +112,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reply(w, r, s.refusal(nil, "Invalid payment request.", now))
 	case req.Get("merchantID") != s.cfg.MerchantID:
 		s.reply(w, r, s.refusal(req, "Invalid merchant ID.", now))
-	case !env.Verify(s.cfg.SecretKey):
+	case !env.verify(s.sig):
 		s.reply(w, r, s.refusal(req, "Invalid signature.", now))
 	case env.Version != s.cfg.Version:
 		s.reply(w, r, s.refusal(req, "Invalid version.", now))
@@ -254,7 +255,7 @@ func (s *Sandbox) response(req transform.Params, o outcome, now time.Time) []byt
 // reply seals a payload and sends it like the demo server: base64 text as
 // text/html, gzip-compressed when the client accepts it.
 func (s *Sandbox) reply(w http.ResponseWriter, r *http.Request, inner []byte) {
-	text := Seal(RootResponse, s.cfg.Version, inner, s.cfg.SecretKey)
+	text := seal(RootResponse, s.cfg.Version, inner, s.sig)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Vary", "Accept-Encoding")
 	if !acceptsGzip(r.Header) {
@@ -333,7 +334,7 @@ func (s *Sandbox) Complete(orderID string, succeeded bool, now time.Time) (*tran
 	if o.notifyURL == "" { // settled as 2C2P settles a payment; nowhere to post its result
 		return nil, nil, fmt.Errorf("%w: the order is now %s, and it has no notify URL to post 2C2P's result to (send notify_url with pay, or configure notify_url)", transform.ErrNotNotified, o.state)
 	}
-	text := Seal(RootResponse, s.cfg.Version, s.response(o.request, result, now), s.cfg.SecretKey)
+	text := seal(RootResponse, s.cfg.Version, s.response(o.request, result, now), s.sig)
 	out := &transform.Outbound{
 		URL: o.notifyURL, ContentType: "application/x-www-form-urlencoded",
 		Body: []byte(FieldResponse + "=" + url.QueryEscape(text)),

@@ -3,6 +3,7 @@ package twoc2p
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -52,6 +53,43 @@ func Sign(payload, secretKey string) string {
 	return transform.HMACSHA256Hex(secretKey, []byte(payload), true)
 }
 
+// signer signs with one secret key. The Client, the Webhook and the
+// Sandbox keep one, whose HMAC states are pooled (transform.HMACPool):
+// building one costs more allocations than the signature itself, twice per
+// pay. The package's functions (Sign, Seal, Open, Envelope.Verify) use one
+// without a pool, which builds a state per signature.
+type signer struct {
+	key string
+	mac *transform.HMACPool // nil: a state per signature
+}
+
+func newSigner(secretKey string) signer {
+	return signer{key: secretKey, mac: transform.NewHMACPool(secretKey)}
+}
+
+// appendSign appends Sign's signature of payload to dst.
+func (s signer) appendSign(dst, payload []byte) []byte {
+	if s.mac == nil {
+		return append(dst, transform.HMACSHA256Hex(s.key, payload, true)...)
+	}
+	return s.mac.AppendHex(dst, payload, true)
+}
+
+// sign is Sign with the signer's key.
+func (s signer) sign(payload string) string {
+	var sig [2 * sha256.Size]byte
+	return string(s.appendSignString(sig[:0], payload))
+}
+
+// appendSignString is appendSign of a payload held as a string: its bytes
+// are copied into a pooled buffer, not a new one, for the hash to read.
+func (s signer) appendSignString(dst []byte, payload string) []byte {
+	buf := transform.GetBuf()
+	defer transform.PutBuf(buf)
+	*buf = append(*buf, payload...)
+	return s.appendSign(dst, *buf)
+}
+
 // Envelope is the outer document <Root><version/><payload/><signature/></Root>.
 // Nothing in it is authenticated until Verify succeeded.
 type Envelope struct {
@@ -63,7 +101,13 @@ type Envelope struct {
 
 // Verify compares the signature with the key's in constant time.
 func (e *Envelope) Verify(secretKey string) bool {
-	return e.Signature != "" && transform.EqualHexConstantTime(e.Signature, Sign(e.Payload, secretKey))
+	return e.verify(signer{key: secretKey})
+}
+
+// verify is Verify with s's key; the expected signature stays on the stack.
+func (e *Envelope) verify(s signer) bool {
+	var want [2 * sha256.Size]byte
+	return e.Signature != "" && transform.EqualHexConstantTime(e.Signature, s.appendSignString(want[:0], e.Payload))
 }
 
 // Seal signs an inner document and returns the envelope's base64 text, the
@@ -71,13 +115,21 @@ func (e *Envelope) Verify(secretKey string) bool {
 // flat and its values are base64, hex and a version, so it is written
 // directly.
 func Seal(root, version string, inner []byte, secretKey string) string {
-	payload := base64.StdEncoding.EncodeToString(inner)
-	signature := Sign(payload, secretKey)
-	env := make([]byte, 0, 2*len(root)+len(version)+len(payload)+len(signature)+64)
+	return seal(root, version, inner, signer{key: secretKey})
+}
+
+// seal is Seal with s's key: the payload's base64 text is written into the
+// envelope and signed there, never copied.
+func seal(root, version string, inner []byte, s signer) string {
+	n := base64.StdEncoding.EncodedLen(len(inner))
+	env := make([]byte, 0, 2*len(root)+len(version)+n+2*sha256.Size+64)
 	env = append(append(append(env, '<'), root...), "><version>"...)
 	env = appendEscaped(env, version)
-	env = append(append(env, "</version><payload>"...), payload...)
-	env = append(append(env, "</payload><signature>"...), signature...)
+	env = append(env, "</version><payload>"...)
+	env = base64.StdEncoding.AppendEncode(env, inner)
+	payload := env[len(env)-n:]
+	env = append(env, "</payload><signature>"...)
+	env = s.appendSign(env, payload)
 	env = append(append(append(env, "</signature></"...), root...), '>')
 	return base64.StdEncoding.EncodeToString(env)
 }
@@ -169,22 +221,23 @@ func (e *Envelope) set(seen *[3]bool, name, value string) bool {
 // Open parses an envelope, verifies its signature and only then decodes
 // its payload into fields (see ParsePayload).
 func Open(text []byte, root, secretKey string) (transform.Params, error) {
-	return openExplained(text, root, secretKey, nil)
+	return openExplained(text, root, signer{key: secretKey}, nil)
 }
 
-// openExplained is Open, recording what it compared in x when x is not nil.
-func openExplained(text []byte, root, secretKey string, x *transform.Explanation) (transform.Params, error) {
+// openExplained is Open with s's key, recording what it compared in x when
+// x is not nil.
+func openExplained(text []byte, root string, s signer, x *transform.Explanation) (transform.Params, error) {
 	env, err := ParseEnvelope(text, root)
 	if err != nil {
 		return nil, err
 	}
 	if x != nil {
-		x.SignType, x.StringToSign, x.Received, x.Expected = "HMAC-SHA256", env.Payload, env.Signature, Sign(env.Payload, secretKey)
+		x.SignType, x.StringToSign, x.Received, x.Expected = "HMAC-SHA256", env.Payload, env.Signature, s.sign(env.Payload)
 	}
 	if env.Signature == "" {
 		return nil, transform.ErrUnsigned
 	}
-	if !env.Verify(secretKey) {
+	if !env.verify(s) {
 		return nil, transform.ErrBadSignature
 	}
 	return env.Fields()

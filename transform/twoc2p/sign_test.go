@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -158,6 +159,63 @@ func TestSealReproducesTheDemoExchange(t *testing.T) {
 				t.Fatalf("sealed\n%s\nwant\n%s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestPooledSignerReproducesTheDemoExchange: the Client's, Webhook's and
+// Sandbox's signer, whose HMAC states are pooled per key and reset before
+// each use, seals every fixture back byte for byte and verifies the
+// published signatures (and refuses them under another key), from many
+// goroutines at once, each state serving many signatures in turn.
+func TestPooledSignerReproducesTheDemoExchange(t *testing.T) {
+	demo, other := newSigner(demoSecretKey), newSigner(otherKey)
+	type fixture struct{ root, text, want string }
+	var fixtures []fixture
+	for _, f := range []fixture{
+		{RootRequest, demoRequestEnvelope(t), demoRequestForm},
+		{RootResponse, demoApproved, demoApproved},
+		{RootResponse, demoDeclined, demoDeclined},
+	} {
+		f.want = strings.TrimSpace(f.want)
+		if f.root == RootRequest {
+			f.want = strings.TrimPrefix(f.want, FieldRequest+"=")
+			if unescaped, err := url.QueryUnescape(f.want); err == nil {
+				f.want = unescaped
+			}
+		}
+		fixtures = append(fixtures, f)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8*50*len(fixtures)*4) // room for every failure: none blocks
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				for _, f := range fixtures {
+					env, err := ParseEnvelope([]byte(f.text), f.root)
+					if err != nil {
+						errs <- err.Error()
+						return
+					}
+					inner, _ := base64.StdEncoding.DecodeString(env.Payload)
+					switch {
+					case seal(f.root, "9.9", inner, demo) != f.want:
+						errs <- f.root + ": sealed differently"
+					case !env.verify(demo) || env.verify(other):
+						errs <- f.root + ": verified " + env.Signature + " wrongly"
+					case demo.sign(env.Payload) != env.Signature:
+						errs <- f.root + ": signed " + demo.sign(env.Payload) + ", want " + env.Signature
+					}
+					if _, err := openExplained([]byte(f.text), f.root, demo, nil); err != nil {
+						errs <- f.root + ": " + err.Error()
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
 	}
 }
 

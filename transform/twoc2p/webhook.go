@@ -12,6 +12,7 @@ import (
 // (or the raw body) holding the same signed envelope as the pay answer.
 type Webhook struct {
 	cfg Config
+	sig signer // the secret key's pooled HMAC states
 }
 
 // NewWebhook checks cfg and returns a Webhook; it needs merchant_id and
@@ -20,7 +21,7 @@ func NewWebhook(cfg Config) (*Webhook, error) {
 	if err := transform.CheckConfig(&cfg, transform.RoleWebhook); err != nil {
 		return nil, err
 	}
-	return &Webhook{cfg: cfg}, nil
+	return &Webhook{cfg: cfg, sig: newSigner(cfg.SecretKey)}, nil
 }
 
 var _ transform.Webhook = (*Webhook)(nil)
@@ -121,7 +122,7 @@ func (w *Webhook) open(body []byte, contentType string, x *transform.Explanation
 	if err != nil {
 		return nil, err
 	}
-	return openExplained(text, RootResponse, w.cfg.SecretKey, x)
+	return openExplained(text, RootResponse, w.sig, x)
 }
 
 // EventType maps respCode and status: 00 with status A (or none) paid,
