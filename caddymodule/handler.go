@@ -31,6 +31,9 @@ type Handler struct {
 	// ops holds the series of each operation the provider supports, and
 	// the logger of the others.
 	ops operationSeries
+	// noCallerIP: the client's pay never reads the caller's IP, so a
+	// request's context goes to Prepare without it (two allocations a pay).
+	noCallerIP bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -47,7 +50,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.ops = h.metrics.operations(h.name, h.client, h.logger)
+	h.noCallerIP = !readsCallerIP(h.client)
 	return nil
+}
+
+// readsCallerIP tells whether client's pay may fall back on the caller's
+// IP (transform.Operations.CallerIPFallback); one that does not say is
+// given it.
+func readsCallerIP(client transform.Client) bool {
+	r, ok := client.(interface{ ReadsCallerIP() bool })
+	return !ok || r.ReadsCallerIP()
 }
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
@@ -160,8 +172,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	// A call that comes with an error is not sent; it names the order in
 	// the log line (transform.Client.Prepare).
 	ctx := r.Context()
-	if ip, ok := caddyhttp.GetVar(ctx, caddyhttp.ClientIPVarKey).(string); ok && op == transform.OpPay {
-		ctx = transform.WithCallerIP(ctx, ip) // the last fallback of a client IP (wechat_v2)
+	if op == transform.OpPay && !h.noCallerIP {
+		if ip, ok := caddyhttp.GetVar(ctx, caddyhttp.ClientIPVarKey).(string); ok {
+			ctx = transform.WithCallerIP(ctx, ip) // the last fallback of a client IP (wechat_v2)
+		}
 	}
 	call, err := h.client.Prepare(ctx, op, body)
 	if err != nil {

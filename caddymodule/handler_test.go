@@ -53,7 +53,8 @@ func newTestHandlerOf(tb testing.TB, name string, client transform.Client, log i
 		tb.Fatal(err)
 	}
 	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(log), level))
-	return &Handler{providerHandler: providerHandler{name: name, logger: logger, metrics: m}, client: client, ops: m.operations(name, client, logger)}
+	return &Handler{providerHandler: providerHandler{name: name, logger: logger, metrics: m}, client: client, ops: m.operations(name, client, logger),
+		noCallerIP: !readsCallerIP(client)}
 }
 
 // signedPayAnswer is a unifiedorder success answer signed with testAPIKey.
@@ -98,12 +99,17 @@ func payWith(h *Handler, next caddyhttp.Handler, body string) *httptest.Response
 // network: read and check the merchant's request, sign, rewrite the request,
 // record the answer, verify it, answer, count and log. Allocation counts are
 // the figure to watch (go test -run '^$' -bench HandlerPay -benchmem ./caddymodule/).
+// The request carries the client IP variable Caddy sets on every request.
 func BenchmarkHandlerPay(b *testing.B) {
 	h := newTestHandler(b, io.Discard, zapcore.InfoLevel)
 	next := upstream(signedPayAnswer())
+	ctx := context.WithValue(context.Background(), caddyhttp.VarsCtxKey, map[string]any{caddyhttp.ClientIPVarKey: "192.0.2.7"})
 	b.ReportAllocs()
 	for b.Loop() {
-		if w := pay(h, next); w.Code != http.StatusOK {
+		r := httptest.NewRequestWithContext(ctx, http.MethodPost, "http://minipay.local/wechat/pay", strings.NewReader(payJSON))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		if _ = h.ServeHTTP(w, r, next); w.Code != http.StatusOK {
 			b.Fatalf("HTTP %d: %s", w.Code, w.Body)
 		}
 	}
@@ -834,6 +840,64 @@ func TestHeaderValuesOwnedPerRequest(t *testing.T) {
 			"X-Forwarded-Host": nil, "Idempotency-Key": nil}
 		if !reflect.DeepEqual(sent, wantSent) {
 			t.Errorf("round %d: the provider got headers %v, want %v", i, sent, wantSent)
+		}
+	}
+}
+
+// callerIPClient is a pay-only client that records the caller's IP its
+// Prepare finds in the context, and refuses the request.
+type callerIPClient struct{ got *string }
+
+func (callerIPClient) Supports(op string) bool { return op == transform.OpPay }
+
+func (c callerIPClient) Prepare(ctx context.Context, _ string, _ []byte) (*transform.Call, error) {
+	*c.got = transform.CallerIP(ctx)
+	return nil, transform.Invalid("amount", "is refused")
+}
+
+// callerIPReader is a callerIPClient that says whether it reads the IP.
+type callerIPReader struct {
+	callerIPClient
+	reads bool
+}
+
+func (c callerIPReader) ReadsCallerIP() bool { return c.reads }
+
+// TestHandlerCallerIP: minipay puts Caddy's client IP in a pay's context
+// for a client whose pay may fall back on it (transform.Operations'
+// CallerIPFallback, asked once as Provision does), and for one that does
+// not say; not for one that never reads it, which then costs no allocation.
+func TestHandlerCallerIP(t *testing.T) {
+	ctx := context.WithValue(context.Background(), caddyhttp.VarsCtxKey, map[string]any{caddyhttp.ClientIPVarKey: "192.0.2.7"})
+	var got string
+	for _, tt := range []struct {
+		name   string
+		client transform.Client
+		want   string
+	}{
+		{"reads it", callerIPReader{callerIPClient{&got}, true}, "192.0.2.7"},
+		{"does not say", callerIPClient{&got}, "192.0.2.7"},
+		{"never reads it", callerIPReader{callerIPClient{&got}, false}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got = "unset"
+			h := newTestHandlerOf(t, "fake", tt.client, io.Discard, zapcore.InfoLevel)
+			r := httptest.NewRequestWithContext(ctx, http.MethodPost, "http://minipay.local/fake/pay", strings.NewReader(payJSON))
+			r.Header.Set("Content-Type", "application/json")
+			if _ = h.ServeHTTP(httptest.NewRecorder(), r, nil); got != tt.want {
+				t.Fatalf("Prepare found caller IP %q, want %q", got, tt.want)
+			}
+		})
+	}
+	// As Provision asks wechat_v2's client: a configured client_ip is
+	// always sent before the caller's.
+	for _, clientIP := range []string{"", "127.0.0.1"} {
+		client, err := wechatv2.NewClient(wechatv2.Config{AppID: testAppID, MchID: testMchID, APIKey: testAPIKey, ClientIP: clientIP})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if readsCallerIP(client) != (clientIP == "") {
+			t.Errorf("client_ip %q: readsCallerIP %v", clientIP, clientIP != "")
 		}
 	}
 }

@@ -25,6 +25,11 @@ type Operations struct {
 	Provider string
 	// Now is the clock a pay's expire_at must be ahead of; nil is time.Now.
 	Now func() time.Time
+	// CallerIPFallback says that Pay may fall back on the caller's IP
+	// (PayRequest.CallerIP, from the context: WithCallerIP); without it
+	// Prepare leaves CallerIP empty, and minipay, asking ReadsCallerIP once,
+	// puts none in a request's context.
+	CallerIPFallback bool
 
 	Pay         func(*PayRequest) (*Call, error)
 	Query       func(*OrderRequest) (*Call, error)
@@ -53,10 +58,14 @@ func (o *Operations) Supports(op string) bool {
 	return false
 }
 
+// ReadsCallerIP tells whether a pay may fall back on the caller's IP in
+// its context (CallerIPFallback).
+func (o *Operations) ReadsCallerIP() bool { return o.CallerIPFallback }
+
 // Prepare decodes and validates body for op and calls its builder
 // (transform.Client); an op without one is a 404 unknown_operation naming
 // the Provider. A pay request gets the caller's IP from ctx
-// (PayRequest.CallerIP). A request refused on the way (by the decoder,
+// (PayRequest.CallerIP) when CallerIPFallback says Pay reads it. A request refused on the way (by the decoder,
 // Validate, the clock or the builder) comes with a call holding only its
 // OrderID, for the log line, when its body names one: an "order_id"
 // member, that exact name once, a string keeping the order id rule, in an
@@ -69,7 +78,11 @@ func (o *Operations) Prepare(ctx context.Context, op string, body []byte) (*Call
 	}
 	switch op {
 	case OpPay:
-		return o.pay(CallerIP(ctx), body)
+		var callerIP string
+		if o.CallerIPFallback {
+			callerIP = CallerIP(ctx)
+		}
+		return o.pay(callerIP, body)
 	case OpQuery:
 		return build(body, o.Query)
 	case OpClose:

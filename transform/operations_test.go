@@ -156,3 +156,30 @@ func TestRefusedRequestNamesOrder(t *testing.T) {
 		t.Fatalf("Prepare = %+v, %v; want the builder's call and error", call, err)
 	}
 }
+
+// TestOperationsCallerIP: a pay's CallerIP is the context's (WithCallerIP)
+// only for Operations whose Pay may fall back on it (CallerIPFallback, which
+// ReadsCallerIP reports to minipay); the others' is empty whatever the
+// context holds, so minipay need not put it there.
+func TestOperationsCallerIP(t *testing.T) {
+	body := []byte(`{"order_id":"O1","amount":"1","currency":"CNY","description":"d","openid":"o"}`)
+	for _, tt := range []struct {
+		fallback bool
+		ctx      context.Context
+		want     string
+	}{
+		{true, WithCallerIP(context.Background(), "192.0.2.7"), "192.0.2.7"},
+		{true, WithCallerIP(context.Background(), "not an IP"), ""},
+		{true, context.Background(), ""},
+		{false, WithCallerIP(context.Background(), "192.0.2.7"), ""},
+	} {
+		var got *PayRequest
+		ops := Operations{Provider: "demo", CallerIPFallback: tt.fallback, Pay: func(r *PayRequest) (*Call, error) { got = r; return &Call{}, nil }}
+		if ops.ReadsCallerIP() != tt.fallback {
+			t.Fatalf("ReadsCallerIP() = %v with CallerIPFallback %v", !tt.fallback, tt.fallback)
+		}
+		if _, err := ops.Prepare(tt.ctx, OpPay, body); err != nil || got.CallerIP != tt.want {
+			t.Fatalf("fallback %v: CallerIP %q, %v; want %q", tt.fallback, got.CallerIP, err, tt.want)
+		}
+	}
+}

@@ -41,8 +41,9 @@ type PayRequest struct {
 	Money  Money     `json:"-"`
 	Expire time.Time `json:"-"`
 	// CallerIP is the address of whoever called minipay (Operations.Prepare
-	// takes it from the context: WithCallerIP), the last fallback of a
-	// provider that must send a client IP (wechat_v2's spbill_create_ip).
+	// takes it from the context, WithCallerIP, for a provider whose
+	// CallerIPFallback says it reads it), the last fallback of a provider
+	// that must send a client IP (wechat_v2's spbill_create_ip).
 	CallerIP string `json:"-"`
 }
 

@@ -37,7 +37,9 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{cfg: cfg, signer: wxpay.NewSigner(cfg.APIKey), Now: time.Now}
-	c.Operations = transform.Operations{Provider: Name, Now: func() time.Time { return c.Now() }, Pay: c.Pay, Query: c.Query, Close: c.Close, Refund: c.Refund, RefundQuery: c.RefundQuery}
+	c.Operations = transform.Operations{Provider: Name, Now: func() time.Time { return c.Now() }, Pay: c.Pay, Query: c.Query, Close: c.Close, Refund: c.Refund, RefundQuery: c.RefundQuery,
+		// spbill_create_ip: the request's client_ip, else the configuration's, else the caller's (Pay).
+		CallerIPFallback: cfg.ClientIP == ""}
 	return c, nil
 }
 

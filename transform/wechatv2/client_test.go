@@ -226,6 +226,11 @@ func TestPreparePayClientIP(t *testing.T) {
 		{"the caller's, IPv6", noIP, transform.WithCallerIP(context.Background(), "2001:db8::1"), "", "2001:db8::1"},
 		{"the request's over the caller's", noIP, withCaller, "198.51.100.1", "198.51.100.1"},
 	}
+	// minipay puts the caller's IP in the context only for a client that
+	// may fall back on it: one without a configured client_ip.
+	if newClient(t, testConfig("")).ReadsCallerIP() || !newClient(t, noIP).ReadsCallerIP() {
+		t.Fatal("ReadsCallerIP does not follow the configuration's client_ip")
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			body := `{"order_id":"O2","amount":"1","currency":"CNY","description":"d","openid":"o"`
