@@ -3,47 +3,40 @@
 package testport
 
 import (
-	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
 
-// handedOut holds the ports Pick has returned: two "listen on :0, close"
-// calls can return the same port while neither is in use yet, and a site
-// that lands on another's port (the admin endpoint's, say) answers 404s.
+// handedOut holds the ports Pick has returned, so that no two servers of
+// one process are given the same port before either listens.
 var handedOut = struct {
 	sync.Mutex
 	ports map[int]bool
 }{ports: map[int]bool{}}
 
-// Pick returns a loopback port that was free a moment ago and that this
-// process has not been given before.
+// Pick returns a loopback port that was free a moment ago, that this
+// process has not been given before, and that lies outside the kernel's
+// ephemeral range. A port-0 listener (every httptest.Server, every
+// outgoing connection's local end) is drawn from that range, so a port
+// picked there and closed until Caddy binds it could meanwhile be taken
+// by a test's fake provider or merchant: CI, 7 December, the fault mix's
+// merchant backend landed on the admin port picked at process start, and
+// caddytest's POST /load reached the backend ("failed to load config: not
+// an event").
 func Pick() (int, error) {
 	handedOut.Lock()
 	defer handedOut.Unlock()
-	for range 10 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if !handedOut.ports[port] {
-			handedOut.ports[port] = true
-			return port, nil
-		}
-	}
-	// Linux draws a port-0 listener's port from a few thousand of its
-	// ephemeral range only (6500 distinct in 20000 draws): a process given
-	// most of them (6400 ports, as go test -count=N of a package that
-	// starts many servers asks for) drew 100 repeats in a row and failed.
-	// The rest of the range, tried in turn, is as free.
-	start := rand.IntN(lastEphemeral - firstEphemeral + 1)
-	for i := range lastEphemeral - firstEphemeral + 1 {
-		port := firstEphemeral + (start+i)%(lastEphemeral-firstEphemeral+1)
+	lo, hi := pickRange()
+	n := hi - lo + 1
+	start := rand.IntN(n)
+	for i := range n {
+		port := lo + (start+i)%n
 		if handedOut.ports[port] {
 			continue
 		}
@@ -55,12 +48,33 @@ func Pick() (int, error) {
 		handedOut.ports[port] = true
 		return port, nil
 	}
-	return 0, errors.New("testport: every port of the ephemeral range was handed out or in use")
+	return 0, fmt.Errorf("testport: every port of %d-%d was handed out or in use", lo, hi)
 }
 
-// The ephemeral range of Linux (net.ipv4.ip_local_port_range), where
-// port-0 listeners land; other systems' ports there are as good.
-const firstEphemeral, lastEphemeral = 32768, 60999
+// pickRange is the ports Pick draws from: below the ephemeral range that
+// /proc/sys/net/ipv4/ip_local_port_range gives (Linux's default
+// 32768-60999 where it cannot be read), or above it when too few lie below.
+func pickRange() (lo, hi int) {
+	first, last := 32768, 60999
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			a, errA := strconv.Atoi(f[0])
+			z, errZ := strconv.Atoi(f[1])
+			if errA == nil && errZ == nil && 0 < a && a <= z && z <= 65535 {
+				first, last = a, z
+			}
+		}
+	}
+	const floor, enough = 10000, 8192 // TestFreeNeverRepeats asks for 8000
+	switch {
+	case first-floor >= enough:
+		return floor, first - 1
+	case 65535-last >= enough:
+		return last + 1, 65535
+	default:
+		return floor, 65535 // no room outside: the old behaviour's odds
+	}
+}
 
 // Free is Pick for a test: a failure ends the test.
 func Free(tb testing.TB) int {

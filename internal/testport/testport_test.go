@@ -1,7 +1,9 @@
 package testport
 
 import (
+	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"testing"
 )
@@ -23,6 +25,12 @@ func TestFreeNeverRepeats(t *testing.T) {
 		handedOut.ports = before
 		handedOut.Unlock()
 	})
+	first, last := 32768, 60999
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if _, err := fmt.Sscan(string(b), &first, &last); err != nil {
+			t.Fatal(err)
+		}
+	}
 	seen := map[int]bool{}
 	for range 8000 {
 		port := Free(t)
@@ -30,6 +38,9 @@ func TestFreeNeverRepeats(t *testing.T) {
 			t.Fatalf("port %d handed out twice", port)
 		}
 		seen[port] = true
+		if first <= port && port <= last {
+			t.Fatalf("port %d is in the ephemeral range %d-%d, where an httptest.Server may take it", port, first, last)
+		}
 		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err != nil {
 			t.Fatalf("port %d is not free: %v", port, err)
