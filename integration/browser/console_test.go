@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -72,26 +74,32 @@ type stack struct {
 	merchant, sandbox string // base URLs
 }
 
-// freePort asks the kernel for a port that was free a moment ago and that
-// this process has not handed out before: two "listen on :0, close" calls
-// can return the same port while neither is in use yet.
+// freePort returns a loopback port that was free a moment ago and that
+// this process has not handed out before, drawn below Linux's ephemeral
+// range (32768-60999): a port-0 listener (each httptest.Server here, each
+// of Chromium's own connections) is drawn from that range, and could take
+// a port picked there before the Caddy given it listens (the repository's
+// internal/testport, which this module does not require, says more).
 func freePort(t *testing.T) int {
 	t.Helper()
 	handedOut.Lock()
 	defer handedOut.Unlock()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	const lo, hi = 10000, 32767
+	start := rand.IntN(hi - lo + 1)
+	for i := range hi - lo + 1 {
+		port := lo + (start+i)%(hi-lo+1)
+		if handedOut.ports[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err != nil {
-			t.Fatal(err)
+			continue // in use
 		}
-		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		if !handedOut.ports[port] {
-			handedOut.ports[port] = true
-			return port
-		}
+		handedOut.ports[port] = true
+		return port
 	}
-	t.Fatal("no free port after 100 tries")
+	t.Fatalf("no free port in %d-%d", lo, hi)
 	return 0
 }
 
