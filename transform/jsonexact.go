@@ -23,9 +23,11 @@ var ErrDuplicateMember = fmt.Errorf("%w: a member name is given twice", ErrNeste
 // signature covers both), and a member is read into a field only by its
 // exact name (encoding/json also takes "Prepay_Id" or "PREPAY_ID" for
 // prepay_id, Unicode case folding included): a name that differs from a
-// field's only in case is skipped as an unknown member. A member name that
-// is not UTF-8 (or holds half a surrogate pair), which encoding/json reads
-// as U+FFFD so that two such names may read alike, is ErrNestedJSON. Types,
+// field's only in case is skipped as an unknown member. A document that is
+// not ValidJSONText (bytes that are not UTF-8, or a \u escape of half a
+// surrogate pair, in a name or a value), which encoding/json reads with
+// U+FFFD, text the provider never sent, and a strict reader refuses or
+// reads otherwise, is ErrNestedJSON, as a notification is. Types,
 // numbers and every other error are json.Unmarshal's, which also judges a
 // document that is not JSON. The walk is jsonflat's (readJSONString) and
 // allocates one copy of the document for the usual answer.
@@ -33,14 +35,14 @@ func UnmarshalExact(doc []byte, v any) error {
 	x := exactCheck{names: jsonNames(reflect.TypeOf(v))}
 	s := string(doc) // one copy, as decodeFlatJSON's: names are substrings of it
 	next, err := x.value(s, 0, 0)
-	if err == nil && skipJSONSpace(s, next) != len(s) {
+	if err == nil && (skipJSONSpace(s, next) != len(s) || !ValidJSONText(doc)) {
 		err = errNotFollowed
 	}
 	switch {
 	case err != nil && !json.Valid(doc):
 		// not JSON: json.Unmarshal says why
 	case err == errNotFollowed:
-		return ErrNestedJSON // valid JSON the walk refuses: a name that is not UTF-8
+		return ErrNestedJSON // valid JSON the walk refuses: text that is not UTF-8
 	case err != nil:
 		return err
 	case len(x.variants) != 0:
@@ -50,7 +52,7 @@ func UnmarshalExact(doc []byte, v any) error {
 }
 
 // errNotFollowed is a document UnmarshalExact's walk cannot follow: not
-// JSON, or a member name that is not UTF-8.
+// JSON, or text that is not UTF-8.
 var errNotFollowed = errors.New("transform: not JSON the walk follows")
 
 // maxExactDepth is encoding/json's own bound on nesting.

@@ -356,13 +356,14 @@ func TestCertificatesRotationInACluster(t *testing.T) {
 	}
 }
 
-// The stored download is WeChat's answer byte for byte, whatever its bytes:
-// a body that is not UTF-8 (a JSON string would have replaced them) still
-// verifies on the instance that reads it, which then does not download.
+// The stored download is WeChat's answer byte for byte, whatever its bytes
+// (escapes, a CRLF: a document encoded again would change them) still
+// verifies on the instance that reads it, which then does not download. A
+// body that is not UTF-8 is refused (TestCertificatesFailureReasons).
 func TestCertificatesStoredByteForByte(t *testing.T) {
 	a := newPlatform(t)
 	cs := &certServer{serving: []platform{a}, now: time.Now, decorate: func(b []byte) []byte {
-		return append([]byte("{\"note\":\"caf\xe9 \xff\",\r\n"), b[1:]...)
+		return append([]byte("{\"note\":\"caf\\u00e9 \\/ \xc3\xa9\",\r\n"), b[1:]...)
 	}}
 	first, second := clusterOfTwo(t, cs)
 	if err := first.Certificates().Refresh(t.Context(), true); err != nil {
@@ -560,6 +561,11 @@ func TestCertificatesFailureReasons(t *testing.T) {
 		}), "", "the answer is no list of 1 to 32 certificates"},
 		{"data twice", serveWith(func(cs *certServer) {
 			cs.decorate = func(b []byte) []byte { return append([]byte(`{"data":[],`), b[1:]...) }
+		}), "", "the answer is no list of 1 to 32 certificates"},
+		// Text that is not UTF-8, even in a member not read, as a strict
+		// reader refuses it.
+		{"not UTF-8", serveWith(func(cs *certServer) {
+			cs.decorate = func(b []byte) []byte { return append([]byte("{\"note\":\"caf\xe9\","), b[1:]...) }
 		}), "", "the answer is no list of 1 to 32 certificates"},
 		{"HTTP 404, Code in another case", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(http.StatusNotFound)
