@@ -65,6 +65,13 @@ func TestMain(m *testing.M) {
 	} else {
 		caddyBin = filepath.Join(dir, "caddy")
 	}
+	// Chromium leaves a directory of its own (org.chromium.Chromium.*, its
+	// singleton socket) in TMPDIR for each browser the tests end: 16 a run
+	// in /tmp. The run's own TMPDIR goes with the run.
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err == nil {
+		os.Setenv("TMPDIR", tmp)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
