@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -476,12 +475,7 @@ func TestFlattenJSONBoundedWork(t *testing.T) {
 				t.Fatalf("the document is %d bytes", len(doc))
 			}
 			for _, bound := range []struct{ depth, members int }{{3, 64}, {8, 1024}} { // Latipay's, CBTIS's
-				var before, after runtime.MemStats
-				runtime.GC()
-				runtime.ReadMemStats(&before)
-				_, _ = FlattenJSON(doc, bound.depth, bound.members)
-				runtime.ReadMemStats(&after)
-				if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*uint64(len(doc)) {
+				if alloc := allocated(func() { _, _ = FlattenJSON(doc, bound.depth, bound.members) }); alloc > 4*uint64(len(doc)) {
 					t.Fatalf("%+v: %d bytes allocated for a document of %d", bound, alloc, len(doc))
 				}
 			}
