@@ -111,6 +111,17 @@ type deduper struct {
 	wait     time.Duration // bound of the wait for the event's lock
 	logger   *zap.Logger
 	now      func() time.Time
+	// unreadable is the purge's memory of the keys it found holding what
+	// is no entry, for a storage that does not say when a key was written
+	// (see unreadableFor); only purgeLoop's goroutine touches it.
+	unreadable map[string]unreadableSighting
+}
+
+// unreadableSighting is when the purge first saw a key hold bytes that are
+// no entry, and a digest of those bytes.
+type unreadableSighting struct {
+	since time.Time
+	sum   [sha256.Size]byte
 }
 
 // dedupeRecord is what the storage holds per acknowledged event: nothing
@@ -356,27 +367,35 @@ func (d *deduper) purgeLoop(ctx context.Context) {
 // for a later purge.
 const purgeLockWait = 50 * time.Millisecond
 
-// purge deletes the entries older than the window (and unreadable ones)
-// and returns how many it deleted.
+// purge deletes the entries older than the window (and what has been
+// unreadable for a window) and returns how many it deleted.
 func (d *deduper) purge(ctx context.Context) int {
 	keys, err := d.store.List(ctx, d.prefix, false)
 	if err != nil {
 		return 0 // nothing stored yet, or logged by sharedStore
 	}
 	n := 0
+	listed := make(map[string]bool, len(keys))
 	for _, key := range keys {
 		if ctx.Err() != nil {
 			break
 		}
+		listed[key] = true
 		if d.expired(ctx, key) && d.deleteExpired(ctx, key) {
 			n++
+		}
+	}
+	for key := range d.unreadable {
+		if !listed[key] {
+			delete(d.unreadable, key) // gone (or overwritten and deleted)
 		}
 	}
 	return n
 }
 
 // expired tells whether key holds an entry older than the window and past
-// the expiry its own route gave it, or an unreadable one.
+// the expiry its own route gave it, or what is no entry and has for at
+// least the window.
 func (d *deduper) expired(ctx context.Context, key string) bool {
 	b, err := d.store.Load(ctx, key)
 	if err != nil {
@@ -384,10 +403,40 @@ func (d *deduper) expired(ctx context.Context, key string) bool {
 	}
 	var rec dedupeRecord
 	if transform.UnmarshalExact(b, &rec) != nil {
-		return true
+		return d.unreadableFor(ctx, key, b) >= d.window
 	}
+	delete(d.unreadable, key)
 	now := d.now()
 	return now.Sub(rec.AckedAt) >= d.window && !now.Before(rec.ExpiresAt)
+}
+
+// unreadableFor is how long key has held b, bytes that are no entry: since
+// it was last written, as Caddy's storage says (file_system: the file's
+// modification time), else since the purge first saw b there (0 then, and
+// when they changed). Some are being written right then: the file_system
+// storage (certmagic's FileStorage.Store) writes a new file under a random
+// decimal name in the prefix's directory and renames it to the key once
+// written, and such a file, listed empty or half-written, goes only once
+// it has stayed so for a window (a write killed before the rename), never
+// while the write is on its way to the rename (which would fail, and the
+// acknowledgement be lost).
+func (d *deduper) unreadableFor(ctx context.Context, key string, b []byte) time.Duration {
+	now := d.now()
+	if st, ok := d.store.(keyStater); ok {
+		if info, err := st.Stat(ctx, key); err == nil && !info.Modified.IsZero() {
+			return now.Sub(info.Modified)
+		}
+	}
+	sum := sha256.Sum256(b)
+	s, ok := d.unreadable[key]
+	if !ok || s.sum != sum {
+		if d.unreadable == nil {
+			d.unreadable = map[string]unreadableSighting{}
+		}
+		d.unreadable[key] = unreadableSighting{since: now, sum: sum}
+		return 0
+	}
+	return now.Sub(s.since)
 }
 
 // deleteExpired deletes an expired entry under the event's lock, reading it
@@ -399,7 +448,11 @@ func (d *deduper) deleteExpired(ctx context.Context, key string) bool {
 		return false // being forwarded (or the storage failed): a later purge
 	}
 	defer transform.Unlock(ctx, d.store, key)
-	return d.expired(ctx, key) && d.store.Delete(ctx, key) == nil
+	if !d.expired(ctx, key) || d.store.Delete(ctx, key) != nil {
+		return false
+	}
+	delete(d.unreadable, key)
+	return true
 }
 
 // startDedupe sets up de-duplication when the handler has a window: the

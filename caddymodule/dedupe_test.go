@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/certmagic"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -422,8 +424,15 @@ func TestDedupePurge(t *testing.T) {
 	if err := store.Store(ctx, "minipay/events/other/"+sha256Hex("old"), []byte(`{"acked_at":"2000-01-01T00:00:00Z"}`)); err != nil {
 		t.Fatal(err)
 	}
-	if n := d.purge(ctx); n != 3 {
-		t.Fatalf("purged %d, want 3", n)
+	// The garbage is deleted only once it has stayed so for a window
+	// (TestDedupePurgeUnreadable).
+	if n := d.purge(ctx); n != 2 {
+		t.Fatalf("purged %d, want 2", n)
+	}
+	now = now.Add(time.Hour)
+	put("young", 59*time.Minute)
+	if n := d.purge(ctx); n != 1 {
+		t.Fatalf("purged %d a window later, want 1", n)
 	}
 	if keys := store.Keys(); len(keys) != 2 || keys[0] != d.key("young") && keys[1] != d.key("young") {
 		t.Fatalf("left %v", keys)
@@ -454,6 +463,140 @@ func TestDedupePurge(t *testing.T) {
 	case <-done:
 	case <-time.After(2 * time.Second):
 		t.Fatal("the purge loop did not stop")
+	}
+}
+
+// What is no entry is purged only once it has stayed so for a window, as
+// the purge saw it: the file_system storage (certmagic's FileStorage.Store,
+// through os.CreateTemp(dir, "")) writes a new file under a random decimal
+// name in the prefix's directory and renames it to the key once written,
+// so an empty or half-written file may be a write on its way, which a
+// delete would make fail. One killed before the rename stays unchanged and
+// goes a window later; so does garbage under an entry's name. The old purge
+// deleted all of them at first sight.
+func TestDedupePurgeUnreadable(t *testing.T) {
+	const window = time.Hour
+	young := transform.Marshal(dedupeRecord{EventID: "ev-1", AckedAt: time.Date(2026, 11, 22, 10, 30, 0, 0, time.UTC)})
+	type step struct {
+		after  time.Duration // since the first purge
+		stored []byte        // stored just before this purge; nil: unchanged
+		want   bool          // still stored after it
+	}
+	for _, tt := range []struct {
+		name, key string
+		steps     []step
+	}{
+		{"temporary file, empty: a write on its way is kept", "2791034456", []step{
+			{0, []byte{}, true},
+			{window - time.Second, nil, true},
+		}},
+		{"temporary file, being written: the window starts again when it changes", "3021187344", []step{
+			{0, []byte(`{"event_id":"e`), true},
+			{window, []byte(`{"event_id":"ev-1","acked_at":"2026-`), true},
+			{2*window - time.Second, nil, true},
+			{2 * window, nil, false},
+		}},
+		{"temporary file of a write killed before the rename: deleted a window later", "2791034456", []step{
+			{0, []byte(`{"event_id":"ev-1","ack`), true},
+			{window, nil, false},
+		}},
+		{"empty under an entry's name", sha256Hex("empty"), []step{
+			{0, []byte{}, true},
+			{window, nil, false},
+		}},
+		{"JSON that is no entry, under an entry's name", sha256Hex("garbage"), []step{
+			{0, []byte(`["not","an","entry"]`), true},
+			{window, nil, false},
+		}},
+		{"an object without acked_at is an entry of year 1: deleted at first sight", sha256Hex("foo"), []step{
+			{0, []byte(`{"foo":1}`), false}, // no write on its way is valid JSON: a prefix of an object is not
+		}},
+		{"garbage, then an entry: the entry's age counts", sha256Hex("ev-1"), []step{
+			{0, []byte("not json"), true},
+			{window, young, true},
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			store := transformtest.NewMemStore()
+			d := newDeduper(store, "fake", "merchant-a", window, zap.NewNop())
+			ctx := context.Background()
+			start := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+			for i, st := range tt.steps {
+				d.now = func() time.Time { return start.Add(st.after) }
+				if st.stored != nil {
+					if err := store.Store(ctx, d.prefix+tt.key, st.stored); err != nil {
+						t.Fatal(err)
+					}
+				}
+				d.purge(ctx)
+				if got := store.Exists(ctx, d.prefix+tt.key); got != st.want {
+					t.Fatalf("purge %d (%v after the first): stored %v, want %v", i, st.after, got, st.want)
+				}
+			}
+			if store.Locked(d.prefix + tt.key) {
+				t.Fatal("the purge left a lock held")
+			}
+		})
+	}
+}
+
+// On Caddy's file_system storage (certmagic's FileStorage, through the
+// adapter's sharedStore) what is no entry is aged by its file's
+// modification time, so a purge just after a reload or a restart deletes
+// what has been so for a window, and keeps a write on its way (the random
+// decimal name FileStorage.Store writes before its rename) and what is
+// not a file.
+func TestDedupePurgeFileStorage(t *testing.T) {
+	dir := t.TempDir()
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := m.sharedStore(&certmagic.FileStorage{Path: dir}, "dedupe", zap.NewNop())
+	d := newDeduper(store, "cbtis", "merchant-a", time.Hour, zap.NewNop())
+	ctx := context.Background()
+	events := filepath.Join(dir, "minipay", "events", "cbtis")
+	if err := store.Store(ctx, d.key("young"), transform.Marshal(dedupeRecord{EventID: "young", AckedAt: time.Now()})); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, tt := range []struct {
+		name    string
+		content []byte        // nil: a directory
+		age     time.Duration // of its modification time
+		kept    bool
+	}{
+		{"2791034456", []byte{}, 0, true},                                          // a write on its way, just created
+		{"3021187344", []byte(`{"event_id":"ev-1","ack`), time.Second, true},       // half-written
+		{"1450381716", []byte(`{"event_id":"ev-1","ack`), 61 * time.Minute, false}, // killed before its rename
+		{"98765", []byte{}, 2 * time.Hour, false},
+		{sha256Hex("empty"), []byte{}, 59 * time.Minute, true},
+		{sha256Hex("garbage"), []byte("not json"), 61 * time.Minute, false},
+		{sha256Hex("directory"), nil, 2 * time.Hour, true},
+	} {
+		name := filepath.Join(events, tt.name)
+		if tt.content == nil {
+			err = os.Mkdir(name, 0o700)
+		} else {
+			err = os.WriteFile(name, tt.content, 0o600)
+		}
+		if err == nil {
+			err = os.Chtimes(name, now.Add(-tt.age), now.Add(-tt.age))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if _, err := os.Stat(name); (err == nil) != tt.kept {
+				t.Errorf("%s, %v old: kept %v, want %v", tt.name, tt.age, err == nil, tt.kept)
+			}
+		}()
+	}
+	if n := d.purge(ctx); n != 3 {
+		t.Errorf("purged %d, want 3", n)
+	}
+	if !store.Exists(ctx, d.key("young")) {
+		t.Error("the young entry was purged")
 	}
 }
 

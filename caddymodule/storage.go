@@ -6,6 +6,7 @@ import (
 	"io/fs"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/certmagic"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -108,6 +109,21 @@ func (s *sharedStore) List(ctx context.Context, prefix string, recursive bool) (
 		s.failed("list", prefix, err)
 	}
 	return keys, err
+}
+
+// keyStater is what Caddy's storages (certmagic.Storage) have beside
+// transform.Store: when a key was last written.
+type keyStater interface {
+	Stat(ctx context.Context, key string) (certmagic.KeyInfo, error)
+}
+
+// Stat is the inner storage's, errors.ErrUnsupported without one. A
+// failure is not counted: its caller (the purge) does without.
+func (s *sharedStore) Stat(ctx context.Context, key string) (certmagic.KeyInfo, error) {
+	if st, ok := s.inner.(keyStater); ok {
+		return st.Stat(ctx, key)
+	}
+	return certmagic.KeyInfo{}, errors.ErrUnsupported
 }
 
 // Exists implements transform.Store.
