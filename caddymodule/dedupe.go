@@ -344,10 +344,14 @@ func (d *deduper) purgeInterval() time.Duration {
 	return min(max(d.window/4, time.Second), time.Hour)
 }
 
-// purgeLoop purges expired entries until ctx ends (the configuration is
-// unloaded). Every instance of a cluster purges; deleting is idempotent.
+// purgeLoop purges expired entries as the configuration starts, then every
+// interval, until ctx ends (the configuration is unloaded). The first purge
+// does not wait for an interval: a reload starts a new loop, and with
+// reloads more often than the interval (an hour for a window of 25h) no
+// purge would ever run. Every instance of a cluster purges; deleting is
+// idempotent.
 func (d *deduper) purgeLoop(ctx context.Context) {
-	t := time.NewTimer(d.purgeInterval())
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		select {

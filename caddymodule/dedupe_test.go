@@ -464,6 +464,23 @@ func TestDedupePurge(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("the purge loop did not stop")
 	}
+
+	// The first purge runs as the loop starts, not an interval later (an
+	// hour for 25h): a reload starts a new loop, and reloads more often
+	// than the interval would leave every entry for ever.
+	long := newDeduper(store, "fake", "merchant-a", 25*time.Hour, zap.NewNop())
+	long.now = func() time.Time { return now }
+	put("long-old", 26*time.Hour)
+	lctx, stop = context.WithCancel(ctx)
+	defer stop()
+	go long.purgeLoop(lctx)
+	deadline = time.Now().Add(5 * time.Second)
+	for store.Exists(ctx, d.key("long-old")) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if store.Exists(ctx, d.key("long-old")) {
+		t.Fatal("a 25h window's loop did not purge as it started")
+	}
 }
 
 // What is no entry is purged only once it has stayed so for a window, as
