@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -62,7 +63,7 @@ const maxExactDepth = 10000
 // encoding/json would take for one of names though it is not written so.
 type exactCheck struct {
 	names    []string
-	variants [][2]int // the byte range of each such name, quotes included
+	variants [][3]int // the byte range of each such name, quotes included, and its number in its object
 }
 
 // value walks the JSON value at s[i:] (after white space) and returns the
@@ -122,6 +123,7 @@ func (x *exactCheck) value(s string, i, depth int) (int, error) {
 // twice and noting the names that are case variants of x.names.
 func (x *exactCheck) object(s string, i, depth int) (int, error) {
 	var names nameSet
+	variants := 0
 	if i = skipJSONSpace(s, i); i < len(s) && s[i] == '}' {
 		return i + 1, nil
 	}
@@ -136,7 +138,10 @@ func (x *exactCheck) object(s string, i, depth int) (int, error) {
 		if !names.add(name) {
 			return 0, ErrDuplicateMember
 		}
-		x.member(name, i, j)
+		if x.variant(name) {
+			x.variants = append(x.variants, [3]int{i, j, variants})
+			variants++
+		}
 		if i = skipJSONSpace(s, j); i >= len(s) || s[i] != ':' {
 			return 0, errNotFollowed
 		}
@@ -154,29 +159,35 @@ func (x *exactCheck) object(s string, i, depth int) (int, error) {
 	}
 }
 
-// member notes name, read from s[start:end] (the quoted name), when
-// encoding/json would take it for one of x.names it is not.
-func (x *exactCheck) member(name string, start, end int) {
+// variant tells whether encoding/json would take name for one of x.names
+// it is not.
+func (x *exactCheck) variant(name string) bool {
 	variant := false
 	for _, n := range x.names {
 		if n == name {
-			return
+			return false
 		}
 		variant = variant || strings.EqualFold(n, name)
 	}
-	if variant {
-		x.variants = append(x.variants, [2]int{start, end})
-	}
+	return variant
 }
 
 // renamed is a copy of doc with every variant name's characters replaced by
-// '~', which no field's name holds: the document stays valid JSON of the
-// same length, and encoding/json skips the member as it skips any unknown.
+// '~' then its number in its object, which no field's name holds: the
+// document stays valid JSON of the same length, and encoding/json skips the
+// member as it skips any unknown. The number keeps two variants of one
+// object two names in a json.RawMessage read again (Code and CODE in
+// CBTIS's data: ~~~0 and ~~~1, not ~~~~ twice); a name too short for its
+// number ("A" for a field "a") is ~ alone.
 func (x *exactCheck) renamed(doc []byte) []byte {
 	out := bytes.Clone(doc)
 	for _, r := range x.variants {
-		for i := r[0] + 1; i < r[1]-1; i++ { // inside the quotes
-			out[i] = '~'
+		name := out[r[0]+1 : r[1]-1] // inside the quotes
+		for i := range name {
+			name[i] = '~'
+		}
+		if k := strconv.Itoa(r[2]); len(k) < len(name) {
+			copy(name[len(name)-len(k):], k)
 		}
 	}
 	return out
@@ -190,7 +201,8 @@ var jsonNamesOf sync.Map // reflect.Type → []string
 // adds none. The levels are not told apart: a member at any depth that is
 // a case variant of a field's name at another is hidden too, which only
 // matters for a map's keys (none of the types read so has a key of that
-// kind: header names, merchant tags) or a member not read at all.
+// kind: header names, merchant tags), a json.RawMessage read again (by
+// other names, which renamed keeps apart) or a member not read at all.
 func jsonNames(t reflect.Type) []string {
 	if names, ok := jsonNamesOf.Load(t); ok {
 		return names.([]string)

@@ -89,6 +89,21 @@ func TestUnmarshalExact(t *testing.T) {
 		}
 	}
 
+	// A json.RawMessage holds the member as renamed, and is read again
+	// (CBTIS's envelope data): case variants of one name in one object stay
+	// two names there, not one given twice.
+	var env struct {
+		Code JSONCode        `json:"code"`
+		Data json.RawMessage `json:"data"`
+	}
+	if err := UnmarshalExact([]byte(`{"code":0,"data":{"Code":1,"CODE":2,"DATA":{"Data":3,"DaTa":4},"x":5}}`), &env); err != nil {
+		t.Fatal(err)
+	}
+	var data map[string]json.RawMessage
+	if err := UnmarshalExact(env.Data, &data); err != nil || len(data) != 4 || string(data["x"]) != "5" {
+		t.Errorf("data read again: %v %s", err, env.Data)
+	}
+
 	// A map reads exact names already; a repeat is refused.
 	var m map[string]json.RawMessage
 	if err := UnmarshalExact([]byte(`{"code":0,"code":1}`), &m); !errors.Is(err, ErrDuplicateMember) {

@@ -33,6 +33,9 @@ func TestDecodeReadsExactNames(t *testing.T) {
 		{"merchant_order_id in capitals after it", "query", 200, strings.Replace(query, `"status"`, `"MERCHANT_ORDER_ID":"OTHER","status"`, 1), `"status":"succeeded"`},
 		{"status twice", "query", 200, strings.Replace(query, `"status":"SUCCEEDED"`, `"status":"PENDING","status":"SUCCEEDED"`, 1), "502 the provider's answer gives a member twice"},
 		{"status in another case", "query", 200, strings.Replace(query, `"status"`, `"Status"`, 1), "502 the provider's answer has no status"},
+		// data is read again from the envelope: two variants of the
+		// envelope's names in it are two unknown members, not one twice.
+		{"Code and CODE in data", "query", 200, strings.Replace(query, `"status"`, `"Code":1,"CODE":2,"status"`, 1), `"status":"succeeded"`},
 		{"HTTP 500, code in another case", "pay", 500, `{"Code":50000,"message":"internal"}`, "502 the provider answered HTTP 500"},
 	}
 	for _, tc := range cases {
