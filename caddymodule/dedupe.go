@@ -344,14 +344,20 @@ func (d *deduper) purgeInterval() time.Duration {
 	return min(max(d.window/4, time.Second), time.Hour)
 }
 
-// purgeLoop purges expired entries as the configuration starts, then every
-// interval, until ctx ends (the configuration is unloaded). The first purge
-// does not wait for an interval: a reload starts a new loop, and with
-// reloads more often than the interval (an hour for a window of 25h) no
-// purge would ever run. Every instance of a cluster purges; deleting is
-// idempotent.
+// firstPurgeDelay is how long after the configuration starts the first
+// purge runs (the interval, when shorter). Not an interval: a reload starts
+// a new loop, and with reloads more often than the interval (an hour for a
+// window of 25h) no purge would ever run. Not at once either: caddy validate
+// loads the configuration and unloads it at once, and its process, exiting,
+// would abandon the lock a purge holds (seen: a file_system lock file left
+// in locks/ by caddy validate).
+const firstPurgeDelay = 2 * time.Second
+
+// purgeLoop purges expired entries shortly after the configuration starts
+// (firstPurgeDelay), then every interval, until ctx ends (the configuration
+// is unloaded). Every instance of a cluster purges; deleting is idempotent.
 func (d *deduper) purgeLoop(ctx context.Context) {
-	t := time.NewTimer(0)
+	t := time.NewTimer(min(firstPurgeDelay, d.purgeInterval()))
 	defer t.Stop()
 	for {
 		select {
