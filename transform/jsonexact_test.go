@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+	"unicode"
 )
 
 // TestUnmarshalExact: names read exactly (a case variant, Unicode folding
@@ -120,6 +122,60 @@ func TestUnmarshalExact(t *testing.T) {
 	}
 	if err := UnmarshalExact([]byte(`null`), &a); err != nil {
 		t.Errorf("null: %v", err)
+	}
+}
+
+// TestUnmarshalExactFoldsAsEncodingJSON: every name encoding/json takes
+// for a field's (each letter swapped for every rune of its Unicode fold
+// orbit: K for k, ſ for s, as SimpleFold makes them) is skipped, and a
+// name it does not take (the dotless ı, İ: no simple fold of i) is left
+// to it alike; nesting is followed as deep as encoding/json reads it.
+func TestUnmarshalExactFoldsAsEncodingJSON(t *testing.T) {
+	type target struct {
+		Key      string `json:"key"`
+		Sign     string `json:"sign"`
+		PrepayID string `json:"prepay_id"`
+	}
+	checked := 0
+	for _, field := range []string{"key", "sign", "prepay_id"} {
+		for i, c := range field {
+			for r := unicode.SimpleFold(c); r != c; r = unicode.SimpleFold(r) {
+				name := field[:i] + string(r) + field[i+1:]
+				doc := []byte(`{"` + name + `":"x"}`)
+				var lenient, exact target
+				if err := json.Unmarshal(doc, &lenient); err != nil || lenient == (target{}) {
+					t.Fatalf("%s: encoding/json does not take it (%v)", name, err)
+				}
+				if err := UnmarshalExact(doc, &exact); err != nil || exact != (target{}) {
+					t.Errorf("%s: read %+v %v, want an unknown member", name, exact, err)
+				}
+				checked++
+			}
+		}
+	}
+	if checked != 17 { // one other case per letter, two for k (K, K) and s (S, ſ)
+		t.Fatalf("%d variants, want 17", checked)
+	}
+	for _, name := range []string{"s\u0131gn", "S\u0130GN", "\u0131d"} {
+		doc := []byte(`{"` + name + `":"x"}`)
+		var lenient, exact target
+		errL, errE := json.Unmarshal(doc, &lenient), UnmarshalExact(doc, &exact)
+		if errL != nil || errE != nil || lenient != exact {
+			t.Errorf("%s: %+v %v, encoding/json %+v %v", name, exact, errE, lenient, errL)
+		}
+	}
+	for _, depth := range []int{9999, 10000, 10001} { // encoding/json's maxNestingDepth is 10000
+		for _, doc := range []string{
+			strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth),
+			strings.Repeat("[", depth) + strings.Repeat("]", depth),
+			`{"a":` + strings.Repeat("[", depth-1) + strings.Repeat("]", depth-1) + "}",
+		} {
+			var exact, lenient any
+			errE, errL := UnmarshalExact([]byte(doc), &exact), json.Unmarshal([]byte(doc), &lenient)
+			if (errE == nil) != (errL == nil) || errE != nil && errE.Error() != errL.Error() {
+				t.Errorf("%d deep (%.8s…): %v, encoding/json %v", depth, doc, errE, errL)
+			}
+		}
 	}
 }
 
