@@ -38,9 +38,13 @@ expect() {
 }
 
 log=$(mktemp)
-"$caddy" run --config Caddyfile.example >"$log" 2>&1 &
+# Caddy's storage and autosave go to a directory of this run, removed with it:
+# Caddyfile.example names no storage, so the default one (the user's
+# ~/.local/share/caddy) would keep the CBTIS token for the next run.
+home=$(mktemp -d)
+XDG_DATA_HOME=$home/data XDG_CONFIG_HOME=$home/config "$caddy" run --config Caddyfile.example >"$log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$home" "$log"' EXIT
 for _ in $(seq 50); do
 	curl -sf localhost:2019/config/ >/dev/null && break
 	sleep 0.2
