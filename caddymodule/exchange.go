@@ -206,11 +206,12 @@ func setBody(r *http.Request, b []byte) {
 // on (method, URL, Host, headers, body with its GetBody, and framing), kept
 // to be put back once next returned: Caddy reads r when it writes the
 // access log (its uri and headers, a log_append placeholder), which must
-// show the request as received, not the one sent upstream.
+// show the request as received, not the one sent upstream. Its Trailer is
+// not kept: setBody leaves r without one, and it stays so.
 type savedRequest struct {
 	method, host, requestURI string
 	url                      url.URL
-	header, trailer          http.Header
+	header                   http.Header
 	body                     io.ReadCloser
 	getBody                  func() (io.ReadCloser, error)
 	contentLength            int64
@@ -218,25 +219,23 @@ type savedRequest struct {
 }
 
 func saveRequest(r *http.Request) savedRequest {
-	return savedRequest{method: r.Method, host: r.Host, requestURI: r.RequestURI, url: *r.URL, header: r.Header, trailer: r.Trailer,
+	return savedRequest{method: r.Method, host: r.Host, requestURI: r.RequestURI, url: *r.URL, header: r.Header,
 		body: r.Body, getBody: r.GetBody, contentLength: r.ContentLength, transferEncoding: r.TransferEncoding}
 }
 
-// restore puts the saved request back on r. Its Trailer is written only
-// when there is one to put back: reverse_proxy's request body reads r's
-// Trailer when it reaches its end, on the transport's goroutine, which
-// still writes the body after next returned when the upstream answered
-// before reading it all (Go's RoundTrip may close a request's body after
-// it returned), and a write here raced with that read (go test -race,
-// TestUpstreamAndMerchantFaults, 1 run in 3 on a loaded machine). A
-// request sent with trailers still gets them back, as the access log reads
-// r; that write can meet the same read, which is Caddy's to synchronise.
+// restore puts the saved request back on r, all but its Trailer, which
+// stays nil: reverse_proxy's request body (Caddy 2.11.9
+// requestBodyWithTrailers) copies r's Trailer into the upstream request's
+// when it reaches its end, on the transport's goroutine, which may still
+// be sending the body after next returned (an upstream that answered before
+// reading it all). A Trailer put back here raced with that read, and the
+// merchant's trailers it held could be copied and sent to the provider
+// after the body (HTTP/2 sends a request's Trailer once its body ends),
+// which README says never happens. Nothing reads r's Trailer later (the
+// access log does not).
 func (s *savedRequest) restore(r *http.Request) {
 	r.Method, r.Host, r.RequestURI, *r.URL = s.method, s.host, s.requestURI, s.url
 	r.Header = s.header
-	if s.trailer != nil || r.Trailer != nil {
-		r.Trailer = s.trailer
-	}
 	r.Body, r.GetBody, r.ContentLength, r.TransferEncoding = s.body, s.getBody, s.contentLength, s.transferEncoding
 }
 
