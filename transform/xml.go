@@ -274,10 +274,12 @@ func skipSpaceAndComments(s string, i int) int {
 }
 
 // commentEnd returns the index after the comment starting at s[i:] ("<!--"),
-// or -1: "--" may only appear in "-->" (XML 1.0 §2.5).
+// or -1: "--" may only appear in "-->", and the comment is XML characters
+// (XML 1.0 §2.5), as a value is: bytes that are not UTF-8 make the document
+// one a strict reader refuses, though nothing of the comment is read.
 func commentEnd(s string, i int) int {
 	k := strings.Index(s[i+4:], "--")
-	if k < 0 || i+4+k+2 >= len(s) || s[i+4+k+2] != '>' {
+	if k < 0 || i+4+k+2 >= len(s) || s[i+4+k+2] != '>' || !ValidXMLText(s[i+4:i+4+k]) {
 		return -1
 	}
 	return i + 4 + k + 3

@@ -158,6 +158,11 @@ func TestParseFlatXMLRefuses(t *testing.T) {
 		{"unterminated comment", `<xml><!-- x <a>1</a></xml>`},
 		{"double hyphen in a comment", `<xml><!-- a -- b --><a>1</a></xml>`},
 		{"comment ending in a hyphen", `<xml><!-- a ---><a>1</a></xml>`},
+		// XML 1.0 §2.5: a comment is characters too (Python's expat refuses these)
+		{"invalid UTF-8 in a comment", "<xml><!-- \xff --><a>1</a></xml>"},
+		{"invalid UTF-8 in a comment before the root", "<!--\xc0\xae--><xml><a>1</a></xml>"},
+		{"encoded surrogate in a comment in a value", "<xml><a>x<!--\xed\xa0\x80-->y</a></xml>"},
+		{"control character in a comment", "<xml><a>1</a><!--\x01--></xml>"},
 		{"invalid UTF-8", "<xml><a>\xff</a></xml>"},
 		{"invalid UTF-8 in CDATA", "<xml><a><![CDATA[\xc3\x28]]></a></xml>"},
 		{"encoded surrogate", "<xml><a>\xed\xa0\x80</a></xml>"},
