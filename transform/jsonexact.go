@@ -1,12 +1,12 @@
 package transform
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +34,7 @@ var ErrDuplicateMember = fmt.Errorf("%w: a member name is given twice", ErrNeste
 // allocates one copy of the document for the usual answer.
 func UnmarshalExact(doc []byte, v any) error {
 	x := exactCheck{names: jsonNames(reflect.TypeOf(v))}
+	x.tildeField = slices.ContainsFunc(x.names, tildeName)
 	s := string(doc) // one copy, as decodeFlatJSON's: names are substrings of it
 	next, err := x.value(s, 0, 0)
 	if err == nil && (skipJSONSpace(s, next) != len(s) || !ValidJSONText(doc)) {
@@ -62,8 +63,9 @@ const maxExactDepth = 10000
 // exactCheck collects, during UnmarshalExact's walk, the members whose name
 // encoding/json would take for one of names though it is not written so.
 type exactCheck struct {
-	names    []string
-	variants [][3]int // the byte range of each such name, quotes included, and its number in its object
+	names      []string
+	tildeField bool     // one of names is written as renamed writes one
+	variants   [][3]int // the byte range of each such name, quotes included, and its number in its object
 }
 
 // value walks the JSON value at s[i:] (after white space) and returns the
@@ -123,7 +125,7 @@ func (x *exactCheck) value(s string, i, depth int) (int, error) {
 // twice and noting the names that are case variants of x.names.
 func (x *exactCheck) object(s string, i, depth int) (int, error) {
 	var names nameSet
-	variants := 0
+	variants, first, tilde := 0, len(x.variants), x.tildeField
 	if i = skipJSONSpace(s, i); i < len(s) && s[i] == '}' {
 		return i + 1, nil
 	}
@@ -138,6 +140,7 @@ func (x *exactCheck) object(s string, i, depth int) (int, error) {
 		if !names.add(name) {
 			return 0, ErrDuplicateMember
 		}
+		tilde = tilde || tildeName(name)
 		if x.variant(name) {
 			x.variants = append(x.variants, [3]int{i, j, variants})
 			variants++
@@ -151,6 +154,9 @@ func (x *exactCheck) object(s string, i, depth int) (int, error) {
 		}
 		switch i = skipJSONSpace(s, next); {
 		case i < len(s) && s[i] == '}':
+			if tilde && variants != 0 {
+				x.renumber(x.variants[first:], &names)
+			}
 			return i + 1, nil
 		case i >= len(s) || s[i] != ',':
 			return 0, errNotFollowed
@@ -172,25 +178,70 @@ func (x *exactCheck) variant(name string) bool {
 	return variant
 }
 
-// renamed is a copy of doc with every variant name's characters replaced by
-// '~' then its number in its object, which no field's name holds: the
-// document stays valid JSON of the same length, and encoding/json skips the
-// member as it skips any unknown. The number keeps two variants of one
-// object two names in a json.RawMessage read again (Code and CODE in
-// CBTIS's data: ~~~0 and ~~~1, not ~~~~ twice); a name too short for its
-// number ("A" for a field "a") is ~ alone.
-func (x *exactCheck) renamed(doc []byte) []byte {
-	out := bytes.Clone(doc)
-	for _, r := range x.variants {
-		name := out[r[0]+1 : r[1]-1] // inside the quotes
-		for i := range name {
-			name[i] = '~'
+// renumber numbers an object's variants (they are numbered in order when
+// it holds no name written as renamed writes one) so that none is renamed
+// to a name the object holds or a field's: {"Code":1,"~~~0":2} is
+// {"~~~1":1,"~~~0":2}, two names in a json.RawMessage read again, where
+// ~~~0 twice would be one given twice. Rare, so it may allocate.
+func (x *exactCheck) renumber(variants [][3]int, names *nameSet) {
+	k := 0
+	for i, r := range variants {
+		for {
+			name := string(appendRenamed(nil, r[1]-r[0]-2, k))
+			if !names.has(name) && !slices.Contains(x.names, name) {
+				break
+			}
+			k++
 		}
-		if k := strconv.Itoa(r[2]); len(k) < len(name) {
-			copy(name[len(name)-len(k):], k)
+		variants[i][2] = k
+		k++
+	}
+}
+
+// tildeName tells whether name is written only with '~' and digits, as
+// renamed writes one.
+func tildeName(name string) bool {
+	return name != "" && strings.Trim(name, "~0123456789") == ""
+}
+
+// appendRenamed appends the name renamed gives a variant n bytes long
+// numbered k in its object: '~' then k, padded with '~' to n bytes; no
+// number for 0 in one byte ("A" for a field "a" is ~); longer than n when
+// k does not fit. Two numbers are two names, and no field's name is
+// written so (no letters), unless renumber found it.
+func appendRenamed(dst []byte, n, k int) []byte {
+	if k == 0 && n == 1 {
+		return append(dst, '~')
+	}
+	d := strconv.Itoa(k)
+	for range max(n-len(d), 1) {
+		dst = append(dst, '~')
+	}
+	return append(dst, d...)
+}
+
+// renamed is a copy of doc with every variant name renamed (appendRenamed)
+// to '~' then its number in its object, which no field's name holds: the
+// document stays valid JSON, and encoding/json skips the member as it
+// skips any unknown. The number keeps two variants of one object two names
+// in a json.RawMessage read again (Code and CODE in CBTIS's data: ~~~0 and
+// ~~~1, not ~~~~ twice), and renumber keeps them apart from the object's
+// other names.
+func (x *exactCheck) renamed(doc []byte) []byte {
+	size := len(doc)
+	for _, r := range x.variants {
+		n := r[1] - r[0] - 2 // inside the quotes
+		if d := len(strconv.Itoa(r[2])); r[2] != 0 && d >= n {
+			size += d + 1 - n // longer: see appendRenamed
 		}
 	}
-	return out
+	out, last := make([]byte, 0, size), 0
+	for _, r := range x.variants {
+		out = append(out, doc[last:r[0]+1]...)
+		out = appendRenamed(out, r[1]-r[0]-2, r[2])
+		last = r[1] - 1
+	}
+	return append(out, doc[last:]...)
 }
 
 var jsonNamesOf sync.Map // reflect.Type → []string

@@ -105,6 +105,28 @@ func TestUnmarshalExact(t *testing.T) {
 	if err := UnmarshalExact(env.Data, &data); err != nil || len(data) != 4 || string(data["x"]) != "5" {
 		t.Errorf("data read again: %v %s", err, env.Data)
 	}
+	// ... nor one the object holds itself (~~~0 here, written plainly or
+	// escaped), which a strict reader takes as it is.
+	for _, doc := range []string{`{"code":0,"data":{"Code":1,"~~~0":2}}`, `{"code":0,"data":{"~~~0":2,"CODE":1,"\u007e~~1":3,"~~~2":4}}`} {
+		env.Data, data = nil, nil
+		if err := UnmarshalExact([]byte(doc), &env); err != nil {
+			t.Errorf("%s: %v", doc, err)
+			continue
+		}
+		if err := UnmarshalExact(env.Data, &data); err != nil || string(data["~~~0"]) != "2" || len(data) != strings.Count(doc, ":")-2 {
+			t.Errorf("%s: data read again: %v %s", doc, err, env.Data)
+		}
+	}
+
+	// One-byte variants: ~ for the first, then longer names (~1, ~2).
+	var short struct {
+		A int             `json:"a"`
+		B int             `json:"b"`
+		D json.RawMessage `json:"d"`
+	}
+	if err := UnmarshalExact([]byte(`{"a":5,"d":{"A":1,"B":2,"~":3}}`), &short); err != nil || short.A != 5 || string(short.D) != `{"~1":1,"~2":2,"~":3}` {
+		t.Errorf("one-byte variants: %+v %s %v", short, short.D, err)
+	}
 
 	// A map reads exact names already; a repeat is refused.
 	var m map[string]json.RawMessage
@@ -200,6 +222,7 @@ func FuzzUnmarshalExact(f *testing.F) {
 		`{"amount":{"total":1,"Total":2},"code":0.0}`, `{"amount":{"total":1,"total":2}}`, `{"x":[{"a":1},{"a":1,"a":2}]}`,
 		`{"pre\u0070ay_id":"a","prepay\u005fid":"b"}`, "{\"\u212aey\":1,\"prepay_id\":\"\\\"\"}", `{"a":"\ud800"}`, `{"\ud800":1,"\ud801":2}`,
 		"{\"\xff\":1,\"\xfe\":2}", `[{"a":1,"a":2}]`, `null`, `{"amount":null,"code":"1"}`, `{"code":{}}`, `{} x`, `{"a":tru}`, `{"a":1e5,"b":-0.5E+3}`,
+		`{"code":{"Code":1,"~~~0":2}}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -152,6 +152,15 @@ type nameSet struct {
 	many map[string]struct{}
 }
 
+// has tells whether name was added.
+func (s *nameSet) has(name string) bool {
+	if s.many != nil {
+		_, ok := s.many[name]
+		return ok
+	}
+	return slices.Contains(s.few[:s.n], name)
+}
+
 // add adds name; false when it was there already.
 func (s *nameSet) add(name string) bool {
 	if s.many != nil {
