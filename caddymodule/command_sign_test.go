@@ -513,6 +513,38 @@ func TestSignCommandLatipayRefusesWhatLatipayRefuses(t *testing.T) {
 	}
 }
 
+// A Latipay request whose text is not UTF-8 (a byte that is not, or a \u
+// escape of half a surrogate pair), in a value or a name, is a usage error
+// naming the parameter (README "caddy minipay verify", sign), as the plugin refuses
+// such text everywhere (transform.ValidJSONText): encoding/json reads it as
+// U+FFFD, and sign signed that. Latipay's vector 3 (docs/providers/latipay.md)
+// with one parameter added; U+FFFD itself, written in UTF-8, still signs.
+func TestSignCommandLatipayRefusesTextThatIsNotUTF8(t *testing.T) {
+	const vector3 = `"merchant_reference":"6000324","user_id":"U000000013"`
+	for _, tt := range []struct{ name, input, want string }{
+		{"a byte 0xFF", "{" + vector3 + ",\"note\":\"a\xffb\"}", `parameter "note" is not UTF-8 text`},
+		{"an overlong C0 AE", "{" + vector3 + ",\"note\":\"\xc0\xae\"}", `parameter "note" is not UTF-8 text`},
+		{"a lone surrogate escape", "{" + vector3 + `,"note":"\ud800"}`, `parameter "note" is not UTF-8 text`},
+		{"a low half first", "{" + vector3 + `,"note":"\udc00\ud800"}`, `parameter "note" is not UTF-8 text`},
+		{"in a name", "{" + vector3 + ",\"n\xffte\":\"1\"}", `parameter name "n\ufffdte" is not UTF-8 text`},
+		{"an escape in a name", "{" + vector3 + `,"n\ud800":"1"}`, `parameter name "n\ufffd" is not UTF-8 text`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := runMinipay([]string{"sign", "--provider", "latipay", "--set", "api_key=111222333", "-"}, strings.NewReader(tt.input), &out, &errOut)
+			if code != exitUsage || out.Len() != 0 || !strings.Contains(errOut.String(), tt.want) || strings.Contains(errOut.String(), "111222333") {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 saying %q", code, out.String(), errOut.String(), tt.want)
+			}
+		})
+	}
+	var out, errOut bytes.Buffer
+	code := runMinipay([]string{"sign", "--provider", "latipay", "--set", "api_key=111222333", "-"},
+		strings.NewReader("{"+vector3+`,"note":"\ufffd\ud83d\ude00`+"\uFFFD\"}"), &out, &errOut)
+	if code != exitValid || !strings.Contains(out.String(), "&note=\uFFFD\U0001F600\uFFFD&") {
+		t.Fatalf("U+FFFD written in UTF-8: exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+}
+
 // A Latipay request with text after its JSON object, or JSON null, is a
 // usage error (README "caddy minipay verify", sign): the sandbox's
 // readJSONParams (json.Unmarshal) answers it 207 "Param is wrong", whatever

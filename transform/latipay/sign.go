@@ -8,6 +8,8 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/minipay/caddy-minipay/transform"
 )
@@ -125,7 +127,9 @@ func (*Config) RequestSigning() transform.RequestSigning {
 // boolean, an object or an array is refused, naming the first such
 // parameter, and so is text after the object: Latipay answers such a
 // request "Param is wrong", as the sandbox does (readJSONParams), whatever
-// its signature.
+// its signature. Text that is not transform.ValidJSONText is refused too,
+// naming the parameter: encoding/json reads it as U+FFFD, so the signature
+// printed would cover text the request does not hold.
 func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestExplanation, error) {
 	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(r.Body))
@@ -136,6 +140,9 @@ func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestE
 	// Only white space may follow, as json.Unmarshal in readJSONParams allows.
 	if _, err := dec.Token(); err != io.EOF {
 		return transform.RequestExplanation{}, errors.New("the input holds text after the JSON object, which Latipay refuses (\"Param is wrong\"): give one JSON object")
+	}
+	if !transform.ValidJSONText(r.Body) {
+		return transform.RequestExplanation{}, notUTF8(r.Body)
 	}
 	p := make(transform.Params, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) { // the first refused is named, whatever the map's order
@@ -158,4 +165,26 @@ func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestE
 	}
 	text, sig := ExplainSign(p, c.APIKey) // p in any order: the string to sign is sorted
 	return transform.RequestExplanation{SignType: "HMAC-SHA256", StringToSign: text, Signature: sig}, nil
+}
+
+// notUTF8 names the first parameter (by name) of body, a JSON object with
+// only white space after it, whose value is not transform.ValidJSONText,
+// else the first whose name is not, as encoding/json read it (U+FFFD).
+func notUTF8(body []byte) error {
+	const why = "is not UTF-8 text (a byte that is not UTF-8, or a \\u escape of half a surrogate pair), which would be signed as U+FFFD: give UTF-8"
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) == nil {
+		keys := slices.Sorted(maps.Keys(m))
+		for _, k := range keys {
+			if !transform.ValidJSONText(m[k]) {
+				return fmt.Errorf("parameter %q %s", k, why)
+			}
+		}
+		for _, k := range keys {
+			if strings.ContainsRune(k, utf8.RuneError) {
+				return fmt.Errorf("parameter name %+q %s", k, why) // U+FFFD shown as \ufffd
+			}
+		}
+	}
+	return errors.New("the input " + why)
 }
