@@ -513,6 +513,17 @@ func TestSignCommandLatipayRefusesWhatLatipayRefuses(t *testing.T) {
 	}
 }
 
+// latipaySignRefuses runs sign for Latipay (api_key 111222333) on input and
+// checks it is a usage error saying want, with no output and no key printed.
+func latipaySignRefuses(t *testing.T, input, want string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := runMinipay([]string{"sign", "--provider", "latipay", "--set", "api_key=111222333", "-"}, strings.NewReader(input), &out, &errOut)
+	if code != exitUsage || out.Len() != 0 || !strings.Contains(errOut.String(), want) || strings.Contains(errOut.String(), "111222333") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 saying %q", code, out.String(), errOut.String(), want)
+	}
+}
+
 // A Latipay request whose text is not UTF-8 (a byte that is not, or a \u
 // escape of half a surrogate pair), in a value or a name, is a usage error
 // naming the parameter (README "caddy minipay verify", sign), as the plugin refuses
@@ -529,13 +540,7 @@ func TestSignCommandLatipayRefusesTextThatIsNotUTF8(t *testing.T) {
 		{"in a name", "{" + vector3 + ",\"n\xffte\":\"1\"}", `parameter name "n\ufffdte" is not UTF-8 text`},
 		{"an escape in a name", "{" + vector3 + `,"n\ud800":"1"}`, `parameter name "n\ufffd" is not UTF-8 text`},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var out, errOut bytes.Buffer
-			code := runMinipay([]string{"sign", "--provider", "latipay", "--set", "api_key=111222333", "-"}, strings.NewReader(tt.input), &out, &errOut)
-			if code != exitUsage || out.Len() != 0 || !strings.Contains(errOut.String(), tt.want) || strings.Contains(errOut.String(), "111222333") {
-				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 saying %q", code, out.String(), errOut.String(), tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { latipaySignRefuses(t, tt.input, tt.want) })
 	}
 	var out, errOut bytes.Buffer
 	code := runMinipay([]string{"sign", "--provider", "latipay", "--set", "api_key=111222333", "-"},
@@ -560,13 +565,7 @@ func TestSignCommandLatipayRefusesTextAfterTheObject(t *testing.T) {
 		{"a number after a newline", vector3 + "\n1\n", "the input holds text after the JSON object"},
 		{"null", "null", "the input is not a JSON object"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var out, errOut bytes.Buffer
-			code := runMinipay([]string{"sign", "--provider", "latipay", "--set", "api_key=111222333", "-"}, strings.NewReader(tt.input), &out, &errOut)
-			if code != exitUsage || out.Len() != 0 || !strings.Contains(errOut.String(), tt.want) || strings.Contains(errOut.String(), "111222333") {
-				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 saying %q", code, out.String(), errOut.String(), tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { latipaySignRefuses(t, tt.input, tt.want) })
 	}
 	var out, errOut bytes.Buffer
 	code := runMinipay([]string{"sign", "--provider", "latipay", "--set", "api_key=111222333", "-"}, strings.NewReader(vector3+" \r\n\t"), &out, &errOut)
