@@ -63,6 +63,10 @@ func TestUnmarshalExactAllocation(t *testing.T) {
 		"case variants":   fill(`{"PREPAY_ID":1}`),
 		"escaped variant": fill(`{"PREPAY\u005fID":1}`),
 		"nine members":    fill(`{"a":1,"b":1,"c":1,"d":1,"e":1,"f":1,"g":1,"h":1,"i":1}`),
+		// Each object renumbers its own variants only: each renumbered
+		// every variant nested in it too (3,119 levels: 0.59 s, 76 MB;
+		// encoding/json's 10,000 in 210 KB: 4.5 s).
+		"nested variants beside tilde names": nest(size, `{"~":0,"CODE":0,"x":`),
 	}
 	for name, doc := range docs {
 		var v allocTarget
@@ -75,6 +79,13 @@ func TestUnmarshalExactAllocation(t *testing.T) {
 			t.Errorf("%s: %d bytes allocated for a document of %d", name, alloc, len(doc))
 		}
 	}
+}
+
+// nest is a document of about size bytes whose member x holds level
+// nested in itself, as deep as fits.
+func nest(size int, level string) []byte {
+	n := (size - 32) / (len(level) + 1)
+	return []byte(`{"prepay_id":"a","x":` + strings.Repeat(level, n) + "1" + strings.Repeat("}", n+1))
 }
 
 // allocTarget is the document type TestUnmarshalExactAllocation reads,

@@ -125,7 +125,10 @@ func (x *exactCheck) value(s string, i, depth int) (int, error) {
 // twice and noting the names that are case variants of x.names.
 func (x *exactCheck) object(s string, i, depth int) (int, error) {
 	var names nameSet
-	variants, first, tilde := 0, len(x.variants), x.tildeField
+	// This object's variants, by their index in x.variants: a nested
+	// object's come between them, and are its own to renumber.
+	var ownBuf [4]int
+	own, tilde := ownBuf[:0], x.tildeField
 	if i = skipJSONSpace(s, i); i < len(s) && s[i] == '}' {
 		return i + 1, nil
 	}
@@ -142,8 +145,8 @@ func (x *exactCheck) object(s string, i, depth int) (int, error) {
 		}
 		tilde = tilde || tildeName(name)
 		if x.variant(name) {
-			x.variants = append(x.variants, [3]int{i, j, variants})
-			variants++
+			x.variants = append(x.variants, [3]int{i, j, len(own)})
+			own = append(own, len(x.variants)-1)
 		}
 		if i = skipJSONSpace(s, j); i >= len(s) || s[i] != ':' {
 			return 0, errNotFollowed
@@ -154,8 +157,8 @@ func (x *exactCheck) object(s string, i, depth int) (int, error) {
 		}
 		switch i = skipJSONSpace(s, next); {
 		case i < len(s) && s[i] == '}':
-			if tilde && variants != 0 {
-				x.renumber(x.variants[first:], &names)
+			if tilde && len(own) != 0 {
+				x.renumber(own, &names)
 			}
 			return i + 1, nil
 		case i >= len(s) || s[i] != ',':
@@ -178,14 +181,19 @@ func (x *exactCheck) variant(name string) bool {
 	return variant
 }
 
-// renumber numbers an object's variants (they are numbered in order when
-// it holds no name written as renamed writes one) so that none is renamed
-// to a name the object holds or a field's: {"Code":1,"~~~0":2} is
-// {"~~~1":1,"~~~0":2}, two names in a json.RawMessage read again, where
-// ~~~0 twice would be one given twice. Rare, so it may allocate.
-func (x *exactCheck) renumber(variants [][3]int, names *nameSet) {
+// renumber numbers an object's variants, own (indexes in x.variants: they
+// are numbered in order when it holds no name written as renamed writes
+// one), so that none is renamed to a name the object holds or a field's:
+// {"Code":1,"~~~0":2} is {"~~~1":1,"~~~0":2}, two names in a
+// json.RawMessage read again, where ~~~0 twice would be one given twice.
+// Only the object's own: a nested object's, renumbered again by the names
+// of the object around it, could take a name its own object holds, and a
+// document nested deep cost the square of its depth. Rare, so it may
+// allocate.
+func (x *exactCheck) renumber(own []int, names *nameSet) {
 	k := 0
-	for i, r := range variants {
+	for _, v := range own {
+		r := x.variants[v]
 		for {
 			name := string(appendRenamed(nil, r[1]-r[0]-2, k))
 			if !names.has(name) && !slices.Contains(x.names, name) {
@@ -193,7 +201,7 @@ func (x *exactCheck) renumber(variants [][3]int, names *nameSet) {
 			}
 			k++
 		}
-		variants[i][2] = k
+		x.variants[v][2] = k
 		k++
 	}
 }

@@ -118,6 +118,16 @@ func TestUnmarshalExact(t *testing.T) {
 		}
 	}
 
+	// ... nor one its own object holds where the object around it has
+	// variants and a name written so too (~~~1 here, where the outer CODE
+	// is ~~~0): each object numbers its own variants only.
+	env.Data, data = nil, nil
+	if err := UnmarshalExact([]byte(`{"~":0,"CODE":5,"data":{"Code":1,"~~~1":2}}`), &env); err != nil {
+		t.Error(err)
+	} else if err := UnmarshalExact(env.Data, &data); err != nil || len(data) != 2 || string(data["~~~1"]) != "2" {
+		t.Errorf("nested in an object with variants: data read again: %v %s", err, env.Data)
+	}
+
 	// One-byte variants: ~ for the first, then longer names (~1, ~2).
 	var short struct {
 		A int             `json:"a"`
