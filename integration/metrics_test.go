@@ -56,16 +56,19 @@ func TestMetricsCountAndReload(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte(apiKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	config := func(key string) string {
-		wechat := `
+	// config gives the pay route payKey and the webhook route webhookKey.
+	config := func(payKey, webhookKey string) string {
+		wechat := func(key string) string {
+			return `
 			app_id ` + appID + `
 			mch_id ` + mchID + `
 			api_key ` + key + `
 			sign_type HMAC-SHA256`
+		}
 		return globalOptions(filepath.Join(t.TempDir(), "caddy.log")) + `
 :` + port + ` {
 	handle /wechat/* {
-		minipay wechat_v2 {` + wechat + `
+		minipay wechat_v2 {` + wechat(payKey) + `
 			notify_url http://localhost:` + port + `/webhooks/wechat_v2
 			client_ip 127.0.0.1
 		}
@@ -76,7 +79,7 @@ func TestMetricsCountAndReload(t *testing.T) {
 		}
 	}
 	handle /webhooks/wechat_v2 {
-		minipay_webhook wechat_v2 {` + wechat + `
+		minipay_webhook wechat_v2 {` + wechat(webhookKey) + `
 		}
 		reverse_proxy ` + strings.TrimPrefix(merchant.srv.URL, "http://") + `
 	}
@@ -84,7 +87,8 @@ func TestMetricsCountAndReload(t *testing.T) {
 }
 `
 	}
-	tc := startCaddy(t, config("{file."+keyFile+"}"))
+	keyFromFile := "{file." + keyFile + "}"
+	tc := startCaddy(t, config(keyFromFile, keyFromFile))
 	base := "http://localhost:" + port
 	pay := func(orderID string) int {
 		return postJSON(t, tc, base+"/wechat/pay", `{"order_id":"`+orderID+`","amount":"12.34","currency":"CNY","description":"Latte","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`).status
@@ -145,7 +149,7 @@ func TestMetricsCountAndReload(t *testing.T) {
 
 	// A new configuration: the rotated key comes from the Caddyfile itself.
 	loader := adminLoader{client: tc.Client}
-	if err := loader.load(config(apiKey)); err != nil {
+	if err := loader.load(config(apiKey, apiKey)); err != nil {
 		t.Fatalf("reload: %v", err)
 	}
 	checkSeries(t, "after a reload", minipaySeries(t, tc), nil)
@@ -156,9 +160,10 @@ func TestMetricsCountAndReload(t *testing.T) {
 
 	// A configuration that cannot load (its key file is missing) is refused;
 	// the running one keeps serving, and counting: a site's metrics handler
-	// shows its series (the admin endpoint shows none until the next load
-	// that succeeds, README Observability).
-	if err := loader.load(config("{file." + filepath.Join(t.TempDir(), "missing") + "}")); err == nil || !strings.Contains(err.Error(), "api_key is required and empty") {
+	// shows its series, the admin endpoint none of them until the next load
+	// that succeeds (README Observability).
+	missing := "{file." + filepath.Join(t.TempDir(), "missing") + "}"
+	if err := loader.load(config(missing, missing)); err == nil || !strings.Contains(err.Error(), "api_key is required and empty") {
 		t.Fatalf("a load with a missing key file: %v", err)
 	}
 	if got := pay("METRIC-10"); got != http.StatusOK {
@@ -166,6 +171,32 @@ func TestMetricsCountAndReload(t *testing.T) {
 	}
 	checkSeries(t, "on the site after a failed reload", minipaySeriesAt(t, tc, base+"/metrics"),
 		map[string]float64{fmt.Sprintf(requests, "pay", "ok"): 2, upstream: 2})
+	if got := minipaySeries(t, tc); len(got) != 0 {
+		t.Errorf("the admin endpoint after a reload failing at its first handler shows %d minipay series, want none", len(got))
+	}
+
+	// One that fails after a handler of it was provisioned (the webhook's,
+	// which Caddy provisions before the pay route whose key is missing):
+	// the admin endpoint then shows that handler's series of the failed
+	// configuration, at 0 and never counting, not the running ones.
+	if err := loader.load(config(missing, keyFromFile)); err == nil || !strings.Contains(err.Error(), "api_key is required and empty") {
+		t.Fatalf("a load with the pay route's key file missing: %v", err)
+	}
+	if got := notify(forged); got != http.StatusUnauthorized {
+		t.Fatalf("forged notification after a failed reload: HTTP %d", got)
+	}
+	unverified := fmt.Sprintf(webhooks, "unverified")
+	checkSeries(t, "on the site after a second failed reload", minipaySeriesAt(t, tc, base+"/metrics"),
+		map[string]float64{fmt.Sprintf(requests, "pay", "ok"): 2, upstream: 2, unverified: 1})
+	admin := minipaySeries(t, tc)
+	if v, ok := admin[unverified]; !ok || v != 0 {
+		t.Errorf("the admin endpoint after a reload failing at its second handler: %s = %v (present %v), want 0 (the failed configuration's)", unverified, v, ok)
+	}
+	for name := range admin {
+		if strings.HasPrefix(name, "caddy_minipay_requests_total") || strings.HasPrefix(name, "caddy_minipay_upstream") {
+			t.Errorf("the admin endpoint after a reload failing at the pay route shows %s", name)
+		}
+	}
 }
 
 // checkSeries compares every README series of the wechat_v2 handlers with
