@@ -468,17 +468,12 @@ func scalars(a map[string]json.RawMessage, names ...string) ([]string, error) {
 
 // PayTimeRFC3339 turns Latipay's pay_time ("2017-07-07 10:53:50", in UTC:
 // a real answer's pay_time follows its order's creation only so, see
-// docs/providers/latipay.md "Times"; an RFC 3339 time keeps its own zone)
-// into RFC 3339; an unreadable value is dropped rather than guessed.
+// docs/providers/latipay.md "Times"; an RFC 3339 time is kept as written,
+// as CBTIS's and wechat_v3's are) into RFC 3339; an unreadable value is
+// dropped rather than guessed.
 func PayTimeRFC3339(s string) string {
-	if s == "" {
-		return ""
+	if t := transform.LocalRFC3339("2006-01-02 15:04:05", s, time.UTC); t != "" {
+		return t
 	}
-	if t, err := time.ParseInLocation("2006-01-02 15:04:05", s, time.UTC); err == nil {
-		return t.Format(time.RFC3339)
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.Format(time.RFC3339)
-	}
-	return ""
+	return transform.RFC3339AsWritten(s)
 }

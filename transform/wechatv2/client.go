@@ -458,9 +458,5 @@ func feeType(a transform.Params) string {
 // beijingRFC3339 turns WeChat's yyyyMMddHHmmss (UTC+8) into RFC 3339; an
 // unreadable value is dropped rather than guessed.
 func beijingRFC3339(s string) string {
-	t, err := time.ParseInLocation("20060102150405", s, transform.UTC8)
-	if err != nil {
-		return ""
-	}
-	return t.Format(time.RFC3339)
+	return transform.LocalRFC3339("20060102150405", s, transform.UTC8)
 }

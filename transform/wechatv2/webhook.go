@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/wxpay"
@@ -545,9 +544,7 @@ func (w *Webhook) refundEvent(outer transform.Params) (*transform.Event, error) 
 	if m, ok := transform.MoneyFromMinorText(cmp.Or(p.Get("refund_fee"), p.Get("settlement_refund_fee")), "CNY"); ok {
 		ev.Amount, ev.Currency = m.String(), m.Currency
 	}
-	if t, err := time.ParseInLocation("2006-01-02 15:04:05", p.Get("success_time"), transform.UTC8); err == nil {
-		ev.OccurredAt = t.Format(time.RFC3339)
-	}
+	ev.OccurredAt = transform.LocalRFC3339("2006-01-02 15:04:05", p.Get("success_time"), transform.UTC8)
 	return ev, nil
 }
 

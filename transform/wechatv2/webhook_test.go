@@ -932,3 +932,48 @@ func TestWebhookPromotionDetailPairs(t *testing.T) {
 		})
 	}
 }
+
+// occurred_at is WeChat's time_end (yyyyMMddHHmmss) and a refund's
+// success_time (yyyy-MM-dd HH:mm:ss), both Beijing time
+// (docs/providers/wechat_v2.md), read in exactly that shape: a value of
+// another is left out, never read as a time it may not be (time.Parse
+// alone takes a fraction after the seconds, a one-digit hour, a doubled
+// space). Edge dates are read as the calendar has them.
+func TestWebhookOccurredAtExactShape(t *testing.T) {
+	for _, tt := range []struct{ timeEnd, want string }{
+		{"20261122100000", "2026-11-22T10:00:00+08:00"},
+		{"20261231235959", "2026-12-31T23:59:59+08:00"},
+		{"20270101000000", "2027-01-01T00:00:00+08:00"},
+		{"20280229120000", "2028-02-29T12:00:00+08:00"},
+		{"20380119111408", "2038-01-19T11:14:08+08:00"},
+		{"19700101080000", "1970-01-01T08:00:00+08:00"},
+		{"20270229120000", ""}, {"20261301000000", ""}, {"20261122240000", ""}, {"20261231235960", ""},
+		{"2026112210000", ""}, {"202611221000001", ""}, {"20261122100000.5", ""}, {"20261122100000,5", ""},
+		{"2026112210000５", ""}, {"2026-11-22 10:00:00", ""},
+	} {
+		body := signedXML(set(notificationParams(), "time_end", tt.timeEnd), vecAPIKey, SignMD5)
+		ev, err := newWebhook(t, testConfig("")).Verify(transform.Notification{Body: body})
+		if err != nil || ev.OccurredAt != tt.want || ev.Data["time_end"] != tt.timeEnd {
+			t.Errorf("time_end %q: occurred_at %q (%v), want %q", tt.timeEnd, ev.OccurredAt, err, tt.want)
+		}
+	}
+	for _, tt := range []struct{ successTime, want string }{
+		{"2026-11-22 10:05:00", "2026-11-22T10:05:00+08:00"},
+		{"2028-02-29 00:00:00", "2028-02-29T00:00:00+08:00"},
+		{"2026-11-22 9:05:00", ""}, {"2026-11-22 10:05:00.5", ""}, {"2026-11-22  10:05:00", ""},
+		{"2026-11-22T10:05:00", ""}, {"2026-12-31 24:00:00", ""}, {"2027-02-29 00:00:00", ""},
+	} {
+		body, err := RefundNotification(testConfig(""), transform.Params{
+			{Name: "transaction_id", Value: "4200000123"}, {Name: "out_trade_no", Value: "O1"}, {Name: "refund_id", Value: "50000123"},
+			{Name: "out_refund_no", Value: "R2"}, {Name: "total_fee", Value: "1234"}, {Name: "refund_fee", Value: "600"},
+			{Name: "refund_status", Value: "SUCCESS"}, {Name: "success_time", Value: tt.successTime},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := newWebhook(t, testConfig("")).Verify(transform.Notification{Body: body})
+		if err != nil || ev.OccurredAt != tt.want || ev.Data["success_time"] != tt.successTime {
+			t.Errorf("success_time %q: occurred_at %q (%v), want %q", tt.successTime, ev.OccurredAt, err, tt.want)
+		}
+	}
+}
