@@ -180,6 +180,10 @@ func TestVerifyCommandAt(t *testing.T) {
 		{"RFC 3339, 299 s later", "2026-11-29T10:05:05+08:00", string(body), 0, "verdict: valid\n"},
 		{"RFC 3339 in lower case", "2026-11-29t02:00:06z", string(body), 0, "verdict: valid\n"},
 		{"300 s later", "1795917906", string(body), 1, window + ")\n"},
+		// Year 1 is Go's zero time, and still a time given: judged as of
+		// then, not now.
+		{"year 1", "0001-01-01T00:00:00Z", string(body), 1, window + ")\n"},
+		{"year 1 in another zone", "0000-12-31T23:00:00-01:00", string(body), 1, window + ")\n"},
 		{"a changed byte", "1795917606", strings.Replace(string(body), `"id"`, `"Id"`, 1), 1,
 			"verdict: invalid (notification signature does not verify)\n"},
 	}
@@ -195,7 +199,11 @@ func TestVerifyCommandAt(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"yesterday", "2026-11-29 10:00:06", "-5", "0"} {
+	// Not RFC 3339 although Go's time.Parse reads them (a comma before the
+	// fraction, a one-digit hour, an offset of +24:00), nor Unix seconds in
+	// digits.
+	for _, bad := range []string{"yesterday", "2026-11-29 10:00:06", "-5", "0", "2026-11-29T10:00:06,5+08:00",
+		"2026-11-29T2:00:06Z", "2026-11-29T02:00:06+24:00", "+1795917606", " 1795917606", "1795917606.0"} {
 		if code, _, errOut := verify(t, string(body), append([]string{"--at", bad}, args...)...); code != 2 || !strings.Contains(errOut, "--at") {
 			t.Errorf("--at %q: exit %d, %q", bad, code, errOut)
 		}

@@ -60,7 +60,10 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 			}
 		})
 	}
-	if c, ok := webhook.(transform.Clocked); ok && !received.IsZero() {
+	// Whether --at was given, not received.IsZero(): an --at of year 1
+	// (0001-01-01T00:00:00Z) is the zero time and is judged as of then.
+	judgedNow := *at == ""
+	if c, ok := webhook.(transform.Clocked); ok && !judgedNow {
 		c.SetClock(func() time.Time { return received })
 	}
 	flagged := http.Header{}
@@ -111,7 +114,7 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	line("expected", x.Expected)
 	line("received", x.Received)
 	if !valid(x, verr) {
-		reason := invalidReason(webhook, n, x.Kind, verr, received.IsZero())
+		reason := invalidReason(webhook, n, x.Kind, verr, judgedNow)
 		if downloadFailed != nil {
 			reason += "; " + downloadFailed.Error()
 		}
@@ -224,16 +227,18 @@ func withoutEditorBytes(b []byte) (trimmed []byte, added string) {
 // errEmptyInput is the usage error for an empty (or blank) input.
 var errEmptyInput = errors.New("the input is empty: give the notification or answer as received, with --file <path>, or on stdin with --file -")
 
-// parseReceivedAt reads --at: RFC 3339 (a lower-case t or z too), or Unix
-// seconds; "" is the zero time (now).
+// parseReceivedAt reads --at: RFC 3339 as the merchant API reads expire_at
+// (a lower-case t or z too; not Go's laxer forms, ",5" for a fraction, a
+// one-digit hour, an offset of +24:00), or Unix seconds in decimal digits,
+// as Wechatpay-Timestamp is written; "" is now (not given).
 func parseReceivedAt(v string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
-	if sec, err := strconv.ParseInt(v, 10, 64); err == nil && sec > 0 {
+	if sec, err := strconv.ParseInt(v, 10, 64); err == nil && sec > 0 && v[0] != '+' {
 		return time.Unix(sec, 0), nil
 	}
-	if t, err := time.Parse(time.RFC3339, strings.ToUpper(v)); err == nil {
+	if t, ok := transform.ParseRFC3339(v); ok {
 		return t, nil
 	}
 	return time.Time{}, errors.New("--at: want RFC 3339 (2026-11-29T10:00:06+08:00) or Unix seconds (the value given is not shown: it may be a secret typed in the wrong place)")
