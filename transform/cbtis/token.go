@@ -337,12 +337,12 @@ func (s *tokenSource) Fetches() int {
 // {"code","message","data"} envelope (the API's own form) is accepted too.
 type tokenAnswer struct {
 	AccessToken string          `json:"access_token"`
-	ExpiresIn   json.Number     `json:"expires_in"`
+	ExpiresIn   json.RawMessage `json:"expires_in"`
 	Code        json.RawMessage `json:"code"`
 	Message     string          `json:"message"`
 	Data        *struct {
-		AccessToken string      `json:"access_token"`
-		ExpiresIn   json.Number `json:"expires_in"`
+		AccessToken string          `json:"access_token"`
+		ExpiresIn   json.RawMessage `json:"expires_in"`
 	} `json:"data"`
 }
 
@@ -397,14 +397,22 @@ func (s *tokenSource) request(ctx context.Context) (string, time.Duration, bool,
 	if !usableToken(token) {
 		return "", 0, false, transform.Upstream("the token endpoint's answer has no usable access_token")
 	}
-	if expires == "" {
+	// expires_in is a number of seconds, or one written as a string, as
+	// some OAuth servers send it; absent or null gives no lifetime. Read
+	// here, not by the answer's decoding, so that a value of another type
+	// (true, {}, "soon") is named as what it is, not as invalid JSON.
+	var n json.Number
+	if len(expires) == 0 || string(expires) == "null" {
 		return token, 0, false, nil
 	}
-	n, err := expires.Float64()
-	if err != nil || n < 0 {
+	seconds, err := float64(0), json.Unmarshal(expires, &n)
+	if err == nil {
+		seconds, err = n.Float64()
+	}
+	if err != nil || seconds < 0 {
 		return "", 0, false, transform.Upstream("the token endpoint's answer has an invalid expires_in")
 	}
-	return token, time.Duration(min(n, maxTokenLifetime.Seconds()) * float64(time.Second)), true, nil
+	return token, time.Duration(min(seconds, maxTokenLifetime.Seconds()) * float64(time.Second)), true, nil
 }
 
 // usableToken accepts a token that can go into an Authorization header.

@@ -308,3 +308,47 @@ func TestHTTPClientTimeouts(t *testing.T) {
 		t.Fatalf("client %+v", hc)
 	}
 }
+
+// expires_in is a number of seconds (docs/providers/cbtis.md "Access
+// token"), also written as a string; null gives no lifetime. Any other
+// value is a 502 naming expires_in, not the answer's JSON, which is valid.
+func TestTokenExpiresInForms(t *testing.T) {
+	for _, tt := range []struct {
+		raw     string
+		expires time.Duration // the admin API's expiry after the fetch; 0: none
+		err     string
+	}{
+		{"3600", time.Hour, ""},
+		{`"3600"`, time.Hour, ""},
+		{"3.6e3", time.Hour, ""},
+		{"null", 0, ""},
+		{"99999999999", 24 * time.Hour, ""}, // capped
+		{"true", 0, "invalid expires_in"},
+		{`"soon"`, 0, "invalid expires_in"},
+		{`""`, 0, "invalid expires_in"},
+		{"{}", 0, "invalid expires_in"},
+		{"[3600]", 0, "invalid expires_in"},
+		{"-5", 0, "invalid expires_in"},
+		{`"-5"`, 0, "invalid expires_in"},
+		{"1e400", 0, "invalid expires_in"},
+	} {
+		ts := newTokenServer(t)
+		ts.set(func(ts *tokenServer) { ts.expiresIn = tt.raw })
+		clk := newClock()
+		c := newTestClient(t, testConfig(ts.URL()), clk)
+		tok, err := c.tokens.Token(context.Background())
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("expires_in %s: token %q, error %v; want one saying %q", tt.raw, tok, err, tt.err)
+			}
+			continue
+		}
+		var want time.Time
+		if tt.expires != 0 {
+			want = clk.Now().Add(tt.expires)
+		}
+		if err != nil || tok != "tok-1" || !c.TokenExpiresAt().Equal(want) {
+			t.Errorf("expires_in %s: token %q (%v), expires %v, want %v", tt.raw, tok, err, c.TokenExpiresAt(), want)
+		}
+	}
+}
