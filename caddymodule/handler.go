@@ -116,7 +116,7 @@ func (h *Handler) finish(start time.Time, op string, m opMetrics, call *transfor
 	if ce == nil {
 		return
 	}
-	pooled := logFields.Get().(*[8]zap.Field)
+	pooled := logFields.Get().(*[9]zap.Field)
 	fields := append(pooled[:0], zap.String("outcome", outcome), zap.Int("status", status),
 		zap.Duration("duration", time.Since(start)))
 	if call != nil && call.OrderID != "" {
@@ -135,9 +135,12 @@ func (h *Handler) finish(start time.Time, op string, m opMetrics, call *transfor
 		if terr.ProviderRequestID != "" {
 			fields = append(fields, zap.String("provider_request_id", terr.ProviderRequestID))
 		}
+		if terr.Reason != "" {
+			fields = append(fields, zap.String("reason", terr.Reason))
+		}
 	}
 	ce.Write(fields...)
-	*pooled = [8]zap.Field{} // keeps no request's strings alive in the pool
+	*pooled = [9]zap.Field{} // keeps no request's strings alive in the pool
 	logFields.Put(pooled)
 }
 
@@ -159,7 +162,7 @@ var errClientClosed = &transform.Error{Status: statusClientClosed, Code: outcome
 // webhook's; 320 bytes a request otherwise):
 // a core encodes the fields during Write and keeps none of them (zap's JSON
 // and console encoders, Caddy's filter encoder, samplers and tees alike).
-var logFields = sync.Pool{New: func() any { return new([8]zap.Field) }}
+var logFields = sync.Pool{New: func() any { return new([9]zap.Field) }}
 
 // serve does the work; it writes the success answer itself and returns the
 // error the caller writes.

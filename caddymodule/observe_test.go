@@ -384,7 +384,8 @@ func TestClientGoneWhateverTheProviderReadsOf499(t *testing.T) {
 // (README "Observability"; docs/providers/wechat_v3.md: "Request-ID, for
 // logs", the id WeChat's support asks for), whether the answer was a signed
 // refusal or did not verify; a success line names none, nor does a failure
-// whose Request-ID is no printable token (it comes from a header).
+// whose Request-ID is no printable token (it comes from a header). An answer
+// that does not verify also names which check failed as reason.
 func TestFailedCallLogNamesRequestID(t *testing.T) {
 	read := func(name string) string {
 		b, err := os.ReadFile(filepath.Join("..", "examples", "keys", name))
@@ -408,17 +409,25 @@ func TestFailedCallLogNamesRequestID(t *testing.T) {
 		signed              bool
 		want                int
 		wantID              string
+		age                 time.Duration // of the answer's Wechatpay-Timestamp
+		wantReason          string        // which check failed, when the answer did not verify
 	}{
-		{"signed refusal", "query", requestID, 404, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, true, 422, requestID},
-		{"unsigned answer", "query", requestID, 500, `{"code":"SYSTEM_ERROR","message":"系统错误"}`, false, 502, requestID},
+		{"signed refusal", "query", requestID, 404, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, true, 422, requestID, 0, ""},
+		{"unsigned answer", "query", requestID, 500, `{"code":"SYSTEM_ERROR","message":"系统错误"}`, false, 502, requestID, 0,
+			"answer carries no signature (or reports no success)"},
 		{"success", "query", requestID, 200, `{"appid":"` + testAppID + `","mchid":"` + testMchID + `","out_trade_no":"V3-LOG-1","transaction_id":"4200001",` +
-			`"trade_state":"NOTPAY","trade_state_desc":"订单未支付","amount":{"total":100,"currency":"CNY"}}`, true, 200, ""},
-		{"Request-ID with a line break", "query", requestID + "\nforged=1", 404, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, true, 422, ""},
-		{"Request-ID too long", "query", strings.Repeat("A", 129), 404, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, true, 422, ""},
+			`"trade_state":"NOTPAY","trade_state_desc":"订单未支付","amount":{"total":100,"currency":"CNY"}}`, true, 200, "", 0, ""},
+		{"Request-ID with a line break", "query", requestID + "\nforged=1", 404, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, true, 422, "", 0, ""},
+		{"Request-ID too long", "query", strings.Repeat("A", 129), 404, `{"code":"ORDER_NOT_EXIST","message":"订单不存在"}`, true, 422, "", 0, ""},
 		// WeChat's close answer is an empty 204: a signed one with a body
 		// (another document the key signs) is a 502 naming its Request-ID.
 		{"close answered with a body", "close", requestID, 200, `{"appid":"` + testAppID + `","mchid":"` + testMchID + `","out_trade_no":"V3-LOG-1","transaction_id":"4200001",` +
-			`"trade_state":"NOTPAY","trade_state_desc":"订单未支付","amount":{"total":100,"currency":"CNY"}}`, true, 502, requestID},
+			`"trade_state":"NOTPAY","trade_state_desc":"订单未支付","amount":{"total":100,"currency":"CNY"}}`, true, 502, requestID, 0, ""},
+		// An answer signed 301 s ago (or a machine clock that far off) fails
+		// like a forged one for the merchant; the log line says why.
+		{"answer outside the window", "query", requestID, 200, `{"appid":"` + testAppID + `","mchid":"` + testMchID + `","out_trade_no":"V3-LOG-1","transaction_id":"4200001",` +
+			`"trade_state":"NOTPAY","trade_state_desc":"订单未支付","amount":{"total":100,"currency":"CNY"}}`, true, 502, requestID, -301 * time.Second,
+			"answer signature does not verify: Wechatpay-Timestamp is outside the 300 s window"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -427,7 +436,7 @@ func TestFailedCallLogNamesRequestID(t *testing.T) {
 			api := caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
 				w.Header()["Request-Id"] = []string{tt.requestID}
 				if tt.signed {
-					ts, nonce := strconv.FormatInt(time.Now().Unix(), 10), "n0nce-request-id"
+					ts, nonce := strconv.FormatInt(time.Now().Add(tt.age).Unix(), 10), "n0nce-request-id"
 					sig, err := wechatv3.SignMessage(platform, wechatv3.AppendAnswerMessage(nil, ts, nonce, []byte(tt.body)))
 					if err != nil {
 						return err
@@ -455,6 +464,9 @@ func TestFailedCallLogNamesRequestID(t *testing.T) {
 			}
 			if got, _ := line["provider_request_id"].(string); got != tt.wantID || line["order_id"] != "V3-LOG-1" || line["operation"] != tt.op {
 				t.Errorf("log line %s, want provider_request_id %q", log.String(), tt.wantID)
+			}
+			if got, _ := line["reason"].(string); got != tt.wantReason {
+				t.Errorf("log line %s, want reason %q", log.String(), tt.wantReason)
 			}
 			if strings.Contains(w.Body.String(), requestID) {
 				t.Errorf("the merchant's answer names the Request-ID: %s", w.Body)

@@ -108,7 +108,7 @@ func (h *Webhook) log(start time.Time, outcome string, status int, ev *transform
 	if ce == nil {
 		return
 	}
-	pooled := logFields.Get().(*[8]zap.Field)
+	pooled := logFields.Get().(*[9]zap.Field)
 	fields := append(pooled[:0], zap.String("outcome", outcome), zap.Int("status", status), zap.Duration("duration", time.Since(start)))
 	if ev != nil {
 		if ev.OrderID != "" { // an event of a kind the plugin does not map may name none
@@ -120,7 +120,7 @@ func (h *Webhook) log(start time.Time, outcome string, status int, ev *transform
 		fields = append(fields, zap.String("reason", reason))
 	}
 	ce.Write(fields...)
-	*pooled = [8]zap.Field{} // keeps no request's strings alive in the pool
+	*pooled = [9]zap.Field{} // keeps no request's strings alive in the pool
 	logFields.Put(pooled)
 }
 

@@ -39,6 +39,11 @@ type Error struct {
 	// (wechat_v3's Request-ID header), for the operation's log line only:
 	// WeChat's support finds a call by it (README Observability).
 	ProviderRequestID string `json:"-"`
+	// Reason is which check failed, for the operation's log line only: a
+	// fixed text that names no value (wechat_v3's "answer signature does not
+	// verify: Wechatpay-Timestamp is outside the 300 s window", which points
+	// at the machine's clock rather than at a key).
+	Reason string `json:"-"`
 }
 
 // MaxProviderRequestID bounds a provider's request id: WeChat's Request-ID
@@ -55,6 +60,13 @@ func (e *Error) WithProviderRequestID(id string) *Error {
 	}
 	c := *e
 	c.ProviderRequestID = id
+	return &c
+}
+
+// WithReason returns a copy of e whose log line names reason.
+func (e *Error) WithReason(reason string) *Error {
+	c := *e
+	c.Reason = reason
 	return &c
 }
 

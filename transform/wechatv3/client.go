@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -129,10 +130,12 @@ func (c *Client) readAnswer(status int, header http.Header, answer []byte, decod
 }
 
 // VerifyAnswer checks an answer's Wechatpay-* signature; any failure is a 502
-// upstream_signature_invalid.
+// upstream_signature_invalid whose log line says which check failed (the
+// verifier's errors name a notification, and carry no value).
 func (c *Client) VerifyAnswer(header http.Header, body []byte) error {
-	if Verify(c.keys.ring, header, body, c.Now()) != nil {
-		return transform.SignatureInvalid()
+	if err := Verify(c.keys.ring, header, body, c.Now()); err != nil {
+		reason, _ := strings.CutPrefix(err.Error(), "notification ")
+		return transform.SignatureInvalid().WithReason("answer " + reason)
 	}
 	return nil
 }
