@@ -344,18 +344,18 @@ func (d *deduper) purgeInterval() time.Duration {
 	return min(max(d.window/4, time.Second), time.Hour)
 }
 
-// firstPurgeDelay is how long after the configuration starts the first
-// purge runs (the interval, when shorter). Not an interval: a reload starts
-// a new loop, and with reloads more often than the interval (an hour for a
-// window of 25h) no purge would ever run. Not at once either: caddy validate
-// loads the configuration and unloads it at once, and its process, exiting,
-// would abandon the lock a purge holds (seen: a file_system lock file left
-// in locks/ by caddy validate).
+// firstPurgeDelay is how long after the configuration starts (the minipay
+// app's Start, never under caddy validate) the first purge runs (the
+// interval, when shorter). Not an interval: a reload starts a new loop, and
+// with reloads more often than the interval (an hour for a window of 25h)
+// no purge would ever run. Not at once either: a burst of reloads does not
+// purge once per configuration, and the start of Caddy (listeners,
+// certificates) is left to itself.
 const firstPurgeDelay = 2 * time.Second
 
 // purgeLoop purges expired entries shortly after the configuration starts
 // (firstPurgeDelay), then every interval, until ctx ends (the configuration
-// is unloaded). Every instance of a cluster purges; deleting is idempotent.
+// stops). Every instance of a cluster purges; deleting is idempotent.
 func (d *deduper) purgeLoop(ctx context.Context) {
 	t := time.NewTimer(min(firstPurgeDelay, d.purgeInterval()))
 	defer t.Stop()
@@ -466,8 +466,9 @@ func (d *deduper) deleteExpired(ctx context.Context, key string) bool {
 }
 
 // startDedupe sets up de-duplication when the handler has a window: the
-// deduper over Caddy's storage and its purge, stopped by Cleanup or when
-// the configuration's context ends.
+// deduper over Caddy's storage, and its purge, handed to the minipay app,
+// which runs it only once the configuration runs and stops it with the
+// configuration (or at Cleanup).
 func (h *Webhook) startDedupe(ctx caddy.Context) error {
 	if h.Dedupe == 0 {
 		return nil // off, as JSON's 0 or no "dedupe" says
@@ -475,10 +476,13 @@ func (h *Webhook) startDedupe(ctx caddy.Context) error {
 	if problem := dedupeWindowProblem(time.Duration(h.Dedupe), false); problem != "" {
 		return errors.New("minipay_webhook: dedupe " + problem)
 	}
+	app, err := minipayApp(ctx)
+	if err != nil {
+		return err
+	}
 	h.dedupe = newDeduper(newSharedStore(ctx, h.metrics, "dedupe"), h.name, webhookMerchantTag(h.webhook), time.Duration(h.Dedupe), h.logger)
-	pctx, stop := context.WithCancel(ctx)
-	h.stopPurge = stop
-	go h.dedupe.purgeLoop(pctx)
+	// Not started here: Provision runs under caddy validate too (App).
+	h.stopPurge = app.background(h.dedupe.purgeLoop)
 	return nil
 }
 

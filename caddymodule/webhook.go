@@ -31,7 +31,9 @@ type Webhook struct {
 	providerHandler
 	// Dedupe, when set, is the window during which an event the merchant
 	// acknowledged is acknowledged again without being forwarded (across
-	// the instances sharing Caddy's storage). See dedupe.go.
+	// the instances sharing Caddy's storage). The purge of older entries
+	// runs in the minipay app (App), only while the configuration runs:
+	// never under caddy validate. See dedupe.go.
 	Dedupe DedupeWindow `json:"dedupe,omitempty"`
 
 	adminListing

@@ -19,8 +19,8 @@ import (
 // added then removed, every provider's webhook switches dedupe on then off, a key is
 // rotated through another {file.*}; and loads that are refused at every
 // stage (a Caddyfile that does not parse, an unknown field, a missing key
-// file, a bad route after good ones that start a dedupe purge). h2c
-// clients pay and notify without pause: none fails, each answer is the
+// file, a bad route after good ones with dedupe on, whose purge never
+// starts). h2c clients pay and notify without pause: none fails, each answer is the
 // old or the new configuration's, each request started after a load
 // returned is the new one's; a refused load leaves the running one serving
 // and the admin API listing exactly its providers; goroutines are back to
