@@ -164,6 +164,7 @@ func serveProviders(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	noSniff(w.Header())
 	return json.NewEncoder(w).Encode(views)
 }
 

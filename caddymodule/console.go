@@ -131,7 +131,7 @@ func (s *Sandbox) console(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	noSniff(h)
 	h.Set("Referrer-Policy", "no-referrer")
 	// Everything the page needs is inline, under this request's nonce.
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+view.Nonce+"'; script-src 'nonce-"+view.Nonce+

@@ -180,12 +180,13 @@ func readPlainBody(r *http.Request, scratch []byte) ([]byte, *transform.Error) {
 // every Write), and a 200 needs no WriteHeader call of its own.
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	// The three values in one allocation of this answer's own: a handler
+	// The four values in one allocation of this answer's own: a handler
 	// may write a value in place (Caddy's deferred header replace assigns
 	// hdr[field][i]), so a value slice is never shared between answers.
-	values := make([]string, 3)
-	values[0], values[1], values[2] = "application/json", "no-store", contentLength(len(body)+1)
+	values := make([]string, 4)
+	values[0], values[1], values[2], values[3] = "application/json", "no-store", contentLength(len(body)+1), "nosniff"
 	h["Content-Type"], h["Cache-Control"], h["Content-Length"] = values[0:1:1], values[1:2:2], values[2:3:3]
+	h["X-Content-Type-Options"] = values[3:4:4]
 	if status != http.StatusOK {
 		w.WriteHeader(status)
 	}
@@ -218,6 +219,12 @@ var (
 )
 
 func writeError(w http.ResponseWriter, e *transform.Error) { writeJSON(w, e.Status, e.JSON()) }
+
+// noSniff tells a browser to take an answer for its Content-Type, never
+// for what its bytes look like (a JSON or XML body holding text that reads
+// as HTML or script), as every answer the plugin writes does. The value is
+// the answer's own (see writeJSON).
+func noSniff(h http.Header) { h["X-Content-Type-Options"] = []string{"nosniff"} }
 
 // asError maps any error to the merchant's error model; an error that is not
 // a *transform.Error never has its text shown (it could carry a URL).

@@ -3,11 +3,18 @@ package caddymodule
 import (
 	"bytes"
 	"compress/gzip"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/cbtis"
 )
 
 // countingWriter counts the calls writeJSON makes on the ResponseWriter.
@@ -236,5 +243,82 @@ func TestAnswerBeforeBody(t *testing.T) {
 	answerBeforeBody(w, r)
 	if _, err := readBody(r, maxBody, nil); err != nil || w.Header().Get("Connection") != "keep-alive" {
 		t.Fatalf("Connection %q, %v", w.Header().Get("Connection"), err)
+	}
+}
+
+// TestEveryAnswerSaysNoSniff: every answer the plugin writes itself carries
+// X-Content-Type-Options: nosniff, so that a browser takes it for its
+// Content-Type and never runs a JSON, XML or text body that reads as HTML
+// (README Merchant API). Only the console page said so; the JSON answers
+// (the merchant API's, the sandbox's /sandbox/merchant/events and errors,
+// the emulated APIs', the admin API's) and the webhook's did not.
+func TestEveryAnswerSaysNoSniff(t *testing.T) {
+	emulated, err := cbtis.NewSandbox(cbtis.Config{UID: "39172931", ClientSecret: "cs_5f2b8e1c9d7a4e6b8c0d2f4a6b8c0d2e", SubAppID: "wx7bc98d929da735fe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandbox := func() *Sandbox {
+		return &Sandbox{providers: map[string]transform.Sandbox{"cbtis": emulated}, names: []string{"cbtis"}, logger: zap.NewNop(),
+			demo: new(demoMerchant), notes: new(notificationLog)}
+	}
+	serveSandbox := func(method, target, body string) func() *httptest.ResponseRecorder {
+		return func() *httptest.ResponseRecorder {
+			w := httptest.NewRecorder()
+			r := httptest.NewRequest(method, target, strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			if err := sandbox().ServeHTTP(w, r, nil); err != nil {
+				t.Fatal(err)
+			}
+			return w
+		}
+	}
+	notifyWebhook := func(sig string) func() *httptest.ResponseRecorder {
+		return func() *httptest.ResponseRecorder {
+			r := httptest.NewRequest(http.MethodPost, "/webhooks/fake", strings.NewReader("ev-1"))
+			r.Header.Set("X-Sig", sig)
+			w := httptest.NewRecorder()
+			if err := instance(t, nil, 0).ServeHTTP(w, r, answer(http.StatusOK, 0)); err != nil {
+				t.Fatal(err)
+			}
+			return w
+		}
+	}
+	for _, tt := range []struct {
+		name   string
+		serve  func() *httptest.ResponseRecorder
+		status int
+		ctype  string
+	}{
+		{"merchant API answer", func() *httptest.ResponseRecorder {
+			return pay(newTestHandler(t, io.Discard, zapcore.InfoLevel), upstream(signedPayAnswer()))
+		}, 200, "application/json"},
+		{"merchant API error", func() *httptest.ResponseRecorder {
+			return payWith(newTestHandler(t, io.Discard, zapcore.InfoLevel), upstream(signedPayAnswer()), "{")
+		}, 400, "application/json"},
+		{"GET /sandbox/merchant/events", serveSandbox(http.MethodGet, "/sandbox/merchant/events", ""), 200, "application/json"},
+		{"POST /sandbox/merchant/events", serveSandbox(http.MethodPost, "/sandbox/merchant/events", `{"a":1}`), 200, "application/json"},
+		{"sandbox error", serveSandbox(http.MethodPost, "/sandbox/complete", `{}`), 400, "application/json"},
+		{"sandbox 404", serveSandbox(http.MethodGet, "/nowhere", ""), 404, "application/json"},
+		{"emulated API (cbtis token)", serveSandbox(http.MethodGet, cbtis.PathAuth+"?grant_type=password", ""), 400, "application/json"},
+		{"console", serveSandbox(http.MethodGet, "/sandbox/", ""), 200, "text/html; charset=utf-8"},
+		{"webhook ACK", notifyWebhook("ok"), 200, "text/plain"},
+		{"webhook failure form", notifyWebhook("forged"), 401, "text/plain"},
+		{"admin API", func() *httptest.ResponseRecorder {
+			w := httptest.NewRecorder()
+			if err := serveProviders(w, httptest.NewRequest(http.MethodGet, "/minipay/providers", nil)); err != nil {
+				t.Fatal(err)
+			}
+			return w
+		}, 200, "application/json"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := tt.serve()
+			if w.Code != tt.status || w.Header().Get("Content-Type") != tt.ctype {
+				t.Fatalf("%d %q, want %d %q: %s", w.Code, w.Header().Get("Content-Type"), tt.status, tt.ctype, w.Body)
+			}
+			if got := w.Header().Values("X-Content-Type-Options"); len(got) != 1 || got[0] != "nosniff" {
+				t.Fatalf("X-Content-Type-Options %q, want one nosniff", got)
+			}
+		})
 	}
 }

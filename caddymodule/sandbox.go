@@ -149,6 +149,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	for _, name := range s.names {
 		if p := s.providers[name]; p.Handles(r.URL.Path) {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			noSniff(w.Header()) // the emulated API's answer, whatever its form
 			p.ServeHTTP(w, r)
 			return nil
 		}

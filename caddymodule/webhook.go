@@ -134,6 +134,7 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		ct, body := h.webhook.Nack(reason)
 		w.Header().Set("Content-Type", ct)
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		noSniff(w.Header())
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
 		return status
@@ -258,6 +259,7 @@ func (h *Webhook) ack(w http.ResponseWriter) int {
 		w.Header().Set("Content-Type", ct)
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(ack)))
+	noSniff(w.Header())
 	w.WriteHeader(status)
 	_, _ = w.Write(ack)
 	return status
