@@ -465,9 +465,9 @@ func TestDedupePurge(t *testing.T) {
 		t.Fatal("the purge loop did not stop")
 	}
 
-	// A configuration unloaded as soon as it is loaded (caddy validate, whose
-	// process then exits) purges nothing: a purge under way would leave the
-	// lock it holds behind.
+	// A configuration stopped as soon as it started (a burst of reloads)
+	// purges nothing: the first purge waits firstPurgeDelay. (caddy
+	// validate never starts the loop: TestDedupePurgeOnlyWhileRunning.)
 	put("long-old", 26*time.Hour)
 	validated := newDeduper(store, "fake", "merchant-a", 25*time.Hour, zap.NewNop())
 	validated.now = func() time.Time { return now }
