@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"net/http"
 	"strings"
@@ -248,11 +249,17 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 		header["Content-Type"] = values[len(values)-1 : len(values) : len(values)]
 	}
 	if call.Idempotent {
-		// Present but nil: Go's transport then treats the POST as
+		// Go's transport treats a POST with an Idempotency-Key as
 		// idempotent and sends it again when a reused keep-alive
-		// connection fails before any byte of the answer, and sends no
-		// such header (net/http.Transport).
-		header["Idempotency-Key"] = nil
+		// connection fails before any byte of the answer
+		// (net/http.Request.isReplayable). The key has a value, unique to
+		// the call (a quoted random token, the IETF draft's form): a nil
+		// one, which Go reads and does not send, is lost whenever
+		// reverse_proxy rebuilds the header map for its header operations
+		// (header_up, or an HTTPS upstream, whose transport sets Host), as
+		// it copies values only (Caddy 2.11.9 reverseproxy copyHeader).
+		values = append(values, `"`+rand.Text()+`"`)
+		header["Idempotency-Key"] = values[len(values)-1 : len(values) : len(values)]
 	}
 	rec.request.values = values
 	r.Header = header

@@ -17,9 +17,9 @@ import (
 // providerHeaders are the only fields a wechat_v2 call carries, with their
 // values (README Merchant API: the merchant's headers and Host never reach
 // the provider). A nil value is one reverse_proxy and Go's transport leave
-// out.
+// out. Idempotency-Key is the call's own (takeIdempotencyKey).
 var providerHeaders = map[string][]string{"Accept": {"*/*"}, "Content-Type": {"text/xml; charset=utf-8"},
-	"Idempotency-Key": nil, "User-Agent": {"caddy-minipay"}, "X-Forwarded-Host": nil}
+	"User-Agent": {"caddy-minipay"}, "X-Forwarded-Host": nil}
 
 // FuzzMerchantFraming: a merchant request for any operation and body, with
 // or without a Content-Length (chunked, a trailer), gzip-compressed or not
@@ -69,6 +69,7 @@ func FuzzMerchantFraming(f *testing.F) {
 				t.Fatalf("the provider's request: length %d for %q, transfer encoding %v, trailer %v, host %q",
 					sent.ContentLength, sentBody, sent.TransferEncoding, sent.Trailer, sent.Host)
 			}
+			takeIdempotencyKey(t, sent.Header)
 			for k, v := range sent.Header {
 				if want, ok := providerHeaders[k]; !ok || !slices.Equal(v, want) || want == nil && v != nil {
 					t.Fatalf("the provider's request carries %s: %q (the merchant sent %s: %q)", k, v, extraName, extraValue)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -710,8 +711,8 @@ func TestHandlerRequestScratch(t *testing.T) {
 // call's Content-Type, nothing of the merchant's headers, on every request
 // (the map is the pooled recorder's), and X-Forwarded-Host nil, which tells
 // reverse_proxy to leave it out rather than send the cleared Host as an empty
-// one; Idempotency-Key nil, which lets Go's transport send a WeChat call
-// again on a fresh connection without sending that header; once the
+// one; an Idempotency-Key of its own for each call, which lets Go's
+// transport send a WeChat call again on a fresh connection; once the
 // handler returns, the request carries the merchant's own header map
 // again, unchanged.
 func TestHandlerUpstreamHeaders(t *testing.T) {
@@ -723,7 +724,8 @@ func TestHandlerUpstreamHeaders(t *testing.T) {
 		return upstream(signedPayAnswer()).ServeHTTP(w, r)
 	})
 	want := http.Header{"Accept": {"*/*"}, "User-Agent": {"caddy-minipay"}, "Content-Type": {"text/xml; charset=utf-8"},
-		"X-Forwarded-Host": nil, "Idempotency-Key": nil}
+		"X-Forwarded-Host": nil}
+	keys := map[string]bool{}
 	for i := range 3 {
 		r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/pay", strings.NewReader(payJSON))
 		r.Header.Set("Content-Type", "application/json")
@@ -735,6 +737,7 @@ func TestHandlerUpstreamHeaders(t *testing.T) {
 		if err := h.ServeHTTP(w, r, next); err != nil || w.Code != http.StatusOK {
 			t.Fatalf("request %d: HTTP %d, %v: %s", i, w.Code, err, w.Body)
 		}
+		keys[takeIdempotencyKey(t, sent)] = true
 		if !reflect.DeepEqual(sent, want) {
 			t.Errorf("request %d: the provider got headers %v, want %v", i, sent, want)
 		}
@@ -742,6 +745,28 @@ func TestHandlerUpstreamHeaders(t *testing.T) {
 			t.Errorf("request %d: after the handler the request has headers %v, want the merchant's %v", i, r.Header, merchantCopy)
 		}
 	}
+	if len(keys) != 3 {
+		t.Errorf("three calls sent %d Idempotency-Keys %v, want one of its own each", len(keys), keys)
+	}
+}
+
+// idempotencyKeyRE is the Idempotency-Key of a WeChat call: a quoted
+// random token (crypto/rand.Text, 26 characters of base32), the IETF
+// draft's sf-string.
+var idempotencyKeyRE = regexp.MustCompile(`^"[A-Z2-7]{26}"$`)
+
+// takeIdempotencyKey removes h's Idempotency-Key and returns it, failing the
+// test unless it is one value of that form: a value, since reverse_proxy's
+// header operations copy values only (a nil mark was lost there).
+func takeIdempotencyKey(t *testing.T, h http.Header) string {
+	t.Helper()
+	v := h["Idempotency-Key"]
+	delete(h, "Idempotency-Key")
+	if len(v) != 1 || !idempotencyKeyRE.MatchString(v[0]) {
+		t.Errorf("the provider's request has Idempotency-Key %q, want one quoted random token", v)
+		return ""
+	}
+	return v[0]
 }
 
 // TestHandlerUpstreamFraming: the provider's request goes with its own
@@ -890,7 +915,8 @@ func TestHeaderValuesOwnedPerRequest(t *testing.T) {
 			t.Errorf("round %d: the merchant's answer has headers %v, want %v", i, w.Header(), wantAnswer)
 		}
 		wantSent := http.Header{"Accept": {"*/*"}, "User-Agent": {"caddy-minipay"}, "Content-Type": {"text/xml; charset=utf-8"},
-			"X-Forwarded-Host": nil, "Idempotency-Key": nil}
+			"X-Forwarded-Host": nil}
+		takeIdempotencyKey(t, sent)
 		if !reflect.DeepEqual(sent, wantSent) {
 			t.Errorf("round %d: the provider got headers %v, want %v", i, sent, wantSent)
 		}

@@ -2,9 +2,11 @@ package integration
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,16 +19,18 @@ import (
 	"github.com/minipay/caddy-minipay/transform/wxpay"
 )
 
-// closingUpstream is a raw HTTP/1.1 server that closes its first
-// connection, unanswered, once it has read that connection's second
-// request: a keep-alive connection the server closes just as reverse_proxy
-// reuses it. Every other request gets answer's reply. It counts the
-// connections, the requests and those that carried an idempotency header
-// on the wire (minipay marks a call idempotent with a nil header, which Go
-// must not send).
+// closingUpstream is a raw HTTP/1.1 server (over TLS when tls is set)
+// that closes its first connection, unanswered, once it has read that
+// connection's second request: a keep-alive connection the server closes
+// just as reverse_proxy reuses it. Every other request gets answer's reply.
+// It counts the connections, the requests and those that carried an
+// idempotency header on the wire, and keeps each request's Idempotency-Key
+// in order ("" for none).
 type closingUpstream struct {
 	addr                     string
 	conns, requests, idemKey atomic.Int64
+	mu                       sync.Mutex
+	keys                     []string
 }
 
 // serveConns accepts connections on a new loopback listener until the test
@@ -75,8 +79,16 @@ func serveConns(t *testing.T, handle func(c net.Conn, n int64)) string {
 
 func newClosingUpstream(t *testing.T, answer func(body []byte) string) *closingUpstream {
 	t.Helper()
+	return newClosingUpstreamTLS(t, nil, answer)
+}
+
+func newClosingUpstreamTLS(t *testing.T, cfg *tls.Config, answer func(body []byte) string) *closingUpstream {
+	t.Helper()
 	u := &closingUpstream{}
 	u.addr = serveConns(t, func(c net.Conn, n int64) {
+		if cfg != nil {
+			c = tls.Server(c, cfg)
+		}
 		u.conns.Add(1)
 		br := bufio.NewReader(c)
 		for i := 0; ; i++ {
@@ -86,6 +98,9 @@ func newClosingUpstream(t *testing.T, answer func(body []byte) string) *closingU
 			}
 			body, _ := io.ReadAll(req.Body)
 			u.requests.Add(1)
+			u.mu.Lock()
+			u.keys = append(u.keys, req.Header.Get("Idempotency-Key"))
+			u.mu.Unlock()
 			if _, ok := req.Header["Idempotency-Key"]; ok {
 				u.idemKey.Add(1)
 			} else if _, ok := req.Header["X-Idempotency-Key"]; ok {
@@ -102,17 +117,23 @@ func newClosingUpstream(t *testing.T, answer func(body []byte) string) *closingU
 	return u
 }
 
-// check compares the counts with what the test expects.
+// check compares the counts with what the test expects, for calls minipay
+// does not send again: none carries an idempotency header.
 func (u *closingUpstream) check(t *testing.T, requests, conns int64) {
+	t.Helper()
+	u.checkCounts(t, requests, conns)
+	if got := u.idemKey.Load(); got != 0 {
+		t.Errorf("%d requests carried an Idempotency-Key header on the wire; only WeChat's calls are marked", got)
+	}
+}
+
+func (u *closingUpstream) checkCounts(t *testing.T, requests, conns int64) {
 	t.Helper()
 	if got := u.requests.Load(); got != requests {
 		t.Errorf("the upstream got %d requests, want %d", got, requests)
 	}
 	if got := u.conns.Load(); got != conns {
 		t.Errorf("reverse_proxy opened %d connections, want %d", got, conns)
-	}
-	if got := u.idemKey.Load(); got != 0 {
-		t.Errorf("%d requests carried an Idempotency-Key header on the wire; minipay's is nil, never sent", got)
 	}
 }
 
@@ -158,33 +179,63 @@ func nonIdempotentRoutes(port, latipay, merchant, proxyOptions string) string {
 // of an answer leaves). WeChat keys every call by the merchant's numbers
 // (docs/providers/wechat_v2.md "Sending a call again"), so Go's transport
 // sends the call again on a fresh connection and the merchant gets the
-// answer, not a 502. README "Under faults and reloads".
+// answer, not a 502; the call sent again carries the same Idempotency-Key,
+// each call its own. Also when reverse_proxy has header operations, which
+// rebuild the request's header map for each attempt: a header_up, or an
+// HTTPS upstream (Caddy's transport then sets Host itself), the case of
+// every production WeChat route. README "Under faults and reloads".
 func TestProviderClosesReusedConnection(t *testing.T) {
-	upstream := newClosingUpstream(t, func(body []byte) string {
-		_, p, err := transform.ParseFlatXML(body)
-		if err != nil || !wxpay.Verify(p, apiKey, p.Get("sign_type")) {
-			return httpAnswer("400 Bad Request", "", "")
-		}
-		return httpAnswer("200 OK", "text/xml", string(signedPayAnswer("wx"+p.Get("out_trade_no"), apiKey, "MD5")))
-	})
-
-	port := itoa(freePort(t))
-	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "log"))+`
+	s := httptest.NewUnstartedServer(nil)
+	s.StartTLS()
+	serverTLS := s.TLS.Clone()
+	s.Close()
+	for _, tc := range []struct {
+		name    string
+		tls     *tls.Config
+		options string
+	}{
+		{"plain", nil, ""},
+		{"header_up", nil, " {\n\t\theader_up X-Probe 1\n\t}"},
+		{"https upstream", serverTLS, " {\n\t\ttransport http {\n\t\t\ttls_insecure_skip_verify\n\t\t}\n\t}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			upstream := newClosingUpstreamTLS(t, tc.tls, func(body []byte) string {
+				_, p, err := transform.ParseFlatXML(body)
+				if err != nil || !wxpay.Verify(p, apiKey, p.Get("sign_type")) {
+					return httpAnswer("400 Bad Request", "", "")
+				}
+				return httpAnswer("200 OK", "text/xml", string(signedPayAnswer("wx"+p.Get("out_trade_no"), apiKey, "MD5")))
+			})
+			addr := upstream.addr
+			if tc.tls != nil {
+				addr = "https://" + addr
+			}
+			port := itoa(freePort(t))
+			caddy := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "log"))+`
 :`+port+` {
 	route /wechat/* {
 		`+wechatV2Minipay+`
-		reverse_proxy `+upstream.addr+`
+		reverse_proxy `+addr+tc.options+`
 	}
 }
 `)
-	for _, orderID := range []string{"KA-1", "KA-2", "KA-3"} {
-		res := postJSON(t, tc, "http://localhost:"+port+"/wechat/pay",
-			`{"order_id":"`+orderID+`","amount":"1.00","currency":"CNY","description":"d","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`)
-		if res.status != http.StatusOK || str(res.json(t)["package"]) != "prepay_id=wx"+orderID {
-			t.Fatalf("pay %s: HTTP %d %s", orderID, res.status, res.body)
-		}
+			for _, orderID := range []string{"KA-1", "KA-2", "KA-3"} {
+				res := postJSON(t, caddy, "http://localhost:"+port+"/wechat/pay",
+					`{"order_id":"`+orderID+`","amount":"1.00","currency":"CNY","description":"d","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`)
+				if res.status != http.StatusOK || str(res.json(t)["package"]) != "prepay_id=wx"+orderID {
+					t.Fatalf("pay %s: HTTP %d %s", orderID, res.status, res.body)
+				}
+			}
+			upstream.checkCounts(t, 4, 2) // KA-2 twice: on the closed connection, then on a new one
+			upstream.mu.Lock()
+			keys := upstream.keys
+			upstream.mu.Unlock()
+			if len(keys) == 4 && (keys[0] == "" || keys[1] == "" || keys[3] == "" || keys[1] != keys[2] ||
+				keys[0] == keys[1] || keys[1] == keys[3] || keys[0] == keys[3]) {
+				t.Errorf("Idempotency-Key of KA-1, KA-2 twice, KA-3: %q; want one of its own for each call, the same when sent again", keys)
+			}
+		})
 	}
-	upstream.check(t, 4, 2) // KA-2 twice: on the closed connection, then on a new one
 }
 
 // TestNonIdempotentCallsNotSentAgain: what WeChat's calls may do, no other
