@@ -161,18 +161,20 @@ func leafPath(open []string, name string) string {
 
 // skipProlog skips a UTF-8 byte order mark (which XML 1.0 §4.3.3 lets a
 // UTF-8 document begin with: .NET's XmlWriter writes one by default), an
-// optional <?xml ...?> declaration, whitespace and comments; a DOCTYPE or
-// any other directive is refused (-1).
+// optional <?xml ...?> declaration right after it (XML 1.0 §2.8: first in
+// the document; after white space or a comment, Python's expat refuses it),
+// whitespace and comments; a DOCTYPE or any other directive is refused
+// (-1).
 func skipProlog(s string) int {
-	i := skipSpaceAndComments(s, len(s)-len(strings.TrimPrefix(s, "\uFEFF")))
-	if i >= 0 && strings.HasPrefix(s[i:], "<?xml") {
+	i := len(s) - len(strings.TrimPrefix(s, "\uFEFF"))
+	if strings.HasPrefix(s[i:], "<?xml") {
 		end := strings.Index(s[i:], "?>")
 		if end < 0 || !validXMLDecl(s[i+5:i+end], s) {
 			return -1
 		}
-		i = skipSpaceAndComments(s, i+end+2)
+		i += end + 2
 	}
-	return i
+	return skipSpaceAndComments(s, i)
 }
 
 // validXMLDecl checks what follows "<?xml" in a declaration (XML 1.0 §2.8)

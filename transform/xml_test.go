@@ -172,6 +172,13 @@ func TestParseFlatXMLRefuses(t *testing.T) {
 		{"processing instruction", `<?php echo 1; ?><xml><a>1</a></xml>`},
 		{"unterminated declaration", `<?xml version="1.0"<xml><a>1</a></xml>`},
 		{"XML 1.1", `<?xml version="1.1"?><xml><a>1</a></xml>`},
+		// XML 1.0 §2.8: the declaration comes first, only a byte order mark
+		// before it (expat: "XML or text declaration not at start of entity")
+		{"declaration after white space", " <?xml version=\"1.0\"?><xml><a>1</a></xml>"},
+		{"declaration after a line end", "\r\n<?xml version=\"1.0\"?><xml><a>1</a></xml>"},
+		{"declaration after a comment", `<!-- c --><?xml version="1.0"?><xml><a>1</a></xml>`},
+		{"declaration after a byte order mark and white space", "\uFEFF <?xml version=\"1.0\"?><xml><a>1</a></xml>"},
+		{"declaration twice", `<?xml version="1.0"?><?xml version="1.0"?><xml><a>1</a></xml>`},
 		{"declaration without version", `<?xml encoding="UTF-8"?><xml><a>1</a></xml>`},
 		{"declaration with garbage", `<?xml version="1.0" foo?><xml><a>1</a></xml>`},
 		{"US-ASCII declaration, a byte past ASCII", "<?xml version='1.0' encoding='us-ascii'?><xml><a>中</a></xml>"},
