@@ -28,6 +28,11 @@ type stdFlat struct {
 var (
 	asciiXMLName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 	charRef      = regexp.MustCompile(`&#(x[0-9A-Fa-f]+|[0-9]+);`)
+	// XMLDecl (XML 1.0 §2.8, §4.3.3), of version 1.0 and UTF-8 (as
+	// encoding/xml takes it): encoding/xml reads <?xml version="1.0"g?>.
+	xmlDecl = regexp.MustCompile(`^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*("1\.0"|'1\.0')` +
+		`([ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*("(?i:utf-8)"|'(?i:utf-8)'))?` +
+		`([ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*("(yes|no)"|'(yes|no)'))?[ \t\r\n]*\?>$`)
 )
 
 // readStdFlat reads doc with encoding/xml's tokens. encoding/xml takes more
@@ -84,20 +89,16 @@ func readStdFlat(doc []byte) stdFlat {
 			switch {
 			case depth == 2:
 				text.Write(tok)
-			case strings.Trim(string(tok), " \t\r\n") != "":
-				return stdFlat{} // text in the root or outside it
+			case strings.Trim(string(doc[start:dec.InputOffset()]), " \t\r\n") != "":
+				return stdFlat{} // text in the root or outside it (&#13; too: ParseFlatXML's design)
 			}
 		case xml.Comment:
 			if !isXMLString(string(tok)) {
 				return stdFlat{}
 			}
 		case xml.ProcInst:
-			if tok.Target != "xml" || !first || start != 0 {
-				return stdFlat{} // XML 1.0 §2.8: the declaration only first
-			}
-			inst := string(tok.Inst)
-			if !strings.Contains(inst, `version="1.0"`) && !strings.Contains(inst, `version='1.0'`) {
-				r.plain = false
+			if tok.Target != "xml" || !first || start != 0 || !xmlDecl.Match(doc[:dec.InputOffset()]) {
+				return stdFlat{} // XML 1.0 §2.8: the declaration only first, and well-formed
 			}
 		case xml.Directive:
 			r.plain = false
