@@ -81,3 +81,87 @@ func TestProviderTextCarriesNoSecret(t *testing.T) {
 		})
 	}
 }
+
+// TestEchoedNameCarriesNoSecret: an unknown operation and an unknown
+// member's name are echoed in the error and its log line (README Errors),
+// but one holding a configured secret, as is or URL-encoded (a merchant
+// backend that put a key in the path or in a member's name), is not: the
+// answer and the WARN line say a name holds a secret, and name no field
+// (README Secrets: no secret ever appears in a log line or a response).
+func TestEchoedNameCarriesNoSecret(t *testing.T) {
+	const latipayKey = "lp+s3cr3t=0123456789abcdef"
+	escaped := url.QueryEscape(latipayKey)
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	port := itoa(freePort(t))
+	tc := startCaddy(t, globalOptions(logFile)+`
+:`+port+` {
+	handle /wechat/* {
+		minipay wechat_v2 {
+			app_id `+appID+`
+			mch_id `+mchID+`
+			api_key `+apiKey+`
+		}
+		reverse_proxy 127.0.0.1:1
+	}
+	handle /latipay/* {
+		minipay latipay {
+			user_id U000334333
+			wallet_id W00000001
+			api_key "`+latipayKey+`"
+			app_id `+appID+`
+			currency NZD
+		}
+		reverse_proxy 127.0.0.1:1
+	}
+}
+`)
+	base := "http://localhost:" + port
+	const (
+		opMessage     = "the path's last element holds a configured secret: it is no operation of "
+		memberMessage = "a member whose name holds a configured secret is not a known field"
+	)
+	tests := []struct {
+		name, path, body       string
+		status                 int
+		wantMessage, wantField string
+	}{
+		{"key as the operation", "/wechat/" + apiKey, `{}`, 404, opMessage + "wechat_v2", ""},
+		{"key inside the operation", "/wechat/key=" + apiKey + "&x", `{}`, 404, opMessage + "wechat_v2", ""},
+		{"key as a member's name", "/wechat/pay", `{"` + apiKey + `":1}`, 400, memberMessage, ""},
+		{"key inside a member's name", "/wechat/pay", `{"key=` + apiKey + `&x":1}`, 400, memberMessage, ""},
+		// The echo is cut at 64 bytes: the key's first characters would show.
+		{"key past a long name's cut", "/wechat/pay", `{"` + strings.Repeat("x", 50) + apiKey + `":1}`, 400, memberMessage, ""},
+		{"URL-encoded key as a member's name", "/latipay/pay", `{"` + escaped + `":1}`, 400, memberMessage, ""},
+		{"key as a member's name, Latipay", "/latipay/query", `{"` + latipayKey + `":1}`, 400, memberMessage, ""},
+		// Names without a secret are echoed as before.
+		{"unknown operation", "/wechat/nope", `{}`, 404, `"nope" is no operation of wechat_v2`, ""},
+		{"unknown member", "/wechat/pay", `{"bogus":1}`, 400, "bogus is not a known field", "bogus"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := postJSON(t, tc, base+tt.path, tt.body)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+			}
+			e := r.errorOf(t)
+			if str(e["message"]) != tt.wantMessage || str(e["field"]) != tt.wantField {
+				t.Fatalf("error %v, want message %q field %q", e, tt.wantMessage, tt.wantField)
+			}
+			for _, s := range []string{apiKey[:12], latipayKey[:12], escaped[:12]} {
+				if strings.Contains(string(r.body), s) {
+					t.Fatalf("the answer carries a secret's start (%q): %s", s, r.body)
+				}
+			}
+		})
+	}
+	log := logText(t, logFile)
+	if n := strings.Count(log, `"msg":"minipay"`); n != len(tests) {
+		t.Fatalf("%d minipay log lines, want %d: %s", n, len(tests), log)
+	}
+	mustContain(t, log, `"message":"`+memberMessage+`"`, "the log")
+	for _, s := range []string{apiKey[:12], latipayKey[:12], escaped[:12]} {
+		if strings.Contains(log, s) {
+			t.Errorf("the log carries a secret's start (%q)", s)
+		}
+	}
+}

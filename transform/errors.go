@@ -44,6 +44,10 @@ type Error struct {
 	// verify: Wechatpay-Timestamp is outside the 300 s window", which points
 	// at the machine's clock rather than at a key).
 	Reason string `json:"-"`
+	// echo is the caller's own text that Message (and Field) repeat, cut:
+	// an unknown member's name, an unknown operation. unechoed is the
+	// message to give instead when echo holds a secret (WithoutSecrets).
+	echo, unechoed string
 }
 
 // MaxProviderRequestID bounds a provider's request id: WeChat's Request-ID
@@ -88,12 +92,14 @@ func (e *Error) JSON() []byte {
 // message that holds one of secrets, as is or URL-encoded: that text comes
 // from the upstream, which may quote the request it got (an error page
 // repeating the URL, whose query carries code2Session's AppSecret), and a
-// secret never reaches the merchant.
+// secret never reaches the merchant. Nor does the name the caller sent that
+// the message echoes (a merchant backend that put a key in the path or in
+// a member's name): the operation's log line is written from e too.
 func (e *Error) WithoutSecrets(secrets []string) *Error {
-	if e.ProviderCode == "" && e.ProviderMessage == "" {
+	if e.ProviderCode == "" && e.ProviderMessage == "" && e.echo == "" {
 		return e
 	}
-	code, msg := e.ProviderCode, e.ProviderMessage
+	code, msg, echoed := e.ProviderCode, e.ProviderMessage, false
 	for _, s := range secrets {
 		if s == "" {
 			continue
@@ -105,12 +111,20 @@ func (e *Error) WithoutSecrets(secrets []string) *Error {
 		if holdsSecret(msg, s) || holdsSecret(msg, q) {
 			msg = ""
 		}
+		// The whole name, not its 64-byte cut, which may hold only the
+		// secret's first characters.
+		if strings.Contains(e.echo, s) || strings.Contains(e.echo, q) {
+			echoed = true
+		}
 	}
-	if code == e.ProviderCode && msg == e.ProviderMessage {
+	if code == e.ProviderCode && msg == e.ProviderMessage && !echoed {
 		return e
 	}
 	c := *e
 	c.ProviderCode, c.ProviderMessage = code, msg
+	if echoed {
+		c.Message, c.Field, c.echo = e.unechoed, "", ""
+	}
 	return &c
 }
 
@@ -215,7 +229,8 @@ func Timeout() *Error {
 func UnknownOperation(provider, op string) *Error {
 	// The path's element is cut as an unknown field's name is: an answer
 	// never echoes more than 64 bytes of what the caller sent.
-	return &Error{Status: http.StatusNotFound, Code: CodeUnknownOperation, Message: "\"" + shorten(op) + "\" is no operation of " + provider}
+	return &Error{Status: http.StatusNotFound, Code: CodeUnknownOperation, Message: "\"" + shorten(op) + "\" is no operation of " + provider,
+		echo: op, unechoed: "the path's last element holds a configured secret: it is no operation of " + provider}
 }
 
 // Errors of Webhook.Verify, shared by every provider (and by 2C2P's

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -199,5 +200,45 @@ func TestErrorText(t *testing.T) {
 		if got := tt.err.Error(); got != tt.want {
 			t.Errorf("Error() = %q, want %q", got, tt.want)
 		}
+	}
+}
+
+// A name the caller sent, echoed by an unknown operation's or an unknown
+// member's error (cut at 64 bytes), goes when the whole name holds a
+// secret, as is or URL-encoded, also when the cut would show only its
+// start; the error then names no field.
+func TestErrorWithoutSecretsEchoedName(t *testing.T) {
+	const secret = "s3cr3t+/=0123456789abcdef0123456"
+	secrets := []string{"", secret}
+	const (
+		opGone     = "the path's last element holds a configured secret: it is no operation of wechat_v2"
+		memberGone = "a member whose name holds a configured secret is not a known field"
+	)
+	tests := []struct {
+		name               string
+		err                *Error
+		wantMsg, wantField string
+	}{
+		{"operation", UnknownOperation("wechat_v2", secret), opGone, ""},
+		{"operation holding the URL-encoded secret", UnknownOperation("wechat_v2", "x"+url.QueryEscape(secret)), opGone, ""},
+		{"operation without a secret", UnknownOperation("wechat_v2", "refund_status"), `"refund_status" is no operation of wechat_v2`, ""},
+		{"member", unknownMember("key=" + secret), memberGone, ""},
+		{"member whose cut shows the secret's start", unknownMember(strings.Repeat("k", 60) + secret), memberGone, ""},
+		{"member without a secret", unknownMember("bogus"), "bogus is not a known field", "bogus"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := *tt.err
+			got := tt.err.WithoutSecrets(secrets)
+			if got.Message != tt.wantMsg || got.Field != tt.wantField {
+				t.Fatalf("message %q field %q, want %q %q", got.Message, got.Field, tt.wantMsg, tt.wantField)
+			}
+			if got.Status != before.Status || got.Code != before.Code {
+				t.Fatalf("status or code changed: %+v", got)
+			}
+			if *tt.err != before {
+				t.Fatal("the original error was changed")
+			}
+		})
 	}
 }

@@ -106,7 +106,7 @@ func readFlatJSON(body []byte, fields []JSONField, naming bool) (named string, e
 				if name == "" { // Invalid would write " is not a known field" and no field
 					return r.at(s, errBodyEmptyName, i, atValue, seen)
 				}
-				return r.at(s, Invalid(shorten(name), "is not a known field"), i, atValue, seen)
+				return r.at(s, unknownMember(name), i, atValue, seen)
 			}
 			if seen&(1<<k) != 0 {
 				return r.at(s, Invalid(name, "is given twice"), i, r.after(k, atValue), seen)
@@ -578,6 +578,14 @@ func printable(v string) bool {
 
 // shorten is what an error echoes of a name the caller sent: its first 64
 // bytes at most, cut at a character boundary (Clip), and "…" when cut.
+// unknownMember is the 400 naming a member that is no field of the
+// request, its name cut by shorten.
+func unknownMember(name string) *Error {
+	e := Invalid(shorten(name), "is not a known field")
+	e.echo, e.unechoed = name, "a member whose name holds a configured secret is not a known field"
+	return e
+}
+
 func shorten(name string) string {
 	if len(name) > 64 {
 		return Clip(name, 64) + "…"
