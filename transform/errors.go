@@ -44,9 +44,10 @@ type Error struct {
 	// verify: Wechatpay-Timestamp is outside the 300 s window", which points
 	// at the machine's clock rather than at a key).
 	Reason string `json:"-"`
-	// echo is the caller's own text that Message (and Field) repeat, cut:
-	// an unknown member's name, an unknown operation. unechoed is the
-	// message to give instead when echo holds a secret (WithoutSecrets).
+	// echo is the caller's own text, whole, that Message (and Field) repeat
+	// cut to 64 bytes: an unknown member's name, an unknown operation.
+	// unechoed is the message to give instead when echo holds a secret
+	// (WithoutSecrets).
 	echo, unechoed string
 }
 
