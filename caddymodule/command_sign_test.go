@@ -157,6 +157,16 @@ func TestSignCommandWechatV3(t *testing.T) {
 	if code != 0 || out != want {
 		t.Fatalf("exit %d\n%s%s\nwant:\n%s", code, out, errOut, want)
 	}
+	// The timestamp is signed as written, leading zero included (the
+	// message signs the text the Authorization carries); the signature is RSA-SHA256 with the
+	// test key over that message, computed with Python's cryptography.
+	const leadingZero = "vhNVXZHO0j3DmsVG+YnTzj41ushYQUSbeH9JnXK2BYMtAUcoK7SgbWY8SvXNvknM/5LHE7IJ+uOMbXrdOB87X0Yd96HRsTqXAozK7Y/6TxR1uWk2dic9n/bDM7U3iPYxuOi/CeH908zay0y8gQlCYifmjjMkJqYiy65/3dxjn8cwTKfP+14U98Wr74JB7anWjnwAk0Dgk3I2es1JloAnkOwS68cAO+7fmzZX4bmuW5/PcCuaX4/eSHyeC08KaN2JiBtxj9EutCHncZddQ8NHvrtaN3PgR9Szy1mUCd6HudGFXsE1Sg3Hk+Gjeobk9C4z5UXXWmc9bGJvzJJQh9MKMA=="
+	code, out, errOut = run(string(body), "--method", "POST", "--url", "/v3/pay/transactions/jsapi", "--timestamp", "01554208460",
+		"--nonce", "593BEC0C930BF1AFEB40B4A08C8FB242", "--file", "-")
+	if code != 0 || !strings.Contains(out, "\nstring_to_sign: POST\\n/v3/pay/transactions/jsapi\\n01554208460\\n593BEC0C930BF1AFEB40B4A08C8FB242\\n") ||
+		!strings.Contains(out, "\nsignature: "+leadingZero+"\n") || !strings.Contains(out, `timestamp="01554208460",`) {
+		t.Fatalf("--timestamp 01554208460: exit %d\n%s%s", code, out, errOut)
+	}
 	// A full URL signs its path and query; a GET has an empty body line and reads no input.
 	code, out, errOut = run("never read", "--method", "get", "--url", "https://api.mch.weixin.qq.com/v3/certificates", "--timestamp", "1624523846", "--nonce", "A1B2C3D4E5F6G7")
 	if code != 0 || !strings.Contains(out, "\nstring_to_sign: GET\\n/v3/certificates\\n1624523846\\nA1B2C3D4E5F6G7\\n\\n\n") {
@@ -173,6 +183,9 @@ func TestSignCommandWechatV3(t *testing.T) {
 		{"--method", "GET"},           // no --url
 		{"--method", "GET", "--url", "v3/certificates"},
 		{"--method", "GET", "--url", "/v3/certificates", "--timestamp", "soon"},
+		{"--method", "GET", "--url", "/v3/certificates", "--timestamp", "+1554208460"},
+		{"--method", "GET", "--url", "/v3/certificates", "--timestamp", "1554208460000"}, // milliseconds
+		{"--method", "GET", "--url", "/v3/certificates", "--timestamp", "0"},
 		{"--method", "GET", "--url", "/v3/certificates", "--set", "api_key=k"},
 		{"--method", "GET", "--url", "/v3/certificates", "--set", "private_key=not a key"},
 	} {

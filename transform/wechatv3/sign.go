@@ -208,7 +208,12 @@ type Signer struct {
 // Authorization signs one request and returns the Authorization header value:
 // WECHATPAY2-SHA256-RSA2048 mchid="…",nonce_str="…",timestamp="…",serial_no="…",signature="…".
 func (s *Signer) Authorization(method, pathAndQuery string, body []byte, timestamp int64, nonce string) (string, error) {
-	ts := strconv.FormatInt(timestamp, 10)
+	return s.authorization(method, pathAndQuery, body, strconv.FormatInt(timestamp, 10), nonce)
+}
+
+// authorization is Authorization with the timestamp's text as it is signed
+// and sent.
+func (s *Signer) authorization(method, pathAndQuery string, body []byte, ts, nonce string) (string, error) {
 	buf := make([]byte, 0, 128+len(pathAndQuery)+len(body))
 	sig, err := SignMessage(s.Key, AppendAuthMessage(buf, method, pathAndQuery, ts, nonce, body))
 	if err != nil {
@@ -303,12 +308,13 @@ func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestE
 	if !strings.HasPrefix(target, "/") {
 		return none, errors.New("--url must be the request's path and query (/v3/...), or its absolute URL")
 	}
-	ts := time.Now().Unix()
-	if timestamp != "" {
-		var err error
-		if ts, err = strconv.ParseInt(timestamp, 10, 64); err != nil || ts <= 0 {
-			return none, errors.New("--timestamp: want Unix seconds")
-		}
+	// The timestamp is signed as its text is written (a captured request's
+	// 01554208460 too: the message signs the text its Authorization
+	// carries), in the digits WeChat's timestamps take, as Verify reads them.
+	if timestamp == "" {
+		timestamp = strconv.FormatInt(time.Now().Unix(), 10)
+	} else if ts, ok := parseTimestamp(timestamp); !ok || ts <= 0 {
+		return none, errors.New("--timestamp: want Unix seconds")
 	}
 	if nonce == "" {
 		nonce = transform.Nonce(32)
@@ -320,13 +326,13 @@ func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestE
 	}
 	// The header is the client's own (Signer.Authorization); RSA PKCS#1 v1.5
 	// is deterministic, so its signature is the one explained beside it.
-	message := AppendAuthMessage(nil, method, target, strconv.FormatInt(ts, 10), nonce, r.Body)
+	message := AppendAuthMessage(nil, method, target, timestamp, nonce, r.Body)
 	signature, err := SignMessage(key, message)
 	if err != nil {
 		return none, fmt.Errorf("signing: %w", err)
 	}
 	signer := Signer{MchID: c.MchID, SerialNo: c.SerialNo, Key: key}
-	auth, err := signer.Authorization(method, target, r.Body, ts, nonce)
+	auth, err := signer.authorization(method, target, r.Body, timestamp, nonce)
 	if err != nil {
 		return none, fmt.Errorf("signing: %w", err)
 	}
