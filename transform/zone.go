@@ -10,26 +10,33 @@ var UTC8 = time.FixedZone("UTC+8", 8*3600)
 
 // LocalRFC3339 reads a provider's time written without a zone in layout
 // (WeChat's "20060102150405", "2006-01-02 15:04:05") as a time of loc, and
-// gives it in RFC 3339; "" for a value of another shape, left out rather
-// than guessed. The shape is exact, one ASCII digit for each digit of the
-// layout and every other byte as it is: time.Parse alone takes a one-digit
-// hour, a fraction after the seconds (".5", ",5") and extra spaces.
+// gives it in RFC 3339; "" for a value of another shape (ParseLocal), left
+// out rather than guessed.
 func LocalRFC3339(layout, s string, loc *time.Location) string {
-	if len(s) != len(layout) {
+	t, ok := ParseLocal(layout, s, loc)
+	if !ok {
 		return ""
+	}
+	return t.Format(time.RFC3339)
+}
+
+// ParseLocal reads s, written without a zone in layout, as a time of loc.
+// The shape is exact, one ASCII digit for each digit of the layout and
+// every other byte as it is: time.Parse alone takes a one-digit hour, a
+// fraction after the seconds (".5", ",5") and extra spaces.
+func ParseLocal(layout, s string, loc *time.Location) (time.Time, bool) {
+	if len(s) != len(layout) {
+		return time.Time{}, false
 	}
 	for i := 0; i < len(s); i++ {
 		if c := layout[i]; '0' <= c && c <= '9' {
 			if s[i] < '0' || s[i] > '9' {
-				return ""
+				return time.Time{}, false
 			}
 		} else if s[i] != c {
-			return ""
+			return time.Time{}, false
 		}
 	}
 	t, err := time.ParseInLocation(layout, s, loc) // checks the ranges of the date and time
-	if err != nil {
-		return ""
-	}
-	return t.Format(time.RFC3339)
+	return t, err == nil
 }

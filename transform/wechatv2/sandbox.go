@@ -155,8 +155,8 @@ func (s *Sandbox) unifiedOrder(p transform.Params, signType string) transform.Pa
 		return bizFail("INVALID_REQUEST", "out_trade_no参数错误")
 	}
 	if te := p.Get("time_expire"); te != "" {
-		t, err := time.ParseInLocation("20060102150405", te, transform.UTC8)
-		if err != nil {
+		t, ok := transform.ParseLocal("20060102150405", te, transform.UTC8)
+		if !ok {
 			return bizFail("INVALID_REQUEST", "time_expire时间格式错误")
 		}
 		if t.Before(s.Now().Add(5 * time.Minute)) {

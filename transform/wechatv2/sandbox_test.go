@@ -127,6 +127,9 @@ func TestSandboxBusinessFailures(t *testing.T) {
 		{"bad out_trade_no", "INVALID_REQUEST", unifiedOrder("O 1", "1", "b")},
 		{"time_expire too soon", "INVALID_REQUEST", unifiedOrder("O1", "1", "b", transform.Param{Name: "time_expire", Value: "20261122100400"})},
 		{"time_expire unreadable", "INVALID_REQUEST", unifiedOrder("O1", "1", "b", transform.Param{Name: "time_expire", Value: "2026-11-22"})},
+		// yyyyMMddHHmmss exactly: Go's time.Parse alone reads a fraction after it
+		{"time_expire with a fraction", "INVALID_REQUEST", unifiedOrder("O1", "1", "b", transform.Param{Name: "time_expire", Value: "20991122100500.5"})},
+		{"time_expire with a comma fraction", "INVALID_REQUEST", unifiedOrder("O1", "1", "b", transform.Param{Name: "time_expire", Value: "20991122100500,5"})},
 		// fee_type is an ISO 4217 code (docs/providers/wechat_v2.md "Endpoints")
 		{"unknown fee_type", "INVALID_REQUEST", set(unifiedOrder("O1", "1", "b"), "fee_type", "XYZ")},
 		{"lower-case fee_type", "INVALID_REQUEST", set(unifiedOrder("O1", "1", "b"), "fee_type", "cny")},

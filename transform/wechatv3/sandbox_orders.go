@@ -89,8 +89,8 @@ func (s *Sandbox) pay(body []byte, partner bool, announce string) (int, []byte, 
 		return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "payer 的 openid 有误")
 	}
 	if req.TimeExpire != "" {
-		t, err := time.Parse(time.RFC3339, req.TimeExpire)
-		if err != nil {
+		t, ok := transform.ParseRFC3339(req.TimeExpire) // not Go's laxer forms (",5", +24:00)
+		if !ok {
 			return 0, nil, fail(http.StatusBadRequest, "PARAM_ERROR", "time_expire 格式错误")
 		}
 		if t.Before(s.Now().Add(time.Minute)) {

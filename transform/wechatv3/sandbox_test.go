@@ -366,15 +366,51 @@ func TestSandboxPayAmountRange(t *testing.T) {
 		{"999999999999", "PARAM_ERROR", 400},
 		{"0", "PARAM_ERROR", 400},
 	} {
-		body := `{"appid":"wx8888888888888888","mchid":"1900000109","description":"d","out_trade_no":"AMT-000` + strconv.Itoa(i) +
-			`","notify_url":"https://merchant.example/n","amount":{"total":` + tt.total + `,"currency":"CNY"},"payer":{"openid":"o"}}`
-		status, raw := signedAnswer(t, c, srv, http.MethodPost, PathJSAPI, "", body)
-		var answer struct {
-			Code     string `json:"code"`
-			PrepayID string `json:"prepay_id"`
-		}
-		if json.Unmarshal(raw, &answer) != nil || status != tt.wantStatus || answer.Code != tt.wantCode || (tt.wantCode == "") != (answer.PrepayID != "") {
+		status, raw, ok := sandboxPay(t, c, srv, "AMT-000"+strconv.Itoa(i), `"amount":{"total":`+tt.total+`,"currency":"CNY"}`, tt.wantStatus, tt.wantCode)
+		if !ok {
 			t.Errorf("amount.total %s: %d %s, want %d %s", tt.total, status, raw, tt.wantStatus, tt.wantCode)
 		}
 	}
+}
+
+// TestSandboxPayTimeExpire: time_expire is RFC 3339 (docs/providers/wechat_v3.md
+// "Operations"), read as RFC 3339 allows it, not as Go's time.Parse also
+// reads it (a comma before the fraction, a one-digit hour, an offset of
+// +24:00): those are WeChat's 400 PARAM_ERROR, as is a time too soon.
+func TestSandboxPayTimeExpire(t *testing.T) {
+	sb, _ := newSandbox(t, nil)
+	srv := sandboxServer(t, sb)
+	c := must(NewClient(merchantConfig(t)))
+	for i, tt := range []struct {
+		timeExpire, wantCode string
+		wantStatus           int
+	}{
+		{"2099-12-31T23:59:59+08:00", "", 200},
+		{"2099-12-31T23:59:59.5Z", "", 200},
+		{"2099-12-31T23:59:59,5+08:00", "PARAM_ERROR", 400},
+		{"2099-12-31T3:59:59+08:00", "PARAM_ERROR", 400},
+		{"2099-12-31T23:59:59+24:00", "PARAM_ERROR", 400},
+		{"2020-01-01T00:00:00+08:00", "PARAM_ERROR", 400},
+	} {
+		status, raw, ok := sandboxPay(t, c, srv, "EXP-000"+strconv.Itoa(i),
+			`"amount":{"total":100,"currency":"CNY"},"time_expire":"`+tt.timeExpire+`"`, tt.wantStatus, tt.wantCode)
+		if !ok {
+			t.Errorf("time_expire %s: %d %s, want %d %s", tt.timeExpire, status, raw, tt.wantStatus, tt.wantCode)
+		}
+	}
+}
+
+// sandboxPay sends the sandbox a signed JSAPI pay of order id with members
+// added, and tells whether it answered wantStatus with WeChat's wantCode
+// (and a prepay_id exactly when wantCode is "").
+func sandboxPay(t *testing.T, c *Client, srv *httptest.Server, id, members string, wantStatus int, wantCode string) (int, []byte, bool) {
+	body := `{"appid":"wx8888888888888888","mchid":"1900000109","description":"d","out_trade_no":"` + id +
+		`","notify_url":"https://merchant.example/n",` + members + `,"payer":{"openid":"o"}}`
+	status, raw := signedAnswer(t, c, srv, http.MethodPost, PathJSAPI, "", body)
+	var answer struct {
+		Code     string `json:"code"`
+		PrepayID string `json:"prepay_id"`
+	}
+	ok := json.Unmarshal(raw, &answer) == nil && status == wantStatus && answer.Code == wantCode && (wantCode == "") == (answer.PrepayID != "")
+	return status, raw, ok
 }
