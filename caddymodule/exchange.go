@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"sync"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -52,6 +53,12 @@ type recorder struct {
 	// answered tells that the next handler wrote a final status or a body
 	// (record defaults status to 200 when it returned without either).
 	answered bool
+	// unwritten is the status reverse_proxy received but did not write
+	// when nothing was answered: a 101 Switching Protocols to a request
+	// that asked for no upgrade, which reverse_proxy tries to hand over as
+	// a tunnel (Caddy 2.11.9 handleUpgradeResponse) and the recorder
+	// cannot take; 0 when no reverse_proxy got an answer.
+	unwritten int
 	// followedBy names the minipay or minipay_webhook handler that got this
 	// recorder as its ResponseWriter ("minipay wechat_login"): it came next
 	// in the route, where reverse_proxy was expected (misplacedAfter).
@@ -106,7 +113,11 @@ var errAborted = errors.New("the answer was cut short")
 func (rec *recorder) record(r *http.Request, next caddyhttp.Handler) (err error) {
 	clear(rec.header)
 	rec.body.Reset()
-	rec.status, rec.tooLarge, rec.followedBy = 0, false, ""
+	rec.status, rec.tooLarge, rec.followedBy, rec.unwritten = 0, false, "", 0
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if repl != nil {
+		repl.Delete(proxyStatus) // an earlier call's
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if v != http.ErrAbortHandler {
@@ -118,12 +129,21 @@ func (rec *recorder) record(r *http.Request, next caddyhttp.Handler) (err error)
 			err = errTooLarge
 		}
 		rec.answered = rec.status != 0
+		if !rec.answered && repl != nil {
+			if status, ok := repl.Get(proxyStatus); ok {
+				rec.unwritten, _ = status.(int)
+			}
+		}
 		if err == nil && rec.status == 0 {
 			rec.status = http.StatusOK
 		}
 	}()
 	return next.ServeHTTP(rec, r)
 }
+
+// proxyStatus is the placeholder reverse_proxy sets to the status of the
+// answer it received, before it writes anything.
+const proxyStatus = "http.reverse_proxy.status_code"
 
 // misplacedAfter tells a minipay or minipay_webhook handler that it was
 // given another one's recorder: it comes right after that handler in its

@@ -112,6 +112,8 @@ func faultyUpstream(t *testing.T) *httptest.Server {
 			hijacked(w, "")
 		case "cut_chunked":
 			hijacked(w, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n")
+		case "switch_101", "switch_101_bare":
+			switchProtocols(w, r.Header.Get("X-Fault"))
 		default:
 			http.Error(w, "unknown fault", http.StatusTeapot)
 		}
@@ -153,18 +155,33 @@ func faultyMerchant(t *testing.T) *httptest.Server {
 		case "continue_then_hang":
 			w.WriteHeader(http.StatusContinue)
 			wait(r, 2*patience)
+		case "switch_101", "switch_101_bare":
+			switchProtocols(w, r.Header.Get("X-Fault"))
 		default:
 			http.Error(w, "unknown fault", http.StatusTeapot)
 		}
 	})
 }
 
+// switchProtocols answers 101 Switching Protocols to a request that asked
+// for no upgrade: switch_101 names a protocol (reverse_proxy then writes
+// nothing at all), switch_101_bare none (reverse_proxy writes the 101 and
+// cannot hijack minipay's recorder).
+func switchProtocols(w http.ResponseWriter, fault string) {
+	upgrade := "Connection: Upgrade\r\nUpgrade: websocket\r\n"
+	if fault == "switch_101_bare" {
+		upgrade = ""
+	}
+	hijacked(w, "HTTP/1.1 101 Switching Protocols\r\n"+upgrade+"\r\n")
+}
+
 // TestUpstreamAndMerchantFaults goes beyond TestFaultSoak's mix, for every
 // provider: an answer body that stalls past read_timeout, a gzip bomb, an
 // unknown Content-Encoding, a 100 Continue then nothing, a close-delimited
 // HTTP/1.0 answer, a redirect, a connection closed without an answer, a
-// chunked body cut short; and a merchant backend that redirects, hangs up,
-// cuts or stalls a 2xx, answers 100 then nothing, stores the event with
+// 101 to a call that asked for no upgrade, a chunked body cut short; and a
+// merchant backend that redirects, hangs up, cuts or stalls a 2xx, answers
+// 100 then nothing, or 101, stores the event with
 // a 204 or a 3 MiB body, or fails with a 500 and a 3 MiB body. Each answer
 // is README's for its fault (wechat_v3 signs every answer, so an unsigned
 // one is upstream_signature_invalid, README wechat_v3), never a 500; Caddy's log, at DEBUG, holds one minipay line
@@ -190,6 +207,8 @@ func TestUpstreamAndMerchantFaults(t *testing.T) {
 		"redirect":           {upstreamError, unsigned},
 		"closed":             {upstreamError, upstreamError},
 		"cut_chunked":        {upstreamError, upstreamError},
+		"switch_101":         {upstreamError, upstreamError},
+		"switch_101_bare":    {upstreamError, upstreamError},
 	}
 	// Secrets from placeholders, as README asks: a literal one is in the
 	// configuration Caddy's own DEBUG line "adjusted config" prints.
@@ -217,16 +236,23 @@ func TestUpstreamAndMerchantFaults(t *testing.T) {
 		"stalled_body": "the provider's answer was cut short",
 		"cut_chunked":  "the provider's answer was cut short",
 		"closed":       "the provider could not be reached",
+		// not "no handler after minipay answered", which sends the
+		// operator to the Caddyfile
+		"switch_101":      "the provider answered HTTP 101",
+		"switch_101_bare": "the provider answered HTTP 101",
 	}
 	webhookFaults := map[string]string{
 		"stored_204": "200 ack", "stored_long_body": "200 ack", "redirect": "502 fail", "closed": "502 fail",
 		"cut_200": "502 fail", "stalled_200": "502 fail", "continue_then_hang": "504 fail", "error_long_body": "502 fail",
+		"switch_101": "502 fail", "switch_101_bare": "502 fail",
 	}
 	webhookFaultReasons := map[string]string{
 		"cut_200":         "merchant backend's answer was cut short",
 		"stalled_200":     "merchant backend's answer was cut short",
 		"closed":          "merchant backend unavailable",
 		"error_long_body": "merchant backend answered 500",
+		"switch_101":      "merchant backend answered 101",
+		"switch_101_bare": "merchant backend answered 101",
 	}
 	var routes strings.Builder
 	for fault := range faults {
