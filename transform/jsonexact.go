@@ -262,6 +262,11 @@ var jsonNamesOf sync.Map // reflect.Type → []string
 // matters for a map's keys (none of the types read so has a key of that
 // kind: header names, merchant tags), a json.RawMessage read again (by
 // other names, which renamed keeps apart) or a member not read at all.
+// The other way, a member named exactly as a field at one level is kept at
+// every level, where encoding/json takes it for a field it is a case
+// variant of ("Code" read as code where a nested type has a field Code): no
+// type read so has two field names that differ only in case (checked on 7
+// December 2026 for every provider's and caddymodule's; keep it so).
 func jsonNames(t reflect.Type) []string {
 	if names, ok := jsonNamesOf.Load(t); ok {
 		return names.([]string)
