@@ -18,7 +18,9 @@ import (
 // ParseFlatXML refuses by design (README XML): no DTD or other directive,
 // no processing instruction but a declaration first, of version 1.0 and
 // UTF-8, no attribute or namespace prefix, element names of ASCII letters,
-// digits, '_', '-' and '.', a root that is not self-closing.
+// digits, '_', '-' and '.', a root that is not self-closing. A declared
+// encoding is taken as ParseFlatXML takes it (README XML): utf8, or one
+// ASCII is part of in a document all in ASCII, as UTF-8.
 type stdFlat struct {
 	ok, plain bool
 	root      string
@@ -28,10 +30,10 @@ type stdFlat struct {
 var (
 	asciiXMLName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 	charRef      = regexp.MustCompile(`&#(x[0-9A-Fa-f]+|[0-9]+);`)
-	// XMLDecl (XML 1.0 §2.8, §4.3.3), of version 1.0 and UTF-8 (as
-	// encoding/xml takes it): encoding/xml reads <?xml version="1.0"g?>.
+	// XMLDecl (XML 1.0 §2.8, §4.3.3), of version 1.0 (as encoding/xml
+	// takes it): encoding/xml reads <?xml version="1.0"g?>.
 	xmlDecl = regexp.MustCompile(`^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*("1\.0"|'1\.0')` +
-		`([ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*("(?i:utf-8)"|'(?i:utf-8)'))?` +
+		`([ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*("[A-Za-z][A-Za-z0-9._-]*"|'[A-Za-z][A-Za-z0-9._-]*'))?` +
 		`([ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*("(yes|no)"|'(yes|no)'))?[ \t\r\n]*\?>$`)
 )
 
@@ -52,6 +54,14 @@ func readStdFlat(doc []byte) stdFlat {
 	}
 	doc = bytes.TrimPrefix(doc, []byte("\uFEFF"))
 	dec := xml.NewDecoder(bytes.NewReader(doc))
+	// encoding/xml takes only utf-8 without a CharsetReader: one that reads
+	// as UTF-8 (README XML) is given through unchanged, any other refused.
+	dec.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
+		if !readAsUTF8(label, doc) {
+			return nil, errors.New("not read as UTF-8")
+		}
+		return in, nil
+	}
 	depth, ended := 0, false
 	var text strings.Builder
 	for first := true; ; first = false {
@@ -97,13 +107,31 @@ func readStdFlat(doc []byte) stdFlat {
 				return stdFlat{}
 			}
 		case xml.ProcInst:
-			if tok.Target != "xml" || !first || start != 0 || !xmlDecl.Match(doc[:dec.InputOffset()]) {
+			decl := xmlDecl.FindSubmatch(doc[:dec.InputOffset()])
+			if tok.Target != "xml" || !first || start != 0 || decl == nil {
 				return stdFlat{} // XML 1.0 §2.8: the declaration only first, and well-formed
+			}
+			// encoding/xml skips encoding= "x" (a space before the quote).
+			if enc := bytes.Trim(decl[3], `"'`); len(enc) != 0 && !readAsUTF8(string(enc), doc) {
+				r.plain = false
 			}
 		case xml.Directive:
 			r.plain = false
 		}
 	}
+}
+
+// readAsUTF8 tells whether doc, declaring the encoding label, is read as
+// UTF-8 (README XML): utf-8, utf8, or one ASCII is part of in a document
+// all in ASCII.
+func readAsUTF8(label string, doc []byte) bool {
+	ascii := !slices.ContainsFunc(doc, func(c byte) bool { return c >= 0x80 })
+	for _, name := range []string{"us-ascii", "ascii", "iso-8859-1", "iso_8859-1", "latin1", "latin-1"} {
+		if strings.EqualFold(label, name) && ascii {
+			return true
+		}
+	}
+	return strings.EqualFold(label, "utf-8") || strings.EqualFold(label, "utf8")
 }
 
 // FuzzFlatXMLDifferential holds ParseFlatXML to encoding/xml both ways: a
@@ -120,6 +148,8 @@ func FuzzFlatXMLDifferential(f *testing.F) {
 	for _, s := range xmlExpatVerdicts {
 		f.Add([]byte(s.doc))
 	}
+	f.Add([]byte(`<?xml version="1.0" encoding="US-ASCII"?><xml><a>&#25903;</a></xml>`))
+	f.Add([]byte("<?xml version='1.0' encoding='latin1'?><xml><a>\xe9</a></xml>"))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		root, p, err := ParseFlatXML(doc)
 		std := readStdFlat(doc)
