@@ -232,7 +232,8 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 	}()
 	clear(header)
 	values := rec.request.values[:0]
-	if n := 3 + valueCount(call.Header); cap(values) < n {
+	// Accept, User-Agent, the call's own, Content-Type, Idempotency-Key.
+	if n := 4 + valueCount(call.Header); cap(values) < n {
 		values = make([]string, 0, n) // never grown below: earlier fields keep slices of it
 	}
 	values = append(values, "*/*", "caddy-minipay")
@@ -259,7 +260,7 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 		// reverse_proxy rebuilds the header map for its header operations
 		// (header_up, or an HTTPS upstream, whose transport sets Host), as
 		// it copies values only (Caddy 2.11.9 reverseproxy copyHeader).
-		values = append(values, `"`+rand.Text()+`"`)
+		values = append(values, idempotencyKey())
 		header["Idempotency-Key"] = values[len(values)-1 : len(values) : len(values)]
 	}
 	rec.request.values = values
@@ -306,6 +307,22 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 // errNothingAnswered is the message of a route where no handler after
 // minipay answered: see README "Caddyfile" for the pairings that cause it.
 const errNothingAnswered = "no handler after minipay answered: no reverse_proxy after it matched the provider's path"
+
+// idempotencyKey is a WeChat call's Idempotency-Key: a quoted random
+// token, 26 characters of base32 (128 bits, as crypto/rand.Text), made in
+// one allocation, where "\"" + rand.Text() + "\"" takes two.
+func idempotencyKey() string {
+	var b [28]byte
+	_, _ = rand.Read(b[1:27]) // never fails (crypto/rand.Read)
+	for i := 1; i < 27; i++ {
+		b[i] = base32Alphabet[b[i]%32] // 256 is a multiple of 32: uniform
+	}
+	b[0], b[27] = '"', '"'
+	return string(b[:])
+}
+
+// base32Alphabet is RFC 4648's, the one crypto/rand.Text writes.
+const base32Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 // valueCount is the number of values in h.
 func valueCount(h http.Header) int {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+	"unsafe"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -767,6 +768,61 @@ func takeIdempotencyKey(t *testing.T, h http.Header) string {
 		return ""
 	}
 	return v[0]
+}
+
+// TestIdempotencyKeyOneAllocation: the key is one quoted random token,
+// its own for each call, and costs the call one allocation (the 26
+// characters and their quotes written into one string; "\"" +
+// rand.Text() + "\"" took two).
+func TestIdempotencyKeyOneAllocation(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		k := idempotencyKey()
+		if !idempotencyKeyRE.MatchString(k) || seen[k] {
+			t.Fatalf("key %q: want a quoted random token, not seen before", k)
+		}
+		seen[k] = true
+	}
+	var sink string
+	if n := testing.AllocsPerRun(100, func() { sink = idempotencyKey() }); n != 1 {
+		t.Errorf("idempotencyKey allocates %v times, want 1", n)
+	}
+	_ = sink
+}
+
+// TestHandlerUpstreamValuesOneSlice: a recorder fresh from the pool holds
+// every value of the provider's request (Accept, User-Agent, the call's
+// own, Content-Type, Idempotency-Key) in the one slice roundTrip sizes for
+// them, never grown after its fields took slices of it: sized one short
+// (the key forgotten), a pooled recorder's first WeChat call allocated it
+// twice.
+func TestHandlerUpstreamValuesOneSlice(t *testing.T) {
+	h := newTestHandler(t, io.Discard, zapcore.InfoLevel)
+	rec := recorderPool.New().(*recorder)
+	checked := false
+	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		values := rec.request.values
+		for k, v := range r.Header {
+			if v == nil {
+				continue
+			}
+			at, start := uintptr(unsafe.Pointer(unsafe.SliceData(v))), uintptr(unsafe.Pointer(unsafe.SliceData(values)))
+			if at < start || at >= start+uintptr(len(values))*unsafe.Sizeof("") {
+				t.Errorf("%s's value is not in the recorder's values %q (the slice grew after it was taken)", k, values)
+			}
+		}
+		checked = len(r.Header["Idempotency-Key"]) == 1
+		return upstream(signedPayAnswer()).ServeHTTP(w, r)
+	})
+	r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/pay", strings.NewReader(payJSON))
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	if _, status, terr := h.serve(w, r, next, transform.OpPay, h.ops.known[transform.OpPay], rec); terr != nil || status != http.StatusOK {
+		t.Fatalf("HTTP %d, %v", status, terr)
+	}
+	if !checked {
+		t.Fatal("the provider's request had no Idempotency-Key: nothing checked")
+	}
 }
 
 // TestHandlerUpstreamFraming: the provider's request goes with its own
