@@ -220,6 +220,19 @@ var (
 
 func writeError(w http.ResponseWriter, e *transform.Error) { writeJSON(w, e.Status, e.JSON()) }
 
+// bodyHeaders sets the Content-Type (none when ct is empty), Content-Length
+// and X-Content-Type-Options of an answer of n bytes other than writeJSON's,
+// in one allocation of the answer's own as writeJSON does: the webhook's
+// ACK and failure form, one on every notification, took three or four.
+func bodyHeaders(h http.Header, ct string, n int) {
+	values := make([]string, 3)
+	values[0], values[1], values[2] = ct, contentLength(n), "nosniff"
+	if ct != "" {
+		h["Content-Type"] = values[0:1:1]
+	}
+	h["Content-Length"], h["X-Content-Type-Options"] = values[1:2:2], values[2:3:3]
+}
+
 // noSniff tells a browser to take an answer for its Content-Type, never
 // for what its bytes look like (a JSON or XML body holding text that reads
 // as HTML or script), as every answer the plugin writes does. The value is

@@ -132,9 +132,7 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	nack := func(status int, reason string) int {
 		*why = reason
 		ct, body := h.webhook.Nack(reason)
-		w.Header().Set("Content-Type", ct)
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		noSniff(w.Header())
+		bodyHeaders(w.Header(), ct, len(body))
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
 		return status
@@ -258,11 +256,7 @@ func forwardOnly(r *http.Request, eventID, provider string) {
 // ack sends the provider's success acknowledgement and returns its status.
 func (h *Webhook) ack(w http.ResponseWriter) int {
 	status, ct, ack := h.webhook.Ack()
-	if ct != "" { // wechat_v3's and 2C2P's ACK is a bare 200
-		w.Header().Set("Content-Type", ct)
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(ack)))
-	noSniff(w.Header())
+	bodyHeaders(w.Header(), ct, len(ack)) // no ct: wechat_v3's and 2C2P's ACK is a bare 200
 	w.WriteHeader(status)
 	_, _ = w.Write(ack)
 	return status
