@@ -74,7 +74,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	op := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	m, supported := h.ops.known[op]
 	if !supported {
-		terr := transform.UnknownOperation(h.name, op).WithoutSecrets(h.secrets)
+		terr := transform.UnknownOperationInPath(h.name, r.URL.Path).WithoutSecrets(h.secrets)
 		writeError(w, terr)
 		// "unknown" keeps the metric labels bounded; the log line says the same.
 		h.finish(start, operationUnknown, opMetrics{log: h.ops.unknown}, nil, terr.Status, terr)

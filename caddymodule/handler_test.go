@@ -770,6 +770,30 @@ func takeIdempotencyKey(t *testing.T, h http.Header) string {
 	return v[0]
 }
 
+// TestUnknownOperationSecretSplitByPath: a secret holding a '/' sent as the
+// operation leaves only its end in the path's last element; the whole path
+// is checked, so that end is in neither the answer nor the log line (it
+// was: "=0123456789abcdef0123456" is no operation of wechat_v2).
+func TestUnknownOperationSecretSplitByPath(t *testing.T) {
+	const secret = "s3cr3t+/=0123456789abcdef0123456"
+	var log strings.Builder
+	h := newTestHandler(t, &log, zapcore.InfoLevel)
+	h.secrets = []string{secret}
+	r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/"+secret, strings.NewReader(payJSON))
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, r, upstream(signedPayAnswer())); err != nil || w.Code != http.StatusNotFound {
+		t.Fatalf("HTTP %d, %v: %s", w.Code, err, w.Body)
+	}
+	want := `{"error":{"code":"unknown_operation","message":"the path's last element holds a configured secret: it is no operation of wechat_v2"}}` + "\n"
+	if w.Body.String() != want {
+		t.Errorf("answer %s, want %s", w.Body, want)
+	}
+	if tail := secret[strings.IndexByte(secret, '/')+1:]; strings.Contains(log.String(), tail) || !strings.Contains(log.String(), "unknown_operation") {
+		t.Errorf("log line %s: want unknown_operation without %q", log.String(), tail)
+	}
+}
+
 // TestIdempotencyKeyOneAllocation: the key is one quoted random token,
 // its own for each call, and costs the call one allocation (the 26
 // characters and their quotes written into one string; "\"" +

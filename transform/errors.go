@@ -234,6 +234,16 @@ func UnknownOperation(provider, op string) *Error {
 		echo: op, unechoed: "the path's last element holds a configured secret: it is no operation of " + provider}
 }
 
+// UnknownOperationInPath is UnknownOperation for the last element of path,
+// the merchant API's request path, which WithoutSecrets checks whole: a
+// secret holding a '/' (a base64 or PEM text) sent in the path leaves only
+// its end in that element, which the message would echo.
+func UnknownOperationInPath(provider, path string) *Error {
+	e := UnknownOperation(provider, path[strings.LastIndexByte(path, '/')+1:])
+	e.echo = path
+	return e
+}
+
 // Errors of Webhook.Verify, shared by every provider (and by 2C2P's
 // envelope, which its answers use too). Any of them means unverified: the
 // notification is not forwarded. None names a value.

@@ -222,6 +222,9 @@ func TestErrorWithoutSecretsEchoedName(t *testing.T) {
 		{"operation", UnknownOperation("wechat_v2", secret), opGone, ""},
 		{"operation holding the URL-encoded secret", UnknownOperation("wechat_v2", "x"+url.QueryEscape(secret)), opGone, ""},
 		{"operation without a secret", UnknownOperation("wechat_v2", "refund_status"), `"refund_status" is no operation of wechat_v2`, ""},
+		// The secret's '/' makes the path's last element its end only.
+		{"path whose last element is the secret's end", UnknownOperationInPath("wechat_v2", "/wechat/"+secret), opGone, ""},
+		{"path without a secret", UnknownOperationInPath("wechat_v2", "/wechat/refund_status"), `"refund_status" is no operation of wechat_v2`, ""},
 		{"member", unknownMember("key=" + secret), memberGone, ""},
 		{"member whose cut shows the secret's start", unknownMember(strings.Repeat("k", 60) + secret), memberGone, ""},
 		{"member without a secret", unknownMember("bogus"), "bogus is not a known field", "bogus"},
