@@ -438,6 +438,24 @@ func TestSignCommandHTTPRequest(t *testing.T) {
 			}
 		})
 	}
+	// A captured timestamp WeChat would not read (milliseconds) is a usage
+	// error naming the message's Authorization, not --timestamp, which was
+	// not given; a --timestamp given is named as the flag.
+	msAuth := strings.Replace(sentAuth, `timestamp="1554208460"`, `timestamp="1554208460000"`, 1)
+	for _, tt := range []struct {
+		args      []string
+		want, not string
+	}{
+		{v3Keys, "Authorization timestamp", "--timestamp:"},
+		{append(v3Keys[:len(v3Keys):len(v3Keys)], "--timestamp", "+1554208460"), "--timestamp:", "Authorization timestamp"},
+	} {
+		var out, errOut bytes.Buffer
+		input := request("POST /v3/pay/transactions/jsapi HTTP/1.1", []string{"Content-Type: application/json", msAuth}, string(v3Body))
+		code := runMinipay(append(append([]string{"sign"}, tt.args...), "-"), strings.NewReader(input), &out, &errOut)
+		if code != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), tt.want) || strings.Contains(errOut.String(), tt.not) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q, want exit 2 naming %q", tt.args, code, out.String(), errOut.String(), tt.want)
+		}
+	}
 }
 
 // `caddy minipay sign --provider wechat_v3` with a private_key that does not

@@ -202,7 +202,8 @@ func TestVerifyCommandAt(t *testing.T) {
 	// Not RFC 3339 although Go's time.Parse reads them (a comma before the
 	// fraction, a one-digit hour, an offset of +24:00), nor Unix seconds in
 	// digits.
-	for _, bad := range []string{"yesterday", "2026-11-29 10:00:06", "-5", "0", "2026-11-29T10:00:06,5+08:00",
+	// An empty --at (a script's "$RECEIVED" unset) is no time given, not now.
+	for _, bad := range []string{"", "yesterday", "2026-11-29 10:00:06", "-5", "0", "2026-11-29T10:00:06,5+08:00",
 		"2026-11-29T2:00:06Z", "2026-11-29T02:00:06+24:00", "+1795917606", " 1795917606", "1795917606.0"} {
 		if code, _, errOut := verify(t, string(body), append([]string{"--at", bad}, args...)...); code != 2 || !strings.Contains(errOut, "--at") {
 			t.Errorf("--at %q: exit %d, %q", bad, code, errOut)

@@ -39,7 +39,12 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	if err := parseFlags(fs, args, file, verifyUsage); err != nil {
 		return exitUsage, err
 	}
-	received, err := parseReceivedAt(*at)
+	// Whether --at was given, not its value: an --at of year 1
+	// (0001-01-01T00:00:00Z) is the zero time and is judged as of then, and
+	// an empty --at ("$RECEIVED" unset) is no time, not now.
+	atGiven := false
+	fs.Visit(func(f *flag.Flag) { atGiven = atGiven || f.Name == "at" })
+	received, err := parseReceivedAt(*at, atGiven)
 	if err != nil {
 		return exitUsage, err
 	}
@@ -60,9 +65,7 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 			}
 		})
 	}
-	// Whether --at was given, not received.IsZero(): an --at of year 1
-	// (0001-01-01T00:00:00Z) is the zero time and is judged as of then.
-	judgedNow := *at == ""
+	judgedNow := !atGiven
 	if c, ok := webhook.(transform.Clocked); ok && !judgedNow {
 		c.SetClock(func() time.Time { return received })
 	}
@@ -230,9 +233,9 @@ var errEmptyInput = errors.New("the input is empty: give the notification or ans
 // parseReceivedAt reads --at: RFC 3339 as the merchant API reads expire_at
 // (a lower-case t or z too; not Go's laxer forms, ",5" for a fraction, a
 // one-digit hour, an offset of +24:00), or Unix seconds in decimal digits,
-// as Wechatpay-Timestamp is written; "" is now (not given).
-func parseReceivedAt(v string) (time.Time, error) {
-	if v == "" {
+// as Wechatpay-Timestamp is written; not given is now.
+func parseReceivedAt(v string, given bool) (time.Time, error) {
+	if !given {
 		return time.Time{}, nil
 	}
 	if sec, err := strconv.ParseInt(v, 10, 64); err == nil && sec > 0 && v[0] != '+' {

@@ -296,7 +296,11 @@ func (*Config) RequestSigning() transform.RequestSigning {
 func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestExplanation, error) {
 	var none transform.RequestExplanation
 	method, target, timestamp, nonce := r.Method, r.Target, r.Timestamp, r.Nonce
+	timestampFrom := "--timestamp" // what a bad timestamp is named by
 	if sent, ok := ParseAuthorization(r.Header.Get("Authorization")); ok {
+		if timestamp == "" {
+			timestampFrom = "the request's Authorization timestamp (give --timestamp to sign another)"
+		}
 		timestamp, nonce = cmp.Or(timestamp, sent.Timestamp), cmp.Or(nonce, sent.NonceStr)
 	}
 	if method == "" {
@@ -314,7 +318,7 @@ func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestE
 	if timestamp == "" {
 		timestamp = strconv.FormatInt(time.Now().Unix(), 10)
 	} else if ts, ok := parseTimestamp(timestamp); !ok || ts <= 0 {
-		return none, errors.New("--timestamp: want Unix seconds")
+		return none, errors.New(timestampFrom + ": want Unix seconds")
 	}
 	if nonce == "" {
 		nonce = transform.Nonce(32)
