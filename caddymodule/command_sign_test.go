@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -186,12 +187,21 @@ func TestSignCommandWechatV3(t *testing.T) {
 		{"--method", "GET", "--url", "/v3/certificates", "--timestamp", "+1554208460"},
 		{"--method", "GET", "--url", "/v3/certificates", "--timestamp", "1554208460000"}, // milliseconds
 		{"--method", "GET", "--url", "/v3/certificates", "--timestamp", "0"},
+		{"--method", "GET", "--url", "/v3/certificates", "--nonce", "A1B2\nC3D4"}, // another message
+		{"--method", "GET", "--url", "/v3/certificates", "--nonce", `A1",signature="x`},
+		{"--method", "GET", "--url", "/v3/certificates", "--nonce", "A1B2 C3D4"},
 		{"--method", "GET", "--url", "/v3/certificates", "--set", "api_key=k"},
 		{"--method", "GET", "--url", "/v3/certificates", "--set", "private_key=not a key"},
 	} {
 		code, out, errOut := run("", args...)
 		if code != 2 || out != "" || strings.Contains(errOut, "PRIVATE KEY") || strings.Contains(errOut, string(key[40:80])) {
 			t.Fatalf("%q: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+		// A bad --timestamp or --nonce is named.
+		for _, flag := range []string{"--timestamp", "--nonce"} {
+			if slices.Contains(args, flag) && !strings.Contains(errOut, flag+":") {
+				t.Errorf("%q: stderr %q does not name %s", args, errOut, flag)
+			}
 		}
 	}
 	// --method, --url, --timestamp and --nonce are wechat_v3's.
@@ -442,15 +452,18 @@ func TestSignCommandHTTPRequest(t *testing.T) {
 	// error naming the message's Authorization, not --timestamp, which was
 	// not given; a --timestamp given is named as the flag.
 	msAuth := strings.Replace(sentAuth, `timestamp="1554208460"`, `timestamp="1554208460000"`, 1)
+	quoteAuth := strings.Replace(sentAuth, `nonce_str="593BEC0C930BF1AFEB40B4A08C8FB242"`, `nonce_str="593BEC0C"930BF1AF"`, 1)
 	for _, tt := range []struct {
+		auth      string
 		args      []string
 		want, not string
 	}{
-		{v3Keys, "Authorization timestamp", "--timestamp:"},
-		{append(v3Keys[:len(v3Keys):len(v3Keys)], "--timestamp", "+1554208460"), "--timestamp:", "Authorization timestamp"},
+		{msAuth, v3Keys, "Authorization timestamp", "--timestamp:"},
+		{msAuth, append(v3Keys[:len(v3Keys):len(v3Keys)], "--timestamp", "+1554208460"), "--timestamp:", "Authorization timestamp"},
+		{quoteAuth, v3Keys, "Authorization nonce_str", "--nonce:"},
 	} {
 		var out, errOut bytes.Buffer
-		input := request("POST /v3/pay/transactions/jsapi HTTP/1.1", []string{"Content-Type: application/json", msAuth}, string(v3Body))
+		input := request("POST /v3/pay/transactions/jsapi HTTP/1.1", []string{"Content-Type: application/json", tt.auth}, string(v3Body))
 		code := runMinipay(append(append([]string{"sign"}, tt.args...), "-"), strings.NewReader(input), &out, &errOut)
 		if code != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), tt.want) || strings.Contains(errOut.String(), tt.not) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q, want exit 2 naming %q", tt.args, code, out.String(), errOut.String(), tt.want)

@@ -296,10 +296,15 @@ func (*Config) RequestSigning() transform.RequestSigning {
 func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestExplanation, error) {
 	var none transform.RequestExplanation
 	method, target, timestamp, nonce := r.Method, r.Target, r.Timestamp, r.Nonce
-	timestampFrom := "--timestamp" // what a bad timestamp is named by
+	// What a bad timestamp or nonce is named by: the flag, or the captured
+	// request's Authorization when it gave the value.
+	timestampFrom, nonceFrom := "--timestamp", "--nonce"
 	if sent, ok := ParseAuthorization(r.Header.Get("Authorization")); ok {
 		if timestamp == "" {
 			timestampFrom = "the request's Authorization timestamp (give --timestamp to sign another)"
+		}
+		if nonce == "" {
+			nonceFrom = "the request's Authorization nonce_str (give --nonce to sign another)"
 		}
 		timestamp, nonce = cmp.Or(timestamp, sent.Timestamp), cmp.Or(nonce, sent.NonceStr)
 	}
@@ -322,6 +327,10 @@ func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestE
 	}
 	if nonce == "" {
 		nonce = transform.Nonce(32)
+	} else if !authValue(nonce) {
+		// A line end would sign another message, a quote or comma another
+		// Authorization than the one printed.
+		return none, errors.New(nonceFrom + ": want visible ASCII without '\"' or ','")
 	}
 	key, err := ParsePrivateKey(c.PrivateKey)
 	if err != nil {
@@ -342,4 +351,15 @@ func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestE
 	}
 	return transform.RequestExplanation{SignType: "SHA256-RSA2048", StringToSign: string(message), Signature: signature,
 		Send: transform.Params{{Name: "authorization", Value: auth}}}, nil
+}
+
+// authValue tells whether v can be an Authorization parameter's quoted
+// value as it is signed: visible ASCII, no quote, no comma.
+func authValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c <= ' ' || c > '~' || c == '"' || c == ',' {
+			return false
+		}
+	}
+	return true
 }
