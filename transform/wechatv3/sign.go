@@ -311,11 +311,16 @@ func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestE
 	if method == "" {
 		return none, errors.New("--method is required for wechat_v3 (GET, POST, ...)")
 	}
+	if !transform.ValidHeaderName(method) { // a method is a token, as a header name is (RFC 9110 §9.1)
+		return none, errors.New("--method: want an HTTP method (GET, POST, ...)")
+	}
 	if u, err := url.Parse(target); err == nil && u.IsAbs() {
 		target = u.RequestURI() // the path and query, as signed
 	}
-	if !strings.HasPrefix(target, "/") {
-		return none, errors.New("--url must be the request's path and query (/v3/...), or its absolute URL")
+	// A space or control character is no request target (RFC 9112 §3.2),
+	// and a line end would sign a message of other lines.
+	if !strings.HasPrefix(target, "/") || strings.ContainsFunc(target, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return none, errors.New("--url must be the request's path and query (/v3/...), or its absolute URL, as sent (spaces percent-encoded)")
 	}
 	// The timestamp is signed as its text is written (a captured request's
 	// 01554208460 too: the message signs the text its Authorization
