@@ -165,12 +165,21 @@ func NewCertificates(rawURL string, signer *Signer, apiV3Key []byte) (*Certifica
 
 // PublicKey implements KeySource: a known, currently valid certificate's key;
 // an unknown serial triggers a download (at most one per MinInterval), a
-// download older than RefreshEvery a refresh in the background.
+// download older than RefreshEvery a refresh in the background. A known
+// serial whose certificate is not valid now (expired, or not yet valid) is
+// refused without a download and without taking the MinInterval slot: a
+// serial names one certificate, which a download would bring back with the
+// same validity, and as serials are public, forged notifications naming an
+// expired one each minute would otherwise keep a rotation's new
+// certificate from being fetched.
 func (c *Certificates) PublicKey(serial string) (*rsa.PublicKey, bool) {
 	serial = serialKey(serial)
 	now := c.Now()
 	if s := c.set.Load(); s != nil {
-		if cert, ok := s.certs[serial]; ok && validAt(cert, now) {
+		if cert, ok := s.certs[serial]; ok {
+			if !validAt(cert, now) {
+				return nil, false
+			}
 			if now.Sub(s.fetched) >= c.RefreshEvery {
 				c.refreshInBackground()
 			}

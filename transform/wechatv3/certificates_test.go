@@ -863,3 +863,48 @@ func TestCertificatesDownloadKnownAnswer(t *testing.T) {
 		})
 	}
 }
+
+// A serial this instance holds whose certificate is not valid now (expired,
+// or not valid yet) is refused without taking the once-a-minute slot of
+// unknown serials: serials are public, and forged notifications naming an
+// expired one each minute would otherwise keep WeChat's next certificate
+// (a rotation) from being downloaded. Alone and in a cluster (where the
+// stored download already holds the serial, so the slot went without a
+// download), the new certificate then verifies within the same minute.
+func TestCertificatesExpiredKnownSerialKeepsTheSlot(t *testing.T) {
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	key := must(rsa.GenerateKey(rand.Reader, 2048))
+	valid := platform{key, certificateValidFor(t, key, 0x7101, now.AddDate(-1, 0, 0), now.AddDate(1, 0, 0))}
+	expired := platform{key, certificateValidFor(t, key, 0x7102, now.AddDate(-2, 0, 0), now.Add(-time.Second))}
+	future := platform{key, certificateValidFor(t, key, 0x7103, now.Add(time.Hour), now.AddDate(1, 0, 0))}
+	rotated := platform{key, certificateValidFor(t, key, 0x7104, now.Add(-time.Hour), now.AddDate(5, 0, 0))}
+	for _, shared := range []bool{false, true} {
+		for _, unusable := range []platform{expired, future} {
+			t.Run(strconv.FormatBool(shared)+"/"+unusable.serial(), func(t *testing.T) {
+				clock := func() time.Time { return now }
+				cs := &certServer{serving: []platform{valid, unusable}, now: clock}
+				w := must(NewWebhook(certificateModeConfig(t, cs)))
+				w.Now = clock
+				if shared {
+					w.ShareState(transformtest.NewMemStore())
+				}
+				body := `{"x":1}`
+				verify := func(p platform) error { return Verify(w.Keyring(), p.signed(t, now, body), []byte(body), now) }
+				if err := verify(valid); err != nil || cs.downloads.Load() != 1 {
+					t.Fatalf("first notification: %v, %d downloads", err, cs.downloads.Load())
+				}
+				for i := 0; i < 3; i++ {
+					if err := verify(unusable); err != ErrUnknownSerial || cs.downloads.Load() != 1 {
+						t.Fatalf("a known serial not valid now: %v, %d downloads, want %v and 1", err, cs.downloads.Load(), ErrUnknownSerial)
+					}
+				}
+				cs.mu.Lock()
+				cs.serving = []platform{valid, unusable, rotated}
+				cs.mu.Unlock()
+				if err := verify(rotated); err != nil || cs.downloads.Load() != 2 {
+					t.Fatalf("the new certificate within the minute: %v, %d downloads", err, cs.downloads.Load())
+				}
+			})
+		}
+	}
+}
