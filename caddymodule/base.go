@@ -27,8 +27,9 @@ type providerHandler struct {
 	logger  *zap.Logger
 	metrics *metrics
 	// secrets are the values of the provider's secret fields, kept out of
-	// the provider text an error answer passes on (Error.WithoutSecrets).
-	secrets []string
+	// the provider text an error answer passes on
+	// (Error.WithoutSecretsOf), URL-encoded once here.
+	secrets transform.Secrets
 }
 
 // provision loads the provider for role, resolves its placeholders and
@@ -52,7 +53,7 @@ func (b *providerHandler) provision(ctx caddy.Context, directive string, role tr
 		return nil, err
 	}
 	b.name = p.ProviderName()
-	b.secrets = secretValues(p)
+	b.secrets = transform.NewSecrets(secretValues(p)...)
 	b.metrics, err = newMetrics(ctx.GetMetricsRegistry())
 	return p, err
 }

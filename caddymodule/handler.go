@@ -74,7 +74,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	op := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	m, supported := h.ops.known[op]
 	if !supported {
-		terr := transform.UnknownOperationInPath(h.name, r.URL.Path).WithoutSecrets(h.secrets)
+		terr := transform.UnknownOperationInPath(h.name, r.URL.Path).WithoutSecretsOf(h.secrets)
 		writeError(w, terr)
 		// "unknown" keeps the metric labels bounded; the log line says the same.
 		h.finish(start, operationUnknown, opMetrics{log: h.ops.unknown}, nil, terr.Status, terr)
@@ -91,7 +91,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		w.WriteHeader(terr.Status) // for Caddy's access log, as reverse_proxy does
 		status = terr.Status
 	case terr != nil:
-		terr = terr.WithoutSecrets(h.secrets)
+		terr = terr.WithoutSecretsOf(h.secrets)
 		writeError(w, terr)
 		status = terr.Status
 	}

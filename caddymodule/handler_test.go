@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -134,9 +135,12 @@ func BenchmarkHandlerRefusedPay(b *testing.B) {
 }
 
 // BenchmarkHandlerUnknownOperation is the answer to a request for an
-// operation the provider lacks: the 404, its count and its log line.
+// operation the provider lacks: the 404, its count and its log line, with
+// the secrets a wechat_v3 route holds configured (its answer is checked
+// for them).
 func BenchmarkHandlerUnknownOperation(b *testing.B) {
 	h := newTestHandler(b, io.Discard, zapcore.InfoLevel)
+	h.secrets = pemSizedSecrets
 	b.ReportAllocs()
 	for b.Loop() {
 		r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/capture", strings.NewReader(payJSON))
@@ -778,7 +782,7 @@ func TestUnknownOperationSecretSplitByPath(t *testing.T) {
 	const secret = "s3cr3t+/=0123456789abcdef0123456"
 	var log strings.Builder
 	h := newTestHandler(t, &log, zapcore.InfoLevel)
-	h.secrets = []string{secret}
+	h.secrets = transform.NewSecrets(secret)
 	r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/"+secret, strings.NewReader(payJSON))
 	r.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
@@ -1058,5 +1062,37 @@ func TestHandlerCallerIP(t *testing.T) {
 		if readsCallerIP(client) != (clientIP == "") {
 			t.Errorf("client_ip %q: readsCallerIP %v", clientIP, clientIP != "")
 		}
+	}
+}
+
+// pemSizedSecrets are secrets of the size and alphabet a wechat_v3 route
+// configures (a PKCS#8 PEM private key and a 32-character APIv3 key): not
+// a key, only 1.7 KB of text whose URL-encoded form is 3.4 KB.
+var pemSizedSecrets = transform.NewSecrets("-----BEGIN PRIVATE KEY-----\n"+strings.Repeat(strings.Repeat("Ab+/", 16)+"\n", 26)+
+	"-----END PRIVATE KEY-----\n", "0123456789abcdef0123456789abcdef")
+
+// TestErrorAnswerSecretsNotEncodedPerAnswer: an error answer checked for
+// the configured secrets allocates no more than one with none configured,
+// whatever their size; each answer URL-encoded them all again (a wechat_v3
+// PEM-sized key: two more allocations, 8 KB). The fewest allocations of 5
+// runs counts, as another goroutine's may fall into one.
+func TestErrorAnswerSecretsNotEncodedPerAnswer(t *testing.T) {
+	allocs := func(secrets transform.Secrets) float64 {
+		h := newTestHandler(t, io.Discard, zapcore.InfoLevel)
+		h.secrets = secrets
+		fewest := math.Inf(1)
+		for range 5 {
+			fewest = min(fewest, testing.AllocsPerRun(50, func() {
+				r := httptest.NewRequest(http.MethodPost, "http://minipay.local/wechat/capture", strings.NewReader(payJSON))
+				w := httptest.NewRecorder()
+				if _ = h.ServeHTTP(w, r, nil); w.Code != http.StatusNotFound {
+					t.Fatalf("HTTP %d: %s", w.Code, w.Body)
+				}
+			}))
+		}
+		return fewest
+	}
+	if with, without := allocs(pemSizedSecrets), allocs(nil); with > without {
+		t.Errorf("an error answer allocates %v times with a wechat_v3 route's secrets configured, %v with none", with, without)
 	}
 }

@@ -89,23 +89,49 @@ func (e *Error) JSON() []byte {
 	return b
 }
 
-// WithoutSecrets returns e, or a copy of it without the provider code or
+// Secrets are secret values with their URL-encoded forms, which
+// WithoutSecretsOf looks for too. A handler's configured secrets are
+// encoded once, at provisioning: a wechat_v3 PEM key, near 2 KB, was
+// encoded again for every error answer.
+type Secrets []secretForms
+
+type secretForms struct{ plain, escaped string }
+
+// NewSecrets is values, the empty ones left out, with their URL-encoded
+// forms.
+func NewSecrets(values ...string) Secrets {
+	var s Secrets
+	for _, v := range values {
+		if v != "" {
+			s = append(s, secretForms{v, url.QueryEscape(v)})
+		}
+	}
+	return s
+}
+
+// WithoutSecrets is WithoutSecretsOf(NewSecrets(secrets...)), for secrets
+// known only at the call (a token of the call's own).
+func (e *Error) WithoutSecrets(secrets []string) *Error {
+	if e.ProviderCode == "" && e.ProviderMessage == "" && e.echo == "" {
+		return e
+	}
+	return e.WithoutSecretsOf(NewSecrets(secrets...))
+}
+
+// WithoutSecretsOf returns e, or a copy of it without the provider code or
 // message that holds one of secrets, as is or URL-encoded: that text comes
 // from the upstream, which may quote the request it got (an error page
 // repeating the URL, whose query carries code2Session's AppSecret), and a
 // secret never reaches the merchant. Nor does the name the caller sent that
 // the message echoes (a merchant backend that put a key in the path or in
 // a member's name): the operation's log line is written from e too.
-func (e *Error) WithoutSecrets(secrets []string) *Error {
+func (e *Error) WithoutSecretsOf(secrets Secrets) *Error {
 	if e.ProviderCode == "" && e.ProviderMessage == "" && e.echo == "" {
 		return e
 	}
 	code, msg, echoed := e.ProviderCode, e.ProviderMessage, false
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		q := url.QueryEscape(s)
+	for _, f := range secrets {
+		s, q := f.plain, f.escaped
 		if holdsSecret(code, s) || holdsSecret(code, q) {
 			code = ""
 		}
