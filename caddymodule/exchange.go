@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 
 	"github.com/caddyserver/caddy/v2"
@@ -54,10 +55,11 @@ type recorder struct {
 	// (record defaults status to 200 when it returned without either).
 	answered bool
 	// unwritten is the status reverse_proxy received but did not write
-	// when nothing was answered: a 101 Switching Protocols to a request
-	// that asked for no upgrade, which reverse_proxy tries to hand over as
-	// a tunnel (Caddy 2.11.9 handleUpgradeResponse) and the recorder
-	// cannot take; 0 when no reverse_proxy got an answer.
+	// when nothing was answered, 0 when no reverse_proxy got an answer: a
+	// 101 Switching Protocols to a request that asked for no upgrade,
+	// which reverse_proxy tries to hand over as a tunnel (Caddy 2.11.9
+	// handleUpgradeResponse) and the recorder cannot take, or any status
+	// whose handle_response route wrote nothing (silentHandleResponse).
 	unwritten int
 	// followedBy names the minipay or minipay_webhook handler that got this
 	// recorder as its ResponseWriter ("minipay wechat_login"): it came next
@@ -139,6 +141,16 @@ func (rec *recorder) record(r *http.Request, next caddyhttp.Handler) (err error)
 		}
 	}()
 	return next.ServeHTTP(rec, r)
+}
+
+// silentHandleResponse is the message of a route whose reverse_proxy
+// received a final answer (not a 101, which it writes nothing of) that
+// nothing wrote: a handle_response route matched it and answered nothing.
+// Saying that from ("the provider") answered HTTP status would blame it
+// for a route's fault. directive is the handler before reverse_proxy.
+func silentHandleResponse(directive, from string, status int) string {
+	return "no handler after " + directive + " answered: reverse_proxy received " + from + "'s HTTP " + strconv.Itoa(status) +
+		" and its handle_response route wrote nothing"
 }
 
 // proxyStatus is the placeholder reverse_proxy sets to the status of the

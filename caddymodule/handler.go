@@ -285,10 +285,13 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 	if rec.followedBy != "" {
 		return nil, transform.Upstream(misplacedMessage("minipay", rec.followedBy))
 	}
-	if !rec.answered && rec.unwritten != 0 {
+	if !rec.answered && rec.unwritten == http.StatusSwitchingProtocols {
 		// reverse_proxy got an answer it could not write (a 101): the
 		// provider's fault, not the route's.
 		return nil, transform.Upstream("the provider answered HTTP " + strconv.Itoa(rec.unwritten))
+	}
+	if !rec.answered && rec.unwritten != 0 {
+		return nil, transform.Upstream(silentHandleResponse("minipay", "the provider", rec.unwritten))
 	}
 	if !rec.answered {
 		// Nothing after minipay wrote an answer (no reverse_proxy, or one

@@ -206,9 +206,11 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		return webhookMerchantFailed, ev, nack(http.StatusBadGateway, "merchant backend unavailable")
 	case rec.followedBy != "":
 		return webhookMerchantFailed, ev, nack(http.StatusBadGateway, misplacedMessage("minipay_webhook", rec.followedBy))
-	case !rec.answered && rec.unwritten != 0:
+	case !rec.answered && rec.unwritten == http.StatusSwitchingProtocols:
 		// reverse_proxy got an answer it could not write (a 101).
 		return webhookMerchantFailed, ev, nack(http.StatusBadGateway, "merchant backend answered "+strconv.Itoa(rec.unwritten))
+	case !rec.answered && rec.unwritten != 0:
+		return webhookMerchantFailed, ev, nack(http.StatusBadGateway, silentHandleResponse("minipay_webhook", "the merchant backend", rec.unwritten))
 	case !rec.answered:
 		// Nothing after minipay_webhook answered (no reverse_proxy in the
 		// route): the event reached nobody, so the provider must retry.

@@ -1,10 +1,13 @@
 package integration
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/minipay/caddy-minipay/transform/wechatv2"
 )
 
 // TestProviderObjectWithoutName: a JSON provider object whose "name" is
@@ -293,6 +296,69 @@ func TestMatcherPairsOnOneSite(t *testing.T) {
 		}
 	}
 }
+
+// TestHandleResponseAnsweringNothing: a reverse_proxy whose handle_response
+// route matches and writes nothing (a vars only) leaves the provider's
+// answer unwritten; the merchant's 502 says so, not "the provider answered
+// HTTP 200" (the provider answered well), nor that no reverse_proxy
+// matched (README "Caddyfile"); and the webhook's failure form, not
+// "merchant backend answered 204".
+func TestHandleResponseAnsweringNothing(t *testing.T) {
+	site, sandbox, backend := itoa(freePort(t)), itoa(freePort(t)), itoa(freePort(t))
+	v2 := "\t\tapp_id " + appID + "\n\t\tmch_id " + mchID + "\n\t\tapi_key " + apiKey + "\n\t\tclient_ip 127.0.0.1\n\t\tnotify_url http://localhost:" + site + "/n\n"
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+:`+site+` {
+	handle /wechat/* {
+		minipay wechat_v2 {
+`+v2+`		}
+		reverse_proxy 127.0.0.1:`+sandbox+` {
+			@ok status 2xx
+			handle_response @ok {
+				vars seen 1
+			}
+		}
+	}
+	handle /webhooks/wechat_v2 {
+		minipay_webhook wechat_v2 {
+`+v2+`		}
+		reverse_proxy 127.0.0.1:`+backend+` {
+			@ok status 2xx
+			handle_response @ok {
+				vars seen 1
+			}
+		}
+	}
+}
+
+:`+sandbox+` {
+	bind 127.0.0.1
+	minipay_sandbox {
+		wechat_v2 {
+`+v2+`		}
+	}
+}
+
+:`+backend+` {
+	bind 127.0.0.1
+	respond 204
+}
+`)
+	res := do(t, tc, http.MethodPost, "http://localhost:"+site+"/webhooks/wechat_v2", "text/xml",
+		[]byte(xmlOf(notification(apiKey, wechatv2.SignMD5, set("transaction_id", "4200000000000000000000000077")))))
+	if want := wechatFailPrefix + "no handler after minipay_webhook answered: reverse_proxy received the merchant backend's HTTP 204" +
+		" and its handle_response route wrote nothing" + wechatFailSuffix; res.status != 502 || string(res.body) != want {
+		t.Errorf("a webhook's handle_response route writing nothing: %d %s, want 502 %s", res.status, res.body, want)
+	}
+	r := postJSON(t, tc, "http://localhost:"+site+"/wechat/pay",
+		`{"order_id":"HR-1","amount":"1.00","currency":"CNY","description":"Tea","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`)
+	if e := r.errorOf(t); r.status != 502 || e["code"] != "upstream_error" || e["message"] != handleResponseAnsweredNothing {
+		t.Errorf("a handle_response route writing nothing: %d %s", r.status, r.body)
+	}
+}
+
+// handleResponseAnsweredNothing is the message of a reverse_proxy whose
+// handle_response route wrote nothing.
+const handleResponseAnsweredNothing = "no handler after minipay answered: reverse_proxy received the provider's HTTP 200 and its handle_response route wrote nothing"
 
 // nothingAnswered is the message of a route where no handler after minipay
 // answered (README "Caddyfile").
