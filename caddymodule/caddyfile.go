@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -53,7 +54,10 @@ func (h *Webhook) handlerOption(d *caddyfile.Dispenser) (bool, error) {
 		return true, d.Err("dedupe needs a duration, such as dedupe 25h")
 	}
 	dur, err := caddy.ParseDuration(d.Val())
-	if err != nil || dur <= 0 {
+	if err != nil {
+		return true, d.Err(dedupeNotADuration(strconv.Quote(d.Val())))
+	}
+	if dur <= 0 { // 0 is off in JSON only: here, leave dedupe out
 		return true, d.Errf("dedupe: %q is not a positive duration", d.Val())
 	}
 	if problem := dedupeWindowProblem(dur, true); problem != "" {

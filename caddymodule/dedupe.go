@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
 	"strconv"
 	"time"
@@ -74,10 +73,17 @@ func (w DedupeWindow) MarshalJSON() ([]byte, error) {
 func (w *DedupeWindow) UnmarshalJSON(b []byte) error {
 	var d caddy.Duration
 	if err := d.UnmarshalJSON(b); err != nil {
-		return fmt.Errorf("dedupe: %s is not a duration such as \"25h\"", transform.Clip(string(b), 40))
+		return errors.New(dedupeNotADuration(string(b)))
 	}
 	*w = DedupeWindow(d)
 	return nil
+}
+
+// dedupeNotADuration is the message of a dedupe value that does not read
+// as a duration, the same in the Caddyfile and in JSON: value as written
+// (a JSON value, a quoted Caddyfile token), cut to 40 bytes.
+func dedupeNotADuration(value string) string {
+	return "dedupe: " + transform.Clip(value, 40) + ` is not a duration such as "25h"`
 }
 
 // durationText writes d in the largest unit that divides it, as a window

@@ -42,7 +42,9 @@ func TestWebhookCaddyfileDedupe(t *testing.T) {
 		{"after the fields, in days", "minipay_webhook cbtis {\n api_key k1\n dedupe 2d\n signature_header X-Sig\n}", 48 * time.Hour, `{"api_key":"k1","name":"cbtis","signature_header":"X-Sig"}`, ""},
 		{"absent", "minipay_webhook wechat_v2 {\n api_key 0123456789abcdef0123456789abcdef\n}", 0, `{"api_key":"0123456789abcdef0123456789abcdef","name":"wechat_v2"}`, ""},
 		{"no value", "minipay_webhook cbtis {\n dedupe\n api_key k1\n}", 0, "", "dedupe needs a duration"},
-		{"not a duration", "minipay_webhook cbtis {\n dedupe soon\n}", 0, "", `dedupe: "soon" is not a positive duration`},
+		// The JSON form's message (TestWebhookJSONDedupe).
+		{"not a duration", "minipay_webhook cbtis {\n dedupe soon\n}", 0, "", `dedupe: "soon" is not a duration such as "25h", at Testfile:2`},
+		{"weeks", "minipay_webhook cbtis {\n dedupe 1w\n}", 0, "", `dedupe: "1w" is not a duration such as "25h", at Testfile:2`},
 		{"zero", "minipay_webhook cbtis {\n dedupe 0s\n}", 0, "", "not a positive duration"},
 		{"negative", "minipay_webhook cbtis {\n dedupe -1h\n}", 0, "", "not a positive duration"},
 		{"below the minimum", "minipay_webhook cbtis {\n dedupe 1ns\n}", 0, "", `dedupe 1ns is shorter than the minimum 1s: ns, us and ms are under a second, m is minutes (write a duration such as dedupe 25h, or leave dedupe out), at Testfile:2`},
@@ -93,6 +95,7 @@ func TestWebhookJSONDedupe(t *testing.T) {
 		{`"1500ms"`, 1500 * time.Millisecond, `"1.5s"`, ""},
 		{`3600000000000`, time.Hour, `"1h"`, ""},
 		{`"soon"`, 0, "", `dedupe: "soon" is not a duration such as "25h"`},
+		{`"1w"`, 0, "", `dedupe: "1w" is not a duration such as "25h"`},
 		{`true`, 0, "", `dedupe: true is not a duration`},
 	}
 	for _, tt := range tests {
