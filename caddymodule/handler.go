@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"net/http"
 	"strconv"
@@ -312,20 +311,16 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 const errNothingAnswered = "no handler after minipay answered: no reverse_proxy after it matched the provider's path"
 
 // idempotencyKey is a WeChat call's Idempotency-Key: a quoted random
-// token, 26 characters of base32 (128 bits, as crypto/rand.Text), made in
-// one allocation, where "\"" + rand.Text() + "\"" takes two.
+// token, 26 characters of [A-Za-z0-9] (154 bits) from transform's nonce
+// source (crypto/rand read ahead), made in one allocation, where "\"" +
+// rand.Text() + "\"" takes two. The buffer stays on the stack under -race
+// too, where a rand.Read into a local array does not.
 func idempotencyKey() string {
 	var b [28]byte
-	_, _ = rand.Read(b[1:27]) // never fails (crypto/rand.Read)
-	for i := 1; i < 27; i++ {
-		b[i] = base32Alphabet[b[i]%32] // 256 is a multiple of 32: uniform
-	}
-	b[0], b[27] = '"', '"'
-	return string(b[:])
+	k := append(b[:0], '"')
+	k = transform.AppendNonce(k, 26) // 26 of [A-Za-z0-9]: 154 bits
+	return string(append(k, '"'))
 }
-
-// base32Alphabet is RFC 4648's, the one crypto/rand.Text writes.
-const base32Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 // valueCount is the number of values in h.
 func valueCount(h http.Header) int {

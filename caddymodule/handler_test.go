@@ -758,7 +758,7 @@ func TestHandlerUpstreamHeaders(t *testing.T) {
 // idempotencyKeyRE is the Idempotency-Key of a WeChat call: a quoted
 // random token (crypto/rand.Text, 26 characters of base32), the IETF
 // draft's sf-string.
-var idempotencyKeyRE = regexp.MustCompile(`^"[A-Z2-7]{26}"$`)
+var idempotencyKeyRE = regexp.MustCompile(`^"[A-Za-z0-9]{26}"$`)
 
 // takeIdempotencyKey removes h's Idempotency-Key and returns it, failing the
 // test unless it is one value of that form: a value, since reverse_proxy's
