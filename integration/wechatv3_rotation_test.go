@@ -59,7 +59,7 @@ func (s *v3CertificateServer) publish(p ...v3Platform) {
 func (s *v3CertificateServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	params := v3AuthorizationParams(r)
 	reqBody, _ := io.ReadAll(r.Body)
-	msg := r.Method + "\n" + r.RequestURI + "\n" + params["timestamp"] + "\n" + params["nonce_str"] + "\n" + string(reqBody) + "\n"
+	msg := v3Message(r.Method, r.RequestURI, params["timestamp"], params["nonce_str"], string(reqBody))
 	api := r.URL.Path != "/v3/certificates"
 	if api && s.answer == nil || !api && r.Method != http.MethodGet || params["mchid"] != s.mchID ||
 		!rsaVerify(s.merchant, msg, params["signature"]) || r.Header.Get("User-Agent") == "" {

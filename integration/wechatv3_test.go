@@ -42,7 +42,12 @@ func v3KeyPath(t testing.TB, name string) string {
 }
 
 func v3PrivateKey(t testing.TB, name string) *rsa.PrivateKey {
-	b, err := os.ReadFile(v3KeyPath(t, name))
+	return v3PrivateKeyAt(t, v3KeyPath(t, name))
+}
+
+// v3PrivateKeyAt reads the PKCS#8 RSA key in the PEM file at path.
+func v3PrivateKeyAt(t testing.TB, path string) *rsa.PrivateKey {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +71,19 @@ func v3PublicKeyMode(t testing.TB) string {
 }
 
 // --- independent WeChat-side crypto (crypto/rsa, crypto/cipher directly) ---
+
+// v3Message is what WeChat Pay v3 signs: each line followed by "\n"
+// (docs/providers/wechat_v3.md: a request's method, URL, timestamp, nonce
+// and body; an answer's or notification's timestamp, nonce and body;
+// paySign's appId, timeStamp, nonceStr and package).
+func v3Message(lines ...string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
 
 func rsaSign(t testing.TB, key *rsa.PrivateKey, msg string) string {
 	sum := sha256.Sum256([]byte(msg))
@@ -98,7 +116,7 @@ func gcmSeal(t testing.TB, key, nonce, ad, plain string) string {
 func wechatHeaders(t testing.TB, key *rsa.PrivateKey, serial string, ts int64, body string) http.Header {
 	tss, nonce := strconv.FormatInt(ts, 10), "nonce"+strconv.FormatInt(ts%1000, 10)
 	return http.Header{"Wechatpay-Serial": {serial}, "Wechatpay-Timestamp": {tss}, "Wechatpay-Nonce": {nonce},
-		"Wechatpay-Signature": {rsaSign(t, key, tss+"\n"+nonce+"\n"+body+"\n")}}
+		"Wechatpay-Signature": {rsaSign(t, key, v3Message(tss, nonce, body))}}
 }
 
 func newCert(t testing.TB, key *rsa.PrivateKey, serial int64) (*x509.Certificate, string) {
@@ -155,7 +173,7 @@ func TestWechatV3SandboxKeyModes(t *testing.T) {
 			if name == "partner" {
 				payApp = "wx9999999999999999"
 			}
-			if !rsaVerify(&v3PrivateKey(t, "apiclient_key.pem").PublicKey, payApp+"\n"+str(p["timeStamp"])+"\n"+str(p["nonceStr"])+"\n"+str(p["package"])+"\n", str(p["paySign"])) {
+			if !rsaVerify(&v3PrivateKey(t, "apiclient_key.pem").PublicKey, v3Message(payApp, str(p["timeStamp"]), str(p["nonceStr"]), str(p["package"])), str(p["paySign"])) {
 				t.Fatal("paySign does not verify with the merchant's public key")
 			}
 			done := postJSON(t, tc, sb+"/sandbox/complete", `{"provider":"wechat_v3","order_id":"`+order+`","result":"succeeded"}`)
@@ -248,7 +266,7 @@ type fakeWeChatV3 struct {
 func (f *fakeWeChatV3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	params := v3AuthorizationParams(r)
-	msg := r.Method + "\n" + r.RequestURI + "\n" + params["timestamp"] + "\n" + params["nonce_str"] + "\n" + string(body) + "\n"
+	msg := v3Message(r.Method, r.RequestURI, params["timestamp"], params["nonce_str"], string(body))
 	if params["mchid"] != mchID || params["serial_no"] != v3Serial || !rsaVerify(f.merchant, msg, params["signature"]) || r.Header.Get("User-Agent") == "" {
 		f.authFailed.Add(1)
 		w.WriteHeader(http.StatusUnauthorized)
