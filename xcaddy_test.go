@@ -85,6 +85,31 @@ func TestManifestListsRegisteredModules(t *testing.T) {
 	}
 }
 
+// TestReadmeModulesTable: README's "Modules and directives" table names
+// every module the plugin registers, and only those (the minipay app was
+// added to xcaddy.json without a test keeping the table in step).
+func TestReadmeModulesTable(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n### Modules and directives\n")
+	if !ok {
+		t.Fatal(`README has no "### Modules and directives" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n#")
+	var tabled []string
+	for _, row := range regexp.MustCompile("(?m)^\\| `([^`]+)` \\|").FindAllStringSubmatch(section, -1) {
+		tabled = append(tabled, row[1])
+	}
+	listed := slices.Clone(readManifest(t).Modules) // equal to the registered ones (above)
+	slices.Sort(listed)
+	slices.Sort(tabled)
+	if !slices.Equal(tabled, listed) {
+		t.Fatalf("README's modules table names %v, the plugin registers %v", tabled, listed)
+	}
+}
+
 // TestManifestDirectives adapts a Caddyfile that writes each directive after
 // the one it must precede, and checks the adapter put it first.
 func TestManifestDirectives(t *testing.T) {
