@@ -27,8 +27,8 @@ type providerHandler struct {
 	logger  *zap.Logger
 	metrics *metrics
 	// secrets are the values of the provider's secret fields, kept out of
-	// the provider text an error answer passes on
-	// (Error.WithoutSecretsOf), URL-encoded once here.
+	// the provider text an error answer passes on and out of the names it
+	// echoes (Error.WithoutSecretsOf), URL-encoded once here.
 	secrets transform.Secrets
 }
 

@@ -45,9 +45,10 @@ type Error struct {
 	// at the machine's clock rather than at a key).
 	Reason string `json:"-"`
 	// echo is the caller's own text, whole, that Message (and Field) repeat
-	// cut to 64 bytes: an unknown member's name, an unknown operation.
+	// cut to 64 bytes: an unknown member's name, an unknown operation (the
+	// whole request path, of which Message repeats the last element).
 	// unechoed is the message to give instead when echo holds a secret
-	// (WithoutSecrets).
+	// (WithoutSecretsOf).
 	echo, unechoed string
 }
 
@@ -261,7 +262,7 @@ func UnknownOperation(provider, op string) *Error {
 }
 
 // UnknownOperationInPath is UnknownOperation for the last element of path,
-// the merchant API's request path, which WithoutSecrets checks whole: a
+// the merchant API's request path, which WithoutSecretsOf checks whole: a
 // secret holding a '/' (a base64 or PEM text) sent in the path leaves only
 // its end in that element, which the message would echo.
 func UnknownOperationInPath(provider, path string) *Error {
