@@ -3,8 +3,10 @@ package caddymodule
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -143,7 +145,14 @@ func decodeOptions(directive string, b []byte, v any, options ...string) error {
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	err := dec.Decode(v)
+	// Go's message names the struct path ("Go struct field plain.providers
+	// of type []json.RawMessage"); the one array option is providers.
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Type.Kind() == reflect.Slice {
+		return fmt.Errorf("%s: %s takes an array of provider objects, not %s", directive, typeErr.Field, withArticle(typeErr.Value))
+	}
+	return err
 }
 
 // UnmarshalJSON reads minipay's JSON with exact option names.

@@ -287,13 +287,18 @@ func checkField(info caddy.ModuleInfo, field string, value any) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &typeErr):
-		article := "a "
-		if typeErr.Value != "" && strings.IndexByte("aeiou", typeErr.Value[0]) >= 0 { // an object, an array
-			article = "an "
-		}
-		return fmt.Errorf("field %s takes a %s, not %s%s", field, typeErr.Type, article, typeErr.Value)
+		return fmt.Errorf("field %s takes a %s, not %s", field, typeErr.Type, withArticle(typeErr.Value))
 	}
 	return fmt.Errorf("field %s: invalid value", field)
+}
+
+// withArticle is a JSON type's name as encoding/json's UnmarshalTypeError
+// gives it ("number", "object"), after its indefinite article.
+func withArticle(jsonType string) string {
+	if jsonType != "" && strings.IndexByte("aeiou", jsonType[0]) >= 0 { // an object, an array
+		return "an " + jsonType
+	}
+	return "a " + jsonType
 }
 
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {

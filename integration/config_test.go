@@ -84,7 +84,8 @@ func TestProviderFieldNamesExact(t *testing.T) {
 
 // TestProviderFieldTypes: a JSON value of the wrong type fails the load
 // named as a Caddyfile names it (README "Caddyfile"), by field, never by Go's
-// struct path, and never repeating the value.
+// struct path, and never repeating the value; so does minipay_sandbox's
+// providers given as no array.
 func TestProviderFieldTypes(t *testing.T) {
 	tc := caddytestTester(t)
 	for _, tt := range []struct{ name, handler, want string }{
@@ -96,6 +97,8 @@ func TestProviderFieldTypes(t *testing.T) {
 			"minipay_webhook: provider latipay: field api_key takes a string, not an object"},
 		{"array in a sandbox", `{"handler":"minipay_sandbox","providers":[{"name":"wechat_login","app_id":"` + appID + `","app_secret":"` + appSecret + `"},{"name":"cbtis","uid":["39172931"]}]}`,
 			"minipay_sandbox: providers[1]: provider cbtis: field uid takes a string, not an array"},
+		{"object for the sandbox's providers", `{"handler":"minipay_sandbox","providers":{"name":"latipay","api_key":"` + apiKey + `"}}`,
+			"minipay_sandbox: providers takes an array of provider objects, not an object"},
 	} {
 		t.Run(tt.name, func(t *testing.T) { wantLoadError(t, tc, tt.handler, tt.want, apiKey, appSecret) })
 	}
