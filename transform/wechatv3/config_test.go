@@ -22,6 +22,14 @@ func TestConfigErrors(t *testing.T) {
 		{"client, PKCS#1 key", client, func(c *Config) { c.PrivateKey = pkcs1 }, ""},
 		{"client, bad key", client, func(c *Config) { c.PrivateKey = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----" }, "private_key"},
 		{"client, no PEM", client, func(c *Config) { c.PrivateKey = "secret-not-pem" }, "private_key"},
+		{"client, 1024-bit private_key", client, func(c *Config) {
+			c.PrivateKey = pemText("PRIVATE KEY", must(x509.MarshalPKCS8PrivateKey(weak1024)))
+		}, "private_key"},
+		{"client, 1024-bit public_key", client, func(c *Config) {
+			c.PublicKey = pemText("PUBLIC KEY", must(x509.MarshalPKIXPublicKey(&weak1024.PublicKey)))
+		}, "public_key"},
+		{"client, platform_certificate of a 1024-bit key", client, func(c *Config) { c.PlatformCertificate = weakCertificate(t, weak1024) }, "platform_certificate"},
+		{"sandbox, 512-bit platform_private_key", sandbox, func(c *Config) { c.PlatformPrivateKey, c.PlatformCertificate = weak512, "" }, "platform_private_key"},
 		{"client, public key as private_key", client, func(c *Config) { c.PrivateKey = exampleKey(t, "wechatpay_pub_key.pem") }, "private_key"},
 		{"client, no serial_no", client, func(c *Config) { c.SerialNo = "" }, "serial_no"},
 		{"client, short api_v3_key", client, func(c *Config) { c.APIv3Key = "short-key" }, "api_v3_key"},

@@ -6,9 +6,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
+	"math/big"
 	"strings"
 	"testing"
+	"time"
 )
 
 func pemText(typ string, der []byte) string {
@@ -96,10 +99,30 @@ func TestParseKeys(t *testing.T) {
 		{"public, PKCS#1 that does not parse", ParsePublicKey, pemText("RSA PUBLIC KEY", garbage), nil, "is not a PKCS#1 public key"},
 		{"public, a private key", ParsePublicKey, exampleKey(t, "apiclient_key.pem"), nil, `is PEM of type "PRIVATE KEY", not a public key`},
 		{"public, a certificate", ParsePublicKey, exampleKey(t, "wechatpay_platform_cert.pem"), nil, `is PEM of type "CERTIFICATE", not a public key`},
+		// WeChat Pay's keys are RSA 2048 (docs/providers/wechat_v3.md Keys):
+		// a key crypto/rsa refuses to use, or one of a size WeChat never
+		// issues, fails the load where it failed every request.
+		{"private, 512 bits (crypto/rsa signs nothing with it)", private, weak512, nil, "is a 512-bit RSA key" + keySizeRule},
+		{"private, 1024 bits", private, pemText("PRIVATE KEY", must(x509.MarshalPKCS8PrivateKey(weak1024))), nil, "is a 1024-bit RSA key" + keySizeRule},
+		{"private, 1024 bits, PKCS#1", private, pemText("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(weak1024)), nil, "is a 1024-bit RSA key" + keySizeRule},
+		{"public, 1024 bits", ParsePublicKey, pemText("PUBLIC KEY", must(x509.MarshalPKIXPublicKey(&weak1024.PublicKey))), nil, "is a 1024-bit RSA key" + keySizeRule},
+		{"public, 4104 bits (no signature VerifyMessage reads)", ParsePublicKey, pemText("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(oddModulus(4104, 65537))), nil,
+			"is a 4104-bit RSA key" + keySizeRule},
+		{"public, 4096 bits", ParsePublicKey, pemText("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(oddModulus(4096, 65537))), oddModulus(4096, 65537), ""},
+		{"public, exponent 1", ParsePublicKey, pemText("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(&rsa.PublicKey{N: platform.N, E: 1})), nil, unusableKey},
+		{"public, even exponent", ParsePublicKey, pemText("PUBLIC KEY", must(x509.MarshalPKIXPublicKey(&rsa.PublicKey{N: platform.N, E: 65536}))), nil, unusableKey},
+		{"public, even modulus", ParsePublicKey, pemText("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(&rsa.PublicKey{N: new(big.Int).SetBit(platform.N, 0, 0), E: 65537})), nil, unusableKey},
+		{"public, exponent 2^31+1", ParsePublicKey, pemText("PUBLIC KEY", must(x509.MarshalPKIXPublicKey(&rsa.PublicKey{N: platform.N, E: 1<<31 + 1}))), nil, unusableKey},
+		{"public, exponent 3", ParsePublicKey, pemText("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(&rsa.PublicKey{N: platform.N, E: 3})), &rsa.PublicKey{N: platform.N, E: 3}, ""},
+		{"certificate, 1024 bits", firstCertificateKey, weakCertificate(t, weak1024), nil, "holds a certificate with a 1024-bit RSA key" + keySizeRule},
+		{"certificate, 2048 bits", firstCertificateKey, exampleKey(t, "wechatpay_platform_cert.pem"), platform, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			k, err := tt.parse(tt.text)
+			if err != nil && (strings.Contains(err.Error(), "MII") || strings.Contains(err.Error(), tt.text)) {
+				t.Fatalf("error %q carries key material", err)
+			}
 			switch {
 			case tt.want != nil && (err != nil || !k.Equal(tt.want)):
 				t.Fatalf("key %v, error %v", k != nil, err)
@@ -108,4 +131,55 @@ func TestParseKeys(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The refusal of a key size WeChat Pay does not use, after the size.
+const keySizeRule = ", and WeChat Pay's keys are RSA 2048 (2048 to 4096 bits are accepted)"
+
+// The refusal of a key crypto/rsa refuses to use.
+const unusableKey = "is an RSA key crypto/rsa refuses to use (an even modulus, or a public exponent that is even, below 3 or above 2^31-1)"
+
+// weak512 is a 512-bit RSA key (openssl genrsa 512), which crypto/rsa
+// parses but refuses to sign or verify with.
+const weak512 = `-----BEGIN PRIVATE KEY-----
+MIIBVgIBADANBgkqhkiG9w0BAQEFAASCAUAwggE8AgEAAkEA08xcKfyeTdxvfKQs
+okSi/bpxkqp1BH62Kc50Q+Polp+3BPH4CQKZSM/lOshRB5H5DMReCTm0awvzYWVW
+htp8UQIDAQABAkEAx4ip82xo/1WDOtu4qQ8ctwllYhVwtNFjcLNt2V/nia4rUHAy
+FCstPGn17ZG//PsqSr7L8UsnU2KnDZlFqEW/IQIhAPDtc2zj6jZMj2yn/LhYtImB
+M7XWkRuNmV2HmHnBCkltAiEA4QxkgLHbQZwFFiJdriIHBqcd5KzclsgHKVum/Cl3
+s/UCIFxYp4V1VrC5Z8AeI6AFYC3UeB2awMPu4noXHzqL44WBAiEAjOE3ISE1wlKr
+FHoa7uE6SL3hBr/3ryQ0530KgZxr5OkCIQCAb2M9mnBy8NpDL8CG2B3HWEQ7lKJQ
+k31PvCzJvZEhfA==
+-----END PRIVATE KEY-----
+`
+
+// weak1024 is a 1024-bit key: crypto/rsa signs with it, WeChat Pay
+// issues none.
+var weak1024 = must(rsa.GenerateKey(rand.Reader, 1024))
+
+// oddModulus is a public key of an odd modulus of bits bits (no product
+// of two primes, which a public key's checks cannot tell).
+func oddModulus(bits, e int) *rsa.PublicKey {
+	n := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
+	return &rsa.PublicKey{N: n.SetBit(n, 0, 1), E: e}
+}
+
+// weakCertificate is a self-signed certificate of key.
+func weakCertificate(t *testing.T, key *rsa.PrivateKey) string {
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(0x5EED), Subject: pkix.Name{CommonName: "weak"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pemText("CERTIFICATE", der)
+}
+
+// firstCertificateKey is the key of the first certificate of text.
+func firstCertificateKey(text string) (*rsa.PublicKey, error) {
+	certs, err := ParseCertificates(text)
+	if err != nil {
+		return nil, err
+	}
+	return certs[0].PublicKey.(*rsa.PublicKey), nil
 }

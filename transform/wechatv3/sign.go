@@ -44,16 +44,19 @@ type rsaKeyPEM[K any] struct {
 	parseGeneric             func(der []byte) (any, error)
 	pkcs1Type                string
 	parsePKCS1               func(der []byte) (K, error)
+	public                   func(K) *rsa.PublicKey
 	skipCertificates         bool // the key may follow certificates in its file
 }
 
 var (
 	privateKeyPEM = rsaKeyPEM[*rsa.PrivateKey]{kind: "private key",
 		genericType: "PRIVATE KEY", genericName: "PKCS#8", parseGeneric: x509.ParsePKCS8PrivateKey,
-		pkcs1Type: "RSA PRIVATE KEY", parsePKCS1: x509.ParsePKCS1PrivateKey, skipCertificates: true}
+		pkcs1Type: "RSA PRIVATE KEY", parsePKCS1: x509.ParsePKCS1PrivateKey, skipCertificates: true,
+		public: func(k *rsa.PrivateKey) *rsa.PublicKey { return &k.PublicKey }}
 	publicKeyPEM = rsaKeyPEM[*rsa.PublicKey]{kind: "public key",
 		genericType: "PUBLIC KEY", genericName: "PKIX", parseGeneric: x509.ParsePKIXPublicKey,
-		pkcs1Type: "RSA PUBLIC KEY", parsePKCS1: x509.ParsePKCS1PublicKey}
+		pkcs1Type: "RSA PUBLIC KEY", parsePKCS1: x509.ParsePKCS1PublicKey,
+		public: func(k *rsa.PublicKey) *rsa.PublicKey { return k }}
 )
 
 // parse reads the first PEM block of pemText (for a private key, the
@@ -80,6 +83,7 @@ func (f rsaKeyPEM[K]) parse(pemText string) (K, error) {
 	if block.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") {
 		return none, errors.New("is encrypted: give the key without its passphrase (openssl pkey -in key.pem -out plain.pem)")
 	}
+	var key K
 	switch block.Type {
 	case f.genericType:
 		k, err := f.parseGeneric(block.Bytes)
@@ -90,15 +94,39 @@ func (f rsaKeyPEM[K]) parse(pemText string) (K, error) {
 		if !ok {
 			return none, errors.New("is not an RSA " + f.kind)
 		}
-		return rk, nil
+		key = rk
 	case f.pkcs1Type:
 		k, err := f.parsePKCS1(block.Bytes)
 		if err != nil {
 			return none, errors.New("is not a PKCS#1 " + f.kind)
 		}
-		return k, nil
+		key = k
+	default:
+		return none, errors.New("is PEM of type " + strconv.Quote(block.Type) + ", not a " + f.kind)
 	}
-	return none, errors.New("is PEM of type " + strconv.Quote(block.Type) + ", not a " + f.kind)
+	if problem := rsaKeyProblem(f.public(key)); problem != "" {
+		return none, errors.New("is " + problem)
+	}
+	return key, nil
+}
+
+// rsaKeyProblem says why pub is no key of WeChat Pay's, "" when it may be
+// one: WeChat Pay's keys are RSA 2048 (docs/providers/wechat_v3.md Keys;
+// the Authorization scheme is WECHATPAY2-SHA256-RSA2048). A key outside
+// that would load and then fail every signature: crypto/rsa refuses to
+// sign or verify with fewer than 1024 bits, an even modulus or an
+// exponent that is even, 1 or past 2^31-1; a 1024-bit merchant key is the key of no certificate
+// WeChat issued, and a WeChat key of 1024 bits is a forgery's; VerifyMessage
+// reads no signature of more than 4096 bits.
+func rsaKeyProblem(pub *rsa.PublicKey) string {
+	switch bits := pub.N.BitLen(); {
+	case bits < 2048 || bits > 4096:
+		return "a " + strconv.Itoa(bits) + "-bit RSA key, and WeChat Pay's keys are RSA 2048 (2048 to 4096 bits are accepted)"
+	case pub.N.Bit(0) == 0 || pub.E < 3 || pub.E&1 == 0 || pub.E > 1<<31-1:
+		// crypto/rsa's own checks, which it makes only when the key is used
+		return "an RSA key crypto/rsa refuses to use (an even modulus, or a public exponent that is even, below 3 or above 2^31-1)"
+	}
+	return ""
 }
 
 // pemBytes is pemText trimmed, with the two characters \n read as a line
@@ -130,8 +158,12 @@ func ParseCertificates(pemText string) ([]*x509.Certificate, error) {
 		if err != nil {
 			return nil, errors.New("holds a certificate that does not parse")
 		}
-		if _, ok := c.PublicKey.(*rsa.PublicKey); !ok {
+		pub, ok := c.PublicKey.(*rsa.PublicKey)
+		if !ok {
 			return nil, errors.New("holds a certificate without an RSA key")
+		}
+		if problem := rsaKeyProblem(pub); problem != "" {
+			return nil, errors.New("holds a certificate with " + problem)
 		}
 		out = append(out, c)
 	}
