@@ -99,6 +99,17 @@ func TestParseKeys(t *testing.T) {
 		{"public, PKCS#1 that does not parse", ParsePublicKey, pemText("RSA PUBLIC KEY", garbage), nil, "is not a PKCS#1 public key"},
 		{"public, a private key", ParsePublicKey, exampleKey(t, "apiclient_key.pem"), nil, `is PEM of type "PRIVATE KEY", not a public key`},
 		{"public, a certificate", ParsePublicKey, exampleKey(t, "wechatpay_platform_cert.pem"), nil, `is PEM of type "CERTIFICATE", not a public key`},
+		// A file saved as "UTF-8 with BOM" (Windows Notepad before 2019)
+		// begins with U+FEFF, which is no PEM and no white space: the text
+		// read "is not PEM text". Files concatenated so hold it in between.
+		{"private, after a byte order mark", private, "\uFEFF" + exampleKey(t, "apiclient_key.pem"), merchant, ""},
+		{"private, after its certificate, both files with a byte order mark", private,
+			"\uFEFF" + exampleKey(t, "apiclient_cert.pem") + "\uFEFF" + exampleKey(t, "apiclient_key.pem"), merchant, ""},
+		{"public, after a byte order mark", ParsePublicKey, "\uFEFF" + exampleKey(t, "wechatpay_pub_key.pem"), platform, ""},
+		{"public, after a byte order mark, on one line with \\n", ParsePublicKey, "\uFEFF" + oneLine(exampleKey(t, "wechatpay_pub_key.pem"), `\n`), platform, ""},
+		{"certificate, after a byte order mark", firstCertificateKey, "\uFEFF" + exampleKey(t, "wechatpay_platform_cert.pem"), platform, ""},
+		{"certificates, each after a byte order mark", lastCertificateKey,
+			"\uFEFF" + exampleKey(t, "wechatpay_platform_cert.pem") + "\uFEFF" + exampleKey(t, "apiclient_cert.pem"), merchant, ""},
 		// WeChat Pay's keys are RSA 2048 (docs/providers/wechat_v3.md Keys):
 		// a key crypto/rsa refuses to use, or one of a size WeChat never
 		// issues, fails the load where it failed every request.
@@ -182,4 +193,13 @@ func firstCertificateKey(text string) (*rsa.PublicKey, error) {
 		return nil, err
 	}
 	return certs[0].PublicKey.(*rsa.PublicKey), nil
+}
+
+// lastCertificateKey is the key of the last certificate of text.
+func lastCertificateKey(text string) (*rsa.PublicKey, error) {
+	certs, err := ParseCertificates(text)
+	if err != nil {
+		return nil, err
+	}
+	return certs[len(certs)-1].PublicKey.(*rsa.PublicKey), nil
 }

@@ -132,9 +132,13 @@ func rsaKeyProblem(pub *rsa.PublicKey) string {
 // pemBytes is pemText trimmed, with the two characters \n read as a line
 // break when the text has no real one: a PEM file put in an environment
 // variable (Docker's --env-file, a CI secret, JSON) often arrives on one line
-// that way, and the key is still the key.
+// that way, and the key is still the key. A byte order mark is dropped: a
+// file saved as "UTF-8 with BOM" begins with one (and files concatenated
+// so hold one before a later block), which encoding/pem does not skip
+// before "-----BEGIN" at the start of the text or of a line, and no PEM
+// text holds one.
 func pemBytes(pemText string) []byte {
-	pemText = strings.TrimSpace(pemText)
+	pemText = strings.TrimSpace(strings.ReplaceAll(pemText, "\uFEFF", ""))
 	if !strings.ContainsAny(pemText, "\r\n") && strings.Contains(pemText, `\n`) {
 		pemText = strings.ReplaceAll(strings.ReplaceAll(pemText, `\r\n`, "\n"), `\n`, "\n")
 	}
