@@ -10,6 +10,7 @@ package wechatv3
 import (
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"time"
 
@@ -135,9 +136,12 @@ func (c *Config) parse(role transform.Role) (*keys, error) {
 		if c.SerialNo == "" {
 			return nil, fieldError("serial_no", "is required with private_key (the merchant API certificate's serial)")
 		}
-		key, err := ParsePrivateKey(c.PrivateKey)
+		key, bundled, err := privateKeyPEM.parse(c.PrivateKey)
 		if err != nil {
 			return nil, fieldError("private_key", err.Error())
+		}
+		if err := checkBundled(c.SerialNo, key, bundled); err != nil {
+			return nil, err
 		}
 		k.signer = &Signer{MchID: c.MchID, SerialNo: c.SerialNo, Key: key}
 	}
@@ -205,6 +209,34 @@ func (c *Config) parse(role transform.Role) (*keys, error) {
 	}
 	k.ring = ring
 	return k, nil
+}
+
+// checkBundled checks the certificates the private_key file holds beside
+// the key (openssl pkcs12 -nodes writes apiclient_cert.p12 so): the
+// merchant API certificate among them must be the one serial_no names.
+// WeChat verifies a request's signature with the certificate serial_no
+// names (docs/providers/wechat_v3.md, "Request signature"), so a serial
+// of another certificate, or a key of another one, would have every
+// request refused (401 SIGN_ERROR); the file says which is certain. A
+// certificate of another key and serial (a chain, WeChat's) is not read.
+func checkBundled(serialNo string, key *rsa.PrivateKey, bundled []*pem.Block) error {
+	for _, b := range bundled {
+		cert, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			continue
+		}
+		own := key.PublicKey.Equal(cert.PublicKey)
+		named := serialKey(CertificateSerial(cert)) == serialKey(serialNo)
+		switch {
+		case own && !named: // a certificate serial is public: the admin API lists it
+			return fieldError("serial_no", "is not the serial of private_key's certificate, which its file holds ("+
+				CertificateSerial(cert)+"): WeChat would refuse every request's signature")
+		case named && !own:
+			return fieldError("private_key", "is not the key of the certificate its file holds, whose serial serial_no names: "+
+				"WeChat would refuse every request's signature")
+		}
+	}
+	return nil
 }
 
 // staticKeys is a keyring without its downloaded part (which must not call

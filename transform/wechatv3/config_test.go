@@ -30,6 +30,30 @@ func TestConfigErrors(t *testing.T) {
 		}, "public_key"},
 		{"client, platform_certificate of a 1024-bit key", client, func(c *Config) { c.PlatformCertificate = weakCertificate(t, weak1024) }, "platform_certificate"},
 		{"sandbox, 512-bit platform_private_key", sandbox, func(c *Config) { c.PlatformPrivateKey, c.PlatformCertificate = weak512, "" }, "platform_private_key"},
+		// The merchant API certificate in the private_key file (openssl
+		// pkcs12 -nodes): serial_no must be its serial and private_key its
+		// key, or WeChat refuses every request's signature.
+		{"client, private_key after its certificate", client, func(c *Config) {
+			c.PrivateKey = exampleKey(t, "apiclient_cert.pem") + exampleKey(t, "apiclient_key.pem")
+		}, ""},
+		{"client, private_key before its certificate, serial_no in lower case without leading zeros", client, func(c *Config) {
+			c.PrivateKey, c.SerialNo = exampleKey(t, "apiclient_key.pem")+exampleKey(t, "apiclient_cert.pem"), "0"+strings.ToLower(exampleSerial)
+		}, ""},
+		{"client, private_key after its certificate, serial_no of another", client, func(c *Config) {
+			c.PrivateKey, c.SerialNo = exampleKey(t, "apiclient_cert.pem")+exampleKey(t, "apiclient_key.pem"), "1234ABCD"
+		}, "serial_no"},
+		{"client, private_key of another key after the certificate serial_no names", client, func(c *Config) {
+			c.PrivateKey = exampleKey(t, "apiclient_cert.pem") + exampleKey(t, "wechatpay_platform_key.pem")
+		}, "private_key"},
+		{"client, private_key after a certificate of another key and serial", client, func(c *Config) {
+			c.PrivateKey = exampleKey(t, "wechatpay_platform_cert.pem") + exampleKey(t, "apiclient_key.pem")
+		}, ""},
+		{"client, private_key with two keys", client, func(c *Config) {
+			c.PrivateKey = exampleKey(t, "apiclient_key.pem") + exampleKey(t, "wechatpay_platform_key.pem")
+		}, "private_key"},
+		{"sandbox, private_key after its certificate, serial_no of another", sandbox, func(c *Config) {
+			c.PrivateKey, c.SerialNo = exampleKey(t, "apiclient_cert.pem")+exampleKey(t, "apiclient_key.pem"), "1234ABCD"
+		}, "serial_no"},
 		{"client, public key as private_key", client, func(c *Config) { c.PrivateKey = exampleKey(t, "wechatpay_pub_key.pem") }, "private_key"},
 		{"client, no serial_no", client, func(c *Config) { c.SerialNo = "" }, "serial_no"},
 		{"client, short api_v3_key", client, func(c *Config) { c.APIv3Key = "short-key" }, "api_v3_key"},

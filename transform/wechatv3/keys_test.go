@@ -99,6 +99,10 @@ func TestParseKeys(t *testing.T) {
 		{"public, PKCS#1 that does not parse", ParsePublicKey, pemText("RSA PUBLIC KEY", garbage), nil, "is not a PKCS#1 public key"},
 		{"public, a private key", ParsePublicKey, exampleKey(t, "apiclient_key.pem"), nil, `is PEM of type "PRIVATE KEY", not a public key`},
 		{"public, a certificate", ParsePublicKey, exampleKey(t, "wechatpay_platform_cert.pem"), nil, `is PEM of type "CERTIFICATE", not a public key`},
+		// Two keys in the file: which one signs would be a guess.
+		{"private, two keys", private, exampleKey(t, "apiclient_key.pem") + exampleKey(t, "wechatpay_platform_key.pem"), nil, twoKeys},
+		{"private, two keys after a certificate", private, exampleKey(t, "apiclient_cert.pem") + pkcs1 + exampleKey(t, "apiclient_key.pem"), nil, twoKeys},
+		{"private, a key and a public key", private, exampleKey(t, "apiclient_key.pem") + exampleKey(t, "wechatpay_pub_key.pem"), nil, twoKeys},
 		// A file saved as "UTF-8 with BOM" (Windows Notepad before 2019)
 		// begins with U+FEFF, which is no PEM and no white space: the text
 		// read "is not PEM text". Files concatenated so hold it in between.
@@ -143,6 +147,9 @@ func TestParseKeys(t *testing.T) {
 		})
 	}
 }
+
+// The refusal of a private_key file with two keys.
+const twoKeys = "holds more than one key (PEM blocks besides certificates): give the merchant API private key alone, or after its certificate"
 
 // The refusal of a key size WeChat Pay does not use, after the size.
 const keySizeRule = ", and WeChat Pay's keys are RSA 2048 (2048 to 4096 bits are accepted)"

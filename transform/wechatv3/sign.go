@@ -29,12 +29,19 @@ const AuthScheme = "WECHATPAY2-SHA256-RSA2048"
 
 // ParsePrivateKey reads an RSA private key from PEM text, PKCS#8
 // ("PRIVATE KEY", as WeChat's apiclient_key.pem) or PKCS#1 ("RSA PRIVATE KEY"),
-// also after the certificates of a bundle. The error never carries key material.
-func ParsePrivateKey(pemText string) (*rsa.PrivateKey, error) { return privateKeyPEM.parse(pemText) }
+// also beside the certificates of a bundle; a text holding two keys is
+// refused. The error never carries key material.
+func ParsePrivateKey(pemText string) (*rsa.PrivateKey, error) {
+	k, _, err := privateKeyPEM.parse(pemText)
+	return k, err
+}
 
 // ParsePublicKey reads an RSA public key from PEM text: "PUBLIC KEY" (PKIX,
 // as WeChat's pub_key.pem) or "RSA PUBLIC KEY" (PKCS#1).
-func ParsePublicKey(pemText string) (*rsa.PublicKey, error) { return publicKeyPEM.parse(pemText) }
+func ParsePublicKey(pemText string) (*rsa.PublicKey, error) {
+	k, _, err := publicKeyPEM.parse(pemText)
+	return k, err
+}
 
 // rsaKeyPEM is how one kind of RSA key is read from PEM: from a container
 // that may hold any algorithm's key (PKCS#8, PKIX), or from PKCS#1.
@@ -59,65 +66,84 @@ var (
 		public: func(k *rsa.PublicKey) *rsa.PublicKey { return k }}
 )
 
-// parse reads the first PEM block of pemText (for a private key, the
-// first that is no certificate); its errors name the form that did not
-// parse, never the text.
-func (f rsaKeyPEM[K]) parse(pemText string) (K, error) {
+// parse reads the first PEM block of pemText; for a private key, the one
+// block that is no certificate, and it returns the certificates beside it.
+// Its errors name the form that did not parse, never the text.
+func (f rsaKeyPEM[K]) parse(pemText string) (K, []*pem.Block, error) {
 	var none K
-	first, rest := pem.Decode(pemBytes(pemText))
-	if first == nil {
-		return none, errors.New("is not PEM text")
-	}
 	// A bundle of the merchant certificate and its key, as openssl pkcs12
 	// -nodes writes apiclient_cert.p12 (the certificate first), holds the
 	// key further on; Go's tls.X509KeyPair reads one the same way.
-	block := first
-	for f.skipCertificates && block != nil && block.Type == "CERTIFICATE" {
-		block, rest = pem.Decode(rest)
+	var first, block *pem.Block
+	var certs []*pem.Block
+	keys := 0
+	for rest := pemBytes(pemText); ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if first == nil {
+			first = b
+		}
+		if !f.skipCertificates {
+			break
+		}
+		if b.Type == "CERTIFICATE" {
+			certs = append(certs, b)
+			continue
+		}
+		if keys++; block == nil {
+			block = b
+		}
 	}
-	if block == nil { // certificates only: named as such below
+	switch {
+	case first == nil:
+		return none, nil, errors.New("is not PEM text")
+	case keys > 1: // which one signs would be a guess
+		return none, nil, errors.New("holds more than one key (PEM blocks besides certificates): give the merchant API private key alone, or after its certificate")
+	case block == nil: // certificates only (named as such below), or a public key's first block
 		block = first
 	}
 	// A key exported with a passphrase (PKCS#8's own type, or the legacy
 	// PEM header) would otherwise read as a key that does not parse.
 	if block.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") {
-		return none, errors.New("is encrypted: give the key without its passphrase (openssl pkey -in key.pem -out plain.pem)")
+		return none, nil, errors.New("is encrypted: give the key without its passphrase (openssl pkey -in key.pem -out plain.pem)")
 	}
 	var key K
 	switch block.Type {
 	case f.genericType:
 		k, err := f.parseGeneric(block.Bytes)
 		if err != nil {
-			return none, errors.New("is not a " + f.genericName + " " + f.kind)
+			return none, nil, errors.New("is not a " + f.genericName + " " + f.kind)
 		}
 		rk, ok := k.(K)
 		if !ok {
-			return none, errors.New("is not an RSA " + f.kind)
+			return none, nil, errors.New("is not an RSA " + f.kind)
 		}
 		key = rk
 	case f.pkcs1Type:
 		k, err := f.parsePKCS1(block.Bytes)
 		if err != nil {
-			return none, errors.New("is not a PKCS#1 " + f.kind)
+			return none, nil, errors.New("is not a PKCS#1 " + f.kind)
 		}
 		key = k
 	default:
-		return none, errors.New("is PEM of type " + strconv.Quote(block.Type) + ", not a " + f.kind)
+		return none, nil, errors.New("is PEM of type " + strconv.Quote(block.Type) + ", not a " + f.kind)
 	}
 	if problem := rsaKeyProblem(f.public(key)); problem != "" {
-		return none, errors.New("is " + problem)
+		return none, nil, errors.New("is " + problem)
 	}
-	return key, nil
+	return key, certs, nil
 }
 
 // rsaKeyProblem says why pub is no key of WeChat Pay's, "" when it may be
 // one: WeChat Pay's keys are RSA 2048 (docs/providers/wechat_v3.md Keys;
 // the Authorization scheme is WECHATPAY2-SHA256-RSA2048). A key outside
 // that would load and then fail every signature: crypto/rsa refuses to
-// sign or verify with fewer than 1024 bits, an even modulus or an
-// exponent that is even, 1 or past 2^31-1; a 1024-bit merchant key is the key of no certificate
-// WeChat issued, and a WeChat key of 1024 bits is a forgery's; VerifyMessage
-// reads no signature of more than 4096 bits.
+// sign or verify with fewer than 1024 bits, an even modulus or an exponent
+// that is even, 1 or past 2^31-1; a 1024-bit merchant key is the key of no
+// certificate WeChat issued, and a WeChat key of 1024 bits is a forgery's;
+// VerifyMessage reads no signature of more than 4096 bits.
 func rsaKeyProblem(pub *rsa.PublicKey) string {
 	switch bits := pub.N.BitLen(); {
 	case bits < 2048 || bits > 4096:
