@@ -486,6 +486,12 @@ func TestSignCommandV3KeyErrors(t *testing.T) {
 		{"encrypted PKCS#1", "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,0123456789ABCDEF0123456789ABCDEF\n\nMIIEpAIBAAKCAQEAwJm2\n-----END RSA PRIVATE KEY-----\n",
 			"private_key is encrypted"},
 		{"not PEM", "MIIEpAIBAAKCAQEAwJm2", "private_key is not PEM text"},
+		// The merchant certificate in the file names another serial than
+		// serial_no: the Authorization printed would be refused by WeChat,
+		// and the route refuses to load with it.
+		{"after the certificate of another serial", readExampleKey(t, "apiclient_cert.pem") + readExampleKey(t, "apiclient_key.pem"),
+			"serial_no is not the serial of private_key's certificate"},
+		{"two keys", readExampleKey(t, "apiclient_key.pem") + readExampleKey(t, "wechatpay_platform_key.pem"), "private_key holds more than one key"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("MINIPAY_SIGN_TEST_PEM", tt.key)
@@ -497,6 +503,16 @@ func TestSignCommandV3KeyErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readExampleKey reads a file of examples/keys.
+func readExampleKey(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "examples", "keys", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // Every provider sign knows (the registry's, README Development)

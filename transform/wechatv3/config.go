@@ -136,11 +136,8 @@ func (c *Config) parse(role transform.Role) (*keys, error) {
 		if c.SerialNo == "" {
 			return nil, fieldError("serial_no", "is required with private_key (the merchant API certificate's serial)")
 		}
-		key, bundled, err := privateKeyPEM.parse(c.PrivateKey)
+		key, err := c.merchantKey()
 		if err != nil {
-			return nil, fieldError("private_key", err.Error())
-		}
-		if err := checkBundled(c.SerialNo, key, bundled); err != nil {
 			return nil, err
 		}
 		k.signer = &Signer{MchID: c.MchID, SerialNo: c.SerialNo, Key: key}
@@ -209,6 +206,19 @@ func (c *Config) parse(role transform.Role) (*keys, error) {
 	}
 	k.ring = ring
 	return k, nil
+}
+
+// merchantKey parses private_key and checks it against serial_no where
+// its file holds the certificate (checkBundled); errors name the field.
+func (c *Config) merchantKey() (*rsa.PrivateKey, error) {
+	key, bundled, err := privateKeyPEM.parse(c.PrivateKey)
+	if err != nil {
+		return nil, fieldError("private_key", err.Error())
+	}
+	if err := checkBundled(c.SerialNo, key, bundled); err != nil {
+		return nil, err
+	}
+	return key, nil
 }
 
 // checkBundled checks the certificates the private_key file holds beside

@@ -399,10 +399,12 @@ func (c *Config) ExplainRequest(r transform.MerchantRequest) (transform.RequestE
 		// Authorization than the one printed.
 		return none, errors.New(nonceFrom + ": want visible ASCII without '\"' or ','")
 	}
-	key, err := ParsePrivateKey(c.PrivateKey)
+	// As the load reads it: the parser's reason names the form, never the
+	// text, and a certificate in the file must be the one serial_no names
+	// (the Authorization printed is the one the route would send).
+	key, err := c.merchantKey()
 	if err != nil {
-		// The parser's reason names the form, never the text (as the load says).
-		return none, fmt.Errorf("private_key %w", err)
+		return none, err
 	}
 	// The header is the client's own (Signer.Authorization); RSA PKCS#1 v1.5
 	// is deterministic, so its signature is the one explained beside it.
