@@ -189,6 +189,8 @@ func FuzzKeyPEM(f *testing.F) {
 	}
 	f.Add("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
 	f.Add("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\n")
+	f.Add(weak512) // parses, and crypto/rsa signs nothing with it
+	f.Add("\uFEFF" + exampleKey(f, "apiclient_cert.pem") + "\uFEFF" + exampleKey(f, "apiclient_key.pem"))
 	f.Fuzz(func(t *testing.T, text string) {
 		if key, err := ParsePrivateKey(text); err == nil {
 			sig, err := SignMessage(key, []byte("m"))
