@@ -1097,6 +1097,12 @@ func TestRouteMerchantTags(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := func(name string) string { return "{file." + keys + "/" + name + "}" }
+	// another merchant key (wechatpay-go's test key): WeChat's own, the
+	// platform key, is refused as private_key beside its public_key
+	testKey, err := filepath.Abs("../transform/wechatv3/testdata/wechat_v3-test-private-key.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
 	routes := []struct {
 		provider string
 		config   map[string]any
@@ -1111,7 +1117,7 @@ func TestRouteMerchantTags(t *testing.T) {
 			"public_key_id": "PUB_KEY_ID_0119000001092026112900000000000001", "api_v3_key": "sandbox-apiv3-key-0123456789abcd",
 			"platform_private_key": file("wechatpay_platform_key.pem")},
 			"08f7fe1b9bbb2ddbba9d87da76f8c6f4",
-			map[string]string{"private_key": file("wechatpay_platform_key.pem"), "platform_private_key": file("apiclient_key.pem")},
+			map[string]string{"private_key": "{file." + testKey + "}", "platform_private_key": file("apiclient_key.pem")},
 			map[string]string{"api_v3_key": "another-apiv3-key-0123456789abcd"}},
 		{"2c2p", map[string]any{"merchant_id": "JT01", "secret_key": "7jYcp4FxFdf0"},
 			"28ab46ec6bec8cdf5e9334b29eb1d9c2", nil, map[string]string{"secret_key": "7jYcp4FxFdf1"}},

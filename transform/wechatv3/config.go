@@ -182,9 +182,20 @@ func (c *Config) parse(role transform.Role) (*keys, error) {
 		if err != nil {
 			return nil, fieldError("public_key", err.Error())
 		}
+		if k.signer != nil && pub.Equal(&k.signer.Key.PublicKey) {
+			return nil, fieldError("public_key", "is the public half of private_key, the merchant's own key: give WeChat Pay's public key "+
+				"(pub_key.pem), which signs its answers and notifications")
+		}
 		ring.publicKeyID, ring.publicKey = c.PublicKeyID, pub
 	}
 	for _, cert := range k.certs {
+		// The merchant API certificate (apiclient_cert.pem) given as
+		// WeChat's: WeChat never signs with the merchant's key, so every
+		// answer would be refused as forged.
+		if k.signer != nil && k.signer.Key.PublicKey.Equal(cert.PublicKey) {
+			return nil, fieldError("platform_certificate", "holds the certificate of private_key, the merchant's own (apiclient_cert.pem): "+
+				"give WeChat Pay's platform certificate, which signs its answers and notifications")
+		}
 		ring.static[serialKey(CertificateSerial(cert))] = cert
 	}
 	if c.CertificatesURL != "" {

@@ -54,6 +54,17 @@ func TestConfigErrors(t *testing.T) {
 		{"sandbox, private_key after its certificate, serial_no of another", sandbox, func(c *Config) {
 			c.PrivateKey, c.SerialNo = exampleKey(t, "apiclient_cert.pem")+exampleKey(t, "apiclient_key.pem"), "1234ABCD"
 		}, "serial_no"},
+		// The merchant's own key where WeChat's goes: WeChat never signs
+		// with it, so every answer would be refused as forged.
+		{"client, public_key of private_key", client, func(c *Config) {
+			c.PublicKey = pemText("PUBLIC KEY", must(x509.MarshalPKIXPublicKey(&must(ParsePrivateKey(exampleKey(t, "apiclient_key.pem"))).PublicKey)))
+		}, "public_key"},
+		{"client, platform_certificate of private_key, another serial_no", client, func(c *Config) {
+			c.PlatformCertificate, c.SerialNo = exampleKey(t, "apiclient_cert.pem"), "1234ABCD"
+		}, "platform_certificate"},
+		{"webhook, public_key of private_key", webhook, func(c *Config) {
+			c.PublicKey = pemText("PUBLIC KEY", must(x509.MarshalPKIXPublicKey(&must(ParsePrivateKey(exampleKey(t, "apiclient_key.pem"))).PublicKey)))
+		}, "public_key"},
 		{"client, public key as private_key", client, func(c *Config) { c.PrivateKey = exampleKey(t, "wechatpay_pub_key.pem") }, "private_key"},
 		{"client, no serial_no", client, func(c *Config) { c.SerialNo = "" }, "serial_no"},
 		{"client, short api_v3_key", client, func(c *Config) { c.APIv3Key = "short-key" }, "api_v3_key"},

@@ -24,7 +24,10 @@ import (
 // (appId\ntimeStamp\nnonceStr\npackage\n); minipay verifies answers and
 // notifications (TIMESTAMP\nNONCE\nBODY\n) with WeChat's keys only, never
 // with private_key. Even a route given the merchant's own public key in
-// place of WeChat's, the worst mix-up, accepts none of them: cut at any two
+// place of WeChat's, the worst mix-up, accepts none of them (a route that
+// holds private_key refuses to load so, TestConfigErrors; a webhook route
+// without it, or a client whose private_key is another key, cannot tell
+// the key is the merchant's): cut at any two
 // of their line breaks, the timestamp would be the method or the appid,
 // never the digits WeChat's is, whatever the description (JSON keeps its
 // line breaks escaped). A notification the merchant's key signed is
@@ -35,8 +38,10 @@ func TestMerchantSignaturesNeverVerifyAsWeChats(t *testing.T) {
 	der := must(x509.MarshalPKIXPublicKey(&merchantKey.PublicKey))
 	mixedUp := good
 	mixedUp.PublicKey = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	mixedUp.SerialNo, mixedUp.PrivateKey = "", ""
 	w := must(NewWebhook(mixedUp))
 	w.Now = transformtest.Clock
+	mixedUp.SerialNo, mixedUp.PrivateKey = good.SerialNo, exampleKey(t, "wechatpay_platform_key.pem")
 	c := must(NewClient(mixedUp))
 	c.Now = transformtest.Clock
 	signer := must(NewClient(good))

@@ -371,7 +371,7 @@ func TestWebhookNotificationKeys(t *testing.T) {
 		verifies bool
 	}{
 		{"as configured", func(*Config) {}, exampleAPIv3Key, true},
-		{"private_key rotated", func(c *Config) { c.PrivateKey = exampleKey(t, "wechatpay_platform_key.pem") }, exampleAPIv3Key, true},
+		{"private_key rotated", func(c *Config) { c.PrivateKey = readFixture(t, "wechat_v3-test-private-key.pem") }, exampleAPIv3Key, true},
 		{"no private_key", func(c *Config) { c.PrivateKey, c.SerialNo = "", "" }, exampleAPIv3Key, true},
 		{"platform_private_key set", func(c *Config) { c.PlatformPrivateKey = exampleKey(t, "wechatpay_platform_key.pem") }, exampleAPIv3Key, true},
 		{"another api_v3_key", func(c *Config) { c.APIv3Key = anotherAPIv3Key }, anotherAPIv3Key, false},
