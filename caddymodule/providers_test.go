@@ -355,7 +355,7 @@ func TestEveryIDAndURLFieldHasItsRule(t *testing.T) {
 
 // providerModule is provider name's module read from config, its
 // placeholders not yet resolved.
-func providerModule(t *testing.T, name string, config map[string]any) caddy.Module {
+func providerModule(t testing.TB, name string, config map[string]any) caddy.Module {
 	t.Helper()
 	info, err := caddy.GetModule(providerNamespace + "." + name)
 	if err != nil {
