@@ -2,11 +2,10 @@ package transform
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -28,19 +27,17 @@ func FlattenJSON(doc []byte, maxDepth, maxMembers int) (map[string]string, error
 	if !ValidJSONText(doc) {
 		return nil, ErrNestedJSON
 	}
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
+	// One copy: the values written without escapes are substrings of it.
+	s := string(doc)
+	i := skipJSONSpace(s, 0)
+	if i >= len(s) || s[i] != '{' {
 		return nil, ErrNestedJSON
 	}
-	f := flattener{dec: dec, maxDepth: maxDepth, values: maxMembers, out: make(map[string]string, 16)}
-	if err := f.object(1); err != nil {
-		return nil, err
-	}
-	// Only the end of the input may follow the object: io.EOF, not any
-	// error (a Token error is exactly what trailing garbage gives).
-	if _, err := dec.Token(); err != io.EOF {
+	var name [64]byte // the usual path's room, on the stack
+	f := flattener{s: s, maxDepth: maxDepth, values: maxMembers, name: name[:0], out: make(map[string]string, 16)}
+	i, err := f.object(i+1, 1)
+	// Only white space may follow the object.
+	if err != nil || skipJSONSpace(s, i) != len(s) {
 		return nil, ErrNestedJSON
 	}
 	return f.out, nil
@@ -52,14 +49,17 @@ func FlattenJSON(doc []byte, maxDepth, maxMembers int) (map[string]string, error
 // provider's path is longer than about 50 bytes.
 const MaxFlatName = 1 << 10
 
-// flattener is FlattenJSON's state. The name of the value being read is
-// built in one buffer, a member's name appended and cut off again, and
-// copied into a string only for a leaf: a long name is not copied again
-// for every value below it (a member named by 30 KiB holding thousands of
-// nulls cost hundreds of megabytes when each value's name was its
-// parent's joined to its own).
+// flattener is FlattenJSON's state: a scan of s with the kit's JSON
+// readers (flat JSON's, which read as encoding/json's scanner does), where
+// encoding/json's Decoder.Token made an error value for every value it
+// read inside an object and a string for every name and value. The name of
+// the value being read is built in one buffer, a member's name appended
+// and cut off again, and copied into a string only for a leaf: a long name
+// is not copied again for every value below it (a member named by 30 KiB
+// holding thousands of nulls cost hundreds of megabytes when each value's
+// name was its parent's joined to its own).
 type flattener struct {
-	dec      *json.Decoder
+	s        string
 	maxDepth int
 	values   int    // values that may still be read
 	name     []byte // the path of the value being read
@@ -112,36 +112,50 @@ func escapedUnit(doc []byte, i int) (rune, bool) {
 	return rune(n), err == nil
 }
 
-// object reads the members after an opening brace up to its closing one.
-// A member name given twice in one object is refused whatever its values
-// (null, {} and [] leave no leaf, and two objects would merge their leaves):
-// the leaves alone cannot tell it.
-func (f *flattener) object(depth int) error {
+// object reads the members after an opening brace at s[i-1] up to its
+// closing one, and returns the index after it. A member name given twice in
+// one object is refused whatever its values (null, {} and [] leave no leaf,
+// and two objects would merge their leaves): the leaves alone cannot tell it.
+func (f *flattener) object(i, depth int) (int, error) {
+	s := f.s
 	var names nameSet
-	for f.dec.More() {
-		tok, err := f.dec.Token()
-		if err != nil {
-			return ErrNestedJSON
+	if i = skipJSONSpace(s, i); i < len(s) && s[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(s) || s[i] != '"' {
+			return 0, ErrNestedJSON
 		}
-		name, _ := tok.(string)
-		if !names.add(name) {
-			return ErrNestedJSON
+		name, j, _, ok := readJSONString(s, i)
+		if !ok || !names.add(name) {
+			return 0, ErrNestedJSON
 		}
 		parent := len(f.name)
 		if parent+len(name) > MaxFlatName { // refused before it is copied
-			return ErrNestedJSON
+			return 0, ErrNestedJSON
+		}
+		if i = skipJSONSpace(s, j); i >= len(s) || s[i] != ':' {
+			return 0, ErrNestedJSON
 		}
 		f.name = append(f.name, name...)
-		err = f.value(depth)
+		leaf := "" // the value's name when it is a leaf: a top-level member's own
+		if parent == 0 {
+			leaf = name
+		}
+		var err error
+		i, err = f.value(skipJSONSpace(s, i+1), depth, leaf)
 		f.name = f.name[:parent]
 		if err != nil {
-			return err
+			return 0, err
 		}
+		switch i = skipJSONSpace(s, i); {
+		case i < len(s) && s[i] == '}':
+			return i + 1, nil
+		case i >= len(s) || s[i] != ',':
+			return 0, ErrNestedJSON
+		}
+		i = skipJSONSpace(s, i+1)
 	}
-	if _, err := f.dec.Token(); err != nil { // '}'
-		return ErrNestedJSON
-	}
-	return nil
 }
 
 // nameSet is the member names of one object read so far, to refuse one
@@ -185,50 +199,74 @@ func (s *nameSet) add(name string) bool {
 	return true
 }
 
-// value reads one value, named f.name, counting it against f.values.
-func (f *flattener) value(depth int) error {
-	if f.values <= 0 || len(f.name) > MaxFlatName {
-		return ErrNestedJSON
+// value reads the value at s[i], named f.name, counting it against
+// f.values, and returns the index after it. leaf is f.name as a string
+// when the caller holds it, else "".
+func (f *flattener) value(i, depth int, leaf string) (int, error) {
+	if f.values <= 0 || len(f.name) > MaxFlatName || i >= len(f.s) {
+		return 0, ErrNestedJSON
 	}
 	f.values--
-	tok, err := f.dec.Token()
-	if err != nil {
-		return ErrNestedJSON
-	}
+	s := f.s
 	var v string
-	switch t := tok.(type) {
-	case json.Delim:
+	ok := true
+	switch c := s[i]; c {
+	case '{', '[':
 		if depth >= f.maxDepth {
-			return ErrNestedJSON
+			return 0, ErrNestedJSON
 		}
 		f.name = append(f.name, '.')
-		if t == '{' {
-			return f.object(depth + 1)
+		if c == '{' {
+			return f.object(i+1, depth+1)
 		}
 		parent := len(f.name)
-		for i := 0; f.dec.More(); i++ {
-			f.name = strconv.AppendInt(f.name[:parent], int64(i), 10)
-			if err := f.value(depth + 1); err != nil {
-				return err
+		if i = skipJSONSpace(s, i+1); i < len(s) && s[i] == ']' {
+			return i + 1, nil
+		}
+		for n := 0; ; n++ {
+			f.name = strconv.AppendInt(f.name[:parent], int64(n), 10)
+			var err error
+			if i, err = f.value(i, depth+1, ""); err != nil {
+				return 0, err
 			}
+			switch i = skipJSONSpace(s, i); {
+			case i < len(s) && s[i] == ']':
+				return i + 1, nil
+			case i >= len(s) || s[i] != ',':
+				return 0, ErrNestedJSON
+			}
+			i = skipJSONSpace(s, i+1)
 		}
-		if _, err := f.dec.Token(); err != nil { // ']'
-			return ErrNestedJSON
+	case '"':
+		v, i, _, ok = readJSONString(s, i)
+	case 't', 'f':
+		v = "false"
+		if c == 't' {
+			v = "true"
 		}
-		return nil
-	case string:
-		v = t
-	case json.Number:
-		v = t.String()
-	case bool:
-		v = strconv.FormatBool(t)
-	case nil:
-		return nil
+		ok = strings.HasPrefix(s[i:], v)
+		i += len(v)
+	case 'n':
+		if !strings.HasPrefix(s[i:], "null") {
+			return 0, ErrNestedJSON
+		}
+		return i + 4, nil
+	default:
+		j, number := skipJSONNumber(s, i)
+		if !number {
+			return 0, ErrNestedJSON
+		}
+		v, i = s[i:j], j
 	}
-	name := string(f.name)
-	if _, dup := f.out[name]; dup {
-		return ErrNestedJSON
+	if !ok {
+		return 0, ErrNestedJSON
 	}
-	f.out[name] = v
-	return nil
+	if leaf == "" {
+		leaf = string(f.name)
+	}
+	if _, dup := f.out[leaf]; dup {
+		return 0, ErrNestedJSON
+	}
+	f.out[leaf] = v
+	return i, nil
 }
