@@ -33,3 +33,20 @@ func TestFlattenJSONAllocations(t *testing.T) {
 		t.Logf("%v allocations", allocs)
 	}
 }
+
+// TestEventMarshalAllocations: an event's JSON is written into one buffer,
+// its data's names sorted on the stack (encoding/json's map encoder
+// allocated for every member: 36 allocations for this event).
+func TestEventMarshalAllocations(t *testing.T) {
+	ev := &transform.Event{ID: "wechat_v3:4200000000202611291234567890:payment.succeeded", Provider: "wechat_v3",
+		Type: transform.EventPaymentSucceeded, OrderID: "1217752501201407033233368018", ProviderOrderID: "4200000000202611291234567890",
+		Amount: "1.00", Currency: "CNY", OccurredAt: "2026-11-29T10:00:05+08:00", Data: map[string]string{}}
+	for i := range 15 {
+		ev.Data["member_"+string(rune('a'+i))] = "value"
+	}
+	var out []byte
+	// The buffer, and once more where the event outgrows it.
+	if allocs := transformtest.FewestAllocs(20, func() { out = transform.Marshal(ev) }); allocs > 2 {
+		t.Errorf("%v allocations for an event of 15 data members (%d bytes)", allocs, len(out))
+	}
+}
