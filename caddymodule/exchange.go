@@ -98,6 +98,13 @@ func (rec *recorder) release() {
 	}
 }
 
+// clearRequest empties the request scratch once the request that used it
+// is done: the pool keeps no request's values (a bearer token) alive.
+func (rec *recorder) clearRequest() {
+	clear(rec.request.header)
+	clear(rec.request.values)
+}
+
 // maxPooledRequest keeps the scratch of the usual merchant requests (a pay
 // is about 200 bytes) without pinning the 64 KiB a request may reach.
 const maxPooledRequest = 4 << 10

@@ -226,8 +226,7 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 	header := rec.request.header
 	defer func() {
 		merchant.restore(r)
-		clear(header) // keeps no request's values (a bearer token) alive in the pool
-		clear(rec.request.values)
+		rec.clearRequest()
 	}()
 	clear(header)
 	values := rec.request.values[:0]

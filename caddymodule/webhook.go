@@ -175,13 +175,13 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	defer claim.release(r.Context())
 
 	event := transform.Marshal(ev)
-	provider := saveRequest(r)
-	defer provider.restore(r)
-	forwardOnly(r, ev.ID, h.name)
-	setBody(r, event)
-
 	rec := getRecorder()
 	defer rec.release()
+	defer rec.clearRequest()
+	provider := saveRequest(r)
+	defer provider.restore(r) // first: r holds rec's header map until then
+	forwardOnly(r, rec, ev.ID, h.name)
+	setBody(r, event)
 	err = rec.record(r, next)
 	merchantOK := rec.status >= 200 && rec.status <= 299
 	switch {
@@ -224,7 +224,7 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 
 // forwardOnly turns the provider's request into the event's: POST, the same
 // path cleaned as Caddy's path matcher reads it (dot segments and repeated
-// slashes resolved, no percent-encoded form), no query string, a fresh
+// slashes resolved, no percent-encoded form), no query string, an emptied
 // header map holding only Content-Type and the two Minipay-* headers; the
 // event's body (setBody) goes with its Content-Length, none of the
 // provider's framing. Nothing the sender chose reaches the merchant: not a
@@ -238,14 +238,20 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 // cleans the path but reverse_proxy sends it raw, so without the cleaning
 // "/admin/x/../../webhooks/wechat_v2" would match the webhook's route and
 // reach the merchant as sent, for a backend that routes on its prefix.
-func forwardOnly(r *http.Request, eventID, provider string) {
+// The header map and its values are rec's scratch (as a merchant call's
+// are, Handler.roundTrip), which reverse_proxy copies before it sends
+// anything: each value a slice of its own, since a handler between may
+// write one in place; cleared once next returns, r's own header back on it
+// first (savedRequest.restore, recorder.clearRequest).
+func forwardOnly(r *http.Request, rec *recorder, eventID, provider string) {
 	r.Method = http.MethodPost
-	r.Header = http.Header{
-		"Content-Type":     {"application/json"},
-		"Minipay-Event-Id": {eventID},
-		"Minipay-Provider": {provider},
-		"X-Forwarded-Host": nil,
-	}
+	header := rec.request.header
+	clear(header)
+	values := append(rec.request.values[:0], "application/json", eventID, provider)
+	header["Content-Type"], header["Minipay-Event-Id"], header["Minipay-Provider"] = values[0:1:1], values[1:2:2], values[2:3:3]
+	header["X-Forwarded-Host"] = nil
+	rec.request.values = values
+	r.Header = header
 	r.Host = ""
 	r.URL.RawQuery, r.URL.ForceQuery = "", false
 	if strings.HasPrefix(r.URL.Path, "/") {
