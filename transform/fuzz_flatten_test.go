@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"maps"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -137,6 +138,66 @@ func FuzzFlattenJSONAsDecoder(f *testing.F) {
 		want, wantErr := flattenByDecoder(doc, maxDepth, maxMembers)
 		if err != wantErr || !maps.Equal(got, want) || (got == nil) != (want == nil) {
 			t.Fatalf("%q at depth %d, %d members: %v %v, want %v %v", doc, maxDepth, maxMembers, got, err, want, wantErr)
+		}
+	})
+}
+
+// objectByDecoder reads doc as encoding/json's Decoder reads an object
+// member by member (Token for the name, Decode into a json.RawMessage for
+// the value, then the closing brace and io.EOF): the reference
+// FuzzReadObjectAsDecoder holds ReadObject to.
+func objectByDecoder(doc []byte) ([][2]string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, false
+	}
+	var members [][2]string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, false
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, false
+		}
+		name, _ := tok.(string)
+		members = append(members, [2]string{name, string(raw)})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false
+	}
+	return members, true
+}
+
+// FuzzReadObjectAsDecoder: ReadObject reads exactly the objects
+// encoding/json's Decoder reads member by member, and gives the same names
+// and value texts for a document that is ValidJSONText (its callers'
+// precondition: the Decoder reads other text as U+FFFD).
+func FuzzReadObjectAsDecoder(f *testing.F) {
+	for _, s := range []string{
+		`{"notify_type":"refund_success","data":{"uid":39172931,"refund_id":"C34368224017070000","order_amount":"105.00"}}`,
+		` { "a" : [ 1 , {"b":null} ] , "c":"\u00e9\"" } `, `{}`, ` {} `, `{} x`, `{"a":1}{}`, `[]`, `"x"`, `{"a":1,}`,
+		`{"a" 1}`, `{"a":1 "b":2}`, `{1:2}`, `{"a":01}`, `{"a":tru}`, `{"a":[1,]}`, `{"\u0061":"\ud800"}`, "{\"a\":\"\xff\"}",
+		`{"a":1,"a":2}`, `{"a":{"b":1}}}`, "{\"a\":1}\n\t ", `{"a":"\x"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		var got [][2]string
+		read := ReadObject(doc, func(name string, value []byte) bool {
+			got = append(got, [2]string{name, string(value)})
+			return true
+		})
+		want, wantRead := objectByDecoder(doc)
+		if read != wantRead {
+			t.Fatalf("%q: read %v, the Decoder %v", doc, read, wantRead)
+		}
+		if read && ValidJSONText(doc) && !slices.Equal(got, want) {
+			t.Fatalf("%q: members %q, the Decoder's %q", doc, got, want)
 		}
 	})
 }

@@ -270,3 +270,47 @@ func (f *flattener) value(i, depth int, leaf string) (int, error) {
 	f.out[leaf] = v
 	return i, nil
 }
+
+// ReadObject reads doc, one JSON object with only white space after it,
+// as encoding/json's Decoder reads it member by member (Token for the
+// name, then Decode into a json.RawMessage), without a value or an error
+// made for each: member gets each member's name (its escapes read) and
+// its value's text as written, a slice of doc, in document order, and
+// stops the reading by returning false. ReadObject reports whether doc was
+// read to its end. Names are not checked to be UTF-8, nor values read
+// beyond their syntax: the caller checks doc (ValidJSONText) and reads
+// what it uses.
+func ReadObject(doc []byte, member func(name string, value []byte) bool) bool {
+	s := string(doc) // one copy: the names written without escapes are substrings of it
+	i := skipJSONSpace(s, 0)
+	if i >= len(s) || s[i] != '{' {
+		return false
+	}
+	if i = skipJSONSpace(s, i+1); i < len(s) && s[i] == '}' {
+		return skipJSONSpace(s, i+1) == len(s)
+	}
+	for {
+		if i >= len(s) || s[i] != '"' {
+			return false
+		}
+		name, j, _, ok := readJSONString(s, i)
+		if !ok {
+			return false
+		}
+		if i = skipJSONSpace(s, j); i >= len(s) || s[i] != ':' {
+			return false
+		}
+		start := skipJSONSpace(s, i+1)
+		end, ok := skipJSONValue(s, start)
+		if !ok || !member(name, doc[start:end]) {
+			return false
+		}
+		switch i = skipJSONSpace(s, end); {
+		case i < len(s) && s[i] == '}':
+			return skipJSONSpace(s, i+1) == len(s)
+		case i >= len(s) || s[i] != ',':
+			return false
+		}
+		i = skipJSONSpace(s, i+1)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -220,39 +219,25 @@ func Event(body []byte) (*transform.Event, error) {
 // members are skipped. A member given twice, anything but one object, or
 // data after it is transform.ErrMalformed.
 func topLevel(body []byte) (kind string, named bool, data json.RawMessage, err error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return "", false, nil, transform.ErrMalformed
-	}
 	var seenKind, seenData bool
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", false, nil, transform.ErrMalformed
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return "", false, nil, transform.ErrMalformed
-		}
-		switch name, _ := tok.(string); name {
+	read := transform.ReadObject(body, func(name string, raw []byte) bool {
+		switch name {
 		case "notify_type":
 			if seenKind {
-				return "", false, nil, transform.ErrMalformed
+				return false
 			}
 			seenKind = true
 			kind, _ = jsonText(raw) // absent: still forwarded, as unknown
-			named = string(bytes.TrimSpace(raw)) != "null"
+			named = string(raw) != "null"
 		case "data":
 			if seenData {
-				return "", false, nil, transform.ErrMalformed
+				return false
 			}
 			seenData, data = true, raw
 		}
-	}
-	if _, err := dec.Token(); err != nil { // '}'
-		return "", false, nil, transform.ErrMalformed
-	}
-	if _, err := dec.Token(); err != io.EOF {
+		return true
+	})
+	if !read {
 		return "", false, nil, transform.ErrMalformed
 	}
 	return kind, named, data, nil
