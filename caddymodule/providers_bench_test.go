@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // benchProvider is one provider's merchant side, webhook and sandbox, built
@@ -323,5 +325,45 @@ func BenchmarkProviderWebhooks(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkWebhookDedupe is minipay_webhook's dedupe on Caddy's storage
+// (an in-memory one: the storage's own cost is not the figure): a first
+// delivery (look the event up, take its lock, forward, store the
+// acknowledgement, release) and a provider's retry of an acknowledged one
+// (look it up, acknowledge without forwarding).
+func BenchmarkWebhookDedupe(b *testing.B) {
+	merchant := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	for _, retry := range []bool{false, true} {
+		b.Run(map[bool]string{false: "first", true: "duplicate"}[retry], func(b *testing.B) {
+			m, err := newMetrics(prometheus.NewRegistry())
+			if err != nil {
+				b.Fatal(err)
+			}
+			logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(io.Discard), zapcore.InfoLevel))
+			h := &Webhook{providerHandler: providerHandler{name: "fake", logger: logger, metrics: m}, webhook: fakeNotifications{}, Dedupe: DedupeWindow(25 * time.Hour)}
+			h.lines, h.outcomes = h.linesLogger(), m.webhookOutcomes(h.name)
+			h.dedupe = newDeduper(&sharedStore{inner: transformtest.NewMemStore(), use: "dedupe", logger: zap.NewNop(), failures: m.storageFailures},
+				"fake", merchantTag([]string{"key-a"}), time.Duration(h.Dedupe), zap.NewNop())
+			n := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				id := "fake:4200000001:payment.succeeded"
+				if !retry {
+					n++
+					id = "fake:" + strconv.Itoa(n) + ":payment.succeeded"
+				}
+				r := httptest.NewRequest(http.MethodPost, "/webhooks/fake", strings.NewReader(id))
+				r.Header.Set("X-Sig", "ok")
+				w := httptest.NewRecorder()
+				if _ = h.ServeHTTP(w, r, merchant); w.Code != http.StatusOK {
+					b.Fatalf("HTTP %d: %s", w.Code, w.Body)
+				}
+			}
+		})
 	}
 }
