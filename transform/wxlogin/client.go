@@ -62,7 +62,7 @@ type Answer struct {
 	OpenID     string `json:"openid,omitempty"`
 	SessionKey string `json:"session_key,omitempty"`
 	UnionID    string `json:"unionid,omitempty"`
-	ErrCode    int    `json:"errcode,omitempty"`
+	ErrCode    int64  `json:"errcode,omitempty"` // int64, not int: the same answer reads the same on 32-bit platforms
 	ErrMsg     string `json:"errmsg,omitempty"`
 }
 
@@ -76,7 +76,7 @@ func ReadAnswer(status int, body []byte) (*transform.LoginResult, error) {
 	if status < 200 || status > 299 {
 		message := "the provider answered HTTP " + strconv.Itoa(status)
 		if transform.UnmarshalExact(body, &a) == nil && a.ErrCode != 0 {
-			return nil, transform.UpstreamCode(message, strconv.Itoa(a.ErrCode), a.ErrMsg)
+			return nil, transform.UpstreamCode(message, strconv.FormatInt(a.ErrCode, 10), a.ErrMsg)
 		}
 		return nil, transform.Upstream(message)
 	}
@@ -90,9 +90,9 @@ func ReadAnswer(status int, body []byte) (*transform.LoginResult, error) {
 		}
 		return &transform.LoginResult{OpenID: a.OpenID, UnionID: a.UnionID, SessionKey: a.SessionKey}, nil
 	case 40029, 40163, 45011, 40226:
-		return nil, transform.Rejected(strconv.Itoa(a.ErrCode), a.ErrMsg)
+		return nil, transform.Rejected(strconv.FormatInt(a.ErrCode, 10), a.ErrMsg)
 	default:
-		return nil, transform.UpstreamCode("the provider reported an error", strconv.Itoa(a.ErrCode), a.ErrMsg)
+		return nil, transform.UpstreamCode("the provider reported an error", strconv.FormatInt(a.ErrCode, 10), a.ErrMsg)
 	}
 }
 
@@ -109,10 +109,10 @@ func answerProblem(err error) string {
 		return "the provider's answer is not valid JSON"
 	}
 	want := "a string"
-	if typeErr.Type.Kind() == reflect.Int {
+	if typeErr.Type.Kind() == reflect.Int64 {
 		want = "a number"
 	}
-	got, literal, _ := strings.Cut(typeErr.Value, " ") // "number 1.5": a number, but no int
+	got, literal, _ := strings.Cut(typeErr.Value, " ") // "number 1.5": a number, but no int64
 	switch {
 	case typeErr.Field == "":
 		return "the provider's answer is valid JSON, but " + article(got) + ", not an object"
@@ -126,7 +126,7 @@ func answerProblem(err error) string {
 }
 
 // wholeIntInRange reports whether a JSON number literal that json refused
-// for an int is nevertheless a whole number an int holds (4.0029e4,
+// for an int64 is nevertheless a whole number an int64 holds (4.0029e4,
 // 40029.0): only its form is wrong, not its value. It is exact
 // (40029.000000000000000001 is a fraction) and works on the digits, so a
 // huge exponent costs nothing.
@@ -155,7 +155,7 @@ func wholeIntInRange(literal string) bool {
 	if exp < 0 || len(significant)+exp > 20 {
 		return false
 	}
-	_, err := strconv.ParseInt(sign+significant+strings.Repeat("0", exp), 10, strconv.IntSize)
+	_, err := strconv.ParseInt(sign+significant+strings.Repeat("0", exp), 10, 64)
 	return err == nil
 }
 
