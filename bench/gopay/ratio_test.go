@@ -8,7 +8,6 @@ package gopay
 import (
 	"flag"
 	"math"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -63,15 +62,6 @@ func cpuPerOp(t *testing.T, name string, bench func(*testing.B)) time.Duration {
 		t.Fatalf("the %s round trip failed under testing.Benchmark", name)
 	}
 	return cpu / time.Duration(n)
-}
-
-// cpuTime is the CPU time (user and system) the process has used so far.
-func cpuTime(t *testing.T) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		t.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // setBenchTime sets -test.benchtime, which testing.Benchmark reads, for

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -234,15 +233,6 @@ func BenchmarkVersusSDKRatio(b *testing.B) {
 	b.ReportMetric(float64(wall[0])/float64(wall[1]), "time-ratio")
 	b.ReportMetric(float64(cpu[0])/float64(cpu[1]), "cpu-ratio")
 	b.ReportMetric(allocs(b, ours)/allocs(b, theirs), "allocs-ratio")
-}
-
-// cpuTime is the CPU time (user and system) the process has used so far.
-func cpuTime(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func allocs(tb testing.TB, run roundTrip) float64 {
