@@ -160,7 +160,21 @@ func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOptio
 		return nil, unknownProvider(d, name, false)
 	}
 	fields := map[string]any{}
+	// The field or option of the line before, and that line: a block
+	// opened on it after the value is that field's.
+	prev, prevLine := "", 0
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		field := d.Val()
+		if field == "{" && !d.Token().Quoted() { // "app_id wx1 {": a block after a value
+			switch {
+			case prev == "" || d.Line() != prevLine:
+				return nil, d.Err("a provider field takes one value, not a block")
+			case knownField(info, prev) == nil:
+				return nil, d.Errf("field %s takes one value, not a block", prev)
+			}
+			return nil, d.Errf("%s takes one value, not a block", prev)
+		}
+		prev, prevLine = field, d.Line()
 		if option != nil {
 			if taken, err := option(d); taken || err != nil {
 				if err != nil {
@@ -168,10 +182,6 @@ func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOptio
 				}
 				continue
 			}
-		}
-		field := d.Val()
-		if field == "{" && !d.Token().Quoted() { // "app_id wx1 {": a block after a value
-			return nil, d.Err("a provider field takes one value, not a block")
 		}
 		if err := knownField(info, field); err != nil {
 			if _, isProvider := caddy.GetModule(providerNamespace + "." + field); isProvider == nil {
