@@ -2,9 +2,12 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -160,7 +163,8 @@ func TestCaddyfileProviderValuesRefusedAtTheirLine(t *testing.T) {
 		{"minipay", "2c2p", "payment_path", "SecurePayment/Payment.aspx", "2c2p: payment_path must be an absolute path beginning with /"},
 	} {
 		t.Run(tt.provider+" "+tt.field+" "+tt.value, func(t *testing.T) {
-			caddyfileText := ":8080 {\n\t" + tt.directive + " " + tt.provider + " {\n\t\t" + tt.field + " " + tt.value + "\n\t}\n}\n"
+			caddyfileText := ":8080 {\n\t" + tt.directive + " " + tt.provider + " {\n\t\t" + tt.field + " " + tt.value + "\n" +
+				requiredFieldLines(t, tt.provider, roleOf[tt.directive], tt.field, "\t\t") + "\t}\n}\n"
 			_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfileText), map[string]any{"filename": "Caddyfile"})
 			if err == nil || !strings.Contains(err.Error(), tt.want+", at Caddyfile:3") || strings.Contains(err.Error(), tt.value) {
 				t.Fatalf("caddy adapt error %v, want %q at Caddyfile:3, without the value", err, tt.want)
@@ -183,5 +187,85 @@ func TestCaddyfileProviderValuesRefusedAtTheirLine(t *testing.T) {
 				t.Fatalf("with a placeholder: %v", err)
 			}
 		})
+	}
+}
+
+// roleOf is the handler role of each directive.
+var roleOf = map[string]transform.Role{"minipay": transform.RoleClient, "minipay_webhook": transform.RoleWebhook, "minipay_sandbox": transform.RoleSandbox}
+
+// requiredFieldLines writes the fields the handler of role requires of
+// provider, but the field but, one a line after indent, each as a
+// placeholder: what a block needs to adapt besides the line under test.
+func requiredFieldLines(t *testing.T, provider string, role transform.Role, but, indent string) string {
+	t.Helper()
+	info, err := caddy.GetModule(providerNamespace + "." + provider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines strings.Builder
+	for _, f := range info.New().(transform.Config).ConfigFields() {
+		if f.Name != but && f.RequiredFor(role) {
+			lines.WriteString(indent + f.Name + " {env.MINIPAY_TEST_" + strings.ToUpper(f.Name) + "}\n")
+		}
+	}
+	return lines.String()
+}
+
+// TestCaddyfileRequiredFieldsRefusedAtTheirBlock: README Provider fields,
+// for every provider and each handler: a block with the fields the handler
+// requires adapts (a placeholder is a value), and one that leaves any of
+// them out or gives it as "" fails caddy adapt at the block's end, naming
+// the provider, the field and the directive, as the load fails on it
+// (transform.CheckRequired) naming no line.
+func TestCaddyfileRequiredFieldsRefusedAtTheirBlock(t *testing.T) {
+	checked := 0
+	for _, name := range providerNames() {
+		info, _ := caddy.GetModule(providerNamespace + "." + name)
+		for directive, role := range roleOf {
+			required := strings.Split(strings.TrimSpace(requiredFieldLines(t, name, role, "", "")), "\n")
+			if required[0] == "" {
+				continue // wechat_login has no webhook: the load says so
+			}
+			adapt := func(lines []string) error {
+				text := ":8080 {\n\t" + directive + " " + name + " {\n"
+				for _, l := range lines {
+					text += "\t\t" + l + "\n"
+				}
+				text += "\t}\n}\n" // the block's end is at line 3 + len(lines)
+				_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(text), map[string]any{"filename": "Caddyfile"})
+				return err
+			}
+			if err := adapt(required); err != nil {
+				t.Errorf("%s %s with its required fields: %v", directive, name, err)
+			}
+			for i, line := range required {
+				field, _, _ := strings.Cut(line, " ")
+				want := "provider " + name + ": field " + field + " is required by " + directive + " and not set in its block, at Caddyfile:"
+				without := slices.Delete(slices.Clone(required), i, i+1)
+				if err := adapt(without); err == nil || !strings.Contains(err.Error(), want+strconv.Itoa(3+len(without))) {
+					t.Errorf("%s %s without %s: caddy adapt error %v, want %q", directive, name, field, err, want)
+				}
+				empty := slices.Clone(required)
+				empty[i] = field + ` ""`
+				if err := adapt(empty); err == nil || !strings.Contains(err.Error(), want+strconv.Itoa(3+len(required))) {
+					t.Errorf("%s %s with %s \"\": caddy adapt error %v, want %q", directive, name, field, err, want)
+				}
+				// The load refuses the same block, naming the field.
+				p := info.New().(transform.Config)
+				for _, f := range p.ConfigFields() {
+					if f.Name != field && f.RequiredFor(role) {
+						*f.Value = "x"
+					}
+				}
+				var missing *transform.MissingFieldError
+				if err := transform.CheckRequired(p, role); !errors.As(err, &missing) || missing.Field != field {
+					t.Errorf("%s %s without %s: the load's check says %v", directive, name, field, err)
+				}
+				checked++
+			}
+		}
+	}
+	if checked < 30 {
+		t.Fatalf("checked %d required fields; README Provider fields lists more", checked)
 	}
 }

@@ -24,7 +24,7 @@ import (
 //	    <field> <value>
 //	}
 func (b *providerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	raw, err := parseProviderDirective(d, nil)
+	raw, err := parseProviderDirective(d, nil, transform.RoleClient)
 	b.ProviderRaw = raw
 	return err
 }
@@ -39,7 +39,7 @@ func (b *providerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // dedupe is the handler's own option (JSON "dedupe" beside "provider"),
 // taken out before the provider's fields.
 func (h *Webhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	raw, err := parseProviderDirective(d, h.handlerOption)
+	raw, err := parseProviderDirective(d, h.handlerOption, transform.RoleWebhook)
 	h.ProviderRaw = raw
 	return err
 }
@@ -85,7 +85,7 @@ func (h *Webhook) handlerOption(d *caddyfile.Dispenser) (bool, error) {
 // or, for one provider, minipay's form: minipay_sandbox <provider_name> { ... }.
 func (s *Sandbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.CountRemainingArgs() > 1 { // the directive name, then a provider name
-		raw, err := parseProviderDirective(d, nil)
+		raw, err := parseProviderDirective(d, nil, transform.RoleSandbox)
 		if err != nil {
 			return err
 		}
@@ -109,7 +109,7 @@ func (s *Sandbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("provider %s is configured twice", name)
 		}
 		seen[name] = true
-		raw, err := parseProviderBlock(d, name, nil)
+		raw, err := parseProviderBlock(d, name, nil, transform.RoleSandbox)
 		if err != nil {
 			return err
 		}
@@ -125,8 +125,9 @@ func (s *Sandbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // option rather than a provider field, and tells whether it did.
 type handlerOption func(d *caddyfile.Dispenser) (bool, error)
 
-// parseProviderDirective reads "<directive> <provider_name> { ... }".
-func parseProviderDirective(d *caddyfile.Dispenser, option handlerOption) (json.RawMessage, error) {
+// parseProviderDirective reads "<directive> <provider_name> { ... }" for
+// the handler of role.
+func parseProviderDirective(d *caddyfile.Dispenser, option handlerOption, role transform.Role) (json.RawMessage, error) {
 	d.Next() // directive name
 	directive := d.Val()
 	if !d.NextArg() {
@@ -139,7 +140,7 @@ func parseProviderDirective(d *caddyfile.Dispenser, option handlerOption) (json.
 	if d.NextArg() { // not repeated: it may be a key written on the wrong line
 		return nil, d.Errf("%s takes one provider name, a matcher before it and the fields in a block: %s [<matcher>] %s {", directive, directive, name)
 	}
-	raw, err := parseProviderBlock(d, name, option)
+	raw, err := parseProviderBlock(d, name, option, role)
 	if err != nil {
 		return nil, err
 	}
@@ -153,8 +154,10 @@ func parseProviderDirective(d *caddyfile.Dispenser, option handlerOption) (json.
 // object; field names are the JSON names. true and false, unquoted, become
 // booleans (expose_session_key), everything else a string, so placeholders pass
 // through untouched and are resolved at Provision. Lines option consumes
-// (when not nil) are the handler's, not the provider's.
-func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOption) (json.RawMessage, error) {
+// (when not nil) are the handler's, not the provider's. A field the
+// handler of role requires that the block leaves out or writes as "" is
+// refused at the block's end, as the load would refuse it without a line.
+func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOption, role transform.Role) (json.RawMessage, error) {
 	info, err := caddy.GetModule(providerNamespace + "." + name)
 	if err != nil {
 		return nil, unknownProvider(d, name, false)
@@ -216,7 +219,34 @@ func parseProviderBlock(d *caddyfile.Dispenser, name string, option handlerOptio
 		}
 		fields[field] = value
 	}
+	if missing := missingRequired(info, fields, role); missing != "" {
+		return nil, d.Errf("provider %s: field %s is required by %s and not set in its block", name, missing, roleDirective[role])
+	}
 	return caddyconfig.JSONModuleObject(fields, "name", name, nil), nil
+}
+
+// roleDirective is the directive of each handler role.
+var roleDirective = map[transform.Role]string{
+	transform.RoleClient:  "minipay",
+	transform.RoleWebhook: "minipay_webhook",
+	transform.RoleSandbox: "minipay_sandbox",
+}
+
+// missingRequired names the first field role requires that fields, a
+// block's written values, leaves out or gives as "", in the order
+// transform.CheckRequired checks them at load; "" when none. A value
+// holding a placeholder is set here, and checked once resolved.
+func missingRequired(info caddy.ModuleInfo, fields map[string]any, role transform.Role) string {
+	p, ok := info.New().(provider)
+	if !ok {
+		return ""
+	}
+	for _, f := range p.ConfigFields() {
+		if v, _ := fields[f.Name].(string); v == "" && f.RequiredFor(role) {
+			return f.Name
+		}
+	}
+	return ""
 }
 
 // unknownProvider is the error for a provider name no module has, at its

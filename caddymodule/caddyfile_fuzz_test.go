@@ -26,6 +26,8 @@ func FuzzCaddyfileProviderBlock(f *testing.F) {
 	f.Add(uint8(3), "timeout 5s\n\tsecret_key 7jYcp4FxFdf0")
 	f.Add(uint8(4), "expose_session_key false\n\tapp_secret false")
 	f.Add(uint8(3), "<<") // the lexer refuses it (a heredoc without its marker)
+	// wechat_v2 with the fields minipay_webhook requires: it parses.
+	f.Add(uint8(4), "app_id wx8888888888888888\n\tmch_id 1900000109\n\tapi_key {env.KEY}\n\tdedupe 25h")
 	names := providerNames()
 	f.Fuzz(func(t *testing.T, which uint8, lines string) {
 		name := names[int(which)%len(names)]

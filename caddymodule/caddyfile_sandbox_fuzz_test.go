@@ -29,6 +29,9 @@ func FuzzCaddyfileSandboxBlock(f *testing.F) {
 	f.Add("latipay extra", "api_key 111222333")
 	f.Add("", "WeChat_V2 {\n\t}")
 	f.Add("", "wechat_v2 x {\n\t}")
+	// Blocks with every field the sandbox requires, which parse.
+	f.Add("", "wechat_login {\n\t\tapp_id wx8888888888888888\n\t\tapp_secret {env.APP_SECRET}\n\t}\n\twechat_v2 {\n\t\tapp_id wx8888888888888888\n\t\tmch_id 1900000109\n\t\tapi_key 8934e7d15453e97507ef794cf7b0519d\n\t}")
+	f.Add("2c2p", "merchant_id JT01\n\tsecret_key 7jYcp4FxFdf0\n\tapp_id wx8888888888888888")
 	// What an error may name: a provider (in any case) or a field.
 	named, fields := map[string]bool{}, map[string]bool{}
 	for _, n := range providerNames() {

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/minipay/caddy-minipay/transform"
 )
 
 // Every parse error of caddyfile.go, in the style of Caddy's own directive
@@ -26,7 +28,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"minipay_webhook, a block after dedupe's value", "minipay_webhook latipay {\n\tapi_key k\n\tdedupe 25h {\n\t\t1h\n\t}\n}", "dedupe takes one value, not a block, at Testfile:3", newWebhook},
 		{"minipay, a block after a quoted value", "minipay wechat_login {\n\tapp_secret \"s {\" {\n\t}\n}", "field app_secret takes one value, not a block, at Testfile:2", newHandler},
 		{"minipay, a block on a line of its own", "minipay wechat_login {\n\tapp_id wx1\n\t{\n\t}\n}", "a provider field takes one value, not a block, at Testfile:3", newHandler},
-		{"minipay, a token after the block", "minipay wechat_v2 {\n\tapp_id wx1\n}\nextra", `unexpected token "extra" after the provider block`, newHandler},
+		{"minipay, a token after the block", "minipay wechat_login {\n\tapp_id wx1\n\tapp_secret s\n}\nextra", `unexpected token "extra" after the provider block`, newHandler},
 		{"minipay_webhook without a provider", `minipay_webhook`, "expected a provider name", newWebhook},
 		{"minipay_webhook with two providers", `minipay_webhook latipay cbtis`, "minipay_webhook takes one provider name", newWebhook},
 		{"minipay_webhook, field without a value", "minipay_webhook latipay {\n\tapi_key\n}", "field api_key needs a value", newWebhook},
@@ -36,9 +38,9 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"minipay_sandbox in minipay's form, a provider block in it", "minipay_sandbox wechat_v2 {\n\twechat_v2 {\n\t\tapp_id wx1\n\t}\n}", `provider wechat_v2 has no field "wechat_v2": wechat_v2 is a provider`, newSandbox},
 		{"minipay_sandbox in minipay's form, two arguments", "minipay_sandbox wechat_v2 extra {\n\tapp_id wx1\n}", "minipay_sandbox takes one provider name", newSandbox},
 		{"minipay_sandbox in minipay's form, unknown provider", "minipay_sandbox stripe {\n\tkey k\n}", `unknown provider "stripe"`, newSandbox},
-		{"minipay_sandbox in minipay's form, a second block", "minipay_sandbox cbtis {\n\tuid u\n}\n{\n}", "unexpected token", newSandbox},
+		{"minipay_sandbox in minipay's form, a second block", "minipay_sandbox wechat_login {\n\tapp_id wx1\n\tapp_secret s\n}\n{\n}", "unexpected token", newSandbox},
 		{"minipay_sandbox, provider with an argument", "minipay_sandbox {\n\twechat_v2 extra {\n\t\tapp_id wx1\n\t}\n}", "provider wechat_v2 takes its fields in a block (wechat_v2 {, then one field a line), not on its line, at Testfile:2", newSandbox},
-		{"minipay_sandbox, provider twice", "minipay_sandbox {\n\tlatipay {\n\t\tapi_key a\n\t}\n\tlatipay {\n\t\tapi_key b\n\t}\n}", "provider latipay is configured twice", newSandbox},
+		{"minipay_sandbox, provider twice", "minipay_sandbox {\n\twechat_login {\n\t\tapp_id wx1\n\t\tapp_secret a\n\t}\n\twechat_login {\n\t\tapp_id wx1\n\t\tapp_secret b\n\t}\n}", "provider wechat_login is configured twice", newSandbox},
 		{"minipay_sandbox without a provider", `minipay_sandbox`, "minipay_sandbox needs at least one provider block", newSandbox},
 		{"minipay_sandbox with an empty block", "minipay_sandbox {\n}", "minipay_sandbox needs at least one provider block", newSandbox},
 		{"minipay_sandbox, field without a value", "minipay_sandbox {\n\tcbtis {\n\t\tuid\n\t}\n}", "field uid needs a value", newSandbox},
@@ -49,7 +51,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		// keeps each one documented), so a new provider does not change this row.
 		{"minipay, unknown provider", "minipay paypal {\n\tapp_id wx1\n}", `unknown provider "paypal" (one of ` + strings.Join(providerNames(), ", ") + `), at Testfile:1`, newHandler},
 		{"minipay_webhook, unknown provider", "minipay_webhook alipay {\n\tapi_key k\n}", `unknown provider "alipay"`, newWebhook},
-		{"minipay_sandbox, unknown provider", "minipay_sandbox {\n\tlatipay {\n\t\tapi_key a\n\t}\n\tstripe {\n\t\tkey k\n\t}\n}", `unknown provider "stripe"`, newSandbox},
+		{"minipay_sandbox, unknown provider", "minipay_sandbox {\n\twechat_login {\n\t\tapp_id wx1\n\t\tapp_secret a\n\t}\n\tstripe {\n\t\tkey k\n\t}\n}", `unknown provider "stripe"`, newSandbox},
 		{"minipay, unknown field", "minipay wechat_v2 {\n\tapp_id wx1\n\tcolour red\n}", `provider wechat_v2 has no field "colour", at Testfile:3`, newHandler},
 		{"minipay, a webhook's option", "minipay wechat_v2 {\n\tdedupe 25h\n}", `provider wechat_v2 has no field "dedupe"`, newHandler},
 		{"minipay_webhook, unknown field", "minipay_webhook cbtis {\n\tapi_key k\n\tsignature_hedaer X-Sig\n}", `provider cbtis has no field "signature_hedaer"`, newWebhook},
@@ -82,6 +84,11 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"minipay_sandbox, a key ending in white space", "minipay_sandbox {\n\tlatipay {\n\t\tapi_key \"" + lineSecret + " \"\n\t}\n}", "provider latipay: field api_key begins or ends with white space (a line ending left by the file or variable it was read from?), at Testfile:3", newSandbox},
 		{"minipay, a byte order mark before a key", "minipay latipay {\n\tapi_key \uFEFF" + lineSecret + "\n}", "provider latipay: field api_key begins with a byte order mark", newHandler},
 		{"minipay, a control character in a quoted value", "minipay wechat_login {\n\tapp_secret \"" + lineSecret + "\x1b[31m\"\n}", "wechat_login: app_secret holds a control character, at Testfile:2", newHandler},
+		// A field the handler requires, left out or given as "", at the block's end (the load would name no line).
+		{"minipay, a required field left out", "minipay latipay {\n\tapi_key k\n}", "provider latipay: field user_id is required by minipay and not set in its block, at Testfile:3", newHandler},
+		{"minipay without a block", "minipay wechat_login", "provider wechat_login: field app_id is required by minipay and not set in its block, at Testfile:1", newHandler},
+		{"minipay_webhook, a required field given as \"\"", "minipay_webhook latipay {\n\tapi_key \"\"\n}", "provider latipay: field api_key is required by minipay_webhook and not set in its block, at Testfile:3", newWebhook},
+		{"minipay_sandbox, a required field left out", "minipay_sandbox {\n\twechat_login {\n\t\tapp_id wx1\n\t}\n}", "provider wechat_login: field app_secret is required by minipay_sandbox and not set in its block, at Testfile:4", newSandbox},
 		{"minipay, a boolean for a string", "minipay cbtis {\n\tuid true\n}", "field uid takes a string, not a bool, at Testfile:2", newHandler},
 		{"minipay, a string for a boolean", "minipay wechat_login {\n\texpose_session_key yes\n}", "field expose_session_key takes a bool, not a string", newHandler},
 	} {
@@ -124,11 +131,12 @@ func TestUnmarshalCaddyfileProvider(t *testing.T) {
 		}
 	}
 	s := new(Sandbox)
-	err := s.UnmarshalCaddyfile(caddyfile.NewTestDispenser("minipay_sandbox {\n\tlatipay {\n\t\tapi_key k\n\t}\n\tcbtis {\n\t\tuid u\n\t}\n}"))
+	err := s.UnmarshalCaddyfile(caddyfile.NewTestDispenser("minipay_sandbox {\n\twechat_login {\n\t\tapp_id wx1\n\t\tapp_secret s\n\t}\n\t2c2p {\n\t\tmerchant_id JT01\n\t\tsecret_key k\n\t\tapp_id wx1\n\t}\n}"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.ProvidersRaw) != 2 || string(s.ProvidersRaw[0]) != `{"api_key":"k","name":"latipay"}` || string(s.ProvidersRaw[1]) != `{"name":"cbtis","uid":"u"}` {
+	if len(s.ProvidersRaw) != 2 || string(s.ProvidersRaw[0]) != `{"app_id":"wx1","app_secret":"s","name":"wechat_login"}` ||
+		string(s.ProvidersRaw[1]) != `{"app_id":"wx1","merchant_id":"JT01","name":"2c2p","secret_key":"k"}` {
 		t.Fatalf("sandbox providers = %s", s.ProvidersRaw)
 	}
 	// One provider in minipay's own form (README Configuration, Caddyfile: the directive shape).
@@ -153,7 +161,7 @@ func TestCaddyfileQuotedBooleanIsAString(t *testing.T) {
 		{"quoted true in a string field", `app_secret "true"`, `{"app_id":"wx1","app_secret":"true","name":"wechat_login"}`, ""},
 		{"quoted false in a string field", `app_secret "false"`, `{"app_id":"wx1","app_secret":"false","name":"wechat_login"}`, ""},
 		{"unquoted true in a string field", `app_secret true`, "", "field app_secret takes a string, not a bool"},
-		{"unquoted false in a boolean field", `expose_session_key false`, `{"app_id":"wx1","expose_session_key":false,"name":"wechat_login"}`, ""},
+		{"unquoted false in a boolean field", "expose_session_key false\n\tapp_secret s", `{"app_id":"wx1","app_secret":"s","expose_session_key":false,"name":"wechat_login"}`, ""},
 		{"quoted true in a boolean field", `expose_session_key "true"`, "", "field expose_session_key takes a bool, not a string"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,7 +195,9 @@ func TestCaddyfileValuesWithPlaceholdersCheckedAtLoad(t *testing.T) {
 		"public_key <<PEM\n\t\t-----BEGIN PUBLIC KEY-----\n\t\tAAAA\n\t\t-----END PUBLIC KEY-----\n\t\tPEM",
 	} {
 		h := new(Handler)
-		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("minipay wechat_v3 {\n\t" + line + "\n}")); err != nil {
+		field, _, _ := strings.Cut(line, " ")
+		block := "minipay wechat_v3 {\n\t" + line + "\n" + requiredFieldLines(t, "wechat_v3", transform.RoleClient, field, "\t") + "}"
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(block)); err != nil {
 			t.Errorf("%q: %v", line, err)
 		}
 	}

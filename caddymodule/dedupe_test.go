@@ -40,7 +40,8 @@ func TestWebhookCaddyfileDedupe(t *testing.T) {
 	}{
 		{"first line", "minipay_webhook cbtis {\n dedupe 25h\n api_key k1\n}", 25 * time.Hour, `{"api_key":"k1","name":"cbtis"}`, ""},
 		{"after the fields, in days", "minipay_webhook cbtis {\n api_key k1\n dedupe 2d\n signature_header X-Sig\n}", 48 * time.Hour, `{"api_key":"k1","name":"cbtis","signature_header":"X-Sig"}`, ""},
-		{"absent", "minipay_webhook wechat_v2 {\n api_key 0123456789abcdef0123456789abcdef\n}", 0, `{"api_key":"0123456789abcdef0123456789abcdef","name":"wechat_v2"}`, ""},
+		{"absent", "minipay_webhook wechat_v2 {\n app_id wx1\n mch_id 1900000109\n api_key 0123456789abcdef0123456789abcdef\n}", 0,
+			`{"api_key":"0123456789abcdef0123456789abcdef","app_id":"wx1","mch_id":"1900000109","name":"wechat_v2"}`, ""},
 		{"no value", "minipay_webhook cbtis {\n dedupe\n api_key k1\n}", 0, "", "dedupe needs a duration"},
 		// The JSON form's message (TestWebhookJSONDedupe).
 		{"not a duration", "minipay_webhook cbtis {\n dedupe soon\n}", 0, "", `dedupe: "soon" is not a duration such as "25h", at Testfile:2`},
