@@ -7,8 +7,10 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"math/big"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -127,7 +129,9 @@ func TestParseKeys(t *testing.T) {
 		{"public, exponent 1", ParsePublicKey, pemText("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(&rsa.PublicKey{N: platform.N, E: 1})), nil, unusableKey},
 		{"public, even exponent", ParsePublicKey, pemText("PUBLIC KEY", must(x509.MarshalPKIXPublicKey(&rsa.PublicKey{N: platform.N, E: 65536}))), nil, unusableKey},
 		{"public, even modulus", ParsePublicKey, pemText("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(&rsa.PublicKey{N: new(big.Int).SetBit(platform.N, 0, 0), E: 65537})), nil, unusableKey},
-		{"public, exponent 2^31+1", ParsePublicKey, pemText("PUBLIC KEY", must(x509.MarshalPKIXPublicKey(&rsa.PublicKey{N: platform.N, E: 1<<31 + 1}))), nil, unusableKey},
+		// Built by hand: rsa.PublicKey's E is an int, 32 bits on 386 and arm.
+		{"public, exponent 65537, PKIX by hand", ParsePublicKey, pemText("PUBLIC KEY", pkixRSA(platform.N, 65537)), platform, ""},
+		{"public, exponent 2^31+1", ParsePublicKey, pemText("PUBLIC KEY", pkixRSA(platform.N, 1<<31+1)), nil, exponentPast31},
 		{"public, exponent 3", ParsePublicKey, pemText("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(&rsa.PublicKey{N: platform.N, E: 3})), &rsa.PublicKey{N: platform.N, E: 3}, ""},
 		{"certificate, 1024 bits", firstCertificateKey, weakCertificate(t, weak1024), nil, "holds a certificate with a 1024-bit RSA key" + keySizeRule},
 		{"certificate, 2048 bits", firstCertificateKey, exampleKey(t, "wechatpay_platform_cert.pem"), platform, ""},
@@ -174,6 +178,22 @@ k31PvCzJvZEhfA==
 // weak1024 is a 1024-bit key: crypto/rsa signs with it, WeChat Pay
 // issues none.
 var weak1024 = must(rsa.GenerateKey(rand.Reader, 1024))
+
+// pkixRSA is the PKIX DER of the RSA public key n, e (RFC 8017 A.1.1 inside
+// RFC 5280's SubjectPublicKeyInfo), for an e no int of 32 bits holds.
+func pkixRSA(n *big.Int, e int64) []byte {
+	key := must(asn1.Marshal(struct{ N, E *big.Int }{n, big.NewInt(e)}))
+	rsaEncryption := pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}, Parameters: asn1.NullRawValue}
+	return must(asn1.Marshal(struct {
+		Algorithm pkix.AlgorithmIdentifier
+		Key       asn1.BitString
+	}{rsaEncryption, asn1.BitString{Bytes: key, BitLength: 8 * len(key)}}))
+}
+
+// exponentPast31 is the refusal of a public exponent past 2^31-1, which
+// crypto/x509 already refuses where an int has 32 bits (it reads E into
+// one): the key fails the load on every platform, named differently.
+var exponentPast31 = map[bool]string{true: unusableKey, false: "is not a PKIX public key"}[strconv.IntSize == 64]
 
 // oddModulus is a public key of an odd modulus of bits bits (no product
 // of two primes, which a public key's checks cannot tell).
