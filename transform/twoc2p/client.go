@@ -2,10 +2,10 @@ package twoc2p
 
 import (
 	"cmp"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -90,10 +90,12 @@ func (c *Client) Pay(req *transform.PayRequest) (*transform.Call, error) {
 	inner = appendElement(inner, "openID", req.OpenID)
 	inner = append(inner, "</wechat></miniProgramData></"+RootRequest+">"...)
 
-	envelope := seal(RootRequest, c.cfg.Version, inner, c.sig)
-	body := make([]byte, 0, len(FieldRequest)+1+len(envelope)+len(envelope)/8)
-	body = append(append(body, FieldRequest...), '=')
-	body = append(body, url.QueryEscape(envelope)...)
+	envelope := sealXML(RootRequest, c.cfg.Version, inner, c.sig)
+	// paymentRequest=<the envelope's base64, URL-encoded>: one
+	// character in 32 of base64 is '+' or '/', each three once encoded.
+	n := base64.StdEncoding.EncodedLen(len(envelope))
+	body := make([]byte, 0, len(FieldRequest)+1+n+n/8)
+	body = appendFormBase64(append(append(body, FieldRequest...), '='), envelope)
 	orderID := req.OrderID
 	return &transform.Call{
 		Method: http.MethodPost, Path: c.cfg.PaymentPath, ContentType: "application/x-www-form-urlencoded",

@@ -121,8 +121,15 @@ func Seal(root, version string, inner []byte, secretKey string) string {
 // seal is Seal with s's key: the payload's base64 text is written into the
 // envelope and signed there, never copied.
 func seal(root, version string, inner []byte, s signer) string {
+	return base64.StdEncoding.EncodeToString(sealXML(root, version, inner, s))
+}
+
+// sealXML is seal's envelope before its base64, written in one buffer of
+// its size.
+func sealXML(root, version string, inner []byte, s signer) []byte {
+	const tags = len("<><version></version><payload></payload><signature></signature></>")
 	n := base64.StdEncoding.EncodedLen(len(inner))
-	env := make([]byte, 0, 2*len(root)+len(version)+n+2*sha256.Size+64)
+	env := make([]byte, 0, tags+2*len(root)+len(version)+n+2*sha256.Size)
 	env = append(append(append(env, '<'), root...), "><version>"...)
 	env = appendEscaped(env, version)
 	env = append(env, "</version><payload>"...)
@@ -130,8 +137,32 @@ func seal(root, version string, inner []byte, s signer) string {
 	payload := env[len(env)-n:]
 	env = append(env, "</payload><signature>"...)
 	env = s.appendSign(env, payload)
-	env = append(append(append(env, "</signature></"...), root...), '>')
-	return base64.StdEncoding.EncodeToString(env)
+	return append(append(append(env, "</signature></"...), root...), '>')
+}
+
+// appendFormBase64 appends src's standard base64 as url.QueryEscape writes
+// it, '+', '/' and '=' percent-encoded: the form value of an envelope,
+// without a copy of its base64 text or of the escaped text. Chunks of a
+// multiple of three bytes encode as the whole does.
+func appendFormBase64(dst, src []byte) []byte {
+	var enc [64]byte
+	for len(src) > 0 {
+		chunk := src[:min(len(src), 48)]
+		src = src[len(chunk):]
+		for _, c := range base64.StdEncoding.AppendEncode(enc[:0], chunk) {
+			switch c {
+			case '+':
+				dst = append(dst, "%2B"...)
+			case '/':
+				dst = append(dst, "%2F"...)
+			case '=':
+				dst = append(dst, "%3D"...)
+			default:
+				dst = append(dst, c)
+			}
+		}
+	}
+	return dst
 }
 
 // appendEscaped writes text content as 2C2P writes its own documents: &, <
