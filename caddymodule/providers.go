@@ -73,6 +73,8 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 		switch {
 		case requestPlaceholderProblem(*f.Value) != "":
 			return nil, fmt.Errorf("minipay: provider %s: field %s %s", p.ProviderName(), f.Name, requestPlaceholderProblem(*f.Value))
+		case *f.Value == "" && envWithDefault(written):
+			return nil, fmt.Errorf("minipay: provider %s: field %s holds {env.NAME:…}, which Caddy reads as the variable named with the colon and all, unset: a global placeholder takes no default (the Caddyfile's {$NAME:default} does, expanded by caddy adapt)", p.ProviderName(), f.Name)
 		case *f.Value == written && wholePlaceholder(written):
 			return nil, fmt.Errorf("minipay: provider %s: field %s holds a placeholder that has no value when the configuration loads (the global ones are {env.NAME} and {file./path}; {$NAME} is the Caddyfile's, expanded by caddy adapt)", p.ProviderName(), f.Name)
 		// A required field left empty fails below; an optional one would
@@ -131,6 +133,13 @@ func valueProblem(v string) string {
 		return "begins or ends with white space (a line ending left by the file or variable it was read from?)"
 	}
 	return ""
+}
+
+// envWithDefault tells whether s is one {env.*} placeholder written with
+// a default after a colon, as the Caddyfile's {$NAME:default} is: Caddy's
+// replacer has no defaults, and looks up the variable "NAME:default".
+func envWithDefault(s string) bool {
+	return wholePlaceholder(s) && strings.HasPrefix(s, "{env.") && strings.Contains(s, ":")
 }
 
 // wholePlaceholder tells whether s is one placeholder and nothing else:

@@ -78,6 +78,12 @@ func TestResolveProvider(t *testing.T) {
 			"minipay: provider wechat_v2: field api_key holds the request placeholder"},
 		{"request header", &Latipay{latipay.Config{UserID: "U1", WalletID: "W1", AppID: testAppID, Currency: "NZD", APIKey: "{http.request.header.X-Key}"}},
 			"minipay: provider latipay: field api_key holds the request placeholder"},
+		// {env.NAME:default} reads the variable "NAME:default": an
+		// optional field was silently unset, a required one "empty".
+		{"env placeholder with a default", latipayKey("{env.MINIPAY_TEST_KEY:lp-default-key}"),
+			"minipay: provider latipay: field api_key holds {env.NAME:…}, which Caddy reads as the variable named with the colon and all, unset: a global placeholder takes no default"},
+		{"optional field with a default", &Latipay{latipay.Config{UserID: "U1", WalletID: "W1", AppID: testAppID, Currency: "NZD", APIKey: "k",
+			NotifyURL: "{env.MINIPAY_TEST_NOTIFY_URL:https://m.example/n}"}}, "minipay: provider latipay: field notify_url holds {env.NAME:…}"},
 		{"the Caddyfile's {$NAME} in JSON", &Latipay{latipay.Config{UserID: "U1", WalletID: "W1", AppID: testAppID, Currency: "NZD", APIKey: "{$MINIPAY_TEST_KEY}"}},
 			"minipay: provider latipay: field api_key holds a placeholder that has no value when the configuration loads"},
 		{"inside a value", &Latipay{latipay.Config{UserID: "U1", WalletID: "W1", AppID: testAppID, Currency: "NZD", APIKey: "k",
@@ -123,7 +129,7 @@ func TestResolveProvider(t *testing.T) {
 			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 				t.Fatalf("error %v, want %q", err, tt.want)
 			}
-			if strings.Contains(err.Error(), "X-Key") || strings.Contains(err.Error(), "api_key}") ||
+			if strings.Contains(err.Error(), "X-Key") || strings.Contains(err.Error(), "api_key}") || strings.Contains(err.Error(), "default-key") ||
 				strings.Contains(err.Error(), testAPIKey) || strings.Contains(err.Error(), testAppID) {
 				t.Fatalf("the error echoes the value: %v", err)
 			}
