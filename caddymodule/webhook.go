@@ -174,7 +174,7 @@ func (h *Webhook) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	}
 	defer claim.release(r.Context())
 
-	event := transform.Marshal(ev)
+	event := ev.AppendJSON(nil) // one buffer of its size
 	rec := getRecorder()
 	defer rec.release()
 	defer rec.clearRequest()

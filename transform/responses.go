@@ -200,6 +200,21 @@ func escapedInID(c byte) bool { return c < 0x20 || c >= 0x7f || c == '%' }
 // name, as encoding/json writes a map (whose encoder allocated for every
 // member: 30 allocations an event).
 func (e *Event) AppendJSON(dst []byte) []byte {
+	var room [32]string // an event's usual members, on the stack
+	names := room[:0]
+	// The event's size unescaped: its members' names and quotes (at most
+	// 150 bytes) and texts, and 6 bytes of quotes, colon and comma for
+	// each of data's members, so that dst grows once.
+	size := 150 + len(e.ID) + len(e.Provider) + len(e.Type) + len(e.OrderID) + len(e.ProviderOrderID) +
+		len(e.RefundID) + len(e.Amount) + len(e.Currency) + len(e.OccurredAt)
+	for name, value := range e.Data {
+		names = append(names, name)
+		size += len(name) + len(value) + 6
+	}
+	slices.Sort(names)
+	if cap(dst)-len(dst) < size { // as slices.Grow, in one allocation under -race too
+		dst = append(make([]byte, 0, len(dst)+size), dst...)
+	}
 	dst = append(dst, `{"id":`...)
 	dst = AppendJSONString(dst, e.ID)
 	dst = append(dst, `,"provider":`...)
@@ -219,12 +234,6 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	if e.Data == nil {
 		return append(dst, `,"data":null}`...)
 	}
-	var room [32]string // an event's usual members, on the stack
-	names := room[:0]
-	for name := range e.Data {
-		names = append(names, name)
-	}
-	slices.Sort(names)
 	dst = append(dst, `,"data":{`...)
 	for i, name := range names {
 		if i > 0 {
