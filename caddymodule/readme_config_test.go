@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -300,4 +301,71 @@ func TestCaddyfileExampleLoads(t *testing.T) {
 	if n := len(minipayHandlers(v)); n < 12 { // 5 payment providers and login, 5 webhooks, the sandbox
 		t.Fatalf("Caddyfile.example adapts to %d minipay handlers", n)
 	}
+}
+
+// TestEarlierConfigurationsLoad: README Upgrading. Caddyfile.example as it
+// was at three earlier points (25c98ef of 22 November, 4dac13c of 29
+// November, 0c152f6, the previous release point), and the JSON the build
+// of each adapted it to (what its autosave.json holds), load into this
+// version, run from the repository root as the example says; and caddy
+// adapt now makes the same minipay handlers of each as that build did, but
+// for dedupe's form (nanoseconds then, a duration text now). A change that
+// makes one fail or mean something else is a break for a user upgrading:
+// README Upgrading says what to write instead, and these files change
+// with it.
+func TestEarlierConfigurationsLoad(t *testing.T) {
+	t.Chdir("..") // their {file.examples/keys/…} paths are relative to the root
+	for _, commit := range []string{"25c98ef", "4dac13c", "0c152f6"} {
+		t.Run(commit, func(t *testing.T) {
+			path := filepath.Join("caddymodule", "testdata", "earlier", "Caddyfile.example-"+commit)
+			text, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			adapted, earlier := adaptREADMECaddyfile(t, path, string(text)), mustRead(t, path+".json")
+			validateREADMEConfig(t, path, adapted)
+			validateREADMEConfig(t, path+".json", earlier)
+			now, then := handlersOf(t, adapted), handlersOf(t, earlier)
+			if len(then) < 3 || !reflect.DeepEqual(now, then) {
+				t.Fatalf("caddy adapt makes the minipay handlers\n%s\nwhere the build of %s made\n%s", strings.Join(now, "\n"), commit, strings.Join(then, "\n"))
+			}
+		})
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// handlersOf returns a configuration's minipay handler objects, as JSON
+// text in sorted order (minipayHandlers walks maps), with dedupe as
+// nanoseconds, the form earlier builds wrote it in.
+func handlersOf(t *testing.T, cfg []byte) []string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(cfg, &v); err != nil {
+		t.Fatal(err)
+	}
+	handlers := minipayHandlers(v)
+	for _, h := range handlers {
+		if text, ok := h["dedupe"].(string); ok {
+			d, err := caddy.ParseDuration(text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h["dedupe"] = float64(d)
+		}
+	}
+	texts := make([]string, len(handlers))
+	for i, h := range handlers {
+		b, _ := json.Marshal(h)
+		texts[i] = string(b)
+	}
+	slices.Sort(texts)
+	return texts
 }
