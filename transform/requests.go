@@ -135,10 +135,11 @@ func validOpenID(id string) error {
 // (CBTIS's pay_time, wechat_v3's success_time: README Time zones), or ""
 // for one in another form, left out rather than guessed: without a zone,
 // one ParseRFC3339 refuses (a comma before the fraction, a one-digit hour,
-// an offset of +24:00), or one with the lower-case t or z that RFC 3339
-// allows but many readers, Go's time.Parse among them, refuse.
+// an offset of +24:00), one with the lower-case t or z that RFC 3339
+// allows but many readers, Go's time.Parse among them, refuse, or no
+// payment time (paymentTime).
 func RFC3339AsWritten(s string) string {
-	if _, ok := ParseRFC3339(s); !ok || strings.ContainsAny(s, "tz") {
+	if t, ok := ParseRFC3339(s); !ok || !paymentTime(t) || strings.ContainsAny(s, "tz") {
 		return ""
 	}
 	return s

@@ -10,14 +10,24 @@ var UTC8 = time.FixedZone("UTC+8", 8*3600)
 
 // LocalRFC3339 reads a provider's time written without a zone in layout
 // (WeChat's "20060102150405", "2006-01-02 15:04:05") as a time of loc, and
-// gives it in RFC 3339; "" for a value of another shape (ParseLocal), left
-// out rather than guessed.
+// gives it in RFC 3339; "" for a value of another shape (ParseLocal) or
+// no payment time (paymentTime), left out rather than guessed.
 func LocalRFC3339(layout, s string, loc *time.Location) string {
 	t, ok := ParseLocal(layout, s, loc)
-	if !ok {
+	if !ok || !paymentTime(t) {
 		return ""
 	}
 	return t.Format(time.RFC3339)
+}
+
+// paymentTime is the one rule, for every provider (LocalRFC3339,
+// RFC3339AsWritten), of which instants a paid_at or occurred_at may name:
+// 1970 to 9999 in UTC. A signed time_end of 00000101000000 is well formed
+// but names no payment, and a reader with years 1 to 9999 only (Python's
+// datetime) fails on year 0, or on a time whose UTC year is 10000.
+func paymentTime(t time.Time) bool {
+	y := t.UTC().Year()
+	return 1970 <= y && y <= 9999
 }
 
 // ParseLocal reads s, written without a zone in layout, as a time of loc.

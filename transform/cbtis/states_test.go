@@ -134,6 +134,10 @@ func TestTimesAsCBTISWroteThem(t *testing.T) {
 		{"2023-08-23t18:25:43.511z", ""},      // RFC 3339 allows it, time.Parse does not
 		{"2023-02-29T18:25:43.511Z", ""},
 		{"2023-08-23T18:25:43.Z", ""},
+		// No payment time: before 1970 or after 9999 in UTC (README Time zones).
+		{"0000-01-01T00:00:00.000Z", ""},
+		{"1969-12-31T23:59:59.999Z", ""},
+		{"9999-12-31T23:59:59.999Z", "9999-12-31T23:59:59.999Z"},
 	} {
 		t.Run(tt.time, func(t *testing.T) {
 			value := `"` + tt.time + `"`

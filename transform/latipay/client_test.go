@@ -489,6 +489,12 @@ func TestPayTimeRFC3339(t *testing.T) {
 		"2026-11-22T12:03:03,5Z":    "",
 		"2026-11-22T2:03:03Z":       "",
 		"2026-11-22T12:03:03+0800":  "",
+		// No payment time: before 1970 or after 9999 in UTC (README Time zones).
+		"0000-01-01 00:00:00":       "",
+		"1969-12-31 23:59:59":       "",
+		"9999-12-31 23:59:59":       "9999-12-31T23:59:59Z",
+		"0001-01-01T00:00:00Z":      "",
+		"9999-12-31T23:59:59-00:01": "",
 	} {
 		if got := PayTimeRFC3339(in); got != want {
 			t.Errorf("PayTimeRFC3339(%q) = %q, want %q", in, got, want)

@@ -950,6 +950,8 @@ func TestWebhookOccurredAtExactShape(t *testing.T) {
 		{"20270229120000", ""}, {"20261301000000", ""}, {"20261122240000", ""}, {"20261231235960", ""},
 		{"2026112210000", ""}, {"202611221000001", ""}, {"20261122100000.5", ""}, {"20261122100000,5", ""},
 		{"2026112210000５", ""}, {"2026-11-22 10:00:00", ""},
+		// No payment time: before 1970 or after 9999 in UTC (README Time zones).
+		{"00000101000000", ""}, {"19700101075959", ""}, {"99991231235959", "9999-12-31T23:59:59+08:00"},
 	} {
 		body := signedXML(set(notificationParams(), "time_end", tt.timeEnd), vecAPIKey, SignMD5)
 		ev, err := newWebhook(t, testConfig("")).Verify(transform.Notification{Body: body})
@@ -962,6 +964,7 @@ func TestWebhookOccurredAtExactShape(t *testing.T) {
 		{"2028-02-29 00:00:00", "2028-02-29T00:00:00+08:00"},
 		{"2026-11-22 9:05:00", ""}, {"2026-11-22 10:05:00.5", ""}, {"2026-11-22  10:05:00", ""},
 		{"2026-11-22T10:05:00", ""}, {"2026-12-31 24:00:00", ""}, {"2027-02-29 00:00:00", ""},
+		{"0000-01-01 00:00:00", ""}, {"1969-12-31 23:59:59", ""},
 	} {
 		body, err := RefundNotification(testConfig(""), transform.Params{
 			{Name: "transaction_id", Value: "4200000123"}, {Name: "out_trade_no", Value: "O1"}, {Name: "refund_id", Value: "50000123"},

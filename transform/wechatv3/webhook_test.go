@@ -407,6 +407,11 @@ func TestWebhookSuccessTimeAsWritten(t *testing.T) {
 		{"2026-11-29T10:00:05+23:60", ""},
 		{"2026-11-29t10:00:05+08:00", ""},
 		{"2026-11-29T10:00:05", ""}, // no zone
+		// No payment time: before 1970 or after 9999 in UTC (README Time zones).
+		{"0000-01-01T00:00:00+08:00", ""},
+		{"1970-01-01T07:59:59+08:00", ""},
+		{"1970-01-01T08:00:00+08:00", "1970-01-01T08:00:00+08:00"},
+		{"9999-12-31T23:59:59-01:00", ""},
 	} {
 		t.Run(tc.successTime, func(t *testing.T) {
 			ev := must(w.Verify(notificationOf(t, sb, examplePublicKeyID, EventTransactionSuccess, strings.Replace(tx, "%s", tc.successTime, 1))))
