@@ -45,6 +45,10 @@ type Sandbox struct {
 	names     []string
 	client    *http.Client
 	logger    *zap.Logger
+	// secrets are every emulated provider's secret values, kept out of the
+	// names POST /sandbox/complete's errors echo, as minipay's are
+	// (Error.WithoutSecretsOf).
+	secrets transform.Secrets
 
 	demo  *demoMerchant
 	notes *notificationLog // what the console lists
@@ -77,6 +81,7 @@ func (s *Sandbox) Provision(ctx caddy.Context) error {
 	s.demo = new(demoMerchant)
 	s.notes = new(notificationLog)
 	list, _ := mods.([]any) // nil when no provider block is configured
+	var secrets []string
 	for _, mod := range list {
 		p, err := resolveProvider(mod, transform.RoleSandbox)
 		if err != nil {
@@ -104,7 +109,9 @@ func (s *Sandbox) Provision(ctx caddy.Context) error {
 		}
 		s.providers[p.ProviderName()] = sb
 		s.names = append(s.names, p.ProviderName())
+		secrets = append(secrets, secretValues(p)...)
 	}
+	s.secrets = transform.NewSecrets(secrets...)
 	if len(s.providers) == 0 {
 		return errors.New("minipay_sandbox: at least one provider is required")
 	}

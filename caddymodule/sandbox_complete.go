@@ -64,7 +64,7 @@ func (s *Sandbox) complete(w http.ResponseWriter, r *http.Request) {
 	var req completeRequest
 	if err := transform.DecodeFlatJSON(body, transform.JSONField{Name: "provider", Value: &req.Provider},
 		transform.JSONField{Name: "order_id", Value: &req.OrderID}, transform.JSONField{Name: "result", Value: &req.Result}); err != nil {
-		writeError(w, asError(err))
+		writeError(w, asError(err).WithoutSecretsOf(s.secrets)) // an unknown member's name, as minipay echoes it
 		return
 	}
 	p, ok := s.providers[req.Provider]

@@ -165,3 +165,55 @@ func TestEchoedNameCarriesNoSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestSandboxCompleteEchoesNoSecret: POST /sandbox/complete names an
+// unknown member as minipay does, cut to 64 bytes, and not at all when the
+// whole name holds one of the sandbox's configured secrets, plain or
+// URL-encoded (README Secrets), where it echoed such a name.
+func TestSandboxCompleteEchoesNoSecret(t *testing.T) {
+	const latipayKey = "lp+s3cr3t=0123456789abcdef"
+	escaped := url.QueryEscape(latipayKey)
+	port := itoa(freePort(t))
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+:`+port+` {
+	minipay_sandbox {
+		wechat_v2 {
+			app_id `+appID+`
+			mch_id `+mchID+`
+			api_key `+apiKey+`
+		}
+		latipay {
+			user_id U000334333
+			wallet_id W00000001
+			api_key "`+latipayKey+`"
+			app_id `+appID+`
+			currency NZD
+		}
+	}
+}
+`)
+	const memberMessage = "a member whose name holds a configured secret is not a known field"
+	long := strings.Repeat("x", 70)
+	for _, tt := range []struct{ name, wantMessage, wantField string }{
+		{apiKey, memberMessage, ""},
+		{"key=" + apiKey + "&x", memberMessage, ""},
+		{strings.Repeat("x", 50) + apiKey, memberMessage, ""}, // past the 64-byte cut
+		{latipayKey, memberMessage, ""},
+		{escaped, memberMessage, ""},
+		{"bogus", "bogus is not a known field", "bogus"},
+		{long, long[:64] + "… is not a known field", long[:64] + "…"},
+	} {
+		r := postJSON(t, tc, "http://localhost:"+port+"/sandbox/complete", `{"provider":"wechat_v2","order_id":"O1","result":"succeeded","`+tt.name+`":1}`)
+		if r.status != http.StatusBadRequest {
+			t.Fatalf("%s: status %d, want 400: %s", tt.name, r.status, r.body)
+		}
+		if e := r.errorOf(t); str(e["message"]) != tt.wantMessage || str(e["field"]) != tt.wantField {
+			t.Errorf("%s: error %v, want message %q field %q", tt.name, e, tt.wantMessage, tt.wantField)
+		}
+		for _, s := range []string{apiKey[:12], latipayKey[:12], escaped[:12]} {
+			if strings.Contains(string(r.body), s) {
+				t.Errorf("%s: the answer carries a secret's start (%q): %s", tt.name, s, r.body)
+			}
+		}
+	}
+}
