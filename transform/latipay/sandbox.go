@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/wxpay"
@@ -125,7 +126,8 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		p := transform.Params{{Name: "merchant_reference", Value: strings.TrimPrefix(r.URL.Path, PathQuery)}}
 		for name, v := range q {
-			if len(v) != 1 || name == "merchant_reference" {
+			// Read as UTF-8, as the webhook reads a form (ParseNotification).
+			if len(v) != 1 || name == "merchant_reference" || !utf8.ValidString(name) || !utf8.ValidString(v[0]) {
 				fail(w, codeParamWrong, "Param is wrong")
 				return
 			}
@@ -140,10 +142,12 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // readJSONParams reads a JSON object of scalars (bounded), the way the
-// signature sees it: strings raw, numbers as written, null as absent.
+// signature sees it: strings raw, numbers as written, null as absent. Text
+// that is not UTF-8 is refused, as the webhook and caddy minipay sign refuse
+// it: encoding/json would read it as U+FFFD, a text nobody signed.
 func readJSONParams(body io.Reader) (transform.Params, bool) {
 	b, err := io.ReadAll(io.LimitReader(body, MaxNotification+1))
-	if err != nil || len(b) > MaxNotification {
+	if err != nil || len(b) > MaxNotification || !transform.ValidJSONText(b) {
 		return nil, false
 	}
 	var m map[string]json.RawMessage

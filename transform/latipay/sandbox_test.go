@@ -249,6 +249,14 @@ func TestSandboxRejects(t *testing.T) {
 		// as caddy minipay sign refuses them (TestSignCommandLatipayRefusesWhatLatipayRefuses)
 		{"a boolean value", "POST", "/v2/miniapppay", `{"user_id":"U000334333","is_block":true}`, 200, 207},
 		{"an array value", "POST", "/v2/miniapppay", `{"user_id":"U000334333","items":[]}`, 200, 207},
+		// Text that is not UTF-8, signed as encoding/json reads it (U+FFFD):
+		// refused, as the webhook and caddy minipay sign refuse it.
+		{"a byte that is not UTF-8", "POST", "/v2/miniapppay", strings.Replace(jsonBody(payParams(func(p map[string]string) {
+			p["merchant_reference"], p["product_name"] = "LP-12", "\ufffd"
+		})), "\ufffd", "\xff", 1), 200, 207},
+		{"an escape of half a surrogate pair", "POST", "/v2/miniapppay", strings.Replace(jsonBody(payParams(func(p map[string]string) {
+			p["merchant_reference"], p["product_name"] = "LP-13", "\ufffd"
+		})), "\ufffd", `\ud800`, 1), 200, 207},
 		{"GET pay", "GET", "/v2/miniapppay", ``, 405, -1},
 		{"a valid query", "GET", query("LP-9", vecUserID, vecAPIKey), ``, 200, 0},
 		{"query under another key", "GET", query("LP-9", vecUserID, otherKey), ``, 200, 206},
@@ -257,6 +265,10 @@ func TestSandboxRejects(t *testing.T) {
 		{"a query in the older form under another key", "GET", "/v2/transaction/LP-9?user_id=" + vecUserID + "&signature=" + refHMAC("LP-9"+vecUserID, otherKey), ``, 200, 206},
 		{"the older form with a parameter it does not cover", "GET", "/v2/transaction/LP-9?is_block=1&user_id=" + vecUserID + "&signature=" + refHMAC("LP-9"+vecUserID, vecAPIKey), ``, 200, 206},
 		{"query of another user", "GET", query("LP-9", "U000000013", vecAPIKey), ``, 200, 205},
+		{"a query value that is not UTF-8", "GET", "/v2/transaction/LP-9?user_id=" + vecUserID + "&x=%FF&signature=" +
+			refSign(map[string]string{"merchant_reference": "LP-9", "user_id": vecUserID, "x": "\xff"}, vecAPIKey), ``, 200, 207},
+		{"a query name that is not UTF-8", "GET", "/v2/transaction/LP-9?user_id=" + vecUserID + "&%FF=1&signature=" +
+			refSign(map[string]string{"merchant_reference": "LP-9", "user_id": vecUserID, "\xff": "1"}, vecAPIKey), ``, 200, 207},
 		{"query of an unknown order", "GET", query("LP-404", vecUserID, vecAPIKey), ``, 200, 201},
 		{"query without signature", "GET", "/v2/transaction/LP-9?user_id=" + vecUserID, ``, 200, 204},
 		{"POST query", "POST", query("LP-9", vecUserID, vecAPIKey), ``, 405, -1},
