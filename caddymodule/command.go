@@ -143,6 +143,18 @@ func parseFlags(fs *flag.FlagSet, args []string, file *string, usage string) err
 		}
 		dash, args = true, args[1:]
 	}
+	// A flag given an empty value, as a script's unset "$VAR" gives it, is
+	// no value and not the flag left out: --timestamp "" signed now and
+	// --file "" read stdin. (--set and --header name their own errors.)
+	empty := ""
+	fs.Visit(func(f *flag.Flag) {
+		if _, list := f.Value.(*listFlag); !list && empty == "" && f.Value.String() == "" {
+			empty = f.Name
+		}
+	})
+	if empty != "" {
+		return fmt.Errorf("--%s is empty (as an unset variable gives it): give the value, or leave the flag out\nusage: caddy minipay %s", empty, usage)
+	}
 	if dash {
 		if *file != "" {
 			return fmt.Errorf("unexpected argument \"-\" with --file\nusage: caddy minipay %s", usage)

@@ -236,6 +236,49 @@ func TestVerifyCommandUsage(t *testing.T) {
 	}
 }
 
+// TestMinipayEmptyFlagIsAUsageError: a flag given an empty value (a
+// script's unset "$VAR") is exit 2 naming it, never the flag left out:
+// sign --timestamp "" signed now, --nonce "" a fresh nonce, and --file ""
+// read stdin, in both commands; verify --at "" is the same error. Each run
+// below succeeds (exit 0) without the empty flag.
+func TestMinipayEmptyFlagIsAUsageError(t *testing.T) {
+	keyPath, err := filepath.Abs(filepath.Join("..", "transform", "wechatv3", "testdata", "wechat_v3-test-private-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(filepath.Join("..", "transform", "wechatv3", "testdata", "wechat_v3-auth-body.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyArgs := []string{"verify", "--provider", "cbtis", "--set", "api_key=6d0e8fa7b10c40c3a48c0c2be41cb178", "--header", "Signature: " + cbtisSig}
+	signArgs := []string{"sign", "--provider", "wechat_v3", "--set", "mch_id=1900000109", "--set", "serial_no=D7CE59D1F522D701",
+		"--set", "private_key={file." + keyPath + "}", "--method", "POST", "--url", "/v3/pay/transactions/jsapi",
+		"--timestamp", "1554208460", "--nonce", "593BEC0C930BF1AFEB40B4A08C8FB242"}
+	for _, tt := range []struct {
+		args  []string
+		stdin string
+		flags []string
+	}{
+		{verifyArgs, cbtisBody, []string{"file", "at", "provider"}},
+		{signArgs, string(body), []string{"file", "timestamp", "nonce", "method", "url", "provider"}},
+	} {
+		var out, errOut bytes.Buffer
+		if code := runMinipay(tt.args, strings.NewReader(tt.stdin), &out, &errOut); code != 0 {
+			t.Fatalf("%s without an empty flag: exit %d, %s", tt.args[0], code, errOut.String())
+		}
+		for _, name := range tt.flags {
+			for _, given := range [][]string{{"--" + name, ""}, {"--" + name + "="}} {
+				out.Reset()
+				errOut.Reset()
+				code := runMinipay(append(tt.args[:len(tt.args):len(tt.args)], given...), strings.NewReader(tt.stdin), &out, &errOut)
+				if code != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), "--"+name+" is empty") {
+					t.Errorf("%s %q: exit %d, stdout %q, stderr %q; want exit 2 naming --%s", tt.args[0], given, code, out.String(), errOut.String(), name)
+				}
+			}
+		}
+	}
+}
+
 // No secret is printed, also where the input holds one (a field set to the
 // key, the key pasted as the signature header): every configured secret in
 // an output value is ***, as is or URL-encoded.

@@ -40,8 +40,8 @@ func runVerify(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 		return exitUsage, err
 	}
 	// Whether --at was given, not its value: an --at of year 1
-	// (0001-01-01T00:00:00Z) is the zero time and is judged as of then, and
-	// an empty --at ("$RECEIVED" unset) is no time, not now.
+	// (0001-01-01T00:00:00Z) is the zero time and is judged as of then (an
+	// empty --at, "$RECEIVED" unset, is a usage error in parseFlags).
 	atGiven := false
 	fs.Visit(func(f *flag.Flag) { atGiven = atGiven || f.Name == "at" })
 	received, err := parseReceivedAt(*at, atGiven)
