@@ -269,3 +269,23 @@ func TestCaddyfileRequiredFieldsRefusedAtTheirBlock(t *testing.T) {
 		t.Fatalf("checked %d required fields; README Provider fields lists more", checked)
 	}
 }
+
+// TestCaddyfileImportArgumentNotGiven: a snippet's {args[N]} that its
+// import does not give is left as its text by Caddy's adapter (which logs
+// "index is out of bounds" and goes on); in a provider field caddy adapt
+// refuses it at the snippet's line and the import's, where only the load
+// refused it, naming the route's position (README Several merchants
+// imports a snippet per merchant).
+func TestCaddyfileImportArgumentNotGiven(t *testing.T) {
+	text := "(merchant) {\n\tminipay_webhook latipay {\n\t\tapi_key {args[1]}\n\t}\n}\n\n:8080 {\n\timport merchant shop-a\n\trespond 200\n}\n"
+	_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(text), map[string]any{"filename": "Caddyfile"})
+	want := "provider latipay: field api_key holds a placeholder that has no value when the configuration loads"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "at Caddyfile:3 import chain ['Caddyfile:8 (import merchant)']") {
+		t.Fatalf("caddy adapt error %v, want %q at Caddyfile:3 through the import at line 8", err, want)
+	}
+	// Given, it adapts.
+	text = strings.Replace(text, "import merchant shop-a", "import merchant shop-a {env.SHOP_A_LATIPAY_API_KEY}", 1)
+	if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(text), map[string]any{"filename": "Caddyfile"}); err != nil {
+		t.Fatal(err)
+	}
+}

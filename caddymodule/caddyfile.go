@@ -295,6 +295,11 @@ func checkWrittenValue(info caddy.ModuleInfo, field, value string) error {
 	if problem := requestPlaceholderProblem(value); problem != "" {
 		return fmt.Errorf("provider %s: field %s %s", p.ProviderName(), field, problem)
 	}
+	// What the adapter leaves of an import argument not given ({args[3]}),
+	// {ENV.NAME}, a placeholder of a module's.
+	if wholePlaceholder(value) && !knownAtLoad(value) {
+		return fmt.Errorf("provider %s: field %s %s", p.ProviderName(), field, unknownPlaceholder)
+	}
 	if strings.ContainsAny(value, `{}\`) {
 		return nil
 	}

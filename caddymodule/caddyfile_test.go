@@ -84,6 +84,9 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"minipay_sandbox, a key ending in white space", "minipay_sandbox {\n\tlatipay {\n\t\tapi_key \"" + lineSecret + " \"\n\t}\n}", "provider latipay: field api_key begins or ends with white space (a line ending left by the file or variable it was read from?), at Testfile:3", newSandbox},
 		{"minipay, a byte order mark before a key", "minipay latipay {\n\tapi_key \uFEFF" + lineSecret + "\n}", "provider latipay: field api_key begins with a byte order mark", newHandler},
 		{"minipay, a control character in a quoted value", "minipay wechat_login {\n\tapp_secret \"" + lineSecret + "\x1b[31m\"\n}", "wechat_login: app_secret holds a control character, at Testfile:2", newHandler},
+		// A whole placeholder Caddy's replacer does not know at load, at its line (the load names no line).
+		{"minipay, an import argument not given", "minipay latipay {\n\tapi_key {args[3]}\n}", "provider latipay: field api_key holds a placeholder that has no value when the configuration loads (the global ones are {env.NAME} and {file./path}; {$NAME} is the Caddyfile's, expanded by caddy adapt), at Testfile:2", newHandler},
+		{"minipay_webhook, an env placeholder in another case", "minipay_webhook latipay {\n\tapi_key {ENV.LATIPAY_API_KEY}\n}", "provider latipay: field api_key holds a placeholder that has no value when the configuration loads", newWebhook},
 		// A field the handler requires, left out or given as "", at the block's end (the load would name no line).
 		{"minipay, a required field left out", "minipay latipay {\n\tapi_key k\n}", "provider latipay: field user_id is required by minipay and not set in its block, at Testfile:3", newHandler},
 		{"minipay without a block", "minipay wechat_login", "provider wechat_login: field app_id is required by minipay and not set in its block, at Testfile:1", newHandler},
@@ -186,6 +189,8 @@ func TestCaddyfileQuotedBooleanIsAString(t *testing.T) {
 func TestCaddyfileValuesWithPlaceholdersCheckedAtLoad(t *testing.T) {
 	for _, line := range []string{
 		"mch_id {env.MINIPAY_MCH_ID}",
+		"mch_id {system.hostname}",                                  // a global placeholder other than {env.*} and {file.*}
+		"private_key {file./nonexistent/minipay/apiclient_key.pem}", // not read by caddy adapt
 		"mch_id 1900{env.MINIPAY_MCH_SUFFIX}",
 		"notify_url https://{env.MINIPAY_HOST}/webhooks/wechat_v3",
 		"mch_id 1900000109",

@@ -76,7 +76,7 @@ func resolveProvider(mod any, role transform.Role) (provider, error) {
 		case *f.Value == "" && envWithDefault(written):
 			return nil, fmt.Errorf("minipay: provider %s: field %s holds {env.NAME:…}, which Caddy reads as the variable named with the colon and all, unset: a global placeholder takes no default (the Caddyfile's {$NAME:default} does, expanded by caddy adapt)", p.ProviderName(), f.Name)
 		case *f.Value == written && wholePlaceholder(written):
-			return nil, fmt.Errorf("minipay: provider %s: field %s holds a placeholder that has no value when the configuration loads (the global ones are {env.NAME} and {file./path}; {$NAME} is the Caddyfile's, expanded by caddy adapt)", p.ProviderName(), f.Name)
+			return nil, fmt.Errorf("minipay: provider %s: field %s %s", p.ProviderName(), f.Name, unknownPlaceholder)
 		// A required field left empty fails below; an optional one would
 		// be silently unset (a cbtis api_key then defaults to
 		// client_secret), though Caddy only logs the unreadable file.
@@ -140,6 +140,23 @@ func valueProblem(v string) string {
 // replacer has no defaults, and looks up the variable "NAME:default".
 func envWithDefault(s string) bool {
 	return wholePlaceholder(s) && strings.HasPrefix(s, "{env.") && strings.Contains(s, ":")
+}
+
+// unknownPlaceholder is what is wrong with a field that is one placeholder
+// Caddy's global replacer does not know when the configuration loads.
+const unknownPlaceholder = "holds a placeholder that has no value when the configuration loads (the global ones are {env.NAME} and {file./path}; {$NAME} is the Caddyfile's, expanded by caddy adapt)"
+
+// knownAtLoad tells whether a whole placeholder has a value when the
+// configuration loads, without reading a {file.*} (caddy adapt may run
+// where the secrets are not): {env.*}, {file.*} and the replacer's other
+// global ones ({system.*}, {time.now*}) do.
+func knownAtLoad(placeholder string) bool {
+	key := placeholder[1 : len(placeholder)-1]
+	if strings.HasPrefix(key, "env.") || strings.HasPrefix(key, "file.") {
+		return true
+	}
+	_, known := caddy.NewReplacer().Get(key)
+	return known
 }
 
 // wholePlaceholder tells whether s is one placeholder and nothing else:
