@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -37,7 +38,10 @@ func (s *Sandbox) merchant(w http.ResponseWriter, r *http.Request) {
 		s.demo.mu.Lock()
 		s.demo.events = append(s.demo.events, merchantEvent{r.Header.Get("Minipay-Event-Id"), r.Header.Get("Minipay-Provider"), body})
 		if len(s.demo.events) > 100 {
-			s.demo.events = s.demo.events[len(s.demo.events)-100:]
+			// Moved down in place, the vacated slot cleared: re-slicing kept
+			// the dropped events' bodies alive in the array's front, up to
+			// as many again as listed.
+			s.demo.events = slices.Delete(s.demo.events, 0, len(s.demo.events)-100)
 		}
 		s.demo.mu.Unlock()
 		writeJSON(w, http.StatusOK, []byte(`{"received":true}`))
