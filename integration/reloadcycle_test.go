@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -16,7 +17,9 @@ import (
 // many reloads (README Observability, Clusters). Caddyfile.example, every
 // webhook with dedupe, is loaded again 200 times (forced, so each load
 // provisions everything anew), a notification and a CBTIS payment going
-// through each configuration (a dedupe lock and entry, a CBTIS token);
+// through each configuration (a dedupe lock and entry, a CBTIS token),
+// with a request for an operation and a forged notification's serial
+// never seen before;
 // after each batch of 50 the process's goroutines are back to their count
 // after the first load, its live heap has not grown past a bound, the
 // admin API lists the configuration's providers once (not once per load),
@@ -52,6 +55,21 @@ func TestRepeatedReloadsLeaveNothingBehind(t *testing.T) {
 		}
 		return string(b)
 	}
+	refused := func(url string, h http.Header, body string, want int) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		req.Header = h
+		req.Header.Set("Content-Type", "application/json")
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != want {
+			t.Fatalf("%s: %d %s, want %d", url, res.StatusCode, b, want)
+		}
+	}
 	// traffic sends through the running configuration what keeps state
 	// beyond a request: a pay and its notification (dedupe's lock and
 	// entry) and a CBTIS pay (its access token, in memory and storage).
@@ -64,6 +82,12 @@ func TestRepeatedReloadsLeaveNothingBehind(t *testing.T) {
 			t.Fatalf("complete: %s", got)
 		}
 		post(base+"/cbtis/pay", `{"order_id":"`+id+`","amount":"1.00","currency":"CNY","description":"d","openid":"o-reload"}`)
+		// Values of the sender's choosing, each new: an operation the
+		// provider does not have, a forged notification's serial. Neither
+		// may add a series.
+		refused(base+"/wechat/op-"+itoa(n), http.Header{}, `{}`, http.StatusNotFound)
+		refused(base+"/webhooks/wechat_v3", http.Header{"Wechatpay-Serial": {fmt.Sprintf("%040X", n)}, "Wechatpay-Timestamp": {itoa(int(time.Now().Unix()))},
+			"Wechatpay-Nonce": {"n"}, "Wechatpay-Signature": {"c2ln"}}, `{"id":"`+id+`"}`, http.StatusUnauthorized)
 	}
 	admin := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	get := func(path string) string {
@@ -107,8 +131,8 @@ func TestRepeatedReloadsLeaveNothingBehind(t *testing.T) {
 	wantListed, wantSeries, firstHeap := listed(), series(), heap()
 	t.Logf("after the first load: %d goroutines, heap %.1f MiB, %d providers listed, %d caddy_minipay_* series",
 		baseline, float64(firstHeap)/(1<<20), wantListed, wantSeries)
-	if wantListed == 0 || wantSeries == 0 {
-		t.Fatalf("nothing to compare: %d providers listed, %d series", wantListed, wantSeries)
+	if wantListed != 17 || wantSeries != 467 { // README Observability gives the 467
+		t.Fatalf("%d providers listed, %d series; Caddyfile.example has 17 and 467", wantListed, wantSeries)
 	}
 	const batches, perBatch = 4, 50
 	var lastHeap uint64
