@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -28,5 +29,19 @@ func TestNotificationLogAnswer(t *testing.T) {
 				t.Fatalf("kept %q (%d bytes), want %q", got, len(got), tt.want)
 			}
 		})
+	}
+}
+
+// The console remembers the last consoleNotifications notifications, the
+// newest first, however many the sandbox sent (README Sandbox).
+func TestNotificationLogBounded(t *testing.T) {
+	var l notificationLog
+	for i := range 3 * consoleNotifications {
+		l.add(sentNotification{OrderID: strconv.Itoa(i)})
+	}
+	got := l.newestFirst()
+	if len(got) != consoleNotifications || got[0].OrderID != strconv.Itoa(3*consoleNotifications-1) ||
+		got[len(got)-1].OrderID != strconv.Itoa(2*consoleNotifications) || cap(l.list) > 2*consoleNotifications {
+		t.Fatalf("%d kept (capacity %d), newest %s, oldest %s", len(got), cap(l.list), got[0].OrderID, got[len(got)-1].OrderID)
 	}
 }
