@@ -166,23 +166,30 @@ func newDeduper(store transform.Store, provider, merchant string, window time.Du
 }
 
 // merchantTag names the merchant whose keys secrets are (the route's
-// notification keys, transform.Webhook.NotificationKeys) without revealing
-// them: the first 128 bits of an HMAC-SHA256 of a constant under those
-// keys, which tells no more about them than any notification signed with
-// them. Every instance of a cluster configured with the same keys computes
-// the same tag, whatever other secrets its routes hold.
-func merchantTag(secrets []string) string {
+// notification keys, transform.Webhook.NotificationKeys) and whose ids are
+// merchant (transform.Webhook.Merchant) without revealing the keys: the
+// first 128 bits of an HMAC-SHA256 under those keys of a constant followed
+// by the ids, which tells no more about the keys than any notification
+// signed with them. Every instance of a cluster configured with the same
+// keys and ids computes the same tag, whatever other secrets its routes
+// hold. The ids are part of it because merchants can share a key (the
+// sub-merchants of a service provider, two Latipay wallets with one api_key, a
+// key given to two by mistake) while their event ids coincide.
+func merchantTag(secrets, merchant []string) string {
 	mac := hmac.New(sha256.New, transform.LengthPrefixed(secrets...))
 	mac.Write([]byte("caddy-minipay dedupe merchant"))
+	mac.Write(transform.LengthPrefixed(merchant...))
 	return hex.EncodeToString(mac.Sum(nil)[:16])
 }
 
 // webhookMerchantTag is the merchant tag of a minipay_webhook route: that
-// of the keys its notifications are verified or decrypted with, so that a
-// secret the route holds for another use (a wechat_v3 private_key, a CBTIS
-// client_secret beside api_key) can be rotated without the acknowledged
-// events being forwarded again.
-func webhookMerchantTag(w transform.Webhook) string { return merchantTag(w.NotificationKeys()) }
+// of the keys its notifications are verified or decrypted with and of the
+// merchant they must name, so that a secret the route holds for another
+// use (a wechat_v3 private_key, a CBTIS client_secret beside api_key) can
+// be rotated without the acknowledged events being forwarded again.
+func webhookMerchantTag(w transform.Webhook) string {
+	return merchantTag(w.NotificationKeys(), w.Merchant())
+}
 
 func (d *deduper) key(eventID string) string {
 	sum := sha256.Sum256([]byte(eventID))

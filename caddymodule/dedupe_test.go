@@ -156,6 +156,7 @@ func (fakeNotifications) Ack() (int, string, []byte) { return 200, "text/plain",
 
 func (fakeNotifications) Nack(string) (string, []byte) { return "text/plain", []byte("fail") }
 func (fakeNotifications) NotificationKeys() []string   { return []string{"key-a"} }
+func (fakeNotifications) Merchant() []string           { return nil }
 
 // fakeMerchant counts the events forwarded to it and answers status after
 // delay (or after release is closed, when set).
@@ -208,7 +209,7 @@ func merchantInstance(t *testing.T, store transform.Store, window time.Duration,
 	registries.Store(m, reg)
 	h := &Webhook{providerHandler: providerHandler{name: "fake", logger: zap.NewNop(), metrics: m}, webhook: fakeNotifications{}, Dedupe: DedupeWindow(window)}
 	if window > 0 {
-		h.dedupe = newDeduper(&sharedStore{inner: store, use: "dedupe", logger: zap.NewNop(), failures: m.storageFailures}, "fake", merchantTag([]string{key}), window, zap.NewNop())
+		h.dedupe = newDeduper(&sharedStore{inner: store, use: "dedupe", logger: zap.NewNop(), failures: m.storageFailures}, "fake", merchantTag([]string{key}, nil), window, zap.NewNop())
 	}
 	return h
 }
@@ -1065,7 +1066,7 @@ func TestWebhookDedupeMerchantsApart(t *testing.T) {
 			t.Fatalf("the entry %s holds a key", v)
 		}
 	}
-	if got, want := merchantTag([]string{"ab", "c"}), merchantTag([]string{"a", "bc"}); got == want {
+	if got, want := merchantTag([]string{"ab", "c"}, nil), merchantTag([]string{"a", "bc"}, nil); got == want {
 		t.Fatalf("keys split differently share the tag %s", got)
 	}
 
@@ -1082,16 +1083,20 @@ func TestWebhookDedupeMerchantsApart(t *testing.T) {
 
 // A minipay_webhook route's merchant tag is made of the keys its
 // notifications are verified or decrypted with (transform.Webhook's
-// NotificationKeys), not of every secret the route holds: a wechat_v3
-// route's private_key (which signs certificate downloads only) and
-// platform_private_key, a CBTIS route's client_secret beside api_key, can
-// be rotated without the acknowledged events being forwarded again (README
-// "Clusters"). Each route below sets every secret field its provider has;
-// the tags are TestMerchantTagKnownAnswers' formula computed with Python's
-// hmac module over the one notification key (with every secret field, as
-// before, the wechat_v3 route's was 1f1286062eab0c4d0e742bb0c68677df, of
-// the PEM files as {file.*} reads them, without their last line break, and
-// the CBTIS one's 61830d60ad2b9bf7c73517f79487f10e).
+// NotificationKeys) and of the ids naming its merchant (Merchant), not of
+// every secret the route holds: a wechat_v3 route's private_key (which
+// signs certificate downloads only) and platform_private_key, a CBTIS
+// route's client_secret beside api_key, can be rotated without the
+// acknowledged events being forwarded again (README "Clusters"), while
+// another merchant holding the same key (another mch_id, merchant_id, uid,
+// Latipay wallet or currency) has another tag. Each route below sets every
+// secret field its provider has; the tags are TestMerchantTagKnownAnswers'
+// formula computed with Python's hmac module over the one notification key
+// and the ids (with every secret field and no ids, as before, the
+// wechat_v3 route's was 1f1286062eab0c4d0e742bb0c68677df, of the PEM files
+// as {file.*} reads them, without their last line break, and the CBTIS
+// one's 61830d60ad2b9bf7c73517f79487f10e; with the notification key alone
+// and no ids, the wechat_v2 route's was 7d5c69c85f950cffa1edff849f44211e).
 func TestRouteMerchantTags(t *testing.T) {
 	keys, err := filepath.Abs("../examples/keys")
 	if err != nil {
@@ -1112,23 +1117,26 @@ func TestRouteMerchantTags(t *testing.T) {
 		change   map[string]string // the notification key changed: another tag
 	}{
 		{"wechat_v2", map[string]any{"app_id": testAppID, "mch_id": testMchID, "api_key": testAPIKey},
-			"7d5c69c85f950cffa1edff849f44211e", nil, map[string]string{"api_key": "8934e7d15453e97507ef794cf7b0519e"}},
+			"3aaddae71abb37bafb6bbe4d05686b4c", nil, map[string]string{"api_key": "8934e7d15453e97507ef794cf7b0519e",
+				"app_id": "wx9999999999999999", "mch_id": "1900000200", "sub_mch_id": "1900000110"}},
 		{"wechat_v3", map[string]any{"app_id": testAppID, "mch_id": testMchID, "serial_no": "3775B6A45ACD588826D15E583A95F5DD2F2D3B4A",
 			"private_key": file("apiclient_key.pem"), "public_key": file("wechatpay_pub_key.pem"),
 			"public_key_id": "PUB_KEY_ID_0119000001092026112900000000000001", "api_v3_key": "sandbox-apiv3-key-0123456789abcd",
 			"platform_private_key": file("wechatpay_platform_key.pem")},
-			"08f7fe1b9bbb2ddbba9d87da76f8c6f4",
+			"72e5122a440896d9f476e340776736fb",
 			map[string]string{"private_key": "{file." + testKey + "}", "platform_private_key": file("apiclient_key.pem")},
-			map[string]string{"api_v3_key": "another-apiv3-key-0123456789abcd"}},
+			map[string]string{"api_v3_key": "another-apiv3-key-0123456789abcd", "app_id": "wx9999999999999999", "mch_id": "1900000200",
+				"sub_mch_id": "1900000110"}},
 		{"2c2p", map[string]any{"merchant_id": "JT01", "secret_key": "7jYcp4FxFdf0"},
-			"28ab46ec6bec8cdf5e9334b29eb1d9c2", nil, map[string]string{"secret_key": "7jYcp4FxFdf1"}},
+			"692095663757ee6f5b8ed0654dfccaa7", nil, map[string]string{"secret_key": "7jYcp4FxFdf1", "merchant_id": "JT02"}},
 		{"latipay", map[string]any{"user_id": "U000334333", "wallet_id": "W00000001", "api_key": "lp-key"},
-			"943ade0c5b5f9fdef2ac50d6a97414c7", nil, map[string]string{"api_key": "lp-key-2"}},
+			"819195bc3141da70cbcb1df0a1c2c517", nil, map[string]string{"api_key": "lp-key-2", "user_id": "U000334334",
+				"wallet_id": "W00000002", "currency": "AUD"}},
 		{"cbtis", map[string]any{"uid": "39172931", "client_secret": "cs-secret", "api_key": "cbtis-api-key"},
-			"8a83b6e55e97d6c7178be202a96026e1", map[string]string{"client_secret": "cs-secret-2"}, map[string]string{"api_key": "cbtis-api-key-2"}},
+			"0606a25f7a5c1c96fc025b8cf60539c4", map[string]string{"client_secret": "cs-secret-2"}, map[string]string{"api_key": "cbtis-api-key-2", "uid": "39172932"}},
 		// without api_key, CBTIS signs notifications with client_secret
 		{"cbtis", map[string]any{"uid": "39172931", "client_secret": "cs-secret"},
-			"9bff3c1fa3fae79920e081feb54e8b56", nil, map[string]string{"client_secret": "cs-secret-2"}},
+			"358eccce285a2e3fc2f6908aa6339ee8", nil, map[string]string{"client_secret": "cs-secret-2", "uid": "39172932"}},
 	}
 	for _, tt := range routes {
 		t.Run(tt.provider+" "+tt.tag, func(t *testing.T) {
@@ -1198,22 +1206,32 @@ func routeMerchant(t *testing.T, name string, config map[string]any) string {
 
 // A stored entry's merchant is read by every instance and every later
 // version, so the tag is pinned: the first 16 bytes, in hex, of
-// HMAC-SHA256("caddy-minipay dedupe merchant") under the secrets each
-// preceded by its length (4 bytes, big-endian), computed with Python's hmac
-// module: hmac.new(b"".join(struct.pack(">I", len(s)) + s for s in
-// secrets), b"caddy-minipay dedupe merchant", hashlib.sha256).hexdigest()[:32].
+// HMAC-SHA256("caddy-minipay dedupe merchant" followed by the merchant's
+// ids) under the secrets, each secret and id preceded by its length (4
+// bytes, big-endian), computed with Python's hmac module, lp(parts) being
+// b"".join(struct.pack(">I", len(s)) + s for s in parts):
+// hmac.new(lp(secrets), b"caddy-minipay dedupe merchant" + lp(ids),
+// hashlib.sha256).hexdigest()[:32].
 func TestMerchantTagKnownAnswers(t *testing.T) {
 	for _, tt := range []struct {
-		secrets []string
-		want    string
+		secrets  []string
+		merchant []string
+		want     string
 	}{
-		{[]string{"key-a"}, "455047ef87751ef763b1399af07837c4"},
-		{[]string{"key-b"}, "bbb1ed04211fdbc6d9cdcd9025156bff"},
-		{[]string{"192006250b4c09247ec02edce69f6a2d", "12345678-abcd"}, "1377e06363b2aaf5d000c6b042ec87db"},
-		{nil, "5ebe68837f73145d3052be7aff4562cd"},
+		{[]string{"key-a"}, nil, "455047ef87751ef763b1399af07837c4"},
+		{[]string{"key-b"}, nil, "bbb1ed04211fdbc6d9cdcd9025156bff"},
+		{[]string{"192006250b4c09247ec02edce69f6a2d", "12345678-abcd"}, nil, "1377e06363b2aaf5d000c6b042ec87db"},
+		{nil, nil, "5ebe68837f73145d3052be7aff4562cd"},
+		// one key, two merchants: the ids follow the constant, each
+		// preceded by its length, "" (not configured) as four zero bytes
+		{[]string{"key-a"}, []string{"JT01"}, "a3860389642c3afa7eee3986d572e946"},
+		{[]string{"key-a"}, []string{"JT02"}, "0527ab70be415af29f3bd4bf24e411e1"},
+		{[]string{"key-a"}, []string{""}, "197d43db8f8204d724ce388dab651efc"},
+		{[]string{"key-a"}, []string{"", "", "NZD"}, "9a9e2f949b31c5e03938e4048a88b75d"},
+		{[]string{"key-a"}, []string{"", "", "AUD"}, "8f2372e7f808bea486860a996ee9ae87"},
 	} {
-		if got := merchantTag(tt.secrets); got != tt.want {
-			t.Errorf("merchantTag(%d secrets) = %s, want %s", len(tt.secrets), got, tt.want)
+		if got := merchantTag(tt.secrets, tt.merchant); got != tt.want {
+			t.Errorf("merchantTag(%d secrets, %q) = %s, want %s", len(tt.secrets), tt.merchant, got, tt.want)
 		}
 	}
 }

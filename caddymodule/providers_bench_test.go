@@ -348,7 +348,7 @@ func BenchmarkWebhookDedupe(b *testing.B) {
 			h := &Webhook{providerHandler: providerHandler{name: "fake", logger: logger, metrics: m}, webhook: fakeNotifications{}, Dedupe: DedupeWindow(25 * time.Hour)}
 			h.lines, h.outcomes = h.linesLogger(), m.webhookOutcomes(h.name)
 			h.dedupe = newDeduper(&sharedStore{inner: transformtest.NewMemStore(), use: "dedupe", logger: zap.NewNop(), failures: m.storageFailures},
-				"fake", merchantTag([]string{"key-a"}), time.Duration(h.Dedupe), zap.NewNop())
+				"fake", merchantTag([]string{"key-a"}, nil), time.Duration(h.Dedupe), zap.NewNop())
 			n := 0
 			b.ReportAllocs()
 			for b.Loop() {

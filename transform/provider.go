@@ -141,6 +141,15 @@ type Webhook interface {
 	// (signing requests, fetching a token) is not among them, so that
 	// rotating it changes nothing there.
 	NotificationKeys() []string
+	// Merchant is the configured, non-secret values that name the merchant
+	// the route is for (its ids; Latipay's user, wallet and the wallet's
+	// currency), in a fixed order, "" for one not configured. Two
+	// merchants can hold one notification key (the sub-merchants of a
+	// service provider, two Latipay wallets with one api_key, a key given to
+	// two merchants by mistake) and their event ids can coincide, so
+	// minipay_webhook's dedupe tells merchants apart by these and the keys
+	// together (README "Clusters").
+	Merchant() []string
 }
 
 // Outbound is a request the sandbox sends by itself (a notification),

@@ -45,6 +45,9 @@ var _ transform.Webhook = (*Webhook)(nil)
 // the token).
 func (w *Webhook) NotificationKeys() []string { return []string{w.key} }
 
+// Merchant implements transform.Webhook: uid ("" when not configured).
+func (w *Webhook) Merchant() []string { return []string{w.uid} }
+
 // Verify implements transform.Webhook. The signature is checked on the raw
 // bytes first; the JSON is parsed only once it verified.
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {

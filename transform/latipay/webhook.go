@@ -42,6 +42,11 @@ var _ transform.Webhook = (*Webhook)(nil)
 // notification's five fields.
 func (w *Webhook) NotificationKeys() []string { return []string{w.cfg.APIKey} }
 
+// Merchant implements transform.Webhook: user_id, wallet_id, currency
+// (two wallets can hold one api_key; a notification names no wallet, only
+// its currency).
+func (w *Webhook) Merchant() []string { return []string{w.cfg.UserID, w.cfg.WalletID, w.cfg.Currency} }
+
 // ErrBadField is Verify's error for a signed field outside its documented
 // grammar; it is a transform.ErrMalformed.
 var ErrBadField = fmt.Errorf("%w: a signed field is outside its documented grammar", transform.ErrMalformed)

@@ -30,6 +30,9 @@ var _ transform.Webhook = (*Webhook)(nil)
 // envelope.
 func (w *Webhook) NotificationKeys() []string { return []string{w.cfg.SecretKey} }
 
+// Merchant implements transform.Webhook: merchant_id.
+func (w *Webhook) Merchant() []string { return []string{w.cfg.MerchantID} }
+
 // Verify implements transform.Webhook: the signature first, then the
 // merchantID, then the mapping.
 func (w *Webhook) Verify(n transform.Notification) (*transform.Event, error) {

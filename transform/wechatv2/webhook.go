@@ -37,6 +37,12 @@ var _ transform.Webhook = (*Webhook)(nil)
 // notifications and decrypts refund ones (req_info).
 func (w *Webhook) NotificationKeys() []string { return []string{w.cfg.APIKey} }
 
+// Merchant implements transform.Webhook: app_id, mch_id, sub_mch_id,
+// sub_app_id.
+func (w *Webhook) Merchant() []string {
+	return []string{w.cfg.AppID, w.cfg.MchID, w.cfg.SubMchID, w.cfg.SubAppID}
+}
+
 // Errors of Verify besides transform's ErrMalformed, ErrUnsigned,
 // ErrBadSignature and ErrForeign, each wrapping one of them (README
 // Development, "Adding a provider"): ErrRefundDecrypt and ErrSignType wrap

@@ -76,6 +76,12 @@ var _ transform.Webhook = (*Webhook)(nil)
 // no secret; private_key only signs the certificate downloads.
 func (w *Webhook) NotificationKeys() []string { return []string{w.cfg.APIv3Key} }
 
+// Merchant implements transform.Webhook: app_id, mch_id, sub_mch_id,
+// sub_app_id.
+func (w *Webhook) Merchant() []string {
+	return []string{w.cfg.AppID, w.cfg.MchID, w.cfg.SubMchID, w.cfg.SubAppID}
+}
+
 // Keyring is the webhook's verification keyring.
 func (w *Webhook) Keyring() *Keyring { return w.keys.ring }
 

@@ -1,0 +1,110 @@
+package integration
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestDedupeMerchantsSharingAKey: README "Several merchants" and
+// "Clusters". Two merchants of one provider can hold the same notification
+// key: two wallets of one Latipay user (the key is the user's; the
+// webhook tells them apart by the wallet's currency) and two 2C2P
+// merchant ids given the same secret key by mistake. Their event ids can
+// coincide (Latipay's are the merchant's own order ids, and so are 2C2P's
+// without a tranRef). With dedupe on one storage, each merchant's event
+// reaches its own backend once, however the other merchant's event with
+// that id was acknowledged first, and each merchant's retries are still
+// duplicates; each merchant's notification posted to the other's route is
+// refused in the provider's failure form and reaches no one.
+func TestDedupeMerchantsSharingAKey(t *testing.T) {
+	const lpKey, secret = "lp-one-user-two-wallets-7c1e", "shared-2c2p-secret-k3y"
+	a, b := newCountingMerchant(t), newCountingMerchant(t)
+	route := func(path, provider, lines string, to *countingMerchant) string {
+		return `
+	handle ` + path + ` {
+		minipay_webhook ` + provider + ` {
+			dedupe 25h` + lines + `
+		}
+		reverse_proxy ` + strings.TrimPrefix(to.srv.URL, "http://") + `
+	}`
+	}
+	port := itoa(freePort(t))
+	startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+:`+port+` {`+
+		route("/latipay/nzd", "latipay", "\n\t\t\tapi_key "+lpKey+"\n\t\t\tcurrency NZD", a)+
+		route("/latipay/aud", "latipay", "\n\t\t\tapi_key "+lpKey+"\n\t\t\tcurrency AUD", b)+
+		route("/2c2p/jt01", "2c2p", "\n\t\t\tmerchant_id JT01\n\t\t\tsecret_key "+secret, a)+
+		route("/2c2p/jt02", "2c2p", "\n\t\t\tmerchant_id JT02\n\t\t\tsecret_key "+secret, b)+`
+}
+`)
+	latipay := func(currency string) string {
+		v := url.Values{"merchant_reference": {"ORDER-1001"}, "order_id": {"2026120810000001"}, "currency": {currency}, "amount": {"12.30"},
+			"payment_method": {"wechat"}, "status": {"paid"}, "pay_time": {"2026-12-08 10:00:00"}}
+		v.Set("signature", latipayNotify(lpKey, v))
+		return v.Encode()
+	}
+	twoc2p := func(merchantID string) string { // no tranRef: the event id is the order id's
+		inner := strings.Replace(twoc2pAnswer("ORDER-1001", "000000001230", "00", "A", ""), "<merchantID>"+twoc2pMerchant+"<", "<merchantID>"+merchantID+"<", 1)
+		return "paymentResponse=" + url.QueryEscape(twoc2pSeal(inner, secret))
+	}
+	base := "http://localhost:" + port
+	post := func(path, body string) (int, string) {
+		t.Helper()
+		res, err := http.Post(base+path, "application/x-www-form-urlencoded", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	for _, p := range []struct {
+		name         string
+		id           string
+		pathA, pathB string
+		bodyA, bodyB string
+		ack          string
+		foreign      func(status int, body string) bool // the provider's failure form for another merchant's
+	}{
+		{"latipay, two wallets of one user", "latipay:ORDER-1001:payment.succeeded", "/latipay/nzd", "/latipay/aud", latipay("NZD"), latipay("AUD"), "sent",
+			func(status int, body string) bool { return status == 401 && strings.HasPrefix(body, "fail") }},
+		{"2c2p, two merchant ids with one secret key", "2c2p:ORDER-1001:payment.succeeded", "/2c2p/jt01", "/2c2p/jt02", twoc2p("JT01"), twoc2p("JT02"), "",
+			func(status int, body string) bool { return status == 401 && body != "" }},
+	} {
+		t.Run(p.name, func(t *testing.T) {
+			for _, step := range []struct {
+				name   string
+				path   string
+				body   string
+				na, nb int // events with the id each merchant received after the step
+			}{
+				{"merchant A's event", p.pathA, p.bodyA, 1, 0},
+				{"merchant B's event with the same id", p.pathB, p.bodyB, 1, 1},
+				{"merchant A's retry", p.pathA, p.bodyA, 1, 1},
+				{"merchant B's retry", p.pathB, p.bodyB, 1, 1},
+			} {
+				if status, body := post(step.path, step.body); status != 200 || body != p.ack {
+					t.Fatalf("%s: %d %q, want the provider's ACK %q", step.name, status, body, p.ack)
+				}
+				if na, nb := a.count(p.id), b.count(p.id); na != step.na || nb != step.nb {
+					t.Fatalf("%s: merchant A received the event %d times and B %d, want %d and %d", step.name, na, nb, step.na, step.nb)
+				}
+			}
+			for _, cross := range []struct{ name, path, body string }{
+				{"merchant A's notification on B's route", p.pathB, p.bodyA},
+				{"merchant B's notification on A's route", p.pathA, p.bodyB},
+			} {
+				if status, body := post(cross.path, cross.body); !p.foreign(status, body) {
+					t.Fatalf("%s: %d %q, want 401 in the provider's failure form", cross.name, status, body)
+				}
+			}
+			if na, nb := a.count(p.id), b.count(p.id); na != 1 || nb != 1 {
+				t.Fatalf("after the crossed notifications: merchant A received the event %d times and B %d, want once each", na, nb)
+			}
+		})
+	}
+}
