@@ -7,12 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/wechatv2"
 )
 
 // TestDedupeMerchantsSharingAKey: README "Several merchants" and
 // "Clusters". Two merchants of one provider can hold the same notification
-// key: two wallets of one Latipay user (the key is the user's; the
-// webhook tells them apart by the wallet's currency) and two 2C2P
+// key: two Latipay wallets with one api_key (the webhook tells them apart
+// by the wallet's currency) and two 2C2P
 // merchant ids given the same secret key by mistake. Their event ids can
 // coincide (Latipay's are the merchant's own order ids, and so are 2C2P's
 // without a tranRef). With dedupe on one storage, each merchant's event
@@ -107,4 +110,58 @@ func TestDedupeMerchantsSharingAKey(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSameWebhookPathTwice: README "Several merchants". Two merchants'
+// minipay_webhook routes written with the same path are one route to
+// Caddy (it merges handle blocks of one matcher, in order), whose first
+// block answers every notification: the first merchant's are
+// acknowledged, the second's refused (401, WeChat's FAIL form) with the
+// log reason that names the mistake, and neither reaches the second
+// merchant's backend. The load does not fail.
+func TestSameWebhookPathTwice(t *testing.T) {
+	a, b := newCountingMerchant(t), newCountingMerchant(t)
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	port := itoa(freePort(t))
+	route := func(app, mch, key, signType string, to *countingMerchant) string {
+		return `
+	handle /webhooks/wechat_v2 {
+		minipay_webhook wechat_v2 {
+			app_id ` + app + `
+			mch_id ` + mch + `
+			api_key ` + key + `
+			sign_type ` + signType + `
+		}
+		reverse_proxy ` + strings.TrimPrefix(to.srv.URL, "http://") + `
+	}`
+	}
+	startCaddy(t, globalOptions(logFile)+`
+:`+port+` {`+route(appID, mchID, apiKey, "MD5", a)+route(otherAppID, otherMchID, otherAPIKey, "HMAC-SHA256", b)+`
+}
+`)
+	post := func(body string) (int, string) {
+		t.Helper()
+		res, err := http.Post("http://localhost:"+port+"/webhooks/wechat_v2", "text/xml", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		out, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(out)
+	}
+	const idA, idB = "wechat_v2:4200000123202611220000000077:payment.succeeded", "wechat_v2:4200000200202612080000000001:payment.succeeded"
+	ofB := func(p transform.Params) transform.Params {
+		return set("transaction_id", "4200000200202612080000000001")(set("mch_id", otherMchID)(set("appid", otherAppID)(p)))
+	}
+	if status, body := post(xmlOf(notification(apiKey, wechatv2.SignMD5, nil))); status != 200 || body != wechatv2.AckBody {
+		t.Fatalf("the first merchant's notification: %d %q, want the ACK", status, body)
+	}
+	status, body := post(xmlOf(notification(otherAPIKey, wechatv2.SignHMACSHA256, ofB)))
+	if status != 401 || !strings.Contains(body, "<return_code><![CDATA[FAIL]]></return_code>") {
+		t.Fatalf("the second merchant's notification: %d %q, want 401 in WeChat's FAIL form", status, body)
+	}
+	if na, nb, nbA := a.count(idA), b.count(idB), a.count(idB); na != 1 || nb != 0 || nbA != 0 {
+		t.Fatalf("the first merchant received its event %d times and the second's %d times, the second merchant %d times; want 1, 0, 0", na, nbA, nb)
+	}
+	mustContain(t, logText(t, logFile), `"reason":"notification is for another merchant"`, "the refusal's log line")
 }
