@@ -165,3 +165,36 @@ func TestSameWebhookPathTwice(t *testing.T) {
 	}
 	mustContain(t, logText(t, logFile), `"reason":"notification is for another merchant"`, "the refusal's log line")
 }
+
+// TestCBTISRouteGivenAnotherMerchantsUID: README "Several merchants". A
+// route given another merchant's uid by mistake, with its own
+// client_secret, does not pay with the token that merchant's route
+// fetched (its payments would go to that merchant): its own fetch is
+// refused, as it would be alone, and that merchant's route goes on with
+// its token. The old code paid through it with the other's token.
+func TestCBTISRouteGivenAnotherMerchantsUID(t *testing.T) {
+	const uid = "1001"
+	f := newCBTISTenants(t, map[string]string{uid: "cs-tenant-a-secret"})
+	mistaken := strings.Replace(f.route("b", uid), "client_secret cs-tenant-a-secret", "client_secret cs-tenant-b-secret", 1)
+	if !strings.Contains(mistaken, "cs-tenant-b-secret") {
+		t.Fatal("the mistaken route has merchant A's secret")
+	}
+	port := itoa(freePort(t))
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+`
+:`+port+` {`+f.route("a", uid)+mistaken+`
+}
+`)
+	base := "http://localhost:" + port
+	if r := postJSON(t, tc, base+"/a/pay", cbtisPay("A-1")); r.status != 200 || !strings.Contains(string(r.body), `"provider_order_id":"CA-1"`) {
+		t.Fatalf("merchant A's pay: %d %s", r.status, r.body)
+	}
+	if r := postJSON(t, tc, base+"/b/pay", cbtisPay("B-1")); r.status != 502 || !strings.Contains(string(r.body), `"code":"upstream_error"`) {
+		t.Fatalf("the mistaken route's pay: %d %s, want its own fetch refused (502)", r.status, r.body)
+	}
+	if r := postJSON(t, tc, base+"/a/pay", cbtisPay("A-2")); r.status != 200 {
+		t.Fatalf("merchant A's pay after the mistaken route's: %d %s", r.status, r.body)
+	}
+	if n, m := f.fetchesOf(uid), f.misuses(); n != 2 || m != 0 {
+		t.Fatalf("%d fetches for uid %s and %d calls with another uid's token, want 2 (one per client_secret) and 0", n, uid, m)
+	}
+}

@@ -274,7 +274,7 @@ func TestSharedTokenWithoutLifetimeAndErrors(t *testing.T) {
 	store := transformtest.NewMemStore()
 	cs := instances(t, 2, ts.URL(), store, newClock())
 	token(t, cs[0])
-	if v, _ := store.Load(context.Background(), cs[0].tokens.key); string(v) != `{"access_token":"tok-1","owner":"`+cs[0].tokens.owner+`"}` {
+	if v, _ := store.Load(context.Background(), cs[0].tokens.key); string(v) != `{"access_token":"tok-1","owner":"`+cs[0].tokens.owner+`","credential":"`+cs[0].tokens.credential+`"}` {
 		t.Fatalf("stored %s", v)
 	}
 	if tok := token(t, cs[1]); tok != "tok-1" || ts.Fetches() != 1 {

@@ -2,6 +2,7 @@ package cbtis
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -42,7 +43,10 @@ type tokenSource struct {
 	key    string // the shared token's key: minipay/cbtis/<sha256(token_url+uid)>/token
 	failed string // beside it, the last failed fetch: …/failure
 	owner  string // the configuration a shared token is for (sharedToken.Owner)
-	now    func() time.Time
+	// credential tells the client_secret a shared token was fetched with
+	// (sharedToken.Credential)
+	credential string
+	now        func() time.Time
 
 	mu        sync.Mutex
 	token     string
@@ -80,7 +84,19 @@ func newTokenSource(cfg *Config, hc *http.Client, now func() time.Time) (*tokenS
 	sum := sha256.Sum256([]byte(cfg.TokenURL + cfg.UID))
 	prefix := "minipay/cbtis/" + hex.EncodeToString(sum[:]) + "/"
 	return &tokenSource{hc: hc, url: u.String(), secret: cfg.ClientSecret, key: prefix + "token", failed: prefix + "failure",
-		owner: tokenOwner(cfg.TokenURL, cfg.UID), now: now}, nil
+		owner: tokenOwner(cfg.TokenURL, cfg.UID), credential: tokenCredential(cfg.ClientSecret), now: now}, nil
+}
+
+// tokenCredential tells the client_secret a shared token was fetched with
+// without revealing it: the first 128 bits, in lowercase hex, of an
+// HMAC-SHA256 of the text "caddy-minipay cbtis token" under it. Routes of
+// one token_url and uid with another client_secret (a route given another
+// merchant's uid by mistake, whose own fetch the API refuses) do not take
+// each other's token, nor each other's failure.
+func tokenCredential(clientSecret string) string {
+	mac := hmac.New(sha256.New, []byte(clientSecret))
+	mac.Write([]byte("caddy-minipay cbtis token"))
+	return hex.EncodeToString(mac.Sum(nil)[:16])
 }
 
 // tokenOwner names the token_url and uid a shared token was fetched for:
@@ -187,7 +203,8 @@ func (s *tokenSource) obtain(ctx context.Context) (sharedToken, error) {
 	before := s.loadFailure(ctx, store)
 	v, err := transform.FillShared(ctx, store, s.key, sharedLockWait, func(b []byte) bool {
 		t, ok := decodeShared(b)
-		return ok && (t.Owner == "" || t.Owner == s.owner) && !slices.Contains(refused, t.AccessToken) && (t.RefreshAt.IsZero() || s.now().Before(t.RefreshAt))
+		return ok && (t.Owner == "" || t.Owner == s.owner) && (t.Credential == "" || t.Credential == s.credential) &&
+			!slices.Contains(refused, t.AccessToken) && (t.RefreshAt.IsZero() || s.now().Before(t.RefreshAt))
 	}, func() ([]byte, error) {
 		if err := s.failedMeanwhile(ctx, store, before); err != nil {
 			return nil, err
@@ -227,12 +244,14 @@ type sharedFailure struct {
 	Message         string    `json:"message"`
 	ProviderCode    string    `json:"provider_code,omitempty"`
 	ProviderMessage string    `json:"provider_message,omitempty"`
-	Owner           string    `json:"owner,omitempty"` // as sharedToken's: another pair's failure is not this one's
+	Owner           string    `json:"owner,omitempty"`      // as sharedToken's: another pair's failure is not this one's
+	Credential      string    `json:"credential,omitempty"` // as sharedToken's: another client_secret's failure is not this one's
 }
 
 // shareFailure stores the failure of this instance's fetch.
 func (s *tokenSource) shareFailure(ctx context.Context, store transform.Store, err error) {
-	f := sharedFailure{ID: transform.Nonce(16), FailedAt: s.now().UTC(), Message: "the access token could not be fetched", Owner: s.owner}
+	f := sharedFailure{ID: transform.Nonce(16), FailedAt: s.now().UTC(), Message: "the access token could not be fetched", Owner: s.owner,
+		Credential: s.credential}
 	var te *transform.Error
 	if errors.As(err, &te) {
 		f.Message, f.ProviderCode, f.ProviderMessage = te.Message, te.ProviderCode, te.ProviderMessage
@@ -256,7 +275,8 @@ func (s *tokenSource) loadFailure(ctx context.Context, store transform.Store) st
 func (s *tokenSource) failedMeanwhile(ctx context.Context, store transform.Store, before string) error {
 	b := s.loadFailure(ctx, store)
 	var f sharedFailure
-	if b == "" || b == before || transform.UnmarshalExact([]byte(b), &f) != nil || f.Message == "" || (f.Owner != "" && f.Owner != s.owner) {
+	if b == "" || b == before || transform.UnmarshalExact([]byte(b), &f) != nil || f.Message == "" || (f.Owner != "" && f.Owner != s.owner) ||
+		(f.Credential != "" && f.Credential != s.credential) {
 		return nil
 	}
 	return transform.UpstreamCode(f.Message+" (another instance's fetch)", f.ProviderCode, f.ProviderMessage)
@@ -264,13 +284,15 @@ func (s *tokenSource) failedMeanwhile(ctx context.Context, store transform.Store
 
 // sharedToken is a token with its times, as the store keeps it; the times
 // are absent for a token without expires_in. Owner is tokenOwner of the
-// configuration that fetched it; a token without one (an earlier version's,
-// or written by hand) is taken for any.
+// configuration that fetched it, Credential tokenCredential of its
+// client_secret; a token without one (an earlier version's, or written by
+// hand) is taken for any.
 type sharedToken struct {
 	AccessToken string    `json:"access_token"`
 	RefreshAt   time.Time `json:"refresh_at,omitzero"` // renew from then on
 	ExpiresAt   time.Time `json:"expires_at,omitzero"` // what expires_in said
 	Owner       string    `json:"owner,omitempty"`
+	Credential  string    `json:"credential,omitempty"`
 }
 
 // decodeShared reads a stored token, refusing what the token endpoint's
@@ -298,9 +320,10 @@ func (s *tokenSource) fetchOwn(ctx context.Context) (sharedToken, error) {
 	s.mu.Unlock()
 	token, lifetime, expires, err := s.request(ctx)
 	if err != nil || !expires {
-		return sharedToken{AccessToken: token, Owner: s.owner}, err
+		return sharedToken{AccessToken: token, Owner: s.owner, Credential: s.credential}, err
 	}
-	return sharedToken{AccessToken: token, RefreshAt: start.Add(lifetime - margin(lifetime)), ExpiresAt: start.Add(lifetime), Owner: s.owner}, nil
+	return sharedToken{AccessToken: token, RefreshAt: start.Add(lifetime - margin(lifetime)), ExpiresAt: start.Add(lifetime),
+		Owner: s.owner, Credential: s.credential}, nil
 }
 
 // margin is a minute, or a quarter of a short lifetime (a 2-minute token is
