@@ -3,9 +3,11 @@ package integration
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/minipay/caddy-minipay/transform"
@@ -118,9 +120,38 @@ func TestDedupeMerchantsSharingAKey(t *testing.T) {
 // block answers every notification: the first merchant's are
 // acknowledged, the second's refused (401, WeChat's FAIL form) with the
 // log reason that names the mistake, and neither reaches the second
-// merchant's backend. The load does not fail.
+// merchant's backend. Two minipay routes of one path alike: every call is
+// the first merchant's (signed with its key, naming its mch_id), the
+// second merchant's payments included. The load does not fail.
 func TestSameWebhookPathTwice(t *testing.T) {
 	a, b := newCountingMerchant(t), newCountingMerchant(t)
+	var mchIDs []string
+	var mu sync.Mutex
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		_, p, err := transform.ParseFlatXML(body)
+		mu.Lock()
+		if err == nil {
+			mchIDs = append(mchIDs, p.Get("mch_id"))
+		}
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = io.WriteString(w, `<xml><return_code>FAIL</return_code><return_msg>not this test's concern</return_msg></xml>`)
+	}))
+	t.Cleanup(upstream.Close)
+	pay := func(app, mch, key string) string {
+		return `
+	handle /pay/* {
+		minipay wechat_v2 {
+			app_id ` + app + `
+			mch_id ` + mch + `
+			api_key ` + key + `
+			notify_url https://merchant.example/webhooks/wechat_v2
+			client_ip 127.0.0.1
+		}
+		reverse_proxy ` + strings.TrimPrefix(upstream.URL, "http://") + `
+	}`
+	}
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
 	port := itoa(freePort(t))
 	route := func(app, mch, key, signType string, to *countingMerchant) string {
@@ -136,7 +167,8 @@ func TestSameWebhookPathTwice(t *testing.T) {
 	}`
 	}
 	startCaddy(t, globalOptions(logFile)+`
-:`+port+` {`+route(appID, mchID, apiKey, "MD5", a)+route(otherAppID, otherMchID, otherAPIKey, "HMAC-SHA256", b)+`
+:`+port+` {`+route(appID, mchID, apiKey, "MD5", a)+route(otherAppID, otherMchID, otherAPIKey, "HMAC-SHA256", b)+
+		pay(appID, mchID, apiKey)+pay(otherAppID, otherMchID, otherAPIKey)+`
 }
 `)
 	post := func(body string) (int, string) {
@@ -164,6 +196,20 @@ func TestSameWebhookPathTwice(t *testing.T) {
 		t.Fatalf("the first merchant received its event %d times and the second's %d times, the second merchant %d times; want 1, 0, 0", na, nbA, nb)
 	}
 	mustContain(t, logText(t, logFile), `"reason":"notification is for another merchant"`, "the refusal's log line")
+	for i := range 3 {
+		res, err := http.Post("http://localhost:"+port+"/pay/pay", "application/json",
+			strings.NewReader(`{"order_id":"DUP-`+itoa(i)+`","amount":"0.01","currency":"CNY","description":"d","openid":"o"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(mchIDs) != 3 || mchIDs[0] != mchID || mchIDs[1] != mchID || mchIDs[2] != mchID {
+		t.Fatalf("the calls of two minipay routes of one path named mch_id %q, want the first merchant's %s thrice", mchIDs, mchID)
+	}
 }
 
 // TestCBTISRouteGivenAnotherMerchantsUID: README "Several merchants". A
