@@ -1,14 +1,18 @@
 package integration
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
 	"github.com/minipay/caddy-minipay/transform/wechatv2"
@@ -242,5 +246,104 @@ func TestCBTISRouteGivenAnotherMerchantsUID(t *testing.T) {
 	}
 	if n, m := f.fetchesOf(uid), f.misuses(); n != 2 || m != 0 {
 		t.Fatalf("%d fetches for uid %s and %d calls with another uid's token, want 2 (one per client_secret) and 0", n, uid, m)
+	}
+}
+
+// TestAccessLogNamesTheMerchant: README "Several merchants". The plugin's
+// log lines name the provider; each merchant's routes name the merchant
+// with log_append, and the site's access log then tells every request of
+// one merchant from the other's, a notification refused on the other
+// merchant's route included. No log line holds either merchant's key.
+func TestAccessLogNamesTheMerchant(t *testing.T) {
+	a, b := newCountingMerchant(t), newCountingMerchant(t)
+	dir := t.TempDir()
+	logFile, accessLog := filepath.Join(dir, "caddy.log"), filepath.Join(dir, "access.log")
+	port := itoa(freePort(t))
+	shop := func(name, app, mch, key, signType string, to *countingMerchant) string {
+		return `
+	handle_path /` + name + `/* {
+		log_append merchant ` + name + `
+		handle /webhooks/wechat_v2 {
+			minipay_webhook wechat_v2 {
+				app_id ` + app + `
+				mch_id ` + mch + `
+				api_key ` + key + `
+				sign_type ` + signType + `
+			}
+			reverse_proxy ` + strings.TrimPrefix(to.srv.URL, "http://") + `
+		}
+	}`
+	}
+	startCaddy(t, globalOptions(logFile)+`
+:`+port+` {
+	log {
+		output file `+accessLog+`
+		format json
+	}`+shop("shop-a", appID, mchID, apiKey, "MD5", a)+shop("shop-b", otherAppID, otherMchID, otherAPIKey, "HMAC-SHA256", b)+`
+}
+`)
+	ofB := func(p transform.Params) transform.Params {
+		return set("transaction_id", "4200000200202612080000000002")(set("mch_id", otherMchID)(set("appid", otherAppID)(p)))
+	}
+	noteA, noteB := xmlOf(notification(apiKey, wechatv2.SignMD5, nil)), xmlOf(notification(otherAPIKey, wechatv2.SignHMACSHA256, ofB))
+	for _, step := range []struct {
+		path, body string
+		status     int
+		merchant   string
+	}{
+		{"/shop-a/webhooks/wechat_v2", noteA, 200, "shop-a"},
+		{"/shop-b/webhooks/wechat_v2", noteB, 200, "shop-b"},
+		{"/shop-b/webhooks/wechat_v2", noteA, 401, "shop-b"}, // A's notification on B's route
+	} {
+		res, err := http.Post("http://localhost:"+port+step.path, "text/xml", strings.NewReader(step.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != step.status {
+			t.Fatalf("%s: %d, want %d", step.path, res.StatusCode, step.status)
+		}
+	}
+	if na, nb := a.count("wechat_v2:4200000123202611220000000077:payment.succeeded"), b.count("wechat_v2:4200000200202612080000000002:payment.succeeded"); na != 1 || nb != 1 {
+		t.Fatalf("merchant A received its event %d times and B %d times, want once each", na, nb)
+	}
+	// The access log is written after the answer: wait for its three lines.
+	var lines []map[string]any
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lines = lines[:0]
+		text, _ := os.ReadFile(accessLog)
+		for _, line := range strings.Split(strings.TrimSpace(string(text)), "\n") {
+			var entry map[string]any
+			if json.Unmarshal([]byte(line), &entry) == nil && entry["msg"] == "handled request" {
+				lines = append(lines, entry)
+			}
+		}
+		if len(lines) >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := map[string]bool{}
+	for _, entry := range lines {
+		status, _ := entry["status"].(float64)
+		got[strconv.Itoa(int(status))+" "+str(entry["merchant"])] = true
+	}
+	for _, k := range []string{"200 shop-a", "200 shop-b", "401 shop-b"} {
+		if !got[k] {
+			t.Errorf("no access log line with status and merchant %q (lines %v)", k, got)
+		}
+	}
+	if len(lines) != 3 {
+		t.Errorf("%d access log lines, want 3", len(lines))
+	}
+	for _, f := range []string{logFile, accessLog} {
+		text := logText(t, f)
+		for _, secret := range []string{apiKey, otherAPIKey} {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s holds a merchant's api_key", filepath.Base(f))
+			}
+		}
 	}
 }
