@@ -159,16 +159,7 @@ func TestSameWebhookPathTwice(t *testing.T) {
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
 	port := itoa(freePort(t))
 	route := func(app, mch, key, signType string, to *countingMerchant) string {
-		return `
-	handle /webhooks/wechat_v2 {
-		minipay_webhook wechat_v2 {
-			app_id ` + app + `
-			mch_id ` + mch + `
-			api_key ` + key + `
-			sign_type ` + signType + `
-		}
-		reverse_proxy ` + strings.TrimPrefix(to.srv.URL, "http://") + `
-	}`
+		return "\n\thandle /webhooks/wechat_v2 {" + v2WebhookRoute(app, mch, key, signType, to) + "\n\t}"
 	}
 	startCaddy(t, globalOptions(logFile)+`
 :`+port+` {`+route(appID, mchID, apiKey, "MD5", a)+route(otherAppID, otherMchID, otherAPIKey, "HMAC-SHA256", b)+
@@ -260,19 +251,8 @@ func TestAccessLogNamesTheMerchant(t *testing.T) {
 	logFile, accessLog := filepath.Join(dir, "caddy.log"), filepath.Join(dir, "access.log")
 	port := itoa(freePort(t))
 	shop := func(name, app, mch, key, signType string, to *countingMerchant) string {
-		return `
-	handle_path /` + name + `/* {
-		log_append merchant ` + name + `
-		handle /webhooks/wechat_v2 {
-			minipay_webhook wechat_v2 {
-				app_id ` + app + `
-				mch_id ` + mch + `
-				api_key ` + key + `
-				sign_type ` + signType + `
-			}
-			reverse_proxy ` + strings.TrimPrefix(to.srv.URL, "http://") + `
-		}
-	}`
+		return "\n\thandle_path /" + name + "/* {\n\t\tlog_append merchant " + name +
+			"\n\t\thandle /webhooks/wechat_v2 {" + v2WebhookRoute(app, mch, key, signType, to) + "\n\t\t}\n\t}"
 	}
 	startCaddy(t, globalOptions(logFile)+`
 :`+port+` {
@@ -346,4 +326,17 @@ func TestAccessLogNamesTheMerchant(t *testing.T) {
 			}
 		}
 	}
+}
+
+// v2WebhookRoute is the body of a handle block of one wechat_v2 merchant's
+// minipay_webhook, forwarding to the merchant to.
+func v2WebhookRoute(app, mch, key, signType string, to *countingMerchant) string {
+	return `
+		minipay_webhook wechat_v2 {
+			app_id ` + app + `
+			mch_id ` + mch + `
+			api_key ` + key + `
+			sign_type ` + signType + `
+		}
+		reverse_proxy ` + strings.TrimPrefix(to.srv.URL, "http://")
 }
