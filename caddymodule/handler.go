@@ -55,6 +55,18 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// Cleanup implements caddy.CleanerUpper, called when the handler's
+// configuration is unloaded (a reload, a stop): the provider comes off the
+// admin API's list, and the connections a client keeps idle on its own
+// (cbtis's token endpoint) are closed rather than left open until their
+// idle timeout.
+func (h *Handler) Cleanup() error {
+	if c, ok := h.client.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+	return h.adminListing.Cleanup()
+}
+
 // readsCallerIP tells whether client's pay may fall back on the caller's
 // IP (transform.Operations.CallerIPFallback); one that does not say is
 // given it.

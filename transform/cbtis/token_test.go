@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/minipay/caddy-minipay/transform"
+	"github.com/minipay/caddy-minipay/transform/transformtest"
 )
 
 // docs/providers/cbtis.md "Authentication": GET {token_url}?grant_type=client_credentials&uid=&client_secret=.
@@ -350,5 +351,47 @@ func TestTokenExpiresInForms(t *testing.T) {
 		if err != nil || tok != "tok-1" || !c.TokenExpiresAt().Equal(want) {
 			t.Errorf("expires_in %s: token %q (%v), expires %v, want %v", tt.raw, tok, err, c.TokenExpiresAt(), want)
 		}
+	}
+}
+
+// CloseIdleConnections closes the connection the token fetch left idle
+// (kept up to 30 s otherwise: minipay calls it when a reload unloads the
+// client's configuration), after a token and after a refusal alike, and
+// the client fetches again afterwards on a new one.
+func TestCloseIdleConnections(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		status int
+		answer string
+	}{
+		{"after a token", http.StatusOK, `{"access_token":"tok-1","expires_in":3600}`},
+		{"after a refusal", http.StatusUnauthorized, `{"code":40100,"message":"bad credentials"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := transformtest.NewConnServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+				_, _ = w.Write([]byte(tt.answer))
+			}))
+			c := newTestClient(t, testConfig(srv.URL+PathAuth), nil)
+			fetch := func() {
+				t.Helper()
+				c.tokens.Invalidate("tok-1")
+				if _, err := c.tokens.Token(context.Background()); (err == nil) != (tt.status == http.StatusOK) {
+					t.Fatalf("Token: %v, answered %d", err, tt.status)
+				}
+			}
+			fetch()
+			if n := srv.Open(); n != 1 {
+				t.Fatalf("%d connections open after a fetch, want the 1 kept idle", n)
+			}
+			c.CloseIdleConnections()
+			if n := srv.OpenAfter(0, 5*time.Second); n != 0 {
+				t.Fatalf("%d connections open 5 s after CloseIdleConnections, want 0", n)
+			}
+			fetch()
+			if n := srv.Open(); n != 1 {
+				t.Fatalf("%d connections open after a fetch following CloseIdleConnections, want 1", n)
+			}
+		})
 	}
 }

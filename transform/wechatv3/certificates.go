@@ -156,7 +156,10 @@ func NewCertificates(rawURL string, signer *Signer, apiV3Key []byte) (*Certifica
 	return &Certificates{
 		url: rawURL, signer: signer, apiV3Key: apiV3Key,
 		// A redirect is the answer, a failed download: the signed request
-		// is not sent on elsewhere (nor is any call minipay makes).
+		// is not sent on elsewhere (nor is any call minipay makes). No
+		// Transport: http.DefaultTransport's pool, which the downloaders
+		// of every configuration share, so a reload leaves no idle
+		// connection of the old one's (nor may its Cleanup close them).
 		Client:       &http.Client{Timeout: 10 * time.Second, CheckRedirect: transform.NoRedirect},
 		Now:          time.Now,
 		RefreshEvery: CertificatesRefreshEvery, MinInterval: CertificatesMinInterval,
