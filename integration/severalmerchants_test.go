@@ -340,3 +340,71 @@ func v2WebhookRoute(app, mch, key, signType string, to *countingMerchant) string
 		}
 		reverse_proxy ` + strings.TrimPrefix(to.srv.URL, "http://")
 }
+
+// TestWechatV3MerchantsKeepTheirCertificates: README "Several merchants"
+// and "Clusters". Two wechat_v3 merchants in certificate mode on one
+// storage, each with its own /v3/certificates publishing its own platform
+// certificate (and, by mistake, one api_v3_key and merchant key): each
+// route downloads its own merchant's certificates (the other's stored
+// download is under the other's mch_id), never trusts the other merchant's
+// certificate (a notification of its own signed by it is refused, 401),
+// and refuses the other merchant's notification, whoever signed it.
+func TestWechatV3MerchantsKeepTheirCertificates(t *testing.T) {
+	const mchA, mchB = "1900000781", "1900000782"
+	now := time.Now()
+	pa, pb := newV3Platform(t, 0x0C0C0C0001, now.Add(-time.Hour), now.AddDate(5, 0, 0)), newV3Platform(t, 0x0C0C0C0002, now.Add(-time.Hour), now.AddDate(5, 0, 0))
+	merchantKey := &v3PrivateKey(t, "apiclient_key.pem").PublicKey
+	srvA, srvB := &v3CertificateServer{t: t, merchant: merchantKey, mchID: mchA}, &v3CertificateServer{t: t, merchant: merchantKey, mchID: mchB}
+	srvA.publish(pa)
+	srvB.publish(pb)
+	fakeA, fakeB := httptest.NewServer(srvA), httptest.NewServer(srvB)
+	t.Cleanup(fakeA.Close)
+	t.Cleanup(fakeB.Close)
+	a, b := newCountingMerchant(t), newCountingMerchant(t)
+	route := func(path, mch, certificates string, to *countingMerchant) string {
+		return "\n\thandle " + path + " {\n\t\tminipay_webhook wechat_v3 {\n\t\t\tapp_id " + appID + "\n\t\t\tmch_id " + mch +
+			"\n\t\t\tserial_no " + v3Serial + "\n\t\t\tprivate_key {file." + v3KeyPath(t, "apiclient_key.pem") + "}\n\t\t\tapi_v3_key " + v3APIv3Key +
+			"\n\t\t\tcertificates_url " + certificates + "/v3/certificates\n\t\t}\n\t\treverse_proxy " + strings.TrimPrefix(to.srv.URL, "http://") + "\n\t}"
+	}
+	port := itoa(freePort(t))
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+":"+port+" {"+
+		route("/hook/a", mchA, fakeA.URL, a)+route("/hook/b", mchB, fakeB.URL, b)+"\n}\n")
+	notify := func(path, mch, txID string, p v3Platform) int {
+		tx := `{"appid":"` + appID + `","mchid":"` + mch + `","out_trade_no":"SAME-1","transaction_id":"` + txID + `","trade_type":"JSAPI","trade_state":"SUCCESS",` +
+			`"trade_state_desc":"支付成功","success_time":"2026-12-08T10:00:05+08:00","payer":{"openid":"o"},"amount":{"total":1230,"currency":"CNY"}}`
+		body := v3Notification(t, "EV-"+txID, "TRANSACTION.SUCCESS", "支付成功", "transaction", tx)
+		return do(t, tc, http.MethodPost, "http://localhost:"+port+path, "application/json", []byte(body),
+			flatten(wechatHeaders(t, p.key, p.serial, time.Now().Unix(), body))...).status
+	}
+	for _, step := range []struct {
+		name               string
+		path, mch, txID    string
+		signer             v3Platform
+		status             int
+		maxDownA, maxDownB int32 // downloads from each merchant's /v3/certificates so far, at most
+	}{
+		{"merchant A's notification", "/hook/a", mchA, "4200000781000001", pa, 200, 1, 0},
+		{"merchant B's notification: B's own download", "/hook/b", mchB, "4200000782000001", pb, 200, 1, 1},
+		{"B's notification signed by A's platform certificate", "/hook/b", mchB, "4200000782000002", pa, 401, 1, 2},
+		{"A's notification on B's route", "/hook/b", mchA, "4200000781000003", pa, 401, 1, 2},
+		{"B's notification on A's route", "/hook/a", mchB, "4200000782000004", pb, 401, 2, 2},
+	} {
+		if status := notify(step.path, step.mch, step.txID, step.signer); status != step.status {
+			t.Fatalf("%s: %d, want %d", step.name, status, step.status)
+		}
+		if na, nb := srvA.downloads.Load(), srvB.downloads.Load(); na > step.maxDownA || nb > step.maxDownB {
+			t.Fatalf("%s: %d downloads from A's /v3/certificates and %d from B's, want at most %d and %d", step.name, na, nb, step.maxDownA, step.maxDownB)
+		}
+	}
+	if na, nb := srvA.downloads.Load(), srvB.downloads.Load(); na < 1 || nb < 1 {
+		t.Fatalf("%d downloads from A's and %d from B's: each route must download its own", na, nb)
+	}
+	if n := srvA.badAuth.Load() + srvB.badAuth.Load(); n != 0 {
+		t.Fatalf("%d downloads were refused (another merchant's mchid or signature)", n)
+	}
+	na1, nb1 := a.count("wechat_v3:4200000781000001:payment.succeeded"), b.count("wechat_v3:4200000782000001:payment.succeeded")
+	if na1 != 1 || nb1 != 1 || a.count("wechat_v3:4200000782000004:payment.succeeded") != 0 || b.count("wechat_v3:4200000781000003:payment.succeeded") != 0 ||
+		b.count("wechat_v3:4200000782000002:payment.succeeded") != 0 {
+		t.Fatalf("events forwarded: A's own %d, B's own %d; the refused ones must reach no one", na1, nb1)
+	}
+}
