@@ -51,10 +51,24 @@ func Pick() (int, error) {
 	return 0, fmt.Errorf("testport: every port of %d-%d was handed out or in use", lo, hi)
 }
 
-// pickRange is the ports Pick draws from: below the ephemeral range that
-// /proc/sys/net/ipv4/ip_local_port_range gives (Linux's default
-// 32768-60999 where it cannot be read), or above it when too few lie below.
+// PortsVariable names the environment variable that gives Pick a range of
+// its own, "lo-hi" (62900-63299): several test runs on one machine, each
+// told its own ports, then never pick one another's. A value that is not
+// such a range is ignored.
+const PortsVariable = "MINIPAY_TEST_PORTS"
+
+// pickRange is the ports Pick draws from: PortsVariable's range when set;
+// else below the ephemeral range that /proc/sys/net/ipv4/ip_local_port_range
+// gives (Linux's default 32768-60999 where it cannot be read), or above it
+// when too few lie below.
 func pickRange() (lo, hi int) {
+	if a, z, ok := strings.Cut(os.Getenv(PortsVariable), "-"); ok {
+		lo, errLo := strconv.Atoi(a)
+		hi, errHi := strconv.Atoi(z)
+		if errLo == nil && errHi == nil && 0 < lo && lo <= hi && hi <= 65535 {
+			return lo, hi
+		}
+	}
 	first, last := 32768, 60999
 	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
 		if f := strings.Fields(string(b)); len(f) == 2 {

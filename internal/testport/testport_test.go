@@ -16,15 +16,8 @@ import (
 // It starts from none handed out, and leaves the process's record as it
 // was, so that each of go test -count=N's runs asks for as many.
 func TestFreeNeverRepeats(t *testing.T) {
-	handedOut.Lock()
-	before := handedOut.ports
-	handedOut.ports = map[int]bool{}
-	handedOut.Unlock()
-	t.Cleanup(func() {
-		handedOut.Lock()
-		handedOut.ports = before
-		handedOut.Unlock()
-	})
+	t.Setenv(PortsVariable, "") // the default range: 8000 ports
+	noneHandedOut(t)
 	first, last := 32768, 60999
 	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
 		if _, err := fmt.Sscan(string(b), &first, &last); err != nil {
@@ -77,4 +70,55 @@ func TestNeverSkipped(t *testing.T) {
 			t.Fatalf("skipped %v: %d errors, want %d", skipped, r.errors, want)
 		}
 	}
+}
+
+// TestPickRangeFromEnvironment: PortsVariable's "lo-hi" is the range Pick
+// draws from, every port of it handed out once and then none; a value
+// that is no such range leaves the default.
+func TestPickRangeFromEnvironment(t *testing.T) {
+	t.Setenv(PortsVariable, "")
+	defLo, defHi := pickRange()
+	for _, tt := range []struct {
+		value  string
+		lo, hi int
+	}{
+		{"62900-63299", 62900, 63299}, {"1024-1024", 1024, 1024}, {"", defLo, defHi}, {"62900", defLo, defHi},
+		{"x-y", defLo, defHi}, {"63299-62900", defLo, defHi}, {"0-10", defLo, defHi}, {"1-65536", defLo, defHi}, {"-1-5", defLo, defHi},
+	} {
+		t.Setenv(PortsVariable, tt.value)
+		if lo, hi := pickRange(); lo != tt.lo || hi != tt.hi {
+			t.Errorf("%s=%q: range %d-%d, want %d-%d", PortsVariable, tt.value, lo, hi, tt.lo, tt.hi)
+		}
+	}
+
+	noneHandedOut(t)
+	t.Setenv(PortsVariable, "63290-63299") // the last ten of this run's own range
+	seen := map[int]bool{}
+	for {
+		port, err := Pick()
+		if err != nil {
+			break
+		}
+		if port < 63290 || port > 63299 || seen[port] {
+			t.Fatalf("Pick gave %d (seen before: %v) from 63290-63299", port, seen[port])
+		}
+		seen[port] = true
+	}
+	if len(seen) == 0 {
+		t.Error("Pick gave no port of 63290-63299")
+	}
+}
+
+// noneHandedOut starts t from no port handed out, and puts the process's
+// record back when t ends.
+func noneHandedOut(t *testing.T) {
+	handedOut.Lock()
+	before := handedOut.ports
+	handedOut.ports = map[int]bool{}
+	handedOut.Unlock()
+	t.Cleanup(func() {
+		handedOut.Lock()
+		handedOut.ports = before
+		handedOut.Unlock()
+	})
 }
