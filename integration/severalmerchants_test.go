@@ -408,3 +408,50 @@ func TestWechatV3MerchantsKeepTheirCertificates(t *testing.T) {
 		t.Fatalf("events forwarded: A's own %d, B's own %d; the refused ones must reach no one", na1, nb1)
 	}
 }
+
+// TestSandboxMerchantsKeepTheirOrders: README "Several merchants" and
+// "Sandbox". Two wechat_v2 merchants, each with its own sandbox site (a
+// sandbox plays one merchant per provider): an order paid through merchant
+// A's route cannot be queried, refunded or closed through B's (B's
+// sandbox has no such order: 422 ORDERNOTEXIST), and a route of B pointed
+// at A's sandbox by mistake is refused there as WeChat refuses a request
+// signed with another key (return_code FAIL 签名错误: 502 upstream_error)
+// and never reaches A's order; A's order is as A left it.
+func TestSandboxMerchantsKeepTheirOrders(t *testing.T) {
+	site, sandboxA, sandboxB := itoa(freePort(t)), itoa(freePort(t)), itoa(freePort(t))
+	merchantA := "\t\t\tapp_id " + appID + "\n\t\t\tmch_id " + mchID + "\n\t\t\tapi_key " + apiKey + "\n"
+	merchantB := "\t\t\tapp_id " + otherAppID + "\n\t\t\tmch_id " + otherMchID + "\n\t\t\tapi_key " + otherAPIKey + "\n\t\t\tsign_type HMAC-SHA256\n"
+	route := func(prefix, merchant, sandbox string) string {
+		return "\n\thandle_path /" + prefix + "/* {\n\t\tminipay wechat_v2 {\n" + merchant + "\t\t\tnotify_url https://merchant.example/" + prefix +
+			"\n\t\t\tclient_ip 127.0.0.1\n\t\t}\n\t\treverse_proxy 127.0.0.1:" + sandbox + "\n\t}"
+	}
+	sandbox := func(port, merchant string) string {
+		return "\n:" + port + " {\n\tbind 127.0.0.1\n\tminipay_sandbox wechat_v2 {\n" + merchant + "\t}\n}\n"
+	}
+	tc := startCaddy(t, globalOptions(filepath.Join(t.TempDir(), "caddy.log"))+":"+site+" {"+
+		route("a", merchantA, sandboxA)+route("b", merchantB, sandboxB)+route("b-on-a", merchantB, sandboxA)+"\n}\n"+
+		sandbox(sandboxA, merchantA)+sandbox(sandboxB, merchantB))
+	base := "http://localhost:" + site
+	if r := postJSON(t, tc, base+"/a/pay", `{"order_id":"SHOP-A-1","amount":"12.34","currency":"CNY","description":"d","openid":"o"}`); r.status != 200 {
+		t.Fatalf("merchant A's pay: %d %s", r.status, r.body)
+	}
+	for _, c := range []struct{ prefix, op, body, code, providerCode string }{
+		{"b", "query", `{"order_id":"SHOP-A-1"}`, "provider_rejected", "ORDERNOTEXIST"},
+		{"b", "close", `{"order_id":"SHOP-A-1"}`, "provider_rejected", "ORDERNOTEXIST"},
+		{"b", "refund", `{"order_id":"SHOP-A-1","refund_id":"SHOP-A-1-R1","amount":"1.00","total_amount":"12.34","currency":"CNY"}`, "provider_rejected", "ORDERNOTEXIST"},
+		{"b-on-a", "query", `{"order_id":"SHOP-A-1"}`, "upstream_error", "FAIL"},
+		{"b-on-a", "close", `{"order_id":"SHOP-A-1"}`, "upstream_error", "FAIL"},
+		{"b-on-a", "refund", `{"order_id":"SHOP-A-1","refund_id":"SHOP-A-1-R2","amount":"1.00","total_amount":"12.34","currency":"CNY"}`, "upstream_error", "FAIL"},
+	} {
+		r := postJSON(t, tc, base+"/"+c.prefix+"/"+c.op, c.body)
+		if e := r.errorOf(t); r.status < 400 || e["code"] != c.code || e["provider_code"] != c.providerCode {
+			t.Fatalf("/%s/%s of merchant A's order: %d %s, want %s %s", c.prefix, c.op, r.status, r.body, c.code, c.providerCode)
+		}
+		if strings.Contains(string(r.body), "12.34") {
+			t.Fatalf("/%s/%s answered merchant A's order: %s", c.prefix, c.op, r.body)
+		}
+	}
+	if r := postJSON(t, tc, base+"/a/query", `{"order_id":"SHOP-A-1"}`); r.status != 200 || r.json(t)["status"] != "pending" {
+		t.Fatalf("merchant A's query after B's tries: %d %s, want its order pending as it was", r.status, r.body)
+	}
+}
