@@ -38,6 +38,24 @@ func upstreamFailure(err error) *transform.Error {
 	return transform.Upstream("the provider could not be reached")
 }
 
+// maxResends bounds how many times resendCutShort sends a call again: more
+// than the idle connections Caddy's transport keeps per upstream (32 by
+// default), every one of which the provider may have closed at once.
+const maxResends = 40
+
+// requestCutShort tells that reverse_proxy failed writing the request to
+// the provider (a connection the provider had closed: broken pipe, reset,
+// closed), so the provider did not receive it whole and no answer began:
+// Go's transport writes a request with a body as its headers, then the
+// body, and a failed write of either is a *net.OpError "write" (over TLS)
+// or "readfrom" (a TCP connection's copy of the body). A dial's failure
+// ("dial") is reverse_proxy's to retry (lb_try_duration); an answer that
+// stopped is errAborted.
+func requestCutShort(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && (oe.Op == "write" || oe.Op == "readfrom")
+}
+
 // recorder captures the next handler's answer (reverse_proxy's: the
 // provider's or the merchant backend's) instead of sending it. It has a
 // header map of its own and does not unwrap to the merchant's

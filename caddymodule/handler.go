@@ -3,10 +3,13 @@ package caddymodule
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -279,6 +282,9 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 
 	upstreamStart := time.Now()
 	err := rec.record(r, next)
+	if err != nil && call.Idempotent && requestCutShort(err) && r.Context().Err() == nil {
+		err = resendCutShort(r, next, call, rec)
+	}
 	m.upstream.Observe(time.Since(upstreamStart).Seconds())
 	if err == nil && rec.status == statusClientClosed && errors.Is(r.Context().Err(), context.Canceled) {
 		// reverse_proxy's own 499 for a merchant that went away: no answer
@@ -315,6 +321,43 @@ func (h *Handler) roundTrip(r *http.Request, next caddyhttp.Handler, m opMetrics
 		return nil, transform.Upstream("the provider's answer could not be decoded")
 	}
 	return call.Decode(rec.status, rec.header, answer)
+}
+
+// resendCutShort sends an idempotent call again after reverse_proxy failed
+// writing it (requestCutShort): the provider never received it whole,
+// typically because it had closed, as idle, the keep-alive connection the
+// transport took. Go's transport sends such a call again itself only when
+// the connection fails before the request's first byte or while it waits
+// for the answer; the body, which it writes apart from the headers
+// (reverse_proxy's body is no in-memory reader it knows), it reports
+// failing as the body's own error, and never sends again. Like Go's rule,
+// the call is sent again while the failed write went to a connection used
+// before (a pool of them may all have been closed meanwhile), at most
+// maxResends times: a fresh connection that fails says the provider is
+// refusing, not that a connection went stale. The call sent again carries
+// the same Idempotency-Key. Each sending has a copy of the request's
+// variables: reverse_proxy writes its own there (prepareRequest), while the
+// transport may still be dialing for the sending before, whose dialer reads
+// them (Caddy 2.11.9 HTTPTransport's DialContext).
+func resendCutShort(r *http.Request, next caddyhttp.Handler, call *transform.Call, rec *recorder) error {
+	var reused atomic.Bool
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused.Store(info.Reused) }}
+	vars, _ := r.Context().Value(caddyhttp.VarsCtxKey).(map[string]any)
+	var err error
+	for range maxResends {
+		ctx := httptrace.WithClientTrace(r.Context(), trace)
+		if vars != nil {
+			ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, maps.Clone(vars))
+		}
+		resend := r.WithContext(ctx)
+		reused.Store(false)
+		setBody(resend, call.Body)
+		err = rec.record(resend, next)
+		if err == nil || !requestCutShort(err) || !reused.Load() || r.Context().Err() != nil {
+			break
+		}
+	}
+	return err
 }
 
 // errNothingAnswered is the message of a route where no handler after

@@ -32,7 +32,9 @@ type Call struct {
 	// (WeChat: one order per out_trade_no, one refund per out_refund_no).
 	// minipay then lets the HTTP transport send it again when a reused
 	// keep-alive connection fails before any byte of the answer (the
-	// provider closed it as idle), as Go does for an Idempotency-Key.
+	// provider closed it as idle), as Go does for an Idempotency-Key, and
+	// sends it again itself when writing it to such a connection failed,
+	// which Go's transport does not.
 	Idempotent bool
 	// Decode verifies the provider's answer and returns the merchant's JSON.
 	// It receives the answer after any Content-Encoding has been removed.
