@@ -48,12 +48,19 @@ const maxResends = 40
 // closed), so the provider did not receive it whole and no answer began:
 // Go's transport writes a request with a body as its headers, then the
 // body, and a failed write of either is a *net.OpError "write" (over TLS)
-// or "readfrom" (a TCP connection's copy of the body). A dial's failure
-// ("dial") is reverse_proxy's to retry (lb_try_duration); an answer that
-// stopped is errAborted.
+// or "readfrom" (a TCP connection's copy of the body). Over TLS it is
+// also the bare net.ErrClosed, with no *net.OpError around it, that
+// crypto/tls's Conn.Write returns, writing nothing, once the transport
+// closed the connection (its read loop saw the provider close it); a read
+// on a closed connection is a *net.OpError "read", not that. A dial's
+// failure ("dial") is reverse_proxy's to retry (lb_try_duration); an
+// answer that stopped is errAborted.
 func requestCutShort(err error) bool {
 	var oe *net.OpError
-	return errors.As(err, &oe) && (oe.Op == "write" || oe.Op == "readfrom")
+	if errors.As(err, &oe) {
+		return oe.Op == "write" || oe.Op == "readfrom"
+	}
+	return errors.Is(err, net.ErrClosed)
 }
 
 // recorder captures the next handler's answer (reverse_proxy's: the

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -41,6 +42,14 @@ func TestCallSentAgainAfterItsWriteFailed(t *testing.T) {
 	brokenPipe := &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}
 	readFrom := &net.OpError{Op: "readfrom", Net: "tcp", Err: brokenPipe}
 	closed := &net.OpError{Op: "write", Net: "tcp", Err: net.ErrClosed}
+	// crypto/tls's Conn.Write refuses, writing nothing, once the transport
+	// closed the connection (its read loop saw the provider close it):
+	// the bare net.ErrClosed, no *net.OpError around it.
+	tlsClosed := net.ErrClosed
+	// A read of the answer on a connection closed under it: the call was
+	// written whole.
+	readClosed := fmt.Errorf("net/http: HTTP/1.x transport connection broken: %w",
+		&net.OpError{Op: "read", Net: "tcp", Err: net.ErrClosed})
 	reset := &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.ECONNRESET)}
 	dial := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	lp, err := latipay.NewClient(latipay.Config{UserID: "U12345678", WalletID: "W00000001",
@@ -69,6 +78,8 @@ func TestCallSentAgainAfterItsWriteFailed(t *testing.T) {
 		{"wechat_v2 pay, a body write's broken pipe", false, stale(1, brokenPipe), 2, 200},
 		{"wechat_v2 pay, a TCP copy's broken pipe", false, stale(1, readFrom), 2, 200},
 		{"wechat_v2 pay, a closed connection", false, stale(1, closed), 2, 200},
+		{"wechat_v2 pay, a TLS connection the transport had closed", false, stale(1, tlsClosed), 2, 200},
+		{"wechat_v2 pay, TLS connections closed, then a reset", false, []failure{{tlsClosed, true}, {tlsClosed, true}, {reset, true}}, 4, 200},
 		{"wechat_v2 pay, a reset", false, stale(1, reset), 2, 200},
 		{"wechat_v2 pay, a fresh connection's failed write, then a success", false, []failure{{readFrom, false}}, 2, 200},
 		{"wechat_v2 pay, a pool of 32 closed connections", false, stale(32, readFrom), 33, 200},
@@ -78,6 +89,8 @@ func TestCallSentAgainAfterItsWriteFailed(t *testing.T) {
 		{"wechat_v2 pay, then a reused one, then a fresh one", false, []failure{{readFrom, true}, {closed, true}, {reset, false}}, 3, 502},
 		{"wechat_v2 pay, a dial refused", false, []failure{{dial, false}}, 1, 502},
 		{"wechat_v2 pay, an EOF waiting for the answer", false, []failure{{io.ErrUnexpectedEOF, true}}, 1, 502},
+		{"wechat_v2 pay, a closed connection's read of the answer", false, []failure{{readClosed, true}}, 1, 502},
+		{"latipay refund, a TLS connection the transport had closed", true, stale(1, tlsClosed), 1, 502},
 		{"wechat_v2 pay, sent again, then an EOF", false, []failure{{readFrom, true}, {io.ErrUnexpectedEOF, true}}, 2, 502},
 		{"latipay refund, a broken pipe", true, stale(1, readFrom), 1, 502},
 	}
